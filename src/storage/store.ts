@@ -1,0 +1,198 @@
+/**
+ * The durable-state seam. The embedded SQLite store and the PostgreSQL store
+ * both implement {@link Store}; one conformance suite runs against both.
+ * All methods are async so a networked backend fits behind the same shape.
+ *
+ * Times are `Date`s; binary values are `Uint8Array`s; ids are strings.
+ *
+ * @module
+ */
+
+/** An account. `handle` is unique per domain. */
+export interface UserRecord {
+  userId: string;
+  handle: string;
+  displayName: string | null;
+  avatarUrl: string | null;
+  domain: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Lifecycle of a device row. */
+export type DeviceStatus = "active" | "revoked" | "diagnostic";
+
+/** A device of a user, identified by its Ed25519 public key. */
+export interface DeviceRecord {
+  deviceId: string;
+  userId: string;
+  publicKey: Uint8Array;
+  status: DeviceStatus;
+  createdAt: Date;
+}
+
+/** One change of a device's public key (registration, rotation, certificate). */
+export interface DeviceKeyEvent {
+  eventId: string;
+  deviceId: string;
+  publicKey: Uint8Array;
+  recordedAt: Date;
+}
+
+/** A session created by a completed handshake; its id is also the REST bearer token. */
+export interface SessionRecord {
+  sessionId: string;
+  userId: string;
+  deviceId: string;
+  tlsFingerprint: string;
+  createdAt: Date;
+  ttlSeconds: number;
+}
+
+/** A channel's routing entry: who receives frames sent on it. */
+export interface RouteRecord {
+  channel: number;
+  members: string[];
+  relay: boolean;
+  groupId: string | null;
+}
+
+/** Role of a group member. */
+export type GroupRole = "owner" | "admin" | "member";
+
+/** A chat group. */
+export interface GroupRecord {
+  groupId: string;
+  ownerDevice: string;
+  createdAt: Date;
+}
+
+/** A device's membership in a group. */
+export interface GroupMemberRecord {
+  groupId: string;
+  deviceId: string;
+  role: GroupRole;
+  joinedAt: Date;
+}
+
+/** A frame waiting in a device's offline queue. */
+export interface RelayEnvelope {
+  envelopeId: string;
+  /** Recipient device. */
+  deviceId: string;
+  /** The encoded CCP-1 frame (with the sender's sequence). */
+  payload: Uint8Array;
+  deliverAfter: Date;
+  expiresAt: Date;
+}
+
+/** A queued envelope as read back: `position` orders a device's queue (FIFO). */
+export interface StoredEnvelope extends RelayEnvelope {
+  position: bigint;
+}
+
+/** A versioned server secret (Noise static keys, admin token hashes). */
+export interface ServerSecretRecord {
+  name: string;
+  version: number;
+  secret: Uint8Array;
+  public: Uint8Array | null;
+  metadata: Record<string, unknown>;
+  createdAt: Date;
+  validAfter: Date;
+  rotatesAt: Date;
+  expiresAt: Date;
+}
+
+/** Partial profile update; `undefined` fields are left as they are. */
+export interface ProfilePatch {
+  displayName?: string | null;
+  avatarUrl?: string | null;
+}
+
+/** Error a store raises for a uniqueness or foreign-key conflict. */
+export class StoreConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreConflictError";
+  }
+}
+
+/** Durable state of the server. Implementations: SQLite (embedded), PostgreSQL. */
+export interface Store {
+  /** Backend name for health output: "sqlite" | "postgres". */
+  readonly backend: string;
+
+  /** Cheap round trip to prove the backend answers (readiness). */
+  ping(): Promise<void>;
+  /** Releases connections / file handles. */
+  close(): Promise<void>;
+
+  // users
+  createUser(user: UserRecord): Promise<void>;
+  getUser(userId: string): Promise<UserRecord | null>;
+  getUserByHandle(handle: string, domain: string): Promise<UserRecord | null>;
+  updateUserProfile(userId: string, patch: ProfilePatch, now: Date): Promise<void>;
+  listUsers(limit: number, offset: number): Promise<UserRecord[]>;
+
+  // devices
+  getDevice(deviceId: string): Promise<DeviceRecord | null>;
+  insertDevice(device: DeviceRecord): Promise<void>;
+  updateDeviceKey(deviceId: string, publicKey: Uint8Array): Promise<void>;
+  setDeviceStatus(deviceId: string, status: DeviceStatus): Promise<void>;
+  listDevicesForUser(userId: string): Promise<DeviceRecord[]>;
+  countActiveDevices(userId: string): Promise<number>;
+  recordDeviceKeyEvent(event: DeviceKeyEvent): Promise<void>;
+  latestDeviceKeyEvent(deviceId: string): Promise<DeviceKeyEvent | null>;
+
+  // sessions
+  /** Inserts or replaces (refresh) a session. */
+  putSession(session: SessionRecord): Promise<void>;
+  getSession(sessionId: string): Promise<SessionRecord | null>;
+  deleteSessionsForDevice(deviceId: string): Promise<void>;
+  purgeExpiredSessions(now: Date): Promise<number>;
+
+  // channel routes
+  getRoute(channel: number): Promise<RouteRecord | null>;
+  /** Inserts or replaces the route of `route.channel`. */
+  putRoute(route: RouteRecord): Promise<void>;
+  deleteRoute(channel: number): Promise<void>;
+
+  // groups
+  /** Creates the group and its initial members atomically; conflict if it exists. */
+  createGroup(group: GroupRecord, members: GroupMemberRecord[]): Promise<void>;
+  getGroup(groupId: string): Promise<GroupRecord | null>;
+  listGroupMembers(groupId: string): Promise<GroupMemberRecord[]>;
+  upsertGroupMember(member: GroupMemberRecord): Promise<void>;
+  removeGroupMember(groupId: string, deviceId: string): Promise<void>;
+
+  // offline relay queue
+  /** Stores envelopes atomically (all or none). */
+  enqueueRelay(envelopes: RelayEnvelope[]): Promise<void>;
+  /**
+   * Oldest-first envelopes of a device that are deliverable at `now` and not
+   * expired, with `position > afterPosition` when given. Does not remove them.
+   */
+  loadInbox(
+    deviceId: string,
+    options: { limit: number; now: Date; afterPosition?: bigint },
+  ): Promise<StoredEnvelope[]>;
+  /** Removes delivered-and-acknowledged envelopes of a device. Returns how many went. */
+  deleteRelay(deviceId: string, envelopeIds: string[]): Promise<number>;
+  /** Removes expired envelopes of every device. Returns how many went. */
+  purgeExpiredRelay(now: Date): Promise<number>;
+  /** Number of queued (unexpired) envelopes of a device. */
+  countInbox(deviceId: string, now: Date): Promise<number>;
+  /** Queued envelopes in total (metrics gauge). */
+  countRelayTotal(): Promise<number>;
+
+  // server secrets
+  /** All versions of a secret, newest first. */
+  listSecrets(name: string): Promise<ServerSecretRecord[]>;
+  insertSecret(secret: ServerSecretRecord): Promise<void>;
+  deleteSecret(name: string, version: number): Promise<void>;
+
+  // idempotency
+  /** Records `(key, scope)`; false when it was already recorded. */
+  claimIdempotencyKey(key: string, scope: string, now: Date): Promise<boolean>;
+}
