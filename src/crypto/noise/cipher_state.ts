@@ -1,0 +1,97 @@
+/**
+ * CipherState (Noise §5.1): a key and a 64-bit nonce, encrypting in order.
+ *
+ * @module
+ */
+
+import { NoiseError } from "./errors.ts";
+import { type Cipher, expectLength, MAX_NONCE } from "./primitives.ts";
+
+const ZEROS_32 = new Uint8Array(32);
+const EMPTY = new Uint8Array(0);
+
+/** An optional cipher key plus the nonce of the next message. */
+export class CipherState {
+  readonly #cipher: Cipher;
+  #key: Uint8Array | null = null;
+  #nonce = 0n;
+
+  /** A CipherState with no key (InitializeKey(empty)). */
+  constructor(cipher: Cipher) {
+    this.#cipher = cipher;
+  }
+
+  /** InitializeKey(key): sets k (copied) and resets n to 0; `null` clears the key. */
+  initializeKey(key: Uint8Array | null): void {
+    this.#key?.fill(0);
+    if (key === null) {
+      this.#key = null;
+    } else {
+      expectLength(key, 32, "cipher key");
+      this.#key = key.slice();
+    }
+    this.#nonce = 0n;
+  }
+
+  /** HasKey(): whether k is set. */
+  hasKey(): boolean {
+    return this.#key !== null;
+  }
+
+  /** SetNonce(n): for out-of-order transports; 2^64-1 is accepted but then unusable. */
+  setNonce(nonce: bigint): void {
+    if (typeof nonce !== "bigint" || nonce < 0n || nonce > MAX_NONCE) {
+      throw new NoiseError("invalid-argument", "nonce must be a bigint in [0, 2^64-1]");
+    }
+    this.#nonce = nonce;
+  }
+
+  /** The nonce the next EncryptWithAd/DecryptWithAd will use. */
+  get nonce(): bigint {
+    return this.#nonce;
+  }
+
+  /** EncryptWithAd(ad, plaintext): passes plaintext through while no key is set. */
+  encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    if (this.#key === null) return plaintext;
+    this.#checkNonce();
+    const out = this.#cipher.encrypt(this.#key, this.#nonce, ad, plaintext);
+    this.#nonce++;
+    return out;
+  }
+
+  /**
+   * DecryptWithAd(ad, ciphertext): passes ciphertext through while no key is
+   * set. On authentication failure the nonce is left unchanged.
+   */
+  decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+    if (this.#key === null) return ciphertext;
+    this.#checkNonce();
+    const out = this.#cipher.decrypt(this.#key, this.#nonce, ad, ciphertext);
+    this.#nonce++;
+    return out;
+  }
+
+  /** Rekey(): k = first 32 bytes of ENCRYPT(k, 2^64-1, empty, 32 zeros); n unchanged. */
+  rekey(): void {
+    if (this.#key === null) throw new NoiseError("invalid-state", "rekey without a key");
+    const next = this.#cipher.encrypt(this.#key, MAX_NONCE, EMPTY, ZEROS_32).subarray(0, 32);
+    this.#key.set(next);
+    next.fill(0);
+  }
+
+  /** Forgets the key (best effort: the engine may hold copies). */
+  destroy(): void {
+    this.#key?.fill(0);
+    this.#key = null;
+  }
+
+  #checkNonce(): void {
+    if (this.#nonce >= MAX_NONCE) {
+      throw new NoiseError(
+        "nonce-exhausted",
+        "nonce space exhausted; rekey cannot help, re-handshake",
+      );
+    }
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Primitives on `node:crypto` (OpenSSL/Rust in Deno): the default backend,
+ * chosen for speed on the transport hot path.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  type KeyObject,
+} from "node:crypto";
+import { fromHex } from "../bytes.ts";
+import { NoiseError } from "./errors.ts";
+import { hmacFromDigest } from "./hmac.ts";
+import {
+  type Cipher,
+  type Dh,
+  expectLength,
+  type Hash,
+  isAllZero,
+  type KeyPair,
+  TAG_LENGTH,
+} from "./primitives.ts";
+
+/** DER prefix that turns a raw X25519 private key into PKCS#8. */
+const PKCS8_X25519_PREFIX = fromHex("302e020100300506032b656e04220420");
+/** DER prefix that turns a raw X25519 public key into SPKI. */
+const SPKI_X25519_PREFIX = fromHex("302a300506032b656e032100");
+
+/** A plain Uint8Array view of a Buffer's bytes (no copy). */
+function plain(buf: Uint8Array): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+function der(prefix: Uint8Array, raw: Uint8Array): Buffer {
+  const out = Buffer.alloc(prefix.length + raw.length);
+  out.set(prefix);
+  out.set(raw, prefix.length);
+  return out;
+}
+
+/** Private KeyObjects of key pairs made here, so each scalar is imported once. */
+const privateKeyObjects = new WeakMap<KeyPair, KeyObject>();
+
+function importPrivate(privateKey: Uint8Array): KeyObject {
+  const pkcs8 = der(PKCS8_X25519_PREFIX, privateKey);
+  try {
+    return createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
+  } finally {
+    pkcs8.fill(0);
+  }
+}
+
+function keyPairFromPrivate(privateKey: Uint8Array): KeyPair {
+  expectLength(privateKey, 32, "X25519 private key");
+  const keyObject = importPrivate(privateKey);
+  const spki = createPublicKey(keyObject).export({ format: "der", type: "spki" });
+  const pair: KeyPair = Object.freeze({
+    privateKey: privateKey.slice(),
+    publicKey: plain(spki).slice(SPKI_X25519_PREFIX.length),
+  });
+  privateKeyObjects.set(pair, keyObject);
+  return pair;
+}
+
+/** X25519 on node:crypto KeyObjects. */
+export const nativeX25519: Dh = {
+  name: "25519",
+  dhLen: 32,
+  generateKeyPair(): KeyPair {
+    const seed = crypto.getRandomValues(new Uint8Array(32));
+    try {
+      return keyPairFromPrivate(seed);
+    } finally {
+      seed.fill(0);
+    }
+  },
+  keyPairFromPrivate,
+  dh(keyPair: KeyPair, publicKey: Uint8Array): Uint8Array {
+    expectLength(publicKey, 32, "X25519 public key");
+    let privateKey = privateKeyObjects.get(keyPair);
+    if (privateKey === undefined) {
+      expectLength(keyPair.privateKey, 32, "X25519 private key");
+      privateKey = importPrivate(keyPair.privateKey);
+    }
+    let shared: Uint8Array;
+    try {
+      const peer = createPublicKey({
+        key: der(SPKI_X25519_PREFIX, publicKey),
+        format: "der",
+        type: "spki",
+      });
+      shared = plain(diffieHellman({ privateKey, publicKey: peer }));
+    } catch {
+      // OpenSSL refuses an all-zero shared secret itself; report it our way.
+      throw new NoiseError("invalid-public-key", "X25519 with a low-order public key");
+    }
+    if (isAllZero(shared)) {
+      throw new NoiseError("invalid-public-key", "X25519 with a low-order public key");
+    }
+    return shared;
+  },
+};
+
+/** The 12-byte ChaCha20-Poly1305 nonce: 4 zero bytes, then the counter as u64 LE. */
+const nonceBytes = new Uint8Array(12);
+const nonceView = new DataView(nonceBytes.buffer);
+
+function nonce(n: bigint): Uint8Array {
+  nonceView.setBigUint64(4, n, true);
+  return nonceBytes;
+}
+
+/** ChaCha20-Poly1305 (RFC 8439) on node:crypto. */
+export const nativeChaChaPoly: Cipher = {
+  name: "ChaChaPoly",
+  encrypt(key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    const cipher = createCipheriv("chacha20-poly1305", key, nonce(n), {
+      authTagLength: TAG_LENGTH,
+    });
+    if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length });
+    const body = cipher.update(plaintext);
+    cipher.final();
+    const out = new Uint8Array(plaintext.length + TAG_LENGTH);
+    out.set(body);
+    out.set(cipher.getAuthTag(), plaintext.length);
+    return out;
+  },
+  decrypt(key: Uint8Array, n: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+    const bodyLength = ciphertext.length - TAG_LENGTH;
+    if (bodyLength < 0) throw new NoiseError("decrypt-failed", "ciphertext shorter than its tag");
+    const decipher = createDecipheriv("chacha20-poly1305", key, nonce(n), {
+      authTagLength: TAG_LENGTH,
+    });
+    decipher.setAuthTag(ciphertext.subarray(bodyLength));
+    if (ad.length > 0) decipher.setAAD(ad, { plaintextLength: bodyLength });
+    const body = decipher.update(ciphertext.subarray(0, bodyLength));
+    try {
+      decipher.final();
+    } catch {
+      body.fill(0); // never hand out unauthenticated plaintext
+      throw new NoiseError("decrypt-failed", "authentication failed");
+    }
+    return plain(body);
+  },
+};
+
+function nativeHash(name: string, algorithm: string, hashLen: number, blockLen: number): Hash {
+  const digest = (...parts: Uint8Array[]): Uint8Array => {
+    const h = createHash(algorithm);
+    for (const part of parts) h.update(part);
+    return plain(h.digest());
+  };
+  return {
+    name,
+    hashLen,
+    blockLen,
+    digest,
+    hmac: (key, ...parts) => hmacFromDigest(digest, blockLen, key, parts),
+  };
+}
+
+/** BLAKE2s-256 on node:crypto. */
+export const nativeBlake2s: Hash = nativeHash("BLAKE2s", "blake2s256", 32, 64);
+
+/** SHA-256 on node:crypto. */
+export const nativeSha256: Hash = nativeHash("SHA256", "sha256", 32, 64);

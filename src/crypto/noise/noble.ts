@@ -1,0 +1,115 @@
+/**
+ * Primitives on the noble libraries: pure TypeScript, portable to any
+ * runtime, and the reference the native backend is cross-checked against.
+ *
+ * @module
+ */
+
+import { x25519 } from "@noble/curves/ed25519.js";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { blake2s } from "@noble/hashes/blake2.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { NoiseError } from "./errors.ts";
+import {
+  type Cipher,
+  type Dh,
+  expectLength,
+  type Hash,
+  isAllZero,
+  type KeyPair,
+  TAG_LENGTH,
+} from "./primitives.ts";
+
+function keyPairFromPrivate(privateKey: Uint8Array): KeyPair {
+  expectLength(privateKey, 32, "X25519 private key");
+  return Object.freeze({
+    privateKey: privateKey.slice(),
+    publicKey: x25519.getPublicKey(privateKey),
+  });
+}
+
+/** X25519 from @noble/curves. */
+export const nobleX25519: Dh = {
+  name: "25519",
+  dhLen: 32,
+  generateKeyPair(): KeyPair {
+    const seed = x25519.utils.randomSecretKey();
+    try {
+      return keyPairFromPrivate(seed);
+    } finally {
+      seed.fill(0);
+    }
+  },
+  keyPairFromPrivate,
+  dh(keyPair: KeyPair, publicKey: Uint8Array): Uint8Array {
+    expectLength(publicKey, 32, "X25519 public key");
+    expectLength(keyPair.privateKey, 32, "X25519 private key");
+    let shared: Uint8Array;
+    try {
+      shared = x25519.getSharedSecret(keyPair.privateKey, publicKey);
+    } catch {
+      // noble refuses an all-zero shared secret itself; report it our way.
+      throw new NoiseError("invalid-public-key", "X25519 with a low-order public key");
+    }
+    if (isAllZero(shared)) {
+      throw new NoiseError("invalid-public-key", "X25519 with a low-order public key");
+    }
+    return shared;
+  },
+};
+
+/** The 12-byte ChaCha20-Poly1305 nonce: 4 zero bytes, then the counter as u64 LE. */
+const nonceBytes = new Uint8Array(12);
+const nonceView = new DataView(nonceBytes.buffer);
+
+function nonce(n: bigint): Uint8Array {
+  nonceView.setBigUint64(4, n, true);
+  return nonceBytes;
+}
+
+const NO_AD = new Uint8Array(0);
+
+/** ChaCha20-Poly1305 (RFC 8439) from @noble/ciphers. */
+export const nobleChaChaPoly: Cipher = {
+  name: "ChaChaPoly",
+  encrypt(key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    return chacha20poly1305(key, nonce(n), ad.length > 0 ? ad : NO_AD).encrypt(plaintext);
+  },
+  decrypt(key: Uint8Array, n: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+    if (ciphertext.length < TAG_LENGTH) {
+      throw new NoiseError("decrypt-failed", "ciphertext shorter than its tag");
+    }
+    try {
+      return chacha20poly1305(key, nonce(n), ad.length > 0 ? ad : NO_AD).decrypt(ciphertext);
+    } catch {
+      throw new NoiseError("decrypt-failed", "authentication failed");
+    }
+  },
+};
+
+type NobleHash = typeof blake2s | typeof sha256;
+
+function nobleHash(name: string, fn: NobleHash): Hash {
+  return {
+    name,
+    hashLen: fn.outputLen,
+    blockLen: fn.blockLen,
+    digest(...parts: Uint8Array[]): Uint8Array {
+      const h = fn.create();
+      for (const part of parts) h.update(part);
+      return h.digest();
+    },
+    hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+      const h = hmac.create(fn, key);
+      for (const part of parts) h.update(part);
+      return h.digest();
+    },
+  };
+}
+
+/** BLAKE2s-256 from @noble/hashes. */
+export const nobleBlake2s: Hash = nobleHash("BLAKE2s", blake2s);
+
+/** SHA-256 from @noble/hashes. */
+export const nobleSha256: Hash = nobleHash("SHA256", sha256);

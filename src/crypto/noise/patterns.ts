@@ -1,0 +1,136 @@
+/**
+ * Handshake patterns and protocol-name parsing (Noise §7, §8, §9).
+ * Supported: `Noise_{NN,XX,XK,IK}[pskN[+pskM...]]_25519_ChaChaPoly_{BLAKE2s,SHA256}`.
+ *
+ * @module
+ */
+
+import { NoiseError } from "./errors.ts";
+
+/** A message-pattern token. */
+export type Token = "e" | "s" | "ee" | "es" | "se" | "ss" | "psk";
+
+/** A pre-message token. */
+export type PreMessageToken = "e" | "s";
+
+/** A handshake pattern, with any psk modifiers already applied. */
+export interface HandshakePattern {
+  /** Base pattern name, e.g. `XK`. */
+  readonly name: string;
+  /** Pre-message the initiator is assumed to have sent (`-> ...`). */
+  readonly initiatorPreMessage: readonly PreMessageToken[];
+  /** Pre-message the responder is assumed to have sent (`<- ...`). */
+  readonly responderPreMessage: readonly PreMessageToken[];
+  /** Message patterns; even indices are sent by the initiator. */
+  readonly messages: readonly (readonly Token[])[];
+}
+
+/** Hash names we support. */
+export type HashName = "BLAKE2s" | "SHA256";
+
+/** A protocol name, parsed and validated. */
+export interface ProtocolSpec {
+  /** The full protocol name, hashed into the initial state. */
+  readonly name: string;
+  /** The pattern with psk tokens inserted. */
+  readonly pattern: HandshakePattern;
+  /** The N of every `pskN` modifier, ascending; empty when there are none. */
+  readonly pskModifiers: readonly number[];
+  /** The hash named in the protocol. */
+  readonly hash: HashName;
+}
+
+const BASE_PATTERNS: Readonly<Record<string, HandshakePattern>> = {
+  NN: {
+    name: "NN",
+    initiatorPreMessage: [],
+    responderPreMessage: [],
+    messages: [["e"], ["e", "ee"]],
+  },
+  XX: {
+    name: "XX",
+    initiatorPreMessage: [],
+    responderPreMessage: [],
+    messages: [["e"], ["e", "ee", "s", "es"], ["s", "se"]],
+  },
+  XK: {
+    name: "XK",
+    initiatorPreMessage: [],
+    responderPreMessage: ["s"],
+    messages: [["e", "es"], ["e", "ee"], ["s", "se"]],
+  },
+  IK: {
+    name: "IK",
+    initiatorPreMessage: [],
+    responderPreMessage: ["s"],
+    messages: [["e", "es", "s", "ss"], ["e", "ee", "se"]],
+  },
+};
+
+const HASHES: readonly HashName[] = ["BLAKE2s", "SHA256"];
+
+function unsupported(message: string): NoiseError {
+  return new NoiseError("unsupported-protocol", message);
+}
+
+/** Applies psk modifiers: psk0 opens the first message, pskN closes message N. */
+function withPsks(base: HandshakePattern, psks: readonly number[]): HandshakePattern {
+  const messages = base.messages.map((m) => [...m]);
+  for (const n of psks) {
+    if (n === 0) messages[0].unshift("psk");
+    else messages[n - 1].push("psk");
+  }
+  return { ...base, messages };
+}
+
+function parseModifiers(text: string, base: HandshakePattern): number[] {
+  if (text === "") return [];
+  const psks: number[] = [];
+  for (const modifier of text.split("+")) {
+    const match = /^psk(\d{1,2})$/.exec(modifier);
+    if (match === null) throw unsupported(`unsupported pattern modifier "${modifier}"`);
+    const n = Number(match[1]);
+    if (n > base.messages.length) {
+      throw unsupported(`${modifier} is out of range for ${base.name}`);
+    }
+    if (psks.length > 0 && n <= psks[psks.length - 1]) {
+      throw unsupported("psk modifiers must be distinct and in ascending order");
+    }
+    psks.push(n);
+  }
+  return psks;
+}
+
+/**
+ * Parses `Noise_<PATTERN>[psk...]_25519_ChaChaPoly_<BLAKE2s|SHA256>`.
+ * Throws `NoiseError("unsupported-protocol")` naming the part we lack.
+ */
+export function parseProtocolName(name: string): ProtocolSpec {
+  if (typeof name !== "string" || name.length > 255) {
+    throw unsupported("protocol name must be a string of at most 255 characters");
+  }
+  const parts = name.split("_");
+  if (parts.length !== 5 || parts[0] !== "Noise") {
+    throw unsupported(`"${name}" is not of the form Noise_<pattern>_<dh>_<cipher>_<hash>`);
+  }
+  const [, patternText, dh, cipher, hash] = parts;
+  const match = /^([A-Z][A-Z0-9]*)(.*)$/.exec(patternText);
+  const base = match === null ? undefined : BASE_PATTERNS[match[1]];
+  if (match === null || base === undefined) {
+    throw unsupported(`unsupported handshake pattern in "${name}" (have NN, XX, XK, IK)`);
+  }
+  const pskModifiers = parseModifiers(match[2], base);
+  if (dh !== "25519") throw unsupported(`unsupported DH "${dh}" (have 25519)`);
+  if (cipher !== "ChaChaPoly") {
+    throw unsupported(`unsupported cipher "${cipher}" (have ChaChaPoly)`);
+  }
+  if (!(HASHES as readonly string[]).includes(hash)) {
+    throw unsupported(`unsupported hash "${hash}" (have BLAKE2s, SHA256)`);
+  }
+  return {
+    name,
+    pattern: withPsks(base, pskModifiers),
+    pskModifiers,
+    hash: hash as HashName,
+  };
+}

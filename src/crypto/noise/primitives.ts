@@ -1,0 +1,97 @@
+/**
+ * The three primitive families a Noise protocol is built from (Noise §4),
+ * as small interfaces so the state machines are backend-agnostic. A
+ * {@linkcode CryptoSuite} bundles one of each, chosen by the protocol name.
+ *
+ * @module
+ */
+
+import { NoiseError } from "./errors.ts";
+
+/** An X25519 key pair; both halves are 32 bytes. */
+export interface KeyPair {
+  /** Raw 32-byte private scalar (clamped by the DH, not here). */
+  readonly privateKey: Uint8Array;
+  /** Raw 32-byte u-coordinate. */
+  readonly publicKey: Uint8Array;
+}
+
+/** Noise DH functions (§4.1). */
+export interface Dh {
+  /** Name as it appears in a protocol name, e.g. `25519`. */
+  readonly name: string;
+  /** DHLEN: bytes in a public key and in a DH output. */
+  readonly dhLen: number;
+  /** GENERATE_KEYPAIR() from fresh randomness. */
+  generateKeyPair(): KeyPair;
+  /** Derives the key pair of a raw private key. */
+  keyPairFromPrivate(privateKey: Uint8Array): KeyPair;
+  /**
+   * DH(key_pair, public_key). Throws `NoiseError("invalid-public-key")` when
+   * the output is all zeros (a low-order point).
+   */
+  dh(keyPair: KeyPair, publicKey: Uint8Array): Uint8Array;
+}
+
+/** Noise cipher functions (§4.2): an AEAD keyed with 32 bytes and a 64-bit nonce. */
+export interface Cipher {
+  /** Name as it appears in a protocol name, e.g. `ChaChaPoly`. */
+  readonly name: string;
+  /** ENCRYPT(k, n, ad, plaintext): ciphertext followed by a 16-byte tag. */
+  encrypt(key: Uint8Array, nonce: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /**
+   * DECRYPT(k, n, ad, ciphertext). Throws `NoiseError("decrypt-failed")` on
+   * authentication failure, in which case nothing is returned.
+   */
+  decrypt(key: Uint8Array, nonce: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
+}
+
+/** Noise hash functions (§4.3) with the HMAC built on them. */
+export interface Hash {
+  /** Name as it appears in a protocol name, e.g. `BLAKE2s`. */
+  readonly name: string;
+  /** HASHLEN: 32 or 64. */
+  readonly hashLen: number;
+  /** BLOCKLEN: the hash's internal block size, used by HMAC. */
+  readonly blockLen: number;
+  /** HASH(parts[0] || parts[1] || ...). */
+  digest(...parts: Uint8Array[]): Uint8Array;
+  /** HMAC-HASH(key, parts[0] || parts[1] || ...) per RFC 2104. */
+  hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array;
+}
+
+/** One DH, cipher and hash: everything a concrete protocol needs. */
+export interface CryptoSuite {
+  readonly dh: Dh;
+  readonly cipher: Cipher;
+  readonly hash: Hash;
+}
+
+/** Which implementation of the primitives to use. */
+export type Backend = "native" | "noble";
+
+/** The largest Noise message, handshake or transport (§3). */
+export const MAX_MESSAGE_LENGTH = 65535;
+
+/** Bytes an AEAD tag adds to every ciphertext. */
+export const TAG_LENGTH = 16;
+
+/** 2^64 - 1: reserved by Noise, used only by REKEY. */
+export const MAX_NONCE = 0xffff_ffff_ffff_ffffn;
+
+/** Fails unless `bytes` is exactly `length` long (message names the field, not its value). */
+export function expectLength(bytes: Uint8Array, length: number, what: string): void {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
+    throw new NoiseError("invalid-argument", `${what} must be ${length} bytes`);
+  }
+}
+
+/**
+ * True when every byte of `bytes` is zero, examining all of them regardless
+ * (the input is a DH secret, so no early exit).
+ */
+export function isAllZero(bytes: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < bytes.length; i++) acc |= bytes[i];
+  return acc === 0;
+}

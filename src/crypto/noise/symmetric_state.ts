@@ -1,0 +1,125 @@
+/**
+ * SymmetricState (Noise §5.2): the chaining key, handshake hash and the
+ * CipherState they key, plus HKDF (§4.3).
+ *
+ * @module
+ */
+
+import { utf8 } from "../bytes.ts";
+import { CipherState } from "./cipher_state.ts";
+import type { CryptoSuite, Hash } from "./primitives.ts";
+
+const EMPTY = new Uint8Array(0);
+const ONE = new Uint8Array([1]);
+const TWO = new Uint8Array([2]);
+const THREE = new Uint8Array([3]);
+
+/**
+ * HKDF(chaining_key, input_key_material, num_outputs) from Noise §4.3:
+ * two or three HASHLEN-byte outputs.
+ */
+export function hkdf(
+  hash: Hash,
+  chainingKey: Uint8Array,
+  inputKeyMaterial: Uint8Array,
+  numOutputs: 2 | 3,
+): Uint8Array[] {
+  const tempKey = hash.hmac(chainingKey, inputKeyMaterial);
+  const out1 = hash.hmac(tempKey, ONE);
+  const out2 = hash.hmac(tempKey, out1, TWO);
+  if (numOutputs === 2) {
+    tempKey.fill(0);
+    return [out1, out2];
+  }
+  const out3 = hash.hmac(tempKey, out2, THREE);
+  tempKey.fill(0);
+  return [out1, out2, out3];
+}
+
+/** Cipher keys are 32 bytes; a 64-byte hash output is truncated (§5.2). */
+function cipherKey(output: Uint8Array): Uint8Array {
+  return output.length === 32 ? output : output.subarray(0, 32);
+}
+
+/** Chaining key `ck`, handshake hash `h` and CipherState `k`/`n`. */
+export class SymmetricState {
+  readonly #suite: CryptoSuite;
+  readonly cipherState: CipherState;
+  #ck: Uint8Array;
+  #h: Uint8Array;
+
+  /** InitializeSymmetric(protocol_name). */
+  constructor(suite: CryptoSuite, protocolName: string) {
+    this.#suite = suite;
+    const name = utf8(protocolName);
+    const hashLen = suite.hash.hashLen;
+    if (name.length <= hashLen) {
+      this.#h = new Uint8Array(hashLen);
+      this.#h.set(name);
+    } else {
+      this.#h = suite.hash.digest(name);
+    }
+    this.#ck = this.#h.slice();
+    this.cipherState = new CipherState(suite.cipher);
+  }
+
+  /** MixKey(input_key_material). */
+  mixKey(inputKeyMaterial: Uint8Array): void {
+    const [ck, tempK] = hkdf(this.#suite.hash, this.#ck, inputKeyMaterial, 2);
+    this.#ck.fill(0);
+    this.#ck = ck;
+    this.cipherState.initializeKey(cipherKey(tempK));
+    tempK.fill(0);
+  }
+
+  /** MixHash(data): h = HASH(h || data). */
+  mixHash(data: Uint8Array): void {
+    this.#h = this.#suite.hash.digest(this.#h, data);
+  }
+
+  /** MixKeyAndHash(input_key_material): used for psk tokens. */
+  mixKeyAndHash(inputKeyMaterial: Uint8Array): void {
+    const [ck, tempH, tempK] = hkdf(this.#suite.hash, this.#ck, inputKeyMaterial, 3);
+    this.#ck.fill(0);
+    this.#ck = ck;
+    this.mixHash(tempH);
+    this.cipherState.initializeKey(cipherKey(tempK));
+    tempK.fill(0);
+  }
+
+  /** GetHandshakeHash(): a copy of h. */
+  getHandshakeHash(): Uint8Array {
+    return this.#h.slice();
+  }
+
+  /** EncryptAndHash(plaintext). */
+  encryptAndHash(plaintext: Uint8Array): Uint8Array {
+    const ciphertext = this.cipherState.encryptWithAd(this.#h, plaintext);
+    this.mixHash(ciphertext);
+    return ciphertext;
+  }
+
+  /** DecryptAndHash(ciphertext). */
+  decryptAndHash(ciphertext: Uint8Array): Uint8Array {
+    const plaintext = this.cipherState.decryptWithAd(this.#h, ciphertext);
+    this.mixHash(ciphertext);
+    return plaintext;
+  }
+
+  /**
+   * Split(): the initiator-to-responder and responder-to-initiator
+   * CipherStates. Wipes the chaining key, which is no longer needed.
+   */
+  split(): [CipherState, CipherState] {
+    const [k1, k2] = hkdf(this.#suite.hash, this.#ck, EMPTY, 2);
+    const c1 = new CipherState(this.#suite.cipher);
+    const c2 = new CipherState(this.#suite.cipher);
+    c1.initializeKey(cipherKey(k1));
+    c2.initializeKey(cipherKey(k2));
+    k1.fill(0);
+    k2.fill(0);
+    this.#ck.fill(0);
+    this.cipherState.destroy();
+    return [c1, c2];
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The post-handshake channel: one CipherState per direction, empty
+ * associated data, messages bounded by the 65535-byte Noise limit.
+ *
+ * @module
+ */
+
+import type { CipherState } from "./cipher_state.ts";
+import { NoiseError } from "./errors.ts";
+import { MAX_MESSAGE_LENGTH, TAG_LENGTH } from "./primitives.ts";
+
+/** Largest plaintext a transport message can carry. */
+export const MAX_TRANSPORT_PLAINTEXT = MAX_MESSAGE_LENGTH - TAG_LENGTH;
+
+const EMPTY = new Uint8Array(0);
+
+/** An established Noise session: encrypts outgoing and decrypts incoming messages in order. */
+export interface NoiseTransport {
+  /** Encrypts with the next send nonce; `plaintext` at most 65519 bytes. */
+  encrypt(plaintext: Uint8Array): Uint8Array;
+  /**
+   * Decrypts with the next receive nonce. Throws `NoiseError` on tampering
+   * (nonce unchanged, so a forged message does not desynchronise the session).
+   */
+  decrypt(ciphertext: Uint8Array): Uint8Array;
+  /** Rekeys the sending direction; the peer must call `rekeyRecv` at the same point. */
+  rekeySend(): void;
+  /** Rekeys the receiving direction, mirroring the peer's `rekeySend`. */
+  rekeyRecv(): void;
+  /** Nonce of the next outgoing message. */
+  readonly sendNonce: bigint;
+  /** Nonce of the next incoming message. */
+  readonly recvNonce: bigint;
+  /** The final handshake hash, for channel binding. */
+  readonly handshakeHash: Uint8Array;
+  /** Forgets both keys; later calls fail. */
+  destroy(): void;
+}
+
+/** {@linkcode NoiseTransport} over the two CipherStates from Split(). */
+export class CipherStatePair implements NoiseTransport {
+  readonly #send: CipherState;
+  readonly #recv: CipherState;
+  readonly #handshakeHash: Uint8Array;
+
+  constructor(send: CipherState, recv: CipherState, handshakeHash: Uint8Array) {
+    this.#send = send;
+    this.#recv = recv;
+    this.#handshakeHash = handshakeHash;
+  }
+
+  encrypt(plaintext: Uint8Array): Uint8Array {
+    if (plaintext.length > MAX_TRANSPORT_PLAINTEXT) {
+      throw new NoiseError(
+        "message-too-long",
+        `transport plaintext of ${plaintext.length} bytes exceeds ${MAX_TRANSPORT_PLAINTEXT}`,
+      );
+    }
+    this.#requireKey(this.#send);
+    return this.#send.encryptWithAd(EMPTY, plaintext);
+  }
+
+  decrypt(ciphertext: Uint8Array): Uint8Array {
+    if (ciphertext.length > MAX_MESSAGE_LENGTH) {
+      throw new NoiseError(
+        "message-too-long",
+        `transport message of ${ciphertext.length} bytes exceeds ${MAX_MESSAGE_LENGTH}`,
+      );
+    }
+    if (ciphertext.length < TAG_LENGTH) {
+      throw new NoiseError("message-too-short", "transport message shorter than its tag");
+    }
+    this.#requireKey(this.#recv);
+    return this.#recv.decryptWithAd(EMPTY, ciphertext);
+  }
+
+  rekeySend(): void {
+    this.#requireKey(this.#send);
+    this.#send.rekey();
+  }
+
+  rekeyRecv(): void {
+    this.#requireKey(this.#recv);
+    this.#recv.rekey();
+  }
+
+  get sendNonce(): bigint {
+    return this.#send.nonce;
+  }
+
+  get recvNonce(): bigint {
+    return this.#recv.nonce;
+  }
+
+  get handshakeHash(): Uint8Array {
+    return this.#handshakeHash.slice();
+  }
+
+  destroy(): void {
+    this.#send.destroy();
+    this.#recv.destroy();
+  }
+
+  #requireKey(cs: CipherState): void {
+    // Without this, a destroyed CipherState would pass data through in clear.
+    if (!cs.hasKey()) throw new NoiseError("invalid-state", "transport has been destroyed");
+  }
+}
