@@ -1,0 +1,107 @@
+/**
+ * Control payload JSON: strict parsing that keeps large integers exact, and
+ * compact serialisation.
+ *
+ * Integers outside the safe range (|n| > 2^53-1) decode as `bigint`, so u64
+ * values such as certificate serials survive a decode/encode round trip;
+ * {@linkcode stringifyControlJson} writes a `bigint` back as a bare integer.
+ *
+ * @module
+ */
+
+import { CodecError } from "./errors.ts";
+
+/**
+ * Deepest nesting of arrays/objects accepted in a control payload. serde_json,
+ * which upstream uses, refuses the 128th level.
+ */
+export const MAX_CONTROL_JSON_DEPTH = 127;
+
+// fatal: invalid UTF-8 is an error (serde_json rejects it too);
+// ignoreBOM: keep a leading BOM so that JSON.parse rejects it, as serde_json does.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const encoder = new TextEncoder();
+
+/** A run of 16+ digits is the only way to write an integer beyond 2^53-1. */
+const LONG_DIGITS = /[0-9]{16}/;
+const INTEGER_SOURCE = /^-?[0-9]+$/;
+
+/** V8's JSON.parse source-text access: the reviver's third argument. */
+interface ReviverContext {
+  source?: string;
+}
+
+function keepLargeIntegers(_key: string, value: unknown, context?: ReviverContext): unknown {
+  if (
+    typeof value === "number" && !Number.isSafeInteger(value) &&
+    context?.source !== undefined && INTEGER_SOURCE.test(context.source)
+  ) {
+    return BigInt(context.source);
+  }
+  return value;
+}
+
+/** True when brackets nest deeper than `max` (strings are skipped). */
+function nestsDeeperThan(bytes: Uint8Array, max: number): boolean {
+  if (bytes.length <= max) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (inString) {
+      if (b === 0x5c) i++; // backslash: skip the escaped byte
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) {
+      inString = true;
+    } else if (b === 0x5b || b === 0x7b) {
+      if (++depth > max) return true;
+    } else if (b === 0x5d || b === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
+ * Parses a control payload: strict UTF-8, any JSON value, nesting at most
+ * {@linkcode MAX_CONTROL_JSON_DEPTH}. Throws {@linkcode CodecError}
+ * `InvalidControlJson` otherwise. Size limits are the caller's concern.
+ */
+export function parseControlJson(bytes: Uint8Array): unknown {
+  if (nestsDeeperThan(bytes, MAX_CONTROL_JSON_DEPTH)) {
+    throw new CodecError("InvalidControlJson");
+  }
+  try {
+    const text = decoder.decode(bytes);
+    return LONG_DIGITS.test(text)
+      ? JSON.parse(text, keepLargeIntegers as (key: string, value: unknown) => unknown)
+      : JSON.parse(text);
+  } catch {
+    throw new CodecError("InvalidControlJson");
+  }
+}
+
+/** `JSON.rawJSON` (V8, ES2026), not yet in the TypeScript lib. */
+const json = JSON as JSON & { rawJSON(text: string): unknown };
+
+function bigintAsRawJson(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? json.rawJSON(value.toString()) : value;
+}
+
+/**
+ * Compact JSON encoding of `value` as UTF-8 (like `serde_json::to_vec`);
+ * `bigint` values are written as integers. Throws `TypeError` for values JSON
+ * cannot represent (`undefined`, functions, cycles).
+ */
+export function stringifyControlJson(value: unknown): Uint8Array {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    // Only a bigint somewhere in the value warrants the slower replacer pass.
+    if (!(error instanceof TypeError) || !/BigInt/i.test(error.message)) throw error;
+    text = JSON.stringify(value, bigintAsRawJson);
+  }
+  if (text === undefined) throw new TypeError("control value is not representable as JSON");
+  return encoder.encode(text);
+}

@@ -1,0 +1,142 @@
+/**
+ * Incremental CCP-1 stream decoding.
+ *
+ * @module
+ */
+
+import { CodecError } from "./errors.ts";
+import { type DecodedFrame, decodeFrame, resolveMaxFrameLength } from "./frame.ts";
+
+const INITIAL_CAPACITY = 4096;
+/** An idle buffer above this size is released, so one big frame does not pin memory. */
+const RETAIN_CAPACITY = 1 << 20;
+
+/** Options for {@linkcode FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /** Largest accepted body length; defaults to `MAX_FRAME_LEN` (16 MiB). */
+  maxFrameLength?: number;
+}
+
+/**
+ * Turns a byte stream, delivered in chunks of any size, into frames.
+ *
+ * Bytes are appended to one growable buffer (doubling, compacted in place), so
+ * many small chunks or one large frame arriving byte by byte cost amortised
+ * O(1) per byte. Once a chunk yields a {@linkcode CodecError} the stream is
+ * unusable: the decoder keeps the error and rethrows it on every later call
+ * until {@linkcode FrameDecoder.reset}.
+ *
+ * @example
+ * ```ts
+ * const decoder = new FrameDecoder();
+ * for await (const chunk of conn.readable) {
+ *   for (const frame of decoder.push(chunk)) handle(frame);
+ * }
+ * ```
+ */
+export class FrameDecoder {
+  #buffer = new Uint8Array(INITIAL_CAPACITY);
+  #read = 0;
+  #write = 0;
+  #maxFrameLength: number;
+  #failure: CodecError | undefined;
+
+  /** Creates a decoder; see {@linkcode FrameDecoderOptions}. */
+  constructor(options: FrameDecoderOptions = {}) {
+    this.#maxFrameLength = resolveMaxFrameLength(options.maxFrameLength);
+  }
+
+  /** Largest accepted body length. May be changed between chunks (e.g. after the handshake). */
+  get maxFrameLength(): number {
+    return this.#maxFrameLength;
+  }
+
+  set maxFrameLength(value: number) {
+    this.#maxFrameLength = resolveMaxFrameLength(value);
+  }
+
+  /** Bytes received but not yet returned as frames. */
+  get buffered(): number {
+    return this.#write - this.#read;
+  }
+
+  /**
+   * Appends `chunk` and returns every frame it completes, in order.
+   * Throws {@linkcode CodecError} on malformed input; frames that preceded the
+   * bad one in the same chunk are then not returned (use
+   * {@linkcode FrameDecoder.append} and {@linkcode FrameDecoder.next} to
+   * handle frames up to the exact point of failure).
+   */
+  push(chunk: Uint8Array): DecodedFrame[] {
+    this.append(chunk);
+    const frames: DecodedFrame[] = [];
+    for (let frame = this.next(); frame !== null; frame = this.next()) frames.push(frame);
+    return frames;
+  }
+
+  /** Appends `chunk` without decoding. The chunk is copied; the caller may reuse it. */
+  append(chunk: Uint8Array): void {
+    if (this.#failure) throw this.#failure;
+    if (chunk.length === 0) return;
+    this.#reserve(chunk.length);
+    this.#buffer.set(chunk, this.#write);
+    this.#write += chunk.length;
+  }
+
+  /**
+   * Decodes the next complete frame, or returns `null` when more bytes are
+   * needed. Throws {@linkcode CodecError} on malformed input.
+   */
+  next(): DecodedFrame | null {
+    if (this.#failure) throw this.#failure;
+    if (this.#read === this.#write) return null;
+    let result;
+    try {
+      result = decodeFrame(this.#buffer.subarray(this.#read, this.#write), {
+        maxFrameLength: this.#maxFrameLength,
+      });
+    } catch (error) {
+      if (error instanceof CodecError) this.#failure = error;
+      throw error;
+    }
+    if (result === null) return null;
+    this.#read += result.consumed;
+    if (this.#read === this.#write) this.#release();
+    return result.frame;
+  }
+
+  /** Drops all buffered bytes and any stored error; keeps `maxFrameLength`. */
+  reset(): void {
+    this.#buffer = new Uint8Array(INITIAL_CAPACITY);
+    this.#read = 0;
+    this.#write = 0;
+    this.#failure = undefined;
+  }
+
+  /** Makes room for `extra` more bytes after `#write`. */
+  #reserve(extra: number): void {
+    if (this.#write + extra <= this.#buffer.length) return;
+    const live = this.#write - this.#read;
+    const needed = live + extra;
+    if (needed <= this.#buffer.length / 2) {
+      // Enough room once the consumed prefix is dropped; compacting copies at most
+      // half the buffer, paid for by the bytes consumed since the last growth.
+      this.#buffer.copyWithin(0, this.#read, this.#write);
+    } else {
+      let capacity = this.#buffer.length * 2;
+      while (capacity < needed) capacity *= 2;
+      const grown = new Uint8Array(capacity);
+      grown.set(this.#buffer.subarray(this.#read, this.#write));
+      this.#buffer = grown;
+    }
+    this.#read = 0;
+    this.#write = live;
+  }
+
+  /** Called when the buffer is fully consumed. */
+  #release(): void {
+    this.#read = 0;
+    this.#write = 0;
+    if (this.#buffer.length > RETAIN_CAPACITY) this.#buffer = new Uint8Array(INITIAL_CAPACITY);
+  }
+}

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { CodecError } from "./errors.ts";
+import { controlFrame, type DecodedFrame, decodeFrame, encodeFrame, type Frame } from "./frame.ts";
+import { FrameType } from "./frame_type.ts";
+import { FrameDecoder } from "./stream.ts";
+
+function decodeAll(buf: Uint8Array): DecodedFrame[] {
+  const frames: DecodedFrame[] = [];
+  let offset = 0;
+  while (offset < buf.length) {
+    const result = decodeFrame(buf.subarray(offset));
+    if (result === null) break;
+    frames.push(result.frame);
+    offset += result.consumed;
+  }
+  return frames;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+const msg = (sequence: number, size: number): Frame => ({
+  type: FrameType.Msg,
+  channel: 1,
+  sequence,
+  payload: new Uint8Array(size).fill(sequence & 0xff),
+});
+
+Deno.test("FrameDecoder: frames across chunk boundaries", () => {
+  const frames = [msg(1, 3), controlFrame(FrameType.Ack, 0, 2, { ack: 1 }), msg(3, 0)];
+  const stream = concat(frames.map(encodeFrame));
+  const expected = decodeAll(stream);
+  assert.equal(expected.length, 3);
+  const decoder = new FrameDecoder();
+  const got = [
+    ...decoder.push(stream.subarray(0, 5)),
+    ...decoder.push(stream.subarray(5, 6)),
+    ...decoder.push(stream.subarray(6)),
+  ];
+  assert.deepEqual(got, expected);
+  assert.equal(decoder.buffered, 0);
+});
+
+Deno.test("FrameDecoder: buffered counts pending bytes; empty chunks are harmless", () => {
+  const decoder = new FrameDecoder();
+  const encoded = encodeFrame(msg(1, 10));
+  assert.deepEqual(decoder.push(new Uint8Array(0)), []);
+  assert.deepEqual(decoder.push(encoded.subarray(0, 4)), []);
+  assert.equal(decoder.buffered, 4);
+  assert.equal(decoder.push(encoded.subarray(4)).length, 1);
+  assert.equal(decoder.buffered, 0);
+});
+
+Deno.test("FrameDecoder: the chunk is copied, so callers may reuse it", () => {
+  const decoder = new FrameDecoder();
+  const encoded = encodeFrame(msg(7, 4));
+  const chunk = encoded.slice(0, 3);
+  decoder.push(chunk);
+  chunk.fill(0);
+  const [frame] = decoder.push(encoded.subarray(3));
+  assert.deepEqual(frame, msg(7, 4));
+});
+
+Deno.test("FrameDecoder: one large frame byte by byte, then many small chunks", () => {
+  const big = msg(2, 200_000);
+  const encoded = encodeFrame(big);
+  const decoder = new FrameDecoder();
+  let frames: DecodedFrame[] = [];
+  for (let i = 0; i < encoded.length; i++) {
+    frames = frames.concat(decoder.push(encoded.subarray(i, i + 1)));
+  }
+  assert.equal(frames.length, 1);
+  assert.deepEqual(frames[0], big);
+
+  const many = concat(Array.from({ length: 5000 }, (_, i) => encodeFrame(msg(i, i % 17))));
+  let count = 0;
+  for (let i = 0; i < many.length; i += 3) count += decoder.push(many.subarray(i, i + 3)).length;
+  assert.equal(count, 5000);
+  assert.equal(decoder.buffered, 0);
+});
+
+Deno.test("FrameDecoder: an oversized prefix fails before the body arrives", () => {
+  const decoder = new FrameDecoder({ maxFrameLength: 1024 });
+  assert.equal(decoder.maxFrameLength, 1024);
+  assert.throws(
+    () => decoder.push(new Uint8Array([0x81, 0x08])), // 1025
+    (e: unknown) => e instanceof CodecError && e.kind === "FrameTooLarge",
+  );
+});
+
+Deno.test("FrameDecoder: maxFrameLength can be lowered between chunks", () => {
+  const decoder = new FrameDecoder();
+  const big = encodeFrame(msg(1, 2000));
+  assert.equal(decoder.push(big).length, 1);
+  decoder.maxFrameLength = 1024;
+  assert.throws(() => decoder.push(big), CodecError);
+  assert.throws(() => (decoder.maxFrameLength = 0), RangeError);
+});
+
+Deno.test("FrameDecoder: a lone 0x00 fails fast with EmptyFrame", () => {
+  const decoder = new FrameDecoder();
+  assert.throws(
+    () => decoder.push(new Uint8Array([0x00])),
+    (e: unknown) => e instanceof CodecError && e.kind === "EmptyFrame",
+  );
+});
+
+Deno.test("FrameDecoder: after an error it stays failed until reset()", () => {
+  const decoder = new FrameDecoder();
+  const good = encodeFrame(msg(1, 2));
+  assert.throws(() => decoder.push(concat([good, new Uint8Array([0x01, 0x77])])), CodecError);
+  assert.throws(() => decoder.push(good), CodecError);
+  assert.throws(() => decoder.next(), CodecError);
+  decoder.reset();
+  assert.equal(decoder.buffered, 0);
+  assert.deepEqual(decoder.push(good), [msg(1, 2)]);
+});
+
+Deno.test("FrameDecoder: append()/next() yield frames up to the exact point of failure", () => {
+  const decoder = new FrameDecoder();
+  decoder.append(concat([encodeFrame(msg(1, 1)), encodeFrame(msg(2, 1)), new Uint8Array([0x00])]));
+  assert.equal(decoder.next()?.sequence, 1);
+  assert.equal(decoder.next()?.sequence, 2);
+  assert.throws(() => decoder.next(), CodecError);
+});
