@@ -1,0 +1,190 @@
+/**
+ * Conformance cases for users, devices, device key events and sessions.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type SessionRecord, StoreConflictError } from "./store.ts";
+import type { ConformanceCase } from "./conformance.ts";
+import { assertSame, at, bytes, device, seedDevices, T0, user } from "./conformance_fixtures.ts";
+
+function session(sessionId: string, deviceId: string, overrides: Partial<SessionRecord> = {}) {
+  return {
+    sessionId,
+    userId: "alice",
+    deviceId,
+    tlsFingerprint: "fp-" + sessionId,
+    createdAt: T0,
+    ttlSeconds: 60,
+    ...overrides,
+  };
+}
+
+/** Users, devices, key events, sessions. */
+export const identityCases: ConformanceCase[] = [
+  {
+    name: "users: create, get by id and by handle",
+    fn: async (store) => {
+      const alice = user("u-alice", {
+        handle: "alice",
+        displayName: "Alice",
+        avatarUrl: "https://a.example/a.png",
+        updatedAt: at(5),
+      });
+      await store.createUser(alice);
+      assertSame(await store.getUser("u-alice"), alice);
+      assertSame(await store.getUserByHandle("alice", "local"), alice);
+      assert.equal(await store.getUserByHandle("alice", "other.example"), null);
+      assert.equal(await store.getUserByHandle("bob", "local"), null);
+      assert.equal(await store.getUser("u-missing"), null);
+    },
+  },
+  {
+    name: "users: handle is unique per domain, id is unique",
+    fn: async (store) => {
+      await store.createUser(user("u1", { handle: "alice" }));
+      await store.createUser(user("u2", { handle: "alice", domain: "remote.example" }));
+      await assert.rejects(store.createUser(user("u3", { handle: "alice" })), StoreConflictError);
+      await assert.rejects(store.createUser(user("u1", { handle: "other" })), StoreConflictError);
+      assert.equal((await store.getUserByHandle("alice", "remote.example"))?.userId, "u2");
+      assert.equal(await store.getUser("u3"), null);
+      assert.equal((await store.getUser("u1"))?.handle, "alice");
+    },
+  },
+  {
+    name: "users: profile patch changes only given fields and stamps updatedAt",
+    fn: async (store) => {
+      await store.createUser(user("u1", { displayName: "Old", avatarUrl: "https://x/1" }));
+      await store.updateUserProfile("u1", { displayName: "New" }, at(10));
+      let u = await store.getUser("u1");
+      assert.equal(u?.displayName, "New");
+      assert.equal(u?.avatarUrl, "https://x/1");
+      assert.equal(u?.updatedAt.getTime(), at(10).getTime());
+      assert.equal(u?.createdAt.getTime(), T0.getTime());
+
+      await store.updateUserProfile("u1", { avatarUrl: null }, at(20));
+      u = await store.getUser("u1");
+      assert.equal(u?.displayName, "New");
+      assert.equal(u?.avatarUrl, null);
+      assert.equal(u?.updatedAt.getTime(), at(20).getTime());
+
+      await store.updateUserProfile("u1", {}, at(30));
+      u = await store.getUser("u1");
+      assert.equal(u?.displayName, "New");
+      assert.equal(u?.updatedAt.getTime(), at(30).getTime());
+
+      await store.updateUserProfile("u-missing", { displayName: "X" }, at(40));
+      assert.equal(await store.getUser("u-missing"), null);
+    },
+  },
+  {
+    name: "users: list is oldest first with limit and offset",
+    fn: async (store) => {
+      await store.createUser(user("c", { createdAt: at(3) }));
+      await store.createUser(user("a", { createdAt: at(1) }));
+      await store.createUser(user("b", { createdAt: at(2) }));
+      const ids = async (limit: number, offset: number) =>
+        (await store.listUsers(limit, offset)).map((u) => u.userId);
+      assert.deepEqual(await ids(10, 0), ["a", "b", "c"]);
+      assert.deepEqual(await ids(2, 0), ["a", "b"]);
+      assert.deepEqual(await ids(2, 2), ["c"]);
+      assert.deepEqual(await ids(2, 5), []);
+      assert.deepEqual(await ids(0, 0), []);
+      assertSame((await store.listUsers(1, 0))[0], user("a", { createdAt: at(1) }));
+    },
+  },
+  {
+    name: "devices: insert, get, duplicate and unknown user conflict",
+    fn: async (store) => {
+      await store.createUser(user("alice"));
+      const d = device("d1", "alice", { publicKey: bytes(1, 2, 3), createdAt: at(1) });
+      await store.insertDevice(d);
+      assertSame(await store.getDevice("d1"), d);
+      assert.equal(await store.getDevice("d-missing"), null);
+      await assert.rejects(store.insertDevice(device("d1", "alice")), StoreConflictError);
+      await assert.rejects(store.insertDevice(device("d2", "nobody")), StoreConflictError);
+      assert.equal(await store.getDevice("d2"), null);
+    },
+  },
+  {
+    name: "devices: update key and status, list and count active",
+    fn: async (store) => {
+      await seedDevices(store, "alice", ["d1", "d2", "d3"]);
+      await seedDevices(store, "bob", ["b1"]);
+      await store.updateDeviceKey("d2", bytes(9, 9, 9));
+      assertSame((await store.getDevice("d2"))?.publicKey, bytes(9, 9, 9));
+      assert.equal(await store.countActiveDevices("alice"), 3);
+      await store.setDeviceStatus("d1", "revoked");
+      await store.setDeviceStatus("d3", "diagnostic");
+      assert.equal((await store.getDevice("d1"))?.status, "revoked");
+      assert.equal(await store.countActiveDevices("alice"), 1);
+      assert.equal(await store.countActiveDevices("bob"), 1);
+      assert.equal(await store.countActiveDevices("nobody"), 0);
+      const list = await store.listDevicesForUser("alice");
+      assert.deepEqual(list.map((d) => [d.deviceId, d.status]), [
+        ["d1", "revoked"],
+        ["d2", "active"],
+        ["d3", "diagnostic"],
+      ]);
+      assert.deepEqual(await store.listDevicesForUser("nobody"), []);
+      // Updates of a missing device are no-ops.
+      await store.updateDeviceKey("d-missing", bytes(1));
+      await store.setDeviceStatus("d-missing", "revoked");
+      assert.equal(await store.getDevice("d-missing"), null);
+    },
+  },
+  {
+    name: "devices: latest key event is the newest recorded",
+    fn: async (store) => {
+      await seedDevices(store, "alice", ["d1", "d2"]);
+      assert.equal(await store.latestDeviceKeyEvent("d1"), null);
+      const newer = { eventId: "e2", deviceId: "d1", publicKey: bytes(2), recordedAt: at(20) };
+      const older = { eventId: "e1", deviceId: "d1", publicKey: bytes(1), recordedAt: at(10) };
+      await store.recordDeviceKeyEvent(newer);
+      await store.recordDeviceKeyEvent(older);
+      assertSame(await store.latestDeviceKeyEvent("d1"), newer);
+      assert.equal(await store.latestDeviceKeyEvent("d2"), null);
+      await assert.rejects(store.recordDeviceKeyEvent(older), StoreConflictError);
+      await assert.rejects(
+        store.recordDeviceKeyEvent({ ...older, eventId: "e3", deviceId: "d-missing" }),
+        StoreConflictError,
+      );
+    },
+  },
+  {
+    name: "sessions: put replaces, get, delete for device, purge expired",
+    fn: async (store) => {
+      await seedDevices(store, "alice", ["d1", "d2"]);
+      const s1 = session("s1", "d1");
+      await store.putSession(s1);
+      assertSame(await store.getSession("s1"), s1);
+      assert.equal(await store.getSession("s-missing"), null);
+
+      const refreshed = session("s1", "d1", {
+        createdAt: at(100),
+        ttlSeconds: 600,
+        tlsFingerprint: "x",
+      });
+      await store.putSession(refreshed);
+      assertSame(await store.getSession("s1"), refreshed);
+
+      await store.putSession(session("s2", "d1", { ttlSeconds: 30 }));
+      await store.putSession(session("s3", "d2", { ttlSeconds: 30 }));
+      await store.putSession(session("s4", "d2", { ttlSeconds: 3600 }));
+      await assert.rejects(store.putSession(session("s5", "d-missing")), StoreConflictError);
+
+      await store.deleteSessionsForDevice("d1");
+      assert.equal(await store.getSession("s1"), null);
+      assert.equal(await store.getSession("s2"), null);
+      assert.notEqual(await store.getSession("s3"), null);
+
+      // s3 expires exactly at T0+30 s: expiry is inclusive.
+      assert.equal(await store.purgeExpiredSessions(at(29)), 0);
+      assert.equal(await store.purgeExpiredSessions(at(30)), 1);
+      assert.equal(await store.getSession("s3"), null);
+      assert.notEqual(await store.getSession("s4"), null);
+      assert.equal(await store.purgeExpiredSessions(at(30)), 0);
+    },
+  },
+];

@@ -1,0 +1,266 @@
+/**
+ * Conformance cases for channel routes, groups, the relay queue, server
+ * secrets and idempotency keys.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  type GroupMemberRecord,
+  type RelayEnvelope,
+  type ServerSecretRecord,
+  type Store,
+  StoreConflictError,
+} from "./store.ts";
+import type { ConformanceCase } from "./conformance.ts";
+import { assertSame, at, bytes, seedDevices, T0 } from "./conformance_fixtures.ts";
+
+function envelope(envelopeId: string, deviceId: string, overrides: Partial<RelayEnvelope> = {}) {
+  return {
+    envelopeId,
+    deviceId,
+    payload: new TextEncoder().encode(`frame ${envelopeId}`),
+    deliverAfter: T0,
+    expiresAt: at(3600),
+    ...overrides,
+  };
+}
+
+function member(
+  groupId: string,
+  deviceId: string,
+  role: GroupMemberRecord["role"],
+  seconds: number,
+): GroupMemberRecord {
+  return { groupId, deviceId, role, joinedAt: at(seconds) };
+}
+
+function secret(name: string, version: number): ServerSecretRecord {
+  return {
+    name,
+    version,
+    secret: bytes(version, 1, 2),
+    public: version % 2 === 0 ? null : bytes(version, 7),
+    metadata: { kind: "noise", n: version, tags: ["a"] },
+    createdAt: at(version),
+    validAfter: at(version),
+    rotatesAt: at(version + 100),
+    expiresAt: at(version + 200),
+  };
+}
+
+async function inboxIds(store: Store, deviceId: string, now = T0, limit = 100) {
+  return (await store.loadInbox(deviceId, { limit, now })).map((e) => e.envelopeId);
+}
+
+/** Routes, groups, relay, secrets, idempotency. */
+export const messagingCases: ConformanceCase[] = [
+  {
+    name: "routes: put, get, replace, delete; members keep their order",
+    fn: async (store) => {
+      assert.equal(await store.getRoute(7), null);
+      const route = { channel: 7, members: ["dc", "da", "db"], relay: false, groupId: null };
+      await store.putRoute(route);
+      assert.deepEqual(await store.getRoute(7), route);
+      const replaced = { channel: 7, members: ["dz", "dy"], relay: true, groupId: "g1" };
+      await store.putRoute(replaced);
+      assert.deepEqual(await store.getRoute(7), replaced);
+      const big = { channel: 2 ** 40 + 3, members: [], relay: true, groupId: null };
+      await store.putRoute(big);
+      assert.deepEqual(await store.getRoute(big.channel), big);
+      await store.deleteRoute(7);
+      assert.equal(await store.getRoute(7), null);
+      assert.deepEqual(await store.getRoute(big.channel), big);
+      await store.deleteRoute(7);
+    },
+  },
+  {
+    name: "groups: create with members atomically; duplicate conflicts",
+    fn: async (store) => {
+      await seedDevices(store, "alice", ["d1", "d2", "d3"]);
+      const group = { groupId: "g1", ownerDevice: "d1", createdAt: T0 };
+      const members = [member("g1", "d1", "owner", 0), member("g1", "d2", "member", 1)];
+      await store.createGroup(group, members);
+      assertSame(await store.getGroup("g1"), group);
+      assert.equal(await store.getGroup("g-missing"), null);
+      assertSame(await store.listGroupMembers("g1"), members);
+
+      await assert.rejects(
+        store.createGroup(group, [member("g1", "d3", "member", 2)]),
+        StoreConflictError,
+      );
+      assertSame(await store.listGroupMembers("g1"), members, "failed create added a member");
+
+      // A member with an unknown device fails the whole creation.
+      await assert.rejects(
+        store.createGroup({ groupId: "g2", ownerDevice: "d1", createdAt: T0 }, [
+          member("g2", "d1", "owner", 0),
+          member("g2", "d-missing", "member", 1),
+        ]),
+        StoreConflictError,
+      );
+      assert.equal(await store.getGroup("g2"), null);
+      assert.deepEqual(await store.listGroupMembers("g2"), []);
+    },
+  },
+  {
+    name: "groups: upsert member role, remove member",
+    fn: async (store) => {
+      await seedDevices(store, "alice", ["d1", "d2", "d3"]);
+      await store.createGroup({ groupId: "g1", ownerDevice: "d1", createdAt: T0 }, [
+        member("g1", "d1", "owner", 0),
+      ]);
+      await store.upsertGroupMember(member("g1", "d2", "member", 5));
+      await store.upsertGroupMember(member("g1", "d3", "member", 6));
+      // Role change keeps the original join time.
+      await store.upsertGroupMember(member("g1", "d2", "admin", 50));
+      assertSame(await store.listGroupMembers("g1"), [
+        member("g1", "d1", "owner", 0),
+        member("g1", "d2", "admin", 5),
+        member("g1", "d3", "member", 6),
+      ]);
+      await store.removeGroupMember("g1", "d1");
+      await store.removeGroupMember("g1", "d-missing");
+      assert.deepEqual((await store.listGroupMembers("g1")).map((m) => m.deviceId), ["d2", "d3"]);
+      await assert.rejects(
+        store.upsertGroupMember(member("g-missing", "d2", "member", 1)),
+        StoreConflictError,
+      );
+    },
+  },
+  {
+    name: "relay: FIFO per device with afterPosition paging",
+    fn: async (store) => {
+      await store.enqueueRelay([envelope("e1", "dev")]);
+      await store.enqueueRelay([envelope("x1", "other"), envelope("e2", "dev")]);
+      await store.enqueueRelay([envelope("e3", "dev"), envelope("e4", "dev")]);
+      await store.enqueueRelay([]);
+      const all = await store.loadInbox("dev", { limit: 100, now: T0 });
+      assert.deepEqual(all.map((e) => e.envelopeId), ["e1", "e2", "e3", "e4"]);
+      for (let i = 1; i < all.length; i++) assert.ok(all[i].position > all[i - 1].position);
+      assert.equal(typeof all[0].position, "bigint");
+      const { position: _p, ...first } = all[0];
+      assertSame(first, envelope("e1", "dev"));
+
+      const page1 = await store.loadInbox("dev", { limit: 2, now: T0 });
+      assert.deepEqual(page1.map((e) => e.envelopeId), ["e1", "e2"]);
+      const page2 = await store.loadInbox("dev", {
+        limit: 2,
+        now: T0,
+        afterPosition: page1[1].position,
+      });
+      assert.deepEqual(page2.map((e) => e.envelopeId), ["e3", "e4"]);
+      const page3 = await store.loadInbox("dev", {
+        limit: 2,
+        now: T0,
+        afterPosition: page2[1].position,
+      });
+      assert.deepEqual(page3, []);
+      assert.deepEqual(await inboxIds(store, "other"), ["x1"]);
+      assert.deepEqual(await inboxIds(store, "nobody"), []);
+      assert.deepEqual(await inboxIds(store, "dev", T0, 0), []);
+      // Loading does not remove.
+      assert.equal(await store.countInbox("dev", T0), 4);
+    },
+  },
+  {
+    name: "relay: deliverAfter in the future and expired envelopes are hidden",
+    fn: async (store) => {
+      await store.enqueueRelay([
+        envelope("now", "dev"),
+        envelope("later", "dev", { deliverAfter: at(60) }),
+        envelope("short", "dev", { expiresAt: at(30) }),
+      ]);
+      assert.deepEqual(await inboxIds(store, "dev", T0), ["now", "short"]);
+      assert.deepEqual(await inboxIds(store, "dev", at(29)), ["now", "short"]);
+      // Expiry is exclusive: at expiresAt the envelope is gone.
+      assert.deepEqual(await inboxIds(store, "dev", at(30)), ["now"]);
+      assert.deepEqual(await inboxIds(store, "dev", at(60)), ["now", "later"]);
+      // Count includes not-yet-deliverable, excludes expired.
+      assert.equal(await store.countInbox("dev", T0), 3);
+      assert.equal(await store.countInbox("dev", at(30)), 2);
+      assert.equal(await store.countRelayTotal(), 3);
+    },
+  },
+  {
+    name: "relay: purge removes expired envelopes of every device",
+    fn: async (store) => {
+      await store.enqueueRelay([
+        envelope("a1", "a", { expiresAt: at(10) }),
+        envelope("a2", "a", { expiresAt: at(100) }),
+        envelope("b1", "b", { expiresAt: at(10) }),
+      ]);
+      assert.equal(await store.purgeExpiredRelay(at(9)), 0);
+      assert.equal(await store.purgeExpiredRelay(at(10)), 2);
+      assert.equal(await store.countRelayTotal(), 1);
+      assert.deepEqual(await inboxIds(store, "a", at(10)), ["a2"]);
+      assert.equal(await store.purgeExpiredRelay(at(10)), 0);
+    },
+  },
+  {
+    name: "relay: delete removes only the named envelopes of that device",
+    fn: async (store) => {
+      await store.enqueueRelay([
+        envelope("a1", "a"),
+        envelope("a2", "a"),
+        envelope("a3", "a"),
+        envelope("b1", "b"),
+      ]);
+      assert.equal(await store.deleteRelay("a", ["a1", "a3", "b1", "missing"]), 2);
+      assert.deepEqual(await inboxIds(store, "a"), ["a2"]);
+      assert.deepEqual(await inboxIds(store, "b"), ["b1"]);
+      assert.equal(await store.deleteRelay("a", []), 0);
+      assert.equal(await store.deleteRelay("a", ["a1"]), 0);
+      assert.equal(await store.countRelayTotal(), 2);
+    },
+  },
+  {
+    name: "relay: a batch with a duplicate envelope id stores nothing",
+    fn: async (store) => {
+      await store.enqueueRelay([envelope("e1", "dev")]);
+      await assert.rejects(
+        store.enqueueRelay([envelope("e2", "dev"), envelope("e1", "dev")]),
+        StoreConflictError,
+      );
+      await assert.rejects(
+        store.enqueueRelay([envelope("e3", "dev"), envelope("e3", "other")]),
+        StoreConflictError,
+      );
+      assert.deepEqual(await inboxIds(store, "dev"), ["e1"]);
+      assert.equal(await store.countRelayTotal(), 1);
+      // The store stays usable after the failed batches.
+      await store.enqueueRelay([envelope("e2", "dev")]);
+      assert.deepEqual(await inboxIds(store, "dev"), ["e1", "e2"]);
+    },
+  },
+  {
+    name: "secrets: newest first, round trip, conflict, delete",
+    fn: async (store) => {
+      await store.insertSecret(secret("noise", 2));
+      await store.insertSecret(secret("noise", 3));
+      await store.insertSecret(secret("noise", 1));
+      await store.insertSecret(secret("admin", 1));
+      assertSame(await store.listSecrets("noise"), [
+        secret("noise", 3),
+        secret("noise", 2),
+        secret("noise", 1),
+      ]);
+      await assert.rejects(store.insertSecret(secret("noise", 2)), StoreConflictError);
+      await store.deleteSecret("noise", 2);
+      await store.deleteSecret("noise", 99);
+      assert.deepEqual((await store.listSecrets("noise")).map((s) => s.version), [3, 1]);
+      assert.deepEqual((await store.listSecrets("admin")).map((s) => s.version), [1]);
+      assert.deepEqual(await store.listSecrets("none"), []);
+    },
+  },
+  {
+    name: "idempotency: a key is claimed once per scope",
+    fn: async (store) => {
+      assert.equal(await store.claimIdempotencyKey("k1", "register", T0), true);
+      assert.equal(await store.claimIdempotencyKey("k1", "register", at(1)), false);
+      assert.equal(await store.claimIdempotencyKey("k1", "pair", T0), true);
+      assert.equal(await store.claimIdempotencyKey("k2", "register", T0), true);
+    },
+  },
+];
