@@ -6,7 +6,7 @@
 
 import { concatBytes } from "../bytes.ts";
 import { NoiseError } from "./errors.ts";
-import type { ProtocolSpec, Token } from "./patterns.ts";
+import type { PreMessageToken, ProtocolSpec, Token } from "./patterns.ts";
 import {
   type CryptoSuite,
   expectLength,
@@ -99,20 +99,8 @@ export class HandshakeState {
     this.#ss = new SymmetricState(suite, protocol.name);
     this.#ss.mixHash(init.prologue);
     // Pre-messages: the initiator's first, then the responder's (§7.1).
-    for (
-      const [pre, ours] of [[pattern.initiatorPreMessage, initiator], [
-        pattern.responderPreMessage,
-        !initiator,
-      ]] as const
-    ) {
-      for (const token of pre) {
-        const key = token === "s"
-          ? (ours ? this.#s!.publicKey : this.#rs!)
-          : (ours ? this.#needE().publicKey : this.#needRe());
-        this.#ss.mixHash(key);
-        if (token === "e" && this.#pskMode) this.#ss.mixKey(key);
-      }
-    }
+    this.#mixPreMessage(pattern.initiatorPreMessage, initiator);
+    this.#mixPreMessage(pattern.responderPreMessage, !initiator);
   }
 
   /** The full protocol name. */
@@ -140,8 +128,12 @@ export class HandshakeState {
     return this.#handshakeHash?.slice() ?? this.#ss.getHandshakeHash();
   }
 
-  /** The peer's static public key once known (pre-message or received), else null. */
+  /**
+   * The peer's static public key once known (pre-message or received), else
+   * null. Null after a failed handshake: nothing from it is trustworthy.
+   */
   get remoteStatic(): Uint8Array | null {
+    if (this.#failed) return null;
     return this.#rs?.slice() ?? null;
   }
 
@@ -253,6 +245,17 @@ export class HandshakeState {
 
   get #role(): string {
     return this.#initiator ? "initiator" : "responder";
+  }
+
+  /** Hashes the public keys of a pre-message; `ours` when this party "sent" it. */
+  #mixPreMessage(tokens: readonly PreMessageToken[], ours: boolean): void {
+    for (const token of tokens) {
+      const key = token === "s"
+        ? (ours ? this.#needS().publicKey : this.#needRs())
+        : (ours ? this.#needE().publicKey : this.#needRe());
+      this.#ss.mixHash(key);
+      if (token === "e" && this.#pskMode) this.#ss.mixKey(key);
+    }
   }
 
   #beginMessage(writing: boolean): readonly Token[] {

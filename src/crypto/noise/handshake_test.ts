@@ -158,6 +158,17 @@ Deno.test("a tampered handshake message is rejected and the handshake cannot con
   const reply = responder.writeMessage(utf8("welcome"));
   reply[reply.length - 1] ^= 1;
   assert.throws(() => initiator.readMessage(reply), withCode("decrypt-failed"));
+  assert.equal(initiator.remoteStatic, null);
+
+  // A static key from a message whose payload fails to authenticate is not reported.
+  const third = parties(XK);
+  third.responder.readMessage(third.initiator.writeMessage());
+  third.initiator.readMessage(third.responder.writeMessage());
+  const last = third.initiator.writeMessage(utf8("bye"));
+  last[last.length - 1] ^= 1;
+  assert.throws(() => third.responder.readMessage(last), withCode("decrypt-failed"));
+  assert.equal(third.responder.remoteStatic, null);
+  assert.equal(third.responder.isFinished, false);
 });
 
 Deno.test("a prologue mismatch makes the handshake fail", () => {

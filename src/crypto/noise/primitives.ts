@@ -62,8 +62,11 @@ export interface Hash {
 
 /** One DH, cipher and hash: everything a concrete protocol needs. */
 export interface CryptoSuite {
+  /** The DH functions, e.g. X25519. */
   readonly dh: Dh;
+  /** The AEAD, e.g. ChaChaPoly. */
   readonly cipher: Cipher;
+  /** The hash, e.g. BLAKE2s. */
   readonly hash: Hash;
 }
 

@@ -44,6 +44,7 @@ function cipherKey(output: Uint8Array): Uint8Array {
 /** Chaining key `ck`, handshake hash `h` and CipherState `k`/`n`. */
 export class SymmetricState {
   readonly #suite: CryptoSuite;
+  /** The CipherState keyed by MixKey; encrypts handshake payloads and static keys. */
   readonly cipherState: CipherState;
   #ck: Uint8Array;
   #h: Uint8Array;

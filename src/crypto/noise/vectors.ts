@@ -30,11 +30,11 @@ export interface VectorSummary {
   readonly skipped: number;
 }
 
-/** A vector file or entry is not in the expected shape. */
-class VectorFormatError extends Error {
+/** A vector is malformed or our output differs from it. */
+class VectorError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "VectorFormatError";
+    this.name = "VectorError";
   }
 }
 
@@ -47,31 +47,31 @@ function isObject(value: unknown): value is Json {
 function hexField(obj: Json, field: string): Uint8Array | undefined {
   const value = obj[field];
   if (value === undefined) return undefined;
-  if (typeof value !== "string") throw new VectorFormatError(`${field} is not a hex string`);
+  if (typeof value !== "string") throw new VectorError(`${field} is not a hex string`);
   try {
     return fromHex(value);
   } catch {
-    throw new VectorFormatError(`${field} is not valid hex`);
+    throw new VectorError(`${field} is not valid hex`);
   }
 }
 
 function hexListField(obj: Json, field: string): Uint8Array[] | undefined {
   const value = obj[field];
   if (value === undefined) return undefined;
-  if (!Array.isArray(value)) throw new VectorFormatError(`${field} is not a list`);
+  if (!Array.isArray(value)) throw new VectorError(`${field} is not a list`);
   return value.map((item, i) => {
-    if (typeof item !== "string") throw new VectorFormatError(`${field}[${i}] is not a string`);
+    if (typeof item !== "string") throw new VectorError(`${field}[${i}] is not a string`);
     try {
       return fromHex(item);
     } catch {
-      throw new VectorFormatError(`${field}[${i}] is not valid hex`);
+      throw new VectorError(`${field}[${i}] is not valid hex`);
     }
   });
 }
 
 function requireEqual(actual: Uint8Array, expected: Uint8Array, what: string): void {
   if (!constantTimeEqual(actual, expected)) {
-    throw new VectorFormatError(`${what} mismatch: got ${toHex(actual).slice(0, 32)}…`);
+    throw new VectorError(`${what} mismatch: got ${toHex(actual).slice(0, 32)}…`);
   }
 }
 
@@ -90,7 +90,7 @@ function party(vector: Json, prefix: "init" | "resp", name: string, backend: Bac
 
 function play(vector: Json, name: string, backend: Backend): void {
   const messages = vector.messages;
-  if (!Array.isArray(messages)) throw new VectorFormatError("messages is not a list");
+  if (!Array.isArray(messages)) throw new VectorError("messages is not a list");
   const expectedHash = hexField(vector, "handshake_hash");
   const init = party(vector, "init", name, backend);
   const resp = party(vector, "resp", name, backend);
@@ -98,7 +98,7 @@ function play(vector: Json, name: string, backend: Backend): void {
 
   const finishHandshake = () => {
     if (!init.isFinished || !resp.isFinished) {
-      throw new VectorFormatError("parties disagree on the end of the handshake");
+      throw new VectorError("parties disagree on the end of the handshake");
     }
     requireEqual(init.handshakeHash, resp.handshakeHash, "initiator vs responder handshake hash");
     if (expectedHash !== undefined) {
@@ -108,10 +108,10 @@ function play(vector: Json, name: string, backend: Backend): void {
   };
 
   messages.forEach((message: unknown, i) => {
-    if (!isObject(message)) throw new VectorFormatError(`message ${i} is not an object`);
+    if (!isObject(message)) throw new VectorError(`message ${i} is not an object`);
     const payload = hexField(message, "payload") ?? new Uint8Array(0);
     const ciphertext = hexField(message, "ciphertext");
-    if (ciphertext === undefined) throw new VectorFormatError(`message ${i} has no ciphertext`);
+    if (ciphertext === undefined) throw new VectorError(`message ${i} has no ciphertext`);
     const fromInitiator = i % 2 === 0;
     if (transports === null && (init.isFinished || resp.isFinished)) finishHandshake();
     if (transports === null) {
@@ -126,7 +126,7 @@ function play(vector: Json, name: string, backend: Backend): void {
   });
   if (transports === null && (init.isFinished || resp.isFinished)) finishHandshake();
   if (transports === null && expectedHash !== undefined) {
-    throw new VectorFormatError("handshake did not finish, so its hash cannot be checked");
+    throw new VectorError("handshake did not finish, so its hash cannot be checked");
   }
 }
 
@@ -157,7 +157,7 @@ export function runVector(
 /** Runs every vector of a parsed cacophony-format file. Throws if the file has no `vectors` list. */
 export function runVectorFile(file: unknown, backend: Backend = "native"): VectorSummary {
   if (!isObject(file) || !Array.isArray(file.vectors)) {
-    throw new VectorFormatError('expected {"vectors": [...]}');
+    throw new VectorError('expected {"vectors": [...]}');
   }
   const results = file.vectors.map((vector: unknown, i: number) => runVector(vector, i, backend));
   const count = (status: VectorStatus) => results.filter((r) => r.status === status).length;
