@@ -22,8 +22,11 @@ export const MAX_CONTROL_JSON_DEPTH = 127;
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
-/** A run of 16+ digits is the only way to write an integer beyond 2^53-1. */
-const LONG_DIGITS = /[0-9]{16}/;
+/**
+ * An integer beyond 2^53-1 needs 16+ digits right after a JSON delimiter; only
+ * then is the (slower) reviver used. Digit runs inside strings rarely match.
+ */
+const LONG_DIGITS = /(?:^|[[,:\s])-?[0-9]{16}/;
 const INTEGER_SOURCE = /^-?[0-9]+$/;
 
 /** V8's JSON.parse source-text access: the reviver's third argument. */

@@ -19,3 +19,5 @@ export * from "./version.ts";
 export * from "./json.ts";
 export * from "./frame.ts";
 export * from "./stream.ts";
+export * from "./call.ts";
+export * from "./control.ts";
