@@ -1,0 +1,201 @@
+/**
+ * Client-side carriers for the four `/connect` modes. Each yields downstream
+ * blobs (`varint(len) || body` items: plaintext frames during the handshake,
+ * Noise units afterwards) and accepts upstream bytes.
+ *
+ * @module
+ */
+import { decodeBase64 } from "../transport/mod.ts";
+import type { ConnectMode } from "../transport/mod.ts";
+
+/** A bidirectional byte carrier to the server. */
+export interface ClientChannel {
+  readonly mode: ConnectMode;
+  /** Sends upstream bytes. */
+  write(bytes: Uint8Array): void;
+  /** Downstream chunks, in order; ends when the server closes. */
+  readonly chunks: AsyncIterable<Uint8Array>;
+  close(): void;
+}
+
+/** How to reach the server. */
+export interface ChannelOptions {
+  /** Base URL, e.g. `https://localhost:8443`. */
+  url: string;
+  mode: ConnectMode;
+  /** Extra trusted CA certificates (PEM), e.g. the server's self-signed one. */
+  caCerts?: string[];
+  /** Reuse an HTTP client (closed by the caller). */
+  httpClient?: Deno.HttpClient;
+}
+
+/** Opens a channel to `/connect` in the requested mode. */
+export async function openChannel(options: ChannelOptions): Promise<ClientChannel> {
+  const base = options.url.replace(/\/+$/, "");
+  const ownClient = options.httpClient === undefined && options.caCerts !== undefined;
+  const httpClient = options.httpClient ??
+    (options.caCerts ? Deno.createHttpClient({ caCerts: options.caCerts }) : undefined);
+  if (options.mode === "websocket") {
+    return await openWebSocket(`${base.replace(/^http/, "ws")}/connect`, httpClient, ownClient);
+  }
+  return await openStream(
+    `${base}/connect?mode=${options.mode}`,
+    options.mode,
+    httpClient,
+    ownClient,
+  );
+}
+
+async function openStream(
+  url: string,
+  mode: "binary" | "sse" | "long-poll",
+  httpClient: Deno.HttpClient | undefined,
+  ownClient: boolean,
+): Promise<ClientChannel> {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const upstream = new ReadableStream<Uint8Array>({ start: (c) => (controller = c) });
+  const abort = new AbortController();
+  const init: RequestInit & { client?: Deno.HttpClient; duplex: "half" } = {
+    method: "POST",
+    body: upstream,
+    duplex: "half",
+    signal: abort.signal,
+    headers: { "content-type": "application/octet-stream" },
+  };
+  if (httpClient) init.client = httpClient;
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    if (ownClient) httpClient?.close();
+    throw error;
+  }
+  if (!response.ok || !response.body) {
+    const text = await response.text().catch(() => "");
+    if (ownClient) httpClient?.close();
+    throw new Error(`connect failed: HTTP ${response.status} ${text}`);
+  }
+  let closed = false;
+  const body = response.body;
+  const chunks = mode === "binary"
+    ? body
+    : body.pipeThrough(mode === "sse" ? sseDecoder() : ndjsonDecoder());
+  return {
+    mode,
+    write(bytes) {
+      if (!closed) controller.enqueue(bytes);
+    },
+    chunks: {
+      async *[Symbol.asyncIterator]() {
+        try {
+          for await (const chunk of chunks) yield chunk;
+        } catch {
+          // Reset or aborted: the iteration simply ends.
+        } finally {
+          if (ownClient) httpClient?.close();
+        }
+      },
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        controller.close();
+      } catch { /* already closed */ }
+      abort.abort();
+    },
+  };
+}
+
+/** Parses `text/event-stream` into the decoded `data:` of each `frame` event. */
+function sseDecoder(): TransformStream<Uint8Array, Uint8Array> {
+  const text = new TextDecoder();
+  let buffer = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      buffer += text.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = event.split("\n").filter((l) => l.startsWith("data:")).map((l) =>
+          l.slice(5).trim()
+        )
+          .join("");
+        if (data) controller.enqueue(decodeBase64(data));
+      }
+    },
+  });
+}
+
+/** Parses NDJSON lines, skipping keepalives, into decoded `data`. */
+function ndjsonDecoder(): TransformStream<Uint8Array, Uint8Array> {
+  const text = new TextDecoder();
+  let buffer = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      buffer += text.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, end).trim();
+        buffer = buffer.slice(end + 1);
+        if (!line) continue;
+        const item = JSON.parse(line) as { data?: string; keepalive?: boolean };
+        if (typeof item.data === "string") controller.enqueue(decodeBase64(item.data));
+      }
+    },
+  });
+}
+
+async function openWebSocket(
+  url: string,
+  httpClient: Deno.HttpClient | undefined,
+  ownClient: boolean,
+): Promise<ClientChannel> {
+  const socket = httpClient
+    ? new WebSocket(url, { client: httpClient } as unknown as string[])
+    : new WebSocket(url);
+  socket.binaryType = "arraybuffer";
+  const queue: Uint8Array[] = [];
+  let wake: (() => void) | null = null;
+  let ended = false;
+  const finish = () => {
+    ended = true;
+    wake?.();
+    if (ownClient) httpClient?.close();
+  };
+  socket.onmessage = (event) => {
+    if (event.data instanceof ArrayBuffer) queue.push(new Uint8Array(event.data));
+    wake?.();
+  };
+  socket.onclose = finish;
+  await new Promise<void>((resolve, reject) => {
+    socket.onopen = () => resolve();
+    socket.onerror = () => reject(new Error("websocket connect failed"));
+  });
+  socket.onerror = finish;
+  return {
+    mode: "websocket",
+    write(bytes) {
+      if (socket.readyState === WebSocket.OPEN) socket.send(bytes);
+    },
+    chunks: {
+      async *[Symbol.asyncIterator]() {
+        while (true) {
+          if (queue.length > 0) {
+            yield queue.shift()!;
+            continue;
+          }
+          if (ended) return;
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = null;
+        }
+      },
+    },
+    close() {
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+        socket.close();
+      }
+    },
+  };
+}

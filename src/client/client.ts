@@ -1,0 +1,410 @@
+/**
+ * The CommuCat client SDK: connects in any mode with XK or IK, proves the
+ * device key, then sends and receives CCP-1 frames over Noise with
+ * request/ack correlation and cumulative delivery acks.
+ *
+ * @module
+ */
+import {
+  certificateToJson,
+  concatBytes,
+  createHandshake,
+  type DeviceCertificate,
+  fromHex,
+  type Handshake,
+  type NoiseTransport,
+  parseCertificate,
+  proveDeviceKey,
+  publicFromSeed,
+  toHex,
+  utf8,
+  x25519PublicFromPrivate,
+  zkpContext,
+  zkpToJson,
+} from "../crypto/mod.ts";
+import {
+  controlFrame,
+  type DecodedFrame,
+  decodeFrame,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+} from "../proto/mod.ts";
+import { encodeUnit, UnitDecoder } from "../session/units.ts";
+import type { ConnectMode } from "../transport/mod.ts";
+import { type ClientChannel, openChannel } from "./channel.ts";
+
+/** Everything needed to connect one device. */
+export interface ClientOptions {
+  /** Server base URL, e.g. `https://localhost:8443`. */
+  url: string;
+  mode?: ConnectMode;
+  pattern?: "XK" | "IK";
+  /** The server's Noise static public key (from /api/server-info). */
+  serverStatic: Uint8Array;
+  /** The server's domain (bound into the key proof). */
+  domain: string;
+  deviceId: string;
+  /** The device's 32-byte Ed25519 seed (`private_key` of its profile). */
+  devicePrivateKey: Uint8Array;
+  user?: { handle?: string; id?: string; display_name?: string; avatar_url?: string };
+  /** A certificate issued by the server's device CA (object or its JSON text). */
+  certificate?: DeviceCertificate | Record<string, unknown> | string;
+  prologue?: string;
+  caCerts?: string[];
+  httpClient?: Deno.HttpClient;
+  /** Fails the connect after this long (default 15 s). */
+  timeoutMs?: number;
+}
+
+/** What the server said in its Ack. */
+export interface SessionInfo {
+  sessionId: string;
+  userId: string;
+  ack: Record<string, unknown>;
+}
+
+/** A server reply to one of our frames was an Error. */
+export class ServerError extends Error {
+  readonly code: string;
+  readonly body: Record<string, unknown>;
+  constructor(body: Record<string, unknown>) {
+    super(`${body.error}: ${body.detail ?? ""}`);
+    this.name = "ServerError";
+    this.code = String(body.error);
+    this.body = body;
+  }
+}
+
+interface Waiter {
+  resolve: (ack: Record<string, unknown>) => void;
+  reject: (error: Error) => void;
+}
+
+/** A connected device. */
+export class CommuCatClient {
+  readonly session: SessionInfo;
+  readonly mode: ConnectMode;
+  #channel: ClientChannel;
+  #transport: NoiseTransport;
+  #units: UnitDecoder;
+  #frames = new FrameDecoder();
+  #sequence: number;
+  #waiters = new Map<number, Waiter>();
+  #inbox: DecodedFrame[] = [];
+  #inboxWake: (() => void) | null = null;
+  #closed = false;
+  #lastServerSequence = 0;
+  #ackScheduled = false;
+  #closedPromise: Promise<void>;
+
+  /** @internal Use {@link CommuCatClient.connect}. */
+  constructor(
+    channel: ClientChannel,
+    transport: NoiseTransport,
+    units: UnitDecoder,
+    iterator: AsyncIterator<Uint8Array>,
+    session: SessionInfo,
+    nextSequence: number,
+    lastServerSequence: number,
+  ) {
+    this.#channel = channel;
+    this.#transport = transport;
+    this.#units = units;
+    this.session = session;
+    this.mode = channel.mode;
+    this.#sequence = nextSequence;
+    this.#lastServerSequence = lastServerSequence;
+    this.#closedPromise = this.#readLoop(iterator);
+  }
+
+  /** Connects and completes the handshake. Rejects with the server's Error on refusal. */
+  static async connect(options: ClientOptions): Promise<CommuCatClient> {
+    const channel = await openChannel({
+      url: options.url,
+      mode: options.mode ?? "binary",
+      caCerts: options.caCerts,
+      httpClient: options.httpClient,
+    });
+    const timeoutMs = options.timeoutMs ?? 15_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        handshake(channel, options),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("handshake timed out")), timeoutMs);
+        }),
+      ]);
+    } catch (error) {
+      channel.close();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** True once the connection ended. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Resolves when the connection ends. */
+  get finished(): Promise<void> {
+    return this.#closedPromise;
+  }
+
+  /** Sends a raw frame; returns the sequence used. */
+  sendFrame(type: FrameType, channel: number, payload: Uint8Array): number {
+    if (this.#closed) throw new Error("connection closed");
+    const sequence = this.#sequence++;
+    const frame = { type, channel, sequence, payload };
+    this.#channel.write(encodeUnit(this.#transport.encrypt(encodeFrame(frame))));
+    return sequence;
+  }
+
+  /** Sends a frame and waits for the server's Ack (or rejects with its Error). */
+  request(
+    type: FrameType,
+    channel: number,
+    payload: Uint8Array | unknown,
+  ): Promise<Record<string, unknown>> {
+    const bytes = payload instanceof Uint8Array
+      ? payload
+      : controlFrame(type, channel, 0, payload).payload;
+    const sequence = this.sendFrame(type, channel, bytes);
+    return new Promise((resolve, reject) => this.#waiters.set(sequence, { resolve, reject }));
+  }
+
+  /** Joins (or creates) the route of `channel` with `members`. */
+  join(
+    channel: number,
+    members: string[] = [],
+    options: { relay?: boolean; groupId?: string } = {},
+  ) {
+    const body: Record<string, unknown> = { members, relay: options.relay ?? false };
+    if (options.groupId) body.group_id = options.groupId;
+    return this.request(FrameType.Join, channel, body);
+  }
+
+  /** Leaves the route of `channel`. */
+  leave(channel: number) {
+    return this.request(FrameType.Leave, channel, {});
+  }
+
+  /** Sends an opaque message on `channel` (text is UTF-8 encoded). */
+  send(channel: number, message: Uint8Array | string) {
+    return this.request(
+      FrameType.Msg,
+      channel,
+      typeof message === "string" ? utf8(message) : message,
+    );
+  }
+
+  /** The next frame the server delivered (not an Ack/Error answering us); null once closed. */
+  async next(): Promise<DecodedFrame | null> {
+    while (true) {
+      const frame = this.#inbox.shift();
+      if (frame) return frame;
+      if (this.#closed) return null;
+      await new Promise<void>((resolve) => (this.#inboxWake = resolve));
+      this.#inboxWake = null;
+    }
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    if (this.#closed) return;
+    this.#flushAck();
+    this.#closed = true;
+    this.#channel.close();
+    this.#wake();
+  }
+
+  async #readLoop(iterator: AsyncIterator<Uint8Array>): Promise<void> {
+    try {
+      while (true) {
+        const { value, done } = await iterator.next();
+        if (done) break;
+        for (const unit of this.#units.push(value)) {
+          for (const frame of this.#frames.push(this.#transport.decrypt(unit))) {
+            this.#onFrame(frame);
+          }
+        }
+      }
+    } catch {
+      // Decrypt or decode failure: the session is unusable.
+    } finally {
+      this.#closed = true;
+      for (const waiter of this.#waiters.values()) waiter.reject(new Error("connection closed"));
+      this.#waiters.clear();
+      this.#channel.close();
+      this.#wake();
+    }
+  }
+
+  #onFrame(frame: DecodedFrame): void {
+    this.#lastServerSequence = frame.sequence;
+    this.#scheduleAck();
+    const control = (frame.control ?? {}) as Record<string, unknown>;
+    if (frame.type === FrameType.Ack && typeof control.ack === "number") {
+      const waiter = this.#waiters.get(control.ack);
+      if (waiter) {
+        this.#waiters.delete(control.ack);
+        waiter.resolve(control);
+        return;
+      }
+    }
+    if (frame.type === FrameType.Error && typeof control.sequence === "number") {
+      const waiter = this.#waiters.get(control.sequence);
+      if (waiter) {
+        this.#waiters.delete(control.sequence);
+        waiter.reject(new ServerError(control));
+        return;
+      }
+    }
+    this.#inbox.push(frame);
+    this.#wake();
+  }
+
+  #scheduleAck(): void {
+    if (this.#ackScheduled) return;
+    this.#ackScheduled = true;
+    setTimeout(() => this.#flushAck(), 5);
+  }
+
+  #flushAck(): void {
+    this.#ackScheduled = false;
+    if (this.#closed || this.#lastServerSequence === 0) return;
+    try {
+      this.sendFrame(FrameType.Ack, 0, utf8(JSON.stringify({ ack: this.#lastServerSequence })));
+    } catch { /* closed meanwhile */ }
+  }
+
+  #wake(): void {
+    this.#inboxWake?.();
+  }
+}
+
+async function handshake(channel: ClientChannel, options: ClientOptions): Promise<CommuCatClient> {
+  const pattern = options.pattern ?? "XK";
+  const privateKey = options.devicePrivateKey;
+  const devicePublic = publicFromSeed(privateKey);
+  const clientStatic = x25519PublicFromPrivate(privateKey);
+  const noise: Handshake = createHandshake({
+    protocolName: `Noise_${pattern}_25519_ChaChaPoly_BLAKE2s`,
+    initiator: true,
+    prologue: utf8(options.prologue ?? "commucat"),
+    staticPrivate: privateKey,
+    remoteStatic: options.serverStatic,
+  });
+  const context = zkpContext(options.domain, options.deviceId, devicePublic, clientStatic);
+  const proof = proveDeviceKey({ privateSeed: privateKey, publicKey: devicePublic, context });
+  // IK's first message is final for the server: a timestamp makes a replay stale.
+  const msg1 = noise.writeMessage(
+    pattern === "IK" ? utf8(JSON.stringify({ timestamp: Date.now() })) : undefined,
+  );
+  const hello: Record<string, unknown> = {
+    pattern,
+    supported_versions: [1],
+    device_id: options.deviceId,
+    handshake: toHex(msg1),
+    client_static: toHex(clientStatic),
+    device_public: toHex(devicePublic),
+    zkp: zkpToJson(proof),
+  };
+  if (options.user) hello.user = options.user;
+  let helloText = JSON.stringify(hello);
+  if (options.certificate) {
+    // Serials are u64 JSON integers: splice the canonical text in unchanged.
+    helloText = helloText.slice(0, -1) + `,"certificate":${certificateText(options.certificate)}}`;
+  }
+  let sequence = 1;
+  channel.write(
+    encodeFrame({
+      type: FrameType.Hello,
+      channel: 0,
+      sequence: sequence++,
+      payload: utf8(helloText),
+    }),
+  );
+
+  const units = new UnitDecoder();
+  const iterator = channel.chunks[Symbol.asyncIterator]();
+  const pending: Uint8Array[] = [];
+  const nextBlob = async (): Promise<Uint8Array> => {
+    while (pending.length === 0) {
+      const { value, done } = await iterator.next();
+      if (done) throw new Error("server closed the connection during the handshake");
+      pending.push(...units.push(value));
+    }
+    return pending.shift()!;
+  };
+  const asPlainFrame = (blob: Uint8Array): DecodedFrame | null => {
+    try {
+      return decodeFrame(encodeUnit(blob))?.frame ?? null;
+    } catch {
+      return null;
+    }
+  };
+
+  // Server Auth (Noise message 2), plaintext.
+  const authFrame = asPlainFrame(await nextBlob());
+  if (!authFrame) throw new Error("malformed handshake reply");
+  if (authFrame.type === FrameType.Error) {
+    throw new ServerError(authFrame.control as Record<string, unknown>);
+  }
+  if (authFrame.type !== FrameType.Auth) {
+    throw new Error(`unexpected handshake reply type ${authFrame.type}`);
+  }
+  const auth = authFrame.control as { handshake: string; session: string };
+  noise.readMessage(fromHex(auth.handshake));
+  if (pattern === "XK") {
+    const msg3 = noise.writeMessage();
+    channel.write(
+      encodeFrame(
+        controlFrame(FrameType.Auth, authFrame.channel, sequence++, { handshake: toHex(msg3) }),
+      ),
+    );
+  }
+  const transport = noise.split();
+  // The Ack is the first transport message; a refusal here is a plaintext Error.
+  const blob = await nextBlob();
+  let ackFrame: DecodedFrame | null = null;
+  try {
+    ackFrame = decodeFrame(transport.decrypt(blob))?.frame ?? null;
+  } catch {
+    const plain = asPlainFrame(blob);
+    if (plain?.type === FrameType.Error) {
+      throw new ServerError(plain.control as Record<string, unknown>);
+    }
+    throw new Error("could not read the server's Ack");
+  }
+  if (!ackFrame || ackFrame.type !== FrameType.Ack) throw new Error("expected the server's Ack");
+  const ack = ackFrame.control as Record<string, unknown>;
+  const session: SessionInfo = { sessionId: String(ack.session), userId: String(ack.user_id), ack };
+  const client = new CommuCatClient(
+    channel,
+    transport,
+    units,
+    {
+      next: () =>
+        pending.length > 0
+          ? Promise.resolve({ value: concatAll(pending.splice(0)), done: false })
+          : iterator.next(),
+    },
+    session,
+    sequence,
+    ackFrame.sequence,
+  );
+  return client;
+}
+
+function concatAll(blobs: Uint8Array[]): Uint8Array {
+  return concatBytes(...blobs.map(encodeUnit));
+}
+
+function certificateText(cert: DeviceCertificate | Record<string, unknown> | string): string {
+  if (typeof cert === "string") return certificateToJson(parseCertificate(cert));
+  return certificateToJson(parseCertificate(cert as object));
+}

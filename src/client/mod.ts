@@ -1,0 +1,7 @@
+/**
+ * The CommuCat client SDK (used by tests, the CLI, the load generator).
+ *
+ * @module
+ */
+export * from "./channel.ts";
+export * from "./client.ts";

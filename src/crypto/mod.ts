@@ -1,0 +1,27 @@
+/**
+ * CommuCat cryptography: byte helpers, the Noise framework, Ed25519, BLAKE3,
+ * device keys, the handshake zero-knowledge proof, device certificates,
+ * identifiers and rotation proofs. Depends on nothing of ours.
+ *
+ * @module
+ */
+export * from "./bytes.ts";
+export * from "./blake3.ts";
+export * from "./certificate.ts";
+export * from "./device_keys.ts";
+export * from "./ed25519.ts";
+export * from "./id.ts";
+export * from "./rotation_proof.ts";
+export * from "./zkp.ts";
+export {
+  type Backend,
+  createHandshake,
+  generateKeyPair,
+  type Handshake,
+  type HandshakeOptions,
+  type KeyPair,
+  MAX_MESSAGE_LENGTH,
+  MAX_TRANSPORT_PLAINTEXT,
+  NoiseError,
+  type NoiseTransport,
+} from "./noise/mod.ts";

@@ -1,0 +1,12 @@
+/**
+ * Routing between devices: live peers, presence, access policy, fan-out and
+ * the durable offline queue.
+ *
+ * @module
+ */
+export * from "./access.ts";
+export * from "./errors.ts";
+export * from "./peer.ts";
+export * from "./presence.ts";
+export * from "./registry.ts";
+export * from "./router.ts";

@@ -1,0 +1,389 @@
+/**
+ * Routing of established-session frames between devices (upstream §6.3,
+ * with the authorization fixes of docs/PROTOCOL.md): routes are persisted,
+ * only members change a route, Leave removes only the sender, and a frame for
+ * an offline member is stored before the sender is acknowledged.
+ *
+ * @module
+ */
+import { controlFrame, encodeFrame, type Frame, FrameType, parseControl } from "../proto/mod.ts";
+import type {
+  GroupMemberRecord,
+  GroupRole,
+  RelayEnvelope,
+  RouteRecord,
+  Store,
+} from "../storage/mod.ts";
+import type { AccessPolicy } from "./access.ts";
+import { RouteError } from "./errors.ts";
+import type { Peer } from "./peer.ts";
+import type { Presence } from "./presence.ts";
+import type { PeerRegistry } from "./registry.ts";
+
+/** Frame types kept in the offline queue when a member is not connected. */
+const QUEUED_TYPES: ReadonlySet<number> = new Set([
+  FrameType.Msg,
+  FrameType.KeyUpdate,
+  FrameType.GroupCreate,
+  FrameType.GroupInvite,
+  FrameType.GroupEvent,
+  FrameType.CallOffer,
+  FrameType.CallAnswer,
+  FrameType.CallEnd,
+]);
+
+/** Frame types a route member may broadcast to the others. */
+const BROADCAST_TYPES: ReadonlySet<number> = new Set([
+  FrameType.Msg,
+  FrameType.Typing,
+  FrameType.KeyUpdate,
+  FrameType.GroupEvent,
+  FrameType.CallOffer,
+  FrameType.CallAnswer,
+  FrameType.CallEnd,
+  FrameType.CallStats,
+  FrameType.TransportUpdate,
+  FrameType.VoiceFrame,
+  FrameType.VideoFrame,
+]);
+
+/** Dependencies of the router. */
+export interface RouterOptions {
+  store: Store;
+  registry: PeerRegistry;
+  presence: Presence;
+  access: AccessPolicy;
+  instanceId: string;
+  relayTtlSeconds: number;
+  presenceTtlSeconds: number;
+  newId: (context: string) => string;
+  now?: () => number;
+}
+
+/** Counters the router keeps for metrics. */
+export interface RouterStats {
+  routed: number;
+  deliveredLive: number;
+  enqueued: number;
+}
+
+/** The sender of a frame, as authenticated by the handshake. */
+export type Sender = Pick<Peer, "deviceId" | "userId" | "connectionId">;
+
+/** Routes frames of established sessions. */
+export class Router {
+  readonly stats: RouterStats = { routed: 0, deliveredLive: 0, enqueued: 0 };
+  #o: RouterOptions;
+  #now: () => number;
+  #routes = new Map<number, RouteRecord | null>();
+
+  constructor(options: RouterOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Handles one frame from `sender`; returns the reply (an Ack) for the
+   * sender, or null when none is due. Throws {@link RouteError} for a
+   * rejected frame (the caller turns it into an Error frame).
+   */
+  async route(sender: Sender, frame: Frame, control: unknown): Promise<Frame | null> {
+    switch (frame.type) {
+      case FrameType.Join:
+        return await this.#join(sender, frame, control);
+      case FrameType.Leave:
+        return await this.#leave(sender, frame);
+      case FrameType.Presence:
+        return await this.#presence(sender, frame, control);
+      case FrameType.GroupCreate:
+        return await this.#groupCreate(sender, frame, control);
+      case FrameType.GroupInvite:
+        return await this.#groupInvite(sender, frame, control);
+      default:
+        if (BROADCAST_TYPES.has(frame.type)) {
+          if (
+            frame.type !== FrameType.Msg && frame.type !== FrameType.VoiceFrame &&
+            frame.type !== FrameType.VideoFrame
+          ) {
+            this.#validate(frame.type, control);
+          }
+          const route = await this.#memberRoute(sender, frame.channel);
+          await this.broadcast(sender.deviceId, route, frame);
+          return ack(frame);
+        }
+        throw new RouteError("unsupported", `frame type ${frame.type} is not routed`);
+    }
+  }
+
+  /**
+   * Sends `frame` to every member of `route` except `fromDevice`: live where
+   * connected, into the durable queue otherwise (for queued types). Resolves
+   * once every offline copy is stored.
+   */
+  async broadcast(fromDevice: string, route: RouteRecord, frame: Frame): Promise<void> {
+    this.stats.routed++;
+    const offline: string[] = [];
+    for (const member of route.members) {
+      if (member === fromDevice) continue;
+      const peer = this.#o.registry.get(member);
+      if (peer && peer.deliver(frame)) {
+        this.stats.deliveredLive++;
+      } else if (QUEUED_TYPES.has(frame.type)) {
+        offline.push(member);
+      }
+    }
+    if (offline.length > 0) await this.enqueue(offline, frame);
+  }
+
+  /** Stores `frame` in the offline queues of `devices` (atomically), then nudges any that came online meanwhile. */
+  async enqueue(devices: string[], frame: Frame): Promise<void> {
+    const now = this.#now();
+    const payload = encodeFrame(frame);
+    const envelopes: RelayEnvelope[] = devices.map((deviceId) => ({
+      envelopeId: this.#o.newId(`envelope:${deviceId}`),
+      deviceId,
+      payload,
+      deliverAfter: new Date(now),
+      expiresAt: new Date(now + this.#o.relayTtlSeconds * 1000),
+    }));
+    try {
+      await this.#o.store.enqueueRelay(envelopes);
+    } catch (error) {
+      throw new RouteError(
+        "unavailable",
+        `could not store the frame for offline members: ${errorText(error)}`,
+      );
+    }
+    this.stats.enqueued += envelopes.length;
+    // A device that connected while we were writing may have drained its
+    // queue already; tell it to look again.
+    for (const deviceId of devices) this.#o.registry.get(deviceId)?.kickInbox();
+  }
+
+  /**
+   * Puts a frame a device never acknowledged back into its offline queue
+   * (connection lost or cut off). Ephemeral types are dropped.
+   */
+  async requeue(deviceId: string, frame: Frame): Promise<void> {
+    if (QUEUED_TYPES.has(frame.type)) await this.enqueue([deviceId], frame);
+  }
+
+  /** Forgets cached routes (another instance changed them). */
+  invalidateRoute(channel?: number): void {
+    if (channel === undefined) this.#routes.clear();
+    else this.#routes.delete(channel);
+  }
+
+  async #getRoute(channel: number): Promise<RouteRecord | null> {
+    if (this.#routes.has(channel)) return this.#routes.get(channel) ?? null;
+    const route = await this.#o.store.getRoute(channel);
+    this.#routes.set(channel, route);
+    return route;
+  }
+
+  async #putRoute(route: RouteRecord): Promise<void> {
+    await this.#o.store.putRoute(route);
+    this.#routes.set(route.channel, route);
+  }
+
+  async #deleteRoute(channel: number): Promise<void> {
+    await this.#o.store.deleteRoute(channel);
+    this.#routes.set(channel, null);
+  }
+
+  async #memberRoute(sender: Sender, channel: number): Promise<RouteRecord> {
+    const route = await this.#getRoute(channel);
+    if (!route) {
+      throw new RouteError("no_route", `channel ${channel} has no route; send Join first`);
+    }
+    if (!route.members.includes(sender.deviceId)) {
+      throw new RouteError("not_member", `device is not a member of channel ${channel}`);
+    }
+    return route;
+  }
+
+  #validate(type: FrameType, control: unknown): Record<string, unknown> {
+    const parsed = parseControl(type, control);
+    if (!parsed.ok) throw new RouteError("invalid_payload", parsed.error);
+    return (parsed.value ?? {}) as Record<string, unknown>;
+  }
+
+  async #authorize(sender: Sender, devices: Iterable<string>): Promise<void> {
+    for (const device of devices) {
+      if (device === sender.deviceId) continue;
+      if (!(await this.#o.access.mayReach(sender, device))) {
+        throw new RouteError("forbidden", `device ${JSON.stringify(device)} cannot be added`);
+      }
+    }
+  }
+
+  async #join(sender: Sender, frame: Frame, control: unknown): Promise<Frame> {
+    const body = this.#validate(frame.type, control) as {
+      relay?: boolean;
+      members?: string[];
+      group_id?: string;
+    };
+    const existing = await this.#getRoute(frame.channel);
+    let members: string[];
+    let groupId: string | null = existing?.groupId ?? null;
+    if (body.group_id !== undefined) {
+      const groupMembers = await this.#o.store.listGroupMembers(body.group_id);
+      if (groupMembers.length === 0) {
+        throw new RouteError("unknown_group", `group ${body.group_id} not found`);
+      }
+      if (!groupMembers.some((m) => m.deviceId === sender.deviceId)) {
+        throw new RouteError("not_member", `device is not a member of group ${body.group_id}`);
+      }
+      if (
+        existing && existing.groupId !== body.group_id &&
+        !existing.members.includes(sender.deviceId)
+      ) {
+        throw new RouteError("not_member", `channel ${frame.channel} belongs to another route`);
+      }
+      members = groupMembers.map((m) => m.deviceId);
+      groupId = body.group_id;
+    } else {
+      if (existing && !existing.members.includes(sender.deviceId)) {
+        throw new RouteError(
+          "not_member",
+          `channel ${frame.channel} exists; only its members can join others`,
+        );
+      }
+      const declared = body.members ?? [];
+      await this.#authorize(sender, declared);
+      members = unique([...(existing?.members ?? []), sender.deviceId, ...declared]);
+    }
+    if (!members.includes(sender.deviceId)) members.push(sender.deviceId);
+    await this.#putRoute({
+      channel: frame.channel,
+      members,
+      relay: body.relay ?? existing?.relay ?? false,
+      groupId,
+    });
+    return ack(frame, groupId ? { group_id: groupId } : undefined);
+  }
+
+  async #leave(sender: Sender, frame: Frame): Promise<Frame> {
+    const route = await this.#memberRoute(sender, frame.channel);
+    const members = route.members.filter((m) => m !== sender.deviceId);
+    if (members.length === 0) await this.#deleteRoute(frame.channel);
+    else await this.#putRoute({ ...route, members });
+    return ack(frame);
+  }
+
+  async #presence(sender: Sender, frame: Frame, control: unknown): Promise<Frame> {
+    const body = this.#validate(frame.type, control) as { state?: string };
+    await this.#o.presence.set(
+      sender.deviceId,
+      body.state ?? "online",
+      this.#o.instanceId,
+      this.#o.presenceTtlSeconds,
+    );
+    return ack(frame);
+  }
+
+  async #groupCreate(sender: Sender, frame: Frame, control: unknown): Promise<Frame> {
+    const body = this.#validate(frame.type, control) as {
+      group_id?: string;
+      relay?: boolean;
+      members?: string[];
+      roles?: Record<string, GroupRole>;
+    };
+    const groupId = body.group_id ?? this.#o.newId(`group:${sender.deviceId}`);
+    const existingRoute = await this.#getRoute(frame.channel);
+    if (existingRoute && !existingRoute.members.includes(sender.deviceId)) {
+      throw new RouteError("not_member", `channel ${frame.channel} is in use by another route`);
+    }
+    const declared = unique([...(body.members ?? []), ...Object.keys(body.roles ?? {})])
+      .filter((d) => d !== sender.deviceId);
+    await this.#authorize(sender, declared);
+    const now = new Date(this.#now());
+    const members: GroupMemberRecord[] = [
+      { groupId, deviceId: sender.deviceId, role: "owner", joinedAt: now },
+      ...declared.map((deviceId) => ({
+        groupId,
+        deviceId,
+        role: roleOf(body.roles?.[deviceId]),
+        joinedAt: now,
+      })),
+    ];
+    try {
+      await this.#o.store.createGroup(
+        { groupId, ownerDevice: sender.deviceId, createdAt: now },
+        members,
+      );
+    } catch (error) {
+      throw new RouteError(
+        "conflict",
+        `group ${groupId} could not be created: ${errorText(error)}`,
+      );
+    }
+    const route: RouteRecord = {
+      channel: frame.channel,
+      members: members.map((m) => m.deviceId),
+      relay: body.relay ?? true,
+      groupId,
+    };
+    await this.#putRoute(route);
+    await this.broadcast(sender.deviceId, route, frame);
+    return ack(frame, { group_id: groupId });
+  }
+
+  async #groupInvite(sender: Sender, frame: Frame, control: unknown): Promise<Frame> {
+    const body = this.#validate(frame.type, control) as {
+      group_id: string;
+      device: string;
+      role?: GroupRole;
+    };
+    const members = await this.#o.store.listGroupMembers(body.group_id);
+    if (members.length === 0) {
+      throw new RouteError("unknown_group", `group ${body.group_id} not found`);
+    }
+    const inviter = members.find((m) => m.deviceId === sender.deviceId);
+    if (!inviter || inviter.role === "member") {
+      throw new RouteError("forbidden", "only a group owner or admin can invite");
+    }
+    await this.#authorize(sender, [body.device]);
+    const role = body.role === "owner" ? "admin" : roleOf(body.role);
+    await this.#o.store.upsertGroupMember({
+      groupId: body.group_id,
+      deviceId: body.device,
+      role,
+      joinedAt: new Date(this.#now()),
+    });
+    const existing = await this.#getRoute(frame.channel);
+    if (
+      existing && existing.groupId !== body.group_id && !existing.members.includes(sender.deviceId)
+    ) {
+      throw new RouteError("not_member", `channel ${frame.channel} belongs to another route`);
+    }
+    const route: RouteRecord = existing
+      ? { ...existing, members: unique([...existing.members, sender.deviceId, body.device]) }
+      : {
+        channel: frame.channel,
+        members: unique([...members.map((m) => m.deviceId), body.device]),
+        relay: true,
+        groupId: body.group_id,
+      };
+    await this.#putRoute(route);
+    await this.broadcast(sender.deviceId, route, frame);
+    return ack(frame, { group_id: body.group_id, device: body.device });
+  }
+}
+
+function roleOf(role: string | undefined): GroupRole {
+  return role === "owner" || role === "admin" ? role : "member";
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The Ack for a client frame: `{"ack": <its sequence>, …extra}` on its channel. */
+export function ack(frame: Frame, extra?: Record<string, unknown>): Frame {
+  return controlFrame(FrameType.Ack, frame.channel, 0, { ack: frame.sequence, ...extra });
+}

@@ -1,0 +1,293 @@
+/**
+ * The composition root: builds every part of the server from settings, wires
+ * them together, serves HTTP, runs the background jobs, and stops cleanly.
+ *
+ * @module
+ */
+import { generateId, toHex, utf8 } from "../crypto/mod.ts";
+import {
+  ActiveDevicePolicy,
+  MemoryPresence,
+  PeerRegistry,
+  type Presence,
+  Router,
+} from "../router/mod.ts";
+import {
+  type ConnectionDeps,
+  type ConnectionObserver,
+  describeNoiseKey,
+  type Logger,
+  ReplayCache,
+  type ServerConnection,
+  StaticKeyring,
+} from "../session/mod.ts";
+import { openSqliteStore, type Store } from "../storage/mod.ts";
+import { ensureSelfSignedCertificate } from "../security/tls/mod.ts";
+import { handleConnect } from "./connect.ts";
+import { loadServerKeys, type ServerKeys } from "./keys.ts";
+import { json, problem } from "./problem.ts";
+import type { ServerSettings } from "./settings.ts";
+
+/** Version reported by /healthz. */
+export const SERVER_VERSION = "0.1.0";
+
+/** Live counters shown by /healthz (metrics build on the same observer). */
+export interface ServerCounters {
+  handshakesOk: number;
+  handshakesFailed: number;
+  framesIn: number;
+  framesOut: number;
+  connectionsByMode: Record<string, number>;
+}
+
+/** A running server. */
+export interface RunningServer {
+  /** Where it listens (resolved port when 0 was asked). */
+  readonly addr: { hostname: string; port: number };
+  readonly h2cAddr: { hostname: string; port: number } | null;
+  readonly domain: string;
+  readonly keys: ServerKeys;
+  readonly store: Store;
+  readonly router: Router;
+  readonly counters: ServerCounters;
+  /** PEM of the TLS certificate clients should trust (self-signed or configured). */
+  readonly certificatePem: string;
+  /** Stops accepting, tells clients, closes connections and storage. */
+  stop(): Promise<void>;
+  /** Resolves when the server has stopped. */
+  readonly finished: Promise<void>;
+}
+
+/** Builds and starts a server. */
+export async function startServer(settings: ServerSettings, log: Logger): Promise<RunningServer> {
+  await Deno.mkdir(settings.dataDir, { recursive: true });
+  const keys = await loadServerKeys(settings);
+  const store = await openSqliteStore(settings.sqlitePath, {
+    migrate: settings.migrate,
+    createIfNew: true,
+  });
+  const presence: Presence = new MemoryPresence();
+  const registry = new PeerRegistry();
+  const instanceId = crypto.randomUUID();
+  const newId = (context: string) => generateId(context);
+  const router = new Router({
+    store,
+    registry,
+    presence,
+    access: new ActiveDevicePolicy(store),
+    instanceId,
+    relayTtlSeconds: settings.relayTtlSeconds,
+    presenceTtlSeconds: settings.presenceTtlSeconds,
+    newId,
+  });
+  const now = new Date();
+  const keyring = new StaticKeyring([{
+    version: 1,
+    privateKey: keys.noise.privateKey,
+    publicKey: keys.noise.publicKey,
+    validAfter: new Date(0),
+    rotatesAt: new Date(now.getTime() + 100 * 365 * 86400_000),
+    expiresAt: new Date(now.getTime() + 100 * 365 * 86400_000),
+  }]);
+  const counters: ServerCounters = {
+    handshakesOk: 0,
+    handshakesFailed: 0,
+    framesIn: 0,
+    framesOut: 0,
+    connectionsByMode: { binary: 0, sse: 0, "long-poll": 0, websocket: 0 },
+  };
+  const observer: ConnectionObserver = {
+    opened: ({ mode }) => counters.connectionsByMode[mode]++,
+    closed: ({ mode }) => counters.connectionsByMode[mode]--,
+    handshake: (info) => {
+      if (info.ok) counters.handshakesOk++;
+      else counters.handshakesFailed++;
+      log.info(info.ok ? "handshake ok" : "handshake failed", {
+        connection: info.connectionId,
+        reason: info.reason,
+        device: info.deviceId,
+        duration_ms: info.durationMs,
+      });
+    },
+    frameIn: () => counters.framesIn++,
+    frameOut: () => counters.framesOut++,
+  };
+  const keepaliveIntervalSeconds = Math.max(
+    Math.max(Math.floor(settings.keepaliveSeconds / 2), 1),
+    5,
+  );
+  const deps: ConnectionDeps = {
+    handshake: {
+      domain: settings.domain,
+      prologue: utf8(settings.prologue),
+      keyring,
+      store,
+      ca: keys.ca,
+      autoApproveDevices: settings.autoApproveDevices,
+      maxAutoDevicesPerUser: settings.maxAutoDevicesPerUser,
+      sessionTtlSeconds: settings.keepaliveSeconds,
+      keepaliveIntervalSeconds,
+      replay: new ReplayCache(10 * 60_000),
+      ikFreshnessMs: 5 * 60_000,
+      newId,
+      now: Date.now,
+    },
+    router,
+    registry,
+    presence,
+    store,
+    instanceId,
+    handshakeTimeoutMs: settings.handshakeTimeoutMs,
+    outboundQueueFrames: settings.outboundQueueFrames,
+    outboundQueueBytes: settings.outboundQueueBytes,
+    inboundQueueBytes: 32 * 1024 * 1024,
+    presenceTtlSeconds: settings.presenceTtlSeconds,
+    sessionTtlSeconds: settings.keepaliveSeconds,
+    log,
+    observer,
+  };
+
+  const connections = new Set<ServerConnection>();
+  const startedAt = Date.now();
+  let stopping = false;
+  const connectOptions = {
+    deps,
+    keepaliveMs: keepaliveIntervalSeconds * 1000,
+    track: (c: ServerConnection) => {
+      connections.add(c);
+      c.done.then(() => connections.delete(c));
+    },
+  };
+
+  const serverInfo = () => ({
+    device_ca_public: toHex(keys.ca.publicKey),
+    domain: settings.domain,
+    noise_keys: keyring.active().map((k) => describeNoiseKey(k, toHex)),
+    noise_public: toHex(keyring.active()[0].publicKey),
+    pairing: {
+      auto_approve: settings.autoApproveDevices,
+      max_auto_devices: settings.maxAutoDevicesPerUser,
+    },
+    presence: { ttl_seconds: settings.presenceTtlSeconds },
+    session: {
+      keepalive_interval: keepaliveIntervalSeconds,
+      ttl_seconds: settings.keepaliveSeconds,
+    },
+    supported_patterns: ["XK", "IK"],
+    supported_versions: [1],
+  });
+
+  const handler = async (request: Request): Promise<Response> => {
+    const { pathname } = new URL(request.url);
+    if (stopping && pathname === "/connect") return problem(503, "server is shutting down");
+    switch (pathname) {
+      case "/connect":
+        return handleConnect(request, connectOptions);
+      case "/healthz":
+        return json({
+          status: stopping ? "stopping" : "healthy",
+          version: SERVER_VERSION,
+          uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
+          domain: settings.domain,
+          storage: store.backend,
+          connections: {
+            established: registry.size,
+            open: connections.size,
+            by_mode: counters.connectionsByMode,
+          },
+          handshakes: { ok: counters.handshakesOk, failed: counters.handshakesFailed },
+          frames: { ingress: counters.framesIn, egress: counters.framesOut },
+          relay: { live: router.stats.deliveredLive, enqueued: router.stats.enqueued },
+        });
+      case "/readyz": {
+        const checks: Record<string, string> = {};
+        await store.ping().then(() => (checks.storage = "ok"), (e) => (checks.storage = String(e)));
+        await presence.ping().then(
+          () => (checks.presence = "ok"),
+          (e) => (checks.presence = String(e)),
+        );
+        const ready = !stopping && Object.values(checks).every((v) => v === "ok");
+        return new Response(JSON.stringify({ status: ready ? "ready" : "degraded", checks }), {
+          status: ready ? 200 : 503,
+          headers: { "content-type": "application/json", "cache-control": "no-store" },
+        });
+      }
+      case "/api/server-info":
+        return request.method === "GET" ? json(serverInfo()) : problem(405, "use GET");
+      default:
+        return problem(404);
+    }
+  };
+
+  const tls = settings.tls ??
+    await ensureSelfSignedCertificate(settings.dataDir, { domain: settings.domain });
+  const cert = await Deno.readTextFile(tls.certPath);
+  const key = await Deno.readTextFile(tls.keyPath);
+  const onError = (error: unknown) => {
+    log.error("request failed", { error: String(error) });
+    return problem(500, "internal server error");
+  };
+  const server = Deno.serve({
+    hostname: settings.hostname,
+    port: settings.port,
+    cert,
+    key,
+    onListen: () => {},
+    onError,
+  }, handler);
+  const h2c = settings.h2c
+    ? Deno.serve({
+      hostname: settings.h2c.hostname,
+      port: settings.h2c.port,
+      onListen: () => {},
+      onError,
+    }, handler)
+    : null;
+
+  const jobs = [
+    setInterval(() => {
+      store.purgeExpiredRelay(new Date()).catch((e) =>
+        log.warn("relay purge failed", { error: String(e) })
+      );
+      store.purgeExpiredSessions(new Date()).catch(() => {});
+      if (presence instanceof MemoryPresence) presence.sweep();
+    }, 60_000),
+  ];
+
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
+  let stopped: Promise<void> | null = null;
+  const stop = () => {
+    stopped ??= (async () => {
+      stopping = true;
+      for (const job of jobs) clearInterval(job);
+      for (const connection of connections) connection.close("server shutting down");
+      const drained = Promise.all([...connections].map((c) => c.done));
+      await Promise.race([drained, new Promise((r) => setTimeout(r, settings.shutdownGraceMs))]);
+      await Promise.race([
+        Promise.all([server.shutdown(), h2c?.shutdown()]),
+        new Promise((r) => setTimeout(r, settings.shutdownGraceMs)),
+      ]);
+      await presence.close();
+      await store.close();
+      resolveFinished();
+    })();
+    return stopped;
+  };
+
+  const addr = server.addr as Deno.NetAddr;
+  return {
+    addr: { hostname: addr.hostname, port: addr.port },
+    h2cAddr: h2c
+      ? { hostname: (h2c.addr as Deno.NetAddr).hostname, port: (h2c.addr as Deno.NetAddr).port }
+      : null,
+    domain: settings.domain,
+    keys,
+    store,
+    router,
+    counters,
+    certificatePem: cert,
+    stop,
+    finished,
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * `/connect`: picks the mode, builds the link and hands it to a fresh
+ * {@link ServerConnection}.
+ *
+ * @module
+ */
+import type { ConnectionDeps } from "../session/mod.ts";
+import { ServerConnection } from "../session/mod.ts";
+import {
+  createStreamLink,
+  createWebSocketLink,
+  isWebSocketUpgrade,
+  selectConnectMode,
+  streamHeaders,
+} from "../transport/mod.ts";
+import { problem } from "./problem.ts";
+
+/** Options of the `/connect` handler. */
+export interface ConnectHandlerOptions {
+  deps: ConnectionDeps;
+  /** SSE / long-poll idle keepalive period. */
+  keepaliveMs: number;
+  /** Called for every new connection (the server tracks them for shutdown). */
+  track: (connection: ServerConnection) => void;
+}
+
+/** Handles one `/connect` request. */
+export function handleConnect(request: Request, options: ConnectHandlerOptions): Response {
+  const url = new URL(request.url);
+  const mode = selectConnectMode(url, request.headers);
+  const id = crypto.randomUUID();
+  if (mode === "websocket") {
+    if (request.method !== "GET") return problem(405, "websocket upgrade requires GET");
+    if (!isWebSocketUpgrade(request.headers)) {
+      return problem(400, "websocket mode needs an Upgrade: websocket request over HTTP/1.1");
+    }
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(request, { idleTimeout: 0 });
+    } catch (error) {
+      return problem(400, `websocket upgrade failed: ${(error as Error).message}`);
+    }
+    let connection!: ServerConnection;
+    const link = createWebSocketLink(upgraded.socket, {
+      onData: (chunk) => void connection.receive(chunk),
+      onClose: () => connection.close("client closed"),
+    });
+    connection = new ServerConnection(link, options.deps, id);
+    options.track(connection);
+    upgraded.response.headers.set("x-commucat-connect-mode", "websocket");
+    return upgraded.response;
+  }
+  if (request.method !== "GET" && request.method !== "POST") {
+    return problem(405, "/connect accepts GET or POST");
+  }
+  let connection!: ServerConnection;
+  const link = createStreamLink({
+    mode,
+    keepaliveMs: options.keepaliveMs,
+    onClose: () => connection?.close("client went away"),
+  });
+  connection = new ServerConnection(link, options.deps, id);
+  options.track(connection);
+  void pumpBody(request, connection);
+  return new Response(link.body, { status: 200, headers: streamHeaders(mode) });
+}
+
+async function pumpBody(request: Request, connection: ServerConnection): Promise<void> {
+  if (!request.body) return;
+  try {
+    for await (const chunk of request.body) {
+      await connection.receive(chunk);
+    }
+    connection.end();
+  } catch {
+    connection.close("upstream error");
+  }
+}

@@ -1,0 +1,9 @@
+/**
+ * The server: composition root and HTTP surface.
+ *
+ * @module
+ */
+export * from "./app.ts";
+export * from "./keys.ts";
+export * from "./problem.ts";
+export * from "./settings.ts";

@@ -1,0 +1,59 @@
+/**
+ * What the composition root needs to build a server, independent of how the
+ * configuration file spells it (see `fromConfig` in ./from_config.ts).
+ *
+ * @module
+ */
+
+/** Resolved server settings. */
+export interface ServerSettings {
+  hostname: string;
+  port: number;
+  /** Optional plaintext (h2c / HTTP/1.1) listener for use behind a TLS proxy. */
+  h2c?: { hostname: string; port: number };
+  domain: string;
+  dataDir: string;
+  tls: { certPath: string; keyPath: string } | null;
+  sqlitePath: string;
+  /** Apply pending migrations at start instead of refusing. */
+  migrate: boolean;
+  prologue: string;
+  noiseKey: { privateKey: Uint8Array; publicKey: Uint8Array } | null;
+  federationSeed: Uint8Array | null;
+  keepaliveSeconds: number;
+  autoApproveDevices: boolean;
+  maxAutoDevicesPerUser: number;
+  handshakeTimeoutMs: number;
+  outboundQueueFrames: number;
+  outboundQueueBytes: number;
+  presenceTtlSeconds: number;
+  relayTtlSeconds: number;
+  shutdownGraceMs: number;
+}
+
+/** Settings for tests and the zero-config default, overridable field by field. */
+export function defaultSettings(overrides: Partial<ServerSettings> = {}): ServerSettings {
+  const dataDir = overrides.dataDir ?? "./var";
+  return {
+    hostname: "0.0.0.0",
+    port: 8443,
+    domain: "localhost",
+    dataDir,
+    tls: null,
+    sqlitePath: `${dataDir}/commucat.db`,
+    migrate: false,
+    prologue: "commucat",
+    noiseKey: null,
+    federationSeed: null,
+    keepaliveSeconds: 60,
+    autoApproveDevices: true,
+    maxAutoDevicesPerUser: 1,
+    handshakeTimeoutMs: 10_000,
+    outboundQueueFrames: 1024,
+    outboundQueueBytes: 4 * 1024 * 1024,
+    presenceTtlSeconds: 30,
+    relayTtlSeconds: 86_400,
+    shutdownGraceMs: 5_000,
+    ...overrides,
+  };
+}

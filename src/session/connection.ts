@@ -1,0 +1,522 @@
+/**
+ * One `/connect` connection, whatever its mode: the handshake phase with
+ * plaintext frames, then Noise units carrying CCP-1 frames, with one sequence
+ * counter per direction, acknowledged delivery and a bounded outbound side.
+ *
+ * @module
+ */
+import {
+  CodecError,
+  controlFrame,
+  type DecodedFrame,
+  decodeFrame,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+  frameTypeLabel,
+  isCodecError,
+} from "../proto/mod.ts";
+import type { NoiseTransport } from "../crypto/mod.ts";
+import type { DeliveryOrigin, Peer, PeerRegistry, Presence, Router } from "../router/mod.ts";
+import { RouteError } from "../router/mod.ts";
+import type { Store } from "../storage/mod.ts";
+import type { Link } from "../transport/mod.ts";
+import { HandshakeError } from "./errors.ts";
+import { type Established, type HandshakeDeps, ServerHandshake } from "./handshake.ts";
+import type { ConnectionObserver, Logger } from "./observer.ts";
+import { encodeUnit, UnitDecoder } from "./units.ts";
+
+/** Largest encoded frame one Noise message can carry (65535 − 16-byte tag). */
+export const MAX_DELIVERABLE_FRAME = 65519;
+/** Room the re-sequenced header may need beyond the payload. */
+const HEADER_ALLOWANCE = 32;
+/** Largest plaintext frame accepted during the handshake. */
+const MAX_HANDSHAKE_FRAME = 64 * 1024;
+/** Offline-queue rows read per batch. */
+const INBOX_BATCH = 128;
+
+/** Settings and collaborators of a connection. */
+export interface ConnectionDeps {
+  handshake: HandshakeDeps;
+  router: Router;
+  registry: PeerRegistry;
+  presence: Presence;
+  store: Store;
+  instanceId: string;
+  handshakeTimeoutMs: number;
+  outboundQueueFrames: number;
+  outboundQueueBytes: number;
+  /** Unprocessed upstream bytes allowed before the client is cut off. */
+  inboundQueueBytes: number;
+  presenceTtlSeconds: number;
+  sessionTtlSeconds: number;
+  log: Logger;
+  observer: ConnectionObserver;
+}
+
+interface PendingDelivery {
+  sequence: number;
+  frame: Frame;
+  envelopeId?: string;
+}
+
+type State = "hello" | "auth" | "established" | "closed";
+
+/** A connection; feed it upstream bytes with {@link receive}. */
+export class ServerConnection implements Peer {
+  readonly connectionId: string;
+  deviceId = "";
+  userId = "";
+  sessionId = "";
+  /** Resolves when the connection has closed and cleaned up. */
+  readonly done: Promise<void>;
+
+  #deps: ConnectionDeps;
+  #link: Link;
+  #state: State = "hello";
+  #handshake: ServerHandshake;
+  #startedAt = Date.now();
+  #handshakeBuf = new Uint8Array(0);
+  #units = new UnitDecoder();
+  #frames = new FrameDecoder();
+  #transport: NoiseTransport | null = null;
+  #sendSequence = 0;
+  #lastClientSequence = 0;
+  #pending: PendingDelivery[] = [];
+  #chain: Promise<void> = Promise.resolve();
+  #inboundQueued = 0;
+  #timers: ReturnType<typeof setTimeout>[] = [];
+  #intervals: ReturnType<typeof setInterval>[] = [];
+  #inboxPosition: bigint | undefined;
+  #draining = false;
+  #drainAgain = false;
+  #drainPaused = false;
+  #resolveDone!: () => void;
+
+  constructor(link: Link, deps: ConnectionDeps, connectionId: string) {
+    this.#link = link;
+    this.#deps = deps;
+    this.connectionId = connectionId;
+    this.#handshake = new ServerHandshake(deps.handshake);
+    this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+    this.#timers.push(setTimeout(() => {
+      if (this.#state === "hello" || this.#state === "auth") {
+        this.#failHandshake(new HandshakeError("timeout", "handshake timed out"));
+      }
+    }, deps.handshakeTimeoutMs));
+    deps.observer.opened?.({ connectionId, mode: link.mode });
+  }
+
+  /** True once established and not closed. */
+  get established(): boolean {
+    return this.#state === "established";
+  }
+
+  /**
+   * Queues upstream bytes; processing is strictly in order. The returned
+   * promise settles when this chunk has been processed (HTTP modes await it
+   * for backpressure; WebSocket relies on the inbound bound).
+   */
+  receive(chunk: Uint8Array): Promise<void> {
+    if (this.#state === "closed") return Promise.resolve();
+    this.#inboundQueued += chunk.length;
+    if (this.#inboundQueued > this.#deps.inboundQueueBytes) {
+      this.close("inbound backlog exceeded");
+      return Promise.resolve();
+    }
+    this.#chain = this.#chain.then(async () => {
+      this.#inboundQueued -= chunk.length;
+      if (this.#state === "closed") return;
+      try {
+        await this.#process(chunk);
+      } catch (error) {
+        this.#deps.log.error("connection failed", {
+          connection: this.connectionId,
+          error: String(error),
+        });
+        this.close("internal error");
+      }
+    });
+    return this.#chain;
+  }
+
+  /** The client closed its upstream. */
+  end(): void {
+    this.#chain = this.#chain.then(() => this.close("client closed"));
+  }
+
+  async #process(chunk: Uint8Array): Promise<void> {
+    if (this.#state === "established") return await this.#processUnits(chunk);
+    let buf = concat(this.#handshakeBuf, chunk);
+    while (buf.length > 0 && (this.#state === "hello" || this.#state === "auth")) {
+      let decoded: { frame: DecodedFrame; consumed: number } | null;
+      try {
+        decoded = decodeFrame(buf, { maxFrameLength: MAX_HANDSHAKE_FRAME });
+      } catch (error) {
+        this.#failHandshake(new HandshakeError("decode", codecText(error)), "decode");
+        return;
+      }
+      if (!decoded) break;
+      buf = buf.subarray(decoded.consumed);
+      this.#deps.observer.frameIn?.(decoded.frame.type);
+      try {
+        await this.#handshakeFrame(decoded.frame);
+      } catch (error) {
+        if (error instanceof HandshakeError) {
+          this.#failHandshake(error);
+          return;
+        }
+        throw error;
+      }
+    }
+    this.#handshakeBuf = buf.length > 0 ? buf.slice() : new Uint8Array(0);
+    if ((this.#state as State) === "established" && this.#handshakeBuf.length > 0) {
+      // The client sent its first units right behind its last handshake frame.
+      const rest = this.#handshakeBuf;
+      this.#handshakeBuf = new Uint8Array(0);
+      await this.#processUnits(rest);
+    }
+  }
+
+  async #handshakeFrame(frame: DecodedFrame): Promise<void> {
+    if (this.#state === "hello") {
+      if (frame.type !== FrameType.Hello) {
+        throw new HandshakeError(
+          "unexpected_frame",
+          `expected hello, got ${frameTypeLabel(frame.type)}`,
+        );
+      }
+      const auth = await this.#handshake.hello(frame);
+      this.#sendPlain(auth);
+      if (this.#handshake.awaitingAuth) {
+        this.#state = "auth";
+        return;
+      }
+    } else {
+      if (frame.type !== FrameType.Auth) {
+        throw new HandshakeError(
+          "unexpected_frame",
+          `expected auth, got ${frameTypeLabel(frame.type)}`,
+        );
+      }
+      this.#handshake.auth(frame);
+    }
+    const established = await this.#handshake.commit();
+    if (this.#state === "closed") return;
+    this.#establish(established);
+  }
+
+  #establish(established: Established): void {
+    this.deviceId = established.deviceId;
+    this.userId = established.userId;
+    this.sessionId = established.sessionId;
+    this.#transport = established.transport;
+    this.#state = "established";
+    this.#deps.observer.handshake?.({
+      connectionId: this.connectionId,
+      ok: true,
+      durationMs: Date.now() - this.#startedAt,
+      deviceId: this.deviceId,
+      userId: this.userId,
+      action: established.action,
+    });
+    this.#sendEncrypted(established.ack);
+    const replaced = this.#deps.registry.add(this);
+    if (replaced instanceof ServerConnection) replaced.close("replaced by a newer connection");
+    const d = this.#deps;
+    const presence = () =>
+      d.presence.set(this.deviceId, "online", d.instanceId, d.presenceTtlSeconds).catch(() => {});
+    presence();
+    this.#intervals.push(setInterval(presence, Math.max(1, d.presenceTtlSeconds / 2) * 1000));
+    // Sessions stay valid while the device stays connected (upstream bug 15).
+    this.#intervals.push(setInterval(() => {
+      d.store.putSession({
+        sessionId: this.sessionId,
+        userId: this.userId,
+        deviceId: this.deviceId,
+        tlsFingerprint: "",
+        createdAt: new Date(),
+        ttlSeconds: d.sessionTtlSeconds,
+      }).catch(() => {});
+    }, Math.max(1, d.sessionTtlSeconds / 2) * 1000));
+    void this.#drainInbox();
+  }
+
+  async #processUnits(chunk: Uint8Array): Promise<void> {
+    let units: Uint8Array[];
+    try {
+      units = this.#units.push(chunk);
+    } catch (error) {
+      this.#sendError("decode", codecText(error));
+      this.close("bad unit framing");
+      return;
+    }
+    for (const unit of units) {
+      if (this.#state !== "established") return;
+      let plaintext: Uint8Array;
+      try {
+        plaintext = this.#transport!.decrypt(unit);
+      } catch {
+        // Without a valid tag nothing from this peer can be trusted.
+        this.close("decrypt failure");
+        return;
+      }
+      let frames: DecodedFrame[];
+      try {
+        frames = this.#frames.push(plaintext);
+      } catch (error) {
+        this.#sendError("decode", codecText(error));
+        this.close("frame decode error");
+        return;
+      }
+      for (const frame of frames) {
+        if (this.#state !== "established") return;
+        await this.#sessionFrame(frame);
+      }
+    }
+  }
+
+  async #sessionFrame(frame: DecodedFrame): Promise<void> {
+    this.#deps.observer.frameIn?.(frame.type);
+    if (frame.sequence <= this.#lastClientSequence) {
+      this.#sendError(
+        "sequence",
+        `sequence ${frame.sequence} is not above ${this.#lastClientSequence}`,
+        frame,
+      );
+      return;
+    }
+    this.#lastClientSequence = frame.sequence;
+    switch (frame.type) {
+      case FrameType.Ack:
+        return this.#settle(frame.control);
+      case FrameType.Error:
+        this.#deps.log.info("client error frame", { connection: this.connectionId });
+        return;
+      case FrameType.Hello:
+      case FrameType.Auth:
+        this.#sendError("unexpected", "handshake frames are not valid after the handshake", frame);
+        return;
+    }
+    if (frame.payload.length + HEADER_ALLOWANCE > MAX_DELIVERABLE_FRAME) {
+      this.#sendError(
+        "too_large",
+        `payload over ${MAX_DELIVERABLE_FRAME - HEADER_ALLOWANCE} bytes cannot be delivered`,
+        frame,
+      );
+      return;
+    }
+    try {
+      const reply = await this.#deps.router.route(this, frame, frame.control);
+      if (reply) this.#sendEncrypted(reply);
+    } catch (error) {
+      if (error instanceof RouteError) {
+        this.#sendError(error.code, error.message, frame);
+      } else {
+        this.#deps.log.error("routing failed", {
+          connection: this.connectionId,
+          error: String(error),
+        });
+        this.#sendError("internal", "internal error while routing", frame);
+      }
+    }
+  }
+
+  // ---- delivery (Peer) ----
+
+  deliver(frame: Frame, origin?: DeliveryOrigin): boolean {
+    if (this.#state !== "established") return false;
+    if (
+      this.#pending.length >= this.#deps.outboundQueueFrames ||
+      this.#link.backlogBytes >= this.#deps.outboundQueueBytes
+    ) {
+      if (origin?.envelopeId) return false; // still in the store; retried later
+      this.close("slow consumer: outbound bound exceeded");
+      return false;
+    }
+    const sequence = this.#sendEncrypted(frame);
+    this.#pending.push({ sequence, frame, envelopeId: origin?.envelopeId });
+    return true;
+  }
+
+  kickInbox(): void {
+    if (this.#state === "established") void this.#drainInbox();
+  }
+
+  #settle(control: unknown): void {
+    const upTo = (control as { ack?: unknown } | null)?.ack;
+    if (typeof upTo !== "number" || !Number.isInteger(upTo) || upTo < 0) {
+      this.#sendError("invalid_payload", 'ack must be {"ack": <sequence>}');
+      return;
+    }
+    let settled = 0;
+    const envelopeIds: string[] = [];
+    while (settled < this.#pending.length && this.#pending[settled].sequence <= upTo) {
+      const id = this.#pending[settled].envelopeId;
+      if (id) envelopeIds.push(id);
+      settled++;
+    }
+    if (settled === 0) return;
+    this.#pending.splice(0, settled);
+    if (envelopeIds.length > 0) {
+      this.#deps.store.deleteRelay(this.deviceId, envelopeIds).catch((error: unknown) =>
+        this.#deps.log.warn("relay delete failed", { error: String(error) })
+      );
+    }
+    if (this.#drainPaused) {
+      this.#drainPaused = false;
+      void this.#drainInbox();
+    }
+  }
+
+  async #drainInbox(): Promise<void> {
+    if (this.#draining) {
+      this.#drainAgain = true;
+      return;
+    }
+    this.#draining = true;
+    try {
+      do {
+        this.#drainAgain = false;
+        while (this.#state === "established") {
+          const room = Math.min(INBOX_BATCH, this.#deps.outboundQueueFrames - this.#pending.length);
+          if (room <= 0) {
+            this.#drainPaused = true;
+            return;
+          }
+          const batch = await this.#deps.store.loadInbox(this.deviceId, {
+            limit: room,
+            now: new Date(),
+            afterPosition: this.#inboxPosition,
+          });
+          for (const envelope of batch) {
+            let frame: Frame;
+            try {
+              frame = decodeFrame(envelope.payload)!.frame;
+            } catch {
+              this.#deps.store.deleteRelay(this.deviceId, [envelope.envelopeId]).catch(() => {});
+              this.#inboxPosition = envelope.position;
+              continue;
+            }
+            if (!this.deliver(frame, { envelopeId: envelope.envelopeId })) {
+              this.#drainPaused = true;
+              return;
+            }
+            this.#inboxPosition = envelope.position;
+          }
+          if (batch.length < room) break;
+        }
+      } while (this.#drainAgain && this.#state === "established");
+    } catch (error) {
+      this.#deps.log.warn("inbox drain failed", {
+        connection: this.connectionId,
+        error: String(error),
+      });
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  // ---- output ----
+
+  #nextSequence(): number {
+    this.#sendSequence = this.#sendSequence >= 0xffffffff ? 1 : this.#sendSequence + 1;
+    return this.#sendSequence;
+  }
+
+  #sendPlain(frame: Frame): void {
+    const sequence = this.#nextSequence();
+    this.#link.send(encodeFrame({ ...frame, sequence }), {
+      channel: frame.channel,
+      sequence,
+      type: frameTypeLabel(frame.type),
+    });
+    this.#deps.observer.frameOut?.(frame.type);
+  }
+
+  #sendEncrypted(frame: Frame): number {
+    const sequence = this.#nextSequence();
+    const ciphertext = this.#transport!.encrypt(encodeFrame({ ...frame, sequence }));
+    this.#link.send(encodeUnit(ciphertext), null);
+    this.#deps.observer.frameOut?.(frame.type);
+    return sequence;
+  }
+
+  #sendError(code: string, detail: string, about?: Frame): void {
+    const body: Record<string, unknown> = { error: code, detail };
+    if (about) body.sequence = about.sequence;
+    const frame = controlFrame(FrameType.Error, about?.channel ?? 0, 0, body);
+    if (this.#state === "established") this.#sendEncrypted(frame);
+    else if (this.#state !== "closed") this.#sendPlain(frame);
+  }
+
+  #failHandshake(error: HandshakeError, kind: "handshake" | "decode" = "handshake"): void {
+    if (this.#state === "closed") return;
+    this.#deps.observer.handshake?.({
+      connectionId: this.connectionId,
+      ok: false,
+      reason: error.reason,
+      durationMs: Date.now() - this.#startedAt,
+    });
+    this.#sendPlain(controlFrame(FrameType.Error, 0, 0, {
+      error: kind,
+      detail: error.message,
+      ...error.extra,
+    }));
+    this.close(`handshake failed: ${error.reason}`);
+  }
+
+  /** Closes the connection: unacknowledged live frames go back to the offline queue. */
+  close(reason: string): void {
+    if (this.#state === "closed") return;
+    const wasEstablished = this.#state === "established";
+    if (wasEstablished && reason === "replaced by a newer connection") {
+      this.#sendError("replaced", "this device connected again elsewhere");
+    }
+    this.#state = "closed";
+    for (const t of this.#timers) clearTimeout(t);
+    for (const i of this.#intervals) clearInterval(i);
+    this.#link.close();
+    this.#deps.observer.closed?.({
+      connectionId: this.connectionId,
+      mode: this.#link.mode,
+      established: wasEstablished,
+      reason,
+    });
+    void this.#cleanup(wasEstablished);
+  }
+
+  async #cleanup(wasEstablished: boolean): Promise<void> {
+    try {
+      if (!wasEstablished) return;
+      const d = this.#deps;
+      const stillMine = d.registry.remove(this);
+      if (stillMine) await d.presence.clear(this.deviceId, d.instanceId).catch(() => {});
+      const unacked = this.#pending.filter((p) => !p.envelopeId);
+      this.#pending = [];
+      for (const item of unacked) {
+        try {
+          await d.router.requeue(this.deviceId, item.frame);
+        } catch (error) {
+          d.log.error("could not requeue an unacknowledged frame", { error: String(error) });
+        }
+      }
+    } finally {
+      this.#resolveDone();
+    }
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function codecText(error: unknown): string {
+  if (isCodecError(error)) return (error as CodecError).message;
+  return error instanceof Error ? error.message : String(error);
+}

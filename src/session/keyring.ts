@@ -1,0 +1,45 @@
+/**
+ * The server's Noise static keys. Rotation (several active versions, newest
+ * first) lives behind this seam; handshakes try every active key.
+ *
+ * @module
+ */
+
+/** One version of the server's Noise static key pair. */
+export interface NoiseKey {
+  version: number;
+  privateKey: Uint8Array;
+  publicKey: Uint8Array;
+  validAfter: Date;
+  rotatesAt: Date;
+  expiresAt: Date;
+}
+
+/** Source of the active Noise keys. */
+export interface NoiseKeyring {
+  /** Keys valid now, newest first (never empty while the server runs). */
+  active(): NoiseKey[];
+}
+
+/** A keyring over a fixed list (tests, single-key deployments). */
+export class StaticKeyring implements NoiseKeyring {
+  #keys: NoiseKey[];
+  constructor(keys: NoiseKey[]) {
+    if (keys.length === 0) throw new Error("a keyring needs at least one key");
+    this.#keys = [...keys].sort((a, b) => b.version - a.version);
+  }
+  active(): NoiseKey[] {
+    return this.#keys;
+  }
+}
+
+/** The JSON description of a key clients see (server-info, Ack). */
+export function describeNoiseKey(key: NoiseKey, toHex: (b: Uint8Array) => string) {
+  return {
+    version: key.version,
+    public: toHex(key.publicKey),
+    valid_after: key.validAfter.toISOString(),
+    rotates_at: key.rotatesAt.toISOString(),
+    expires_at: key.expiresAt.toISOString(),
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * A `Link` is the downstream half of a `/connect` connection as the session
+ * sees it: units go out, the mode decides how they look on the wire.
+ *
+ * @module
+ */
+import type { ConnectMode } from "./mode.ts";
+
+/** Clear header of a plaintext handshake frame (long-poll lines expose it). */
+export interface UnitHeader {
+  channel: number;
+  sequence: number;
+  type: string;
+}
+
+/** Downstream of one connection. */
+export interface Link {
+  readonly mode: ConnectMode;
+  /**
+   * Sends one unit: a plaintext CCP-1 frame during the handshake (with its
+   * header) or `varint(len) || ciphertext` afterwards (header null).
+   */
+  send(unit: Uint8Array, header: UnitHeader | null): void;
+  /** Bytes handed to the link that the peer has not taken yet. */
+  readonly backlogBytes: number;
+  /** True once the peer or the server closed the link. */
+  readonly closed: boolean;
+  /** Closes the downstream (idempotent). */
+  close(): void;
+}

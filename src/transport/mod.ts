@@ -1,0 +1,11 @@
+/**
+ * `/connect` transports: mode selection and the links that carry units in
+ * each mode.
+ *
+ * @module
+ */
+export * from "./base64.ts";
+export * from "./link.ts";
+export * from "./mode.ts";
+export * from "./stream_link.ts";
+export * from "./websocket_link.ts";

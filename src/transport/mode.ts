@@ -1,0 +1,61 @@
+/**
+ * Connect-mode selection for `/connect` (upstream §2.2): first match wins.
+ *
+ * @module
+ */
+
+/** The four ways a device can carry CCP-1 over HTTP. */
+export type ConnectMode = "binary" | "sse" | "long-poll" | "websocket";
+
+const ALIASES: Record<string, ConnectMode> = {
+  binary: "binary",
+  stream: "binary",
+  sse: "sse",
+  "event-stream": "sse",
+  eventstream: "sse",
+  "long-poll": "long-poll",
+  longpoll: "long-poll",
+  poll: "long-poll",
+  websocket: "websocket",
+  ws: "websocket",
+};
+
+/** Maps a mode name or alias (trimmed, any case) to a mode; unknown → null. */
+export function parseModeAlias(value: string | null | undefined): ConnectMode | null {
+  if (value == null) return null;
+  return ALIASES[value.trim().toLowerCase()] ?? null;
+}
+
+function hasToken(header: string | null, token: string): boolean {
+  if (!header) return false;
+  return header.split(",").some((part) => part.trim().toLowerCase().startsWith(token));
+}
+
+/** True when the request asks for a WebSocket upgrade. */
+export function isWebSocketUpgrade(headers: Headers): boolean {
+  return (headers.get("upgrade") ?? "").trim().toLowerCase() === "websocket" &&
+    hasToken(headers.get("connection"), "upgrade");
+}
+
+/**
+ * Picks the mode: query `mode=`/`transport=` (key case-insensitive), then the
+ * `x-connect-mode` and `x-commucat-connect-mode` headers, then a WebSocket
+ * upgrade, then `Accept: text/event-stream`, else binary. Unknown values fall
+ * through to the next rule.
+ */
+export function selectConnectMode(url: URL, headers: Headers): ConnectMode {
+  for (const [key, value] of url.searchParams) {
+    const k = key.toLowerCase();
+    if (k === "mode" || k === "transport") {
+      const mode = parseModeAlias(value);
+      if (mode) return mode;
+    }
+  }
+  for (const name of ["x-connect-mode", "x-commucat-connect-mode"]) {
+    const mode = parseModeAlias(headers.get(name));
+    if (mode) return mode;
+  }
+  if (isWebSocketUpgrade(headers)) return "websocket";
+  if (hasToken(headers.get("accept"), "text/event-stream")) return "sse";
+  return "binary";
+}

@@ -1,0 +1,46 @@
+/**
+ * Starts a server inside the test process on an ephemeral port with a
+ * temporary data directory.
+ */
+import {
+  defaultSettings,
+  type RunningServer,
+  type ServerSettings,
+  startServer,
+} from "../../src/server/mod.ts";
+import { silentLogger } from "../../src/session/mod.ts";
+import type { ServerHandle } from "./devices.ts";
+
+/** A started in-process server and its handle for clients. */
+export interface TestServer extends ServerHandle {
+  server: RunningServer;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a server; stop it with `stop()` (also removes the data dir). */
+export async function startTestServer(
+  overrides: Partial<ServerSettings> = {},
+): Promise<TestServer> {
+  const dataDir = overrides.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-test-" });
+  const settings = defaultSettings({
+    hostname: "127.0.0.1",
+    port: 0,
+    dataDir,
+    sqlitePath: `${dataDir}/commucat.db`,
+    ...overrides,
+  });
+  const server = await startServer(settings, silentLogger);
+  return {
+    server,
+    dataDir,
+    url: `https://localhost:${server.addr.port}`,
+    domain: server.domain,
+    noisePublic: server.keys.noise.publicKey,
+    certificatePem: server.certificatePem,
+    async stop() {
+      await server.stop();
+      if (!overrides.dataDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
