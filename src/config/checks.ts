@@ -1,0 +1,117 @@
+/**
+ * Cross-key rules of the schema (pairs that go together, conditional
+ * requirements, the Noise key pair's consistency) and `<data_dir>` expansion.
+ *
+ * @module
+ */
+import { createPrivateKey, createPublicKey } from "node:crypto";
+import type { z } from "zod";
+import type { RawConfig } from "./schema.ts";
+
+/** Placeholder expanded to `server.data_dir` in path values. */
+export const DATA_DIR = "<data_dir>";
+
+/** Expands {@linkcode DATA_DIR} in `path` to `dataDir`. */
+export function resolveDataDir(path: string, dataDir: string): string {
+  const dir = dataDir === "/" ? "" : dataDir.replace(/\/+$/, "");
+  return path.replaceAll(DATA_DIR, dir);
+}
+
+const PKCS8_X25519_PREFIX = "302e020100300506032b656e04220420";
+
+/** X25519 public key (hex) of a 32-byte private key given as hex. */
+export function x25519PublicHex(privateHex: string): string {
+  const der = hexBytes(PKCS8_X25519_PREFIX + privateHex);
+  const key = createPrivateKey({ key: der as never, format: "der", type: "pkcs8" });
+  const spki = new Uint8Array(createPublicKey(key).export({ format: "der", type: "spki" }));
+  return [...spki.subarray(spki.length - 32)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function hexBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Constant-time equality of two equal-length strings (public keys here, but cheap anyway). */
+function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+const HEX32 = /^[0-9a-f]{64}$/;
+
+type Ctx = z.RefinementCtx;
+
+function bothOrNeither(
+  ctx: Ctx,
+  section: string,
+  a: [string, unknown],
+  b: [string, unknown],
+): void {
+  const [aName, aValue] = a;
+  const [bName, bValue] = b;
+  if ((aValue === undefined) === (bValue === undefined)) return;
+  const [present, missing] = aValue === undefined ? [bName, aName] : [aName, bName];
+  ctx.addIssue({
+    code: "custom",
+    message: `${section}.${missing} is missing; set both ${section}.${aName} and ` +
+      `${section}.${bName}, or neither`,
+    path: [section, present],
+  });
+}
+
+/**
+ * Cross-key rules. Runs even when single keys failed (zod keeps going), so it
+ * only looks at values of the expected type.
+ */
+export function checkConfig(raw: RawConfig, ctx: Ctx): void {
+  const { server, storage, presence, crypto, ledger, transport } = raw;
+  bothOrNeither(ctx, "server", ["tls_cert", server.tls_cert], ["tls_key", server.tls_key]);
+  bothOrNeither(ctx, "crypto", ["noise_private", crypto.noise_private], [
+    "noise_public",
+    crypto.noise_public,
+  ]);
+  bothOrNeither(ctx, "crypto", ["pq_kem_public", crypto.pq_kem_public], [
+    "pq_kem_secret",
+    crypto.pq_kem_secret,
+  ]);
+  bothOrNeither(ctx, "transport", ["reality_cert", transport.reality_cert], [
+    "reality_fingerprint",
+    transport.reality_fingerprint,
+  ]);
+  if (storage.backend === "postgres" && storage.postgres_dsn === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: 'required when storage.backend = "postgres"',
+      path: ["storage", "postgres_dsn"],
+    });
+  }
+  if (presence.backend === "redis" && storage.redis_url === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: 'required when presence.backend = "redis"',
+      path: ["storage", "redis_url"],
+    });
+  }
+  if (ledger.mode === "file" && ledger.target === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: 'required when ledger.mode = "file"',
+      path: ["ledger", "target"],
+    });
+  }
+  const priv = crypto.noise_private;
+  const pub = crypto.noise_public;
+  if (typeof priv === "string" && typeof pub === "string" && HEX32.test(priv) && HEX32.test(pub)) {
+    if (!sameText(x25519PublicHex(priv), pub)) {
+      ctx.addIssue({
+        code: "custom",
+        message: "is not the X25519 public key of crypto.noise_private",
+        path: ["crypto", "noise_public"],
+      });
+    }
+  }
+}

@@ -1,0 +1,580 @@
+/**
+ * The configuration schema: the single source of truth for every key — its
+ * name, environment variable, type, default and description (attached to each
+ * leaf through {@linkcode keyMeta}) and every cross-key rule. The loader, the
+ * reference docs and `commucat diagnose` all derive from it.
+ *
+ * Deliberate departures from upstream (§13.2) are stated in the descriptions:
+ * everything has a usable default so `commucat serve` works with no file.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { camelize } from "./case.ts";
+import { checkConfig, DATA_DIR, resolveDataDir } from "./checks.ts";
+import {
+  boolean,
+  type EnvKind,
+  hexAtLeast,
+  hexExact,
+  intRange,
+  isUrlWithScheme,
+  type Kind,
+  listenAddress,
+  nonNegativeInt,
+  oneOf,
+  positiveInt,
+  secretText,
+  socketAddress,
+  text,
+  url,
+} from "./kinds.ts";
+import { checkTurnServer, federationPeers, turnServersFromRecord, turnUrls } from "./tables.ts";
+
+/** Metadata of one configuration key (a leaf of the schema). */
+export interface KeyMeta {
+  /** Environment variable overriding the key, if any. */
+  readonly env?: string;
+  /** Type as shown in the reference. */
+  readonly type: string;
+  /** Noun phrase completing "expected …" in error messages. */
+  readonly expected: string;
+  /** How an environment string is coerced. */
+  readonly envKind: EnvKind;
+  /** Default value (`undefined`: the key is optional and unset by default). */
+  readonly default?: unknown;
+  /** How the default reads in the reference, when the value alone says too little. */
+  readonly defaultText?: string;
+  /** What the key does. */
+  readonly description: string;
+  /** The value is a secret: never printed, logged or echoed in errors. */
+  readonly secret: boolean;
+  /** The key may be absent. */
+  readonly optional: boolean;
+  /** Illustrative value for the sample file (keys without a default). */
+  readonly example?: unknown;
+}
+
+/** Registry holding the {@linkcode KeyMeta} of every leaf schema. */
+export const keyMeta: z.core.$ZodRegistry<KeyMeta> = z.registry<KeyMeta>();
+
+interface KeyOptions {
+  env?: string;
+  description: string;
+  secret?: boolean;
+  defaultText?: string;
+  example?: unknown;
+}
+
+function meta<S extends z.ZodType>(k: Kind<S>, o: KeyOptions, extra: Partial<KeyMeta>): KeyMeta {
+  return {
+    env: o.env,
+    type: k.type,
+    expected: k.expected,
+    envKind: k.env,
+    description: o.description,
+    secret: o.secret ?? false,
+    defaultText: o.defaultText,
+    example: o.example,
+    optional: false,
+    ...extra,
+  };
+}
+
+function registered<S extends z.ZodType>(schema: S, m: KeyMeta): S {
+  keyMeta.add(schema as z.ZodType, m);
+  return schema;
+}
+
+/** A key with a default. */
+function key<S extends z.ZodType>(k: Kind<S>, value: z.output<S>, o: KeyOptions) {
+  return registered(k.schema.default(value as never), meta(k, o, { default: value }));
+}
+
+/** An optional key (absent by default). */
+function optional<S extends z.ZodType>(k: Kind<S>, o: KeyOptions) {
+  return registered(k.schema.optional(), meta(k, o, { optional: true }));
+}
+
+/** A list-valued key with a custom schema and a default. */
+function list<S extends z.ZodType>(
+  schema: S,
+  k: Omit<Kind<S>, "schema">,
+  value: z.input<S>,
+  o: KeyOptions,
+) {
+  return registered(schema.prefault(value as never), meta({ ...k, schema }, o, { default: value }));
+}
+
+/** A required list-valued key with a custom schema. */
+function requiredList<S extends z.ZodType>(schema: S, k: Omit<Kind<S>, "schema">, o: KeyOptions) {
+  return registered(schema, meta({ ...k, schema }, o, {}));
+}
+
+const MiB = 1024 * 1024;
+
+const server = z.strictObject({
+  bind: key(listenAddress(), "0.0.0.0:8443", {
+    env: "COMMUCAT_BIND",
+    description: "TLS listen address (`host:port`, `[::]:port`; port 0 = any free port). " +
+      "Upstream: required.",
+  }),
+  domain: key(text("domain"), "localhost", {
+    env: "COMMUCAT_DOMAIN",
+    description:
+      "Server domain: ZKP context, user domain, federation identity, default upload URL. " +
+      "Upstream: required.",
+  }),
+  tls_cert: optional(text("path"), {
+    example: "/etc/commucat/tls/fullchain.pem",
+    env: "COMMUCAT_TLS_CERT",
+    description: "PEM certificate chain. Both or neither with `server.tls_key`; neither → the " +
+      "server generates a self-signed certificate in the data dir. Upstream: required.",
+  }),
+  tls_key: optional(text("path"), {
+    example: "/etc/commucat/tls/privkey.pem",
+    env: "COMMUCAT_TLS_KEY",
+    description: "PEM private key for `server.tls_cert` (both or neither).",
+  }),
+  data_dir: key(text("path"), "./var", {
+    env: "COMMUCAT_DATA_DIR",
+    description:
+      `New. Directory for generated keys/certificates, the SQLite database and uploads; ` +
+      `\`${DATA_DIR}\` in other paths expands to it.`,
+  }),
+  h2c_bind: optional(listenAddress(), {
+    example: "127.0.0.1:8080",
+    env: "COMMUCAT_H2C_BIND",
+    description: "New. Optional plaintext (h2c/HTTP/1.1) listener, only for use behind a " +
+      "TLS-terminating reverse proxy.",
+  }),
+  keepalive: key(positiveInt(), 60, {
+    env: "COMMUCAT_KEEPALIVE",
+    description: "Session TTL and keepalive base, seconds.",
+  }),
+  handshake_timeout_ms: key(positiveInt(), 10_000, {
+    env: "COMMUCAT_HANDSHAKE_TIMEOUT_MS",
+    description: "New. A connection that has not completed the handshake in this time is closed.",
+  }),
+  max_handshakes_in_flight: key(positiveInt(), 256, {
+    env: "COMMUCAT_MAX_HANDSHAKES",
+    description: "New. Concurrent unauthenticated handshakes; further connections are refused.",
+  }),
+  outbound_queue_frames: key(positiveInt(), 1024, {
+    env: "COMMUCAT_OUTBOUND_QUEUE_FRAMES",
+    description: "New. Per-connection outbound queue bound in frames; a connection over it is " +
+      "treated as a slow consumer and closed.",
+  }),
+  outbound_queue_bytes: key(positiveInt(), 4 * MiB, {
+    env: "COMMUCAT_OUTBOUND_QUEUE_BYTES",
+    defaultText: "4194304 (4 MiB)",
+    description: "New. Per-connection outbound queue bound in bytes (see `outbound_queue_frames`).",
+  }),
+  shutdown_grace_ms: key(nonNegativeInt(), 5_000, {
+    env: "COMMUCAT_SHUTDOWN_GRACE_MS",
+    description: "New. On shutdown, time given to open connections to drain before they are cut.",
+  }),
+  auto_approve_devices: key(boolean(), true, {
+    env: "COMMUCAT_AUTO_APPROVE_DEVICES",
+    description: "New users may self-register with their first device. An existing user's new " +
+      "device still needs pairing or a device certificate (no takeover by handle, §19.2). " +
+      "Upstream default: false.",
+  }),
+  max_auto_devices_per_user: key(nonNegativeInt(), 1, {
+    env: "COMMUCAT_MAX_AUTO_DEVICES",
+    description: 'Devices a user may get through auto-approval; 0 = unlimited (not "disabled").',
+  }),
+});
+
+const storage = z.strictObject({
+  backend: key(oneOf(["sqlite", "postgres"]), "sqlite", {
+    env: "COMMUCAT_STORAGE_BACKEND",
+    description: "New. Embedded SQLite (zero-config) or PostgreSQL.",
+  }),
+  sqlite_path: key(text("path"), `${DATA_DIR}/commucat.db`, {
+    env: "COMMUCAT_SQLITE_PATH",
+    description: "New. SQLite database file (backend = sqlite).",
+  }),
+  postgres_dsn: optional(url(["postgres", "postgresql"]), {
+    example: "postgres://commucat:password@localhost:5432/commucat",
+    env: "COMMUCAT_PG_DSN",
+    secret: true,
+    description: 'PostgreSQL connection URL; required only when `storage.backend = "postgres"`. ' +
+      "Upstream: always required.",
+  }),
+  pool_size: key(positiveInt(), 10, {
+    env: "COMMUCAT_STORAGE_POOL_SIZE",
+    description: "New. Database connection pool size (postgres).",
+  }),
+  redis_url: optional(url(["redis", "rediss"]), {
+    example: "redis://localhost:6379",
+    env: "COMMUCAT_REDIS_URL",
+    secret: true,
+    description: 'Redis URL; required only when `presence.backend = "redis"`. Upstream: required.',
+  }),
+});
+
+const presence = z.strictObject({
+  backend: key(oneOf(["memory", "redis"]), "memory", {
+    env: "COMMUCAT_PRESENCE_BACKEND",
+    description: "New. Where presence lives: in process, or Redis (needs `storage.redis_url`).",
+  }),
+});
+
+const crypto = z.strictObject({
+  noise_private: optional(hexExact(32), {
+    example: "<64 hex characters>",
+    env: "COMMUCAT_NOISE_PRIVATE",
+    secret: true,
+    description:
+      "Noise static X25519 private key. Both or neither with `crypto.noise_public`, and " +
+      "the pair must match; neither → generated and persisted in the data dir. Upstream: required.",
+  }),
+  noise_public: optional(hexExact(32), {
+    example: "<64 hex characters>",
+    env: "COMMUCAT_NOISE_PUBLIC",
+    description: "X25519 public key of `crypto.noise_private` (checked at load).",
+  }),
+  federation_seed: optional(hexAtLeast(32), {
+    example: "<at least 64 hex characters>",
+    env: "COMMUCAT_FEDERATION_SEED",
+    secret: true,
+    description: "Seed of the federation / device-CA Ed25519 key; absent → generated and " +
+      "persisted in the data dir. Upstream: required.",
+  }),
+  prologue: key(text(), "commucat", {
+    env: "COMMUCAT_NOISE_PROLOGUE",
+    description: "Noise prologue (ASCII bytes).",
+  }),
+  pq_kem_public: optional(hexExact(1184), {
+    example: "<2368 hex characters>",
+    env: "COMMUCAT_PQ_KEM_PUBLIC",
+    description: "ML-KEM-768 encapsulation key; both or neither with `crypto.pq_kem_secret`.",
+  }),
+  pq_kem_secret: optional(hexExact(2400), {
+    example: "<4800 hex characters>",
+    env: "COMMUCAT_PQ_KEM_SECRET",
+    secret: true,
+    description: "ML-KEM-768 decapsulation key (both or neither).",
+  }),
+});
+
+const federation = z.strictObject({
+  peers: list(
+    federationPeers,
+    {
+      type: "peer list",
+      expected: 'a "domain,endpoint,pubkey;…" string or an array of tables',
+      env: "string",
+    },
+    [],
+    {
+      example: "peer.example.org,https://peer.example.org/federation,<64 hex characters>",
+      env: "COMMUCAT_FEDERATION_PEERS",
+      defaultText: "[] (none)",
+      description: "Static peers: the upstream string `domain,endpoint,pubkeyhex32;…` or " +
+        "`[[federation.peers]]` tables with `domain`, `endpoint`, `public_key` (Ed25519, hex32).",
+    },
+  ),
+});
+
+const ledger = z.strictObject({
+  mode: key(oneOf(["null", "debug", "file"]), "null", {
+    env: "COMMUCAT_LEDGER",
+    description: "Audit ledger: discard, log, or append to `ledger.target`.",
+  }),
+  target: optional(text("path"), {
+    example: "./var/ledger.jsonl",
+    env: "COMMUCAT_LEDGER_TARGET",
+    description: 'Ledger file; required when `ledger.mode = "file"`.',
+  }),
+});
+
+const limits = z.strictObject({
+  presence_ttl: key(positiveInt(), 30, {
+    env: "COMMUCAT_PRESENCE_TTL",
+    description: "Presence entry lifetime, seconds.",
+  }),
+  relay_ttl: key(positiveInt(), 86_400, {
+    env: "COMMUCAT_RELAY_TTL",
+    description: "Offline relay queue lifetime, seconds.",
+  }),
+  pairing_ttl: key(positiveInt(), 300, {
+    env: "COMMUCAT_PAIRING_TTL",
+    description: "Pairing code lifetime, seconds.",
+  }),
+});
+
+const uploads = z.strictObject({
+  dir: key(text("path"), `${DATA_DIR}/uploads`, {
+    env: "COMMUCAT_UPLOADS_DIR",
+    description: "Directory for uploaded avatars. Upstream default: `var/uploads`.",
+  }),
+  base_url: key(text("URL"), "https://{domain}/uploads", {
+    env: "COMMUCAT_UPLOADS_BASE_URL",
+    description: "Public URL prefix of uploads; `{domain}` expands to `server.domain`.",
+  }),
+});
+
+/** Type of an integer key with a default. */
+type IntKey = ReturnType<typeof key<ReturnType<typeof positiveInt>["schema"]>>;
+
+function rateLimit<P extends string>(
+  scope: P,
+  burst: number,
+  window: number,
+  penalty: number,
+  what: string,
+): Record<`${P}_burst` | `${P}_window_ms` | `${P}_penalty_ms`, IntKey> {
+  const env = `COMMUCAT_RATE_${scope.toUpperCase()}`;
+  return {
+    [`${scope}_burst`]: key(positiveInt(), burst, {
+      env: `${env}_BURST`,
+      description: `Requests allowed per window, ${what}.`,
+    }),
+    [`${scope}_window_ms`]: key(positiveInt(), window, {
+      env: `${env}_WINDOW_MS`,
+      description: `Sliding window, ms (${scope}).`,
+    }),
+    [`${scope}_penalty_ms`]: key(nonNegativeInt(), penalty, {
+      env: `${env}_PENALTY_MS`,
+      description:
+        `Block time after exceeding the burst, ms; 0 = no block, retry after the window (${scope}).`,
+    }),
+  } as Record<`${P}_burst` | `${P}_window_ms` | `${P}_penalty_ms`, IntKey>;
+}
+
+const rateLimits = z.strictObject({
+  ...rateLimit("http", 60, 1_000, 10_000, "HTTP (everything but /connect)"),
+  ...rateLimit("connect", 20, 1_000, 30_000, "/connect"),
+  ...rateLimit("pairing", 5, 60_000, 120_000, "pairing claims"),
+});
+
+function rotation<P extends "noise" | "admin">(
+  scope: P,
+  interval: number,
+  grace: number,
+  max: number,
+): Record<`${P}_interval_hours` | `${P}_grace_hours` | `${P}_max_versions`, IntKey> {
+  const env = `COMMUCAT_ROTATE_${scope.toUpperCase()}`;
+  const what = scope === "noise" ? "Noise static key" : "admin token";
+  return {
+    [`${scope}_interval_hours`]: key(positiveInt(), interval, {
+      env: `${env}_INTERVAL_HOURS`,
+      description: `Hours between ${what} rotations.`,
+    }),
+    [`${scope}_grace_hours`]: key(nonNegativeInt(), grace, {
+      env: `${env}_GRACE_HOURS`,
+      description: `Hours a rotated-out ${what} stays valid.`,
+    }),
+    [`${scope}_max_versions`]: key(positiveInt(), max, {
+      env: `${env}_MAX_VERSIONS`,
+      description: `Most ${what} versions kept.`,
+    }),
+  } as Record<`${P}_interval_hours` | `${P}_grace_hours` | `${P}_max_versions`, IntKey>;
+}
+
+const secretRotation = z.strictObject({
+  ...rotation("noise", 168, 48, 3),
+  admin_enabled: optional(boolean(), {
+    example: true,
+    env: "COMMUCAT_ROTATE_ADMIN_ENABLED",
+    defaultText: "true iff `admin.token` is set",
+    description: "Rotate admin tokens periodically.",
+  }),
+  ...rotation("admin", 168, 72, 2),
+});
+
+const security = z.strictObject({
+  rate_limit: rateLimits.prefault({}),
+  rotation: secretRotation.prefault({}),
+});
+
+const deviceRotation = z.strictObject({
+  enabled: key(boolean(), true, {
+    env: "COMMUCAT_ROTATION_DEVICE_ENABLED",
+    description: "Allow device key rotation (`POST /api/device/csr`).",
+  }),
+  min_interval: key(nonNegativeInt(), 86_400, {
+    env: "COMMUCAT_ROTATION_DEVICE_MIN_INTERVAL",
+    description: "Minimum seconds between rotations of one device.",
+  }),
+  proof_ttl: key(positiveInt(), 600, {
+    env: "COMMUCAT_ROTATION_DEVICE_PROOF_TTL",
+    description: "Lifetime of a rotation proof, seconds.",
+  }),
+  notify_channel: key(intRange(0, 0xffff_ffff), 0, {
+    env: "COMMUCAT_ROTATION_DEVICE_NOTIFY_CHANNEL",
+    description: "CCP channel for KeyUpdate / friend-request GroupEvent notifications.",
+  }),
+});
+
+const turnServer = z.strictObject({
+  urls: requiredList(
+    turnUrls,
+    {
+      type: "URL list",
+      expected: "stun:/turn: URLs",
+      env: "string",
+    },
+    {
+      defaultText: "— (required in each table)",
+      example: "turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349",
+      description: "TURN/STUN URLs: comma-separated string or array.",
+    },
+  ),
+  secret: optional(text(), {
+    secret: true,
+    example: "<coturn static-auth-secret>",
+    description: "coturn REST shared secret (time-limited credentials); or username+password.",
+  }),
+  username: optional(text(), {
+    example: "commucat",
+    description: "Static TURN username (with `password`).",
+  }),
+  password: optional(text(), {
+    secret: true,
+    example: "<password>",
+    description: "Static TURN password.",
+  }),
+  realm: optional(text(), {
+    example: "example.org",
+    description: "TURN realm advertised to clients.",
+  }),
+}).superRefine(checkTurnServer);
+
+const ice = z.strictObject({
+  lite_enabled: key(boolean(), false, {
+    env: "COMMUCAT_ICE_LITE_ENABLED",
+    description: "Run the built-in UDP STUN (ICE-lite) responder.",
+  }),
+  lite_bind: optional(socketAddress(), {
+    example: "0.0.0.0:3478",
+    env: "COMMUCAT_ICE_LITE_BIND",
+    defaultText: "`0.0.0.0:3478` when enabled",
+    description: "UDP address of the ICE-lite responder.",
+  }),
+  lite_public_address: optional(socketAddress(), {
+    example: "203.0.113.10:3478",
+    env: "COMMUCAT_ICE_LITE_PUBLIC_ADDRESS",
+    description: "Public address advertised in the ICE-lite candidate (default: `ice.lite_bind`).",
+  }),
+  turn_ttl: key(positiveInt(), 600, {
+    env: "COMMUCAT_ICE_TURN_TTL",
+    description: "Lifetime of TURN REST credentials, seconds (at least 60 is used).",
+  }),
+  turn: z.record(
+    z.string().regex(/^[A-Za-z0-9_-]+$/, { error: "expected a TURN server name [A-Za-z0-9_-]" }),
+    turnServer,
+  ).prefault({}).transform(turnServersFromRecord),
+});
+
+const admin = z.strictObject({
+  token: optional(secretText(16), {
+    example: "<a long random string>",
+    env: "COMMUCAT_ADMIN_TOKEN",
+    secret: true,
+    description: "Bootstrap admin bearer token; absent → one is generated at start-up.",
+  }),
+});
+
+const transport = z.strictObject({
+  reality_cert: optional(text("path"), {
+    example: "/etc/commucat/reality.pem",
+    env: "COMMUCAT_REALITY_CERT",
+    description: "REALITY certificate PEM path; both or neither with `reality_fingerprint`.",
+  }),
+  reality_fingerprint: optional(hexExact(32), {
+    example: "<64 hex characters>",
+    env: "COMMUCAT_REALITY_FINGERPRINT",
+    description: "BLAKE3 of the REALITY PEM text, hex32.",
+  }),
+});
+
+const log = z.strictObject({
+  level: key(oneOf(["trace", "debug", "info", "warning", "error"]), "info", {
+    env: "COMMUCAT_LOG_LEVEL",
+    description: "New. Minimum log level. Upstream: `RUST_LOG`.",
+  }),
+  format: key(oneOf(["json", "pretty"]), "json", {
+    env: "COMMUCAT_LOG_FORMAT",
+    description: "New. JSON lines or human-readable logs.",
+  }),
+});
+
+/** The file's shape (snake_case sections and keys), before cross-key rules. */
+export const rawConfigSchema = z.strictObject({
+  server: server.prefault({}),
+  storage: storage.prefault({}),
+  presence: presence.prefault({}),
+  crypto: crypto.prefault({}),
+  federation: federation.prefault({}),
+  ledger: ledger.prefault({}),
+  limits: limits.prefault({}),
+  uploads: uploads.prefault({}),
+  security: security.prefault({}),
+  rotation: z.strictObject({ device: deviceRotation.prefault({}) }).prefault({}),
+  ice: ice.prefault({}),
+  admin: admin.prefault({}),
+  transport: transport.prefault({}),
+  log: log.prefault({}),
+});
+
+/** Output of {@linkcode rawConfigSchema}. */
+export type RawConfig = z.output<typeof rawConfigSchema>;
+
+/** Fills derived values: `<data_dir>` paths, `{domain}` URLs, conditional defaults. */
+function derive(raw: RawConfig, ctx: z.RefinementCtx) {
+  const dataDir = raw.server.data_dir;
+  const baseUrl = raw.uploads.base_url.replaceAll("{domain}", raw.server.domain).replace(
+    /\/+$/,
+    "",
+  );
+  if (!isUrlWithScheme(baseUrl, ["http", "https"])) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected an http:// or https:// URL`,
+      path: ["uploads", "base_url"],
+    });
+    return z.NEVER;
+  }
+  const path = (p: string | undefined) => p === undefined ? undefined : resolveDataDir(p, dataDir);
+  return {
+    ...raw,
+    server: {
+      ...raw.server,
+      tls_cert: path(raw.server.tls_cert),
+      tls_key: path(raw.server.tls_key),
+    },
+    storage: { ...raw.storage, sqlite_path: resolveDataDir(raw.storage.sqlite_path, dataDir) },
+    ledger: { ...raw.ledger, target: path(raw.ledger.target) },
+    uploads: { dir: resolveDataDir(raw.uploads.dir, dataDir), base_url: baseUrl },
+    security: {
+      ...raw.security,
+      rotation: {
+        ...raw.security.rotation,
+        admin_enabled: raw.security.rotation.admin_enabled ?? raw.admin.token !== undefined,
+      },
+    },
+    ice: {
+      ...raw.ice,
+      lite_bind: raw.ice.lite_bind ?? (raw.ice.lite_enabled ? "0.0.0.0:3478" : undefined),
+    },
+    transport: { ...raw.transport, reality_cert: path(raw.transport.reality_cert) },
+  };
+}
+
+/**
+ * The configuration schema: file/env shape in, frozen-ready camelCase
+ * {@linkcode Config} out, with every cross-key rule applied.
+ */
+export const configSchema = rawConfigSchema
+  .superRefine(checkConfig)
+  .transform((raw, ctx) => camelize(derive(raw, ctx)));
+
+/**
+ * The loaded configuration: sections mirror the file (`config.server.bind`,
+ * `config.limits.relayTtl`, `config.security.rateLimit.httpBurst`); keys are
+ * camelCase; `<data_dir>` and `{domain}` are already expanded.
+ */
+export type Config = z.output<typeof configSchema>;
