@@ -54,6 +54,12 @@ import {
 export interface SqliteStoreOptions {
   /** Apply pending migrations on open (default false: refuse an outdated schema). */
   migrate?: boolean;
+  /**
+   * Apply every migration when the database is brand new (no tables at all),
+   * even without `migrate`, so a first start just works. A database that
+   * exists but is behind still needs `migrate` (default false).
+   */
+  createIfNew?: boolean;
   /** Progress of migrations applied on open. */
   onMigrationProgress?: (event: MigrationProgress) => void;
   /** `"normal"` (default; see module doc) or `"full"` (fsync per commit). */
@@ -92,7 +98,8 @@ export async function openSqliteStore(
     const runner = sqliteMigrationRunner(db, options.migrations);
     const report = await runner.status();
     if (!report.current) {
-      if (report.changed.length === 0 && report.unknown.length === 0 && !options.migrate) {
+      const migrate = options.migrate || (options.createIfNew && isEmpty(db));
+      if (report.changed.length === 0 && report.unknown.length === 0 && !migrate) {
         const pending = report.migrations.filter((m) => m.state === "pending");
         throw new SchemaNotCurrentError(path, pending.map((m) => formatVersion(m.version)));
       }
@@ -103,6 +110,10 @@ export async function openSqliteStore(
     db.close();
     throw error;
   }
+}
+
+function isEmpty(db: DatabaseSync): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1").get() === undefined;
 }
 
 function configure(db: DatabaseSync, path: string, options: SqliteStoreOptions): void {

@@ -190,3 +190,22 @@ Deno.test("postgres migrations define the same tables and columns as sqlite", as
   assert.ok(columns(sqlite).length > 60);
   assert.deepEqual(columns(pg), columns(sqlite));
 });
+
+Deno.test("createIfNew migrates a brand-new file but not an existing one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "commucat-store-" });
+  try {
+    const fresh = await openSqliteStore(`${dir}/new.db`, { createIfNew: true });
+    await fresh.ping();
+    await fresh.close();
+
+    const raw = new DatabaseSync(`${dir}/old.db`);
+    raw.exec("CREATE TABLE unrelated (x INTEGER)");
+    raw.close();
+    await assert.rejects(
+      openSqliteStore(`${dir}/old.db`, { createIfNew: true }),
+      SchemaNotCurrentError,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
