@@ -1,0 +1,290 @@
+/**
+ * `commucat client …`: a person's terminal client (profile file, readable
+ * output) so two terminals can chat through a server.
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import { CommuCatClient, ServerError } from "../src/client/mod.ts";
+import { fromHex, fromUtf8, generateDeviceKeys, toHex } from "../src/crypto/mod.ts";
+import { FrameType, frameTypeLabel } from "../src/proto/mod.ts";
+import { type ConnectMode, parseModeAlias } from "../src/transport/mod.ts";
+
+/** The saved identity and server of one device (JSON, mode 0600). */
+export interface ClientProfile {
+  server_url: string;
+  domain: string;
+  server_static: string;
+  device_ca_public?: string;
+  device_id: string;
+  private_key: string;
+  public_key: string;
+  noise_pattern: "XK" | "IK";
+  prologue: string;
+  tls_ca_path?: string;
+  user_handle?: string;
+  display_name?: string;
+  user_id?: string;
+  session_token?: string;
+  device_certificate?: unknown;
+}
+
+/** Default profile location: `$COMMUCAT_CLIENT_HOME/client.json` or `~/.config/commucat/client.json`. */
+export function defaultProfilePath(): string {
+  const home = Deno.env.get("COMMUCAT_CLIENT_HOME");
+  if (home) return `${home}/client.json`;
+  const base = Deno.env.get("XDG_CONFIG_HOME") ?? `${Deno.env.get("HOME") ?? "."}/.config`;
+  return `${base}/commucat/client.json`;
+}
+
+async function loadProfile(path: string): Promise<ClientProfile> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as ClientProfile;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error(`no profile at ${path}: run "commucat client init" first`);
+    }
+    throw new Error(`cannot read profile ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function saveProfile(path: string, profile: ClientProfile): Promise<void> {
+  const dir = path.slice(0, Math.max(0, path.lastIndexOf("/")));
+  if (dir) await Deno.mkdir(dir, { recursive: true });
+  const tmp = `${path}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(profile, null, 2) + "\n", { mode: 0o600 });
+  await Deno.rename(tmp, path);
+}
+
+async function caCerts(profile: { tls_ca_path?: string }): Promise<string[] | undefined> {
+  return profile.tls_ca_path ? [await Deno.readTextFile(profile.tls_ca_path)] : undefined;
+}
+
+async function connect(path: string, mode: ConnectMode | undefined): Promise<{
+  client: CommuCatClient;
+  profile: ClientProfile;
+}> {
+  const profile = await loadProfile(path);
+  const client = await CommuCatClient.connect({
+    url: profile.server_url,
+    mode: mode ?? "binary",
+    pattern: profile.noise_pattern,
+    serverStatic: fromHex(profile.server_static, 32),
+    domain: profile.domain,
+    deviceId: profile.device_id,
+    devicePrivateKey: fromHex(profile.private_key, 32),
+    user: profile.user_id
+      ? { id: profile.user_id }
+      : { handle: profile.user_handle, display_name: profile.display_name },
+    certificate: profile.device_certificate as Record<string, unknown> | undefined,
+    prologue: profile.prologue,
+    caCerts: await caCerts(profile),
+  });
+  const ack = client.session.ack;
+  profile.user_id = client.session.userId;
+  profile.session_token = client.session.sessionId;
+  profile.device_certificate = ack.device_certificate;
+  profile.device_ca_public = String(ack.device_ca_public ?? profile.device_ca_public ?? "");
+  await saveProfile(path, profile);
+  return { client, profile };
+}
+
+/** Renders a delivered frame as one readable line. */
+export function describeFrame(
+  frame: { type: number; channel: number; payload: Uint8Array },
+): string {
+  if (frame.type === FrameType.Msg) {
+    let text: string;
+    try {
+      text = fromUtf8(frame.payload);
+    } catch {
+      return `[${frame.channel}] <${frame.payload.length} bytes>`;
+    }
+    try {
+      const msg = JSON.parse(text) as { from?: unknown; text?: unknown };
+      if (typeof msg.text === "string") return `[${frame.channel}] ${msg.from ?? "?"}: ${msg.text}`;
+    } catch { /* plain text */ }
+    return `[${frame.channel}] ${text}`;
+  }
+  let body = "";
+  try {
+    body = fromUtf8(frame.payload);
+  } catch { /* binary */ }
+  return `[${frame.channel}] ${frameTypeLabel(frame.type as FrameType)} ${body}`;
+}
+
+function messageBody(profile: ClientProfile, text: string): string {
+  return JSON.stringify({ from: profile.user_handle ?? profile.device_id, text });
+}
+
+function modeOption(value: string): ConnectMode {
+  const mode = parseModeAlias(value);
+  if (!mode) throw new Error(`unknown mode "${value}" (binary, sse, long-poll, websocket)`);
+  return mode;
+}
+
+function fail(error: unknown): never {
+  const text = error instanceof ServerError
+    ? `server refused: ${error.code}: ${error.body.detail ?? ""}`
+    : (error as Error).message;
+  console.error(`error: ${text}`);
+  Deno.exit(1);
+}
+
+/** Adds `client init | connect | send | listen`. */
+export function registerClientCommands(program: Command): void {
+  const client = program.command("client").description("terminal client for people and scripts");
+  client.command("init")
+    .description("create a device profile (keys, server key, handle)")
+    .requiredOption("--server <url>", "server base URL, e.g. https://localhost:8443")
+    .option("--username <handle>", "handle to register (new users)")
+    .option("--display-name <name>", "display name")
+    .option("--device-id <id>", "device id (default: random)")
+    .option("--tls-ca <path>", "PEM certificate to trust (e.g. var/tls/cert.pem)")
+    .option("--pattern <XK|IK>", "Noise pattern", "XK")
+    .option("--profile <path>", "profile file", defaultProfilePath())
+    .option("--force", "overwrite an existing profile")
+    .action(async (o) => {
+      try {
+        const exists = await Deno.stat(o.profile).then(() => true, () => false);
+        if (exists && !o.force) {
+          throw new Error(`profile ${o.profile} exists (use --force to replace it)`);
+        }
+        if (o.pattern !== "XK" && o.pattern !== "IK") throw new Error("--pattern must be XK or IK");
+        const tls = o.tlsCa ? [await Deno.readTextFile(o.tlsCa)] : undefined;
+        const http = tls ? Deno.createHttpClient({ caCerts: tls }) : undefined;
+        const response = await fetch(`${o.server.replace(/\/+$/, "")}/api/server-info`, {
+          client: http,
+        });
+        if (!response.ok) throw new Error(`server-info: HTTP ${response.status}`);
+        const info = await response.json() as {
+          domain: string;
+          noise_public: string;
+          device_ca_public: string;
+        };
+        http?.close();
+        const keys = generateDeviceKeys();
+        const profile: ClientProfile = {
+          server_url: o.server.replace(/\/+$/, ""),
+          domain: info.domain,
+          server_static: info.noise_public,
+          device_ca_public: info.device_ca_public,
+          device_id: o.deviceId ?? `device-${crypto.randomUUID()}`,
+          private_key: toHex(keys.privateKey),
+          public_key: toHex(keys.publicKey),
+          noise_pattern: o.pattern,
+          prologue: "commucat",
+          tls_ca_path: o.tlsCa ? await Deno.realPath(o.tlsCa) : undefined,
+          user_handle: o.username,
+          display_name: o.displayName,
+        };
+        await saveProfile(o.profile, profile);
+        console.log(`profile written: ${o.profile}`);
+        console.log(`device_id=${profile.device_id}`);
+        console.log(`server=${profile.server_url} domain=${profile.domain}`);
+      } catch (error) {
+        fail(error);
+      }
+    });
+
+  client.command("connect")
+    .description("connect and chat interactively (stdin lines; /join, /leave, /channel, /quit)")
+    .option("--profile <path>", "profile file", defaultProfilePath())
+    .option("--mode <mode>", "binary | sse | long-poll | websocket", modeOption)
+    .option("--channel <n>", "channel to start on", "1")
+    .action(async (o) => {
+      let session: Awaited<ReturnType<typeof connect>>;
+      try {
+        session = await connect(o.profile, o.mode);
+      } catch (error) {
+        fail(error);
+      }
+      const { client: c, profile } = session;
+      console.log(
+        `connected as ${profile.user_handle ?? profile.user_id} (device ${profile.device_id})`,
+      );
+      console.log("commands: /join <channel> [device…] | /leave <channel> | /channel <n> | /quit");
+      let channel = Number(o.channel);
+      (async () => {
+        for (let f = await c.next(); f; f = await c.next()) console.log(describeFrame(f));
+        console.log("disconnected");
+        Deno.exit(0);
+      })();
+      const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+      let buffer = "";
+      for await (const chunk of lines) {
+        buffer += chunk;
+        let nl: number;
+        while ((nl = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, nl).trim();
+          buffer = buffer.slice(nl + 1);
+          if (!line) continue;
+          try {
+            const [cmd, ...args] = line.split(/\s+/);
+            if (cmd === "/quit") {
+              c.close();
+              Deno.exit(0);
+            } else if (cmd === "/join") {
+              channel = Number(args[0]);
+              await c.join(channel, args.slice(1));
+              console.log(`joined ${channel}`);
+            } else if (cmd === "/leave") {
+              await c.leave(Number(args[0]));
+              console.log(`left ${args[0]}`);
+            } else if (cmd === "/channel") {
+              channel = Number(args[0]);
+            } else {
+              await c.send(channel, messageBody(profile, line));
+            }
+          } catch (error) {
+            console.error(
+              error instanceof ServerError ? `! ${error.code}: ${error.body.detail}` : `! ${error}`,
+            );
+          }
+        }
+      }
+      c.close();
+    });
+
+  client.command("send")
+    .description("send one message and exit")
+    .requiredOption("--channel <n>", "channel id")
+    .option("--to <devices...>", "devices to add to the channel first")
+    .option("--profile <path>", "profile file", defaultProfilePath())
+    .option("--mode <mode>", "binary | sse | long-poll | websocket", modeOption)
+    .argument("<text...>", "message text")
+    .action(async (text, o) => {
+      try {
+        const { client: c, profile } = await connect(o.profile, o.mode);
+        const channel = Number(o.channel);
+        if (o.to) await c.join(channel, o.to);
+        const ack = await c.send(channel, messageBody(profile, text.join(" ")));
+        console.log(`sent (ack ${ack.ack})`);
+        c.close();
+      } catch (error) {
+        fail(error);
+      }
+    });
+
+  client.command("listen")
+    .description("print delivered messages until interrupted")
+    .option("--profile <path>", "profile file", defaultProfilePath())
+    .option("--mode <mode>", "binary | sse | long-poll | websocket", modeOption)
+    .option("--join <channel>", "join (or create) this channel first")
+    .option("--count <n>", "exit after n messages")
+    .action(async (o) => {
+      try {
+        const { client: c } = await connect(o.profile, o.mode);
+        if (o.join) await c.join(Number(o.join), []);
+        console.log("listening");
+        let left = o.count ? Number(o.count) : Infinity;
+        for (let f = await c.next(); f && left > 0; f = left > 0 ? await c.next() : null) {
+          console.log(describeFrame(f));
+          if (f.type === FrameType.Msg) left--;
+        }
+        c.close();
+      } catch (error) {
+        fail(error);
+      }
+    });
+}
