@@ -1,11 +1,13 @@
 /**
  * Cross-key rules of the schema (pairs that go together, conditional
- * requirements, the Noise key pair's consistency) and `<data_dir>` expansion.
+ * requirements, the Noise key pair's consistency) and derived values
+ * (`<data_dir>` and `{domain}` expansion, conditional defaults).
  *
  * @module
  */
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import type { z } from "zod";
+import { z } from "zod";
+import { isUrlWithScheme } from "./kinds.ts";
 import type { RawConfig } from "./schema.ts";
 
 /** Placeholder expanded to `server.data_dir` in path values. */
@@ -114,4 +116,45 @@ export function checkConfig(raw: RawConfig, ctx: Ctx): void {
       });
     }
   }
+}
+
+/** Fills derived values: `<data_dir>` paths, `{domain}` URLs, conditional defaults. */
+export function deriveConfig(raw: RawConfig, ctx: z.RefinementCtx) {
+  const dataDir = raw.server.data_dir;
+  const baseUrl = raw.uploads.base_url.replaceAll("{domain}", raw.server.domain).replace(
+    /\/+$/,
+    "",
+  );
+  if (!isUrlWithScheme(baseUrl, ["http", "https"])) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected an http:// or https:// URL`,
+      path: ["uploads", "base_url"],
+    });
+    return z.NEVER;
+  }
+  const path = (p: string | undefined) => p === undefined ? undefined : resolveDataDir(p, dataDir);
+  return {
+    ...raw,
+    server: {
+      ...raw.server,
+      tls_cert: path(raw.server.tls_cert),
+      tls_key: path(raw.server.tls_key),
+    },
+    storage: { ...raw.storage, sqlite_path: resolveDataDir(raw.storage.sqlite_path, dataDir) },
+    ledger: { ...raw.ledger, target: path(raw.ledger.target) },
+    uploads: { dir: resolveDataDir(raw.uploads.dir, dataDir), base_url: baseUrl },
+    security: {
+      ...raw.security,
+      rotation: {
+        ...raw.security.rotation,
+        admin_enabled: raw.security.rotation.admin_enabled ?? raw.admin.token !== undefined,
+      },
+    },
+    ice: {
+      ...raw.ice,
+      lite_bind: raw.ice.lite_bind ?? (raw.ice.lite_enabled ? "0.0.0.0:3478" : undefined),
+    },
+    transport: { ...raw.transport, reality_cert: path(raw.transport.reality_cert) },
+  };
 }

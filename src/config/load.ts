@@ -219,8 +219,10 @@ function describeIssue(
   sources: Map<string, ValueSource>,
 ): ConfigError {
   if (issue.code === "unrecognized_keys") {
-    const name = [...issue.path.map(String), issue.keys[0]].join(".");
-    return new ConfigError(`unknown key "${name}"`, name);
+    const at = locate(issue.path);
+    const name = `${at.name}${at.rest}.${issue.keys[0]}`;
+    const source = sources.get(at.name);
+    return new ConfigError(`unknown key "${name}"${source ? ` ${where(source)}` : ""}`, name);
   }
   const at = locate(issue.path);
   const source = sources.get(at.name);

@@ -14,7 +14,8 @@
  */
 export { ConfigError } from "./errors.ts";
 export { type BindAddress, parseBind, type ParseBindOptions } from "./address.ts";
-export { type Config, configSchema, type KeyMeta, type RawConfig } from "./schema.ts";
+export { type Config, configSchema, type RawConfig } from "./schema.ts";
+export type { KeyMeta } from "./keys.ts";
 export type { FederationPeer, TurnAuth, TurnServer } from "./tables.ts";
 export { CONFIG_KEYS, type KeyDescriptor } from "./tree.ts";
 export {

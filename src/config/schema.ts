@@ -1,7 +1,7 @@
 /**
  * The configuration schema: the single source of truth for every key — its
  * name, environment variable, type, default and description (attached to each
- * leaf through {@linkcode keyMeta}) and every cross-key rule. The loader, the
+ * leaf through `keyMeta` in keys.ts) and every cross-key rule. The loader, the
  * reference docs and `commucat diagnose` all derive from it.
  *
  * Deliberate departures from upstream (§13.2) are stated in the descriptions:
@@ -11,15 +11,13 @@
  */
 import { z } from "zod";
 import { camelize } from "./case.ts";
-import { checkConfig, DATA_DIR, resolveDataDir } from "./checks.ts";
+import { checkConfig, DATA_DIR, deriveConfig } from "./checks.ts";
+import { key, list, optional, requiredList } from "./keys.ts";
 import {
   boolean,
-  type EnvKind,
   hexAtLeast,
   hexExact,
   intRange,
-  isUrlWithScheme,
-  type Kind,
   listenAddress,
   nonNegativeInt,
   oneOf,
@@ -30,86 +28,6 @@ import {
   url,
 } from "./kinds.ts";
 import { checkTurnServer, federationPeers, turnServersFromRecord, turnUrls } from "./tables.ts";
-
-/** Metadata of one configuration key (a leaf of the schema). */
-export interface KeyMeta {
-  /** Environment variable overriding the key, if any. */
-  readonly env?: string;
-  /** Type as shown in the reference. */
-  readonly type: string;
-  /** Noun phrase completing "expected …" in error messages. */
-  readonly expected: string;
-  /** How an environment string is coerced. */
-  readonly envKind: EnvKind;
-  /** Default value (`undefined`: the key is optional and unset by default). */
-  readonly default?: unknown;
-  /** How the default reads in the reference, when the value alone says too little. */
-  readonly defaultText?: string;
-  /** What the key does. */
-  readonly description: string;
-  /** The value is a secret: never printed, logged or echoed in errors. */
-  readonly secret: boolean;
-  /** The key may be absent. */
-  readonly optional: boolean;
-  /** Illustrative value for the sample file (keys without a default). */
-  readonly example?: unknown;
-}
-
-/** Registry holding the {@linkcode KeyMeta} of every leaf schema. */
-export const keyMeta: z.core.$ZodRegistry<KeyMeta> = z.registry<KeyMeta>();
-
-interface KeyOptions {
-  env?: string;
-  description: string;
-  secret?: boolean;
-  defaultText?: string;
-  example?: unknown;
-}
-
-function meta<S extends z.ZodType>(k: Kind<S>, o: KeyOptions, extra: Partial<KeyMeta>): KeyMeta {
-  return {
-    env: o.env,
-    type: k.type,
-    expected: k.expected,
-    envKind: k.env,
-    description: o.description,
-    secret: o.secret ?? false,
-    defaultText: o.defaultText,
-    example: o.example,
-    optional: false,
-    ...extra,
-  };
-}
-
-function registered<S extends z.ZodType>(schema: S, m: KeyMeta): S {
-  keyMeta.add(schema as z.ZodType, m);
-  return schema;
-}
-
-/** A key with a default. */
-function key<S extends z.ZodType>(k: Kind<S>, value: z.output<S>, o: KeyOptions) {
-  return registered(k.schema.default(value as never), meta(k, o, { default: value }));
-}
-
-/** An optional key (absent by default). */
-function optional<S extends z.ZodType>(k: Kind<S>, o: KeyOptions) {
-  return registered(k.schema.optional(), meta(k, o, { optional: true }));
-}
-
-/** A list-valued key with a custom schema and a default. */
-function list<S extends z.ZodType>(
-  schema: S,
-  k: Omit<Kind<S>, "schema">,
-  value: z.input<S>,
-  o: KeyOptions,
-) {
-  return registered(schema.prefault(value as never), meta({ ...k, schema }, o, { default: value }));
-}
-
-/** A required list-valued key with a custom schema. */
-function requiredList<S extends z.ZodType>(schema: S, k: Omit<Kind<S>, "schema">, o: KeyOptions) {
-  return registered(schema, meta({ ...k, schema }, o, {}));
-}
 
 const MiB = 1024 * 1024;
 
@@ -523,54 +441,13 @@ export const rawConfigSchema = z.strictObject({
 /** Output of {@linkcode rawConfigSchema}. */
 export type RawConfig = z.output<typeof rawConfigSchema>;
 
-/** Fills derived values: `<data_dir>` paths, `{domain}` URLs, conditional defaults. */
-function derive(raw: RawConfig, ctx: z.RefinementCtx) {
-  const dataDir = raw.server.data_dir;
-  const baseUrl = raw.uploads.base_url.replaceAll("{domain}", raw.server.domain).replace(
-    /\/+$/,
-    "",
-  );
-  if (!isUrlWithScheme(baseUrl, ["http", "https"])) {
-    ctx.addIssue({
-      code: "custom",
-      message: `expected an http:// or https:// URL`,
-      path: ["uploads", "base_url"],
-    });
-    return z.NEVER;
-  }
-  const path = (p: string | undefined) => p === undefined ? undefined : resolveDataDir(p, dataDir);
-  return {
-    ...raw,
-    server: {
-      ...raw.server,
-      tls_cert: path(raw.server.tls_cert),
-      tls_key: path(raw.server.tls_key),
-    },
-    storage: { ...raw.storage, sqlite_path: resolveDataDir(raw.storage.sqlite_path, dataDir) },
-    ledger: { ...raw.ledger, target: path(raw.ledger.target) },
-    uploads: { dir: resolveDataDir(raw.uploads.dir, dataDir), base_url: baseUrl },
-    security: {
-      ...raw.security,
-      rotation: {
-        ...raw.security.rotation,
-        admin_enabled: raw.security.rotation.admin_enabled ?? raw.admin.token !== undefined,
-      },
-    },
-    ice: {
-      ...raw.ice,
-      lite_bind: raw.ice.lite_bind ?? (raw.ice.lite_enabled ? "0.0.0.0:3478" : undefined),
-    },
-    transport: { ...raw.transport, reality_cert: path(raw.transport.reality_cert) },
-  };
-}
-
 /**
  * The configuration schema: file/env shape in, frozen-ready camelCase
  * {@linkcode Config} out, with every cross-key rule applied.
  */
 export const configSchema = rawConfigSchema
   .superRefine(checkConfig)
-  .transform((raw, ctx) => camelize(derive(raw, ctx)));
+  .transform((raw, ctx) => camelize(deriveConfig(raw, ctx)));
 
 /**
  * The loaded configuration: sections mirror the file (`config.server.bind`,

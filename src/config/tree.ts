@@ -6,7 +6,8 @@
  * @module
  */
 import type { z } from "zod";
-import { type KeyMeta, keyMeta, rawConfigSchema } from "./schema.ts";
+import { type KeyMeta, keyMeta } from "./keys.ts";
+import { rawConfigSchema } from "./schema.ts";
 
 /** One configuration key: its dotted name plus its {@linkcode KeyMeta}. */
 export interface KeyDescriptor extends KeyMeta {
