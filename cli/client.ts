@@ -6,7 +6,14 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { CommuCatClient, ServerError } from "../src/client/mod.ts";
-import { fromHex, fromUtf8, generateDeviceKeys, toHex } from "../src/crypto/mod.ts";
+import {
+  certificateToJson,
+  fromHex,
+  fromUtf8,
+  generateDeviceKeys,
+  parseCertificate,
+  toHex,
+} from "../src/crypto/mod.ts";
 import { FrameType, frameTypeLabel } from "../src/proto/mod.ts";
 import { type ConnectMode, parseModeAlias } from "../src/transport/mod.ts";
 
@@ -26,7 +33,8 @@ export interface ClientProfile {
   display_name?: string;
   user_id?: string;
   session_token?: string;
-  device_certificate?: unknown;
+  /** Canonical JSON text of the device certificate. */
+  device_certificate?: string;
 }
 
 /** Default profile location: `$COMMUCAT_CLIENT_HOME/client.json` or `~/.config/commucat/client.json`. */
@@ -37,7 +45,7 @@ export function defaultProfilePath(): string {
   return `${base}/commucat/client.json`;
 }
 
-async function loadProfile(path: string): Promise<ClientProfile> {
+async function loadProfile(path: string = defaultProfilePath()): Promise<ClientProfile> {
   try {
     return JSON.parse(await Deno.readTextFile(path)) as ClientProfile;
   } catch (error) {
@@ -60,10 +68,11 @@ async function caCerts(profile: { tls_ca_path?: string }): Promise<string[] | un
   return profile.tls_ca_path ? [await Deno.readTextFile(profile.tls_ca_path)] : undefined;
 }
 
-async function connect(path: string, mode: ConnectMode | undefined): Promise<{
+async function connect(path: string | undefined, mode: ConnectMode | undefined): Promise<{
   client: CommuCatClient;
   profile: ClientProfile;
 }> {
+  path ??= defaultProfilePath();
   const profile = await loadProfile(path);
   const client = await CommuCatClient.connect({
     url: profile.server_url,
@@ -76,14 +85,19 @@ async function connect(path: string, mode: ConnectMode | undefined): Promise<{
     user: profile.user_id
       ? { id: profile.user_id }
       : { handle: profile.user_handle, display_name: profile.display_name },
-    certificate: profile.device_certificate as Record<string, unknown> | undefined,
+    certificate: profile.device_certificate as string | undefined,
     prologue: profile.prologue,
     caCerts: await caCerts(profile),
   });
   const ack = client.session.ack;
   profile.user_id = client.session.userId;
   profile.session_token = client.session.sessionId;
-  profile.device_certificate = ack.device_certificate;
+  // Kept as canonical JSON text: the u64 serial must survive exactly.
+  if (ack.device_certificate) {
+    profile.device_certificate = certificateToJson(
+      parseCertificate(ack.device_certificate as object),
+    );
+  }
   profile.device_ca_public = String(ack.device_ca_public ?? profile.device_ca_public ?? "");
   await saveProfile(path, profile);
   return { client, profile };
@@ -142,13 +156,17 @@ export function registerClientCommands(program: Command): void {
     .option("--device-id <id>", "device id (default: random)")
     .option("--tls-ca <path>", "PEM certificate to trust (e.g. var/tls/cert.pem)")
     .option("--pattern <XK|IK>", "Noise pattern", "XK")
-    .option("--profile <path>", "profile file", defaultProfilePath())
+    .option(
+      "--profile <path>",
+      "profile file (default: $COMMUCAT_CLIENT_HOME/client.json or ~/.config/commucat/client.json)",
+    )
     .option("--force", "overwrite an existing profile")
     .action(async (o) => {
       try {
-        const exists = await Deno.stat(o.profile).then(() => true, () => false);
+        const profilePath = o.profile ?? defaultProfilePath();
+        const exists = await Deno.stat(profilePath).then(() => true, () => false);
         if (exists && !o.force) {
-          throw new Error(`profile ${o.profile} exists (use --force to replace it)`);
+          throw new Error(`profile ${profilePath} exists (use --force to replace it)`);
         }
         if (o.pattern !== "XK" && o.pattern !== "IK") throw new Error("--pattern must be XK or IK");
         const tls = o.tlsCa ? [await Deno.readTextFile(o.tlsCa)] : undefined;
@@ -178,8 +196,8 @@ export function registerClientCommands(program: Command): void {
           user_handle: o.username,
           display_name: o.displayName,
         };
-        await saveProfile(o.profile, profile);
-        console.log(`profile written: ${o.profile}`);
+        await saveProfile(profilePath, profile);
+        console.log(`profile written: ${profilePath}`);
         console.log(`device_id=${profile.device_id}`);
         console.log(`server=${profile.server_url} domain=${profile.domain}`);
       } catch (error) {
@@ -189,7 +207,10 @@ export function registerClientCommands(program: Command): void {
 
   client.command("connect")
     .description("connect and chat interactively (stdin lines; /join, /leave, /channel, /quit)")
-    .option("--profile <path>", "profile file", defaultProfilePath())
+    .option(
+      "--profile <path>",
+      "profile file (default: $COMMUCAT_CLIENT_HOME/client.json or ~/.config/commucat/client.json)",
+    )
     .option("--mode <mode>", "binary | sse | long-poll | websocket", modeOption)
     .option("--channel <n>", "channel to start on", "1")
     .action(async (o) => {
@@ -249,15 +270,18 @@ export function registerClientCommands(program: Command): void {
   client.command("send")
     .description("send one message and exit")
     .requiredOption("--channel <n>", "channel id")
-    .option("--to <devices...>", "devices to add to the channel first")
-    .option("--profile <path>", "profile file", defaultProfilePath())
+    .option("--to <devices>", "comma-separated devices to add to the channel first")
+    .option(
+      "--profile <path>",
+      "profile file (default: $COMMUCAT_CLIENT_HOME/client.json or ~/.config/commucat/client.json)",
+    )
     .option("--mode <mode>", "binary | sse | long-poll | websocket", modeOption)
     .argument("<text...>", "message text")
     .action(async (text, o) => {
       try {
         const { client: c, profile } = await connect(o.profile, o.mode);
         const channel = Number(o.channel);
-        if (o.to) await c.join(channel, o.to);
+        if (o.to) await c.join(channel, o.to.split(",").map((d) => d.trim()).filter(Boolean));
         const ack = await c.send(channel, messageBody(profile, text.join(" ")));
         console.log(`sent (ack ${ack.ack})`);
         c.close();
@@ -268,7 +292,10 @@ export function registerClientCommands(program: Command): void {
 
   client.command("listen")
     .description("print delivered messages until interrupted")
-    .option("--profile <path>", "profile file", defaultProfilePath())
+    .option(
+      "--profile <path>",
+      "profile file (default: $COMMUCAT_CLIENT_HOME/client.json or ~/.config/commucat/client.json)",
+    )
     .option("--mode <mode>", "binary | sse | long-poll | websocket", modeOption)
     .option("--join <channel>", "join (or create) this channel first")
     .option("--count <n>", "exit after n messages")

@@ -5,15 +5,23 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
+import { registerClientCommands } from "./client.ts";
+import { registerConfigCommand } from "./config_docs.ts";
+import { registerMigrateCommand } from "./migrate.ts";
+import { registerServeCommand } from "./serve.ts";
 
-/** Version reported by `--version` and `/healthz`. */
+/** Version reported by `--version`. */
 export const VERSION = "0.1.0";
 
 /** Builds the full command tree. */
-export function buildCli() {
+export function buildCli(): Command {
   const program = new Command()
     .name("commucat")
     .description("CommuCat: privacy-first messaging router")
     .version(VERSION);
-  return program;
+  registerServeCommand(program);
+  registerMigrateCommand(program);
+  registerConfigCommand(program);
+  registerClientCommands(program);
+  return program as unknown as Command;
 }

@@ -237,12 +237,29 @@ function describeIssue(
 }
 
 /**
+ * The process environment restricted to the variables the configuration
+ * reads, so the server runs with `--allow-env=COMMUCAT_*` only.
+ */
+function commucatEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (
+    const name of [
+      CONFIG_ENV,
+      ...CONFIG_KEYS.map((k) => k.env).filter((e) => e !== undefined),
+    ]
+  ) {
+    env[name as string] = Deno.env.get(name as string);
+  }
+  return env;
+}
+
+/**
  * Loads and validates the configuration, keeping track of where each value
  * came from. Throws {@linkcode ConfigError} (one line, naming the key) on any
  * problem.
  */
 export function loadConfigDetailed(options: LoadOptions = {}): LoadedConfig {
-  const env = options.env ?? Deno.env.toObject();
+  const env = options.env ?? commucatEnv();
   const merger = new Merger();
 
   const envPath = env[CONFIG_ENV] === "" ? undefined : env[CONFIG_ENV];

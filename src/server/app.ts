@@ -52,6 +52,8 @@ export interface RunningServer {
   readonly counters: ServerCounters;
   /** PEM of the TLS certificate clients should trust (self-signed or configured). */
   readonly certificatePem: string;
+  /** Path of that certificate. */
+  readonly certificatePath: string;
   /** Stops accepting, tells clients, closes connections and storage. */
   stop(): Promise<void>;
   /** Resolves when the server has stopped. */
@@ -287,6 +289,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     router,
     counters,
     certificatePem: cert,
+    certificatePath: tls.certPath,
     stop,
     finished,
   };

@@ -1,0 +1,62 @@
+/**
+ * `commucat serve`: loads the configuration, starts the server, prints where
+ * it listens and its public keys, and stops cleanly on SIGINT/SIGTERM.
+ *
+ * @module
+ */
+import type { Command } from "@commander-js/extra-typings";
+import { ConfigError, loadConfig } from "../src/config/mod.ts";
+import { toHex } from "../src/crypto/mod.ts";
+import { createLogger, type LogLevel, settingsFromConfig, startServer } from "../src/server/mod.ts";
+
+/** Adds `serve`. */
+export function registerServeCommand(program: Command): void {
+  program.command("serve")
+    .description("run the server (zero configuration: embedded SQLite and keys in ./var)")
+    .option(
+      "-c, --config <path>",
+      "configuration file (default: $COMMUCAT_CONFIG or ./commucat.toml)",
+    )
+    .option("--migrate", "apply pending database migrations before starting")
+    .action(async (options) => {
+      let config;
+      try {
+        config = loadConfig({ path: options.config });
+      } catch (error) {
+        if (error instanceof ConfigError) {
+          console.error(error.message);
+          Deno.exit(2);
+        }
+        throw error;
+      }
+      const log = createLogger({ level: config.log.level as LogLevel, format: config.log.format });
+      let server;
+      try {
+        server = await startServer(settingsFromConfig(config, { migrate: options.migrate }), log);
+      } catch (error) {
+        console.error(`commucat: cannot start: ${(error as Error).message}`);
+        Deno.exit(1);
+      }
+      const host = server.addr.hostname.includes(":")
+        ? `[${server.addr.hostname}]`
+        : server.addr.hostname;
+      console.log(`commucat listening on https://${host}:${server.addr.port}`);
+      if (server.h2cAddr) {
+        console.log(
+          `commucat h2c listening on http://${server.h2cAddr.hostname}:${server.h2cAddr.port}`,
+        );
+      }
+      console.log(`domain: ${server.domain}`);
+      console.log(`noise public key: ${toHex(server.keys.noise.publicKey)}`);
+      console.log(`device CA public key: ${toHex(server.keys.ca.publicKey)}`);
+      console.log(`tls certificate: ${server.certificatePath}`);
+      const shutdown = async (signal: string) => {
+        log.info("shutting down", { signal });
+        await server.stop();
+        Deno.exit(0);
+      };
+      Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
+      Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
+      await server.finished;
+    });
+}

@@ -1,0 +1,44 @@
+/**
+ * Turns the loaded configuration into server settings.
+ *
+ * @module
+ */
+import { type Config, parseBind } from "../config/mod.ts";
+import { fromHex } from "../crypto/mod.ts";
+import type { ServerSettings } from "./settings.ts";
+
+/** Server settings from `config`; `migrate` comes from the command line. */
+export function settingsFromConfig(
+  config: Config,
+  options: { migrate?: boolean } = {},
+): ServerSettings {
+  const bind = parseBind(config.server.bind);
+  const s = config.server;
+  return {
+    hostname: bind.hostname,
+    port: bind.port,
+    h2c: s.h2cBind ? parseBind(s.h2cBind) : undefined,
+    domain: s.domain,
+    dataDir: s.dataDir,
+    tls: s.tlsCert && s.tlsKey ? { certPath: s.tlsCert, keyPath: s.tlsKey } : null,
+    sqlitePath: config.storage.sqlitePath,
+    migrate: options.migrate ?? false,
+    prologue: config.crypto.prologue,
+    noiseKey: config.crypto.noisePrivate && config.crypto.noisePublic
+      ? {
+        privateKey: fromHex(config.crypto.noisePrivate),
+        publicKey: fromHex(config.crypto.noisePublic),
+      }
+      : null,
+    federationSeed: config.crypto.federationSeed ? fromHex(config.crypto.federationSeed) : null,
+    keepaliveSeconds: s.keepalive,
+    autoApproveDevices: s.autoApproveDevices,
+    maxAutoDevicesPerUser: s.maxAutoDevicesPerUser,
+    handshakeTimeoutMs: s.handshakeTimeoutMs,
+    outboundQueueFrames: s.outboundQueueFrames,
+    outboundQueueBytes: s.outboundQueueBytes,
+    presenceTtlSeconds: config.limits.presenceTtl,
+    relayTtlSeconds: config.limits.relayTtl,
+    shutdownGraceMs: s.shutdownGraceMs,
+  };
+}
