@@ -305,7 +305,9 @@ export function registerClientCommands(program: Command): void {
         if (o.join) await c.join(Number(o.join), []);
         console.log("listening");
         let left = o.count ? Number(o.count) : Infinity;
-        for (let f = await c.next(); f && left > 0; f = left > 0 ? await c.next() : null) {
+        while (left > 0) {
+          const f = await c.next();
+          if (!f) break;
           console.log(describeFrame(f));
           if (f.type === FrameType.Msg) left--;
         }

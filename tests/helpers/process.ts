@@ -1,0 +1,94 @@
+/**
+ * Spawns the real `commucat serve` process (the same entry point operators
+ * run) on an ephemeral port with its own data directory.
+ */
+import { fromHex } from "../../src/crypto/mod.ts";
+import type { ServerHandle } from "./devices.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const REPO = new URL("../../", import.meta.url).pathname;
+
+/** A running server process. */
+export interface ServerProcess extends ServerHandle {
+  child: Deno.ChildProcess;
+  dataDir: string;
+  port: number;
+  /** Everything the process printed on stdout so far. */
+  stdout(): string;
+  /** SIGKILL (no cleanup at all). */
+  kill(): Promise<void>;
+  /** SIGTERM and wait; returns the exit code. */
+  stop(): Promise<number>;
+}
+
+/** Starts `main.ts serve`; resolves once it printed where it listens. */
+export async function spawnServer(options: {
+  dataDir?: string;
+  port?: number;
+  env?: Record<string, string>;
+} = {}): Promise<ServerProcess> {
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-proc-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      `--allow-net`,
+      `--allow-read=${dataDir},${REPO}`,
+      `--allow-write=${dataDir}`,
+      "--allow-env=COMMUCAT_*,CLICOLOR_FORCE,FORCE_COLOR,NO_COLOR,NODE_DISABLE_COLORS,TERM",
+      MAIN,
+      "serve",
+    ],
+    cwd: dataDir,
+    env: {
+      COMMUCAT_BIND: `127.0.0.1:${options.port ?? 0}`,
+      COMMUCAT_DATA_DIR: dataDir,
+      COMMUCAT_LOG_LEVEL: "warning",
+      NO_COLOR: "1",
+      ...options.env,
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  let err = "";
+  const decoder = new TextDecoder();
+  const info = new Promise<Record<string, string>>((resolve, reject) => {
+    (async () => {
+      for await (const chunk of child.stdout) {
+        out += decoder.decode(chunk, { stream: true });
+        const port = out.match(/listening on https:\/\/[^\s]+:(\d+)/)?.[1];
+        const noise = out.match(/noise public key: ([0-9a-f]{64})/)?.[1];
+        const domain = out.match(/domain: (\S+)/)?.[1];
+        const cert = out.match(/tls certificate: (\S+)/)?.[1];
+        if (port && noise && domain && cert) resolve({ port, noise, domain, cert });
+      }
+      reject(new Error(`server exited before listening:\n${out}\n${err}`));
+    })();
+    (async () => {
+      for await (const chunk of child.stderr) err += decoder.decode(chunk, { stream: true });
+    })();
+  });
+  const timeout = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const found = await info.finally(() => clearTimeout(timeout));
+  const certPath = found.cert.startsWith("/") ? found.cert : `${dataDir}/${found.cert}`;
+  const port = Number(found.port);
+  return {
+    child,
+    dataDir,
+    port,
+    url: `https://localhost:${port}`,
+    domain: found.domain,
+    noisePublic: fromHex(found.noise, 32),
+    certificatePem: await Deno.readTextFile(certPath),
+    stdout: () => out,
+    async kill() {
+      child.kill("SIGKILL");
+      await child.status;
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      return (await child.status).code;
+    },
+  };
+}
