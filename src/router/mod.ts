@@ -5,6 +5,7 @@
  * @module
  */
 export * from "./access.ts";
+export * from "./bus.ts";
 export * from "./errors.ts";
 export * from "./peer.ts";
 export * from "./presence.ts";

@@ -1,0 +1,61 @@
+/**
+ * The cross-instance bus. Frames themselves never travel on it: a frame for
+ * a device connected to another instance is stored durably first (any
+ * instance can drain any queue), then the bus tells the holding instance to
+ * look at that device's queue. Losing a bus message therefore delays a
+ * delivery (until the periodic inbox poll) but never loses it.
+ *
+ * @module
+ */
+
+/** What instances tell each other. */
+export type BusMessage =
+  | { kind: "inbox"; deviceId: string }
+  | { kind: "route"; channel: number }
+  | { kind: "kick"; deviceId: string; connectionId: string };
+
+/** Publish/subscribe between the instances sharing one deployment. */
+export interface Bus {
+  /** Sends `message` to one instance. */
+  send(instance: string, message: BusMessage): Promise<void>;
+  /** Sends `message` to every instance (including this one). */
+  broadcast(message: BusMessage): Promise<void>;
+  /** Starts receiving messages addressed to `instance` and broadcasts. */
+  subscribe(instance: string, handler: (message: BusMessage) => void): Promise<void>;
+  /** True while messages flow (false while reconnecting). */
+  readonly healthy: boolean;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The single-instance bus: everything stays in this process. */
+export class LocalBus implements Bus {
+  readonly healthy = true;
+  #handler: ((message: BusMessage) => void) | null = null;
+  #instance = "";
+
+  send(instance: string, message: BusMessage): Promise<void> {
+    if (instance === this.#instance) this.#handler?.(message);
+    return Promise.resolve();
+  }
+
+  broadcast(message: BusMessage): Promise<void> {
+    this.#handler?.(message);
+    return Promise.resolve();
+  }
+
+  subscribe(instance: string, handler: (message: BusMessage) => void): Promise<void> {
+    this.#instance = instance;
+    this.#handler = handler;
+    return Promise.resolve();
+  }
+
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.#handler = null;
+    return Promise.resolve();
+  }
+}
