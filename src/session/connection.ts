@@ -491,17 +491,20 @@ export class ServerConnection implements Peer {
     try {
       if (!wasEstablished) return;
       const d = this.#deps;
-      const stillMine = d.registry.remove(this);
-      if (stillMine) await d.presence.clear(this.deviceId, d.instanceId).catch(() => {});
+      // Requeue before the first await, i.e. still inside close(): from then on
+      // the router queues new frames for this device, and those must come after
+      // these (the store takes writes in call order) or the device sees them
+      // out of order.
       const unacked = this.#pending.filter((p) => !p.envelopeId);
       this.#pending = [];
-      for (const item of unacked) {
-        try {
-          await d.router.requeue(this.deviceId, item.frame);
-        } catch (error) {
-          d.log.error("could not requeue an unacknowledged frame", { error: String(error) });
-        }
-      }
+      const requeued = unacked.map((item) =>
+        d.router.requeue(this.deviceId, item.frame).catch((error: unknown) =>
+          d.log.error("could not requeue an unacknowledged frame", { error: String(error) })
+        )
+      );
+      const stillMine = d.registry.remove(this);
+      await Promise.all(requeued);
+      if (stillMine) await d.presence.clear(this.deviceId, d.instanceId).catch(() => {});
     } finally {
       this.#resolveDone();
     }
