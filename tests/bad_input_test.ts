@@ -133,6 +133,11 @@ abuseTest("a length prefix over 16 MiB is refused at once", {}, async (t) => {
   const error = await expectRefused(conn);
   assert.equal(error.error, "decode");
   assert.equal(error.detail, "frame exceeds limits");
+
+  // A prefix that never ends (eleven continuation bytes) is no better.
+  const endless = await t.open();
+  endless.write(new Uint8Array(11).fill(0xff));
+  assert.equal((await expectRefused(endless)).error, "decode");
 });
 
 abuseTest(
