@@ -3,7 +3,9 @@
  * a device connected to another instance is stored durably first (any
  * instance can drain any queue), then the bus tells the holding instance to
  * look at that device's queue. Losing a bus message therefore delays a
- * delivery (until the periodic inbox poll) but never loses it.
+ * delivery (until the periodic inbox poll) but never loses it. Only
+ * live-only frames (typing, media) ride the bus themselves: they are never
+ * queued anyway.
  *
  * @module
  */
@@ -11,7 +13,9 @@
 /** What instances tell each other. */
 export type BusMessage =
   | { kind: "inbox"; deviceId: string }
-  | { kind: "route"; channel: number }
+  /** A live-only frame (Typing, media…) for a device on another instance; base64 of the encoded frame. */
+  | { kind: "frame"; deviceId: string; frame: string }
+  | { kind: "route"; channel: number; from: string }
   | { kind: "kick"; deviceId: string; connectionId: string };
 
 /** Publish/subscribe between the instances sharing one deployment. */

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { encodeBase64 } from "../transport/base64.ts";
 import { controlFrame, encodeFrame, type Frame, FrameType, parseControl } from "../proto/mod.ts";
 import type {
   GroupMemberRecord,
@@ -15,6 +16,7 @@ import type {
   Store,
 } from "../storage/mod.ts";
 import type { AccessPolicy } from "./access.ts";
+import type { Bus } from "./bus.ts";
 import { RouteError } from "./errors.ts";
 import type { Peer } from "./peer.ts";
 import type { Presence } from "./presence.ts";
@@ -53,6 +55,8 @@ export interface RouterOptions {
   registry: PeerRegistry;
   presence: Presence;
   access: AccessPolicy;
+  /** Reaches devices connected to other instances. */
+  bus: Bus;
   instanceId: string;
   relayTtlSeconds: number;
   presenceTtlSeconds: number;
@@ -122,17 +126,31 @@ export class Router {
    */
   async broadcast(fromDevice: string, route: RouteRecord, frame: Frame): Promise<void> {
     this.stats.routed++;
-    const offline: string[] = [];
+    const queued = QUEUED_TYPES.has(frame.type);
+    const notLocal: string[] = [];
     for (const member of route.members) {
       if (member === fromDevice) continue;
       const peer = this.#o.registry.get(member);
       if (peer && peer.deliver(frame)) {
         this.stats.deliveredLive++;
-      } else if (QUEUED_TYPES.has(frame.type)) {
-        offline.push(member);
+      } else if (queued) {
+        notLocal.push(member);
+      } else if (!peer) {
+        await this.#relayLiveOnly(member, frame);
       }
     }
-    if (offline.length > 0) await this.enqueue(offline, frame);
+    if (notLocal.length > 0) await this.enqueue(notLocal, frame);
+  }
+
+  /** A live-only frame for a device that may be connected to another instance. */
+  async #relayLiveOnly(deviceId: string, frame: Frame): Promise<void> {
+    const entry = await this.#o.presence.get(deviceId).catch(() => null);
+    if (!entry || entry.instance === this.#o.instanceId) return;
+    await this.#o.bus.send(entry.instance, {
+      kind: "frame",
+      deviceId,
+      frame: encodeBase64(encodeFrame(frame)),
+    }).catch(() => {});
   }
 
   /** Stores `frame` in the offline queues of `devices` (atomically), then nudges any that came online meanwhile. */
@@ -156,8 +174,18 @@ export class Router {
     }
     this.stats.enqueued += envelopes.length;
     // A device that connected while we were writing may have drained its
-    // queue already; tell it to look again.
-    for (const deviceId of devices) this.#o.registry.get(deviceId)?.kickInbox();
+    // queue already; tell it to look again — here or on its instance.
+    for (const deviceId of devices) {
+      const local = this.#o.registry.get(deviceId);
+      if (local) {
+        local.kickInbox();
+        continue;
+      }
+      const entry = await this.#o.presence.get(deviceId).catch(() => null);
+      if (entry && entry.instance !== this.#o.instanceId) {
+        await this.#o.bus.send(entry.instance, { kind: "inbox", deviceId }).catch(() => {});
+      }
+    }
   }
 
   /**
@@ -184,11 +212,20 @@ export class Router {
   async #putRoute(route: RouteRecord): Promise<void> {
     await this.#o.store.putRoute(route);
     this.#routes.set(route.channel, route);
+    await this.#announceRoute(route.channel);
   }
 
   async #deleteRoute(channel: number): Promise<void> {
     await this.#o.store.deleteRoute(channel);
     this.#routes.set(channel, null);
+    await this.#announceRoute(channel);
+  }
+
+  /** Other instances drop their cached copy of the route. */
+  async #announceRoute(channel: number): Promise<void> {
+    await this.#o.bus.broadcast({ kind: "route", channel, from: this.#o.instanceId }).catch(
+      () => {},
+    );
   }
 
   async #memberRoute(sender: Sender, channel: number): Promise<RouteRecord> {

@@ -7,6 +7,9 @@
 import { generateId, toHex, utf8 } from "../crypto/mod.ts";
 import {
   ActiveDevicePolicy,
+  type Bus,
+  type BusMessage,
+  LocalBus,
   MemoryPresence,
   PeerRegistry,
   type Presence,
@@ -23,6 +26,8 @@ import {
 } from "../session/mod.ts";
 import { openSqliteStore, type Store } from "../storage/mod.ts";
 import { ensureSelfSignedCertificate } from "../security/tls/mod.ts";
+import { decodeFrame } from "../proto/mod.ts";
+import { decodeBase64 } from "../transport/mod.ts";
 import { handleConnect } from "./connect.ts";
 import { loadServerKeys, type ServerKeys } from "./keys.ts";
 import { json, problem } from "./problem.ts";
@@ -69,6 +74,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     createIfNew: true,
   });
   const presence: Presence = new MemoryPresence();
+  const bus: Bus = new LocalBus();
   const registry = new PeerRegistry();
   const instanceId = crypto.randomUUID();
   const newId = (context: string) => generateId(context);
@@ -77,6 +83,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     registry,
     presence,
     access: new ActiveDevicePolicy(store),
+    bus,
     instanceId,
     relayTtlSeconds: settings.relayTtlSeconds,
     presenceTtlSeconds: settings.presenceTtlSeconds,
@@ -147,7 +154,39 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     sessionTtlSeconds: settings.keepaliveSeconds,
     log,
     observer,
+    announce: (deviceId, connectionId) => {
+      bus.broadcast({ kind: "kick", deviceId, connectionId }).catch(() => {});
+    },
   };
+  await bus.subscribe(instanceId, (message) => onBusMessage(message));
+  function onBusMessage(message: BusMessage): void {
+    switch (message.kind) {
+      case "inbox":
+        registry.get(message.deviceId)?.kickInbox();
+        break;
+      case "route":
+        if (message.from !== instanceId) router.invalidateRoute(message.channel);
+        break;
+      case "kick": {
+        const peer = registry.get(message.deviceId);
+        if (peer && peer.connectionId !== message.connectionId) {
+          (peer as ServerConnection).close("replaced by a newer connection");
+        }
+        break;
+      }
+      case "frame": {
+        const peer = registry.get(message.deviceId);
+        if (!peer) break;
+        try {
+          const decoded = decodeFrame(decodeBase64(message.frame));
+          if (decoded) peer.deliver(decoded.frame);
+        } catch {
+          log.warn("malformed frame on the bus", {});
+        }
+        break;
+      }
+    }
+  }
 
   const connections = new Set<ServerConnection>();
   const startedAt = Date.now();
@@ -254,6 +293,10 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
       store.purgeExpiredSessions(new Date()).catch(() => {});
       if (presence instanceof MemoryPresence) presence.sweep();
     }, 60_000),
+    // While the bus is down, inbox notices may be lost: look at the queues anyway.
+    setInterval(() => {
+      if (!bus.healthy) { for (const peer of registry.all()) peer.kickInbox(); }
+    }, 5_000),
   ];
 
   let resolveFinished!: () => void;
@@ -270,6 +313,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
         Promise.all([server.shutdown(), h2c?.shutdown()]),
         new Promise((r) => setTimeout(r, settings.shutdownGraceMs)),
       ]);
+      await bus.close();
       await presence.close();
       await store.close();
       resolveFinished();

@@ -53,6 +53,8 @@ export interface ConnectionDeps {
   sessionTtlSeconds: number;
   log: Logger;
   observer: ConnectionObserver;
+  /** Tells other instances this device is now connected here (they drop older connections). */
+  announce?: (deviceId: string, connectionId: string) => void;
 }
 
 interface PendingDelivery {
@@ -224,6 +226,7 @@ export class ServerConnection implements Peer {
     this.#sendEncrypted(established.ack);
     const replaced = this.#deps.registry.add(this);
     if (replaced instanceof ServerConnection) replaced.close("replaced by a newer connection");
+    this.#deps.announce?.(this.deviceId, this.connectionId);
     const d = this.#deps;
     const presence = () =>
       d.presence.set(this.deviceId, "online", d.instanceId, d.presenceTtlSeconds).catch(() => {});
