@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import type { Command } from "@commander-js/extra-typings";
 import { CommuCatClient, ServerError } from "../src/client/mod.ts";
 import {
   certificateToJson,

@@ -27,7 +27,6 @@ import {
   type DecodedFrame,
   decodeFrame,
   encodeFrame,
-  type Frame,
   FrameDecoder,
   FrameType,
 } from "../proto/mod.ts";

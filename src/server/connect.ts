@@ -40,12 +40,14 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
     } catch (error) {
       return problem(400, `websocket upgrade failed: ${(error as Error).message}`);
     }
-    let connection!: ServerConnection;
+    // The link's callbacks need the connection, which needs the link.
+    const ref: { connection?: ServerConnection } = {};
     const link = createWebSocketLink(upgraded.socket, {
-      onData: (chunk) => void connection.receive(chunk),
-      onClose: () => connection.close("client closed"),
+      onData: (chunk) => void ref.connection?.receive(chunk),
+      onClose: () => ref.connection?.close("client closed"),
+      onBadText: () => ref.connection?.close("websocket text message is not base64"),
     });
-    connection = new ServerConnection(link, options.deps, id);
+    const connection = ref.connection = new ServerConnection(link, options.deps, id);
     options.track(connection);
     upgraded.response.headers.set("x-commucat-connect-mode", "websocket");
     return upgraded.response;
@@ -53,13 +55,13 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
   if (request.method !== "GET" && request.method !== "POST") {
     return problem(405, "/connect accepts GET or POST");
   }
-  let connection!: ServerConnection;
+  const ref: { connection?: ServerConnection } = {};
   const link = createStreamLink({
     mode,
     keepaliveMs: options.keepaliveMs,
-    onClose: () => connection?.close("client went away"),
+    onClose: () => ref.connection?.close("client went away"),
   });
-  connection = new ServerConnection(link, options.deps, id);
+  const connection = ref.connection = new ServerConnection(link, options.deps, id);
   options.track(connection);
   void pumpBody(request, connection);
   return new Response(link.body, { status: 200, headers: streamHeaders(mode) });

@@ -6,7 +6,7 @@
  * @module
  */
 import {
-  CodecError,
+  type CodecError,
   controlFrame,
   type DecodedFrame,
   decodeFrame,
@@ -190,6 +190,8 @@ export class ServerConnection implements Peer {
         );
       }
       const auth = await this.#handshake.hello(frame);
+      // The handshake timeout may have closed us while the store answered.
+      if ((this.#state as State) === "closed") return;
       this.#sendPlain(auth);
       if (this.#handshake.awaitingAuth) {
         this.#state = "auth";
