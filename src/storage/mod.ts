@@ -1,6 +1,7 @@
 /**
  * Durable state: the {@link Store} contract, the embedded SQLite store, the
- * schema migration runner, and the conformance suite every backend passes.
+ * PostgreSQL store, the schema migration runner, and the conformance suite
+ * every backend passes.
  *
  * @module
  */
@@ -43,6 +44,25 @@ export {
   sqliteMigrationRunner,
   SqliteMigrationTarget,
 } from "./sqlite_migrations.ts";
+export {
+  openPostgresStore,
+  PostgresSchemaNotCurrentError,
+  PostgresStore,
+  type PostgresStoreOptions,
+} from "./postgres.ts";
+export {
+  createPostgresClient,
+  describePostgresTarget,
+  type PostgresClient,
+  type PostgresConnectOptions,
+  StoreUnavailableError,
+} from "./postgres_client.ts";
+export {
+  POSTGRES_MIGRATION_FILES,
+  POSTGRES_MIGRATIONS_DIR,
+  postgresMigrationRunner,
+  PostgresMigrationTarget,
+} from "./postgres_migrations.ts";
 export {
   type ConformanceCase,
   runStoreConformance,
