@@ -9,10 +9,16 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { DatabaseSync } from "node:sqlite";
+import { loadConfig } from "../src/config/mod.ts";
 import {
+  createPostgresClient,
+  describePostgresTarget,
   formatVersion,
+  type MigrationProgress,
   type MigrationStatus,
+  openPostgresStore,
   openSqliteStore,
+  postgresMigrationRunner,
   sqliteMigrationRunner,
 } from "../src/storage/mod.ts";
 
@@ -37,21 +43,31 @@ export const stdIo: MigrateIo = {
 
 /** Options of {@link runMigrate}. */
 export interface MigrateOptions {
+  /** SQLite file; ignored when `postgresDsn` is set. */
   db: string;
+  /** Migrate a PostgreSQL database instead. */
+  postgresDsn?: string;
   status?: boolean;
 }
 
 /** Runs the command; returns the process exit code. */
 export async function runMigrate(options: MigrateOptions, io: MigrateIo = stdIo): Promise<number> {
   let midLine = false;
+  const name = options.postgresDsn ? describePostgresTarget(options.postgresDsn) : options.db;
   try {
-    if (options.status) return await printStatus(options.db, io);
-    const dir = parentDir(options.db);
-    if (dir !== null) await Deno.mkdir(dir, { recursive: true });
+    if (options.status) {
+      return options.postgresDsn
+        ? await printPostgresStatus(options.postgresDsn, io)
+        : await printStatus(options.db, io);
+    }
+    if (!options.postgresDsn) {
+      const dir = parentDir(options.db);
+      if (dir !== null) await Deno.mkdir(dir, { recursive: true });
+    }
     let applied = 0;
-    const store = await openSqliteStore(options.db, {
+    const migrateOptions = {
       migrate: true,
-      onMigrationProgress: (event) => {
+      onMigrationProgress: (event: MigrationProgress) => {
         const label = `${formatVersion(event.migration.version)}_${event.migration.name}`;
         if (event.kind === "applying") {
           io.write(`applying ${label} ... `);
@@ -65,12 +81,15 @@ export async function runMigrate(options: MigrateOptions, io: MigrateIo = stdIo)
           midLine = false;
         }
       },
-    });
+    };
+    const store = options.postgresDsn
+      ? await openPostgresStore(options.postgresDsn, { ...migrateOptions, poolSize: 1 })
+      : await openSqliteStore(options.db, migrateOptions);
     await store.close();
     io.write(
       applied === 0
-        ? `database ${options.db} is up to date\n`
-        : `database ${options.db}: applied ${applied} migration(s)\n`,
+        ? `database ${name} is up to date\n`
+        : `database ${name}: applied ${applied} migration(s)\n`,
     );
     return 0;
   } catch (error) {
@@ -107,6 +126,28 @@ async function printStatus(path: string, io: MigrateIo): Promise<number> {
   }
 }
 
+async function printPostgresStatus(dsn: string, io: MigrateIo): Promise<number> {
+  const sql = createPostgresClient(dsn, { poolSize: 1 });
+  try {
+    const report = await postgresMigrationRunner(sql).status();
+    io.write(`database ${describePostgresTarget(dsn)}\n`);
+    for (const m of report.migrations) io.write(statusLine(m));
+    if (report.changed.length > 0 || report.unknown.length > 0) {
+      const bad = [...report.changed, ...report.unknown].map((m) => formatVersion(m.version));
+      io.error(`error: migration ${bad.join(", ")} does not match this binary; see above`);
+      return 1;
+    }
+    io.write(
+      report.current
+        ? "schema is current\n"
+        : `${report.pending} pending migration(s): run \`commucat migrate\`\n`,
+    );
+    return 0;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
 function statusLine(m: MigrationStatus): string {
   const label = `${formatVersion(m.version)}_${m.name}`.padEnd(28);
   const when = m.appliedAt === null ? "" : `  ${m.appliedAt.toISOString()}`;
@@ -129,10 +170,30 @@ export function registerMigrateCommand(program: Command, io: MigrateIo = stdIo):
   program
     .command("migrate")
     .description("apply pending database migrations (idempotent)")
-    .option("--db <path>", "SQLite database file", DEFAULT_DB_PATH)
+    .option(
+      "--db <path>",
+      "SQLite database file (default: storage.sqlite_path of the configuration)",
+    )
+    .option(
+      "-c, --config <path>",
+      "configuration file (default: $COMMUCAT_CONFIG or ./commucat.toml)",
+    )
     .option("--status", "show the state of every migration; change nothing")
     .action(async (options) => {
-      const code = await runMigrate({ db: options.db, status: options.status === true }, io);
+      let db = options.db ?? DEFAULT_DB_PATH;
+      let postgresDsn: string | undefined;
+      if (options.db === undefined) {
+        try {
+          const config = loadConfig({ path: options.config });
+          db = config.storage.sqlitePath;
+          if (config.storage.backend === "postgres") postgresDsn = config.storage.postgresDsn;
+        } catch (error) {
+          io.error(error instanceof Error ? error.message : String(error));
+          Deno.exitCode = 2;
+          return;
+        }
+      }
+      const code = await runMigrate({ db, postgresDsn, status: options.status === true }, io);
       if (code !== 0) Deno.exitCode = code;
     });
   return program;

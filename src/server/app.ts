@@ -24,12 +24,14 @@ import {
   type ServerConnection,
   StaticKeyring,
 } from "../session/mod.ts";
-import { openSqliteStore, type Store } from "../storage/mod.ts";
+import { openPostgresStore, openSqliteStore, type Store } from "../storage/mod.ts";
+import { adminTokenVerifier, combineObservers, Metrics, serveMetrics } from "../metrics/mod.ts";
 import { ensureSelfSignedCertificate } from "../security/tls/mod.ts";
 import { decodeFrame } from "../proto/mod.ts";
 import { decodeBase64 } from "../transport/mod.ts";
 import { handleConnect } from "./connect.ts";
 import { loadServerKeys, type ServerKeys } from "./keys.ts";
+import { withRequestLog } from "./log.ts";
 import { json, problem } from "./problem.ts";
 import type { ServerSettings } from "./settings.ts";
 
@@ -65,14 +67,23 @@ export interface RunningServer {
   readonly finished: Promise<void>;
 }
 
+/** Opens the configured store (migrating a brand-new database on first start). */
+export function openStore(settings: ServerSettings): Promise<Store> {
+  return settings.storage.backend === "postgres"
+    ? openPostgresStore(settings.storage.dsn, {
+      poolSize: settings.storage.poolSize,
+      migrate: settings.migrate,
+      createIfNew: true,
+    })
+    : openSqliteStore(settings.sqlitePath, { migrate: settings.migrate, createIfNew: true });
+}
+
 /** Builds and starts a server. */
 export async function startServer(settings: ServerSettings, log: Logger): Promise<RunningServer> {
   await Deno.mkdir(settings.dataDir, { recursive: true });
   const keys = await loadServerKeys(settings);
-  const store = await openSqliteStore(settings.sqlitePath, {
-    migrate: settings.migrate,
-    createIfNew: true,
-  });
+  const store = await openStore(settings);
+
   const presence: Presence = new MemoryPresence();
   const bus: Bus = new LocalBus();
   const registry = new PeerRegistry();
@@ -121,6 +132,8 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     frameIn: () => counters.framesIn++,
     frameOut: () => counters.framesOut++,
   };
+  const metrics = new Metrics({ router, relay: store, version: SERVER_VERSION });
+  const verifyAdminToken = adminTokenVerifier(settings.adminToken);
   const keepaliveIntervalSeconds = Math.max(
     Math.max(Math.floor(settings.keepaliveSeconds / 2), 1),
     5,
@@ -153,7 +166,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     presenceTtlSeconds: settings.presenceTtlSeconds,
     sessionTtlSeconds: settings.keepaliveSeconds,
     log,
-    observer,
+    observer: combineObservers(observer, metrics.observer()),
     announce: (deviceId, connectionId) => {
       bus.broadcast({ kind: "kick", deviceId, connectionId }).catch(() => {});
     },
@@ -253,6 +266,8 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
           headers: { "content-type": "application/json", "cache-control": "no-store" },
         });
       }
+      case "/metrics":
+        return serveMetrics(request, metrics, verifyAdminToken);
       case "/api/server-info":
         return request.method === "GET" ? json(serverInfo()) : problem(405, "use GET");
       default:
@@ -275,14 +290,14 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     key,
     onListen: () => {},
     onError,
-  }, handler);
+  }, withRequestLog(handler, log));
   const h2c = settings.h2c
     ? Deno.serve({
       hostname: settings.h2c.hostname,
       port: settings.h2c.port,
       onListen: () => {},
       onError,
-    }, handler)
+    }, withRequestLog(handler, log))
     : null;
 
   const jobs = [

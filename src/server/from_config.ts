@@ -22,6 +22,12 @@ export function settingsFromConfig(
     dataDir: s.dataDir,
     tls: s.tlsCert && s.tlsKey ? { certPath: s.tlsCert, keyPath: s.tlsKey } : null,
     sqlitePath: config.storage.sqlitePath,
+    storage: config.storage.backend === "postgres"
+      ? { backend: "postgres", dsn: config.storage.postgresDsn!, poolSize: config.storage.poolSize }
+      : { backend: "sqlite" },
+    presence: config.presence.backend === "redis"
+      ? { backend: "redis", url: config.storage.redisUrl! }
+      : { backend: "memory" },
     migrate: options.migrate ?? false,
     prologue: config.crypto.prologue,
     noiseKey: config.crypto.noisePrivate && config.crypto.noisePublic
@@ -40,5 +46,6 @@ export function settingsFromConfig(
     presenceTtlSeconds: config.limits.presenceTtl,
     relayTtlSeconds: config.limits.relayTtl,
     shutdownGraceMs: s.shutdownGraceMs,
+    adminToken: config.admin.token,
   };
 }

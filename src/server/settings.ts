@@ -15,6 +15,10 @@ export interface ServerSettings {
   dataDir: string;
   tls: { certPath: string; keyPath: string } | null;
   sqlitePath: string;
+  /** Durable state: embedded SQLite (default) or PostgreSQL shared by several instances. */
+  storage: { backend: "sqlite" } | { backend: "postgres"; dsn: string; poolSize: number };
+  /** Presence and the cross-instance bus: this process, or Redis shared by several instances. */
+  presence: { backend: "memory" } | { backend: "redis"; url: string };
   /** Apply pending migrations at start instead of refusing. */
   migrate: boolean;
   prologue: string;
@@ -29,6 +33,8 @@ export interface ServerSettings {
   presenceTtlSeconds: number;
   relayTtlSeconds: number;
   shutdownGraceMs: number;
+  /** Bearer token for `/metrics` (`admin.token`); absent → `/metrics` refuses everyone. */
+  adminToken?: string;
 }
 
 /** Settings for tests and the zero-config default, overridable field by field. */
@@ -41,6 +47,8 @@ export function defaultSettings(overrides: Partial<ServerSettings> = {}): Server
     dataDir,
     tls: null,
     sqlitePath: `${dataDir}/commucat.db`,
+    storage: { backend: "sqlite" },
+    presence: { backend: "memory" },
     migrate: false,
     prologue: "commucat",
     noiseKey: null,
