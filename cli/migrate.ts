@@ -15,6 +15,7 @@ import {
   describePostgresTarget,
   formatVersion,
   type MigrationProgress,
+  type MigrationReport,
   type MigrationStatus,
   openPostgresStore,
   openSqliteStore,
@@ -108,19 +109,12 @@ async function printStatus(path: string, io: MigrateIo): Promise<number> {
   const db = exists ? new DatabaseSync(path, { readOnly: true }) : new DatabaseSync(":memory:");
   try {
     const report = await sqliteMigrationRunner(db).status();
-    io.write(`database ${path}${exists ? "" : " (does not exist yet)"}\n`);
-    for (const m of report.migrations) io.write(statusLine(m));
-    if (report.changed.length > 0 || report.unknown.length > 0) {
-      const bad = [...report.changed, ...report.unknown].map((m) => formatVersion(m.version));
-      io.error(`error: migration ${bad.join(", ")} does not match this binary; see above`);
-      return 1;
-    }
-    io.write(
-      report.current
-        ? "schema is current\n"
-        : `${report.pending} pending migration(s): run \`commucat migrate --db ${path}\`\n`,
+    return printReport(
+      `${path}${exists ? "" : " (does not exist yet)"}`,
+      report,
+      `commucat migrate --db ${path}`,
+      io,
     );
-    return 0;
   } finally {
     db.close();
   }
@@ -130,22 +124,31 @@ async function printPostgresStatus(dsn: string, io: MigrateIo): Promise<number> 
   const sql = createPostgresClient(dsn, { poolSize: 1 });
   try {
     const report = await postgresMigrationRunner(sql).status();
-    io.write(`database ${describePostgresTarget(dsn)}\n`);
-    for (const m of report.migrations) io.write(statusLine(m));
-    if (report.changed.length > 0 || report.unknown.length > 0) {
-      const bad = [...report.changed, ...report.unknown].map((m) => formatVersion(m.version));
-      io.error(`error: migration ${bad.join(", ")} does not match this binary; see above`);
-      return 1;
-    }
-    io.write(
-      report.current
-        ? "schema is current\n"
-        : `${report.pending} pending migration(s): run \`commucat migrate\`\n`,
-    );
-    return 0;
+    return printReport(describePostgresTarget(dsn), report, "commucat migrate", io);
   } finally {
     await sql.end({ timeout: 1 });
   }
+}
+
+function printReport(
+  name: string,
+  report: MigrationReport,
+  command: string,
+  io: MigrateIo,
+): number {
+  io.write(`database ${name}\n`);
+  for (const m of report.migrations) io.write(statusLine(m));
+  if (report.changed.length > 0 || report.unknown.length > 0) {
+    const bad = [...report.changed, ...report.unknown].map((m) => formatVersion(m.version));
+    io.error(`error: migration ${bad.join(", ")} does not match this binary; see above`);
+    return 1;
+  }
+  io.write(
+    report.current
+      ? "schema is current\n"
+      : `${report.pending} pending migration(s): run \`${command}\`\n`,
+  );
+  return 0;
 }
 
 function statusLine(m: MigrationStatus): string {
