@@ -9,5 +9,8 @@ export * from "./bus.ts";
 export * from "./errors.ts";
 export * from "./peer.ts";
 export * from "./presence.ts";
+export * from "./redis_bus.ts";
+export * from "./redis_connection.ts";
+export * from "./redis_presence.ts";
 export * from "./registry.ts";
 export * from "./router.ts";

@@ -1,0 +1,274 @@
+/**
+ * The cross-instance {@link Bus} over Redis pub/sub. Each instance listens on
+ * `commucat:bus:<instance>` (direct notices) and `commucat:bus:all`
+ * (broadcasts), over a connection of its own (a subscribed Redis connection
+ * takes no other commands); publishing uses a second connection.
+ *
+ * Losing a notice is allowed by design (the durable queue and the periodic
+ * inbox poll catch up), so while Redis is down `send`/`broadcast` resolve at
+ * once and count the drop instead of queueing in memory; `healthy` is false
+ * until both connections are back and the subscription is renewed.
+ *
+ * @module
+ */
+import type { Bus, BusMessage } from "./bus.ts";
+import { RedisPresence } from "./redis_presence.ts";
+import {
+  describeRedisError,
+  type RedisBackendOptions,
+  RedisConnection,
+  type RedisLogger,
+} from "./redis_connection.ts";
+
+/** Options of {@link RedisBus}. */
+export interface RedisBusOptions extends RedisBackendOptions {
+  /** Larger messages are dropped on send and ignored on receipt (default 4 MiB). */
+  maxMessageBytes?: number;
+}
+
+/** Counters of a {@link RedisBus}. */
+export interface RedisBusStats {
+  published: number;
+  received: number;
+  /** Messages not published (Redis down, timeout, too large). */
+  dropped: number;
+  /** Received messages ignored as malformed. */
+  malformed: number;
+}
+
+const silent: RedisLogger = { debug() {}, info() {}, warn() {}, error() {} };
+const encoder = new TextEncoder();
+
+/** {@link Bus} over Redis pub/sub; see the module doc. */
+export class RedisBus implements Bus {
+  /** Running counters (for metrics). */
+  readonly stats: RedisBusStats = { published: 0, received: 0, dropped: 0, malformed: 0 };
+  readonly #publisher: RedisConnection;
+  readonly #subscriber: RedisConnection;
+  readonly #prefix: string;
+  readonly #log: RedisLogger;
+  readonly #maxBytes: number;
+  #instance: string | null = null;
+  #handler: ((message: BusMessage) => void) | null = null;
+  /** Channels confirmed on the current subscriber connection. */
+  #subscribed: string[] = [];
+  /** Bumped on every (re)connection of the subscriber, so a late reply cannot claim a newer one. */
+  #generation = 0;
+  #dropping = false;
+  #closed = false;
+
+  /** Connects in the background: never throws for an unreachable Redis (only for a malformed URL). */
+  constructor(options: RedisBusOptions) {
+    this.#prefix = options.keyPrefix ?? "";
+    this.#log = options.logger ?? silent;
+    this.#maxBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+    this.#publisher = new RedisConnection(options, "bus-publisher");
+    this.#subscriber = new RedisConnection(options, "bus-subscriber", {
+      onReady: () => {
+        this.#generation++;
+        this.#subscribed = [];
+        this.#renewSubscription();
+      },
+      onDown: () => {
+        this.#subscribed = [];
+      },
+      onMessage: (channel, raw) => this.#receive(channel, raw),
+    });
+  }
+
+  /** The channel of one instance's direct notices. */
+  channelOf(instance: string): string {
+    return `${this.#prefix}commucat:bus:${instance}`;
+  }
+
+  /** The broadcast channel. */
+  get broadcastChannel(): string {
+    return `${this.#prefix}commucat:bus:all`;
+  }
+
+  get healthy(): boolean {
+    if (!this.#publisher.ready || !this.#subscriber.ready) return false;
+    return this.#instance === null || this.#subscribed.length === 2;
+  }
+
+  send(instance: string, message: BusMessage): Promise<void> {
+    return this.#publish(this.channelOf(instance), message);
+  }
+
+  broadcast(message: BusMessage): Promise<void> {
+    return this.#publish(this.broadcastChannel, message);
+  }
+
+  async subscribe(instance: string, handler: (message: BusMessage) => void): Promise<void> {
+    const previous = this.#subscribed;
+    this.#instance = instance;
+    this.#handler = handler;
+    if (!this.#subscriber.ready) return; // subscribes when the connection comes up
+    const wanted = this.#wantedChannels();
+    const stale = previous.filter((c) => !wanted.includes(c));
+    if (stale.length > 0) {
+      await this.#subscriber.client.unsubscribe(...stale).catch(() => {});
+    }
+    await this.#subscribeNow();
+  }
+
+  async ping(): Promise<void> {
+    if (!this.healthy) throw new Error("Redis bus is not connected");
+    const reply = await this.#publisher.client.ping();
+    if (reply !== "PONG") throw new Error("unexpected PING reply from Redis");
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#handler = null;
+    await Promise.all([this.#publisher.close(), this.#subscriber.close()]);
+  }
+
+  #wantedChannels(): string[] {
+    return this.#instance === null ? [] : [this.channelOf(this.#instance), this.broadcastChannel];
+  }
+
+  #renewSubscription(): void {
+    if (this.#instance === null) return;
+    this.#subscribeNow().catch(() => {});
+  }
+
+  /** Subscribes the current connection; resolves (logging) when that fails, the next connection retries. */
+  async #subscribeNow(): Promise<void> {
+    const channels = this.#wantedChannels();
+    const generation = this.#generation;
+    try {
+      await this.#subscriber.client.subscribe(...channels);
+    } catch (error) {
+      this.#log.warn("redis bus subscription failed; retrying on reconnection", {
+        error: describeRedisError(error),
+      });
+      // A connection that is up but refused SUBSCRIBE would otherwise stay unhealthy.
+      if (this.#subscriber.ready && generation === this.#generation) {
+        this.#subscriber.client.disconnect(true);
+      }
+      return;
+    }
+    if (generation === this.#generation && this.#subscriber.ready) this.#subscribed = channels;
+  }
+
+  async #publish(channel: string, message: BusMessage): Promise<void> {
+    if (this.#closed) return;
+    const body = JSON.stringify(message);
+    if (body.length > this.#maxBytes / 3 && encoder.encode(body).length > this.#maxBytes) {
+      this.stats.dropped++;
+      this.#log.warn("redis bus message too large; dropped", { kind: message.kind });
+      return;
+    }
+    if (!this.#publisher.ready) {
+      this.#drop("redis bus unavailable; dropping notices until it recovers");
+      return;
+    }
+    try {
+      await this.#publisher.client.publish(channel, body);
+    } catch (error) {
+      this.#drop("redis bus publish failed; dropping notices until it recovers", error);
+      return;
+    }
+    this.stats.published++;
+    if (this.#dropping) {
+      this.#dropping = false;
+      this.#log.info("redis bus publishing again", { dropped: this.stats.dropped });
+    }
+  }
+
+  #drop(message: string, error?: unknown): void {
+    this.stats.dropped++;
+    if (this.#dropping) return;
+    this.#dropping = true;
+    this.#log.warn(message, error === undefined ? {} : { error: describeRedisError(error) });
+  }
+
+  #receive(channel: string, raw: string): void {
+    const handler = this.#handler;
+    if (!handler || !this.#wantedChannels().includes(channel)) return;
+    const message = raw.length > this.#maxBytes ? null : parseBusMessage(raw);
+    if (!message) {
+      this.stats.malformed++;
+      this.#log.debug("ignored a malformed redis bus message", { bytes: raw.length });
+      return;
+    }
+    this.stats.received++;
+    try {
+      handler(message);
+    } catch (error) {
+      this.#log.error("redis bus handler failed", {
+        kind: message.kind,
+        error: describeRedisError(error),
+      });
+    }
+  }
+}
+
+/** Presence and bus of one instance, both on the same Redis. */
+export interface RedisBackends {
+  presence: RedisPresence;
+  bus: RedisBus;
+  /** Closes both. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the Redis presence and bus over the same settings. Never throws
+ * for an unreachable Redis: both start degraded and recover by themselves.
+ * Throws a TypeError only for a malformed URL.
+ */
+export function connectRedis(
+  url: string,
+  options: Omit<RedisBusOptions, "url"> = {},
+): RedisBackends {
+  const presence = new RedisPresence({ ...options, url });
+  let bus: RedisBus;
+  try {
+    bus = new RedisBus({ ...options, url });
+  } catch (error) {
+    presence.close().catch(() => {});
+    throw error;
+  }
+  return {
+    presence,
+    bus,
+    close: async () => {
+      await Promise.all([presence.close(), bus.close()]);
+    },
+  };
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Validates a received bus message; null for anything malformed. Unknown fields are dropped. */
+export function parseBusMessage(raw: string): BusMessage | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return null;
+  const m = data as Record<string, unknown>;
+  const text = (v: unknown): v is string => typeof v === "string" && v.length > 0;
+  switch (m.kind) {
+    case "inbox":
+      return text(m.deviceId) ? { kind: "inbox", deviceId: m.deviceId } : null;
+    case "frame":
+      return text(m.deviceId) && typeof m.frame === "string" && m.frame.length % 4 === 0 &&
+          BASE64.test(m.frame)
+        ? { kind: "frame", deviceId: m.deviceId, frame: m.frame }
+        : null;
+    case "route":
+      return Number.isSafeInteger(m.channel) && (m.channel as number) >= 0 && text(m.from)
+        ? { kind: "route", channel: m.channel as number, from: m.from }
+        : null;
+    case "kick":
+      return text(m.deviceId) && text(m.connectionId)
+        ? { kind: "kick", deviceId: m.deviceId, connectionId: m.connectionId }
+        : null;
+    default:
+      return null;
+  }
+}
