@@ -21,7 +21,7 @@ Deno.test("healthz, readyz, server-info and 404 problem+json", async () => {
 
     const ready = await fetch(`${srv.url}/readyz`, { client: http });
     assert.equal(ready.status, 200);
-    assert.deepEqual((await ready.json()).checks, { storage: "ok", presence: "ok" });
+    assert.deepEqual((await ready.json()).checks, { storage: "ok", presence: "ok", bus: "ok" });
 
     const info = await (await fetch(`${srv.url}/api/server-info`, { client: http })).json();
     assert.equal(info.noise_public, toHex(srv.noisePublic));

@@ -9,6 +9,7 @@ import {
   ActiveDevicePolicy,
   type Bus,
   type BusMessage,
+  connectRedis,
   LocalBus,
   MemoryPresence,
   PeerRegistry,
@@ -84,8 +85,9 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
   const keys = await loadServerKeys(settings);
   const store = await openStore(settings);
 
-  const presence: Presence = new MemoryPresence();
-  const bus: Bus = new LocalBus();
+  const { presence, bus } = settings.presence.backend === "redis"
+    ? connectRedis(settings.presence.url, { logger: log })
+    : { presence: new MemoryPresence() as Presence, bus: new LocalBus() as Bus };
   const registry = new PeerRegistry();
   const instanceId = crypto.randomUUID();
   const newId = (context: string) => generateId(context);
@@ -260,6 +262,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
           () => (checks.presence = "ok"),
           (e) => (checks.presence = String(e)),
         );
+        checks.bus = bus.healthy ? "ok" : "reconnecting";
         const ready = !stopping && Object.values(checks).every((v) => v === "ok");
         return new Response(JSON.stringify({ status: ready ? "ready" : "degraded", checks }), {
           status: ready ? 200 : 503,
