@@ -25,6 +25,10 @@ export interface HandshakeGateStats {
  * const release = gate.tryEnter();
  * if (!release) return tooManyHandshakes();
  * connection.done.finally(release); // and call release() when the handshake ends
+ *
+ * // or by connection id, released from observer events:
+ * if (!gate.enter(connectionId)) return tooManyHandshakes();
+ * gate.leave(connectionId); // on handshake result and on close; idempotent
  * ```
  */
 export class HandshakeGate {
@@ -32,6 +36,7 @@ export class HandshakeGate {
   #inFlight = 0;
   #admitted = 0;
   #denied = 0;
+  readonly #held = new Map<string, () => void>();
 
   constructor(maxInFlight: number) {
     if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) {
@@ -64,6 +69,27 @@ export class HandshakeGate {
       held = false;
       this.#inFlight--;
     };
+  }
+
+  /**
+   * Takes a slot held by `id` (a connection id), for callers that release by
+   * id from events (handshake done, connection closed). False when full; an
+   * id that already holds a slot keeps it.
+   */
+  enter(id: string): boolean {
+    if (this.#held.has(id)) return true;
+    const release = this.tryEnter();
+    if (!release) return false;
+    this.#held.set(id, release);
+    return true;
+  }
+
+  /** Frees the slot held by `id`, if any (idempotent). */
+  leave(id: string): void {
+    const release = this.#held.get(id);
+    if (!release) return;
+    this.#held.delete(id);
+    release();
   }
 
   /** Counters since construction. */

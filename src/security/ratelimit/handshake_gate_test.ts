@@ -33,3 +33,18 @@ Deno.test("handshake gate: a bad cap is a RangeError", () => {
     assert.throws(() => new HandshakeGate(bad), RangeError);
   }
 });
+
+Deno.test("handshake gate: slots held by connection id, left idempotently", () => {
+  const gate = new HandshakeGate(2);
+  assert.equal(gate.enter("c1"), true);
+  assert.equal(gate.enter("c1"), true, "the same id keeps its one slot");
+  assert.equal(gate.inFlight, 1);
+  assert.equal(gate.enter("c2"), true);
+  assert.equal(gate.enter("c3"), false, "full");
+  gate.leave("c1"); // handshake result
+  gate.leave("c1"); // then the close event: harmless
+  gate.leave("unknown");
+  assert.equal(gate.inFlight, 1);
+  assert.equal(gate.enter("c3"), true);
+  assert.deepEqual(gate.stats(), { inFlight: 2, admitted: 3, denied: 1 });
+});
