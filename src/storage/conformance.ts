@@ -12,6 +12,7 @@
  */
 
 import type { Store } from "./store.ts";
+import { accountCases } from "./conformance_accounts.ts";
 import { identityCases } from "./conformance_identity.ts";
 import { messagingCases } from "./conformance_messaging.ts";
 
@@ -32,6 +33,7 @@ export const STORE_CONFORMANCE_CASES: readonly ConformanceCase[] = [
   },
   ...identityCases,
   ...messagingCases,
+  ...accountCases,
 ];
 
 /**

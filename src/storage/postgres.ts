@@ -31,32 +31,47 @@ import { postgresMigrationRunner } from "./postgres_migrations.ts";
 import {
   pgDevice,
   pgEnvelope,
+  pgFriendRequest,
   pgGroup,
   pgInt,
   pgKeyEvent,
   pgMember,
+  pgPairing,
+  pgRotation,
   pgRoute,
   type PgRow,
   pgSecret,
   pgSession,
+  pgText,
   pgUser,
   validDate,
 } from "./postgres_rows.ts";
 import { SchemaNotCurrentError } from "./sqlite.ts";
-import type {
-  DeviceKeyEvent,
-  DeviceRecord,
-  DeviceStatus,
-  GroupMemberRecord,
-  GroupRecord,
-  ProfilePatch,
-  RelayEnvelope,
-  RouteRecord,
-  ServerSecretRecord,
-  SessionRecord,
-  Store,
-  StoredEnvelope,
-  UserRecord,
+import { decodeFriends, encodeFriends, FRIENDS_BLOB_KEY } from "./friends_blob.ts";
+import { PAIRING_REDEEMED_RETENTION_MS, pairingUnusable } from "./pairing_rules.ts";
+import {
+  type DeviceKeyEvent,
+  type DeviceKeyRotation,
+  type DeviceRecord,
+  type DeviceRotationRecord,
+  type DeviceStatus,
+  type FriendEntry,
+  type FriendRequestRecord,
+  type FriendRequestStatus,
+  type GroupMemberRecord,
+  type GroupRecord,
+  PAIRING_MAX_ATTEMPTS,
+  type PairingClaimResult,
+  type PairingRecord,
+  type ProfilePatch,
+  type RelayEnvelope,
+  type RouteRecord,
+  type ServerSecretRecord,
+  type SessionRecord,
+  type Store,
+  StoreConflictError,
+  type StoredEnvelope,
+  type UserRecord,
 } from "./store.ts";
 
 /** Options of {@link openPostgresStore}. */
@@ -586,6 +601,196 @@ export class PostgresStore implements Store {
       "delete secret",
       (sql) => sql`DELETE FROM server_secret WHERE name = ${name} AND version = ${version}`,
     );
+  }
+
+  // pairing
+
+  async createPairing(
+    pairing: Omit<PairingRecord, "redeemedAt" | "redeemedDeviceId" | "publicKey" | "attempts">,
+  ): Promise<void> {
+    await this.#write(
+      "pairing code exists or issuer unknown",
+      (sql) =>
+        sql`INSERT INTO device_pairing (pair_code, user_id, issuer_device_id, issued_at,
+          expires_at) VALUES (${pairing.pairCode}, ${pairing.userId}, ${pairing.issuerDeviceId},
+          ${validDate(pairing.issuedAt)}, ${validDate(pairing.expiresAt)})`,
+    );
+  }
+
+  async getPairing(pairCode: string): Promise<PairingRecord | null> {
+    const [row] = await this.#rows((sql) =>
+      sql`SELECT * FROM device_pairing WHERE pair_code = ${pairCode}`
+    );
+    return row === undefined ? null : pgPairing(row);
+  }
+
+  /** The row lock (FOR UPDATE) serializes concurrent claims of one code. */
+  async claimPairing(
+    pairCode: string,
+    now: Date,
+    device: Omit<DeviceRecord, "userId">,
+    keyEvent: DeviceKeyEvent,
+  ): Promise<PairingClaimResult> {
+    validDate(now);
+    return await this.#write(
+      "device exists",
+      (sql) =>
+        sql.begin(async (tx): Promise<PairingClaimResult> => {
+          const [row] = await tx`SELECT * FROM device_pairing WHERE pair_code = ${pairCode}
+          FOR UPDATE`;
+          if (row === undefined) return { ok: false, reason: "not_found" };
+          const pairing = pgPairing(row);
+          const reason = pairingUnusable(pairing, now);
+          if (reason !== null) {
+            await tx`UPDATE device_pairing SET attempts = attempts + 1
+            WHERE pair_code = ${pairCode}`;
+            return { ok: false, reason };
+          }
+          const inserted: DeviceRecord = { ...device, userId: pairing.userId };
+          await tx`INSERT INTO user_device (device_id, user_id, public_key, status, created_at)
+          VALUES (${inserted.deviceId}, ${inserted.userId}, ${inserted.publicKey},
+          ${inserted.status}, ${validDate(inserted.createdAt)})`;
+          await tx`INSERT INTO device_key_event (event_id, device_id, public_key, recorded_at)
+          VALUES (${keyEvent.eventId}, ${keyEvent.deviceId}, ${keyEvent.publicKey},
+          ${validDate(keyEvent.recordedAt)})`;
+          const [updated] = await tx`UPDATE device_pairing SET redeemed_at = ${now},
+            redeemed_device_id = ${inserted.deviceId}, public_key = ${inserted.publicKey},
+            attempts = attempts + 1
+          WHERE pair_code = ${pairCode} RETURNING *`;
+          return { ok: true, pairing: pgPairing(updated), device: inserted };
+        }),
+    );
+  }
+
+  async purgePairings(now: Date): Promise<number> {
+    const cutoff = new Date(validDate(now).getTime() - PAIRING_REDEEMED_RETENTION_MS);
+    const result = await this.#write(
+      "purge pairings",
+      (sql) =>
+        sql`DELETE FROM device_pairing WHERE expires_at <= ${now}
+          OR attempts >= ${PAIRING_MAX_ATTEMPTS}
+          OR (redeemed_at IS NOT NULL AND redeemed_at <= ${cutoff})`,
+    );
+    return result.count;
+  }
+
+  // friends
+
+  async getFriends(userId: string): Promise<FriendEntry[]> {
+    const [row] = await this.#rows((sql) =>
+      sql`SELECT payload FROM user_blob WHERE user_id = ${userId} AND key = ${FRIENDS_BLOB_KEY}`
+    );
+    return row === undefined ? [] : decodeFriends(pgText(row, "payload"));
+  }
+
+  async putFriends(userId: string, entries: FriendEntry[], now: Date): Promise<void> {
+    await this.#write(
+      "user unknown",
+      (sql) =>
+        sql`INSERT INTO user_blob (user_id, key, payload, updated_at)
+        VALUES (${userId}, ${FRIENDS_BLOB_KEY}, ${encodeFriends(entries)}, ${validDate(now)})
+        ON CONFLICT (user_id, key) DO UPDATE SET payload = excluded.payload,
+          updated_at = excluded.updated_at`,
+    );
+  }
+
+  async upsertFriendRequest(request: FriendRequestRecord): Promise<FriendRequestRecord> {
+    const [row] = await this.#write(
+      "friend request id exists",
+      (sql) =>
+        sql`INSERT INTO friend_requests (id, from_user_id, to_user_id, status, message,
+          created_at, updated_at) VALUES (${request.id}, ${request.fromUserId},
+          ${request.toUserId}, 'pending', ${request.message}, ${validDate(request.createdAt)},
+          ${validDate(request.updatedAt)})
+        ON CONFLICT (from_user_id, to_user_id) DO UPDATE SET status = 'pending',
+          message = excluded.message, updated_at = excluded.updated_at
+        RETURNING *`,
+    );
+    return pgFriendRequest(row);
+  }
+
+  async getFriendRequest(
+    fromUserId: string,
+    toUserId: string,
+  ): Promise<FriendRequestRecord | null> {
+    const [row] = await this.#rows((sql) =>
+      sql`SELECT * FROM friend_requests
+        WHERE from_user_id = ${fromUserId} AND to_user_id = ${toUserId}`
+    );
+    return row === undefined ? null : pgFriendRequest(row);
+  }
+
+  async getFriendRequestById(id: string): Promise<FriendRequestRecord | null> {
+    const [row] = await this.#rows((sql) => sql`SELECT * FROM friend_requests WHERE id = ${id}`);
+    return row === undefined ? null : pgFriendRequest(row);
+  }
+
+  async listIncomingFriendRequests(userId: string): Promise<FriendRequestRecord[]> {
+    const rows = await this.#rows((sql) =>
+      sql`SELECT * FROM friend_requests WHERE to_user_id = ${userId} AND status = 'pending'
+        ORDER BY created_at, ctid`
+    );
+    return rows.map(pgFriendRequest);
+  }
+
+  async listOutgoingFriendRequests(userId: string): Promise<FriendRequestRecord[]> {
+    const rows = await this.#rows((sql) =>
+      sql`SELECT * FROM friend_requests WHERE from_user_id = ${userId}
+        ORDER BY created_at, ctid`
+    );
+    return rows.map(pgFriendRequest);
+  }
+
+  async setFriendRequestStatus(
+    id: string,
+    status: FriendRequestStatus,
+    now: Date,
+  ): Promise<boolean> {
+    const result = await this.#write(
+      "set friend request status",
+      (sql) =>
+        sql`UPDATE friend_requests SET status = ${status}, updated_at = ${validDate(now)}
+        WHERE id = ${id}`,
+    );
+    return result.count === 1;
+  }
+
+  async devicesShareGroup(deviceA: string, deviceB: string): Promise<boolean> {
+    const rows = await this.#rows((sql) =>
+      sql`SELECT 1 FROM group_member a JOIN group_member b ON a.group_id = b.group_id
+        WHERE a.device_id = ${deviceA} AND b.device_id = ${deviceB} LIMIT 1`
+    );
+    return rows.length > 0;
+  }
+
+  // device key rotation
+
+  async rotateDeviceKey(rotation: DeviceKeyRotation): Promise<void> {
+    const e = rotation.event;
+    const a = rotation.audit;
+    await this.#write("device already rotated to this key", (sql) =>
+      sql.begin(async (tx) => {
+        const changed = await tx`UPDATE user_device SET public_key = ${rotation.newPublicKey}
+          WHERE device_id = ${rotation.deviceId} AND public_key = ${a.oldPublicKey}`;
+        if (changed.count !== 1) {
+          throw new StoreConflictError("device missing or its key changed meanwhile");
+        }
+        await tx`INSERT INTO device_key_event (event_id, device_id, public_key, recorded_at)
+          VALUES (${e.eventId}, ${e.deviceId}, ${e.publicKey}, ${validDate(e.recordedAt)})`;
+        await tx`INSERT INTO device_rotation_audit (rotation_id, device_id, old_public_key,
+            new_public_key, signature, nonce, proof_expires_at, applied_at)
+          VALUES (${a.rotationId}, ${a.deviceId}, ${a.oldPublicKey}, ${a.newPublicKey},
+            ${a.signature}, ${a.nonce}, ${validDate(a.proofExpiresAt)},
+            ${validDate(a.appliedAt)})`;
+      }));
+  }
+
+  async listDeviceRotations(deviceId: string): Promise<DeviceRotationRecord[]> {
+    const rows = await this.#rows((sql) =>
+      sql`SELECT * FROM device_rotation_audit WHERE device_id = ${deviceId}
+        ORDER BY applied_at DESC, ctid DESC`
+    );
+    return rows.map(pgRotation);
   }
 
   // idempotency

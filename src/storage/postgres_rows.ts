@@ -13,10 +13,14 @@ import { StoreCorruptionError } from "./sqlite_rows.ts";
 import type {
   DeviceKeyEvent,
   DeviceRecord,
+  DeviceRotationRecord,
   DeviceStatus,
+  FriendRequestRecord,
+  FriendRequestStatus,
   GroupMemberRecord,
   GroupRecord,
   GroupRole,
+  PairingRecord,
   RouteRecord,
   ServerSecretRecord,
   SessionRecord,
@@ -200,5 +204,51 @@ export function pgEnvelope(row: PgRow, deviceId: string): StoredEnvelope {
     payload: pgBytes(row, "payload"),
     deliverAfter: pgDate(row, "deliver_after"),
     expiresAt: pgDate(row, "expires_at"),
+  };
+}
+
+/** device_pairing row → record. */
+export function pgPairing(row: PgRow): PairingRecord {
+  return {
+    pairCode: pgText(row, "pair_code"),
+    userId: pgText(row, "user_id"),
+    issuerDeviceId: pgText(row, "issuer_device_id"),
+    issuedAt: pgDate(row, "issued_at"),
+    expiresAt: pgDate(row, "expires_at"),
+    redeemedAt: row.redeemed_at === null ? null : pgDate(row, "redeemed_at"),
+    redeemedDeviceId: pgTextOrNull(row, "redeemed_device_id"),
+    publicKey: pgBytesOrNull(row, "public_key"),
+    attempts: pgInt(row, "attempts"),
+  };
+}
+
+const FRIEND_REQUEST_STATUSES: readonly string[] = ["pending", "accepted", "rejected"];
+
+/** friend_requests row → record. */
+export function pgFriendRequest(row: PgRow): FriendRequestRecord {
+  const status = pgText(row, "status");
+  if (!FRIEND_REQUEST_STATUSES.includes(status)) bad("status", "a friend request status");
+  return {
+    id: pgText(row, "id"),
+    fromUserId: pgText(row, "from_user_id"),
+    toUserId: pgText(row, "to_user_id"),
+    status: status as FriendRequestStatus,
+    message: pgTextOrNull(row, "message"),
+    createdAt: pgDate(row, "created_at"),
+    updatedAt: pgDate(row, "updated_at"),
+  };
+}
+
+/** device_rotation_audit row → record. */
+export function pgRotation(row: PgRow): DeviceRotationRecord {
+  return {
+    rotationId: pgText(row, "rotation_id"),
+    deviceId: pgText(row, "device_id"),
+    oldPublicKey: pgBytes(row, "old_public_key"),
+    newPublicKey: pgBytes(row, "new_public_key"),
+    signature: pgBytes(row, "signature"),
+    nonce: pgBytesOrNull(row, "nonce"),
+    proofExpiresAt: pgDate(row, "proof_expires_at"),
+    appliedAt: pgDate(row, "applied_at"),
   };
 }

@@ -25,20 +25,33 @@ import {
   type Row,
   text,
   toDevice,
+  toFriendRequest,
   toGroup,
   toKeyEvent,
   toMember,
+  toPairing,
+  toRotation,
   toRoute,
   toSecret,
   toSession,
   toUser,
 } from "./sqlite_rows.ts";
+import { decodeFriends, encodeFriends, FRIENDS_BLOB_KEY } from "./friends_blob.ts";
+import { PAIRING_REDEEMED_RETENTION_MS, pairingUnusable } from "./pairing_rules.ts";
 import {
   type DeviceKeyEvent,
+  type DeviceKeyRotation,
   type DeviceRecord,
+  type DeviceRotationRecord,
   type DeviceStatus,
+  type FriendEntry,
+  type FriendRequestRecord,
+  type FriendRequestStatus,
   type GroupMemberRecord,
   type GroupRecord,
+  PAIRING_MAX_ATTEMPTS,
+  type PairingClaimResult,
+  type PairingRecord,
   type ProfilePatch,
   type RelayEnvelope,
   type RouteRecord,
@@ -637,6 +650,250 @@ export class SqliteStore implements Store {
     return this.#write("delete secret", () => {
       this.#run("DELETE FROM server_secret WHERE name = ? AND version = ?", name, version);
     });
+  }
+
+  // pairing
+
+  createPairing(
+    pairing: Omit<PairingRecord, "redeemedAt" | "redeemedDeviceId" | "publicKey" | "attempts">,
+  ): Promise<void> {
+    return this.#write("pairing code exists or issuer unknown", () => {
+      this.#run(
+        `INSERT INTO device_pairing (pair_code, user_id, issuer_device_id, issued_at, expires_at)
+         VALUES (?, ?, ?, ?, ?)`,
+        pairing.pairCode,
+        pairing.userId,
+        pairing.issuerDeviceId,
+        ms(pairing.issuedAt),
+        ms(pairing.expiresAt),
+      );
+    });
+  }
+
+  getPairing(pairCode: string): Promise<PairingRecord | null> {
+    return this.#read(() => {
+      const row = this.#get("SELECT * FROM device_pairing WHERE pair_code = ?", pairCode);
+      return row === undefined ? null : toPairing(row);
+    });
+  }
+
+  claimPairing(
+    pairCode: string,
+    now: Date,
+    device: Omit<DeviceRecord, "userId">,
+    keyEvent: DeviceKeyEvent,
+  ): Promise<PairingClaimResult> {
+    return this.#write("device exists", () =>
+      this.#transaction((): PairingClaimResult => {
+        const row = this.#get("SELECT * FROM device_pairing WHERE pair_code = ?", pairCode);
+        if (row === undefined) return { ok: false, reason: "not_found" };
+        const pairing = toPairing(row);
+        const reason = pairingUnusable(pairing, now);
+        if (reason !== null) {
+          this.#run(
+            "UPDATE device_pairing SET attempts = attempts + 1 WHERE pair_code = ?",
+            pairCode,
+          );
+          return { ok: false, reason };
+        }
+        const inserted: DeviceRecord = { ...device, userId: pairing.userId };
+        this.#run(
+          `INSERT INTO user_device (device_id, user_id, public_key, status, created_at)
+           VALUES (?, ?, ?, ?, ?)`,
+          inserted.deviceId,
+          inserted.userId,
+          inserted.publicKey,
+          inserted.status,
+          ms(inserted.createdAt),
+        );
+        this.#run(
+          `INSERT INTO device_key_event (event_id, device_id, public_key, recorded_at)
+           VALUES (?, ?, ?, ?)`,
+          keyEvent.eventId,
+          keyEvent.deviceId,
+          keyEvent.publicKey,
+          ms(keyEvent.recordedAt),
+        );
+        this.#run(
+          `UPDATE device_pairing SET redeemed_at = ?, redeemed_device_id = ?, public_key = ?,
+             attempts = attempts + 1 WHERE pair_code = ?`,
+          ms(now),
+          inserted.deviceId,
+          inserted.publicKey,
+          pairCode,
+        );
+        const updated = this.#get("SELECT * FROM device_pairing WHERE pair_code = ?", pairCode);
+        return { ok: true, pairing: toPairing(updated!), device: inserted };
+      }));
+  }
+
+  purgePairings(now: Date): Promise<number> {
+    return this.#write("purge pairings", () =>
+      this.#run(
+        `DELETE FROM device_pairing WHERE expires_at <= ? OR attempts >= ?
+           OR (redeemed_at IS NOT NULL AND redeemed_at <= ?)`,
+        ms(now),
+        PAIRING_MAX_ATTEMPTS,
+        ms(now) - PAIRING_REDEEMED_RETENTION_MS,
+      ));
+  }
+
+  // friends
+
+  getFriends(userId: string): Promise<FriendEntry[]> {
+    return this.#read(() => {
+      const row = this.#get(
+        "SELECT payload FROM user_blob WHERE user_id = ? AND key = ?",
+        userId,
+        FRIENDS_BLOB_KEY,
+      );
+      return row === undefined ? [] : decodeFriends(text(row, "payload"));
+    });
+  }
+
+  putFriends(userId: string, entries: FriendEntry[], now: Date): Promise<void> {
+    return this.#write("user unknown", () => {
+      this.#run(
+        `INSERT INTO user_blob (user_id, key, payload, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (user_id, key) DO UPDATE SET payload = excluded.payload,
+           updated_at = excluded.updated_at`,
+        userId,
+        FRIENDS_BLOB_KEY,
+        encodeFriends(entries),
+        ms(now),
+      );
+    });
+  }
+
+  upsertFriendRequest(request: FriendRequestRecord): Promise<FriendRequestRecord> {
+    return this.#write("friend request id exists", () => {
+      this.#run(
+        `INSERT INTO friend_requests (id, from_user_id, to_user_id, status, message, created_at,
+           updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)
+         ON CONFLICT (from_user_id, to_user_id) DO UPDATE SET status = 'pending',
+           message = excluded.message, updated_at = excluded.updated_at`,
+        request.id,
+        request.fromUserId,
+        request.toUserId,
+        request.message,
+        ms(request.createdAt),
+        ms(request.updatedAt),
+      );
+      const row = this.#get(
+        "SELECT * FROM friend_requests WHERE from_user_id = ? AND to_user_id = ?",
+        request.fromUserId,
+        request.toUserId,
+      );
+      return toFriendRequest(row!);
+    });
+  }
+
+  getFriendRequest(fromUserId: string, toUserId: string): Promise<FriendRequestRecord | null> {
+    return this.#read(() => {
+      const row = this.#get(
+        "SELECT * FROM friend_requests WHERE from_user_id = ? AND to_user_id = ?",
+        fromUserId,
+        toUserId,
+      );
+      return row === undefined ? null : toFriendRequest(row);
+    });
+  }
+
+  getFriendRequestById(id: string): Promise<FriendRequestRecord | null> {
+    return this.#read(() => {
+      const row = this.#get("SELECT * FROM friend_requests WHERE id = ?", id);
+      return row === undefined ? null : toFriendRequest(row);
+    });
+  }
+
+  listIncomingFriendRequests(userId: string): Promise<FriendRequestRecord[]> {
+    return this.#read(() =>
+      this.#all(
+        `SELECT * FROM friend_requests WHERE to_user_id = ? AND status = 'pending'
+         ORDER BY created_at, rowid`,
+        userId,
+      ).map(toFriendRequest)
+    );
+  }
+
+  listOutgoingFriendRequests(userId: string): Promise<FriendRequestRecord[]> {
+    return this.#read(() =>
+      this.#all(
+        "SELECT * FROM friend_requests WHERE from_user_id = ? ORDER BY created_at, rowid",
+        userId,
+      ).map(toFriendRequest)
+    );
+  }
+
+  setFriendRequestStatus(id: string, status: FriendRequestStatus, now: Date): Promise<boolean> {
+    return this.#write("set friend request status", () =>
+      this.#run(
+        "UPDATE friend_requests SET status = ?, updated_at = ? WHERE id = ?",
+        status,
+        ms(now),
+        id,
+      ) === 1);
+  }
+
+  devicesShareGroup(deviceA: string, deviceB: string): Promise<boolean> {
+    return this.#read(() =>
+      this.#get(
+        `SELECT 1 FROM group_member a JOIN group_member b ON a.group_id = b.group_id
+         WHERE a.device_id = ? AND b.device_id = ? LIMIT 1`,
+        deviceA,
+        deviceB,
+      ) !== undefined
+    );
+  }
+
+  // device key rotation
+
+  rotateDeviceKey(rotation: DeviceKeyRotation): Promise<void> {
+    return this.#write("device already rotated to this key", () =>
+      this.#transaction(() => {
+        const changed = this.#run(
+          "UPDATE user_device SET public_key = ? WHERE device_id = ? AND public_key = ?",
+          rotation.newPublicKey,
+          rotation.deviceId,
+          rotation.audit.oldPublicKey,
+        );
+        if (changed !== 1) {
+          throw new StoreConflictError("device missing or its key changed meanwhile");
+        }
+        const e = rotation.event;
+        this.#run(
+          `INSERT INTO device_key_event (event_id, device_id, public_key, recorded_at)
+           VALUES (?, ?, ?, ?)`,
+          e.eventId,
+          e.deviceId,
+          e.publicKey,
+          ms(e.recordedAt),
+        );
+        const a = rotation.audit;
+        this.#run(
+          `INSERT INTO device_rotation_audit (rotation_id, device_id, old_public_key,
+             new_public_key, signature, nonce, proof_expires_at, applied_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          a.rotationId,
+          a.deviceId,
+          a.oldPublicKey,
+          a.newPublicKey,
+          a.signature,
+          a.nonce,
+          ms(a.proofExpiresAt),
+          ms(a.appliedAt),
+        );
+      }));
+  }
+
+  listDeviceRotations(deviceId: string): Promise<DeviceRotationRecord[]> {
+    return this.#read(() =>
+      this.#all(
+        `SELECT * FROM device_rotation_audit WHERE device_id = ?
+         ORDER BY applied_at DESC, rowid DESC`,
+        deviceId,
+      ).map(toRotation)
+    );
   }
 
   // idempotency

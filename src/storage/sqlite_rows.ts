@@ -10,10 +10,14 @@ import type { SQLOutputValue } from "node:sqlite";
 import type {
   DeviceKeyEvent,
   DeviceRecord,
+  DeviceRotationRecord,
   DeviceStatus,
+  FriendRequestRecord,
+  FriendRequestStatus,
   GroupMemberRecord,
   GroupRecord,
   GroupRole,
+  PairingRecord,
   RouteRecord,
   ServerSecretRecord,
   SessionRecord,
@@ -191,5 +195,52 @@ export function toSecret(row: Row): ServerSecretRecord {
     validAfter: date(row, "valid_after"),
     rotatesAt: date(row, "rotates_at"),
     expiresAt: date(row, "expires_at"),
+  };
+}
+
+/** device_pairing row → record. */
+export function toPairing(row: Row): PairingRecord {
+  const redeemed = row.redeemed_at;
+  return {
+    pairCode: text(row, "pair_code"),
+    userId: text(row, "user_id"),
+    issuerDeviceId: text(row, "issuer_device_id"),
+    issuedAt: date(row, "issued_at"),
+    expiresAt: date(row, "expires_at"),
+    redeemedAt: redeemed === null ? null : date(row, "redeemed_at"),
+    redeemedDeviceId: textOrNull(row, "redeemed_device_id"),
+    publicKey: blobOrNull(row, "public_key"),
+    attempts: int(row, "attempts"),
+  };
+}
+
+const FRIEND_REQUEST_STATUSES: readonly string[] = ["pending", "accepted", "rejected"];
+
+/** friend_requests row → record. */
+export function toFriendRequest(row: Row): FriendRequestRecord {
+  const status = text(row, "status");
+  if (!FRIEND_REQUEST_STATUSES.includes(status)) bad("status", "a friend request status");
+  return {
+    id: text(row, "id"),
+    fromUserId: text(row, "from_user_id"),
+    toUserId: text(row, "to_user_id"),
+    status: status as FriendRequestStatus,
+    message: textOrNull(row, "message"),
+    createdAt: date(row, "created_at"),
+    updatedAt: date(row, "updated_at"),
+  };
+}
+
+/** device_rotation_audit row → record. */
+export function toRotation(row: Row): DeviceRotationRecord {
+  return {
+    rotationId: text(row, "rotation_id"),
+    deviceId: text(row, "device_id"),
+    oldPublicKey: blob(row, "old_public_key"),
+    newPublicKey: blob(row, "new_public_key"),
+    signature: blob(row, "signature"),
+    nonce: blobOrNull(row, "nonce"),
+    proofExpiresAt: date(row, "proof_expires_at"),
+    appliedAt: date(row, "applied_at"),
   };
 }

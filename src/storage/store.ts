@@ -110,6 +110,74 @@ export interface ProfilePatch {
   avatarUrl?: string | null;
 }
 
+/** A pairing code issued by a device for adding another device to its user. */
+export interface PairingRecord {
+  pairCode: string;
+  userId: string;
+  issuerDeviceId: string;
+  issuedAt: Date;
+  expiresAt: Date;
+  redeemedAt: Date | null;
+  redeemedDeviceId: string | null;
+  /** Public key of the device that redeemed the code. */
+  publicKey: Uint8Array | null;
+  /** Claims tried so far, successful or not. */
+  attempts: number;
+}
+
+/** Claims a pairing code may take before it is dead. */
+export const PAIRING_MAX_ATTEMPTS = 5;
+
+/** Why {@link Store.claimPairing} refused a code. */
+export type PairingClaimFailure = "not_found" | "redeemed" | "attempts_exhausted" | "expired";
+
+/** Outcome of {@link Store.claimPairing}. */
+export type PairingClaimResult =
+  | { ok: true; pairing: PairingRecord; device: DeviceRecord }
+  | { ok: false; reason: PairingClaimFailure };
+
+/** One entry of a user's friends list. */
+export interface FriendEntry {
+  userId: string;
+  alias: string | null;
+}
+
+/** Lifecycle of a friend request. */
+export type FriendRequestStatus = "pending" | "accepted" | "rejected";
+
+/** A friend request from one user to another (either may be remote). */
+export interface FriendRequestRecord {
+  id: string;
+  fromUserId: string;
+  toUserId: string;
+  status: FriendRequestStatus;
+  message: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Audit row of one device key rotation. */
+export interface DeviceRotationRecord {
+  rotationId: string;
+  deviceId: string;
+  oldPublicKey: Uint8Array;
+  newPublicKey: Uint8Array;
+  signature: Uint8Array;
+  nonce: Uint8Array | null;
+  proofExpiresAt: Date;
+  appliedAt: Date;
+}
+
+/** Input of {@link Store.rotateDeviceKey}. */
+export interface DeviceKeyRotation {
+  deviceId: string;
+  newPublicKey: Uint8Array;
+  /** Key event recorded with the rotation (its `publicKey` is the new key). */
+  event: DeviceKeyEvent;
+  /** Audit row; its `oldPublicKey` must be the device's current key. */
+  audit: DeviceRotationRecord;
+}
+
 /** Error a store raises for a uniqueness or foreign-key conflict. */
 export class StoreConflictError extends Error {
   constructor(message: string) {
@@ -191,6 +259,64 @@ export interface Store {
   listSecrets(name: string): Promise<ServerSecretRecord[]>;
   insertSecret(secret: ServerSecretRecord): Promise<void>;
   deleteSecret(name: string, version: number): Promise<void>;
+
+  // pairing
+  /** Stores a new, unredeemed code (attempts 0); conflict when the code exists. */
+  createPairing(
+    pairing: Omit<PairingRecord, "redeemedAt" | "redeemedDeviceId" | "publicKey" | "attempts">,
+  ): Promise<void>;
+  getPairing(pairCode: string): Promise<PairingRecord | null>;
+  /**
+   * Atomically redeems `pairCode` at `now`: when the code is unexpired,
+   * unredeemed and has fewer than {@link PAIRING_MAX_ATTEMPTS} attempts, marks it
+   * redeemed by `device`, counts the attempt, and inserts the device (for the
+   * code's user) and `keyEvent` — all in one transaction. An existing but
+   * unusable code only has its attempt counted. Conflict (nothing written)
+   * when the device id exists.
+   */
+  claimPairing(
+    pairCode: string,
+    now: Date,
+    device: Omit<DeviceRecord, "userId">,
+    keyEvent: DeviceKeyEvent,
+  ): Promise<PairingClaimResult>;
+  /** Deletes codes expired at `now`, out of attempts, or redeemed over a day ago. */
+  purgePairings(now: Date): Promise<number>;
+
+  // friends
+  /** The user's friends list in stored order (empty when none was stored). */
+  getFriends(userId: string): Promise<FriendEntry[]>;
+  /** Replaces the user's friends list; conflict when the user is unknown. */
+  putFriends(userId: string, entries: FriendEntry[], now: Date): Promise<void>;
+  /**
+   * Creates the request from `request.fromUserId` to `request.toUserId`, or
+   * resets an existing one for that pair to pending with the new message and
+   * `updatedAt` (keeping its id and `createdAt`). Returns the stored row.
+   */
+  upsertFriendRequest(request: FriendRequestRecord): Promise<FriendRequestRecord>;
+  getFriendRequest(fromUserId: string, toUserId: string): Promise<FriendRequestRecord | null>;
+  getFriendRequestById(id: string): Promise<FriendRequestRecord | null>;
+  /** Pending requests to the user, oldest first. */
+  listIncomingFriendRequests(userId: string): Promise<FriendRequestRecord[]>;
+  /** Every request from the user, oldest first. */
+  listOutgoingFriendRequests(userId: string): Promise<FriendRequestRecord[]>;
+  /** Sets the status; false when no request has that id. */
+  setFriendRequestStatus(id: string, status: FriendRequestStatus, now: Date): Promise<boolean>;
+
+  // groups, as access control sees them
+  /** True when both devices are members of at least one common group. */
+  devicesShareGroup(deviceA: string, deviceB: string): Promise<boolean>;
+
+  // device key rotation
+  /**
+   * In one transaction: sets the device's key to `newPublicKey` (only if it
+   * still is `audit.oldPublicKey`), records `event` and `audit`. Conflict,
+   * with nothing written, when the device is missing, its key changed
+   * meanwhile, or it already rotated to this key (UNIQUE device/new key).
+   */
+  rotateDeviceKey(rotation: DeviceKeyRotation): Promise<void>;
+  /** Rotations of a device, newest first. */
+  listDeviceRotations(deviceId: string): Promise<DeviceRotationRecord[]>;
 
   // idempotency
   /** Records `(key, scope)`; false when it was already recorded. */
