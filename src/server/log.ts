@@ -2,9 +2,16 @@
  * A small structured logger: one JSON object per line on stderr (or a
  * readable line with `format = "pretty"`), filtered by level.
  *
+ * Defence in depth for "secrets never appear in logs": a property whose name
+ * says it holds a secret or content (token, secret, private key, seed,
+ * password, authorization, cookie, session, payload, plaintext, body, text)
+ * is written as `[redacted]` unless it is a number or boolean, and bytes are
+ * written as their length only. Call sites still must not log such values.
+ *
  * @module
  */
 import type { Logger } from "../session/mod.ts";
+import { problem } from "./problem.ts";
 
 /** Log levels, most verbose first. */
 export type LogLevel = "trace" | "debug" | "info" | "warning" | "error";
@@ -19,6 +26,43 @@ export interface LoggerOptions {
   write?: (line: string) => void;
   /** Properties added to every record. */
   base?: Record<string, unknown>;
+}
+
+/** What a redacted property value is replaced with. */
+export const REDACTED_VALUE = "[redacted]";
+
+const SENSITIVE_WORDS = new Set([
+  "token",
+  "secret",
+  "private",
+  "seed",
+  "password",
+  "passphrase",
+  "authorization",
+  "cookie",
+  "session",
+  "payload",
+  "plaintext",
+  "body",
+  "text",
+]);
+
+/** Whether a property named `key` may hold a secret or message content. */
+export function isSensitiveKey(key: string): boolean {
+  const words = key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase().split(/[^a-z0-9]+/);
+  return words.some((w) => SENSITIVE_WORDS.has(w));
+}
+
+/** JSON replacer: bigints as strings, bytes as their length, sensitive keys redacted. */
+function replacer(key: string, value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (
+    key !== "" && isSensitiveKey(key) && typeof value !== "number" && typeof value !== "boolean"
+  ) {
+    return value === null || value === undefined ? value : REDACTED_VALUE;
+  }
+  if (value instanceof Uint8Array) return `[${value.length} bytes]`;
+  return value;
 }
 
 const encoder = new TextEncoder();
@@ -38,10 +82,13 @@ export function createLogger(options: LoggerOptions): Logger {
       ...properties,
     };
     if (options.format === "json") {
-      write(JSON.stringify(record, (_k, v) => typeof v === "bigint" ? v.toString() : v));
+      write(JSON.stringify(record, replacer));
     } else {
       const extra = Object.entries({ ...options.base, ...properties })
-        .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ");
+        .map(([k, v]) => {
+          const safe = replacer(k, v);
+          return `${k}=${typeof safe === "string" ? safe : JSON.stringify(safe, replacer)}`;
+        }).join(" ");
       write(
         `${record.time} ${level.toUpperCase().padEnd(7)} ${message}${extra ? " " + extra : ""}`,
       );
@@ -52,5 +99,43 @@ export function createLogger(options: LoggerOptions): Logger {
     info: (m, p) => emit("info", m, p),
     warn: (m, p) => emit("warning", m, p),
     error: (m, p) => emit("error", m, p),
+  };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * The request id of `request`: a well-formed `x-request-id` set by a reverse
+ * proxy is kept (so logs of both can be joined), otherwise a new UUID.
+ */
+export function requestId(request: Request): string {
+  const given = request.headers.get("x-request-id");
+  return given !== null && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+}
+
+/**
+ * Wraps an HTTP handler so a thrown error is logged with a request id,
+ * method and path (never the query, headers or body, which may carry
+ * secrets) and answered with a 500 problem carrying the same id (body
+ * `request_id` and header `x-request-id`), so a user's report can be matched
+ * to the log line.
+ */
+export function withRequestLog(
+  handler: (request: Request) => Response | Promise<Response>,
+  log: Logger,
+): (request: Request) => Promise<Response> {
+  return async (request) => {
+    try {
+      return await handler(request);
+    } catch (error) {
+      const id = requestId(request);
+      log.error("request failed", {
+        request: id,
+        method: request.method,
+        path: new URL(request.url).pathname,
+        error: String(error),
+      });
+      return problem(500, "internal server error", { request_id: id }, { "x-request-id": id });
+    }
   };
 }

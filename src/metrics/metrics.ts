@@ -1,0 +1,223 @@
+/**
+ * The server's Prometheus metrics: one prom-client {@linkcode Registry} per
+ * server (never the global default one), fed by a connection observer and
+ * read from the router and the relay store at scrape time.
+ *
+ * @module
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { FrameType } from "../proto/mod.ts";
+import type { ConnectionObserver } from "../session/mod.ts";
+import type { ConnectMode } from "../transport/mod.ts";
+import { UPSTREAM_METRICS, type UpstreamKey } from "./catalog.ts";
+import { registerProcessMetrics } from "./process.ts";
+
+/** Content type of {@linkcode Metrics.renderMetrics} (Prometheus text format 0.0.4). */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Rate-limit scopes (reference §15.1). */
+export type RateLimitScope = "http" | "connect" | "pairing_claim";
+
+/** Where the metrics read values that live elsewhere. */
+export interface MetricsOptions {
+  /** The router's running totals (`Router.stats`). */
+  router?: { readonly stats: { readonly enqueued: number } };
+  /** Counts undelivered relay envelopes (the store); called on each scrape. */
+  relay?: { countRelayTotal(): Promise<number> };
+  /** Server version for `commucat_build_info`. */
+  version?: string;
+}
+
+const MODES: readonly ConnectMode[] = ["binary", "sse", "long-poll", "websocket"];
+
+/** Buckets for handshakes: a few ms locally up to the handshake timeout. */
+const HANDSHAKE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Buckets for routing: sub-millisecond live delivery up to slow storage writes. */
+const ROUTING_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** A handshake failure reason as a bounded label value. */
+function reasonLabel(reason: string | undefined, ok: boolean): string {
+  if (ok) return "none";
+  if (reason && /^[a-z0-9_]{1,40}$/.test(reason)) return reason;
+  return "other";
+}
+
+/** The metrics of one server. */
+export class Metrics {
+  /** The registry every metric of this server lives in. */
+  readonly registry: Registry = new Registry();
+  /** Handshake durations, label `result` (`ok` | `failed`). */
+  readonly handshakeDuration: Histogram<"result">;
+  /** Handshakes, labels `result` and `reason` (`none` on success). */
+  readonly handshakes: Counter<"result" | "reason">;
+  /** Time from a frame's arrival to its delivery or queueing for all recipients. */
+  readonly routingLatency: Histogram;
+  /** Open connections (any phase) by transport mode. */
+  readonly connections: Gauge<"mode">;
+  /** Undelivered envelopes in the relay queue (read from storage on scrape). */
+  readonly relayQueueDepth: Gauge;
+  /** Rate-limit denials by scope. */
+  readonly rateLimitDenials: Counter<"scope">;
+  /** Federation outbox delivery attempts (successful or not). */
+  readonly federationOutboxAttempts: Counter;
+  #upstream = new Map<UpstreamKey, Counter | Gauge>();
+
+  constructor(options: MetricsOptions = {}) {
+    const registers = [this.registry];
+    const router = options.router;
+    for (const m of UPSTREAM_METRICS) {
+      const config = { name: m.name, help: m.help, registers };
+      if (m.key === "relayEnqueued" && router) {
+        // The router keeps its own running total; mirror it at scrape time.
+        this.#upstream.set(
+          m.key,
+          new Counter({
+            ...config,
+            collect() {
+              this.reset();
+              this.inc(router.stats.enqueued);
+            },
+          }),
+        );
+      } else {
+        this.#upstream.set(m.key, m.type === "counter" ? new Counter(config) : new Gauge(config));
+      }
+    }
+    this.handshakeDuration = new Histogram({
+      name: "commucat_handshake_duration_seconds",
+      help: "Time from connection start to handshake success or failure.",
+      labelNames: ["result"] as const,
+      buckets: HANDSHAKE_BUCKETS,
+      registers,
+    });
+    this.handshakes = new Counter({
+      name: "commucat_handshakes_total",
+      help: "Handshakes by result and failure reason.",
+      labelNames: ["result", "reason"] as const,
+      registers,
+    });
+    this.routingLatency = new Histogram({
+      name: "commucat_routing_latency_seconds",
+      help: "Time from a frame's arrival to its delivery or queueing for every recipient.",
+      buckets: ROUTING_BUCKETS,
+      registers,
+    });
+    this.connections = new Gauge({
+      name: "commucat_connections",
+      help: "Open /connect connections (handshaking or established) by transport mode.",
+      labelNames: ["mode"] as const,
+      registers,
+    });
+    const relay = options.relay;
+    this.relayQueueDepth = new Gauge({
+      name: "commucat_relay_queue_depth",
+      help: "Envelopes waiting in offline relay queues (NaN when storage could not be read).",
+      registers,
+      async collect() {
+        if (!relay) return;
+        try {
+          this.set(await relay.countRelayTotal());
+        } catch {
+          this.set(Number.NaN);
+        }
+      },
+    });
+    this.rateLimitDenials = new Counter({
+      name: "commucat_rate_limit_denials_total",
+      help: "Requests and connections denied by a rate limit, by scope.",
+      labelNames: ["scope"] as const,
+      registers,
+    });
+    this.federationOutboxAttempts = new Counter({
+      name: "commucat_federation_outbox_attempts_total",
+      help: "Federation outbox delivery attempts, successful or not.",
+      registers,
+    });
+    new Gauge({
+      name: "commucat_build_info",
+      help: "Always 1; the label carries the server version.",
+      labelNames: ["version"] as const,
+      registers,
+    }).set({ version: options.version ?? "unknown" }, 1);
+    registerProcessMetrics(this.registry);
+    // Zero series exist from the start, so rates work from the first scrape.
+    for (const mode of MODES) this.connections.set({ mode }, 0);
+    for (const result of ["ok", "failed"]) this.handshakeDuration.zero({ result });
+    for (const scope of ["http", "connect", "pairing_claim"]) {
+      this.rateLimitDenials.inc({ scope }, 0);
+    }
+  }
+
+  /** One of the upstream (§15.2) counters, for the code that counts it. */
+  upstreamCounter(key: UpstreamKey): Counter {
+    const metric = this.#upstream.get(key);
+    if (!(metric instanceof Counter)) throw new TypeError(`${key} is not a counter`);
+    return metric;
+  }
+
+  /** One of the upstream (§15.2) gauges. */
+  upstreamGauge(key: UpstreamKey): Gauge {
+    const metric = this.#upstream.get(key);
+    if (!(metric instanceof Gauge)) throw new TypeError(`${key} is not a gauge`);
+    return metric;
+  }
+
+  /** Records how long one frame took from arrival to delivered/queued for all recipients. */
+  observeRouting(seconds: number): void {
+    if (Number.isFinite(seconds) && seconds >= 0) this.routingLatency.observe(seconds);
+  }
+
+  /** Counts one rate-limit denial (also in the upstream per-scope counters). */
+  rateLimitDenied(scope: RateLimitScope): void {
+    this.rateLimitDenials.inc({ scope });
+    this.upstreamCounter(scope === "connect" ? "rateLimitConnect" : "rateLimitHttp").inc();
+  }
+
+  /** A connection observer that feeds these metrics. */
+  observer(): ConnectionObserver {
+    const active = this.upstreamGauge("connectionsActive");
+    const noise = this.upstreamCounter("securityNoise");
+    const ingress = this.upstreamCounter("framesIngress");
+    const egress = this.upstreamCounter("framesEgress");
+    const voice = this.upstreamCounter("callVoiceFrames");
+    const video = this.upstreamCounter("callVideoFrames");
+    return {
+      opened: ({ mode }) => this.connections.inc({ mode }),
+      closed: ({ mode, established }) => {
+        this.connections.dec({ mode });
+        if (established) active.dec();
+      },
+      handshake: ({ ok, reason, durationMs }) => {
+        const result = ok ? "ok" : "failed";
+        this.handshakes.inc({ result, reason: reasonLabel(reason, ok) });
+        this.handshakeDuration.observe({ result }, Math.max(0, durationMs) / 1000);
+        if (ok) {
+          noise.inc();
+          active.inc();
+        }
+      },
+      frameIn: (type) => {
+        ingress.inc();
+        if (type === FrameType.VoiceFrame) voice.inc();
+        else if (type === FrameType.VideoFrame) video.inc();
+      },
+      frameOut: () => egress.inc(),
+    };
+  }
+
+  /** The exposition in Prometheus text format 0.0.4. */
+  renderMetrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/** One observer that forwards every event to each of `observers` in order. */
+export function combineObservers(...observers: ConnectionObserver[]): ConnectionObserver {
+  return {
+    opened: (info) => observers.forEach((o) => o.opened?.(info)),
+    handshake: (info) => observers.forEach((o) => o.handshake?.(info)),
+    frameIn: (type) => observers.forEach((o) => o.frameIn?.(type)),
+    frameOut: (type) => observers.forEach((o) => o.frameOut?.(type)),
+    closed: (info) => observers.forEach((o) => o.closed?.(info)),
+  };
+}

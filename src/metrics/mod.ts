@@ -1,0 +1,28 @@
+/**
+ * Prometheus metrics: the upstream metric set (exposed with `_total` on
+ * counters), handshake/routing histograms, connection and queue gauges and
+ * process metrics, in a per-server prom-client registry, plus the admin-auth
+ * `/metrics` endpoint.
+ *
+ * ```ts
+ * import { adminTokenVerifier, Metrics, serveMetrics } from "../metrics/mod.ts";
+ * const metrics = new Metrics({ version: "0.1.0" });
+ * const verify = adminTokenVerifier("a-long-random-admin-token");
+ * const response = await serveMetrics(
+ *   new Request("https://x/metrics", { headers: { authorization: "Bearer a-long-random-admin-token" } }),
+ *   metrics,
+ *   verify,
+ * );
+ * ```
+ *
+ * @module
+ */
+export { UPSTREAM_METRICS, type UpstreamKey, type UpstreamMetric } from "./catalog.ts";
+export {
+  combineObservers,
+  Metrics,
+  METRICS_CONTENT_TYPE,
+  type MetricsOptions,
+  type RateLimitScope,
+} from "./metrics.ts";
+export { adminTokenVerifier, bearerToken, serveMetrics, type VerifyAdminToken } from "./http.ts";

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { createLogger, isSensitiveKey, REDACTED_VALUE, requestId, withRequestLog } from "./log.ts";
+
+function capture(format: "json" | "pretty" = "json") {
+  const lines: string[] = [];
+  const log = createLogger({ level: "debug", format, write: (line) => lines.push(line) });
+  return { lines, log };
+}
+
+Deno.test("json logger writes one record per line, filtered by level", () => {
+  const lines: string[] = [];
+  const log = createLogger({ level: "info", format: "json", write: (l) => lines.push(l) });
+  log.debug("hidden");
+  log.info("shown", { connection: "c1", n: 5n });
+  assert.equal(lines.length, 1);
+  const record = JSON.parse(lines[0]);
+  assert.equal(record.level, "info");
+  assert.equal(record.message, "shown");
+  assert.equal(record.connection, "c1");
+  assert.equal(record.n, "5");
+});
+
+Deno.test("secret-looking properties are redacted, bytes shown by length only", () => {
+  for (const format of ["json", "pretty"] as const) {
+    const { lines, log } = capture(format);
+    log.info("x", {
+      token: "tok-SECRET-1",
+      adminToken: "tok-SECRET-2",
+      session_id: "tok-SECRET-3",
+      nested: { privateKey: "tok-SECRET-4", body: { text: "tok-SECRET-5" } },
+      key: new Uint8Array([0xde, 0xad, 0xbe, 0xef]),
+      session_ttl: 60,
+      device: "dev-1",
+    });
+    const line = lines[0];
+    assert.doesNotMatch(line, /tok-SECRET/, format);
+    assert.doesNotMatch(line, /deadbeef|222,173/, format);
+    assert.match(line, /\[4 bytes\]/, format);
+    assert.match(line, /dev-1/, format);
+    assert.match(line, /60/, format);
+    assert.ok(line.includes(REDACTED_VALUE), format);
+  }
+});
+
+Deno.test("isSensitiveKey matches words, not substrings", () => {
+  for (
+    const k of ["token", "session", "sessionId", "device_private_key", "Authorization", "text"]
+  ) {
+    assert.equal(isSensitiveKey(k), true, k);
+  }
+  for (const k of ["connection", "device", "reason", "duration_ms", "tokenizer", "context"]) {
+    assert.equal(isSensitiveKey(k), false, k);
+  }
+});
+
+Deno.test("withRequestLog logs a thrown error with a request id and returns it", async () => {
+  const { lines, log } = capture();
+  const handler = withRequestLog(() => {
+    throw new Error("boom");
+  }, log);
+  const response = await handler(
+    new Request("https://x/api/thing?token=tok-SECRET-9", {
+      headers: { authorization: "Bearer tok-SECRET-8" },
+    }),
+  );
+  assert.equal(response.status, 500);
+  const id = response.headers.get("x-request-id");
+  assert.ok(id);
+  assert.equal((await response.json()).request_id, id);
+  assert.equal(lines.length, 1);
+  const record = JSON.parse(lines[0]);
+  assert.equal(record.message, "request failed");
+  assert.equal(record.request, id);
+  assert.equal(record.path, "/api/thing");
+  assert.match(record.error, /boom/);
+  assert.doesNotMatch(lines[0], /tok-SECRET/);
+});
+
+Deno.test("withRequestLog passes responses through untouched", async () => {
+  const { lines, log } = capture();
+  const ok = new Response("fine");
+  assert.equal(await withRequestLog(() => ok, log)(new Request("https://x/")), ok);
+  assert.equal(lines.length, 0);
+});
+
+Deno.test("requestId keeps a proxy's well-formed id, replaces anything else", () => {
+  const withId = (v: string) => new Request("https://x/", { headers: { "x-request-id": v } });
+  assert.equal(requestId(withId("abc-123.4:5_6")), "abc-123.4:5_6");
+  assert.match(requestId(withId("bad id\n")), /^[0-9a-f-]{36}$/);
+  assert.match(requestId(withId("x".repeat(65))), /^[0-9a-f-]{36}$/);
+  assert.match(requestId(new Request("https://x/")), /^[0-9a-f-]{36}$/);
+});

@@ -1,0 +1,309 @@
+/**
+ * `/metrics` end to end: admin auth, the exposition's names, counters that
+ * move with real handshakes and messages, `promtool check metrics`, no
+ * secrets in debug logs of a whole session, and the operations guide's
+ * embedded configuration reference being current.
+ */
+import assert from "node:assert/strict";
+import { CommuCatClient } from "../src/client/mod.ts";
+import { embedConfigReference } from "../src/config/mod.ts";
+import { toHex } from "../src/crypto/mod.ts";
+import { UPSTREAM_METRICS } from "../src/metrics/mod.ts";
+import { createLogger, defaultSettings, startServer } from "../src/server/mod.ts";
+import { connectOptions, newDevice, type ServerHandle } from "./helpers/devices.ts";
+import { startTestServer } from "./helpers/inprocess.ts";
+import { within } from "./helpers/raw.ts";
+
+const ADMIN_TOKEN = "adm-" + toHex(crypto.getRandomValues(new Uint8Array(24)));
+
+async function get(
+  server: ServerHandle,
+  path: string,
+  authorization?: string,
+): Promise<Response> {
+  const client = Deno.createHttpClient({ caCerts: [server.certificatePem] });
+  try {
+    const response = await fetch(`${server.url}${path}`, {
+      client,
+      headers: authorization === undefined ? {} : { authorization },
+    });
+    // Read the body before the client goes away.
+    const body = await response.arrayBuffer();
+    return new Response(body, { status: response.status, headers: response.headers });
+  } finally {
+    client.close();
+  }
+}
+
+async function scrape(server: ServerHandle): Promise<string> {
+  const response = await get(server, "/metrics", `Bearer ${ADMIN_TOKEN}`);
+  assert.equal(response.status, 200);
+  return await response.text();
+}
+
+/** The value of the sample `name` whose labels include every pair of `labels`. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = m[2] ?? "";
+    if (Object.entries(labels).every(([k, v]) => have.includes(`${k}="${v}"`))) {
+      return Number(m[3]);
+    }
+  }
+  throw new Error(`no sample ${name} ${JSON.stringify(labels)} in exposition`);
+}
+
+/** Connects with a wrong server static key: the server's handshake fails. */
+async function failedHandshake(server: ServerHandle): Promise<void> {
+  const wrong = crypto.getRandomValues(new Uint8Array(32));
+  await assert.rejects(
+    CommuCatClient.connect(connectOptions(server, newDevice("mallory"), { serverStatic: wrong })),
+  );
+}
+
+Deno.test("/metrics without admin.token configured: 401 saying admin.token must be set", async () => {
+  const srv = await startTestServer();
+  try {
+    const response = await get(srv, "/metrics", "Bearer anything-at-all-here");
+    assert.equal(response.status, 401);
+    assert.equal(response.headers.get("content-type"), "application/problem+json");
+    const body = await response.json();
+    assert.equal(body.status, 401);
+    assert.equal(body.title, "Unauthorized");
+    assert.match(body.detail, /admin\.token/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+Deno.test("/metrics admin auth: missing and wrong tokens are 401, the right one is 200", async () => {
+  const srv = await startTestServer({ adminToken: ADMIN_TOKEN });
+  try {
+    const missing = await get(srv, "/metrics");
+    assert.equal(missing.status, 401);
+    assert.equal(missing.headers.get("content-type"), "application/problem+json");
+    assert.equal((await missing.json()).detail, "missing Authorization header");
+    for (const wrong of [`Bearer ${ADMIN_TOKEN}x`, `Bearer ${ADMIN_TOKEN.slice(1)}`, "Bearer "]) {
+      const response = await get(srv, "/metrics", wrong);
+      assert.equal(response.status, 401, wrong);
+      const body = await response.json();
+      assert.equal(body.title, "Unauthorized");
+      assert.doesNotMatch(JSON.stringify(body), new RegExp(ADMIN_TOKEN));
+    }
+    for (const right of [`Bearer ${ADMIN_TOKEN}`, `bearer ${ADMIN_TOKEN}`, ADMIN_TOKEN]) {
+      const response = await get(srv, "/metrics", right);
+      assert.equal(response.status, 200, right);
+      assert.equal(
+        response.headers.get("content-type"),
+        "text/plain; version=0.0.4; charset=utf-8",
+      );
+      assert.match(await response.text(), /^# HELP /m);
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+Deno.test("exposition has every name, and counters move honestly with real traffic", async () => {
+  const srv = await startTestServer({ adminToken: ADMIN_TOKEN });
+  try {
+    const before = await scrape(srv);
+    for (const m of UPSTREAM_METRICS) {
+      assert.match(before, new RegExp(`^# TYPE ${m.name} ${m.type}$`, "m"), m.name);
+    }
+    for (
+      const name of [
+        "commucat_handshake_duration_seconds histogram",
+        "commucat_handshakes_total counter",
+        "commucat_routing_latency_seconds histogram",
+        "commucat_connections gauge",
+        "commucat_relay_queue_depth gauge",
+        "commucat_rate_limit_denials_total counter",
+        "commucat_federation_outbox_attempts_total counter",
+        "commucat_build_info gauge",
+        "process_start_time_seconds gauge",
+        "process_resident_memory_bytes gauge",
+        "deno_heap_used_bytes gauge",
+      ]
+    ) assert.match(before, new RegExp(`^# TYPE ${name}$`, "m"), name);
+    assert.equal(sample(before, "commucat_security_noise_total"), 0);
+    assert.equal(sample(before, "commucat_connections_active"), 0);
+    assert.ok(sample(before, "process_resident_memory_bytes") > 0);
+
+    // One handshake → the Noise counter moves by exactly one.
+    const alice = newDevice("alice");
+    const bob = newDevice("bob");
+    const a = await CommuCatClient.connect(connectOptions(srv, alice));
+    const one = await scrape(srv);
+    assert.equal(sample(one, "commucat_security_noise_total"), 1);
+    assert.equal(sample(one, "commucat_handshakes_total", { result: "ok", reason: "none" }), 1);
+    assert.equal(sample(one, "commucat_handshake_duration_seconds_count", { result: "ok" }), 1);
+    assert.equal(sample(one, "commucat_connections_active"), 1);
+    assert.equal(sample(one, "commucat_connections", { mode: "binary" }), 1);
+    assert.ok(
+      sample(one, "commucat_frames_ingress_total") >
+        sample(before, "commucat_frames_ingress_total"),
+    );
+    assert.ok(
+      sample(one, "commucat_frames_egress_total") > sample(before, "commucat_frames_egress_total"),
+    );
+
+    // A message between two live devices.
+    const b = await CommuCatClient.connect(connectOptions(srv, bob));
+    await a.join(7, [bob.deviceId]);
+    const ingressBefore = sample(await scrape(srv), "commucat_frames_ingress_total");
+    await a.send(7, "metrics hello");
+    assert.ok(await b.next());
+    const two = await scrape(srv);
+    assert.equal(sample(two, "commucat_security_noise_total"), 2);
+    assert.equal(sample(two, "commucat_connections_active"), 2);
+    assert.equal(sample(two, "commucat_frames_ingress_total"), ingressBefore + 1);
+
+    // A failed handshake is counted as such, not as a Noise handshake.
+    await failedHandshake(srv);
+    const three = await scrape(srv);
+    assert.equal(sample(three, "commucat_security_noise_total"), 2);
+    assert.equal(
+      sample(three, "commucat_handshake_duration_seconds_count", { result: "failed" }),
+      1,
+    );
+    const failed = three.split("\n").filter((l) =>
+      l.startsWith('commucat_handshakes_total{result="failed"')
+    );
+    assert.equal(failed.reduce((n, l) => n + Number(l.split(" ").at(-1)), 0), 1);
+
+    // Offline delivery: the relay gauges mirror the router and the store.
+    b.close();
+    await within(
+      (async () => {
+        while (sample(await scrape(srv), "commucat_connections_active") !== 1) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })(),
+      "bob's connection to close",
+    );
+    await a.send(7, "while you were away");
+    const four = await scrape(srv);
+    assert.equal(sample(four, "commucat_relay_enqueued_total"), srv.server.router.stats.enqueued);
+    assert.ok(sample(four, "commucat_relay_enqueued_total") >= 1);
+    assert.equal(
+      sample(four, "commucat_relay_queue_depth"),
+      await srv.server.store.countRelayTotal(),
+    );
+    assert.ok(sample(four, "commucat_relay_queue_depth") >= 1);
+    a.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+const promtool = (() => {
+  try {
+    const out = new Deno.Command("promtool", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .outputSync();
+    return out.success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: promtool
+    ? "promtool check metrics accepts the exposition"
+    : "promtool check metrics accepts the exposition (skipped: promtool missing)",
+  ignore: !promtool,
+  fn: async () => {
+    const srv = await startTestServer({ adminToken: ADMIN_TOKEN });
+    try {
+      const a = await CommuCatClient.connect(connectOptions(srv, newDevice("alice")));
+      await failedHandshake(srv);
+      const text = await scrape(srv);
+      a.close();
+      const child = new Deno.Command("promtool", {
+        args: ["check", "metrics"],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(text));
+      await writer.close();
+      const out = await child.output();
+      const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, `promtool said:\n${said}`);
+      assert.equal(said.trim(), "", `promtool warned:\n${said}`);
+    } finally {
+      await srv.stop();
+    }
+  },
+});
+
+Deno.test("a whole session logged at debug level shows no keys, tokens or message text", async () => {
+  const lines: string[] = [];
+  const log = createLogger({ level: "debug", format: "json", write: (l) => lines.push(l) });
+  const dataDir = await Deno.makeTempDir({ prefix: "commucat-logs-" });
+  const server = await startServer(
+    defaultSettings({
+      hostname: "127.0.0.1",
+      port: 0,
+      dataDir,
+      sqlitePath: `${dataDir}/commucat.db`,
+      adminToken: ADMIN_TOKEN,
+    }),
+    log,
+  );
+  const srv: ServerHandle = {
+    url: `https://localhost:${server.addr.port}`,
+    domain: server.domain,
+    noisePublic: server.keys.noise.publicKey,
+    certificatePem: server.certificatePem,
+  };
+  const alice = newDevice("alice");
+  const bob = newDevice("bob");
+  const text = `secret-message-${crypto.randomUUID()}`;
+  const secrets: Record<string, string> = {
+    "device private key": toHex(alice.privateKey),
+    "other device private key": toHex(bob.privateKey),
+    "noise private key": toHex(server.keys.noise.privateKey),
+    "admin token": ADMIN_TOKEN,
+    "message text": text,
+  };
+  try {
+    const a = await CommuCatClient.connect(connectOptions(srv, alice));
+    const b = await CommuCatClient.connect(connectOptions(srv, bob));
+    secrets["session token"] = a.session.sessionId;
+    secrets["other session token"] = b.session.sessionId;
+    await a.join(9, [bob.deviceId]);
+    await a.send(9, text);
+    assert.ok(await b.next());
+    await failedHandshake(srv);
+    assert.equal((await get(srv, "/metrics", `Bearer ${ADMIN_TOKEN}`)).status, 200);
+    assert.equal((await get(srv, "/metrics", `Bearer ${ADMIN_TOKEN}-wrong`)).status, 401);
+    a.close();
+    b.close();
+  } finally {
+    await server.stop();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+  const all = lines.join("\n");
+  assert.match(all, /handshake ok/, "the session was logged at all");
+  assert.match(all, /handshake failed/, "the failed handshake was logged");
+  for (const [what, value] of Object.entries(secrets)) {
+    assert.ok(!all.toLowerCase().includes(value.toLowerCase()), `${what} appears in the logs`);
+  }
+});
+
+Deno.test("docs/OPERATIONS.md embeds the current configuration reference", async () => {
+  const path = new URL("../docs/OPERATIONS.md", import.meta.url);
+  const doc = await Deno.readTextFile(path);
+  assert.equal(
+    embedConfigReference(doc),
+    doc,
+    "stale: run `scripts/deno run -A cli/config_docs.ts` or re-embed with embedConfigReference",
+  );
+});
