@@ -17,6 +17,7 @@ import {
 import { encodeFrame, FrameType } from "../src/proto/mod.ts";
 import type { ServerSettings } from "../src/server/mod.ts";
 import type { ConnectMode } from "../src/transport/mod.ts";
+import { befriend, partyOf } from "./helpers/api.ts";
 import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
 import {
@@ -421,6 +422,7 @@ abuseTest(
       "the sender",
     );
     try {
+      await befriend(t.srv, sender, partyOf(victim.ack));
       await within(sender.join(77, [victimDevice.deviceId]), "the flood channel");
       for (let start = 0; start < FLOOD_COUNT; start += FLOOD_WINDOW) {
         const sends = [];

@@ -3,10 +3,11 @@
  */
 import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
-import { fromUtf8 } from "../src/crypto/mod.ts";
+import { fromHex, fromUtf8 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import type { ConnectMode } from "../src/transport/mod.ts";
-import { connectOptions, newDevice } from "./helpers/devices.ts";
+import { befriend } from "./helpers/api.ts";
+import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
 import { spawnServer } from "./helpers/process.ts";
 
 Deno.test("process: every mode × pattern exchanges messages through one server", async () => {
@@ -20,6 +21,7 @@ Deno.test("process: every mode × pattern exchanges messages through one server"
         const bDevice = newDevice("b");
         const b = await CommuCatClient.connect(connectOptions(server, bDevice, { mode, pattern }));
         const channel = 1000 + Math.floor(Math.random() * 1e6);
+        await befriend(server, a, b);
         await a.join(channel, [bDevice.deviceId]);
         await a.send(channel, `${mode}/${pattern}`);
         const got = await b.next();
@@ -42,6 +44,7 @@ Deno.test("process: SIGKILL after enqueue loses nothing that was acked", async (
     const b = await CommuCatClient.connect(connectOptions(first, bob));
     b.close();
     const a = await CommuCatClient.connect(connectOptions(first, alice));
+    await befriend(first, a, b); // b's session token outlives its connection
     await a.join(11, [bob.deviceId]);
     for (let i = 0; i < 50; i++) await a.send(11, `queued ${i}`); // each awaited: acked
     await first.kill();
@@ -75,6 +78,7 @@ Deno.test("process: group fan-out reaches three devices, live and offline", asyn
     );
     clients[2].close();
     const o = await CommuCatClient.connect(connectOptions(server, owner));
+    for (const c of clients) await befriend(server, o, c);
     const created = await o.request(FrameType.GroupCreate, 20, {
       members: members.map((m) => m.deviceId),
       roles: { [members[0].deviceId]: "admin" },
@@ -128,6 +132,24 @@ Deno.test("process: two terminal clients chat through the CLI", async () => {
       );
     }
     await run("bob", "listen", "--count", "0"); // registers bob
+    // Alice and bob become friends (through the API, with their profiles' keys) before chatting.
+    const profileDevice = async (who: string): Promise<TestDevice> => {
+      const p = JSON.parse(await Deno.readTextFile(`${home}/${who}/client.json`));
+      return {
+        deviceId: p.device_id,
+        privateKey: fromHex(p.private_key, 32),
+        publicKey: fromHex(p.public_key, 32),
+        handle: who,
+      };
+    };
+    const [aliceSdk, bobSdk] = await Promise.all(
+      ["alice", "bob"].map(async (who) =>
+        CommuCatClient.connect(connectOptions(server, await profileDevice(who)))
+      ),
+    );
+    await befriend(server, aliceSdk, bobSdk);
+    aliceSdk.close();
+    bobSdk.close();
     const listener = new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", main, "client", "listen", "--count", "1"],
       env: { COMMUCAT_CLIENT_HOME: `${home}/bob`, NO_COLOR: "1" },

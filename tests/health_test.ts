@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
 import { toHex } from "../src/crypto/mod.ts";
+import { befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
 
@@ -59,8 +60,10 @@ Deno.test("relay_ttl: expired queue rows are never delivered and get purged", as
   try {
     const alice = newDevice("alice");
     const bob = newDevice("bob");
-    (await CommuCatClient.connect(connectOptions(srv, bob))).close();
+    const b = await CommuCatClient.connect(connectOptions(srv, bob));
+    b.close();
     const a = await CommuCatClient.connect(connectOptions(srv, alice));
+    await befriend(srv, a, b);
     await a.join(4, [bob.deviceId]);
     await a.send(4, "short-lived");
     const store = srv.server.store;

@@ -7,6 +7,7 @@ import { CommuCatClient, ServerError } from "../src/client/mod.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import type { ConnectMode } from "../src/transport/mod.ts";
+import { befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
 
@@ -23,6 +24,7 @@ for (const mode of MODES) {
         const b = await CommuCatClient.connect(connectOptions(srv, bob, { mode, pattern }));
         assert.equal(a.session.ack.handshake, "ok");
         assert.match(a.session.sessionId, /^[0-9a-f]{64}$/);
+        await befriend(srv, a, b);
         await a.join(7, [bob.deviceId]);
         const ack = await a.send(7, "hello bob");
         assert.equal(typeof ack.ack, "number");
@@ -51,6 +53,7 @@ Deno.test("offline delivery after reconnect, in order, nothing acked is delivere
     const b0 = await CommuCatClient.connect(connectOptions(srv, bob));
     b0.close();
     const a = await CommuCatClient.connect(connectOptions(srv, alice));
+    await befriend(srv, a, b0); // b0's session token outlives its connection
     await a.join(3, [bob.deviceId]);
     for (let i = 0; i < 300; i++) await a.send(3, `m${i}`);
     const b = await CommuCatClient.connect(connectOptions(srv, bob));

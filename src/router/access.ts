@@ -1,6 +1,5 @@
 /**
- * Who may put whom into a route. The accounts work replaces the interim rule
- * with friendship; the seam stays the same.
+ * Who may put whom into a route.
  *
  * @module
  */
@@ -12,8 +11,9 @@ export interface AccessPolicy {
 }
 
 /**
- * Interim rule (until friends exist): a device may add its own user's devices,
- * and any other active device of this server. Documented in docs/PROTOCOL.md.
+ * Former interim rule: any active device of this server is reachable. Kept
+ * for tools and tests that need an open server; the server uses
+ * {@link FriendsPolicy}.
  */
 export class ActiveDevicePolicy implements AccessPolicy {
   #store: Store;
@@ -24,5 +24,41 @@ export class ActiveDevicePolicy implements AccessPolicy {
   async mayReach(_sender: { deviceId: string; userId: string }, target: string): Promise<boolean> {
     const device = await this.#store.getDevice(target);
     return device !== null && device.status === "active";
+  }
+}
+
+/**
+ * Friendship drives routing (docs/PROTOCOL.md "Reachability"). A device may
+ * add an *active* target device when
+ *
+ * 1. it belongs to the sender's own user, or
+ * 2. the two users are friends: each is in the other's friends list (an
+ *    accepted friend request puts both there; a one-sided PUT of someone's
+ *    id is not consent), or
+ * 3. the two devices share a group.
+ *
+ * Everything else is refused (`forbidden`).
+ */
+export class FriendsPolicy implements AccessPolicy {
+  #store: Store;
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  async mayReach(sender: { deviceId: string; userId: string }, target: string): Promise<boolean> {
+    const device = await this.#store.getDevice(target);
+    if (device === null || device.status !== "active") return false;
+    if (device.userId === sender.userId) return true;
+    const [mine, theirs] = await Promise.all([
+      this.#store.getFriends(sender.userId),
+      this.#store.getFriends(device.userId),
+    ]);
+    if (
+      mine.some((e) => e.userId === device.userId) &&
+      theirs.some((e) => e.userId === sender.userId)
+    ) {
+      return true;
+    }
+    return await this.#store.devicesShareGroup(sender.deviceId, target);
   }
 }

@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { generateId, toHex, utf8 } from "../crypto/mod.ts";
+import { generateId, utf8 } from "../crypto/mod.ts";
 import {
-  ActiveDevicePolicy,
   type Bus,
   type BusMessage,
   connectRedis,
+  FriendsPolicy,
   LocalBus,
   MemoryPresence,
   PeerRegistry,
@@ -19,7 +19,6 @@ import {
 import {
   type ConnectionDeps,
   type ConnectionObserver,
-  describeNoiseKey,
   type Logger,
   ReplayCache,
   type ServerConnection,
@@ -30,6 +29,8 @@ import { adminTokenVerifier, combineObservers, Metrics, serveMetrics } from "../
 import { ensureSelfSignedCertificate } from "../security/tls/mod.ts";
 import { decodeFrame } from "../proto/mod.ts";
 import { decodeBase64 } from "../transport/mod.ts";
+import { purgePairings } from "../api/mod.ts";
+import { buildApi } from "./api_wiring.ts";
 import { handleConnect } from "./connect.ts";
 import { loadServerKeys, type ServerKeys } from "./keys.ts";
 import { withRequestLog } from "./log.ts";
@@ -95,7 +96,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     store,
     registry,
     presence,
-    access: new ActiveDevicePolicy(store),
+    access: new FriendsPolicy(store),
     bus,
     instanceId,
     relayTtlSeconds: settings.relayTtlSeconds,
@@ -215,22 +216,20 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     },
   };
 
-  const serverInfo = () => ({
-    device_ca_public: toHex(keys.ca.publicKey),
-    domain: settings.domain,
-    noise_keys: keyring.active().map((k) => describeNoiseKey(k, toHex)),
-    noise_public: toHex(keyring.active()[0].publicKey),
-    pairing: {
-      auto_approve: settings.autoApproveDevices,
-      max_auto_devices: settings.maxAutoDevicesPerUser,
-    },
-    presence: { ttl_seconds: settings.presenceTtlSeconds },
-    session: {
-      keepalive_interval: keepaliveIntervalSeconds,
-      ttl_seconds: settings.keepaliveSeconds,
-    },
-    supported_patterns: ["XK", "IK"],
-    supported_versions: [1],
+  const api = buildApi({
+    settings,
+    keys,
+    store,
+    keyring,
+    router,
+    registry,
+    bus,
+    metrics,
+    verifyAdminToken,
+    counters,
+    keepaliveIntervalSeconds,
+    newId,
+    log,
   });
 
   const handler = async (request: Request): Promise<Response> => {
@@ -271,10 +270,8 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
       }
       case "/metrics":
         return serveMetrics(request, metrics, verifyAdminToken);
-      case "/api/server-info":
-        return request.method === "GET" ? json(serverInfo()) : problem(405, "use GET");
       default:
-        return problem(404);
+        return api.fetch(request);
     }
   };
 
@@ -309,6 +306,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
         log.warn("relay purge failed", { error: String(e) })
       );
       store.purgeExpiredSessions(new Date()).catch(() => {});
+      purgePairings({ store, now: Date.now }).catch(() => {});
       if (presence instanceof MemoryPresence) presence.sweep();
     }, 60_000),
     // While the bus is down, inbox notices may be lost: look at the queues anyway.

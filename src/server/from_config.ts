@@ -47,5 +47,13 @@ export function settingsFromConfig(
     relayTtlSeconds: config.limits.relayTtl,
     shutdownGraceMs: s.shutdownGraceMs,
     adminToken: config.admin.token,
+    pairingTtlSeconds: config.limits.pairingTtl,
+    deviceRotation: {
+      enabled: config.rotation.device.enabled,
+      minIntervalSeconds: config.rotation.device.minInterval,
+      proofTtlSeconds: config.rotation.device.proofTtl,
+      notifyChannel: config.rotation.device.notifyChannel,
+    },
+    uploads: { dir: config.uploads.dir, baseUrl: config.uploads.baseUrl },
   };
 }

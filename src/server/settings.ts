@@ -35,6 +35,17 @@ export interface ServerSettings {
   shutdownGraceMs: number;
   /** Bearer token for `/metrics` (`admin.token`); absent → `/metrics` refuses everyone. */
   adminToken?: string;
+  /** `limits.pairing_ttl`, seconds. */
+  pairingTtlSeconds: number;
+  /** `rotation.device.*`: device key rotation through `POST /api/device/csr`. */
+  deviceRotation: {
+    enabled: boolean;
+    minIntervalSeconds: number;
+    proofTtlSeconds: number;
+    notifyChannel: number;
+  };
+  /** `uploads.*`; null → `<dataDir>/uploads` served as `https://<domain>/uploads`. */
+  uploads: { dir: string; baseUrl: string } | null;
 }
 
 /** Settings for tests and the zero-config default, overridable field by field. */
@@ -62,6 +73,14 @@ export function defaultSettings(overrides: Partial<ServerSettings> = {}): Server
     presenceTtlSeconds: 30,
     relayTtlSeconds: 86_400,
     shutdownGraceMs: 5_000,
+    pairingTtlSeconds: 300,
+    deviceRotation: {
+      enabled: true,
+      minIntervalSeconds: 86_400,
+      proofTtlSeconds: 600,
+      notifyChannel: 0,
+    },
+    uploads: null,
     ...overrides,
   };
 }

@@ -31,6 +31,7 @@ import {
 } from "../../src/proto/mod.ts";
 import { encodeUnit, UnitDecoder } from "../../src/session/mod.ts";
 import type { ConnectMode } from "../../src/transport/mod.ts";
+import { befriend } from "./api.ts";
 import { connectOptions, newDevice, type ServerHandle, type TestDevice } from "./devices.ts";
 
 /** Longest a test waits for anything; reaching it fails the test. */
@@ -375,6 +376,7 @@ export async function healthyPair(server: ServerHandle, channel = 4242): Promise
   const bobDevice = newDevice("bob");
   const alice = await within(CommuCatClient.connect(connectOptions(server, aliceDevice)), "alice");
   const bob = await within(CommuCatClient.connect(connectOptions(server, bobDevice)), "bob");
+  await within(befriend(server, alice, bob), "the pair's friendship");
   await within(alice.join(channel, [bobDevice.deviceId]), "the pair's join");
   const pass = async (from: CommuCatClient, to: CommuCatClient, text: string) => {
     const ack = await within(from.send(channel, text), `the Ack for "${text}"`);

@@ -1,0 +1,80 @@
+/**
+ * The REST API as one Hono app over web-standard Request/Response. The
+ * server mounts it for every path it does not serve itself (`/connect`,
+ * `/healthz`, `/readyz`, `/metrics`).
+ *
+ * Every error is problem+json: handlers throw {@link ApiError}; an unknown
+ * path is 404 and a known path with another method 405 (with `Allow`);
+ * storage outages are 503; anything else is a logged 500 with no detail.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { StoreUnavailableError } from "../storage/mod.ts";
+import type { ApiDeps } from "./deps.ts";
+import { listDevices, revokeDevice } from "./devices.ts";
+import { answerFriendRequest, listFriendRequests, sendFriendRequest } from "./friend_requests.ts";
+import { deleteFriend, getFriendDevices, getFriends, putFriends } from "./friends.ts";
+import { ApiError, json, problem } from "./http.ts";
+import { claimPairing, issuePairing } from "./pairing.ts";
+import { rotateDeviceKey } from "./rotation.ts";
+import { securityStats, serverInfo } from "./server_info.ts";
+import { serveUpload, uploadAvatar } from "./uploads.ts";
+
+type Handler = (deps: ApiDeps, request: Request) => Response | Promise<Response>;
+type Methods = Partial<Record<"GET" | "POST" | "PUT" | "DELETE", Handler>>;
+
+/** Path patterns (Hono syntax) and their handlers; earlier patterns win. */
+const ROUTES: [string, Methods][] = [
+  ["/api/server-info", { GET: (deps) => json(serverInfo(deps)) }],
+  ["/api/security-stats", { GET: securityStats }],
+  ["/api/pair", { POST: issuePairing }],
+  ["/api/pairing", { POST: issuePairing }],
+  ["/api/pair/claim", { POST: claimPairing }],
+  ["/api/pairing/claim", { POST: claimPairing }],
+  ["/api/friends", { GET: getFriends, PUT: putFriends }],
+  ["/api/friends/requests", { GET: listFriendRequests }],
+  ["/api/friends/requests/:id", { POST: sendFriendRequest }],
+  [
+    "/api/friends/requests/:id/accept",
+    { POST: (deps, request) => answerFriendRequest(deps, request, "accepted") },
+  ],
+  [
+    "/api/friends/requests/:id/reject",
+    { POST: (deps, request) => answerFriendRequest(deps, request, "rejected") },
+  ],
+  ["/api/friends/:id/devices", { GET: getFriendDevices }],
+  ["/api/friends/:id", { DELETE: deleteFriend }],
+  ["/api/users/me/avatar", { POST: uploadAvatar }],
+  ["/uploads/:filename", { GET: serveUpload }],
+  ["/api/devices", { GET: listDevices }],
+  ["/api/devices/revoke", { POST: revokeDevice }],
+  ["/api/device/csr", { POST: rotateDeviceKey }],
+];
+
+/** Builds the REST API; call `.fetch(request)` on the result. */
+export function createApi(deps: ApiDeps): Hono {
+  const app = new Hono();
+  for (const [path, methods] of ROUTES) {
+    const allow = Object.keys(methods).flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m]));
+    app.all(path, (c) => {
+      const method = c.req.method === "HEAD" ? "GET" : c.req.method;
+      const handler = methods[method as keyof Methods];
+      if (handler === undefined) {
+        return problem(405, `use ${allow.join(", ")}`, { allow: allow.join(", ") });
+      }
+      return handler(deps, c.req.raw);
+    });
+  }
+  app.notFound(() => problem(404, "resource not found"));
+  app.onError((error) => {
+    if (error instanceof ApiError) return problem(error.status, error.message, error.headers);
+    if (error instanceof StoreUnavailableError) {
+      deps.log.warn("api: storage unavailable", { error: error.message });
+      return problem(503, "storage unavailable, try again later");
+    }
+    deps.log.error("api: request failed", { error: String(error) });
+    return problem(500, "internal server error");
+  });
+  return app;
+}

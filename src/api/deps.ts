@@ -1,0 +1,64 @@
+/**
+ * What the REST API needs from the rest of the server. The composition root
+ * (src/server/app.ts) builds one {@link ApiDeps}; tests may build their own.
+ *
+ * @module
+ */
+import type { Frame } from "../proto/mod.ts";
+import type { Logger } from "../session/mod.ts";
+import type { Store } from "../storage/mod.ts";
+
+/** Configuration values the API reads. */
+export interface ApiConfig {
+  /** `limits.pairing_ttl`: default and upper bound of a pairing code's lifetime, seconds. */
+  pairingTtlSeconds: number;
+  autoApproveDevices: boolean;
+  maxAutoDevicesPerUser: number;
+  /** `rotation.device.*`. */
+  rotation: {
+    enabled: boolean;
+    minIntervalSeconds: number;
+    proofTtlSeconds: number;
+    /** Channel of the KeyUpdate frame pushed to a rotated device. */
+    notifyChannel: number;
+  };
+  /** `uploads.*`: where avatars are written and the public URL prefix they get. */
+  uploads: { dir: string; baseUrl: string };
+  presenceTtlSeconds: number;
+  /** Session lifetime (`server.keepalive`). */
+  sessionTtlSeconds: number;
+  keepaliveIntervalSeconds: number;
+}
+
+/** A ledger entry sink (the ledger issue plugs in here). */
+export interface ApiLedger {
+  record(metadata: Record<string, unknown>, digest?: Uint8Array): void | Promise<void>;
+}
+
+/** Dependencies of {@link createApi}. */
+export interface ApiDeps {
+  store: Store;
+  /** `server.domain`. */
+  domain: string;
+  /** The device CA (= federation signing key): 32-byte Ed25519 seed and its public key. */
+  ca: { seed: Uint8Array; publicKey: Uint8Array };
+  config: ApiConfig;
+  /** The active Noise keys as server-info shows them (newest first). */
+  noise(): { noise_public: string; noise_keys: unknown[] };
+  /** Delivers a server-originated frame to a device: live when connected, else queued. */
+  deliverToDevice(deviceId: string, frame: Frame): Promise<void>;
+  /** Closes every live connection of a device (on any instance). */
+  disconnectDevice(deviceId: string, reason: string): void | Promise<void>;
+  /** True for a valid admin bearer token (`admin.token`). */
+  verifyAdminToken(token: string): boolean;
+  /** Counters for `/api/security-stats` (missing keys read as 0). */
+  securityStats?(): Record<string, number>;
+  /** A fresh id (upstream `generate_id`). */
+  newId(context: string): string;
+  /** Unix milliseconds. */
+  now(): number;
+  log: Logger;
+  /** Called after every applied device key rotation (metrics). */
+  onDeviceRotation?(): void;
+  ledger?: ApiLedger;
+}

@@ -1,0 +1,93 @@
+/**
+ * Friend requests (upstream §7): send, list, accept, reject. Accepting adds
+ * each user to the other's friends list, which is what lets their devices
+ * reach each other (see FriendsPolicy in src/router/access.ts).
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { FriendRequestRecord } from "../storage/mod.ts";
+import { authenticate } from "./auth.ts";
+import type { ApiDeps } from "./deps.ts";
+import { addFriend, publicUser, resolveUser } from "./friends.ts";
+import { ApiError, json, pathSegment, readJson, rfc3339, validate } from "./http.ts";
+
+const sendBody = z.object({ message: z.string().max(1024).nullish() }).optional();
+
+/** A friend request as the API shows it. */
+export function friendRequestJson(r: FriendRequestRecord) {
+  return {
+    id: r.id,
+    from_user_id: r.fromUserId,
+    to_user_id: r.toUserId,
+    status: r.status,
+    message: r.message,
+    created_at: rfc3339(r.createdAt),
+    updated_at: rfc3339(r.updatedAt),
+  };
+}
+
+/** GET /api/friends/requests: pending incoming, all outgoing. */
+export async function listFriendRequests(deps: ApiDeps, request: Request): Promise<Response> {
+  const caller = await authenticate(deps, request);
+  const [incoming, outgoing] = await Promise.all([
+    deps.store.listIncomingFriendRequests(caller.user.userId),
+    deps.store.listOutgoingFriendRequests(caller.user.userId),
+  ]);
+  return json({
+    incoming: incoming.map(friendRequestJson),
+    outgoing: outgoing.map(friendRequestJson),
+  });
+}
+
+/** POST /api/friends/requests/{id}: `{id}` is a user id, a handle, or `handle@domain`. */
+export async function sendFriendRequest(deps: ApiDeps, request: Request): Promise<Response> {
+  const caller = await authenticate(deps, request);
+  let id = pathSegment(request, 4);
+  const at = id.lastIndexOf("@");
+  if (at >= 0) {
+    const domain = id.slice(at + 1).trim().toLowerCase();
+    if (domain !== "" && domain !== deps.domain.toLowerCase()) {
+      throw new ApiError(501, "federation not available yet");
+    }
+    id = id.slice(0, at);
+  }
+  const body = validate(sendBody, await readJson(request));
+  const target = await resolveUser(deps, id);
+  if (target.userId === caller.user.userId) {
+    throw new ApiError(400, "cannot send a friend request to yourself");
+  }
+  const existing = await deps.store.getFriendRequest(caller.user.userId, target.userId);
+  if (existing?.status === "pending") throw new ApiError(409, "friend request already exists");
+  const now = new Date(deps.now());
+  const stored = await deps.store.upsertFriendRequest({
+    id: deps.newId("friend-request"),
+    fromUserId: caller.user.userId,
+    toUserId: target.userId,
+    status: "pending",
+    message: body?.message ?? null,
+    createdAt: now,
+    updatedAt: now,
+  });
+  return json({ request: friendRequestJson(stored), to_user: publicUser(target) }, 201);
+}
+
+/** POST /api/friends/requests/{id}/accept|reject: `{id}` is the requesting user. */
+export async function answerFriendRequest(
+  deps: ApiDeps,
+  request: Request,
+  decision: "accepted" | "rejected",
+): Promise<Response> {
+  const caller = await authenticate(deps, request);
+  const from = await resolveUser(deps, pathSegment(request, 4));
+  const pending = await deps.store.getFriendRequest(from.userId, caller.user.userId);
+  if (pending === null) throw new ApiError(404, "friend request not found");
+  if (pending.status !== "pending") throw new ApiError(400, "request is not pending");
+  if (decision === "accepted") {
+    await addFriend(deps, caller.user.userId, from.userId);
+    await addFriend(deps, from.userId, caller.user.userId);
+  }
+  await deps.store.setFriendRequestStatus(pending.id, decision, new Date(deps.now()));
+  const updated = (await deps.store.getFriendRequestById(pending.id)) ?? pending;
+  return json({ request: friendRequestJson(updated), from_user: publicUser(from) });
+}

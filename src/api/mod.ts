@@ -1,0 +1,22 @@
+/**
+ * The REST API (upstream §7): server info, pairing, friends and friend
+ * requests, avatars, devices, key rotation, security stats. One Hono app
+ * built by {@link createApi} from {@link ApiDeps}.
+ *
+ * @module
+ */
+export { createApi } from "./app.ts";
+export { authenticate, bearerToken, type Caller } from "./auth.ts";
+export type { ApiConfig, ApiDeps, ApiLedger } from "./deps.ts";
+export { ApiError, MAX_BODY_BYTES, problem } from "./http.ts";
+export { MAX_FRIENDS, parseFriendsPayload } from "./friends.ts";
+export {
+  generatePairCode,
+  PAIR_CODE_ALPHABET,
+  PAIRING_TTL_MAX,
+  PAIRING_TTL_MIN,
+  pairingTtl,
+  purgePairings,
+} from "./pairing.ts";
+export { serverInfo } from "./server_info.ts";
+export { MAX_AVATAR_BYTES } from "./uploads.ts";

@@ -1,0 +1,154 @@
+/**
+ * Pairing (upstream §5.4): a connected device issues a short code; a new
+ * device claims it without credentials and receives fresh keys, a device
+ * certificate and the user's identity, so its first handshake is that of
+ * a known device of the same user.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { certificateToJson, deviceKeysFromSeed, issueCertificate, toHex } from "../crypto/mod.ts";
+import { userSnapshot } from "../session/mod.ts";
+import { StoreConflictError } from "../storage/mod.ts";
+import { authenticate } from "./auth.ts";
+import type { ApiDeps } from "./deps.ts";
+import { ApiError, json, readJson, rfc3339, validate } from "./http.ts";
+
+/** Symbols of a pairing code (no 0/O, 1/I/L). */
+export const PAIR_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+/** Bounds every pairing lifetime is clamped to, seconds. */
+export const PAIRING_TTL_MIN = 60;
+export const PAIRING_TTL_MAX = 3600;
+const CODE_ATTEMPTS = 16;
+
+/** A random code `XXXX-XXXX` over {@link PAIR_CODE_ALPHABET} (unbiased: rejection sampling). */
+export function generatePairCode(): string {
+  const n = PAIR_CODE_ALPHABET.length;
+  const limit = 256 - (256 % n);
+  let out = "";
+  while (out.length < 9) {
+    for (const byte of crypto.getRandomValues(new Uint8Array(16))) {
+      if (byte >= limit) continue;
+      if (out.length === 4) out += "-";
+      out += PAIR_CODE_ALPHABET[byte % n];
+      if (out.length === 9) break;
+    }
+  }
+  return out;
+}
+
+/** Lifetime of a new code: requested (or configured) ttl, at most the configured one, clamped. */
+export function pairingTtl(requested: number | undefined, configured: number): number {
+  const ttl = Math.min(requested ?? configured, configured);
+  return Math.min(Math.max(ttl, PAIRING_TTL_MIN), PAIRING_TTL_MAX);
+}
+
+const issueBody = z.object({ ttl: z.number().int().optional() }).optional();
+const claimBody = z.object({
+  pair_code: z.string().optional(),
+  device_name: z.string().max(128).nullish(),
+});
+
+/** POST /api/pair: the caller's device issues a code. */
+export async function issuePairing(deps: ApiDeps, request: Request): Promise<Response> {
+  const caller = await authenticate(deps, request);
+  const body = validate(issueBody, await readJson(request));
+  if (body?.ttl !== undefined && body.ttl <= 0) throw new ApiError(400, "ttl must be positive");
+  const ttl = pairingTtl(body?.ttl, deps.config.pairingTtlSeconds);
+  const issuedAt = deps.now();
+  const expiresAt = issuedAt + ttl * 1000;
+  for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt++) {
+    const pairCode = generatePairCode();
+    try {
+      await deps.store.createPairing({
+        pairCode,
+        userId: caller.user.userId,
+        issuerDeviceId: caller.device.deviceId,
+        issuedAt: new Date(issuedAt),
+        expiresAt: new Date(expiresAt),
+      });
+    } catch (error) {
+      if (error instanceof StoreConflictError) continue;
+      throw error;
+    }
+    return json({
+      pair_code: pairCode,
+      issued_at: rfc3339(issuedAt),
+      expires_at: rfc3339(expiresAt),
+      ttl,
+      issuer_device_id: caller.device.deviceId,
+      device_ca_public: toHex(deps.ca.publicKey),
+    });
+  }
+  throw new ApiError(503, "could not allocate a pairing code, try again");
+}
+
+/** POST /api/pair/claim: a new device redeems a code (no credentials). */
+export async function claimPairing(deps: ApiDeps, request: Request): Promise<Response> {
+  const body = validate(claimBody, (await readJson(request)) ?? {});
+  const code = (body.pair_code ?? "").trim().toUpperCase();
+  if (code === "") throw new ApiError(400, "pair_code is required");
+  if (code.length > 32) throw new ApiError(404, "pairing code not found");
+  const now = deps.now();
+  const seed = crypto.getRandomValues(new Uint8Array(32));
+  const keys = deviceKeysFromSeed(seed);
+  const deviceId = deps.newId(`device:${code}`);
+  let result;
+  try {
+    result = await deps.store.claimPairing(
+      code,
+      new Date(now),
+      { deviceId, publicKey: keys.publicKey, status: "active", createdAt: new Date(now) },
+      {
+        eventId: deps.newId(`pair:${deviceId}`),
+        deviceId,
+        publicKey: keys.publicKey,
+        recordedAt: new Date(now),
+      },
+    );
+  } catch (error) {
+    if (error instanceof StoreConflictError) throw new ApiError(409, "device id collision, retry");
+    throw error;
+  }
+  if (!result.ok) {
+    if (result.reason === "not_found") throw new ApiError(404, "pairing code not found");
+    throw new ApiError(400, "pairing code invalid or expired");
+  }
+  const user = await deps.store.getUser(result.pairing.userId);
+  if (user === null) throw new ApiError(404, "user not found");
+  const certificate = issueCertificate({
+    caSeed: deps.ca.seed,
+    userId: user.userId,
+    deviceId,
+    publicKey: keys.publicKey,
+    now: Math.floor(now / 1000),
+  });
+  await deps.ledger?.record({
+    action: "certificate",
+    source: "pair-claim",
+    device_id: deviceId,
+    user_id: user.userId,
+    issuer_device_id: result.pairing.issuerDeviceId,
+    serial: certificate.serial.toString(),
+  });
+  deps.log.info("device paired", { device: deviceId, issuer: result.pairing.issuerDeviceId });
+  const response: Record<string, unknown> = {
+    device_id: deviceId,
+    private_key: toHex(keys.privateKey),
+    public_key: toHex(keys.publicKey),
+    seed: toHex(seed),
+    issuer_device_id: result.pairing.issuerDeviceId,
+    user_id: user.userId,
+    user: userSnapshot(user),
+    device_ca_public: toHex(deps.ca.publicKey),
+  };
+  if (typeof body.device_name === "string" && body.device_name.trim() !== "") {
+    response.device_name = body.device_name.trim();
+  }
+  return json(response, 200, { device_certificate: certificateToJson(certificate) });
+}
+
+/** Deletes dead pairing codes; the server calls it every minute. Returns how many went. */
+export function purgePairings(deps: Pick<ApiDeps, "store" | "now">): Promise<number> {
+  return deps.store.purgePairings(new Date(deps.now()));
+}

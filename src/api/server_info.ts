@@ -1,0 +1,61 @@
+/**
+ * `GET /api/server-info` (upstream §7) and the admin-only
+ * `GET /api/security-stats`.
+ *
+ * @module
+ */
+import { toHex } from "../crypto/mod.ts";
+import { requireAdmin } from "./auth.ts";
+import type { ApiDeps } from "./deps.ts";
+import { json } from "./http.ts";
+
+/** The public description of this server clients bootstrap from. */
+export function serverInfo(deps: ApiDeps): Record<string, unknown> {
+  const c = deps.config;
+  const noise = deps.noise();
+  return {
+    device_ca_public: toHex(deps.ca.publicKey),
+    device_rotation: {
+      enabled: c.rotation.enabled,
+      min_interval_seconds: c.rotation.minIntervalSeconds,
+      proof_ttl_seconds: c.rotation.proofTtlSeconds,
+    },
+    domain: deps.domain,
+    noise_keys: noise.noise_keys,
+    noise_public: noise.noise_public,
+    pairing: {
+      auto_approve: c.autoApproveDevices,
+      max_auto_devices: c.maxAutoDevicesPerUser,
+      pairing_ttl: c.pairingTtlSeconds,
+    },
+    post_quantum: {
+      enabled: false,
+      kem_algorithm: null,
+      kem_public_hex: null,
+      signature_algorithm: null,
+    },
+    presence: { ttl_seconds: c.presenceTtlSeconds },
+    session: {
+      keepalive_interval: c.keepaliveIntervalSeconds,
+      ttl_seconds: c.sessionTtlSeconds,
+    },
+    supported_patterns: ["XK", "IK"],
+    supported_versions: [1],
+  };
+}
+
+const SECURITY_STATS = [
+  "noise_handshakes",
+  "pq_handshakes",
+  "fec_packets",
+  "multipath_sessions",
+  "average_paths",
+  "censorship_deflections",
+] as const;
+
+/** GET /api/security-stats (admin token; upstream left it open). */
+export function securityStats(deps: ApiDeps, request: Request): Response {
+  requireAdmin(deps, request);
+  const stats = deps.securityStats?.() ?? {};
+  return json(Object.fromEntries(SECURITY_STATS.map((k) => [k, stats[k] ?? 0])));
+}

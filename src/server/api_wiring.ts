@@ -1,0 +1,90 @@
+/**
+ * Builds the REST API's dependencies from the server's parts, so the
+ * composition root only mounts it.
+ *
+ * @module
+ */
+import { type ApiDeps, createApi } from "../api/mod.ts";
+import { toHex } from "../crypto/mod.ts";
+import type { Metrics } from "../metrics/mod.ts";
+import type { Bus, PeerRegistry, Router } from "../router/mod.ts";
+import {
+  describeNoiseKey,
+  type Logger,
+  type NoiseKeyring,
+  type ServerConnection,
+} from "../session/mod.ts";
+import type { Store } from "../storage/mod.ts";
+import type { ServerKeys } from "./keys.ts";
+import type { ServerSettings } from "./settings.ts";
+
+/** The server parts the API is wired to. */
+export interface ApiParts {
+  settings: ServerSettings;
+  keys: ServerKeys;
+  store: Store;
+  keyring: NoiseKeyring;
+  router: Router;
+  registry: PeerRegistry;
+  bus: Bus;
+  metrics: Metrics;
+  /** Null when no admin token is configured: admin endpoints refuse everyone. */
+  verifyAdminToken: ((token: string) => boolean) | null;
+  counters: { handshakesOk: number };
+  keepaliveIntervalSeconds: number;
+  newId: (context: string) => string;
+  log: Logger;
+}
+
+/** The API's dependencies for this server. */
+export function apiDeps(p: ApiParts): ApiDeps {
+  const s = p.settings;
+  return {
+    store: p.store,
+    domain: s.domain,
+    ca: p.keys.ca,
+    config: {
+      pairingTtlSeconds: s.pairingTtlSeconds,
+      autoApproveDevices: s.autoApproveDevices,
+      maxAutoDevicesPerUser: s.maxAutoDevicesPerUser,
+      rotation: s.deviceRotation,
+      uploads: s.uploads ?? {
+        dir: `${s.dataDir}/uploads`,
+        baseUrl: `https://${s.domain}/uploads`,
+      },
+      presenceTtlSeconds: s.presenceTtlSeconds,
+      sessionTtlSeconds: s.keepaliveSeconds,
+      keepaliveIntervalSeconds: p.keepaliveIntervalSeconds,
+    },
+    noise: () => {
+      const active = p.keyring.active();
+      return {
+        noise_public: toHex(active[0].publicKey),
+        noise_keys: active.map((k) => describeNoiseKey(k, toHex)),
+      };
+    },
+    // A one-member route: live when connected (here or, via the queue and the bus, elsewhere).
+    deliverToDevice: (deviceId, frame) =>
+      p.router.broadcast(
+        "",
+        { channel: frame.channel, members: [deviceId], relay: true, groupId: null },
+        frame,
+      ),
+    disconnectDevice: async (deviceId, reason) => {
+      (p.registry.get(deviceId) as ServerConnection | undefined)?.close(reason);
+      // Other instances close theirs on a kick naming no live connection id.
+      await p.bus.broadcast({ kind: "kick", deviceId, connectionId: "" }).catch(() => {});
+    },
+    verifyAdminToken: (token) => p.verifyAdminToken?.(token) ?? false,
+    securityStats: () => ({ noise_handshakes: p.counters.handshakesOk }),
+    newId: p.newId,
+    now: Date.now,
+    log: p.log,
+    onDeviceRotation: () => p.metrics.upstreamCounter("deviceRotations").inc(),
+  };
+}
+
+/** The mounted API of this server. */
+export function buildApi(p: ApiParts): { fetch(request: Request): Response | Promise<Response> } {
+  return createApi(apiDeps(p));
+}
