@@ -1,0 +1,383 @@
+/**
+ * A load agent: the client side of the load generator. It opens sessions
+ * (CommuCat through the client SDK, or raw WebSockets to the baseline
+ * relay) with bounded concurrency, forms groups, and runs traffic phases and
+ * handshake storms. Every command and result is plain JSON, so the same
+ * agent runs in the CLI process or in a worker process (see worker.ts).
+ *
+ * @module
+ */
+import { CommuCatClient } from "../../src/client/mod.ts";
+import { fromHex, generateDeviceKeys } from "../../src/crypto/mod.ts";
+import { FrameType } from "../../src/proto/mod.ts";
+import type { ConnectMode } from "../../src/transport/mod.ts";
+import { type HistogramJson, LatencyHistogram } from "./stats.ts";
+import { type LoadConn, type PhaseResult, type PhaseSpec, TrafficEngine } from "./traffic.ts";
+
+/** The server under load, as JSON. */
+export interface TargetJson {
+  url: string;
+  domain: string;
+  noisePublicHex: string;
+  certificatePem: string;
+}
+
+/** Commands an agent understands. */
+export type AgentCommand =
+  | {
+    cmd: "openGroups";
+    target: TargetJson;
+    mode: ConnectMode;
+    pattern: "XK" | "IK";
+    groups: number;
+    groupSize: number;
+    channelBase: number;
+    concurrency: number;
+  }
+  | { cmd: "openRawGroups"; url: string; caCerts?: string[]; groups: number; groupSize: number }
+  | { cmd: "phase"; spec: PhaseSpec }
+  | {
+    cmd: "handshakeStorm";
+    target: TargetJson;
+    mode: ConnectMode;
+    pattern: "XK" | "IK";
+    count: number;
+    concurrency: number;
+  }
+  | { cmd: "reconnectStorm"; concurrency: number }
+  | { cmd: "openIdle"; target: TargetJson; mode: ConnectMode; count: number; concurrency: number }
+  | { cmd: "closeIdle" }
+  | { cmd: "closeGroups" };
+
+/** Result of opening sessions or of a storm. */
+export interface OpenResult {
+  ok: number;
+  failed: number;
+  seconds: number;
+  /** Time from starting a connect to its established session. */
+  handshakeLatency: HistogramJson;
+  /** The first failure's message, if any. */
+  firstError?: string;
+}
+
+/** Reports progress of a long command (sessions opened so far). */
+export type Progress = (done: number, failed: number) => void;
+
+interface Device {
+  deviceId: string;
+  privateKey: Uint8Array;
+  handle: string;
+}
+
+interface Session {
+  device: Device;
+  channel: number;
+  client: CommuCatClient | null;
+  conn: SessionConn;
+}
+
+/** A CommuCat session as a {@link LoadConn}; the client can be swapped after a reconnect. */
+class SessionConn implements LoadConn {
+  onMessage: ((payload: Uint8Array) => void) | null = null;
+  client: CommuCatClient | null = null;
+  constructor(readonly channel: number, readonly onError: () => void) {}
+
+  attach(client: CommuCatClient): void {
+    this.client = client;
+    void (async () => {
+      while (true) {
+        const frame = await client.next();
+        if (!frame) return;
+        if (frame.type === FrameType.Msg) this.onMessage?.(frame.payload);
+      }
+    })();
+  }
+
+  send(payload: Uint8Array): void {
+    const client = this.client;
+    if (!client || client.closed) return this.onError();
+    client.send(this.channel, payload).catch(this.onError);
+  }
+
+  close(): void {
+    this.client?.close();
+  }
+}
+
+let deviceCounter = 0;
+const runId = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+
+function newDevice(): Device {
+  const keys = generateDeviceKeys();
+  const n = `${runId}${(deviceCounter++).toString(36)}`;
+  return { deviceId: `load-${n}`, privateKey: keys.privateKey, handle: `load_${n}` };
+}
+
+/** Runs `count` jobs with at most `concurrency` at once. */
+export async function boundedAll(
+  count: number,
+  concurrency: number,
+  job: (index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < count) await job(next++);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, lane));
+}
+
+/** The state and commands of one agent. */
+export class LoadAgent {
+  #httpClients = new Map<string, Deno.HttpClient>();
+  #sessions: Session[] = [];
+  #idle: CommuCatClient[] = [];
+  #raw: WebSocket[] = [];
+  #engine: TrafficEngine | null = null;
+  #target: TargetJson | null = null;
+  #mode: ConnectMode = "websocket";
+  #pattern: "XK" | "IK" = "XK";
+
+  /** Runs one command; `progress` hears about sessions opened. */
+  async run(command: AgentCommand, progress: Progress = () => {}): Promise<unknown> {
+    switch (command.cmd) {
+      case "openGroups":
+        return await this.#openGroups(command, progress);
+      case "openRawGroups":
+        return await this.#openRawGroups(command);
+      case "phase":
+        if (!this.#engine) throw new Error("no groups open");
+        return await this.#engine.run(command.spec) satisfies PhaseResult;
+      case "handshakeStorm":
+        return await this.#handshakeStorm(command, progress);
+      case "reconnectStorm":
+        return await this.#reconnectStorm(command.concurrency, progress);
+      case "openIdle":
+        return await this.#openIdle(command, progress);
+      case "closeIdle":
+        for (const client of this.#idle.splice(0)) client.close();
+        return null;
+      case "closeGroups":
+        for (const session of this.#sessions.splice(0)) session.conn.close();
+        for (const socket of this.#raw.splice(0)) socket.close();
+        this.#engine = null;
+        return null;
+    }
+  }
+
+  /** Closes everything, including HTTP clients. */
+  close(): void {
+    for (const session of this.#sessions) session.conn.close();
+    for (const client of this.#idle) client.close();
+    for (const socket of this.#raw) socket.close();
+    for (const client of this.#httpClients.values()) client.close();
+  }
+
+  #httpClient(pem: string): Deno.HttpClient {
+    let client = this.#httpClients.get(pem);
+    if (!client) {
+      client = Deno.createHttpClient({ caCerts: [pem] });
+      this.#httpClients.set(pem, client);
+    }
+    return client;
+  }
+
+  async #connect(target: TargetJson, device: Device, mode: ConnectMode, pattern: "XK" | "IK") {
+    return await CommuCatClient.connect({
+      url: target.url,
+      mode,
+      pattern,
+      domain: target.domain,
+      serverStatic: fromHex(target.noisePublicHex, 32),
+      deviceId: device.deviceId,
+      devicePrivateKey: device.privateKey,
+      user: { handle: device.handle },
+      httpClient: this.#httpClient(target.certificatePem),
+      timeoutMs: 60_000,
+    });
+  }
+
+  /** Connects `devices` with bounded concurrency; `keep` receives each established client. */
+  async #connectAll(
+    target: TargetJson,
+    devices: Device[],
+    options: { mode: ConnectMode; pattern: "XK" | "IK"; concurrency: number },
+    keep: (index: number, client: CommuCatClient) => void,
+    progress: Progress,
+  ): Promise<OpenResult> {
+    const latency = new LatencyHistogram();
+    let ok = 0;
+    let failed = 0;
+    let firstError: string | undefined;
+    const started = performance.now();
+    await boundedAll(devices.length, options.concurrency, async (i) => {
+      const t0 = performance.now();
+      try {
+        const client = await this.#connect(target, devices[i], options.mode, options.pattern);
+        latency.record(performance.now() - t0);
+        ok++;
+        keep(i, client);
+      } catch (error) {
+        failed++;
+        firstError ??= error instanceof Error ? error.message : String(error);
+      }
+      progress(ok, failed);
+    });
+    return {
+      ok,
+      failed,
+      seconds: (performance.now() - started) / 1000,
+      handshakeLatency: latency.toJSON(),
+      firstError,
+    };
+  }
+
+  async #openGroups(
+    c: Extract<AgentCommand, { cmd: "openGroups" }>,
+    progress: Progress,
+  ): Promise<OpenResult> {
+    this.#target = c.target;
+    this.#mode = c.mode;
+    this.#pattern = c.pattern;
+    const onError = () => this.#engine?.countSendError();
+    const sessions: Session[] = [];
+    for (let g = 0; g < c.groups; g++) {
+      for (let m = 0; m < c.groupSize; m++) {
+        const channel = c.channelBase + g;
+        sessions.push({
+          device: newDevice(),
+          channel,
+          client: null,
+          conn: new SessionConn(channel, onError),
+        });
+      }
+    }
+    const result = await this.#connectAll(
+      c.target,
+      sessions.map((s) => s.device),
+      c,
+      (i, client) => {
+        sessions[i].client = client;
+        sessions[i].conn.attach(client);
+      },
+      progress,
+    );
+    this.#sessions.push(...sessions);
+    if (result.failed > 0) {
+      throw new Error(`${result.failed} sessions failed: ${result.firstError}`);
+    }
+    // Routing follows friendship: the first member befriends the others, then
+    // creates the route with them as members.
+    await boundedAll(c.groups, c.concurrency, async (g) => {
+      const members = sessions.slice(g * c.groupSize, (g + 1) * c.groupSize);
+      for (const other of members.slice(1)) {
+        await this.#befriend(c.target, members[0].client!, other.client!);
+      }
+      await members[0].client!.join(
+        members[0].channel,
+        members.slice(1).map((s) => s.device.deviceId),
+      );
+    });
+    const groups: LoadConn[][] = [];
+    for (let g = 0; g < c.groups; g++) {
+      groups.push(sessions.slice(g * c.groupSize, (g + 1) * c.groupSize).map((s) => s.conn));
+    }
+    this.#engine = new TrafficEngine(groups);
+    return result;
+  }
+
+  /** `a` sends `b` a friend request through the REST API and `b` accepts it. */
+  async #befriend(target: TargetJson, a: CommuCatClient, b: CommuCatClient): Promise<void> {
+    const client = this.#httpClient(target.certificatePem);
+    const call = async (path: string, as: CommuCatClient) => {
+      const response = await fetch(`${target.url}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${as.session.sessionId}` },
+        client,
+      });
+      const text = await response.text();
+      if (!response.ok) throw new Error(`POST ${path}: HTTP ${response.status} ${text}`);
+    };
+    await call(`/api/friends/requests/${b.session.userId}`, a);
+    await call(`/api/friends/requests/${a.session.userId}/accept`, b);
+  }
+
+  async #openRawGroups(c: Extract<AgentCommand, { cmd: "openRawGroups" }>): Promise<OpenResult> {
+    const started = performance.now();
+    const groups: LoadConn[][] = [];
+    const httpClient = c.caCerts ? this.#httpClient(c.caCerts[0]) : undefined;
+    for (let g = 0; g < c.groups; g++) {
+      const group: LoadConn[] = [];
+      for (let m = 0; m < c.groupSize; m++) {
+        const url = `${c.url}/?group=${runId}-${g}`;
+        const socket = httpClient
+          ? new WebSocket(url, { client: httpClient } as unknown as string[])
+          : new WebSocket(url);
+        socket.binaryType = "arraybuffer";
+        const conn: LoadConn = {
+          onMessage: null,
+          send: (payload) => socket.send(payload),
+          close: () => socket.close(),
+        };
+        socket.onmessage = (event) => conn.onMessage?.(new Uint8Array(event.data as ArrayBuffer));
+        await new Promise<void>((resolve, reject) => {
+          socket.onopen = () => resolve();
+          socket.onerror = () => reject(new Error(`relay connect failed: ${url}`));
+        });
+        this.#raw.push(socket);
+        group.push(conn);
+      }
+      groups.push(group);
+    }
+    // The relay registers a socket on open; give it a moment before traffic starts.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    this.#engine = new TrafficEngine(groups);
+    return {
+      ok: this.#raw.length,
+      failed: 0,
+      seconds: (performance.now() - started) / 1000,
+      handshakeLatency: new LatencyHistogram().toJSON(),
+    };
+  }
+
+  async #handshakeStorm(
+    c: Extract<AgentCommand, { cmd: "handshakeStorm" }>,
+    progress: Progress,
+  ): Promise<OpenResult> {
+    // Keys are made before the clock starts: they are not the server's cost.
+    const devices = Array.from({ length: c.count }, newDevice);
+    return await this.#connectAll(c.target, devices, c, (_, client) => client.close(), progress);
+  }
+
+  async #reconnectStorm(concurrency: number, progress: Progress): Promise<OpenResult> {
+    if (!this.#target) throw new Error("no sessions to reconnect");
+    const sessions = this.#sessions;
+    // Drop every session at once, as a network blip or a restarting proxy would.
+    for (const session of sessions) session.conn.close();
+    await Promise.all(sessions.map((s) => s.conn.client?.finished));
+    const result = await this.#connectAll(
+      this.#target,
+      sessions.map((s) => s.device),
+      { mode: this.#mode, pattern: this.#pattern, concurrency },
+      (i, client) => {
+        sessions[i].client = client;
+        sessions[i].conn.attach(client);
+      },
+      progress,
+    );
+    return result;
+  }
+
+  async #openIdle(
+    c: Extract<AgentCommand, { cmd: "openIdle" }>,
+    progress: Progress,
+  ): Promise<OpenResult> {
+    const devices = Array.from({ length: c.count }, newDevice);
+    return await this.#connectAll(
+      c.target,
+      devices,
+      { mode: c.mode, pattern: "XK", concurrency: c.concurrency },
+      (_, client) => this.#idle.push(client),
+      progress,
+    );
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The raw baseline: a `Deno.serve` WebSocket relay with no crypto and no
+ * framing. A socket joins the group named by `?group=`; every binary message
+ * goes unchanged to the group's other sockets. Prints `relay listening on
+ * <port>` once ready.
+ *
+ * Run: `deno run --allow-net bench/load/relay_server.ts [cert.pem key.pem]`
+ * (with a certificate it serves TLS, to price TLS separately from CommuCat).
+ *
+ * @module
+ */
+
+const groups = new Map<string, Set<WebSocket>>();
+
+function handler(request: Request): Response {
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    return new Response("websocket only", { status: 400 });
+  }
+  const name = new URL(request.url).searchParams.get("group") ?? "";
+  const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 0 });
+  socket.binaryType = "arraybuffer";
+  socket.onopen = () => {
+    let group = groups.get(name);
+    if (!group) groups.set(name, group = new Set());
+    group.add(socket);
+  };
+  socket.onmessage = (event) => {
+    const group = groups.get(name);
+    if (!group) return;
+    for (const peer of group) {
+      if (peer !== socket && peer.readyState === WebSocket.OPEN) peer.send(event.data);
+    }
+  };
+  socket.onclose = () => {
+    const group = groups.get(name);
+    group?.delete(socket);
+    if (group?.size === 0) groups.delete(name);
+  };
+  return response;
+}
+
+if (import.meta.main) {
+  const [certPath, keyPath] = Deno.args;
+  const tls = certPath && keyPath
+    ? { cert: Deno.readTextFileSync(certPath), key: Deno.readTextFileSync(keyPath) }
+    : {};
+  Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    ...tls,
+    onListen: ({ port }) => console.log(`relay listening on ${port}`),
+  }, handler);
+}

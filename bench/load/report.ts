@@ -1,0 +1,277 @@
+/**
+ * Renders a load report: a markdown summary for stdout (and for pasting into
+ * docs/PERFORMANCE.md) and a hand-written SVG chart of the delivery-latency
+ * CDFs.
+ *
+ * @module
+ */
+import type { LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
+import type { CdfPoint } from "./stats.ts";
+
+/** Formats a number with thousands separators and `digits` decimals; "–" for null/NaN. */
+export function num(value: number | null | undefined, digits = 0): string {
+  if (value == null || !Number.isFinite(value)) return "–";
+  return value.toLocaleString("en-US", {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  });
+}
+
+/** Formats milliseconds with precision that suits their size. */
+export function ms(value: number | null | undefined): string {
+  if (value == null || !Number.isFinite(value)) return "–";
+  return value < 1
+    ? `${num(value, 3)} ms`
+    : value < 10
+    ? `${num(value, 2)} ms`
+    : `${num(value, 1)} ms`;
+}
+
+/** A markdown table; cells are escaped for `|`. */
+export function table(header: string[], rows: string[][]): string {
+  const cell = (s: string) => s.replaceAll("|", "\\|");
+  const lines = [
+    `| ${header.map(cell).join(" | ")} |`,
+    `| ${header.map(() => "---").join(" | ")} |`,
+    ...rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
+  ];
+  return lines.join("\n");
+}
+
+function trafficRow(name: string, t: TrafficSummary): string[] {
+  return [
+    name,
+    num(t.connections),
+    t.targetPerSecond === null ? "max" : num(t.targetPerSecond),
+    num(t.deliveredPerSecond),
+    ms(t.latency.p50),
+    ms(t.latency.p95),
+    ms(t.latency.p99),
+    t.serverCpuPer1000 === null ? "–" : `${num(t.serverCpuPer1000 * 1000, 1)} ms`,
+    num(t.deliveredPerServerCpuSecond),
+    num(t.clientCores, 2),
+    `${num(t.missing)}/${num(t.sendErrors)}`,
+  ];
+}
+
+function stormRow(name: string, s: StormSummary): string[] {
+  return [
+    name,
+    `${num(s.ok)}/${num(s.count)}`,
+    num(s.concurrency),
+    num(s.perSecond, 1),
+    ms(s.latency.p50),
+    ms(s.latency.p99),
+    s.serverCpuMsPerHandshake === null ? "–" : `${num(s.serverCpuMsPerHandshake, 2)} ms`,
+    num(s.clientCores, 2),
+  ];
+}
+
+/** The markdown summary of a run. */
+export function renderMarkdown(report: LoadReport): string {
+  const c = report.config;
+  const out: string[] = [];
+  out.push(`## CommuCat load run ${report.date}${report.commit ? ` (${report.commit})` : ""}`);
+  out.push("");
+  out.push(
+    `Machine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.kernel}, ` +
+      `Deno ${report.machine.deno}, load average ${report.machine.loadAverage}. ` +
+      `Target: ${c.target}. Mode ${c.mode}, ${c.pattern}. Client: ${report.clientSide}. ` +
+      `Warm-up ${c.warmupSeconds} s, measured ${c.durationSeconds} s per phase, window ${c.window}.`,
+  );
+  const traffic: string[][] = [];
+  if (report.relay) {
+    traffic.push(trafficRow("raw relay, pairs, max", report.relay.max));
+    if (report.relay.half) traffic.push(trafficRow("raw relay, pairs, 50%", report.relay.half));
+  }
+  if (report.relayTls) traffic.push(trafficRow("raw TLS relay, pairs, max", report.relayTls.max));
+  if (report.pairs) {
+    traffic.push(trafficRow("CommuCat pairs, max", report.pairs.max));
+    if (report.pairs.half) traffic.push(trafficRow("CommuCat pairs, 50%", report.pairs.half));
+  }
+  if (report.fanout) {
+    traffic.push(trafficRow(`CommuCat fanout G=${c.groupSize}, max`, report.fanout.max));
+  }
+  if (traffic.length > 0) {
+    out.push("", "### Delivery");
+    out.push(
+      "",
+      table([
+        "phase",
+        "conns",
+        "rate asked",
+        "delivered/s",
+        "p50",
+        "p95",
+        "p99",
+        "server CPU /1k",
+        "per CPU-s",
+        "client cores",
+        "missing/errors",
+      ], traffic),
+    );
+  }
+  const storms: string[][] = [];
+  if (report.handshake) storms.push(stormRow("handshake storm (new devices)", report.handshake));
+  if (report.reconnect) storms.push(stormRow("reconnect storm (known devices)", report.reconnect));
+  if (storms.length > 0) {
+    out.push("", "### Handshakes");
+    out.push(
+      "",
+      table(
+        [
+          "phase",
+          "ok/total",
+          "concurrency",
+          "handshakes/s",
+          "p50",
+          "p99",
+          "server CPU each",
+          "client cores",
+        ],
+        storms,
+      ),
+    );
+  }
+  const p = report.primitives;
+  if (p) {
+    out.push("", "### Handshake bound (server-side primitives, this process)");
+    out.push(
+      "",
+      table(["X25519 DH", "ZKP verify", "certificate issue", "3 DH + verify + issue", "bound"], [[
+        `${num(p.x25519DhUs, 1)} µs`,
+        `${num(p.zkpVerifyUs, 1)} µs`,
+        `${num(p.certificateIssueUs, 1)} µs`,
+        `${num(p.handshakeUs, 1)} µs`,
+        `${num(p.handshakesPerCoreSecond)} /s per core`,
+      ]]),
+    );
+  }
+  if (report.idle) {
+    const i = report.idle;
+    out.push("", "### Idle connections");
+    out.push(
+      "",
+      table(["connections", "RSS before", "RSS with them", "per connection", "open time"], [[
+        num(i.connections),
+        `${num(i.baselineRssBytes / 1048576, 1)} MiB`,
+        `${num(i.loadedRssBytes / 1048576, 1)} MiB`,
+        `${num(i.bytesPerConnection / 1024, 1)} KiB`,
+        `${num(i.openSeconds, 1)} s`,
+      ]]),
+    );
+  }
+  out.push("", "### Targets");
+  out.push(
+    "",
+    table(
+      ["target", "measured", "verdict"],
+      report.targets.map((t) => [
+        t.target,
+        t.measured + (t.note ? ` (${t.note})` : ""),
+        t.met === null ? "not measured" : t.met ? "met" : "NOT met",
+      ]),
+    ),
+  );
+  if (report.profile) {
+    out.push(
+      "",
+      `### Server profile (${report.profile.phase}; full report: ${report.profile.file})`,
+    );
+    out.push(
+      "",
+      table(
+        ["self %", "object", "symbol"],
+        report.profile.top.map((r) => [`${num(r.percent, 2)}%`, r.dso, r.symbol]),
+      ),
+    );
+  }
+  if (report.notes.length > 0) {
+    out.push("", "### Notes", "", ...report.notes.map((n) => `- ${n}`));
+  }
+  return out.join("\n") + "\n";
+}
+
+/** One line of the latency chart. */
+export interface ChartSeries {
+  name: string;
+  points: CdfPoint[];
+}
+
+const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
+
+function escapeXml(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+/**
+ * An SVG chart of delivery-latency CDFs: log-scale milliseconds across,
+ * cumulative share of messages up, one stepped line per series.
+ */
+export function renderLatencySvg(series: ChartSeries[], title = "Delivery latency (CDF)"): string {
+  const width = 720;
+  const height = 420;
+  const left = 60;
+  const right = 180;
+  const top = 40;
+  const bottom = 50;
+  const plotW = width - left - right;
+  const plotH = height - top - bottom;
+  const all = series.flatMap((s) => s.points.map((p) => p.ms)).filter((v) => v > 0);
+  const lo = Math.pow(10, Math.floor(Math.log10(all.length > 0 ? Math.min(...all) : 0.1)));
+  const hi = Math.pow(10, Math.ceil(Math.log10(all.length > 0 ? Math.max(...all) : 10)));
+  const decades = Math.max(1, Math.log10(hi / lo));
+  const x = (v: number) => left + (Math.log10(Math.max(v, lo) / lo) / decades) * plotW;
+  const y = (f: number) => top + (1 - f) * plotH;
+  const r = (v: number) => v.toFixed(1);
+  const parts: string[] = [];
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+      `viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
+  parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
+  parts.push(
+    `<text x="${left}" y="${top - 15}" font-size="15" font-weight="bold">${
+      escapeXml(title)
+    }</text>`,
+  );
+  for (let d = 0; d <= decades; d++) {
+    const v = lo * 10 ** d;
+    const px = r(x(v));
+    parts.push(`<line x1="${px}" y1="${top}" x2="${px}" y2="${top + plotH}" stroke="#ddd"/>`);
+    const label = v >= 1 ? `${v} ms` : `${Number(v.toPrecision(1))} ms`;
+    parts.push(`<text x="${px}" y="${top + plotH + 18}" text-anchor="middle">${label}</text>`);
+  }
+  for (const f of [0, 0.25, 0.5, 0.75, 0.9, 0.99, 1]) {
+    const py = r(y(f));
+    parts.push(`<line x1="${left}" y1="${py}" x2="${left + plotW}" y2="${py}" stroke="#eee"/>`);
+    parts.push(`<text x="${left - 6}" y="${py}" text-anchor="end" dy="4">${f}</text>`);
+  }
+  parts.push(
+    `<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`,
+  );
+  parts.push(
+    `<text x="${left + plotW / 2}" y="${height - 10}" text-anchor="middle">` +
+      `delivery latency (log scale)</text>`,
+  );
+  series.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length];
+    if (s.points.length > 0) {
+      let d = `M${r(x(s.points[0].ms))},${r(y(0))}`;
+      let previous = 0;
+      for (const p of s.points) {
+        d += ` L${r(x(p.ms))},${r(y(previous))} L${r(x(p.ms))},${r(y(p.fraction))}`;
+        previous = p.fraction;
+      }
+      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
+    }
+    const ly = top + 10 + i * 20;
+    parts.push(
+      `<line x1="${left + plotW + 12}" y1="${ly}" x2="${left + plotW + 32}" y2="${ly}" ` +
+        `stroke="${color}" stroke-width="3"/>`,
+    );
+    parts.push(`<text x="${left + plotW + 38}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
+  });
+  parts.push("</svg>");
+  return parts.join("\n") + "\n";
+}

@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { ms, num, renderLatencySvg, renderMarkdown, table } from "./report.ts";
+import type { LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
+import { parsePerfReport } from "./spawn.ts";
+import { LatencyHistogram } from "./stats.ts";
+import { evaluateTargets, TARGETS } from "./targets.ts";
+
+function traffic(
+  deliveredPerSecond: number,
+  p99: number,
+  cpuPer1000: number | null,
+): TrafficSummary {
+  const latency = new LatencyHistogram();
+  for (let i = 0; i < 99; i++) latency.record(p99 / 4);
+  latency.record(p99);
+  return {
+    connections: 100,
+    fanout: 1,
+    targetPerSecond: null,
+    deliveredPerSecond,
+    sentPerSecond: deliveredPerSecond,
+    latency: { ...latency.summary(), p99 },
+    cdf: latency.cdf(),
+    missing: 0,
+    sendErrors: 0,
+    serverCpuSeconds: cpuPer1000 === null ? null : cpuPer1000 * deliveredPerSecond / 1000 * 5,
+    serverCpuPer1000: cpuPer1000,
+    deliveredPerServerCpuSecond: cpuPer1000 === null ? null : 1000 / cpuPer1000,
+    clientCores: 0.8,
+  };
+}
+
+function storm(perSecond: number): StormSummary {
+  return {
+    count: 1000,
+    ok: 1000,
+    failed: 0,
+    concurrency: 64,
+    seconds: 1000 / perSecond,
+    perSecond,
+    latency: new LatencyHistogram().summary(),
+    serverCpuSeconds: 2,
+    serverCpuMsPerHandshake: 2,
+    clientCores: 0.7,
+  };
+}
+
+function sampleReport(): Omit<LoadReport, "targets"> {
+  return {
+    date: "2026-11-24",
+    commit: "abc1234",
+    machine: {
+      cpu: "AMD EPYC",
+      cores: 2,
+      kernel: "linux 6.18",
+      deno: "2.9.6",
+      loadAverage: "1 1 1",
+    },
+    config: {
+      scenarios: ["pairs", "handshake"],
+      mode: "websocket",
+      pattern: "XK",
+      workers: 0,
+      pairs: 50,
+      groups: 10,
+      groupSize: 10,
+      handshakes: 1000,
+      concurrency: 64,
+      idleConnections: 2000,
+      warmupSeconds: 1,
+      durationSeconds: 5,
+      window: 8,
+      target: "spawned",
+    },
+    clientSide: "one process",
+    primitives: {
+      x25519DhUs: 60,
+      zkpVerifyUs: 450,
+      certificateIssueUs: 50,
+      handshakeUs: 680,
+      handshakesPerCoreSecond: 1e6 / 680,
+    },
+    relay: { max: traffic(100_000, 5, 8), half: null },
+    relayTls: null,
+    pairs: { max: traffic(60_000, 20, 0.03), half: traffic(30_000, 12, 0.05) },
+    fanout: null,
+    handshake: storm(1000),
+    reconnect: null,
+    idle: {
+      connections: 2000,
+      baselineRssBytes: 100 << 20,
+      loadedRssBytes: (100 << 20) + 2000 * 20 * 1024,
+      bytesPerConnection: 20 * 1024,
+      openSeconds: 4,
+    },
+    profile: null,
+    notes: ["a note | with a pipe"],
+  };
+}
+
+Deno.test("targets: each budget is met or not against the same run's baselines", () => {
+  const results = evaluateTargets(sampleReport());
+  const byId = Object.fromEntries(results.map((r) => [r.id, r]));
+  assert.equal(byId["pairs-vs-relay"].met, true);
+  assert.equal(byId["pairs-vs-relay"].value, 0.6);
+  // 0.03 CPU-ms... per 1,000 means 33,333 msg per CPU-second.
+  assert.equal(byId["delivered-per-cpu-second"].met, true);
+  assert.equal(Math.round(byId["delivered-per-cpu-second"].value!), 33_333);
+  // 1000/s against a bound of 1470/s is 68 %.
+  assert.equal(byId["handshakes-vs-bound"].met, true);
+  assert.equal(byId["idle-memory"].met, false);
+  assert.match(byId["idle-memory"].note!, /measured at 2,000 connections/);
+  assert.equal(byId["p99-at-half"].met, false);
+  assert.equal(byId["p99-at-half"].value, 12);
+});
+
+Deno.test("targets: thresholds are inclusive", () => {
+  const report = sampleReport();
+  report.pairs = {
+    max: traffic(50_000, 5, 1000 / TARGETS.deliveredPerCpuSecond),
+    half: traffic(25_000, TARGETS.p99AtHalfMs, 0.04),
+  };
+  report.idle!.bytesPerConnection = TARGETS.idleBytesPerConnection;
+  const byId = Object.fromEntries(evaluateTargets(report).map((r) => [r.id, r]));
+  assert.equal(byId["pairs-vs-relay"].met, true);
+  assert.equal(byId["delivered-per-cpu-second"].met, true);
+  assert.equal(byId["idle-memory"].met, true);
+  assert.equal(byId["p99-at-half"].met, true);
+});
+
+Deno.test("targets: a phase that did not run is 'not measured', not a failure", () => {
+  const report = sampleReport();
+  report.relay = null;
+  report.primitives = null;
+  report.idle = null;
+  report.pairs = { max: traffic(60_000, 20, null), half: null };
+  const results = evaluateTargets(report);
+  assert.deepEqual(results.map((r) => r.met), [null, null, null, null, null]);
+  assert.ok(results.every((r) => r.measured === "not measured"));
+});
+
+Deno.test("markdown: tables, verdicts and escaped cells", () => {
+  const base = sampleReport();
+  const md = renderMarkdown({ ...base, targets: evaluateTargets(base) });
+  assert.match(md, /^## CommuCat load run 2026-11-24 \(abc1234\)/);
+  assert.match(md, /\| CommuCat pairs, max \| 100 \| max \| 60,000 \|/);
+  assert.match(md, /\| 60% \(60,000 vs 100,000 msg\/s\) \| met \|/);
+  assert.match(md, /NOT met/);
+  assert.match(md, /1,471 \/s per core/);
+  assert.match(md, /\n- a note \| with a pipe\n/);
+  assert.equal(table(["a", "b"], [["1", "x|y"]]), "| a | b |\n| --- | --- |\n| 1 | x\\|y |");
+});
+
+Deno.test("number formatting", () => {
+  assert.equal(num(1234567.891, 1), "1,234,567.9");
+  assert.equal(num(null), "–");
+  assert.equal(num(NaN), "–");
+  assert.equal(ms(0.1234), "0.123 ms");
+  assert.equal(ms(4.567), "4.57 ms");
+  assert.equal(ms(123.45), "123.5 ms");
+});
+
+Deno.test("SVG chart: one path and legend entry per series, escaped names, log axis", () => {
+  const h = new LatencyHistogram();
+  for (const v of [0.3, 0.5, 2, 8, 40]) h.record(v);
+  const svg = renderLatencySvg([
+    { name: "raw <relay>", points: h.cdf() },
+    { name: "CommuCat & co", points: h.cdf() },
+    { name: "empty", points: [] },
+  ]);
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.equal(svg.match(/<path /g)?.length, 2);
+  assert.match(svg, /raw &lt;relay&gt;/);
+  assert.match(svg, /CommuCat &amp; co/);
+  for (const label of ["0.1 ms", "1 ms", "10 ms", "100 ms"]) assert.ok(svg.includes(`>${label}<`));
+  assert.ok(svg.trim().endsWith("</svg>"));
+});
+
+Deno.test("perf report parsing keeps dso names with spaces and drops IPC columns", () => {
+  const text = [
+    "# Overhead  Shared Object  Symbol",
+    "     9.85%  libc.so.6          [.] _int_malloc                       -      -            ",
+    "     0.96%  [JIT] tid 9857     [.] JS:*'#sendEncrypted file:///x/connection.ts:367:17  -  -  ",
+    "     1.81%  [kernel.kallsyms]  [k] _raw_spin_unlock_irqrestore",
+    "",
+  ].join("\n");
+  assert.deepEqual(parsePerfReport(text), [
+    { percent: 9.85, dso: "libc.so.6", symbol: "_int_malloc" },
+    {
+      percent: 0.96,
+      dso: "[JIT] tid 9857",
+      symbol: "JS:*'#sendEncrypted file:///x/connection.ts:367:17",
+    },
+    { percent: 1.81, dso: "[kernel.kallsyms]", symbol: "_raw_spin_unlock_irqrestore" },
+  ]);
+  assert.equal(parsePerfReport(text, 1).length, 1);
+});

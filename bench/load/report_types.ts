@@ -1,0 +1,118 @@
+/**
+ * The shape of a load report (the `--json` output): what each phase
+ * measured, the baselines, and the target verdicts.
+ *
+ * @module
+ */
+import type { PrimitiveCosts } from "./primitives.ts";
+import type { CdfPoint, LatencySummary } from "./stats.ts";
+
+/** One traffic phase, summed over agents. */
+export interface TrafficSummary {
+  /** Connections taking part. */
+  connections: number;
+  /** Recipients per message (1 for pairs). */
+  fanout: number;
+  /** Requested delivered messages/s; null = as fast as possible. */
+  targetPerSecond: number | null;
+  deliveredPerSecond: number;
+  sentPerSecond: number;
+  latency: LatencySummary;
+  cdf: CdfPoint[];
+  /** Deliveries still missing after the drain. */
+  missing: number;
+  sendErrors: number;
+  /** Server (or relay) CPU seconds in the measured window; null when /proc was unreadable. */
+  serverCpuSeconds: number | null;
+  /** Server CPU seconds per 1,000 delivered messages. */
+  serverCpuPer1000: number | null;
+  /** Delivered messages per server CPU second. */
+  deliveredPerServerCpuSecond: number | null;
+  /** Client CPU seconds per wall second, summed over agents (1.0 = one full core). */
+  clientCores: number;
+}
+
+/** A handshake or reconnect storm. */
+export interface StormSummary {
+  count: number;
+  ok: number;
+  failed: number;
+  concurrency: number;
+  seconds: number;
+  /** Completed handshakes per wall second. */
+  perSecond: number;
+  /** Connect-to-established time. */
+  latency: LatencySummary;
+  serverCpuSeconds: number | null;
+  /** Server CPU milliseconds per completed handshake. */
+  serverCpuMsPerHandshake: number | null;
+  clientCores: number;
+  firstError?: string;
+}
+
+/** Server memory with idle established connections. */
+export interface IdleSummary {
+  connections: number;
+  baselineRssBytes: number;
+  loadedRssBytes: number;
+  bytesPerConnection: number;
+  /** Seconds it took to open them. */
+  openSeconds: number;
+}
+
+/** One target's verdict. */
+export interface TargetResult {
+  id: string;
+  /** What is required, in words. */
+  target: string;
+  /** What was measured, in words; "not measured" when the phase did not run. */
+  measured: string;
+  value: number | null;
+  threshold: number;
+  /** null = not measured. */
+  met: boolean | null;
+  note?: string;
+}
+
+/** One row of a flat profile. */
+export interface ProfileRow {
+  percent: number;
+  dso: string;
+  symbol: string;
+}
+
+/** Everything one `bench load` run measured. */
+export interface LoadReport {
+  date: string;
+  commit: string | null;
+  machine: { cpu: string; cores: number; kernel: string; deno: string; loadAverage: string };
+  config: {
+    scenarios: string[];
+    mode: string;
+    pattern: "XK" | "IK";
+    workers: number;
+    pairs: number;
+    groups: number;
+    groupSize: number;
+    handshakes: number;
+    concurrency: number;
+    idleConnections: number;
+    warmupSeconds: number;
+    durationSeconds: number;
+    window: number;
+    target: string;
+  };
+  /** How the client load ran, in words. */
+  clientSide: string;
+  primitives: PrimitiveCosts | null;
+  relay: { max: TrafficSummary; half: TrafficSummary | null } | null;
+  relayTls: { max: TrafficSummary } | null;
+  pairs: { max: TrafficSummary; half: TrafficSummary | null } | null;
+  fanout: { max: TrafficSummary } | null;
+  handshake: StormSummary | null;
+  reconnect: StormSummary | null;
+  idle: IdleSummary | null;
+  targets: TargetResult[];
+  profile: { phase: string; file: string; top: ProfileRow[] } | null;
+  notes: string[];
+}

@@ -1,0 +1,531 @@
+/**
+ * One `commucat bench load` run: baselines (handshake primitives, raw
+ * relay), then the CommuCat server (spawned, or one already running) under
+ * each scenario, sampling the server's CPU and memory from /proc, and the
+ * target verdicts.
+ *
+ * @module
+ */
+import type { ConnectMode } from "../../src/transport/mod.ts";
+import type { AgentCommand, OpenResult, TargetJson } from "./agent.ts";
+import { type AgentHandle, combinedProgress, localAgent, spawnAgent, split } from "./fleet.ts";
+import { measureHandshakePrimitives } from "./primitives.ts";
+import { canReadProc, readCpuSeconds, readRssBytes } from "./procfs.ts";
+import type {
+  IdleSummary,
+  LoadReport,
+  ProfileRow,
+  StormSummary,
+  TrafficSummary,
+} from "./report_types.ts";
+import {
+  parsePerfReport,
+  perfAvailable,
+  perfRecord,
+  spawnCommuCat,
+  type SpawnedServer,
+  spawnRelay,
+} from "./spawn.ts";
+import { LatencyHistogram } from "./stats.ts";
+import { evaluateTargets } from "./targets.ts";
+import type { PhaseResult, PhaseSpec } from "./traffic.ts";
+
+/** The scenarios. */
+export const SCENARIOS = ["pairs", "fanout", "reconnect", "handshake"] as const;
+/** One scenario. */
+export type Scenario = typeof SCENARIOS[number];
+
+/** Everything a run can be told. */
+export interface LoadOptions {
+  scenarios: Scenario[];
+  mode: ConnectMode;
+  pattern: "XK" | "IK";
+  /** 0 = the client load runs in this process; N = in N worker processes. */
+  workers: number;
+  pairs: number;
+  groups: number;
+  groupSize: number;
+  handshakes: number;
+  concurrency: number;
+  idleConnections: number;
+  warmupMs: number;
+  durationMs: number;
+  window: number;
+  /** Measure the raw relay and the handshake primitives. */
+  baseline: boolean;
+  /** Also measure a TLS relay (same certificate as the server). */
+  tlsBaseline: boolean;
+  /** A server that is already running (no spawn); `pid` enables CPU/memory sampling. */
+  external?: { target: TargetJson; pid?: number };
+  /** Record the server with `perf` during the 1:1 max phase, into this directory. */
+  profileDir?: string;
+  /** Progress line sink (the CLI rewrites one line on stderr). */
+  progress: (line: string) => void;
+}
+
+interface PhaseOutcome {
+  summary: TrafficSummary;
+}
+
+function machineInfo(): LoadReport["machine"] {
+  let cpu = "unknown CPU";
+  try {
+    cpu = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.+)/)?.[1] ?? cpu;
+  } catch { /* not Linux */ }
+  const [l1, l5, l15] = Deno.loadavg();
+  return {
+    cpu,
+    cores: navigator.hardwareConcurrency,
+    kernel: `${Deno.build.os} ${Deno.osRelease()}`,
+    deno: Deno.version.deno,
+    loadAverage: `${l1.toFixed(2)} ${l5.toFixed(2)} ${l15.toFixed(2)}`,
+  };
+}
+
+async function gitCommit(): Promise<string | null> {
+  try {
+    const out = await new Deno.Command("git", {
+      args: ["rev-parse", "--short", "HEAD"],
+      cwd: new URL("../../", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs the load test described by `o`. */
+export async function runLoad(o: LoadOptions): Promise<LoadReport> {
+  const notes: string[] = [];
+  const date = new Date().toISOString().slice(0, 10);
+  const machine = machineInfo();
+  const commit = await gitCommit();
+  const agents: AgentHandle[] = o.workers > 0
+    ? Array.from({ length: o.workers }, spawnAgent)
+    : [localAgent()];
+  const clientSide = o.workers > 0
+    ? `${o.workers} worker process${
+      o.workers > 1 ? "es" : ""
+    } (Deno.Command of bench/load/worker.ts)`
+    : "one process (the CLI itself)";
+  let channelBase = 1_000_000 + Math.floor(Math.random() * 1_000_000_000);
+
+  /** Runs `make(i, share)` on every agent with its share of `total`. */
+  const onAll = <T>(
+    total: number,
+    make: (i: number, share: number) => AgentCommand | null,
+    progress?: (done: number, failed: number) => void,
+  ): Promise<T[]> => {
+    const shares = split(total, agents.length);
+    const hooks = progress ? combinedProgress(agents.length, progress) : [];
+    return Promise.all(
+      agents.map((agent, i) => {
+        const command = make(i, shares[i]);
+        return command === null ? Promise.resolve(null as T) : agent.run<T>(command, hooks[i]);
+      }),
+    );
+  };
+
+  const mergeOpen = (results: OpenResult[]): OpenResult & { latency: LatencyHistogram } => {
+    const latency = new LatencyHistogram();
+    for (const r of results) latency.merge(r.handshakeLatency);
+    return {
+      ok: results.reduce((s, r) => s + r.ok, 0),
+      failed: results.reduce((s, r) => s + r.failed, 0),
+      seconds: Math.max(...results.map((r) => r.seconds)),
+      handshakeLatency: latency.toJSON(),
+      firstError: results.find((r) => r.firstError)?.firstError,
+      latency,
+    };
+  };
+
+  const cpuOf = (pid: number | undefined) =>
+    pid !== undefined && canReadProc(pid) ? readCpuSeconds(pid) : null;
+  const clientCpu = () => agents.reduce((s, a) => s + (cpuOf(a.pid) ?? 0), 0);
+
+  /** Runs one traffic phase on every agent, sampling `serverPid`'s CPU over the measured window. */
+  const phase = async (
+    label: string,
+    serverPid: number | undefined,
+    ratePerSecond: number | null,
+    connections: number,
+    onMeasure?: { start(): void; stop(): Promise<void> },
+  ): Promise<PhaseOutcome> => {
+    const spec = (share: number | null): PhaseSpec => ({
+      ratePerSecond: share,
+      window: ratePerSecond === null ? o.window : Math.max(o.window, 64),
+      warmupMs: o.warmupMs,
+      durationMs: o.durationMs,
+      drainMs: 3_000,
+    });
+    let cpu0: number | null = null;
+    let cpu1: number | null = null;
+    const started = performance.now();
+    const ticker = setInterval(() => {
+      const t = (performance.now() - started) / 1000;
+      const stage = t < o.warmupMs / 1000 ? "warm-up" : "measuring";
+      o.progress(`${label}: ${stage} ${t.toFixed(1)} s of ${(o.warmupMs + o.durationMs) / 1000} s`);
+    }, 250);
+    const t0 = setTimeout(() => {
+      cpu0 = cpuOf(serverPid);
+      onMeasure?.start();
+    }, o.warmupMs);
+    const t1 = setTimeout(() => (cpu1 = cpuOf(serverPid)), o.warmupMs + o.durationMs);
+    const shares = ratePerSecond === null ? null : split(Math.round(ratePerSecond), agents.length);
+    const results = await Promise.all(
+      agents.map((agent, i) =>
+        agent.run<PhaseResult>({ cmd: "phase", spec: spec(shares ? shares[i] : null) })
+      ),
+    );
+    clearInterval(ticker);
+    clearTimeout(t0);
+    clearTimeout(t1);
+    await onMeasure?.stop();
+    const latency = new LatencyHistogram();
+    for (const r of results) latency.merge(r.latency);
+    const seconds = o.durationMs / 1000;
+    const delivered = results.reduce((s, r) => s + r.delivered, 0);
+    const serverCpuSeconds = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
+    const fanoutGuess = results.reduce((s, r) => s + r.sent, 0);
+    return {
+      summary: {
+        connections,
+        fanout: fanoutGuess > 0 ? Math.round(delivered / fanoutGuess) : 0,
+        targetPerSecond: ratePerSecond,
+        deliveredPerSecond: delivered / seconds,
+        sentPerSecond: fanoutGuess / seconds,
+        latency: latency.summary(),
+        cdf: latency.cdf(),
+        missing: results.reduce((s, r) => s + r.missing, 0),
+        sendErrors: results.reduce((s, r) => s + r.sendErrors, 0),
+        serverCpuSeconds,
+        serverCpuPer1000: serverCpuSeconds !== null && delivered > 0
+          ? serverCpuSeconds / delivered * 1000
+          : null,
+        deliveredPerServerCpuSecond: serverCpuSeconds ? delivered / serverCpuSeconds : null,
+        clientCores: results.reduce((s, r) => s + r.clientCpuSeconds, 0) / seconds,
+      },
+    };
+  };
+
+  /** A storm: `run` opens sessions on every agent; CPU is sampled around it. */
+  const storm = async (
+    label: string,
+    serverPid: number | undefined,
+    count: number,
+    run: (progress: (done: number, failed: number) => void) => Promise<OpenResult[]>,
+  ): Promise<StormSummary> => {
+    const cpu0 = cpuOf(serverPid);
+    const client0 = clientCpu();
+    const started = performance.now();
+    const results = await run((done, failed) => {
+      const s = (performance.now() - started) / 1000;
+      o.progress(`${label}: ${done}/${count} ok, ${failed} failed, ${(done / s).toFixed(0)}/s`);
+    });
+    const wall = (performance.now() - started) / 1000;
+    const cpu1 = cpuOf(serverPid);
+    const merged = mergeOpen(results);
+    const serverCpuSeconds = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
+    return {
+      count,
+      ok: merged.ok,
+      failed: merged.failed,
+      concurrency: o.concurrency,
+      seconds: merged.seconds,
+      perSecond: merged.ok / merged.seconds,
+      latency: merged.latency.summary(),
+      serverCpuSeconds,
+      serverCpuMsPerHandshake: serverCpuSeconds !== null && merged.ok > 0
+        ? serverCpuSeconds / merged.ok * 1000
+        : null,
+      clientCores: (clientCpu() - client0) / wall,
+      firstError: merged.firstError,
+    };
+  };
+
+  const report: Omit<LoadReport, "targets"> = {
+    date,
+    commit,
+    machine,
+    config: {
+      scenarios: o.scenarios,
+      mode: o.mode,
+      pattern: o.pattern,
+      workers: o.workers,
+      pairs: o.pairs,
+      groups: o.groups,
+      groupSize: o.groupSize,
+      handshakes: o.handshakes,
+      concurrency: o.concurrency,
+      idleConnections: o.idleConnections,
+      warmupSeconds: o.warmupMs / 1000,
+      durationSeconds: o.durationMs / 1000,
+      window: o.window,
+      target: o.external ? o.external.target.url : "spawned commucat serve (temp data dir, SQLite)",
+    },
+    clientSide,
+    primitives: null,
+    relay: null,
+    relayTls: null,
+    pairs: null,
+    fanout: null,
+    handshake: null,
+    reconnect: null,
+    idle: null,
+    profile: null,
+    notes,
+  };
+  const has = (s: Scenario) => o.scenarios.includes(s);
+  let server: SpawnedServer | null = null;
+
+  try {
+    // ---- baselines ----
+    if (o.baseline) {
+      o.progress("handshake primitives: measuring");
+      report.primitives = measureHandshakePrimitives();
+    }
+    if (o.baseline && has("pairs")) {
+      const relay = await spawnRelay();
+      try {
+        await onAll<OpenResult>(
+          o.pairs,
+          (_, share) =>
+            share === 0
+              ? null
+              : { cmd: "openRawGroups", url: relay.url, groups: share, groupSize: 2 },
+        );
+        const max = await phase("raw relay, max", relay.pid, null, o.pairs * 2);
+        const half = await phase(
+          "raw relay, 50%",
+          relay.pid,
+          max.summary.deliveredPerSecond / 2,
+          o.pairs * 2,
+        );
+        report.relay = { max: max.summary, half: half.summary };
+      } finally {
+        await onAll(0, () => ({ cmd: "closeGroups" }));
+        await relay.stop();
+      }
+    }
+
+    // ---- the server ----
+    let target: TargetJson;
+    let pid: number | undefined;
+    if (o.external) {
+      target = o.external.target;
+      pid = o.external.pid;
+      if (pid === undefined) notes.push("No --server-pid: server CPU and memory were not sampled.");
+    } else {
+      o.progress("starting commucat serve");
+      server = await spawnCommuCat({
+        v8Flags: o.profileDir ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : [],
+      });
+      target = server.target;
+      pid = server.pid;
+    }
+    if (pid !== undefined && !canReadProc(pid)) {
+      notes.push(`/proc/${pid} is unreadable: server CPU and memory were not sampled.`);
+      pid = undefined;
+    }
+
+    if (o.baseline && o.tlsBaseline && has("pairs") && server) {
+      const relay = await spawnRelay(server.tls);
+      try {
+        await onAll<OpenResult>(o.pairs, (_, share) =>
+          share === 0 ? null : {
+            cmd: "openRawGroups",
+            url: relay.url,
+            caCerts: [target.certificatePem],
+            groups: share,
+            groupSize: 2,
+          });
+        report.relayTls = {
+          max: (await phase("raw TLS relay, max", relay.pid, null, o.pairs * 2)).summary,
+        };
+      } finally {
+        await onAll(0, () => ({ cmd: "closeGroups" }));
+        await relay.stop();
+      }
+    }
+
+    // Idle memory first, while the server's heap has not yet been grown by traffic.
+    if (o.idleConnections > 0 && pid !== undefined) {
+      const warm = Math.min(200, o.idleConnections);
+      await onAll<OpenResult>(warm, (_, share) =>
+        share === 0 ? null : {
+          cmd: "openIdle",
+          target,
+          mode: o.mode,
+          count: share,
+          concurrency: o.concurrency,
+        });
+      await sleep(2_000);
+      const baseline = readRssBytes(pid);
+      const started = performance.now();
+      const opened = mergeOpen(
+        await onAll<OpenResult>(
+          o.idleConnections,
+          (_, share) =>
+            share === 0 ? null : {
+              cmd: "openIdle",
+              target,
+              mode: o.mode,
+              count: share,
+              concurrency: o.concurrency,
+            },
+          (done, failed) =>
+            o.progress(`idle connections: ${done}/${o.idleConnections} open, ${failed} failed`),
+        ),
+      );
+      const openSeconds = (performance.now() - started) / 1000;
+      o.progress("idle connections: settling");
+      await sleep(3_000);
+      const loaded = readRssBytes(pid);
+      const idle: IdleSummary = {
+        connections: opened.ok,
+        baselineRssBytes: baseline,
+        loadedRssBytes: loaded,
+        bytesPerConnection: opened.ok > 0 ? (loaded - baseline) / opened.ok : NaN,
+        openSeconds,
+      };
+      report.idle = idle;
+      if (opened.failed > 0) {
+        notes.push(`${opened.failed} idle connections failed: ${opened.firstError}`);
+      }
+      await onAll(0, () => ({ cmd: "closeIdle" }));
+      await sleep(1_000);
+    }
+
+    if (has("handshake")) {
+      report.handshake = await storm(
+        "handshake storm",
+        pid,
+        o.handshakes,
+        (progress) =>
+          onAll<OpenResult>(o.handshakes, (_, share) =>
+            share === 0 ? null : {
+              cmd: "handshakeStorm",
+              target,
+              mode: o.mode,
+              pattern: o.pattern,
+              count: share,
+              concurrency: Math.max(1, Math.round(o.concurrency / agents.length)),
+            }, progress),
+      );
+    }
+
+    if (has("pairs") || has("reconnect")) {
+      const base = channelBase;
+      channelBase += o.pairs + 1;
+      const opened = mergeOpen(
+        await onAll<OpenResult>(
+          o.pairs,
+          (i, share) =>
+            share === 0 ? null : {
+              cmd: "openGroups",
+              target,
+              mode: o.mode,
+              pattern: o.pattern,
+              groups: share,
+              groupSize: 2,
+              channelBase: base + i * (Math.ceil(o.pairs / agents.length) + 1),
+              concurrency: o.concurrency,
+            },
+          (done, failed) => o.progress(`pairs: ${done}/${o.pairs * 2} sessions, ${failed} failed`),
+        ),
+      );
+      if (opened.failed > 0) notes.push(`${opened.failed} pair sessions failed to open`);
+      if (has("pairs")) {
+        let recording: ReturnType<typeof perfRecord> | null = null;
+        let profileText: string | null = null;
+        const wantProfile = o.profileDir !== undefined && pid !== undefined;
+        if (wantProfile && !(await perfAvailable())) {
+          notes.push("--profile: perf is not available here; no profile recorded.");
+        }
+        const canProfile = wantProfile && await perfAvailable();
+        const max = await phase(
+          "pairs, max",
+          pid,
+          null,
+          o.pairs * 2,
+          canProfile
+            ? {
+              start: () => (recording = perfRecord(pid!, o.profileDir!, "pairs-max")),
+              stop: async () => {
+                profileText = await (recording as ReturnType<typeof perfRecord> | null)?.stop() ??
+                  null;
+              },
+            }
+            : undefined,
+        );
+        if (profileText) {
+          const top: ProfileRow[] = parsePerfReport(profileText, 30);
+          report.profile = { phase: "pairs, max", file: `${o.profileDir}/pairs-max.txt`, top };
+        }
+        const half = await phase(
+          "pairs, 50%",
+          pid,
+          max.summary.deliveredPerSecond / 2,
+          o.pairs * 2,
+        );
+        report.pairs = { max: max.summary, half: half.summary };
+        const clientBound = max.summary.clientCores > 0.9 * Math.max(1, o.workers);
+        if (clientBound) {
+          notes.push(
+            `During "pairs, max" the client side used ${
+              max.summary.clientCores.toFixed(2)
+            } cores: the load generator itself was (near) saturated, so the server's maximum may be higher.`,
+          );
+        }
+      }
+      if (has("reconnect")) {
+        report.reconnect = await storm(
+          "reconnect storm",
+          pid,
+          o.pairs * 2,
+          (progress) =>
+            onAll<OpenResult>(0, () => ({
+              cmd: "reconnectStorm",
+              concurrency: Math.max(1, Math.round(o.concurrency / agents.length)),
+            }), progress),
+        );
+      }
+      await onAll(0, () => ({ cmd: "closeGroups" }));
+    }
+
+    if (has("fanout")) {
+      const base = channelBase;
+      channelBase += o.groups + 1;
+      await onAll<OpenResult>(
+        o.groups,
+        (i, share) =>
+          share === 0 ? null : {
+            cmd: "openGroups",
+            target,
+            mode: o.mode,
+            pattern: o.pattern,
+            groups: share,
+            groupSize: o.groupSize,
+            channelBase: base + i * (Math.ceil(o.groups / agents.length) + 1),
+            concurrency: o.concurrency,
+          },
+        (done, failed) =>
+          o.progress(`fanout: ${done}/${o.groups * o.groupSize} sessions, ${failed} failed`),
+      );
+      report.fanout = {
+        max: (await phase("fanout, max", pid, null, o.groups * o.groupSize)).summary,
+      };
+      await onAll(0, () => ({ cmd: "closeGroups" }));
+    }
+  } finally {
+    o.progress("stopping");
+    await Promise.all(agents.map((a) => a.close()));
+    await server?.stop();
+    if (server) await Deno.remove(server.dataDir, { recursive: true }).catch(() => {});
+  }
+  return { ...report, targets: evaluateTargets(report) };
+}

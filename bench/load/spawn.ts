@@ -1,0 +1,241 @@
+/**
+ * Processes the load generator starts: the real `commucat serve` (spawned
+ * as tests/helpers/process.ts does, with its own temporary data directory)
+ * and the raw WebSocket relay baseline; plus an optional `perf record` of the
+ * server for profiling.
+ *
+ * @module
+ */
+import { fromHex, toHex } from "../../src/crypto/mod.ts";
+import type { TargetJson } from "./agent.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const REPO = new URL("../../", import.meta.url).pathname;
+const RELAY = new URL("./relay_server.ts", import.meta.url).pathname;
+
+/** A process the load generator started. */
+export interface Spawned {
+  pid: number;
+  /** SIGTERM, then SIGKILL after 5 s. */
+  stop(): Promise<void>;
+}
+
+/** A spawned CommuCat server. */
+export interface SpawnedServer extends Spawned {
+  target: TargetJson;
+  dataDir: string;
+  /** TLS certificate and key paths (for a TLS relay baseline on the same certificate). */
+  tls: { certPath: string; keyPath: string };
+}
+
+function stopper(child: Deno.ChildProcess): () => Promise<void> {
+  return async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 5_000);
+    await child.status;
+    clearTimeout(timer);
+  };
+}
+
+/** Reads a child's stdout until `pattern` has all it needs; rejects if it exits first. */
+async function awaitLines(
+  child: Deno.ChildProcess,
+  done: (out: string) => boolean,
+  what: string,
+): Promise<string> {
+  let out = "";
+  let err = "";
+  const decoder = new TextDecoder();
+  void (async () => {
+    for await (const chunk of child.stderr) err += decoder.decode(chunk, { stream: true });
+  })();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  try {
+    const reader = child.stdout.getReader();
+    while (true) {
+      const { value, done: ended } = await reader.read();
+      if (ended) throw new Error(`${what} exited before it was ready:\n${out}\n${err}`);
+      out += decoder.decode(value, { stream: true });
+      if (done(out)) {
+        // Keep draining so the child never blocks on a full pipe.
+        void (async () => {
+          while (!(await reader.read()).done) { /* discard */ }
+        })();
+        return out;
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Starts `main.ts serve` on an ephemeral port with a fresh data directory. */
+export async function spawnCommuCat(options: {
+  dataDir?: string;
+  env?: Record<string, string>;
+  /** Extra V8 flags, e.g. `--perf-basic-prof` so `perf` can name JS frames. */
+  v8Flags?: string[];
+} = {}): Promise<SpawnedServer> {
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-load-" });
+  const args = [
+    "run",
+    "--allow-net",
+    `--allow-read=${dataDir},${REPO}`,
+    `--allow-write=${dataDir}`,
+    "--allow-env=COMMUCAT_*,CLICOLOR_FORCE,FORCE_COLOR,NO_COLOR,NODE_DISABLE_COLORS,TERM",
+  ];
+  if (options.v8Flags?.length) args.push(`--v8-flags=${options.v8Flags.join(",")}`);
+  args.push(MAIN, "serve");
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: dataDir,
+    env: {
+      COMMUCAT_BIND: "127.0.0.1:0",
+      COMMUCAT_DATA_DIR: dataDir,
+      COMMUCAT_LOG_LEVEL: "warning",
+      // The load generator is one client address opening thousands of sessions.
+      COMMUCAT_RATE_CONNECT_BURST: "1000000000",
+      COMMUCAT_RATE_HTTP_BURST: "1000000000",
+      NO_COLOR: "1",
+      ...options.env,
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const ready = (out: string) =>
+    /listening on https:\/\/[^\s]+:\d+/.test(out) && /tls certificate: \S+/.test(out) &&
+    /noise public key: [0-9a-f]{64}/.test(out) && /domain: \S+/.test(out);
+  const out = await awaitLines(child, ready, "commucat serve");
+  const port = Number(out.match(/listening on https:\/\/[^\s]+:(\d+)/)![1]);
+  const noise = out.match(/noise public key: ([0-9a-f]{64})/)![1];
+  const domain = out.match(/domain: (\S+)/)![1];
+  const cert = out.match(/tls certificate: (\S+)/)![1];
+  const certPath = cert.startsWith("/") ? cert : `${dataDir}/${cert}`;
+  return {
+    pid: child.pid,
+    dataDir,
+    tls: { certPath, keyPath: certPath.replace(/cert\.pem$/, "key.pem") },
+    target: {
+      url: `https://localhost:${port}`,
+      domain,
+      noisePublicHex: toHex(fromHex(noise, 32)),
+      certificatePem: await Deno.readTextFile(certPath),
+    },
+    stop: stopper(child),
+  };
+}
+
+/** A spawned raw relay. */
+export interface SpawnedRelay extends Spawned {
+  /** `ws://127.0.0.1:<port>` or `wss://localhost:<port>`. */
+  url: string;
+}
+
+/** Starts bench/load/relay_server.ts (plain, or TLS with the given certificate). */
+export async function spawnRelay(
+  tls?: { certPath: string; keyPath: string },
+): Promise<SpawnedRelay> {
+  const args = ["run", "--allow-net"];
+  if (tls) args.push(`--allow-read=${tls.certPath},${tls.keyPath}`);
+  args.push(RELAY);
+  if (tls) args.push(tls.certPath, tls.keyPath);
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = await awaitLines(child, (o) => /relay listening on \d+/.test(o), "relay");
+  const port = Number(out.match(/relay listening on (\d+)/)![1]);
+  return {
+    pid: child.pid,
+    url: tls ? `wss://localhost:${port}` : `ws://127.0.0.1:${port}`,
+    stop: stopper(child),
+  };
+}
+
+/** A running `perf record`; {@link stop} ends it and returns the report text (or null). */
+export interface PerfRecording {
+  stop(): Promise<string | null>;
+}
+
+/** True when `perf` can be run. */
+export async function perfAvailable(): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("perf", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Samples `pid` with `perf record -F 499 -g` into `<dir>/<name>.data` until
+ * stopped; the report is flat self time per symbol (JS frames are named when
+ * the process runs with `--perf-basic-prof`).
+ */
+export function perfRecord(pid: number, dir: string, name: string): PerfRecording {
+  const data = `${dir}/${name}.data`;
+  const child = new Deno.Command("perf", {
+    args: ["record", "-F", "499", "-g", "-e", "cpu-clock", "-p", String(pid), "-o", data],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  return {
+    async stop() {
+      child.kill("SIGINT");
+      const status = await child.status;
+      await child.stderr.cancel().catch(() => {});
+      if (!status.success && status.signal !== "SIGINT") return null;
+      const report = await new Deno.Command("perf", {
+        args: [
+          "report",
+          "-i",
+          data,
+          "--no-children",
+          "--sort",
+          "dso,symbol",
+          "--stdio",
+          "--percent-limit",
+          "0.3",
+          "-g",
+          "none",
+        ],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const text = new TextDecoder().decode(report.stdout);
+      await Deno.writeTextFile(`${dir}/${name}.txt`, text);
+      return text;
+    },
+  };
+}
+
+/** The top `limit` rows (`percent`, `dso`, `symbol`) of a flat `perf report --stdio`. */
+export function parsePerfReport(
+  text: string,
+  limit = 25,
+): { percent: number; dso: string; symbol: string }[] {
+  const rows: { percent: number; dso: string; symbol: string }[] = [];
+  for (const line of text.split("\n")) {
+    // "  9.85%  libc.so.6  [.] _int_malloc  -  -": the dso may hold spaces ("[JIT] tid 42").
+    const match = line.match(/^\s+([\d.]+)%\s+(.+?)\s+\[[.kj]\]\s+(.*?)(?:\s+-\s+-)?\s*$/);
+    if (!match) continue;
+    rows.push({ percent: Number(match[1]), dso: match[2].trim(), symbol: match[3] });
+    if (rows.length >= limit) break;
+  }
+  return rows;
+}

@@ -1,0 +1,127 @@
+/**
+ * The performance budgets of the load generator and their evaluation. Every
+ * budget is checked against numbers of the same run (raw relay, primitive
+ * bound), never against constants measured elsewhere.
+ *
+ * @module
+ */
+import type { LoadReport, TargetResult } from "./report_types.ts";
+import { ratio } from "./stats.ts";
+
+/** The budgets. */
+export const TARGETS = {
+  /** 1:1 delivered messages/s as a share of the raw relay's. */
+  pairsVsRelay: 0.5,
+  /** Delivered messages per server CPU second. */
+  deliveredPerCpuSecond: 25_000,
+  /** Handshakes/s as a share of the primitive bound (per core). */
+  handshakesVsBound: 0.6,
+  /** Server bytes per idle established connection. */
+  idleBytesPerConnection: 16 * 1024,
+  /** Connections at which the memory budget applies. */
+  idleConnections: 10_000,
+  /** p99 delivery latency at half the maximum throughput, ms. */
+  p99AtHalfMs: 10,
+} as const;
+
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const pct = (r: number) => `${fmt(r * 100, 0)}%`;
+
+function verdict(
+  base: Omit<TargetResult, "met" | "value" | "measured">,
+  value: number | null,
+  measured: string,
+  atMost = false,
+): TargetResult {
+  if (value === null || !Number.isFinite(value)) {
+    return { ...base, value: null, measured: "not measured", met: null };
+  }
+  return {
+    ...base,
+    value,
+    measured,
+    met: atMost ? value <= base.threshold : value >= base.threshold,
+  };
+}
+
+/** Evaluates every budget against `report`; a budget whose phase did not run is "not measured". */
+export function evaluateTargets(report: Omit<LoadReport, "targets">): TargetResult[] {
+  const results: TargetResult[] = [];
+  const pairs = report.pairs?.max ?? null;
+  const relay = report.relay?.max ?? null;
+
+  const share = ratio(pairs?.deliveredPerSecond, relay?.deliveredPerSecond);
+  results.push(verdict(
+    {
+      id: "pairs-vs-relay",
+      target: `1:1 delivered msg/s ≥ ${pct(TARGETS.pairsVsRelay)} of the raw relay`,
+      threshold: TARGETS.pairsVsRelay,
+    },
+    share,
+    share === null
+      ? ""
+      : `${pct(share)} (${fmt(pairs!.deliveredPerSecond)} vs ${
+        fmt(relay!.deliveredPerSecond)
+      } msg/s)`,
+  ));
+
+  const perCpu = pairs?.deliveredPerServerCpuSecond ?? null;
+  results.push(verdict(
+    {
+      id: "delivered-per-cpu-second",
+      target: `≥ ${fmt(TARGETS.deliveredPerCpuSecond)} delivered msg per server CPU-second`,
+      threshold: TARGETS.deliveredPerCpuSecond,
+    },
+    perCpu,
+    perCpu === null
+      ? ""
+      : `${fmt(perCpu)} msg/CPU-s (${fmt(pairs!.serverCpuPer1000! * 1000, 1)} CPU-ms per 1,000)`,
+  ));
+
+  const bound = report.primitives?.handshakesPerCoreSecond ?? null;
+  const handshakes = report.handshake?.perSecond ?? null;
+  const hsShare = ratio(handshakes, bound);
+  results.push(verdict(
+    {
+      id: "handshakes-vs-bound",
+      target: `handshakes/s ≥ ${pct(TARGETS.handshakesVsBound)} of the primitive bound (1 core)`,
+      threshold: TARGETS.handshakesVsBound,
+    },
+    hsShare,
+    hsShare === null ? "" : `${pct(hsShare)} (${fmt(handshakes!)} vs ${fmt(bound!)} /s)`,
+  ));
+
+  const idle = report.idle;
+  const memory = verdict(
+    {
+      id: "idle-memory",
+      target: `≤ ${fmt(TARGETS.idleBytesPerConnection / 1024)} KiB server memory per idle ` +
+        `connection at ${fmt(TARGETS.idleConnections)}`,
+      threshold: TARGETS.idleBytesPerConnection,
+    },
+    idle && idle.connections > 0 ? idle.bytesPerConnection : null,
+    idle ? `${fmt(idle.bytesPerConnection / 1024, 1)} KiB at ${fmt(idle.connections)}` : "",
+    true,
+  );
+  if (idle && idle.connections < TARGETS.idleConnections) {
+    memory.note = `measured at ${fmt(idle.connections)} connections, not ${
+      fmt(TARGETS.idleConnections)
+    }`;
+  }
+  results.push(memory);
+
+  const half = report.pairs?.half ?? null;
+  const p99 = half && half.latency.count > 0 ? half.latency.p99 : null;
+  results.push(verdict(
+    {
+      id: "p99-at-half",
+      target: `p99 delivery latency ≤ ${TARGETS.p99AtHalfMs} ms at 50% of max 1:1 throughput`,
+      threshold: TARGETS.p99AtHalfMs,
+    },
+    p99,
+    p99 === null ? "" : `${fmt(p99, 2)} ms at ${fmt(half!.deliveredPerSecond)} msg/s`,
+    true,
+  ));
+  return results;
+}

@@ -1,0 +1,186 @@
+/**
+ * The traffic engine: groups of connections (2 = a 1:1 pair) where every
+ * member sends 100 B messages that the others receive. Each payload carries
+ * its send time and sender, so the receiving side (same process) measures
+ * delivery latency and returns the sender's window credit. The same engine
+ * drives CommuCat sessions and raw WebSockets to the baseline relay.
+ *
+ * @module
+ */
+import { type HistogramJson, LatencyHistogram } from "./stats.ts";
+import { selfCpuSeconds } from "./procfs.ts";
+
+/** Size of every message payload. */
+export const PAYLOAD_BYTES = 100;
+
+/** One connection the engine can send through and hear from. */
+export interface LoadConn {
+  /** Sends one payload to the other members of its group. */
+  send(payload: Uint8Array): void;
+  /** Set by the engine: called with every payload delivered to this connection. */
+  onMessage: ((payload: Uint8Array) => void) | null;
+  close(): void;
+}
+
+/** How to drive one phase. */
+export interface PhaseSpec {
+  /** Delivered messages per second for the whole agent; null = as fast as the window allows. */
+  ratePerSecond: number | null;
+  /** Messages a sender may have in flight (sent, not yet delivered everywhere). */
+  window: number;
+  warmupMs: number;
+  durationMs: number;
+  /** After the measured window, how long to wait for messages still in flight. */
+  drainMs: number;
+}
+
+/** What one phase measured (on one agent). */
+export interface PhaseResult {
+  /** Messages sent during the measured window. */
+  sent: number;
+  /** Deliveries (one per recipient) received during the measured window. */
+  delivered: number;
+  measuredSeconds: number;
+  /** Delivery latency of the measured window. */
+  latency: HistogramJson;
+  /** Deliveries still missing when the drain ended. */
+  missing: number;
+  sendErrors: number;
+  /** CPU seconds this agent process used during the measured window. */
+  clientCpuSeconds: number;
+}
+
+interface Sender {
+  index: number;
+  conn: LoadConn;
+  /** Deliveries still expected for what this sender sent. */
+  outstanding: number;
+  sent: number;
+}
+
+/** Drives groups of connections. */
+export class TrafficEngine {
+  readonly #senders: Sender[] = [];
+  readonly #fanout: number;
+  #sendErrors = 0;
+
+  /** `groups`: each inner array is one group (route) of connections; all groups have the same size. */
+  constructor(groups: LoadConn[][]) {
+    const size = groups[0]?.length ?? 0;
+    if (size < 2 || groups.some((g) => g.length !== size)) {
+      throw new Error("groups must all have the same size, at least 2");
+    }
+    this.#fanout = size - 1;
+    for (const group of groups) {
+      for (const conn of group) {
+        this.#senders.push({ index: this.#senders.length, conn, outstanding: 0, sent: 0 });
+      }
+    }
+  }
+
+  /** Recipients per message. */
+  get fanout(): number {
+    return this.#fanout;
+  }
+
+  /** Counts a send the server refused (CommuCat: an Error instead of an Ack). */
+  countSendError(): void {
+    this.#sendErrors++;
+  }
+
+  /** Runs one phase: warm-up, measured window, drain. */
+  async run(spec: PhaseSpec): Promise<PhaseResult> {
+    const histogram = new LatencyHistogram();
+    const start = performance.now();
+    const measureStart = start + spec.warmupMs;
+    const measureEnd = measureStart + spec.durationMs;
+    let running = true;
+    let delivered = 0;
+    let sentInWindow = 0;
+    let cpuStart = 0;
+    const budget = spec.window * this.#fanout;
+    const payload = new Uint8Array(PAYLOAD_BYTES);
+    const view = new DataView(payload.buffer);
+    const errorsBefore = this.#sendErrors;
+
+    const sendOne = (sender: Sender, now: number) => {
+      view.setFloat64(0, now, true);
+      view.setUint32(8, sender.index, true);
+      view.setUint32(12, sender.sent, true);
+      sender.outstanding += this.#fanout;
+      sender.sent++;
+      if (now >= measureStart && now < measureEnd) sentInWindow++;
+      // Connections copy or encrypt the payload synchronously, so one buffer serves all.
+      sender.conn.send(payload);
+    };
+    const pump = (sender: Sender) => {
+      while (running && sender.outstanding + this.#fanout <= budget) {
+        sendOne(sender, performance.now());
+      }
+    };
+    let drained: (() => void) | null = null;
+    let outstandingTotal = 0;
+    for (const receiver of this.#senders) {
+      receiver.conn.onMessage = (bytes) => {
+        if (bytes.length < 16) return;
+        const now = performance.now();
+        const data = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        const sender = this.#senders[data.getUint32(8, true)];
+        if (!sender) return;
+        sender.outstanding--;
+        if (now >= measureStart && now < measureEnd) {
+          delivered++;
+          histogram.record(now - data.getFloat64(0, true));
+        }
+        if (running) {
+          if (spec.ratePerSecond === null) pump(sender);
+        } else if (drained && --outstandingTotal <= 0) {
+          drained();
+        }
+      };
+    }
+
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    timers.push(setTimeout(() => (cpuStart = selfCpuSeconds()), spec.warmupMs));
+    if (spec.ratePerSecond === null) {
+      for (const sender of this.#senders) pump(sender);
+    } else {
+      const perSender = spec.ratePerSecond / (this.#senders.length * this.#fanout);
+      const tick = () => {
+        const now = performance.now();
+        const due = perSender * (now - start) / 1000;
+        for (const sender of this.#senders) {
+          while (sender.sent < due && sender.outstanding + this.#fanout <= budget) {
+            sendOne(sender, now);
+          }
+        }
+      };
+      timers.push(setInterval(tick, 2));
+    }
+    await new Promise((resolve) => setTimeout(resolve, spec.warmupMs + spec.durationMs));
+    const clientCpuSeconds = selfCpuSeconds() - cpuStart;
+    running = false;
+    for (const timer of timers) clearTimeout(timer);
+    outstandingTotal = this.#senders.reduce((sum, s) => sum + s.outstanding, 0);
+    if (outstandingTotal > 0) {
+      await new Promise<void>((resolve) => {
+        drained = resolve;
+        setTimeout(resolve, spec.drainMs);
+      });
+    }
+    const missing = this.#senders.reduce((sum, s) => sum + Math.max(0, s.outstanding), 0);
+    for (const sender of this.#senders) {
+      sender.outstanding = 0;
+      sender.sent = 0;
+    }
+    return {
+      sent: sentInWindow,
+      delivered,
+      measuredSeconds: spec.durationMs / 1000,
+      latency: histogram.toJSON(),
+      missing,
+      sendErrors: this.#sendErrors - errorsBefore,
+      clientCpuSeconds,
+    };
+  }
+}

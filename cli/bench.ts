@@ -1,0 +1,195 @@
+/**
+ * `commucat bench load`: the load generator (bench/load/). Starts a server
+ * (or targets a running one), drives it through the client SDK, measures raw
+ * baselines in the same run and reports throughput, latency, CPU and memory
+ * against the performance budgets.
+ *
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import { fromHex, toHex } from "../src/crypto/mod.ts";
+import { renderLatencySvg, renderMarkdown } from "../bench/load/report.ts";
+import { runLoad, type Scenario, SCENARIOS } from "../bench/load/run.ts";
+
+function positive(name: string, zeroOk = false) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < (zeroOk ? 0 : 1)) {
+      throw new Error(`--${name} must be a ${zeroOk ? "non-negative" : "positive"} integer`);
+    }
+    return n;
+  };
+}
+
+function seconds(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be positive seconds`);
+    return n;
+  };
+}
+
+function scenarios(value: string): Scenario[] {
+  const list = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const s of list) {
+    if (!(SCENARIOS as readonly string[]).includes(s)) {
+      throw new Error(`unknown scenario "${s}" (choose from ${SCENARIOS.join(", ")})`);
+    }
+  }
+  return list as Scenario[];
+}
+
+/** A one-line progress display on stderr (rewritten in place on a terminal). */
+function progressLine(): { update(line: string): void; done(): void } {
+  const tty = Deno.stderr.isTerminal();
+  const encoder = new TextEncoder();
+  let last = "";
+  let lastAt = 0;
+  return {
+    update(line) {
+      const now = Date.now();
+      if (!tty && line.split(":")[0] === last.split(":")[0] && now - lastAt < 2_000) return;
+      last = line;
+      lastAt = now;
+      Deno.stderr.writeSync(encoder.encode(tty ? `\r\x1b[K${line}` : `${line}\n`));
+    },
+    done() {
+      if (tty) Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
+    },
+  };
+}
+
+/** Adds `bench load`. */
+export function registerBenchCommand(program: Command): void {
+  const bench = program.command("bench").description("benchmarks against a running server");
+  bench.command("load")
+    .description(
+      "load generator: handshakes/s, delivered msg/s, delivery latency, server CPU and memory, " +
+        "against a raw WebSocket relay and the handshake primitive bound measured in the same run",
+    )
+    .option(
+      "--scenario <list>",
+      `comma-separated scenarios: ${SCENARIOS.join(", ")}`,
+      scenarios,
+      [...SCENARIOS] as Scenario[],
+    )
+    .addOption(
+      new Option("--mode <mode>", "connect mode").choices([
+        "websocket",
+        "binary",
+        "sse",
+        "long-poll",
+      ])
+        .default("websocket"),
+    )
+    .addOption(
+      new Option("--pattern <pattern>", "Noise pattern").choices(["XK", "IK"]).default("XK"),
+    )
+    .option("--pairs <n>", "1:1 pairs for the pairs/reconnect scenarios", positive("pairs"), 50)
+    .option("--groups <n>", "groups for the fanout scenario", positive("groups"), 10)
+    .option("--group-size <n>", "members per fanout group (G)", positive("group-size"), 10)
+    .option("--handshakes <n>", "new devices in the handshake storm", positive("handshakes"), 2000)
+    .option("--concurrency <n>", "connects in flight at once", positive("concurrency"), 64)
+    .option(
+      "--idle-connections <n>",
+      "idle established connections for the memory measurement (0 = skip)",
+      positive("idle-connections", true),
+      10_000,
+    )
+    .option("--warmup <seconds>", "warm-up before each measured window", seconds("warmup"), 1)
+    .option("--duration <seconds>", "measured window of each traffic phase", seconds("duration"), 5)
+    .option("--window <n>", "messages a sender may have in flight", positive("window"), 8)
+    .option(
+      "--workers <n>",
+      "client load in N worker processes (0 = in this process)",
+      positive("workers", true),
+      0,
+    )
+    .option("--no-baseline", "skip the raw relay and the handshake primitive bound")
+    .option("--tls-baseline", "also measure a raw relay over TLS (same certificate)")
+    .option("--url <url>", "target a running server instead of spawning one")
+    .option("--cert <path>", "its TLS certificate (PEM), with --url")
+    .option("--noise-public <hex>", "its Noise static public key, with --url")
+    .option("--domain <domain>", "its domain, with --url", "localhost")
+    .option(
+      "--server-pid <pid>",
+      "its process id (enables CPU/memory sampling)",
+      positive("server-pid"),
+    )
+    .option("--profile <dir>", "perf-record the spawned server during the 1:1 max phase")
+    .option("--fail-on-miss", "exit with status 1 when a target is not met")
+    .option("--json <path>", "write the full report as JSON")
+    .option("--chart <path>", "write an SVG chart of the delivery latency CDFs")
+    .action(async (options) => {
+      let external;
+      if (options.url) {
+        if (!options.cert || !options.noisePublic) {
+          console.error("--url needs --cert and --noise-public");
+          Deno.exit(2);
+        }
+        external = {
+          target: {
+            url: options.url,
+            domain: options.domain,
+            noisePublicHex: toHex(fromHex(options.noisePublic, 32)),
+            certificatePem: await Deno.readTextFile(options.cert),
+          },
+          pid: options.serverPid,
+        };
+      }
+      if (options.profile) await Deno.mkdir(options.profile, { recursive: true });
+      const progress = progressLine();
+      const report = await runLoad({
+        scenarios: options.scenario,
+        mode: options.mode as "websocket",
+        pattern: options.pattern as "XK",
+        workers: options.workers,
+        pairs: options.pairs,
+        groups: options.groups,
+        groupSize: options.groupSize,
+        handshakes: options.handshakes,
+        concurrency: options.concurrency,
+        idleConnections: options.idleConnections,
+        warmupMs: options.warmup * 1000,
+        durationMs: options.duration * 1000,
+        window: options.window,
+        baseline: options.baseline,
+        tlsBaseline: options.tlsBaseline ?? false,
+        external,
+        profileDir: options.profile,
+        progress: progress.update,
+      });
+      progress.done();
+      console.log(renderMarkdown(report));
+      if (options.json) {
+        await Deno.writeTextFile(options.json, JSON.stringify(report, null, 2) + "\n");
+      }
+      if (options.chart) {
+        const series = [];
+        if (report.relay) series.push({ name: "raw relay, max", points: report.relay.max.cdf });
+        if (report.relay?.half) {
+          series.push({ name: "raw relay, 50%", points: report.relay.half.cdf });
+        }
+        if (report.pairs) series.push({ name: "CommuCat 1:1, max", points: report.pairs.max.cdf });
+        if (report.pairs?.half) {
+          series.push({ name: "CommuCat 1:1, 50%", points: report.pairs.half.cdf });
+        }
+        if (report.fanout) {
+          series.push({
+            name: `fanout G=${report.config.groupSize}`,
+            points: report.fanout.max.cdf,
+          });
+        }
+        await Deno.writeTextFile(options.chart, renderLatencySvg(series));
+      }
+      // Agents' HTTP clients and timers may linger; the report is out.
+      Deno.exit(options.failOnMiss && report.targets.some((t) => t.met === false) ? 1 : 0);
+    });
+}
+
+if (import.meta.main) {
+  // Standalone: `deno run -A cli/bench.ts load …` (before the command is wired into cli/mod.ts).
+  const program = new Command().name("commucat");
+  registerBenchCommand(program as unknown as Command);
+  await program.parseAsync(Deno.args, { from: "user" });
+}
