@@ -21,7 +21,9 @@ const CHALLENGE = { "www-authenticate": 'Bearer realm="commucat"' };
 export function bearerToken(request: Request): string {
   const header = request.headers.get("authorization");
   if (header === null) throw new ApiError(401, "missing Authorization header", CHALLENGE);
-  const token = /^bearer /i.test(header) ? header.slice(7).trim() : header.trim();
+  // HTTP stacks trim header values, so "Bearer " arrives as "Bearer": an empty token.
+  const scheme = /^bearer(?:\s+|$)/i.exec(header.trim());
+  const token = scheme ? header.trim().slice(scheme[0].length).trim() : header.trim();
   if (token === "") throw new ApiError(401, "empty token provided", CHALLENGE);
   return token;
 }
