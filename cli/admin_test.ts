@@ -87,7 +87,7 @@ Deno.test("admin: register-user, rotate-keys; the issued device connects with it
     assert.match(users.text(), new RegExp(`${user.userId}  carol@${srv.domain}`));
     const devices = capture();
     await listDevices(store, user.userId, devices.io);
-    assert.match(devices.text(), /carol-phone  active/);
+    assert.match(devices.text(), /carol-phone {2}active/);
     assert.match(devices.text(), /1 device\(s\)/);
 
     const revoked = capture();
