@@ -10,6 +10,7 @@ import { embedConfigReference } from "../src/config/mod.ts";
 import { toHex } from "../src/crypto/mod.ts";
 import { UPSTREAM_METRICS } from "../src/metrics/mod.ts";
 import { createLogger, defaultSettings, startServer } from "../src/server/mod.ts";
+import { befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice, type ServerHandle } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
 import { within } from "./helpers/raw.ts";
@@ -151,6 +152,7 @@ Deno.test("exposition has every name, and counters move honestly with real traff
 
     // A message between two live devices.
     const b = await CommuCatClient.connect(connectOptions(srv, bob));
+    await befriend(srv, a, b);
     await a.join(7, [bob.deviceId]);
     const ingressBefore = sample(await scrape(srv), "commucat_frames_ingress_total");
     await a.send(7, "metrics hello");
@@ -278,6 +280,7 @@ Deno.test("a whole session logged at debug level shows no keys, tokens or messag
     const b = await CommuCatClient.connect(connectOptions(srv, bob));
     secrets["session token"] = a.session.sessionId;
     secrets["other session token"] = b.session.sessionId;
+    await befriend(srv, a, b);
     await a.join(9, [bob.deviceId]);
     await a.send(9, text);
     assert.ok(await b.next());
