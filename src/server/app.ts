@@ -309,11 +309,30 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
       purgePairings({ store, now: Date.now }).catch(() => {});
       if (presence instanceof MemoryPresence) presence.sweep();
     }, 60_000),
-    // While the bus is down, inbox notices may be lost: look at the queues anyway.
-    setInterval(() => {
-      if (!bus.healthy) { for (const peer of registry.all()) peer.kickInbox(); }
-    }, 5_000),
+    setInterval(watchBus, 2_000),
   ];
+  // While the bus is down, inbox notices may be lost: look at the queues
+  // anyway. When it comes back (possibly empty: Redis keeps nothing on disk),
+  // republish presence, look at every queue now and once more after a
+  // presence TTL — senders that found no presence meanwhile sent no notice.
+  let busWasHealthy = bus.healthy;
+  function watchBus(): void {
+    const healthy = bus.healthy;
+    const kickAll = () => {
+      for (const peer of registry.all()) peer.kickInbox();
+    };
+    if (!healthy) kickAll();
+    else if (!busWasHealthy) {
+      for (const peer of registry.all()) (peer as ServerConnection).refreshPresence();
+      kickAll();
+      jobs.push(
+        setTimeout(kickAll, settings.presenceTtlSeconds * 1000) as unknown as ReturnType<
+          typeof setInterval
+        >,
+      );
+    }
+    busWasHealthy = healthy;
+  }
 
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
@@ -329,9 +348,15 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
         Promise.all([server.shutdown(), h2c?.shutdown()]),
         new Promise((r) => setTimeout(r, settings.shutdownGraceMs)),
       ]);
-      await bus.close();
-      await presence.close();
-      await store.close();
+      // A backend that is down must not hold the process hostage.
+      const bounded = (p: Promise<unknown>) =>
+        Promise.race([
+          p.catch(() => {}),
+          new Promise((r) => setTimeout(r, settings.shutdownGraceMs)),
+        ]);
+      await bounded(bus.close());
+      await bounded(presence.close());
+      await bounded(store.close());
       resolveFinished();
     })();
     return stopped;

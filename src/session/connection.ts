@@ -230,10 +230,10 @@ export class ServerConnection implements Peer {
     if (replaced instanceof ServerConnection) replaced.close("replaced by a newer connection");
     this.#deps.announce?.(this.deviceId, this.connectionId);
     const d = this.#deps;
-    const presence = () =>
-      d.presence.set(this.deviceId, "online", d.instanceId, d.presenceTtlSeconds).catch(() => {});
-    presence();
-    this.#intervals.push(setInterval(presence, Math.max(1, d.presenceTtlSeconds / 2) * 1000));
+    this.refreshPresence();
+    this.#intervals.push(
+      setInterval(() => this.refreshPresence(), Math.max(1, d.presenceTtlSeconds / 2) * 1000),
+    );
     // Sessions stay valid while the device stays connected (upstream bug 15).
     this.#intervals.push(setInterval(() => {
       d.store.putSession({
@@ -343,6 +343,13 @@ export class ServerConnection implements Peer {
     const sequence = this.#sendEncrypted(frame);
     this.#pending.push({ sequence, frame, envelopeId: origin?.envelopeId });
     return true;
+  }
+
+  /** Publishes this device as online here (again: e.g. after the presence store lost its data). */
+  refreshPresence(): void {
+    if (this.#state !== "established") return;
+    const d = this.#deps;
+    d.presence.set(this.deviceId, "online", d.instanceId, d.presenceTtlSeconds).catch(() => {});
   }
 
   kickInbox(): void {

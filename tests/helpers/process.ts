@@ -26,6 +26,8 @@ export async function spawnServer(options: {
   dataDir?: string;
   port?: number;
   env?: Record<string, string>;
+  /** PostgreSQL and Redis clients read more of the environment than COMMUCAT_*. */
+  allowAllEnv?: boolean;
 } = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-proc-" });
   const child = new Deno.Command(Deno.execPath(), {
@@ -34,7 +36,10 @@ export async function spawnServer(options: {
       `--allow-net`,
       `--allow-read=${dataDir},${REPO}`,
       `--allow-write=${dataDir}`,
-      "--allow-env=COMMUCAT_*,CLICOLOR_FORCE,FORCE_COLOR,NO_COLOR,NODE_DISABLE_COLORS,TERM",
+      options.allowAllEnv
+        ? "--allow-env"
+        : "--allow-env=COMMUCAT_*,CLICOLOR_FORCE,FORCE_COLOR,NO_COLOR,NODE_DISABLE_COLORS,TERM",
+      ...(options.allowAllEnv ? ["--allow-sys"] : []),
       MAIN,
       "serve",
     ],
