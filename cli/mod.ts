@@ -5,13 +5,27 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
+import { loadConfig } from "../src/config/mod.ts";
+import { openSqliteStore, type Store } from "../src/storage/mod.ts";
+import { openStore, settingsFromConfig } from "../src/server/mod.ts";
+import { registerAdminCommands } from "./admin.ts";
+import { registerBenchCommand } from "./bench.ts";
 import { registerClientCommands } from "./client.ts";
 import { registerConfigCommand } from "./config_docs.ts";
+import { registerKeyCommands } from "./keys.ts";
+import { registerLedgerCommands } from "./ledger.ts";
 import { registerMigrateCommand } from "./migrate.ts";
 import { registerServeCommand } from "./serve.ts";
 
 /** Version reported by `--version`. */
 export const VERSION = "0.1.0";
+
+/** Opens the store the configuration names (SQLite file or PostgreSQL), refusing an old schema. */
+function openConfiguredStore(options: { config?: string; db?: string } = {}): Promise<Store> {
+  if (options.db) return openSqliteStore(options.db);
+  const settings = settingsFromConfig(loadConfig({ path: options.config }));
+  return openStore({ ...settings, migrate: false });
+}
 
 /** Builds the full command tree. */
 export function buildCli(): Command {
@@ -22,6 +36,10 @@ export function buildCli(): Command {
   registerServeCommand(program);
   registerMigrateCommand(program);
   registerConfigCommand(program);
+  registerAdminCommands(program, (config) => openConfiguredStore({ config }));
+  registerKeyCommands(program, openConfiguredStore);
+  registerLedgerCommands(program);
   registerClientCommands(program);
+  registerBenchCommand(program);
   return program as unknown as Command;
 }
