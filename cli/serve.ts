@@ -47,9 +47,13 @@ export function registerServeCommand(program: Command): void {
         );
       }
       console.log(`domain: ${server.domain}`);
-      console.log(`noise public key: ${toHex(server.keys.noise.publicKey)}`);
+      console.log(`noise public key: ${toHex(server.noiseKey().publicKey)}`);
       console.log(`device CA public key: ${toHex(server.keys.ca.publicKey)}`);
       console.log(`tls certificate: ${server.certificatePath}`);
+      if (server.generatedAdminToken) {
+        // Shown once, here only (never logged): it is stored hashed.
+        console.log(`admin token (generated, shown once): ${server.generatedAdminToken}`);
+      }
       const shutdown = async (signal: string) => {
         log.info("shutting down", { signal });
         await server.stop();

@@ -63,16 +63,20 @@ async function failedHandshake(server: ServerHandle): Promise<void> {
   );
 }
 
-Deno.test("/metrics without admin.token configured: 401 saying admin.token must be set", async () => {
+Deno.test("/metrics without admin.token configured: a generated token (shown once) works", async () => {
   const srv = await startTestServer();
   try {
-    const response = await get(srv, "/metrics", "Bearer anything-at-all-here");
-    assert.equal(response.status, 401);
-    assert.equal(response.headers.get("content-type"), "application/problem+json");
-    const body = await response.json();
+    const generated = srv.server.generatedAdminToken;
+    assert.ok(generated && generated.length >= 32, "a token is generated at first start");
+    const refused = await get(srv, "/metrics", "Bearer anything-at-all-here");
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers.get("content-type"), "application/problem+json");
+    const body = await refused.json();
     assert.equal(body.status, 401);
     assert.equal(body.title, "Unauthorized");
-    assert.match(body.detail, /admin\.token/);
+    const ok = await get(srv, "/metrics", `Bearer ${generated}`);
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
   } finally {
     await srv.stop();
   }

@@ -50,7 +50,9 @@ export async function authenticate(deps: ApiDeps, request: Request): Promise<Cal
 }
 
 /** Requires the admin bearer token (401 otherwise). */
-export function requireAdmin(deps: ApiDeps, request: Request): void {
+export async function requireAdmin(deps: ApiDeps, request: Request): Promise<void> {
   const token = bearerToken(request);
-  if (!deps.verifyAdminToken(token)) throw new ApiError(401, "invalid admin token", CHALLENGE);
+  if (!(await deps.verifyAdminToken(token))) {
+    throw new ApiError(401, "invalid admin token", CHALLENGE);
+  }
 }

@@ -50,7 +50,7 @@ export interface ApiDeps {
   /** Closes every live connection of a device (on any instance). */
   disconnectDevice(deviceId: string, reason: string): void | Promise<void>;
   /** True for a valid admin bearer token (`admin.token`). */
-  verifyAdminToken(token: string): boolean;
+  verifyAdminToken(token: string): boolean | Promise<boolean>;
   /** Counters for `/api/security-stats` (missing keys read as 0). */
   securityStats?(): Record<string, number>;
   /** A fresh id (upstream `generate_id`). */

@@ -54,8 +54,8 @@ const SECURITY_STATS = [
 ] as const;
 
 /** GET /api/security-stats (admin token; upstream left it open). */
-export function securityStats(deps: ApiDeps, request: Request): Response {
-  requireAdmin(deps, request);
+export async function securityStats(deps: ApiDeps, request: Request): Promise<Response> {
+  await requireAdmin(deps, request);
   const stats = deps.securityStats?.() ?? {};
   return json(Object.fromEntries(SECURITY_STATS.map((k) => [k, stats[k] ?? 0])));
 }

@@ -27,7 +27,13 @@ import {
   text,
   url,
 } from "./kinds.ts";
-import { checkTurnServer, federationPeers, turnServersFromRecord, turnUrls } from "./tables.ts";
+import {
+  checkTurnServer,
+  federationPeers,
+  trustedProxies,
+  turnServersFromRecord,
+  turnUrls,
+} from "./tables.ts";
 
 const MiB = 1024 * 1024;
 
@@ -306,6 +312,22 @@ const secretRotation = z.strictObject({
 const security = z.strictObject({
   rate_limit: rateLimits.prefault({}),
   rotation: secretRotation.prefault({}),
+  trusted_proxies: list(
+    trustedProxies,
+    {
+      type: "IP/CIDR list",
+      expected: "a comma-separated string or an array of IPs / CIDRs",
+      env: "string",
+    },
+    [],
+    {
+      example: "10.0.0.0/8,::1",
+      env: "COMMUCAT_TRUSTED_PROXIES",
+      defaultText: "[] (none)",
+      description: "New. Reverse proxies whose `X-Forwarded-For` is honoured (IPs or CIDRs, " +
+        "IPv4/IPv6); empty → the socket peer is the client. Upstream keyed limits on ip:port.",
+    },
+  ),
 });
 
 const deviceRotation = z.strictObject({

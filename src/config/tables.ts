@@ -148,3 +148,14 @@ export function turnServersFromRecord(record: Record<string, RawTurnServer>): Tu
     };
   });
 }
+
+/** `security.trusted_proxies`: IPs / CIDRs, a comma-separated string or an array. */
+export const trustedProxies = z.preprocess(
+  (v) => typeof v === "string" ? v.split(",").map((s) => s.trim()).filter((s) => s !== "") : v,
+  z.array(
+    z.string().regex(/^\[?[0-9A-Fa-f:.]+\]?(?:\/\d{1,3})?$/, {
+      error: "expected an IP address or CIDR (e.g. 10.0.0.0/8, ::1)",
+    }),
+    { error: "expected a comma-separated string or an array of IPs / CIDRs" },
+  ),
+);

@@ -10,7 +10,7 @@ import { blake3, constantTimeEqual, utf8 } from "../crypto/mod.ts";
 import { type Metrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
 
 /** Decides whether a presented admin token is valid. Must not leak timing. */
-export type VerifyAdminToken = (token: string) => boolean;
+export type VerifyAdminToken = (token: string) => boolean | Promise<boolean>;
 
 /**
  * A verifier for one configured token, or null when none is configured
@@ -65,7 +65,7 @@ export async function serveMetrics(
   }
   const token = bearerToken(request);
   if (token === null) return unauthorized("missing Authorization header");
-  if (!verifyAdminToken(token)) return unauthorized("invalid admin token");
+  if (!(await verifyAdminToken(token))) return unauthorized("invalid admin token");
   if (request.method !== "GET" && request.method !== "HEAD") {
     return new Response(
       JSON.stringify({ type: "about:blank", title: "Method Not Allowed", status: 405 }),

@@ -202,6 +202,7 @@ export class Metrics {
         else if (type === FrameType.VideoFrame) video.inc();
       },
       frameOut: () => egress.inc(),
+      routed: ({ seconds }) => this.observeRouting(seconds),
     };
   }
 
@@ -219,5 +220,6 @@ export function combineObservers(...observers: ConnectionObserver[]): Connection
     frameIn: (type) => observers.forEach((o) => o.frameIn?.(type)),
     frameOut: (type) => observers.forEach((o) => o.frameOut?.(type)),
     closed: (info) => observers.forEach((o) => o.closed?.(info)),
+    routed: (info) => observers.forEach((o) => o.routed?.(info)),
   };
 }

@@ -6,6 +6,7 @@
  */
 import { type ApiDeps, createApi } from "../api/mod.ts";
 import { toHex } from "../crypto/mod.ts";
+import type { Ledger } from "../ledger/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import type { Bus, PeerRegistry, Router } from "../router/mod.ts";
 import {
@@ -29,7 +30,8 @@ export interface ApiParts {
   bus: Bus;
   metrics: Metrics;
   /** Null when no admin token is configured: admin endpoints refuse everyone. */
-  verifyAdminToken: ((token: string) => boolean) | null;
+  verifyAdminToken: (token: string) => boolean | Promise<boolean>;
+  ledger: Ledger;
   counters: { handshakesOk: number };
   keepaliveIntervalSeconds: number;
   newId: (context: string) => string;
@@ -75,7 +77,8 @@ export function apiDeps(p: ApiParts): ApiDeps {
       // Other instances close theirs on a kick naming no live connection id.
       await p.bus.broadcast({ kind: "kick", deviceId, connectionId: "" }).catch(() => {});
     },
-    verifyAdminToken: (token) => p.verifyAdminToken?.(token) ?? false,
+    verifyAdminToken: p.verifyAdminToken,
+    ledger: p.ledger,
     securityStats: () => ({ noise_handshakes: p.counters.handshakesOk }),
     newId: p.newId,
     now: Date.now,

@@ -4,7 +4,21 @@
  *
  * @module
  */
-import { generateId, utf8 } from "../crypto/mod.ts";
+import { blake3, generateId, toHex, utf8 } from "../crypto/mod.ts";
+import { createLedger, type Ledger } from "../ledger/mod.ts";
+import {
+  clientIp,
+  HandshakeGate,
+  rateLimitKey,
+  RateLimits,
+  tooManyRequests,
+  TrustedProxies,
+} from "../security/ratelimit/mod.ts";
+import {
+  AdminTokenManager,
+  NoiseKeyManager,
+  startSecretRotation,
+} from "../security/rotation/mod.ts";
 import {
   type Bus,
   type BusMessage,
@@ -20,12 +34,12 @@ import {
   type ConnectionDeps,
   type ConnectionObserver,
   type Logger,
+  type NoiseKey,
   ReplayCache,
   type ServerConnection,
-  StaticKeyring,
 } from "../session/mod.ts";
 import { openPostgresStore, openSqliteStore, type Store } from "../storage/mod.ts";
-import { adminTokenVerifier, combineObservers, Metrics, serveMetrics } from "../metrics/mod.ts";
+import { combineObservers, Metrics, serveMetrics } from "../metrics/mod.ts";
 import { ensureSelfSignedCertificate } from "../security/tls/mod.ts";
 import { decodeFrame } from "../proto/mod.ts";
 import { decodeBase64 } from "../transport/mod.ts";
@@ -63,6 +77,11 @@ export interface RunningServer {
   readonly certificatePem: string;
   /** Path of that certificate. */
   readonly certificatePath: string;
+  /** The newest Noise static key (what clients should use). */
+  noiseKey(): NoiseKey;
+  /** An admin token generated at first start (no `admin.token` configured); shown once. */
+  readonly generatedAdminToken: string | null;
+  readonly ledger: Ledger;
   /** Stops accepting, tells clients, closes connections and storage. */
   stop(): Promise<void>;
   /** Resolves when the server has stopped. */
@@ -84,7 +103,26 @@ export function openStore(settings: ServerSettings): Promise<Store> {
 export async function startServer(settings: ServerSettings, log: Logger): Promise<RunningServer> {
   await Deno.mkdir(settings.dataDir, { recursive: true });
   const keys = await loadServerKeys(settings);
+  const trusted = TrustedProxies.parse(settings.trustedProxies);
   const store = await openStore(settings);
+  const ledger = await createLedger({ ...settings.ledger, logger: log });
+  const noiseKeys = new NoiseKeyManager({
+    store,
+    policy: settings.rotation.noise,
+    bootstrapKey: keys.noise,
+    logger: log,
+  });
+  await noiseKeys.start();
+  const adminTokens = new AdminTokenManager({
+    store,
+    policy: settings.rotation.admin,
+    logger: log,
+    // Rotated tokens are shown once on stdout, never in the log.
+    deliverToken: (t) =>
+      console.log(`admin token v${t.version} (expires ${t.expiresAt.toISOString()}): ${t.token}`),
+  });
+  const generatedAdminToken = await adminTokens.bootstrap(settings.adminToken ?? null);
+  const verifyAdminToken = (token: string) => adminTokens.verify(token);
 
   const { presence, bus } = settings.presence.backend === "redis"
     ? connectRedis(settings.presence.url, { logger: log })
@@ -103,15 +141,11 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     presenceTtlSeconds: settings.presenceTtlSeconds,
     newId,
   });
-  const now = new Date();
-  const keyring = new StaticKeyring([{
-    version: 1,
-    privateKey: keys.noise.privateKey,
-    publicKey: keys.noise.publicKey,
-    validAfter: new Date(0),
-    rotatesAt: new Date(now.getTime() + 100 * 365 * 86400_000),
-    expiresAt: new Date(now.getTime() + 100 * 365 * 86400_000),
-  }]);
+  const keyring = noiseKeys;
+  const limits = new RateLimits(settings.rateLimits, {
+    onDenied: (scope) => metrics.rateLimitDenied(scope === "pairing" ? "pairing_claim" : scope),
+  });
+  const gate = new HandshakeGate(settings.maxHandshakesInFlight);
   const counters: ServerCounters = {
     handshakesOk: 0,
     handshakesFailed: 0,
@@ -121,8 +155,13 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
   };
   const observer: ConnectionObserver = {
     opened: ({ mode }) => counters.connectionsByMode[mode]++,
-    closed: ({ mode }) => counters.connectionsByMode[mode]--,
+    closed: ({ mode, connectionId }) => {
+      gate.leave(connectionId);
+      counters.connectionsByMode[mode]--;
+    },
     handshake: (info) => {
+      gate.leave(info.connectionId);
+      recordHandshake(info);
       if (info.ok) counters.handshakesOk++;
       else counters.handshakesFailed++;
       log.info(info.ok ? "handshake ok" : "handshake failed", {
@@ -136,7 +175,36 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     frameOut: () => counters.framesOut++,
   };
   const metrics = new Metrics({ router, relay: store, version: SERVER_VERSION });
-  const verifyAdminToken = adminTokenVerifier(settings.adminToken);
+  noiseKeys.onRotation(() => metrics.upstreamCounter("secretRotationsNoise").inc());
+  adminTokens.onRotation(() => metrics.upstreamCounter("secretRotationsAdmin").inc());
+  const rotationJob = startSecretRotation({ noise: noiseKeys, admin: adminTokens }, {
+    logger: log,
+  });
+  /** Handshake outcomes go to the ledger: the session id is a bearer token, so only its digest. */
+  function recordHandshake(
+    info: Parameters<NonNullable<ConnectionObserver["handshake"]>>[0],
+  ): void {
+    if (!info.ok) {
+      void ledger.record({
+        scope: "handshake",
+        result: "failure",
+        reason: info.reason ?? "unknown",
+      });
+      return;
+    }
+    void ledger.record(
+      { scope: "handshake", result: "success", device: info.deviceId, user: info.userId },
+      info.sessionId ? blake3(utf8(info.sessionId)) : undefined,
+    );
+    if (info.action) {
+      void ledger.record({
+        device: info.deviceId,
+        user: info.userId,
+        action: info.action,
+        source: "handshake",
+      });
+    }
+  }
   const keepaliveIntervalSeconds = Math.max(
     Math.max(Math.floor(settings.keepaliveSeconds / 2), 1),
     5,
@@ -210,6 +278,8 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
   const connectOptions = {
     deps,
     keepaliveMs: keepaliveIntervalSeconds * 1000,
+    admit: (id: string) => gate.enter(id),
+    leave: (id: string) => gate.leave(id),
     track: (c: ServerConnection) => {
       connections.add(c);
       c.done.then(() => connections.delete(c));
@@ -226,15 +296,23 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     bus,
     metrics,
     verifyAdminToken,
+    ledger,
     counters,
     keepaliveIntervalSeconds,
     newId,
     log,
   });
 
-  const handler = async (request: Request): Promise<Response> => {
+  const handler = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     const { pathname } = new URL(request.url);
     if (stopping && pathname === "/connect") return problem(503, "server is shutting down");
+    const clientKey = rateLimitKey(clientIp(request, info, trusted));
+    const decision = limits.check(pathname === "/connect" ? "connect" : "http", clientKey);
+    if (!decision.allowed) return tooManyRequests(decision.retryAfterMs);
+    if (pathname === "/api/pair/claim" || pathname === "/api/pairing/claim") {
+      const claim = limits.check("pairing", clientKey);
+      if (!claim.allowed) return tooManyRequests(claim.retryAfterMs);
+    }
     switch (pathname) {
       case "/connect":
         return handleConnect(request, connectOptions);
@@ -308,6 +386,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
       store.purgeExpiredSessions(new Date()).catch(() => {});
       purgePairings({ store, now: Date.now }).catch(() => {});
       if (presence instanceof MemoryPresence) presence.sweep();
+      limits.sweep();
     }, 60_000),
     setInterval(watchBus, 2_000),
   ];
@@ -341,6 +420,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     stopped ??= (async () => {
       stopping = true;
       for (const job of jobs) clearInterval(job);
+      await rotationJob.stop();
       for (const connection of connections) connection.close("server shutting down");
       const drained = Promise.all([...connections].map((c) => c.done));
       await Promise.race([drained, new Promise((r) => setTimeout(r, settings.shutdownGraceMs))]);
@@ -356,6 +436,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
         ]);
       await bounded(bus.close());
       await bounded(presence.close());
+      await bounded(ledger.close());
       await bounded(store.close());
       resolveFinished();
     })();
@@ -375,6 +456,9 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     counters,
     certificatePem: cert,
     certificatePath: tls.certPath,
+    noiseKey: () => noiseKeys.newest(),
+    generatedAdminToken,
+    ledger,
     stop,
     finished,
   };

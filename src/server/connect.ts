@@ -13,6 +13,7 @@ import {
   selectConnectMode,
   streamHeaders,
 } from "../transport/mod.ts";
+import { tooManyHandshakes } from "../security/ratelimit/mod.ts";
 import { problem } from "./problem.ts";
 
 /** Options of the `/connect` handler. */
@@ -22,6 +23,10 @@ export interface ConnectHandlerOptions {
   keepaliveMs: number;
   /** Called for every new connection (the server tracks them for shutdown). */
   track: (connection: ServerConnection) => void;
+  /** Takes a handshake slot; false when too many handshakes are in flight. */
+  admit?: (id: string) => boolean;
+  /** Gives a slot back (idempotent). */
+  leave?: (id: string) => void;
 }
 
 /** Handles one `/connect` request. */
@@ -34,10 +39,12 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
     if (!isWebSocketUpgrade(request.headers)) {
       return problem(400, "websocket mode needs an Upgrade: websocket request over HTTP/1.1");
     }
+    if (options.admit && !options.admit(id)) return tooManyHandshakes();
     let upgraded: { socket: WebSocket; response: Response };
     try {
       upgraded = Deno.upgradeWebSocket(request, { idleTimeout: 0 });
     } catch (error) {
+      options.leave?.(id);
       return problem(400, `websocket upgrade failed: ${(error as Error).message}`);
     }
     // The link's callbacks need the connection, which needs the link.
@@ -55,6 +62,7 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
   if (request.method !== "GET" && request.method !== "POST") {
     return problem(405, "/connect accepts GET or POST");
   }
+  if (options.admit && !options.admit(id)) return tooManyHandshakes();
   const ref: { connection?: ServerConnection } = {};
   const link = createStreamLink({
     mode,

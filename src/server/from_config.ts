@@ -5,6 +5,8 @@
  */
 import { type Config, parseBind } from "../config/mod.ts";
 import { fromHex } from "../crypto/mod.ts";
+import { rateLimitRules } from "../security/ratelimit/mod.ts";
+import { rotationSettingsFromConfig } from "../security/rotation/mod.ts";
 import type { ServerSettings } from "./settings.ts";
 
 /** Server settings from `config`; `migrate` comes from the command line. */
@@ -47,6 +49,11 @@ export function settingsFromConfig(
     relayTtlSeconds: config.limits.relayTtl,
     shutdownGraceMs: s.shutdownGraceMs,
     adminToken: config.admin.token,
+    rotation: rotationSettingsFromConfig(config),
+    ledger: { mode: config.ledger.mode, target: config.ledger.target },
+    rateLimits: rateLimitRules(config.security.rateLimit),
+    trustedProxies: config.security.trustedProxies,
+    maxHandshakesInFlight: s.maxHandshakesInFlight,
     pairingTtlSeconds: config.limits.pairingTtl,
     deviceRotation: {
       enabled: config.rotation.device.enabled,

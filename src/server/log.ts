@@ -121,12 +121,12 @@ export function requestId(request: Request): string {
  * to the log line.
  */
 export function withRequestLog(
-  handler: (request: Request) => Response | Promise<Response>,
+  handler: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
   log: Logger,
-): (request: Request) => Promise<Response> {
-  return async (request) => {
+): (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response> {
+  return async (request, info) => {
     try {
-      return await handler(request);
+      return await handler(request, info);
     } catch (error) {
       const id = requestId(request);
       log.error("request failed", {

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { DEFAULT_ROTATION, type RotationSettings } from "../security/rotation/mod.ts";
+import type { RateLimitRules } from "../security/ratelimit/mod.ts";
 
 /** Resolved server settings. */
 export interface ServerSettings {
@@ -46,6 +48,16 @@ export interface ServerSettings {
   };
   /** `uploads.*`; null → `<dataDir>/uploads` served as `https://<domain>/uploads`. */
   uploads: { dir: string; baseUrl: string } | null;
+  /** Noise static key and admin token rotation (`security.rotation.*`). */
+  rotation: RotationSettings;
+  /** Audit ledger (`ledger.*`). */
+  ledger: { mode: "null" | "debug" | "file"; target?: string };
+  /** Per-client-IP limits (`security.rate_limit.*`). */
+  rateLimits: RateLimitRules;
+  /** Proxies whose X-Forwarded-For is believed (`security.trusted_proxies`). */
+  trustedProxies: readonly string[];
+  /** Handshakes in flight before new ones are refused at once. */
+  maxHandshakesInFlight: number;
 }
 
 /** Settings for tests and the zero-config default, overridable field by field. */
@@ -74,6 +86,15 @@ export function defaultSettings(overrides: Partial<ServerSettings> = {}): Server
     relayTtlSeconds: 86_400,
     shutdownGraceMs: 5_000,
     pairingTtlSeconds: 300,
+    rotation: DEFAULT_ROTATION,
+    ledger: { mode: "null" },
+    rateLimits: {
+      http: { burst: 60, windowMs: 1_000, penaltyMs: 10_000 },
+      connect: { burst: 20, windowMs: 1_000, penaltyMs: 30_000 },
+      pairing: { burst: 5, windowMs: 60_000, penaltyMs: 120_000 },
+    },
+    trustedProxies: [],
+    maxHandshakesInFlight: 256,
     deviceRotation: {
       enabled: true,
       minIntervalSeconds: 86_400,

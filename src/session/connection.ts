@@ -223,6 +223,7 @@ export class ServerConnection implements Peer {
       durationMs: Date.now() - this.#startedAt,
       deviceId: this.deviceId,
       userId: this.userId,
+      sessionId: this.sessionId,
       action: established.action,
     });
     this.#sendEncrypted(established.ack);
@@ -313,7 +314,12 @@ export class ServerConnection implements Peer {
       return;
     }
     try {
+      const started = performance.now();
       const reply = await this.#deps.router.route(this, frame, frame.control);
+      this.#deps.observer.routed?.({
+        type: frame.type,
+        seconds: (performance.now() - started) / 1000,
+      });
       if (reply) this.#sendEncrypted(reply);
     } catch (error) {
       if (error instanceof RouteError) {

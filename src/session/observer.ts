@@ -32,6 +32,8 @@ export interface ConnectionObserver {
     durationMs: number;
     deviceId?: string;
     userId?: string;
+    /** A bearer token: observers must not log it (digest it if needed). */
+    sessionId?: string;
     action?: string | null;
   }): void;
   frameIn?(type: number): void;
@@ -39,4 +41,6 @@ export interface ConnectionObserver {
   closed?(
     info: { connectionId: string; mode: ConnectMode; established: boolean; reason: string },
   ): void;
+  /** A client frame was routed (delivered live or stored for every recipient). */
+  routed?(info: { type: number; seconds: number }): void;
 }

@@ -48,6 +48,10 @@ export async function spawnServer(options: {
       COMMUCAT_BIND: `127.0.0.1:${options.port ?? 0}`,
       COMMUCAT_DATA_DIR: dataDir,
       COMMUCAT_LOG_LEVEL: "warning",
+      // Every test client comes from 127.0.0.1: one address must not trip the limits.
+      COMMUCAT_RATE_HTTP_BURST: "1000000",
+      COMMUCAT_RATE_CONNECT_BURST: "1000000",
+      COMMUCAT_RATE_PAIRING_BURST: "1000000",
       NO_COLOR: "1",
       ...options.env,
     },
