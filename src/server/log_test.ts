@@ -7,6 +7,12 @@ function capture(format: "json" | "pretty" = "json") {
   return { lines, log };
 }
 
+/** What Deno.serve passes alongside a request (only the shape matters here). */
+const INFO = {
+  remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
+  completed: Promise.resolve(),
+} as unknown as Deno.ServeHandlerInfo;
+
 Deno.test("json logger writes one record per line, filtered by level", () => {
   const lines: string[] = [];
   const log = createLogger({ level: "info", format: "json", write: (l) => lines.push(l) });
@@ -62,6 +68,7 @@ Deno.test("withRequestLog logs a thrown error with a request id and returns it",
     new Request("https://x/api/thing?token=tok-SECRET-9", {
       headers: { authorization: "Bearer tok-SECRET-8" },
     }),
+    INFO,
   );
   assert.equal(response.status, 500);
   const id = response.headers.get("x-request-id");
@@ -79,7 +86,7 @@ Deno.test("withRequestLog logs a thrown error with a request id and returns it",
 Deno.test("withRequestLog passes responses through untouched", async () => {
   const { lines, log } = capture();
   const ok = new Response("fine");
-  assert.equal(await withRequestLog(() => ok, log)(new Request("https://x/")), ok);
+  assert.equal(await withRequestLog(() => ok, log)(new Request("https://x/"), INFO), ok);
   assert.equal(lines.length, 0);
 });
 
