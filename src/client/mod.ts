@@ -5,3 +5,4 @@
  */
 export * from "./channel.ts";
 export * from "./client.ts";
+export * from "./reconnect.ts";
