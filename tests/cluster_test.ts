@@ -5,7 +5,7 @@
  * Uses private PostgreSQL and Redis servers so restarts disturb nobody.
  */
 import assert from "node:assert/strict";
-import { CommuCatClient } from "../src/client/mod.ts";
+import { CommuCatClient, ServerError } from "../src/client/mod.ts";
 import { deviceKeysFromSeed, fromHex, fromUtf8, issueCertificate } from "../src/crypto/mod.ts";
 import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
 import { type ServerProcess, spawnServer } from "./helpers/process.ts";
@@ -190,7 +190,10 @@ Deno.test({
       await cluster.pg.stop();
       // While PostgreSQL is down a new handshake gets a clear Error; sends to
       // an offline device are refused (not acked) rather than lost.
-      await assert.rejects(CommuCatClient.connect(connectOptions(cluster.b, newDevice("late"))));
+      await assert.rejects(
+        CommuCatClient.connect(connectOptions(cluster.b, newDevice("late"))),
+        (e: unknown) => e instanceof ServerError && /storage unavailable/.test(e.message),
+      );
       const refused = await x.send(33, "while down").then(() => false, () => true);
       if (!refused) acked.push("while down");
       await cluster.pg.start();
