@@ -13,6 +13,7 @@
 
 import type { Store } from "./store.ts";
 import { accountCases } from "./conformance_accounts.ts";
+import { federationCases } from "./conformance_federation.ts";
 import { identityCases } from "./conformance_identity.ts";
 import { messagingCases } from "./conformance_messaging.ts";
 
@@ -34,6 +35,7 @@ export const STORE_CONFORMANCE_CASES: readonly ConformanceCase[] = [
   ...identityCases,
   ...messagingCases,
   ...accountCases,
+  ...federationCases,
 ];
 
 /**

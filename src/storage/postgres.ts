@@ -48,6 +48,7 @@ import {
 } from "./postgres_rows.ts";
 import { SchemaNotCurrentError } from "./sqlite.ts";
 import { decodeFriends, encodeFriends, FRIENDS_BLOB_KEY } from "./friends_blob.ts";
+import { postgresFederation } from "./postgres_federation.ts";
 import { PAIRING_REDEEMED_RETENTION_MS, pairingUnusable } from "./pairing_rules.ts";
 import {
   type DeviceKeyEvent,
@@ -55,6 +56,8 @@ import {
   type DeviceRecord,
   type DeviceRotationRecord,
   type DeviceStatus,
+  type FederationOutboxRecord,
+  type FederationPeerRecord,
   type FriendEntry,
   type FriendRequestRecord,
   type FriendRequestStatus,
@@ -803,5 +806,61 @@ export class PostgresStore implements Store {
         ${validDate(now)}) ON CONFLICT (key, scope) DO NOTHING`,
     );
     return result.count === 1;
+  }
+
+  // federation
+
+  listFederationPeers(): Promise<FederationPeerRecord[]> {
+    return this.#read((sql) => postgresFederation.listPeers(sql));
+  }
+
+  getFederationPeer(domain: string): Promise<FederationPeerRecord | null> {
+    return this.#read((sql) => postgresFederation.getPeer(sql, domain));
+  }
+
+  upsertFederationPeer(peer: FederationPeerRecord): Promise<void> {
+    return this.#write("upsert federation peer", (sql) => postgresFederation.upsertPeer(sql, peer));
+  }
+
+  deleteFederationPeer(domain: string): Promise<boolean> {
+    return this.#write(
+      "delete federation peer",
+      (sql) => postgresFederation.deletePeer(sql, domain),
+    );
+  }
+
+  enqueueFederationOutbox(
+    entry: Omit<FederationOutboxRecord, "attempts" | "lastError">,
+  ): Promise<void> {
+    return this.#write("outbox entry exists", (sql) => postgresFederation.enqueue(sql, entry));
+  }
+
+  claimFederationOutbox(
+    now: Date,
+    leaseMs: number,
+    limit: number,
+  ): Promise<FederationOutboxRecord[]> {
+    return this.#write(
+      "claim federation outbox",
+      (sql) => postgresFederation.claim(sql, now, leaseMs, limit),
+    );
+  }
+
+  completeFederationOutbox(outboxId: string): Promise<boolean> {
+    return this.#write(
+      "complete outbox entry",
+      (sql) => postgresFederation.complete(sql, outboxId),
+    );
+  }
+
+  failFederationOutbox(outboxId: string, error: string, nextAttemptAt: Date): Promise<boolean> {
+    return this.#write(
+      "fail outbox entry",
+      (sql) => postgresFederation.fail(sql, outboxId, error, nextAttemptAt),
+    );
+  }
+
+  listFederationOutbox(limit: number): Promise<FederationOutboxRecord[]> {
+    return this.#read((sql) => postgresFederation.list(sql, limit));
   }
 }

@@ -37,6 +37,7 @@ import {
   toUser,
 } from "./sqlite_rows.ts";
 import { decodeFriends, encodeFriends, FRIENDS_BLOB_KEY } from "./friends_blob.ts";
+import { sqliteFederation } from "./sqlite_federation.ts";
 import { PAIRING_REDEEMED_RETENTION_MS, pairingUnusable } from "./pairing_rules.ts";
 import {
   type DeviceKeyEvent,
@@ -44,6 +45,8 @@ import {
   type DeviceRecord,
   type DeviceRotationRecord,
   type DeviceStatus,
+  type FederationOutboxRecord,
+  type FederationPeerRecord,
   type FriendEntry,
   type FriendRequestRecord,
   type FriendRequestStatus,
@@ -907,5 +910,61 @@ export class SqliteStore implements Store {
         scope,
         ms(now),
       ) === 1);
+  }
+
+  // federation
+
+  listFederationPeers(): Promise<FederationPeerRecord[]> {
+    return this.#read(() => sqliteFederation.listPeers(this.#db));
+  }
+
+  getFederationPeer(domain: string): Promise<FederationPeerRecord | null> {
+    return this.#read(() => sqliteFederation.getPeer(this.#db, domain));
+  }
+
+  upsertFederationPeer(peer: FederationPeerRecord): Promise<void> {
+    return this.#write("upsert federation peer", () => sqliteFederation.upsertPeer(this.#db, peer));
+  }
+
+  deleteFederationPeer(domain: string): Promise<boolean> {
+    return this.#write(
+      "delete federation peer",
+      () => sqliteFederation.deletePeer(this.#db, domain),
+    );
+  }
+
+  enqueueFederationOutbox(
+    entry: Omit<FederationOutboxRecord, "attempts" | "lastError">,
+  ): Promise<void> {
+    return this.#write("outbox entry exists", () => sqliteFederation.enqueue(this.#db, entry));
+  }
+
+  claimFederationOutbox(
+    now: Date,
+    leaseMs: number,
+    limit: number,
+  ): Promise<FederationOutboxRecord[]> {
+    return this.#write(
+      "claim federation outbox",
+      () => sqliteFederation.claim(this.#db, now, leaseMs, limit),
+    );
+  }
+
+  completeFederationOutbox(outboxId: string): Promise<boolean> {
+    return this.#write(
+      "complete outbox entry",
+      () => sqliteFederation.complete(this.#db, outboxId),
+    );
+  }
+
+  failFederationOutbox(outboxId: string, error: string, nextAttemptAt: Date): Promise<boolean> {
+    return this.#write(
+      "fail outbox entry",
+      () => sqliteFederation.fail(this.#db, outboxId, error, nextAttemptAt),
+    );
+  }
+
+  listFederationOutbox(limit: number): Promise<FederationOutboxRecord[]> {
+    return this.#read(() => sqliteFederation.list(this.#db, limit));
   }
 }

@@ -178,6 +178,42 @@ export interface DeviceKeyRotation {
   audit: DeviceRotationRecord;
 }
 
+/** Trust state of a federation peer row (only `active` peers are accepted). */
+export type FederationPeerStatus = "active" | "pending" | "blocked";
+
+/** A federation peer known to the store (peers may also come from the configuration). */
+export interface FederationPeerRecord {
+  /** Lower-case domain. */
+  domain: string;
+  /** Base URL of the peer, e.g. `https://b.example:8443`. */
+  endpoint: string;
+  /** The peer's federation (device CA) Ed25519 public key, 32 bytes. */
+  publicKey: Uint8Array;
+  status: FederationPeerStatus;
+  updatedAt: Date;
+}
+
+/** A signed federation message waiting for delivery to a peer. */
+export interface FederationOutboxRecord {
+  outboxId: string;
+  destinationDomain: string;
+  /** The peer's base URL at enqueue time. */
+  endpoint: string;
+  /**
+   * The request body to POST, as JSON text. A backend may normalise key order
+   * and whitespace (PostgreSQL JSONB), never values: signatures cover the
+   * canonical form, so that is harmless.
+   */
+  payload: string;
+  /** The peer's public key at enqueue time. */
+  publicKey: Uint8Array;
+  /** Delivery attempts claimed so far. */
+  attempts: number;
+  nextAttemptAt: Date;
+  lastError: string | null;
+  createdAt: Date;
+}
+
 /** Error a store raises for a uniqueness or foreign-key conflict. */
 export class StoreConflictError extends Error {
   constructor(message: string) {
@@ -321,4 +357,33 @@ export interface Store {
   // idempotency
   /** Records `(key, scope)`; false when it was already recorded. */
   claimIdempotencyKey(key: string, scope: string, now: Date): Promise<boolean>;
+
+  // federation
+  /** Every stored peer, by domain. */
+  listFederationPeers(): Promise<FederationPeerRecord[]>;
+  getFederationPeer(domain: string): Promise<FederationPeerRecord | null>;
+  /** Inserts or replaces the peer of `peer.domain`. */
+  upsertFederationPeer(peer: FederationPeerRecord): Promise<void>;
+  /** False when no peer has that domain. */
+  deleteFederationPeer(domain: string): Promise<boolean>;
+  /** Stores a new outbox entry (attempts 0, no error); conflict when the id exists. */
+  enqueueFederationOutbox(
+    entry: Omit<FederationOutboxRecord, "attempts" | "lastError">,
+  ): Promise<void>;
+  /**
+   * Leases up to `limit` entries due at `now` (oldest first): each gets
+   * `attempts + 1` and `nextAttemptAt = now + leaseMs`, so no other worker
+   * (or instance) claims it until the lease runs out. Returns the updated rows.
+   */
+  claimFederationOutbox(
+    now: Date,
+    leaseMs: number,
+    limit: number,
+  ): Promise<FederationOutboxRecord[]>;
+  /** Removes a delivered entry; false when it is gone. */
+  completeFederationOutbox(outboxId: string): Promise<boolean>;
+  /** Records a failed attempt and when to try again; false when the entry is gone. */
+  failFederationOutbox(outboxId: string, error: string, nextAttemptAt: Date): Promise<boolean>;
+  /** Entries oldest first (operators, tests). */
+  listFederationOutbox(limit: number): Promise<FederationOutboxRecord[]>;
 }
