@@ -56,7 +56,15 @@ export function registerServeCommand(program: Command): void {
       }
       const shutdown = async (signal: string) => {
         log.info("shutting down", { signal });
+        // stop() bounds each step by the grace (drain, then bus, presence, ledger, store);
+        // should anything else hang, this bounds the whole.
+        const limitMs = 5 * config.server.shutdownGraceMs + 5_000;
+        const watchdog = setTimeout(() => {
+          log.error("shutdown did not finish in time, exiting", { limit_ms: limitMs });
+          Deno.exit(1);
+        }, limitMs);
         await server.stop();
+        clearTimeout(watchdog);
         Deno.exit(0);
       };
       Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));

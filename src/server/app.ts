@@ -37,6 +37,7 @@ import {
   type NoiseKey,
   ReplayCache,
   type ServerConnection,
+  SHUTDOWN_REASON,
 } from "../session/mod.ts";
 import { openPostgresStore, openSqliteStore, type Store } from "../storage/mod.ts";
 import { combineObservers, Metrics, serveMetrics } from "../metrics/mod.ts";
@@ -421,13 +422,14 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
       stopping = true;
       for (const job of jobs) clearInterval(job);
       await rotationJob.stop();
-      for (const connection of connections) connection.close("server shutting down");
+      // Each established client gets an Error "shutdown"; unacknowledged frames are requeued.
+      for (const connection of connections) connection.close(SHUTDOWN_REASON);
+      // Draining connections and finishing HTTP requests share one grace period.
+      const deadline = Date.now() + settings.shutdownGraceMs;
+      const graceLeft = () => new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())));
       const drained = Promise.all([...connections].map((c) => c.done));
-      await Promise.race([drained, new Promise((r) => setTimeout(r, settings.shutdownGraceMs))]);
-      await Promise.race([
-        Promise.all([server.shutdown(), h2c?.shutdown()]),
-        new Promise((r) => setTimeout(r, settings.shutdownGraceMs)),
-      ]);
+      await Promise.race([drained, graceLeft()]);
+      await Promise.race([Promise.all([server.shutdown(), h2c?.shutdown()]), graceLeft()]);
       // A backend that is down must not hold the process hostage.
       const bounded = (p: Promise<unknown>) =>
         Promise.race([

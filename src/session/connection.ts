@@ -35,6 +35,8 @@ const HEADER_ALLOWANCE = 32;
 const MAX_HANDSHAKE_FRAME = 64 * 1024;
 /** Offline-queue rows read per batch. */
 const INBOX_BATCH = 128;
+/** The close reason of a server shutdown: established clients get an Error `shutdown` first. */
+export const SHUTDOWN_REASON = "server shutting down";
 
 /** Settings and collaborators of a connection. */
 export interface ConnectionDeps {
@@ -492,6 +494,9 @@ export class ServerConnection implements Peer {
     if (wasEstablished && reason === "replaced by a newer connection") {
       this.#sendError("replaced", "this device connected again elsewhere");
     }
+    if (wasEstablished && reason === SHUTDOWN_REASON) {
+      this.#sendError("shutdown", "server is shutting down");
+    }
     this.#state = "closed";
     for (const t of this.#timers) clearTimeout(t);
     for (const i of this.#intervals) clearInterval(i);
@@ -523,6 +528,9 @@ export class ServerConnection implements Peer {
       const stillMine = d.registry.remove(this);
       await Promise.all(requeued);
       if (stillMine) await d.presence.clear(this.deviceId, d.instanceId).catch(() => {});
+      // A frame being routed when we closed may still be writing to the store:
+      // `done` must mean nothing of ours touches it any more (shutdown closes it next).
+      await this.#chain.catch(() => {});
     } finally {
       this.#resolveDone();
     }
