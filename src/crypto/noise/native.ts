@@ -16,6 +16,7 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { fromHex } from "../bytes.ts";
+import { openChaChaPoly, sealChaChaPoly } from "./chacha_poly.ts";
 import { NoiseError } from "./errors.ts";
 import { hmacFromDigest } from "./hmac.ts";
 import {
@@ -117,8 +118,37 @@ function nonce(n: bigint): Uint8Array {
   return nonceBytes;
 }
 
-/** ChaCha20-Poly1305 (RFC 8439) on node:crypto. */
+/**
+ * Messages up to this many bytes are sealed and opened by the allocation-free
+ * TypeScript AEAD (`chacha_poly.ts`): node:crypto builds a `Cipheriv` stream
+ * object and a native cipher resource per call, which costs more than the
+ * cipher below about 0.5–1 KiB and churns malloc and the GC under load
+ * (docs/PERFORMANCE.md). Larger messages go to OpenSSL, which is 3–7× faster
+ * per byte.
+ */
+export const SMALL_MESSAGE_LIMIT = 512;
+
+/**
+ * ChaCha20-Poly1305 (RFC 8439): node:crypto for large messages, the
+ * TypeScript AEAD for small ones (same output; both are checked against
+ * noble and the Noise vectors).
+ */
 export const nativeChaChaPoly: Cipher = {
+  name: "ChaChaPoly",
+  encrypt(key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    if (plaintext.length <= SMALL_MESSAGE_LIMIT) return sealChaChaPoly(key, n, ad, plaintext);
+    return opensslChaChaPoly.encrypt(key, n, ad, plaintext);
+  },
+  decrypt(key: Uint8Array, n: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+    if (ciphertext.length <= SMALL_MESSAGE_LIMIT + TAG_LENGTH) {
+      return openChaChaPoly(key, n, ad, ciphertext);
+    }
+    return opensslChaChaPoly.decrypt(key, n, ad, ciphertext);
+  },
+};
+
+/** ChaCha20-Poly1305 on node:crypto alone, one `Cipheriv`/`Decipheriv` per message. */
+export const opensslChaChaPoly: Cipher = {
   name: "ChaChaPoly",
   encrypt(key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     const cipher = createCipheriv("chacha20-poly1305", key, nonce(n), {

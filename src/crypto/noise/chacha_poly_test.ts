@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { fromHex, toHex, utf8 } from "../bytes.ts";
+import { openChaChaPoly, sealChaChaPoly } from "./chacha_poly.ts";
+import { NoiseError } from "./errors.ts";
+import { nativeChaChaPoly, opensslChaChaPoly } from "./native.ts";
+import { nobleChaChaPoly } from "./noble.ts";
+import { MAX_NONCE } from "./primitives.ts";
+
+const isDecryptFailed = (err: unknown) =>
+  err instanceof NoiseError && err.code === "decrypt-failed";
+
+Deno.test("ChaCha20-Poly1305 matches RFC 8439 §A.5 (nonce with a zero first word)", () => {
+  const key = fromHex("1c9240a5eb55d38af333888604f6b5f0473917c1402b80099dca5cbc207075c0");
+  const nonce = 0x0807060504030201n; // 000000000102030405060708
+  const ad = fromHex("f33388860000000000004e91");
+  const ciphertext = fromHex(
+    "64a0861575861af460f062c79be643bd5e805cfd345cf389f108670ac76c8cb24c6cfc18755d43eea09ee94e382d26b0bdb7b73c321b0100d4f03b7f355894cf332f830e710b97ce98c8a84abd0b948114ad176e008d33bd60f982b1ff37c8559797a06ef4f0ef61c186324e2b3506383606907b6a7c02b0f9f6157b53c867e4b9166c767b804d46a59b5216cde7a4e99040c5a40433225ee282a1b0a06c523eaf4534d7f83fa1155b0047718cbc546a0d072b04b3564eea1b422273f548271a0bb2316053fa76991955ebd63159434ecebb4e466dae5a1073a6727627097a1049e617d91d361094fa68f0ff77987130305beaba2eda04df997b714d6c6f2c29a6ad5cb4022b02709b",
+  );
+  const tag = fromHex("eead9d67890cbb22392336fea1851f38");
+  const sealedInput = new Uint8Array(ciphertext.length + 16);
+  sealedInput.set(ciphertext);
+  sealedInput.set(tag, ciphertext.length);
+  const plaintext = openChaChaPoly(key, nonce, ad, sealedInput);
+  assert.ok(new TextDecoder().decode(plaintext).startsWith("Internet-Drafts are draft documents"));
+  assert.equal(toHex(sealChaChaPoly(key, nonce, ad, plaintext)), toHex(sealedInput));
+});
+
+Deno.test("sealChaChaPoly/openChaChaPoly agree with noble at every small length", () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const lengths = [...Array(300).keys(), 1000, 1023, 4096, 65519];
+  for (const length of lengths) {
+    const plaintext = crypto.getRandomValues(new Uint8Array(length));
+    const ad = crypto.getRandomValues(new Uint8Array(length % 37));
+    for (const nonce of [0n, 1n, 0xffff_ffffn, 0x1_0000_0001n, MAX_NONCE]) {
+      const ours = sealChaChaPoly(key, nonce, ad, plaintext);
+      const theirs = nobleChaChaPoly.encrypt(key, nonce, ad, plaintext);
+      assert.equal(toHex(ours), toHex(theirs), `length ${length}`);
+      assert.deepEqual(openChaChaPoly(key, nonce, ad, theirs), plaintext);
+    }
+  }
+});
+
+Deno.test("openChaChaPoly rejects any flipped bit, a wrong nonce, ad or key, and short input", () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const ad = utf8("ad");
+  const ct = sealChaChaPoly(key, 9n, ad, utf8("a message of some length, over one block long."));
+  for (let i = 0; i < ct.length; i++) {
+    for (const bit of [0x01, 0x80]) {
+      const bad = ct.slice();
+      bad[i] ^= bit;
+      assert.throws(() => openChaChaPoly(key, 9n, ad, bad), isDecryptFailed);
+    }
+  }
+  assert.throws(() => openChaChaPoly(key, 10n, ad, ct), isDecryptFailed);
+  assert.throws(() => openChaChaPoly(key, 9n, new Uint8Array(0), ct), isDecryptFailed);
+  const otherKey = key.slice();
+  otherKey[31] ^= 1;
+  assert.throws(() => openChaChaPoly(otherKey, 9n, ad, ct), isDecryptFailed);
+  assert.throws(() => openChaChaPoly(key, 9n, ad, ct.subarray(0, 15)), isDecryptFailed);
+});
+
+Deno.test("the Poly1305 final reduction is right for accumulators at and above p", () => {
+  // Key with r = 0 makes the tag equal s + (h mod p) with h = 0; r = 1 (after
+  // clamping) with all-0xff blocks drives h near 2^130 - 5 and exercises the
+  // final conditional subtraction. noble is the reference either way.
+  const key = new Uint8Array(32);
+  for (const fill of [0x00, 0xff]) {
+    const plaintext = new Uint8Array(160).fill(fill);
+    for (const nonce of [0n, 3n, 77n, 1234567n]) {
+      assert.equal(
+        toHex(sealChaChaPoly(key, nonce, plaintext, plaintext)),
+        toHex(nobleChaChaPoly.encrypt(key, nonce, plaintext, plaintext)),
+      );
+    }
+  }
+});
+
+Deno.test("sealChaChaPoly agrees with OpenSSL (node:crypto) on both sides of the size split", () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  for (const length of [0, 15, 16, 17, 100, 511, 512, 513, 600, 2000]) {
+    const plaintext = crypto.getRandomValues(new Uint8Array(length));
+    const ad = crypto.getRandomValues(new Uint8Array(length % 33));
+    const ours = sealChaChaPoly(key, 42n, ad, plaintext);
+    assert.equal(toHex(ours), toHex(opensslChaChaPoly.encrypt(key, 42n, ad, plaintext)));
+    assert.deepEqual(opensslChaChaPoly.decrypt(key, 42n, ad, ours), plaintext);
+    assert.deepEqual(nativeChaChaPoly.decrypt(key, 42n, ad, ours), plaintext);
+  }
+});
