@@ -103,6 +103,67 @@ async function connect(path: string | undefined, mode: ConnectMode | undefined):
   return { client, profile };
 }
 
+/** Calls the REST API with the connection's session token; throws with the problem detail. */
+async function rest(
+  profile: ClientProfile,
+  session: CommuCatClient,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  const certs = await caCerts(profile);
+  const http = certs ? Deno.createHttpClient({ caCerts: certs }) : undefined;
+  try {
+    const response = await fetch(`${profile.server_url}${path}`, {
+      method,
+      client: http,
+      headers: {
+        authorization: `Bearer ${session.session.sessionId}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    const json = text ? JSON.parse(text) as Record<string, unknown> : {};
+    if (!response.ok) throw new Error(`${response.status}: ${json.detail ?? json.title ?? text}`);
+    return json;
+  } finally {
+    http?.close();
+  }
+}
+
+/** Sends a friend request to `handle`, or accepts one from them when it exists. */
+async function befriendHandle(
+  profile: ClientProfile,
+  c: CommuCatClient,
+  handle: string,
+): Promise<string> {
+  const target = encodeURIComponent(handle);
+  // Accepting succeeds only when they asked first; otherwise ask them.
+  try {
+    await rest(profile, c, "POST", `/api/friends/requests/${target}/accept`);
+    return `accepted ${handle}'s friend request`;
+  } catch {
+    await rest(profile, c, "POST", `/api/friends/requests/${target}`, {});
+    return `friend request sent to ${handle}`;
+  }
+}
+
+async function friendsText(profile: ClientProfile, c: CommuCatClient): Promise<string> {
+  const friends = await rest(profile, c, "GET", "/api/friends");
+  const requests = await rest(profile, c, "GET", "/api/friends/requests");
+  const devices = friends.devices as Record<string, { device_id: string }[]> | undefined;
+  const lines = ((friends.friends as { user_id: string; alias?: string }[]) ?? []).map((f) =>
+    `friend ${f.alias ?? f.user_id}: devices ${
+      (devices?.[f.user_id] ?? []).map((d) => d.device_id).join(", ") || "-"
+    }`
+  );
+  for (const r of (requests.incoming as { from_user_id: string }[]) ?? []) {
+    lines.push(`request from ${r.from_user_id} (accept: friend ${r.from_user_id})`);
+  }
+  return lines.length ? lines.join("\n") : "no friends yet";
+}
+
 /** Renders a delivered frame as one readable line. */
 export function describeFrame(
   frame: { type: number; channel: number; payload: Uint8Array },
@@ -224,7 +285,10 @@ export function registerClientCommands(program: Command): void {
       console.log(
         `connected as ${profile.user_handle ?? profile.user_id} (device ${profile.device_id})`,
       );
-      console.log("commands: /join <channel> [device…] | /leave <channel> | /channel <n> | /quit");
+      console.log(
+        "commands: /friend <handle> | /friends | /join <channel> [device…] | /leave <channel> | " +
+          "/channel <n> | /quit",
+      );
       let channel = Number(o.channel);
       (async () => {
         for (let f = await c.next(); f; f = await c.next()) console.log(describeFrame(f));
@@ -252,6 +316,10 @@ export function registerClientCommands(program: Command): void {
             } else if (cmd === "/leave") {
               await c.leave(Number(args[0]));
               console.log(`left ${args[0]}`);
+            } else if (cmd === "/friend") {
+              console.log(await befriendHandle(profile, c, args[0]));
+            } else if (cmd === "/friends") {
+              console.log(await friendsText(profile, c));
             } else if (cmd === "/channel") {
               channel = Number(args[0]);
             } else {
@@ -265,6 +333,33 @@ export function registerClientCommands(program: Command): void {
         }
       }
       c.close();
+    });
+
+  client.command("friend")
+    .description("send a friend request to a handle, or accept theirs")
+    .argument("<handle>", "the other user's handle (or user id)")
+    .option("--profile <path>", "profile file")
+    .action(async (handle, o) => {
+      try {
+        const { client: c, profile } = await connect(o.profile, undefined);
+        console.log(await befriendHandle(profile, c, handle));
+        c.close();
+      } catch (error) {
+        fail(error);
+      }
+    });
+
+  client.command("friends")
+    .description("list friends (with their devices) and pending requests")
+    .option("--profile <path>", "profile file")
+    .action(async (o) => {
+      try {
+        const { client: c, profile } = await connect(o.profile, undefined);
+        console.log(await friendsText(profile, c));
+        c.close();
+      } catch (error) {
+        fail(error);
+      }
     });
 
   client.command("send")

@@ -132,24 +132,10 @@ Deno.test("process: two terminal clients chat through the CLI", async () => {
       );
     }
     await run("bob", "listen", "--count", "0"); // registers bob
-    // Alice and bob become friends (through the API, with their profiles' keys) before chatting.
-    const profileDevice = async (who: string): Promise<TestDevice> => {
-      const p = JSON.parse(await Deno.readTextFile(`${home}/${who}/client.json`));
-      return {
-        deviceId: p.device_id,
-        privateKey: fromHex(p.private_key, 32),
-        publicKey: fromHex(p.public_key, 32),
-        handle: who,
-      };
-    };
-    const [aliceSdk, bobSdk] = await Promise.all(
-      ["alice", "bob"].map(async (who) =>
-        CommuCatClient.connect(connectOptions(server, await profileDevice(who)))
-      ),
-    );
-    await befriend(server, aliceSdk, bobSdk);
-    aliceSdk.close();
-    bobSdk.close();
+    // Alice asks, bob accepts: through the terminal client itself.
+    assert.match(await run("alice", "friend", "bob"), /friend request sent to bob/);
+    assert.match(await run("bob", "friend", "alice"), /accepted alice's friend request/);
+    assert.match(await run("alice", "friends"), /devices bob-dev/);
     const listener = new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", main, "client", "listen", "--count", "1"],
       env: { COMMUCAT_CLIENT_HOME: `${home}/bob`, NO_COLOR: "1" },
