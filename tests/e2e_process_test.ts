@@ -3,11 +3,11 @@
  */
 import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
-import { fromHex, fromUtf8 } from "../src/crypto/mod.ts";
+import { fromUtf8 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import type { ConnectMode } from "../src/transport/mod.ts";
 import { befriend } from "./helpers/api.ts";
-import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
+import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { spawnServer } from "./helpers/process.ts";
 
 Deno.test("process: every mode × pattern exchanges messages through one server", async () => {
