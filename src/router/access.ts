@@ -11,23 +11,6 @@ export interface AccessPolicy {
 }
 
 /**
- * Former interim rule: any active device of this server is reachable. Kept
- * for tools and tests that need an open server; the server uses
- * {@link FriendsPolicy}.
- */
-export class ActiveDevicePolicy implements AccessPolicy {
-  #store: Store;
-  constructor(store: Store) {
-    this.#store = store;
-  }
-
-  async mayReach(_sender: { deviceId: string; userId: string }, target: string): Promise<boolean> {
-    const device = await this.#store.getDevice(target);
-    return device !== null && device.status === "active";
-  }
-}
-
-/**
  * Friendship drives routing (docs/PROTOCOL.md "Reachability"). A device may
  * add an *active* target device when
  *
