@@ -121,7 +121,7 @@ export function renderSampleConfig(): string {
         "# ... or as tables:",
         "# [[federation.peers]]",
         '# domain = "peer.example.org"',
-        '# endpoint = "https://peer.example.org/federation"',
+        '# endpoint = "https://peer.example.org:8443"',
         '# public_key = "<64 hex characters>"',
       );
     }

@@ -184,6 +184,12 @@ const crypto = z.strictObject({
 });
 
 const federation = z.strictObject({
+  ca_file: optional(text("path"), {
+    example: "/etc/commucat/federation-ca.pem",
+    env: "COMMUCAT_FEDERATION_CA_FILE",
+    description: "PEM file of extra CA certificates trusted for outbound federation requests " +
+      "(besides the system roots), e.g. peers' self-signed certificates.",
+  }),
   peers: list(
     federationPeers,
     {
@@ -193,10 +199,11 @@ const federation = z.strictObject({
     },
     [],
     {
-      example: "peer.example.org,https://peer.example.org/federation,<64 hex characters>",
+      example: "peer.example.org,https://peer.example.org:8443,<64 hex characters>",
       env: "COMMUCAT_FEDERATION_PEERS",
       defaultText: "[] (none)",
-      description: "Static peers: the upstream string `domain,endpoint,pubkeyhex32;…` or " +
+      description: "Static peers (always active unless blocked in the store; `endpoint` is the " +
+        "peer's base URL): the upstream string `domain,endpoint,pubkeyhex32;…` or " +
         "`[[federation.peers]]` tables with `domain`, `endpoint`, `public_key` (Ed25519, hex32).",
     },
   ),
