@@ -16,6 +16,7 @@ import { listDevices, revokeDevice } from "./devices.ts";
 import { answerFriendRequest, listFriendRequests, sendFriendRequest } from "./friend_requests.ts";
 import { deleteFriend, getFriendDevices, getFriends, putFriends } from "./friends.ts";
 import { ApiError, json, problem } from "./http.ts";
+import { type ServedRoute, serveOpenApi } from "./openapi.ts";
 import { claimPairing, issuePairing } from "./pairing.ts";
 import { rotateDeviceKey } from "./rotation.ts";
 import { securityStats, serverInfo } from "./server_info.ts";
@@ -24,8 +25,13 @@ import { serveUpload, uploadAvatar } from "./uploads.ts";
 type Handler = (deps: ApiDeps, request: Request) => Response | Promise<Response>;
 type Methods = Partial<Record<"GET" | "POST" | "PUT" | "DELETE", Handler>>;
 
-/** Path patterns (Hono syntax) and their handlers; earlier patterns win. */
+/**
+ * Path patterns (Hono syntax) and their handlers; earlier patterns win. The
+ * OpenAPI document is built from this table (each operation documented in
+ * ./openapi_operations.ts).
+ */
 const ROUTES: [string, Methods][] = [
+  ["/openapi.json", { GET: (deps, request) => serveOpenApi(deps, SERVED, request) }],
   ["/api/server-info", { GET: (deps) => json(serverInfo(deps)) }],
   ["/api/security-stats", { GET: securityStats }],
   ["/api/pair", { POST: issuePairing }],
@@ -51,6 +57,12 @@ const ROUTES: [string, Methods][] = [
   ["/api/devices/revoke", { POST: revokeDevice }],
   ["/api/device/csr", { POST: rotateDeviceKey }],
 ];
+
+/** Paths and methods of {@link ROUTES}, as the OpenAPI document describes them. */
+const SERVED: ServedRoute[] = ROUTES.map(([path, methods]) => ({
+  path,
+  methods: Object.keys(methods),
+}));
 
 /** Builds the REST API; call `.fetch(request)` on the result. */
 export function createApi(deps: ApiDeps): Hono {

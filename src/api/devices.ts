@@ -9,7 +9,8 @@ import { authenticate } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { ApiError, json, readJson, rfc3339, validate } from "./http.ts";
 
-const revokeBody = z.object({ device_id: z.string().optional() });
+/** Body of POST /api/devices/revoke (validated here, documented in /openapi.json). */
+export const revokeBody = z.object({ device_id: z.string().optional() });
 
 /** GET /api/devices: the caller's user's devices, oldest first. */
 export async function listDevices(deps: ApiDeps, request: Request): Promise<Response> {

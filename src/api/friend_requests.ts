@@ -12,7 +12,8 @@ import type { ApiDeps } from "./deps.ts";
 import { addFriend, publicUser, resolveUser } from "./friends.ts";
 import { ApiError, json, pathSegment, readJson, rfc3339, validate } from "./http.ts";
 
-const sendBody = z.object({ message: z.string().max(1024).nullish() }).optional();
+/** Body of POST /api/friends/requests/{id} (validated here, documented in /openapi.json). */
+export const sendBody = z.object({ message: z.string().max(1024).nullish() }).optional();
 
 /** A friend request as the API shows it. */
 export function friendRequestJson(r: FriendRequestRecord) {

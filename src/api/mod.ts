@@ -10,6 +10,9 @@ export { authenticate, bearerToken, type Caller } from "./auth.ts";
 export type { ApiConfig, ApiDeps, ApiLedger } from "./deps.ts";
 export { ApiError, MAX_BODY_BYTES, problem } from "./http.ts";
 export { MAX_FRIENDS, parseFriendsPayload } from "./friends.ts";
+export { buildOpenApi, openApiPath, type ServedRoute, SERVER_ENDPOINTS } from "./openapi.ts";
+export { type OperationDoc, OPERATIONS } from "./openapi_operations.ts";
+export { csrBody, friendsBody, healthSchema, readySchema } from "./openapi_schemas.ts";
 export {
   generatePairCode,
   PAIR_CODE_ALPHABET,

@@ -43,8 +43,10 @@ export function pairingTtl(requested: number | undefined, configured: number): n
   return Math.min(Math.max(ttl, PAIRING_TTL_MIN), PAIRING_TTL_MAX);
 }
 
-const issueBody = z.object({ ttl: z.number().int().optional() }).optional();
-const claimBody = z.object({
+/** Body of POST /api/pair (validated here, documented in /openapi.json). */
+export const issueBody = z.object({ ttl: z.number().int().optional() }).optional();
+/** Body of POST /api/pair/claim (validated here, documented in /openapi.json). */
+export const claimBody = z.object({
   pair_code: z.string().optional(),
   device_name: z.string().max(128).nullish(),
 });
