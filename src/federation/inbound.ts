@@ -1,0 +1,145 @@
+/**
+ * POST /federation/events (upstream §9.3, plus a freshness window and the
+ * friendship check of docs/PROTOCOL.md "Federation").
+ *
+ * @module
+ */
+import { fromHex } from "../crypto/mod.ts";
+import { CodecError, decodeFrame, type Frame, FrameType } from "../proto/mod.ts";
+import { JsonNumber, type JsonValue } from "./canonical.ts";
+import { areFederatedFriends, type FederationContext, splitAddress } from "./context.ts";
+import { decodeSignedEvent, EventError, verifySignedEvent } from "./event.ts";
+import { checkFreshness, receiveAcceptance } from "./friends.ts";
+import { FederationProblem, jsonResponse, readFederationBody } from "./problem.ts";
+
+/** Idempotency scope of inbound events (upstream's). */
+export const INBOX_SCOPE = "federation-inbox";
+
+/** Frame types a peer may relay to our devices (what a route member may broadcast). */
+const RELAYABLE: ReadonlySet<number> = new Set([
+  FrameType.Msg,
+  FrameType.Typing,
+  FrameType.KeyUpdate,
+  FrameType.GroupEvent,
+  FrameType.CallOffer,
+  FrameType.CallAnswer,
+  FrameType.CallEnd,
+  FrameType.CallStats,
+  FrameType.TransportUpdate,
+  FrameType.VoiceFrame,
+  FrameType.VideoFrame,
+]);
+
+class FrameTooLarge extends FederationProblem {
+  constructor() {
+    super(400, "InvalidFrame", `frame payload over ${MAX_RELAYED_PAYLOAD} bytes`);
+  }
+}
+
+/** Largest relayed payload: one Noise message after re-sequencing (see PROTOCOL.md §4). */
+export const MAX_RELAYED_PAYLOAD = 65_487;
+
+/** POST /federation/events. */
+export async function receiveEvent(ctx: FederationContext, request: Request): Promise<Response> {
+  const text = await readFederationBody(request);
+  let signed;
+  try {
+    signed = decodeSignedEvent(text);
+  } catch (error) {
+    throw new FederationProblem(400, "InvalidRequest", (error as Error).message);
+  }
+  const origin = signed.event.origin.trim().toLowerCase();
+  const peer = await ctx.peers.get(origin);
+  if (peer === null) throw new FederationProblem(403, "UnknownPeer", "origin not allowed");
+  try {
+    verifySignedEvent(signed, peer.publicKey);
+  } catch (error) {
+    if (error instanceof EventError && error.code !== "invalid_request") {
+      throw new FederationProblem(403, "InvalidSignature", error.message);
+    }
+    throw new FederationProblem(400, "InvalidRequest", (error as Error).message);
+  }
+  if (signed.event.scope.trim().toLowerCase() !== ctx.domain) {
+    throw new FederationProblem(403, "InvalidScope", "event is addressed to another domain");
+  }
+  checkFreshness(ctx, signed.event.created_at);
+  const payload = signed.event.payload;
+  if (
+    payload === null || typeof payload !== "object" || Array.isArray(payload) ||
+    payload instanceof JsonNumber
+  ) {
+    throw new FederationProblem(400, "InvalidPayload", "payload must be an object");
+  }
+  const body = payload as Record<string, JsonValue>;
+  if (body.type === "friend_request_accepted") {
+    return await receiveAcceptance(ctx, origin, signed.event.event_id, body);
+  }
+  const { deviceId, frame } = await checkRelay(ctx, origin, body);
+  const fresh = await ctx.store.claimIdempotencyKey(
+    `federation:${origin}:${signed.event.event_id}`,
+    INBOX_SCOPE,
+    new Date(ctx.now()),
+  );
+  if (!fresh) return jsonResponse({ status: "duplicate" }, 200);
+  try {
+    await ctx.deliver(deviceId, frame);
+  } catch (error) {
+    ctx.log.warn("federation: delivery failed", { error: String(error) });
+    throw new FederationProblem(500, "DeliveryFailed", "could not deliver the frame");
+  }
+  ctx.metrics.inboundProcessed();
+  return jsonResponse({ status: "accepted" }, 202);
+}
+
+/**
+ * A relay payload `{payload: hex frame, target: device[@our domain],
+ * sender_user: handle@origin, …}` checked down to a deliverable frame.
+ */
+async function checkRelay(
+  ctx: FederationContext,
+  origin: string,
+  body: Record<string, JsonValue>,
+): Promise<{ deviceId: string; frame: Frame }> {
+  if (typeof body.payload !== "string" || typeof body.target !== "string") {
+    throw new FederationProblem(400, "InvalidPayload", "payload and target must be strings");
+  }
+  const target = body.target.trim();
+  const address = splitAddress(target);
+  if (address !== null && address.domain !== ctx.domain) {
+    throw new FederationProblem(400, "InvalidTarget", "target domain is not this server");
+  }
+  const deviceId = address?.local ?? target;
+  if (deviceId === "") throw new FederationProblem(400, "InvalidTarget", "target device required");
+  const device = await ctx.store.getDevice(deviceId);
+  if (device === null || device.status !== "active") {
+    throw new FederationProblem(404, "UnknownDevice", "target device not found");
+  }
+  const sender = typeof body.sender_user === "string" ? splitAddress(body.sender_user) : null;
+  if (sender === null || sender.domain !== origin || sender.local === "") {
+    throw new FederationProblem(403, "NotFriends", "sender_user must be a user of the origin");
+  }
+  if (!(await areFederatedFriends(ctx.store, device.userId, `${sender.local}@${sender.domain}`))) {
+    throw new FederationProblem(403, "NotFriends", "sender is not a friend of the target's user");
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = fromHex(body.payload);
+  } catch {
+    throw new FederationProblem(400, "InvalidPayload", "payload must be hex");
+  }
+  let frame: Frame;
+  try {
+    const decoded = decodeFrame(bytes);
+    if (decoded === null) throw new CodecError("UnexpectedEof");
+    frame = decoded.frame;
+  } catch (error) {
+    throw new FederationProblem(400, "InvalidFrame", `invalid frame: ${(error as Error).message}`);
+  }
+  if (frame.payload.length > MAX_RELAYED_PAYLOAD) {
+    throw new FrameTooLarge();
+  }
+  if (!RELAYABLE.has(frame.type)) {
+    throw new FederationProblem(400, "InvalidFrame", `frame type ${frame.type} is not relayed`);
+  }
+  return { deviceId, frame };
+}
