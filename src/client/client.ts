@@ -12,6 +12,7 @@ import {
   type DeviceCertificate,
   fromHex,
   type Handshake,
+  MAX_TRANSPORT_PLAINTEXT,
   type NoiseTransport,
   parseCertificate,
   proveDeviceKey,
@@ -33,6 +34,13 @@ import {
 import { encodeUnit, UnitDecoder } from "../session/units.ts";
 import type { ConnectMode } from "../transport/mod.ts";
 import { type ClientChannel, openChannel } from "./channel.ts";
+
+/** Hello capability asking for cumulative request Acks (PROTOCOL.md §4). */
+const ACK_UPTO = "ack-upto";
+/** A delivery ack goes out this long after the first unacknowledged frame, if nothing carried it. */
+const ACK_DELAY_MS = 20;
+/** ...or at once when this many frames are unacknowledged (bounds the server's resend list). */
+const ACK_EVERY_FRAMES = 64;
 
 /** Everything needed to connect one device. */
 export interface ClientOptions {
@@ -95,7 +103,9 @@ export class CommuCatClient {
   #inboxWake: (() => void) | null = null;
   #closed = false;
   #lastServerSequence = 0;
-  #ackScheduled = false;
+  /** The server sequence our last delivery ack covered. */
+  #ackedServerSequence = 0;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
   #closedPromise: Promise<void>;
 
   /** @internal Use {@link CommuCatClient.connect}. */
@@ -153,13 +163,39 @@ export class CommuCatClient {
     return this.#closedPromise;
   }
 
-  /** Sends a raw frame; returns the sequence used. */
+  /**
+   * Sends a raw frame; returns the sequence used. A delivery ack that is due
+   * rides along in the same Noise message (one seal, one write).
+   */
   sendFrame(type: FrameType, channel: number, payload: Uint8Array): number {
     if (this.#closed) throw new Error("connection closed");
+    let ack: Uint8Array | null = null;
+    if (type !== FrameType.Ack && this.#lastServerSequence > this.#ackedServerSequence) {
+      ack = this.#deliveryAck();
+    }
     const sequence = this.#sequence++;
-    const frame = { type, channel, sequence, payload };
-    this.#channel.write(encodeUnit(this.#transport.encrypt(encodeFrame(frame))));
+    const encoded = encodeFrame({ type, channel, sequence, payload });
+    const plaintext = ack !== null && ack.length + encoded.length <= MAX_TRANSPORT_PLAINTEXT
+      ? concatBytes(ack, encoded)
+      : encoded;
+    if (ack !== null && plaintext === encoded) this.#write(ack);
+    this.#write(plaintext);
     return sequence;
+  }
+
+  #write(plaintext: Uint8Array): void {
+    this.#channel.write(encodeUnit(this.#transport.encrypt(plaintext)));
+  }
+
+  /** The encoded cumulative delivery Ack for everything received so far. */
+  #deliveryAck(): Uint8Array {
+    this.#ackedServerSequence = this.#lastServerSequence;
+    return encodeFrame({
+      type: FrameType.Ack,
+      channel: 0,
+      sequence: this.#sequence++,
+      payload: utf8(`{"ack":${this.#lastServerSequence}}`),
+    });
   }
 
   /** Sends a frame and waits for the server's Ack (or rejects with its Error). */
@@ -215,6 +251,7 @@ export class CommuCatClient {
   close(): void {
     if (this.#closed) return;
     this.#flushAck();
+    clearTimeout(this.#ackTimer);
     this.#closed = true;
     this.#channel.close();
     this.#wake();
@@ -235,6 +272,7 @@ export class CommuCatClient {
       // Decrypt or decode failure: the session is unusable.
     } finally {
       this.#closed = true;
+      clearTimeout(this.#ackTimer);
       for (const waiter of this.#waiters.values()) waiter.reject(new Error("connection closed"));
       this.#waiters.clear();
       this.#channel.close();
@@ -247,6 +285,16 @@ export class CommuCatClient {
     this.#scheduleAck();
     const control = (frame.control ?? {}) as Record<string, unknown>;
     if (frame.type === FrameType.Ack && typeof control.ack === "number") {
+      if (control.upto === true) {
+        // Cumulative: every request up to `ack` without an answer of its own was routed.
+        // Sequences only grow, so the waiters are in order.
+        for (const [sequence, waiter] of this.#waiters) {
+          if (sequence > control.ack) break;
+          this.#waiters.delete(sequence);
+          waiter.resolve(control);
+        }
+        return;
+      }
       const waiter = this.#waiters.get(control.ack);
       if (waiter) {
         this.#waiters.delete(control.ack);
@@ -267,16 +315,22 @@ export class CommuCatClient {
   }
 
   #scheduleAck(): void {
-    if (this.#ackScheduled) return;
-    this.#ackScheduled = true;
-    setTimeout(() => this.#flushAck(), 5);
+    if (this.#lastServerSequence - this.#ackedServerSequence >= ACK_EVERY_FRAMES) {
+      this.#flushAck();
+      return;
+    }
+    if (this.#ackTimer !== undefined) return;
+    this.#ackTimer = setTimeout(() => {
+      this.#ackTimer = undefined;
+      this.#flushAck();
+    }, ACK_DELAY_MS);
   }
 
+  /** Sends the delivery ack now, unless one is not due (or it already rode along with a frame). */
   #flushAck(): void {
-    this.#ackScheduled = false;
-    if (this.#closed || this.#lastServerSequence === 0) return;
+    if (this.#closed || this.#lastServerSequence <= this.#ackedServerSequence) return;
     try {
-      this.sendFrame(FrameType.Ack, 0, utf8(JSON.stringify({ ack: this.#lastServerSequence })));
+      this.#write(this.#deliveryAck());
     } catch { /* closed meanwhile */ }
   }
 
@@ -311,6 +365,8 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
     client_static: toHex(clientStatic),
     device_public: toHex(devicePublic),
     zkp: zkpToJson(proof),
+    // Cumulative Acks for our requests (PROTOCOL.md §4); an older server ignores this.
+    capabilities: [ACK_UPTO],
   };
   if (options.user) hello.user = options.user;
   let helloText = JSON.stringify(hello);

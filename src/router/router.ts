@@ -62,6 +62,21 @@ export interface RouterOptions {
   presenceTtlSeconds: number;
   newId: (context: string) => string;
   now?: () => number;
+  /** Members on other domains (`device@b.example`): their frames go to federation. */
+  remote?: RemoteRelay;
+}
+
+/** Relays frames to route members that live on another domain. */
+export interface RemoteRelay {
+  isRemote(member: string): boolean;
+  /** Stores `frame` durably for delivery to the remote `members`. */
+  relay(fromDevice: string, members: string[], frame: Frame): Promise<void>;
+}
+
+/** How the caller wants {@link Router.route} to answer. */
+export interface RouteOptions {
+  /** Return null instead of the plain Ack of a broadcast; the caller acks cumulatively. */
+  deferPlainAck?: boolean;
 }
 
 /** Counters the router keeps for metrics. */
@@ -89,33 +104,52 @@ export class Router {
   /**
    * Handles one frame from `sender`; returns the reply (an Ack) for the
    * sender, or null when none is due. Throws {@link RouteError} for a
-   * rejected frame (the caller turns it into an Error frame).
+   * rejected frame (the caller turns it into an Error frame), synchronously
+   * or through the returned promise.
+   *
+   * A broadcast on a cached route to connected members completes
+   * synchronously (no promise): that is the hot path of a chat server.
+   * With `deferPlainAck`, a broadcast returns null instead of its plain
+   * `{"ack": n}`: the caller acknowledges it cumulatively (PROTOCOL.md §4).
    */
-  async route(sender: Sender, frame: Frame, control: unknown): Promise<Frame | null> {
+  route(
+    sender: Sender,
+    frame: Frame,
+    control: unknown,
+    options?: RouteOptions,
+  ): Frame | null | Promise<Frame | null> {
     switch (frame.type) {
       case FrameType.Join:
-        return await this.#join(sender, frame, control);
+        return this.#join(sender, frame, control);
       case FrameType.Leave:
-        return await this.#leave(sender, frame);
+        return this.#leave(sender, frame);
       case FrameType.Presence:
-        return await this.#presence(sender, frame, control);
+        return this.#presence(sender, frame, control);
       case FrameType.GroupCreate:
-        return await this.#groupCreate(sender, frame, control);
+        return this.#groupCreate(sender, frame, control);
       case FrameType.GroupInvite:
-        return await this.#groupInvite(sender, frame, control);
-      default:
-        if (BROADCAST_TYPES.has(frame.type)) {
-          if (
-            frame.type !== FrameType.Msg && frame.type !== FrameType.VoiceFrame &&
-            frame.type !== FrameType.VideoFrame
-          ) {
-            this.#validate(frame.type, control);
-          }
-          const route = await this.#memberRoute(sender, frame.channel);
-          await this.broadcast(sender.deviceId, route, frame);
-          return ack(frame);
+        return this.#groupInvite(sender, frame, control);
+      default: {
+        if (!BROADCAST_TYPES.has(frame.type)) {
+          throw new RouteError("unsupported", `frame type ${frame.type} is not routed`);
         }
-        throw new RouteError("unsupported", `frame type ${frame.type} is not routed`);
+        if (
+          frame.type !== FrameType.Msg && frame.type !== FrameType.VoiceFrame &&
+          frame.type !== FrameType.VideoFrame
+        ) {
+          this.#validate(frame.type, control);
+        }
+        const reply = options?.deferPlainAck ? null : ack(frame);
+        const cached = this.#routes.get(frame.channel);
+        if (cached) {
+          this.#checkMember(sender, frame.channel, cached);
+          const rest = this.#broadcastNow(sender.deviceId, cached, frame);
+          return rest === null ? reply : rest.then(() => reply);
+        }
+        return this.#memberRoute(sender, frame.channel)
+          .then((route) => this.broadcast(sender.deviceId, route, frame))
+          .then(() => reply);
+      }
     }
   }
 
@@ -125,21 +159,57 @@ export class Router {
    * once every offline copy is stored.
    */
   async broadcast(fromDevice: string, route: RouteRecord, frame: Frame): Promise<void> {
+    await this.#broadcastNow(fromDevice, route, frame);
+  }
+
+  /**
+   * {@link broadcast}, synchronous as far as it can be: returns null when every
+   * member was reached live, else a promise for the stores and relays left.
+   */
+  #broadcastNow(fromDevice: string, route: RouteRecord, frame: Frame): Promise<void> | null {
     this.stats.routed++;
     const queued = QUEUED_TYPES.has(frame.type);
-    const notLocal: string[] = [];
+    let notLocal: string[] | null = null;
+    let liveOnly: string[] | null = null;
+    let remote: string[] | null = null;
     for (const member of route.members) {
       if (member === fromDevice) continue;
+      if (this.#o.remote?.isRemote(member)) {
+        if (queued) (remote ??= []).push(member); // live-only types stay on this domain
+        continue;
+      }
       const peer = this.#o.registry.get(member);
       if (peer && peer.deliver(frame)) {
         this.stats.deliveredLive++;
       } else if (queued) {
-        notLocal.push(member);
+        (notLocal ??= []).push(member);
       } else if (!peer) {
-        await this.#relayLiveOnly(member, frame);
+        (liveOnly ??= []).push(member);
       }
     }
-    if (notLocal.length > 0) await this.enqueue(notLocal, frame);
+    if (notLocal === null && liveOnly === null && remote === null) return null;
+    const rest = notLocal === null && liveOnly === null
+      ? Promise.resolve()
+      : this.#broadcastRest(notLocal, liveOnly, frame);
+    return remote === null ? rest : rest.then(() => this.#relayRemote(fromDevice, remote!, frame));
+  }
+
+  /** Frames for members on other domains go to federation, durably. */
+  async #relayRemote(fromDevice: string, members: string[], frame: Frame): Promise<void> {
+    try {
+      await this.#o.remote!.relay(fromDevice, members, frame);
+    } catch (error) {
+      throw new RouteError("unavailable", `could not relay to another domain: ${errorText(error)}`);
+    }
+  }
+
+  async #broadcastRest(
+    notLocal: string[] | null,
+    liveOnly: string[] | null,
+    frame: Frame,
+  ): Promise<void> {
+    for (const member of liveOnly ?? []) await this.#relayLiveOnly(member, frame);
+    if (notLocal !== null) await this.enqueue(notLocal, frame);
   }
 
   /** A live-only frame for a device that may be connected to another instance. */
@@ -230,13 +300,17 @@ export class Router {
 
   async #memberRoute(sender: Sender, channel: number): Promise<RouteRecord> {
     const route = await this.#getRoute(channel);
+    this.#checkMember(sender, channel, route);
+    return route!;
+  }
+
+  #checkMember(sender: Sender, channel: number, route: RouteRecord | null): void {
     if (!route) {
       throw new RouteError("no_route", `channel ${channel} has no route; send Join first`);
     }
     if (!route.members.includes(sender.deviceId)) {
       throw new RouteError("not_member", `device is not a member of channel ${channel}`);
     }
-    return route;
   }
 
   #validate(type: FrameType, control: unknown): Record<string, unknown> {

@@ -18,7 +18,14 @@ import {
   isCodecError,
 } from "../proto/mod.ts";
 import type { NoiseTransport } from "../crypto/mod.ts";
-import type { DeliveryOrigin, Peer, PeerRegistry, Presence, Router } from "../router/mod.ts";
+import type {
+  DeliveryOrigin,
+  Peer,
+  PeerRegistry,
+  Presence,
+  RouteOptions,
+  Router,
+} from "../router/mod.ts";
 import { RouteError } from "../router/mod.ts";
 import type { Store } from "../storage/mod.ts";
 import type { Link } from "../transport/mod.ts";
@@ -35,6 +42,12 @@ const HEADER_ALLOWANCE = 32;
 const MAX_HANDSHAKE_FRAME = 64 * 1024;
 /** Offline-queue rows read per batch. */
 const INBOX_BATCH = 128;
+/** Hello capability: the client accepts cumulative Acks `{"ack": n, "upto": true}` (PROTOCOL.md §4). */
+export const ACK_UPTO_CAPABILITY = "ack-upto";
+const DEFER_PLAIN_ACK: RouteOptions = { deferPlainAck: true };
+const RESOLVED: Promise<void> = Promise.resolve();
+const EMPTY_FRAMES: DecodedFrame[] = [];
+const utf8Encoder = new TextEncoder();
 /** The close reason of a server shutdown: established clients get an Error `shutdown` first. */
 export const SHUTDOWN_REASON = "server shutting down";
 
@@ -88,8 +101,13 @@ export class ServerConnection implements Peer {
   #sendSequence = 0;
   #lastClientSequence = 0;
   #pending: PendingDelivery[] = [];
-  #chain: Promise<void> = Promise.resolve();
+  /** The last queued piece of inbound work, or null when the inbound side is idle. */
+  #tail: Promise<void> | null = null;
   #inboundQueued = 0;
+  /** Set when the client asked for cumulative Acks (Hello capability "ack-upto"). */
+  #routeOptions: RouteOptions | undefined;
+  /** Highest client sequence routed but not acknowledged yet (cumulative mode), else 0. */
+  #owedAck = 0;
   #timers: ReturnType<typeof setTimeout>[] = [];
   #intervals: ReturnType<typeof setInterval>[] = [];
   #inboxPosition: bigint | undefined;
@@ -123,35 +141,63 @@ export class ServerConnection implements Peer {
    * for backpressure; WebSocket relies on the inbound bound).
    */
   receive(chunk: Uint8Array): Promise<void> {
-    if (this.#state === "closed") return Promise.resolve();
+    if (this.#state === "closed") return RESOLVED;
+    if (this.#tail === null) {
+      // Nothing queued: process now; most chunks finish without awaiting anything.
+      let pending: void | Promise<void>;
+      try {
+        pending = this.#process(chunk);
+      } catch (error) {
+        this.#internalError(error);
+        return RESOLVED;
+      }
+      if (pending === undefined) return RESOLVED;
+      return this.#enqueueWork(pending.catch((error) => this.#internalError(error)));
+    }
     this.#inboundQueued += chunk.length;
     if (this.#inboundQueued > this.#deps.inboundQueueBytes) {
       this.close("inbound backlog exceeded");
-      return Promise.resolve();
+      return RESOLVED;
     }
-    this.#chain = this.#chain.then(async () => {
+    return this.#enqueueWork(this.#tail.then(async () => {
       this.#inboundQueued -= chunk.length;
       if (this.#state === "closed") return;
       try {
         await this.#process(chunk);
       } catch (error) {
-        this.#deps.log.error("connection failed", {
-          connection: this.connectionId,
-          error: String(error),
-        });
-        this.close("internal error");
+        this.#internalError(error);
       }
+    }));
+  }
+
+  /** Makes `work` the tail of the inbound queue; the queue is idle again once it settles last. */
+  #enqueueWork(work: Promise<void>): Promise<void> {
+    this.#tail = work;
+    void work.then(() => {
+      if (this.#tail === work) this.#tail = null;
     });
-    return this.#chain;
+    return work;
+  }
+
+  #internalError(error: unknown): void {
+    this.#deps.log.error("connection failed", {
+      connection: this.connectionId,
+      error: String(error),
+    });
+    this.close("internal error");
   }
 
   /** The client closed its upstream. */
   end(): void {
-    this.#chain = this.#chain.then(() => this.close("client closed"));
+    this.#enqueueWork((this.#tail ?? RESOLVED).then(() => this.close("client closed")));
   }
 
-  async #process(chunk: Uint8Array): Promise<void> {
-    if (this.#state === "established") return await this.#processUnits(chunk);
+  #process(chunk: Uint8Array): void | Promise<void> {
+    if (this.#state === "established") return this.#processUnits(chunk);
+    return this.#processHandshake(chunk);
+  }
+
+  async #processHandshake(chunk: Uint8Array): Promise<void> {
     let buf = concat(this.#handshakeBuf, chunk);
     while (buf.length > 0 && (this.#state === "hello" || this.#state === "auth")) {
       let decoded: { frame: DecodedFrame; consumed: number } | null;
@@ -190,6 +236,10 @@ export class ServerConnection implements Peer {
           "unexpected_frame",
           `expected hello, got ${frameTypeLabel(frame.type)}`,
         );
+      }
+      const capabilities = (frame.control as { capabilities?: unknown } | null)?.capabilities;
+      if (Array.isArray(capabilities) && capabilities.includes(ACK_UPTO_CAPABILITY)) {
+        this.#routeOptions = DEFER_PLAIN_ACK;
       }
       const auth = await this.#handshake.hello(frame);
       // The handshake timeout may have closed us while the store answered.
@@ -251,7 +301,7 @@ export class ServerConnection implements Peer {
     void this.#drainInbox();
   }
 
-  async #processUnits(chunk: Uint8Array): Promise<void> {
+  #processUnits(chunk: Uint8Array): void | Promise<void> {
     let units: Uint8Array[];
     try {
       units = this.#units.push(chunk);
@@ -260,17 +310,44 @@ export class ServerConnection implements Peer {
       this.close("bad unit framing");
       return;
     }
-    for (const unit of units) {
+    const result = this.#runUnits(units, 0, EMPTY_FRAMES, 0);
+    this.#flushOwedAckSoon();
+    return result;
+  }
+
+  /**
+   * Decrypts `units[unit..]` and handles their frames in order, from frame
+   * `next` of `frames` (the already-decoded rest of the previous unit).
+   * Synchronous until a frame's routing has to wait; then continues on a promise.
+   */
+  #runUnits(
+    units: Uint8Array[],
+    unit: number,
+    frames: DecodedFrame[],
+    next: number,
+  ): void | Promise<void> {
+    while (true) {
       if (this.#state !== "established") return;
+      if (next < frames.length) {
+        const pending = this.#sessionFrame(frames[next++]);
+        if (pending !== undefined) {
+          return pending.then(() => {
+            const more = this.#runUnits(units, unit, frames, next);
+            this.#flushOwedAckSoon();
+            return more;
+          });
+        }
+        continue;
+      }
+      if (unit >= units.length) return;
       let plaintext: Uint8Array;
       try {
-        plaintext = this.#transport!.decrypt(unit);
+        plaintext = this.#transport!.decrypt(units[unit++]);
       } catch {
         // Without a valid tag nothing from this peer can be trusted.
         this.close("decrypt failure");
         return;
       }
-      let frames: DecodedFrame[];
       try {
         frames = this.#frames.push(plaintext);
       } catch (error) {
@@ -278,14 +355,11 @@ export class ServerConnection implements Peer {
         this.close("frame decode error");
         return;
       }
-      for (const frame of frames) {
-        if (this.#state !== "established") return;
-        await this.#sessionFrame(frame);
-      }
+      next = 0;
     }
   }
 
-  async #sessionFrame(frame: DecodedFrame): Promise<void> {
+  #sessionFrame(frame: DecodedFrame): void | Promise<void> {
     this.#deps.observer.frameIn?.(frame.type);
     if (frame.sequence <= this.#lastClientSequence) {
       this.#sendError(
@@ -315,25 +389,85 @@ export class ServerConnection implements Peer {
       );
       return;
     }
+    const started = performance.now();
+    let reply: Frame | null | Promise<Frame | null>;
     try {
-      const started = performance.now();
-      const reply = await this.#deps.router.route(this, frame, frame.control);
-      this.#deps.observer.routed?.({
-        type: frame.type,
-        seconds: (performance.now() - started) / 1000,
-      });
-      if (reply) this.#sendEncrypted(reply);
+      reply = this.#deps.router.route(this, frame, frame.control, this.#routeOptions);
     } catch (error) {
-      if (error instanceof RouteError) {
-        this.#sendError(error.code, error.message, frame);
-      } else {
-        this.#deps.log.error("routing failed", {
-          connection: this.connectionId,
-          error: String(error),
-        });
-        this.#sendError("internal", "internal error while routing", frame);
-      }
+      return this.#routeFailed(frame, error);
     }
+    if (reply instanceof Promise) {
+      return reply.then(
+        (answer) => this.#routed(frame, started, answer),
+        (error) => this.#routeFailed(frame, error),
+      );
+    }
+    this.#routed(frame, started, reply);
+  }
+
+  #routed(frame: DecodedFrame, started: number, reply: Frame | null): void {
+    this.#deps.observer.routed?.({
+      type: frame.type,
+      seconds: (performance.now() - started) / 1000,
+    });
+    if (reply) this.#sendEncrypted(reply);
+    else if (this.#routeOptions !== undefined) this.#owedAck = frame.sequence;
+  }
+
+  #routeFailed(frame: DecodedFrame, error: unknown): void {
+    if (error instanceof RouteError) {
+      this.#sendError(error.code, error.message, frame);
+    } else {
+      this.#deps.log.error("routing failed", {
+        connection: this.connectionId,
+        error: String(error),
+      });
+      this.#sendError("internal", "internal error while routing", frame);
+    }
+  }
+
+  // ---- cumulative acks (capability "ack-upto") ----
+
+  /** Connections owing a cumulative Ack: one timer flushes them all after this turn. */
+  static #owing = new Set<ServerConnection>();
+  static #owingTimer: ReturnType<typeof setTimeout> | undefined;
+
+  static #flushOwing(): void {
+    ServerConnection.#owingTimer = undefined;
+    const owing = ServerConnection.#owing;
+    ServerConnection.#owing = new Set();
+    for (const connection of owing) connection.#sendOwedAck();
+  }
+
+  /**
+   * Schedules the owed cumulative Ack. It goes out after the current
+   * event-loop turn, so the Msgs of one burst share one Ack, or earlier
+   * inside the next frame sent to this client (same Noise message).
+   */
+  #flushOwedAckSoon(): void {
+    if (this.#owedAck === 0 || this.#state !== "established") return;
+    ServerConnection.#owing.add(this);
+    ServerConnection.#owingTimer ??= setTimeout(ServerConnection.#flushOwing, 0);
+  }
+
+  #sendOwedAck(): void {
+    if (this.#state !== "established") return;
+    const owed = this.#takeOwedAck();
+    if (owed !== null) this.#sendUnit(owed);
+  }
+
+  /** The encoded cumulative Ack owed to the client, or null; clears the debt. */
+  #takeOwedAck(): Uint8Array | null {
+    if (this.#owedAck === 0) return null;
+    const upTo = this.#owedAck;
+    this.#owedAck = 0;
+    const body = `{"ack":${upTo},"upto":true}`;
+    return encodeFrame({
+      type: FrameType.Ack,
+      channel: 0,
+      sequence: this.#nextSequence(),
+      payload: utf8Encoder.encode(body),
+    });
   }
 
   // ---- delivery (Peer) ----
@@ -456,11 +590,24 @@ export class ServerConnection implements Peer {
   }
 
   #sendEncrypted(frame: Frame): number {
+    const owed = this.#takeOwedAck();
     const sequence = this.#nextSequence();
-    const ciphertext = this.#transport!.encrypt(encodeFrame({ ...frame, sequence }));
-    this.#link.send(encodeUnit(ciphertext), null);
+    const encoded = encodeFrame({ ...frame, sequence });
+    if (owed === null) {
+      this.#sendUnit(encoded);
+    } else if (owed.length + encoded.length <= MAX_DELIVERABLE_FRAME) {
+      // The owed Ack rides in the same Noise message (the client asked for "ack-upto").
+      this.#sendUnit(concat(owed, encoded));
+    } else {
+      this.#sendUnit(owed);
+      this.#sendUnit(encoded);
+    }
     this.#deps.observer.frameOut?.(frame.type);
     return sequence;
+  }
+
+  #sendUnit(plaintext: Uint8Array): void {
+    this.#link.send(encodeUnit(this.#transport!.encrypt(plaintext)), null);
   }
 
   #sendError(code: string, detail: string, about?: Frame): void {
@@ -491,6 +638,7 @@ export class ServerConnection implements Peer {
   close(reason: string): void {
     if (this.#state === "closed") return;
     const wasEstablished = this.#state === "established";
+    if (wasEstablished) this.#sendOwedAck();
     if (wasEstablished && reason === "replaced by a newer connection") {
       this.#sendError("replaced", "this device connected again elsewhere");
     }
@@ -530,7 +678,7 @@ export class ServerConnection implements Peer {
       if (stillMine) await d.presence.clear(this.deviceId, d.instanceId).catch(() => {});
       // A frame being routed when we closed may still be writing to the store:
       // `done` must mean nothing of ours touches it any more (shutdown closes it next).
-      await this.#chain.catch(() => {});
+      await this.#tail?.catch(() => {});
     } finally {
       this.#resolveDone();
     }
