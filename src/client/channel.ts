@@ -160,6 +160,8 @@ async function openWebSocket(
   let wake: (() => void) | null = null;
   let ended = false;
   const finish = () => {
+    // onerror and onclose both land here; close the HTTP client once.
+    if (ended) return;
     ended = true;
     wake?.();
     if (ownClient) httpClient?.close();
