@@ -107,43 +107,44 @@ async function openStream(
   };
 }
 
-/** Parses `text/event-stream` into the decoded `data:` of each `frame` event. */
-function sseDecoder(): TransformStream<Uint8Array, Uint8Array> {
+/**
+ * Splits a text stream into records ending in `separator` and turns each into
+ * base64 data (or nothing) with `dataOf`; emits the decoded bytes.
+ */
+function base64Records(
+  separator: string,
+  dataOf: (record: string) => string | undefined,
+): TransformStream<Uint8Array, Uint8Array> {
   const text = new TextDecoder();
   let buffer = "";
   return new TransformStream({
     transform(chunk, controller) {
       buffer += text.decode(chunk, { stream: true });
       let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const event = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = event.split("\n").filter((l) => l.startsWith("data:")).map((l) =>
-          l.slice(5).trim()
-        )
-          .join("");
+      while ((end = buffer.indexOf(separator)) >= 0) {
+        const data = dataOf(buffer.slice(0, end));
+        buffer = buffer.slice(end + separator.length);
         if (data) controller.enqueue(decodeBase64(data));
       }
     },
   });
 }
 
-/** Parses NDJSON lines, skipping keepalives, into decoded `data`. */
+/** `text/event-stream`: the `data:` lines of each event (comments and keepalives have none). */
+function sseDecoder(): TransformStream<Uint8Array, Uint8Array> {
+  return base64Records(
+    "\n\n",
+    (event) =>
+      event.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join(""),
+  );
+}
+
+/** NDJSON lines: `data` of each, skipping `{"keepalive":true}`. */
 function ndjsonDecoder(): TransformStream<Uint8Array, Uint8Array> {
-  const text = new TextDecoder();
-  let buffer = "";
-  return new TransformStream({
-    transform(chunk, controller) {
-      buffer += text.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, end).trim();
-        buffer = buffer.slice(end + 1);
-        if (!line) continue;
-        const item = JSON.parse(line) as { data?: string; keepalive?: boolean };
-        if (typeof item.data === "string") controller.enqueue(decodeBase64(item.data));
-      }
-    },
+  return base64Records("\n", (line) => {
+    if (!line.trim()) return undefined;
+    const item = JSON.parse(line) as { data?: unknown };
+    return typeof item.data === "string" ? item.data : undefined;
   });
 }
 
