@@ -78,6 +78,25 @@ async function secondDevice(
   return { ...device, certificate: certificateToJson(cert) };
 }
 
+/** Connects `device` (a certified second device) to `server`. */
+function connectSecond(server: ServerProcess, device: TestDevice & { certificate: string }) {
+  return CommuCatClient.connect(
+    connectOptions(server, device, { certificate: device.certificate, user: undefined }),
+  );
+}
+
+/**
+ * A device on A and a second device of the same user on B (own devices may
+ * always share a route), joined on `channel`.
+ */
+async function pairAcross(cluster: Cluster, channel: number) {
+  const x = await CommuCatClient.connect(connectOptions(cluster.a, newDevice("x")));
+  const phone = await secondDevice(cluster, x.session.userId);
+  const y = await connectSecond(cluster.b, phone);
+  await x.join(channel, [phone.deviceId]);
+  return { x, phone, y };
+}
+
 async function readyz(server: ServerProcess): Promise<number> {
   const http = Deno.createHttpClient({ caCerts: [server.certificatePem] });
   try {
@@ -104,13 +123,7 @@ Deno.test({
   async fn() {
     const cluster = await startCluster();
     try {
-      const alice = newDevice("alice");
-      const x = await CommuCatClient.connect(connectOptions(cluster.a, alice));
-      const phone = await secondDevice(cluster, x.session.userId);
-      const y = await CommuCatClient.connect(
-        connectOptions(cluster.b, phone, { certificate: phone.certificate, user: undefined }),
-      );
-      await x.join(31, [phone.deviceId]);
+      const { x, phone, y } = await pairAcross(cluster, 31);
       await x.send(31, "A to B, live");
       assert.equal(fromUtf8((await y.next())!.payload), "A to B, live");
       await y.send(31, "B to A, live");
@@ -120,9 +133,7 @@ Deno.test({
       await y.finished;
       for (let i = 0; i < 5; i++) await x.send(31, `offline ${i}`);
       // The offline device comes back on the OTHER instance and drains its queue there.
-      const y2 = await CommuCatClient.connect(
-        connectOptions(cluster.a, phone, { certificate: phone.certificate, user: undefined }),
-      );
+      const y2 = await connectSecond(cluster.a, phone);
       for (let i = 0; i < 5; i++) {
         assert.equal(fromUtf8((await y2.next())!.payload), `offline ${i}`);
       }
@@ -140,12 +151,7 @@ Deno.test({
   async fn() {
     const cluster = await startCluster();
     try {
-      const x = await CommuCatClient.connect(connectOptions(cluster.a, newDevice("x")));
-      const phone = await secondDevice(cluster, x.session.userId);
-      const y = await CommuCatClient.connect(
-        connectOptions(cluster.b, phone, { certificate: phone.certificate, user: undefined }),
-      );
-      await x.join(32, [phone.deviceId]);
+      const { x, y } = await pairAcross(cluster, 32);
       await x.send(32, "before");
       assert.equal(fromUtf8((await y.next())!.payload), "before");
 
@@ -174,12 +180,7 @@ Deno.test({
   async fn() {
     const cluster = await startCluster();
     try {
-      const x = await CommuCatClient.connect(connectOptions(cluster.a, newDevice("x")));
-      const phone = await secondDevice(cluster, x.session.userId);
-      const y = await CommuCatClient.connect(
-        connectOptions(cluster.b, phone, { certificate: phone.certificate, user: undefined }),
-      );
-      await x.join(33, [phone.deviceId]);
+      const { x, phone, y } = await pairAcross(cluster, 33);
       y.close();
       await y.finished;
       const acked: string[] = [];
@@ -203,9 +204,7 @@ Deno.test({
         return true;
       }, "a send to succeed after the restart");
       acked.push("after restart");
-      const y2 = await CommuCatClient.connect(
-        connectOptions(cluster.b, phone, { certificate: phone.certificate, user: undefined }),
-      );
+      const y2 = await connectSecond(cluster.b, phone);
       const got: string[] = [];
       while (got.length < acked.length) got.push(fromUtf8((await y2.next())!.payload));
       assert.deepEqual(got.filter((m) => acked.includes(m)), acked);
