@@ -12,6 +12,7 @@ import { registerAdminCommands } from "./admin.ts";
 import { registerBenchCommand } from "./bench.ts";
 import { registerClientCommands } from "./client.ts";
 import { registerConfigCommand } from "./config_docs.ts";
+import { registerFederationCommands } from "./federation.ts";
 import { registerKeyCommands } from "./keys.ts";
 import { registerLedgerCommands } from "./ledger.ts";
 import { registerMigrateCommand } from "./migrate.ts";
@@ -38,6 +39,7 @@ export function buildCli(): Command {
   registerConfigCommand(program);
   registerAdminCommands(program, (config) => openConfiguredStore({ config }));
   registerKeyCommands(program, openConfiguredStore);
+  registerFederationCommands(program, openConfiguredStore);
   registerLedgerCommands(program);
   registerClientCommands(program);
   registerBenchCommand(program);

@@ -235,14 +235,14 @@ Deno.test("friends PUT: validation texts", async () => {
   });
 });
 
-Deno.test("friend requests: errors, reject, resend, federation not yet", async () => {
+Deno.test("friend requests: errors, reject, resend, unknown federation domain", async () => {
   await withPeople(2, async (srv, [alice, bob]) => {
     const a = alice.client;
     const b = bob.client;
     const send = (id: string, as = a) => api(srv, "POST", `/api/friends/requests/${id}`, { as });
     assertProblem(await send(a.session.userId), 400, "cannot send a friend request to yourself");
     assertProblem(await send("nobody-here"), 404, "user not found");
-    assertProblem(await send("bob@other.example"), 501, "federation not available yet");
+    assertProblem(await send("bob@other.example"), 400, "unknown domain: other.example");
     assertProblem(await send("%E0%A4%A"), 400, "invalid percent-encoding in path");
     assertProblem(
       await api(srv, "POST", `/api/friends/requests/${b.session.userId}`, {

@@ -6,7 +6,7 @@
  */
 import type { Frame } from "../proto/mod.ts";
 import type { Logger } from "../session/mod.ts";
-import type { Store } from "../storage/mod.ts";
+import type { FriendRequestRecord, Store, UserRecord } from "../storage/mod.ts";
 
 /** Configuration values the API reads. */
 export interface ApiConfig {
@@ -61,4 +61,24 @@ export interface ApiDeps {
   /** Called after every applied device key rotation (metrics). */
   onDeviceRotation?(): void;
   ledger?: ApiLedger;
+  /** Friend requests to and from other domains; absent → 501 for `handle@other.domain`. */
+  federation?: ApiFederation;
+}
+
+/** Outcome of a federated friend-request operation. */
+export type ApiFederationResult =
+  | { ok: true; request: FriendRequestRecord }
+  | { ok: false; status: number; detail: string };
+
+/** What the API needs from federation (src/federation implements it). */
+export interface ApiFederation {
+  /** Queues a friend request from `caller` to `handle@domain`. */
+  sendFriendRequest(
+    caller: UserRecord,
+    handle: string,
+    domain: string,
+    message: string | null,
+  ): Promise<ApiFederationResult>;
+  /** Accepts the pending request of `remoteUser` (`handle@domain`) and tells its server. */
+  acceptFriendRequest(caller: UserRecord, remoteUser: string): Promise<ApiFederationResult>;
 }

@@ -6,9 +6,9 @@
  * @module
  */
 import { z } from "zod";
-import type { FriendRequestRecord } from "../storage/mod.ts";
+import type { FriendRequestRecord, UserRecord } from "../storage/mod.ts";
 import { authenticate } from "./auth.ts";
-import type { ApiDeps } from "./deps.ts";
+import type { ApiDeps, ApiFederationResult } from "./deps.ts";
 import { addFriend, publicUser, resolveUser } from "./friends.ts";
 import { ApiError, json, pathSegment, readJson, rfc3339, validate } from "./http.ts";
 
@@ -49,7 +49,17 @@ export async function sendFriendRequest(deps: ApiDeps, request: Request): Promis
   if (at >= 0) {
     const domain = id.slice(at + 1).trim().toLowerCase();
     if (domain !== "" && domain !== deps.domain.toLowerCase()) {
-      throw new ApiError(501, "federation not available yet");
+      if (!deps.federation) throw new ApiError(501, "federation not available");
+      const body = validate(sendBody, await readJson(request));
+      const sent = federated(
+        await deps.federation.sendFriendRequest(
+          caller.user,
+          id.slice(0, at).trim(),
+          domain,
+          body?.message ?? null,
+        ),
+      );
+      return json({ request: friendRequestJson(sent), status: "queued" }, 202);
     }
     id = id.slice(0, at);
   }
@@ -80,7 +90,12 @@ export async function answerFriendRequest(
   decision: "accepted" | "rejected",
 ): Promise<Response> {
   const caller = await authenticate(deps, request);
-  const from = await resolveUser(deps, pathSegment(request, 4));
+  const requester = pathSegment(request, 4);
+  const at = requester.indexOf("@");
+  if (at > 0 && requester.slice(at + 1).toLowerCase() !== deps.domain.toLowerCase()) {
+    return await answerFederated(deps, caller.user, requester, decision);
+  }
+  const from = await resolveUser(deps, requester);
   const pending = await deps.store.getFriendRequest(from.userId, caller.user.userId);
   if (pending === null) throw new ApiError(404, "friend request not found");
   if (pending.status !== "pending") throw new ApiError(400, "request is not pending");
@@ -91,4 +106,32 @@ export async function answerFriendRequest(
   await deps.store.setFriendRequestStatus(pending.id, decision, new Date(deps.now()));
   const updated = (await deps.store.getFriendRequestById(pending.id)) ?? pending;
   return json({ request: friendRequestJson(updated), from_user: publicUser(from) });
+}
+
+/** The request of a federation result, or its error as an ApiError. */
+function federated(result: ApiFederationResult): FriendRequestRecord {
+  if (!result.ok) throw new ApiError(result.status, result.detail);
+  return result.request;
+}
+
+/** Accept/reject of a request from `handle@other.domain`; a rejection is not sent back. */
+async function answerFederated(
+  deps: ApiDeps,
+  caller: UserRecord,
+  requester: string,
+  decision: "accepted" | "rejected",
+): Promise<Response> {
+  const at = requester.indexOf("@");
+  const remote = `${requester.slice(0, at)}@${requester.slice(at + 1).toLowerCase()}`;
+  if (decision === "accepted") {
+    if (!deps.federation) throw new ApiError(501, "federation not available");
+    const accepted = federated(await deps.federation.acceptFriendRequest(caller, remote));
+    return json({ request: friendRequestJson(accepted), from_user: { user_id: remote } });
+  }
+  const pending = await deps.store.getFriendRequest(remote, caller.userId);
+  if (pending === null) throw new ApiError(404, "friend request not found");
+  if (pending.status !== "pending") throw new ApiError(400, "request is not pending");
+  await deps.store.setFriendRequestStatus(pending.id, "rejected", new Date(deps.now()));
+  const updated = (await deps.store.getFriendRequestById(pending.id)) ?? pending;
+  return json({ request: friendRequestJson(updated), from_user: { user_id: remote } });
 }

@@ -116,17 +116,19 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   },
   "POST /api/friends/requests/:id": {
     operationId: "sendFriendRequest",
-    summary: "Send a friend request",
+    summary: "Send a friend request (to handle@<other domain>: 202 " +
+      '`{request, status: "queued"}`, delivered through federation)',
     tag: "friends",
     auth: "session",
     body: { schema: sendBody, required: false },
     ok: { status: 201, description: "the request", schema: s.friendRequestSentSchema },
     errors: {
+      400: "unknown domain: <domain> (no active federation peer)",
       404: "user not found",
       409: "friend request already exists",
-      501: "a handle of another domain (federation not available yet)",
+      501: "a handle of another domain while federation is not available",
     },
-    params: { id: `${USER_ID}, or handle@<this domain>` },
+    params: { id: `${USER_ID}, handle@<this domain>, or handle@<a peer domain>` },
   },
   "POST /api/friends/requests/:id/accept": {
     operationId: "acceptFriendRequest",
@@ -135,7 +137,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     auth: "session",
     ok: { status: 200, description: "the request", schema: s.friendRequestAnsweredSchema },
     errors: { 404: "user or friend request not found", 409: "too many friends" },
-    params: { id: `the requester: ${USER_ID}` },
+    params: { id: `the requester: ${USER_ID}, or handle@<a peer domain>` },
   },
   "POST /api/friends/requests/:id/reject": {
     operationId: "rejectFriendRequest",

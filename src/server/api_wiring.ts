@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type ApiDeps, createApi } from "../api/mod.ts";
+import { type ApiDeps, type ApiFederation, createApi } from "../api/mod.ts";
 import { toHex } from "../crypto/mod.ts";
 import type { Ledger } from "../ledger/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
@@ -36,6 +36,7 @@ export interface ApiParts {
   keepaliveIntervalSeconds: number;
   newId: (context: string) => string;
   log: Logger;
+  federation?: ApiFederation;
 }
 
 /** The API's dependencies for this server. */
@@ -84,6 +85,7 @@ export function apiDeps(p: ApiParts): ApiDeps {
     now: Date.now,
     log: p.log,
     onDeviceRotation: () => p.metrics.upstreamCounter("deviceRotations").inc(),
+    federation: p.federation,
   };
 }
 

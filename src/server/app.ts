@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { blake3, generateId, toHex, utf8 } from "../crypto/mod.ts";
+import { blake3, generateId, utf8 } from "../crypto/mod.ts";
 import { createLedger, type Ledger } from "../ledger/mod.ts";
 import {
   clientIp,
@@ -46,6 +46,7 @@ import { decodeFrame } from "../proto/mod.ts";
 import { decodeBase64 } from "../transport/mod.ts";
 import { purgePairings } from "../api/mod.ts";
 import { buildApi } from "./api_wiring.ts";
+import { buildFederation } from "./federation_wiring.ts";
 import { handleConnect } from "./connect.ts";
 import { loadServerKeys, type ServerKeys } from "./keys.ts";
 import { withRequestLog } from "./log.ts";
@@ -135,7 +136,12 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     store,
     registry,
     presence,
-    access: new FriendsPolicy(store),
+    access: new FriendsPolicy(store, { domain: settings.domain }),
+    // Members on other domains go to federation (built below, used only once serving).
+    remote: {
+      isRemote: (member) => federation.isRemote(member),
+      relay: (from, members, frame) => federation.relay(from, members, frame),
+    },
     bus,
     instanceId,
     relayTtlSeconds: settings.relayTtlSeconds,
@@ -176,6 +182,18 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     frameOut: () => counters.framesOut++,
   };
   const metrics = new Metrics({ router, relay: store, version: SERVER_VERSION });
+  const federation = await buildFederation({
+    settings,
+    keys,
+    store,
+    router,
+    metrics,
+    ledger,
+    log,
+    newId,
+    version: SERVER_VERSION,
+  });
+  federation.start();
   noiseKeys.onRotation(() => metrics.upstreamCounter("secretRotationsNoise").inc());
   adminTokens.onRotation(() => metrics.upstreamCounter("secretRotationsAdmin").inc());
   const rotationJob = startSecretRotation({ noise: noiseKeys, admin: adminTokens }, {
@@ -288,6 +306,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
   };
 
   const api = buildApi({
+    federation,
     settings,
     keys,
     store,
@@ -347,6 +366,9 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
           headers: { "content-type": "application/json", "cache-control": "no-store" },
         });
       }
+      case "/federation/events":
+      case "/federation/friend-request":
+        return federation.handle(request);
       case "/metrics":
         return serveMetrics(request, metrics, verifyAdminToken);
       default:
@@ -422,6 +444,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
       stopping = true;
       for (const job of jobs) clearInterval(job);
       await rotationJob.stop();
+      await federation.stop();
       // Each established client gets an Error "shutdown"; unacknowledged frames are requeued.
       for (const connection of connections) connection.close(SHUTDOWN_REASON);
       // Draining connections and finishing HTTP requests share one grace period.

@@ -62,5 +62,6 @@ export function settingsFromConfig(
       notifyChannel: config.rotation.device.notifyChannel,
     },
     uploads: { dir: config.uploads.dir, baseUrl: config.uploads.baseUrl },
+    federation: { peers: [...config.federation.peers], caFile: config.federation.caFile },
   };
 }

@@ -58,6 +58,20 @@ export interface ServerSettings {
   trustedProxies: readonly string[];
   /** Handshakes in flight before new ones are refused at once. */
   maxHandshakesInFlight: number;
+  /** `federation.*`; absent → no static peers (stored peers still count). */
+  federation?: FederationSettings;
+}
+
+/** Federation settings (docs/PROTOCOL.md "Federation"). */
+export interface FederationSettings {
+  /** `federation.peers`: public keys as hex (from the config) or bytes. */
+  peers: { domain: string; endpoint: string; publicKey: string | Uint8Array }[];
+  /** `federation.ca_file`: extra trusted CA certificates (PEM) for outbound requests. */
+  caFile?: string;
+  /** Accepted clock difference of inbound events, seconds (default 600). */
+  freshnessSeconds?: number;
+  /** Outbox worker tuning (tests). */
+  outbox?: { intervalMs?: number; timeoutMs?: number; leaseMs?: number; maxAgeMs?: number };
 }
 
 /** Settings for tests and the zero-config default, overridable field by field. */
