@@ -92,7 +92,8 @@ export class ServerConnection implements Peer {
   #deps: ConnectionDeps;
   #link: Link;
   #state: State = "hello";
-  #handshake: ServerHandshake;
+  /** The handshake in progress; dropped once the session is established. */
+  #handshake: ServerHandshake | null;
   #startedAt = Date.now();
   #handshakeBuf = new Uint8Array(0);
   #units = new UnitDecoder();
@@ -108,8 +109,7 @@ export class ServerConnection implements Peer {
   #routeOptions: RouteOptions | undefined;
   /** Highest client sequence routed but not acknowledged yet (cumulative mode), else 0. */
   #owedAck = 0;
-  #timers: ReturnType<typeof setTimeout>[] = [];
-  #intervals: ReturnType<typeof setInterval>[] = [];
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   #inboxPosition: bigint | undefined;
   #draining = false;
   #drainAgain = false;
@@ -122,11 +122,11 @@ export class ServerConnection implements Peer {
     this.connectionId = connectionId;
     this.#handshake = new ServerHandshake(deps.handshake);
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
-    this.#timers.push(setTimeout(() => {
+    this.#handshakeTimer = setTimeout(() => {
       if (this.#state === "hello" || this.#state === "auth") {
         this.#failHandshake(new HandshakeError("timeout", "handshake timed out"));
       }
-    }, deps.handshakeTimeoutMs));
+    }, deps.handshakeTimeoutMs);
     deps.observer.opened?.({ connectionId, mode: link.mode });
   }
 
@@ -241,11 +241,11 @@ export class ServerConnection implements Peer {
       if (Array.isArray(capabilities) && capabilities.includes(ACK_UPTO_CAPABILITY)) {
         this.#routeOptions = DEFER_PLAIN_ACK;
       }
-      const auth = await this.#handshake.hello(frame);
+      const auth = await this.#handshake!.hello(frame);
       // The handshake timeout may have closed us while the store answered.
       if ((this.#state as State) === "closed") return;
       this.#sendPlain(auth);
-      if (this.#handshake.awaitingAuth) {
+      if (this.#handshake!.awaitingAuth) {
         this.#state = "auth";
         return;
       }
@@ -256,9 +256,10 @@ export class ServerConnection implements Peer {
           `expected auth, got ${frameTypeLabel(frame.type)}`,
         );
       }
-      this.#handshake.auth(frame);
+      this.#handshake!.auth(frame);
     }
-    const established = await this.#handshake.commit();
+    const established = await this.#handshake!.commit();
+    this.#handshake = null;
     if (this.#state === "closed") return;
     this.#establish(established);
   }
@@ -282,22 +283,9 @@ export class ServerConnection implements Peer {
     const replaced = this.#deps.registry.add(this);
     if (replaced instanceof ServerConnection) replaced.close("replaced by a newer connection");
     this.#deps.announce?.(this.deviceId, this.connectionId);
-    const d = this.#deps;
+    clearTimeout(this.#handshakeTimer);
     this.refreshPresence();
-    this.#intervals.push(
-      setInterval(() => this.refreshPresence(), Math.max(1, d.presenceTtlSeconds / 2) * 1000),
-    );
-    // Sessions stay valid while the device stays connected (upstream bug 15).
-    this.#intervals.push(setInterval(() => {
-      d.store.putSession({
-        sessionId: this.sessionId,
-        userId: this.userId,
-        deviceId: this.deviceId,
-        tlsFingerprint: "",
-        createdAt: new Date(),
-        ttlSeconds: d.sessionTtlSeconds,
-      }).catch(() => {});
-    }, Math.max(1, d.sessionTtlSeconds / 2) * 1000));
+    refresherOf(this.#deps).add(this);
     void this.#drainInbox();
   }
 
@@ -494,6 +482,20 @@ export class ServerConnection implements Peer {
     d.presence.set(this.deviceId, "online", d.instanceId, d.presenceTtlSeconds).catch(() => {});
   }
 
+  /** Extends the session row: sessions stay valid while the device stays connected (upstream bug 15). */
+  refreshSession(): void {
+    if (this.#state !== "established") return;
+    const d = this.#deps;
+    d.store.putSession({
+      sessionId: this.sessionId,
+      userId: this.userId,
+      deviceId: this.deviceId,
+      tlsFingerprint: "",
+      createdAt: new Date(),
+      ttlSeconds: d.sessionTtlSeconds,
+    }).catch(() => {});
+  }
+
   kickInbox(): void {
     if (this.#state === "established") void this.#drainInbox();
   }
@@ -646,8 +648,9 @@ export class ServerConnection implements Peer {
       this.#sendError("shutdown", "server is shutting down");
     }
     this.#state = "closed";
-    for (const t of this.#timers) clearTimeout(t);
-    for (const i of this.#intervals) clearInterval(i);
+    clearTimeout(this.#handshakeTimer);
+    this.#handshake = null;
+    if (wasEstablished) refresherOf(this.#deps).delete(this);
     this.#link.close();
     this.#deps.observer.closed?.({
       connectionId: this.connectionId,
@@ -683,6 +686,51 @@ export class ServerConnection implements Peer {
       this.#resolveDone();
     }
   }
+}
+
+/**
+ * Presence and session refresh for all established connections sharing one
+ * `ConnectionDeps`: two intervals in all instead of two per connection (each
+ * a timer and a closure, kept for the connection's life). The intervals run
+ * only while there is a connection. A new connection's first refresh comes
+ * within half a TTL, as before.
+ */
+class Refresher {
+  readonly #connections = new Set<ServerConnection>();
+  readonly #deps: ConnectionDeps;
+  #timers: ReturnType<typeof setInterval>[] = [];
+
+  constructor(deps: ConnectionDeps) {
+    this.#deps = deps;
+  }
+
+  add(connection: ServerConnection): void {
+    this.#connections.add(connection);
+    if (this.#timers.length > 0) return;
+    const d = this.#deps;
+    this.#timers = [
+      setInterval(() => {
+        for (const c of this.#connections) c.refreshPresence();
+      }, Math.max(1, d.presenceTtlSeconds / 2) * 1000),
+      setInterval(() => {
+        for (const c of this.#connections) c.refreshSession();
+      }, Math.max(1, d.sessionTtlSeconds / 2) * 1000),
+    ];
+  }
+
+  delete(connection: ServerConnection): void {
+    if (!this.#connections.delete(connection) || this.#connections.size > 0) return;
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers = [];
+  }
+}
+
+const refreshers = new WeakMap<ConnectionDeps, Refresher>();
+
+function refresherOf(deps: ConnectionDeps): Refresher {
+  let refresher = refreshers.get(deps);
+  if (refresher === undefined) refreshers.set(deps, refresher = new Refresher(deps));
+  return refresher;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

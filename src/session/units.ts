@@ -9,6 +9,8 @@ import { CodecError, decodeVarint, varintLength, writeVarint } from "../proto/mo
 /** Largest Noise message (Noise spec §3). */
 export const MAX_UNIT_LEN = 65535;
 
+const NO_BYTES = new Uint8Array(0);
+
 /** Wraps a ciphertext as a unit. */
 export function encodeUnit(ciphertext: Uint8Array): Uint8Array {
   const out = new Uint8Array(varintLength(ciphertext.length) + ciphertext.length);
@@ -19,7 +21,7 @@ export function encodeUnit(ciphertext: Uint8Array): Uint8Array {
 
 /** Splits an upstream byte stream into units, whatever the chunking. */
 export class UnitDecoder {
-  #buf = new Uint8Array(0);
+  #buf = NO_BYTES;
   #start = 0;
   #end = 0;
 
@@ -28,8 +30,14 @@ export class UnitDecoder {
     return this.#end - this.#start;
   }
 
-  /** Adds `chunk`; returns the complete units now available. Throws CodecError on a bad length. */
+  /**
+   * Adds `chunk`; returns the complete units now available. Throws CodecError
+   * on a bad length. When nothing is buffered, units are views into `chunk`
+   * (no copy; the caller must not reuse `chunk`), and only a trailing partial
+   * unit is buffered: an idle connection holds no buffer at all.
+   */
   push(chunk: Uint8Array): Uint8Array[] {
+    if (this.#start === this.#end) return this.#pushDirect(chunk);
     this.#append(chunk);
     const units: Uint8Array[] = [];
     while (this.#start < this.#end) {
@@ -42,8 +50,31 @@ export class UnitDecoder {
       units.push(this.#buf.slice(bodyStart, bodyStart + prefix.value));
       this.#start = bodyStart + prefix.value;
     }
-    if (this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#start === this.#end) this.#release();
     return units;
+  }
+
+  #pushDirect(chunk: Uint8Array): Uint8Array[] {
+    const units: Uint8Array[] = [];
+    let pos = 0;
+    while (pos < chunk.length) {
+      const prefix = decodeVarint(chunk, pos, chunk.length);
+      if (!prefix) break;
+      if (prefix.value === 0) throw new CodecError("EmptyFrame");
+      if (prefix.value > MAX_UNIT_LEN) throw new CodecError("FrameTooLarge");
+      const bodyStart = pos + prefix.length;
+      if (chunk.length - bodyStart < prefix.value) break;
+      units.push(chunk.subarray(bodyStart, bodyStart + prefix.value));
+      pos = bodyStart + prefix.value;
+    }
+    if (pos < chunk.length) this.#append(chunk.subarray(pos));
+    return units;
+  }
+
+  /** Drops the buffer once drained; the next partial unit allocates again. */
+  #release(): void {
+    this.#start = this.#end = 0;
+    this.#buf = NO_BYTES;
   }
 
   #append(chunk: Uint8Array): void {
