@@ -104,7 +104,7 @@ function now(): string {
 Deno.test("federation: two domains — friend request + acceptance, live, offline, peer down, forged/replayed/tampered/unknown rejected", async () => {
   const a = await site("a.test");
   const b = await site("b.test");
-  let serverA = await start(a, b);
+  const serverA = await start(a, b);
   let serverB = await start(b, a);
   const alice: TestDevice = newDevice("alice");
   const bob: TestDevice = newDevice("bob");
@@ -328,7 +328,6 @@ Deno.test("federation: two domains — friend request + acceptance, live, offlin
     );
     assert.equal(r.status, 403);
     assert.equal(r.body?.title, "UnknownPeer");
-
   } finally {
     for (const c of clients) c.close();
     await serverA.stop().catch(() => {});
