@@ -77,6 +77,8 @@ export class FederationOutbox {
   #running: Promise<void> | null = null;
   #again = false;
   #stopped = false;
+  /** Aborts requests in flight when the server stops (they are retried later). */
+  #abort = new AbortController();
 
   constructor(options: OutboxOptions) {
     this.#o = options;
@@ -141,10 +143,11 @@ export class FederationOutbox {
     if (batch.length === (this.#o.batch ?? 16)) this.#again = true;
   }
 
-  /** Stops the worker and waits for the running tick. */
+  /** Stops the worker: aborts requests in flight (kept for a retry) and waits for the tick. */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    this.#abort.abort();
     await this.#running;
     this.#client?.close();
   }
@@ -195,7 +198,10 @@ export class FederationOutbox {
         method: "POST",
         headers: { "content-type": "application/json", "user-agent": this.#o.userAgent },
         body,
-        signal: AbortSignal.timeout(this.#o.timeoutMs ?? 10_000),
+        signal: AbortSignal.any([
+          AbortSignal.timeout(this.#o.timeoutMs ?? 10_000),
+          this.#abort.signal,
+        ]),
         client: this.#client,
       });
       const text = await response.text().catch(() => "");
