@@ -75,8 +75,9 @@ export async function receiveEvent(ctx: FederationContext, request: Request): Pr
     return await receiveAcceptance(ctx, origin, signed.event.event_id, body);
   }
   const { deviceId, frame } = await checkRelay(ctx, origin, body);
+  const idempotencyKey = `federation:${origin}:${signed.event.event_id}`;
   const fresh = await ctx.store.claimIdempotencyKey(
-    `federation:${origin}:${signed.event.event_id}`,
+    idempotencyKey,
     INBOX_SCOPE,
     new Date(ctx.now()),
   );
@@ -84,6 +85,8 @@ export async function receiveEvent(ctx: FederationContext, request: Request): Pr
   try {
     await ctx.deliver(deviceId, frame);
   } catch (error) {
+    // Not delivered: the peer's retry must be processed, not answered "duplicate".
+    await ctx.store.releaseIdempotencyKey(idempotencyKey, INBOX_SCOPE).catch(() => {});
     ctx.log.warn("federation: delivery failed", { error: String(error) });
     throw new FederationProblem(500, "DeliveryFailed", "could not deliver the frame");
   }

@@ -261,6 +261,9 @@ export const messagingCases: ConformanceCase[] = [
       assert.equal(await store.claimIdempotencyKey("k1", "register", at(1)), false);
       assert.equal(await store.claimIdempotencyKey("k1", "pair", T0), true);
       assert.equal(await store.claimIdempotencyKey("k2", "register", T0), true);
+      await store.releaseIdempotencyKey("k1", "register");
+      assert.equal(await store.claimIdempotencyKey("k1", "register", at(2)), true, "released");
+      assert.equal(await store.claimIdempotencyKey("k1", "pair", at(2)), false, "other scope kept");
     },
   },
 ];

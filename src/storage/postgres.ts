@@ -808,6 +808,13 @@ export class PostgresStore implements Store {
     return result.count === 1;
   }
 
+  async releaseIdempotencyKey(key: string, scope: string): Promise<void> {
+    await this.#write(
+      "release idempotency key",
+      (sql) => sql`DELETE FROM idempotency WHERE key = ${key} AND scope = ${scope}`,
+    );
+  }
+
   // federation
 
   listFederationPeers(): Promise<FederationPeerRecord[]> {

@@ -912,6 +912,12 @@ export class SqliteStore implements Store {
       ) === 1);
   }
 
+  releaseIdempotencyKey(key: string, scope: string): Promise<void> {
+    return this.#write("release idempotency key", () => {
+      this.#run(`DELETE FROM idempotency WHERE key = ? AND scope = ?`, key, scope);
+    });
+  }
+
   // federation
 
   listFederationPeers(): Promise<FederationPeerRecord[]> {

@@ -357,6 +357,8 @@ export interface Store {
   // idempotency
   /** Records `(key, scope)`; false when it was already recorded. */
   claimIdempotencyKey(key: string, scope: string, now: Date): Promise<boolean>;
+  /** Forgets a claim whose work failed, so a retry is processed instead of called a duplicate. */
+  releaseIdempotencyKey(key: string, scope: string): Promise<void>;
 
   // federation
   /** Every stored peer, by domain. */
