@@ -429,8 +429,8 @@ export class ServerConnection implements Peer {
 
   /**
    * Schedules the owed cumulative Ack. It goes out after the current
-   * event-loop turn, so the Msgs of one burst share one Ack, or earlier
-   * inside the next frame sent to this client (same Noise message).
+   * event-loop turn, so the Msgs of one burst share one Ack, or earlier,
+   * just before the next frame sent to this client.
    */
   #flushOwedAckSoon(): void {
     if (this.#owedAck === 0 || this.#state !== "established") return;
@@ -595,15 +595,10 @@ export class ServerConnection implements Peer {
     const owed = this.#takeOwedAck();
     const sequence = this.#nextSequence();
     const encoded = encodeFrame({ ...frame, sequence });
-    if (owed === null) {
-      this.#sendUnit(encoded);
-    } else if (owed.length + encoded.length <= MAX_DELIVERABLE_FRAME) {
-      // The owed Ack rides in the same Noise message (the client asked for "ack-upto").
-      this.#sendUnit(concat(owed, encoded));
-    } else {
-      this.#sendUnit(owed);
-      this.#sendUnit(encoded);
-    }
+    // Every server transport message carries exactly one frame (PROTOCOL.md §2):
+    // an owed cumulative Ack goes first, in its own message.
+    if (owed !== null) this.#sendUnit(owed);
+    this.#sendUnit(encoded);
     this.#deps.observer.frameOut?.(frame.type);
     return sequence;
   }
