@@ -6,12 +6,16 @@ const NOISE_PRIVATE = "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0
 const NOISE_PUBLIC = "0d67bf305a47b22d47e102fdd00a3b9ae7c1948a480948d6b29604a613654f08";
 const PEER_KEY = "ab".repeat(32);
 
+/** Every temporary file of this module lives here; removed when the module's tests end. */
+const root = Deno.makeTempDirSync({ prefix: "commucat-config-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+
 /** An empty directory: no default commucat.toml to pick up. */
-const emptyDir = Deno.makeTempDirSync({ prefix: "commucat-config-" });
+const emptyDir = Deno.makeTempDirSync({ dir: root });
 
 /** Writes `text` to a fresh commucat.toml and returns its path. */
 function tomlFile(text: string): string {
-  const dir = Deno.makeTempDirSync({ prefix: "commucat-config-" });
+  const dir = Deno.makeTempDirSync({ dir: root });
   const path = `${dir}/commucat.toml`;
   Deno.writeTextFileSync(path, text);
   return path;

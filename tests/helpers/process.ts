@@ -97,7 +97,10 @@ export async function spawnServer(options: {
     },
     async stop() {
       child.kill("SIGTERM");
-      return (await child.status).code;
+      const code = (await child.status).code;
+      // A data dir this helper made is removed; one passed in belongs to the caller.
+      if (!options.dataDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+      return code;
     },
   };
 }
