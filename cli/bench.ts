@@ -116,7 +116,10 @@ export function registerBenchCommand(program: Command): void {
       "its process id (enables CPU/memory sampling)",
       positive("server-pid"),
     )
-    .option("--profile <dir>", "perf-record the spawned server during the 1:1 max phase")
+    .option(
+      "--profile <dir>",
+      "perf-record the spawned server during the handshake storm and the 1:1 max phase",
+    )
     .option("--fail-on-miss", "exit with status 1 when a target is not met")
     .option("--json <path>", "write the full report as JSON")
     .option("--chart <path>", "write an SVG chart of the delivery latency CDFs")

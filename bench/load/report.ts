@@ -173,16 +173,13 @@ export function renderMarkdown(report: LoadReport): string {
       ]),
     ),
   );
-  if (report.profile) {
-    out.push(
-      "",
-      `### Server profile (${report.profile.phase}; full report: ${report.profile.file})`,
-    );
+  for (const profile of report.profiles) {
+    out.push("", `### Server profile (${profile.phase}; full report: ${profile.file})`);
     out.push(
       "",
       table(
         ["self %", "object", "symbol"],
-        report.profile.top.map((r) => [`${num(r.percent, 2)}%`, r.dso, r.symbol]),
+        profile.top.map((r) => [`${num(r.percent, 2)}%`, r.dso, r.symbol]),
       ),
     );
   }

@@ -93,7 +93,7 @@ function sampleReport(): Omit<LoadReport, "targets"> {
       bytesPerConnection: 20 * 1024,
       openSeconds: 4,
     },
-    profile: null,
+    profiles: [],
     notes: ["a note | with a pipe"],
   };
 }

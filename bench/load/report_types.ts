@@ -113,6 +113,7 @@ export interface LoadReport {
   reconnect: StormSummary | null;
   idle: IdleSummary | null;
   targets: TargetResult[];
-  profile: { phase: string; file: string; top: ProfileRow[] } | null;
+  /** perf profiles of the server, one per recorded phase (handshake storm, 1:1 max). */
+  profiles: { phase: string; file: string; top: ProfileRow[] }[];
   notes: string[];
 }

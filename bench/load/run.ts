@@ -57,7 +57,7 @@ export interface LoadOptions {
   tlsBaseline: boolean;
   /** A server that is already running (no spawn); `pid` enables CPU/memory sampling. */
   external?: { target: TargetJson; pid?: number };
-  /** Record the server with `perf` during the 1:1 max phase, into this directory. */
+  /** Record the server with `perf` during the storms and the 1:1 max phase, into this directory. */
   profileDir?: string;
   /** Progress line sink (the CLI rewrites one line on stderr). */
   progress: (line: string) => void;
@@ -212,13 +212,33 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     };
   };
 
+  let perfChecked: boolean | null = null;
+  /** True when `--profile` was asked for, there is a pid, and perf works (noted once if not). */
+  const canProfile = async (pid: number | undefined): Promise<boolean> => {
+    if (o.profileDir === undefined || pid === undefined) return false;
+    if (perfChecked === null) {
+      perfChecked = await perfAvailable();
+      if (!perfChecked) notes.push("--profile: perf is not available here; no profile recorded.");
+    }
+    return perfChecked;
+  };
+  const keepProfile = (phase: string, name: string, text: string | null) => {
+    if (!text) return;
+    const top: ProfileRow[] = parsePerfReport(text, 30);
+    report.profiles.push({ phase, file: `${o.profileDir}/${name}.txt`, top });
+  };
+
   /** A storm: `run` opens sessions on every agent; CPU is sampled around it. */
   const storm = async (
     label: string,
     serverPid: number | undefined,
     count: number,
     run: (progress: (done: number, failed: number) => void) => Promise<OpenResult[]>,
+    profileName?: string,
   ): Promise<StormSummary> => {
+    const recording = profileName && await canProfile(serverPid)
+      ? perfRecord(serverPid!, o.profileDir!, profileName)
+      : null;
     const cpu0 = cpuOf(serverPid);
     const client0 = clientCpu();
     const started = performance.now();
@@ -228,6 +248,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     });
     const wall = (performance.now() - started) / 1000;
     const cpu1 = cpuOf(serverPid);
+    if (recording) keepProfile(label, profileName!, await recording.stop());
     const merged = mergeOpen(results);
     const serverCpuSeconds = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
     return {
@@ -276,7 +297,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     handshake: null,
     reconnect: null,
     idle: null,
-    profile: null,
+    profiles: [],
     notes,
   };
   const has = (s: Scenario) => o.scenarios.includes(s);
@@ -415,6 +436,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
               count: share,
               concurrency: Math.max(1, Math.round(o.concurrency / agents.length)),
             }, progress),
+        "handshake",
       );
     }
 
@@ -442,17 +464,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       if (has("pairs")) {
         let recording: ReturnType<typeof perfRecord> | null = null;
         let profileText: string | null = null;
-        const wantProfile = o.profileDir !== undefined && pid !== undefined;
-        if (wantProfile && !(await perfAvailable())) {
-          notes.push("--profile: perf is not available here; no profile recorded.");
-        }
-        const canProfile = wantProfile && await perfAvailable();
         const max = await phase(
           "pairs, max",
           pid,
           null,
           o.pairs * 2,
-          canProfile
+          await canProfile(pid)
             ? {
               start: () => (recording = perfRecord(pid!, o.profileDir!, "pairs-max")),
               stop: async () => {
@@ -462,10 +479,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
             }
             : undefined,
         );
-        if (profileText) {
-          const top: ProfileRow[] = parsePerfReport(profileText, 30);
-          report.profile = { phase: "pairs, max", file: `${o.profileDir}/pairs-max.txt`, top };
-        }
+        keepProfile("pairs, max", "pairs-max", profileText);
         const half = await phase(
           "pairs, 50%",
           pid,
@@ -492,6 +506,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
               cmd: "reconnectStorm",
               concurrency: Math.max(1, Math.round(o.concurrency / agents.length)),
             }), progress),
+          "reconnect",
         );
       }
       await onAll(0, () => ({ cmd: "closeGroups" }));
