@@ -35,7 +35,7 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
 } from "../proto/mod.ts";
 import type { HelloPayload } from "../proto/mod.ts";
-import type { DeviceRecord, Store, UserRecord } from "../storage/mod.ts";
+import type { DeviceRecord, HandshakeCommitted, Store, UserRecord } from "../storage/mod.ts";
 import { HandshakeError, pairingRequired } from "./errors.ts";
 import { describeNoiseKey, type NoiseKey, type NoiseKeyring } from "./keyring.ts";
 import type { ReplayCache } from "./replay.ts";
@@ -196,41 +196,52 @@ export class ServerHandshake {
     const now = d.now();
     const nowDate = new Date(now);
     const deviceId = plan.hello.device_id;
+    const profile = plan.hello.user;
+    const patchProfile = !plan.createUser &&
+      (profile?.display_name != null || profile?.avatar_url != null);
+    let committed: HandshakeCommitted;
     try {
-      if (plan.createUser) await d.store.createUser(plan.user);
-      if (plan.deviceAction === "register") {
-        await d.store.insertDevice({
-          deviceId,
+      // One transaction for every write of the handshake, and the reads the Ack needs.
+      committed = await d.store.commitHandshake({
+        createUser: plan.createUser ? plan.user : undefined,
+        insertDevice: plan.deviceAction === "register"
+          ? {
+            deviceId,
+            userId: plan.user.userId,
+            publicKey: plan.devicePublic,
+            status: "active",
+            createdAt: nowDate,
+          }
+          : undefined,
+        updateDeviceKey: plan.deviceAction === "rotate"
+          ? { deviceId, publicKey: plan.devicePublic }
+          : undefined,
+        updateProfile: patchProfile
+          ? {
+            userId: plan.user.userId,
+            patch: {
+              displayName: profile?.display_name ?? undefined,
+              avatarUrl: profile?.avatar_url ?? undefined,
+            },
+            now: nowDate,
+          }
+          : undefined,
+        keyEvent: plan.deviceAction
+          ? {
+            eventId: d.newId(`dke:${deviceId}`),
+            deviceId,
+            publicKey: plan.devicePublic,
+            recordedAt: nowDate,
+          }
+          : undefined,
+        session: {
+          sessionId: plan.sessionId,
           userId: plan.user.userId,
-          publicKey: plan.devicePublic,
-          status: "active",
-          createdAt: nowDate,
-        });
-      } else if (plan.deviceAction === "rotate") {
-        await d.store.updateDeviceKey(deviceId, plan.devicePublic);
-      }
-      const profile = plan.hello.user;
-      if (!plan.createUser && (profile?.display_name != null || profile?.avatar_url != null)) {
-        await d.store.updateUserProfile(plan.user.userId, {
-          displayName: profile?.display_name ?? undefined,
-          avatarUrl: profile?.avatar_url ?? undefined,
-        }, nowDate);
-      }
-      if (plan.deviceAction) {
-        await d.store.recordDeviceKeyEvent({
-          eventId: d.newId(`dke:${deviceId}`),
           deviceId,
-          publicKey: plan.devicePublic,
-          recordedAt: nowDate,
-        });
-      }
-      await d.store.putSession({
-        sessionId: plan.sessionId,
-        userId: plan.user.userId,
-        deviceId,
-        tlsFingerprint: "",
-        createdAt: nowDate,
-        ttlSeconds: d.sessionTtlSeconds,
+          tlsFingerprint: "",
+          createdAt: nowDate,
+          ttlSeconds: d.sessionTtlSeconds,
+        },
       });
     } catch (error) {
       if (error instanceof Error && error.name === "StoreConflictError") {
@@ -245,10 +256,8 @@ export class ServerHandshake {
       publicKey: plan.devicePublic,
       now: Math.floor(now / 1000),
     });
-    const user = plan.createUser
-      ? plan.user
-      : (await d.store.getUser(plan.user.userId)) ?? plan.user;
-    const activeDevices = await d.store.countActiveDevices(user.userId).catch(() => 0);
+    const user = plan.createUser ? plan.user : committed.user ?? plan.user;
+    const activeDevices = committed.activeDevices;
     const pairingRequiredFlag = !d.autoApproveDevices ||
       (d.maxAutoDevicesPerUser > 0 && activeDevices >= d.maxAutoDevicesPerUser);
     const ackJson = [

@@ -187,4 +187,93 @@ export const identityCases: ConformanceCase[] = [
       assert.equal(await store.purgeExpiredSessions(at(30)), 0);
     },
   },
+  {
+    name: "handshake commit: registration writes user, device, key event and session at once",
+    fn: async (store) => {
+      const alice = user("u-alice", { handle: "alice", displayName: "Alice" });
+      const d1 = device("d1", "u-alice", { publicKey: bytes(7) });
+      const result = await store.commitHandshake({
+        createUser: alice,
+        insertDevice: d1,
+        keyEvent: { eventId: "e1", deviceId: "d1", publicKey: bytes(7), recordedAt: at(1) },
+        session: session("s1", "d1", { userId: "u-alice" }),
+      });
+      assertSame(result.user, alice);
+      assert.equal(result.activeDevices, 1);
+      assertSame(await store.getUser("u-alice"), alice);
+      assertSame(await store.getDevice("d1"), d1);
+      assertSame(await store.latestDeviceKeyEvent("d1"), {
+        eventId: "e1",
+        deviceId: "d1",
+        publicKey: bytes(7),
+        recordedAt: at(1),
+      });
+      assertSame(await store.getSession("s1"), session("s1", "d1", { userId: "u-alice" }));
+    },
+  },
+  {
+    name: "handshake commit: rotation, profile patch and session; reads back the new state",
+    fn: async (store) => {
+      await seedDevices(store, "alice", ["d1", "d2"]);
+      await store.setDeviceStatus("d2", "revoked");
+      const result = await store.commitHandshake({
+        updateDeviceKey: { deviceId: "d1", publicKey: bytes(9) },
+        updateProfile: { userId: "alice", patch: { displayName: "Al" }, now: at(20) },
+        keyEvent: { eventId: "e2", deviceId: "d1", publicKey: bytes(9), recordedAt: at(20) },
+        session: session("s1", "d1"),
+      });
+      assert.equal(result.user?.displayName, "Al");
+      assert.equal(result.user?.updatedAt.getTime(), at(20).getTime());
+      assert.equal(result.activeDevices, 1);
+      assertSame((await store.getDevice("d1"))?.publicKey, bytes(9));
+      assert.equal((await store.latestDeviceKeyEvent("d1"))?.eventId, "e2");
+      assertSame(await store.getSession("s1"), session("s1", "d1"));
+      // A known device with nothing to change: only the session is written.
+      const again = await store.commitHandshake({ session: session("s2", "d1") });
+      assert.equal(again.user?.userId, "alice");
+      assert.equal(again.activeDevices, 1);
+      assert.notEqual(await store.getSession("s2"), null);
+    },
+  },
+  {
+    name: "handshake commit: a conflict writes nothing (all or none)",
+    fn: async (store) => {
+      await store.createUser(user("taken", { handle: "alice" }));
+      // The handle is taken: the user insert fails, so neither device nor session exists.
+      await assert.rejects(
+        store.commitHandshake({
+          createUser: user("u-new", { handle: "alice" }),
+          insertDevice: device("d1", "u-new"),
+          session: session("s1", "d1", { userId: "u-new" }),
+        }),
+        StoreConflictError,
+      );
+      assert.equal(await store.getUser("u-new"), null);
+      assert.equal(await store.getDevice("d1"), null);
+      assert.equal(await store.getSession("s1"), null);
+      // The last write conflicts (duplicate key event id): the earlier ones are rolled back.
+      await seedDevices(store, "bob", ["b1"]);
+      await store.recordDeviceKeyEvent({
+        eventId: "dup",
+        deviceId: "b1",
+        publicKey: bytes(1),
+        recordedAt: T0,
+      });
+      await assert.rejects(
+        store.commitHandshake({
+          createUser: user("u-carol", { handle: "carol" }),
+          insertDevice: device("c1", "u-carol"),
+          keyEvent: { eventId: "dup", deviceId: "c1", publicKey: bytes(2), recordedAt: T0 },
+          session: session("s2", "c1", { userId: "u-carol" }),
+        }),
+        StoreConflictError,
+      );
+      assert.equal(await store.getUser("u-carol"), null);
+      assert.equal(await store.getDevice("c1"), null);
+      assert.equal(await store.getSession("s2"), null);
+      // The store is usable afterwards.
+      const ok = await store.commitHandshake({ session: session("s3", "b1", { userId: "bob" }) });
+      assert.equal(ok.activeDevices, 1);
+    },
+  },
 ];

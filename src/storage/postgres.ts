@@ -17,6 +17,7 @@
  * @module
  */
 
+import type postgres from "postgres";
 import { formatVersion, type MigrationFile, type MigrationProgress } from "./migrations.ts";
 import {
   createPostgresClient,
@@ -63,6 +64,8 @@ import {
   type FriendRequestStatus,
   type GroupMemberRecord,
   type GroupRecord,
+  type HandshakeCommitted,
+  type HandshakeWrites,
   PAIRING_MAX_ATTEMPTS,
   type PairingClaimResult,
   type PairingRecord,
@@ -254,14 +257,7 @@ export class PostgresStore implements Store {
   // users
 
   async createUser(user: UserRecord): Promise<void> {
-    await this.#write(
-      "user exists (id or handle@domain taken)",
-      (sql) =>
-        sql`INSERT INTO app_user (user_id, handle, display_name, avatar_url, domain, created_at,
-        updated_at) VALUES (${user.userId}, ${user.handle}, ${user.displayName},
-        ${user.avatarUrl}, ${user.domain}, ${validDate(user.createdAt)},
-        ${validDate(user.updatedAt)})`,
-    );
+    await this.#write("user exists (id or handle@domain taken)", (sql) => insertUser(sql, user));
   }
 
   async getUser(userId: string): Promise<UserRecord | null> {
@@ -278,14 +274,7 @@ export class PostgresStore implements Store {
 
   /** Leaves `undefined` fields alone; a missing user is a no-op. */
   async updateUserProfile(userId: string, patch: ProfilePatch, now: Date): Promise<void> {
-    await this.#write("update profile", (sql) =>
-      sql`UPDATE app_user SET
-        display_name = CASE WHEN ${patch.displayName !== undefined}::boolean
-          THEN ${patch.displayName ?? null}::text ELSE display_name END,
-        avatar_url = CASE WHEN ${patch.avatarUrl !== undefined}::boolean
-          THEN ${patch.avatarUrl ?? null}::text ELSE avatar_url END,
-        updated_at = ${validDate(now)}
-      WHERE user_id = ${userId}`);
+    await this.#write("update profile", (sql) => patchProfile(sql, userId, patch, now));
   }
 
   /** Oldest first (created_at, then user id). */
@@ -308,21 +297,12 @@ export class PostgresStore implements Store {
   }
 
   async insertDevice(device: DeviceRecord): Promise<void> {
-    await this.#write(
-      "device exists or user unknown",
-      (sql) =>
-        sql`INSERT INTO user_device (device_id, user_id, public_key, status, created_at)
-        VALUES (${device.deviceId}, ${device.userId}, ${device.publicKey}, ${device.status},
-        ${validDate(device.createdAt)})`,
-    );
+    await this.#write("device exists or user unknown", (sql) => insertDevice(sql, device));
   }
 
   /** A missing device is a no-op. */
   async updateDeviceKey(deviceId: string, publicKey: Uint8Array): Promise<void> {
-    await this.#write(
-      "update device key",
-      (sql) => sql`UPDATE user_device SET public_key = ${publicKey} WHERE device_id = ${deviceId}`,
-    );
+    await this.#write("update device key", (sql) => setDeviceKey(sql, deviceId, publicKey));
   }
 
   /** A missing device is a no-op. */
@@ -349,13 +329,7 @@ export class PostgresStore implements Store {
   }
 
   async recordDeviceKeyEvent(event: DeviceKeyEvent): Promise<void> {
-    await this.#write(
-      "key event exists or device unknown",
-      (sql) =>
-        sql`INSERT INTO device_key_event (event_id, device_id, public_key, recorded_at)
-        VALUES (${event.eventId}, ${event.deviceId}, ${event.publicKey},
-        ${validDate(event.recordedAt)})`,
-    );
+    await this.#write("key event exists or device unknown", (sql) => insertKeyEvent(sql, event));
   }
 
   /** Newest by recorded_at; ties go to the one stored last (see module doc). */
@@ -367,23 +341,41 @@ export class PostgresStore implements Store {
     return row === undefined ? null : pgKeyEvent(row);
   }
 
+  // handshake
+
+  async commitHandshake(writes: HandshakeWrites): Promise<HandshakeCommitted> {
+    return await this.#write(
+      "handshake writes (user, device, key event or session) conflict",
+      (sql) =>
+        sql.begin(async (tx): Promise<HandshakeCommitted> => {
+          if (writes.createUser) await insertUser(tx, writes.createUser);
+          if (writes.insertDevice) await insertDevice(tx, writes.insertDevice);
+          if (writes.updateDeviceKey) {
+            const { deviceId, publicKey } = writes.updateDeviceKey;
+            await setDeviceKey(tx, deviceId, publicKey);
+          }
+          if (writes.updateProfile) {
+            const { userId, patch, now } = writes.updateProfile;
+            await patchProfile(tx, userId, patch, now);
+          }
+          if (writes.keyEvent) await insertKeyEvent(tx, writes.keyEvent);
+          await upsertSession(tx, writes.session);
+          const userId = writes.session.userId;
+          const [row] = await tx`SELECT u.*, (SELECT COUNT(*) FROM user_device d
+            WHERE d.user_id = u.user_id AND d.status = 'active') AS active_devices
+            FROM app_user u WHERE u.user_id = ${userId}`;
+          return {
+            user: row === undefined ? null : pgUser(row),
+            activeDevices: row === undefined ? 0 : pgInt(row, "active_devices"),
+          };
+        }),
+    );
+  }
+
   // sessions
 
   async putSession(session: SessionRecord): Promise<void> {
-    const created = validDate(session.createdAt);
-    const expires = validDate(new Date(created.getTime() + session.ttlSeconds * 1000));
-    await this.#write(
-      "session user or device unknown",
-      (sql) =>
-        sql`INSERT INTO session (session_id, user_id, device_id, tls_fingerprint, created_at,
-          ttl_seconds, expires_at) VALUES (${session.sessionId}, ${session.userId},
-          ${session.deviceId}, ${session.tlsFingerprint}, ${created}, ${session.ttlSeconds},
-          ${expires})
-        ON CONFLICT (session_id) DO UPDATE SET user_id = excluded.user_id,
-          device_id = excluded.device_id, tls_fingerprint = excluded.tls_fingerprint,
-          created_at = excluded.created_at, ttl_seconds = excluded.ttl_seconds,
-          expires_at = excluded.expires_at`,
-    );
+    await this.#write("session user or device unknown", (sql) => upsertSession(sql, session));
   }
 
   /** Returns the session even when expired; callers check `createdAt + ttlSeconds`. */
@@ -870,4 +862,55 @@ export class PostgresStore implements Store {
   listFederationOutbox(limit: number): Promise<FederationOutboxRecord[]> {
     return this.#read((sql) => postgresFederation.list(sql, limit));
   }
+}
+
+/** A query tag: the pool or a transaction. */
+type PgTag = PostgresClient | postgres.TransactionSql<{ bigint: bigint; bytea: Uint8Array }>;
+
+// Single-row writes, shared by the one-call methods and commitHandshake.
+
+function insertUser(q: PgTag, user: UserRecord) {
+  return q`INSERT INTO app_user (user_id, handle, display_name, avatar_url, domain, created_at,
+    updated_at) VALUES (${user.userId}, ${user.handle}, ${user.displayName},
+    ${user.avatarUrl}, ${user.domain}, ${validDate(user.createdAt)},
+    ${validDate(user.updatedAt)})`;
+}
+
+function patchProfile(q: PgTag, userId: string, patch: ProfilePatch, now: Date) {
+  return q`UPDATE app_user SET
+    display_name = CASE WHEN ${patch.displayName !== undefined}::boolean
+      THEN ${patch.displayName ?? null}::text ELSE display_name END,
+    avatar_url = CASE WHEN ${patch.avatarUrl !== undefined}::boolean
+      THEN ${patch.avatarUrl ?? null}::text ELSE avatar_url END,
+    updated_at = ${validDate(now)}
+  WHERE user_id = ${userId}`;
+}
+
+function insertDevice(q: PgTag, device: DeviceRecord) {
+  return q`INSERT INTO user_device (device_id, user_id, public_key, status, created_at)
+    VALUES (${device.deviceId}, ${device.userId}, ${device.publicKey}, ${device.status},
+    ${validDate(device.createdAt)})`;
+}
+
+function setDeviceKey(q: PgTag, deviceId: string, publicKey: Uint8Array) {
+  return q`UPDATE user_device SET public_key = ${publicKey} WHERE device_id = ${deviceId}`;
+}
+
+function insertKeyEvent(q: PgTag, event: DeviceKeyEvent) {
+  return q`INSERT INTO device_key_event (event_id, device_id, public_key, recorded_at)
+    VALUES (${event.eventId}, ${event.deviceId}, ${event.publicKey},
+    ${validDate(event.recordedAt)})`;
+}
+
+function upsertSession(q: PgTag, session: SessionRecord) {
+  const created = validDate(session.createdAt);
+  const expires = validDate(new Date(created.getTime() + session.ttlSeconds * 1000));
+  return q`INSERT INTO session (session_id, user_id, device_id, tls_fingerprint, created_at,
+      ttl_seconds, expires_at) VALUES (${session.sessionId}, ${session.userId},
+      ${session.deviceId}, ${session.tlsFingerprint}, ${created}, ${session.ttlSeconds},
+      ${expires})
+    ON CONFLICT (session_id) DO UPDATE SET user_id = excluded.user_id,
+      device_id = excluded.device_id, tls_fingerprint = excluded.tls_fingerprint,
+      created_at = excluded.created_at, ttl_seconds = excluded.ttl_seconds,
+      expires_at = excluded.expires_at`;
 }

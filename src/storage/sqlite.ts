@@ -52,6 +52,8 @@ import {
   type FriendRequestStatus,
   type GroupMemberRecord,
   type GroupRecord,
+  type HandshakeCommitted,
+  type HandshakeWrites,
   PAIRING_MAX_ATTEMPTS,
   type PairingClaimResult,
   type PairingRecord,
@@ -242,17 +244,7 @@ export class SqliteStore implements Store {
 
   createUser(user: UserRecord): Promise<void> {
     return this.#write("user exists (id or handle@domain taken)", () => {
-      this.#run(
-        `INSERT INTO app_user (user_id, handle, display_name, avatar_url, domain, created_at,
-         updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        user.userId,
-        user.handle,
-        user.displayName,
-        user.avatarUrl,
-        user.domain,
-        ms(user.createdAt),
-        ms(user.updatedAt),
-      );
+      this.#insertUser(user);
     });
   }
 
@@ -277,19 +269,7 @@ export class SqliteStore implements Store {
   /** Leaves `undefined` fields alone; a missing user is a no-op. */
   updateUserProfile(userId: string, patch: ProfilePatch, now: Date): Promise<void> {
     return this.#write("update profile", () => {
-      this.#run(
-        `UPDATE app_user SET
-           display_name = CASE WHEN ? THEN ? ELSE display_name END,
-           avatar_url = CASE WHEN ? THEN ? ELSE avatar_url END,
-           updated_at = ?
-         WHERE user_id = ?`,
-        patch.displayName === undefined ? 0 : 1,
-        patch.displayName ?? null,
-        patch.avatarUrl === undefined ? 0 : 1,
-        patch.avatarUrl ?? null,
-        ms(now),
-        userId,
-      );
+      this.#patchProfile(userId, patch, now);
     });
   }
 
@@ -316,22 +296,14 @@ export class SqliteStore implements Store {
 
   insertDevice(device: DeviceRecord): Promise<void> {
     return this.#write("device exists or user unknown", () => {
-      this.#run(
-        `INSERT INTO user_device (device_id, user_id, public_key, status, created_at)
-         VALUES (?, ?, ?, ?, ?)`,
-        device.deviceId,
-        device.userId,
-        device.publicKey,
-        device.status,
-        ms(device.createdAt),
-      );
+      this.#insertDevice(device);
     });
   }
 
   /** A missing device is a no-op. */
   updateDeviceKey(deviceId: string, publicKey: Uint8Array): Promise<void> {
     return this.#write("update device key", () => {
-      this.#run("UPDATE user_device SET public_key = ? WHERE device_id = ?", publicKey, deviceId);
+      this.#setDeviceKey(deviceId, publicKey);
     });
   }
 
@@ -364,14 +336,7 @@ export class SqliteStore implements Store {
 
   recordDeviceKeyEvent(event: DeviceKeyEvent): Promise<void> {
     return this.#write("key event exists or device unknown", () => {
-      this.#run(
-        `INSERT INTO device_key_event (event_id, device_id, public_key, recorded_at)
-         VALUES (?, ?, ?, ?)`,
-        event.eventId,
-        event.deviceId,
-        event.publicKey,
-        ms(event.recordedAt),
-      );
+      this.#insertKeyEvent(event);
     });
   }
 
@@ -387,26 +352,121 @@ export class SqliteStore implements Store {
     });
   }
 
+  // handshake
+
+  commitHandshake(writes: HandshakeWrites): Promise<HandshakeCommitted> {
+    return this.#write(
+      "handshake writes (user, device, key event or session) conflict",
+      () =>
+        this.#transaction((): HandshakeCommitted => {
+          if (writes.createUser) this.#insertUser(writes.createUser);
+          if (writes.insertDevice) this.#insertDevice(writes.insertDevice);
+          if (writes.updateDeviceKey) {
+            this.#setDeviceKey(writes.updateDeviceKey.deviceId, writes.updateDeviceKey.publicKey);
+          }
+          if (writes.updateProfile) {
+            const { userId, patch, now } = writes.updateProfile;
+            this.#patchProfile(userId, patch, now);
+          }
+          if (writes.keyEvent) this.#insertKeyEvent(writes.keyEvent);
+          this.#upsertSession(writes.session);
+          const userId = writes.session.userId;
+          const row = this.#get("SELECT * FROM app_user WHERE user_id = ?", userId);
+          const count = this.#get(
+            "SELECT COUNT(*) AS n FROM user_device WHERE user_id = ? AND status = 'active'",
+            userId,
+          );
+          return {
+            user: row === undefined ? null : toUser(row),
+            activeDevices: count === undefined ? 0 : int(count, "n"),
+          };
+        }),
+    );
+  }
+
+  // Single-row writes, shared by the one-call methods and commitHandshake.
+
+  #insertUser(user: UserRecord): void {
+    this.#run(
+      `INSERT INTO app_user (user_id, handle, display_name, avatar_url, domain, created_at,
+       updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      user.userId,
+      user.handle,
+      user.displayName,
+      user.avatarUrl,
+      user.domain,
+      ms(user.createdAt),
+      ms(user.updatedAt),
+    );
+  }
+
+  #patchProfile(userId: string, patch: ProfilePatch, now: Date): void {
+    this.#run(
+      `UPDATE app_user SET
+         display_name = CASE WHEN ? THEN ? ELSE display_name END,
+         avatar_url = CASE WHEN ? THEN ? ELSE avatar_url END,
+         updated_at = ?
+       WHERE user_id = ?`,
+      patch.displayName === undefined ? 0 : 1,
+      patch.displayName ?? null,
+      patch.avatarUrl === undefined ? 0 : 1,
+      patch.avatarUrl ?? null,
+      ms(now),
+      userId,
+    );
+  }
+
+  #insertDevice(device: DeviceRecord): void {
+    this.#run(
+      `INSERT INTO user_device (device_id, user_id, public_key, status, created_at)
+       VALUES (?, ?, ?, ?, ?)`,
+      device.deviceId,
+      device.userId,
+      device.publicKey,
+      device.status,
+      ms(device.createdAt),
+    );
+  }
+
+  #setDeviceKey(deviceId: string, publicKey: Uint8Array): void {
+    this.#run("UPDATE user_device SET public_key = ? WHERE device_id = ?", publicKey, deviceId);
+  }
+
+  #insertKeyEvent(event: DeviceKeyEvent): void {
+    this.#run(
+      `INSERT INTO device_key_event (event_id, device_id, public_key, recorded_at)
+       VALUES (?, ?, ?, ?)`,
+      event.eventId,
+      event.deviceId,
+      event.publicKey,
+      ms(event.recordedAt),
+    );
+  }
+
+  #upsertSession(session: SessionRecord): void {
+    const created = ms(session.createdAt);
+    this.#run(
+      `INSERT INTO session (session_id, user_id, device_id, tls_fingerprint, created_at,
+         ttl_seconds, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (session_id) DO UPDATE SET user_id = excluded.user_id,
+         device_id = excluded.device_id, tls_fingerprint = excluded.tls_fingerprint,
+         created_at = excluded.created_at, ttl_seconds = excluded.ttl_seconds,
+         expires_at = excluded.expires_at`,
+      session.sessionId,
+      session.userId,
+      session.deviceId,
+      session.tlsFingerprint,
+      created,
+      session.ttlSeconds,
+      created + session.ttlSeconds * 1000,
+    );
+  }
+
   // sessions
 
   putSession(session: SessionRecord): Promise<void> {
     return this.#write("session user or device unknown", () => {
-      const created = ms(session.createdAt);
-      this.#run(
-        `INSERT INTO session (session_id, user_id, device_id, tls_fingerprint, created_at,
-           ttl_seconds, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (session_id) DO UPDATE SET user_id = excluded.user_id,
-           device_id = excluded.device_id, tls_fingerprint = excluded.tls_fingerprint,
-           created_at = excluded.created_at, ttl_seconds = excluded.ttl_seconds,
-           expires_at = excluded.expires_at`,
-        session.sessionId,
-        session.userId,
-        session.deviceId,
-        session.tlsFingerprint,
-        created,
-        session.ttlSeconds,
-        created + session.ttlSeconds * 1000,
-      );
+      this.#upsertSession(session);
     });
   }
 

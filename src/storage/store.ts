@@ -214,6 +214,33 @@ export interface FederationOutboxRecord {
   createdAt: Date;
 }
 
+/**
+ * The writes of one completed device handshake, applied by
+ * {@link Store.commitHandshake} in a single transaction, in this order.
+ */
+export interface HandshakeWrites {
+  /** A new user (self-registration). */
+  createUser?: UserRecord;
+  /** A new device. */
+  insertDevice?: DeviceRecord;
+  /** A known device whose key changes (a missing device is a no-op). */
+  updateDeviceKey?: { deviceId: string; publicKey: Uint8Array };
+  /** A profile patch of an existing user (a missing user is a no-op). */
+  updateProfile?: { userId: string; patch: ProfilePatch; now: Date };
+  /** The key event of a registration or rotation. */
+  keyEvent?: DeviceKeyEvent;
+  /** The new session (inserted or replaced, as {@link Store.putSession}). */
+  session: SessionRecord;
+}
+
+/** What {@link Store.commitHandshake} reads back inside its transaction. */
+export interface HandshakeCommitted {
+  /** The session's user after the writes (null only if it does not exist). */
+  user: UserRecord | null;
+  /** Active devices of that user after the writes. */
+  activeDevices: number;
+}
+
 /** Error a store raises for a uniqueness or foreign-key conflict. */
 export class StoreConflictError extends Error {
   constructor(message: string) {
@@ -248,6 +275,15 @@ export interface Store {
   countActiveDevices(userId: string): Promise<number>;
   recordDeviceKeyEvent(event: DeviceKeyEvent): Promise<void>;
   latestDeviceKeyEvent(deviceId: string): Promise<DeviceKeyEvent | null>;
+
+  // handshake
+  /**
+   * Applies `writes` all or nothing in one transaction (one round trip's worth
+   * of statements instead of one commit each), then reads the session user
+   * and its active device count in the same transaction. Conflict, with
+   * nothing written, when any insert conflicts (as the single-row methods).
+   */
+  commitHandshake(writes: HandshakeWrites): Promise<HandshakeCommitted>;
 
   // sessions
   /** Inserts or replaces (refresh) a session. */
