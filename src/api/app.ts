@@ -66,7 +66,11 @@ const SERVED: ServedRoute[] = ROUTES.map(([path, methods]) => ({
 
 /** Builds the REST API; call `.fetch(request)` on the result. */
 export function createApi(deps: ApiDeps): Hono {
-  const app = new Hono();
+  // Route on the raw (still percent-encoded) path, as the server's own dispatch
+  // and rate limits do: Hono's default decodes it first, so `/api/pair/%63laim`
+  // reached the claim handler while escaping the pairing limit keyed on
+  // `/api/pair/claim`. `{id}` segments are decoded by `pathSegment`.
+  const app = new Hono({ getPath: (request) => new URL(request.url).pathname });
   for (const [path, methods] of ROUTES) {
     const allow = Object.keys(methods).flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m]));
     app.all(path, (c) => {
