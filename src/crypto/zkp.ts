@@ -12,6 +12,7 @@
  * @module
  */
 
+import { mulAddUnsafe } from "@noble/curves/abstract/curve.js";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE, numberToBytesLE } from "@noble/curves/utils.js";
 import { blake3Xof64 } from "./blake3.ts";
@@ -154,10 +155,71 @@ export function verifyDeviceKeyProof(input: VerifyInput): boolean {
   }
   if (A.isSmallOrder() || R.isSmallOrder()) return false;
   const c = challenge(context, publicKey, commitment);
+  return halvedEquationHolds(s, c, A, R) ?? plainEquationHolds(s, c, A, R);
+}
+
+/** An edwards25519 point (noble). */
+export type EdPoint = InstanceType<typeof Point>;
+
+/** `s·B == R + c·A`, directly: the reference the halved form must agree with (exported for tests). */
+export function plainEquationHolds(s: bigint, c: bigint, A: EdPoint, R: EdPoint): boolean {
   // Verification handles public data only, so variable-time multiplication is fine.
-  const lhs = Point.BASE.multiplyUnsafe(s);
-  const rhs = R.add(A.multiplyUnsafe(c));
+  return Point.BASE.multiplyUnsafe(s).equals(R.add(A.multiplyUnsafe(c)));
+}
+
+/**
+ * Every point of edwards25519 (order 8ℓ, any torsion included) is killed by N = 8ℓ, so
+ * scalars acting on A and R may be taken mod N; B has order ℓ.
+ */
+const GROUP_EXPONENT: bigint = 8n * ED25519_ORDER;
+/** Half-size scalars stop here (√N ≈ 2^127.5); anything much larger falls back. */
+const HALF_BITS = 128n;
+const HALF_LIMIT = 1n << HALF_BITS;
+const FALLBACK_LIMIT = 1n << 136n;
+
+/**
+ * The same equation with half-length scalars (Antipa et al., Pornin 2020): with
+ * u ≡ v·c (mod N), v odd and 0 < |v| < ℓ, multiplication by v is a bijection of
+ * the curve group, so `X = s·B − R − c·A` is zero exactly when
+ * `v·X = (v·s mod ℓ)·B − v·R − u·A` is. That is checked as
+ * `(v·s mod ℓ)·B == v·R + u·A`: one fixed-base multiplication (cached table) and
+ * one two-point Strauss walk of ~128 doublings instead of ~252. Exact, cofactor
+ * and torsion included. `null` when no suitable (u, v) was found (then the
+ * caller uses {@link plainEquationHolds}). Exported for tests.
+ */
+export function halvedEquationHolds(s: bigint, c: bigint, A: EdPoint, R: EdPoint): boolean | null {
+  const pair = halfScalars(c);
+  if (pair === null) return null;
+  const [u, v] = pair;
+  const vs = ((v * s) % ED25519_ORDER + ED25519_ORDER) % ED25519_ORDER;
+  const lhs = Point.BASE.multiplyUnsafe(vs);
+  const rhs = mulAddUnsafe(Point, [v < 0n ? R.negate() : R, A], [v < 0n ? -v : v, u]);
   return lhs.equals(rhs);
+}
+
+/**
+ * (u, v) with u ≡ v·c (mod N), u > 0, v odd, both below 2^136 (typically 2^128),
+ * by the half extended Euclidean algorithm on (N, c); `null` if none. Exported for tests.
+ */
+export function halfScalars(c: bigint): [bigint, bigint] | null {
+  // Invariant: r_i ≡ t_i·c (mod N). Stop at the first remainder below 2^128.
+  let r0 = GROUP_EXPONENT, r1 = c % GROUP_EXPONENT;
+  let t0 = 0n, t1 = 1n;
+  while (r1 >= HALF_LIMIT) {
+    const q = r0 / r1;
+    [r0, r1] = [r1, r0 - q * r1];
+    [t0, t1] = [t1, t0 - q * t1];
+  }
+  // Consecutive t are coprime, so t1 or the next one is odd.
+  if (r1 === 0n) return null;
+  const candidates: [bigint, bigint][] = [[r1, t1]];
+  const q = r0 / r1;
+  candidates.push([r0 - q * r1, t0 - q * t1]);
+  for (const [u, v] of candidates) {
+    const size = v < 0n ? -v : v;
+    if ((v & 1n) === 1n && u > 0n && u < FALLBACK_LIMIT && size < FALLBACK_LIMIT) return [u, v];
+  }
+  return null;
 }
 
 /** JSON form `{commitment, response}` with lower-case hex. */

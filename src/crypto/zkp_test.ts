@@ -5,6 +5,9 @@ import { concatBytes, fromHex, toHex, utf8 } from "./bytes.ts";
 import { deviceKeysFromSeed } from "./device_keys.ts";
 import {
   ED25519_ORDER,
+  halfScalars,
+  halvedEquationHolds,
+  plainEquationHolds,
   proveDeviceKey,
   verifyDeviceKeyProof,
   ZKP_DOMAIN_TAG,
@@ -178,4 +181,48 @@ Deno.test("zkp: JSON round trip, either hex case, exact lengths", () => {
   assert.throws(() => zkpFromJson({ commitment: json.commitment }), ZkpError);
   assert.throws(() => zkpFromJson(null), ZkpError);
   assert.throws(() => zkpFromJson("x"), ZkpError);
+});
+
+Deno.test("zkp: half scalars satisfy u ≡ v·c (mod 8ℓ) with v odd and ~128-bit sizes", () => {
+  const N = 8n * ED25519_ORDER;
+  for (let i = 0; i < 500; i++) {
+    const c = leNumber(crypto.getRandomValues(new Uint8Array(40))) % ED25519_ORDER;
+    const pair = halfScalars(c);
+    assert.ok(pair !== null);
+    const [u, v] = pair;
+    assert.equal((((v * c - u) % N) + N) % N, 0n);
+    assert.equal(v & 1n, 1n);
+    assert.ok(u > 0n && u < 2n ** 136n);
+    assert.ok((v < 0n ? -v : v) < 2n ** 136n);
+  }
+  assert.equal(halfScalars(0n), null);
+  assert.deepEqual(halfScalars(1n), [1n, 1n]);
+});
+
+Deno.test("zkp: the halved equation agrees with the plain one, torsion included", () => {
+  const P = ed25519.Point;
+  const random = () => leNumber(crypto.getRandomValues(new Uint8Array(40))) % ED25519_ORDER;
+  // A point of order 8 (the torsion subgroup is cyclic of order 8).
+  const t8 = P.fromBytes(
+    fromHex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+    true,
+  );
+  assert.ok(!t8.multiplyUnsafe(4n).is0() && t8.multiplyUnsafe(8n).is0());
+  for (let i = 0; i < 40; i++) {
+    const s = random();
+    const c = random();
+    const torsionA = t8.multiplyUnsafe(BigInt(i % 8));
+    const A = P.BASE.multiplyUnsafe(random()).add(torsionA);
+    const good = P.BASE.multiplyUnsafe(s).subtract(A.multiplyUnsafe(c)); // s·B = R + c·A
+    const cases: [typeof good, boolean][] = [
+      [good, true],
+      [good.add(t8.multiplyUnsafe(BigInt(1 + (i % 7)))), false], // off by a torsion point
+      [good.negate(), good.is0()],
+      [P.BASE.multiplyUnsafe(random()), false],
+    ];
+    for (const [R, expected] of cases) {
+      assert.equal(plainEquationHolds(s, c, A, R), expected);
+      assert.equal(halvedEquationHolds(s, c, A, R), expected);
+    }
+  }
 });
