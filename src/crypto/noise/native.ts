@@ -58,15 +58,47 @@ function importPrivate(privateKey: Uint8Array): KeyObject {
   }
 }
 
-function keyPairFromPrivate(privateKey: Uint8Array): KeyPair {
-  expectLength(privateKey, 32, "X25519 private key");
-  const keyObject = importPrivate(privateKey);
-  const spki = createPublicKey(keyObject).export({ format: "der", type: "spki" });
+function importedPair(privateKey: Uint8Array, keyObject: KeyObject, publicKey: Uint8Array) {
   const pair: KeyPair = Object.freeze({
     privateKey: privateKey.slice(),
-    publicKey: plain(spki).slice(SPKI_X25519_PREFIX.length),
+    publicKey: publicKey.slice(),
   });
   privateKeyObjects.set(pair, keyObject);
+  return pair;
+}
+
+function freshKeyPair(privateKey: Uint8Array): KeyPair {
+  const keyObject = importPrivate(privateKey);
+  const spki = createPublicKey(keyObject).export({ format: "der", type: "spki" });
+  return importedPair(privateKey, keyObject, plain(spki).subarray(SPKI_X25519_PREFIX.length));
+}
+
+/**
+ * Static keys come back on every handshake (a server's Noise key), and their
+ * import costs more than a DH. A key seen a second time is kept imported, by
+ * the SHA-256 of its scalar; a key seen once leaves only that digest behind.
+ */
+const STATIC_CACHE_LIMIT = 8;
+const SEEN_LIMIT = 64;
+const staticKeys = new Map<string, { keyObject: KeyObject; publicKey: Uint8Array }>();
+const seenOnce = new Set<string>();
+
+function keyPairFromPrivate(privateKey: Uint8Array): KeyPair {
+  expectLength(privateKey, 32, "X25519 private key");
+  const id = createHash("sha256").update(privateKey).digest("base64");
+  const hit = staticKeys.get(id);
+  if (hit !== undefined) return importedPair(privateKey, hit.keyObject, hit.publicKey);
+  const pair = freshKeyPair(privateKey);
+  if (seenOnce.delete(id)) {
+    if (staticKeys.size >= STATIC_CACHE_LIMIT) staticKeys.delete(staticKeys.keys().next().value!);
+    staticKeys.set(id, {
+      keyObject: privateKeyObjects.get(pair)!,
+      publicKey: pair.publicKey.slice(),
+    });
+  } else {
+    if (seenOnce.size >= SEEN_LIMIT) seenOnce.delete(seenOnce.values().next().value!);
+    seenOnce.add(id);
+  }
   return pair;
 }
 
@@ -77,7 +109,7 @@ export const nativeX25519: Dh = {
   generateKeyPair(): KeyPair {
     const seed = crypto.getRandomValues(new Uint8Array(32));
     try {
-      return keyPairFromPrivate(seed);
+      return freshKeyPair(seed); // never cached: an ephemeral is used once
     } finally {
       seed.fill(0);
     }
