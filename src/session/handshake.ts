@@ -136,7 +136,9 @@ export class ServerHandshake {
     }
 
     const plan = await this.#resolveIdentity(hello, devicePublic, exactCertificate(frame.payload));
-    const sessionId = d.newId(`session:${hello.device_id}`);
+    // The session id is the REST bearer token: random, never `newId` (a hash of the
+    // device id and the clock, which anyone who knows both could recompute).
+    const sessionId = toHex(crypto.getRandomValues(new Uint8Array(32)));
     const noisePayload = {
       domain: d.domain,
       protocol_version: protocolVersion,
