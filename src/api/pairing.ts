@@ -91,6 +91,12 @@ export async function claimPairing(deps: ApiDeps, request: Request): Promise<Res
   const code = (body.pair_code ?? "").trim().toUpperCase();
   if (code === "") throw new ApiError(400, "pair_code is required");
   if (code.length > 32) throw new ApiError(404, "pairing code not found");
+  // A code dies with its issuer: revoking a (stolen) device must not leave it
+  // able to mint new devices through codes it issued before.
+  const pending = await deps.store.getPairing(code);
+  if (pending !== null && !(await issuerActive(deps, pending.issuerDeviceId))) {
+    throw new ApiError(400, "pairing code invalid or expired");
+  }
   const now = deps.now();
   const seed = crypto.getRandomValues(new Uint8Array(32));
   const keys = deviceKeysFromSeed(seed);
@@ -114,6 +120,11 @@ export async function claimPairing(deps: ApiDeps, request: Request): Promise<Res
   }
   if (!result.ok) {
     if (result.reason === "not_found") throw new ApiError(404, "pairing code not found");
+    throw new ApiError(400, "pairing code invalid or expired");
+  }
+  if (!(await issuerActive(deps, result.pairing.issuerDeviceId))) {
+    // Revoked between the check above and the claim: the new device goes too.
+    await deps.store.setDeviceStatus(deviceId, "revoked");
     throw new ApiError(400, "pairing code invalid or expired");
   }
   const user = await deps.store.getUser(result.pairing.userId);
@@ -148,6 +159,10 @@ export async function claimPairing(deps: ApiDeps, request: Request): Promise<Res
     response.device_name = body.device_name.trim();
   }
   return json(response, 200, { device_certificate: certificateToJson(certificate) });
+}
+
+async function issuerActive(deps: ApiDeps, deviceId: string): Promise<boolean> {
+  return (await deps.store.getDevice(deviceId))?.status === "active";
 }
 
 /** Deletes dead pairing codes; the server calls it every minute. Returns how many went. */
