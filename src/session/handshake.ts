@@ -357,6 +357,11 @@ export class ServerHandshake {
           "device key differs from the registered one; present a certificate for the new key",
         );
       }
+      if (keyChanged && presented && !(await issuedSinceKeyChange(store, device, presented))) {
+        // Certificates are never revoked: one the old key got before a rotation
+        // must not turn the device back to that key.
+        throw new HandshakeError("certificate", "certificate predates the device's current key");
+      }
       return {
         user,
         createUser: false,
@@ -437,6 +442,21 @@ export class ServerHandshake {
     }
     return cert;
   }
+}
+
+/** True when `cert` was issued no earlier than the device's latest key change. */
+async function issuedSinceKeyChange(
+  store: Store,
+  device: DeviceRecord,
+  cert: DeviceCertificate,
+): Promise<boolean> {
+  let latest;
+  try {
+    latest = await store.latestDeviceKeyEvent(device.deviceId);
+  } catch {
+    throw new HandshakeError("storage", "storage unavailable, try again later");
+  }
+  return latest === null || cert.issued_at >= Math.floor(latest.recordedAt.getTime() / 1000);
 }
 
 /**
