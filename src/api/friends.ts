@@ -86,9 +86,25 @@ export function parseFriendsPayload(payload: unknown): FriendEntry[] {
   return out;
 }
 
-async function friendsResponse(deps: ApiDeps, entries: FriendEntry[]): Promise<Response> {
+/**
+ * True when `friendId` also lists `userId`: only a mutual friend's devices are
+ * shown (anyone can put any user id into their own list).
+ */
+async function isMutual(deps: ApiDeps, userId: string, friendId: string): Promise<boolean> {
+  return (await deps.store.getFriends(friendId)).some((e) => e.userId === userId);
+}
+
+async function friendsResponse(
+  deps: ApiDeps,
+  caller: UserRecord,
+  entries: FriendEntry[],
+): Promise<Response> {
   const devices: Record<string, unknown[]> = {};
   for (const entry of entries) {
+    if (!(await isMutual(deps, caller.userId, entry.userId))) {
+      devices[entry.userId] = [];
+      continue;
+    }
     const list = await deps.store.listDevicesForUser(entry.userId);
     devices[entry.userId] = await Promise.all(list.map((d) => friendDevice(deps.store, d)));
   }
@@ -104,7 +120,7 @@ async function friendsResponse(deps: ApiDeps, entries: FriendEntry[]): Promise<R
 /** GET /api/friends */
 export async function getFriends(deps: ApiDeps, request: Request): Promise<Response> {
   const caller = await authenticate(deps, request);
-  return friendsResponse(deps, await deps.store.getFriends(caller.user.userId));
+  return friendsResponse(deps, caller.user, await deps.store.getFriends(caller.user.userId));
 }
 
 /** PUT /api/friends */
@@ -112,15 +128,18 @@ export async function putFriends(deps: ApiDeps, request: Request): Promise<Respo
   const caller = await authenticate(deps, request);
   const entries = parseFriendsPayload(await readJson(request));
   await deps.store.putFriends(caller.user.userId, entries, new Date(deps.now()));
-  return friendsResponse(deps, entries);
+  return friendsResponse(deps, caller.user, entries);
 }
 
-/** GET /api/friends/{id}/devices: only for users in the caller's list. */
+/** GET /api/friends/{id}/devices: only for mutual friends (each in the other's list). */
 export async function getFriendDevices(deps: ApiDeps, request: Request): Promise<Response> {
   const caller = await authenticate(deps, request);
   const friend = await resolveUser(deps, pathSegment(request, 3));
   const list = await deps.store.getFriends(caller.user.userId);
-  if (!list.some((e) => e.userId === friend.userId)) {
+  if (
+    !list.some((e) => e.userId === friend.userId) ||
+    !(await isMutual(deps, caller.user.userId, friend.userId))
+  ) {
     throw new ApiError(404, "user is not in your friends list");
   }
   const devices = await deps.store.listDevicesForUser(friend.userId);

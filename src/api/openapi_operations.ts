@@ -94,7 +94,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   },
   "GET /api/friends": {
     operationId: "getFriends",
-    summary: "The caller's friends list with each friend's devices",
+    summary: "The caller's friends list with each mutual friend's devices",
     tag: "friends",
     auth: "session",
     ok: { status: 200, description: "the list", schema: s.friendsSchema },
@@ -150,11 +150,11 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   },
   "GET /api/friends/:id/devices": {
     operationId: "getFriendDevices",
-    summary: "The devices of a user in the caller's friends list",
+    summary: "The devices of a mutual friend (each in the other's list)",
     tag: "friends",
     auth: "session",
     ok: { status: 200, description: "the devices", schema: s.friendDevicesSchema },
-    errors: { 404: "user not found, or not in your friends list" },
+    errors: { 404: "user not found, or not a mutual friend" },
     params: { id: USER_ID },
   },
   "DELETE /api/friends/:id": {

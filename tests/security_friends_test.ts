@@ -1,0 +1,55 @@
+/**
+ * Security regressions of friends: what a one-sided friends list may see,
+ * and how many friend requests a user may have pending.
+ */
+import assert from "node:assert/strict";
+import { CommuCatClient } from "../src/client/mod.ts";
+import { api, assertProblem, befriend } from "./helpers/api.ts";
+import { connectOptions, newDevice } from "./helpers/devices.ts";
+import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
+
+async function withClients(
+  n: number,
+  fn: (srv: TestServer, clients: CommuCatClient[]) => Promise<void>,
+): Promise<void> {
+  const srv = await startTestServer();
+  const clients: CommuCatClient[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      clients.push(await CommuCatClient.connect(connectOptions(srv, newDevice(`u${i}`))));
+    }
+    await fn(srv, clients);
+  } finally {
+    for (const c of clients) c.close();
+    await Promise.all(clients.map((c) => c.finished));
+    await srv.stop();
+  }
+}
+
+Deno.test("security: a stranger put into one's own friends list does not expose their devices", async () => {
+  await withClients(3, async (srv, [alice, mallory, bob]) => {
+    const put = await api(srv, "PUT", "/api/friends", {
+      as: mallory,
+      json: { friends: [{ user_id: alice.session.userId }] },
+    });
+    assert.equal(put.status, 200, put.text);
+    const devices = (r: { body: Record<string, unknown> | null }) =>
+      (r.body!.devices as Record<string, unknown[]>)[alice.session.userId];
+    assert.deepEqual(devices(put), [], "PUT response lists no devices of a non-friend");
+    const listed = await api(srv, "GET", "/api/friends", { as: mallory });
+    assert.deepEqual(devices(listed), [], "GET lists no devices of a non-friend");
+    assertProblem(
+      await api(srv, "GET", `/api/friends/${alice.session.userId}/devices`, { as: mallory }),
+      404,
+      "user is not in your friends list",
+    );
+    // A real (mutual) friendship still shows them.
+    await befriend(srv, bob, alice);
+    const bobs = await api(srv, "GET", "/api/friends", { as: bob });
+    assert.equal(devices(bobs).length, 1);
+    const direct = await api(srv, "GET", `/api/friends/${alice.session.userId}/devices`, {
+      as: bob,
+    });
+    assert.equal((direct.body!.devices as unknown[]).length, 1, direct.text);
+  });
+});
