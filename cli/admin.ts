@@ -228,7 +228,9 @@ export async function diagnose(configPath?: string, now = new Date()): Promise<D
     config = loadConfig({ path: configPath });
     checks.push({ name: "config", ok: true, detail: "loaded and valid" });
   } catch (error) {
-    checks.push({ name: "config", ok: false, detail: (error as Error).message });
+    // ConfigError messages start with "config: ", which the check name already says.
+    const detail = (error as Error).message.replace(/^config: /, "");
+    checks.push({ name: "config", ok: false, detail });
     return checks;
   }
   const s = settingsFromConfig(config);
@@ -318,12 +320,23 @@ export function printDiagnosis(checks: DiagnoseCheck[], io: CliIo = stdIo): numb
   return failed === 0 ? 0 : 1;
 }
 
-/** Runs `fn` with the opened store; AdminError → one line, exit 1. */
+/** Loads the configuration, or ends the command with its one-line error (exit 1). */
+function loadConfigOrExit(path: string | undefined): Config {
+  try {
+    return loadConfig({ path });
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    Deno.exit(1);
+  }
+}
+
+/** Runs `fn` with the opened store; any failure → one line, exit 1. */
 async function withStore(
   openStore: OpenStore,
   config: string | undefined,
   fn: (store: Store) => Promise<unknown>,
 ): Promise<void> {
+  loadConfigOrExit(config);
   let store: Store;
   try {
     store = await openStore(config);
@@ -341,7 +354,10 @@ async function withStore(
   await store.close();
 }
 
-const CONFIG_OPTION = ["-c, --config <path>", "configuration file"] as const;
+const CONFIG_OPTION = [
+  "-c, --config <path>",
+  "configuration file (default: $COMMUCAT_CONFIG or ./commucat.toml)",
+] as const;
 
 /** Adds `register-user`, `rotate-keys`, `users list`, `devices list|revoke` and `diagnose`. */
 export function registerAdminCommands(program: Command, openStore: OpenStore): void {
@@ -352,7 +368,7 @@ export function registerAdminCommands(program: Command, openStore: OpenStore): v
     .option("--avatar-url <url>")
     .option(...CONFIG_OPTION)
     .action(async (handle, o) => {
-      const domain = loadConfig({ path: o.config }).server.domain;
+      const domain = loadConfigOrExit(o.config).server.domain;
       await withStore(openStore, o.config, (store) =>
         registerUser(store, domain, handle, {
           displayName: o.displayName,
@@ -367,8 +383,14 @@ export function registerAdminCommands(program: Command, openStore: OpenStore): v
     .option("--device <id>", "device id (default: device-<unix ms>)")
     .option(...CONFIG_OPTION)
     .action(async (o) => {
-      const config = loadConfig({ path: o.config });
-      const keys = await loadServerKeys(settingsFromConfig(config));
+      const config = loadConfigOrExit(o.config);
+      let keys;
+      try {
+        keys = await loadServerKeys(settingsFromConfig(config));
+      } catch (error) {
+        console.error(`error: cannot load the device CA key: ${(error as Error).message}`);
+        Deno.exit(1);
+      }
       await withStore(openStore, o.config, (store) =>
         rotateKeys(store, keys.ca, {
           user: o.user,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { fromHex, toHex } from "../src/crypto/mod.ts";
 import { renderLatencySvg, renderMarkdown } from "../bench/load/report.ts";
 import { runLoad, type Scenario, SCENARIOS } from "../bench/load/run.ts";
@@ -15,7 +15,9 @@ function positive(name: string, zeroOk = false) {
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < (zeroOk ? 0 : 1)) {
-      throw new Error(`--${name} must be a ${zeroOk ? "non-negative" : "positive"} integer`);
+      throw new InvalidArgumentError(
+        `--${name} must be a ${zeroOk ? "non-negative" : "positive"} integer`,
+      );
     }
     return n;
   };
@@ -24,7 +26,9 @@ function positive(name: string, zeroOk = false) {
 function seconds(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be positive seconds`);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new InvalidArgumentError(`--${name} must be positive seconds`);
+    }
     return n;
   };
 }
@@ -33,7 +37,9 @@ function scenarios(value: string): Scenario[] {
   const list = value.split(",").map((s) => s.trim()).filter(Boolean);
   for (const s of list) {
     if (!(SCENARIOS as readonly string[]).includes(s)) {
-      throw new Error(`unknown scenario "${s}" (choose from ${SCENARIOS.join(", ")})`);
+      throw new InvalidArgumentError(
+        `unknown scenario "${s}" (choose from ${SCENARIOS.join(", ")})`,
+      );
     }
   }
   return list as Scenario[];
@@ -127,16 +133,25 @@ export function registerBenchCommand(program: Command): void {
       let external;
       if (options.url) {
         if (!options.cert || !options.noisePublic) {
-          console.error("--url needs --cert and --noise-public");
+          console.error("error: --url needs --cert and --noise-public");
+          Deno.exit(2);
+        }
+        let noisePublicHex: string;
+        let certificatePem: string;
+        try {
+          noisePublicHex = toHex(fromHex(options.noisePublic, 32));
+        } catch (error) {
+          console.error(`error: --noise-public: ${(error as Error).message}`);
+          Deno.exit(2);
+        }
+        try {
+          certificatePem = await Deno.readTextFile(options.cert);
+        } catch (error) {
+          console.error(`error: --cert: ${(error as Error).message}`);
           Deno.exit(2);
         }
         external = {
-          target: {
-            url: options.url,
-            domain: options.domain,
-            noisePublicHex: toHex(fromHex(options.noisePublic, 32)),
-            certificatePem: await Deno.readTextFile(options.cert),
-          },
+          target: { url: options.url, domain: options.domain, noisePublicHex, certificatePem },
           pid: options.serverPid,
         };
       }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Command } from "@commander-js/extra-typings";
+import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { CommuCatClient, ServerError } from "../src/client/mod.ts";
 import {
   certificateToJson,
@@ -192,21 +192,74 @@ function messageBody(profile: ClientProfile, text: string): string {
   return JSON.stringify({ from: profile.user_handle ?? profile.device_id, text });
 }
 
-function modeOption(value: string): ConnectMode {
+/** `--mode`: a bad value is a usage error (one line, exit 1), not an exception. */
+export function modeOption(value: string): ConnectMode {
   const mode = parseModeAlias(value);
-  if (!mode) throw new Error(`unknown mode "${value}" (binary, sse, long-poll, websocket)`);
+  if (!mode) {
+    throw new InvalidArgumentError(`unknown mode "${value}" (binary, sse, long-poll, websocket)`);
+  }
   return mode;
+}
+
+/** `--channel`: a CCP channel id (u32). */
+export function channelOption(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < 0 || n > 0xffff_ffff) {
+    throw new InvalidArgumentError("must be a channel id (an integer from 0 to 4294967295)");
+  }
+  return n;
+}
+
+/** `--count`: how many messages; 0 = connect (registering the device) and exit. */
+export function countOption(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isSafeInteger(n) || n < 0) {
+    throw new InvalidArgumentError("must be a non-negative integer");
+  }
+  return n;
+}
+
+/** A channel typed in chat (`/join 5`); throws a one-line error. */
+function channelArgument(value: string | undefined): number {
+  try {
+    return channelOption(value ?? "");
+  } catch {
+    throw new Error(`${JSON.stringify(value ?? "")} is not a channel id (0 to 4294967295)`);
+  }
+}
+
+/** A network error's useful part: Deno's fetch says "fetch failed" and keeps the reason in `cause`. */
+function networkReason(error: unknown): string {
+  const e = error as Error & { cause?: unknown };
+  const reason = e.cause instanceof Error ? e.cause.message : String(e?.message ?? error);
+  const text = reason.replace(/^error sending request for url \([^)]*\): /, "").replaceAll(
+    "\n",
+    " ",
+  );
+  return /UnknownIssuer|certificate/i.test(text)
+    ? `${text} (for a self-signed server certificate pass --tls-ca, e.g. var/tls/cert.pem)`
+    : text;
+}
+
+/** One line for a failed `fetch`: the URL and the underlying cause (TLS, DNS, refused…). */
+export function fetchFailure(url: string, error: unknown): Error {
+  return new Error(`cannot reach ${url}: ${networkReason(error)}`);
 }
 
 function fail(error: unknown): never {
   const text = error instanceof ServerError
     ? `server refused: ${error.code}: ${error.body.detail ?? ""}`
+    : (error as { cause?: unknown }).cause instanceof Error
+    ? `cannot reach the server: ${networkReason(error)}`
     : (error as Error).message;
   console.error(`error: ${text}`);
   Deno.exit(1);
 }
 
-/** Adds `client init | connect | send | listen`. */
+const PROFILE_HELP =
+  "profile file (default: $COMMUCAT_CLIENT_HOME/client.json or ~/.config/commucat/client.json)";
+
+/** Adds `client init | connect | send | listen | friend | friends`. */
 export function registerClientCommands(program: Command): void {
   const client = program.command("client").description("terminal client for people and scripts");
   client.command("init")
@@ -217,10 +270,7 @@ export function registerClientCommands(program: Command): void {
     .option("--device-id <id>", "device id (default: random)")
     .option("--tls-ca <path>", "PEM certificate to trust (e.g. var/tls/cert.pem)")
     .option("--pattern <XK|IK>", "Noise pattern", "XK")
-    .option(
-      "--profile <path>",
-      "profile file (default: $COMMUCAT_CLIENT_HOME/client.json or ~/.config/commucat/client.json)",
-    )
+    .option("--profile <path>", PROFILE_HELP)
     .option("--force", "overwrite an existing profile")
     .action(async (o) => {
       try {
@@ -230,12 +280,18 @@ export function registerClientCommands(program: Command): void {
           throw new Error(`profile ${profilePath} exists (use --force to replace it)`);
         }
         if (o.pattern !== "XK" && o.pattern !== "IK") throw new Error("--pattern must be XK or IK");
+        if (!/^https?:\/\/[^/]/.test(o.server)) {
+          throw new Error(
+            `--server must be a URL such as https://localhost:8443, got "${o.server}"`,
+          );
+        }
         const tls = o.tlsCa ? [await Deno.readTextFile(o.tlsCa)] : undefined;
         const http = tls ? Deno.createHttpClient({ caCerts: tls }) : undefined;
-        const response = await fetch(`${o.server.replace(/\/+$/, "")}/api/server-info`, {
-          client: http,
+        const infoUrl = `${o.server.replace(/\/+$/, "")}/api/server-info`;
+        const response = await fetch(infoUrl, { client: http }).catch((error) => {
+          throw fetchFailure(infoUrl, error);
         });
-        if (!response.ok) throw new Error(`server-info: HTTP ${response.status}`);
+        if (!response.ok) throw new Error(`${infoUrl}: HTTP ${response.status}`);
         const info = await response.json() as {
           domain: string;
           noise_public: string;
@@ -268,12 +324,9 @@ export function registerClientCommands(program: Command): void {
 
   client.command("connect")
     .description("connect and chat interactively (stdin lines; /join, /leave, /channel, /quit)")
-    .option(
-      "--profile <path>",
-      "profile file (default: $COMMUCAT_CLIENT_HOME/client.json or ~/.config/commucat/client.json)",
-    )
+    .option("--profile <path>", PROFILE_HELP)
     .option("--mode <mode>", "binary | sse | long-poll | websocket", modeOption)
-    .option("--channel <n>", "channel to start on", "1")
+    .option("--channel <n>", "channel to start on", channelOption, 1)
     .action(async (o) => {
       let session: Awaited<ReturnType<typeof connect>>;
       try {
@@ -289,7 +342,7 @@ export function registerClientCommands(program: Command): void {
         "commands: /friend <handle> | /friends | /join <channel> [device…] | /leave <channel> | " +
           "/channel <n> | /quit",
       );
-      let channel = Number(o.channel);
+      let channel = o.channel;
       (async () => {
         for (let f = await c.next(); f; f = await c.next()) console.log(describeFrame(f));
         console.log("disconnected");
@@ -310,24 +363,26 @@ export function registerClientCommands(program: Command): void {
               c.close();
               Deno.exit(0);
             } else if (cmd === "/join") {
-              channel = Number(args[0]);
+              channel = channelArgument(args[0]);
               await c.join(channel, args.slice(1));
               console.log(`joined ${channel}`);
             } else if (cmd === "/leave") {
-              await c.leave(Number(args[0]));
+              await c.leave(channelArgument(args[0]));
               console.log(`left ${args[0]}`);
             } else if (cmd === "/friend") {
               console.log(await befriendHandle(profile, c, args[0]));
             } else if (cmd === "/friends") {
               console.log(await friendsText(profile, c));
             } else if (cmd === "/channel") {
-              channel = Number(args[0]);
+              channel = channelArgument(args[0]);
             } else {
               await c.send(channel, messageBody(profile, line));
             }
           } catch (error) {
             console.error(
-              error instanceof ServerError ? `! ${error.code}: ${error.body.detail}` : `! ${error}`,
+              error instanceof ServerError
+                ? `! ${error.code}: ${error.body.detail}`
+                : `! ${(error as Error).message}`,
             );
           }
         }
@@ -338,7 +393,7 @@ export function registerClientCommands(program: Command): void {
   client.command("friend")
     .description("send a friend request to a handle, or accept theirs")
     .argument("<handle>", "the other user's handle (or user id)")
-    .option("--profile <path>", "profile file")
+    .option("--profile <path>", PROFILE_HELP)
     .action(async (handle, o) => {
       try {
         const { client: c, profile } = await connect(o.profile, undefined);
@@ -351,7 +406,7 @@ export function registerClientCommands(program: Command): void {
 
   client.command("friends")
     .description("list friends (with their devices) and pending requests")
-    .option("--profile <path>", "profile file")
+    .option("--profile <path>", PROFILE_HELP)
     .action(async (o) => {
       try {
         const { client: c, profile } = await connect(o.profile, undefined);
@@ -364,18 +419,15 @@ export function registerClientCommands(program: Command): void {
 
   client.command("send")
     .description("send one message and exit")
-    .requiredOption("--channel <n>", "channel id")
+    .requiredOption("--channel <n>", "channel id", channelOption)
     .option("--to <devices>", "comma-separated devices to add to the channel first")
-    .option(
-      "--profile <path>",
-      "profile file (default: $COMMUCAT_CLIENT_HOME/client.json or ~/.config/commucat/client.json)",
-    )
+    .option("--profile <path>", PROFILE_HELP)
     .option("--mode <mode>", "binary | sse | long-poll | websocket", modeOption)
     .argument("<text...>", "message text")
     .action(async (text, o) => {
       try {
         const { client: c, profile } = await connect(o.profile, o.mode);
-        const channel = Number(o.channel);
+        const channel = o.channel;
         if (o.to) await c.join(channel, o.to.split(",").map((d) => d.trim()).filter(Boolean));
         const ack = await c.send(channel, messageBody(profile, text.join(" ")));
         console.log(`sent (ack ${ack.ack})`);
@@ -387,19 +439,20 @@ export function registerClientCommands(program: Command): void {
 
   client.command("listen")
     .description("print delivered messages until interrupted")
-    .option(
-      "--profile <path>",
-      "profile file (default: $COMMUCAT_CLIENT_HOME/client.json or ~/.config/commucat/client.json)",
-    )
+    .option("--profile <path>", PROFILE_HELP)
     .option("--mode <mode>", "binary | sse | long-poll | websocket", modeOption)
-    .option("--join <channel>", "join (or create) this channel first")
-    .option("--count <n>", "exit after n messages")
+    .option("--join <channel>", "join (or create) this channel first", channelOption)
+    .option(
+      "--count <n>",
+      "exit after n messages (0: connect, which registers, and exit)",
+      countOption,
+    )
     .action(async (o) => {
       try {
         const { client: c } = await connect(o.profile, o.mode);
-        if (o.join) await c.join(Number(o.join), []);
+        if (o.join !== undefined) await c.join(o.join, []);
         console.log("listening");
-        let left = o.count ? Number(o.count) : Infinity;
+        let left = o.count ?? Infinity;
         while (left > 0) {
           const f = await c.next();
           if (!f) break;

@@ -44,10 +44,13 @@ export function checkConfig(options: LoadOptions = {}): CheckResult {
 
 /** Adds `config check [--config path]`, `config reference` and `config sample` to `program`. */
 export function registerConfigCommand(program: Command): void {
-  const config = program.command("config").description("Inspect the server configuration");
+  const config = program.command("config").description("inspect the server configuration");
   config.command("check")
-    .description("Load the configuration, report the first problem or print it (secrets redacted)")
-    .option("-c, --config <path>", "config file (default: $COMMUCAT_CONFIG or ./commucat.toml)")
+    .description("load the configuration, report the first problem or print it (secrets redacted)")
+    .option(
+      "-c, --config <path>",
+      "configuration file (default: $COMMUCAT_CONFIG or ./commucat.toml)",
+    )
     .action((opts) => {
       const result = checkConfig({ path: opts.config });
       if (result.code === 0) console.log(result.output.trimEnd());
@@ -55,9 +58,9 @@ export function registerConfigCommand(program: Command): void {
       Deno.exitCode = result.code;
     });
   config.command("reference")
-    .description("Print the markdown table of every configuration key")
+    .description("print the markdown table of every configuration key")
     .action(() => console.log(renderConfigReference().trimEnd()));
   config.command("sample")
-    .description("Print a sample commucat.toml listing every key with its default")
+    .description("print a sample commucat.toml listing every key with its default")
     .action(() => console.log(renderSampleConfig().trimEnd()));
 }

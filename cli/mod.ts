@@ -21,11 +21,25 @@ import { registerServeCommand } from "./serve.ts";
 /** Version reported by `--version`. */
 export const VERSION = "0.1.0";
 
-/** Opens the store the configuration names (SQLite file or PostgreSQL), refusing an old schema. */
-function openConfiguredStore(options: { config?: string; db?: string } = {}): Promise<Store> {
-  if (options.db) return openSqliteStore(options.db);
+/**
+ * Opens the store the configuration names (SQLite file or PostgreSQL), refusing an old schema.
+ * `--db` names an existing SQLite file: a mistyped path must not leave an empty database behind.
+ */
+export async function openConfiguredStore(
+  options: { config?: string; db?: string } = {},
+): Promise<Store> {
+  if (options.db) {
+    const db = options.db;
+    await Deno.stat(db).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new Error(
+        `database ${db} does not exist (check --db; \`commucat migrate --db ${db}\` creates one)`,
+      );
+    });
+    return await openSqliteStore(db);
+  }
   const settings = settingsFromConfig(loadConfig({ path: options.config }));
-  return openStore({ ...settings, migrate: false });
+  return await openStore({ ...settings, migrate: false });
 }
 
 /** Builds the full command tree. */
