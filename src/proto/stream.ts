@@ -8,6 +8,7 @@ import { CodecError } from "./errors.ts";
 import { type DecodedFrame, decodeFrame, resolveMaxFrameLength } from "./frame.ts";
 
 const INITIAL_CAPACITY = 4096;
+const EMPTY = new Uint8Array(0);
 /** An idle buffer above this size is released, so one big frame does not pin memory. */
 const RETAIN_CAPACITY = 1 << 20;
 
@@ -20,9 +21,11 @@ export interface FrameDecoderOptions {
 /**
  * Turns a byte stream, delivered in chunks of any size, into frames.
  *
- * Bytes are appended to one growable buffer (doubling, compacted in place), so
- * many small chunks or one large frame arriving byte by byte cost amortised
- * O(1) per byte. Once a chunk yields a {@linkcode CodecError} the stream is
+ * Whole frames at the start of a chunk are decoded from the chunk itself (no
+ * copy) while nothing is buffered. Other bytes are appended to one growable
+ * buffer (doubling, compacted in place; allocated on first need), so many
+ * small chunks or one large frame arriving byte by byte cost amortised O(1)
+ * per byte. Once a chunk yields a {@linkcode CodecError} the stream is
  * unusable: the decoder keeps the error and rethrows it on every later call
  * until {@linkcode FrameDecoder.reset}.
  *
@@ -35,7 +38,7 @@ export interface FrameDecoderOptions {
  * ```
  */
 export class FrameDecoder {
-  #buffer = new Uint8Array(INITIAL_CAPACITY);
+  #buffer: Uint8Array = EMPTY;
   #read = 0;
   #write = 0;
   #maxFrameLength: number;
@@ -68,8 +71,20 @@ export class FrameDecoder {
    * handle frames up to the exact point of failure).
    */
   push(chunk: Uint8Array): DecodedFrame[] {
-    this.append(chunk);
+    if (this.#failure) throw this.#failure;
     const frames: DecodedFrame[] = [];
+    let offset = 0;
+    if (this.#read === this.#write) {
+      // Nothing buffered: decode straight from the chunk (payloads are copies).
+      while (offset < chunk.length) {
+        const result = this.#decode(offset === 0 ? chunk : chunk.subarray(offset));
+        if (result === null) break;
+        offset += result.consumed;
+        frames.push(result.frame);
+      }
+      if (offset === chunk.length) return frames;
+    }
+    this.append(offset === 0 ? chunk : chunk.subarray(offset));
     for (let frame = this.next(); frame !== null; frame = this.next()) frames.push(frame);
     return frames;
   }
@@ -90,15 +105,7 @@ export class FrameDecoder {
   next(): DecodedFrame | null {
     if (this.#failure) throw this.#failure;
     if (this.#read === this.#write) return null;
-    let result;
-    try {
-      result = decodeFrame(this.#buffer.subarray(this.#read, this.#write), {
-        maxFrameLength: this.#maxFrameLength,
-      });
-    } catch (error) {
-      if (error instanceof CodecError) this.#failure = error;
-      throw error;
-    }
+    const result = this.#decode(this.#buffer.subarray(this.#read, this.#write));
     if (result === null) return null;
     this.#read += result.consumed;
     if (this.#read === this.#write) this.#release();
@@ -107,10 +114,20 @@ export class FrameDecoder {
 
   /** Drops all buffered bytes and any stored error; keeps `maxFrameLength`. */
   reset(): void {
-    this.#buffer = new Uint8Array(INITIAL_CAPACITY);
+    this.#buffer = EMPTY;
     this.#read = 0;
     this.#write = 0;
     this.#failure = undefined;
+  }
+
+  /** decodeFrame, remembering a codec error. */
+  #decode(bytes: Uint8Array) {
+    try {
+      return decodeFrame(bytes, this); // the decoder is its own DecodeOptions
+    } catch (error) {
+      if (error instanceof CodecError) this.#failure = error;
+      throw error;
+    }
   }
 
   /** Makes room for `extra` more bytes after `#write`. */
@@ -123,7 +140,7 @@ export class FrameDecoder {
       // half the buffer, paid for by the bytes consumed since the last growth.
       this.#buffer.copyWithin(0, this.#read, this.#write);
     } else {
-      let capacity = this.#buffer.length * 2;
+      let capacity = Math.max(INITIAL_CAPACITY, this.#buffer.length * 2);
       while (capacity < needed) capacity *= 2;
       const grown = new Uint8Array(capacity);
       grown.set(this.#buffer.subarray(this.#read, this.#write));
@@ -137,6 +154,6 @@ export class FrameDecoder {
   #release(): void {
     this.#read = 0;
     this.#write = 0;
-    if (this.#buffer.length > RETAIN_CAPACITY) this.#buffer = new Uint8Array(INITIAL_CAPACITY);
+    if (this.#buffer.length > RETAIN_CAPACITY) this.#buffer = EMPTY;
   }
 }

@@ -130,3 +130,34 @@ Deno.test("FrameDecoder: append()/next() yield frames up to the exact point of f
   assert.equal(decoder.next()?.sequence, 2);
   assert.throws(() => decoder.next(), CodecError);
 });
+
+Deno.test("FrameDecoder: whole frames decode from the chunk; a partial tail is kept", () => {
+  const frames = [msg(1, 40), msg(2, 0), controlFrame(FrameType.Ack, 0, 3, { ack: 2 })];
+  const stream = concat(frames.map(encodeFrame));
+  const expected = decodeAll(stream);
+  const decoder = new FrameDecoder();
+  const cut = stream.length - 3;
+  const chunk = stream.slice(0, cut);
+  const first = decoder.push(chunk);
+  assert.deepEqual(first, expected.slice(0, 2));
+  assert.equal(
+    decoder.buffered,
+    cut - encodeFrame(frames[0]).length - encodeFrame(frames[1]).length,
+  );
+  // Payloads are copies: reusing the chunk does not change frames already returned.
+  chunk.fill(0);
+  assert.deepEqual(first, expected.slice(0, 2));
+  assert.deepEqual(decoder.push(stream.subarray(cut)), expected.slice(2));
+  assert.equal(decoder.buffered, 0);
+  // Then whole frames again, straight from the chunk.
+  assert.deepEqual(decoder.push(stream), expected);
+});
+
+Deno.test("FrameDecoder: an error on the direct path also sticks until reset()", () => {
+  const decoder = new FrameDecoder();
+  const bad = new Uint8Array([1, 0xff]); // body of 1 byte, invalid frame type
+  assert.throws(() => decoder.push(concat([encodeFrame(msg(1, 2)), bad])), CodecError);
+  assert.throws(() => decoder.push(encodeFrame(msg(2, 2))), CodecError);
+  decoder.reset();
+  assert.equal(decoder.push(encodeFrame(msg(3, 2))).length, 1);
+});
