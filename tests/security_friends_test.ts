@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
+import { MAX_PENDING_FRIEND_REQUESTS } from "../src/api/mod.ts";
 import { api, assertProblem, befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
@@ -51,5 +52,30 @@ Deno.test("security: a stranger put into one's own friends list does not expose 
       as: bob,
     });
     assert.equal((direct.body!.devices as unknown[]).length, 1, direct.text);
+  });
+});
+
+Deno.test("security: pending outgoing friend requests are capped per user", async () => {
+  await withClients(1, async (srv, [mallory]) => {
+    const now = new Date();
+    const send = (id: string) =>
+      api(srv, "POST", `/api/friends/requests/${id}`, { as: mallory, json: { message: "hi" } });
+    for (let i = 0; i <= MAX_PENDING_FRIEND_REQUESTS; i++) {
+      const userId = `spam-target-${i}`;
+      await srv.server.store.createUser({
+        userId,
+        handle: userId,
+        displayName: null,
+        avatarUrl: null,
+        domain: srv.domain,
+        createdAt: now,
+        updatedAt: now,
+      });
+      const sent = await send(userId);
+      if (i < MAX_PENDING_FRIEND_REQUESTS) assert.equal(sent.status, 201, sent.text);
+      else assertProblem(sent, 429, "too many pending friend requests");
+    }
+    // Also towards other domains (refused before any federation work).
+    assertProblem(await send("x@peer.example"), 429, "too many pending friend requests");
   });
 });

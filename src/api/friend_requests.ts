@@ -15,6 +15,9 @@ import { ApiError, json, pathSegment, readJson, rfc3339, validate } from "./http
 /** Body of POST /api/friends/requests/{id} (validated here, documented in /openapi.json). */
 export const sendBody = z.object({ message: z.string().max(1024).nullish() }).optional();
 
+/** Most outgoing friend requests a user may have pending at once (anti-spam). */
+export const MAX_PENDING_FRIEND_REQUESTS = 64;
+
 /** A friend request as the API shows it. */
 export function friendRequestJson(r: FriendRequestRecord) {
   return {
@@ -44,6 +47,10 @@ export async function listFriendRequests(deps: ApiDeps, request: Request): Promi
 /** POST /api/friends/requests/{id}: `{id}` is a user id, a handle, or `handle@domain`. */
 export async function sendFriendRequest(deps: ApiDeps, request: Request): Promise<Response> {
   const caller = await authenticate(deps, request);
+  const outgoing = await deps.store.listOutgoingFriendRequests(caller.user.userId);
+  if (outgoing.filter((r) => r.status === "pending").length >= MAX_PENDING_FRIEND_REQUESTS) {
+    throw new ApiError(429, "too many pending friend requests");
+  }
   let id = pathSegment(request, 4);
   const at = id.lastIndexOf("@");
   if (at >= 0) {

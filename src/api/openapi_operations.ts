@@ -126,6 +126,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
       400: "unknown domain: <domain> (no active federation peer)",
       404: "user not found",
       409: "friend request already exists",
+      429: "too many pending friend requests (64)",
       501: "a handle of another domain while federation is not available",
     },
     params: { id: `${USER_ID}, handle@<this domain>, or handle@<a peer domain>` },
