@@ -173,13 +173,14 @@ const crypto = z.strictObject({
   pq_kem_public: optional(hexExact(1184), {
     example: "<2368 hex characters>",
     env: "COMMUCAT_PQ_KEM_PUBLIC",
-    description: "ML-KEM-768 encapsulation key; both or neither with `crypto.pq_kem_secret`.",
+    description: "ML-KEM-768 encapsulation key; both or neither with `crypto.pq_kem_secret`. " +
+      "Not used yet (post-quantum handshakes are not built): accepted and checked only.",
   }),
   pq_kem_secret: optional(hexExact(2400), {
     example: "<4800 hex characters>",
     env: "COMMUCAT_PQ_KEM_SECRET",
     secret: true,
-    description: "ML-KEM-768 decapsulation key (both or neither).",
+    description: "ML-KEM-768 decapsulation key (both or neither). Not used yet.",
   }),
 });
 
@@ -367,7 +368,8 @@ const turnServer = z.strictObject({
     {
       defaultText: "— (required in each table)",
       example: "turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349",
-      description: "TURN/STUN URLs: comma-separated string or array.",
+      description: "TURN/STUN URLs: comma-separated string or array. Not used yet: the server " +
+        "does not hand out TURN credentials (checked only).",
     },
   ),
   secret: optional(text(), {
@@ -393,7 +395,8 @@ const turnServer = z.strictObject({
 const ice = z.strictObject({
   lite_enabled: key(boolean(), false, {
     env: "COMMUCAT_ICE_LITE_ENABLED",
-    description: "Run the built-in UDP STUN (ICE-lite) responder.",
+    description: "Run the built-in UDP STUN (ICE-lite) responder. Not built yet: accepted and " +
+      "checked, but no responder runs.",
   }),
   lite_bind: optional(socketAddress(), {
     example: "0.0.0.0:3478",
@@ -408,7 +411,7 @@ const ice = z.strictObject({
   }),
   turn_ttl: key(positiveInt(), 600, {
     env: "COMMUCAT_ICE_TURN_TTL",
-    description: "Lifetime of TURN REST credentials, seconds (at least 60 is used).",
+    description: "Lifetime of TURN REST credentials, seconds (at least 60 is used). Not used yet.",
   }),
   turn: z.record(
     z.string().regex(/^[A-Za-z0-9_-]+$/, { error: "expected a TURN server name [A-Za-z0-9_-]" }),
@@ -421,7 +424,9 @@ const admin = z.strictObject({
     example: "<a long random string>",
     env: "COMMUCAT_ADMIN_TOKEN",
     secret: true,
-    description: "Bootstrap admin bearer token; absent → one is generated at start-up.",
+    description: "Bootstrap admin bearer token, stored hashed at the first start when no admin " +
+      "token is stored yet (absent → one is generated and printed once); later changes are " +
+      "ignored with a warning: use `commucat admin-token create`.",
   }),
 });
 
@@ -429,12 +434,13 @@ const transport = z.strictObject({
   reality_cert: optional(text("path"), {
     example: "/etc/commucat/reality.pem",
     env: "COMMUCAT_REALITY_CERT",
-    description: "REALITY certificate PEM path; both or neither with `reality_fingerprint`.",
+    description: "REALITY certificate PEM path; both or neither with `reality_fingerprint`. " +
+      "Not used yet (obfuscated transports are not built).",
   }),
   reality_fingerprint: optional(hexExact(32), {
     example: "<64 hex characters>",
     env: "COMMUCAT_REALITY_FINGERPRINT",
-    description: "BLAKE3 of the REALITY PEM text, hex32.",
+    description: "BLAKE3 of the REALITY PEM text, hex32. Not used yet.",
   }),
 });
 
