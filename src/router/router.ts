@@ -345,10 +345,9 @@ export class Router {
       if (!groupMembers.some((m) => m.deviceId === sender.deviceId)) {
         throw new RouteError("not_member", `device is not a member of group ${body.group_id}`);
       }
-      if (
-        existing && existing.groupId !== body.group_id &&
-        !existing.members.includes(sender.deviceId)
-      ) {
+      // A channel is bound to a group only when new or already that group's:
+      // otherwise a member could swap a route's members for a group's.
+      if (existing && existing.groupId !== body.group_id) {
         throw new RouteError("not_member", `channel ${frame.channel} belongs to another route`);
       }
       members = groupMembers.map((m) => m.deviceId);
@@ -455,19 +454,24 @@ export class Router {
       throw new RouteError("forbidden", "only a group owner or admin can invite");
     }
     await this.#authorize(sender, [body.device]);
-    const role = body.role === "owner" ? "admin" : roleOf(body.role);
+    const existing = await this.#getRoute(frame.channel);
+    if (existing && existing.groupId !== body.group_id) {
+      throw new RouteError("not_member", `channel ${frame.channel} belongs to another route`);
+    }
+    // Roles only go where the inviter may put them: nobody becomes owner by
+    // invitation, an existing owner is never demoted, and only the owner
+    // changes an existing member's role.
+    const current = members.find((m) => m.deviceId === body.device);
+    const asked = body.role === "owner" ? "admin" : roleOf(body.role);
+    const role = current && (current.role === "owner" || inviter.role !== "owner")
+      ? current.role
+      : asked;
     await this.#o.store.upsertGroupMember({
       groupId: body.group_id,
       deviceId: body.device,
       role,
       joinedAt: new Date(this.#now()),
     });
-    const existing = await this.#getRoute(frame.channel);
-    if (
-      existing && existing.groupId !== body.group_id && !existing.members.includes(sender.deviceId)
-    ) {
-      throw new RouteError("not_member", `channel ${frame.channel} belongs to another route`);
-    }
     const route: RouteRecord = existing
       ? { ...existing, members: unique([...existing.members, sender.deviceId, body.device]) }
       : {

@@ -239,7 +239,8 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
       maxAutoDevicesPerUser: settings.maxAutoDevicesPerUser,
       sessionTtlSeconds: settings.keepaliveSeconds,
       keepaliveIntervalSeconds,
-      replay: new ReplayCache(10 * 60_000),
+      // Longer than the whole ±5 min IK timestamp window, so no replay outlives its entry.
+      replay: new ReplayCache(11 * 60_000),
       ikFreshnessMs: 5 * 60_000,
       newId,
       now: Date.now,
