@@ -360,7 +360,7 @@ export function registerClientCommands(program: Command): void {
           try {
             const [cmd, ...args] = line.split(/\s+/);
             if (cmd === "/quit") {
-              c.close();
+              await c.closeGracefully();
               Deno.exit(0);
             } else if (cmd === "/join") {
               channel = channelArgument(args[0]);
@@ -387,7 +387,7 @@ export function registerClientCommands(program: Command): void {
           }
         }
       }
-      c.close();
+      await c.closeGracefully();
     });
 
   client.command("friend")
@@ -398,7 +398,7 @@ export function registerClientCommands(program: Command): void {
       try {
         const { client: c, profile } = await connect(o.profile, undefined);
         console.log(await befriendHandle(profile, c, handle));
-        c.close();
+        await c.closeGracefully();
       } catch (error) {
         fail(error);
       }
@@ -411,7 +411,7 @@ export function registerClientCommands(program: Command): void {
       try {
         const { client: c, profile } = await connect(o.profile, undefined);
         console.log(await friendsText(profile, c));
-        c.close();
+        await c.closeGracefully();
       } catch (error) {
         fail(error);
       }
@@ -431,7 +431,7 @@ export function registerClientCommands(program: Command): void {
         if (o.to) await c.join(channel, o.to.split(",").map((d) => d.trim()).filter(Boolean));
         const ack = await c.send(channel, messageBody(profile, text.join(" ")));
         console.log(`sent (ack ${ack.ack})`);
-        c.close();
+        await c.closeGracefully();
       } catch (error) {
         fail(error);
       }
@@ -459,7 +459,7 @@ export function registerClientCommands(program: Command): void {
           console.log(describeFrame(f));
           if (f.type === FrameType.Msg) left--;
         }
-        c.close();
+        await c.closeGracefully();
       } catch (error) {
         fail(error);
       }

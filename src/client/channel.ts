@@ -15,6 +15,9 @@ export interface ClientChannel {
   write(bytes: Uint8Array): void;
   /** Downstream chunks, in order; ends when the server closes. */
   readonly chunks: AsyncIterable<Uint8Array>;
+  /** Ends the upstream only; what was written still reaches the server, which then closes. */
+  end(): void;
+  /** Closes both directions at once (unsent upstream bytes may be lost). */
   close(): void;
 }
 
@@ -76,6 +79,13 @@ async function openStream(
     throw new Error(`connect failed: HTTP ${response.status} ${text}`);
   }
   let closed = false;
+  const endUpstream = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      controller.close();
+    } catch { /* already closed */ }
+  };
   const body = response.body;
   const chunks = mode === "binary"
     ? body
@@ -96,12 +106,9 @@ async function openStream(
         }
       },
     },
+    end: endUpstream,
     close() {
-      if (closed) return;
-      closed = true;
-      try {
-        controller.close();
-      } catch { /* already closed */ }
+      endUpstream();
       abort.abort();
     },
   };
@@ -177,6 +184,11 @@ async function openWebSocket(
     socket.onerror = () => reject(new Error("websocket connect failed"));
   });
   socket.onerror = finish;
+  const closeSocket = () => {
+    if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+      socket.close();
+    }
+  };
   return {
     mode: "websocket",
     write(bytes) {
@@ -195,10 +207,8 @@ async function openWebSocket(
         }
       },
     },
-    close() {
-      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
-        socket.close();
-      }
-    },
+    // A WebSocket close is already graceful: queued messages go out first.
+    end: closeSocket,
+    close: closeSocket,
   };
 }

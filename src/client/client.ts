@@ -248,6 +248,25 @@ export class CommuCatClient {
   }
 
   /** Closes the connection. */
+  /**
+   * Acknowledges what arrived, ends the upstream and waits (at most
+   * `timeoutMs`) for the server to close: nothing received is delivered again.
+   */
+  async closeGracefully(timeoutMs = 2_000): Promise<void> {
+    if (this.#closed) return;
+    this.#flushAck();
+    clearTimeout(this.#ackTimer);
+    this.#channel.end();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#closedPromise,
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    this.close();
+  }
+
+  /** Closes at once (a delivery ack still in flight may be lost: see {@link closeGracefully}). */
   close(): void {
     if (this.#closed) return;
     this.#flushAck();

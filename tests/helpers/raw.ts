@@ -204,6 +204,7 @@ export class RawConnection {
           }
         },
       },
+      end: endUpstream,
       close: () => {
         endUpstream();
         abort.abort();
