@@ -52,7 +52,7 @@ export function registerServeCommand(program: Command): void {
       console.log(`tls certificate: ${server.certificatePath}`);
       if (server.generatedAdminToken) {
         // Shown once, here only (never logged): it is stored hashed.
-        console.log(`admin token (generated, shown once): ${server.generatedAdminToken}`);
+        console.log(`admin token: generated, in ${server.adminTokenPath} (mode 0600)`);
       }
       const shutdown = async (signal: string) => {
         log.info("shutting down", { signal });

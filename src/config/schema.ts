@@ -425,7 +425,7 @@ const admin = z.strictObject({
     env: "COMMUCAT_ADMIN_TOKEN",
     secret: true,
     description: "Bootstrap admin bearer token, stored hashed at the first start when no admin " +
-      "token is stored yet (absent → one is generated and printed once); later changes are " +
+      "token is stored yet (absent → one is generated into `<data_dir>/admin-token`, mode 0600); later changes are " +
       "ignored with a warning: use `commucat admin-token create`.",
   }),
 });

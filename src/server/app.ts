@@ -81,13 +81,22 @@ export interface RunningServer {
   readonly certificatePath: string;
   /** The newest Noise static key (what clients should use). */
   noiseKey(): NoiseKey;
-  /** An admin token generated at first start (no `admin.token` configured); shown once. */
+  /** An admin token generated at first start (no `admin.token` configured). */
   readonly generatedAdminToken: string | null;
+  /** Where the newest generated or rotated admin token is written (mode 0600). */
+  readonly adminTokenPath: string;
   readonly ledger: Ledger;
   /** Stops accepting, tells clients, closes connections and storage. */
   stop(): Promise<void>;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
+}
+
+/** Writes an admin token for the operator to pick up: mode 0600, replaced atomically. */
+async function writeAdminTokenFile(path: string, token: string): Promise<void> {
+  const tmp = `${path}.tmp-${crypto.randomUUID()}`;
+  await Deno.writeTextFile(tmp, token + "\n", { mode: 0o600 });
+  await Deno.rename(tmp, path);
 }
 
 /** Opens the configured store (migrating a brand-new database on first start). */
@@ -119,11 +128,17 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     store,
     policy: settings.rotation.admin,
     logger: log,
-    // Rotated tokens are shown once on stdout, never in the log.
-    deliverToken: (t) =>
-      console.log(`admin token v${t.version} (expires ${t.expiresAt.toISOString()}): ${t.token}`),
+    // New tokens go to a file only the service user can read: stdout ends up in the journal.
+    deliverToken: (t) => {
+      writeAdminTokenFile(adminTokenPath, t.token).then(
+        () => log.info("admin token rotated", { version: t.version, file: adminTokenPath }),
+        (e) => log.error("could not write the admin token file", { error: String(e) }),
+      );
+    },
   });
+  const adminTokenPath = `${settings.dataDir}/admin-token`;
   const generatedAdminToken = await adminTokens.bootstrap(settings.adminToken ?? null);
+  if (generatedAdminToken) await writeAdminTokenFile(adminTokenPath, generatedAdminToken);
   const verifyAdminToken = (token: string) => adminTokens.verify(token);
 
   const { presence, bus } = settings.presence.backend === "redis"
@@ -484,6 +499,7 @@ export async function startServer(settings: ServerSettings, log: Logger): Promis
     certificatePath: tls.certPath,
     noiseKey: () => noiseKeys.newest(),
     generatedAdminToken,
+    adminTokenPath,
     ledger,
     stop,
     finished,
