@@ -110,12 +110,22 @@ export function openStore(settings: ServerSettings): Promise<Store> {
     : openSqliteStore(settings.sqlitePath, { migrate: settings.migrate, createIfNew: true });
 }
 
+/** Parts supplied by an embedder instead of built from settings (tests inject failing stores). */
+export interface ServerParts {
+  /** Used instead of opening `settings.storage`; the server closes it on stop. */
+  store?: Store;
+}
+
 /** Builds and starts a server. */
-export async function startServer(settings: ServerSettings, log: Logger): Promise<RunningServer> {
+export async function startServer(
+  settings: ServerSettings,
+  log: Logger,
+  parts: ServerParts = {},
+): Promise<RunningServer> {
   await Deno.mkdir(settings.dataDir, { recursive: true });
   const keys = await loadServerKeys(settings);
   const trusted = TrustedProxies.parse(settings.trustedProxies);
-  const store = await openStore(settings);
+  const store = parts.store ?? await openStore(settings);
   const ledger = await createLedger({ ...settings.ledger, logger: log });
   const noiseKeys = new NoiseKeyManager({
     store,

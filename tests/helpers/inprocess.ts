@@ -5,6 +5,7 @@
 import {
   defaultSettings,
   type RunningServer,
+  type ServerParts,
   type ServerSettings,
   startServer,
 } from "../../src/server/mod.ts";
@@ -21,6 +22,7 @@ export interface TestServer extends ServerHandle {
 /** Starts a server; stop it with `stop()` (also removes the data dir). */
 export async function startTestServer(
   overrides: Partial<ServerSettings> = {},
+  parts: ServerParts = {},
 ): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-test-" });
   const settings = defaultSettings({
@@ -36,7 +38,7 @@ export async function startTestServer(
     },
     ...overrides,
   });
-  const server = await startServer(settings, silentLogger);
+  const server = await startServer(settings, silentLogger, parts);
   return {
     server,
     dataDir,
