@@ -114,6 +114,9 @@ export class ServerConnection implements Peer {
   #draining = false;
   #drainAgain = false;
   #drainPaused = false;
+  /** Retries a drain that failed (store down): nothing else may look at the queue again. */
+  #drainRetry: ReturnType<typeof setTimeout> | undefined;
+  #drainFailures = 0;
   #resolveDone!: () => void;
 
   constructor(link: Link, deps: ConnectionDeps, connectionId: string) {
@@ -173,9 +176,11 @@ export class ServerConnection implements Peer {
   /** Makes `work` the tail of the inbound queue; the queue is idle again once it settles last. */
   #enqueueWork(work: Promise<void>): Promise<void> {
     this.#tail = work;
-    void work.then(() => {
+    const idle = () => {
       if (this.#tail === work) this.#tail = null;
-    });
+    };
+    // Both ways: a rejected `work` must not become an unhandled rejection here.
+    work.then(idle, idle);
     return work;
   }
 
@@ -410,7 +415,8 @@ export class ServerConnection implements Peer {
         connection: this.connectionId,
         error: String(error),
       });
-      this.#sendError("internal", "internal error while routing", frame);
+      // A dependency failed (store, presence…): retryable, a documented code.
+      this.#sendError("unavailable", "the server could not route this frame; retry", frame);
     }
   }
 
@@ -564,11 +570,19 @@ export class ServerConnection implements Peer {
           if (batch.length < room) break;
         }
       } while (this.#drainAgain && this.#state === "established");
+      this.#drainFailures = 0;
     } catch (error) {
       this.#deps.log.warn("inbox drain failed", {
         connection: this.connectionId,
         error: String(error),
       });
+      if (this.#state === "established" && this.#drainRetry === undefined) {
+        const delay = Math.min(500 * 2 ** this.#drainFailures++, 30_000);
+        this.#drainRetry = setTimeout(() => {
+          this.#drainRetry = undefined;
+          this.kickInbox();
+        }, delay);
+      }
     } finally {
       this.#draining = false;
     }
@@ -644,6 +658,7 @@ export class ServerConnection implements Peer {
     }
     this.#state = "closed";
     clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#drainRetry);
     this.#handshake = null;
     if (wasEstablished) refresherOf(this.#deps).delete(this);
     this.#link.close();
@@ -666,17 +681,19 @@ export class ServerConnection implements Peer {
       // out of order.
       const unacked = this.#pending.filter((p) => !p.envelopeId);
       this.#pending = [];
-      const requeued = unacked.map((item) =>
-        d.router.requeue(this.deviceId, item.frame).catch((error: unknown) =>
-          d.log.error("could not requeue an unacknowledged frame", { error: String(error) })
-        )
-      );
+      const requeued = unacked.map((item) => requeueDurably(d, this.deviceId, item.frame));
       const stillMine = d.registry.remove(this);
       await Promise.all(requeued);
       if (stillMine) await d.presence.clear(this.deviceId, d.instanceId).catch(() => {});
       // A frame being routed when we closed may still be writing to the store:
       // `done` must mean nothing of ours touches it any more (shutdown closes it next).
       await this.#tail?.catch(() => {});
+    } catch (error) {
+      // Runs detached from close(): a throw here would be an unhandled rejection.
+      this.#deps.log.error("connection cleanup failed", {
+        connection: this.connectionId,
+        error: String(error),
+      });
     } finally {
       this.#resolveDone();
     }
@@ -726,6 +743,34 @@ function refresherOf(deps: ConnectionDeps): Refresher {
   let refresher = refreshers.get(deps);
   if (refresher === undefined) refreshers.set(deps, refresher = new Refresher(deps));
   return refresher;
+}
+
+/** Attempts of {@link requeueDurably} before it gives up (about 35 s of store outage). */
+const REQUEUE_ATTEMPTS = 12;
+
+/**
+ * Puts an unacknowledged live frame back into the offline queue, retrying
+ * with backoff while the store fails: its sender was acknowledged already,
+ * so this copy is the only one left.
+ */
+async function requeueDurably(d: ConnectionDeps, deviceId: string, frame: Frame): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      await d.router.requeue(deviceId, frame);
+      return;
+    } catch (error) {
+      if (attempt >= REQUEUE_ATTEMPTS) {
+        d.log.error("could not requeue an unacknowledged frame; dropped", {
+          device: deviceId,
+          attempts: attempt,
+          error: String(error),
+        });
+        return;
+      }
+      d.log.warn("requeue failed; retrying", { device: deviceId, error: String(error) });
+      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5_000)));
+    }
+  }
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
