@@ -64,6 +64,8 @@ export interface RouterOptions {
   now?: () => number;
   /** Members on other domains (`device@b.example`): their frames go to federation. */
   remote?: RemoteRelay;
+  /** Routes kept in memory (default 65 536); the oldest cached go first. */
+  maxCachedRoutes?: number;
 }
 
 /** Relays frames to route members that live on another domain. */
@@ -95,10 +97,26 @@ export class Router {
   #o: RouterOptions;
   #now: () => number;
   #routes = new Map<number, RouteRecord | null>();
+  #maxCachedRoutes: number;
 
   constructor(options: RouterOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#maxCachedRoutes = Math.max(1, options.maxCachedRoutes ?? 65_536);
+  }
+
+  /** Routes cached in memory now (bounded: clients pick channel ids freely). */
+  get cachedRoutes(): number {
+    return this.#routes.size;
+  }
+
+  #cacheRoute(channel: number, route: RouteRecord | null): void {
+    this.#routes.delete(channel);
+    this.#routes.set(channel, route);
+    // Map keeps insertion order: the first key is the oldest entry.
+    if (this.#routes.size > this.#maxCachedRoutes) {
+      this.#routes.delete(this.#routes.keys().next().value!);
+    }
   }
 
   /**
@@ -275,19 +293,19 @@ export class Router {
   async #getRoute(channel: number): Promise<RouteRecord | null> {
     if (this.#routes.has(channel)) return this.#routes.get(channel) ?? null;
     const route = await this.#o.store.getRoute(channel);
-    this.#routes.set(channel, route);
+    this.#cacheRoute(channel, route);
     return route;
   }
 
   async #putRoute(route: RouteRecord): Promise<void> {
     await this.#o.store.putRoute(route);
-    this.#routes.set(route.channel, route);
+    this.#cacheRoute(route.channel, route);
     await this.#announceRoute(route.channel);
   }
 
   async #deleteRoute(channel: number): Promise<void> {
     await this.#o.store.deleteRoute(channel);
-    this.#routes.set(channel, null);
+    this.#cacheRoute(channel, null);
     await this.#announceRoute(channel);
   }
 
