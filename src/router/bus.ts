@@ -39,13 +39,21 @@ export class LocalBus implements Bus {
   #instance = "";
 
   send(instance: string, message: BusMessage): Promise<void> {
-    if (instance === this.#instance) this.#handler?.(message);
-    return Promise.resolve();
+    return instance === this.#instance ? this.#deliver(message) : Promise.resolve();
   }
 
   broadcast(message: BusMessage): Promise<void> {
-    this.#handler?.(message);
-    return Promise.resolve();
+    return this.#deliver(message);
+  }
+
+  /** A throwing handler rejects the promise (as a Redis failure would), never the caller's stack. */
+  #deliver(message: BusMessage): Promise<void> {
+    try {
+      this.#handler?.(message);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   subscribe(instance: string, handler: (message: BusMessage) => void): Promise<void> {
