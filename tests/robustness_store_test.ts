@@ -11,7 +11,7 @@ import { openSqliteStore, type Store } from "../src/storage/mod.ts";
 import { befriend, partyOf } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
-import { openRawSession, within } from "./helpers/raw.ts";
+import { expectRefused, makeHello, openRawSession, RawConnection, within } from "./helpers/raw.ts";
 
 /** A store whose named methods reject while switched on ("*" = all but close). */
 interface FaultyStore {
@@ -156,6 +156,26 @@ Deno.test("robustness: a store outage mid-traffic answers unavailable, then reco
   } finally {
     alice.close();
     bob2?.close();
+    await srv.stop();
+  }
+});
+
+Deno.test("robustness: a store failure inside the handshake answers an Error, then a close", async () => {
+  const { srv, faults } = await startFaulty();
+  try {
+    faults.fail("getUserByHandle");
+    const conn = await RawConnection.open(srv);
+    conn.write(makeHello(srv, newDevice()).bytes);
+    const error = await within(
+      expectRefused(conn).finally(() => conn.close()),
+      "the handshake Error",
+    );
+    assert.equal(error.error, "handshake");
+    assert.ok(faults.failures("getUserByHandle") > 0);
+    faults.heal();
+    const ok = await within(CommuCatClient.connect(connectOptions(srv, newDevice())), "a client");
+    ok.close();
+  } finally {
     await srv.stop();
   }
 });

@@ -222,7 +222,15 @@ export class ServerConnection implements Peer {
           this.#failHandshake(error);
           return;
         }
-        throw error;
+        // A dependency failed (e.g. the store): the client still gets an Error frame.
+        this.#deps.log.error("handshake failed", {
+          connection: this.connectionId,
+          error: String(error),
+        });
+        this.#failHandshake(
+          new HandshakeError("unavailable", "the server is unavailable, try again later"),
+        );
+        return;
       }
     }
     this.#handshakeBuf = buf.length > 0 ? buf.slice() : new Uint8Array(0);
