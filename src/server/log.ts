@@ -74,6 +74,13 @@ export function createLogger(options: LoggerOptions): Logger {
   const threshold = RANK[options.level];
   const emit = (level: LogLevel, message: string, properties?: Record<string, unknown>) => {
     if (RANK[level] < threshold) return;
+    // Loggers are called from timers and event callbacks, where a throw ends
+    // the process: a closed stderr or an unserializable property loses the line only.
+    try {
+      emitNow(level, message, properties);
+    } catch { /* the line is lost, the server is not */ }
+  };
+  const emitNow = (level: LogLevel, message: string, properties?: Record<string, unknown>) => {
     const record = {
       time: new Date().toISOString(),
       level,
