@@ -156,7 +156,13 @@ export class FileLedger implements Ledger {
 
   async #drain(): Promise<void> {
     while (this.#pending.length > 0) {
-      await this.#writeBatch(this.#pending.splice(0, this.#maxBatch));
+      const batch = this.#pending.splice(0, this.#maxBatch);
+      try {
+        await this.#writeBatch(batch);
+      } catch (error) {
+        // Never leave callers waiting or a rejection unhandled: fail the batch.
+        this.#fail(batch, `unexpected: ${(error as Error).message}`);
+      }
     }
   }
 

@@ -444,6 +444,7 @@ export async function startServer(
   // republish presence, look at every queue now and once more after a
   // presence TTL — senders that found no presence meanwhile sent no notice.
   let busWasHealthy = bus.healthy;
+  let lookAgain: ReturnType<typeof setTimeout> | undefined;
   function watchBus(): void {
     const healthy = bus.healthy;
     const kickAll = () => {
@@ -453,11 +454,9 @@ export async function startServer(
     else if (!busWasHealthy) {
       for (const peer of registry.all()) (peer as ServerConnection).refreshPresence();
       kickAll();
-      jobs.push(
-        setTimeout(kickAll, settings.presenceTtlSeconds * 1000) as unknown as ReturnType<
-          typeof setInterval
-        >,
-      );
+      // One pending look-again at a time, however often the bus flaps.
+      clearTimeout(lookAgain);
+      lookAgain = setTimeout(kickAll, settings.presenceTtlSeconds * 1000);
     }
     busWasHealthy = healthy;
   }
@@ -469,6 +468,7 @@ export async function startServer(
     stopped ??= (async () => {
       stopping = true;
       for (const job of jobs) clearInterval(job);
+      clearTimeout(lookAgain);
       await rotationJob.stop();
       await federation.stop();
       // Each established client gets an Error "shutdown"; unacknowledged frames are requeued.
