@@ -185,16 +185,22 @@ Deno.test("zkp: JSON round trip, either hex case, exact lengths", () => {
 
 Deno.test("zkp: half scalars satisfy u ≡ v·c (mod 8ℓ) with v odd and ~128-bit sizes", () => {
   const N = 8n * ED25519_ORDER;
+  let none = 0;
   for (let i = 0; i < 500; i++) {
     const c = leNumber(crypto.getRandomValues(new Uint8Array(40))) % ED25519_ORDER;
     const pair = halfScalars(c);
-    assert.ok(pair !== null);
+    // Rarely no odd short pair exists; verify then uses the plain equation.
+    if (pair === null) {
+      none++;
+      continue;
+    }
     const [u, v] = pair;
     assert.equal((((v * c - u) % N) + N) % N, 0n);
     assert.equal(v & 1n, 1n);
     assert.ok(u > 0n && u < 2n ** 136n);
     assert.ok((v < 0n ? -v : v) < 2n ** 136n);
   }
+  assert.ok(none < 25, `short pairs exist for nearly every challenge (${none}/500 without)`);
   assert.equal(halfScalars(0n), null);
   assert.deepEqual(halfScalars(1n), [1n, 1n]);
 });
@@ -208,6 +214,7 @@ Deno.test("zkp: the halved equation agrees with the plain one, torsion included"
     true,
   );
   assert.ok(!t8.multiplyUnsafe(4n).is0() && t8.multiplyUnsafe(8n).is0());
+  let fallbacks = 0;
   for (let i = 0; i < 40; i++) {
     const s = random();
     const c = random();
@@ -222,7 +229,11 @@ Deno.test("zkp: the halved equation agrees with the plain one, torsion included"
     ];
     for (const [R, expected] of cases) {
       assert.equal(plainEquationHolds(s, c, A, R), expected);
-      assert.equal(halvedEquationHolds(s, c, A, R), expected);
+      // null = no short pair for this challenge: verify falls back to the plain equation.
+      const halved = halvedEquationHolds(s, c, A, R);
+      if (halved === null) fallbacks++;
+      else assert.equal(halved, expected);
     }
   }
+  assert.ok(fallbacks < 40, "the halved path is the common one");
 });
