@@ -263,16 +263,21 @@ export class Router {
     this.stats.enqueued += envelopes.length;
     // A device that connected while we were writing may have drained its
     // queue already; tell it to look again — here or on its instance.
+    const remote: Promise<void>[] = [];
     for (const deviceId of devices) {
       const local = this.#o.registry.get(deviceId);
-      if (local) {
-        local.kickInbox();
-        continue;
-      }
-      const entry = await this.#o.presence.get(deviceId).catch(() => null);
-      if (entry && entry.instance !== this.#o.instanceId) {
-        await this.#o.bus.send(entry.instance, { kind: "inbox", deviceId }).catch(() => {});
-      }
+      if (local) local.kickInbox();
+      else remote.push(this.#notifyHolder(deviceId));
+    }
+    // One presence look-up per recipient, all at once (a group fan-out must
+    // not pay them one after another).
+    if (remote.length > 0) await Promise.all(remote);
+  }
+
+  async #notifyHolder(deviceId: string): Promise<void> {
+    const entry = await this.#o.presence.get(deviceId).catch(() => null);
+    if (entry && entry.instance !== this.#o.instanceId) {
+      await this.#o.bus.send(entry.instance, { kind: "inbox", deviceId }).catch(() => {});
     }
   }
 
