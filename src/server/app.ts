@@ -21,7 +21,6 @@ import {
 } from "../security/rotation/mod.ts";
 import {
   type Bus,
-  type BusMessage,
   connectRedis,
   FriendsPolicy,
   LocalBus,
@@ -42,12 +41,12 @@ import {
 import { openPostgresStore, openSqliteStore, type Store } from "../storage/mod.ts";
 import { combineObservers, Metrics, serveMetrics } from "../metrics/mod.ts";
 import { ensureSelfSignedCertificate } from "../security/tls/mod.ts";
-import { decodeFrame } from "../proto/mod.ts";
-import { decodeBase64 } from "../transport/mod.ts";
 import { purgePairings } from "../api/mod.ts";
 import { buildApi } from "./api_wiring.ts";
 import { buildFederation } from "./federation_wiring.ts";
+import { busMessageHandler } from "./bus_handler.ts";
 import { handleConnect } from "./connect.ts";
+import { readiness } from "./readiness.ts";
 import { loadServerKeys, type ServerKeys } from "./keys.ts";
 import { withRequestLog } from "./log.ts";
 import { json, problem } from "./problem.ts";
@@ -287,36 +286,7 @@ export async function startServer(
       bus.broadcast({ kind: "kick", deviceId, connectionId }).catch(() => {});
     },
   };
-  await bus.subscribe(instanceId, (message) => onBusMessage(message));
-  function onBusMessage(message: BusMessage): void {
-    switch (message.kind) {
-      case "inbox":
-        registry.get(message.deviceId)?.kickInbox();
-        break;
-      case "route":
-        if (message.from !== instanceId) router.invalidateRoute(message.channel);
-        break;
-      case "kick": {
-        const peer = registry.get(message.deviceId);
-        if (peer && peer.connectionId !== message.connectionId) {
-          (peer as ServerConnection).close("replaced by a newer connection");
-        }
-        break;
-      }
-      case "frame": {
-        const peer = registry.get(message.deviceId);
-        if (!peer) break;
-        try {
-          const decoded = decodeFrame(decodeBase64(message.frame));
-          if (decoded) peer.deliver(decoded.frame);
-        } catch {
-          log.warn("malformed frame on the bus", {});
-        }
-        break;
-      }
-    }
-  }
-
+  await bus.subscribe(instanceId, busMessageHandler({ instanceId, registry, router, log }));
   const connections = new Set<ServerConnection>();
   const startedAt = Date.now();
   let stopping = false;
@@ -349,7 +319,7 @@ export async function startServer(
     log,
   });
 
-  const handler = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
+  const handler = (request: Request, info: Deno.ServeHandlerInfo): Response | Promise<Response> => {
     const { pathname } = new URL(request.url);
     if (stopping && pathname === "/connect") return problem(503, "server is shutting down");
     const clientKey = rateLimitKey(clientIp(request, info, trusted));
@@ -378,20 +348,8 @@ export async function startServer(
           frames: { ingress: counters.framesIn, egress: counters.framesOut },
           relay: { live: router.stats.deliveredLive, enqueued: router.stats.enqueued },
         });
-      case "/readyz": {
-        const checks: Record<string, string> = {};
-        await store.ping().then(() => (checks.storage = "ok"), (e) => (checks.storage = String(e)));
-        await presence.ping().then(
-          () => (checks.presence = "ok"),
-          (e) => (checks.presence = String(e)),
-        );
-        checks.bus = bus.healthy ? "ok" : "reconnecting";
-        const ready = !stopping && Object.values(checks).every((v) => v === "ok");
-        return new Response(JSON.stringify({ status: ready ? "ready" : "degraded", checks }), {
-          status: ready ? 200 : 503,
-          headers: { "content-type": "application/json", "cache-control": "no-store" },
-        });
-      }
+      case "/readyz":
+        return readiness({ store, presence, bus }, stopping);
       case "/federation/events":
       case "/federation/friend-request":
         return federation.handle(request);

@@ -1,0 +1,48 @@
+/**
+ * What this instance does with a message from the cross-instance bus.
+ *
+ * @module
+ */
+import { decodeFrame } from "../proto/mod.ts";
+import type { BusMessage, PeerRegistry, Router } from "../router/mod.ts";
+import type { Logger, ServerConnection } from "../session/mod.ts";
+import { decodeBase64 } from "../transport/mod.ts";
+
+/** The handler for `bus.subscribe`. */
+export function busMessageHandler(parts: {
+  instanceId: string;
+  registry: PeerRegistry;
+  router: Router;
+  log: Logger;
+}): (message: BusMessage) => void {
+  const { instanceId, registry, router, log } = parts;
+  return (message) => {
+    switch (message.kind) {
+      case "inbox":
+        registry.get(message.deviceId)?.kickInbox();
+        break;
+      case "route":
+        if (message.from !== instanceId) router.invalidateRoute(message.channel);
+        break;
+      case "kick": {
+        // The device connected again on another instance: one connection per device.
+        const peer = registry.get(message.deviceId);
+        if (peer && peer.connectionId !== message.connectionId) {
+          (peer as ServerConnection).close("replaced by a newer connection");
+        }
+        break;
+      }
+      case "frame": {
+        const peer = registry.get(message.deviceId);
+        if (!peer) break;
+        try {
+          const decoded = decodeFrame(decodeBase64(message.frame));
+          if (decoded) peer.deliver(decoded.frame);
+        } catch {
+          log.warn("malformed frame on the bus", {});
+        }
+        break;
+      }
+    }
+  };
+}
