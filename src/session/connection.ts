@@ -29,9 +29,12 @@ import type {
 import { RouteError } from "../router/mod.ts";
 import type { Store } from "../storage/mod.ts";
 import type { Link } from "../transport/mod.ts";
+import { Delivery } from "./delivery.ts";
 import { HandshakeError } from "./errors.ts";
 import { type Established, type HandshakeDeps, ServerHandshake } from "./handshake.ts";
 import type { ConnectionObserver, Logger } from "./observer.ts";
+import { encodeCumulativeAck, sendAfterThisTurn } from "./owed_acks.ts";
+import { refresherOf } from "./refresher.ts";
 import { encodeUnit, UnitDecoder } from "./units.ts";
 
 /** Largest encoded frame one Noise message can carry (65535 − 16-byte tag). */
@@ -40,14 +43,11 @@ export const MAX_DELIVERABLE_FRAME = 65519;
 const HEADER_ALLOWANCE = 32;
 /** Largest plaintext frame accepted during the handshake. */
 const MAX_HANDSHAKE_FRAME = 64 * 1024;
-/** Offline-queue rows read per batch. */
-const INBOX_BATCH = 128;
 /** Hello capability: the client accepts cumulative Acks `{"ack": n, "upto": true}` (PROTOCOL.md §4). */
 export const ACK_UPTO_CAPABILITY = "ack-upto";
 const DEFER_PLAIN_ACK: RouteOptions = { deferPlainAck: true };
 const RESOLVED: Promise<void> = Promise.resolve();
 const EMPTY_FRAMES: DecodedFrame[] = [];
-const utf8Encoder = new TextEncoder();
 /** The close reason of a server shutdown: established clients get an Error `shutdown` first. */
 export const SHUTDOWN_REASON = "server shutting down";
 
@@ -70,12 +70,6 @@ export interface ConnectionDeps {
   observer: ConnectionObserver;
   /** Tells other instances this device is now connected here (they drop older connections). */
   announce?: (deviceId: string, connectionId: string) => void;
-}
-
-interface PendingDelivery {
-  sequence: number;
-  frame: Frame;
-  envelopeId?: string;
 }
 
 type State = "hello" | "auth" | "established" | "closed";
@@ -101,7 +95,7 @@ export class ServerConnection implements Peer {
   #transport: NoiseTransport | null = null;
   #sendSequence = 0;
   #lastClientSequence = 0;
-  #pending: PendingDelivery[] = [];
+  readonly #delivery: Delivery;
   /** The last queued piece of inbound work, or null when the inbound side is idle. */
   #tail: Promise<void> | null = null;
   #inboundQueued = 0;
@@ -110,13 +104,8 @@ export class ServerConnection implements Peer {
   /** Highest client sequence routed but not acknowledged yet (cumulative mode), else 0. */
   #owedAck = 0;
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
-  #inboxPosition: bigint | undefined;
-  #draining = false;
-  #drainAgain = false;
-  #drainPaused = false;
-  /** Retries a drain that failed (store down): nothing else may look at the queue again. */
-  #drainRetry: ReturnType<typeof setTimeout> | undefined;
-  #drainFailures = 0;
+  /** Sends the owed cumulative Ack; one closure per connection for the shared flush timer. */
+  readonly #sendOwedAckLater = () => this.#sendOwedAck();
   #resolveDone!: () => void;
 
   constructor(link: Link, deps: ConnectionDeps, connectionId: string) {
@@ -124,6 +113,7 @@ export class ServerConnection implements Peer {
     this.#deps = deps;
     this.connectionId = connectionId;
     this.#handshake = new ServerHandshake(deps.handshake);
+    this.#delivery = new Delivery(this, deps);
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
     this.#handshakeTimer = setTimeout(() => {
       if (this.#state === "hello" || this.#state === "auth") {
@@ -299,7 +289,7 @@ export class ServerConnection implements Peer {
     clearTimeout(this.#handshakeTimer);
     this.refreshPresence();
     refresherOf(this.#deps).add(this);
-    void this.#drainInbox();
+    void this.#delivery.drain();
   }
 
   #processUnits(chunk: Uint8Array): void | Promise<void> {
@@ -430,17 +420,6 @@ export class ServerConnection implements Peer {
 
   // ---- cumulative acks (capability "ack-upto") ----
 
-  /** Connections owing a cumulative Ack: one timer flushes them all after this turn. */
-  static #owing = new Set<ServerConnection>();
-  static #owingTimer: ReturnType<typeof setTimeout> | undefined;
-
-  static #flushOwing(): void {
-    ServerConnection.#owingTimer = undefined;
-    const owing = ServerConnection.#owing;
-    ServerConnection.#owing = new Set();
-    for (const connection of owing) connection.#sendOwedAck();
-  }
-
   /**
    * Schedules the owed cumulative Ack. It goes out after the current
    * event-loop turn, so the Msgs of one burst share one Ack, or earlier,
@@ -448,8 +427,7 @@ export class ServerConnection implements Peer {
    */
   #flushOwedAckSoon(): void {
     if (this.#owedAck === 0 || this.#state !== "established") return;
-    ServerConnection.#owing.add(this);
-    ServerConnection.#owingTimer ??= setTimeout(ServerConnection.#flushOwing, 0);
+    sendAfterThisTurn(this.#sendOwedAckLater);
   }
 
   #sendOwedAck(): void {
@@ -463,13 +441,7 @@ export class ServerConnection implements Peer {
     if (this.#owedAck === 0) return null;
     const upTo = this.#owedAck;
     this.#owedAck = 0;
-    const body = `{"ack":${upTo},"upto":true}`;
-    return encodeFrame({
-      type: FrameType.Ack,
-      channel: 0,
-      sequence: this.#nextSequence(),
-      payload: utf8Encoder.encode(body),
-    });
+    return encodeCumulativeAck(upTo, this.#nextSequence());
   }
 
   // ---- delivery (Peer) ----
@@ -477,7 +449,7 @@ export class ServerConnection implements Peer {
   deliver(frame: Frame, origin?: DeliveryOrigin): boolean {
     if (this.#state !== "established") return false;
     if (
-      this.#pending.length >= this.#deps.outboundQueueFrames ||
+      this.#delivery.full ||
       this.#link.backlogBytes >= this.#deps.outboundQueueBytes
     ) {
       if (origin?.envelopeId) return false; // still in the store; retried later
@@ -485,7 +457,7 @@ export class ServerConnection implements Peer {
       return false;
     }
     const sequence = this.#sendEncrypted(frame);
-    this.#pending.push({ sequence, frame, envelopeId: origin?.envelopeId });
+    this.#delivery.track(sequence, frame, origin?.envelopeId);
     return true;
   }
 
@@ -511,7 +483,7 @@ export class ServerConnection implements Peer {
   }
 
   kickInbox(): void {
-    if (this.#state === "established") void this.#drainInbox();
+    if (this.#state === "established") void this.#delivery.drain();
   }
 
   #settle(control: unknown): void {
@@ -520,80 +492,7 @@ export class ServerConnection implements Peer {
       this.#sendError("invalid_payload", 'ack must be {"ack": <sequence>}');
       return;
     }
-    let settled = 0;
-    const envelopeIds: string[] = [];
-    while (settled < this.#pending.length && this.#pending[settled].sequence <= upTo) {
-      const id = this.#pending[settled].envelopeId;
-      if (id) envelopeIds.push(id);
-      settled++;
-    }
-    if (settled === 0) return;
-    this.#pending.splice(0, settled);
-    if (envelopeIds.length > 0) {
-      this.#deps.store.deleteRelay(this.deviceId, envelopeIds).catch((error: unknown) =>
-        this.#deps.log.warn("relay delete failed", { error: String(error) })
-      );
-    }
-    if (this.#drainPaused) {
-      this.#drainPaused = false;
-      void this.#drainInbox();
-    }
-  }
-
-  async #drainInbox(): Promise<void> {
-    if (this.#draining) {
-      this.#drainAgain = true;
-      return;
-    }
-    this.#draining = true;
-    try {
-      do {
-        this.#drainAgain = false;
-        while (this.#state === "established") {
-          const room = Math.min(INBOX_BATCH, this.#deps.outboundQueueFrames - this.#pending.length);
-          if (room <= 0) {
-            this.#drainPaused = true;
-            return;
-          }
-          const batch = await this.#deps.store.loadInbox(this.deviceId, {
-            limit: room,
-            now: new Date(),
-            afterPosition: this.#inboxPosition,
-          });
-          for (const envelope of batch) {
-            let frame: Frame;
-            try {
-              frame = decodeFrame(envelope.payload)!.frame;
-            } catch {
-              this.#deps.store.deleteRelay(this.deviceId, [envelope.envelopeId]).catch(() => {});
-              this.#inboxPosition = envelope.position;
-              continue;
-            }
-            if (!this.deliver(frame, { envelopeId: envelope.envelopeId })) {
-              this.#drainPaused = true;
-              return;
-            }
-            this.#inboxPosition = envelope.position;
-          }
-          if (batch.length < room) break;
-        }
-      } while (this.#drainAgain && this.#state === "established");
-      this.#drainFailures = 0;
-    } catch (error) {
-      this.#deps.log.warn("inbox drain failed", {
-        connection: this.connectionId,
-        error: String(error),
-      });
-      if (this.#state === "established" && this.#drainRetry === undefined) {
-        const delay = Math.min(500 * 2 ** this.#drainFailures++, 30_000);
-        this.#drainRetry = setTimeout(() => {
-          this.#drainRetry = undefined;
-          this.kickInbox();
-        }, delay);
-      }
-    } finally {
-      this.#draining = false;
-    }
+    this.#delivery.settle(upTo);
   }
 
   // ---- output ----
@@ -666,7 +565,7 @@ export class ServerConnection implements Peer {
     }
     this.#state = "closed";
     clearTimeout(this.#handshakeTimer);
-    clearTimeout(this.#drainRetry);
+    this.#delivery.stop();
     this.#handshake = null;
     if (wasEstablished) refresherOf(this.#deps).delete(this);
     this.#link.close();
@@ -687,9 +586,7 @@ export class ServerConnection implements Peer {
       // the router queues new frames for this device, and those must come after
       // these (the store takes writes in call order) or the device sees them
       // out of order.
-      const unacked = this.#pending.filter((p) => !p.envelopeId);
-      this.#pending = [];
-      const requeued = unacked.map((item) => requeueDurably(d, this.deviceId, item.frame));
+      const requeued = this.#delivery.requeueUnacked();
       const stillMine = d.registry.remove(this);
       await Promise.all(requeued);
       if (stillMine) await d.presence.clear(this.deviceId, d.instanceId).catch(() => {});
@@ -704,79 +601,6 @@ export class ServerConnection implements Peer {
       });
     } finally {
       this.#resolveDone();
-    }
-  }
-}
-
-/**
- * Presence and session refresh for all established connections sharing one
- * `ConnectionDeps`: two intervals in all instead of two per connection (each
- * a timer and a closure, kept for the connection's life). The intervals run
- * only while there is a connection. A new connection's first refresh comes
- * within half a TTL, as before.
- */
-class Refresher {
-  readonly #connections = new Set<ServerConnection>();
-  readonly #deps: ConnectionDeps;
-  #timers: ReturnType<typeof setInterval>[] = [];
-
-  constructor(deps: ConnectionDeps) {
-    this.#deps = deps;
-  }
-
-  add(connection: ServerConnection): void {
-    this.#connections.add(connection);
-    if (this.#timers.length > 0) return;
-    const d = this.#deps;
-    this.#timers = [
-      setInterval(() => {
-        for (const c of this.#connections) c.refreshPresence();
-      }, Math.max(1, d.presenceTtlSeconds / 2) * 1000),
-      setInterval(() => {
-        for (const c of this.#connections) c.refreshSession();
-      }, Math.max(1, d.sessionTtlSeconds / 2) * 1000),
-    ];
-  }
-
-  delete(connection: ServerConnection): void {
-    if (!this.#connections.delete(connection) || this.#connections.size > 0) return;
-    for (const timer of this.#timers) clearInterval(timer);
-    this.#timers = [];
-  }
-}
-
-const refreshers = new WeakMap<ConnectionDeps, Refresher>();
-
-function refresherOf(deps: ConnectionDeps): Refresher {
-  let refresher = refreshers.get(deps);
-  if (refresher === undefined) refreshers.set(deps, refresher = new Refresher(deps));
-  return refresher;
-}
-
-/** Attempts of {@link requeueDurably} before it gives up (about 35 s of store outage). */
-const REQUEUE_ATTEMPTS = 12;
-
-/**
- * Puts an unacknowledged live frame back into the offline queue, retrying
- * with backoff while the store fails: its sender was acknowledged already,
- * so this copy is the only one left.
- */
-async function requeueDurably(d: ConnectionDeps, deviceId: string, frame: Frame): Promise<void> {
-  for (let attempt = 1;; attempt++) {
-    try {
-      await d.router.requeue(deviceId, frame);
-      return;
-    } catch (error) {
-      if (attempt >= REQUEUE_ATTEMPTS) {
-        d.log.error("could not requeue an unacknowledged frame; dropped", {
-          device: deviceId,
-          attempts: attempt,
-          error: String(error),
-        });
-        return;
-      }
-      d.log.warn("requeue failed; retrying", { device: deviceId, error: String(error) });
-      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5_000)));
     }
   }
 }

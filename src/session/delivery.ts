@@ -1,0 +1,188 @@
+/**
+ * Acknowledged delivery to one connected device: the frames sent but not yet
+ * acknowledged, the offline-queue drain that feeds them, and the requeue of
+ * what is still unacknowledged when the connection closes.
+ *
+ * @module
+ */
+import { decodeFrame, type Frame } from "../proto/mod.ts";
+import type { DeliveryOrigin, Router } from "../router/mod.ts";
+import type { Store } from "../storage/mod.ts";
+import type { Logger } from "./observer.ts";
+
+/** Offline-queue rows read per batch. */
+const INBOX_BATCH = 128;
+/** Attempts of {@link requeueDurably} before it gives up (about 35 s of store outage). */
+const REQUEUE_ATTEMPTS = 12;
+
+/** The collaborators delivery needs (a subset of the connection's). */
+export interface DeliveryDeps {
+  router: Router;
+  store: Store;
+  log: Logger;
+  outboundQueueFrames: number;
+}
+
+/** The connection delivery works for. */
+export interface DeliveryTarget {
+  readonly connectionId: string;
+  readonly deviceId: string;
+  readonly established: boolean;
+  deliver(frame: Frame, origin?: DeliveryOrigin): boolean;
+  kickInbox(): void;
+}
+
+interface PendingDelivery {
+  sequence: number;
+  frame: Frame;
+  envelopeId?: string;
+}
+
+/** Unacknowledged frames and the offline-queue drain of one connection. */
+export class Delivery {
+  readonly #target: DeliveryTarget;
+  readonly #deps: DeliveryDeps;
+  #pending: PendingDelivery[] = [];
+  #inboxPosition: bigint | undefined;
+  #draining = false;
+  #drainAgain = false;
+  #drainPaused = false;
+  /** Retries a drain that failed (store down): nothing else may look at the queue again. */
+  #drainRetry: ReturnType<typeof setTimeout> | undefined;
+  #drainFailures = 0;
+
+  constructor(target: DeliveryTarget, deps: DeliveryDeps) {
+    this.#target = target;
+    this.#deps = deps;
+  }
+
+  /** True when the outbound frame bound is reached. */
+  get full(): boolean {
+    return this.#pending.length >= this.#deps.outboundQueueFrames;
+  }
+
+  /** Records a sent frame as awaiting the client's Ack. */
+  track(sequence: number, frame: Frame, envelopeId: string | undefined): void {
+    this.#pending.push({ sequence, frame, envelopeId });
+  }
+
+  /** Settles every frame up to sequence `upTo`; their stored copies are deleted. */
+  settle(upTo: number): void {
+    let settled = 0;
+    const envelopeIds: string[] = [];
+    while (settled < this.#pending.length && this.#pending[settled].sequence <= upTo) {
+      const id = this.#pending[settled].envelopeId;
+      if (id) envelopeIds.push(id);
+      settled++;
+    }
+    if (settled === 0) return;
+    this.#pending.splice(0, settled);
+    if (envelopeIds.length > 0) {
+      this.#deps.store.deleteRelay(this.#target.deviceId, envelopeIds).catch((error: unknown) =>
+        this.#deps.log.warn("relay delete failed", { error: String(error) })
+      );
+    }
+    if (this.#drainPaused) {
+      this.#drainPaused = false;
+      void this.drain();
+    }
+  }
+
+  /** Delivers the offline queue while there is room; one drain at a time. */
+  async drain(): Promise<void> {
+    if (this.#draining) {
+      this.#drainAgain = true;
+      return;
+    }
+    const target = this.#target;
+    this.#draining = true;
+    try {
+      do {
+        this.#drainAgain = false;
+        while (target.established) {
+          const room = Math.min(INBOX_BATCH, this.#deps.outboundQueueFrames - this.#pending.length);
+          if (room <= 0) {
+            this.#drainPaused = true;
+            return;
+          }
+          const batch = await this.#deps.store.loadInbox(target.deviceId, {
+            limit: room,
+            now: new Date(),
+            afterPosition: this.#inboxPosition,
+          });
+          for (const envelope of batch) {
+            let frame: Frame;
+            try {
+              frame = decodeFrame(envelope.payload)!.frame;
+            } catch {
+              this.#deps.store.deleteRelay(target.deviceId, [envelope.envelopeId]).catch(() => {});
+              this.#inboxPosition = envelope.position;
+              continue;
+            }
+            if (!target.deliver(frame, { envelopeId: envelope.envelopeId })) {
+              this.#drainPaused = true;
+              return;
+            }
+            this.#inboxPosition = envelope.position;
+          }
+          if (batch.length < room) break;
+        }
+      } while (this.#drainAgain && target.established);
+      this.#drainFailures = 0;
+    } catch (error) {
+      this.#deps.log.warn("inbox drain failed", {
+        connection: target.connectionId,
+        error: String(error),
+      });
+      if (target.established && this.#drainRetry === undefined) {
+        const delay = Math.min(500 * 2 ** this.#drainFailures++, 30_000);
+        this.#drainRetry = setTimeout(() => {
+          this.#drainRetry = undefined;
+          target.kickInbox();
+        }, delay);
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  /** Cancels a scheduled drain retry (the connection closed). */
+  stop(): void {
+    clearTimeout(this.#drainRetry);
+  }
+
+  /**
+   * Puts the unacknowledged live frames back into the offline queue, in order;
+   * the requeue starts synchronously (the store takes writes in call order).
+   */
+  requeueUnacked(): Promise<void>[] {
+    const unacked = this.#pending.filter((p) => !p.envelopeId);
+    this.#pending = [];
+    return unacked.map((item) => requeueDurably(this.#deps, this.#target.deviceId, item.frame));
+  }
+}
+
+/**
+ * Puts an unacknowledged live frame back into the offline queue, retrying
+ * with backoff while the store fails: its sender was acknowledged already,
+ * so this copy is the only one left.
+ */
+async function requeueDurably(d: DeliveryDeps, deviceId: string, frame: Frame): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      await d.router.requeue(deviceId, frame);
+      return;
+    } catch (error) {
+      if (attempt >= REQUEUE_ATTEMPTS) {
+        d.log.error("could not requeue an unacknowledged frame; dropped", {
+          device: deviceId,
+          attempts: attempt,
+          error: String(error),
+        });
+        return;
+      }
+      d.log.warn("requeue failed; retrying", { device: deviceId, error: String(error) });
+      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5_000)));
+    }
+  }
+}
