@@ -7,6 +7,7 @@
  */
 
 import type { SQLOutputValue } from "node:sqlite";
+import { corrupt as bad, text, textOrNull } from "./row_narrowing.ts";
 import type {
   DeviceKeyEvent,
   DeviceRecord,
@@ -24,32 +25,10 @@ import type {
   UserRecord,
 } from "./store.ts";
 
+export { StoreCorruptionError, text, textOrNull } from "./row_narrowing.ts";
+
 /** A row as `node:sqlite` returns it. */
 export type Row = Record<string, SQLOutputValue>;
-
-/** Stored data does not have the shape the schema promises. */
-export class StoreCorruptionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "StoreCorruptionError";
-  }
-}
-
-function bad(column: string, expected: string): never {
-  throw new StoreCorruptionError(`column ${column}: expected ${expected}`);
-}
-
-/** TEXT column. */
-export function text(row: Row, column: string): string {
-  const v = row[column];
-  return typeof v === "string" ? v : bad(column, "text");
-}
-
-/** Nullable TEXT column. */
-export function textOrNull(row: Row, column: string): string | null {
-  const v = row[column];
-  return v === null ? null : typeof v === "string" ? v : bad(column, "text or null");
-}
 
 /** INTEGER column as a number (read as number or bigint). */
 export function int(row: Row, column: string): number {

@@ -1,0 +1,109 @@
+/**
+ * The open SQLite database of a store: cached prepared statements, write
+ * transactions, and the promise wrappers every store method runs through
+ * (`node:sqlite` is synchronous; its errors become rejections).
+ *
+ * @module
+ */
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import type { Row } from "./sqlite_rows.ts";
+import { StoreConflictError } from "./store.ts";
+
+// SQLite extended result codes that mean "this would duplicate or orphan a row".
+const CONFLICT_CODES = new Set([
+  787, // SQLITE_CONSTRAINT_FOREIGNKEY
+  1555, // SQLITE_CONSTRAINT_PRIMARYKEY
+  2067, // SQLITE_CONSTRAINT_UNIQUE
+]);
+
+function asConflict(error: unknown, what: string): unknown {
+  if (error instanceof Error && "errcode" in error && CONFLICT_CODES.has(Number(error.errcode))) {
+    // The SQLite message names columns, never values, so it is safe to pass on.
+    return new StoreConflictError(`${what}: ${error.message}`);
+  }
+  return error;
+}
+
+/** An open database with its statement cache. */
+export class SqliteDb {
+  /** The database itself (for the federation statements). */
+  readonly raw: DatabaseSync;
+  /** The offline-queue read, prepared up front: it reads positions as bigints. */
+  readonly loadInbox: StatementSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(db: DatabaseSync) {
+    this.raw = db;
+    this.loadInbox = db.prepare(
+      `SELECT position, envelope_id, payload, deliver_after, expires_at FROM relay_queue
+       WHERE device_id = ? AND position > ? AND deliver_after <= ? AND expires_at > ?
+       ORDER BY position LIMIT ?`,
+    );
+    this.loadInbox.setReadBigInts(true);
+  }
+
+  /** The cached prepared statement for `sql`. */
+  sql(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.raw.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Runs `sql`; the number of changed rows. */
+  run(sql: string, ...params: SQLInputValue[]): number {
+    return Number(this.sql(sql).run(...params).changes);
+  }
+
+  /** The first row of `sql`, if any. */
+  get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.sql(sql).get(...params);
+  }
+
+  /** Every row of `sql`. */
+  all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.sql(sql).all(...params);
+  }
+
+  /** Runs `fn` in a write transaction; rolls back and rethrows on error. */
+  transaction<T>(fn: () => T): T {
+    this.sql("BEGIN IMMEDIATE").run();
+    try {
+      const result = fn();
+      this.sql("COMMIT").run();
+      return result;
+    } catch (error) {
+      if (this.raw.isTransaction) this.sql("ROLLBACK").run();
+      throw error;
+    }
+  }
+
+  /** Runs `fn` turning constraint conflicts into {@link StoreConflictError}. */
+  write<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(asConflict(error, what));
+    }
+  }
+
+  /** Runs `fn`; a throw becomes a rejection. */
+  read<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Closes the database (again: a no-op). */
+  close(): Promise<void> {
+    return this.read(() => {
+      if (!this.raw.isOpen) return;
+      this.#statements.clear();
+      this.raw.close();
+    });
+  }
+}
