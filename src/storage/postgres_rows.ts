@@ -9,7 +9,7 @@
  * @module
  */
 
-import { StoreCorruptionError } from "./sqlite_rows.ts";
+import { corrupt as bad, text as pgText, textOrNull as pgTextOrNull } from "./row_narrowing.ts";
 import type {
   DeviceKeyEvent,
   DeviceRecord,
@@ -28,24 +28,10 @@ import type {
   UserRecord,
 } from "./store.ts";
 
+export { pgText, pgTextOrNull };
+
 /** A row as the client returns it (a parsing boundary: values are narrowed below). */
 export type PgRow = Record<string, unknown>;
-
-function bad(column: string, expected: string): never {
-  throw new StoreCorruptionError(`column ${column}: expected ${expected}`);
-}
-
-/** TEXT column. */
-export function pgText(row: PgRow, column: string): string {
-  const v = row[column];
-  return typeof v === "string" ? v : bad(column, "text");
-}
-
-/** Nullable TEXT column. */
-export function pgTextOrNull(row: PgRow, column: string): string | null {
-  const v = row[column];
-  return v === null ? null : typeof v === "string" ? v : bad(column, "text or null");
-}
 
 /** INTEGER or BIGINT column as a number (must be a safe integer). */
 export function pgInt(row: PgRow, column: string): number {

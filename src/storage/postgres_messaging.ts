@@ -1,0 +1,206 @@
+/**
+ * Channel routes, groups and the offline relay queue on PostgreSQL: plain
+ * functions over the pool, called by {@link PostgresStore}.
+ *
+ * @module
+ */
+import type { PostgresDb } from "./postgres_db.ts";
+import { pgEnvelope, pgGroup, pgInt, pgMember, pgRoute, validDate } from "./postgres_rows.ts";
+import type {
+  GroupMemberRecord,
+  GroupRecord,
+  RelayEnvelope,
+  RouteRecord,
+  StoredEnvelope,
+} from "./store.ts";
+
+// channel routes
+
+export async function getRoute(db: PostgresDb, channel: number): Promise<RouteRecord | null> {
+  const [row] = await db.rows((sql) => sql`SELECT * FROM channel_route WHERE channel = ${channel}`);
+  return row === undefined ? null : pgRoute(row);
+}
+
+export async function putRoute(db: PostgresDb, route: RouteRecord): Promise<void> {
+  await db.write(
+    "put route",
+    (sql) =>
+      sql`INSERT INTO channel_route (channel, members, relay, group_id)
+      VALUES (${route.channel}, ${JSON.stringify(route.members)}::text::jsonb, ${route.relay},
+      ${route.groupId})
+      ON CONFLICT (channel) DO UPDATE SET members = excluded.members,
+        relay = excluded.relay, group_id = excluded.group_id`,
+  );
+}
+
+export async function deleteRoute(db: PostgresDb, channel: number): Promise<void> {
+  await db.write(
+    "delete route",
+    (sql) => sql`DELETE FROM channel_route WHERE channel = ${channel}`,
+  );
+}
+
+// groups
+
+export async function createGroup(
+  db: PostgresDb,
+  group: GroupRecord,
+  members: GroupMemberRecord[],
+): Promise<void> {
+  for (const m of members) {
+    if (m.groupId !== group.groupId) {
+      throw new TypeError(`member ${m.deviceId} is for group ${m.groupId}, not ${group.groupId}`);
+    }
+  }
+  await db.write(
+    `group ${group.groupId} exists or a device is unknown`,
+    (sql) =>
+      sql.begin(async (tx) => {
+        await tx`INSERT INTO chat_group (group_id, owner_device, created_at)
+        VALUES (${group.groupId}, ${group.ownerDevice}, ${validDate(group.createdAt)})`;
+        if (members.length === 0) return;
+        // One statement; unnest keeps the members' order, so ties on joined_at list in it.
+        await tx`INSERT INTO group_member (group_id, device_id, role, joined_at)
+        SELECT ${group.groupId}, d, r, j FROM unnest(
+          ${tx.array(members.map((m) => m.deviceId))}::text[],
+          ${tx.array(members.map((m) => m.role))}::text[],
+          ${tx.array(members.map((m) => validDate(m.joinedAt).toISOString()))}::timestamptz[]
+        ) AS m (d, r, j)`;
+      }),
+  );
+}
+
+export async function getGroup(db: PostgresDb, groupId: string): Promise<GroupRecord | null> {
+  const [row] = await db.rows((sql) => sql`SELECT * FROM chat_group WHERE group_id = ${groupId}`);
+  return row === undefined ? null : pgGroup(row);
+}
+
+/** In join order (ties: see module doc). */
+export async function listGroupMembers(
+  db: PostgresDb,
+  groupId: string,
+): Promise<GroupMemberRecord[]> {
+  const rows = await db.rows((sql) =>
+    sql`SELECT * FROM group_member WHERE group_id = ${groupId} ORDER BY joined_at, ctid`
+  );
+  return rows.map(pgMember);
+}
+
+/** Inserts the membership, or changes the role of an existing one (keeping `joinedAt`). */
+export async function upsertGroupMember(db: PostgresDb, member: GroupMemberRecord): Promise<void> {
+  await db.write(
+    "group or device unknown",
+    (sql) =>
+      sql`INSERT INTO group_member (group_id, device_id, role, joined_at)
+      VALUES (${member.groupId}, ${member.deviceId}, ${member.role},
+      ${validDate(member.joinedAt)})
+      ON CONFLICT (group_id, device_id) DO UPDATE SET role = excluded.role`,
+  );
+}
+
+export async function removeGroupMember(
+  db: PostgresDb,
+  groupId: string,
+  deviceId: string,
+): Promise<void> {
+  await db.write(
+    "remove group member",
+    (sql) => sql`DELETE FROM group_member WHERE group_id = ${groupId} AND device_id = ${deviceId}`,
+  );
+}
+
+// offline relay queue
+
+/**
+ * One INSERT over parallel arrays: atomic by itself, one round trip, and
+ * the same statement text for every batch size (prepared once per
+ * connection). Positions follow the order of `envelopes`.
+ */
+export async function enqueueRelay(db: PostgresDb, envelopes: RelayEnvelope[]): Promise<void> {
+  if (envelopes.length === 0) return;
+  const n = envelopes.length;
+  const ids = new Array<string>(n);
+  const devices = new Array<string>(n);
+  const payloads = new Array<Uint8Array>(n);
+  const deliverAfter = new Array<string>(n);
+  const expiresAt = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const e = envelopes[i];
+    ids[i] = e.envelopeId;
+    devices[i] = e.deviceId;
+    payloads[i] = e.payload;
+    deliverAfter[i] = validDate(e.deliverAfter).toISOString();
+    expiresAt[i] = validDate(e.expiresAt).toISOString();
+  }
+  await db.write(
+    "envelope id already queued",
+    (sql) =>
+      sql`INSERT INTO relay_queue (envelope_id, device_id, payload, deliver_after, expires_at)
+      SELECT * FROM unnest(${sql.array(ids)}::text[], ${sql.array(devices)}::text[],
+        ${sql.array(payloads, 17)}::bytea[], ${sql.array(deliverAfter)}::timestamptz[],
+        ${sql.array(expiresAt)}::timestamptz[])`,
+  );
+}
+
+export async function loadInbox(
+  db: PostgresDb,
+  deviceId: string,
+  options: { limit: number; now: Date; afterPosition?: bigint },
+): Promise<StoredEnvelope[]> {
+  if (!(options.limit >= 1)) return []; // also NaN
+  const now = validDate(options.now);
+  const rows = await db.rows((sql) =>
+    sql`SELECT position, envelope_id, payload, deliver_after, expires_at FROM relay_queue
+      WHERE device_id = ${deviceId} AND position > ${options.afterPosition ?? 0n}
+        AND deliver_after <= ${now} AND expires_at > ${now}
+      ORDER BY position LIMIT ${Math.trunc(options.limit)}`
+  );
+  return rows.map((row) => pgEnvelope(row, deviceId));
+}
+
+/** Only envelopes of `deviceId` go; ids of other devices are ignored. */
+export async function deleteRelay(
+  db: PostgresDb,
+  deviceId: string,
+  envelopeIds: string[],
+): Promise<number> {
+  if (envelopeIds.length === 0) return 0;
+  const result = await db.write("delete relay", (sql) =>
+    sql`DELETE FROM relay_queue
+      WHERE device_id = ${deviceId} AND envelope_id = ANY(${sql.array(envelopeIds)}::text[])`);
+  return result.count;
+}
+
+export async function purgeExpiredRelay(db: PostgresDb, now: Date): Promise<number> {
+  const result = await db.write(
+    "purge relay",
+    (sql) => sql`DELETE FROM relay_queue WHERE expires_at <= ${validDate(now)}`,
+  );
+  return result.count;
+}
+
+/** Unexpired envelopes, including ones not yet deliverable. */
+export async function countInbox(db: PostgresDb, deviceId: string, now: Date): Promise<number> {
+  const [row] = await db.rows((sql) =>
+    sql`SELECT COUNT(*) AS n FROM relay_queue
+      WHERE device_id = ${deviceId} AND expires_at > ${validDate(now)}`
+  );
+  return row === undefined ? 0 : pgInt(row, "n");
+}
+
+export async function countRelayTotal(db: PostgresDb): Promise<number> {
+  const [row] = await db.rows((sql) => sql`SELECT COUNT(*) AS n FROM relay_queue`);
+  return row === undefined ? 0 : pgInt(row, "n");
+}
+
+export async function devicesShareGroup(
+  db: PostgresDb,
+  deviceA: string,
+  deviceB: string,
+): Promise<boolean> {
+  const rows = await db.rows((sql) =>
+    sql`SELECT 1 FROM group_member a JOIN group_member b ON a.group_id = b.group_id
+      WHERE a.device_id = ${deviceA} AND b.device_id = ${deviceB} LIMIT 1`
+  );
+  return rows.length > 0;
+}
