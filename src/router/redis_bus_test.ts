@@ -3,33 +3,7 @@ import type { BusMessage } from "./bus.ts";
 import { connectRedis, parseBusMessage, RedisBus } from "./redis_bus.ts";
 import { RedisConnection } from "./redis_connection.ts";
 
-const redisUrl = Deno.env.get("COMMUCAT_TEST_REDIS_URL");
-
-/** Registers a test that needs the shared test Redis; ignored (and named so) without it. */
-function redisTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({
-    name: redisUrl ? name : `${name} (skipped: COMMUCAT_TEST_REDIS_URL not set)`,
-    ignore: !redisUrl,
-    fn,
-  });
-}
-
-function uniquePrefix(label: string): string {
-  return `test:${label}:${crypto.randomUUID()}:`;
-}
-
-/** Polls `condition` until it holds; fails the test after `timeoutMs`. */
-async function waitFor(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { redisTest, redisUrl, uniquePrefix, waitFor } from "./redis_test_util.ts";
 
 /** Resolves with `promise`, or fails the test when it takes longer than `timeoutMs`. */
 async function within<T>(what: string, promise: Promise<T>, timeoutMs = 3_000): Promise<T> {
