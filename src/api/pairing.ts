@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { certificateToJson, deviceKeysFromSeed, issueCertificate, toHex } from "../crypto/mod.ts";
-import { userSnapshot } from "../session/mod.ts";
+import { userSnapshot } from "../proto/mod.ts";
 import { StoreConflictError } from "../storage/mod.ts";
 import { authenticate } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { decodeBase64 } from "../transport/mod.ts";
-import type { ConnectMode } from "../transport/mod.ts";
+import { type ConnectMode, decodeBase64 } from "../proto/mod.ts";
 
 /** A bidirectional byte carrier to the server. */
 export interface ClientChannel {

@@ -24,19 +24,23 @@ import {
   zkpToJson,
 } from "../crypto/mod.ts";
 import {
+  ACK_UPTO_CAPABILITY,
+  authFrame as authMessage,
+  type ConnectMode,
   controlFrame,
   type DecodedFrame,
   decodeFrame,
+  DEFAULT_PROLOGUE,
   encodeFrame,
+  encodeUnit,
   FrameDecoder,
   FrameType,
+  helloFrame,
+  NOISE_PROTOCOL_NAMES,
+  UnitDecoder,
 } from "../proto/mod.ts";
-import { encodeUnit, UnitDecoder } from "../session/units.ts";
-import type { ConnectMode } from "../transport/mod.ts";
 import { type ClientChannel, openChannel } from "./channel.ts";
 
-/** Hello capability asking for cumulative request Acks (PROTOCOL.md §4). */
-const ACK_UPTO = "ack-upto";
 /** A delivery ack goes out this long after the first unacknowledged frame, if nothing carried it. */
 const ACK_DELAY_MS = 20;
 /** ...or at once when this many frames are unacknowledged (bounds the server's resend list). */
@@ -364,9 +368,9 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
   const devicePublic = publicFromSeed(privateKey);
   const clientStatic = x25519PublicFromPrivate(privateKey);
   const noise: Handshake = createHandshake({
-    protocolName: `Noise_${pattern}_25519_ChaChaPoly_BLAKE2s`,
+    protocolName: NOISE_PROTOCOL_NAMES[pattern],
     initiator: true,
-    prologue: utf8(options.prologue ?? "commucat"),
+    prologue: utf8(options.prologue ?? DEFAULT_PROLOGUE),
     staticPrivate: privateKey,
     remoteStatic: options.serverStatic,
   });
@@ -376,32 +380,20 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
   const msg1 = noise.writeMessage(
     pattern === "IK" ? utf8(JSON.stringify({ timestamp: Date.now() })) : undefined,
   );
-  const hello: Record<string, unknown> = {
+  let sequence = 1;
+  channel.write(encodeFrame(helloFrame({
     pattern,
-    supported_versions: [1],
-    device_id: options.deviceId,
+    supportedVersions: [1],
+    deviceId: options.deviceId,
     handshake: toHex(msg1),
-    client_static: toHex(clientStatic),
-    device_public: toHex(devicePublic),
+    clientStatic: toHex(clientStatic),
+    devicePublic: toHex(devicePublic),
     zkp: zkpToJson(proof),
     // Cumulative Acks for our requests (PROTOCOL.md §4); an older server ignores this.
-    capabilities: [ACK_UPTO],
-  };
-  if (options.user) hello.user = options.user;
-  let helloText = JSON.stringify(hello);
-  if (options.certificate) {
-    // Serials are u64 JSON integers: splice the canonical text in unchanged.
-    helloText = helloText.slice(0, -1) + `,"certificate":${certificateText(options.certificate)}}`;
-  }
-  let sequence = 1;
-  channel.write(
-    encodeFrame({
-      type: FrameType.Hello,
-      channel: 0,
-      sequence: sequence++,
-      payload: utf8(helloText),
-    }),
-  );
+    capabilities: [ACK_UPTO_CAPABILITY],
+    user: options.user,
+    certificateJson: options.certificate ? certificateText(options.certificate) : undefined,
+  }, sequence++)));
 
   const units = new UnitDecoder();
   const iterator = channel.chunks[Symbol.asyncIterator]();
@@ -435,11 +427,7 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
   noise.readMessage(fromHex(auth.handshake));
   if (pattern === "XK") {
     const msg3 = noise.writeMessage();
-    channel.write(
-      encodeFrame(
-        controlFrame(FrameType.Auth, authFrame.channel, sequence++, { handshake: toHex(msg3) }),
-      ),
-    );
+    channel.write(encodeFrame(authMessage(authFrame.channel, sequence++, toHex(msg3))));
   }
   const transport = noise.split();
   // The Ack is the first transport message; a refusal here is a plaintext Error.

@@ -1,6 +1,9 @@
 /**
  * CCP-1, the CommuCat frame protocol: varints, frame types, the frame codec,
- * an incremental stream decoder, and schemas for control payloads.
+ * an incremental stream decoder, schemas for control payloads, the
+ * established-phase unit framing, base64, the bootstrap messages (Hello,
+ * Auth, Ack) and the `/connect` mode names: everything client and server
+ * share.
  *
  * @example
  * ```ts
@@ -21,3 +24,7 @@ export * from "./frame.ts";
 export * from "./stream.ts";
 export * from "./call.ts";
 export * from "./control.ts";
+export * from "./units.ts";
+export * from "./base64.ts";
+export * from "./bootstrap.ts";
+export * from "./connect_mode.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { encodeBase64 } from "../transport/base64.ts";
+import { encodeBase64 } from "../proto/mod.ts";
 import { controlFrame, encodeFrame, type Frame, FrameType, parseControl } from "../proto/mod.ts";
 import type {
   GroupMemberRecord,

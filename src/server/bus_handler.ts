@@ -6,7 +6,7 @@
 import { decodeFrame } from "../proto/mod.ts";
 import type { BusMessage, PeerRegistry, Router } from "../router/mod.ts";
 import type { Logger, ServerConnection } from "../session/mod.ts";
-import { decodeBase64 } from "../transport/mod.ts";
+import { decodeBase64 } from "../proto/mod.ts";
 
 /** The handler for `bus.subscribe`. */
 export function busMessageHandler(parts: {

@@ -6,16 +6,19 @@
  * @module
  */
 import {
+  ACK_UPTO_CAPABILITY,
   type CodecError,
   controlFrame,
   type DecodedFrame,
   decodeFrame,
   encodeFrame,
+  encodeUnit,
   type Frame,
   FrameDecoder,
   FrameType,
   frameTypeLabel,
   isCodecError,
+  UnitDecoder,
 } from "../proto/mod.ts";
 import type { NoiseTransport } from "../crypto/mod.ts";
 import type {
@@ -35,7 +38,6 @@ import { type Established, type HandshakeDeps, ServerHandshake } from "./handsha
 import type { ConnectionObserver, Logger } from "./observer.ts";
 import { encodeCumulativeAck, sendAfterThisTurn } from "./owed_acks.ts";
 import { refresherOf } from "./refresher.ts";
-import { encodeUnit, UnitDecoder } from "./units.ts";
 
 /** Largest encoded frame one Noise message can carry (65535 − 16-byte tag). */
 export const MAX_DELIVERABLE_FRAME = 65519;
@@ -43,8 +45,6 @@ export const MAX_DELIVERABLE_FRAME = 65519;
 const HEADER_ALLOWANCE = 32;
 /** Largest plaintext frame accepted during the handshake. */
 const MAX_HANDSHAKE_FRAME = 64 * 1024;
-/** Hello capability: the client accepts cumulative Acks `{"ack": n, "upto": true}` (PROTOCOL.md §4). */
-export const ACK_UPTO_CAPABILITY = "ack-upto";
 const DEFER_PLAIN_ACK: RouteOptions = { deferPlainAck: true };
 const RESOLVED: Promise<void> = Promise.resolve();
 const EMPTY_FRAMES: DecodedFrame[] = [];

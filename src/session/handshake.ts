@@ -27,12 +27,15 @@ import {
 } from "../crypto/mod.ts";
 import {
   type DecodedFrame,
+  establishedAckFrame,
   type Frame,
   FrameType,
   isSupportedProtocolVersion,
   negotiateProtocolVersion,
+  NOISE_PROTOCOL_NAMES,
   parseControl,
   SUPPORTED_PROTOCOL_VERSIONS,
+  userSnapshot,
 } from "../proto/mod.ts";
 import type { HelloPayload } from "../proto/mod.ts";
 import type { DeviceRecord, HandshakeCommitted, Store, UserRecord } from "../storage/mod.ts";
@@ -89,9 +92,6 @@ interface Plan {
   deviceAction: "register" | "rotate" | null;
   certificate: DeviceCertificate | null;
 }
-
-const XK = "Noise_XK_25519_ChaChaPoly_BLAKE2s";
-const IK = "Noise_IK_25519_ChaChaPoly_BLAKE2s";
 
 /** One server-side handshake. Call {@link hello}, then {@link auth} if {@link awaitingAuth}, then {@link commit}. */
 export class ServerHandshake {
@@ -262,23 +262,27 @@ export class ServerHandshake {
     const activeDevices = committed.activeDevices;
     const pairingRequiredFlag = !d.autoApproveDevices ||
       (d.maxAutoDevicesPerUser > 0 && activeDevices >= d.maxAutoDevicesPerUser);
-    const ackJson = [
-      `{"handshake":"ok"`,
-      `"protocol_version":${plan.protocolVersion}`,
-      `"session":${JSON.stringify(plan.sessionId)}`,
-      `"user_id":${JSON.stringify(user.userId)}`,
-      `"user":${JSON.stringify(userSnapshot(user))}`,
-      `"pairing_required":${pairingRequiredFlag}`,
-      `"device_ca_public":"${toHex(d.ca.publicKey)}"`,
-      `"noise_public":"${toHex(plan.key.publicKey)}"`,
-      `"noise_key_version":${plan.key.version}`,
-      `"noise_rotates_at":"${plan.key.rotatesAt.toISOString()}"`,
-      `"noise_expires_at":"${plan.key.expiresAt.toISOString()}"`,
-      `"noise_keys":${JSON.stringify(d.keyring.active().map((k) => describeNoiseKey(k, toHex)))}`,
-      `"keepalive_interval":${d.keepaliveIntervalSeconds}`,
-      `"certificate":{"serial":${certificate.serial},"issued_at":${certificate.issued_at},"expires_at":${certificate.expires_at}}`,
-      `"device_certificate":${certificateToJson(certificate)}}`,
-    ].join(",");
+    const ack = establishedAckFrame({
+      protocolVersion: plan.protocolVersion,
+      sessionId: plan.sessionId,
+      user,
+      pairingRequired: pairingRequiredFlag,
+      deviceCaPublic: toHex(d.ca.publicKey),
+      noiseKey: {
+        publicKey: toHex(plan.key.publicKey),
+        version: plan.key.version,
+        rotatesAt: plan.key.rotatesAt,
+        expiresAt: plan.key.expiresAt,
+      },
+      noiseKeys: d.keyring.active().map((k) => describeNoiseKey(k, toHex)),
+      keepaliveIntervalSeconds: d.keepaliveIntervalSeconds,
+      certificate: {
+        json: certificateToJson(certificate),
+        serial: certificate.serial,
+        issuedAt: certificate.issued_at,
+        expiresAt: certificate.expires_at,
+      },
+    });
     return {
       deviceId,
       userId: user.userId,
@@ -286,7 +290,7 @@ export class ServerHandshake {
       sessionId: plan.sessionId,
       protocolVersion: plan.protocolVersion,
       transport: plan.noise.split(),
-      ack: { type: FrameType.Ack, channel: 0, sequence: 0, payload: utf8(ackJson) },
+      ack,
       action: plan.deviceAction ?? (plan.certificate ? null : "certificate"),
     };
   }
@@ -295,7 +299,7 @@ export class ServerHandshake {
     const d = this.#deps;
     for (const key of d.keyring.active()) {
       const noise = createHandshake({
-        protocolName: pattern === "XK" ? XK : IK,
+        protocolName: NOISE_PROTOCOL_NAMES[pattern],
         initiator: false,
         prologue: d.prologue,
         staticPrivate: key.privateKey,
@@ -517,15 +521,4 @@ function requireFreshTimestamp(payload: Uint8Array, now: number, windowMs: numbe
   if (Math.abs(now - timestamp) > windowMs) {
     throw new HandshakeError("stale", "IK message 1 timestamp is outside the accepted window");
   }
-}
-
-/** The user object clients see (upstream §3.3). */
-export function userSnapshot(user: UserRecord) {
-  return {
-    avatar_url: user.avatarUrl,
-    display_name: user.displayName,
-    handle: user.handle,
-    id: user.userId,
-    user_id: user.userId,
-  };
 }

@@ -10,4 +10,3 @@ export * from "./handshake.ts";
 export * from "./keyring.ts";
 export * from "./observer.ts";
 export * from "./replay.ts";
-export * from "./units.ts";

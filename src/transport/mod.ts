@@ -4,7 +4,6 @@
  *
  * @module
  */
-export * from "./base64.ts";
 export * from "./link.ts";
 export * from "./mode.ts";
 export * from "./stream_link.ts";

@@ -4,27 +4,9 @@
  * @module
  */
 
-/** The four ways a device can carry CCP-1 over HTTP. */
-export type ConnectMode = "binary" | "sse" | "long-poll" | "websocket";
+import { type ConnectMode, parseModeAlias } from "../proto/mod.ts";
 
-const ALIASES: Record<string, ConnectMode> = {
-  binary: "binary",
-  stream: "binary",
-  sse: "sse",
-  "event-stream": "sse",
-  eventstream: "sse",
-  "long-poll": "long-poll",
-  longpoll: "long-poll",
-  poll: "long-poll",
-  websocket: "websocket",
-  ws: "websocket",
-};
-
-/** Maps a mode name or alias (trimmed, any case) to a mode; unknown → null. */
-export function parseModeAlias(value: string | null | undefined): ConnectMode | null {
-  if (value == null) return null;
-  return ALIASES[value.trim().toLowerCase()] ?? null;
-}
+export { type ConnectMode, parseModeAlias } from "../proto/mod.ts";
 
 function hasToken(header: string | null, token: string): boolean {
   if (!header) return false;

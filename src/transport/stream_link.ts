@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { encodeBase64 } from "./base64.ts";
+import { encodeBase64 } from "../proto/mod.ts";
 import type { Link, UnitHeader } from "./link.ts";
 
 const encoder = new TextEncoder();

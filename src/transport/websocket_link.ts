@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { decodeBase64 } from "./base64.ts";
+import { decodeBase64 } from "../proto/mod.ts";
 import type { Link, UnitHeader } from "./link.ts";
 
 /** Callbacks a WebSocket link reports to. */

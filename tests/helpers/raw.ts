@@ -29,7 +29,7 @@ import {
   type Frame,
   FrameType,
 } from "../../src/proto/mod.ts";
-import { encodeUnit, UnitDecoder } from "../../src/session/mod.ts";
+import { encodeUnit, UnitDecoder } from "../../src/proto/mod.ts";
 import type { ConnectMode } from "../../src/transport/mod.ts";
 import { befriend } from "./api.ts";
 import { connectOptions, newDevice, type ServerHandle, type TestDevice } from "./devices.ts";

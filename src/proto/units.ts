@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { CodecError, decodeVarint, varintLength, writeVarint } from "../proto/mod.ts";
+import { CodecError } from "./errors.ts";
+import { decodeVarint, varintLength, writeVarint } from "./varint.ts";
 
 /** Largest Noise message (Noise spec §3). */
 export const MAX_UNIT_LEN = 65535;

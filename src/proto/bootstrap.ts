@@ -1,0 +1,151 @@
+/**
+ * The bootstrap messages both ends build (upstream §3, PROTOCOL.md §3–§4):
+ * the client's Hello and Auth, the server's established Ack, the user
+ * snapshot they carry, the Noise protocol names and the Hello capabilities.
+ * Client SDK and server session share these so neither imports the other.
+ *
+ * @module
+ */
+import { controlFrame, type Frame } from "./frame.ts";
+import { FrameType } from "./frame_type.ts";
+
+const encoder = new TextEncoder();
+
+/** Hello capability: the client accepts cumulative Acks `{"ack": n, "upto": true}` (PROTOCOL.md §4). */
+export const ACK_UPTO_CAPABILITY = "ack-upto";
+
+/** The Noise handshake patterns a Hello may name. */
+export type NoisePatternName = "XK" | "IK";
+
+/** Full Noise protocol name of each pattern (25519, ChaChaPoly, BLAKE2s). */
+export const NOISE_PROTOCOL_NAMES: Readonly<Record<NoisePatternName, string>> = {
+  XK: "Noise_XK_25519_ChaChaPoly_BLAKE2s",
+  IK: "Noise_IK_25519_ChaChaPoly_BLAKE2s",
+};
+
+/** The prologue both ends mix in unless configured otherwise. */
+export const DEFAULT_PROLOGUE = "commucat";
+
+/** The user object clients see in Auth and Ack (upstream §3.3). */
+export interface UserSnapshot {
+  avatar_url: string | null;
+  display_name: string | null;
+  handle: string;
+  id: string;
+  user_id: string;
+}
+
+/** The fields of a user record a snapshot is made from. */
+export interface SnapshotSource {
+  userId: string;
+  handle: string;
+  displayName: string | null;
+  avatarUrl: string | null;
+}
+
+/** The user object clients see (keys sorted, `id` repeated as `user_id`). */
+export function userSnapshot(user: SnapshotSource): UserSnapshot {
+  return {
+    avatar_url: user.avatarUrl,
+    display_name: user.displayName,
+    handle: user.handle,
+    id: user.userId,
+    user_id: user.userId,
+  };
+}
+
+/** What a client puts in its Hello; byte fields are lower-case hex. */
+export interface HelloFields {
+  pattern: NoisePatternName;
+  supportedVersions: number[];
+  deviceId: string;
+  /** Noise message 1. */
+  handshake: string;
+  clientStatic: string;
+  devicePublic: string;
+  zkp: { commitment: string; response: string };
+  capabilities?: string[];
+  user?: Record<string, unknown>;
+  /**
+   * The device certificate as canonical JSON text: serials are u64 JSON
+   * integers, so the text is spliced in unchanged rather than re-serialised.
+   */
+  certificateJson?: string;
+}
+
+/** The client's first frame. */
+export function helloFrame(fields: HelloFields, sequence: number): Frame {
+  const hello: Record<string, unknown> = {
+    pattern: fields.pattern,
+    supported_versions: fields.supportedVersions,
+    device_id: fields.deviceId,
+    handshake: fields.handshake,
+    client_static: fields.clientStatic,
+    device_public: fields.devicePublic,
+    zkp: fields.zkp,
+  };
+  if (fields.capabilities) hello.capabilities = fields.capabilities;
+  if (fields.user) hello.user = fields.user;
+  let text = JSON.stringify(hello);
+  if (fields.certificateJson !== undefined) {
+    text = text.slice(0, -1) + `,"certificate":${fields.certificateJson}}`;
+  }
+  return { type: FrameType.Hello, channel: 0, sequence, payload: encoder.encode(text) };
+}
+
+/** An Auth frame carrying a Noise handshake message (hex). */
+export function authFrame(channel: number, sequence: number, handshake: string): Frame {
+  return controlFrame(FrameType.Auth, channel, sequence, { handshake });
+}
+
+/** A Noise static key the server announces in its Ack. */
+export interface AnnouncedNoiseKey {
+  version: number;
+  public: string;
+  valid_after: string;
+  rotates_at: string;
+  expires_at: string;
+}
+
+/** What the server's established Ack (first transport message) says. */
+export interface EstablishedAckFields {
+  protocolVersion: number;
+  sessionId: string;
+  user: SnapshotSource;
+  pairingRequired: boolean;
+  /** Hex of the device CA public key. */
+  deviceCaPublic: string;
+  /** The Noise key the client used: hex public key, version and its times. */
+  noiseKey: { publicKey: string; version: number; rotatesAt: Date; expiresAt: Date };
+  /** Every active Noise key, as the server describes them. */
+  noiseKeys: readonly AnnouncedNoiseKey[];
+  keepaliveIntervalSeconds: number;
+  /** The device certificate: its canonical JSON text and summary (serial is a u64). */
+  certificate: { json: string; serial: bigint; issuedAt: number; expiresAt: number };
+}
+
+/**
+ * The server's established Ack (sequence 0: the caller numbers it). Built as
+ * text so the certificate's u64 serial survives unchanged.
+ */
+export function establishedAckFrame(fields: EstablishedAckFields): Frame {
+  const cert = fields.certificate;
+  const text = [
+    `{"handshake":"ok"`,
+    `"protocol_version":${fields.protocolVersion}`,
+    `"session":${JSON.stringify(fields.sessionId)}`,
+    `"user_id":${JSON.stringify(fields.user.userId)}`,
+    `"user":${JSON.stringify(userSnapshot(fields.user))}`,
+    `"pairing_required":${fields.pairingRequired}`,
+    `"device_ca_public":${JSON.stringify(fields.deviceCaPublic)}`,
+    `"noise_public":${JSON.stringify(fields.noiseKey.publicKey)}`,
+    `"noise_key_version":${fields.noiseKey.version}`,
+    `"noise_rotates_at":"${fields.noiseKey.rotatesAt.toISOString()}"`,
+    `"noise_expires_at":"${fields.noiseKey.expiresAt.toISOString()}"`,
+    `"noise_keys":${JSON.stringify(fields.noiseKeys)}`,
+    `"keepalive_interval":${fields.keepaliveIntervalSeconds}`,
+    `"certificate":{"serial":${cert.serial},"issued_at":${cert.issuedAt},"expires_at":${cert.expiresAt}}`,
+    `"device_certificate":${cert.json}}`,
+  ].join(",");
+  return { type: FrameType.Ack, channel: 0, sequence: 0, payload: encoder.encode(text) };
+}
