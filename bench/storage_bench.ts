@@ -13,18 +13,17 @@
  */
 
 import postgres from "postgres";
-import {
-  openPostgresStore,
-  openSqliteStore,
-  type RelayEnvelope,
-  type Store,
-} from "../src/storage/mod.ts";
+import { openStore, type RelayEnvelope, type Store } from "../src/storage/mod.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "commucat-bench-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 
-const enqueueStore = await openSqliteStore(`${dir}/enqueue.db`, { migrate: true });
-const drainStore = await openSqliteStore(`${dir}/drain.db`, { migrate: true });
+const enqueueStore = await openStore({ backend: "sqlite", path: `${dir}/enqueue.db` }, {
+  migrate: true,
+});
+const drainStore = await openStore({ backend: "sqlite", path: `${dir}/drain.db` }, {
+  migrate: true,
+});
 
 const payload = new Uint8Array(100).fill(0xab);
 const now = new Date();
@@ -83,7 +82,7 @@ async function openPostgresBenchStore(): Promise<Store | null> {
   const admin = postgres(dsn, { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`);
-    return await openPostgresStore(dsn, { schema, migrate: true, poolSize: 4 });
+    return await openStore({ backend: "postgres", dsn, schema, poolSize: 4 }, { migrate: true });
   } catch (error) {
     console.error(`storage_bench: postgres cases skipped: ${(error as Error).message}`);
     return null;

@@ -18,11 +18,10 @@ import {
   toHex,
 } from "../src/crypto/mod.ts";
 import { readCertificateInfo } from "../src/security/tls/mod.ts";
-import { loadServerKeys, settingsFromConfig } from "../src/server/mod.ts";
+import { loadServerKeys, settingsFromConfig, storeSettingsOf } from "../src/server/mod.ts";
 import {
   type DeviceRecord,
-  openPostgresStore,
-  openSqliteStore,
+  openStore,
   type Store,
   StoreConflictError,
   type UserRecord,
@@ -265,13 +264,13 @@ export async function diagnose(configPath?: string, now = new Date()): Promise<D
   );
 
   try {
-    let store: Store;
-    if (s.storage.backend === "postgres") {
-      store = await openPostgresStore(s.storage.dsn, { poolSize: 1 });
-    } else {
-      if (!(await exists(s.sqlitePath))) throw new Error(`database ${s.sqlitePath} does not exist`);
-      store = await openSqliteStore(s.sqlitePath);
+    const target = storeSettingsOf(s);
+    if (target.backend === "sqlite" && !(await exists(target.path))) {
+      throw new Error(`database ${target.path} does not exist`);
     }
+    const store = await openStore(
+      target.backend === "postgres" ? { ...target, poolSize: 1 } : target,
+    );
     try {
       await store.ping();
     } finally {

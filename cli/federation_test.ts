@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Command } from "@commander-js/extra-typings";
 import { PeerDirectory } from "../src/federation/mod.ts";
-import { openSqliteStore, type Store } from "../src/storage/mod.ts";
+import { openStore, type Store } from "../src/storage/mod.ts";
 import { normalizeEndpoint, registerFederationCommands } from "./federation.ts";
 
 const KEY = "11".repeat(32);
@@ -14,11 +14,12 @@ async function withStore(
 ) {
   const dir = await Deno.makeTempDir({ prefix: "commucat-fed-cli-" });
   const db = `${dir}/commucat.db`;
-  await (await openSqliteStore(db, { migrate: true, createIfNew: true })).close();
+  await (await openStore({ backend: "sqlite", path: db }, { migrate: true, createIfNew: true }))
+    .close();
   const cli = async (...args: string[]) => {
     const io = { out: "", err: [] as string[] };
     const program = new Command().exitOverride();
-    registerFederationCommands(program, () => openSqliteStore(db), {
+    registerFederationCommands(program, () => openStore({ backend: "sqlite", path: db }), {
       io: { write: (t) => void (io.out += t), error: (l) => void io.err.push(l) },
       now: () => new Date("2025-03-01T12:00:00Z"),
     });
@@ -30,7 +31,7 @@ async function withStore(
     return { ...io, code };
   };
   try {
-    await fn(cli, () => openSqliteStore(db));
+    await fn(cli, () => openStore({ backend: "sqlite", path: db }));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

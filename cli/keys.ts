@@ -28,7 +28,7 @@ import {
   type RotationSettings,
   rotationSettingsFromConfig,
 } from "../src/security/rotation/mod.ts";
-import { openSqliteStore, type Store } from "../src/storage/mod.ts";
+import { openStore, type Store } from "../src/storage/mod.ts";
 import { type MigrateIo as CliIo, stdIo } from "./migrate.ts";
 
 /** The common options of every command here. */
@@ -43,7 +43,7 @@ export type OpenStore = (options: SecretCommandOptions) => Promise<Store>;
 /** Opens SQLite at `--db`, else at `storage.sqlite_path` of the configuration. */
 export const openConfiguredSqliteStore: OpenStore = async (options) => {
   const path = options.db ?? loadConfig({ path: options.config }).storage.sqlitePath;
-  return await openSqliteStore(path);
+  return await openStore({ backend: "sqlite", path });
 };
 
 /** Injectable pieces (tests). */

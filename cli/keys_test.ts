@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Command } from "@commander-js/extra-typings";
 import { toHex } from "../src/crypto/mod.ts";
 import { ADMIN_SECRET_NAME, DEFAULT_ROTATION } from "../src/security/rotation/mod.ts";
-import { openSqliteStore } from "../src/storage/mod.ts";
+import { openStore } from "../src/storage/mod.ts";
 import { registerKeyCommands, type SecretCommandOptions } from "./keys.ts";
 import type { MigrateIo } from "./migrate.ts";
 
@@ -23,7 +23,7 @@ async function cli(db: string, ...args: string[]) {
   const program = new Command().exitOverride();
   registerKeyCommands(program, (options) => {
     opened.push(options);
-    return openSqliteStore(options.db!);
+    return openStore({ backend: "sqlite", path: options.db! });
   }, { io, settings: () => DEFAULT_ROTATION });
   const before = Deno.exitCode;
   await program.parseAsync([...args, "--db", db], { from: "user" });
@@ -36,7 +36,8 @@ async function cli(db: string, ...args: string[]) {
 async function withDb(fn: (db: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "commucat-keys-" });
   const db = `${dir}/commucat.db`;
-  await (await openSqliteStore(db, { migrate: true, createIfNew: true })).close();
+  await (await openStore({ backend: "sqlite", path: db }, { migrate: true, createIfNew: true }))
+    .close();
   try {
     await fn(db);
   } finally {
@@ -58,7 +59,7 @@ Deno.test("keys rotate then keys list", async () => {
     assert.match(lines[1], new RegExp(`^\\* 2 +${publicKey}  .* active$`));
     assert.match(lines[2], /^ {2}1 +[0-9a-f]{64} {2}.* active$/);
     // Private keys never leave the store.
-    const store = await openSqliteStore(db);
+    const store = await openStore({ backend: "sqlite", path: db });
     for (const row of await store.listSecrets("noise-static")) {
       assert.equal(list.out.includes(toHex(row.secret)), false);
     }
@@ -76,7 +77,7 @@ Deno.test("admin-token create, list, revoke", async () => {
     const list = await cli(db, "admin-token", "list");
     assert.match(list.out, /\n1 +manual +\S+ +\S+ +active +ops\n$/);
     assert.equal(list.out.includes(token), false);
-    const store = await openSqliteStore(db);
+    const store = await openStore({ backend: "sqlite", path: db });
     const [row] = await store.listSecrets(ADMIN_SECRET_NAME);
     assert.equal(list.out.includes(toHex(row.secret)), false);
     await store.close();

@@ -17,8 +17,7 @@ import {
   type MigrationProgress,
   type MigrationReport,
   type MigrationStatus,
-  openPostgresStore,
-  openSqliteStore,
+  openStore,
   postgresMigrationRunner,
   sqliteMigrationRunner,
 } from "../src/storage/mod.ts";
@@ -83,9 +82,12 @@ export async function runMigrate(options: MigrateOptions, io: MigrateIo = stdIo)
         }
       },
     };
-    const store = options.postgresDsn
-      ? await openPostgresStore(options.postgresDsn, { ...migrateOptions, poolSize: 1 })
-      : await openSqliteStore(options.db, migrateOptions);
+    const store = await openStore(
+      options.postgresDsn
+        ? { backend: "postgres", dsn: options.postgresDsn, poolSize: 1 }
+        : { backend: "sqlite", path: options.db },
+      migrateOptions,
+    );
     await store.close();
     io.write(
       applied === 0

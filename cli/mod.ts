@@ -6,8 +6,8 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { loadConfig } from "../src/config/mod.ts";
-import { openSqliteStore, type Store } from "../src/storage/mod.ts";
-import { openStore, settingsFromConfig } from "../src/server/mod.ts";
+import { openStore, type Store } from "../src/storage/mod.ts";
+import { settingsFromConfig, storeSettingsOf } from "../src/server/mod.ts";
 import { registerAdminCommands } from "./admin.ts";
 import { registerBenchCommand } from "./bench.ts";
 import { registerClientCommands } from "./client.ts";
@@ -36,10 +36,10 @@ export async function openConfiguredStore(
         `database ${db} does not exist (check --db; \`commucat migrate --db ${db}\` creates one)`,
       );
     });
-    return await openSqliteStore(db);
+    return await openStore({ backend: "sqlite", path: db });
   }
   const settings = settingsFromConfig(loadConfig({ path: options.config }));
-  return await openStore({ ...settings, migrate: false });
+  return await openStore(storeSettingsOf(settings));
 }
 
 /** Builds the full command tree. */

@@ -6,11 +6,14 @@
 import assert from "node:assert/strict";
 import { FrameType } from "../src/proto/mod.ts";
 import { LocalBus, MemoryPresence, PeerRegistry, RouteError, Router } from "../src/router/mod.ts";
-import { openSqliteStore } from "../src/storage/mod.ts";
+import { openStore } from "../src/storage/mod.ts";
 
 Deno.test("robustness: the route cache stays bounded for channels that do not exist", async () => {
   const dir = await Deno.makeTempDir({ prefix: "commucat-router-" });
-  const store = await openSqliteStore(`${dir}/r.db`, { migrate: true, createIfNew: true });
+  const store = await openStore({ backend: "sqlite", path: `${dir}/r.db` }, {
+    migrate: true,
+    createIfNew: true,
+  });
   try {
     const router = new Router({
       store,

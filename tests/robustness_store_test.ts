@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { CommuCatClient, ServerError } from "../src/client/mod.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
-import { openSqliteStore, type Store } from "../src/storage/mod.ts";
+import { openStore, type Store } from "../src/storage/mod.ts";
 import { befriend, partyOf } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
@@ -49,7 +49,10 @@ function faultyStore(inner: Store): FaultyStore {
 async function startFaulty(): Promise<{ srv: TestServer; faults: FaultyStore }> {
   const dataDir = await Deno.makeTempDir({ prefix: "commucat-robust-" });
   const faults = faultyStore(
-    await openSqliteStore(`${dataDir}/commucat.db`, { migrate: true, createIfNew: true }),
+    await openStore({ backend: "sqlite", path: `${dataDir}/commucat.db` }, {
+      migrate: true,
+      createIfNew: true,
+    }),
   );
   const srv = await startTestServer({ dataDir }, { store: faults.store });
   const stop = srv.stop;

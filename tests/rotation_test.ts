@@ -29,7 +29,7 @@ import {
 } from "../src/proto/mod.ts";
 import { NOISE_SECRET_NAME, NoiseKeyManager } from "../src/security/rotation/mod.ts";
 import { HandshakeError, ReplayCache, ServerHandshake } from "../src/session/mod.ts";
-import { openSqliteStore, type Store } from "../src/storage/mod.ts";
+import { openStore, type Store } from "../src/storage/mod.ts";
 
 const HOUR = 3_600_000;
 const DOMAIN = "rotation.test";
@@ -103,7 +103,7 @@ async function connect(
 }
 
 Deno.test("a client holding the previous key connects during the grace period, not after", async () => {
-  const store = await openSqliteStore(":memory:", { migrate: true });
+  const store = await openStore({ backend: "sqlite", path: ":memory:" }, { migrate: true });
   try {
     let t = Date.UTC(2025, 2, 1);
     const now = () => t;
@@ -147,8 +147,11 @@ Deno.test("a client holding the previous key connects during the grace period, n
 Deno.test("two instances on one database file rotate once between them", async () => {
   const dir = await Deno.makeTempDir({ prefix: "commucat-rotation-" });
   const path = `${dir}/commucat.db`;
-  const first = await openSqliteStore(path, { migrate: true, createIfNew: true });
-  const second = await openSqliteStore(path);
+  const first = await openStore({ backend: "sqlite", path }, {
+    migrate: true,
+    createIfNew: true,
+  });
+  const second = await openStore({ backend: "sqlite", path });
   try {
     let t = Date.UTC(2025, 2, 1);
     const clock = () => new Date(t);

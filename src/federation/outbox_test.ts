@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { openSqliteStore } from "../storage/mod.ts";
+import { openStore } from "../storage/mod.ts";
 import { backoffMs, FederationOutbox } from "./outbox.ts";
 import { PeerDirectory } from "./peers.ts";
 
@@ -25,7 +25,7 @@ Deno.test("outbox: retries 5xx with backoff, dead-letters a 4xx refusal and expi
     paths.push(new URL(req.url).pathname);
     return new Response("{}", { status: statuses.shift() ?? 202 });
   });
-  const store = await openSqliteStore(":memory:", { migrate: true });
+  const store = await openStore({ backend: "sqlite", path: ":memory:" }, { migrate: true });
   let clock = 1_000_000;
   const dead: string[] = [];
   let delivered = 0;

@@ -38,7 +38,7 @@ import {
   type ServerConnection,
   SHUTDOWN_REASON,
 } from "../session/mod.ts";
-import { openPostgresStore, openSqliteStore, type Store } from "../storage/mod.ts";
+import { openStore, type Store } from "../storage/mod.ts";
 import { combineObservers, Metrics, serveMetrics } from "../metrics/mod.ts";
 import { ensureSelfSignedCertificate } from "../security/tls/mod.ts";
 import { purgePairings } from "../api/mod.ts";
@@ -50,7 +50,7 @@ import { readiness } from "./readiness.ts";
 import { loadServerKeys, type ServerKeys } from "./keys.ts";
 import { withRequestLog } from "./log.ts";
 import { json, problem } from "./problem.ts";
-import type { ServerSettings } from "./settings.ts";
+import { type ServerSettings, storeSettingsOf } from "./settings.ts";
 
 /** Version reported by /healthz. */
 export const SERVER_VERSION = "0.1.0";
@@ -98,17 +98,6 @@ async function writeAdminTokenFile(path: string, token: string): Promise<void> {
   await Deno.rename(tmp, path);
 }
 
-/** Opens the configured store (migrating a brand-new database on first start). */
-export function openStore(settings: ServerSettings): Promise<Store> {
-  return settings.storage.backend === "postgres"
-    ? openPostgresStore(settings.storage.dsn, {
-      poolSize: settings.storage.poolSize,
-      migrate: settings.migrate,
-      createIfNew: true,
-    })
-    : openSqliteStore(settings.sqlitePath, { migrate: settings.migrate, createIfNew: true });
-}
-
 /** Parts supplied by an embedder instead of built from settings (tests inject failing stores). */
 export interface ServerParts {
   /** Used instead of opening `settings.storage`; the server closes it on stop. */
@@ -124,7 +113,8 @@ export async function startServer(
   await Deno.mkdir(settings.dataDir, { recursive: true });
   const keys = await loadServerKeys(settings);
   const trusted = TrustedProxies.parse(settings.trustedProxies);
-  const store = parts.store ?? await openStore(settings);
+  const store = parts.store ??
+    await openStore(storeSettingsOf(settings), { migrate: settings.migrate, createIfNew: true });
   const ledger = await createLedger({ ...settings.ledger, logger: log });
   const noiseKeys = new NoiseKeyManager({
     store,

@@ -6,6 +6,7 @@
  */
 import { DEFAULT_ROTATION, type RotationSettings } from "../security/rotation/mod.ts";
 import type { RateLimitRules } from "../security/ratelimit/mod.ts";
+import type { StoreSettings } from "../storage/mod.ts";
 
 /** Resolved server settings. */
 export interface ServerSettings {
@@ -72,6 +73,15 @@ export interface FederationSettings {
   freshnessSeconds?: number;
   /** Outbox worker tuning (tests). */
   outbox?: { intervalMs?: number; timeoutMs?: number; leaseMs?: number; maxAgeMs?: number };
+}
+
+/** The store `settings` name: the PostgreSQL of `storage`, else the SQLite file at `sqlitePath`. */
+export function storeSettingsOf(
+  settings: Pick<ServerSettings, "storage" | "sqlitePath">,
+): StoreSettings {
+  return settings.storage.backend === "postgres"
+    ? { backend: "postgres", dsn: settings.storage.dsn, poolSize: settings.storage.poolSize }
+    : { backend: "sqlite", path: settings.sqlitePath };
 }
 
 /** Settings for tests and the zero-config default, overridable field by field. */

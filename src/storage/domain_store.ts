@@ -12,6 +12,7 @@ import type {
   DeviceRecord,
   DeviceRotationRecord,
   DeviceStatus,
+  FederationOutboxRecord,
   FriendEntry,
   FriendRequestRecord,
   FriendRequestStatus,
@@ -310,4 +311,10 @@ export abstract class DomainStore<Db> {
   releaseIdempotencyKey(key: string, scope: string): Promise<void> {
     return this.#ops.releaseIdempotencyKey(this.#db, key, scope);
   }
+}
+
+/** Oldest first, ties by id (the claim order). */
+export function oldestFirst(a: FederationOutboxRecord, b: FederationOutboxRecord): number {
+  const d = a.createdAt.getTime() - b.createdAt.getTime();
+  return d !== 0 ? d : a.outboxId < b.outboxId ? -1 : a.outboxId > b.outboxId ? 1 : 0;
 }

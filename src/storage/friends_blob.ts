@@ -7,7 +7,7 @@
  * @module
  */
 import type { FriendEntry } from "./store.ts";
-import { StoreCorruptionError } from "./sqlite_rows.ts";
+import { StoreCorruptionError } from "./row_narrowing.ts";
 
 /** Key of the friends list in `user_blob`. */
 export const FRIENDS_BLOB_KEY = "friends";

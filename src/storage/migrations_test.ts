@@ -12,7 +12,7 @@ import {
   parseMigrationFileName,
   planMigrations,
 } from "./migrations.ts";
-import { sqliteMigrationRunner } from "./sqlite_migrations.ts";
+import { sqliteMigrationRunner } from "./sqlite/migrations.ts";
 
 const T = new Date("2025-01-01T00:00:00Z");
 

@@ -1,19 +1,15 @@
 /**
- * Durable state: the {@link Store} contract, the embedded SQLite store, the
- * PostgreSQL store, the schema migration runner, and the conformance suite
- * every backend passes.
+ * Durable state: the {@link Store} contract, {@link openStore} (the backend
+ * choice), the embedded SQLite store (`./sqlite/`), the PostgreSQL store
+ * (`./postgres/`) and the schema migration runner. The conformance suite
+ * every backend passes is `./conformance/mod.ts`, imported by tests only.
  *
  * @module
  */
 
 export * from "./store.ts";
-export {
-  openSqliteStore,
-  SchemaNotCurrentError,
-  SqliteStore,
-  type SqliteStoreOptions,
-} from "./sqlite.ts";
-export { StoreCorruptionError } from "./sqlite_rows.ts";
+export { openStore, type OpenStoreOptions, type StoreSettings } from "./open.ts";
+export { SchemaNotCurrentError, StoreCorruptionError } from "./errors.ts";
 export {
   type AppliedMigration,
   assertPlanSafe,
@@ -38,33 +34,5 @@ export {
   SchemaTooNewError,
   summarizePlan,
 } from "./migrations.ts";
-export {
-  SQLITE_MIGRATION_FILES,
-  SQLITE_MIGRATIONS_DIR,
-  sqliteMigrationRunner,
-  SqliteMigrationTarget,
-} from "./sqlite_migrations.ts";
-export {
-  openPostgresStore,
-  PostgresSchemaNotCurrentError,
-  PostgresStore,
-  type PostgresStoreOptions,
-} from "./postgres.ts";
-export {
-  createPostgresClient,
-  describePostgresTarget,
-  type PostgresClient,
-  type PostgresConnectOptions,
-  StoreUnavailableError,
-} from "./postgres_client.ts";
-export {
-  POSTGRES_MIGRATION_FILES,
-  POSTGRES_MIGRATIONS_DIR,
-  postgresMigrationRunner,
-  PostgresMigrationTarget,
-} from "./postgres_migrations.ts";
-export {
-  type ConformanceCase,
-  runStoreConformance,
-  STORE_CONFORMANCE_CASES,
-} from "./conformance.ts";
+export * from "./sqlite/mod.ts";
+export * from "./postgres/mod.ts";

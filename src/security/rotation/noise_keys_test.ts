@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { generateKeyPair, toHex } from "../../crypto/mod.ts";
-import { openSqliteStore, type Store } from "../../storage/mod.ts";
+import { openStore, type Store } from "../../storage/mod.ts";
 import { NOISE_SECRET_NAME, NoiseKeyManager, type NoiseRotationEvent } from "./mod.ts";
 
 const HOUR = 3_600_000;
@@ -12,7 +12,7 @@ function testClock(start = Date.UTC(2025, 5, 1)) {
 }
 
 async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
-  const store = await openSqliteStore(":memory:", { migrate: true });
+  const store = await openStore({ backend: "sqlite", path: ":memory:" }, { migrate: true });
   try {
     await fn(store);
   } finally {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { openSqliteStore } from "../../storage/mod.ts";
+import { openStore } from "../../storage/mod.ts";
 import { NoiseKeyManager, startSecretRotation } from "./mod.ts";
 
 Deno.test("the rotation job ticks every manager, logs failures and stops cleanly", async () => {
-  const store = await openSqliteStore(":memory:", { migrate: true });
+  const store = await openStore({ backend: "sqlite", path: ":memory:" }, { migrate: true });
   let t = Date.UTC(2025, 0, 1);
   const noise = new NoiseKeyManager({
     store,

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { decodeFriends, encodeFriends, FRIENDS_BLOB_KEY } from "./friends_blob.ts";
-import { PAIRING_REDEEMED_RETENTION_MS, pairingUnusable } from "./pairing_rules.ts";
-import type { PostgresDb } from "./postgres_db.ts";
-import { pgFriendRequest, pgPairing, pgSecret, pgText, validDate } from "./postgres_rows.ts";
+import { decodeFriends, encodeFriends, FRIENDS_BLOB_KEY } from "../friends_blob.ts";
+import { PAIRING_REDEEMED_RETENTION_MS, pairingUnusable } from "../pairing_rules.ts";
+import type { PostgresDb } from "./db.ts";
+import { pgFriendRequest, pgPairing, pgSecret, pgText, validDate } from "./rows.ts";
 import {
   type DeviceKeyEvent,
   type DeviceRecord,
@@ -18,7 +18,7 @@ import {
   type PairingClaimResult,
   type PairingRecord,
   type ServerSecretRecord,
-} from "./store.ts";
+} from "../store.ts";
 
 // server secrets
 

@@ -17,23 +17,23 @@
  * @module
  */
 
-import { formatVersion, type MigrationFile, type MigrationProgress } from "./migrations.ts";
+import { formatVersion, type MigrationFile, type MigrationProgress } from "../migrations.ts";
 import {
   createPostgresClient,
   describePostgresTarget,
   type PostgresClient,
   type PostgresConnectOptions,
   translatePostgresError,
-} from "./postgres_client.ts";
-import { postgresMigrationRunner } from "./postgres_migrations.ts";
-import { SchemaNotCurrentError } from "./sqlite.ts";
-import { postgresFederation } from "./postgres_federation.ts";
-import { PostgresDb } from "./postgres_db.ts";
-import { type DomainOps, DomainStore } from "./domain_store.ts";
-import * as accounts from "./postgres_accounts.ts";
-import * as messaging from "./postgres_messaging.ts";
-import * as trust from "./postgres_trust.ts";
-import type { FederationOutboxRecord, FederationPeerRecord, Store } from "./store.ts";
+} from "./client.ts";
+import { postgresMigrationRunner } from "./migrations.ts";
+import { SchemaNotCurrentError } from "../errors.ts";
+import { postgresFederation } from "./federation.ts";
+import { PostgresDb } from "./db.ts";
+import { type DomainOps, DomainStore } from "../domain_store.ts";
+import * as accounts from "./accounts.ts";
+import * as messaging from "./messaging.ts";
+import * as trust from "./trust.ts";
+import type { FederationOutboxRecord, FederationPeerRecord, Store } from "../store.ts";
 
 /** Options of {@link openPostgresStore}. */
 export interface PostgresStoreOptions extends PostgresConnectOptions {

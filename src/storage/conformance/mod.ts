@@ -11,11 +11,11 @@
  * @module
  */
 
-import type { Store } from "./store.ts";
-import { accountCases } from "./conformance_accounts.ts";
-import { federationCases } from "./conformance_federation.ts";
-import { identityCases } from "./conformance_identity.ts";
-import { messagingCases } from "./conformance_messaging.ts";
+import type { Store } from "../store.ts";
+import { accountCases } from "./accounts.ts";
+import { federationCases } from "./federation.ts";
+import { identityCases } from "./identity.ts";
+import { messagingCases } from "./messaging.ts";
 
 /** One conformance case: gets a fresh empty store, throws on failure. */
 export interface ConformanceCase {

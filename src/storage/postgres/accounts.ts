@@ -5,17 +5,9 @@
  * @module
  */
 import type postgres from "postgres";
-import type { PostgresClient } from "./postgres_client.ts";
-import type { PostgresDb } from "./postgres_db.ts";
-import {
-  pgDevice,
-  pgInt,
-  pgKeyEvent,
-  pgRotation,
-  pgSession,
-  pgUser,
-  validDate,
-} from "./postgres_rows.ts";
+import type { PostgresClient } from "./client.ts";
+import type { PostgresDb } from "./db.ts";
+import { pgDevice, pgInt, pgKeyEvent, pgRotation, pgSession, pgUser, validDate } from "./rows.ts";
 import {
   type DeviceKeyEvent,
   type DeviceKeyRotation,
@@ -28,7 +20,7 @@ import {
   type SessionRecord,
   StoreConflictError,
   type UserRecord,
-} from "./store.ts";
+} from "../store.ts";
 
 export async function createUser(db: PostgresDb, user: UserRecord): Promise<void> {
   await db.write("user exists (id or handle@domain taken)", (sql) => insertUser(sql, user));

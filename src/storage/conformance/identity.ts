@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { type SessionRecord, StoreConflictError } from "./store.ts";
-import type { ConformanceCase } from "./conformance.ts";
-import { assertSame, at, bytes, device, seedDevices, T0, user } from "./conformance_fixtures.ts";
+import { type SessionRecord, StoreConflictError } from "../store.ts";
+import type { ConformanceCase } from "./mod.ts";
+import { assertSame, at, bytes, device, seedDevices, T0, user } from "./fixtures.ts";
 
 function session(sessionId: string, deviceId: string, overrides: Partial<SessionRecord> = {}) {
   return {

@@ -5,23 +5,15 @@
  *
  * @module
  */
-import type { PostgresClient } from "./postgres_client.ts";
-import {
-  pgBytes,
-  pgDate,
-  pgInt,
-  type PgRow,
-  pgText,
-  pgTextOrNull,
-  validDate,
-} from "./postgres_rows.ts";
-import { StoreCorruptionError } from "./sqlite_rows.ts";
-import { oldestFirst } from "./sqlite_federation.ts";
+import type { PostgresClient } from "./client.ts";
+import { pgBytes, pgDate, pgInt, type PgRow, pgText, pgTextOrNull, validDate } from "./rows.ts";
+import { StoreCorruptionError } from "../row_narrowing.ts";
+import { oldestFirst } from "../domain_store.ts";
 import type {
   FederationOutboxRecord,
   FederationPeerRecord,
   FederationPeerStatus,
-} from "./store.ts";
+} from "../store.ts";
 
 const PEER_STATUSES: readonly string[] = ["active", "pending", "blocked"];
 

@@ -16,15 +16,16 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
-import { formatVersion, type MigrationFile, type MigrationProgress } from "./migrations.ts";
-import { sqliteMigrationRunner } from "./sqlite_migrations.ts";
-import { sqliteFederation } from "./sqlite_federation.ts";
-import { SqliteDb } from "./sqlite_db.ts";
-import { type DomainOps, DomainStore } from "./domain_store.ts";
-import * as accounts from "./sqlite_accounts.ts";
-import * as messaging from "./sqlite_messaging.ts";
-import * as trust from "./sqlite_trust.ts";
-import type { FederationOutboxRecord, FederationPeerRecord, Store } from "./store.ts";
+import { formatVersion, type MigrationFile, type MigrationProgress } from "../migrations.ts";
+import { sqliteMigrationRunner } from "./migrations.ts";
+import { sqliteFederation } from "./federation.ts";
+import { SqliteDb } from "./db.ts";
+import { SchemaNotCurrentError } from "../errors.ts";
+import { type DomainOps, DomainStore } from "../domain_store.ts";
+import * as accounts from "./accounts.ts";
+import * as messaging from "./messaging.ts";
+import * as trust from "./trust.ts";
+import type { FederationOutboxRecord, FederationPeerRecord, Store } from "../store.ts";
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -44,18 +45,6 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Migrations to check against (default: `migrations/sqlite/` of this tree). */
   migrations?: URL | readonly MigrationFile[];
-}
-
-/** The schema of the file is behind this binary and migration was not requested. */
-export class SchemaNotCurrentError extends Error {
-  constructor(readonly path: string, readonly pending: string[]) {
-    const db = path === ":memory:" ? "" : ` --db ${path}`;
-    super(
-      `database ${path} needs ${pending.length} pending migration(s) (${pending.join(", ")}); ` +
-        `run \`commucat migrate${db}\` (or start with \`commucat serve --migrate\`)`,
-    );
-    this.name = "SchemaNotCurrentError";
-  }
 }
 
 /**

@@ -9,27 +9,23 @@
 
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { runStoreConformance } from "./conformance.ts";
-import { T0 } from "./conformance_fixtures.ts";
+import { runStoreConformance } from "../conformance/mod.ts";
+import { T0 } from "../conformance/fixtures.ts";
 import {
   MigrationChangedError,
   MigrationFailedError,
   migrationsFromTexts,
   SchemaTooNewError,
-} from "./migrations.ts";
-import { openPostgresStore, PostgresSchemaNotCurrentError } from "./postgres.ts";
-import {
-  createPostgresClient,
-  describePostgresTarget,
-  StoreUnavailableError,
-} from "./postgres_client.ts";
+} from "../migrations.ts";
+import { openPostgresStore, PostgresSchemaNotCurrentError } from "./store.ts";
+import { createPostgresClient, describePostgresTarget, StoreUnavailableError } from "./client.ts";
 import {
   POSTGRES_MIGRATION_FILES,
   POSTGRES_MIGRATIONS_DIR,
   postgresMigrationRunner,
-} from "./postgres_migrations.ts";
-import { SchemaNotCurrentError } from "./sqlite.ts";
-import type { RelayEnvelope } from "./store.ts";
+} from "./migrations.ts";
+import { SchemaNotCurrentError } from "../errors.ts";
+import type { RelayEnvelope } from "../store.ts";
 
 const DSN = Deno.env.get("COMMUCAT_TEST_PG_DSN") || undefined;
 const RUN = crypto.randomUUID().replaceAll("-", "").slice(0, 12);

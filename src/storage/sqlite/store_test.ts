@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { runStoreConformance } from "./conformance.ts";
-import { MigrationChangedError, SchemaTooNewError } from "./migrations.ts";
-import { openSqliteStore, SchemaNotCurrentError } from "./sqlite.ts";
+import { runStoreConformance } from "../conformance/mod.ts";
+import { MigrationChangedError, SchemaTooNewError } from "../migrations.ts";
+import { openSqliteStore } from "./store.ts";
+import { SchemaNotCurrentError } from "../errors.ts";
 import {
   SQLITE_MIGRATION_FILES,
   SQLITE_MIGRATIONS_DIR,
   sqliteMigrationRunner,
-} from "./sqlite_migrations.ts";
-import { T0 } from "./conformance_fixtures.ts";
+} from "./migrations.ts";
+import { T0 } from "../conformance/fixtures.ts";
 
 await runStoreConformance("sqlite :memory:", () => openSqliteStore(":memory:", { migrate: true }));
 

@@ -6,9 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { type DeviceKeyEvent, type DeviceRotationRecord, StoreConflictError } from "./store.ts";
-import type { ConformanceCase } from "./conformance.ts";
-import { assertSame, at, bytes, device, seedDevices, T0, user } from "./conformance_fixtures.ts";
+import { type DeviceKeyEvent, type DeviceRotationRecord, StoreConflictError } from "../store.ts";
+import type { ConformanceCase } from "./mod.ts";
+import { assertSame, at, bytes, device, seedDevices, T0, user } from "./fixtures.ts";
 
 function keyEvent(eventId: string, deviceId: string, recordedAt = T0): DeviceKeyEvent {
   return { eventId, deviceId, publicKey: new Uint8Array(32).fill(9), recordedAt };

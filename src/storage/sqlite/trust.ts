@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { decodeFriends, encodeFriends, FRIENDS_BLOB_KEY } from "./friends_blob.ts";
-import { PAIRING_REDEEMED_RETENTION_MS, pairingUnusable } from "./pairing_rules.ts";
-import type { SqliteDb } from "./sqlite_db.ts";
-import { ms, text, toFriendRequest, toPairing, toSecret } from "./sqlite_rows.ts";
+import { decodeFriends, encodeFriends, FRIENDS_BLOB_KEY } from "../friends_blob.ts";
+import { PAIRING_REDEEMED_RETENTION_MS, pairingUnusable } from "../pairing_rules.ts";
+import type { SqliteDb } from "./db.ts";
+import { ms, text, toFriendRequest, toPairing, toSecret } from "./rows.ts";
 import {
   type DeviceKeyEvent,
   type DeviceRecord,
@@ -18,7 +18,7 @@ import {
   type PairingClaimResult,
   type PairingRecord,
   type ServerSecretRecord,
-} from "./store.ts";
+} from "../store.ts";
 
 export function listSecrets(db: SqliteDb, name: string): Promise<ServerSecretRecord[]> {
   return db.read(() =>

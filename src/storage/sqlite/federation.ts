@@ -5,21 +5,13 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
-import {
-  blob,
-  date,
-  int,
-  ms,
-  type Row,
-  StoreCorruptionError,
-  text,
-  textOrNull,
-} from "./sqlite_rows.ts";
+import { blob, date, int, ms, type Row, StoreCorruptionError, text, textOrNull } from "./rows.ts";
 import type {
   FederationOutboxRecord,
   FederationPeerRecord,
   FederationPeerStatus,
-} from "./store.ts";
+} from "../store.ts";
+import { oldestFirst } from "../domain_store.ts";
 
 const PEER_STATUSES: readonly string[] = ["active", "pending", "blocked"];
 
@@ -116,9 +108,3 @@ export const sqliteFederation = {
     ).all(limit).map(toOutbox);
   },
 };
-
-/** Oldest first, ties by id (the claim order). */
-export function oldestFirst(a: FederationOutboxRecord, b: FederationOutboxRecord): number {
-  const d = a.createdAt.getTime() - b.createdAt.getTime();
-  return d !== 0 ? d : a.outboxId < b.outboxId ? -1 : a.outboxId > b.outboxId ? 1 : 0;
-}

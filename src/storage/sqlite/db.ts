@@ -6,8 +6,8 @@
  * @module
  */
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
-import type { Row } from "./sqlite_rows.ts";
-import { StoreConflictError } from "./store.ts";
+import type { Row } from "./rows.ts";
+import { StoreConflictError } from "../store.ts";
 
 // SQLite extended result codes that mean "this would duplicate or orphan a row".
 const CONFLICT_CODES = new Set([

@@ -4,15 +4,15 @@
  *
  * @module
  */
-import type { SqliteDb } from "./sqlite_db.ts";
-import { blob, int, ms, text, toGroup, toMember, toRoute } from "./sqlite_rows.ts";
+import type { SqliteDb } from "./db.ts";
+import { blob, int, ms, text, toGroup, toMember, toRoute } from "./rows.ts";
 import type {
   GroupMemberRecord,
   GroupRecord,
   RelayEnvelope,
   RouteRecord,
   StoredEnvelope,
-} from "./store.ts";
+} from "../store.ts";
 
 export function getRoute(db: SqliteDb, channel: number): Promise<RouteRecord | null> {
   return db.read(() => {

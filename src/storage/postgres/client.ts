@@ -12,7 +12,7 @@
 
 import { Buffer } from "node:buffer";
 import postgres from "postgres";
-import { StoreConflictError } from "./store.ts";
+import { StoreConflictError } from "../store.ts";
 
 /** Connection settings shared by the store and the migration command. */
 export interface PostgresConnectOptions {

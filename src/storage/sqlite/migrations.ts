@@ -12,13 +12,13 @@ import {
   type MigrationFile,
   MigrationRunner,
   type MigrationTarget,
-} from "./migrations.ts";
+} from "../migrations.ts";
 
 /**
  * Directory of the SQLite migrations in the source tree. A compiled binary
  * needs `deno compile --include migrations` for this to resolve.
  */
-export const SQLITE_MIGRATIONS_DIR: URL = new URL("../../migrations/sqlite/", import.meta.url);
+export const SQLITE_MIGRATIONS_DIR: URL = new URL("../../../migrations/sqlite/", import.meta.url);
 
 /**
  * Every SQLite migration file, in order. Kept in step with the directory by a

@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import type { FederationOutboxRecord, FederationPeerRecord } from "./store.ts";
-import type { ConformanceCase } from "./conformance.ts";
-import { assertSame, at, bytes, T0 } from "./conformance_fixtures.ts";
+import type { FederationOutboxRecord, FederationPeerRecord } from "../store.ts";
+import type { ConformanceCase } from "./mod.ts";
+import { assertSame, at, bytes, T0 } from "./fixtures.ts";
 
 function peer(domain: string, overrides: Partial<FederationPeerRecord> = {}) {
   return {

@@ -10,8 +10,8 @@ import {
   type PostgresClient,
   translatePostgresError,
   unavailable,
-} from "./postgres_client.ts";
-import type { PgRow } from "./postgres_rows.ts";
+} from "./client.ts";
+import type { PgRow } from "./rows.ts";
 
 /** The pool with the store's read and write discipline. */
 export class PostgresDb {

@@ -17,15 +17,18 @@ import {
   type MigrationFile,
   MigrationRunner,
   type MigrationTarget,
-} from "./migrations.ts";
-import type { PostgresClient } from "./postgres_client.ts";
-import { pgDate, pgInt, type PgRow, pgText } from "./postgres_rows.ts";
+} from "../migrations.ts";
+import type { PostgresClient } from "./client.ts";
+import { pgDate, pgInt, type PgRow, pgText } from "./rows.ts";
 
 /**
  * Directory of the PostgreSQL migrations in the source tree. A compiled
  * binary needs `deno compile --include migrations` for this to resolve.
  */
-export const POSTGRES_MIGRATIONS_DIR: URL = new URL("../../migrations/postgres/", import.meta.url);
+export const POSTGRES_MIGRATIONS_DIR: URL = new URL(
+  "../../../migrations/postgres/",
+  import.meta.url,
+);
 
 /**
  * Every PostgreSQL migration file, in order. Kept in step with the directory

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { DeviceRecord, Store, UserRecord } from "./store.ts";
+import type { DeviceRecord, Store, UserRecord } from "../store.ts";
 
 /** A fixed origin for every time in the suite. */
 export const T0: Date = new Date("2025-03-01T12:00:00.000Z");

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { SqliteDb } from "./sqlite_db.ts";
-import { int, ms, toDevice, toKeyEvent, toRotation, toSession, toUser } from "./sqlite_rows.ts";
+import type { SqliteDb } from "./db.ts";
+import { int, ms, toDevice, toKeyEvent, toRotation, toSession, toUser } from "./rows.ts";
 import {
   type DeviceKeyEvent,
   type DeviceKeyRotation,
@@ -18,7 +18,7 @@ import {
   type SessionRecord,
   StoreConflictError,
   type UserRecord,
-} from "./store.ts";
+} from "../store.ts";
 
 export function createUser(db: SqliteDb, user: UserRecord): Promise<void> {
   return db.write("user exists (id or handle@domain taken)", () => {

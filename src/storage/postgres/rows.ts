@@ -9,7 +9,7 @@
  * @module
  */
 
-import { corrupt as bad, text as pgText, textOrNull as pgTextOrNull } from "./row_narrowing.ts";
+import { corrupt as bad, text as pgText, textOrNull as pgTextOrNull } from "../row_narrowing.ts";
 import type {
   DeviceKeyEvent,
   DeviceRecord,
@@ -26,7 +26,7 @@ import type {
   SessionRecord,
   StoredEnvelope,
   UserRecord,
-} from "./store.ts";
+} from "../store.ts";
 
 export { pgText, pgTextOrNull };
 

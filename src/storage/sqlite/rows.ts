@@ -7,7 +7,7 @@
  */
 
 import type { SQLOutputValue } from "node:sqlite";
-import { corrupt as bad, text, textOrNull } from "./row_narrowing.ts";
+import { corrupt as bad, text, textOrNull } from "../row_narrowing.ts";
 import type {
   DeviceKeyEvent,
   DeviceRecord,
@@ -23,9 +23,9 @@ import type {
   ServerSecretRecord,
   SessionRecord,
   UserRecord,
-} from "./store.ts";
+} from "../store.ts";
 
-export { StoreCorruptionError, text, textOrNull } from "./row_narrowing.ts";
+export { StoreCorruptionError, text, textOrNull } from "../row_narrowing.ts";
 
 /** A row as `node:sqlite` returns it. */
 export type Row = Record<string, SQLOutputValue>;

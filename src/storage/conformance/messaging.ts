@@ -12,9 +12,9 @@ import {
   type ServerSecretRecord,
   type Store,
   StoreConflictError,
-} from "./store.ts";
-import type { ConformanceCase } from "./conformance.ts";
-import { assertSame, at, bytes, seedDevices, T0 } from "./conformance_fixtures.ts";
+} from "../store.ts";
+import type { ConformanceCase } from "./mod.ts";
+import { assertSame, at, bytes, seedDevices, T0 } from "./fixtures.ts";
 
 function envelope(envelopeId: string, deviceId: string, overrides: Partial<RelayEnvelope> = {}) {
   return {

@@ -4,15 +4,15 @@
  *
  * @module
  */
-import type { PostgresDb } from "./postgres_db.ts";
-import { pgEnvelope, pgGroup, pgInt, pgMember, pgRoute, validDate } from "./postgres_rows.ts";
+import type { PostgresDb } from "./db.ts";
+import { pgEnvelope, pgGroup, pgInt, pgMember, pgRoute, validDate } from "./rows.ts";
 import type {
   GroupMemberRecord,
   GroupRecord,
   RelayEnvelope,
   RouteRecord,
   StoredEnvelope,
-} from "./store.ts";
+} from "../store.ts";
 
 // channel routes
 
