@@ -7,8 +7,14 @@
 
 import { NoiseError } from "./errors.ts";
 import { HandshakeState } from "./handshake_state.ts";
-import { nativeBlake2s, nativeChaChaPoly, nativeSha256, nativeX25519 } from "./native.ts";
-import { nobleBlake2s, nobleChaChaPoly, nobleSha256, nobleX25519 } from "./noble.ts";
+import {
+  nativeBlake2b,
+  nativeBlake2s,
+  nativeChaChaPoly,
+  nativeSha256,
+  nativeX25519,
+} from "./native.ts";
+import { nobleBlake2b, nobleBlake2s, nobleChaChaPoly, nobleSha256, nobleX25519 } from "./noble.ts";
 import { type HashName, parseProtocolName } from "./patterns.ts";
 import type { Backend, CryptoSuite, KeyPair } from "./primitives.ts";
 import type { NoiseTransport } from "./transport.ts";
@@ -63,10 +69,12 @@ export interface Handshake {
 const SUITES: Readonly<Record<Backend, Readonly<Record<HashName, CryptoSuite>>>> = {
   native: {
     BLAKE2s: { dh: nativeX25519, cipher: nativeChaChaPoly, hash: nativeBlake2s },
+    BLAKE2b: { dh: nativeX25519, cipher: nativeChaChaPoly, hash: nativeBlake2b },
     SHA256: { dh: nativeX25519, cipher: nativeChaChaPoly, hash: nativeSha256 },
   },
   noble: {
     BLAKE2s: { dh: nobleX25519, cipher: nobleChaChaPoly, hash: nobleBlake2s },
+    BLAKE2b: { dh: nobleX25519, cipher: nobleChaChaPoly, hash: nobleBlake2b },
     SHA256: { dh: nobleX25519, cipher: nobleChaChaPoly, hash: nobleSha256 },
   },
 };

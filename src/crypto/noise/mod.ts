@@ -1,6 +1,6 @@
 /**
  * The Noise Protocol Framework (revision 34) for CommuCat sessions:
- * `Noise_{NN,XX,XK,IK}[pskN...]_25519_ChaChaPoly_{BLAKE2s,SHA256}` on a
+ * `Noise_{NN,XX,XK,IK}[pskN...]_25519_ChaChaPoly_{BLAKE2s,BLAKE2b,SHA256}` on a
  * native (node:crypto) or a portable (noble) backend.
  *
  * ```ts

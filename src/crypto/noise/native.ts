@@ -231,5 +231,8 @@ function nativeHash(name: string, algorithm: string, hashLen: number, blockLen: 
 /** BLAKE2s-256 on node:crypto. */
 export const nativeBlake2s: Hash = nativeHash("BLAKE2s", "blake2s256", 32, 64);
 
+/** BLAKE2b-512 on node:crypto (HASHLEN 64, BLOCKLEN 128). */
+export const nativeBlake2b: Hash = nativeHash("BLAKE2b", "blake2b512", 64, 128);
+
 /** SHA-256 on node:crypto. */
 export const nativeSha256: Hash = nativeHash("SHA256", "sha256", 32, 64);

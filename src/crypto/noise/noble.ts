@@ -7,7 +7,7 @@
 
 import { x25519 } from "@noble/curves/ed25519.js";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
-import { blake2s } from "@noble/hashes/blake2.js";
+import { blake2b, blake2s } from "@noble/hashes/blake2.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { NoiseError } from "./errors.ts";
@@ -88,7 +88,7 @@ export const nobleChaChaPoly: Cipher = {
   },
 };
 
-type NobleHash = typeof blake2s | typeof sha256;
+type NobleHash = typeof blake2s | typeof blake2b | typeof sha256;
 
 function nobleHash(name: string, fn: NobleHash): Hash {
   return {
@@ -110,6 +110,9 @@ function nobleHash(name: string, fn: NobleHash): Hash {
 
 /** BLAKE2s-256 from @noble/hashes. */
 export const nobleBlake2s: Hash = nobleHash("BLAKE2s", blake2s);
+
+/** BLAKE2b-512 from @noble/hashes. */
+export const nobleBlake2b: Hash = nobleHash("BLAKE2b", blake2b);
 
 /** SHA-256 from @noble/hashes. */
 export const nobleSha256: Hash = nobleHash("SHA256", sha256);

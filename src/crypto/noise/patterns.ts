@@ -1,6 +1,6 @@
 /**
  * Handshake patterns and protocol-name parsing (Noise §7, §8, §9).
- * Supported: `Noise_{NN,XX,XK,IK}[pskN[+pskM...]]_25519_ChaChaPoly_{BLAKE2s,SHA256}`.
+ * Supported: `Noise_{NN,XX,XK,IK}[pskN[+pskM...]]_25519_ChaChaPoly_{BLAKE2s,BLAKE2b,SHA256}`.
  *
  * @module
  */
@@ -26,7 +26,7 @@ export interface HandshakePattern {
 }
 
 /** Hash names we support. */
-export type HashName = "BLAKE2s" | "SHA256";
+export type HashName = "BLAKE2s" | "BLAKE2b" | "SHA256";
 
 /** A protocol name, parsed and validated. */
 export interface ProtocolSpec {
@@ -67,7 +67,7 @@ const BASE_PATTERNS: Readonly<Record<string, HandshakePattern>> = {
   },
 };
 
-const HASHES: readonly HashName[] = ["BLAKE2s", "SHA256"];
+const HASHES: readonly HashName[] = ["BLAKE2s", "BLAKE2b", "SHA256"];
 
 function unsupported(message: string): NoiseError {
   return new NoiseError("unsupported-protocol", message);
@@ -102,7 +102,7 @@ function parseModifiers(text: string, base: HandshakePattern): number[] {
 }
 
 /**
- * Parses `Noise_<PATTERN>[psk...]_25519_ChaChaPoly_<BLAKE2s|SHA256>`.
+ * Parses `Noise_<PATTERN>[psk...]_25519_ChaChaPoly_<BLAKE2s|BLAKE2b|SHA256>`.
  * Throws `NoiseError("unsupported-protocol")` naming the part we lack.
  */
 export function parseProtocolName(name: string): ProtocolSpec {
@@ -125,7 +125,7 @@ export function parseProtocolName(name: string): ProtocolSpec {
     throw unsupported(`unsupported cipher "${cipher}" (have ChaChaPoly)`);
   }
   if (!(HASHES as readonly string[]).includes(hash)) {
-    throw unsupported(`unsupported hash "${hash}" (have BLAKE2s, SHA256)`);
+    throw unsupported(`unsupported hash "${hash}" (have ${HASHES.join(", ")})`);
   }
   return {
     name,

@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { fromHex, toHex, utf8 } from "../bytes.ts";
 import { NoiseError } from "./errors.ts";
-import { nativeBlake2s, nativeChaChaPoly, nativeSha256, nativeX25519 } from "./native.ts";
-import { nobleBlake2s, nobleChaChaPoly, nobleSha256, nobleX25519 } from "./noble.ts";
+import {
+  nativeBlake2b,
+  nativeBlake2s,
+  nativeChaChaPoly,
+  nativeSha256,
+  nativeX25519,
+} from "./native.ts";
+import { nobleBlake2b, nobleBlake2s, nobleChaChaPoly, nobleSha256, nobleX25519 } from "./noble.ts";
 import { hkdf } from "./symmetric_state.ts";
 import { MAX_NONCE } from "./primitives.ts";
 
@@ -108,6 +114,14 @@ Deno.test("hashes match known answers and agree across backends, HMAC and HKDF i
     toHex(nativeBlake2s.digest(abc)),
     "508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982",
   );
+  // RFC 7693 Appendix A.
+  assert.equal(
+    toHex(nativeBlake2b.digest(abc)),
+    "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1" +
+      "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923",
+  );
+  assert.equal(nativeBlake2b.hashLen, 64);
+  assert.equal(nativeBlake2b.blockLen, 128);
   assert.equal(
     toHex(nativeSha256.digest(abc)),
     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
@@ -117,10 +131,16 @@ Deno.test("hashes match known answers and agree across backends, HMAC and HKDF i
     toHex(nativeSha256.hmac(utf8("Jefe"), utf8("what do ya want for nothing?"))),
     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
   );
-  for (const [native, noble] of [[nativeBlake2s, nobleBlake2s], [nativeSha256, nobleSha256]]) {
+  for (
+    const [native, noble] of [
+      [nativeBlake2s, nobleBlake2s],
+      [nativeBlake2b, nobleBlake2b],
+      [nativeSha256, nobleSha256],
+    ]
+  ) {
     assert.equal(native.hashLen, noble.hashLen);
     assert.equal(native.blockLen, noble.blockLen);
-    for (const keyLength of [0, 32, 64, 65, 200]) {
+    for (const keyLength of [0, 32, 64, 65, 128, 129, 200]) {
       const key = crypto.getRandomValues(new Uint8Array(keyLength));
       const data = crypto.getRandomValues(new Uint8Array(100));
       assert.deepEqual(native.digest(key, data), noble.digest(key, data));
@@ -129,7 +149,7 @@ Deno.test("hashes match known answers and agree across backends, HMAC and HKDF i
         noble.hmac(key, data),
       );
     }
-    const ck = crypto.getRandomValues(new Uint8Array(32));
+    const ck = crypto.getRandomValues(new Uint8Array(native.hashLen));
     const ikm = crypto.getRandomValues(new Uint8Array(32));
     assert.deepEqual(hkdf(native, ck, ikm, 3), hkdf(noble, ck, ikm, 3));
     assert.deepEqual(hkdf(native, ck, ikm, 2), hkdf(noble, ck, ikm, 3).slice(0, 2));
