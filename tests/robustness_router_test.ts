@@ -47,7 +47,7 @@ Deno.test("robustness: a throwing local bus handler rejects the send, not the ca
   await bus.subscribe("i1", () => {
     throw new Error("handler bug");
   });
-  const sent = bus.send("i1", { kind: "inbox", deviceId: "d1" });
+  const sent = bus.send("i1", { kind: "offline-queue", deviceId: "d1" });
   await assert.rejects(sent, /handler bug/);
-  await assert.rejects(bus.broadcast({ kind: "inbox", deviceId: "d1" }), /handler bug/);
+  await assert.rejects(bus.broadcast({ kind: "offline-queue", deviceId: "d1" }), /handler bug/);
 });

@@ -47,8 +47,8 @@ export interface ApiDeps {
   noise(): { noise_public: string; noise_keys: unknown[] };
   /** Delivers a server-originated frame to a device: live when connected, else queued. */
   deliverToDevice(deviceId: string, frame: Frame): Promise<void>;
-  /** Closes every live connection of a device (on any instance). */
-  disconnectDevice(deviceId: string, reason: string): void | Promise<void>;
+  /** Closes every live connection of a device (on any instance); only revocation does today. */
+  disconnectDevice(deviceId: string, reason: "revoked"): void | Promise<void>;
   /** True for a valid admin bearer token (`admin.token`). */
   verifyAdminToken(token: string): boolean | Promise<boolean>;
   /** Counters for `/api/security-stats` (missing keys read as 0). */

@@ -48,7 +48,7 @@ export async function revokeDevice(deps: ApiDeps, request: Request): Promise<Res
   if (device.status !== "revoked") {
     await deps.store.setDeviceStatus(deviceId, "revoked");
     await deps.store.deleteSessionsForDevice(deviceId);
-    await deps.disconnectDevice(deviceId, "device revoked");
+    await deps.disconnectDevice(deviceId, "revoked");
     await deps.ledger?.record({
       action: "revoke",
       source: "devices-revoke",

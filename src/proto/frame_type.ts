@@ -107,3 +107,48 @@ export function isControlType(type: FrameType): boolean {
   return type !== FrameType.Msg && type !== FrameType.VoiceFrame &&
     type !== FrameType.VideoFrame;
 }
+
+/**
+ * Frame types a route member may send to the other members (and a
+ * federation peer may relay to our devices). The others are addressed to
+ * the server itself (Hello, Join, Ack…).
+ */
+export const BROADCAST_FRAME_TYPES: ReadonlySet<FrameType> = new Set<FrameType>([
+  FrameType.Msg,
+  FrameType.Typing,
+  FrameType.KeyUpdate,
+  FrameType.GroupEvent,
+  FrameType.CallOffer,
+  FrameType.CallAnswer,
+  FrameType.CallEnd,
+  FrameType.CallStats,
+  FrameType.TransportUpdate,
+  FrameType.VoiceFrame,
+  FrameType.VideoFrame,
+]);
+
+/**
+ * Frame types kept in the offline queue for a recipient that is not
+ * connected; the others (typing, media, call stats…) are live-only and
+ * dropped when nobody reads them.
+ */
+export const QUEUED_FRAME_TYPES: ReadonlySet<FrameType> = new Set<FrameType>([
+  FrameType.Msg,
+  FrameType.KeyUpdate,
+  FrameType.GroupCreate,
+  FrameType.GroupInvite,
+  FrameType.GroupEvent,
+  FrameType.CallOffer,
+  FrameType.CallAnswer,
+  FrameType.CallEnd,
+]);
+
+/** True when frames of `type` wait in the offline queue ({@link QUEUED_FRAME_TYPES}). */
+export function isQueuedFrameType(type: number): boolean {
+  return QUEUED_FRAME_TYPES.has(type as FrameType);
+}
+
+/** True when a route member may broadcast frames of `type` ({@link BROADCAST_FRAME_TYPES}). */
+export function isBroadcastFrameType(type: number): boolean {
+  return BROADCAST_FRAME_TYPES.has(type as FrameType);
+}

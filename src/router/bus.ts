@@ -2,8 +2,8 @@
  * The cross-instance bus. Frames themselves never travel on it: a frame for
  * a device connected to another instance is stored durably first (any
  * instance can drain any queue), then the bus tells the holding instance to
- * look at that device's queue. Losing a bus message therefore delays a
- * delivery (until the periodic inbox poll) but never loses it. Only
+ * look at that device's offline queue. Losing a bus message therefore delays
+ * a delivery (until the next look at the queue) but never loses it. Only
  * live-only frames (typing, media) ride the bus themselves: they are never
  * queued anyway.
  *
@@ -12,11 +12,16 @@
 
 /** What instances tell each other. */
 export type BusMessage =
-  | { kind: "inbox"; deviceId: string }
+  /** New rows in the device's offline queue (`"inbox"` from older instances). */
+  | { kind: "offline-queue"; deviceId: string }
   /** A live-only frame (Typing, media…) for a device on another instance; base64 of the encoded frame. */
   | { kind: "frame"; deviceId: string; frame: string }
   | { kind: "route"; channel: number; from: string }
-  | { kind: "kick"; deviceId: string; connectionId: string };
+  /**
+   * Close the device's connection unless it is `connectionId` (empty: close
+   * any); `reason` defaults to `replaced` (the device connected again).
+   */
+  | { kind: "kick"; deviceId: string; connectionId: string; reason?: "replaced" | "revoked" };
 
 /** Publish/subscribe between the instances sharing one deployment. */
 export interface Bus {

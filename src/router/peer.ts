@@ -7,9 +7,22 @@ import type { Frame } from "../proto/mod.ts";
 
 /** Where a delivered frame came from, so an ack can settle it. */
 export interface DeliveryOrigin {
-  /** Set when the frame came out of the durable offline queue. */
+  /** Set when the frame's copy is in the durable offline queue. */
   envelopeId?: string;
 }
+
+/**
+ * Why a live connection is closed by someone other than its own session:
+ *
+ * - `replaced`: the same device connected again (here or on another instance);
+ * - `shutdown`: the server is stopping;
+ * - `revoked`: the device was revoked;
+ * - `slow`: the client does not read (its outbound bound is exceeded).
+ *
+ * The session tells the client why where the protocol has an Error code for it
+ * (`replaced`, `shutdown`; docs/PROTOCOL.md §4).
+ */
+export type PeerCloseReason = "replaced" | "shutdown" | "revoked" | "slow";
 
 /** A live connection of one device. */
 export interface Peer {
@@ -24,5 +37,9 @@ export interface Peer {
    */
   deliver(frame: Frame, origin?: DeliveryOrigin): boolean;
   /** Asks the peer to look at its offline queue again (new rows may exist). */
-  kickInbox(): void;
+  checkOfflineQueue(): void;
+  /** Publishes the device as online here again (the presence store may have lost it). */
+  refreshPresence(): void;
+  /** Closes the connection; unacknowledged frames go back to the offline queue. */
+  close(reason: PeerCloseReason): void;
 }

@@ -4,8 +4,8 @@
  * (broadcasts), over a connection of its own (a subscribed Redis connection
  * takes no other commands); publishing uses a second connection.
  *
- * Losing a notice is allowed by design (the durable queue and the periodic
- * inbox poll catch up), so while Redis is down `send`/`broadcast` resolve at
+ * Losing a notice is allowed by design (the durable offline queue and the
+ * periodic look at it catch up), so while Redis is down `send`/`broadcast` resolve at
  * once and count the drop instead of queueing in memory; `healthy` is false
  * until both connections are back and the subscription is renewed.
  *
@@ -253,8 +253,9 @@ export function parseBusMessage(raw: string): BusMessage | null {
   const m = data as Record<string, unknown>;
   const text = (v: unknown): v is string => typeof v === "string" && v.length > 0;
   switch (m.kind) {
-    case "inbox":
-      return text(m.deviceId) ? { kind: "inbox", deviceId: m.deviceId } : null;
+    case "offline-queue":
+    case "inbox": // the name older instances send
+      return text(m.deviceId) ? { kind: "offline-queue", deviceId: m.deviceId } : null;
     case "frame":
       return text(m.deviceId) && typeof m.frame === "string" && m.frame.length % 4 === 0 &&
           BASE64.test(m.frame)
@@ -265,9 +266,17 @@ export function parseBusMessage(raw: string): BusMessage | null {
         ? { kind: "route", channel: m.channel as number, from: m.from }
         : null;
     case "kick":
-      return text(m.deviceId) && text(m.connectionId)
-        ? { kind: "kick", deviceId: m.deviceId, connectionId: m.connectionId }
-        : null;
+      // An empty connection id closes every connection of the device (revocation).
+      if (!text(m.deviceId) || typeof m.connectionId !== "string") return null;
+      if (m.reason === "revoked") {
+        return {
+          kind: "kick",
+          deviceId: m.deviceId,
+          connectionId: m.connectionId,
+          reason: "revoked",
+        };
+      }
+      return { kind: "kick", deviceId: m.deviceId, connectionId: m.connectionId };
     default:
       return null;
   }

@@ -33,7 +33,7 @@ function collector(): { messages: BusMessage[]; handler: (m: BusMessage) => void
 
 Deno.test("parseBusMessage: accepts each kind, drops extra fields, rejects malformed", () => {
   assert.deepEqual(parseBusMessage('{"kind":"inbox","deviceId":"d","extra":1}'), {
-    kind: "inbox",
+    kind: "offline-queue",
     deviceId: "d",
   });
   assert.deepEqual(parseBusMessage('{"kind":"frame","deviceId":"d","frame":"AAEC"}'), {
@@ -51,6 +51,15 @@ Deno.test("parseBusMessage: accepts each kind, drops extra fields, rejects malfo
     deviceId: "d",
     connectionId: "c",
   });
+  assert.deepEqual(parseBusMessage('{"kind":"offline-queue","deviceId":"d"}'), {
+    kind: "offline-queue",
+    deviceId: "d",
+  });
+  // Revocation: no live connection id spared, and the reason travels.
+  assert.deepEqual(
+    parseBusMessage('{"kind":"kick","deviceId":"d","connectionId":"","reason":"revoked"}'),
+    { kind: "kick", deviceId: "d", connectionId: "", reason: "revoked" },
+  );
   for (
     const raw of [
       "",
@@ -86,11 +95,11 @@ redisTest("RedisBus: two instances exchange direct messages and broadcasts", asy
     await waitFor("both buses healthy", () => a.healthy && b.healthy);
     await a.ping();
 
-    await a.send("instance-b", { kind: "inbox", deviceId: "dev-b" });
+    await a.send("instance-b", { kind: "offline-queue", deviceId: "dev-b" });
     await b.send("instance-a", { kind: "kick", deviceId: "dev-a", connectionId: "conn-1" });
     await b.send("instance-a", { kind: "frame", deviceId: "dev-a", frame: "AAECAw==" });
     await waitFor("direct messages", () => atA.messages.length === 2 && atB.messages.length === 1);
-    assert.deepEqual(atB.messages, [{ kind: "inbox", deviceId: "dev-b" }]);
+    assert.deepEqual(atB.messages, [{ kind: "offline-queue", deviceId: "dev-b" }]);
     assert.deepEqual(atA.messages, [
       { kind: "kick", deviceId: "dev-a", connectionId: "conn-1" },
       { kind: "frame", deviceId: "dev-a", frame: "AAECAw==" },
@@ -103,8 +112,8 @@ redisTest("RedisBus: two instances exchange direct messages and broadcasts", asy
     assert.deepEqual(atB.messages[1], { kind: "route", channel: 42, from: "instance-a" });
 
     // A message for an instance nobody runs goes nowhere (and still resolves).
-    await a.send("instance-c", { kind: "inbox", deviceId: "dev-c" });
-    await a.send("instance-b", { kind: "inbox", deviceId: "dev-b2" });
+    await a.send("instance-c", { kind: "offline-queue", deviceId: "dev-c" });
+    await a.send("instance-b", { kind: "offline-queue", deviceId: "dev-b2" });
     await waitFor("later direct message", () => atB.messages.length === 3);
     assert.equal(atA.messages.length, 3);
     assert.equal(a.stats.dropped, 0);
@@ -123,8 +132,8 @@ redisTest("RedisBus: buses with different key prefixes do not hear each other", 
     await a.subscribe("same", atA.handler);
     await b.subscribe("same", atB.handler);
     await waitFor("both buses healthy", () => a.healthy && b.healthy);
-    await a.broadcast({ kind: "inbox", deviceId: "x" });
-    await a.send("same", { kind: "inbox", deviceId: "y" });
+    await a.broadcast({ kind: "offline-queue", deviceId: "x" });
+    await a.send("same", { kind: "offline-queue", deviceId: "y" });
     await waitFor("own messages", () => atA.messages.length === 2);
     assert.equal(atB.messages.length, 0);
   } finally {
@@ -147,9 +156,9 @@ redisTest("RedisBus: malformed messages on its channels are ignored and counted"
     }
     await raw.client.publish(bus.broadcastChannel, '{"kind":"route","channel":-3,"from":"x"}');
     // Sent last on the same connection: when it arrives, the junk has been handled.
-    await raw.client.publish(direct, '{"kind":"inbox","deviceId":"dev-1"}');
+    await raw.client.publish(direct, '{"kind":"offline-queue","deviceId":"dev-1"}');
     await waitFor("the valid message", () => received.messages.length === 1);
-    assert.deepEqual(received.messages, [{ kind: "inbox", deviceId: "dev-1" }]);
+    assert.deepEqual(received.messages, [{ kind: "offline-queue", deviceId: "dev-1" }]);
     assert.equal(bus.stats.malformed, 5);
     assert.equal(bus.stats.received, 1);
     assert.equal(bus.healthy, true);
@@ -168,7 +177,7 @@ redisTest("connectRedis: presence and bus over the same settings", async () => {
     await backends.presence.set("dev-1", "online", "instance-a", 30);
     const entry = await backends.presence.get("dev-1");
     assert.equal(entry?.instance, "instance-a");
-    await backends.bus.send(entry.instance, { kind: "inbox", deviceId: "dev-1" });
+    await backends.bus.send(entry.instance, { kind: "offline-queue", deviceId: "dev-1" });
     await waitFor("notice", () => received.messages.length === 1);
   } finally {
     await backends.close();
@@ -181,7 +190,7 @@ Deno.test("RedisBus: against an unreachable Redis it starts degraded and never b
   try {
     assert.equal(bus.healthy, false);
     await within("subscribe", bus.subscribe("instance-a", received.handler));
-    await within("send", bus.send("instance-b", { kind: "inbox", deviceId: "d" }));
+    await within("send", bus.send("instance-b", { kind: "offline-queue", deviceId: "d" }));
     await within("broadcast", bus.broadcast({ kind: "route", channel: 1, from: "instance-a" }));
     await within("ping", assert.rejects(bus.ping()));
     assert.equal(bus.healthy, false);
@@ -269,23 +278,26 @@ Deno.test({
       await a.subscribe("instance-a", () => {});
       await b.subscribe("instance-b", atB.handler);
       await waitFor("buses healthy", () => a.healthy && b.healthy);
-      await a.send("instance-b", { kind: "inbox", deviceId: "before" });
+      await a.send("instance-b", { kind: "offline-queue", deviceId: "before" });
       await waitFor("message before the outage", () => atB.messages.length === 1);
 
       await stopRedisServer(server);
       await waitFor("buses unhealthy", () => !a.healthy && !b.healthy);
-      await within("send while down", a.send("instance-b", { kind: "inbox", deviceId: "lost" }));
+      await within(
+        "send while down",
+        a.send("instance-b", { kind: "offline-queue", deviceId: "lost" }),
+      );
       await within("ping while down", assert.rejects(a.ping()));
       assert.ok(a.stats.dropped >= 1);
 
       server = await startRedisServer(port);
       await waitFor("buses healthy again", () => a.healthy && b.healthy, 20_000);
-      await a.send("instance-b", { kind: "inbox", deviceId: "after" });
+      await a.send("instance-b", { kind: "offline-queue", deviceId: "after" });
       await a.broadcast({ kind: "route", channel: 9, from: "instance-a" });
       await waitFor("messages after recovery", () => atB.messages.length === 3);
       assert.deepEqual(atB.messages, [
-        { kind: "inbox", deviceId: "before" },
-        { kind: "inbox", deviceId: "after" },
+        { kind: "offline-queue", deviceId: "before" },
+        { kind: "offline-queue", deviceId: "after" },
         { kind: "route", channel: 9, from: "instance-a" },
       ]);
       await a.ping();
@@ -313,7 +325,7 @@ Deno.test({
       await within("presence ping while down", assert.rejects(backends.presence.ping()));
       await within(
         "send while down",
-        backends.bus.send("instance-a", { kind: "inbox", deviceId: "lost" }),
+        backends.bus.send("instance-a", { kind: "offline-queue", deviceId: "lost" }),
       );
 
       server = await startRedisServer(port);
@@ -325,9 +337,9 @@ Deno.test({
       await backends.presence.ping();
       await backends.presence.set("dev-1", "online", "instance-a", 30);
       assert.equal((await backends.presence.get("dev-1"))?.instance, "instance-a");
-      await backends.bus.send("instance-a", { kind: "inbox", deviceId: "dev-1" });
+      await backends.bus.send("instance-a", { kind: "offline-queue", deviceId: "dev-1" });
       await waitFor("notice after recovery", () => received.messages.length === 1);
-      assert.deepEqual(received.messages, [{ kind: "inbox", deviceId: "dev-1" }]);
+      assert.deepEqual(received.messages, [{ kind: "offline-queue", deviceId: "dev-1" }]);
     } finally {
       await backends.close();
       if (server) await stopRedisServer(server);

@@ -266,7 +266,7 @@ export class Router {
     const remote: Promise<void>[] = [];
     for (const deviceId of devices) {
       const local = this.#o.registry.get(deviceId);
-      if (local) local.kickInbox();
+      if (local) local.checkOfflineQueue();
       else remote.push(this.#notifyHolder(deviceId));
     }
     // One presence look-up per recipient, all at once (a group fan-out must
@@ -277,7 +277,7 @@ export class Router {
   async #notifyHolder(deviceId: string): Promise<void> {
     const entry = await this.#o.presence.get(deviceId).catch(() => null);
     if (entry && entry.instance !== this.#o.instanceId) {
-      await this.#o.bus.send(entry.instance, { kind: "inbox", deviceId }).catch(() => {});
+      await this.#o.bus.send(entry.instance, { kind: "offline-queue", deviceId }).catch(() => {});
     }
   }
 

@@ -9,12 +9,7 @@ import { toHex } from "../crypto/mod.ts";
 import type { Ledger } from "../ledger/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import type { Bus, PeerRegistry, Router } from "../router/mod.ts";
-import {
-  describeNoiseKey,
-  type Logger,
-  type NoiseKeyring,
-  type ServerConnection,
-} from "../session/mod.ts";
+import { describeNoiseKey, type Logger, type NoiseKeyring } from "../session/mod.ts";
 import type { Store } from "../storage/mod.ts";
 import type { ServerKeys } from "./keys.ts";
 import type { ServerSettings } from "./settings.ts";
@@ -74,9 +69,11 @@ export function apiDeps(p: ApiParts): ApiDeps {
         frame,
       ),
     disconnectDevice: async (deviceId, reason) => {
-      (p.registry.get(deviceId) as ServerConnection | undefined)?.close(reason);
+      p.registry.get(deviceId)?.close(reason);
       // Other instances close theirs on a kick naming no live connection id.
-      await p.bus.broadcast({ kind: "kick", deviceId, connectionId: "" }).catch(() => {});
+      await p.bus.broadcast({ kind: "kick", deviceId, connectionId: "", reason }).catch(
+        (error: unknown) => p.log.warn("revocation kick not sent", { error: String(error) }),
+      );
     },
     verifyAdminToken: p.verifyAdminToken,
     ledger: p.ledger,

@@ -36,7 +36,6 @@ import {
   type NoiseKey,
   ReplayCache,
   type ServerConnection,
-  SHUTDOWN_REASON,
 } from "../session/mod.ts";
 import { openStore, type Store } from "../storage/mod.ts";
 import { combineObservers, Metrics, serveMetrics } from "../metrics/mod.ts";
@@ -396,11 +395,11 @@ export async function startServer(
   function watchBus(): void {
     const healthy = bus.healthy;
     const kickAll = () => {
-      for (const peer of registry.all()) peer.kickInbox();
+      for (const peer of registry.all()) peer.checkOfflineQueue();
     };
     if (!healthy) kickAll();
     else if (!busWasHealthy) {
-      for (const peer of registry.all()) (peer as ServerConnection).refreshPresence();
+      for (const peer of registry.all()) peer.refreshPresence();
       kickAll();
       // One pending look-again at a time, however often the bus flaps.
       clearTimeout(lookAgain);
@@ -420,7 +419,7 @@ export async function startServer(
       await rotationJob.stop();
       await federation.stop();
       // Each established client gets an Error "shutdown"; unacknowledged frames are requeued.
-      for (const connection of connections) connection.close(SHUTDOWN_REASON);
+      for (const connection of connections) connection.close("shutdown");
       // Draining connections and finishing HTTP requests share one grace period.
       const deadline = Date.now() + settings.shutdownGraceMs;
       const graceLeft = () => new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())));

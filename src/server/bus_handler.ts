@@ -5,7 +5,7 @@
  */
 import { decodeFrame } from "../proto/mod.ts";
 import type { BusMessage, PeerRegistry, Router } from "../router/mod.ts";
-import type { Logger, ServerConnection } from "../session/mod.ts";
+import type { Logger } from "../session/mod.ts";
 import { decodeBase64 } from "../proto/mod.ts";
 
 /** The handler for `bus.subscribe`. */
@@ -18,17 +18,18 @@ export function busMessageHandler(parts: {
   const { instanceId, registry, router, log } = parts;
   return (message) => {
     switch (message.kind) {
-      case "inbox":
-        registry.get(message.deviceId)?.kickInbox();
+      case "offline-queue":
+        registry.get(message.deviceId)?.checkOfflineQueue();
         break;
       case "route":
         if (message.from !== instanceId) router.invalidateRoute(message.channel);
         break;
       case "kick": {
-        // The device connected again on another instance: one connection per device.
+        // The device connected again on another instance (one connection per
+        // device), or was revoked.
         const peer = registry.get(message.deviceId);
         if (peer && peer.connectionId !== message.connectionId) {
-          (peer as ServerConnection).close("replaced by a newer connection");
+          peer.close(message.reason ?? "replaced");
         }
         break;
       }

@@ -51,8 +51,9 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
     const ref: { connection?: ServerConnection } = {};
     const link = createWebSocketLink(upgraded.socket, {
       onData: (chunk) => void ref.connection?.receive(chunk),
-      onClose: () => ref.connection?.close("client closed"),
-      onBadText: () => ref.connection?.close("websocket text message is not base64"),
+      onClose: () => ref.connection?.close("client_closed"),
+      onBadText: () =>
+        ref.connection?.close("protocol_error", "websocket text message is not base64"),
     });
     const connection = ref.connection = new ServerConnection(link, options.deps, id);
     options.track(connection);
@@ -67,7 +68,7 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
   const link = createStreamLink({
     mode,
     keepaliveMs: options.keepaliveMs,
-    onClose: () => ref.connection?.close("client went away"),
+    onClose: () => ref.connection?.close("client_closed", "client went away"),
   });
   const connection = ref.connection = new ServerConnection(link, options.deps, id);
   options.track(connection);
@@ -83,6 +84,6 @@ async function pumpBody(request: Request, connection: ServerConnection): Promise
     }
     connection.end();
   } catch {
-    connection.close("upstream error");
+    connection.close("client_closed", "upstream error");
   }
 }

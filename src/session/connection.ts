@@ -24,6 +24,7 @@ import type { NoiseTransport } from "../crypto/mod.ts";
 import type {
   DeliveryOrigin,
   Peer,
+  PeerCloseReason,
   PeerRegistry,
   Presence,
   RouteOptions,
@@ -48,8 +49,24 @@ const MAX_HANDSHAKE_FRAME = 64 * 1024;
 const DEFER_PLAIN_ACK: RouteOptions = { deferPlainAck: true };
 const RESOLVED: Promise<void> = Promise.resolve();
 const EMPTY_FRAMES: DecodedFrame[] = [];
-/** The close reason of a server shutdown: established clients get an Error `shutdown` first. */
-export const SHUTDOWN_REASON = "server shutting down";
+
+/**
+ * Why a connection closes: a {@link PeerCloseReason} given by the server, or
+ * one the session finds itself.
+ */
+export type CloseReason =
+  | PeerCloseReason
+  | "client_closed"
+  | "protocol_error"
+  | "inbound_backlog"
+  | "handshake_failed"
+  | "internal_error";
+
+/** The Error frame an established client gets before the close, by reason (PROTOCOL.md §4). */
+const FAREWELL: Partial<Record<CloseReason, { error: string; detail: string }>> = {
+  replaced: { error: "replaced", detail: "this device connected again elsewhere" },
+  shutdown: { error: "shutdown", detail: "server is shutting down" },
+};
 
 /** Settings and collaborators of a connection. */
 export interface ConnectionDeps {
@@ -149,7 +166,7 @@ export class ServerConnection implements Peer {
     }
     this.#inboundQueued += chunk.length;
     if (this.#inboundQueued > this.#deps.inboundQueueBytes) {
-      this.close("inbound backlog exceeded");
+      this.close("inbound_backlog");
       return RESOLVED;
     }
     return this.#enqueueWork(this.#tail.then(async () => {
@@ -179,12 +196,12 @@ export class ServerConnection implements Peer {
       connection: this.connectionId,
       error: String(error),
     });
-    this.close("internal error");
+    this.close("internal_error");
   }
 
   /** The client closed its upstream. */
   end(): void {
-    this.#enqueueWork((this.#tail ?? RESOLVED).then(() => this.close("client closed")));
+    this.#enqueueWork((this.#tail ?? RESOLVED).then(() => this.close("client_closed")));
   }
 
   #process(chunk: Uint8Array): void | Promise<void> {
@@ -284,7 +301,7 @@ export class ServerConnection implements Peer {
     });
     this.#sendEncrypted(established.ack);
     const replaced = this.#deps.registry.add(this);
-    if (replaced instanceof ServerConnection) replaced.close("replaced by a newer connection");
+    replaced?.close("replaced");
     this.#deps.announce?.(this.deviceId, this.connectionId);
     clearTimeout(this.#handshakeTimer);
     this.refreshPresence();
@@ -298,7 +315,7 @@ export class ServerConnection implements Peer {
       units = this.#units.push(chunk);
     } catch (error) {
       this.#sendError("decode", codecText(error));
-      this.close("bad unit framing");
+      this.close("protocol_error", "bad unit framing");
       return;
     }
     const result = this.#runUnits(units, 0, EMPTY_FRAMES, 0);
@@ -336,14 +353,14 @@ export class ServerConnection implements Peer {
         plaintext = this.#transport!.decrypt(units[unit++]);
       } catch {
         // Without a valid tag nothing from this peer can be trusted.
-        this.close("decrypt failure");
+        this.close("protocol_error", "decrypt failure");
         return;
       }
       try {
         frames = this.#frames.push(plaintext);
       } catch (error) {
         this.#sendError("decode", codecText(error));
-        this.close("frame decode error");
+        this.close("protocol_error", "frame decode error");
         return;
       }
       next = 0;
@@ -453,7 +470,7 @@ export class ServerConnection implements Peer {
       this.#link.backlogBytes >= this.#deps.outboundQueueBytes
     ) {
       if (origin?.envelopeId) return false; // still in the store; retried later
-      this.close("slow consumer: outbound bound exceeded");
+      this.close("slow", "outbound bound exceeded");
       return false;
     }
     const sequence = this.#sendEncrypted(frame);
@@ -482,7 +499,7 @@ export class ServerConnection implements Peer {
     }).catch(() => {});
   }
 
-  kickInbox(): void {
+  checkOfflineQueue(): void {
     if (this.#state === "established") void this.#delivery.drain();
   }
 
@@ -549,20 +566,16 @@ export class ServerConnection implements Peer {
       detail: error.message,
       ...error.extra,
     }));
-    this.close(`handshake failed: ${error.reason}`);
+    this.close("handshake_failed", error.reason);
   }
 
   /** Closes the connection: unacknowledged live frames go back to the offline queue. */
-  close(reason: string): void {
+  close(reason: CloseReason, detail?: string): void {
     if (this.#state === "closed") return;
     const wasEstablished = this.#state === "established";
     if (wasEstablished) this.#sendOwedAck();
-    if (wasEstablished && reason === "replaced by a newer connection") {
-      this.#sendError("replaced", "this device connected again elsewhere");
-    }
-    if (wasEstablished && reason === SHUTDOWN_REASON) {
-      this.#sendError("shutdown", "server is shutting down");
-    }
+    const farewell = FAREWELL[reason];
+    if (wasEstablished && farewell) this.#sendError(farewell.error, farewell.detail);
     this.#state = "closed";
     clearTimeout(this.#handshakeTimer);
     this.#delivery.stop();
@@ -573,7 +586,7 @@ export class ServerConnection implements Peer {
       connectionId: this.connectionId,
       mode: this.#link.mode,
       established: wasEstablished,
-      reason,
+      reason: detail === undefined ? reason : `${reason}: ${detail}`,
     });
     void this.#cleanup(wasEstablished);
   }

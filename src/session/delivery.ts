@@ -29,7 +29,7 @@ export interface DeliveryTarget {
   readonly deviceId: string;
   readonly established: boolean;
   deliver(frame: Frame, origin?: DeliveryOrigin): boolean;
-  kickInbox(): void;
+  checkOfflineQueue(): void;
 }
 
 interface PendingDelivery {
@@ -138,7 +138,7 @@ export class Delivery {
         const delay = Math.min(500 * 2 ** this.#drainFailures++, 30_000);
         this.#drainRetry = setTimeout(() => {
           this.#drainRetry = undefined;
-          target.kickInbox();
+          target.checkOfflineQueue();
         }, delay);
       }
     } finally {
