@@ -77,14 +77,16 @@ export function createApi(deps: ApiDeps): Hono {
       const method = c.req.method === "HEAD" ? "GET" : c.req.method;
       const handler = methods[method as keyof Methods];
       if (handler === undefined) {
-        return problem(405, `use ${allow.join(", ")}`, { allow: allow.join(", ") });
+        return problem(405, `use ${allow.join(", ")}`, { headers: { allow: allow.join(", ") } });
       }
       return handler(deps, c.req.raw);
     });
   }
   app.notFound(() => problem(404, "resource not found"));
   app.onError((error) => {
-    if (error instanceof ApiError) return problem(error.status, error.message, error.headers);
+    if (error instanceof ApiError) {
+      return problem(error.status, error.message, { headers: error.headers });
+    }
     if (error instanceof StoreUnavailableError) {
       deps.log.warn("api: storage unavailable", { error: error.message });
       return problem(503, "storage unavailable, try again later");

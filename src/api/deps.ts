@@ -5,7 +5,7 @@
  * @module
  */
 import type { Frame } from "../proto/mod.ts";
-import type { Logger } from "../session/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import type { FriendRequestRecord, Store, UserRecord } from "../storage/mod.ts";
 
 /** Configuration values the API reads. */

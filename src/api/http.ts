@@ -1,28 +1,16 @@
 /**
- * HTTP plumbing of the API: the error type every handler throws, problem+json
- * and JSON responses, body reading with a size cap, and zod validation with
+ * HTTP plumbing of the API: the error type every handler throws, the shared
+ * problem+json and JSON responses (from `src/http`), body reading with a size cap, and zod validation with
  * readable messages.
  *
  * @module
  */
 import type { z } from "zod";
 
+export { json, problem } from "../http/mod.ts";
+
 /** Largest request body of any endpoint: 10 MiB. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
-
-const TITLES: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  409: "Conflict",
-  413: "Content Too Large",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  503: "Service Unavailable",
-};
 
 /** An error with an HTTP status; its message is the problem's `detail` (never secrets). */
 export class ApiError extends Error {
@@ -34,47 +22,6 @@ export class ApiError extends Error {
     this.status = status;
     this.headers = headers;
   }
-}
-
-/** An RFC 9457 problem+json response. */
-export function problem(
-  status: number,
-  detail?: string,
-  headers: Record<string, string> = {},
-): Response {
-  const body: Record<string, unknown> = {
-    type: "about:blank",
-    title: TITLES[status] ?? "Error",
-    status,
-  };
-  if (detail !== undefined) body.detail = detail;
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: {
-      ...headers,
-      "content-type": "application/problem+json",
-      "cache-control": "no-store",
-    },
-  });
-}
-
-/**
- * A JSON response with `cache-control: no-store`. `raw` values are JSON texts
- * spliced in verbatim (certificates: their u64 serial must not pass through
- * a JS number).
- */
-export function json(
-  body: Record<string, unknown>,
-  status = 200,
-  raw: Record<string, string> = {},
-): Response {
-  let text = JSON.stringify(body);
-  const extra = Object.entries(raw).map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(",");
-  if (extra !== "") text = text === "{}" ? `{${extra}}` : `${text.slice(0, -1)},${extra}}`;
-  return new Response(text, {
-    status,
-    headers: { "content-type": "application/json", "cache-control": "no-store" },
-  });
 }
 
 /**
@@ -102,6 +49,8 @@ export async function readBody(
     }
   } finally {
     reader.releaseLock();
+    // Best effort: the 413 is thrown either way; a body that fails to cancel
+    // (client already gone) has nothing left to release.
     if (size > max) await request.body.cancel().catch(() => {});
   }
   const out = new Uint8Array(size);

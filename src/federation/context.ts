@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Logger } from "../log/mod.ts";
 import type { Frame } from "../proto/mod.ts";
 import type { Store } from "../storage/mod.ts";
 import type { FederationOutbox } from "./outbox.ts";
@@ -16,12 +17,6 @@ export interface FederationMetrics {
   outboxAttempt(): void;
   inboundProcessed(): void;
   inboundRejected(): void;
-}
-
-/** Minimal logger. */
-export interface FederationLogger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
 }
 
 /** Shared state of the federation handlers. */
@@ -41,7 +36,7 @@ export interface FederationContext {
   freshnessMs: number;
   metrics: FederationMetrics;
   ledger?: { record(metadata: Record<string, unknown>): void | Promise<void> };
-  log: FederationLogger;
+  log: Logger;
   newId(context: string): string;
   now(): number;
 }

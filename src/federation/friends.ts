@@ -18,7 +18,8 @@ import type { FriendRequestRecord, UserRecord } from "../storage/mod.ts";
 import { type JsonValue, parseJsonKeepingNumbers } from "./canonical.ts";
 import { addFriendEntry, type FederationContext, remoteUserId, splitAddress } from "./context.ts";
 import { encodeSignedEvent, signEvent } from "./event.ts";
-import { FederationProblem, jsonResponse, readFederationBody } from "./problem.ts";
+import { json } from "../http/mod.ts";
+import { FederationProblem, readFederationBody } from "./problem.ts";
 import { formatRfc3339Nanos, parseRfc3339Nanos, TimestampError } from "./time.ts";
 
 /** Idempotency scope of inbound friend requests. */
@@ -244,7 +245,7 @@ export async function receiveFriendRequest(
   );
   const existing = await ctx.store.getFriendRequest(requester, target.userId);
   if (!fresh || (existing?.id === requestId && existing.status === "pending")) {
-    return jsonResponse({ request_id: requestId, status: "duplicate" }, 200);
+    return json({ request_id: requestId, status: "duplicate" }, 200);
   }
   const now = new Date(ctx.now());
   const stored = await ctx.store.upsertFriendRequest({
@@ -277,7 +278,7 @@ export async function receiveFriendRequest(
     from: requester,
     user: target.userId,
   });
-  return jsonResponse({ request_id: stored.id, status: "accepted" }, 200);
+  return json({ request_id: stored.id, status: "accepted" }, 200);
 }
 
 /** Handles an acceptance event (already verified, fresh, addressed to us). */
@@ -309,7 +310,7 @@ export async function receiveAcceptance(
     "federation-inbox",
     new Date(ctx.now()),
   );
-  if (!fresh || row.status === "accepted") return jsonResponse({ status: "duplicate" }, 200);
+  if (!fresh || row.status === "accepted") return json({ status: "duplicate" }, 200);
   const now = new Date(ctx.now());
   await addFriendEntry(ctx.store, user.userId, accepterId, now);
   await ctx.store.setFriendRequestStatus(row.id, "accepted", now);
@@ -329,7 +330,7 @@ export async function receiveAcceptance(
     from: accepterId,
     user: user.userId,
   });
-  return jsonResponse({ status: "accepted" }, 202);
+  return json({ status: "accepted" }, 202);
 }
 
 /** A GroupEvent to every active device of a local user (live or queued). */

@@ -10,7 +10,8 @@ import { JsonNumber, type JsonValue } from "./canonical.ts";
 import { areFederatedFriends, type FederationContext, splitAddress } from "./context.ts";
 import { decodeSignedEvent, EventError, verifySignedEvent } from "./event.ts";
 import { checkFreshness, receiveAcceptance } from "./friends.ts";
-import { FederationProblem, jsonResponse, readFederationBody } from "./problem.ts";
+import { json } from "../http/mod.ts";
+import { FederationProblem, readFederationBody } from "./problem.ts";
 
 /** Idempotency scope of inbound events (upstream's). */
 export const INBOX_SCOPE = "federation-inbox";
@@ -81,7 +82,7 @@ export async function receiveEvent(ctx: FederationContext, request: Request): Pr
     INBOX_SCOPE,
     new Date(ctx.now()),
   );
-  if (!fresh) return jsonResponse({ status: "duplicate" }, 200);
+  if (!fresh) return json({ status: "duplicate" }, 200);
   try {
     await ctx.deliver(deviceId, frame);
   } catch (error) {
@@ -91,7 +92,7 @@ export async function receiveEvent(ctx: FederationContext, request: Request): Pr
     throw new FederationProblem(500, "DeliveryFailed", "could not deliver the frame");
   }
   ctx.metrics.inboundProcessed();
-  return jsonResponse({ status: "accepted" }, 202);
+  return json({ status: "accepted" }, 202);
 }
 
 /**

@@ -17,7 +17,6 @@ export {
 } from "./canonical.ts";
 export {
   areFederatedFriends,
-  type FederationLogger,
   type FederationMetrics,
   remoteUserId,
   splitAddress,

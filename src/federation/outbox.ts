@@ -21,21 +21,16 @@
  *
  * @module
  */
+import type { Logger } from "../log/mod.ts";
 import type { FederationOutboxRecord, Store } from "../storage/mod.ts";
 import type { PeerDirectory } from "./peers.ts";
 import { peerUrl } from "./peers.ts";
-
-/** Minimal logger. */
-export interface OutboxLogger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-}
 
 /** Options of {@link FederationOutbox}. */
 export interface OutboxOptions {
   store: Store;
   peers: PeerDirectory;
-  log: OutboxLogger;
+  log: Logger;
   /** `commucat-federation/<version>`. */
   userAgent: string;
   /** Extra trusted CA certificates (PEM) for peers' TLS. */

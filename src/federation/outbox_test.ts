@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import { silentLogger } from "../log/mod.ts";
 import { openStore } from "../storage/mod.ts";
 import { backoffMs, FederationOutbox } from "./outbox.ts";
 import { PeerDirectory } from "./peers.ts";
 
-const log = { info: () => {}, warn: () => {} };
+const log = silentLogger;
 
 Deno.test("backoffMs: 5 s doubling, capped at 300 s", () => {
   assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 50].map(backoffMs), [

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { problem } from "../http/mod.ts";
 
 /** A refused federation request. */
 export class FederationProblem extends Error {
@@ -17,23 +18,9 @@ export class FederationProblem extends Error {
   }
 }
 
-/** `application/problem+json` response. */
+/** The problem+json answer of a refused federation request. */
 export function problemResponse(p: FederationProblem): Response {
-  return new Response(
-    JSON.stringify({ type: "about:blank", title: p.title, status: p.status, detail: p.message }),
-    {
-      status: p.status,
-      headers: { "content-type": "application/problem+json", "cache-control": "no-store" },
-    },
-  );
-}
-
-/** JSON response. */
-export function jsonResponse(body: unknown, status: number): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json", "cache-control": "no-store" },
-  });
+  return problem(p.status, p.message, { title: p.title });
 }
 
 /** Most bytes a federation request body may have. */
@@ -52,6 +39,8 @@ export async function readFederationBody(request: Request): Promise<string> {
       if (done) break;
       size += value.length;
       if (size > MAX_FEDERATION_BODY) {
+        // Best effort: the 413 is the answer either way; a body that fails to
+        // cancel (client already gone) has nothing left to release.
         await reader.cancel().catch(() => {});
         throw new FederationProblem(413, "InvalidRequest", "request body too large (max 1 MiB)");
       }

@@ -8,7 +8,8 @@
 import type { Frame } from "../proto/mod.ts";
 import type { FriendRequestRecord, Store, UserRecord } from "../storage/mod.ts";
 import { parseJsonKeepingNumbers } from "./canonical.ts";
-import type { FederationContext, FederationLogger, FederationMetrics } from "./context.ts";
+import type { Logger } from "../log/mod.ts";
+import type { FederationContext, FederationMetrics } from "./context.ts";
 import { decodeSignedEvent, encodeSignedEvent, signEvent } from "./event.ts";
 import {
   acceptFederatedFriendRequest,
@@ -41,7 +42,7 @@ export interface FederationOptions {
   freshnessMs?: number;
   metrics?: Partial<FederationMetrics>;
   ledger?: { record(metadata: Record<string, unknown>): void | Promise<void> };
-  log: FederationLogger;
+  log: Logger;
   newId(context: string): string;
   now?: () => number;
   /** Server version for the User-Agent. */

@@ -14,7 +14,8 @@
  * @module
  */
 import { encodePreparedLine, GENESIS_PREV, lineHash, parseLedgerLine } from "./line.ts";
-import { type Ledger, type LedgerLogger, type LedgerStats, prepareRecord } from "./ledger.ts";
+import type { Logger } from "../log/mod.ts";
+import { type Ledger, type LedgerStats, prepareRecord } from "./ledger.ts";
 
 /** The file cannot be opened for appending (unreadable, or a damaged tail). */
 export class LedgerFileError extends Error {
@@ -26,7 +27,7 @@ export class LedgerFileError extends Error {
 
 /** Options of {@link FileLedger.open}. */
 export interface FileLedgerOptions {
-  logger: LedgerLogger;
+  logger: Logger;
   /** Clock for `recorded_at` (tests). */
   now?: () => Date;
   /** Most records written per write+sync (default 256). */
@@ -47,7 +48,7 @@ const TAIL_CHUNK = 64 * 1024;
 export class FileLedger implements Ledger {
   readonly path: string;
   readonly #file: Deno.FsFile;
-  readonly #logger: LedgerLogger;
+  readonly #logger: Logger;
   readonly #now: () => Date;
   readonly #maxBatch: number;
   #size: number;

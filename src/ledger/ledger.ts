@@ -6,15 +6,8 @@
  * @module
  */
 import { blake3, toHex, utf8 } from "../crypto/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import { canonicalJson } from "./canonical.ts";
-
-/** Structured logger shape (the server's `Logger` satisfies it). */
-export interface LedgerLogger {
-  debug(message: string, properties?: Record<string, unknown>): void;
-  info(message: string, properties?: Record<string, unknown>): void;
-  warn(message: string, properties?: Record<string, unknown>): void;
-  error(message: string, properties?: Record<string, unknown>): void;
-}
 
 /** What a ledger has done since it was opened. */
 export interface LedgerStats {
@@ -91,12 +84,12 @@ export class NullLedger implements Ledger {
 
 /** Logs the digest hex of each record at info level, nothing else (`ledger.mode = "debug"`). */
 export class DebugLedger implements Ledger {
-  readonly #logger: LedgerLogger;
+  readonly #logger: Logger;
   #recorded = 0;
   #failed = 0;
   #closed = false;
 
-  constructor(logger: LedgerLogger) {
+  constructor(logger: Logger) {
     this.#logger = logger;
   }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { blake3, toHex, utf8 } from "../crypto/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import {
   canonicalJson,
   createLedger,
@@ -8,7 +9,6 @@ import {
   GENESIS_PREV,
   LedgerConfigError,
   LedgerFileError,
-  type LedgerLogger,
   lineHash,
   NullLedger,
   verifyLedgerFile,
@@ -20,7 +20,7 @@ interface Logged {
   props: Record<string, unknown> | undefined;
 }
 
-function captureLogger(): LedgerLogger & { lines: Logged[] } {
+function captureLogger(): Logger & { lines: Logged[] } {
   const lines: Logged[] = [];
   const at = (level: string) => (message: string, props?: Record<string, unknown>) =>
     void lines.push({ level, message, props });

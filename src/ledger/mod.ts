@@ -11,7 +11,8 @@
  *
  * @module
  */
-import { DebugLedger, type Ledger, type LedgerLogger, NullLedger } from "./ledger.ts";
+import type { Logger } from "../log/mod.ts";
+import { DebugLedger, type Ledger, NullLedger } from "./ledger.ts";
 import { FileLedger } from "./file.ts";
 
 export { canonicalJson, LedgerMetadataError, rfc3339 } from "./canonical.ts";
@@ -19,7 +20,6 @@ export {
   DebugLedger,
   DIGEST_LENGTH,
   type Ledger,
-  type LedgerLogger,
   type LedgerStats,
   NullLedger,
   prepareRecord,
@@ -40,7 +40,7 @@ export interface LedgerSettings {
   mode: "null" | "debug" | "file";
   /** File path; required for `file`. */
   target?: string | null;
-  logger: LedgerLogger;
+  logger: Logger;
   /** Clock for `recorded_at` (tests). */
   now?: () => Date;
 }

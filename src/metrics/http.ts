@@ -7,6 +7,7 @@
  * @module
  */
 import { blake3, constantTimeEqual, utf8 } from "../crypto/mod.ts";
+import { problem } from "../http/mod.ts";
 import { type Metrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
 
 /** Decides whether a presented admin token is valid. Must not leak timing. */
@@ -38,17 +39,9 @@ export function bearerToken(request: Request): string | null {
 
 /** A 401 problem+json (same shape as the server's other errors). */
 function unauthorized(detail: string): Response {
-  return new Response(
-    JSON.stringify({ type: "about:blank", title: "Unauthorized", status: 401, detail }),
-    {
-      status: 401,
-      headers: {
-        "content-type": "application/problem+json",
-        "cache-control": "no-store",
-        "www-authenticate": 'Bearer realm="commucat-admin"',
-      },
-    },
-  );
+  return problem(401, detail, {
+    headers: { "www-authenticate": 'Bearer realm="commucat-admin"' },
+  });
 }
 
 /** Answers a `/metrics` request: 401 unless the admin token checks out, else the exposition. */
@@ -67,13 +60,7 @@ export async function serveMetrics(
   if (token === null) return unauthorized("missing Authorization header");
   if (!(await verifyAdminToken(token))) return unauthorized("invalid admin token");
   if (request.method !== "GET" && request.method !== "HEAD") {
-    return new Response(
-      JSON.stringify({ type: "about:blank", title: "Method Not Allowed", status: 405 }),
-      {
-        status: 405,
-        headers: { "content-type": "application/problem+json", allow: "GET, HEAD" },
-      },
-    );
+    return problem(405, "use GET or HEAD", { headers: { allow: "GET, HEAD" } });
   }
   const body = await metrics.renderMetrics();
   return new Response(request.method === "HEAD" ? null : body, {

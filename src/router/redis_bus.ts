@@ -11,13 +11,13 @@
  *
  * @module
  */
+import { type Logger, silentLogger } from "../log/mod.ts";
 import type { Bus, BusMessage } from "./bus.ts";
 import { RedisPresence } from "./redis_presence.ts";
 import {
   describeRedisError,
   type RedisBackendOptions,
   RedisConnection,
-  type RedisLogger,
 } from "./redis_connection.ts";
 
 /** Options of {@link RedisBus}. */
@@ -36,7 +36,6 @@ export interface RedisBusStats {
   malformed: number;
 }
 
-const silent: RedisLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const encoder = new TextEncoder();
 
 /** {@link Bus} over Redis pub/sub; see the module doc. */
@@ -46,7 +45,7 @@ export class RedisBus implements Bus {
   readonly #publisher: RedisConnection;
   readonly #subscriber: RedisConnection;
   readonly #prefix: string;
-  readonly #log: RedisLogger;
+  readonly #log: Logger;
   readonly #maxBytes: number;
   #instance: string | null = null;
   #handler: ((message: BusMessage) => void) | null = null;
@@ -60,7 +59,7 @@ export class RedisBus implements Bus {
   /** Connects in the background: never throws for an unreachable Redis (only for a malformed URL). */
   constructor(options: RedisBusOptions) {
     this.#prefix = options.keyPrefix ?? "";
-    this.#log = options.logger ?? silent;
+    this.#log = options.logger ?? silentLogger;
     this.#maxBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
     this.#publisher = new RedisConnection(options, "bus-publisher");
     this.#subscriber = new RedisConnection(options, "bus-subscriber", {

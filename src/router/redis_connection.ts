@@ -8,19 +8,12 @@
  * @module
  */
 import type { Redis } from "ioredis";
+import { type Logger, silentLogger } from "../log/mod.ts";
 
 // Loaded on first use, not at import: ioredis's `debug` dependency reads the
 // whole environment when it loads (it needs an unrestricted --allow-env), and
 // a deployment without Redis must not pay for that.
 let ioredis: Promise<{ Redis: typeof Redis }> | null = null;
-
-/** Structured logger shape (the server's logger fits). */
-export interface RedisLogger {
-  debug(message: string, properties?: Record<string, unknown>): void;
-  info(message: string, properties?: Record<string, unknown>): void;
-  warn(message: string, properties?: Record<string, unknown>): void;
-  error(message: string, properties?: Record<string, unknown>): void;
-}
 
 /** Options shared by {@link RedisPresence} and {@link RedisBus}. */
 export interface RedisBackendOptions {
@@ -28,7 +21,7 @@ export interface RedisBackendOptions {
   url: string;
   /** Prepended to every key and channel (default none: keys are `presence:<device>`). */
   keyPrefix?: string;
-  logger?: RedisLogger;
+  logger?: Logger;
   /** A command without a reply after this long fails (default 1000 ms). */
   commandTimeoutMs?: number;
   /** A connection attempt gives up after this long (default 2000 ms). */
@@ -73,8 +66,6 @@ export function checkRedisUrl(url: string): void {
   if (parsed.hostname === "") throw new TypeError("invalid Redis URL: no host");
 }
 
-const silent: RedisLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
 /** Events a {@link RedisConnection} reports to its owner. */
 export interface RedisConnectionHooks {
   /** The connection is ready for commands (first time or after a reconnection). */
@@ -87,7 +78,7 @@ export interface RedisConnectionHooks {
 
 /** A self-healing ioredis client; see the module doc. */
 export class RedisConnection {
-  readonly #log: RedisLogger;
+  readonly #log: Logger;
   readonly #context: Record<string, unknown>;
   #client: Redis | null = null;
   #loadError: Error | null = null;
@@ -100,7 +91,7 @@ export class RedisConnection {
   /** Starts connecting in the background; throws only for a malformed URL. */
   constructor(options: RedisBackendOptions, role: string, hooks: RedisConnectionHooks = {}) {
     checkRedisUrl(options.url);
-    this.#log = options.logger ?? silent;
+    this.#log = options.logger ?? silentLogger;
     this.#context = { redis: describeRedisUrl(options.url), role };
     this.#created = (ioredis ??= import("ioredis")).then(
       ({ Redis }) => {

@@ -29,10 +29,10 @@ import {
   type Presence,
   Router,
 } from "../router/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import {
   type ConnectionDeps,
   type ConnectionObserver,
-  type Logger,
   type NoiseKey,
   ReplayCache,
   type ServerConnection,
@@ -48,7 +48,7 @@ import { handleConnect } from "./connect.ts";
 import { readiness } from "./readiness.ts";
 import { loadServerKeys, type ServerKeys } from "./keys.ts";
 import { withRequestLog } from "./log.ts";
-import { json, problem } from "./problem.ts";
+import { json, problem } from "../http/mod.ts";
 import { type ServerSettings, storeSettingsOf } from "./settings.ts";
 
 /** Version reported by /healthz. */

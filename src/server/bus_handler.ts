@@ -5,7 +5,7 @@
  */
 import { decodeFrame } from "../proto/mod.ts";
 import type { BusMessage, PeerRegistry, Router } from "../router/mod.ts";
-import type { Logger } from "../session/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import { decodeBase64 } from "../proto/mod.ts";
 
 /** The handler for `bus.subscribe`. */

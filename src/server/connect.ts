@@ -14,7 +14,7 @@ import {
   streamHeaders,
 } from "../transport/mod.ts";
 import { tooManyHandshakes } from "../security/ratelimit/mod.ts";
-import { problem } from "./problem.ts";
+import { problem } from "../http/mod.ts";
 
 /** Options of the `/connect` handler. */
 export interface ConnectHandlerOptions {

@@ -9,7 +9,7 @@ import { Federation } from "../federation/mod.ts";
 import type { Ledger } from "../ledger/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import type { Router } from "../router/mod.ts";
-import type { Logger } from "../session/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import type { Store } from "../storage/mod.ts";
 import type { ServerKeys } from "./keys.ts";
 import type { ServerSettings } from "./settings.ts";

@@ -10,8 +10,8 @@
  *
  * @module
  */
-import type { Logger } from "../session/mod.ts";
-import { problem } from "./problem.ts";
+import type { Logger } from "../log/mod.ts";
+import { problem } from "../http/mod.ts";
 
 /** Log levels, most verbose first. */
 export type LogLevel = "trace" | "debug" | "info" | "warning" | "error";
@@ -142,7 +142,10 @@ export function withRequestLog(
         path: new URL(request.url).pathname,
         error: String(error),
       });
-      return problem(500, "internal server error", { request_id: id }, { "x-request-id": id });
+      return problem(500, "internal server error", {
+        extra: { request_id: id },
+        headers: { "x-request-id": id },
+      });
     }
   };
 }

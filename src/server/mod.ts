@@ -5,7 +5,6 @@
  */
 export * from "./app.ts";
 export * from "./keys.ts";
-export * from "./problem.ts";
 export * from "./settings.ts";
 export * from "./from_config.ts";
 export * from "./log.ts";

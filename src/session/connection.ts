@@ -36,7 +36,8 @@ import type { Link } from "../transport/mod.ts";
 import { Delivery } from "./delivery.ts";
 import { HandshakeError } from "./errors.ts";
 import { type Established, type HandshakeDeps, ServerHandshake } from "./handshake.ts";
-import type { ConnectionObserver, Logger } from "./observer.ts";
+import type { Logger } from "../log/mod.ts";
+import type { ConnectionObserver } from "./observer.ts";
 import { encodeCumulativeAck, sendAfterThisTurn } from "./owed_acks.ts";
 import { refresherOf } from "./refresher.ts";
 

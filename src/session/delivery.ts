@@ -8,7 +8,7 @@
 import { decodeFrame, type Frame } from "../proto/mod.ts";
 import type { DeliveryOrigin, Router } from "../router/mod.ts";
 import type { Store } from "../storage/mod.ts";
-import type { Logger } from "./observer.ts";
+import type { Logger } from "../log/mod.ts";
 
 /** Offline-queue rows read per batch. */
 const INBOX_BATCH = 128;

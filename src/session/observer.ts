@@ -6,22 +6,6 @@
  */
 import type { ConnectMode } from "../transport/mod.ts";
 
-/** Structured logger shape (any logger with these methods fits). */
-export interface Logger {
-  debug(message: string, properties?: Record<string, unknown>): void;
-  info(message: string, properties?: Record<string, unknown>): void;
-  warn(message: string, properties?: Record<string, unknown>): void;
-  error(message: string, properties?: Record<string, unknown>): void;
-}
-
-/** A logger that drops everything. */
-export const silentLogger: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-};
-
 /** Connection lifecycle events. */
 export interface ConnectionObserver {
   opened?(info: { connectionId: string; mode: ConnectMode }): void;

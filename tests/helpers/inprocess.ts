@@ -9,7 +9,7 @@ import {
   type ServerSettings,
   startServer,
 } from "../../src/server/mod.ts";
-import { silentLogger } from "../../src/session/mod.ts";
+import { silentLogger } from "../../src/log/mod.ts";
 import type { ServerHandle } from "./devices.ts";
 
 /** A started in-process server and its handle for clients. */

@@ -1,10 +1,10 @@
 /**
  * Refusal responses of the rate limiter and the handshake gate, in the
- * server's RFC 9457 problem+json shape (built here so that `security` does
- * not depend on `server`).
+ * shared RFC 9457 problem+json shape.
  *
  * @module
  */
+import { problem } from "../../http/mod.ts";
 
 /** `Retry-After` seconds for a wait of `retryAfterMs`: whole seconds, rounded up, at least 1. */
 export function retryAfterSeconds(retryAfterMs: number): number {
@@ -12,16 +12,8 @@ export function retryAfterSeconds(retryAfterMs: number): number {
   return Math.max(1, Math.ceil(retryAfterMs / 1000));
 }
 
-function refusal(status: number, title: string, detail: string, retryAfter: number): Response {
-  const body = { type: "about:blank", title, status, detail };
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: {
-      "content-type": "application/problem+json",
-      "cache-control": "no-store",
-      "retry-after": String(retryAfter),
-    },
-  });
+function refusal(status: number, detail: string, retryAfter: number): Response {
+  return problem(status, detail, { headers: { "retry-after": String(retryAfter) } });
 }
 
 /**
@@ -31,20 +23,10 @@ function refusal(status: number, title: string, detail: string, retryAfter: numb
  */
 export function tooManyRequests(retryAfterMs: number): Response {
   const seconds = retryAfterSeconds(retryAfterMs);
-  return refusal(
-    429,
-    "Too Many Requests",
-    `rate limit exceeded; retry after ${seconds} s`,
-    seconds,
-  );
+  return refusal(429, `rate limit exceeded; retry after ${seconds} s`, seconds);
 }
 
 /** 503 Service Unavailable for a `/connect` refused by a full {@linkcode HandshakeGate}. */
 export function tooManyHandshakes(): Response {
-  return refusal(
-    503,
-    "Service Unavailable",
-    "too many handshakes in flight; retry after 1 s",
-    1,
-  );
+  return refusal(503, "too many handshakes in flight; retry after 1 s", 1);
 }

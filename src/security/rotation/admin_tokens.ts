@@ -16,7 +16,7 @@
  * @module
  */
 import { blake3, concatBytes, constantTimeEqual, toHex, utf8 } from "../../crypto/mod.ts";
-import { type Logger, silentLogger } from "../../session/mod.ts";
+import { type Logger, silentLogger } from "../../log/mod.ts";
 import { type ServerSecretRecord, type Store, StoreConflictError } from "../../storage/mod.ts";
 import { type AdminRotationPolicy, hoursToMs, isActiveAt, SerialQueue } from "./settings.ts";
 

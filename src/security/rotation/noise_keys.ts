@@ -16,7 +16,8 @@ import {
   type KeyPair,
   x25519PublicFromPrivate,
 } from "../../crypto/mod.ts";
-import { type Logger, type NoiseKey, type NoiseKeyring, silentLogger } from "../../session/mod.ts";
+import { type Logger, silentLogger } from "../../log/mod.ts";
+import type { NoiseKey, NoiseKeyring } from "../../session/mod.ts";
 import { type ServerSecretRecord, type Store, StoreConflictError } from "../../storage/mod.ts";
 import { hoursToMs, isActiveAt, type RotationPolicy, SerialQueue } from "./settings.ts";
 

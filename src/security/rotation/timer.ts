@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Logger, silentLogger } from "../../session/mod.ts";
+import { type Logger, silentLogger } from "../../log/mod.ts";
 
 /** Something with a `tick()` (both managers). */
 export interface Tickable {
