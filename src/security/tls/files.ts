@@ -129,7 +129,7 @@ async function writeAtomic(path: string, text: string, mode: number): Promise<vo
  * write) a new pair for localhost, `domain`, 127.0.0.1 and ::1 replaces it.
  * `<dir>/tls` is owned by this function: do not keep other certificates there.
  *
- * @throws {CertificateError} when `domain` is not a valid DNS name or IP address
+ * @throws {TlsCertificateError} when `domain` is not a valid DNS name or IP address
  */
 export async function ensureSelfSignedCertificate(
   dir: string,

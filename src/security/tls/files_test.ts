@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { certificateCovers } from "./cert_info.ts";
 import { ensureSelfSignedCertificate, readCertificateInfo } from "./files.ts";
-import { CertificateError, generateSelfSignedCertificate } from "./selfsigned.ts";
+import { generateSelfSignedCertificate, TlsCertificateError } from "./selfsigned.ts";
 import { nameFor, run, toolAvailable } from "./test_helpers.ts";
 
 const HAS_OPENSSL = toolAvailable("openssl", ["version"]);
@@ -107,7 +107,7 @@ Deno.test("files: regenerates when the key does not match or the certificate is 
   });
 });
 
-Deno.test("files: an IP domain goes into iPAddress; a bad domain is a CertificateError", async () => {
+Deno.test("files: an IP domain goes into iPAddress; a bad domain is a TlsCertificateError", async () => {
   await withTempDir(async (dir) => {
     const result = await ensureSelfSignedCertificate(dir, { domain: "192.0.2.10" });
     const info = await readCertificateInfo(await Deno.readTextFile(result.certPath));
@@ -117,7 +117,7 @@ Deno.test("files: an IP domain goes into iPAddress; a bad domain is a Certificat
     assert.equal((await ensureSelfSignedCertificate(dir, { domain: "::1" })).generated, false);
     await assert.rejects(
       ensureSelfSignedCertificate(dir, { domain: "not a domain" }),
-      CertificateError,
+      TlsCertificateError,
     );
   });
 });

@@ -23,8 +23,8 @@ export {
 export { formatIpAddress, IpAddressError, parseIpAddress } from "./ip.ts";
 export { decodePem, decodePemAll, encodePem, PemError } from "./pem.ts";
 export {
-  CertificateError,
   generateSelfSignedCertificate,
   type SelfSignedCertificate,
   type SelfSignedOptions,
+  TlsCertificateError,
 } from "./selfsigned.ts";

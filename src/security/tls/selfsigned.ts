@@ -43,11 +43,14 @@ export const Oid = {
   serverAuth: "1.3.6.1.5.5.7.3.1",
 } as const;
 
-/** Error thrown for options that cannot make a valid certificate. */
-export class CertificateError extends Error {
+/**
+ * Options that cannot make a valid self-signed TLS (X.509) certificate. Named
+ * apart from the device-certificate `CertificateError` of `src/crypto`.
+ */
+export class TlsCertificateError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "CertificateError";
+    this.name = "TlsCertificateError";
   }
 }
 
@@ -93,7 +96,7 @@ function normalizeDnsName(name: string): string {
       /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(label)
     );
   if (!valid) {
-    throw new CertificateError(
+    throw new TlsCertificateError(
       `"${name}" is not a valid DNS name (internationalized names must be punycode)`,
     );
   }
@@ -135,7 +138,7 @@ function randomSerial(): Uint8Array {
  * Generates an ECDSA P-256 key and a self-signed X.509 v3 certificate for
  * TLS server use, valid for `dnsNames` and `ipAddresses`.
  *
- * @throws {CertificateError} for an empty name list, a bad CN, DNS name or validity
+ * @throws {TlsCertificateError} for an empty name list, a bad CN, DNS name or validity
  * @throws {IpAddressError} for an unparsable IP address
  */
 export async function generateSelfSignedCertificate(
@@ -143,18 +146,18 @@ export async function generateSelfSignedCertificate(
 ): Promise<SelfSignedCertificate> {
   const { commonName, validityDays = 825 } = options;
   if (commonName.length < 1 || commonName.length > 64) {
-    throw new CertificateError("commonName must be 1..64 characters");
+    throw new TlsCertificateError("commonName must be 1..64 characters");
   }
   if (!Number.isInteger(validityDays) || validityDays < 1 || validityDays > 3650) {
-    throw new CertificateError("validityDays must be an integer in 1..3650");
+    throw new TlsCertificateError("validityDays must be an integer in 1..3650");
   }
   const dnsNames = [...new Set(options.dnsNames.map(normalizeDnsName))];
   const ipBytes = options.ipAddresses.map(parseIpAddress);
   if (dnsNames.length === 0 && ipBytes.length === 0) {
-    throw new CertificateError("a certificate needs at least one DNS name or IP address");
+    throw new TlsCertificateError("a certificate needs at least one DNS name or IP address");
   }
   const nowMs = Math.floor((options.now ?? new Date()).getTime() / 1000) * 1000;
-  if (Number.isNaN(nowMs)) throw new CertificateError("now is not a valid Date");
+  if (Number.isNaN(nowMs)) throw new TlsCertificateError("now is not a valid Date");
   const notBefore = new Date(nowMs - CLOCK_SKEW_MS);
   const notAfter = new Date(nowMs + validityDays * DAY_MS);
 

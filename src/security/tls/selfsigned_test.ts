@@ -13,10 +13,10 @@ import {
 import { IpAddressError } from "./ip.ts";
 import { decodePem, encodePem } from "./pem.ts";
 import {
-  CertificateError,
   generateSelfSignedCertificate,
   Oid,
   p1363ToDerSignature,
+  TlsCertificateError,
 } from "./selfsigned.ts";
 import { nameFor, run, toolAvailable } from "./test_helpers.ts";
 
@@ -167,15 +167,15 @@ Deno.test("selfsigned: bad options raise typed errors", async () => {
   const base = { commonName: "x", dnsNames: ["localhost"], ipAddresses: [] as string[] };
   type ErrorClass = new (message: string) => Error;
   const cases: [Partial<typeof base> & { validityDays?: number }, ErrorClass][] = [
-    [{ dnsNames: [] }, CertificateError],
-    [{ dnsNames: ["bad_name"] }, CertificateError],
-    [{ dnsNames: ["bücher.example"] }, CertificateError],
-    [{ dnsNames: ["*.com"] }, CertificateError],
-    [{ dnsNames: ["a..b"] }, CertificateError],
-    [{ commonName: "" }, CertificateError],
-    [{ commonName: "x".repeat(65) }, CertificateError],
-    [{ validityDays: 0 }, CertificateError],
-    [{ validityDays: 1.5 }, CertificateError],
+    [{ dnsNames: [] }, TlsCertificateError],
+    [{ dnsNames: ["bad_name"] }, TlsCertificateError],
+    [{ dnsNames: ["bücher.example"] }, TlsCertificateError],
+    [{ dnsNames: ["*.com"] }, TlsCertificateError],
+    [{ dnsNames: ["a..b"] }, TlsCertificateError],
+    [{ commonName: "" }, TlsCertificateError],
+    [{ commonName: "x".repeat(65) }, TlsCertificateError],
+    [{ validityDays: 0 }, TlsCertificateError],
+    [{ validityDays: 1.5 }, TlsCertificateError],
     [{ ipAddresses: ["300.1.1.1"] }, IpAddressError],
   ];
   for (const [override, errorClass] of cases) {
