@@ -80,8 +80,8 @@ Deno.test("devices: list, revoke another device (its connection closes, its toke
     assertProblem(await revoke(first, { device_id: "no-such-device" }), 404, "device not found");
     assertProblem(
       await revoke(stranger, { device_id: secondDevice.deviceId }),
-      403,
-      "device belongs to another user",
+      404,
+      "device not found",
     );
 
     const token = second.session.sessionId;
@@ -102,6 +102,27 @@ Deno.test("devices: list, revoke another device (its connection closes, its toke
     // Revoking again is idempotent.
     assert.equal((await revoke(first, { device_id: secondDevice.deviceId })).status, 200);
     first.close();
+    stranger.close();
+  });
+});
+
+Deno.test("devices: revoking another user's device answers exactly like an unknown device (no existence oracle)", async () => {
+  await withServer({}, async (srv) => {
+    const { first, second, secondDevice } = await twoDevices(srv, newDevice("alice"));
+    const stranger = await CommuCatClient.connect(connectOptions(srv, newDevice("mallory")));
+    const revoke = (device_id: string) =>
+      api(srv, "POST", "/api/devices/revoke", { as: stranger, json: { device_id } });
+    const unknown = await revoke("no-such-device");
+    const foreign = await revoke(secondDevice.deviceId);
+    assertProblem(unknown, 404, "device not found");
+    // Same status, same body: the answer does not tell whether the id exists.
+    assert.equal(foreign.status, unknown.status);
+    assert.equal(foreign.text, unknown.text);
+    assert.equal(foreign.headers.get("content-type"), unknown.headers.get("content-type"));
+    // And the other user's device is untouched.
+    assert.equal((await srv.server.store.getDevice(secondDevice.deviceId))?.status, "active");
+    first.close();
+    second.close();
     stranger.close();
   });
 });

@@ -41,9 +41,10 @@ export async function revokeDevice(deps: ApiDeps, request: Request): Promise<Res
     throw new ApiError(409, "cannot revoke active session device");
   }
   const device = await deps.store.getDevice(deviceId);
-  if (device === null) throw new ApiError(404, "device not found");
-  if (device.userId !== caller.user.userId) {
-    throw new ApiError(403, "device belongs to another user");
+  // Another user's device answers exactly like an unknown one: a distinct
+  // answer would let any user probe which device ids exist.
+  if (device === null || device.userId !== caller.user.userId) {
+    throw new ApiError(404, "device not found");
   }
   if (device.status !== "revoked") {
     await deps.store.setDeviceStatus(deviceId, "revoked");
