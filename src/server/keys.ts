@@ -7,17 +7,27 @@
  */
 import { deviceKeysFromSeed, fromHex, toHex, x25519PublicFromPrivate } from "../crypto/mod.ts";
 
+/**
+ * Where the Noise static key came from (logged on first start): the
+ * configuration, a key file the data directory already held, or generated
+ * just now (and written to the data directory).
+ */
+export type NoiseKeySource = "configured" | "data_dir" | "generated";
+
 /** The server's long-term keys. */
 export interface ServerKeys {
-  noise: { privateKey: Uint8Array; publicKey: Uint8Array };
+  noise: { privateKey: Uint8Array; publicKey: Uint8Array; source: NoiseKeySource };
   /** Device CA = federation signing key (upstream §5.3). */
   ca: { seed: Uint8Array; publicKey: Uint8Array };
 }
 
-async function readOrCreateHex(path: string, bytes: number): Promise<Uint8Array> {
+async function readOrCreateHex(
+  path: string,
+  bytes: number,
+): Promise<{ value: Uint8Array; created: boolean }> {
   try {
     const text = (await Deno.readTextFile(path)).trim();
-    return fromHex(text);
+    return { value: fromHex(text), created: false };
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) {
       throw new Error(`cannot read key file ${path}: ${(error as Error).message}`);
@@ -27,7 +37,7 @@ async function readOrCreateHex(path: string, bytes: number): Promise<Uint8Array>
   const tmp = `${path}.tmp-${crypto.randomUUID()}`;
   await Deno.writeTextFile(tmp, toHex(value) + "\n", { mode: 0o600 });
   await Deno.rename(tmp, path);
-  return value;
+  return { value, created: true };
 }
 
 /** Loads configured keys or creates/reuses them in `dataDir`. */
@@ -37,13 +47,24 @@ export async function loadServerKeys(options: {
   federationSeed: Uint8Array | null;
 }): Promise<ServerKeys> {
   await Deno.mkdir(options.dataDir, { recursive: true });
-  const noisePrivate = options.noiseKey?.privateKey ??
-    await readOrCreateHex(`${options.dataDir}/noise_static.key`, 32);
+  let noisePrivate: Uint8Array;
+  let source: NoiseKeySource = "configured";
+  if (options.noiseKey) {
+    noisePrivate = options.noiseKey.privateKey;
+  } else {
+    const file = await readOrCreateHex(`${options.dataDir}/noise_static.key`, 32);
+    noisePrivate = file.value;
+    source = file.created ? "generated" : "data_dir";
+  }
   const seed = options.federationSeed ??
-    await readOrCreateHex(`${options.dataDir}/federation.seed`, 32);
+    (await readOrCreateHex(`${options.dataDir}/federation.seed`, 32)).value;
   const caKeys = deviceKeysFromSeed(seed);
   return {
-    noise: { privateKey: noisePrivate, publicKey: x25519PublicFromPrivate(noisePrivate) },
+    noise: {
+      privateKey: noisePrivate,
+      publicKey: x25519PublicFromPrivate(noisePrivate),
+      source,
+    },
     ca: { seed: caKeys.privateKey, publicKey: caKeys.publicKey },
   };
 }

@@ -33,6 +33,13 @@ export interface NoiseRotationEvent {
   forced: boolean;
 }
 
+/** The key stored at first start; `source` says where it came from (logged; default "configured"). */
+export interface BootstrapNoiseKey {
+  privateKey: Uint8Array;
+  publicKey: Uint8Array;
+  source?: string;
+}
+
 /** Options of {@link NoiseKeyManager}. */
 export interface NoiseKeyManagerOptions {
   store: Store;
@@ -42,7 +49,7 @@ export interface NoiseKeyManagerOptions {
    * pair, or the data-dir key file). Ignored once a key is active; a fresh
    * pair is generated when absent.
    */
-  bootstrapKey?: { privateKey: Uint8Array; publicKey: Uint8Array } | null;
+  bootstrapKey?: BootstrapNoiseKey | null;
   /** Clock (tests inject one). */
   now?: () => Date;
   logger?: Logger;
@@ -62,7 +69,7 @@ export class SecretRotationError extends Error {
 export class NoiseKeyManager implements NoiseKeyring {
   readonly #store: Store;
   readonly #policy: RotationPolicy;
-  readonly #bootstrap: { privateKey: Uint8Array; publicKey: Uint8Array } | null;
+  readonly #bootstrap: BootstrapNoiseKey | null;
   readonly #now: () => Date;
   readonly #log: Logger;
   readonly #generate: () => KeyPair;
@@ -97,7 +104,9 @@ export class NoiseKeyManager implements NoiseKeyring {
         if (inserted !== null) {
           this.#log.info("noise key stored", {
             version: inserted.version,
-            source: this.#bootstrap === null ? "generated" : "configured",
+            source: this.#bootstrap === null
+              ? "generated"
+              : (this.#bootstrap.source ?? "configured"),
           });
         }
         rows = await this.#load();
