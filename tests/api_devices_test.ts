@@ -355,6 +355,25 @@ Deno.test("CSR rotation: interval not elapsed, and disabled → 404", async () =
   });
 });
 
+Deno.test("server-info: Noise key times are RFC 3339 with second precision (PROTOCOL.md §5)", async () => {
+  await withServer({}, async (srv) => {
+    const info = await api(srv, "GET", "/api/server-info");
+    const keys = info.body!.noise_keys as Record<string, unknown>[];
+    assert.ok(keys.length >= 1);
+    const active = srv.server.noiseKey();
+    for (const key of keys) {
+      for (const field of ["valid_after", "rotates_at", "expires_at"]) {
+        assert.match(String(key[field]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, field);
+      }
+    }
+    // The same instant, cut to the second.
+    assert.equal(
+      Date.parse(String(keys[0].rotates_at)),
+      Math.floor(active.rotatesAt.getTime() / 1000) * 1000,
+    );
+  });
+});
+
 Deno.test("a revoked device's routing is refused too", async () => {
   await withServer({}, async (srv) => {
     const device = newDevice("alice");

@@ -8,6 +8,15 @@ import type { Frame } from "../proto/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { FriendRequestRecord, Store, UserRecord } from "../storage/mod.ts";
 
+/** One active Noise key: version, public key (hex) and its times (ISO 8601). */
+export interface NoiseKeyDescription {
+  version: number;
+  public: string;
+  valid_after: string;
+  rotates_at: string;
+  expires_at: string;
+}
+
 /** Configuration values the API reads. */
 export interface ApiConfig {
   /** `limits.pairing_ttl`: default and upper bound of a pairing code's lifetime, seconds. */
@@ -43,8 +52,8 @@ export interface ApiDeps {
   /** The device CA (= federation signing key): 32-byte Ed25519 seed and its public key. */
   ca: { seed: Uint8Array; publicKey: Uint8Array };
   config: ApiConfig;
-  /** The active Noise keys as server-info shows them (newest first). */
-  noise(): { noise_public: string; noise_keys: unknown[] };
+  /** The active Noise keys (newest first). */
+  noise(): { noise_public: string; noise_keys: NoiseKeyDescription[] };
   /** Delivers a server-originated frame to a device: live when connected, else queued. */
   deliverToDevice(deviceId: string, frame: Frame): Promise<void>;
   /** Closes every live connection of a device (on any instance); only revocation does today. */

@@ -7,7 +7,7 @@
 import { toHex } from "../crypto/mod.ts";
 import { requireAdmin } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
-import { json } from "./http.ts";
+import { json, rfc3339 } from "./http.ts";
 
 /** The public description of this server clients bootstrap from. */
 export function serverInfo(deps: ApiDeps): Record<string, unknown> {
@@ -21,7 +21,13 @@ export function serverInfo(deps: ApiDeps): Record<string, unknown> {
       proof_ttl_seconds: c.rotation.proofTtlSeconds,
     },
     domain: deps.domain,
-    noise_keys: noise.noise_keys,
+    // PROTOCOL.md §5: REST times are RFC 3339 UTC with second precision.
+    noise_keys: noise.noise_keys.map((key) => ({
+      ...key,
+      valid_after: rfc3339(Date.parse(key.valid_after)),
+      rotates_at: rfc3339(Date.parse(key.rotates_at)),
+      expires_at: rfc3339(Date.parse(key.expires_at)),
+    })),
     noise_public: noise.noise_public,
     pairing: {
       auto_approve: c.autoApproveDevices,
