@@ -65,22 +65,33 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
   }
   if (options.admit && !options.admit(id)) return tooManyHandshakes();
   const ref: { connection?: ServerConnection } = {};
+  // Whoever ends the session, the request body is cancelled: an upstream left
+  // unread keeps the HTTP connection (and its socket) alive after the client
+  // is gone, in CLOSE-WAIT for ever (issue 19).
+  const upstream = request.body?.getReader();
   const link = createStreamLink({
     mode,
     keepaliveMs: options.keepaliveMs,
-    onClose: () => ref.connection?.close("client_closed", "client went away"),
+    onClose: () => {
+      ref.connection?.close("client_closed", "client went away");
+      upstream?.cancel().catch(() => {/* the body already failed: nothing left to release */});
+    },
   });
   const connection = ref.connection = new ServerConnection(link, options.deps, id);
   options.track(connection);
-  void pumpBody(request, connection);
+  if (upstream) void pumpBody(upstream, connection);
   return new Response(link.body, { status: 200, headers: streamHeaders(mode) });
 }
 
-async function pumpBody(request: Request, connection: ServerConnection): Promise<void> {
-  if (!request.body) return;
+async function pumpBody(
+  upstream: ReadableStreamDefaultReader<Uint8Array>,
+  connection: ServerConnection,
+): Promise<void> {
   try {
-    for await (const chunk of request.body) {
-      await connection.receive(chunk);
+    while (true) {
+      const { value, done } = await upstream.read();
+      if (done) break;
+      await connection.receive(value);
     }
     connection.end();
   } catch {
