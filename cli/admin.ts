@@ -27,6 +27,7 @@ import {
   type UserRecord,
 } from "../src/storage/mod.ts";
 import { type MigrateIo as CliIo, stdIo } from "./migrate.ts";
+import { exitWithError, messageOf } from "./errors.ts";
 
 /** Opens the configured store (`config` is the `--config` path, when given). */
 export type OpenStore = (config?: string) => Promise<Store>;
@@ -319,36 +320,36 @@ export function printDiagnosis(checks: DiagnoseCheck[], io: CliIo = stdIo): numb
   return failed === 0 ? 0 : 1;
 }
 
-/** Loads the configuration, or ends the command with its one-line error (exit 1). */
-function loadConfigOrExit(path: string | undefined): Config {
+/** Loads the configuration, or ends `command` with its one-line error (exit 1). */
+function loadConfigOrExit(command: string, path: string | undefined): Config {
   try {
     return loadConfig({ path });
   } catch (error) {
-    console.error(`error: ${(error as Error).message}`);
-    Deno.exit(1);
+    exitWithError(command, error);
   }
 }
 
 /** Runs `fn` with the opened store; any failure → one line, exit 1. */
 async function withStore(
+  command: string,
   openStore: OpenStore,
   config: string | undefined,
   fn: (store: Store) => Promise<unknown>,
 ): Promise<void> {
-  loadConfigOrExit(config);
+  loadConfigOrExit(command, config);
   let store: Store;
   try {
     store = await openStore(config);
   } catch (error) {
-    console.error(`error: cannot open storage: ${(error as Error).message}`);
-    Deno.exit(1);
+    exitWithError(command, `cannot open storage: ${messageOf(error)}`);
   }
   try {
     await fn(store);
   } catch (error) {
-    console.error(`error: ${(error as Error).message}`);
+    // The command's own error is what the operator needs; a failing close
+    // on the way out (store already broken) would only hide it.
     await store.close().catch(() => {});
-    Deno.exit(1);
+    exitWithError(command, error);
   }
   await store.close();
 }
@@ -367,12 +368,17 @@ export function registerAdminCommands(program: Command, openStore: OpenStore): v
     .option("--avatar-url <url>")
     .option(...CONFIG_OPTION)
     .action(async (handle, o) => {
-      const domain = loadConfigOrExit(o.config).server.domain;
-      await withStore(openStore, o.config, (store) =>
-        registerUser(store, domain, handle, {
-          displayName: o.displayName,
-          avatarUrl: o.avatarUrl,
-        }));
+      const domain = loadConfigOrExit("register-user", o.config).server.domain;
+      await withStore(
+        "register-user",
+        openStore,
+        o.config,
+        (store) =>
+          registerUser(store, domain, handle, {
+            displayName: o.displayName,
+            avatarUrl: o.avatarUrl,
+          }),
+      );
     });
 
   program.command("rotate-keys")
@@ -382,15 +388,14 @@ export function registerAdminCommands(program: Command, openStore: OpenStore): v
     .option("--device <id>", "device id (default: device-<unix ms>)")
     .option(...CONFIG_OPTION)
     .action(async (o) => {
-      const config = loadConfigOrExit(o.config);
+      const config = loadConfigOrExit("rotate-keys", o.config);
       let keys;
       try {
         keys = await loadServerKeys(settingsFromConfig(config));
       } catch (error) {
-        console.error(`error: cannot load the device CA key: ${(error as Error).message}`);
-        Deno.exit(1);
+        exitWithError("rotate-keys", `cannot load the device CA key: ${messageOf(error)}`);
       }
-      await withStore(openStore, o.config, (store) =>
+      await withStore("rotate-keys", openStore, o.config, (store) =>
         rotateKeys(store, keys.ca, {
           user: o.user,
           handle: o.handle,
@@ -403,7 +408,9 @@ export function registerAdminCommands(program: Command, openStore: OpenStore): v
   users.command("list")
     .description("list users")
     .option(...CONFIG_OPTION)
-    .action(async (o) => await withStore(openStore, o.config, (store) => listUsers(store)));
+    .action(async (o) =>
+      await withStore("users list", openStore, o.config, (store) => listUsers(store))
+    );
 
   const devices = program.command("devices").description("devices of users");
   devices.command("list")
@@ -411,14 +418,19 @@ export function registerAdminCommands(program: Command, openStore: OpenStore): v
     .option("--user <id>")
     .option(...CONFIG_OPTION)
     .action(async (o) =>
-      await withStore(openStore, o.config, (store) => listDevices(store, o.user))
+      await withStore("devices list", openStore, o.config, (store) => listDevices(store, o.user))
     );
   devices.command("revoke")
     .description("revoke a device: its handshakes and bearer tokens are refused")
     .argument("<device_id>")
     .option(...CONFIG_OPTION)
     .action(async (deviceId, o) =>
-      await withStore(openStore, o.config, (store) => revokeDevice(store, deviceId))
+      await withStore(
+        "devices revoke",
+        openStore,
+        o.config,
+        (store) => revokeDevice(store, deviceId),
+      )
     );
 
   program.command("diagnose")

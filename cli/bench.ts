@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typin
 import { fromHex, toHex } from "../src/crypto/mod.ts";
 import { renderLatencySvg, renderMarkdown } from "../bench/load/report.ts";
 import { runLoad, type Scenario, SCENARIOS } from "../bench/load/run.ts";
+import { errorLine, messageOf } from "./errors.ts";
 
 function positive(name: string, zeroOk = false) {
   return (value: string): number => {
@@ -133,7 +134,7 @@ export function registerBenchCommand(program: Command): void {
       let external;
       if (options.url) {
         if (!options.cert || !options.noisePublic) {
-          console.error("error: --url needs --cert and --noise-public");
+          console.error(errorLine("bench load", "--url needs --cert and --noise-public"));
           Deno.exit(2);
         }
         let noisePublicHex: string;
@@ -141,13 +142,13 @@ export function registerBenchCommand(program: Command): void {
         try {
           noisePublicHex = toHex(fromHex(options.noisePublic, 32));
         } catch (error) {
-          console.error(`error: --noise-public: ${(error as Error).message}`);
+          console.error(errorLine("bench load", `--noise-public: ${messageOf(error)}`));
           Deno.exit(2);
         }
         try {
           certificatePem = await Deno.readTextFile(options.cert);
         } catch (error) {
-          console.error(`error: --cert: ${(error as Error).message}`);
+          console.error(errorLine("bench load", `--cert: ${messageOf(error)}`));
           Deno.exit(2);
         }
         external = {

@@ -24,38 +24,53 @@ function closedPort(): number {
   return port;
 }
 
-Deno.test("cli: every usage or setup error is one line on stderr with a non-zero exit", async () => {
+Deno.test("cli: every usage or setup error is one line `commucat: <command>: <message>` with a non-zero exit", async () => {
   const dir = await Deno.makeTempDir({ prefix: "commucat-cli-errors-" });
   try {
     const bad = `${dir}/bad.toml`;
     await Deno.writeTextFile(bad, "[server]\nbind = 5\n");
     const missing = `${dir}/missing.db`;
-    const cases: [string[], RegExp][] = [
-      [["client", "connect", "--mode", "bogus"], /unknown mode "bogus"/],
-      [["client", "send", "--channel", "x", "hi"], /--channel.*must be a channel id/],
-      [["client", "listen", "--count", "-1"], /--count.*non-negative integer/],
-      [["client", "init", "--server", "nonsense"], /--server must be a URL/],
+    // [arguments, the command path the line names, the message]
+    const cases: [string[], string, RegExp][] = [
+      [["client", "connect", "--mode", "bogus"], "client connect", /unknown mode "bogus"/],
+      [
+        ["client", "send", "--channel", "x", "hi"],
+        "client send",
+        /--channel.*must be a channel id/,
+      ],
+      [["client", "listen", "--count", "-1"], "client listen", /--count.*non-negative integer/],
+      [["client", "init", "--server", "nonsense"], "client init", /--server must be a URL/],
       [
         ["client", "init", "--server", `https://127.0.0.1:${closedPort()}`],
-        /^error: cannot reach https:\/\/127\.0\.0\.1:\d+\/api\/server-info: .*refused/,
+        "client init",
+        /cannot reach https:\/\/127\.0\.0\.1:\d+\/api\/server-info: .*refused/,
       ],
-      [["client", "friends"], /no profile at .*client init/],
-      [["bench", "load", "--pairs", "0"], /--pairs must be a positive integer/],
-      [["bench", "load", "--scenario", "nope"], /unknown scenario "nope"/],
-      [["register-user", "carol", "-c", bad], /^error: config: server\.bind/],
-      [["rotate-keys", "--handle", "carol", "-c", bad], /^error: config: server\.bind/],
-      [["users", "list", "-c", bad], /^error: config: server\.bind/],
-      [["keys", "list", "--db", missing], /database .*missing\.db does not exist/],
-      [["federation", "peers", "list", "--db", missing], /missing\.db does not exist/],
+      [["client", "friends"], "client friends", /no profile at .*client init/],
+      [["client", "frobnicate"], "client", /unknown command 'frobnicate'/],
+      [["bench", "load", "--pairs", "0"], "bench load", /--pairs must be a positive integer/],
+      [["bench", "load", "--scenario", "nope"], "bench load", /unknown scenario "nope"/],
+      [["register-user", "carol", "-c", bad], "register-user", /config: server\.bind/],
+      [["rotate-keys", "--handle", "carol", "-c", bad], "rotate-keys", /config: server\.bind/],
+      [["users", "list", "-c", bad], "users list", /config: server\.bind/],
+      [["config", "check", "-c", bad], "config check", /config: server\.bind/],
+      [["serve", "-c", bad], "serve", /config: server\.bind/],
+      [["keys", "list", "--db", missing], "keys list", /database .*missing\.db does not exist/],
+      [
+        ["federation", "peers", "list", "--db", missing],
+        "federation peers list",
+        /missing\.db does not exist/,
+      ],
+      [["ledger", "verify", `${dir}/no-ledger`], "ledger verify", /cannot read ledger/],
     ];
     const results = await Promise.all(cases.map(([args]) => commucat(dir, args)));
-    cases.forEach(([args, pattern], i) => {
+    cases.forEach(([args, command, pattern], i) => {
       const { code, stderr } = results[i];
       const what = `commucat ${args.join(" ")}\n--- stderr:\n${stderr}`;
       assert.notEqual(code, 0, what);
       assert.doesNotMatch(stderr, /Uncaught|^\s+at /m, what);
       assert.equal(stderr.trimEnd().split("\n").length, 1, what);
-      assert.match(stderr, /^error: /, what);
+      // One form for every command: `commucat: <command>: <message>`.
+      assert.ok(stderr.startsWith(`commucat: ${command}: `), what);
       assert.match(stderr.trim(), pattern, what);
     });
     // A mistyped --db must not leave an empty database behind.

@@ -15,6 +15,7 @@ import {
   toHex,
 } from "../src/crypto/mod.ts";
 import { FrameType, frameTypeLabel } from "../src/proto/mod.ts";
+import { exitWithError, messageOf } from "./errors.ts";
 import { type ConnectMode, parseModeAlias } from "../src/transport/mod.ts";
 
 /** The saved identity and server of one device (JSON, mode 0600). */
@@ -246,14 +247,14 @@ export function fetchFailure(url: string, error: unknown): Error {
   return new Error(`cannot reach ${url}: ${networkReason(error)}`);
 }
 
-function fail(error: unknown): never {
+/** Ends `client <command>` with its one error line (exit 1). */
+function fail(command: string, error: unknown): never {
   const text = error instanceof ServerError
     ? `server refused: ${error.code}: ${error.body.detail ?? ""}`
     : (error as { cause?: unknown }).cause instanceof Error
     ? `cannot reach the server: ${networkReason(error)}`
-    : (error as Error).message;
-  console.error(`error: ${text}`);
-  Deno.exit(1);
+    : messageOf(error);
+  exitWithError(`client ${command}`, text);
 }
 
 const PROFILE_HELP =
@@ -318,7 +319,7 @@ export function registerClientCommands(program: Command): void {
         console.log(`device_id=${profile.device_id}`);
         console.log(`server=${profile.server_url} domain=${profile.domain}`);
       } catch (error) {
-        fail(error);
+        fail("init", error);
       }
     });
 
@@ -332,7 +333,7 @@ export function registerClientCommands(program: Command): void {
       try {
         session = await connect(o.profile, o.mode);
       } catch (error) {
-        fail(error);
+        fail("connect", error);
       }
       const { client: c, profile } = session;
       console.log(
@@ -400,7 +401,7 @@ export function registerClientCommands(program: Command): void {
         console.log(await befriendHandle(profile, c, handle));
         await c.closeGracefully();
       } catch (error) {
-        fail(error);
+        fail("friend", error);
       }
     });
 
@@ -413,7 +414,7 @@ export function registerClientCommands(program: Command): void {
         console.log(await friendsText(profile, c));
         await c.closeGracefully();
       } catch (error) {
-        fail(error);
+        fail("friends", error);
       }
     });
 
@@ -433,7 +434,7 @@ export function registerClientCommands(program: Command): void {
         console.log(`sent (ack ${ack.ack})`);
         await c.closeGracefully();
       } catch (error) {
-        fail(error);
+        fail("send", error);
       }
     });
 
@@ -461,7 +462,7 @@ export function registerClientCommands(program: Command): void {
         }
         await c.closeGracefully();
       } catch (error) {
-        fail(error);
+        fail("listen", error);
       }
     });
 }

@@ -13,6 +13,7 @@ import {
   renderSampleConfig,
   summarizeConfig,
 } from "../src/config/mod.ts";
+import { errorLine } from "./errors.ts";
 
 /** Outcome of {@linkcode checkConfig}: what to print and the exit code. */
 export interface CheckResult {
@@ -37,7 +38,9 @@ export function checkConfig(options: LoadOptions = {}): CheckResult {
     ];
     return { code: 0, output: lines.join("\n") + "\n" };
   } catch (e) {
-    if (e instanceof ConfigError) return { code: 1, output: e.message + "\n" };
+    if (e instanceof ConfigError) {
+      return { code: 1, output: errorLine("config check", e.message) + "\n" };
+    }
     throw e;
   }
 }

@@ -20,7 +20,8 @@ Deno.test("config check: one-line error and exit code 1", () => {
   assert.equal(result.code, 1);
   assert.equal(
     result.output,
-    'config: server.keepalive (COMMUCAT_KEEPALIVE): expected a positive integer, got "abc"\n',
+    "commucat: config check: " +
+      'config: server.keepalive (COMMUCAT_KEEPALIVE): expected a positive integer, got "abc"\n',
   );
 });
 

@@ -9,6 +9,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { fromHex, toHex } from "../src/crypto/mod.ts";
 import type { FederationPeerRecord, Store } from "../src/storage/mod.ts";
+import { errorLine, messageOf } from "./errors.ts";
 import type { MigrateIo } from "./migrate.ts";
 
 /** Options every federation command takes. */
@@ -57,7 +58,11 @@ export function registerFederationCommands(
 ): Command {
   const io = deps.io ?? stdIo;
   const now = deps.now ?? (() => new Date());
-  const run = async (options: FederationCommandOptions, body: (store: Store) => Promise<void>) => {
+  const run = async (
+    command: string,
+    options: FederationCommandOptions,
+    body: (store: Store) => Promise<void>,
+  ) => {
     try {
       const store = await openStore(options);
       try {
@@ -66,7 +71,7 @@ export function registerFederationCommands(
         await store.close();
       }
     } catch (error) {
-      io.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+      io.error(errorLine(`federation peers ${command}`, messageOf(error)));
       Deno.exitCode = 1;
     }
   };
@@ -82,7 +87,7 @@ export function registerFederationCommands(
     .option("-c, --config <path>", configOption)
     .option("--db <path>", dbOption)
     .action((domain, endpoint, key, options) =>
-      run(options, async (store) => {
+      run("add", options, async (store) => {
         const peer: FederationPeerRecord = {
           domain: normalizeDomain(domain),
           endpoint: normalizeEndpoint(endpoint),
@@ -99,7 +104,7 @@ export function registerFederationCommands(
     .option("-c, --config <path>", configOption)
     .option("--db <path>", dbOption)
     .action((options) =>
-      run(options, async (store) => {
+      run("list", options, async (store) => {
         const rows = await store.listFederationPeers();
         if (rows.length === 0) io.write("no stored peers\n");
         for (const p of rows) {
@@ -113,7 +118,7 @@ export function registerFederationCommands(
     .option("-c, --config <path>", configOption)
     .option("--db <path>", dbOption)
     .action((domain, options) =>
-      run(options, async (store) => {
+      run("remove", options, async (store) => {
         const d = normalizeDomain(domain);
         if (!(await store.deleteFederationPeer(d))) throw new Error(`no stored peer ${d}`);
         io.write(`peer ${d} removed\n`);
@@ -125,7 +130,7 @@ export function registerFederationCommands(
     .option("-c, --config <path>", configOption)
     .option("--db <path>", dbOption)
     .action((domain, options) =>
-      run(options, async (store) => {
+      run("block", options, async (store) => {
         const d = normalizeDomain(domain);
         const existing = await store.getFederationPeer(d);
         await store.upsertFederationPeer({

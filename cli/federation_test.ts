@@ -72,7 +72,7 @@ Deno.test("federation peers add, list, block, remove; blocked overrides the conf
     await store.close();
     const missing = await cli("federation", "peers", "remove", "nope.test");
     assert.equal(missing.code, 1);
-    assert.deepEqual(missing.err, ["error: no stored peer nope.test"]);
+    assert.deepEqual(missing.err, ["commucat: federation peers remove: no stored peer nope.test"]);
   });
 });
 
@@ -87,7 +87,7 @@ Deno.test("federation peers add refuses bad input", async () => {
     ) {
       const r = await cli("federation", "peers", "add", ...args);
       assert.equal(r.code, 1, args.join(" "));
-      assert.match(r.err[0], /^error: /);
+      assert.match(r.err[0], /^commucat: federation peers [a-z]+: /);
     }
   });
   assert.equal(normalizeEndpoint("https://b.test:8443/base/"), "https://b.test:8443/base");

@@ -29,6 +29,7 @@ import {
   rotationSettingsFromConfig,
 } from "../src/security/rotation/mod.ts";
 import { openStore, type Store } from "../src/storage/mod.ts";
+import { errorLine, messageOf } from "./errors.ts";
 import { type MigrateIo as CliIo, stdIo } from "./migrate.ts";
 
 /** The common options of every command here. */
@@ -155,7 +156,7 @@ export async function runAdminTokenRevoke(
 ): Promise<number> {
   const manager = adminManager(ctx);
   if (!(await manager.revoke(version))) {
-    ctx.io.error(`error: no admin token version ${version}`);
+    ctx.io.error(errorLine("admin-token revoke", `no admin token version ${version}`));
     return 1;
   }
   ctx.io.write(`revoked admin token version ${version}\n`);
@@ -194,6 +195,7 @@ export function registerKeyCommands(
     ((options: SecretCommandOptions) =>
       rotationSettingsFromConfig(loadConfig({ path: options.config })));
   const run = async (
+    command: string,
     options: SecretCommandOptions,
     body: (ctx: SecretCommandContext) => Promise<number>,
   ) => {
@@ -207,7 +209,7 @@ export function registerKeyCommands(
         await store.close();
       }
     } catch (error) {
-      io.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+      io.error(errorLine(command, messageOf(error)));
       code = 1;
     }
     if (code !== 0) Deno.exitCode = code;
@@ -220,12 +222,12 @@ export function registerKeyCommands(
     .description("rotate the Noise static key now (running servers pick it up within 60 s)")
     .option("-c, --config <path>", configOption)
     .option("--db <path>", dbOption)
-    .action((options) => run(options, runKeysRotate));
+    .action((options) => run("keys rotate", options, runKeysRotate));
   keys.command("list")
     .description("list Noise key versions (* = the one new clients get)")
     .option("-c, --config <path>", configOption)
     .option("--db <path>", dbOption)
-    .action((options) => run(options, runKeysList));
+    .action((options) => run("keys list", options, runKeysList));
 
   const admin = program.command("admin-token").description("admin bearer tokens");
   admin.command("create")
@@ -236,6 +238,7 @@ export function registerKeyCommands(
     .option("--db <path>", dbOption)
     .action((options) =>
       run(
+        "admin-token create",
         options,
         (ctx) => runAdminTokenCreate(ctx, { label: options.label, ttlHours: options.ttlHours }),
       )
@@ -244,12 +247,14 @@ export function registerKeyCommands(
     .description("list admin tokens (never the tokens themselves)")
     .option("-c, --config <path>", configOption)
     .option("--db <path>", dbOption)
-    .action((options) => run(options, runAdminTokenList));
+    .action((options) => run("admin-token list", options, runAdminTokenList));
   admin.command("revoke")
     .description("revoke an admin token by version")
     .argument("<version>", "token version (see `admin-token list`)", parsePositive("version", true))
     .option("-c, --config <path>", configOption)
     .option("--db <path>", dbOption)
-    .action((version, options) => run(options, (ctx) => runAdminTokenRevoke(ctx, version)));
+    .action((version, options) =>
+      run("admin-token revoke", options, (ctx) => runAdminTokenRevoke(ctx, version))
+    );
   return program;
 }

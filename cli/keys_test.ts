@@ -87,7 +87,7 @@ Deno.test("admin-token create, list, revoke", async () => {
     assert.match(revoked.err[0], /no active admin token is left/);
     const again = await cli(db, "admin-token", "revoke", "1");
     assert.equal(again.code, 1);
-    assert.deepEqual(again.err, ["error: no admin token version 1"]);
+    assert.deepEqual(again.err, ["commucat: admin-token revoke: no admin token version 1"]);
   });
 });
 
@@ -96,7 +96,7 @@ Deno.test("a store that cannot be opened is one error line and exit code 1", asy
   try {
     const result = await cli(`${dir}/missing/commucat.db`, "keys", "list");
     assert.equal(result.code, 1);
-    assert.match(result.err[0], /^error: /);
+    assert.match(result.err[0], /^commucat: (keys|admin-token) [a-z]+: /);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -9,6 +9,7 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { verifyLedgerFile } from "../src/ledger/mod.ts";
+import { errorLine, messageOf } from "./errors.ts";
 import { type MigrateIo as CliIo, stdIo } from "./migrate.ts";
 
 /** Runs the check; returns the process exit code. */
@@ -17,7 +18,7 @@ export async function runLedgerVerify(file: string, io: CliIo = stdIo): Promise<
   try {
     result = await verifyLedgerFile(file);
   } catch (error) {
-    io.error(`error: cannot read ledger ${file}: ${(error as Error).message}`);
+    io.error(errorLine("ledger verify", `cannot read ledger ${file}: ${messageOf(error)}`));
     return 2;
   }
   if (!result.ok) {

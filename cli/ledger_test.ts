@@ -36,7 +36,7 @@ Deno.test("ledger verify: ok, first bad line, unreadable file", async () => {
 
     const missing = capture();
     assert.equal(await runLedgerVerify(`${dir}/nope.jsonl`, missing), 2);
-    assert.match(missing.err[0], /^error: cannot read ledger/);
+    assert.match(missing.err[0], /^commucat: ledger verify: cannot read ledger/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

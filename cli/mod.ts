@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { loadConfig } from "../src/config/mod.ts";
 import { openStore, type Store } from "../src/storage/mod.ts";
 import { settingsFromConfig, storeSettingsOf } from "../src/server/mod.ts";
@@ -17,6 +17,7 @@ import { registerKeyCommands } from "./keys.ts";
 import { registerLedgerCommands } from "./ledger.ts";
 import { registerMigrateCommand } from "./migrate.ts";
 import { registerServeCommand } from "./serve.ts";
+import { useOneErrorForm } from "./errors.ts";
 
 /** Version reported by `--version`. */
 export const VERSION = "0.1.0";
@@ -57,5 +58,6 @@ export function buildCli(): Command {
   registerLedgerCommands(program);
   registerClientCommands(program);
   registerBenchCommand(program);
+  useOneErrorForm(program as unknown as CommandUnknownOpts);
   return program as unknown as Command;
 }

@@ -13,6 +13,7 @@ import {
   formatVectorSummary,
   runVectorFile,
 } from "../src/crypto/noise/mod.ts";
+import { errorLine, messageOf } from "./errors.ts";
 
 const USAGE = "usage: noise_vectors <file.json> [--backend native|noble]";
 
@@ -50,21 +51,21 @@ function parseArgs(args: readonly string[]): Args | string {
 export async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv);
   if (typeof args === "string") {
-    console.error(args === USAGE ? USAGE : `${args}\n${USAGE}`);
+    console.error(args === USAGE ? USAGE : `${errorLine("noise-vectors", args)}\n${USAGE}`);
     return 2;
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(await Deno.readTextFile(args.file));
   } catch (err) {
-    console.error(`cannot read ${args.file}: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(errorLine("noise-vectors", `cannot read ${args.file}: ${messageOf(err)}`));
     return 1;
   }
   let summary;
   try {
     summary = runVectorFile(parsed, args.backend);
   } catch (err) {
-    console.error(`${args.file}: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(errorLine("noise-vectors", `${args.file}: ${messageOf(err)}`));
     return 1;
   }
   console.error(`backend: ${args.backend}`);

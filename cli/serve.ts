@@ -8,6 +8,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { ConfigError, loadConfig } from "../src/config/mod.ts";
 import { toHex } from "../src/crypto/mod.ts";
 import { createLogger, type LogLevel, settingsFromConfig, startServer } from "../src/server/mod.ts";
+import { exitWithError, messageOf } from "./errors.ts";
 
 /** Adds `serve`. */
 export function registerServeCommand(program: Command): void {
@@ -23,10 +24,7 @@ export function registerServeCommand(program: Command): void {
       try {
         config = loadConfig({ path: options.config });
       } catch (error) {
-        if (error instanceof ConfigError) {
-          console.error(error.message);
-          Deno.exit(2);
-        }
+        if (error instanceof ConfigError) exitWithError("serve", error, 2);
         throw error;
       }
       const log = createLogger({ level: config.log.level as LogLevel, format: config.log.format });
@@ -34,8 +32,7 @@ export function registerServeCommand(program: Command): void {
       try {
         server = await startServer(settingsFromConfig(config, { migrate: options.migrate }), log);
       } catch (error) {
-        console.error(`commucat: cannot start: ${(error as Error).message}`);
-        Deno.exit(1);
+        exitWithError("serve", `cannot start: ${messageOf(error)}`);
       }
       const host = server.addr.hostname.includes(":")
         ? `[${server.addr.hostname}]`
