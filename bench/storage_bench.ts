@@ -13,7 +13,7 @@
  */
 
 import postgres from "postgres";
-import { openStore, type RelayEnvelope, type Store } from "../src/storage/mod.ts";
+import { type OfflineEnvelope, openStore, type Store } from "../src/storage/mod.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "commucat-bench-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
@@ -30,8 +30,8 @@ const now = new Date();
 const expires = new Date(now.getTime() + 86_400_000);
 let nextId = 0;
 
-function envelopes(deviceId: string, n: number): RelayEnvelope[] {
-  const out: RelayEnvelope[] = new Array(n);
+function envelopes(deviceId: string, n: number): OfflineEnvelope[] {
+  const out: OfflineEnvelope[] = new Array(n);
   for (let i = 0; i < n; i++) {
     out[i] = {
       envelopeId: `env-${nextId++}`,
@@ -44,25 +44,25 @@ function envelopes(deviceId: string, n: number): RelayEnvelope[] {
   return out;
 }
 
-Deno.bench("enqueueRelay: 1 envelope of 100 B", { group: "enqueue" }, async (b) => {
+Deno.bench("enqueueOffline: 1 envelope of 100 B", { group: "enqueue" }, async (b) => {
   const batch = envelopes("device-a", 1);
   b.start();
-  await enqueueStore.enqueueRelay(batch);
+  await enqueueStore.enqueueOffline(batch);
   b.end();
 });
 
-Deno.bench("enqueueRelay: batch of 100", { group: "enqueue", baseline: true }, async (b) => {
+Deno.bench("enqueueOffline: batch of 100", { group: "enqueue", baseline: true }, async (b) => {
   const batch = envelopes("device-b", 100);
   b.start();
-  await enqueueStore.enqueueRelay(batch);
+  await enqueueStore.enqueueOffline(batch);
   b.end();
 });
 
-Deno.bench("loadInbox + deleteRelay: 100 envelopes", { group: "drain" }, async (b) => {
-  await drainStore.enqueueRelay(envelopes("device-c", 100));
+Deno.bench("loadOfflineQueue + deleteOffline: 100 envelopes", { group: "drain" }, async (b) => {
+  await drainStore.enqueueOffline(envelopes("device-c", 100));
   b.start();
-  const inbox = await drainStore.loadInbox("device-c", { limit: 100, now });
-  const removed = await drainStore.deleteRelay("device-c", inbox.map((e) => e.envelopeId));
+  const inbox = await drainStore.loadOfflineQueue("device-c", { limit: 100, now });
+  const removed = await drainStore.deleteOffline("device-c", inbox.map((e) => e.envelopeId));
   b.end();
   if (removed !== 100) throw new Error(`drained ${removed} of 100`);
 });
@@ -93,32 +93,32 @@ async function openPostgresBenchStore(): Promise<Store | null> {
 
 const pg = await openPostgresBenchStore();
 if (pg !== null) {
-  Deno.bench("postgres enqueueRelay: 1 envelope of 100 B", { group: "pg enqueue" }, async (b) => {
+  Deno.bench("postgres enqueueOffline: 1 envelope of 100 B", { group: "pg enqueue" }, async (b) => {
     const batch = envelopes("pg-device-a", 1);
     b.start();
-    await pg.enqueueRelay(batch);
+    await pg.enqueueOffline(batch);
     b.end();
   });
 
   Deno.bench(
-    "postgres enqueueRelay: batch of 100",
+    "postgres enqueueOffline: batch of 100",
     { group: "pg enqueue", baseline: true },
     async (b) => {
       const batch = envelopes("pg-device-b", 100);
       b.start();
-      await pg.enqueueRelay(batch);
+      await pg.enqueueOffline(batch);
       b.end();
     },
   );
 
   Deno.bench(
-    "postgres loadInbox + deleteRelay: 100 envelopes",
+    "postgres loadOfflineQueue + deleteOffline: 100 envelopes",
     { group: "pg drain" },
     async (b) => {
-      await pg.enqueueRelay(envelopes("pg-device-c", 100));
+      await pg.enqueueOffline(envelopes("pg-device-c", 100));
       b.start();
-      const inbox = await pg.loadInbox("pg-device-c", { limit: 100, now });
-      const removed = await pg.deleteRelay("pg-device-c", inbox.map((e) => e.envelopeId));
+      const inbox = await pg.loadOfflineQueue("pg-device-c", { limit: 100, now });
+      const removed = await pg.deleteOffline("pg-device-c", inbox.map((e) => e.envelopeId));
       b.end();
       if (removed !== 100) throw new Error(`drained ${removed} of 100`);
     },

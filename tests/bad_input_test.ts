@@ -444,7 +444,7 @@ abuseTest(
       assert.ok(delivered.length <= 64, `${delivered.length} frames went past the bound`);
       assert.deepEqual(delivered, [...Array(delivered.length).keys()]);
       // It acknowledged nothing, so every message waits in its offline queue.
-      const queued = await t.srv.server.store.countInbox(victimDevice.deviceId, new Date());
+      const queued = await t.srv.server.store.countOfflineQueue(victimDevice.deviceId, new Date());
       assert.equal(queued, FLOOD_COUNT);
 
       // Reconnecting (and reading) it gets everything, in order.

@@ -67,10 +67,10 @@ Deno.test("relay_ttl: expired queue rows are never delivered and get purged", as
     await a.join(4, [bob.deviceId]);
     await a.send(4, "short-lived");
     const store = srv.server.store;
-    assert.equal(await store.countInbox(bob.deviceId, new Date()), 1);
+    assert.equal(await store.countOfflineQueue(bob.deviceId, new Date()), 1);
     const later = new Date(Date.now() + 2_000);
-    assert.equal(await store.countInbox(bob.deviceId, later), 0);
-    assert.equal(await store.purgeExpiredRelay(later), 1);
+    assert.equal(await store.countOfflineQueue(bob.deviceId, later), 0);
+    assert.equal(await store.purgeExpiredOffline(later), 1);
     a.close();
   } finally {
     await srv.stop();

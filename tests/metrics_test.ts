@@ -193,11 +193,14 @@ Deno.test("exposition has every name, and counters move honestly with real traff
     );
     await a.send(7, "while you were away");
     const four = await scrape(srv);
-    assert.equal(sample(four, "commucat_relay_enqueued_total"), srv.server.router.stats.enqueued);
+    assert.equal(
+      sample(four, "commucat_relay_enqueued_total"),
+      srv.server.router.offlineQueue.stats.enqueued,
+    );
     assert.ok(sample(four, "commucat_relay_enqueued_total") >= 1);
     assert.equal(
       sample(four, "commucat_relay_queue_depth"),
-      await srv.server.store.countRelayTotal(),
+      await srv.server.store.countOfflineTotal(),
     );
     assert.ok(sample(four, "commucat_relay_queue_depth") >= 1);
     a.close();

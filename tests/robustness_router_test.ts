@@ -5,7 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { FrameType } from "../src/proto/mod.ts";
-import { LocalBus, MemoryPresence, PeerRegistry, RouteError, Router } from "../src/router/mod.ts";
+import {
+  LocalBus,
+  MemoryPresence,
+  OfflineQueue,
+  PeerRegistry,
+  RouteError,
+  Router,
+} from "../src/router/mod.ts";
 import { openStore } from "../src/storage/mod.ts";
 
 Deno.test("robustness: the route cache stays bounded for channels that do not exist", async () => {
@@ -15,16 +22,28 @@ Deno.test("robustness: the route cache stays bounded for channels that do not ex
     createIfNew: true,
   });
   try {
+    const registry = new PeerRegistry();
+    const presence = new MemoryPresence();
+    const bus = new LocalBus();
+    const newId = (c: string) => `${c}:${crypto.randomUUID()}`;
     const router = new Router({
       store,
-      registry: new PeerRegistry(),
-      presence: new MemoryPresence(),
+      registry,
+      presence,
       access: { mayReach: () => Promise.resolve(true) },
-      bus: new LocalBus(),
+      bus,
+      offlineQueue: new OfflineQueue({
+        store,
+        registry,
+        presence,
+        bus,
+        instanceId: "i1",
+        ttlSeconds: 60,
+        newId,
+      }),
       instanceId: "i1",
-      relayTtlSeconds: 60,
       presenceTtlSeconds: 60,
-      newId: (c) => `${c}:${crypto.randomUUID()}`,
+      newId,
       maxCachedRoutes: 8,
     });
     const sender = { deviceId: "d1", userId: "u1", connectionId: "c1" };

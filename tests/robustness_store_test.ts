@@ -96,9 +96,9 @@ Deno.test("robustness: an unacked live frame is requeued once the store is back"
     const got = await within(bob.next(), "the live frame");
     assert.equal(fromUtf8(got!.payload), "live, never acked");
     // Bob goes away without acking while the store is down.
-    faults.fail("enqueueRelay");
+    faults.fail("enqueueOffline");
     await bob.conn.close();
-    await until("the failed requeue", () => faults.failures("enqueueRelay") > 0);
+    await until("the failed requeue", () => faults.failures("enqueueOffline") > 0);
     faults.heal();
     bob2 = await within(CommuCatClient.connect(connectOptions(srv, bobDevice)), "bob again");
     const again = await within(bob2.next(), "the requeued frame");
@@ -117,9 +117,9 @@ Deno.test("robustness: a failed inbox drain is retried when the store recovers",
   try {
     await within(bob.closeGracefully(), "bob to leave");
     await within(alice.send(32, "stored while away"), "the sender's Ack");
-    faults.fail("loadInbox");
+    faults.fail("loadOfflineQueue");
     bob2 = await within(CommuCatClient.connect(connectOptions(srv, bobDevice)), "bob again");
-    await until("the failed drain", () => faults.failures("loadInbox") > 0);
+    await until("the failed drain", () => faults.failures("loadOfflineQueue") > 0);
     faults.heal();
     const got = await within(bob2.next(), "the stored frame");
     assert.equal(fromUtf8(got!.payload), "stored while away");

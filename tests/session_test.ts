@@ -67,7 +67,7 @@ Deno.test("offline delivery after reconnect, in order, nothing acked is delivere
     const b2 = await CommuCatClient.connect(connectOptions(srv, bob));
     await b2.join(99, []);
     await b2.send(99, "probe");
-    assert.equal(await srv.server.store.countInbox(bob.deviceId, new Date()), 0);
+    assert.equal(await srv.server.store.countOfflineQueue(bob.deviceId, new Date()), 0);
     b2.close();
     a.close();
   } finally {

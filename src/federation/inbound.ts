@@ -5,7 +5,7 @@
  * @module
  */
 import { fromHex } from "../crypto/mod.ts";
-import { CodecError, decodeFrame, type Frame, FrameType } from "../proto/mod.ts";
+import { CodecError, decodeFrame, type Frame, isBroadcastFrameType } from "../proto/mod.ts";
 import { JsonNumber, type JsonValue } from "./canonical.ts";
 import { areFederatedFriends, type FederationContext, splitAddress } from "./context.ts";
 import { decodeSignedEvent, EventError, verifySignedEvent } from "./event.ts";
@@ -15,21 +15,6 @@ import { FederationProblem, readFederationBody } from "./problem.ts";
 
 /** Idempotency scope of inbound events (upstream's). */
 export const INBOX_SCOPE = "federation-inbox";
-
-/** Frame types a peer may relay to our devices (what a route member may broadcast). */
-const RELAYABLE: ReadonlySet<number> = new Set([
-  FrameType.Msg,
-  FrameType.Typing,
-  FrameType.KeyUpdate,
-  FrameType.GroupEvent,
-  FrameType.CallOffer,
-  FrameType.CallAnswer,
-  FrameType.CallEnd,
-  FrameType.CallStats,
-  FrameType.TransportUpdate,
-  FrameType.VoiceFrame,
-  FrameType.VideoFrame,
-]);
 
 class FrameTooLarge extends FederationProblem {
   constructor() {
@@ -87,7 +72,12 @@ export async function receiveEvent(ctx: FederationContext, request: Request): Pr
     await ctx.deliver(deviceId, frame);
   } catch (error) {
     // Not delivered: the peer's retry must be processed, not answered "duplicate".
-    await ctx.store.releaseIdempotencyKey(idempotencyKey, INBOX_SCOPE).catch(() => {});
+    await ctx.store.releaseIdempotencyKey(idempotencyKey, INBOX_SCOPE).catch((release) =>
+      // The key stays claimed: the peer's retry is answered "duplicate" and this event is lost.
+      ctx.log.warn("federation: could not release the idempotency key", {
+        error: String(release),
+      })
+    );
     ctx.log.warn("federation: delivery failed", { error: String(error) });
     throw new FederationProblem(500, "DeliveryFailed", "could not deliver the frame");
   }
@@ -142,7 +132,8 @@ async function checkRelay(
   if (frame.payload.length > MAX_RELAYED_PAYLOAD) {
     throw new FrameTooLarge();
   }
-  if (!RELAYABLE.has(frame.type)) {
+  // A peer may relay what a route member may broadcast.
+  if (!isBroadcastFrameType(frame.type)) {
     throw new FederationProblem(400, "InvalidFrame", `frame type ${frame.type} is not relayed`);
   }
   return { deviceId, frame };

@@ -35,7 +35,8 @@ export async function relayToRemote(
   members: string[],
   frame: Frame,
 ): Promise<void> {
-  const device = fromDevice === "" ? null : await ctx.store.getDevice(fromDevice);
+  // Only route members relay (server-originated frames go to local devices only).
+  const device = await ctx.store.getDevice(fromDevice);
   const user = device ? await ctx.store.getUser(device.userId) : null;
   const encoded = toHex(encodeFrame(frame));
   for (const member of members) {
@@ -51,7 +52,7 @@ export async function relayToRemote(
       payload: {
         channel: frame.channel,
         payload: encoded,
-        sender: fromDevice === "" ? ctx.domain : `${fromDevice}@${ctx.domain}`,
+        sender: `${fromDevice}@${ctx.domain}`,
         ...(user ? { sender_user: remoteUserId(user.handle, ctx.domain) } : {}),
         sequence: frame.sequence,
         target: member,

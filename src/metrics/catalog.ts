@@ -78,7 +78,7 @@ export const UPSTREAM_METRICS: readonly UpstreamMetric[] = [
   counter(
     "relayEnqueued",
     "commucat_relay_enqueued",
-    "Frame copies stored in offline relay queues (one per recipient device).",
+    "Frame copies stored in offline queues (one per recipient device).",
   ),
   counter(
     "securityNoise",

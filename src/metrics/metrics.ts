@@ -1,7 +1,7 @@
 /**
  * The server's Prometheus metrics: one prom-client {@linkcode Registry} per
  * server (never the global default one), fed by a connection observer and
- * read from the router and the relay store at scrape time.
+ * read from the offline queue at scrape time.
  *
  * @module
  */
@@ -20,10 +20,8 @@ export type RateLimitScope = "http" | "connect" | "pairing_claim";
 
 /** Where the metrics read values that live elsewhere. */
 export interface MetricsOptions {
-  /** The router's running totals (`Router.stats`). */
-  router?: { readonly stats: { readonly enqueued: number } };
-  /** Counts undelivered relay envelopes (the store); called on each scrape. */
-  relay?: { countRelayTotal(): Promise<number> };
+  /** The offline queue: its running total, and its depth counted on each scrape. */
+  offlineQueue?: { readonly stats: { readonly enqueued: number }; count(): Promise<number> };
   /** Server version for `commucat_build_info`. */
   version?: string;
 }
@@ -54,7 +52,7 @@ export class Metrics {
   readonly routingLatency: Histogram;
   /** Open connections (any phase) by transport mode. */
   readonly connections: Gauge<"mode">;
-  /** Undelivered envelopes in the relay queue (read from storage on scrape). */
+  /** Frames waiting in offline queues (read from storage on scrape). */
   readonly relayQueueDepth: Gauge;
   /** Rate-limit denials by scope. */
   readonly rateLimitDenials: Counter<"scope">;
@@ -64,18 +62,18 @@ export class Metrics {
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
-    const router = options.router;
+    const queue = options.offlineQueue;
     for (const m of UPSTREAM_METRICS) {
       const config = { name: m.name, help: m.help, registers };
-      if (m.key === "relayEnqueued" && router) {
-        // The router keeps its own running total; mirror it at scrape time.
+      if (m.key === "relayEnqueued" && queue) {
+        // The offline queue keeps its own running total; mirror it at scrape time.
         this.#upstream.set(
           m.key,
           new Counter({
             ...config,
             collect() {
               this.reset();
-              this.inc(router.stats.enqueued);
+              this.inc(queue.stats.enqueued);
             },
           }),
         );
@@ -108,15 +106,14 @@ export class Metrics {
       labelNames: ["mode"] as const,
       registers,
     });
-    const relay = options.relay;
     this.relayQueueDepth = new Gauge({
       name: "commucat_relay_queue_depth",
-      help: "Envelopes waiting in offline relay queues (NaN when storage could not be read).",
+      help: "Frames waiting in offline queues (NaN when storage could not be read).",
       registers,
       async collect() {
-        if (!relay) return;
+        if (!queue) return;
         try {
-          this.set(await relay.countRelayTotal());
+          this.set(await queue.count());
         } catch {
           this.set(Number.NaN);
         }

@@ -72,14 +72,13 @@ Deno.test("two servers in one process keep separate registries", async () => {
   assert.equal(value(await two.renderMetrics(), "commucat_security_noise_total"), 0);
 });
 
-Deno.test("scrape-time sources: router total mirrored, queue depth read, NaN when unreadable", async () => {
+Deno.test("scrape-time sources: offline queue total mirrored, depth read, NaN when unreadable", async () => {
   const stats = { enqueued: 0 };
   let depth: number | Error = 4;
   const metrics = new Metrics({
-    router: { stats },
-    relay: {
-      countRelayTotal: () =>
-        depth instanceof Error ? Promise.reject(depth) : Promise.resolve(depth),
+    offlineQueue: {
+      stats,
+      count: () => depth instanceof Error ? Promise.reject(depth) : Promise.resolve(depth),
     },
   });
   stats.enqueued = 7;

@@ -7,6 +7,8 @@
 export * from "./access.ts";
 export * from "./bus.ts";
 export * from "./errors.ts";
+export { ack, type HandlerDeps } from "./handlers.ts";
+export * from "./offline_queue.ts";
 export * from "./peer.ts";
 export * from "./presence.ts";
 export * from "./redis_bus.ts";
@@ -14,3 +16,4 @@ export * from "./redis_connection.ts";
 export * from "./redis_presence.ts";
 export * from "./registry.ts";
 export * from "./router.ts";
+export * from "./routes.ts";

@@ -106,6 +106,8 @@ export class RedisBus implements Bus {
     const wanted = this.#wantedChannels();
     const stale = previous.filter((c) => !wanted.includes(c));
     if (stale.length > 0) {
+      // Safe to ignore: a failed UNSUBSCRIBE means the connection is gone, and
+      // the next connection subscribes to the wanted channels only.
       await this.#subscriber.client.unsubscribe(...stale).catch(() => {});
     }
     await this.#subscribeNow();
@@ -129,6 +131,8 @@ export class RedisBus implements Bus {
 
   #renewSubscription(): void {
     if (this.#instance === null) return;
+    // #subscribeNow logs its own failure and never rejects; this only keeps
+    // a future change from turning into an unhandled rejection.
     this.#subscribeNow().catch(() => {});
   }
 
@@ -226,6 +230,7 @@ export function connectRedis(
   try {
     bus = new RedisBus({ ...options, url });
   } catch (error) {
+    // The bus failure is what the caller must see; closing the half-built presence is best effort.
     presence.close().catch(() => {});
     throw error;
   }

@@ -62,13 +62,7 @@ export function apiDeps(p: ApiParts): ApiDeps {
         noise_keys: active.map((k) => describeNoiseKey(k, toHex)),
       };
     },
-    // A one-member route: live when connected (here or, via the queue and the bus, elsewhere).
-    deliverToDevice: (deviceId, frame) =>
-      p.router.broadcast(
-        "",
-        { channel: frame.channel, members: [deviceId], relay: true, groupId: null },
-        frame,
-      ),
+    deliverToDevice: (deviceId, frame) => p.router.deliverTo(deviceId, frame),
     disconnectDevice: async (deviceId, reason) => {
       p.registry.get(deviceId)?.close(reason);
       // Other instances close theirs on a kick naming no live connection id.

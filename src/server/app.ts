@@ -25,6 +25,7 @@ import {
   FriendsPolicy,
   LocalBus,
   MemoryPresence,
+  OfflineQueue,
   PeerRegistry,
   type Presence,
   Router,
@@ -145,8 +146,19 @@ export async function startServer(
   const registry = new PeerRegistry();
   const instanceId = crypto.randomUUID();
   const newId = (context: string) => generateId(context);
+  const offlineQueue = new OfflineQueue({
+    store,
+    registry,
+    presence,
+    bus,
+    instanceId,
+    ttlSeconds: settings.relayTtlSeconds,
+    newId,
+  });
   const router = new Router({
     store,
+    offlineQueue,
+    log,
     registry,
     presence,
     access: new FriendsPolicy(store, { domain: settings.domain }),
@@ -157,7 +169,6 @@ export async function startServer(
     },
     bus,
     instanceId,
-    relayTtlSeconds: settings.relayTtlSeconds,
     presenceTtlSeconds: settings.presenceTtlSeconds,
     newId,
   });
@@ -194,7 +205,7 @@ export async function startServer(
     frameIn: () => counters.framesIn++,
     frameOut: () => counters.framesOut++,
   };
-  const metrics = new Metrics({ router, relay: store, version: SERVER_VERSION });
+  const metrics = new Metrics({ offlineQueue, version: SERVER_VERSION });
   const federation = await buildFederation({
     settings,
     keys,
@@ -335,7 +346,7 @@ export async function startServer(
           },
           handshakes: { ok: counters.handshakesOk, failed: counters.handshakesFailed },
           frames: { ingress: counters.framesIn, egress: counters.framesOut },
-          relay: { live: router.stats.deliveredLive, enqueued: router.stats.enqueued },
+          relay: { live: router.stats.deliveredLive, enqueued: offlineQueue.stats.enqueued },
         });
       case "/readyz":
         return readiness({ store, presence, bus }, stopping);
@@ -376,8 +387,8 @@ export async function startServer(
 
   const jobs = [
     setInterval(() => {
-      store.purgeExpiredRelay(new Date()).catch((e) =>
-        log.warn("relay purge failed", { error: String(e) })
+      offlineQueue.purge().catch((e) =>
+        log.warn("offline queue purge failed", { error: String(e) })
       );
       store.purgeExpiredSessions(new Date()).catch(() => {});
       purgePairings({ store, now: Date.now }).catch(() => {});
@@ -386,7 +397,7 @@ export async function startServer(
     }, 60_000),
     setInterval(watchBus, 2_000),
   ];
-  // While the bus is down, inbox notices may be lost: look at the queues
+  // While the bus is down, offline-queue notices may be lost: look at the queues
   // anyway. When it comes back (possibly empty: Redis keeps nothing on disk),
   // republish presence, look at every queue now and once more after a
   // presence TTL — senders that found no presence meanwhile sent no notice.

@@ -51,13 +51,7 @@ export async function buildFederation(p: FederationParts): Promise<Federation> {
       publicKey: typeof peer.publicKey === "string" ? fromHex(peer.publicKey, 32) : peer.publicKey,
     })),
     caCerts,
-    // A one-member route: live when connected (here or, via the queue and the bus, elsewhere).
-    deliver: (deviceId, frame) =>
-      p.router.broadcast(
-        "",
-        { channel: frame.channel, members: [deviceId], relay: true, groupId: null },
-        frame,
-      ),
+    deliver: (deviceId, frame) => p.router.deliverTo(deviceId, frame),
     notifyChannel: p.settings.deviceRotation.notifyChannel,
     freshnessMs: (f?.freshnessSeconds ?? 600) * 1000,
     metrics: {

@@ -6,19 +6,18 @@
  * @module
  */
 import { decodeFrame, type Frame } from "../proto/mod.ts";
-import type { DeliveryOrigin, Router } from "../router/mod.ts";
-import type { Store } from "../storage/mod.ts";
+import type { DeliveryOrigin, OfflineQueue } from "../router/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** Offline-queue rows read per batch. */
-const INBOX_BATCH = 128;
+const QUEUE_BATCH = 128;
 /** Attempts of {@link requeueDurably} before it gives up (about 35 s of store outage). */
 const REQUEUE_ATTEMPTS = 12;
 
 /** The collaborators delivery needs (a subset of the connection's). */
 export interface DeliveryDeps {
-  router: Router;
-  store: Store;
+  /** The router, for its offline queue. */
+  router: { readonly offlineQueue: OfflineQueue };
   log: Logger;
   outboundQueueFrames: number;
 }
@@ -43,7 +42,8 @@ export class Delivery {
   readonly #target: DeliveryTarget;
   readonly #deps: DeliveryDeps;
   #pending: PendingDelivery[] = [];
-  #inboxPosition: bigint | undefined;
+  /** Position of the last offline-queue row handed to the device. */
+  #queuePosition: bigint | undefined;
   #draining = false;
   #drainAgain = false;
   #drainPaused = false;
@@ -78,8 +78,10 @@ export class Delivery {
     if (settled === 0) return;
     this.#pending.splice(0, settled);
     if (envelopeIds.length > 0) {
-      this.#deps.store.deleteRelay(this.#target.deviceId, envelopeIds).catch((error: unknown) =>
-        this.#deps.log.warn("relay delete failed", { error: String(error) })
+      this.#deps.router.offlineQueue.settle(this.#target.deviceId, envelopeIds).catch(
+        // The rows stay: the device sees them again after a reconnect (at least once).
+        (error: unknown) =>
+          this.#deps.log.warn("offline queue settle failed", { error: String(error) }),
       );
     }
     if (this.#drainPaused) {
@@ -100,37 +102,40 @@ export class Delivery {
       do {
         this.#drainAgain = false;
         while (target.established) {
-          const room = Math.min(INBOX_BATCH, this.#deps.outboundQueueFrames - this.#pending.length);
+          const room = Math.min(QUEUE_BATCH, this.#deps.outboundQueueFrames - this.#pending.length);
           if (room <= 0) {
             this.#drainPaused = true;
             return;
           }
-          const batch = await this.#deps.store.loadInbox(target.deviceId, {
+          const batch = await this.#deps.router.offlineQueue.load(target.deviceId, {
             limit: room,
-            now: new Date(),
-            afterPosition: this.#inboxPosition,
+            afterPosition: this.#queuePosition,
           });
           for (const envelope of batch) {
             let frame: Frame;
             try {
               frame = decodeFrame(envelope.payload)!.frame;
             } catch {
-              this.#deps.store.deleteRelay(target.deviceId, [envelope.envelopeId]).catch(() => {});
-              this.#inboxPosition = envelope.position;
+              // Undecodable (written by a broken version?): drop it, or it blocks the queue.
+              this.#deps.router.offlineQueue.settle(target.deviceId, [envelope.envelopeId]).catch(
+                (error: unknown) =>
+                  this.#deps.log.warn("offline queue settle failed", { error: String(error) }),
+              );
+              this.#queuePosition = envelope.position;
               continue;
             }
             if (!target.deliver(frame, { envelopeId: envelope.envelopeId })) {
               this.#drainPaused = true;
               return;
             }
-            this.#inboxPosition = envelope.position;
+            this.#queuePosition = envelope.position;
           }
           if (batch.length < room) break;
         }
       } while (this.#drainAgain && target.established);
       this.#drainFailures = 0;
     } catch (error) {
-      this.#deps.log.warn("inbox drain failed", {
+      this.#deps.log.warn("offline queue drain failed", {
         connection: target.connectionId,
         error: String(error),
       });
@@ -170,7 +175,7 @@ export class Delivery {
 async function requeueDurably(d: DeliveryDeps, deviceId: string, frame: Frame): Promise<void> {
   for (let attempt = 1;; attempt++) {
     try {
-      await d.router.requeue(deviceId, frame);
+      await d.router.offlineQueue.requeue(deviceId, frame);
       return;
     } catch (error) {
       if (attempt >= REQUEUE_ATTEMPTS) {

@@ -1,7 +1,7 @@
 /**
  * The half of a {@link Store} that both dialects implement as plain functions
  * over their database handle (users, devices, sessions, routes, groups, the
- * relay queue, secrets, pairing, friends, idempotency): one class forwards
+ * offline queue, secrets, pairing, friends, idempotency): one class forwards
  * each method to the dialect's function, so the two stores share it.
  *
  * @module
@@ -20,10 +20,10 @@ import type {
   GroupRecord,
   HandshakeCommitted,
   HandshakeWrites,
+  OfflineEnvelope,
   PairingClaimResult,
   PairingRecord,
   ProfilePatch,
-  RelayEnvelope,
   RouteRecord,
   ServerSecretRecord,
   SessionRecord,
@@ -198,35 +198,35 @@ export abstract class DomainStore<Db> {
     return this.#ops.removeGroupMember(this.#db, groupId, deviceId);
   }
 
-  // offline relay queue
+  // offline queue
 
-  enqueueRelay(envelopes: RelayEnvelope[]): Promise<void> {
-    return this.#ops.enqueueRelay(this.#db, envelopes);
+  enqueueOffline(envelopes: OfflineEnvelope[]): Promise<void> {
+    return this.#ops.enqueueOffline(this.#db, envelopes);
   }
 
-  loadInbox(
+  loadOfflineQueue(
     deviceId: string,
     options: { limit: number; now: Date; afterPosition?: bigint },
   ): Promise<StoredEnvelope[]> {
-    return this.#ops.loadInbox(this.#db, deviceId, options);
+    return this.#ops.loadOfflineQueue(this.#db, deviceId, options);
   }
 
   /** Only envelopes of `deviceId` go; ids of other devices are ignored. */
-  deleteRelay(deviceId: string, envelopeIds: string[]): Promise<number> {
-    return this.#ops.deleteRelay(this.#db, deviceId, envelopeIds);
+  deleteOffline(deviceId: string, envelopeIds: string[]): Promise<number> {
+    return this.#ops.deleteOffline(this.#db, deviceId, envelopeIds);
   }
 
-  purgeExpiredRelay(now: Date): Promise<number> {
-    return this.#ops.purgeExpiredRelay(this.#db, now);
+  purgeExpiredOffline(now: Date): Promise<number> {
+    return this.#ops.purgeExpiredOffline(this.#db, now);
   }
 
   /** Unexpired envelopes, including ones not yet deliverable. */
-  countInbox(deviceId: string, now: Date): Promise<number> {
-    return this.#ops.countInbox(this.#db, deviceId, now);
+  countOfflineQueue(deviceId: string, now: Date): Promise<number> {
+    return this.#ops.countOfflineQueue(this.#db, deviceId, now);
   }
 
-  countRelayTotal(): Promise<number> {
-    return this.#ops.countRelayTotal(this.#db);
+  countOfflineTotal(): Promise<number> {
+    return this.#ops.countOfflineTotal(this.#db);
   }
 
   devicesShareGroup(deviceA: string, deviceB: string): Promise<boolean> {

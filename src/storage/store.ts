@@ -53,7 +53,6 @@ export interface SessionRecord {
 export interface RouteRecord {
   channel: number;
   members: string[];
-  relay: boolean;
   groupId: string | null;
 }
 
@@ -76,7 +75,7 @@ export interface GroupMemberRecord {
 }
 
 /** A frame waiting in a device's offline queue. */
-export interface RelayEnvelope {
+export interface OfflineEnvelope {
   envelopeId: string;
   /** Recipient device. */
   deviceId: string;
@@ -87,7 +86,7 @@ export interface RelayEnvelope {
 }
 
 /** A queued envelope as read back: `position` orders a device's queue (FIFO). */
-export interface StoredEnvelope extends RelayEnvelope {
+export interface StoredEnvelope extends OfflineEnvelope {
   position: bigint;
 }
 
@@ -306,25 +305,25 @@ export interface Store {
   upsertGroupMember(member: GroupMemberRecord): Promise<void>;
   removeGroupMember(groupId: string, deviceId: string): Promise<void>;
 
-  // offline relay queue
+  // offline queue
   /** Stores envelopes atomically (all or none). */
-  enqueueRelay(envelopes: RelayEnvelope[]): Promise<void>;
+  enqueueOffline(envelopes: OfflineEnvelope[]): Promise<void>;
   /**
    * Oldest-first envelopes of a device that are deliverable at `now` and not
    * expired, with `position > afterPosition` when given. Does not remove them.
    */
-  loadInbox(
+  loadOfflineQueue(
     deviceId: string,
     options: { limit: number; now: Date; afterPosition?: bigint },
   ): Promise<StoredEnvelope[]>;
   /** Removes delivered-and-acknowledged envelopes of a device. Returns how many went. */
-  deleteRelay(deviceId: string, envelopeIds: string[]): Promise<number>;
+  deleteOffline(deviceId: string, envelopeIds: string[]): Promise<number>;
   /** Removes expired envelopes of every device. Returns how many went. */
-  purgeExpiredRelay(now: Date): Promise<number>;
+  purgeExpiredOffline(now: Date): Promise<number>;
   /** Number of queued (unexpired) envelopes of a device. */
-  countInbox(deviceId: string, now: Date): Promise<number>;
+  countOfflineQueue(deviceId: string, now: Date): Promise<number>;
   /** Queued envelopes in total (metrics gauge). */
-  countRelayTotal(): Promise<number>;
+  countOfflineTotal(): Promise<number>;
 
   // server secrets
   /** All versions of a secret, newest first. */

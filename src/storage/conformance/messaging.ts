@@ -1,5 +1,5 @@
 /**
- * Conformance cases for channel routes, groups, the relay queue, server
+ * Conformance cases for channel routes, groups, the offline queue, server
  * secrets and idempotency keys.
  *
  * @module
@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import {
   type GroupMemberRecord,
-  type RelayEnvelope,
+  type OfflineEnvelope,
   type ServerSecretRecord,
   type Store,
   StoreConflictError,
@@ -16,7 +16,7 @@ import {
 import type { ConformanceCase } from "./mod.ts";
 import { assertSame, at, bytes, seedDevices, T0 } from "./fixtures.ts";
 
-function envelope(envelopeId: string, deviceId: string, overrides: Partial<RelayEnvelope> = {}) {
+function envelope(envelopeId: string, deviceId: string, overrides: Partial<OfflineEnvelope> = {}) {
   return {
     envelopeId,
     deviceId,
@@ -50,8 +50,8 @@ function secret(name: string, version: number): ServerSecretRecord {
   };
 }
 
-async function inboxIds(store: Store, deviceId: string, now = T0, limit = 100) {
-  return (await store.loadInbox(deviceId, { limit, now })).map((e) => e.envelopeId);
+async function queuedIds(store: Store, deviceId: string, now = T0, limit = 100) {
+  return (await store.loadOfflineQueue(deviceId, { limit, now })).map((e) => e.envelopeId);
 }
 
 /** Routes, groups, relay, secrets, idempotency. */
@@ -60,13 +60,13 @@ export const messagingCases: ConformanceCase[] = [
     name: "routes: put, get, replace, delete; members keep their order",
     fn: async (store) => {
       assert.equal(await store.getRoute(7), null);
-      const route = { channel: 7, members: ["dc", "da", "db"], relay: false, groupId: null };
+      const route = { channel: 7, members: ["dc", "da", "db"], groupId: null };
       await store.putRoute(route);
       assert.deepEqual(await store.getRoute(7), route);
-      const replaced = { channel: 7, members: ["dz", "dy"], relay: true, groupId: "g1" };
+      const replaced = { channel: 7, members: ["dz", "dy"], groupId: "g1" };
       await store.putRoute(replaced);
       assert.deepEqual(await store.getRoute(7), replaced);
-      const big = { channel: 2 ** 40 + 3, members: [], relay: true, groupId: null };
+      const big = { channel: 2 ** 40 + 3, members: [], groupId: null };
       await store.putRoute(big);
       assert.deepEqual(await store.getRoute(big.channel), big);
       await store.deleteRoute(7);
@@ -130,108 +130,108 @@ export const messagingCases: ConformanceCase[] = [
     },
   },
   {
-    name: "relay: FIFO per device with afterPosition paging",
+    name: "offline queue: FIFO per device with afterPosition paging",
     fn: async (store) => {
-      await store.enqueueRelay([envelope("e1", "dev")]);
-      await store.enqueueRelay([envelope("x1", "other"), envelope("e2", "dev")]);
-      await store.enqueueRelay([envelope("e3", "dev"), envelope("e4", "dev")]);
-      await store.enqueueRelay([]);
-      const all = await store.loadInbox("dev", { limit: 100, now: T0 });
+      await store.enqueueOffline([envelope("e1", "dev")]);
+      await store.enqueueOffline([envelope("x1", "other"), envelope("e2", "dev")]);
+      await store.enqueueOffline([envelope("e3", "dev"), envelope("e4", "dev")]);
+      await store.enqueueOffline([]);
+      const all = await store.loadOfflineQueue("dev", { limit: 100, now: T0 });
       assert.deepEqual(all.map((e) => e.envelopeId), ["e1", "e2", "e3", "e4"]);
       for (let i = 1; i < all.length; i++) assert.ok(all[i].position > all[i - 1].position);
       assert.equal(typeof all[0].position, "bigint");
       const { position: _p, ...first } = all[0];
       assertSame(first, envelope("e1", "dev"));
 
-      const page1 = await store.loadInbox("dev", { limit: 2, now: T0 });
+      const page1 = await store.loadOfflineQueue("dev", { limit: 2, now: T0 });
       assert.deepEqual(page1.map((e) => e.envelopeId), ["e1", "e2"]);
-      const page2 = await store.loadInbox("dev", {
+      const page2 = await store.loadOfflineQueue("dev", {
         limit: 2,
         now: T0,
         afterPosition: page1[1].position,
       });
       assert.deepEqual(page2.map((e) => e.envelopeId), ["e3", "e4"]);
-      const page3 = await store.loadInbox("dev", {
+      const page3 = await store.loadOfflineQueue("dev", {
         limit: 2,
         now: T0,
         afterPosition: page2[1].position,
       });
       assert.deepEqual(page3, []);
-      assert.deepEqual(await inboxIds(store, "other"), ["x1"]);
-      assert.deepEqual(await inboxIds(store, "nobody"), []);
-      assert.deepEqual(await inboxIds(store, "dev", T0, 0), []);
+      assert.deepEqual(await queuedIds(store, "other"), ["x1"]);
+      assert.deepEqual(await queuedIds(store, "nobody"), []);
+      assert.deepEqual(await queuedIds(store, "dev", T0, 0), []);
       // Loading does not remove.
-      assert.equal(await store.countInbox("dev", T0), 4);
+      assert.equal(await store.countOfflineQueue("dev", T0), 4);
     },
   },
   {
-    name: "relay: deliverAfter in the future and expired envelopes are hidden",
+    name: "offline queue: deliverAfter in the future and expired envelopes are hidden",
     fn: async (store) => {
-      await store.enqueueRelay([
+      await store.enqueueOffline([
         envelope("now", "dev"),
         envelope("later", "dev", { deliverAfter: at(60) }),
         envelope("short", "dev", { expiresAt: at(30) }),
       ]);
-      assert.deepEqual(await inboxIds(store, "dev", T0), ["now", "short"]);
-      assert.deepEqual(await inboxIds(store, "dev", at(29)), ["now", "short"]);
+      assert.deepEqual(await queuedIds(store, "dev", T0), ["now", "short"]);
+      assert.deepEqual(await queuedIds(store, "dev", at(29)), ["now", "short"]);
       // Expiry is exclusive: at expiresAt the envelope is gone.
-      assert.deepEqual(await inboxIds(store, "dev", at(30)), ["now"]);
-      assert.deepEqual(await inboxIds(store, "dev", at(60)), ["now", "later"]);
+      assert.deepEqual(await queuedIds(store, "dev", at(30)), ["now"]);
+      assert.deepEqual(await queuedIds(store, "dev", at(60)), ["now", "later"]);
       // Count includes not-yet-deliverable, excludes expired.
-      assert.equal(await store.countInbox("dev", T0), 3);
-      assert.equal(await store.countInbox("dev", at(30)), 2);
-      assert.equal(await store.countRelayTotal(), 3);
+      assert.equal(await store.countOfflineQueue("dev", T0), 3);
+      assert.equal(await store.countOfflineQueue("dev", at(30)), 2);
+      assert.equal(await store.countOfflineTotal(), 3);
     },
   },
   {
-    name: "relay: purge removes expired envelopes of every device",
+    name: "offline queue: purge removes expired envelopes of every device",
     fn: async (store) => {
-      await store.enqueueRelay([
+      await store.enqueueOffline([
         envelope("a1", "a", { expiresAt: at(10) }),
         envelope("a2", "a", { expiresAt: at(100) }),
         envelope("b1", "b", { expiresAt: at(10) }),
       ]);
-      assert.equal(await store.purgeExpiredRelay(at(9)), 0);
-      assert.equal(await store.purgeExpiredRelay(at(10)), 2);
-      assert.equal(await store.countRelayTotal(), 1);
-      assert.deepEqual(await inboxIds(store, "a", at(10)), ["a2"]);
-      assert.equal(await store.purgeExpiredRelay(at(10)), 0);
+      assert.equal(await store.purgeExpiredOffline(at(9)), 0);
+      assert.equal(await store.purgeExpiredOffline(at(10)), 2);
+      assert.equal(await store.countOfflineTotal(), 1);
+      assert.deepEqual(await queuedIds(store, "a", at(10)), ["a2"]);
+      assert.equal(await store.purgeExpiredOffline(at(10)), 0);
     },
   },
   {
-    name: "relay: delete removes only the named envelopes of that device",
+    name: "offline queue: delete removes only the named envelopes of that device",
     fn: async (store) => {
-      await store.enqueueRelay([
+      await store.enqueueOffline([
         envelope("a1", "a"),
         envelope("a2", "a"),
         envelope("a3", "a"),
         envelope("b1", "b"),
       ]);
-      assert.equal(await store.deleteRelay("a", ["a1", "a3", "b1", "missing"]), 2);
-      assert.deepEqual(await inboxIds(store, "a"), ["a2"]);
-      assert.deepEqual(await inboxIds(store, "b"), ["b1"]);
-      assert.equal(await store.deleteRelay("a", []), 0);
-      assert.equal(await store.deleteRelay("a", ["a1"]), 0);
-      assert.equal(await store.countRelayTotal(), 2);
+      assert.equal(await store.deleteOffline("a", ["a1", "a3", "b1", "missing"]), 2);
+      assert.deepEqual(await queuedIds(store, "a"), ["a2"]);
+      assert.deepEqual(await queuedIds(store, "b"), ["b1"]);
+      assert.equal(await store.deleteOffline("a", []), 0);
+      assert.equal(await store.deleteOffline("a", ["a1"]), 0);
+      assert.equal(await store.countOfflineTotal(), 2);
     },
   },
   {
-    name: "relay: a batch with a duplicate envelope id stores nothing",
+    name: "offline queue: a batch with a duplicate envelope id stores nothing",
     fn: async (store) => {
-      await store.enqueueRelay([envelope("e1", "dev")]);
+      await store.enqueueOffline([envelope("e1", "dev")]);
       await assert.rejects(
-        store.enqueueRelay([envelope("e2", "dev"), envelope("e1", "dev")]),
+        store.enqueueOffline([envelope("e2", "dev"), envelope("e1", "dev")]),
         StoreConflictError,
       );
       await assert.rejects(
-        store.enqueueRelay([envelope("e3", "dev"), envelope("e3", "other")]),
+        store.enqueueOffline([envelope("e3", "dev"), envelope("e3", "other")]),
         StoreConflictError,
       );
-      assert.deepEqual(await inboxIds(store, "dev"), ["e1"]);
-      assert.equal(await store.countRelayTotal(), 1);
+      assert.deepEqual(await queuedIds(store, "dev"), ["e1"]);
+      assert.equal(await store.countOfflineTotal(), 1);
       // The store stays usable after the failed batches.
-      await store.enqueueRelay([envelope("e2", "dev")]);
-      assert.deepEqual(await inboxIds(store, "dev"), ["e1", "e2"]);
+      await store.enqueueOffline([envelope("e2", "dev")]);
+      assert.deepEqual(await queuedIds(store, "dev"), ["e1", "e2"]);
     },
   },
   {

@@ -1,5 +1,5 @@
 /**
- * Channel routes, groups and the offline relay queue on PostgreSQL: plain
+ * Channel routes, groups and the offline queue on PostgreSQL: plain
  * functions over the pool, called by {@link PostgresStore}.
  *
  * @module
@@ -9,7 +9,7 @@ import { pgEnvelope, pgGroup, pgInt, pgMember, pgRoute, validDate } from "./rows
 import type {
   GroupMemberRecord,
   GroupRecord,
-  RelayEnvelope,
+  OfflineEnvelope,
   RouteRecord,
   StoredEnvelope,
 } from "../store.ts";
@@ -25,11 +25,12 @@ export async function putRoute(db: PostgresDb, route: RouteRecord): Promise<void
   await db.write(
     "put route",
     (sql) =>
+      // The legacy column `relay` was never read (upstream's flag); always false.
       sql`INSERT INTO channel_route (channel, members, relay, group_id)
-      VALUES (${route.channel}, ${JSON.stringify(route.members)}::text::jsonb, ${route.relay},
+      VALUES (${route.channel}, ${JSON.stringify(route.members)}::text::jsonb, false,
       ${route.groupId})
       ON CONFLICT (channel) DO UPDATE SET members = excluded.members,
-        relay = excluded.relay, group_id = excluded.group_id`,
+        group_id = excluded.group_id`,
   );
 }
 
@@ -109,14 +110,14 @@ export async function removeGroupMember(
   );
 }
 
-// offline relay queue
+// offline queue
 
 /**
  * One INSERT over parallel arrays: atomic by itself, one round trip, and
  * the same statement text for every batch size (prepared once per
  * connection). Positions follow the order of `envelopes`.
  */
-export async function enqueueRelay(db: PostgresDb, envelopes: RelayEnvelope[]): Promise<void> {
+export async function enqueueOffline(db: PostgresDb, envelopes: OfflineEnvelope[]): Promise<void> {
   if (envelopes.length === 0) return;
   const n = envelopes.length;
   const ids = new Array<string>(n);
@@ -142,7 +143,7 @@ export async function enqueueRelay(db: PostgresDb, envelopes: RelayEnvelope[]): 
   );
 }
 
-export async function loadInbox(
+export async function loadOfflineQueue(
   db: PostgresDb,
   deviceId: string,
   options: { limit: number; now: Date; afterPosition?: bigint },
@@ -159,7 +160,7 @@ export async function loadInbox(
 }
 
 /** Only envelopes of `deviceId` go; ids of other devices are ignored. */
-export async function deleteRelay(
+export async function deleteOffline(
   db: PostgresDb,
   deviceId: string,
   envelopeIds: string[],
@@ -171,7 +172,7 @@ export async function deleteRelay(
   return result.count;
 }
 
-export async function purgeExpiredRelay(db: PostgresDb, now: Date): Promise<number> {
+export async function purgeExpiredOffline(db: PostgresDb, now: Date): Promise<number> {
   const result = await db.write(
     "purge relay",
     (sql) => sql`DELETE FROM relay_queue WHERE expires_at <= ${validDate(now)}`,
@@ -180,7 +181,11 @@ export async function purgeExpiredRelay(db: PostgresDb, now: Date): Promise<numb
 }
 
 /** Unexpired envelopes, including ones not yet deliverable. */
-export async function countInbox(db: PostgresDb, deviceId: string, now: Date): Promise<number> {
+export async function countOfflineQueue(
+  db: PostgresDb,
+  deviceId: string,
+  now: Date,
+): Promise<number> {
   const [row] = await db.rows((sql) =>
     sql`SELECT COUNT(*) AS n FROM relay_queue
       WHERE device_id = ${deviceId} AND expires_at > ${validDate(now)}`
@@ -188,7 +193,7 @@ export async function countInbox(db: PostgresDb, deviceId: string, now: Date): P
   return row === undefined ? 0 : pgInt(row, "n");
 }
 
-export async function countRelayTotal(db: PostgresDb): Promise<number> {
+export async function countOfflineTotal(db: PostgresDb): Promise<number> {
   const [row] = await db.rows((sql) => sql`SELECT COUNT(*) AS n FROM relay_queue`);
   return row === undefined ? 0 : pgInt(row, "n");
 }

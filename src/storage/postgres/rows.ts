@@ -136,7 +136,6 @@ export function pgRoute(row: PgRow): RouteRecord {
   return {
     channel: pgInt(row, "channel"),
     members,
-    relay: pgBool(row, "relay"),
     groupId: pgTextOrNull(row, "group_id"),
   };
 }

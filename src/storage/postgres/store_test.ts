@@ -25,7 +25,7 @@ import {
   postgresMigrationRunner,
 } from "./migrations.ts";
 import { SchemaNotCurrentError } from "../errors.ts";
-import type { RelayEnvelope } from "../store.ts";
+import type { OfflineEnvelope } from "../store.ts";
 
 const DSN = Deno.env.get("COMMUCAT_TEST_PG_DSN") || undefined;
 const RUN = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
@@ -86,7 +86,7 @@ async function tablesOf(schemas: Schemas, schema: string): Promise<string[]> {
   return rows.map((r) => String(r.table_name));
 }
 
-function envelope(id: string, deviceId: string, payload: Uint8Array): RelayEnvelope {
+function envelope(id: string, deviceId: string, payload: Uint8Array): OfflineEnvelope {
   return {
     envelopeId: id,
     deviceId,
@@ -111,13 +111,13 @@ pgTest("postgres relay: bytes come back as plain Uint8Array, big batches keep or
     const view = new Uint8Array(new Uint8Array([9, 0, 1, 2, 3, 9]).buffer, 1, 4); // offset view
     const batch = [envelope("big", "dev", big), envelope("view", "dev", view)];
     for (let i = 0; i < 5000; i++) batch.push(envelope(`n${i}`, "dev", new Uint8Array([i & 255])));
-    await store.enqueueRelay(batch);
-    const inbox = await store.loadInbox("dev", { limit: 10_000, now: T0 });
+    await store.enqueueOffline(batch);
+    const inbox = await store.loadOfflineQueue("dev", { limit: 10_000, now: T0 });
     assert.deepEqual(inbox.map((e) => e.envelopeId), batch.map((e) => e.envelopeId));
     assert.equal(inbox[0].payload.constructor, Uint8Array);
     assert.deepEqual(inbox[0].payload, big);
     assert.deepEqual(Array.from(inbox[1].payload), [0, 1, 2, 3]);
-    assert.equal(await store.deleteRelay("dev", batch.map((e) => e.envelopeId)), 5002);
+    assert.equal(await store.deleteOffline("dev", batch.map((e) => e.envelopeId)), 5002);
   } finally {
     await store.close();
   }
@@ -307,18 +307,20 @@ pgTest("postgres: the pool reconnects after its backends are terminated", async 
     await op.catch((error) => assert.ok(error instanceof StoreUnavailableError, String(error)));
   };
   try {
-    await Promise.all([store.ping(), store.countRelayTotal(), store.ping()]);
+    await Promise.all([store.ping(), store.countOfflineTotal(), store.ping()]);
 
     await terminate();
     // A read retries past the dead connections of the pool onto a fresh one.
     await store.ping();
-    assert.equal(await store.countRelayTotal(), 0);
+    assert.equal(await store.countOfflineTotal(), 0);
 
     await terminate();
     // A write is not retried: it fails as unavailable (or lands on a fresh connection).
-    await erredOrWorked(store.enqueueRelay([envelope("maybe", "dev", new Uint8Array([1]))]));
-    await store.enqueueRelay([envelope("sure", "dev", new Uint8Array([2]))]);
-    const ids = (await store.loadInbox("dev", { limit: 10, now: T0 })).map((e) => e.envelopeId);
+    await erredOrWorked(store.enqueueOffline([envelope("maybe", "dev", new Uint8Array([1]))]));
+    await store.enqueueOffline([envelope("sure", "dev", new Uint8Array([2]))]);
+    const ids = (await store.loadOfflineQueue("dev", { limit: 10, now: T0 })).map((e) =>
+      e.envelopeId
+    );
     assert.ok(ids.at(-1) === "sure" && ids.length <= 2, ids.join(","));
   } finally {
     await store.close();

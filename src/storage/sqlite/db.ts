@@ -29,17 +29,17 @@ export class SqliteDb {
   /** The database itself (for the federation statements). */
   readonly raw: DatabaseSync;
   /** The offline-queue read, prepared up front: it reads positions as bigints. */
-  readonly loadInbox: StatementSync;
+  readonly loadOfflineQueue: StatementSync;
   readonly #statements = new Map<string, StatementSync>();
 
   constructor(db: DatabaseSync) {
     this.raw = db;
-    this.loadInbox = db.prepare(
+    this.loadOfflineQueue = db.prepare(
       `SELECT position, envelope_id, payload, deliver_after, expires_at FROM relay_queue
        WHERE device_id = ? AND position > ? AND deliver_after <= ? AND expires_at > ?
        ORDER BY position LIMIT ?`,
     );
-    this.loadInbox.setReadBigInts(true);
+    this.loadOfflineQueue.setReadBigInts(true);
   }
 
   /** The cached prepared statement for `sql`. */

@@ -1,5 +1,5 @@
 /**
- * Channel routes, groups and the offline relay queue on SQLite: plain
+ * Channel routes, groups and the offline queue on SQLite: plain
  * functions over the open database, called by {@link SqliteStore}.
  *
  * @module
@@ -9,7 +9,7 @@ import { blob, int, ms, text, toGroup, toMember, toRoute } from "./rows.ts";
 import type {
   GroupMemberRecord,
   GroupRecord,
-  RelayEnvelope,
+  OfflineEnvelope,
   RouteRecord,
   StoredEnvelope,
 } from "../store.ts";
@@ -24,12 +24,12 @@ export function getRoute(db: SqliteDb, channel: number): Promise<RouteRecord | n
 export function putRoute(db: SqliteDb, route: RouteRecord): Promise<void> {
   return db.write("put route", () => {
     db.run(
-      `INSERT INTO channel_route (channel, members, relay, group_id) VALUES (?, ?, ?, ?)
+      // The legacy column `relay` was never read (upstream's flag); always 0.
+      `INSERT INTO channel_route (channel, members, relay, group_id) VALUES (?, ?, 0, ?)
        ON CONFLICT (channel) DO UPDATE SET members = excluded.members,
-         relay = excluded.relay, group_id = excluded.group_id`,
+         group_id = excluded.group_id`,
       route.channel,
       JSON.stringify(route.members),
-      route.relay ? 1 : 0,
       route.groupId,
     );
   });
@@ -113,9 +113,9 @@ export function removeGroupMember(db: SqliteDb, groupId: string, deviceId: strin
   });
 }
 
-// offline relay queue
+// offline queue
 
-export function enqueueRelay(db: SqliteDb, envelopes: RelayEnvelope[]): Promise<void> {
+export function enqueueOffline(db: SqliteDb, envelopes: OfflineEnvelope[]): Promise<void> {
   if (envelopes.length === 0) return Promise.resolve();
   return db.write("envelope id already queued", () =>
     db.transaction(() => {
@@ -129,7 +129,7 @@ export function enqueueRelay(db: SqliteDb, envelopes: RelayEnvelope[]): Promise<
     }));
 }
 
-export function loadInbox(
+export function loadOfflineQueue(
   db: SqliteDb,
   deviceId: string,
   options: { limit: number; now: Date; afterPosition?: bigint },
@@ -137,7 +137,7 @@ export function loadInbox(
   return db.read(() => {
     if (!(options.limit >= 1)) return []; // also NaN
     const now = ms(options.now);
-    const rows = db.loadInbox.all(
+    const rows = db.loadOfflineQueue.all(
       deviceId,
       options.afterPosition ?? 0n,
       now,
@@ -165,7 +165,7 @@ export function loadInbox(
 }
 
 /** Only envelopes of `deviceId` go; ids of other devices are ignored. */
-export function deleteRelay(
+export function deleteOffline(
   db: SqliteDb,
   deviceId: string,
   envelopeIds: string[],
@@ -184,7 +184,7 @@ export function deleteRelay(
     ));
 }
 
-export function purgeExpiredRelay(db: SqliteDb, now: Date): Promise<number> {
+export function purgeExpiredOffline(db: SqliteDb, now: Date): Promise<number> {
   return db.write(
     "purge relay",
     () => db.run("DELETE FROM relay_queue WHERE expires_at <= ?", ms(now)),
@@ -192,7 +192,7 @@ export function purgeExpiredRelay(db: SqliteDb, now: Date): Promise<number> {
 }
 
 /** Unexpired envelopes, including ones not yet deliverable. */
-export function countInbox(db: SqliteDb, deviceId: string, now: Date): Promise<number> {
+export function countOfflineQueue(db: SqliteDb, deviceId: string, now: Date): Promise<number> {
   return db.read(() => {
     const row = db.get(
       "SELECT COUNT(*) AS n FROM relay_queue WHERE device_id = ? AND expires_at > ?",
@@ -203,7 +203,7 @@ export function countInbox(db: SqliteDb, deviceId: string, now: Date): Promise<n
   });
 }
 
-export function countRelayTotal(db: SqliteDb): Promise<number> {
+export function countOfflineTotal(db: SqliteDb): Promise<number> {
   return db.read(() => {
     const row = db.get("SELECT COUNT(*) AS n FROM relay_queue");
     return row === undefined ? 0 : int(row, "n");

@@ -127,7 +127,6 @@ export function toRoute(row: Row): RouteRecord {
   return {
     channel: int(row, "channel"),
     members,
-    relay: int(row, "relay") === 1,
     groupId: textOrNull(row, "group_id"),
   };
 }

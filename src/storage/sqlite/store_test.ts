@@ -41,20 +41,20 @@ Deno.test("sqlite file store keeps data across reopen", async () => {
       createdAt: T0,
       updatedAt: T0,
     });
-    await first.enqueueRelay([{
+    await first.enqueueOffline([{
       envelopeId: "e1",
       deviceId: "d1",
       payload: new Uint8Array([1, 2, 3]),
       deliverAfter: T0,
       expiresAt: new Date(T0.getTime() + 60_000),
     }]);
-    await first.putRoute({ channel: 5, members: ["b", "a"], relay: true, groupId: null });
+    await first.putRoute({ channel: 5, members: ["b", "a"], groupId: null });
     await first.close();
     await first.close(); // idempotent
 
     const second = await openSqliteStore(path); // already migrated: no flag needed
     assert.equal((await second.getUserByHandle("alice", "local"))?.displayName, "Alice");
-    const inbox = await second.loadInbox("d1", { limit: 10, now: T0 });
+    const inbox = await second.loadOfflineQueue("d1", { limit: 10, now: T0 });
     assert.deepEqual(inbox.map((e) => [e.envelopeId, Array.from(e.payload)]), [["e1", [1, 2, 3]]]);
     assert.deepEqual((await second.getRoute(5))?.members, ["b", "a"]);
     await second.close();

@@ -1,0 +1,248 @@
+/**
+ * The router on its own: fake peers, a recording federation relay, a real
+ * SQLite store in a temporary directory, no server process.
+ */
+import assert from "node:assert/strict";
+import { controlFrame, decodeFrame, type Frame, FrameType } from "../proto/mod.ts";
+import { openStore, type Store } from "../storage/mod.ts";
+import { LocalBus } from "./bus.ts";
+import { RouteError } from "./errors.ts";
+import { OfflineQueue } from "./offline_queue.ts";
+import type { DeliveryOrigin, Peer, PeerCloseReason } from "./peer.ts";
+import { MemoryPresence } from "./presence.ts";
+import { PeerRegistry } from "./registry.ts";
+import { type RemoteRelay, Router } from "./router.ts";
+
+/** A connected device that records what it is given. */
+class FakePeer implements Peer {
+  readonly received: Frame[] = [];
+  readonly closed: PeerCloseReason[] = [];
+  queueChecks = 0;
+  accepting = true;
+  constructor(
+    readonly deviceId: string,
+    readonly userId: string,
+    readonly connectionId = deviceId,
+  ) {}
+  deliver(frame: Frame, _origin?: DeliveryOrigin): boolean {
+    if (this.accepting) this.received.push(frame);
+    return this.accepting;
+  }
+  checkOfflineQueue(): void {
+    this.queueChecks++;
+  }
+  refreshPresence(): void {}
+  close(reason: PeerCloseReason): void {
+    this.closed.push(reason);
+  }
+}
+
+interface Harness {
+  router: Router;
+  registry: PeerRegistry;
+  store: Store;
+  queue: OfflineQueue;
+  /** What went to federation: [from, members, frame type]. */
+  relayed: [string, string[], number][];
+  connect(deviceId: string, userId?: string): FakePeer;
+  queued(deviceId: string): Promise<number[]>;
+}
+
+async function withRouter(test: (h: Harness) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "commucat-router-unit-" });
+  const store = await openStore({ backend: "sqlite", path: `${dir}/r.db` }, {
+    migrate: true,
+    createIfNew: true,
+  });
+  const registry = new PeerRegistry();
+  const presence = new MemoryPresence();
+  const bus = new LocalBus();
+  const newId = (c: string) => `${c}:${crypto.randomUUID()}`;
+  const relayed: [string, string[], number][] = [];
+  const remote: RemoteRelay = {
+    isRemote: (member) => member.includes("@") && !member.endsWith("@a.example"),
+    relay: (from, members, frame) => {
+      relayed.push([from, members, frame.type]);
+      return Promise.resolve();
+    },
+  };
+  const queue = new OfflineQueue({
+    store,
+    registry,
+    presence,
+    bus,
+    instanceId: "i1",
+    ttlSeconds: 60,
+    newId,
+  });
+  const router = new Router({
+    store,
+    registry,
+    presence,
+    bus,
+    offlineQueue: queue,
+    // Everyone may reach everyone: these tests are about routing, not friendship.
+    access: { mayReach: () => Promise.resolve(true) },
+    remote,
+    instanceId: "i1",
+    presenceTtlSeconds: 60,
+    newId,
+  });
+  await bus.subscribe("i1", () => {});
+  const harness: Harness = {
+    router,
+    registry,
+    store,
+    queue,
+    relayed,
+    connect(deviceId, userId = `user-of-${deviceId}`) {
+      const peer = new FakePeer(deviceId, userId);
+      registry.add(peer);
+      return peer;
+    },
+    async queued(deviceId) {
+      const rows = await queue.load(deviceId, { limit: 100 });
+      return rows.map((r) => decodeFrame(r.payload)!.frame.type);
+    },
+  };
+  try {
+    await test(harness);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+let sequence = 0;
+function msg(channel: number): Frame {
+  return { channel, sequence: ++sequence, type: FrameType.Msg, payload: new Uint8Array([1, 2]) };
+}
+function control(type: FrameType, channel: number, body: unknown): [Frame, unknown] {
+  return [controlFrame(type, channel, ++sequence, body), body];
+}
+
+Deno.test("router: a broadcast on a cached route to connected members completes synchronously", async () => {
+  await withRouter(async (h) => {
+    const alice = h.connect("alice");
+    const bob = h.connect("bob");
+    const [join, body] = control(FrameType.Join, 1, { members: ["bob"] });
+    await h.router.route(alice, join, body);
+    const frame = msg(1);
+    const reply = h.router.route(alice, frame, undefined);
+    assert.ok(!(reply instanceof Promise), "the hot path awaits nothing");
+    assert.equal(reply?.type, FrameType.Ack);
+    assert.deepEqual(bob.received, [frame]);
+    assert.equal(alice.received.length, 0, "the sender does not get its own frame");
+    // Deferred plain Ack (cumulative mode): no reply at all.
+    assert.equal(h.router.route(alice, msg(1), undefined, { deferPlainAck: true }), null);
+  });
+});
+
+Deno.test("router: queued types wait in the offline queue, live-only types are dropped", async () => {
+  await withRouter(async (h) => {
+    const alice = h.connect("alice");
+    const [join, body] = control(FrameType.Join, 2, { members: ["carol"] });
+    await h.router.route(alice, join, body);
+    await h.router.route(alice, msg(2), undefined);
+    const [typing, typingBody] = control(FrameType.Typing, 2, {});
+    await h.router.route(alice, typing, typingBody);
+    assert.deepEqual(await h.queued("carol"), [FrameType.Msg]);
+    assert.equal(h.queue.stats.enqueued, 1);
+    // A full peer is treated as absent: the frame goes to its queue.
+    const carol = h.connect("carol");
+    carol.accepting = false;
+    await h.router.route(alice, msg(2), undefined);
+    assert.deepEqual(await h.queued("carol"), [FrameType.Msg, FrameType.Msg]);
+    assert.ok(carol.queueChecks >= 1, "a connected device is told to look at its queue");
+  });
+});
+
+Deno.test("router: only members send on a route; Leave removes only the sender", async () => {
+  await withRouter(async (h) => {
+    const alice = h.connect("alice");
+    const mallory = h.connect("mallory");
+    await assert.rejects(
+      Promise.resolve().then(() => h.router.route(alice, msg(3), undefined)),
+      (e: unknown) => e instanceof RouteError && e.code === "no_route",
+    );
+    const [join, body] = control(FrameType.Join, 3, { members: ["bob"] });
+    await h.router.route(alice, join, body);
+    await assert.rejects(
+      Promise.resolve().then(() => h.router.route(mallory, msg(3), undefined)),
+      (e: unknown) => e instanceof RouteError && e.code === "not_member",
+    );
+    const [leave] = control(FrameType.Leave, 3, {});
+    await h.router.route(alice, leave, {});
+    assert.deepEqual((await h.store.getRoute(3))?.members, ["bob"]);
+  });
+});
+
+Deno.test("router: a handler registered for a frame type replaces the built-in one; unknown types are refused", async () => {
+  await withRouter(async (h) => {
+    const alice = h.connect("alice");
+    const seen: number[] = [];
+    h.router.handle(FrameType.CallStats, ({ frame }) => {
+      seen.push(frame.channel);
+      return null;
+    });
+    const [stats, body] = control(FrameType.CallStats, 9, { call_id: "c" });
+    assert.equal(h.router.route(alice, stats, body), null);
+    assert.deepEqual(seen, [9]);
+    const [ack] = control(FrameType.Ack, 9, { ack: 1 });
+    assert.throws(
+      () => h.router.route(alice, ack, {}),
+      (e: unknown) => e instanceof RouteError && e.code === "unsupported",
+    );
+  });
+});
+
+Deno.test("router: deliverTo reaches one local device, live or queued, never federation", async () => {
+  await withRouter(async (h) => {
+    const [update] = control(FrameType.KeyUpdate, 0, { device_id: "x" });
+    await h.router.deliverTo("dave", update);
+    assert.deepEqual(await h.queued("dave"), [FrameType.KeyUpdate]);
+    const erin = h.connect("erin");
+    await h.router.deliverTo("erin", update);
+    assert.deepEqual(erin.received, [update]);
+    // A server-originated frame addresses a device of this server, whatever its id looks like.
+    await h.router.deliverTo("odd@b.example", update);
+    assert.deepEqual(h.relayed, []);
+    assert.deepEqual(await h.queued("odd@b.example"), [FrameType.KeyUpdate]);
+  });
+});
+
+Deno.test("router: a local device with a remote-looking id cannot act as a remote member (#19 §2)", async () => {
+  await withRouter(async (h) => {
+    // The victim's channel with a real member on b.example.
+    const victim = h.connect("victim", "u-victim");
+    const [join, body] = control(FrameType.Join, 7, { members: ["bob1@b.example"] });
+    await h.router.route(victim, join, body);
+    await h.router.route(victim, msg(7), undefined);
+    assert.deepEqual(h.relayed, [["victim", ["bob1@b.example"], FrameType.Msg]]);
+
+    // A device connected here whose id has the remote member's form.
+    const spoof = h.connect("bob1@b.example", "u-mallory");
+    h.connect("mallory2", "u-mallory");
+    const forbidden = (e: unknown) => e instanceof RouteError && e.code === "forbidden";
+    // Its Msg does not reach the victim …
+    await assert.rejects(
+      Promise.resolve().then(() => h.router.route(spoof, msg(7), undefined)),
+      forbidden,
+    );
+    assert.equal(victim.received.length, 0);
+    // … it cannot Join its second device into the victim's channel …
+    const [join2, body2] = control(FrameType.Join, 7, { members: ["mallory2"] });
+    await assert.rejects(
+      Promise.resolve().then(() => h.router.route(spoof, join2, body2)),
+      forbidden,
+    );
+    // … and its Leave does not remove the real remote member.
+    const [leave] = control(FrameType.Leave, 7, {});
+    await assert.rejects(Promise.resolve().then(() => h.router.route(spoof, leave, {})), forbidden);
+    assert.deepEqual((await h.store.getRoute(7))?.members, ["victim", "bob1@b.example"]);
+    // The victim's messages still go to the real member, not to the local look-alike.
+    await h.router.route(victim, msg(7), undefined);
+    assert.equal(spoof.received.length, 0);
+    assert.equal(h.relayed.length, 2);
+  });
+});
