@@ -19,6 +19,7 @@ import {
   type FrameType,
   isQueuedFrameType,
 } from "../proto/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import type { RouteRecord, Store } from "../storage/mod.ts";
 import type { AccessPolicy } from "./access.ts";
 import type { Bus } from "./bus.ts";
@@ -29,11 +30,6 @@ import type { Peer } from "./peer.ts";
 import type { Presence } from "./presence.ts";
 import type { PeerRegistry } from "./registry.ts";
 import { checkMember, RouteTable } from "./routes.ts";
-
-/** Where the router reports trouble it survives (lost bus notices…). */
-export interface RouterLog {
-  warn(message: string, fields?: Record<string, unknown>): void;
-}
 
 /** Dependencies of the router. */
 export interface RouterOptions {
@@ -53,7 +49,8 @@ export interface RouterOptions {
   remote?: RemoteRelay;
   /** Routes kept in memory (default 65 536); the oldest cached go first. */
   maxCachedRoutes?: number;
-  log?: RouterLog;
+  /** Where the router reports trouble it survives (lost bus notices…). */
+  log?: Logger;
 }
 
 /** Relays frames to route members that live on another domain. */
