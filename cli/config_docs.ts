@@ -6,6 +6,7 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import {
+  checkConfigFiles,
   ConfigError,
   loadConfigDetailed,
   type LoadOptions,
@@ -26,11 +27,14 @@ export interface CheckResult {
 /**
  * Loads the configuration and renders the `config check` report: `config ok`,
  * the file used, then every key with its value (secrets redacted) and source.
- * A configuration error yields its one-line message and code 1.
+ * A configuration error, or a configured file (TLS certificate or key) that
+ * cannot be read, yields its one-line message and code 1.
  */
 export function checkConfig(options: LoadOptions = {}): CheckResult {
   try {
     const loaded = loadConfigDetailed(options);
+    const files = checkConfigFiles(loaded);
+    if (files !== null) throw files;
     const lines = [
       "config ok",
       `file: ${loaded.file ?? "(none; defaults and environment only)"}`,

@@ -34,3 +34,38 @@ Deno.test("registerConfigCommand adds config check/reference/sample", () => {
   const check = config.commands[0];
   assert.ok(check.options.some((o) => o.long === "--config"));
 });
+
+Deno.test("config check: a missing TLS certificate or key fails, naming the key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "commucat-config-check-" });
+  try {
+    const cert = `${dir}/cert.pem`;
+    const key = `${dir}/key.pem`;
+    const env = { COMMUCAT_TLS_CERT: cert, COMMUCAT_TLS_KEY: key };
+    const missingCert = checkConfig({ cwd: dir, env });
+    assert.equal(missingCert.code, 1);
+    assert.equal(
+      missingCert.output,
+      `commucat: config check: config: server.tls_cert (COMMUCAT_TLS_CERT): ${cert} does not exist\n`,
+    );
+    await Deno.writeTextFile(cert, "-----BEGIN CERTIFICATE-----\n");
+    const missingKey = checkConfig({ cwd: dir, env });
+    assert.equal(missingKey.code, 1);
+    assert.match(
+      missingKey.output,
+      /: config: server\.tls_key \(COMMUCAT_TLS_KEY\): .* does not exist\n$/,
+    );
+    // From a file, the key is named without an environment variable; a directory is not a file.
+    await Deno.writeTextFile(
+      `${dir}/commucat.toml`,
+      `[server]\ntls_cert = "${cert}"\ntls_key = "${dir}"\n`,
+    );
+    const directory = checkConfig({ cwd: dir, env: {} });
+    assert.equal(directory.code, 1);
+    assert.match(directory.output, /: config: server\.tls_key: .* is not a file\n$/);
+    await Deno.writeTextFile(key, "-----BEGIN PRIVATE KEY-----\n");
+    const ok = checkConfig({ cwd: dir, env });
+    assert.equal(ok.code, 0, ok.output);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Command } from "@commander-js/extra-typings";
-import { ConfigError, loadConfig } from "../src/config/mod.ts";
+import { checkConfigFiles, ConfigError, loadConfigDetailed } from "../src/config/mod.ts";
 import { toHex } from "../src/crypto/mod.ts";
 import { createLogger, type LogLevel, settingsFromConfig, startServer } from "../src/server/mod.ts";
 import { exitWithError, messageOf } from "./errors.ts";
@@ -22,7 +22,10 @@ export function registerServeCommand(program: Command): void {
     .action(async (options) => {
       let config;
       try {
-        config = loadConfig({ path: options.config });
+        const loaded = loadConfigDetailed({ path: options.config });
+        const files = checkConfigFiles(loaded);
+        if (files !== null) throw files;
+        config = loaded.config;
       } catch (error) {
         if (error instanceof ConfigError) exitWithError("serve", error, 2);
         throw error;

@@ -36,3 +36,4 @@ export {
   renderSampleConfig,
 } from "./docs.ts";
 export { DATA_DIR, x25519PublicHex } from "./checks.ts";
+export { checkConfigFiles } from "./files.ts";
