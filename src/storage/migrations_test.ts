@@ -128,3 +128,27 @@ Deno.test("loadMigrations reads a directory and names an unreadable one", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a gap in the numbering is applied in order; the lower one arriving later is refused by name", async () => {
+  // Several branches take numbers at once (0002, 0003, 0004): 0004 may land first.
+  const db = new DatabaseSync(":memory:");
+  try {
+    const early = await migrationsFromTexts([
+      { fileName: "0001_a.sql", sql: "CREATE TABLE a (x INTEGER);" },
+      { fileName: "0002_b.sql", sql: "CREATE TABLE b (x INTEGER);" },
+      { fileName: "0004_d.sql", sql: "CREATE TABLE d (x INTEGER);" },
+    ]);
+    const applied = await sqliteMigrationRunner(db, early).migrate();
+    assert.deepEqual(applied.map((m) => m.version), [1, 2, 4]);
+    const late = await migrationsFromTexts([
+      ...early.map((m) => ({ fileName: m.fileName, sql: m.sql })),
+      { fileName: "0003_c.sql", sql: "CREATE TABLE c (x INTEGER);" },
+    ]);
+    await assert.rejects(
+      sqliteMigrationRunner(db, late).migrate(),
+      (e: unknown) => e instanceof MigrationOrderError && /0003_c\.sql/.test(e.message),
+    );
+  } finally {
+    db.close();
+  }
+});
