@@ -269,9 +269,13 @@ export async function diagnose(configPath?: string, now = new Date()): Promise<D
     if (target.backend === "sqlite" && !(await exists(target.path))) {
       throw new Error(`database ${target.path} does not exist`);
     }
+    // SQLite: PRAGMA integrity_check, and the WAL read before SQLite replays it.
+    const walWarnings: string[] = [];
     const store = await openStore(
       target.backend === "postgres" ? { ...target, poolSize: 1 } : target,
+      { integrityCheck: "full", onWarning: (line) => walWarnings.push(line) },
     );
+    for (const detail of walWarnings) checks.push({ name: "sqlite wal", ok: false, detail });
     try {
       await store.ping();
     } finally {
@@ -280,7 +284,9 @@ export async function diagnose(configPath?: string, now = new Date()): Promise<D
     checks.push({
       name: "storage",
       ok: true,
-      detail: `${store.backend} reachable, migrations current`,
+      detail: store.backend === "sqlite"
+        ? "sqlite reachable, integrity_check ok, migrations current"
+        : `${store.backend} reachable, migrations current`,
     });
   } catch (error) {
     checks.push({ name: "storage", ok: false, detail: (error as Error).message });

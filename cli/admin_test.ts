@@ -122,7 +122,7 @@ Deno.test("admin: diagnose fails on a bare data dir and passes once the server h
     assert.equal(printDiagnosis(after, capture().io), 0);
     assert.equal(
       after.find((c) => c.name === "storage")?.detail,
-      "sqlite reachable, migrations current",
+      "sqlite reachable, integrity_check ok, migrations current",
     );
 
     const broken = `${dir}/broken.toml`;

@@ -114,7 +114,13 @@ export async function startServer(
   const keys = await loadServerKeys(settings);
   const trusted = TrustedProxies.parse(settings.trustedProxies);
   const store = parts.store ??
-    await openStore(storeSettingsOf(settings), { migrate: settings.migrate, createIfNew: true });
+    await openStore(storeSettingsOf(settings), {
+      migrate: settings.migrate,
+      createIfNew: true,
+      // SQLite: refuse a damaged file, say loudly when the WAL lost commits (docs/OPERATIONS.md).
+      integrityCheck: "quick",
+      onWarning: (line) => log.error(line),
+    });
   const ledger = await createLedger({ ...settings.ledger, logger: log });
   const noiseKeys = new NoiseKeyManager({
     store,

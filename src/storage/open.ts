@@ -6,7 +6,7 @@
 
 import type { MigrationProgress } from "./migrations.ts";
 import { openPostgresStore } from "./postgres/mod.ts";
-import { openSqliteStore } from "./sqlite/mod.ts";
+import { type IntegrityLevel, openSqliteStore } from "./sqlite/mod.ts";
 import type { Store } from "./store.ts";
 
 /** Where the durable state lives. */
@@ -34,6 +34,14 @@ export interface OpenStoreOptions {
   createIfNew?: boolean;
   /** Progress of migrations applied on open. */
   onMigrationProgress?: (event: MigrationProgress) => void;
+  /**
+   * SQLite only: run `PRAGMA quick_check` (`"quick"`) or `integrity_check`
+   * (`"full"`) on open and refuse a damaged file. PostgreSQL keeps its own
+   * page checksums; nothing is run there.
+   */
+  integrityCheck?: IntegrityLevel;
+  /** SQLite only: told (one line) when the write-ahead log was found damaged. */
+  onWarning?: (line: string) => void;
 }
 
 /** Opens the store `settings` names, checking (or migrating) its schema. */
@@ -43,7 +51,9 @@ export function openStore(settings: StoreSettings, options: OpenStoreOptions = {
       return openSqliteStore(settings.path, options);
     case "postgres":
       return openPostgresStore(settings.dsn, {
-        ...options,
+        migrate: options.migrate,
+        createIfNew: options.createIfNew,
+        onMigrationProgress: options.onMigrationProgress,
         poolSize: settings.poolSize,
         schema: settings.schema,
       });

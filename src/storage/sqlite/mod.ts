@@ -13,3 +13,10 @@ export {
   sqliteMigrationRunner,
   SqliteMigrationTarget,
 } from "./migrations.ts";
+export {
+  checkDatabase,
+  checkWal,
+  DatabaseCorruptError,
+  type IntegrityLevel,
+  type WalReport,
+} from "./integrity.ts";

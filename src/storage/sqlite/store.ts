@@ -25,6 +25,13 @@ import { type DomainOps, DomainStore } from "../domain_store.ts";
 import * as accounts from "./accounts.ts";
 import * as messaging from "./messaging.ts";
 import * as trust from "./trust.ts";
+import {
+  checkDatabase,
+  checkWal,
+  DatabaseCorruptError,
+  describeWalDamage,
+  type IntegrityLevel,
+} from "./integrity.ts";
 import type { FederationOutboxRecord, FederationPeerRecord, Store } from "../store.ts";
 
 /** Options of {@link openSqliteStore}. */
@@ -45,6 +52,19 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Migrations to check against (default: `migrations/sqlite/` of this tree). */
   migrations?: URL | readonly MigrationFile[];
+  /**
+   * Run SQLite's own check after opening: `"quick"` (`PRAGMA quick_check`,
+   * what the server does at start), `"full"` (`PRAGMA integrity_check`,
+   * `commucat diagnose`). A damaged file is refused with
+   * {@link DatabaseCorruptError}. Default: no check.
+   */
+  integrityCheck?: IntegrityLevel;
+  /**
+   * Told (one line) when the write-ahead log is damaged, after a copy of it
+   * was kept beside the database: SQLite will drop the commits past the
+   * damage, so this must reach the operator. Default: standard error.
+   */
+  onWarning?: (line: string) => void;
 }
 
 /**
@@ -57,9 +77,19 @@ export async function openSqliteStore(
   path: string,
   options: SqliteStoreOptions = {},
 ): Promise<SqliteStore> {
-  const db = new DatabaseSync(path);
+  await checkWalBeforeOpen(path, options.onWarning ?? ((line) => console.error(line)));
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path);
+  } catch (error) {
+    throw asCorruption(error, path);
+  }
   try {
     configure(db, path, options);
+    if (options.integrityCheck !== undefined) {
+      const problems = checkDatabase(db, options.integrityCheck);
+      if (problems.length > 0) throw new DatabaseCorruptError(path, problems);
+    }
     const runner = sqliteMigrationRunner(db, options.migrations);
     const report = await runner.status();
     if (!report.current) {
@@ -73,8 +103,36 @@ export async function openSqliteStore(
     return new SqliteStore(db);
   } catch (error) {
     db.close();
-    throw error;
+    throw asCorruption(error, path);
   }
+}
+
+/**
+ * SQLite recovers a damaged WAL silently (it drops every frame from the first
+ * bad one), so the log is read first: when damaged, a copy is kept as
+ * `<path>-wal.damaged-<time>` and `warn` gets one line naming both files.
+ * Opening then goes on with what SQLite can replay (see docs/OPERATIONS.md
+ * "Storage integrity" for why this warns rather than refuses).
+ */
+async function checkWalBeforeOpen(path: string, warn: (line: string) => void): Promise<void> {
+  const wal = await checkWal(path);
+  if (wal === null || wal.damage === null) return;
+  const copy = `${wal.walPath}.damaged-${new Date().toISOString().replaceAll(":", "")}`;
+  let keptAs: string | null = copy;
+  try {
+    await Deno.copyFile(wal.walPath, copy);
+  } catch {
+    keptAs = null; // the warning still goes out; it then names no copy
+  }
+  warn(describeWalDamage(path, wal, keptAs));
+}
+
+/** SQLite's "malformed"/"not a database" errors become a {@link DatabaseCorruptError}. */
+function asCorruption(error: unknown, path: string): unknown {
+  if (error instanceof DatabaseCorruptError || !(error instanceof Error)) return error;
+  return /malformed|not a database|SQLITE_CORRUPT|SQLITE_NOTADB/i.test(error.message)
+    ? new DatabaseCorruptError(path, [error.message])
+    : error;
 }
 
 function isEmpty(db: DatabaseSync): boolean {
