@@ -73,6 +73,15 @@ Deno.test("friend request → accept → friends both ways; routing allowed, str
     const alices = await api(srv, "GET", "/api/friends/requests", { as: a });
     assert.deepEqual(alices.body!.incoming, []);
     assert.deepEqual((alices.body!.outgoing as { id: string }[]).map((r) => r.id), [request.id]);
+    // With handles, so a person sees who asked and whom they asked.
+    assert.equal(
+      (bobs.body!.incoming as { from_handle: string }[])[0].from_handle,
+      alice.device.handle,
+    );
+    assert.equal(
+      (alices.body!.outgoing as { to_handle: string }[])[0].to_handle,
+      bob.device.handle,
+    );
 
     const accepted = await api(
       srv,
@@ -96,7 +105,11 @@ Deno.test("friend request → accept → friends both ways; routing allowed, str
 
     // Both lists name the other, with their devices.
     const aliceFriends = await api(srv, "GET", "/api/friends", { as: a });
-    assert.deepEqual(aliceFriends.body!.friends, [{ user_id: b.session.userId }]);
+    // Each entry names the friend's handle too (what a person recognises).
+    assert.deepEqual(aliceFriends.body!.friends, [{
+      user_id: b.session.userId,
+      handle: bob.device.handle,
+    }]);
     const bobDevices = (aliceFriends.body!.devices as Record<string, Record<string, unknown>[]>)[
       b.session.userId
     ];
@@ -107,7 +120,7 @@ Deno.test("friend request → accept → friends both ways; routing allowed, str
     assert.equal(typeof bobDevices[0].last_rotated_at, "string");
     assert.deepEqual(
       (await api(srv, "GET", "/api/friends", { as: b })).body!.friends,
-      [{ user_id: a.session.userId }],
+      [{ user_id: a.session.userId, handle: alice.device.handle }],
     );
     const devices = await api(srv, "GET", `/api/friends/${bob.device.handle}/devices`, { as: a });
     assert.equal(devices.body!.friend, b.session.userId);
@@ -136,7 +149,11 @@ Deno.test("friends: a one-sided list is not consent; both lists (or a group) are
       json: { friends: [{ user_id: a.session.userId, alias: "  Al  " }] },
     });
     assert.equal(put.status, 200, put.text);
-    assert.deepEqual(put.body!.friends, [{ user_id: a.session.userId, alias: "Al" }]);
+    assert.deepEqual(put.body!.friends, [{
+      user_id: a.session.userId,
+      handle: alice.device.handle,
+      alias: "Al",
+    }]);
     await assert.rejects(c.join(60, [alice.device.deviceId]), forbidden);
     await api(srv, "PUT", "/api/friends", {
       as: a,
@@ -156,7 +173,7 @@ Deno.test("friends: a one-sided list is not consent; both lists (or a group) are
     assert.deepEqual((await api(srv, "GET", "/api/friends", { as: c })).body!.friends, []);
     assert.deepEqual(
       (await api(srv, "GET", "/api/friends", { as: a })).body!.friends,
-      [{ user_id: c.session.userId }],
+      [{ user_id: c.session.userId, handle: carol.device.handle }],
       "only the caller's list changes",
     );
     await assert.rejects(c.join(61, [alice.device.deviceId]), forbidden);

@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { FriendRequestRecord, UserRecord } from "../storage/mod.ts";
 import { authenticate } from "./auth.ts";
 import type { ApiDeps, ApiFederationResult } from "./deps.ts";
-import { addFriend, publicUser, resolveUser } from "./friends.ts";
+import { addFriend, handleOf, publicUser, resolveUser } from "./friends.ts";
 import { ApiError, json, pathSegment, readJson, rfc3339, validate } from "./http.ts";
 
 /** Body of POST /api/friends/requests/{id} (validated here, documented in /openapi.json). */
@@ -38,9 +38,17 @@ export async function listFriendRequests(deps: ApiDeps, request: Request): Promi
     deps.store.listIncomingFriendRequests(caller.user.userId),
     deps.store.listOutgoingFriendRequests(caller.user.userId),
   ]);
+  // Handles, so that a person sees who asked (and whom they asked), not ids.
+  const withHandles =
+    (side: "from_handle" | "to_handle", id: (r: FriendRequestRecord) => string) =>
+    (list: FriendRequestRecord[]) =>
+      Promise.all(list.map(async (r) => {
+        const handle = await handleOf(deps, id(r));
+        return { ...friendRequestJson(r), ...(handle === null ? {} : { [side]: handle }) };
+      }));
   return json({
-    incoming: incoming.map(friendRequestJson),
-    outgoing: outgoing.map(friendRequestJson),
+    incoming: await withHandles("from_handle", (r) => r.fromUserId)(incoming),
+    outgoing: await withHandles("to_handle", (r) => r.toUserId)(outgoing),
   });
 }
 

@@ -36,6 +36,16 @@ export function publicUser(user: UserRecord) {
   };
 }
 
+/**
+ * The handle to show for a user id: a local user's handle, a remote user's
+ * id as is (it is `handle@domain`), or null for an id no longer known.
+ */
+export async function handleOf(deps: ApiDeps, userId: string): Promise<string | null> {
+  const user = await deps.store.getUser(userId);
+  if (user !== null) return user.handle;
+  return userId.includes("@") ? userId : null;
+}
+
 /** Resolves a path `{id}`: a user id first, then a handle of this domain (404 otherwise). */
 export async function resolveUser(deps: ApiDeps, id: string): Promise<UserRecord> {
   const user = (await deps.store.getUser(id)) ??
@@ -108,13 +118,15 @@ async function friendsResponse(
     const list = await deps.store.listDevicesForUser(entry.userId);
     devices[entry.userId] = await Promise.all(list.map((d) => friendDevice(deps.store, d)));
   }
-  return json({
-    friends: entries.map((e) => (e.alias === null ? { user_id: e.userId } : {
+  const friends = await Promise.all(entries.map(async (e) => {
+    const handle = await handleOf(deps, e.userId);
+    return {
       user_id: e.userId,
-      alias: e.alias,
-    })),
-    devices,
-  });
+      ...(handle === null ? {} : { handle }),
+      ...(e.alias === null ? {} : { alias: e.alias }),
+    };
+  }));
+  return json({ friends, devices });
 }
 
 /** GET /api/friends */

@@ -144,7 +144,11 @@ const friendDevice = z.object({
 
 /** GET and PUT /api/friends */
 export const friendsSchema = z.object({
-  friends: z.array(z.object({ user_id: z.string(), alias: z.string().optional() })),
+  friends: z.array(z.object({
+    user_id: z.string(),
+    handle: z.string().optional().describe("absent for a user no longer known"),
+    alias: z.string().optional(),
+  })),
   devices: z.record(z.string(), z.array(friendDevice)).describe("by user id"),
 });
 
@@ -173,8 +177,10 @@ const publicUser = z.object({
 
 /** GET /api/friends/requests */
 export const friendRequestsSchema = z.object({
-  incoming: z.array(friendRequest).describe("pending only"),
-  outgoing: z.array(friendRequest),
+  incoming: z.array(friendRequest.extend({ from_handle: z.string().optional() })).describe(
+    "pending only",
+  ),
+  outgoing: z.array(friendRequest.extend({ to_handle: z.string().optional() })),
 });
 
 /** POST /api/friends/requests/{id} */
