@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
-import { blake3, toHex } from "../src/crypto/mod.ts";
+import { avatarHash } from "../src/api/mod.ts";
+import { toHex } from "../src/crypto/mod.ts";
 import { api, assertProblem } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
@@ -88,7 +89,7 @@ Deno.test("bodies over 10 MiB are refused before they are read in full", async (
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4, 5]);
 
-Deno.test("avatar upload: stored content-addressed, served immutable, profile updated", async () => {
+Deno.test("avatar upload: stored under a per-user content hash, served immutable, profile updated", async () => {
   await withServer({}, async (srv) => {
     const device = newDevice("alice");
     const a = await CommuCatClient.connect(connectOptions(srv, device));
@@ -98,7 +99,7 @@ Deno.test("avatar upload: stored content-addressed, served immutable, profile up
       headers: { "content-type": "image/png; charset=binary" },
     });
     assert.equal(up.status, 200, up.text);
-    const filename = `${toHex(blake3(PNG)).slice(0, 16)}.png`;
+    const filename = `${avatarHash(a.session.userId, PNG)}.png`;
     assert.deepEqual(up.body, {
       avatar_url: `https://${srv.domain}/uploads/${filename}`,
       filename,

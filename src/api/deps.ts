@@ -31,8 +31,11 @@ export interface ApiConfig {
     /** Channel of the KeyUpdate frame pushed to a rotated device. */
     notifyChannel: number;
   };
-  /** `uploads.*`: where avatars are written and the public URL prefix they get. */
-  uploads: { dir: string; baseUrl: string };
+  /**
+   * `uploads.*`: where avatars are written, the public URL prefix they get,
+   * and the per-user quota (one avatar of at most this many bytes; default 5 MiB).
+   */
+  uploads: { dir: string; baseUrl: string; maxBytesPerUser?: number };
   presenceTtlSeconds: number;
   /** Session lifetime (`server.keepalive`). */
   sessionTtlSeconds: number;

@@ -10,6 +10,7 @@ export { authenticate, bearerToken, type Caller } from "./auth.ts";
 export type { ApiConfig, ApiDeps, ApiFederation, ApiFederationResult, ApiLedger } from "./deps.ts";
 export { ApiError, MAX_BODY_BYTES, problem } from "./http.ts";
 export { MAX_PENDING_FRIEND_REQUESTS } from "./friend_requests.ts";
+export { avatarHash } from "./uploads.ts";
 export { MAX_FRIENDS, parseFriendsPayload } from "./friends.ts";
 export { buildOpenApi, openApiPath, type ServedRoute, SERVER_ENDPOINTS } from "./openapi.ts";
 export { type OperationDoc, OPERATIONS } from "./openapi_operations.ts";

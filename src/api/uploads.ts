@@ -1,16 +1,24 @@
 /**
  * Avatars (upstream §7): `POST /api/users/me/avatar` takes the raw image,
- * stores it content-addressed in `uploads.dir`, and `GET /uploads/{file}`
- * serves it back as an immutable static file.
+ * stores it in `uploads.dir` under a name derived from the user and the
+ * content, and `GET /uploads/{file}` serves it back as an immutable static
+ * file.
+ *
+ * A user keeps one avatar: the previous file is deleted once the profile
+ * points at the new one (upstream kept every upload forever), and one avatar
+ * is at most `uploads.max_bytes_per_user` bytes, so the directory holds at
+ * most that much per user. The name hashes the user id with the content, so
+ * a file is never shared between users and deleting one user's avatar cannot
+ * break another's.
  *
  * @module
  */
-import { blake3, toHex } from "../crypto/mod.ts";
+import { blake3, concatBytes, toHex, utf8 } from "../crypto/mod.ts";
 import { authenticate } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { ApiError, json, pathSegment, problem, readBody } from "./http.ts";
 
-/** Largest avatar: 5 MiB. */
+/** Default per-user upload quota (`uploads.max_bytes_per_user`): one avatar of 5 MiB. */
 export const MAX_AVATAR_BYTES = 5 * 1024 * 1024;
 
 const TYPES: Record<string, { ext: string; magic: (b: Uint8Array) => boolean }> = {
@@ -48,20 +56,64 @@ export async function uploadAvatar(deps: ApiDeps, request: Request): Promise<Res
   if (type === undefined) {
     throw new ApiError(400, `invalid image type '${mime}' (allowed: jpeg, png, webp, gif)`);
   }
-  const data = await readBody(request, MAX_AVATAR_BYTES, "avatar file too large (max 5 MB)");
+  const quota = deps.config.uploads.maxBytesPerUser ?? MAX_AVATAR_BYTES;
+  const data = await readBody(request, quota, `avatar file too large (max ${sizeText(quota)})`);
   if (data.length === 0) throw new ApiError(400, "avatar body is empty");
   if (!type.magic(data)) {
     throw new ApiError(400, `avatar content is not a ${mime.slice(6)} image`);
   }
-  const filename = `${toHex(blake3(data)).slice(0, 16)}.${type.ext}`;
-  const dir = deps.config.uploads.dir;
+  const userId = caller.user.userId;
+  const filename = `${avatarHash(userId, data)}.${type.ext}`;
+  const { dir, baseUrl } = deps.config.uploads;
   await Deno.mkdir(dir, { recursive: true });
   const tmp = `${dir}/.${filename}.${crypto.randomUUID()}.tmp`;
   await Deno.writeFile(tmp, data, { mode: 0o644 });
   await Deno.rename(tmp, `${dir}/${filename}`);
-  const avatarUrl = `${deps.config.uploads.baseUrl.replace(/\/+$/, "")}/${filename}`;
-  await deps.store.updateUserProfile(caller.user.userId, { avatarUrl }, new Date(deps.now()));
+  const prefix = `${baseUrl.replace(/\/+$/, "")}/`;
+  const avatarUrl = `${prefix}${filename}`;
+  // Read right before the update, so a concurrent upload's file is seen as the previous one.
+  const previous = (await deps.store.getUser(userId))?.avatarUrl ?? null;
+  await deps.store.updateUserProfile(userId, { avatarUrl }, new Date(deps.now()));
+  // Re-read: when a concurrent upload of the same user updated after us, our file lost.
+  const current = (await deps.store.getUser(userId))?.avatarUrl ?? null;
+  for (const url of new Set([previous, avatarUrl])) {
+    if (url === null || url === current || !url.startsWith(prefix)) continue;
+    await deleteOwnUpload(dir, url.slice(prefix.length), userId);
+  }
   return json({ avatar_url: avatarUrl, filename });
+}
+
+/** 16 hex of BLAKE3(user id ‖ 0 ‖ image): one user's file is never another's. */
+export function avatarHash(userId: string, data: Uint8Array): string {
+  return toHex(blake3(concatBytes(utf8(userId), new Uint8Array([0]), data))).slice(0, 16);
+}
+
+/**
+ * Deletes `name` from `dir` when it is an upload of `userId` (its name is
+ * that user's hash of its content); anything else, such as a URL copied from
+ * another user's profile or a file from before per-user names, is left alone.
+ */
+async function deleteOwnUpload(dir: string, name: string, userId: string): Promise<void> {
+  const match = UPLOAD_NAME.exec(name);
+  if (match === null) return;
+  let data: Uint8Array;
+  try {
+    data = await Deno.readFile(`${dir}/${name}`);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return; // already gone: a concurrent upload won
+    throw error;
+  }
+  if (`${avatarHash(userId, data)}.${match[1]}` !== name) return;
+  try {
+    await Deno.remove(`${dir}/${name}`);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+function sizeText(bytes: number): string {
+  const MiB = 1024 * 1024;
+  return bytes % MiB === 0 ? `${bytes / MiB} MB` : `${bytes} bytes`;
 }
 
 const UPLOAD_NAME = /^[0-9a-f]{16}\.(jpg|jpeg|png|webp|gif)$/;

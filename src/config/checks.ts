@@ -143,7 +143,7 @@ export function deriveConfig(raw: RawConfig, ctx: z.RefinementCtx) {
     },
     storage: { ...raw.storage, sqlite_path: resolveDataDir(raw.storage.sqlite_path, dataDir) },
     ledger: { ...raw.ledger, target: path(raw.ledger.target) },
-    uploads: { dir: resolveDataDir(raw.uploads.dir, dataDir), base_url: baseUrl },
+    uploads: { ...raw.uploads, dir: resolveDataDir(raw.uploads.dir, dataDir), base_url: baseUrl },
     security: {
       ...raw.security,
       rotation: {

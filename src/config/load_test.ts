@@ -63,7 +63,11 @@ Deno.test("no file and empty env: zero-config defaults", () => {
   assert.deepEqual(c.federation.peers, []);
   assert.equal(c.ledger.mode, "null");
   assert.deepEqual(c.limits, { presenceTtl: 30, relayTtl: 86_400, pairingTtl: 300 });
-  assert.deepEqual(c.uploads, { dir: "./var/uploads", baseUrl: "https://localhost/uploads" });
+  assert.deepEqual(c.uploads, {
+    dir: "./var/uploads",
+    baseUrl: "https://localhost/uploads",
+    maxBytesPerUser: 5 * 1024 * 1024,
+  });
   assert.equal(c.security.rateLimit.httpBurst, 60);
   assert.equal(c.security.rateLimit.connectPenaltyMs, 30_000);
   assert.equal(c.security.rateLimit.pairingWindowMs, 60_000);

@@ -246,6 +246,12 @@ const uploads = z.strictObject({
     env: "COMMUCAT_UPLOADS_BASE_URL",
     description: "Public URL prefix of uploads; `{domain}` expands to `server.domain`.",
   }),
+  max_bytes_per_user: key(intRange(1, 10 * MiB), 5 * MiB, {
+    env: "COMMUCAT_UPLOADS_MAX_BYTES_PER_USER",
+    defaultText: "5242880 (5 MiB)",
+    description: "New. Per-user upload quota: a user keeps one avatar of at most this many " +
+      "bytes; a new upload replaces (deletes) the previous one. Upstream kept every upload.",
+  }),
 });
 
 /** Type of an integer key with a default. */

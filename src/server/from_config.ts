@@ -61,7 +61,11 @@ export function settingsFromConfig(
       proofTtlSeconds: config.rotation.device.proofTtl,
       notifyChannel: config.rotation.device.notifyChannel,
     },
-    uploads: { dir: config.uploads.dir, baseUrl: config.uploads.baseUrl },
+    uploads: {
+      dir: config.uploads.dir,
+      baseUrl: config.uploads.baseUrl,
+      maxBytesPerUser: config.uploads.maxBytesPerUser,
+    },
     federation: { peers: [...config.federation.peers], caFile: config.federation.caFile },
   };
 }

@@ -48,7 +48,7 @@ export interface ServerSettings {
     notifyChannel: number;
   };
   /** `uploads.*`; null → `<dataDir>/uploads` served as `https://<domain>/uploads`. */
-  uploads: { dir: string; baseUrl: string } | null;
+  uploads: { dir: string; baseUrl: string; maxBytesPerUser?: number } | null;
   /** Noise static key and admin token rotation (`security.rotation.*`). */
   rotation: RotationSettings;
   /** Audit ledger (`ledger.*`). */
