@@ -62,7 +62,15 @@ Deno.test("no file and empty env: zero-config defaults", () => {
   assert.equal(c.crypto.noisePrivate, undefined);
   assert.deepEqual(c.federation.peers, []);
   assert.equal(c.ledger.mode, "null");
-  assert.deepEqual(c.limits, { presenceTtl: 30, relayTtl: 86_400, pairingTtl: 300 });
+  assert.deepEqual(c.limits, {
+    presenceTtl: 30,
+    relayTtl: 86_400,
+    offlineQueueFrames: 10_000,
+    offlineQueueBytes: 64 * 1024 * 1024,
+    offlineQueueSenderFrames: 100_000,
+    offlineQueueSenderBytes: 256 * 1024 * 1024,
+    pairingTtl: 300,
+  });
   assert.deepEqual(c.uploads, {
     dir: "./var/uploads",
     baseUrl: "https://localhost/uploads",

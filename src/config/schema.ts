@@ -229,7 +229,27 @@ const limits = z.strictObject({
   }),
   relay_ttl: key(positiveInt(), 86_400, {
     env: "COMMUCAT_RELAY_TTL",
-    description: "Offline relay queue lifetime, seconds.",
+    description: "Offline queue lifetime, seconds: a frame not delivered by then is dropped.",
+  }),
+  offline_queue_frames: key(positiveInt(), 10_000, {
+    env: "COMMUCAT_OFFLINE_QUEUE_FRAMES",
+    description: "New. Frames the offline queue holds for one device; a sender over it gets " +
+      "an Error `queue_full` instead of an Ack.",
+  }),
+  offline_queue_bytes: key(positiveInt(), 64 * MiB, {
+    env: "COMMUCAT_OFFLINE_QUEUE_BYTES",
+    defaultText: "67108864 (64 MiB)",
+    description: "New. Payload bytes the offline queue holds for one device (as above).",
+  }),
+  offline_queue_sender_frames: key(positiveInt(), 100_000, {
+    env: "COMMUCAT_OFFLINE_QUEUE_SENDER_FRAMES",
+    description: "New. Frames one user may have waiting in all offline queues together " +
+      "(a group message counts once per offline member).",
+  }),
+  offline_queue_sender_bytes: key(positiveInt(), 256 * MiB, {
+    env: "COMMUCAT_OFFLINE_QUEUE_SENDER_BYTES",
+    defaultText: "268435456 (256 MiB)",
+    description: "New. Payload bytes one user may have waiting in all offline queues together.",
   }),
   pairing_ttl: key(positiveInt(), 300, {
     env: "COMMUCAT_PAIRING_TTL",

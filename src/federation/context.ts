@@ -28,8 +28,12 @@ export interface FederationContext {
   seed: Uint8Array;
   peers: PeerDirectory;
   outbox: FederationOutbox;
-  /** Delivers a frame to a local device: live, or its offline queue. */
-  deliver(deviceId: string, frame: Frame): Promise<void>;
+  /**
+   * Delivers a frame to a local device: live, or its offline queue (bounded
+   * per recipient and per `senderUser`, a `handle@origin` of the peer;
+   * omitted for this server's own notices).
+   */
+  deliver(deviceId: string, frame: Frame, senderUser?: string): Promise<void>;
   /** Channel of server-originated GroupEvent notices. */
   notifyChannel: number;
   /** Accepted |now − created_at|, ms. */

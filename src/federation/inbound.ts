@@ -5,6 +5,7 @@
  * @module
  */
 import { fromHex } from "../crypto/mod.ts";
+import { RouteError } from "../router/mod.ts";
 import { CodecError, decodeFrame, type Frame, isBroadcastFrameType } from "../proto/mod.ts";
 import { JsonNumber, type JsonValue } from "./canonical.ts";
 import { areFederatedFriends, type FederationContext, splitAddress } from "./context.ts";
@@ -60,7 +61,7 @@ export async function receiveEvent(ctx: FederationContext, request: Request): Pr
   if (body.type === "friend_request_accepted") {
     return await receiveAcceptance(ctx, origin, signed.event.event_id, body);
   }
-  const { deviceId, frame } = await checkRelay(ctx, origin, body);
+  const { deviceId, frame, senderUser } = await checkRelay(ctx, origin, body);
   const idempotencyKey = `federation:${origin}:${signed.event.event_id}`;
   const fresh = await ctx.store.claimIdempotencyKey(
     idempotencyKey,
@@ -69,7 +70,7 @@ export async function receiveEvent(ctx: FederationContext, request: Request): Pr
   );
   if (!fresh) return json({ status: "duplicate" }, 200);
   try {
-    await ctx.deliver(deviceId, frame);
+    await ctx.deliver(deviceId, frame, senderUser);
   } catch (error) {
     // Not delivered: the peer's retry must be processed, not answered "duplicate".
     await ctx.store.releaseIdempotencyKey(idempotencyKey, INBOX_SCOPE).catch((release) =>
@@ -78,6 +79,10 @@ export async function receiveEvent(ctx: FederationContext, request: Request): Pr
         error: String(release),
       })
     );
+    if (error instanceof RouteError && error.code === "queue_full") {
+      // The recipient's (or this sender's) offline queue is full: the peer retries later.
+      throw new FederationProblem(429, "QueueFull", error.message);
+    }
     ctx.log.warn("federation: delivery failed", { error: String(error) });
     throw new FederationProblem(500, "DeliveryFailed", "could not deliver the frame");
   }
@@ -93,7 +98,7 @@ async function checkRelay(
   ctx: FederationContext,
   origin: string,
   body: Record<string, JsonValue>,
-): Promise<{ deviceId: string; frame: Frame }> {
+): Promise<{ deviceId: string; frame: Frame; senderUser: string }> {
   if (typeof body.payload !== "string" || typeof body.target !== "string") {
     throw new FederationProblem(400, "InvalidPayload", "payload and target must be strings");
   }
@@ -136,5 +141,5 @@ async function checkRelay(
   if (!isBroadcastFrameType(frame.type)) {
     throw new FederationProblem(400, "InvalidFrame", `frame type ${frame.type} is not relayed`);
   }
-  return { deviceId, frame };
+  return { deviceId, frame, senderUser: `${sender.local}@${sender.domain}` };
 }

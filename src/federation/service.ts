@@ -36,7 +36,7 @@ export interface FederationOptions {
   peers: { domain: string; endpoint: string; publicKey: Uint8Array }[];
   /** Extra trusted CA certificates (PEM) for outbound TLS (`federation.ca_file`). */
   caCerts?: string[];
-  deliver(deviceId: string, frame: Frame): Promise<void>;
+  deliver(deviceId: string, frame: Frame, senderUser?: string): Promise<void>;
   notifyChannel?: number;
   /** Default ±10 min. */
   freshnessMs?: number;

@@ -15,7 +15,8 @@ export type RouteErrorCode =
   | "unknown_group"
   | "conflict"
   | "unsupported"
-  | "unavailable";
+  | "unavailable"
+  | "queue_full";
 
 /** Router error carried back to the sender as `{"error":code,"detail":…}`. */
 export class RouteError extends Error {

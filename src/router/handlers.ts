@@ -65,11 +65,11 @@ class BuiltIn {
     const cached = this.#router.routes.cached(frame.channel);
     if (cached) {
       checkMember(sender, frame.channel, cached);
-      const rest = this.#router.broadcastNow(sender.deviceId, cached, frame);
+      const rest = this.#router.broadcastNow(sender, cached, frame);
       return rest === null ? reply : rest.then(() => reply);
     }
     return this.#router.memberRoute(sender, frame.channel)
-      .then((route) => this.#router.broadcast(sender.deviceId, route, frame))
+      .then((route) => this.#router.broadcast(sender, route, frame))
       .then(() => reply);
   }
 
@@ -179,7 +179,7 @@ class BuiltIn {
       groupId,
     };
     await this.#router.routes.put(route);
-    await this.#router.broadcast(sender.deviceId, route, frame);
+    await this.#router.broadcast(sender, route, frame);
     return ack(frame, { group_id: groupId });
   }
 
@@ -224,7 +224,7 @@ class BuiltIn {
         groupId: body.group_id,
       };
     await this.#router.routes.put(route);
-    await this.#router.broadcast(sender.deviceId, route, frame);
+    await this.#router.broadcast(sender, route, frame);
     return ack(frame, { group_id: body.group_id, device: body.device });
   }
 }

@@ -25,7 +25,21 @@ export type OfflineQueueStore = Pick<
   | "deleteOffline"
   | "purgeExpiredOffline"
   | "countOfflineTotal"
+  | "offlineQueueUsage"
 >;
+
+/**
+ * Bounds of the offline queue (`limits.offline_queue_*`): what one device's
+ * queue may hold, and what one sending user may have waiting in all queues
+ * together. Counted over unexpired rows; concurrent senders may overshoot a
+ * bound by the frames they had in flight.
+ */
+export interface OfflineQueueQuota {
+  recipientFrames: number;
+  recipientBytes: number;
+  senderFrames: number;
+  senderBytes: number;
+}
 
 /** Dependencies of the offline queue. */
 export interface OfflineQueueOptions {
@@ -38,6 +52,8 @@ export interface OfflineQueueOptions {
   instanceId: string;
   /** How long a queued frame waits before it expires (`limits.relay_ttl`). */
   ttlSeconds: number;
+  /** Absent: unbounded (tests). */
+  quota?: OfflineQueueQuota;
   newId: (context: string) => string;
   now?: () => number;
 }
@@ -60,20 +76,79 @@ export class OfflineQueue {
   }
 
   /**
-   * Stores `frame` for every one of `devices` (atomically), then notifies any
-   * that came online meanwhile. Throws {@link RouteError} `unavailable` when the
-   * store fails: then nothing is stored and the sender must not be acknowledged.
+   * Stores `frame` for `devices` (atomically), then notifies any that came
+   * online meanwhile. `senderUser` names the user whose frame it is (empty:
+   * the server's own); the quota applies to every recipient, and to the
+   * sender when named.
+   *
+   * Throws {@link RouteError}: `unavailable` when the store fails (nothing
+   * stored; the sender must not be acknowledged); `queue_full` when the
+   * sender is over its bound (nothing stored) or some recipients are over
+   * theirs (stored for the others, not for those, which the error names).
    */
-  async enqueue(devices: string[], frame: Frame): Promise<void> {
+  async enqueue(devices: string[], frame: Frame, senderUser = ""): Promise<void> {
+    if (devices.length === 0) return;
+    const payload = encodeFrame(frame);
+    const full = this.#o.quota ? await this.#overQuota(devices, payload.length, senderUser) : [];
+    const admitted = full.length === 0 ? devices : devices.filter((d) => !full.includes(d));
+    await this.#store(admitted, payload, senderUser);
+    if (full.length > 0) {
+      const named = full.slice(0, 5).map((d) => JSON.stringify(d)).join(", ");
+      throw new RouteError(
+        "queue_full",
+        `the offline queue of ${full.length} recipient(s) is full (${named}${
+          full.length > 5 ? ", …" : ""
+        }): not queued for them` + (admitted.length > 0 ? "; queued for the others" : ""),
+      );
+    }
+  }
+
+  /**
+   * Puts a frame a device never acknowledged back into its queue (connection
+   * lost or cut off). Its sender was acknowledged already, so no quota
+   * applies. Live-only types (typing, media…) are dropped.
+   */
+  async requeue(deviceId: string, frame: Frame): Promise<void> {
+    if (isQueuedFrameType(frame.type)) await this.#store([deviceId], encodeFrame(frame), "");
+  }
+
+  /** The recipients over their bound; throws `queue_full` when the sender is over its own. */
+  async #overQuota(devices: string[], size: number, senderUser: string): Promise<string[]> {
+    const quota = this.#o.quota!;
+    let usage;
+    try {
+      usage = await this.#o.store.offlineQueueUsage(devices, senderUser, new Date(this.#now()));
+    } catch (error) {
+      throw new RouteError("unavailable", `could not check the offline queue: ${errorText(error)}`);
+    }
+    if (
+      senderUser !== "" &&
+      (usage.sender.frames + devices.length > quota.senderFrames ||
+        usage.sender.bytes + devices.length * size > quota.senderBytes)
+    ) {
+      throw new RouteError(
+        "queue_full",
+        `you have ${usage.sender.frames} frames (${usage.sender.bytes} bytes) waiting for ` +
+          `offline devices, the most allowed is ${quota.senderFrames} frames ` +
+          `(${quota.senderBytes} bytes): not queued; retry when they have been delivered`,
+      );
+    }
+    return devices.filter((deviceId) => {
+      const held = usage.recipients.get(deviceId) ?? { frames: 0, bytes: 0 };
+      return held.frames + 1 > quota.recipientFrames || held.bytes + size > quota.recipientBytes;
+    });
+  }
+
+  async #store(devices: string[], payload: Uint8Array, senderUser: string): Promise<void> {
     if (devices.length === 0) return;
     const now = this.#now();
-    const payload = encodeFrame(frame);
     const envelopes: OfflineEnvelope[] = devices.map((deviceId) => ({
       envelopeId: this.#o.newId(`envelope:${deviceId}`),
       deviceId,
       payload,
       deliverAfter: new Date(now),
       expiresAt: new Date(now + this.#o.ttlSeconds * 1000),
+      senderUser,
     }));
     try {
       await this.#o.store.enqueueOffline(envelopes);
@@ -87,14 +162,6 @@ export class OfflineQueue {
     // A device that connected while we were writing may have drained its
     // queue already: tell it to look again.
     await this.notify(devices);
-  }
-
-  /**
-   * Puts a frame a device never acknowledged back into its queue (connection
-   * lost or cut off). Live-only types (typing, media…) are dropped.
-   */
-  async requeue(deviceId: string, frame: Frame): Promise<void> {
-    if (isQueuedFrameType(frame.type)) await this.enqueue([deviceId], frame);
   }
 
   /**

@@ -179,31 +179,33 @@ export class Router {
   }
 
   /**
-   * Sends `frame` to every member of `route` except `fromDevice`: live where
-   * connected, into the offline queue otherwise (for queued types), to
+   * Sends `frame` to every member of `route` except the sender `from`: live
+   * where connected, into the offline queue otherwise (for queued types), to
    * federation for members of other domains. Resolves once every offline
    * copy is stored.
    */
-  async broadcast(fromDevice: string, route: RouteRecord, frame: Frame): Promise<void> {
-    await this.broadcastNow(fromDevice, route, frame);
+  async broadcast(from: Sender, route: RouteRecord, frame: Frame): Promise<void> {
+    await this.broadcastNow(from, route, frame);
   }
 
   /**
    * {@link broadcast}, synchronous as far as it can be: returns null when every
    * member was reached live, else a promise for the stores and relays left.
    */
-  broadcastNow(fromDevice: string, route: RouteRecord, frame: Frame): Promise<void> | null {
+  broadcastNow(from: Sender, route: RouteRecord, frame: Frame): Promise<void> | null {
     this.stats.routed++;
-    return this.#fanOut(fromDevice, route.members, frame, true);
+    return this.#fanOut(from, route.members, frame, from.userId);
   }
 
   /**
-   * Delivers a server-originated frame to one device of this server: live
-   * when connected (here or on another instance), else into its offline
-   * queue (queued types; live-only types are dropped).
+   * Delivers a frame to one device of this server: live when connected (here
+   * or on another instance), else into its offline queue (queued types;
+   * live-only types are dropped). `senderUser` names the user it comes from
+   * (e.g. `alice@b.example` for a frame a federation peer relayed in), for
+   * the sender's offline-queue quota; omitted for the server's own notices.
    */
-  async deliverTo(deviceId: string, frame: Frame): Promise<void> {
-    await this.#fanOut(null, [deviceId], frame, false);
+  async deliverTo(deviceId: string, frame: Frame, senderUser = ""): Promise<void> {
+    await this.#fanOut(null, [deviceId], frame, senderUser);
   }
 
   /** Forgets cached routes (another instance changed them). */
@@ -211,19 +213,24 @@ export class Router {
     this.routes.invalidate(channel);
   }
 
+  /**
+   * The fan-out: with a route sender `from`, members of other domains go to
+   * federation; without one (a frame for one local device), none are remote.
+   */
   #fanOut(
-    fromDevice: string | null,
+    from: Sender | null,
     members: readonly string[],
     frame: Frame,
-    federated: boolean,
+    senderUser: string,
   ): Promise<void> | null {
     const queued = isQueuedFrameType(frame.type);
+    const fromDevice = from?.deviceId;
     let notLocal: string[] | null = null;
     let liveOnly: string[] | null = null;
     let remote: string[] | null = null;
     for (const member of members) {
       if (member === fromDevice) continue;
-      if (federated && this.isRemote(member)) {
+      if (from !== null && this.isRemote(member)) {
         if (queued) (remote ??= []).push(member); // live-only types stay on this domain
         continue;
       }
@@ -239,8 +246,8 @@ export class Router {
     if (notLocal === null && liveOnly === null && remote === null) return null;
     const rest = notLocal === null && liveOnly === null
       ? Promise.resolve()
-      : this.#fanOutRest(notLocal, liveOnly, frame);
-    return remote === null ? rest : rest.then(() => this.#relayRemote(fromDevice!, remote!, frame)); // federated: a sender
+      : this.#fanOutRest(notLocal, liveOnly, frame, senderUser);
+    return remote === null ? rest : rest.then(() => this.#relayRemote(fromDevice!, remote!, frame));
   }
 
   /** Frames for members on other domains go to federation, durably. */
@@ -256,9 +263,10 @@ export class Router {
     notLocal: string[] | null,
     liveOnly: string[] | null,
     frame: Frame,
+    senderUser: string,
   ): Promise<void> {
     for (const member of liveOnly ?? []) await this.#sendLiveOnly(member, frame);
-    if (notLocal !== null) await this.offlineQueue.enqueue(notLocal, frame);
+    if (notLocal !== null) await this.offlineQueue.enqueue(notLocal, frame, senderUser);
   }
 
   /**

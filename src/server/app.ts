@@ -159,6 +159,7 @@ export async function startServer(
     bus,
     instanceId,
     ttlSeconds: settings.relayTtlSeconds,
+    quota: settings.offlineQueueQuota,
     newId,
   });
   const router = new Router({

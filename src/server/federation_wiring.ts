@@ -51,7 +51,7 @@ export async function buildFederation(p: FederationParts): Promise<Federation> {
       publicKey: typeof peer.publicKey === "string" ? fromHex(peer.publicKey, 32) : peer.publicKey,
     })),
     caCerts,
-    deliver: (deviceId, frame) => p.router.deliverTo(deviceId, frame),
+    deliver: (deviceId, frame, senderUser) => p.router.deliverTo(deviceId, frame, senderUser),
     notifyChannel: p.settings.deviceRotation.notifyChannel,
     freshnessMs: (f?.freshnessSeconds ?? 600) * 1000,
     metrics: {

@@ -47,6 +47,12 @@ export function settingsFromConfig(
     outboundQueueBytes: s.outboundQueueBytes,
     presenceTtlSeconds: config.limits.presenceTtl,
     relayTtlSeconds: config.limits.relayTtl,
+    offlineQueueQuota: {
+      recipientFrames: config.limits.offlineQueueFrames,
+      recipientBytes: config.limits.offlineQueueBytes,
+      senderFrames: config.limits.offlineQueueSenderFrames,
+      senderBytes: config.limits.offlineQueueSenderBytes,
+    },
     shutdownGraceMs: s.shutdownGraceMs,
     adminToken: config.admin.token,
     rotation: rotationSettingsFromConfig(config),

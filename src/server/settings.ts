@@ -7,6 +7,7 @@
 import { DEFAULT_ROTATION, type RotationSettings } from "../security/rotation/mod.ts";
 import type { RateLimitRules } from "../security/ratelimit/mod.ts";
 import type { StoreSettings } from "../storage/mod.ts";
+import type { OfflineQueueQuota } from "../router/mod.ts";
 
 /** Resolved server settings. */
 export interface ServerSettings {
@@ -35,6 +36,8 @@ export interface ServerSettings {
   outboundQueueBytes: number;
   presenceTtlSeconds: number;
   relayTtlSeconds: number;
+  /** `limits.offline_queue_*`: bounds per recipient device and per sending user. */
+  offlineQueueQuota: OfflineQueueQuota;
   shutdownGraceMs: number;
   /** Bearer token for `/metrics` (`admin.token`); absent → `/metrics` refuses everyone. */
   adminToken?: string;
@@ -108,6 +111,12 @@ export function defaultSettings(overrides: Partial<ServerSettings> = {}): Server
     outboundQueueBytes: 4 * 1024 * 1024,
     presenceTtlSeconds: 30,
     relayTtlSeconds: 86_400,
+    offlineQueueQuota: {
+      recipientFrames: 10_000,
+      recipientBytes: 64 * 1024 * 1024,
+      senderFrames: 100_000,
+      senderBytes: 256 * 1024 * 1024,
+    },
     shutdownGraceMs: 5_000,
     pairingTtlSeconds: 300,
     rotation: DEFAULT_ROTATION,

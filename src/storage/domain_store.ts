@@ -21,6 +21,7 @@ import type {
   HandshakeCommitted,
   HandshakeWrites,
   OfflineEnvelope,
+  OfflineQueueUsage,
   PairingClaimResult,
   PairingRecord,
   ProfilePatch,
@@ -223,6 +224,14 @@ export abstract class DomainStore<Db> {
   /** Unexpired envelopes, including ones not yet deliverable. */
   countOfflineQueue(deviceId: string, now: Date): Promise<number> {
     return this.#ops.countOfflineQueue(this.#db, deviceId, now);
+  }
+
+  offlineQueueUsage(
+    deviceIds: string[],
+    senderUser: string,
+    now: Date,
+  ): Promise<OfflineQueueUsage> {
+    return this.#ops.offlineQueueUsage(this.#db, deviceIds, senderUser, now);
   }
 
   countOfflineTotal(): Promise<number> {

@@ -83,6 +83,22 @@ export interface OfflineEnvelope {
   payload: Uint8Array;
   deliverAfter: Date;
   expiresAt: Date;
+  /** The user whose frame this is (for the per-sender quota); empty or absent for the server's own. */
+  senderUser?: string;
+}
+
+/** What part of the offline queue someone holds: rows and payload bytes. */
+export interface QueueUsage {
+  frames: number;
+  bytes: number;
+}
+
+/** Offline-queue usage for a quota check (unexpired rows only). */
+export interface OfflineQueueUsage {
+  /** Per recipient device asked about (absent: nothing queued). */
+  recipients: Map<string, QueueUsage>;
+  /** Everything queued by the sender user, in every queue. */
+  sender: QueueUsage;
 }
 
 /** A queued envelope as read back: `position` orders a device's queue (FIFO). */
@@ -322,6 +338,15 @@ export interface Store {
   purgeExpiredOffline(now: Date): Promise<number>;
   /** Number of queued (unexpired) envelopes of a device. */
   countOfflineQueue(deviceId: string, now: Date): Promise<number>;
+  /**
+   * Unexpired rows and payload bytes queued for each of `deviceIds`, and by
+   * `senderUser` over every queue (zero for an empty `senderUser`).
+   */
+  offlineQueueUsage(
+    deviceIds: string[],
+    senderUser: string,
+    now: Date,
+  ): Promise<OfflineQueueUsage>;
   /** Queued envelopes in total (metrics gauge). */
   countOfflineTotal(): Promise<number>;
 

@@ -235,6 +235,30 @@ export const messagingCases: ConformanceCase[] = [
     },
   },
   {
+    name: "offline queue: usage per recipient and per sender user, unexpired rows only",
+    fn: async (store) => {
+      const payload = (n: number) => new Uint8Array(n);
+      await store.enqueueOffline([
+        envelope("a1", "a", { payload: payload(10), senderUser: "u1" }),
+        envelope("a2", "a", { payload: payload(20), senderUser: "u2" }),
+        envelope("b1", "b", { payload: payload(30), senderUser: "u1" }),
+        envelope("b2", "b", { payload: payload(40), senderUser: "u1", expiresAt: at(10) }),
+        envelope("c1", "c", { payload: payload(50) }),
+      ]);
+      const usage = await store.offlineQueueUsage(["a", "b", "nobody"], "u1", at(10));
+      assert.deepEqual(Object.fromEntries(usage.recipients), {
+        a: { frames: 2, bytes: 30 },
+        b: { frames: 1, bytes: 30 },
+      });
+      assert.deepEqual(usage.sender, { frames: 2, bytes: 40 });
+      // The server's own rows belong to no sender.
+      const server = await store.offlineQueueUsage(["c"], "", T0);
+      assert.deepEqual(server.sender, { frames: 0, bytes: 0 });
+      assert.deepEqual(server.recipients.get("c"), { frames: 1, bytes: 50 });
+      assert.equal((await store.offlineQueueUsage([], "u2", T0)).recipients.size, 0);
+    },
+  },
+  {
     name: "secrets: newest first, round trip, conflict, delete",
     fn: async (store) => {
       await store.insertSecret(secret("noise", 2));

@@ -5,11 +5,13 @@
  * @module
  */
 import type { PostgresDb } from "./db.ts";
-import { pgEnvelope, pgGroup, pgInt, pgMember, pgRoute, validDate } from "./rows.ts";
+import { pgEnvelope, pgGroup, pgInt, pgMember, pgRoute, pgText, validDate } from "./rows.ts";
 import type {
   GroupMemberRecord,
   GroupRecord,
   OfflineEnvelope,
+  OfflineQueueUsage,
+  QueueUsage,
   RouteRecord,
   StoredEnvelope,
 } from "../store.ts";
@@ -125,6 +127,7 @@ export async function enqueueOffline(db: PostgresDb, envelopes: OfflineEnvelope[
   const payloads = new Array<Uint8Array>(n);
   const deliverAfter = new Array<string>(n);
   const expiresAt = new Array<string>(n);
+  const senders = new Array<string>(n);
   for (let i = 0; i < n; i++) {
     const e = envelopes[i];
     ids[i] = e.envelopeId;
@@ -132,14 +135,16 @@ export async function enqueueOffline(db: PostgresDb, envelopes: OfflineEnvelope[
     payloads[i] = e.payload;
     deliverAfter[i] = validDate(e.deliverAfter).toISOString();
     expiresAt[i] = validDate(e.expiresAt).toISOString();
+    senders[i] = e.senderUser ?? "";
   }
   await db.write(
     "envelope id already queued",
     (sql) =>
-      sql`INSERT INTO relay_queue (envelope_id, device_id, payload, deliver_after, expires_at)
+      sql`INSERT INTO relay_queue
+        (envelope_id, device_id, payload, deliver_after, expires_at, sender_user)
       SELECT * FROM unnest(${sql.array(ids)}::text[], ${sql.array(devices)}::text[],
         ${sql.array(payloads, 17)}::bytea[], ${sql.array(deliverAfter)}::timestamptz[],
-        ${sql.array(expiresAt)}::timestamptz[])`,
+        ${sql.array(expiresAt)}::timestamptz[], ${sql.array(senders)}::text[])`,
   );
 }
 
@@ -191,6 +196,40 @@ export async function countOfflineQueue(
       WHERE device_id = ${deviceId} AND expires_at > ${validDate(now)}`
   );
   return row === undefined ? 0 : pgInt(row, "n");
+}
+
+/** `octet_length` of a bytea reads its stored size, without detoasting the payload. */
+export async function offlineQueueUsage(
+  db: PostgresDb,
+  deviceIds: string[],
+  senderUser: string,
+  now: Date,
+): Promise<OfflineQueueUsage> {
+  const at = validDate(now);
+  const recipients = new Map<string, QueueUsage>();
+  if (deviceIds.length > 0) {
+    const rows = await db.rows((sql) =>
+      sql`SELECT device_id, COUNT(*) AS frames, COALESCE(SUM(octet_length(payload)), 0) AS bytes
+        FROM relay_queue
+        WHERE device_id = ANY(${sql.array(deviceIds)}::text[]) AND expires_at > ${at}
+        GROUP BY device_id`
+    );
+    for (const row of rows) {
+      recipients.set(pgText(row, "device_id"), {
+        frames: pgInt(row, "frames"),
+        bytes: pgInt(row, "bytes"),
+      });
+    }
+  }
+  let sender: QueueUsage = { frames: 0, bytes: 0 };
+  if (senderUser !== "") {
+    const [row] = await db.rows((sql) =>
+      sql`SELECT COUNT(*) AS frames, COALESCE(SUM(octet_length(payload)), 0) AS bytes
+        FROM relay_queue WHERE sender_user = ${senderUser} AND expires_at > ${at}`
+    );
+    if (row !== undefined) sender = { frames: pgInt(row, "frames"), bytes: pgInt(row, "bytes") };
+  }
+  return { recipients, sender };
 }
 
 export async function countOfflineTotal(db: PostgresDb): Promise<number> {

@@ -34,7 +34,10 @@ export const POSTGRES_MIGRATIONS_DIR: URL = new URL(
  * Every PostgreSQL migration file, in order. Kept in step with the directory
  * by a test; for builds that embed the texts instead of shipping the directory.
  */
-export const POSTGRES_MIGRATION_FILES: readonly string[] = ["0001_initial.sql"];
+export const POSTGRES_MIGRATION_FILES: readonly string[] = [
+  "0001_initial.sql",
+  "0004_offline_queue_sender.sql",
+];
 
 /** First key of the advisory lock ("cmct"); the second is a hash of the schema name. */
 const LOCK_KEY = 0x636d6374;

@@ -10,6 +10,8 @@ import type {
   GroupMemberRecord,
   GroupRecord,
   OfflineEnvelope,
+  OfflineQueueUsage,
+  QueueUsage,
   RouteRecord,
   StoredEnvelope,
 } from "../store.ts";
@@ -120,11 +122,19 @@ export function enqueueOffline(db: SqliteDb, envelopes: OfflineEnvelope[]): Prom
   return db.write("envelope id already queued", () =>
     db.transaction(() => {
       const insert = db.sql(
-        `INSERT INTO relay_queue (envelope_id, device_id, payload, deliver_after, expires_at)
-         VALUES (?, ?, ?, ?, ?)`,
+        `INSERT INTO relay_queue
+           (envelope_id, device_id, payload, deliver_after, expires_at, sender_user)
+         VALUES (?, ?, ?, ?, ?, ?)`,
       );
       for (const e of envelopes) {
-        insert.run(e.envelopeId, e.deviceId, e.payload, ms(e.deliverAfter), ms(e.expiresAt));
+        insert.run(
+          e.envelopeId,
+          e.deviceId,
+          e.payload,
+          ms(e.deliverAfter),
+          ms(e.expiresAt),
+          e.senderUser ?? "",
+        );
       }
     }));
 }
@@ -200,6 +210,45 @@ export function countOfflineQueue(db: SqliteDb, deviceId: string, now: Date): Pr
       ms(now),
     );
     return row === undefined ? 0 : int(row, "n");
+  });
+}
+
+/** `length()` of a BLOB reads the record header only, not the payload. */
+export function offlineQueueUsage(
+  db: SqliteDb,
+  deviceIds: string[],
+  senderUser: string,
+  now: Date,
+): Promise<OfflineQueueUsage> {
+  return db.read(() => {
+    const recipients = new Map<string, QueueUsage>();
+    if (deviceIds.length > 0) {
+      const rows = db.all(
+        `SELECT device_id, COUNT(*) AS frames, COALESCE(SUM(length(payload)), 0) AS bytes
+         FROM relay_queue
+         WHERE device_id IN (SELECT value FROM json_each(?)) AND expires_at > ?
+         GROUP BY device_id`,
+        JSON.stringify(deviceIds),
+        ms(now),
+      );
+      for (const row of rows) {
+        recipients.set(text(row, "device_id"), {
+          frames: int(row, "frames"),
+          bytes: int(row, "bytes"),
+        });
+      }
+    }
+    let sender: QueueUsage = { frames: 0, bytes: 0 };
+    if (senderUser !== "") {
+      const row = db.get(
+        `SELECT COUNT(*) AS frames, COALESCE(SUM(length(payload)), 0) AS bytes
+         FROM relay_queue WHERE sender_user = ? AND expires_at > ?`,
+        senderUser,
+        ms(now),
+      );
+      if (row !== undefined) sender = { frames: int(row, "frames"), bytes: int(row, "bytes") };
+    }
+    return { recipients, sender };
   });
 }
 

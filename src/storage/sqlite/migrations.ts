@@ -24,7 +24,10 @@ export const SQLITE_MIGRATIONS_DIR: URL = new URL("../../../migrations/sqlite/",
  * Every SQLite migration file, in order. Kept in step with the directory by a
  * test; for builds that embed the texts instead of shipping the directory.
  */
-export const SQLITE_MIGRATION_FILES: readonly string[] = ["0001_initial.sql"];
+export const SQLITE_MIGRATION_FILES: readonly string[] = [
+  "0001_initial.sql",
+  "0004_offline_queue_sender.sql",
+];
 
 const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
   version INTEGER PRIMARY KEY,
