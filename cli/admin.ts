@@ -17,6 +17,7 @@ import {
   issueCertificate,
   toHex,
 } from "../src/crypto/mod.ts";
+import { deviceIdProblem, findByHandle, handleKey, handleProblem } from "../src/proto/mod.ts";
 import { readCertificateInfo } from "../src/security/tls/mod.ts";
 import { loadServerKeys, settingsFromConfig, storeSettingsOf } from "../src/server/mod.ts";
 import {
@@ -48,8 +49,14 @@ export async function registerUser(
   profile: { displayName?: string; avatarUrl?: string },
   io: CliIo = stdIo,
 ): Promise<UserRecord> {
-  const h = handle.trim();
-  if (h === "") throw new AdminError("handle must not be empty");
+  const raw = handle.trim();
+  const problem = handleProblem(raw);
+  if (problem !== null) throw new AdminError(`handle ${problem}`);
+  // Stored in normal form; taken when any user already holds it in any form (PROTOCOL.md §3).
+  const h = handleKey(raw);
+  if (await findByHandle(raw, (form) => store.getUserByHandle(form, domain)) !== null) {
+    throw new AdminError(`handle ${h} is already taken on ${domain}`);
+  }
   const now = new Date();
   const user: UserRecord = {
     userId: generateId(`user:${h}`),
@@ -90,12 +97,14 @@ export async function rotateKeys(
   }
   const user = target.user !== undefined
     ? await store.getUser(target.user)
-    : await store.getUserByHandle(target.handle!, target.domain);
+    : await findByHandle(target.handle!, (form) => store.getUserByHandle(form, target.domain));
   if (user === null) throw new AdminError("user not found");
   const now = new Date();
   const deviceId = target.device ?? `device-${now.getTime()}`;
   const keys = deviceKeysFromSeed(crypto.getRandomValues(new Uint8Array(32)));
   const existing = await store.getDevice(deviceId);
+  const idProblem = existing === null ? deviceIdProblem(deviceId) : null;
+  if (idProblem !== null) throw new AdminError(`--device ${idProblem}`);
   if (existing !== null && existing.userId !== user.userId) {
     throw new AdminError(`device ${deviceId} belongs to another user`);
   }

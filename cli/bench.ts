@@ -7,7 +7,7 @@
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { fromHex, toHex } from "../src/crypto/mod.ts";
+import { fromHex, SESSION_PATTERN_NAMES, toHex } from "../src/crypto/mod.ts";
 import { renderLatencySvg, renderMarkdown } from "../bench/load/report.ts";
 import { runLoad, type Scenario, SCENARIOS } from "../bench/load/run.ts";
 import { errorLine, messageOf } from "./errors.ts";
@@ -90,7 +90,9 @@ export function registerBenchCommand(program: Command): void {
         .default("websocket"),
     )
     .addOption(
-      new Option("--pattern <pattern>", "Noise pattern").choices(["XK", "IK"]).default("XK"),
+      new Option("--pattern <pattern>", "Noise pattern").choices(SESSION_PATTERN_NAMES).default(
+        "XK",
+      ),
     )
     .option("--pairs <n>", "1:1 pairs for the pairs/reconnect scenarios", positive("pairs"), 50)
     .option("--groups <n>", "groups for the fanout scenario", positive("groups"), 10)

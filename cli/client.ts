@@ -12,6 +12,7 @@ import {
   fromUtf8,
   generateDeviceKeys,
   parseCertificate,
+  SESSION_PATTERN_NAMES,
   toHex,
 } from "../src/crypto/mod.ts";
 import { FrameType, frameTypeLabel } from "../src/proto/mod.ts";
@@ -27,7 +28,8 @@ export interface ClientProfile {
   device_id: string;
   private_key: string;
   public_key: string;
-  noise_pattern: "XK" | "IK";
+  /** A name from `SESSION_PATTERN_NAMES`. */
+  noise_pattern: string;
   prologue: string;
   tls_ca_path?: string;
   user_handle?: string;
@@ -270,7 +272,7 @@ export function registerClientCommands(program: Command): void {
     .option("--display-name <name>", "display name")
     .option("--device-id <id>", "device id (default: random)")
     .option("--tls-ca <path>", "PEM certificate to trust (e.g. var/tls/cert.pem)")
-    .option("--pattern <XK|IK>", "Noise pattern", "XK")
+    .option(`--pattern <${SESSION_PATTERN_NAMES.join("|")}>`, "Noise pattern", "XK")
     .option("--profile <path>", PROFILE_HELP)
     .option("--force", "overwrite an existing profile")
     .action(async (o) => {
@@ -280,7 +282,9 @@ export function registerClientCommands(program: Command): void {
         if (exists && !o.force) {
           throw new Error(`profile ${profilePath} exists (use --force to replace it)`);
         }
-        if (o.pattern !== "XK" && o.pattern !== "IK") throw new Error("--pattern must be XK or IK");
+        if (!SESSION_PATTERN_NAMES.includes(o.pattern)) {
+          throw new Error(`--pattern must be ${SESSION_PATTERN_NAMES.join(" or ")}`);
+        }
         if (!/^https?:\/\/[^/]/.test(o.server)) {
           throw new Error(
             `--server must be a URL such as https://localhost:8443, got "${o.server}"`,

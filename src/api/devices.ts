@@ -5,12 +5,15 @@
  */
 import { z } from "zod";
 import { toHex } from "../crypto/mod.ts";
+import { MAX_DEVICE_ID_LENGTH } from "../proto/mod.ts";
 import { authenticate } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { ApiError, json, readJson, rfc3339, validate } from "./http.ts";
 
 /** Body of POST /api/devices/revoke (validated here, documented in /openapi.json). */
-export const revokeBody = z.object({ device_id: z.string().optional() });
+// Only bounded, not held to the device id rules (PROTOCOL.md §3): a device registered
+// before them under a now-refused id (say `x@peer.domain`) must stay revocable.
+export const revokeBody = z.object({ device_id: z.string().max(MAX_DEVICE_ID_LENGTH).optional() });
 
 /** GET /api/devices: the caller's user's devices, oldest first. */
 export async function listDevices(deps: ApiDeps, request: Request): Promise<Response> {

@@ -5,6 +5,7 @@
  * @module
  */
 import { toHex } from "../crypto/mod.ts";
+import { findByHandle } from "../proto/mod.ts";
 import type { DeviceRecord, FriendEntry, Store, UserRecord } from "../storage/mod.ts";
 import { authenticate } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
@@ -48,8 +49,9 @@ export async function handleOf(deps: ApiDeps, userId: string): Promise<string | 
 
 /** Resolves a path `{id}`: a user id first, then a handle of this domain (404 otherwise). */
 export async function resolveUser(deps: ApiDeps, id: string): Promise<UserRecord> {
+  // Handles compare in normal form (PROTOCOL.md §3): `BOB` finds `bob`.
   const user = (await deps.store.getUser(id)) ??
-    (await deps.store.getUserByHandle(id, deps.domain));
+    (await findByHandle(id, (form) => deps.store.getUserByHandle(form, deps.domain)));
   if (user === null) throw new ApiError(404, "user not found");
   return user;
 }
@@ -169,7 +171,7 @@ export async function deleteFriend(deps: ApiDeps, request: Request): Promise<Res
   // Match the raw id first so entries of since-deleted users can be removed too.
   let target = list.find((e) => e.userId === id)?.userId;
   if (target === undefined) {
-    const user = await deps.store.getUserByHandle(id, deps.domain);
+    const user = await findByHandle(id, (form) => deps.store.getUserByHandle(form, deps.domain));
     target = user === null ? undefined : list.find((e) => e.userId === user.userId)?.userId;
   }
   if (target === undefined) throw new ApiError(404, "user is not in your friends list");

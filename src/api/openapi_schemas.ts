@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { SESSION_PATTERN_NAMES } from "../crypto/mod.ts";
 import { MAX_FRIENDS } from "./friends.ts";
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/).describe("32 bytes, lowercase hex");
@@ -88,7 +89,7 @@ export const serverInfoSchema = z.object({
   }),
   presence: z.object({ ttl_seconds: z.int() }),
   session: z.object({ keepalive_interval: z.int(), ttl_seconds: z.int() }),
-  supported_patterns: z.array(z.enum(["XK", "IK"])),
+  supported_patterns: z.array(z.enum(SESSION_PATTERN_NAMES)),
   supported_versions: z.array(z.int()),
 });
 

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { certificateToJson, deviceKeysFromSeed, issueCertificate, toHex } from "../crypto/mod.ts";
-import { userSnapshot } from "../proto/mod.ts";
+import { checkDeviceId, userSnapshot } from "../proto/mod.ts";
 import { StoreConflictError } from "../storage/mod.ts";
 import { authenticate } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
@@ -100,7 +100,8 @@ export async function claimPairing(deps: ApiDeps, request: Request): Promise<Res
   const now = deps.now();
   const seed = crypto.getRandomValues(new Uint8Array(32));
   const keys = deviceKeysFromSeed(seed);
-  const deviceId = deps.newId(`device:${code}`);
+  // Server-made (64 hex digits), held to the same rules as a device's own choice.
+  const deviceId = checkDeviceId(deps.newId(`device:${code}`));
   let result;
   try {
     result = await deps.store.claimPairing(

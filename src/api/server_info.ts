@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { toHex } from "../crypto/mod.ts";
+import { SESSION_PATTERN_NAMES, toHex } from "../crypto/mod.ts";
 import { requireAdmin } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { json, rfc3339 } from "./http.ts";
@@ -45,7 +45,7 @@ export function serverInfo(deps: ApiDeps): Record<string, unknown> {
       keepalive_interval: c.keepaliveIntervalSeconds,
       ttl_seconds: c.sessionTtlSeconds,
     },
-    supported_patterns: ["XK", "IK"],
+    supported_patterns: [...SESSION_PATTERN_NAMES],
     supported_versions: [1],
   };
 }

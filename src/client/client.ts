@@ -17,6 +17,7 @@ import {
   parseCertificate,
   proveDeviceKey,
   publicFromSeed,
+  sessionPattern,
   toHex,
   utf8,
   x25519PublicFromPrivate,
@@ -36,7 +37,6 @@ import {
   FrameDecoder,
   FrameType,
   helloFrame,
-  NOISE_PROTOCOL_NAMES,
   UnitDecoder,
 } from "../proto/mod.ts";
 import { type ClientChannel, openChannel } from "./channel.ts";
@@ -51,7 +51,8 @@ export interface ClientOptions {
   /** Server base URL, e.g. `https://localhost:8443`. */
   url: string;
   mode?: ConnectMode;
-  pattern?: "XK" | "IK";
+  /** A session pattern name from `SESSION_PATTERN_NAMES` (default `XK`). */
+  pattern?: string;
   /** The server's Noise static public key (from /api/server-info). */
   serverStatic: Uint8Array;
   /** The server's domain (bound into the key proof). */
@@ -363,12 +364,12 @@ export class CommuCatClient {
 }
 
 async function handshake(channel: ClientChannel, options: ClientOptions): Promise<CommuCatClient> {
-  const pattern = options.pattern ?? "XK";
+  const pattern = sessionPattern(options.pattern ?? "XK");
   const privateKey = options.devicePrivateKey;
   const devicePublic = publicFromSeed(privateKey);
   const clientStatic = x25519PublicFromPrivate(privateKey);
   const noise: Handshake = createHandshake({
-    protocolName: NOISE_PROTOCOL_NAMES[pattern],
+    protocolName: pattern.protocolName,
     initiator: true,
     prologue: utf8(options.prologue ?? DEFAULT_PROLOGUE),
     staticPrivate: privateKey,
@@ -376,13 +377,16 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
   });
   const context = zkpContext(options.domain, options.deviceId, devicePublic, clientStatic);
   const proof = proveDeviceKey({ privateSeed: privateKey, publicKey: devicePublic, context });
-  // IK's first message is final for the server: a timestamp makes a replay stale.
+  // A first message that authenticates us (IK) is final for the server: a timestamp makes a
+  // replay stale.
   const msg1 = noise.writeMessage(
-    pattern === "IK" ? utf8(JSON.stringify({ timestamp: Date.now() })) : undefined,
+    pattern.clientStaticInFirstMessage
+      ? utf8(JSON.stringify({ timestamp: Date.now() }))
+      : undefined,
   );
   let sequence = 1;
   channel.write(encodeFrame(helloFrame({
-    pattern,
+    pattern: pattern.name,
     supportedVersions: [1],
     deviceId: options.deviceId,
     handshake: toHex(msg1),
@@ -425,7 +429,7 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
   }
   const auth = authFrame.control as { handshake: string; session: string };
   noise.readMessage(fromHex(auth.handshake));
-  if (pattern === "XK") {
+  if (!noise.isFinished) {
     const msg3 = noise.writeMessage();
     channel.write(encodeFrame(authMessage(authFrame.channel, sequence++, toHex(msg3))));
   }

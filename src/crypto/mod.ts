@@ -16,6 +16,7 @@ export * from "./zkp.ts";
 export {
   type Backend,
   createHandshake,
+  findSessionPattern,
   generateKeyPair,
   type Handshake,
   type HandshakeOptions,
@@ -24,4 +25,7 @@ export {
   MAX_TRANSPORT_PLAINTEXT,
   NoiseError,
   type NoiseTransport,
+  SESSION_PATTERN_NAMES,
+  type SessionPattern,
+  sessionPattern,
 } from "./noise/mod.ts";

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { controlFrame, FrameType } from "../proto/mod.ts";
+import { controlFrame, findByHandle, FrameType } from "../proto/mod.ts";
 import { fromHex, nativeEd25519, toHex, utf8 } from "../crypto/mod.ts";
 import type { FriendRequestRecord, UserRecord } from "../storage/mod.ts";
 import { type JsonValue, parseJsonKeepingNumbers } from "./canonical.ts";
@@ -232,7 +232,10 @@ export async function receiveFriendRequest(
   if (to === null || to.domain !== ctx.domain || to.local === "") {
     throw new FederationProblem(400, "InvalidTarget", "target domain is not this server");
   }
-  const target = await ctx.store.getUserByHandle(to.local, ctx.domain);
+  const target = await findByHandle(
+    to.local,
+    (form) => ctx.store.getUserByHandle(form, ctx.domain),
+  );
   if (target === null) throw new FederationProblem(404, "UnknownUser", "target user not found");
   const requestId = b.request_id.trim();
   const requester = remoteUserId(from.local, from.domain);

@@ -1,7 +1,7 @@
 /**
  * The bootstrap messages both ends build (upstream §3, PROTOCOL.md §3–§4):
  * the client's Hello and Auth, the server's established Ack, the user
- * snapshot they carry, the Noise protocol names and the Hello capabilities.
+ * snapshot they carry and the Hello capabilities.
  * Client SDK and server session share these so neither imports the other.
  *
  * @module
@@ -14,14 +14,12 @@ const encoder = new TextEncoder();
 /** Hello capability: the client accepts cumulative Acks `{"ack": n, "upto": true}` (PROTOCOL.md §4). */
 export const ACK_UPTO_CAPABILITY = "ack-upto";
 
-/** The Noise handshake patterns a Hello may name. */
-export type NoisePatternName = "XK" | "IK";
-
-/** Full Noise protocol name of each pattern (25519, ChaChaPoly, BLAKE2s). */
-export const NOISE_PROTOCOL_NAMES: Readonly<Record<NoisePatternName, string>> = {
-  XK: "Noise_XK_25519_ChaChaPoly_BLAKE2s",
-  IK: "Noise_IK_25519_ChaChaPoly_BLAKE2s",
-};
+/**
+ * A handshake pattern name as a Hello carries it (`XK`, `IK`). The names and
+ * their Noise protocols are the session pattern table of the Noise layer
+ * (`crypto/noise/session_patterns.ts`).
+ */
+export type NoisePatternName = string;
 
 /** The prologue both ends mix in unless configured otherwise. */
 export const DEFAULT_PROLOGUE = "commucat";

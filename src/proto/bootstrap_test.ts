@@ -1,11 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  authFrame,
-  establishedAckFrame,
-  helloFrame,
-  NOISE_PROTOCOL_NAMES,
-  userSnapshot,
-} from "./bootstrap.ts";
+import { authFrame, establishedAckFrame, helloFrame, userSnapshot } from "./bootstrap.ts";
 import { FrameType } from "./frame_type.ts";
 import { parseControl } from "./control.ts";
 
@@ -69,8 +63,4 @@ Deno.test("establishedAckFrame: u64 serial survives, user snapshot and keys as a
   assert.deepEqual(ack.user, userSnapshot(user));
   assert.equal(ack.noise_key_version, 2);
   assert.equal(ack.noise_expires_at, "1970-01-01T00:00:01.000Z");
-});
-
-Deno.test("NOISE_PROTOCOL_NAMES: one full name per pattern", () => {
-  assert.equal(NOISE_PROTOCOL_NAMES.IK, "Noise_IK_25519_ChaChaPoly_BLAKE2s");
 });

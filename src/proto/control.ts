@@ -18,6 +18,7 @@ import {
   TransportUpdatePayload,
 } from "./call.ts";
 import { FrameType, frameTypeName } from "./frame_type.ts";
+import { deviceIdProblem, MAX_DEVICE_ID_LENGTH, MAX_HANDLE_LENGTH } from "./ids.ts";
 
 const u16 = z.number().int().min(0).max(0xffff);
 const u32 = z.number().int().min(0).max(0xffff_ffff);
@@ -36,22 +37,71 @@ const lenientRole = z.string().transform((role): GroupRole =>
   role === "owner" || role === "admin" ? role : "member"
 );
 
+/**
+ * Size bounds of a Hello, checked before any other work on it (key proof,
+ * Noise, the replay cache, the store). A Hello is small; these leave room
+ * for a future KEM public key in Noise message 1.
+ */
+export const HELLO_LIMITS = Object.freeze({
+  /** Bytes of Noise message 1 (`handshake` is twice as many hex digits). */
+  handshakeBytes: 4096,
+  /** Characters of a user id hint (ids are 64 hex digits). */
+  userId: 128,
+  /** Characters of a handle hint before normalisation (the handle rules bound it further). */
+  handle: MAX_HANDLE_LENGTH * 4,
+  /** Characters of a display name. */
+  displayName: 256,
+  /** Characters of an avatar URL. */
+  avatarUrl: 2048,
+  /** Entries of `supported_versions`. */
+  versions: 16,
+  /** Entries of `capabilities`. */
+  capabilities: 32,
+});
+
+/** A string of at most `max` characters, or null/absent. */
+const boundedHint = (max: number) => z.string().max(max).nullish();
+
 /** User hints in Hello (all optional). */
 export const HelloUserHints = z.looseObject({
-  id: z.string().nullish(),
-  user_id: z.string().nullish(),
-  handle: z.string().nullish(),
-  display_name: z.string().nullish(),
-  avatar_url: z.string().nullish(),
+  id: boundedHint(HELLO_LIMITS.userId),
+  user_id: boundedHint(HELLO_LIMITS.userId),
+  handle: boundedHint(HELLO_LIMITS.handle),
+  display_name: boundedHint(HELLO_LIMITS.displayName),
+  avatar_url: boundedHint(HELLO_LIMITS.avatarUrl),
 });
+
+/** A device id of this server (`ids.ts`): bounded first, then the character rules. */
+const deviceId = z.string().max(
+  MAX_DEVICE_ID_LENGTH,
+  `must be at most ${MAX_DEVICE_ID_LENGTH} characters`,
+)
+  .superRefine((id, ctx) => {
+    const problem = deviceIdProblem(id);
+    if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+/**
+ * The shape of a handshake pattern name (`XK`, `IK`, `XKhfs`, ...). Which
+ * names are supported is the Noise layer's session pattern table, checked by
+ * the session: proto depends on nothing of ours.
+ */
+const patternName = z.string().max(32).regex(
+  /^[A-Z][A-Za-z0-9+]{0,31}$/,
+  "expected a handshake pattern name",
+);
 
 /** Hello (client → server, first frame). */
 export const HelloPayload = z.looseObject({
-  pattern: z.enum(["XK", "IK"]),
-  supported_versions: z.array(u16).min(1, "must not be empty").optional(),
+  pattern: patternName,
+  supported_versions: z.array(u16).min(1, "must not be empty").max(HELLO_LIMITS.versions)
+    .optional(),
   protocol_version: u16.optional(),
-  device_id: z.string(),
-  handshake: hex,
+  device_id: deviceId,
+  handshake: z.string().max(
+    HELLO_LIMITS.handshakeBytes * 2,
+    `must be at most ${HELLO_LIMITS.handshakeBytes} bytes`,
+  ).pipe(hex),
   client_static: hex32,
   device_public: hex32,
   zkp: z.looseObject({ commitment: hex32, response: hex32 }),
@@ -59,9 +109,9 @@ export const HelloPayload = z.looseObject({
   /** A device certificate; validated by the crypto layer, not here. */
   certificate: z.looseObject({}).nullish(),
   /** Ignored upstream. */
-  capabilities: z.array(z.unknown()).nullish(),
+  capabilities: z.array(z.unknown()).max(HELLO_LIMITS.capabilities).nullish(),
   /** Ignored upstream, so not checked to be hex. */
-  device_ca_public: z.string().nullish(),
+  device_ca_public: boundedHint(128),
 });
 
 /** Auth (client → server Noise message 3, or server → client message 2). */

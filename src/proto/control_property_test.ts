@@ -38,6 +38,16 @@ function candidate(rng: Prng): Record<string, unknown> {
   return c;
 }
 
+const DEVICE_ID_CHARS = "abcXYZ0129._:-";
+
+/** A valid device id (ids.ts): a letter or digit, then up to 30 id characters. */
+function randomDeviceId(rng: Prng): string {
+  let out = rng.pick([..."aZ7"]);
+  const length = rng.below(31);
+  for (let i = 0; i < length; i++) out += rng.pick([...DEVICE_ID_CHARS]);
+  return out;
+}
+
 function randomSample(rng: Prng): Sample {
   const extra = (value: Record<string, unknown>) => {
     if (rng.chance(0.3)) value[`x_${randomString(rng, 4)}`] = randomJson(rng, 2);
@@ -47,7 +57,7 @@ function randomSample(rng: Prng): Sample {
     case 0: {
       const value = extra({
         pattern: rng.pick(["XK", "IK"]),
-        device_id: randomString(rng),
+        device_id: randomDeviceId(rng),
         handshake: rng.hex(rng.range(1, 96)),
         client_static: rng.hex(32),
         device_public: rng.hex(32).toUpperCase(),
@@ -60,8 +70,9 @@ function randomSample(rng: Prng): Sample {
         type: FrameType.Hello,
         value,
         breakable: [
-          [["pattern"], "NN"],
+          [["pattern"], "X K"],
           [["device_id"], undefined],
+          [["device_id"], rng.pick(["", `${randomDeviceId(rng)}@peer.example`, "a b"])],
           [["handshake"], rng.hex(3).slice(1)],
           [["client_static"], rng.hex(31)],
           [["device_public"], undefined],

@@ -27,4 +27,5 @@ export * from "./control.ts";
 export * from "./units.ts";
 export * from "./base64.ts";
 export * from "./bootstrap.ts";
+export * from "./ids.ts";
 export * from "./connect_mode.ts";

@@ -20,6 +20,19 @@ export class HandshakeError extends Error {
   }
 }
 
+/**
+ * A known device presented another device key without a certificate for it.
+ * The Error frame names the reason (`"reason":"key_mismatch"`, PROTOCOL.md §3)
+ * so a client can tell it from other refusals without parsing the detail.
+ */
+export function keyMismatch(): HandshakeError {
+  return new HandshakeError(
+    "key_mismatch",
+    "device key differs from the registered one; present a certificate for the new key",
+    { reason: "key_mismatch" },
+  );
+}
+
 /** The device must be paired (or present a certificate) first. */
 export function pairingRequired(detail: string): HandshakeError {
   return new HandshakeError("pairing_required", detail, {

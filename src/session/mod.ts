@@ -7,6 +7,7 @@
 export * from "./connection.ts";
 export * from "./errors.ts";
 export * from "./handshake.ts";
+export type { HandshakeStore } from "./identity.ts";
 export * from "./keyring.ts";
 export * from "./observer.ts";
 export * from "./replay.ts";

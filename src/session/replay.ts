@@ -2,8 +2,25 @@
  * Remembers first handshake messages for a while so a recorded Hello cannot
  * be played again (its ephemeral key makes every honest Hello unique).
  *
+ * Entries are a fixed-size digest of the message, never the message itself,
+ * and are only added for Hellos that already passed the key proof and Noise
+ * message 1. An entry is never dropped while it is inside its window: when
+ * the cache is full of live entries it says so, and the handshake refuses
+ * Hellos that need it (IK) instead of forgetting one that could be replayed.
+ *
  * @module
  */
+
+import { createHash } from "node:crypto";
+
+/** What {@linkcode ReplayCache.check} found. */
+export type ReplayVerdict =
+  /** Not seen within the window; now remembered. */
+  | "fresh"
+  /** Seen within the window: a replay. */
+  | "replay"
+  /** Not seen, but every slot holds a live entry: not remembered. */
+  | "full";
 
 /** Bounded, time-limited set of seen handshake messages. */
 export class ReplayCache {
@@ -11,25 +28,54 @@ export class ReplayCache {
   #ttlMs: number;
   #max: number;
   #now: () => number;
+  #refusedFull = 0;
 
+  /**
+   * @param ttlMs how long a message is remembered; at least the freshness
+   *   window of first messages plus clock skew, so nothing replayable expires.
+   * @param max most messages remembered at once.
+   */
   constructor(ttlMs: number, max = 100_000, now: () => number = Date.now) {
     this.#ttlMs = ttlMs;
     this.#max = max;
     this.#now = now;
   }
 
-  /** Records `key`; false when it was seen within the TTL (a replay). */
-  remember(key: string): boolean {
+  /** Checks `message` and remembers it when it is fresh and there is room. */
+  check(message: Uint8Array): ReplayVerdict {
     const now = this.#now();
+    const key = replayKey(message);
     const seenAt = this.#seen.get(key);
-    if (seenAt !== undefined && now - seenAt < this.#ttlMs) return false;
+    if (seenAt !== undefined && now - seenAt < this.#ttlMs) return "replay";
     this.#seen.delete(key);
-    this.#seen.set(key, now);
-    // Map keeps insertion order: the oldest entries come first.
+    // Map keeps insertion order: the oldest entries come first. Only expired ones go.
     for (const [k, t] of this.#seen) {
-      if (this.#seen.size <= this.#max && now - t < this.#ttlMs) break;
+      if (now - t < this.#ttlMs) break;
       this.#seen.delete(k);
     }
-    return true;
+    if (this.#seen.size >= this.#max) {
+      this.#refusedFull++;
+      return "full";
+    }
+    this.#seen.set(key, now);
+    return "fresh";
   }
+
+  /** Messages remembered now (live or not yet swept). */
+  get size(): number {
+    return this.#seen.size;
+  }
+
+  /** How many checks found the cache full of live entries. */
+  get refusedFull(): number {
+    return this.#refusedFull;
+  }
+}
+
+/**
+ * The key a message is remembered by: 16 bytes of its SHA-256 as base64, 24
+ * characters whatever the message size (collisions at 2^-64 after 2^32 messages).
+ */
+export function replayKey(message: Uint8Array): string {
+  return createHash("sha256").update(message).digest().subarray(0, 16).toString("base64");
 }

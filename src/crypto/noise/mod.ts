@@ -47,6 +47,13 @@ export {
   type ProtocolSpec,
   type Token,
 } from "./patterns.ts";
+export {
+  findSessionPattern,
+  SESSION_PATTERN_NAMES,
+  SESSION_PATTERN_ROWS,
+  type SessionPattern,
+  sessionPattern,
+} from "./session_patterns.ts";
 export { CipherState } from "./cipher_state.ts";
 export { hkdf, SymmetricState } from "./symmetric_state.ts";
 export { HandshakeState, type HandshakeStateInit } from "./handshake_state.ts";
