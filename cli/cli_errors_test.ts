@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { channelOption, countOption, fetchFailure, modeOption } from "./client.ts";
+import { channelOption, countOption, modeOption } from "./client_options.ts";
+import { fetchFailure } from "./client_session.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 

@@ -39,11 +39,19 @@ class Transcript {
   }
 }
 
-/** An interactive `client connect` fed through a pipe, as a person types in a terminal. */
+/**
+ * The environment of a client command: profiles under `<home>/config` (as
+ * `~/.config` would be), and none of the test runner's own client settings.
+ */
+function clientEnv(home: string): Record<string, string> {
+  return { XDG_CONFIG_HOME: `${home}/config`, HOME: home, COMMUCAT_CLIENT_HOME: "", NO_COLOR: "1" };
+}
+
+/** An interactive `client connect --profile who` fed through a pipe, as a person types. */
 function chat(home: string, who: string, ...args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-all", MAIN, "client", "connect", ...args],
-    env: { COMMUCAT_CLIENT_HOME: `${home}/${who}`, NO_COLOR: "1" },
+    args: ["run", "--quiet", "--allow-all", MAIN, "client", "connect", "--profile", who, ...args],
+    env: clientEnv(home),
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -68,10 +76,10 @@ function chat(home: string, who: string, ...args: string[]) {
 Deno.test("client: the README's two-terminal chat works as written", async () => {
   const srv = await startTestServer();
   const home = await Deno.makeTempDir({ prefix: "commucat-readme-chat-" });
-  const run = async (who: string, ...args: string[]) => {
+  const run = async (who: string, command: string, ...args: string[]) => {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--allow-all", MAIN, "client", ...args],
-      env: { COMMUCAT_CLIENT_HOME: `${home}/${who}`, NO_COLOR: "1" },
+      args: ["run", "--quiet", "--allow-all", MAIN, "client", command, "--profile", who, ...args],
+      env: clientEnv(home),
       stdin: "null",
     }).output();
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
@@ -95,9 +103,15 @@ Deno.test("client: the README's two-terminal chat works as written", async () =>
         `${who}-1`,
       );
     }
+    // Profiles live in the user's config directory, private: never in the working directory.
+    for (const who of ["alice", "bob"]) {
+      const profile = await Deno.stat(`${home}/config/commucat/${who}/client.json`);
+      assert.equal(profile.mode! & 0o777, 0o600, `${who}'s profile is private`);
+    }
     await run("bob", "listen", "--count", "0"); // registers bob
     assert.match(await run("alice", "friend", "bob"), /friend request sent to bob/);
     assert.match(await run("bob", "friend", "alice"), /accepted alice's friend request/);
+    assert.match(await run("alice", "friends"), /^friend bob: devices bob-1$/m, "handles, not ids");
 
     // terminal 1: bob waits on channel 5; terminal 2: alice opens it with bob's device.
     const bob = chat(home, "bob", "--channel", "5");
@@ -116,6 +130,17 @@ Deno.test("client: the README's two-terminal chat works as written", async () =>
     await bob.out.waitFor(/joined 6/, "bob creates 6");
     await alice.type("/join 6 bob-1");
     await alice.err.waitFor(/! not_member: channel 6 exists/, "alice refused on 6");
+
+    // A one-shot `client send` on bob's profile takes the device's one session over (PROTOCOL.md
+    // §4 `replaced`); bob's chat says so, reconnects, and keeps receiving.
+    const sent = await run("bob", "send", "--channel", "5", "from", "the", "shell");
+    assert.match(sent, /^sent on channel 5: routed .*frame sequence \d+ of this connection$/m);
+    await alice.out.waitFor(/\[5\] bob: from the shell/, "alice hears the one-shot send");
+    await bob.out.waitFor(/session taken over .*reconnecting in \d+ s/, "bob's chat notices");
+    await bob.out.waitFor(/\* reconnected/, "bob's chat reconnects");
+    await alice.type("/channel 5");
+    await alice.type("still there?");
+    await bob.out.waitFor(/\[5\] alice: still there\?/, "bob hears alice after reconnecting");
 
     assert.equal(await alice.quit(), 0, alice.err.text);
     assert.equal(await bob.quit(), 0, bob.err.text);

@@ -135,7 +135,8 @@ Deno.test("process: two terminal clients chat through the CLI", async () => {
     // Alice asks, bob accepts: through the terminal client itself.
     assert.match(await run("alice", "friend", "bob"), /friend request sent to bob/);
     assert.match(await run("bob", "friend", "alice"), /accepted alice's friend request/);
-    assert.match(await run("alice", "friends"), /devices bob-dev/);
+    // Friends by handle, not user id.
+    assert.match(await run("alice", "friends"), /^friend bob: devices bob-dev$/m);
     const listener = new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", main, "client", "listen", "--count", "1"],
       env: { COMMUCAT_CLIENT_HOME: `${home}/bob`, NO_COLOR: "1" },
@@ -143,7 +144,7 @@ Deno.test("process: two terminal clients chat through the CLI", async () => {
       stdout: "piped",
     }).spawn();
     const sent = await run("alice", "send", "--channel", "5", "--to", "bob-dev", "hello", "bob");
-    assert.match(sent, /sent \(ack \d+\)/);
+    assert.match(sent, /^sent on channel 5: routed .*; frame sequence \d+ of this connection$/m);
     const heard = new TextDecoder().decode((await listener.output()).stdout);
     assert.match(heard, /\[5\] alice: hello bob/);
   } finally {

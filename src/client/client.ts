@@ -68,6 +68,13 @@ export interface ClientOptions {
   httpClient?: Deno.HttpClient;
   /** Fails the connect after this long (default 15 s). */
   timeoutMs?: number;
+  /**
+   * Acknowledge what the server delivers (default true). False for a short
+   * connection that does not show deliveries (a one-shot `send`): nothing it
+   * receives is acknowledged, so the server keeps every delivered frame in
+   * the device's offline queue for its next connection (PROTOCOL.md §4).
+   */
+  acknowledgeDeliveries?: boolean;
 }
 
 /** What the server said in its Ack. */
@@ -111,6 +118,7 @@ export class CommuCatClient {
   /** The server sequence our last delivery ack covered. */
   #ackedServerSequence = 0;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  #acknowledgeDeliveries: boolean;
   #closedPromise: Promise<void>;
 
   /** @internal Use {@link CommuCatClient.connect}. */
@@ -122,7 +130,9 @@ export class CommuCatClient {
     session: SessionInfo,
     nextSequence: number,
     lastServerSequence: number,
+    acknowledgeDeliveries = true,
   ) {
+    this.#acknowledgeDeliveries = acknowledgeDeliveries;
     this.#channel = channel;
     this.#transport = transport;
     this.#units = units;
@@ -175,7 +185,10 @@ export class CommuCatClient {
   sendFrame(type: FrameType, channel: number, payload: Uint8Array): number {
     if (this.#closed) throw new Error("connection closed");
     let ack: Uint8Array | null = null;
-    if (type !== FrameType.Ack && this.#lastServerSequence > this.#ackedServerSequence) {
+    if (
+      this.#acknowledgeDeliveries && type !== FrameType.Ack &&
+      this.#lastServerSequence > this.#ackedServerSequence
+    ) {
       ack = this.#deliveryAck();
     }
     const sequence = this.#sequence++;
@@ -203,17 +216,23 @@ export class CommuCatClient {
     });
   }
 
-  /** Sends a frame and waits for the server's Ack (or rejects with its Error). */
+  /**
+   * Sends a frame and waits for the server's Ack (or rejects with its Error).
+   * Resolves with the Ack's body plus `sequence`, the request's own sequence
+   * (a cumulative `upto` Ack's `ack` may be a later one).
+   */
   request(
     type: FrameType,
     channel: number,
     payload: Uint8Array | unknown,
-  ): Promise<Record<string, unknown>> {
+  ): Promise<Record<string, unknown> & { sequence: number }> {
     const bytes = payload instanceof Uint8Array
       ? payload
       : controlFrame(type, channel, 0, payload).payload;
     const sequence = this.sendFrame(type, channel, bytes);
-    return new Promise((resolve, reject) => this.#waiters.set(sequence, { resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.#waiters.set(sequence, { resolve: (ack) => resolve({ ...ack, sequence }), reject })
+    );
   }
 
   /** Joins (or creates) the route of `channel` with `members`. */
@@ -252,10 +271,10 @@ export class CommuCatClient {
     }
   }
 
-  /** Closes the connection. */
   /**
-   * Acknowledges what arrived, ends the upstream and waits (at most
-   * `timeoutMs`) for the server to close: nothing received is delivered again.
+   * Acknowledges what arrived (unless `acknowledgeDeliveries` is false), ends
+   * the upstream and waits (at most `timeoutMs`) for the server to close:
+   * nothing acknowledged is delivered again.
    */
   async closeGracefully(timeoutMs = 2_000): Promise<void> {
     if (this.#closed) return;
@@ -339,6 +358,7 @@ export class CommuCatClient {
   }
 
   #scheduleAck(): void {
+    if (!this.#acknowledgeDeliveries) return;
     if (this.#lastServerSequence - this.#ackedServerSequence >= ACK_EVERY_FRAMES) {
       this.#flushAck();
       return;
@@ -352,6 +372,7 @@ export class CommuCatClient {
 
   /** Sends the delivery ack now, unless one is not due (or it already rode along with a frame). */
   #flushAck(): void {
+    if (!this.#acknowledgeDeliveries) return;
     if (this.#closed || this.#lastServerSequence <= this.#ackedServerSequence) return;
     try {
       this.#write(this.#deliveryAck());
@@ -462,6 +483,7 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
     session,
     sequence,
     ackFrame.sequence,
+    options.acknowledgeDeliveries ?? true,
   );
   return client;
 }
