@@ -65,6 +65,7 @@ function chat(home: string, who: string, ...args: string[]) {
     type: (line: string) => writer.write(new TextEncoder().encode(line + "\n")),
     async quit(): Promise<number> {
       await writer.write(new TextEncoder().encode("/quit\n"));
+      // The child may have exited (and closed its stdin) on /quit already.
       await writer.close().catch(() => {});
       const { code } = await child.status;
       await Promise.all([out.done, err.done]);
@@ -146,6 +147,7 @@ Deno.test("client: the README's two-terminal chat works as written", async () =>
     assert.equal(await bob.quit(), 0, bob.err.text);
   } finally {
     await srv.stop();
+    // Cleanup only: a leftover temp directory must not hide the test's own failure.
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }
 });

@@ -63,6 +63,7 @@ Deno.test("process: SIGKILL after enqueue loses nothing that was acked", async (
       await second.stop();
     }
   } finally {
+    // Cleanup only: a leftover temp directory must not hide the test's own failure.
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
 });
@@ -149,6 +150,7 @@ Deno.test("process: two terminal clients chat through the CLI", async () => {
     assert.match(heard, /\[5\] alice: hello bob/);
   } finally {
     await server.stop();
+    // Cleanup only: a leftover temp directory must not hide the test's own failure.
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }
 });

@@ -307,6 +307,7 @@ Deno.test("a whole session logged at debug level shows no keys, tokens or messag
     b.close();
   } finally {
     await server.stop();
+    // Cleanup only: a leftover temp directory must not hide the test's own failure.
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
   const all = lines.join("\n");

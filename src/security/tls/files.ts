@@ -116,6 +116,8 @@ async function writeAtomic(path: string, text: string, mode: number): Promise<vo
     }
     await Deno.rename(temp, path);
   } catch (error) {
+    // The write's own error is rethrown below; a temp file that cannot be removed (or was
+    // never created) must not replace it.
     await Deno.remove(temp).catch(() => {});
     throw error;
   }
