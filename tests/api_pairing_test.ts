@@ -13,7 +13,13 @@ import {
   toHex,
   verifyCertificate,
 } from "../src/crypto/mod.ts";
-import { PAIR_CODE_ALPHABET } from "../src/api/mod.ts";
+import {
+  generatePairCode,
+  normalizePairCode,
+  PAIR_CODE_ALPHABET,
+  PAIR_CODE_BITS,
+} from "../src/api/mod.ts";
+import { MAX_PENDING_PAIRINGS_PER_USER } from "../src/storage/mod.ts";
 import { api, assertProblem } from "./helpers/api.ts";
 import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
@@ -35,7 +41,8 @@ function certificateText(responseText: string): string {
   return match[1];
 }
 
-const CODE = new RegExp(`^[${PAIR_CODE_ALPHABET}]{4}-[${PAIR_CODE_ALPHABET}]{4}$`);
+const SYMBOL = `[${PAIR_CODE_ALPHABET}]`;
+const CODE = new RegExp(`^${SYMBOL}{5}-${SYMBOL}{5}-${SYMBOL}{5}$`);
 
 Deno.test("pairing end to end: code, claim, handshake as a second device, routing", async () => {
   await withServer(async (srv) => {
@@ -245,5 +252,65 @@ Deno.test("pairing: attempts are counted; at five the code is dead and purged", 
     // The device paired by the one good claim stays.
     assert.equal((await store.listDevicesForUser(a.session.userId)).length, 2);
     a.close();
+  });
+});
+
+Deno.test("pairing codes carry at least 60 bits (#19 §3): 15 symbols of 31, typeable in groups", () => {
+  assert.ok(PAIR_CODE_BITS >= 60, `only ${PAIR_CODE_BITS} bits`);
+  assert.equal(PAIR_CODE_ALPHABET.length, 31);
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    const code = generatePairCode();
+    assert.match(code, CODE);
+    seen.add(code);
+  }
+  assert.equal(seen.size, 200);
+  // What a person types: any case, spaces or dashes anywhere.
+  assert.equal(normalizePairCode(" abcde fghjk-mnpqr "), "ABCDE-FGHJK-MNPQR");
+  assert.equal(normalizePairCode("ABCDEFGHJKMNPQR"), "ABCDE-FGHJK-MNPQR");
+  // Anything else stays as typed (codes issued before the change still match).
+  assert.equal(normalizePairCode(" oldc-ode2 "), "OLDC-ODE2");
+});
+
+Deno.test("pairing: a code typed in spaced groups is claimed", async () => {
+  await withServer(async (srv) => {
+    const a = await CommuCatClient.connect(connectOptions(srv, newDevice("alice")));
+    const code = String((await api(srv, "POST", "/api/pair", { as: a })).body!.pair_code);
+    const claim = await api(srv, "POST", "/api/pair/claim", {
+      json: { pair_code: code.toLowerCase().replaceAll("-", " ") },
+    });
+    assert.equal(claim.status, 200, claim.text);
+    a.close();
+  });
+});
+
+Deno.test("pairing: pending codes per user are bounded; one more replaces the oldest (#19 §3)", async () => {
+  await withServer(async (srv) => {
+    const a = await CommuCatClient.connect(connectOptions(srv, newDevice("alice")));
+    const b = await CommuCatClient.connect(connectOptions(srv, newDevice("bob")));
+    const issue = async (as: CommuCatClient) => {
+      const r = await api(srv, "POST", "/api/pair", { as });
+      assert.equal(r.status, 200, r.text);
+      return String(r.body!.pair_code);
+    };
+    const bobs = await issue(b);
+    const codes: string[] = [];
+    for (let i = 0; i < MAX_PENDING_PAIRINGS_PER_USER + 3; i++) codes.push(await issue(a));
+    const store = srv.server.store;
+    const stored = await Promise.all(codes.map((c) => store.getPairing(c)));
+    const kept = codes.filter((_, i) => stored[i] !== null);
+    assert.deepEqual(kept, codes.slice(-MAX_PENDING_PAIRINGS_PER_USER), "the newest are kept");
+    assertProblem(
+      await api(srv, "POST", "/api/pair/claim", { json: { pair_code: codes[0] } }),
+      404,
+      "pairing code not found",
+    );
+    assert.equal(
+      (await api(srv, "POST", "/api/pair/claim", { json: { pair_code: codes.at(-1) } })).status,
+      200,
+    );
+    assert.notEqual(await store.getPairing(bobs), null, "another user's codes are untouched");
+    a.close();
+    b.close();
   });
 });

@@ -17,7 +17,9 @@ export { type OperationDoc, OPERATIONS } from "./openapi_operations.ts";
 export { csrBody, friendsBody, healthSchema, readySchema } from "./openapi_schemas.ts";
 export {
   generatePairCode,
+  normalizePairCode,
   PAIR_CODE_ALPHABET,
+  PAIR_CODE_BITS,
   PAIRING_TTL_MAX,
   PAIRING_TTL_MIN,
   pairingTtl,

@@ -105,7 +105,7 @@ export const securityStatsSchema = z.object({
 
 /** POST /api/pair */
 export const pairingIssuedSchema = z.object({
-  pair_code: z.string().regex(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/),
+  pair_code: z.string().regex(/^[A-Z2-9]{5}-[A-Z2-9]{5}-[A-Z2-9]{5}$/),
   issued_at: time,
   expires_at: time,
   ttl: z.int(),

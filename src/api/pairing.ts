@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { certificateToJson, deviceKeysFromSeed, issueCertificate, toHex } from "../crypto/mod.ts";
 import { checkDeviceId, userSnapshot } from "../proto/mod.ts";
-import { StoreConflictError } from "../storage/mod.ts";
+import { MAX_PENDING_PAIRINGS_PER_USER, StoreConflictError } from "../storage/mod.ts";
 import { authenticate } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { ApiError, json, readJson, rfc3339, validate } from "./http.ts";
@@ -21,20 +21,54 @@ export const PAIRING_TTL_MIN = 60;
 export const PAIRING_TTL_MAX = 3600;
 const CODE_ATTEMPTS = 16;
 
-/** A random code `XXXX-XXXX` over {@link PAIR_CODE_ALPHABET} (unbiased: rejection sampling). */
+/** Groups of {@link PAIR_CODE_GROUP} symbols in a code. */
+export const PAIR_CODE_GROUPS = 3;
+/** Symbols per group. */
+export const PAIR_CODE_GROUP = 5;
+/**
+ * Entropy of a code: 15 symbols over 31 = 74.3 bits (upstream: 8 symbols, 39.6
+ * bits). With 5 claims per code, the per-IP claim limit and codes living at
+ * most an hour, guessing any live code stays out of reach.
+ */
+export const PAIR_CODE_BITS = PAIR_CODE_GROUPS * PAIR_CODE_GROUP *
+  Math.log2(PAIR_CODE_ALPHABET.length);
+
+/**
+ * A random code `XXXXX-XXXXX-XXXXX` over {@link PAIR_CODE_ALPHABET}
+ * (unbiased: rejection sampling).
+ */
 export function generatePairCode(): string {
   const n = PAIR_CODE_ALPHABET.length;
   const limit = 256 - (256 % n);
-  let out = "";
-  while (out.length < 9) {
-    for (const byte of crypto.getRandomValues(new Uint8Array(16))) {
+  const symbols: string[] = [];
+  const total = PAIR_CODE_GROUPS * PAIR_CODE_GROUP;
+  while (symbols.length < total) {
+    for (const byte of crypto.getRandomValues(new Uint8Array(32))) {
       if (byte >= limit) continue;
-      if (out.length === 4) out += "-";
-      out += PAIR_CODE_ALPHABET[byte % n];
-      if (out.length === 9) break;
+      symbols.push(PAIR_CODE_ALPHABET[byte % n]);
+      if (symbols.length === total) break;
     }
   }
-  return out;
+  return groups(symbols.join(""));
+}
+
+function groups(symbols: string): string {
+  const out: string[] = [];
+  for (let i = 0; i < symbols.length; i += PAIR_CODE_GROUP) {
+    out.push(symbols.slice(i, i + PAIR_CODE_GROUP));
+  }
+  return out.join("-");
+}
+
+/**
+ * The stored spelling of a typed code: upper case; spaces and dashes
+ * anywhere are ignored when the rest has the length of a code, so
+ * `abcde fghjk mnpqr` works. Anything else is kept as typed (trimmed).
+ */
+export function normalizePairCode(typed: string): string {
+  const code = typed.trim().toUpperCase();
+  const bare = code.replace(/[\s-]+/g, "");
+  return bare.length === PAIR_CODE_GROUPS * PAIR_CODE_GROUP ? groups(bare) : code;
 }
 
 /** Lifetime of a new code: requested (or configured) ttl, at most the configured one, clamped. */
@@ -62,13 +96,20 @@ export async function issuePairing(deps: ApiDeps, request: Request): Promise<Res
   for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt++) {
     const pairCode = generatePairCode();
     try {
-      await deps.store.createPairing({
+      // Bounded per user: the oldest pending code makes room (docs/PROTOCOL.md "Pairing").
+      const replaced = await deps.store.createPairing({
         pairCode,
         userId: caller.user.userId,
         issuerDeviceId: caller.device.deviceId,
         issuedAt: new Date(issuedAt),
         expiresAt: new Date(expiresAt),
-      });
+      }, MAX_PENDING_PAIRINGS_PER_USER);
+      if (replaced > 0) {
+        deps.log.info("pairing code replaced the oldest pending", {
+          user: caller.user.userId,
+          replaced,
+        });
+      }
     } catch (error) {
       if (error instanceof StoreConflictError) continue;
       throw error;
@@ -88,9 +129,10 @@ export async function issuePairing(deps: ApiDeps, request: Request): Promise<Res
 /** POST /api/pair/claim: a new device redeems a code (no credentials). */
 export async function claimPairing(deps: ApiDeps, request: Request): Promise<Response> {
   const body = validate(claimBody, (await readJson(request)) ?? {});
-  const code = (body.pair_code ?? "").trim().toUpperCase();
-  if (code === "") throw new ApiError(400, "pair_code is required");
-  if (code.length > 32) throw new ApiError(404, "pairing code not found");
+  const typed = body.pair_code ?? "";
+  if (typed.trim() === "") throw new ApiError(400, "pair_code is required");
+  if (typed.length > 64) throw new ApiError(404, "pairing code not found");
+  const code = normalizePairCode(typed);
   // A code dies with its issuer: revoking a (stolen) device must not leave it
   // able to mint new devices through codes it issued before.
   const pending = await deps.store.getPairing(code);

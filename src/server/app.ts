@@ -398,7 +398,13 @@ export async function startServer(
         log.warn("offline queue purge failed", { error: String(e) })
       );
       store.purgeExpiredSessions(new Date()).catch(() => {});
-      purgePairings({ store, now: Date.now }).catch(() => {});
+      purgePairings({ store, now: Date.now }).catch((e) =>
+        log.warn("pairing code purge failed", { error: String(e) })
+      );
+      // Federation replay keys, kept past any peer's retries (IDEMPOTENCY_KEY_RETENTION_MS).
+      store.purgeIdempotencyKeys(new Date()).catch((e) =>
+        log.warn("idempotency key purge failed", { error: String(e) })
+      );
       if (presence instanceof MemoryPresence) presence.sweep();
       limits.sweep();
     }, 60_000),

@@ -258,8 +258,9 @@ export abstract class DomainStore<Db> {
 
   createPairing(
     pairing: Omit<PairingRecord, "redeemedAt" | "redeemedDeviceId" | "publicKey" | "attempts">,
-  ): Promise<void> {
-    return this.#ops.createPairing(this.#db, pairing);
+    maxPending?: number,
+  ): Promise<number> {
+    return this.#ops.createPairing(this.#db, pairing, maxPending);
   }
 
   getPairing(pairCode: string): Promise<PairingRecord | null> {
@@ -319,6 +320,10 @@ export abstract class DomainStore<Db> {
 
   releaseIdempotencyKey(key: string, scope: string): Promise<void> {
     return this.#ops.releaseIdempotencyKey(this.#db, key, scope);
+  }
+
+  purgeIdempotencyKeys(now: Date): Promise<number> {
+    return this.#ops.purgeIdempotencyKeys(this.#db, now);
   }
 }
 

@@ -143,6 +143,20 @@ export interface PairingRecord {
 /** Claims a pairing code may take before it is dead. */
 export const PAIRING_MAX_ATTEMPTS = 5;
 
+/**
+ * Pending codes (unredeemed, unexpired, claims left) one user may hold:
+ * issuing one more deletes that user's oldest pending code (#19 §3).
+ */
+export const MAX_PENDING_PAIRINGS_PER_USER = 5;
+
+/**
+ * How long an idempotency key is kept. The only keys today are federation
+ * event ids, which a peer's outbox retries for up to a day (re-signed each
+ * time, so the freshness window does not stop them): two days leaves a
+ * margin. Purged by {@link Store.purgeIdempotencyKeys}.
+ */
+export const IDEMPOTENCY_KEY_RETENTION_MS = 2 * 86_400_000;
+
 /** Why {@link Store.claimPairing} refused a code. */
 export type PairingClaimFailure = "not_found" | "redeemed" | "attempts_exhausted" | "expired";
 
@@ -357,10 +371,16 @@ export interface Store {
   deleteSecret(name: string, version: number): Promise<void>;
 
   // pairing
-  /** Stores a new, unredeemed code (attempts 0); conflict when the code exists. */
+  /**
+   * Stores a new, unredeemed code (attempts 0); conflict when the code exists.
+   * With `maxPending`, in the same transaction, first deletes the user's
+   * oldest codes still pending at `pairing.issuedAt` so that, with the new
+   * one, at most `maxPending` are pending. Returns how many were deleted.
+   */
   createPairing(
     pairing: Omit<PairingRecord, "redeemedAt" | "redeemedDeviceId" | "publicKey" | "attempts">,
-  ): Promise<void>;
+    maxPending?: number,
+  ): Promise<number>;
   getPairing(pairCode: string): Promise<PairingRecord | null>;
   /**
    * Atomically redeems `pairCode` at `now`: when the code is unexpired,
@@ -419,6 +439,8 @@ export interface Store {
   claimIdempotencyKey(key: string, scope: string, now: Date): Promise<boolean>;
   /** Forgets a claim whose work failed, so a retry is processed instead of called a duplicate. */
   releaseIdempotencyKey(key: string, scope: string): Promise<void>;
+  /** Deletes keys claimed over {@link IDEMPOTENCY_KEY_RETENTION_MS} before `now`; returns how many. */
+  purgeIdempotencyKeys(now: Date): Promise<number>;
 
   // federation
   /** Every stored peer, by domain. */

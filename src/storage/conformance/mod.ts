@@ -13,6 +13,7 @@
 
 import type { Store } from "../store.ts";
 import { accountCases } from "./accounts.ts";
+import { boundCases } from "./bounds.ts";
 import { federationCases } from "./federation.ts";
 import { identityCases } from "./identity.ts";
 import { messagingCases } from "./messaging.ts";
@@ -35,6 +36,7 @@ export const STORE_CONFORMANCE_CASES: readonly ConformanceCase[] = [
   ...identityCases,
   ...messagingCases,
   ...accountCases,
+  ...boundCases,
   ...federationCases,
 ];
 

@@ -14,6 +14,7 @@ import {
   type FriendEntry,
   type FriendRequestRecord,
   type FriendRequestStatus,
+  IDEMPOTENCY_KEY_RETENTION_MS,
   PAIRING_MAX_ATTEMPTS,
   type PairingClaimResult,
   type PairingRecord,
@@ -50,16 +51,33 @@ export async function deleteSecret(db: PostgresDb, name: string, version: number
 
 // pairing
 
+/** With `maxPending`, the user's row lock (FOR UPDATE) serializes concurrent issues. */
 export async function createPairing(
   db: PostgresDb,
   pairing: Omit<PairingRecord, "redeemedAt" | "redeemedDeviceId" | "publicKey" | "attempts">,
-): Promise<void> {
-  await db.write(
+  maxPending?: number,
+): Promise<number> {
+  const issuedAt = validDate(pairing.issuedAt);
+  return await db.write(
     "pairing code exists or issuer unknown",
     (sql) =>
-      sql`INSERT INTO device_pairing (pair_code, user_id, issuer_device_id, issued_at,
-        expires_at) VALUES (${pairing.pairCode}, ${pairing.userId}, ${pairing.issuerDeviceId},
-        ${validDate(pairing.issuedAt)}, ${validDate(pairing.expiresAt)})`,
+      sql.begin(async (tx): Promise<number> => {
+        let replaced = 0;
+        if (maxPending !== undefined) {
+          await tx`SELECT 1 FROM app_user WHERE user_id = ${pairing.userId} FOR UPDATE`;
+          // Keep the newest maxPending − 1 pending codes; the new one makes maxPending.
+          const deleted = await tx`DELETE FROM device_pairing WHERE pair_code IN (
+            SELECT pair_code FROM device_pairing
+            WHERE user_id = ${pairing.userId} AND redeemed_at IS NULL
+              AND attempts < ${PAIRING_MAX_ATTEMPTS} AND expires_at > ${issuedAt}
+            ORDER BY issued_at DESC, pair_code DESC OFFSET ${Math.max(0, maxPending - 1)})`;
+          replaced = deleted.count;
+        }
+        await tx`INSERT INTO device_pairing (pair_code, user_id, issuer_device_id, issued_at,
+          expires_at) VALUES (${pairing.pairCode}, ${pairing.userId}, ${pairing.issuerDeviceId},
+          ${issuedAt}, ${validDate(pairing.expiresAt)})`;
+        return replaced;
+      }),
   );
 }
 
@@ -247,4 +265,13 @@ export async function releaseIdempotencyKey(
     "release idempotency key",
     (sql) => sql`DELETE FROM idempotency WHERE key = ${key} AND scope = ${scope}`,
   );
+}
+
+export async function purgeIdempotencyKeys(db: PostgresDb, now: Date): Promise<number> {
+  const cutoff = new Date(validDate(now).getTime() - IDEMPOTENCY_KEY_RETENTION_MS);
+  const result = await db.write(
+    "purge idempotency keys",
+    (sql) => sql`DELETE FROM idempotency WHERE created_at < ${cutoff}`,
+  );
+  return result.count;
 }

@@ -14,6 +14,7 @@ import {
   type FriendEntry,
   type FriendRequestRecord,
   type FriendRequestStatus,
+  IDEMPOTENCY_KEY_RETENTION_MS,
   PAIRING_MAX_ATTEMPTS,
   type PairingClaimResult,
   type PairingRecord,
@@ -57,18 +58,35 @@ export function deleteSecret(db: SqliteDb, name: string, version: number): Promi
 export function createPairing(
   db: SqliteDb,
   pairing: Omit<PairingRecord, "redeemedAt" | "redeemedDeviceId" | "publicKey" | "attempts">,
-): Promise<void> {
-  return db.write("pairing code exists or issuer unknown", () => {
-    db.run(
-      `INSERT INTO device_pairing (pair_code, user_id, issuer_device_id, issued_at, expires_at)
-       VALUES (?, ?, ?, ?, ?)`,
-      pairing.pairCode,
-      pairing.userId,
-      pairing.issuerDeviceId,
-      ms(pairing.issuedAt),
-      ms(pairing.expiresAt),
-    );
-  });
+  maxPending?: number,
+): Promise<number> {
+  return db.write("pairing code exists or issuer unknown", () =>
+    db.transaction(() => {
+      let replaced = 0;
+      if (maxPending !== undefined) {
+        // Keep the newest maxPending − 1 pending codes; the new one makes maxPending.
+        replaced = db.run(
+          `DELETE FROM device_pairing WHERE pair_code IN (
+             SELECT pair_code FROM device_pairing
+             WHERE user_id = ? AND redeemed_at IS NULL AND attempts < ? AND expires_at > ?
+             ORDER BY issued_at DESC, pair_code DESC LIMIT -1 OFFSET ?)`,
+          pairing.userId,
+          PAIRING_MAX_ATTEMPTS,
+          ms(pairing.issuedAt),
+          Math.max(0, maxPending - 1),
+        );
+      }
+      db.run(
+        `INSERT INTO device_pairing (pair_code, user_id, issuer_device_id, issued_at, expires_at)
+         VALUES (?, ?, ?, ?, ?)`,
+        pairing.pairCode,
+        pairing.userId,
+        pairing.issuerDeviceId,
+        ms(pairing.issuedAt),
+        ms(pairing.expiresAt),
+      );
+      return replaced;
+    }));
 }
 
 export function getPairing(db: SqliteDb, pairCode: string): Promise<PairingRecord | null> {
@@ -283,4 +301,12 @@ export function releaseIdempotencyKey(db: SqliteDb, key: string, scope: string):
   return db.write("release idempotency key", () => {
     db.run(`DELETE FROM idempotency WHERE key = ? AND scope = ?`, key, scope);
   });
+}
+
+export function purgeIdempotencyKeys(db: SqliteDb, now: Date): Promise<number> {
+  return db.write("purge idempotency keys", () =>
+    db.run(
+      "DELETE FROM idempotency WHERE created_at < ?",
+      ms(now) - IDEMPOTENCY_KEY_RETENTION_MS,
+    ));
 }
