@@ -17,6 +17,7 @@ import {
   parseCertificate,
   proveDeviceKey,
   publicFromSeed,
+  SESSION_PATTERN_NAMES,
   sessionPattern,
   toHex,
   utf8,
@@ -51,7 +52,7 @@ export interface ClientOptions {
   /** Server base URL, e.g. `https://localhost:8443`. */
   url: string;
   mode?: ConnectMode;
-  /** A session pattern name from `SESSION_PATTERN_NAMES` (default `XK`). */
+  /** A session pattern name from `SESSION_PATTERN_NAMES` (default: the first, `XK`). */
   pattern?: string;
   /** The server's Noise static public key (from /api/server-info). */
   serverStatic: Uint8Array;
@@ -385,7 +386,7 @@ export class CommuCatClient {
 }
 
 async function handshake(channel: ClientChannel, options: ClientOptions): Promise<CommuCatClient> {
-  const pattern = sessionPattern(options.pattern ?? "XK");
+  const pattern = sessionPattern(options.pattern ?? SESSION_PATTERN_NAMES[0]);
   const privateKey = options.devicePrivateKey;
   const devicePublic = publicFromSeed(privateKey);
   const clientStatic = x25519PublicFromPrivate(privateKey);

@@ -66,9 +66,13 @@ export async function resolveIdentity(
   const device = await storage(() => store.getDevice(hello.device_id));
   const presented = hello.certificate === undefined || hello.certificate === null
     ? null
-    : checkCertificate(deps, rawCertificate ?? hello.certificate, hello.device_id, devicePublic, {
+    : checkCertificate(
+      deps,
+      rawCertificate ?? hello.certificate,
+      hello.device_id,
+      devicePublic,
       nowSeconds,
-    });
+    );
 
   if (device) {
     if (device.status !== "active") {
@@ -127,7 +131,7 @@ export async function resolveIdentity(
     throw new HandshakeError("invalid_hello", "a new device must name a user handle to register");
   }
   const handle = registrableHandle(hintHandle.trim());
-  const existing = await findHandleHolder(store, handle, hintHandle.trim(), deps.domain);
+  const existing = await findHandleHolder(store, hintHandle.trim(), deps.domain);
   if (existing) {
     throw pairingRequired("this handle is taken: pair the new device or present a certificate");
   }
@@ -162,17 +166,15 @@ function registrableHandle(raw: string): string {
 }
 
 /**
- * The user holding `handle` (normal form), or holding `raw` as stored before
- * handles were normalised.
+ * The user holding `raw` in normal form, or as stored before handles were
+ * normalised (ids.ts `handleLookupForms`).
  */
 function findHandleHolder(
   store: HandshakeStore,
-  handle: string,
   raw: string,
   domain: string,
 ): Promise<UserRecord | null> {
-  const lookup = (form: string) => storage(() => store.getUserByHandle(form, domain));
-  return findByHandle(raw, lookup).then((user) => user ?? findByHandle(handle, lookup));
+  return findByHandle(raw, (form) => storage(() => store.getUserByHandle(form, domain)));
 }
 
 function checkCertificate(
@@ -180,7 +182,7 @@ function checkCertificate(
   raw: unknown,
   deviceId: string,
   devicePublic: Uint8Array,
-  { nowSeconds }: { nowSeconds: number },
+  nowSeconds: number,
 ): DeviceCertificate {
   let cert: DeviceCertificate;
   try {
