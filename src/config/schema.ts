@@ -80,6 +80,11 @@ const server = z.strictObject({
     env: "COMMUCAT_HANDSHAKE_TIMEOUT_MS",
     description: "New. A connection that has not completed the handshake in this time is closed.",
   }),
+  partial_frame_timeout_ms: key(nonNegativeInt(), 30_000, {
+    env: "COMMUCAT_PARTIAL_FRAME_TIMEOUT_MS",
+    description: "New. After the handshake, a frame (or Noise unit) whose first bytes arrived " +
+      "must be complete within this time, or the connection is closed; 0 = no limit.",
+  }),
   max_handshakes_in_flight: key(positiveInt(), 256, {
     env: "COMMUCAT_MAX_HANDSHAKES",
     description: "New. Concurrent unauthenticated handshakes; further connections are refused.",

@@ -37,6 +37,7 @@ import {
   type NoiseKey,
   ReplayCache,
   type ServerConnection,
+  SessionRuntime,
 } from "../session/mod.ts";
 import { openStore, type Store } from "../storage/mod.ts";
 import { combineObservers, Metrics, serveMetrics } from "../metrics/mod.ts";
@@ -259,6 +260,10 @@ export async function startServer(
     Math.max(Math.floor(settings.keepaliveSeconds / 2), 1),
     5,
   );
+  const sessionRuntime = new SessionRuntime({
+    presenceTtlSeconds: settings.presenceTtlSeconds,
+    sessionTtlSeconds: settings.keepaliveSeconds,
+  });
   const deps: ConnectionDeps = {
     handshake: {
       domain: settings.domain,
@@ -280,8 +285,10 @@ export async function startServer(
     registry,
     presence,
     store,
+    runtime: sessionRuntime,
     instanceId,
     handshakeTimeoutMs: settings.handshakeTimeoutMs,
+    partialFrameTimeoutMs: settings.partialFrameTimeoutMs,
     outboundQueueFrames: settings.outboundQueueFrames,
     outboundQueueBytes: settings.outboundQueueBytes,
     inboundQueueBytes: 32 * 1024 * 1024,
@@ -449,6 +456,7 @@ export async function startServer(
       const graceLeft = () => new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())));
       const drained = Promise.all([...connections].map((c) => c.done));
       await Promise.race([drained, graceLeft()]);
+      sessionRuntime.stop();
       await Promise.race([Promise.all([server.shutdown(), h2c?.shutdown()]), graceLeft()]);
       // A backend that is down must not hold the process hostage.
       const bounded = (p: Promise<unknown>) =>

@@ -43,6 +43,7 @@ export function settingsFromConfig(
     autoApproveDevices: s.autoApproveDevices,
     maxAutoDevicesPerUser: s.maxAutoDevicesPerUser,
     handshakeTimeoutMs: s.handshakeTimeoutMs,
+    partialFrameTimeoutMs: s.partialFrameTimeoutMs,
     outboundQueueFrames: s.outboundQueueFrames,
     outboundQueueBytes: s.outboundQueueBytes,
     presenceTtlSeconds: config.limits.presenceTtl,

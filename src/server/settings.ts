@@ -32,6 +32,8 @@ export interface ServerSettings {
   autoApproveDevices: boolean;
   maxAutoDevicesPerUser: number;
   handshakeTimeoutMs: number;
+  /** `server.partial_frame_timeout_ms`: a frame begun after the handshake must complete in time (0 = off). */
+  partialFrameTimeoutMs: number;
   outboundQueueFrames: number;
   outboundQueueBytes: number;
   presenceTtlSeconds: number;
@@ -107,6 +109,7 @@ export function defaultSettings(overrides: Partial<ServerSettings> = {}): Server
     autoApproveDevices: true,
     maxAutoDevicesPerUser: 1,
     handshakeTimeoutMs: 10_000,
+    partialFrameTimeoutMs: 30_000,
     outboundQueueFrames: 1024,
     outboundQueueBytes: 4 * 1024 * 1024,
     presenceTtlSeconds: 30,

@@ -1,6 +1,7 @@
 /**
- * Sessions: the `/connect` connection state machine, the server side of the
- * handshake, and established-phase framing.
+ * Sessions: the `/connect` connection (its handshake phase and established
+ * phase), the server side of the handshake, and the per-server runtime the
+ * connections share.
  *
  * @module
  */
@@ -8,6 +9,8 @@ export * from "./connection.ts";
 export * from "./errors.ts";
 export * from "./handshake.ts";
 export type { HandshakeStore } from "./identity.ts";
+export type { HandshakeDriver } from "./handshake_phase.ts";
 export * from "./keyring.ts";
 export * from "./observer.ts";
 export * from "./replay.ts";
+export { SessionRuntime } from "./runtime.ts";

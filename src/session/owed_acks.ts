@@ -9,21 +9,31 @@ import { encodeFrame, FrameType } from "../proto/mod.ts";
 
 const utf8Encoder = new TextEncoder();
 
-/** The senders of owed Acks, one per connection, due after this turn. */
-let owing = new Set<() => void>();
-let owingTimer: ReturnType<typeof setTimeout> | undefined;
+/** The one flush timer of the connections a server runs (see {@link SessionRuntime}). */
+export class OwedAckScheduler {
+  /** The senders of owed Acks, one per connection, due after this turn. */
+  #owing = new Set<() => void>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
-function flushOwing(): void {
-  owingTimer = undefined;
-  const due = owing;
-  owing = new Set();
-  for (const send of due) send();
-}
+  /** Calls `sendOwedAck` after the current turn (once, however often it is scheduled). */
+  sendAfterThisTurn(sendOwedAck: () => void): void {
+    this.#owing.add(sendOwedAck);
+    this.#timer ??= setTimeout(this.#flush, 0);
+  }
 
-/** Calls `sendOwedAck` after the current turn (once, however often it is scheduled). */
-export function sendAfterThisTurn(sendOwedAck: () => void): void {
-  owing.add(sendOwedAck);
-  owingTimer ??= setTimeout(flushOwing, 0);
+  /** Drops what is scheduled (server stop: the connections are closing anyway). */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#owing = new Set();
+  }
+
+  #flush = (): void => {
+    this.#timer = undefined;
+    const due = this.#owing;
+    this.#owing = new Set();
+    for (const send of due) send();
+  };
 }
 
 /** The encoded cumulative Ack `{"ack": upTo, "upto": true}` with server sequence `sequence`. */

@@ -1,7 +1,7 @@
 /**
- * Presence and session refresh for all established connections sharing one
- * set of connection settings: two intervals in all instead of two per
- * connection (each a timer and a closure, kept for the connection's life).
+ * Presence and session refresh for all established connections of a server:
+ * two intervals in all instead of two per connection (each a timer and a
+ * closure, kept for the connection's life).
  *
  * @module
  */
@@ -49,16 +49,12 @@ export class Refresher {
   /** Stops refreshing `connection`; the intervals stop with the last one. */
   delete(connection: Refreshable): void {
     if (!this.#connections.delete(connection) || this.#connections.size > 0) return;
+    this.stop();
+  }
+
+  /** Stops the intervals now (server stop). */
+  stop(): void {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
   }
-}
-
-const refreshers = new WeakMap<RefreshTtls, Refresher>();
-
-/** The one refresher of the connections sharing `ttls` (their deps object). */
-export function refresherOf(ttls: RefreshTtls): Refresher {
-  let refresher = refreshers.get(ttls);
-  if (refresher === undefined) refreshers.set(ttls, refresher = new Refresher(ttls));
-  return refresher;
 }

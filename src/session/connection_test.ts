@@ -1,0 +1,396 @@
+/**
+ * Unit tests of one connection with a fake Link, a fake handshake driver and
+ * a fake Router: both phases, the close path and the bounds of issue 19 §2
+ * (pre-handshake buffering, replies to a non-reading client, partial frames).
+ */
+import assert from "node:assert/strict";
+import { createHandshake, generateKeyPair, type NoiseTransport } from "../crypto/mod.ts";
+import {
+  controlFrame,
+  type DecodedFrame,
+  decodeFrame,
+  encodeFrame,
+  encodeUnit,
+  encodeVarint,
+  type Frame,
+  FrameType,
+  UnitDecoder,
+} from "../proto/mod.ts";
+import { MemoryPresence, PeerRegistry, type Router } from "../router/mod.ts";
+import type { Store } from "../storage/mod.ts";
+import type { Link, UnitHeader } from "../transport/mod.ts";
+import { silentLogger } from "../log/mod.ts";
+import {
+  type ConnectionDeps,
+  PRE_HANDSHAKE_INBOUND_BYTES,
+  ServerConnection,
+} from "./connection.ts";
+import { HandshakeError } from "./errors.ts";
+import { ERROR_BURST, MAX_ESTABLISHED_FRAME } from "./established_phase.ts";
+import type { Established, HandshakeDeps } from "./handshake.ts";
+import type { HandshakeDriver } from "./handshake_phase.ts";
+import { SessionRuntime } from "./runtime.ts";
+
+const encoder = new TextEncoder();
+
+/** A link that keeps what the server sent; its backlog is whatever the test says. */
+class FakeLink implements Link {
+  readonly mode = "binary" as const;
+  readonly sent: { unit: Uint8Array; header: UnitHeader | null }[] = [];
+  backlogBytes = 0;
+  closed = false;
+  send(unit: Uint8Array, header: UnitHeader | null): void {
+    if (!this.closed) this.sent.push({ unit, header });
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+/** A server/client Noise transport pair from a real XK exchange. */
+function transportPair(): { server: NoiseTransport; client: NoiseTransport } {
+  const serverKeys = generateKeyPair();
+  const protocolName = "Noise_XK_25519_ChaChaPoly_BLAKE2s";
+  const prologue = encoder.encode("test");
+  const i = createHandshake({
+    protocolName,
+    initiator: true,
+    prologue,
+    staticPrivate: generateKeyPair().privateKey,
+    remoteStatic: serverKeys.publicKey,
+  });
+  const r = createHandshake({
+    protocolName,
+    initiator: false,
+    prologue,
+    staticPrivate: serverKeys.privateKey,
+  });
+  r.readMessage(i.writeMessage());
+  i.readMessage(r.writeMessage());
+  r.readMessage(i.writeMessage());
+  return { server: r.split(), client: i.split() };
+}
+
+/** A handshake that accepts any Hello and establishes device `d1` at once (IK-like). */
+class FakeHandshake implements HandshakeDriver {
+  awaitingAuth = false;
+  hellos = 0;
+  /** Resolves the Hello when the test says so (null = at once). */
+  gate: Promise<void> | null = null;
+  refuse: HandshakeError | null = null;
+  constructor(readonly transport: NoiseTransport) {}
+  async hello(_frame: DecodedFrame): Promise<Frame> {
+    this.hellos++;
+    if (this.gate) await this.gate;
+    if (this.refuse) throw this.refuse;
+    return controlFrame(FrameType.Auth, 0, 0, { handshake: "00" });
+  }
+  auth(): void {}
+  commit(): Promise<Established> {
+    return Promise.resolve({
+      deviceId: "d1",
+      userId: "u1",
+      user: {} as Established["user"],
+      sessionId: "s1",
+      protocolVersion: 1,
+      transport: this.transport,
+      ack: controlFrame(FrameType.Ack, 0, 0, { handshake: "ok" }),
+      action: null,
+    });
+  }
+}
+
+/** A router that records what it is asked and answers a plain Ack (or what the test sets). */
+class FakeRouter {
+  routed: DecodedFrame[] = [];
+  reply: (frame: DecodedFrame) => Frame | null = (frame) =>
+    controlFrame(FrameType.Ack, frame.channel, 0, { ack: frame.sequence });
+  route(_peer: unknown, frame: DecodedFrame): Frame | null {
+    this.routed.push(frame);
+    return this.reply(frame);
+  }
+  /** The offline queue delivery drains on connect: always empty here. */
+  offlineQueue = {
+    load: () => Promise.resolve([]),
+    settle: () => Promise.resolve(),
+    requeue: () => Promise.resolve(),
+  };
+}
+
+interface Harness {
+  connection: ServerConnection;
+  link: FakeLink;
+  router: FakeRouter;
+  handshake: FakeHandshake;
+  registry: PeerRegistry;
+  client: NoiseTransport;
+  closes: string[];
+  runtime: SessionRuntime;
+  decrypted: DecodedFrame[];
+}
+
+function harness(overrides: Partial<ConnectionDeps> = {}): Harness {
+  const pair = transportPair();
+  const link = new FakeLink();
+  const router = new FakeRouter();
+  const handshake = new FakeHandshake(pair.server);
+  const registry = new PeerRegistry();
+  const closes: string[] = [];
+  const runtime = new SessionRuntime({ presenceTtlSeconds: 30, sessionTtlSeconds: 60 });
+  const store = {
+    loadInbox: () => Promise.resolve([]),
+    deleteRelay: () => Promise.resolve(0),
+    putSession: () => Promise.resolve(),
+  } as unknown as Store;
+  const deps: ConnectionDeps = {
+    handshake: {} as HandshakeDeps,
+    newHandshake: () => handshake,
+    router: router as unknown as Router,
+    registry,
+    presence: new MemoryPresence(),
+    store,
+    runtime,
+    instanceId: "i1",
+    handshakeTimeoutMs: 10_000,
+    outboundQueueFrames: 1024,
+    outboundQueueBytes: 1024 * 1024,
+    inboundQueueBytes: 32 * 1024 * 1024,
+    partialFrameTimeoutMs: 10_000,
+    presenceTtlSeconds: 30,
+    sessionTtlSeconds: 60,
+    log: silentLogger,
+    observer: { closed: (info) => closes.push(info.reason) },
+    ...overrides,
+  };
+  const connection = new ServerConnection(link, deps, "c1");
+  return {
+    connection,
+    link,
+    router,
+    handshake,
+    registry,
+    client: pair.client,
+    closes,
+    runtime,
+    decrypted: [],
+  };
+}
+
+const hello = () =>
+  encodeFrame(controlFrame(FrameType.Hello, 0, 1, { pattern: "IK", capabilities: [] }));
+
+/** Drives the handshake; returns once the connection is established. */
+async function establish(h: Harness): Promise<void> {
+  await h.connection.receive(hello());
+  assert.ok(h.connection.established, `not established: ${h.closes.join(", ")}`);
+}
+
+/**
+ * The server's encrypted frames from the `from`-th item sent (item 0 is the
+ * plaintext Auth). Noise needs every message in order, so all are decrypted
+ * once and kept.
+ */
+function decryptSent(h: Harness, from = 1): DecodedFrame[] {
+  while (h.decrypted.length < h.link.sent.length - 1) {
+    const [body] = new UnitDecoder().push(h.link.sent[h.decrypted.length + 1].unit);
+    h.decrypted.push(decodeFrame(h.client.decrypt(body))!.frame);
+  }
+  return h.decrypted.slice(from - 1);
+}
+
+/** One Noise unit carrying `frames`, encrypted by the client. */
+function unitOf(h: Harness, ...frames: Frame[]): Uint8Array {
+  const plain = frames.map(encodeFrame);
+  const joined = new Uint8Array(plain.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of plain) joined.set(f, (at += f.length) - f.length);
+  return encodeUnit(h.client.encrypt(joined));
+}
+
+const msg = (sequence: number, payload = "hi") => ({
+  type: FrameType.Msg,
+  channel: 7,
+  sequence,
+  payload: encoder.encode(payload),
+});
+
+Deno.test("connection: the handshake phase answers Auth in the clear, then the Ack encrypted", async () => {
+  const h = harness();
+  await establish(h);
+  assert.equal(h.link.sent[0].header?.type, "auth");
+  const [ack] = decryptSent(h);
+  assert.equal(ack.type, FrameType.Ack);
+  assert.equal((ack.control as { handshake: string }).handshake, "ok");
+  assert.equal(h.registry.get("d1"), h.connection);
+  h.connection.close("shutdown");
+  await h.connection.done;
+  h.runtime.stop();
+});
+
+Deno.test("connection: established frames reach the router; its reply goes back encrypted", async () => {
+  const h = harness();
+  await establish(h);
+  await h.connection.receive(unitOf(h, msg(2), msg(3)));
+  assert.deepEqual(h.router.routed.map((f) => f.sequence), [2, 3]);
+  const replies = decryptSent(h, 2);
+  assert.deepEqual(replies.map((f) => (f.control as { ack: number }).ack), [2, 3]);
+  h.connection.close("shutdown");
+  await h.connection.done;
+  assert.equal(h.registry.get("d1"), undefined);
+  h.runtime.stop();
+});
+
+Deno.test("connection: a refused Hello gets a plaintext Error and the link closes", async () => {
+  const h = harness();
+  h.handshake.refuse = new HandshakeError("zkp", "device key proof did not verify");
+  await h.connection.receive(hello());
+  const error = decodeFrame(h.link.sent.at(-1)!.unit)!.frame;
+  assert.equal(error.type, FrameType.Error);
+  assert.equal((error.control as { error: string }).error, "handshake");
+  assert.ok(h.link.closed);
+  assert.deepEqual(h.closes, ["handshake_failed: zkp"]);
+  await h.connection.done;
+});
+
+Deno.test("connection: a replaced session tells the client before it closes", async () => {
+  const h = harness();
+  await establish(h);
+  h.connection.close("replaced");
+  const [last] = decryptSent(h, h.link.sent.length - 1);
+  assert.equal((last.control as { error: string }).error, "replaced");
+  assert.ok(h.link.closed);
+  await h.connection.done;
+  h.runtime.stop();
+});
+
+Deno.test("connection: cumulative Acks go out after the turn, through the runtime the server passes in", async () => {
+  const h = harness();
+  h.router.reply = () => null; // a broadcast whose Ack the session owes
+  const ackUpto = controlFrame(FrameType.Hello, 0, 1, { capabilities: ["ack-upto"] });
+  await h.connection.receive(encodeFrame(ackUpto));
+  await h.connection.receive(unitOf(h, msg(2), msg(3), msg(4)));
+  assert.equal(h.link.sent.length, 2, "nothing yet: the Ack waits for the end of the turn");
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const [ack] = decryptSent(h, 2);
+  assert.deepEqual(ack.control, { ack: 4, upto: true });
+  h.connection.close("shutdown");
+  await h.connection.done;
+  h.runtime.stop();
+});
+
+// ---- issue 19 §2: pre-handshake buffering ----
+
+Deno.test("pre-handshake: a length prefix over the handshake limit is refused before its bytes", async () => {
+  const h = harness();
+  // Announces 60 MiB and sends only the prefix: the server must not wait for the rest.
+  await h.connection.receive(encodeVarint(60 * 1024 * 1024));
+  assert.ok(h.link.closed);
+  assert.equal(h.handshake.hellos, 0);
+  assert.match(h.closes[0], /^handshake_failed: decode/);
+  await h.connection.done;
+});
+
+Deno.test("pre-handshake: upstream queued behind a pending Hello is bounded", async () => {
+  const h = harness();
+  let release!: () => void;
+  h.handshake.gate = new Promise((resolve) => (release = resolve));
+  const first = h.connection.receive(hello());
+  // The Hello is waiting for the store; the client keeps sending.
+  const chunk = new Uint8Array(16 * 1024);
+  let sent = 0;
+  while (!h.link.closed && sent <= 4 * PRE_HANDSHAKE_INBOUND_BYTES) {
+    void h.connection.receive(chunk);
+    sent += chunk.length;
+  }
+  assert.ok(h.link.closed, "the connection must close once the pre-handshake bound is passed");
+  assert.ok(sent <= PRE_HANDSHAKE_INBOUND_BYTES + chunk.length, `took ${sent} bytes`);
+  assert.deepEqual(h.closes, ["inbound_backlog"]);
+  release();
+  await first;
+  await h.connection.done;
+});
+
+Deno.test("pre-handshake: the handshake timeout closes a link holding a half-received Hello", async () => {
+  const h = harness({ handshakeTimeoutMs: 20 });
+  const bytes = hello();
+  await h.connection.receive(bytes.subarray(0, bytes.length - 1));
+  await h.connection.done;
+  assert.ok(h.link.closed);
+  assert.deepEqual(h.closes, ["handshake_failed: timeout"]);
+});
+
+// ---- issue 19 §2: replies to a client that does not read ----
+
+Deno.test("replies: a unit packed with bad frames draws a bounded number of Errors, then a close", async () => {
+  const h = harness();
+  await establish(h);
+  await h.connection.receive(unitOf(h, msg(5)));
+  const before = h.link.sent.length;
+  // 2,000 frames whose sequence does not increase: each would draw an Error.
+  const bad = Array.from({ length: 2000 }, () => msg(5, ""));
+  await h.connection.receive(unitOf(h, ...bad));
+  assert.ok(h.link.closed);
+  assert.deepEqual(h.closes, ["too_many_errors"]);
+  const errors = decryptSent(h, before);
+  assert.ok(errors.length <= ERROR_BURST + 1, `${errors.length} frames sent`);
+  assert.equal((errors.at(-1)!.control as { error: string }).error, "too_many_errors");
+  await h.connection.done;
+  h.runtime.stop();
+});
+
+Deno.test("replies: Acks count against the outbound bound like deliveries", async () => {
+  const h = harness();
+  await establish(h);
+  const before = h.link.sent.length;
+  h.link.backlogBytes = 2 * 1024 * 1024; // the client stopped reading
+  await h.connection.receive(unitOf(h, msg(2)));
+  assert.equal(h.link.sent.length, before, "no Ack is buffered for a client that does not read");
+  assert.ok(h.link.closed);
+  assert.deepEqual(h.closes, ["slow: outbound bound exceeded by replies"]);
+  await h.connection.done;
+  h.runtime.stop();
+});
+
+// ---- issue 19 §2: post-handshake partial frames ----
+
+Deno.test("partial frames: a frame declaring more than the established limit is refused at once", async () => {
+  const h = harness();
+  await establish(h);
+  // The first unit carries only the start of a 16 MiB frame.
+  const start = new Uint8Array([...encodeVarint(16 * 1024 * 1024), FrameType.Msg, 7, 2]);
+  await h.connection.receive(encodeUnit(h.client.encrypt(start)));
+  assert.ok(h.link.closed);
+  assert.deepEqual(h.closes, ["protocol_error: frame decode error"]);
+  const [error] = decryptSent(h, h.link.sent.length - 1);
+  assert.equal((error.control as { error: string }).error, "decode");
+  await h.connection.done;
+  h.runtime.stop();
+});
+
+Deno.test("partial frames: the largest deliverable frame still passes", async () => {
+  const h = harness();
+  await establish(h);
+  // Split over two units, as a client must for a frame this size.
+  const frame = encodeFrame(msg(2, "x".repeat(MAX_ESTABLISHED_FRAME - 64)));
+  const cut = 40_000;
+  await h.connection.receive(encodeUnit(h.client.encrypt(frame.subarray(0, cut))));
+  await h.connection.receive(encodeUnit(h.client.encrypt(frame.subarray(cut))));
+  assert.ok(!h.link.closed, h.closes.join());
+  assert.equal(h.router.routed.length, 1);
+  h.connection.close("shutdown");
+  await h.connection.done;
+  h.runtime.stop();
+});
+
+Deno.test("partial frames: a frame never completed is timed out", async () => {
+  const h = harness({ partialFrameTimeoutMs: 20 });
+  await establish(h);
+  const frame = encodeFrame(msg(2, "x".repeat(1000)));
+  await h.connection.receive(encodeUnit(h.client.encrypt(frame.subarray(0, 100))));
+  assert.ok(!h.link.closed);
+  await h.connection.done;
+  assert.deepEqual(h.closes, ["frame_timeout: no complete frame within 20 ms"]);
+  const [error] = decryptSent(h, h.link.sent.length - 1);
+  assert.equal((error.control as { error: string }).error, "timeout");
+  h.runtime.stop();
+});

@@ -1,0 +1,308 @@
+/**
+ * The established phase of a connection: upstream Noise units decrypted into
+ * CCP-1 frames, checked (sequence, size) and routed; replies, Errors and
+ * cumulative Acks go out through the {@link Outbound}.
+ *
+ * Bounds (PROTOCOL.md §2): a frame whose declared length cannot be delivered
+ * is refused as soon as its length prefix is read; a frame begun must be
+ * completed within the partial-frame timeout; a client that keeps provoking
+ * Errors is closed.
+ *
+ * @module
+ */
+import type { NoiseTransport } from "../crypto/mod.ts";
+import {
+  controlFrame,
+  type DecodedFrame,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+  UnitDecoder,
+} from "../proto/mod.ts";
+import type { Peer, RouteOptions, Router } from "../router/mod.ts";
+import { RouteError } from "../router/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { CloseReason } from "./close_reason.ts";
+import { codecText } from "./handshake_phase.ts";
+import type { ConnectionObserver } from "./observer.ts";
+import type { Outbound } from "./outbound.ts";
+import type { OwedAckScheduler } from "./owed_acks.ts";
+
+/** Largest encoded frame one Noise message can carry (65535 − 16-byte tag). */
+export const MAX_DELIVERABLE_FRAME = 65519;
+/** Room the re-sequenced header may need beyond the payload. */
+const HEADER_ALLOWANCE = 32;
+/** Largest routable payload: it must fit one Noise message after re-sequencing. */
+export const MAX_ROUTABLE_PAYLOAD = MAX_DELIVERABLE_FRAME - HEADER_ALLOWANCE;
+/**
+ * Largest frame (declared body length) accepted after the handshake. A longer
+ * length prefix is refused at once, before its bytes arrive: no such frame
+ * could ever be delivered in one Noise message.
+ */
+export const MAX_ESTABLISHED_FRAME = MAX_DELIVERABLE_FRAME;
+/** Errors a client may provoke in a burst before it is closed… */
+export const ERROR_BURST = 64;
+/** …and how many per second it earns back. */
+const ERRORS_PER_SECOND = 8;
+
+const DEFER_PLAIN_ACK: RouteOptions = { deferPlainAck: true };
+const EMPTY_FRAMES: DecodedFrame[] = [];
+
+/** What the established phase needs from its connection. */
+export interface EstablishedSide {
+  /** The connection as the router knows it. */
+  readonly peer: Peer;
+  /** True while the connection is established (false once it closed). */
+  isOpen(): boolean;
+  /** Closes the connection. */
+  close(reason: CloseReason, detail?: string): void;
+  /** The client acknowledged server frames up to `upTo`. */
+  settle(upTo: number): void;
+}
+
+/** Collaborators and limits of the established phase. */
+export interface EstablishedDeps {
+  router: Router;
+  log: Logger;
+  observer: ConnectionObserver;
+  acks: OwedAckScheduler;
+  /** A frame (or Noise unit) begun must be complete within this time (0 = no limit). */
+  partialFrameTimeoutMs: number;
+}
+
+/** Upstream processing of an established session. */
+export class EstablishedPhase {
+  readonly #side: EstablishedSide;
+  readonly #deps: EstablishedDeps;
+  readonly #out: Outbound;
+  readonly #transport: NoiseTransport;
+  readonly #routeOptions: RouteOptions | undefined;
+  readonly #connectionId: string;
+  #units = new UnitDecoder();
+  #frames = new FrameDecoder({ maxFrameLength: MAX_ESTABLISHED_FRAME });
+  #lastClientSequence = 0;
+  #errorTokens = ERROR_BURST;
+  #errorRefill = performance.now();
+  #partialTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Sends the owed cumulative Ack; one closure per connection for the shared flush timer. */
+  readonly #sendOwedAckLater = () => {
+    if (this.#side.isOpen()) this.#out.flushOwedAck();
+  };
+
+  constructor(
+    side: EstablishedSide,
+    deps: EstablishedDeps,
+    out: Outbound,
+    session: { transport: NoiseTransport; cumulativeAcks: boolean; connectionId: string },
+  ) {
+    this.#side = side;
+    this.#deps = deps;
+    this.#out = out;
+    this.#transport = session.transport;
+    this.#routeOptions = session.cumulativeAcks ? DEFER_PLAIN_ACK : undefined;
+    this.#connectionId = session.connectionId;
+  }
+
+  /** Handles upstream bytes; synchronous unless routing has to wait. */
+  receive(chunk: Uint8Array): void | Promise<void> {
+    let units: Uint8Array[];
+    try {
+      units = this.#units.push(chunk);
+    } catch (error) {
+      this.sendError("decode", codecText(error));
+      this.#side.close("protocol_error", "bad unit framing");
+      return;
+    }
+    const result = this.#runUnits(units, 0, EMPTY_FRAMES, 0);
+    this.#afterChunk();
+    return result;
+  }
+
+  /** Stops the phase's timer (the connection closed). */
+  stop(): void {
+    clearTimeout(this.#partialTimer);
+    this.#partialTimer = undefined;
+  }
+
+  /** Sends an Error frame, counted against the error budget and the outbound bound. */
+  sendError(code: string, detail: string, about?: Frame): void {
+    if (!this.#side.isOpen()) return;
+    if (!this.#takeErrorToken()) {
+      this.#side.close("too_many_errors");
+      return;
+    }
+    const body: Record<string, unknown> = { error: code, detail };
+    if (about) body.sequence = about.sequence;
+    this.#send(controlFrame(FrameType.Error, about?.channel ?? 0, 0, body));
+  }
+
+  /** Sends a reply (Ack, Error…) unless the client left the outbound bound unread. */
+  #send(frame: Frame): void {
+    if (this.#out.overBound) {
+      this.#side.close("slow", "outbound bound exceeded by replies");
+      return;
+    }
+    this.#out.sendEncrypted(frame);
+  }
+
+  #takeErrorToken(): boolean {
+    const now = performance.now();
+    const earned = ((now - this.#errorRefill) / 1000) * ERRORS_PER_SECOND;
+    if (earned >= 1) {
+      this.#errorTokens = Math.min(ERROR_BURST, this.#errorTokens + Math.floor(earned));
+      this.#errorRefill = now;
+    }
+    if (this.#errorTokens === 0) return false;
+    this.#errorTokens--;
+    return true;
+  }
+
+  /** After a chunk: schedule the owed Ack; watch a frame left half-received. */
+  #afterChunk(): void {
+    this.#flushOwedAckSoon();
+    const partial = this.#units.buffered > 0 || this.#frames.buffered > 0;
+    if (!partial || !this.#side.isOpen()) {
+      this.stop();
+      return;
+    }
+    const ms = this.#deps.partialFrameTimeoutMs;
+    if (ms > 0 && this.#partialTimer === undefined) {
+      this.#partialTimer = setTimeout(() => {
+        this.#partialTimer = undefined;
+        this.#side.close("frame_timeout", `no complete frame within ${ms} ms`);
+      }, ms);
+    }
+  }
+
+  /**
+   * Decrypts `units[unit..]` and handles their frames in order, from frame
+   * `next` of `frames` (the already-decoded rest of the previous unit).
+   * Synchronous until a frame's routing has to wait; then continues on a promise.
+   */
+  #runUnits(
+    units: Uint8Array[],
+    unit: number,
+    frames: DecodedFrame[],
+    next: number,
+  ): void | Promise<void> {
+    while (true) {
+      if (!this.#side.isOpen()) return;
+      if (next < frames.length) {
+        const pending = this.#sessionFrame(frames[next++]);
+        if (pending !== undefined) {
+          return pending.then(() => {
+            const more = this.#runUnits(units, unit, frames, next);
+            this.#afterChunk();
+            return more;
+          });
+        }
+        continue;
+      }
+      if (unit >= units.length) return;
+      let plaintext: Uint8Array;
+      try {
+        plaintext = this.#transport.decrypt(units[unit++]);
+      } catch {
+        // Without a valid tag nothing from this peer can be trusted.
+        this.#side.close("protocol_error", "decrypt failure");
+        return;
+      }
+      try {
+        frames = this.#frames.push(plaintext);
+      } catch (error) {
+        this.sendError("decode", codecText(error));
+        this.#side.close("protocol_error", "frame decode error");
+        return;
+      }
+      next = 0;
+    }
+  }
+
+  #sessionFrame(frame: DecodedFrame): void | Promise<void> {
+    this.#deps.observer.frameIn?.(frame.type);
+    if (frame.sequence <= this.#lastClientSequence) {
+      this.sendError(
+        "sequence",
+        `sequence ${frame.sequence} is not above ${this.#lastClientSequence}`,
+        frame,
+      );
+      return;
+    }
+    this.#lastClientSequence = frame.sequence;
+    switch (frame.type) {
+      case FrameType.Ack:
+        return this.#settle(frame.control);
+      case FrameType.Error:
+        this.#deps.log.info("client error frame", { connection: this.#connectionId });
+        return;
+      case FrameType.Hello:
+      case FrameType.Auth:
+        this.sendError("unexpected", "handshake frames are not valid after the handshake", frame);
+        return;
+    }
+    if (frame.payload.length > MAX_ROUTABLE_PAYLOAD) {
+      this.sendError(
+        "too_large",
+        `payload over ${MAX_ROUTABLE_PAYLOAD} bytes cannot be delivered`,
+        frame,
+      );
+      return;
+    }
+    const started = performance.now();
+    let reply: Frame | null | Promise<Frame | null>;
+    try {
+      reply = this.#deps.router.route(this.#side.peer, frame, frame.control, this.#routeOptions);
+    } catch (error) {
+      return this.#routeFailed(frame, error);
+    }
+    if (reply instanceof Promise) {
+      return reply.then(
+        (answer) => this.#routed(frame, started, answer),
+        (error) => this.#routeFailed(frame, error),
+      );
+    }
+    this.#routed(frame, started, reply);
+  }
+
+  #routed(frame: DecodedFrame, started: number, reply: Frame | null): void {
+    this.#deps.observer.routed?.({
+      type: frame.type,
+      seconds: (performance.now() - started) / 1000,
+    });
+    if (!this.#side.isOpen()) return;
+    if (reply) this.#send(reply);
+    else if (this.#routeOptions !== undefined) this.#out.oweAck(frame.sequence);
+  }
+
+  #routeFailed(frame: DecodedFrame, error: unknown): void {
+    if (error instanceof RouteError) {
+      this.sendError(error.code, error.message, frame);
+    } else {
+      this.#deps.log.error("routing failed", {
+        connection: this.#connectionId,
+        error: String(error),
+      });
+      // A dependency failed (store, presence…): retryable, a documented code.
+      this.sendError("unavailable", "the server could not route this frame; retry", frame);
+    }
+  }
+
+  #settle(control: unknown): void {
+    const upTo = (control as { ack?: unknown } | null)?.ack;
+    if (typeof upTo !== "number" || !Number.isInteger(upTo) || upTo < 0) {
+      this.sendError("invalid_payload", 'ack must be {"ack": <sequence>}');
+      return;
+    }
+    this.#side.settle(upTo);
+  }
+
+  /**
+   * Schedules the owed cumulative Ack. It goes out after the current
+   * event-loop turn, so the Msgs of one burst share one Ack, or earlier,
+   * just before the next frame sent to this client.
+   */
+  #flushOwedAckSoon(): void {
+    if (!this.#out.owesAck || !this.#side.isOpen()) return;
+    this.#deps.acks.sendAfterThisTurn(this.#sendOwedAckLater);
+  }
+}
