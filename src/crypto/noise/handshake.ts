@@ -6,7 +6,8 @@
  */
 
 import { NoiseError } from "./errors.ts";
-import { HandshakeState } from "./handshake_state.ts";
+import { type Kem, type KemKeyPair, pqSuite } from "../pq/mod.ts";
+import { type HandshakePayload, HandshakeState } from "./handshake_state.ts";
 import {
   nativeBlake2b,
   nativeBlake2s,
@@ -38,8 +39,15 @@ export interface HandshakeOptions {
    * (`psk0+psk2` → [psk0, psk2]). Missing ones may be supplied later with `setPsk`.
    */
   psks?: Uint8Array[];
-  /** Primitive implementation; default `native`. */
+  /**
+   * Primitive implementation; default `native`. For a hybrid (`hfs`)
+   * protocol it also picks the KEM: native → WebCrypto, noble → noble.
+   */
   backend?: Backend;
+  /** The KEM of an `hfs` protocol, overriding the backend's (tests and vectors). */
+  kem?: Kem;
+  /** Local KEM key pair `e1`; only for test vectors and tests. Generated when absent. */
+  kemKeyPair?: KemKeyPair;
 }
 
 /** One party's side of a Noise handshake. */
@@ -48,6 +56,15 @@ export interface Handshake {
   writeMessage(payload?: Uint8Array): Uint8Array;
   /** Consumes the peer's next handshake message and returns its payload. */
   readMessage(message: Uint8Array): Uint8Array;
+  /**
+   * Like `writeMessage`, for any message including KEM steps (`hfs`);
+   * `payload` may be computed from the handshake hash it is encrypted under.
+   */
+  writeMessageAsync(payload?: HandshakePayload): Promise<Uint8Array>;
+  /** Like `readMessage`, for any message including KEM steps (`hfs`). */
+  readMessageAsync(message: Uint8Array): Promise<Uint8Array>;
+  /** The handshake hash the last message's payload was encrypted under (null before any). */
+  readonly payloadHash: Uint8Array | null;
   /** Supplies the key for modifier `pskN` before the message that uses it. */
   setPsk(modifier: number, psk: Uint8Array): void;
   /** The full protocol name. */
@@ -94,7 +111,10 @@ export function cryptoSuite(hash: HashName, backend: Backend = "native"): Crypto
 /** Starts a handshake. Throws `NoiseError` for unsupported names or missing/ill-sized keys. */
 export function createHandshake(options: HandshakeOptions): Handshake {
   const protocol = parseProtocolName(options.protocolName);
-  const suite = cryptoSuite(protocol.hash, options.backend ?? "native");
+  const backend = checkBackend(options.backend ?? "native");
+  const suite = cryptoSuite(protocol.hash, backend);
+  const kem = options.kem ??
+    (protocol.kem === null ? undefined : pqSuite(backend === "native" ? "webcrypto" : "noble").kem);
   const { dh } = suite;
   return new HandshakeState({
     suite,
@@ -109,6 +129,8 @@ export function createHandshake(options: HandshakeOptions): Handshake {
       : dh.keyPairFromPrivate(options.ephemeralPrivate),
     rs: options.remoteStatic,
     psks: options.psks,
+    kem,
+    e1: options.kemKeyPair,
   });
 }
 

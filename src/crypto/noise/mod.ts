@@ -1,7 +1,9 @@
 /**
  * The Noise Protocol Framework (revision 34) for CommuCat sessions:
- * `Noise_{NN,XX,XK,IK}[pskN...]_25519_ChaChaPoly_{BLAKE2s,BLAKE2b,SHA256}` on a
- * native (node:crypto) or a portable (noble) backend.
+ * `Noise_{NN,XX,XK,IK}[pskN...]_25519_ChaChaPoly_{BLAKE2s,BLAKE2b,SHA256}` and
+ * the hybrid `Noise_{XK,IK}hfs_25519+MLKEM768_ChaChaPoly_<hash>` (Noise HFS,
+ * ML-KEM-768; messages with a KEM step use `writeMessageAsync`/`readMessageAsync`)
+ * on a native (node:crypto, WebCrypto) or a portable (noble) backend.
  *
  * ```ts
  * const server = generateKeyPair();
@@ -43,6 +45,7 @@ export { MAX_TRANSPORT_PLAINTEXT, type NoiseTransport } from "./transport.ts";
 export {
   type HandshakePattern,
   type HashName,
+  type KemName,
   parseProtocolName,
   type ProtocolSpec,
   type Token,
@@ -56,7 +59,11 @@ export {
 } from "./session_patterns.ts";
 export { CipherState } from "./cipher_state.ts";
 export { hkdf, SymmetricState } from "./symmetric_state.ts";
-export { HandshakeState, type HandshakeStateInit } from "./handshake_state.ts";
+export {
+  type HandshakePayload,
+  HandshakeState,
+  type HandshakeStateInit,
+} from "./handshake_state.ts";
 export {
   formatVectorResult,
   formatVectorSummary,

@@ -1,6 +1,8 @@
 /**
  * Handshake patterns and protocol-name parsing (Noise §7, §8, §9).
- * Supported: `Noise_{NN,XX,XK,IK}[pskN[+pskM...]]_25519_ChaChaPoly_{BLAKE2s,BLAKE2b,SHA256}`.
+ * Supported: `Noise_{NN,XX,XK,IK}[pskN[+pskM...]]_25519_ChaChaPoly_{BLAKE2s,BLAKE2b,SHA256}`
+ * and the hybrid forward secrecy extension (Noise HFS, tokens `e1`/`ekem1`)
+ * with ML-KEM-768: `Noise_{XK,IK}hfs_25519+MLKEM768_ChaChaPoly_<hash>`.
  *
  * @module
  */
@@ -8,7 +10,10 @@
 import { NoiseError } from "./errors.ts";
 
 /** A message-pattern token. */
-export type Token = "e" | "s" | "ee" | "es" | "se" | "ss" | "psk";
+export type Token = "e" | "s" | "ee" | "es" | "se" | "ss" | "psk" | "e1" | "ekem1";
+
+/** The KEMs a hybrid (`hfs`) protocol may name after the DH (`25519+MLKEM768`). */
+export type KemName = "MLKEM768";
 
 /** A pre-message token. */
 export type PreMessageToken = "e" | "s";
@@ -38,6 +43,8 @@ export interface ProtocolSpec {
   readonly pskModifiers: readonly number[];
   /** The hash named in the protocol. */
   readonly hash: HashName;
+  /** The KEM of a hybrid (`hfs`) protocol, null for a classical one. */
+  readonly kem: KemName | null;
 }
 
 const BASE_PATTERNS: Readonly<Record<string, HandshakePattern>> = {
@@ -66,6 +73,29 @@ const BASE_PATTERNS: Readonly<Record<string, HandshakePattern>> = {
     messages: [["e", "es", "s", "ss"], ["e", "ee", "se"]],
   },
 };
+
+/**
+ * The `hfs` patterns (Noise HFS §5): `e1` (the initiator's KEM public key,
+ * encrypted) follows the DH tokens of the first message that precede the
+ * static; `ekem1` (the ciphertext, encrypted, then MixKey of the shared
+ * secret) follows `ee` in the reply. We implement the two CommuCat uses.
+ */
+const HFS_PATTERNS: Readonly<Record<string, HandshakePattern>> = {
+  XK: {
+    name: "XKhfs",
+    initiatorPreMessage: [],
+    responderPreMessage: ["s"],
+    messages: [["e", "es", "e1"], ["e", "ee", "ekem1"], ["s", "se"]],
+  },
+  IK: {
+    name: "IKhfs",
+    initiatorPreMessage: [],
+    responderPreMessage: ["s"],
+    messages: [["e", "es", "e1", "s", "ss"], ["e", "ee", "ekem1", "se"]],
+  },
+};
+
+const KEMS: readonly KemName[] = ["MLKEM768"];
 
 const HASHES: readonly HashName[] = ["BLAKE2s", "BLAKE2b", "SHA256"];
 
@@ -113,14 +143,31 @@ export function parseProtocolName(name: string): ProtocolSpec {
   if (parts.length !== 5 || parts[0] !== "Noise") {
     throw unsupported(`"${name}" is not of the form Noise_<pattern>_<dh>_<cipher>_<hash>`);
   }
-  const [, patternText, dh, cipher, hash] = parts;
-  const match = /^([A-Z][A-Z0-9]*)(.*)$/.exec(patternText);
-  const base = match === null ? undefined : BASE_PATTERNS[match[1]];
+  const [, patternText, dhText, cipher, hash] = parts;
+  const match = /^([A-Z][A-Z0-9]*)(hfs)?(.*)$/.exec(patternText);
+  const hybrid = match?.[2] === "hfs";
+  const base = match === null ? undefined : (hybrid ? HFS_PATTERNS : BASE_PATTERNS)[match[1]];
   if (match === null || base === undefined) {
-    throw unsupported(`unsupported handshake pattern in "${name}" (have NN, XX, XK, IK)`);
+    throw unsupported(
+      `unsupported handshake pattern in "${name}" (have NN, XX, XK, IK, XKhfs, IKhfs)`,
+    );
   }
-  const pskModifiers = parseModifiers(match[2], base);
+  const pskModifiers = parseModifiers(match[3], base);
+  if (hybrid && pskModifiers.length > 0) {
+    throw unsupported("psk modifiers are not supported with hfs");
+  }
+  const [dh, kem, ...rest] = dhText.split("+");
   if (dh !== "25519") throw unsupported(`unsupported DH "${dh}" (have 25519)`);
+  if (hybrid !== (kem !== undefined) || rest.length > 0) {
+    throw unsupported(
+      hybrid
+        ? `${base.name} needs a KEM after the DH ("25519+MLKEM768")`
+        : `a KEM in "${dhText}" needs an hfs pattern`,
+    );
+  }
+  if (kem !== undefined && !(KEMS as readonly string[]).includes(kem)) {
+    throw unsupported(`unsupported KEM "${kem}" (have ${KEMS.join(", ")})`);
+  }
   if (cipher !== "ChaChaPoly") {
     throw unsupported(`unsupported cipher "${cipher}" (have ChaChaPoly)`);
   }
@@ -132,5 +179,6 @@ export function parseProtocolName(name: string): ProtocolSpec {
     pattern: withPsks(base, pskModifiers),
     pskModifiers,
     hash: hash as HashName,
+    kem: (kem ?? null) as KemName | null,
   };
 }
