@@ -72,7 +72,7 @@ export async function runChat(options: ChatOptions): Promise<void> {
   );
 
   // Prints deliveries; reconnects whenever a session ends (until /quit).
-  const receiving = (async () => {
+  (async () => {
     let quickReplacements = 0;
     while (true) {
       const live = c!;
@@ -116,7 +116,7 @@ export async function runChat(options: ChatOptions): Promise<void> {
       }
       console.log("* reconnected");
     }
-  })();
+  })().catch((error) => fail("connect", error));
 
   let channel = options.channel;
   const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
@@ -162,8 +162,9 @@ export async function runChat(options: ChatOptions): Promise<void> {
       }
     }
   }
+  // End of input is /quit. Not waiting for `receiving`: it may be retrying a
+  // connection to a server that is down.
   quitting = true;
   await c?.closeGracefully();
-  // The receiving loop ends with the closed session.
-  await receiving;
+  Deno.exit(0);
 }
