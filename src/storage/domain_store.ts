@@ -246,8 +246,12 @@ export abstract class DomainStore<Db> {
     return this.#ops.listSecrets(this.#db, name);
   }
 
-  insertSecret(secret: ServerSecretRecord): Promise<void> {
-    return this.#ops.insertSecret(this.#db, secret);
+  insertSecret(secret: ServerSecretRecord, options?: { neverReused?: boolean }): Promise<void> {
+    return this.#ops.insertSecret(this.#db, secret, options);
+  }
+
+  latestSecretVersion(name: string): Promise<number> {
+    return this.#ops.latestSecretVersion(this.#db, name);
   }
 
   deleteSecret(name: string, version: number): Promise<void> {

@@ -367,7 +367,15 @@ export interface Store {
   // server secrets
   /** All versions of a secret, newest first. */
   listSecrets(name: string): Promise<ServerSecretRecord[]>;
-  insertSecret(secret: ServerSecretRecord): Promise<void>;
+  /**
+   * Stores a secret version; conflict when `(name, version)` exists. Each
+   * insert raises the name's high-water mark ({@link Store.latestSecretVersion}).
+   * With `neverReused`, also a conflict when `version` is not above that mark,
+   * i.e. it was issued before (and maybe deleted since), checked atomically.
+   */
+  insertSecret(secret: ServerSecretRecord, options?: { neverReused?: boolean }): Promise<void>;
+  /** Highest version ever stored under `name`, deleted ones included (0 when none). */
+  latestSecretVersion(name: string): Promise<number>;
   deleteSecret(name: string, version: number): Promise<void>;
 
   // pairing

@@ -9,6 +9,12 @@
  * only govern the first three; manual tokens live until their own expiry
  * or `revoke`.
  *
+ * Versions are never reused (#19 §3): a new token gets one more than the
+ * highest version ever stored, revoked ones included (the store's
+ * high-water mark), so "version 7" names one token for good — in logs,
+ * `admin-token list` and audit trails. Two instances issuing at once both
+ * aim at the same next version; the store lets only one have it.
+ *
  * A plaintext token leaves this module exactly once: as the return value of
  * {@link AdminTokenManager.bootstrap} / {@link AdminTokenManager.create}, or
  * through the `deliverToken` callback on rotation. It is never logged.
@@ -309,9 +315,13 @@ export class AdminTokenManager {
     const salt = crypto.getRandomValues(new Uint8Array(ADMIN_SALT_LENGTH));
     const metadata: Record<string, unknown> = { kind };
     if (label !== null) metadata.label = label;
+    const latest = Math.max(
+      rows[0]?.version ?? 0,
+      await this.#store.latestSecretVersion(ADMIN_SECRET_NAME),
+    );
     const record: ServerSecretRecord = {
       name: ADMIN_SECRET_NAME,
-      version: (rows[0]?.version ?? 0) + 1,
+      version: latest + 1,
       secret: hashToken(salt, token),
       public: salt,
       metadata,
@@ -321,7 +331,7 @@ export class AdminTokenManager {
       expiresAt: new Date(now.getTime() + expiresMs),
     };
     try {
-      await this.#store.insertSecret(record);
+      await this.#store.insertSecret(record, { neverReused: true });
       return record;
     } catch (error) {
       if (error instanceof StoreConflictError) return null;

@@ -180,3 +180,24 @@ Deno.test("two instances bootstrapping at once keep a single generated token", a
     assert.equal(await b.verify(shown[0]!), true);
   });
 });
+
+Deno.test("a revoked token's version is never issued again (#19 §3)", async () => {
+  await withStore(async (store) => {
+    const manager = new AdminTokenManager({ store, policy: OFF });
+    await manager.bootstrap("configured-admin-token-0123456789"); // version 1
+    const ops = await manager.create("ops"); // version 2
+    assert.equal(ops.version, 2);
+    assert.equal(await manager.revoke(ops.version), true);
+    const next = await manager.create("next");
+    assert.equal(next.version, 3, "not 2 again");
+    // Revoke every token, then a restart bootstraps: still a new number.
+    assert.equal(await manager.revoke(1), true);
+    assert.equal(await manager.revoke(3), true);
+    assert.deepEqual(await manager.list(), []);
+    const restarted = new AdminTokenManager({ store, policy: OFF });
+    const generated = await restarted.bootstrap();
+    assert.ok(generated !== null);
+    assert.deepEqual((await restarted.list()).map((t) => t.version), [4]);
+    assert.equal(await restarted.verify(ops.token), false, "the old version 2 token stays dead");
+  });
+});

@@ -1,12 +1,18 @@
 /**
- * Conformance cases for what keeps state bounded (#19 §3): pending pairing
- * codes per user and the retention of idempotency keys.
+ * Conformance cases for what keeps state bounded or unambiguous (#19 §3):
+ * pending pairing codes per user, the retention of idempotency keys, and
+ * secret versions that are never reused.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { IDEMPOTENCY_KEY_RETENTION_MS, type Store } from "../store.ts";
+import {
+  IDEMPOTENCY_KEY_RETENTION_MS,
+  type ServerSecretRecord,
+  type Store,
+  StoreConflictError,
+} from "../store.ts";
 import type { ConformanceCase } from "./mod.ts";
 import { at, seedDevices, T0 } from "./fixtures.ts";
 
@@ -23,7 +29,21 @@ function issue(store: Store, code: string, issuedAt: number, maxPending?: number
   );
 }
 
-/** Pending pairing codes per user, idempotency key retention. */
+function secret(name: string, version: number): ServerSecretRecord {
+  return {
+    name,
+    version,
+    secret: new Uint8Array(32).fill(version),
+    public: null,
+    metadata: {},
+    createdAt: T0,
+    validAfter: T0,
+    rotatesAt: at(100),
+    expiresAt: at(200),
+  };
+}
+
+/** Pending pairing codes per user, idempotency key retention, secret versions. */
 export const boundCases: ConformanceCase[] = [
   {
     name: "pairing: with maxPending, issuing one more deletes the user's oldest pending code",
@@ -90,6 +110,35 @@ export const boundCases: ConformanceCase[] = [
       assert.equal(await store.purgeIdempotencyKeys(at(retention + 1)), 1);
       assert.equal(await store.claimIdempotencyKey("old", "federation", at(retention + 2)), true);
       assert.equal(await store.claimIdempotencyKey("new", "federation", at(retention + 2)), false);
+    },
+  },
+  {
+    name: "secrets: the high-water mark survives deletes; neverReused refuses an old version",
+    fn: async (store) => {
+      assert.equal(await store.latestSecretVersion("admin-token"), 0);
+      await store.insertSecret(secret("admin-token", 1), { neverReused: true });
+      await store.insertSecret(secret("admin-token", 2), { neverReused: true });
+      await store.insertSecret(secret("other", 9));
+      assert.equal(await store.latestSecretVersion("admin-token"), 2);
+      await store.deleteSecret("admin-token", 2); // revoked
+      assert.equal(await store.latestSecretVersion("admin-token"), 2, "deleted, not forgotten");
+      await assert.rejects(
+        store.insertSecret(secret("admin-token", 2), { neverReused: true }),
+        StoreConflictError,
+      );
+      await store.insertSecret(secret("admin-token", 3), { neverReused: true });
+      assert.equal(await store.latestSecretVersion("admin-token"), 3);
+      assert.equal(await store.latestSecretVersion("other"), 9, "per name");
+      // Without the option an old number can still be written (noise keys decide for themselves).
+      await store.deleteSecret("other", 9);
+      await store.insertSecret(secret("other", 1));
+      assert.equal(await store.latestSecretVersion("other"), 9);
+      // Two writers aiming at the same version: one wins.
+      const results = await Promise.allSettled([
+        store.insertSecret(secret("admin-token", 4), { neverReused: true }),
+        store.insertSecret(secret("admin-token", 4), { neverReused: true }),
+      ]);
+      assert.deepEqual(results.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
     },
   },
 ];

@@ -36,6 +36,7 @@ export const POSTGRES_MIGRATIONS_DIR: URL = new URL(
  */
 export const POSTGRES_MIGRATION_FILES: readonly string[] = [
   "0001_initial.sql",
+  "0002_secret_version.sql",
   "0004_offline_queue_sender.sql",
 ];
 

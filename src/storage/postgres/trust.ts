@@ -19,6 +19,7 @@ import {
   type PairingClaimResult,
   type PairingRecord,
   type ServerSecretRecord,
+  StoreConflictError,
 } from "../store.ts";
 
 // server secrets
@@ -30,16 +31,39 @@ export async function listSecrets(db: PostgresDb, name: string): Promise<ServerS
   return rows.map(pgSecret);
 }
 
-export async function insertSecret(db: PostgresDb, secret: ServerSecretRecord): Promise<void> {
-  await db.write(
-    `secret ${secret.name} version ${secret.version} exists`,
-    (sql) =>
-      sql`INSERT INTO server_secret (name, version, secret, public, metadata, created_at,
+/** The mark's row lock (FOR UPDATE) serializes inserts of one name. */
+export async function insertSecret(
+  db: PostgresDb,
+  secret: ServerSecretRecord,
+  options: { neverReused?: boolean } = {},
+): Promise<void> {
+  const what = `secret ${secret.name} version ${secret.version} exists or was issued before`;
+  await db.write(what, (sql) =>
+    sql.begin(async (tx) => {
+      await tx`INSERT INTO secret_version (name, latest) VALUES (${secret.name}, 0)
+        ON CONFLICT (name) DO NOTHING`;
+      const [mark] = await tx`SELECT latest FROM secret_version WHERE name = ${secret.name}
+        FOR UPDATE`;
+      if (options.neverReused && secret.version <= Number(mark?.latest ?? 0)) {
+        throw new StoreConflictError(what);
+      }
+      await tx`INSERT INTO server_secret (name, version, secret, public, metadata, created_at,
         valid_after, rotates_at, expires_at) VALUES (${secret.name}, ${secret.version},
         ${secret.secret}, ${secret.public}, ${JSON.stringify(secret.metadata)}::text::jsonb,
         ${validDate(secret.createdAt)}, ${validDate(secret.validAfter)},
-        ${validDate(secret.rotatesAt)}, ${validDate(secret.expiresAt)})`,
+        ${validDate(secret.rotatesAt)}, ${validDate(secret.expiresAt)})`;
+      await tx`UPDATE secret_version SET latest = GREATEST(latest, ${secret.version})
+        WHERE name = ${secret.name}`;
+    }));
+}
+
+export async function latestSecretVersion(db: PostgresDb, name: string): Promise<number> {
+  const [row] = await db.rows((sql) =>
+    sql`SELECT GREATEST(
+      COALESCE((SELECT latest FROM secret_version WHERE name = ${name}), 0),
+      COALESCE((SELECT MAX(version) FROM server_secret WHERE name = ${name}), 0)) AS latest`
   );
+  return Number(row?.latest ?? 0);
 }
 
 export async function deleteSecret(db: PostgresDb, name: string, version: number): Promise<void> {

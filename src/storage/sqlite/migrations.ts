@@ -26,6 +26,7 @@ export const SQLITE_MIGRATIONS_DIR: URL = new URL("../../../migrations/sqlite/",
  */
 export const SQLITE_MIGRATION_FILES: readonly string[] = [
   "0001_initial.sql",
+  "0002_secret_version.sql",
   "0004_offline_queue_sender.sql",
 ];
 

@@ -19,6 +19,7 @@ import {
   type PairingClaimResult,
   type PairingRecord,
   type ServerSecretRecord,
+  StoreConflictError,
 } from "../store.ts";
 
 export function listSecrets(db: SqliteDb, name: string): Promise<ServerSecretRecord[]> {
@@ -29,22 +30,51 @@ export function listSecrets(db: SqliteDb, name: string): Promise<ServerSecretRec
   );
 }
 
-export function insertSecret(db: SqliteDb, secret: ServerSecretRecord): Promise<void> {
-  return db.write(`secret ${secret.name} version ${secret.version} exists`, () => {
-    db.run(
-      `INSERT INTO server_secret (name, version, secret, public, metadata, created_at,
+export function insertSecret(
+  db: SqliteDb,
+  secret: ServerSecretRecord,
+  options: { neverReused?: boolean } = {},
+): Promise<void> {
+  const what = `secret ${secret.name} version ${secret.version} exists or was issued before`;
+  return db.write(what, () =>
+    db.transaction(() => {
+      if (options.neverReused && secret.version <= latestVersion(db, secret.name)) {
+        throw new StoreConflictError(what);
+      }
+      db.run(
+        `INSERT INTO server_secret (name, version, secret, public, metadata, created_at,
          valid_after, rotates_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      secret.name,
-      secret.version,
-      secret.secret,
-      secret.public,
-      JSON.stringify(secret.metadata),
-      ms(secret.createdAt),
-      ms(secret.validAfter),
-      ms(secret.rotatesAt),
-      ms(secret.expiresAt),
-    );
-  });
+        secret.name,
+        secret.version,
+        secret.secret,
+        secret.public,
+        JSON.stringify(secret.metadata),
+        ms(secret.createdAt),
+        ms(secret.validAfter),
+        ms(secret.rotatesAt),
+        ms(secret.expiresAt),
+      );
+      db.run(
+        `INSERT INTO secret_version (name, latest) VALUES (?, ?)
+         ON CONFLICT (name) DO UPDATE SET latest = MAX(latest, excluded.latest)`,
+        secret.name,
+        secret.version,
+      );
+    }));
+}
+
+export function latestSecretVersion(db: SqliteDb, name: string): Promise<number> {
+  return db.read(() => latestVersion(db, name));
+}
+
+/** The high-water mark, or the rows' maximum if higher (rows written around the mark). */
+function latestVersion(db: SqliteDb, name: string): number {
+  const row = db.get(
+    `SELECT MAX(COALESCE((SELECT latest FROM secret_version WHERE name = ?1), 0),
+       COALESCE((SELECT MAX(version) FROM server_secret WHERE name = ?1), 0)) AS latest`,
+    name,
+  );
+  return Number(row?.latest ?? 0);
 }
 
 export function deleteSecret(db: SqliteDb, name: string, version: number): Promise<void> {
