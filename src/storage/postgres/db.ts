@@ -73,6 +73,8 @@ export class PostgresDb {
       try {
         return await fn(this.#sql);
       } catch (error) {
+        // The sweep only refreshes pooled connections; if it fails too, the write's own
+        // error (reported below) already says the store is unreachable.
         if (isConnectionLost(error)) await this.#retrying((sql) => sql`SELECT 1`).catch(() => {});
         throw translatePostgresError(error, what, this.#target);
       }

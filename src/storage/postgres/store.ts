@@ -100,6 +100,8 @@ export async function openPostgresStore(
     }
     return new PostgresStore(sql, target, options.poolSize ?? 10);
   } catch (error) {
+    // Closing the pool of a failed open: the open's own error (thrown next) is what the
+    // caller needs; a failure to close a pool that never worked adds nothing to it.
     await sql.end({ timeout: 0 }).catch(() => {});
     throw translatePostgresError(error, "open", target);
   }
