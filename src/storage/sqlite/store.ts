@@ -117,6 +117,11 @@ export async function openSqliteStore(
 async function checkWalBeforeOpen(path: string, warn: (line: string) => void): Promise<void> {
   const wal = await checkWal(path);
   if (wal === null || wal.damage === null) return;
+  // A live writer (a running server, when `diagnose` opens the file) can be caught
+  // mid-frame: SQLite does not recover a log another connection is using, and a
+  // second look then sees the frame complete or more frames.
+  const again = await checkWal(path);
+  if (again === null || again.damage === null || again.frames !== wal.frames) return;
   const copy = `${wal.walPath}.damaged-${new Date().toISOString().replaceAll(":", "")}`;
   let keptAs: string | null = copy;
   try {
