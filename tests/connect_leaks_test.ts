@@ -1,10 +1,12 @@
 /**
  * Issue 19 §2, transport leaks on `/connect`, against the real server process:
- * sockets left in CLOSE-WAIT after a rejected stream session.
+ * sockets left in CLOSE-WAIT after a rejected stream session, and WebSocket
+ * clients stalled in the middle of a message held past the handshake timeout.
  * Bounded and loopback only.
  */
 import assert from "node:assert/strict";
 import { spawnServer } from "./helpers/process.ts";
+import { RawConnection, within } from "./helpers/raw.ts";
 import { haveTcpTables, serverSockets, settlesTo, TcpState } from "./helpers/sockets.ts";
 
 const encoder = new TextEncoder();
@@ -63,4 +65,85 @@ Deno.test({
       await server.stop();
     }
   },
+});
+
+/** TLS to the server, upgraded to a WebSocket by hand (the test writes raw frames). */
+async function rawWebSocket(port: number, pem: string): Promise<Deno.TlsConn> {
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    serverName: "localhost",
+    port,
+    caCerts: [pem],
+    alpnProtocols: ["http/1.1"],
+  } as Deno.ConnectTlsOptions);
+  await conn.write(encoder.encode(
+    "GET /connect HTTP/1.1\r\nhost: localhost\r\nupgrade: websocket\r\nconnection: Upgrade\r\n" +
+      "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n",
+  ));
+  const buf = new Uint8Array(1024);
+  const n = await conn.read(buf);
+  const head = new TextDecoder().decode(buf.subarray(0, n ?? 0));
+  assert.match(head, /^HTTP\/1\.1 101/);
+  return conn;
+}
+
+/** Reads until the server ends the TCP stream (what it sends is dropped). */
+async function untilServerCloses(conn: Deno.TlsConn): Promise<void> {
+  const buf = new Uint8Array(64 * 1024);
+  try {
+    while ((await conn.read(buf)) !== null) { /* the Error frame, a ping, a close */ }
+  } catch {
+    // A reset is a close too.
+  }
+}
+
+Deno.test({
+  name: "websocket: clients stalled mid-message before the handshake are dropped after the timeout",
+  ignore: !haveTcpTables(),
+  async fn() {
+    const server = await spawnServer({ env: { COMMUCAT_HANDSHAKE_TIMEOUT_MS: "1000" } });
+    const conns: Deno.TlsConn[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const conn = await rawWebSocket(server.port, server.certificatePem);
+        conns.push(conn);
+        // A masked binary message announcing 8 MiB; 2 MiB of it arrive, then nothing.
+        const header = new Uint8Array(14);
+        header[0] = 0x82;
+        header[1] = 0x80 | 127;
+        new DataView(header.buffer).setBigUint64(2, BigInt(8 * 1024 * 1024));
+        header.set([1, 2, 3, 4], 10);
+        await conn.write(header);
+        const chunk = new Uint8Array(256 * 1024).fill(7);
+        for (let sent = 0; sent < 2 * 1024 * 1024; sent += chunk.length) await conn.write(chunk);
+      }
+      // Before the fix the server's closing handshake waited on these peers for ever.
+      await within(
+        Promise.all(conns.map(untilServerCloses)),
+        "the server to drop the stalled WebSockets",
+      );
+      const open = await settlesTo(() => serverSockets(server.port, TcpState.established), 0);
+      assert.equal(open, 0, `${open} stalled WebSockets still open on the server`);
+    } finally {
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch { /* already closed by the server */ }
+      }
+      await server.stop();
+    }
+  },
+});
+
+Deno.test("websocket: a client that answers pings but never says Hello is still closed", async () => {
+  const server = await spawnServer({ env: { COMMUCAT_HANDSHAKE_TIMEOUT_MS: "1000" } });
+  try {
+    const conn = await RawConnection.open(server, "websocket");
+    const error = await conn.expectPlainError();
+    assert.equal(error.error, "handshake");
+    assert.deepEqual(await conn.expectClosed(), []);
+    await conn.close();
+  } finally {
+    await server.stop();
+  }
 });

@@ -12,6 +12,7 @@ import {
   isWebSocketUpgrade,
   selectConnectMode,
   streamHeaders,
+  webSocketLivenessSeconds,
 } from "../transport/mod.ts";
 import { tooManyHandshakes } from "../security/ratelimit/mod.ts";
 import { problem } from "../http/mod.ts";
@@ -40,9 +41,12 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
       return problem(400, "websocket mode needs an Upgrade: websocket request over HTTP/1.1");
     }
     if (options.admit && !options.admit(id)) return tooManyHandshakes();
+    // A peer stalled mid-message is dropped by the ping/pong liveness check (Deno
+    // has no message-size cap for server sockets): see webSocketLivenessSeconds.
+    const livenessSeconds = webSocketLivenessSeconds(options.deps.handshakeTimeoutMs);
     let upgraded: { socket: WebSocket; response: Response };
     try {
-      upgraded = Deno.upgradeWebSocket(request, { idleTimeout: 0 });
+      upgraded = Deno.upgradeWebSocket(request, { idleTimeout: livenessSeconds });
     } catch (error) {
       options.leave?.(id);
       return problem(400, `websocket upgrade failed: ${(error as Error).message}`);
@@ -54,7 +58,7 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
       onClose: () => ref.connection?.close("client_closed"),
       onBadText: () =>
         ref.connection?.close("protocol_error", "websocket text message is not base64"),
-    });
+    }, { livenessSeconds });
     const connection = ref.connection = new ServerConnection(link, options.deps, id);
     options.track(connection);
     upgraded.response.headers.set("x-commucat-connect-mode", "websocket");

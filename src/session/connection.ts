@@ -336,7 +336,11 @@ export class ServerConnection implements Peer {
     this.#delivery.stop();
     this.#handshake = null;
     if (wasEstablished) this.#deps.runtime.refresher.delete(this);
-    this.#link.close();
+    // A client that timed out may be stalled mid-message: no polite close that waits on it.
+    const stalled = reason === "frame_timeout" ||
+      (reason === "handshake_failed" && detail === "timeout");
+    if (stalled && this.#link.abort) this.#link.abort();
+    else this.#link.close();
     this.#deps.observer.closed?.({
       connectionId: this.connectionId,
       mode: this.#link.mode,

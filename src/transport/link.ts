@@ -27,4 +27,10 @@ export interface Link {
   readonly closed: boolean;
   /** Closes the downstream (idempotent). */
   close(): void;
+  /**
+   * Closes a link whose peer may be stalled in the middle of a message (a
+   * timed-out handshake or frame), where a polite close would wait on that
+   * peer for ever. Links without such a wait do what {@link close} does.
+   */
+  abort?(): void;
 }

@@ -7,6 +7,16 @@
 import { decodeBase64 } from "../proto/mod.ts";
 import type { Link, UnitHeader } from "./link.ts";
 
+/**
+ * Ping/pong liveness of server WebSockets, in seconds, for `Deno.upgradeWebSocket`'s
+ * `idleTimeout`: after half of it without a message the server pings; a peer
+ * that has not answered by the end is dropped. A peer stalled in the middle of
+ * a message cannot answer, so this is what frees what Deno buffered of it.
+ */
+export function webSocketLivenessSeconds(handshakeTimeoutMs: number): number {
+  return Math.max(2, Math.ceil(handshakeTimeoutMs / 1000));
+}
+
 /** Callbacks a WebSocket link reports to. */
 export interface WebSocketLinkHandlers {
   /** Upstream bytes, in order. */
@@ -17,13 +27,23 @@ export interface WebSocketLinkHandlers {
   onBadText?(): void;
 }
 
+/** Options of {@link createWebSocketLink}. */
+export interface WebSocketLinkOptions {
+  /** The `idleTimeout` the socket was upgraded with (see {@link webSocketLivenessSeconds}). */
+  livenessSeconds: number;
+}
+
 class WebSocketLink implements Link {
   readonly mode = "websocket" as const;
   #socket: WebSocket;
   #closed = false;
+  #aborted = false;
+  #livenessMs: number;
+  #fallback: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(socket: WebSocket, handlers: WebSocketLinkHandlers) {
+  constructor(socket: WebSocket, handlers: WebSocketLinkHandlers, options: WebSocketLinkOptions) {
     this.#socket = socket;
+    this.#livenessMs = options.livenessSeconds * 1000;
     socket.binaryType = "arraybuffer";
     socket.onmessage = (event) => {
       if (event.data instanceof ArrayBuffer) {
@@ -40,6 +60,7 @@ class WebSocketLink implements Link {
       }
     };
     const finish = () => {
+      clearTimeout(this.#fallback);
       if (this.#closed) return;
       this.#closed = true;
       handlers.onClose();
@@ -57,11 +78,26 @@ class WebSocketLink implements Link {
   }
 
   send(unit: Uint8Array, _header: UnitHeader | null): void {
-    if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return;
+    if (this.#closed || this.#aborted || this.#socket.readyState !== WebSocket.OPEN) return;
     this.#socket.send(unit);
   }
 
+  /**
+   * Deno's WebSocket has no forced close: a closing handshake started with
+   * `close()` waits for the peer's answer, and while it waits Deno's liveness
+   * check is off, so a peer stalled mid-message would be held (with what Deno
+   * buffered of its message) for ever. Instead the socket stays open for the
+   * liveness check, which drops a peer that cannot answer its ping; a peer
+   * that still answers after that gets the ordinary close.
+   */
+  abort(): void {
+    if (this.#closed || this.#aborted) return;
+    this.#aborted = true;
+    this.#fallback = setTimeout(() => this.close(), this.#livenessMs + 1000);
+  }
+
   close(): void {
+    clearTimeout(this.#fallback);
     if (
       this.#socket.readyState === WebSocket.OPEN || this.#socket.readyState === WebSocket.CONNECTING
     ) {
@@ -73,6 +109,10 @@ class WebSocketLink implements Link {
 }
 
 /** Wraps an upgraded server-side WebSocket as a link. */
-export function createWebSocketLink(socket: WebSocket, handlers: WebSocketLinkHandlers): Link {
-  return new WebSocketLink(socket, handlers);
+export function createWebSocketLink(
+  socket: WebSocket,
+  handlers: WebSocketLinkHandlers,
+  options: WebSocketLinkOptions,
+): Link {
+  return new WebSocketLink(socket, handlers, options);
 }
