@@ -53,6 +53,9 @@ import { withRequestLog } from "./log.ts";
 import { json, problem } from "../http/mod.ts";
 import { type ServerSettings, storeSettingsOf } from "./settings.ts";
 
+/** Close reasons that are part of normal operation, not worth a log line. */
+const ORDINARY_CLOSE = /^(client_closed|shutdown|replaced|revoked|handshake_failed)\b/;
+
 /** Version reported by /healthz. */
 export const SERVER_VERSION = "0.1.0";
 
@@ -194,9 +197,13 @@ export async function startServer(
   };
   const observer: ConnectionObserver = {
     opened: ({ mode }) => counters.connectionsByMode[mode]++,
-    closed: ({ mode, connectionId }) => {
+    closed: ({ mode, connectionId, reason }) => {
       gate.leave(connectionId);
       counters.connectionsByMode[mode]--;
+      // Closes the server imposed on a misbehaving client (slow, too_many_errors, frame_timeout…).
+      if (!ORDINARY_CLOSE.test(reason)) {
+        log.info("connection closed", { connection: connectionId, reason });
+      }
     },
     handshake: (info) => {
       gate.leave(info.connectionId);

@@ -85,7 +85,9 @@ class FakeHandshake implements HandshakeDriver {
     if (this.refuse) throw this.refuse;
     return controlFrame(FrameType.Auth, 0, 0, { handshake: "00" });
   }
-  auth(): void {}
+  auth(): void {
+    this.awaitingAuth = false;
+  }
   commit(): Promise<Established> {
     return Promise.resolve({
       deviceId: "d1",
@@ -225,6 +227,36 @@ Deno.test("connection: the handshake phase answers Auth in the clear, then the A
   h.connection.close("shutdown");
   await h.connection.done;
   h.runtime.stop();
+});
+
+Deno.test("connection: a three-message handshake waits for the client's Auth", async () => {
+  const h = harness();
+  h.handshake.awaitingAuth = true; // XK
+  await h.connection.receive(hello());
+  assert.ok(!h.connection.established);
+  // Auth and the first unit in one chunk: the unit is handled right after the handshake.
+  const auth = encodeFrame(controlFrame(FrameType.Auth, 0, 2, { handshake: "00" }));
+  const first = unitOf(h, msg(3));
+  const chunk = new Uint8Array(auth.length + first.length);
+  chunk.set(auth);
+  chunk.set(first, auth.length);
+  await h.connection.receive(chunk);
+  assert.ok(h.connection.established);
+  assert.deepEqual(h.router.routed.map((f) => f.sequence), [3]);
+  h.connection.close("shutdown");
+  await h.connection.done;
+  h.runtime.stop();
+});
+
+Deno.test("connection: anything but Auth after an XK Hello is refused", async () => {
+  const h = harness();
+  h.handshake.awaitingAuth = true;
+  await h.connection.receive(hello());
+  await h.connection.receive(encodeFrame(msg(2)));
+  const error = decodeFrame(h.link.sent.at(-1)!.unit)!.frame;
+  assert.match((error.control as { detail: string }).detail, /expected auth, got msg/);
+  assert.deepEqual(h.closes, ["handshake_failed: unexpected_frame"]);
+  await h.connection.done;
 });
 
 Deno.test("connection: established frames reach the router; its reply goes back encrypted", async () => {
