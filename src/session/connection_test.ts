@@ -426,3 +426,20 @@ Deno.test("partial frames: a frame never completed is timed out", async () => {
   assert.equal((error.control as { error: string }).error, "timeout");
   h.runtime.stop();
 });
+
+Deno.test("replies: Errors the server is at fault for (unavailable) do not use up the client's budget", async () => {
+  const h = harness();
+  await establish(h);
+  h.router.reply = () => {
+    throw new Error("store down");
+  };
+  const frames = Array.from({ length: 3 * ERROR_BURST }, (_, i) => msg(2 + i));
+  await h.connection.receive(unitOf(h, ...frames));
+  assert.ok(!h.link.closed, h.closes.join());
+  const codes = decryptSent(h).slice(1).map((f) => (f.control as { error: string }).error);
+  assert.equal(codes.length, 3 * ERROR_BURST);
+  assert.ok(codes.every((code) => code === "unavailable"));
+  h.connection.close("shutdown");
+  await h.connection.done;
+  h.runtime.stop();
+});

@@ -45,6 +45,9 @@ export const ERROR_BURST = 64;
 /** …and how many per second it earns back. */
 const ERRORS_PER_SECOND = 8;
 
+/** The Error code of a failed dependency: the client did nothing wrong. */
+const SERVER_FAULT = "unavailable";
+
 const DEFER_PLAIN_ACK: RouteOptions = { deferPlainAck: true };
 const EMPTY_FRAMES: DecodedFrame[] = [];
 
@@ -124,10 +127,13 @@ export class EstablishedPhase {
     this.#partialTimer = undefined;
   }
 
-  /** Sends an Error frame, counted against the error budget and the outbound bound. */
+  /**
+   * Sends an Error frame, counted against the outbound bound and — unless the
+   * server is at fault (`unavailable`) — against the client's error budget.
+   */
   sendError(code: string, detail: string, about?: Frame): void {
     if (!this.#side.isOpen()) return;
-    if (!this.#takeErrorToken()) {
+    if (code !== SERVER_FAULT && !this.#takeErrorToken()) {
       this.#side.close("too_many_errors");
       return;
     }
