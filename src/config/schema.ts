@@ -450,6 +450,23 @@ const ice = z.strictObject({
   ).prefault({}).transform(turnServersFromRecord),
 });
 
+const calls = z.strictObject({
+  max_active: key(positiveInt(), 1000, {
+    env: "COMMUCAT_CALLS_MAX_ACTIVE",
+    description: "New. Calls in progress on this server at most; a CallOffer beyond gets an " +
+      "Error `unavailable`.",
+  }),
+  max_participants: key(intRange(2, 256), 16, {
+    env: "COMMUCAT_CALLS_MAX_PARTICIPANTS",
+    description: "New. Participants (route members at offer time) of one call at most.",
+  }),
+  ring_timeout: key(positiveInt(), 60, {
+    env: "COMMUCAT_CALLS_RING_TIMEOUT",
+    description: "New. Seconds an offer waits for a first acceptance before the server ends " +
+      "it (system CallEnd `timeout`).",
+  }),
+});
+
 const admin = z.strictObject({
   token: optional(secretText(16), {
     example: "<a long random string>",
@@ -499,6 +516,7 @@ export const rawConfigSchema = z.strictObject({
   security: security.prefault({}),
   rotation: z.strictObject({ device: deviceRotation.prefault({}) }).prefault({}),
   ice: ice.prefault({}),
+  calls: calls.prefault({}),
   admin: admin.prefault({}),
   transport: transport.prefault({}),
   log: log.prefault({}),

@@ -36,6 +36,12 @@ export interface Peer {
    * which case the caller must keep the frame durable itself.
    */
   deliver(frame: Frame, origin?: DeliveryOrigin): boolean;
+  /**
+   * True when a live-only media frame may be delivered now without bringing
+   * the connection near its outbound bound (call media waits or is dropped
+   * instead of getting a slow reader closed). Absent: always true.
+   */
+  hasRoomForMedia?(): boolean;
   /** Asks the peer to look at its offline queue again (new rows may exist). */
   checkOfflineQueue(): void;
   /** Publishes the device as online here again (the presence store may have lost it). */

@@ -10,6 +10,12 @@ import type { Peer } from "./peer.ts";
 /** Registry of live peers on this instance. */
 export class PeerRegistry {
   #byDevice = new Map<string, Peer>();
+  #onRemove: ((peer: Peer) => void)[] = [];
+
+  /** Calls `listener` after a device's registered connection is removed (it disconnected). */
+  onRemove(listener: (peer: Peer) => void): void {
+    this.#onRemove.push(listener);
+  }
 
   /** Registers `peer`, returning the connection it replaced, if any. */
   add(peer: Peer): Peer | undefined {
@@ -23,6 +29,7 @@ export class PeerRegistry {
     const current = this.#byDevice.get(peer.deviceId);
     if (current?.connectionId !== peer.connectionId) return false;
     this.#byDevice.delete(peer.deviceId);
+    for (const listener of this.#onRemove) listener(peer);
     return true;
   }
 

@@ -45,6 +45,7 @@ import { ensureSelfSignedCertificate } from "../security/tls/mod.ts";
 import { purgePairings } from "../api/mod.ts";
 import { buildApi } from "./api_wiring.ts";
 import { buildFederation } from "./federation_wiring.ts";
+import { wireCalls } from "./calls_wiring.ts";
 import { busMessageHandler } from "./bus_handler.ts";
 import { handleConnect } from "./connect.ts";
 import { readiness } from "./readiness.ts";
@@ -221,6 +222,7 @@ export async function startServer(
     frameOut: () => counters.framesOut++,
   };
   const metrics = new Metrics({ offlineQueue, version: SERVER_VERSION });
+  const calls = wireCalls({ router, registry, metrics, ledger, settings: settings.calls });
   const federation = await buildFederation({
     settings,
     keys,
@@ -456,6 +458,7 @@ export async function startServer(
       clearTimeout(lookAgain);
       await rotationJob.stop();
       await federation.stop();
+      calls.close();
       // Each established client gets an Error "shutdown"; unacknowledged frames are requeued.
       for (const connection of connections) connection.close("shutdown");
       // Draining connections and finishing HTTP requests share one grace period.

@@ -58,6 +58,11 @@ export function settingsFromConfig(
     adminToken: config.admin.token,
     rotation: rotationSettingsFromConfig(config),
     ledger: { mode: config.ledger.mode, target: config.ledger.target },
+    calls: {
+      maxActive: config.calls.maxActive,
+      maxParticipants: config.calls.maxParticipants,
+      ringTimeoutSeconds: config.calls.ringTimeout,
+    },
     rateLimits: rateLimitRules(config.security.rateLimit),
     trustedProxies: config.security.trustedProxies,
     maxHandshakesInFlight: s.maxHandshakesInFlight,

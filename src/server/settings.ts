@@ -8,6 +8,7 @@ import { DEFAULT_ROTATION, type RotationSettings } from "../security/rotation/mo
 import type { RateLimitRules } from "../security/ratelimit/mod.ts";
 import type { StoreSettings } from "../storage/mod.ts";
 import type { OfflineQueueQuota } from "../router/mod.ts";
+import type { CallSettings } from "./calls_wiring.ts";
 
 /** Resolved server settings. */
 export interface ServerSettings {
@@ -64,6 +65,8 @@ export interface ServerSettings {
   trustedProxies: readonly string[];
   /** Handshakes in flight before new ones are refused at once. */
   maxHandshakesInFlight: number;
+  /** `calls.*`; absent → the defaults of `DEFAULT_CALL_SETTINGS`. */
+  calls?: CallSettings;
   /** `federation.*`; absent → no static peers (stored peers still count). */
   federation?: FederationSettings;
 }

@@ -273,6 +273,17 @@ export class ServerConnection implements Peer {
     return true;
   }
 
+  /**
+   * Call media is delivered only while the connection is under half its
+   * outbound bounds: the rest of the bound stays for messages and replies,
+   * and the SFU's own queue (dropping old audio, skipping video to a key
+   * frame) absorbs the backpressure instead of closing a slow reader.
+   */
+  hasRoomForMedia(): boolean {
+    return this.#state === "established" && this.#delivery.underHalfFull &&
+      this.#out.underHalfBound;
+  }
+
   /** Publishes this device as online here (again: e.g. after the presence store lost its data). */
   refreshPresence(): void {
     if (this.#state !== "established") return;

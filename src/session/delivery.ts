@@ -61,6 +61,11 @@ export class Delivery {
     return this.#pending.length >= this.#deps.outboundQueueFrames;
   }
 
+  /** True while less than half the outbound frame bound is awaiting Acks (room for call media). */
+  get underHalfFull(): boolean {
+    return this.#pending.length < this.#deps.outboundQueueFrames / 2;
+  }
+
   /** Records a sent frame as awaiting the client's Ack. */
   track(sequence: number, frame: Frame, envelopeId: string | undefined): void {
     this.#pending.push({ sequence, frame, envelopeId });

@@ -44,6 +44,11 @@ export class Outbound {
     return this.#link.backlogBytes >= this.#maxBacklogBytes;
   }
 
+  /** True while the client has read all but less than half the outbound bound (room for call media). */
+  get underHalfBound(): boolean {
+    return this.#link.backlogBytes < this.#maxBacklogBytes / 2;
+  }
+
   /** True when a cumulative Ack is owed. */
   get owesAck(): boolean {
     return this.#owedAck !== 0;

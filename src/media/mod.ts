@@ -1,0 +1,11 @@
+/**
+ * Calls: server call state, the SFU that forwards call media to accepted
+ * participants, RAW media transcoding in WebAssembly Workers, the ICE-lite
+ * STUN responder and TURN REST credentials.
+ *
+ * @module
+ */
+export * from "./call_service.ts";
+export * from "./call_table.ts";
+export * from "./header.ts";
+export * from "./sfu.ts";
