@@ -465,6 +465,11 @@ const calls = z.strictObject({
     description: "New. Seconds an offer waits for a first acceptance before the server ends " +
       "it (system CallEnd `timeout`).",
   }),
+  transcode_audio_streams: key(nonNegativeInt(), 64, {
+    env: "COMMUCAT_CALLS_TRANSCODE_AUDIO_STREAMS",
+    description: "New. RAW PCM streams (one per sending participant) the server encodes to Opus " +
+      "at most, in a WebAssembly Worker; 0 = none (offers with RAW audio get `unavailable`).",
+  }),
 });
 
 const admin = z.strictObject({

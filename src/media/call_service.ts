@@ -166,7 +166,8 @@ export class CallService {
 
   #admitTranscoding(call: Call): string | null {
     if (!needsTranscoding(call)) return null;
-    return this.#d.transcoder?.admit(call) ?? "this server does not transcode RAW media";
+    const transcoder = this.#d.transcoder;
+    return transcoder ? transcoder.admit(call) : "this server does not transcode RAW media";
   }
 
   async #answer({ sender, frame, control }: FrameRequest): Promise<Frame> {

@@ -9,3 +9,6 @@ export * from "./call_service.ts";
 export * from "./call_table.ts";
 export * from "./header.ts";
 export * from "./sfu.ts";
+export * from "./transcode/ogg_opus.ts";
+export * from "./transcode/opus_pool.ts";
+export * from "./transcode/transcoder.ts";

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { Counter } from "prom-client";
 import type { Ledger } from "../ledger/mod.ts";
-import { CallService, type MediaTranscoder, Sfu } from "../media/mod.ts";
+import { Counter, Histogram } from "prom-client";
+import { CallService, Sfu, WasmTranscoder } from "../media/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import type { PeerRegistry, Router } from "../router/mod.ts";
 
@@ -19,6 +19,8 @@ export interface CallSettings {
   maxParticipants: number;
   /** An offer nobody accepted ends after this many seconds (`calls.ring_timeout`). */
   ringTimeoutSeconds: number;
+  /** RAW audio streams encoded to Opus at most (`calls.transcode_audio_streams`); 0 = none. */
+  transcodeAudioStreams: number;
 }
 
 /** The defaults of the `calls.*` keys. */
@@ -26,17 +28,17 @@ export const DEFAULT_CALL_SETTINGS: CallSettings = {
   maxActive: 1000,
   maxParticipants: 16,
   ringTimeoutSeconds: 60,
+  transcodeAudioStreams: 64,
 };
 
-/** Builds the call service, installs its handlers on `router` and returns it (close it at shutdown). */
+/** Builds the call service and its transcoder, installs the handlers on `router`; close at shutdown. */
 export function wireCalls(p: {
   router: Router;
   registry: PeerRegistry;
   metrics: Metrics;
   ledger: Ledger;
   settings?: CallSettings;
-  transcoder?: MediaTranscoder;
-}): CallService {
+}): { calls: CallService; close(): void } {
   const s = p.settings ?? DEFAULT_CALL_SETTINGS;
   const registers = [p.metrics.registry];
   const bytes = new Counter({
@@ -65,6 +67,19 @@ export function wireCalls(p: {
     selected_candidate_pair: p.metrics.upstreamCounter("transportPairs"),
     consent_keepalive: p.metrics.upstreamCounter("transportKeepalive"),
   };
+  const transcodeSeconds = new Histogram({
+    name: "commucat_call_transcode_seconds",
+    help: "Time one RAW media frame took in the transcoding Worker, by kind.",
+    labelNames: ["kind"] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05],
+    registers,
+  });
+  const transcoder = s.transcodeAudioStreams > 0
+    ? new WasmTranscoder({
+      maxAudioStreams: s.transcodeAudioStreams,
+      observe: (kind, seconds) => transcodeSeconds.observe({ kind }, seconds),
+    })
+    : undefined;
   let service: CallService | undefined = undefined;
   const sfu = new Sfu({
     registry: p.registry,
@@ -80,7 +95,7 @@ export function wireCalls(p: {
     sfu,
     limits: { maxCalls: s.maxActive, maxParticipants: s.maxParticipants },
     ringTimeoutMs: s.ringTimeoutSeconds * 1000,
-    transcoder: p.transcoder,
+    transcoder,
     metrics: {
       callStarted: () => {
         total.inc();
@@ -93,5 +108,12 @@ export function wireCalls(p: {
     record: (event) => void p.ledger.record(event),
   });
   service.install();
-  return service;
+  const calls = service;
+  return {
+    calls,
+    close() {
+      calls.close();
+      transcoder?.shutdown();
+    },
+  };
 }

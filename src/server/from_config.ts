@@ -62,6 +62,7 @@ export function settingsFromConfig(
       maxActive: config.calls.maxActive,
       maxParticipants: config.calls.maxParticipants,
       ringTimeoutSeconds: config.calls.ringTimeout,
+      transcodeAudioStreams: config.calls.transcodeAudioStreams,
     },
     rateLimits: rateLimitRules(config.security.rateLimit),
     trustedProxies: config.security.trustedProxies,
