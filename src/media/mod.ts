@@ -12,3 +12,4 @@ export * from "./sfu.ts";
 export * from "./transcode/ogg_opus.ts";
 export * from "./transcode/opus_pool.ts";
 export * from "./transcode/transcoder.ts";
+export * from "./stun.ts";
