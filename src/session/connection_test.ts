@@ -443,3 +443,21 @@ Deno.test("replies: Errors the server is at fault for (unavailable) do not use u
   await h.connection.done;
   h.runtime.stop();
 });
+
+Deno.test("replies: a cumulative Ack to a client that does not read counts against the bound too", async () => {
+  const h = harness();
+  h.router.reply = () => null; // every Msg owes a cumulative Ack
+  await h.connection.receive(encodeFrame(
+    controlFrame(FrameType.Hello, 0, 1, { capabilities: ["ack-upto"] }),
+  ));
+  const before = h.link.sent.length;
+  h.link.backlogBytes = 2 * 1024 * 1024;
+  await h.connection.receive(unitOf(h, msg(2)));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.ok(h.link.closed);
+  assert.deepEqual(h.closes, ["slow: outbound bound exceeded by replies"]);
+  // close() still settles what was owed (one Ack, not one per frame).
+  assert.ok(h.link.sent.length <= before + 1);
+  await h.connection.done;
+  h.runtime.stop();
+});

@@ -89,7 +89,9 @@ export class EstablishedPhase {
   #partialTimer: ReturnType<typeof setTimeout> | undefined;
   /** Sends the owed cumulative Ack; one closure per connection for the shared flush timer. */
   readonly #sendOwedAckLater = () => {
-    if (this.#side.isOpen()) this.#out.flushOwedAck();
+    if (!this.#side.isOpen()) return;
+    if (this.#out.overBound) this.#side.close("slow", "outbound bound exceeded by replies");
+    else this.#out.flushOwedAck();
   };
 
   constructor(
