@@ -191,7 +191,8 @@ async function openWebSocket(
   return {
     mode: "websocket",
     write(bytes) {
-      if (socket.readyState === WebSocket.OPEN) socket.send(bytes);
+      // Never a SharedArrayBuffer view here; the DOM typing (web bundle) wants that said.
+      if (socket.readyState === WebSocket.OPEN) socket.send(bytes as Uint8Array<ArrayBuffer>);
     },
     chunks: {
       async *[Symbol.asyncIterator]() {

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  type Backend,
   certificateToJson,
   concatBytes,
   createHandshake,
@@ -13,18 +14,19 @@ import {
   fromHex,
   type Handshake,
   MAX_TRANSPORT_PLAINTEXT,
+  nativeEd25519,
+  nobleEd25519,
   type NoiseTransport,
   parseCertificate,
   proveDeviceKey,
-  publicFromSeed,
   SESSION_PATTERN_NAMES,
   sessionPattern,
   toHex,
   utf8,
-  x25519PublicFromPrivate,
   zkpContext,
   zkpToJson,
 } from "../crypto/mod.ts";
+import { x25519PublicFromPrivate } from "../crypto/noise/mod.ts";
 import {
   ACK_UPTO_CAPABILITY,
   authFrame as authMessage,
@@ -76,6 +78,11 @@ export interface ClientOptions {
    * the device's offline queue for its next connection (PROTOCOL.md §4).
    */
   acknowledgeDeliveries?: boolean;
+  /**
+   * Crypto backend for the device key and Noise (default `native`,
+   * node:crypto). Browsers use `noble`: the web bundle has no node:crypto.
+   */
+  backend?: Backend;
 }
 
 /** What the server said in its Ack. */
@@ -388,9 +395,13 @@ export class CommuCatClient {
 async function handshake(channel: ClientChannel, options: ClientOptions): Promise<CommuCatClient> {
   const pattern = sessionPattern(options.pattern ?? SESSION_PATTERN_NAMES[0]);
   const privateKey = options.devicePrivateKey;
-  const devicePublic = publicFromSeed(privateKey);
-  const clientStatic = x25519PublicFromPrivate(privateKey);
+  const backend = options.backend ?? "native";
+  const devicePublic = (backend === "noble" ? nobleEd25519 : nativeEd25519).publicFromSeed(
+    privateKey,
+  );
+  const clientStatic = x25519PublicFromPrivate(privateKey, backend);
   const noise: Handshake = createHandshake({
+    backend,
     protocolName: pattern.protocolName,
     initiator: true,
     prologue: utf8(options.prologue ?? DEFAULT_PROLOGUE),

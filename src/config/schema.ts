@@ -279,6 +279,14 @@ const uploads = z.strictObject({
   }),
 });
 
+const web = z.strictObject({
+  enabled: key(boolean(), true, {
+    env: "COMMUCAT_WEB_ENABLED",
+    description: "New. Serve the web client under `/app/` (built by `deno task web:build`). " +
+      "When false, `/app` is not served and everything else works as before.",
+  }),
+});
+
 /** Type of an integer key with a default. */
 type IntKey = ReturnType<typeof key<ReturnType<typeof positiveInt>["schema"]>>;
 
@@ -525,6 +533,7 @@ export const rawConfigSchema = z.strictObject({
   admin: admin.prefault({}),
   transport: transport.prefault({}),
   log: log.prefault({}),
+  web: web.prefault({}),
 });
 
 /** Output of {@linkcode rawConfigSchema}. */

@@ -53,6 +53,7 @@ import { loadServerKeys, type ServerKeys } from "./keys.ts";
 import { withRequestLog } from "./log.ts";
 import { json, problem } from "../http/mod.ts";
 import { type ServerSettings, storeSettingsOf } from "./settings.ts";
+import { createWebClient, WEB_PREFIX } from "../web/mod.ts";
 
 /** Close reasons that are part of normal operation, not worth a log line. */
 const ORDINARY_CLOSE = /^(client_closed|shutdown|replaced|revoked|handshake_failed)\b/;
@@ -342,6 +343,10 @@ export async function startServer(
     log,
   });
 
+  // The web client (issue 17): static assets only; disabled, /app is simply not served.
+  const web = settings.webClient === false ? null : await createWebClient();
+  if (web?.missing) log.warn("web client unavailable", { reason: web.missing });
+
   const handler = (request: Request, info: Deno.ServeHandlerInfo): Response | Promise<Response> => {
     const { pathname } = new URL(request.url);
     if (stopping && pathname === "/connect") return problem(503, "server is shutting down");
@@ -379,6 +384,9 @@ export async function startServer(
       case "/metrics":
         return serveMetrics(request, metrics, verifyAdminToken);
       default:
+        if (web && (pathname === WEB_PREFIX || pathname.startsWith(`${WEB_PREFIX}/`))) {
+          return web.handle(request);
+        }
         return api.fetch(request);
     }
   };

@@ -80,5 +80,6 @@ export function settingsFromConfig(
       maxBytesPerUser: config.uploads.maxBytesPerUser,
     },
     federation: { peers: [...config.federation.peers], caFile: config.federation.caFile },
+    webClient: config.web.enabled,
   };
 }

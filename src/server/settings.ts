@@ -69,6 +69,8 @@ export interface ServerSettings {
   calls?: CallSettings;
   /** `federation.*`; absent → no static peers (stored peers still count). */
   federation?: FederationSettings;
+  /** `web.enabled`: serve the web client under `/app/` (absent → true). */
+  webClient?: boolean;
 }
 
 /** Federation settings (docs/PROTOCOL.md "Federation"). */

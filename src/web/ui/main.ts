@@ -1,0 +1,199 @@
+/**
+ * The page: renders what the session worker reports and forwards what a
+ * person does. It never holds keys or the session token (see worker.ts).
+ * DOM is built with `textContent` only (no HTML strings), so message text
+ * cannot inject markup.
+ *
+ * @module
+ */
+import type { ChatMessage, Command, Event, Friend, ViewState } from "./messages.ts";
+
+const doc = document;
+const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+const send = (command: Command) => worker.postMessage(command);
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => doc.getElementById(id) as T;
+let view: ViewState | null = null;
+let openChannel: number | null = null;
+const messages = new Map<string, ChatMessage>();
+
+const STATE_WORDS: Record<string, string> = {
+  waiting: "waiting to send",
+  sent: "sent",
+  acknowledged: "on the server",
+  delivered: "delivered",
+  failed: "not sent",
+};
+const CONNECTION_WORDS: Record<string, string> = {
+  offline: "Offline",
+  connecting: "Connecting…",
+  online: "Online",
+  reconnecting: "Connection lost. Reconnecting…",
+};
+
+function el(tag: string, text = "", className = ""): HTMLElement {
+  const node = doc.createElement(tag);
+  if (text) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function button(text: string, onClick: () => void, label?: string): HTMLElement {
+  const node = el("button", text);
+  node.setAttribute("type", "button");
+  if (label) node.setAttribute("aria-label", label);
+  node.addEventListener("click", onClick);
+  return node;
+}
+
+function show(screen: "register" | "home" | "chat"): void {
+  for (const id of ["register", "home", "chat"]) $(id).hidden = id !== screen;
+  doc.body.dataset.screen = screen;
+}
+
+function render(): void {
+  if (view === null) return;
+  if (!view.registered) return show("register");
+  $("whoami").textContent = `${view.handle} · ${view.deviceId}`;
+  const status = $("status");
+  status.textContent = CONNECTION_WORDS[view.connection] +
+    (view.retryIn !== null ? ` Next try in ${view.retryIn} s.` : "");
+  status.dataset.state = view.connection;
+  renderFriends(view.friends);
+  renderRequests(view);
+  $("devices").textContent = view.devices.join(", ");
+  $("pair-code").textContent = view.pairCode ?? "";
+  if (openChannel !== null) renderChat();
+  else show("home");
+}
+
+function renderFriends(friends: Friend[]): void {
+  const list = $("friends");
+  list.replaceChildren();
+  if (friends.length === 0) list.append(el("li", "No friends yet.", "muted"));
+  for (const friend of friends) {
+    const item = el("li");
+    const open = button(friend.handle, () => {
+      openChannel = friend.channel;
+      render();
+      $("chat-input").focus();
+    }, `Chat with ${friend.handle}`);
+    item.append(open, el("span", friend.online ? "online" : "away", `presence ${friend.online}`));
+    list.append(item);
+  }
+}
+
+function renderRequests(v: ViewState): void {
+  const incoming = $("incoming");
+  incoming.replaceChildren();
+  for (const request of v.incoming) {
+    const item = el("li", `${request.handle} wants to be your friend `);
+    item.append(
+      button(
+        "Accept",
+        () => send({ cmd: "accept", userId: request.userId }),
+        `Accept ${request.handle}`,
+      ),
+      button(
+        "Decline",
+        () => send({ cmd: "reject", userId: request.userId }),
+        `Decline ${request.handle}`,
+      ),
+    );
+    incoming.append(item);
+  }
+  const outgoing = $("outgoing");
+  outgoing.replaceChildren(
+    ...v.outgoing.map((r) => el("li", `Waiting for ${r.handle} to accept`)),
+  );
+}
+
+function renderChat(): void {
+  const friend = view?.friends.find((f) => f.channel === openChannel);
+  if (!friend) return show("home");
+  show("chat");
+  $("chat-title").textContent = `Chat with ${friend.handle}`;
+  $("chat-presence").textContent = friend.typing
+    ? `${friend.handle} is typing…`
+    : friend.online
+    ? `${friend.handle} is online`
+    : `${friend.handle} is away`;
+  const log = $("log");
+  log.replaceChildren();
+  const ours = [...messages.values()].filter((m) => m.channel === openChannel)
+    .sort((a, b) => a.at - b.at);
+  for (const message of ours) {
+    const item = el("li", "", message.mine ? "mine" : "theirs");
+    item.dataset.id = message.id;
+    item.append(el("span", message.mine ? "You" : message.from, "author"), el("p", message.text));
+    if (message.mine && message.state) {
+      const state = el("span", STATE_WORDS[message.state], "state");
+      state.dataset.state = message.state;
+      item.append(state);
+    }
+    log.append(item);
+  }
+  log.scrollTop = log.scrollHeight;
+}
+
+function onEvent(event: Event): void {
+  switch (event.event) {
+    case "view":
+      view = event.view;
+      break;
+    case "messages":
+      for (const m of event.messages) messages.set(m.id, m);
+      break;
+    case "error": {
+      const box = $("error");
+      box.textContent = event.text;
+      box.hidden = false;
+      return;
+    }
+    case "session":
+      doc.body.dataset.sessionMs = String(Math.round(event.millis));
+      doc.body.dataset.sessionCold = String(event.cold);
+      return;
+  }
+  render();
+}
+
+function onSubmit(id: string, handler: (form: HTMLFormElement) => void): void {
+  $(id).addEventListener("submit", (event) => {
+    event.preventDefault();
+    $("error").hidden = true;
+    handler(event.target as HTMLFormElement);
+  });
+}
+
+const value = (id: string) => ($(id) as HTMLInputElement).value;
+
+onSubmit(
+  "register-form",
+  () => send({ cmd: "register", handle: value("handle"), deviceName: value("device-name") }),
+);
+onSubmit(
+  "claim-form",
+  () => send({ cmd: "claim", code: value("claim-code"), deviceName: value("claim-device-name") }),
+);
+onSubmit("befriend-form", (form) => {
+  send({ cmd: "befriend", handle: value("friend-handle") });
+  form.reset();
+});
+onSubmit("chat-form", (form) => {
+  const text = value("chat-input").trim();
+  if (text && openChannel !== null) send({ cmd: "send", channel: openChannel, text });
+  form.reset();
+});
+$("chat-input").addEventListener("input", () => {
+  if (openChannel !== null) send({ cmd: "typing", channel: openChannel });
+});
+$("pair").addEventListener("click", () => send({ cmd: "pair" }));
+$("back").addEventListener("click", () => {
+  openChannel = null;
+  render();
+});
+worker.onmessage = (event: MessageEvent<Event>) => onEvent(event.data);
+worker.onerror = () =>
+  onEvent({ event: "error", text: "The app failed to start. Reload the page." });
+send({ cmd: "start" });

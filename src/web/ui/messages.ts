@@ -1,0 +1,78 @@
+/**
+ * What the page and the session worker say to each other (postMessage).
+ * The worker holds the device key and the session token; the page only ever
+ * sees what is listed here, so page script cannot read the token.
+ *
+ * @module
+ */
+
+/** Where a message of ours is (PROTOCOL.md §4 for "acknowledged"). */
+export type DeliveryState = "waiting" | "sent" | "acknowledged" | "delivered" | "failed";
+
+/** The connection as a person sees it. */
+export type ConnectionState = "offline" | "connecting" | "online" | "reconnecting";
+
+/** One chat message, ours or a friend's. */
+export interface ChatMessage {
+  id: string;
+  /** Channel of the friendship (both users' devices are its members). */
+  channel: number;
+  /** Handle of the author. */
+  from: string;
+  mine: boolean;
+  text: string;
+  /** Unix ms at the author. */
+  at: number;
+  /** Only for ours. */
+  state?: DeliveryState;
+}
+
+/** A friend with the friendship's channel. */
+export interface Friend {
+  userId: string;
+  handle: string;
+  channel: number;
+  /** True while a live presence ping arrived recently. */
+  online: boolean;
+  typing: boolean;
+}
+
+/** A pending friend request. */
+export interface FriendRequest {
+  userId: string;
+  handle: string;
+}
+
+/** Everything the page renders. */
+export interface ViewState {
+  registered: boolean;
+  handle: string;
+  deviceId: string;
+  connection: ConnectionState;
+  /** Seconds until the next reconnect attempt, while reconnecting. */
+  retryIn: number | null;
+  friends: Friend[];
+  incoming: FriendRequest[];
+  outgoing: FriendRequest[];
+  devices: string[];
+  pairCode: string | null;
+}
+
+/** Page → worker. */
+export type Command =
+  | { cmd: "start" }
+  | { cmd: "register"; handle: string; deviceName: string }
+  | { cmd: "claim"; code: string; deviceName: string }
+  | { cmd: "pair" }
+  | { cmd: "befriend"; handle: string }
+  | { cmd: "accept"; userId: string }
+  | { cmd: "reject"; userId: string }
+  | { cmd: "send"; channel: number; text: string }
+  | { cmd: "typing"; channel: number };
+
+/** Worker → page. */
+export type Event =
+  | { event: "view"; view: ViewState }
+  | { event: "messages"; messages: ChatMessage[] }
+  | { event: "error"; text: string }
+  | { event: "session"; millis: number; cold: boolean };

@@ -1,0 +1,309 @@
+/**
+ * The session worker: runs the client SDK (noble backend) in a dedicated
+ * Worker, so the device key and the session token (the REST bearer) live
+ * only in this worker's memory and IndexedDB, never in the page's script
+ * context. The page sends {@link Command}s and renders {@link Event}s.
+ *
+ * @module
+ */
+import { backoffDelay, CommuCatClient, ServerError } from "../../client/mod.ts";
+import { fromHex, toHex } from "../../crypto/bytes.ts";
+import { type DecodedFrame, FrameType } from "../../proto/mod.ts";
+import { type Identity, loadIdentity, saveIdentity } from "./keystore.ts";
+import type { ChatMessage, Command, Event, ViewState } from "./messages.ts";
+import { Friends } from "./friends.ts";
+import { api, explainConnectError, UserFacingError } from "./rest.ts";
+
+interface WorkerScope {
+  postMessage(message: Event): void;
+  onmessage: ((event: { data: Command }) => void) | null;
+}
+const scope = globalThis as unknown as WorkerScope;
+const post = (event: Event) => scope.postMessage(event);
+
+/** Live pings to friends this often; a friend is online while pings arrive. */
+const PRESENCE_PING_MS = 10_000;
+/** Friends, requests and device lists are refreshed this often while online. */
+const REFRESH_MS = 2_000;
+
+const startedAt = performance.timeOrigin + performance.now();
+let identity: Identity | null = null;
+let cold = false;
+let client: CommuCatClient | null = null;
+let running = false;
+let timed = false;
+const messages = new Map<string, ChatMessage>();
+/** Ours, not yet acknowledged by the server: sent again after a reconnect. */
+const outbox = new Map<string, ChatMessage>();
+const view: ViewState = {
+  registered: false,
+  handle: "",
+  deviceId: "",
+  connection: "offline",
+  retryIn: null,
+  friends: [],
+  incoming: [],
+  outgoing: [],
+  devices: [],
+  pairCode: null,
+};
+const friends = new Friends(view, () => publishView());
+
+function publishView(): void {
+  post({ event: "view", view: structuredClone(view) });
+}
+
+function publishMessages(list: ChatMessage[]): void {
+  if (list.length > 0) post({ event: "messages", messages: list.map((m) => ({ ...m })) });
+}
+
+function fail(error: unknown): void {
+  const text = error instanceof UserFacingError
+    ? error.message
+    : error instanceof ServerError
+    ? `The server refused that: ${error.body.detail ?? error.code}`
+    : explainConnectError(error);
+  post({ event: "error", text });
+}
+
+function randomHex(bytes: number): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+/** A device id from the name a person typed (PROTOCOL.md §3 device id rules). */
+function deviceIdFor(name: string): string {
+  const base = name.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[^a-z0-9]+/, "")
+    .slice(0, 40);
+  return `${base || "browser"}-${randomHex(4)}`;
+}
+
+async function connect(id: Identity, register: boolean): Promise<CommuCatClient> {
+  const info = await api<{ domain: string; noise_public: string }>("/api/server-info");
+  return await CommuCatClient.connect({
+    url: location.origin,
+    mode: "websocket",
+    backend: "noble",
+    serverStatic: fromHex(info.noise_public),
+    domain: info.domain,
+    deviceId: id.deviceId,
+    devicePrivateKey: id.privateKey,
+    user: register ? { handle: id.handle, display_name: id.handle } : undefined,
+    certificate: id.certificate,
+  });
+}
+
+/** Connects, and reconnects with backoff, for as long as the page lives. */
+async function run(first: CommuCatClient | null): Promise<void> {
+  if (running || identity === null) return;
+  running = true;
+  let attempt = 0;
+  let next = first;
+  while (true) {
+    view.connection = attempt === 0 ? "connecting" : "reconnecting";
+    view.retryIn = null;
+    publishView();
+    try {
+      const c = next ?? await connect(identity, false);
+      next = null;
+      attempt = 0;
+      await established(c);
+    } catch (error) {
+      fail(error);
+    }
+    client = null;
+    attempt++;
+    const delay = backoffDelay(attempt, { maxMs: 8_000 });
+    view.connection = "reconnecting";
+    view.retryIn = Math.ceil(delay / 1000);
+    publishView();
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+async function established(c: CommuCatClient): Promise<void> {
+  client = c;
+  if (!timed) {
+    timed = true;
+    post({
+      event: "session",
+      millis: performance.timeOrigin + performance.now() - startedAt,
+      cold,
+    });
+  }
+  view.connection = "online";
+  view.retryIn = null;
+  publishView();
+  const token = c.session.sessionId;
+  const refresh = () => friends.refresh(c, token).catch(fail);
+  await refresh();
+  for (const message of outbox.values()) transmit(c, message);
+  const ping = () => friends.ping(c);
+  ping();
+  const timers = [setInterval(refresh, REFRESH_MS), setInterval(ping, PRESENCE_PING_MS)];
+  try {
+    for (let frame = await c.next(); frame !== null; frame = await c.next()) receive(c, frame);
+  } finally {
+    timers.forEach(clearInterval);
+    for (const message of outbox.values()) message.state = "waiting";
+    publishMessages([...outbox.values()]);
+  }
+}
+
+function receive(c: CommuCatClient, frame: DecodedFrame): void {
+  if (frame.type === FrameType.Typing) {
+    friends.onLive(frame.channel, (frame.control ?? {}) as Record<string, unknown>);
+    return;
+  }
+  if (frame.type !== FrameType.Msg) return;
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(new TextDecoder().decode(frame.payload));
+  } catch {
+    return; // not one of ours: another client's encoding
+  }
+  if (body.kind === "receipt" && Array.isArray(body.ids) && body.by !== view.handle) {
+    const changed: ChatMessage[] = [];
+    for (const id of body.ids) {
+      const message = messages.get(String(id));
+      if (message?.mine && message.state !== "delivered") {
+        message.state = "delivered";
+        outbox.delete(message.id);
+        changed.push(message);
+      }
+    }
+    publishMessages(changed);
+    return;
+  }
+  if (body.kind !== "msg" || typeof body.id !== "string" || typeof body.text !== "string") return;
+  const mine = body.from === view.handle;
+  if (!mine) {
+    // Delivered to this device: tell the author (at-least-once, so repeat it for a repeat).
+    c.send(frame.channel, JSON.stringify({ kind: "receipt", ids: [body.id], by: view.handle }))
+      .catch(() => {});
+    friends.onLive(frame.channel, { typing: false });
+  }
+  if (messages.has(body.id)) return;
+  const message: ChatMessage = {
+    id: body.id,
+    channel: frame.channel,
+    from: String(body.from),
+    mine,
+    text: body.text,
+    at: Number(body.at) || Date.now(),
+    state: mine ? "acknowledged" : undefined,
+  };
+  messages.set(message.id, message);
+  publishMessages([message]);
+}
+
+function transmit(c: CommuCatClient, message: ChatMessage): void {
+  const payload = JSON.stringify({
+    kind: "msg",
+    id: message.id,
+    from: message.from,
+    text: message.text,
+    at: message.at,
+  });
+  let request;
+  try {
+    request = c.send(message.channel, payload);
+  } catch {
+    return; // closed: stays in the outbox
+  }
+  message.state = "sent";
+  publishMessages([message]);
+  request.then(() => {
+    if (message.state === "sent") message.state = "acknowledged";
+    publishMessages([message]);
+  }, (error) => {
+    if (error instanceof ServerError) {
+      message.state = "failed";
+      outbox.delete(message.id);
+      fail(error);
+    } else {
+      message.state = "waiting";
+    }
+    publishMessages([message]);
+  });
+}
+
+async function register(handle: string, deviceName: string): Promise<void> {
+  const id: Identity = {
+    deviceId: deviceIdFor(deviceName),
+    deviceName,
+    handle: handle.trim(),
+    privateKey: crypto.getRandomValues(new Uint8Array(32)),
+  };
+  const c = await connect(id, true);
+  id.handle = String((c.session.ack.user as Record<string, unknown>)?.handle ?? id.handle);
+  await saveIdentity(id);
+  adopt(id, true);
+  run(c);
+}
+
+async function claim(code: string, deviceName: string): Promise<void> {
+  const claimed = await api<
+    { device_id: string; private_key: string; user: { handle: string } }
+  >("/api/pair/claim", { method: "POST", body: { pair_code: code, device_name: deviceName } });
+  // The server made this device's key (pairing as specified upstream, PROTOCOL.md §5).
+  const id: Identity = {
+    deviceId: claimed.device_id,
+    deviceName,
+    handle: claimed.user.handle,
+    privateKey: fromHex(claimed.private_key),
+  };
+  const c = await connect(id, false);
+  await saveIdentity(id);
+  adopt(id, true);
+  run(c);
+}
+
+function adopt(id: Identity, fresh: boolean): void {
+  identity = id;
+  cold = fresh;
+  view.registered = true;
+  view.handle = id.handle;
+  view.deviceId = id.deviceId;
+  publishView();
+}
+
+async function handle(command: Command): Promise<void> {
+  switch (command.cmd) {
+    case "start": {
+      const stored = await loadIdentity();
+      if (stored === null) return publishView();
+      adopt(stored, false);
+      return run(null);
+    }
+    case "register":
+      return await register(command.handle, command.deviceName);
+    case "claim":
+      return await claim(command.code, command.deviceName);
+    case "send": {
+      const message: ChatMessage = {
+        id: randomHex(16),
+        channel: command.channel,
+        from: view.handle,
+        mine: true,
+        text: command.text,
+        at: Date.now(),
+        state: "waiting",
+      };
+      messages.set(message.id, message);
+      outbox.set(message.id, message);
+      publishMessages([message]);
+      if (client !== null && !client.closed) transmit(client, message);
+      return;
+    }
+    case "typing":
+      if (client !== null && !client.closed) friends.typing(client, command.channel);
+      return;
+    default:
+      if (client === null) throw new UserFacingError("Not connected yet. Try again in a moment.");
+      return await friends.command(client, command);
+  }
+}
+
+scope.onmessage = (event) => {
+  handle(event.data).catch(fail);
+};

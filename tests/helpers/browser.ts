@@ -1,0 +1,144 @@
+// deno-lint-ignore-file no-explicit-any -- page-side callbacks run in Chromium, typed loosely (no DOM lib here)
+/**
+ * Drives Debian's Chromium with puppeteer-core (npm): it runs under Deno
+ * as is (plain CDP over a pipe/WebSocket, no browser download), where
+ * playwright-core expects its own patched browser builds and Node's
+ * child-process quirks. Helpers for the web client's screens.
+ */
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { startTestServer, type TestServer } from "./inprocess.ts";
+import { buildWebClient } from "../../src/web/mod.ts";
+import { openStore, type Store } from "../../src/storage/mod.ts";
+
+// Page-side code (page.evaluate) runs in Chromium; its globals are typed loosely here so the
+// DOM library stays out of the server's type check.
+declare const document: any;
+
+export const CHROMIUM = "/usr/bin/chromium";
+
+/** True when Chromium is installed (the tests skip, loudly, without it). */
+export async function haveChromium(): Promise<boolean> {
+  return await Deno.stat(CHROMIUM).then(() => true, () => false);
+}
+
+/** Where screenshots go (gitignored, kept after the run for people to look at). */
+export const ARTIFACTS = new URL("../../var/test-artifacts/web/", import.meta.url);
+
+/** Starts headless Chromium trusting the test server's self-signed certificate. */
+export async function launchChromium(): Promise<Browser> {
+  return await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    acceptInsecureCerts: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+  });
+}
+
+/** A server with the freshly built web client, and every session token it handed out. */
+export interface WebServer extends TestServer {
+  tokens: Set<string>;
+}
+
+/** Builds the web client, then starts a server whose store records session ids. */
+export async function startWebServer(): Promise<WebServer> {
+  await buildWebClient();
+  const dataDir = await Deno.makeTempDir({ prefix: "commucat-web-" });
+  const tokens = new Set<string>();
+  const store = await openStore({ backend: "sqlite", path: `${dataDir}/commucat.db` }, {
+    migrate: true,
+    createIfNew: true,
+  });
+  const srv = await startTestServer({ dataDir }, { store: recordSessions(store, tokens) });
+  return {
+    ...srv,
+    tokens,
+    async stop() {
+      await srv.stop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {
+        // Already removed: nothing to clean.
+      });
+    },
+  };
+}
+
+/** The store, noting every `sessionId` passed to any of its methods. */
+function recordSessions(store: Store, tokens: Set<string>): Store {
+  const note = (value: unknown, depth: number) => {
+    if (depth > 2 || typeof value !== "object" || value === null) return;
+    const record = value as Record<string, unknown>;
+    if (typeof record.sessionId === "string") tokens.add(record.sessionId);
+    for (const inner of Object.values(record)) note(inner, depth + 1);
+  };
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        for (const arg of args) note(arg, 0);
+        return value.apply(target, args);
+      };
+    },
+  });
+}
+
+/** Waits until `selector` matches (30 s at most). */
+export async function waitFor(page: Page, selector: string): Promise<void> {
+  await page.waitForSelector(selector, { timeout: 30_000 });
+}
+
+/** Waits until some `#log` entry contains `text`. */
+export async function waitForMessage(page: Page, text: string): Promise<void> {
+  await page.waitForFunction(
+    (t: string) =>
+      [...document.querySelectorAll("#log li p")].some((p: any) => p.textContent === t),
+    { timeout: 30_000 },
+    text,
+  );
+}
+
+/** Waits until our message `text` shows `state` (`delivered`, `acknowledged`…). */
+export async function waitForState(page: Page, text: string, state: string): Promise<void> {
+  await page.waitForFunction(
+    (t: string, s: string) =>
+      [...document.querySelectorAll("#log li.mine")].some((li: any) =>
+        li.querySelector("p")?.textContent === t &&
+        li.querySelector(".state")?.getAttribute("data-state") === s
+      ),
+    { timeout: 30_000 },
+    text,
+    state,
+  );
+}
+
+/** Types into the field labelled by `id` and submits its form with Enter (keyboard only). */
+export async function typeAndSubmit(page: Page, id: string, text: string): Promise<void> {
+  await page.focus(`#${id}`);
+  await page.$eval(`#${id}`, (input: any) => (input.value = ""));
+  await page.keyboard.type(text);
+  await page.keyboard.press("Enter");
+}
+
+/** Opens `/app/` and registers `handle` on a device named `device`. */
+export async function register(page: Page, url: string, handle: string, device: string) {
+  await page.goto(`${url}/app/`);
+  await waitFor(page, "#register:not([hidden])");
+  await page.$eval("#device-name", (input: any, d: string) => (input.value = d), device);
+  await typeAndSubmit(page, "handle", handle);
+  await waitFor(page, 'body[data-screen="home"] #status[data-state="online"]');
+}
+
+/** Opens the chat with `friend` (waiting until the friendship is mutual). */
+export async function openChat(page: Page, friend: string): Promise<void> {
+  const selector = `button[aria-label="Chat with ${friend}"]`;
+  await waitFor(page, selector);
+  await page.click(selector);
+  await waitFor(page, 'body[data-screen="chat"]');
+}
+
+/** Saves a screenshot `name`.png into {@link ARTIFACTS}. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await Deno.mkdir(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: new URL(`${name}.png`, ARTIFACTS).pathname as `${string}.png` });
+}
+
+export type { Browser, Page, Store };

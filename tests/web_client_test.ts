@@ -1,0 +1,211 @@
+// deno-lint-ignore-file no-explicit-any -- page-side callbacks run in Chromium, typed loosely (no DOM lib here)
+/**
+ * The web client in a real browser (Debian Chromium via puppeteer-core):
+ * two people register, befriend each other and chat both ways; one closes
+ * the tab, gets the queued messages on return (keys from IndexedDB); a
+ * paired second device gets new messages. Screenshots of each screen go to
+ * var/test-artifacts/web/. Also: the page's CSP refuses foreign and inline
+ * script, and no session token is readable by page script.
+ */
+import assert from "node:assert/strict";
+import {
+  type Browser,
+  haveChromium,
+  launchChromium,
+  openChat,
+  type Page,
+  register,
+  screenshot,
+  startWebServer,
+  typeAndSubmit,
+  waitFor,
+  waitForMessage,
+  waitForState,
+  type WebServer,
+} from "./helpers/browser.ts";
+
+// Page-side code (page.evaluate) runs in Chromium; its globals are typed loosely here so the
+// DOM library stays out of the server's type check.
+declare const document: any, indexedDB: any, window: any;
+
+const available = await haveChromium();
+
+async function sessionMillis(page: Page): Promise<{ ms: number; cold: string }> {
+  await waitFor(page, "body[data-session-ms]");
+  return await page.$eval("body", (b: any) => ({
+    ms: Number(b.dataset.sessionMs),
+    cold: String(b.dataset.sessionCold),
+  }));
+}
+
+/** Every string page script can reach without the worker: DOM, storage, cookies, globals. */
+function pageVisibleText(page: Page): Promise<string> {
+  return page.evaluate(async () => {
+    const parts: string[] = [document.documentElement.outerHTML, document.cookie];
+    for (const storage of [localStorage, sessionStorage]) {
+      for (let i = 0; i < storage.length; i++) {
+        parts.push(storage.key(i) ?? "", storage.getItem(storage.key(i) ?? "") ?? "");
+      }
+    }
+    for (const key of Object.getOwnPropertyNames(globalThis)) {
+      try {
+        const value = (globalThis as Record<string, unknown>)[key];
+        if (typeof value === "string") parts.push(value);
+      } catch { /* a getter that throws has nothing to show */ }
+    }
+    parts.push(...performance.getEntries().map((e) => e.name));
+    const dbs = await indexedDB.databases();
+    for (const info of dbs) {
+      const db = await new Promise<any>((resolve, reject) => {
+        const r = indexedDB.open(info.name!);
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      for (const name of db.objectStoreNames) {
+        const all = await new Promise<unknown[]>((resolve) => {
+          const r = db.transaction(name).objectStore(name).getAll();
+          r.onsuccess = () => resolve(r.result);
+        });
+        parts.push(
+          JSON.stringify(
+            all,
+            (_k, v) =>
+              v instanceof ArrayBuffer || ArrayBuffer.isView(v)
+                ? new TextDecoder().decode(v as ArrayBuffer)
+                : v,
+          ),
+        );
+      }
+      db.close();
+    }
+    return parts.join("\n");
+  });
+}
+
+Deno.test({
+  name: `web client: register, befriend, chat both ways, offline queue, paired device, CSP, token${
+    available ? "" : " (skipped: /usr/bin/chromium missing)"
+  }`,
+  ignore: !available,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const srv: WebServer = await startWebServer();
+    let browser: Browser | null = null;
+    try {
+      browser = await launchChromium();
+      const alice = await (await browser.createBrowserContext()).newPage();
+      const bobContext = await browser.createBrowserContext();
+      let bob = await bobContext.newPage();
+
+      await alice.goto(`${srv.url}/app/`);
+      await waitFor(alice, "#register:not([hidden])");
+      await screenshot(alice, "1-register");
+      await register(alice, srv.url, "alice", "laptop");
+      const cold = await sessionMillis(alice);
+      assert.equal(cold.cold, "true");
+      await register(bob, srv.url, "bob", "phone");
+
+      // Friend request by handle, accepted with the keyboard.
+      await typeAndSubmit(alice, "friend-handle", "bob");
+      await waitFor(bob, 'button[aria-label="Accept alice"]');
+      await screenshot(bob, "2-friend-request");
+      await bob.focus('button[aria-label="Accept alice"]');
+      await bob.keyboard.press("Enter");
+
+      // Chat both ways with delivery states.
+      await openChat(alice, "bob");
+      await openChat(bob, "alice");
+      await typeAndSubmit(alice, "chat-input", "hello bob");
+      await waitForMessage(bob, "hello bob");
+      await waitForState(alice, "hello bob", "delivered");
+      await typeAndSubmit(bob, "chat-input", "hi alice");
+      await waitForMessage(alice, "hi alice");
+      await waitForState(bob, "hi alice", "delivered");
+      await screenshot(alice, "3-chat");
+
+      // Bob closes the tab; alice's messages are queued by the server.
+      await bob.close();
+      await typeAndSubmit(alice, "chat-input", "are you there?");
+      await typeAndSubmit(alice, "chat-input", "second while away");
+      await waitForState(alice, "second while away", "acknowledged");
+      bob = await bobContext.newPage();
+      await bob.goto(`${srv.url}/app/`);
+      const warm = await sessionMillis(bob);
+      assert.equal(warm.cold, "false"); // keys came from IndexedDB
+      await openChat(bob, "alice");
+      await waitForMessage(bob, "are you there?");
+      await waitForMessage(bob, "second while away");
+      await waitForState(alice, "second while away", "delivered");
+
+      // Alice pairs a second browser; it receives bob's next message.
+      await alice.click("#back");
+      await alice.click("#pair");
+      await alice.waitForFunction(
+        () =>
+          /^[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}$/.test(
+            document.getElementById("pair-code")?.textContent ?? "",
+          ),
+        { timeout: 30_000 },
+      );
+      await screenshot(alice, "4-friends-and-pairing");
+      const code = await alice.$eval("#pair-code", (o) => o.textContent ?? "");
+      const alice2 = await (await browser.createBrowserContext()).newPage();
+      await alice2.goto(`${srv.url}/app/`);
+      await waitFor(alice2, "#register:not([hidden])");
+      await typeAndSubmit(alice2, "claim-code", code);
+      await waitFor(alice2, 'body[data-screen="home"] #status[data-state="online"]');
+      await openChat(alice2, "bob");
+      // Alice's first device adds the new one to the friendship's route on its next refresh.
+      await alice.waitForFunction(
+        () => (document.getElementById("devices")?.textContent ?? "").includes(","),
+        { timeout: 30_000 },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await typeAndSubmit(bob, "chat-input", "to all your devices");
+      await waitForMessage(alice2, "to all your devices");
+      await screenshot(alice2, "5-paired-device-chat");
+
+      // No session token is readable by page script.
+      assert.ok(srv.tokens.size >= 3, "the server handed out session tokens");
+      for (const page of [alice, bob, alice2]) {
+        const visible = await pageVisibleText(page);
+        for (const token of srv.tokens) assert.ok(!visible.includes(token), "token visible");
+      }
+
+      // CSP: a script from elsewhere and an inline script are refused.
+      const refused = await alice.evaluate(async () => {
+        const violations: string[] = [];
+        document.addEventListener(
+          "securitypolicyviolation",
+          (e: { blockedURI: string }) => violations.push(e.blockedURI),
+        );
+        const foreign = document.createElement("script");
+        foreign.src = "https://127.0.0.1:9/evil.js";
+        const loaded = new Promise<string>((resolve) => {
+          foreign.onload = () => resolve("loaded");
+          foreign.onerror = () => resolve("refused");
+        });
+        document.head.append(foreign);
+        const inline = document.createElement("script");
+        inline.textContent = "window.__pwned = true";
+        document.head.append(inline);
+        const result = await loaded;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return {
+          result,
+          violations,
+          pwned: (window as unknown as { __pwned?: boolean }).__pwned === true,
+        };
+      });
+      assert.equal(refused.result, "refused");
+      assert.equal(refused.pwned, false);
+      assert.ok(refused.violations.some((v) => v.includes("127.0.0.1:9")), "violation reported");
+      assert.ok(refused.violations.includes("inline"), "inline violation reported");
+      console.log(`session established: cold ${cold.ms} ms, stored keys ${warm.ms} ms`);
+    } finally {
+      await browser?.close();
+      await srv.stop();
+    }
+  },
+});
