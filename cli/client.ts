@@ -78,6 +78,7 @@ export function registerClientCommands(program: Command): void {
           domain: string;
           noise_public: string;
           device_ca_public: string;
+          post_quantum?: { enabled?: boolean; signing_public?: string | null };
         };
         http?.close();
         const keys = generateDeviceKeys();
@@ -85,6 +86,9 @@ export function registerClientCommands(program: Command): void {
           server_url: o.server.replace(/\/+$/, ""),
           domain: info.domain,
           server_static: info.noise_public,
+          server_pq_public: info.post_quantum?.enabled && info.post_quantum.signing_public
+            ? info.post_quantum.signing_public
+            : undefined,
           device_ca_public: info.device_ca_public,
           device_id: o.deviceId ?? `device-${crypto.randomUUID()}`,
           private_key: toHex(keys.privateKey),

@@ -19,6 +19,13 @@ export interface ClientProfile {
   server_url: string;
   domain: string;
   server_static: string;
+  /**
+   * The server's ML-DSA-65 public key (hex), pinned at `client init` from
+   * /api/server-info when the server offers post-quantum handshakes: the
+   * client then uses the hybrid of `noise_pattern` and refuses a server whose
+   * signature does not verify against it.
+   */
+  server_pq_public?: string;
   device_ca_public?: string;
   device_id: string;
   private_key: string;

@@ -42,6 +42,8 @@ export async function connect(path: string, how: ConnectHow): Promise<{
     url: profile.server_url,
     pattern: profile.noise_pattern,
     serverStatic: fromHex(profile.server_static, 32),
+    // Pinned at init: with it the SDK uses the hybrid pattern and checks the server's signature.
+    serverPqPublic: profile.server_pq_public ? fromHex(profile.server_pq_public, 1952) : undefined,
     domain: profile.domain,
     deviceId: profile.device_id,
     devicePrivateKey: fromHex(profile.private_key, 32),

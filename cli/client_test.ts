@@ -108,6 +108,11 @@ Deno.test("client: the README's two-terminal chat works as written", async () =>
     for (const who of ["alice", "bob"]) {
       const profile = await Deno.stat(`${home}/config/commucat/${who}/client.json`);
       assert.equal(profile.mode! & 0o777, 0o600, `${who}'s profile is private`);
+      // The server's ML-DSA-65 key is pinned: later commands use the hybrid handshake.
+      const saved = JSON.parse(
+        await Deno.readTextFile(`${home}/config/commucat/${who}/client.json`),
+      );
+      assert.match(saved.server_pq_public, /^[0-9a-f]{3904}$/);
     }
     await run("bob", "listen", "--count", "0"); // registers bob
     assert.match(await run("alice", "friend", "bob"), /friend request sent to bob/);

@@ -42,14 +42,17 @@ Deno.test("server-info: upstream shape plus pairing ttl, rotation and post-quant
       proof_ttl_seconds: 600,
     });
     assert.deepEqual(body.post_quantum, {
-      enabled: false,
-      kem_algorithm: null,
+      enabled: true,
+      policy: "prefer",
+      kem_algorithm: "ML-KEM-768",
       kem_public_hex: null,
-      signature_algorithm: null,
+      signature_algorithm: "ML-DSA-65",
+      signing_public: toHex(srv.server.noiseKey().pqSigning!.publicKey),
+      patterns: ["XKhfs", "IKhfs"],
     });
     assert.deepEqual(body.presence, { ttl_seconds: 30 });
     assert.deepEqual(body.session, { keepalive_interval: 30, ttl_seconds: 60 });
-    assert.deepEqual(body.supported_patterns, ["XK", "IK"]);
+    assert.deepEqual(body.supported_patterns, ["XK", "IK", "XKhfs", "IKhfs"]);
     assert.deepEqual(body.supported_versions, [1]);
 
     const post = await api(srv, "POST", "/api/server-info");

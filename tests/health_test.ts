@@ -26,7 +26,7 @@ Deno.test("healthz, readyz, server-info and 404 problem+json", async () => {
 
     const info = await (await fetch(`${srv.url}/api/server-info`, { client: http })).json();
     assert.equal(info.noise_public, toHex(srv.noisePublic));
-    assert.deepEqual(info.supported_patterns, ["XK", "IK"]);
+    assert.deepEqual(info.supported_patterns, ["XK", "IK", "XKhfs", "IKhfs"]);
     assert.equal(info.domain, srv.domain);
 
     const missing = await fetch(`${srv.url}/no/such/path`, { client: http });

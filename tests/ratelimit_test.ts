@@ -142,7 +142,7 @@ Deno.test("wire: the handshake gate refuses at once past its cap and admits afte
     const admitted = await get(server.url);
     assert.equal(admitted.status, 200);
     await admitted.body?.cancel();
-    assert.deepEqual(gate.stats(), { inFlight: 0, admitted: 2, denied: 1 });
+    assert.deepEqual(gate.stats(), { inFlight: 0, admitted: 2, denied: 1, hybridDenied: 0 });
   } finally {
     await server.close();
   }

@@ -15,10 +15,14 @@ export interface NoiseKeyDescription {
   valid_after: string;
   rotates_at: string;
   expires_at: string;
+  /** ML-DSA-65 public key (hex) of this version: what hybrid handshakes are signed with. */
+  pq_signing_public?: string;
 }
 
 /** Configuration values the API reads. */
 export interface ApiConfig {
+  /** `crypto.pq`: which handshake patterns the server accepts; default `prefer`. */
+  pq?: "off" | "prefer" | "require";
   /** `limits.pairing_ttl`: default and upper bound of a pairing code's lifetime, seconds. */
   pairingTtlSeconds: number;
   autoApproveDevices: boolean;

@@ -63,6 +63,8 @@ const noiseKey = z.object({
   valid_after: z.string(),
   rotates_at: z.string(),
   expires_at: z.string(),
+  pq_signing_public: z.string().regex(/^[0-9a-f]{3904}$/).optional()
+    .describe("ML-DSA-65 public key of this version (signs hybrid handshakes)"),
 });
 
 /** GET /api/server-info */
@@ -83,9 +85,13 @@ export const serverInfoSchema = z.object({
   }),
   post_quantum: z.object({
     enabled: z.boolean(),
+    policy: z.enum(["off", "prefer", "require"]).describe("crypto.pq"),
     kem_algorithm: z.string().nullable(),
-    kem_public_hex: z.string().nullable(),
+    kem_public_hex: z.string().nullable().describe("always null: the KEM key is per handshake"),
     signature_algorithm: z.string().nullable(),
+    signing_public: z.string().nullable()
+      .describe("ML-DSA-65 public key of the newest Noise key version; clients pin it"),
+    patterns: z.array(z.enum(SESSION_PATTERN_NAMES)).describe("hybrid patterns accepted"),
   }),
   presence: z.object({ ttl_seconds: z.int() }),
   session: z.object({ keepalive_interval: z.int(), ttl_seconds: z.int() }),

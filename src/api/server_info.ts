@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { SESSION_PATTERN_NAMES, toHex } from "../crypto/mod.ts";
+import { findSessionPattern, SESSION_PATTERN_NAMES, toHex } from "../crypto/mod.ts";
 import { requireAdmin } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { json, rfc3339 } from "./http.ts";
@@ -13,6 +13,14 @@ import { json, rfc3339 } from "./http.ts";
 export function serverInfo(deps: ApiDeps): Record<string, unknown> {
   const c = deps.config;
   const noise = deps.noise();
+  const pq = c.pq ?? "prefer";
+  // The patterns crypto.pq accepts: off → classical only, require → hybrid only.
+  const accepted = SESSION_PATTERN_NAMES.filter((name) => {
+    const hybrid = findSessionPattern(name)!.hybrid;
+    return pq === "off" ? !hybrid : pq === "require" ? hybrid : true;
+  });
+  const signingPublic = noise.noise_keys[0]?.pq_signing_public ?? null;
+  const pqEnabled = pq !== "off" && signingPublic !== null;
   return {
     device_ca_public: toHex(deps.ca.publicKey),
     device_rotation: {
@@ -34,18 +42,23 @@ export function serverInfo(deps: ApiDeps): Record<string, unknown> {
       max_auto_devices: c.maxAutoDevicesPerUser,
       pairing_ttl: c.pairingTtlSeconds,
     },
+    // PROTOCOL.md "Post-quantum hybrid handshakes": the KEM key is fresh per handshake
+    // (kem_public_hex stays null); the signing key is the newest Noise key version's.
     post_quantum: {
-      enabled: false,
-      kem_algorithm: null,
+      enabled: pqEnabled,
+      policy: pq,
+      kem_algorithm: pqEnabled ? "ML-KEM-768" : null,
       kem_public_hex: null,
-      signature_algorithm: null,
+      signature_algorithm: pqEnabled ? "ML-DSA-65" : null,
+      signing_public: pqEnabled ? signingPublic : null,
+      patterns: accepted.filter((name) => findSessionPattern(name)!.hybrid),
     },
     presence: { ttl_seconds: c.presenceTtlSeconds },
     session: {
       keepalive_interval: c.keepaliveIntervalSeconds,
       ttl_seconds: c.sessionTtlSeconds,
     },
-    supported_patterns: [...SESSION_PATTERN_NAMES],
+    supported_patterns: accepted,
     supported_versions: [1],
   };
 }

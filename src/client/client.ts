@@ -1,6 +1,7 @@
 /**
- * The CommuCat client SDK: connects in any mode with XK or IK, proves the
- * device key, then sends and receives CCP-1 frames over Noise with
+ * The CommuCat client SDK: connects in any mode with XK or IK (or their
+ * post-quantum hybrids XKhfs / IKhfs, checking the server's pinned ML-DSA-65
+ * signature), proves the device key, then sends and receives CCP-1 frames over Noise with
  * request/ack correlation and cumulative delivery acks.
  *
  * @module
@@ -12,14 +13,18 @@ import {
   createHandshake,
   type DeviceCertificate,
   fromHex,
+  fromUtf8,
   type Handshake,
+  hybridOf,
   MAX_TRANSPORT_PLAINTEXT,
   nativeEd25519,
   nobleEd25519,
   type NoiseTransport,
   parseCertificate,
   proveDeviceKey,
+  serverSignatureMessage,
   SESSION_PATTERN_NAMES,
+  type SessionPattern,
   sessionPattern,
   toHex,
   utf8,
@@ -42,6 +47,7 @@ import {
   helloFrame,
   UnitDecoder,
 } from "../proto/mod.ts";
+import { ML_DSA_65, pqSuite } from "../crypto/pq/mod.ts";
 import { type ClientChannel, openChannel } from "./channel.ts";
 
 /** A delivery ack goes out this long after the first unacknowledged frame, if nothing carried it. */
@@ -58,6 +64,18 @@ export interface ClientOptions {
   pattern?: string;
   /** The server's Noise static public key (from /api/server-info). */
   serverStatic: Uint8Array;
+  /**
+   * The server's pinned ML-DSA-65 public key (`pq_signing_public` of the key
+   * version in /api/server-info). A hybrid handshake whose signature does
+   * not verify against it is refused.
+   */
+  serverPqPublic?: Uint8Array;
+  /**
+   * `prefer` (default): use the hybrid of `pattern` when the server's PQ key
+   * is pinned; `require`: refuse to connect without a hybrid handshake;
+   * `off`: classical only.
+   */
+  pq?: "off" | "prefer" | "require";
   /** The server's domain (bound into the key proof). */
   domain: string;
   deviceId: string;
@@ -392,8 +410,66 @@ export class CommuCatClient {
   }
 }
 
+/**
+ * The pattern to use under the client's PQ policy: the hybrid of the named
+ * one when the server's ML-DSA key is pinned (unless `off`). Throws when the
+ * policy or the pattern needs a pin that is missing.
+ */
+export function choosePattern(options: ClientOptions): SessionPattern {
+  const named = sessionPattern(options.pattern ?? SESSION_PATTERN_NAMES[0]);
+  const mode = options.pq ?? "prefer";
+  const pinned = options.serverPqPublic !== undefined;
+  if (pinned && options.serverPqPublic!.length !== ML_DSA_65.publicKeyLength) {
+    throw new Error(`serverPqPublic must be ${ML_DSA_65.publicKeyLength} bytes (ML-DSA-65)`);
+  }
+  if (mode === "off") {
+    if (named.hybrid) throw new Error(`pattern ${named.name} is post-quantum but pq is "off"`);
+    return named;
+  }
+  const hybrid = hybridOf(named.name);
+  if (hybrid !== undefined && pinned) return hybrid;
+  if (mode === "require" || named.hybrid) {
+    throw new Error(
+      `a post-quantum handshake needs the server's pinned ML-DSA-65 key (serverPqPublic; ` +
+        `the CLI profile's server_pq_public, from /api/server-info)`,
+    );
+  }
+  return named;
+}
+
+/**
+ * Refuses a hybrid reply (message 2 payload, just read by `noise`) whose
+ * ML-DSA-65 signature is missing or not by the pinned key.
+ */
+export async function verifyServerSignature(
+  noise: Handshake,
+  payload: Uint8Array,
+  pinned: Uint8Array,
+  backend: Backend = "native",
+): Promise<void> {
+  let signature: unknown;
+  try {
+    signature = (JSON.parse(fromUtf8(payload)) as { pq_signature?: unknown }).pq_signature;
+  } catch {
+    signature = undefined;
+  }
+  if (typeof signature !== "string" || !/^[0-9a-f]+$/.test(signature)) {
+    throw new Error("the server's hybrid handshake reply carries no ML-DSA-65 signature");
+  }
+  const ok = await pqSuite(backend === "noble" ? "noble" : "webcrypto").signer.verify(
+    pinned,
+    serverSignatureMessage(noise.payloadHash!),
+    fromHex(signature),
+  );
+  if (!ok) {
+    throw new Error(
+      "the server's ML-DSA-65 signature does not match the pinned key: refusing the connection",
+    );
+  }
+}
+
 async function handshake(channel: ClientChannel, options: ClientOptions): Promise<CommuCatClient> {
-  const pattern = sessionPattern(options.pattern ?? SESSION_PATTERN_NAMES[0]);
+  const pattern = choosePattern(options);
   const privateKey = options.devicePrivateKey;
   const backend = options.backend ?? "native";
   const devicePublic = (backend === "noble" ? nobleEd25519 : nativeEd25519).publicFromSeed(
@@ -412,7 +488,7 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
   const proof = proveDeviceKey({ privateSeed: privateKey, publicKey: devicePublic, context });
   // A first message that authenticates us (IK) is final for the server: a timestamp makes a
   // replay stale.
-  const msg1 = noise.writeMessage(
+  const msg1 = await noise.writeMessageAsync(
     pattern.clientStaticInFirstMessage
       ? utf8(JSON.stringify({ timestamp: Date.now() }))
       : undefined,
@@ -461,7 +537,10 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
     throw new Error(`unexpected handshake reply type ${authFrame.type}`);
   }
   const auth = authFrame.control as { handshake: string; session: string };
-  noise.readMessage(fromHex(auth.handshake));
+  const reply = await noise.readMessageAsync(fromHex(auth.handshake));
+  if (pattern.hybrid) {
+    await verifyServerSignature(noise, reply, options.serverPqPublic!, backend);
+  }
   if (!noise.isFinished) {
     const msg3 = noise.writeMessage();
     channel.write(encodeFrame(authMessage(authFrame.channel, sequence++, toHex(msg3))));

@@ -76,10 +76,6 @@ export function checkConfig(raw: RawConfig, ctx: Ctx): void {
     "noise_public",
     crypto.noise_public,
   ]);
-  bothOrNeither(ctx, "crypto", ["pq_kem_public", crypto.pq_kem_public], [
-    "pq_kem_secret",
-    crypto.pq_kem_secret,
-  ]);
   bothOrNeither(ctx, "transport", ["reality_cert", transport.reality_cert], [
     "reality_fingerprint",
     transport.reality_fingerprint,

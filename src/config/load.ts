@@ -79,7 +79,9 @@ class Merger {
         ? node.children.get(name)
         : undefined;
       if (child === undefined) {
-        throw new ConfigError(`unknown key "${path.join(".")}" ${where(source)}`);
+        throw new ConfigError(
+          `unknown key "${path.join(".")}" ${where(source)}${removedHint(path.join("."))}`,
+        );
       }
       this.mergeValue(child, value, target, name, path, source);
     }
@@ -121,10 +123,12 @@ class Merger {
         : node.kind === "section"
         ? node.children.get(segment)
         : undefined;
-      if (child === undefined) throw new ConfigError(`unknown key "${dotted}" ${where(source)}`);
+      if (child === undefined) {
+        throw new ConfigError(`unknown key "${dotted}" ${where(source)}${removedHint(dotted)}`);
+      }
       if (i === path.length - 1 || child.kind === "key") {
         if (i !== path.length - 1) {
-          throw new ConfigError(`unknown key "${dotted}" ${where(source)}`);
+          throw new ConfigError(`unknown key "${dotted}" ${where(source)}${removedHint(dotted)}`);
         }
         this.mergeValue(child, value, target, segment, path, source);
         return;
@@ -212,6 +216,17 @@ function getAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+/** Keys upstream has and we removed, with what replaces them (appended to "unknown key"). */
+const REMOVED_KEYS: Readonly<Record<string, string>> = {
+  "crypto.pq_kem_public": "hybrid handshakes use a fresh ML-KEM key per handshake; see crypto.pq",
+  "crypto.pq_kem_secret": "hybrid handshakes use a fresh ML-KEM key per handshake; see crypto.pq",
+};
+
+function removedHint(key: string): string {
+  const hint = REMOVED_KEYS[key];
+  return hint === undefined ? "" : ` (removed: ${hint})`;
+}
+
 /** The one-line message for a schema issue. */
 function describeIssue(
   issue: z.core.$ZodIssue,
@@ -222,7 +237,10 @@ function describeIssue(
     const at = locate(issue.path);
     const name = `${at.name}${at.rest}.${issue.keys[0]}`;
     const source = sources.get(at.name);
-    return new ConfigError(`unknown key "${name}"${source ? ` ${where(source)}` : ""}`, name);
+    return new ConfigError(
+      `unknown key "${name}"${source ? ` ${where(source)}` : ""}${removedHint(name)}`,
+      name,
+    );
   }
   const at = locate(issue.path);
   const source = sources.get(at.name);

@@ -390,10 +390,6 @@ Deno.test("both-or-neither pairs", () => {
       "set both crypto.noise_private and crypto.noise_public, or neither",
   );
   assert.match(
-    errorOf(() => load({ env: { COMMUCAT_PQ_KEM_PUBLIC: "00".repeat(1184) } })),
-    /^config: crypto\.pq_kem_public \(COMMUCAT_PQ_KEM_PUBLIC\): crypto\.pq_kem_secret is missing/,
-  );
-  assert.match(
     errorOf(() => load({ overrides: { "transport.reality_fingerprint": "00".repeat(32) } })),
     /^config: transport\.reality_fingerprint: transport\.reality_cert is missing/,
   );
@@ -401,23 +397,24 @@ Deno.test("both-or-neither pairs", () => {
     env: {
       COMMUCAT_TLS_CERT: "<data_dir>/cert.pem",
       COMMUCAT_TLS_KEY: "<data_dir>/key.pem",
-      COMMUCAT_PQ_KEM_PUBLIC: "00".repeat(1184),
-      COMMUCAT_PQ_KEM_SECRET: "11".repeat(2400),
     },
   });
   assert.equal(c.server.tlsCert, "./var/cert.pem");
   assert.equal(c.server.tlsKey, "./var/key.pem");
-  assert.equal(c.crypto.pqKemSecret?.length, 4800);
+});
+
+Deno.test("crypto.pq: a policy, default prefer; upstream's pq_kem_* keys are gone with a hint", () => {
+  assert.equal(load().crypto.pq, "prefer");
+  assert.equal(load({ env: { COMMUCAT_PQ: "require" } }).crypto.pq, "require");
+  assert.equal(load().server.pqHandshakeCpuPercent, 50);
   assert.match(
-    errorOf(() =>
-      load({
-        env: {
-          COMMUCAT_PQ_KEM_PUBLIC: "00".repeat(1183),
-          COMMUCAT_PQ_KEM_SECRET: "11".repeat(2400),
-        },
-      })
-    ),
-    /^config: crypto\.pq_kem_public \(COMMUCAT_PQ_KEM_PUBLIC\): expected 2368 hex characters \(1184 bytes\), got "0000/,
+    errorOf(() => load({ env: { COMMUCAT_PQ: "always" } })),
+    /^config: crypto\.pq \(COMMUCAT_PQ\): expected one of off, prefer, require/,
+  );
+  assert.equal(
+    errorOf(() => load({ overrides: { "crypto.pq_kem_public": "00".repeat(1184) } })),
+    'config: unknown key "crypto.pq_kem_public" in overrides (removed: hybrid handshakes use ' +
+      "a fresh ML-KEM key per handshake; see crypto.pq)",
   );
 });
 

@@ -89,6 +89,12 @@ const server = z.strictObject({
     env: "COMMUCAT_MAX_HANDSHAKES",
     description: "New. Concurrent unauthenticated handshakes; further connections are refused.",
   }),
+  pq_handshake_cpu_percent: key(intRange(1, 100), 50, {
+    env: "COMMUCAT_PQ_HANDSHAKE_CPU_PERCENT",
+    description: "New. Share of one core (percent, over a sliding second) the replies to " +
+      "post-quantum Hellos may take (ML-KEM encapsulation and ML-DSA signing happen before an " +
+      "XK client has proven anything); hybrid Hellos beyond it are refused with `pq_busy`.",
+  }),
   outbound_queue_frames: key(positiveInt(), 1024, {
     env: "COMMUCAT_OUTBOUND_QUEUE_FRAMES",
     description: "New. Per-connection outbound queue bound in frames; a connection over it is " +
@@ -175,17 +181,12 @@ const crypto = z.strictObject({
     env: "COMMUCAT_NOISE_PROLOGUE",
     description: "Noise prologue (ASCII bytes).",
   }),
-  pq_kem_public: optional(hexExact(1184), {
-    example: "<2368 hex characters>",
-    env: "COMMUCAT_PQ_KEM_PUBLIC",
-    description: "ML-KEM-768 encapsulation key; both or neither with `crypto.pq_kem_secret`. " +
-      "Not used yet (post-quantum handshakes are not built): accepted and checked only.",
-  }),
-  pq_kem_secret: optional(hexExact(2400), {
-    example: "<4800 hex characters>",
-    env: "COMMUCAT_PQ_KEM_SECRET",
-    secret: true,
-    description: "ML-KEM-768 decapsulation key (both or neither). Not used yet.",
+  pq: key(oneOf(["off", "prefer", "require"]), "prefer", {
+    env: "COMMUCAT_PQ",
+    description: "New. Post-quantum hybrid handshakes (XKhfs/IKhfs: ML-KEM-768 beside X25519, " +
+      'the server signing with ML-DSA-65): "prefer" offers both (clients use hybrid when ' +
+      'offered), "require" refuses classical Hellos, "off" refuses hybrid ones. Replaces ' +
+      "upstream's `pq_kem_public`/`pq_kem_secret` (the KEM keys are per handshake).",
   }),
 });
 

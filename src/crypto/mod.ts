@@ -1,7 +1,8 @@
 /**
  * CommuCat cryptography: byte helpers, the Noise framework, Ed25519, BLAKE3,
  * device keys, the handshake zero-knowledge proof, device certificates,
- * identifiers and rotation proofs. Depends on nothing of ours.
+ * identifiers and rotation proofs; post-quantum primitives are `./pq/mod.ts`.
+ * Depends on nothing of ours.
  *
  * @module
  */
@@ -20,11 +21,14 @@ export {
   generateKeyPair,
   type Handshake,
   type HandshakeOptions,
+  hybridOf,
   type KeyPair,
   MAX_MESSAGE_LENGTH,
   MAX_TRANSPORT_PLAINTEXT,
   NoiseError,
   type NoiseTransport,
+  SERVER_SIGNATURE_DOMAIN,
+  serverSignatureMessage,
   SESSION_PATTERN_NAMES,
   type SessionPattern,
   sessionPattern,

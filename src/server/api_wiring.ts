@@ -43,6 +43,7 @@ export function apiDeps(p: ApiParts): ApiDeps {
     domain: s.domain,
     ca: p.keys.ca,
     config: {
+      pq: s.pq,
       pairingTtlSeconds: s.pairingTtlSeconds,
       autoApproveDevices: s.autoApproveDevices,
       maxAutoDevicesPerUser: s.maxAutoDevicesPerUser,

@@ -189,7 +189,9 @@ export async function startServer(
   const limits = new RateLimits(settings.rateLimits, {
     onDenied: (scope) => metrics.rateLimitDenied(scope === "pairing" ? "pairing_claim" : scope),
   });
-  const gate = new HandshakeGate(settings.maxHandshakesInFlight);
+  const gate = new HandshakeGate(settings.maxHandshakesInFlight, {
+    hybridCpuShare: (settings.pqHandshakeCpuPercent ?? 50) / 100,
+  });
   const counters: ServerCounters = {
     handshakesOk: 0,
     handshakesFailed: 0,
@@ -290,6 +292,13 @@ export async function startServer(
       ikFreshnessMs: 5 * 60_000,
       newId,
       now: Date.now,
+      pq: {
+        mode: settings.pq ?? "prefer",
+        budget: {
+          admit: () => gate.admitHybrid(),
+          charge: (ms) => gate.chargeHybrid(ms),
+        },
+      },
     },
     router,
     registry,

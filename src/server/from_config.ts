@@ -67,6 +67,8 @@ export function settingsFromConfig(
     rateLimits: rateLimitRules(config.security.rateLimit),
     trustedProxies: config.security.trustedProxies,
     maxHandshakesInFlight: s.maxHandshakesInFlight,
+    pq: config.crypto.pq,
+    pqHandshakeCpuPercent: s.pqHandshakeCpuPercent,
     pairingTtlSeconds: config.limits.pairingTtl,
     deviceRotation: {
       enabled: config.rotation.device.enabled,

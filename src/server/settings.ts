@@ -67,6 +67,10 @@ export interface ServerSettings {
   maxHandshakesInFlight: number;
   /** `calls.*`; absent → the defaults of `DEFAULT_CALL_SETTINGS`. */
   calls?: CallSettings;
+  /** `crypto.pq`: post-quantum handshake policy (default `prefer`). */
+  pq?: "off" | "prefer" | "require";
+  /** `server.pq_handshake_cpu_percent`: share of one core hybrid Hello replies may take. */
+  pqHandshakeCpuPercent?: number;
   /** `federation.*`; absent → no static peers (stored peers still count). */
   federation?: FederationSettings;
   /** `web.enabled`: serve the web client under `/app/` (absent → true). */

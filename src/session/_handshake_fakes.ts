@@ -36,6 +36,7 @@ import type {
   HandshakeWrites,
   UserRecord,
 } from "../storage/mod.ts";
+import type { KemKeyPair, SignatureKeyPair } from "../crypto/pq/mod.ts";
 import type { HandshakeDeps, ServerHandshake } from "./handshake.ts";
 import type { HandshakeStore } from "./identity.ts";
 import { StaticKeyring } from "./keyring.ts";
@@ -81,8 +82,14 @@ export class FakeStore implements HandshakeStore {
   }
 }
 
-/** A server side with fixed keys, a settable clock and the fake store. */
-export function fakeServer(overrides: Partial<HandshakeDeps> = {}) {
+/**
+ * A server side with fixed keys, a settable clock and the fake store;
+ * `pqSigning` gives its Noise key an ML-DSA-65 identity (hybrid patterns).
+ */
+export function fakeServer(
+  overrides: Partial<HandshakeDeps> = {},
+  pqSigning: SignatureKeyPair | null = null,
+) {
   const noiseKey = generateKeyPair();
   const ca = deviceKeysFromSeed(crypto.getRandomValues(new Uint8Array(32)));
   const clock = { now: Date.UTC(2026, 0, 1, 12, 0, 0, 500) };
@@ -98,6 +105,7 @@ export function fakeServer(overrides: Partial<HandshakeDeps> = {}) {
       validAfter: new Date(0),
       rotatesAt: new Date(Date.UTC(2030, 0)),
       expiresAt: new Date(Date.UTC(2031, 0)),
+      pqSigning,
     }]),
     store,
     ca: { seed: ca.privateKey, publicKey: ca.publicKey },
@@ -126,6 +134,8 @@ export interface FakeHelloOptions {
   edit?: (hello: Record<string, unknown>) => void;
   /** The IK first-message payload (default: a fresh timestamp). */
   firstPayload?: Uint8Array;
+  /** The client's ML-KEM key pair `e1`; required for a hybrid pattern (message 1 stays sync). */
+  kemKeyPair?: KemKeyPair;
   now?: number;
 }
 
@@ -140,6 +150,7 @@ export function fakeHello(serverStatic: Uint8Array, options: FakeHelloOptions) {
     prologue: PROLOGUE,
     staticPrivate: options.seed,
     remoteStatic: serverStatic,
+    kemKeyPair: options.kemKeyPair,
   });
   const context = zkpContext(DOMAIN, options.deviceId, devicePublic, clientStatic);
   const firstPayload = options.firstPayload ??
@@ -180,7 +191,7 @@ export async function runHandshake(
 ) {
   const auth = await server.hello(client.frame);
   const reply = JSON.parse(new TextDecoder().decode(auth.payload));
-  client.noise.readMessage(fromHex(reply.handshake));
+  await client.noise.readMessageAsync(fromHex(reply.handshake));
   if (!client.noise.isFinished) {
     assertAwaitingAuth(server);
     const msg3 = toHex(client.noise.writeMessage());

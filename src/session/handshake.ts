@@ -19,6 +19,7 @@ import {
   fromUtf8,
   issueCertificate,
   type NoiseTransport,
+  type SessionPattern,
   toHex,
   utf8,
   verifyDeviceKeyProof,
@@ -61,6 +62,25 @@ export interface HandshakeDeps {
   ikFreshnessMs: number;
   newId: (context: string) => string;
   now: () => number;
+  /** Post-quantum policy (`crypto.pq`); default `prefer`. */
+  pq?: PqHandshakePolicy;
+}
+
+/**
+ * `crypto.pq`: `off` refuses hybrid (`hfs`) patterns, `prefer` accepts both
+ * (clients use a hybrid when offered), `require` refuses classical ones.
+ */
+export type PqMode = "off" | "prefer" | "require";
+
+/** The post-quantum part of the handshake's dependencies. */
+export interface PqHandshakePolicy {
+  mode: PqMode;
+  /**
+   * Bounds the CPU hybrid Hellos may take (the server encapsulates and signs
+   * before an XK client has proven anything): `admit()` before the work,
+   * `charge(ms)` after it. Absent: unbounded.
+   */
+  budget?: { admit(): boolean; charge(milliseconds: number): void };
 }
 
 /** The outcome of a completed handshake. */
@@ -107,6 +127,16 @@ export class ServerHandshake {
     if (!parsed.ok) throw new HandshakeError("invalid_hello", `invalid hello: ${parsed.error}`);
     const hello = parsed.value as HelloPayload;
     const pattern = helloPattern(hello.pattern);
+    const pq = d.pq ?? { mode: "prefer" };
+    requirePqPolicy(pattern, pq.mode);
+    // Refused before any work: the hybrid reply (encapsulation, signature) is the costly part.
+    if (pattern.hybrid && pq.budget !== undefined && !pq.budget.admit()) {
+      throw new HandshakeError(
+        "pq_busy",
+        `too many post-quantum handshakes right now (server.pq_handshake_cpu_percent): retry ` +
+          `shortly${pq.mode === "require" ? "" : ` or use ${pattern.classical}`}`,
+      );
+    }
     const protocolVersion = negotiateVersion(hello);
     const msg1 = fromHex(hello.handshake);
     const clientStatic = fromHex(hello.client_static, 32);
@@ -149,7 +179,13 @@ export class ServerHandshake {
       user: userSnapshot(plan.user),
       user_id: plan.user.userId,
     };
-    const msg2 = exchange.reply(utf8(JSON.stringify(noisePayload)));
+    const replyStarted = performance.now();
+    const msg2 = await exchange.reply((pqSignature) =>
+      utf8(JSON.stringify(
+        pqSignature === null ? noisePayload : { ...noisePayload, pq_signature: pqSignature },
+      ))
+    );
+    if (pattern.hybrid) pq.budget?.charge(performance.now() - replyStarted);
     this.#plan = {
       ...plan,
       hello,
@@ -307,6 +343,24 @@ function exactCertificate(payload: Uint8Array): unknown {
     return (hello as { certificate?: unknown }).certificate;
   } catch {
     return undefined;
+  }
+}
+
+/** Refuses a pattern the policy excludes, naming the config key and what would be accepted. */
+function requirePqPolicy(pattern: SessionPattern, mode: PqMode): void {
+  if (mode === "require" && !pattern.hybrid) {
+    throw new HandshakeError(
+      "pq_required",
+      `this server requires a post-quantum hybrid handshake (crypto.pq = "require"): ` +
+        `use ${pattern.name}hfs instead of ${pattern.name}`,
+    );
+  }
+  if (mode === "off" && pattern.hybrid) {
+    throw new HandshakeError(
+      "pq_disabled",
+      `post-quantum handshakes are disabled on this server (crypto.pq = "off"): ` +
+        `use ${pattern.classical}`,
+    );
   }
 }
 

@@ -5,11 +5,19 @@
  * @module
  */
 
+import type { SignatureKeyPair } from "../crypto/pq/mod.ts";
+
 /** One version of the server's Noise static key pair. */
 export interface NoiseKey {
   version: number;
   privateKey: Uint8Array;
   publicKey: Uint8Array;
+  /**
+   * The ML-DSA-65 identity of this version, which signs hybrid (`hfs`)
+   * handshakes; it rotates with the X25519 key. Absent on versions stored
+   * before post-quantum handshakes existed.
+   */
+  pqSigning?: SignatureKeyPair | null;
   validAfter: Date;
   rotatesAt: Date;
   expiresAt: Date;
@@ -41,5 +49,6 @@ export function describeNoiseKey(key: NoiseKey, toHex: (b: Uint8Array) => string
     valid_after: key.validAfter.toISOString(),
     rotates_at: key.rotatesAt.toISOString(),
     expires_at: key.expiresAt.toISOString(),
+    ...(key.pqSigning ? { pq_signing_public: toHex(key.pqSigning.publicKey) } : {}),
   };
 }

@@ -5,10 +5,12 @@
  * the Noise-authenticated client static must equal `Hello.client_static`, and a
  * pattern whose message 1 already authenticates the client (IK) must carry a
  * fresh timestamp. Nothing here knows pattern names; a new pattern (e.g. a KEM
- * step) is a row in that table.
+ * step) is a row in that table. A hybrid (`hfs`) pattern's reply carries the
+ * server's ML-DSA-65 signature over the handshake hash after `ekem1`.
  *
  * @module
  */
+import { pqSuite, type Signer } from "../crypto/pq/mod.ts";
 import {
   constantTimeEqual,
   createHandshake,
@@ -16,8 +18,10 @@ import {
   fromUtf8,
   type Handshake,
   type NoiseTransport,
+  serverSignatureMessage,
   SESSION_PATTERN_NAMES,
   type SessionPattern,
+  toHex,
 } from "../crypto/mod.ts";
 import { HandshakeError } from "./errors.ts";
 import type { NoiseKey, NoiseKeyring } from "./keyring.ts";
@@ -112,9 +116,28 @@ export class NoiseExchange {
     return this.#noise.isFinished;
   }
 
-  /** Writes the server's reply (message 2) carrying `payload`. */
-  reply(payload: Uint8Array): Uint8Array {
-    return this.#noise.writeMessage(payload);
+  /**
+   * Writes the server's reply (message 2). `payload` receives the server's
+   * ML-DSA-65 signature over the handshake hash after `ekem1` (hex) for a
+   * hybrid pattern, null for a classical one, and returns the payload bytes.
+   */
+  async reply(
+    payload: (pqSignature: string | null) => Uint8Array,
+    signer: Signer = pqSuite().signer,
+  ): Promise<Uint8Array> {
+    if (!this.pattern.hybrid) return this.#noise.writeMessage(payload(null));
+    const identity = this.key.pqSigning;
+    if (!identity) {
+      throw new HandshakeError(
+        "pq_unavailable",
+        `server key version ${this.key.version} has no post-quantum identity; ` +
+          `retry with ${this.pattern.classical} or after the next key rotation`,
+      );
+    }
+    return await this.#noise.writeMessageAsync(async (hash) => {
+      const signature = await signer.sign(identity, serverSignatureMessage(hash));
+      return payload(toHex(signature));
+    });
   }
 
   /** Reads the client's last message (XK: message 3) and checks the static it authenticates. */

@@ -52,6 +52,9 @@ export {
 } from "./patterns.ts";
 export {
   findSessionPattern,
+  hybridOf,
+  SERVER_SIGNATURE_DOMAIN,
+  serverSignatureMessage,
   SESSION_PATTERN_NAMES,
   SESSION_PATTERN_ROWS,
   type SessionPattern,

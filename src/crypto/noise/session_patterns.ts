@@ -14,6 +14,7 @@
  * @module
  */
 
+import { domainMessage } from "../pq/mod.ts";
 import { NoiseError } from "./errors.ts";
 import { parseProtocolName, type ProtocolSpec } from "./patterns.ts";
 
@@ -36,6 +37,14 @@ export interface SessionPattern {
    * timestamp payload) and is never accepted twice (the replay cache).
    */
   readonly clientStaticInFirstMessage: boolean;
+  /**
+   * True for a post-quantum hybrid (`hfs`) pattern: ML-KEM-768 beside X25519,
+   * and the server signs the handshake hash after `ekem1` with its ML-DSA-65
+   * identity ({@linkcode serverSignatureMessage}) in the message 2 payload.
+   */
+  readonly hybrid: boolean;
+  /** The Hello name of the classical pattern this one extends (itself when classical). */
+  readonly classical: string;
 }
 
 /**
@@ -46,7 +55,29 @@ export interface SessionPattern {
 export const SESSION_PATTERN_ROWS: Readonly<Record<string, string>> = Object.freeze({
   XK: "Noise_XK_25519_ChaChaPoly_BLAKE2s",
   IK: "Noise_IK_25519_ChaChaPoly_BLAKE2s",
+  XKhfs: "Noise_XKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2s",
+  IKhfs: "Noise_IKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2s",
 });
+
+/**
+ * The domain of the server's ML-DSA-65 handshake signature: the signed
+ * message is `domain ‖ 0x00 ‖ h`, h the handshake hash right after `ekem1`
+ * (WebCrypto's ML-DSA has no context string; this prefix stands in for it).
+ */
+export const SERVER_SIGNATURE_DOMAIN = "commucat/hfs-server-signature/v1";
+
+/** What the server signs in a hybrid handshake: {@linkcode SERVER_SIGNATURE_DOMAIN} ‖ 0x00 ‖ h. */
+export function serverSignatureMessage(handshakeHash: Uint8Array): Uint8Array {
+  return domainMessage(SERVER_SIGNATURE_DOMAIN, handshakeHash);
+}
+
+/** The hybrid (`hfs`) counterpart of a classical session pattern, if the table has one. */
+export function hybridOf(name: string): SessionPattern | undefined {
+  const found = TABLE.get(name);
+  if (found === undefined) return undefined;
+  if (found.hybrid) return found;
+  return [...TABLE.values()].find((p) => p.hybrid && p.classical === found.name);
+}
 
 function describe(name: string, protocolName: string): SessionPattern {
   const protocol = parseProtocolName(protocolName);
@@ -57,6 +88,8 @@ function describe(name: string, protocolName: string): SessionPattern {
     protocol,
     messageCount: messages.length,
     clientStaticInFirstMessage: messages[0].includes("s"),
+    hybrid: protocol.kem !== null,
+    classical: protocol.kem === null ? name : name.replace(/hfs$/, ""),
   });
 }
 

@@ -3,6 +3,13 @@
  * (Noise, ZKP) and memory, so past `maxInFlight` new ones are refused at once,
  * never queued (a queue would only hold attackers' sockets open longer).
  *
+ * Post-quantum hybrid Hellos cost more (the server encapsulates to the
+ * client's ML-KEM key and signs with ML-DSA before an XK client has proven
+ * anything), so they also draw on a CPU budget: a token bucket of
+ * milliseconds refilled at `hybridCpuShare` of one core. Admission needs a
+ * positive balance; each hybrid reply is charged what it took, so a flood of
+ * hybrid Hellos gets at most that share of a core while classical ones pass.
+ *
  * @module
  */
 
@@ -14,6 +21,21 @@ export interface HandshakeGateStats {
   readonly admitted: number;
   /** Entries refused because the gate was full. */
   readonly denied: number;
+  /** Hybrid Hellos refused because the CPU budget was spent. */
+  readonly hybridDenied: number;
+}
+
+/** Options of a {@linkcode HandshakeGate}. */
+export interface HandshakeGateOptions {
+  /**
+   * Share of one core (0 < share ≤ 1) hybrid handshake replies may take on
+   * average; default 1 (no cap below a whole core).
+   */
+  hybridCpuShare?: number;
+  /** Milliseconds of work the budget may bank when idle (the burst); default 1000 × share. */
+  hybridBurstMs?: number;
+  /** Monotonic clock in milliseconds (tests inject one). */
+  now?: () => number;
 }
 
 /**
@@ -37,14 +59,57 @@ export class HandshakeGate {
   #admitted = 0;
   #denied = 0;
   readonly #held = new Map<string, () => void>();
+  readonly #hybridShare: number;
+  readonly #hybridBurstMs: number;
+  readonly #now: () => number;
+  /** Milliseconds of hybrid work available; may go negative after a costly reply. */
+  #hybridBalance: number;
+  #hybridRefilledAt: number;
+  #hybridDenied = 0;
 
-  constructor(maxInFlight: number) {
+  constructor(maxInFlight: number, options: HandshakeGateOptions = {}) {
     if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) {
       throw new RangeError(
         `handshake gate: maxInFlight must be an integer ≥ 1, got ${maxInFlight}`,
       );
     }
+    const share = options.hybridCpuShare ?? 1;
+    if (!(share > 0 && share <= 1)) {
+      throw new RangeError(`handshake gate: hybridCpuShare must be in (0, 1], got ${share}`);
+    }
     this.maxInFlight = maxInFlight;
+    this.#hybridShare = share;
+    this.#hybridBurstMs = options.hybridBurstMs ?? 1000 * share;
+    this.#now = options.now ?? (() => performance.now());
+    this.#hybridBalance = this.#hybridBurstMs;
+    this.#hybridRefilledAt = this.#now();
+  }
+
+  /**
+   * Whether a hybrid Hello may be served now (the CPU budget has credit).
+   * Call before the work, then {@linkcode chargeHybrid} with what it took.
+   */
+  admitHybrid(): boolean {
+    this.#refillHybrid();
+    if (this.#hybridBalance > 0) return true;
+    this.#hybridDenied++;
+    return false;
+  }
+
+  /** Charges `milliseconds` of hybrid handshake work against the budget. */
+  chargeHybrid(milliseconds: number): void {
+    this.#refillHybrid();
+    if (Number.isFinite(milliseconds) && milliseconds > 0) this.#hybridBalance -= milliseconds;
+  }
+
+  #refillHybrid(): void {
+    const now = this.#now();
+    const elapsed = Math.max(0, now - this.#hybridRefilledAt);
+    this.#hybridRefilledAt = now;
+    this.#hybridBalance = Math.min(
+      this.#hybridBurstMs,
+      this.#hybridBalance + elapsed * this.#hybridShare,
+    );
   }
 
   /** Handshakes in flight now. */
@@ -94,6 +159,11 @@ export class HandshakeGate {
 
   /** Counters since construction. */
   stats(): HandshakeGateStats {
-    return { inFlight: this.#inFlight, admitted: this.#admitted, denied: this.#denied };
+    return {
+      inFlight: this.#inFlight,
+      admitted: this.#admitted,
+      denied: this.#denied,
+      hybridDenied: this.#hybridDenied,
+    };
   }
 }

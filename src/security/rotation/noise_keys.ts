@@ -8,6 +8,14 @@
  * rotate at the same moment race for the same `(name, version)` primary key;
  * the loser gets a conflict, reloads, and uses the winner's key.
  *
+ * Each version also holds an independent ML-DSA-65 seed (the row's secret is
+ * `x25519 private ‖ ML-DSA seed`, 64 bytes): the server's post-quantum
+ * identity, which signs hybrid handshakes and so rotates, with its grace
+ * period, exactly like the Noise key. It is random, never derived from the
+ * X25519 key (a quantum adversary recovers that one from its public key).
+ * A 32-byte row from before has no PQ identity; at start such a newest key
+ * is rotated once so the current version has one.
+ *
  * @module
  */
 import {
@@ -16,6 +24,7 @@ import {
   type KeyPair,
   x25519PublicFromPrivate,
 } from "../../crypto/mod.ts";
+import { ML_DSA_65, pqSuite, type Signer } from "../../crypto/pq/mod.ts";
 import { type Logger, silentLogger } from "../../log/mod.ts";
 import type { NoiseKey, NoiseKeyring } from "../../session/mod.ts";
 import { type ServerSecretRecord, type Store, StoreConflictError } from "../../storage/mod.ts";
@@ -55,7 +64,14 @@ export interface NoiseKeyManagerOptions {
   logger?: Logger;
   /** Key generator (default X25519 from the crypto module). */
   generateKeyPair?: () => KeyPair;
+  /** Gives each new version an ML-DSA-65 identity (default true). */
+  pqIdentity?: boolean;
+  /** The ML-DSA-65 implementation (default WebCrypto). */
+  signer?: Signer;
 }
+
+/** Bytes of an X25519 private key at the start of a row's secret. */
+const X25519_LENGTH = 32;
 
 /** Raised when a rotation cannot be stored after retries. */
 export class SecretRotationError extends Error {
@@ -75,6 +91,10 @@ export class NoiseKeyManager implements NoiseKeyring {
   readonly #generate: () => KeyPair;
   readonly #queue = new SerialQueue();
   readonly #listeners = new Set<(event: NoiseRotationEvent) => void>();
+  readonly #pqIdentity: boolean;
+  readonly #signer: Signer;
+  /** ML-DSA key pairs already derived, by version (deriving costs a keygen). */
+  readonly #pqCache = new Map<number, NoiseKey["pqSigning"]>();
   /** Usable keys at the last load, newest first. */
   #keys: NoiseKey[] = [];
   #started = false;
@@ -87,6 +107,8 @@ export class NoiseKeyManager implements NoiseKeyring {
     this.#now = options.now ?? (() => new Date());
     this.#log = options.logger ?? silentLogger;
     this.#generate = options.generateKeyPair ?? (() => generateKeyPair());
+    this.#pqIdentity = options.pqIdentity ?? true;
+    this.#signer = options.signer ?? pqSuite().signer;
   }
 
   /**
@@ -111,7 +133,13 @@ export class NoiseKeyManager implements NoiseKeyring {
         }
         rows = await this.#load();
       }
-      await this.#step(rows, now, false);
+      const newest = activeRows(rows, now)[0];
+      const upgrade = this.#pqIdentity && newest !== undefined &&
+        newest.secret.length === X25519_LENGTH;
+      if (upgrade) {
+        this.#log.info("noise key has no PQ identity: rotating", { version: newest.version });
+      }
+      await this.#step(rows, now, upgrade);
       this.#started = true;
       return this.#keys;
     });
@@ -187,7 +215,7 @@ export class NoiseKeyManager implements NoiseKeyring {
       throw new SecretRotationError("could not store a new Noise key (conflicts)");
     }
     rows = await this.#prune(rows, now);
-    this.#keys = activeRows(rows, now).map(toNoiseKey);
+    this.#keys = await this.#toKeys(activeRows(rows, now));
     if (event !== null) {
       this.#log.info("noise key rotated", { version: event.version, forced: event.forced });
       for (const listener of this.#listeners) {
@@ -204,11 +232,15 @@ export class NoiseKeyManager implements NoiseKeyring {
   async #load(): Promise<ServerSecretRecord[]> {
     const rows = await this.#store.listSecrets(NOISE_SECRET_NAME);
     return rows.filter((row) => {
-      const ok = row.secret.length === 32 && (row.public === null || row.public.length === 32);
+      const ok = (row.secret.length === X25519_LENGTH ||
+        row.secret.length === X25519_LENGTH + ML_DSA_65.seedLength) &&
+        (row.public === null || row.public.length === 32);
       if (!ok) this.#log.warn("ignoring malformed noise key row", { version: row.version });
       return ok;
     }).map((row) =>
-      row.public === null ? { ...row, public: x25519PublicFromPrivate(row.secret) } : row
+      row.public === null
+        ? { ...row, public: x25519PublicFromPrivate(row.secret.subarray(0, X25519_LENGTH)) }
+        : row
     )
       .sort((a, b) => b.version - a.version);
   }
@@ -220,10 +252,13 @@ export class NoiseKeyManager implements NoiseKeyring {
     now: Date,
   ): Promise<ServerSecretRecord | null> {
     const rotatesAt = new Date(now.getTime() + hoursToMs(this.#policy.intervalHours));
+    const secret = new Uint8Array(X25519_LENGTH + (this.#pqIdentity ? ML_DSA_65.seedLength : 0));
+    secret.set(pair.privateKey);
+    if (this.#pqIdentity) crypto.getRandomValues(secret.subarray(X25519_LENGTH));
     const record: ServerSecretRecord = {
       name: NOISE_SECRET_NAME,
       version: (rows[0]?.version ?? 0) + 1,
-      secret: pair.privateKey,
+      secret,
       public: pair.publicKey,
       metadata: {},
       createdAt: now,
@@ -238,6 +273,22 @@ export class NoiseKeyManager implements NoiseKeyring {
       if (error instanceof StoreConflictError) return null;
       throw error;
     }
+  }
+
+  /** The keys of active rows, each with its ML-DSA identity (derived once per version). */
+  async #toKeys(rows: ServerSecretRecord[]): Promise<NoiseKey[]> {
+    const keys: NoiseKey[] = [];
+    for (const row of rows) {
+      let pqSigning = this.#pqCache.get(row.version);
+      if (pqSigning === undefined) {
+        pqSigning = row.secret.length > X25519_LENGTH
+          ? await this.#signer.keyPairFromSeed(row.secret.subarray(X25519_LENGTH))
+          : null;
+        this.#pqCache.set(row.version, pqSigning);
+      }
+      keys.push({ ...toNoiseKey(row), pqSigning });
+    }
+    return keys;
   }
 
   /** Deletes expired rows and active rows beyond `maxVersions`; returns what is left. */
@@ -264,7 +315,7 @@ function activeRows(rows: ServerSecretRecord[], now: Date): ServerSecretRecord[]
 function toNoiseKey(row: ServerSecretRecord): NoiseKey {
   return {
     version: row.version,
-    privateKey: row.secret,
+    privateKey: row.secret.slice(0, X25519_LENGTH),
     publicKey: row.public!,
     validAfter: row.validAfter,
     rotatesAt: row.rotatesAt,

@@ -40,7 +40,10 @@ Deno.test("start stores the bootstrap key once, then reuses what the store holds
     assert.equal(keys[0].expiresAt.getTime(), clock.t + 14 * HOUR);
     const rows = await store.listSecrets(NOISE_SECRET_NAME);
     assert.equal(rows.length, 1);
-    assert.equal(toHex(rows[0].secret), toHex(pair.privateKey));
+    // x25519 private ‖ ML-DSA-65 seed (the version's PQ identity).
+    assert.equal(rows[0].secret.length, 64);
+    assert.equal(toHex(rows[0].secret.subarray(0, 32)), toHex(pair.privateKey));
+    assert.equal(toHex(keys[0].privateKey), toHex(pair.privateKey));
 
     // A restart with another configured key keeps the stored one.
     const restarted = new NoiseKeyManager({
@@ -165,5 +168,47 @@ Deno.test("a late tick still leaves the newest key usable, then rotates it", asy
     assert.deepEqual(versions(manager), [1]);
     await manager.tick();
     assert.deepEqual(versions(manager), [2]);
+  });
+});
+
+Deno.test("each version has its own ML-DSA-65 identity, which rotates with the Noise key", async () => {
+  await withStore(async (store) => {
+    const clock = testClock();
+    const manager = new NoiseKeyManager({ store, policy: POLICY, now: clock.now });
+    await manager.start();
+    const first = manager.newest();
+    assert.equal(first.pqSigning?.publicKey.length, 1952);
+    const rotated = await manager.rotateNow();
+    assert.equal(rotated.version, first.version + 1);
+    assert.notEqual(toHex(rotated.pqSigning!.publicKey), toHex(first.pqSigning!.publicKey));
+    // The previous version keeps its identity through the grace period.
+    const [, previous] = manager.active();
+    assert.equal(toHex(previous.pqSigning!.publicKey), toHex(first.pqSigning!.publicKey));
+    // Another instance derives the same identity from the stored seed.
+    const other = new NoiseKeyManager({ store, policy: POLICY, now: clock.now });
+    await other.start();
+    assert.equal(toHex(other.newest().pqSigning!.publicKey), toHex(rotated.pqSigning!.publicKey));
+  });
+});
+
+Deno.test("a stored key without a PQ identity (32-byte row) is rotated once at start", async () => {
+  await withStore(async (store) => {
+    const clock = testClock();
+    const legacy = new NoiseKeyManager({
+      store,
+      policy: POLICY,
+      now: clock.now,
+      pqIdentity: false,
+    });
+    await legacy.start();
+    assert.equal(legacy.newest().pqSigning, null);
+    assert.equal((await store.listSecrets(NOISE_SECRET_NAME))[0].secret.length, 32);
+    const upgraded = new NoiseKeyManager({ store, policy: POLICY, now: clock.now });
+    await upgraded.start();
+    assert.deepEqual(versions(upgraded), [2, 1]);
+    assert.equal(upgraded.newest().pqSigning?.publicKey.length, 1952);
+    assert.equal(upgraded.active()[1].pqSigning, null);
+    await upgraded.start(); // nothing more to upgrade
+    assert.deepEqual(versions(upgraded), [2, 1]);
   });
 });
