@@ -122,7 +122,15 @@ Deno.test({
       await typeAndSubmit(bob, "chat-input", "hi alice");
       await waitForMessage(alice, "hi alice");
       await waitForState(bob, "hi alice", "delivered");
+      // Typing and presence are shown live.
+      await bob.focus("#chat-input");
+      await bob.keyboard.type("tr");
+      await alice.waitForFunction(
+        () => document.getElementById("chat-presence")?.textContent === "bob is typing…",
+        { timeout: 30_000 },
+      );
       await screenshot(alice, "3-chat");
+      await bob.$eval("#chat-input", (input: any) => (input.value = ""));
 
       // Bob closes the tab; alice's messages are queued by the server.
       await bob.close();
@@ -203,6 +211,63 @@ Deno.test({
       assert.ok(refused.violations.some((v) => v.includes("127.0.0.1:9")), "violation reported");
       assert.ok(refused.violations.includes("inline"), "inline violation reported");
       console.log(`session established: cold ${cold.ms} ms, stored keys ${warm.ms} ms`);
+    } finally {
+      await browser?.close();
+      await srv.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: `web client: a lost connection shows "reconnecting", then sends what waited${
+    available ? "" : " (skipped: /usr/bin/chromium missing)"
+  }`,
+  ignore: !available,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    let srv: WebServer = await startWebServer();
+    let browser: Browser | null = null;
+    try {
+      browser = await launchChromium();
+      const alice = await (await browser.createBrowserContext()).newPage();
+      const bob = await (await browser.createBrowserContext()).newPage();
+      await register(alice, srv.url, "carol", "desk");
+      await register(bob, srv.url, "dave", "tablet");
+      await typeAndSubmit(alice, "friend-handle", "dave");
+      await waitFor(bob, 'button[aria-label="Accept carol"]');
+      await bob.click('button[aria-label="Accept carol"]');
+      await openChat(alice, "dave");
+      await openChat(bob, "carol");
+
+      // A taken handle is explained in words, not a protocol error.
+      const copycat = await (await browser.createBrowserContext()).newPage();
+      await copycat.goto(`${srv.url}/app/`);
+      await waitFor(copycat, "#register:not([hidden])");
+      await typeAndSubmit(copycat, "handle", "carol");
+      await waitFor(copycat, "#error:not([hidden])");
+      const refusal = await copycat.$eval("#error", (e: any) => e.textContent);
+      assert.match(refusal, /That handle is already taken/);
+      await copycat.close();
+
+      // The server goes away: both pages say so, and a message waits on the device.
+      await srv.stop(true);
+      await waitFor(alice, '#status[data-state="reconnecting"]');
+      const status = await alice.$eval("#status", (s: any) => s.textContent);
+      assert.match(status, /Connection lost\. Reconnecting…/);
+      await alice.waitForFunction(
+        () =>
+          /Cannot reach the server\./.test(document.getElementById("status")?.textContent ?? ""),
+        { timeout: 30_000 },
+      );
+      await typeAndSubmit(alice, "chat-input", "sent while the server was down");
+      await waitForState(alice, "sent while the server was down", "waiting");
+      await screenshot(alice, "6-reconnecting");
+
+      srv = await startWebServer(srv);
+      await waitFor(alice, '#status[data-state="online"]');
+      await waitForMessage(bob, "sent while the server was down");
+      await waitForState(alice, "sent while the server was down", "delivered");
     } finally {
       await browser?.close();
       await srv.stop();

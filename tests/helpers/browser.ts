@@ -37,23 +37,30 @@ export async function launchChromium(): Promise<Browser> {
 /** A server with the freshly built web client, and every session token it handed out. */
 export interface WebServer extends TestServer {
   tokens: Set<string>;
+  /** Stops; `keepData` keeps the data directory for {@link startWebServer}(again). */
+  stop(keepData?: boolean): Promise<void>;
 }
 
-/** Builds the web client, then starts a server whose store records session ids. */
-export async function startWebServer(): Promise<WebServer> {
-  await buildWebClient();
-  const dataDir = await Deno.makeTempDir({ prefix: "commucat-web-" });
-  const tokens = new Set<string>();
+/**
+ * Builds the web client, then starts a server whose store records session
+ * ids. With `again`, starts the same server again (same data, keys and port).
+ */
+export async function startWebServer(again?: WebServer): Promise<WebServer> {
+  if (!again) await buildWebClient();
+  const dataDir = again?.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-web-" });
+  const tokens = again?.tokens ?? new Set<string>();
   const store = await openStore({ backend: "sqlite", path: `${dataDir}/commucat.db` }, {
     migrate: true,
     createIfNew: true,
   });
-  const srv = await startTestServer({ dataDir }, { store: recordSessions(store, tokens) });
+  const port = again ? Number(new URL(again.url).port) : 0;
+  const srv = await startTestServer({ dataDir, port }, { store: recordSessions(store, tokens) });
   return {
     ...srv,
     tokens,
-    async stop() {
+    async stop(keepData = false) {
       await srv.stop();
+      if (keepData) return;
       await Deno.remove(dataDir, { recursive: true }).catch(() => {
         // Already removed: nothing to clean.
       });

@@ -129,6 +129,11 @@ export class Friends {
     client.request(FrameType.Typing, channel, { typing: true }).catch(() => {});
   }
 
+  /** Our message went out: it ends our typing notice, so the next keystroke notifies again. */
+  sentMessage(): void {
+    this.#lastTypingSent = 0;
+  }
+
   /** A live frame from a friend's device arrived on `channel`. */
   onLive(channel: number, body: Record<string, unknown>): void {
     const friend = this.#view.friends.find((f) => f.channel === channel);

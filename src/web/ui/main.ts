@@ -57,6 +57,7 @@ function render(): void {
   $("whoami").textContent = `${view.handle} · ${view.deviceId}`;
   const status = $("status");
   status.textContent = CONNECTION_WORDS[view.connection] +
+    (view.problem !== null ? ` ${view.problem}` : "") +
     (view.retryIn !== null ? ` Next try in ${view.retryIn} s.` : "");
   status.dataset.state = view.connection;
   renderFriends(view.friends);

@@ -51,6 +51,8 @@ export interface ViewState {
   connection: ConnectionState;
   /** Seconds until the next reconnect attempt, while reconnecting. */
   retryIn: number | null;
+  /** Why the last connection attempt failed, in words a person understands. */
+  problem: string | null;
   friends: Friend[];
   incoming: FriendRequest[];
   outgoing: FriendRequest[];

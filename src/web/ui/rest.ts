@@ -31,7 +31,7 @@ export function explainProblem(status: number, detail: string): string {
 export function explainConnectError(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const body = (error as { body?: Record<string, unknown> }).body;
-  if (body?.pairing_required === true) {
+  if (body?.pairing_required === true || /handle is taken/.test(text)) {
     return "That handle is already taken. Choose another one, or pair this browser with a code " +
       "from a device that is already signed in.";
   }
@@ -43,6 +43,9 @@ export function explainConnectError(error: unknown): string {
   }
   if (/websocket connect failed|Failed to fetch|NetworkError/.test(text)) {
     return "Cannot reach the server.";
+  }
+  if (/device is revoked|revoked/.test(text)) {
+    return "This device was removed from your account. Pair it again with a code.";
   }
   return `Could not connect: ${text}`;
 }

@@ -41,6 +41,7 @@ const view: ViewState = {
   deviceId: "",
   connection: "offline",
   retryIn: null,
+  problem: null,
   friends: [],
   incoming: [],
   outgoing: [],
@@ -60,7 +61,7 @@ function publishMessages(list: ChatMessage[]): void {
 function fail(error: unknown): void {
   const text = error instanceof UserFacingError
     ? error.message
-    : error instanceof ServerError
+    : error instanceof ServerError && error.code !== "handshake"
     ? `The server refused that: ${error.body.detail ?? error.code}`
     : explainConnectError(error);
   post({ event: "error", text });
@@ -108,7 +109,9 @@ async function run(first: CommuCatClient | null): Promise<void> {
       attempt = 0;
       await established(c);
     } catch (error) {
-      fail(error);
+      // Said in the status line; a refusal by the server (e.g. a revoked device) also as an alert.
+      view.problem = error instanceof ServerError ? null : explainConnectError(error);
+      if (error instanceof ServerError) fail(error);
     }
     client = null;
     attempt++;
@@ -132,6 +135,7 @@ async function established(c: CommuCatClient): Promise<void> {
   }
   view.connection = "online";
   view.retryIn = null;
+  view.problem = null;
   publishView();
   const token = c.session.sessionId;
   const refresh = () => friends.refresh(c, token).catch(fail);
@@ -291,6 +295,7 @@ async function handle(command: Command): Promise<void> {
       };
       messages.set(message.id, message);
       outbox.set(message.id, message);
+      friends.sentMessage();
       publishMessages([message]);
       if (client !== null && !client.closed) transmit(client, message);
       return;
