@@ -81,3 +81,18 @@ Deno.test("handshake cap: past it new handshakes are refused at once (503), then
     await srv.stop();
   }
 });
+
+Deno.test("a busy address: start-up fails naming the address and server.bind, nothing left open", async () => {
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await assert.rejects(
+      startTestServer({ port: busy.addr.port }),
+      new RegExp(
+        `^ListenError: cannot listen on 127\\.0\\.0\\.1:${busy.addr.port} \\(server\\.bind\\): ` +
+          "address already in use$",
+      ),
+    );
+  } finally {
+    busy.close();
+  }
+});

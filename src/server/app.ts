@@ -1,24 +1,16 @@
 /**
  * The composition root: builds every part of the server from settings, wires
- * them together, serves HTTP, runs the background jobs, and stops cleanly.
+ * them together and starts the listeners. The parts live beside it: the HTTP
+ * app (./http_app.ts), sessions (./session_wiring.ts), observers
+ * (./observers.ts), background jobs (./jobs.ts), the shutdown sequence
+ * (./shutdown.ts) and the listeners (./listeners.ts).
  *
  * @module
  */
-import { blake3, generateId, utf8 } from "../crypto/mod.ts";
+import { generateId } from "../crypto/mod.ts";
 import { createLedger, type Ledger } from "../ledger/mod.ts";
-import {
-  clientIp,
-  HandshakeGate,
-  rateLimitKey,
-  RateLimits,
-  tooManyRequests,
-  TrustedProxies,
-} from "../security/ratelimit/mod.ts";
-import {
-  AdminTokenManager,
-  NoiseKeyManager,
-  startSecretRotation,
-} from "../security/rotation/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { combineObservers, Metrics } from "../metrics/mod.ts";
 import {
   type Bus,
   connectRedis,
@@ -30,45 +22,33 @@ import {
   type Presence,
   Router,
 } from "../router/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { HandshakeGate, RateLimits, TrustedProxies } from "../security/ratelimit/mod.ts";
 import {
-  type ConnectionDeps,
-  type ConnectionObserver,
-  type NoiseKey,
-  ReplayCache,
-  type ServerConnection,
-  SessionRuntime,
-} from "../session/mod.ts";
-import { openStore, type Store } from "../storage/mod.ts";
-import { combineObservers, Metrics, serveMetrics } from "../metrics/mod.ts";
+  AdminTokenManager,
+  NoiseKeyManager,
+  startSecretRotation,
+} from "../security/rotation/mod.ts";
 import { ensureSelfSignedCertificate } from "../security/tls/mod.ts";
-import { purgePairings } from "../api/mod.ts";
+import { type NoiseKey, SessionRuntime } from "../session/mod.ts";
+import { openStore, type Store } from "../storage/mod.ts";
+import type { ConnectionSink, Listener } from "../transport/listener.ts";
+import { createWebClient } from "../web/mod.ts";
 import { buildApi } from "./api_wiring.ts";
-import { buildFederation } from "./federation_wiring.ts";
-import { wireCalls } from "./calls_wiring.ts";
 import { busMessageHandler } from "./bus_handler.ts";
-import { handleConnect } from "./connect.ts";
-import { readiness } from "./readiness.ts";
+import { wireCalls } from "./calls_wiring.ts";
+import { buildFederation } from "./federation_wiring.ts";
+import { createHttpApp, type ServerState } from "./http_app.ts";
+import { startBackgroundJobs } from "./jobs.ts";
 import { loadServerKeys, type ServerKeys } from "./keys.ts";
-import { withRequestLog } from "./log.ts";
-import { json, problem } from "../http/mod.ts";
+import { buildListeners } from "./listeners.ts";
+import { newServerCounters, type ServerCounters, serverObserver } from "./observers.ts";
+import { buildSessions, keepaliveIntervalSeconds } from "./session_wiring.ts";
 import { type ServerSettings, storeSettingsOf } from "./settings.ts";
-import { createWebClient, WEB_PREFIX } from "../web/mod.ts";
+import { shutdownSequence } from "./shutdown.ts";
+import { SERVER_VERSION } from "./version.ts";
 
-/** Close reasons that are part of normal operation, not worth a log line. */
-const ORDINARY_CLOSE = /^(client_closed|shutdown|replaced|revoked|handshake_failed)\b/;
-
-/** Version reported by /healthz. */
-export const SERVER_VERSION = "0.1.0";
-
-/** Live counters shown by /healthz (metrics build on the same observer). */
-export interface ServerCounters {
-  handshakesOk: number;
-  handshakesFailed: number;
-  framesIn: number;
-  framesOut: number;
-  connectionsByMode: Record<string, number>;
-}
+export { SERVER_VERSION } from "./version.ts";
+export type { ServerCounters } from "./observers.ts";
 
 /** A running server. */
 export interface RunningServer {
@@ -135,6 +115,7 @@ export async function startServer(
     logger: log,
   });
   await noiseKeys.start();
+  const adminTokenPath = `${settings.dataDir}/admin-token`;
   const adminTokens = new AdminTokenManager({
     store,
     policy: settings.rotation.admin,
@@ -147,7 +128,6 @@ export async function startServer(
       );
     },
   });
-  const adminTokenPath = `${settings.dataDir}/admin-token`;
   const generatedAdminToken = await adminTokens.bootstrap(settings.adminToken ?? null);
   if (generatedAdminToken) await writeAdminTokenFile(adminTokenPath, generatedAdminToken);
   const verifyAdminToken = (token: string) => adminTokens.verify(token);
@@ -185,47 +165,15 @@ export async function startServer(
     presenceTtlSeconds: settings.presenceTtlSeconds,
     newId,
   });
-  const keyring = noiseKeys;
+  const metrics = new Metrics({ offlineQueue, version: SERVER_VERSION });
+  const calls = wireCalls({ router, registry, metrics, ledger, settings: settings.calls });
   const limits = new RateLimits(settings.rateLimits, {
     onDenied: (scope) => metrics.rateLimitDenied(scope === "pairing" ? "pairing_claim" : scope),
   });
   const gate = new HandshakeGate(settings.maxHandshakesInFlight, {
     hybridCpuShare: (settings.pqHandshakeCpuPercent ?? 50) / 100,
   });
-  const counters: ServerCounters = {
-    handshakesOk: 0,
-    handshakesFailed: 0,
-    framesIn: 0,
-    framesOut: 0,
-    connectionsByMode: { binary: 0, sse: 0, "long-poll": 0, websocket: 0 },
-  };
-  const observer: ConnectionObserver = {
-    opened: ({ mode }) => counters.connectionsByMode[mode]++,
-    closed: ({ mode, connectionId, reason }) => {
-      gate.leave(connectionId);
-      counters.connectionsByMode[mode]--;
-      // Closes the server imposed on a misbehaving client (slow, too_many_errors, frame_timeout…).
-      if (!ORDINARY_CLOSE.test(reason)) {
-        log.info("connection closed", { connection: connectionId, reason });
-      }
-    },
-    handshake: (info) => {
-      gate.leave(info.connectionId);
-      recordHandshake(info);
-      if (info.ok) counters.handshakesOk++;
-      else counters.handshakesFailed++;
-      log.info(info.ok ? "handshake ok" : "handshake failed", {
-        connection: info.connectionId,
-        reason: info.reason,
-        device: info.deviceId,
-        duration_ms: info.durationMs,
-      });
-    },
-    frameIn: () => counters.framesIn++,
-    frameOut: () => counters.framesOut++,
-  };
-  const metrics = new Metrics({ offlineQueue, version: SERVER_VERSION });
-  const calls = wireCalls({ router, registry, metrics, ledger, settings: settings.calls });
+  const counters = newServerCounters();
   const federation = await buildFederation({
     settings,
     keys,
@@ -243,103 +191,36 @@ export async function startServer(
   const rotationJob = startSecretRotation({ noise: noiseKeys, admin: adminTokens }, {
     logger: log,
   });
-  /** Handshake outcomes go to the ledger: the session id is a bearer token, so only its digest. */
-  function recordHandshake(
-    info: Parameters<NonNullable<ConnectionObserver["handshake"]>>[0],
-  ): void {
-    if (!info.ok) {
-      void ledger.record({
-        scope: "handshake",
-        result: "failure",
-        reason: info.reason ?? "unknown",
-      });
-      return;
-    }
-    void ledger.record(
-      { scope: "handshake", result: "success", device: info.deviceId, user: info.userId },
-      info.sessionId ? blake3(utf8(info.sessionId)) : undefined,
-    );
-    if (info.action) {
-      void ledger.record({
-        device: info.deviceId,
-        user: info.userId,
-        action: info.action,
-        source: "handshake",
-      });
-    }
-  }
-  const keepaliveIntervalSeconds = Math.max(
-    Math.max(Math.floor(settings.keepaliveSeconds / 2), 1),
-    5,
-  );
-  const sessionRuntime = new SessionRuntime({
+  const runtime = new SessionRuntime({
     presenceTtlSeconds: settings.presenceTtlSeconds,
     sessionTtlSeconds: settings.keepaliveSeconds,
   });
-  const deps: ConnectionDeps = {
-    handshake: {
-      domain: settings.domain,
-      prologue: utf8(settings.prologue),
-      keyring,
-      store,
-      ca: keys.ca,
-      autoApproveDevices: settings.autoApproveDevices,
-      maxAutoDevicesPerUser: settings.maxAutoDevicesPerUser,
-      sessionTtlSeconds: settings.keepaliveSeconds,
-      keepaliveIntervalSeconds,
-      // Longer than the whole ±5 min IK timestamp window, so no replay outlives its entry.
-      replay: new ReplayCache(11 * 60_000),
-      ikFreshnessMs: 5 * 60_000,
-      newId,
-      now: Date.now,
-      pq: {
-        mode: settings.pq ?? "prefer",
-        budget: {
-          admit: () => gate.admitHybrid(),
-          charge: (ms) => gate.chargeHybrid(ms),
-        },
-      },
-    },
+  const sessions = buildSessions({
+    runtime,
+    settings,
+    keys,
+    keyring: noiseKeys,
+    store,
     router,
     registry,
     presence,
-    store,
-    runtime: sessionRuntime,
+    bus,
     instanceId,
-    handshakeTimeoutMs: settings.handshakeTimeoutMs,
-    partialFrameTimeoutMs: settings.partialFrameTimeoutMs,
-    outboundQueueFrames: settings.outboundQueueFrames,
-    outboundQueueBytes: settings.outboundQueueBytes,
-    inboundQueueBytes: 32 * 1024 * 1024,
-    presenceTtlSeconds: settings.presenceTtlSeconds,
-    sessionTtlSeconds: settings.keepaliveSeconds,
+    gate,
+    observer: combineObservers(
+      serverObserver({ counters, gate, ledger, log }),
+      metrics.observer(),
+    ),
     log,
-    observer: combineObservers(observer, metrics.observer()),
-    announce: (deviceId, connectionId) => {
-      bus.broadcast({ kind: "kick", deviceId, connectionId }).catch(() => {});
-    },
-  };
+  });
   await bus.subscribe(instanceId, busMessageHandler({ instanceId, registry, router, log }));
-  const connections = new Set<ServerConnection>();
-  const startedAt = Date.now();
-  let stopping = false;
-  const connectOptions = {
-    deps,
-    keepaliveMs: keepaliveIntervalSeconds * 1000,
-    admit: (id: string) => gate.enter(id),
-    leave: (id: string) => gate.leave(id),
-    track: (c: ServerConnection) => {
-      connections.add(c);
-      c.done.then(() => connections.delete(c));
-    },
-  };
 
   const api = buildApi({
     federation,
     settings,
     keys,
     store,
-    keyring,
+    keyring: noiseKeys,
     router,
     registry,
     bus,
@@ -347,165 +228,90 @@ export async function startServer(
     verifyAdminToken,
     ledger,
     counters,
-    keepaliveIntervalSeconds,
+    keepaliveIntervalSeconds: keepaliveIntervalSeconds(settings),
     newId,
     log,
   });
-
   // The web client (issue 17): static assets only; disabled, /app is simply not served.
   const web = settings.webClient === false ? null : await createWebClient();
   if (web?.missing) log.warn("web client unavailable", { reason: web.missing });
-
-  const handler = (request: Request, info: Deno.ServeHandlerInfo): Response | Promise<Response> => {
-    const { pathname } = new URL(request.url);
-    if (stopping && pathname === "/connect") return problem(503, "server is shutting down");
-    const clientKey = rateLimitKey(clientIp(request, info, trusted));
-    const decision = limits.check(pathname === "/connect" ? "connect" : "http", clientKey);
-    if (!decision.allowed) return tooManyRequests(decision.retryAfterMs);
-    if (pathname === "/api/pair/claim" || pathname === "/api/pairing/claim") {
-      const claim = limits.check("pairing", clientKey);
-      if (!claim.allowed) return tooManyRequests(claim.retryAfterMs);
-    }
-    switch (pathname) {
-      case "/connect":
-        return handleConnect(request, connectOptions);
-      case "/healthz":
-        return json({
-          status: stopping ? "stopping" : "healthy",
-          version: SERVER_VERSION,
-          uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
-          domain: settings.domain,
-          storage: store.backend,
-          connections: {
-            established: registry.size,
-            open: connections.size,
-            by_mode: counters.connectionsByMode,
-          },
-          handshakes: { ok: counters.handshakesOk, failed: counters.handshakesFailed },
-          frames: { ingress: counters.framesIn, egress: counters.framesOut },
-          relay: { live: router.stats.deliveredLive, enqueued: offlineQueue.stats.enqueued },
-        });
-      case "/readyz":
-        return readiness({ store, presence, bus }, stopping);
-      case "/federation/events":
-      case "/federation/friend-request":
-        return federation.handle(request);
-      case "/metrics":
-        return serveMetrics(request, metrics, verifyAdminToken);
-      default:
-        if (web && (pathname === WEB_PREFIX || pathname.startsWith(`${WEB_PREFIX}/`))) {
-          return web.handle(request);
-        }
-        return api.fetch(request);
-    }
-  };
+  const state: ServerState = { stopping: false, startedAt: Date.now() };
+  const app = createHttpApp({
+    state,
+    domain: settings.domain,
+    store,
+    presence,
+    bus,
+    registry,
+    router,
+    offlineQueue,
+    counters,
+    openConnections: sessions.open,
+    connect: sessions.connect,
+    federation,
+    metrics,
+    verifyAdminToken,
+    api,
+    web,
+    limits,
+    trusted,
+    log,
+  });
 
   const tls = settings.tls ??
     await ensureSelfSignedCertificate(settings.dataDir, { domain: settings.domain });
   const cert = await Deno.readTextFile(tls.certPath);
   const key = await Deno.readTextFile(tls.keyPath);
-  const onError = (error: unknown) => {
-    log.error("request failed", { error: String(error) });
-    return problem(500, "internal server error");
-  };
-  const server = Deno.serve({
-    hostname: settings.hostname,
-    port: settings.port,
-    cert,
-    key,
-    onListen: () => {},
-    onError,
-  }, withRequestLog(handler, log));
-  const h2c = settings.h2c
-    ? Deno.serve({
-      hostname: settings.h2c.hostname,
-      port: settings.h2c.port,
-      onListen: () => {},
-      onError,
-    }, withRequestLog(handler, log))
-    : null;
-
-  const jobs = [
-    setInterval(() => {
-      offlineQueue.purge().catch((e) =>
-        log.warn("offline queue purge failed", { error: String(e) })
-      );
-      store.purgeExpiredSessions(new Date()).catch(() => {});
-      purgePairings({ store, now: Date.now }).catch((e) =>
-        log.warn("pairing code purge failed", { error: String(e) })
-      );
-      // Federation replay keys, kept past any peer's retries (IDEMPOTENCY_KEY_RETENTION_MS).
-      store.purgeIdempotencyKeys(new Date()).catch((e) =>
-        log.warn("idempotency key purge failed", { error: String(e) })
-      );
-      if (presence instanceof MemoryPresence) presence.sweep();
-      limits.sweep();
-    }, 60_000),
-    setInterval(watchBus, 2_000),
-  ];
-  // While the bus is down, offline-queue notices may be lost: look at the queues
-  // anyway. When it comes back (possibly empty: Redis keeps nothing on disk),
-  // republish presence, look at every queue now and once more after a
-  // presence TTL — senders that found no presence meanwhile sent no notice.
-  let busWasHealthy = bus.healthy;
-  let lookAgain: ReturnType<typeof setTimeout> | undefined;
-  function watchBus(): void {
-    const healthy = bus.healthy;
-    const kickAll = () => {
-      for (const peer of registry.all()) peer.checkOfflineQueue();
-    };
-    if (!healthy) kickAll();
-    else if (!busWasHealthy) {
-      for (const peer of registry.all()) peer.refreshPresence();
-      kickAll();
-      // One pending look-again at a time, however often the bus flaps.
-      clearTimeout(lookAgain);
-      lookAgain = setTimeout(kickAll, settings.presenceTtlSeconds * 1000);
-    }
-    busWasHealthy = healthy;
-  }
-
+  const jobs = startBackgroundJobs({
+    store,
+    offlineQueue,
+    presence,
+    bus,
+    registry,
+    limits,
+    presenceTtlSeconds: settings.presenceTtlSeconds,
+    log,
+  });
+  const listeners = buildListeners(settings, { cert, key }, log);
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
-  let stopped: Promise<void> | null = null;
-  const stop = () => {
-    stopped ??= (async () => {
-      stopping = true;
-      for (const job of jobs) clearInterval(job);
-      clearTimeout(lookAgain);
-      await rotationJob.stop();
-      await federation.stop();
-      calls.close();
-      // Each established client gets an Error "shutdown"; unacknowledged frames are requeued.
-      for (const connection of connections) connection.close("shutdown");
-      // Draining connections and finishing HTTP requests share one grace period.
-      const deadline = Date.now() + settings.shutdownGraceMs;
-      const graceLeft = () => new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())));
-      const drained = Promise.all([...connections].map((c) => c.done));
-      await Promise.race([drained, graceLeft()]);
-      sessionRuntime.stop();
-      await Promise.race([Promise.all([server.shutdown(), h2c?.shutdown()]), graceLeft()]);
-      // A backend that is down must not hold the process hostage.
-      const bounded = (p: Promise<unknown>) =>
-        Promise.race([
-          p.catch(() => {}),
-          new Promise((r) => setTimeout(r, settings.shutdownGraceMs)),
-        ]);
-      await bounded(bus.close());
-      await bounded(presence.close());
-      await bounded(ledger.close());
-      await bounded(store.close());
-      resolveFinished();
-    })();
-    return stopped;
-  };
+  const started: Listener[] = [];
+  const shutdown = shutdownSequence({
+    state,
+    workers: [
+      () => jobs.stop(),
+      () => rotationJob.stop(),
+      () => federation.stop(),
+      () => calls.close(),
+    ],
+    connections: sessions.open,
+    afterDrain: () => runtime.stop(),
+    listeners: started,
+    backends: [
+      () => bus.close(),
+      () => presence.close(),
+      () => ledger.close(),
+      () => store.close(),
+    ],
+    graceMs: settings.shutdownGraceMs,
+  });
+  const sink: ConnectionSink = { handle: (request, info) => app.fetch(request, info) };
+  try {
+    for (const listener of listeners) {
+      listener.start(sink);
+      started.push(listener);
+    }
+  } catch (error) {
+    // A listener could not bind (the error names its address and key): stop what started.
+    await shutdown();
+    throw error;
+  }
+  const stop = () => shutdown().then(resolveFinished);
 
-  const addr = server.addr as Deno.NetAddr;
+  const addressOf = (a: Deno.NetAddr) => ({ hostname: a.hostname, port: a.port });
   return {
-    addr: { hostname: addr.hostname, port: addr.port },
-    h2cAddr: h2c
-      ? { hostname: (h2c.addr as Deno.NetAddr).hostname, port: (h2c.addr as Deno.NetAddr).port }
-      : null,
+    addr: addressOf(listeners[0].addr),
+    h2cAddr: listeners[1] ? addressOf(listeners[1].addr) : null,
     domain: settings.domain,
     keys,
     store,

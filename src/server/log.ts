@@ -121,12 +121,26 @@ export function requestId(request: Request): string {
 }
 
 /**
- * Wraps an HTTP handler so a thrown error is logged with a request id,
- * method and path (never the query, headers or body, which may carry
- * secrets) and answered with a 500 problem carrying the same id (body
- * `request_id` and header `x-request-id`), so a user's report can be matched
- * to the log line.
+ * Logs a request that failed with `error` — request id, method and path,
+ * never the query, headers or body, which may carry secrets — and answers a
+ * 500 problem carrying the same id (body `request_id` and header
+ * `x-request-id`), so a user's report can be matched to the log line.
  */
+export function requestFailed(error: unknown, request: Request, log: Logger): Response {
+  const id = requestId(request);
+  log.error("request failed", {
+    request: id,
+    method: request.method,
+    path: new URL(request.url).pathname,
+    error: String(error),
+  });
+  return problem(500, "internal server error", {
+    extra: { request_id: id },
+    headers: { "x-request-id": id },
+  });
+}
+
+/** Wraps an HTTP handler so a thrown error is answered by {@link requestFailed}. */
 export function withRequestLog(
   handler: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
   log: Logger,
@@ -135,17 +149,7 @@ export function withRequestLog(
     try {
       return await handler(request, info);
     } catch (error) {
-      const id = requestId(request);
-      log.error("request failed", {
-        request: id,
-        method: request.method,
-        path: new URL(request.url).pathname,
-        error: String(error),
-      });
-      return problem(500, "internal server error", {
-        extra: { request_id: id },
-        headers: { "x-request-id": id },
-      });
+      return requestFailed(error, request, log);
     }
   };
 }

@@ -48,3 +48,4 @@ export {
   TrustedProxies,
   TrustedProxyError,
 } from "../client_ip.ts";
+export { PAIRING_CLAIM_PATHS, type RateLimitEnv, rateLimitMiddleware } from "./middleware.ts";

@@ -1,0 +1,46 @@
+/**
+ * The rate limits as one Hono middleware: every request counts against its
+ * client's `connect` (`/connect`) or `http` (everything else) budget, and a
+ * pairing claim additionally against `pairing`. The client is the socket
+ * peer, or the address a trusted proxy reports (see `../client_ip.ts`).
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { clientIp, rateLimitKey, type TrustedProxies } from "../client_ip.ts";
+import { tooManyRequests } from "./response.ts";
+import type { RateLimits } from "./scopes.ts";
+
+/** What the middleware needs from the connection a request came on. */
+export interface RateLimitEnv {
+  Bindings: Deno.ServeHandlerInfo;
+}
+
+/** Paths whose requests also count against the `pairing` scope (upstream `pairing_claim`). */
+export const PAIRING_CLAIM_PATHS: ReadonlySet<string> = new Set([
+  "/api/pair/claim",
+  "/api/pairing/claim",
+]);
+
+/**
+ * A middleware answering 429 problem+json (with `Retry-After`) once a
+ * client's budget is spent. Paths are compared raw (percent-encoded), the way
+ * the app routes them, so an encoded path cannot slip past a scope.
+ */
+export function rateLimitMiddleware(
+  limits: RateLimits,
+  trusted: TrustedProxies,
+): MiddlewareHandler<RateLimitEnv> {
+  return async (c, next) => {
+    const pathname = new URL(c.req.url).pathname;
+    const key = rateLimitKey(clientIp(c.req.raw, c.env, trusted));
+    const decision = limits.check(pathname === "/connect" ? "connect" : "http", key);
+    if (!decision.allowed) return tooManyRequests(decision.retryAfterMs);
+    if (PAIRING_CLAIM_PATHS.has(pathname)) {
+      const claim = limits.check("pairing", key);
+      if (!claim.allowed) return tooManyRequests(claim.retryAfterMs);
+    }
+    await next();
+    return undefined;
+  };
+}
