@@ -12,6 +12,7 @@ import {
   type Peer,
   type PeerCloseReason,
   PeerRegistry,
+  replyWhenDone,
   Router,
 } from "../router/mod.ts";
 import { CallService, type CallServiceDeps } from "./call_service.ts";
@@ -138,10 +139,14 @@ export async function withCalls(
       return rows.map((r) => decodeFrame(r.payload)!.frame.type);
     },
     async send(peer, type, channel, body) {
-      return await router.route(peer, controlFrame(type, channel, ++sequence, body), body);
+      return await replyWhenDone(
+        router.route(peer, controlFrame(type, channel, ++sequence, body), body),
+      );
     },
     async media(peer, type, channel, payload) {
-      return await router.route(peer, { type, channel, sequence: ++sequence, payload }, undefined);
+      return await replyWhenDone(
+        router.route(peer, { type, channel, sequence: ++sequence, payload }, undefined),
+      );
     },
   };
   try {

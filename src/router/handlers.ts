@@ -17,7 +17,14 @@ import type { GroupMemberRecord, GroupRole, RouteRecord, Store } from "../storag
 import type { AccessPolicy } from "./access.ts";
 import { RouteError } from "./errors.ts";
 import type { Presence } from "./presence.ts";
-import type { FrameHandler, FrameRequest, Router, Sender } from "./router.ts";
+import {
+  AckWhenDurable,
+  type FrameHandler,
+  type FrameRequest,
+  type Router,
+  type RouteReply,
+  type Sender,
+} from "./router.ts";
 import { checkMember } from "./routes.ts";
 
 /** What the built-in handlers need besides the router. */
@@ -57,16 +64,18 @@ class BuiltIn {
   }
 
   /** A member's frame for the other members of its route. */
-  broadcast(
-    { sender, frame, control, options }: FrameRequest,
-  ): Frame | null | Promise<Frame | null> {
+  broadcast({ sender, frame, control, options }: FrameRequest): RouteReply {
     if (isControlType(frame.type)) validate(frame.type, control);
     const reply = options?.deferPlainAck ? null : ack(frame);
     const cached = this.#router.routes.cached(frame.channel);
     if (cached) {
       checkMember(sender, frame.channel, cached);
-      const rest = this.#router.broadcastNow(sender, cached, frame);
-      return rest === null ? reply : rest.then(() => reply);
+      const out = this.#router.broadcastNow(sender, cached, frame);
+      if (out.pending !== null) {
+        const durable = out.durable;
+        return out.pending.then(() => durable).then(() => reply);
+      }
+      return out.durable === null ? reply : new AckWhenDurable(reply, out.durable);
     }
     return this.#router.memberRoute(sender, frame.channel)
       .then((route) => this.#router.broadcast(sender, route, frame))

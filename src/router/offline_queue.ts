@@ -5,6 +5,11 @@
  * purges expired rows, metrics count them, and whoever holds the device's
  * connection — here or on another instance — is notified of new rows.
  *
+ * A frame delivered live is kept here too until the device acknowledges it
+ * ({@link OfflineQueue.keep}): those copies are written in one batch per
+ * event-loop turn, and the sender's Ack waits for that write, so an
+ * acknowledged frame survives a crash of the server (PROTOCOL.md §4).
+ *
  * (Older code called it "inbox" or "relay"; the storage table keeps
  * its name `relay_queue`, the metrics their upstream `commucat_relay_*` names.)
  *
@@ -26,6 +31,7 @@ export type OfflineQueueStore = Pick<
   | "purgeExpiredOffline"
   | "countOfflineTotal"
   | "offlineQueueUsage"
+  | "writeOfflineBatch"
 >;
 
 /**
@@ -60,15 +66,37 @@ export interface OfflineQueueOptions {
 
 /** Counters the offline queue keeps for metrics. */
 export interface OfflineQueueStats {
-  /** Frame copies stored (one per recipient device). */
+  /** Frame copies stored for devices that were not reached live (one per recipient device). */
   enqueued: number;
+  /** Copies of live-delivered frames written until acknowledged. */
+  kept: number;
+  /** Batches of kept copies the store failed to write (their senders got `unavailable`). */
+  keepFailures: number;
+}
+
+/** A copy of a live-delivered frame waiting for its batch write. */
+interface KeptCopy {
+  envelope: OfflineEnvelope;
+  /** The connection it was delivered to; null when the device could not take it. */
+  connectionId: string | null;
 }
 
 /** The durable per-device queue of frames not yet acknowledged. */
 export class OfflineQueue {
-  readonly stats: OfflineQueueStats = { enqueued: 0 };
+  readonly stats: OfflineQueueStats = { enqueued: 0, kept: 0, keepFailures: 0 };
   readonly #o: OfflineQueueOptions;
   readonly #now: () => number;
+  /** Kept copies not written yet, by envelope id; written after this turn. */
+  #unwritten = new Map<string, KeptCopy>();
+  /** Acknowledged rows to remove, with the next batch. */
+  #toRemove: { deviceId: string; envelopeId: string }[] = [];
+  /** Settles when the next batch (what is in {@link #unwritten} and {@link #toRemove}) is written. */
+  #nextBatch: Deferred | null = null;
+  /** The latest batch write (batches are written one after another), null once settled. */
+  #writing: Promise<void> | null = null;
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #keptIdPrefix = `kept-${crypto.randomUUID()}-`;
+  #keptIds = 0;
 
   constructor(options: OfflineQueueOptions) {
     this.#o = options;
@@ -150,14 +178,29 @@ export class OfflineQueue {
       expiresAt: new Date(now + this.#o.ttlSeconds * 1000),
       senderUser,
     }));
-    try {
-      await this.#o.store.enqueueOffline(envelopes);
-    } catch (error) {
-      throw new RouteError(
-        "unavailable",
-        `could not store the frame for offline members: ${errorText(error)}`,
-      );
+    // Behind the copies kept earlier (flushed now): the queue's order is the order of calls.
+    if (this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flush();
     }
+    const previous = this.#writing;
+    const write = (async () => {
+      if (previous) await previous.catch(() => {}); // its failure was reported to its waiters
+      try {
+        await this.#o.store.enqueueOffline(envelopes);
+      } catch (error) {
+        throw new RouteError(
+          "unavailable",
+          `could not store the frame for offline members: ${errorText(error)}`,
+        );
+      }
+    })();
+    write.catch(() => {}); // the caller below sees the failure; later writes must not
+    this.#writing = write;
+    write.finally(() => {
+      if (this.#writing === write) this.#writing = null;
+    }).catch(() => {});
+    await write;
     this.stats.enqueued += envelopes.length;
     // A device that connected while we were writing may have drained its
     // queue already: tell it to look again.
@@ -175,9 +218,133 @@ export class OfflineQueue {
     return this.#o.store.loadOfflineQueue(deviceId, { ...options, now: new Date(this.#now()) });
   }
 
-  /** Removes the rows `envelopeIds` of `deviceId`: the device acknowledged them. */
-  async settle(deviceId: string, envelopeIds: string[]): Promise<void> {
-    if (envelopeIds.length > 0) await this.#o.store.deleteOffline(deviceId, envelopeIds);
+  /**
+   * Keeps a durable copy of `payload` (an encoded frame) for `deviceId`, to
+   * which it is being delivered live on connection `connectionId` (null: the
+   * device could not take it now). Returns the copy's envelope id; the copy
+   * is written with the other copies of this event-loop turn, and
+   * {@link written} says when. If the device does not acknowledge it on that
+   * connection, it is delivered from the queue later like any queued frame.
+   * No quota applies and the copy counts for no sender: a connection takes
+   * at most its outbound bound live (then it is closed as a slow consumer,
+   * and further frames meet the quota).
+   */
+  keep(deviceId: string, payload: Uint8Array, connectionId: string | null): string {
+    const now = this.#now();
+    // Cheaper than newId (a hash per frame): unique per process, and the
+    // random prefix keeps processes apart.
+    const envelopeId = this.#keptIdPrefix + (++this.#keptIds).toString(36);
+    this.#unwritten.set(envelopeId, {
+      envelope: {
+        envelopeId,
+        deviceId,
+        payload,
+        deliverAfter: new Date(now),
+        expiresAt: new Date(now + this.#o.ttlSeconds * 1000),
+      },
+      connectionId,
+    });
+    this.#scheduleFlush();
+    return envelopeId;
+  }
+
+  /** The device could not take the kept copy `envelopeId` live: it is told once the copy is written. */
+  undelivered(envelopeId: string): void {
+    const copy = this.#unwritten.get(envelopeId);
+    if (copy) copy.connectionId = null;
+  }
+
+  /**
+   * Resolves once every copy {@link keep} was given so far is written;
+   * rejects with {@link RouteError} `unavailable` when the write of a batch
+   * failed. Null when nothing is waiting (the common case of a turn without
+   * queued-type frames).
+   */
+  written(): Promise<void> | null {
+    if (this.#unwritten.size > 0) return (this.#nextBatch ??= deferred()).promise;
+    return this.#writing;
+  }
+
+  /** Writes the pending batch now and resolves when every batch is written (shutdown). */
+  async flush(): Promise<void> {
+    if (this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flush();
+    }
+    while (this.#writing !== null) await this.#writing.catch(() => {});
+  }
+
+  #scheduleFlush(): void {
+    this.#flushTimer ??= setTimeout(() => this.#flush(), 0);
+  }
+
+  /** Writes the batch of this turn: the kept copies and the removals, in one transaction. */
+  #flush(): void {
+    this.#flushTimer = undefined;
+    const batch = [...this.#unwritten.values()];
+    this.#unwritten = new Map();
+    const remove = this.#toRemove;
+    this.#toRemove = [];
+    const done = this.#nextBatch;
+    this.#nextBatch = null;
+    const previous = this.#writing;
+    const write = (async () => {
+      // One write at a time, in order: a later batch (or enqueue) never lands
+      // before an earlier one, and a removal never before the write of its row.
+      if (previous) await previous.catch(() => {}); // its failure was reported to its waiters
+      // Empty when every copy was acknowledged before it was written.
+      if (batch.length === 0 && remove.length === 0) return;
+      try {
+        await this.#o.store.writeOfflineBatch(batch.map((c) => c.envelope), remove);
+      } catch (error) {
+        this.stats.keepFailures++;
+        throw new RouteError(
+          "unavailable",
+          `could not store the frame durably: ${errorText(error)}`,
+        );
+      }
+      this.stats.kept += batch.length;
+    })();
+    // Marked handled here: a failed batch nobody awaits must not be an unhandled rejection.
+    write.catch(() => {});
+    this.#writing = write;
+    write.then(
+      () => {
+        done?.resolve();
+        // A copy its device could not take, or whose connection is gone, is
+        // now an ordinary queued frame: tell the device's current holder.
+        const stray = new Set<string>();
+        for (const c of batch) {
+          const holder = this.#o.registry.get(c.envelope.deviceId);
+          if (holder === undefined || holder.connectionId !== c.connectionId) {
+            stray.add(c.envelope.deviceId);
+          }
+        }
+        if (stray.size > 0) void this.notify([...stray]);
+      },
+      (error: unknown) => done?.reject(error),
+    ).finally(() => {
+      if (this.#writing === write) this.#writing = null;
+    });
+  }
+
+  /**
+   * Removes the rows `envelopeIds` of `deviceId`: the device acknowledged
+   * them. They go with the next batch (one transaction per turn for every
+   * device); a kept copy acknowledged before its batch was written is never
+   * written at all. Rejects when that batch fails (the rows stay: the
+   * device gets them again after a reconnect — at least once).
+   */
+  settle(deviceId: string, envelopeIds: string[]): Promise<void> {
+    let queued = false;
+    for (const envelopeId of envelopeIds) {
+      if (this.#unwritten.delete(envelopeId)) continue;
+      this.#toRemove.push({ deviceId, envelopeId });
+      queued = true;
+    }
+    if (!queued) return Promise.resolve();
+    this.#scheduleFlush();
+    return (this.#nextBatch ??= deferred()).promise;
   }
 
   /** Removes expired rows of every device; returns how many went. */
@@ -217,6 +384,24 @@ export class OfflineQueue {
       });
     }
   }
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** A promise with its settle functions; marked handled (its awaiters see the rejection). */
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
 }
 
 function errorText(error: unknown): string {

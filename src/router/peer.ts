@@ -7,8 +7,14 @@ import type { Frame } from "../proto/mod.ts";
 
 /** Where a delivered frame came from, so an ack can settle it. */
 export interface DeliveryOrigin {
-  /** Set when the frame's copy is in the durable offline queue. */
+  /** The frame's durable copy in the offline queue, deleted when the device acknowledges it. */
   envelopeId?: string;
+  /**
+   * Set when the device's own drain read the frame from its offline queue: a
+   * peer over its bound refuses it (it stays queued, read again later)
+   * instead of closing as a slow consumer.
+   */
+  fromQueue?: boolean;
 }
 
 /**

@@ -89,11 +89,44 @@ export interface FrameRequest {
 }
 
 /**
- * Handles the frames of one type: returns the sender's reply (an Ack) or
- * null when none is due; throws {@link RouteError} to refuse the frame.
- * Completing synchronously (no promise) keeps the hot path cheap.
+ * A frame routed at once whose reply waits for its copies to be durable:
+ * the session goes on with the next frames, and sends `reply` (or owes its
+ * cumulative Ack) once `durable` resolves; if it rejects ({@link RouteError}
+ * `unavailable`), the sender gets that Error instead.
  */
-export type FrameHandler = (request: FrameRequest) => Frame | null | Promise<Frame | null>;
+export class AckWhenDurable {
+  constructor(readonly reply: Frame | null, readonly durable: Promise<void>) {}
+}
+
+/** What {@link Router.route} and a {@link FrameHandler} answer. */
+export type RouteReply = Frame | null | AckWhenDurable | Promise<Frame | null>;
+
+/** The reply once everything it waits for is done, durable copies included (tests, tools). */
+export async function replyWhenDone(reply: RouteReply): Promise<Frame | null> {
+  if (reply instanceof AckWhenDurable) {
+    await reply.durable;
+    return reply.reply;
+  }
+  return await reply;
+}
+
+/**
+ * Handles the frames of one type: returns the sender's reply (an Ack) or
+ * null when none is due; throws {@link RouteError} to refuse the frame. A
+ * promise holds the session's next frames back until it settles; completing
+ * synchronously (or with {@link AckWhenDurable}) keeps the hot path cheap.
+ */
+export type FrameHandler = (request: FrameRequest) => RouteReply;
+
+/** What a fan-out left to do. */
+export interface FanOut {
+  /** Stores and relays for members not reached live (wait before the next frame). */
+  pending: Promise<void> | null;
+  /** The write of the copies kept for members reached live (only the Ack waits). */
+  durable: Promise<void> | null;
+}
+
+const DONE: FanOut = Object.freeze({ pending: null, durable: null });
 
 /** Routes frames of established sessions. */
 export class Router {
@@ -135,8 +168,10 @@ export class Router {
    * rejected frame (the caller turns it into an Error frame), synchronously
    * or through the returned promise.
    *
-   * A broadcast on a cached route to connected members completes
-   * synchronously (no promise): that is the hot path of a chat server.
+   * A broadcast of a live-only type (typing, media) on a cached route to
+   * connected members completes synchronously (no promise). A queued type
+   * (Msg…) resolves once its copies are durable: written with the other
+   * copies of this event-loop turn (see {@link OfflineQueue.keep}).
    * With `deferPlainAck`, a broadcast returns null instead of its plain
    * `{"ack": n}`: the caller acknowledges it cumulatively (PROTOCOL.md §4).
    */
@@ -145,7 +180,7 @@ export class Router {
     frame: Frame,
     control: unknown,
     options?: RouteOptions,
-  ): Frame | null | Promise<Frame | null> {
+  ): RouteReply {
     // The sender authenticated here, so it is a local device: an id in
     // another domain's form would let it pass for that domain's device in
     // routes and groups (route members are matched by id). Where a device
@@ -185,14 +220,17 @@ export class Router {
    * copy is stored.
    */
   async broadcast(from: Sender, route: RouteRecord, frame: Frame): Promise<void> {
-    await this.broadcastNow(from, route, frame);
+    const out = this.broadcastNow(from, route, frame);
+    await out.pending;
+    await out.durable;
   }
 
   /**
-   * {@link broadcast}, synchronous as far as it can be: returns null when every
-   * member was reached live, else a promise for the stores and relays left.
+   * {@link broadcast}, synchronous as far as it can be: what is left to wait
+   * for, split so that a session can route its next frames while only its
+   * Ack waits for the copies of live deliveries ({@link AckWhenDurable}).
    */
-  broadcastNow(from: Sender, route: RouteRecord, frame: Frame): Promise<void> | null {
+  broadcastNow(from: Sender, route: RouteRecord, frame: Frame): FanOut {
     this.stats.routed++;
     return this.#fanOut(from, route.members, frame, from.userId);
   }
@@ -205,7 +243,9 @@ export class Router {
    * the sender's offline-queue quota; omitted for the server's own notices.
    */
   async deliverTo(deviceId: string, frame: Frame, senderUser = ""): Promise<void> {
-    await this.#fanOut(null, [deviceId], frame, senderUser);
+    const out = this.#fanOut(null, [deviceId], frame, senderUser);
+    await out.pending;
+    await out.durable;
   }
 
   /** Forgets cached routes (another instance changed them). */
@@ -222,12 +262,13 @@ export class Router {
     members: readonly string[],
     frame: Frame,
     senderUser: string,
-  ): Promise<void> | null {
+  ): FanOut {
     const queued = isQueuedFrameType(frame.type);
     const fromDevice = from?.deviceId;
     let notLocal: string[] | null = null;
     let liveOnly: string[] | null = null;
     let remote: string[] | null = null;
+    let kept: Uint8Array | null = null;
     for (const member of members) {
       if (member === fromDevice) continue;
       if (from !== null && this.isRemote(member)) {
@@ -235,19 +276,32 @@ export class Router {
         continue;
       }
       const peer = this.#o.registry.get(member);
-      if (peer && peer.deliver(frame)) {
-        this.stats.deliveredLive++;
+      if (peer === undefined) {
+        if (queued) (notLocal ??= []).push(member);
+        else (liveOnly ??= []).push(member);
       } else if (queued) {
-        (notLocal ??= []).push(member);
-      } else if (!peer) {
-        (liveOnly ??= []).push(member);
-      }
+        // Live, and kept in the offline queue until the device acknowledges
+        // it: the sender's Ack waits for that copy to be written.
+        kept ??= encodeFrame(frame);
+        const envelopeId = this.offlineQueue.keep(member, kept, peer.connectionId);
+        if (peer.deliver(frame, { envelopeId })) this.stats.deliveredLive++;
+        // Else the kept copy is its queued copy: the device is told once it is written.
+        else this.offlineQueue.undelivered(envelopeId);
+      } else if (peer.deliver(frame)) {
+        this.stats.deliveredLive++;
+      } // else a live-only frame for a device that cannot take it: dropped, as nobody read it
     }
-    if (notLocal === null && liveOnly === null && remote === null) return null;
+    const durable = kept === null ? null : this.offlineQueue.written();
+    if (notLocal === null && liveOnly === null && remote === null) {
+      return durable === null ? DONE : { pending: null, durable };
+    }
     const rest = notLocal === null && liveOnly === null
       ? Promise.resolve()
       : this.#fanOutRest(notLocal, liveOnly, frame, senderUser);
-    return remote === null ? rest : rest.then(() => this.#relayRemote(fromDevice!, remote!, frame));
+    const pending = remote === null
+      ? rest
+      : rest.then(() => this.#relayRemote(fromDevice!, remote!, frame));
+    return { pending, durable };
   }
 
   /** Frames for members on other domains go to federation, durably. */

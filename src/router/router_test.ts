@@ -11,11 +11,12 @@ import { OfflineQueue } from "./offline_queue.ts";
 import type { DeliveryOrigin, Peer, PeerCloseReason } from "./peer.ts";
 import { MemoryPresence } from "./presence.ts";
 import { PeerRegistry } from "./registry.ts";
-import { type RemoteRelay, Router } from "./router.ts";
+import { AckWhenDurable, type RemoteRelay, replyWhenDone, Router } from "./router.ts";
 
 /** A connected device that records what it is given. */
 class FakePeer implements Peer {
   readonly received: Frame[] = [];
+  readonly origins: (DeliveryOrigin | undefined)[] = [];
   readonly closed: PeerCloseReason[] = [];
   queueChecks = 0;
   accepting = true;
@@ -24,8 +25,11 @@ class FakePeer implements Peer {
     readonly userId: string,
     readonly connectionId = deviceId,
   ) {}
-  deliver(frame: Frame, _origin?: DeliveryOrigin): boolean {
-    if (this.accepting) this.received.push(frame);
+  deliver(frame: Frame, origin?: DeliveryOrigin): boolean {
+    if (this.accepting) {
+      this.received.push(frame);
+      this.origins.push(origin);
+    }
     return this.accepting;
   }
   checkOfflineQueue(): void {
@@ -113,6 +117,8 @@ async function withRouter(test: (h: Harness) => Promise<void>): Promise<void> {
   }
 }
 
+const done = replyWhenDone;
+
 let sequence = 0;
 function msg(channel: number): Frame {
   return { channel, sequence: ++sequence, type: FrameType.Msg, payload: new Uint8Array([1, 2]) };
@@ -121,20 +127,91 @@ function control(type: FrameType, channel: number, body: unknown): [Frame, unkno
   return [controlFrame(type, channel, ++sequence, body), body];
 }
 
-Deno.test("router: a broadcast on a cached route to connected members completes synchronously", async () => {
+Deno.test("router: a live-only broadcast on a cached route to connected members completes synchronously", async () => {
   await withRouter(async (h) => {
     const alice = h.connect("alice");
     const bob = h.connect("bob");
     const [join, body] = control(FrameType.Join, 1, { members: ["bob"] });
-    await h.router.route(alice, join, body);
-    const frame = msg(1);
-    const reply = h.router.route(alice, frame, undefined);
-    assert.ok(!(reply instanceof Promise), "the hot path awaits nothing");
-    assert.equal(reply?.type, FrameType.Ack);
-    assert.deepEqual(bob.received, [frame]);
+    await done(h.router.route(alice, join, body));
+    const [typing, typingBody] = control(FrameType.Typing, 1, {});
+    const reply = h.router.route(alice, typing, typingBody);
+    assert.ok(!(reply instanceof Promise) && !(reply instanceof AckWhenDurable), "nothing to wait");
+    assert.equal((reply as Frame).type, FrameType.Ack);
+    assert.deepEqual(bob.received, [typing]);
     assert.equal(alice.received.length, 0, "the sender does not get its own frame");
     // Deferred plain Ack (cumulative mode): no reply at all.
-    assert.equal(h.router.route(alice, msg(1), undefined, { deferPlainAck: true }), null);
+    assert.equal(h.router.route(alice, typing, typingBody, { deferPlainAck: true }), null);
+  });
+});
+
+Deno.test("router: a live Msg is acknowledged once its copy is durable, which the recipient's ack removes", async () => {
+  await withRouter(async (h) => {
+    const alice = h.connect("alice");
+    const bob = h.connect("bob");
+    const [join, body] = control(FrameType.Join, 1, { members: ["bob"] });
+    await done(h.router.route(alice, join, body));
+    const frame = msg(1);
+    const reply = h.router.route(alice, frame, undefined);
+    // Routed at once (the session goes on), only the Ack waits for the write.
+    assert.ok(reply instanceof AckWhenDurable, "the Ack waits for the write");
+    assert.deepEqual(bob.received, [frame], "delivered live at once");
+    assert.deepEqual(await h.queued("bob"), [], "not written within the turn");
+    await reply.durable;
+    assert.equal(reply.reply?.type, FrameType.Ack);
+    const rows = await h.queue.load("bob", { limit: 10 });
+    assert.deepEqual(rows.map((r) => decodeFrame(r.payload)!.frame.type), [FrameType.Msg]);
+    // The recipient acknowledges it: the copy goes.
+    await h.queue.settle("bob", [bob.origins[0]!.envelopeId!]);
+    assert.deepEqual(await h.queued("bob"), []);
+    // Acknowledged before its batch was written: never written at all.
+    const second = h.router.route(alice, msg(1), undefined) as AckWhenDurable;
+    await h.queue.settle("bob", [bob.origins[1]!.envelopeId!]);
+    await second.durable;
+    assert.deepEqual(await h.queued("bob"), []);
+    assert.equal(h.queue.stats.kept, 1);
+  });
+});
+
+Deno.test("router: a kept copy and a later offline enqueue land in the queue in order", async () => {
+  await withRouter(async (h) => {
+    const alice = h.connect("alice");
+    const bob = h.connect("bob");
+    const [join, body] = control(FrameType.Join, 1, { members: ["bob"] });
+    await done(h.router.route(alice, join, body));
+    // Bob cannot take the first (it is kept, written after this turn), then leaves:
+    // the second goes straight to the queue, and must not overtake the first.
+    bob.accepting = false;
+    const first = msg(1);
+    const pending = h.router.route(alice, first, undefined);
+    h.registry.remove(bob);
+    const second = msg(1);
+    await done(h.router.route(alice, second, undefined));
+    await done(pending);
+    const rows = await h.queue.load("bob", { limit: 10 });
+    assert.deepEqual(
+      rows.map((r) => decodeFrame(r.payload)!.frame.sequence),
+      [first.sequence, second.sequence],
+    );
+  });
+});
+
+Deno.test("router: a failed durable write refuses the sender's Ack with unavailable", async () => {
+  await withRouter(async (h) => {
+    const alice = h.connect("alice");
+    h.connect("bob");
+    const [join, body] = control(FrameType.Join, 1, { members: ["bob"] });
+    await done(h.router.route(alice, join, body));
+    const original = h.store.writeOfflineBatch.bind(h.store);
+    h.store.writeOfflineBatch = () => Promise.reject(new Error("disk full"));
+    try {
+      await assert.rejects(
+        (h.router.route(alice, msg(1), undefined) as AckWhenDurable).durable,
+        (e: unknown) => e instanceof RouteError && e.code === "unavailable",
+      );
+    } finally {
+      h.store.writeOfflineBatch = original;
+    }
+    assert.equal(h.queue.stats.keepFailures, 1);
   });
 });
 
@@ -142,16 +219,16 @@ Deno.test("router: queued types wait in the offline queue, live-only types are d
   await withRouter(async (h) => {
     const alice = h.connect("alice");
     const [join, body] = control(FrameType.Join, 2, { members: ["carol"] });
-    await h.router.route(alice, join, body);
-    await h.router.route(alice, msg(2), undefined);
+    await done(h.router.route(alice, join, body));
+    await done(h.router.route(alice, msg(2), undefined));
     const [typing, typingBody] = control(FrameType.Typing, 2, {});
-    await h.router.route(alice, typing, typingBody);
+    await done(h.router.route(alice, typing, typingBody));
     assert.deepEqual(await h.queued("carol"), [FrameType.Msg]);
     assert.equal(h.queue.stats.enqueued, 1);
     // A full peer is treated as absent: the frame goes to its queue.
     const carol = h.connect("carol");
     carol.accepting = false;
-    await h.router.route(alice, msg(2), undefined);
+    await done(h.router.route(alice, msg(2), undefined));
     assert.deepEqual(await h.queued("carol"), [FrameType.Msg, FrameType.Msg]);
     assert.ok(carol.queueChecks >= 1, "a connected device is told to look at its queue");
   });
@@ -166,19 +243,19 @@ Deno.test("router: only members send on a route; Leave removes only the sender",
       (e: unknown) => e instanceof RouteError && e.code === "no_route",
     );
     const [join, body] = control(FrameType.Join, 3, { members: ["bob"] });
-    await h.router.route(alice, join, body);
+    await done(h.router.route(alice, join, body));
     await assert.rejects(
       Promise.resolve().then(() => h.router.route(mallory, msg(3), undefined)),
       (e: unknown) => e instanceof RouteError && e.code === "not_member",
     );
     const [leave] = control(FrameType.Leave, 3, {});
-    await h.router.route(alice, leave, {});
+    await done(h.router.route(alice, leave, {}));
     assert.deepEqual((await h.store.getRoute(3))?.members, ["bob"]);
   });
 });
 
 Deno.test("router: a handler registered for a frame type replaces the built-in one; unknown types are refused", async () => {
-  await withRouter(async (h) => {
+  await withRouter((h) => {
     const alice = h.connect("alice");
     const seen: number[] = [];
     h.router.handle(FrameType.CallStats, ({ frame }) => {
@@ -193,6 +270,7 @@ Deno.test("router: a handler registered for a frame type replaces the built-in o
       () => h.router.route(alice, ack, {}),
       (e: unknown) => e instanceof RouteError && e.code === "unsupported",
     );
+    return Promise.resolve();
   });
 });
 
@@ -216,8 +294,8 @@ Deno.test("router: a local device with a remote-looking id cannot act as a remot
     // The victim's channel with a real member on b.example.
     const victim = h.connect("victim", "u-victim");
     const [join, body] = control(FrameType.Join, 7, { members: ["bob1@b.example"] });
-    await h.router.route(victim, join, body);
-    await h.router.route(victim, msg(7), undefined);
+    await done(h.router.route(victim, join, body));
+    await done(h.router.route(victim, msg(7), undefined));
     assert.deepEqual(h.relayed, [["victim", ["bob1@b.example"], FrameType.Msg]]);
 
     // A device connected here whose id has the remote member's form.
@@ -241,7 +319,7 @@ Deno.test("router: a local device with a remote-looking id cannot act as a remot
     await assert.rejects(Promise.resolve().then(() => h.router.route(spoof, leave, {})), forbidden);
     assert.deepEqual((await h.store.getRoute(7))?.members, ["victim", "bob1@b.example"]);
     // The victim's messages still go to the real member, not to the local look-alike.
-    await h.router.route(victim, msg(7), undefined);
+    await done(h.router.route(victim, msg(7), undefined));
     assert.equal(spoof.received.length, 0);
     assert.equal(h.relayed.length, 2);
   });

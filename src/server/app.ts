@@ -288,6 +288,8 @@ export async function startServer(
     afterDrain: () => runtime.stop(),
     listeners: started,
     backends: [
+      // Acknowledged copies still in this turn's batch are written before the store closes.
+      () => offlineQueue.flush(),
       () => bus.close(),
       () => presence.close(),
       () => ledger.close(),

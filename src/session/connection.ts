@@ -264,7 +264,7 @@ export class ServerConnection implements Peer {
   deliver(frame: Frame, origin?: DeliveryOrigin): boolean {
     if (this.#state !== "established") return false;
     if (this.#delivery.full || this.#out.overBound) {
-      if (origin?.envelopeId) return false; // still in the store; retried later
+      if (origin?.fromQueue) return false; // still in the store; retried later
       this.close("slow", "outbound bound exceeded");
       return false;
     }

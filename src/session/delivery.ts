@@ -1,7 +1,7 @@
 /**
  * Acknowledged delivery to one connected device: the frames sent but not yet
- * acknowledged, the offline-queue drain that feeds them, and the requeue of
- * what is still unacknowledged when the connection closes.
+ * acknowledged (each queued-type frame with its stored copy, removed when the
+ * device acknowledges it) and the offline-queue drain that feeds them.
  *
  * @module
  */
@@ -116,7 +116,14 @@ export class Delivery {
             limit: room,
             afterPosition: this.#queuePosition,
           });
+          // Rows this connection holds already: copies of frames it got live,
+          // kept until it acknowledges them (PROTOCOL.md §4 "Offline queue").
+          const held = this.#heldEnvelopes();
           for (const envelope of batch) {
+            if (held?.has(envelope.envelopeId)) {
+              this.#queuePosition = envelope.position;
+              continue;
+            }
             let frame: Frame;
             try {
               frame = decodeFrame(envelope.payload)!.frame;
@@ -129,7 +136,7 @@ export class Delivery {
               this.#queuePosition = envelope.position;
               continue;
             }
-            if (!target.deliver(frame, { envelopeId: envelope.envelopeId })) {
+            if (!target.deliver(frame, { envelopeId: envelope.envelopeId, fromQueue: true })) {
               this.#drainPaused = true;
               return;
             }
@@ -156,14 +163,25 @@ export class Delivery {
     }
   }
 
+  /** Envelope ids of the frames sent and not yet acknowledged; null when none. */
+  #heldEnvelopes(): Set<string> | null {
+    let held: Set<string> | null = null;
+    for (const p of this.#pending) if (p.envelopeId) (held ??= new Set()).add(p.envelopeId);
+    return held;
+  }
+
   /** Cancels a scheduled drain retry (the connection closed). */
   stop(): void {
     clearTimeout(this.#drainRetry);
   }
 
   /**
-   * Puts the unacknowledged live frames back into the offline queue, in order;
-   * the requeue starts synchronously (the store takes writes in call order).
+   * Puts the unacknowledged frames that have no stored copy back into the
+   * offline queue, in order (the requeue starts synchronously: the store
+   * takes writes in call order). Since every queued-type frame is stored
+   * before its sender's Ack (OfflineQueue.keep), none is left here: the
+   * live-only ones are dropped by the requeue. A safety net for a peer that
+   * hands over a queued-type frame without its copy.
    */
   requeueUnacked(): Promise<void>[] {
     const unacked = this.#pending.filter((p) => !p.envelopeId);

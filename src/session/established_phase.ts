@@ -19,8 +19,8 @@ import {
   FrameType,
   UnitDecoder,
 } from "../proto/mod.ts";
-import type { Peer, RouteOptions, Router } from "../router/mod.ts";
-import { RouteError } from "../router/mod.ts";
+import type { Peer, RouteOptions, Router, RouteReply } from "../router/mod.ts";
+import { AckWhenDurable, RouteError } from "../router/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CloseReason } from "./close_reason.ts";
 import { codecText } from "./handshake_phase.ts";
@@ -87,6 +87,13 @@ export class EstablishedPhase {
   #errorTokens = ERROR_BURST;
   #errorRefill = performance.now();
   #partialTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Set while a reply waits for its frame's copies to be durable
+   * ({@link AckWhenDurable}): later replies queue behind it, so Acks (and
+   * a cumulative Ack above all) never get ahead of a frame not yet stored.
+   * Never rejects.
+   */
+  #ackBarrier: Promise<void> | null = null;
   /** Sends the owed cumulative Ack; one closure per connection for the shared flush timer. */
   readonly #sendOwedAckLater = () => {
     if (!this.#side.isOpen()) return;
@@ -257,11 +264,23 @@ export class EstablishedPhase {
       return;
     }
     const started = performance.now();
-    let reply: Frame | null | Promise<Frame | null>;
+    let reply: RouteReply;
     try {
       reply = this.#deps.router.route(this.#side.peer, frame, frame.control, this.#routeOptions);
     } catch (error) {
       return this.#routeFailed(frame, error);
+    }
+    if (reply instanceof AckWhenDurable) {
+      // Routed: the next frames go on now, only this reply waits.
+      this.#observeRouted(frame, started);
+      const own = reply;
+      this.#replyAfter(
+        Promise.all([this.#ackBarrier, own.durable]).then(
+          () => this.#reply(frame, own.reply),
+          (error) => this.#routeFailed(frame, error),
+        ),
+      );
+      return;
     }
     if (reply instanceof Promise) {
       return reply.then(
@@ -273,13 +292,37 @@ export class EstablishedPhase {
   }
 
   #routed(frame: DecodedFrame, started: number, reply: Frame | null): void {
+    this.#observeRouted(frame, started);
+    if (this.#ackBarrier === null) this.#reply(frame, reply);
+    else this.#replyAfter(this.#ackBarrier.then(() => this.#reply(frame, reply)));
+  }
+
+  #observeRouted(frame: DecodedFrame, started: number): void {
     this.#deps.observer.routed?.({
       type: frame.type,
       seconds: (performance.now() - started) / 1000,
     });
+  }
+
+  /** Sends the reply to `frame`: its Ack, or (cumulative mode) owes it. */
+  #reply(frame: DecodedFrame, reply: Frame | null): void {
     if (!this.#side.isOpen()) return;
     if (reply) this.#send(reply);
-    else if (this.#routeOptions !== undefined) this.#out.oweAck(frame.sequence);
+    else if (this.#routeOptions !== undefined) {
+      this.#out.oweAck(frame.sequence);
+      if (this.#ackBarrier !== null) this.#flushOwedAckSoon(); // a late one: no chunk end follows
+    }
+  }
+
+  /** Makes `sent` (a reply being sent later) the barrier the next replies wait for. */
+  #replyAfter(sent: Promise<void>): void {
+    const barrier: Promise<void> = sent.catch((error) =>
+      this.#deps.log.error("reply failed", { connection: this.#connectionId, error: String(error) })
+    );
+    this.#ackBarrier = barrier;
+    barrier.then(() => {
+      if (this.#ackBarrier === barrier) this.#ackBarrier = null;
+    });
   }
 
   #routeFailed(frame: DecodedFrame, error: unknown): void {

@@ -205,6 +205,13 @@ export abstract class DomainStore<Db> {
     return this.#ops.enqueueOffline(this.#db, envelopes);
   }
 
+  writeOfflineBatch(
+    insert: OfflineEnvelope[],
+    remove: { deviceId: string; envelopeId: string }[],
+  ): Promise<void> {
+    return this.#ops.writeOfflineBatch(this.#db, insert, remove);
+  }
+
   loadOfflineQueue(
     deviceId: string,
     options: { limit: number; now: Date; afterPosition?: bigint },

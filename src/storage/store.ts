@@ -346,6 +346,14 @@ export interface Store {
     deviceId: string,
     options: { limit: number; now: Date; afterPosition?: bigint },
   ): Promise<StoredEnvelope[]>;
+  /**
+   * One atomic batch: stores `insert` and removes the `remove` envelopes
+   * (each only from its own device's queue; unknown ones are ignored).
+   */
+  writeOfflineBatch(
+    insert: OfflineEnvelope[],
+    remove: { deviceId: string; envelopeId: string }[],
+  ): Promise<void>;
   /** Removes delivered-and-acknowledged envelopes of a device. Returns how many went. */
   deleteOffline(deviceId: string, envelopeIds: string[]): Promise<number>;
   /** Removes expired envelopes of every device. Returns how many went. */

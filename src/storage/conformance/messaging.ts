@@ -235,6 +235,30 @@ export const messagingCases: ConformanceCase[] = [
     },
   },
   {
+    name: "offline queue: a batch inserts and removes atomically, each removal in its own queue",
+    fn: async (store) => {
+      await store.enqueueOffline([envelope("a1", "a"), envelope("b1", "b")]);
+      await store.writeOfflineBatch([envelope("a2", "a"), envelope("c1", "c")], [
+        { deviceId: "a", envelopeId: "a1" },
+        { deviceId: "a", envelopeId: "b1" }, // b's row: not a's to remove
+        { deviceId: "c", envelopeId: "c1" }, // inserted by this very batch
+        { deviceId: "x", envelopeId: "missing" },
+      ]);
+      assert.deepEqual(await queuedIds(store, "a"), ["a2"]);
+      assert.deepEqual(await queuedIds(store, "b"), ["b1"]);
+      assert.deepEqual(await queuedIds(store, "c"), []);
+      // A conflicting insert fails the whole batch: the removal did not happen either.
+      await assert.rejects(
+        store.writeOfflineBatch([envelope("a2", "a")], [{ deviceId: "b", envelopeId: "b1" }]),
+        StoreConflictError,
+      );
+      assert.deepEqual(await queuedIds(store, "b"), ["b1"]);
+      await store.writeOfflineBatch([], []);
+      await store.writeOfflineBatch([], [{ deviceId: "b", envelopeId: "b1" }]);
+      assert.deepEqual(await queuedIds(store, "b"), []);
+    },
+  },
+  {
     name: "offline queue: usage per recipient and per sender user, unexpired rows only",
     fn: async (store) => {
       const payload = (n: number) => new Uint8Array(n);

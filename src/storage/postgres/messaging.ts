@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { PostgresClient } from "./client.ts";
 import type { PostgresDb } from "./db.ts";
 import { pgEnvelope, pgGroup, pgInt, pgMember, pgRoute, pgText, validDate } from "./rows.ts";
 import type {
@@ -121,6 +122,11 @@ export async function removeGroupMember(
  */
 export async function enqueueOffline(db: PostgresDb, envelopes: OfflineEnvelope[]): Promise<void> {
   if (envelopes.length === 0) return;
+  await db.write("envelope id already queued", (sql) => insertEnvelopes(sql, envelopes));
+}
+
+/** The INSERT of {@link enqueueOffline}, on the pool or inside a transaction. */
+async function insertEnvelopes(q: PostgresClient, envelopes: OfflineEnvelope[]): Promise<void> {
   const n = envelopes.length;
   const ids = new Array<string>(n);
   const devices = new Array<string>(n);
@@ -137,15 +143,29 @@ export async function enqueueOffline(db: PostgresDb, envelopes: OfflineEnvelope[
     expiresAt[i] = validDate(e.expiresAt).toISOString();
     senders[i] = e.senderUser ?? "";
   }
-  await db.write(
-    "envelope id already queued",
-    (sql) =>
-      sql`INSERT INTO relay_queue
-        (envelope_id, device_id, payload, deliver_after, expires_at, sender_user)
-      SELECT * FROM unnest(${sql.array(ids)}::text[], ${sql.array(devices)}::text[],
-        ${sql.array(payloads, 17)}::bytea[], ${sql.array(deliverAfter)}::timestamptz[],
-        ${sql.array(expiresAt)}::timestamptz[], ${sql.array(senders)}::text[])`,
-  );
+  await q`INSERT INTO relay_queue
+      (envelope_id, device_id, payload, deliver_after, expires_at, sender_user)
+    SELECT * FROM unnest(${q.array(ids)}::text[], ${q.array(devices)}::text[],
+      ${q.array(payloads, 17)}::bytea[], ${q.array(deliverAfter)}::timestamptz[],
+      ${q.array(expiresAt)}::timestamptz[], ${q.array(senders)}::text[])`;
+}
+
+export async function writeOfflineBatch(
+  db: PostgresDb,
+  insert: OfflineEnvelope[],
+  remove: { deviceId: string; envelopeId: string }[],
+): Promise<void> {
+  if (insert.length === 0 && remove.length === 0) return;
+  if (remove.length === 0) return await enqueueOffline(db, insert);
+  const devices = remove.map((r) => r.deviceId);
+  const ids = remove.map((r) => r.envelopeId);
+  await db.write("envelope id already queued", (sql) =>
+    sql.begin(async (tx) => {
+      // A transaction is the same tagged-template client for our purpose.
+      if (insert.length > 0) await insertEnvelopes(tx as unknown as PostgresClient, insert);
+      await tx`DELETE FROM relay_queue WHERE (device_id, envelope_id) IN
+        (SELECT * FROM unnest(${tx.array(devices)}::text[], ${tx.array(ids)}::text[]))`;
+    }));
 }
 
 export async function loadOfflineQueue(

@@ -119,21 +119,46 @@ export function removeGroupMember(db: SqliteDb, groupId: string, deviceId: strin
 
 export function enqueueOffline(db: SqliteDb, envelopes: OfflineEnvelope[]): Promise<void> {
   if (envelopes.length === 0) return Promise.resolve();
+  return db.write(
+    "envelope id already queued",
+    () => db.transaction(() => insertEnvelopes(db, envelopes)),
+  );
+}
+
+function insertEnvelopes(db: SqliteDb, envelopes: OfflineEnvelope[]): void {
+  const insert = db.sql(
+    `INSERT INTO relay_queue
+       (envelope_id, device_id, payload, deliver_after, expires_at, sender_user)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+  );
+  for (const e of envelopes) {
+    insert.run(
+      e.envelopeId,
+      e.deviceId,
+      e.payload,
+      ms(e.deliverAfter),
+      ms(e.expiresAt),
+      e.senderUser ?? "",
+    );
+  }
+}
+
+export function writeOfflineBatch(
+  db: SqliteDb,
+  insert: OfflineEnvelope[],
+  remove: { deviceId: string; envelopeId: string }[],
+): Promise<void> {
+  if (insert.length === 0 && remove.length === 0) return Promise.resolve();
   return db.write("envelope id already queued", () =>
     db.transaction(() => {
-      const insert = db.sql(
-        `INSERT INTO relay_queue
-           (envelope_id, device_id, payload, deliver_after, expires_at, sender_user)
-         VALUES (?, ?, ?, ?, ?, ?)`,
-      );
-      for (const e of envelopes) {
-        insert.run(
-          e.envelopeId,
-          e.deviceId,
-          e.payload,
-          ms(e.deliverAfter),
-          ms(e.expiresAt),
-          e.senderUser ?? "",
+      if (insert.length > 0) insertEnvelopes(db, insert);
+      if (remove.length > 0) {
+        // One statement over a JSON array of [device, id] pairs; `+device_id`
+        // keeps the planner on the envelope_id index (see deleteOffline).
+        db.run(
+          `DELETE FROM relay_queue WHERE (+device_id, envelope_id) IN
+             (SELECT value ->> 0, value ->> 1 FROM json_each(?))`,
+          JSON.stringify(remove.map((r) => [r.deviceId, r.envelopeId])),
         );
       }
     }));
