@@ -34,6 +34,19 @@ function seconds(name: string) {
   };
 }
 
+function stormPatterns(value: string): string[] {
+  const list = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const p of list) {
+    if (!SESSION_PATTERN_NAMES.includes(p)) {
+      throw new InvalidArgumentError(
+        `unknown pattern "${p}" (choose from ${SESSION_PATTERN_NAMES.join(", ")})`,
+      );
+    }
+  }
+  if (list.length === 0) throw new InvalidArgumentError("name at least one pattern");
+  return list;
+}
+
 function scenarios(value: string): Scenario[] {
   const list = value.split(",").map((s) => s.trim()).filter(Boolean);
   for (const s of list) {
@@ -93,6 +106,12 @@ export function registerBenchCommand(program: Command): void {
       new Option("--pattern <pattern>", "Noise pattern").choices(SESSION_PATTERN_NAMES).default(
         "XK",
       ),
+    )
+    .option(
+      "--storm-patterns <list>",
+      "handshake storm once per pattern, e.g. XK,XKhfs,IK,IKhfs (server CPU per hybrid ÷ " +
+        "classical handshake in one run)",
+      stormPatterns,
     )
     .option("--pairs <n>", "1:1 pairs for the pairs/reconnect scenarios", positive("pairs"), 50)
     .option("--groups <n>", "groups for the fanout scenario", positive("groups"), 10)
@@ -163,7 +182,8 @@ export function registerBenchCommand(program: Command): void {
       const report = await runLoad({
         scenarios: options.scenario,
         mode: options.mode as "websocket",
-        pattern: options.pattern as "XK",
+        pattern: options.pattern,
+        stormPatterns: options.stormPatterns,
         workers: options.workers,
         pairs: options.pairs,
         groups: options.groups,

@@ -97,3 +97,38 @@ Deno.test("pq e2e: crypto.pq = off advertises no PQ and refuses hybrid Hellos", 
     await srv.stop();
   }
 });
+
+Deno.test("pq e2e: a flood of hybrid Hellos is cut at the CPU share; classical ones still pass", async () => {
+  // 1 % of a core: a burst of 10 ms of hybrid work (~1 ms a reply here), refilled at 10 ms/s.
+  const srv = await startTestServer({ pqHandshakeCpuPercent: 1 });
+  try {
+    const pinned = srv.server.noiseKey().pqSigning!.publicKey;
+    const results = await Promise.allSettled(
+      Array.from(
+        { length: 60 },
+        () =>
+          CommuCatClient.connect(
+            connectOptions(srv, newDevice("flood"), { serverPqPublic: pinned }),
+          ),
+      ),
+    );
+    const refused = results.filter((r) =>
+      r.status === "rejected" && r.reason instanceof ServerError &&
+      /too many post-quantum handshakes right now \(server\.pq_handshake_cpu_percent\)/.test(
+        String(r.reason.body.detail),
+      )
+    );
+    for (const r of results) if (r.status === "fulfilled") r.value.close();
+    assert.ok(refused.length > 0, "some hybrid Hellos were refused");
+    assert.ok(results.some((r) => r.status === "fulfilled"), "the budget admits some");
+    assert.equal(
+      refused.length + results.filter((r) => r.status === "fulfilled").length,
+      60,
+      "refusals are pq_busy, nothing else",
+    );
+    const classical = await CommuCatClient.connect(connectOptions(srv, newDevice("classic")));
+    classical.close();
+  } finally {
+    await srv.stop();
+  }
+});

@@ -8,7 +8,7 @@
  * @module
  */
 import { CommuCatClient } from "../../src/client/mod.ts";
-import { fromHex, generateDeviceKeys } from "../../src/crypto/mod.ts";
+import { fromHex, generateDeviceKeys, sessionPattern } from "../../src/crypto/mod.ts";
 import { FrameType } from "../../src/proto/mod.ts";
 import type { ConnectMode } from "../../src/transport/mod.ts";
 import { type HistogramJson, LatencyHistogram } from "./stats.ts";
@@ -20,6 +20,8 @@ export interface TargetJson {
   domain: string;
   noisePublicHex: string;
   certificatePem: string;
+  /** The server's ML-DSA-65 key (server-info `post_quantum.signing_public`), for hybrid patterns. */
+  pqPublicHex?: string;
 }
 
 /** Commands an agent understands. */
@@ -28,7 +30,7 @@ export type AgentCommand =
     cmd: "openGroups";
     target: TargetJson;
     mode: ConnectMode;
-    pattern: "XK" | "IK";
+    pattern: string;
     groups: number;
     groupSize: number;
     channelBase: number;
@@ -40,7 +42,7 @@ export type AgentCommand =
     cmd: "handshakeStorm";
     target: TargetJson;
     mode: ConnectMode;
-    pattern: "XK" | "IK";
+    pattern: string;
     count: number;
     concurrency: number;
   }
@@ -135,7 +137,7 @@ export class LoadAgent {
   #engine: TrafficEngine | null = null;
   #target: TargetJson | null = null;
   #mode: ConnectMode = "websocket";
-  #pattern: "XK" | "IK" = "XK";
+  #pattern: string = "XK";
 
   /** Runs one command; `progress` hears about sessions opened. */
   async run(command: AgentCommand, progress: Progress = () => {}): Promise<unknown> {
@@ -181,13 +183,16 @@ export class LoadAgent {
     return client;
   }
 
-  async #connect(target: TargetJson, device: Device, mode: ConnectMode, pattern: "XK" | "IK") {
+  async #connect(target: TargetJson, device: Device, mode: ConnectMode, pattern: string) {
     return await CommuCatClient.connect({
       url: target.url,
       mode,
       pattern,
       domain: target.domain,
       serverStatic: fromHex(target.noisePublicHex, 32),
+      // Exactly the pattern asked for: a classical one stays classical even with a pin.
+      pq: sessionPattern(pattern).hybrid ? "require" : "off",
+      serverPqPublic: target.pqPublicHex ? fromHex(target.pqPublicHex) : undefined,
       deviceId: device.deviceId,
       devicePrivateKey: device.privateKey,
       user: { handle: device.handle },
@@ -200,7 +205,7 @@ export class LoadAgent {
   async #connectAll(
     target: TargetJson,
     devices: Device[],
-    options: { mode: ConnectMode; pattern: "XK" | "IK"; concurrency: number },
+    options: { mode: ConnectMode; pattern: string; concurrency: number },
     keep: (index: number, client: CommuCatClient) => void,
     progress: Progress,
   ): Promise<OpenResult> {

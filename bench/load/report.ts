@@ -112,7 +112,13 @@ export function renderMarkdown(report: LoadReport): string {
     );
   }
   const storms: string[][] = [];
-  if (report.handshake) storms.push(stormRow("handshake storm (new devices)", report.handshake));
+  if (report.handshakeByPattern) {
+    for (const { pattern, storm } of report.handshakeByPattern) {
+      storms.push(stormRow(`handshake storm ${pattern} (new devices)`, storm));
+    }
+  } else if (report.handshake) {
+    storms.push(stormRow("handshake storm (new devices)", report.handshake));
+  }
   if (report.reconnect) storms.push(stormRow("reconnect storm (known devices)", report.reconnect));
   if (storms.length > 0) {
     out.push("", "### Handshakes");
@@ -132,6 +138,10 @@ export function renderMarkdown(report: LoadReport): string {
         storms,
       ),
     );
+    const ratios = hybridCpuRatios(report.handshakeByPattern ?? []);
+    if (ratios.length > 0) {
+      out.push("", `Server CPU per hybrid ÷ classical handshake (same run): ${ratios.join(", ")}.`);
+    }
   }
   const p = report.primitives;
   if (p) {
@@ -271,4 +281,22 @@ export function renderLatencySvg(series: ChartSeries[], title = "Delivery latenc
   });
   parts.push("</svg>");
   return parts.join("\n") + "\n";
+}
+
+/** `XKhfs/XK 2.10×` for every hybrid storm whose classical pattern ran too, with server CPU. */
+export function hybridCpuRatios(
+  storms: readonly { pattern: string; storm: StormSummary }[],
+): string[] {
+  const cpu = new Map(storms.map((s) => [s.pattern, s.storm.serverCpuMsPerHandshake]));
+  const ratios: string[] = [];
+  for (const { pattern } of storms) {
+    if (!pattern.endsWith("hfs")) continue;
+    const classical = pattern.slice(0, -3);
+    const hybrid = cpu.get(pattern);
+    const base = cpu.get(classical);
+    if (hybrid != null && base != null && base > 0) {
+      ratios.push(`${pattern}/${classical} ${(hybrid / base).toFixed(2)}×`);
+    }
+  }
+  return ratios;
 }

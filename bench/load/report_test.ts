@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ms, num, renderLatencySvg, renderMarkdown, table } from "./report.ts";
+import { hybridCpuRatios, ms, num, renderLatencySvg, renderMarkdown, table } from "./report.ts";
 import type { LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
 import { parsePerfReport } from "./spawn.ts";
 import { LatencyHistogram } from "./stats.ts";
@@ -194,4 +194,28 @@ Deno.test("perf report parsing keeps dso names with spaces and drops IPC columns
     { percent: 1.81, dso: "[kernel.kallsyms]", symbol: "_raw_spin_unlock_irqrestore" },
   ]);
   assert.equal(parsePerfReport(text, 1).length, 1);
+});
+
+Deno.test("report: server CPU per hybrid ÷ classical handshake, for pairs that both ran", () => {
+  const storm = (ms: number | null) => ({
+    count: 1,
+    ok: 1,
+    failed: 0,
+    concurrency: 1,
+    seconds: 1,
+    perSecond: 1,
+    latency: { count: 1, mean: 1, min: 1, p50: 1, p95: 1, p99: 1, max: 1 },
+    serverCpuSeconds: ms === null ? null : ms / 1000,
+    serverCpuMsPerHandshake: ms,
+    clientCores: 0,
+  });
+  assert.deepEqual(
+    hybridCpuRatios([
+      { pattern: "XK", storm: storm(2) },
+      { pattern: "XKhfs", storm: storm(3) },
+      { pattern: "IKhfs", storm: storm(4) }, // IK did not run
+      { pattern: "IK", storm: storm(null) },
+    ]),
+    ["XKhfs/XK 1.50×"],
+  );
 });

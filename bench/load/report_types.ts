@@ -89,7 +89,7 @@ export interface LoadReport {
   config: {
     scenarios: string[];
     mode: string;
-    pattern: "XK" | "IK";
+    pattern: string;
     workers: number;
     pairs: number;
     groups: number;
@@ -110,6 +110,8 @@ export interface LoadReport {
   pairs: { max: TrafficSummary; half: TrafficSummary | null } | null;
   fanout: { max: TrafficSummary } | null;
   handshake: StormSummary | null;
+  /** With several storm patterns (`--storm-patterns`): one storm each, in order. */
+  handshakeByPattern?: { pattern: string; storm: StormSummary }[];
   reconnect: StormSummary | null;
   idle: IdleSummary | null;
   targets: TargetResult[];

@@ -39,7 +39,12 @@ export type Scenario = typeof SCENARIOS[number];
 export interface LoadOptions {
   scenarios: Scenario[];
   mode: ConnectMode;
-  pattern: "XK" | "IK";
+  pattern: string;
+  /**
+   * Patterns of the handshake storm, one storm each (e.g. XK, XKhfs, IK,
+   * IKhfs: classical beside hybrid in one run); empty = just `pattern`.
+   */
+  stormPatterns?: string[];
   /** 0 = the client load runs in this process; N = in N worker processes. */
   workers: number;
   pairs: number;
@@ -97,6 +102,25 @@ async function gitCommit(): Promise<string | null> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * `target` with the server's ML-DSA-65 key from its server-info, so hybrid
+ * patterns can pin it (unchanged when the server offers no post-quantum).
+ */
+async function withPqPin(target: TargetJson): Promise<TargetJson> {
+  if (target.pqPublicHex) return target;
+  const client = Deno.createHttpClient({ caCerts: [target.certificatePem] });
+  try {
+    const response = await fetch(`${target.url}/api/server-info`, { client });
+    const info = await response.json() as { post_quantum?: { signing_public?: string | null } };
+    const pin = info.post_quantum?.signing_public;
+    return pin ? { ...target, pqPublicHex: pin } : target;
+  } catch {
+    return target;
+  } finally {
+    client.close();
+  }
+}
 
 /** Runs the load test described by `o`. */
 export async function runLoad(o: LoadOptions): Promise<LoadReport> {
@@ -352,6 +376,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       notes.push(`/proc/${pid} is unreadable: server CPU and memory were not sampled.`);
       pid = undefined;
     }
+    target = await withPqPin(target);
 
     if (o.baseline && o.tlsBaseline && has("pairs") && server) {
       const relay = await spawnRelay(server.tls);
@@ -422,22 +447,29 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }
 
     if (has("handshake")) {
-      report.handshake = await storm(
-        "handshake storm",
-        pid,
-        o.handshakes,
-        (progress) =>
-          onAll<OpenResult>(o.handshakes, (_, share) =>
-            share === 0 ? null : {
-              cmd: "handshakeStorm",
-              target,
-              mode: o.mode,
-              pattern: o.pattern,
-              count: share,
-              concurrency: Math.max(1, Math.round(o.concurrency / agents.length)),
-            }, progress),
-        "handshake",
-      );
+      const patterns = o.stormPatterns?.length ? o.stormPatterns : [o.pattern];
+      for (const pattern of patterns) {
+        const result = await storm(
+          patterns.length > 1 ? `handshake storm ${pattern}` : "handshake storm",
+          pid,
+          o.handshakes,
+          (progress) =>
+            onAll<OpenResult>(o.handshakes, (_, share) =>
+              share === 0 ? null : {
+                cmd: "handshakeStorm",
+                target,
+                mode: o.mode,
+                pattern,
+                count: share,
+                concurrency: Math.max(1, Math.round(o.concurrency / agents.length)),
+              }, progress),
+          "handshake",
+        );
+        report.handshake ??= result;
+        if (patterns.length > 1) {
+          (report.handshakeByPattern ??= []).push({ pattern, storm: result });
+        }
+      }
     }
 
     if (has("pairs") || has("reconnect")) {

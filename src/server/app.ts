@@ -38,6 +38,7 @@ import { busMessageHandler } from "./bus_handler.ts";
 import { wireCalls } from "./calls_wiring.ts";
 import { buildFederation } from "./federation_wiring.ts";
 import { createHttpApp, type ServerState } from "./http_app.ts";
+import { measureHybridReplyMs } from "./pq_cost.ts";
 import { startBackgroundJobs } from "./jobs.ts";
 import { loadServerKeys, type ServerKeys } from "./keys.ts";
 import { buildListeners } from "./listeners.ts";
@@ -170,8 +171,12 @@ export async function startServer(
   const limits = new RateLimits(settings.rateLimits, {
     onDenied: (scope) => metrics.rateLimitDenied(scope === "pairing" ? "pairing_claim" : scope),
   });
+  // The CPU one hybrid Hello reply costs here, charged against pq_handshake_cpu_percent
+  // (measured now, idle: wall time under load would count queueing as work).
+  const hybridReplyMs = settings.pq === "off" ? 0 : await measureHybridReplyMs();
   const gate = new HandshakeGate(settings.maxHandshakesInFlight, {
     hybridCpuShare: (settings.pqHandshakeCpuPercent ?? 50) / 100,
+    hybridCostMs: hybridReplyMs,
   });
   const counters = newServerCounters();
   const federation = await buildFederation({

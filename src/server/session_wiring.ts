@@ -75,10 +75,7 @@ export function buildSessions(p: SessionParts): Sessions {
       now: Date.now,
       pq: {
         mode: s.pq ?? "prefer",
-        budget: {
-          admit: () => p.gate.admitHybrid(),
-          charge: (ms) => p.gate.chargeHybrid(ms),
-        },
+        budget: { admit: () => p.gate.admitHybrid() },
       },
     },
     router: p.router,

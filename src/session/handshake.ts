@@ -77,10 +77,10 @@ export interface PqHandshakePolicy {
   mode: PqMode;
   /**
    * Bounds the CPU hybrid Hellos may take (the server encapsulates and signs
-   * before an XK client has proven anything): `admit()` before the work,
-   * `charge(ms)` after it. Absent: unbounded.
+   * before an XK client has proven anything): `admit()` before any work,
+   * false to refuse. Absent: unbounded.
    */
-  budget?: { admit(): boolean; charge(milliseconds: number): void };
+  budget?: { admit(): boolean };
 }
 
 /** The outcome of a completed handshake. */
@@ -179,13 +179,11 @@ export class ServerHandshake {
       user: userSnapshot(plan.user),
       user_id: plan.user.userId,
     };
-    const replyStarted = performance.now();
     const msg2 = await exchange.reply((pqSignature) =>
       utf8(JSON.stringify(
         pqSignature === null ? noisePayload : { ...noisePayload, pq_signature: pqSignature },
       ))
     );
-    if (pattern.hybrid) pq.budget?.charge(performance.now() - replyStarted);
     this.#plan = {
       ...plan,
       hello,

@@ -7,8 +7,10 @@
  * client's ML-KEM key and signs with ML-DSA before an XK client has proven
  * anything), so they also draw on a CPU budget: a token bucket of
  * milliseconds refilled at `hybridCpuShare` of one core. Admission needs a
- * positive balance; each hybrid reply is charged what it took, so a flood of
- * hybrid Hellos gets at most that share of a core while classical ones pass.
+ * positive balance and charges the reply's CPU cost (measured once at start,
+ * not per reply: wall time under load would count queueing as work), so a
+ * flood of hybrid Hellos gets at most that share of a core while classical
+ * ones pass.
  *
  * @module
  */
@@ -32,6 +34,8 @@ export interface HandshakeGateOptions {
    * average; default 1 (no cap below a whole core).
    */
   hybridCpuShare?: number;
+  /** CPU milliseconds one hybrid Hello reply costs (charged on admission); default 1. */
+  hybridCostMs?: number;
   /** Milliseconds of work the budget may bank when idle (the burst); default 1000 × share. */
   hybridBurstMs?: number;
   /** Monotonic clock in milliseconds (tests inject one). */
@@ -61,6 +65,7 @@ export class HandshakeGate {
   readonly #held = new Map<string, () => void>();
   readonly #hybridShare: number;
   readonly #hybridBurstMs: number;
+  readonly #hybridCostMs: number;
   readonly #now: () => number;
   /** Milliseconds of hybrid work available; may go negative after a costly reply. */
   #hybridBalance: number;
@@ -80,26 +85,25 @@ export class HandshakeGate {
     this.maxInFlight = maxInFlight;
     this.#hybridShare = share;
     this.#hybridBurstMs = options.hybridBurstMs ?? 1000 * share;
+    this.#hybridCostMs = options.hybridCostMs ?? 1;
     this.#now = options.now ?? (() => performance.now());
     this.#hybridBalance = this.#hybridBurstMs;
     this.#hybridRefilledAt = this.#now();
   }
 
   /**
-   * Whether a hybrid Hello may be served now (the CPU budget has credit).
-   * Call before the work, then {@linkcode chargeHybrid} with what it took.
+   * Whether a hybrid Hello may be served now: true when the CPU budget has
+   * credit, which is then charged `costMs` (default: the configured
+   * `hybridCostMs`); false (and nothing charged) when it is spent.
    */
-  admitHybrid(): boolean {
+  admitHybrid(costMs: number = this.#hybridCostMs): boolean {
     this.#refillHybrid();
-    if (this.#hybridBalance > 0) return true;
-    this.#hybridDenied++;
-    return false;
-  }
-
-  /** Charges `milliseconds` of hybrid handshake work against the budget. */
-  chargeHybrid(milliseconds: number): void {
-    this.#refillHybrid();
-    if (Number.isFinite(milliseconds) && milliseconds > 0) this.#hybridBalance -= milliseconds;
+    if (this.#hybridBalance <= 0) {
+      this.#hybridDenied++;
+      return false;
+    }
+    if (Number.isFinite(costMs) && costMs > 0) this.#hybridBalance -= costMs;
+    return true;
   }
 
   #refillHybrid(): void {

@@ -56,10 +56,7 @@ Deno.test("handshake gate: hybrid Hellos get at most their CPU share; classical 
   let served = 0;
   for (let i = 0; i < 10_000; i++) {
     clock.t = i;
-    if (gate.admitHybrid()) {
-      served++;
-      gate.chargeHybrid(5);
-    }
+    if (gate.admitHybrid(5)) served++;
   }
   const cpuMs = served * 5;
   // 25 % of 10 s = 2.5 s of work, plus at most the 250 ms burst and one reply of overdraft.
@@ -70,7 +67,7 @@ Deno.test("handshake gate: hybrid Hellos get at most their CPU share; classical 
   assert.ok(gate.tryEnter());
   // After an idle second the budget has credit again.
   clock.t += 1_000;
-  assert.ok(gate.admitHybrid());
+  assert.ok(gate.admitHybrid(5));
 });
 
 Deno.test("handshake gate: the hybrid share must be in (0, 1]", () => {
