@@ -408,8 +408,9 @@ const turnServer = z.strictObject({
     {
       defaultText: "— (required in each table)",
       example: "turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349",
-      description: "TURN/STUN URLs: comma-separated string or array. Not used yet: the server " +
-        "does not hand out TURN credentials (checked only).",
+      description: "TURN/STUN URLs: comma-separated string or array, handed to call " +
+        "participants with credentials in the Acks of their CallOffer / accepting CallAnswer " +
+        "(`ice_servers`).",
     },
   ),
   secret: optional(text(), {
@@ -435,8 +436,9 @@ const turnServer = z.strictObject({
 const ice = z.strictObject({
   lite_enabled: key(boolean(), false, {
     env: "COMMUCAT_ICE_LITE_ENABLED",
-    description: "Run the built-in UDP STUN (ICE-lite) responder. Not built yet: accepted and " +
-      "checked, but no responder runs.",
+    description: "Run the built-in UDP STUN (ICE-lite) responder: real XOR-MAPPED-ADDRESS, " +
+      "MESSAGE-INTEGRITY from the calls' ICE credentials, FINGERPRINT. Needs --allow-net for " +
+      "`ice.lite_bind`.",
   }),
   lite_bind: optional(socketAddress(), {
     example: "0.0.0.0:3478",
@@ -447,11 +449,13 @@ const ice = z.strictObject({
   lite_public_address: optional(socketAddress(), {
     example: "203.0.113.10:3478",
     env: "COMMUCAT_ICE_LITE_PUBLIC_ADDRESS",
-    description: "Public address advertised in the ICE-lite candidate (default: `ice.lite_bind`).",
+    description: "Public address for an ICE-lite host candidate (default: `ice.lite_bind`). " +
+      "Not used yet: the server advertises no candidate; the STUN answer carries the " +
+      "requester's own address.",
   }),
   turn_ttl: key(positiveInt(), 600, {
     env: "COMMUCAT_ICE_TURN_TTL",
-    description: "Lifetime of TURN REST credentials, seconds (at least 60 is used). Not used yet.",
+    description: "Lifetime of TURN REST credentials, seconds (at least 60 is used).",
   }),
   turn: z.record(
     z.string().regex(/^[A-Za-z0-9_-]+$/, { error: "expected a TURN server name [A-Za-z0-9_-]" }),

@@ -30,6 +30,7 @@ import type { Call, CallLimits } from "./call_table.ts";
 import { CallTable } from "./call_table.ts";
 import { isKeyFrame, type MediaPayload, parseMediaPayload } from "./header.ts";
 import type { MediaItem, Sfu } from "./sfu.ts";
+import type { IceServer } from "./turn.ts";
 
 /** Counters the call service reports (the composition root maps them to metrics). */
 export interface CallMetrics {
@@ -67,6 +68,11 @@ export interface CallServiceDeps {
   ringTimeoutMs: number;
   transcoder?: MediaTranscoder;
   metrics?: CallMetrics;
+  /**
+   * TURN servers with credentials for `device` (its ICE ufrag when it sent
+   * one): returned in the Ack of its offer and of its accepting answer.
+   */
+  iceServers?(device: string, ufrag: string | null): IceServer[];
   /** Ledger events `{scope:"call", event, call_id, data}`. */
   record?(event: Record<string, unknown>): void;
   now?: () => number;
@@ -137,7 +143,9 @@ export class CallService {
       accepted: new Set([sender.deviceId]),
       media: body.media,
       startedAt: this.#now(),
+      ice: new Map(),
     };
+    rememberIce(call, body.transport);
     if (call.participants.size < 2) {
       throw new RouteError("invalid_payload", `channel ${frame.channel} has nobody else to call`);
     }
@@ -161,7 +169,7 @@ export class CallService {
       video: call.media.video != null,
     });
     await this.#d.router.broadcast(sender, route, frame);
-    return ack(frame, { call_id: call.id });
+    return ack(frame, { call_id: call.id, ...this.#ice(sender, body.transport) });
   }
 
   #admitTranscoding(call: Call): string | null {
@@ -174,6 +182,7 @@ export class CallService {
     const body = validate<CallAnswerPayload>(frame.type, control);
     const call = this.#participantCall(sender, frame, body.call_id);
     if (body.accept) {
+      rememberIce(call, body.transport);
       const others = [...call.accepted];
       call.accepted.add(sender.deviceId);
       this.#stopRinging(call);
@@ -192,6 +201,7 @@ export class CallService {
     await this.#broadcast(sender, frame);
     const extra: Record<string, unknown> = { call_id: call.id, accept: body.accept };
     if (body.reason != null) extra.reason = body.reason;
+    if (body.accept) Object.assign(extra, this.#ice(sender, body.transport));
     return ack(frame, extra);
   }
 
@@ -269,6 +279,16 @@ export class CallService {
         );
       },
     );
+  }
+
+  /** `{ice_servers}` for `sender`, or nothing when no TURN server is configured. */
+  #ice(
+    sender: Sender,
+    transport: { ice_credentials?: { username_fragment: string } | null } | null | undefined,
+  ): { ice_servers?: IceServer[] } {
+    const ufrag = transport?.ice_credentials?.username_fragment ?? null;
+    const servers = this.#d.iceServers?.(sender.deviceId, ufrag) ?? [];
+    return servers.length === 0 ? {} : { ice_servers: servers };
   }
 
   #item(kind: "audio" | "video", sender: Sender, frame: Frame, media: MediaPayload): MediaItem {
@@ -360,6 +380,18 @@ export function needsTranscoding(call: Call): boolean {
   const v = call.media.video;
   return (a.codec === "opus" && a.source !== "encoded") ||
     (v != null && v.source !== "encoded" && v.codec !== "raw_i420");
+}
+
+/** Keeps the ICE credentials a participant declared, for the STUN responder. */
+function rememberIce(
+  call: Call,
+  transport:
+    | { ice_credentials?: { username_fragment: string; password: string } | null }
+    | null
+    | undefined,
+): void {
+  const c = transport?.ice_credentials;
+  if (c) call.ice?.set(c.username_fragment, c.password);
 }
 
 function refusal(reason: string, call: Call, limits: CallLimits): RouteError {

@@ -19,6 +19,8 @@ export interface Call {
   readonly accepted: Set<string>;
   media: CallMediaProfile;
   readonly startedAt: number;
+  /** ICE ufrag → password the participants declared (their STUN short-term credentials). */
+  readonly ice?: Map<string, string>;
   /** Consent keepalive interval the participants asked for, if any. */
   consentIntervalSecs?: number;
 }
@@ -81,6 +83,15 @@ export class CallTable {
   /** The calls `deviceId` takes part in (snapshot). */
   withParticipant(deviceId: string): Call[] {
     return [...this.#byId.values()].filter((c) => c.participants.has(deviceId));
+  }
+
+  /** The ICE password of `ufrag` in a call in progress, or null. */
+  icePassword(ufrag: string): string | null {
+    for (const call of this.#byId.values()) {
+      const password = call.ice?.get(ufrag);
+      if (password !== undefined) return password;
+    }
+    return null;
   }
 
   /** All calls (snapshot). */

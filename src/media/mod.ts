@@ -13,3 +13,4 @@ export * from "./transcode/ogg_opus.ts";
 export * from "./transcode/opus_pool.ts";
 export * from "./transcode/transcoder.ts";
 export * from "./stun.ts";
+export * from "./turn.ts";

@@ -167,7 +167,7 @@ export async function startServer(
     newId,
   });
   const metrics = new Metrics({ offlineQueue, version: SERVER_VERSION });
-  const calls = wireCalls({ router, registry, metrics, ledger, settings: settings.calls });
+  const calls = await wireCalls({ router, registry, metrics, ledger, settings: settings.calls });
   const limits = new RateLimits(settings.rateLimits, {
     onDenied: (scope) => metrics.rateLimitDenied(scope === "pairing" ? "pairing_claim" : scope),
   });

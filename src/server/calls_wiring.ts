@@ -7,7 +7,14 @@
  */
 import type { Ledger } from "../ledger/mod.ts";
 import { Counter, Histogram } from "prom-client";
-import { CallService, Sfu, WasmTranscoder } from "../media/mod.ts";
+import {
+  CallService,
+  iceServers,
+  Sfu,
+  startStunResponder,
+  type TurnServerConfig,
+  WasmTranscoder,
+} from "../media/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import type { PeerRegistry, Router } from "../router/mod.ts";
 
@@ -21,6 +28,12 @@ export interface CallSettings {
   ringTimeoutSeconds: number;
   /** RAW audio streams encoded to Opus at most (`calls.transcode_audio_streams`); 0 = none. */
   transcodeAudioStreams: number;
+  /** `[ice.turn.<name>]`: TURN servers whose credentials go into call Acks. */
+  turn?: readonly TurnServerConfig[];
+  /** `ice.turn_ttl`: lifetime of REST credentials, seconds (at least 60 is used). */
+  turnTtlSeconds?: number;
+  /** `ice.lite_bind` when `ice.lite_enabled`: where the STUN responder listens (UDP). */
+  stunBind?: { hostname: string; port: number };
 }
 
 /** The defaults of the `calls.*` keys. */
@@ -32,13 +45,13 @@ export const DEFAULT_CALL_SETTINGS: CallSettings = {
 };
 
 /** Builds the call service and its transcoder, installs the handlers on `router`; close at shutdown. */
-export function wireCalls(p: {
+export async function wireCalls(p: {
   router: Router;
   registry: PeerRegistry;
   metrics: Metrics;
   ledger: Ledger;
   settings?: CallSettings;
-}): { calls: CallService; close(): void } {
+}): Promise<{ calls: CallService; stunPort?: number; close(): void }> {
   const s = p.settings ?? DEFAULT_CALL_SETTINGS;
   const registers = [p.metrics.registry];
   const bytes = new Counter({
@@ -106,14 +119,44 @@ export function wireCalls(p: {
       transport: (update) => transport[update].inc(),
     },
     record: (event) => void p.ledger.record(event),
+    iceServers: s.turn?.length
+      ? (device, ufrag) => iceServers(s.turn!, ufrag ?? device, s.turnTtlSeconds ?? 600, Date.now())
+      : undefined,
   });
   service.install();
   const calls = service;
+  const stun = s.stunBind ? await startStun(s.stunBind, calls, p.metrics) : undefined;
   return {
     calls,
+    stunPort: stun?.port,
     close() {
+      stun?.close();
       calls.close();
       transcoder?.shutdown();
     },
   };
+}
+
+/** The ICE-lite STUN responder, keyed with the ICE credentials of the calls in progress. */
+async function startStun(
+  bind: { hostname: string; port: number },
+  calls: CallService,
+  metrics: Metrics,
+): Promise<{ port: number; close(): void }> {
+  const requests = metrics.upstreamCounter("iceBindingRequests");
+  const failures = metrics.upstreamCounter("iceBindingFailures");
+  try {
+    return await startStunResponder(
+      bind.hostname,
+      bind.port,
+      (ufrag) => calls.calls.icePassword(ufrag),
+      { request: () => requests.inc(), failure: () => failures.inc() },
+    );
+  } catch (error) {
+    throw new Error(
+      `ice.lite_bind ${bind.hostname}:${bind.port}: the STUN responder cannot listen (${
+        error instanceof Error ? error.message : String(error)
+      }; UDP needs --allow-net for it)`,
+    );
+  }
 }

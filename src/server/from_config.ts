@@ -63,6 +63,11 @@ export function settingsFromConfig(
       maxParticipants: config.calls.maxParticipants,
       ringTimeoutSeconds: config.calls.ringTimeout,
       transcodeAudioStreams: config.calls.transcodeAudioStreams,
+      turn: config.ice.turn,
+      turnTtlSeconds: config.ice.turnTtl,
+      stunBind: config.ice.liteEnabled
+        ? parseBind(config.ice.liteBind ?? "0.0.0.0:3478")
+        : undefined,
     },
     rateLimits: rateLimitRules(config.security.rateLimit),
     trustedProxies: config.security.trustedProxies,
