@@ -30,11 +30,14 @@ declare const document: any, indexedDB: any, window: any;
 
 const available = await haveChromium();
 
-async function sessionMillis(page: Page): Promise<{ ms: number; cold: string }> {
+async function sessionMillis(
+  page: Page,
+): Promise<{ ms: number; cold: string; pattern: string }> {
   await waitFor(page, "body[data-session-ms]");
   return await page.$eval("body", (b: any) => ({
     ms: Number(b.dataset.sessionMs),
     cold: String(b.dataset.sessionCold),
+    pattern: String(b.dataset.sessionPattern),
   }));
 }
 
@@ -104,6 +107,8 @@ Deno.test({
       await register(alice, srv.url, "alice", "laptop");
       const cold = await sessionMillis(alice);
       assert.equal(cold.cold, "true");
+      // The server offers post-quantum (crypto.pq = "prefer"): the browser uses the hybrid.
+      assert.equal(cold.pattern, "XKhfs");
       await register(bob, srv.url, "bob", "phone");
 
       // Friend request by handle, accepted with the keyboard.
@@ -210,7 +215,9 @@ Deno.test({
       assert.equal(refused.pwned, false);
       assert.ok(refused.violations.some((v) => v.includes("127.0.0.1:9")), "violation reported");
       assert.ok(refused.violations.includes("inline"), "inline violation reported");
-      console.log(`session established: cold ${cold.ms} ms, stored keys ${warm.ms} ms`);
+      console.log(
+        `session established (${cold.pattern}): cold ${cold.ms} ms, stored keys ${warm.ms} ms`,
+      );
     } finally {
       await browser?.close();
       await srv.stop();

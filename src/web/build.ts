@@ -1,7 +1,7 @@
 /**
  * Builds the web client: `deno bundle` (esbuild inside Deno, so the import
  * map and npm packages resolve exactly as for the server) of the page
- * (`ui/main.ts`) and the session worker (`ui/worker.ts`) for browsers,
+ * (`web/main.ts`) and the session worker (`web/worker.ts`) for browsers,
  * minified, with `import_map.browser.json` swapping the node:crypto
  * modules for browser ones. Output: `main.js` and `worker.js` in `dist/`
  * (gitignored; `deno task web:build`, and the web tests build it too).
@@ -13,6 +13,8 @@
 export const DEFAULT_DIST = new URL("./dist/", import.meta.url);
 
 const HERE = new URL("./", import.meta.url);
+/** The page's sources (a workspace member with the DOM library: web/deno.json). */
+export const UI_SOURCES = new URL("../../web/", import.meta.url);
 
 /**
  * Bundles into `outDir` (default {@link DEFAULT_DIST}). Each file is written
@@ -33,8 +35,8 @@ export async function buildWebClient(outDir: URL = DEFAULT_DIST): Promise<void> 
         new URL("./import_map.browser.json", HERE).pathname,
         "--outdir",
         temp,
-        new URL("./ui/main.ts", HERE).pathname,
-        new URL("./ui/worker.ts", HERE).pathname,
+        new URL("main.ts", UI_SOURCES).pathname,
+        new URL("worker.ts", UI_SOURCES).pathname,
       ],
       stdout: "piped",
       stderr: "piped",

@@ -9,7 +9,7 @@
  * @module
  */
 import { encodeBase64 } from "../proto/mod.ts";
-import { DEFAULT_DIST } from "./build.ts";
+import { DEFAULT_DIST, UI_SOURCES } from "./build.ts";
 
 export { buildWebClient, DEFAULT_DIST } from "./build.ts";
 
@@ -74,7 +74,7 @@ export interface WebClient {
 /** Loads the assets once (they are immutable for the server's life). */
 export async function createWebClient(options: WebClientOptions = {}): Promise<WebClient> {
   const dist = options.dist ?? DEFAULT_DIST;
-  const ui = new URL("./ui/", import.meta.url);
+  const ui = UI_SOURCES;
   const assets = new Map<string, Asset>();
   let missing: string | null = null;
   try {

@@ -62,7 +62,7 @@ export interface ViewState {
 
 /** Page → worker. */
 export type Command =
-  | { cmd: "start" }
+  | { cmd: "start"; pageOrigin: number }
   | { cmd: "register"; handle: string; deviceName: string }
   | { cmd: "claim"; code: string; deviceName: string }
   | { cmd: "pair" }
@@ -77,4 +77,8 @@ export type Event =
   | { event: "view"; view: ViewState }
   | { event: "messages"; messages: ChatMessage[] }
   | { event: "error"; text: string }
-  | { event: "session"; millis: number; cold: boolean };
+  /**
+   * The first session of this page: `millis` from the page load (stored keys), or from the
+   * register submit (`cold`: keys made now).
+   */
+  | { event: "session"; millis: number; cold: boolean; pattern: string };

@@ -6,9 +6,15 @@
  *
  * @module
  */
-import { backoffDelay, CommuCatClient, ServerError } from "../../client/mod.ts";
-import { fromHex, toHex } from "../../crypto/bytes.ts";
-import { type DecodedFrame, FrameType } from "../../proto/mod.ts";
+import {
+  backoffDelay,
+  choosePattern,
+  type ClientOptions,
+  CommuCatClient,
+  ServerError,
+} from "../src/client/mod.ts";
+import { fromHex, toHex } from "../src/crypto/bytes.ts";
+import { type DecodedFrame, FrameType } from "../src/proto/mod.ts";
 import { type Identity, loadIdentity, saveIdentity } from "./keystore.ts";
 import type { ChatMessage, Command, Event, ViewState } from "./messages.ts";
 import { Friends } from "./friends.ts";
@@ -26,12 +32,15 @@ const PRESENCE_PING_MS = 10_000;
 /** Friends, requests and device lists are refreshed this often while online. */
 const REFRESH_MS = 2_000;
 
-const startedAt = performance.timeOrigin + performance.now();
+/** When the page started loading (Unix ms; from its "start"), for the session timing. */
+let startedAt = performance.timeOrigin;
 let identity: Identity | null = null;
 let cold = false;
 let client: CommuCatClient | null = null;
 let running = false;
 let timed = false;
+/** The Noise pattern of the last connect (XKhfs when the server offers post-quantum). */
+let pattern = "";
 const messages = new Map<string, ChatMessage>();
 /** Ours, not yet acknowledged by the server: sent again after a reconnect. */
 const outbox = new Map<string, ChatMessage>();
@@ -78,19 +87,31 @@ function deviceIdFor(name: string): string {
   return `${base || "browser"}-${randomHex(4)}`;
 }
 
+interface ServerInfo {
+  domain: string;
+  noise_public: string;
+  post_quantum?: { enabled: boolean; signing_public?: string | null };
+}
+
 async function connect(id: Identity, register: boolean): Promise<CommuCatClient> {
-  const info = await api<{ domain: string; noise_public: string }>("/api/server-info");
-  return await CommuCatClient.connect({
+  const info = await api<ServerInfo>("/api/server-info");
+  // The post-quantum key comes from the origin that served this code: pinning it longer would
+  // not add trust (that origin could serve other code), and it follows the server's key rotation.
+  const pqKey = info.post_quantum?.enabled ? info.post_quantum.signing_public : null;
+  const options: ClientOptions = {
     url: location.origin,
     mode: "websocket",
     backend: "noble",
     serverStatic: fromHex(info.noise_public),
+    serverPqPublic: pqKey ? fromHex(pqKey) : undefined,
     domain: info.domain,
     deviceId: id.deviceId,
     devicePrivateKey: id.privateKey,
     user: register ? { handle: id.handle, display_name: id.handle } : undefined,
     certificate: id.certificate,
-  });
+  };
+  pattern = choosePattern(options).name;
+  return await CommuCatClient.connect(options);
 }
 
 /** Connects, and reconnects with backoff, for as long as the page lives. */
@@ -131,6 +152,7 @@ async function established(c: CommuCatClient): Promise<void> {
       event: "session",
       millis: performance.timeOrigin + performance.now() - startedAt,
       cold,
+      pattern,
     });
   }
   view.connection = "online";
@@ -232,6 +254,8 @@ function transmit(c: CommuCatClient, message: ChatMessage): void {
 }
 
 async function register(handle: string, deviceName: string): Promise<void> {
+  // A first visit is timed from the submit: the time a person spends typing is not ours.
+  startedAt = performance.timeOrigin + performance.now();
   const id: Identity = {
     deviceId: deviceIdFor(deviceName),
     deviceName,
@@ -274,6 +298,7 @@ function adopt(id: Identity, fresh: boolean): void {
 async function handle(command: Command): Promise<void> {
   switch (command.cmd) {
     case "start": {
+      startedAt = command.pageOrigin;
       const stored = await loadIdentity();
       if (stored === null) return publishView();
       adopt(stored, false);

@@ -8,9 +8,9 @@
  * @module
  */
 import { blake2s } from "@noble/hashes/blake2.js";
-import { type CommuCatClient, ServerError } from "../../client/mod.ts";
-import { utf8 } from "../../crypto/bytes.ts";
-import { FrameType } from "../../proto/mod.ts";
+import { type CommuCatClient, ServerError } from "../src/client/mod.ts";
+import { utf8 } from "../src/crypto/bytes.ts";
+import { FrameType } from "../src/proto/mod.ts";
 import type { Command, Friend, ViewState } from "./messages.ts";
 import { api } from "./rest.ts";
 

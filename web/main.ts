@@ -154,6 +154,7 @@ function onEvent(event: Event): void {
     case "session":
       doc.body.dataset.sessionMs = String(Math.round(event.millis));
       doc.body.dataset.sessionCold = String(event.cold);
+      doc.body.dataset.sessionPattern = event.pattern;
       return;
   }
   render();
@@ -197,4 +198,5 @@ $("back").addEventListener("click", () => {
 worker.onmessage = (event: MessageEvent<Event>) => onEvent(event.data);
 worker.onerror = () =>
   onEvent({ event: "error", text: "The app failed to start. Reload the page." });
-send({ cmd: "start" });
+// The page's time origin (Unix ms): session timing counts from the page load, not the worker's.
+send({ cmd: "start", pageOrigin: performance.timeOrigin });
