@@ -1,9 +1,11 @@
 /**
  * Security regressions of friends: what a one-sided friends list may see,
- * and how many friend requests a user may have pending.
+ * how many friend requests a user may have pending, and that an ended
+ * friendship stops delivery on the routes the two shared.
  */
 import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
+import { fromUtf8 } from "../src/crypto/mod.ts";
 import { MAX_PENDING_FRIEND_REQUESTS } from "../src/api/mod.ts";
 import { api, assertProblem, befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
@@ -78,4 +80,39 @@ Deno.test("security: pending outgoing friend requests are capped per user", asyn
     // Also towards other domains (refused before any federation work).
     assertProblem(await send("x@peer.example"), 429, "too many pending friend requests");
   });
+});
+
+Deno.test("security: unfriending stops an existing route delivering between the two, both ways (#19 §4)", async () => {
+  const srv = await startTestServer();
+  try {
+    const aliceDevice = newDevice("alice");
+    const bobDevice = newDevice("bob");
+    const alice = await CommuCatClient.connect(connectOptions(srv, aliceDevice));
+    const bob = await CommuCatClient.connect(connectOptions(srv, bobDevice));
+    await befriend(srv, alice, bob);
+    await alice.join(90, [bobDevice.deviceId]);
+    await alice.send(90, "while friends"); // the route is cached and its members checked
+    assert.equal(fromUtf8((await bob.next())!.payload), "while friends");
+    const queued = (device: string) =>
+      srv.server.store.offlineQueueUsage([device], "", new Date()).then((u) =>
+        u.recipients.get(device)?.frames ?? 0
+      );
+
+    // Alice removes Bob; Bob is offline, so a delivered frame would wait in his queue.
+    await bob.closeGracefully();
+    const removed = await api(srv, "DELETE", `/api/friends/${bob.session.userId}`, { as: alice });
+    assert.equal(removed.status, 204);
+    await alice.send(90, "after unfriending"); // acknowledged: the route itself is unchanged
+    assert.equal(await queued(bobDevice.deviceId), 0, "nothing reaches the ex-friend");
+
+    // …and nothing comes back the other way either (Bob's list still names Alice).
+    await alice.closeGracefully();
+    const bob2 = await CommuCatClient.connect(connectOptions(srv, bobDevice));
+    await bob2.send(90, "from the ex-friend");
+    assert.equal(await queued(aliceDevice.deviceId), 0, "nothing reaches the unfriender");
+    bob2.close();
+    await bob2.finished;
+  } finally {
+    await srv.stop();
+  }
 });

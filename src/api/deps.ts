@@ -65,6 +65,11 @@ export interface ApiDeps {
   deliverToDevice(deviceId: string, frame: Frame): Promise<void>;
   /** Closes every live connection of a device (on any instance); only revocation does today. */
   disconnectDevice(deviceId: string, reason: "revoked"): void | Promise<void>;
+  /**
+   * A user's friends list lost entries: routes stop delivering between users
+   * who no longer reach each other (on every instance).
+   */
+  friendshipsEnded?(): void | Promise<void>;
   /** True for a valid admin bearer token (`admin.token`). */
   verifyAdminToken(token: string): boolean | Promise<boolean>;
   /** Counters for `/api/security-stats` (missing keys read as 0). */

@@ -141,7 +141,11 @@ export async function getFriends(deps: ApiDeps, request: Request): Promise<Respo
 export async function putFriends(deps: ApiDeps, request: Request): Promise<Response> {
   const caller = await authenticate(deps, request);
   const entries = parseFriendsPayload(await readJson(request));
+  const before = await deps.store.getFriends(caller.user.userId);
   await deps.store.putFriends(caller.user.userId, entries, new Date(deps.now()));
+  if (before.some((old) => !entries.some((e) => e.userId === old.userId))) {
+    await deps.friendshipsEnded?.();
+  }
   return friendsResponse(deps, caller.user, entries);
 }
 
@@ -180,6 +184,7 @@ export async function deleteFriend(deps: ApiDeps, request: Request): Promise<Res
     list.filter((e) => e.userId !== target),
     new Date(deps.now()),
   );
+  await deps.friendshipsEnded?.();
   return new Response(null, { status: 204, headers: { "cache-control": "no-store" } });
 }
 

@@ -17,6 +17,8 @@ export type BusMessage =
   /** A live-only frame (Typing, media…) for a device on another instance; base64 of the encoded frame. */
   | { kind: "frame"; deviceId: string; frame: string }
   | { kind: "route"; channel: number; from: string }
+  /** A friendship ended: forget cached reachability decisions. */
+  | { kind: "reachability" }
   /**
    * Close the device's connection unless it is `connectionId` (empty: close
    * any); `reason` defaults to `replaced` (the device connected again).

@@ -269,6 +269,8 @@ export function parseBusMessage(raw: string): BusMessage | null {
       return Number.isSafeInteger(m.channel) && (m.channel as number) >= 0 && text(m.from)
         ? { kind: "route", channel: m.channel as number, from: m.from }
         : null;
+    case "reachability":
+      return { kind: "reachability" };
     case "kick":
       // An empty connection id closes every connection of the device (revocation).
       if (!text(m.deviceId) || typeof m.connectionId !== "string") return null;

@@ -29,6 +29,7 @@ import type { OfflineQueue } from "./offline_queue.ts";
 import type { Peer } from "./peer.ts";
 import type { Presence } from "./presence.ts";
 import type { PeerRegistry } from "./registry.ts";
+import { ReachCache } from "./reach_cache.ts";
 import { checkMember, RouteTable } from "./routes.ts";
 
 /** Dependencies of the router. */
@@ -137,10 +138,12 @@ export class Router {
   readonly offlineQueue: OfflineQueue;
   readonly #o: RouterOptions;
   readonly #handlers = new Map<number, FrameHandler>();
+  readonly #reach: ReachCache;
 
   constructor(options: RouterOptions) {
     this.#o = options;
     this.offlineQueue = options.offlineQueue;
+    this.#reach = new ReachCache({ now: options.now });
     this.routes = new RouteTable({
       store: options.store,
       bus: options.bus,
@@ -232,7 +235,50 @@ export class Router {
    */
   broadcastNow(from: Sender, route: RouteRecord, frame: Frame): FanOut {
     this.stats.routed++;
-    return this.#fanOut(from, route.members, frame, from.userId);
+    if (route.groupId !== null) return this.#fanOut(from, route.members, frame, from.userId);
+    // A route not bound to a group holds only while its members may reach
+    // each other: an unfriending stops delivery between the two at once.
+    const members = this.#reachable(from, route.members);
+    if (!(members instanceof Promise)) return this.#fanOut(from, members, frame, from.userId);
+    const pending = members.then(async (reachable) => {
+      const out = this.#fanOut(from, reachable, frame, from.userId);
+      await out.pending;
+      await out.durable;
+    });
+    return { pending, durable: null };
+  }
+
+  /**
+   * Forgets the reachability decisions kept for routes (a friendship ended:
+   * PROTOCOL.md "Reachability"). Other instances are told through the bus.
+   */
+  forgetReachability(): void {
+    this.#reach.clear();
+  }
+
+  /** The members `from` may reach now; synchronous when every decision is cached. */
+  #reachable(from: Sender, members: readonly string[]): readonly string[] | Promise<string[]> {
+    let unknown: string[] | null = null;
+    for (const member of members) {
+      if (member !== from.deviceId && !this.#reach.has(from.userId, member)) {
+        (unknown ??= []).push(member);
+      }
+    }
+    if (unknown === null) return members;
+    return (async () => {
+      const refused = new Set<string>();
+      for (const member of unknown) {
+        let ok = false;
+        try {
+          ok = await this.#o.access.mayReach(from, member);
+        } catch (error) {
+          throw new RouteError("unavailable", `could not check reachability: ${errorText(error)}`);
+        }
+        if (ok) this.#reach.add(from.userId, member);
+        else refused.add(member);
+      }
+      return members.filter((m) => !refused.has(m));
+    })();
   }
 
   /**

@@ -46,6 +46,8 @@ interface Harness {
   registry: PeerRegistry;
   store: Store;
   queue: OfflineQueue;
+  /** Devices the access policy refuses from now on. */
+  unreachable: Set<string>;
   /** What went to federation: [from, members, frame type]. */
   relayed: [string, string[], number][];
   connect(deviceId: string, userId?: string): FakePeer;
@@ -63,6 +65,7 @@ async function withRouter(test: (h: Harness) => Promise<void>): Promise<void> {
   const bus = new LocalBus();
   const newId = (c: string) => `${c}:${crypto.randomUUID()}`;
   const relayed: [string, string[], number][] = [];
+  const unreachable = new Set<string>();
   const remote: RemoteRelay = {
     isRemote: (member) => member.includes("@") && !member.endsWith("@a.example"),
     relay: (from, members, frame) => {
@@ -85,8 +88,8 @@ async function withRouter(test: (h: Harness) => Promise<void>): Promise<void> {
     presence,
     bus,
     offlineQueue: queue,
-    // Everyone may reach everyone: these tests are about routing, not friendship.
-    access: { mayReach: () => Promise.resolve(true) },
+    // Everyone may reach everyone but `unreachable`: these tests are about routing.
+    access: { mayReach: (_sender, target) => Promise.resolve(!unreachable.has(target)) },
     remote,
     instanceId: "i1",
     presenceTtlSeconds: 60,
@@ -99,6 +102,7 @@ async function withRouter(test: (h: Harness) => Promise<void>): Promise<void> {
     store,
     queue,
     relayed,
+    unreachable,
     connect(deviceId, userId = `user-of-${deviceId}`) {
       const peer = new FakePeer(deviceId, userId);
       registry.add(peer);
@@ -112,6 +116,7 @@ async function withRouter(test: (h: Harness) => Promise<void>): Promise<void> {
   try {
     await test(harness);
   } finally {
+    await queue.flush();
     await store.close();
     await Deno.remove(dir, { recursive: true });
   }
@@ -134,6 +139,9 @@ Deno.test("router: a live-only broadcast on a cached route to connected members 
     const [join, body] = control(FrameType.Join, 1, { members: ["bob"] });
     await done(h.router.route(alice, join, body));
     const [typing, typingBody] = control(FrameType.Typing, 1, {});
+    // The first frame checks that Bob is still reachable (a store read); then it is known.
+    await done(h.router.route(alice, typing, typingBody));
+    bob.received.length = 0;
     const reply = h.router.route(alice, typing, typingBody);
     assert.ok(!(reply instanceof Promise) && !(reply instanceof AckWhenDurable), "nothing to wait");
     assert.equal((reply as Frame).type, FrameType.Ack);
@@ -150,6 +158,10 @@ Deno.test("router: a live Msg is acknowledged once its copy is durable, which th
     const bob = h.connect("bob");
     const [join, body] = control(FrameType.Join, 1, { members: ["bob"] });
     await done(h.router.route(alice, join, body));
+    const [typing, typingBody] = control(FrameType.Typing, 1, {});
+    await done(h.router.route(alice, typing, typingBody)); // Bob's reachability is now known
+    bob.received.length = 0;
+    bob.origins.length = 0;
     const frame = msg(1);
     const reply = h.router.route(alice, frame, undefined);
     // Routed at once (the session goes on), only the Ack waits for the write.
@@ -201,6 +213,8 @@ Deno.test("router: a failed durable write refuses the sender's Ack with unavaila
     h.connect("bob");
     const [join, body] = control(FrameType.Join, 1, { members: ["bob"] });
     await done(h.router.route(alice, join, body));
+    const [typing, typingBody] = control(FrameType.Typing, 1, {});
+    await done(h.router.route(alice, typing, typingBody)); // Bob's reachability is now known
     const original = h.store.writeOfflineBatch.bind(h.store);
     h.store.writeOfflineBatch = () => Promise.reject(new Error("disk full"));
     try {
@@ -322,5 +336,26 @@ Deno.test("router: a local device with a remote-looking id cannot act as a remot
     await done(h.router.route(victim, msg(7), undefined));
     assert.equal(spoof.received.length, 0);
     assert.equal(h.relayed.length, 2);
+  });
+});
+
+Deno.test("router: a route not bound to a group delivers only to members still reachable (#19 §4)", async () => {
+  await withRouter(async (h) => {
+    const alice = h.connect("alice");
+    const bob = h.connect("bob");
+    const [join, body] = control(FrameType.Join, 4, { members: ["bob"] });
+    await done(h.router.route(alice, join, body));
+    await done(h.router.route(alice, msg(4), undefined));
+    assert.equal(bob.received.length, 1);
+    // The friendship ends: once the router is told, Bob gets nothing more on the route.
+    h.unreachable.add("bob");
+    h.router.forgetReachability();
+    await done(h.router.route(alice, msg(4), undefined));
+    assert.equal(bob.received.length, 1);
+    assert.deepEqual((await h.store.getRoute(4))?.members, ["alice", "bob"], "route unchanged");
+    // A new friendship counts at once (refusals are never kept).
+    h.unreachable.delete("bob");
+    await done(h.router.route(alice, msg(4), undefined));
+    assert.equal(bob.received.length, 2);
   });
 });

@@ -64,6 +64,13 @@ export function apiDeps(p: ApiParts): ApiDeps {
       };
     },
     deliverToDevice: (deviceId, frame) => p.router.deliverTo(deviceId, frame),
+    friendshipsEnded: async () => {
+      p.router.forgetReachability();
+      // Other instances forget theirs; if this notice is lost, their entries expire.
+      await p.bus.broadcast({ kind: "reachability" }).catch((error: unknown) =>
+        p.log.warn("reachability notice not sent", { error: String(error) })
+      );
+    },
     disconnectDevice: async (deviceId, reason) => {
       p.registry.get(deviceId)?.close(reason);
       // Other instances close theirs on a kick naming no live connection id.

@@ -21,6 +21,9 @@ export function busMessageHandler(parts: {
       case "offline-queue":
         registry.get(message.deviceId)?.checkOfflineQueue();
         break;
+      case "reachability":
+        router.forgetReachability();
+        break;
       case "route":
         if (message.from !== instanceId) router.invalidateRoute(message.channel);
         break;
