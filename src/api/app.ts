@@ -13,6 +13,7 @@ import { Hono } from "hono";
 import { StoreUnavailableError } from "../storage/mod.ts";
 import type { ApiDeps } from "./deps.ts";
 import { listDevices, revokeDevice } from "./devices.ts";
+import { getPqKeys, putPqKeys } from "./pq_keys.ts";
 import { answerFriendRequest, listFriendRequests, sendFriendRequest } from "./friend_requests.ts";
 import { deleteFriend, getFriendDevices, getFriends, putFriends } from "./friends.ts";
 import { ApiError, json, problem } from "./http.ts";
@@ -55,6 +56,8 @@ const ROUTES: [string, Methods][] = [
   ["/uploads/:filename", { GET: serveUpload }],
   ["/api/devices", { GET: listDevices }],
   ["/api/devices/revoke", { POST: revokeDevice }],
+  ["/api/devices/pq-keys", { PUT: putPqKeys }],
+  ["/api/devices/:id/pq-keys", { GET: getPqKeys }],
   ["/api/device/csr", { POST: rotateDeviceKey }],
 ];
 

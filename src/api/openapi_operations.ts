@@ -9,6 +9,7 @@
  */
 import type { z } from "zod";
 import { revokeBody } from "./devices.ts";
+import { pqKeysBody } from "./pq_keys.ts";
 import { sendBody } from "./friend_requests.ts";
 import * as s from "./openapi_schemas.ts";
 import { claimBody, issueBody } from "./pairing.ts";
@@ -206,6 +207,24 @@ export const OPERATIONS: Record<string, OperationDoc> = {
       404: "device not found",
       409: "cannot revoke active session device",
     },
+  },
+  "PUT /api/devices/pq-keys": {
+    operationId: "putDevicePqKeys",
+    summary: "Publish the calling device's post-quantum public keys (signed by its device key)",
+    tag: "devices",
+    auth: "session",
+    body: { schema: pqKeysBody, required: true },
+    ok: { status: 200, description: "stored", schema: s.devicePqKeysSchema },
+    errors: { 400: "malformed keys, or not the device key's signature over them" },
+  },
+  "GET /api/devices/:id/pq-keys": {
+    operationId: "getDevicePqKeys",
+    summary: "A device's post-quantum public keys (own user's devices and mutual friends' only)",
+    tag: "devices",
+    auth: "session",
+    ok: { status: 200, description: "the keys", schema: s.devicePqKeysSchema },
+    errors: { 404: "device not found, not visible to the caller, or no keys published" },
+    params: { id: "device id" },
   },
   "POST /api/device/csr": {
     operationId: "rotateDeviceKey",

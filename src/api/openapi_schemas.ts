@@ -216,6 +216,17 @@ export const devicesSchema = z.object({
 /** POST /api/devices/revoke */
 export const revokedSchema = z.object({ device_id: z.string(), status: z.literal("revoked") });
 
+/** PUT /api/devices/pq-keys, GET /api/devices/{id}/pq-keys */
+export const devicePqKeysSchema = z.object({
+  device_id: z.string(),
+  user_id: z.string(),
+  device_public: hex32.describe("the Ed25519 device key that signed them"),
+  kem_public: z.string().regex(/^[0-9a-f]{2368}$/).describe("ML-KEM-768 encapsulation key"),
+  signature_public: z.string().regex(/^[0-9a-f]{3904}$/).describe("ML-DSA-65 public key"),
+  signature: z.string().regex(/^[0-9a-f]{128}$/).describe("Ed25519 signature of the device key"),
+  updated_at: time,
+});
+
 /** POST /api/device/csr */
 export const rotatedSchema = z.object({
   device_id: z.string(),

@@ -10,6 +10,7 @@ export * from "./bytes.ts";
 export * from "./blake3.ts";
 export * from "./certificate.ts";
 export * from "./device_keys.ts";
+export * from "./device_pq_keys.ts";
 export * from "./ed25519.ts";
 export * from "./id.ts";
 export * from "./rotation_proof.ts";

@@ -9,6 +9,7 @@
 import type {
   DeviceKeyEvent,
   DeviceKeyRotation,
+  DevicePqKeys,
   DeviceRecord,
   DeviceRotationRecord,
   DeviceStatus,
@@ -95,6 +96,14 @@ export abstract class DomainStore<Db> {
 
   getDevice(deviceId: string): Promise<DeviceRecord | null> {
     return this.#ops.getDevice(this.#db, deviceId);
+  }
+
+  putDevicePqKeys(keys: DevicePqKeys): Promise<void> {
+    return this.#ops.putDevicePqKeys(this.#db, keys);
+  }
+
+  getDevicePqKeys(deviceId: string): Promise<DevicePqKeys | null> {
+    return this.#ops.getDevicePqKeys(this.#db, deviceId);
   }
 
   insertDevice(device: DeviceRecord): Promise<void> {

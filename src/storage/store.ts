@@ -185,6 +185,19 @@ export interface FriendRequestRecord {
   updatedAt: Date;
 }
 
+/**
+ * A device's post-quantum public keys: ML-KEM-768 (1184 B) and ML-DSA-65
+ * (1952 B), with the device's Ed25519 signature over them (64 B; what it
+ * covers is the API's business, the store keeps the bytes).
+ */
+export interface DevicePqKeys {
+  deviceId: string;
+  kemPublic: Uint8Array;
+  signaturePublic: Uint8Array;
+  deviceSignature: Uint8Array;
+  updatedAt: Date;
+}
+
 /** Audit row of one device key rotation. */
 export interface DeviceRotationRecord {
   rotationId: string;
@@ -297,6 +310,13 @@ export interface Store {
 
   // devices
   getDevice(deviceId: string): Promise<DeviceRecord | null>;
+  /**
+   * Stores (inserts or replaces) a device's post-quantum keys. Raises
+   * {@link StoreConflictError} when the device does not exist.
+   */
+  putDevicePqKeys(keys: DevicePqKeys): Promise<void>;
+  /** A device's post-quantum keys, or null when it published none. */
+  getDevicePqKeys(deviceId: string): Promise<DevicePqKeys | null>;
   insertDevice(device: DeviceRecord): Promise<void>;
   updateDeviceKey(deviceId: string, publicKey: Uint8Array): Promise<void>;
   setDeviceStatus(deviceId: string, status: DeviceStatus): Promise<void>;

@@ -17,6 +17,7 @@ import { boundCases } from "./bounds.ts";
 import { federationCases } from "./federation.ts";
 import { identityCases } from "./identity.ts";
 import { messagingCases } from "./messaging.ts";
+import { pqKeyCases } from "./pq_keys.ts";
 
 /** One conformance case: gets a fresh empty store, throws on failure. */
 export interface ConformanceCase {
@@ -38,6 +39,7 @@ export const STORE_CONFORMANCE_CASES: readonly ConformanceCase[] = [
   ...accountCases,
   ...boundCases,
   ...federationCases,
+  ...pqKeyCases,
 ];
 
 /**

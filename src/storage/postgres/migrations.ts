@@ -38,6 +38,7 @@ export const POSTGRES_MIGRATION_FILES: readonly string[] = [
   "0001_initial.sql",
   "0002_secret_version.sql",
   "0004_offline_queue_sender.sql",
+  "0005_device_pq_keys.sql",
 ];
 
 /** First key of the advisory lock ("cmct"); the second is a hash of the schema name. */

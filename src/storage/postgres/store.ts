@@ -32,6 +32,7 @@ import { PostgresDb } from "./db.ts";
 import { type DomainOps, DomainStore } from "../domain_store.ts";
 import * as accounts from "./accounts.ts";
 import * as messaging from "./messaging.ts";
+import * as pqKeys from "./pq_keys.ts";
 import * as trust from "./trust.ts";
 import type { FederationOutboxRecord, FederationPeerRecord, Store } from "../store.ts";
 
@@ -117,7 +118,7 @@ async function isEmpty(sql: PostgresClient): Promise<boolean> {
 }
 
 /** The PostgreSQL functions behind the domain methods. */
-const POSTGRES_OPS: DomainOps<PostgresDb> = { ...accounts, ...messaging, ...trust };
+const POSTGRES_OPS: DomainOps<PostgresDb> = { ...accounts, ...messaging, ...pqKeys, ...trust };
 
 /** {@link Store} on PostgreSQL. Create with {@link openPostgresStore}. */
 export class PostgresStore extends DomainStore<PostgresDb> implements Store {

@@ -28,6 +28,7 @@ export const SQLITE_MIGRATION_FILES: readonly string[] = [
   "0001_initial.sql",
   "0002_secret_version.sql",
   "0004_offline_queue_sender.sql",
+  "0005_device_pq_keys.sql",
 ];
 
 const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
