@@ -483,6 +483,18 @@ const calls = z.strictObject({
     description: "New. RAW PCM streams (one per sending participant) the server encodes to Opus " +
       "at most, in a WebAssembly Worker; 0 = none (offers with RAW audio get `unavailable`).",
   }),
+  transcode_video_streams: key(nonNegativeInt(), 2, {
+    env: "COMMUCAT_CALLS_TRANSCODE_VIDEO_STREAMS",
+    description: "New. RAW I420 streams the server encodes to VP8/VP9 at most (libav.js in a " +
+      "WebAssembly Worker; about 3 at 640×480, 30 fps, per core); 0 = none.",
+  }),
+  libav_wasm: optional(text("path"), {
+    example: "/opt/libav.js/libav-6.10.9.0-webm-vp9.wasm.wasm",
+    env: "COMMUCAT_CALLS_LIBAV_WASM",
+    defaultText: "the .wasm of the npm package `@libav.js/variant-webm-vp9` 6.10.9",
+    description: "New. The libav.js (LGPL-2.1) WebAssembly build the video Worker loads; " +
+      "replace it with your own build of the same libav.js version.",
+  }),
 });
 
 const admin = z.strictObject({

@@ -56,6 +56,8 @@ export interface MediaTranscoder {
   >;
   /** The call ended: its encoders go. */
   release(call: Call): void;
+  /** `sender`'s next video frame the server encodes in `call` is a key frame. */
+  forceKeyFrame?(call: Call, sender: string): void;
 }
 
 /** What the call service needs. */
@@ -360,6 +362,8 @@ export class CallService {
   requestKeyFrame(channel: number, sender: string): void {
     const call = this.calls.onChannel(channel);
     if (!call) return;
+    // Video the server encodes gets its key frame from the server's encoder.
+    this.#d.transcoder?.forceKeyFrame?.(call, sender);
     const frame = controlFrame(FrameType.CallStats, channel, 0, {
       call_id: call.id,
       direction: "receive",

@@ -14,3 +14,5 @@ export * from "./transcode/opus_pool.ts";
 export * from "./transcode/transcoder.ts";
 export * from "./stun.ts";
 export * from "./turn.ts";
+export * from "./transcode/vpx_pool.ts";
+export * from "./transcode/ivf.ts";

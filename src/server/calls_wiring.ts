@@ -28,6 +28,10 @@ export interface CallSettings {
   ringTimeoutSeconds: number;
   /** RAW audio streams encoded to Opus at most (`calls.transcode_audio_streams`); 0 = none. */
   transcodeAudioStreams: number;
+  /** RAW video streams encoded to VP8/VP9 at most (`calls.transcode_video_streams`). */
+  transcodeVideoStreams?: number;
+  /** `calls.libav_wasm`: another libav.js .wasm build. */
+  libavWasm?: string;
   /** `[ice.turn.<name>]`: TURN servers whose credentials go into call Acks. */
   turn?: readonly TurnServerConfig[];
   /** `ice.turn_ttl`: lifetime of REST credentials, seconds (at least 60 is used). */
@@ -42,6 +46,7 @@ export const DEFAULT_CALL_SETTINGS: CallSettings = {
   maxParticipants: 16,
   ringTimeoutSeconds: 60,
   transcodeAudioStreams: 64,
+  transcodeVideoStreams: 2,
 };
 
 /** Builds the call service and its transcoder, installs the handlers on `router`; close at shutdown. */
@@ -87,9 +92,11 @@ export async function wireCalls(p: {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05],
     registers,
   });
-  const transcoder = s.transcodeAudioStreams > 0
+  const transcoder = s.transcodeAudioStreams > 0 || (s.transcodeVideoStreams ?? 0) > 0
     ? new WasmTranscoder({
       maxAudioStreams: s.transcodeAudioStreams,
+      maxVideoStreams: s.transcodeVideoStreams ?? 0,
+      libavWasm: s.libavWasm,
       observe: (kind, seconds) => transcodeSeconds.observe({ kind }, seconds),
     })
     : undefined;

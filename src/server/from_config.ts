@@ -63,6 +63,8 @@ export function settingsFromConfig(
       maxParticipants: config.calls.maxParticipants,
       ringTimeoutSeconds: config.calls.ringTimeout,
       transcodeAudioStreams: config.calls.transcodeAudioStreams,
+      transcodeVideoStreams: config.calls.transcodeVideoStreams,
+      libavWasm: config.calls.libavWasm,
       turn: config.ice.turn,
       turnTtlSeconds: config.ice.turnTtl,
       stunBind: config.ice.liteEnabled
