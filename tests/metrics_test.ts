@@ -124,6 +124,7 @@ Deno.test("exposition has every name, and counters move honestly with real traff
         "commucat_routing_latency_seconds histogram",
         "commucat_connections gauge",
         "commucat_relay_queue_depth gauge",
+        "commucat_offline_queue_write_failures_total counter",
         "commucat_rate_limit_denials_total counter",
         "commucat_federation_outbox_attempts_total counter",
         "commucat_build_info gauge",

@@ -21,7 +21,10 @@ export type RateLimitScope = "http" | "connect" | "pairing_claim";
 /** Where the metrics read values that live elsewhere. */
 export interface MetricsOptions {
   /** The offline queue: its running total, and its depth counted on each scrape. */
-  offlineQueue?: { readonly stats: { readonly enqueued: number }; count(): Promise<number> };
+  offlineQueue?: {
+    readonly stats: { readonly enqueued: number; readonly keepFailures?: number };
+    count(): Promise<number>;
+  };
   /** Server version for `commucat_build_info`. */
   version?: string;
 }
@@ -117,6 +120,16 @@ export class Metrics {
         } catch {
           this.set(Number.NaN);
         }
+      },
+    });
+    new Counter({
+      name: "commucat_offline_queue_write_failures_total",
+      help: "Batches of copies of live-delivered frames the store failed to write " +
+        "(their senders got Error unavailable instead of the Ack).",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(queue?.stats.keepFailures ?? 0);
       },
     });
     this.rateLimitDenials = new Counter({

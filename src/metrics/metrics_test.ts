@@ -73,7 +73,7 @@ Deno.test("two servers in one process keep separate registries", async () => {
 });
 
 Deno.test("scrape-time sources: offline queue total mirrored, depth read, NaN when unreadable", async () => {
-  const stats = { enqueued: 0 };
+  const stats = { enqueued: 0, keepFailures: 0 };
   let depth: number | Error = 4;
   const metrics = new Metrics({
     offlineQueue: {
@@ -82,9 +82,11 @@ Deno.test("scrape-time sources: offline queue total mirrored, depth read, NaN wh
     },
   });
   stats.enqueued = 7;
+  stats.keepFailures = 2;
   let text = await metrics.renderMetrics();
   assert.equal(value(text, "commucat_relay_enqueued_total"), 7);
   assert.equal(value(text, "commucat_relay_queue_depth"), 4);
+  assert.equal(value(text, "commucat_offline_queue_write_failures_total"), 2);
   depth = new Error("database is locked");
   text = await metrics.renderMetrics();
   assert.ok(Number.isNaN(value(text, "commucat_relay_queue_depth")));

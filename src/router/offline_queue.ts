@@ -199,7 +199,7 @@ export class OfflineQueue {
     this.#writing = write;
     write.finally(() => {
       if (this.#writing === write) this.#writing = null;
-    }).catch(() => {});
+    }).catch(() => {}); // the failure is awaited below; this chain only clears the slot
     await write;
     this.stats.enqueued += envelopes.length;
     // A device that connected while we were writing may have drained its
@@ -271,6 +271,7 @@ export class OfflineQueue {
       clearTimeout(this.#flushTimer);
       this.#flush();
     }
+    // Each failure was reported to its waiters: here only completion matters.
     while (this.#writing !== null) await this.#writing.catch(() => {});
   }
 
@@ -400,7 +401,7 @@ function deferred(): Deferred {
     resolve = res;
     reject = rej;
   });
-  promise.catch(() => {});
+  promise.catch(() => {}); // handled: awaiters still see the rejection
   return { promise, resolve, reject };
 }
 

@@ -375,7 +375,7 @@ export class Router {
    * presence or bus failure drops it (as nobody reading would).
    */
   async #sendLiveOnly(deviceId: string, frame: Frame): Promise<void> {
-    const entry = await this.#o.presence.get(deviceId).catch(() => null);
+    const entry = await this.#o.presence.get(deviceId).catch(() => null); // best effort, above
     if (!entry || entry.instance === this.#o.instanceId) return;
     await this.#o.bus.send(entry.instance, {
       kind: "frame",
