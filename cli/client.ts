@@ -9,6 +9,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { generateDeviceKeys, SESSION_PATTERN_NAMES, toHex } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
+import { registerCallCommands } from "./client_call.ts";
 import { runChat } from "./client_chat.ts";
 import { channelOption, countOption, modeOption } from "./client_options.ts";
 import {
@@ -39,7 +40,7 @@ function resolveProfile(command: string, name: string | undefined): string {
   }
 }
 
-/** Adds `client init | connect | send | listen | friend | friends`. */
+/** Adds `client init | connect | send | listen | friend | friends | call | answer`. */
 export function registerClientCommands(program: Command): void {
   const client = program.command("client").description("terminal client for people and scripts");
   client.command("init")
@@ -209,4 +210,6 @@ export function registerClientCommands(program: Command): void {
         fail("listen", error);
       }
     });
+
+  registerCallCommands(client, resolveProfile, PROFILE_HELP);
 }
