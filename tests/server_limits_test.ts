@@ -8,6 +8,7 @@ import { CommuCatClient } from "../src/client/mod.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
 import { RawConnection } from "./helpers/raw.ts";
+import { spawnServer } from "./helpers/process.ts";
 
 const SLOW = { windowMs: 60_000, penaltyMs: 60_000 };
 const OPEN = { burst: 1_000_000, windowMs: 1_000, penaltyMs: 0 };
@@ -95,4 +96,142 @@ Deno.test("a busy address: start-up fails naming the address and server.bind, no
   } finally {
     busy.close();
   }
+});
+
+/** Opens a plain TCP socket to the server (no TLS byte sent). */
+function tcp(srv: { server: { addr: { port: number } } }): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname: "127.0.0.1", port: srv.server.addr.port });
+}
+
+/** Resolves "closed" once the server ends `conn`, or "open" after `waitMs` (bounded). */
+async function closedByServer(conn: Deno.Conn, waitMs: number): Promise<"closed" | "open"> {
+  const buf = new Uint8Array(64);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    conn.read(buf).then(() => "closed" as const, () => "closed" as const),
+    new Promise<"open">((r) => (timer = setTimeout(() => r("open"), waitMs))),
+  ]);
+  clearTimeout(timer);
+  return outcome;
+}
+
+const closeAll = (conns: Deno.Conn[]) => {
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed by the server already */ }
+  }
+};
+
+Deno.test("first-request timeout: a silent socket and a half-sent TLS hello are closed", async () => {
+  const srv = await startTestServer({
+    connections: { firstRequestTimeoutMs: 300, maxTotal: 100, maxPerIp: 100 },
+  });
+  const conns: Deno.Conn[] = [];
+  try {
+    const silent = await tcp(srv);
+    const half = await tcp(srv);
+    conns.push(silent, half);
+    await half.write(new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])); // a TLS record cut short
+    assert.equal(await closedByServer(silent, 10_000), "closed");
+    assert.equal(await closedByServer(half, 10_000), "closed");
+    assert.equal((await get(srv, "/healthz")).status, 200, "a real client is still served");
+  } finally {
+    closeAll(conns);
+    await srv.stop();
+  }
+});
+
+Deno.test("per-IP cap: the N+1th socket of one address is closed at once, others stay", async () => {
+  const srv = await startTestServer({
+    connections: { firstRequestTimeoutMs: 60_000, maxTotal: 100, maxPerIp: 2 },
+  });
+  const conns: Deno.Conn[] = [];
+  try {
+    conns.push(await tcp(srv), await tcp(srv));
+    const third = await tcp(srv);
+    conns.push(third);
+    assert.equal(await closedByServer(third, 10_000), "closed");
+    assert.equal(await closedByServer(conns[0], 200), "open", "the first two are kept");
+    closeAll(conns.splice(0, 1));
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      status = await get(srv, "/healthz").then((r) => r.status, () => 0);
+      if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 200, "a freed slot admits a client again");
+  } finally {
+    closeAll(conns);
+    await srv.stop();
+  }
+});
+
+Deno.test("global cap: sockets past server.max_connections are refused and the log says why", async () => {
+  const lines: string[] = [];
+  const dataDir = await Deno.makeTempDir({ prefix: "commucat-test-" });
+  const { startServer, defaultSettings, createLogger } = await import("../src/server/mod.ts");
+  const server = await startServer(
+    defaultSettings({
+      hostname: "127.0.0.1",
+      port: 0,
+      dataDir,
+      sqlitePath: `${dataDir}/commucat.db`,
+      connections: { firstRequestTimeoutMs: 60_000, maxTotal: 2, maxPerIp: 100 },
+    }),
+    createLogger({ level: "warning", format: "json", write: (l) => lines.push(l) }),
+  );
+  const conns: Deno.Conn[] = [];
+  try {
+    conns.push(await tcp({ server }), await tcp({ server }));
+    const third = await tcp({ server });
+    conns.push(third);
+    assert.equal(await closedByServer(third, 10_000), "closed");
+    const refused = lines.map((l) => JSON.parse(l)).find((r) =>
+      r.message === "connection refused: server.max_connections reached"
+    );
+    assert.ok(refused, `no refusal logged: ${lines.join("\n")}`);
+    assert.match(refused.listener, /server\.bind/);
+  } finally {
+    closeAll(conns);
+    await server.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "descriptor exhaustion: under ulimit -n 256, 300 idle sockets do not end the server",
+  // Spawns a real server process; its child pipes are closed by stop().
+  async fn() {
+    const srv = await spawnServer({
+      fdLimit: 256,
+      env: { COMMUCAT_FIRST_REQUEST_TIMEOUT_MS: "1000" },
+    });
+    const conns: Deno.Conn[] = [];
+    let exited = false;
+    srv.child.status.then(() => (exited = true));
+    try {
+      // Fire the connects without waiting for each: past the backlog they queue in the kernel.
+      // A dial the kernel refuses (backlog full) is part of the flood, not a failure.
+      const dial = () =>
+        Deno.connect({ hostname: "127.0.0.1", port: srv.port }).then((c) => {
+          conns.push(c);
+        }, () => undefined);
+      const dials = Array.from({ length: 300 }, dial);
+      await Promise.race([Promise.all(dials), new Promise((r) => setTimeout(r, 5_000))]);
+      await new Promise((r) => setTimeout(r, 1_500)); // accept hits EMFILE meanwhile
+      assert.equal(exited, false, "the server process is still running");
+      closeAll(conns);
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 200; i++) {
+        status = await get(srv as unknown as TestServer, "/healthz").then((r) => r.status, () => 0);
+        if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(status, 200, "a normal client is served afterwards");
+      assert.equal(exited, false);
+    } finally {
+      closeAll(conns);
+      const code = await srv.stop();
+      assert.equal(code, 0, "stops cleanly on SIGTERM");
+    }
+  },
 });

@@ -183,9 +183,11 @@ Deno.test("shutdown: SIGTERM mid-traffic tells clients, exits 0, loses no acked 
       );
       assert.equal(await second.stop(), 0);
     } finally {
+      // Cleanup after the assertions: the process has usually exited already.
       await second.kill().catch(() => {});
     }
   } finally {
+    // Cleanup: the process may be gone and the directory removed; neither is a finding.
     await first.kill().catch(() => {});
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
@@ -200,6 +202,7 @@ Deno.test("shutdown: SIGINT exits 0 and tells a connected client", async () => {
     assert.deepEqual(noticeOf(await within(client.next(), "the notice")), SHUTDOWN_NOTICE);
     assert.equal(await within(client.next(), "the close"), null);
   } finally {
+    // Cleanup: the process has exited already when the test passed.
     await server.kill().catch(() => {});
     await Deno.remove(server.dataDir, { recursive: true }).catch(() => {});
   }

@@ -102,6 +102,9 @@ export async function spawnCommuCat(options: {
       // The load generator is one client address opening thousands of sessions.
       COMMUCAT_RATE_CONNECT_BURST: "1000000000",
       COMMUCAT_RATE_HTTP_BURST: "1000000000",
+      // Every load client comes from 127.0.0.1.
+      COMMUCAT_MAX_CONNECTIONS_PER_IP: "1000000",
+      COMMUCAT_MAX_CONNECTIONS: "1000000",
       NO_COLOR: "1",
       ...options.env,
     },

@@ -95,6 +95,22 @@ const server = z.strictObject({
       "post-quantum Hellos may take (ML-KEM encapsulation and ML-DSA signing happen before an " +
       "XK client has proven anything); hybrid Hellos beyond it are refused with `pq_busy`.",
   }),
+  first_request_timeout_ms: key(positiveInt(), 10_000, {
+    env: "COMMUCAT_FIRST_REQUEST_TIMEOUT_MS",
+    description: "New. A connection that has not finished its TLS handshake and sent its first " +
+      "HTTP request in this time is closed (silent and half-sent sockets).",
+  }),
+  max_connections: key(positiveInt(), 16_384, {
+    env: "COMMUCAT_MAX_CONNECTIONS",
+    description: "New. Open client connections (TLS and h2c together) before new ones are " +
+      "closed at once, logged as refused. Each uses three descriptors: keep 3 × this below " +
+      "`ulimit -n`; past the limit, accepting pauses until descriptors free up.",
+  }),
+  max_connections_per_ip: key(positiveInt(), 128, {
+    env: "COMMUCAT_MAX_CONNECTIONS_PER_IP",
+    description: "New. Open connections from one client IP (IPv6: one /64) before new ones are " +
+      "closed at once. The socket peer counts: behind a proxy, raise it.",
+  }),
   outbound_queue_frames: key(positiveInt(), 1024, {
     env: "COMMUCAT_OUTBOUND_QUEUE_FRAMES",
     description: "New. Per-connection outbound queue bound in frames; a connection over it is " +

@@ -277,7 +277,6 @@ export async function startServer(
     presenceTtlSeconds: settings.presenceTtlSeconds,
     log,
   });
-  const listeners = buildListeners(settings, { cert, key }, log);
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
   const started: Listener[] = [];
@@ -304,21 +303,19 @@ export async function startServer(
   });
   const sink: ConnectionSink = { handle: (request, info) => app.fetch(request, info) };
   try {
-    for (const listener of listeners) {
-      listener.start(sink);
-      started.push(listener);
-    }
+    // Binding throws a ListenError naming the address and its config key.
+    started.push(...buildListeners(settings, { cert, key }, log));
   } catch (error) {
-    // A listener could not bind (the error names its address and key): stop what started.
     await shutdown();
     throw error;
   }
+  for (const listener of started) listener.start(sink);
   const stop = () => shutdown().then(resolveFinished);
 
   const addressOf = (a: Deno.NetAddr) => ({ hostname: a.hostname, port: a.port });
   return {
-    addr: addressOf(listeners[0].addr),
-    h2cAddr: listeners[1] ? addressOf(listeners[1].addr) : null,
+    addr: addressOf(started[0].addr),
+    h2cAddr: started[1] ? addressOf(started[1].addr) : null,
     domain: settings.domain,
     keys,
     store,

@@ -74,6 +74,11 @@ export function settingsFromConfig(
     rateLimits: rateLimitRules(config.security.rateLimit),
     trustedProxies: config.security.trustedProxies,
     maxHandshakesInFlight: s.maxHandshakesInFlight,
+    connections: {
+      firstRequestTimeoutMs: s.firstRequestTimeoutMs,
+      maxTotal: s.maxConnections,
+      maxPerIp: s.maxConnectionsPerIp,
+    },
     pq: config.crypto.pq,
     pqHandshakeCpuPercent: s.pqHandshakeCpuPercent,
     pairingTtlSeconds: config.limits.pairingTtl,

@@ -65,6 +65,11 @@ export interface ServerSettings {
   trustedProxies: readonly string[];
   /** Handshakes in flight before new ones are refused at once. */
   maxHandshakesInFlight: number;
+  /**
+   * Socket guards of the listeners: `server.first_request_timeout_ms`,
+   * `server.max_connections`, `server.max_connections_per_ip`.
+   */
+  connections: { firstRequestTimeoutMs: number; maxTotal: number; maxPerIp: number };
   /** `calls.*`; absent → the defaults of `DEFAULT_CALL_SETTINGS`. */
   calls?: CallSettings;
   /** `crypto.pq`: post-quantum handshake policy (default `prefer`). */
@@ -140,6 +145,7 @@ export function defaultSettings(overrides: Partial<ServerSettings> = {}): Server
     },
     trustedProxies: [],
     maxHandshakesInFlight: 256,
+    connections: { firstRequestTimeoutMs: 10_000, maxTotal: 16_384, maxPerIp: 128 },
     deviceRotation: {
       enabled: true,
       minIntervalSeconds: 86_400,

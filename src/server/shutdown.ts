@@ -17,8 +17,11 @@ export interface ShutdownParts {
   connections: ReadonlySet<ServerConnection>;
   /** Runs once connections have drained (or the grace ran out), before listeners stop. */
   afterDrain?: () => void;
-  /** Listeners: HTTP requests in flight may finish within the grace period. */
-  listeners: { shutdown(): Promise<void> }[];
+  /**
+   * Listeners and their connections: HTTP requests in flight may finish
+   * within the grace period, then what is left is cut.
+   */
+  listeners: { shutdown(): Promise<void>; close(): void }[];
   /** Backends closed last (bus, presence, ledger, store), each bounded by the grace. */
   backends: (() => Promise<unknown>)[];
   graceMs: number;
@@ -43,6 +46,7 @@ export function shutdownSequence(p: ShutdownParts): () => Promise<void> {
       await Promise.race([Promise.all(connections.map((c) => c.done)), graceLeft()]);
       p.afterDrain?.();
       await Promise.race([Promise.all(p.listeners.map((l) => l.shutdown())), graceLeft()]);
+      for (const listener of p.listeners) listener.close();
       for (const close of p.backends) {
         // A failing close is as good as done here: the process is going away.
         await Promise.race([close().catch(() => undefined), sleep(p.graceMs)]);

@@ -15,7 +15,7 @@ export class ListenError extends Error {
       : cause instanceof Deno.errors.AddrNotAvailable
       ? "address not available on this host"
       : cause instanceof Deno.errors.PermissionDenied || cause instanceof Deno.errors.NotCapable
-      ? `not permitted (${(cause as Error).message})`
+      ? `not permitted: grant --allow-net=${address} (${(cause as Error).message})`
       : cause instanceof Error
       ? cause.message
       : String(cause);

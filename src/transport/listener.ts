@@ -5,8 +5,12 @@
  * The app sees `(request, info)` with `info.remoteAddr` naming the real
  * client, so rate limits and trusted proxies work unchanged.
  *
- * A new listener implements {@link Listener} and is added where the server
- * builds its listeners (src/server/listeners.ts); no app code changes.
+ * A listener that owns raw sockets (TCP) or produces decrypted byte streams
+ * (a Shadowsocks or pluggable-transport listener) hands each
+ * {@link AcceptedStream} to a `LoopbackEngine` (./loopback_engine.ts), which
+ * serves HTTP/1.1 and HTTP/2 on it and calls the sink. A new listener
+ * implements {@link Listener} and is added where the server builds its
+ * listeners (src/server/listeners.ts); no app code changes.
  *
  * @module
  */
@@ -16,6 +20,32 @@ export type RequestHandler = (
   request: Request,
   info: Deno.ServeHandlerInfo,
 ) => Response | Promise<Response>;
+
+/** A duplex byte stream that is not a Deno resource (e.g. decrypted by a listener in JS). */
+export interface ByteStream {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  /** Ends both directions at once (idempotent). */
+  close(): void;
+}
+
+/** A connection a listener accepted, with whom it is from. */
+export interface AcceptedStream {
+  /** The bytes (HTTP, or TLS carrying HTTP): a Deno connection or a {@link ByteStream}. */
+  readonly stream: Deno.Conn | ByteStream;
+  /** The client as the listener knows it (after any tunnel or proxy protocol). */
+  readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
+  /** Aborted when the connection must end now (first-request timeout, shutdown). */
+  readonly signal?: AbortSignal;
+}
+
+/** One connection being served by an engine. */
+export interface ServedConnection {
+  /** Resolves at its first HTTP request (or when it ends first); never rejects. */
+  readonly firstRequest: Promise<void>;
+  /** Resolves when the connection has ended; never rejects. */
+  readonly finished: Promise<void>;
+}
 
 /** Where listeners hand what they accept. */
 export interface ConnectionSink {
@@ -33,4 +63,6 @@ export interface Listener {
   start(sink: ConnectionSink): void;
   /** Stops accepting and ends its connections gracefully (requests in flight finish). */
   shutdown(): Promise<void>;
+  /** Ends every connection now (after the shutdown grace period). */
+  close(): void;
 }

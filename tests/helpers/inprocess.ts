@@ -36,6 +36,7 @@ export async function startTestServer(
       connect: { burst: 1_000_000, windowMs: 1_000, penaltyMs: 0 },
       pairing: { burst: 1_000_000, windowMs: 1_000, penaltyMs: 0 },
     },
+    connections: { firstRequestTimeoutMs: 10_000, maxTotal: 16_384, maxPerIp: 100_000 },
     ...overrides,
   });
   const server = await startServer(settings, silentLogger, parts);

@@ -28,21 +28,30 @@ export async function spawnServer(options: {
   env?: Record<string, string>;
   /** PostgreSQL and Redis clients read more of the environment than COMMUCAT_*. */
   allowAllEnv?: boolean;
+  /** Runs the server under `ulimit -n <fdLimit>` (through bash). */
+  fdLimit?: number;
 } = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-proc-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      `--allow-net`,
-      `--allow-read=${dataDir},${REPO}`,
-      `--allow-write=${dataDir}`,
-      options.allowAllEnv
-        ? "--allow-env"
-        : "--allow-env=COMMUCAT_*,CLICOLOR_FORCE,FORCE_COLOR,NO_COLOR,NODE_DISABLE_COLORS,TERM",
-      ...(options.allowAllEnv ? ["--allow-sys"] : []),
-      MAIN,
-      "serve",
-    ],
+  const denoArgs = [
+    "run",
+    `--allow-net`,
+    `--allow-read=${dataDir},${REPO}`,
+    `--allow-write=${dataDir}`,
+    options.allowAllEnv
+      ? "--allow-env"
+      : "--allow-env=COMMUCAT_*,CLICOLOR_FORCE,FORCE_COLOR,NO_COLOR,NODE_DISABLE_COLORS,TERM",
+    ...(options.allowAllEnv ? ["--allow-sys"] : []),
+    MAIN,
+    "serve",
+  ];
+  const [command, args] = options.fdLimit === undefined ? [Deno.execPath(), denoArgs] : ["bash", [
+    "-c",
+    `ulimit -n ${options.fdLimit} && exec "$0" "$@"`,
+    Deno.execPath(),
+    ...denoArgs,
+  ]];
+  const child = new Deno.Command(command, {
+    args,
     cwd: dataDir,
     env: {
       COMMUCAT_BIND: `127.0.0.1:${options.port ?? 0}`,
@@ -52,6 +61,7 @@ export async function spawnServer(options: {
       COMMUCAT_RATE_HTTP_BURST: "1000000",
       COMMUCAT_RATE_CONNECT_BURST: "1000000",
       COMMUCAT_RATE_PAIRING_BURST: "1000000",
+      COMMUCAT_MAX_CONNECTIONS_PER_IP: "100000",
       NO_COLOR: "1",
       ...options.env,
     },

@@ -49,3 +49,8 @@ export {
   TrustedProxyError,
 } from "../client_ip.ts";
 export { PAIRING_CLAIM_PATHS, type RateLimitEnv, rateLimitMiddleware } from "./middleware.ts";
+export {
+  ConnectionCaps,
+  type ConnectionCapsStats,
+  type ConnectionRefusal,
+} from "./connection_caps.ts";
