@@ -15,6 +15,8 @@ const send = (command: Command) => worker.postMessage(command);
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => doc.getElementById(id) as T;
 let view: ViewState | null = null;
 let openChannel: number | null = null;
+/** When the worker tries to connect again (the status line counts down to it). */
+let retryAt: number | null = null;
 const messages = new Map<string, ChatMessage>();
 
 const STATE_WORDS: Record<string, string> = {
@@ -53,17 +55,22 @@ function show(screen: "register" | "home" | "chat"): void {
 
 function render(): void {
   if (view === null) return;
-  if (!view.registered) return show("register");
+  if (!view.registered) {
+    $("status").textContent = "Not signed in";
+    return show("register");
+  }
   $("whoami").textContent = `${view.handle} · ${view.deviceId}`;
   const status = $("status");
+  const retryIn = retryAt === null ? null : Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
   status.textContent = CONNECTION_WORDS[view.connection] +
     (view.problem !== null ? ` ${view.problem}` : "") +
-    (view.retryIn !== null ? ` Next try in ${view.retryIn} s.` : "");
+    (retryIn !== null ? ` Next try in ${retryIn} s.` : "");
   status.dataset.state = view.connection;
   renderFriends(view.friends);
   renderRequests(view);
   $("devices").textContent = view.devices.join(", ");
   $("pair-code").textContent = view.pairCode ?? "";
+  $("pair-hint").hidden = view.pairCode === null;
   if (openChannel !== null) renderChat();
   else show("home");
 }
@@ -141,6 +148,7 @@ function onEvent(event: Event): void {
   switch (event.event) {
     case "view":
       view = event.view;
+      retryAt = view.retryIn === null ? null : Date.now() + view.retryIn * 1000;
       break;
     case "messages":
       for (const m of event.messages) messages.set(m.id, m);
@@ -200,3 +208,6 @@ worker.onerror = () =>
   onEvent({ event: "error", text: "The app failed to start. Reload the page." });
 // The page's time origin (Unix ms): session timing counts from the page load, not the worker's.
 send({ cmd: "start", pageOrigin: performance.timeOrigin });
+setInterval(() => {
+  if (retryAt !== null) render();
+}, 1_000);

@@ -90,3 +90,13 @@ Deno.test("web: the bundle carries no node:crypto backend and stays under 300 Ki
   }
   assert.ok(gzipped < 300 * 1024, `bundle is ${gzipped} bytes gzip`);
 });
+
+Deno.test("web: every input of the page has a label, every section a name", async () => {
+  const html = await get("/app/").text();
+  const inputs = [...html.matchAll(/<input\s[^>]*\bid="([^"]+)"/g)].map((m) => m[1]);
+  assert.ok(inputs.length >= 5);
+  for (const id of inputs) assert.match(html, new RegExp(`<label for="${id}">`), `label of #${id}`);
+  for (const section of html.matchAll(/<section\s[^>]*>/g)) {
+    assert.match(section[0], /aria-label(ledby)?="/, section[0]);
+  }
+});
