@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
 import {
+  BROADCAST_FRAME_TYPES,
   FRAME_TYPES,
   FrameType,
   frameTypeFromLabel,
   frameTypeLabel,
   frameTypeName,
+  isBroadcastFrameType,
   isControlType,
   isFrameType,
+  isQueuedFrameType,
+  QUEUED_FRAME_TYPES,
 } from "./frame_type.ts";
 
 const TABLE: [number, string, string][] = [
@@ -54,4 +58,38 @@ Deno.test("frame types: unknown codes and labels", () => {
 Deno.test("frame types: only Msg, VoiceFrame and VideoFrame are opaque", () => {
   const opaque = FRAME_TYPES.filter((type) => !isControlType(type));
   assert.deepEqual(opaque, [FrameType.Msg, FrameType.VoiceFrame, FrameType.VideoFrame]);
+});
+
+Deno.test("frame types: what is queued offline and what a member may broadcast (PROTOCOL.md §4)", () => {
+  const names = (types: ReadonlySet<FrameType>) =>
+    FRAME_TYPES.filter((t) => types.has(t)).map((t) => frameTypeName(t));
+  assert.deepEqual(names(QUEUED_FRAME_TYPES), [
+    "Msg",
+    "KeyUpdate",
+    "GroupCreate",
+    "GroupInvite",
+    "GroupEvent",
+    "CallOffer",
+    "CallAnswer",
+    "CallEnd",
+  ]);
+  assert.deepEqual(names(BROADCAST_FRAME_TYPES), [
+    "Msg",
+    "Typing",
+    "KeyUpdate",
+    "GroupEvent",
+    "CallOffer",
+    "CallAnswer",
+    "CallEnd",
+    "VoiceFrame",
+    "VideoFrame",
+    "CallStats",
+    "TransportUpdate",
+  ]);
+  // Live-only: typing, presence, media and call statistics are never stored.
+  for (const type of [FrameType.Typing, FrameType.Presence, FrameType.VoiceFrame]) {
+    assert.equal(isQueuedFrameType(type), false);
+  }
+  assert.equal(isBroadcastFrameType(FrameType.Join), false);
+  assert.equal(isQueuedFrameType(0x99), false);
 });
