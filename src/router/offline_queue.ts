@@ -97,6 +97,8 @@ export class OfflineQueue {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #keptIdPrefix = `kept-${crypto.randomUUID()}-`;
   #keptIds = 0;
+  /** Usage figures for the quota, by `r\0<device>` / `s\0<user>`, each valid for a second. */
+  readonly #usage = new Map<string, { frames: number; bytes: number; until: number }>();
 
   constructor(options: OfflineQueueOptions) {
     this.#o = options;
@@ -143,28 +145,77 @@ export class OfflineQueue {
   /** The recipients over their bound; throws `queue_full` when the sender is over its own. */
   async #overQuota(devices: string[], size: number, senderUser: string): Promise<string[]> {
     const quota = this.#o.quota!;
-    let usage;
-    try {
-      usage = await this.#o.store.offlineQueueUsage(devices, senderUser, new Date(this.#now()));
-    } catch (error) {
-      throw new RouteError("unavailable", `could not check the offline queue: ${errorText(error)}`);
+    const now = this.#now();
+    // Counting a queue is a scan of its rows: a figure read within the last
+    // second (plus what this instance queued since) is used instead, so a
+    // sender near its bound cannot make every frame cost a long count.
+    const unknown = devices.filter((d) => this.#usageOf(`r\u0000${d}`, now) === undefined);
+    const askSender = senderUser !== "" &&
+      this.#usageOf(`s\u0000${senderUser}`, now) === undefined;
+    if (unknown.length > 0 || askSender) {
+      let read;
+      try {
+        read = await this.#o.store.offlineQueueUsage(
+          unknown,
+          askSender ? senderUser : "",
+          new Date(now),
+        );
+      } catch (error) {
+        throw new RouteError(
+          "unavailable",
+          `could not check the offline queue: ${errorText(error)}`,
+        );
+      }
+      for (const d of unknown) {
+        this.#rememberUsage(`r\u0000${d}`, read.recipients.get(d) ?? { frames: 0, bytes: 0 }, now);
+      }
+      if (askSender) this.#rememberUsage(`s\u0000${senderUser}`, read.sender, now);
     }
+    const sender = senderUser === "" ? null : this.#usageOf(`s\u0000${senderUser}`, now)!;
     if (
-      senderUser !== "" &&
-      (usage.sender.frames + devices.length > quota.senderFrames ||
-        usage.sender.bytes + devices.length * size > quota.senderBytes)
+      sender !== null &&
+      (sender.frames + devices.length > quota.senderFrames ||
+        sender.bytes + devices.length * size > quota.senderBytes)
     ) {
       throw new RouteError(
         "queue_full",
-        `you have ${usage.sender.frames} frames (${usage.sender.bytes} bytes) waiting for ` +
+        `you have ${sender.frames} frames (${sender.bytes} bytes) waiting for ` +
           `offline devices, the most allowed is ${quota.senderFrames} frames ` +
           `(${quota.senderBytes} bytes): not queued; retry when they have been delivered`,
       );
     }
     return devices.filter((deviceId) => {
-      const held = usage.recipients.get(deviceId) ?? { frames: 0, bytes: 0 };
+      const held = this.#usageOf(`r\u0000${deviceId}`, now)!;
       return held.frames + 1 > quota.recipientFrames || held.bytes + size > quota.recipientBytes;
     });
+  }
+
+  /** A usage figure read less than a second ago (with this instance's additions since). */
+  #usageOf(key: string, now: number): { frames: number; bytes: number } | undefined {
+    const entry = this.#usage.get(key);
+    if (entry === undefined || entry.until <= now) return undefined;
+    return entry;
+  }
+
+  #rememberUsage(key: string, usage: { frames: number; bytes: number }, now: number): void {
+    if (this.#usage.size >= 65_536) this.#usage.clear(); // bounded; a miss only costs a count
+    this.#usage.set(key, { frames: usage.frames, bytes: usage.bytes, until: now + 1_000 });
+  }
+
+  /** Counts what was just queued into the remembered figures (removals are not: they expire). */
+  #countQueued(devices: string[], size: number, senderUser: string): void {
+    for (const d of devices) {
+      const entry = this.#usage.get(`r\u0000${d}`);
+      if (entry) {
+        entry.frames++;
+        entry.bytes += size;
+      }
+    }
+    const sender = senderUser === "" ? undefined : this.#usage.get(`s\u0000${senderUser}`);
+    if (sender) {
+      sender.frames += devices.length;
+      sender.bytes += devices.length * size;
+    }
   }
 
   async #store(devices: string[], payload: Uint8Array, senderUser: string): Promise<void> {
@@ -202,6 +253,7 @@ export class OfflineQueue {
     }).catch(() => {}); // the failure is awaited below; this chain only clears the slot
     await write;
     this.stats.enqueued += envelopes.length;
+    this.#countQueued(devices, payload.length, senderUser);
     // A device that connected while we were writing may have drained its
     // queue already: tell it to look again.
     await this.notify(devices);
