@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { CommuCatClient, ServerError } from "../src/client/mod.ts";
 import { fromHex, toHex } from "../src/crypto/mod.ts";
 import { pqSuite } from "../src/crypto/pq/mod.ts";
+import { api } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
 
@@ -20,7 +21,7 @@ async function serverInfo(srv: { url: string; certificatePem: string }) {
 }
 
 Deno.test("pq e2e: server-info offers the hybrids; a pinned SDK uses them for XK and IK", async () => {
-  const srv = await startTestServer();
+  const srv = await startTestServer({ adminToken: "pq-admin-token" });
   try {
     const info = await serverInfo(srv);
     assert.deepEqual(info.post_quantum.patterns, ["XKhfs", "IKhfs"]);
@@ -38,6 +39,12 @@ Deno.test("pq e2e: server-info offers the hybrids; a pinned SDK uses them for XK
       client.close();
     }
     assert.equal((await serverInfo(srv)).noise_public, before);
+    // Counted apart: /api/security-stats pq_handshakes (and commucat_security_pq_total).
+    const classical = await CommuCatClient.connect(connectOptions(srv, newDevice("classic")));
+    classical.close();
+    const stats = await api(srv, "GET", "/api/security-stats", { as: "pq-admin-token" });
+    assert.equal(stats.body?.noise_handshakes, 3);
+    assert.equal(stats.body?.pq_handshakes, 2);
   } finally {
     await srv.stop();
   }

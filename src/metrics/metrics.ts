@@ -187,6 +187,7 @@ export class Metrics {
   observer(): ConnectionObserver {
     const active = this.upstreamGauge("connectionsActive");
     const noise = this.upstreamCounter("securityNoise");
+    const pq = this.upstreamCounter("securityPq");
     const ingress = this.upstreamCounter("framesIngress");
     const egress = this.upstreamCounter("framesEgress");
     const voice = this.upstreamCounter("callVoiceFrames");
@@ -197,12 +198,13 @@ export class Metrics {
         this.connections.dec({ mode });
         if (established) active.dec();
       },
-      handshake: ({ ok, reason, durationMs }) => {
+      handshake: ({ ok, reason, durationMs, postQuantum }) => {
         const result = ok ? "ok" : "failed";
         this.handshakes.inc({ result, reason: reasonLabel(reason, ok) });
         this.handshakeDuration.observe({ result }, Math.max(0, durationMs) / 1000);
         if (ok) {
           noise.inc();
+          if (postQuantum) pq.inc();
           active.inc();
         }
       },

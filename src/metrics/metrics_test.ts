@@ -64,6 +64,23 @@ Deno.test("observer: lifecycle of one ok and one failed connection", async () =>
   assert.equal(value(text, 'commucat_connections{mode="binary"}'), 0);
 });
 
+Deno.test("observer: post-quantum hybrid handshakes are counted apart", async () => {
+  const metrics = new Metrics();
+  const o = metrics.observer();
+  o.handshake!({ connectionId: "a", ok: true, durationMs: 1 });
+  o.handshake!({ connectionId: "b", ok: true, durationMs: 1, postQuantum: true });
+  o.handshake!({
+    connectionId: "c",
+    ok: false,
+    reason: "pq_busy",
+    durationMs: 1,
+    postQuantum: true,
+  });
+  const text = await metrics.renderMetrics();
+  assert.equal(value(text, "commucat_security_noise_total"), 2);
+  assert.equal(value(text, "commucat_security_pq_total"), 1);
+});
+
 Deno.test("two servers in one process keep separate registries", async () => {
   const one = new Metrics();
   const two = new Metrics();

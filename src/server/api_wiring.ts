@@ -28,7 +28,7 @@ export interface ApiParts {
   /** Null when no admin token is configured: admin endpoints refuse everyone. */
   verifyAdminToken: (token: string) => boolean | Promise<boolean>;
   ledger: Ledger;
-  counters: { handshakesOk: number };
+  counters: { handshakesOk: number; handshakesPq: number };
   keepaliveIntervalSeconds: number;
   newId: (context: string) => string;
   log: Logger;
@@ -80,7 +80,10 @@ export function apiDeps(p: ApiParts): ApiDeps {
     },
     verifyAdminToken: p.verifyAdminToken,
     ledger: p.ledger,
-    securityStats: () => ({ noise_handshakes: p.counters.handshakesOk }),
+    securityStats: () => ({
+      noise_handshakes: p.counters.handshakesOk,
+      pq_handshakes: p.counters.handshakesPq,
+    }),
     newId: p.newId,
     now: Date.now,
     log: p.log,

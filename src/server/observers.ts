@@ -13,6 +13,8 @@ import type { ConnectionObserver } from "../session/mod.ts";
 /** Live counters shown by /healthz (metrics build on the same observer). */
 export interface ServerCounters {
   handshakesOk: number;
+  /** Of those, post-quantum hybrid ones. */
+  handshakesPq: number;
   handshakesFailed: number;
   framesIn: number;
   framesOut: number;
@@ -23,6 +25,7 @@ export interface ServerCounters {
 export function newServerCounters(): ServerCounters {
   return {
     handshakesOk: 0,
+    handshakesPq: 0,
     handshakesFailed: 0,
     framesIn: 0,
     framesOut: 0,
@@ -61,6 +64,7 @@ export function serverObserver(parts: {
       gate.leave(info.connectionId);
       recordHandshake(ledger, info);
       if (info.ok) counters.handshakesOk++;
+      if (info.ok && info.postQuantum) counters.handshakesPq++;
       else counters.handshakesFailed++;
       log.info(info.ok ? "handshake ok" : "handshake failed", {
         connection: info.connectionId,

@@ -248,6 +248,7 @@ export class ServerConnection implements Peer {
       userId: this.userId,
       sessionId: this.sessionId,
       action: established.action,
+      postQuantum: established.postQuantum,
     });
     this.#out.sendEncrypted(established.ack);
     const replaced = d.registry.add(this);

@@ -95,6 +95,8 @@ export interface Established {
   ack: Frame;
   /** What the handshake changed, for the ledger. */
   action: "register" | "rotate" | "certificate" | null;
+  /** True when the session came from a post-quantum hybrid (`hfs`) handshake. */
+  postQuantum?: boolean;
 }
 
 /** Decisions taken at Hello, applied only once the client proved its keys. */
@@ -322,6 +324,7 @@ export class ServerHandshake {
       transport: plan.exchange.split(),
       ack,
       action: plan.deviceAction ?? (plan.certificate ? null : "certificate"),
+      postQuantum: plan.exchange.pattern.hybrid,
     };
   }
 }

@@ -19,6 +19,8 @@ export interface ConnectionObserver {
     /** A bearer token: observers must not log it (digest it if needed). */
     sessionId?: string;
     action?: string | null;
+    /** True for a post-quantum hybrid (`hfs`) handshake. */
+    postQuantum?: boolean;
   }): void;
   frameIn?(type: number): void;
   frameOut?(type: number): void;
