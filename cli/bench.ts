@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typin
 import { fromHex, SESSION_PATTERN_NAMES, toHex } from "../src/crypto/mod.ts";
 import { renderLatencySvg, renderMarkdown } from "../bench/load/report.ts";
 import { runLoad, type Scenario, SCENARIOS } from "../bench/load/run.ts";
+import { measureTranscoding } from "../bench/transcode.ts";
 import { errorLine, messageOf } from "./errors.ts";
 
 function positive(name: string, zeroOk = false) {
@@ -82,6 +83,21 @@ function progressLine(): { update(line: string): void; done(): void } {
 /** Adds `bench load`. */
 export function registerBenchCommand(program: Command): void {
   const bench = program.command("bench").description("benchmarks against a running server");
+  bench.command("transcode")
+    .description(
+      "call transcoding capacity per core: RAW→Opus and I420→VP8 in the server's Workers",
+    )
+    .option("--seconds <n>", "media seconds encoded per codec", seconds("seconds"), 5)
+    .action(async (o) => {
+      const figures = await measureTranscoding(o.seconds);
+      console.log("| stream | frames | wall s | real-time streams per core |");
+      console.log("| --- | --- | --- | --- |");
+      for (const f of figures) {
+        console.log(
+          `| ${f.what} | ${f.frames} | ${f.seconds.toFixed(2)} | ${f.realtimeStreams.toFixed(1)} |`,
+        );
+      }
+    });
   bench.command("load")
     .description(
       "load generator: handshakes/s, delivered msg/s, delivery latency, server CPU and memory, " +

@@ -35,6 +35,8 @@ export type AgentCommand =
     groupSize: number;
     channelBase: number;
     concurrency: number;
+    /** Voice instead of messages: each group holds a call and sends 20 ms Opus-sized VoiceFrames. */
+    media?: boolean;
   }
   | { cmd: "openRawGroups"; url: string; caCerts?: string[]; groups: number; groupSize: number }
   | { cmd: "phase"; spec: PhaseSpec }
@@ -82,6 +84,8 @@ interface Session {
 class SessionConn implements LoadConn {
   onMessage: ((payload: Uint8Array) => void) | null = null;
   client: CommuCatClient | null = null;
+  /** Sends VoiceFrames (the payload behind the 3-byte media header) instead of Msg. */
+  media = false;
   constructor(readonly channel: number, readonly onError: () => void) {}
 
   attach(client: CommuCatClient): void {
@@ -91,6 +95,7 @@ class SessionConn implements LoadConn {
         const frame = await client.next();
         if (!frame) return;
         if (frame.type === FrameType.Msg) this.onMessage?.(frame.payload);
+        else if (frame.type === FrameType.VoiceFrame) this.onMessage?.(frame.payload.subarray(3));
       }
     })();
   }
@@ -98,6 +103,14 @@ class SessionConn implements LoadConn {
   send(payload: Uint8Array): void {
     const client = this.client;
     if (!client || client.closed) return this.onError();
+    if (this.media) {
+      // Encoded Opus (source 0, codec 0): what the SFU forwards as it is.
+      const voice = new Uint8Array(3 + payload.length);
+      voice.set([1, 0, 0]);
+      voice.set(payload, 3);
+      client.request(FrameType.VoiceFrame, this.channel, voice).catch(this.onError);
+      return;
+    }
     client.send(this.channel, payload).catch(this.onError);
   }
 
@@ -281,6 +294,7 @@ export class LoadAgent {
         members[0].channel,
         members.slice(1).map((s) => s.device.deviceId),
       );
+      if (c.media) await this.#startCall(members);
     });
     const groups: LoadConn[][] = [];
     for (let g = 0; g < c.groups; g++) {
@@ -288,6 +302,30 @@ export class LoadAgent {
     }
     this.#engine = new TrafficEngine(groups);
     return result;
+  }
+
+  /** The first member calls the others on their channel; they all accept. */
+  async #startCall(members: Session[]): Promise<void> {
+    const callId = `load-${crypto.randomUUID()}`;
+    const first = members[0];
+    await first.client!.request(FrameType.CallOffer, first.channel, {
+      call_id: callId,
+      from: first.device.deviceId,
+      to: members.slice(1).map((m) => m.device.deviceId),
+      media: {
+        audio: {
+          codec: "opus",
+          bitrate: 32_000,
+          sample_rate: 48_000,
+          channels: 1,
+          source: "encoded",
+        },
+      },
+    });
+    for (const m of members.slice(1)) {
+      await m.client!.request(FrameType.CallAnswer, m.channel, { call_id: callId, accept: true });
+    }
+    for (const m of members) m.conn.media = true;
   }
 
   /** `a` sends `b` a friend request through the REST API and `b` accepts it. */

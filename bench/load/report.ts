@@ -92,6 +92,7 @@ export function renderMarkdown(report: LoadReport): string {
   if (report.fanout) {
     traffic.push(trafficRow(`CommuCat fanout G=${c.groupSize}, max`, report.fanout.max));
   }
+  if (report.sfu) traffic.push(trafficRow("CommuCat SFU voice pairs, max", report.sfu.max));
   if (traffic.length > 0) {
     out.push("", "### Delivery");
     out.push(

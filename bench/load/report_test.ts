@@ -135,8 +135,21 @@ Deno.test("targets: a phase that did not run is 'not measured', not a failure", 
   report.idle = null;
   report.pairs = { max: traffic(60_000, 20, null), half: null };
   const results = evaluateTargets(report);
-  assert.deepEqual(results.map((r) => r.met), [null, null, null, null, null]);
+  assert.deepEqual(results.map((r) => r.met), [null, null, null, null, null, null]);
   assert.ok(results.every((r) => r.measured === "not measured"));
+});
+
+Deno.test("targets: SFU CPU per voice frame is judged against the 1:1 message's", () => {
+  const report = sampleReport();
+  report.pairs = { max: traffic(60_000, 20, 40), half: null };
+  report.sfu = { max: traffic(50_000, 20, 30) };
+  const sfu = evaluateTargets(report).find((r) => r.id === "sfu-cpu-vs-pairs")!;
+  assert.equal(sfu.met, true);
+  assert.equal(sfu.value, 0.75);
+  report.sfu = { max: traffic(50_000, 20, 48) };
+  assert.equal(evaluateTargets(report).find((r) => r.id === "sfu-cpu-vs-pairs")!.met, false);
+  const md = renderMarkdown({ ...report, targets: evaluateTargets(report) });
+  assert.match(md, /\| CommuCat SFU voice pairs, max \|/);
 });
 
 Deno.test("markdown: tables, verdicts and escaped cells", () => {

@@ -109,6 +109,8 @@ export interface LoadReport {
   relayTls: { max: TrafficSummary } | null;
   pairs: { max: TrafficSummary; half: TrafficSummary | null } | null;
   fanout: { max: TrafficSummary } | null;
+  /** 1:1 calls: VoiceFrames through the SFU (scenario `sfu`). */
+  sfu?: { max: TrafficSummary } | null;
   handshake: StormSummary | null;
   /** With several storm patterns (`--storm-patterns`): one storm each, in order. */
   handshakeByPattern?: { pattern: string; storm: StormSummary }[];

@@ -31,7 +31,7 @@ import { evaluateTargets } from "./targets.ts";
 import type { PhaseResult, PhaseSpec } from "./traffic.ts";
 
 /** The scenarios. */
-export const SCENARIOS = ["pairs", "fanout", "reconnect", "handshake"] as const;
+export const SCENARIOS = ["pairs", "fanout", "reconnect", "handshake", "sfu"] as const;
 /** One scenario. */
 export type Scenario = typeof SCENARIOS[number];
 
@@ -541,6 +541,34 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
           "reconnect",
         );
       }
+      await onAll(0, () => ({ cmd: "closeGroups" }));
+    }
+
+    if (has("sfu")) {
+      // 1:1 calls: the same pairs, 100 B voice payloads (+3 B media header, an
+      // Opus packet's size at 32–64 kbit/s) through call state and the SFU.
+      const base = channelBase;
+      channelBase += o.pairs + 1;
+      const opened = mergeOpen(
+        await onAll<OpenResult>(
+          o.pairs,
+          (i, share) =>
+            share === 0 ? null : {
+              cmd: "openGroups",
+              target,
+              mode: o.mode,
+              pattern: o.pattern,
+              groups: share,
+              groupSize: 2,
+              channelBase: base + i * (Math.ceil(o.pairs / agents.length) + 1),
+              concurrency: o.concurrency,
+              media: true,
+            },
+          (done, failed) => o.progress(`sfu: ${done}/${o.pairs * 2} sessions, ${failed} failed`),
+        ),
+      );
+      if (opened.failed > 0) notes.push(`${opened.failed} call sessions failed to open`);
+      report.sfu = { max: (await phase("sfu voice pairs, max", pid, null, o.pairs * 2)).summary };
       await onAll(0, () => ({ cmd: "closeGroups" }));
     }
 

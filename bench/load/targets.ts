@@ -22,6 +22,8 @@ export const TARGETS = {
   idleConnections: 10_000,
   /** p99 delivery latency at half the maximum throughput, ms. */
   p99AtHalfMs: 10,
+  /** Server CPU per forwarded voice frame (SFU) as a share of the 1:1 message's. */
+  sfuVsPairsCpu: 1,
 } as const;
 
 const fmt = (n: number, digits = 0) =>
@@ -121,6 +123,22 @@ export function evaluateTargets(report: Omit<LoadReport, "targets">): TargetResu
     },
     p99,
     p99 === null ? "" : `${fmt(p99, 2)} ms at ${fmt(half!.deliveredPerSecond)} msg/s`,
+    true,
+  ));
+  const sfu = report.sfu?.max ?? null;
+  const sfuShare = ratio(sfu?.serverCpuPer1000, pairs?.serverCpuPer1000);
+  results.push(verdict(
+    {
+      id: "sfu-cpu-vs-pairs",
+      target: "server CPU per forwarded 20 ms voice frame ≤ the 1:1 message's",
+      threshold: TARGETS.sfuVsPairsCpu,
+    },
+    sfuShare,
+    sfuShare === null
+      ? ""
+      : `${fmt(sfuShare, 2)}× (${fmt(sfu!.serverCpuPer1000!, 1)} vs ${
+        fmt(pairs!.serverCpuPer1000!, 1)
+      } CPU-ms per 1,000)`,
     true,
   ));
   return results;
