@@ -20,7 +20,10 @@ import type { OfflineEnvelope, Store, StoredEnvelope } from "../storage/mod.ts";
 import type { Bus } from "./bus.ts";
 import { RouteError } from "./errors.ts";
 import type { Presence } from "./presence.ts";
+import { type OfflineQueueQuota, QuotaGate } from "./offline_quota.ts";
 import type { PeerRegistry } from "./registry.ts";
+
+export type { OfflineQueueQuota };
 
 /** The store operations the offline queue is built on. */
 export type OfflineQueueStore = Pick<
@@ -33,19 +36,6 @@ export type OfflineQueueStore = Pick<
   | "offlineQueueUsage"
   | "writeOfflineBatch"
 >;
-
-/**
- * Bounds of the offline queue (`limits.offline_queue_*`): what one device's
- * queue may hold, and what one sending user may have waiting in all queues
- * together. Counted over unexpired rows; concurrent senders may overshoot a
- * bound by the frames they had in flight.
- */
-export interface OfflineQueueQuota {
-  recipientFrames: number;
-  recipientBytes: number;
-  senderFrames: number;
-  senderBytes: number;
-}
 
 /** Dependencies of the offline queue. */
 export interface OfflineQueueOptions {
@@ -86,6 +76,7 @@ export class OfflineQueue {
   readonly stats: OfflineQueueStats = { enqueued: 0, kept: 0, keepFailures: 0 };
   readonly #o: OfflineQueueOptions;
   readonly #now: () => number;
+  readonly #quota: QuotaGate | null;
   /** Kept copies not written yet, by envelope id; written after this turn. */
   #unwritten = new Map<string, KeptCopy>();
   /** Acknowledged rows to remove, with the next batch. */
@@ -97,12 +88,11 @@ export class OfflineQueue {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #keptIdPrefix = `kept-${crypto.randomUUID()}-`;
   #keptIds = 0;
-  /** Usage figures for the quota, by `r\0<device>` / `s\0<user>`, each valid for a second. */
-  readonly #usage = new Map<string, { frames: number; bytes: number; until: number }>();
 
   constructor(options: OfflineQueueOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#quota = options.quota ? new QuotaGate(options.quota, options.store, this.#now) : null;
   }
 
   /**
@@ -119,7 +109,9 @@ export class OfflineQueue {
   async enqueue(devices: string[], frame: Frame, senderUser = ""): Promise<void> {
     if (devices.length === 0) return;
     const payload = encodeFrame(frame);
-    const full = this.#o.quota ? await this.#overQuota(devices, payload.length, senderUser) : [];
+    const full = this.#quota
+      ? await this.#quota.overBound(devices, payload.length, senderUser)
+      : [];
     const admitted = full.length === 0 ? devices : devices.filter((d) => !full.includes(d));
     await this.#store(admitted, payload, senderUser);
     if (full.length > 0) {
@@ -140,82 +132,6 @@ export class OfflineQueue {
    */
   async requeue(deviceId: string, frame: Frame): Promise<void> {
     if (isQueuedFrameType(frame.type)) await this.#store([deviceId], encodeFrame(frame), "");
-  }
-
-  /** The recipients over their bound; throws `queue_full` when the sender is over its own. */
-  async #overQuota(devices: string[], size: number, senderUser: string): Promise<string[]> {
-    const quota = this.#o.quota!;
-    const now = this.#now();
-    // Counting a queue is a scan of its rows: a figure read within the last
-    // second (plus what this instance queued since) is used instead, so a
-    // sender near its bound cannot make every frame cost a long count.
-    const unknown = devices.filter((d) => this.#usageOf(`r\u0000${d}`, now) === undefined);
-    const askSender = senderUser !== "" &&
-      this.#usageOf(`s\u0000${senderUser}`, now) === undefined;
-    if (unknown.length > 0 || askSender) {
-      let read;
-      try {
-        read = await this.#o.store.offlineQueueUsage(
-          unknown,
-          askSender ? senderUser : "",
-          new Date(now),
-        );
-      } catch (error) {
-        throw new RouteError(
-          "unavailable",
-          `could not check the offline queue: ${errorText(error)}`,
-        );
-      }
-      for (const d of unknown) {
-        this.#rememberUsage(`r\u0000${d}`, read.recipients.get(d) ?? { frames: 0, bytes: 0 }, now);
-      }
-      if (askSender) this.#rememberUsage(`s\u0000${senderUser}`, read.sender, now);
-    }
-    const sender = senderUser === "" ? null : this.#usageOf(`s\u0000${senderUser}`, now)!;
-    if (
-      sender !== null &&
-      (sender.frames + devices.length > quota.senderFrames ||
-        sender.bytes + devices.length * size > quota.senderBytes)
-    ) {
-      throw new RouteError(
-        "queue_full",
-        `you have ${sender.frames} frames (${sender.bytes} bytes) waiting for ` +
-          `offline devices, the most allowed is ${quota.senderFrames} frames ` +
-          `(${quota.senderBytes} bytes): not queued; retry when they have been delivered`,
-      );
-    }
-    return devices.filter((deviceId) => {
-      const held = this.#usageOf(`r\u0000${deviceId}`, now)!;
-      return held.frames + 1 > quota.recipientFrames || held.bytes + size > quota.recipientBytes;
-    });
-  }
-
-  /** A usage figure read less than a second ago (with this instance's additions since). */
-  #usageOf(key: string, now: number): { frames: number; bytes: number } | undefined {
-    const entry = this.#usage.get(key);
-    if (entry === undefined || entry.until <= now) return undefined;
-    return entry;
-  }
-
-  #rememberUsage(key: string, usage: { frames: number; bytes: number }, now: number): void {
-    if (this.#usage.size >= 65_536) this.#usage.clear(); // bounded; a miss only costs a count
-    this.#usage.set(key, { frames: usage.frames, bytes: usage.bytes, until: now + 1_000 });
-  }
-
-  /** Counts what was just queued into the remembered figures (removals are not: they expire). */
-  #countQueued(devices: string[], size: number, senderUser: string): void {
-    for (const d of devices) {
-      const entry = this.#usage.get(`r\u0000${d}`);
-      if (entry) {
-        entry.frames++;
-        entry.bytes += size;
-      }
-    }
-    const sender = senderUser === "" ? undefined : this.#usage.get(`s\u0000${senderUser}`);
-    if (sender) {
-      sender.frames += devices.length;
-      sender.bytes += devices.length * size;
-    }
   }
 
   async #store(devices: string[], payload: Uint8Array, senderUser: string): Promise<void> {
@@ -253,7 +169,7 @@ export class OfflineQueue {
     }).catch(() => {}); // the failure is awaited below; this chain only clears the slot
     await write;
     this.stats.enqueued += envelopes.length;
-    this.#countQueued(devices, payload.length, senderUser);
+    this.#quota?.counted(devices, payload.length, senderUser);
     // A device that connected while we were writing may have drained its
     // queue already: tell it to look again.
     await this.notify(devices);
