@@ -179,6 +179,48 @@ Deno.test({
       await waitForMessage(alice2, "to all your devices");
       await screenshot(alice2, "5-paired-device-chat");
 
+      // The device key stays in the browser: sealed under a non-extractable key, never stored
+      // by the server (which holds only the public key).
+      const sealed = await alice.evaluate(async () => {
+        const db = await new Promise<any>((resolve) => {
+          const r = indexedDB.open("commucat");
+          r.onsuccess = () => resolve(r.result);
+        });
+        const record = await new Promise<any>((resolve) => {
+          const r = db.transaction("identity").objectStore("identity").get("device");
+          r.onsuccess = () => resolve(r.result);
+        });
+        db.close();
+        const seed = new Uint8Array(
+          await crypto.subtle.decrypt(
+            { name: "AES-GCM", iv: record.iv },
+            record.wrapKey,
+            record.sealed,
+          ),
+        );
+        return {
+          extractable: record.wrapKey.extractable,
+          fields: Object.keys(record).sort(),
+          seed: Array.from(seed, (b: number) => b.toString(16).padStart(2, "0")).join(""),
+        };
+      });
+      assert.equal(sealed.extractable, false);
+      assert.ok(sealed.fields.includes("sealed"));
+      assert.ok(!sealed.fields.some((f: string) => /private|seed/i.test(f)), "a raw key field");
+      assert.equal(sealed.seed.length, 64);
+      for (const value of srv.written) {
+        assert.ok(!value.includes(sealed.seed), "the server stored the device key");
+      }
+      const device = await srv.server.store.getDevice(
+        await alice.$eval("#whoami", (w: any) => w.textContent.split(" · ")[1]),
+      );
+      assert.ok(device !== null && device.publicKey.length === 32);
+      // The recorder did see what was stored (so the check above could have failed).
+      const publicHex = Array.from(device.publicKey, (b) => b.toString(16).padStart(2, "0")).join(
+        "",
+      );
+      assert.ok(srv.written.has(publicHex), "the device's public key was stored");
+
       // No session token is readable by page script.
       assert.ok(srv.tokens.size >= 3, "the server handed out session tokens");
       for (const page of [alice, bob, alice2]) {

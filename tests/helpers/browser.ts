@@ -37,6 +37,8 @@ export async function launchChromium(): Promise<Browser> {
 /** A server with the freshly built web client, and every session token it handed out. */
 export interface WebServer extends TestServer {
   tokens: Set<string>;
+  /** Every byte string (hex) and text the store was given: what the server kept. */
+  written: Set<string>;
   /** Stops; `keepData` keeps the data directory for {@link startWebServer}(again). */
   stop(keepData?: boolean): Promise<void>;
 }
@@ -54,10 +56,14 @@ export async function startWebServer(again?: WebServer): Promise<WebServer> {
     createIfNew: true,
   });
   const port = again ? Number(new URL(again.url).port) : 0;
-  const srv = await startTestServer({ dataDir, port }, { store: recordSessions(store, tokens) });
+  const written = again?.written ?? new Set<string>();
+  const srv = await startTestServer({ dataDir, port }, {
+    store: recordSessions(store, tokens, written),
+  });
   return {
     ...srv,
     tokens,
+    written,
     async stop(keepData = false) {
       await srv.stop();
       if (keepData) return;
@@ -68,10 +74,18 @@ export async function startWebServer(again?: WebServer): Promise<WebServer> {
   };
 }
 
-/** The store, noting every `sessionId` passed to any of its methods. */
-function recordSessions(store: Store, tokens: Set<string>): Store {
+/**
+ * The store, noting every `sessionId` passed to any of its methods, and
+ * every byte string it was given (hex) in `written`.
+ */
+function recordSessions(store: Store, tokens: Set<string>, written: Set<string>): Store {
   const note = (value: unknown, depth: number) => {
-    if (depth > 2 || typeof value !== "object" || value === null) return;
+    if (value instanceof Uint8Array) {
+      written.add(Array.from(value, (b) => b.toString(16).padStart(2, "0")).join(""));
+      return;
+    }
+    if (typeof value === "string") written.add(value.toLowerCase());
+    if (depth > 3 || typeof value !== "object" || value === null) return;
     const record = value as Record<string, unknown>;
     if (typeof record.sessionId === "string") tokens.add(record.sessionId);
     for (const inner of Object.values(record)) note(inner, depth + 1);
