@@ -23,12 +23,22 @@ import {
   waitForState,
   type WebServer,
 } from "./helpers/browser.ts";
+import { friendshipChannel } from "../web/friends.ts";
 
 // Page-side code (page.evaluate) runs in Chromium; its globals are typed loosely here so the
 // DOM library stays out of the server's type check.
 declare const document: any, indexedDB: any, window: any;
 
 const available = await haveChromium();
+
+/** Polls `condition` every 100 ms, failing after 30 s. */
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not met within 30 s");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 async function sessionMillis(
   page: Page,
@@ -170,11 +180,13 @@ Deno.test({
       await waitFor(alice2, 'body[data-screen="home"] #status[data-state="online"]');
       await openChat(alice2, "bob");
       // Alice's first device adds the new one to the friendship's route on its next refresh.
-      await alice.waitForFunction(
-        () => (document.getElementById("devices")?.textContent ?? "").includes(","),
-        { timeout: 30_000 },
-      );
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const deviceOf = (page: Page) =>
+        page.$eval("#whoami", (w: any) => String(w.textContent).split(" · ")[1]);
+      const store = srv.server.store;
+      const [a1, a2, b1] = await Promise.all([alice, alice2, bob].map(deviceOf));
+      const userOf = async (id: string) => (await store.getDevice(id))!.userId;
+      const channel = friendshipChannel(await userOf(a1), await userOf(b1));
+      await until(async () => (await store.getRoute(channel))?.members.includes(a2) ?? false);
       await typeAndSubmit(bob, "chat-input", "to all your devices");
       await waitForMessage(alice2, "to all your devices");
       await screenshot(alice2, "5-paired-device-chat");
