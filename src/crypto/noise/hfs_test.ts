@@ -69,6 +69,7 @@ Deno.test("hfs: XKhfs and IKhfs parse with e1 after es and ekem1 after ee", () =
       "Noise_XK_25519+MLKEM768_ChaChaPoly_BLAKE2s", // a KEM without hfs
       "Noise_XKhfs_25519+MLKEM512_ChaChaPoly_BLAKE2s", // a KEM we lack
       "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2s", // an hfs pattern we lack
+      "Noise_NNhfs_25519_ChaChaPoly_BLAKE2s", // NNhfs without its KEM
       "Noise_XKhfspsk2_25519+MLKEM768_ChaChaPoly_BLAKE2s", // hfs with psk
       "Noise_XKhfs_25519+MLKEM768+MLKEM768_ChaChaPoly_BLAKE2s",
     ]

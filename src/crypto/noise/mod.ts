@@ -61,6 +61,7 @@ export {
   sessionPattern,
 } from "./session_patterns.ts";
 export { CipherState } from "./cipher_state.ts";
+export { answerRekey, EpochTransport, REKEY_PROTOCOL, RekeyInitiator } from "./rekey.ts";
 export { hkdf, SymmetricState } from "./symmetric_state.ts";
 export {
   type HandshakePayload,

@@ -78,9 +78,17 @@ const BASE_PATTERNS: Readonly<Record<string, HandshakePattern>> = {
  * The `hfs` patterns (Noise HFS §5): `e1` (the initiator's KEM public key,
  * encrypted) follows the DH tokens of the first message that precede the
  * static; `ekem1` (the ciphertext, encrypted, then MixKey of the shared
- * secret) follows `ee` in the reply. We implement the two CommuCat uses.
+ * secret) follows `ee` in the reply. We implement the CommuCat uses: the
+ * session patterns XKhfs and IKhfs, and NNhfs for the in-session rekey.
  */
 const HFS_PATTERNS: Readonly<Record<string, HandshakePattern>> = {
+  // Ephemeral only: the in-session rekey (rekey.ts), bound to the session by its prologue.
+  NN: {
+    name: "NNhfs",
+    initiatorPreMessage: [],
+    responderPreMessage: [],
+    messages: [["e", "e1"], ["e", "ee", "ekem1"]],
+  },
   XK: {
     name: "XKhfs",
     initiatorPreMessage: [],
@@ -149,7 +157,7 @@ export function parseProtocolName(name: string): ProtocolSpec {
   const base = match === null ? undefined : (hybrid ? HFS_PATTERNS : BASE_PATTERNS)[match[1]];
   if (match === null || base === undefined) {
     throw unsupported(
-      `unsupported handshake pattern in "${name}" (have NN, XX, XK, IK, XKhfs, IKhfs)`,
+      `unsupported handshake pattern in "${name}" (have NN, XX, XK, IK, NNhfs, XKhfs, IKhfs)`,
     );
   }
   const pskModifiers = parseModifiers(match[3], base);
