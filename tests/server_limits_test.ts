@@ -235,3 +235,20 @@ Deno.test({
     }
   },
 });
+
+Deno.test("serve on a busy address exits with one line naming it and server.bind", async () => {
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dataDir = await Deno.makeTempDir({ prefix: "commucat-proc-" });
+  try {
+    await assert.rejects(
+      spawnServer({ port: busy.addr.port, dataDir }),
+      new RegExp(
+        `commucat: serve: cannot start: cannot listen on 127\\.0\\.0\\.1:${busy.addr.port} ` +
+          "\\(server\\.bind\\): address already in use\\n",
+      ),
+    );
+  } finally {
+    busy.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
