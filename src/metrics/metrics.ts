@@ -111,7 +111,8 @@ export class Metrics {
     });
     this.relayQueueDepth = new Gauge({
       name: "commucat_relay_queue_depth",
-      help: "Frames waiting in offline queues (NaN when storage could not be read).",
+      help: "Frames waiting in offline queues, copies of live frames not yet acknowledged " +
+        "included (NaN when storage could not be read).",
       registers,
       async collect() {
         if (!queue) return;
