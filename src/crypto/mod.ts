@@ -34,3 +34,4 @@ export {
   type SessionPattern,
   sessionPattern,
 } from "./noise/mod.ts";
+export { describeNoiseKey, type NoiseKey, type NoiseKeyring, StaticKeyring } from "./noise/mod.ts";

@@ -354,6 +354,8 @@ export class CallService {
   #notify(call: Call, body: Record<string, unknown>): void {
     const frame = controlFrame(FrameType.CallEnd, call.channel, 0, body);
     for (const device of call.participants) {
+      // Best effort: the call has already ended here; a participant this
+      // notice cannot reach learns it from its own timeout or reconnect.
       this.#d.router.deliverTo(device, frame).catch(() => {});
     }
   }
@@ -370,6 +372,8 @@ export class CallService {
       keyframe_request: true,
       metadata: { system: true },
     });
+    // Best effort: a lost key-frame request only delays the picture until the
+    // sender's next periodic key frame.
     this.#d.router.deliverTo(sender, frame).catch(() => {});
   }
 

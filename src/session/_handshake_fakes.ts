@@ -39,7 +39,7 @@ import type {
 import type { KemKeyPair, SignatureKeyPair } from "../crypto/pq/mod.ts";
 import type { HandshakeDeps, ServerHandshake } from "./handshake.ts";
 import type { HandshakeStore } from "./identity.ts";
-import { StaticKeyring } from "./keyring.ts";
+import { StaticKeyring } from "../crypto/mod.ts";
 import { ReplayCache } from "./replay.ts";
 
 export const DOMAIN = "fake.test";

@@ -40,7 +40,7 @@ import type { HelloPayload } from "../proto/mod.ts";
 import type { HandshakeCommitted, UserRecord } from "../storage/mod.ts";
 import { HandshakeError } from "./errors.ts";
 import { type HandshakeStore, type IdentityPlan, resolveIdentity } from "./identity.ts";
-import { describeNoiseKey, type NoiseKeyring } from "./keyring.ts";
+import { describeNoiseKey, type NoiseKeyring } from "../crypto/mod.ts";
 import { helloPattern, NoiseExchange } from "./noise_exchange.ts";
 import type { ReplayCache } from "./replay.ts";
 

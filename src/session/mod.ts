@@ -10,7 +10,12 @@ export * from "./errors.ts";
 export * from "./handshake.ts";
 export type { HandshakeStore } from "./identity.ts";
 export type { HandshakeDriver } from "./handshake_phase.ts";
-export * from "./keyring.ts";
+export {
+  describeNoiseKey,
+  type NoiseKey,
+  type NoiseKeyring,
+  StaticKeyring,
+} from "../crypto/mod.ts";
 export * from "./observer.ts";
 export * from "./replay.ts";
 export { SessionRuntime } from "./runtime.ts";

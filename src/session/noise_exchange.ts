@@ -24,7 +24,7 @@ import {
   toHex,
 } from "../crypto/mod.ts";
 import { HandshakeError } from "./errors.ts";
-import type { NoiseKey, NoiseKeyring } from "./keyring.ts";
+import type { NoiseKey, NoiseKeyring } from "../crypto/mod.ts";
 
 /** What the Noise exchange needs from the server. */
 export interface NoiseExchangeDeps {

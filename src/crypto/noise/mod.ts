@@ -77,3 +77,4 @@ export {
   type VectorStatus,
   type VectorSummary,
 } from "./vectors.ts";
+export { describeNoiseKey, type NoiseKey, type NoiseKeyring, StaticKeyring } from "./keyring.ts";

@@ -26,7 +26,7 @@ import {
 } from "../../crypto/mod.ts";
 import { ML_DSA_65, pqSuite, type Signer } from "../../crypto/pq/mod.ts";
 import { type Logger, silentLogger } from "../../log/mod.ts";
-import type { NoiseKey, NoiseKeyring } from "../../session/mod.ts";
+import type { NoiseKey, NoiseKeyring } from "../../crypto/mod.ts";
 import { type ServerSecretRecord, type Store, StoreConflictError } from "../../storage/mod.ts";
 import { hoursToMs, isActiveAt, type RotationPolicy, SerialQueue } from "./settings.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { SignatureKeyPair } from "../crypto/pq/mod.ts";
+import type { SignatureKeyPair } from "../pq/mod.ts";
 
 /** One version of the server's Noise static key pair. */
 export interface NoiseKey {
