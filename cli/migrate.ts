@@ -10,6 +10,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { DatabaseSync } from "node:sqlite";
 import { loadConfig } from "../src/config/mod.ts";
+import { errorLine, messageOf } from "./errors.ts";
 import {
   createPostgresClient,
   describePostgresTarget,
@@ -97,7 +98,7 @@ export async function runMigrate(options: MigrateOptions, io: MigrateIo = stdIo)
     return 0;
   } catch (error) {
     if (midLine) io.write("failed\n");
-    io.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    io.error(errorLine("migrate", messageOf(error)));
     return 1;
   }
 }
@@ -142,7 +143,9 @@ function printReport(
   for (const m of report.migrations) io.write(statusLine(m));
   if (report.changed.length > 0 || report.unknown.length > 0) {
     const bad = [...report.changed, ...report.unknown].map((m) => formatVersion(m.version));
-    io.error(`error: migration ${bad.join(", ")} does not match this binary; see above`);
+    io.error(
+      errorLine("migrate", `migration ${bad.join(", ")} does not match this binary; see above`),
+    );
     return 1;
   }
   io.write(
