@@ -255,9 +255,15 @@ export class NoiseKeyManager implements NoiseKeyring {
     const secret = new Uint8Array(X25519_LENGTH + (this.#pqIdentity ? ML_DSA_65.seedLength : 0));
     secret.set(pair.privateKey);
     if (this.#pqIdentity) crypto.getRandomValues(secret.subarray(X25519_LENGTH));
+    // Versions are never reused, even after every row expired and was pruned:
+    // a client pinned to "version N" must never meet a different key under N.
+    const latest = Math.max(
+      rows[0]?.version ?? 0,
+      await this.#store.latestSecretVersion(NOISE_SECRET_NAME),
+    );
     const record: ServerSecretRecord = {
       name: NOISE_SECRET_NAME,
-      version: (rows[0]?.version ?? 0) + 1,
+      version: latest + 1,
       secret,
       public: pair.publicKey,
       metadata: {},
@@ -267,7 +273,7 @@ export class NoiseKeyManager implements NoiseKeyring {
       expiresAt: new Date(rotatesAt.getTime() + hoursToMs(this.#policy.graceHours)),
     };
     try {
-      await this.#store.insertSecret(record);
+      await this.#store.insertSecret(record, { neverReused: true });
       return record;
     } catch (error) {
       if (error instanceof StoreConflictError) return null;

@@ -212,3 +212,19 @@ Deno.test("a stored key without a PQ identity (32-byte row) is rotated once at s
     assert.deepEqual(versions(upgraded), [2, 1]);
   });
 });
+
+Deno.test("a version number is never reused, even after every stored key was deleted", async () => {
+  await withStore(async (store) => {
+    const clock = testClock();
+    const first = new NoiseKeyManager({ store, policy: POLICY, now: clock.now });
+    await first.start();
+    await first.rotateNow();
+    const used = (await store.listSecrets(NOISE_SECRET_NAME)).map((r) => r.version);
+    assert.deepEqual(used, [2, 1]);
+    for (const version of used) await store.deleteSecret(NOISE_SECRET_NAME, version);
+
+    const fresh = new NoiseKeyManager({ store, policy: POLICY, now: clock.now });
+    const keys = await fresh.start();
+    assert.deepEqual(keys.map((k) => k.version), [3]);
+  });
+});
