@@ -80,6 +80,13 @@ export function checkConfig(raw: RawConfig, ctx: Ctx): void {
     "reality_fingerprint",
     transport.reality_fingerprint,
   ]);
+  if (transport.shadowsocks.bind !== undefined && transport.shadowsocks.password === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: "required when transport.shadowsocks.bind is set",
+      path: ["transport", "shadowsocks", "password"],
+    });
+  }
   if (storage.backend === "postgres" && storage.postgres_dsn === undefined) {
     ctx.addIssue({
       code: "custom",

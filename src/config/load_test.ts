@@ -540,3 +540,40 @@ Deno.test("the sample commucat.toml loads and equals the defaults", () => {
   assert.equal(file, path);
   assert.deepEqual(config, load());
 });
+
+Deno.test("transport.shadowsocks: off by default; bind needs a password; bad values name the key", () => {
+  const off = load();
+  assert.equal(off.transport.shadowsocks.bind, undefined);
+  assert.equal(off.transport.shadowsocks.method, "chacha20-ietf-poly1305");
+  assert.equal(
+    errorOf(() => load({ overrides: { "transport.shadowsocks.bind": "127.0.0.1:8388" } })),
+    "config: transport.shadowsocks.password: required when transport.shadowsocks.bind is set",
+  );
+  assert.match(
+    errorOf(() =>
+      load({
+        env: {
+          COMMUCAT_SHADOWSOCKS_BIND: "127.0.0.1:8388",
+          COMMUCAT_SHADOWSOCKS_METHOD: "rc4-md5",
+        },
+      })
+    ),
+    /^config: transport\.shadowsocks\.method \(COMMUCAT_SHADOWSOCKS_METHOD\): expected one of /,
+  );
+  assert.equal(
+    errorOf(() => load({ overrides: { "transport.shadowsocks.password": "short" } })),
+    "config: transport.shadowsocks.password: expected a string of at least 8 characters, " +
+      "got <redacted>",
+  );
+  const on = load({
+    path: tomlFile(
+      `[transport.shadowsocks]\nbind = "127.0.0.1:8388"\nmethod = "aes-256-gcm"\n` +
+        `password = "a-long-password"\n`,
+    ),
+  });
+  assert.deepEqual(on.transport.shadowsocks, {
+    bind: "127.0.0.1:8388",
+    method: "aes-256-gcm",
+    password: "a-long-password",
+  });
+});

@@ -524,6 +524,26 @@ const admin = z.strictObject({
   }),
 });
 
+const shadowsocks = z.strictObject({
+  bind: optional(listenAddress(), {
+    example: "0.0.0.0:8388",
+    env: "COMMUCAT_SHADOWSOCKS_BIND",
+    description: "New. Shadowsocks AEAD (SIP004) listener: clients (e.g. through ss-local) reach " +
+      "the same server through the tunnel and speak TLS inside it. Unset → no listener; " +
+      "set → `transport.shadowsocks.password` is required.",
+  }),
+  method: key(oneOf(["chacha20-ietf-poly1305", "aes-256-gcm"]), "chacha20-ietf-poly1305", {
+    env: "COMMUCAT_SHADOWSOCKS_METHOD",
+    description: "New. The Shadowsocks AEAD cipher.",
+  }),
+  password: optional(secretText(8), {
+    example: "<a long random string>",
+    env: "COMMUCAT_SHADOWSOCKS_PASSWORD",
+    secret: true,
+    description: "New. The Shadowsocks password (key = EVP_BytesToKey(MD5)); never logged.",
+  }),
+});
+
 const transport = z.strictObject({
   reality_cert: optional(text("path"), {
     example: "/etc/commucat/reality.pem",
@@ -536,6 +556,7 @@ const transport = z.strictObject({
     env: "COMMUCAT_REALITY_FINGERPRINT",
     description: "BLAKE3 of the REALITY PEM text, hex32. Not used yet.",
   }),
+  shadowsocks: shadowsocks.prefault({}),
 });
 
 const log = z.strictObject({

@@ -96,5 +96,6 @@ Deno.test("secrets are flagged", () => {
     "ice.turn.<name>.secret",
     "storage.postgres_dsn",
     "storage.redis_url",
+    "transport.shadowsocks.password",
   ]);
 });

@@ -11,6 +11,8 @@ const SECRETS = {
   COMMUCAT_FEDERATION_SEED: "5e".repeat(32),
   COMMUCAT_NOISE_PRIVATE: "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f",
   COMMUCAT_NOISE_PUBLIC: "0d67bf305a47b22d47e102fdd00a3b9ae7c1948a480948d6b29604a613654f08",
+  COMMUCAT_SHADOWSOCKS_BIND: "127.0.0.1:8388",
+  COMMUCAT_SHADOWSOCKS_PASSWORD: "shadowsocks-password-secret",
 };
 
 Deno.test("summary: one line per key, secrets redacted, sources shown", () => {
@@ -32,6 +34,7 @@ Deno.test("summary: one line per key, secrets redacted, sources shown", () => {
       SECRETS.COMMUCAT_NOISE_PRIVATE,
       "turn-secret-value",
       "turn-password-value",
+      "shadowsocks-password-secret",
     ]
   ) {
     assert.ok(!text.includes(secret), `leaked ${secret}`);

@@ -41,7 +41,7 @@ import { createHttpApp, type ServerState } from "./http_app.ts";
 import { measureHybridReplyMs } from "./pq_cost.ts";
 import { startBackgroundJobs } from "./jobs.ts";
 import { loadServerKeys, type ServerKeys } from "./keys.ts";
-import { buildListeners } from "./listeners.ts";
+import { buildListeners, type BuiltListeners } from "./listeners.ts";
 import { newServerCounters, type ServerCounters, serverObserver } from "./observers.ts";
 import { buildSessions, keepaliveIntervalSeconds } from "./session_wiring.ts";
 import { type ServerSettings, storeSettingsOf } from "./settings.ts";
@@ -56,6 +56,8 @@ export interface RunningServer {
   /** Where it listens (resolved port when 0 was asked). */
   readonly addr: { hostname: string; port: number };
   readonly h2cAddr: { hostname: string; port: number } | null;
+  /** The Shadowsocks listener's address (`transport.shadowsocks.bind`), when configured. */
+  readonly shadowsocksAddr: { hostname: string; port: number } | null;
   readonly domain: string;
   readonly keys: ServerKeys;
   readonly store: Store;
@@ -280,6 +282,7 @@ export async function startServer(
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
   const started: Listener[] = [];
+  let built: BuiltListeners | null = null;
   const shutdown = shutdownSequence({
     state,
     workers: [
@@ -304,7 +307,8 @@ export async function startServer(
   const sink: ConnectionSink = { handle: (request, info) => app.fetch(request, info) };
   try {
     // Binding throws a ListenError naming the address and its config key.
-    started.push(...buildListeners(settings, { cert, key }, log));
+    built = buildListeners(settings, { cert, key }, log);
+    started.push(...built.all);
   } catch (error) {
     await shutdown();
     throw error;
@@ -314,8 +318,9 @@ export async function startServer(
 
   const addressOf = (a: Deno.NetAddr) => ({ hostname: a.hostname, port: a.port });
   return {
-    addr: addressOf(started[0].addr),
-    h2cAddr: started[1] ? addressOf(started[1].addr) : null,
+    addr: addressOf(built.main.addr),
+    h2cAddr: built.h2c ? addressOf(built.h2c.addr) : null,
+    shadowsocksAddr: built.shadowsocks ? addressOf(built.shadowsocks.addr) : null,
     domain: settings.domain,
     keys,
     store,

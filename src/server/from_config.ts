@@ -20,6 +20,13 @@ export function settingsFromConfig(
     hostname: bind.hostname,
     port: bind.port,
     h2c: s.h2cBind ? parseBind(s.h2cBind) : undefined,
+    shadowsocks: config.transport.shadowsocks.bind
+      ? {
+        ...parseBind(config.transport.shadowsocks.bind),
+        method: config.transport.shadowsocks.method,
+        password: config.transport.shadowsocks.password!,
+      }
+      : undefined,
     domain: s.domain,
     dataDir: s.dataDir,
     tls: s.tlsCert && s.tlsKey ? { certPath: s.tlsCert, keyPath: s.tlsKey } : null,

@@ -16,6 +16,13 @@ export interface ServerSettings {
   port: number;
   /** Optional plaintext (h2c / HTTP/1.1) listener for use behind a TLS proxy. */
   h2c?: { hostname: string; port: number };
+  /** `transport.shadowsocks.*`: the optional Shadowsocks AEAD listener (password never logged). */
+  shadowsocks?: {
+    hostname: string;
+    port: number;
+    method: "chacha20-ietf-poly1305" | "aes-256-gcm";
+    password: string;
+  };
   domain: string;
   dataDir: string;
   tls: { certPath: string; keyPath: string } | null;

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import {
+  ChunkOpener,
+  ChunkSealer,
+  evpBytesToKey,
+  MAX_PAYLOAD,
+  SHADOWSOCKS_METHODS,
+  ShadowsocksAuthError,
+  shadowsocksKey,
+  TAG_LENGTH,
+} from "./aead.ts";
+import { SaltFilter } from "./replay.ts";
+import { parseTarget, TargetAddressError } from "./target.ts";
+
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** A whole direction as sent: salt, then the sealed chunks. */
+function sealed(sealer: ChunkSealer, data: Uint8Array): Uint8Array {
+  return concat([sealer.salt, ...sealer.seal(data)]);
+}
+
+Deno.test("EVP_BytesToKey: the first 16 bytes are MD5(password), the next MD5(prev ‖ password)", () => {
+  const key = evpBytesToKey("foobar", 32);
+  // MD5("foobar"), a published value.
+  assert.equal(hex(key.subarray(0, 16)), "3858f62230ac3c915f300c664312c63f");
+  assert.equal(key.length, 32);
+  assert.notEqual(hex(key.subarray(16)), hex(key.subarray(0, 16)));
+});
+
+for (const method of SHADOWSOCKS_METHODS) {
+  Deno.test(`${method}: sealed chunks open to the same bytes, fed in any split`, () => {
+    const key = shadowsocksKey(method, "correct horse");
+    const data = crypto.getRandomValues(new Uint8Array(MAX_PAYLOAD * 2 + 100));
+    const wire = sealed(new ChunkSealer(key), data);
+    // Three chunks: each is a sealed length and a sealed payload.
+    assert.equal(wire.length, key.saltLength + 3 * (2 + TAG_LENGTH) + data.length + 3 * TAG_LENGTH);
+    for (const step of [1, 7, 4096, wire.length]) {
+      const opener = new ChunkOpener(key);
+      const out: Uint8Array[] = [];
+      for (let off = 0; off < wire.length; off += step) {
+        out.push(...opener.push(wire.subarray(off, off + step)));
+      }
+      assert.equal(hex(concat(out)), hex(data), `split ${step}`);
+      assert.equal(opener.buffered, 0);
+    }
+  });
+
+  Deno.test(`${method}: a flipped bit anywhere after the salt, or a wrong key, is refused`, () => {
+    const key = shadowsocksKey(method, "correct horse");
+    const wire = sealed(new ChunkSealer(key), new TextEncoder().encode("hello shadowsocks"));
+    for (let i = key.saltLength; i < wire.length; i += 5) {
+      const bad = wire.slice();
+      bad[i] ^= 0x01;
+      assert.throws(() => new ChunkOpener(key).push(bad), ShadowsocksAuthError, `byte ${i}`);
+    }
+    // A flipped salt bit changes the subkey: nothing opens either.
+    const badSalt = wire.slice();
+    badSalt[0] ^= 0x80;
+    assert.throws(() => new ChunkOpener(key).push(badSalt), ShadowsocksAuthError);
+    const other = shadowsocksKey(method, "wrong horse");
+    assert.throws(() => new ChunkOpener(other).push(wire), ShadowsocksAuthError);
+  });
+}
+
+Deno.test("the nonce counts per seal, so chunks cannot be reordered", () => {
+  const key = shadowsocksKey("aes-256-gcm", "pw123456");
+  const sealer = new ChunkSealer(key);
+  const a = sealer.seal(new TextEncoder().encode("first"));
+  const b = sealer.seal(new TextEncoder().encode("second"));
+  assert.throws(
+    () => new ChunkOpener(key).push(concat([sealer.salt, ...b, ...a])),
+    ShadowsocksAuthError,
+  );
+});
+
+Deno.test("target addresses: IPv4, domain, IPv6; incomplete → null; unknown type refused", () => {
+  assert.deepEqual(parseTarget(new Uint8Array([1, 127, 0, 0, 1, 0x20, 0xfb, 9])), {
+    host: "127.0.0.1",
+    port: 8443,
+    length: 7,
+  });
+  const domain = new Uint8Array([3, 9, ...new TextEncoder().encode("localhost"), 0x01, 0xbb]);
+  assert.deepEqual(parseTarget(domain), { host: "localhost", port: 443, length: 13 });
+  assert.equal(parseTarget(domain.subarray(0, 12)), null);
+  const v6 = new Uint8Array(19);
+  v6[0] = 4;
+  v6[16] = 1;
+  v6[18] = 80;
+  assert.deepEqual(parseTarget(v6), { host: "0:0:0:0:0:0:0:1", port: 80, length: 19 });
+  assert.throws(() => parseTarget(new Uint8Array([0x16, 3, 1])), TargetAddressError);
+});
+
+Deno.test("the salt filter refuses a salt seen before and stays bounded", () => {
+  const filter = new SaltFilter(3);
+  const salt = (n: number) => new Uint8Array(32).fill(n);
+  assert.ok(filter.add(salt(1)));
+  assert.equal(filter.add(salt(1)), false);
+  for (const n of [2, 3, 4]) assert.ok(filter.add(salt(n)));
+  assert.equal(filter.size, 3);
+  // The oldest was forgotten; the recent ones are still refused.
+  assert.ok(filter.add(salt(1)));
+  assert.equal(filter.add(salt(4)), false);
+});

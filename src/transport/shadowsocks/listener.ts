@@ -1,0 +1,291 @@
+/**
+ * The Shadowsocks AEAD listener (SIP004): a second port where clients reach
+ * the same server through a Shadowsocks tunnel (ss-local, or any SIP004
+ * client). Each accepted socket passes the connection caps, then its first
+ * chunk must authenticate under the configured key; the decrypted stream
+ * (after the target address, which is ignored: this server is the only
+ * destination) goes to a {@link LoopbackEngine}, which terminates the TLS the
+ * client speaks inside the tunnel and serves HTTP, with the socket peer as
+ * the client address.
+ *
+ * Probe resistance: a socket whose bytes do not authenticate (wrong key,
+ * garbage, a replayed salt, an unknown address type) gets no byte back — its
+ * input is read and dropped until the first-request timeout, then the socket
+ * is closed — exactly what an idle server looks like.
+ *
+ * @module
+ */
+import type { Logger } from "../../log/mod.ts";
+import { ListenError } from "../errors.ts";
+import type { AcceptedStream, ByteStream, ConnectionSink, Listener } from "../listener.ts";
+import { LoopbackEngine } from "../loopback_engine.ts";
+import {
+  ChunkOpener,
+  ChunkSealer,
+  ShadowsocksAuthError,
+  type ShadowsocksKey,
+  shadowsocksKey,
+  type ShadowsocksMethod,
+} from "./aead.ts";
+import { SaltFilter } from "./replay.ts";
+import { parseTarget } from "./target.ts";
+
+/** Why a socket was not served. */
+export type ShadowsocksDrop = "total" | "per_client" | "timeout" | "unauthenticated";
+
+/** Options of {@link ShadowsocksListener}. */
+export interface ShadowsocksListenerOptions {
+  /** The config key it comes from (`transport.shadowsocks.bind`). */
+  configKey: string;
+  hostname: string;
+  port: number;
+  method: ShadowsocksMethod;
+  /** The shared password; never logged. */
+  password: string;
+  /** The server's certificate and key: clients speak TLS inside the tunnel. */
+  tls: { cert: string; key: string };
+  /** Time from accept to the first HTTP request (tunnel and TLS handshakes included), ms. */
+  firstRequestTimeoutMs: number;
+  /** Takes a connection slot for a client address: a release function, or why not. */
+  admit: (remote: Deno.NetAddr) => (() => void) | "total" | "per_client";
+  log: Logger;
+  /** Salts remembered against replays (default 65536). */
+  replayCapacity?: number;
+  /** Called for every socket not served (metrics, tests). */
+  onDrop?: (reason: ShadowsocksDrop) => void;
+}
+
+/** Most decrypted bytes before the target address is complete (a domain is ≤ 255). */
+const MAX_TARGET_BYTES = 1 + 1 + 255 + 2;
+const MAX_ACCEPT_BACKOFF_MS = 1_000;
+const READ_BUFFER = 32 * 1024;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch { /* closed already */ }
+}
+
+async function writeAll(conn: Deno.Conn, chunk: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) off += await conn.write(chunk.subarray(off));
+}
+
+function concat(a: Uint8Array, parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, a.length));
+  out.set(a);
+  let off = a.length;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** The listener: see the module doc. */
+export class ShadowsocksListener implements Listener {
+  readonly name: string;
+  readonly #options: ShadowsocksListenerOptions;
+  readonly #key: ShadowsocksKey;
+  readonly #salts: SaltFilter;
+  readonly #listener: Deno.Listener;
+  readonly #engine: LoopbackEngine;
+  readonly #open = new Set<AbortController>();
+  #sink: ConnectionSink | null = null;
+  #closed = false;
+  #loop: Promise<void> | null = null;
+
+  /** Binds at once (a busy address fails here, naming the config key). */
+  constructor(options: ShadowsocksListenerOptions) {
+    this.#options = options;
+    this.#key = shadowsocksKey(options.method, options.password);
+    this.#salts = new SaltFilter(options.replayCapacity ?? 65_536);
+    const host = options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname;
+    const address = `${host}:${options.port}`;
+    try {
+      this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
+    } catch (error) {
+      throw new ListenError(options.configKey, address, error);
+    }
+    this.name = `shadowsocks ${options.method} ${address} (${options.configKey})`;
+    try {
+      this.#engine = new LoopbackEngine((request, info) => this.#sink!.handle(request, info), {
+        tls: options.tls,
+        log: options.log,
+      });
+    } catch (error) {
+      closeQuietly(this.#listener);
+      throw new ListenError(`loopback for ${options.configKey}`, "127.0.0.1", error);
+    }
+  }
+
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr as Deno.NetAddr;
+  }
+
+  start(sink: ConnectionSink): void {
+    if (this.#loop) return;
+    this.#sink = sink;
+    this.#loop = this.#acceptLoop();
+  }
+
+  async #acceptLoop(): Promise<void> {
+    let backoff = 0;
+    while (!this.#closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+        backoff = 0;
+      } catch (error) {
+        if (this.#closed) return;
+        backoff = Math.min(Math.max(backoff * 2, 10), MAX_ACCEPT_BACKOFF_MS);
+        this.#options.log.error("accept failed; pausing (descriptors exhausted?)", {
+          listener: this.name,
+          error: String(error),
+          retry_ms: backoff,
+        });
+        await sleep(backoff);
+        continue;
+      }
+      this.#admit(conn);
+    }
+  }
+
+  #admit(conn: Deno.Conn): void {
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const release = this.#options.admit(remote);
+    if (typeof release === "string") {
+      closeQuietly(conn);
+      this.#options.onDrop?.(release);
+      return;
+    }
+    const end = new AbortController();
+    this.#open.add(end);
+    end.signal.addEventListener("abort", () => closeQuietly(conn), { once: true });
+    const timer = setTimeout(() => {
+      this.#options.onDrop?.("timeout");
+      end.abort();
+    }, this.#options.firstRequestTimeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      this.#open.delete(end);
+      release();
+    };
+    this.#serve(conn, remote, end.signal, timer).then(done, (error) => {
+      this.#options.log.warn("shadowsocks connection failed", { error: String(error) });
+      closeQuietly(conn);
+      done();
+    });
+  }
+
+  /** Opens the tunnel, then serves HTTP in it until it ends. */
+  async #serve(
+    conn: Deno.Conn,
+    remoteAddr: Deno.NetAddr,
+    signal: AbortSignal,
+    timer: ReturnType<typeof setTimeout>,
+  ): Promise<void> {
+    const opener = new ChunkOpener(this.#key);
+    const buf = new Uint8Array(READ_BUFFER);
+    let plain: Uint8Array = new Uint8Array(0);
+    let saltChecked = false;
+    let start = -1;
+    while (start < 0) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) return closeQuietly(conn);
+      try {
+        plain = concat(plain, opener.push(buf.subarray(0, n)));
+        if (!saltChecked && plain.length > 0) {
+          saltChecked = true;
+          if (!this.#salts.add(opener.salt!)) return await this.#silence(conn, "replayed salt");
+        }
+        const target = parseTarget(plain);
+        if (target) start = target.length;
+        else if (plain.length > MAX_TARGET_BYTES) {
+          return await this.#silence(conn, "target address too long");
+        }
+      } catch (error) {
+        return await this.#silence(conn, String((error as Error).message));
+      }
+    }
+    const stream = this.#tunnel(conn, opener, plain.subarray(start));
+    const accepted: AcceptedStream = { stream, remoteAddr, signal };
+    const served = this.#engine.serve(accepted);
+    served.firstRequest.then(() => clearTimeout(timer));
+    await served.finished;
+  }
+
+  /** Reads and drops the socket's bytes until it ends or the first-request timeout closes it. */
+  async #silence(conn: Deno.Conn, why: string): Promise<void> {
+    this.#options.onDrop?.("unauthenticated");
+    this.#options.log.debug("shadowsocks: not authenticated; staying silent", {
+      listener: this.name,
+      why,
+    });
+    const sink = new Uint8Array(READ_BUFFER);
+    while ((await conn.read(sink).catch(() => null)) !== null) { /* dropped */ }
+    closeQuietly(conn);
+  }
+
+  /** The decrypted duplex stream of an authenticated connection. */
+  #tunnel(conn: Deno.Conn, opener: ChunkOpener, first: Uint8Array): ByteStream {
+    const sealer = new ChunkSealer(this.#key);
+    let saltSent = false;
+    const buf = new Uint8Array(READ_BUFFER);
+    const readable = new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (first.length > 0) controller.enqueue(first.slice());
+      },
+      async pull(controller) {
+        for (;;) {
+          const n = await conn.read(buf).catch(() => null);
+          if (n === null) return controller.close();
+          let payloads: Uint8Array[];
+          try {
+            payloads = opener.push(buf.subarray(0, n));
+          } catch (error) {
+            // Tampering mid-stream: end the connection (no byte is sent about it).
+            if (!(error instanceof ShadowsocksAuthError)) throw error;
+            closeQuietly(conn);
+            return controller.error(error);
+          }
+          for (const p of payloads) controller.enqueue(p);
+          if (payloads.length > 0) return;
+        }
+      },
+    });
+    const writable = new WritableStream<Uint8Array>({
+      async write(chunk) {
+        const sealed = sealer.seal(chunk);
+        if (!saltSent) {
+          saltSent = true;
+          sealed.unshift(sealer.salt);
+        }
+        await writeAll(conn, concat(new Uint8Array(0), sealed));
+      },
+    });
+    return { readable, writable, close: () => closeQuietly(conn) };
+  }
+
+  /** Stops accepting; HTTP requests in flight finish, then the connections are closed. */
+  async shutdown(): Promise<void> {
+    this.#stopAccepting();
+    await this.#engine.shutdown();
+    for (const end of this.#open) end.abort();
+  }
+
+  /** Ends every connection now. */
+  close(): void {
+    this.#stopAccepting();
+    for (const end of this.#open) end.abort();
+    this.#engine.close();
+  }
+
+  #stopAccepting(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeQuietly(this.#listener);
+  }
+}
