@@ -71,7 +71,10 @@ Deno.test("migrate fails with one line on a changed migration", async () => {
     const io = capture();
     assert.equal(await runMigrate({ db }, io), 1);
     assert.equal(io.err.length, 1);
-    assert.match(io.err[0], /^commucat: migrate: migration 0001 \(0001_initial\.sql\) was modified/);
+    assert.match(
+      io.err[0],
+      /^commucat: migrate: migration 0001 \(0001_initial\.sql\) was modified/,
+    );
     assert.equal(io.out, "");
 
     const status = capture();
