@@ -1,12 +1,19 @@
 /**
  * The Shadowsocks AEAD listener (`transport.shadowsocks.*`) against the real
  * third-party client, shadowsocks-libev's `ss-local`: a TLS request through
- * its SOCKS5 port reaches the server; a wrong password, garbage and a wrong
+ * its SOCKS5 port reaches the server, the SDK client completes a /connect
+ * handshake and chats through it (Deno's fetch speaks SOCKS5); a wrong password, garbage and a wrong
  * key get silence (no byte, then a close), and the listener keeps serving.
  */
 import assert from "node:assert/strict";
 import { ChunkSealer, shadowsocksKey } from "../src/transport/shadowsocks/mod.ts";
+import { CommuCatClient } from "../src/client/mod.ts";
+import { fromUtf8 } from "../src/crypto/mod.ts";
+import { FrameType } from "../src/proto/mod.ts";
+import { befriend } from "./helpers/api.ts";
+import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
+import { within } from "./helpers/raw.ts";
 
 const ssLocal = await new Deno.Command("sh", {
   args: ["-c", "command -v ss-local"],
@@ -154,6 +161,59 @@ for (const method of ["chacha20-ietf-poly1305", "aes-256-gcm"] as const) {
     },
   });
 }
+
+Deno.test({
+  name: `the SDK client completes /connect through ss-local and chats with a direct client${
+    ssLocal ? "" : " (SKIPPED: ss-local missing)"
+  }`,
+  ignore: !ssLocal,
+  async fn() {
+    await withServer("chacha20-ietf-poly1305", async (srv) => {
+      const local = await startSsLocal(srv, "chacha20-ietf-poly1305", PASSWORD);
+      // Deno's fetch speaks SOCKS5 to ss-local; the client's TLS runs inside the tunnel.
+      const viaSocks = Deno.createHttpClient({
+        caCerts: [srv.certificatePem],
+        proxy: { url: `socks5://127.0.0.1:${local.port}` },
+      });
+      // The proxy setting is honoured (a closed SOCKS port fails), so the session below is tunneled.
+      const deadProxy = Deno.createHttpClient({
+        caCerts: [srv.certificatePem],
+        proxy: { url: `socks5://127.0.0.1:${freePort()}` },
+      });
+      await assert.rejects(fetch(`${srv.url}/healthz`, { client: deadProxy }));
+      deadProxy.close();
+      const tunneledDevice = newDevice("ss");
+      const directDevice = newDevice("direct");
+      const tunneled = await within(
+        CommuCatClient.connect(connectOptions(srv, tunneledDevice, { httpClient: viaSocks })),
+        "the handshake through ss-local",
+      );
+      const direct = await within(
+        CommuCatClient.connect(connectOptions(srv, directDevice)),
+        "direct",
+      );
+      try {
+        await within(befriend(srv, tunneled, direct), "the friendship");
+        await within(tunneled.join(7, [directDevice.deviceId]), "the join");
+        const pass = async (from: CommuCatClient, to: CommuCatClient, text: string) => {
+          await within(from.send(7, text), `the Ack for ${text}`);
+          const got = await within(to.next(), `${text} to arrive`);
+          assert.ok(got);
+          assert.equal(got.type, FrameType.Msg);
+          assert.equal(fromUtf8(got.payload), text);
+        };
+        await pass(tunneled, direct, "through the tunnel");
+        await pass(direct, tunneled, "back through the tunnel");
+      } finally {
+        tunneled.close();
+        direct.close();
+        await within(Promise.all([tunneled.finished, direct.finished]), "the clients to close");
+        viaSocks.close();
+        await local.stop();
+      }
+    });
+  },
+});
 
 Deno.test({
   name: `a wrong password gets silence and the listener keeps serving others${
