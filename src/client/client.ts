@@ -7,11 +7,13 @@
  * @module
  */
 import {
+  answerRekey,
   type Backend,
   certificateToJson,
   concatBytes,
   createHandshake,
   type DeviceCertificate,
+  EpochTransport,
   fromHex,
   fromUtf8,
   type Handshake,
@@ -19,7 +21,6 @@ import {
   MAX_TRANSPORT_PLAINTEXT,
   nativeEd25519,
   nobleEd25519,
-  type NoiseTransport,
   parseCertificate,
   proveDeviceKey,
   serverSignatureMessage,
@@ -45,6 +46,10 @@ import {
   FrameDecoder,
   FrameType,
   helloFrame,
+  isRekeyBody,
+  parseRekeyBody,
+  REKEY_CAPABILITY,
+  rekeyBody,
   UnitDecoder,
 } from "../proto/mod.ts";
 import { ML_DSA_65, pqSuite } from "../crypto/pq/mod.ts";
@@ -132,7 +137,11 @@ export class CommuCatClient {
   readonly session: SessionInfo;
   readonly mode: ConnectMode;
   #channel: ClientChannel;
-  #transport: NoiseTransport;
+  #transport: EpochTransport;
+  readonly #backend: Backend;
+  /** Set between sending a rekey `reply` and reading the server's `done`. */
+  #rekeyDone: (() => void) | null = null;
+  #rekeyAnswering = false;
   #units: UnitDecoder;
   #frames = new FrameDecoder();
   #sequence: number;
@@ -150,14 +159,16 @@ export class CommuCatClient {
   /** @internal Use {@link CommuCatClient.connect}. */
   constructor(
     channel: ClientChannel,
-    transport: NoiseTransport,
+    transport: EpochTransport,
     units: UnitDecoder,
     iterator: AsyncIterator<Uint8Array>,
     session: SessionInfo,
     nextSequence: number,
     lastServerSequence: number,
     acknowledgeDeliveries = true,
+    backend: Backend = "native",
   ) {
+    this.#backend = backend;
     this.#acknowledgeDeliveries = acknowledgeDeliveries;
     this.#channel = channel;
     this.#transport = transport;
@@ -197,6 +208,11 @@ export class CommuCatClient {
   /** True once the connection ended. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Completed in-session rekeys (PROTOCOL.md §3): the epoch of our sending key. */
+  get rekeys(): number {
+    return this.#transport.epoch;
   }
 
   /** Resolves when the connection ends. */
@@ -353,6 +369,10 @@ export class CommuCatClient {
     this.#lastServerSequence = frame.sequence;
     this.#scheduleAck();
     const control = (frame.control ?? {}) as Record<string, unknown>;
+    if (frame.type === FrameType.KeyUpdate && isRekeyBody(frame.channel, control)) {
+      this.#onRekey(control);
+      return;
+    }
     if (frame.type === FrameType.Ack && typeof control.ack === "number") {
       if (control.upto === true) {
         // Cumulative: every request up to `ack` without an answer of its own was routed.
@@ -381,6 +401,56 @@ export class CommuCatClient {
     }
     this.#inbox.push(frame);
     this.#wake();
+  }
+
+  /**
+   * A server rekey message (PROTOCOL.md §3): `init` is answered with `reply`
+   * (our sending key switches right after it), `done` switches our receiving
+   * key before the next transport message is read. Anything out of order
+   * ends the connection: the keys of the two sides would no longer match.
+   */
+  #onRekey(control: Record<string, unknown>): void {
+    let message;
+    try {
+      message = parseRekeyBody(control);
+      if (message.step === "reply") throw new Error("rekey: the server sent a reply");
+      if (message.step === "done" && this.#rekeyDone === null) {
+        throw new Error("rekey: done without a pending exchange");
+      }
+      if (message.step === "init" && (this.#rekeyAnswering || this.#rekeyDone !== null)) {
+        throw new Error("rekey: init while an exchange is running");
+      }
+    } catch (error) {
+      this.#fail(error as Error);
+      return;
+    }
+    if (message.step === "done") {
+      this.#rekeyDone!();
+      this.#rekeyDone = null;
+      return;
+    }
+    this.#rekeyAnswering = true;
+    answerRekey(this.#transport, message.noise, this.#backend).then(
+      ({ reply, afterReply, onDone }) => {
+        this.#rekeyAnswering = false;
+        if (this.#closed) return;
+        this.sendFrame(
+          FrameType.KeyUpdate,
+          0,
+          controlFrame(FrameType.KeyUpdate, 0, 0, rekeyBody("reply", reply)).payload,
+        );
+        afterReply();
+        this.#rekeyDone = onDone;
+      },
+      (error) => this.#fail(new Error(`rekey: ${(error as Error).message}`)),
+    );
+  }
+
+  /** Ends the connection because of `error`; pending requests reject with it. */
+  #fail(error: Error): void {
+    for (const waiter of this.#waiters.values()) waiter.reject(error);
+    this.#waiters.clear();
+    this.close();
   }
 
   #scheduleAck(): void {
@@ -503,7 +573,8 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
     devicePublic: toHex(devicePublic),
     zkp: zkpToJson(proof),
     // Cumulative Acks for our requests (PROTOCOL.md §4); an older server ignores this.
-    capabilities: [ACK_UPTO_CAPABILITY],
+    // …and in-session rekeys the server starts (PROTOCOL.md §3).
+    capabilities: [ACK_UPTO_CAPABILITY, REKEY_CAPABILITY],
     user: options.user,
     certificateJson: options.certificate ? certificateText(options.certificate) : undefined,
   }, sequence++)));
@@ -545,7 +616,7 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
     const msg3 = noise.writeMessage();
     channel.write(encodeFrame(authMessage(authFrame.channel, sequence++, toHex(msg3))));
   }
-  const transport = noise.split();
+  const transport = new EpochTransport(noise.split());
   // The Ack is the first transport message; a refusal here is a plaintext Error.
   const blob = await nextBlob();
   let ackFrame: DecodedFrame | null = null;
@@ -575,6 +646,7 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
     sequence,
     ackFrame.sequence,
     options.acknowledgeDeliveries ?? true,
+    backend,
   );
   return client;
 }

@@ -577,3 +577,22 @@ Deno.test("transport.shadowsocks: off by default; bind needs a password; bad val
     password: "a-long-password",
   });
 });
+
+Deno.test("in-session rekey triggers: defaults, file values, one-line errors naming the key", () => {
+  const defaults = load();
+  assert.equal(defaults.server.rekeyAfterMessages, 1_000_000);
+  assert.equal(defaults.server.rekeyAfterMinutes, 60);
+  const c = load({
+    path: tomlFile("[server]\nrekey_after_messages = 500\nrekey_after_minutes = 0\n"),
+  });
+  assert.equal(c.server.rekeyAfterMessages, 500);
+  assert.equal(c.server.rekeyAfterMinutes, 0);
+  assert.match(
+    errorOf(() => load({ env: { COMMUCAT_REKEY_AFTER_MINUTES: "-1" } })),
+    /^config: server\.rekey_after_minutes \(COMMUCAT_REKEY_AFTER_MINUTES\): /,
+  );
+  assert.match(
+    errorOf(() => load({ path: tomlFile("[server]\nrekey_after_messages = 1.5\n") })),
+    /^config: server\.rekey_after_messages: /,
+  );
+});

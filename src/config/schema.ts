@@ -85,6 +85,17 @@ const server = z.strictObject({
     description: "New. After the handshake, a frame (or Noise unit) whose first bytes arrived " +
       "must be complete within this time, or the connection is closed; 0 = no limit.",
   }),
+  rekey_after_messages: key(nonNegativeInt(), 1_000_000, {
+    env: "COMMUCAT_REKEY_AFTER_MESSAGES",
+    description: "New. In-session rekey: after this many transport messages in either direction " +
+      "under one key, the server runs a fresh X25519 + ML-KEM exchange inside the tunnel and both " +
+      'sides switch keys (clients with the Hello capability "rekey"); 0 = no count trigger.',
+  }),
+  rekey_after_minutes: key(nonNegativeInt(), 60, {
+    env: "COMMUCAT_REKEY_AFTER_MINUTES",
+    description: "New. In-session rekey when the session's keys are this old (see " +
+      "`rekey_after_messages`); 0 = no time trigger.",
+  }),
   max_handshakes_in_flight: key(positiveInt(), 256, {
     env: "COMMUCAT_MAX_HANDSHAKES",
     description: "New. Concurrent unauthenticated handshakes; further connections are refused.",

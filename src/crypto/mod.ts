@@ -16,8 +16,10 @@ export * from "./id.ts";
 export * from "./rotation_proof.ts";
 export * from "./zkp.ts";
 export {
+  answerRekey,
   type Backend,
   createHandshake,
+  EpochTransport,
   findSessionPattern,
   generateKeyPair,
   type Handshake,
@@ -28,6 +30,7 @@ export {
   MAX_TRANSPORT_PLAINTEXT,
   NoiseError,
   type NoiseTransport,
+  RekeyInitiator,
   SERVER_SIGNATURE_DOMAIN,
   serverSignatureMessage,
   SESSION_PATTERN_NAMES,

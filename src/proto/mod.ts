@@ -29,3 +29,4 @@ export * from "./base64.ts";
 export * from "./bootstrap.ts";
 export * from "./ids.ts";
 export * from "./connect_mode.ts";
+export * from "./rekey.ts";

@@ -51,6 +51,8 @@ export function settingsFromConfig(
     maxAutoDevicesPerUser: s.maxAutoDevicesPerUser,
     handshakeTimeoutMs: s.handshakeTimeoutMs,
     partialFrameTimeoutMs: s.partialFrameTimeoutMs,
+    rekeyAfterMessages: s.rekeyAfterMessages,
+    rekeyAfterMs: s.rekeyAfterMinutes * 60_000,
     outboundQueueFrames: s.outboundQueueFrames,
     outboundQueueBytes: s.outboundQueueBytes,
     presenceTtlSeconds: config.limits.presenceTtl,

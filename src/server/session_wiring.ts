@@ -86,6 +86,7 @@ export function buildSessions(p: SessionParts): Sessions {
     instanceId: p.instanceId,
     handshakeTimeoutMs: s.handshakeTimeoutMs,
     partialFrameTimeoutMs: s.partialFrameTimeoutMs,
+    rekey: { afterMessages: s.rekeyAfterMessages, afterMs: s.rekeyAfterMs },
     outboundQueueFrames: s.outboundQueueFrames,
     outboundQueueBytes: s.outboundQueueBytes,
     inboundQueueBytes: 32 * 1024 * 1024,

@@ -42,6 +42,10 @@ export interface ServerSettings {
   handshakeTimeoutMs: number;
   /** `server.partial_frame_timeout_ms`: a frame begun after the handshake must complete in time (0 = off). */
   partialFrameTimeoutMs: number;
+  /** `server.rekey_after_messages` (0 = off). */
+  rekeyAfterMessages: number;
+  /** `server.rekey_after_minutes` in milliseconds (0 = off). */
+  rekeyAfterMs: number;
   outboundQueueFrames: number;
   outboundQueueBytes: number;
   presenceTtlSeconds: number;
@@ -131,6 +135,8 @@ export function defaultSettings(overrides: Partial<ServerSettings> = {}): Server
     maxAutoDevicesPerUser: 1,
     handshakeTimeoutMs: 10_000,
     partialFrameTimeoutMs: 30_000,
+    rekeyAfterMessages: 1_000_000,
+    rekeyAfterMs: 3_600_000,
     outboundQueueFrames: 1024,
     outboundQueueBytes: 4 * 1024 * 1024,
     presenceTtlSeconds: 30,

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { EpochTransport } from "../crypto/mod.ts";
 import { controlFrame, type Frame, FrameType } from "../proto/mod.ts";
 import type { DeliveryOrigin, Peer, PeerRegistry, Presence, Router } from "../router/mod.ts";
 import type { Store } from "../storage/mod.ts";
@@ -24,6 +25,7 @@ import {
 } from "./handshake_phase.ts";
 import type { ConnectionObserver } from "./observer.ts";
 import { Outbound } from "./outbound.ts";
+import type { RekeyPolicy } from "./rekey.ts";
 import type { SessionRuntime } from "./runtime.ts";
 
 export type { CloseReason } from "./close_reason.ts";
@@ -54,6 +56,8 @@ export interface ConnectionDeps {
   inboundQueueBytes: number;
   /** A frame begun after the handshake must be complete within this time (0 = no limit). */
   partialFrameTimeoutMs: number;
+  /** `server.rekey_after_messages` / `rekey_after_minutes` (absent: no rekeying). */
+  rekey?: RekeyPolicy;
   presenceTtlSeconds: number;
   sessionTtlSeconds: number;
   log: Logger;
@@ -217,7 +221,11 @@ export class ServerConnection implements Peer {
     this.userId = established.userId;
     this.sessionId = established.sessionId;
     this.#handshake = null;
-    this.#out.encryptWith(established.transport);
+    // A client that answers rekeys gets a transport whose keys can switch (PROTOCOL.md §3).
+    const transport = outcome.rekey
+      ? new EpochTransport(established.transport)
+      : established.transport;
+    this.#out.encryptWith(transport);
     this.#session = new EstablishedPhase(
       {
         peer: this,
@@ -231,10 +239,12 @@ export class ServerConnection implements Peer {
         observer: d.observer,
         acks: d.runtime.acks,
         partialFrameTimeoutMs: d.partialFrameTimeoutMs,
+        rekey: d.rekey,
       },
       this.#out,
       {
-        transport: established.transport,
+        transport,
+        rekey: outcome.rekey,
         cumulativeAcks: outcome.cumulativeAcks,
         connectionId: this.connectionId,
       },

@@ -10,13 +10,14 @@
  *
  * @module
  */
-import type { NoiseTransport } from "../crypto/mod.ts";
+import type { EpochTransport, NoiseTransport } from "../crypto/mod.ts";
 import {
   controlFrame,
   type DecodedFrame,
   type Frame,
   FrameDecoder,
   FrameType,
+  isRekeyBody,
   UnitDecoder,
 } from "../proto/mod.ts";
 import type { Peer, RouteOptions, Router, RouteReply } from "../router/mod.ts";
@@ -27,6 +28,7 @@ import { codecText } from "./handshake_phase.ts";
 import type { ConnectionObserver } from "./observer.ts";
 import type { Outbound } from "./outbound.ts";
 import type { OwedAckScheduler } from "./owed_acks.ts";
+import { type RekeyPolicy, SessionRekey } from "./rekey.ts";
 
 /** Largest encoded frame one Noise message can carry (65535 − 16-byte tag). */
 export const MAX_DELIVERABLE_FRAME = 65519;
@@ -71,6 +73,8 @@ export interface EstablishedDeps {
   acks: OwedAckScheduler;
   /** A frame (or Noise unit) begun must be complete within this time (0 = no limit). */
   partialFrameTimeoutMs: number;
+  /** When to rekey sessions whose client answers rekeys (Hello capability "rekey"). */
+  rekey?: RekeyPolicy;
 }
 
 /** Upstream processing of an established session. */
@@ -81,6 +85,7 @@ export class EstablishedPhase {
   readonly #transport: NoiseTransport;
   readonly #routeOptions: RouteOptions | undefined;
   readonly #connectionId: string;
+  readonly #rekey: SessionRekey | null = null;
   #units = new UnitDecoder();
   #frames = new FrameDecoder({ maxFrameLength: MAX_ESTABLISHED_FRAME });
   #lastClientSequence = 0;
@@ -105,7 +110,13 @@ export class EstablishedPhase {
     side: EstablishedSide,
     deps: EstablishedDeps,
     out: Outbound,
-    session: { transport: NoiseTransport; cumulativeAcks: boolean; connectionId: string },
+    session: {
+      transport: NoiseTransport | EpochTransport;
+      cumulativeAcks: boolean;
+      connectionId: string;
+      /** The client answers rekeys (its transport is an EpochTransport). */
+      rekey?: boolean;
+    },
   ) {
     this.#side = side;
     this.#deps = deps;
@@ -113,6 +124,22 @@ export class EstablishedPhase {
     this.#transport = session.transport;
     this.#routeOptions = session.cumulativeAcks ? DEFER_PLAIN_ACK : undefined;
     this.#connectionId = session.connectionId;
+    const policy = deps.rekey;
+    if (session.rekey && policy && (policy.afterMessages > 0 || policy.afterMs > 0)) {
+      this.#rekey = new SessionRekey(session.transport as EpochTransport, policy, {
+        send: (frame) => this.#send(frame),
+        refuse: (detail, about) => this.sendError("rekey", detail, about),
+        fail: (detail, about) => {
+          this.sendError("rekey", detail, about);
+          this.#side.close("protocol_error", "rekey failed");
+        },
+      });
+    }
+  }
+
+  /** Completed rekeys of this session (0 without rekeying). */
+  get rekeys(): number {
+    return this.#rekey?.epoch ?? 0;
   }
 
   /** Handles upstream bytes; synchronous unless routing has to wait. */
@@ -130,8 +157,13 @@ export class EstablishedPhase {
     return result;
   }
 
-  /** Stops the phase's timer (the connection closed). */
+  /** Stops the phase's timers (the connection closed). */
   stop(): void {
+    this.#stopPartialTimer();
+    this.#rekey?.stop();
+  }
+
+  #stopPartialTimer(): void {
     clearTimeout(this.#partialTimer);
     this.#partialTimer = undefined;
   }
@@ -175,9 +207,10 @@ export class EstablishedPhase {
   /** After a chunk: schedule the owed Ack; watch a frame left half-received. */
   #afterChunk(): void {
     this.#flushOwedAckSoon();
+    if (this.#side.isOpen()) this.#rekey?.check();
     const partial = this.#units.buffered > 0 || this.#frames.buffered > 0;
     if (!partial || !this.#side.isOpen()) {
-      this.stop();
+      this.#stopPartialTimer();
       return;
     }
     const ms = this.#deps.partialFrameTimeoutMs;
@@ -250,6 +283,14 @@ export class EstablishedPhase {
       case FrameType.Error:
         this.#deps.log.info("client error frame", { connection: this.#connectionId });
         return;
+      case FrameType.KeyUpdate:
+        // Session-level, never routed (PROTOCOL.md §3, "In-session rekey").
+        if (isRekeyBody(frame.channel, frame.control)) {
+          if (this.#rekey) return this.#rekey.receive(frame);
+          this.sendError("rekey", "this session does not rekey", frame);
+          return;
+        }
+        break;
       case FrameType.Hello:
       case FrameType.Auth:
         this.sendError("unexpected", "handshake frames are not valid after the handshake", frame);

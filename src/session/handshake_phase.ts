@@ -13,6 +13,7 @@ import {
   FrameType,
   frameTypeLabel,
   isCodecError,
+  REKEY_CAPABILITY,
 } from "../proto/mod.ts";
 import { HandshakeError } from "./errors.ts";
 import type { Established } from "./handshake.ts";
@@ -52,6 +53,8 @@ export interface HandshakeOutcome {
   established: Established;
   /** The client asked for cumulative Acks (Hello capability "ack-upto"). */
   cumulativeAcks: boolean;
+  /** The client answers server-initiated rekeys (Hello capability "rekey"). */
+  rekey: boolean;
   /** Bytes after the last handshake frame: the first established-phase units. */
   rest: Uint8Array;
 }
@@ -69,6 +72,7 @@ export class HandshakePhase {
   #buffer: Uint8Array = NO_BYTES;
   #awaitingAuth = false;
   #cumulativeAcks = false;
+  #rekey = false;
 
   constructor(driver: HandshakeDriver, side: HandshakeSide) {
     this.#driver = driver;
@@ -96,7 +100,12 @@ export class HandshakePhase {
       this.#side.frameIn(decoded.frame.type);
       const established = await this.#frame(decoded.frame);
       if (established) {
-        return { established, cumulativeAcks: this.#cumulativeAcks, rest: buf.slice() };
+        return {
+          established,
+          cumulativeAcks: this.#cumulativeAcks,
+          rekey: this.#rekey,
+          rest: buf.slice(),
+        };
       }
       if (this.#side.isClosed()) return null;
     }
@@ -116,6 +125,7 @@ export class HandshakePhase {
       const capabilities = (frame.control as { capabilities?: unknown } | null)?.capabilities;
       this.#cumulativeAcks = Array.isArray(capabilities) &&
         capabilities.includes(ACK_UPTO_CAPABILITY);
+      this.#rekey = Array.isArray(capabilities) && capabilities.includes(REKEY_CAPABILITY);
       const auth = await driver.hello(frame);
       // The handshake timeout may have closed us while the store answered.
       if (this.#side.isClosed()) return null;

@@ -19,3 +19,4 @@ export {
 export * from "./observer.ts";
 export * from "./replay.ts";
 export { SessionRuntime } from "./runtime.ts";
+export type { RekeyPolicy } from "./rekey.ts";

@@ -1,0 +1,136 @@
+/**
+ * The server's side of the in-session rekey (PROTOCOL.md §3, "In-session
+ * rekey"): the server starts a fresh NNhfs exchange once the current keys
+ * carried `afterMessages` transport messages in either direction or are
+ * `afterMs` old, and switches its keys at the points `rekey.ts` in the Noise
+ * layer fixes. The server initiates because the policy is the operator's
+ * (one config for every session) and the client then only answers.
+ *
+ * @module
+ */
+import { type Backend, type EpochTransport, RekeyInitiator } from "../crypto/mod.ts";
+import {
+  controlFrame,
+  type DecodedFrame,
+  type Frame,
+  FrameType,
+  parseRekeyBody,
+  REKEY_CHANNEL,
+  rekeyBody,
+} from "../proto/mod.ts";
+
+/** When to rekey; 0 turns a trigger off. */
+export interface RekeyPolicy {
+  /** Transport messages under one key (either direction) before a rekey. */
+  afterMessages: number;
+  /** Age of the keys, milliseconds, before a rekey. */
+  afterMs: number;
+}
+
+/** What a rekey needs from its session. */
+export interface RekeySide {
+  /** Sends a frame under the current sending key. */
+  send(frame: Frame): void;
+  /** The client's rekey message `about` was refused; the session goes on (an Error frame). */
+  refuse(detail: string, about?: Frame): void;
+  /** The exchange broke after the client switched keys: the session must end. */
+  fail(detail: string, about?: Frame): void;
+}
+
+/** Rekeys one established session (server = initiator). */
+export class SessionRekey {
+  readonly #transport: EpochTransport;
+  readonly #policy: RekeyPolicy;
+  readonly #side: RekeySide;
+  readonly #backend: Backend;
+  /** The running exchange: starting, waiting for the reply, or finishing; null when idle. */
+  #exchange: RekeyInitiator | "starting" | "finishing" | null = null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timeDue = false;
+  #stopped = false;
+
+  constructor(
+    transport: EpochTransport,
+    policy: RekeyPolicy,
+    side: RekeySide,
+    backend: Backend = "native",
+  ) {
+    this.#transport = transport;
+    this.#policy = policy;
+    this.#side = side;
+    this.#backend = backend;
+    this.#arm();
+  }
+
+  /** Completed rekeys (the current sending epoch). */
+  get epoch(): number {
+    return this.#transport.epoch;
+  }
+
+  /** Starts a rekey if one is due and none is running. */
+  check(): void {
+    if (this.#stopped || this.#exchange !== null) return;
+    const n = BigInt(this.#policy.afterMessages);
+    const byCount = n > 0n && (this.#transport.sendNonce >= n || this.#transport.recvNonce >= n);
+    if (!byCount && !this.#timeDue) return;
+    this.#exchange = "starting";
+    RekeyInitiator.start(this.#transport, this.#backend).then(({ rekey, init }) => {
+      if (this.#stopped) return;
+      this.#exchange = rekey;
+      this.#side.send(controlFrame(FrameType.KeyUpdate, REKEY_CHANNEL, 0, rekeyBody("init", init)));
+    }, (error) => this.#side.fail(`rekey could not start: ${String(error)}`));
+  }
+
+  /**
+   * Handles a rekey message from the client. The client only answers: a
+   * `reply` while an exchange waits for it completes the exchange (the
+   * server sends `done` under the old key and switches); anything else is
+   * refused and changes nothing. A `reply` that does not complete the
+   * exchange fails the session (the client already sends with new keys).
+   */
+  receive(frame: DecodedFrame): void | Promise<void> {
+    let reply: Uint8Array;
+    try {
+      const message = parseRekeyBody(frame.control);
+      if (message.step !== "reply") {
+        throw new Error(
+          `the server starts rekeys; a client sends only "reply", not "${message.step}"`,
+        );
+      }
+      reply = message.noise;
+    } catch (error) {
+      this.#side.refuse((error as Error).message, frame);
+      return;
+    }
+    const exchange = this.#exchange;
+    if (!(exchange instanceof RekeyInitiator)) {
+      this.#side.refuse("no rekey is waiting for a reply (replayed or unsolicited)", frame);
+      return;
+    }
+    this.#exchange = "finishing"; // a replayed reply is refused, no new exchange starts meanwhile
+    return exchange.onReply(reply).then((switchSend) => {
+      if (this.#stopped) return;
+      this.#side.send(controlFrame(FrameType.KeyUpdate, REKEY_CHANNEL, 0, rekeyBody("done")));
+      switchSend();
+      this.#exchange = null;
+      this.#timeDue = false;
+      this.#arm();
+    }, (error) => this.#side.fail(`rekey reply rejected: ${(error as Error).message}`, frame));
+  }
+
+  /** Ends the timer (the session closed). */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+
+  #arm(): void {
+    clearTimeout(this.#timer);
+    if (this.#policy.afterMs <= 0 || this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#timeDue = true;
+      this.check();
+    }, this.#policy.afterMs);
+    Deno.unrefTimer(this.#timer);
+  }
+}
