@@ -12,6 +12,7 @@ import { FrameType } from "../src/proto/mod.ts";
 import { befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
+import { openRawSession } from "./helpers/raw.ts";
 
 const MESSAGES = 60;
 const BATCH = 5;
@@ -90,6 +91,26 @@ Deno.test("rekey e2e: malformed or unsolicited rekey messages get a rekey Error;
     assert.equal(typeof ack.ack, "number");
     assert.equal(client.closed, false);
     await client.closeGracefully();
+  } finally {
+    await srv.stop();
+  }
+});
+
+Deno.test('rekey e2e: a client without the "rekey" capability is never rekeyed', async () => {
+  const srv = await startTestServer({ rekeyAfterMessages: 2, rekeyAfterMs: 0 });
+  try {
+    const session = await openRawSession(srv, newDevice("norekey"));
+    // Every reply decrypts under the handshake's keys: no init ever comes.
+    for (let sequence = 3; sequence < 10; sequence++) {
+      session.sendControl(FrameType.Presence, 0, sequence, { state: "online" });
+      const ack = await session.expect(FrameType.Ack, `the Ack of presence ${sequence}`);
+      assert.equal(ack.ack, sequence);
+    }
+    session.sendControl(FrameType.KeyUpdate, 0, 10, { rekey: "reply", noise: "AAAA" });
+    const error = await session.expect(FrameType.Error, "the rekey Error");
+    assert.equal(error.error, "rekey");
+    assert.match(String(error.detail), /this session does not rekey/);
+    session.conn.close();
   } finally {
     await srv.stop();
   }
