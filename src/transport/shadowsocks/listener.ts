@@ -16,9 +16,14 @@
  * @module
  */
 import type { Logger } from "../../log/mod.ts";
-import { ListenError } from "../errors.ts";
+import {
+  type AcceptDrop,
+  type AdmittedSocket,
+  closeQuietly,
+  GuardedAcceptor,
+} from "../guarded_accept.ts";
 import type { AcceptedStream, ByteStream, ConnectionSink, Listener } from "../listener.ts";
-import { LoopbackEngine } from "../loopback_engine.ts";
+import type { LoopbackEngine } from "../loopback_engine.ts";
 import {
   ChunkOpener,
   ChunkSealer,
@@ -31,7 +36,7 @@ import { SaltFilter } from "./replay.ts";
 import { parseTarget } from "./target.ts";
 
 /** Why a socket was not served. */
-export type ShadowsocksDrop = "total" | "per_client" | "timeout" | "unauthenticated";
+export type ShadowsocksDrop = AcceptDrop | "unauthenticated";
 
 /** Options of {@link ShadowsocksListener}. */
 export interface ShadowsocksListenerOptions {
@@ -57,16 +62,7 @@ export interface ShadowsocksListenerOptions {
 
 /** Most decrypted bytes before the target address is complete (a domain is ≤ 255). */
 const MAX_TARGET_BYTES = 1 + 1 + 255 + 2;
-const MAX_ACCEPT_BACKOFF_MS = 1_000;
 const READ_BUFFER = 32 * 1024;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch { /* closed already */ }
-}
 
 async function writeAll(conn: Deno.Conn, chunk: Uint8Array): Promise<void> {
   let off = 0;
@@ -90,103 +86,32 @@ export class ShadowsocksListener implements Listener {
   readonly #options: ShadowsocksListenerOptions;
   readonly #key: ShadowsocksKey;
   readonly #salts: SaltFilter;
-  readonly #listener: Deno.Listener;
-  readonly #engine: LoopbackEngine;
-  readonly #open = new Set<AbortController>();
-  #sink: ConnectionSink | null = null;
-  #closed = false;
-  #loop: Promise<void> | null = null;
+  readonly #acceptor: GuardedAcceptor;
 
   /** Binds at once (a busy address fails here, naming the config key). */
   constructor(options: ShadowsocksListenerOptions) {
     this.#options = options;
     this.#key = shadowsocksKey(options.method, options.password);
     this.#salts = new SaltFilter(options.replayCapacity ?? 65_536);
-    const host = options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname;
-    const address = `${host}:${options.port}`;
-    try {
-      this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
-    } catch (error) {
-      throw new ListenError(options.configKey, address, error);
-    }
-    this.name = `shadowsocks ${options.method} ${address} (${options.configKey})`;
-    try {
-      this.#engine = new LoopbackEngine((request, info) => this.#sink!.handle(request, info), {
-        tls: options.tls,
-        log: options.log,
-      });
-    } catch (error) {
-      closeQuietly(this.#listener);
-      throw new ListenError(`loopback for ${options.configKey}`, "127.0.0.1", error);
-    }
+    this.#acceptor = new GuardedAcceptor(options);
+    this.name = `shadowsocks ${options.method} ${this.#acceptor.address} (${options.configKey})`;
   }
 
   get addr(): Deno.NetAddr {
-    return this.#listener.addr as Deno.NetAddr;
+    return this.#acceptor.addr;
   }
 
   start(sink: ConnectionSink): void {
-    if (this.#loop) return;
-    this.#sink = sink;
-    this.#loop = this.#acceptLoop();
-  }
-
-  async #acceptLoop(): Promise<void> {
-    let backoff = 0;
-    while (!this.#closed) {
-      let conn: Deno.Conn;
-      try {
-        conn = await this.#listener.accept();
-        backoff = 0;
-      } catch (error) {
-        if (this.#closed) return;
-        backoff = Math.min(Math.max(backoff * 2, 10), MAX_ACCEPT_BACKOFF_MS);
-        this.#options.log.error("accept failed; pausing (descriptors exhausted?)", {
-          listener: this.name,
-          error: String(error),
-          retry_ms: backoff,
-        });
-        await sleep(backoff);
-        continue;
-      }
-      this.#admit(conn);
-    }
-  }
-
-  #admit(conn: Deno.Conn): void {
-    const remote = conn.remoteAddr as Deno.NetAddr;
-    const release = this.#options.admit(remote);
-    if (typeof release === "string") {
-      closeQuietly(conn);
-      this.#options.onDrop?.(release);
-      return;
-    }
-    const end = new AbortController();
-    this.#open.add(end);
-    end.signal.addEventListener("abort", () => closeQuietly(conn), { once: true });
-    const timer = setTimeout(() => {
-      this.#options.onDrop?.("timeout");
-      end.abort();
-    }, this.#options.firstRequestTimeoutMs);
-    const done = () => {
-      clearTimeout(timer);
-      this.#open.delete(end);
-      release();
-    };
-    this.#serve(conn, remote, end.signal, timer).then(done, (error) => {
-      this.#options.log.warn("shadowsocks connection failed", { error: String(error) });
-      closeQuietly(conn);
-      done();
+    this.#acceptor.start(sink, this.name, (socket, engine) => {
+      // Until the tunnel opens the socket is ours alone: the timeout closes it.
+      socket.signal.addEventListener("abort", () => closeQuietly(socket.conn), { once: true });
+      return this.#serve(socket, engine);
     });
   }
 
   /** Opens the tunnel, then serves HTTP in it until it ends. */
-  async #serve(
-    conn: Deno.Conn,
-    remoteAddr: Deno.NetAddr,
-    signal: AbortSignal,
-    timer: ReturnType<typeof setTimeout>,
-  ): Promise<void> {
+  async #serve(socket: AdmittedSocket, engine: LoopbackEngine): Promise<void> {
+    const { conn, remoteAddr, signal } = socket;
     const opener = new ChunkOpener(this.#key);
     const buf = new Uint8Array(READ_BUFFER);
     let plain: Uint8Array = new Uint8Array(0);
@@ -212,8 +137,8 @@ export class ShadowsocksListener implements Listener {
     }
     const stream = this.#tunnel(conn, opener, plain.subarray(start));
     const accepted: AcceptedStream = { stream, remoteAddr, signal };
-    const served = this.#engine.serve(accepted);
-    served.firstRequest.then(() => clearTimeout(timer));
+    const served = engine.serve(accepted);
+    served.firstRequest.then(socket.firstRequest);
     await served.finished;
   }
 
@@ -270,22 +195,12 @@ export class ShadowsocksListener implements Listener {
   }
 
   /** Stops accepting; HTTP requests in flight finish, then the connections are closed. */
-  async shutdown(): Promise<void> {
-    this.#stopAccepting();
-    await this.#engine.shutdown();
-    for (const end of this.#open) end.abort();
+  shutdown(): Promise<void> {
+    return this.#acceptor.shutdown();
   }
 
   /** Ends every connection now. */
   close(): void {
-    this.#stopAccepting();
-    for (const end of this.#open) end.abort();
-    this.#engine.close();
-  }
-
-  #stopAccepting(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    closeQuietly(this.#listener);
+    this.#acceptor.close();
   }
 }

@@ -1,0 +1,222 @@
+/**
+ * The accept side every TCP-based listener shares, guarding descriptors
+ * before any byte is read:
+ *
+ * - each accepted socket first passes the connection caps (in all and per
+ *   client) and is closed at once when over;
+ * - it must reach its first HTTP request within the first-request timeout
+ *   (whatever the listener does first: a TLS handshake, a tunnel's own
+ *   handshake), or it is closed (silent and half-sent sockets);
+ * - an accept error (EMFILE when descriptors run out) pauses accepting with a
+ *   growing back-off instead of ending the process, so connections waiting in
+ *   the kernel's backlog get their turn once descriptors free up.
+ *
+ * What a listener does with an admitted socket is its {@link AdmittedHandler};
+ * the acceptor owns the socket's slot, timer and shutdown.
+ *
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import { ListenError } from "./errors.ts";
+import type { ConnectionSink } from "./listener.ts";
+import { LoopbackEngine } from "./loopback_engine.ts";
+
+/** Why the acceptor did not serve a socket. */
+export type AcceptDrop = "total" | "per_client" | "timeout" | "accept_error";
+
+/** Options of {@link GuardedAcceptor}. */
+export interface GuardedAcceptorOptions {
+  /** The config key it comes from, for logs and errors (`server.bind`). */
+  configKey: string;
+  hostname: string;
+  port: number;
+  /** PEM certificate and key, terminated by the engine; absent → plaintext. */
+  tls?: { cert: string; key: string };
+  /** Time from accept to the first HTTP request, ms. */
+  firstRequestTimeoutMs: number;
+  /** Takes a connection slot for a client address: a release function, or why not. */
+  admit: (remote: Deno.NetAddr) => (() => void) | "total" | "per_client";
+  log: Logger;
+  /** Called for every socket not served (metrics). */
+  onDrop?: (reason: AcceptDrop) => void;
+}
+
+/** One admitted socket, as its listener sees it. */
+export interface AdmittedSocket {
+  readonly conn: Deno.Conn;
+  readonly remoteAddr: Deno.NetAddr;
+  /** Aborted on the first-request timeout and on close(): end the connection. */
+  readonly signal: AbortSignal;
+  /** Call once the first HTTP request arrived: the timeout no longer applies. */
+  firstRequest(): void;
+}
+
+/** Serves one admitted socket; resolves when the connection is over. */
+export type AdmittedHandler = (
+  socket: AdmittedSocket,
+  engine: LoopbackEngine,
+) => Promise<void>;
+
+/** Most time between two accept attempts after errors, ms. */
+const MAX_ACCEPT_BACKOFF_MS = 1_000;
+/** Refusals of one kind are logged at most once per this many ms (with a count). */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A bound TCP socket with its guarded accept loop; see the module doc. */
+export class GuardedAcceptor {
+  /** `host:port` as bound (for names and logs). */
+  readonly address: string;
+  readonly engine: LoopbackEngine;
+  readonly #options: GuardedAcceptorOptions;
+  readonly #listener: Deno.Listener;
+  readonly #open = new Set<AbortController>();
+  readonly #dropLog = new Map<string, { count: number; lastAt: number }>();
+  #sink: ConnectionSink | null = null;
+  #closed = false;
+  #loop: Promise<void> | null = null;
+
+  /** Binds at once (so a busy address fails here, naming the config key). */
+  constructor(options: GuardedAcceptorOptions) {
+    this.#options = options;
+    const host = options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname;
+    this.address = `${host}:${options.port}`;
+    try {
+      this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
+    } catch (error) {
+      throw new ListenError(options.configKey, this.address, error);
+    }
+    try {
+      // Requests reach the sink given to start(); none arrive before it.
+      this.engine = new LoopbackEngine((request, info) => this.#sink!.handle(request, info), {
+        tls: options.tls,
+        log: options.log,
+      });
+    } catch (error) {
+      closeQuietly(this.#listener);
+      throw new ListenError(`loopback for ${options.configKey}`, "127.0.0.1", error);
+    }
+  }
+
+  /** The bound address (resolved port when 0 was asked). */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr as Deno.NetAddr;
+  }
+
+  /** Starts accepting; each admitted socket goes to `handler`. */
+  start(sink: ConnectionSink, name: string, handler: AdmittedHandler): void {
+    if (this.#loop) return;
+    this.#sink = sink;
+    this.#loop = this.#acceptLoop(name, handler);
+  }
+
+  async #acceptLoop(name: string, handler: AdmittedHandler): Promise<void> {
+    let backoff = 0;
+    while (!this.#closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+        backoff = 0;
+      } catch (error) {
+        if (this.#closed) return;
+        backoff = Math.min(Math.max(backoff * 2, 10), MAX_ACCEPT_BACKOFF_MS);
+        this.#dropped(name, "accept_error", { error: String(error), retry_ms: backoff });
+        await sleep(backoff);
+        continue;
+      }
+      this.#admit(name, conn, handler);
+    }
+  }
+
+  #admit(name: string, conn: Deno.Conn, handler: AdmittedHandler): void {
+    const remoteAddr = conn.remoteAddr as Deno.NetAddr;
+    const release = this.#options.admit(remoteAddr);
+    if (typeof release === "string") {
+      closeQuietly(conn);
+      this.#dropped(name, release, {});
+      return;
+    }
+    const end = new AbortController();
+    this.#open.add(end);
+    const timer = setTimeout(() => {
+      this.#dropped(name, "timeout", {});
+      end.abort();
+    }, this.#options.firstRequestTimeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      this.#open.delete(end);
+      release();
+    };
+    const socket: AdmittedSocket = {
+      conn,
+      remoteAddr,
+      signal: end.signal,
+      firstRequest: () => clearTimeout(timer),
+    };
+    handler(socket, this.engine).then(done, (error) => {
+      this.#options.log.warn("connection failed", { listener: name, error: String(error) });
+      closeQuietly(conn);
+      done();
+    });
+  }
+
+  /** Logs a dropped socket, at most once per interval and kind (with how many since). */
+  #dropped(listener: string, reason: AcceptDrop, extra: Record<string, unknown>): void {
+    this.#options.onDrop?.(reason);
+    const now = Date.now();
+    const seen = this.#dropLog.get(reason) ?? { count: 0, lastAt: -Infinity };
+    seen.count++;
+    this.#dropLog.set(reason, seen);
+    if (now - seen.lastAt < REFUSAL_LOG_INTERVAL_MS) return;
+    const count = seen.count;
+    seen.count = 0;
+    seen.lastAt = now;
+    const fields = { listener, count, ...extra };
+    switch (reason) {
+      case "total":
+        this.#options.log.warn("connection refused: server.max_connections reached", fields);
+        break;
+      case "per_client":
+        this.#options.log.warn("connection refused: server.max_connections_per_ip reached", fields);
+        break;
+      case "timeout":
+        this.#options.log.info(
+          "connection closed: no request within server.first_request_timeout_ms",
+          fields,
+        );
+        break;
+      case "accept_error":
+        this.#options.log.error("accept failed; pausing (descriptors exhausted?)", fields);
+        break;
+    }
+  }
+
+  /** Stops accepting; HTTP requests in flight finish, then the connections are closed. */
+  async shutdown(): Promise<void> {
+    this.#stopAccepting();
+    await this.engine.shutdown();
+    // Sockets the engine never saw (a tunnel still in its own handshake).
+    for (const end of this.#open) end.abort();
+  }
+
+  /** Ends every connection now (after the grace period). */
+  close(): void {
+    this.#stopAccepting();
+    for (const end of this.#open) end.abort();
+    this.engine.close();
+  }
+
+  #stopAccepting(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeQuietly(this.#listener);
+  }
+}
+
+/** Closes a connection or listener that may already be closed. */
+export function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch { /* closed already: nothing left to release */ }
+}
