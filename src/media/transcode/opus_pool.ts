@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { RestartingWorker } from "./worker_rpc.ts";
 
 /** Parameters of one Opus stream (from the call's offer). */
 export interface OpusStreamParams {
@@ -15,11 +16,6 @@ export interface OpusStreamParams {
   bitrate: number;
   fec: boolean;
   dtx: boolean;
-}
-
-interface Pending {
-  resolve(value: { packet?: Uint8Array; lookahead?: number }): void;
-  reject(error: Error): void;
 }
 
 interface Stream {
@@ -52,15 +48,30 @@ export function opusUnavailable(): string | null {
 
 /** One Opus Worker and the streams it encodes. */
 export class OpusWorkerPool {
-  #worker: Worker | null = null;
-  #generation = 0;
-  #seq = 0;
+  readonly #worker = new RestartingWorker<{ packet?: Uint8Array; lookahead?: number }>({
+    url: new URL("./opus_worker.ts", import.meta.url),
+    // Reads only the .wasm builds; no net, write, run, FFI or system
+    // access; env only for the build switch.
+    permissions: {
+      env: ["OPUS_FORCE_WASM"],
+      read: [opusWasmDir()],
+      write: false,
+      net: false,
+      run: false,
+      ffi: false,
+      sys: false,
+      import: false,
+    },
+    encoder: "Opus encoder",
+    worker: "the transcoding Worker",
+  });
   #nextId = 1;
-  readonly #pending = new Map<number, Pending>();
   readonly #streams = new Map<number, Stream>();
+
   /** Times the Worker was restarted after dying. */
-  restarts = 0;
-  #closed = false;
+  get restarts(): number {
+    return this.#worker.restarts;
+  }
 
   /** Streams open now. */
   get streams(): number {
@@ -83,89 +94,31 @@ export class OpusWorkerPool {
   async encode(id: number, pcm: Uint8Array): Promise<Uint8Array> {
     const stream = this.#streams.get(id);
     if (!stream) throw new Error("the Opus stream is closed");
-    const worker = this.#ensureWorker();
-    if (stream.generation !== this.#generation) {
-      stream.generation = this.#generation;
-      const opened = this.#request(worker, { op: "open", id, ...stream.params });
+    const generation = this.#worker.ensure();
+    if (stream.generation !== generation) {
+      stream.generation = generation;
+      const opened = this.#worker.request({ op: "open", id, ...stream.params });
+      // Its failure shows in the encode after it.
       opened.then((r) => (stream.lookahead = r.lookahead ?? 0), () => {});
     }
     // A copy: the caller's buffer is a view into a frame that lives on.
-    const reply = await this.#request(worker, { op: "encode", id, pcm: pcm.slice() });
+    const reply = await this.#worker.request({ op: "encode", id, pcm: pcm.slice() });
     return reply.packet!;
   }
 
   /** Closes a stream. */
   close(id: number): void {
-    if (!this.#streams.delete(id)) return;
-    if (this.#worker) this.#worker.postMessage({ op: "close", id, seq: ++this.#seq });
+    if (this.#streams.delete(id)) this.#worker.post({ op: "close", id });
   }
 
   /** Terminates the Worker as a crash would: in-flight frames fail, the next frame restarts it. */
   kill(): void {
-    this.#died("the transcoding Worker was stopped");
+    this.#worker.kill();
   }
 
   /** Stops the Worker for good. */
   shutdown(): void {
-    this.#closed = true;
-    this.#died("the server is stopping");
+    this.#worker.shutdown();
     this.#streams.clear();
-  }
-
-  #ensureWorker(): Worker {
-    if (this.#closed) throw new Error("the transcoder is shut down");
-    if (this.#worker) return this.#worker;
-    this.#generation++;
-    const worker = new Worker(new URL("./opus_worker.ts", import.meta.url), {
-      type: "module",
-      // Reads only the .wasm builds; no net, write, run, FFI or system
-      // access; env only for the build switch.
-      deno: {
-        permissions: {
-          env: ["OPUS_FORCE_WASM"],
-          read: [opusWasmDir()],
-          write: false,
-          net: false,
-          run: false,
-          ffi: false,
-          sys: false,
-          import: false,
-        },
-      },
-    } as WorkerOptions);
-    worker.onmessage = (
-      e: MessageEvent<{ seq: number; error?: string; packet?: Uint8Array; lookahead?: number }>,
-    ) => {
-      const p = this.#pending.get(e.data.seq);
-      if (!p) return;
-      this.#pending.delete(e.data.seq);
-      if (e.data.error !== undefined) p.reject(new Error(`Opus encoder: ${e.data.error}`));
-      else p.resolve(e.data);
-    };
-    worker.onerror = (e) => {
-      e.preventDefault();
-      this.restarts++;
-      this.#died(`the transcoding Worker died (${e.message}); it was restarted`);
-    };
-    this.#worker = worker;
-    return worker;
-  }
-
-  #request(
-    worker: Worker,
-    message: Record<string, unknown>,
-  ): Promise<{ packet?: Uint8Array; lookahead?: number }> {
-    const seq = ++this.#seq;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(seq, { resolve, reject });
-      worker.postMessage({ ...message, seq });
-    });
-  }
-
-  #died(reason: string): void {
-    this.#worker?.terminate();
-    this.#worker = null;
-    for (const p of this.#pending.values()) p.reject(new Error(reason));
-    this.#pending.clear();
   }
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { RestartingWorker } from "./worker_rpc.ts";
 
 /** Parameters of one video stream (from the call's offer). */
 export interface VpxStreamParams {
@@ -31,11 +32,6 @@ export function vpxUnavailable(wasmPath: string): string | null {
     : `VP8 transcoding needs read access to ${wasmPath} (--allow-read=${wasmPath})`;
 }
 
-interface Pending {
-  resolve(value: { packet?: Uint8Array; key?: boolean }): void;
-  reject(error: Error): void;
-}
-
 interface Stream {
   params: VpxStreamParams;
   generation: number;
@@ -46,19 +42,34 @@ interface Stream {
 /** One libav.js Worker and the video streams it encodes. */
 export class VpxWorkerPool {
   readonly #wasmPath: string;
-  #worker: Worker | null = null;
-  #generation = 0;
-  #seq = 0;
+  readonly #worker: RestartingWorker<{ packet?: Uint8Array; key?: boolean }>;
   #nextId = 1;
-  readonly #pending = new Map<number, Pending>();
   readonly #streams = new Map<number, Stream>();
-  /** Times the Worker was restarted after dying. */
-  restarts = 0;
-  #closed = false;
 
   /** `wasmPath`: the libav.js .wasm build to load (default: the package's). */
   constructor(wasmPath = defaultLibavWasm()) {
     this.#wasmPath = wasmPath;
+    this.#worker = new RestartingWorker({
+      url: new URL("./vpx_worker.ts", import.meta.url),
+      // Reads only the .wasm build; no net, write, env, run, FFI or sys.
+      permissions: {
+        read: [wasmPath],
+        env: false,
+        write: false,
+        net: false,
+        run: false,
+        ffi: false,
+        sys: false,
+        import: false,
+      },
+      encoder: "video encoder",
+      worker: "the video transcoding Worker",
+    });
+  }
+
+  /** Times the Worker was restarted after dying. */
+  get restarts(): number {
+    return this.#worker.restarts;
   }
 
   /** Streams open now. */
@@ -83,11 +94,11 @@ export class VpxWorkerPool {
   async encode(id: number, i420: Uint8Array): Promise<{ packet: Uint8Array; key: boolean }> {
     const stream = this.#streams.get(id);
     if (!stream) throw new Error("the video stream is closed");
-    const worker = this.#ensureWorker();
-    if (stream.generation !== this.#generation) {
-      stream.generation = this.#generation;
+    const generation = this.#worker.ensure();
+    if (stream.generation !== generation) {
+      stream.generation = generation;
       stream.key = true;
-      this.#request(worker, {
+      this.#worker.request({
         op: "open",
         id,
         wasmUrl: `file://${this.#wasmPath}`,
@@ -97,81 +108,23 @@ export class VpxWorkerPool {
     }
     const key = stream.key;
     stream.key = false;
-    const reply = await this.#request(worker, { op: "encode", id, i420: i420.slice(), key });
+    const reply = await this.#worker.request({ op: "encode", id, i420: i420.slice(), key });
     return { packet: reply.packet!, key: reply.key ?? false };
   }
 
   /** Closes a stream. */
   close(id: number): void {
-    if (!this.#streams.delete(id)) return;
-    this.#worker?.postMessage({ op: "close", id, seq: ++this.#seq });
+    if (this.#streams.delete(id)) this.#worker.post({ op: "close", id });
   }
 
   /** Terminates the Worker as a crash would: in-flight frames fail, the next frame restarts it. */
   kill(): void {
-    this.#died("the video transcoding Worker was stopped");
+    this.#worker.kill();
   }
 
   /** Stops the Worker for good. */
   shutdown(): void {
-    this.#closed = true;
-    this.#died("the server is stopping");
+    this.#worker.shutdown();
     this.#streams.clear();
-  }
-
-  #ensureWorker(): Worker {
-    if (this.#closed) throw new Error("the transcoder is shut down");
-    if (this.#worker) return this.#worker;
-    this.#generation++;
-    const worker = new Worker(new URL("./vpx_worker.ts", import.meta.url), {
-      type: "module",
-      // Reads only the .wasm build; no net, write, env, run, FFI or sys.
-      deno: {
-        permissions: {
-          read: [this.#wasmPath],
-          env: false,
-          write: false,
-          net: false,
-          run: false,
-          ffi: false,
-          sys: false,
-          import: false,
-        },
-      },
-    } as WorkerOptions);
-    worker.onmessage = (
-      e: MessageEvent<{ seq: number; error?: string; packet?: Uint8Array; key?: boolean }>,
-    ) => {
-      const p = this.#pending.get(e.data.seq);
-      if (!p) return;
-      this.#pending.delete(e.data.seq);
-      if (e.data.error !== undefined) p.reject(new Error(`video encoder: ${e.data.error}`));
-      else p.resolve(e.data);
-    };
-    worker.onerror = (e) => {
-      e.preventDefault();
-      this.restarts++;
-      this.#died(`the video transcoding Worker died (${e.message}); it was restarted`);
-    };
-    this.#worker = worker;
-    return worker;
-  }
-
-  #request(
-    worker: Worker,
-    message: Record<string, unknown>,
-  ): Promise<{ packet?: Uint8Array; key?: boolean }> {
-    const seq = ++this.#seq;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(seq, { resolve, reject });
-      worker.postMessage({ ...message, seq });
-    });
-  }
-
-  #died(reason: string): void {
-    this.#worker?.terminate();
-    this.#worker = null;
-    for (const p of this.#pending.values()) p.reject(new Error(reason));
-    this.#pending.clear();
   }
 }
