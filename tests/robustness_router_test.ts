@@ -7,50 +7,16 @@
 import assert from "node:assert/strict";
 import { CommuCatClient, ServerError } from "../src/client/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
-import {
-  LocalBus,
-  MemoryPresence,
-  OfflineQueue,
-  PeerRegistry,
-  RouteError,
-  Router,
-} from "../src/router/mod.ts";
-import { openStore } from "../src/storage/mod.ts";
+import { LocalBus, RouteError } from "../src/router/mod.ts";
+import { openRouterWorld } from "../src/router/testing.ts";
 import { api } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
 
 Deno.test("robustness: the route cache stays bounded for channels that do not exist", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "commucat-router-" });
-  const store = await openStore({ backend: "sqlite", path: `${dir}/r.db` }, {
-    migrate: true,
-    createIfNew: true,
-  });
+  const world = await openRouterWorld({ prefix: "commucat-router-", maxCachedRoutes: 8 });
   try {
-    const registry = new PeerRegistry();
-    const presence = new MemoryPresence();
-    const bus = new LocalBus();
-    const newId = (c: string) => `${c}:${crypto.randomUUID()}`;
-    const router = new Router({
-      store,
-      registry,
-      presence,
-      access: { mayReach: () => Promise.resolve(true) },
-      bus,
-      offlineQueue: new OfflineQueue({
-        store,
-        registry,
-        presence,
-        bus,
-        instanceId: "i1",
-        ttlSeconds: 60,
-        newId,
-      }),
-      instanceId: "i1",
-      presenceTtlSeconds: 60,
-      newId,
-      maxCachedRoutes: 8,
-    });
+    const { router } = world;
     const sender = { deviceId: "d1", userId: "u1", connectionId: "c1" };
     for (let channel = 1; channel <= 50; channel++) {
       const frame = { type: FrameType.Msg, channel, sequence: channel, payload: new Uint8Array(1) };
@@ -61,8 +27,7 @@ Deno.test("robustness: the route cache stays bounded for channels that do not ex
     }
     assert.ok(router.cachedRoutes <= 8, `cached ${router.cachedRoutes} routes`);
   } finally {
-    await store.close();
-    await Deno.remove(dir, { recursive: true });
+    await world.close();
   }
 });
 

@@ -3,18 +3,15 @@
  * temporary directory: the call tests' world, no server process.
  */
 import { controlFrame, decodeFrame, type Frame, type FrameType } from "../proto/mod.ts";
-import { openStore } from "../storage/mod.ts";
 import {
   type DeliveryOrigin,
-  LocalBus,
-  MemoryPresence,
-  OfflineQueue,
   type Peer,
   type PeerCloseReason,
-  PeerRegistry,
+  type PeerRegistry,
   replyWhenDone,
-  Router,
+  type Router,
 } from "../router/mod.ts";
+import { openRouterWorld } from "../router/testing.ts";
 import { CallService, type CallServiceDeps } from "./call_service.ts";
 import { Sfu, type SfuOptions } from "./sfu.ts";
 
@@ -75,36 +72,8 @@ export async function withCalls(
   test: (h: CallHarness) => Promise<void>,
   options: Partial<Omit<CallServiceDeps, "sfu">> & { sfuOptions?: Partial<SfuOptions> } = {},
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "commucat-calls-" });
-  const store = await openStore({ backend: "sqlite", path: `${dir}/c.db` }, {
-    migrate: true,
-    createIfNew: true,
-  });
-  const registry = new PeerRegistry();
-  const presence = new MemoryPresence();
-  const bus = new LocalBus();
-  const newId = (c: string) => `${c}:${crypto.randomUUID()}`;
-  const offlineQueue = new OfflineQueue({
-    store,
-    registry,
-    presence,
-    bus,
-    instanceId: "i1",
-    ttlSeconds: 60,
-    newId,
-  });
-  const router = new Router({
-    store,
-    registry,
-    presence,
-    bus,
-    offlineQueue,
-    access: { mayReach: () => Promise.resolve(true) },
-    instanceId: "i1",
-    presenceTtlSeconds: 60,
-    newId,
-  });
-  await bus.subscribe("i1", () => {});
+  const world = await openRouterWorld({ prefix: "commucat-calls-" });
+  const { router, registry, offlineQueue } = world;
   const { sfuOptions, ...deps } = options;
   const sfu = new Sfu({
     registry,
@@ -153,7 +122,6 @@ export async function withCalls(
     await test(h);
   } finally {
     calls.close();
-    await store.close();
-    await Deno.remove(dir, { recursive: true });
+    await world.close();
   }
 }

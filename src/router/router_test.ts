@@ -4,14 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { controlFrame, decodeFrame, type Frame, FrameType } from "../proto/mod.ts";
-import { openStore, type Store } from "../storage/mod.ts";
-import { LocalBus } from "./bus.ts";
+import type { Store } from "../storage/mod.ts";
 import { RouteError } from "./errors.ts";
-import { OfflineQueue } from "./offline_queue.ts";
+import type { OfflineQueue } from "./offline_queue.ts";
 import type { DeliveryOrigin, Peer, PeerCloseReason } from "./peer.ts";
-import { MemoryPresence } from "./presence.ts";
-import { PeerRegistry } from "./registry.ts";
-import { AckWhenDurable, type RemoteRelay, replyWhenDone, Router } from "./router.ts";
+import type { PeerRegistry } from "./registry.ts";
+import { AckWhenDurable, type RemoteRelay, replyWhenDone, type Router } from "./router.ts";
+import { openRouterWorld } from "./testing.ts";
 
 /** A connected device that records what it is given. */
 class FakePeer implements Peer {
@@ -55,15 +54,6 @@ interface Harness {
 }
 
 async function withRouter(test: (h: Harness) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "commucat-router-unit-" });
-  const store = await openStore({ backend: "sqlite", path: `${dir}/r.db` }, {
-    migrate: true,
-    createIfNew: true,
-  });
-  const registry = new PeerRegistry();
-  const presence = new MemoryPresence();
-  const bus = new LocalBus();
-  const newId = (c: string) => `${c}:${crypto.randomUUID()}`;
   const relayed: [string, string[], number][] = [];
   const unreachable = new Set<string>();
   const remote: RemoteRelay = {
@@ -73,29 +63,13 @@ async function withRouter(test: (h: Harness) => Promise<void>): Promise<void> {
       return Promise.resolve();
     },
   };
-  const queue = new OfflineQueue({
-    store,
-    registry,
-    presence,
-    bus,
-    instanceId: "i1",
-    ttlSeconds: 60,
-    newId,
-  });
-  const router = new Router({
-    store,
-    registry,
-    presence,
-    bus,
-    offlineQueue: queue,
+  const world = await openRouterWorld({
+    prefix: "commucat-router-unit-",
     // Everyone may reach everyone but `unreachable`: these tests are about routing.
     access: { mayReach: (_sender, target) => Promise.resolve(!unreachable.has(target)) },
     remote,
-    instanceId: "i1",
-    presenceTtlSeconds: 60,
-    newId,
   });
-  await bus.subscribe("i1", () => {});
+  const { router, registry, store, offlineQueue: queue } = world;
   const harness: Harness = {
     router,
     registry,
@@ -116,9 +90,7 @@ async function withRouter(test: (h: Harness) => Promise<void>): Promise<void> {
   try {
     await test(harness);
   } finally {
-    await queue.flush();
-    await store.close();
-    await Deno.remove(dir, { recursive: true });
+    await world.close();
   }
 }
 

@@ -10,16 +10,8 @@ import { silentLogger } from "../log/mod.ts";
 import { bindingRequest, mappedAddress } from "../media/mod.ts";
 import { Metrics } from "../metrics/mod.ts";
 import { controlFrame, FrameType, parseControlJson } from "../proto/mod.ts";
-import {
-  LocalBus,
-  MemoryPresence,
-  OfflineQueue,
-  type Peer,
-  PeerRegistry,
-  replyWhenDone,
-  Router,
-} from "../router/mod.ts";
-import { openStore } from "../storage/mod.ts";
+import { type Peer, replyWhenDone } from "../router/mod.ts";
+import { openRouterWorld } from "../router/testing.ts";
 import { DEFAULT_CALL_SETTINGS, wireCalls } from "./calls_wiring.ts";
 
 function peer(deviceId: string): Peer {
@@ -52,35 +44,8 @@ async function stunAnswer(port: number, request: Uint8Array): Promise<Uint8Array
 }
 
 Deno.test("calls wiring: TURN credentials in the offer's Ack; STUN keyed with the call's ICE password", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "commucat-calls-wiring-" });
-  const store = await openStore({ backend: "sqlite", path: `${dir}/w.db` }, {
-    migrate: true,
-    createIfNew: true,
-  });
-  const registry = new PeerRegistry();
-  const presence = new MemoryPresence();
-  const bus = new LocalBus();
-  const newId = (c: string) => `${c}:${crypto.randomUUID()}`;
-  const offlineQueue = new OfflineQueue({
-    store,
-    registry,
-    presence,
-    bus,
-    instanceId: "i",
-    ttlSeconds: 60,
-    newId,
-  });
-  const router = new Router({
-    store,
-    registry,
-    presence,
-    bus,
-    offlineQueue,
-    access: { mayReach: () => Promise.resolve(true) },
-    instanceId: "i",
-    presenceTtlSeconds: 60,
-    newId,
-  });
+  const world = await openRouterWorld({ prefix: "commucat-calls-wiring-", instanceId: "i" });
+  const { router, registry } = world;
   const metrics = new Metrics();
   const ledger = await createLedger({ mode: "null", logger: silentLogger });
   const wired = await wireCalls({
@@ -131,7 +96,6 @@ Deno.test("calls wiring: TURN credentials in the offer's Ack; STUN keyed with th
   } finally {
     wired.close();
     await ledger.close();
-    await store.close();
-    await Deno.remove(dir, { recursive: true });
+    await world.close();
   }
 });
