@@ -14,6 +14,7 @@ import {
   launchChromium,
   openChat,
   type Page,
+  press,
   register,
   screenshot,
   startWebServer,
@@ -297,7 +298,7 @@ Deno.test({
       await register(bob, srv.url, "dave", "tablet");
       await typeAndSubmit(alice, "friend-handle", "dave");
       await waitFor(bob, 'button[aria-label="Accept carol"]');
-      await bob.click('button[aria-label="Accept carol"]');
+      await press(bob, 'button[aria-label="Accept carol"]');
       await openChat(alice, "dave");
       await openChat(bob, "carol");
 

@@ -75,23 +75,55 @@ function render(): void {
   else show("home");
 }
 
+/** Friend rows by channel: re-rendering updates them in place, so a row a person
+ * is focused on or about to press is never replaced under them. */
+const friendRows = new Map<number, { item: HTMLElement; presence: HTMLElement }>();
+
 function renderFriends(friends: Friend[]): void {
   const list = $("friends");
-  list.replaceChildren();
-  if (friends.length === 0) list.append(el("li", "No friends yet.", "muted"));
-  for (const friend of friends) {
-    const item = el("li");
-    const open = button(friend.handle, () => {
-      openChannel = friend.channel;
-      render();
-      $("chat-input").focus();
-    }, `Chat with ${friend.handle}`);
-    item.append(open, el("span", friend.online ? "online" : "away", `presence ${friend.online}`));
-    list.append(item);
+  const wanted = new Set(friends.map((f) => f.channel));
+  for (const [channel, row] of friendRows) {
+    if (!wanted.has(channel)) {
+      row.item.remove();
+      friendRows.delete(channel);
+    }
   }
+  const rows = friends.map((friend) => {
+    let row = friendRows.get(friend.channel);
+    if (row === undefined) {
+      const item = el("li");
+      const open = button(friend.handle, () => {
+        openChannel = friend.channel;
+        render();
+        $("chat-input").focus();
+      }, `Chat with ${friend.handle}`);
+      const presence = el("span");
+      item.append(open, presence);
+      row = { item, presence };
+      friendRows.set(friend.channel, row);
+    }
+    row.presence.textContent = friend.online ? "online" : "away";
+    row.presence.className = `presence ${friend.online}`;
+    return row.item;
+  });
+  if (rows.length === 0) {
+    list.replaceChildren(el("li", "No friends yet.", "muted"));
+    return;
+  }
+  // Moves only rows out of place (append of an attached node moves it, keeping focus).
+  rows.forEach((item, i) => {
+    if (list.children[i] !== item) list.insertBefore(item, list.children[i] ?? null);
+  });
+  while (list.children.length > rows.length) list.lastElementChild!.remove();
 }
 
+/** What the request lists last showed: unchanged lists are left alone (focus stays put). */
+let shownRequests = "";
+
 function renderRequests(v: ViewState): void {
+  const key = JSON.stringify([v.incoming, v.outgoing]);
+  if (key === shownRequests) return;
+  shownRequests = key;
   const incoming = $("incoming");
   incoming.replaceChildren();
   for (const request of v.incoming) {

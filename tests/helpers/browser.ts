@@ -148,11 +148,25 @@ export async function register(page: Page, url: string, handle: string, device: 
   await waitFor(page, 'body[data-screen="home"] #status[data-state="online"]');
 }
 
+/**
+ * Presses `selector` once it exists, in one page-side step: a list refresh between a
+ * lookup and a separate click could otherwise detach the looked-up node.
+ */
+export async function press(page: Page, selector: string): Promise<void> {
+  await page.waitForFunction(
+    (sel: string) => {
+      const target: any = document.querySelector(sel);
+      target?.click();
+      return target !== null;
+    },
+    { timeout: 30_000 },
+    selector,
+  );
+}
+
 /** Opens the chat with `friend` (waiting until the friendship is mutual). */
 export async function openChat(page: Page, friend: string): Promise<void> {
-  const selector = `button[aria-label="Chat with ${friend}"]`;
-  await waitFor(page, selector);
-  await page.click(selector);
+  await press(page, `button[aria-label="Chat with ${friend}"]`);
   await waitFor(page, 'body[data-screen="chat"]');
 }
 
