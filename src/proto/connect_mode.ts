@@ -8,6 +8,9 @@
 /** The four ways a device can carry CCP-1 over HTTP. */
 export type ConnectMode = "binary" | "sse" | "long-poll" | "websocket";
 
+/** Every mode, in the order above. */
+export const CONNECT_MODES: readonly ConnectMode[] = ["binary", "sse", "long-poll", "websocket"];
+
 const ALIASES: Record<string, ConnectMode> = {
   binary: "binary",
   stream: "binary",

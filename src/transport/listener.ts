@@ -53,12 +53,41 @@ export interface ConnectionSink {
   readonly handle: RequestHandler;
 }
 
+/** How hard a transport is to tell apart or block (upstream's scale, lowest first). */
+export type TransportResistance = "Basic" | "Enhanced" | "Maximum" | "Paranoid";
+
+/** A coarse cost level (upstream's scale). */
+export type TransportLevel = "Low" | "Medium" | "High";
+
+/**
+ * What a listener offers a client, as `/api/p2p/assist` reports it: only
+ * listeners actually bound appear there, each describing itself.
+ */
+export interface TransportDescriptor {
+  /** Our name of the way in: `tls`, `h2c`, `shadowsocks`, `obfs4`, … */
+  readonly kind: string;
+  /** Upstream's transport label (`WebSocket`, `Shadowsocks`, …; §11.4 of the digest). */
+  readonly transport: string;
+  readonly resistance: TransportResistance;
+  /** Added latency (Low = little). */
+  readonly latency: TransportLevel;
+  readonly throughput: TransportLevel;
+  /** The bound port (clients reach it at the server's public name). */
+  readonly port: number;
+  /** The config key it comes from (`server.bind`). */
+  readonly configKey: string;
+  /** `/connect` modes it carries (all of them for an HTTP way in). */
+  readonly modes: readonly string[];
+}
+
 /** A source of connections. */
 export interface Listener {
   /** For logs and errors, e.g. `"tls 0.0.0.0:8443 (server.bind)"`. */
   readonly name: string;
   /** The bound address (the resolved port when 0 was asked). */
   readonly addr: Deno.NetAddr;
+  /** What it offers clients (for `/api/p2p/assist`); secrets never appear here. */
+  describe(): TransportDescriptor;
   /** Starts accepting; everything accepted goes to `sink`. */
   start(sink: ConnectionSink): void;
   /** Stops accepting and ends its connections gracefully (requests in flight finish). */

@@ -10,7 +10,8 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { type AcceptDrop, type AdmittedSocket, GuardedAcceptor } from "./guarded_accept.ts";
-import type { ConnectionSink, Listener } from "./listener.ts";
+import { CONNECT_MODES } from "../proto/mod.ts";
+import type { ConnectionSink, Listener, TransportDescriptor } from "./listener.ts";
 import type { LoopbackEngine } from "./loopback_engine.ts";
 
 /** Why a socket was not served. */
@@ -37,9 +38,11 @@ export interface TcpListenerOptions {
 export class TcpListener implements Listener {
   readonly name: string;
   readonly #acceptor: GuardedAcceptor;
+  readonly #options: TcpListenerOptions;
 
   /** Binds at once (so a busy address fails here, naming the config key). */
   constructor(options: TcpListenerOptions) {
+    this.#options = options;
     this.#acceptor = new GuardedAcceptor(options);
     this.name = `${
       options.tls ? "tls" : "plaintext"
@@ -48,6 +51,21 @@ export class TcpListener implements Listener {
 
   get addr(): Deno.NetAddr {
     return this.#acceptor.addr;
+  }
+
+  /** TLS: plain HTTPS to a censor; plaintext (h2c): meant for a TLS proxy in front. */
+  describe(): TransportDescriptor {
+    const tls = this.#options.tls !== undefined;
+    return {
+      kind: tls ? "tls" : "h2c",
+      transport: "WebSocket",
+      resistance: "Basic",
+      latency: "Low",
+      throughput: "High",
+      port: this.addr.port,
+      configKey: this.#options.configKey,
+      modes: CONNECT_MODES,
+    };
   }
 
   start(sink: ConnectionSink): void {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { RestartingWorker } from "./worker_rpc.ts";
+import { RestartingWorker } from "../../worker/mod.ts";
 
 /** Parameters of one Opus stream (from the call's offer). */
 export interface OpusStreamParams {

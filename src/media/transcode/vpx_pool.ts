@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { RestartingWorker } from "./worker_rpc.ts";
+import { RestartingWorker } from "../../worker/mod.ts";
 
 /** Parameters of one video stream (from the call's offer). */
 export interface VpxStreamParams {

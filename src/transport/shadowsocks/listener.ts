@@ -22,7 +22,14 @@ import {
   closeQuietly,
   GuardedAcceptor,
 } from "../guarded_accept.ts";
-import type { AcceptedStream, ByteStream, ConnectionSink, Listener } from "../listener.ts";
+import { CONNECT_MODES } from "../../proto/mod.ts";
+import type {
+  AcceptedStream,
+  ByteStream,
+  ConnectionSink,
+  Listener,
+  TransportDescriptor,
+} from "../listener.ts";
 import type { LoopbackEngine } from "../loopback_engine.ts";
 import {
   ChunkOpener,
@@ -99,6 +106,20 @@ export class ShadowsocksListener implements Listener {
 
   get addr(): Deno.NetAddr {
     return this.#acceptor.addr;
+  }
+
+  /** An AEAD tunnel (upstream's resistance and cost levels for Shadowsocks); never the key. */
+  describe(): TransportDescriptor {
+    return {
+      kind: "shadowsocks",
+      transport: "Shadowsocks",
+      resistance: "Enhanced",
+      latency: "Medium",
+      throughput: "High",
+      port: this.addr.port,
+      configKey: this.#options.configKey,
+      modes: CONNECT_MODES,
+    };
   }
 
   start(sink: ConnectionSink): void {

@@ -1,9 +1,10 @@
 /**
- * A codec Worker behind sequence-numbered requests, answered in order. A
- * Worker that dies is replaced on the next request: what it had in flight
- * fails with a clear reason, and its `generation` moves on so the pool knows
- * each stream needs a new encoder (a crash costs one frame per stream, not
- * the call).
+ * A permission-scoped Worker behind sequence-numbered requests, answered in
+ * order (used by the codec pools in src/media/transcode and by the FEC engine
+ * in src/fec). A Worker that dies is replaced on the next request: what it
+ * had in flight fails with a clear reason, and its `generation` moves on so a
+ * pool knows each stream needs a new encoder (a crash costs one frame per
+ * stream, not the call).
  *
  * @module
  */
@@ -22,7 +23,7 @@ export interface RestartingWorkerOptions {
   url: URL;
   /** Its permissions: the narrowest the codec needs. */
   permissions: Deno.PermissionOptionsObject;
-  /** Names the encoder in errors (`Opus encoder`). */
+  /** Names the encoder in errors (`Opus encoder`, `RaptorQ`). */
   encoder: string;
   /** Names the Worker in errors (`the transcoding Worker`). */
   worker: string;
@@ -46,7 +47,7 @@ export class RestartingWorker<Reply extends object> {
 
   /** Starts the Worker when none runs; returns its generation. */
   ensure(): number {
-    if (this.#closed) throw new Error("the transcoder is shut down");
+    if (this.#closed) throw new Error(`${this.#options.worker} is shut down`);
     if (this.#worker) return this.generation;
     this.generation++;
     const worker = new Worker(this.#options.url, {
@@ -70,15 +71,24 @@ export class RestartingWorker<Reply extends object> {
     return this.generation;
   }
 
-  /** Sends `message` to the running Worker (started if needed) and waits for its answer. */
-  request(message: Record<string, unknown>): Promise<Reply> {
+  /**
+   * Sends `message` to the running Worker (started if needed) and waits for
+   * its answer; buffers in `transfer` move to the Worker (no copy, and the
+   * sender can no longer use them).
+   */
+  request(message: Record<string, unknown>, transfer: Transferable[] = []): Promise<Reply> {
     this.ensure();
     const worker = this.#worker!;
     const seq = ++this.#seq;
     return new Promise((resolve, reject) => {
       this.#pending.set(seq, { resolve, reject });
-      worker.postMessage({ ...message, seq });
+      worker.postMessage({ ...message, seq }, transfer);
     });
+  }
+
+  /** Requests waiting for an answer. */
+  get pending(): number {
+    return this.#pending.size;
   }
 
   /** Sends `message` without waiting, only to a running Worker (nothing to do otherwise). */
