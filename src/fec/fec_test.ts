@@ -18,7 +18,7 @@ import {
   repairSymbolCount,
   sourceSymbolCount,
   unpackFrames,
-  WorkerRaptorq,
+  type WorkerRaptorq,
 } from "./mod.ts";
 import { prng, randomBytes, shuffled } from "./_test_util.ts";
 
