@@ -170,6 +170,13 @@ export class LoopbackEngine {
         near = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
         if (ended) return;
         port = near.localAddr.port;
+        // Both hops carry small interactive writes (one WebSocket message per
+        // frame): with Nagle's algorithm on, a write waits for the peer's
+        // delayed ACK (up to 40 ms on Linux) and the session stalls.
+        near.setNoDelay(true);
+        if (isDenoConn(source) && "setNoDelay" in source) {
+          (source as Deno.TcpConn).setNoDelay(true);
+        }
         this.#routes.set(port, { remoteAddr: accepted.remoteAddr, markFirst });
         const dial = near;
         // A Deno connection is read with an adaptive buffer; a ByteStream through its streams.
