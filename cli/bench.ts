@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typin
 import { fromHex, SESSION_PATTERN_NAMES, toHex } from "../src/crypto/mod.ts";
 import { renderLatencySvg, renderMarkdown } from "../bench/load/report.ts";
 import { runLoad, type Scenario, SCENARIOS } from "../bench/load/run.ts";
+import { cpuCount, defaultCpuPlan, tasksetAvailable } from "../bench/load/pin.ts";
 import { measureTranscoding } from "../bench/transcode.ts";
 import { errorLine, messageOf } from "./errors.ts";
 
@@ -33,6 +34,15 @@ function seconds(name: string) {
     }
     return n;
   };
+}
+
+function cpuList(value: string): string {
+  try {
+    if (cpuCount(value) < 1) throw new Error("empty");
+  } catch {
+    throw new InvalidArgumentError(`not a CPU list (e.g. 0 or 1-3): "${value}"`);
+  }
+  return value;
 }
 
 function stormPatterns(value: string): string[] {
@@ -149,6 +159,13 @@ export function registerBenchCommand(program: Command): void {
       positive("workers", true),
       0,
     )
+    .option(
+      "--no-pin",
+      "do not pin: by default the server and the relay run on core 0 and the client on core 1 " +
+        "(taskset), so each ratio is one server core against one relay core",
+    )
+    .option("--server-cpus <list>", "cores of the server and the relay (taskset -c list)", cpuList)
+    .option("--client-cpus <list>", "cores of the load client (taskset -c list)", cpuList)
     .option("--no-baseline", "skip the raw relay and the handshake primitive bound")
     .option("--tls-baseline", "also measure a raw relay over TLS (same certificate)")
     .option("--url <url>", "target a running server instead of spawning one")
@@ -194,6 +211,21 @@ export function registerBenchCommand(program: Command): void {
         };
       }
       if (options.profile) await Deno.mkdir(options.profile, { recursive: true });
+      let pin = null;
+      if (options.pin) {
+        const plan = await defaultCpuPlan();
+        if (options.serverCpus || options.clientCpus) {
+          if (!(await tasksetAvailable())) {
+            console.error(errorLine("bench load", "--server-cpus/--client-cpus need taskset"));
+            Deno.exit(2);
+          }
+          pin = {
+            server: options.serverCpus ?? plan?.server ?? "0",
+            client: options.clientCpus ?? plan?.client ?? "1",
+          };
+        } else pin = plan;
+        if (!pin) console.error("bench load: not pinned (fewer than 2 cores, or no taskset)");
+      }
       const progress = progressLine();
       const report = await runLoad({
         scenarios: options.scenario,
@@ -214,6 +246,7 @@ export function registerBenchCommand(program: Command): void {
         tlsBaseline: options.tlsBaseline ?? false,
         external,
         profileDir: options.profile,
+        pin,
         progress: progress.update,
       });
       progress.done();

@@ -50,6 +50,7 @@ export type AgentCommand =
   }
   | { cmd: "reconnectStorm"; concurrency: number }
   | { cmd: "openIdle"; target: TargetJson; mode: ConnectMode; count: number; concurrency: number }
+  | { cmd: "openRawIdle"; url: string; caCerts?: string[]; count: number; concurrency: number }
   | { cmd: "closeIdle" }
   | { cmd: "closeGroups" };
 
@@ -168,6 +169,8 @@ export class LoadAgent {
         return await this.#reconnectStorm(command.concurrency, progress);
       case "openIdle":
         return await this.#openIdle(command, progress);
+      case "openRawIdle":
+        return await this.#openRawIdle(command, progress);
       case "closeIdle":
         for (const client of this.#idle.splice(0)) client.close();
         return null;
@@ -379,6 +382,43 @@ export class LoadAgent {
       failed: 0,
       seconds: (performance.now() - started) / 1000,
       handshakeLatency: new LatencyHistogram().toJSON(),
+    };
+  }
+
+  /** Idle raw WebSockets to the relay (the memory floor); closed by `closeGroups`. */
+  async #openRawIdle(
+    c: Extract<AgentCommand, { cmd: "openRawIdle" }>,
+    progress: Progress,
+  ): Promise<OpenResult> {
+    const started = performance.now();
+    const httpClient = c.caCerts ? this.#httpClient(c.caCerts[0]) : undefined;
+    let ok = 0;
+    let failed = 0;
+    let firstError: string | undefined;
+    await boundedAll(c.count, c.concurrency, async (i) => {
+      const url = `${c.url}/?group=${runId}-idle-${i}`;
+      const socket = httpClient
+        ? new WebSocket(url, { client: httpClient } as unknown as string[])
+        : new WebSocket(url);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.onopen = () => resolve();
+          socket.onerror = () => reject(new Error(`relay connect failed: ${url}`));
+        });
+        this.#raw.push(socket);
+        ok++;
+      } catch (error) {
+        failed++;
+        firstError ??= error instanceof Error ? error.message : String(error);
+      }
+      progress(ok, failed);
+    });
+    return {
+      ok,
+      failed,
+      seconds: (performance.now() - started) / 1000,
+      handshakeLatency: new LatencyHistogram().toJSON(),
+      firstError,
     };
   }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { type AgentCommand, LoadAgent, type Progress } from "./agent.ts";
+import { pinnedArgv } from "./pin.ts";
 
 /** One agent, local or remote. */
 export interface AgentHandle {
@@ -30,10 +31,18 @@ export function localAgent(): AgentHandle {
 
 const WORKER = new URL("./worker.ts", import.meta.url).pathname;
 
-/** An agent in a new worker process. */
-export function spawnAgent(): AgentHandle {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", WORKER],
+/** An agent in a new worker process (on `cpus` only, when given: `taskset -c`). */
+export function spawnAgent(cpus: string | null = null): AgentHandle {
+  const argv = pinnedArgv(cpus, Deno.execPath(), [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    "--allow-sys",
+    WORKER,
+  ]);
+  const child = new Deno.Command(argv.command, {
+    args: argv.args,
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
+import type { IdleSummary, LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
 import type { CdfPoint } from "./stats.ts";
 
 /** Formats a number with thousands separators and `digits` decimals; "–" for null/NaN. */
@@ -49,7 +49,8 @@ function trafficRow(name: string, t: TrafficSummary): string[] {
     ms(t.latency.p99),
     t.serverCpuPer1000 === null ? "–" : `${num(t.serverCpuPer1000 * 1000, 1)} ms`,
     num(t.deliveredPerServerCpuSecond),
-    num(t.clientCores, 2),
+    num(t.serverCores, 2),
+    num(t.clientCores, 2) + (t.clientSaturated ? " (saturated)" : ""),
     `${num(t.missing)}/${num(t.sendErrors)}`,
   ];
 }
@@ -63,7 +64,8 @@ function stormRow(name: string, s: StormSummary): string[] {
     ms(s.latency.p50),
     ms(s.latency.p99),
     s.serverCpuMsPerHandshake === null ? "–" : `${num(s.serverCpuMsPerHandshake, 2)} ms`,
-    num(s.clientCores, 2),
+    num(s.serverCores, 2),
+    num(s.clientCores, 2) + (s.clientSaturated ? " (saturated)" : ""),
   ];
 }
 
@@ -78,6 +80,15 @@ export function renderMarkdown(report: LoadReport): string {
       `Deno ${report.machine.deno}, load average ${report.machine.loadAverage}. ` +
       `Target: ${c.target}. Mode ${c.mode}, ${c.pattern}. Client: ${report.clientSide}. ` +
       `Warm-up ${c.warmupSeconds} s, measured ${c.durationSeconds} s per phase, window ${c.window}.`,
+  );
+  out.push(
+    "",
+    c.pinning
+      ? `Pinned (taskset): server and relay on core(s) ${c.pinning.server}, client on core(s) ` +
+        `${c.pinning.client}. "client cores" is the client's CPU use out of its ` +
+        `${c.clientCoresAvailable ?? "?"}; "(saturated)" (≥ 90%) marks a phase that measured ` +
+        "the load generator: its rate and latency are not server figures."
+      : "Not pinned: server, relay and client share every core.",
   );
   const traffic: string[][] = [];
   if (report.relay) {
@@ -107,6 +118,7 @@ export function renderMarkdown(report: LoadReport): string {
         "p99",
         "server CPU /1k",
         "per CPU-s",
+        "server cores",
         "client cores",
         "missing/errors",
       ], traffic),
@@ -134,6 +146,7 @@ export function renderMarkdown(report: LoadReport): string {
           "p50",
           "p99",
           "server CPU each",
+          "server cores",
           "client cores",
         ],
         storms,
@@ -158,18 +171,25 @@ export function renderMarkdown(report: LoadReport): string {
       ]]),
     );
   }
-  if (report.idle) {
-    const i = report.idle;
+  if (report.idle || report.relayIdle) {
+    const row = (name: string, i: IdleSummary) => [
+      name,
+      num(i.connections),
+      `${num(i.baselineRssBytes / 1048576, 1)} MiB`,
+      `${num(i.loadedRssBytes / 1048576, 1)} MiB`,
+      `${num(i.bytesPerConnection / 1024, 1)} KiB`,
+      `${num(i.openSeconds, 1)} s`,
+    ];
+    const rows: string[][] = [];
+    if (report.relayIdle) rows.push(row("raw TLS relay (floor)", report.relayIdle));
+    if (report.idle) rows.push(row("CommuCat", report.idle));
     out.push("", "### Idle connections");
     out.push(
       "",
-      table(["connections", "RSS before", "RSS with them", "per connection", "open time"], [[
-        num(i.connections),
-        `${num(i.baselineRssBytes / 1048576, 1)} MiB`,
-        `${num(i.loadedRssBytes / 1048576, 1)} MiB`,
-        `${num(i.bytesPerConnection / 1024, 1)} KiB`,
-        `${num(i.openSeconds, 1)} s`,
-      ]]),
+      table(
+        ["server", "connections", "RSS before", "RSS with them", "per connection", "open time"],
+        rows,
+      ),
     );
   }
   out.push("", "### Targets");

@@ -82,7 +82,7 @@ function sampleReport(): Omit<LoadReport, "targets"> {
     },
     relay: { max: traffic(100_000, 5, 8), half: null },
     relayTls: null,
-    pairs: { max: traffic(60_000, 20, 0.03), half: traffic(30_000, 12, 0.05) },
+    pairs: { max: traffic(60_000, 20, 0.02), half: traffic(30_000, 12, 0.05) },
     fanout: null,
     handshake: storm(1000),
     reconnect: null,
@@ -92,6 +92,13 @@ function sampleReport(): Omit<LoadReport, "targets"> {
       loadedRssBytes: (100 << 20) + 2000 * 20 * 1024,
       bytesPerConnection: 20 * 1024,
       openSeconds: 4,
+    },
+    relayIdle: {
+      connections: 2000,
+      baselineRssBytes: 50 << 20,
+      loadedRssBytes: (50 << 20) + 2000 * 14 * 1024,
+      bytesPerConnection: 14 * 1024,
+      openSeconds: 3,
     },
     profiles: [],
     notes: ["a note | with a pipe"],
@@ -103,12 +110,14 @@ Deno.test("targets: each budget is met or not against the same run's baselines",
   const byId = Object.fromEntries(results.map((r) => [r.id, r]));
   assert.equal(byId["pairs-vs-relay"].met, true);
   assert.equal(byId["pairs-vs-relay"].value, 0.6);
-  // 0.03 CPU-ms... per 1,000 means 33,333 msg per CPU-second.
+  // 0.02 CPU-s per 1,000 means 50,000 msg per CPU-second.
   assert.equal(byId["delivered-per-cpu-second"].met, true);
-  assert.equal(Math.round(byId["delivered-per-cpu-second"].value!), 33_333);
+  assert.equal(Math.round(byId["delivered-per-cpu-second"].value!), 50_000);
   // 1000/s against a bound of 1470/s is 68 %.
   assert.equal(byId["handshakes-vs-bound"].met, true);
+  // 20 KiB against a floor of 14 KiB: 6 KiB of ours, over the 4 KiB budget.
   assert.equal(byId["idle-memory"].met, false);
+  assert.equal(byId["idle-memory"].value, 6 * 1024);
   assert.match(byId["idle-memory"].note!, /measured at 2,000 connections/);
   assert.equal(byId["p99-at-half"].met, false);
   assert.equal(byId["p99-at-half"].value, 12);
@@ -120,7 +129,8 @@ Deno.test("targets: thresholds are inclusive", () => {
     max: traffic(50_000, 5, 1000 / TARGETS.deliveredPerCpuSecond),
     half: traffic(25_000, TARGETS.p99AtHalfMs, 0.04),
   };
-  report.idle!.bytesPerConnection = TARGETS.idleBytesPerConnection;
+  report.idle!.bytesPerConnection = report.relayIdle!.bytesPerConnection +
+    TARGETS.idleBytesAboveFloor;
   const byId = Object.fromEntries(evaluateTargets(report).map((r) => [r.id, r]));
   assert.equal(byId["pairs-vs-relay"].met, true);
   assert.equal(byId["delivered-per-cpu-second"].met, true);
@@ -128,11 +138,33 @@ Deno.test("targets: thresholds are inclusive", () => {
   assert.equal(byId["p99-at-half"].met, true);
 });
 
+Deno.test("targets: a saturated client's rates are not taken as server figures", () => {
+  const report = sampleReport();
+  // The client used its whole core in the 1:1 max phase: judged per CPU-second
+  // (20,000 vs the relay's 125,000 msg per CPU-s), not on the measured rates.
+  report.pairs = {
+    max: { ...traffic(60_000, 20, 0.05), clientSaturated: true },
+    half: { ...traffic(30_000, 3, 0.05), clientSaturated: true },
+  };
+  report.relay = { max: traffic(100_000, 5, 0.008), half: null };
+  report.handshake = { ...storm(1000), clientSaturated: true };
+  const byId = Object.fromEntries(evaluateTargets(report).map((r) => [r.id, r]));
+  assert.equal(byId["pairs-vs-relay"].value, 0.16);
+  assert.equal(byId["pairs-vs-relay"].met, false);
+  assert.match(byId["pairs-vs-relay"].note!, /client saturated/);
+  assert.equal(byId["p99-at-half"].met, null);
+  assert.match(byId["p99-at-half"].note!, /client saturated/);
+  // 2 server CPU-ms per handshake: 500 per CPU-second against the 1,471/s bound.
+  assert.equal(Math.round(byId["handshakes-vs-bound"].value! * 100), 34);
+  assert.match(byId["handshakes-vs-bound"].note!, /per server CPU-second/);
+});
+
 Deno.test("targets: a phase that did not run is 'not measured', not a failure", () => {
   const report = sampleReport();
   report.relay = null;
   report.primitives = null;
   report.idle = null;
+  report.relayIdle = null;
   report.pairs = { max: traffic(60_000, 20, null), half: null };
   const results = evaluateTargets(report);
   assert.deepEqual(results.map((r) => r.met), [null, null, null, null, null, null]);

@@ -30,6 +30,13 @@ export interface TrafficSummary {
   deliveredPerServerCpuSecond: number | null;
   /** Client CPU seconds per wall second, summed over agents (1.0 = one full core). */
   clientCores: number;
+  /** Server (or relay) CPU seconds per wall second of the measured window. */
+  serverCores?: number | null;
+  /**
+   * The client used ≥ 90% of the cores it had: the phase measured the load
+   * generator, so its rate and latency are not server figures.
+   */
+  clientSaturated?: boolean;
 }
 
 /** A handshake or reconnect storm. */
@@ -47,6 +54,10 @@ export interface StormSummary {
   /** Server CPU milliseconds per completed handshake. */
   serverCpuMsPerHandshake: number | null;
   clientCores: number;
+  /** Server CPU seconds per wall second of the storm. */
+  serverCores?: number | null;
+  /** The client used ≥ 90% of the cores it had (see {@link TrafficSummary.clientSaturated}). */
+  clientSaturated?: boolean;
   firstError?: string;
 }
 
@@ -101,6 +112,10 @@ export interface LoadReport {
     durationSeconds: number;
     window: number;
     target: string;
+    /** Cores of the server (and relay) and of the client (`taskset -c` lists); null = not pinned. */
+    pinning?: { server: string; client: string } | null;
+    /** Cores the client side may use (its pinned cores, or the whole machine). */
+    clientCoresAvailable?: number;
   };
   /** How the client load ran, in words. */
   clientSide: string;
@@ -116,6 +131,8 @@ export interface LoadReport {
   handshakeByPattern?: { pattern: string; storm: StormSummary }[];
   reconnect: StormSummary | null;
   idle: IdleSummary | null;
+  /** The floor: the same idle connections held by the raw TLS relay (Deno's WebSocket + TLS). */
+  relayIdle?: IdleSummary | null;
   targets: TargetResult[];
   /** perf profiles of the server, one per recorded phase (handshake storm, 1:1 max). */
   profiles: { phase: string; file: string; top: ProfileRow[] }[];

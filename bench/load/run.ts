@@ -9,6 +9,7 @@
 import type { ConnectMode } from "../../src/transport/mod.ts";
 import type { AgentCommand, OpenResult, TargetJson } from "./agent.ts";
 import { type AgentHandle, combinedProgress, localAgent, spawnAgent, split } from "./fleet.ts";
+import { cpuCount, type CpuPlan, pinProcess } from "./pin.ts";
 import { measureHandshakePrimitives } from "./primitives.ts";
 import { canReadProc, readCpuSeconds, readRssBytes } from "./procfs.ts";
 import type {
@@ -64,6 +65,11 @@ export interface LoadOptions {
   external?: { target: TargetJson; pid?: number };
   /** Record the server with `perf` during the storms and the 1:1 max phase, into this directory. */
   profileDir?: string;
+  /**
+   * Server (and relay) on `server` cores, this process and the workers on
+   * `client` cores (`taskset`); null = not pinned.
+   */
+  pin?: CpuPlan | null;
   /** Progress line sink (the CLI rewrites one line on stderr). */
   progress: (line: string) => void;
 }
@@ -128,8 +134,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const date = new Date().toISOString().slice(0, 10);
   const machine = machineInfo();
   const commit = await gitCommit();
+  const pin = o.pin ?? null;
+  // The client side (this process: the local agent, or the workers' conductor) on its cores.
+  if (pin) await pinProcess(pin.client);
+  const clientCapacity = pin ? cpuCount(pin.client) : machine.cores;
+  /** The client used ≥ 90% of the cores it had. */
+  const saturated = (clientCores: number) => clientCores >= 0.9 * clientCapacity;
   const agents: AgentHandle[] = o.workers > 0
-    ? Array.from({ length: o.workers }, spawnAgent)
+    ? Array.from({ length: o.workers }, () => spawnAgent(pin?.client ?? null))
     : [localAgent()];
   const clientSide = o.workers > 0
     ? `${o.workers} worker process${
@@ -215,6 +227,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const delivered = results.reduce((s, r) => s + r.delivered, 0);
     const serverCpuSeconds = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
     const fanoutGuess = results.reduce((s, r) => s + r.sent, 0);
+    const clientCores = results.reduce((s, r) => s + r.clientCpuSeconds, 0) / seconds;
+    if (saturated(clientCores)) {
+      notes.push(
+        `"${label}": the client used ${clientCores.toFixed(2)} of its ${clientCapacity} core(s) ` +
+          "(saturated): its rate and latency measure the load generator, not the server.",
+      );
+    }
     return {
       summary: {
         connections,
@@ -231,7 +250,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
           ? serverCpuSeconds / delivered * 1000
           : null,
         deliveredPerServerCpuSecond: serverCpuSeconds ? delivered / serverCpuSeconds : null,
-        clientCores: results.reduce((s, r) => s + r.clientCpuSeconds, 0) / seconds,
+        clientCores,
+        serverCores: serverCpuSeconds !== null ? serverCpuSeconds / seconds : null,
+        clientSaturated: saturated(clientCores),
       },
     };
   };
@@ -275,6 +296,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     if (recording) keepProfile(label, profileName!, await recording.stop());
     const merged = mergeOpen(results);
     const serverCpuSeconds = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
+    const clientCores = (clientCpu() - client0) / wall;
+    if (saturated(clientCores)) {
+      notes.push(
+        `"${label}": the client used ${clientCores.toFixed(2)} of its ${clientCapacity} core(s) ` +
+          "(saturated): its handshakes/s measure the load generator, not the server.",
+      );
+    }
     return {
       count,
       ok: merged.ok,
@@ -287,8 +315,46 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       serverCpuMsPerHandshake: serverCpuSeconds !== null && merged.ok > 0
         ? serverCpuSeconds / merged.ok * 1000
         : null,
-      clientCores: (clientCpu() - client0) / wall,
+      clientCores,
+      serverCores: serverCpuSeconds !== null ? serverCpuSeconds / wall : null,
+      clientSaturated: saturated(clientCores),
       firstError: merged.firstError,
+    };
+  };
+
+  /**
+   * Server memory per idle connection: `open` 200 warm connections, RSS of
+   * `pid`, then `--idle-connections` more, 3 s to settle, RSS again.
+   */
+  const measureIdle = async (
+    pid: number,
+    open: (count: number, progress?: (done: number, failed: number) => void) => Promise<
+      OpenResult[]
+    >,
+    label: string,
+  ): Promise<IdleSummary> => {
+    await open(Math.min(200, o.idleConnections));
+    await sleep(2_000);
+    const baseline = readRssBytes(pid);
+    const started = performance.now();
+    const opened = mergeOpen(
+      await open(
+        o.idleConnections,
+        (done, failed) =>
+          o.progress(`${label}: ${done}/${o.idleConnections} open, ${failed} failed`),
+      ),
+    );
+    const openSeconds = (performance.now() - started) / 1000;
+    o.progress(`${label}: settling`);
+    await sleep(3_000);
+    const loaded = readRssBytes(pid);
+    if (opened.failed > 0) notes.push(`${label}: ${opened.failed} failed: ${opened.firstError}`);
+    return {
+      connections: opened.ok,
+      baselineRssBytes: baseline,
+      loadedRssBytes: loaded,
+      bytesPerConnection: opened.ok > 0 ? (loaded - baseline) / opened.ok : NaN,
+      openSeconds,
     };
   };
 
@@ -311,6 +377,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       durationSeconds: o.durationMs / 1000,
       window: o.window,
       target: o.external ? o.external.target.url : "spawned commucat serve (temp data dir, SQLite)",
+      pinning: pin,
+      clientCoresAvailable: clientCapacity,
     },
     clientSide,
     primitives: null,
@@ -334,7 +402,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       report.primitives = measureHandshakePrimitives();
     }
     if (o.baseline && has("pairs")) {
-      const relay = await spawnRelay();
+      const relay = await spawnRelay(undefined, pin?.server ?? null);
       try {
         await onAll<OpenResult>(
           o.pairs,
@@ -368,6 +436,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       o.progress("starting commucat serve");
       server = await spawnCommuCat({
         v8Flags: o.profileDir ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : [],
+        cpus: pin?.server ?? null,
       });
       target = server.target;
       pid = server.pid;
@@ -379,7 +448,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     target = await withPqPin(target);
 
     if (o.baseline && o.tlsBaseline && has("pairs") && server) {
-      const relay = await spawnRelay(server.tls);
+      const relay = await spawnRelay(server.tls, pin?.server ?? null);
       try {
         await onAll<OpenResult>(o.pairs, (_, share) =>
           share === 0 ? null : {
@@ -398,50 +467,38 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       }
     }
 
-    // Idle memory first, while the server's heap has not yet been grown by traffic.
-    if (o.idleConnections > 0 && pid !== undefined) {
-      const warm = Math.min(200, o.idleConnections);
-      await onAll<OpenResult>(warm, (_, share) =>
-        share === 0 ? null : {
-          cmd: "openIdle",
-          target,
-          mode: o.mode,
-          count: share,
-          concurrency: o.concurrency,
-        });
-      await sleep(2_000);
-      const baseline = readRssBytes(pid);
-      const started = performance.now();
-      const opened = mergeOpen(
-        await onAll<OpenResult>(
-          o.idleConnections,
-          (_, share) =>
+    // The memory floor: the same idle connections on Deno's own WebSocket + TLS (a fresh relay).
+    if (o.baseline && o.idleConnections > 0 && server) {
+      const relay = await spawnRelay(server.tls, pin?.server ?? null);
+      try {
+        const open = (count: number, progress?: (done: number, failed: number) => void) =>
+          onAll<OpenResult>(count, (_, share) =>
             share === 0 ? null : {
-              cmd: "openIdle",
-              target,
-              mode: o.mode,
+              cmd: "openRawIdle",
+              url: relay.url,
+              caCerts: [target.certificatePem],
               count: share,
               concurrency: o.concurrency,
-            },
-          (done, failed) =>
-            o.progress(`idle connections: ${done}/${o.idleConnections} open, ${failed} failed`),
-        ),
-      );
-      const openSeconds = (performance.now() - started) / 1000;
-      o.progress("idle connections: settling");
-      await sleep(3_000);
-      const loaded = readRssBytes(pid);
-      const idle: IdleSummary = {
-        connections: opened.ok,
-        baselineRssBytes: baseline,
-        loadedRssBytes: loaded,
-        bytesPerConnection: opened.ok > 0 ? (loaded - baseline) / opened.ok : NaN,
-        openSeconds,
-      };
-      report.idle = idle;
-      if (opened.failed > 0) {
-        notes.push(`${opened.failed} idle connections failed: ${opened.firstError}`);
+            }, progress);
+        report.relayIdle = await measureIdle(relay.pid, open, "raw TLS relay idle");
+      } finally {
+        await onAll(0, () => ({ cmd: "closeGroups" }));
+        await relay.stop();
       }
+    }
+
+    // Idle memory first, while the server's heap has not yet been grown by traffic.
+    if (o.idleConnections > 0 && pid !== undefined) {
+      const open = (count: number, progress?: (done: number, failed: number) => void) =>
+        onAll<OpenResult>(count, (_, share) =>
+          share === 0 ? null : {
+            cmd: "openIdle",
+            target,
+            mode: o.mode,
+            count: share,
+            concurrency: o.concurrency,
+          }, progress);
+      report.idle = await measureIdle(pid, open, "idle connections");
       await onAll(0, () => ({ cmd: "closeIdle" }));
       await sleep(1_000);
     }
@@ -519,14 +576,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
           o.pairs * 2,
         );
         report.pairs = { max: max.summary, half: half.summary };
-        const clientBound = max.summary.clientCores > 0.9 * Math.max(1, o.workers);
-        if (clientBound) {
-          notes.push(
-            `During "pairs, max" the client side used ${
-              max.summary.clientCores.toFixed(2)
-            } cores: the load generator itself was (near) saturated, so the server's maximum may be higher.`,
-          );
-        }
       }
       if (has("reconnect")) {
         report.reconnect = await storm(

@@ -8,6 +8,7 @@
  */
 import { fromHex, toHex } from "../../src/crypto/mod.ts";
 import type { TargetJson } from "./agent.ts";
+import { pinnedArgv } from "./pin.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const REPO = new URL("../../", import.meta.url).pathname;
@@ -81,6 +82,8 @@ export async function spawnCommuCat(options: {
   env?: Record<string, string>;
   /** Extra V8 flags, e.g. `--perf-basic-prof` so `perf` can name JS frames. */
   v8Flags?: string[];
+  /** Run on these cores only (`taskset -c`); null or absent = anywhere. */
+  cpus?: string | null;
 } = {}): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-load-" });
   const args = [
@@ -92,8 +95,9 @@ export async function spawnCommuCat(options: {
   ];
   if (options.v8Flags?.length) args.push(`--v8-flags=${options.v8Flags.join(",")}`);
   args.push(MAIN, "serve");
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  const argv = pinnedArgv(options.cpus ?? null, Deno.execPath(), args);
+  const child = new Deno.Command(argv.command, {
+    args: argv.args,
     cwd: dataDir,
     env: {
       COMMUCAT_BIND: "127.0.0.1:0",
@@ -141,16 +145,21 @@ export interface SpawnedRelay extends Spawned {
   url: string;
 }
 
-/** Starts bench/load/relay_server.ts (plain, or TLS with the given certificate). */
+/**
+ * Starts bench/load/relay_server.ts (plain, or TLS with the given
+ * certificate), on `cpus` only when given (`taskset -c`).
+ */
 export async function spawnRelay(
   tls?: { certPath: string; keyPath: string },
+  cpus: string | null = null,
 ): Promise<SpawnedRelay> {
   const args = ["run", "--allow-net"];
   if (tls) args.push(`--allow-read=${tls.certPath},${tls.keyPath}`);
   args.push(RELAY);
   if (tls) args.push(tls.certPath, tls.keyPath);
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  const argv = pinnedArgv(cpus, Deno.execPath(), args);
+  const child = new Deno.Command(argv.command, {
+    args: argv.args,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
