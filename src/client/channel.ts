@@ -24,6 +24,8 @@ export interface ClientChannel {
 export interface ChannelOptions {
   /** Base URL, e.g. `https://localhost:8443`. */
   url: string;
+  /** Path of the connect endpoint (default `/connect`). */
+  connectPath?: string;
   mode: ConnectMode;
   /** Extra trusted CA certificates (PEM), e.g. the server's self-signed one. */
   caCerts?: string[];
@@ -34,14 +36,15 @@ export interface ChannelOptions {
 /** Opens a channel to `/connect` in the requested mode. */
 export async function openChannel(options: ChannelOptions): Promise<ClientChannel> {
   const base = options.url.replace(/\/+$/, "");
+  const path = options.connectPath ?? "/connect";
   const ownClient = options.httpClient === undefined && options.caCerts !== undefined;
   const httpClient = options.httpClient ??
     (options.caCerts ? Deno.createHttpClient({ caCerts: options.caCerts }) : undefined);
   if (options.mode === "websocket") {
-    return await openWebSocket(`${base.replace(/^http/, "ws")}/connect`, httpClient, ownClient);
+    return await openWebSocket(`${base.replace(/^http/, "ws")}${path}`, httpClient, ownClient);
   }
   return await openStream(
-    `${base}/connect?mode=${options.mode}`,
+    `${base}${path}?mode=${options.mode}`,
     options.mode,
     httpClient,
     ownClient,
@@ -180,7 +183,9 @@ async function openWebSocket(
   socket.onclose = finish;
   await new Promise<void>((resolve, reject) => {
     socket.onopen = () => resolve();
-    socket.onerror = () => reject(new Error("websocket connect failed"));
+    // The event's message carries the network's reason (reset, TLS, connect error).
+    socket.onerror = (event) =>
+      reject(new Error(`websocket connect failed: ${(event as ErrorEvent).message ?? "error"}`));
   });
   socket.onerror = finish;
   const closeSocket = () => {

@@ -64,6 +64,8 @@ const ACK_EVERY_FRAMES = 64;
 export interface ClientOptions {
   /** Server base URL, e.g. `https://localhost:8443`. */
   url: string;
+  /** Path of the connect endpoint (default `/connect`; a CDN may forward another). */
+  connectPath?: string;
   mode?: ConnectMode;
   /** A session pattern name from `SESSION_PATTERN_NAMES` (default: the first, `XK`). */
   pattern?: string;
@@ -184,6 +186,7 @@ export class CommuCatClient {
   static async connect(options: ClientOptions): Promise<CommuCatClient> {
     const channel = await openChannel({
       url: options.url,
+      connectPath: options.connectPath,
       mode: options.mode ?? "binary",
       caCerts: options.caCerts,
       httpClient: options.httpClient,

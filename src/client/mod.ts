@@ -7,3 +7,4 @@ export * from "./channel.ts";
 export * from "./client.ts";
 export * from "./reconnect.ts";
 export * from "./calls.ts";
+export * from "./transport.ts";

@@ -1,0 +1,151 @@
+/**
+ * The client that finds a way: an ordered transport list where the first
+ * paths are blocked the way censors block (closed port, TCP RST after the
+ * ClientHello, a black hole), and the client reaches the server by the next
+ * one, reporting each failure's censorship signal.
+ */
+import assert from "node:assert/strict";
+import {
+  CommuCatClient,
+  connectThroughTransports,
+  NoTransportError,
+  type TransportAttempt,
+} from "../src/client/mod.ts";
+import {
+  DirectTransport,
+  Socks5Transport,
+  transportsFromSpecs,
+  TransportSpecError,
+  WebSocketPathTransport,
+} from "../src/client/transports/mod.ts";
+import { FrameType } from "../src/proto/mod.ts";
+import { fromUtf8 } from "../src/crypto/mod.ts";
+import { befriend } from "./helpers/api.ts";
+import { blackHole, closedPort, resetProxy } from "./helpers/censor.ts";
+import { connectOptions, newDevice } from "./helpers/devices.ts";
+import { startTestServer } from "./helpers/inprocess.ts";
+import { within } from "./helpers/raw.ts";
+
+Deno.test("blocked paths (RST, closed port, black hole) fall through to a working one", async () => {
+  const srv = await startTestServer();
+  const rst = await resetProxy();
+  const hole = blackHole();
+  try {
+    const device = newDevice("fallback");
+    const attempts: TransportAttempt[] = [];
+    // The profile's URL is the censored address: direct TLS to it gets a RST.
+    const censoredUrl = `https://localhost:${rst.port}`;
+    const { client, transport } = await within(
+      connectThroughTransports(
+        connectOptions(srv, device, { url: censoredUrl }),
+        [
+          new DirectTransport(),
+          new WebSocketPathTransport(`https://localhost:${closedPort()}/c7f3a9`),
+          new WebSocketPathTransport(`https://localhost:${hole.port}/connect`),
+          new WebSocketPathTransport(`${srv.url}/connect`),
+        ],
+        { attemptTimeoutMs: 1_500, onAttempt: (a) => attempts.push(a) },
+      ),
+      "the fallback",
+    );
+    try {
+      assert.equal(transport.label, `websocket ${srv.url}/connect`);
+      assert.equal(client.mode, "websocket");
+      assert.deepEqual(
+        attempts.map((a) => [a.kind, a.ok, a.signal]),
+        [
+          ["direct", false, "reset"],
+          ["websocket", false, "refused"],
+          ["websocket", false, "timeout"],
+          ["websocket", true, undefined],
+        ],
+      );
+      assert.ok(rst.seen >= 1 && hole.seen >= 1, "the censors saw the blocked attempts");
+    } finally {
+      client.close();
+      await client.finished;
+    }
+  } finally {
+    rst.stop();
+    hole.stop();
+    await srv.stop();
+  }
+});
+
+Deno.test("the remembered transport is tried first; every path blocked is one error listing the signals", async () => {
+  const srv = await startTestServer();
+  try {
+    const device = newDevice("remember");
+    const attempts: TransportAttempt[] = [];
+    const ws = new WebSocketPathTransport(`${srv.url}/connect`);
+    const { client, transport } = await within(
+      connectThroughTransports(
+        connectOptions(srv, device),
+        [new Socks5Transport(`socks5://127.0.0.1:${closedPort()}`), ws],
+        { preferred: ws.label, onAttempt: (a) => attempts.push(a) },
+      ),
+      "the preferred transport",
+    );
+    assert.equal(transport, ws);
+    assert.equal(attempts.length, 1);
+    const otherDevice = newDevice("other");
+    const other = await within(
+      CommuCatClient.connect(connectOptions(srv, otherDevice)),
+      "a direct client",
+    );
+    try {
+      await within(befriend(srv, client, other), "the friendship");
+      await within(client.join(3, [otherDevice.deviceId]), "the join");
+      await within(client.send(3, "over the remembered path"), "the Ack");
+      const got = await within(other.next(), "the message");
+      assert.equal(got?.type, FrameType.Msg);
+      assert.equal(fromUtf8(got!.payload), "over the remembered path");
+    } finally {
+      client.close();
+      other.close();
+      await Promise.all([client.finished, other.finished]);
+    }
+    // Every path blocked: one error listing each attempt's signal.
+    const error = await connectThroughTransports(
+      connectOptions(srv, newDevice("none")),
+      [new Socks5Transport(`socks5://127.0.0.1:${closedPort()}`)],
+      { attemptTimeoutMs: 1_500 },
+    ).catch((e) => e);
+    assert.ok(error instanceof NoTransportError);
+    assert.equal(error.attempts.length, 1);
+    assert.match(error.message, /^no transport reached the server: socks5 127\.0\.0\.1:\d+: /);
+  } finally {
+    await srv.stop();
+  }
+});
+
+Deno.test("transport specs: known kinds build, unknown and unsupported ones name the entry", () => {
+  const built = transportsFromSpecs([
+    { kind: "direct" },
+    { kind: "websocket", url: "https://cdn.example.org/c7f3a9" },
+    { kind: "socks5", proxy: "socks5h://127.0.0.1:9050" },
+  ]);
+  assert.deepEqual(built.map((t) => t.label), [
+    "direct",
+    "websocket https://cdn.example.org/c7f3a9",
+    "socks5 127.0.0.1:9050",
+  ]);
+  assert.throws(
+    () => transportsFromSpecs([{ kind: "direct" }, { kind: "reality" }]),
+    (e: Error) =>
+      e instanceof TransportSpecError &&
+      /^transports\[1\]\.kind: "reality" is not supported/.test(e.message),
+  );
+  assert.throws(
+    () => transportsFromSpecs([{ kind: "carrier-pigeon" }]),
+    /transports\[0\]\.kind: unknown/,
+  );
+  assert.throws(
+    () => transportsFromSpecs([{ kind: "websocket" }]),
+    /transports\[0\]\.url: required/,
+  );
+  assert.throws(
+    () => transportsFromSpecs([{ kind: "socks5", proxy: "http://x:1" }]),
+    /transports\[0\]: SOCKS5 proxy must be/,
+  );
+});
