@@ -1,0 +1,437 @@
+/**
+ * One end of a multipath session: the paths it runs over, the sending side
+ * (sequence numbers, the schedule of each unit, retransmission) and the
+ * receiving side (per-path unit decoding, reassembly, ACKs). Client and
+ * server use the same class; it sees only Noise ciphertexts, so a unit
+ * damaged on any path (or rebuilt wrongly by FEC) is caught by the AEAD of
+ * the session above it.
+ *
+ * A path that sends something malformed is refused (an Error frame on it,
+ * then closed); the session goes on over the others.
+ *
+ * @module
+ */
+import { controlFrame, encodeFrame, FrameType, UnitDecoder } from "../proto/mod.ts";
+import type { FecCodec, FecReceiver } from "./fec.ts";
+import type { PathKeys, Side } from "./keys.ts";
+import { DEFAULT_POLICY, type FecPolicy, type Schedule, scheduleFor } from "./policy.ts";
+import { ReorderBuffer } from "./reorder.ts";
+import { type Outstanding, RetransmitQueue } from "./retransmit.ts";
+import { ackUnit, dataUnit, decodeBatch, decodePathUnit, encodeBatch, fecUnit } from "./wire.ts";
+
+/** One path as the endpoint sees it. */
+export interface PathLink {
+  /** Sends one unit (`varint(len) || body`). */
+  send(unit: Uint8Array): void;
+  /** Bytes handed over that the peer has not taken yet (0 where unknown). */
+  readonly backlogBytes: number;
+  /** Closes the path. */
+  close(): void;
+}
+
+/** What a path did so far (status lines, metrics). */
+export interface PathStatus {
+  id: number;
+  mode: string;
+  unitsOut: number;
+  unitsIn: number;
+  backlogBytes: number;
+}
+
+/** Why a path left. */
+export type PathEnd = "closed" | "refused";
+
+/** Settings and callbacks of an endpoint. */
+export interface EndpointOptions {
+  side: Side;
+  keys: PathKeys;
+  /** The next transport message, in order, exactly once. */
+  deliver(ciphertext: Uint8Array): void;
+  /** Per frame class; `default` for everything unnamed. */
+  policy?: Record<string, FecPolicy>;
+  /** RaptorQ; without it, `raptorq` falls back to duplicate. */
+  fec?: FecCodec;
+  /** Smallest / largest retransmission timeout, ms (default 150 / 2000). */
+  minRtoMs?: number;
+  maxRtoMs?: number;
+  /** Units accepted ahead of the next expected one (default 16384). */
+  receiveWindow?: number;
+  /** Bytes held for reordering (default 8 MiB). */
+  maxReorderBytes?: number;
+  /** A path with more unread bytes than this gets no new units (default 1 MiB). */
+  pathBacklogBytes?: number;
+  /** Delay before an ACK goes out, ms (coalesces a burst; default 2). */
+  ackDelayMs?: number;
+  /** A path ended (closed, or refused for `detail`). */
+  onPathEnd?(id: number, end: PathEnd, detail: string): void;
+  /** The peer broke the protocol with valid keys: the session must end. */
+  onFatal(detail: string): void;
+  now?: () => number;
+}
+
+interface Path {
+  readonly id: number;
+  readonly mode: string;
+  readonly link: PathLink;
+  readonly units: UnitDecoder;
+  unitsOut: number;
+  unitsIn: number;
+}
+
+/** Largest FEC object (bytes of batched units) and most units in one. */
+const MAX_BATCH_BYTES = 64 * 1024;
+const MAX_BATCH_UNITS = 1024;
+
+/** A multipath session end. */
+export class MultipathEndpoint {
+  readonly #o: EndpointOptions;
+  readonly #now: () => number;
+  readonly #paths = new Map<number, Path>();
+  readonly #out: RetransmitQueue;
+  readonly #in: ReorderBuffer;
+  readonly #fecIn: FecReceiver | null;
+  readonly #pathBacklog: number;
+  #nextPathId = 0;
+  #rr = 0;
+  #closed = false;
+  #rtoTimer: ReturnType<typeof setTimeout> | undefined;
+  #rtoAt = 0;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  #ackDue = false;
+  #batch: Outstanding[] = [];
+  #batchBytes = 0;
+  #batchOverhead = 0;
+  #batchQueued = false;
+  #objectId = 0;
+  /** Units rebuilt from FEC objects (status, tests). */
+  fecRecovered = 0;
+
+  constructor(options: EndpointOptions) {
+    this.#o = options;
+    this.#now = options.now ?? (() => performance.now());
+    this.#pathBacklog = options.pathBacklogBytes ?? 1024 * 1024;
+    this.#out = new RetransmitQueue({
+      minRtoMs: options.minRtoMs ?? 150,
+      maxRtoMs: options.maxRtoMs ?? 2000,
+    });
+    this.#in = new ReorderBuffer({
+      window: options.receiveWindow ?? 16_384,
+      maxBytes: options.maxReorderBytes ?? 8 * 1024 * 1024,
+    }, (ciphertext) => {
+      if (!this.#closed) options.deliver(ciphertext);
+    });
+    this.#fecIn = options.fec?.receiver() ?? null;
+  }
+
+  /** Live paths. */
+  get pathCount(): number {
+    return this.#paths.size;
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes sent and not acknowledged (the session's outbound bound counts these). */
+  get unackedBytes(): number {
+    return this.#out.bytes;
+  }
+
+  /** Counters for status and tests. */
+  get stats() {
+    return {
+      sent: this.#out.last,
+      acked: this.#out.acked,
+      delivered: this.#in.delivered,
+      duplicates: this.#in.duplicates,
+      dropped: this.#in.dropped,
+      retransmitted: this.#out.retransmitted,
+      fecRecovered: this.fecRecovered,
+      rtoMs: this.#out.rtoMs,
+    };
+  }
+
+  /** Per-path status. */
+  paths(): PathStatus[] {
+    return [...this.#paths.values()].map((p) => ({
+      id: p.id,
+      mode: p.mode,
+      unitsOut: p.unitsOut,
+      unitsIn: p.unitsIn,
+      backlogBytes: p.link.backlogBytes,
+    }));
+  }
+
+  /** Adds a path; what was not acknowledged yet is sent on it at once. Returns its id. */
+  addPath(link: PathLink, mode: string): number {
+    if (this.#closed) {
+      link.close();
+      return -1;
+    }
+    const id = this.#nextPathId++;
+    this.#paths.set(id, { id, mode, link, units: new UnitDecoder(), unitsOut: 0, unitsIn: 0 });
+    // The new path may be the only one left: nothing outstanding waits for a timeout.
+    this.#resend(this.#out.takeDue(this.#now(), true), [this.#paths.get(id)!]);
+    this.#ackDue = this.#in.delivered > 0;
+    this.#scheduleAck();
+    this.#armRto();
+    return id;
+  }
+
+  /** The path's link closed: forget it and resend what it may have lost. */
+  removePath(id: number, detail = "closed"): void {
+    const path = this.#paths.get(id);
+    if (!path) return;
+    this.#paths.delete(id);
+    path.link.close();
+    this.#o.onPathEnd?.(id, "closed", detail);
+    if (this.#closed) return;
+    this.#resend(this.#out.takeDue(this.#now(), true), this.#livePaths());
+    this.#armRto();
+  }
+
+  /** Sends the next transport message (`frameClass` picks its policy). */
+  send(ciphertext: Uint8Array, frameClass = "default"): void {
+    if (this.#closed) return;
+    const unit = this.#out.next(ciphertext, this.#now());
+    const paths = this.#livePaths();
+    const schedule = this.#schedule(frameClass, paths.length);
+    if (schedule.kind === "raptorq") {
+      this.#addToBatch(unit, schedule.overhead);
+    } else {
+      if (this.#batch.length > 0) this.#flushBatch();
+      if (schedule.kind === "duplicate") this.#resend([unit], paths);
+      else if (paths.length > 0) {
+        this.#sendOn(paths[this.#rr++ % paths.length], dataUnit(unit.seq, ciphertext));
+      }
+    }
+    this.#armRto();
+  }
+
+  /** Bytes that arrived on path `id`. */
+  receive(id: number, chunk: Uint8Array): void {
+    const path = this.#paths.get(id);
+    if (!path || this.#closed) return;
+    let bodies: Uint8Array[];
+    try {
+      bodies = path.units.push(chunk);
+    } catch (error) {
+      this.refuse(id, `bad unit framing: ${(error as Error).message}`);
+      return;
+    }
+    for (const body of bodies) {
+      if (this.#closed || !this.#paths.has(id)) return;
+      path.unitsIn++;
+      this.#unit(path, body);
+    }
+    this.#scheduleAck();
+  }
+
+  /** Refuses path `id`: an Error frame on it, then it is closed. */
+  refuse(id: number, detail: string): void {
+    const path = this.#paths.get(id);
+    if (!path) return;
+    this.#paths.delete(id);
+    try {
+      path.link.send(encodeFrame(controlFrame(FrameType.Error, 0, 1, { error: "path", detail })));
+    } catch { /* the link is gone already */ }
+    path.link.close();
+    this.#o.onPathEnd?.(id, "refused", detail);
+    if (!this.#closed) {
+      this.#resend(this.#out.takeDue(this.#now(), true), this.#livePaths());
+      this.#armRto();
+    }
+  }
+
+  /** Ends the endpoint: timers stop, every path closes. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#rtoTimer);
+    clearTimeout(this.#ackTimer);
+    this.#out.clear();
+    this.#in.clear();
+    this.#fecIn?.close();
+    this.#batch = [];
+    for (const path of this.#paths.values()) path.link.close();
+    this.#paths.clear();
+  }
+
+  // ---- receiving ----
+
+  #unit(path: Path, body: Uint8Array): void {
+    let unit;
+    try {
+      unit = decodePathUnit(body);
+    } catch (error) {
+      this.refuse(path.id, (error as Error).message);
+      return;
+    }
+    switch (unit.kind) {
+      case "data":
+        this.#accept(unit.seq, unit.ciphertext);
+        return;
+      case "ack": {
+        const peer: Side = this.#o.side === "server" ? "client" : "server";
+        if (!this.#o.keys.verifyAck(peer, unit.cumulative, unit.mac)) {
+          this.refuse(path.id, "ack: bad mac");
+          return;
+        }
+        if (!this.#out.ack(unit.cumulative, this.#now())) {
+          this.#o.onFatal(`ack of unit ${unit.cumulative}, only ${this.#out.last} sent`);
+          return;
+        }
+        this.#armRto();
+        return;
+      }
+      case "fec":
+        this.#fec(path.id, unit.packet);
+        return;
+      default:
+        this.refuse(path.id, `unexpected ${unit.kind} unit on an attached path`);
+    }
+  }
+
+  #accept(seq: number, ciphertext: Uint8Array): void {
+    this.#in.accept(seq, ciphertext);
+    // Duplicates too: the sender resent because an ACK was lost.
+    this.#ackDue = true;
+  }
+
+  #fec(pathId: number, packet: Uint8Array): void {
+    if (this.#fecIn === null) {
+      this.refuse(pathId, "fec: this end has no FEC codec");
+      return;
+    }
+    let result;
+    try {
+      result = this.#fecIn.push(packet);
+    } catch (error) {
+      this.refuse(pathId, `fec: ${(error as Error).message}`);
+      return;
+    }
+    const take = (object: Uint8Array | null) => {
+      if (object === null || this.#closed) return;
+      let batch;
+      try {
+        batch = decodeBatch(object, MAX_BATCH_UNITS);
+      } catch (error) {
+        // Decoded by FEC from packets of several paths: no single path to blame.
+        this.#o.onFatal(`fec object: ${(error as Error).message}`);
+        return;
+      }
+      batch.ciphertexts.forEach((c, i) => {
+        if (this.#in.accept(batch.firstSeq + i, c) === "delivered") this.fecRecovered++;
+      });
+      this.#ackDue = true;
+      this.#scheduleAck();
+    };
+    if (result instanceof Promise) {
+      result.then(take, (error) => this.refuse(pathId, `fec: ${(error as Error).message}`));
+    } else take(result);
+  }
+
+  #scheduleAck(): void {
+    if (!this.#ackDue || this.#ackTimer !== undefined || this.#closed) return;
+    this.#ackTimer = setTimeout(() => {
+      this.#ackTimer = undefined;
+      this.#sendAck();
+    }, this.#o.ackDelayMs ?? 2);
+  }
+
+  #sendAck(): void {
+    if (this.#closed || !this.#ackDue) return;
+    this.#ackDue = false;
+    const cumulative = this.#in.delivered;
+    const unit = ackUnit(cumulative, this.#o.keys.ackMac(this.#o.side, cumulative));
+    // On every path: ACKs are small, and any one of them getting through is enough.
+    for (const path of this.#paths.values()) this.#sendOn(path, unit);
+  }
+
+  // ---- sending ----
+
+  #livePaths(): Path[] {
+    const all = [...this.#paths.values()];
+    const open = all.filter((p) => p.link.backlogBytes < this.#pathBacklog);
+    // Every path stalled: still use the least backed-up one rather than none.
+    if (open.length === 0 && all.length > 0) {
+      return [all.reduce((a, b) => (a.link.backlogBytes <= b.link.backlogBytes ? a : b))];
+    }
+    return open;
+  }
+
+  #schedule(frameClass: string, paths: number): Schedule {
+    const policy = this.#o.policy?.[frameClass] ?? this.#o.policy?.default ?? DEFAULT_POLICY;
+    return scheduleFor(policy, paths, this.#o.fec !== undefined);
+  }
+
+  #sendOn(path: Path, unit: Uint8Array): void {
+    path.unitsOut++;
+    try {
+      path.link.send(unit);
+    } catch { /* closed under us: its close handler removes it */ }
+  }
+
+  /** Sends `units` as DATA on each of `paths`. */
+  #resend(units: Outstanding[], paths: Path[]): void {
+    if (paths.length === 0) return;
+    for (const unit of units) {
+      const bytes = dataUnit(unit.seq, unit.ciphertext);
+      for (const path of paths) this.#sendOn(path, bytes);
+    }
+  }
+
+  #addToBatch(unit: Outstanding, overhead: number): void {
+    this.#batch.push(unit);
+    this.#batchBytes += unit.ciphertext.length + 3;
+    this.#batchOverhead = overhead;
+    if (this.#batchBytes >= MAX_BATCH_BYTES || this.#batch.length >= MAX_BATCH_UNITS) {
+      this.#flushBatch();
+    } else if (!this.#batchQueued) {
+      this.#batchQueued = true;
+      // Everything sent in this turn goes into one object (fixed cost per object).
+      queueMicrotask(() => {
+        this.#batchQueued = false;
+        this.#flushBatch();
+      });
+    }
+  }
+
+  #flushBatch(): void {
+    const batch = this.#batch;
+    if (batch.length === 0 || this.#closed) return;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    const object = encodeBatch(batch[0].seq, batch.map((u) => u.ciphertext));
+    const objectId = this.#objectId = (this.#objectId + 1) >>> 0;
+    this.#o.fec!.encode(objectId, object, this.#batchOverhead).then((packets) => {
+      if (this.#closed) return;
+      const paths = this.#livePaths();
+      if (paths.length === 0) return; // retransmission covers it once a path is back
+      for (const packet of packets) this.#sendOn(paths[this.#rr++ % paths.length], fecUnit(packet));
+    }, () => {
+      // Encoding failed (worker died): plain copies instead, nothing is lost.
+      if (!this.#closed) this.#resend(batch, this.#livePaths());
+    });
+  }
+
+  #armRto(): void {
+    if (this.#closed) return;
+    const due = this.#out.dueAt();
+    if (due === null) {
+      clearTimeout(this.#rtoTimer);
+      this.#rtoTimer = undefined;
+      return;
+    }
+    if (this.#rtoTimer !== undefined && this.#rtoAt <= due) return;
+    clearTimeout(this.#rtoTimer);
+    this.#rtoAt = due;
+    this.#rtoTimer = setTimeout(() => {
+      this.#rtoTimer = undefined;
+      if (this.#closed) return;
+      this.#resend(this.#out.takeDue(this.#now()), this.#livePaths());
+      this.#armRto();
+    }, Math.max(0, due - this.#now()));
+  }
+}

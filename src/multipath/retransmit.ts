@@ -1,0 +1,130 @@
+/**
+ * The sending side's memory of a multipath session: every unit sent stays
+ * here until the peer's cumulative ACK covers it, and is sent again (as
+ * DATA on every live path) when no ACK came within the retransmission
+ * timeout. The timeout follows the measured round trip (Karn: only units
+ * sent once are measured) and backs off while nothing is acknowledged.
+ *
+ * @module
+ */
+
+/** One unit not acknowledged yet. */
+export interface Outstanding {
+  readonly seq: number;
+  readonly ciphertext: Uint8Array;
+  sentAt: number;
+  tries: number;
+}
+
+/** Timing bounds of retransmission. */
+export interface RetransmitTiming {
+  /** Smallest timeout, ms. */
+  minRtoMs: number;
+  /** Largest timeout, ms (also the cap of the back-off). */
+  maxRtoMs: number;
+}
+
+/** Units sent and not yet acknowledged, in sequence order. */
+export class RetransmitQueue {
+  readonly #timing: RetransmitTiming;
+  #units = new Map<number, Outstanding>();
+  #bytes = 0;
+  #acked = 0;
+  #last = 0;
+  #srtt = 0;
+  #backoff = 1;
+  /** Units sent again (status, tests). */
+  retransmitted = 0;
+
+  constructor(timing: RetransmitTiming) {
+    this.#timing = timing;
+  }
+
+  /** The next sequence number to use (the last one handed out + 1). */
+  next(ciphertext: Uint8Array, now: number): Outstanding {
+    const unit: Outstanding = { seq: ++this.#last, ciphertext, sentAt: now, tries: 0 };
+    this.#units.set(unit.seq, unit);
+    this.#bytes += ciphertext.length;
+    return unit;
+  }
+
+  /** Highest sequence handed out. */
+  get last(): number {
+    return this.#last;
+  }
+
+  /** Highest sequence the peer acknowledged. */
+  get acked(): number {
+    return this.#acked;
+  }
+
+  /** Bytes not acknowledged yet. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Units not acknowledged yet. */
+  get size(): number {
+    return this.#units.size;
+  }
+
+  /** The current retransmission timeout, ms. */
+  get rtoMs(): number {
+    const base = this.#srtt === 0 ? this.#timing.minRtoMs * 2 : this.#srtt * 2 + 50;
+    const clamped = Math.min(Math.max(base, this.#timing.minRtoMs), this.#timing.maxRtoMs);
+    return Math.min(clamped * this.#backoff, this.#timing.maxRtoMs);
+  }
+
+  /**
+   * The peer has everything up to `cumulative`. Returns false when that is
+   * more than was ever sent (a broken or lying peer); true otherwise.
+   */
+  ack(cumulative: number, now: number): boolean {
+    if (cumulative > this.#last) return false;
+    if (cumulative <= this.#acked) return true;
+    let sample: number | null = null;
+    for (let seq = this.#acked + 1; seq <= cumulative; seq++) {
+      const unit = this.#units.get(seq);
+      if (unit === undefined) continue;
+      if (unit.tries === 0) sample = now - unit.sentAt;
+      this.#units.delete(seq);
+      this.#bytes -= unit.ciphertext.length;
+    }
+    this.#acked = cumulative;
+    this.#backoff = 1;
+    if (sample !== null) {
+      this.#srtt = this.#srtt === 0 ? sample : this.#srtt * 0.875 + sample * 0.125;
+    }
+    return true;
+  }
+
+  /** When the oldest unit times out (ms timestamp), or null when nothing is outstanding. */
+  dueAt(): number | null {
+    for (const unit of this.#units.values()) return unit.sentAt + this.rtoMs;
+    return null;
+  }
+
+  /**
+   * The units whose timeout passed (all of them when `all`), marked as sent
+   * again now; backs the timeout off once per call that found any.
+   */
+  takeDue(now: number, all = false): Outstanding[] {
+    const rto = this.rtoMs;
+    const due: Outstanding[] = [];
+    for (const unit of this.#units.values()) {
+      if (!all && unit.sentAt + rto > now) break;
+      unit.sentAt = now;
+      unit.tries++;
+      due.push(unit);
+    }
+    if (due.length > 0 && !all) this.#backoff = Math.min(this.#backoff * 2, 64);
+    this.retransmitted += due.length;
+    return due;
+  }
+
+  /** Forgets everything (the session ended). */
+  clear(): void {
+    this.#units.clear();
+    this.#bytes = 0;
+  }
+}
