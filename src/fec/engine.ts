@@ -68,6 +68,8 @@ export class InProcessRaptorq implements RaptorqEngine {
   close(): void {}
 }
 
+const WORKER_URL = new URL("./worker.ts", import.meta.url);
+
 /** What the FEC Worker answers. */
 interface FecReply {
   packets?: Uint8Array[];
@@ -82,9 +84,10 @@ interface FecReply {
 export class WorkerRaptorq implements RaptorqEngine {
   readonly kind = "worker";
   readonly #worker = new RestartingWorker<FecReply>({
-    url: new URL("./worker.ts", import.meta.url),
+    url: WORKER_URL,
     permissions: {
       env: false,
+      // Its modules load under the parent's permissions (the server reads `.`).
       read: false,
       write: false,
       net: false,

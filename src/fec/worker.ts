@@ -29,8 +29,11 @@ self.onmessage = async (event: MessageEvent<Request>) => {
   try {
     await ready;
     if (r.op === "encode") {
-      const packets = encodeSync(r.data!, r.symbolSize, r.repair!);
-      self.postMessage({ seq: r.seq, packets }, packets.map((p) => p.buffer as ArrayBuffer));
+      const packets: Uint8Array[] = encodeSync(r.data!, r.symbolSize, r.repair!);
+      self.postMessage(
+        { seq: r.seq, packets },
+        packets.map((p: Uint8Array) => p.buffer as ArrayBuffer),
+      );
     } else if (r.op === "decode") {
       const object = decodeSync(r.transferLength!, r.symbolSize, r.packets!);
       self.postMessage({ seq: r.seq, object }, object ? [object.buffer as ArrayBuffer] : []);
