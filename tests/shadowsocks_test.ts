@@ -6,7 +6,7 @@
  * key get silence (no byte, then a close), and the listener keeps serving.
  */
 import assert from "node:assert/strict";
-import { ChunkSealer, shadowsocksKey } from "../src/transport/shadowsocks/mod.ts";
+import { ChunkSealer, shadowsocksKey } from "../src/crypto/shadowsocks/mod.ts";
 import { CommuCatClient } from "../src/client/mod.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";

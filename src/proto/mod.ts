@@ -30,3 +30,4 @@ export * from "./bootstrap.ts";
 export * from "./ids.ts";
 export * from "./connect_mode.ts";
 export * from "./rekey.ts";
+export * from "./socks_address.ts";

@@ -22,7 +22,7 @@ import {
   closeQuietly,
   GuardedAcceptor,
 } from "../guarded_accept.ts";
-import { CONNECT_MODES } from "../../proto/mod.ts";
+import { CONNECT_MODES, parseSocksAddress } from "../../proto/mod.ts";
 import type {
   AcceptedStream,
   ByteStream,
@@ -38,9 +38,8 @@ import {
   type ShadowsocksKey,
   shadowsocksKey,
   type ShadowsocksMethod,
-} from "./aead.ts";
+} from "../../crypto/shadowsocks/mod.ts";
 import { SaltFilter } from "./replay.ts";
-import { parseTarget } from "./target.ts";
 
 /** Why a socket was not served. */
 export type ShadowsocksDrop = AcceptDrop | "unauthenticated";
@@ -147,7 +146,7 @@ export class ShadowsocksListener implements Listener {
           saltChecked = true;
           if (!this.#salts.add(opener.salt!)) return await this.#silence(conn, "replayed salt");
         }
-        const target = parseTarget(plain);
+        const target = parseSocksAddress(plain);
         if (target) start = target.length;
         else if (plain.length > MAX_TARGET_BYTES) {
           return await this.#silence(conn, "target address too long");

@@ -9,8 +9,6 @@ import {
   shadowsocksKey,
   TAG_LENGTH,
 } from "./aead.ts";
-import { SaltFilter } from "./replay.ts";
-import { parseTarget, TargetAddressError } from "./target.ts";
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
@@ -81,33 +79,4 @@ Deno.test("the nonce counts per seal, so chunks cannot be reordered", () => {
     () => new ChunkOpener(key).push(concat([sealer.salt, ...b, ...a])),
     ShadowsocksAuthError,
   );
-});
-
-Deno.test("target addresses: IPv4, domain, IPv6; incomplete → null; unknown type refused", () => {
-  assert.deepEqual(parseTarget(new Uint8Array([1, 127, 0, 0, 1, 0x20, 0xfb, 9])), {
-    host: "127.0.0.1",
-    port: 8443,
-    length: 7,
-  });
-  const domain = new Uint8Array([3, 9, ...new TextEncoder().encode("localhost"), 0x01, 0xbb]);
-  assert.deepEqual(parseTarget(domain), { host: "localhost", port: 443, length: 13 });
-  assert.equal(parseTarget(domain.subarray(0, 12)), null);
-  const v6 = new Uint8Array(19);
-  v6[0] = 4;
-  v6[16] = 1;
-  v6[18] = 80;
-  assert.deepEqual(parseTarget(v6), { host: "0:0:0:0:0:0:0:1", port: 80, length: 19 });
-  assert.throws(() => parseTarget(new Uint8Array([0x16, 3, 1])), TargetAddressError);
-});
-
-Deno.test("the salt filter refuses a salt seen before and stays bounded", () => {
-  const filter = new SaltFilter(3);
-  const salt = (n: number) => new Uint8Array(32).fill(n);
-  assert.ok(filter.add(salt(1)));
-  assert.equal(filter.add(salt(1)), false);
-  for (const n of [2, 3, 4]) assert.ok(filter.add(salt(n)));
-  assert.equal(filter.size, 3);
-  // The oldest was forgotten; the recent ones are still refused.
-  assert.ok(filter.add(salt(1)));
-  assert.equal(filter.add(salt(4)), false);
 });
