@@ -13,6 +13,7 @@ import {
 } from "../src/client/mod.ts";
 import {
   DirectTransport,
+  ShadowsocksTransport,
   Socks5Transport,
   transportsFromSpecs,
   TransportSpecError,
@@ -68,6 +69,54 @@ Deno.test("blocked paths (RST, closed port, black hole) fall through to a workin
   } finally {
     rst.stop();
     hole.stop();
+    await srv.stop();
+  }
+});
+
+Deno.test("direct TLS reset and the CDN path refused: the client gets through by Shadowsocks", async () => {
+  const srv = await startTestServer({
+    shadowsocks: {
+      hostname: "127.0.0.1",
+      port: 0,
+      method: "chacha20-ietf-poly1305",
+      password: "fallback-password",
+    },
+  });
+  const rst = await resetProxy();
+  try {
+    const attempts: TransportAttempt[] = [];
+    const { client, transport } = await within(
+      connectThroughTransports(
+        connectOptions(srv, newDevice("ssfallback"), { url: `https://localhost:${rst.port}` }),
+        transportsFromSpecs([
+          { kind: "direct" },
+          { kind: "websocket", url: `https://localhost:${closedPort()}/c7f3a9` },
+          {
+            kind: "shadowsocks",
+            server: `127.0.0.1:${srv.server.shadowsocksAddr!.port}`,
+            method: "chacha20-ietf-poly1305",
+            password: "fallback-password",
+          },
+        ]),
+        { attemptTimeoutMs: 5_000, onAttempt: (a) => attempts.push(a) },
+      ),
+      "the fallback to Shadowsocks",
+    );
+    try {
+      assert.ok(transport instanceof ShadowsocksTransport);
+      assert.deepEqual(attempts.map((a) => [a.kind, a.signal ?? "ok"]), [
+        ["direct", "reset"],
+        ["websocket", "refused"],
+        ["shadowsocks", "ok"],
+      ]);
+      // The session works: a request round trip through the tunnel.
+      await within(client.join(11, []), "a join through the tunnel");
+    } finally {
+      client.close();
+      await client.finished;
+    }
+  } finally {
+    rst.stop();
     await srv.stop();
   }
 });

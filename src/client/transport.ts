@@ -28,6 +28,11 @@ export interface TransportRoute {
   mode?: ConnectMode;
   /** The HTTP client carrying the route (proxy, trusted CAs); owned by the route. */
   httpClient?: Deno.HttpClient;
+  /**
+   * The carrier's own last failure (e.g. a bridge's upstream connect error):
+   * a truer censorship signal than the HTTP client's error, when present.
+   */
+  failure?(): unknown;
   /** Releases what opening started (HTTP client, local bridge, child process). Idempotent. */
   close(): void | Promise<void>;
 }
@@ -96,6 +101,10 @@ export class NoTransportError extends Error {
     this.name = "NoTransportError";
     this.attempts = attempts;
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function messagesOf(error: unknown): string {
@@ -197,12 +206,13 @@ export async function connectThroughTransports(
       connecting?.then((c) => c.close(), () => {});
       opening.then((r) => r.close(), () => {});
       if (error instanceof ServerError) throw error;
+      const cause = route?.failure?.() ?? error;
       const attempt: TransportAttempt = {
         transport: transport.label,
         kind: transport.kind,
         ok: false,
-        signal: error instanceof AttemptTimeout ? "timeout" : censorshipSignal(error),
-        error: (error as Error).message ?? String(error),
+        signal: cause instanceof AttemptTimeout ? "timeout" : censorshipSignal(cause),
+        error: messageOf(cause),
         elapsedMs: Math.round(performance.now() - started),
       };
       attempts.push(attempt);

@@ -1,10 +1,12 @@
 /**
  * Concrete client transports (Deno only: not part of the browser bundle):
- * direct TLS, WebSocket on a custom path, SOCKS5, and the specs a profile
+ * direct TLS, WebSocket on a custom path, SOCKS5, Shadowsocks (an
+ * in-process SOCKS5 bridge), and the specs a profile
  * lists them with. The seam they implement is `ClientTransport`
  * (../transport.ts).
  *
  * @module
  */
 export * from "./basic.ts";
+export * from "./shadowsocks.ts";
 export * from "./spec.ts";

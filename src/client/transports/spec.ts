@@ -7,6 +7,7 @@
  */
 import type { ClientTransport } from "../transport.ts";
 import { DirectTransport, Socks5Transport, WebSocketPathTransport } from "./basic.ts";
+import { shadowsocksMethod, ShadowsocksTransport } from "./shadowsocks.ts";
 
 /** One entry of a profile's ordered `transports` list. */
 export interface TransportSpec {
@@ -38,6 +39,12 @@ export type TransportFactory = (spec: TransportSpec, where: string) => ClientTra
 export const TRANSPORT_KINDS: Readonly<Record<string, TransportFactory>> = {
   direct: () => new DirectTransport(),
   websocket: (spec, where) => new WebSocketPathTransport(specString(spec, where, "url")),
+  shadowsocks: (spec, where) =>
+    new ShadowsocksTransport({
+      server: specString(spec, where, "server"),
+      method: shadowsocksMethod(spec.method ?? "chacha20-ietf-poly1305"),
+      password: specString(spec, where, "password"),
+    }),
   socks5: (spec, where) => {
     const username = spec.username;
     const password = spec.password;
