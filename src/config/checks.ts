@@ -87,6 +87,23 @@ export function checkConfig(raw: RawConfig, ctx: Ctx): void {
       path: ["transport", "shadowsocks", "password"],
     });
   }
+  const pt = transport.pt;
+  if (typeof pt.transport === "string" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(pt.transport)) {
+    ctx.addIssue({
+      code: "custom",
+      message: "expected a transport name (letters, digits, _), e.g. obfs4",
+      path: ["transport", "pt", "transport"],
+    });
+  }
+  if (
+    typeof pt.options === "string" && !/^[^\s;=]+=[^\s;]*(?:;[^\s;=]+=[^\s;]*)*$/.test(pt.options)
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      message: "expected k=v pairs separated by ; (e.g. iat-mode=1)",
+      path: ["transport", "pt", "options"],
+    });
+  }
   if (storage.backend === "postgres" && storage.postgres_dsn === undefined) {
     ctx.addIssue({
       code: "custom",
@@ -158,6 +175,10 @@ export function deriveConfig(raw: RawConfig, ctx: z.RefinementCtx) {
       ...raw.ice,
       lite_bind: raw.ice.lite_bind ?? (raw.ice.lite_enabled ? "0.0.0.0:3478" : undefined),
     },
-    transport: { ...raw.transport, reality_cert: path(raw.transport.reality_cert) },
+    transport: {
+      ...raw.transport,
+      reality_cert: path(raw.transport.reality_cert),
+      pt: { ...raw.transport.pt, state_dir: resolveDataDir(raw.transport.pt.state_dir, dataDir) },
+    },
   };
 }

@@ -555,6 +555,38 @@ const shadowsocks = z.strictObject({
   }),
 });
 
+const pt = z.strictObject({
+  bind: optional(listenAddress(), {
+    example: "0.0.0.0:9443",
+    env: "COMMUCAT_PT_BIND",
+    description: "New. Tor pluggable-transport listener: the server runs `transport.pt.binary` " +
+      "(obfs4proxy) as a child in managed mode on this public address and accepts what it " +
+      "decrypts; clients speak TLS inside the tunnel. Unset → no child. The serve task then " +
+      "needs `--allow-run=<binary>` and `--allow-net` for this address (docs/OPERATIONS.md).",
+  }),
+  binary: key(text("path"), "obfs4proxy", {
+    env: "COMMUCAT_PT_BINARY",
+    description: "New. The PT server binary (a path, or a name found on PATH), e.g. " +
+      "`/usr/bin/obfs4proxy` or `lyrebird`.",
+  }),
+  transport: key(text("name"), "obfs4", {
+    env: "COMMUCAT_PT_TRANSPORT",
+    description: "New. The transport the binary serves (`TOR_PT_SERVER_TRANSPORTS`).",
+  }),
+  state_dir: key(text("path"), `${DATA_DIR}/pt`, {
+    env: "COMMUCAT_PT_STATE_DIR",
+    description: "New. The PT's state directory (its keys: the bridge line's `cert` stays the " +
+      "same across restarts while this directory is kept).",
+  }),
+  options: optional(text("k=v;k=v"), {
+    example: "iat-mode=1",
+    env: "COMMUCAT_PT_OPTIONS",
+    description: "New. Server options for the transport (`TOR_PT_SERVER_TRANSPORT_OPTIONS`); " +
+      "obfs4: `iat-mode=1` or `2` hides packet timing at a large throughput cost " +
+      "(docs/PERFORMANCE.md).",
+  }),
+});
+
 const transport = z.strictObject({
   reality_cert: optional(text("path"), {
     example: "/etc/commucat/reality.pem",
@@ -568,6 +600,7 @@ const transport = z.strictObject({
     description: "BLAKE3 of the REALITY PEM text, hex32. Not used yet.",
   }),
   shadowsocks: shadowsocks.prefault({}),
+  pt: pt.prefault({}),
 });
 
 const log = z.strictObject({

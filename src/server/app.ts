@@ -58,6 +58,8 @@ export interface RunningServer {
   readonly h2cAddr: { hostname: string; port: number } | null;
   /** The Shadowsocks listener's address (`transport.shadowsocks.bind`), when configured. */
   readonly shadowsocksAddr: { hostname: string; port: number } | null;
+  /** The pluggable transport's public address and client arguments (`transport.pt.bind`), when configured. */
+  readonly pt: { addr: { hostname: string; port: number }; bridgeArgs: string } | null;
   readonly domain: string;
   readonly keys: ServerKeys;
   readonly store: Store;
@@ -307,7 +309,7 @@ export async function startServer(
   const sink: ConnectionSink = { handle: (request, info) => app.fetch(request, info) };
   try {
     // Binding throws a ListenError naming the address and its config key.
-    built = buildListeners(settings, { cert, key }, log);
+    built = await buildListeners(settings, { cert, key }, log);
     started.push(...built.all);
   } catch (error) {
     await shutdown();
@@ -321,6 +323,12 @@ export async function startServer(
     addr: addressOf(built.main.addr),
     h2cAddr: built.h2c ? addressOf(built.h2c.addr) : null,
     shadowsocksAddr: built.shadowsocks ? addressOf(built.shadowsocks.addr) : null,
+    pt: built.pt
+      ? {
+        addr: addressOf(built.pt.addr),
+        bridgeArgs: [...built.pt.bridgeArgs].map(([k, v]) => `${k}=${v}`).join(";"),
+      }
+      : null,
     domain: settings.domain,
     keys,
     store,

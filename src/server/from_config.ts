@@ -27,6 +27,15 @@ export function settingsFromConfig(
         password: config.transport.shadowsocks.password!,
       }
       : undefined,
+    pt: config.transport.pt.bind
+      ? {
+        ...parseBind(config.transport.pt.bind),
+        binary: config.transport.pt.binary,
+        transport: config.transport.pt.transport,
+        stateDir: config.transport.pt.stateDir,
+        options: config.transport.pt.options,
+      }
+      : undefined,
     domain: s.domain,
     dataDir: s.dataDir,
     tls: s.tlsCert && s.tlsKey ? { certPath: s.tlsCert, keyPath: s.tlsKey } : null,

@@ -1,7 +1,8 @@
 /**
  * The server's listeners, built from settings: TLS over TCP on `server.bind`;
  * when configured, plaintext HTTP on `server.h2c_bind` (behind a TLS proxy)
- * and the Shadowsocks AEAD listener on `transport.shadowsocks.bind`. All
+ * the Shadowsocks AEAD listener on `transport.shadowsocks.bind` and the
+ * pluggable-transport listener (an obfs4proxy child) on `transport.pt.bind`. All
  * share one set of connection caps (`server.max_connections`,
  * `server.max_connections_per_ip`). A new kind of listener (see
  * src/transport/listener.ts) is added here.
@@ -11,6 +12,7 @@
 import type { Logger } from "../log/mod.ts";
 import { ConnectionCaps, normalizeIp, rateLimitKey } from "../security/ratelimit/mod.ts";
 import type { Listener } from "../transport/listener.ts";
+import { PtListener } from "../transport/pt/mod.ts";
 import { ShadowsocksListener } from "../transport/shadowsocks/mod.ts";
 import { TcpListener } from "../transport/tls_tcp.ts";
 import type { ServerSettings } from "./settings.ts";
@@ -21,14 +23,18 @@ export interface BuiltListeners {
   readonly main: Listener;
   readonly h2c: Listener | null;
   readonly shadowsocks: Listener | null;
+  readonly pt: PtListener | null;
 }
 
-/** Builds (and binds) the listeners of `settings`; on a bind error none stays open. */
-export function buildListeners(
+/**
+ * Builds (and binds) the listeners of `settings`, waiting for a PT child to
+ * listen; on an error none stays open (and no child runs).
+ */
+export async function buildListeners(
   settings: ServerSettings,
   tls: { cert: string; key: string },
   log: Logger,
-): BuiltListeners {
+): Promise<BuiltListeners> {
   const limits = settings.connections;
   const caps = new ConnectionCaps({ maxTotal: limits.maxTotal, maxPerClient: limits.maxPerIp });
   // The socket peer, keyed as the rate limits key a client (IPv6 by its /64).
@@ -68,7 +74,21 @@ export function buildListeners(
       })
       : null;
     if (shadowsocks) all.push(shadowsocks);
-    return { all, main, h2c, shadowsocks };
+    const p = settings.pt;
+    const pt = p
+      ? await PtListener.open({
+        ...common,
+        configKey: "transport.pt",
+        binary: p.binary,
+        transport: p.transport,
+        bind: { hostname: p.hostname, port: p.port },
+        stateDir: p.stateDir,
+        serverOptions: p.options,
+        tls,
+      })
+      : null;
+    if (pt) all.push(pt);
+    return { all, main, h2c, shadowsocks, pt };
   } catch (error) {
     for (const listener of all) listener.close();
     throw error;

@@ -23,6 +23,15 @@ export interface ServerSettings {
     method: "chacha20-ietf-poly1305" | "aes-256-gcm";
     password: string;
   };
+  /** `transport.pt.*`: the optional pluggable-transport child (obfs4proxy) and its listener. */
+  pt?: {
+    hostname: string;
+    port: number;
+    binary: string;
+    transport: string;
+    stateDir: string;
+    options?: string;
+  };
   domain: string;
   dataDir: string;
   tls: { certPath: string; keyPath: string } | null;

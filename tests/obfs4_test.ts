@@ -1,0 +1,146 @@
+/**
+ * Tor pluggable transports with the real obfs4proxy on both sides: the server
+ * runs it as a managed child on `transport.pt.bind` and takes its connections
+ * through the Extended ORPort; the SDK runs it as a client child and reaches
+ * the server through its SOCKS5 port with the bridge arguments. A handshake
+ * and a chat go through; a wrong bridge cert gets nothing, and the server
+ * keeps serving. Skipped loudly without obfs4proxy.
+ */
+import assert from "node:assert/strict";
+import { CommuCatClient, connectThroughTransports, NoTransportError } from "../src/client/mod.ts";
+import { PtClientTransport } from "../src/client/transports/pt.ts";
+import { fromUtf8 } from "../src/crypto/mod.ts";
+import { FrameType } from "../src/proto/mod.ts";
+import { befriend } from "./helpers/api.ts";
+import { connectOptions, newDevice } from "./helpers/devices.ts";
+import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
+import { within } from "./helpers/raw.ts";
+
+const OBFS4PROXY = "obfs4proxy";
+const present = await new Deno.Command("sh", {
+  args: ["-c", `command -v ${OBFS4PROXY}`],
+  stdout: "null",
+}).output().then((o) => o.success, () => false);
+if (!present) console.warn("SKIPPED: obfs4proxy missing: pluggable-transport tests skip");
+const skip = present ? "" : " (SKIPPED: obfs4proxy missing)";
+
+async function withPtServer(
+  fn: (srv: TestServer) => Promise<void>,
+  options?: string,
+): Promise<void> {
+  const dataDir = await Deno.makeTempDir({ prefix: "commucat-pt-test-" });
+  const srv = await startTestServer({
+    dataDir,
+    pt: {
+      hostname: "127.0.0.1",
+      port: 0,
+      binary: OBFS4PROXY,
+      transport: "obfs4",
+      stateDir: `${dataDir}/pt`,
+      options,
+    },
+  });
+  try {
+    await fn(srv);
+  } finally {
+    await srv.stop();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Sends `text` from one client and waits for it at the other. */
+async function pass(from: CommuCatClient, to: CommuCatClient, text: string): Promise<void> {
+  await within(from.send(7, text), `the Ack for ${text}`);
+  const got = await within(to.next(), `${text} to arrive`);
+  assert.ok(got);
+  assert.equal(got.type, FrameType.Msg);
+  assert.equal(fromUtf8(got.payload), text);
+}
+
+Deno.test({
+  name:
+    `obfs4proxy server child → Extended ORPort → /connect; SDK through an obfs4proxy client chats${skip}`,
+  ignore: !present,
+  async fn() {
+    await withPtServer(async (srv) => {
+      const pt = srv.server.pt!;
+      assert.ok(pt.addr.port > 0 && pt.addr.port !== srv.server.addr.port);
+      assert.match(pt.bridgeArgs, /^cert=[A-Za-z0-9+/]{70};iat-mode=0$/);
+      // obfs4proxy writes its own bridge line beside its keys, with the same cert.
+      const bridgeLine = await Deno.readTextFile(`${srv.dataDir}/pt/obfs4_bridgeline.txt`);
+      assert.ok(bridgeLine.includes(pt.bridgeArgs.split(";")[0]));
+
+      const obfs4 = new PtClientTransport({
+        host: "127.0.0.1",
+        port: pt.addr.port,
+        args: pt.bridgeArgs,
+      });
+      const tunneledDevice = newDevice("obfs4");
+      const directDevice = newDevice("direct");
+      const result = await within(
+        connectThroughTransports(connectOptions(srv, tunneledDevice), [obfs4]),
+        "the handshake through obfs4",
+        30_000,
+      );
+      const tunneled = result.client;
+      // The route went to the PT's port: only obfs4proxy listens there.
+      assert.equal(new URL(result.route.url).port, String(pt.addr.port));
+      const direct = await within(
+        CommuCatClient.connect(connectOptions(srv, directDevice)),
+        "direct",
+      );
+      try {
+        await within(befriend(srv, tunneled, direct), "the friendship");
+        await within(tunneled.join(7, [directDevice.deviceId]), "the join");
+        await pass(tunneled, direct, "through obfs4");
+        await pass(direct, tunneled, "back through obfs4");
+      } finally {
+        tunneled.close();
+        direct.close();
+        await within(Promise.all([tunneled.finished, direct.finished]), "the clients to close");
+        await result.route.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: `a wrong bridge cert gets nothing; the PT listener keeps serving the right one${skip}`,
+  ignore: !present,
+  async fn() {
+    await withPtServer(async (srv) => {
+      const pt = srv.server.pt!;
+      // A well-formed cert of another bridge: 20-byte node id ‖ 32-byte public key.
+      const other = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(52))))
+        .replace(/=+$/, "");
+      const wrong = new PtClientTransport({
+        host: "127.0.0.1",
+        port: pt.addr.port,
+        args: `cert=${other};iat-mode=0`,
+      });
+      const attempts: string[] = [];
+      await assert.rejects(
+        connectThroughTransports(connectOptions(srv, newDevice("wrong")), [wrong], {
+          attemptTimeoutMs: 4_000,
+          onAttempt: (a) => attempts.push(`${a.ok}:${a.signal}`),
+        }),
+        NoTransportError,
+      );
+      assert.equal(attempts.length, 1);
+      assert.match(attempts[0], /^false:/);
+      const right = new PtClientTransport({
+        host: "127.0.0.1",
+        port: pt.addr.port,
+        args: pt.bridgeArgs,
+      });
+      const result = await within(
+        connectThroughTransports(connectOptions(srv, newDevice("right")), [right]),
+        "the right cert's handshake",
+        30_000,
+      );
+      result.client.close();
+      await within(result.client.finished, "the client to close");
+      await result.route.close();
+    });
+  },
+});
