@@ -123,6 +123,11 @@ export class FecDecoder {
     for (const id of [...this.#pending.keys()]) this.#drop(id, false);
   }
 
+  /** Frees what is held (the `FecReceiver` port of multipath sessions). */
+  close(): void {
+    this.clear();
+  }
+
   async #push(bytes: Uint8Array): Promise<Uint8Array | null> {
     const p = parseFecPacket(bytes);
     this.#expire();

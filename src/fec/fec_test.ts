@@ -301,3 +301,17 @@ Deno.test("fec: the Worker engine survives a Worker crash", async () => {
     engine.close();
   }
 });
+
+Deno.test("fec: the multipath codec adapter round-trips through its receivers", async () => {
+  const { RaptorqFecCodec } = await import("./mod.ts");
+  const codec = new RaptorqFecCodec(inProcess, { symbolSize: 256 });
+  // Structurally the multipath FecCodec port.
+  const port: import("../multipath/mod.ts").FecCodec = codec;
+  const data = randomBytes(3000, 21);
+  const packets = await port.encode(7, data, 0.55);
+  const rx = port.receiver();
+  let out: Uint8Array | null = null;
+  for (const p of packets.slice(3)) out = (await rx.push(p)) ?? out;
+  assert.deepEqual(out, data);
+  rx.close();
+});

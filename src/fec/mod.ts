@@ -12,6 +12,7 @@
  * - {@link packFrames}/{@link unpackFrames}/{@link FrameBatcher}: small
  *   frames share one object.
  * - {@link repairOverheadForPaths}: the overhead that survives losing a path.
+ * - {@link RaptorqFecCodec}: the codec a multipath session plugs in.
  *
  * ```ts
  * const engine = await createRaptorqEngine("worker");
@@ -25,6 +26,7 @@
  * @module
  */
 export { FrameBatcher, packFrames, unpackFrames } from "./batch.ts";
+export { RaptorqFecCodec, type RaptorqFecCodecOptions } from "./codec.ts";
 export {
   DEFAULT_REPAIR_OVERHEAD,
   DEFAULT_SYMBOL_SIZE,
