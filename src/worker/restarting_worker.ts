@@ -15,7 +15,12 @@ type WorkerReply<Reply> = Reply & { seq: number; error?: string };
 interface Pending<Reply> {
   resolve(value: Reply): void;
   reject(error: Error): void;
+  /** When it was sent (ms, monotonic). */
+  sentAt: number;
 }
+
+/** How long a request may wait by default before its Worker counts as hung. */
+export const DEFAULT_ANSWER_TIMEOUT_MS = 30_000;
 
 /** Options of {@link RestartingWorker}. */
 export interface RestartingWorkerOptions {
@@ -27,6 +32,14 @@ export interface RestartingWorkerOptions {
   encoder: string;
   /** Names the Worker in errors (`the transcoding Worker`). */
   worker: string;
+  /**
+   * How long a request may go unanswered before the Worker counts as hung
+   * (a module that never loads, a codec stuck in a loop): it is then
+   * terminated as after a crash, so callers get an error instead of waiting
+   * forever. Default {@link DEFAULT_ANSWER_TIMEOUT_MS}; generous because the
+   * first request also loads the WASM.
+   */
+  answerTimeoutMs?: number;
 }
 
 /** One codec Worker, restarted after a crash; see the module doc. */
@@ -36,6 +49,7 @@ export class RestartingWorker<Reply extends object> {
   #worker: Worker | null = null;
   #seq = 0;
   #closed = false;
+  #watchdog: ReturnType<typeof setInterval> | null = null;
   /** Increases with every Worker started (0 = none yet). */
   generation = 0;
   /** Times the Worker was restarted after dying. */
@@ -81,9 +95,33 @@ export class RestartingWorker<Reply extends object> {
     const worker = this.#worker!;
     const seq = ++this.#seq;
     return new Promise((resolve, reject) => {
-      this.#pending.set(seq, { resolve, reject });
+      this.#pending.set(seq, { resolve, reject, sentAt: performance.now() });
+      this.#watch();
       worker.postMessage({ ...message, seq }, transfer);
     });
+  }
+
+  /** Runs the hung-Worker check while requests are pending (one timer, not one per request). */
+  #watch(): void {
+    if (this.#watchdog !== null) return;
+    const limit = this.#options.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
+    const watchdog = setInterval(() => {
+      // Answers come in order, so the first pending request is the oldest.
+      const oldest = this.#pending.values().next().value;
+      if (oldest === undefined) return this.#stopWatch();
+      if (performance.now() - oldest.sentAt < limit) return;
+      this.restarts++;
+      this.#died(
+        `${this.#options.worker} did not answer within ${limit / 1000} s; it was restarted`,
+      );
+    }, Math.max(10, Math.min(1_000, limit / 4)));
+    Deno.unrefTimer(watchdog);
+    this.#watchdog = watchdog;
+  }
+
+  #stopWatch(): void {
+    if (this.#watchdog !== null) clearInterval(this.#watchdog);
+    this.#watchdog = null;
   }
 
   /** Requests waiting for an answer. */
@@ -112,5 +150,6 @@ export class RestartingWorker<Reply extends object> {
     this.#worker = null;
     for (const p of this.#pending.values()) p.reject(new Error(reason));
     this.#pending.clear();
+    this.#stopWatch();
   }
 }
