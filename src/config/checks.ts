@@ -65,6 +65,17 @@ function bothOrNeither(
   });
 }
 
+/** Paths the server serves itself: `transport.websocket_path` may not shadow them. */
+const RESERVED_PATHS = [
+  "/connect",
+  "/api",
+  "/app",
+  "/healthz",
+  "/readyz",
+  "/metrics",
+  "/federation",
+];
+
 /**
  * Cross-key rules. Runs even when single keys failed (zod keeps going), so it
  * only looks at values of the expected type.
@@ -76,10 +87,32 @@ export function checkConfig(raw: RawConfig, ctx: Ctx): void {
     "noise_public",
     crypto.noise_public,
   ]);
-  bothOrNeither(ctx, "transport", ["reality_cert", transport.reality_cert], [
-    "reality_fingerprint",
-    transport.reality_fingerprint,
-  ]);
+  // Upstream's REALITY keys are kept by name only to refuse them: there is no
+  // REALITY peer (xray) to build and test against, and a key that silently
+  // does nothing would promise an obfuscation that is not there.
+  for (const name of ["reality_cert", "reality_fingerprint"] as const) {
+    if (transport[name] !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: "REALITY is not supported (no peer implementation is available); remove the key",
+        path: ["transport", name],
+      });
+    }
+  }
+  if (
+    transport.websocket_path !== undefined &&
+    RESERVED_PATHS.some((p) =>
+      transport.websocket_path === p || transport.websocket_path!.startsWith(`${p}/`)
+    )
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must not be (or be under) a path the server already serves: ${
+        RESERVED_PATHS.join(", ")
+      }`,
+      path: ["transport", "websocket_path"],
+    });
+  }
   if (transport.shadowsocks.bind !== undefined && transport.shadowsocks.password === undefined) {
     ctx.addIssue({
       code: "custom",

@@ -64,6 +64,18 @@ export function text(type = "string") {
   return kind(z.string({ error }).min(1, { error }), type, "a non-empty string", "string");
 }
 
+/** An absolute URL path of unreserved characters (`/a`, `/a/b-c`), no query. */
+export function urlPath() {
+  const phrase = "an absolute path such as /c7f3a9d2 (letters, digits, - . _ ~ and /)";
+  const error = `expected ${phrase}`;
+  return kind(
+    z.string({ error }).regex(/^(\/[A-Za-z0-9._~-]+)+$/, { error }),
+    "URL path",
+    phrase,
+    "string",
+  );
+}
+
 /** A secret string of at least `min` characters. */
 export function secretText(min: number) {
   const phrase = `a string of at least ${min} characters`;

@@ -389,10 +389,6 @@ Deno.test("both-or-neither pairs", () => {
     "config: crypto.noise_public (COMMUCAT_NOISE_PUBLIC): crypto.noise_private is missing; " +
       "set both crypto.noise_private and crypto.noise_public, or neither",
   );
-  assert.match(
-    errorOf(() => load({ overrides: { "transport.reality_fingerprint": "00".repeat(32) } })),
-    /^config: transport\.reality_fingerprint: transport\.reality_cert is missing/,
-  );
   const c = load({
     env: {
       COMMUCAT_TLS_CERT: "<data_dir>/cert.pem",
@@ -594,5 +590,29 @@ Deno.test("in-session rekey triggers: defaults, file values, one-line errors nam
   assert.match(
     errorOf(() => load({ path: tomlFile("[server]\nrekey_after_messages = 1.5\n") })),
     /^config: server\.rekey_after_messages: /,
+  );
+});
+
+Deno.test("REALITY keys are refused by name; transport.websocket_path is a safe extra path", () => {
+  assert.equal(
+    errorOf(() => load({ env: { COMMUCAT_REALITY_CERT: "/etc/reality.pem" } })),
+    "config: transport.reality_cert (COMMUCAT_REALITY_CERT): REALITY is not supported " +
+      "(no peer implementation is available); remove the key",
+  );
+  assert.match(
+    errorOf(() => load({ overrides: { "transport.reality_fingerprint": "00".repeat(32) } })),
+    /^config: transport\.reality_fingerprint: REALITY is not supported/,
+  );
+  assert.equal(
+    load({ env: { COMMUCAT_WEBSOCKET_PATH: "/c7f3a9/ws" } }).transport.websocketPath,
+    "/c7f3a9/ws",
+  );
+  assert.match(
+    errorOf(() => load({ overrides: { "transport.websocket_path": "/api/x" } })),
+    /^config: transport\.websocket_path: must not be \(or be under\) a path the server already serves/,
+  );
+  assert.match(
+    errorOf(() => load({ overrides: { "transport.websocket_path": "ws?x=1" } })),
+    /^config: transport\.websocket_path: expected an absolute path/,
   );
 });

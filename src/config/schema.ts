@@ -26,6 +26,7 @@ import {
   socketAddress,
   text,
   url,
+  urlPath,
 } from "./kinds.ts";
 import {
   checkTurnServer,
@@ -591,13 +592,20 @@ const transport = z.strictObject({
   reality_cert: optional(text("path"), {
     example: "/etc/commucat/reality.pem",
     env: "COMMUCAT_REALITY_CERT",
-    description: "REALITY certificate PEM path; both or neither with `reality_fingerprint`. " +
-      "Not used yet (obfuscated transports are not built).",
+    description: "Upstream's REALITY certificate. Not supported: a set value is a config error " +
+      "(no REALITY peer implementation exists here to build and test against).",
   }),
   reality_fingerprint: optional(hexExact(32), {
     example: "<64 hex characters>",
     env: "COMMUCAT_REALITY_FINGERPRINT",
-    description: "BLAKE3 of the REALITY PEM text, hex32. Not used yet.",
+    description: "Upstream's REALITY fingerprint. Not supported: a set value is a config error.",
+  }),
+  websocket_path: optional(urlPath(), {
+    example: "/c7f3a9d2",
+    env: "COMMUCAT_WEBSOCKET_PATH",
+    description: "New. A second path serving `/connect` (every mode; meant for WebSocket), for a " +
+      "CDN or reverse proxy that forwards one unguessable path: clients list it as a " +
+      "`websocket` transport. Unset → only `/connect`.",
   }),
   shadowsocks: shadowsocks.prefault({}),
   pt: pt.prefault({}),

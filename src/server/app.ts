@@ -257,6 +257,7 @@ export async function startServer(
     counters,
     openConnections: sessions.open,
     connect: sessions.connect,
+    connectAlias: settings.websocketPath,
     federation,
     metrics,
     verifyAdminToken,

@@ -36,6 +36,7 @@ export function settingsFromConfig(
         options: config.transport.pt.options,
       }
       : undefined,
+    websocketPath: config.transport.websocketPath,
     domain: s.domain,
     dataDir: s.dataDir,
     tls: s.tlsCert && s.tlsKey ? { certPath: s.tlsCert, keyPath: s.tlsKey } : null,

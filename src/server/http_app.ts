@@ -52,6 +52,8 @@ export interface HttpParts {
   /** Open `/connect` connections (handshaking or established). */
   openConnections: ReadonlySet<unknown>;
   connect: ConnectHandlerOptions;
+  /** `transport.websocket_path`: `/connect` served at this path too (for a CDN front). */
+  connectAlias?: string;
   federation: { handle(request: Request): Response | Promise<Response> };
   metrics: Metrics;
   verifyAdminToken: VerifyAdminToken;
@@ -96,9 +98,10 @@ export function createHttpApp(p: HttpParts): ServerApp {
   // Routes and limits see the raw (percent-encoded) path, as the REST API does.
   const app = new Hono<ServerEnv>({ getPath: (request) => new URL(request.url).pathname });
   app.onError((error, c) => requestFailed(error, c.req.raw, p.log));
-  app.use("/connect", stoppingMiddleware(p.state));
-  app.use("*", rateLimitMiddleware(p.limits, p.trusted));
-  app.all("/connect", (c) => handleConnect(c.req.raw, p.connect));
+  const connectPaths = p.connectAlias ? ["/connect", p.connectAlias] : ["/connect"];
+  for (const path of connectPaths) app.use(path, stoppingMiddleware(p.state));
+  app.use("*", rateLimitMiddleware(p.limits, p.trusted, new Set(connectPaths)));
+  for (const path of connectPaths) app.all(path, (c) => handleConnect(c.req.raw, p.connect));
   app.all("/healthz", () => json(healthReport(p)));
   app.all("/readyz", () => readiness(p, p.state.stopping));
   app.all("/metrics", (c) => serveMetrics(c.req.raw, p.metrics, p.verifyAdminToken));

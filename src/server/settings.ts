@@ -32,6 +32,8 @@ export interface ServerSettings {
     stateDir: string;
     options?: string;
   };
+  /** `transport.websocket_path`: a second path serving `/connect` (a CDN-forwarded path). */
+  websocketPath?: string;
   domain: string;
   dataDir: string;
   tls: { certPath: string; keyPath: string } | null;

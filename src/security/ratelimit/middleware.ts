@@ -30,11 +30,13 @@ export const PAIRING_CLAIM_PATHS: ReadonlySet<string> = new Set([
 export function rateLimitMiddleware(
   limits: RateLimits,
   trusted: TrustedProxies,
+  /** Paths counted as `connect` (`/connect` and its alias, `transport.websocket_path`). */
+  connectPaths: ReadonlySet<string> = new Set(["/connect"]),
 ): MiddlewareHandler<RateLimitEnv> {
   return async (c, next) => {
     const pathname = new URL(c.req.url).pathname;
     const key = rateLimitKey(clientIp(c.req.raw, c.env, trusted));
-    const decision = limits.check(pathname === "/connect" ? "connect" : "http", key);
+    const decision = limits.check(connectPaths.has(pathname) ? "connect" : "http", key);
     if (!decision.allowed) return tooManyRequests(decision.retryAfterMs);
     if (PAIRING_CLAIM_PATHS.has(pathname)) {
       const claim = limits.check("pairing", key);
