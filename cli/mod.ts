@@ -16,6 +16,7 @@ import { registerFederationCommands } from "./federation.ts";
 import { registerKeyCommands } from "./keys.ts";
 import { registerLedgerCommands } from "./ledger.ts";
 import { registerMigrateCommand } from "./migrate.ts";
+import { registerPtCommands } from "./pt.ts";
 import { registerServeCommand } from "./serve.ts";
 import { useOneErrorForm } from "./errors.ts";
 
@@ -56,6 +57,7 @@ export function buildCli(): Command {
   registerKeyCommands(program, openConfiguredStore);
   registerFederationCommands(program, openConfiguredStore);
   registerLedgerCommands(program);
+  registerPtCommands(program);
   registerClientCommands(program);
   registerBenchCommand(program);
   useOneErrorForm(program as unknown as CommandUnknownOpts);

@@ -46,6 +46,14 @@ export function registerServeCommand(program: Command): void {
           `commucat h2c listening on http://${server.h2cAddr.hostname}:${server.h2cAddr.port}`,
         );
       }
+      if (server.pt) {
+        const a = server.pt.addr;
+        // The bridge arguments are not printed (logs keep stdout): `pt bridge-line` shows them.
+        console.log(
+          `commucat pluggable transport listening on ${a.hostname}:${a.port} ` +
+            "(clients' bridge line: commucat pt bridge-line)",
+        );
+      }
       console.log(`domain: ${server.domain}`);
       console.log(`noise public key: ${toHex(server.noiseKey().publicKey)}`);
       console.log(`device CA public key: ${toHex(server.keys.ca.publicKey)}`);

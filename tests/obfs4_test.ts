@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { CommuCatClient, connectThroughTransports, NoTransportError } from "../src/client/mod.ts";
-import { PtClientTransport } from "../src/client/transports/pt.ts";
+import { PtClientTransport, transportsFromSpecs } from "../src/client/transports/mod.ts";
+import { runBridgeLine } from "../cli/pt.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import { befriend } from "./helpers/api.ts";
@@ -70,11 +71,24 @@ Deno.test({
       const bridgeLine = await Deno.readTextFile(`${srv.dataDir}/pt/obfs4_bridgeline.txt`);
       assert.ok(bridgeLine.includes(pt.bridgeArgs.split(";")[0]));
 
-      const obfs4 = new PtClientTransport({
-        host: "127.0.0.1",
-        port: pt.addr.port,
-        args: pt.bridgeArgs,
+      // The admin's view: `commucat pt bridge-line` prints the client's transport entry.
+      const configPath = `${srv.dataDir}/commucat.toml`;
+      await Deno.writeTextFile(
+        configPath,
+        `[server]\ndata_dir = "${srv.dataDir}"\ndomain = "127.0.0.1"\n` +
+          `[transport.pt]\nbind = "127.0.0.1:0"\n`,
+      );
+      const out: string[] = [];
+      const code = await runBridgeLine({ config: configPath }, {
+        write: (t) => out.push(t),
+        error: (l) => out.push(l),
       });
+      assert.equal(code, 0, out.join(""));
+      const printed = out.join("");
+      assert.ok(printed.startsWith(`obfs4 127.0.0.1:${pt.addr.port} ${pt.bridgeArgs}\n`), printed);
+      const entry = JSON.parse(/client transport entry: (.*)/.exec(printed)![1]);
+      assert.deepEqual(entry, { kind: "obfs4", port: pt.addr.port, args: pt.bridgeArgs });
+      const [obfs4] = transportsFromSpecs([{ ...entry, host: "127.0.0.1" }]);
       const tunneledDevice = newDevice("obfs4");
       const directDevice = newDevice("direct");
       const result = await within(

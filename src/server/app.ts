@@ -42,6 +42,7 @@ import { measureHybridReplyMs } from "./pq_cost.ts";
 import { startBackgroundJobs } from "./jobs.ts";
 import { loadServerKeys, type ServerKeys } from "./keys.ts";
 import { buildListeners, type BuiltListeners } from "./listeners.ts";
+import { formatPtArgs } from "../transport/pt/mod.ts";
 import { newServerCounters, type ServerCounters, serverObserver } from "./observers.ts";
 import { buildSessions, keepaliveIntervalSeconds } from "./session_wiring.ts";
 import { type ServerSettings, storeSettingsOf } from "./settings.ts";
@@ -327,7 +328,7 @@ export async function startServer(
     pt: built.pt
       ? {
         addr: addressOf(built.pt.addr),
-        bridgeArgs: [...built.pt.bridgeArgs].map(([k, v]) => `${k}=${v}`).join(";"),
+        bridgeArgs: formatPtArgs(built.pt.bridgeArgs),
       }
       : null,
     domain: settings.domain,

@@ -7,6 +7,7 @@
  */
 import type { ClientTransport } from "../transport.ts";
 import { DirectTransport, Socks5Transport, WebSocketPathTransport } from "./basic.ts";
+import { PtClientTransport } from "./pt.ts";
 import { shadowsocksMethod, ShadowsocksTransport } from "./shadowsocks.ts";
 
 /** One entry of a profile's ordered `transports` list. */
@@ -35,6 +36,27 @@ export function specString(spec: TransportSpec, where: string, field: string): s
 /** Builds the transport of a spec; `where` names it in errors (e.g. `transports[2]`). */
 export type TransportFactory = (spec: TransportSpec, where: string) => ClientTransport;
 
+/**
+ * A Tor pluggable transport through its client binary: `{kind: "obfs4", port,
+ * args, host?, binary?}` (`args` as `commucat pt bridge-line` prints them), or
+ * `{kind: "pt", transport, …}` for another PT.
+ */
+function ptTransport(spec: TransportSpec, where: string, transport: string): ClientTransport {
+  const port = spec.port;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new TransportSpecError(`${where}.port: required (the bridge's port, 1..65535)`);
+  }
+  const optional = (field: string) =>
+    spec[field] === undefined ? undefined : specString(spec, where, field);
+  return new PtClientTransport({
+    transport,
+    port,
+    args: specString(spec, where, "args"),
+    host: optional("host"),
+    binary: optional("binary"),
+  });
+}
+
 /** Every kind this build can open. */
 export const TRANSPORT_KINDS: Readonly<Record<string, TransportFactory>> = {
   direct: () => new DirectTransport(),
@@ -45,6 +67,8 @@ export const TRANSPORT_KINDS: Readonly<Record<string, TransportFactory>> = {
       method: shadowsocksMethod(spec.method ?? "chacha20-ietf-poly1305"),
       password: specString(spec, where, "password"),
     }),
+  obfs4: (spec, where) => ptTransport(spec, where, "obfs4"),
+  pt: (spec, where) => ptTransport(spec, where, specString(spec, where, "transport")),
   socks5: (spec, where) => {
     const username = spec.username;
     const password = spec.password;

@@ -35,7 +35,7 @@ import type {
 import type { LoopbackEngine } from "../loopback_engine.ts";
 import { acceptExtOrPort, writeAuthCookie } from "./ext_orport.ts";
 import { ManagedTransport, type PtMethod } from "./managed.ts";
-import { formatPtAddress, type PtAddress } from "./protocol.ts";
+import { formatPtAddress, formatPtArgs, type PtAddress } from "./protocol.ts";
 
 /** Why a connection was not served. */
 export type PtDrop = AcceptDrop | "unauthenticated";
@@ -69,8 +69,18 @@ export interface PtListenerOptions {
   startTimeoutMs?: number;
 }
 
-/** The file (in the state directory) where the server writes the client's bridge arguments. */
-export const BRIDGE_ARGS_FILE = "commucat_bridge_args";
+/** The file (in the state directory) where the server writes {@link BridgeInfo}. */
+export const BRIDGE_ARGS_FILE = "commucat_bridge.json";
+
+/** What a client needs to reach the PT listener (the bridge), as the server last started it. */
+export interface BridgeInfo {
+  /** The transport's name (`obfs4`). */
+  readonly transport: string;
+  /** The public port the PT listens on. */
+  readonly port: number;
+  /** The client's arguments, `k=v;k=v` (obfs4: `cert=…;iat-mode=0`); a secret of sorts. */
+  readonly args: string;
+}
 
 /** Most time between two restarts of a PT that keeps exiting, ms. */
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -211,15 +221,16 @@ export class PtListener implements Listener {
     }
   }
 
-  /** Writes the client's bridge arguments (`k=v;k=v`, mode 0600) for `commucat pt bridge-line`. */
+  /** Writes what a client needs ({@link BridgeInfo}, mode 0600) for `commucat pt bridge-line`. */
   async #saveBridgeArgs(method: PtMethod): Promise<void> {
-    const text = [...method.args].map(([k, v]) => `${k}=${v}`).join(";");
+    const info: BridgeInfo = {
+      transport: method.transport,
+      port: method.address.port,
+      args: formatPtArgs(method.args),
+    };
     const path = `${this.#options.stateDir}/${BRIDGE_ARGS_FILE}`;
     const tmp = `${path}.tmp-${crypto.randomUUID()}`;
-    await Deno.writeTextFile(tmp, `${method.transport} ${text}\n`, {
-      mode: 0o600,
-      createNew: true,
-    });
+    await Deno.writeTextFile(tmp, JSON.stringify(info) + "\n", { mode: 0o600, createNew: true });
     await Deno.chmod(tmp, 0o600);
     await Deno.rename(tmp, path);
   }
