@@ -10,6 +10,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { generateDeviceKeys, SESSION_PATTERN_NAMES, toHex } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import { registerCallCommands } from "./client_call.ts";
+import { registerTransportCommands } from "./client_transports.ts";
 import { runChat } from "./client_chat.ts";
 import { channelOption, countOption, modeOption } from "./client_options.ts";
 import {
@@ -40,7 +41,7 @@ function resolveProfile(command: string, name: string | undefined): string {
   }
 }
 
-/** Adds `client init | connect | send | listen | friend | friends | call | answer`. */
+/** Adds `client init | connect | send | listen | friend | friends | call | answer | transports`. */
 export function registerClientCommands(program: Command): void {
   const client = program.command("client").description("terminal client for people and scripts");
   client.command("init")
@@ -212,4 +213,5 @@ export function registerClientCommands(program: Command): void {
     });
 
   registerCallCommands(client, resolveProfile, PROFILE_HELP);
+  registerTransportCommands(client, resolveProfile, PROFILE_HELP);
 }

@@ -13,6 +13,7 @@
  * @module
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
+import type { TransportSpec } from "../src/client/transports/mod.ts";
 
 /** The saved identity and server of one device. */
 export interface ClientProfile {
@@ -40,6 +41,17 @@ export interface ClientProfile {
   session_token?: string;
   /** Canonical JSON text of the device certificate. */
   device_certificate?: string;
+  /**
+   * Ordered ways to reach the server (docs/OPERATIONS.md "Client transports"):
+   * `{"kind":"direct"}`, `{"kind":"websocket","url":…}`,
+   * `{"kind":"shadowsocks","server":…,"method":…,"password":…}`,
+   * `{"kind":"socks5","proxy":…}`, … Absent: direct only.
+   */
+  transports?: TransportSpec[];
+  /** Time for one transport attempt, ms (default 10 000). */
+  transport_timeout_ms?: number;
+  /** Label of the transport that worked last: tried first next time. */
+  last_transport?: string;
 }
 
 /** Name of the profile used without `--profile` (and without `COMMUCAT_CLIENT_HOME`). */

@@ -6,12 +6,16 @@
  * @module
  */
 import {
+  backoffDelay,
   type BackoffOptions,
   type ClientOptions,
   CommuCatClient,
+  connectThroughTransports,
   connectWithBackoff,
   ServerError,
+  type TransportAttempt,
 } from "../src/client/mod.ts";
+import { transportsFromSpecs } from "../src/client/transports/mod.ts";
 import { certificateToJson, fromHex, fromUtf8, parseCertificate } from "../src/crypto/mod.ts";
 import { FrameType, frameTypeLabel } from "../src/proto/mod.ts";
 import type { ConnectMode } from "../src/transport/mod.ts";
@@ -56,7 +60,9 @@ export async function connect(path: string, how: ConnectHow): Promise<{
     mode: how.mode ?? "binary",
     acknowledgeDeliveries: how.acknowledgeDeliveries,
   };
-  const client = how.backoff
+  const client = profile.transports?.length
+    ? await connectByTransports(profile, options, how.backoff)
+    : how.backoff
     ? await connectWithBackoff(options, how.backoff)
     : await CommuCatClient.connect(options);
   const ack = client.session.ack;
@@ -73,6 +79,47 @@ export async function connect(path: string, how: ConnectHow): Promise<{
   return { client, profile };
 }
 
+/** Default time for one transport attempt (profile `transport_timeout_ms`). */
+export const TRANSPORT_TIMEOUT_MS = 10_000;
+
+/** One stderr line per failed attempt: the censorship signal and what the network said. */
+export function attemptLine(a: TransportAttempt): string {
+  return a.ok
+    ? `transport ${a.transport}: connected in ${a.elapsedMs} ms`
+    : `transport ${a.transport}: failed (${a.signal}) after ${a.elapsedMs} ms: ${a.error}`;
+}
+
+/**
+ * Connects through the profile's ordered `transports` (the one that worked
+ * last time first), logging each failure's censorship signal to stderr and
+ * remembering the one that worked (`last_transport`, saved by the caller).
+ * With `backoff`, a round where every transport failed is retried.
+ */
+async function connectByTransports(
+  profile: ClientProfile,
+  options: ClientOptions,
+  backoff?: BackoffOptions,
+): Promise<CommuCatClient> {
+  const transports = transportsFromSpecs(profile.transports!);
+  for (let round = 0;; round++) {
+    try {
+      const { client, transport } = await connectThroughTransports(options, transports, {
+        attemptTimeoutMs: profile.transport_timeout_ms ?? TRANSPORT_TIMEOUT_MS,
+        preferred: profile.last_transport,
+        onAttempt: (a) => {
+          if (!a.ok || a.transport !== profile.last_transport) console.error(attemptLine(a));
+        },
+      });
+      profile.last_transport = transport.label;
+      return client;
+    } catch (error) {
+      if (error instanceof ServerError || !backoff) throw error;
+      if (backoff.maxAttempts !== undefined && round + 1 >= backoff.maxAttempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, backoffDelay(round, backoff)));
+    }
+  }
+}
+
 /** Calls the REST API with the connection's session token; throws with the problem detail. */
 export async function rest(
   profile: ClientProfile,
@@ -81,12 +128,14 @@ export async function rest(
   path: string,
   body?: unknown,
 ): Promise<Record<string, unknown>> {
-  const certs = await caCerts(profile);
+  // The session's own route (a transport's proxied client) when it has one: REST goes the same way.
+  const via = session.reachedVia;
+  const certs = via.httpClient ? undefined : await caCerts(profile);
   const http = certs ? Deno.createHttpClient({ caCerts: certs }) : undefined;
   try {
-    const response = await fetch(`${profile.server_url}${path}`, {
+    const response = await fetch(`${via.url || profile.server_url}${path}`, {
       method,
-      client: http,
+      client: via.httpClient ?? http,
       headers: {
         authorization: `Bearer ${session.session.sessionId}`,
         ...(body === undefined ? {} : { "content-type": "application/json" }),

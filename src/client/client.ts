@@ -194,18 +194,31 @@ export class CommuCatClient {
     const timeoutMs = options.timeoutMs ?? 15_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      return await Promise.race([
+      const client = await Promise.race([
         handshake(channel, options),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error("handshake timed out")), timeoutMs);
         }),
       ]);
+      client.#reachedVia = { url: options.url, httpClient: options.httpClient };
+      return client;
     } catch (error) {
       channel.close();
       throw error;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  #reachedVia: { url: string; httpClient?: Deno.HttpClient } = { url: "" };
+
+  /**
+   * The base URL and HTTP client this connection reached the server with
+   * (a transport's route): the session's REST calls should go the same way.
+   * The HTTP client is the caller's (or the route's) and closes with it.
+   */
+  get reachedVia(): { url: string; httpClient?: Deno.HttpClient } {
+    return this.#reachedVia;
   }
 
   /** True once the connection ended. */
