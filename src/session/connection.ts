@@ -261,6 +261,9 @@ export class ServerConnection implements Peer {
       postQuantum: established.postQuantum,
     });
     this.#out.sendEncrypted(established.ack);
+    // The handshake Ack is alone in the first transport message: clients
+    // (the SDK before batching) read that message as the Ack and nothing else.
+    this.#out.seal();
     const replaced = d.registry.add(this);
     replaced?.close("replaced");
     d.announce?.(this.deviceId, this.connectionId);
@@ -351,6 +354,8 @@ export class ServerConnection implements Peer {
           controlFrame(FrameType.Error, 0, 0, { error: farewell.error, detail: farewell.detail }),
         );
       }
+      // This turn's batch (an Error that explains the close, the farewell) goes before the close.
+      this.#out.flush();
     }
     this.#state = "closed";
     clearTimeout(this.#handshakeTimer);

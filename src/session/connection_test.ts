@@ -13,6 +13,7 @@ import {
   encodeUnit,
   encodeVarint,
   type Frame,
+  FrameDecoder,
   FrameType,
   UnitDecoder,
 } from "../proto/mod.ts";
@@ -128,7 +129,8 @@ interface Harness {
   client: NoiseTransport;
   closes: string[];
   runtime: SessionRuntime;
-  decrypted: DecodedFrame[];
+  decrypted: { item: number; frame: DecodedFrame }[];
+  decryptedItems: number;
 }
 
 function harness(overrides: Partial<ConnectionDeps> = {}): Harness {
@@ -175,6 +177,7 @@ function harness(overrides: Partial<ConnectionDeps> = {}): Harness {
     closes,
     runtime,
     decrypted: [],
+    decryptedItems: 0,
   };
 }
 
@@ -189,15 +192,20 @@ async function establish(h: Harness): Promise<void> {
 
 /**
  * The server's encrypted frames from the `from`-th item sent (item 0 is the
- * plaintext Auth). Noise needs every message in order, so all are decrypted
- * once and kept.
+ * plaintext Auth). An item (one link write) may hold several units and a unit
+ * several frames (PROTOCOL.md §2 "Batching"). Noise needs every message in
+ * order, so all are decrypted once and kept, each with the item it came in.
  */
 function decryptSent(h: Harness, from = 1): DecodedFrame[] {
-  while (h.decrypted.length < h.link.sent.length - 1) {
-    const [body] = new UnitDecoder().push(h.link.sent[h.decrypted.length + 1].unit);
-    h.decrypted.push(decodeFrame(h.client.decrypt(body))!.frame);
+  while (h.decryptedItems < h.link.sent.length - 1) {
+    const item = ++h.decryptedItems;
+    for (const body of new UnitDecoder().push(h.link.sent[item].unit)) {
+      for (const frame of new FrameDecoder().push(h.client.decrypt(body))) {
+        h.decrypted.push({ item, frame });
+      }
+    }
   }
-  return h.decrypted.slice(from - 1);
+  return h.decrypted.filter((d) => d.item >= from).map((d) => d.frame);
 }
 
 /** One Noise unit carrying `frames`, encrypted by the client. */
@@ -458,6 +466,61 @@ Deno.test("replies: a cumulative Ack to a client that does not read counts again
   assert.deepEqual(h.closes, ["slow: outbound bound exceeded by replies"]);
   // close() still settles what was owed (one Ack, not one per frame).
   assert.ok(h.link.sent.length <= before + 1);
+  await h.connection.done;
+  h.runtime.stop();
+});
+
+Deno.test("batching: the frames of one turn go out in one write, several to a Noise message", async () => {
+  const h = harness();
+  await establish(h);
+  const before = h.link.sent.length;
+  for (let i = 0; i < 3; i++) assert.ok(h.connection.deliver(msg(0, `d${i}`)));
+  assert.equal(h.link.sent.length, before, "nothing is written before the turn ends");
+  await Promise.resolve();
+  assert.equal(h.link.sent.length, before + 1, "one write for the turn");
+  const units = new UnitDecoder().push(h.link.sent[before].unit);
+  assert.equal(units.length, 1, "one Noise message");
+  const frames = decryptSent(h, before);
+  assert.deepEqual(frames.map((f) => new TextDecoder().decode(f.payload)), ["d0", "d1", "d2"]);
+  // Sequences stay one per frame.
+  assert.deepEqual(frames.map((f) => f.sequence - frames[0].sequence), [0, 1, 2]);
+  h.connection.close("shutdown");
+  await h.connection.done;
+  h.runtime.stop();
+});
+
+Deno.test("batching: a Noise message holds at most 65,519 bytes of plaintext; units share the write", async () => {
+  const h = harness();
+  await establish(h);
+  const before = h.link.sent.length;
+  const big = "x".repeat(30_000);
+  for (let i = 0; i < 3; i++) assert.ok(h.connection.deliver(msg(0, big)));
+  await Promise.resolve();
+  assert.equal(h.link.sent.length, before + 1, "one write for the turn");
+  const units = new UnitDecoder().push(h.link.sent[before].unit);
+  assert.equal(units.length, 2, "two frames fit one Noise message, the third starts another");
+  assert.ok(units.every((u) => u.length - 16 <= 65_519));
+  assert.equal(decryptSent(h, before).length, 3);
+  h.connection.close("shutdown");
+  await h.connection.done;
+  h.runtime.stop();
+});
+
+Deno.test("batching: the owed cumulative Ack rides with a delivery of the same turn", async () => {
+  const h = harness();
+  h.router.reply = () => null; // every Msg owes a cumulative Ack
+  await h.connection.receive(encodeFrame(
+    controlFrame(FrameType.Hello, 0, 1, { capabilities: ["ack-upto"] }),
+  ));
+  const before = h.link.sent.length;
+  await h.connection.receive(unitOf(h, msg(2), msg(3)));
+  assert.ok(h.connection.deliver(msg(0, "to you")));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(h.link.sent.length, before + 1, "the Ack and the delivery share one write");
+  const frames = decryptSent(h, before);
+  assert.deepEqual(frames.map((f) => f.type), [FrameType.Ack, FrameType.Msg]);
+  assert.deepEqual(frames[0].control, { ack: 3, upto: true });
+  h.connection.close("shutdown");
   await h.connection.done;
   h.runtime.stop();
 });

@@ -127,7 +127,11 @@ export class EstablishedPhase {
     const policy = deps.rekey;
     if (session.rekey && policy && (policy.afterMessages > 0 || policy.afterMs > 0)) {
       this.#rekey = new SessionRekey(session.transport as EpochTransport, policy, {
-        send: (frame) => this.#send(frame),
+        send: (frame) => {
+          this.#send(frame);
+          // A rekey frame ends its Noise message: `done` is the last one under the old key.
+          this.#out.seal();
+        },
         refuse: (detail, about) => this.sendError("rekey", detail, about),
         fail: (detail, about) => {
           this.sendError("rekey", detail, about);

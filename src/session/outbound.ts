@@ -1,9 +1,18 @@
 /**
  * The server → client side of one connection: server sequence numbers,
- * plaintext frames during the handshake, one Noise message per frame after
- * it, the owed cumulative Ack that rides ahead of the next frame, and the
- * outbound bound every frame counts against (deliveries, Acks and Errors
- * alike: a client that does not read cannot make the server buffer replies).
+ * plaintext frames during the handshake, batched Noise messages after it,
+ * the owed cumulative Ack that rides with the next frames, and the outbound
+ * bound every frame counts against (deliveries, Acks and Errors alike: a
+ * client that does not read cannot make the server buffer replies).
+ *
+ * **Batching** (PROTOCOL.md §2 "Batching"). Encrypted frames are collected
+ * while the current microtask checkpoint runs (everything the event loop
+ * delivered in one turn: several clients' messages, a store write's
+ * completions) and written once per turn: the frames go into as few Noise
+ * messages as fit ({@link MAX_BATCH_PLAINTEXT} bytes of plaintext each), and
+ * on a WebSocket or binary link those units go out in one write of at most
+ * {@link MAX_BATCH_WRITE} bytes. Nothing waits for a timer, so batching adds
+ * no latency: a frame goes out at the end of the callback that made it.
  *
  * @module
  */
@@ -11,6 +20,14 @@ import type { NoiseTransport } from "../crypto/mod.ts";
 import { encodeFrame, encodeUnit, type Frame, frameTypeLabel } from "../proto/mod.ts";
 import type { Link } from "../transport/mod.ts";
 import { encodeCumulativeAck } from "./owed_acks.ts";
+
+/** Largest plaintext of one server Noise message (65535 − the 16-byte tag). */
+export const MAX_BATCH_PLAINTEXT = 65519;
+/**
+ * Largest write (units joined) on a link that takes several units per write
+ * (WebSocket message, binary stream): a larger turn is written in pieces.
+ */
+export const MAX_BATCH_WRITE = 256 * 1024;
 
 /** What the outbound side reports to. */
 export interface OutboundHooks {
@@ -23,15 +40,25 @@ export class Outbound {
   readonly #link: Link;
   readonly #maxBacklogBytes: number;
   readonly #hooks: OutboundHooks;
+  /** Links whose write may carry several units (one WebSocket message, a byte stream). */
+  readonly #joinUnits: boolean;
   #transport: NoiseTransport | null = null;
   #sequence = 0;
   /** Highest client sequence routed but not acknowledged yet (cumulative mode), else 0. */
   #owedAck = 0;
+  /** Encoded frames of the open Noise message, in order, and their total length. */
+  #frames: Uint8Array[] = [];
+  #frameBytes = 0;
+  /** Sealed units waiting for the end of the turn, and their total length. */
+  #units: Uint8Array[] = [];
+  #unitBytes = 0;
+  #flushQueued = false;
 
   constructor(link: Link, maxBacklogBytes: number, hooks: OutboundHooks) {
     this.#link = link;
     this.#maxBacklogBytes = maxBacklogBytes;
     this.#hooks = hooks;
+    this.#joinUnits = link.mode === "websocket" || link.mode === "binary";
   }
 
   /** From now on frames are Noise transport messages. */
@@ -39,14 +66,19 @@ export class Outbound {
     this.#transport = transport;
   }
 
+  /** Bytes handed over but not read by the client yet, this turn's batch included. */
+  get #backlog(): number {
+    return this.#link.backlogBytes + this.#frameBytes + this.#unitBytes;
+  }
+
   /** True when the client has left more than the outbound bound unread. */
   get overBound(): boolean {
-    return this.#link.backlogBytes >= this.#maxBacklogBytes;
+    return this.#backlog >= this.#maxBacklogBytes;
   }
 
   /** True while the client has read all but less than half the outbound bound (room for call media). */
   get underHalfBound(): boolean {
-    return this.#link.backlogBytes < this.#maxBacklogBytes / 2;
+    return this.#backlog < this.#maxBacklogBytes / 2;
   }
 
   /** True when a cumulative Ack is owed. */
@@ -59,10 +91,10 @@ export class Outbound {
     this.#owedAck = sequence;
   }
 
-  /** Sends the owed cumulative Ack now, if any. */
+  /** Sends the owed cumulative Ack now (with this turn's batch), if any. */
   flushOwedAck(): void {
     const owed = this.#takeOwedAck();
-    if (owed !== null) this.#sendUnit(owed);
+    if (owed !== null) this.#add(owed);
   }
 
   /** Sends a handshake-phase frame in the clear (its header visible to long-poll lines). */
@@ -76,17 +108,78 @@ export class Outbound {
     this.#hooks.frameOut?.(frame.type);
   }
 
-  /** Sends `frame` in its own Noise message (an owed Ack first, in its own); returns its sequence. */
+  /**
+   * Queues `frame` for this turn's batch (an owed Ack ahead of it); returns
+   * its sequence. It is written at the end of the current turn, or by
+   * {@link flush}.
+   */
   sendEncrypted(frame: Frame): number {
     const owed = this.#takeOwedAck();
+    if (owed !== null) this.#add(owed);
     const sequence = this.#nextSequence();
-    const encoded = encodeFrame({ ...frame, sequence });
-    // Every server transport message carries exactly one frame (PROTOCOL.md §2).
-    if (owed !== null) this.#sendUnit(owed);
-    this.#sendUnit(encoded);
+    this.#add(encodeFrame({ ...frame, sequence }));
     this.#hooks.frameOut?.(frame.type);
     return sequence;
   }
+
+  /**
+   * Closes the open Noise message now: later frames go into a new one. For a
+   * key switch (rekey `done` is the last frame under the old key).
+   */
+  seal(): void {
+    if (this.#frames.length === 0) return;
+    const plaintext = this.#frames.length === 1
+      ? this.#frames[0]
+      : join(this.#frames, this.#frameBytes);
+    this.#frames = [];
+    this.#frameBytes = 0;
+    const unit = encodeUnit(this.#transport!.encrypt(plaintext));
+    this.#units.push(unit);
+    this.#unitBytes += unit.length;
+  }
+
+  /** Writes everything batched so far (the end of a turn, or before the link closes). */
+  flush(): void {
+    if (this.#owedAck !== 0 && (this.#frames.length > 0 || this.#units.length > 0)) {
+      // The owed Ack rides along instead of costing a message of its own later.
+      this.flushOwedAck();
+    }
+    this.seal();
+    const units = this.#units;
+    if (units.length === 0) return;
+    this.#units = [];
+    this.#unitBytes = 0;
+    if (!this.#joinUnits) {
+      for (const unit of units) this.#link.send(unit, null);
+      return;
+    }
+    let from = 0;
+    while (from < units.length) {
+      let to = from + 1;
+      let bytes = units[from].length;
+      while (to < units.length && bytes + units[to].length <= MAX_BATCH_WRITE) {
+        bytes += units[to++].length;
+      }
+      this.#link.send(to === from + 1 ? units[from] : join(units.slice(from, to), bytes), null);
+      from = to;
+    }
+  }
+
+  /** Adds an encoded frame to the open Noise message (a full one is sealed first). */
+  #add(encoded: Uint8Array): void {
+    if (this.#frameBytes + encoded.length > MAX_BATCH_PLAINTEXT) this.seal();
+    this.#frames.push(encoded);
+    this.#frameBytes += encoded.length;
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flushNow);
+    }
+  }
+
+  readonly #flushNow = (): void => {
+    this.#flushQueued = false;
+    this.flush();
+  };
 
   #takeOwedAck(): Uint8Array | null {
     if (this.#owedAck === 0) return null;
@@ -99,8 +192,14 @@ export class Outbound {
     this.#sequence = this.#sequence >= 0xffffffff ? 1 : this.#sequence + 1;
     return this.#sequence;
   }
+}
 
-  #sendUnit(plaintext: Uint8Array): void {
-    this.#link.send(encodeUnit(this.#transport!.encrypt(plaintext)), null);
+function join(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
   }
+  return out;
 }

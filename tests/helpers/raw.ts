@@ -29,7 +29,7 @@ import {
   type Frame,
   FrameType,
 } from "../../src/proto/mod.ts";
-import { encodeUnit, UnitDecoder } from "../../src/proto/mod.ts";
+import { encodeUnit, FrameDecoder, UnitDecoder } from "../../src/proto/mod.ts";
 import type { ConnectMode } from "../../src/transport/mod.ts";
 import { befriend } from "./api.ts";
 import { connectOptions, newDevice, type ServerHandle, type TestDevice } from "./devices.ts";
@@ -293,6 +293,8 @@ export class RawSession {
   readonly conn: RawConnection;
   readonly transport: NoiseTransport;
   readonly ack: Record<string, unknown>;
+  /** Frames of a unit read but not returned yet. */
+  #frames: DecodedFrame[] = [];
 
   constructor(conn: RawConnection, transport: NoiseTransport, ack: Record<string, unknown>) {
     this.conn = conn;
@@ -315,13 +317,19 @@ export class RawSession {
     this.send(controlFrame(type, channel, sequence, body));
   }
 
-  /** The next frame the server sent, decrypted; null once closed. */
+  /**
+   * The next frame the server sent, decrypted; null once closed. A unit may
+   * carry several whole frames (PROTOCOL.md §2 "Batching"), never part of one.
+   */
   async next(what = "an encrypted frame"): Promise<DecodedFrame | null> {
-    const unit = await this.conn.nextItem(what);
-    if (!unit) return null;
-    const decoded = decodeFrame(this.transport.decrypt(unit));
-    assert.ok(decoded, "a unit must carry one whole frame");
-    return decoded.frame;
+    while (this.#frames.length === 0) {
+      const unit = await this.conn.nextItem(what);
+      if (!unit) return null;
+      const frames = new FrameDecoder();
+      this.#frames.push(...frames.push(this.transport.decrypt(unit)));
+      assert.equal(frames.buffered, 0, "a unit must carry whole frames");
+    }
+    return this.#frames.shift()!;
   }
 
   /** The next frame, which must be of `type`; returns its JSON. */
