@@ -10,6 +10,9 @@ import assert from "node:assert/strict";
 import { CommuCatClient, connectThroughTransports, NoTransportError } from "../src/client/mod.ts";
 import { PtClientTransport, transportsFromSpecs } from "../src/client/transports/mod.ts";
 import { runBridgeLine } from "../cli/pt.ts";
+import { silentLogger } from "../src/log/mod.ts";
+import { generateSelfSignedCertificate } from "../src/security/tls/mod.ts";
+import { formatPtArgs, PtListener, type PtListenerOptions } from "../src/transport/pt/mod.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import { befriend } from "./helpers/api.ts";
@@ -156,5 +159,112 @@ Deno.test({
       await within(result.client.finished, "the client to close");
       await result.route.close();
     });
+  },
+});
+
+/** A PT listener on its own (no CommuCat app): a sink answering who asked. */
+async function openListener(
+  stateDir: string,
+  port: number,
+  admit: PtListenerOptions["admit"],
+  drops: string[],
+) {
+  const cert = await generateSelfSignedCertificate({
+    commonName: "localhost",
+    dnsNames: ["localhost"],
+    ipAddresses: ["127.0.0.1"],
+  });
+  const listener = await PtListener.open({
+    configKey: "transport.pt",
+    binary: OBFS4PROXY,
+    transport: "obfs4",
+    bind: { hostname: "127.0.0.1", port },
+    stateDir,
+    tls: { cert: cert.certPem, key: cert.keyPem },
+    firstRequestTimeoutMs: 10_000,
+    admit,
+    log: silentLogger,
+    onDrop: (reason) => drops.push(reason),
+  });
+  listener.start({
+    handle: (_request, info) => new Response(`hello ${(info.remoteAddr as Deno.NetAddr).hostname}`),
+  });
+  return { listener, caCerts: [cert.certPem] };
+}
+
+/** GET / through an obfs4proxy client with `args`; the body, or the failure. */
+async function getThrough(port: number, args: string, caCerts: string[]): Promise<string> {
+  const route = await new PtClientTransport({ host: "127.0.0.1", port, args }).open({
+    url: "https://127.0.0.1",
+    caCerts,
+    signal: new AbortController().signal,
+  });
+  try {
+    const response = await fetch(`${route.url}/`, {
+      client: route.httpClient,
+      signal: AbortSignal.timeout(5_000),
+    });
+    return await response.text();
+  } finally {
+    await route.close();
+  }
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+Deno.test({
+  name: `the PT child is restarted when it dies, and the bridge line stays valid${skip}`,
+  ignore: !present,
+  async fn() {
+    const stateDir = await Deno.makeTempDir({ prefix: "commucat-pt-restart-" });
+    const port = freePort();
+    const { listener, caCerts } = await openListener(stateDir, port, () => () => {}, []);
+    try {
+      const args = formatPtArgs(listener.bridgeArgs);
+      assert.equal(await getThrough(port, args, caCerts), "hello 127.0.0.1");
+      const first = listener.pid;
+      Deno.kill(first, "SIGKILL");
+      // The listener notices the exit and starts a new child on the same port and keys.
+      for (let i = 0; listener.pid === first; i++) {
+        assert.ok(i < 200, "no new PT child within 10 s");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(formatPtArgs(listener.bridgeArgs), args);
+      assert.equal(await getThrough(port, args, caCerts), "hello 127.0.0.1");
+    } finally {
+      await listener.shutdown();
+      await Deno.remove(stateDir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `connection caps apply to the client the PT names: a refused one gets DENY, nothing else${skip}`,
+  ignore: !present,
+  async fn() {
+    const stateDir = await Deno.makeTempDir({ prefix: "commucat-pt-caps-" });
+    const seen: string[] = [];
+    const drops: string[] = [];
+    const { listener, caCerts } = await openListener(stateDir, 0, (remote) => {
+      seen.push(remote.hostname);
+      return "per_client";
+    }, drops);
+    try {
+      await assert.rejects(
+        getThrough(listener.addr.port, formatPtArgs(listener.bridgeArgs), caCerts),
+      );
+      // The cap was asked about the client obfs4proxy saw (USERADDR), not the loopback hop.
+      assert.deepEqual(seen, ["127.0.0.1"]);
+      assert.deepEqual(drops, ["per_client"]);
+    } finally {
+      await listener.shutdown();
+      await Deno.remove(stateDir, { recursive: true });
+    }
   },
 });

@@ -616,3 +616,35 @@ Deno.test("REALITY keys are refused by name; transport.websocket_path is a safe 
     /^config: transport\.websocket_path: expected an absolute path/,
   );
 });
+
+Deno.test("transport.pt: off by default; state dir in the data dir; bad values name the key", () => {
+  const off = load();
+  assert.equal(off.transport.pt.bind, undefined);
+  assert.equal(off.transport.pt.binary, "obfs4proxy");
+  assert.equal(off.transport.pt.transport, "obfs4");
+  const on = load({
+    path: tomlFile(
+      `[server]\ndata_dir = "/srv/cc"\n[transport.pt]\nbind = "0.0.0.0:9443"\n` +
+        `binary = "/usr/bin/obfs4proxy"\noptions = "iat-mode=1"\n`,
+    ),
+  });
+  assert.deepEqual(on.transport.pt, {
+    bind: "0.0.0.0:9443",
+    binary: "/usr/bin/obfs4proxy",
+    transport: "obfs4",
+    stateDir: "/srv/cc/pt",
+    options: "iat-mode=1",
+  });
+  assert.match(
+    errorOf(() => load({ env: { COMMUCAT_PT_BIND: "nowhere" } })),
+    /^config: transport\.pt\.bind \(COMMUCAT_PT_BIND\): expected host:port/,
+  );
+  assert.equal(
+    errorOf(() => load({ overrides: { "transport.pt.transport": "obfs4 meek" } })),
+    'config: transport.pt.transport: expected a transport name (letters, digits, _), e.g. obfs4, got "obfs4 meek"',
+  );
+  assert.equal(
+    errorOf(() => load({ overrides: { "transport.pt.options": "iat-mode" } })),
+    'config: transport.pt.options: expected k=v pairs separated by ; (e.g. iat-mode=1), got "iat-mode"',
+  );
+});
