@@ -18,6 +18,7 @@ import { answerFriendRequest, listFriendRequests, sendFriendRequest } from "./fr
 import { deleteFriend, getFriendDevices, getFriends, putFriends } from "./friends.ts";
 import { ApiError, json, problem } from "./http.ts";
 import { type ServedRoute, serveOpenApi } from "./openapi.ts";
+import { p2pAssist } from "./p2p.ts";
 import { claimPairing, issuePairing } from "./pairing.ts";
 import { rotateDeviceKey } from "./rotation.ts";
 import { securityStats, serverInfo } from "./server_info.ts";
@@ -59,6 +60,7 @@ const ROUTES: [string, Methods][] = [
   ["/api/devices/pq-keys", { PUT: putPqKeys }],
   ["/api/devices/:id/pq-keys", { GET: getPqKeys }],
   ["/api/device/csr", { POST: rotateDeviceKey }],
+  ["/api/p2p/assist", { GET: p2pAssist, POST: p2pAssist }],
 ];
 
 /** Paths and methods of {@link ROUTES}, as the OpenAPI document describes them. */

@@ -84,6 +84,19 @@ export interface ApiDeps {
   ledger?: ApiLedger;
   /** Friend requests to and from other domains; absent → 501 for `handle@other.domain`. */
   federation?: ApiFederation;
+  /** `/api/p2p/assist` content (src/p2p); absent → 404. */
+  p2p?: ApiP2p;
+}
+
+/** What `/api/p2p/assist` needs from the server's P2P part. */
+export interface ApiP2p {
+  /** `crypto.prologue`, hex. */
+  readonly prologueHex: string;
+  /** The assist sections for the caller's device, or how long it must wait (its rate limit). */
+  assist(
+    deviceId: string,
+    request: { fec?: { mtu?: number; repair_overhead?: number }; min_paths?: number },
+  ): Promise<{ body: Record<string, unknown> } | { retryAfterMs: number }>;
 }
 
 /** Outcome of a federated friend-request operation. */

@@ -7,7 +7,15 @@
  */
 export { createApi } from "./app.ts";
 export { authenticate, bearerToken, type Caller } from "./auth.ts";
-export type { ApiConfig, ApiDeps, ApiFederation, ApiFederationResult, ApiLedger } from "./deps.ts";
+export type {
+  ApiConfig,
+  ApiDeps,
+  ApiFederation,
+  ApiFederationResult,
+  ApiLedger,
+  ApiP2p,
+} from "./deps.ts";
+export { type AssistBody, assistBody } from "./p2p.ts";
 export { ApiError, MAX_BODY_BYTES, problem } from "./http.ts";
 export { MAX_PENDING_FRIEND_REQUESTS } from "./friend_requests.ts";
 export { avatarHash } from "./uploads.ts";

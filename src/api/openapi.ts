@@ -205,6 +205,27 @@ export const SERVER_ENDPOINTS: Record<string, Json> = {
       ),
     },
   },
+  "/p2p": {
+    get: {
+      operationId: "p2pRelay",
+      summary: 'Relay between two authenticated devices (WebSocket; PROTOCOL.md §5 "P2P relay")',
+      description: "Upgrade with a session bearer token; the first message is text JSON " +
+        "`{session_id, peer}`. The first device waits (≤ 30 s) for the device it named, which " +
+        "must name it back; then messages are relayed verbatim. Close codes: 4400 bad hello, " +
+        "4403 refused or third party, 4408 timeout, 4409 already waiting, 4413 too large or " +
+        "queue overflow, 1000 peer left, 1001 server stopping, 1013 relay full.",
+      tags: ["p2p"],
+      security: [{ session: [] }],
+      responses: {
+        "101": { description: "WebSocket established" },
+        "401": problemResponse("missing, unknown or expired session token", WWW_AUTHENTICATE),
+        "403": problemResponse("the device is revoked"),
+        "426": problemResponse("not a WebSocket upgrade"),
+        "429": problemResponse("rate limit exceeded", RETRY_AFTER),
+        "503": problemResponse("relay full or server stopping"),
+      },
+    },
+  },
   "/metrics": {
     get: {
       operationId: "getMetrics",

@@ -9,6 +9,7 @@
  */
 import type { z } from "zod";
 import { revokeBody } from "./devices.ts";
+import { assistBody } from "./p2p.ts";
 import { pqKeysBody } from "./pq_keys.ts";
 import { sendBody } from "./friend_requests.ts";
 import * as s from "./openapi_schemas.ts";
@@ -64,6 +65,21 @@ const pairClaim: OperationDoc = {
     429: "also the stricter pairing-claim limit",
   },
 };
+
+/** GET and POST /api/p2p/assist (POST takes the optional body). */
+function p2pAssistDoc(post: boolean): OperationDoc {
+  return {
+    operationId: post ? "p2pAssistWithOptions" : "p2pAssist",
+    summary: "Multipath advice: bound transports, measured paths, FEC profile and plan",
+    description: "Per-path figures are the server's own echo-probe measurements on the caller's " +
+      "live paths (null when none yet); nothing is estimated. Limited per device.",
+    tag: "p2p",
+    auth: "session",
+    ...(post ? { body: { schema: assistBody, required: false } } : {}),
+    ok: { status: 200, description: "the advice", schema: s.assistSchema },
+    errors: { 404: "p2p assist is not enabled on this server", 429: "also the per-device limit" },
+  };
+}
 
 /** Every operation of the REST API. */
 export const OPERATIONS: Record<string, OperationDoc> = {
@@ -238,6 +254,8 @@ export const OPERATIONS: Record<string, OperationDoc> = {
       409: "public key unchanged, rotation interval not elapsed, or key already used",
     },
   },
+  "GET /api/p2p/assist": p2pAssistDoc(false),
+  "POST /api/p2p/assist": p2pAssistDoc(true),
   "GET /openapi.json": {
     operationId: "getOpenApi",
     summary: "This document",

@@ -262,3 +262,70 @@ export const readySchema = z.object({
   status: z.enum(["ready", "degraded"]),
   checks: z.record(z.string(), z.string()).describe('"ok" or what failed, per check'),
 });
+
+const level = z.enum(["Low", "Medium", "High"]);
+
+/** GET|POST /api/p2p/assist */
+export const assistSchema = z.object({
+  noise: z.object({
+    patterns: z.array(z.string()),
+    static_public_hex: z.string(),
+    prologue_hex: z.string(),
+  }),
+  transports: z.array(z.object({
+    kind: z.string(),
+    transport: z.string(),
+    resistance: z.enum(["Basic", "Enhanced", "Maximum", "Paranoid"]),
+    latency: level,
+    throughput: level,
+    port: z.int(),
+    modes: z.array(z.string()),
+  })),
+  paths: z.array(z.object({
+    path_id: z.string(),
+    mode: z.string(),
+    network_quality: z.object({
+      rtt_ms: z.number().nullable(),
+      jitter_ms: z.number().nullable(),
+      packet_loss_percent: z.number(),
+      bandwidth_kbps: z.null(),
+      quality_score: z.int(),
+      quality_label: z.enum(["excellent", "good", "fair", "poor", "critical"]),
+      probe_method: z.literal("path_echo"),
+      samples: z.int(),
+    }).nullable(),
+  })),
+  multipath: z.object({
+    live_paths: z.int(),
+    planned_paths: z.int(),
+    schedule: z.enum(["single", "duplicate", "raptorq"]),
+    primary_path: z.string().nullable(),
+    recommended_paths: z.array(z.string()),
+    fec_mtu: z.int(),
+    fec_overhead: z.number(),
+    survives_one_path_loss: z.boolean(),
+    sample_segments: z.record(z.string(), z.object({ total: z.int(), repair: z.int() })),
+  }),
+  fec: z.object({
+    scheme: z.literal("RaptorQ"),
+    packet_version: z.int(),
+    symbol_size: z.int(),
+    repair_overhead: z.number(),
+    repair_overhead_rule: z.string(),
+    repair_esi_from: z.literal("K'"),
+    max_object_bytes: z.int(),
+  }),
+  obfuscation: z.object({
+    reality_fingerprint_hex: z.null(),
+    domain_fronting: z.boolean(),
+    protocol_mimicry: z.boolean(),
+    tor_bridge: z.boolean(),
+  }),
+  keepalive: z.object({ enabled: z.boolean(), ping_interval_secs: z.number() }),
+  reconnect: z.object({
+    strategy: z.literal("exponential_backoff"),
+    initial_backoff_secs: z.number(),
+    max_backoff_secs: z.number(),
+    max_attempts: z.int(),
+  }),
+});

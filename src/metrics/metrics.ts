@@ -10,6 +10,7 @@ import { FrameType } from "../proto/mod.ts";
 import type { ConnectionObserver } from "../session/mod.ts";
 import type { ConnectMode } from "../transport/mod.ts";
 import { UPSTREAM_METRICS, type UpstreamKey } from "./catalog.ts";
+import { type P2pMetrics, registerP2pMetrics } from "./p2p.ts";
 import { registerProcessMetrics } from "./process.ts";
 
 /** Content type of {@linkcode Metrics.renderMetrics} (Prometheus text format 0.0.4). */
@@ -61,6 +62,8 @@ export class Metrics {
   readonly rateLimitDenials: Counter<"scope">;
   /** Federation outbox delivery attempts (successful or not). */
   readonly federationOutboxAttempts: Counter;
+  /** The `/p2p` relay and `/api/p2p/assist` metrics. */
+  readonly p2p: P2pMetrics;
   #upstream = new Map<UpstreamKey, Counter | Gauge>();
 
   constructor(options: MetricsOptions = {}) {
@@ -150,6 +153,7 @@ export class Metrics {
       labelNames: ["version"] as const,
       registers,
     }).set({ version: options.version ?? "unknown" }, 1);
+    this.p2p = registerP2pMetrics(this.registry);
     registerProcessMetrics(this.registry);
     // Zero series exist from the start, so rates work from the first scrape.
     for (const mode of MODES) this.connections.set({ mode }, 0);

@@ -25,4 +25,5 @@ export {
   type MetricsOptions,
   type RateLimitScope,
 } from "./metrics.ts";
+export type { P2pMetrics } from "./p2p.ts";
 export { adminTokenVerifier, bearerToken, serveMetrics, type VerifyAdminToken } from "./http.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type ApiDeps, type ApiFederation, createApi } from "../api/mod.ts";
+import { type ApiDeps, type ApiFederation, type ApiP2p, createApi } from "../api/mod.ts";
 import { toHex } from "../crypto/mod.ts";
 import type { Ledger } from "../ledger/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
@@ -33,6 +33,8 @@ export interface ApiParts {
   newId: (context: string) => string;
   log: Logger;
   federation?: ApiFederation;
+  /** `/api/p2p/assist` content. */
+  p2p?: ApiP2p;
 }
 
 /** The API's dependencies for this server. */
@@ -89,10 +91,15 @@ export function apiDeps(p: ApiParts): ApiDeps {
     log: p.log,
     onDeviceRotation: () => p.metrics.upstreamCounter("deviceRotations").inc(),
     federation: p.federation,
+    p2p: p.p2p,
   };
 }
 
-/** The mounted API of this server. */
-export function buildApi(p: ApiParts): { fetch(request: Request): Response | Promise<Response> } {
-  return createApi(apiDeps(p));
+/** The mounted API of this server, and the dependencies it was built from. */
+export function buildApi(
+  p: ApiParts,
+): { fetch(request: Request): Response | Promise<Response>; deps: ApiDeps } {
+  const deps = apiDeps(p);
+  const app = createApi(deps);
+  return { fetch: (request) => app.fetch(request), deps };
 }

@@ -44,6 +44,7 @@ import { loadServerKeys, type ServerKeys } from "./keys.ts";
 import { buildListeners, type BuiltListeners } from "./listeners.ts";
 import { formatPtArgs } from "../transport/pt/mod.ts";
 import { newServerCounters, type ServerCounters, serverObserver } from "./observers.ts";
+import { wireP2p } from "./p2p_wiring.ts";
 import { buildSessions, keepaliveIntervalSeconds } from "./session_wiring.ts";
 import { type ServerSettings, storeSettingsOf } from "./settings.ts";
 import { shutdownSequence } from "./shutdown.ts";
@@ -225,7 +226,17 @@ export async function startServer(
   });
   await bus.subscribe(instanceId, busMessageHandler({ instanceId, registry, router, log }));
 
+  // Listeners are bound last; assist reads this list at each request.
+  const started: Listener[] = [];
+  const p2p = wireP2p({
+    listeners: started,
+    access: new FriendsPolicy(store, { domain: settings.domain }),
+    metrics,
+    prologue: settings.prologue,
+    keepaliveIntervalSeconds: keepaliveIntervalSeconds(settings),
+  });
   const api = buildApi({
+    p2p: p2p.api,
     federation,
     settings,
     keys,
@@ -263,6 +274,7 @@ export async function startServer(
     metrics,
     verifyAdminToken,
     api,
+    p2pRelay: p2p.relay(api.deps),
     web,
     limits,
     trusted,
@@ -285,7 +297,6 @@ export async function startServer(
   });
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
-  const started: Listener[] = [];
   let built: BuiltListeners | null = null;
   const shutdown = shutdownSequence({
     state,
@@ -294,6 +305,7 @@ export async function startServer(
       () => rotationJob.stop(),
       () => federation.stop(),
       () => calls.close(),
+      () => p2p.close(),
     ],
     connections: sessions.open,
     afterDrain: () => runtime.stop(),

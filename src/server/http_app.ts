@@ -58,6 +58,8 @@ export interface HttpParts {
   metrics: Metrics;
   verifyAdminToken: VerifyAdminToken;
   api: { fetch(request: Request): Response | Promise<Response> };
+  /** The `/p2p` relay (absent: not served). */
+  p2pRelay?: { handle(request: Request): Promise<Response> };
   /** The web client under {@link WEB_PREFIX}; null when disabled (`web.enabled = false`). */
   web: { handle(request: Request): Response } | null;
   limits: RateLimits;
@@ -105,6 +107,11 @@ export function createHttpApp(p: HttpParts): ServerApp {
   app.all("/healthz", () => json(healthReport(p)));
   app.all("/readyz", () => readiness(p, p.state.stopping));
   app.all("/metrics", (c) => serveMetrics(c.req.raw, p.metrics, p.verifyAdminToken));
+  if (p.p2pRelay) {
+    const relay = p.p2pRelay;
+    app.use("/p2p", stoppingMiddleware(p.state));
+    app.all("/p2p", (c) => relay.handle(c.req.raw));
+  }
   app.all("/federation/events", (c) => p.federation.handle(c.req.raw));
   app.all("/federation/friend-request", (c) => p.federation.handle(c.req.raw));
   if (p.web) {
