@@ -58,12 +58,12 @@ export async function runBridgeLine(
   }
   const host = options.host ?? config.server.domain;
   const hostPort = host.includes(":") ? `[${host}]:${info.port}` : `${host}:${info.port}`;
-  const entry = {
-    kind: info.transport === "obfs4" ? "obfs4" : "pt",
-    port: info.port,
-    args: info.args,
-  };
-  if (entry.kind === "pt") Object.assign(entry, { transport: info.transport });
+  const entry: Record<string, unknown> = info.transport === "obfs4"
+    ? { kind: "obfs4" }
+    : { kind: "pt", transport: info.transport };
+  // Without --host the client uses its profile's server name (the PT runs beside the server).
+  if (options.host !== undefined) entry.host = options.host;
+  Object.assign(entry, { port: info.port, args: info.args });
   io.write(
     `${info.transport} ${hostPort} ${info.args}\n` +
       `client transport entry: ${JSON.stringify(entry)}\n` +

@@ -196,7 +196,11 @@ function ptEnvironment(options: ManagedTransportOptions): Record<string, string>
     TOR_PT_STATE_LOCATION: options.stateDir,
     TOR_PT_EXIT_ON_STDIN_CLOSE: "1",
   };
-  const path = Deno.env.get("PATH");
+  // PATH only helps a binary named without a path; without --allow-env=PATH it is left out.
+  let path: string | undefined;
+  try {
+    path = Deno.env.get("PATH");
+  } catch { /* not permitted: the child runs without it */ }
   if (path) env.PATH = path;
   const side = options.side;
   if (side.role === "server") {
