@@ -1,19 +1,24 @@
 /**
- * The cross-instance bus. Frames themselves never travel on it: a frame for
- * a device connected to another instance is stored durably first (any
- * instance can drain any queue), then the bus tells the holding instance to
- * look at that device's offline queue. Losing a bus message therefore delays
- * a delivery (until the next look at the queue) but never loses it. Only
- * live-only frames (typing, media) ride the bus themselves: they are never
- * queued anyway.
+ * The cross-instance bus. A frame for a device connected to another instance
+ * is stored durably first (any instance can drain any queue), then the bus
+ * tells the holding instance about the new row — carrying the frame itself
+ * and its envelope id when it is small ({@link MAX_CARRIED_FRAME}), so that
+ * instance delivers it without reading the queue back and deletes the row
+ * when the device acknowledges it. Losing a bus message therefore delays a
+ * delivery (until the next look at the queue) but never loses it. Live-only
+ * frames (typing, media) ride the bus on their own: they are never queued.
  *
  * @module
  */
 
 /** What instances tell each other. */
 export type BusMessage =
-  /** New rows in the device's offline queue (`"inbox"` from older instances). */
-  | { kind: "offline-queue"; deviceId: string }
+  /**
+   * New rows in the device's offline queue (`"inbox"` from older instances).
+   * With `envelopeId` and `frame` (base64 of the encoded frame): the row just
+   * written, for the holder to deliver as it is.
+   */
+  | { kind: "offline-queue"; deviceId: string; envelopeId?: string; frame?: string }
   /** A live-only frame (Typing, media…) for a device on another instance; base64 of the encoded frame. */
   | { kind: "frame"; deviceId: string; frame: string }
   | { kind: "route"; channel: number; from: string }
@@ -24,6 +29,9 @@ export type BusMessage =
    * any); `reason` defaults to `replaced` (the device connected again).
    */
   | { kind: "kick"; deviceId: string; connectionId: string; reason?: "replaced" | "revoked" };
+
+/** Largest encoded frame an offline-queue notice carries (bigger: the holder reads the row). */
+export const MAX_CARRIED_FRAME = 16 * 1024;
 
 /** Publish/subscribe between the instances sharing one deployment. */
 export interface Bus {

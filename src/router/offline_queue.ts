@@ -15,9 +15,9 @@
  *
  * @module
  */
-import { encodeFrame, type Frame, isQueuedFrameType } from "../proto/mod.ts";
+import { encodeBase64, encodeFrame, type Frame, isQueuedFrameType } from "../proto/mod.ts";
 import type { OfflineEnvelope, Store, StoredEnvelope } from "../storage/mod.ts";
-import type { Bus } from "./bus.ts";
+import { type Bus, type BusMessage, MAX_CARRIED_FRAME } from "./bus.ts";
 import { RouteError } from "./errors.ts";
 import type { Presence } from "./presence.ts";
 import { type OfflineQueueQuota, QuotaGate } from "./offline_quota.ts";
@@ -171,8 +171,8 @@ export class OfflineQueue {
     this.stats.enqueued += envelopes.length;
     this.#quota?.counted(devices, payload.length, senderUser);
     // A device that connected while we were writing may have drained its
-    // queue already: tell it to look again.
-    await this.notify(devices);
+    // queue already: tell it to look again (another instance gets the row itself).
+    await this.notify(devices, envelopes);
   }
 
   /**
@@ -332,23 +332,34 @@ export class OfflineQueue {
    * lost notice only delays delivery until the next look (reconnect, the
    * periodic look while the bus is down).
    */
-  async notify(devices: string[]): Promise<void> {
+  async notify(devices: string[], written?: readonly OfflineEnvelope[]): Promise<void> {
     const remote: Promise<void>[] = [];
-    for (const deviceId of devices) {
+    for (let i = 0; i < devices.length; i++) {
+      const deviceId = devices[i];
       const local = this.#o.registry.get(deviceId);
       if (local) local.checkOfflineQueue();
-      else remote.push(this.#notifyHolder(deviceId));
+      else remote.push(this.#notifyHolder(deviceId, written?.[i]));
     }
     // One presence look-up per recipient, all at once (a group fan-out must
     // not pay them one after another).
     if (remote.length > 0) await Promise.all(remote);
   }
 
-  async #notifyHolder(deviceId: string): Promise<void> {
+  async #notifyHolder(deviceId: string, row?: OfflineEnvelope): Promise<void> {
     // Presence or bus down: the notice is lost, the frame is not (see notify).
     const entry = await this.#o.presence.get(deviceId).catch(() => null);
     if (entry && entry.instance !== this.#o.instanceId) {
-      await this.#o.bus.send(entry.instance, { kind: "offline-queue", deviceId }).catch(() => {
+      // The row rides along (small frames): the holder delivers it without reading it back.
+      const message: BusMessage = row && row.deviceId === deviceId &&
+          row.payload.length <= MAX_CARRIED_FRAME
+        ? {
+          kind: "offline-queue",
+          deviceId,
+          envelopeId: row.envelopeId,
+          frame: encodeBase64(row.payload),
+        }
+        : { kind: "offline-queue", deviceId };
+      await this.#o.bus.send(entry.instance, message).catch(() => {
         // Same: the receiver looks again on its own when its bus recovers.
       });
     }

@@ -50,6 +50,13 @@ export interface Peer {
   hasRoomForMedia?(): boolean;
   /** Asks the peer to look at its offline queue again (new rows may exist). */
   checkOfflineQueue(): void;
+  /**
+   * The offline-queue row `envelopeId` (the encoded frame `payload`) was just
+   * written for this device: deliver it as that row (deleted on the device's
+   * ack) when the queue is caught up, else look at the queue. Absent: the
+   * caller falls back to {@link checkOfflineQueue}.
+   */
+  takeQueued?(envelopeId: string, payload: Uint8Array): void;
   /** Publishes the device as online here again (the presence store may have lost it). */
   refreshPresence(): void;
   /** Closes the connection; unacknowledged frames go back to the offline queue. */

@@ -259,7 +259,20 @@ export function parseBusMessage(raw: string): BusMessage | null {
   switch (m.kind) {
     case "offline-queue":
     case "inbox": // the name older instances send
-      return text(m.deviceId) ? { kind: "offline-queue", deviceId: m.deviceId } : null;
+      if (!text(m.deviceId)) return null;
+      // A carried frame needs both halves; a malformed one falls back to the plain notice.
+      if (
+        text(m.envelopeId) && typeof m.frame === "string" && m.frame.length % 4 === 0 &&
+        BASE64.test(m.frame)
+      ) {
+        return {
+          kind: "offline-queue",
+          deviceId: m.deviceId,
+          envelopeId: m.envelopeId,
+          frame: m.frame,
+        };
+      }
+      return { kind: "offline-queue", deviceId: m.deviceId };
     case "frame":
       return text(m.deviceId) && typeof m.frame === "string" && m.frame.length % 4 === 0 &&
           BASE64.test(m.frame)

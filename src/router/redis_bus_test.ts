@@ -55,6 +55,20 @@ Deno.test("parseBusMessage: accepts each kind, drops extra fields, rejects malfo
     kind: "offline-queue",
     deviceId: "d",
   });
+  // The row rides along: its envelope id and the encoded frame.
+  assert.deepEqual(
+    parseBusMessage('{"kind":"offline-queue","deviceId":"d","envelopeId":"e","frame":"AAEC"}'),
+    { kind: "offline-queue", deviceId: "d", envelopeId: "e", frame: "AAEC" },
+  );
+  // Half a carried row, or a malformed frame, is a plain notice (the holder reads the queue).
+  for (
+    const raw of [
+      '{"kind":"offline-queue","deviceId":"d","frame":"AAEC"}',
+      '{"kind":"offline-queue","deviceId":"d","envelopeId":"e","frame":"not base64!"}',
+    ]
+  ) {
+    assert.deepEqual(parseBusMessage(raw), { kind: "offline-queue", deviceId: "d" });
+  }
   // Revocation: no live connection id spared, and the reason travels.
   assert.deepEqual(
     parseBusMessage('{"kind":"kick","deviceId":"d","connectionId":"","reason":"revoked"}'),

@@ -18,9 +18,24 @@ export function busMessageHandler(parts: {
   const { instanceId, registry, router, log } = parts;
   return (message) => {
     switch (message.kind) {
-      case "offline-queue":
-        registry.get(message.deviceId)?.checkOfflineQueue();
+      case "offline-queue": {
+        const peer = registry.get(message.deviceId);
+        if (!peer) break;
+        if (message.envelopeId && message.frame && peer.takeQueued) {
+          let payload: Uint8Array | null = null;
+          try {
+            payload = decodeBase64(message.frame);
+          } catch {
+            log.warn("malformed frame on the bus", {});
+          }
+          if (payload) {
+            peer.takeQueued(message.envelopeId, payload);
+            break;
+          }
+        }
+        peer.checkOfflineQueue();
         break;
+      }
       case "reachability":
         router.forgetReachability();
         break;

@@ -7,7 +7,7 @@
  * @module
  */
 import { EpochTransport } from "../crypto/mod.ts";
-import { controlFrame, type Frame, FrameType } from "../proto/mod.ts";
+import { controlFrame, decodeFrame, type Frame, FrameType } from "../proto/mod.ts";
 import type { DeliveryOrigin, Peer, PeerRegistry, Presence, Router } from "../router/mod.ts";
 import type { Store } from "../storage/mod.ts";
 import type { Link } from "../transport/mod.ts";
@@ -285,6 +285,24 @@ export class ServerConnection implements Peer {
     const sequence = this.#out.sendEncrypted(frame);
     this.#delivery.track(sequence, frame, origin?.envelopeId);
     return true;
+  }
+
+  /**
+   * A row just written to this device's queue (by another instance, carried
+   * on the bus): delivered as that row — deleted when the device acknowledges
+   * it — when the queue is caught up; otherwise, or if it cannot be taken
+   * now, the queue is read as for any notice.
+   */
+  takeQueued(envelopeId: string, payload: Uint8Array): void {
+    if (this.#state !== "established") return;
+    if (this.#delivery.caughtUp) {
+      let frame: Frame | null = null;
+      try {
+        frame = decodeFrame(payload)?.frame ?? null;
+      } catch { /* undecodable: the drain drops the row */ }
+      if (frame && this.deliver(frame, { envelopeId, fromQueue: true })) return;
+    }
+    this.checkOfflineQueue();
   }
 
   /**

@@ -114,8 +114,16 @@ class FakeRouter {
   }
   /** The offline queue delivery drains on connect: always empty here. */
   offlineQueue = {
-    load: () => Promise.resolve([]),
-    settle: () => Promise.resolve(),
+    loads: 0,
+    settled: [] as string[],
+    load: () => {
+      this.offlineQueue.loads++;
+      return Promise.resolve([]);
+    },
+    settle: (_device: string, ids: string[]) => {
+      this.offlineQueue.settled.push(...ids);
+      return Promise.resolve();
+    },
     requeue: () => Promise.resolve(),
   };
 }
@@ -520,6 +528,29 @@ Deno.test("batching: the owed cumulative Ack rides with a delivery of the same t
   const frames = decryptSent(h, before);
   assert.deepEqual(frames.map((f) => f.type), [FrameType.Ack, FrameType.Msg]);
   assert.deepEqual(frames[0].control, { ack: 3, upto: true });
+  h.connection.close("shutdown");
+  await h.connection.done;
+  h.runtime.stop();
+});
+
+Deno.test("takeQueued: a row carried on the bus is delivered as it is and settled by the device's ack", async () => {
+  const h = harness();
+  await establish(h);
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the connect drain is done
+  const loads = h.router.offlineQueue.loads;
+  const before = h.link.sent.length;
+  h.connection.takeQueued("env-1", encodeFrame(msg(9, "from instance A")));
+  await Promise.resolve();
+  const [frame] = decryptSent(h, before);
+  assert.equal(new TextDecoder().decode(frame.payload), "from instance A");
+  assert.equal(h.router.offlineQueue.loads, loads, "the queue was not read back");
+  // The device acknowledges it: the row goes.
+  await h.connection.receive(unitOf(h, controlFrame(FrameType.Ack, 0, 2, { ack: frame.sequence })));
+  assert.deepEqual(h.router.offlineQueue.settled, ["env-1"]);
+  // An undecodable row falls back to reading the queue.
+  h.connection.takeQueued("env-2", new Uint8Array([0xff]));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(h.router.offlineQueue.loads, loads + 1);
   h.connection.close("shutdown");
   await h.connection.done;
   h.runtime.stop();

@@ -66,6 +66,16 @@ export class Delivery {
     return this.#pending.length < this.#deps.outboundQueueFrames / 2;
   }
 
+  /**
+   * True when the offline queue is caught up: no drain running, paused or
+   * waiting to retry. Only then may a row just written elsewhere be delivered
+   * as it arrives (it is newer than everything this connection was given);
+   * otherwise it waits its turn in the queue.
+   */
+  get caughtUp(): boolean {
+    return !this.#draining && !this.#drainPaused && this.#drainRetry === undefined;
+  }
+
   /** Records a sent frame as awaiting the client's Ack. */
   track(sequence: number, frame: Frame, envelopeId: string | undefined): void {
     this.#pending.push({ sequence, frame, envelopeId });
