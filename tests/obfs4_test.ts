@@ -15,7 +15,7 @@ import { generateSelfSignedCertificate } from "../src/security/tls/mod.ts";
 import { formatPtArgs, PtListener, type PtListenerOptions } from "../src/transport/pt/mod.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
-import { befriend } from "./helpers/api.ts";
+import { api, befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
 import { within } from "./helpers/raw.ts";
@@ -111,6 +111,14 @@ Deno.test({
         await within(tunneled.join(7, [directDevice.deviceId]), "the join");
         await pass(tunneled, direct, "through obfs4");
         await pass(direct, tunneled, "back through obfs4");
+        // /api/p2p/assist reports the PT listener (its port, never the cert).
+        const assist = await api(srv, "GET", "/api/p2p/assist", { as: direct });
+        assert.equal(assist.status, 200, assist.text);
+        const offered = (assist.body!.transports as Record<string, unknown>[])
+          .find((t) => t.kind === "obfs4");
+        assert.equal(offered?.port, pt.addr.port);
+        assert.equal(offered?.resistance, "Maximum");
+        assert.ok(!assist.text.includes(pt.bridgeArgs.split(";")[0].slice(5)), "no cert in assist");
       } finally {
         tunneled.close();
         direct.close();
