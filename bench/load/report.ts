@@ -124,6 +124,26 @@ export function renderMarkdown(report: LoadReport): string {
       ], traffic),
     );
   }
+  if (report.transports) {
+    const t = report.transports;
+    const row = (name: string, r: typeof t.direct) => [
+      name,
+      `${(r.bytesPerSecond / 1e6).toFixed(1)} MB/s`,
+      r.bytesPerServerCpuSecond === null ? "—" : `${(r.bytesPerServerCpuSecond / 1e6).toFixed(1)}`,
+      r.clientCores.toFixed(2),
+    ];
+    out.push(
+      "",
+      `### Transports (bulk, ${t.messageBytes / 1024} KiB messages, window ${t.window})`,
+    );
+    out.push(
+      "",
+      table(["path", "delivered", "MB per server CPU-s", "client cores"], [
+        row("direct TLS", t.direct),
+        row("Shadowsocks listener (SDK client)", t.shadowsocks),
+      ]),
+    );
+  }
   const storms: string[][] = [];
   if (report.handshakeByPattern) {
     for (const { pattern, storm } of report.handshakeByPattern) {

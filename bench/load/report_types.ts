@@ -5,6 +5,7 @@
  * @module
  */
 import type { PrimitiveCosts } from "./primitives.ts";
+import type { TransportsSummary } from "./transports.ts";
 import type { CdfPoint, LatencySummary } from "./stats.ts";
 
 /** One traffic phase, summed over agents. */
@@ -130,6 +131,8 @@ export interface LoadReport {
   /** With several storm patterns (`--storm-patterns`): one storm each, in order. */
   handshakeByPattern?: { pattern: string; storm: StormSummary }[];
   reconnect: StormSummary | null;
+  /** Bulk throughput, direct TLS vs the Shadowsocks listener (scenario `transports`). */
+  transports?: TransportsSummary | null;
   idle: IdleSummary | null;
   /** The floor: the same idle connections held by the raw TLS relay (Deno's WebSocket + TLS). */
   relayIdle?: IdleSummary | null;

@@ -30,9 +30,23 @@ import {
 import { LatencyHistogram } from "./stats.ts";
 import { evaluateTargets } from "./targets.ts";
 import type { PhaseResult, PhaseSpec } from "./traffic.ts";
+import {
+  benchShadowsocks,
+  measureTransports,
+  shadowsocksEnv,
+  TRANSPORT_MESSAGE_BYTES,
+  TRANSPORT_WINDOW,
+} from "./transports.ts";
 
 /** The scenarios. */
-export const SCENARIOS = ["pairs", "fanout", "reconnect", "handshake", "sfu"] as const;
+export const SCENARIOS = [
+  "pairs",
+  "fanout",
+  "reconnect",
+  "handshake",
+  "sfu",
+  "transports",
+] as const;
 /** One scenario. */
 export type Scenario = typeof SCENARIOS[number];
 
@@ -426,6 +440,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }
 
     // ---- the server ----
+    const shadowsocks = benchShadowsocks();
     let target: TargetJson;
     let pid: number | undefined;
     if (o.external) {
@@ -437,6 +452,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       server = await spawnCommuCat({
         v8Flags: o.profileDir ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : [],
         cpus: pin?.server ?? null,
+        // Scenario `transports` also needs the Shadowsocks listener.
+        env: has("transports") ? shadowsocksEnv(shadowsocks) : undefined,
       });
       target = server.target;
       pid = server.pid;
@@ -644,6 +661,25 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         max: (await phase("fanout, max", pid, null, o.groups * o.groupSize)).summary,
       };
       await onAll(0, () => ({ cmd: "closeGroups" }));
+    }
+    if (has("transports")) {
+      if (!server) {
+        notes.push(
+          "Scenario transports needs a spawned server (its Shadowsocks listener): skipped.",
+        );
+      } else {
+        report.transports = await measureTransports({
+          target,
+          shadowsocks,
+          serverPid: pid,
+          messageBytes: TRANSPORT_MESSAGE_BYTES,
+          window: TRANSPORT_WINDOW,
+          warmupMs: o.warmupMs,
+          durationMs: o.durationMs,
+          progress: o.progress,
+        }, channelBase);
+        channelBase += 2;
+      }
     }
   } finally {
     o.progress("stopping");

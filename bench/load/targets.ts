@@ -28,6 +28,8 @@ export const TARGETS = {
   p99AtHalfMs: 10,
   /** Server CPU per forwarded voice frame (SFU) as a share of the 1:1 message's. */
   sfuVsPairsCpu: 1,
+  /** Bulk bytes/s through the Shadowsocks listener as a share of direct TLS. */
+  shadowsocksVsTls: 0.5,
 } as const;
 
 const fmt = (n: number, digits = 0) =>
@@ -195,6 +197,37 @@ export function evaluateTargets(report: Omit<LoadReport, "targets">): TargetResu
         fmt(pairs!.serverCpuPer1000!, 1)
       } CPU-ms per 1,000)`,
     true,
+  ));
+  const t = report.transports ?? null;
+  // Like pairs-vs-relay: per server CPU-second when the client saturated in either run.
+  const tClientBound = !!t && Math.max(t.direct.clientCores, t.shadowsocks.clientCores) >=
+      0.9 * (report.config.clientCoresAvailable ?? report.machine.cores);
+  const ssShare = !t
+    ? null
+    : tClientBound
+    ? ratio(t.shadowsocks.bytesPerServerCpuSecond, t.direct.bytesPerServerCpuSecond)
+    : ratio(t.shadowsocks.bytesPerSecond, t.direct.bytesPerSecond);
+  const mb = (n: number) => fmt(n / 1e6, 1);
+  results.push(verdict(
+    {
+      id: "shadowsocks-vs-tls",
+      target: `bulk bytes/s through the Shadowsocks listener ≥ ${
+        pct(TARGETS.shadowsocksVsTls)
+      } of direct TLS`,
+      threshold: TARGETS.shadowsocksVsTls,
+    },
+    ssShare,
+    ssShare === null
+      ? ""
+      : tClientBound
+      ? `${pct(ssShare)} per server CPU-second (${mb(t!.shadowsocks.bytesPerServerCpuSecond!)} vs ${
+        mb(t!.direct.bytesPerServerCpuSecond!)
+      } MB per CPU-s); measured ${mb(t!.shadowsocks.bytesPerSecond)} vs ${
+        mb(t!.direct.bytesPerSecond)
+      } MB/s`
+      : `${pct(ssShare)} (${mb(t!.shadowsocks.bytesPerSecond)} vs ${
+        mb(t!.direct.bytesPerSecond)
+      } MB/s)`,
   ));
   return results;
 }
