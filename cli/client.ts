@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { Command } from "@commander-js/extra-typings";
+import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { generateDeviceKeys, SESSION_PATTERN_NAMES, toHex } from "../src/crypto/mod.ts";
-import { FrameType } from "../src/proto/mod.ts";
+import { FrameType, parsePaddingPolicy } from "../src/proto/mod.ts";
 import { registerCallCommands } from "./client_call.ts";
 import { registerTransportCommands } from "./client_transports.ts";
 import { runChat } from "./client_chat.ts";
@@ -41,6 +41,16 @@ function resolveProfile(command: string, name: string | undefined): string {
   }
 }
 
+/** `--padding`: a padding policy's text form (checked here, stored as given). */
+function paddingOption(value: string): string {
+  try {
+    parsePaddingPolicy(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return value;
+}
+
 /** Adds `client init | connect | send | listen | friend | friends | call | answer | transports`. */
 export function registerClientCommands(program: Command): void {
   const client = program.command("client").description("terminal client for people and scripts");
@@ -52,6 +62,12 @@ export function registerClientCommands(program: Command): void {
     .option("--device-id <id>", "device id (default: random)")
     .option("--tls-ca <path>", "PEM certificate to trust (e.g. var/tls/cert.pem)")
     .option(`--pattern <${SESSION_PATTERN_NAMES.join("|")}>`, "Noise pattern", "XK")
+    .option(
+      "--padding <off|classes|block:N>",
+      "length padding inside Noise (pad1; docs/PROTOCOL.md §2 Padding)",
+      paddingOption,
+      "classes",
+    )
     .option("--profile <name>", PROFILE_HELP, profileNameOption)
     .option("--force", "overwrite an existing profile")
     .action(async (o) => {
@@ -96,6 +112,7 @@ export function registerClientCommands(program: Command): void {
           private_key: toHex(keys.privateKey),
           public_key: toHex(keys.publicKey),
           noise_pattern: o.pattern,
+          padding: o.padding,
           prologue: "commucat",
           tls_ca_path: o.tlsCa ? await Deno.realPath(o.tlsCa) : undefined,
           user_handle: o.username,

@@ -33,6 +33,11 @@ export interface ClientProfile {
   public_key: string;
   /** A name from `SESSION_PATTERN_NAMES`. */
   noise_pattern: string;
+  /**
+   * Length padding policy (`off`, `classes`, `block:<bytes>`; absent:
+   * `classes`), docs/PROTOCOL.md §2 "Padding".
+   */
+  padding?: string;
   prologue: string;
   tls_ca_path?: string;
   user_handle?: string;

@@ -17,7 +17,7 @@ import {
 } from "../src/client/mod.ts";
 import { transportsFromSpecs } from "../src/client/transports/mod.ts";
 import { certificateToJson, fromHex, fromUtf8, parseCertificate } from "../src/crypto/mod.ts";
-import { FrameType, frameTypeLabel } from "../src/proto/mod.ts";
+import { FrameType, frameTypeLabel, parsePaddingPolicy } from "../src/proto/mod.ts";
 import type { ConnectMode } from "../src/transport/mod.ts";
 import { exitWithError, messageOf } from "./errors.ts";
 import { type ClientProfile, loadProfile, saveProfile } from "./client_profile.ts";
@@ -56,6 +56,7 @@ export async function connect(path: string, how: ConnectHow): Promise<{
       : { handle: profile.user_handle, display_name: profile.display_name },
     certificate: profile.device_certificate as string | undefined,
     prologue: profile.prologue,
+    padding: profile.padding === undefined ? undefined : profilePadding(profile.padding),
     caCerts: await caCerts(profile),
     mode: how.mode ?? "binary",
     acknowledgeDeliveries: how.acknowledgeDeliveries,
@@ -117,6 +118,15 @@ async function connectByTransports(
       if (backoff.maxAttempts !== undefined && round + 1 >= backoff.maxAttempts) throw error;
       await new Promise((resolve) => setTimeout(resolve, backoffDelay(round, backoff)));
     }
+  }
+}
+
+/** The profile's `padding`, or an error naming the key. */
+function profilePadding(text: string) {
+  try {
+    return parsePaddingPolicy(text);
+  } catch (error) {
+    throw new Error(`profile key padding: ${(error as Error).message}`);
   }
 }
 

@@ -40,6 +40,7 @@ import {
   controlFrame,
   type DecodedFrame,
   decodeFrame,
+  DEFAULT_PADDING,
   DEFAULT_PROLOGUE,
   encodeFrame,
   encodeUnit,
@@ -47,9 +48,13 @@ import {
   FrameType,
   helloFrame,
   isRekeyBody,
+  PAD1_CAPABILITY,
+  type PaddingPolicy,
+  padPlaintext,
   parseRekeyBody,
   REKEY_CAPABILITY,
   rekeyBody,
+  stripPadding,
   UnitDecoder,
 } from "../proto/mod.ts";
 import { ML_DSA_65, pqSuite } from "../crypto/pq/mod.ts";
@@ -108,6 +113,18 @@ export interface ClientOptions {
    * node:crypto). Browsers use `noble`: the web bundle has no node:crypto.
    */
   backend?: Backend;
+  /**
+   * Length padding inside the Noise plaintext (PROTOCOL.md §2 "Padding";
+   * default `classes`): asks for `pad1` unless `off`, and pads what it sends
+   * once the server's Ack lists `pad1`.
+   */
+  padding?: PaddingPolicy;
+  /**
+   * Sees the size of every transport message (ciphertext bytes, without the
+   * unit's length prefix) once the session is established: a capture point
+   * for padding tests and the load tool's overhead figures.
+   */
+  onUnit?: (direction: "in" | "out", bytes: number) => void;
 }
 
 /** What the server said in its Ack. */
@@ -157,6 +174,9 @@ export class CommuCatClient {
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   #acknowledgeDeliveries: boolean;
   #closedPromise: Promise<void>;
+  /** Set when the server's Ack accepted `pad1`: what we send is padded, what we read stripped. */
+  readonly #padding: PaddingPolicy | null;
+  readonly #onUnit: ((direction: "in" | "out", bytes: number) => void) | undefined;
 
   /** @internal Use {@link CommuCatClient.connect}. */
   constructor(
@@ -169,8 +189,12 @@ export class CommuCatClient {
     lastServerSequence: number,
     acknowledgeDeliveries = true,
     backend: Backend = "native",
+    padding: PaddingPolicy | null = null,
+    onUnit?: (direction: "in" | "out", bytes: number) => void,
   ) {
     this.#backend = backend;
+    this.#padding = padding;
+    this.#onUnit = onUnit;
     this.#acknowledgeDeliveries = acknowledgeDeliveries;
     this.#channel = channel;
     this.#transport = transport;
@@ -231,6 +255,11 @@ export class CommuCatClient {
     return this.#transport.epoch;
   }
 
+  /** The padding policy in use (the server accepted `pad1`), or null. */
+  get padding(): PaddingPolicy | null {
+    return this.#padding;
+  }
+
   /** Resolves when the connection ends. */
   get finished(): Promise<void> {
     return this.#closedPromise;
@@ -255,12 +284,27 @@ export class CommuCatClient {
       ? concatBytes(ack, encoded)
       : encoded;
     if (ack !== null && plaintext === encoded) this.#write(ack);
-    this.#write(plaintext);
+    this.#write(plaintext, type === FrameType.VoiceFrame);
     return sequence;
   }
 
-  #write(plaintext: Uint8Array): void {
-    this.#channel.write(encodeUnit(this.#transport.encrypt(plaintext)));
+  /**
+   * Sends one transport message of padding only (no frame: the server
+   * ignores it): cover traffic, e.g. in the gaps of a call's audio. Voice
+   * sized under the `classes` policy. Throws without `pad1`.
+   */
+  sendCover(): void {
+    if (this.#closed) throw new Error("connection closed");
+    if (this.#padding === null) throw new Error("cover traffic needs pad1 (padding is off)");
+    this.#write(new Uint8Array(0), true);
+  }
+
+  /** Seals one transport message (padded when `pad1` is on; `voice` picks the voice class). */
+  #write(plaintext: Uint8Array, voice = false): void {
+    const padded = this.#padding ? padPlaintext(plaintext, this.#padding, voice) : plaintext;
+    const sealed = this.#transport.encrypt(padded);
+    this.#onUnit?.("out", sealed.length);
+    this.#channel.write(encodeUnit(sealed));
   }
 
   /** The encoded cumulative delivery Ack for everything received so far. */
@@ -364,7 +408,10 @@ export class CommuCatClient {
         const { value, done } = await iterator.next();
         if (done) break;
         for (const unit of this.#units.push(value)) {
-          for (const frame of this.#frames.push(this.#transport.decrypt(unit))) {
+          this.#onUnit?.("in", unit.length);
+          const plaintext = this.#transport.decrypt(unit);
+          const frames = this.#padding ? stripPadding(plaintext) : plaintext;
+          for (const frame of this.#frames.push(frames)) {
             this.#onFrame(frame);
           }
         }
@@ -556,6 +603,8 @@ export async function verifyServerSignature(
 
 async function handshake(channel: ClientChannel, options: ClientOptions): Promise<CommuCatClient> {
   const pattern = choosePattern(options);
+  const padding = options.padding ?? DEFAULT_PADDING;
+  const askPadding = padding.mode !== "off";
   const privateKey = options.devicePrivateKey;
   const backend = options.backend ?? "native";
   const devicePublic = (backend === "noble" ? nobleEd25519 : nativeEd25519).publicFromSeed(
@@ -589,8 +638,10 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
     devicePublic: toHex(devicePublic),
     zkp: zkpToJson(proof),
     // Cumulative Acks for our requests (PROTOCOL.md §4); an older server ignores this.
-    // …and in-session rekeys the server starts (PROTOCOL.md §3).
-    capabilities: [ACK_UPTO_CAPABILITY, REKEY_CAPABILITY],
+    // …and in-session rekeys the server starts (PROTOCOL.md §3), and padding (§2).
+    capabilities: askPadding
+      ? [ACK_UPTO_CAPABILITY, REKEY_CAPABILITY, PAD1_CAPABILITY]
+      : [ACK_UPTO_CAPABILITY, REKEY_CAPABILITY],
     user: options.user,
     certificateJson: options.certificate ? certificateText(options.certificate) : undefined,
   }, sequence++)));
@@ -637,7 +688,9 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
   const blob = await nextBlob();
   let ackFrame: DecodedFrame | null = null;
   try {
-    ackFrame = decodeFrame(transport.decrypt(blob))?.frame ?? null;
+    // Having asked for pad1, the Ack may be padded already (an Ack that is not reads the same).
+    const plaintext = transport.decrypt(blob);
+    ackFrame = decodeFrame(askPadding ? stripPadding(plaintext) : plaintext)?.frame ?? null;
   } catch {
     const plain = asPlainFrame(blob);
     if (plain?.type === FrameType.Error) {
@@ -648,6 +701,9 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
   if (!ackFrame || ackFrame.type !== FrameType.Ack) throw new Error("expected the server's Ack");
   const ack = ackFrame.control as Record<string, unknown>;
   const session: SessionInfo = { sessionId: String(ack.session), userId: String(ack.user_id), ack };
+  const padded = askPadding && Array.isArray(ack.capabilities) &&
+    ack.capabilities.includes(PAD1_CAPABILITY);
+  options.onUnit?.("in", blob.length);
   const client = new CommuCatClient(
     channel,
     transport,
@@ -663,6 +719,8 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
     ackFrame.sequence,
     options.acknowledgeDeliveries ?? true,
     backend,
+    padded ? padding : null,
+    options.onUnit,
   );
   return client;
 }

@@ -171,3 +171,22 @@ export function url(schemes: readonly string[]) {
     "string",
   );
 }
+
+/**
+ * A padding policy (PROTOCOL.md §2 "Padding"): `off`, `classes` or
+ * `block:<bytes>` with 16..65519 bytes (the largest Noise plaintext).
+ */
+export function paddingPolicy() {
+  const phrase = '"off", "classes" or "block:<bytes>" (bytes 16..65519)';
+  const error = `expected ${phrase}`;
+  return kind(
+    z.string({ error }).refine((value) => {
+      if (value === "off" || value === "classes") return true;
+      const match = /^block:([0-9]{1,5})$/.exec(value);
+      return match !== null && Number(match[1]) >= 16 && Number(match[1]) <= 65519;
+    }, { error }),
+    '"off" | "classes" | "block:<bytes>"',
+    phrase,
+    "string",
+  );
+}

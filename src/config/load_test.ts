@@ -414,6 +414,20 @@ Deno.test("crypto.pq: a policy, default prefer; upstream's pq_kem_* keys are gon
   );
 });
 
+Deno.test("crypto.padding: off, classes (default) or block:<bytes>; a bad value is one line naming the key", () => {
+  assert.equal(load().crypto.padding, "classes");
+  assert.equal(load({ env: { COMMUCAT_PADDING: "block:512" } }).crypto.padding, "block:512");
+  assert.equal(load({ overrides: { "crypto.padding": "off" } }).crypto.padding, "off");
+  for (const bad of ["on", "block:8", "block:70000", "block:"]) {
+    const message = errorOf(() => load({ env: { COMMUCAT_PADDING: bad } }));
+    assert.match(
+      message,
+      /^config: crypto\.padding \(COMMUCAT_PADDING\): expected "off", "classes" or "block:<bytes>" \(bytes 16\.\.65519\)/,
+    );
+    assert.equal(message.split("\n").length, 1, message);
+  }
+});
+
 Deno.test("conditional requirements: postgres DSN, redis URL, ledger target", () => {
   assert.equal(
     errorOf(() => load({ env: { COMMUCAT_STORAGE_BACKEND: "postgres" } })),

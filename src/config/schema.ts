@@ -21,6 +21,7 @@ import {
   listenAddress,
   nonNegativeInt,
   oneOf,
+  paddingPolicy,
   positiveInt,
   secretText,
   socketAddress,
@@ -215,6 +216,13 @@ const crypto = z.strictObject({
       'the server signing with ML-DSA-65): "prefer" offers both (clients use hybrid when ' +
       'offered), "require" refuses classical Hellos, "off" refuses hybrid ones. Replaces ' +
       "upstream's `pq_kem_public`/`pq_kem_secret` (the KEM keys are per handshake).",
+  }),
+  padding: key(paddingPolicy(), "classes", {
+    env: "COMMUCAT_PADDING",
+    description: "New. Length padding inside the Noise plaintext for clients that ask for it " +
+      '(Hello capability `pad1`; the SDK does): "classes" pads to 256 B…16 KiB powers of two, ' +
+      'Padmé above, voice to 160 B; "block:<bytes>" to a multiple of that many bytes; "off" ' +
+      'refuses `pad1` (the wire is upstream\'s). See PROTOCOL.md §2 "Padding".',
   }),
 });
 

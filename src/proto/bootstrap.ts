@@ -147,3 +147,17 @@ export function establishedAckFrame(fields: EstablishedAckFields): Frame {
   ].join(",");
   return { type: FrameType.Ack, channel: 0, sequence: 0, payload: encoder.encode(text) };
 }
+
+/**
+ * The established Ack with `"capabilities": [...]` appended: the Hello
+ * capabilities this session uses (e.g. `pad1`, PROTOCOL.md §2 "Padding").
+ * Spliced into the text so the rest (the certificate's u64 serial) stays
+ * byte for byte.
+ */
+export function withAckCapabilities(ack: Frame, capabilities: readonly string[]): Frame {
+  const text = new TextDecoder().decode(ack.payload);
+  const spliced = `${text.slice(0, text.lastIndexOf("}"))},"capabilities":${
+    JSON.stringify(capabilities)
+  }}`;
+  return { ...ack, payload: encoder.encode(spliced) };
+}

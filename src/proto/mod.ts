@@ -31,3 +31,4 @@ export * from "./ids.ts";
 export * from "./connect_mode.ts";
 export * from "./rekey.ts";
 export * from "./socks_address.ts";
+export * from "./padding.ts";

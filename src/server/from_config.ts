@@ -5,6 +5,7 @@
  */
 import { type Config, parseBind } from "../config/mod.ts";
 import { fromHex } from "../crypto/mod.ts";
+import { parsePaddingPolicy } from "../proto/mod.ts";
 import { rateLimitRules } from "../security/ratelimit/mod.ts";
 import { rotationSettingsFromConfig } from "../security/rotation/mod.ts";
 import type { ServerSettings } from "./settings.ts";
@@ -99,6 +100,7 @@ export function settingsFromConfig(
       maxPerIp: s.maxConnectionsPerIp,
     },
     pq: config.crypto.pq,
+    padding: parsePaddingPolicy(config.crypto.padding),
     pqHandshakeCpuPercent: s.pqHandshakeCpuPercent,
     pairingTtlSeconds: config.limits.pairingTtl,
     deviceRotation: {

@@ -7,6 +7,7 @@
  */
 import { generateId, utf8 } from "../crypto/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { DEFAULT_PADDING } from "../proto/mod.ts";
 import type { Bus, PeerRegistry, Presence, Router } from "../router/mod.ts";
 import type { HandshakeGate } from "../security/ratelimit/mod.ts";
 import {
@@ -87,6 +88,7 @@ export function buildSessions(p: SessionParts): Sessions {
     handshakeTimeoutMs: s.handshakeTimeoutMs,
     partialFrameTimeoutMs: s.partialFrameTimeoutMs,
     rekey: { afterMessages: s.rekeyAfterMessages, afterMs: s.rekeyAfterMs },
+    padding: s.padding ?? DEFAULT_PADDING,
     outboundQueueFrames: s.outboundQueueFrames,
     outboundQueueBytes: s.outboundQueueBytes,
     inboundQueueBytes: 32 * 1024 * 1024,

@@ -9,6 +9,7 @@ import type { RateLimitRules } from "../security/ratelimit/mod.ts";
 import type { StoreSettings } from "../storage/mod.ts";
 import type { OfflineQueueQuota } from "../router/mod.ts";
 import type { CallSettings } from "./calls_wiring.ts";
+import type { PaddingPolicy } from "../proto/mod.ts";
 
 /** Resolved server settings. */
 export interface ServerSettings {
@@ -57,6 +58,8 @@ export interface ServerSettings {
   rekeyAfterMessages: number;
   /** `server.rekey_after_minutes` in milliseconds (0 = off). */
   rekeyAfterMs: number;
+  /** `crypto.padding`: how `pad1` sessions pad (absent: the `classes` policy). */
+  padding?: PaddingPolicy;
   outboundQueueFrames: number;
   outboundQueueBytes: number;
   presenceTtlSeconds: number;

@@ -7,7 +7,17 @@
  * @module
  */
 import { EpochTransport } from "../crypto/mod.ts";
-import { controlFrame, decodeFrame, type Frame, FrameType } from "../proto/mod.ts";
+import {
+  ACK_UPTO_CAPABILITY,
+  controlFrame,
+  decodeFrame,
+  type Frame,
+  FrameType,
+  PAD1_CAPABILITY,
+  type PaddingPolicy,
+  REKEY_CAPABILITY,
+  withAckCapabilities,
+} from "../proto/mod.ts";
 import type { DeliveryOrigin, Peer, PeerRegistry, Presence, Router } from "../router/mod.ts";
 import type { Store } from "../storage/mod.ts";
 import type { Link } from "../transport/mod.ts";
@@ -58,6 +68,8 @@ export interface ConnectionDeps {
   partialFrameTimeoutMs: number;
   /** `server.rekey_after_messages` / `rekey_after_minutes` (absent: no rekeying). */
   rekey?: RekeyPolicy;
+  /** `crypto.padding`: how sessions that negotiate `pad1` pad (absent or off: `pad1` refused). */
+  padding?: PaddingPolicy;
   presenceTtlSeconds: number;
   sessionTtlSeconds: number;
   log: Logger;
@@ -225,7 +237,9 @@ export class ServerConnection implements Peer {
     const transport = outcome.rekey
       ? new EpochTransport(established.transport)
       : established.transport;
-    this.#out.encryptWith(transport);
+    // Padding only when the client asked for it and the operator did not turn it off (§2).
+    const padding = outcome.pad1 && d.padding && d.padding.mode !== "off" ? d.padding : null;
+    this.#out.encryptWith(transport, padding);
     this.#session = new EstablishedPhase(
       {
         peer: this,
@@ -245,6 +259,7 @@ export class ServerConnection implements Peer {
       {
         transport,
         rekey: outcome.rekey,
+        padded: padding !== null,
         cumulativeAcks: outcome.cumulativeAcks,
         connectionId: this.connectionId,
       },
@@ -260,7 +275,9 @@ export class ServerConnection implements Peer {
       action: established.action,
       postQuantum: established.postQuantum,
     });
-    this.#out.sendEncrypted(established.ack);
+    this.#out.sendEncrypted(
+      withAckCapabilities(established.ack, usedCapabilities(outcome, padding)),
+    );
     // The handshake Ack is alone in the first transport message: clients
     // (the SDK before batching) read that message as the Ack and nothing else.
     this.#out.seal();
@@ -420,4 +437,13 @@ export class ServerConnection implements Peer {
       this.#resolveDone();
     }
   }
+}
+
+/** The Hello capabilities this session uses, as the Ack lists them (PROTOCOL.md §2). */
+function usedCapabilities(outcome: HandshakeOutcome, padding: PaddingPolicy | null): string[] {
+  const used: string[] = [];
+  if (outcome.cumulativeAcks) used.push(ACK_UPTO_CAPABILITY);
+  if (outcome.rekey) used.push(REKEY_CAPABILITY);
+  if (padding !== null) used.push(PAD1_CAPABILITY);
+  return used;
 }

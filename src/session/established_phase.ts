@@ -18,6 +18,7 @@ import {
   FrameDecoder,
   FrameType,
   isRekeyBody,
+  stripPadding,
   UnitDecoder,
 } from "../proto/mod.ts";
 import type { Peer, RouteOptions, Router, RouteReply } from "../router/mod.ts";
@@ -86,6 +87,8 @@ export class EstablishedPhase {
   readonly #routeOptions: RouteOptions | undefined;
   readonly #connectionId: string;
   readonly #rekey: SessionRekey | null = null;
+  /** The client negotiated `pad1`: every plaintext is whole frames, then padding. */
+  readonly #padded: boolean;
   #units = new UnitDecoder();
   #frames = new FrameDecoder({ maxFrameLength: MAX_ESTABLISHED_FRAME });
   #lastClientSequence = 0;
@@ -116,6 +119,8 @@ export class EstablishedPhase {
       connectionId: string;
       /** The client answers rekeys (its transport is an EpochTransport). */
       rekey?: boolean;
+      /** Plaintexts are padded (`pad1`, PROTOCOL.md §2 "Padding"). */
+      padded?: boolean;
     },
   ) {
     this.#side = side;
@@ -124,6 +129,7 @@ export class EstablishedPhase {
     this.#transport = session.transport;
     this.#routeOptions = session.cumulativeAcks ? DEFER_PLAIN_ACK : undefined;
     this.#connectionId = session.connectionId;
+    this.#padded = session.padded ?? false;
     const policy = deps.rekey;
     if (session.rekey && policy && (policy.afterMessages > 0 || policy.afterMs > 0)) {
       this.#rekey = new SessionRekey(session.transport as EpochTransport, policy, {
@@ -260,7 +266,7 @@ export class EstablishedPhase {
         return;
       }
       try {
-        frames = this.#frames.push(plaintext);
+        frames = this.#frames.push(this.#padded ? stripPadding(plaintext) : plaintext);
       } catch (error) {
         this.sendError("decode", codecText(error));
         this.#side.close("protocol_error", "frame decode error");

@@ -13,6 +13,7 @@ import {
   FrameType,
   frameTypeLabel,
   isCodecError,
+  PAD1_CAPABILITY,
   REKEY_CAPABILITY,
 } from "../proto/mod.ts";
 import { HandshakeError } from "./errors.ts";
@@ -55,6 +56,8 @@ export interface HandshakeOutcome {
   cumulativeAcks: boolean;
   /** The client answers server-initiated rekeys (Hello capability "rekey"). */
   rekey: boolean;
+  /** The client reads and writes padded plaintexts (Hello capability "pad1"). */
+  pad1: boolean;
   /** Bytes after the last handshake frame: the first established-phase units. */
   rest: Uint8Array;
 }
@@ -73,6 +76,7 @@ export class HandshakePhase {
   #awaitingAuth = false;
   #cumulativeAcks = false;
   #rekey = false;
+  #pad1 = false;
 
   constructor(driver: HandshakeDriver, side: HandshakeSide) {
     this.#driver = driver;
@@ -104,6 +108,7 @@ export class HandshakePhase {
           established,
           cumulativeAcks: this.#cumulativeAcks,
           rekey: this.#rekey,
+          pad1: this.#pad1,
           rest: buf.slice(),
         };
       }
@@ -126,6 +131,7 @@ export class HandshakePhase {
       this.#cumulativeAcks = Array.isArray(capabilities) &&
         capabilities.includes(ACK_UPTO_CAPABILITY);
       this.#rekey = Array.isArray(capabilities) && capabilities.includes(REKEY_CAPABILITY);
+      this.#pad1 = Array.isArray(capabilities) && capabilities.includes(PAD1_CAPABILITY);
       const auth = await driver.hello(frame);
       // The handshake timeout may have closed us while the store answered.
       if (this.#side.isClosed()) return null;

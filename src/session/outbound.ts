@@ -17,7 +17,15 @@
  * @module
  */
 import type { NoiseTransport } from "../crypto/mod.ts";
-import { encodeFrame, encodeUnit, type Frame, frameTypeLabel } from "../proto/mod.ts";
+import {
+  encodeFrame,
+  encodeUnit,
+  type Frame,
+  FrameType,
+  frameTypeLabel,
+  type PaddingPolicy,
+  padPlaintext,
+} from "../proto/mod.ts";
 import type { Link } from "../transport/mod.ts";
 import { encodeCumulativeAck } from "./owed_acks.ts";
 
@@ -43,12 +51,16 @@ export class Outbound {
   /** Links whose write may carry several units (one WebSocket message, a byte stream). */
   readonly #joinUnits: boolean;
   #transport: NoiseTransport | null = null;
+  /** Set when the session negotiated `pad1` (PROTOCOL.md §2 "Padding"). */
+  #padding: PaddingPolicy | null = null;
   #sequence = 0;
   /** Highest client sequence routed but not acknowledged yet (cumulative mode), else 0. */
   #owedAck = 0;
   /** Encoded frames of the open Noise message, in order, and their total length. */
   #frames: Uint8Array[] = [];
   #frameBytes = 0;
+  /** The open message holds only VoiceFrames: padded to the voice class (PROTOCOL.md §2 "Padding"). */
+  #voiceOnly = true;
   /** Sealed units waiting for the end of the turn, and their total length. */
   #units: Uint8Array[] = [];
   #unitBytes = 0;
@@ -61,9 +73,10 @@ export class Outbound {
     this.#joinUnits = link.mode === "websocket" || link.mode === "binary";
   }
 
-  /** From now on frames are Noise transport messages. */
-  encryptWith(transport: NoiseTransport): void {
+  /** From now on frames are Noise transport messages, padded under `padding` if given. */
+  encryptWith(transport: NoiseTransport, padding: PaddingPolicy | null = null): void {
     this.#transport = transport;
+    this.#padding = padding;
   }
 
   /** Bytes handed over but not read by the client yet, this turn's batch included. */
@@ -117,7 +130,7 @@ export class Outbound {
     const owed = this.#takeOwedAck();
     if (owed !== null) this.#add(owed);
     const sequence = this.#nextSequence();
-    this.#add(encodeFrame({ ...frame, sequence }));
+    this.#add(encodeFrame({ ...frame, sequence }), frame.type === FrameType.VoiceFrame);
     this.#hooks.frameOut?.(frame.type);
     return sequence;
   }
@@ -131,9 +144,12 @@ export class Outbound {
     const plaintext = this.#frames.length === 1
       ? this.#frames[0]
       : join(this.#frames, this.#frameBytes);
+    const voice = this.#voiceOnly;
     this.#frames = [];
     this.#frameBytes = 0;
-    const unit = encodeUnit(this.#transport!.encrypt(plaintext));
+    this.#voiceOnly = true;
+    const padded = this.#padding ? padPlaintext(plaintext, this.#padding, voice) : plaintext;
+    const unit = encodeUnit(this.#transport!.encrypt(padded));
     this.#units.push(unit);
     this.#unitBytes += unit.length;
   }
@@ -166,8 +182,9 @@ export class Outbound {
   }
 
   /** Adds an encoded frame to the open Noise message (a full one is sealed first). */
-  #add(encoded: Uint8Array): void {
+  #add(encoded: Uint8Array, voice = false): void {
     if (this.#frameBytes + encoded.length > MAX_BATCH_PLAINTEXT) this.seal();
+    this.#voiceOnly &&= voice;
     this.#frames.push(encoded);
     this.#frameBytes += encoded.length;
     if (!this.#flushQueued) {

@@ -28,6 +28,8 @@ import {
   encodeFrame,
   type Frame,
   FrameType,
+  PAD1_CAPABILITY,
+  stripPadding,
 } from "../../src/proto/mod.ts";
 import { encodeUnit, FrameDecoder, UnitDecoder } from "../../src/proto/mod.ts";
 import type { ConnectMode } from "../../src/transport/mod.ts";
@@ -326,7 +328,11 @@ export class RawSession {
       const unit = await this.conn.nextItem(what);
       if (!unit) return null;
       const frames = new FrameDecoder();
-      this.#frames.push(...frames.push(this.transport.decrypt(unit)));
+      const plaintext = this.transport.decrypt(unit);
+      // A session that negotiated pad1 gets padded messages (PROTOCOL.md §2 "Padding").
+      const padded = Array.isArray(this.ack.capabilities) &&
+        this.ack.capabilities.includes(PAD1_CAPABILITY);
+      this.#frames.push(...frames.push(padded ? stripPadding(plaintext) : plaintext));
       assert.equal(frames.buffered, 0, "a unit must carry whole frames");
     }
     return this.#frames.shift()!;
