@@ -167,8 +167,34 @@ Deno.test("targets: a phase that did not run is 'not measured', not a failure", 
   report.relayIdle = null;
   report.pairs = { max: traffic(60_000, 20, null), half: null };
   const results = evaluateTargets(report);
-  assert.deepEqual(results.map((r) => r.met), [null, null, null, null, null, null]);
+  assert.deepEqual(results.map((r) => r.met), [null, null, null, null, null, null, null]);
   assert.ok(results.every((r) => r.measured === "not measured"));
+});
+
+Deno.test("targets: Shadowsocks bulk throughput is judged against direct TLS of the same run", () => {
+  const report = sampleReport();
+  const path = (transport: string, mbps: number, perCpu: number, clientCores: number) => ({
+    transport,
+    bytesPerSecond: mbps * 1e6,
+    messages: 1,
+    seconds: 5,
+    serverCpuSeconds: 1,
+    bytesPerServerCpuSecond: perCpu * 1e6,
+    clientCores,
+  });
+  report.transports = {
+    messageBytes: 16384,
+    window: 32,
+    direct: path("direct", 40, 50, 0.5),
+    shadowsocks: path("shadowsocks", 18, 45, 0.5),
+  };
+  const find = () => evaluateTargets(report).find((r) => r.id === "shadowsocks-vs-tls")!;
+  assert.equal(find().met, false);
+  assert.match(find().measured, /^45% \(18\.0 vs 40\.0 MB\/s\)$/);
+  // A saturated client measured itself: judged per server CPU-second instead.
+  report.transports.shadowsocks.clientCores = report.config.clientCoresAvailable ?? 64;
+  assert.equal(find().met, true);
+  assert.match(find().measured, /^90% per server CPU-second/);
 });
 
 Deno.test("targets: SFU CPU per voice frame is judged against the 1:1 message's", () => {
