@@ -148,3 +148,56 @@ Deno.test("p2p relay: friends relayed over TLS; a stranger and a forged token ar
     }
   });
 });
+
+Deno.test("p2p probe: the server times echoes over TLS and assist reports the path", async () => {
+  await withServer(async (srv) => {
+    const alice = await CommuCatClient.connect(connectOptions(srv, newDevice("alice")));
+    const client = Deno.createHttpClient({ caCerts: [srv.certificatePem] });
+    try {
+      const ws = new WebSocket(`${srv.url.replace("https:", "wss:")}/p2p/probe?path=tls-ws`, {
+        headers: { authorization: `Bearer ${alice.session.sessionId}` },
+        client,
+      } as unknown as string[]);
+      const done = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        let result: Record<string, unknown> | null = null;
+        ws.onmessage = (e) => {
+          const m = JSON.parse(String(e.data));
+          if (m.done) result = m;
+          else ws.send(String(e.data)); // echo
+        };
+        ws.onclose = (e) => (result ? resolve(result) : reject(new Error(`closed ${e.code}`)));
+        ws.onerror = () => {};
+      });
+      assert.equal(done.path, "tls-ws");
+      assert.equal(done.samples, 10);
+      const assist = await api(srv, "GET", "/api/p2p/assist", { as: alice });
+      const paths = assist.body!.paths as {
+        path_id: string;
+        network_quality: Record<string, unknown>;
+      }[];
+      assert.deepEqual(paths.map((p) => p.path_id), ["tls-ws"]);
+      assert.equal(
+        paths[0].network_quality.rtt_ms,
+        Math.round((done.rtt_ms as number) * 1000) / 1000,
+      );
+      assert.equal(paths[0].network_quality.samples, 10);
+      assert.equal(paths[0].network_quality.probe_method, "path_echo");
+      const mp = assist.body!.multipath as Record<string, unknown>;
+      assert.equal(mp.primary_path, "tls-ws");
+      assert.equal(mp.live_paths, 1);
+      // A forged token never gets a socket.
+      const forged = new WebSocket(`${srv.url.replace("https:", "wss:")}/p2p/probe`, {
+        headers: { authorization: `Bearer ${"0".repeat(64)}` },
+        client,
+      } as unknown as string[]);
+      let opened = false;
+      forged.onopen = () => (opened = true);
+      forged.onerror = () => {};
+      await new Promise((r) => (forged.onclose = r));
+      assert.equal(opened, false);
+    } finally {
+      client.close();
+      await alice.close();
+    }
+  });
+});

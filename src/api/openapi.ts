@@ -226,6 +226,29 @@ export const SERVER_ENDPOINTS: Record<string, Json> = {
       },
     },
   },
+  "/p2p/probe": {
+    get: {
+      operationId: "p2pProbe",
+      summary: "Echo probes: the server measures this path (WebSocket; PROTOCOL.md §5)",
+      description: "Upgrade with a session bearer token and `?path=<label>` (1-32 of " +
+        "A-Za-z0-9_.-). The server sends 10 text probes `{probe}` one at a time; echo each " +
+        "unchanged. Then `{done, path, rtt_ms, jitter_ms, packet_loss_percent, samples}` and " +
+        "close 1000. `/api/p2p/assist` reports the figures as the device's path `<label>`. " +
+        "6 runs per device per minute.",
+      tags: ["p2p"],
+      security: [{ session: [] }],
+      parameters: [{ name: "path", in: "query", required: false, schema: { type: "string" } }],
+      responses: {
+        "101": { description: "WebSocket established" },
+        "400": problemResponse("a bad path label"),
+        "401": problemResponse("missing, unknown or expired session token", WWW_AUTHENTICATE),
+        "403": problemResponse("the device is revoked"),
+        "426": problemResponse("not a WebSocket upgrade"),
+        "429": problemResponse("rate limit exceeded", RETRY_AFTER),
+        "503": problemResponse("server stopping"),
+      },
+    },
+  },
   "/metrics": {
     get: {
       operationId: "getMetrics",

@@ -30,9 +30,9 @@ import { type PathQualitySnapshot, qualityScore } from "./path_quality.ts";
 
 /** One live path of a device's session, as the session layer reports it. */
 export interface LivePath {
-  /** The path's id within its session. */
-  readonly id: number;
-  /** Its `/connect` mode (`websocket`, `binary`, …). */
+  /** The path's id within its session, or a probed path's label. */
+  readonly id: number | string;
+  /** Its `/connect` mode (`websocket`, `binary`, …), or `probe` for a probed path. */
   readonly mode: string;
   /** What was measured on it; null when nothing yet. */
   readonly quality: PathQualitySnapshot | null;

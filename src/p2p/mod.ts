@@ -20,6 +20,7 @@ export {
   type QualityLabel,
   qualityScore,
 } from "./path_quality.ts";
+export { PathProber, type PathProberOptions, ProbeBook } from "./probe.ts";
 export {
   P2pRelay,
   type RelayIdentity,

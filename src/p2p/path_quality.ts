@@ -67,6 +67,13 @@ export class PathQualityMeter {
     return true;
   }
 
+  /** Counts probe `nonce` as lost now (its sender gave up waiting); false if unknown. */
+  lost(nonce: number): boolean {
+    if (!this.#pending.delete(nonce)) return false;
+    this.#settle(null);
+    return true;
+  }
+
   /** Counts probes past their timeout as lost. */
   expire(now: number): void {
     for (const [nonce, sentAt] of this.#pending) {

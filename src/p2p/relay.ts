@@ -200,7 +200,7 @@ export class P2pRelay {
       expect: hello.peer,
       second: null,
       timer: setTimeout(() => {
-        this.#close(socket, 4408, "no peer joined in time", "wait_timeout");
+        this.#end(session, 4408, "no peer joined in time", "wait_timeout");
       }, this.#o.waitTimeoutMs),
     };
     this.#sessions.set(session.id, session);

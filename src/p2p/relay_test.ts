@@ -241,20 +241,34 @@ Deno.test("p2p relay: an oversized message or a full queue ends the pair", async
 });
 
 Deno.test("p2p relay: the hello, the wait for a peer and an idle pair time out", async () => {
-  const w = world({ helloTimeoutMs: 50, waitTimeoutMs: 50, idleTimeoutMs: 50 });
+  // One short timeout per world: the others stay long, so a loaded machine cannot trip them.
+  const hello = world({ helloTimeoutMs: 50 });
   try {
-    const silent = new Client(w.url, "token-alice");
+    const silent = new Client(hello.url, "token-alice");
     assert.deepEqual(await silent.closed, { code: 4408, reason: "no hello in time" });
-    const lonely = new Client(w.url, "token-alice");
+    assert.deepEqual(hello.outcomes, ["hello_timeout"]);
+  } finally {
+    await hello.close();
+  }
+  const wait = world({ waitTimeoutMs: 50 });
+  try {
+    const lonely = new Client(wait.url, "token-alice");
     await lonely.hello("bob-1");
     await lonely.next();
     assert.deepEqual(await lonely.closed, { code: 4408, reason: "no peer joined in time" });
-    const [alice, bob] = await pair(w);
+    assert.deepEqual(wait.outcomes, ["wait_timeout"]);
+    assert.equal(wait.relay.waiting, 0);
+  } finally {
+    await wait.close();
+  }
+  const idle = world({ idleTimeoutMs: 50 });
+  try {
+    const [alice, bob] = await pair(idle);
     assert.deepEqual(await alice.closed, { code: 4408, reason: "idle" });
     await bob.closed;
-    assert.deepEqual(w.outcomes.slice(0, 3), ["hello_timeout", "wait_timeout", "idle_timeout"]);
+    assert.deepEqual(idle.outcomes, ["idle_timeout", "idle_timeout"]);
   } finally {
-    await w.close();
+    await idle.close();
   }
 });
 

@@ -275,6 +275,7 @@ export async function startServer(
     verifyAdminToken,
     api,
     p2pRelay: p2p.relay(api.deps),
+    p2pProbe: p2p.prober(api.deps),
     web,
     limits,
     trusted,

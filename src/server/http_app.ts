@@ -60,6 +60,8 @@ export interface HttpParts {
   api: { fetch(request: Request): Response | Promise<Response> };
   /** The `/p2p` relay (absent: not served). */
   p2pRelay?: { handle(request: Request): Promise<Response> };
+  /** The `/p2p/probe` echo prober (absent: not served). */
+  p2pProbe?: { handle(request: Request): Promise<Response> };
   /** The web client under {@link WEB_PREFIX}; null when disabled (`web.enabled = false`). */
   web: { handle(request: Request): Response } | null;
   limits: RateLimits;
@@ -111,6 +113,11 @@ export function createHttpApp(p: HttpParts): ServerApp {
     const relay = p.p2pRelay;
     app.use("/p2p", stoppingMiddleware(p.state));
     app.all("/p2p", (c) => relay.handle(c.req.raw));
+  }
+  if (p.p2pProbe) {
+    const prober = p.p2pProbe;
+    app.use("/p2p/probe", stoppingMiddleware(p.state));
+    app.all("/p2p/probe", (c) => prober.handle(c.req.raw));
   }
   app.all("/federation/events", (c) => p.federation.handle(c.req.raw));
   app.all("/federation/friend-request", (c) => p.federation.handle(c.req.raw));

@@ -3,9 +3,9 @@
  * permission-less Worker (started on first use), `/api/p2p/assist` content
  * and the authenticated `/p2p` relay, with their metrics.
  *
- * Live paths per device come from the multipath sessions once they report
- * them (`livePaths`); until then assist lists none and plans for the paths
- * the caller asks about.
+ * A device's paths in assist are those it measured through `/p2p/probe`
+ * (echo probes the server timed) plus, once multipath sessions report them,
+ * its live multipath paths (`livePaths`).
  *
  * @module
  */
@@ -13,7 +13,15 @@ import { type ApiDeps, ApiError, type ApiP2p, authenticate, problem } from "../a
 import { toHex } from "../crypto/mod.ts";
 import { DEFAULT_SYMBOL_SIZE, FecEncoder, type RaptorqEngine, WorkerRaptorq } from "../fec/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
-import { AssistRateLimitedError, AssistService, type LivePath, P2pRelay } from "../p2p/mod.ts";
+import {
+  AssistRateLimitedError,
+  AssistService,
+  type LivePath,
+  P2pRelay,
+  PathProber,
+  ProbeBook,
+  type RelayIdentity,
+} from "../p2p/mod.ts";
 import type { AccessPolicy } from "../router/mod.ts";
 import type { Listener } from "../transport/listener.ts";
 
@@ -36,6 +44,8 @@ export interface P2pWiring {
   readonly api: ApiP2p;
   /** Builds the relay once the API's dependencies exist (it authenticates like the API). */
   relay(deps: ApiDeps): P2pRelay;
+  /** Builds the path prober (`/p2p/probe`) likewise. */
+  prober(deps: ApiDeps): PathProber;
   close(): void;
 }
 
@@ -45,15 +55,17 @@ const MAX_OBJECT_BYTES = 1 << 20;
 /** Builds the P2P part. */
 export function wireP2p(p: P2pParts): P2pWiring {
   const engine = new WorkerRaptorq();
+  const book = new ProbeBook();
   const assist = new AssistService({
     transports: () => p.listeners.map((l) => l.describe()),
-    livePaths: (deviceId) => p.livePaths?.(deviceId) ?? [],
+    livePaths: (deviceId) => [...(p.livePaths?.(deviceId) ?? []), ...book.paths(deviceId)],
     encoder: new FecEncoder(engine, { maxTransferLength: MAX_OBJECT_BYTES }),
     fec: { symbolSize: DEFAULT_SYMBOL_SIZE, maxObjectBytes: MAX_OBJECT_BYTES },
     keepaliveIntervalSeconds: p.keepaliveIntervalSeconds,
     onAssist: () => p.metrics.p2p.assisted(),
   });
   let relay: P2pRelay | null = null;
+  let prober: PathProber | null = null;
   return {
     engine,
     api: {
@@ -69,25 +81,33 @@ export function wireP2p(p: P2pParts): P2pWiring {
     },
     relay(deps) {
       relay ??= new P2pRelay({
-        authenticate: async (request) => {
-          try {
-            const caller = await authenticate(deps, request);
-            return { deviceId: caller.device.deviceId, userId: caller.user.userId };
-          } catch (error) {
-            if (error instanceof ApiError) {
-              return problem(error.status, error.message, { headers: error.headers });
-            }
-            throw error;
-          }
-        },
+        authenticate: (request) => identify(deps, request),
         mayPair: (a, b) => p.access.mayReach(a, b),
         observer: p.metrics.p2p.relay,
       });
       return relay;
     },
+    prober(deps) {
+      prober ??= new PathProber({ authenticate: (request) => identify(deps, request), book });
+      return prober;
+    },
     close() {
       relay?.shutdown();
+      prober?.shutdown();
       engine.close();
     },
   };
+}
+
+/** The device behind a session bearer token, or the API's problem+json refusal. */
+async function identify(deps: ApiDeps, request: Request): Promise<RelayIdentity | Response> {
+  try {
+    const caller = await authenticate(deps, request);
+    return { deviceId: caller.device.deviceId, userId: caller.user.userId };
+  } catch (error) {
+    if (error instanceof ApiError) {
+      return problem(error.status, error.message, { headers: error.headers });
+    }
+    throw error;
+  }
 }
