@@ -12,7 +12,7 @@
  * @module
  */
 
-import { fromHex, toHex, utf8 } from "./bytes.ts";
+import { constantTimeEqual, fromHex, toHex, utf8 } from "./bytes.ts";
 import { createSigner, verify as ed25519Verify } from "./ed25519.ts";
 
 /** A device certificate. Hex fields are lower case once parsed or issued. */
@@ -159,6 +159,21 @@ export function parseCertificate(input: string | object): DeviceCertificate {
   };
 }
 
+/** The last CA signer made, with (a copy of) its seed: a server issues with one CA key. */
+let heldSigner: { seed: Uint8Array; signer: ReturnType<typeof createSigner> } | null = null;
+
+/**
+ * A signer for `seed`, kept while the seed stays the same: importing the
+ * key costs more than the signature (every handshake of a new device issues
+ * a certificate).
+ */
+function caSigner(seed: Uint8Array): ReturnType<typeof createSigner> {
+  if (heldSigner && constantTimeEqual(heldSigner.seed, seed)) return heldSigner.signer;
+  const signer = createSigner(seed);
+  heldSigner = { seed: seed.slice(), signer };
+  return signer;
+}
+
 /** Input to {@link issueCertificate}. */
 export interface IssueInput {
   /** 32-byte Ed25519 seed of the device CA (the `private` of its device keys). */
@@ -198,7 +213,7 @@ export function issueCertificate(input: IssueInput): DeviceCertificate {
   if (!input.userId.isWellFormed() || !input.deviceId.isWellFormed()) {
     throw new CertificateError("user and device ids must be valid Unicode");
   }
-  const signer = createSigner(input.caSeed);
+  const signer = caSigner(input.caSeed);
   const data = {
     serial,
     user_id: input.userId,
