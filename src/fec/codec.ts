@@ -16,6 +16,8 @@ export interface RaptorqFecCodecOptions {
   symbolSize?: number;
   /** Limits of each receiver (and the encoder's largest object). */
   limits?: FecDecoderLimits;
+  /** Called with the number of packets of every encoded object (metrics). */
+  onEncoded?: (packets: number) => void;
 }
 
 /** RaptorQ for multipath sessions; see the module doc. */
@@ -24,11 +26,13 @@ export class RaptorqFecCodec {
   readonly #encoder: FecEncoder;
   readonly #symbolSize: number;
   readonly #limits: FecDecoderLimits;
+  readonly #onEncoded?: (packets: number) => void;
 
   constructor(engine: RaptorqEngine, options: RaptorqFecCodecOptions = {}) {
     this.#engine = engine;
     this.#symbolSize = options.symbolSize ?? DEFAULT_SYMBOL_SIZE;
     this.#limits = options.limits ?? {};
+    this.#onEncoded = options.onEncoded;
     this.#encoder = new FecEncoder(engine, {
       maxTransferLength: this.#limits.maxTransferLength,
     });
@@ -40,11 +44,13 @@ export class RaptorqFecCodec {
   }
 
   /** Packets of object `objectId` with `overhead` repair symbols per source symbol. */
-  encode(objectId: number, object: Uint8Array, overhead: number): Promise<Uint8Array[]> {
-    return this.#encoder.encode(objectId, object, {
+  async encode(objectId: number, object: Uint8Array, overhead: number): Promise<Uint8Array[]> {
+    const packets = await this.#encoder.encode(objectId, object, {
       repairOverhead: overhead,
       symbolSize: this.#symbolSize,
     });
+    this.#onEncoded?.(packets.length);
+    return packets;
   }
 
   /** A bounded receiver for one session direction (`close()` frees what it holds). */

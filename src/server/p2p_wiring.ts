@@ -11,7 +11,13 @@
  */
 import { type ApiDeps, ApiError, type ApiP2p, authenticate, problem } from "../api/mod.ts";
 import { toHex } from "../crypto/mod.ts";
-import { DEFAULT_SYMBOL_SIZE, FecEncoder, type RaptorqEngine, WorkerRaptorq } from "../fec/mod.ts";
+import {
+  DEFAULT_SYMBOL_SIZE,
+  FecEncoder,
+  type RaptorqEngine,
+  RaptorqFecCodec,
+  WorkerRaptorq,
+} from "../fec/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import {
   AssistRateLimitedError,
@@ -40,6 +46,12 @@ export interface P2pParts {
 /** The built P2P part. */
 export interface P2pWiring {
   readonly engine: RaptorqEngine;
+  /**
+   * The RaptorQ codec for multipath sessions (the `FecCodec` port): the
+   * shared Worker, the server's symbol size and decoder bounds; its packets
+   * count in `commucat_security_fec_packets_total`.
+   */
+  readonly fecCodec: RaptorqFecCodec;
   /** For {@link ApiDeps.p2p}. */
   readonly api: ApiP2p;
   /** Builds the relay once the API's dependencies exist (it authenticates like the API). */
@@ -66,8 +78,14 @@ export function wireP2p(p: P2pParts): P2pWiring {
   });
   let relay: P2pRelay | null = null;
   let prober: PathProber | null = null;
+  const fecCodec = new RaptorqFecCodec(engine, {
+    symbolSize: DEFAULT_SYMBOL_SIZE,
+    limits: { maxTransferLength: MAX_OBJECT_BYTES },
+    onEncoded: (n) => p.metrics.upstreamCounter("securityFecPackets").inc(n),
+  });
   return {
     engine,
+    fecCodec,
     api: {
       prologueHex: toHex(new TextEncoder().encode(p.prologue)),
       async assist(deviceId, request) {
