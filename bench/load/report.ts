@@ -126,21 +126,23 @@ export function renderMarkdown(report: LoadReport): string {
   }
   if (report.transports) {
     const t = report.transports;
-    const row = (name: string, r: typeof t.direct) => [
+    const row = (name: string, what: string, r: typeof t.direct.download) => [
       name,
+      what,
       `${(r.bytesPerSecond / 1e6).toFixed(1)} MB/s`,
       r.bytesPerServerCpuSecond === null ? "—" : `${(r.bytesPerServerCpuSecond / 1e6).toFixed(1)}`,
       r.clientCores.toFixed(2),
     ];
+    const file = `download ${t.fileBytes / (1024 * 1024)} MiB file`;
+    const msgs = `${t.messageBytes / 1024} KiB messages, window ${t.window}`;
+    out.push("", "### Transports (bulk)");
     out.push(
       "",
-      `### Transports (bulk, ${t.messageBytes / 1024} KiB messages, window ${t.window})`,
-    );
-    out.push(
-      "",
-      table(["path", "delivered", "MB per server CPU-s", "client cores"], [
-        row("direct TLS", t.direct),
-        row("Shadowsocks listener (SDK client)", t.shadowsocks),
+      table(["path", "traffic", "throughput", "MB per server CPU-s", "client cores"], [
+        row("direct TLS", file, t.direct.download),
+        row("Shadowsocks listener (SDK client)", file, t.shadowsocks.download),
+        row("direct TLS", msgs, t.direct.messages),
+        row("Shadowsocks listener (SDK client)", msgs, t.shadowsocks.messages),
       ]),
     );
   }

@@ -173,18 +173,22 @@ Deno.test("targets: a phase that did not run is 'not measured', not a failure", 
 
 Deno.test("targets: Shadowsocks bulk throughput is judged against direct TLS of the same run", () => {
   const report = sampleReport();
-  const path = (transport: string, mbps: number, perCpu: number, clientCores: number) => ({
-    transport,
+  const rate = (mbps: number, perCpu: number, clientCores: number) => ({
     bytesPerSecond: mbps * 1e6,
-    messages: 1,
     seconds: 5,
     serverCpuSeconds: 1,
     bytesPerServerCpuSecond: perCpu * 1e6,
     clientCores,
   });
+  const path = (transport: string, mbps: number, perCpu: number, clientCores: number) => ({
+    transport,
+    download: rate(mbps, perCpu, clientCores),
+    messages: rate(1, 1, 0.1),
+  });
   report.transports = {
     messageBytes: 16384,
     window: 32,
+    fileBytes: 5 * 1024 * 1024,
     direct: path("direct", 40, 50, 0.5),
     shadowsocks: path("shadowsocks", 18, 45, 0.5),
   };
@@ -192,7 +196,7 @@ Deno.test("targets: Shadowsocks bulk throughput is judged against direct TLS of 
   assert.equal(find().met, false);
   assert.match(find().measured, /^45% \(18\.0 vs 40\.0 MB\/s\)$/);
   // A saturated client measured itself: judged per server CPU-second instead.
-  report.transports.shadowsocks.clientCores = report.config.clientCoresAvailable ?? 64;
+  report.transports.shadowsocks.download.clientCores = report.config.clientCoresAvailable ?? 64;
   assert.equal(find().met, true);
   assert.match(find().measured, /^90% per server CPU-second/);
 });
