@@ -8,3 +8,4 @@ export * from "./client.ts";
 export * from "./reconnect.ts";
 export * from "./calls.ts";
 export * from "./transport.ts";
+export * from "./e2e.ts";

@@ -2,8 +2,8 @@
  * Key packages: a device's one-time (or last-resort) MLS invitation keys, published in the
  * server's key directory. The device key is the MLS signature key (Ed25519, suite 83), the
  * BasicCredential's identity is the device id, and the directory upload carries a second Ed25519
- * signature by the same key over the encoded key package (the server checks that one before
- * storing; a fetching client checks both, and that the signer is the device it asked for).
+ * signature by the same key over {@link keyPackageSignedMessage} (the server checks that one
+ * before storing; a fetching client checks both, and that the signer is the device it asked for).
  *
  * @module
  */
@@ -33,7 +33,7 @@ export interface DeviceIdentity {
 export interface KeyPackageUpload {
   /** base64 of the MLSMessage(KeyPackage). */
   data: string;
-  /** base64 Ed25519 signature by the device key over the bytes of `data`. */
+  /** base64 Ed25519 signature by the device key over {@link keyPackageSignedMessage}. */
   signature: string;
   last_resort: boolean;
 }
@@ -54,6 +54,25 @@ export interface GeneratedKeyPackage {
   readonly publicPackage: KeyPackage;
   readonly privatePackage: PrivateKeyPackage;
   readonly lastResort: boolean;
+}
+
+/** Domain of the device key's signature over a key package (shared with the server). */
+export const KEY_PACKAGE_SIGNATURE_DOMAIN = "commucat/mls-key-package/v1";
+
+/**
+ * What the device key signs for the directory: `DOMAIN ‖ 0x00 ‖ u16be(len(device_id)) ‖
+ * device_id ‖ key_package` (binds the package to the device id; no other signature of the
+ * device key can pass for one).
+ */
+export function keyPackageSignedMessage(deviceId: string, keyPackage: Uint8Array): Uint8Array {
+  const domain = utf8(KEY_PACKAGE_SIGNATURE_DOMAIN);
+  const id = utf8(deviceId);
+  const out = new Uint8Array(domain.length + 3 + id.length + keyPackage.length);
+  out.set(domain);
+  out.set([0, id.length >> 8, id.length & 0xff], domain.length);
+  out.set(id, domain.length + 3);
+  out.set(keyPackage, domain.length + 3 + id.length);
+  return out;
 }
 
 /** Key packages live this long (below ts-mls's one-month lifetime cap). */
@@ -94,7 +113,10 @@ export async function generateKeyPackageFor(
     wireformat: "mls_key_package",
     version: "mls10",
   });
-  const signature = await cs.signature.sign(device.privateKey, data);
+  const signature = await cs.signature.sign(
+    device.privateKey,
+    keyPackageSignedMessage(device.deviceId, data),
+  );
   return {
     upload: {
       data: toBase64(data),
@@ -134,7 +156,13 @@ export async function openKeyPackage(
   } catch {
     throw new E2EError("bad_key_package", "key package or signature is not base64");
   }
-  if (!(await cs.signature.verify(devicePublicKey, data, signature))) {
+  if (
+    !(await cs.signature.verify(
+      devicePublicKey,
+      keyPackageSignedMessage(deviceId, data),
+      signature,
+    ))
+  ) {
     throw new E2EError(
       "wrong_signer",
       `the key package of ${deviceId} is not signed by its device key`,
