@@ -276,3 +276,69 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    `the terminal client (the commucat task's permissions) chats through an obfs4 profile entry${skip}`,
+  ignore: !present,
+  async fn() {
+    await withPtServer(async (srv) => {
+      const pt = srv.server.pt!;
+      const home = await Deno.makeTempDir({ prefix: "commucat-cli-obfs4-" });
+      const main = new URL("../main.ts", import.meta.url).pathname;
+      // Exactly the flags of `deno task commucat`: the obfs4 client child must be allowed there.
+      const tasks = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)))
+        .tasks as Record<string, string>;
+      const flags = tasks.commucat.split(/\s+/).filter((w) => w.startsWith("--"));
+      const command = (who: string, args: string[], tunneled: boolean) =>
+        new Deno.Command(Deno.execPath(), {
+          args: ["run", ...(tunneled ? flags : ["--allow-all"]), main, "client", ...args],
+          env: { COMMUCAT_CLIENT_HOME: `${home}/${who}`, NO_COLOR: "1" },
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        });
+      const run = async (who: string, ...args: string[]) => {
+        const out = await command(who, args, who === "alice").output();
+        const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+        assert.equal(out.code, 0, text);
+        return text;
+      };
+      try {
+        for (const who of ["alice", "bob"]) {
+          await run(
+            who,
+            ...["init", "--server", srv.url, "--username", who],
+            ...["--tls-ca", srv.server.certificatePath, "--device-id", `${who}-dev`],
+          );
+        }
+        const entry = { kind: "obfs4", host: "127.0.0.1", port: pt.addr.port, args: pt.bridgeArgs };
+        await run("alice", "transports", "--set", JSON.stringify([entry]));
+        await run("bob", "listen", "--count", "0");
+        const asked = await run("alice", "friend", "bob");
+        assert.match(asked, /friend request sent to bob/);
+        assert.match(
+          asked,
+          new RegExp(`transport obfs4 127\\.0\\.0\\.1:${pt.addr.port}: connected`),
+        );
+        assert.match(await run("bob", "friend", "alice"), /accepted alice's friend request/);
+        const listener = command("bob", ["listen", "--count", "1"], false).spawn();
+        const sent = await run(
+          "alice",
+          "send",
+          "--channel",
+          "5",
+          "--to",
+          "bob-dev",
+          "via",
+          "obfs4",
+        );
+        assert.match(sent, /^sent on channel 5: routed /m);
+        const heard = new TextDecoder().decode((await listener.output()).stdout);
+        assert.match(heard, /\[5\] alice: via obfs4/);
+      } finally {
+        await Deno.remove(home, { recursive: true }).catch(() => {});
+      }
+    });
+  },
+});
