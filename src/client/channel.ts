@@ -31,6 +31,8 @@ export interface ChannelOptions {
   caCerts?: string[];
   /** Reuse an HTTP client (closed by the caller). */
   httpClient?: Deno.HttpClient;
+  /** Opens a path of a multipath session (`/connect?attach`) instead of a new session. */
+  attach?: boolean;
 }
 
 /** Opens a channel to `/connect` in the requested mode. */
@@ -41,10 +43,14 @@ export async function openChannel(options: ChannelOptions): Promise<ClientChanne
   const httpClient = options.httpClient ??
     (options.caCerts ? Deno.createHttpClient({ caCerts: options.caCerts }) : undefined);
   if (options.mode === "websocket") {
-    return await openWebSocket(`${base.replace(/^http/, "ws")}${path}`, httpClient, ownClient);
+    return await openWebSocket(
+      `${base.replace(/^http/, "ws")}${path}${options.attach ? "?attach" : ""}`,
+      httpClient,
+      ownClient,
+    );
   }
   return await openStream(
-    `${base}${path}?mode=${options.mode}`,
+    `${base}${path}?mode=${options.mode}${options.attach ? "&attach" : ""}`,
     options.mode,
     httpClient,
     ownClient,

@@ -59,6 +59,14 @@ import {
 } from "../proto/mod.ts";
 import { ML_DSA_65, pqSuite } from "../crypto/pq/mod.ts";
 import { type ClientChannel, openChannel } from "./channel.ts";
+import {
+  type FecCodec,
+  type FecPolicy,
+  MULTIPATH_CAPABILITY,
+  parseFecPolicy,
+  PathKeys,
+} from "../multipath/mod.ts";
+import { MultipathChannel, type PathSlotStatus } from "./multipath.ts";
 
 /** A delivery ack goes out this long after the first unacknowledged frame, if nothing carried it. */
 const ACK_DELAY_MS = 20;
@@ -108,6 +116,17 @@ export interface ClientOptions {
    * the device's offline queue for its next connection (PROTOCOL.md §4).
    */
   acknowledgeDeliveries?: boolean;
+  /**
+   * Run a multipath session (PROTOCOL.md "Multipath"): the modes of the
+   * paths to attach besides the first (`mode`). Empty or absent: one path.
+   */
+  paths?: ConnectMode[];
+  /** FEC policy of a multipath session (`auto`, `off`, `duplicate`, `raptorq[:overhead]`). */
+  fecPolicy?: string;
+  /** RaptorQ codec for a multipath session (without it, `raptorq` means duplicate). */
+  fec?: FecCodec;
+  /** Path changes of a multipath session (a path lost, attached again…). */
+  onPaths?(paths: PathSlotStatus[]): void;
   /**
    * Crypto backend for the device key and Noise (default `native`,
    * node:crypto). Browsers use `noble`: the web bundle has no node:crypto.
@@ -243,6 +262,16 @@ export class CommuCatClient {
    */
   get reachedVia(): { url: string; httpClient?: Deno.HttpClient } {
     return this.#reachedVia;
+  }
+
+  /** The paths of a multipath session and where they stand; null for a one-path session. */
+  get paths(): PathSlotStatus[] | null {
+    return this.#channel instanceof MultipathChannel ? this.#channel.status() : null;
+  }
+
+  /** The multipath channel of a multipath session (counters, waiting for paths); else null. */
+  get multipath(): MultipathChannel | null {
+    return this.#channel instanceof MultipathChannel ? this.#channel : null;
   }
 
   /** True once the connection ended. */
@@ -638,10 +667,14 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
     devicePublic: toHex(devicePublic),
     zkp: zkpToJson(proof),
     // Cumulative Acks for our requests (PROTOCOL.md §4); an older server ignores this.
-    // …and in-session rekeys the server starts (PROTOCOL.md §3), and padding (§2).
-    capabilities: askPadding
-      ? [ACK_UPTO_CAPABILITY, REKEY_CAPABILITY, PAD1_CAPABILITY]
-      : [ACK_UPTO_CAPABILITY, REKEY_CAPABILITY],
+    // …and in-session rekeys the server starts (PROTOCOL.md §3), padding (§2) and,
+    // when asked to, multipath sessions (PROTOCOL.md "Multipath").
+    capabilities: [
+      ACK_UPTO_CAPABILITY,
+      REKEY_CAPABILITY,
+      ...(askPadding ? [PAD1_CAPABILITY] : []),
+      ...(options.paths?.length ? [MULTIPATH_CAPABILITY] : []),
+    ],
     user: options.user,
     certificateJson: options.certificate ? certificateText(options.certificate) : undefined,
   }, sequence++)));
@@ -704,11 +737,21 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
   const padded = askPadding && Array.isArray(ack.capabilities) &&
     ack.capabilities.includes(PAD1_CAPABILITY);
   options.onUnit?.("in", blob.length);
+  const multipath = options.paths?.length && ack.multipath
+    ? multipathChannel(
+      channel,
+      { bodies: pending.splice(0), units },
+      iterator,
+      transport,
+      ack,
+      options,
+    )
+    : null;
   const client = new CommuCatClient(
-    channel,
+    multipath ?? channel,
     transport,
-    units,
-    {
+    multipath ? new UnitDecoder() : units,
+    multipath ? multipath.chunks[Symbol.asyncIterator]() : {
       next: () =>
         pending.length > 0
           ? Promise.resolve({ value: concatAll(pending.splice(0)), done: false })
@@ -723,6 +766,35 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
     options.onUnit,
   );
   return client;
+}
+
+/**
+ * The multipath channel over `channel` when the server's Ack carries
+ * `multipath` (else null: an older server or multipath off, one path).
+ */
+function multipathChannel(
+  channel: ClientChannel,
+  rest: { bodies: Uint8Array[]; units: UnitDecoder },
+  more: AsyncIterator<Uint8Array>,
+  transport: EpochTransport,
+  ack: Record<string, unknown>,
+  options: ClientOptions,
+): MultipathChannel | null {
+  const offer = ack.multipath as { secret?: unknown; linger_ms?: unknown; max_paths?: unknown };
+  if (!offer || typeof offer.secret !== "string") return null;
+  const keys = PathKeys.derive(fromHex(offer.secret, 32), transport.handshakeHash);
+  const maxExtra = typeof offer.max_paths === "number" ? offer.max_paths - 1 : 3;
+  const policy: FecPolicy = parseFecPolicy(options.fecPolicy ?? "auto");
+  return new MultipathChannel(channel, rest, more, keys, {
+    url: options.url,
+    caCerts: options.caCerts,
+    httpClient: options.httpClient,
+    extraPaths: options.paths!.slice(0, Math.max(0, maxExtra)),
+    policy: { default: policy },
+    fec: options.fec,
+    lingerMs: typeof offer.linger_ms === "number" ? offer.linger_ms : 15_000,
+    onPaths: options.onPaths,
+  });
 }
 
 function concatAll(blobs: Uint8Array[]): Uint8Array {

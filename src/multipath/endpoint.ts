@@ -17,7 +17,15 @@ import type { PathKeys, Side } from "./keys.ts";
 import { DEFAULT_POLICY, type FecPolicy, type Schedule, scheduleFor } from "./policy.ts";
 import { ReorderBuffer } from "./reorder.ts";
 import { type Outstanding, RetransmitQueue } from "./retransmit.ts";
-import { ackUnit, dataUnit, decodeBatch, decodePathUnit, encodeBatch, fecUnit } from "./wire.ts";
+import {
+  ackUnit,
+  dataUnit,
+  decodeBatch,
+  decodePathUnit,
+  encodeBatch,
+  fecUnit,
+  PathKind,
+} from "./wire.ts";
 
 /** One path as the endpoint sees it. */
 export interface PathLink {
@@ -64,6 +72,8 @@ export interface EndpointOptions {
   ackDelayMs?: number;
   /** A path ended (closed, or refused for `detail`). */
   onPathEnd?(id: number, end: PathEnd, detail: string): void;
+  /** The peer sent END and everything before it arrived: the session is over. */
+  onPeerEnd?(): void;
   /** The peer broke the protocol with valid keys: the session must end. */
   onFatal(detail: string): void;
   now?: () => number;
@@ -103,6 +113,10 @@ export class MultipathEndpoint {
   #batchOverhead = 0;
   #batchQueued = false;
   #objectId = 0;
+  /** The END we sent (resent on every new path), or null. */
+  #endUnit: Uint8Array | null = null;
+  /** The peer's END: its last unit; null until it comes. */
+  #peerLast: number | null = null;
   /** Units rebuilt from FEC objects (status, tests). */
   fecRecovered = 0;
 
@@ -164,15 +178,16 @@ export class MultipathEndpoint {
   }
 
   /** Adds a path; what was not acknowledged yet is sent on it at once. Returns its id. */
-  addPath(link: PathLink, mode: string): number {
+  addPath(link: PathLink, mode: string, units = new UnitDecoder()): number {
     if (this.#closed) {
       link.close();
       return -1;
     }
     const id = this.#nextPathId++;
-    this.#paths.set(id, { id, mode, link, units: new UnitDecoder(), unitsOut: 0, unitsIn: 0 });
+    this.#paths.set(id, { id, mode, link, units, unitsOut: 0, unitsIn: 0 });
     // The new path may be the only one left: nothing outstanding waits for a timeout.
     this.#resend(this.#out.takeDue(this.#now(), true), [this.#paths.get(id)!]);
+    if (this.#endUnit) this.#sendOn(this.#paths.get(id)!, this.#endUnit);
     this.#ackDue = this.#in.delivered > 0;
     this.#scheduleAck();
     this.#armRto();
@@ -209,6 +224,18 @@ export class MultipathEndpoint {
     this.#armRto();
   }
 
+  /**
+   * Tells the peer nothing follows what was sent so far (on every path, and
+   * on paths added later); the peer ends the session once it has it all.
+   */
+  end(): void {
+    if (this.#closed || this.#endUnit) return;
+    this.#flushBatch();
+    const last = this.#out.last;
+    this.#endUnit = ackUnit(last, this.#o.keys.endMac(this.#o.side, last), PathKind.End);
+    for (const path of this.#paths.values()) this.#sendOn(path, this.#endUnit);
+  }
+
   /** Bytes that arrived on path `id`. */
   receive(id: number, chunk: Uint8Array): void {
     const path = this.#paths.get(id);
@@ -220,6 +247,13 @@ export class MultipathEndpoint {
       this.refuse(id, `bad unit framing: ${(error as Error).message}`);
       return;
     }
+    this.receiveBodies(id, bodies);
+  }
+
+  /** Unit bodies (already split off the byte stream) that arrived on path `id`. */
+  receiveBodies(id: number, bodies: readonly Uint8Array[]): void {
+    const path = this.#paths.get(id);
+    if (!path) return;
     for (const body of bodies) {
       if (this.#closed || !this.#paths.has(id)) return;
       path.unitsIn++;
@@ -288,15 +322,32 @@ export class MultipathEndpoint {
       case "fec":
         this.#fec(path.id, unit.packet);
         return;
+      case "end": {
+        const peer: Side = this.#o.side === "server" ? "client" : "server";
+        if (!this.#o.keys.verifyEnd(peer, unit.last, unit.mac)) {
+          this.refuse(path.id, "end: bad mac");
+          return;
+        }
+        this.#peerLast ??= unit.last;
+        this.#checkPeerEnd();
+        return;
+      }
       default:
         this.refuse(path.id, `unexpected ${unit.kind} unit on an attached path`);
     }
   }
 
   #accept(seq: number, ciphertext: Uint8Array): void {
-    this.#in.accept(seq, ciphertext);
+    if (this.#in.accept(seq, ciphertext) === "delivered") this.#checkPeerEnd();
     // Duplicates too: the sender resent because an ACK was lost.
     this.#ackDue = true;
+  }
+
+  #checkPeerEnd(): void {
+    if (this.#peerLast === null || this.#in.delivered < this.#peerLast || this.#closed) return;
+    this.#peerLast = Number.MAX_SAFE_INTEGER; // once
+    this.#sendAck();
+    this.#o.onPeerEnd?.();
   }
 
   #fec(pathId: number, packet: Uint8Array): void {
@@ -324,6 +375,7 @@ export class MultipathEndpoint {
       batch.ciphertexts.forEach((c, i) => {
         if (this.#in.accept(batch.firstSeq + i, c) === "delivered") this.fecRecovered++;
       });
+      this.#checkPeerEnd();
       this.#ackDue = true;
       this.#scheduleAck();
     };
@@ -341,6 +393,8 @@ export class MultipathEndpoint {
   }
 
   #sendAck(): void {
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
     if (this.#closed || !this.#ackDue) return;
     this.#ackDue = false;
     const cumulative = this.#in.delivered;

@@ -107,6 +107,16 @@ export class PathKeys {
     return hmac(sha256, this.#ack[from], u64be(cumulative)).subarray(0, MAC_BYTES);
   }
 
+  /** The MAC of `from`'s END: it sent nothing after unit `last`. */
+  endMac(from: Side, last: number): Uint8Array {
+    return hmac(sha256, this.#ack[from], concat(label("end"), u64be(last))).subarray(0, MAC_BYTES);
+  }
+
+  /** True when `mac` is `from`'s END after `last` (constant time). */
+  verifyEnd(from: Side, last: number, mac: Uint8Array): boolean {
+    return mac.length === MAC_BYTES && constantTimeEqual(this.endMac(from, last), mac);
+  }
+
   /** True when `mac` is `from`'s ACK of `cumulative` (constant time). */
   verifyAck(from: Side, cumulative: number, mac: Uint8Array): boolean {
     return mac.length === MAC_BYTES && constantTimeEqual(this.ackMac(from, cumulative), mac);

@@ -18,6 +18,7 @@ export {
   type PathStatus,
 } from "./endpoint.ts";
 export { ReorderBuffer } from "./reorder.ts";
+export * from "./server.ts";
 export { RetransmitQueue } from "./retransmit.ts";
 
 /** Hello capability of a client that runs multipath sessions. */

@@ -10,6 +10,7 @@
  * 0xA3 ACK       varint(cumulative) || mac16    units up to `cumulative` arrived
  * 0xA4 ATTACH    set_id16 || u32 counter || token32   first unit of a new path
  * 0xA5 ATTACHED  u32 counter || mac16           the server took the path
+ * 0xA6 END       varint(last) || mac16          nothing follows unit `last`: the session ends
  * ```
  *
  * A body whose first byte is below 0x80 is a plain CCP-1 frame (an Error
@@ -28,6 +29,7 @@ export const PathKind = {
   Ack: 0xa3,
   Attach: 0xa4,
   Attached: 0xa5,
+  End: 0xa6,
 } as const;
 
 /** A decoded path unit. */
@@ -35,6 +37,7 @@ export type PathUnit =
   | { kind: "data"; seq: number; ciphertext: Uint8Array }
   | { kind: "fec"; packet: Uint8Array }
   | { kind: "ack"; cumulative: number; mac: Uint8Array }
+  | { kind: "end"; last: number; mac: Uint8Array }
   | { kind: "attach"; setId: Uint8Array; counter: number; token: Uint8Array }
   | { kind: "attached"; counter: number; mac: Uint8Array }
   | { kind: "frame"; body: Uint8Array };
@@ -77,7 +80,8 @@ export function decodePathUnit(body: Uint8Array): PathUnit {
     case PathKind.Fec:
       if (body.length < 2) throw new PathUnitError("fec: empty packet");
       return { kind: "fec", packet: body.subarray(1) };
-    case PathKind.Ack: {
+    case PathKind.Ack:
+    case PathKind.End: {
       let read;
       try {
         read = decodeVarint(body, 1, body.length);
@@ -85,9 +89,12 @@ export function decodePathUnit(body: Uint8Array): PathUnit {
         read = null;
       }
       if (!read || read.value > MAX_SEQ || 1 + read.length + MAC_BYTES !== body.length) {
-        throw new PathUnitError("ack: malformed");
+        throw new PathUnitError(`${kind === PathKind.Ack ? "ack" : "end"}: malformed`);
       }
-      return { kind: "ack", cumulative: read.value, mac: body.subarray(1 + read.length) };
+      const mac = body.subarray(1 + read.length);
+      return kind === PathKind.Ack
+        ? { kind: "ack", cumulative: read.value, mac }
+        : { kind: "end", last: read.value, mac };
     }
     case PathKind.Attach: {
       if (body.length !== 1 + SET_ID_BYTES + 4 + ATTACH_TOKEN_BYTES) {
@@ -128,10 +135,14 @@ export function fecUnit(packet: Uint8Array): Uint8Array {
   return encodeUnit(body);
 }
 
-/** An ACK as a path unit. */
-export function ackUnit(cumulative: number, mac: Uint8Array): Uint8Array {
+/** An ACK (or, with `kind` End, an END) as a path unit. */
+export function ackUnit(
+  cumulative: number,
+  mac: Uint8Array,
+  kind: number = PathKind.Ack,
+): Uint8Array {
   const body = new Uint8Array(1 + varintLength(cumulative) + MAC_BYTES);
-  body[0] = PathKind.Ack;
+  body[0] = kind;
   const at = writeVarint(cumulative, body, 1);
   body.set(mac.subarray(0, MAC_BYTES), at);
   return encodeUnit(body);

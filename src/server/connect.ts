@@ -16,6 +16,7 @@ import {
 } from "../transport/mod.ts";
 import { tooManyHandshakes } from "../security/ratelimit/mod.ts";
 import { problem } from "../http/mod.ts";
+import { handleAttach } from "./attach.ts";
 
 /** Options of the `/connect` handler. */
 export interface ConnectHandlerOptions {
@@ -34,6 +35,8 @@ export interface ConnectHandlerOptions {
 export function handleConnect(request: Request, options: ConnectHandlerOptions): Response {
   const url = new URL(request.url);
   const mode = selectConnectMode(url, request.headers);
+  // A new path of a multipath session (PROTOCOL.md "Multipath").
+  if (url.searchParams.has("attach")) return handleAttach(request, mode, options);
   const id = crypto.randomUUID();
   if (mode === "websocket") {
     if (request.method !== "GET") return problem(405, "websocket upgrade requires GET");
@@ -55,7 +58,7 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
     const ref: { connection?: ServerConnection } = {};
     const link = createWebSocketLink(upgraded.socket, {
       onData: (chunk) => void ref.connection?.receive(chunk),
-      onClose: () => ref.connection?.close("client_closed"),
+      onClose: () => ref.connection?.linkClosed(),
       onBadText: () =>
         ref.connection?.close("protocol_error", "websocket text message is not base64"),
     }, { livenessSeconds });
@@ -77,7 +80,7 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
     mode,
     keepaliveMs: options.keepaliveMs,
     onClose: () => {
-      ref.connection?.close("client_closed", "client went away");
+      ref.connection?.linkClosed("client went away");
       upstream?.cancel().catch(() => {/* the body already failed: nothing left to release */});
     },
   });

@@ -19,6 +19,7 @@ import {
   type SessionRuntime,
 } from "../session/mod.ts";
 import type { Store } from "../storage/mod.ts";
+import { MultipathHub, parseFecPolicy } from "../multipath/mod.ts";
 import type { ConnectHandlerOptions } from "./connect.ts";
 import type { ServerKeys } from "./keys.ts";
 import type { ServerSettings } from "./settings.ts";
@@ -26,6 +27,18 @@ import type { ServerSettings } from "./settings.ts";
 /** Keepalive period announced to clients: half the session TTL, at least 5 s. */
 export function keepaliveIntervalSeconds(settings: ServerSettings): number {
   return Math.max(Math.max(Math.floor(settings.keepaliveSeconds / 2), 1), 5);
+}
+
+/** The multipath hub of this server (PROTOCOL.md "Multipath"), unless turned off. */
+function multipathHub(s: ServerSettings): MultipathHub | undefined {
+  if (s.multipath === false) return undefined;
+  const m = s.multipath ?? {};
+  return new MultipathHub({
+    maxPaths: m.maxPaths ?? 4,
+    maxAttaches: 256,
+    lingerMs: m.lingerMs ?? 15_000,
+    policy: { default: parseFecPolicy(m.policy ?? "auto") },
+  });
 }
 
 /** The server parts sessions are wired to. */
@@ -89,6 +102,7 @@ export function buildSessions(p: SessionParts): Sessions {
     partialFrameTimeoutMs: s.partialFrameTimeoutMs,
     rekey: { afterMessages: s.rekeyAfterMessages, afterMs: s.rekeyAfterMs },
     padding: s.padding ?? DEFAULT_PADDING,
+    multipath: multipathHub(s),
     outboundQueueFrames: s.outboundQueueFrames,
     outboundQueueBytes: s.outboundQueueBytes,
     inboundQueueBytes: 32 * 1024 * 1024,

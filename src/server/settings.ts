@@ -54,6 +54,12 @@ export interface ServerSettings {
   handshakeTimeoutMs: number;
   /** `server.partial_frame_timeout_ms`: a frame begun after the handshake must complete in time (0 = off). */
   partialFrameTimeoutMs: number;
+  /**
+   * Multipath sessions (PROTOCOL.md "Multipath"): paths per session, how
+   * long a session with no path waits for one, the FEC policy; `false` turns
+   * them off (a Hello asking for them gets an ordinary session). Default on.
+   */
+  multipath?: false | { maxPaths?: number; lingerMs?: number; policy?: string };
   /** `server.rekey_after_messages` (0 = off). */
   rekeyAfterMessages: number;
   /** `server.rekey_after_minutes` in milliseconds (0 = off). */

@@ -22,6 +22,8 @@ import type { DeliveryOrigin, Peer, PeerRegistry, Presence, Router } from "../ro
 import type { Store } from "../storage/mod.ts";
 import type { Link } from "../transport/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import type { MultipathHub, ServerPaths } from "../multipath/mod.ts";
+import { multipathAck } from "./multipath.ts";
 import { type CloseReason, FAREWELL } from "./close_reason.ts";
 import { Delivery } from "./delivery.ts";
 import { HandshakeError } from "./errors.ts";
@@ -76,6 +78,8 @@ export interface ConnectionDeps {
   observer: ConnectionObserver;
   /** Tells other instances this device is now connected here (they drop older connections). */
   announce?: (deviceId: string, connectionId: string) => void;
+  /** Multipath sessions (absent: a Hello asking for them gets an ordinary session). */
+  multipath?: MultipathHub;
   /** Makes the server handshake (tests substitute one); defaults to {@link ServerHandshake}. */
   newHandshake?: (deps: HandshakeDeps) => HandshakeDriver;
 }
@@ -104,12 +108,18 @@ export class ServerConnection implements Peer {
   #inboundQueued = 0;
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   #resolveDone!: () => void;
+  /** The session's paths once it runs multipath (the outbound writes there). */
+  #paths: ServerPaths | null = null;
 
   constructor(link: Link, deps: ConnectionDeps, connectionId: string) {
     this.#link = link;
     this.#deps = deps;
     this.connectionId = connectionId;
-    this.#out = new Outbound(link, deps.outboundQueueBytes, deps.observer);
+    this.#out = new Outbound(
+      deps.multipath ? this.#carrier(link) : link,
+      deps.outboundQueueBytes,
+      deps.observer,
+    );
     const driver = (deps.newHandshake ?? ((d) => new ServerHandshake(d)))(deps.handshake);
     this.#handshake = new HandshakePhase(driver, {
       isClosed: () => this.#state === "closed",
@@ -127,6 +137,27 @@ export class ServerConnection implements Peer {
     deps.observer.opened?.({ connectionId, mode: link.mode });
   }
 
+  /** The link the outbound uses: this connection's own, or the session's paths once multipath. */
+  #carrier(link: Link): Link {
+    const to = () => this.#paths ?? link;
+    return {
+      mode: link.mode,
+      send: (unit, header) => to().send(unit, header),
+      get backlogBytes() {
+        return to().backlogBytes;
+      },
+      get closed() {
+        return to().closed;
+      },
+      close: () => to().close(),
+    };
+  }
+
+  /** Path status of a multipath session (null otherwise). */
+  get paths(): ServerPaths | null {
+    return this.#paths;
+  }
+
   /** True once established and not closed. */
   get established(): boolean {
     return this.#state === "established";
@@ -138,6 +169,15 @@ export class ServerConnection implements Peer {
    * for backpressure; WebSocket relies on the inbound bound).
    */
   receive(chunk: Uint8Array): Promise<void> {
+    if (this.#paths !== null) {
+      // Multipath: the endpoint reassembles; in-order units come back through #receiveBytes.
+      if (this.#state !== "closed") this.#paths.receivePrimary(chunk);
+      return this.#tail ?? RESOLVED;
+    }
+    return this.#receiveBytes(chunk);
+  }
+
+  #receiveBytes(chunk: Uint8Array): Promise<void> {
     if (this.#state === "closed") return RESOLVED;
     if (this.#tail === null) {
       // Nothing queued: process now; most chunks finish without awaiting anything.
@@ -189,8 +229,19 @@ export class ServerConnection implements Peer {
     this.close("internal_error");
   }
 
-  /** The client closed its upstream. */
+  /** The client closed its upstream (of a multipath session: only this path's). */
   end(): void {
+    if (this.#paths !== null) this.#paths.primaryClosed();
+    else this.#endSession();
+  }
+
+  /** This connection's link closed (of a multipath session: one path of several). */
+  linkClosed(detail?: string): void {
+    if (this.#paths !== null) this.#paths.primaryClosed();
+    else this.close("client_closed", detail);
+  }
+
+  #endSession(): void {
     this.#enqueueWork((this.#tail ?? RESOLVED).then(() => this.close("client_closed")));
   }
 
@@ -223,7 +274,10 @@ export class ServerConnection implements Peer {
     if (outcome === null || this.#state === "closed") return;
     this.#establish(outcome);
     // The client sent its first units right behind its last handshake frame.
-    if (outcome.rest.length > 0) await this.#session?.receive(outcome.rest);
+    if (outcome.rest.length === 0) return;
+    // (Multipath: the endpoint queues what it reassembles behind this work.)
+    if (this.#paths !== null) this.#paths.receivePrimary(outcome.rest);
+    else await this.#session?.receive(outcome.rest);
   }
 
   #establish(outcome: HandshakeOutcome): void {
@@ -275,12 +329,24 @@ export class ServerConnection implements Peer {
       action: established.action,
       postQuantum: established.postQuantum,
     });
-    this.#out.sendEncrypted(
-      withAckCapabilities(established.ack, usedCapabilities(outcome, padding)),
-    );
-    // The handshake Ack is alone in the first transport message: clients
-    // (the SDK before batching) read that message as the Ack and nothing else.
-    this.#out.seal();
+    const acked = withAckCapabilities(established.ack, usedCapabilities(outcome, padding));
+    const hub = outcome.multipath ? d.multipath : undefined;
+    if (hub) {
+      const { ack, secret } = multipathAck(acked, hub.settings);
+      this.#out.sendEncrypted(ack);
+      // The Ack goes out alone on this link now; everything after it as path units.
+      this.#out.flush();
+      this.#paths = hub.open(this.#link, secret, transport.handshakeHash, {
+        deliver: (unit) => void this.#receiveBytes(unit),
+        close: (detail) => this.close("protocol_error", detail),
+        end: () => this.#endSession(),
+      });
+    } else {
+      this.#out.sendEncrypted(acked);
+      // The handshake Ack is alone in the first transport message: clients
+      // (the SDK before batching) read that message as the Ack and nothing else.
+      this.#out.seal();
+    }
     const replaced = d.registry.add(this);
     replaced?.close("replaced");
     d.announce?.(this.deviceId, this.connectionId);
@@ -401,8 +467,9 @@ export class ServerConnection implements Peer {
     // A client that timed out may be stalled mid-message: no polite close that waits on it.
     const stalled = reason === "frame_timeout" ||
       (reason === "handshake_failed" && detail === "timeout");
-    if (stalled && this.#link.abort) this.#link.abort();
-    else this.#link.close();
+    const link: Link = this.#paths ?? this.#link;
+    if (stalled && link.abort) link.abort();
+    else link.close();
     this.#deps.observer.closed?.({
       connectionId: this.connectionId,
       mode: this.#link.mode,

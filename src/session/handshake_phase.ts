@@ -16,6 +16,7 @@ import {
   PAD1_CAPABILITY,
   REKEY_CAPABILITY,
 } from "../proto/mod.ts";
+import { MULTIPATH_CAPABILITY } from "../multipath/mod.ts";
 import { HandshakeError } from "./errors.ts";
 import type { Established } from "./handshake.ts";
 
@@ -58,6 +59,8 @@ export interface HandshakeOutcome {
   rekey: boolean;
   /** The client reads and writes padded plaintexts (Hello capability "pad1"). */
   pad1: boolean;
+  /** The client runs multipath sessions (Hello capability "multipath"). */
+  multipath: boolean;
   /** Bytes after the last handshake frame: the first established-phase units. */
   rest: Uint8Array;
 }
@@ -77,6 +80,7 @@ export class HandshakePhase {
   #cumulativeAcks = false;
   #rekey = false;
   #pad1 = false;
+  #multipath = false;
 
   constructor(driver: HandshakeDriver, side: HandshakeSide) {
     this.#driver = driver;
@@ -109,6 +113,7 @@ export class HandshakePhase {
           cumulativeAcks: this.#cumulativeAcks,
           rekey: this.#rekey,
           pad1: this.#pad1,
+          multipath: this.#multipath,
           rest: buf.slice(),
         };
       }
@@ -132,6 +137,8 @@ export class HandshakePhase {
         capabilities.includes(ACK_UPTO_CAPABILITY);
       this.#rekey = Array.isArray(capabilities) && capabilities.includes(REKEY_CAPABILITY);
       this.#pad1 = Array.isArray(capabilities) && capabilities.includes(PAD1_CAPABILITY);
+      this.#multipath = Array.isArray(capabilities) &&
+        capabilities.includes(MULTIPATH_CAPABILITY);
       const auth = await driver.hello(frame);
       // The handshake timeout may have closed us while the store answered.
       if (this.#side.isClosed()) return null;

@@ -1,0 +1,65 @@
+/**
+ * Multipath sessions end to end (PROTOCOL.md "Multipath"): a client attaches
+ * more `/connect` paths to its session, traffic flows both ways over all of
+ * them, and what each side gets is exactly what the other sent, in order.
+ */
+import assert from "node:assert/strict";
+import { CommuCatClient } from "../src/client/mod.ts";
+import { fromUtf8 } from "../src/crypto/mod.ts";
+import { FrameType } from "../src/proto/mod.ts";
+import { befriend } from "./helpers/api.ts";
+import { connectOptions, newDevice } from "./helpers/devices.ts";
+import { startTestServer } from "./helpers/inprocess.ts";
+import { within } from "./helpers/raw.ts";
+
+/** Receives `n` Msg frames on `client`; returns their texts. */
+async function receive(client: CommuCatClient, n: number): Promise<string[]> {
+  const texts: string[] = [];
+  while (texts.length < n) {
+    const frame = await client.next();
+    if (!frame) throw new Error(`connection closed after ${texts.length} of ${n}`);
+    if (frame.type === FrameType.Msg) texts.push(fromUtf8(frame.payload));
+  }
+  return texts;
+}
+
+Deno.test("multipath: three paths (binary + websocket + sse), both directions, in order, once", async () => {
+  const srv = await startTestServer();
+  const aliceDevice = newDevice("alice");
+  const bobDevice = newDevice("bob");
+  let alice: CommuCatClient | undefined;
+  let bob: CommuCatClient | undefined;
+  try {
+    alice = await within(
+      CommuCatClient.connect(
+        connectOptions(srv, aliceDevice, { mode: "binary", paths: ["websocket", "sse"] }),
+      ),
+      "alice",
+    );
+    bob = await within(CommuCatClient.connect(connectOptions(srv, bobDevice)), "bob");
+    await within(alice.multipath!.waitForPaths(3), "three paths");
+    assert.deepEqual(alice.paths!.map((p) => `${p.mode}:${p.state}`), [
+      "binary:up",
+      "websocket:up",
+      "sse:up",
+    ]);
+    assert.equal(bob.paths, null);
+    await within(befriend(srv, alice, bob), "friends");
+    await within(alice.join(7, [bobDevice.deviceId]), "join");
+    const sent = Array.from({ length: 300 }, (_, i) => `a${i}`);
+    const acks = sent.map((t) => alice!.send(7, t));
+    assert.deepEqual(await within(receive(bob, sent.length), "bob receives"), sent);
+    await within(Promise.all(acks), "acks");
+    const back = Array.from({ length: 300 }, (_, i) => `b${i}`);
+    for (const t of back) void bob.send(7, t);
+    assert.deepEqual(await within(receive(alice, back.length), "alice receives"), back);
+    const stats = alice.multipath!.stats;
+    assert.ok(stats.delivered >= back.length, "alice's endpoint delivered what bob sent");
+    await within(alice.closeGracefully(), "graceful close");
+    assert.ok(alice.closed);
+  } finally {
+    alice?.close();
+    bob?.close();
+    await srv.stop();
+  }
+});
