@@ -315,3 +315,34 @@ Deno.test("fec: the multipath codec adapter round-trips through its receivers", 
   assert.deepEqual(out, data);
   rx.close();
 });
+
+Deno.test("fec: 3000 random mutations of valid packets never crash the decoder", async () => {
+  const { FecError } = await import("./mod.ts");
+  const enc = new FecEncoder(inProcess);
+  const dec = new FecDecoder(inProcess, { maxObjects: 16, maxBufferedBytes: 256 * 1024 });
+  const next = prng(2024);
+  const packets: Uint8Array[] = [];
+  for (let id = 1; id <= 4; id++) {
+    packets.push(
+      ...await enc.encode(id, randomBytes(3000 * id, id), { repairOverhead: 1, symbolSize: 256 }),
+    );
+  }
+  let refused = 0;
+  for (let i = 0; i < 3000; i++) {
+    const p = packets[next() % packets.length].slice();
+    // One to four bytes anywhere (header included), or a truncation.
+    for (let n = 1 + (next() % 4); n > 0; n--) p[next() % p.length] = next() & 0xff;
+    const packet = next() % 10 === 0 ? p.subarray(0, next() % p.length) : p;
+    try {
+      await dec.push(packet);
+    } catch (error) {
+      assert.ok(error instanceof FecError, `not a FecError: ${error}`);
+      refused++;
+    }
+    assert.ok(dec.stats.inFlight <= 16 && dec.stats.bufferedBytes <= 256 * 1024);
+  }
+  assert.ok(refused > 0);
+  // Still a working decoder afterwards.
+  const data = randomBytes(5000, 77);
+  assert.deepEqual(await feed(dec, await enc.encode(999_999, data, { symbolSize: 256 })), data);
+});
