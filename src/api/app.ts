@@ -14,6 +14,8 @@ import { StoreUnavailableError } from "../storage/mod.ts";
 import type { ApiDeps } from "./deps.ts";
 import { listDevices, revokeDevice } from "./devices.ts";
 import { getPqKeys, putPqKeys } from "./pq_keys.ts";
+import { listE2eDevices, takeKeyPackage, uploadKeyPackages } from "./key_packages.ts";
+import { sendWelcome } from "./welcome.ts";
 import { answerFriendRequest, listFriendRequests, sendFriendRequest } from "./friend_requests.ts";
 import { deleteFriend, getFriendDevices, getFriends, putFriends } from "./friends.ts";
 import { ApiError, json, problem } from "./http.ts";
@@ -61,6 +63,10 @@ const ROUTES: [string, Methods][] = [
   ["/api/devices/:id/pq-keys", { GET: getPqKeys }],
   ["/api/device/csr", { POST: rotateDeviceKey }],
   ["/api/p2p/assist", { GET: p2pAssist, POST: p2pAssist }],
+  ["/api/e2e/key-packages", { POST: uploadKeyPackages }],
+  ["/api/e2e/key-packages/:id", { GET: takeKeyPackage }],
+  ["/api/e2e/devices/:id", { GET: listE2eDevices }],
+  ["/api/e2e/welcome", { POST: sendWelcome }],
 ];
 
 /** Paths and methods of {@link ROUTES}, as the OpenAPI document describes them. */

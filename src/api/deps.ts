@@ -61,8 +61,12 @@ export interface ApiDeps {
   config: ApiConfig;
   /** The active Noise keys (newest first). */
   noise(): { noise_public: string; noise_keys: NoiseKeyDescription[] };
-  /** Delivers a server-originated frame to a device: live when connected, else queued. */
-  deliverToDevice(deviceId: string, frame: Frame): Promise<void>;
+  /**
+   * Delivers a frame to a device: live when connected, else queued; resolves
+   * once durable. `senderUser` (a user relaying through the API) counts it
+   * against that user's offline-queue bound.
+   */
+  deliverToDevice(deviceId: string, frame: Frame, senderUser?: string): Promise<void>;
   /** Closes every live connection of a device (on any instance); only revocation does today. */
   disconnectDevice(deviceId: string, reason: "revoked"): void | Promise<void>;
   /**
@@ -82,6 +86,13 @@ export interface ApiDeps {
   /** Called after every applied device key rotation (metrics). */
   onDeviceRotation?(): void;
   ledger?: ApiLedger;
+  /**
+   * Per-user budget of key-package takes (`GET /api/e2e/key-packages/{id}`),
+   * so a friend cannot drain a device's one-time packages; absent → unlimited.
+   */
+  keyPackageTakes?: {
+    check(key: string): { allowed: true } | { allowed: false; retryAfterMs: number };
+  };
   /** Friend requests to and from other domains; absent → 501 for `handle@other.domain`. */
   federation?: ApiFederation;
   /** `/api/p2p/assist` content (src/p2p); absent → 404. */

@@ -11,6 +11,7 @@ import type { z } from "zod";
 import { revokeBody } from "./devices.ts";
 import { assistBody } from "./p2p.ts";
 import { pqKeysBody } from "./pq_keys.ts";
+import { E2E_OPERATIONS } from "./openapi_e2e.ts";
 import { sendBody } from "./friend_requests.ts";
 import * as s from "./openapi_schemas.ts";
 import { claimBody, issueBody } from "./pairing.ts";
@@ -263,4 +264,5 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     auth: "none",
     ok: { status: 200, description: "OpenAPI 3.1", media: ["application/json"] },
   },
+  ...E2E_OPERATIONS,
 };

@@ -1,7 +1,7 @@
 /**
  * CommuCat cryptography: byte helpers, the Noise framework, Ed25519, BLAKE3,
  * device keys, the handshake zero-knowledge proof, device certificates,
- * identifiers and rotation proofs; post-quantum primitives are `./pq/mod.ts`.
+ * identifiers, rotation proofs and MLS KeyPackage checks (`./mls/`); post-quantum primitives are `./pq/mod.ts`.
  * Depends on nothing of ours.
  *
  * @module
@@ -11,6 +11,8 @@ export * from "./blake3.ts";
 export * from "./certificate.ts";
 export * from "./device_keys.ts";
 export * from "./device_pq_keys.ts";
+export * from "./device_key_package.ts";
+export * from "./mls/mod.ts";
 export * from "./ed25519.ts";
 export * from "./id.ts";
 export * from "./rotation_proof.ts";

@@ -11,9 +11,17 @@ import type { Metrics } from "../metrics/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Bus, PeerRegistry, Router } from "../router/mod.ts";
 import { describeNoiseKey, type NoiseKeyring } from "../session/mod.ts";
+import { RateLimiter } from "../security/ratelimit/mod.ts";
 import type { Store } from "../storage/mod.ts";
 import type { ServerKeys } from "./keys.ts";
 import type { ServerSettings } from "./settings.ts";
+
+/**
+ * Key-package takes per user (docs/PROTOCOL.md "End-to-end encryption"):
+ * enough to add a few dozen friends' devices to groups in a minute, too few
+ * to drain a device's 200 one-time packages quickly.
+ */
+const KEY_PACKAGE_TAKE_RULE = { burst: 120, windowMs: 60_000, penaltyMs: 0 };
 
 /** The server parts the API is wired to. */
 export interface ApiParts {
@@ -65,7 +73,8 @@ export function apiDeps(p: ApiParts): ApiDeps {
         noise_keys: active.map((k) => describeNoiseKey(k, toHex)),
       };
     },
-    deliverToDevice: (deviceId, frame) => p.router.deliverTo(deviceId, frame),
+    deliverToDevice: (deviceId, frame, senderUser) =>
+      p.router.deliverTo(deviceId, frame, senderUser),
     friendshipsEnded: async () => {
       p.router.forgetReachability();
       // Other instances forget theirs; if this notice is lost, their entries expire.
@@ -92,6 +101,7 @@ export function apiDeps(p: ApiParts): ApiDeps {
     onDeviceRotation: () => p.metrics.upstreamCounter("deviceRotations").inc(),
     federation: p.federation,
     p2p: p.p2p,
+    keyPackageTakes: new RateLimiter(KEY_PACKAGE_TAKE_RULE),
   };
 }
 

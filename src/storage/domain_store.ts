@@ -21,6 +21,9 @@ import type {
   GroupRecord,
   HandshakeCommitted,
   HandshakeWrites,
+  KeyPackageRecord,
+  KeyPackageStock,
+  KeyPackageStoreResult,
   OfflineEnvelope,
   OfflineQueueUsage,
   PairingClaimResult,
@@ -104,6 +107,33 @@ export abstract class DomainStore<Db> {
 
   getDevicePqKeys(deviceId: string): Promise<DevicePqKeys | null> {
     return this.#ops.getDevicePqKeys(this.#db, deviceId);
+  }
+
+  // MLS key packages
+
+  storeKeyPackages(
+    deviceId: string,
+    packages: KeyPackageRecord[],
+    maxOneTime: number,
+    now: Date,
+  ): Promise<KeyPackageStoreResult> {
+    return this.#ops.storeKeyPackages(this.#db, deviceId, packages, maxOneTime, now);
+  }
+
+  consumeKeyPackage(deviceId: string, now: Date): Promise<KeyPackageRecord | null> {
+    return this.#ops.consumeKeyPackage(this.#db, deviceId, now);
+  }
+
+  keyPackageStock(deviceIds: string[], now: Date): Promise<Map<string, KeyPackageStock>> {
+    return this.#ops.keyPackageStock(this.#db, deviceIds, now);
+  }
+
+  deleteKeyPackages(deviceId: string): Promise<number> {
+    return this.#ops.deleteKeyPackages(this.#db, deviceId);
+  }
+
+  purgeExpiredKeyPackages(now: Date): Promise<number> {
+    return this.#ops.purgeExpiredKeyPackages(this.#db, now);
   }
 
   insertDevice(device: DeviceRecord): Promise<void> {

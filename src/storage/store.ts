@@ -198,6 +198,41 @@ export interface DevicePqKeys {
   updatedAt: Date;
 }
 
+/**
+ * An MLS KeyPackage a device published (docs/PROTOCOL.md "End-to-end
+ * encryption"): the bytes as uploaded, the device key's signature over them,
+ * and what the server read from them.
+ */
+export interface KeyPackageRecord {
+  deviceId: string;
+  /** SHA-256 of `data`: a device stores each distinct package once. */
+  packageHash: Uint8Array;
+  data: Uint8Array;
+  /** The device's Ed25519 signature (`src/crypto/device_key_package.ts`). */
+  deviceSignature: Uint8Array;
+  cipherSuite: number;
+  /** Handed out without being consumed once no one-time package is left; one per device. */
+  lastResort: boolean;
+  createdAt: Date;
+  /** The package's lifetime end (`not_after`); never handed out from then on. */
+  expiresAt: Date;
+}
+
+/** A device's unexpired key packages. */
+export interface KeyPackageStock {
+  oneTime: number;
+  lastResort: boolean;
+}
+
+/** Outcome of {@link Store.storeKeyPackages}. */
+export type KeyPackageStoreResult =
+  | { ok: true; stored: number; stock: KeyPackageStock }
+  /** Over the per-device bound: nothing was written. */
+  | { ok: false; stock: KeyPackageStock };
+
+/** Past `expiresAt` values clamp to this (9999-12-31T23:59:59Z): every backend stores it. */
+export const KEY_PACKAGE_MAX_EXPIRY = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
+
 /** Audit row of one device key rotation. */
 export interface DeviceRotationRecord {
   rotationId: string;
@@ -458,6 +493,34 @@ export interface Store {
   // groups, as access control sees them
   /** True when both devices are members of at least one common group. */
   devicesShareGroup(deviceA: string, deviceB: string): Promise<boolean>;
+
+  // MLS key packages (end-to-end encryption)
+  /**
+   * In one transaction: drops the device's packages expired at `now`, adds
+   * the one-time `packages` it does not hold yet (same hash = same package),
+   * and lets a last-resort package replace the device's previous one. Refused
+   * (`ok: false`, nothing written) when the device would hold more than
+   * `maxOneTime` unexpired one-time packages. Conflict when the device does
+   * not exist. Concurrent calls for one device serialise.
+   */
+  storeKeyPackages(
+    deviceId: string,
+    packages: KeyPackageRecord[],
+    maxOneTime: number,
+    now: Date,
+  ): Promise<KeyPackageStoreResult>;
+  /**
+   * Atomically takes the device's oldest unexpired one-time package (deleted:
+   * no two callers ever get the same one), else returns its unexpired
+   * last-resort package without consuming it; null when it has neither.
+   */
+  consumeKeyPackage(deviceId: string, now: Date): Promise<KeyPackageRecord | null>;
+  /** Unexpired stock of each of `deviceIds` (absent devices: zero, no last resort). */
+  keyPackageStock(deviceIds: string[], now: Date): Promise<Map<string, KeyPackageStock>>;
+  /** Deletes every package of a device (its key changed, it was revoked); returns how many. */
+  deleteKeyPackages(deviceId: string): Promise<number>;
+  /** Deletes packages expired at `now`; returns how many. */
+  purgeExpiredKeyPackages(now: Date): Promise<number>;
 
   // device key rotation
   /**

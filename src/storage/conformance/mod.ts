@@ -16,6 +16,7 @@ import { accountCases } from "./accounts.ts";
 import { boundCases } from "./bounds.ts";
 import { federationCases } from "./federation.ts";
 import { identityCases } from "./identity.ts";
+import { keyPackageCases } from "./key_packages.ts";
 import { messagingCases } from "./messaging.ts";
 import { pqKeyCases } from "./pq_keys.ts";
 
@@ -40,6 +41,7 @@ export const STORE_CONFORMANCE_CASES: readonly ConformanceCase[] = [
   ...boundCases,
   ...federationCases,
   ...pqKeyCases,
+  ...keyPackageCases,
 ];
 
 /**

@@ -39,6 +39,7 @@ export const POSTGRES_MIGRATION_FILES: readonly string[] = [
   "0002_secret_version.sql",
   "0004_offline_queue_sender.sql",
   "0005_device_pq_keys.sql",
+  "0006_mls_key_packages.sql",
 ];
 
 /** First key of the advisory lock ("cmct"); the second is a hash of the schema name. */

@@ -32,6 +32,7 @@ import { PostgresDb } from "./db.ts";
 import { type DomainOps, DomainStore } from "../domain_store.ts";
 import * as accounts from "./accounts.ts";
 import * as messaging from "./messaging.ts";
+import * as keyPackages from "./key_packages.ts";
 import * as pqKeys from "./pq_keys.ts";
 import * as trust from "./trust.ts";
 import type { FederationOutboxRecord, FederationPeerRecord, Store } from "../store.ts";
@@ -118,7 +119,13 @@ async function isEmpty(sql: PostgresClient): Promise<boolean> {
 }
 
 /** The PostgreSQL functions behind the domain methods. */
-const POSTGRES_OPS: DomainOps<PostgresDb> = { ...accounts, ...messaging, ...pqKeys, ...trust };
+const POSTGRES_OPS: DomainOps<PostgresDb> = {
+  ...accounts,
+  ...messaging,
+  ...pqKeys,
+  ...keyPackages,
+  ...trust,
+};
 
 /** {@link Store} on PostgreSQL. Create with {@link openPostgresStore}. */
 export class PostgresStore extends DomainStore<PostgresDb> implements Store {

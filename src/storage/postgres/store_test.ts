@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { runStoreConformance } from "../conformance/mod.ts";
-import { T0 } from "../conformance/fixtures.ts";
+import { device, T0, user } from "../conformance/fixtures.ts";
+import { keyPackage } from "../conformance/key_packages.ts";
 import {
   MigrationChangedError,
   MigrationFailedError,
@@ -381,3 +382,60 @@ Deno.test("POSTGRES_MIGRATION_FILES lists exactly the files of migrations/postgr
   }
   assert.deepEqual(names.sort(), [...POSTGRES_MIGRATION_FILES]);
 });
+
+pgTest(
+  "postgres key packages: a take skips a package another transaction holds, never waits or repeats",
+  async (s) => {
+    const schema = await s.create();
+    const stores = [
+      await openPostgresStore(DSN!, { schema, migrate: true }),
+      await openPostgresStore(DSN!, { schema }),
+    ];
+    const other = createPostgresClient(DSN!, { schema, poolSize: 1 });
+    try {
+      const [a, b] = stores;
+      await a.createUser(user("alice"));
+      await a.insertDevice(device("a1", "alice"));
+      const now = new Date(T0.getTime() + 10_000);
+      await a.storeKeyPackages("a1", [1, 2, 3].map((n) => keyPackage("a1", n)), 10, now);
+      // Transaction 1 has locked the oldest package (a taker mid-way); transaction 2
+      // (the store) must take the next one, not wait and not get the same one.
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => release = resolve);
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => locked = resolve);
+      const holder = other.begin(async (tx) => {
+        const [row] = await tx`SELECT data FROM mls_key_package ORDER BY position LIMIT 1
+        FOR UPDATE`;
+        assert.deepEqual([...row.data], [1, 2, 3]);
+        locked();
+        await released;
+        await tx`DELETE FROM mls_key_package WHERE data = ${row.data}`;
+      });
+      await isLocked;
+      const second = await b.consumeKeyPackage("a1", now);
+      assert.deepEqual([...second!.data], [2, 3, 4], "skipped the locked one");
+      release();
+      await holder;
+      const third = await a.consumeKeyPackage("a1", now);
+      assert.deepEqual([...third!.data], [3, 4, 5]);
+      assert.equal(await b.consumeKeyPackage("a1", now), null);
+
+      // Two pools racing: every package handed out exactly once.
+      await a.storeKeyPackages(
+        "a1",
+        Array.from({ length: 20 }, (_, i) => keyPackage("a1", 10 + i)),
+        50,
+        now,
+      );
+      const taken = await Promise.all(
+        Array.from({ length: 24 }, (_, i) => stores[i % 2].consumeKeyPackage("a1", now)),
+      );
+      const got = taken.filter((p) => p !== null).map((p) => p.data[0]);
+      assert.equal(new Set(got).size, got.length);
+    } finally {
+      await other.end();
+      for (const store of stores) await store.close();
+    }
+  },
+);

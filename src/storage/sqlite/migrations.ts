@@ -29,6 +29,7 @@ export const SQLITE_MIGRATION_FILES: readonly string[] = [
   "0002_secret_version.sql",
   "0004_offline_queue_sender.sql",
   "0005_device_pq_keys.sql",
+  "0006_mls_key_packages.sql",
 ];
 
 const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -24,6 +24,7 @@ import { SchemaNotCurrentError } from "../errors.ts";
 import { type DomainOps, DomainStore } from "../domain_store.ts";
 import * as accounts from "./accounts.ts";
 import * as messaging from "./messaging.ts";
+import * as keyPackages from "./key_packages.ts";
 import * as pqKeys from "./pq_keys.ts";
 import * as trust from "./trust.ts";
 import {
@@ -155,7 +156,13 @@ function configure(db: DatabaseSync, path: string, options: SqliteStoreOptions):
 }
 
 /** The SQLite functions behind the domain methods. */
-const SQLITE_OPS: DomainOps<SqliteDb> = { ...accounts, ...messaging, ...pqKeys, ...trust };
+const SQLITE_OPS: DomainOps<SqliteDb> = {
+  ...accounts,
+  ...messaging,
+  ...pqKeys,
+  ...keyPackages,
+  ...trust,
+};
 
 /** {@link Store} on SQLite. Create with {@link openSqliteStore}. */
 export class SqliteStore extends DomainStore<SqliteDb> implements Store {
