@@ -88,7 +88,7 @@ function nextPowerOfTwo(n: number): number {
 
 /**
  * The padded size of a `length`-byte plaintext under `policy`. `voice`:
- * the message carries call audio (a VoiceFrame first). The result leaves
+ * the message carries call audio (a VoiceFrame; an Ack may ride along). The result leaves
  * room for the end marker, except that a plaintext already at
  * {@link MAX_PADDED_PLAINTEXT} stays as it is (it needs none).
  */

@@ -59,8 +59,8 @@ export class Outbound {
   /** Encoded frames of the open Noise message, in order, and their total length. */
   #frames: Uint8Array[] = [];
   #frameBytes = 0;
-  /** The open message holds only VoiceFrames: padded to the voice class (PROTOCOL.md §2 "Padding"). */
-  #voiceOnly = true;
+  /** The open message carries a VoiceFrame: padded to the voice class if it fits (PROTOCOL.md §2 "Padding"). */
+  #voice = false;
   /** Sealed units waiting for the end of the turn, and their total length. */
   #units: Uint8Array[] = [];
   #unitBytes = 0;
@@ -144,10 +144,10 @@ export class Outbound {
     const plaintext = this.#frames.length === 1
       ? this.#frames[0]
       : join(this.#frames, this.#frameBytes);
-    const voice = this.#voiceOnly;
+    const voice = this.#voice;
     this.#frames = [];
     this.#frameBytes = 0;
-    this.#voiceOnly = true;
+    this.#voice = false;
     const padded = this.#padding ? padPlaintext(plaintext, this.#padding, voice) : plaintext;
     const unit = encodeUnit(this.#transport!.encrypt(padded));
     this.#units.push(unit);
@@ -184,7 +184,7 @@ export class Outbound {
   /** Adds an encoded frame to the open Noise message (a full one is sealed first). */
   #add(encoded: Uint8Array, voice = false): void {
     if (this.#frameBytes + encoded.length > MAX_BATCH_PLAINTEXT) this.seal();
-    this.#voiceOnly &&= voice;
+    this.#voice ||= voice;
     this.#frames.push(encoded);
     this.#frameBytes += encoded.length;
     if (!this.#flushQueued) {
