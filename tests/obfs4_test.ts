@@ -176,6 +176,7 @@ async function openListener(
   port: number,
   admit: PtListenerOptions["admit"],
   drops: string[],
+  serverOptions?: string,
 ) {
   const cert = await generateSelfSignedCertificate({
     commonName: "localhost",
@@ -193,6 +194,7 @@ async function openListener(
     admit,
     log: silentLogger,
     onDrop: (reason) => drops.push(reason),
+    serverOptions,
   });
   listener.start({
     handle: (_request, info) => new Response(`hello ${(info.remoteAddr as Deno.NetAddr).hostname}`),
@@ -340,5 +342,40 @@ Deno.test({
         await Deno.remove(home, { recursive: true }).catch(() => {});
       }
     });
+  },
+});
+
+Deno.test({
+  name:
+    `a wrong cert never reaches the server: the PT forwards nothing; iat-mode=1 reaches the PT${skip}`,
+  ignore: !present,
+  async fn() {
+    const stateDir = await Deno.makeTempDir({ prefix: "commucat-pt-iat-" });
+    const admitted: string[] = [];
+    const { listener, caCerts } = await openListener(
+      stateDir,
+      0,
+      (remote) => {
+        admitted.push(remote.hostname);
+        return () => {};
+      },
+      [],
+      "iat-mode=1",
+    );
+    try {
+      // TOR_PT_SERVER_TRANSPORT_OPTIONS took effect: the bridge line and the descriptor say so.
+      assert.equal(listener.bridgeArgs.get("iat-mode"), "1");
+      assert.equal(listener.describe().throughput, "Low");
+      const other = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(52))))
+        .replace(/=+$/, "");
+      await assert.rejects(getThrough(listener.addr.port, `cert=${other};iat-mode=1`, caCerts));
+      assert.deepEqual(admitted, [], "nothing was forwarded for the wrong cert");
+      const args = formatPtArgs(listener.bridgeArgs);
+      assert.equal(await getThrough(listener.addr.port, args, caCerts), "hello 127.0.0.1");
+      assert.deepEqual(admitted, ["127.0.0.1"]);
+    } finally {
+      await listener.shutdown();
+      await Deno.remove(stateDir, { recursive: true });
+    }
   },
 });
