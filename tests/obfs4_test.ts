@@ -21,6 +21,7 @@ import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
 import { within } from "./helpers/raw.ts";
 
 const OBFS4PROXY = "obfs4proxy";
+const ADMIN_TOKEN = "pt-test-admin-token-0123456789";
 const present = await new Deno.Command("sh", {
   args: ["-c", `command -v ${OBFS4PROXY}`],
   stdout: "null",
@@ -35,6 +36,7 @@ async function withPtServer(
   const dataDir = await Deno.makeTempDir({ prefix: "commucat-pt-test-" });
   const srv = await startTestServer({
     dataDir,
+    adminToken: ADMIN_TOKEN,
     pt: {
       hostname: "127.0.0.1",
       port: 0,
@@ -94,6 +96,7 @@ Deno.test({
       const [obfs4] = transportsFromSpecs([{ ...entry, host: "127.0.0.1" }]);
       const tunneledDevice = newDevice("obfs4");
       const directDevice = newDevice("direct");
+      const metricsClient = Deno.createHttpClient({ caCerts: [srv.certificatePem] });
       const result = await within(
         connectThroughTransports(connectOptions(srv, tunneledDevice), [obfs4]),
         "the handshake through obfs4",
@@ -119,11 +122,20 @@ Deno.test({
         assert.equal(offered?.port, pt.addr.port);
         assert.equal(offered?.resistance, "Maximum");
         assert.ok(!assist.text.includes(pt.bridgeArgs.split(";")[0].slice(5)), "no cert in assist");
+        // Metrics: the child runs, and the tunneled connections were served.
+        const scraped = await fetch(`${srv.url}/metrics`, {
+          client: metricsClient,
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        }).then((r) => r.text());
+        assert.match(scraped, /^commucat_pt_child_up 1$/m);
+        const served = /^commucat_pt_connections_total\{outcome="served"\} (\d+)$/m.exec(scraped);
+        assert.ok(served && Number(served[1]) >= 1, scraped);
       } finally {
         tunneled.close();
         direct.close();
         await within(Promise.all([tunneled.finished, direct.finished]), "the clients to close");
         await result.route.close();
+        metricsClient.close();
       }
     });
   },
@@ -177,6 +189,7 @@ async function openListener(
   admit: PtListenerOptions["admit"],
   drops: string[],
   serverOptions?: string,
+  events: string[] = [],
 ) {
   const cert = await generateSelfSignedCertificate({
     commonName: "localhost",
@@ -195,6 +208,11 @@ async function openListener(
     log: silentLogger,
     onDrop: (reason) => drops.push(reason),
     serverOptions,
+    observer: {
+      childUp: (up) => events.push(up ? "up" : "down"),
+      restarted: () => events.push("restarted"),
+      connection: (outcome) => events.push(outcome),
+    },
   });
   listener.start({
     handle: (_request, info) => new Response(`hello ${(info.remoteAddr as Deno.NetAddr).hostname}`),
@@ -233,7 +251,15 @@ Deno.test({
   async fn() {
     const stateDir = await Deno.makeTempDir({ prefix: "commucat-pt-restart-" });
     const port = freePort();
-    const { listener, caCerts } = await openListener(stateDir, port, () => () => {}, []);
+    const events: string[] = [];
+    const { listener, caCerts } = await openListener(
+      stateDir,
+      port,
+      () => () => {},
+      [],
+      undefined,
+      events,
+    );
     try {
       const args = formatPtArgs(listener.bridgeArgs);
       assert.equal(await getThrough(port, args, caCerts), "hello 127.0.0.1");
@@ -246,6 +272,8 @@ Deno.test({
       }
       assert.equal(formatPtArgs(listener.bridgeArgs), args);
       assert.equal(await getThrough(port, args, caCerts), "hello 127.0.0.1");
+      // What the metrics see: up, a served connection, down, a restart, up, served again.
+      assert.deepEqual(events, ["up", "served", "down", "restarted", "up", "served"]);
     } finally {
       await listener.shutdown();
       await Deno.remove(stateDir, { recursive: true });

@@ -11,6 +11,7 @@ import type { ConnectionObserver } from "../session/mod.ts";
 import type { ConnectMode } from "../transport/mod.ts";
 import { UPSTREAM_METRICS, type UpstreamKey } from "./catalog.ts";
 import { type P2pMetrics, registerP2pMetrics } from "./p2p.ts";
+import { type PtMetrics, registerPtMetrics } from "./pt.ts";
 import { registerProcessMetrics } from "./process.ts";
 
 /** Content type of {@linkcode Metrics.renderMetrics} (Prometheus text format 0.0.4). */
@@ -64,6 +65,8 @@ export class Metrics {
   readonly federationOutboxAttempts: Counter;
   /** The `/p2p` relay and `/api/p2p/assist` metrics. */
   readonly p2p: P2pMetrics;
+  /** The pluggable-transport listener's metrics. */
+  readonly pt: PtMetrics;
   #upstream = new Map<UpstreamKey, Counter | Gauge>();
 
   constructor(options: MetricsOptions = {}) {
@@ -154,6 +157,7 @@ export class Metrics {
       registers,
     }).set({ version: options.version ?? "unknown" }, 1);
     this.p2p = registerP2pMetrics(this.registry);
+    this.pt = registerPtMetrics(this.registry);
     registerProcessMetrics(this.registry);
     // Zero series exist from the start, so rates work from the first scrape.
     for (const mode of MODES) this.connections.set({ mode }, 0);

@@ -26,4 +26,5 @@ export {
   type RateLimitScope,
 } from "./metrics.ts";
 export type { P2pMetrics } from "./p2p.ts";
+export type { PtMetrics } from "./pt.ts";
 export { adminTokenVerifier, bearerToken, serveMetrics, type VerifyAdminToken } from "./http.ts";

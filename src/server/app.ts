@@ -324,7 +324,7 @@ export async function startServer(
   const sink: ConnectionSink = { handle: (request, info) => app.fetch(request, info) };
   try {
     // Binding throws a ListenError naming the address and its config key.
-    built = await buildListeners(settings, { cert, key }, log);
+    built = await buildListeners(settings, { cert, key }, log, { pt: metrics.pt });
     started.push(...built.all);
   } catch (error) {
     await shutdown();

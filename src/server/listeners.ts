@@ -12,7 +12,7 @@
 import type { Logger } from "../log/mod.ts";
 import { ConnectionCaps, normalizeIp, rateLimitKey } from "../security/ratelimit/mod.ts";
 import type { Listener } from "../transport/listener.ts";
-import { PtListener } from "../transport/pt/mod.ts";
+import { PtListener, type PtObserver } from "../transport/pt/mod.ts";
 import { ShadowsocksListener } from "../transport/shadowsocks/mod.ts";
 import { TcpListener } from "../transport/tls_tcp.ts";
 import type { ServerSettings } from "./settings.ts";
@@ -34,6 +34,7 @@ export async function buildListeners(
   settings: ServerSettings,
   tls: { cert: string; key: string },
   log: Logger,
+  hooks: { pt?: PtObserver } = {},
 ): Promise<BuiltListeners> {
   const limits = settings.connections;
   const caps = new ConnectionCaps({ maxTotal: limits.maxTotal, maxPerClient: limits.maxPerIp });
@@ -85,6 +86,7 @@ export async function buildListeners(
         stateDir: p.stateDir,
         serverOptions: p.options,
         tls,
+        observer: hooks.pt,
       })
       : null;
     if (pt) all.push(pt);

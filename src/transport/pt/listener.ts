@@ -67,6 +67,18 @@ export interface PtListenerOptions {
   onDrop?: (reason: PtDrop) => void;
   /** How long the PT may take to start (default 15 s). */
   startTimeoutMs?: number;
+  /** Metrics hook: the child's state and restarts, each forwarded connection's outcome. */
+  observer?: PtObserver;
+}
+
+/** What the listener reports for metrics. */
+export interface PtObserver {
+  /** The child started (true) or exited (false). */
+  childUp(up: boolean): void;
+  /** The child was restarted after it exited on its own. */
+  restarted(): void;
+  /** A forwarded connection: `served`, refused by a cap (`total`, `per_client`), or `unauthenticated`. */
+  connection(outcome: "served" | "total" | "per_client" | "unauthenticated"): void;
 }
 
 /** The file (in the state directory) where the server writes {@link BridgeInfo}. */
@@ -110,6 +122,7 @@ export class PtListener implements Listener {
       formatPtAddress(child.method.address)
     } (${options.configKey}.bind)`;
     this.#watch(child);
+    options.observer?.childUp(true);
   }
 
   /**
@@ -188,6 +201,7 @@ export class PtListener implements Listener {
       hello = await acceptExtOrPort(conn, this.#cookie);
     } catch (error) {
       this.#options.onDrop?.("unauthenticated");
+      this.#options.observer?.connection("unauthenticated");
       this.#options.log.warn("pluggable transport: Extended ORPort handshake failed", {
         listener: this.name,
         error: (error as Error).message,
@@ -198,6 +212,7 @@ export class PtListener implements Listener {
     const release = this.#options.admit(remoteAddr);
     if (typeof release === "string") {
       this.#options.onDrop?.(release);
+      this.#options.observer?.connection(release);
       this.#options.log.warn(
         release === "total"
           ? "connection refused: server.max_connections reached"
@@ -207,6 +222,7 @@ export class PtListener implements Listener {
       await hello.reply(false).catch(() => {});
       return closeQuietly(conn);
     }
+    this.#options.observer?.connection("served");
     try {
       await hello.reply(true);
       const stream: Deno.Conn | ByteStream = hello.leftover.length > 0
@@ -239,6 +255,7 @@ export class PtListener implements Listener {
   #watch(child: ManagedTransport): void {
     child.exited.then((status) => {
       if (this.#closed || child.stopping || child !== this.#child) return;
+      this.#options.observer?.childUp(false);
       this.#restartDelay = Math.min(Math.max(this.#restartDelay * 2, 500), MAX_RESTART_DELAY_MS);
       this.#options.log.error("pluggable transport exited; restarting", {
         listener: this.name,
@@ -257,6 +274,8 @@ export class PtListener implements Listener {
       if (this.#closed) return void child.stop();
       this.#child = child;
       this.#restartDelay = 0;
+      this.#options.observer?.restarted();
+      this.#options.observer?.childUp(true);
       this.#watch(child);
       await this.#saveBridgeArgs(child.method).catch(() => {});
     } catch (error) {
