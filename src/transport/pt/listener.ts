@@ -34,7 +34,7 @@ import type {
 } from "../listener.ts";
 import type { LoopbackEngine } from "../loopback_engine.ts";
 import { acceptExtOrPort, writeAuthCookie } from "./ext_orport.ts";
-import { ManagedTransport, type PtMethod } from "./managed.ts";
+import { ManagedTransport, type PtMethod, PtStartError } from "./managed.ts";
 import { formatPtAddress, formatPtArgs, type PtAddress } from "./protocol.ts";
 
 /** Why a connection was not served. */
@@ -142,8 +142,17 @@ export class PtListener implements Listener {
       onDrop: options.onDrop,
     });
     try {
-      await Deno.mkdir(options.stateDir, { recursive: true, mode: 0o700 });
-      const cookie = await writeAuthCookie(cookiePath(options.stateDir));
+      let cookie: Uint8Array;
+      try {
+        await Deno.mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+        cookie = await writeAuthCookie(cookiePath(options.stateDir));
+      } catch (error) {
+        throw new PtStartError(
+          `${options.configKey}.state_dir`,
+          `cannot write ${options.stateDir}: ${(error as Error).message}`,
+          error,
+        );
+      }
       const child = await startChild(options, acceptor.addr);
       const listener = new PtListener(options, acceptor, cookie, child);
       await listener.#saveBridgeArgs(child.method);
