@@ -14,6 +14,7 @@ import {
   parseWav,
   receivedOpusFile,
   sendVoice,
+  startCoverTraffic,
   voiceFrames,
 } from "../src/client/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
@@ -36,6 +37,7 @@ export function registerCallCommands(
     .option("--to <devices>", "comma-separated devices to add to the channel first")
     .option("--bitrate <bit/s>", "Opus bitrate the server encodes with", "32000")
     .option("--no-pace", "send as fast as acknowledged instead of one frame per 20 ms")
+    .option("--cover", "cover traffic in the gaps of the audio (needs padding; PROTOCOL.md §2)")
     .option("--profile <name>", profileHelp, profileNameOption)
     .option("--mode <mode>", "binary | sse | long-poll | websocket", modeOption)
     .action(async (o) => {
@@ -75,6 +77,7 @@ export function registerCallCommands(
           if (f.type === FrameType.CallAnswer && body.accept) break;
         }
         const frames = voiceFrames(audio);
+        const cover = o.cover ? startCoverTraffic(c) : null;
         const started = performance.now();
         for (let i = 0; i < frames.length; i++) {
           if (o.pace) {
@@ -83,6 +86,7 @@ export function registerCallCommands(
           }
           await sendVoice(c, o.channel, frames[i], true);
         }
+        cover?.stop();
         await endCall(c, o.channel, callId);
         console.log(`sent ${frames.length} voice frames (${frames.length * 20} ms); call ended`);
         await c.closeGracefully();

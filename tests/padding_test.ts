@@ -14,6 +14,7 @@ import {
   CommuCatClient,
   offerCall,
   sendVoice,
+  startCoverTraffic,
 } from "../src/client/mod.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
 import {
@@ -264,6 +265,32 @@ Deno.test("padding e2e: the SDK refuses cover traffic without pad1", async () =>
   try {
     const client = await CommuCatClient.connect(connectOptions(srv, newDevice("nocover")));
     assert.throws(() => client.sendCover(), /cover traffic needs pad1/);
+    assert.throws(() => startCoverTraffic(client), /cover traffic needs pad1/);
+    client.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+Deno.test("padding e2e: cover traffic fills the gaps while nothing else is sent, and stops", async () => {
+  const srv = await startTestServer();
+  try {
+    const { client, capture } = await connectCapturing(srv, newDevice("coverloop"));
+    const cover = startCoverTraffic(client, { intervalMs: 5 });
+    // Wait (bounded) for a few cover messages; every one is voice-sized.
+    await within(
+      (async () => {
+        while (cover.sent < 5) await new Promise((resolve) => setTimeout(resolve, 5));
+      })(),
+      "five cover messages",
+    );
+    cover.stop();
+    const sent = cover.sent;
+    assert.ok(capture.out.filter((size) => size === 160).length >= 5, `sent ${capture.out}`);
+    // The session is intact, and a stopped loop sends nothing more.
+    const reply = await client.request(FrameType.Presence, 0, { state: "online" });
+    assert.equal(reply.ack, reply.sequence);
+    assert.equal(cover.sent, sent);
     client.close();
   } finally {
     await srv.stop();

@@ -196,6 +196,7 @@ export class CommuCatClient {
   /** Set when the server's Ack accepted `pad1`: what we send is padded, what we read stripped. */
   readonly #padding: PaddingPolicy | null;
   readonly #onUnit: ((direction: "in" | "out", bytes: number) => void) | undefined;
+  #lastSentAt = performance.now();
 
   /** @internal Use {@link CommuCatClient.connect}. */
   constructor(
@@ -328,10 +329,16 @@ export class CommuCatClient {
     this.#write(new Uint8Array(0), true);
   }
 
+  /** `performance.now()` of the last transport message sent (cover traffic fills the gaps). */
+  get lastSentAt(): number {
+    return this.#lastSentAt;
+  }
+
   /** Seals one transport message (padded when `pad1` is on; `voice` picks the voice class). */
   #write(plaintext: Uint8Array, voice = false): void {
     const padded = this.#padding ? padPlaintext(plaintext, this.#padding, voice) : plaintext;
     const sealed = this.#transport.encrypt(padded);
+    this.#lastSentAt = performance.now();
     this.#onUnit?.("out", sealed.length);
     this.#channel.write(encodeUnit(sealed));
   }

@@ -9,3 +9,4 @@ export * from "./reconnect.ts";
 export * from "./calls.ts";
 export * from "./transport.ts";
 export * from "./e2e.ts";
+export * from "./cover.ts";
