@@ -124,6 +124,21 @@ export interface ApiFederation {
     domain: string,
     message: string | null,
   ): Promise<ApiFederationResult>;
+  /**
+   * Takes one KeyPackage of `deviceId` on `domain` from that domain's server
+   * (docs/PROTOCOL.md "End-to-end encryption"); absent → 501.
+   */
+  takeKeyPackage?(
+    caller: UserRecord,
+    deviceId: string,
+    domain: string,
+  ): Promise<
+    { ok: true; keyPackage: Record<string, unknown> } | {
+      ok: false;
+      status: number;
+      detail: string;
+    }
+  >;
   /** Accepts the pending request of `remoteUser` (`handle@domain`) and tells its server. */
   acceptFriendRequest(caller: UserRecord, remoteUser: string): Promise<ApiFederationResult>;
 }

@@ -207,6 +207,20 @@ export async function takeKeyPackage(deps: ApiDeps, request: Request): Promise<R
       "retry-after": String(Math.max(1, Math.ceil(limit.retryAfterMs / 1000))),
     });
   }
+  const at = deviceId.lastIndexOf("@");
+  if (at > 0 && deviceId.slice(at + 1).toLowerCase() !== deps.domain.toLowerCase()) {
+    // A device of another domain: its home server decides (federated friends only).
+    const take = deps.federation?.takeKeyPackage;
+    if (take === undefined) throw new ApiError(501, "federation is not enabled on this server");
+    const result = await take.call(
+      deps.federation,
+      caller.user,
+      deviceId.slice(0, at),
+      deviceId.slice(at + 1).toLowerCase(),
+    );
+    if (!result.ok) throw new ApiError(result.status, result.detail);
+    return json(result.keyPackage);
+  }
   if (!(await mayAddressDevice(deps, caller, deviceId))) throw new ApiError(404, NO_PACKAGE);
   const device = await deps.store.getDevice(deviceId);
   if (device === null) throw new ApiError(404, NO_PACKAGE);

@@ -70,8 +70,12 @@ export const E2E_OPERATIONS: Record<string, OperationDoc> = {
     errors: {
       404: "device unknown, inactive, not visible to the caller, or no package left",
       429: "too many takes by this user (Retry-After)",
+      501: "a device of another domain, and federation is not enabled",
+      502: "the device's home server did not answer, refused, or answered invalidly",
     },
-    params: { id: "device id" },
+    params: {
+      id: "device id; `device@other.domain` asks that domain's server (federated friends)",
+    },
   },
   "GET /api/e2e/devices/:id": {
     operationId: "listE2eDevices",

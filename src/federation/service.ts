@@ -1,7 +1,7 @@
 /**
  * The federation service the server composes: peers, the outbox worker,
  * the inbound endpoints, the router's remote-member hook and the REST API's
- * federated friend requests.
+ * federated friend requests and key-package takes.
  *
  * @module
  */
@@ -19,6 +19,11 @@ import {
   signFriendRequest,
 } from "./friends.ts";
 import { receiveEvent } from "./inbound.ts";
+import {
+  fetchRemoteKeyPackage,
+  receiveKeyPackageRequest,
+  type RemoteKeyPackageResult,
+} from "./key_packages.ts";
 import { FederationOutbox } from "./outbox.ts";
 import { PeerDirectory } from "./peers.ts";
 import { FederationProblem, problemResponse } from "./problem.ts";
@@ -56,8 +61,13 @@ export class Federation {
   readonly peers: PeerDirectory;
   readonly outbox: FederationOutbox;
   #ctx: FederationContext;
+  /** Outbound TLS for synchronous requests (key packages), trusting `caCerts` too. */
+  #client: Deno.HttpClient | undefined;
 
   constructor(o: FederationOptions) {
+    this.#client = o.caCerts && o.caCerts.length > 0
+      ? Deno.createHttpClient({ caCerts: o.caCerts })
+      : undefined;
     const noop = () => {};
     const metrics: FederationMetrics = {
       outboxEnqueued: o.metrics?.outboxEnqueued ?? noop,
@@ -113,13 +123,16 @@ export class Federation {
   }
 
   /** Stops the outbox worker (entries stay in the store). */
-  stop(): Promise<void> {
-    return this.outbox.stop();
+  async stop(): Promise<void> {
+    await this.outbox.stop();
+    this.#client?.close();
+    this.#client = undefined;
   }
 
   /** True for paths this service answers. */
   static handles(pathname: string): boolean {
-    return pathname === "/federation/events" || pathname === "/federation/friend-request";
+    return pathname === "/federation/events" || pathname === "/federation/friend-request" ||
+      pathname === "/federation/key-package";
   }
 
   /** Answers `POST /federation/events` and `POST /federation/friend-request`. */
@@ -129,6 +142,9 @@ export class Federation {
       return problemResponse(new FederationProblem(405, "MethodNotAllowed", "use POST"));
     }
     try {
+      if (pathname === "/federation/key-package") {
+        return await receiveKeyPackageRequest(this.#ctx, request);
+      }
       return pathname === "/federation/events"
         ? await receiveEvent(this.#ctx, request)
         : await receiveFriendRequest(this.#ctx, request);
@@ -171,6 +187,15 @@ export class Federation {
     message: string | null,
   ): Promise<FederationResult> {
     return sendFederatedFriendRequest(this.#ctx, caller, handle, domain, message);
+  }
+
+  /** REST: take one KeyPackage of `deviceId` on `domain` for `caller`. */
+  takeKeyPackage(
+    caller: UserRecord,
+    deviceId: string,
+    domain: string,
+  ): Promise<RemoteKeyPackageResult> {
+    return fetchRemoteKeyPackage(this.#ctx, this.#client, caller, deviceId, domain);
   }
 
   /** REST: accept the pending request of `handle@domain`. */

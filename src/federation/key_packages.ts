@@ -1,0 +1,230 @@
+/**
+ * MLS KeyPackages of devices on other domains (docs/PROTOCOL.md "End-to-end
+ * encryption", federation). A local user takes one of a remote friend's
+ * device's packages through its own server, which asks the device's home
+ * server with a signed event on `POST /federation/key-package`:
+ *
+ * request payload  `{"type":"key_package_request","from":"alice@a.example","device":"bob-1"}`
+ * response payload `{"type":"key_package","request_id","device","user","key_package",
+ *                    "signature","last_resort","cipher_suite","device_public"}`
+ *
+ * both as signed events (`./event.ts`), the response signed by the home
+ * server and scoped to the asking one. The home server hands a package only
+ * to a federated friend of the device's user, consumes one-time packages as
+ * for a local take, and refuses a replayed request.
+ *
+ * @module
+ */
+import { toHex, verifyDeviceKeyPackage } from "../crypto/mod.ts";
+import { encodeBase64 } from "../proto/mod.ts";
+import type { UserRecord } from "../storage/mod.ts";
+import { JsonNumber, type JsonValue } from "./canonical.ts";
+import {
+  areFederatedFriends,
+  type FederationContext,
+  remoteUserId,
+  splitAddress,
+} from "./context.ts";
+import {
+  decodeSignedEvent,
+  encodeSignedEvent,
+  EventError,
+  signEvent,
+  verifySignedEvent,
+} from "./event.ts";
+import { checkFreshness, nowRfc3339 } from "./friends.ts";
+import { FederationProblem, readFederationBody } from "./problem.ts";
+
+/** Idempotency scope of inbound key-package requests (a request is answered once). */
+export const KEY_PACKAGE_REQUEST_SCOPE = "federation-key-package";
+
+/** A remote device's KeyPackage as the REST API returns it. */
+export type RemoteKeyPackage = {
+  device_id: string;
+  user_id: string;
+  key_package: string;
+  signature: string;
+  last_resort: boolean;
+  cipher_suite: number;
+  device_public: string;
+};
+
+/** Outcome of {@link fetchRemoteKeyPackage}. */
+export type RemoteKeyPackageResult =
+  | { ok: true; keyPackage: RemoteKeyPackage }
+  | { ok: false; status: number; detail: string };
+
+const NONE = "no key package available for this device";
+
+/** Reads and verifies a signed event from `origin` (a known peer) addressed to us. */
+async function verifiedEvent(ctx: FederationContext, text: string, expectOrigin?: string) {
+  let signed;
+  try {
+    signed = decodeSignedEvent(text);
+  } catch (error) {
+    throw new FederationProblem(400, "InvalidRequest", (error as Error).message);
+  }
+  const origin = signed.event.origin.trim().toLowerCase();
+  if (expectOrigin !== undefined && origin !== expectOrigin) {
+    throw new FederationProblem(403, "UnknownPeer", "answer from another origin");
+  }
+  const peer = await ctx.peers.get(origin);
+  if (peer === null) throw new FederationProblem(403, "UnknownPeer", "origin not allowed");
+  try {
+    verifySignedEvent(signed, peer.publicKey);
+  } catch (error) {
+    if (error instanceof EventError && error.code !== "invalid_request") {
+      throw new FederationProblem(403, "InvalidSignature", error.message);
+    }
+    throw new FederationProblem(400, "InvalidRequest", (error as Error).message);
+  }
+  if (signed.event.scope.trim().toLowerCase() !== ctx.domain) {
+    throw new FederationProblem(403, "InvalidScope", "event is addressed to another domain");
+  }
+  checkFreshness(ctx, signed.event.created_at);
+  const payload = signed.event.payload;
+  if (
+    payload === null || typeof payload !== "object" || Array.isArray(payload) ||
+    payload instanceof JsonNumber
+  ) {
+    throw new FederationProblem(400, "InvalidPayload", "payload must be an object");
+  }
+  return { origin, eventId: signed.event.event_id, body: payload as Record<string, JsonValue> };
+}
+
+/** POST /federation/key-package: a peer takes one KeyPackage of one of our devices. */
+export async function receiveKeyPackageRequest(
+  ctx: FederationContext,
+  request: Request,
+): Promise<Response> {
+  const { origin, eventId, body } = await verifiedEvent(ctx, await readFederationBody(request));
+  if (body.type !== "key_package_request" || typeof body.device !== "string") {
+    throw new FederationProblem(400, "InvalidPayload", "expected a key_package_request");
+  }
+  const from = typeof body.from === "string" ? splitAddress(body.from.trim()) : null;
+  if (from === null || from.domain !== origin || from.local === "") {
+    throw new FederationProblem(403, "NotFriends", "from must be a user of the origin");
+  }
+  const fresh = await ctx.store.claimIdempotencyKey(
+    `federation:${origin}:${eventId}`,
+    KEY_PACKAGE_REQUEST_SCOPE,
+    new Date(ctx.now()),
+  );
+  if (!fresh) throw new FederationProblem(409, "Replay", "this request was answered already");
+  const deviceId = body.device.trim();
+  const device = await ctx.store.getDevice(deviceId);
+  // Unknown device, not a friend's, or nothing left: one answer, so nothing can be probed.
+  const none = new FederationProblem(404, "NoKeyPackage", NONE);
+  if (device === null || device.status !== "active") throw none;
+  if (!(await areFederatedFriends(ctx.store, device.userId, `${from.local}@${from.domain}`))) {
+    throw none;
+  }
+  const owner = await ctx.store.getUser(device.userId);
+  const taken = await ctx.store.consumeKeyPackage(deviceId, new Date(ctx.now()));
+  if (owner === null || taken === null) throw none;
+  if (!verifyDeviceKeyPackage(device.publicKey, deviceId, taken.data, taken.deviceSignature)) {
+    await ctx.store.deleteKeyPackages(deviceId); // signed by a device key rotated away since
+    throw none;
+  }
+  ctx.metrics.inboundProcessed();
+  const answer = signEvent({
+    event_id: ctx.newId("federation-key-package"),
+    origin: ctx.domain,
+    scope: origin,
+    created_at: nowRfc3339(ctx),
+    payload: {
+      type: "key_package",
+      request_id: eventId,
+      device: deviceId,
+      user: remoteUserId(owner.handle, ctx.domain),
+      key_package: encodeBase64(taken.data),
+      signature: encodeBase64(taken.deviceSignature),
+      last_resort: taken.lastResort,
+      cipher_suite: taken.cipherSuite,
+      device_public: toHex(device.publicKey),
+    },
+  }, ctx.seed);
+  return new Response(encodeSignedEvent(answer), {
+    status: 200,
+    headers: { "content-type": "application/json", "cache-control": "no-store" },
+  });
+}
+
+/**
+ * Takes one KeyPackage of `deviceId` on `domain` for the local `caller`,
+ * asking that domain's server; the answer must be its signed event for this
+ * request.
+ */
+export async function fetchRemoteKeyPackage(
+  ctx: FederationContext,
+  client: Deno.HttpClient | undefined,
+  caller: UserRecord,
+  deviceId: string,
+  domain: string,
+  timeoutMs = 10_000,
+): Promise<RemoteKeyPackageResult> {
+  const peer = await ctx.peers.get(domain);
+  if (peer === null) return { ok: false, status: 400, detail: `unknown domain: ${domain}` };
+  const eventId = ctx.newId("federation-key-package-request");
+  const request = signEvent({
+    event_id: eventId,
+    origin: ctx.domain,
+    scope: domain,
+    created_at: nowRfc3339(ctx),
+    payload: {
+      type: "key_package_request",
+      from: remoteUserId(caller.handle, ctx.domain),
+      device: deviceId,
+    },
+  }, ctx.seed);
+  let response: Response;
+  try {
+    response = await fetch(`${peer.endpoint.replace(/\/+$/, "")}/federation/key-package`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: encodeSignedEvent(request),
+      signal: AbortSignal.timeout(timeoutMs),
+      client,
+    });
+  } catch (error) {
+    ctx.log.warn("federation: key package request failed", { domain, error: String(error) });
+    return { ok: false, status: 502, detail: `${domain} did not answer` };
+  }
+  const text = await response.text();
+  if (response.status === 404) return { ok: false, status: 404, detail: NONE };
+  if (response.status !== 200) {
+    ctx.log.warn("federation: key package request refused", { domain, status: response.status });
+    return { ok: false, status: 502, detail: `${domain} refused the request (${response.status})` };
+  }
+  try {
+    const { body } = await verifiedEvent(ctx, text, domain);
+    const str = (key: string) => {
+      const value = body[key];
+      if (typeof value !== "string") throw new Error(`${key} missing`);
+      return value;
+    };
+    if (
+      body.type !== "key_package" || str("request_id") !== eventId || str("device") !== deviceId
+    ) {
+      throw new Error("not the answer to this request");
+    }
+    const suite = body.cipher_suite;
+    const user = splitAddress(str("user"));
+    if (user === null || user.domain !== domain) throw new Error("user of another domain");
+    return {
+      ok: true,
+      keyPackage: {
+        device_id: `${deviceId}@${domain}`,
+        user_id: str("user"),
+        key_package: str("key_package"),
+        signature: str("signature"),
+        last_resort: body.last_resort === true,
+        cipher_suite: Number(suite instanceof JsonNumber ? suite.source : suite),
+        device_public: str("device_public"),
+      },
+    };
+  } catch (error) {
+    ctx.log.warn("federation: bad key package answer", { domain, error: String(error) });
+    return { ok: false, status: 502, detail: `${domain} sent an invalid answer` };
+  }
+}
