@@ -20,6 +20,7 @@ import {
 import { deviceIdProblem, findByHandle, handleKey, handleProblem } from "../src/proto/mod.ts";
 import { readCertificateInfo } from "../src/security/tls/mod.ts";
 import { loadServerKeys, settingsFromConfig, storeSettingsOf } from "../src/server/mod.ts";
+import { locatePtBinary } from "../src/transport/pt/mod.ts";
 import {
   type DeviceRecord,
   openStore,
@@ -320,6 +321,24 @@ export async function diagnose(configPath?: string, now = new Date()): Promise<D
       ok: false,
       detail: `${certPath}: ${(error as Error).message}${self}`,
     });
+  }
+  if (s.pt) {
+    // Nothing is run here: the binary is looked up the way `serve` would start it.
+    const found = locatePtBinary(s.pt.binary);
+    checks.push(
+      found
+        ? {
+          name: "pluggable transport",
+          ok: true,
+          detail: `${s.pt.transport} via ${found} (serve needs --allow-run=${s.pt.binary}); ` +
+            "clients' bridge line: commucat pt bridge-line",
+        }
+        : {
+          name: "pluggable transport",
+          ok: false,
+          detail: `transport.pt.binary: ${s.pt.binary} not found (install it or give its path)`,
+        },
+    );
   }
   return checks;
 }

@@ -134,3 +134,28 @@ Deno.test("admin: diagnose fails on a bare data dir and passes once the server h
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("admin: diagnose looks up the pluggable transport's binary without running it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "commucat-diagnose-pt-" });
+  try {
+    const fake = `${dir}/fake-pt`;
+    await Deno.writeTextFile(fake, "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+    const check = async (binary: string) => {
+      const configPath = `${dir}/commucat.toml`;
+      await Deno.writeTextFile(
+        configPath,
+        `[server]\ndata_dir = "${dir}/var"\n[transport.pt]\nbind = "127.0.0.1:9443"\n` +
+          `binary = "${binary}"\n`,
+      );
+      return (await diagnose(configPath)).find((c) => c.name === "pluggable transport")!;
+    };
+    const found = await check(fake);
+    assert.equal(found.ok, true);
+    assert.match(found.detail, new RegExp(`^obfs4 via ${fake} \\(serve needs --allow-run=`));
+    const missing = await check(`${dir}/no-such-pt`);
+    assert.equal(missing.ok, false);
+    assert.match(missing.detail, /^transport\.pt\.binary: .*no-such-pt not found/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

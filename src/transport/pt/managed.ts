@@ -305,3 +305,33 @@ async function stopChild(
   }
   await exited;
 }
+
+/**
+ * Where `binary` would be run from: itself when it names a path, else the
+ * first executable of that name on `PATH`; null when there is none (or the
+ * process may not look). For `commucat diagnose`: nothing is run.
+ */
+export function locatePtBinary(binary: string, path?: string): string | null {
+  const executable = (file: string) => {
+    try {
+      const info = Deno.statSync(file);
+      return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
+    } catch {
+      return false;
+    }
+  };
+  if (binary.includes("/")) return executable(binary) ? binary : null;
+  let dirs = path;
+  if (dirs === undefined) {
+    try {
+      dirs = Deno.env.get("PATH") ?? "";
+    } catch {
+      return null;
+    }
+  }
+  for (const dir of dirs.split(":").filter((d) => d !== "")) {
+    const file = `${dir.replace(/\/+$/, "")}/${binary}`;
+    if (executable(file)) return file;
+  }
+  return null;
+}

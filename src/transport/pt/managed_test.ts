@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "../../log/mod.ts";
-import { ManagedTransport, type ManagedTransportOptions, PtStartError } from "./managed.ts";
+import {
+  locatePtBinary,
+  ManagedTransport,
+  type ManagedTransportOptions,
+  PtStartError,
+} from "./managed.ts";
 
 const obfs4proxy = await new Deno.Command("sh", {
   args: ["-c", "command -v obfs4proxy"],
@@ -82,4 +87,15 @@ Deno.test({
       await assert.rejects(Deno.connect(pt.method.address));
     });
   },
+});
+
+Deno.test("locatePtBinary: a path as given, a name on PATH, else null", async () => {
+  await withStateDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/pt`, "#!/bin/sh\n", { mode: 0o755 });
+    await Deno.writeTextFile(`${dir}/not-executable`, "", { mode: 0o644 });
+    assert.equal(locatePtBinary(`${dir}/pt`), `${dir}/pt`);
+    assert.equal(locatePtBinary("pt", `/nonexistent:${dir}/`), `${dir}/pt`);
+    assert.equal(locatePtBinary("not-executable", dir), null);
+    assert.equal(locatePtBinary("pt", "/nonexistent"), null);
+  });
 });
