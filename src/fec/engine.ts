@@ -33,7 +33,12 @@ export interface RaptorqEngine {
   close(): void;
 }
 
-/** RaptorQ on this isolate's event loop: no hop, but a 64 KiB object blocks it for ~1 ms. */
+/**
+ * RaptorQ on this isolate's event loop: no hop, but a 64 KiB object blocks it
+ * for ~1 ms. The module is one per isolate and a WebAssembly trap leaves its
+ * state unknown, so after one it refuses all further work (./wasm.ts; the
+ * Worker engine restarts instead).
+ */
 export class InProcessRaptorq implements RaptorqEngine {
   readonly kind = "inprocess";
 
@@ -46,11 +51,7 @@ export class InProcessRaptorq implements RaptorqEngine {
   }
 
   encode(data: Uint8Array, symbolSize: number, repair: number): Promise<Uint8Array[]> {
-    try {
-      return Promise.resolve(encodeSync(data, symbolSize, repair));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#run(() => encodeSync(data, symbolSize, repair));
   }
 
   decode(
@@ -58,8 +59,12 @@ export class InProcessRaptorq implements RaptorqEngine {
     symbolSize: number,
     packets: readonly Uint8Array[],
   ): Promise<Uint8Array | null> {
+    return this.#run(() => decodeSync(transferLength, symbolSize, packets));
+  }
+
+  #run<T>(work: () => T): Promise<T> {
     try {
-      return Promise.resolve(decodeSync(transferLength, symbolSize, packets));
+      return Promise.resolve(work());
     } catch (error) {
       return Promise.reject(error);
     }

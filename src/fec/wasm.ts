@@ -13,6 +13,21 @@ import { Decoder, Encoder, initSync } from "raptorq/raptorq.js";
 // The wasm-bindgen glue keeps its one instance in module state; the flag only
 // avoids instantiating twice (there is nothing to configure).
 let loaded = false;
+// A trap leaves the instance in an unknown state: nothing runs on it afterwards.
+let trapped: string | null = null;
+
+/** Runs `work` on the module unless it trapped before; a trap is remembered. */
+function guarded<T>(work: () => T): T {
+  if (trapped !== null) {
+    throw new Error(`RaptorQ is unusable after a WebAssembly trap (${trapped})`);
+  }
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof WebAssembly.RuntimeError) trapped = error.message;
+    throw error;
+  }
+}
 
 /**
  * Instantiates the module once per isolate (the main one or a Worker's):
@@ -32,12 +47,14 @@ export function loadRaptorq(): Promise<void> {
  * docs/PROTOCOL.md). {@link loadRaptorq} must have resolved.
  */
 export function encodeSync(data: Uint8Array, symbolSize: number, repair: number): Uint8Array[] {
-  const encoder = Encoder.with_defaults(data, symbolSize);
-  try {
-    return encoder.encode(repair);
-  } finally {
-    encoder.free();
-  }
+  return guarded(() => {
+    const encoder = Encoder.with_defaults(data, symbolSize);
+    try {
+      return encoder.encode(repair);
+    } finally {
+      encoder.free();
+    }
+  });
 }
 
 /**
@@ -49,14 +66,16 @@ export function decodeSync(
   symbolSize: number,
   packets: readonly Uint8Array[],
 ): Uint8Array | null {
-  const decoder = Decoder.with_defaults(BigInt(transferLength), symbolSize);
-  try {
-    for (const packet of packets) {
-      const out = decoder.decode(packet);
-      if (out) return out;
+  return guarded(() => {
+    const decoder = Decoder.with_defaults(BigInt(transferLength), symbolSize);
+    try {
+      for (const packet of packets) {
+        const out = decoder.decode(packet);
+        if (out) return out;
+      }
+      return null;
+    } finally {
+      decoder.free();
     }
-    return null;
-  } finally {
-    decoder.free();
-  }
+  });
 }
