@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
-import { deviceKeyFingerprint, toHex } from "../src/crypto/mod.ts";
+import { deviceKeyFingerprint, fromHex, publicFromSeed, toHex } from "../src/crypto/mod.ts";
 import { decodeBase64, encodeBase64 } from "../src/proto/mod.ts";
 import { api, assertProblem, befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
@@ -216,6 +216,55 @@ Deno.test("welcome: only an MLS Welcome, only to a reachable device, delivered a
     assert.deepEqual(frame?.payload, welcome);
   } finally {
     for (const c of [alice, bob, carol]) c.close();
+    await srv.stop();
+  }
+});
+
+Deno.test("key packages: the own user's other device takes one; revoking a device deletes its packages", async () => {
+  const srv = await startTestServer();
+  const device = newDevice("own");
+  const first = await CommuCatClient.connect(connectOptions(srv, device));
+  const code = (await api(srv, "POST", "/api/pair", { as: first })).body!.pair_code;
+  const claim = (await api(srv, "POST", "/api/pair/claim", { json: { pair_code: code } })).body!;
+  const key = fromHex(String(claim.private_key), 32);
+  const secondDevice = {
+    deviceId: String(claim.device_id),
+    privateKey: key,
+    publicKey: publicFromSeed(key),
+    handle: device.handle,
+  };
+  const second = await CommuCatClient.connect(connectOptions(srv, secondDevice));
+  try {
+    const cs = await suite();
+    const up = await api(srv, "POST", UPLOAD, {
+      as: second,
+      json: {
+        key_packages: [
+          uploadEntry(secondDevice, (await keyPackageFor(cs, secondDevice.deviceId)).bytes),
+          uploadEntry(secondDevice, (await keyPackageFor(cs, secondDevice.deviceId)).bytes),
+        ],
+      },
+    });
+    assert.equal(up.status, 201, up.text);
+    const take = `/api/e2e/key-packages/${secondDevice.deviceId}`;
+    assert.equal((await api(srv, "GET", take, { as: first })).status, 200, "own user's device");
+    const listed = await api(srv, "GET", `/api/e2e/devices/${first.session.userId}`, { as: first });
+    assert.deepEqual(
+      (listed.body?.devices as { device_id: string; key_packages: unknown }[])
+        .find((d) => d.device_id === secondDevice.deviceId)?.key_packages,
+      { one_time: 1, last_resort: false },
+    );
+    const revoked = await api(srv, "POST", "/api/devices/revoke", {
+      as: first,
+      json: { device_id: secondDevice.deviceId },
+    });
+    assert.equal(revoked.status, 200, revoked.text);
+    assertProblem(await api(srv, "GET", take, { as: first }), 404);
+    const stock = await srv.server.store.keyPackageStock([secondDevice.deviceId], new Date());
+    assert.deepEqual(stock.get(secondDevice.deviceId), { oneTime: 0, lastResort: false });
+  } finally {
+    first.close();
+    second.close();
     await srv.stop();
   }
 });

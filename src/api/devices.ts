@@ -52,6 +52,8 @@ export async function revokeDevice(deps: ApiDeps, request: Request): Promise<Res
   if (device.status !== "revoked") {
     await deps.store.setDeviceStatus(deviceId, "revoked");
     await deps.store.deleteSessionsForDevice(deviceId);
+    // Its MLS KeyPackages must not add it to any group from now on.
+    await deps.store.deleteKeyPackages(deviceId);
     await deps.disconnectDevice(deviceId, "revoked");
     await deps.ledger?.record({
       action: "revoke",

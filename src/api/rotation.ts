@@ -106,6 +106,10 @@ export async function rotateDeviceKey(deps: ApiDeps, request: Request): Promise<
     }
     throw error;
   }
+  // KeyPackages signed by the old key are not vouched for any more: the device uploads new ones.
+  await deps.store.deleteKeyPackages(device.deviceId).catch((error: unknown) =>
+    deps.log.warn("key packages not deleted after rotation", { error: String(error) })
+  );
   const certificate = issueCertificate({
     caSeed: deps.ca.seed,
     userId: caller.user.userId,

@@ -45,6 +45,7 @@ export function startBackgroundJobs(p: JobParts): BackgroundJobs {
     purgePairings({ store: p.store, now: Date.now }).catch(warn("pairing code purge"));
     // Federation replay keys, kept past any peer's retries (IDEMPOTENCY_KEY_RETENTION_MS).
     p.store.purgeIdempotencyKeys(new Date()).catch(warn("idempotency key purge"));
+    p.store.purgeExpiredKeyPackages(new Date()).catch(warn("key package purge"));
     if (p.presence instanceof MemoryPresence) p.presence.sweep();
     p.limits.sweep();
   }, HOUSEKEEPING_INTERVAL_MS);
