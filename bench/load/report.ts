@@ -200,6 +200,11 @@ export function renderMarkdown(report: LoadReport): string {
       `${num(i.baselineRssBytes / 1048576, 1)} MiB`,
       `${num(i.loadedRssBytes / 1048576, 1)} MiB`,
       `${num(i.bytesPerConnection / 1024, 1)} KiB`,
+      i.heapUsedBytesPerConnection === undefined
+        ? "–"
+        : `${num(i.heapUsedBytesPerConnection / 1024, 1)} / ${
+          num(i.externalBytesPerConnection! / 1024, 1)
+        } KiB`,
       `${num(i.openSeconds, 1)} s`,
     ];
     const rows: string[][] = [];
@@ -209,7 +214,15 @@ export function renderMarkdown(report: LoadReport): string {
     out.push(
       "",
       table(
-        ["server", "connections", "RSS before", "RSS with them", "per connection", "open time"],
+        [
+          "server",
+          "connections",
+          "RSS before",
+          "RSS with them",
+          "per connection",
+          "of which V8 heap / external",
+          "open time",
+        ],
         rows,
       ),
     );

@@ -70,6 +70,14 @@ export interface IdleSummary {
   bytesPerConnection: number;
   /** Seconds it took to open them. */
   openSeconds: number;
+  /**
+   * Of `bytesPerConnection`: the V8 heap in use (JS objects: the session's
+   * and Deno's JS wrappers; uncollected garbage included) and V8 external
+   * memory (ArrayBuffers) per connection; the rest is native (Rust, TLS,
+   * malloc). Absent when the server's `/metrics` could not be read.
+   */
+  heapUsedBytesPerConnection?: number;
+  externalBytesPerConnection?: number;
 }
 
 /** One target's verdict. */

@@ -23,6 +23,7 @@ import {
   parsePerfReport,
   perfAvailable,
   perfRecord,
+  readServerHeap,
   spawnCommuCat,
   type SpawnedServer,
   spawnRelay,
@@ -346,10 +347,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       OpenResult[]
     >,
     label: string,
+    heap?: () => Promise<{ heapUsedBytes: number; externalBytes: number } | null>,
   ): Promise<IdleSummary> => {
     await open(Math.min(200, o.idleConnections));
     await sleep(2_000);
     const baseline = readRssBytes(pid);
+    const heap0 = await heap?.() ?? null;
     const started = performance.now();
     const opened = mergeOpen(
       await open(
@@ -362,8 +365,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     o.progress(`${label}: settling`);
     await sleep(3_000);
     const loaded = readRssBytes(pid);
+    const heap1 = await heap?.() ?? null;
     if (opened.failed > 0) notes.push(`${label}: ${opened.failed} failed: ${opened.firstError}`);
+    const per = (a: number, b: number) => opened.ok > 0 ? (b - a) / opened.ok : NaN;
     return {
+      ...(heap0 && heap1
+        ? {
+          heapUsedBytesPerConnection: per(heap0.heapUsedBytes, heap1.heapUsedBytes),
+          externalBytesPerConnection: per(heap0.externalBytes, heap1.externalBytes),
+        }
+        : {}),
       connections: opened.ok,
       baselineRssBytes: baseline,
       loadedRssBytes: loaded,
@@ -515,7 +526,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
             count: share,
             concurrency: o.concurrency,
           }, progress);
-      report.idle = await measureIdle(pid, open, "idle connections");
+      const spawned = server;
+      report.idle = await measureIdle(
+        pid,
+        open,
+        "idle connections",
+        spawned ? () => readServerHeap(spawned) : undefined,
+      );
       await onAll(0, () => ({ cmd: "closeIdle" }));
       await sleep(1_000);
     }

@@ -27,6 +27,8 @@ export interface SpawnedServer extends Spawned {
   dataDir: string;
   /** TLS certificate and key paths (for a TLS relay baseline on the same certificate). */
   tls: { certPath: string; keyPath: string };
+  /** The admin token it was started with (reads `/metrics`). */
+  adminToken: string;
 }
 
 function stopper(child: Deno.ChildProcess): () => Promise<void> {
@@ -86,6 +88,7 @@ export async function spawnCommuCat(options: {
   cpus?: string | null;
 } = {}): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-load-" });
+  const adminToken = `load-${toHex(crypto.getRandomValues(new Uint8Array(24)))}`;
   const args = [
     "run",
     "--allow-net",
@@ -109,6 +112,7 @@ export async function spawnCommuCat(options: {
       // Every load client comes from 127.0.0.1.
       COMMUCAT_MAX_CONNECTIONS_PER_IP: "1000000",
       COMMUCAT_MAX_CONNECTIONS: "1000000",
+      COMMUCAT_ADMIN_TOKEN: adminToken,
       NO_COLOR: "1",
       ...options.env,
     },
@@ -128,6 +132,7 @@ export async function spawnCommuCat(options: {
   return {
     pid: child.pid,
     dataDir,
+    adminToken,
     tls: { certPath, keyPath: certPath.replace(/cert\.pem$/, "key.pem") },
     target: {
       url: `https://localhost:${port}`,
@@ -137,6 +142,35 @@ export async function spawnCommuCat(options: {
     },
     stop: stopper(child),
   };
+}
+
+/** What the V8 heap of a server holds (`/metrics`: `deno_heap_used_bytes`, `deno_external_memory_bytes`). */
+export interface HeapSample {
+  heapUsedBytes: number;
+  externalBytes: number;
+}
+
+/** Reads the V8 heap figures of a spawned server from its `/metrics`; null if unavailable. */
+export async function readServerHeap(server: SpawnedServer): Promise<HeapSample | null> {
+  const client = Deno.createHttpClient({ caCerts: [server.target.certificatePem] });
+  try {
+    const response = await fetch(`${server.target.url}/metrics`, {
+      client,
+      headers: { authorization: `Bearer ${server.adminToken}` },
+    });
+    const text = await response.text();
+    if (!response.ok) return null;
+    const value = (name: string) => Number(text.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1]);
+    const heapUsedBytes = value("deno_heap_used_bytes");
+    const externalBytes = value("deno_external_memory_bytes");
+    return Number.isFinite(heapUsedBytes) && Number.isFinite(externalBytes)
+      ? { heapUsedBytes, externalBytes }
+      : null;
+  } catch {
+    return null;
+  } finally {
+    client.close();
+  }
 }
 
 /** A spawned raw relay. */
