@@ -86,6 +86,8 @@ export async function spawnCommuCat(options: {
   v8Flags?: string[];
   /** Run on these cores only (`taskset -c`); null or absent = anywhere. */
   cpus?: string | null;
+  /** Open the V8 inspector on this loopback port (heap snapshots). */
+  inspectPort?: number;
 } = {}): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-load-" });
   const adminToken = `load-${toHex(crypto.getRandomValues(new Uint8Array(24)))}`;
@@ -97,6 +99,7 @@ export async function spawnCommuCat(options: {
     "--allow-env=COMMUCAT_*,CLICOLOR_FORCE,FORCE_COLOR,NO_COLOR,NODE_DISABLE_COLORS,TERM",
   ];
   if (options.v8Flags?.length) args.push(`--v8-flags=${options.v8Flags.join(",")}`);
+  if (options.inspectPort) args.push(`--inspect=127.0.0.1:${options.inspectPort}`);
   args.push(MAIN, "serve");
   const argv = pinnedArgv(options.cpus ?? null, Deno.execPath(), args);
   const child = new Deno.Command(argv.command, {
