@@ -73,8 +73,10 @@ Deno.test("client transports: the profile's list gets past a blocked server addr
       "--set",
       JSON.stringify(specs),
       "--timeout-ms",
-      "5000",
+      // Generous: the blocked ones fail at once (RST, refused); the last must finish a handshake.
+      "20000",
     );
+    assert.match(set.stdout, /each tried for 20000 ms/);
     assert.match(set.stdout, /^1\. direct$/m);
     assert.match(set.stdout, /^3\. shadowsocks 127\.0\.0\.1:\d+ \(aes-256-gcm\)$/m);
     assert.ok(!set.stdout.includes(PASSWORD), "the password is never printed");

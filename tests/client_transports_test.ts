@@ -46,7 +46,7 @@ Deno.test("blocked paths (RST, closed port, black hole) fall through to a workin
           new WebSocketPathTransport(`https://localhost:${hole.port}/connect`),
           new WebSocketPathTransport(`${srv.url}/c7f3a9`),
         ],
-        { attemptTimeoutMs: 1_500, onAttempt: (a) => attempts.push(a) },
+        { attemptTimeoutMs: 4_000, onAttempt: (a) => attempts.push(a) },
       ),
       "the fallback",
     );
@@ -99,7 +99,7 @@ Deno.test("direct TLS reset and the CDN path refused: the client gets through by
             password: "fallback-password",
           },
         ]),
-        { attemptTimeoutMs: 5_000, onAttempt: (a) => attempts.push(a) },
+        { attemptTimeoutMs: 20_000, onAttempt: (a) => attempts.push(a) },
       ),
       "the fallback to Shadowsocks",
     );
