@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
+import { raptorqCodec } from "../src/multipath/mod.ts";
 import { befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
@@ -23,44 +24,53 @@ async function receive(client: CommuCatClient, n: number): Promise<string[]> {
   return texts;
 }
 
-Deno.test("multipath: three paths (binary + websocket + sse), both directions, in order, once", async () => {
-  const srv = await startTestServer();
-  const aliceDevice = newDevice("alice");
-  const bobDevice = newDevice("bob");
-  let alice: CommuCatClient | undefined;
-  let bob: CommuCatClient | undefined;
-  try {
-    alice = await within(
-      CommuCatClient.connect(
-        connectOptions(srv, aliceDevice, { mode: "binary", paths: ["websocket", "sse"] }),
-      ),
-      "alice",
-    );
-    bob = await within(CommuCatClient.connect(connectOptions(srv, bobDevice)), "bob");
-    await within(alice.multipath!.waitForPaths(3), "three paths");
-    assert.deepEqual(alice.paths!.map((p) => `${p.mode}:${p.state}`), [
-      "binary:up",
-      "websocket:up",
-      "sse:up",
-    ]);
-    assert.equal(bob.paths, null);
-    await within(befriend(srv, alice, bob), "friends");
-    await within(alice.join(7, [bobDevice.deviceId]), "join");
-    const sent = Array.from({ length: 300 }, (_, i) => `a${i}`);
-    const acks = sent.map((t) => alice!.send(7, t));
-    assert.deepEqual(await within(receive(bob, sent.length), "bob receives"), sent);
-    await within(Promise.all(acks), "acks");
-    const back = Array.from({ length: 300 }, (_, i) => `b${i}`);
-    for (const t of back) void bob.send(7, t);
-    assert.deepEqual(await within(receive(alice, back.length), "alice receives"), back);
-    // Three paths, no FEC codec: every unit is duplicated, so each path carried some.
-    for (const p of alice.paths!) assert.ok(p.path!.unitsIn > 0, `${p.mode} carried units`);
-    assert.ok(alice.multipath!.stats.duplicates > 0, "duplicates were dropped");
-    await within(alice.closeGracefully(), "graceful close");
-    assert.ok(alice.closed);
-  } finally {
-    alice?.close();
-    bob?.close();
-    await srv.stop();
-  }
-});
+for (const fec of [false, true]) {
+  Deno.test(`multipath: three paths (binary + websocket + sse)${fec ? " with RaptorQ" : ""}, both directions, in order, once`, async () => {
+    const srv = await startTestServer();
+    const codec = fec ? raptorqCodec("inprocess") : undefined;
+    const aliceDevice = newDevice("alice");
+    const bobDevice = newDevice("bob");
+    let alice: CommuCatClient | undefined;
+    let bob: CommuCatClient | undefined;
+    try {
+      alice = await within(
+        CommuCatClient.connect(
+          connectOptions(srv, aliceDevice, {
+            mode: "binary",
+            paths: ["websocket", "sse"],
+            fec: codec,
+          }),
+        ),
+        "alice",
+      );
+      bob = await within(CommuCatClient.connect(connectOptions(srv, bobDevice)), "bob");
+      await within(alice.multipath!.waitForPaths(3), "three paths");
+      assert.deepEqual(alice.paths!.map((p) => `${p.mode}:${p.state}`), [
+        "binary:up",
+        "websocket:up",
+        "sse:up",
+      ]);
+      assert.equal(bob.paths, null);
+      await within(befriend(srv, alice, bob), "friends");
+      await within(alice.join(7, [bobDevice.deviceId]), "join");
+      const sent = Array.from({ length: 300 }, (_, i) => `a${i}`);
+      const acks = sent.map((t) => alice!.send(7, t));
+      assert.deepEqual(await within(receive(bob, sent.length), "bob receives"), sent);
+      await within(Promise.all(acks), "acks");
+      const back = Array.from({ length: 300 }, (_, i) => `b${i}`);
+      for (const t of back) void bob.send(7, t);
+      assert.deepEqual(await within(receive(alice, back.length), "alice receives"), back);
+      // Units are duplicated or spread as RaptorQ packets: each path carried some.
+      for (const p of alice.paths!) assert.ok(p.path!.unitsIn > 0, `${p.mode} carried units`);
+      if (fec) assert.ok(alice.multipath!.stats.fecRecovered > 0, "units came out of RaptorQ");
+      else assert.ok(alice.multipath!.stats.duplicates > 0, "duplicates were dropped");
+      await within(alice.closeGracefully(), "graceful close");
+      assert.ok(alice.closed);
+    } finally {
+      alice?.close();
+      bob?.close();
+      codec?.close();
+      await srv.stop();
+    }
+  });
+}

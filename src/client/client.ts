@@ -65,6 +65,7 @@ import {
   MULTIPATH_CAPABILITY,
   parseFecPolicy,
   PathKeys,
+  RAPTORQ_CAPABILITY,
 } from "../multipath/mod.ts";
 import { MultipathChannel, type PathSlotStatus } from "./multipath.ts";
 
@@ -681,6 +682,7 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
       REKEY_CAPABILITY,
       ...(askPadding ? [PAD1_CAPABILITY] : []),
       ...(options.paths?.length ? [MULTIPATH_CAPABILITY] : []),
+      ...(options.paths?.length && options.fec ? [RAPTORQ_CAPABILITY] : []),
     ],
     user: options.user,
     certificateJson: options.certificate ? certificateText(options.certificate) : undefined,

@@ -373,7 +373,8 @@ export class MultipathEndpoint {
         return;
       }
       batch.ciphertexts.forEach((c, i) => {
-        if (this.#in.accept(batch.firstSeq + i, c) === "delivered") this.fecRecovered++;
+        const taken = this.#in.accept(batch.firstSeq + i, c);
+        if (taken === "delivered" || taken === "held") this.fecRecovered++;
       });
       this.#checkPeerEnd();
       this.#ackDue = true;

@@ -24,4 +24,6 @@ export interface FecCodec {
   encode(objectId: number, object: Uint8Array, overhead: number): Promise<Uint8Array[]>;
   /** A receiver for one session direction. */
   receiver(): FecReceiver;
+  /** Releases the codec's engine (optional). */
+  close?(): void;
 }

@@ -19,7 +19,10 @@ export {
 } from "./endpoint.ts";
 export { ReorderBuffer } from "./reorder.ts";
 export * from "./server.ts";
+export * from "./raptorq.ts";
 export { RetransmitQueue } from "./retransmit.ts";
 
 /** Hello capability of a client that runs multipath sessions. */
 export const MULTIPATH_CAPABILITY = "multipath";
+/** Hello capability of a multipath client that decodes RaptorQ packets. */
+export const RAPTORQ_CAPABILITY = "raptorq";

@@ -59,6 +59,11 @@ export class MultipathHub {
     this.settings = settings;
   }
 
+  /** Stops the FEC codec (the server stops; sessions are closed already). */
+  close(): void {
+    this.settings.fec?.close?.();
+  }
+
   /** Multipath sessions open now. */
   get size(): number {
     return this.#sessions.size;
@@ -66,16 +71,18 @@ export class MultipathHub {
 
   /**
    * Starts a multipath session on its first link, right after the Ack went
-   * out on it. `secret` is what the Ack carried.
+   * out on it. `secret` is what the Ack carried; `raptorq`: the client
+   * decodes RaptorQ.
    */
   open(
     primary: Link,
     secret: Uint8Array,
     handshakeHash: Uint8Array,
+    raptorq: boolean,
     side: ServerPathsSide,
   ): ServerPaths {
     const keys = PathKeys.derive(secret, handshakeHash);
-    const paths = new ServerPaths(this, primary, keys, side);
+    const paths = new ServerPaths(this, primary, keys, raptorq, side);
     this.#sessions.set(toKey(keys.setId), paths);
     return paths;
   }
@@ -121,7 +128,13 @@ export class ServerPaths implements Link {
   #closed = false;
   #linger: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(hub: MultipathHub, primary: Link, keys: PathKeys, side: ServerPathsSide) {
+  constructor(
+    hub: MultipathHub,
+    primary: Link,
+    keys: PathKeys,
+    raptorq: boolean,
+    side: ServerPathsSide,
+  ) {
     this.#hub = hub;
     this.keys = keys;
     this.mode = primary.mode;
@@ -131,7 +144,8 @@ export class ServerPaths implements Link {
       side: "server",
       keys,
       policy: settings.policy,
-      fec: settings.fec,
+      // RaptorQ only toward a client that decodes it (Hello capability "raptorq").
+      fec: raptorq ? settings.fec : undefined,
       deliver: (ciphertext) => side.deliver(unitOf(ciphertext)),
       onFatal: (detail) => side.close(detail),
       onPeerEnd: () => side.end(),

@@ -309,7 +309,10 @@ export async function startServer(
       () => p2p.close(),
     ],
     connections: sessions.open,
-    afterDrain: () => runtime.stop(),
+    afterDrain: () => {
+      runtime.stop();
+      sessions.connect.deps.multipath?.close();
+    },
     listeners: started,
     backends: [
       // Acknowledged copies still in this turn's batch are written before the store closes.

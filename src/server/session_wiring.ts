@@ -19,7 +19,7 @@ import {
   type SessionRuntime,
 } from "../session/mod.ts";
 import type { Store } from "../storage/mod.ts";
-import { MultipathHub, parseFecPolicy } from "../multipath/mod.ts";
+import { MultipathHub, parseFecPolicy, raptorqCodec } from "../multipath/mod.ts";
 import type { ConnectHandlerOptions } from "./connect.ts";
 import type { ServerKeys } from "./keys.ts";
 import type { ServerSettings } from "./settings.ts";
@@ -38,6 +38,8 @@ function multipathHub(s: ServerSettings): MultipathHub | undefined {
     maxAttaches: 256,
     lingerMs: m.lingerMs ?? 15_000,
     policy: { default: parseFecPolicy(m.policy ?? "auto") },
+    // RaptorQ in a Worker without permissions, started by the first three-path session.
+    fec: raptorqCodec("worker"),
   });
 }
 

@@ -332,11 +332,12 @@ export class ServerConnection implements Peer {
     const acked = withAckCapabilities(established.ack, usedCapabilities(outcome, padding));
     const hub = outcome.multipath ? d.multipath : undefined;
     if (hub) {
-      const { ack, secret } = multipathAck(acked, hub.settings);
+      const raptorq = outcome.multipath !== false && outcome.multipath.raptorq;
+      const { ack, secret } = multipathAck(acked, hub.settings, raptorq);
       this.#out.sendEncrypted(ack);
       // The Ack goes out alone on this link now; everything after it as path units.
       this.#out.flush();
-      this.#paths = hub.open(this.#link, secret, transport.handshakeHash, {
+      this.#paths = hub.open(this.#link, secret, transport.handshakeHash, raptorq, {
         deliver: (unit) => void this.#receiveBytes(unit),
         close: (detail) => this.close("protocol_error", detail),
         end: () => this.#endSession(),

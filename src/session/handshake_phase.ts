@@ -16,7 +16,7 @@ import {
   PAD1_CAPABILITY,
   REKEY_CAPABILITY,
 } from "../proto/mod.ts";
-import { MULTIPATH_CAPABILITY } from "../multipath/mod.ts";
+import { MULTIPATH_CAPABILITY, RAPTORQ_CAPABILITY } from "../multipath/mod.ts";
 import { HandshakeError } from "./errors.ts";
 import type { Established } from "./handshake.ts";
 
@@ -59,8 +59,8 @@ export interface HandshakeOutcome {
   rekey: boolean;
   /** The client reads and writes padded plaintexts (Hello capability "pad1"). */
   pad1: boolean;
-  /** The client runs multipath sessions (Hello capability "multipath"). */
-  multipath: boolean;
+  /** The client runs multipath sessions (Hello capability "multipath"), with RaptorQ ("raptorq") or not. */
+  multipath: false | { raptorq: boolean };
   /** Bytes after the last handshake frame: the first established-phase units. */
   rest: Uint8Array;
 }
@@ -80,7 +80,7 @@ export class HandshakePhase {
   #cumulativeAcks = false;
   #rekey = false;
   #pad1 = false;
-  #multipath = false;
+  #multipath: false | { raptorq: boolean } = false;
 
   constructor(driver: HandshakeDriver, side: HandshakeSide) {
     this.#driver = driver;
@@ -138,7 +138,8 @@ export class HandshakePhase {
       this.#rekey = Array.isArray(capabilities) && capabilities.includes(REKEY_CAPABILITY);
       this.#pad1 = Array.isArray(capabilities) && capabilities.includes(PAD1_CAPABILITY);
       this.#multipath = Array.isArray(capabilities) &&
-        capabilities.includes(MULTIPATH_CAPABILITY);
+        capabilities.includes(MULTIPATH_CAPABILITY) &&
+        { raptorq: capabilities.includes(RAPTORQ_CAPABILITY) };
       const auth = await driver.hello(frame);
       // The handshake timeout may have closed us while the store answered.
       if (this.#side.isClosed()) return null;

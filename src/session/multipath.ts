@@ -19,6 +19,7 @@ const decoder = new TextDecoder();
 export function multipathAck(
   ack: Frame,
   settings: MultipathSettings,
+  raptorq: boolean,
 ): { ack: Frame; secret: Uint8Array } {
   const secret = newPathSecret();
   const text = decoder.decode(ack.payload);
@@ -29,7 +30,7 @@ export function multipathAck(
       max_paths: settings.maxPaths,
       linger_ms: settings.lingerMs,
       policy: policy.overhead === undefined ? policy.mode : `${policy.mode}:${policy.overhead}`,
-      fec: settings.fec !== undefined,
+      fec: raptorq && settings.fec !== undefined,
     })
   }`;
   const payload = encoder.encode(`${text.slice(0, text.lastIndexOf("}"))},${field}}`);

@@ -1,0 +1,86 @@
+/**
+ * The RaptorQ codec of multipath sessions: `src/fec`'s encoder and decoder
+ * behind the {@link FecCodec} port. The engine (a permission-less Worker on
+ * the server) is started on the first object, so sessions that never reach
+ * three paths cost nothing.
+ *
+ * @module
+ */
+import {
+  createRaptorqEngine,
+  FecDecoder,
+  FecEncoder,
+  FecMalformedPacketError,
+  FecObjectTooLargeError,
+  type RaptorqEngine,
+} from "../fec/mod.ts";
+import type { FecCodec, FecReceiver } from "./fec.ts";
+
+/** Largest batch object (the endpoint batches at most 64 KiB of units plus framing). */
+const MAX_OBJECT = 128 * 1024;
+
+/**
+ * Symbol size for an object: about 16 source symbols (so packets spread over
+ * every path and the loss of one costs whole symbols, not the object), 64 to
+ * 1152 bytes, a multiple of 8.
+ */
+export function symbolSizeFor(length: number): number {
+  const size = Math.ceil(length / 16 / 8) * 8;
+  return Math.min(Math.max(size, 64), 1152);
+}
+
+/** A RaptorQ codec; `close()` stops its engine. */
+export interface RaptorqCodec extends FecCodec {
+  close(): void;
+}
+
+/** RaptorQ over an engine of `kind` (created lazily), or over `engine` when given. */
+export function raptorqCodec(
+  kind: "inprocess" | "worker" = "worker",
+  engine?: RaptorqEngine,
+): RaptorqCodec {
+  let ready: Promise<RaptorqEngine> | null = engine ? Promise.resolve(engine) : null;
+  let closed = false;
+  const start = () => (ready ??= createRaptorqEngine(kind));
+  return {
+    async encode(objectId, object, overhead) {
+      const e = await start();
+      if (closed) throw new Error("fec codec closed");
+      return await new FecEncoder(e, { maxTransferLength: MAX_OBJECT }).encode(objectId, object, {
+        repairOverhead: overhead,
+        symbolSize: symbolSizeFor(object.length),
+      });
+    },
+    receiver(): FecReceiver {
+      let decoder: FecDecoder | null = null;
+      return {
+        async push(packet) {
+          decoder ??= new FecDecoder(await start(), {
+            maxTransferLength: MAX_OBJECT,
+            maxObjects: 64,
+            maxBufferedBytes: 8 * 1024 * 1024,
+          });
+          try {
+            return await decoder.push(packet);
+          } catch (error) {
+            // The sender's fault: the path is refused.
+            if (
+              error instanceof FecMalformedPacketError || error instanceof FecObjectTooLargeError
+            ) {
+              throw error;
+            }
+            // Undecodable or over budget: retransmission delivers the units instead.
+            return null;
+          }
+        },
+        close() {
+          decoder?.close();
+        },
+      };
+    },
+    close() {
+      closed = true;
+      if (!engine) ready?.then((e) => e.close(), () => {});
+    },
+  };
+}
