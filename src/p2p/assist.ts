@@ -40,8 +40,13 @@ export interface LivePath {
 
 /** The FEC profile the server's multipath sessions use. */
 export interface AssistFecProfile {
-  /** RaptorQ symbol size, bytes. */
+  /** Largest RaptorQ symbol size, bytes (the one reported as `fec_mtu`). */
   readonly symbolSize: number;
+  /**
+   * The symbol size the sessions use for an object of `bytes` (default: always
+   * {@link symbolSize}); the sample plan uses it too.
+   */
+  readonly symbolSizeFor?: (bytes: number) => number;
   /** Largest object (a batch of ciphertexts), bytes. */
   readonly maxObjectBytes: number;
 }
@@ -170,7 +175,7 @@ export class AssistService {
   }
 
   /**
-   * Packets per path for a sample object of 3 symbols' worth, encoded with
+   * Packets per path for a sample object of 3 × the largest symbol, cut as the sessions cut it, encoded with
    * the server's codec and spread as the schedule does: round-robin for
    * RaptorQ, a full copy per path for duplicate, the first path for single.
    */
@@ -179,14 +184,16 @@ export class AssistService {
     overhead: number,
     pathIds: readonly string[],
   ): Promise<Record<string, { total: number; repair: number }>> {
-    const size = 3 * this.#options.fec.symbolSize;
+    const fec = this.#options.fec;
+    const size = 3 * fec.symbolSize;
+    const symbolSize = fec.symbolSizeFor?.(size) ?? fec.symbolSize;
     const sample = crypto.getRandomValues(new Uint8Array(size));
     this.#sampleId = (this.#sampleId + 1) >>> 0;
     const packets = await this.#options.encoder.encode(this.#sampleId, sample, {
       repairOverhead: kind === "raptorq" ? overhead : 0,
-      symbolSize: this.#options.fec.symbolSize,
+      symbolSize,
     });
-    const k = sourceSymbolCount(size, this.#options.fec.symbolSize);
+    const k = sourceSymbolCount(size, symbolSize);
     const out: Record<string, { total: number; repair: number }> = {};
     for (const id of pathIds) out[id] = { total: 0, repair: 0 };
     packets.forEach((p, i) => {
