@@ -2,7 +2,10 @@
  * MLS KeyPackages across domains: alice@a.test takes a KeyPackage of her
  * federated friend bob's device on b.test through her own server, which
  * asks b.test with a signed event; strangers, replays and forged requests
- * are refused by b.test. Two real server processes, as tests/federation_test.ts.
+ * are refused by b.test. Then an MLS conversation across the two domains:
+ * what a.test queues for b.test (signed federation events) and what both
+ * store carry the ciphertext, never the text. Two real server processes,
+ * as tests/federation_test.ts.
  */
 import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
@@ -14,7 +17,17 @@ import { api, assertProblem } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { type ServerProcess, spawnServer } from "./helpers/process.ts";
 import { freePort } from "./helpers/services.ts";
-import { keyPackageFor, keyPackageOf, suite, uploadEntry } from "./helpers/mls.ts";
+import { DatabaseSync } from "node:sqlite";
+import {
+  decrypt,
+  encrypt,
+  join,
+  keyPackageFor,
+  keyPackageOf,
+  startGroup,
+  suite,
+  uploadEntry,
+} from "./helpers/mls.ts";
 
 interface Site {
   domain: string;
@@ -202,3 +215,132 @@ Deno.test("federation key packages: a federated friend takes one through its ser
     for (const s of [a, b]) await Deno.remove(s.dataDir, { recursive: true }).catch(() => {});
   }
 });
+
+/** Every row of every table of the SQLite database in `dataDir`, as searchable text. */
+function sqliteRows(dataDir: string): string[] {
+  const db = new DatabaseSync(`${dataDir}/commucat.db`, { readOnly: true });
+  try {
+    const out: string[] = [];
+    for (
+      const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+    ) {
+      for (const row of db.prepare(`SELECT * FROM "${String(name)}"`).all()) {
+        out.push(
+          `${String(name)}: ` +
+            Object.values(row).map((v) =>
+              v instanceof Uint8Array ? new TextDecoder("latin1").decode(v) : String(v)
+            ).join("\u0000"),
+        );
+      }
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("federation e2e: the events a.test queues for b.test and both databases hold MLS ciphertext, never the text", async () => {
+  const a = await site("a.test");
+  const b = await site("b.test");
+  const serverA = await start(a, b);
+  let serverB = await start(b, a);
+  const alice = newDevice("alice");
+  const bob = newDevice("bob");
+  const clients: CommuCatClient[] = [];
+  try {
+    const ca = await CommuCatClient.connect(connectOptions(serverA, alice));
+    let cb = await CommuCatClient.connect(connectOptions(serverB, bob));
+    clients.push(ca, cb);
+    const sent = await api(serverA, "POST", `/api/friends/requests/${bob.handle}@b.test`, {
+      as: ca,
+    });
+    assert.equal(sent.status, 202, sent.text);
+    await nextOfType(cb, FrameType.GroupEvent);
+    const ok = await api(serverB, "POST", `/api/friends/requests/${alice.handle}@a.test/accept`, {
+      as: cb,
+    });
+    assert.equal(ok.status, 200, ok.text);
+    await nextOfType(ca, FrameType.GroupEvent);
+
+    const cs = await suite();
+    const bobKp = await keyPackageFor(cs, bob.deviceId);
+    const aliceKp = await keyPackageFor(cs, alice.deviceId);
+    await api(serverB, "POST", "/api/e2e/key-packages", {
+      as: cb,
+      json: { key_packages: [uploadEntry(bob, bobKp.bytes)] },
+    });
+    const taken = await api(serverA, "GET", `/api/e2e/key-packages/${bob.deviceId}@b.test`, {
+      as: ca,
+    });
+    assert.equal(taken.status, 200, taken.text);
+    const group = await startGroup(
+      cs,
+      "fed-group",
+      aliceKp,
+      keyPackageOf(decodeBase64(String(taken.body?.key_package))),
+    );
+    await ca.join(700, [`${bob.deviceId}@b.test`]);
+
+    // b.test is down: the Welcome and the messages wait in a.test's federation outbox.
+    cb.close();
+    assert.equal(await serverB.stop(), 0);
+    const marker = crypto.randomUUID().slice(0, 8);
+    const texts = [`federated secret one ${marker}`, `federated secret two ${marker}`];
+    await ca.send(700, group.welcome);
+    let state = group.state;
+    const ciphertexts: Uint8Array[] = [];
+    for (const text of texts) {
+      const sealed = await encrypt(cs, state, text);
+      state = sealed.state;
+      ciphertexts.push(sealed.bytes);
+      await ca.send(700, sealed.bytes);
+    }
+    const outbox = sqliteRows(a.dataDir).filter((r) => r.startsWith("federation_outbox"));
+    assert.ok(outbox.length >= 3, "the events wait in the outbox");
+    const everything = outbox.join("\n");
+    for (const c of ciphertexts) {
+      assert.ok(everything.includes(toHex(c)), "the ciphertext is relayed");
+    }
+    for (const text of texts) assertNoText("a.test outbox", everything, text);
+
+    serverB = await start(b, a);
+    cb = await CommuCatClient.connect(connectOptions(serverB, bob));
+    clients.push(cb);
+    // Federation does not keep the order of frames (docs/PROTOCOL.md): the client
+    // takes the Welcome first and decrypts the rest by their MLS generation.
+    const frames: Uint8Array[] = [];
+    while (frames.length < 3) frames.push((await nextOfType(cb, FrameType.Msg)).payload);
+    const isWelcome = (p: Uint8Array) => p[0] === 0 && p[1] === 1 && p[2] === 0 && p[3] === 3;
+    let bobState = await join(cs, frames.find(isWelcome)!, bobKp);
+    const opened: string[] = [];
+    for (const payload of frames.filter((p) => !isWelcome(p))) {
+      const result = await decrypt(cs, bobState, payload);
+      bobState = result.state;
+      opened.push(result.text);
+    }
+    assert.deepEqual(opened.sort(), [...texts].sort());
+    for (const [name, s] of [["a.test", a], ["b.test", b]] as const) {
+      const rows = sqliteRows(s.dataDir).join("\n");
+      for (const text of texts) assertNoText(`${name} database`, rows, text);
+    }
+  } finally {
+    for (const c of clients) c.close();
+    await Promise.all([serverA.stop(), serverB.stop()]);
+    for (const s of [a, b]) await Deno.remove(s.dataDir, { recursive: true }).catch(() => {});
+  }
+});
+
+/** Fails when `haystack` holds `text` raw, as hex, or as base64 at any alignment. */
+function assertNoText(where: string, haystack: string, text: string): void {
+  const raw = new TextEncoder().encode(text);
+  const forms = [text, toHex(raw)];
+  for (let shift = 0; shift < 3; shift++) {
+    const padded = new Uint8Array(shift + raw.length);
+    padded.set(raw, shift);
+    const b64 = encodeBase64(padded);
+    forms.push(b64.slice(Math.ceil(shift / 3) * 4, Math.floor((shift + raw.length) / 3) * 4));
+  }
+  for (const form of forms) {
+    assert.equal(haystack.includes(form), false, `${where} holds "${text}"`);
+  }
+}
