@@ -21,7 +21,7 @@ import {
 } from "../src/client/transports/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
-import { befriend } from "./helpers/api.ts";
+import { api, befriend } from "./helpers/api.ts";
 import { blackHole, closedPort, resetProxy } from "./helpers/censor.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
@@ -63,6 +63,14 @@ Deno.test("blocked paths (RST, closed port, black hole) fall through to a workin
         ],
       );
       assert.ok(rst.seen >= 1 && hole.seen >= 1, "the censors saw the blocked attempts");
+      // /api/p2p/assist lists the path as a way in of its own (on the TLS port, WebSocket only).
+      const assist = await within(api(srv, "GET", "/api/p2p/assist", { as: client }), "assist");
+      assert.equal(assist.status, 200, assist.text);
+      const offered = assist.body!.transports as Record<string, unknown>[];
+      assert.deepEqual(
+        offered.filter((t) => t.kind === "websocket-path").map((t) => [t.path, t.port, t.modes]),
+        [["/c7f3a9", srv.server.addr.port, ["websocket"]]],
+      );
     } finally {
       client.close();
       await client.finished;

@@ -280,6 +280,8 @@ export const assistSchema = z.object({
     throughput: level,
     port: z.int(),
     modes: z.array(z.string()),
+    /** `websocket-path` only: the path `/connect` is also served at (`transport.websocket_path`). */
+    path: z.string().optional(),
   })),
   paths: z.array(z.object({
     path_id: z.string(),

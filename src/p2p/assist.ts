@@ -135,6 +135,7 @@ export class AssistService {
         throughput: t.throughput,
         port: t.port,
         modes: t.modes,
+        ...(t.path === undefined ? {} : { path: t.path }),
       })),
       paths: measured.map(({ path, quality }) => ({
         path_id: String(path.id),

@@ -230,6 +230,7 @@ export async function startServer(
   const started: Listener[] = [];
   const p2p = wireP2p({
     listeners: started,
+    websocketPath: settings.websocketPath,
     access: new FriendsPolicy(store, { domain: settings.domain }),
     metrics,
     prologue: settings.prologue,

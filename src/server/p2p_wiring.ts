@@ -29,7 +29,7 @@ import {
   type RelayIdentity,
 } from "../p2p/mod.ts";
 import type { AccessPolicy } from "../router/mod.ts";
-import type { Listener } from "../transport/listener.ts";
+import type { Listener, TransportDescriptor } from "../transport/listener.ts";
 
 /** What the P2P part is built from. */
 export interface P2pParts {
@@ -41,6 +41,28 @@ export interface P2pParts {
   keepaliveIntervalSeconds: number;
   /** A device's live multipath paths (absent: none known). */
   livePaths?: (deviceId: string) => readonly LivePath[];
+  /** `transport.websocket_path`: `/connect` served again at this path (listed as its own way in). */
+  websocketPath?: string;
+}
+
+/**
+ * The listeners' own descriptors, plus the WebSocket path alias when one is
+ * configured: it rides the TLS (or h2c) listener's port, WebSocket only.
+ */
+export function configuredTransports(
+  listeners: readonly Listener[],
+  websocketPath?: string,
+): TransportDescriptor[] {
+  const own = listeners.map((l) => l.describe());
+  const http = own.find((d) => d.kind === "tls") ?? own.find((d) => d.kind === "h2c");
+  if (!websocketPath || !http) return own;
+  return [...own, {
+    ...http,
+    kind: "websocket-path",
+    configKey: "transport.websocket_path",
+    modes: ["websocket"],
+    path: websocketPath,
+  }];
 }
 
 /** The built P2P part. */
@@ -69,7 +91,7 @@ export function wireP2p(p: P2pParts): P2pWiring {
   const engine = new WorkerRaptorq();
   const book = new ProbeBook();
   const assist = new AssistService({
-    transports: () => p.listeners.map((l) => l.describe()),
+    transports: () => configuredTransports(p.listeners, p.websocketPath),
     livePaths: (deviceId) => [...(p.livePaths?.(deviceId) ?? []), ...book.paths(deviceId)],
     encoder: new FecEncoder(engine, { maxTransferLength: MAX_OBJECT_BYTES }),
     fec: { symbolSize: DEFAULT_SYMBOL_SIZE, maxObjectBytes: MAX_OBJECT_BYTES },

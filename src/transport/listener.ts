@@ -78,6 +78,11 @@ export interface TransportDescriptor {
   readonly configKey: string;
   /** `/connect` modes it carries (all of them for an HTTP way in). */
   readonly modes: readonly string[];
+  /**
+   * The HTTP path of a way in that is a path, not a port: `/connect` served
+   * again at `transport.websocket_path` for a CDN to forward.
+   */
+  readonly path?: string;
 }
 
 /** A source of connections. */
