@@ -286,12 +286,16 @@ export class LoadAgent {
     if (result.failed > 0) {
       throw new Error(`${result.failed} sessions failed: ${result.firstError}`);
     }
-    // Routing follows friendship: the first member befriends the others, then
-    // creates the route with them as members.
+    // Routing follows friendship, for as long as the route is used (PROTOCOL.md
+    // §4 "Reachability"): every member befriends every other, then the first
+    // creates the route with them as members. (With only the first befriending
+    // the others, the others' messages reached the first member alone.)
     await boundedAll(c.groups, c.concurrency, async (g) => {
       const members = sessions.slice(g * c.groupSize, (g + 1) * c.groupSize);
-      for (const other of members.slice(1)) {
-        await this.#befriend(c.target, members[0].client!, other.client!);
+      for (let i = 0; i < members.length; i++) {
+        for (const other of members.slice(i + 1)) {
+          await this.#befriend(c.target, members[i].client!, other.client!);
+        }
       }
       await members[0].client!.join(
         members[0].channel,
