@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
-import { deviceKeysFromSeed, fromUtf8, toHex } from "../src/crypto/mod.ts";
+import { deviceKeyFingerprint, deviceKeysFromSeed, fromUtf8, toHex } from "../src/crypto/mod.ts";
 import { encodeSignedEvent, formatRfc3339Nanos, signEvent } from "../src/federation/mod.ts";
 import { decodeBase64, encodeBase64, FrameType } from "../src/proto/mod.ts";
 import { ensureSelfSignedCertificate } from "../src/security/tls/mod.ts";
@@ -153,6 +153,31 @@ Deno.test("federation key packages: a federated friend takes one through its ser
     assert.equal(accepted.status, 200, accepted.text);
     const notice = JSON.parse(fromUtf8((await nextOfType(ca, FrameType.GroupEvent)).payload));
     assert.equal(notice.type, "friend_request_accepted");
+
+    // The friend's devices, with fingerprints and stock, through a.test.
+    const listed = await api(serverA, "GET", `/api/e2e/devices/${bob.handle}@b.test`, { as: ca });
+    assert.equal(listed.status, 200, listed.text);
+    assert.equal(listed.body?.user_id, `${bob.handle}@b.test`);
+    assert.deepEqual(
+      (listed.body?.devices as Record<string, unknown>[]).map((d) => ({ ...d, created_at: 0 })),
+      [{
+        device_id: `${bob.deviceId}@b.test`,
+        public_key: toHex(bob.publicKey),
+        fingerprint: toHex(deviceKeyFingerprint(bob.publicKey)),
+        created_at: 0,
+        key_packages: { one_time: 2, last_resort: false },
+      }],
+    );
+    assertProblem(
+      await api(serverA, "GET", `/api/e2e/devices/${bob.handle}@b.test`, { as: cc }),
+      404,
+      "user not found",
+    );
+    assertProblem(
+      await api(serverA, "GET", `/api/e2e/devices/nobody@b.test`, { as: ca }),
+      404,
+      "user not found",
+    );
 
     const got: string[] = [];
     for (let i = 0; i < 2; i++) {

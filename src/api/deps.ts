@@ -139,6 +139,14 @@ export interface ApiFederation {
       detail: string;
     }
   >;
+  /** The devices of `handle` on `domain` from that domain's server; absent → 501. */
+  listDevices?(
+    caller: UserRecord,
+    handle: string,
+    domain: string,
+  ): Promise<
+    { ok: true; devices: Record<string, unknown> } | { ok: false; status: number; detail: string }
+  >;
   /** Accepts the pending request of `remoteUser` (`handle@domain`) and tells its server. */
   acceptFriendRequest(caller: UserRecord, remoteUser: string): Promise<ApiFederationResult>;
 }

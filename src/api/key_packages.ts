@@ -260,9 +260,24 @@ function describeDevice(device: DeviceRecord, stock: { oneTime: number; lastReso
  */
 export async function listE2eDevices(deps: ApiDeps, request: Request): Promise<Response> {
   const caller = await authenticate(deps, request);
+  const id = pathSegment(request, 4);
+  const at = id.lastIndexOf("@");
+  if (at > 0 && id.slice(at + 1).toLowerCase() !== deps.domain.toLowerCase()) {
+    // A user of another domain: its home server answers (federated friends only).
+    const list = deps.federation?.listDevices;
+    if (list === undefined) throw new ApiError(501, "federation is not enabled on this server");
+    const result = await list.call(
+      deps.federation,
+      caller.user,
+      id.slice(0, at),
+      id.slice(at + 1).toLowerCase(),
+    );
+    if (!result.ok) throw new ApiError(result.status, result.detail);
+    return json(result.devices);
+  }
   let user: UserRecord;
   try {
-    user = await resolveUser(deps, pathSegment(request, 4));
+    user = await resolveUser(deps, id);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
       throw new ApiError(404, "user not found");

@@ -84,8 +84,15 @@ export const E2E_OPERATIONS: Record<string, OperationDoc> = {
     tag: "e2e",
     auth: "session",
     ok: { status: 200, description: "the devices", schema: e2eDevicesSchema },
-    errors: { 404: "user not found, or not visible to the caller" },
-    params: { id: "a user id, or a handle of this domain (percent-decoded)" },
+    errors: {
+      404: "user not found, or not visible to the caller",
+      501: "a user of another domain, and federation is not enabled",
+      502: "the user's home server did not answer, refused, or answered invalidly",
+    },
+    params: {
+      id:
+        "a user id, a handle of this domain, or `handle@other.domain` (asks that domain's server)",
+    },
   },
   "POST /api/e2e/welcome": {
     operationId: "sendWelcome",

@@ -56,8 +56,12 @@ export type RemoteKeyPackageResult =
 
 const NONE = "no key package available for this device";
 
-/** Reads and verifies a signed event from `origin` (a known peer) addressed to us. */
-async function verifiedEvent(ctx: FederationContext, text: string, expectOrigin?: string) {
+/** Reads and verifies a signed event from a known peer (`expectOrigin`, when given) addressed to us. */
+export async function verifiedEvent(
+  ctx: FederationContext,
+  text: string,
+  expectOrigin?: string,
+) {
   let signed;
   try {
     signed = decodeSignedEvent(text);

@@ -18,6 +18,11 @@ import {
   sendFederatedFriendRequest,
   signFriendRequest,
 } from "./friends.ts";
+import {
+  fetchRemoteDevices,
+  receiveDevicesRequest,
+  type RemoteDevicesResult,
+} from "./e2e_devices.ts";
 import { receiveEvent } from "./inbound.ts";
 import {
   fetchRemoteKeyPackage,
@@ -132,7 +137,7 @@ export class Federation {
   /** True for paths this service answers. */
   static handles(pathname: string): boolean {
     return pathname === "/federation/events" || pathname === "/federation/friend-request" ||
-      pathname === "/federation/key-package";
+      pathname === "/federation/key-package" || pathname === "/federation/e2e-devices";
   }
 
   /** Answers `POST /federation/events` and `POST /federation/friend-request`. */
@@ -144,6 +149,9 @@ export class Federation {
     try {
       if (pathname === "/federation/key-package") {
         return await receiveKeyPackageRequest(this.#ctx, request);
+      }
+      if (pathname === "/federation/e2e-devices") {
+        return await receiveDevicesRequest(this.#ctx, request);
       }
       return pathname === "/federation/events"
         ? await receiveEvent(this.#ctx, request)
@@ -196,6 +204,11 @@ export class Federation {
     domain: string,
   ): Promise<RemoteKeyPackageResult> {
     return fetchRemoteKeyPackage(this.#ctx, this.#client, caller, deviceId, domain);
+  }
+
+  /** REST: the devices of `handle` on `domain`, for `caller` (a federated friend). */
+  listDevices(caller: UserRecord, handle: string, domain: string): Promise<RemoteDevicesResult> {
+    return fetchRemoteDevices(this.#ctx, this.#client, caller, handle, domain);
   }
 
   /** REST: accept the pending request of `handle@domain`. */

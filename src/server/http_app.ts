@@ -122,6 +122,7 @@ export function createHttpApp(p: HttpParts): ServerApp {
   app.all("/federation/events", (c) => p.federation.handle(c.req.raw));
   app.all("/federation/friend-request", (c) => p.federation.handle(c.req.raw));
   app.all("/federation/key-package", (c) => p.federation.handle(c.req.raw));
+  app.all("/federation/e2e-devices", (c) => p.federation.handle(c.req.raw));
   if (p.web) {
     const web = p.web;
     app.all(WEB_PREFIX, (c) => web.handle(c.req.raw));
