@@ -177,6 +177,35 @@ Deno.test("the remembered transport is tried first; every path blocked is one er
   }
 });
 
+Deno.test("SDK option: CommuCatClient.connect with transports, and its REST route", async () => {
+  const srv = await startTestServer();
+  try {
+    const attempts: TransportAttempt[] = [];
+    const ws = new WebSocketPathTransport(`${srv.url}/connect`);
+    const client = await within(
+      CommuCatClient.connect(connectOptions(srv, newDevice("sdkopt"), {
+        transports: [new Socks5Transport(`socks5://127.0.0.1:${closedPort()}`), ws],
+        transportFallback: { attemptTimeoutMs: 5_000, onAttempt: (a) => attempts.push(a) },
+      })),
+      "connect with transports",
+    );
+    try {
+      assert.equal(client.mode, "websocket");
+      assert.deepEqual(attempts.map((a) => [a.kind, a.ok]), [["socks5", false], [
+        "websocket",
+        true,
+      ]]);
+      assert.equal(client.reachedVia.url, new URL(srv.url).origin);
+      assert.ok(client.reachedVia.httpClient, "the route's HTTP client, for REST");
+    } finally {
+      client.close();
+      await client.finished;
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
 Deno.test("transport specs: known kinds build, unknown and unsupported ones name the entry", () => {
   const built = transportsFromSpecs([
     { kind: "direct" },

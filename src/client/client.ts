@@ -60,6 +60,11 @@ import {
 import { ML_DSA_65, pqSuite } from "../crypto/pq/mod.ts";
 import { type ClientChannel, openChannel } from "./channel.ts";
 import {
+  type ClientTransport,
+  connectThroughTransports,
+  type FallbackOptions,
+} from "./transport.ts";
+import {
   type FecCodec,
   type FecPolicy,
   MULTIPATH_CAPABILITY,
@@ -110,6 +115,14 @@ export interface ClientOptions {
   httpClient?: Deno.HttpClient;
   /** Fails the connect after this long (default 15 s). */
   timeoutMs?: number;
+  /**
+   * Ordered ways to reach the server (./transport.ts; concrete ones in
+   * ./transports/): each is tried in turn with `transportFallback`'s
+   * per-attempt timeout (its `preferred` first). Absent: straight to `url`.
+   */
+  transports?: readonly ClientTransport[];
+  /** How the `transports` are tried (timeout, the one to try first, attempt reports). */
+  transportFallback?: FallbackOptions;
   /**
    * Acknowledge what the server delivers (default true). False for a short
    * connection that does not show deliveries (a one-shot `send`): nothing it
@@ -229,6 +242,10 @@ export class CommuCatClient {
 
   /** Connects and completes the handshake. Rejects with the server's Error on refusal. */
   static async connect(options: ClientOptions): Promise<CommuCatClient> {
+    if (options.transports?.length) {
+      const { transports, transportFallback, ...direct } = options;
+      return (await connectThroughTransports(direct, transports, transportFallback)).client;
+    }
     const channel = await openChannel({
       url: options.url,
       connectPath: options.connectPath,
