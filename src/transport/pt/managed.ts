@@ -131,8 +131,10 @@ export class ManagedTransport {
     } catch (error) {
       const why = error instanceof Deno.errors.NotFound
         ? `${options.binary} not found (install it, or set ${configKey} to its path)`
-        : error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
+        : error instanceof Deno.errors.NotCapable
         ? `not permitted to run ${options.binary}: grant --allow-run=${options.binary}`
+        : error instanceof Deno.errors.PermissionDenied
+        ? `${options.binary} is not executable (permission denied by the system)`
         : (error as Error).message;
       throw new PtStartError(configKey, why, error);
     }

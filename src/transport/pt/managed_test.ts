@@ -99,3 +99,13 @@ Deno.test("locatePtBinary: a path as given, a name on PATH, else null", async ()
     assert.equal(locatePtBinary("pt", "/nonexistent"), null);
   });
 });
+
+Deno.test("a PT binary that is not executable fails the start, saying so", async () => {
+  await withStateDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/pt`, "#!/bin/sh\n", { mode: 0o644 });
+    await assert.rejects(
+      ManagedTransport.start(client(dir, { binary: `${dir}/pt` })),
+      /transport\.pt\.binary\): .*pt is not executable/,
+    );
+  });
+});
