@@ -43,6 +43,13 @@ export interface FederationContext {
   log: Logger;
   newId(context: string): string;
   now(): number;
+  /**
+   * Budget of key-package takes per remote user (`handle@origin`): a friend
+   * on another domain cannot drain a device faster than a local one.
+   */
+  keyPackageTakes?: {
+    check(key: string): { allowed: true } | { allowed: false; retryAfterMs: number };
+  };
 }
 
 /** Splits `local@domain` at the first `@`; domain lower-cased. Null without one. */

@@ -109,6 +109,10 @@ export async function receiveKeyPackageRequest(
   if (from === null || from.domain !== origin || from.local === "") {
     throw new FederationProblem(403, "NotFriends", "from must be a user of the origin");
   }
+  const limit = ctx.keyPackageTakes?.check(`${from.local}@${from.domain}`);
+  if (limit !== undefined && !limit.allowed) {
+    throw new FederationProblem(429, "TooManyRequests", "too many key package requests");
+  }
   const fresh = await ctx.store.claimIdempotencyKey(
     `federation:${origin}:${eventId}`,
     KEY_PACKAGE_REQUEST_SCOPE,

@@ -9,6 +9,7 @@ import type { Frame } from "../proto/mod.ts";
 import type { FriendRequestRecord, Store, UserRecord } from "../storage/mod.ts";
 import { parseJsonKeepingNumbers } from "./canonical.ts";
 import type { Logger } from "../log/mod.ts";
+import { RateLimiter } from "../security/ratelimit/mod.ts";
 import type { FederationContext, FederationMetrics } from "./context.ts";
 import { decodeSignedEvent, encodeSignedEvent, signEvent } from "./event.ts";
 import {
@@ -119,6 +120,8 @@ export class Federation {
       log: o.log,
       newId: o.newId,
       now,
+      // As the REST API's per-user limit on local takes.
+      keyPackageTakes: new RateLimiter({ burst: 120, windowMs: 60_000, penaltyMs: 0 }),
     };
   }
 
