@@ -7,12 +7,13 @@
  */
 import assert from "node:assert/strict";
 import {
+  type ClientTransport,
   CommuCatClient,
   connectThroughTransports,
   NoTransportError,
   type TransportAttempt,
 } from "../src/client/mod.ts";
-import { ShadowsocksTransport } from "../src/client/transports/mod.ts";
+import { ShadowsocksTransport, Socks5Transport } from "../src/client/transports/mod.ts";
 import { ChunkSealer, shadowsocksKey } from "../src/crypto/shadowsocks/mod.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
 import { encodeSocksAddress, FrameType } from "../src/proto/mod.ts";
@@ -21,54 +22,17 @@ import { closedPort } from "./helpers/censor.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
 import { within } from "./helpers/raw.ts";
+import { hasProgram, startSsLocal, startSsServer } from "./helpers/shadowsocks_libev.ts";
 
-const ssServer = await new Deno.Command("sh", {
-  args: ["-c", "command -v ss-server"],
-  stdout: "null",
-}).output().then((o) => o.success, () => false);
+const ssServer = await hasProgram("ss-server");
+const ssLocal = await hasProgram("ss-local");
 if (!ssServer) console.warn("SKIPPED: ss-server (shadowsocks-libev) missing: interop tests skip");
 const skipped = ssServer ? "" : " (SKIPPED: ss-server missing)";
 
 const PASSWORD = "client-side-shadowsocks-password";
-type Method = "chacha20-ietf-poly1305" | "aes-256-gcm";
-
-/** Runs ss-server on a free port; ready when it accepts. */
-async function startSsServer(method: Method, password: string) {
-  const port = closedPort();
-  const child = new Deno.Command("ss-server", {
-    args: [
-      "-s",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "-k",
-      password,
-      "-m",
-      method,
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  for (let i = 0;; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      break;
-    } catch (error) {
-      if (i > 400) throw error;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  return {
-    port,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
-}
 
 /** Connects through `transport`, befriends a direct client and passes a message each way. */
-async function chatThrough(srv: TestServer, transport: ShadowsocksTransport): Promise<void> {
+async function chatThrough(srv: TestServer, transport: ClientTransport): Promise<void> {
   const tunneledDevice = newDevice("ssc");
   const directDevice = newDevice("direct");
   const attempts: TransportAttempt[] = [];
@@ -78,7 +42,7 @@ async function chatThrough(srv: TestServer, transport: ShadowsocksTransport): Pr
     }),
     `the handshake through ${transport.label}`,
   );
-  assert.deepEqual(attempts.map((a) => [a.kind, a.ok]), [["shadowsocks", true]]);
+  assert.deepEqual(attempts.map((a) => [a.kind, a.ok]), [[transport.kind, true]]);
   assert.ok(route.httpClient, "the route carries its own (proxied) HTTP client");
   const direct = await within(CommuCatClient.connect(connectOptions(srv, directDevice)), "direct");
   try {
@@ -207,4 +171,32 @@ Deno.test("a Shadowsocks server that refuses the connection is a 'refused' signa
   } finally {
     await srv.stop();
   }
+});
+
+Deno.test({
+  name: `through any SOCKS5 proxy: ss-local's, into our Shadowsocks listener: chat${
+    ssLocal ? "" : " (SKIPPED: ss-local missing)"
+  }`,
+  ignore: !ssLocal,
+  async fn() {
+    const srv = await startTestServer({
+      shadowsocks: {
+        hostname: "127.0.0.1",
+        port: 0,
+        method: "chacha20-ietf-poly1305",
+        password: PASSWORD,
+      },
+    });
+    const local = await startSsLocal(
+      srv.server.shadowsocksAddr!.port,
+      "chacha20-ietf-poly1305",
+      PASSWORD,
+    );
+    try {
+      await chatThrough(srv, new Socks5Transport(`socks5h://127.0.0.1:${local.port}`));
+    } finally {
+      await local.stop();
+      await srv.stop();
+    }
+  },
 });

@@ -14,6 +14,7 @@ import { befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
 import { within } from "./helpers/raw.ts";
+import { startSsLocal as startSsLocalOn } from "./helpers/shadowsocks_libev.ts";
 
 const ssLocal = await new Deno.Command("sh", {
   args: ["-c", "command -v ss-local"],
@@ -53,43 +54,8 @@ async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
 }
 
 /** Runs ss-local against the server's Shadowsocks port; returns its SOCKS5 port and a stopper. */
-async function startSsLocal(server: TestServer, method: string, password: string) {
-  const port = freePort();
-  const child = new Deno.Command("ss-local", {
-    args: [
-      "-s",
-      "127.0.0.1",
-      "-p",
-      String(server.server.shadowsocksAddr!.port),
-      "-b",
-      "127.0.0.1",
-      "-l",
-      String(port),
-      "-k",
-      password,
-      "-m",
-      method,
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  // Ready when its SOCKS5 port accepts.
-  for (let i = 0;; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      break;
-    } catch (error) {
-      if (i > 200) throw error;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  return {
-    port,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
+function startSsLocal(server: TestServer, method: string, password: string) {
+  return startSsLocalOn(server.server.shadowsocksAddr!.port, method, password);
 }
 
 /** SOCKS5 CONNECT to localhost:<port> through ss-local, then TLS and one HTTP/1.1 request. */
