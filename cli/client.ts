@@ -12,6 +12,13 @@ import { FrameType, parsePaddingPolicy } from "../src/proto/mod.ts";
 import { registerCallCommands } from "./client_call.ts";
 import { registerTransportCommands } from "./client_transports.ts";
 import { runChat } from "./client_chat.ts";
+import {
+  attachE2E,
+  describeEvents,
+  PLAINTEXT_BANNER,
+  safetyText,
+  usersOfDevices,
+} from "./client_e2e.ts";
 import { channelOption, countOption, modeOption } from "./client_options.ts";
 import {
   type ClientProfile,
@@ -51,7 +58,7 @@ function paddingOption(value: string): string {
   return value;
 }
 
-/** Adds `client init | connect | send | listen | friend | friends | call | answer | transports`. */
+/** Adds `client init | connect | send | listen | friend | friends | safety | call | answer | transports`. */
 export function registerClientCommands(program: Command): void {
   const client = program.command("client").description("terminal client for people and scripts");
   client.command("init")
@@ -132,9 +139,25 @@ export function registerClientCommands(program: Command): void {
     .option("--profile <name>", PROFILE_HELP, profileNameOption)
     .option("--mode <mode>", "binary | sse | long-poll | websocket", modeOption)
     .option("--channel <n>", "channel to start on", channelOption, 1)
+    .option("--plaintext", "plaintext mode (bots, bridges): not end-to-end encrypted")
     .action(async (o) => {
       const profilePath = resolveProfile("connect", o.profile);
-      await runChat({ profilePath, mode: o.mode, channel: o.channel });
+      await runChat({ profilePath, mode: o.mode, channel: o.channel, plaintext: o.plaintext });
+    });
+
+  client.command("safety")
+    .description("show this device's key fingerprint, another user's and your safety number")
+    .argument("<handle>", "the other user's handle (or user id)")
+    .option("--profile <name>", PROFILE_HELP, profileNameOption)
+    .action(async (handle, o) => {
+      const path = resolveProfile("safety", o.profile);
+      try {
+        const { client: c, profile } = await connect(path, oneShot);
+        console.log(await safetyText(await attachE2E(path, profile, c), handle));
+        await c.closeGracefully();
+      } catch (error) {
+        fail("safety", error);
+      }
     });
 
   // One-shot commands do not acknowledge deliveries: what arrives while they
@@ -176,14 +199,27 @@ export function registerClientCommands(program: Command): void {
     .option("--to <devices>", "comma-separated devices to add to the channel first")
     .option("--profile <name>", PROFILE_HELP, profileNameOption)
     .option("--mode <mode>", "binary | sse | long-poll | websocket", modeOption)
+    .option("--plaintext", "plaintext mode (bots, bridges): not end-to-end encrypted")
     .argument("<text...>", "message text")
     .action(async (text, o) => {
       const path = resolveProfile("send", o.profile);
       try {
         const { client: c, profile } = await connect(path, { ...oneShot, mode: o.mode });
         const channel = o.channel;
-        if (o.to) await c.join(channel, o.to.split(",").map((d) => d.trim()).filter(Boolean));
-        const ack = await c.send(channel, messageBody(profile, text.join(" ")));
+        const to = (o.to ?? "").split(",").map((d) => d.trim()).filter(Boolean);
+        const body = messageBody(profile, text.join(" "));
+        let ack;
+        if (o.plaintext) {
+          console.log(PLAINTEXT_BANNER);
+          if (to.length) await c.join(channel, to);
+          ack = await c.send(channel, body);
+        } else {
+          const e2e = await attachE2E(path, profile, c);
+          if (to.length || !e2e.device.hasGroup(channel)) {
+            await e2e.open(channel, await usersOfDevices(profile, c, to));
+          }
+          ack = await e2e.send(channel, body);
+        }
         // The Ack means routed: handed to online members, stored for offline ones
         // (PROTOCOL.md §4). The sequence is this message's own, counted per connection.
         console.log(
@@ -209,17 +245,26 @@ export function registerClientCommands(program: Command): void {
     .action(async (o) => {
       const path = resolveProfile("listen", o.profile);
       try {
-        const { client: c } = await connect(path, {
+        const { client: c, profile } = await connect(path, {
           mode: o.mode,
           // Listening shows what arrives: acknowledge it (with --count 0 nothing is read, nothing consumed).
           acknowledgeDeliveries: (o.count ?? 1) > 0,
         });
         if (o.join !== undefined) await c.join(o.join, []);
+        // Decrypts what it can (end-to-end state of the profile); plaintext ones say so.
+        // Registering (--count 0) publishes the device's key packages too.
+        const e2e = await attachE2E(path, profile, c);
         console.log("listening");
         let left = o.count ?? Infinity;
         while (left > 0) {
           const f = await c.next();
           if (!f) break;
+          if (f.type === FrameType.Msg && e2e) {
+            const events = await e2e.device.receive(f.channel, f.payload);
+            for (const line of describeEvents(events)) console.log(line);
+            left -= events.filter((e) => e.kind === "message" || e.kind === "plaintext").length;
+            continue;
+          }
           console.log(describeFrame(f));
           if (f.type === FrameType.Msg) left--;
         }

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { CommuCatClient } from "../src/client/mod.ts";
+import type { CommuCatClient, E2EClient } from "../src/client/mod.ts";
 import { ServerError } from "../src/client/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import type { ConnectMode } from "../src/transport/mod.ts";
@@ -28,6 +28,13 @@ import {
   messageBody,
 } from "./client_session.ts";
 import type { ClientProfile } from "./client_profile.ts";
+import {
+  attachE2E,
+  describeEvents,
+  PLAINTEXT_BANNER,
+  safetyText,
+  usersOfDevices,
+} from "./client_e2e.ts";
 
 /** First wait after a take-over (doubles per quick repeat, up to {@link MAX_REPLACED_WAIT_MS}). */
 export const REPLACED_WAIT_MS = 2_000;
@@ -42,6 +49,8 @@ export interface ChatOptions {
   profilePath: string;
   mode?: ConnectMode;
   channel: number;
+  /** Plaintext-in-tunnel mode (bots, bridges) instead of end-to-end encryption. */
+  plaintext?: boolean;
 }
 
 /** Why a session ended, from the Error frame the server sent last (if any). */
@@ -63,12 +72,31 @@ export async function runChat(options: ChatOptions): Promise<void> {
   const profile = session.profile;
   let c: CommuCatClient | null = session.client;
   let quitting = false;
+  // End-to-end by default; re-attached (state re-read from the profile) on every reconnect, so a
+  // one-shot command that used the profile meanwhile is taken into account.
+  let e2e = null as E2EClient | null;
+  const attach = async (client: CommuCatClient) => {
+    e2e = options.plaintext ? null : await attachE2E(options.profilePath, profile, client);
+  };
+  try {
+    await attach(session.client);
+  } catch (error) {
+    fail("connect", error);
+  }
   console.log(
     `connected as ${profile.user_handle ?? profile.user_id} (device ${profile.device_id})`,
   );
+  if (e2e) {
+    console.log(
+      `* end-to-end encrypted (MLS, X-Wing); this device's fingerprint: ${await e2e!
+        .fingerprint()}`,
+    );
+  } else {
+    console.log(PLAINTEXT_BANNER);
+  }
   console.log(
     "commands: /friend <handle> | /friends | /join <channel> [device…] | /leave <channel> | " +
-      "/channel <n> | /quit",
+      "/channel <n> | /safety <handle> | /sync <channel> <handle…> | /quit",
   );
 
   // Prints deliveries; reconnects whenever a session ends (until /quit).
@@ -84,7 +112,17 @@ export async function runChat(options: ChatOptions): Promise<void> {
           reason = ended;
           continue;
         }
-        console.log(describeFrame(f));
+        if (f.type === FrameType.Msg && e2e) {
+          for (const line of describeEvents(await e2e.device.receive(f.channel, f.payload))) {
+            (line.startsWith("!") ? console.error : console.log)(line);
+          }
+          continue;
+        }
+        console.log(
+          f.type === FrameType.Msg
+            ? describeFrame(f).replace("] ", "] (plaintext) ")
+            : describeFrame(f),
+        );
       }
       if (quitting) return;
       c = null;
@@ -110,6 +148,7 @@ export async function runChat(options: ChatOptions): Promise<void> {
       if (quitting) return;
       try {
         c = (await connect(options.profilePath, { ...how, backoff: { maxMs: 10_000 } })).client;
+        await attach(c);
       } catch (error) {
         // Only a refusal (revoked device, unknown key) ends up here: retrying cannot help.
         fail("connect", error);
@@ -137,10 +176,24 @@ export async function runChat(options: ChatOptions): Promise<void> {
       try {
         const live = c;
         if (live === null) throw new Error("not connected (reconnecting); try again in a moment");
+        const secure = e2e as E2EClient | null;
         if (cmd === "/join") {
           channel = channelArgument(args[0]);
-          await live.join(channel, args.slice(1));
+          if (secure) {
+            const users = await usersOfDevices(profile, live, args.slice(1));
+            for (const line of describeEvents(await secure.open(channel, users))) console.log(line);
+          } else {
+            await live.join(channel, args.slice(1));
+          }
           console.log(`joined ${channel}`);
+        } else if (cmd === "/safety") {
+          if (!secure) throw new Error("plaintext mode: no end-to-end keys to compare");
+          console.log(await safetyText(secure, args[0]));
+        } else if (cmd === "/sync") {
+          if (!secure) throw new Error("plaintext mode: nothing to sync");
+          const events = await secure.sync(channelArgument(args[0]), args.slice(1));
+          for (const line of describeEvents(events)) console.log(line);
+          console.log(`synced ${args[0]}`);
         } else if (cmd === "/leave") {
           await live.leave(channelArgument(args[0]));
           console.log(`left ${args[0]}`);
@@ -150,6 +203,14 @@ export async function runChat(options: ChatOptions): Promise<void> {
           console.log(await friendsText(profile, live));
         } else if (cmd === "/channel") {
           channel = channelArgument(args[0]);
+        } else if (secure) {
+          if (!secure.device.hasGroup(channel)) {
+            throw new Error(
+              `no end-to-end conversation on channel ${channel} yet: /join ${channel} <device> ` +
+                `opens one (or wait for the other side's); --plaintext for plaintext mode`,
+            );
+          }
+          await secure.send(channel, messageBody(profile, line));
         } else {
           await live.send(channel, messageBody(profile, line));
         }

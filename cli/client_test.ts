@@ -148,8 +148,23 @@ Deno.test("client: the README's two-terminal chat works as written", async () =>
     await alice.type("still there?");
     await bob.out.waitFor(/\[5\] alice: still there\?/, "bob hears alice after reconnecting");
 
+    // End to end by default (docs/PROTOCOL.md §8): the chats said so, and bob's joined alice's
+    // MLS conversation; plaintext mode is available and visible as such on both sides.
+    assert.match(alice.out.text, /\* end-to-end encrypted \(MLS, X-Wing\)/);
+    assert.match(bob.out.text, /\* end-to-end conversation on channel 5 \(members: /);
+    const plain = await run("bob", "send", "--plaintext", "--channel", "5", "plain", "words");
+    assert.match(plain, /PLAINTEXT MODE/);
+    await alice.out.waitFor(/\[5\] \(plaintext\) bob: plain words/, "alice sees plaintext as such");
+
     assert.equal(await alice.quit(), 0, alice.err.text);
     assert.equal(await bob.quit(), 0, bob.err.text);
+
+    // Safety numbers: the same on both sides; each lists the other's device fingerprint.
+    const aliceSafety = await run("alice", "safety", "bob");
+    const bobSafety = await run("bob", "safety", "alice");
+    const number = /safety number with \w+: ((?:\d{5} ){11}\d{5})/;
+    assert.equal(number.exec(aliceSafety)?.[1], number.exec(bobSafety)?.[1], aliceSafety);
+    assert.match(aliceSafety, /bob device bob-1: ([0-9a-f]{4} ){7}[0-9a-f]{4}/);
   } finally {
     await srv.stop();
     // Cleanup only: a leftover temp directory must not hide the test's own failure.

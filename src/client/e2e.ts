@@ -94,20 +94,26 @@ export class KeyDirectory implements KeyPackageSource {
 
   /** The active devices of `userId` with their device keys. */
   async devices(userId: string): Promise<DirectoryDevice[]> {
-    const body = await this.#call("GET", `/api/e2e/devices/${encodeURIComponent(userId)}`);
+    return (await this.user(userId)).devices;
+  }
+
+  /** A user (by id or handle): its user id and active devices with their device keys. */
+  async user(userOrHandle: string): Promise<{ userId: string; devices: DirectoryDevice[] }> {
+    const body = await this.#call("GET", `/api/e2e/devices/${encodeURIComponent(userOrHandle)}`);
     type Row = {
       device_id: string;
       public_key: string;
       fingerprint: string;
       key_packages?: { one_time?: number; last_resort?: boolean };
     };
-    return ((body.devices as Row[] | undefined) ?? []).map((d) => ({
+    const devices = ((body.devices as Row[] | undefined) ?? []).map((d) => ({
       deviceId: d.device_id,
       publicKey: fromHex(d.public_key, 32),
       fingerprint: d.fingerprint,
       oneTime: d.key_packages?.one_time ?? 0,
       lastResort: d.key_packages?.last_resort ?? false,
     }));
+    return { userId: String(body.user_id ?? userOrHandle), devices };
   }
 }
 
@@ -273,15 +279,15 @@ export class E2EClient {
     return deviceFingerprint(this.device.identity.publicKey);
   }
 
-  /** The safety number of this user and `userId`, from the directory's device keys. */
-  async safetyNumber(userId: string): Promise<string> {
+  /** The safety number of this user and `userOrHandle`, from the directory's device keys. */
+  async safetyNumber(userOrHandle: string): Promise<string> {
     const [mine, theirs] = await Promise.all([
       this.directory.devices(this.client.session.userId),
-      this.directory.devices(userId),
+      this.directory.user(userOrHandle),
     ]);
     return await safetyNumber(
       { userId: this.client.session.userId, deviceKeys: mine.map((d) => d.publicKey) },
-      { userId, deviceKeys: theirs.map((d) => d.publicKey) },
+      { userId: theirs.userId, deviceKeys: theirs.devices.map((d) => d.publicKey) },
     );
   }
 }
