@@ -132,6 +132,20 @@ Deno.test({
       // Chat both ways with delivery states.
       await openChat(alice, "bob");
       await openChat(bob, "alice");
+      // End to end by default: both show the same safety number once the conversation is set up.
+      const safety = (page: Page) =>
+        page.waitForFunction(
+          () => {
+            const text = document.getElementById("chat-security")?.textContent ?? "";
+            return /Safety number: ((\d{5} ){11}\d{5})/.exec(text)?.[1] ?? false;
+          },
+          { timeout: 30_000 },
+        ).then((handle) => handle.jsonValue() as Promise<unknown>);
+      assert.equal(await safety(alice), await safety(bob));
+      assert.match(
+        await alice.$eval("#whoami", (w: any) => String(w.textContent)),
+        / · key ([0-9a-f]{4} ){7}[0-9a-f]{4}$/,
+      );
       await typeAndSubmit(alice, "chat-input", "hello bob");
       await waitForMessage(bob, "hello bob");
       await waitForState(alice, "hello bob", "delivered");
@@ -188,6 +202,19 @@ Deno.test({
       const userOf = async (id: string) => (await store.getDevice(id))!.userId;
       const channel = friendshipChannel(await userOf(a1), await userOf(b1));
       await until(async () => (await store.getRoute(channel))?.members.includes(a2) ?? false);
+      // …and to the friendship's MLS conversation: bob sends once his device has applied that
+      // commit (his chat counts 3 devices), so the message is in the epoch alice2 joined.
+      const secured = (page: Page, devices: number) =>
+        page.waitForFunction(
+          (n: number) =>
+            (document.getElementById("chat-security")?.textContent ?? "").includes(
+              `between ${n} devices`,
+            ),
+          { timeout: 30_000 },
+          devices,
+        );
+      await secured(alice2, 3);
+      await secured(bob, 3);
       await typeAndSubmit(bob, "chat-input", "to all your devices");
       await waitForMessage(alice2, "to all your devices");
       await screenshot(alice2, "5-paired-device-chat");

@@ -84,6 +84,10 @@ export class Friends {
         channel,
         online: previous.get(entry.user_id)?.online ?? false,
         typing: previous.get(entry.user_id)?.typing ?? false,
+        devices: theirs,
+        secure: previous.get(entry.user_id)?.secure ?? false,
+        members: previous.get(entry.user_id)?.members ?? 0,
+        safety: previous.get(entry.user_id)?.safety ?? null,
       });
       const members = [...myDevices, ...theirs].filter((d) => d !== this.#view.deviceId).sort();
       this.#join(client, channel, members);

@@ -59,7 +59,11 @@ function render(): void {
     $("status").textContent = "Not signed in";
     return show("register");
   }
-  $("whoami").textContent = `${view.handle} · ${view.deviceId}`;
+  $("whoami").textContent = `${view.handle} · ${view.deviceId}` +
+    (view.fingerprint ? ` · key ${view.fingerprint}` : "");
+  const keyChange = $("key-change");
+  keyChange.textContent = view.keyChange ?? "";
+  keyChange.hidden = view.keyChange === null;
   const status = $("status");
   const retryIn = retryAt === null ? null : Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
   status.textContent = CONNECTION_WORDS[view.connection] +
@@ -158,6 +162,12 @@ function renderChat(): void {
     : friend.online
     ? `${friend.handle} is online`
     : `${friend.handle} is away`;
+  const security = $("chat-security");
+  security.dataset.secure = String(friend.secure);
+  security.textContent = friend.secure
+    ? `End-to-end encrypted between ${friend.members} devices (MLS).` +
+      (friend.safety ? ` Safety number: ${friend.safety}` : "")
+    : "Setting up end-to-end encryption… messages wait until it is ready.";
   const log = $("log");
   log.replaceChildren();
   const ours = [...messages.values()].filter((m) => m.channel === openChannel)
@@ -166,6 +176,9 @@ function renderChat(): void {
     const item = el("li", "", message.mine ? "mine" : "theirs");
     item.dataset.id = message.id;
     item.append(el("span", message.mine ? "You" : message.from, "author"), el("p", message.text));
+    if (message.plaintext) {
+      item.append(el("span", "plaintext: not end-to-end encrypted", "plaintext"));
+    }
     if (message.mine && message.state) {
       const state = el("span", STATE_WORDS[message.state], "state");
       state.dataset.state = message.state;

@@ -25,6 +25,8 @@ export interface ChatMessage {
   at: number;
   /** Only for ours. */
   state?: DeliveryState;
+  /** Arrived in plaintext mode (not end-to-end encrypted: the server could read it). */
+  plaintext?: boolean;
 }
 
 /** A friend with the friendship's channel. */
@@ -35,6 +37,14 @@ export interface Friend {
   /** True while a live presence ping arrived recently. */
   online: boolean;
   typing: boolean;
+  /** The friend's active devices. */
+  devices: string[];
+  /** True once the end-to-end (MLS) conversation of the channel is set up on this device. */
+  secure: boolean;
+  /** Devices in that conversation (this one included). */
+  members: number;
+  /** Safety number of this user and the friend (docs/PROTOCOL.md §8), once known. */
+  safety: string | null;
 }
 
 /** A pending friend request. */
@@ -58,6 +68,10 @@ export interface ViewState {
   outgoing: FriendRequest[];
   devices: string[];
   pairCode: string | null;
+  /** This device's key fingerprint. */
+  fingerprint: string;
+  /** The last key change seen (a device's key differs from the one pinned), if any. */
+  keyChange: string | null;
 }
 
 /** Page → worker. */

@@ -11,11 +11,13 @@ import {
   choosePattern,
   type ClientOptions,
   CommuCatClient,
+  E2EClient,
   ServerError,
 } from "../src/client/mod.ts";
+import type { E2EEvent } from "../src/e2e/mod.ts";
 import { fromHex, toHex } from "../src/crypto/bytes.ts";
 import { type DecodedFrame, FrameType } from "../src/proto/mod.ts";
-import { type Identity, loadIdentity, saveIdentity } from "./keystore.ts";
+import { type Identity, IndexedDbE2EStore, loadIdentity, saveIdentity } from "./keystore.ts";
 import type { ChatMessage, Command, Event, ViewState } from "./messages.ts";
 import { Friends } from "./friends.ts";
 import { api, explainConnectError, UserFacingError } from "./rest.ts";
@@ -56,8 +58,21 @@ const view: ViewState = {
   outgoing: [],
   devices: [],
   pairCode: null,
+  fingerprint: "",
+  keyChange: null,
 };
 const friends = new Friends(view, () => publishView());
+
+/**
+ * End-to-end encryption (docs/PROTOCOL.md §8): the MLS state lives in this worker and its
+ * IndexedDB (sealed, keystore.ts). Each friendship channel is one MLS group of both users'
+ * devices; the device with the smallest id creates it, the others join from its Welcome.
+ */
+let e2e: E2EClient | null = null;
+const e2eStore = new IndexedDbE2EStore();
+/** channel → the device set its group was last set up or synced for. */
+const synced = new Map<number, string>();
+let securing = false;
 
 function publishView(): void {
   post({ event: "view", view: structuredClone(view) });
@@ -160,14 +175,24 @@ async function established(c: CommuCatClient): Promise<void> {
   view.problem = null;
   publishView();
   const token = c.session.sessionId;
-  const refresh = () => friends.refresh(c, token).catch(fail);
+  e2e = await E2EClient.attach(c, {
+    store: e2eStore,
+    deviceId: identity!.deviceId,
+    devicePrivateKey: identity!.privateKey,
+    rest: { url: location.origin },
+  });
+  view.fingerprint = await e2e.fingerprint();
+  publishView();
+  const refresh = () => friends.refresh(c, token).then(() => secure(c)).catch(fail);
   await refresh();
   for (const message of outbox.values()) transmit(c, message);
   const ping = () => friends.ping(c);
   ping();
   const timers = [setInterval(refresh, REFRESH_MS), setInterval(ping, PRESENCE_PING_MS)];
   try {
-    for (let frame = await c.next(); frame !== null; frame = await c.next()) receive(c, frame);
+    for (let frame = await c.next(); frame !== null; frame = await c.next()) {
+      await receive(c, frame);
+    }
   } finally {
     timers.forEach(clearInterval);
     for (const message of outbox.values()) message.state = "waiting";
@@ -175,15 +200,99 @@ async function established(c: CommuCatClient): Promise<void> {
   }
 }
 
-function receive(c: CommuCatClient, frame: DecodedFrame): void {
+/**
+ * Sets up the MLS conversation of each friendship (creator: the smallest device id of both users'
+ * active devices) and keeps its membership in line with the devices (paired ones added, revoked
+ * ones removed, by the committer). A failure (say, a device without key packages yet) is retried
+ * at the next refresh.
+ */
+async function secure(c: CommuCatClient): Promise<void> {
+  const e = e2e;
+  if (e === null || c.closed || securing) return;
+  securing = true;
+  try {
+    for (const friend of view.friends) {
+      const set = [...new Set([...view.devices, ...friend.devices])].sort();
+      const key = set.join(",");
+      if (synced.get(friend.channel) !== key) {
+        synced.set(friend.channel, key);
+        try {
+          if (!e.device.hasGroup(friend.channel)) {
+            if (set[0] === view.deviceId) await e.open(friend.channel, [friend.userId]);
+          } else {
+            for (const event of await e.sync(friend.channel, [friend.userId])) note(event);
+          }
+          friend.safety = await e.safetyNumber(friend.userId);
+        } catch {
+          synced.delete(friend.channel);
+        }
+      }
+      friend.secure = e.device.hasGroup(friend.channel);
+      friend.members = friend.secure ? e.device.members(friend.channel).length : 0;
+    }
+  } finally {
+    securing = false;
+  }
+  flushOutbox(c);
+  publishView();
+}
+
+/** Shows what a person must know about keys: a changed device key. */
+function note(event: E2EEvent): void {
+  if (event.kind === "key_changed") {
+    view.keyChange = `The key of device ${event.deviceId} changed (${event.before} → ` +
+      `${event.after}). Compare your safety numbers again.`;
+  }
+}
+
+function flushOutbox(c: CommuCatClient): void {
+  for (const message of outbox.values()) {
+    if (message.state === "waiting") transmit(c, message);
+  }
+}
+
+/** Encrypts `text` for `channel`'s conversation and sends it. */
+async function sendSecure(c: CommuCatClient, channel: number, text: string) {
+  const e = e2e;
+  if (e === null || !e.device.hasGroup(channel)) throw new Error("no conversation yet");
+  return await c.send(channel, await e.device.encrypt(channel, new TextEncoder().encode(text)));
+}
+
+async function receive(c: CommuCatClient, frame: DecodedFrame): Promise<void> {
   if (frame.type === FrameType.Typing) {
     friends.onLive(frame.channel, (frame.control ?? {}) as Record<string, unknown>);
     return;
   }
   if (frame.type !== FrameType.Msg) return;
+  const events: E2EEvent[] = e2e
+    ? await e2e.device.receive(frame.channel, frame.payload)
+    : [{ kind: "plaintext", channel: frame.channel, data: frame.payload }];
+  for (const event of events) {
+    if (event.kind === "message" || event.kind === "plaintext") {
+      onBody(c, frame.channel, event.data, event.kind === "plaintext");
+    } else if (event.kind === "joined" || event.kind === "membership") {
+      const friend = view.friends.find((f) => f.channel === frame.channel);
+      if (friend && e2e!.device.hasGroup(frame.channel)) {
+        friend.secure = true;
+        friend.members = e2e!.device.members(frame.channel).length;
+        e2e!.safetyNumber(friend.userId).then((n) => {
+          friend.safety = n;
+          publishView();
+        }, () => {});
+      }
+      flushOutbox(c);
+      publishView();
+    } else if (event.kind === "key_changed") {
+      note(event);
+      publishView();
+    }
+  }
+}
+
+function onBody(c: CommuCatClient, channel: number, data: Uint8Array, plaintext: boolean): void {
   let body: Record<string, unknown>;
   try {
-    body = JSON.parse(new TextDecoder().decode(frame.payload));
+    body = JSON.parse(new TextDecoder().decode(data));
   } catch {
     return; // not one of ours: another client's encoding
   }
@@ -204,19 +313,20 @@ function receive(c: CommuCatClient, frame: DecodedFrame): void {
   const mine = body.from === view.handle;
   if (!mine) {
     // Delivered to this device: tell the author (at-least-once, so repeat it for a repeat).
-    c.send(frame.channel, JSON.stringify({ kind: "receipt", ids: [body.id], by: view.handle }))
+    sendSecure(c, channel, JSON.stringify({ kind: "receipt", ids: [body.id], by: view.handle }))
       .catch(() => {});
-    friends.onLive(frame.channel, { typing: false });
+    friends.onLive(channel, { typing: false });
   }
   if (messages.has(body.id)) return;
   const message: ChatMessage = {
     id: body.id,
-    channel: frame.channel,
+    channel,
     from: String(body.from),
     mine,
     text: body.text,
     at: Number(body.at) || Date.now(),
     state: mine ? "acknowledged" : undefined,
+    plaintext: plaintext || undefined,
   };
   messages.set(message.id, message);
   publishMessages([message]);
@@ -230,15 +340,11 @@ function transmit(c: CommuCatClient, message: ChatMessage): void {
     text: message.text,
     at: message.at,
   });
-  let request;
-  try {
-    request = c.send(message.channel, payload);
-  } catch {
-    return; // closed: stays in the outbox
-  }
+  // End to end only: until the channel's conversation is set up the message waits in the outbox.
+  if (e2e === null || !e2e.device.hasGroup(message.channel) || c.closed) return;
   message.state = "sent";
   publishMessages([message]);
-  request.then(() => {
+  sendSecure(c, message.channel, payload).then(() => {
     if (message.state === "sent") message.state = "acknowledged";
     publishMessages([message]);
   }, (error) => {
