@@ -19,6 +19,7 @@ import {
   type KeyPackageSource,
   type KeyPackageUpload,
   safetyNumber,
+  toBase64,
 } from "../e2e/mod.ts";
 import { fromHex, nobleEd25519 } from "../crypto/mod.ts";
 import { type DecodedFrame, FrameType } from "../proto/mod.ts";
@@ -84,6 +85,15 @@ export class KeyDirectory implements KeyPackageSource {
   async upload(keyPackages: KeyPackageUpload[]): Promise<number> {
     const body = await this.#call("POST", "/api/e2e/key-packages", { key_packages: keyPackages });
     return Number(body.available ?? 0);
+  }
+
+  /** Hands an MLS Welcome to one device (`POST /api/e2e/welcome`): a Msg on `channel`. */
+  async sendWelcome(deviceId: string, channel: number, welcome: Uint8Array): Promise<void> {
+    await this.#call("POST", "/api/e2e/welcome", {
+      device_id: deviceId,
+      channel,
+      welcome: toBase64(welcome),
+    });
   }
 
   /** Takes one key package of `deviceId` (a one-time one is consumed). */
@@ -205,9 +215,8 @@ export class E2EClient {
     if (this.device.hasGroup(channel)) return await this.sync(channel, userIds);
     const devices = await this.#expected(userIds);
     await this.client.join(channel, devices.map((d) => d.deviceId));
-    for (const payload of await this.device.createGroup(channel, devices, this.directory)) {
-      await this.client.send(channel, payload);
-    }
+    const [welcome] = await this.device.createGroup(channel, devices, this.directory);
+    if (welcome) await this.#welcome(devices, channel, welcome);
     return [];
   }
 
@@ -238,9 +247,14 @@ export class E2EClient {
       await this.client.send(channel, commit);
       // New devices join the route after the commit went out: they never see it.
       await this.client.join(channel, added.map((d) => d.deviceId));
-      if (welcome) await this.client.send(channel, welcome);
+      if (welcome) await this.#welcome(added, channel, welcome);
     }
     return events;
+  }
+
+  /** The Welcome goes to each new device alone (the other members have no use for it). */
+  async #welcome(devices: DirectoryEntry[], channel: number, welcome: Uint8Array): Promise<void> {
+    for (const d of devices) await this.directory.sendWelcome(d.deviceId, channel, welcome);
   }
 
   /** Sends `data` end to end on `channel` (`no_group` when the conversation is not open). */

@@ -1,36 +1,29 @@
 /**
- * The payload of an end-to-end encrypted `Msg`: a 5-byte marker (`00 'E' '2' 'E'` and format
- * version 1) followed by one encoded MLSMessage (PrivateMessage for application data and commits,
- * Welcome for new members). A payload without the marker is plaintext-in-tunnel (bots, bridges),
- * which clients show as such. Application data inside MLS is padded to a size bucket so the server
- * sees only coarse sizes.
+ * The payload of an end-to-end encrypted `Msg` is one encoded MLSMessage (RFC 9420 §6: version
+ * `mls10` = 0x0001, then its wire format 1–5): a PrivateMessage for application data and commits, a
+ * Welcome for new members. Anything else is plaintext-in-tunnel (bots, bridges), which clients show
+ * as such; no text or JSON payload starts with a 0x00 byte. Application data inside MLS is padded
+ * to a size bucket so the server sees only coarse sizes.
  *
  * @module
  */
 import { E2EError } from "./errors.ts";
 
-/** The marker every E2E payload starts with. */
-export const E2E_MARKER: Uint8Array = new Uint8Array([0x00, 0x45, 0x32, 0x45, 0x01]);
-
-/** True when `payload` carries an MLS message (else it is plaintext mode). */
+/** True when `payload` looks like an MLSMessage (else it is plaintext mode). */
 export function isE2EPayload(payload: Uint8Array): boolean {
-  if (payload.length < E2E_MARKER.length) return false;
-  for (let i = 0; i < E2E_MARKER.length; i++) if (payload[i] !== E2E_MARKER[i]) return false;
-  return true;
+  return payload.length >= 4 && payload[0] === 0x00 && payload[1] === 0x01 &&
+    payload[2] === 0x00 && payload[3] >= 1 && payload[3] <= 5;
 }
 
-/** Wraps an encoded MLSMessage. */
+/** The Msg payload of an encoded MLSMessage (the message itself). */
 export function wrapMls(message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(E2E_MARKER.length + message.length);
-  out.set(E2E_MARKER);
-  out.set(message, E2E_MARKER.length);
-  return out;
+  return message;
 }
 
 /** The MLSMessage bytes of an E2E payload. */
 export function unwrapMls(payload: Uint8Array): Uint8Array {
   if (!isE2EPayload(payload)) throw new E2EError("bad_message", "not an end-to-end payload");
-  return payload.subarray(E2E_MARKER.length);
+  return payload;
 }
 
 /** Padded sizes: powers of two from 128 bytes, then steps of 16 KiB. */
