@@ -1,0 +1,142 @@
+/**
+ * End-to-end encryption through a real server (in-process, TLS): devices publish key packages to
+ * the key directory, open an MLS conversation on a channel, chat; a newly paired device is added
+ * and cannot read what came before; a revoked device is removed and cannot read what follows; what
+ * the server stores holds no plaintext.
+ */
+import assert from "node:assert/strict";
+import { CommuCatClient, E2EClient, type E2EDelivery } from "../src/client/mod.ts";
+import { type E2EEvent, MemoryE2EStore } from "../src/e2e/mod.ts";
+import { fromHex, publicFromSeed } from "../src/crypto/mod.ts";
+import { api, befriend } from "./helpers/api.ts";
+import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
+import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
+
+async function attach(srv: TestServer, device: TestDevice, certificate?: string) {
+  const client = await CommuCatClient.connect(
+    connectOptions(srv, device, certificate ? { certificate } : {}),
+  );
+  const store = new MemoryE2EStore();
+  const e2e = await E2EClient.attach(client, {
+    store,
+    deviceId: device.deviceId,
+    devicePrivateKey: device.privateKey,
+    rest: { url: srv.url, caCerts: [srv.certificatePem] },
+  });
+  return { client, e2e, store };
+}
+
+/** Reads deliveries until one has an event of `kind`; returns every event read on the way. */
+async function until(e2e: E2EClient, kind: E2EEvent["kind"]): Promise<E2EEvent[]> {
+  const seen: E2EEvent[] = [];
+  while (true) {
+    const delivery: E2EDelivery | null = await e2e.next();
+    assert.ok(delivery, `connection closed while waiting for ${kind}`);
+    seen.push(...delivery.events);
+    if (delivery.events.some((e) => e.kind === kind)) return seen;
+  }
+}
+
+/** Pairs a new device to `owner`'s user (pair code, claim): its identity and certificate. */
+async function pair(srv: TestServer, owner: CommuCatClient) {
+  const issued = await api(srv, "POST", "/api/pair", { as: owner });
+  assert.equal(issued.status, 200, issued.text);
+  const claim = await api(srv, "POST", "/api/pair/claim", {
+    json: { pair_code: issued.body!.pair_code },
+  });
+  assert.equal(claim.status, 200, claim.text);
+  const c = claim.body!;
+  const match = /"device_certificate":(\{[^{}]*\})/.exec(claim.text);
+  assert.ok(match, "claim response carries device_certificate");
+  const privateKey = fromHex(String(c.private_key), 32);
+  const device: TestDevice = {
+    deviceId: String(c.device_id),
+    privateKey,
+    publicKey: publicFromSeed(privateKey),
+    handle: String((c.user as Record<string, unknown>).handle),
+  };
+  return { device, certificate: match[1] };
+}
+
+function texts(events: E2EEvent[]): string[] {
+  return events.flatMap((e) =>
+    e.kind === "message" ? [`${e.sender}:${new TextDecoder().decode(e.data)}`] : []
+  );
+}
+
+Deno.test("e2e through a server: chat, a paired device added, a revoked device removed, no plaintext stored", async () => {
+  const srv = await startTestServer();
+  const open: CommuCatClient[] = [];
+  try {
+    const alice = newDevice("alice");
+    const bob = newDevice("bob");
+    const a = await attach(srv, alice);
+    const b = await attach(srv, bob);
+    open.push(a.client, b.client);
+    await befriend(srv, a.client, b.client);
+
+    const CHANNEL = 41;
+    await a.e2e.open(CHANNEL, [b.client.session.userId]);
+    assert.equal((await until(b.e2e, "joined")).at(-1)?.kind, "joined");
+    await a.e2e.send(CHANNEL, "top secret hello");
+    assert.deepEqual(texts(await until(b.e2e, "message")), [`${alice.deviceId}:top secret hello`]);
+    await b.e2e.send(CHANNEL, "secret reply");
+    assert.deepEqual(texts(await until(a.e2e, "message")), [`${bob.deviceId}:secret reply`]);
+
+    // Both see the same safety number; fingerprints are the directory's.
+    assert.equal(
+      await a.e2e.safetyNumber(b.client.session.userId),
+      await b.e2e.safetyNumber(a.client.session.userId),
+    );
+
+    // bob pairs a second device (same user): alice, the committer, adds it on sync.
+    const { device: bob2, certificate } = await pair(srv, b.client);
+    const b2 = await attach(srv, bob2, certificate);
+    open.push(b2.client);
+    assert.equal(b2.client.session.userId, b.client.session.userId);
+    await a.e2e.sync(CHANNEL, [b.client.session.userId]);
+    assert.equal((await until(b.e2e, "membership")).at(-1)?.kind, "membership");
+    assert.equal((await until(b2.e2e, "joined")).at(-1)?.kind, "joined");
+    await a.e2e.send(CHANNEL, "hello both bobs");
+    assert.deepEqual(texts(await until(b2.e2e, "message")), [`${alice.deviceId}:hello both bobs`]);
+    assert.deepEqual(texts(await until(b.e2e, "message")), [`${alice.deviceId}:hello both bobs`]);
+
+    // bob-2 is revoked: the next sync removes it; it cannot read what follows.
+    b2.client.close();
+    const revoked = await api(srv, "POST", "/api/devices/revoke", {
+      as: b.client,
+      json: { device_id: bob2.deviceId },
+    });
+    assert.ok(revoked.status < 300, `revoke: ${revoked.status} ${revoked.text}`);
+    await a.e2e.sync(CHANNEL, [b.client.session.userId]);
+    const removal = await until(b.e2e, "membership");
+    const change = removal.find((e) => e.kind === "membership");
+    assert.ok(change?.kind === "membership" && change.removed.includes(bob2.deviceId));
+    await a.e2e.send(CHANNEL, "after revocation");
+    assert.deepEqual(texts(await until(b.e2e, "message")), [`${alice.deviceId}:after revocation`]);
+    assert.deepEqual(
+      a.e2e.device.members(CHANNEL).map((m) => m.deviceId).sort(),
+      [alice.deviceId, bob.deviceId].sort(),
+    );
+
+    // What the server stored for this conversation holds no plaintext: bob is offline now, so
+    // what alice sends sits in bob's offline queue; scan every queued row's bytes.
+    b.client.close();
+    await b.client.finished;
+    await a.e2e.send(CHANNEL, "queued secret words");
+    const rows = await srv.server.store.loadOfflineQueue(bob.deviceId, {
+      limit: 1000,
+      now: new Date(),
+    });
+    assert.ok(rows.length > 0, "something was queued for bob");
+    for (const row of rows) {
+      const raw = new TextDecoder("latin1").decode(row.payload);
+      for (const secret of ["queued secret", "top secret", "secret reply", "after revocation"]) {
+        assert.ok(!raw.includes(secret), `plaintext "${secret}" in a stored row`);
+      }
+    }
+  } finally {
+    for (const c of open) c.close();
+    await srv.stop();
+  }
+});
