@@ -632,6 +632,18 @@ export class E2EDevice {
         reason: "already in this group",
       }];
     }
+    if (
+      existing && !sameBytes(existing.groupContext.groupId, state.groupContext.groupId) &&
+      compareBytes(state.groupContext.groupId, existing.groupContext.groupId) > 0
+    ) {
+      // Two members opened the channel's conversation at once: every member keeps the group
+      // with the smaller id, so all of them end up in the same one.
+      return [{
+        kind: "ignored",
+        channel,
+        reason: "a concurrent conversation on this channel (the one with the smaller id is kept)",
+      }];
+    }
     // One-time key packages are used once: their private keys go now, so a replayed Welcome
     // can never be opened again. A last-resort one stays (a replay then hits the check above).
     if (!mine.stored.lastResort) await this.#store.delete(mine.key);
@@ -698,6 +710,14 @@ export class E2EDevice {
     this.#seen.set(channel, seen);
     await this.#store.put(`seen/${channel}`, utf8(JSON.stringify(seen)));
   }
+}
+
+/** Lexicographic order of two byte strings. */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return a.length - b.length;
 }
 
 function refFromStoreKey(storeKey: string): Uint8Array {

@@ -223,3 +223,18 @@ Deno.test("e2e: state survives a restart; key changes and safety numbers", async
   );
   assert.match(await deviceFingerprint(alice.entry.publicKey), /^([0-9a-f]{4} ){7}[0-9a-f]{4}$/);
 });
+
+Deno.test("e2e: two members opening one channel at once converge on the group with the smaller id", async () => {
+  const dir = new Directory();
+  const alice = await newDevice("alice-1");
+  const bob = await newDevice("bob-1");
+  await dir.publish(alice.device);
+  await dir.publish(bob.device);
+  const [fromAlice] = await alice.device.createGroup(21, [bob.entry], dir);
+  const [fromBob] = await bob.device.createGroup(21, [alice.entry], dir);
+  await alice.device.receive(21, fromBob);
+  await bob.device.receive(21, fromAlice);
+  assert.deepEqual(alice.device.epochAuthenticator(21), bob.device.epochAuthenticator(21));
+  const m = await bob.device.encrypt(21, text("same group"));
+  assert.deepEqual(messages(await alice.device.receive(21, m)), ["bob-1:same group"]);
+});
