@@ -17,7 +17,7 @@ import {
 import type { FecCodec, FecReceiver } from "./fec.ts";
 
 /** Largest batch object (the endpoint batches at most 64 KiB of units plus framing). */
-const MAX_OBJECT = 128 * 1024;
+export const MAX_FEC_OBJECT = 128 * 1024;
 
 /**
  * Symbol size for an object: about 16 source symbols (so packets spread over
@@ -46,17 +46,21 @@ export function raptorqCodec(
     async encode(objectId, object, overhead) {
       const e = await start();
       if (closed) throw new Error("fec codec closed");
-      return await new FecEncoder(e, { maxTransferLength: MAX_OBJECT }).encode(objectId, object, {
-        repairOverhead: overhead,
-        symbolSize: symbolSizeFor(object.length),
-      });
+      return await new FecEncoder(e, { maxTransferLength: MAX_FEC_OBJECT }).encode(
+        objectId,
+        object,
+        {
+          repairOverhead: overhead,
+          symbolSize: symbolSizeFor(object.length),
+        },
+      );
     },
     receiver(): FecReceiver {
       let decoder: FecDecoder | null = null;
       return {
         async push(packet) {
           decoder ??= new FecDecoder(await start(), {
-            maxTransferLength: MAX_OBJECT,
+            maxTransferLength: MAX_FEC_OBJECT,
             maxObjects: 64,
             maxBufferedBytes: 8 * 1024 * 1024,
           });

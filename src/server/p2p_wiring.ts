@@ -11,13 +11,7 @@
  */
 import { type ApiDeps, ApiError, type ApiP2p, authenticate, problem } from "../api/mod.ts";
 import { toHex } from "../crypto/mod.ts";
-import {
-  DEFAULT_SYMBOL_SIZE,
-  FecEncoder,
-  type RaptorqEngine,
-  RaptorqFecCodec,
-  WorkerRaptorq,
-} from "../fec/mod.ts";
+import { FecEncoder, type RaptorqEngine, WorkerRaptorq } from "../fec/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import {
   AssistRateLimitedError,
@@ -28,6 +22,7 @@ import {
   ProbeBook,
   type RelayIdentity,
 } from "../p2p/mod.ts";
+import { MAX_FEC_OBJECT, symbolSizeFor } from "../multipath/mod.ts";
 import type { AccessPolicy } from "../router/mod.ts";
 import type { Listener, TransportDescriptor } from "../transport/listener.ts";
 
@@ -68,12 +63,6 @@ export function configuredTransports(
 /** The built P2P part. */
 export interface P2pWiring {
   readonly engine: RaptorqEngine;
-  /**
-   * The RaptorQ codec for multipath sessions (the `FecCodec` port): the
-   * shared Worker, the server's symbol size and decoder bounds; its packets
-   * count in `commucat_security_fec_packets_total`.
-   */
-  readonly fecCodec: RaptorqFecCodec;
   /** For {@link ApiDeps.p2p}. */
   readonly api: ApiP2p;
   /** Builds the relay once the API's dependencies exist (it authenticates like the API). */
@@ -83,8 +72,8 @@ export interface P2pWiring {
   close(): void;
 }
 
-/** Largest FEC object the server's sessions use (a batch of ciphertexts). */
-const MAX_OBJECT_BYTES = 1 << 20;
+/** Largest symbol the multipath sessions use (`symbolSizeFor` never exceeds it). */
+const MAX_SYMBOL_SIZE = symbolSizeFor(MAX_FEC_OBJECT);
 
 /** Builds the P2P part. */
 export function wireP2p(p: P2pParts): P2pWiring {
@@ -93,21 +82,16 @@ export function wireP2p(p: P2pParts): P2pWiring {
   const assist = new AssistService({
     transports: () => configuredTransports(p.listeners, p.websocketPath),
     livePaths: (deviceId) => [...(p.livePaths?.(deviceId) ?? []), ...book.paths(deviceId)],
-    encoder: new FecEncoder(engine, { maxTransferLength: MAX_OBJECT_BYTES }),
-    fec: { symbolSize: DEFAULT_SYMBOL_SIZE, maxObjectBytes: MAX_OBJECT_BYTES },
+    encoder: new FecEncoder(engine, { maxTransferLength: MAX_FEC_OBJECT }),
+    // What the multipath sessions' codec does (src/multipath/raptorq.ts), so the plan is theirs.
+    fec: { symbolSize: MAX_SYMBOL_SIZE, symbolSizeFor, maxObjectBytes: MAX_FEC_OBJECT },
     keepaliveIntervalSeconds: p.keepaliveIntervalSeconds,
     onAssist: () => p.metrics.p2p.assisted(),
   });
   let relay: P2pRelay | null = null;
   let prober: PathProber | null = null;
-  const fecCodec = new RaptorqFecCodec(engine, {
-    symbolSize: DEFAULT_SYMBOL_SIZE,
-    limits: { maxTransferLength: MAX_OBJECT_BYTES },
-    onEncoded: (n) => p.metrics.upstreamCounter("securityFecPackets").inc(n),
-  });
   return {
     engine,
-    fecCodec,
     api: {
       prologueHex: toHex(new TextEncoder().encode(p.prologue)),
       async assist(deviceId, request) {
