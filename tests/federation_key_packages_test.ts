@@ -154,6 +154,24 @@ Deno.test("federation key packages: a federated friend takes one through its ser
     const notice = JSON.parse(fromUtf8((await nextOfType(ca, FrameType.GroupEvent)).payload));
     assert.equal(notice.type, "friend_request_accepted");
 
+    // A Welcome for bob's device alone, relayed by a.test as a signed event.
+    const welcome = new Uint8Array([0, 1, 0, 3, 7, 7, 7]);
+    const welcomeBody = {
+      device_id: `${bob.deviceId}@b.test`,
+      channel: 800,
+      welcome: encodeBase64(welcome),
+    };
+    const relayed = await api(serverA, "POST", "/api/e2e/welcome", { as: ca, json: welcomeBody });
+    assert.equal(relayed.status, 202, relayed.text);
+    const arrived = await nextOfType(cb, FrameType.Msg);
+    assert.equal(arrived.channel, 800);
+    assert.deepEqual(arrived.payload, welcome);
+    assertProblem(
+      await api(serverA, "POST", "/api/e2e/welcome", { as: cc, json: welcomeBody }),
+      404,
+      "device not found",
+    );
+
     // The friend's devices, with fingerprints and stock, through a.test.
     const listed = await api(serverA, "GET", `/api/e2e/devices/${bob.handle}@b.test`, { as: ca });
     assert.equal(listed.status, 200, listed.text);

@@ -139,6 +139,8 @@ export interface ApiFederation {
       detail: string;
     }
   >;
+  /** Queues `frame` for devices of other domains (signed relay events); absent → 501. */
+  relay?(fromDevice: string, members: string[], frame: Frame): Promise<void>;
   /** The devices of `handle` on `domain` from that domain's server; absent → 501. */
   listDevices?(
     caller: UserRecord,

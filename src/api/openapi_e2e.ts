@@ -107,6 +107,7 @@ export const E2E_OPERATIONS: Record<string, OperationDoc> = {
     },
     errors: {
       404: "device unknown, inactive or not reachable by the caller",
+      501: "a device of another domain, and federation is not enabled",
       413: `welcome over ${MAX_WELCOME_BYTES} bytes`,
       429: "the device's offline queue (or the caller's share) is full",
     },

@@ -2,7 +2,8 @@
  * `POST /api/e2e/welcome`: hands an MLS Welcome to one device — the device
  * a commit just added to a group — as a `Msg` frame on the group's channel,
  * live or through its offline queue (at-least-once, durable before the
- * answer). Other members never see it. The server checks only that the
+ * answer; a device of another domain gets it as a signed federation relay
+ * event, checked by its home server). Other members never see it. The server checks only that the
  * bytes are an `MLSMessage` carrying a Welcome; their content is encrypted
  * to the new member's KeyPackage.
  *
@@ -32,6 +33,24 @@ export const welcomeBody = z.object({
   ),
 });
 
+/**
+ * True when `userId` has a federated friend on `domain`: a `handle@domain`
+ * entry in its friends list with an accepted request between them (the
+ * routing rule for remote members, docs/PROTOCOL.md §6).
+ */
+async function hasFederatedFriendAt(deps: ApiDeps, userId: string, domain: string) {
+  for (const entry of await deps.store.getFriends(userId)) {
+    const at = entry.userId.lastIndexOf("@");
+    if (at <= 0 || entry.userId.slice(at + 1).toLowerCase() !== domain) continue;
+    const [out, back] = await Promise.all([
+      deps.store.getFriendRequest(userId, entry.userId),
+      deps.store.getFriendRequest(entry.userId, userId),
+    ]);
+    if (out?.status === "accepted" || back?.status === "accepted") return true;
+  }
+  return false;
+}
+
 /** POST /api/e2e/welcome: 202 `{device_id, channel}` once delivered or queued durably. */
 export async function sendWelcome(deps: ApiDeps, request: Request): Promise<Response> {
   const caller = await authenticate(deps, request);
@@ -48,15 +67,28 @@ export async function sendWelcome(deps: ApiDeps, request: Request): Promise<Resp
   if (welcome.length <= 4 || WELCOME_HEADER.some((b, i) => welcome[i] !== b)) {
     throw new ApiError(400, "welcome: not an MLSMessage carrying a Welcome");
   }
+  const frame = { type: FrameType.Msg, channel: body.channel, sequence: 0, payload: welcome };
+  const at = body.device_id.lastIndexOf("@");
+  const domain = at > 0 ? body.device_id.slice(at + 1).toLowerCase() : "";
+  if (at > 0 && domain !== deps.domain.toLowerCase()) {
+    // A device of another domain: a signed relay event; its home server checks the friendship.
+    const relay = deps.federation?.relay;
+    if (relay === undefined) throw new ApiError(501, "federation is not enabled on this server");
+    if (!(await hasFederatedFriendAt(deps, caller.user.userId, domain))) {
+      throw new ApiError(404, "device not found");
+    }
+    try {
+      await relay.call(deps.federation, caller.device.deviceId, [body.device_id], frame);
+    } catch {
+      throw new ApiError(503, "could not queue the welcome for its domain, try again later");
+    }
+    return json({ device_id: body.device_id, channel: body.channel }, 202);
+  }
   if (!(await mayAddressDevice(deps, caller, body.device_id))) {
     throw new ApiError(404, "device not found");
   }
   try {
-    await deps.deliverToDevice(
-      body.device_id,
-      { type: FrameType.Msg, channel: body.channel, sequence: 0, payload: welcome },
-      caller.user.userId,
-    );
+    await deps.deliverToDevice(body.device_id, frame, caller.user.userId);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === "queue_full") throw new ApiError(429, "the device's offline queue is full");
