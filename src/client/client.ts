@@ -72,7 +72,7 @@ import {
   PathKeys,
   RAPTORQ_CAPABILITY,
 } from "../multipath/mod.ts";
-import { MultipathChannel, type PathSlotStatus } from "./multipath.ts";
+import { MultipathChannel, type PathSlotStatus, type PathTarget } from "./multipath.ts";
 
 /** A delivery ack goes out this long after the first unacknowledged frame, if nothing carried it. */
 const ACK_DELAY_MS = 20;
@@ -134,7 +134,7 @@ export interface ClientOptions {
    * Run a multipath session (PROTOCOL.md "Multipath"): the modes of the
    * paths to attach besides the first (`mode`). Empty or absent: one path.
    */
-  paths?: ConnectMode[];
+  paths?: PathTarget[];
   /** FEC policy of a multipath session (`auto`, `off`, `duplicate`, `raptorq[:overhead]`). */
   fecPolicy?: string;
   /** RaptorQ codec for a multipath session (without it, `raptorq` means duplicate). */

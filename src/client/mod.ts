@@ -10,3 +10,4 @@ export * from "./calls.ts";
 export * from "./transport.ts";
 export * from "./e2e.ts";
 export * from "./cover.ts";
+export * from "./multipath.ts";

@@ -31,8 +31,8 @@ export interface MultipathChannelOptions {
   connectPath?: string;
   caCerts?: string[];
   httpClient?: Deno.HttpClient;
-  /** Modes of the paths to attach besides the first one. */
-  extraPaths: ConnectMode[];
+  /** The paths to attach besides the first one: a mode, or a mode and a URL of its own. */
+  extraPaths: PathTarget[];
   /** Per frame class (`default` for all). */
   policy?: Record<string, FecPolicy>;
   fec?: FecCodec;
@@ -41,6 +41,9 @@ export interface MultipathChannelOptions {
   /** Called whenever a path comes or goes. */
   onPaths?(paths: PathSlotStatus[]): void;
 }
+
+/** Where an extra path goes: a mode (to the session's URL) or a mode and its own URL. */
+export type PathTarget = ConnectMode | { mode: ConnectMode; url: string };
 
 /** One wanted path and where it stands. */
 export interface PathSlotStatus {
@@ -56,6 +59,7 @@ export interface PathSlotStatus {
 
 interface Slot {
   mode: ConnectMode;
+  url: string;
   state: "up" | "attaching" | "down";
   attaches: number;
   pathId: number;
@@ -108,8 +112,9 @@ export class MultipathChannel implements ClientChannel {
       onFatal: () => this.close(),
       onPathEnd: (id, _end, detail) => this.#pathEnded(id, detail),
     });
-    this.#slots = [primary.mode, ...options.extraPaths].map((mode) => ({
-      mode,
+    this.#slots = [primary.mode, ...options.extraPaths].map((target) => ({
+      mode: typeof target === "string" ? target : target.mode,
+      url: typeof target === "string" ? options.url : target.url,
       state: "down",
       attaches: 0,
       pathId: -1,
@@ -278,7 +283,7 @@ export class MultipathChannel implements ClientChannel {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       channel = await openChannel({
-        url: this.#options.url,
+        url: slot.url,
         connectPath: this.#options.connectPath,
         mode: slot.mode,
         caCerts: this.#options.caCerts,

@@ -88,6 +88,8 @@ interface Path {
   unitsIn: number;
 }
 
+/** Units resent per retransmission timeout (oldest first). */
+const RTO_BURST = 64;
 /** Largest FEC object (bytes of batched units) and most units in one. */
 const MAX_BATCH_BYTES = 64 * 1024;
 const MAX_BATCH_UNITS = 1024;
@@ -112,6 +114,8 @@ export class MultipathEndpoint {
   #batchBytes = 0;
   #batchOverhead = 0;
   #batchQueued = false;
+  /** Objects being encoded now. */
+  #encoding = 0;
   #objectId = 0;
   /** The END we sent (resent on every new path), or null. */
   #endUnit: Uint8Array | null = null;
@@ -443,14 +447,16 @@ export class MultipathEndpoint {
     this.#batchOverhead = overhead;
     if (this.#batchBytes >= MAX_BATCH_BYTES || this.#batch.length >= MAX_BATCH_UNITS) {
       this.#flushBatch();
-    } else if (!this.#batchQueued) {
+    } else if (!this.#batchQueued && this.#encoding === 0) {
       this.#batchQueued = true;
       // Everything sent in this turn goes into one object (fixed cost per object).
       queueMicrotask(() => {
         this.#batchQueued = false;
-        this.#flushBatch();
+        if (this.#encoding === 0) this.#flushBatch();
       });
     }
+    // While an object is being encoded, units gather for the next one: under
+    // load objects grow instead of queueing up behind the codec; idle, none waits.
   }
 
   #flushBatch(): void {
@@ -460,6 +466,7 @@ export class MultipathEndpoint {
     this.#batchBytes = 0;
     const object = encodeBatch(batch[0].seq, batch.map((u) => u.ciphertext));
     const objectId = this.#objectId = (this.#objectId + 1) >>> 0;
+    this.#encoding++;
     this.#o.fec!.encode(objectId, object, this.#batchOverhead).then((packets) => {
       if (this.#closed) return;
       const paths = this.#livePaths();
@@ -468,6 +475,9 @@ export class MultipathEndpoint {
     }, () => {
       // Encoding failed (worker died): plain copies instead, nothing is lost.
       if (!this.#closed) this.#resend(batch, this.#livePaths());
+    }).finally(() => {
+      this.#encoding--;
+      if (this.#encoding === 0) this.#flushBatch();
     });
   }
 
@@ -485,7 +495,8 @@ export class MultipathEndpoint {
     this.#rtoTimer = setTimeout(() => {
       this.#rtoTimer = undefined;
       if (this.#closed) return;
-      this.#resend(this.#out.takeDue(this.#now()), this.#livePaths());
+      // A bounded burst from the head: a busy peer is not buried under copies.
+      this.#resend(this.#out.takeDue(this.#now(), false, RTO_BURST), this.#livePaths());
       this.#armRto();
     }, Math.max(0, due - this.#now()));
   }

@@ -105,14 +105,16 @@ export class RetransmitQueue {
   }
 
   /**
-   * The units whose timeout passed (all of them when `all`), marked as sent
-   * again now; backs the timeout off once per call that found any.
+   * The units whose timeout passed, oldest first, at most `limit` of them
+   * (what the peer is missing first: its ACK is cumulative), or every
+   * outstanding unit when `all` (a path was lost with what it carried).
+   * They count as sent again now; a timeout backs the next one off.
    */
-  takeDue(now: number, all = false): Outstanding[] {
+  takeDue(now: number, all = false, limit = Infinity): Outstanding[] {
     const rto = this.rtoMs;
     const due: Outstanding[] = [];
     for (const unit of this.#units.values()) {
-      if (!all && unit.sentAt + rto > now) break;
+      if (!all && (unit.sentAt + rto > now || due.length >= limit)) break;
       unit.sentAt = now;
       unit.tries++;
       due.push(unit);
