@@ -22,7 +22,7 @@ import {
 import { FrameType } from "../src/proto/mod.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
 import { api, befriend } from "./helpers/api.ts";
-import { blackHole, closedPort, resetProxy } from "./helpers/censor.ts";
+import { blackHole, closedPort, resetProxy, tlsInterceptor } from "./helpers/censor.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
 import { within } from "./helpers/raw.ts";
@@ -126,6 +126,32 @@ Deno.test("direct TLS reset and the CDN path refused: the client gets through by
     }
   } finally {
     rst.stop();
+    await srv.stop();
+  }
+});
+
+Deno.test("a replaced certificate is a 'tls' signal, and the next transport gets through", async () => {
+  const srv = await startTestServer();
+  const mitm = await tlsInterceptor();
+  try {
+    const attempts: TransportAttempt[] = [];
+    const { client } = await within(
+      connectThroughTransports(
+        connectOptions(srv, newDevice("mitm"), { url: `https://localhost:${mitm.port}` }),
+        [new DirectTransport(), new WebSocketPathTransport(`${srv.url}/connect`)],
+        { attemptTimeoutMs: 20_000, onAttempt: (a) => attempts.push(a) },
+      ),
+      "the fallback past the interceptor",
+    );
+    client.close();
+    await client.finished;
+    assert.deepEqual(attempts.map((a) => [a.kind, a.signal ?? "ok"]), [
+      ["direct", "tls"],
+      ["websocket", "ok"],
+    ]);
+    assert.match(attempts[0].error!, /certificate/i);
+  } finally {
+    mitm.stop();
     await srv.stop();
   }
 });

@@ -103,8 +103,14 @@ export class NoTransportError extends Error {
   }
 }
 
+/** The error's message and its causes' (`fetch failed: … tcp connect error: …`). */
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e !== undefined && depth < 5; depth++) {
+    parts.push(e instanceof Error ? e.message : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(": ");
 }
 
 function messagesOf(error: unknown): string {

@@ -5,6 +5,7 @@
  * black hole that accepts and never answers (a timeout).
  */
 import net from "node:net";
+import { generateSelfSignedCertificate } from "../../src/security/tls/mod.ts";
 
 /** A port nobody listens on (bound, then released). */
 export function closedPort(): number {
@@ -83,4 +84,51 @@ export function blackHole(): Censor {
     const buf = new Uint8Array(4096);
     while ((await conn.read(buf).catch(() => null)) !== null) { /* dropped */ }
   });
+}
+
+/**
+ * A TLS interceptor: completes TLS with a certificate of its own for
+ * `localhost` (a middlebox replacing the server's), which a client that
+ * checks the server's certificate refuses.
+ */
+export async function tlsInterceptor(): Promise<Censor> {
+  const cert = await generateSelfSignedCertificate({
+    commonName: "localhost",
+    dnsNames: ["localhost"],
+    ipAddresses: ["127.0.0.1"],
+  });
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: cert.certPem,
+    key: cert.keyPem,
+  });
+  const conns = new Set<Deno.Conn>();
+  let seen = 0;
+  (async () => {
+    for await (const conn of listener) {
+      seen++;
+      conns.add(conn);
+      conn.handshake().catch(() => {}).finally(() => {
+        conns.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      });
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    get seen() {
+      return seen;
+    },
+    stop() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+    },
+  };
 }
