@@ -138,6 +138,11 @@ export class MultipathChannel implements ClientChannel {
     }));
   }
 
+  /** The session's path keys (diagnostics and tests: they make attach tokens). */
+  get keys(): PathKeys {
+    return this.#keys;
+  }
+
   /** Endpoint counters (sent, acked, delivered, duplicates, retransmitted…). */
   get stats() {
     return this.#endpoint.stats;
