@@ -33,6 +33,7 @@ import {
   describeEvents,
   PLAINTEXT_BANNER,
   safetyText,
+  syncAll,
   usersOfDevices,
 } from "./client_e2e.ts";
 
@@ -43,6 +44,9 @@ const MAX_REPLACED_WAIT_MS = 30_000;
 const STABLE_SESSION_MS = 60_000;
 /** Take-overs in a row (each within {@link STABLE_SESSION_MS} of connecting) before giving up. */
 const MAX_QUICK_REPLACEMENTS = 5;
+
+/** How often the chat brings its conversations in line with the key directory. */
+const SYNC_EVERY_MS = 30_000;
 
 /** Options of {@link runChat}. */
 export interface ChatOptions {
@@ -78,6 +82,16 @@ export async function runChat(options: ChatOptions): Promise<void> {
   const attach = async (client: CommuCatClient) => {
     e2e = options.plaintext ? null : await attachE2E(options.profilePath, profile, client);
   };
+  // Paired devices join, revoked ones leave every conversation this device commits for: at each
+  // (re)connect and then every SYNC_EVERY_MS. A failure (say, a directory hiccup) waits for the next.
+  const syncNow = async () => {
+    const live = c;
+    const secure = e2e;
+    if (live === null || secure === null || live.closed) return;
+    try {
+      for (const line of describeEvents(await syncAll(profile, live, secure))) console.log(line);
+    } catch { /* retried at the next round */ }
+  };
   try {
     await attach(session.client);
   } catch (error) {
@@ -94,6 +108,9 @@ export async function runChat(options: ChatOptions): Promise<void> {
   } else {
     console.log(PLAINTEXT_BANNER);
   }
+  const syncTimer = setInterval(syncNow, SYNC_EVERY_MS);
+  Deno.unrefTimer(syncTimer);
+  await syncNow();
   console.log(
     "commands: /friend <handle> | /friends | /join <channel> [device…] | /leave <channel> | " +
       "/channel <n> | /safety <handle> | /sync <channel> <handle…> | /quit",
@@ -149,6 +166,7 @@ export async function runChat(options: ChatOptions): Promise<void> {
       try {
         c = (await connect(options.profilePath, { ...how, backoff: { maxMs: 10_000 } })).client;
         await attach(c);
+        await syncNow();
       } catch (error) {
         // Only a refusal (revoked device, unknown key) ends up here: retrying cannot help.
         fail("connect", error);

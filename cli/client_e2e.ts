@@ -123,3 +123,23 @@ export async function safetyText(e2e: E2EClient, userOrHandle: string): Promise<
   lines.push(`safety number with ${userOrHandle}: ${await e2e.safetyNumber(userOrHandle)}`);
   return lines.join("\n");
 }
+
+/**
+ * Brings every conversation of this device in line with the directory (a paired device added,
+ * a revoked one removed: only where this device is the committer, docs/PROTOCOL.md §8). The
+ * other users of a conversation are the owners of its members' devices, from `/api/friends`.
+ */
+export async function syncAll(
+  profile: ClientProfile,
+  client: CommuCatClient,
+  e2e: E2EClient,
+): Promise<E2EEvent[]> {
+  const events: E2EEvent[] = [];
+  for (const channel of e2e.device.channels()) {
+    const others = e2e.device.members(channel).map((m) => m.deviceId)
+      .filter((id) => id !== profile.device_id);
+    const users = await usersOfDevices(profile, client, others);
+    events.push(...await e2e.sync(channel, users));
+  }
+  return events;
+}

@@ -251,6 +251,11 @@ export class E2EDevice {
 
   // ---------------------------------------------------------------- groups
 
+  /** The channels this device has a group on. */
+  channels(): number[] {
+    return [...this.#groups.keys()].sort((a, b) => a - b);
+  }
+
   /** True when this device has a group for `channel`. */
   hasGroup(channel: number): boolean {
     return this.#groups.has(channel);
