@@ -9,6 +9,7 @@ import { CommuCatClient } from "../src/client/mod.ts";
 import { api, assertProblem, befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
+import { within } from "./helpers/raw.ts";
 
 async function withServer(fn: (srv: TestServer) => Promise<void>): Promise<void> {
   const srv = await startTestServer();
@@ -197,6 +198,35 @@ Deno.test("p2p probe: the server times echoes over TLS and assist reports the pa
       assert.equal(opened, false);
     } finally {
       client.close();
+      await alice.close();
+    }
+  });
+});
+
+Deno.test("p2p assist: a multipath session's live paths are listed (unmeasured until probed)", async () => {
+  await withServer(async (srv) => {
+    const alice = await within(
+      CommuCatClient.connect(
+        connectOptions(srv, newDevice("alice"), { mode: "binary", paths: ["websocket", "sse"] }),
+      ),
+      "alice",
+    );
+    try {
+      await within(alice.multipath!.waitForPaths(3), "three paths");
+      const got = await api(srv, "GET", "/api/p2p/assist", { as: alice });
+      assert.equal(got.status, 200, got.text);
+      const paths = got.body!.paths as {
+        path_id: string;
+        mode: string;
+        network_quality: unknown;
+      }[];
+      assert.deepEqual(paths.map((p) => p.mode).sort(), ["binary", "sse", "websocket"]);
+      assert.ok(paths.every((p) => p.network_quality === null), "nothing invented");
+      const mp = got.body!.multipath as Record<string, unknown>;
+      assert.equal(mp.live_paths, 3);
+      assert.equal(mp.schedule, "raptorq");
+      assert.equal(mp.fec_overhead, 0.55);
+    } finally {
       await alice.close();
     }
   });

@@ -31,6 +31,8 @@ export interface MultipathSettings {
 
 /** What a multipath session needs from its connection. */
 export interface ServerPathsSide {
+  /** The session's device (lists its paths for `/api/p2p/assist`). */
+  readonly deviceId?: string;
   /** An in-order upstream unit (`varint(len) || ciphertext`). */
   deliver(unit: Uint8Array): void;
   /** The session must end (`detail` says why). */
@@ -67,6 +69,15 @@ export class MultipathHub {
   /** Multipath sessions open now. */
   get size(): number {
     return this.#sessions.size;
+  }
+
+  /** The live paths of `deviceId`'s multipath sessions on this server. */
+  pathsOf(deviceId: string): PathStatus[] {
+    const out: PathStatus[] = [];
+    for (const paths of this.#sessions.values()) {
+      if (paths.deviceId === deviceId) out.push(...paths.paths());
+    }
+    return out;
   }
 
   /**
@@ -152,6 +163,11 @@ export class ServerPaths implements Link {
       onPathEnd: () => this.#checkEmpty(),
     });
     this.#primary = this.#endpoint.addPath(pathOf(primary), primary.mode);
+  }
+
+  /** The session's device (when the session layer named it). */
+  get deviceId(): string | undefined {
+    return this.#side.deviceId;
   }
 
   /** Path status (the first path is id 0). */

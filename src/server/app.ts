@@ -228,7 +228,11 @@ export async function startServer(
 
   // Listeners are bound last; assist reads this list at each request.
   const started: Listener[] = [];
+  const hub = sessions.connect.deps.multipath;
   const p2p = wireP2p({
+    // A multipath session's paths; figures come from /p2p/probe (none measured on these yet).
+    livePaths: (deviceId) =>
+      hub?.pathsOf(deviceId).map((path) => ({ id: path.id, mode: path.mode, quality: null })) ?? [],
     listeners: started,
     websocketPath: settings.websocketPath,
     access: new FriendsPolicy(store, { domain: settings.domain }),

@@ -338,6 +338,7 @@ export class ServerConnection implements Peer {
       // The Ack goes out alone on this link now; everything after it as path units.
       this.#out.flush();
       this.#paths = hub.open(this.#link, secret, transport.handshakeHash, raptorq, {
+        deviceId: this.deviceId,
         deliver: (unit) => void this.#receiveBytes(unit),
         close: (detail) => this.close("protocol_error", detail),
         end: () => this.#endSession(),
