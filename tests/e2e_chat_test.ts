@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { CommuCatClient, E2EClient, type E2EDelivery } from "../src/client/mod.ts";
 import { type E2EEvent, MemoryE2EStore } from "../src/e2e/mod.ts";
+import { FrameType } from "../src/proto/mod.ts";
 import { fromHex, publicFromSeed } from "../src/crypto/mod.ts";
 import { api, befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
@@ -135,6 +136,47 @@ Deno.test("e2e through a server: chat, a paired device added, a revoked device r
         assert.ok(!raw.includes(secret), `plaintext "${secret}" in a stored row`);
       }
     }
+  } finally {
+    for (const c of open) c.close();
+    await srv.stop();
+  }
+});
+
+Deno.test("e2e through a server: a CCP group of three users (two not friends) chats end to end", async () => {
+  const srv = await startTestServer();
+  const open: CommuCatClient[] = [];
+  try {
+    const [ownerDevice, adminDevice, memberDevice] = [
+      newDevice("owner"),
+      newDevice("admin"),
+      newDevice("member"),
+    ];
+    const owner = await attach(srv, ownerDevice);
+    const admin = await attach(srv, adminDevice);
+    const member = await attach(srv, memberDevice);
+    open.push(owner.client, admin.client, member.client);
+    // admin and member are friends of the owner only: they reach each other through the group.
+    await befriend(srv, owner.client, admin.client);
+    await befriend(srv, owner.client, member.client);
+    const GROUP_CHANNEL = 77;
+    await owner.client.request(FrameType.GroupCreate, GROUP_CHANNEL, {
+      members: [adminDevice.deviceId, memberDevice.deviceId],
+    });
+    // The group's frames (GroupCreate notices) are not E2E; the owner opens the MLS conversation.
+    await owner.e2e.open(GROUP_CHANNEL, [
+      admin.client.session.userId,
+      member.client.session.userId,
+    ]);
+    await until(admin.e2e, "joined");
+    await until(member.e2e, "joined");
+    await admin.e2e.send(GROUP_CHANNEL, "hello group");
+    assert.deepEqual(texts(await until(member.e2e, "message")), [
+      `${adminDevice.deviceId}:hello group`,
+    ]);
+    assert.deepEqual(texts(await until(owner.e2e, "message")), [
+      `${adminDevice.deviceId}:hello group`,
+    ]);
+    assert.equal(owner.e2e.device.members(GROUP_CHANNEL).length, 3);
   } finally {
     for (const c of open) c.close();
     await srv.stop();
