@@ -27,14 +27,25 @@ async function attach(srv: TestServer, device: TestDevice, certificate?: string)
   return { client, e2e, store };
 }
 
-/** Reads deliveries until one has an event of `kind`; returns every event read on the way. */
+/**
+ * Reads deliveries until one has an event of `kind`; returns every event read on the way. A
+ * safety cap (not a speed check) turns a hang into a failure.
+ */
 async function until(e2e: E2EClient, kind: E2EEvent["kind"]): Promise<E2EEvent[]> {
   const seen: E2EEvent[] = [];
-  while (true) {
-    const delivery: E2EDelivery | null = await e2e.next();
-    assert.ok(delivery, `connection closed while waiting for ${kind}`);
-    seen.push(...delivery.events);
-    if (delivery.events.some((e) => e.kind === kind)) return seen;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cap = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${kind} event within 60 s`)), 60_000);
+  });
+  try {
+    while (true) {
+      const delivery: E2EDelivery | null = await Promise.race([e2e.next(), cap]);
+      assert.ok(delivery, `connection closed while waiting for ${kind}`);
+      seen.push(...delivery.events);
+      if (delivery.events.some((e) => e.kind === kind)) return seen;
+    }
+  } finally {
+    clearTimeout(timer);
   }
 }
 
