@@ -19,7 +19,13 @@ import {
   safetyText,
   usersOfDevices,
 } from "./client_e2e.ts";
-import { channelOption, countOption, modeOption } from "./client_options.ts";
+import {
+  channelOption,
+  countOption,
+  fecOption,
+  modeOption,
+  pathsOption,
+} from "./client_options.ts";
 import {
   type ClientProfile,
   profileNameOption,
@@ -140,9 +146,26 @@ export function registerClientCommands(program: Command): void {
     .option("--mode <mode>", "binary | sse | long-poll | websocket", modeOption)
     .option("--channel <n>", "channel to start on", channelOption, 1)
     .option("--plaintext", "plaintext mode (bots, bridges): not end-to-end encrypted")
+    .option(
+      "--paths <modes>",
+      "a multipath session over these modes, e.g. ws,binary,sse (the first connects first)",
+      pathsOption,
+    )
+    .option(
+      "--fec <policy>",
+      "multipath FEC: auto | off | duplicate | raptorq[:overhead]",
+      fecOption,
+    )
     .action(async (o) => {
       const profilePath = resolveProfile("connect", o.profile);
-      await runChat({ profilePath, mode: o.mode, channel: o.channel, plaintext: o.plaintext });
+      await runChat({
+        profilePath,
+        mode: o.mode,
+        channel: o.channel,
+        plaintext: o.plaintext,
+        paths: o.paths,
+        fecPolicy: o.fec,
+      });
     });
 
   client.command("safety")

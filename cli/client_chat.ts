@@ -14,6 +14,8 @@
  * @module
  */
 import type { CommuCatClient, E2EClient } from "../src/client/mod.ts";
+import { describePaths } from "./client_paths.ts";
+import type { PathSlotStatus } from "../src/client/mod.ts";
 import { ServerError } from "../src/client/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import type { ConnectMode } from "../src/transport/mod.ts";
@@ -55,6 +57,9 @@ export interface ChatOptions {
   channel: number;
   /** Plaintext-in-tunnel mode (bots, bridges) instead of end-to-end encryption. */
   plaintext?: boolean;
+  /** A multipath session over these modes (`--paths`), with this FEC policy (`--fec`). */
+  paths?: ConnectMode[];
+  fecPolicy?: string;
 }
 
 /** Why a session ended, from the Error frame the server sent last (if any). */
@@ -66,7 +71,14 @@ function endReason(frame: { type: number; control?: unknown }): string | null {
 
 /** Runs the chat until `/quit` or the end of standard input. */
 export async function runChat(options: ChatOptions): Promise<void> {
-  const how = { mode: options.mode, acknowledgeDeliveries: true };
+  const how = {
+    mode: options.mode,
+    acknowledgeDeliveries: true,
+    paths: options.paths,
+    fecPolicy: options.fecPolicy,
+    // Path status as it changes: "* paths: binary up, websocket up, sse attaching".
+    onPaths: (paths: PathSlotStatus[]) => console.log(`* paths: ${describePaths(paths)}`),
+  };
   let session: { client: CommuCatClient; profile: ClientProfile };
   try {
     session = await connect(options.profilePath, how);

@@ -6,6 +6,7 @@
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { type ConnectMode, parseModeAlias } from "../src/transport/mod.ts";
+import { parseFecPolicy } from "../src/multipath/mod.ts";
 
 /** `--mode`: a bad value is a usage error (one line, exit 1), not an exception. */
 export function modeOption(value: string): ConnectMode {
@@ -14,6 +15,24 @@ export function modeOption(value: string): ConnectMode {
     throw new InvalidArgumentError(`unknown mode "${value}" (binary, sse, long-poll, websocket)`);
   }
   return mode;
+}
+
+/** `--paths ws,binary,sse`: the modes of a multipath session's paths, the first one's first. */
+export function pathsOption(value: string): ConnectMode[] {
+  const modes = value.split(",").map((m) => m.trim()).filter((m) => m !== "");
+  if (modes.length === 0) throw new InvalidArgumentError("name at least one mode");
+  if (modes.length > 4) throw new InvalidArgumentError("at most 4 paths");
+  return modes.map(modeOption);
+}
+
+/** `--fec`: `auto`, `off`, `duplicate` or `raptorq[:overhead]`. */
+export function fecOption(value: string): string {
+  try {
+    parseFecPolicy(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return value;
 }
 
 /** `--channel`: a CCP channel id (u32). */

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { type PathSlotStatus } from "../src/client/mod.ts";
+import { raptorqCodec } from "../src/multipath/mod.ts";
 import {
   backoffDelay,
   type BackoffOptions,
@@ -32,6 +34,15 @@ export interface ConnectHow {
   mode?: ConnectMode;
   /** Acknowledge (and so consume) what the server delivers; false for one-shot commands. */
   acknowledgeDeliveries: boolean;
+  /**
+   * A multipath session (PROTOCOL.md "Multipath"): the modes of its paths,
+   * the first one's first (`mode` is ignored then). RaptorQ runs in a Worker.
+   */
+  paths?: ConnectMode[];
+  /** The multipath FEC policy (`auto`, `off`, `duplicate`, `raptorq[:overhead]`). */
+  fecPolicy?: string;
+  /** Path changes of a multipath session (status lines). */
+  onPaths?: (paths: PathSlotStatus[]) => void;
   /** Retry a connection that fails before the handshake (the chat's reconnect). */
   backoff?: BackoffOptions;
 }
@@ -58,14 +69,23 @@ export async function connect(path: string, how: ConnectHow): Promise<{
     prologue: profile.prologue,
     padding: profile.padding === undefined ? undefined : profilePadding(profile.padding),
     caCerts: await caCerts(profile),
-    mode: how.mode ?? "binary",
+    mode: how.paths?.[0] ?? how.mode ?? "binary",
     acknowledgeDeliveries: how.acknowledgeDeliveries,
   };
+  const codec = how.paths && how.paths.length > 1 ? raptorqCodec("worker") : undefined;
+  if (how.paths && how.paths.length > 1) {
+    options.paths = how.paths.slice(1);
+    options.fecPolicy = how.fecPolicy;
+    options.fec = codec;
+    options.onPaths = how.onPaths;
+  }
   const client = profile.transports?.length
     ? await connectByTransports(profile, options, how.backoff)
     : how.backoff
     ? await connectWithBackoff(options, how.backoff)
     : await CommuCatClient.connect(options);
+  // The Worker goes with the session (a reconnect starts a new one).
+  if (codec) client.finished.then(() => codec.close());
   const ack = client.session.ack;
   profile.user_id = client.session.userId;
   profile.session_token = client.session.sessionId;
