@@ -10,7 +10,9 @@ import { type Command, InvalidArgumentError } from "@commander-js/extra-typings"
 import { generateDeviceKeys, SESSION_PATTERN_NAMES, toHex } from "../src/crypto/mod.ts";
 import { FrameType, parsePaddingPolicy } from "../src/proto/mod.ts";
 import { registerCallCommands } from "./client_call.ts";
-import { registerTransportCommands } from "./client_transports.ts";
+import { parseTransportSpecs, registerTransportCommands } from "./client_transports.ts";
+import { fetchThroughTransports } from "../src/client/mod.ts";
+import { transportsFromSpecs, type TransportSpec } from "../src/client/transports/mod.ts";
 import { runChat } from "./client_chat.ts";
 import {
   attachE2E,
@@ -33,6 +35,7 @@ import {
   saveProfile,
 } from "./client_profile.ts";
 import {
+  attemptLine,
   befriendHandle,
   connect,
   describeFrame,
@@ -40,6 +43,7 @@ import {
   fetchFailure,
   friendsText,
   messageBody,
+  TRANSPORT_TIMEOUT_MS,
 } from "./client_session.ts";
 
 const PROFILE_HELP = "profile name: ~/.config/commucat/<name> (or $XDG_CONFIG_HOME/commucat/" +
@@ -52,6 +56,49 @@ function resolveProfile(command: string, name: string | undefined): string {
   } catch (error) {
     fail(command, error);
   }
+}
+
+/** What `client init` reads from /api/server-info. */
+interface ServerInfo {
+  domain: string;
+  noise_public: string;
+  device_ca_public: string;
+  post_quantum?: { enabled?: boolean; signing_public?: string | null };
+}
+
+/** /api/server-info straight from the server. */
+async function serverInfoDirect(server: string, tls: string[] | undefined) {
+  const http = tls ? Deno.createHttpClient({ caCerts: tls }) : undefined;
+  const infoUrl = `${server.replace(/\/+$/, "")}/api/server-info`;
+  try {
+    const response = await fetch(infoUrl, { client: http }).catch((error) => {
+      throw fetchFailure(infoUrl, error);
+    });
+    if (!response.ok) throw new Error(`${infoUrl}: HTTP ${response.status}`);
+    return { info: await response.json() as ServerInfo, transport: undefined };
+  } finally {
+    http?.close();
+  }
+}
+
+/** /api/server-info through the first of `specs` that gets through (logged like a connect's). */
+async function serverInfoThrough(
+  server: string,
+  specs: TransportSpec[],
+  tls: string[] | undefined,
+) {
+  const got = await fetchThroughTransports(
+    server.replace(/\/+$/, ""),
+    "/api/server-info",
+    transportsFromSpecs(specs),
+    {
+      caCerts: tls,
+      attemptTimeoutMs: TRANSPORT_TIMEOUT_MS,
+      onAttempt: (a) => console.error(attemptLine(a)),
+    },
+  );
+  if (got.status !== 200) throw new Error(`/api/server-info: HTTP ${got.status}`);
+  return { info: JSON.parse(got.text) as ServerInfo, transport: got.transport.label };
 }
 
 /** `--padding`: a padding policy's text form (checked here, stored as given). */
@@ -81,6 +128,10 @@ export function registerClientCommands(program: Command): void {
       paddingOption,
       "classes",
     )
+    .option(
+      "--transports <json>",
+      "ordered ways to reach the server, as `client transports --set` (init uses them too)",
+    )
     .option("--profile <name>", PROFILE_HELP, profileNameOption)
     .option("--force", "overwrite an existing profile")
     .action(async (o) => {
@@ -99,19 +150,13 @@ export function registerClientCommands(program: Command): void {
           );
         }
         const tls = o.tlsCa ? [await Deno.readTextFile(o.tlsCa)] : undefined;
-        const http = tls ? Deno.createHttpClient({ caCerts: tls }) : undefined;
-        const infoUrl = `${o.server.replace(/\/+$/, "")}/api/server-info`;
-        const response = await fetch(infoUrl, { client: http }).catch((error) => {
-          throw fetchFailure(infoUrl, error);
-        });
-        if (!response.ok) throw new Error(`${infoUrl}: HTTP ${response.status}`);
-        const info = await response.json() as {
-          domain: string;
-          noise_public: string;
-          device_ca_public: string;
-          post_quantum?: { enabled?: boolean; signing_public?: string | null };
-        };
-        http?.close();
+        const specs = o.transports === undefined
+          ? undefined
+          : parseTransportSpecs(o.transports, "--transports");
+        const fetched = specs
+          ? await serverInfoThrough(o.server, specs, tls)
+          : await serverInfoDirect(o.server, tls);
+        const info = fetched.info;
         const keys = generateDeviceKeys();
         const profile: ClientProfile = {
           server_url: o.server.replace(/\/+$/, ""),
@@ -130,6 +175,8 @@ export function registerClientCommands(program: Command): void {
           tls_ca_path: o.tlsCa ? await Deno.realPath(o.tlsCa) : undefined,
           user_handle: o.username,
           display_name: o.displayName,
+          transports: specs,
+          last_transport: fetched.transport,
         };
         await saveProfile(path, profile);
         console.log(`profile written: ${path}`);

@@ -13,14 +13,16 @@ import { countOption } from "./client_options.ts";
 import { loadProfile, profileNameOption, saveProfile } from "./client_profile.ts";
 import { fail, TRANSPORT_TIMEOUT_MS } from "./client_session.ts";
 
-function parseList(text: string): TransportSpec[] {
+/** A JSON array of transport specs given to `option`; each is checked (one-line errors). */
+export function parseTransportSpecs(text: string, option: string): TransportSpec[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new Error(`--set must be a JSON array of transports: ${(error as Error).message}`);
+    throw new Error(`${option} must be a JSON array of transports: ${(error as Error).message}`);
   }
-  if (!Array.isArray(value)) throw new Error("--set must be a JSON array of transports");
+  if (!Array.isArray(value)) throw new Error(`${option} must be a JSON array of transports`);
+  transportsFromSpecs(value as TransportSpec[]);
   return value as TransportSpec[];
 }
 
@@ -47,9 +49,7 @@ export function registerTransportCommands(
           changed = true;
         }
         if (o.set !== undefined) {
-          const specs = parseList(o.set);
-          transportsFromSpecs(specs);
-          profile.transports = specs;
+          profile.transports = parseTransportSpecs(o.set, "--set");
           delete profile.last_transport;
           changed = true;
         }

@@ -37,26 +37,6 @@ Deno.test("client transports: the profile's list gets past a blocked server addr
   try {
     const ca = `${home}/cert.pem`;
     await Deno.writeTextFile(ca, srv.certificatePem);
-    for (const who of ["alice", "bob"]) {
-      await ok(
-        who,
-        "init",
-        "--server",
-        srv.url,
-        "--username",
-        who,
-        "--tls-ca",
-        ca,
-        "--device-id",
-        `${who}-1`,
-      );
-    }
-    const bobProfile = `${home}/config/commucat/bob/client.json`;
-    // Bob's network now resets TLS to the server's address: every direct attempt gets a RST.
-    const profile = JSON.parse(await Deno.readTextFile(bobProfile));
-    profile.server_url = `https://localhost:${rst.port}`;
-    await Deno.writeTextFile(bobProfile, JSON.stringify(profile));
-
     const specs = [
       { kind: "direct" },
       { kind: "websocket", url: `https://localhost:${closedPort()}/c7f3a9` },
@@ -67,38 +47,57 @@ Deno.test("client transports: the profile's list gets past a blocked server addr
         password: PASSWORD,
       },
     ];
-    const set = await ok(
+    const init = (who: string, server: string, ...extra: string[]) =>
+      ok(who, "init", "--server", server, "--username", who, "--tls-ca", ca, ...extra);
+    await init("alice", srv.url, "--device-id", "alice-1");
+    // Bob's network resets TLS to the server's address (the RST proxy stands in for it): even
+    // init, which fetches /api/server-info, gets through only by its transports.
+    const censored = `https://localhost:${rst.port}`;
+    const blocked = await run("bob", "init", "--server", censored, "--tls-ca", ca);
+    assert.equal(blocked.code, 1);
+    assert.match(blocked.stderr, /^commucat: client init: /);
+    const bobInit = await init(
       "bob",
-      "transports",
-      "--set",
+      censored,
+      "--device-id",
+      "bob-1",
+      "--transports",
       JSON.stringify(specs),
-      "--timeout-ms",
-      // Generous: the blocked ones fail at once (RST, refused); the last must finish a handshake.
-      "20000",
     );
-    assert.match(set.stdout, /each tried for 20000 ms/);
-    assert.match(set.stdout, /^1\. direct$/m);
-    assert.match(set.stdout, /^3\. shadowsocks 127\.0\.0\.1:\d+ \(aes-256-gcm\)$/m);
-    assert.ok(!set.stdout.includes(PASSWORD), "the password is never printed");
-
-    const first = await ok("bob", "listen", "--count", "0");
-    assert.match(first.stderr, /^transport direct: failed \(reset\)/m);
+    assert.match(bobInit.stderr, /^transport direct: failed \(reset\)/m);
     assert.match(
-      first.stderr,
+      bobInit.stderr,
       /^transport websocket https:\/\/localhost:\d+\/c7f3a9: failed \(refused\)/m,
     );
-    assert.match(first.stderr, /^transport shadowsocks .*: connected in \d+ ms$/m);
+    assert.match(bobInit.stderr, /^transport shadowsocks .*: connected in \d+ ms$/m);
+    const bobProfile = `${home}/config/commucat/bob/client.json`;
     const saved = JSON.parse(await Deno.readTextFile(bobProfile));
     assert.match(saved.last_transport, /^shadowsocks 127\.0\.0\.1:\d+ \(aes-256-gcm\)$/);
+    assert.ok(!bobInit.stdout.includes(PASSWORD) && !bobInit.stderr.includes(PASSWORD));
+
+    // Generous: the blocked ones fail at once (RST, refused); the last must finish a handshake.
+    const set = await ok("bob", "transports", "--timeout-ms", "20000");
+    assert.match(set.stdout, /each tried for 20000 ms/);
+    assert.match(set.stdout, /^1\. direct$/m);
+    assert.match(
+      set.stdout,
+      /^3\. shadowsocks 127\.0\.0\.1:\d+ \(aes-256-gcm\) {2}\(last worked\)$/m,
+    );
+    assert.ok(!set.stdout.includes(PASSWORD), "the password is never printed");
+
+    // The remembered transport goes first: nothing blocked is tried, nothing logged.
+    const first = await ok("bob", "listen", "--count", "0");
+    assert.equal(first.stderr, "", "the remembered transport worked at once");
 
     // Friendship both ways: bob's REST calls ride his Shadowsocks route too; the
     // remembered transport goes first, so no blocked attempt is logged any more.
     assert.match((await ok("alice", "friend", "bob")).stdout, /friend request sent to bob/);
-    const accepted = await ok("bob", "friend", "alice");
-    assert.match(accepted.stdout, /accepted alice's friend request/);
-    assert.equal(accepted.stderr, "", "the remembered transport worked at once");
-    assert.match((await ok("bob", "friends")).stdout, /^friend alice: devices alice-1$/m);
-    assert.match((await ok("bob", "transports")).stdout, /^3\. shadowsocks .*\(last worked\)$/m);
+    assert.match((await ok("bob", "friend", "alice")).stdout, /accepted alice's friend request/);
+    // A new list forgets the remembered choice: the blocked ones are tried (and logged) again.
+    await ok("bob", "transports", "--set", JSON.stringify(specs));
+    const friends = await ok("bob", "friends");
+    assert.match(friends.stdout, /^friend alice: devices alice-1$/m);
+    assert.match(friends.stderr, /^transport direct: failed \(reset\)/m);
 
     // Transports without a peer implementation are refused by name.
     const bad = await run("bob", "transports", "--set", '[{"kind":"direct"},{"kind":"amneziawg"}]');

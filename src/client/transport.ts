@@ -229,3 +229,68 @@ export async function connectThroughTransports(
   }
   throw new NoTransportError(attempts);
 }
+
+/** What {@link fetchThroughTransports} got. */
+export interface FetchedThrough {
+  status: number;
+  text: string;
+  transport: ClientTransport;
+  attempts: TransportAttempt[];
+}
+
+/**
+ * One GET of `path` (e.g. `/api/server-info`, before a device exists)
+ * through the first transport that answers, in order, each bounded by the
+ * attempt timeout; the route is closed once the body is read. Any HTTP
+ * answer counts as getting through (the caller judges the status).
+ */
+export async function fetchThroughTransports(
+  url: string,
+  path: string,
+  transports: readonly ClientTransport[],
+  options: FallbackOptions & { caCerts?: string[] } = {},
+): Promise<FetchedThrough> {
+  if (transports.length === 0) throw new Error("no transport configured");
+  const timeoutMs = options.attemptTimeoutMs ?? 10_000;
+  const attempts: TransportAttempt[] = [];
+  for (const transport of orderTransports(transports, options.preferred)) {
+    const started = performance.now();
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new AttemptTimeout(timeoutMs)), timeoutMs);
+    let route: TransportRoute | undefined;
+    try {
+      route = await transport.open({ url, caCerts: options.caCerts, signal: abort.signal });
+      const base = route.url.replace(/\/+$/, "");
+      const response = await fetch(`${base}${path}`, {
+        signal: abort.signal,
+        ...(route.httpClient ? { client: route.httpClient } : {}),
+      } as RequestInit);
+      const text = await response.text();
+      const attempt = {
+        transport: transport.label,
+        kind: transport.kind,
+        ok: true,
+        elapsedMs: Math.round(performance.now() - started),
+      };
+      attempts.push(attempt);
+      options.onAttempt?.(attempt);
+      return { status: response.status, text, transport, attempts };
+    } catch (error) {
+      const cause = route?.failure?.() ?? (abort.signal.aborted ? abort.signal.reason : error);
+      const attempt: TransportAttempt = {
+        transport: transport.label,
+        kind: transport.kind,
+        ok: false,
+        signal: cause instanceof AttemptTimeout ? "timeout" : censorshipSignal(cause),
+        error: messageOf(cause),
+        elapsedMs: Math.round(performance.now() - started),
+      };
+      attempts.push(attempt);
+      options.onAttempt?.(attempt);
+    } finally {
+      clearTimeout(timer);
+      await route?.close();
+    }
+  }
+  throw new NoTransportError(attempts);
+}
