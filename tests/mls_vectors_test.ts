@@ -33,7 +33,11 @@ import { refhash } from "ts-mls/crypto/hash.js";
 import { signWithLabel, verifyWithLabel } from "ts-mls/crypto/signature.js";
 import { decryptWithLabel, encryptWithLabel } from "ts-mls/crypto/hpke.js";
 import { left, parent, right, root, sibling } from "ts-mls/treemath.js";
-import { decodeRatchetTree } from "ts-mls/ratchetTree.js";
+import { decodeRatchetTree, encodeRatchetTree } from "ts-mls/ratchetTree.js";
+import { encodeMlsMessage } from "ts-mls";
+import { makeKeyPackageRef } from "ts-mls/keyPackage.js";
+import { decryptGroupInfo, decryptGroupSecrets } from "ts-mls/welcome.js";
+import { verifyGroupInfoConfirmationTag, verifyGroupInfoSignature } from "ts-mls/groupInfo.js";
 import { createSecretTree, deriveKey, deriveNonce } from "ts-mls/secretTree.js";
 import { encodeGroupContext, type GroupContext } from "ts-mls/groupContext.js";
 import { initializeEpoch } from "ts-mls/keySchedule.js";
@@ -280,6 +284,59 @@ Deno.test({
       // deno-lint-ignore no-explicit-any
       assertEquals(toHex(await computePskSecret(psks as any, cs)), v.psk_secret);
     });
+  },
+});
+
+Deno.test({
+  name: `MLS vectors: welcome${PRESENT ? "" : MISSING}`,
+  ignore: !PRESENT,
+  async fn() {
+    await eachVector("welcome.json", async (v, cs) => {
+      const kp = decodeMlsMessage(hex(v.key_package), 0)![0];
+      const w = decodeMlsMessage(hex(v.welcome), 0)![0];
+      if (kp.wireformat !== "mls_key_package" || w.wireformat !== "mls_welcome") {
+        throw new Error("unexpected wire formats");
+      }
+      const ref = await makeKeyPackageRef(kp.keyPackage, cs.hash);
+      const initPriv = await cs.hpke.importPrivateKey(hex(v.init_priv));
+      const secrets = await decryptGroupSecrets(initPriv, ref, w.welcome, cs.hpke);
+      assert.ok(secrets, "group secrets decrypt with init_priv");
+      const pskSecret = await computePskSecret([], cs);
+      const info = await decryptGroupInfo(w.welcome, secrets.joinerSecret, pskSecret, cs);
+      assert.ok(info, "group info decrypts");
+      assert.ok(await verifyGroupInfoSignature(info, hex(v.signer_pub), cs.signature));
+      assert.ok(await verifyGroupInfoConfirmationTag(info, secrets.joinerSecret, pskSecret, cs));
+    });
+  },
+});
+
+Deno.test({
+  name: `MLS vectors: messages (decode, re-encode byte for byte)${PRESENT ? "" : MISSING}`,
+  ignore: !PRESENT,
+  fn() {
+    const wrapped = [
+      "mls_welcome",
+      "mls_group_info",
+      "mls_key_package",
+      "public_message_application",
+      "public_message_proposal",
+      "public_message_commit",
+      "private_message",
+    ];
+    let checked = 0;
+    for (const v of load("messages.json")) {
+      for (const field of wrapped) {
+        const bytes = hex(v[field]);
+        const decoded = decodeMlsMessage(bytes, 0);
+        assert.ok(decoded && decoded[1] === bytes.length, `${field} decodes`);
+        assertEquals(toHex(encodeMlsMessage(decoded[0])), v[field], `${field} re-encodes`);
+        checked++;
+      }
+      const tree = decodeRatchetTree(hex(v.ratchet_tree), 0);
+      assert.ok(tree, "ratchet_tree decodes");
+      assertEquals(toHex(encodeRatchetTree(tree[0])), v.ratchet_tree, "ratchet_tree re-encodes");
+    }
+    assert.ok(checked > 0);
   },
 });
 
