@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type PathSlotStatus } from "../src/client/mod.ts";
+import type { PathSlotStatus } from "../src/client/mod.ts";
 import { raptorqCodec } from "../src/multipath/mod.ts";
 import {
   backoffDelay,

@@ -79,7 +79,9 @@ class WebSocketLink implements Link {
 
   send(unit: Uint8Array, _header: UnitHeader | null): void {
     if (this.#closed || this.#aborted || this.#socket.readyState !== WebSocket.OPEN) return;
-    this.#socket.send(unit);
+    // Units are never views of a SharedArrayBuffer; the DOM lib (the web client's
+    // check, which reaches this file through the SDK) insists on an ArrayBuffer.
+    this.#socket.send(unit as Uint8Array<ArrayBuffer>);
   }
 
   /**
