@@ -191,11 +191,21 @@ export class E2EClient {
     return e2e;
   }
 
-  /** Uploads fresh key packages when this device holds fewer unused ones than the minimum. */
+  /**
+   * Uploads fresh key packages when the directory holds fewer one-time ones of this device than
+   * the minimum (taken, or expired), or no last-resort one.
+   */
   async replenishKeyPackages(): Promise<number> {
-    if ((await this.device.unusedKeyPackages()) >= this.#min) return 0;
-    const uploads = await this.device.newKeyPackages(this.#batch);
-    await this.directory.upload(uploads);
+    const own = (await this.directory.devices(this.client.session.userId))
+      .find((d) => d.deviceId === this.device.identity.deviceId);
+    const oneTime = own?.oneTime ?? 0;
+    const lastResort = own?.lastResort ?? false;
+    if (oneTime >= this.#min && lastResort) return 0;
+    const uploads = await this.device.newKeyPackages(
+      oneTime >= this.#min ? 0 : this.#batch,
+      { lastResort: !lastResort },
+    );
+    if (uploads.length > 0) await this.directory.upload(uploads);
     return uploads.length;
   }
 

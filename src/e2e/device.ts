@@ -44,6 +44,7 @@ import {
   type DeviceIdentity,
   type FetchedKeyPackage,
   generateKeyPackageFor,
+  KEY_PACKAGE_LIFETIME_SECONDS,
   type KeyPackageUpload,
   openKeyPackage,
 } from "./key_package.ts";
@@ -105,6 +106,8 @@ interface StoredKeyPackage {
   init: string;
   hpke: string;
   lastResort: boolean;
+  /** Unix ms it was made (absent in state written before this field existed). */
+  created?: number;
 }
 
 interface Held {
@@ -217,22 +220,42 @@ export class E2EDevice {
    * Makes `count` one-time key packages (plus a last-resort one when this device has none),
    * keeps their private keys and returns what to upload.
    */
-  async newKeyPackages(count: number): Promise<KeyPackageUpload[]> {
+  async newKeyPackages(
+    count: number,
+    options: { lastResort?: boolean } = {},
+  ): Promise<KeyPackageUpload[]> {
+    await this.#pruneKeyPackages();
     const uploads: KeyPackageUpload[] = [];
-    const haveLastResort = (await this.#storedKeyPackages()).some((k) => k.lastResort);
-    for (let i = 0; i < count + (haveLastResort ? 0 : 1); i++) {
-      const lastResort = !haveLastResort && i === count;
+    const makeLastResort = options.lastResort ??
+      !(await this.#storedKeyPackages()).some((k) => k.lastResort);
+    for (let i = 0; i < count + (makeLastResort ? 1 : 0); i++) {
+      const lastResort = makeLastResort && i === count;
       const generated = await generateKeyPackageFor(this.identity, { lastResort });
       const stored: StoredKeyPackage = {
         data: generated.upload.data,
         init: toBase64(generated.privatePackage.initPrivateKey),
         hpke: toBase64(generated.privatePackage.hpkePrivateKey),
         lastResort,
+        created: Date.now(),
       };
       await this.#store.put(`kp/${hex(generated.ref)}`, utf8(JSON.stringify(stored)));
       uploads.push(generated.upload);
     }
     return uploads;
+  }
+
+  /**
+   * Forgets private keys of key packages past their lifetime (plus a day for Welcomes still in
+   * flight): the directory no longer hands them out.
+   */
+  async #pruneKeyPackages(): Promise<void> {
+    const limit = Date.now() - (KEY_PACKAGE_LIFETIME_SECONDS + 86_400) * 1000;
+    for (const key of await this.#store.keys("kp/")) {
+      const bytes = await this.#store.get(key);
+      if (!bytes) continue;
+      const stored = JSON.parse(new TextDecoder().decode(bytes)) as StoredKeyPackage;
+      if (stored.created !== undefined && stored.created < limit) await this.#store.delete(key);
+    }
   }
 
   /** How many one-time key packages this device holds private keys for (not yet used). */

@@ -76,7 +76,8 @@ export function keyPackageSignedMessage(deviceId: string, keyPackage: Uint8Array
 }
 
 /** Key packages live this long (below ts-mls's one-month lifetime cap). */
-const LIFETIME_SECONDS = 28n * 24n * 3600n;
+export const KEY_PACKAGE_LIFETIME_SECONDS = 28 * 24 * 3600;
+const LIFETIME_SECONDS = BigInt(KEY_PACKAGE_LIFETIME_SECONDS);
 
 /** The BasicCredential of `deviceId`. */
 export function deviceCredential(deviceId: string): Credential {
