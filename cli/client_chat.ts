@@ -102,6 +102,8 @@ export async function runChat(options: ChatOptions): Promise<void> {
     if (live === null || secure === null || live.closed) return;
     try {
       for (const line of describeEvents(await syncAll(profile, live, secure))) console.log(line);
+      // Key packages others took to add this device elsewhere are made up for.
+      await secure.replenishKeyPackages();
     } catch { /* retried at the next round */ }
   };
   try {

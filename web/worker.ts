@@ -31,6 +31,8 @@ const post = (event: Event) => scope.postMessage(event);
 
 /** Live pings to friends this often; a friend is online while pings arrive. */
 const PRESENCE_PING_MS = 10_000;
+/** The directory's stock of this device's key packages is checked this often. */
+const KEY_PACKAGES_EVERY_MS = 60_000;
 /** Friends, requests and device lists are refreshed this often while online. */
 const REFRESH_MS = 2_000;
 
@@ -188,7 +190,13 @@ async function established(c: CommuCatClient): Promise<void> {
   for (const message of outbox.values()) transmit(c, message);
   const ping = () => friends.ping(c);
   ping();
-  const timers = [setInterval(refresh, REFRESH_MS), setInterval(ping, PRESENCE_PING_MS)];
+  // Key packages others took (to add this device to a conversation) are made up for.
+  const replenish = () => e2e?.replenishKeyPackages().catch(() => {});
+  const timers = [
+    setInterval(refresh, REFRESH_MS),
+    setInterval(ping, PRESENCE_PING_MS),
+    setInterval(replenish, KEY_PACKAGES_EVERY_MS),
+  ];
   try {
     for (let frame = await c.next(); frame !== null; frame = await c.next()) {
       await receive(c, frame);
