@@ -407,3 +407,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test("obfs4 / pt transport entries: one-line errors naming the field", () => {
+  const error = (spec: Record<string, unknown>) => {
+    try {
+      transportsFromSpecs([{ kind: "direct" }, spec as { kind: string }]);
+      return "no error";
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  assert.equal(
+    error({ kind: "obfs4", args: "cert=x;iat-mode=0" }),
+    "transports[1].port: required (the bridge's port, 1..65535)",
+  );
+  assert.equal(
+    error({ kind: "obfs4", port: 9443 }),
+    "transports[1].args: required (a non-empty string)",
+  );
+  assert.equal(
+    error({ kind: "pt", port: 9443, args: "cert=x" }),
+    "transports[1].transport: required (a non-empty string)",
+  );
+  assert.match(error({ kind: "obfs4", port: 9443, args: "garbage" }), /^transports\[1\]: args: /);
+  const [, built] = transportsFromSpecs([{ kind: "direct" }, {
+    kind: "pt",
+    transport: "lyrebird_obfs4",
+    port: 9443,
+    args: "cert=x",
+  }]);
+  assert.equal(built.kind, "lyrebird_obfs4");
+  assert.equal(built.label, "lyrebird_obfs4 <server>:9443");
+});

@@ -48,8 +48,12 @@ export class PtClientTransport implements ClientTransport {
     if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65_535) {
       throw new RangeError(`port must be 1..65535, got ${options.port}`);
     }
-    const args = [...parsePtArgs(options.args.replaceAll(",", ";"), ";")];
-    if (args.length === 0) throw new Error("args: expected k=v pairs (e.g. cert=…;iat-mode=0)");
+    // k=v pairs, `;` (or `,`, as in SMETHOD's ARGS) between them, `\` escaping.
+    const pair = String.raw`(?:[^;,=\\]|\\.)+=(?:[^;,\\]|\\.)*`;
+    if (!new RegExp(`^${pair}(?:[;,]${pair})*$`).test(options.args)) {
+      throw new Error("args: expected k=v pairs separated by ; (e.g. cert=…;iat-mode=0)");
+    }
+    const args = [...parsePtArgs(options.args.replace(/(?<!\\),/g, ";"), ";")];
     this.#options = options;
     this.kind = options.transport ?? "obfs4";
     // `;`-joined with pt-spec's escaping; never logged (the cert lets a censor confirm the bridge).
