@@ -172,6 +172,24 @@ export function url(schemes: readonly string[]) {
   );
 }
 
+/** A multipath FEC policy (PROTOCOL.md §7): `auto`, `off`, `duplicate` or `raptorq[:<overhead>]`. */
+export function fecPolicy() {
+  const phrase = '"auto", "off", "duplicate" or "raptorq[:<overhead 0..4>]"';
+  const error = `expected ${phrase}`;
+  return kind(
+    z.string({ error }).refine((value) => {
+      if (value === "auto" || value === "off" || value === "duplicate" || value === "raptorq") {
+        return true;
+      }
+      const match = /^raptorq:([0-9]+(\.[0-9]+)?)$/.exec(value);
+      return match !== null && Number(match[1]) <= 4;
+    }, { error }),
+    '"auto" | "off" | "duplicate" | "raptorq[:<overhead>]"',
+    phrase,
+    "string",
+  );
+}
+
 /**
  * A padding policy (PROTOCOL.md §2 "Padding"): `off`, `classes` or
  * `block:<bytes>` with 16..65519 bytes (the largest Noise plaintext).

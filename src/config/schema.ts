@@ -15,6 +15,7 @@ import { checkConfig, DATA_DIR, deriveConfig } from "./checks.ts";
 import { key, list, optional, requiredList } from "./keys.ts";
 import {
   boolean,
+  fecPolicy,
   hexAtLeast,
   hexExact,
   intRange,
@@ -630,6 +631,33 @@ const log = z.strictObject({
   }),
 });
 
+const multipath = z.strictObject({
+  enabled: key(boolean(), true, {
+    env: "COMMUCAT_MULTIPATH_ENABLED",
+    description:
+      'New. Multipath sessions (docs/PROTOCOL.md §7): a client with the Hello capability "multipath" ' +
+      "may attach more `/connect` paths to its session; false → such a client gets an ordinary " +
+      "session and `/connect?attach` answers 404.",
+  }),
+  max_paths: key(intRange(2, 16), 4, {
+    env: "COMMUCAT_MULTIPATH_MAX_PATHS",
+    description: "New. Paths one multipath session may have at once (the first included).",
+  }),
+  linger_ms: key(intRange(0, 600_000), 15_000, {
+    env: "COMMUCAT_MULTIPATH_LINGER_MS",
+    description: "New. How long a multipath session with no path left waits for one to be " +
+      "attached again before it is closed.",
+  }),
+  policy: key(fecPolicy(), "auto", {
+    env: "COMMUCAT_MULTIPATH_POLICY",
+    description:
+      "New. How units are spread over the paths: `auto` (one path: single; two: a copy " +
+      "on each; three or more: RaptorQ with overhead 1/(n−1)+0.05 toward clients that decode it), " +
+      "`off` (round-robin, no redundancy), `duplicate`, or `raptorq[:<overhead>]` (at least that " +
+      "overhead).",
+  }),
+});
+
 /** The file's shape (snake_case sections and keys), before cross-key rules. */
 export const rawConfigSchema = z.strictObject({
   server: server.prefault({}),
@@ -646,6 +674,7 @@ export const rawConfigSchema = z.strictObject({
   calls: calls.prefault({}),
   admin: admin.prefault({}),
   transport: transport.prefault({}),
+  multipath: multipath.prefault({}),
   log: log.prefault({}),
   web: web.prefault({}),
 });

@@ -63,6 +63,13 @@ export function settingsFromConfig(
     handshakeTimeoutMs: s.handshakeTimeoutMs,
     partialFrameTimeoutMs: s.partialFrameTimeoutMs,
     rekeyAfterMessages: s.rekeyAfterMessages,
+    multipath: config.multipath.enabled
+      ? {
+        maxPaths: config.multipath.maxPaths,
+        lingerMs: config.multipath.lingerMs,
+        policy: config.multipath.policy,
+      }
+      : false,
     rekeyAfterMs: s.rekeyAfterMinutes * 60_000,
     outboundQueueFrames: s.outboundQueueFrames,
     outboundQueueBytes: s.outboundQueueBytes,
