@@ -10,6 +10,7 @@
 import { CommuCatClient } from "../../src/client/mod.ts";
 import { fromHex, generateDeviceKeys, sessionPattern } from "../../src/crypto/mod.ts";
 import { FrameType } from "../../src/proto/mod.ts";
+import { type RaptorqCodec, raptorqCodec } from "../../src/multipath/mod.ts";
 import type { ConnectMode } from "../../src/transport/mod.ts";
 import { type HistogramJson, LatencyHistogram } from "./stats.ts";
 import { type LoadConn, type PhaseResult, type PhaseSpec, TrafficEngine } from "./traffic.ts";
@@ -37,6 +38,8 @@ export type AgentCommand =
     concurrency: number;
     /** Voice instead of messages: each group holds a call and sends 20 ms Opus-sized VoiceFrames. */
     media?: boolean;
+    /** Multipath sessions: these paths besides the first (RaptorQ in one Worker per agent). */
+    paths?: ConnectMode[];
   }
   | { cmd: "openRawGroups"; url: string; caCerts?: string[]; groups: number; groupSize: number }
   | { cmd: "phase"; spec: PhaseSpec }
@@ -199,8 +202,19 @@ export class LoadAgent {
     return client;
   }
 
-  async #connect(target: TargetJson, device: Device, mode: ConnectMode, pattern: string) {
-    return await CommuCatClient.connect({
+  #fec: RaptorqCodec | null = null;
+
+  async #connect(
+    target: TargetJson,
+    device: Device,
+    mode: ConnectMode,
+    pattern: string,
+    paths?: ConnectMode[],
+  ) {
+    const multipath = paths && paths.length > 0;
+    const client = await CommuCatClient.connect({
+      paths,
+      fec: multipath ? (this.#fec ??= raptorqCodec("worker")) : undefined,
       url: target.url,
       mode,
       pattern,
@@ -215,13 +229,16 @@ export class LoadAgent {
       httpClient: this.#httpClient(target.certificatePem),
       timeoutMs: 60_000,
     });
+    // Measured with every path up.
+    if (multipath) await client.multipath?.waitForPaths(1 + paths.length, 60_000);
+    return client;
   }
 
   /** Connects `devices` with bounded concurrency; `keep` receives each established client. */
   async #connectAll(
     target: TargetJson,
     devices: Device[],
-    options: { mode: ConnectMode; pattern: string; concurrency: number },
+    options: { mode: ConnectMode; pattern: string; concurrency: number; paths?: ConnectMode[] },
     keep: (index: number, client: CommuCatClient) => void,
     progress: Progress,
   ): Promise<OpenResult> {
@@ -233,7 +250,13 @@ export class LoadAgent {
     await boundedAll(devices.length, options.concurrency, async (i) => {
       const t0 = performance.now();
       try {
-        const client = await this.#connect(target, devices[i], options.mode, options.pattern);
+        const client = await this.#connect(
+          target,
+          devices[i],
+          options.mode,
+          options.pattern,
+          options.paths,
+        );
         latency.record(performance.now() - t0);
         ok++;
         keep(i, client);

@@ -103,6 +103,11 @@ export function renderMarkdown(report: LoadReport): string {
   if (report.fanout) {
     traffic.push(trafficRow(`CommuCat fanout G=${c.groupSize}, max`, report.fanout.max));
   }
+  if (report.multipath) {
+    traffic.push(
+      trafficRow(`CommuCat pairs over ${report.multipath.paths}, max`, report.multipath.max),
+    );
+  }
   if (report.sfu) traffic.push(trafficRow("CommuCat SFU voice pairs, max", report.sfu.max));
   if (traffic.length > 0) {
     out.push("", "### Delivery");
@@ -123,6 +128,14 @@ export function renderMarkdown(report: LoadReport): string {
         "missing/errors",
       ], traffic),
     );
+    if (report.multipath && report.pairs) {
+      const ratio = report.multipath.max.deliveredPerSecond / report.pairs.max.deliveredPerSecond;
+      out.push(
+        "",
+        `Multipath (${report.multipath.paths}) delivered ${(ratio * 100).toFixed(0)}% of ` +
+          `the single-path pairs' rate in this run (target ≥ 70%).`,
+      );
+    }
   }
   if (report.transports) {
     const t = report.transports;

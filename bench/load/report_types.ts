@@ -133,6 +133,8 @@ export interface LoadReport {
   relayTls: { max: TrafficSummary } | null;
   pairs: { max: TrafficSummary; half: TrafficSummary | null } | null;
   fanout: { max: TrafficSummary } | null;
+  /** The pairs over three paths each (scenario `multipath`). */
+  multipath?: { paths: string; max: TrafficSummary } | null;
   /** 1:1 calls: VoiceFrames through the SFU (scenario `sfu`). */
   sfu?: { max: TrafficSummary } | null;
   handshake: StormSummary | null;

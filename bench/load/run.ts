@@ -47,6 +47,7 @@ export const SCENARIOS = [
   "handshake",
   "sfu",
   "transports",
+  "multipath",
 ] as const;
 /** One scenario. */
 export type Scenario = typeof SCENARIOS[number];
@@ -624,6 +625,38 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
           "reconnect",
         );
       }
+      await onAll(0, () => ({ cmd: "closeGroups" }));
+    }
+
+    if (has("multipath")) {
+      // The pairs again, each session over three paths (websocket + binary + sse: RaptorQ
+      // with overhead 0.55); compared with the single-path pairs phase of the same run.
+      const base = channelBase;
+      channelBase += o.pairs + 1;
+      const opened = mergeOpen(
+        await onAll<OpenResult>(
+          o.pairs,
+          (i, share) =>
+            share === 0 ? null : {
+              cmd: "openGroups",
+              target,
+              mode: "websocket",
+              pattern: o.pattern,
+              groups: share,
+              groupSize: 2,
+              channelBase: base + i * (Math.ceil(o.pairs / agents.length) + 1),
+              concurrency: o.concurrency,
+              paths: ["binary", "sse"],
+            },
+          (done, failed) =>
+            o.progress(`multipath pairs: ${done}/${o.pairs * 2} sessions, ${failed} failed`),
+        ),
+      );
+      if (opened.failed > 0) notes.push(`${opened.failed} multipath sessions failed to open`);
+      report.multipath = {
+        paths: "websocket+binary+sse",
+        max: (await phase("multipath pairs, max", pid, null, o.pairs * 2)).summary,
+      };
       await onAll(0, () => ({ cmd: "closeGroups" }));
     }
 

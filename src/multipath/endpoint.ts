@@ -68,7 +68,13 @@ export interface EndpointOptions {
   maxReorderBytes?: number;
   /** A path with more unread bytes than this gets no new units (default 1 MiB). */
   pathBacklogBytes?: number;
-  /** Delay before an ACK goes out, ms (coalesces a burst; default 2). */
+  /**
+   * Batches smaller than this go out as two copies on two paths (in turn)
+   * instead of RaptorQ (default 2 KiB): a tiny object would cost the codec's
+   * fixed price per object for a few bytes saved.
+   */
+  minFecBytes?: number;
+  /** Delay before an ACK goes out, ms (coalesces a burst; default 25). */
   ackDelayMs?: number;
   /** A path ended (closed, or refused for `detail`). */
   onPathEnd?(id: number, end: PathEnd, detail: string): void;
@@ -86,8 +92,16 @@ interface Path {
   readonly units: UnitDecoder;
   unitsOut: number;
   unitsIn: number;
+  /** Units written in this turn, joined into one write at its end. */
+  pending: Uint8Array[];
+  pendingBytes: number;
 }
 
+/** Largest joined write on a path. */
+const MAX_WRITE = 256 * 1024;
+
+/** Default {@link EndpointOptions.minFecBytes}. */
+const MIN_FEC_BYTES = 2048;
 /** Units resent per retransmission timeout (oldest first). */
 const RTO_BURST = 64;
 /** Largest FEC object (bytes of batched units) and most units in one. */
@@ -105,6 +119,9 @@ export class MultipathEndpoint {
   readonly #pathBacklog: number;
   #nextPathId = 0;
   #rr = 0;
+  #ackRr = 0;
+  readonly #minFecBytes: number;
+  #writeQueued = false;
   #closed = false;
   #rtoTimer: ReturnType<typeof setTimeout> | undefined;
   #rtoAt = 0;
@@ -128,6 +145,7 @@ export class MultipathEndpoint {
     this.#o = options;
     this.#now = options.now ?? (() => performance.now());
     this.#pathBacklog = options.pathBacklogBytes ?? 1024 * 1024;
+    this.#minFecBytes = options.minFecBytes ?? MIN_FEC_BYTES;
     this.#out = new RetransmitQueue({
       minRtoMs: options.minRtoMs ?? 150,
       maxRtoMs: options.maxRtoMs ?? 2000,
@@ -188,7 +206,16 @@ export class MultipathEndpoint {
       return -1;
     }
     const id = this.#nextPathId++;
-    this.#paths.set(id, { id, mode, link, units, unitsOut: 0, unitsIn: 0 });
+    this.#paths.set(id, {
+      id,
+      mode,
+      link,
+      units,
+      unitsOut: 0,
+      unitsIn: 0,
+      pending: [],
+      pendingBytes: 0,
+    });
     // The new path may be the only one left: nothing outstanding waits for a timeout.
     this.#resend(this.#out.takeDue(this.#now(), true), [this.#paths.get(id)!]);
     if (this.#endUnit) this.#sendOn(this.#paths.get(id)!, this.#endUnit);
@@ -203,6 +230,7 @@ export class MultipathEndpoint {
     const path = this.#paths.get(id);
     if (!path) return;
     this.#paths.delete(id);
+    this.#write(path);
     path.link.close();
     this.#o.onPathEnd?.(id, "closed", detail);
     if (this.#closed) return;
@@ -292,7 +320,10 @@ export class MultipathEndpoint {
     this.#in.clear();
     this.#fecIn?.close();
     this.#batch = [];
-    for (const path of this.#paths.values()) path.link.close();
+    for (const path of this.#paths.values()) {
+      this.#write(path);
+      path.link.close();
+    }
     this.#paths.clear();
   }
 
@@ -394,7 +425,7 @@ export class MultipathEndpoint {
     this.#ackTimer = setTimeout(() => {
       this.#ackTimer = undefined;
       this.#sendAck();
-    }, this.#o.ackDelayMs ?? 2);
+    }, this.#o.ackDelayMs ?? 25);
   }
 
   #sendAck(): void {
@@ -404,8 +435,10 @@ export class MultipathEndpoint {
     this.#ackDue = false;
     const cumulative = this.#in.delivered;
     const unit = ackUnit(cumulative, this.#o.keys.ackMac(this.#o.side, cumulative));
-    // On every path: ACKs are small, and any one of them getting through is enough.
-    for (const path of this.#paths.values()) this.#sendOn(path, unit);
+    // One path per ACK, in turn: a lost one shows as a retransmitted unit, which
+    // is acknowledged again (on the next path).
+    const paths = this.#livePaths();
+    if (paths.length > 0) this.#sendOn(paths[this.#ackRr++ % paths.length], unit);
   }
 
   // ---- sending ----
@@ -425,10 +458,40 @@ export class MultipathEndpoint {
     return scheduleFor(policy, paths, this.#o.fec !== undefined);
   }
 
+  /** Queues `unit` on `path`; the turn's units leave in one write (fewer messages and syscalls). */
   #sendOn(path: Path, unit: Uint8Array): void {
     path.unitsOut++;
+    if (path.pendingBytes + unit.length > MAX_WRITE) this.#write(path);
+    path.pending.push(unit);
+    path.pendingBytes += unit.length;
+    if (!this.#writeQueued) {
+      this.#writeQueued = true;
+      queueMicrotask(this.#writeAll);
+    }
+  }
+
+  readonly #writeAll = (): void => {
+    this.#writeQueued = false;
+    for (const path of this.#paths.values()) this.#write(path);
+  };
+
+  #write(path: Path): void {
+    const units = path.pending;
+    if (units.length === 0) return;
+    const bytes = path.pendingBytes;
+    path.pending = [];
+    path.pendingBytes = 0;
+    let joined = units[0];
+    if (units.length > 1) {
+      joined = new Uint8Array(bytes);
+      let at = 0;
+      for (const u of units) {
+        joined.set(u, at);
+        at += u.length;
+      }
+    }
     try {
-      path.link.send(unit);
+      path.link.send(joined);
     } catch { /* closed under us: its close handler removes it */ }
   }
 
@@ -447,23 +510,34 @@ export class MultipathEndpoint {
     this.#batchOverhead = overhead;
     if (this.#batchBytes >= MAX_BATCH_BYTES || this.#batch.length >= MAX_BATCH_UNITS) {
       this.#flushBatch();
-    } else if (!this.#batchQueued && this.#encoding === 0) {
+    } else if (!this.#batchQueued) {
       this.#batchQueued = true;
       // Everything sent in this turn goes into one object (fixed cost per object).
       queueMicrotask(() => {
         this.#batchQueued = false;
-        if (this.#encoding === 0) this.#flushBatch();
+        // While an object is being encoded, a batch big enough for RaptorQ waits
+        // for the next one (objects grow under load instead of queueing behind
+        // the codec); a small one goes out now as copies.
+        if (this.#encoding === 0 || this.#batchBytes < this.#minFecBytes) this.#flushBatch();
       });
     }
-    // While an object is being encoded, units gather for the next one: under
-    // load objects grow instead of queueing up behind the codec; idle, none waits.
   }
 
   #flushBatch(): void {
     const batch = this.#batch;
     if (batch.length === 0 || this.#closed) return;
     this.#batch = [];
+    const bytes = this.#batchBytes;
     this.#batchBytes = 0;
+    if (bytes < this.#minFecBytes) {
+      // Two copies on two different paths, in turn: like RaptorQ at 1/(n−1), the loss of
+      // any one path loses nothing, at a fraction of the codec's cost for a small batch.
+      const paths = this.#livePaths();
+      if (paths.length === 0) return; // retransmission covers it once a path is back
+      const first = this.#rr++ % paths.length;
+      this.#resend(batch, [paths[first], paths[(first + 1) % paths.length]]);
+      return;
+    }
     const object = encodeBatch(batch[0].seq, batch.map((u) => u.ciphertext));
     const objectId = this.#objectId = (this.#objectId + 1) >>> 0;
     this.#encoding++;

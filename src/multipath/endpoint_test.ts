@@ -72,6 +72,7 @@ function pair(wires: FakeWire[], fec?: FecCodec, minRtoMs = 20) {
       minRtoMs,
       maxRtoMs: minRtoMs * 5,
       ackDelayMs: 0,
+      minFecBytes: 0,
       fec,
     });
   const client = make("client");
@@ -131,7 +132,7 @@ Deno.test("policy: overhead that survives one lost path; schedules by path count
 Deno.test("endpoint: 3 paths, 20% loss on one, another cut mid-stream: all delivered once, in order", async () => {
   const wires = [
     new FakeWire({ loss: 0.2, seed: 11 }),
-    new FakeWire({ cutAfter: 1500 }),
+    new FakeWire({ cutAfter: 2 }),
     new FakeWire(),
   ];
   const { client, server, got, fatal } = pair(wires);
@@ -272,7 +273,7 @@ Deno.test("endpoint: RaptorQ over 3 paths, 20% loss on one and another cut: all 
   const codec = raptorqCodec("inprocess");
   const wires = [
     new FakeWire({ loss: 0.2, seed: 5 }),
-    new FakeWire({ cutAfter: 150 }),
+    new FakeWire({ cutAfter: 20 }),
     new FakeWire(),
   ];
   // The engine loads once, before the clock of retransmission matters.
