@@ -17,15 +17,8 @@ import type { PathKeys, Side } from "./keys.ts";
 import { DEFAULT_POLICY, type FecPolicy, type Schedule, scheduleFor } from "./policy.ts";
 import { ReorderBuffer } from "./reorder.ts";
 import { type Outstanding, RetransmitQueue } from "./retransmit.ts";
-import {
-  ackUnit,
-  dataUnit,
-  decodeBatch,
-  decodePathUnit,
-  encodeBatch,
-  fecUnit,
-  PathKind,
-} from "./wire.ts";
+import { ackUnit, dataUnit, decodeBatch, decodePathUnit, fecUnit, PathKind } from "./wire.ts";
+import { FecBatcher, MAX_BATCH_UNITS, MIN_FEC_BYTES } from "./fec_batcher.ts";
 
 /** One path as the endpoint sees it. */
 export interface PathLink {
@@ -100,13 +93,8 @@ interface Path {
 /** Largest joined write on a path. */
 const MAX_WRITE = 256 * 1024;
 
-/** Default {@link EndpointOptions.minFecBytes}. */
-const MIN_FEC_BYTES = 2048;
 /** Units resent per retransmission timeout (oldest first). */
 const RTO_BURST = 64;
-/** Largest FEC object (bytes of batched units) and most units in one. */
-const MAX_BATCH_BYTES = 64 * 1024;
-const MAX_BATCH_UNITS = 1024;
 
 /** A multipath session end. */
 export class MultipathEndpoint {
@@ -120,20 +108,13 @@ export class MultipathEndpoint {
   #nextPathId = 0;
   #rr = 0;
   #ackRr = 0;
-  readonly #minFecBytes: number;
   #writeQueued = false;
   #closed = false;
   #rtoTimer: ReturnType<typeof setTimeout> | undefined;
   #rtoAt = 0;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   #ackDue = false;
-  #batch: Outstanding[] = [];
-  #batchBytes = 0;
-  #batchOverhead = 0;
-  #batchQueued = false;
-  /** Objects being encoded now. */
-  #encoding = 0;
-  #objectId = 0;
+  readonly #batcher: FecBatcher | null;
   /** The END we sent (resent on every new path), or null. */
   #endUnit: Uint8Array | null = null;
   /** The peer's END: its last unit; null until it comes. */
@@ -145,7 +126,24 @@ export class MultipathEndpoint {
     this.#o = options;
     this.#now = options.now ?? (() => performance.now());
     this.#pathBacklog = options.pathBacklogBytes ?? 1024 * 1024;
-    this.#minFecBytes = options.minFecBytes ?? MIN_FEC_BYTES;
+    this.#batcher = options.fec
+      ? new FecBatcher(options.fec, options.minFecBytes ?? MIN_FEC_BYTES, {
+        // Two copies on two different paths, in turn: like RaptorQ at 1/(n−1), the loss of
+        // any one path loses nothing, at a fraction of the codec's cost for a small batch.
+        copies: (units) => {
+          const paths = this.#livePaths();
+          if (paths.length === 0) return; // retransmission covers it once a path is back
+          const first = this.#rr++ % paths.length;
+          this.#resend(units, [paths[first], paths[(first + 1) % paths.length]]);
+        },
+        packets: (packets) => {
+          const paths = this.#livePaths();
+          if (paths.length === 0) return; // retransmission covers it once a path is back
+          for (const p of packets) this.#sendOn(paths[this.#rr++ % paths.length], fecUnit(p));
+        },
+        failed: (units) => this.#resend(units, this.#livePaths()),
+      })
+      : null;
     this.#out = new RetransmitQueue({
       minRtoMs: options.minRtoMs ?? 150,
       maxRtoMs: options.maxRtoMs ?? 2000,
@@ -245,9 +243,9 @@ export class MultipathEndpoint {
     const paths = this.#livePaths();
     const schedule = this.#schedule(frameClass, paths.length);
     if (schedule.kind === "raptorq") {
-      this.#addToBatch(unit, schedule.overhead);
+      this.#batcher!.add(unit, schedule.overhead);
     } else {
-      if (this.#batch.length > 0) this.#flushBatch();
+      this.#batcher?.flush();
       if (schedule.kind === "duplicate") this.#resend([unit], paths);
       else if (paths.length > 0) {
         this.#sendOn(paths[this.#rr++ % paths.length], dataUnit(unit.seq, ciphertext));
@@ -262,7 +260,7 @@ export class MultipathEndpoint {
    */
   end(): void {
     if (this.#closed || this.#endUnit) return;
-    this.#flushBatch();
+    this.#batcher?.flush();
     const last = this.#out.last;
     this.#endUnit = ackUnit(last, this.#o.keys.endMac(this.#o.side, last), PathKind.End);
     for (const path of this.#paths.values()) this.#sendOn(path, this.#endUnit);
@@ -319,7 +317,7 @@ export class MultipathEndpoint {
     this.#out.clear();
     this.#in.clear();
     this.#fecIn?.close();
-    this.#batch = [];
+    this.#batcher?.close();
     for (const path of this.#paths.values()) {
       this.#write(path);
       path.link.close();
@@ -502,57 +500,6 @@ export class MultipathEndpoint {
       const bytes = dataUnit(unit.seq, unit.ciphertext);
       for (const path of paths) this.#sendOn(path, bytes);
     }
-  }
-
-  #addToBatch(unit: Outstanding, overhead: number): void {
-    this.#batch.push(unit);
-    this.#batchBytes += unit.ciphertext.length + 3;
-    this.#batchOverhead = overhead;
-    if (this.#batchBytes >= MAX_BATCH_BYTES || this.#batch.length >= MAX_BATCH_UNITS) {
-      this.#flushBatch();
-    } else if (!this.#batchQueued) {
-      this.#batchQueued = true;
-      // Everything sent in this turn goes into one object (fixed cost per object).
-      queueMicrotask(() => {
-        this.#batchQueued = false;
-        // While an object is being encoded, a batch big enough for RaptorQ waits
-        // for the next one (objects grow under load instead of queueing behind
-        // the codec); a small one goes out now as copies.
-        if (this.#encoding === 0 || this.#batchBytes < this.#minFecBytes) this.#flushBatch();
-      });
-    }
-  }
-
-  #flushBatch(): void {
-    const batch = this.#batch;
-    if (batch.length === 0 || this.#closed) return;
-    this.#batch = [];
-    const bytes = this.#batchBytes;
-    this.#batchBytes = 0;
-    if (bytes < this.#minFecBytes) {
-      // Two copies on two different paths, in turn: like RaptorQ at 1/(n−1), the loss of
-      // any one path loses nothing, at a fraction of the codec's cost for a small batch.
-      const paths = this.#livePaths();
-      if (paths.length === 0) return; // retransmission covers it once a path is back
-      const first = this.#rr++ % paths.length;
-      this.#resend(batch, [paths[first], paths[(first + 1) % paths.length]]);
-      return;
-    }
-    const object = encodeBatch(batch[0].seq, batch.map((u) => u.ciphertext));
-    const objectId = this.#objectId = (this.#objectId + 1) >>> 0;
-    this.#encoding++;
-    this.#o.fec!.encode(objectId, object, this.#batchOverhead).then((packets) => {
-      if (this.#closed) return;
-      const paths = this.#livePaths();
-      if (paths.length === 0) return; // retransmission covers it once a path is back
-      for (const packet of packets) this.#sendOn(paths[this.#rr++ % paths.length], fecUnit(packet));
-    }, () => {
-      // Encoding failed (worker died): plain copies instead, nothing is lost.
-      if (!this.#closed) this.#resend(batch, this.#livePaths());
-    }).finally(() => {
-      this.#encoding--;
-      if (this.#encoding === 0) this.#flushBatch();
-    });
   }
 
   #armRto(): void {
