@@ -24,7 +24,7 @@ import {
 } from "./context.ts";
 import { encodeSignedEvent, signEvent } from "./event.ts";
 import { nowRfc3339 } from "./friends.ts";
-import { verifiedEvent } from "./key_packages.ts";
+import { verifiedEvent } from "./verified_event.ts";
 import { FederationProblem, readFederationBody } from "./problem.ts";
 
 /** Outcome of {@link fetchRemoteDevices}. */

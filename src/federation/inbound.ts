@@ -7,12 +7,12 @@
 import { fromHex } from "../crypto/mod.ts";
 import { RouteError } from "../router/mod.ts";
 import { CodecError, decodeFrame, type Frame, isBroadcastFrameType } from "../proto/mod.ts";
-import { JsonNumber, type JsonValue } from "./canonical.ts";
+import type { JsonValue } from "./canonical.ts";
 import { areFederatedFriends, type FederationContext, splitAddress } from "./context.ts";
-import { decodeSignedEvent, EventError, verifySignedEvent } from "./event.ts";
-import { checkFreshness, receiveAcceptance } from "./friends.ts";
+import { receiveAcceptance } from "./friends.ts";
 import { json } from "../http/mod.ts";
 import { FederationProblem, readFederationBody } from "./problem.ts";
+import { verifiedEvent } from "./verified_event.ts";
 
 /** Idempotency scope of inbound events (upstream's). */
 export const INBOX_SCOPE = "federation-inbox";
@@ -28,41 +28,12 @@ export const MAX_RELAYED_PAYLOAD = 65_487;
 
 /** POST /federation/events. */
 export async function receiveEvent(ctx: FederationContext, request: Request): Promise<Response> {
-  const text = await readFederationBody(request);
-  let signed;
-  try {
-    signed = decodeSignedEvent(text);
-  } catch (error) {
-    throw new FederationProblem(400, "InvalidRequest", (error as Error).message);
-  }
-  const origin = signed.event.origin.trim().toLowerCase();
-  const peer = await ctx.peers.get(origin);
-  if (peer === null) throw new FederationProblem(403, "UnknownPeer", "origin not allowed");
-  try {
-    verifySignedEvent(signed, peer.publicKey);
-  } catch (error) {
-    if (error instanceof EventError && error.code !== "invalid_request") {
-      throw new FederationProblem(403, "InvalidSignature", error.message);
-    }
-    throw new FederationProblem(400, "InvalidRequest", (error as Error).message);
-  }
-  if (signed.event.scope.trim().toLowerCase() !== ctx.domain) {
-    throw new FederationProblem(403, "InvalidScope", "event is addressed to another domain");
-  }
-  checkFreshness(ctx, signed.event.created_at);
-  const payload = signed.event.payload;
-  if (
-    payload === null || typeof payload !== "object" || Array.isArray(payload) ||
-    payload instanceof JsonNumber
-  ) {
-    throw new FederationProblem(400, "InvalidPayload", "payload must be an object");
-  }
-  const body = payload as Record<string, JsonValue>;
+  const { origin, eventId, body } = await verifiedEvent(ctx, await readFederationBody(request));
   if (body.type === "friend_request_accepted") {
-    return await receiveAcceptance(ctx, origin, signed.event.event_id, body);
+    return await receiveAcceptance(ctx, origin, eventId, body);
   }
   const { deviceId, frame, senderUser } = await checkRelay(ctx, origin, body);
-  const idempotencyKey = `federation:${origin}:${signed.event.event_id}`;
+  const idempotencyKey = `federation:${origin}:${eventId}`;
   const fresh = await ctx.store.claimIdempotencyKey(
     idempotencyKey,
     INBOX_SCOPE,

@@ -19,6 +19,7 @@ import { toHex, verifyDeviceKeyPackage } from "../crypto/mod.ts";
 import { encodeBase64 } from "../proto/mod.ts";
 import type { UserRecord } from "../storage/mod.ts";
 import { JsonNumber, type JsonValue } from "./canonical.ts";
+import { verifiedEvent } from "./verified_event.ts";
 import {
   areFederatedFriends,
   type FederationContext,
@@ -55,46 +56,6 @@ export type RemoteKeyPackageResult =
   | { ok: false; status: number; detail: string };
 
 const NONE = "no key package available for this device";
-
-/** Reads and verifies a signed event from a known peer (`expectOrigin`, when given) addressed to us. */
-export async function verifiedEvent(
-  ctx: FederationContext,
-  text: string,
-  expectOrigin?: string,
-) {
-  let signed;
-  try {
-    signed = decodeSignedEvent(text);
-  } catch (error) {
-    throw new FederationProblem(400, "InvalidRequest", (error as Error).message);
-  }
-  const origin = signed.event.origin.trim().toLowerCase();
-  if (expectOrigin !== undefined && origin !== expectOrigin) {
-    throw new FederationProblem(403, "UnknownPeer", "answer from another origin");
-  }
-  const peer = await ctx.peers.get(origin);
-  if (peer === null) throw new FederationProblem(403, "UnknownPeer", "origin not allowed");
-  try {
-    verifySignedEvent(signed, peer.publicKey);
-  } catch (error) {
-    if (error instanceof EventError && error.code !== "invalid_request") {
-      throw new FederationProblem(403, "InvalidSignature", error.message);
-    }
-    throw new FederationProblem(400, "InvalidRequest", (error as Error).message);
-  }
-  if (signed.event.scope.trim().toLowerCase() !== ctx.domain) {
-    throw new FederationProblem(403, "InvalidScope", "event is addressed to another domain");
-  }
-  checkFreshness(ctx, signed.event.created_at);
-  const payload = signed.event.payload;
-  if (
-    payload === null || typeof payload !== "object" || Array.isArray(payload) ||
-    payload instanceof JsonNumber
-  ) {
-    throw new FederationProblem(400, "InvalidPayload", "payload must be an object");
-  }
-  return { origin, eventId: signed.event.event_id, body: payload as Record<string, JsonValue> };
-}
 
 /** POST /federation/key-package: a peer takes one KeyPackage of one of our devices. */
 export async function receiveKeyPackageRequest(
