@@ -18,7 +18,7 @@
 import { toHex, verifyDeviceKeyPackage } from "../crypto/mod.ts";
 import { encodeBase64 } from "../proto/mod.ts";
 import type { UserRecord } from "../storage/mod.ts";
-import { JsonNumber, type JsonValue } from "./canonical.ts";
+import { JsonNumber } from "./canonical.ts";
 import { verifiedEvent } from "./verified_event.ts";
 import {
   areFederatedFriends,
@@ -26,14 +26,8 @@ import {
   remoteUserId,
   splitAddress,
 } from "./context.ts";
-import {
-  decodeSignedEvent,
-  encodeSignedEvent,
-  EventError,
-  signEvent,
-  verifySignedEvent,
-} from "./event.ts";
-import { checkFreshness, nowRfc3339 } from "./friends.ts";
+import { encodeSignedEvent, signEvent } from "./event.ts";
+import { nowRfc3339 } from "./friends.ts";
 import { FederationProblem, readFederationBody } from "./problem.ts";
 
 /** Idempotency scope of inbound key-package requests (a request is answered once). */
