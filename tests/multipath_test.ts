@@ -8,7 +8,7 @@ import { CommuCatClient } from "../src/client/mod.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import { raptorqCodec } from "../src/multipath/mod.ts";
-import { befriend } from "./helpers/api.ts";
+import { api, befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
 import { within } from "./helpers/raw.ts";
@@ -26,7 +26,7 @@ async function receive(client: CommuCatClient, n: number): Promise<string[]> {
 
 for (const fec of [false, true]) {
   Deno.test(`multipath: three paths (binary + websocket + sse)${fec ? " with RaptorQ" : ""}, both directions, in order, once`, async () => {
-    const srv = await startTestServer();
+    const srv = await startTestServer({ adminToken: "mp-admin-token" });
     const codec = fec ? raptorqCodec("inprocess") : undefined;
     const aliceDevice = newDevice("alice");
     const bobDevice = newDevice("bob");
@@ -65,6 +65,18 @@ for (const fec of [false, true]) {
       for (const p of alice.paths!) assert.ok(p.path!.unitsIn > 0, `${p.mode} carried units`);
       if (fec) assert.ok(alice.multipath!.stats.fecRecovered > 0, "units came out of RaptorQ");
       else assert.ok(alice.multipath!.stats.duplicates > 0, "duplicates were dropped");
+      // The server counts the session and, toward a RaptorQ client, the packets it encoded.
+      const stats = await api(srv, "GET", "/api/security-stats", { as: "mp-admin-token" });
+      assert.equal(stats.body?.multipath_sessions, 1);
+      assert.equal(stats.body?.average_paths, 3);
+      const fecPackets = stats.body?.fec_packets as number;
+      if (fec) assert.ok(fecPackets > 0, `fec_packets ${fecPackets}`);
+      else assert.equal(fecPackets, 0);
+      const metrics = await api(srv, "GET", "/metrics", { as: "mp-admin-token" });
+      const text = metrics.text ?? "";
+      assert.match(text, /^commucat_multipath_sessions_total 1$/m);
+      assert.match(text, /^commucat_multipath_paths 3$/m);
+      assert.match(text, new RegExp(`^commucat_security_fec_packets_total ${fecPackets}$`, "m"));
       await within(alice.closeGracefully(), "graceful close");
       assert.ok(alice.closed);
     } finally {

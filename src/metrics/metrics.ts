@@ -20,6 +20,20 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 /** Rate-limit scopes (reference §15.1). */
 export type RateLimitScope = "http" | "connect" | "pairing_claim";
 
+/** The multipath hub's figures the upstream metrics mirror (src/multipath `MultipathStats`). */
+export interface MultipathFigures {
+  readonly sessionsStarted: number;
+  readonly livePaths: number;
+  readonly fecPackets: number;
+}
+
+/** Which upstream metric mirrors which figure. */
+const MULTIPATH_FIGURE = {
+  securityFecPackets: "fecPackets",
+  multipathSessions: "sessionsStarted",
+  multipathPaths: "livePaths",
+} as const satisfies Partial<Record<UpstreamKey, keyof MultipathFigures>>;
+
 /** Where the metrics read values that live elsewhere. */
 export interface MetricsOptions {
   /** The offline queue: its running total, and its depth counted on each scrape. */
@@ -68,6 +82,7 @@ export class Metrics {
   /** The pluggable-transport listener's metrics. */
   readonly pt: PtMetrics;
   #upstream = new Map<UpstreamKey, Counter | Gauge>();
+  #multipath: (() => MultipathFigures) | null = null;
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -85,6 +100,27 @@ export class Metrics {
               this.inc(queue.stats.enqueued);
             },
           }),
+        );
+      } else if (m.key in MULTIPATH_FIGURE) {
+        // The multipath hub keeps these; mirrored at scrape time once it is watched.
+        const figure = MULTIPATH_FIGURE[m.key as keyof typeof MULTIPATH_FIGURE];
+        const read = () => this.#multipath?.()[figure] ?? 0;
+        this.#upstream.set(
+          m.key,
+          m.type === "counter"
+            ? new Counter({
+              ...config,
+              collect() {
+                this.reset();
+                this.inc(read());
+              },
+            })
+            : new Gauge({
+              ...config,
+              collect() {
+                this.set(read());
+              },
+            }),
         );
       } else {
         this.#upstream.set(m.key, m.type === "counter" ? new Counter(config) : new Gauge(config));
@@ -165,6 +201,11 @@ export class Metrics {
     for (const scope of ["http", "connect", "pairing_claim"]) {
       this.rateLimitDenials.inc({ scope }, 0);
     }
+  }
+
+  /** Mirrors the multipath hub's figures in the upstream multipath and FEC metrics. */
+  watchMultipath(source: () => MultipathFigures): void {
+    this.#multipath = source;
   }
 
   /** One of the upstream (§15.2) counters, for the code that counts it. */

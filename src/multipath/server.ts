@@ -52,13 +52,64 @@ export class AttachError extends Error {
 const toKey = (setId: Uint8Array) =>
   Array.from(setId, (b) => b.toString(16).padStart(2, "0")).join("");
 
+/** What a hub has done, for `/metrics` and `/api/security-stats`. */
+export interface MultipathStats {
+  /** Sessions that attached a second path, since start (each counted once). */
+  readonly sessionsStarted: number;
+  /** Live sessions that have attached a second path. */
+  readonly liveSessions: number;
+  /** Paths of those live sessions, together. */
+  readonly livePaths: number;
+  /** FEC packets the sessions' codec produced, since start. */
+  readonly fecPackets: number;
+}
+
 /** Every multipath session of one server. */
 export class MultipathHub {
   readonly settings: MultipathSettings;
   readonly #sessions = new Map<string, ServerPaths>();
+  #sessionsStarted = 0;
+  #fecPackets = 0;
 
   constructor(settings: MultipathSettings) {
-    this.settings = settings;
+    const fec = settings.fec;
+    // The sessions encode through this wrapper so every packet is counted.
+    this.settings = fec
+      ? {
+        ...settings,
+        fec: {
+          encode: async (objectId, object, overhead) => {
+            const packets = await fec.encode(objectId, object, overhead);
+            this.#fecPackets += packets.length;
+            return packets;
+          },
+          receiver: () => fec.receiver(),
+          close: () => fec.close?.(),
+        },
+      }
+      : settings;
+  }
+
+  /** Counters and live figures (see {@link MultipathStats}). */
+  stats(): MultipathStats {
+    let liveSessions = 0;
+    let livePaths = 0;
+    for (const paths of this.#sessions.values()) {
+      if (!paths.attachedAny) continue;
+      liveSessions++;
+      livePaths += paths.pathCount;
+    }
+    return {
+      sessionsStarted: this.#sessionsStarted,
+      liveSessions,
+      livePaths,
+      fecPackets: this.#fecPackets,
+    };
+  }
+
+  /** @internal A session attached its first extra path. */
+  noteMultipath(): void {
+    this.#sessionsStarted++;
   }
 
   /** Stops the FEC codec (the server stops; sessions are closed already). */
@@ -175,6 +226,16 @@ export class ServerPaths implements Link {
     return this.#endpoint.paths();
   }
 
+  /** Whether a path was ever attached (the session became multipath). */
+  get attachedAny(): boolean {
+    return this.#used.size > 0;
+  }
+
+  /** Live paths now. */
+  get pathCount(): number {
+    return this.#endpoint.pathCount;
+  }
+
   /** Endpoint counters. */
   get stats() {
     return this.#endpoint.stats;
@@ -190,6 +251,7 @@ export class ServerPaths implements Link {
     if (this.#endpoint.pathCount >= this.#hub.settings.maxPaths) {
       throw new AttachError(`this session has ${this.#hub.settings.maxPaths} paths already`);
     }
+    if (this.#used.size === 0) this.#hub.noteMultipath();
     this.#used.add(counter);
     clearTimeout(this.#linger);
     this.#linger = undefined;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { MultipathStats } from "../multipath/mod.ts";
 import { type ApiDeps, type ApiFederation, type ApiP2p, createApi } from "../api/mod.ts";
 import { toHex } from "../crypto/mod.ts";
 import type { Ledger } from "../ledger/mod.ts";
@@ -43,6 +44,8 @@ export interface ApiParts {
   federation?: ApiFederation;
   /** `/api/p2p/assist` content. */
   p2p?: ApiP2p;
+  /** Multipath figures for `/api/security-stats` (absent: multipath is off). */
+  multipath?: { stats(): MultipathStats };
 }
 
 /** The API's dependencies for this server. */
@@ -91,10 +94,16 @@ export function apiDeps(p: ApiParts): ApiDeps {
     },
     verifyAdminToken: p.verifyAdminToken,
     ledger: p.ledger,
-    securityStats: () => ({
-      noise_handshakes: p.counters.handshakesOk,
-      pq_handshakes: p.counters.handshakesPq,
-    }),
+    securityStats: () => {
+      const m = p.multipath?.stats();
+      return {
+        noise_handshakes: p.counters.handshakesOk,
+        pq_handshakes: p.counters.handshakesPq,
+        fec_packets: m?.fecPackets ?? 0,
+        multipath_sessions: m?.sessionsStarted ?? 0,
+        average_paths: m && m.liveSessions > 0 ? m.livePaths / m.liveSessions : 0,
+      };
+    },
     newId: p.newId,
     now: Date.now,
     log: p.log,

@@ -229,6 +229,7 @@ export async function startServer(
   // Listeners are bound last; assist reads this list at each request.
   const started: Listener[] = [];
   const hub = sessions.connect.deps.multipath;
+  if (hub) metrics.watchMultipath(() => hub.stats());
   const p2p = wireP2p({
     // A multipath session's paths; figures come from /p2p/probe (none measured on these yet).
     livePaths: (deviceId) =>
@@ -254,6 +255,7 @@ export async function startServer(
     verifyAdminToken,
     ledger,
     counters,
+    multipath: hub,
     keepaliveIntervalSeconds: keepaliveIntervalSeconds(settings),
     newId,
     log,
