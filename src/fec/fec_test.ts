@@ -9,15 +9,12 @@ import {
   FecObjectTooLargeError,
   FecOptionsError,
   FecUndecodableError,
-  FrameBatcher,
   InProcessRaptorq,
-  packFrames,
   parseFecPacket,
   type RaptorqEngine,
   repairOverheadForPaths,
   repairSymbolCount,
   sourceSymbolCount,
-  unpackFrames,
   type WorkerRaptorq,
 } from "./mod.ts";
 import { prng, randomBytes, shuffled } from "./_test_util.ts";
@@ -272,22 +269,6 @@ Deno.test("fec: an object that never decodes is abandoned after K + maxExtraSymb
   assert.equal(dec.stats.inFlight, 0);
 });
 
-Deno.test("fec: frames batch into one object and split back", () => {
-  const frames = [new Uint8Array(0), randomBytes(10, 1), randomBytes(300, 2), randomBytes(1, 3)];
-  assert.deepEqual(unpackFrames(packFrames(frames)), frames);
-  assert.throws(() => unpackFrames(new Uint8Array([0, 0, 0, 5, 1, 2])), FecMalformedPacketError);
-  assert.throws(() => unpackFrames(new Uint8Array([0, 0])), FecMalformedPacketError);
-  const batcher = new FrameBatcher(100);
-  const out: Uint8Array[][] = [];
-  for (const f of frames) {
-    const ready = batcher.add(f);
-    if (ready) out.push(unpackFrames(ready));
-  }
-  out.push(unpackFrames(batcher.flush()!));
-  assert.deepEqual(out.flat(), frames);
-  assert.equal(batcher.flush(), null);
-});
-
 Deno.test("fec: the Worker engine survives a Worker crash", async () => {
   const engine: RaptorqEngine = await createRaptorqEngine("worker");
   try {
@@ -300,20 +281,6 @@ Deno.test("fec: the Worker engine survives a Worker crash", async () => {
   } finally {
     engine.close();
   }
-});
-
-Deno.test("fec: the multipath codec adapter round-trips through its receivers", async () => {
-  const { RaptorqFecCodec } = await import("./mod.ts");
-  const codec = new RaptorqFecCodec(inProcess, { symbolSize: 256 });
-  // Structurally the multipath FecCodec port.
-  const port: import("../multipath/mod.ts").FecCodec = codec;
-  const data = randomBytes(3000, 21);
-  const packets = await port.encode(7, data, 0.55);
-  const rx = port.receiver();
-  let out: Uint8Array | null = null;
-  for (const p of packets.slice(3)) out = (await rx.push(p)) ?? out;
-  assert.deepEqual(out, data);
-  rx.close();
 });
 
 Deno.test("fec: 3000 random mutations of valid packets never crash the decoder", async () => {

@@ -9,10 +9,10 @@
  * - {@link RaptorqEngine}: where RaptorQ runs, in-process
  *   ({@link InProcessRaptorq}) or in a Worker without permissions
  *   ({@link WorkerRaptorq}); {@link createRaptorqEngine} picks one.
- * - {@link packFrames}/{@link unpackFrames}/{@link FrameBatcher}: small
- *   frames share one object.
  * - {@link repairOverheadForPaths}: the overhead that survives losing a path.
- * - {@link RaptorqFecCodec}: the codec a multipath session plugs in.
+ *
+ * The multipath sessions' codec (src/multipath/raptorq.ts) and batcher
+ * (src/multipath/fec_batcher.ts) are built on these.
  *
  * ```ts
  * const engine = await createRaptorqEngine("worker");
@@ -25,8 +25,6 @@
  *
  * @module
  */
-export { FrameBatcher, packFrames, unpackFrames } from "./batch.ts";
-export { RaptorqFecCodec, type RaptorqFecCodecOptions } from "./codec.ts";
 export {
   DEFAULT_REPAIR_OVERHEAD,
   DEFAULT_SYMBOL_SIZE,
