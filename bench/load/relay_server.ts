@@ -1,7 +1,8 @@
 /**
  * The raw baseline: a `Deno.serve` WebSocket relay with no crypto and no
  * framing. A socket joins the group named by `?group=`; every binary message
- * goes unchanged to the group's other sockets. Prints `relay listening on
+ * goes unchanged to the group's other sockets (with `?echo=1`, back to its
+ * sender instead: the connect-floor storm, connect_floor.ts). Prints `relay listening on
  * <port>` once ready.
  *
  * Run: `deno run --allow-net bench/load/relay_server.ts [cert.pem key.pem]`
@@ -16,7 +17,9 @@ function handler(request: Request): Response {
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return new Response("websocket only", { status: 400 });
   }
-  const name = new URL(request.url).searchParams.get("group") ?? "";
+  const params = new URL(request.url).searchParams;
+  const name = params.get("group") ?? "";
+  const echo = params.get("echo") === "1";
   const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 0 });
   socket.binaryType = "arraybuffer";
   socket.onopen = () => {
@@ -25,6 +28,7 @@ function handler(request: Request): Response {
     group.add(socket);
   };
   socket.onmessage = (event) => {
+    if (echo) return socket.send(event.data);
     const group = groups.get(name);
     if (!group) return;
     for (const peer of group) {

@@ -168,6 +168,20 @@ export function renderMarkdown(report: LoadReport): string {
     storms.push(stormRow("handshake storm (new devices)", report.handshake));
   }
   if (report.reconnect) storms.push(stormRow("reconnect storm (known devices)", report.reconnect));
+  const floor = report.relayConnect;
+  if (floor) {
+    storms.push([
+      "raw TLS relay connect storm (floor: Deno TLS + upgrade + WebSocket)",
+      `${num(floor.ok)}/${num(floor.count)}`,
+      "",
+      num(floor.perSecond, 1),
+      ms(floor.latency.p50),
+      ms(floor.latency.p99),
+      floor.relayCpuMsPerConnection === null ? "–" : `${num(floor.relayCpuMsPerConnection, 2)} ms`,
+      floor.relayCpuSeconds === null ? "–" : num(floor.relayCpuSeconds / floor.seconds, 2),
+      "",
+    ]);
+  }
   if (storms.length > 0) {
     out.push("", "### Handshakes");
     out.push(

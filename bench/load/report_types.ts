@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ConnectFloorSummary } from "./connect_floor.ts";
 import type { PrimitiveCosts } from "./primitives.ts";
 import type { TransportsSummary } from "./transports.ts";
 import type { CdfPoint, LatencySummary } from "./stats.ts";
@@ -144,6 +145,8 @@ export interface LoadReport {
   /** Bulk throughput, direct TLS vs the Shadowsocks listener (scenario `transports`). */
   transports?: TransportsSummary | null;
   idle: IdleSummary | null;
+  /** The handshake floor: new TLS WebSocket connections to the raw relay (connect_floor.ts). */
+  relayConnect?: ConnectFloorSummary | null;
   /** The floor: the same idle connections held by the raw TLS relay (Deno's WebSocket + TLS). */
   relayIdle?: IdleSummary | null;
   targets: TargetResult[];

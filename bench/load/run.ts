@@ -9,6 +9,7 @@
 import type { ConnectMode } from "../../src/transport/mod.ts";
 import type { AgentCommand, OpenResult, TargetJson } from "./agent.ts";
 import { type AgentHandle, combinedProgress, localAgent, spawnAgent, split } from "./fleet.ts";
+import { relayConnectStorm } from "./connect_floor.ts";
 import { cpuCount, type CpuPlan, pinProcess } from "./pin.ts";
 import { measureHandshakePrimitives } from "./primitives.ts";
 import { canReadProc, readCpuSeconds, readRssBytes } from "./procfs.ts";
@@ -492,6 +493,24 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         };
       } finally {
         await onAll(0, () => ({ cmd: "closeGroups" }));
+        await relay.stop();
+      }
+    }
+
+    // The handshake floor: new TLS WebSocket connections to Deno's own relay, same certificate.
+    if (o.baseline && has("handshake") && server) {
+      const relay = await spawnRelay(server.tls, pin?.server ?? null);
+      try {
+        report.relayConnect = await relayConnectStorm({
+          url: relay.url,
+          caCerts: [target.certificatePem],
+          count: o.handshakes,
+          concurrency: o.concurrency,
+          relayCpu: () => cpuOf(relay.pid),
+          progress: (done, failed) =>
+            o.progress(`relay connect storm: ${done}/${o.handshakes} ok, ${failed} failed`),
+        });
+      } finally {
         await relay.stop();
       }
     }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { shareWithoutFloor } from "./connect_floor.ts";
 import type { LoadReport, TargetResult } from "./report_types.ts";
 import { ratio } from "./stats.ts";
 
@@ -128,6 +129,12 @@ export function evaluateTargets(report: Omit<LoadReport, "targets">): TargetResu
         }`
         : ""),
   );
+  const floorMs = report.relayConnect?.relayCpuMsPerConnection ?? null;
+  if (hsShare !== null && floorMs !== null && storm?.serverCpuMsPerHandshake) {
+    const { withoutFloor } = shareWithoutFloor(storm.serverCpuMsPerHandshake, floorMs, bound!);
+    hs.measured += `; without the Deno TLS+WebSocket floor (${fmt(floorMs, 2)} CPU-ms per ` +
+      `connection) ${pct(withoutFloor)}`;
+  }
   if (stormClientBound && hsShare !== null) {
     hs.note = "client saturated: handshakes per server CPU-second";
   }
