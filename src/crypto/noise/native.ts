@@ -16,6 +16,7 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { fromHex } from "../bytes.ts";
+import { blake2s } from "./blake2s.ts";
 import { openChaChaPoly, sealChaChaPoly } from "./chacha_poly.ts";
 import { NoiseError } from "./errors.ts";
 import { hmacFromDigest } from "./hmac.ts";
@@ -213,8 +214,26 @@ export const opensslChaChaPoly: Cipher = {
   },
 };
 
-function nativeHash(name: string, algorithm: string, hashLen: number, blockLen: number): Hash {
+/**
+ * Inputs up to this many bytes (all parts) are hashed by the TypeScript
+ * BLAKE2s (`blake2s.ts`): a `createHash` object per call costs more than the
+ * hashing below about 1 KiB, and a handshake makes some 30 such calls.
+ */
+export const SMALL_HASH_LIMIT = 768;
+
+function nativeHash(
+  name: string,
+  algorithm: string,
+  hashLen: number,
+  blockLen: number,
+  small?: (...parts: Uint8Array[]) => Uint8Array,
+): Hash {
   const digest = (...parts: Uint8Array[]): Uint8Array => {
+    if (small !== undefined) {
+      let length = 0;
+      for (const part of parts) length += part.length;
+      if (length <= SMALL_HASH_LIMIT) return small(...parts);
+    }
     const h = createHash(algorithm);
     for (const part of parts) h.update(part);
     return plain(h.digest());
@@ -228,8 +247,8 @@ function nativeHash(name: string, algorithm: string, hashLen: number, blockLen: 
   };
 }
 
-/** BLAKE2s-256 on node:crypto. */
-export const nativeBlake2s: Hash = nativeHash("BLAKE2s", "blake2s256", 32, 64);
+/** BLAKE2s-256: TypeScript for short inputs, node:crypto for long ones (same output). */
+export const nativeBlake2s: Hash = nativeHash("BLAKE2s", "blake2s256", 32, 64, blake2s);
 
 /** BLAKE2b-512 on node:crypto (HASHLEN 64, BLOCKLEN 128). */
 export const nativeBlake2b: Hash = nativeHash("BLAKE2b", "blake2b512", 64, 128);
