@@ -155,9 +155,13 @@ export function establishedAckFrame(fields: EstablishedAckFields): Frame {
  * byte for byte.
  */
 export function withAckCapabilities(ack: Frame, capabilities: readonly string[]): Frame {
-  const text = new TextDecoder().decode(ack.payload);
-  const spliced = `${text.slice(0, text.lastIndexOf("}"))},"capabilities":${
-    JSON.stringify(capabilities)
-  }}`;
-  return { ...ack, payload: encoder.encode(spliced) };
+  // Spliced as bytes: the Ack is kilobytes (the announced keys), the addition a few bytes.
+  const body = ack.payload;
+  const close = body.lastIndexOf(0x7d); // "}"
+  if (close < 0) throw new TypeError("withAckCapabilities: the Ack is not a JSON object");
+  const tail = encoder.encode(`,"capabilities":${JSON.stringify(capabilities)}}`);
+  const payload = new Uint8Array(close + tail.length);
+  payload.set(body.subarray(0, close));
+  payload.set(tail, close);
+  return { ...ack, payload };
 }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { authFrame, establishedAckFrame, helloFrame, userSnapshot } from "./bootstrap.ts";
+import {
+  authFrame,
+  establishedAckFrame,
+  helloFrame,
+  userSnapshot,
+  withAckCapabilities,
+} from "./bootstrap.ts";
 import { FrameType } from "./frame_type.ts";
 import { parseControl } from "./control.ts";
 
@@ -63,4 +69,19 @@ Deno.test("establishedAckFrame: u64 serial survives, user snapshot and keys as a
   assert.deepEqual(ack.user, userSnapshot(user));
   assert.equal(ack.noise_key_version, 2);
   assert.equal(ack.noise_expires_at, "1970-01-01T00:00:01.000Z");
+});
+
+Deno.test("withAckCapabilities: appends the list, every other byte unchanged", () => {
+  const text =
+    '{"handshake":"ok","user":{"display_name":"Zoë"},"device_certificate":{"serial":18446744073709551615}}';
+  const ack = {
+    type: FrameType.Ack,
+    channel: 0,
+    sequence: 0,
+    payload: new TextEncoder().encode(text),
+  };
+  const out = withAckCapabilities(ack, ["pad1"]);
+  assert.equal(decoder.decode(out.payload), `${text.slice(0, -1)},"capabilities":["pad1"]}`);
+  assert.equal(out.type, FrameType.Ack);
+  assert.throws(() => withAckCapabilities({ ...ack, payload: new Uint8Array(3) }, []), TypeError);
 });

@@ -169,7 +169,8 @@ export class ServerHandshake {
       { ...d, caPublic: d.ca.publicKey },
       hello,
       devicePublic,
-      exactCertificate(frame.payload),
+      // Re-read only when there is one: most Hellos carry none, and the parse costs.
+      hello.certificate == null ? undefined : exactCertificate(frame.payload),
     );
     // The session id is the REST bearer token: random, never `newId` (a hash of the
     // device id and the clock, which anyone who knows both could recompute).

@@ -41,14 +41,41 @@ export class StaticKeyring implements NoiseKeyring {
   }
 }
 
-/** The JSON description of a key clients see (server-info, Ack). */
-export function describeNoiseKey(key: NoiseKey, toHex: (b: Uint8Array) => string) {
-  return {
-    version: key.version,
-    public: toHex(key.publicKey),
-    valid_after: key.validAfter.toISOString(),
-    rotates_at: key.rotatesAt.toISOString(),
-    expires_at: key.expiresAt.toISOString(),
-    ...(key.pqSigning ? { pq_signing_public: toHex(key.pqSigning.publicKey) } : {}),
-  };
+/** What {@link describeNoiseKey} returns. */
+export interface NoiseKeyDescription {
+  readonly version: number;
+  readonly public: string;
+  readonly valid_after: string;
+  readonly rotates_at: string;
+  readonly expires_at: string;
+  readonly pq_signing_public?: string;
+}
+
+/**
+ * Descriptions already made, per key object: every Ack carries them, and the
+ * ML-DSA-65 public key alone is 1,952 bytes to hex-encode per handshake.
+ */
+const descriptions = new WeakMap<NoiseKey, NoiseKeyDescription>();
+
+/**
+ * The JSON description of a key clients see (server-info, Ack); made once per
+ * key object (the key's fields do not change) and frozen, so callers share it.
+ */
+export function describeNoiseKey(
+  key: NoiseKey,
+  toHex: (b: Uint8Array) => string,
+): NoiseKeyDescription {
+  let description = descriptions.get(key);
+  if (description === undefined) {
+    description = Object.freeze({
+      version: key.version,
+      public: toHex(key.publicKey),
+      valid_after: key.validAfter.toISOString(),
+      rotates_at: key.rotatesAt.toISOString(),
+      expires_at: key.expiresAt.toISOString(),
+      ...(key.pqSigning ? { pq_signing_public: toHex(key.pqSigning.publicKey) } : {}),
+    });
+    descriptions.set(key, description);
+  }
+  return description;
 }
