@@ -318,6 +318,21 @@ export interface HandshakeCommitted {
   activeDevices: number;
 }
 
+/**
+ * What a {@link Store.commitHandshake} that created the session's user
+ * reads back, known without reading: the user as inserted, and its one
+ * device (the one inserted with it). Null when the writes did not create
+ * that user, so the backend must read. Saves the read-after-write on every
+ * registration.
+ */
+export function committedNewUser(writes: HandshakeWrites): HandshakeCommitted | null {
+  const user = writes.createUser;
+  if (user === undefined || user.userId !== writes.session.userId) return null;
+  const device = writes.insertDevice;
+  const ownDevice = device !== undefined && device.userId === user.userId;
+  return { user, activeDevices: ownDevice && device.status === "active" ? 1 : 0 };
+}
+
 /** Error a store raises for a uniqueness or foreign-key conflict. */
 export class StoreConflictError extends Error {
   constructor(message: string) {

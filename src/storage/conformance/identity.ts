@@ -212,6 +212,19 @@ export const identityCases: ConformanceCase[] = [
     },
   },
   {
+    name: "handshake commit: a new user's answer counts only an active device",
+    fn: async (store) => {
+      const bob = user("u-bob", { handle: "bob" });
+      const result = await store.commitHandshake({
+        createUser: bob,
+        insertDevice: device("b1", "u-bob", { status: "diagnostic" }),
+        session: session("s1", "b1", { userId: "u-bob" }),
+      });
+      assertSame(result.user, bob);
+      assert.equal(result.activeDevices, 0);
+    },
+  },
+  {
     name: "handshake commit: rotation, profile patch and session; reads back the new state",
     fn: async (store) => {
       await seedDevices(store, "alice", ["d1", "d2"]);

@@ -9,6 +9,7 @@ import type { PostgresClient } from "./client.ts";
 import type { PostgresDb } from "./db.ts";
 import { pgDevice, pgInt, pgKeyEvent, pgRotation, pgSession, pgUser, validDate } from "./rows.ts";
 import {
+  committedNewUser,
   type DeviceKeyEvent,
   type DeviceKeyRotation,
   type DeviceRecord,
@@ -153,6 +154,8 @@ export async function commitHandshake(
         }
         if (writes.keyEvent) await insertKeyEvent(tx, writes.keyEvent);
         await upsertSession(tx, writes.session);
+        const known = committedNewUser(writes);
+        if (known !== null) return known;
         const userId = writes.session.userId;
         const [row] = await tx`SELECT u.*, (SELECT COUNT(*) FROM user_device d
           WHERE d.user_id = u.user_id AND d.status = 'active') AS active_devices

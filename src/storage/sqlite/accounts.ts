@@ -7,6 +7,7 @@
 import type { SqliteDb } from "./db.ts";
 import { int, ms, toDevice, toKeyEvent, toRotation, toSession, toUser } from "./rows.ts";
 import {
+  committedNewUser,
   type DeviceKeyEvent,
   type DeviceKeyRotation,
   type DeviceRecord,
@@ -171,6 +172,8 @@ export function commitHandshake(
         }
         if (writes.keyEvent) insertKeyEvent(db, writes.keyEvent);
         upsertSession(db, writes.session);
+        const known = committedNewUser(writes);
+        if (known !== null) return known;
         const userId = writes.session.userId;
         const row = db.get("SELECT * FROM app_user WHERE user_id = ?", userId);
         const count = db.get(
