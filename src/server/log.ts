@@ -49,6 +49,20 @@ const SENSITIVE_WORDS = new Set([
 
 /** Whether a property named `key` may hold a secret or message content. */
 export function isSensitiveKey(key: string): boolean {
+  let sensitive = sensitiveKeys.get(key);
+  if (sensitive === undefined) {
+    sensitive = sensitiveWords(key);
+    // Keys are the code's own few property names; bounded anyway.
+    if (sensitiveKeys.size >= 1024) sensitiveKeys.clear();
+    sensitiveKeys.set(key, sensitive);
+  }
+  return sensitive;
+}
+
+/** Answers of {@link isSensitiveKey} so far: every log line asks again for the same keys. */
+const sensitiveKeys = new Map<string, boolean>();
+
+function sensitiveWords(key: string): boolean {
   const words = key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase().split(/[^a-z0-9]+/);
   return words.some((w) => SENSITIVE_WORDS.has(w));
 }

@@ -4,6 +4,7 @@ import { formatIpAddress, IpAddressError, parseIpAddress } from "./ip.ts";
 
 Deno.test("ip: parses IPv4 and IPv6 (including ::1 and embedded IPv4)", () => {
   assert.equal(toHex(parseIpAddress("127.0.0.1")), "7f000001");
+  assert.equal(toHex(parseIpAddress("0.10.255.100")), "000aff64");
   assert.equal(toHex(parseIpAddress("::1")), "00".repeat(15) + "01");
   assert.equal(toHex(parseIpAddress("[::1]")), "00".repeat(15) + "01");
   assert.equal(toHex(parseIpAddress("::")), "00".repeat(16));
@@ -23,6 +24,13 @@ Deno.test("ip: rejects malformed addresses with IpAddressError", () => {
       "256.0.0.1",
       "01.2.3.4",
       "1.2.3.4.5",
+      "1..3.4",
+      "1.2.3.",
+      ".1.2.3",
+      "1.2.3.1000",
+      "1.2.3.00",
+      "1.2.3.4 ",
+      "+1.2.3.4",
       "localhost",
       ":1",
       "1::2::3",
