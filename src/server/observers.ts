@@ -63,9 +63,11 @@ export function serverObserver(parts: {
     handshake: (info) => {
       gate.leave(info.connectionId);
       recordHandshake(ledger, info);
-      if (info.ok) counters.handshakesOk++;
-      if (info.ok && info.postQuantum) counters.handshakesPq++;
-      else counters.handshakesFailed++;
+      if (!info.ok) counters.handshakesFailed++;
+      else {
+        counters.handshakesOk++;
+        if (info.postQuantum) counters.handshakesPq++;
+      }
       log.info(info.ok ? "handshake ok" : "handshake failed", {
         connection: info.connectionId,
         reason: info.reason,
