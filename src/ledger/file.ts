@@ -46,6 +46,7 @@ const TAIL_CHUNK = 64 * 1024;
 
 /** Appends hash-chained JSON lines to a file. Create with {@link FileLedger.open}. */
 export class FileLedger implements Ledger {
+  readonly keeps = true;
   readonly path: string;
   readonly #file: Deno.FsFile;
   readonly #logger: Logger;

@@ -20,6 +20,11 @@ export interface LedgerStats {
 /** An append-only audit log. */
 export interface Ledger {
   /**
+   * False when records are discarded (`ledger.mode = "null"`): callers may
+   * skip building them (digests, metadata) on hot paths.
+   */
+  readonly keeps: boolean;
+  /**
    * Records one event. `digest` (32 bytes) defaults to BLAKE3 of the
    * canonical JSON of `metadata`. Resolves once the record is stored (file:
    * written and synced); never rejects.
@@ -68,6 +73,7 @@ export function prepareRecord(
 
 /** Discards everything (the default, `ledger.mode = "null"`). */
 export class NullLedger implements Ledger {
+  readonly keeps = false;
   record(_metadata: Record<string, unknown>, _digest?: Uint8Array): Promise<void> {
     return Promise.resolve();
   }
@@ -84,6 +90,7 @@ export class NullLedger implements Ledger {
 
 /** Logs the digest hex of each record at info level, nothing else (`ledger.mode = "debug"`). */
 export class DebugLedger implements Ledger {
+  readonly keeps = true;
   readonly #logger: Logger;
   #recorded = 0;
   #failed = 0;

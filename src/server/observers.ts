@@ -82,6 +82,8 @@ export function serverObserver(parts: {
 
 /** Handshake outcomes go to the ledger: the session id is a bearer token, so only its digest. */
 function recordHandshake(ledger: Ledger, info: HandshakeInfo): void {
+  // The default ledger discards: no BLAKE3 of the session id for nothing, on every handshake.
+  if (!ledger.keeps) return;
   if (!info.ok) {
     void ledger.record({ scope: "handshake", result: "failure", reason: info.reason ?? "unknown" });
     return;

@@ -28,3 +28,34 @@ Deno.test("server observer: counts ok, post-quantum and failed handshakes apart"
   assert.equal(counters.handshakesFailed, 1, "a classical success is not a failure");
   assert.deepEqual(lines, ["handshake ok", "handshake ok", "handshake failed"]);
 });
+
+Deno.test("server observer: handshakes reach a keeping ledger, a discarding one is skipped", () => {
+  const recorded: Record<string, unknown>[] = [];
+  const keeping = {
+    keeps: true,
+    record: (metadata: Record<string, unknown>) => {
+      recorded.push(metadata);
+      return Promise.resolve();
+    },
+    flush: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+    stats: () => ({ recorded: recorded.length, failed: 0 }),
+  };
+  const log: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+  const info = {
+    connectionId: "c1",
+    ok: true,
+    durationMs: 1,
+    deviceId: "d1",
+    userId: "u1",
+    sessionId: "s",
+    action: "register",
+  };
+  const gate = new HandshakeGate(4);
+  serverObserver({ counters: newServerCounters(), gate, ledger: keeping, log }).handshake!(info);
+  assert.deepEqual(recorded.map((r) => r.scope ?? r.action), ["handshake", "register"]);
+  recorded.length = 0;
+  serverObserver({ counters: newServerCounters(), gate, ledger: { ...keeping, keeps: false }, log })
+    .handshake!(info);
+  assert.equal(recorded.length, 0);
+});
