@@ -1,6 +1,6 @@
 /**
  * The handshake bound: what the primitives of one server-side XK handshake
- * cost on this machine, measured in this process. The server (responder)
+ * cost on this machine, measured in this process (CPU time). The server (responder)
  * does three X25519 DH (es, ee, se), verifies the device-key ZKP and issues
  * (Ed25519-signs) a device certificate; the sum bounds handshakes per second
  * per core before any I/O, TLS, JSON or storage.
@@ -16,6 +16,7 @@ import {
   zkpContext,
 } from "../../src/crypto/mod.ts";
 import { nativeX25519 } from "../../src/crypto/noise/native.ts";
+import process from "node:process";
 
 /** Mean cost of each primitive (µs) and the resulting bound. */
 export interface PrimitiveCosts {
@@ -28,20 +29,31 @@ export interface PrimitiveCosts {
   handshakesPerCoreSecond: number;
 }
 
-/** Mean µs per call of `fn`: best of `rounds` rounds of at least `minMs` each. */
+/** CPU seconds (user + system) this process has used, µs resolution. */
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/**
+ * Mean CPU-µs per call of `fn`: best of `rounds` rounds of at least `minMs`
+ * each. CPU time, not wall time: the server side of the ratio is CPU time
+ * too (/proc), and a wall clock counts whatever else ran on the core (on a
+ * shared machine that made the bound swing by 60% between runs).
+ */
 export function measureUs(fn: () => void, minMs = 250, rounds = 3): number {
   for (let i = 0; i < 20; i++) fn(); // warm up (JIT, lazy key imports)
   let best = Infinity;
   for (let r = 0; r < rounds; r++) {
     let calls = 0;
-    const start = performance.now();
+    const start = cpuMicros();
     let elapsed = 0;
     do {
       for (let i = 0; i < 10; i++) fn();
       calls += 10;
-      elapsed = performance.now() - start;
-    } while (elapsed < minMs);
-    best = Math.min(best, (elapsed * 1000) / calls);
+      elapsed = cpuMicros() - start;
+    } while (elapsed < minMs * 1000);
+    best = Math.min(best, elapsed / calls);
   }
   return best;
 }

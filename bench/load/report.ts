@@ -201,6 +201,13 @@ export function renderMarkdown(report: LoadReport): string {
         storms,
       ),
     );
+    if (c.stormWarmup) {
+      out.push(
+        "",
+        `The storms follow an unmeasured warm-up of ${c.stormWarmup} new devices (JIT). ` +
+          "The floor row is the raw Deno relay: its CPU per new TLS WebSocket connection.",
+      );
+    }
     const ratios = hybridCpuRatios(report.handshakeByPattern ?? []);
     if (ratios.length > 0) {
       out.push("", `Server CPU per hybrid ÷ classical handshake (same run): ${ratios.join(", ")}.`);

@@ -126,6 +126,8 @@ export interface LoadReport {
     pinning?: { server: string; client: string } | null;
     /** Cores the client side may use (its pinned cores, or the whole machine). */
     clientCoresAvailable?: number;
+    /** New devices of the unmeasured warm-up before the handshake storms. */
+    stormWarmup?: number;
   };
   /** How the client load ran, in words. */
   clientSide: string;
