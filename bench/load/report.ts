@@ -69,6 +69,22 @@ function stormRow(name: string, s: StormSummary): string[] {
   ];
 }
 
+/** How the rate-limited ("50%") phases paced their sends, and how late the sends were. */
+export function pacingNote(phases: TrafficSummary[]): string {
+  const lateness = phases.map((t) =>
+    t.sendLateness
+      ? `${num(t.targetPerSecond)}/s: p50 ${ms(t.sendLateness.p50)}, p99 ${
+        ms(t.sendLateness.p99)
+      }, max ${ms(t.sendLateness.max)}`
+      : `${num(t.targetPerSecond)}/s: not recorded`
+  );
+  return "Pacing of the rate-limited phases: each sender sends at even intervals " +
+    "(connections ÷ rate), the senders' schedules staggered evenly across one interval, so " +
+    "the sends form one evenly spaced stream; a 1 ms timer sends what fell due. Latency " +
+    "counts from the actual send. Sends left after their scheduled time by " +
+    `${lateness.join("; ")}.`;
+}
+
 /** The markdown summary of a run. */
 export function renderMarkdown(report: LoadReport): string {
   const c = report.config;
@@ -128,6 +144,10 @@ export function renderMarkdown(report: LoadReport): string {
         "missing/errors",
       ], traffic),
     );
+    const paced = [report.relay?.half, report.pairs?.half].filter((t): t is TrafficSummary =>
+      t != null
+    );
+    if (paced.length > 0) out.push("", pacingNote(paced));
     if (report.multipath && report.pairs) {
       const ratio = report.multipath.max.deliveredPerSecond / report.pairs.max.deliveredPerSecond;
       out.push(

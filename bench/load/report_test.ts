@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { hybridCpuRatios, ms, num, renderLatencySvg, renderMarkdown, table } from "./report.ts";
+import {
+  hybridCpuRatios,
+  ms,
+  num,
+  pacingNote,
+  renderLatencySvg,
+  renderMarkdown,
+  table,
+} from "./report.ts";
 import type { LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
 import { parsePerfReport } from "./spawn.ts";
 import { LatencyHistogram } from "./stats.ts";
@@ -293,4 +301,21 @@ Deno.test("report: server CPU per hybrid ÷ classical handshake, for pairs that 
     ]),
     ["XKhfs/XK 1.50×"],
   );
+});
+
+Deno.test("report: the rate-limited phase states its pacing and how late its sends were", () => {
+  const half = traffic(5_000, 8, 100);
+  half.targetPerSecond = 5_000;
+  const lateness = new LatencyHistogram();
+  lateness.record(0.5);
+  lateness.record(3);
+  half.sendLateness = lateness.summary();
+  const note = pacingNote([half]);
+  assert.match(note, /even intervals/);
+  assert.match(note, /staggered/);
+  assert.match(note, /5,000\/s: p50 /);
+  assert.match(note, /max 3\.00 ms/);
+  const unrecorded = traffic(5_000, 8, 100);
+  unrecorded.targetPerSecond = 5_000;
+  assert.match(pacingNote([unrecorded]), /not recorded/);
 });

@@ -39,6 +39,12 @@ export interface TrafficSummary {
    * generator, so its rate and latency are not server figures.
    */
   clientSaturated?: boolean;
+  /**
+   * Rate-limited phases: how late sends left after their scheduled time
+   * (evenly spaced per sender, staggered across senders). Latency counts
+   * from the actual send; this is the generator's own delay it leaves out.
+   */
+  sendLateness?: LatencySummary;
 }
 
 /** A handshake or reconnect storm. */

@@ -243,6 +243,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     await onMeasure?.stop();
     const latency = new LatencyHistogram();
     for (const r of results) latency.merge(r.latency);
+    const lateness = new LatencyHistogram();
+    for (const r of results) if (r.sendLateness) lateness.merge(r.sendLateness);
     const seconds = o.durationMs / 1000;
     const delivered = results.reduce((s, r) => s + r.delivered, 0);
     const serverCpuSeconds = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
@@ -273,6 +275,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         clientCores,
         serverCores: serverCpuSeconds !== null ? serverCpuSeconds / seconds : null,
         clientSaturated: saturated(clientCores),
+        sendLateness: ratePerSecond === null ? undefined : lateness.summary(),
       },
     };
   };
@@ -623,30 +626,34 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       );
       if (opened.failed > 0) notes.push(`${opened.failed} pair sessions failed to open`);
       if (has("pairs")) {
-        let recording: ReturnType<typeof perfRecord> | null = null;
-        let profileText: string | null = null;
-        const max = await phase(
-          "pairs, max",
-          pid,
-          null,
-          o.pairs * 2,
-          await canProfile(pid)
+        // `--profile`: the server's profile of each phase's measured window.
+        const profiled = async (name: string) => {
+          const state: { recording: ReturnType<typeof perfRecord> | null; text: string | null } = {
+            recording: null,
+            text: null,
+          };
+          const hooks = await canProfile(pid)
             ? {
-              start: () => (recording = perfRecord(pid!, o.profileDir!, "pairs-max")),
+              start: () => (state.recording = perfRecord(pid!, o.profileDir!, name)),
               stop: async () => {
-                profileText = await (recording as ReturnType<typeof perfRecord> | null)?.stop() ??
-                  null;
+                state.text = await state.recording?.stop() ?? null;
               },
             }
-            : undefined,
-        );
-        keepProfile("pairs, max", "pairs-max", profileText);
+            : undefined;
+          return { hooks, text: () => state.text };
+        };
+        const maxProfile = await profiled("pairs-max");
+        const max = await phase("pairs, max", pid, null, o.pairs * 2, maxProfile.hooks);
+        keepProfile("pairs, max", "pairs-max", maxProfile.text());
+        const halfProfile = await profiled("pairs-half");
         const half = await phase(
           "pairs, 50%",
           pid,
           max.summary.deliveredPerSecond / 2,
           o.pairs * 2,
+          halfProfile.hooks,
         );
+        keepProfile("pairs, 50%", "pairs-half", halfProfile.text());
         report.pairs = { max: max.summary, half: half.summary };
       }
       if (has("reconnect")) {

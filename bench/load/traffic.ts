@@ -22,9 +22,44 @@ export interface LoadConn {
   close(): void;
 }
 
+/**
+ * How often the rate-limited phase looks for due sends. Each sender has its
+ * own evenly spaced schedule, staggered against the others (see
+ * {@link TrafficEngine.run}), so a tick sends only what fell due since the
+ * last one instead of a burst of every sender at once.
+ */
+export const PACING_TICK_MS = 1;
+
+/**
+ * The rate-limited schedule: each of `senders` senders sends every
+ * `intervalMs`; sender i first at `firstDueMs[i]` after the start. The
+ * offsets stagger the senders evenly across one interval, so together they
+ * send one message every `intervalMs / senders` — an even stream, not a
+ * burst of every sender per interval.
+ */
+export function pacedSchedule(
+  senders: number,
+  fanout: number,
+  ratePerSecond: number,
+): { intervalMs: number; firstDueMs: number[] } {
+  if (senders < 1 || fanout < 1 || !(ratePerSecond > 0)) {
+    throw new Error("pacing needs senders, a fanout and a positive rate");
+  }
+  // Each message makes `fanout` deliveries; the rate counts deliveries.
+  const intervalMs = 1000 * senders * fanout / ratePerSecond;
+  return {
+    intervalMs,
+    firstDueMs: Array.from({ length: senders }, (_, i) => intervalMs * i / senders),
+  };
+}
+
 /** How to drive one phase. */
 export interface PhaseSpec {
-  /** Delivered messages per second for the whole agent; null = as fast as the window allows. */
+  /**
+   * Delivered messages per second for the whole agent; null = as fast as the
+   * window allows. Paced: every sender sends at even intervals, the senders'
+   * schedules staggered evenly across one interval.
+   */
   ratePerSecond: number | null;
   /** Messages a sender may have in flight (sent, not yet delivered everywhere). */
   window: number;
@@ -48,6 +83,12 @@ export interface PhaseResult {
   sendErrors: number;
   /** CPU seconds this agent process used during the measured window. */
   clientCpuSeconds: number;
+  /**
+   * Rate-limited phase: how late each send of the measured window left after
+   * its scheduled time (timer granularity, a busy client, a full window).
+   * Latency counts from the actual send, so this is the part it leaves out.
+   */
+  sendLateness?: HistogramJson;
 }
 
 interface Sender {
@@ -56,6 +97,8 @@ interface Sender {
   /** Deliveries still expected for what this sender sent. */
   outstanding: number;
   sent: number;
+  /** Rate-limited phase: `performance.now()` when the next send is due. */
+  nextDue: number;
 }
 
 /** Drives groups of connections. */
@@ -73,7 +116,13 @@ export class TrafficEngine {
     this.#fanout = size - 1;
     for (const group of groups) {
       for (const conn of group) {
-        this.#senders.push({ index: this.#senders.length, conn, outstanding: 0, sent: 0 });
+        this.#senders.push({
+          index: this.#senders.length,
+          conn,
+          outstanding: 0,
+          sent: 0,
+          nextDue: 0,
+        });
       }
     }
   }
@@ -91,6 +140,7 @@ export class TrafficEngine {
   /** Runs one phase: warm-up, measured window, drain. */
   async run(spec: PhaseSpec): Promise<PhaseResult> {
     const histogram = new LatencyHistogram();
+    const lateness = new LatencyHistogram();
     const start = performance.now();
     const measureStart = start + spec.warmupMs;
     const measureEnd = measureStart + spec.durationMs;
@@ -145,17 +195,27 @@ export class TrafficEngine {
     if (spec.ratePerSecond === null) {
       for (const sender of this.#senders) pump(sender);
     } else {
-      const perSender = spec.ratePerSecond / (this.#senders.length * this.#fanout);
+      // Each sender every `interval` ms, sender i offset by i/n of it: the n
+      // schedules interleave into one even stream of sends. (All senders due
+      // at the same instant would leave in one burst per interval and measure
+      // the burst's queue, not the server.)
+      const schedule = pacedSchedule(this.#senders.length, this.#fanout, spec.ratePerSecond);
+      const interval = schedule.intervalMs;
+      for (const sender of this.#senders) {
+        sender.nextDue = start + schedule.firstDueMs[sender.index];
+      }
       const tick = () => {
-        const now = performance.now();
-        const due = perSender * (now - start) / 1000;
         for (const sender of this.#senders) {
-          while (sender.sent < due && sender.outstanding + this.#fanout <= budget) {
+          while (sender.outstanding + this.#fanout <= budget) {
+            const now = performance.now();
+            if (sender.nextDue > now) break;
+            if (now >= measureStart && now < measureEnd) lateness.record(now - sender.nextDue);
+            sender.nextDue += interval;
             sendOne(sender, now);
           }
         }
       };
-      timers.push(setInterval(tick, 2));
+      timers.push(setInterval(tick, PACING_TICK_MS));
     }
     await new Promise((resolve) => setTimeout(resolve, spec.warmupMs + spec.durationMs));
     const clientCpuSeconds = selfCpuSeconds() - cpuStart;
@@ -181,6 +241,7 @@ export class TrafficEngine {
       missing,
       sendErrors: this.#sendErrors - errorsBefore,
       clientCpuSeconds,
+      sendLateness: spec.ratePerSecond === null ? undefined : lateness.toJSON(),
     };
   }
 }
