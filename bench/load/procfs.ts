@@ -1,7 +1,7 @@
 /**
  * What the load generator reads about a process from Linux `/proc`: CPU time
- * (utime + stime of `/proc/<pid>/stat`) and resident memory (`VmRSS` of
- * `/proc/<pid>/status`).
+ * (utime + stime of `/proc/<pid>/stat`), resident memory (`VmRSS` of
+ * `/proc/<pid>/status`) and the main thread's run-queue wait (`schedstat`).
  *
  * @module
  */
@@ -45,7 +45,7 @@ export function parseVmRss(text: string): number {
  * Reads `/proc/<pid>/<name>`. Deno asks for `--allow-all` to read `/proc/<pid>`
  * directly, so without it the file is read through `cat` (`--allow-run`).
  */
-export function readProcFile(pid: number, name: "stat" | "status"): string {
+export function readProcFile(pid: number, name: "stat" | "status" | "schedstat"): string {
   const path = `/proc/${pid}/${name}`;
   try {
     return Deno.readTextFileSync(path);
@@ -72,6 +72,32 @@ export function cpuSecondsOf(ticks: CpuTicks): number {
 export function selfCpuSeconds(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
+}
+
+/**
+ * Parses `/proc/<pid>/schedstat` ("time on CPU, time waiting on a run queue,
+ * timeslices", nanoseconds): the wait, in seconds.
+ */
+export function parseSchedstatWait(text: string): number {
+  const fields = text.trim().split(/\s+/);
+  const wait = Number(fields[1]);
+  if (fields.length < 3 || !Number.isFinite(wait) || wait < 0) {
+    throw new Error("malformed /proc/<pid>/schedstat");
+  }
+  return wait / 1e9;
+}
+
+/**
+ * Seconds the main thread of `pid` (the event loop of a Deno process) has so
+ * far spent runnable but waiting for a core another task held; null when
+ * the kernel does not keep schedstats or the file is unreadable.
+ */
+export function readRunQueueWaitSeconds(pid: number): number | null {
+  try {
+    return parseSchedstatWait(readProcFile(pid, "schedstat"));
+  } catch {
+    return null;
+  }
 }
 
 /** Resident memory of `pid`, bytes. */

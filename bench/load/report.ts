@@ -85,6 +85,30 @@ export function pacingNote(phases: TrafficSummary[]): string {
     `${lateness.join("; ")}.`;
 }
 
+/**
+ * How long the server's and the client's event loops waited for their cores
+ * (runnable while another task ran there), per second of each phase; null
+ * when no phase has the figure. Waits of tens of ms per second mean other
+ * tenants of the cores added latency that is neither side's own work.
+ */
+export function runQueueNote(
+  phases: [string, TrafficSummary | null | undefined][],
+): string | null {
+  const perSecond = (v: number | undefined) => v === undefined ? "–" : `${num(v * 1000, 1)} ms/s`;
+  const parts = phases.flatMap(([name, t]) =>
+    t && (t.serverRunQueueWait !== undefined || t.clientRunQueueWait !== undefined)
+      ? [
+        `${name}: server ${perSecond(t.serverRunQueueWait)}, client ${
+          perSecond(t.clientRunQueueWait)
+        }`,
+      ]
+      : []
+  );
+  if (parts.length === 0) return null;
+  return "Run-queue wait (event loop runnable while another task held its core, " +
+    `/proc/<pid>/schedstat) per second: ${parts.join("; ")}.`;
+}
+
 /** The markdown summary of a run. */
 export function renderMarkdown(report: LoadReport): string {
   const c = report.config;
@@ -148,6 +172,13 @@ export function renderMarkdown(report: LoadReport): string {
       t != null
     );
     if (paced.length > 0) out.push("", pacingNote(paced));
+    const waits = runQueueNote([
+      ["raw relay, pairs, max", report.relay?.max],
+      ["raw relay, pairs, 50%", report.relay?.half],
+      ["CommuCat pairs, max", report.pairs?.max],
+      ["CommuCat pairs, 50%", report.pairs?.half],
+    ]);
+    if (waits) out.push("", waits);
     if (report.multipath && report.pairs) {
       const ratio = report.multipath.max.deliveredPerSecond / report.pairs.max.deliveredPerSecond;
       out.push(

@@ -6,6 +6,7 @@ import {
   pacingNote,
   renderLatencySvg,
   renderMarkdown,
+  runQueueNote,
   table,
 } from "./report.ts";
 import type { LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
@@ -318,4 +319,17 @@ Deno.test("report: the rate-limited phase states its pacing and how late its sen
   const unrecorded = traffic(5_000, 8, 100);
   unrecorded.targetPerSecond = 5_000;
   assert.match(pacingNote([unrecorded]), /not recorded/);
+});
+
+Deno.test("report: run-queue waits are stated per phase, or not at all", () => {
+  const max = traffic(10_000, 80, 100);
+  max.serverRunQueueWait = 0.0125;
+  max.clientRunQueueWait = 0.2;
+  const half = traffic(5_000, 8, 100);
+  half.serverRunQueueWait = 0.001;
+  const note = runQueueNote([["pairs, max", max], ["pairs, 50%", half], ["relay", undefined]]);
+  assert.match(note ?? "", /pairs, max: server 12\.5 ms\/s, client 200\.0 ms\/s/);
+  assert.match(note ?? "", /pairs, 50%: server 1\.0 ms\/s, client –\./);
+  assert.doesNotMatch(note ?? "", /relay/);
+  assert.equal(runQueueNote([["pairs, max", traffic(1, 1, 1)]]), null);
 });

@@ -45,6 +45,14 @@ export interface TrafficSummary {
    * from the actual send; this is the generator's own delay it leaves out.
    */
   sendLateness?: LatencySummary;
+  /**
+   * Seconds per wall second the server's event loop was runnable but waited
+   * for its core (other tasks on it; `/proc/<pid>/schedstat`): time added to
+   * latency that is not the server's own work.
+   */
+  serverRunQueueWait?: number;
+  /** The same for the load client's event loop(s), summed over agents. */
+  clientRunQueueWait?: number;
 }
 
 /** A handshake or reconnect storm. */

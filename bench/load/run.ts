@@ -12,7 +12,7 @@ import { type AgentHandle, combinedProgress, localAgent, spawnAgent, split } fro
 import { relayConnectStorm } from "./connect_floor.ts";
 import { cpuCount, type CpuPlan, pinProcess } from "./pin.ts";
 import { measureHandshakePrimitives } from "./primitives.ts";
-import { canReadProc, readCpuSeconds, readRssBytes } from "./procfs.ts";
+import { canReadProc, readCpuSeconds, readRssBytes, readRunQueueWaitSeconds } from "./procfs.ts";
 import type {
   IdleSummary,
   LoadReport,
@@ -220,6 +220,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     });
     let cpu0: number | null = null;
     let cpu1: number | null = null;
+    // Run-queue wait of the server's and the clients' event loops: time another task held their core.
+    const waitOf = () => ({
+      server: serverPid === undefined ? null : readRunQueueWaitSeconds(serverPid),
+      client: agents.reduce<number | null>((sum, a) => {
+        const w = readRunQueueWaitSeconds(a.pid);
+        return sum === null || w === null ? null : sum + w;
+      }, 0),
+    });
+    let wait0: ReturnType<typeof waitOf> | null = null;
+    let wait1: ReturnType<typeof waitOf> | null = null;
     const started = performance.now();
     const ticker = setInterval(() => {
       const t = (performance.now() - started) / 1000;
@@ -228,9 +238,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }, 250);
     const t0 = setTimeout(() => {
       cpu0 = cpuOf(serverPid);
+      wait0 = waitOf();
       onMeasure?.start();
     }, o.warmupMs);
-    const t1 = setTimeout(() => (cpu1 = cpuOf(serverPid)), o.warmupMs + o.durationMs);
+    const t1 = setTimeout(() => {
+      cpu1 = cpuOf(serverPid);
+      wait1 = waitOf();
+    }, o.warmupMs + o.durationMs);
     const shares = ratePerSecond === null ? null : split(Math.round(ratePerSecond), agents.length);
     const results = await Promise.all(
       agents.map((agent, i) =>
@@ -276,6 +290,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         serverCores: serverCpuSeconds !== null ? serverCpuSeconds / seconds : null,
         clientSaturated: saturated(clientCores),
         sendLateness: ratePerSecond === null ? undefined : lateness.summary(),
+        ...runQueueWait(wait0, wait1, seconds),
       },
     };
   };
@@ -782,4 +797,18 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     if (server) await Deno.remove(server.dataDir, { recursive: true }).catch(() => {});
   }
   return { ...report, targets: evaluateTargets(report) };
+}
+
+/** Run-queue wait per wall second over a measured window, for whichever side was readable. */
+function runQueueWait(
+  before: { server: number | null; client: number | null } | null,
+  after: { server: number | null; client: number | null } | null,
+  seconds: number,
+): { serverRunQueueWait?: number; clientRunQueueWait?: number } {
+  const share = (a: number | null | undefined, b: number | null | undefined) =>
+    a === null || a === undefined || b === null || b === undefined ? undefined : (b - a) / seconds;
+  return {
+    serverRunQueueWait: share(before?.server, after?.server),
+    clientRunQueueWait: share(before?.client, after?.client),
+  };
 }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { LatencyHistogram, percentile, ratePerSecond, ratio } from "./stats.ts";
-import { cpuSecondsOf, parseProcStat, parseVmRss } from "./procfs.ts";
+import {
+  cpuSecondsOf,
+  parseProcStat,
+  parseSchedstatWait,
+  parseVmRss,
+  readRunQueueWaitSeconds,
+} from "./procfs.ts";
 
 Deno.test("percentile uses the nearest rank", () => {
   const values = [5, 1, 4, 2, 3, 6, 7, 8, 9, 10];
@@ -96,4 +102,21 @@ Deno.test("/proc/<pid>/status: VmRSS in bytes", () => {
   const status = "Name:\tdeno\nVmPeak:\t  999 kB\nVmRSS:\t  123456 kB\nThreads:\t12\n";
   assert.equal(parseVmRss(status), 123456 * 1024);
   assert.throws(() => parseVmRss("Name:\tdeno\n"), /no VmRSS/);
+});
+
+Deno.test("procfs: schedstat gives the run-queue wait in seconds", () => {
+  assert.ok(Math.abs(parseSchedstatWait("2967707 813319 1\n") - 0.000813319) < 1e-15);
+  assert.equal(parseSchedstatWait("5000000000 1500000000 4200"), 1.5);
+  assert.throws(() => parseSchedstatWait(""));
+  assert.throws(() => parseSchedstatWait("12 x 3"));
+});
+
+Deno.test("procfs: the run-queue wait of this process is readable and only grows", () => {
+  const before = readRunQueueWaitSeconds(Deno.pid);
+  if (before === null) {
+    console.warn("SKIPPED: /proc/<pid>/schedstat is not readable here (no schedstats)");
+    return;
+  }
+  const after = readRunQueueWaitSeconds(Deno.pid);
+  assert.ok(after !== null && after >= before);
 });
