@@ -39,6 +39,7 @@ import { e2eSuite } from "./suite.ts";
 import { fromBase64, hex, sameBytes, sha256, toBase64, utf8 } from "./bytes.ts";
 import { E2EError } from "./errors.ts";
 import {
+  bareDeviceId,
   credentialDevice,
   decodeKeyPackageMessage,
   type DeviceIdentity,
@@ -65,13 +66,15 @@ export const KEY_RETENTION = {
 
 /** A member device as the group knows it. */
 export interface GroupMember {
+  /** Its address as this device knows it: a local id, or `dev@domain` (federated domain). */
   deviceId: string;
   publicKey: Uint8Array;
   leafIndex: number;
 }
 
-/** A device to add: its id and the device key the directory lists for it. */
+/** A device to add: its address and the device key the directory lists for it. */
 export interface DirectoryEntry {
+  /** A local id, or `dev@domain` for a device of a federated domain (as the directory lists it). */
   deviceId: string;
   publicKey: Uint8Array;
 }
@@ -170,24 +173,60 @@ export class E2EDevice {
     return run;
   }
 
-  /** TOFU on device keys: the first key seen for a device id is pinned; another one is refused. */
+  /**
+   * Accepts a leaf when its (credential id, key) resolves to exactly one pinned address
+   * ({@link addressOf}). A credential id no address is pinned for is trusted on first use as a
+   * local device (pinned under the bare id); devices of federated domains must be pinned from the
+   * directory first (`dev@domain`). Anything else is refused and reported as a key change of the
+   * addresses it claimed; no pin is touched (a remote domain naming its device like a local one
+   * cannot move the local device's pin).
+   */
   async #validateCredential(credential: { credentialType: string }, key: Uint8Array) {
     // deno-lint-ignore no-explicit-any
-    const deviceId = credentialDevice(credential as any);
-    if (deviceId === null) return false;
-    const pinned = this.#pins.get(deviceId);
-    if (pinned === undefined) {
-      await this.pin({ deviceId, publicKey: key });
+    const identity = credentialDevice(credential as any);
+    if (identity === null || identity === "" || identity.includes("@")) return false;
+    if (this.addressOf(identity, key) !== null) return true;
+    const claimed = this.#addressesOf(identity);
+    if (claimed.length === 0) {
+      await this.pin({ deviceId: identity, publicKey: key });
       return true;
     }
-    if (sameBytes(pinned, key)) return true;
-    this.#keyChanges.push({
-      kind: "key_changed",
-      deviceId,
-      before: await deviceFingerprint(pinned),
-      after: await deviceFingerprint(key),
-    });
+    for (const address of claimed) {
+      this.#keyChanges.push({
+        kind: "key_changed",
+        deviceId: address,
+        before: await deviceFingerprint(this.#pins.get(address)!),
+        after: await deviceFingerprint(key),
+      });
+    }
     return false;
+  }
+
+  /** The pinned addresses whose bare id is `identity` (a local id, `identity@…` remote ones). */
+  #addressesOf(identity: string): string[] {
+    return [...this.#pins.keys()].filter((a) => bareDeviceId(a) === identity);
+  }
+
+  /**
+   * The address of a leaf whose credential names `identity` with device key `key`: the pinned
+   * address with that bare id and that key. When several match (the same key listed under two
+   * addresses) the local one wins, else it is ambiguous: null, as when none matches.
+   */
+  addressOf(identity: string, key: Uint8Array): string | null {
+    const matching = this.#addressesOf(identity).filter((a) => sameBytes(this.#pins.get(a)!, key));
+    if (matching.length === 1) return matching[0];
+    return matching.includes(identity) ? identity : null;
+  }
+
+  /**
+   * How a leaf is named in events and member lists: its resolved address; a leaf that no longer
+   * resolves (its pin moved since) keeps the only address claiming its id, else its bare id.
+   */
+  #nameOf(identity: string, key: Uint8Array): string {
+    const resolved = this.addressOf(identity, key);
+    if (resolved !== null) return resolved;
+    const claimed = this.#addressesOf(identity);
+    return claimed.length === 1 ? claimed[0] : identity;
   }
 
   /**
@@ -289,9 +328,22 @@ export class E2EDevice {
     return this.#group(channel).groupContext.epoch;
   }
 
-  /** The group's members (device id, device key, leaf). */
+  /** The group's members (address, device key, leaf). */
   members(channel: number): GroupMember[] {
-    return membersOf(this.#group(channel));
+    return this.#membersOf(this.#group(channel));
+  }
+
+  /** The members of a group state, named by {@link addressOf}. */
+  #membersOf(state: ClientState): GroupMember[] {
+    const out: GroupMember[] = [];
+    state.ratchetTree.forEach((node, index) => {
+      if (node?.nodeType !== "leaf") return;
+      const identity = credentialDevice(node.leaf.credential);
+      if (identity === null) return;
+      const publicKey = node.leaf.signaturePublicKey;
+      out.push({ deviceId: this.#nameOf(identity, publicKey), publicKey, leafIndex: index / 2 });
+    });
+    return out;
   }
 
   /** The epoch authenticator (RFC 9420 §8.7): equal on every member in the same epoch. */
@@ -384,7 +436,7 @@ export class E2EDevice {
   removeDevices(channel: number, deviceIds: string[]): Promise<Uint8Array[]> {
     return this.#serial(async () => {
       const state = this.#group(channel);
-      const proposals: Proposal[] = membersOf(state)
+      const proposals: Proposal[] = this.#membersOf(state)
         .filter((m) => deviceIds.includes(m.deviceId) && m.deviceId !== this.identity.deviceId)
         .map((m) => ({ proposalType: "remove", remove: { removed: m.leafIndex } }));
       if (proposals.length === 0) return [];
@@ -537,13 +589,18 @@ export class E2EDevice {
     try {
       const senderData = await decryptSenderData(pm, epochData.secret, cs);
       if (!senderData) throw new Error("sender data");
-      sender = credentialDevice(
-        getCredentialFromLeafIndex(epochData.tree, toLeafIndex(senderData.leafIndex)),
-      ) ?? "?";
+      const leafIndex = toLeafIndex(senderData.leafIndex);
+      const identity = credentialDevice(getCredentialFromLeafIndex(epochData.tree, leafIndex));
+      const leaf = epochData.tree[leafIndex * 2];
+      sender = identity === null
+        ? "?"
+        : leaf?.nodeType === "leaf"
+        ? this.#nameOf(identity, leaf.leaf.signaturePublicKey)
+        : identity;
     } catch {
       return [{ kind: "refused", channel, code: "bad_message", reason: "cannot read the sender" }];
     }
-    const before = membersOf(state);
+    const before = this.#membersOf(state);
     let result;
     try {
       result = await processMessage(message, state, makePskIndex(state, {}), () => "accept", cs);
@@ -578,12 +635,10 @@ export class E2EDevice {
       return [{ kind: "removed", channel, by: sender }];
     }
     await this.#save(channel, next);
-    const after = membersOf(next);
+    const after = this.#membersOf(next);
     const beforeIds = new Set(before.map((m) => m.deviceId));
     const afterIds = new Set(after.map((m) => m.deviceId));
-    for (const member of after) {
-      if (!beforeIds.has(member.deviceId)) await this.pin(member);
-    }
+    // New leaves were pinned (or matched a pin) when their credentials were validated.
     return [{
       kind: "membership",
       channel,
@@ -682,8 +737,8 @@ export class E2EDevice {
       (this.#held.get(channel) ?? []).filter((h) => h.epoch >= state.groupContext.epoch),
     );
     await this.#save(channel, state);
-    const members = membersOf(state);
-    for (const member of members) await this.pin(member);
+    // Every leaf was pinned (or matched a pin) when the tree's credentials were validated.
+    const members = this.#membersOf(state);
     const events: E2EEvent[] = [{
       kind: "joined",
       channel,
@@ -752,17 +807,5 @@ function refFromStoreKey(storeKey: string): Uint8Array {
   const h = storeKey.slice(3);
   const out = new Uint8Array(h.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-/** The members of a group state. */
-function membersOf(state: ClientState): GroupMember[] {
-  const out: GroupMember[] = [];
-  state.ratchetTree.forEach((node, index) => {
-    if (node?.nodeType !== "leaf") return;
-    const deviceId = credentialDevice(node.leaf.credential);
-    if (deviceId === null) return;
-    out.push({ deviceId, publicKey: node.leaf.signaturePublicKey, leafIndex: index / 2 });
-  });
   return out;
 }

@@ -79,6 +79,16 @@ export function keyPackageSignedMessage(deviceId: string, keyPackage: Uint8Array
 export const KEY_PACKAGE_LIFETIME_SECONDS = 28 * 24 * 3600;
 const LIFETIME_SECONDS = BigInt(KEY_PACKAGE_LIFETIME_SECONDS);
 
+/**
+ * The device id a directory address names at the device's home server: `dev@domain` → `dev`
+ * (a device of a federated domain), a local id as it is. A credential always carries this bare
+ * id (docs/PROTOCOL.md "Device names across domains").
+ */
+export function bareDeviceId(address: string): string {
+  const at = address.indexOf("@");
+  return at < 0 ? address : address.slice(0, at);
+}
+
 /** The BasicCredential of `deviceId`. */
 export function deviceCredential(deviceId: string): Credential {
   return { credentialType: "basic", identity: utf8(deviceId) };
@@ -132,10 +142,12 @@ export async function generateKeyPackageFor(
 }
 
 /**
- * Checks a key package fetched from the directory for `deviceId`, whose device key the
- * directory lists as `devicePublicKey`: the upload signature, the MLS signature, the suite, the
- * credential (identity = `deviceId`) and the leaf's signature key (= the device key). Anything
- * else is an {@link E2EError} (`wrong_signer` when another key signed it).
+ * Checks a key package fetched from the directory for `deviceId` (the address asked for: a local
+ * id, or `dev@domain` for a device of a federated domain), whose device key the directory lists as
+ * `devicePublicKey`: the upload signature and the credential name the bare id (`dev`, what the
+ * home server checked on upload), the MLS signature, the suite, and the leaf's signature key (=
+ * the device key). Anything else is an {@link E2EError} (`wrong_signer` when another key signed it
+ * or the credential names another device).
  */
 export async function openKeyPackage(
   fetched: FetchedKeyPackage,
@@ -149,6 +161,10 @@ export async function openKeyPackage(
       `asked for ${deviceId}'s key package, got ${fetched.device_id}'s`,
     );
   }
+  const bare = bareDeviceId(deviceId);
+  if (bare === "") {
+    throw new E2EError("wrong_signer", `${deviceId} is not a device address`);
+  }
   let data: Uint8Array;
   let signature: Uint8Array;
   try {
@@ -160,7 +176,7 @@ export async function openKeyPackage(
   if (
     !(await cs.signature.verify(
       devicePublicKey,
-      keyPackageSignedMessage(deviceId, data),
+      keyPackageSignedMessage(bare, data),
       signature,
     ))
   ) {
@@ -180,7 +196,7 @@ export async function openKeyPackage(
     throw new E2EError("bad_key_package", "key package signature does not verify");
   }
   const leaf = keyPackage.leafNode;
-  if (credentialDevice(leaf.credential) !== deviceId) {
+  if (credentialDevice(leaf.credential) !== bare) {
     throw new E2EError("wrong_signer", `key package credential does not name ${deviceId}`);
   }
   if (!sameBytes(leaf.signaturePublicKey, devicePublicKey)) {
