@@ -39,9 +39,11 @@ function cpuMicros(): number {
  * Mean CPU-µs per call of `fn`: best of `rounds` rounds of at least `minMs`
  * each. CPU time, not wall time: the server side of the ratio is CPU time
  * too (/proc), and a wall clock counts whatever else ran on the core (on a
- * shared machine that made the bound swing by 60% between runs).
+ * shared machine that made the bound swing by 60% between runs). Many short
+ * rounds: the best of them dodges bursts of other work (a VM charges some
+ * of that to us even in CPU time).
  */
-export function measureUs(fn: () => void, minMs = 250, rounds = 3): number {
+export function measureUs(fn: () => void, minMs = 100, rounds = 7): number {
   for (let i = 0; i < 20; i++) fn(); // warm up (JIT, lazy key imports)
   let best = Infinity;
   for (let r = 0; r < rounds; r++) {
@@ -59,7 +61,7 @@ export function measureUs(fn: () => void, minMs = 250, rounds = 3): number {
 }
 
 /** Measures the server-side handshake primitives. */
-export function measureHandshakePrimitives(minMs = 250): PrimitiveCosts {
+export function measureHandshakePrimitives(minMs = 100): PrimitiveCosts {
   const a = nativeX25519.generateKeyPair();
   const b = generateKeyPair().publicKey;
   const x25519DhUs = measureUs(() => void nativeX25519.dh(a, b), minMs);
