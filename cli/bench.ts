@@ -181,6 +181,8 @@ export function registerBenchCommand(program: Command): void {
       "--profile <dir>",
       "perf-record the spawned server during the handshake storm and the 1:1 max phase",
     )
+    .option("--pg-dsn <dsn>", "PostgreSQL of scenario cluster (default: COMMUCAT_TEST_PG_DSN)")
+    .option("--redis-url <url>", "Redis of scenario cluster (default: COMMUCAT_TEST_REDIS_URL)")
     .option("--fail-on-miss", "exit with status 1 when a target is not met")
     .option("--json <path>", "write the full report as JSON")
     .option("--chart <path>", "write an SVG chart of the delivery latency CDFs")
@@ -246,6 +248,7 @@ export function registerBenchCommand(program: Command): void {
         tlsBaseline: options.tlsBaseline ?? false,
         external,
         profileDir: options.profile,
+        cluster: { pgDsn: options.pgDsn, redisUrl: options.redisUrl },
         pin,
         progress: progress.update,
       });

@@ -40,6 +40,12 @@ export type AgentCommand =
     media?: boolean;
     /** Multipath sessions: these paths besides the first (RaptorQ in one Worker per agent). */
     paths?: ConnectMode[];
+    /**
+     * Instances of one deployment: member m of each group connects to
+     * `targets[m % length]` (scenario `cluster`: sender and receiver on
+     * different instances); absent = every member on `target`.
+     */
+    targets?: TargetJson[];
   }
   | { cmd: "openRawGroups"; url: string; caCerts?: string[]; groups: number; groupSize: number }
   | { cmd: "phase"; spec: PhaseSpec }
@@ -236,7 +242,7 @@ export class LoadAgent {
 
   /** Connects `devices` with bounded concurrency; `keep` receives each established client. */
   async #connectAll(
-    target: TargetJson,
+    target: TargetJson | ((index: number) => TargetJson),
     devices: Device[],
     options: { mode: ConnectMode; pattern: string; concurrency: number; paths?: ConnectMode[] },
     keep: (index: number, client: CommuCatClient) => void,
@@ -251,7 +257,7 @@ export class LoadAgent {
       const t0 = performance.now();
       try {
         const client = await this.#connect(
-          target,
+          typeof target === "function" ? target(i) : target,
           devices[i],
           options.mode,
           options.pattern,
@@ -295,8 +301,9 @@ export class LoadAgent {
         });
       }
     }
+    const targets = c.targets?.length ? c.targets : [c.target];
     const result = await this.#connectAll(
-      c.target,
+      (i) => targets[(i % c.groupSize) % targets.length],
       sessions.map((s) => s.device),
       c,
       (i, client) => {

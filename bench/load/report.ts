@@ -149,6 +149,11 @@ export function renderMarkdown(report: LoadReport): string {
     );
   }
   if (report.sfu) traffic.push(trafficRow("CommuCat SFU voice pairs, max", report.sfu.max));
+  const cluster = report.cluster && "single" in report.cluster ? report.cluster : null;
+  if (cluster) {
+    traffic.push(trafficRow("pairs, 1 instance (PostgreSQL + Redis), max", cluster.single));
+    traffic.push(trafficRow("pairs, 2 instances, cross-instance, max", cluster.cross));
+  }
   if (traffic.length > 0) {
     out.push("", "### Delivery");
     out.push(
@@ -187,6 +192,16 @@ export function renderMarkdown(report: LoadReport): string {
           `the single-path pairs' rate in this run (target ≥ 70%).`,
       );
     }
+  }
+  if (cluster) {
+    out.push(
+      "",
+      `Cross-instance (both instances on the server cores; server CPU summed): offline-queue ` +
+        `notices delivered as carried on the bus ${num(cluster.busCarriedDelivered)}, ` +
+        `read from the queue instead ${num(cluster.busQueueReads)}.`,
+    );
+  } else if (report.cluster && "skipped" in report.cluster) {
+    out.push("", `Scenario cluster skipped: ${report.cluster.skipped}.`);
   }
   if (report.transports) {
     const t = report.transports;

@@ -176,7 +176,7 @@ Deno.test("targets: a phase that did not run is 'not measured', not a failure", 
   report.relayIdle = null;
   report.pairs = { max: traffic(60_000, 20, null), half: null };
   const results = evaluateTargets(report);
-  assert.deepEqual(results.map((r) => r.met), [null, null, null, null, null, null, null]);
+  assert.deepEqual(results.map((r) => r.met), [null, null, null, null, null, null, null, null]);
   assert.ok(results.every((r) => r.measured === "not measured"));
 });
 
@@ -221,6 +221,36 @@ Deno.test("targets: SFU CPU per voice frame is judged against the 1:1 message's"
   assert.equal(evaluateTargets(report).find((r) => r.id === "sfu-cpu-vs-pairs")!.met, false);
   const md = renderMarkdown({ ...report, targets: evaluateTargets(report) });
   assert.match(md, /\| CommuCat SFU voice pairs, max \|/);
+});
+
+Deno.test("targets: cross-instance msg/s is judged against one instance of the same run", () => {
+  const report = sampleReport();
+  const find = () => evaluateTargets(report).find((r) => r.id === "cross-vs-single-instance")!;
+  assert.equal(find().met, null, "not measured without the scenario");
+  report.cluster = { skipped: "needs PostgreSQL and Redis" };
+  assert.equal(find().met, null);
+  assert.equal(find().note, "needs PostgreSQL and Redis");
+  report.cluster = {
+    single: traffic(10_000, 8, 0.05),
+    cross: traffic(TARGETS.crossVsSingle * 10_000, 12, 0.08),
+    busCarriedDelivered: 40_000,
+    busQueueReads: 3,
+  };
+  assert.equal(find().met, true, "the threshold is inclusive");
+  assert.match(
+    find().measured,
+    /^80% \(8,000 vs 10,000 msg\/s; server CPU-ms per 1,000 80\.0 vs 50\.0\)$/,
+  );
+  report.cluster.cross = traffic(1_800, 90, 0.2);
+  assert.equal(find().met, false);
+  assert.equal(find().value, 0.18);
+  // A saturated client measured itself: per server CPU-second (12.5k vs 20k) instead.
+  report.cluster.cross = { ...traffic(9_000, 12, 0.08), clientSaturated: true };
+  assert.equal(find().value, 0.625);
+  assert.match(find().note!, /client saturated/);
+  const md = renderMarkdown({ ...report, targets: evaluateTargets(report) });
+  assert.match(md, /\| pairs, 2 instances, cross-instance, max \|/);
+  assert.match(md, /carried on the bus 40,000, read from the queue instead 3/);
 });
 
 Deno.test("markdown: tables, verdicts and escaped cells", () => {

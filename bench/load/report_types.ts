@@ -55,6 +55,22 @@ export interface TrafficSummary {
   clientRunQueueWait?: number;
 }
 
+/**
+ * Scenario `cluster`: the 1:1 pairs on one instance (PostgreSQL + Redis)
+ * and across two instances of the same deployment, in one pinned run; or
+ * why it did not run.
+ */
+export type ClusterSummary =
+  | {
+    single: TrafficSummary;
+    cross: TrafficSummary;
+    /** Offline-queue notices (both instances) delivered as carried on the bus, in the cross phase. */
+    busCarriedDelivered: number;
+    /** Notices that made the holder read the queue instead (the fallback drain). */
+    busQueueReads: number;
+  }
+  | { skipped: string };
+
 /** A handshake or reconnect storm. */
 export interface StormSummary {
   count: number;
@@ -152,6 +168,8 @@ export interface LoadReport {
   fanout: { max: TrafficSummary } | null;
   /** The pairs over three paths each (scenario `multipath`). */
   multipath?: { paths: string; max: TrafficSummary } | null;
+  /** Cross-instance routing vs one instance (scenario `cluster`). */
+  cluster?: ClusterSummary | null;
   /** 1:1 calls: VoiceFrames through the SFU (scenario `sfu`). */
   sfu?: { max: TrafficSummary } | null;
   handshake: StormSummary | null;

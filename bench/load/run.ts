@@ -10,6 +10,7 @@ import type { ConnectMode } from "../../src/transport/mod.ts";
 import type { AgentCommand, OpenResult, TargetJson } from "./agent.ts";
 import { type AgentHandle, combinedProgress, localAgent, spawnAgent, split } from "./fleet.ts";
 import { relayConnectStorm } from "./connect_floor.ts";
+import { type ClusterServices, clusterServices, measureCluster } from "./cluster_scenario.ts";
 import { cpuCount, type CpuPlan, pinProcess } from "./pin.ts";
 import { measureHandshakePrimitives } from "./primitives.ts";
 import { canReadProc, readCpuSeconds, readRssBytes, readRunQueueWaitSeconds } from "./procfs.ts";
@@ -49,6 +50,7 @@ export const SCENARIOS = [
   "sfu",
   "transports",
   "multipath",
+  "cluster",
 ] as const;
 /** One scenario. */
 export type Scenario = typeof SCENARIOS[number];
@@ -90,6 +92,8 @@ export interface LoadOptions {
    * `client` cores (`taskset`); null = not pinned.
    */
   pin?: CpuPlan | null;
+  /** PostgreSQL and Redis of scenario `cluster` (else the COMMUCAT_TEST_* variables). */
+  cluster?: ClusterServices;
   /** Progress line sink (the CLI rewrites one line on stderr). */
   progress: (line: string) => void;
 }
@@ -199,14 +203,45 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     };
   };
 
-  const cpuOf = (pid: number | undefined) =>
-    pid !== undefined && canReadProc(pid) ? readCpuSeconds(pid) : null;
+  /** CPU seconds of `pid` (summed over several: the instances of scenario `cluster`). */
+  const cpuOf = (pid: number | number[] | undefined): number | null => {
+    const pids = pid === undefined ? [] : typeof pid === "number" ? [pid] : pid;
+    if (pids.length === 0 || !pids.every(canReadProc)) return null;
+    return pids.reduce((sum, p) => sum + readCpuSeconds(p), 0);
+  };
   const clientCpu = () => agents.reduce((s, a) => s + (cpuOf(a.pid) ?? 0), 0);
+
+  /** Opens `o.pairs` 1:1 pairs across the agents on fresh channels (`extra`: where, how). */
+  const openPairs = async (
+    label: string,
+    extra: Partial<Extract<AgentCommand, { cmd: "openGroups" }>> & { target: TargetJson },
+  ): Promise<void> => {
+    const base = channelBase;
+    channelBase += o.pairs + 1;
+    const opened = mergeOpen(
+      await onAll<OpenResult>(
+        o.pairs,
+        (i, share) =>
+          share === 0 ? null : {
+            cmd: "openGroups",
+            mode: o.mode,
+            pattern: o.pattern,
+            groups: share,
+            groupSize: 2,
+            channelBase: base + i * (Math.ceil(o.pairs / agents.length) + 1),
+            concurrency: o.concurrency,
+            ...extra,
+          },
+        (done, failed) => o.progress(`${label}: ${done}/${o.pairs * 2} sessions, ${failed} failed`),
+      ),
+    );
+    if (opened.failed > 0) notes.push(`${label}: ${opened.failed} sessions failed to open`);
+  };
 
   /** Runs one traffic phase on every agent, sampling `serverPid`'s CPU over the measured window. */
   const phase = async (
     label: string,
-    serverPid: number | undefined,
+    serverPid: number | number[] | undefined,
     ratePerSecond: number | null,
     connections: number,
     onMeasure?: { start(): void; stop(): Promise<void> },
@@ -620,26 +655,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }
 
     if (has("pairs") || has("reconnect")) {
-      const base = channelBase;
-      channelBase += o.pairs + 1;
-      const opened = mergeOpen(
-        await onAll<OpenResult>(
-          o.pairs,
-          (i, share) =>
-            share === 0 ? null : {
-              cmd: "openGroups",
-              target,
-              mode: o.mode,
-              pattern: o.pattern,
-              groups: share,
-              groupSize: 2,
-              channelBase: base + i * (Math.ceil(o.pairs / agents.length) + 1),
-              concurrency: o.concurrency,
-            },
-          (done, failed) => o.progress(`pairs: ${done}/${o.pairs * 2} sessions, ${failed} failed`),
-        ),
-      );
-      if (opened.failed > 0) notes.push(`${opened.failed} pair sessions failed to open`);
+      await openPairs("pairs", { target });
       if (has("pairs")) {
         // `--profile`: the server's profile of each phase's measured window.
         const profiled = async (name: string) => {
@@ -690,28 +706,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     if (has("multipath")) {
       // The pairs again, each session over three paths (websocket + binary + sse: RaptorQ
       // with overhead 0.55); compared with the single-path pairs phase of the same run.
-      const base = channelBase;
-      channelBase += o.pairs + 1;
-      const opened = mergeOpen(
-        await onAll<OpenResult>(
-          o.pairs,
-          (i, share) =>
-            share === 0 ? null : {
-              cmd: "openGroups",
-              target,
-              mode: "websocket",
-              pattern: o.pattern,
-              groups: share,
-              groupSize: 2,
-              channelBase: base + i * (Math.ceil(o.pairs / agents.length) + 1),
-              concurrency: o.concurrency,
-              paths: ["binary", "sse"],
-            },
-          (done, failed) =>
-            o.progress(`multipath pairs: ${done}/${o.pairs * 2} sessions, ${failed} failed`),
-        ),
-      );
-      if (opened.failed > 0) notes.push(`${opened.failed} multipath sessions failed to open`);
+      await openPairs("multipath pairs", { target, mode: "websocket", paths: ["binary", "sse"] });
       report.multipath = {
         paths: "websocket+binary+sse",
         max: (await phase("multipath pairs, max", pid, null, o.pairs * 2)).summary,
@@ -719,30 +714,21 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       await onAll(0, () => ({ cmd: "closeGroups" }));
     }
 
+    if (has("cluster")) {
+      report.cluster = await measureCluster({
+        services: clusterServices(o.cluster ?? {}),
+        serverCpus: pin?.server ?? null,
+        openPairs: (label, targets) => openPairs(label, { target: targets[0], targets }),
+        closePairs: () => onAll(0, () => ({ cmd: "closeGroups" })).then(() => {}),
+        phase: async (label, pids) => (await phase(label, pids, null, o.pairs * 2)).summary,
+        progress: o.progress,
+      });
+    }
+
     if (has("sfu")) {
       // 1:1 calls: the same pairs, 100 B voice payloads (+3 B media header, an
       // Opus packet's size at 32–64 kbit/s) through call state and the SFU.
-      const base = channelBase;
-      channelBase += o.pairs + 1;
-      const opened = mergeOpen(
-        await onAll<OpenResult>(
-          o.pairs,
-          (i, share) =>
-            share === 0 ? null : {
-              cmd: "openGroups",
-              target,
-              mode: o.mode,
-              pattern: o.pattern,
-              groups: share,
-              groupSize: 2,
-              channelBase: base + i * (Math.ceil(o.pairs / agents.length) + 1),
-              concurrency: o.concurrency,
-              media: true,
-            },
-          (done, failed) => o.progress(`sfu: ${done}/${o.pairs * 2} sessions, ${failed} failed`),
-        ),
-      );
-      if (opened.failed > 0) notes.push(`${opened.failed} call sessions failed to open`);
+      await openPairs("sfu", { target, media: true });
       report.sfu = { max: (await phase("sfu voice pairs, max", pid, null, o.pairs * 2)).summary };
       await onAll(0, () => ({ cmd: "closeGroups" }));
     }

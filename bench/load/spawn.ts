@@ -88,6 +88,8 @@ export async function spawnCommuCat(options: {
   cpus?: string | null;
   /** Open the V8 inspector on this loopback port (heap snapshots). */
   inspectPort?: number;
+  /** Unrestricted `--allow-env` and `--allow-sys` (the PostgreSQL and Redis backends). */
+  allowAllEnv?: boolean;
 } = {}): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-load-" });
   const adminToken = `load-${toHex(crypto.getRandomValues(new Uint8Array(24)))}`;
@@ -96,7 +98,12 @@ export async function spawnCommuCat(options: {
     "--allow-net",
     `--allow-read=${dataDir},${REPO}`,
     `--allow-write=${dataDir}`,
-    "--allow-env=COMMUCAT_*,CLICOLOR_FORCE,FORCE_COLOR,NO_COLOR,NODE_DISABLE_COLORS,TERM",
+    // The Redis client's `debug` dependency reads the whole environment, the
+    // PostgreSQL client PG*: a Redis backend needs it all (as tests/helpers/process.ts).
+    options.allowAllEnv
+      ? "--allow-env"
+      : "--allow-env=COMMUCAT_*,CLICOLOR_FORCE,FORCE_COLOR,NO_COLOR,NODE_DISABLE_COLORS,TERM",
+    ...(options.allowAllEnv ? ["--allow-sys"] : []),
   ];
   if (options.v8Flags?.length) args.push(`--v8-flags=${options.v8Flags.join(",")}`);
   if (options.inspectPort) args.push(`--inspect=127.0.0.1:${options.inspectPort}`);

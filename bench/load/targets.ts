@@ -29,6 +29,8 @@ export const TARGETS = {
   p99AtHalfMs: 10,
   /** Server CPU per forwarded voice frame (SFU) as a share of the 1:1 message's. */
   sfuVsPairsCpu: 1,
+  /** Cross-instance routed msg/s as a share of one instance's (same backends, same run). */
+  crossVsSingle: 0.8,
   /** Bulk bytes/s through the Shadowsocks listener as a share of direct TLS. */
   shadowsocksVsTls: 0.5,
 } as const;
@@ -238,5 +240,42 @@ export function evaluateTargets(report: Omit<LoadReport, "targets">): TargetResu
         mb(down!.direct.bytesPerSecond)
       } MB/s)`,
   ));
+  results.push(crossInstance(report));
   return results;
+}
+
+/**
+ * Cross-instance vs one instance: msg/s when the client kept up in both
+ * phases, else (like pairs-vs-relay) delivered per server CPU-second.
+ */
+function crossInstance(report: Omit<LoadReport, "targets">): TargetResult {
+  const c = report.cluster && "single" in report.cluster ? report.cluster : null;
+  const clientBound = !!(c?.single.clientSaturated || c?.cross.clientSaturated);
+  const share = !c
+    ? null
+    : clientBound
+    ? ratio(c.cross.deliveredPerServerCpuSecond, c.single.deliveredPerServerCpuSecond)
+    : ratio(c.cross.deliveredPerSecond, c.single.deliveredPerSecond);
+  const cpu = (t: { serverCpuPer1000: number | null }) =>
+    t.serverCpuPer1000 === null ? "–" : fmt(t.serverCpuPer1000 * 1000, 1);
+  const result = verdict(
+    {
+      id: "cross-vs-single-instance",
+      target: `cross-instance routed msg/s ≥ ${pct(TARGETS.crossVsSingle)} of one instance`,
+      threshold: TARGETS.crossVsSingle,
+    },
+    share,
+    share === null
+      ? ""
+      : `${pct(share)}${clientBound ? " per server CPU-second" : ""} (${
+        fmt(c!.cross.deliveredPerSecond)
+      } vs ${fmt(c!.single.deliveredPerSecond)} msg/s; server CPU-ms per 1,000 ${
+        cpu(c!.cross)
+      } vs ${cpu(c!.single)})`,
+  );
+  if (report.cluster && "skipped" in report.cluster) result.note = report.cluster.skipped;
+  else if (clientBound && share !== null) {
+    result.note = "client saturated: one full core each, from CPU time";
+  }
+  return result;
 }

@@ -53,10 +53,11 @@ export interface Peer {
   /**
    * The offline-queue row `envelopeId` (the encoded frame `payload`) was just
    * written for this device: deliver it as that row (deleted on the device's
-   * ack) when the queue is caught up, else look at the queue. Absent: the
-   * caller falls back to {@link checkOfflineQueue}.
+   * ack) when the queue is caught up, else look at the queue. Returns true
+   * when it was delivered as carried, false when the queue is read instead.
+   * Absent: the caller falls back to {@link checkOfflineQueue}.
    */
-  takeQueued?(envelopeId: string, payload: Uint8Array): void;
+  takeQueued?(envelopeId: string, payload: Uint8Array): boolean;
   /** Publishes the device as online here again (the presence store may have lost it). */
   refreshPresence(): void;
   /** Closes the connection; unacknowledged frames go back to the offline queue. */

@@ -72,6 +72,10 @@ export interface RouteOptions {
 export interface RouterStats {
   routed: number;
   deliveredLive: number;
+  /** Offline-queue notices from the bus whose carried row was delivered as it came. */
+  busCarriedDelivered: number;
+  /** Offline-queue notices from the bus that made the holder read the queue instead. */
+  busQueueReads: number;
 }
 
 /**
@@ -131,7 +135,12 @@ const DONE: FanOut = Object.freeze({ pending: null, durable: null });
 
 /** Routes frames of established sessions. */
 export class Router {
-  readonly stats: RouterStats = { routed: 0, deliveredLive: 0 };
+  readonly stats: RouterStats = {
+    routed: 0,
+    deliveredLive: 0,
+    busCarriedDelivered: 0,
+    busQueueReads: 0,
+  };
   /** The channel routes (persisted, cached, announced to other instances). */
   readonly routes: RouteTable;
   /** Where frames for devices that are not connected wait. */

@@ -29,10 +29,14 @@ export function busMessageHandler(parts: {
             log.warn("malformed frame on the bus", {});
           }
           if (payload) {
-            peer.takeQueued(message.envelopeId, payload);
+            // Counted: a holder that keeps reading the queue instead pays a
+            // store round trip per notice (the cross-instance budget).
+            if (peer.takeQueued(message.envelopeId, payload)) router.stats.busCarriedDelivered++;
+            else router.stats.busQueueReads++;
             break;
           }
         }
+        router.stats.busQueueReads++;
         peer.checkOfflineQueue();
         break;
       }

@@ -93,7 +93,12 @@ export function healthReport(p: HttpParts): Record<string, unknown> {
     },
     handshakes: { ok: p.counters.handshakesOk, failed: p.counters.handshakesFailed },
     frames: { ingress: p.counters.framesIn, egress: p.counters.framesOut },
-    relay: { live: p.router.stats.deliveredLive, enqueued: p.offlineQueue.stats.enqueued },
+    relay: {
+      live: p.router.stats.deliveredLive,
+      enqueued: p.offlineQueue.stats.enqueued,
+      bus_carried_delivered: p.router.stats.busCarriedDelivered,
+      bus_queue_reads: p.router.stats.busQueueReads,
+    },
   };
 }
 

@@ -378,16 +378,17 @@ export class ServerConnection implements Peer {
    * it — when the queue is caught up; otherwise, or if it cannot be taken
    * now, the queue is read as for any notice.
    */
-  takeQueued(envelopeId: string, payload: Uint8Array): void {
-    if (this.#state !== "established") return;
+  takeQueued(envelopeId: string, payload: Uint8Array): boolean {
+    if (this.#state !== "established") return false;
     if (this.#delivery.caughtUp) {
       let frame: Frame | null = null;
       try {
         frame = decodeFrame(payload)?.frame ?? null;
       } catch { /* undecodable: the drain drops the row */ }
-      if (frame && this.deliver(frame, { envelopeId, fromQueue: true })) return;
+      if (frame && this.deliver(frame, { envelopeId, fromQueue: true })) return true;
     }
     this.checkOfflineQueue();
+    return false;
   }
 
   /**

@@ -539,7 +539,7 @@ Deno.test("takeQueued: a row carried on the bus is delivered as it is and settle
   await new Promise((resolve) => setTimeout(resolve, 0)); // the connect drain is done
   const loads = h.router.offlineQueue.loads;
   const before = h.link.sent.length;
-  h.connection.takeQueued("env-1", encodeFrame(msg(9, "from instance A")));
+  assert.equal(h.connection.takeQueued("env-1", encodeFrame(msg(9, "from instance A"))), true);
   await Promise.resolve();
   const [frame] = decryptSent(h, before);
   assert.equal(new TextDecoder().decode(frame.payload), "from instance A");
@@ -548,7 +548,7 @@ Deno.test("takeQueued: a row carried on the bus is delivered as it is and settle
   await h.connection.receive(unitOf(h, controlFrame(FrameType.Ack, 0, 2, { ack: frame.sequence })));
   assert.deepEqual(h.router.offlineQueue.settled, ["env-1"]);
   // An undecodable row falls back to reading the queue.
-  h.connection.takeQueued("env-2", new Uint8Array([0xff]));
+  assert.equal(h.connection.takeQueued("env-2", new Uint8Array([0xff])), false);
   await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(h.router.offlineQueue.loads, loads + 1);
   h.connection.close("shutdown");

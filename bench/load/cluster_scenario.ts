@@ -1,0 +1,178 @@
+/**
+ * Scenario `cluster` of the load tool: cross-instance routing against one
+ * instance, in the same pinned run. Two `commucat serve` processes share a
+ * private PostgreSQL database and a Redis database (both on the server
+ * cores); the 1:1 pairs run first with both members on instance A (the
+ * single-instance reference, same backends), then with one member on A and
+ * the other on B, so every message crosses the bus. Needs a reachable
+ * PostgreSQL and Redis (`--pg-dsn`/`--redis-url`, or `COMMUCAT_TEST_PG_DSN`/
+ * `COMMUCAT_TEST_REDIS_URL`); otherwise it reports why it was skipped.
+ *
+ * bench/load/cluster.ts is the older standalone driver (private servers,
+ * unpinned, one process) over the same setup.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import type { TargetJson } from "./agent.ts";
+import type { ClusterSummary, TrafficSummary } from "./report_types.ts";
+import { spawnCommuCat, type SpawnedServer } from "./spawn.ts";
+
+/** Where the shared services are (flags, else the test environment variables). */
+export interface ClusterServices {
+  pgDsn?: string;
+  redisUrl?: string;
+}
+
+/** The Redis database the scenario uses (its presence keys; pub/sub is server-wide). */
+export const CLUSTER_REDIS_DB = 11;
+
+/** What the scenario needs from the run (run.ts owns the agents and the CPU sampling). */
+export interface ClusterRunParts {
+  services: ClusterServices;
+  /** Server cores (`taskset -c`), null = not pinned. */
+  serverCpus: string | null;
+  /** Opens the pairs, member m of each on `targets[m % length]`; resolves when routed. */
+  openPairs(label: string, targets: TargetJson[]): Promise<void>;
+  closePairs(): Promise<void>;
+  /** One max-rate traffic phase, server CPU summed over `pids`. */
+  phase(label: string, pids: number[]): Promise<TrafficSummary>;
+  progress(line: string): void;
+}
+
+/** `services` with the environment filled in. */
+export function clusterServices(flags: ClusterServices): ClusterServices {
+  return {
+    pgDsn: flags.pgDsn || Deno.env.get("COMMUCAT_TEST_PG_DSN") || undefined,
+    redisUrl: flags.redisUrl || Deno.env.get("COMMUCAT_TEST_REDIS_URL") || undefined,
+  };
+}
+
+/** Redis answers PING at `url` within 2 s; the reason when not. */
+async function redisUnreachable(url: string): Promise<string | null> {
+  try {
+    const parsed = new URL(url);
+    const conn = await Deno.connect({
+      hostname: parsed.hostname,
+      port: Number(parsed.port || 6379),
+    });
+    try {
+      const timer = setTimeout(() => conn.close(), 2_000);
+      await conn.write(new TextEncoder().encode("PING\r\n"));
+      const buf = new Uint8Array(64);
+      const n = await conn.read(buf);
+      clearTimeout(timer);
+      const reply = n === null ? "" : new TextDecoder().decode(buf.subarray(0, n));
+      return reply.startsWith("+PONG") ? null : `Redis at ${parsed.host} answered ${reply.trim()}`;
+    } finally {
+      try {
+        conn.close();
+      } catch { /* closed by the timer */ }
+    }
+  } catch (error) {
+    return `Redis unreachable: ${(error as Error).message}`;
+  }
+}
+
+/** A fresh database on the PostgreSQL of `dsn`; `drop` removes it. */
+async function privateDatabase(dsn: string): Promise<{ dsn: string; drop(): Promise<void> }> {
+  const name = `commucat_load_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const admin = postgres(dsn, { max: 1, connect_timeout: 3, onnotice: () => {} });
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end({ timeout: 1 });
+  }
+  const url = new URL(dsn);
+  url.pathname = `/${name}`;
+  return {
+    dsn: url.toString(),
+    async drop() {
+      const again = postgres(dsn, { max: 1, connect_timeout: 3, onnotice: () => {} });
+      try {
+        await again.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await again.end({ timeout: 1 });
+      }
+    },
+  };
+}
+
+/** `/healthz` counters of one instance (bus notices delivered as carried vs queue reads). */
+async function busCounters(server: SpawnedServer): Promise<{ carried: number; reads: number }> {
+  const client = Deno.createHttpClient({ caCerts: [server.target.certificatePem] });
+  try {
+    const body = await (await fetch(`${server.target.url}/healthz`, { client })).json() as {
+      relay?: { bus_carried_delivered?: number; bus_queue_reads?: number };
+    };
+    return {
+      carried: body.relay?.bus_carried_delivered ?? 0,
+      reads: body.relay?.bus_queue_reads ?? 0,
+    };
+  } catch {
+    return { carried: NaN, reads: NaN };
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Runs the scenario: the single-instance reference, then the cross-instance
+ * pairs. Returns `{ skipped }` when the services are not configured or not
+ * reachable.
+ */
+export async function measureCluster(parts: ClusterRunParts): Promise<ClusterSummary> {
+  const { pgDsn, redisUrl } = parts.services;
+  if (!pgDsn || !redisUrl) {
+    return {
+      skipped: "needs PostgreSQL and Redis: --pg-dsn/--redis-url or " +
+        "COMMUCAT_TEST_PG_DSN/COMMUCAT_TEST_REDIS_URL",
+    };
+  }
+  const redisDown = await redisUnreachable(redisUrl);
+  if (redisDown) return { skipped: redisDown };
+  let database: Awaited<ReturnType<typeof privateDatabase>>;
+  try {
+    database = await privateDatabase(pgDsn);
+  } catch (error) {
+    return { skipped: `PostgreSQL unusable: ${(error as Error).message}` };
+  }
+  const redis = new URL(redisUrl);
+  redis.pathname = `/${CLUSTER_REDIS_DB}`;
+  const env = {
+    COMMUCAT_STORAGE_BACKEND: "postgres",
+    COMMUCAT_PG_DSN: database.dsn,
+    COMMUCAT_PRESENCE_BACKEND: "redis",
+    COMMUCAT_REDIS_URL: redis.toString(),
+  };
+  const dataDir = await Deno.makeTempDir({ prefix: "commucat-load-cluster-" });
+  const servers: SpawnedServer[] = [];
+  try {
+    parts.progress("cluster: starting two instances (PostgreSQL + Redis)");
+    // One deployment: the same data directory (Noise key, device CA, TLS certificate).
+    servers.push(await spawnCommuCat({ dataDir, env, cpus: parts.serverCpus, allowAllEnv: true }));
+    servers.push(await spawnCommuCat({ dataDir, env, cpus: parts.serverCpus, allowAllEnv: true }));
+    const [a, b] = servers;
+
+    await parts.openPairs("cluster: 1 instance", [a.target]);
+    const single = await parts.phase("cluster: 1 instance (PostgreSQL + Redis), max", [a.pid]);
+    await parts.closePairs();
+
+    await parts.openPairs("cluster: cross-instance", [a.target, b.target]);
+    const before = await Promise.all(servers.map(busCounters));
+    const cross = await parts.phase("cluster: 2 instances, cross-instance, max", [a.pid, b.pid]);
+    const after = await Promise.all(servers.map(busCounters));
+    await parts.closePairs();
+    const delta = (k: "carried" | "reads") => after.reduce((s, x, i) => s + x[k] - before[i][k], 0);
+    return {
+      single,
+      cross,
+      busCarriedDelivered: delta("carried"),
+      busQueueReads: delta("reads"),
+    };
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await database.drop().catch(() => {});
+  }
+}
