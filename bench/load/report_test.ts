@@ -363,3 +363,18 @@ Deno.test("report: run-queue waits are stated per phase, or not at all", () => {
   assert.doesNotMatch(note ?? "", /relay/);
   assert.equal(runQueueNote([["pairs, max", traffic(1, 1, 1)]]), null);
 });
+
+Deno.test("targets: a contended 50% phase keeps its verdict and says its cores were shared", () => {
+  const report = sampleReport();
+  report.pairs = {
+    max: traffic(10_000, 80, 0.1),
+    half: { ...traffic(5_000, 40, 0.15), serverRunQueueWait: 0.2, clientRunQueueWait: 0.01 },
+  };
+  const byId = Object.fromEntries(evaluateTargets(report).map((r) => [r.id, r]));
+  assert.equal(byId["p99-at-half"].met, false);
+  assert.match(byId["p99-at-half"].note!, /contended: .*server 200 ms\/s, client 10 ms\/s/);
+  // Below the threshold on both sides: no note.
+  report.pairs.half = { ...traffic(5_000, 40, 0.15), serverRunQueueWait: 0.001 };
+  const quiet = Object.fromEntries(evaluateTargets(report).map((r) => [r.id, r]));
+  assert.equal(quiet["p99-at-half"].note, undefined);
+});

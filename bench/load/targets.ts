@@ -6,7 +6,7 @@
  * @module
  */
 import { shareWithoutFloor } from "./connect_floor.ts";
-import type { LoadReport, TargetResult } from "./report_types.ts";
+import type { LoadReport, TargetResult, TrafficSummary } from "./report_types.ts";
 import { ratio } from "./stats.ts";
 
 /** The budgets. */
@@ -34,6 +34,19 @@ export const TARGETS = {
   /** Bulk bytes/s through the Shadowsocks listener as a share of direct TLS. */
   shadowsocksVsTls: 0.5,
 } as const;
+
+/**
+ * Run-queue wait (seconds per wall second) above which a phase counts as
+ * contended: its event loops lost this much of their time to other tasks on
+ * their cores, so a latency tail there is not only the measured side's.
+ */
+export const CONTENDED_RUN_QUEUE_WAIT = 0.05;
+
+/** The server's or the client's event loop waited at least {@link CONTENDED_RUN_QUEUE_WAIT}. */
+export function contended(t: TrafficSummary): boolean {
+  return (t.serverRunQueueWait ?? 0) >= CONTENDED_RUN_QUEUE_WAIT ||
+    (t.clientRunQueueWait ?? 0) >= CONTENDED_RUN_QUEUE_WAIT;
+}
 
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -189,6 +202,12 @@ export function evaluateTargets(report: Omit<LoadReport, "targets">): TargetResu
     latency.note = `client saturated at 50% (p99 ${
       fmt(half.latency.p99, 1)
     } ms measures the load generator)`;
+  } else if (half && contended(half)) {
+    latency.note = `contended: the event loops waited for their cores (server ${
+      fmt((half.serverRunQueueWait ?? 0) * 1000, 0)
+    } ms/s, client ${
+      fmt((half.clientRunQueueWait ?? 0) * 1000, 0)
+    } ms/s of run-queue wait): the p99 includes other tasks' time`;
   }
   results.push(latency);
   const sfu = report.sfu?.max ?? null;
