@@ -256,12 +256,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     let cpu0: number | null = null;
     let cpu1: number | null = null;
     // Run-queue wait of the server's and the clients' event loops: time another task held their core.
-    const waitOf = () => ({
-      server: serverPid === undefined ? null : readRunQueueWaitSeconds(serverPid),
-      client: agents.reduce<number | null>((sum, a) => {
-        const w = readRunQueueWaitSeconds(a.pid);
+    // Summed over the processes (cluster: several instances; --workers: several agents).
+    const waitSum = (pids: number[]) =>
+      pids.length === 0 ? null : pids.reduce<number | null>((sum, pid) => {
+        const w = readRunQueueWaitSeconds(pid);
         return sum === null || w === null ? null : sum + w;
-      }, 0),
+      }, 0);
+    const waitOf = () => ({
+      server: waitSum(
+        serverPid === undefined ? [] : typeof serverPid === "number" ? [serverPid] : serverPid,
+      ),
+      client: waitSum(agents.map((a) => a.pid)),
     });
     let wait0: ReturnType<typeof waitOf> | null = null;
     let wait1: ReturnType<typeof waitOf> | null = null;
