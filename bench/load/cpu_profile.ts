@@ -46,7 +46,7 @@ export function componentOf(file: string): string {
     [/^src\/crypto\/noise\/|^src\/session\/noise_exchange\.ts$/, "Noise"],
     [/^src\/crypto\/pq\//, "post-quantum"],
     [/^src\/storage\//, "store (SQLite)"],
-    [/^src\/proto\/(control|bootstrap)\.ts$/, "control parse (zod)"],
+    [/^src\/proto\/(control|bootstrap)\.ts$/, "control frames (zod parse, Ack build)"],
     [/^src\/session\/replay\.ts$/, "replay cache"],
     [/^src\/server\/log\.ts$|^src\/log\//, "logs"],
     [/^src\/metrics\//, "metrics"],
