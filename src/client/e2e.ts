@@ -16,10 +16,12 @@ import {
   type E2EEvent,
   type E2EStore,
   type FetchedKeyPackage,
+  isE2EPayload,
   type KeyPackageSource,
   type KeyPackageUpload,
   safetyNumber,
   toBase64,
+  unwrapMls,
 } from "../e2e/mod.ts";
 import { fromHex, nobleEd25519 } from "../crypto/mod.ts";
 import { type DecodedFrame, FrameType } from "../proto/mod.ts";
@@ -100,6 +102,13 @@ export class KeyDirectory implements KeyPackageSource {
   async fetchKeyPackage(deviceId: string): Promise<FetchedKeyPackage> {
     const body = await this.#call("GET", `/api/e2e/key-packages/${encodeURIComponent(deviceId)}`);
     return body as unknown as FetchedKeyPackage;
+  }
+
+  /** The user ids of the caller's friends list (`handle@domain` for a federated friend). */
+  async friends(): Promise<string[]> {
+    const body = await this.#call("GET", "/api/friends");
+    const rows = (body.friends as { user_id?: unknown }[] | undefined) ?? [];
+    return rows.map((f) => String(f.user_id ?? "")).filter((id) => id !== "");
   }
 
   /** The active devices of `userId` with their device keys. */
@@ -267,6 +276,65 @@ export class E2EClient {
     for (const d of devices) await this.directory.sendWelcome(d.deviceId, channel, welcome);
   }
 
+  /**
+   * Pins the directory's device keys of `userIds` under the addresses it lists them by (a
+   * federated user's devices as `dev@domain`), so a Welcome or commit naming them resolves to
+   * those addresses (docs/PROTOCOL.md "Device names across domains"). Returns key changes.
+   */
+  async pinUsers(userIds: string[]): Promise<E2EEvent[]> {
+    const events: E2EEvent[] = [];
+    for (const userId of userIds) {
+      for (const d of await this.directory.devices(userId)) {
+        const change = await this.device.pin(d);
+        if (change) events.push(change);
+      }
+    }
+    return events;
+  }
+
+  /**
+   * Before a Welcome is opened: the devices of federated friends are pinned from the directory
+   * (their leaves carry bare ids; only the directory says which domain they belong to).
+   */
+  async #beforeWelcome(): Promise<E2EEvent[]> {
+    const federated = (await this.directory.friends()).filter((id) => id.includes("@"));
+    const events: E2EEvent[] = [];
+    for (const userId of federated) {
+      try {
+        events.push(...await this.pinUsers([userId]));
+      } catch {
+        // That domain is unreachable now: its devices stay unpinned, a Welcome naming them is
+        // refused (unknown bare ids of other domains are never guessed).
+      }
+    }
+    return events;
+  }
+
+  /**
+   * Route for the members of another domain: their home server relays what they send, ours
+   * needs a route on the channel to relay ours to them (docs/PROTOCOL.md §6 "Outbound relay").
+   */
+  async #routeRemote(events: E2EEvent[]): Promise<E2EEvent[]> {
+    const failures: E2EEvent[] = [];
+    for (const e of events) {
+      if (e.kind !== "joined" && e.kind !== "membership") continue;
+      const remote = (e.kind === "joined" ? e.members : e.added).filter((id) => id.includes("@"));
+      if (remote.length === 0) continue;
+      try {
+        await this.client.join(e.channel, remote);
+      } catch (error) {
+        // The group state moved already: report, never lose the delivery's events.
+        failures.push({
+          kind: "refused",
+          channel: e.channel,
+          code: "route",
+          reason: `no route to ${remote.join(", ")}: ${(error as Error).message}`,
+        });
+      }
+    }
+    return failures;
+  }
+
   /** Sends `data` end to end on `channel` (`no_group` when the conversation is not open). */
   async send(channel: number, data: Uint8Array | string) {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
@@ -283,7 +351,10 @@ export class E2EClient {
     const frame = await this.client.next();
     if (frame === null) return null;
     if (frame.type !== FrameType.Msg) return { frame, events: [] };
-    return { frame, events: await this.device.receive(frame.channel, frame.payload) };
+    const pinned = isWelcome(frame.payload) ? await this.#beforeWelcome() : [];
+    const events = await this.device.receive(frame.channel, frame.payload);
+    const failures = await this.#routeRemote(events);
+    return { frame, events: [...pinned, ...events, ...failures] };
   }
 
   /** Waits for the next end-to-end event of `kind` (other deliveries are dropped). */
@@ -314,4 +385,11 @@ export class E2EClient {
       { userId: theirs.userId, deviceKeys: theirs.devices.map((d) => d.publicKey) },
     );
   }
+}
+
+/** True when a Msg payload is an end-to-end MLS Welcome (mls10, mls_welcome). */
+function isWelcome(payload: Uint8Array): boolean {
+  if (!isE2EPayload(payload)) return false;
+  const mls = unwrapMls(payload);
+  return mls.length > 4 && mls[0] === 0 && mls[1] === 1 && mls[2] === 0 && mls[3] === 3;
 }

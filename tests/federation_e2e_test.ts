@@ -1,0 +1,224 @@
+/**
+ * The SDK's end-to-end encryption across two domains: alice@a.test and bob@b.test, each with an
+ * {@link E2EClient} on its own server process, open an MLS conversation through the federated key
+ * directory (bob's device is `dev@b.test` to alice, alice's is `dev@a.test` to bob) and chat both
+ * ways; what both servers store or queue for each other holds ciphertext, never the text.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { CommuCatClient, E2EClient, type E2EDelivery } from "../src/client/mod.ts";
+import { type E2EEvent, MemoryE2EStore } from "../src/e2e/mod.ts";
+import { deviceKeysFromSeed, fromUtf8, toHex } from "../src/crypto/mod.ts";
+import { encodeBase64, FrameType } from "../src/proto/mod.ts";
+import { ensureSelfSignedCertificate } from "../src/security/tls/mod.ts";
+import { api } from "./helpers/api.ts";
+import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
+import { type ServerProcess, spawnServer } from "./helpers/process.ts";
+import { freePort } from "./helpers/services.ts";
+
+interface Site {
+  domain: string;
+  dataDir: string;
+  port: number;
+  publicKey: Uint8Array;
+  certPem: string;
+}
+
+async function site(domain: string): Promise<Site> {
+  const dataDir = await Deno.makeTempDir({ prefix: `commucat-fede2e-${domain}-` });
+  const seed = crypto.getRandomValues(new Uint8Array(32));
+  await Deno.writeTextFile(`${dataDir}/federation.seed`, toHex(seed) + "\n");
+  const tls = await ensureSelfSignedCertificate(dataDir, { domain });
+  return {
+    domain,
+    dataDir,
+    port: freePort(),
+    publicKey: deviceKeysFromSeed(seed).publicKey,
+    certPem: await Deno.readTextFile(tls.certPath),
+  };
+}
+
+async function start(self: Site, peer: Site): Promise<ServerProcess> {
+  await Deno.writeTextFile(`${self.dataDir}/peer-ca.pem`, peer.certPem);
+  return await spawnServer({
+    dataDir: self.dataDir,
+    port: self.port,
+    env: {
+      COMMUCAT_DOMAIN: self.domain,
+      COMMUCAT_FEDERATION_PEERS: `${peer.domain},https://localhost:${peer.port},${
+        toHex(peer.publicKey)
+      }`,
+      COMMUCAT_FEDERATION_CA_FILE: `${self.dataDir}/peer-ca.pem`,
+    },
+  });
+}
+
+async function attach(server: ServerProcess, device: TestDevice, store = new MemoryE2EStore()) {
+  const client = await CommuCatClient.connect(connectOptions(server, device));
+  const e2e = await E2EClient.attach(client, {
+    store,
+    deviceId: device.deviceId,
+    devicePrivateKey: device.privateKey,
+    rest: { url: server.url, caCerts: [server.certificatePem] },
+  });
+  return { client, e2e, store };
+}
+
+/** Reads deliveries until one has an event of `kind` (a safety cap turns a hang into a failure). */
+async function until(e2e: E2EClient, kind: E2EEvent["kind"]): Promise<E2EEvent[]> {
+  const seen: E2EEvent[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cap = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${kind} event within 60 s`)), 60_000);
+  });
+  try {
+    while (true) {
+      const delivery: E2EDelivery | null = await Promise.race([e2e.next(), cap]);
+      assert.ok(delivery, `connection closed while waiting for ${kind}`);
+      seen.push(...delivery.events);
+      assert.ok(
+        !delivery.events.some((e) => e.kind === "refused"),
+        `refused: ${JSON.stringify(delivery.events, (_, v) => typeof v === "bigint" ? `${v}` : v)}`,
+      );
+      if (delivery.events.some((e) => e.kind === kind)) return seen;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function texts(events: E2EEvent[]): string[] {
+  return events.flatMap((e) =>
+    e.kind === "message" ? [`${e.sender}:${new TextDecoder().decode(e.data)}`] : []
+  );
+}
+
+/** Every row of every table of the SQLite database in `dataDir`, as searchable text. */
+function sqliteRows(dataDir: string): string[] {
+  const db = new DatabaseSync(`${dataDir}/commucat.db`, { readOnly: true });
+  try {
+    const out: string[] = [];
+    for (
+      const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+    ) {
+      for (const row of db.prepare(`SELECT * FROM "${String(name)}"`).all()) {
+        out.push(
+          `${String(name)}: ` +
+            Object.values(row).map((v) =>
+              v instanceof Uint8Array ? new TextDecoder("latin1").decode(v) : String(v)
+            ).join("\u0000"),
+        );
+      }
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+/** Fails when `haystack` holds `text` raw, as hex, or as base64 at any alignment. */
+function assertNoText(where: string, haystack: string, text: string): void {
+  const raw = new TextEncoder().encode(text);
+  const forms = [text, toHex(raw)];
+  for (let shift = 0; shift < 3; shift++) {
+    const padded = new Uint8Array(shift + raw.length);
+    padded.set(raw, shift);
+    const b64 = encodeBase64(padded);
+    forms.push(b64.slice(Math.ceil(shift / 3) * 4, Math.floor((shift + raw.length) / 3) * 4));
+  }
+  for (const form of forms) {
+    assert.equal(haystack.includes(form), false, `${where} holds "${text}"`);
+  }
+}
+
+async function nextOfType(client: CommuCatClient, type: FrameType) {
+  while (true) {
+    const frame = await client.next();
+    assert.ok(frame, `connection closed waiting for frame type ${type}`);
+    if (frame.type === type) return frame;
+  }
+}
+
+Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end to end both ways; neither server holds the text", async () => {
+  const a = await site("a.test");
+  const b = await site("b.test");
+  const serverA = await start(a, b);
+  let serverB = await start(b, a);
+  const aliceDevice = newDevice("alice");
+  const bobDevice = newDevice("bob");
+  const clients: CommuCatClient[] = [];
+  try {
+    const alice = await attach(serverA, aliceDevice);
+    const bob = await attach(serverB, bobDevice);
+    clients.push(alice.client, bob.client);
+    const sent = await api(serverA, "POST", `/api/friends/requests/${bobDevice.handle}@b.test`, {
+      as: alice.client,
+    });
+    assert.equal(sent.status, 202, sent.text);
+    await nextOfType(bob.client, FrameType.GroupEvent);
+    const accepted = await api(
+      serverB,
+      "POST",
+      `/api/friends/requests/${aliceDevice.handle}@a.test/accept`,
+      { as: bob.client },
+    );
+    assert.equal(accepted.status, 200, accepted.text);
+    const notice = JSON.parse(
+      fromUtf8((await nextOfType(alice.client, FrameType.GroupEvent)).payload),
+    );
+    assert.equal(notice.type, "friend_request_accepted");
+
+    const CHANNEL = 901;
+    const bobAddress = `${bobDevice.deviceId}@b.test`;
+    const aliceAddress = `${aliceDevice.deviceId}@a.test`;
+    await alice.e2e.open(CHANNEL, [`${bobDevice.handle}@b.test`]);
+    const joined = (await until(bob.e2e, "joined")).find((e) => e.kind === "joined");
+    assert.ok(joined?.kind === "joined");
+    assert.deepEqual(joined.members.sort(), [aliceAddress, bobDevice.deviceId].sort());
+    assert.deepEqual(
+      alice.e2e.device.members(CHANNEL).map((m) => m.deviceId).sort(),
+      [aliceDevice.deviceId, bobAddress].sort(),
+    );
+    assert.deepEqual(bob.e2e.device.pinnedKey(aliceAddress), aliceDevice.publicKey);
+
+    const marker = crypto.randomUUID().slice(0, 8);
+    const said = [`across domains hello ${marker}`, `across domains reply ${marker}`];
+    await alice.e2e.send(CHANNEL, said[0]);
+    assert.deepEqual(texts(await until(bob.e2e, "message")), [`${aliceAddress}:${said[0]}`]);
+    await bob.e2e.send(CHANNEL, said[1]);
+    assert.deepEqual(texts(await until(alice.e2e, "message")), [`${bobAddress}:${said[1]}`]);
+    assert.deepEqual(
+      alice.e2e.device.epochAuthenticator(CHANNEL),
+      bob.e2e.device
+        .epochAuthenticator(CHANNEL),
+    );
+
+    // b.test down: what alice sends waits in a.test's federation outbox, as ciphertext.
+    bob.client.close();
+    await bob.client.finished;
+    assert.equal(await serverB.stop(), 0);
+    said.push(`while b.test was down ${marker}`);
+    await alice.e2e.send(CHANNEL, said[2]);
+    const outbox = sqliteRows(a.dataDir).filter((r) => r.startsWith("federation_outbox"));
+    assert.ok(outbox.length >= 1, "the message waits in a.test's outbox");
+    for (const text of said) assertNoText("a.test outbox", outbox.join("\n"), text);
+
+    serverB = await start(b, a);
+    // bob's device comes back with its stored E2E state (pins and group by address).
+    const bobAgain = await attach(serverB, bobDevice, bob.store);
+    clients.push(bobAgain.client);
+    assert.deepEqual(texts(await until(bobAgain.e2e, "message")), [`${aliceAddress}:${said[2]}`]);
+    said.push(`after the restart ${marker}`);
+    await bobAgain.e2e.send(CHANNEL, said[3]);
+    assert.deepEqual(texts(await until(alice.e2e, "message")), [`${bobAddress}:${said[3]}`]);
+
+    for (const [name, s] of [["a.test", a], ["b.test", b]] as const) {
+      const rows = sqliteRows(s.dataDir).join("\n");
+      for (const text of said) assertNoText(`${name} database`, rows, text);
+    }
+  } finally {
+    for (const c of clients) c.close();
+    await Promise.all([serverA.stop(), serverB.stop()]);
+    for (const s of [a, b]) await Deno.remove(s.dataDir, { recursive: true }).catch(() => {});
+  }
+});
