@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { CommuCatClient, E2EClient, type E2EDelivery } from "../src/client/mod.ts";
 import { type E2EEvent, MemoryE2EStore } from "../src/e2e/mod.ts";
-import { deviceKeysFromSeed, fromUtf8, toHex } from "../src/crypto/mod.ts";
+import { deviceKeysFromSeed, fromHex, fromUtf8, publicFromSeed, toHex } from "../src/crypto/mod.ts";
 import { encodeBase64, FrameType } from "../src/proto/mod.ts";
 import { ensureSelfSignedCertificate } from "../src/security/tls/mod.ts";
 import { api } from "./helpers/api.ts";
@@ -53,8 +53,15 @@ async function start(self: Site, peer: Site): Promise<ServerProcess> {
   });
 }
 
-async function attach(server: ServerProcess, device: TestDevice, store = new MemoryE2EStore()) {
-  const client = await CommuCatClient.connect(connectOptions(server, device));
+async function attach(
+  server: ServerProcess,
+  device: TestDevice,
+  store = new MemoryE2EStore(),
+  certificate?: string,
+) {
+  const client = await CommuCatClient.connect(
+    connectOptions(server, device, certificate ? { certificate } : {}),
+  );
   const e2e = await E2EClient.attach(client, {
     store,
     deviceId: device.deviceId,
@@ -62,6 +69,26 @@ async function attach(server: ServerProcess, device: TestDevice, store = new Mem
     rest: { url: server.url, caCerts: [server.certificatePem] },
   });
   return { client, e2e, store };
+}
+
+/** Pairs a new device to `owner`'s user (pair code, claim): its identity and certificate. */
+async function pair(server: ServerProcess, owner: CommuCatClient) {
+  const issued = await api(server, "POST", "/api/pair", { as: owner });
+  assert.equal(issued.status, 200, issued.text);
+  const claim = await api(server, "POST", "/api/pair/claim", {
+    json: { pair_code: issued.body!.pair_code },
+  });
+  assert.equal(claim.status, 200, claim.text);
+  const match = /"device_certificate":(\{[^{}]*\})/.exec(claim.text);
+  assert.ok(match, "claim response carries device_certificate");
+  const privateKey = fromHex(String(claim.body!.private_key), 32);
+  const device: TestDevice = {
+    deviceId: String(claim.body!.device_id),
+    privateKey,
+    publicKey: publicFromSeed(privateKey),
+    handle: String((claim.body!.user as Record<string, unknown>).handle),
+  };
+  return { device, certificate: match[1] };
 }
 
 /** Reads deliveries until one has an event of `kind` (a safety cap turns a hang into a failure). */
@@ -193,12 +220,51 @@ Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end 
         .epochAuthenticator(CHANNEL),
     );
 
+    // The directory lists the addresses the group has: a sync changes nothing.
+    const epoch = alice.e2e.device.epoch(CHANNEL);
+    assert.deepEqual(await alice.e2e.sync(CHANNEL, [`${bobDevice.handle}@b.test`]), []);
+    assert.deepEqual(await bob.e2e.sync(CHANNEL, [`${aliceDevice.handle}@a.test`]), []);
+    assert.equal(alice.e2e.device.epoch(CHANNEL), epoch);
+
+    // bob pairs a second device on b.test: alice (the committer) adds it as dev@b.test; bob's
+    // device sees a local device added and puts it into b.test's route of the channel.
+    const { device: bob2Device, certificate } = await pair(serverB, bob.client);
+    const bob2 = await attach(serverB, bob2Device, new MemoryE2EStore(), certificate);
+    clients.push(bob2.client);
+    const bob2Address = `${bob2Device.deviceId}@b.test`;
+    await alice.e2e.sync(CHANNEL, [`${bobDevice.handle}@b.test`]);
+    const added = (await until(bob.e2e, "membership")).find((e) => e.kind === "membership");
+    assert.ok(added?.kind === "membership");
+    assert.deepEqual(added.added, [bob2Device.deviceId]);
+    assert.equal(added.by, aliceAddress);
+    const joined2 = (await until(bob2.e2e, "joined")).find((e) => e.kind === "joined");
+    assert.ok(joined2?.kind === "joined");
+    assert.deepEqual(
+      joined2.members.sort(),
+      [aliceAddress, bobDevice.deviceId, bob2Device.deviceId].sort(),
+    );
+    assert.deepEqual(
+      alice.e2e.device.members(CHANNEL).map((m) => m.deviceId).sort(),
+      [aliceDevice.deviceId, bobAddress, bob2Address].sort(),
+    );
+    said.push(`to both bobs ${marker}`);
+    await alice.e2e.send(CHANNEL, said.at(-1)!);
+    assert.deepEqual(texts(await until(bob2.e2e, "message")), [`${aliceAddress}:${said.at(-1)}`]);
+    assert.deepEqual(texts(await until(bob.e2e, "message")), [`${aliceAddress}:${said.at(-1)}`]);
+    said.push(`from bob two ${marker}`);
+    await bob2.e2e.send(CHANNEL, said.at(-1)!);
+    assert.deepEqual(texts(await until(alice.e2e, "message")), [`${bob2Address}:${said.at(-1)}`]);
+    assert.deepEqual(texts(await until(bob.e2e, "message")), [
+      `${bob2Device.deviceId}:${said.at(-1)}`,
+    ]);
+    bob2.client.close();
+
     // b.test down: what alice sends waits in a.test's federation outbox, as ciphertext.
     bob.client.close();
     await bob.client.finished;
     assert.equal(await serverB.stop(), 0);
     said.push(`while b.test was down ${marker}`);
-    await alice.e2e.send(CHANNEL, said[2]);
+    await alice.e2e.send(CHANNEL, said.at(-1)!);
     const outbox = sqliteRows(a.dataDir).filter((r) => r.startsWith("federation_outbox"));
     assert.ok(outbox.length >= 1, "the message waits in a.test's outbox");
     for (const text of said) assertNoText("a.test outbox", outbox.join("\n"), text);
@@ -207,10 +273,12 @@ Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end 
     // bob's device comes back with its stored E2E state (pins and group by address).
     const bobAgain = await attach(serverB, bobDevice, bob.store);
     clients.push(bobAgain.client);
-    assert.deepEqual(texts(await until(bobAgain.e2e, "message")), [`${aliceAddress}:${said[2]}`]);
+    assert.deepEqual(texts(await until(bobAgain.e2e, "message")), [
+      `${aliceAddress}:${said.at(-1)}`,
+    ]);
     said.push(`after the restart ${marker}`);
-    await bobAgain.e2e.send(CHANNEL, said[3]);
-    assert.deepEqual(texts(await until(alice.e2e, "message")), [`${bobAddress}:${said[3]}`]);
+    await bobAgain.e2e.send(CHANNEL, said.at(-1)!);
+    assert.deepEqual(texts(await until(alice.e2e, "message")), [`${bobAddress}:${said.at(-1)}`]);
 
     for (const [name, s] of [["a.test", a], ["b.test", b]] as const) {
       const rows = sqliteRows(s.dataDir).join("\n");

@@ -25,7 +25,7 @@ import {
 } from "../e2e/mod.ts";
 import { fromHex, nobleEd25519 } from "../crypto/mod.ts";
 import { type DecodedFrame, FrameType } from "../proto/mod.ts";
-import type { CommuCatClient } from "./client.ts";
+import { type CommuCatClient, ServerError } from "./client.ts";
 
 /** A device as `GET /api/e2e/devices/{user_id}` lists it. */
 export interface DirectoryDevice extends DirectoryEntry {
@@ -311,24 +311,38 @@ export class E2EClient {
   }
 
   /**
-   * Route for the members of another domain: their home server relays what they send, ours
-   * needs a route on the channel to relay ours to them (docs/PROTOCOL.md §6 "Outbound relay").
+   * Routes for conversations spanning domains: each server routes what its own devices send, so
+   * on our server the channel's route must hold the remote members (their home server relays to
+   * them, docs/PROTOCOL.md §6 "Outbound relay") and the local devices added since. A device that
+   * joined adds the remote members; a member that sees devices added to a group with remote
+   * members adds them all (a newly joined device of ours is not in our route yet: `not_member`,
+   * which the member's Join covers).
    */
-  async #routeRemote(events: E2EEvent[]): Promise<E2EEvent[]> {
+  async #route(events: E2EEvent[]): Promise<E2EEvent[]> {
     const failures: E2EEvent[] = [];
     for (const e of events) {
       if (e.kind !== "joined" && e.kind !== "membership") continue;
-      const remote = (e.kind === "joined" ? e.members : e.added).filter((id) => id.includes("@"));
-      if (remote.length === 0) continue;
+      const self = this.device.identity.deviceId;
+      const spans = this.device.hasGroup(e.channel) &&
+        this.device.members(e.channel).some((m) => m.deviceId.includes("@"));
+      const targets = e.kind === "joined"
+        ? e.members.filter((id) => id.includes("@"))
+        : spans
+        ? e.added.filter((id) => id !== self)
+        : [];
+      if (targets.length === 0) continue;
       try {
-        await this.client.join(e.channel, remote);
+        await this.client.join(e.channel, targets);
       } catch (error) {
+        if (e.kind === "joined" && error instanceof ServerError && error.code === "not_member") {
+          continue;
+        }
         // The group state moved already: report, never lose the delivery's events.
         failures.push({
           kind: "refused",
           channel: e.channel,
           code: "route",
-          reason: `no route to ${remote.join(", ")}: ${(error as Error).message}`,
+          reason: `no route to ${targets.join(", ")}: ${(error as Error).message}`,
         });
       }
     }
@@ -353,7 +367,7 @@ export class E2EClient {
     if (frame.type !== FrameType.Msg) return { frame, events: [] };
     const pinned = isWelcome(frame.payload) ? await this.#beforeWelcome() : [];
     const events = await this.device.receive(frame.channel, frame.payload);
-    const failures = await this.#routeRemote(events);
+    const failures = await this.#route(events);
     return { frame, events: [...pinned, ...events, ...failures] };
   }
 

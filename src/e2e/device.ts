@@ -126,6 +126,8 @@ export class E2EDevice {
   readonly #held = new Map<number, Held[]>();
   readonly #seen = new Map<number, string[]>();
   readonly #pins = new Map<string, Uint8Array>();
+  /** Pinned addresses by bare id (`dev` → {`dev`, `dev@b.example`, …}): leaf lookups. */
+  readonly #byBare = new Map<string, Set<string>>();
   /** Key changes found while validating credentials (reported with the next events). */
   #keyChanges: E2EEvent[] = [];
   readonly #config: ClientConfig;
@@ -153,7 +155,7 @@ export class E2EDevice {
 
   async #load(): Promise<void> {
     for (const key of await this.#store.keys("pin/")) {
-      this.#pins.set(key.slice(4), (await this.#store.get(key))!);
+      this.#setPin(key.slice(4), (await this.#store.get(key))!);
     }
     for (const key of await this.#store.keys("group/")) {
       const bytes = await this.#store.get(key);
@@ -204,7 +206,7 @@ export class E2EDevice {
 
   /** The pinned addresses whose bare id is `identity` (a local id, `identity@…` remote ones). */
   #addressesOf(identity: string): string[] {
-    return [...this.#pins.keys()].filter((a) => bareDeviceId(a) === identity);
+    return [...(this.#byBare.get(identity) ?? [])];
   }
 
   /**
@@ -237,7 +239,7 @@ export class E2EDevice {
   async pin(entry: DirectoryEntry): Promise<E2EEvent | null> {
     const pinned = this.#pins.get(entry.deviceId);
     if (pinned !== undefined && sameBytes(pinned, entry.publicKey)) return null;
-    this.#pins.set(entry.deviceId, entry.publicKey.slice());
+    this.#setPin(entry.deviceId, entry.publicKey.slice());
     await this.#store.put(`pin/${entry.deviceId}`, entry.publicKey);
     if (pinned === undefined) return null;
     return {
@@ -246,6 +248,14 @@ export class E2EDevice {
       before: await deviceFingerprint(pinned),
       after: await deviceFingerprint(entry.publicKey),
     };
+  }
+
+  #setPin(address: string, key: Uint8Array): void {
+    this.#pins.set(address, key);
+    const bare = bareDeviceId(address);
+    const set = this.#byBare.get(bare) ?? new Set<string>();
+    set.add(address);
+    this.#byBare.set(bare, set);
   }
 
   /** The pinned key of `deviceId`, if any. */
