@@ -104,11 +104,26 @@ export class KeyDirectory implements KeyPackageSource {
     return body as unknown as FetchedKeyPackage;
   }
 
-  /** The user ids of the caller's friends list (`handle@domain` for a federated friend). */
-  async friends(): Promise<string[]> {
+  /**
+   * The caller's friends list (`GET /api/friends`): user ids (`handle@domain` for a federated
+   * friend) and the active devices with keys the server lists for local mutual friends.
+   */
+  async friends(): Promise<{ userIds: string[]; devices: DirectoryEntry[] }> {
     const body = await this.#call("GET", "/api/friends");
     const rows = (body.friends as { user_id?: unknown }[] | undefined) ?? [];
-    return rows.map((f) => String(f.user_id ?? "")).filter((id) => id !== "");
+    type Row = { device_id?: unknown; public_key?: unknown; status?: unknown };
+    const lists = (body.devices ?? {}) as Record<string, Row[]>;
+    const devices: DirectoryEntry[] = [];
+    for (const list of Object.values(lists)) {
+      for (const d of list ?? []) {
+        if (d.status !== "active" || typeof d.device_id !== "string") continue;
+        devices.push({ deviceId: d.device_id, publicKey: fromHex(String(d.public_key), 32) });
+      }
+    }
+    return {
+      userIds: rows.map((f) => String(f.user_id ?? "")).filter((id) => id !== ""),
+      devices,
+    };
   }
 
   /** The active devices of `userId` with their device keys. */
@@ -296,15 +311,26 @@ export class E2EClient {
    * Before a Welcome is opened: the devices of federated friends are pinned from the directory
    * (their leaves carry bare ids; only the directory says which domain they belong to).
    */
-  async #beforeWelcome(): Promise<E2EEvent[]> {
-    const federated = (await this.directory.friends()).filter((id) => id.includes("@"));
-    const events: E2EEvent[] = [];
-    for (const userId of federated) {
+  async #beforeWelcome(channel: number): Promise<E2EEvent[]> {
+    const friends = await this.directory.friends();
+    const events: E2EEvent[] = await this.pinUsers([this.client.session.userId]);
+    // Local friends' devices too: a leaf naming one of them with another key is then refused
+    // instead of trusted on first use.
+    for (const d of friends.devices) {
+      const change = await this.device.pin(d);
+      if (change) events.push(change);
+    }
+    for (const userId of friends.userIds.filter((id) => id.includes("@"))) {
       try {
         events.push(...await this.pinUsers([userId]));
-      } catch {
-        // That domain is unreachable now: its devices stay unpinned, a Welcome naming them is
-        // refused (unknown bare ids of other domains are never guessed).
+      } catch (error) {
+        // That domain is unreachable now: its devices stay unpinned, so their leaves would be
+        // taken for local devices of the same id. Said, not hidden.
+        events.push({
+          kind: "ignored",
+          channel,
+          reason: `devices of ${userId} not pinned: ${(error as Error).message}`,
+        });
       }
     }
     return events;
@@ -365,7 +391,7 @@ export class E2EClient {
     const frame = await this.client.next();
     if (frame === null) return null;
     if (frame.type !== FrameType.Msg) return { frame, events: [] };
-    const pinned = isWelcome(frame.payload) ? await this.#beforeWelcome() : [];
+    const pinned = isWelcome(frame.payload) ? await this.#beforeWelcome(frame.channel) : [];
     const events = await this.device.receive(frame.channel, frame.payload);
     const failures = await this.#route(events);
     return { frame, events: [...pinned, ...events, ...failures] };
