@@ -75,11 +75,7 @@ async function pump(
     const n = await read(buf);
     if (n === null) return;
     await write(buf.subarray(0, n));
-    const next = n === size
-      ? Math.min(size * 2, MAX_CHUNK)
-      : n < size / 4
-      ? fitting(n)
-      : size;
+    const next = n === size ? Math.min(size * 2, MAX_CHUNK) : n < size / 4 ? fitting(n) : size;
     if (next !== size) {
       size = next;
       buf = new Uint8Array(size);
