@@ -2,7 +2,8 @@
  * The SDK's end-to-end encryption across two domains: alice@a.test and bob@b.test, each with an
  * {@link E2EClient} on its own server process, open an MLS conversation through the federated key
  * directory (bob's device is `dev@b.test` to alice, alice's is `dev@a.test` to bob) and chat both
- * ways; what both servers store or queue for each other holds ciphertext, never the text.
+ * ways; a device bob pairs later is added as `dev@b.test` and removed once revoked; what both
+ * servers store or queue for each other holds ciphertext, never the text.
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
@@ -258,6 +259,21 @@ Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end 
       `${bob2Device.deviceId}:${said.at(-1)}`,
     ]);
     bob2.client.close();
+
+    // bob-2 is revoked on b.test: alice's next sync removes bob2@b.test; bob sees bob-2 go.
+    const revoked = await api(serverB, "POST", "/api/devices/revoke", {
+      as: bob.client,
+      json: { device_id: bob2Device.deviceId },
+    });
+    assert.ok(revoked.status < 300, `revoke: ${revoked.status} ${revoked.text}`);
+    await alice.e2e.sync(CHANNEL, [`${bobDevice.handle}@b.test`]);
+    const gone = (await until(bob.e2e, "membership")).find((e) => e.kind === "membership");
+    assert.ok(gone?.kind === "membership");
+    assert.deepEqual(gone.removed, [bob2Device.deviceId]);
+    assert.deepEqual(
+      alice.e2e.device.members(CHANNEL).map((m) => m.deviceId).sort(),
+      [aliceDevice.deviceId, bobAddress].sort(),
+    );
 
     // b.test down: what alice sends waits in a.test's federation outbox, as ciphertext.
     bob.client.close();
