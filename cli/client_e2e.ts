@@ -49,10 +49,30 @@ export async function usersOfDevices(
   const friends = await rest(profile, client, "GET", "/api/friends");
   const devices = (friends.devices ?? {}) as Record<string, { device_id: string }[]>;
   const users = new Set<string>();
+  const remote: string[] = [];
   for (const id of deviceIds) {
     const owner = Object.entries(devices).find(([, list]) => list.some((d) => d.device_id === id));
-    // Not a friend's device: one of ours, which every conversation includes anyway.
     if (owner) users.add(owner[0]);
+    // A device of a federated domain (`dev@domain`): its owner is found below.
+    else if (id.includes("@")) remote.push(id);
+    // Otherwise not a friend's device: one of ours, which every conversation includes anyway.
+  }
+  // `/api/friends` lists no devices of federated friends: ask the key directory (forwarded to
+  // their home server) for those on the remote devices' domains. A member whose owner is not
+  // found is left out, and the committer's sync would remove it: so an unreachable domain fails.
+  const domains = new Set(remote.map((id) => id.slice(id.indexOf("@") + 1)));
+  const rows = (friends.friends ?? []) as { user_id?: string }[];
+  for (const friend of rows.map((f) => f.user_id ?? "")) {
+    if (remote.length === 0) break;
+    if (!domains.has(friend.slice(friend.indexOf("@") + 1)) || !friend.includes("@")) continue;
+    const listed = await rest(
+      profile,
+      client,
+      "GET",
+      `/api/e2e/devices/${encodeURIComponent(friend)}`,
+    );
+    const ids = ((listed.devices ?? []) as { device_id: string }[]).map((d) => d.device_id);
+    if (remote.some((id) => ids.includes(id))) users.add(friend);
   }
   return [...users];
 }

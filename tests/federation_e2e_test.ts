@@ -12,6 +12,8 @@ import { type E2EEvent, MemoryE2EStore } from "../src/e2e/mod.ts";
 import { deviceKeysFromSeed, fromHex, fromUtf8, publicFromSeed, toHex } from "../src/crypto/mod.ts";
 import { encodeBase64, FrameType } from "../src/proto/mod.ts";
 import { ensureSelfSignedCertificate } from "../src/security/tls/mod.ts";
+import { usersOfDevices } from "../cli/client_e2e.ts";
+import type { ClientProfile } from "../cli/client_profile.ts";
 import { api } from "./helpers/api.ts";
 import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
 import { type ServerProcess, spawnServer } from "./helpers/process.ts";
@@ -273,6 +275,15 @@ Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end 
     assert.deepEqual(
       alice.e2e.device.members(CHANNEL).map((m) => m.deviceId).sort(),
       [aliceDevice.deviceId, bobAddress].sort(),
+    );
+
+    // The terminal client's sync finds the owner of dev@b.test members through the directory
+    // (`/api/friends` lists no devices of federated friends): the committer keeps them.
+    await Deno.writeTextFile(`${a.dataDir}/own-ca.pem`, serverA.certificatePem);
+    const profile = { server_url: serverA.url, tls_ca_path: `${a.dataDir}/own-ca.pem` };
+    assert.deepEqual(
+      await usersOfDevices(profile as ClientProfile, alice.client, [bobAddress]),
+      [`${bobDevice.handle}@b.test`],
     );
 
     // b.test down: what alice sends waits in a.test's federation outbox, as ciphertext.

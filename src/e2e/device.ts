@@ -193,6 +193,8 @@ export class E2EDevice {
       await this.pin({ deviceId: identity, publicKey: key });
       return true;
     }
+    // The key is pinned under several remote addresses: ambiguous, refused (no key changed).
+    if (claimed.some((a) => sameBytes(this.#pins.get(a)!, key))) return false;
     for (const address of claimed) {
       this.#keyChanges.push({
         kind: "key_changed",

@@ -187,3 +187,24 @@ Deno.test("e2e across domains: a remote device with a local device's bare id nev
   assert.deepEqual(viewer.device.pinnedKey("carol"), carol.publicKey);
   assert.deepEqual(viewer.device.pinnedKey("carol@m.test"), evil.publicKey);
 });
+
+Deno.test("e2e across domains: one key listed under two remote addresses is ambiguous and refused", async () => {
+  const viewer = await newDevice("viewer");
+  const x = await newDevice("x");
+  await viewer.device.pin({ deviceId: "x@m.test", publicKey: x.publicKey });
+  await viewer.device.pin({ deviceId: "x@n.test", publicKey: x.publicKey });
+  const dir = new Directory();
+  await dir.publish(viewer.device, "viewer@a.test");
+  const [welcome] = await x.device.createGroup(
+    2,
+    [{ deviceId: "viewer@a.test", publicKey: viewer.publicKey }],
+    dir,
+  );
+  const events = await viewer.device.receive(2, welcome);
+  assert.deepEqual(events.map((e) => e.kind), ["refused"]);
+  assert.equal(viewer.device.hasGroup(2), false);
+  assert.equal(viewer.device.addressOf("x", x.publicKey), null);
+  // Listed under the local id too: the local device it is.
+  await viewer.device.pin({ deviceId: "x", publicKey: x.publicKey });
+  assert.equal(viewer.device.addressOf("x", x.publicKey), "x");
+});
