@@ -74,9 +74,9 @@ import {
 } from "../multipath/mod.ts";
 import { MultipathChannel, type PathSlotStatus, type PathTarget } from "./multipath.ts";
 
-/** A delivery ack goes out this long after the first unacknowledged frame, if nothing carried it. */
+/** A delivery ack goes out this long after the first unacknowledged delivery, if nothing carried it. */
 const ACK_DELAY_MS = 20;
-/** ...or at once when this many frames are unacknowledged (bounds the server's resend list). */
+/** ...or at once when this many deliveries are unacknowledged (bounds the server's resend list). */
 const ACK_EVERY_FRAMES = 64;
 
 /** Everything needed to connect one device. */
@@ -202,8 +202,14 @@ export class CommuCatClient {
   #inboxWake: (() => void) | null = null;
   #closed = false;
   #lastServerSequence = 0;
-  /** The server sequence our last delivery ack covered. */
-  #ackedServerSequence = 0;
+  /**
+   * Delivered frames (those that reach {@link next}) since our last delivery
+   * ack. Only they need one: the server keeps nothing else for redelivery —
+   * its Acks and Errors answering our requests and its rekey frames are not
+   * tracked (PROTOCOL.md §4 "Sequences and acknowledgements") — so a session
+   * that only hears replies sends no delivery acks at all.
+   */
+  #unackedDeliveries = 0;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   #acknowledgeDeliveries: boolean;
   #closedPromise: Promise<void>;
@@ -320,10 +326,7 @@ export class CommuCatClient {
   sendFrame(type: FrameType, channel: number, payload: Uint8Array): number {
     if (this.#closed) throw new Error("connection closed");
     let ack: Uint8Array | null = null;
-    if (
-      this.#acknowledgeDeliveries && type !== FrameType.Ack &&
-      this.#lastServerSequence > this.#ackedServerSequence
-    ) {
+    if (this.#acknowledgeDeliveries && type !== FrameType.Ack && this.#unackedDeliveries > 0) {
       ack = this.#deliveryAck();
     }
     const sequence = this.#sequence++;
@@ -363,7 +366,7 @@ export class CommuCatClient {
 
   /** The encoded cumulative delivery Ack for everything received so far. */
   #deliveryAck(): Uint8Array {
-    this.#ackedServerSequence = this.#lastServerSequence;
+    this.#unackedDeliveries = 0;
     return encodeFrame({
       type: FrameType.Ack,
       channel: 0,
@@ -484,7 +487,6 @@ export class CommuCatClient {
 
   #onFrame(frame: DecodedFrame): void {
     this.#lastServerSequence = frame.sequence;
-    this.#scheduleAck();
     const control = (frame.control ?? {}) as Record<string, unknown>;
     if (frame.type === FrameType.KeyUpdate && isRekeyBody(frame.channel, control)) {
       this.#onRekey(control);
@@ -516,6 +518,8 @@ export class CommuCatClient {
         return;
       }
     }
+    this.#unackedDeliveries++;
+    this.#scheduleAck();
     this.#inbox.push(frame);
     this.#wake();
   }
@@ -572,7 +576,7 @@ export class CommuCatClient {
 
   #scheduleAck(): void {
     if (!this.#acknowledgeDeliveries) return;
-    if (this.#lastServerSequence - this.#ackedServerSequence >= ACK_EVERY_FRAMES) {
+    if (this.#unackedDeliveries >= ACK_EVERY_FRAMES) {
       this.#flushAck();
       return;
     }
@@ -586,7 +590,7 @@ export class CommuCatClient {
   /** Sends the delivery ack now, unless one is not due (or it already rode along with a frame). */
   #flushAck(): void {
     if (!this.#acknowledgeDeliveries) return;
-    if (this.#closed || this.#lastServerSequence <= this.#ackedServerSequence) return;
+    if (this.#closed || this.#unackedDeliveries === 0) return;
     try {
       this.#write(this.#deliveryAck());
     } catch { /* closed meanwhile */ }

@@ -48,3 +48,54 @@ Deno.test("client: a connection that does not acknowledge deliveries leaves them
     await srv.stop();
   }
 });
+
+Deno.test("client: replies need no delivery ack; a delivered frame gets one", async () => {
+  const srv = await startTestServer();
+  try {
+    const device = newDevice("alice");
+    let firstOut = 0;
+    const first = await CommuCatClient.connect(
+      connectOptions(srv, device, { onUnit: (direction) => direction === "out" && firstOut++ }),
+    );
+    const code = (await api(srv, "POST", "/api/pair", { as: first })).body!.pair_code;
+    const claim = (await api(srv, "POST", "/api/pair/claim", { json: { pair_code: code } })).body!;
+    const key = fromHex(String(claim.private_key), 32);
+    const second: TestDevice = {
+      deviceId: String(claim.device_id),
+      privateKey: key,
+      publicKey: publicFromSeed(key),
+      handle: device.handle,
+    };
+    await first.join(7, [second.deviceId]);
+    await first.send(7, "for the second device");
+    // `first` heard only replies (handshake, Acks): the server tracks none of them, so no
+    // delivery ack is due — not after the 20 ms ack delay either.
+    const afterSend = firstOut;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(firstOut, afterSend, "no transport message after the replies");
+
+    // A delivered frame is acknowledged on its own (nothing else is sent)...
+    let acked!: () => void;
+    const ackSent = new Promise<void>((resolve) => (acked = resolve));
+    const receiver = await CommuCatClient.connect(
+      connectOptions(srv, second, { onUnit: (direction) => direction === "out" && acked() }),
+    );
+    const got = await within(receiver.next(), "the queued message");
+    assert.equal(fromUtf8(got!.payload), "for the second device");
+    await within(ackSent, "the delivery ack");
+    receiver.close();
+    // ...so the device's next connection does not get it again.
+    const next = await CommuCatClient.connect(connectOptions(srv, second));
+    await first.send(7, "the next one");
+    const after = await within(next.next(), "the next message");
+    assert.equal(
+      fromUtf8(after!.payload),
+      "the next one",
+      "the acknowledged frame is not redelivered",
+    );
+    await next.closeGracefully();
+    first.close();
+  } finally {
+    await srv.stop();
+  }
+});
