@@ -7,11 +7,15 @@
  * RSS figures of `bench load`.
  *
  *   scripts/deno run --allow-all bench/load/heap_profile.ts [--connections 1000]
+ *     [--relay] [--by-retainer]
+ *
+ * `--relay` profiles the raw TLS relay (relay_server.ts, the memory floor)
+ * instead; `--by-retainer` names each object by what holds it.
  *
  * @module
  */
 import { LoadAgent, type OpenResult } from "./agent.ts";
-import { spawnCommuCat } from "./spawn.ts";
+import { spawnCommuCat, spawnRelay } from "./spawn.ts";
 
 function arg(name: string, fallback: number): number {
   const i = Deno.args.indexOf(`--${name}`);
@@ -44,6 +48,79 @@ export function heapByConstructor(snapshot: {
   return out;
 }
 
+/** A `.heapsnapshot` as parsed JSON (the parts read here). */
+interface Snapshot {
+  snapshot: {
+    meta: {
+      node_fields: string[];
+      node_types: (string | string[])[];
+      edge_fields: string[];
+      edge_types: (string | string[])[];
+    };
+  };
+  nodes: number[];
+  edges: number[];
+  strings: string[];
+}
+
+/**
+ * Self size and count per "name ← retainer.edge": each node labelled with its
+ * first strong retainer, so an anonymous array or closure is named by what
+ * holds it (a Map's table, a Promise's reaction, a context slot). Ids in
+ * names (`scope @123`) are dropped so that per-connection copies group.
+ */
+export function heapByRetainer(snapshot: Snapshot): Map<string, { count: number; bytes: number }> {
+  const meta = snapshot.snapshot.meta;
+  const width = meta.node_fields.length;
+  const typeAt = meta.node_fields.indexOf("type");
+  const nameAt = meta.node_fields.indexOf("name");
+  const sizeAt = meta.node_fields.indexOf("self_size");
+  const edgeCountAt = meta.node_fields.indexOf("edge_count");
+  const nodeTypes = meta.node_types[typeAt] as string[];
+  const ewidth = meta.edge_fields.length;
+  const etypeAt = meta.edge_fields.indexOf("type");
+  const enameAt = meta.edge_fields.indexOf("name_or_index");
+  const etoAt = meta.edge_fields.indexOf("to_node");
+  const edgeTypes = meta.edge_types[etypeAt] as string[];
+  const { nodes, edges, strings } = snapshot;
+  const count = nodes.length / width;
+  const label = (i: number) => {
+    const type = nodeTypes[nodes[i * width + typeAt]];
+    const name = strings[nodes[i * width + nameAt]].replace(/ @\d+/g, "").slice(0, 40);
+    return type === "object" || type === "closure" || type === "native" ||
+        type === "hidden" || type === "array"
+      ? `${type === "object" ? "" : `(${type}) `}${name}`
+      : `(${type})`;
+  };
+  // First strong retainer of each node: its source node and the edge's name.
+  const retainer = new Int32Array(count).fill(-1);
+  const retainerEdge = new Array<string>(count);
+  let e = 0;
+  for (let from = 0; from < count; from++) {
+    const n = nodes[from * width + edgeCountAt];
+    for (let k = 0; k < n; k++, e += ewidth) {
+      const etype = edgeTypes[edges[e + etypeAt]];
+      if (etype === "weak" || etype === "shortcut") continue;
+      const to = edges[e + etoAt] / width;
+      if (retainer[to] !== -1) continue;
+      retainer[to] = from;
+      retainerEdge[to] = etype === "element" || etype === "hidden"
+        ? "[]"
+        : String(strings[edges[e + enameAt]] ?? edges[e + enameAt]).slice(0, 24);
+    }
+  }
+  const out = new Map<string, { count: number; bytes: number }>();
+  for (let i = 0; i < count; i++) {
+    const r = retainer[i];
+    const key = `${label(i)} ← ${r < 0 ? "root" : `${label(r)}.${retainerEdge[i]}`}`;
+    const entry = out.get(key) ?? { count: 0, bytes: 0 };
+    entry.count++;
+    entry.bytes += nodes[i * width + sizeAt];
+    out.set(key, entry);
+  }
+  return out;
+}
+
 async function inspectorSnapshot(port: number): Promise<ReturnType<typeof heapByConstructor>> {
   const list = await (await fetch(`http://127.0.0.1:${port}/json`)).json() as {
     webSocketDebuggerUrl: string;
@@ -71,23 +148,39 @@ async function inspectorSnapshot(port: number): Promise<ReturnType<typeof heapBy
   await call("HeapProfiler.collectGarbage");
   await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
   socket.close();
-  return heapByConstructor(JSON.parse(chunks.join("")));
+  const snapshot = JSON.parse(chunks.join("")) as Snapshot;
+  return Deno.args.includes("--by-retainer")
+    ? heapByRetainer(snapshot)
+    : heapByConstructor(snapshot);
 }
 
 if (import.meta.main) {
   const connections = arg("connections", 1000);
+  // --relay: the same idle connections on the raw TLS relay (the floor), to subtract.
+  const relayMode = Deno.args.includes("--relay");
   const port = 9339;
-  const server = await spawnCommuCat({ inspectPort: port });
+  const server = await spawnCommuCat(relayMode ? {} : { inspectPort: port });
+  const relay = relayMode ? await spawnRelay(server.tls, null, port) : null;
   const agent = new LoadAgent();
   try {
     const open = async (count: number) => {
-      const r = await agent.run({
-        cmd: "openIdle",
-        target: server.target,
-        mode: "websocket",
-        count,
-        concurrency: 32,
-      }) as OpenResult;
+      const r = await agent.run(
+        relay
+          ? {
+            cmd: "openRawIdle",
+            url: relay.url,
+            caCerts: [server.target.certificatePem],
+            count,
+            concurrency: 32,
+          }
+          : {
+            cmd: "openIdle",
+            target: server.target,
+            mode: "websocket",
+            count,
+            concurrency: 32,
+          },
+      ) as OpenResult;
       if (r.failed > 0) throw new Error(`${r.failed} connections failed: ${r.firstError}`);
     };
     await open(100);
@@ -117,6 +210,7 @@ if (import.meta.main) {
     }
   } finally {
     agent.close();
+    await relay?.stop();
     await server.stop();
     await Deno.remove(server.dataDir, { recursive: true }).catch(() => {});
   }

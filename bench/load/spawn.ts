@@ -196,9 +196,12 @@ export interface SpawnedRelay extends Spawned {
 export async function spawnRelay(
   tls?: { certPath: string; keyPath: string },
   cpus: string | null = null,
+  inspectPort?: number,
 ): Promise<SpawnedRelay> {
   const args = ["run", "--allow-net"];
   if (tls) args.push(`--allow-read=${tls.certPath},${tls.keyPath}`);
+  // The V8 inspector for heap snapshots (heap_profile.ts --relay).
+  if (inspectPort) args.push(`--inspect=127.0.0.1:${inspectPort}`);
   args.push(RELAY);
   if (tls) args.push(tls.certPath, tls.keyPath);
   const argv = pinnedArgv(cpus, Deno.execPath(), args);
