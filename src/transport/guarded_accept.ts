@@ -139,12 +139,18 @@ export class GuardedAcceptor {
     }
     const end = new AbortController();
     this.#open.add(end);
-    const timer = setTimeout(() => {
+    // Dropped once cleared: a cleared Timeout the closures still referenced
+    // kept its callback and bookkeeping (~0.4 KiB) for the connection's life.
+    let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
       this.#dropped(name, "timeout", {});
       end.abort();
     }, this.#options.firstRequestTimeoutMs);
-    const done = () => {
+    const stopTimer = () => {
       clearTimeout(timer);
+      timer = undefined;
+    };
+    const done = () => {
+      stopTimer();
       this.#open.delete(end);
       release();
     };
@@ -152,7 +158,7 @@ export class GuardedAcceptor {
       conn,
       remoteAddr,
       signal: end.signal,
-      firstRequest: () => clearTimeout(timer),
+      firstRequest: stopTimer,
     };
     handler(socket, this.engine).then(done, (error) => {
       this.#options.log.warn("connection failed", { listener: name, error: String(error) });

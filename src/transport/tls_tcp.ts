@@ -83,13 +83,17 @@ export class TcpListener implements Listener {
   }
 }
 
-/** The socket's bytes go to the engine unchanged. */
-async function serveAsIs(socket: AdmittedSocket, engine: LoopbackEngine): Promise<void> {
+/**
+ * The socket's bytes go to the engine unchanged. Not an `async` function: a
+ * suspended one (its generator, registers and promise) would be held for the
+ * connection's life only to pass `finished` on.
+ */
+function serveAsIs(socket: AdmittedSocket, engine: LoopbackEngine): Promise<void> {
   const served = engine.serve({
     stream: socket.conn,
     remoteAddr: socket.remoteAddr,
     signal: socket.signal,
   });
   served.firstRequest.then(socket.firstRequest);
-  await served.finished;
+  return served.finished;
 }
