@@ -154,6 +154,13 @@ export async function measureCluster(parts: ClusterRunParts): Promise<ClusterSum
     servers.push(await spawnCommuCat({ dataDir, env, cpus: parts.serverCpus, allowAllEnv: true }));
     const [a, b] = servers;
 
+    // Both instances warm first (a fresh process spends its first seconds in
+    // the JIT compiler: B would pay it inside the measured window, and the
+    // cross-instance paths — bus, presence look-ups — are cold in A too).
+    await parts.openPairs("cluster: warm-up", [a.target, b.target]);
+    await parts.phase("cluster: warm-up (cross-instance, not reported)", [a.pid, b.pid]);
+    await parts.closePairs();
+
     await parts.openPairs("cluster: 1 instance", [a.target]);
     const single = await parts.phase("cluster: 1 instance (PostgreSQL + Redis), max", [a.pid]);
     await parts.closePairs();

@@ -86,6 +86,13 @@ export class OfflineQueue {
   /** The latest batch write (batches are written one after another), null once settled. */
   #writing: Promise<void> | null = null;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The enqueue write not started yet (it waits for the write before it):
+   * frames enqueued meanwhile join it, so a busy instance writes one INSERT
+   * per store round trip instead of one per frame (cross-instance routing
+   * stores every frame; one write at a time made the commit latency its bound).
+   */
+  #openEnqueue: { envelopes: OfflineEnvelope[]; write: Promise<void> } | null = null;
   readonly #keptIdPrefix = `kept-${crypto.randomUUID()}-`;
   #keptIds = 0;
 
@@ -150,11 +157,34 @@ export class OfflineQueue {
       clearTimeout(this.#flushTimer);
       this.#flush();
     }
+    await this.#enqueueWrite(envelopes);
+    this.stats.enqueued += envelopes.length;
+    this.#quota?.counted(devices, payload.length, senderUser);
+    // A device that connected while we were writing may have drained its
+    // queue already: tell it to look again (another instance gets the row itself).
+    await this.notify(devices, envelopes);
+  }
+
+  /**
+   * Writes `envelopes` after every write started before (the store takes
+   * writes in call order): with the open enqueue batch when it is still the
+   * last write in line, else as a new one. A batch is one INSERT, so its
+   * frames are stored together or (rejecting every caller with
+   * {@link RouteError} `unavailable`) not at all.
+   */
+  #enqueueWrite(envelopes: OfflineEnvelope[]): Promise<void> {
+    const open = this.#openEnqueue;
+    if (open !== null && this.#writing === open.write) {
+      open.envelopes.push(...envelopes);
+      return open.write;
+    }
     const previous = this.#writing;
+    const batch = { envelopes: [...envelopes], write: Promise.resolve() };
     const write = (async () => {
-      if (previous) await previous.catch(() => {}); // its failure was reported to its waiters
+      await previous?.catch(() => {}); // its failure was reported to its waiters
+      if (this.#openEnqueue === batch) this.#openEnqueue = null; // closed: written now
       try {
-        await this.#o.store.enqueueOffline(envelopes);
+        await this.#o.store.enqueueOffline(batch.envelopes);
       } catch (error) {
         throw new RouteError(
           "unavailable",
@@ -162,17 +192,14 @@ export class OfflineQueue {
         );
       }
     })();
-    write.catch(() => {}); // the caller below sees the failure; later writes must not
+    write.catch(() => {}); // the callers see the failure; later writes must not
+    batch.write = write;
+    this.#openEnqueue = batch;
     this.#writing = write;
     write.finally(() => {
       if (this.#writing === write) this.#writing = null;
-    }).catch(() => {}); // the failure is awaited below; this chain only clears the slot
-    await write;
-    this.stats.enqueued += envelopes.length;
-    this.#quota?.counted(devices, payload.length, senderUser);
-    // A device that connected while we were writing may have drained its
-    // queue already: tell it to look again (another instance gets the row itself).
-    await this.notify(devices, envelopes);
+    }).catch(() => {}); // the failure is awaited by the callers; this chain only clears the slot
+    return write;
   }
 
   /**

@@ -1,0 +1,86 @@
+/**
+ * The offline queue's enqueue batching: frames enqueued while the store is
+ * busy share one write, stay in call order, and fail together.
+ */
+import assert from "node:assert/strict";
+import { decodeFrame, FrameType } from "../proto/mod.ts";
+import type { OfflineEnvelope } from "../storage/mod.ts";
+import { OfflineQueue, type OfflineQueueStore } from "./offline_queue.ts";
+import { RouteError } from "./errors.ts";
+import { openRouterWorld } from "./testing.ts";
+
+/** The world's store, counting enqueue writes; `fail` makes the next ones throw. */
+function countingStore(store: OfflineQueueStore) {
+  const writes: number[] = [];
+  const wrapped = {
+    writes,
+    fail: false,
+    store: new Proxy(store, {
+      get(target, key) {
+        if (key === "enqueueOffline") {
+          return (envelopes: OfflineEnvelope[]) => {
+            writes.push(envelopes.length);
+            if (wrapped.fail) return Promise.reject(new Error("store down"));
+            return target.enqueueOffline(envelopes);
+          };
+        }
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }),
+  };
+  return wrapped;
+}
+
+const msg = (n: number) => ({
+  type: FrameType.Msg,
+  channel: 7,
+  sequence: n,
+  payload: new TextEncoder().encode(`m${n}`),
+});
+
+Deno.test("offline queue: frames enqueued while a write is in line share one write, in order", async () => {
+  const world = await openRouterWorld({ prefix: "commucat-enqueue-batch-" });
+  try {
+    const counting = countingStore(world.store);
+    const queue = new OfflineQueue({
+      store: counting.store,
+      registry: world.registry,
+      presence: world.presence,
+      bus: world.bus,
+      instanceId: "i1",
+      ttlSeconds: 60,
+      newId: (c) => `${c}:${crypto.randomUUID()}`,
+    });
+    // Three senders' frames in one turn: one write of three rows.
+    await Promise.all([1, 2, 3].map((n) => queue.enqueue([`dev-${n % 2}`], msg(n))));
+    assert.deepEqual(counting.writes, [3]);
+    // One frame alone is one write of one row; a later turn starts a new batch.
+    await queue.enqueue(["dev-0"], msg(4));
+    assert.deepEqual(counting.writes, [3, 1]);
+    const sequences = (await queue.load("dev-0", { limit: 10 })).map((e) =>
+      decodeFrame(e.payload)!.frame.sequence
+    );
+    assert.deepEqual(sequences, [2, 4], "dev-0's frames in call order");
+    assert.equal(queue.stats.enqueued, 4);
+
+    // A failed batch rejects every frame in it (none stored), and the next batch works.
+    counting.fail = true;
+    const failed = await Promise.allSettled([5, 6].map((n) => queue.enqueue(["dev-1"], msg(n))));
+    for (const outcome of failed) {
+      assert.equal(outcome.status, "rejected");
+      assert.ok((outcome as PromiseRejectedResult).reason instanceof RouteError);
+      assert.equal((outcome as PromiseRejectedResult).reason.code, "unavailable");
+    }
+    counting.fail = false;
+    await queue.enqueue(["dev-1"], msg(7));
+    assert.deepEqual(counting.writes, [3, 1, 2, 1]);
+    const dev1 = (await queue.load("dev-1", { limit: 10 })).map((e) =>
+      decodeFrame(e.payload)!.frame.sequence
+    );
+    assert.deepEqual(dev1, [1, 3, 7]);
+    await queue.flush();
+  } finally {
+    await world.close();
+  }
+});
