@@ -93,6 +93,8 @@ export class OfflineQueue {
    * stores every frame; one write at a time made the commit latency its bound).
    */
   #openEnqueue: { envelopes: OfflineEnvelope[]; write: Promise<void> } | null = null;
+  /** The quota check of the latest enqueue (see {@link #admit}), null once settled. */
+  #admitting: Promise<unknown> | null = null;
   readonly #keptIdPrefix = `kept-${crypto.randomUUID()}-`;
   #keptIds = 0;
 
@@ -116,9 +118,7 @@ export class OfflineQueue {
   async enqueue(devices: string[], frame: Frame, senderUser = ""): Promise<void> {
     if (devices.length === 0) return;
     const payload = encodeFrame(frame);
-    const full = this.#quota
-      ? await this.#quota.overBound(devices, payload.length, senderUser)
-      : [];
+    const full = this.#quota ? await this.#admit(this.#quota, devices, payload, senderUser) : [];
     const admitted = full.length === 0 ? devices : devices.filter((d) => !full.includes(d));
     await this.#store(admitted, payload, senderUser);
     if (full.length > 0) {
@@ -130,6 +130,30 @@ export class OfflineQueue {
         }): not queued for them` + (admitted.length > 0 ? "; queued for the others" : ""),
       );
     }
+  }
+
+  /**
+   * The quota check of one enqueue, after the checks of the enqueues called
+   * before it: a sender's session does not wait for its frame to be stored
+   * before routing the next (Router), so a check that reads the store must
+   * not let a later frame be stored first.
+   */
+  #admit(
+    quota: QuotaGate,
+    devices: string[],
+    payload: Uint8Array,
+    senderUser: string,
+  ): Promise<string[]> {
+    const previous = this.#admitting;
+    const check = (async () => {
+      await previous?.catch(() => {}); // its failure went to its own caller
+      return await quota.overBound(devices, payload.length, senderUser);
+    })();
+    this.#admitting = check;
+    check.finally(() => {
+      if (this.#admitting === check) this.#admitting = null;
+    }).catch(() => {}); // the caller awaits the failure; this chain only clears the slot
+    return check;
   }
 
   /**

@@ -84,3 +84,51 @@ Deno.test("offline queue: frames enqueued while a write is in line share one wri
     await world.close();
   }
 });
+
+Deno.test("offline queue: a quota check that reads the store does not let a later frame be stored first", async () => {
+  const world = await openRouterWorld({ prefix: "commucat-enqueue-order-" });
+  try {
+    let reads = 0;
+    const store = new Proxy(world.store, {
+      get(target, key) {
+        if (key === "offlineQueueUsage") {
+          // The first count is slow, the next one quick: answered out of order.
+          return async (...args: Parameters<typeof target.offlineQueueUsage>) => {
+            const delay = reads++ === 0 ? 30 : 0;
+            await new Promise((resolve) => setTimeout(resolve, delay));
+            return await target.offlineQueueUsage(...args);
+          };
+        }
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const queue = new OfflineQueue({
+      store,
+      registry: world.registry,
+      presence: world.presence,
+      bus: world.bus,
+      instanceId: "i1",
+      ttlSeconds: 60,
+      newId: (c) => `${c}:${crypto.randomUUID()}`,
+      quota: {
+        recipientFrames: 100,
+        recipientBytes: 1 << 20,
+        senderFrames: 100,
+        senderBytes: 1 << 20,
+      },
+    });
+    // Different senders: each enqueue misses the usage cache and reads the store.
+    await Promise.all([
+      queue.enqueue(["dev-q"], msg(1), "user-a"),
+      queue.enqueue(["dev-q"], msg(2), "user-b"),
+    ]);
+    assert.equal(reads, 2);
+    const sequences = (await queue.load("dev-q", { limit: 10 })).map((e) =>
+      decodeFrame(e.payload)!.frame.sequence
+    );
+    assert.deepEqual(sequences, [1, 2]);
+  } finally {
+    await world.close();
+  }
+});

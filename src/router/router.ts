@@ -350,6 +350,19 @@ export class Router {
     if (notLocal === null && liveOnly === null && remote === null) {
       return durable === null ? DONE : { pending: null, durable };
     }
+    if (liveOnly === null && remote === null) {
+      // Only stores (a member offline, or connected to another instance: the
+      // row is written, then its holder told): the sender's next frames go on
+      // while only this Ack waits, so a session keeps several frames in the
+      // write batch instead of one round trip of store and bus per frame.
+      // The offline queue stores enqueues in call order.
+      const stored = this.offlineQueue.enqueue(notLocal!, frame, senderUser);
+      stored.catch(() => {}); // handled: whoever waits for `durable` sees the failure
+      return {
+        pending: null,
+        durable: durable === null ? stored : Promise.all([durable, stored]).then(() => {}),
+      };
+    }
     const rest = notLocal === null && liveOnly === null
       ? Promise.resolve()
       : this.#fanOutRest(notLocal, liveOnly, frame, senderUser);

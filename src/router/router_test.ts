@@ -220,6 +220,29 @@ Deno.test("router: queued types wait in the offline queue, live-only types are d
   });
 });
 
+Deno.test("router: a frame only stored (member offline or on another instance) does not hold the sender's next frames", async () => {
+  await withRouter(async (h) => {
+    const alice = h.connect("alice");
+    const [join, body] = control(FrameType.Join, 5, { members: ["dave"] });
+    await done(h.router.route(alice, join, body));
+    const [typing, typingBody] = control(FrameType.Typing, 5, {});
+    await done(h.router.route(alice, typing, typingBody)); // Dave's reachability is now known
+    // Routed at once: only the Ack waits for the row (AckWhenDurable), so the
+    // session routes the next frames meanwhile and they share the write.
+    const first = msg(5);
+    const second = msg(5);
+    const replies = [first, second].map((m) => h.router.route(alice, m, undefined));
+    for (const reply of replies) assert.ok(reply instanceof AckWhenDurable);
+    await Promise.all(replies.map(done));
+    const rows = await h.queue.load("dave", { limit: 10 });
+    assert.deepEqual(
+      rows.map((r) => decodeFrame(r.payload)!.frame.sequence),
+      [first.sequence, second.sequence],
+      "stored in the order routed",
+    );
+  });
+});
+
 Deno.test("router: only members send on a route; Leave removes only the sender", async () => {
   await withRouter(async (h) => {
     const alice = h.connect("alice");
