@@ -114,6 +114,16 @@ const server = z.strictObject({
     description: "New. A connection that has not finished its TLS handshake and sent its first " +
       "HTTP request in this time is closed (silent and half-sent sockets).",
   }),
+  accept: key(oneOf(["guarded", "direct"]), "guarded", {
+    env: "COMMUCAT_SERVER_ACCEPT",
+    description: "New. How the TLS (`server.bind`) and h2c listeners accept: `guarded` = the " +
+      "server accepts each socket itself (connection caps before any byte, " +
+      "`first_request_timeout_ms`, EMFILE survived) and pumps it to the HTTP server over " +
+      "loopback; `direct` = the HTTP server binds the port itself (faster, less memory per " +
+      "connection; caps count requests and WebSocket sessions after TLS, no first-request " +
+      "timeout: for use behind a load balancer, see OPERATIONS.md). Shadowsocks and PT " +
+      "listeners are always guarded.",
+  }),
   max_connections: key(positiveInt(), 16_384, {
     env: "COMMUCAT_MAX_CONNECTIONS",
     description: "New. Open client connections (TLS and h2c together) before new ones are " +

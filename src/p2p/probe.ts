@@ -16,6 +16,7 @@
  * @module
  */
 import { problem } from "../http/mod.ts";
+import { holdSlotWhileOpen } from "../transport/listener.ts";
 import type { LivePath } from "./assist.ts";
 import { PathQualityMeter } from "./path_quality.ts";
 import type { RelayIdentity } from "./relay.ts";
@@ -135,6 +136,7 @@ export class PathProber {
     this.#runs.set(who.deviceId, recent);
     if (this.#runs.size > 65_536) this.#runs.delete(this.#runs.keys().next().value!);
     const { socket, response } = Deno.upgradeWebSocket(request);
+    holdSlotWhileOpen(request, socket);
     this.#run(socket, this.#o.book.meter(who.deviceId, label, this.#o.timeoutMs), label);
     return response;
   }

@@ -17,6 +17,7 @@
  * @module
  */
 import { problem } from "../http/mod.ts";
+import { holdSlotWhileOpen } from "../transport/listener.ts";
 
 /** Who a relay peer is (from its session bearer token). */
 export interface RelayIdentity {
@@ -142,6 +143,7 @@ export class P2pRelay {
       return problem(503, "relay is full, try again later");
     }
     const { socket, response } = Deno.upgradeWebSocket(request);
+    holdSlotWhileOpen(request, socket);
     socket.binaryType = "arraybuffer";
     this.#accept(socket, who);
     return response;

@@ -19,6 +19,7 @@ import {
 } from "../transport/mod.ts";
 import { tooManyHandshakes } from "../security/ratelimit/mod.ts";
 import { problem } from "../http/mod.ts";
+import { holdSlotWhileOpen } from "../transport/listener.ts";
 import type { ConnectHandlerOptions } from "./connect.ts";
 
 /** Handles one attach request. */
@@ -55,6 +56,7 @@ export function handleAttach(
       options.leave?.(id);
       return problem(400, `websocket upgrade failed: ${(error as Error).message}`);
     }
+    holdSlotWhileOpen(request, upgraded.socket);
     const link = createWebSocketLink(upgraded.socket, {
       onData: (chunk) => ref.path?.receive(chunk),
       onClose: () => ref.path?.closed(),

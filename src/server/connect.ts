@@ -16,6 +16,7 @@ import {
 } from "../transport/mod.ts";
 import { tooManyHandshakes } from "../security/ratelimit/mod.ts";
 import { problem } from "../http/mod.ts";
+import { holdSlotWhileOpen } from "../transport/listener.ts";
 import { handleAttach } from "./attach.ts";
 
 /** Options of the `/connect` handler. */
@@ -54,6 +55,7 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
       options.leave?.(id);
       return problem(400, `websocket upgrade failed: ${(error as Error).message}`);
     }
+    holdSlotWhileOpen(request, upgraded.socket);
     // The link's callbacks need the connection, which needs the link.
     const ref: { connection?: ServerConnection } = {};
     const link = createWebSocketLink(upgraded.socket, {

@@ -106,6 +106,7 @@ export function settingsFromConfig(
       maxTotal: s.maxConnections,
       maxPerIp: s.maxConnectionsPerIp,
     },
+    accept: s.accept,
     pq: config.crypto.pq,
     padding: parsePaddingPolicy(config.crypto.padding),
     pqHandshakeCpuPercent: s.pqHandshakeCpuPercent,

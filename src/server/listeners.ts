@@ -4,7 +4,9 @@
  * the Shadowsocks AEAD listener on `transport.shadowsocks.bind` and the
  * pluggable-transport listener (an obfs4proxy child) on `transport.pt.bind`. All
  * share one set of connection caps (`server.max_connections`,
- * `server.max_connections_per_ip`). A new kind of listener (see
+ * `server.max_connections_per_ip`). `server.accept = "direct"` serves the TLS
+ * and h2c listeners with `Deno.serve` on the port (no loopback pump; caps per
+ * request and WebSocket session). A new kind of listener (see
  * src/transport/listener.ts) is added here.
  *
  * @module
@@ -14,6 +16,7 @@ import { ConnectionCaps, normalizeIp, rateLimitKey } from "../security/ratelimit
 import type { Listener } from "../transport/listener.ts";
 import { PtListener, type PtObserver } from "../transport/pt/mod.ts";
 import { ShadowsocksListener } from "../transport/shadowsocks/mod.ts";
+import { DirectListener } from "../transport/direct_serve.ts";
 import { TcpListener } from "../transport/tls_tcp.ts";
 import type { ServerSettings } from "./settings.ts";
 
@@ -44,8 +47,12 @@ export async function buildListeners(
     return caps.open(rateLimitKey(normalizeIp(ip) ?? ip));
   };
   const common = { firstRequestTimeoutMs: limits.firstRequestTimeoutMs, admit, log };
-  const main = new TcpListener({
-    ...common,
+  // `server.accept`: the HTTP listeners guarded (own accept + loopback pump) or served directly.
+  const http = (options: { configKey: string; hostname: string; port: number; tls?: typeof tls }) =>
+    settings.accept === "direct"
+      ? new DirectListener({ ...options, admit, log })
+      : new TcpListener({ ...common, ...options });
+  const main = http({
     configKey: "server.bind",
     hostname: settings.hostname,
     port: settings.port,
@@ -54,8 +61,7 @@ export async function buildListeners(
   const all: Listener[] = [main];
   try {
     const h2c = settings.h2c
-      ? new TcpListener({
-        ...common,
+      ? http({
         configKey: "server.h2c_bind",
         hostname: settings.h2c.hostname,
         port: settings.h2c.port,

@@ -101,6 +101,11 @@ export interface ServerSettings {
    * `server.max_connections`, `server.max_connections_per_ip`.
    */
   connections: { firstRequestTimeoutMs: number; maxTotal: number; maxPerIp: number };
+  /**
+   * `server.accept`: how the TLS and h2c listeners accept (default `guarded`:
+   * sockets guarded then pumped over loopback; `direct`: `Deno.serve` on the port).
+   */
+  accept?: "guarded" | "direct";
   /** `calls.*`; absent → the defaults of `DEFAULT_CALL_SETTINGS`. */
   calls?: CallSettings;
   /** `crypto.pq`: post-quantum handshake policy (default `prefer`). */

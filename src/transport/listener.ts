@@ -100,3 +100,27 @@ export interface Listener {
   /** Ends every connection now (after the shutdown grace period). */
   close(): void;
 }
+
+/** Keeps a request's connection slot until `until` settles (set by a listener counting requests). */
+export type SlotHolder = (until: Promise<void>) => void;
+
+/**
+ * Where a listener that counts requests rather than sockets (the direct
+ * accept mode, ./direct_serve.ts) leaves its {@link SlotHolder} on the
+ * request it hands the app.
+ */
+export const HOLD_CONNECTION_SLOT: unique symbol = Symbol("commucat.holdConnectionSlot");
+
+/**
+ * Keeps the connection slot of `request` while `socket` is open: a WebSocket
+ * session outlives its 101 response. A no-op when the listener counts sockets
+ * (the guarded mode) and for requests no listener handed over.
+ */
+export function holdSlotWhileOpen(request: Request, socket: WebSocket): void {
+  const hold = (request as Request & { [HOLD_CONNECTION_SLOT]?: SlotHolder })[
+    HOLD_CONNECTION_SLOT
+  ];
+  if (!hold) return;
+  if (socket.readyState === WebSocket.CLOSED) return hold(Promise.resolve());
+  hold(new Promise((resolve) => socket.addEventListener("close", () => resolve())));
+}

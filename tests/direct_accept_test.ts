@@ -1,0 +1,142 @@
+/**
+ * The direct accept mode (`server.accept = "direct"`): `Deno.serve` on the
+ * public TLS port, no loopback pump. Sessions work end to end over TLS; the
+ * connection caps count live requests and WebSocket sessions and refuse past
+ * them with problem+json (503 in all, 429 per client); the config key is
+ * validated.
+ */
+import assert from "node:assert/strict";
+import { CommuCatClient } from "../src/client/mod.ts";
+import { loadConfig } from "../src/config/mod.ts";
+import { fromUtf8 } from "../src/crypto/mod.ts";
+import { FrameType } from "../src/proto/mod.ts";
+import { befriend } from "./helpers/api.ts";
+import { connectOptions, newDevice } from "./helpers/devices.ts";
+import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
+
+async function get(srv: TestServer, path: string) {
+  const client = Deno.createHttpClient({ caCerts: [srv.certificatePem] });
+  try {
+    const response = await fetch(`${srv.url}${path}`, { client });
+    return { status: response.status, headers: response.headers, body: await response.text() };
+  } finally {
+    client.close();
+  }
+}
+
+/** Retries until `attempt` succeeds (a slot is given back when the server sees the close). */
+async function eventually<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let i = 0;; i++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (i >= 50) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+for (const mode of ["websocket", "binary"] as const) {
+  Deno.test(`direct accept: two devices exchange messages over TLS (${mode})`, async () => {
+    const srv = await startTestServer({ accept: "direct" });
+    try {
+      const alice = newDevice("alice");
+      const bob = newDevice("bob");
+      const a = await CommuCatClient.connect(connectOptions(srv, alice, { mode }));
+      const b = await CommuCatClient.connect(connectOptions(srv, bob, { mode }));
+      assert.equal(a.session.ack.handshake, "ok");
+      await befriend(srv, a, b);
+      await a.join(7, [bob.deviceId]);
+      await a.send(7, "hello bob");
+      const got = await b.next();
+      assert.equal(got?.type, FrameType.Msg);
+      assert.equal(fromUtf8(got.payload), "hello bob");
+      await b.send(7, "hi alice");
+      assert.equal(fromUtf8((await a.next())!.payload), "hi alice");
+      a.close();
+      b.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+}
+
+Deno.test("direct accept: a WebSocket session holds its slot; past the per-client cap 429 problem+json", async () => {
+  const srv = await startTestServer({
+    accept: "direct",
+    connections: { firstRequestTimeoutMs: 10_000, maxTotal: 100, maxPerIp: 1 },
+  });
+  try {
+    const a = await CommuCatClient.connect(connectOptions(srv, newDevice(), { mode: "websocket" }));
+    // The session is past its 101: its slot is still taken.
+    const refused = await get(srv, "/healthz");
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get("content-type"), "application/problem+json");
+    assert.match(JSON.parse(refused.body).detail, /server\.max_connections_per_ip/);
+    assert.ok(Number(refused.headers.get("retry-after")) >= 1);
+    // (Deno's WebSocket client reports a refused upgrade without its status.)
+    await assert.rejects(
+      CommuCatClient.connect(connectOptions(srv, newDevice(), { mode: "websocket" })),
+    );
+    await assert.rejects(
+      CommuCatClient.connect(connectOptions(srv, newDevice(), { mode: "binary" })),
+      /429/,
+    );
+    a.close();
+    // Closing the session gives the slot back.
+    assert.equal(
+      (await eventually(async () => {
+        const r = await get(srv, "/healthz");
+        if (r.status !== 200) throw new Error(`still ${r.status}`);
+        return r;
+      })).status,
+      200,
+    );
+    // A plain request gives its slot back once answered.
+    assert.equal((await get(srv, "/healthz")).status, 200);
+  } finally {
+    await srv.stop();
+  }
+});
+
+Deno.test("direct accept: past server.max_connections requests get 503 problem+json", async () => {
+  const srv = await startTestServer({
+    accept: "direct",
+    connections: { firstRequestTimeoutMs: 10_000, maxTotal: 1, maxPerIp: 100 },
+  });
+  try {
+    const a = await CommuCatClient.connect(connectOptions(srv, newDevice(), { mode: "websocket" }));
+    const refused = await get(srv, "/healthz");
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get("content-type"), "application/problem+json");
+    assert.match(JSON.parse(refused.body).detail, /server\.max_connections reached/);
+    a.close();
+    await eventually(async () => {
+      const r = await get(srv, "/healthz");
+      if (r.status !== 200) throw new Error(`still ${r.status}`);
+    });
+  } finally {
+    await srv.stop();
+  }
+});
+
+Deno.test("server.accept: default guarded, env and file set it, a bad value names the key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "commucat-accept-" });
+  try {
+    const file = `${dir}/commucat.toml`;
+    await Deno.writeTextFile(file, '[server]\naccept = "direct"\n');
+    assert.equal(loadConfig({ path: file, env: {} }).server.accept, "direct");
+    await Deno.writeTextFile(file, "");
+    assert.equal(loadConfig({ path: file, env: {} }).server.accept, "guarded");
+    const fromEnv = loadConfig({ path: file, env: { COMMUCAT_SERVER_ACCEPT: "direct" } });
+    assert.equal(fromEnv.server.accept, "direct");
+    await Deno.writeTextFile(file, '[server]\naccept = "fast"\n');
+    assert.throws(
+      () => loadConfig({ path: file, env: {} }),
+      (error: Error) =>
+        /server\.accept/.test(error.message) && /guarded, direct/.test(error.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
