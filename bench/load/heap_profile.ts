@@ -110,9 +110,15 @@ export function heapByRetainer(snapshot: Snapshot): Map<string, { count: number;
     }
   }
   const out = new Map<string, { count: number; bytes: number }>();
+  // HEAP_DEPTH=2: also the holder's holder (what owns an anonymous array's object).
+  const depth = Number(Deno.env.get("HEAP_DEPTH") ?? 1);
+  const holder = (i: number) => {
+    const r = retainer[i];
+    return r < 0 ? "root" : `${label(r)}.${retainerEdge[i]}`;
+  };
   for (let i = 0; i < count; i++) {
     const r = retainer[i];
-    const key = `${label(i)} ← ${r < 0 ? "root" : `${label(r)}.${retainerEdge[i]}`}`;
+    const key = `${label(i)} ← ${holder(i)}${depth > 1 && r >= 0 ? ` ← ${holder(r)}` : ""}`;
     const entry = out.get(key) ?? { count: 0, bytes: 0 };
     entry.count++;
     entry.bytes += nodes[i * width + sizeAt];
@@ -203,7 +209,7 @@ if (import.meta.main) {
     console.log("| --- | --- | --- |");
     for (const r of rows.slice(0, Number(Deno.env.get("HEAP_ROWS") ?? 30))) {
       console.log(
-        `| ${r.name.slice(0, 60).replaceAll("|", "\\|")} | ${r.count.toFixed(2)} | ${
+        `| ${r.name.slice(0, 110).replaceAll("|", "\\|")} | ${r.count.toFixed(2)} | ${
           Math.round(r.bytes)
         } |`,
       );

@@ -204,7 +204,11 @@ export class LoopbackEngine {
             dial.readable.pipeTo(source.writable),
           ];
         // Either direction ending or failing (a reset) ends the connection: nothing to report.
-        await Promise.race([up.catch(ignore), down.catch(ignore)]);
+        // (One promise, not Promise.race over two `catch` promises: held per idle connection.)
+        await new Promise<void>((end) => {
+          up.then(end, end);
+          down.then(end, end);
+        });
       } catch (error) {
         // The loopback dial failed (descriptors exhausted): the connection is dropped.
         if (!ended) {
