@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ACCEPT_CHOICES, type AcceptChoice } from "../bench/load/accept_modes.ts";
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { fromHex, SESSION_PATTERN_NAMES, toHex } from "../src/crypto/mod.ts";
 import { renderLatencySvg, renderMarkdown } from "../bench/load/report.ts";
@@ -166,6 +167,13 @@ export function registerBenchCommand(program: Command): void {
     )
     .option("--server-cpus <list>", "cores of the server and the relay (taskset -c list)", cpuList)
     .option("--client-cpus <list>", "cores of the load client (taskset -c list)", cpuList)
+    .addOption(
+      new Option(
+        "--accept <mode>",
+        "server.accept of the spawned server; both = the idle, handshake and pairs phases " +
+          "again against a direct-mode server, side by side",
+      ).choices(ACCEPT_CHOICES).default("guarded"),
+    )
     .option("--no-baseline", "skip the raw relay and the handshake primitive bound")
     .option("--tls-baseline", "also measure a raw relay over TLS (same certificate)")
     .option("--url <url>", "target a running server instead of spawning one")
@@ -248,6 +256,7 @@ export function registerBenchCommand(program: Command): void {
         tlsBaseline: options.tlsBaseline ?? false,
         external,
         profileDir: options.profile,
+        accept: options.accept as AcceptChoice,
         cluster: { pgDsn: options.pgDsn, redisUrl: options.redisUrl },
         pin,
         progress: progress.update,

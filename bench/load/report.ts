@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { renderAcceptModes } from "./accept_modes.ts";
 import type { IdleSummary, LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
 import type { CdfPoint } from "./stats.ts";
 
@@ -327,6 +328,7 @@ export function renderMarkdown(report: LoadReport): string {
       ),
     );
   }
+  out.push(...renderAcceptModes(report));
   out.push("", "### Targets");
   out.push(
     "",

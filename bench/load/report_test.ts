@@ -378,3 +378,26 @@ Deno.test("targets: a contended 50% phase keeps its verdict and says its cores w
   const quiet = Object.fromEntries(evaluateTargets(report).map((r) => [r.id, r]));
   assert.equal(quiet["p99-at-half"].note, undefined);
 });
+
+Deno.test("report: --accept both puts guarded and direct side by side with their ratios", () => {
+  const base = sampleReport();
+  const report: LoadReport = {
+    ...base,
+    acceptModes: {
+      accept: "direct",
+      pairs: { max: traffic(20_000, 5, 0.025), half: traffic(10_000, 2, 0.03) },
+      handshake: storm(300),
+      idle: null,
+    },
+    targets: [],
+  };
+  const md = renderMarkdown(report);
+  assert.match(md, /### Accept modes \(server\.accept\): guarded vs direct/);
+  assert.match(md, /\| pairs max: delivered msg\/s \| [\d,]+ \| 20,000 \| [\d.]+× \|/);
+  assert.match(md, /\| handshakes\/s \| [\d,]+ \| 300 \|/);
+  assert.doesNotMatch(
+    renderMarkdown({ ...base, targets: [] }),
+    /Accept modes/,
+    "no section without --accept both",
+  );
+});

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { AcceptModeSummary } from "./accept_modes.ts";
 import type { ConnectFloorSummary } from "./connect_floor.ts";
 import type { PrimitiveCosts } from "./primitives.ts";
 import type { TransportsSummary } from "./transports.ts";
@@ -158,6 +159,8 @@ export interface LoadReport {
     clientCoresAvailable?: number;
     /** New devices of the unmeasured warm-up before the handshake storms. */
     stormWarmup?: number;
+    /** `--accept`: the server's accept mode(s) (`server.accept`). */
+    accept?: string;
   };
   /** How the client load ran, in words. */
   clientSide: string;
@@ -183,6 +186,8 @@ export interface LoadReport {
   relayConnect?: ConnectFloorSummary | null;
   /** The floor: the same idle connections held by the raw TLS relay (Deno's WebSocket + TLS). */
   relayIdle?: IdleSummary | null;
+  /** `--accept both`: the idle, handshake and pairs phases against a direct-mode server. */
+  acceptModes?: AcceptModeSummary | null;
   targets: TargetResult[];
   /** perf profiles of the server, one per recorded phase (handshake storm, 1:1 max). */
   profiles: { phase: string; file: string; top: ProfileRow[] }[];

@@ -9,6 +9,7 @@
 import type { ConnectMode } from "../../src/transport/mod.ts";
 import type { AgentCommand, OpenResult, TargetJson } from "./agent.ts";
 import { type AgentHandle, combinedProgress, localAgent, spawnAgent, split } from "./fleet.ts";
+import { type AcceptChoice, acceptEnv, measureDirectMode } from "./accept_modes.ts";
 import { relayConnectStorm } from "./connect_floor.ts";
 import { type ClusterServices, clusterServices, measureCluster } from "./cluster_scenario.ts";
 import { cpuCount, type CpuPlan, pinProcess } from "./pin.ts";
@@ -92,6 +93,8 @@ export interface LoadOptions {
    * `client` cores (`taskset`); null = not pinned.
    */
   pin?: CpuPlan | null;
+  /** `server.accept` of the spawned server; `both`: the main phases again in direct mode. */
+  accept?: AcceptChoice;
   /** PostgreSQL and Redis of scenario `cluster` (else the COMMUCAT_TEST_* variables). */
   cluster?: ClusterServices;
   /** Progress line sink (the CLI rewrites one line on stderr). */
@@ -470,6 +473,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       stormWarmup: o.scenarios.includes("handshake")
         ? Math.min(STORM_WARMUP, o.handshakes)
         : undefined,
+      accept: o.external ? undefined : o.accept ?? "guarded",
     },
     clientSide,
     primitives: null,
@@ -485,6 +489,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   };
   const has = (s: Scenario) => o.scenarios.includes(s);
   let server: SpawnedServer | null = null;
+  const spawnServer = (env: Record<string, string>) =>
+    spawnCommuCat({
+      v8Flags: o.profileDir ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : [],
+      cpus: pin?.server ?? null,
+      env,
+    });
 
   try {
     // ---- baselines ----
@@ -526,11 +536,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       if (pid === undefined) notes.push("No --server-pid: server CPU and memory were not sampled.");
     } else {
       o.progress("starting commucat serve");
-      server = await spawnCommuCat({
-        v8Flags: o.profileDir ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : [],
-        cpus: pin?.server ?? null,
-        // Scenario `transports` also needs the Shadowsocks listener.
-        env: has("transports") ? shadowsocksEnv(shadowsocks) : undefined,
+      // Scenario `transports` also needs the Shadowsocks listener.
+      server = await spawnServer({
+        ...(has("transports") ? shadowsocksEnv(shadowsocks) : {}),
+        ...acceptEnv(o.accept === "direct" ? "direct" : "guarded"),
       });
       target = server.target;
       pid = server.pid;
@@ -600,7 +609,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }
 
     // Idle memory first, while the server's heap has not yet been grown by traffic.
-    if (o.idleConnections > 0 && pid !== undefined) {
+    const idleOn = async (target: TargetJson, pid: number, spawned: SpawnedServer | null) => {
       const open = (count: number, progress?: (done: number, failed: number) => void) =>
         onAll<OpenResult>(count, (_, share) =>
           share === 0 ? null : {
@@ -610,8 +619,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
             count: share,
             concurrency: o.concurrency,
           }, progress);
-      const spawned = server;
-      report.idle = await measureIdle(
+      const idle = await measureIdle(
         pid,
         open,
         "idle connections",
@@ -619,79 +627,87 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       );
       await onAll(0, () => ({ cmd: "closeIdle" }));
       await sleep(1_000);
-    }
+      return idle;
+    };
+    if (o.idleConnections > 0 && pid !== undefined) report.idle = await idleOn(target, pid, server);
 
-    if (has("handshake")) {
-      const patterns = o.stormPatterns?.length ? o.stormPatterns : [o.pattern];
+    /** The storm of each pattern (after an unmeasured warm-up) against `target`. */
+    const stormsOn = async (target: TargetJson, pid: number | undefined, patterns: string[]) => {
       // Unmeasured warm-up, as the traffic phases have: without it the first storm also
       // timed the JIT compiling the handshake path (~20% more CPU per handshake).
       const warm = Math.min(STORM_WARMUP, o.handshakes);
-      await onAll<OpenResult>(warm, (_, share) =>
-        share === 0 ? null : {
-          cmd: "handshakeStorm",
-          target,
-          mode: o.mode,
-          pattern: patterns[0],
-          count: share,
-          concurrency: Math.max(1, Math.round(o.concurrency / agents.length)),
-        }, (done) => o.progress(`handshake warm-up: ${done}/${warm}`));
+      const command = (pattern: string, count: number): AgentCommand => ({
+        cmd: "handshakeStorm",
+        target,
+        mode: o.mode,
+        pattern,
+        count,
+        concurrency: Math.max(1, Math.round(o.concurrency / agents.length)),
+      });
+      await onAll<OpenResult>(
+        warm,
+        (_, share) => share === 0 ? null : command(patterns[0], share),
+        (done) => o.progress(`handshake warm-up: ${done}/${warm}`),
+      );
+      const results: { pattern: string; storm: StormSummary }[] = [];
       for (const pattern of patterns) {
         const result = await storm(
           patterns.length > 1 ? `handshake storm ${pattern}` : "handshake storm",
           pid,
           o.handshakes,
           (progress) =>
-            onAll<OpenResult>(o.handshakes, (_, share) =>
-              share === 0 ? null : {
-                cmd: "handshakeStorm",
-                target,
-                mode: o.mode,
-                pattern,
-                count: share,
-                concurrency: Math.max(1, Math.round(o.concurrency / agents.length)),
-              }, progress),
+            onAll<OpenResult>(
+              o.handshakes,
+              (_, share) => share === 0 ? null : command(pattern, share),
+              progress,
+            ),
           "handshake",
         );
-        report.handshake ??= result;
-        if (patterns.length > 1) {
-          (report.handshakeByPattern ??= []).push({ pattern, storm: result });
-        }
+        results.push({ pattern, storm: result });
       }
+      return results;
+    };
+    if (has("handshake")) {
+      const patterns = o.stormPatterns?.length ? o.stormPatterns : [o.pattern];
+      const results = await stormsOn(target, pid, patterns);
+      report.handshake = results[0].storm;
+      if (patterns.length > 1) report.handshakeByPattern = results;
     }
 
+    /** 1:1 max, then 50% of it, on pairs already open (`--profile`: each measured window). */
+    const pairsOn = async (pid: number | undefined, suffix: string) => {
+      const profiled = async (name: string) => {
+        const state: { recording: ReturnType<typeof perfRecord> | null; text: string | null } = {
+          recording: null,
+          text: null,
+        };
+        const hooks = await canProfile(pid)
+          ? {
+            start: () => (state.recording = perfRecord(pid!, o.profileDir!, name)),
+            stop: async () => {
+              state.text = await state.recording?.stop() ?? null;
+            },
+          }
+          : undefined;
+        return { hooks, text: () => state.text };
+      };
+      const maxProfile = await profiled(`pairs-max${suffix}`);
+      const max = await phase(`pairs${suffix}, max`, pid, null, o.pairs * 2, maxProfile.hooks);
+      keepProfile(`pairs${suffix}, max`, `pairs-max${suffix}`, maxProfile.text());
+      const halfProfile = await profiled(`pairs-half${suffix}`);
+      const half = await phase(
+        `pairs${suffix}, 50%`,
+        pid,
+        max.summary.deliveredPerSecond / 2,
+        o.pairs * 2,
+        halfProfile.hooks,
+      );
+      keepProfile(`pairs${suffix}, 50%`, `pairs-half${suffix}`, halfProfile.text());
+      return { max: max.summary, half: half.summary };
+    };
     if (has("pairs") || has("reconnect")) {
       await openPairs("pairs", { target });
-      if (has("pairs")) {
-        // `--profile`: the server's profile of each phase's measured window.
-        const profiled = async (name: string) => {
-          const state: { recording: ReturnType<typeof perfRecord> | null; text: string | null } = {
-            recording: null,
-            text: null,
-          };
-          const hooks = await canProfile(pid)
-            ? {
-              start: () => (state.recording = perfRecord(pid!, o.profileDir!, name)),
-              stop: async () => {
-                state.text = await state.recording?.stop() ?? null;
-              },
-            }
-            : undefined;
-          return { hooks, text: () => state.text };
-        };
-        const maxProfile = await profiled("pairs-max");
-        const max = await phase("pairs, max", pid, null, o.pairs * 2, maxProfile.hooks);
-        keepProfile("pairs, max", "pairs-max", maxProfile.text());
-        const halfProfile = await profiled("pairs-half");
-        const half = await phase(
-          "pairs, 50%",
-          pid,
-          max.summary.deliveredPerSecond / 2,
-          o.pairs * 2,
-          halfProfile.hooks,
-        );
-        keepProfile("pairs, 50%", "pairs-half", halfProfile.text());
-        report.pairs = { max: max.summary, half: half.summary };
-      }
+      if (has("pairs")) report.pairs = await pairsOn(pid, "");
       if (has("reconnect")) {
         report.reconnect = await storm(
           "reconnect storm",
@@ -706,6 +722,28 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         );
       }
       await onAll(0, () => ({ cmd: "closeGroups" }));
+    }
+
+    if (o.accept === "both" && server) {
+      report.acceptModes = await measureDirectMode({
+        idle: o.idleConnections > 0 && pid !== undefined,
+        handshake: has("handshake"),
+        pairs: has("pairs"),
+      }, {
+        spawn: spawnServer,
+        pin: withPqPin,
+        idle: (t, spawned) => idleOn(t, spawned.pid, spawned),
+        handshake: async (t, p) => (await stormsOn(t, p, [o.pattern]))[0].storm,
+        pairs: async (t, p, suffix) => {
+          await openPairs(`pairs${suffix}`, { target: t });
+          try {
+            return await pairsOn(p, suffix);
+          } finally {
+            await onAll(0, () => ({ cmd: "closeGroups" }));
+          }
+        },
+        progress: o.progress,
+      });
     }
 
     if (has("multipath")) {
