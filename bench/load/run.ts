@@ -632,7 +632,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     if (o.idleConnections > 0 && pid !== undefined) report.idle = await idleOn(target, pid, server);
 
     /** The storm of each pattern (after an unmeasured warm-up) against `target`. */
-    const stormsOn = async (target: TargetJson, pid: number | undefined, patterns: string[]) => {
+    const stormsOn = async (
+      target: TargetJson,
+      pid: number | undefined,
+      patterns: string[],
+      suffix = "",
+    ) => {
       // Unmeasured warm-up, as the traffic phases have: without it the first storm also
       // timed the JIT compiling the handshake path (~20% more CPU per handshake).
       const warm = Math.min(STORM_WARMUP, o.handshakes);
@@ -652,7 +657,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       const results: { pattern: string; storm: StormSummary }[] = [];
       for (const pattern of patterns) {
         const result = await storm(
-          patterns.length > 1 ? `handshake storm ${pattern}` : "handshake storm",
+          `handshake storm${suffix}${patterns.length > 1 ? ` ${pattern}` : ""}`,
           pid,
           o.handshakes,
           (progress) =>
@@ -661,7 +666,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
               (_, share) => share === 0 ? null : command(pattern, share),
               progress,
             ),
-          "handshake",
+          `handshake${suffix}`,
         );
         results.push({ pattern, storm: result });
       }
@@ -733,7 +738,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         spawn: spawnServer,
         pin: withPqPin,
         idle: (t, spawned) => idleOn(t, spawned.pid, spawned),
-        handshake: async (t, p) => (await stormsOn(t, p, [o.pattern]))[0].storm,
+        handshake: async (t, p) => (await stormsOn(t, p, [o.pattern], "-direct"))[0].storm,
         pairs: async (t, p, suffix) => {
           await openPairs(`pairs${suffix}`, { target: t });
           try {
