@@ -21,6 +21,8 @@ interface Pending<Reply> {
 
 /** How long a request may wait by default before its Worker counts as hung. */
 export const DEFAULT_ANSWER_TIMEOUT_MS = 30_000;
+/** How long a new Worker may take by default to give its first answer (it loads its WASM). */
+export const DEFAULT_START_TIMEOUT_MS = 120_000;
 
 /** Options of {@link RestartingWorker}. */
 export interface RestartingWorkerOptions {
@@ -36,10 +38,18 @@ export interface RestartingWorkerOptions {
    * How long a request may go unanswered before the Worker counts as hung
    * (a module that never loads, a codec stuck in a loop): it is then
    * terminated as after a crash, so callers get an error instead of waiting
-   * forever. Default {@link DEFAULT_ANSWER_TIMEOUT_MS}; generous because the
-   * first request also loads the WASM.
+   * forever. Counted from the request's sending or the Worker's last answer,
+   * whichever is later (answers come in order, so a request queued behind a
+   * slow one is not blamed for its wait). Default
+   * {@link DEFAULT_ANSWER_TIMEOUT_MS}.
    */
   answerTimeoutMs?: number;
+  /**
+   * The same limit for a new Worker's first answer, which waits for the module
+   * and its WASM to load and compile: slow on a busy machine, once. Default
+   * {@link DEFAULT_START_TIMEOUT_MS}; never below `answerTimeoutMs`.
+   */
+  startTimeoutMs?: number;
 }
 
 /** One codec Worker, restarted after a crash; see the module doc. */
@@ -50,6 +60,8 @@ export class RestartingWorker<Reply extends object> {
   #seq = 0;
   #closed = false;
   #watchdog: ReturnType<typeof setInterval> | null = null;
+  /** When the running Worker last answered (ms, monotonic); null: not yet (still starting). */
+  #lastAnswerAt: number | null = null;
   /** Increases with every Worker started (0 = none yet). */
   generation = 0;
   /** Times the Worker was restarted after dying. */
@@ -64,11 +76,13 @@ export class RestartingWorker<Reply extends object> {
     if (this.#closed) throw new Error(`${this.#options.worker} is shut down`);
     if (this.#worker) return this.generation;
     this.generation++;
+    this.#lastAnswerAt = null;
     const worker = new Worker(this.#options.url, {
       type: "module",
       deno: { permissions: this.#options.permissions },
     } as WorkerOptions);
     worker.onmessage = (e: MessageEvent<WorkerReply<Reply>>) => {
+      this.#lastAnswerAt = performance.now();
       const p = this.#pending.get(e.data.seq);
       if (!p) return;
       this.#pending.delete(e.data.seq);
@@ -104,17 +118,25 @@ export class RestartingWorker<Reply extends object> {
   /** Runs the hung-Worker check while requests are pending (one timer, not one per request). */
   #watch(): void {
     if (this.#watchdog !== null) return;
-    const limit = this.#options.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
+    const answerLimit = this.#options.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
+    const startLimit = Math.max(
+      answerLimit,
+      this.#options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+    );
     const watchdog = setInterval(() => {
       // Answers come in order, so the first pending request is the oldest.
       const oldest = this.#pending.values().next().value;
       if (oldest === undefined) return this.#stopWatch();
-      if (performance.now() - oldest.sentAt < limit) return;
+      const starting = this.#lastAnswerAt === null;
+      const limit = starting ? startLimit : answerLimit;
+      if (performance.now() - Math.max(oldest.sentAt, this.#lastAnswerAt ?? 0) < limit) return;
       this.restarts++;
       this.#died(
-        `${this.#options.worker} did not answer within ${limit / 1000} s; it was restarted`,
+        `${this.#options.worker} did not ${starting ? "start" : "answer"} within ${
+          limit / 1000
+        } s; it was restarted`,
       );
-    }, Math.max(10, Math.min(1_000, limit / 4)));
+    }, Math.max(10, Math.min(1_000, answerLimit / 4)));
     Deno.unrefTimer(watchdog);
     this.#watchdog = watchdog;
   }

@@ -18,26 +18,42 @@ Deno.test("RestartingWorker: a Worker that never answers fails the request clear
     permissions,
     encoder: "echo",
     worker: "the echo Worker",
-    answerTimeoutMs: 5_000, // generous: the first request also loads the module
+    answerTimeoutMs: 2_000,
+    startTimeoutMs: 60_000, // the first request also loads (and type-checks) the module
   });
   try {
-    // Warm up: on a loaded machine the first load (and its type check under `deno test`) may
-    // itself outlast the limit; that failure is the behaviour under test, so try again.
-    let warm = false;
-    for (let i = 0; i < 5 && !warm; i++) {
-      warm = await worker.request({ value: 1 }).then((r) => r.value === 1, () => false);
-    }
-    assert.ok(warm, "the echo Worker never answered");
+    assert.equal((await worker.request({ value: 1 })).value, 1);
     const first = worker.generation;
     const restarts = worker.restarts;
     await assert.rejects(
       worker.request({ hang: true }),
-      /the echo Worker did not answer within 5 s/,
+      /the echo Worker did not answer within 2 s/,
     );
     assert.equal(worker.pending, 0);
     assert.equal(worker.restarts, restarts + 1);
     assert.equal((await worker.request({ value: 2 })).value, 2);
     assert.equal(worker.generation, first + 1);
+  } finally {
+    worker.shutdown();
+  }
+});
+
+Deno.test("RestartingWorker: a Worker that never starts answering fails on the start limit", async () => {
+  const worker = new RestartingWorker<{ value: number }>({
+    url,
+    permissions,
+    encoder: "echo",
+    worker: "the echo Worker",
+    answerTimeoutMs: 200,
+    startTimeoutMs: 300,
+  });
+  try {
+    // Its first request hangs: the Worker never gave an answer, so the start limit applies.
+    await assert.rejects(
+      worker.request({ hang: true }),
+      /the echo Worker did not start within 0.3 s/,
+    );
+    assert.equal(worker.restarts, 1);
   } finally {
     worker.shutdown();
   }
