@@ -1,0 +1,118 @@
+/**
+ * The baselines of a load run, all on Deno's own relay (relay_server.ts,
+ * on the server cores) with no CommuCat code: the raw WebSocket relay's 1:1
+ * rate (max and 50%), the raw TLS relay's (same certificate as the server),
+ * the handshake floor (a storm of new TLS WebSocket connections) and the
+ * memory floor (the same idle connections on Deno's WebSocket + TLS). The
+ * handshake primitives are measured in-process (primitives.ts).
+ *
+ * @module
+ */
+import type { OpenResult } from "./agent.ts";
+import { type ConnectFloorSummary, relayConnectStorm } from "./connect_floor.ts";
+import { measureIdle, type OpenIdle } from "./idle_memory.ts";
+import type { IdleSummary, TrafficSummary } from "./report_types.ts";
+import type { RunContext } from "./run_context.ts";
+import { type SpawnedServer, spawnRelay } from "./spawn.ts";
+import { measureTraffic } from "./traffic_window.ts";
+
+/** Where the TLS baselines connect: the server's certificate and key, and its PEM to trust. */
+export interface TlsBaseline {
+  tls: SpawnedServer["tls"];
+  certificatePem: string;
+}
+
+/** Server cores of the run (`taskset -c`), null = not pinned. */
+const serverCpus = (ctx: RunContext) => ctx.o.pin?.server ?? null;
+
+/** The raw (plain WebSocket) relay: 1:1 pairs at max, then at 50% of it. */
+export async function rawRelay(
+  ctx: RunContext,
+): Promise<{ max: TrafficSummary; half: TrafficSummary | null }> {
+  const o = ctx.o;
+  const relay = await spawnRelay(undefined, serverCpus(ctx));
+  try {
+    await ctx.onAll<OpenResult>(
+      o.pairs,
+      (_, share) =>
+        share === 0 ? null : { cmd: "openRawGroups", url: relay.url, groups: share, groupSize: 2 },
+    );
+    const max = await measureTraffic(ctx, "raw relay, max", relay.pid, null, o.pairs * 2);
+    const half = await measureTraffic(
+      ctx,
+      "raw relay, 50%",
+      relay.pid,
+      max.deliveredPerSecond / 2,
+      o.pairs * 2,
+    );
+    return { max, half };
+  } finally {
+    await ctx.closeGroups();
+    await relay.stop();
+  }
+}
+
+/** The raw TLS relay (the server's certificate): 1:1 pairs at max. */
+export async function tlsRelay(
+  ctx: RunContext,
+  server: TlsBaseline,
+): Promise<{ max: TrafficSummary }> {
+  const o = ctx.o;
+  const relay = await spawnRelay(server.tls, serverCpus(ctx));
+  try {
+    await ctx.onAll<OpenResult>(o.pairs, (_, share) =>
+      share === 0 ? null : {
+        cmd: "openRawGroups",
+        url: relay.url,
+        caCerts: [server.certificatePem],
+        groups: share,
+        groupSize: 2,
+      });
+    return { max: await measureTraffic(ctx, "raw TLS relay, max", relay.pid, null, o.pairs * 2) };
+  } finally {
+    await ctx.closeGroups();
+    await relay.stop();
+  }
+}
+
+/** The handshake floor: new TLS WebSocket connections to Deno's own relay, same certificate. */
+export async function relayConnectFloor(
+  ctx: RunContext,
+  server: TlsBaseline,
+): Promise<ConnectFloorSummary> {
+  const o = ctx.o;
+  const relay = await spawnRelay(server.tls, serverCpus(ctx));
+  try {
+    return await relayConnectStorm({
+      url: relay.url,
+      caCerts: [server.certificatePem],
+      count: o.handshakes,
+      concurrency: o.concurrency,
+      relayCpu: () => ctx.cpuOf(relay.pid),
+      progress: (done, failed) =>
+        ctx.progress(`relay connect storm: ${done}/${o.handshakes} ok, ${failed} failed`),
+    });
+  } finally {
+    await relay.stop();
+  }
+}
+
+/** The memory floor: the same idle connections on Deno's own WebSocket + TLS (a fresh relay). */
+export async function relayIdleFloor(ctx: RunContext, server: TlsBaseline): Promise<IdleSummary> {
+  const relay = await spawnRelay(server.tls, serverCpus(ctx));
+  try {
+    const open: OpenIdle = (count, progress) =>
+      ctx.onAll<OpenResult>(count, (_, share) =>
+        share === 0 ? null : {
+          cmd: "openRawIdle",
+          url: relay.url,
+          caCerts: [server.certificatePem],
+          count: share,
+          concurrency: ctx.o.concurrency,
+        }, progress);
+    return await measureIdle(ctx, relay.pid, open, "raw TLS relay idle");
+  } finally {
+    await ctx.closeGroups();
+    await relay.stop();
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The CommuCat traffic phases of a load run: 1:1 pairs (max, then 50% of
+ * it), multipath pairs, SFU voice pairs and group fan-out. Each opens its
+ * sessions on fresh channels across the agents and measures one or two
+ * windows (traffic_window.ts).
+ *
+ * @module
+ */
+import type { AgentCommand, OpenResult, TargetJson } from "./agent.ts";
+import type { TrafficSummary } from "./report_types.ts";
+import { mergeOpen, type RunContext } from "./run_context.ts";
+import { perfRecord } from "./spawn.ts";
+import { type MeasureHooks, measureTraffic } from "./traffic_window.ts";
+
+/** How `openPairs` opens the sessions: where (`target`, `targets`), and how (paths, media). */
+export type PairsHow = Partial<Extract<AgentCommand, { cmd: "openGroups" }>> & {
+  target: TargetJson;
+};
+
+/** Opens `--pairs` 1:1 pairs across the agents on fresh channels. */
+export async function openPairs(ctx: RunContext, label: string, how: PairsHow): Promise<void> {
+  const o = ctx.o;
+  const base = ctx.channels(o.pairs);
+  const opened = mergeOpen(
+    await ctx.onAll<OpenResult>(
+      o.pairs,
+      (i, share) =>
+        share === 0 ? null : {
+          cmd: "openGroups",
+          mode: o.mode,
+          pattern: o.pattern,
+          groups: share,
+          groupSize: 2,
+          channelBase: base + i * (Math.ceil(o.pairs / ctx.agents.length) + 1),
+          concurrency: o.concurrency,
+          ...how,
+        },
+      (done, failed) => ctx.progress(`${label}: ${done}/${o.pairs * 2} sessions, ${failed} failed`),
+    ),
+  );
+  if (opened.failed > 0) ctx.notes.push(`${label}: ${opened.failed} sessions failed to open`);
+}
+
+/** perf hooks recording `pid` as profile `name` over a measured window (none without `--profile`). */
+async function profiled(
+  ctx: RunContext,
+  pid: number | undefined,
+  name: string,
+): Promise<{ hooks: MeasureHooks | undefined; text: () => string | null }> {
+  const state: { recording: ReturnType<typeof perfRecord> | null; text: string | null } = {
+    recording: null,
+    text: null,
+  };
+  const hooks = await ctx.canProfile(pid)
+    ? {
+      start: () => (state.recording = perfRecord(pid!, ctx.o.profileDir!, name)),
+      stop: async () => {
+        state.text = await state.recording?.stop() ?? null;
+      },
+    }
+    : undefined;
+  return { hooks, text: () => state.text };
+}
+
+/**
+ * 1:1 max, then 50% of it, on pairs already open (`--profile`: each
+ * measured window); `suffix` tells a second server's phases apart.
+ */
+export async function pairsMaxHalf(
+  ctx: RunContext,
+  pid: number | undefined,
+  suffix: string,
+): Promise<{ max: TrafficSummary; half: TrafficSummary }> {
+  const connections = ctx.o.pairs * 2;
+  const maxProfile = await profiled(ctx, pid, `pairs-max${suffix}`);
+  const max = await measureTraffic(
+    ctx,
+    `pairs${suffix}, max`,
+    pid,
+    null,
+    connections,
+    maxProfile.hooks,
+  );
+  ctx.keepProfile(`pairs${suffix}, max`, `pairs-max${suffix}`, maxProfile.text());
+  const halfProfile = await profiled(ctx, pid, `pairs-half${suffix}`);
+  const half = await measureTraffic(
+    ctx,
+    `pairs${suffix}, 50%`,
+    pid,
+    max.deliveredPerSecond / 2,
+    connections,
+    halfProfile.hooks,
+  );
+  ctx.keepProfile(`pairs${suffix}, 50%`, `pairs-half${suffix}`, halfProfile.text());
+  return { max, half };
+}
+
+/**
+ * The pairs again, each session over three paths (websocket + binary + sse:
+ * RaptorQ with overhead 0.55); compared with the single-path pairs phase of
+ * the same run.
+ */
+export async function multipathPairs(
+  ctx: RunContext,
+  target: TargetJson,
+  pid: number | undefined,
+): Promise<{ paths: string; max: TrafficSummary }> {
+  await openPairs(ctx, "multipath pairs", { target, mode: "websocket", paths: ["binary", "sse"] });
+  const max = await measureTraffic(ctx, "multipath pairs, max", pid, null, ctx.o.pairs * 2);
+  await ctx.closeGroups();
+  return { paths: "websocket+binary+sse", max };
+}
+
+/**
+ * 1:1 calls: the same pairs, 100 B voice payloads (+3 B media header, an
+ * Opus packet's size at 32–64 kbit/s) through call state and the SFU.
+ */
+export async function sfuPairs(
+  ctx: RunContext,
+  target: TargetJson,
+  pid: number | undefined,
+): Promise<{ max: TrafficSummary }> {
+  await openPairs(ctx, "sfu", { target, media: true });
+  const max = await measureTraffic(ctx, "sfu voice pairs, max", pid, null, ctx.o.pairs * 2);
+  await ctx.closeGroups();
+  return { max };
+}
+
+/** Group fan-out: `--groups` groups of `--group-size` members, at max rate. */
+export async function fanoutGroups(
+  ctx: RunContext,
+  target: TargetJson,
+  pid: number | undefined,
+): Promise<{ max: TrafficSummary }> {
+  const o = ctx.o;
+  const base = ctx.channels(o.groups);
+  await ctx.onAll<OpenResult>(
+    o.groups,
+    (i, share) =>
+      share === 0 ? null : {
+        cmd: "openGroups",
+        target,
+        mode: o.mode,
+        pattern: o.pattern,
+        groups: share,
+        groupSize: o.groupSize,
+        channelBase: base + i * (Math.ceil(o.groups / ctx.agents.length) + 1),
+        concurrency: o.concurrency,
+      },
+    (done, failed) =>
+      ctx.progress(`fanout: ${done}/${o.groups * o.groupSize} sessions, ${failed} failed`),
+  );
+  const max = await measureTraffic(ctx, "fanout, max", pid, null, o.groups * o.groupSize);
+  await ctx.closeGroups();
+  return { max };
+}

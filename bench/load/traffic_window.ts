@@ -1,0 +1,137 @@
+/**
+ * One measured traffic phase: every agent runs the same phase (warm-up,
+ * measured window, drain) on the sessions it holds, while the server's CPU
+ * seconds and the run-queue wait of server and client are sampled at the
+ * window's edges. The building block of the pairs, fanout, sfu, multipath,
+ * cluster and raw relay phases.
+ *
+ * @module
+ */
+import type { PhaseResult, PhaseSpec } from "./traffic.ts";
+import { split } from "./fleet.ts";
+import { readRunQueueWaitSeconds } from "./procfs.ts";
+import type { TrafficSummary } from "./report_types.ts";
+import { pidList, type RunContext } from "./run_context.ts";
+import { LatencyHistogram } from "./stats.ts";
+
+/** Starts and stops something (a perf recording) around the measured window. */
+export interface MeasureHooks {
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs one traffic phase on every agent, sampling `serverPid`'s CPU over the
+ * measured window. `ratePerSecond` null = as fast as possible.
+ */
+export async function measureTraffic(
+  ctx: RunContext,
+  label: string,
+  serverPid: number | number[] | undefined,
+  ratePerSecond: number | null,
+  connections: number,
+  onMeasure?: MeasureHooks,
+): Promise<TrafficSummary> {
+  const o = ctx.o;
+  const spec = (share: number | null): PhaseSpec => ({
+    ratePerSecond: share,
+    window: ratePerSecond === null ? o.window : Math.max(o.window, 64),
+    warmupMs: o.warmupMs,
+    durationMs: o.durationMs,
+    drainMs: 3_000,
+  });
+  let cpu0: number | null = null;
+  let cpu1: number | null = null;
+  // Run-queue wait of the server's and the clients' event loops: time another task held their core.
+  // Summed over the processes (cluster: several instances; --workers: several agents).
+  const waitSum = (pids: number[]) =>
+    pids.length === 0 ? null : pids.reduce<number | null>((sum, pid) => {
+      const w = readRunQueueWaitSeconds(pid);
+      return sum === null || w === null ? null : sum + w;
+    }, 0);
+  const waitOf = () => ({
+    server: waitSum(pidList(serverPid)),
+    client: waitSum(ctx.agents.map((a) => a.pid)),
+  });
+  let wait0: ReturnType<typeof waitOf> | null = null;
+  let wait1: ReturnType<typeof waitOf> | null = null;
+  const started = performance.now();
+  const ticker = setInterval(() => {
+    const t = (performance.now() - started) / 1000;
+    const stage = t < o.warmupMs / 1000 ? "warm-up" : "measuring";
+    ctx.progress(`${label}: ${stage} ${t.toFixed(1)} s of ${(o.warmupMs + o.durationMs) / 1000} s`);
+  }, 250);
+  const t0 = setTimeout(() => {
+    cpu0 = ctx.cpuOf(serverPid);
+    wait0 = waitOf();
+    onMeasure?.start();
+  }, o.warmupMs);
+  const t1 = setTimeout(() => {
+    cpu1 = ctx.cpuOf(serverPid);
+    wait1 = waitOf();
+  }, o.warmupMs + o.durationMs);
+  const shares = ratePerSecond === null
+    ? null
+    : split(Math.round(ratePerSecond), ctx.agents.length);
+  const results = await Promise.all(
+    ctx.agents.map((agent, i) =>
+      agent.run<PhaseResult>({ cmd: "phase", spec: spec(shares ? shares[i] : null) })
+    ),
+  );
+  clearInterval(ticker);
+  clearTimeout(t0);
+  clearTimeout(t1);
+  await onMeasure?.stop();
+  const latency = new LatencyHistogram();
+  for (const r of results) latency.merge(r.latency);
+  const lateness = new LatencyHistogram();
+  for (const r of results) if (r.sendLateness) lateness.merge(r.sendLateness);
+  const seconds = o.durationMs / 1000;
+  const delivered = results.reduce((s, r) => s + r.delivered, 0);
+  const serverCpuSeconds = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
+  const fanoutGuess = results.reduce((s, r) => s + r.sent, 0);
+  const clientCores = results.reduce((s, r) => s + r.clientCpuSeconds, 0) / seconds;
+  if (ctx.saturated(clientCores)) {
+    ctx.notes.push(
+      `"${label}": the client used ${
+        clientCores.toFixed(2)
+      } of its ${ctx.clientCapacity} core(s) ` +
+        "(saturated): its rate and latency measure the load generator, not the server.",
+    );
+  }
+  return {
+    connections,
+    fanout: fanoutGuess > 0 ? Math.round(delivered / fanoutGuess) : 0,
+    targetPerSecond: ratePerSecond,
+    deliveredPerSecond: delivered / seconds,
+    sentPerSecond: fanoutGuess / seconds,
+    latency: latency.summary(),
+    cdf: latency.cdf(),
+    missing: results.reduce((s, r) => s + r.missing, 0),
+    sendErrors: results.reduce((s, r) => s + r.sendErrors, 0),
+    serverCpuSeconds,
+    serverCpuPer1000: serverCpuSeconds !== null && delivered > 0
+      ? serverCpuSeconds / delivered * 1000
+      : null,
+    deliveredPerServerCpuSecond: serverCpuSeconds ? delivered / serverCpuSeconds : null,
+    clientCores,
+    serverCores: serverCpuSeconds !== null ? serverCpuSeconds / seconds : null,
+    clientSaturated: ctx.saturated(clientCores),
+    sendLateness: ratePerSecond === null ? undefined : lateness.summary(),
+    ...runQueueWait(wait0, wait1, seconds),
+  };
+}
+
+/** Run-queue wait per wall second over a measured window, for whichever side was readable. */
+export function runQueueWait(
+  before: { server: number | null; client: number | null } | null,
+  after: { server: number | null; client: number | null } | null,
+  seconds: number,
+): { serverRunQueueWait?: number; clientRunQueueWait?: number } {
+  const share = (a: number | null | undefined, b: number | null | undefined) =>
+    a === null || a === undefined || b === null || b === undefined ? undefined : (b - a) / seconds;
+  return {
+    serverRunQueueWait: share(before?.server, after?.server),
+    clientRunQueueWait: share(before?.client, after?.client),
+  };
+}
