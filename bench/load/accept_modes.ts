@@ -9,7 +9,7 @@
  * @module
  */
 import type { TargetJson } from "./agent.ts";
-import { num, table } from "./report.ts";
+import { num, table } from "./format.ts";
 import type { IdleSummary, LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
 import type { SpawnedServer } from "./spawn.ts";
 

@@ -1,43 +1,16 @@
 /**
  * Renders a load report: a markdown summary for stdout (and for pasting into
- * docs/PERFORMANCE.md) and a hand-written SVG chart of the delivery-latency
- * CDFs.
+ * docs/PERFORMANCE.md). The number formatting is in format.ts and the SVG
+ * latency chart in latency_chart.ts (both re-exported here).
  *
  * @module
  */
 import { renderAcceptModes } from "./accept_modes.ts";
 import type { IdleSummary, LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
-import type { CdfPoint } from "./stats.ts";
+import { ms, num, table } from "./format.ts";
 
-/** Formats a number with thousands separators and `digits` decimals; "–" for null/NaN. */
-export function num(value: number | null | undefined, digits = 0): string {
-  if (value == null || !Number.isFinite(value)) return "–";
-  return value.toLocaleString("en-US", {
-    maximumFractionDigits: digits,
-    minimumFractionDigits: digits,
-  });
-}
-
-/** Formats milliseconds with precision that suits their size. */
-export function ms(value: number | null | undefined): string {
-  if (value == null || !Number.isFinite(value)) return "–";
-  return value < 1
-    ? `${num(value, 3)} ms`
-    : value < 10
-    ? `${num(value, 2)} ms`
-    : `${num(value, 1)} ms`;
-}
-
-/** A markdown table; cells are escaped for `|`. */
-export function table(header: string[], rows: string[][]): string {
-  const cell = (s: string) => s.replaceAll("|", "\\|");
-  const lines = [
-    `| ${header.map(cell).join(" | ")} |`,
-    `| ${header.map(() => "---").join(" | ")} |`,
-    ...rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
-  ];
-  return lines.join("\n");
-}
+export { ms, num, table } from "./format.ts";
+export { type ChartSeries, renderLatencySvg } from "./latency_chart.ts";
 
 function trafficRow(name: string, t: TrafficSummary): string[] {
   return [
@@ -355,90 +328,6 @@ export function renderMarkdown(report: LoadReport): string {
     out.push("", "### Notes", "", ...report.notes.map((n) => `- ${n}`));
   }
   return out.join("\n") + "\n";
-}
-
-/** One line of the latency chart. */
-export interface ChartSeries {
-  name: string;
-  points: CdfPoint[];
-}
-
-const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
-
-function escapeXml(text: string): string {
-  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
-}
-
-/**
- * An SVG chart of delivery-latency CDFs: log-scale milliseconds across,
- * cumulative share of messages up, one stepped line per series.
- */
-export function renderLatencySvg(series: ChartSeries[], title = "Delivery latency (CDF)"): string {
-  const width = 720;
-  const height = 420;
-  const left = 60;
-  const right = 180;
-  const top = 40;
-  const bottom = 50;
-  const plotW = width - left - right;
-  const plotH = height - top - bottom;
-  const all = series.flatMap((s) => s.points.map((p) => p.ms)).filter((v) => v > 0);
-  const lo = Math.pow(10, Math.floor(Math.log10(all.length > 0 ? Math.min(...all) : 0.1)));
-  const hi = Math.pow(10, Math.ceil(Math.log10(all.length > 0 ? Math.max(...all) : 10)));
-  const decades = Math.max(1, Math.log10(hi / lo));
-  const x = (v: number) => left + (Math.log10(Math.max(v, lo) / lo) / decades) * plotW;
-  const y = (f: number) => top + (1 - f) * plotH;
-  const r = (v: number) => v.toFixed(1);
-  const parts: string[] = [];
-  parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
-      `viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
-  );
-  parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  parts.push(
-    `<text x="${left}" y="${top - 15}" font-size="15" font-weight="bold">${
-      escapeXml(title)
-    }</text>`,
-  );
-  for (let d = 0; d <= decades; d++) {
-    const v = lo * 10 ** d;
-    const px = r(x(v));
-    parts.push(`<line x1="${px}" y1="${top}" x2="${px}" y2="${top + plotH}" stroke="#ddd"/>`);
-    const label = v >= 1 ? `${v} ms` : `${Number(v.toPrecision(1))} ms`;
-    parts.push(`<text x="${px}" y="${top + plotH + 18}" text-anchor="middle">${label}</text>`);
-  }
-  for (const f of [0, 0.25, 0.5, 0.75, 0.9, 0.99, 1]) {
-    const py = r(y(f));
-    parts.push(`<line x1="${left}" y1="${py}" x2="${left + plotW}" y2="${py}" stroke="#eee"/>`);
-    parts.push(`<text x="${left - 6}" y="${py}" text-anchor="end" dy="4">${f}</text>`);
-  }
-  parts.push(
-    `<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`,
-  );
-  parts.push(
-    `<text x="${left + plotW / 2}" y="${height - 10}" text-anchor="middle">` +
-      `delivery latency (log scale)</text>`,
-  );
-  series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length];
-    if (s.points.length > 0) {
-      let d = `M${r(x(s.points[0].ms))},${r(y(0))}`;
-      let previous = 0;
-      for (const p of s.points) {
-        d += ` L${r(x(p.ms))},${r(y(previous))} L${r(x(p.ms))},${r(y(p.fraction))}`;
-        previous = p.fraction;
-      }
-      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
-    }
-    const ly = top + 10 + i * 20;
-    parts.push(
-      `<line x1="${left + plotW + 12}" y1="${ly}" x2="${left + plotW + 32}" y2="${ly}" ` +
-        `stroke="${color}" stroke-width="3"/>`,
-    );
-    parts.push(`<text x="${left + plotW + 38}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
-  });
-  parts.push("</svg>");
-  return parts.join("\n") + "\n";
 }
 
 /** `XKhfs/XK 2.10×` for every hybrid storm whose classical pattern ran too, with server CPU. */
