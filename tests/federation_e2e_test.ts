@@ -9,52 +9,14 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { CommuCatClient, E2EClient, type E2EDelivery } from "../src/client/mod.ts";
 import { type E2EEvent, MemoryE2EStore } from "../src/e2e/mod.ts";
-import { deviceKeysFromSeed, fromHex, fromUtf8, publicFromSeed, toHex } from "../src/crypto/mod.ts";
+import { fromHex, fromUtf8, publicFromSeed, toHex } from "../src/crypto/mod.ts";
 import { encodeBase64, FrameType } from "../src/proto/mod.ts";
-import { ensureSelfSignedCertificate } from "../src/security/tls/mod.ts";
 import { usersOfDevices } from "../cli/client_e2e.ts";
 import type { ClientProfile } from "../cli/client_profile.ts";
 import { api } from "./helpers/api.ts";
 import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
-import { type ServerProcess, spawnServer } from "./helpers/process.ts";
-import { freePort } from "./helpers/services.ts";
-
-interface Site {
-  domain: string;
-  dataDir: string;
-  port: number;
-  publicKey: Uint8Array;
-  certPem: string;
-}
-
-async function site(domain: string): Promise<Site> {
-  const dataDir = await Deno.makeTempDir({ prefix: `commucat-fede2e-${domain}-` });
-  const seed = crypto.getRandomValues(new Uint8Array(32));
-  await Deno.writeTextFile(`${dataDir}/federation.seed`, toHex(seed) + "\n");
-  const tls = await ensureSelfSignedCertificate(dataDir, { domain });
-  return {
-    domain,
-    dataDir,
-    port: freePort(),
-    publicKey: deviceKeysFromSeed(seed).publicKey,
-    certPem: await Deno.readTextFile(tls.certPath),
-  };
-}
-
-async function start(self: Site, peer: Site): Promise<ServerProcess> {
-  await Deno.writeTextFile(`${self.dataDir}/peer-ca.pem`, peer.certPem);
-  return await spawnServer({
-    dataDir: self.dataDir,
-    port: self.port,
-    env: {
-      COMMUCAT_DOMAIN: self.domain,
-      COMMUCAT_FEDERATION_PEERS: `${peer.domain},https://localhost:${peer.port},${
-        toHex(peer.publicKey)
-      }`,
-      COMMUCAT_FEDERATION_CA_FILE: `${self.dataDir}/peer-ca.pem`,
-    },
-  });
-}
+import type { ServerProcess } from "./helpers/process.ts";
+import { federationSite, startFederated } from "./helpers/federation.ts";
 
 async function attach(
   server: ServerProcess,
@@ -170,10 +132,10 @@ async function nextOfType(client: CommuCatClient, type: FrameType) {
 }
 
 Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end to end both ways; neither server holds the text", async () => {
-  const a = await site("a.test");
-  const b = await site("b.test");
-  const serverA = await start(a, b);
-  let serverB = await start(b, a);
+  const a = await federationSite("a.test", "fede2e");
+  const b = await federationSite("b.test", "fede2e");
+  const serverA = await startFederated(a, b);
+  let serverB = await startFederated(b, a);
   const aliceDevice = newDevice("alice");
   const bobDevice = newDevice("bob");
   const clients: CommuCatClient[] = [];
@@ -296,7 +258,7 @@ Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end 
     assert.ok(outbox.length >= 1, "the message waits in a.test's outbox");
     for (const text of said) assertNoText("a.test outbox", outbox.join("\n"), text);
 
-    serverB = await start(b, a);
+    serverB = await startFederated(b, a);
     // bob's device comes back with its stored E2E state (pins and group by address).
     const bobAgain = await attach(serverB, bobDevice, bob.store);
     clients.push(bobAgain.client);

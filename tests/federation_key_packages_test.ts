@@ -9,14 +9,13 @@
  */
 import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
-import { deviceKeyFingerprint, deviceKeysFromSeed, fromUtf8, toHex } from "../src/crypto/mod.ts";
+import { deviceKeyFingerprint, fromUtf8, toHex } from "../src/crypto/mod.ts";
 import { encodeSignedEvent, formatRfc3339Nanos, signEvent } from "../src/federation/mod.ts";
 import { decodeBase64, encodeBase64, FrameType } from "../src/proto/mod.ts";
-import { ensureSelfSignedCertificate } from "../src/security/tls/mod.ts";
 import { api, assertProblem } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
-import { type ServerProcess, spawnServer } from "./helpers/process.ts";
-import { freePort } from "./helpers/services.ts";
+import type { ServerProcess } from "./helpers/process.ts";
+import { type FederationSite, federationSite, startFederated } from "./helpers/federation.ts";
 import { DatabaseSync } from "node:sqlite";
 import {
   decrypt,
@@ -28,45 +27,6 @@ import {
   suite,
   uploadEntry,
 } from "./helpers/mls.ts";
-
-interface Site {
-  domain: string;
-  dataDir: string;
-  port: number;
-  seed: Uint8Array;
-  publicKey: Uint8Array;
-  certPem: string;
-}
-
-async function site(domain: string): Promise<Site> {
-  const dataDir = await Deno.makeTempDir({ prefix: `commucat-fedkp-${domain}-` });
-  const seed = crypto.getRandomValues(new Uint8Array(32));
-  await Deno.writeTextFile(`${dataDir}/federation.seed`, toHex(seed) + "\n");
-  const tls = await ensureSelfSignedCertificate(dataDir, { domain });
-  return {
-    domain,
-    dataDir,
-    port: freePort(),
-    seed: deviceKeysFromSeed(seed).privateKey,
-    publicKey: deviceKeysFromSeed(seed).publicKey,
-    certPem: await Deno.readTextFile(tls.certPath),
-  };
-}
-
-async function start(self: Site, peer: Site): Promise<ServerProcess> {
-  await Deno.writeTextFile(`${self.dataDir}/peer-ca.pem`, peer.certPem);
-  return await spawnServer({
-    dataDir: self.dataDir,
-    port: self.port,
-    env: {
-      COMMUCAT_DOMAIN: self.domain,
-      COMMUCAT_FEDERATION_PEERS: `${peer.domain},https://localhost:${peer.port},${
-        toHex(peer.publicKey)
-      }`,
-      COMMUCAT_FEDERATION_CA_FILE: `${self.dataDir}/peer-ca.pem`,
-    },
-  });
-}
 
 async function nextOfType(client: CommuCatClient, type: FrameType) {
   const deadline = setTimeout(() => client.close(), 30_000);
@@ -84,7 +44,7 @@ async function nextOfType(client: CommuCatClient, type: FrameType) {
 /** POSTs a hand-made signed key-package request (as a.test) straight to b.test. */
 async function rawRequest(
   server: ServerProcess,
-  a: Site,
+  a: FederationSite,
   payload: Record<string, string>,
   eventId = crypto.randomUUID(),
 ) {
@@ -110,10 +70,10 @@ async function rawRequest(
 }
 
 Deno.test("federation key packages: a federated friend takes one through its server; strangers, replays and forgeries are refused", async () => {
-  const a = await site("a.test");
-  const b = await site("b.test");
-  const serverA = await start(a, b);
-  const serverB = await start(b, a);
+  const a = await federationSite("a.test", "fedkp");
+  const b = await federationSite("b.test", "fedkp");
+  const serverA = await startFederated(a, b);
+  const serverB = await startFederated(b, a);
   const alice = newDevice("alice");
   const bob = newDevice("bob");
   const carol = newDevice("carol");
@@ -283,10 +243,10 @@ function sqliteRows(dataDir: string): string[] {
 }
 
 Deno.test("federation e2e: the events a.test queues for b.test and both databases hold MLS ciphertext, never the text", async () => {
-  const a = await site("a.test");
-  const b = await site("b.test");
-  const serverA = await start(a, b);
-  let serverB = await start(b, a);
+  const a = await federationSite("a.test", "fedkp");
+  const b = await federationSite("b.test", "fedkp");
+  const serverA = await startFederated(a, b);
+  let serverB = await startFederated(b, a);
   const alice = newDevice("alice");
   const bob = newDevice("bob");
   const clients: CommuCatClient[] = [];
@@ -346,7 +306,7 @@ Deno.test("federation e2e: the events a.test queues for b.test and both database
     }
     for (const text of texts) assertNoText("a.test outbox", everything, text);
 
-    serverB = await start(b, a);
+    serverB = await startFederated(b, a);
     cb = await CommuCatClient.connect(connectOptions(serverB, bob));
     clients.push(cb);
     // Federation does not keep the order of frames (docs/PROTOCOL.md): the client

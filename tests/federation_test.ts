@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
-import { deviceKeysFromSeed, fromUtf8, toHex } from "../src/crypto/mod.ts";
+import { fromUtf8, toHex } from "../src/crypto/mod.ts";
 import {
   encodeSignedEvent,
   type FederationEvent,
@@ -15,52 +15,10 @@ import {
   signFriendRequest,
 } from "../src/federation/mod.ts";
 import { encodeFrame, FrameType } from "../src/proto/mod.ts";
-import { ensureSelfSignedCertificate } from "../src/security/tls/mod.ts";
 import { api } from "./helpers/api.ts";
 import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
-import { type ServerProcess, spawnServer } from "./helpers/process.ts";
-import { freePort } from "./helpers/services.ts";
-
-interface Site {
-  domain: string;
-  dataDir: string;
-  port: number;
-  /** The Ed25519 signing seed the server derives from `federation.seed`. */
-  seed: Uint8Array;
-  publicKey: Uint8Array;
-  certPem: string;
-}
-
-async function site(domain: string): Promise<Site> {
-  const dataDir = await Deno.makeTempDir({ prefix: `commucat-fed-${domain}-` });
-  const seed = crypto.getRandomValues(new Uint8Array(32));
-  await Deno.writeTextFile(`${dataDir}/federation.seed`, toHex(seed) + "\n");
-  const tls = await ensureSelfSignedCertificate(dataDir, { domain });
-  return {
-    domain,
-    dataDir,
-    port: freePort(),
-    seed: deviceKeysFromSeed(seed).privateKey,
-    publicKey: deviceKeysFromSeed(seed).publicKey,
-    certPem: await Deno.readTextFile(tls.certPath),
-  };
-}
-
-/** Starts `self` with `peer` as its only federation peer. */
-async function start(self: Site, peer: Site): Promise<ServerProcess> {
-  await Deno.writeTextFile(`${self.dataDir}/peer-ca.pem`, peer.certPem);
-  return await spawnServer({
-    dataDir: self.dataDir,
-    port: self.port,
-    env: {
-      COMMUCAT_DOMAIN: self.domain,
-      COMMUCAT_FEDERATION_PEERS: `${peer.domain},https://localhost:${peer.port},${
-        toHex(peer.publicKey)
-      }`,
-      COMMUCAT_FEDERATION_CA_FILE: `${self.dataDir}/peer-ca.pem`,
-    },
-  });
-}
+import type { ServerProcess } from "./helpers/process.ts";
+import { federationSite, startFederated } from "./helpers/federation.ts";
 
 /** POSTs a raw body to a federation endpoint of `server`. */
 async function post(server: ServerProcess, path: string, body: string) {
@@ -102,10 +60,10 @@ function now(): string {
 }
 
 Deno.test("federation: two domains — friend request + acceptance, live, offline, peer down, forged/replayed/tampered/unknown rejected", async () => {
-  const a = await site("a.test");
-  const b = await site("b.test");
-  const serverA = await start(a, b);
-  let serverB = await start(b, a);
+  const a = await federationSite("a.test", "fed");
+  const b = await federationSite("b.test", "fed");
+  const serverA = await startFederated(a, b);
+  let serverB = await startFederated(b, a);
   const alice: TestDevice = newDevice("alice");
   const bob: TestDevice = newDevice("bob");
   const clients: CommuCatClient[] = [];
@@ -172,7 +130,7 @@ Deno.test("federation: two domains — friend request + acceptance, live, offlin
     assert.equal(await serverB.stop(), 0);
     await ca.send(501, "sent while b was down");
     await new Promise((r) => setTimeout(r, 2000));
-    serverB = await start(b, a);
+    serverB = await startFederated(b, a);
     cb = await connect(serverB, bob);
     // At-least-once: "while you were away" may come again if bob's delivery ack
     // did not reach B before that connection was cut.

@@ -23,7 +23,7 @@
  */
 import { problem } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { CONNECT_MODES } from "../proto/mod.ts";
+import { describeTcp } from "./tls_tcp.ts";
 import { ListenError } from "./errors.ts";
 import {
   type ConnectionSink,
@@ -141,17 +141,7 @@ export class DirectListener implements Listener {
 
   /** Same offer as the guarded TCP listener: the way in is the same to a client. */
   describe(): TransportDescriptor {
-    const tls = this.#options.tls !== undefined;
-    return {
-      kind: tls ? "tls" : "h2c",
-      transport: "WebSocket",
-      resistance: "Basic",
-      latency: "Low",
-      throughput: "High",
-      port: this.addr.port,
-      configKey: this.#options.configKey,
-      modes: CONNECT_MODES,
-    };
+    return describeTcp(this.#options.tls !== undefined, this.addr.port, this.#options.configKey);
   }
 
   start(sink: ConnectionSink): void {

@@ -53,19 +53,8 @@ export class TcpListener implements Listener {
     return this.#acceptor.addr;
   }
 
-  /** TLS: plain HTTPS to a censor; plaintext (h2c): meant for a TLS proxy in front. */
   describe(): TransportDescriptor {
-    const tls = this.#options.tls !== undefined;
-    return {
-      kind: tls ? "tls" : "h2c",
-      transport: "WebSocket",
-      resistance: "Basic",
-      latency: "Low",
-      throughput: "High",
-      port: this.addr.port,
-      configKey: this.#options.configKey,
-      modes: CONNECT_MODES,
-    };
+    return describeTcp(this.#options.tls !== undefined, this.addr.port, this.#options.configKey);
   }
 
   start(sink: ConnectionSink): void {
@@ -96,4 +85,22 @@ function serveAsIs(socket: AdmittedSocket, engine: LoopbackEngine): Promise<void
   });
   served.firstRequest.then(socket.firstRequest);
   return served.finished;
+}
+
+/**
+ * What a TCP listener offers, guarded or direct (the way in is the same to a
+ * client). TLS: plain HTTPS to a censor; plaintext (h2c): meant for a TLS
+ * proxy in front.
+ */
+export function describeTcp(tls: boolean, port: number, configKey: string): TransportDescriptor {
+  return {
+    kind: tls ? "tls" : "h2c",
+    transport: "WebSocket",
+    resistance: "Basic",
+    latency: "Low",
+    throughput: "High",
+    port,
+    configKey,
+    modes: CONNECT_MODES,
+  };
 }
