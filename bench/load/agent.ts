@@ -151,6 +151,9 @@ export async function boundedAll(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, lane));
 }
 
+/** Long-lived HTTP/2 streams per shared HTTP client (well under a server's concurrent-stream cap). */
+const STREAMS_PER_CLIENT = 48;
+
 /** The state and commands of one agent. */
 export class LoadAgent {
   #httpClients = new Map<string, Deno.HttpClient>();
@@ -199,14 +202,23 @@ export class LoadAgent {
     for (const client of this.#httpClients.values()) client.close();
   }
 
-  #httpClient(pem: string): Deno.HttpClient {
-    let client = this.#httpClients.get(pem);
+  #httpClient(pem: string, streams = 0): Deno.HttpClient {
+    // Long-lived HTTP/2 streams (binary and SSE paths, long-poll) share a client's one connection,
+    // whose concurrent streams the server caps: past the cap a new session's stream waits for
+    // ever (100 three-path sessions did). So at most STREAMS_PER_CLIENT of them per client.
+    const bucket = streams > 0 ? Math.floor(this.#streams / STREAMS_PER_CLIENT) : 0;
+    this.#streams += streams;
+    const key = `${bucket}\n${pem}`;
+    let client = this.#httpClients.get(key);
     if (!client) {
       client = Deno.createHttpClient({ caCerts: [pem] });
-      this.#httpClients.set(pem, client);
+      this.#httpClients.set(key, client);
     }
     return client;
   }
+
+  /** Long-lived streams handed to HTTP clients so far. */
+  #streams = 0;
 
   #fec: RaptorqCodec | null = null;
 
@@ -232,7 +244,10 @@ export class LoadAgent {
       deviceId: device.deviceId,
       devicePrivateKey: device.privateKey,
       user: { handle: device.handle },
-      httpClient: this.#httpClient(target.certificatePem),
+      httpClient: this.#httpClient(
+        target.certificatePem,
+        [mode, ...(paths ?? [])].filter((m) => m !== "websocket").length,
+      ),
       timeoutMs: 60_000,
     });
     // Measured with every path up.
