@@ -6,7 +6,6 @@
  * servers store or queue for each other holds ciphertext, never the text.
  */
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { CommuCatClient, E2EClient, type E2EDelivery } from "../src/client/mod.ts";
 import { type E2EEvent, MemoryE2EStore } from "../src/e2e/mod.ts";
 import { fromHex, fromUtf8, publicFromSeed, toHex } from "../src/crypto/mod.ts";
@@ -16,7 +15,7 @@ import type { ClientProfile } from "../cli/client_profile.ts";
 import { api } from "./helpers/api.ts";
 import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
 import type { ServerProcess } from "./helpers/process.ts";
-import { federationSite, startFederated } from "./helpers/federation.ts";
+import { federationSite, sqliteRows, startFederated } from "./helpers/federation.ts";
 
 async function attach(
   server: ServerProcess,
@@ -83,29 +82,6 @@ function texts(events: E2EEvent[]): string[] {
   return events.flatMap((e) =>
     e.kind === "message" ? [`${e.sender}:${new TextDecoder().decode(e.data)}`] : []
   );
-}
-
-/** Every row of every table of the SQLite database in `dataDir`, as searchable text. */
-function sqliteRows(dataDir: string): string[] {
-  const db = new DatabaseSync(`${dataDir}/commucat.db`, { readOnly: true });
-  try {
-    const out: string[] = [];
-    for (
-      const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
-    ) {
-      for (const row of db.prepare(`SELECT * FROM "${String(name)}"`).all()) {
-        out.push(
-          `${String(name)}: ` +
-            Object.values(row).map((v) =>
-              v instanceof Uint8Array ? new TextDecoder("latin1").decode(v) : String(v)
-            ).join("\u0000"),
-        );
-      }
-    }
-    return out;
-  } finally {
-    db.close();
-  }
 }
 
 /** Fails when `haystack` holds `text` raw, as hex, or as base64 at any alignment. */

@@ -15,8 +15,12 @@ import { decodeBase64, encodeBase64, FrameType } from "../src/proto/mod.ts";
 import { api, assertProblem } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import type { ServerProcess } from "./helpers/process.ts";
-import { type FederationSite, federationSite, startFederated } from "./helpers/federation.ts";
-import { DatabaseSync } from "node:sqlite";
+import {
+  type FederationSite,
+  federationSite,
+  sqliteRows,
+  startFederated,
+} from "./helpers/federation.ts";
 import {
   decrypt,
   encrypt,
@@ -218,29 +222,6 @@ Deno.test("federation key packages: a federated friend takes one through its ser
     for (const s of [a, b]) await Deno.remove(s.dataDir, { recursive: true }).catch(() => {});
   }
 });
-
-/** Every row of every table of the SQLite database in `dataDir`, as searchable text. */
-function sqliteRows(dataDir: string): string[] {
-  const db = new DatabaseSync(`${dataDir}/commucat.db`, { readOnly: true });
-  try {
-    const out: string[] = [];
-    for (
-      const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
-    ) {
-      for (const row of db.prepare(`SELECT * FROM "${String(name)}"`).all()) {
-        out.push(
-          `${String(name)}: ` +
-            Object.values(row).map((v) =>
-              v instanceof Uint8Array ? new TextDecoder("latin1").decode(v) : String(v)
-            ).join("\u0000"),
-        );
-      }
-    }
-    return out;
-  } finally {
-    db.close();
-  }
-}
 
 Deno.test("federation e2e: the events a.test queues for b.test and both databases hold MLS ciphertext, never the text", async () => {
   const a = await federationSite("a.test", "fedkp");

@@ -6,6 +6,7 @@
  * @module
  */
 import { deviceKeysFromSeed, toHex } from "../../src/crypto/mod.ts";
+import { DatabaseSync } from "node:sqlite";
 import { ensureSelfSignedCertificate } from "../../src/security/tls/mod.ts";
 import { type ServerProcess, spawnServer } from "./process.ts";
 import { freePort } from "./services.ts";
@@ -55,4 +56,27 @@ export async function startFederated(
       COMMUCAT_FEDERATION_CA_FILE: `${self.dataDir}/peer-ca.pem`,
     },
   });
+}
+
+/** Every row of every table of the SQLite database in `dataDir`, as searchable text. */
+export function sqliteRows(dataDir: string): string[] {
+  const db = new DatabaseSync(`${dataDir}/commucat.db`, { readOnly: true });
+  try {
+    const out: string[] = [];
+    for (
+      const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+    ) {
+      for (const row of db.prepare(`SELECT * FROM "${String(name)}"`).all()) {
+        out.push(
+          `${String(name)}: ` +
+            Object.values(row).map((v) =>
+              v instanceof Uint8Array ? new TextDecoder("latin1").decode(v) : String(v)
+            ).join("\u0000"),
+        );
+      }
+    }
+    return out;
+  } finally {
+    db.close();
+  }
 }
