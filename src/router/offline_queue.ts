@@ -145,8 +145,13 @@ export class OfflineQueue {
     senderUser: string,
   ): Promise<string[]> {
     const previous = this.#admitting;
+    // The figures are read now, alongside those of the checks before it
+    // (QuotaGate.prepare); only the decision waits for the earlier checks.
+    const figures = quota.prepare(devices, senderUser);
+    figures.catch(() => {}); // awaited below, maybe after `previous`
     const check = (async () => {
       await previous?.catch(() => {}); // its failure went to its own caller
+      await figures;
       return await quota.overBound(devices, payload.length, senderUser);
     })();
     this.#admitting = check;

@@ -132,3 +132,69 @@ Deno.test("offline queue: a quota check that reads the store does not let a late
     await world.close();
   }
 });
+
+Deno.test("offline queue: quota figures asked for while a read is out share the next read, order kept", async () => {
+  const world = await openRouterWorld({ prefix: "commucat-quota-batch-" });
+  try {
+    const reads: { devices: string[]; sender: string }[] = [];
+    let failNext = false;
+    const store = new Proxy(world.store, {
+      get(target, key) {
+        if (key === "offlineQueueUsage") {
+          return async (...args: Parameters<typeof target.offlineQueueUsage>) => {
+            reads.push({ devices: [...args[0]], sender: args[1] });
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            if (failNext) throw new Error("store down");
+            return await target.offlineQueueUsage(...args);
+          };
+        }
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const queue = new OfflineQueue({
+      store,
+      registry: world.registry,
+      presence: world.presence,
+      bus: world.bus,
+      instanceId: "i1",
+      ttlSeconds: 60,
+      newId: (c) => `${c}:${crypto.randomUUID()}`,
+      quota: {
+        recipientFrames: 100,
+        recipientBytes: 1 << 20,
+        senderFrames: 100,
+        senderBytes: 1 << 20,
+      },
+    });
+    // Frames of one turn share one read. The first frame's read starts at
+    // once; the four sent in a later turn, while it is out, share the next.
+    const first = queue.enqueue(["dev-1", "dev-all"], msg(1), "user-1");
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    await Promise.all([
+      first,
+      ...[2, 3, 4, 5].map((n) => queue.enqueue([`dev-${n}`, "dev-all"], msg(n), `user-${n}`)),
+    ]);
+    const recipientReads = reads.filter((r) => r.devices.length > 0);
+    assert.equal(recipientReads.length, 2, "recipients: one query per round");
+    assert.deepEqual(recipientReads[0].devices, ["dev-1", "dev-all"]);
+    assert.deepEqual(recipientReads[1].devices.sort(), ["dev-2", "dev-3", "dev-4", "dev-5"]);
+    assert.equal(new Set(reads.map((r) => r.sender)).size, 5, "each sender read once");
+    const stored = (await queue.load("dev-all", { limit: 10 })).map((e) =>
+      decodeFrame(e.payload)!.frame.sequence
+    );
+    assert.deepEqual(stored, [1, 2, 3, 4, 5], "stored in call order");
+
+    // A failed read rejects the frames that needed it as unavailable; nothing is stored for them.
+    failNext = true;
+    const outcome = await queue.enqueue(["dev-new"], msg(6), "user-new").then(() => null, (e) => e);
+    assert.ok(outcome instanceof RouteError);
+    assert.equal(outcome.code, "unavailable");
+    failNext = false;
+    assert.deepEqual(await queue.load("dev-new", { limit: 10 }), []);
+    await queue.enqueue(["dev-new"], msg(7), "user-new");
+    assert.equal((await queue.load("dev-new", { limit: 10 })).length, 1);
+  } finally {
+    await world.close();
+  }
+});

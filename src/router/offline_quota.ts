@@ -3,7 +3,11 @@
  * sending user, in frames and payload bytes, from usage figures the store
  * counts (a scan of the rows), each kept a second with this instance's
  * additions since — so a sender near its bound cannot make every frame cost
- * a long count.
+ * a long count. The figures a frame needs are read before its turn in the
+ * queue's call order ({@link QuotaGate.prepare}), one read at a time: keys
+ * asked for while a read is out share the next one, so a busy instance pays
+ * one store round trip per read for every sender and recipient it has not
+ * counted within the second, not one per frame in series.
  *
  * @module
  */
@@ -23,6 +27,16 @@ export interface OfflineQueueQuota {
   senderBytes: number;
 }
 
+/** Usage figures to read together (see {@link QuotaGate.prepare}). */
+interface UsageBatch {
+  devices: Set<string>;
+  senders: Set<string>;
+  /** Starts the read (once the read before it ended). */
+  start: () => void;
+  /** Settles when the figures are remembered. */
+  read: Promise<void>;
+}
+
 /** Checks frames against an {@link OfflineQueueQuota}. */
 export class QuotaGate {
   readonly #quota: OfflineQueueQuota;
@@ -30,6 +44,12 @@ export class QuotaGate {
   readonly #now: () => number;
   /** Usage figures by `r\0<device>` / `s\0<user>`, each valid for a second. */
   readonly #usage = new Map<string, { frames: number; bytes: number; until: number }>();
+  /** Keys being read (or gathered for the next read), with the read that fills them. */
+  readonly #pending = new Map<string, Promise<void>>();
+  /** Keys gathered while a read is out: the next read. */
+  #gathering: UsageBatch | null = null;
+  /** The read out now, null when none. */
+  #reading: Promise<void> | null = null;
 
   constructor(
     quota: OfflineQueueQuota,
@@ -39,6 +59,76 @@ export class QuotaGate {
     this.#quota = quota;
     this.#store = store;
     this.#now = now;
+  }
+
+  /**
+   * Reads the usage figures of `devices` and `senderUser` that are not
+   * remembered (and not being read already); resolves once each is. A read
+   * starts at once when none is out, else the keys join the next one, which
+   * starts when the current one ends. Rejects with {@link RouteError}
+   * `unavailable` when the store cannot say.
+   */
+  prepare(devices: readonly string[], senderUser: string): Promise<void> {
+    const now = this.#now();
+    const waits = new Set<Promise<void>>();
+    const want = (key: string, add: (batch: UsageBatch) => void) => {
+      if (this.#usageOf(key, now) !== undefined) return;
+      let read = this.#pending.get(key);
+      if (read === undefined) {
+        const batch = this.#gathering ??= this.#newBatch();
+        add(batch);
+        read = batch.read;
+        this.#pending.set(key, read);
+      }
+      waits.add(read);
+    };
+    for (const d of devices) want(`r\u0000${d}`, (b) => b.devices.add(d));
+    if (senderUser !== "") want(`s\u0000${senderUser}`, (b) => b.senders.add(senderUser));
+    if (this.#reading === null) this.#gathering?.start();
+    if (waits.size === 0) return Promise.resolve();
+    return waits.size === 1 ? [...waits][0] : Promise.all(waits).then(() => {});
+  }
+
+  #newBatch(): UsageBatch {
+    let start!: () => void;
+    const started = new Promise<void>((resolve) => (start = resolve));
+    const batch: UsageBatch = {
+      devices: new Set(),
+      senders: new Set(),
+      start,
+      read: started.then(() => this.#read(batch)),
+    };
+    batch.read.catch(() => {}); // its waiters see the failure
+    return batch;
+  }
+
+  /** Reads one gathered batch; the next one starts when it ends. */
+  async #read(batch: UsageBatch): Promise<void> {
+    if (this.#gathering === batch) this.#gathering = null;
+    const now = this.#now();
+    const devices = [...batch.devices];
+    const senders = [...batch.senders];
+    const reading = Promise.all([
+      // Every recipient in one query (with the first sender), other senders alongside.
+      this.#store.offlineQueueUsage(devices, senders[0] ?? "", new Date(now)),
+      ...senders.slice(1).map((s) => this.#store.offlineQueueUsage([], s, new Date(now))),
+    ]);
+    this.#reading = reading.then(() => {}, () => {});
+    try {
+      const reads = await reading;
+      for (const d of devices) {
+        const usage = reads[0].recipients.get(d) ?? { frames: 0, bytes: 0 };
+        this.#rememberUsage(`r\u0000${d}`, usage, now);
+      }
+      senders.forEach((s, i) => this.#rememberUsage(`s\u0000${s}`, reads[i].sender, now));
+    } catch (error) {
+      throw new RouteError("unavailable", `could not check the offline queue: ${errorText(error)}`);
+    } finally {
+      for (const d of devices) this.#pending.delete(`r\u0000${d}`);
+      for (const s of senders) this.#pending.delete(`s\u0000${s}`);
+      this.#reading = null;
+      this.#gathering?.start();
+    }
   }
 
   /**
