@@ -310,6 +310,19 @@ const limits = z.strictObject({
   }),
 });
 
+const router = z.strictObject({
+  durable_copy_delay_ms: key(intRange(0, 5_000), 200, {
+    env: "COMMUCAT_DURABLE_COPY_DELAY_MS",
+    description: "New. The durable-copy window: a queued-type frame (Msg…) delivered live is " +
+      "written to the recipient's offline queue only if the recipient has not acknowledged it " +
+      "within this time; the sender's Ack waits for that acknowledgement or the write, so it " +
+      "still means durable (docs/PROTOCOL.md §4). 0 = every copy is written before the Ack. " +
+      "Default 200: above the SDK's 20 ms delivery-ack delay plus a round trip of up to ~180 ms, " +
+      "so most copies are never written; it is also the longest an Ack waits on a recipient " +
+      "that does not acknowledge.",
+  }),
+});
+
 const uploads = z.strictObject({
   dir: key(text("path"), `${DATA_DIR}/uploads`, {
     env: "COMMUCAT_UPLOADS_DIR",
@@ -677,6 +690,7 @@ export const rawConfigSchema = z.strictObject({
   federation: federation.prefault({}),
   ledger: ledger.prefault({}),
   limits: limits.prefault({}),
+  router: router.prefault({}),
   uploads: uploads.prefault({}),
   security: security.prefault({}),
   rotation: z.strictObject({ device: deviceRotation.prefault({}) }).prefault({}),

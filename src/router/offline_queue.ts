@@ -6,9 +6,11 @@
  * connection — here or on another instance — is notified of new rows.
  *
  * A frame delivered live is kept here too until the device acknowledges it
- * ({@link OfflineQueue.keep}): those copies are written in one batch per
- * event-loop turn, and the sender's Ack waits for that write, so an
- * acknowledged frame survives a crash of the server (PROTOCOL.md §4).
+ * ({@link OfflineQueue.keep}): held for the durable-copy window
+ * (kept_copies.ts) and written only if the device has not acknowledged it by
+ * then, in one batch per event-loop turn; the sender's Ack waits for the
+ * acknowledgement or the write, so an acknowledged frame survives a crash of
+ * the server (PROTOCOL.md §4).
  *
  * (Older code called it "inbox" or "relay"; the storage table keeps
  * its name `relay_queue`, the metrics their upstream `commucat_relay_*` names.)
@@ -19,6 +21,14 @@ import { encodeBase64, encodeFrame, type Frame, isQueuedFrameType } from "../pro
 import type { OfflineEnvelope, Store, StoredEnvelope } from "../storage/mod.ts";
 import { type Bus, type BusMessage, MAX_CARRIED_FRAME } from "./bus.ts";
 import { RouteError } from "./errors.ts";
+import {
+  KeptCopies,
+  type KeptCopiesLimits,
+  type KeptCopiesStats,
+  type PendingCopy,
+  SYSTEM_CLOCK,
+  type WindowClock,
+} from "./kept_copies.ts";
 import type { Presence } from "./presence.ts";
 import { type OfflineQueueQuota, QuotaGate } from "./offline_quota.ts";
 import type { PeerRegistry } from "./registry.ts";
@@ -52,6 +62,16 @@ export interface OfflineQueueOptions {
   quota?: OfflineQueueQuota;
   newId: (context: string) => string;
   now?: () => number;
+  /**
+   * The durable-copy window, ms (`router.durable_copy_delay_ms`): a live
+   * delivery's copy is written only if not acknowledged within it. 0 (the
+   * default here) = written with the batch of the turn it was kept in.
+   */
+  durableCopyDelayMs?: number;
+  /** Bounds of the copies held in the window. */
+  keptLimits?: KeptCopiesLimits;
+  /** The window's clock and timer (tests); its `now` is the queue's unless `now` is given. */
+  clock?: WindowClock;
 }
 
 /** Counters the offline queue keeps for metrics. */
@@ -64,21 +84,16 @@ export interface OfflineQueueStats {
   keepFailures: number;
 }
 
-/** A copy of a live-delivered frame waiting for its batch write. */
-interface KeptCopy {
-  envelope: OfflineEnvelope;
-  /** The connection it was delivered to; null when the device could not take it. */
-  connectionId: string | null;
-}
-
 /** The durable per-device queue of frames not yet acknowledged. */
 export class OfflineQueue {
   readonly stats: OfflineQueueStats = { enqueued: 0, kept: 0, keepFailures: 0 };
   readonly #o: OfflineQueueOptions;
   readonly #now: () => number;
   readonly #quota: QuotaGate | null;
-  /** Kept copies not written yet, by envelope id; written after this turn. */
-  #unwritten = new Map<string, KeptCopy>();
+  /** Copies of live deliveries held for the durable-copy window. */
+  readonly #window: KeptCopies;
+  /** Kept copies whose window ended, by envelope id; written after this turn. */
+  #unwritten = new Map<string, PendingCopy>();
   /** Acknowledged rows to remove, with the next batch. */
   #toRemove: { deviceId: string; envelopeId: string }[] = [];
   /** Settles when the next batch (what is in {@link #unwritten} and {@link #toRemove}) is written. */
@@ -100,8 +115,25 @@ export class OfflineQueue {
 
   constructor(options: OfflineQueueOptions) {
     this.#o = options;
-    this.#now = options.now ?? Date.now;
+    const clock = options.clock ?? SYSTEM_CLOCK;
+    this.#now = options.now ?? clock.now;
     this.#quota = options.quota ? new QuotaGate(options.quota, options.store, this.#now) : null;
+    this.#window = new KeptCopies({
+      delayMs: options.durableCopyDelayMs ?? 0,
+      ...options.keptLimits,
+      clock: options.now ? { ...clock, now: options.now } : clock,
+      write: (copies) => this.#writeKept(copies),
+    });
+  }
+
+  /** Counters of the durable-copy window. */
+  get windowStats(): Readonly<KeptCopiesStats> {
+    return this.#window.stats;
+  }
+
+  /** Copies of live deliveries held in the durable-copy window now. */
+  get heldCopies(): number {
+    return this.#window.size;
   }
 
   /**
@@ -245,52 +277,63 @@ export class OfflineQueue {
   /**
    * Keeps a durable copy of `payload` (an encoded frame) for `deviceId`, to
    * which it is being delivered live on connection `connectionId` (null: the
-   * device could not take it now). Returns the copy's envelope id; the copy
-   * is written with the other copies of this event-loop turn, and
-   * {@link written} says when. If the device does not acknowledge it on that
-   * connection, it is delivered from the queue later like any queued frame.
-   * No quota applies and the copy counts for no sender: a connection takes
-   * at most its outbound bound live (then it is closed as a slow consumer,
-   * and further frames meet the quota).
+   * device could not take it now). Returns the copy's envelope id. The copy
+   * is held for the durable-copy window and written (with the other copies
+   * of that turn) only if the device has not acknowledged it by then;
+   * {@link written} says when it is one or the other. If the device does not
+   * acknowledge it on that connection, it is delivered from the queue later
+   * like any queued frame. No quota applies and the copy counts for no
+   * sender: a connection takes at most its outbound bound live (then it is
+   * closed as a slow consumer, and further frames meet the quota).
    */
   keep(deviceId: string, payload: Uint8Array, connectionId: string | null): string {
-    const now = this.#now();
     // Cheaper than newId (a hash per frame): unique per process, and the
     // random prefix keeps processes apart.
     const envelopeId = this.#keptIdPrefix + (++this.#keptIds).toString(36);
-    this.#unwritten.set(envelopeId, {
-      envelope: {
-        envelopeId,
-        deviceId,
-        payload,
-        deliverAfter: new Date(now),
-        expiresAt: new Date(now + this.#o.ttlSeconds * 1000),
-      },
-      connectionId,
-    });
-    this.#scheduleFlush();
+    this.#window.keep({ envelopeId, deviceId, payload, keptAt: this.#now(), connectionId });
     return envelopeId;
   }
 
   /** The device could not take the kept copy `envelopeId` live: it is told once the copy is written. */
   undelivered(envelopeId: string): void {
+    if (this.#window.undelivered(envelopeId)) return;
     const copy = this.#unwritten.get(envelopeId);
     if (copy) copy.connectionId = null;
   }
 
   /**
-   * Resolves once every copy {@link keep} was given so far is written;
-   * rejects with {@link RouteError} `unavailable` when the write of a batch
-   * failed. Null when nothing is waiting (the common case of a turn without
-   * queued-type frames).
+   * Resolves once every copy {@link keep} was given since the previous call
+   * is acknowledged by its device or written (each earlier call answers for
+   * its own); rejects with {@link RouteError} `unavailable` when a write
+   * failed. Null when nothing is waiting (a turn without queued-type frames).
    */
   written(): Promise<void> | null {
-    if (this.#unwritten.size > 0) return (this.#nextBatch ??= deferred()).promise;
-    return this.#writing;
+    return this.#window.durable();
   }
 
-  /** Writes the pending batch now and resolves when every batch is written (shutdown). */
+  /**
+   * Writes at once the copies among `envelopeIds` still held in the window:
+   * their connection is closing, so their device will not acknowledge them
+   * there. Synchronous, so the write is in line before any frame queued
+   * for the device afterwards.
+   */
+  releaseKept(envelopeIds: Iterable<string>): void {
+    this.#window.releaseNow(envelopeIds);
+  }
+
+  /** Puts `copies` into the batch of this turn; settles when it is written. */
+  #writeKept(copies: PendingCopy[]): Promise<void> {
+    for (const copy of copies) this.#unwritten.set(copy.envelopeId, copy);
+    this.#scheduleFlush();
+    return (this.#nextBatch ??= deferred()).promise;
+  }
+
+  /**
+   * Writes every copy held in the window and the pending batch now, and
+   * resolves when every batch is written (shutdown).
+   */
   async flush(): Promise<void> {
+    this.#window.releaseAll();
     if (this.#flushTimer !== undefined) {
       clearTimeout(this.#flushTimer);
       this.#flush();
@@ -319,8 +362,16 @@ export class OfflineQueue {
       if (previous) await previous.catch(() => {}); // its failure was reported to its waiters
       // Empty when every copy was acknowledged before it was written.
       if (batch.length === 0 && remove.length === 0) return;
+      const ttlMs = this.#o.ttlSeconds * 1000;
+      const envelopes: OfflineEnvelope[] = batch.map((c) => ({
+        envelopeId: c.envelopeId,
+        deviceId: c.deviceId,
+        payload: c.payload,
+        deliverAfter: new Date(c.keptAt),
+        expiresAt: new Date(c.keptAt + ttlMs),
+      }));
       try {
-        await this.#o.store.writeOfflineBatch(batch.map((c) => c.envelope), remove);
+        await this.#o.store.writeOfflineBatch(envelopes, remove);
       } catch (error) {
         this.stats.keepFailures++;
         throw new RouteError(
@@ -340,9 +391,9 @@ export class OfflineQueue {
         // now an ordinary queued frame: tell the device's current holder.
         const stray = new Set<string>();
         for (const c of batch) {
-          const holder = this.#o.registry.get(c.envelope.deviceId);
+          const holder = this.#o.registry.get(c.deviceId);
           if (holder === undefined || holder.connectionId !== c.connectionId) {
-            stray.add(c.envelope.deviceId);
+            stray.add(c.deviceId);
           }
         }
         if (stray.size > 0) void this.notify([...stray]);
@@ -356,14 +407,14 @@ export class OfflineQueue {
   /**
    * Removes the rows `envelopeIds` of `deviceId`: the device acknowledged
    * them. They go with the next batch (one transaction per turn for every
-   * device); a kept copy acknowledged before its batch was written is never
-   * written at all. Rejects when that batch fails (the rows stay: the
-   * device gets them again after a reconnect — at least once).
+   * device); a kept copy acknowledged inside its window, or before its batch
+   * was written, is never written at all. Rejects when that batch fails (the
+   * rows stay: the device gets them again after a reconnect — at least once).
    */
   settle(deviceId: string, envelopeIds: string[]): Promise<void> {
     let queued = false;
     for (const envelopeId of envelopeIds) {
-      if (this.#unwritten.delete(envelopeId)) continue;
+      if (this.#window.acknowledge(envelopeId) || this.#unwritten.delete(envelopeId)) continue;
       this.#toRemove.push({ deviceId, envelopeId });
       queued = true;
     }

@@ -9,6 +9,7 @@
 import { openStore, type Store } from "../storage/mod.ts";
 import type { AccessPolicy } from "./access.ts";
 import { LocalBus } from "./bus.ts";
+import type { KeptCopiesLimits, WindowClock } from "./kept_copies.ts";
 import { OfflineQueue } from "./offline_queue.ts";
 import { MemoryPresence } from "./presence.ts";
 import { PeerRegistry } from "./registry.ts";
@@ -24,6 +25,13 @@ export interface RouterWorldOptions {
   access?: AccessPolicy;
   remote?: RemoteRelay;
   maxCachedRoutes?: number;
+  /** The offline queue's durable-copy window, ms (default 0: written each turn). */
+  durableCopyDelayMs?: number;
+  keptLimits?: KeptCopiesLimits;
+  /** The offline queue's clock (default: the system's). */
+  clock?: WindowClock;
+  /** Opens the store instead of a fresh SQLite file (e.g. PostgreSQL); closed with the world. */
+  openStore?: () => Promise<Store>;
 }
 
 /** One router and its dependencies; `close()` flushes and removes everything. */
@@ -40,10 +48,12 @@ export interface RouterWorld {
 /** Builds a {@link RouterWorld} in a fresh temporary directory. */
 export async function openRouterWorld(options: RouterWorldOptions): Promise<RouterWorld> {
   const dir = await Deno.makeTempDir({ prefix: options.prefix });
-  const store = await openStore({ backend: "sqlite", path: `${dir}/r.db` }, {
-    migrate: true,
-    createIfNew: true,
-  });
+  const store = options.openStore
+    ? await options.openStore()
+    : await openStore({ backend: "sqlite", path: `${dir}/r.db` }, {
+      migrate: true,
+      createIfNew: true,
+    });
   const instanceId = options.instanceId ?? "i1";
   const registry = new PeerRegistry();
   const presence = new MemoryPresence();
@@ -57,6 +67,9 @@ export async function openRouterWorld(options: RouterWorldOptions): Promise<Rout
     instanceId,
     ttlSeconds: 60,
     newId,
+    durableCopyDelayMs: options.durableCopyDelayMs,
+    keptLimits: options.keptLimits,
+    clock: options.clock,
   });
   const router = new Router({
     store,
@@ -85,4 +98,51 @@ export async function openRouterWorld(options: RouterWorldOptions): Promise<Rout
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/**
+ * A clock whose time moves only when told ({@link advance}), with the
+ * timers of a {@link WindowClock}.
+ */
+export class FakeClock implements WindowClock {
+  #now: number;
+  #timers = new Map<number, { at: number; callback: () => void }>();
+  #nextId = 1;
+
+  constructor(start = 1_700_000_000_000) {
+    this.#now = start;
+  }
+
+  now = (): number => this.#now;
+
+  setTimeout(callback: () => void, ms: number): number {
+    const id = this.#nextId++;
+    this.#timers.set(id, { at: this.#now + Math.max(0, ms), callback });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+
+  /** Timers waiting. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time on by `ms`, running each timer that falls due, in order, at its time. */
+  advance(ms: number): void {
+    const end = this.#now + ms;
+    for (;;) {
+      let next: [number, { at: number; callback: () => void }] | null = null;
+      for (const entry of this.#timers) {
+        if (entry[1].at <= end && (next === null || entry[1].at < next[1].at)) next = entry;
+      }
+      if (next === null) break;
+      this.#timers.delete(next[0]);
+      this.#now = Math.max(this.#now, next[1].at);
+      next[1].callback();
+    }
+    this.#now = end;
+  }
 }

@@ -153,6 +153,7 @@ export async function startServer(
     instanceId,
     ttlSeconds: settings.relayTtlSeconds,
     quota: settings.offlineQueueQuota,
+    durableCopyDelayMs: settings.durableCopyDelayMs,
     newId,
   });
   const router = new Router({

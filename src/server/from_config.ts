@@ -82,6 +82,7 @@ export function settingsFromConfig(
       senderBytes: config.limits.offlineQueueSenderBytes,
     },
     shutdownGraceMs: s.shutdownGraceMs,
+    durableCopyDelayMs: config.router.durableCopyDelayMs,
     adminToken: config.admin.token,
     rotation: rotationSettingsFromConfig(config),
     ledger: { mode: config.ledger.mode, target: config.ledger.target },

@@ -96,6 +96,8 @@ export function healthReport(p: HttpParts): Record<string, unknown> {
     relay: {
       live: p.router.stats.deliveredLive,
       enqueued: p.offlineQueue.stats.enqueued,
+      kept_written: p.offlineQueue.stats.kept,
+      kept_acknowledged_in_window: p.offlineQueue.windowStats.acknowledgedInWindow,
       bus_carried_delivered: p.router.stats.busCarriedDelivered,
       bus_queue_reads: p.router.stats.busQueueReads,
     },

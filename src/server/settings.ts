@@ -73,6 +73,8 @@ export interface ServerSettings {
   /** `limits.offline_queue_*`: bounds per recipient device and per sending user. */
   offlineQueueQuota: OfflineQueueQuota;
   shutdownGraceMs: number;
+  /** `router.durable_copy_delay_ms`: the durable-copy window of live deliveries (0 = write first). */
+  durableCopyDelayMs: number;
   /** Bearer token for `/metrics` (`admin.token`); absent → `/metrics` refuses everyone. */
   adminToken?: string;
   /** `limits.pairing_ttl`, seconds. */
@@ -173,6 +175,7 @@ export function defaultSettings(overrides: Partial<ServerSettings> = {}): Server
       senderBytes: 256 * 1024 * 1024,
     },
     shutdownGraceMs: 5_000,
+    durableCopyDelayMs: 200,
     pairingTtlSeconds: 300,
     rotation: DEFAULT_ROTATION,
     ledger: { mode: "null" },

@@ -186,14 +186,18 @@ export class Delivery {
   }
 
   /**
-   * Puts the unacknowledged frames that have no stored copy back into the
-   * offline queue, in order (the requeue starts synchronously: the store
-   * takes writes in call order). Since every queued-type frame is stored
-   * before its sender's Ack (OfflineQueue.keep), none is left here: the
-   * live-only ones are dropped by the requeue. A safety net for a peer that
-   * hands over a queued-type frame without its copy.
+   * Writes the kept copies of the unacknowledged frames still held in the
+   * durable-copy window (OfflineQueue.keep), and puts the unacknowledged
+   * frames that have no copy back into the offline queue, in order (both
+   * start synchronously: the store takes writes in call order). Since every
+   * queued-type frame delivered live has a kept copy, none is left for the
+   * requeue but the live-only ones, which it drops. A safety net for a peer
+   * that hands over a queued-type frame without its copy.
    */
   requeueUnacked(): Promise<void>[] {
+    const kept: string[] = [];
+    for (const p of this.#pending) if (p.envelopeId) kept.push(p.envelopeId);
+    if (kept.length > 0) this.#deps.router.offlineQueue.releaseKept(kept);
     const unacked = this.#pending.filter((p) => !p.envelopeId);
     this.#pending = [];
     return unacked.map((item) => requeueDurably(this.#deps, this.#target.deviceId, item.frame));

@@ -1,0 +1,301 @@
+/**
+ * The durable-copy window (`router.durable_copy_delay_ms`, PROTOCOL.md §4
+ * "Offline queue"): the copy of a frame delivered live is held in memory for
+ * the window and written to the offline queue only if its device has not
+ * acknowledged it by then. The sender's Ack waits until every copy of its
+ * frame is acknowledged or written, so it still means "durable": a crash
+ * inside the window loses no acknowledged frame (its sender was not acked
+ * and sends it again).
+ *
+ * One timer for all copies: copies are held in the order they were kept, so
+ * the ones whose window ended are at the front; a sweep writes them together
+ * and re-arms for the next one, at most once per {@link sweepTick}.
+ *
+ * @module
+ */
+
+/** A copy of a live-delivered frame on its way to the offline queue. */
+export interface PendingCopy {
+  readonly envelopeId: string;
+  readonly deviceId: string;
+  /** The encoded frame (shared by the copies of one frame). */
+  readonly payload: Uint8Array;
+  /** When it was kept (the clock's milliseconds): its row's delivery and expiry times. */
+  readonly keptAt: number;
+  /** The connection it was delivered to; null when the device could not take it. */
+  connectionId: string | null;
+}
+
+/** Time and one timer: the real ones, or a fake in tests. */
+export interface WindowClock {
+  now(): number;
+  /** Calls `callback` once after `ms`; returns a handle for {@link clearTimeout}. */
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** The wall clock and the runtime's timers. */
+export const SYSTEM_CLOCK: WindowClock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Bounds of the copies held in the window; over one, the oldest copies are written at once. */
+export interface KeptCopiesLimits {
+  /** Copies held at once (default 65 536). */
+  maxCopies?: number;
+  /** Payload bytes held at once, a frame counted once per copy (default 64 MiB). */
+  maxBytes?: number;
+}
+
+/** Dependencies of {@link KeptCopies}. */
+export interface KeptCopiesOptions extends KeptCopiesLimits {
+  /** The window, ms; 0 = every copy is written with the batch of this turn. */
+  delayMs: number;
+  /** Writes copies durably (the offline queue's batch); rejects when the write failed. */
+  write(copies: PendingCopy[]): Promise<void>;
+  clock?: WindowClock;
+}
+
+/** Counters for metrics. */
+export interface KeptCopiesStats {
+  /** Copies acknowledged by their device inside the window: never written. */
+  acknowledgedInWindow: number;
+  /** Copies whose window ended (or that were released early) and went to the write. */
+  released: number;
+}
+
+/** The copies of one frame (or of every frame kept since the last {@link KeptCopies.durable}). */
+interface CopyGroup {
+  /** Copies neither acknowledged nor written yet. */
+  remaining: number;
+  /** Set once someone waits ({@link KeptCopies.durable}). */
+  done: { resolve(): void; reject(error: unknown): void } | null;
+  promise: Promise<void> | null;
+  failed: boolean;
+  error?: unknown;
+}
+
+interface Held {
+  copy: PendingCopy;
+  group: CopyGroup;
+}
+
+const DEFAULT_MAX_COPIES = 65_536;
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * How often the sweep runs at most: a tenth of the window (at least 1 ms), so
+ * a copy is written at most that late and a window's worth of copies that
+ * nobody acknowledges costs about ten batch writes, not one per millisecond.
+ */
+export function sweepTick(delayMs: number): number {
+  return Math.max(1, Math.ceil(delayMs / 10));
+}
+
+/** The copies of live deliveries held for the window; see the module doc. */
+export class KeptCopies {
+  readonly stats: KeptCopiesStats = { acknowledgedInWindow: 0, released: 0 };
+  readonly #delayMs: number;
+  readonly #tick: number;
+  readonly #maxCopies: number;
+  readonly #maxBytes: number;
+  readonly #write: (copies: PendingCopy[]) => Promise<void>;
+  readonly #clock: WindowClock;
+  /** In the order kept, so in the order their windows end. */
+  #held = new Map<string, Held>();
+  #heldBytes = 0;
+  /** The copies kept since the last {@link durable} call. */
+  #group: CopyGroup = newGroup();
+  #timer: unknown;
+  /** When the last sweep ran (the next one waits at least {@link sweepTick} after it). */
+  #lastSweep = -Infinity;
+
+  constructor(options: KeptCopiesOptions) {
+    if (!(options.delayMs >= 0)) throw new RangeError("the durable-copy window must be ≥ 0 ms");
+    this.#delayMs = options.delayMs;
+    this.#tick = sweepTick(options.delayMs);
+    this.#maxCopies = options.maxCopies ?? DEFAULT_MAX_COPIES;
+    this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.#write = options.write;
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
+  }
+
+  /** The clock's time now (ms): when a copy kept now is kept. */
+  now(): number {
+    return this.#clock.now();
+  }
+
+  /** Copies held in the window now. */
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /**
+   * Holds `copy` for the window (written at once when the window is 0; at a
+   * bound, the oldest held copies are written at once to make room). It
+   * belongs to the group the next {@link durable} call answers for.
+   */
+  keep(copy: PendingCopy): void {
+    const group = this.#group;
+    group.remaining++;
+    const held: Held = { copy, group };
+    if (this.#delayMs === 0 || copy.connectionId === null) {
+      this.#release([held]);
+      return;
+    }
+    const bytes = copy.payload.length;
+    if (this.#held.size >= this.#maxCopies || this.#heldBytes + bytes > this.#maxBytes) {
+      // Over a bound: the oldest copies go first, so rows are written in the
+      // order their frames were delivered (a reconnecting device is given
+      // them again in that order).
+      const out: Held[] = [];
+      for (const [id, old] of this.#held) {
+        if (this.#held.size < this.#maxCopies && this.#heldBytes + bytes <= this.#maxBytes) break;
+        this.#held.delete(id);
+        this.#heldBytes -= old.copy.payload.length;
+        out.push(old);
+      }
+      if (bytes > this.#maxBytes) out.push(held);
+      if (out.length > 0) this.#release(out);
+      if (bytes > this.#maxBytes) return;
+    }
+    this.#held.set(copy.envelopeId, held);
+    this.#heldBytes += copy.payload.length;
+    this.#arm();
+  }
+
+  /**
+   * Settles once every copy kept since the previous call is acknowledged by
+   * its device or written; rejects with the write's error (the sender must
+   * get an Error, not the Ack). Null when there is nothing to wait for.
+   */
+  durable(): Promise<void> | null {
+    const group = this.#group;
+    if (group.remaining === 0 && !group.failed) return null;
+    this.#group = newGroup();
+    return waitFor(group);
+  }
+
+  /**
+   * The device acknowledged the copy `envelopeId` (or it is otherwise
+   * settled): true when it was still held, so no row exists or ever will.
+   */
+  acknowledge(envelopeId: string): boolean {
+    const held = this.#take(envelopeId);
+    if (held === undefined) return false;
+    this.stats.acknowledgedInWindow++;
+    copySettled(held.group);
+    return true;
+  }
+
+  /** The device could not take the copy `envelopeId` live: written at once (true when held). */
+  undelivered(envelopeId: string): boolean {
+    const held = this.#take(envelopeId);
+    if (held === undefined) return false;
+    held.copy.connectionId = null;
+    this.#release([held]);
+    return true;
+  }
+
+  /**
+   * Writes at once the held copies among `envelopeIds` (their connection is
+   * closing: its device will not acknowledge them). Synchronous: the write
+   * is in line before anything queued after this call.
+   */
+  releaseNow(envelopeIds: Iterable<string>): void {
+    if (this.#held.size === 0) return;
+    const out: Held[] = [];
+    for (const id of envelopeIds) {
+      const held = this.#take(id);
+      if (held !== undefined) out.push(held);
+    }
+    if (out.length > 0) this.#release(out);
+  }
+
+  /** Writes every held copy at once (shutdown, or before a frame only stored). */
+  releaseAll(): void {
+    if (this.#held.size === 0) return;
+    const out = [...this.#held.values()];
+    this.#held = new Map();
+    this.#heldBytes = 0;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#release(out);
+  }
+
+  #take(envelopeId: string): Held | undefined {
+    const held = this.#held.get(envelopeId);
+    if (held === undefined) return undefined;
+    this.#held.delete(envelopeId);
+    this.#heldBytes -= held.copy.payload.length;
+    return held;
+  }
+
+  /** Sends `out` to the write; each group settles (or fails) with it. */
+  #release(out: Held[]): void {
+    this.stats.released += out.length;
+    const written = this.#write(out.map((h) => h.copy));
+    written.then(
+      () => {
+        for (const h of out) copySettled(h.group);
+      },
+      (error: unknown) => {
+        for (const h of out) groupFailed(h.group, error);
+      },
+    );
+  }
+
+  /** Makes sure the sweep runs when the oldest held copy's window ends. */
+  #arm(): void {
+    if (this.#timer !== undefined) return;
+    const oldest = this.#held.values().next().value;
+    if (oldest === undefined) return;
+    const now = this.#clock.now();
+    const due = Math.max(oldest.copy.keptAt + this.#delayMs, this.#lastSweep + this.#tick);
+    this.#timer = this.#clock.setTimeout(this.#sweep, Math.max(0, due - now));
+  }
+
+  #sweep = (): void => {
+    this.#timer = undefined;
+    const now = this.#clock.now();
+    this.#lastSweep = now;
+    const out: Held[] = [];
+    for (const [id, held] of this.#held) {
+      if (held.copy.keptAt + this.#delayMs > now) break;
+      this.#held.delete(id);
+      this.#heldBytes -= held.copy.payload.length;
+      out.push(held);
+    }
+    if (out.length > 0) this.#release(out);
+    this.#arm();
+  };
+}
+
+function newGroup(): CopyGroup {
+  return { remaining: 0, done: null, promise: null, failed: false };
+}
+
+function waitFor(group: CopyGroup): Promise<void> {
+  group.promise ??= new Promise<void>((resolve, reject) => {
+    group.done = { resolve, reject };
+  });
+  // Handled here: whoever awaits it still sees the rejection.
+  group.promise.catch(() => {});
+  if (group.failed) group.done!.reject(group.error);
+  else if (group.remaining === 0) group.done!.resolve();
+  return group.promise;
+}
+
+function copySettled(group: CopyGroup): void {
+  if (--group.remaining === 0 && !group.failed) group.done?.resolve();
+}
+
+function groupFailed(group: CopyGroup, error: unknown): void {
+  group.remaining--;
+  if (group.failed) return;
+  group.failed = true;
+  group.error = error;
+  group.done?.reject(error);
+}
