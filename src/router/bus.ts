@@ -11,6 +11,17 @@
  * @module
  */
 
+/**
+ * New rows in a device's offline queue. With `envelopeId` and `frame` (base64
+ * of the encoded frame): the row just written, for the holder to deliver as
+ * it is; without: look at the queue.
+ */
+export interface QueueNotice {
+  deviceId: string;
+  envelopeId?: string;
+  frame?: string;
+}
+
 /** What instances tell each other. */
 export type BusMessage =
   /**
@@ -18,7 +29,14 @@ export type BusMessage =
    * With `envelopeId` and `frame` (base64 of the encoded frame): the row just
    * written, for the holder to deliver as it is.
    */
-  | { kind: "offline-queue"; deviceId: string; envelopeId?: string; frame?: string }
+  | ({ kind: "offline-queue" } & QueueNotice)
+  /**
+   * Several notices for one instance in one message (the rows of one write
+   * batch, in row order; at most 256 rows and 512 KiB of frames). Instances
+   * older than this message ignore it (their devices' rows are found at the
+   * next look at the queue).
+   */
+  | { kind: "offline-queue-rows"; rows: QueueNotice[] }
   /** A live-only frame (Typing, media…) for a device on another instance; base64 of the encoded frame. */
   | { kind: "frame"; deviceId: string; frame: string }
   | { kind: "route"; channel: number; from: string }

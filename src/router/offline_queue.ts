@@ -8,18 +8,18 @@
  * A frame delivered live is kept here too until the device acknowledges it
  * ({@link OfflineQueue.keep}): held for the durable-copy window
  * (kept_copies.ts) and written only if the device has not acknowledged it by
- * then, in one batch per event-loop turn; the sender's Ack waits for the
- * acknowledgement or the write, so an acknowledged frame survives a crash of
- * the server (PROTOCOL.md §4).
+ * then, with the queue's next group-committed write (offline_writes.ts); the
+ * sender's Ack waits for the acknowledgement or the write, so an
+ * acknowledged frame survives a crash of the server (PROTOCOL.md §4).
  *
  * (Older code called it "inbox" or "relay"; the storage table keeps
  * its name `relay_queue`, the metrics their upstream `commucat_relay_*` names.)
  *
  * @module
  */
-import { encodeBase64, encodeFrame, type Frame, isQueuedFrameType } from "../proto/mod.ts";
+import { encodeFrame, type Frame, isQueuedFrameType } from "../proto/mod.ts";
 import type { OfflineEnvelope, Store, StoredEnvelope } from "../storage/mod.ts";
-import { type Bus, type BusMessage, MAX_CARRIED_FRAME } from "./bus.ts";
+import type { Bus } from "./bus.ts";
 import { RouteError } from "./errors.ts";
 import {
   KeptCopies,
@@ -32,6 +32,8 @@ import {
 import type { Presence } from "./presence.ts";
 import { type OfflineQueueQuota, QuotaGate } from "./offline_quota.ts";
 import type { PeerRegistry } from "./registry.ts";
+import { notifyHolders } from "./offline_notices.ts";
+import { OfflineWrites, type WrittenBatch } from "./offline_writes.ts";
 
 export type { OfflineQueueQuota };
 
@@ -92,22 +94,10 @@ export class OfflineQueue {
   readonly #quota: QuotaGate | null;
   /** Copies of live deliveries held for the durable-copy window. */
   readonly #window: KeptCopies;
-  /** Kept copies whose window ended, by envelope id; written after this turn. */
-  #unwritten = new Map<string, PendingCopy>();
-  /** Acknowledged rows to remove, with the next batch. */
-  #toRemove: { deviceId: string; envelopeId: string }[] = [];
-  /** Settles when the next batch (what is in {@link #unwritten} and {@link #toRemove}) is written. */
-  #nextBatch: Deferred | null = null;
-  /** The latest batch write (batches are written one after another), null once settled. */
-  #writing: Promise<void> | null = null;
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
-  /**
-   * The enqueue write not started yet (it waits for the write before it):
-   * frames enqueued meanwhile join it, so a busy instance writes one INSERT
-   * per store round trip instead of one per frame (cross-instance routing
-   * stores every frame; one write at a time made the commit latency its bound).
-   */
-  #openEnqueue: { envelopes: OfflineEnvelope[]; write: Promise<void> } | null = null;
+  /** Every write of the queue: enqueued rows, kept copies and removals, group-committed. */
+  readonly #writes: OfflineWrites;
+  /** The notices of the latest write (sent one write after another, so in row order). */
+  #notifying: Promise<void> = Promise.resolve();
   /** The quota check of the latest enqueue (see {@link #admit}), null once settled. */
   #admitting: Promise<unknown> | null = null;
   readonly #keptIdPrefix = `kept-${crypto.randomUUID()}-`;
@@ -124,6 +114,13 @@ export class OfflineQueue {
       clock: options.now ? { ...clock, now: options.now } : clock,
       write: (copies) => this.#writeKept(copies),
     });
+    this.#writes = new OfflineWrites(
+      options.store,
+      (batch) => this.#written(batch),
+      (keptCopies) => {
+        if (keptCopies > 0) this.stats.keepFailures++;
+      },
+    );
   }
 
   /** Counters of the durable-copy window. */
@@ -213,54 +210,43 @@ export class OfflineQueue {
       expiresAt: new Date(now + this.#o.ttlSeconds * 1000),
       senderUser,
     }));
-    // Behind the copies kept earlier (flushed now): the queue's order is the order of calls.
-    if (this.#flushTimer !== undefined) {
-      clearTimeout(this.#flushTimer);
-      this.#flush();
+    // In the open write batch, behind the copies kept earlier: the queue's
+    // order is the order of calls. Resolves once written and its holders told.
+    try {
+      await this.#writes.insert(envelopes);
+    } catch (error) {
+      throw new RouteError(
+        "unavailable",
+        `could not store the frame for offline members: ${errorText(error)}`,
+      );
     }
-    await this.#enqueueWrite(envelopes);
-    this.stats.enqueued += envelopes.length;
-    this.#quota?.counted(devices, payload.length, senderUser);
-    // A device that connected while we were writing may have drained its
-    // queue already: tell it to look again (another instance gets the row itself).
-    await this.notify(devices, envelopes);
+    await this.#notifying;
   }
 
   /**
-   * Writes `envelopes` after every write started before (the store takes
-   * writes in call order): with the open enqueue batch when it is still the
-   * last write in line, else as a new one. A batch is one INSERT, so its
-   * frames are stored together or (rejecting every caller with
-   * {@link RouteError} `unavailable`) not at all.
+   * After each write: counts, then tells the holders of the enqueued rows
+   * (another instance gets the rows themselves) and of kept copies whose
+   * device could not take them, or whose connection is gone (they are now
+   * ordinary queued frames) — one notice round per write.
    */
-  #enqueueWrite(envelopes: OfflineEnvelope[]): Promise<void> {
-    const open = this.#openEnqueue;
-    if (open !== null && this.#writing === open.write) {
-      open.envelopes.push(...envelopes);
-      return open.write;
+  #written(batch: WrittenBatch): void {
+    this.stats.enqueued += batch.enqueued.length;
+    this.stats.kept += batch.kept.length;
+    for (const row of batch.enqueued) {
+      this.#quota?.counted([row.deviceId], row.payload.length, row.senderUser ?? "");
     }
-    const previous = this.#writing;
-    const batch = { envelopes: [...envelopes], write: Promise.resolve() };
-    const write = (async () => {
-      await previous?.catch(() => {}); // its failure was reported to its waiters
-      if (this.#openEnqueue === batch) this.#openEnqueue = null; // closed: written now
-      try {
-        await this.#o.store.enqueueOffline(batch.envelopes);
-      } catch (error) {
-        throw new RouteError(
-          "unavailable",
-          `could not store the frame for offline members: ${errorText(error)}`,
-        );
+    const devices = batch.enqueued.map((row) => row.deviceId);
+    for (const c of batch.kept) {
+      const holder = this.#o.registry.get(c.envelope.deviceId);
+      if (holder === undefined || holder.connectionId !== c.connectionId) {
+        devices.push(c.envelope.deviceId);
       }
-    })();
-    write.catch(() => {}); // the callers see the failure; later writes must not
-    batch.write = write;
-    this.#openEnqueue = batch;
-    this.#writing = write;
-    write.finally(() => {
-      if (this.#writing === write) this.#writing = null;
-    }).catch(() => {}); // the failure is awaited by the callers; this chain only clears the slot
-    return write;
+    }
+    if (devices.length === 0) return;
+    const rows = batch.enqueued;
+    const previous = this.#notifying;
+    // Never rejects (notify does not throw; the guard keeps it so).
+    this.#notifying = previous.then(() => this.notify(devices, rows)).catch(() => {});
   }
 
   /**
@@ -278,8 +264,8 @@ export class OfflineQueue {
    * Keeps a durable copy of `payload` (an encoded frame) for `deviceId`, to
    * which it is being delivered live on connection `connectionId` (null: the
    * device could not take it now). Returns the copy's envelope id. The copy
-   * is held for the durable-copy window and written (with the other copies
-   * of that turn) only if the device has not acknowledged it by then;
+   * is held for the durable-copy window and written (with the queue's next
+   * write) only if the device has not acknowledged it by then;
    * {@link written} says when it is one or the other. If the device does not
    * acknowledge it on that connection, it is delivered from the queue later
    * like any queued frame. No quota applies and the copy counts for no
@@ -297,7 +283,7 @@ export class OfflineQueue {
   /** The device could not take the kept copy `envelopeId` live: it is told once the copy is written. */
   undelivered(envelopeId: string): void {
     if (this.#window.undelivered(envelopeId)) return;
-    const copy = this.#unwritten.get(envelopeId);
+    const copy = this.#writes.unwritten(envelopeId);
     if (copy) copy.connectionId = null;
   }
 
@@ -321,106 +307,52 @@ export class OfflineQueue {
     this.#window.releaseNow(envelopeIds);
   }
 
-  /** Puts `copies` into the batch of this turn; settles when it is written. */
+  /** Puts `copies` (their window ended) into the next write; settles when it is written. */
   #writeKept(copies: PendingCopy[]): Promise<void> {
-    for (const copy of copies) this.#unwritten.set(copy.envelopeId, copy);
-    this.#scheduleFlush();
-    return (this.#nextBatch ??= deferred()).promise;
+    const ttlMs = this.#o.ttlSeconds * 1000;
+    for (const c of copies) {
+      this.#writes.keep({
+        envelope: {
+          envelopeId: c.envelopeId,
+          deviceId: c.deviceId,
+          payload: c.payload,
+          deliverAfter: new Date(c.keptAt),
+          expiresAt: new Date(c.keptAt + ttlMs),
+        },
+        connectionId: c.connectionId,
+      });
+    }
+    const written = this.#writes.written() ?? Promise.resolve();
+    const checked = written.catch((error: unknown) => {
+      throw new RouteError("unavailable", `could not store the frame durably: ${errorText(error)}`);
+    });
+    checked.catch(() => {}); // handled: awaiters still see the rejection
+    return checked;
   }
 
   /**
    * Writes every copy held in the window and the pending batch now, and
    * resolves when every batch is written (shutdown).
    */
-  async flush(): Promise<void> {
+  flush(): Promise<void> {
     this.#window.releaseAll();
-    if (this.#flushTimer !== undefined) {
-      clearTimeout(this.#flushTimer);
-      this.#flush();
-    }
-    // Each failure was reported to its waiters: here only completion matters.
-    while (this.#writing !== null) await this.#writing.catch(() => {});
-  }
-
-  #scheduleFlush(): void {
-    this.#flushTimer ??= setTimeout(() => this.#flush(), 0);
-  }
-
-  /** Writes the batch of this turn: the kept copies and the removals, in one transaction. */
-  #flush(): void {
-    this.#flushTimer = undefined;
-    const batch = [...this.#unwritten.values()];
-    this.#unwritten = new Map();
-    const remove = this.#toRemove;
-    this.#toRemove = [];
-    const done = this.#nextBatch;
-    this.#nextBatch = null;
-    const previous = this.#writing;
-    const write = (async () => {
-      // One write at a time, in order: a later batch (or enqueue) never lands
-      // before an earlier one, and a removal never before the write of its row.
-      if (previous) await previous.catch(() => {}); // its failure was reported to its waiters
-      // Empty when every copy was acknowledged before it was written.
-      if (batch.length === 0 && remove.length === 0) return;
-      const ttlMs = this.#o.ttlSeconds * 1000;
-      const envelopes: OfflineEnvelope[] = batch.map((c) => ({
-        envelopeId: c.envelopeId,
-        deviceId: c.deviceId,
-        payload: c.payload,
-        deliverAfter: new Date(c.keptAt),
-        expiresAt: new Date(c.keptAt + ttlMs),
-      }));
-      try {
-        await this.#o.store.writeOfflineBatch(envelopes, remove);
-      } catch (error) {
-        this.stats.keepFailures++;
-        throw new RouteError(
-          "unavailable",
-          `could not store the frame durably: ${errorText(error)}`,
-        );
-      }
-      this.stats.kept += batch.length;
-    })();
-    // Marked handled here: a failed batch nobody awaits must not be an unhandled rejection.
-    write.catch(() => {});
-    this.#writing = write;
-    write.then(
-      () => {
-        done?.resolve();
-        // A copy its device could not take, or whose connection is gone, is
-        // now an ordinary queued frame: tell the device's current holder.
-        const stray = new Set<string>();
-        for (const c of batch) {
-          const holder = this.#o.registry.get(c.deviceId);
-          if (holder === undefined || holder.connectionId !== c.connectionId) {
-            stray.add(c.deviceId);
-          }
-        }
-        if (stray.size > 0) void this.notify([...stray]);
-      },
-      (error: unknown) => done?.reject(error),
-    ).finally(() => {
-      if (this.#writing === write) this.#writing = null;
-    });
+    return this.#writes.flush();
   }
 
   /**
    * Removes the rows `envelopeIds` of `deviceId`: the device acknowledged
-   * them. They go with the next batch (one transaction per turn for every
-   * device); a kept copy acknowledged inside its window, or before its batch
-   * was written, is never written at all. Rejects when that batch fails (the
-   * rows stay: the device gets them again after a reconnect — at least once).
+   * them. They go with the next write (one transaction for every device);
+   * a kept copy acknowledged inside its window, or before its write, is
+   * never written at all. Rejects when that batch fails (the rows stay: the
+   * device gets them again after a reconnect — at least once).
    */
   settle(deviceId: string, envelopeIds: string[]): Promise<void> {
-    let queued = false;
+    let removal: Promise<void> | null = null;
     for (const envelopeId of envelopeIds) {
-      if (this.#window.acknowledge(envelopeId) || this.#unwritten.delete(envelopeId)) continue;
-      this.#toRemove.push({ deviceId, envelopeId });
-      queued = true;
+      if (this.#window.acknowledge(envelopeId) || this.#writes.forget(envelopeId)) continue;
+      removal = this.#writes.remove(deviceId, envelopeId);
     }
-    if (!queued) return Promise.resolve();
-    this.#scheduleFlush();
-    return (this.#nextBatch ??= deferred()).promise;
+    return removal ?? Promise.resolve();
   }
 
   /** Removes expired rows of every device; returns how many went. */
@@ -435,60 +367,15 @@ export class OfflineQueue {
 
   /**
    * Tells whoever holds each device's connection to look at its queue: the
-   * local peer directly, another instance through the bus. Never throws: a
-   * lost notice only delays delivery until the next look (reconnect, the
-   * periodic look while the bus is down).
+   * local peer directly, another instance through the bus, `written` (rows
+   * just written, in order) riding along (see offline_notices.ts: one
+   * presence look-up for all, one bus message per holding instance). Never
+   * throws: a lost notice only delays delivery until the next look
+   * (reconnect, the periodic look while the bus is down).
    */
-  async notify(devices: string[], written?: readonly OfflineEnvelope[]): Promise<void> {
-    const remote: Promise<void>[] = [];
-    for (let i = 0; i < devices.length; i++) {
-      const deviceId = devices[i];
-      const local = this.#o.registry.get(deviceId);
-      if (local) local.checkOfflineQueue();
-      else remote.push(this.#notifyHolder(deviceId, written?.[i]));
-    }
-    // One presence look-up per recipient, all at once (a group fan-out must
-    // not pay them one after another).
-    if (remote.length > 0) await Promise.all(remote);
+  notify(devices: string[], written?: readonly OfflineEnvelope[]): Promise<void> {
+    return notifyHolders(this.#o, devices, written);
   }
-
-  async #notifyHolder(deviceId: string, row?: OfflineEnvelope): Promise<void> {
-    // Presence or bus down: the notice is lost, the frame is not (see notify).
-    const entry = await this.#o.presence.get(deviceId).catch(() => null);
-    if (entry && entry.instance !== this.#o.instanceId) {
-      // The row rides along (small frames): the holder delivers it without reading it back.
-      const message: BusMessage = row && row.deviceId === deviceId &&
-          row.payload.length <= MAX_CARRIED_FRAME
-        ? {
-          kind: "offline-queue",
-          deviceId,
-          envelopeId: row.envelopeId,
-          frame: encodeBase64(row.payload),
-        }
-        : { kind: "offline-queue", deviceId };
-      await this.#o.bus.send(entry.instance, message).catch(() => {
-        // Same: the receiver looks again on its own when its bus recovers.
-      });
-    }
-  }
-}
-
-interface Deferred {
-  promise: Promise<void>;
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-/** A promise with its settle functions; marked handled (its awaiters see the rejection). */
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  promise.catch(() => {}); // handled: awaiters still see the rejection
-  return { promise, resolve, reject };
 }
 
 function errorText(error: unknown): string {

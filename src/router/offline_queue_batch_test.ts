@@ -9,7 +9,7 @@ import { OfflineQueue, type OfflineQueueStore } from "./offline_queue.ts";
 import { RouteError } from "./errors.ts";
 import { openRouterWorld } from "./testing.ts";
 
-/** The world's store, counting enqueue writes; `fail` makes the next ones throw. */
+/** The world's store, counting batch writes (rows inserted); `fail` makes the next ones throw. */
 function countingStore(store: OfflineQueueStore) {
   const writes: number[] = [];
   const wrapped = {
@@ -17,11 +17,14 @@ function countingStore(store: OfflineQueueStore) {
     fail: false,
     store: new Proxy(store, {
       get(target, key) {
-        if (key === "enqueueOffline") {
-          return (envelopes: OfflineEnvelope[]) => {
+        if (key === "writeOfflineBatch") {
+          return (
+            envelopes: OfflineEnvelope[],
+            remove: { deviceId: string; envelopeId: string }[],
+          ) => {
             writes.push(envelopes.length);
             if (wrapped.fail) return Promise.reject(new Error("store down"));
-            return target.enqueueOffline(envelopes);
+            return target.writeOfflineBatch(envelopes, remove);
           };
         }
         const value = Reflect.get(target, key);
@@ -194,6 +197,38 @@ Deno.test("offline queue: quota figures asked for while a read is out share the 
     assert.deepEqual(await queue.load("dev-new", { limit: 10 }), []);
     await queue.enqueue(["dev-new"], msg(7), "user-new");
     assert.equal((await queue.load("dev-new", { limit: 10 })).length, 1);
+  } finally {
+    await world.close();
+  }
+});
+
+Deno.test("offline queue: rows for a device on an instance that died stay for the next queue read", async () => {
+  const world = await openRouterWorld({ prefix: "commucat-dead-holder-" });
+  try {
+    const sent: string[] = [];
+    const bus = Object.assign(Object.create(world.bus), {
+      send: (instance: string) => {
+        sent.push(instance); // published to a channel nobody reads any more
+        return Promise.resolve();
+      },
+    });
+    await world.presence.set("dev-x", "online", "inst-dead", 60);
+    const queue = new OfflineQueue({
+      store: world.store,
+      registry: world.registry,
+      presence: world.presence,
+      bus,
+      instanceId: "i1",
+      ttlSeconds: 60,
+      newId: (c) => `${c}:${crypto.randomUUID()}`,
+    });
+    await Promise.all([1, 2].map((n) => queue.enqueue(["dev-x"], msg(n))));
+    assert.deepEqual(sent, ["inst-dead"], "one notice for the batch");
+    // The device reconnects (here or elsewhere): its drain reads both rows, in order.
+    const rows = (await queue.load("dev-x", { limit: 10 })).map((e) =>
+      decodeFrame(e.payload)!.frame.sequence
+    );
+    assert.deepEqual(rows, [1, 2]);
   } finally {
     await world.close();
   }

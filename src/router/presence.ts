@@ -22,6 +22,8 @@ export interface Presence {
   clear(deviceId: string, instance: string): Promise<void>;
   /** Current presence, or null when offline or expired. */
   get(deviceId: string): Promise<PresenceEntry | null>;
+  /** {@link get} of each of `deviceIds` (in their order), in one look-up. */
+  getMany(deviceIds: readonly string[]): Promise<(PresenceEntry | null)[]>;
   /** Backend health for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -55,6 +57,12 @@ export class MemoryPresence implements Presence {
       return Promise.resolve(null);
     }
     return Promise.resolve(entry);
+  }
+
+  async getMany(deviceIds: readonly string[]): Promise<(PresenceEntry | null)[]> {
+    const entries: (PresenceEntry | null)[] = [];
+    for (const deviceId of deviceIds) entries.push(await this.get(deviceId));
+    return entries;
   }
 
   /** Drops expired entries; returns how many went. */

@@ -12,7 +12,7 @@
  * @module
  */
 import { type Logger, silentLogger } from "../log/mod.ts";
-import type { Bus, BusMessage } from "./bus.ts";
+import type { Bus, BusMessage, QueueNotice } from "./bus.ts";
 import { RedisPresence } from "./redis_presence.ts";
 import {
   describeRedisError,
@@ -245,6 +245,23 @@ export function connectRedis(
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** Rows accepted in one `offline-queue-rows` message (senders cut at 256). */
+const MAX_PARSED_ROWS = 4096;
+
+/** One offline-queue notice; null without a device. A malformed carried frame leaves the plain notice. */
+function parseQueueNotice(m: Record<string, unknown>): QueueNotice | null {
+  const text = (v: unknown): v is string => typeof v === "string" && v.length > 0;
+  if (!text(m.deviceId)) return null;
+  // A carried frame needs both halves; a malformed one falls back to the plain notice.
+  if (
+    text(m.envelopeId) && typeof m.frame === "string" && m.frame.length % 4 === 0 &&
+    BASE64.test(m.frame)
+  ) {
+    return { deviceId: m.deviceId, envelopeId: m.envelopeId, frame: m.frame };
+  }
+  return { deviceId: m.deviceId };
+}
+
 /** Validates a received bus message; null for anything malformed. Unknown fields are dropped. */
 export function parseBusMessage(raw: string): BusMessage | null {
   let data: unknown;
@@ -258,21 +275,23 @@ export function parseBusMessage(raw: string): BusMessage | null {
   const text = (v: unknown): v is string => typeof v === "string" && v.length > 0;
   switch (m.kind) {
     case "offline-queue":
-    case "inbox": // the name older instances send
-      if (!text(m.deviceId)) return null;
-      // A carried frame needs both halves; a malformed one falls back to the plain notice.
-      if (
-        text(m.envelopeId) && typeof m.frame === "string" && m.frame.length % 4 === 0 &&
-        BASE64.test(m.frame)
-      ) {
-        return {
-          kind: "offline-queue",
-          deviceId: m.deviceId,
-          envelopeId: m.envelopeId,
-          frame: m.frame,
-        };
+    case "inbox": { // the name older instances send
+      const notice = parseQueueNotice(m);
+      return notice === null ? null : { kind: "offline-queue", ...notice };
+    }
+    case "offline-queue-rows": {
+      if (!Array.isArray(m.rows) || m.rows.length === 0 || m.rows.length > MAX_PARSED_ROWS) {
+        return null;
       }
-      return { kind: "offline-queue", deviceId: m.deviceId };
+      const rows: QueueNotice[] = [];
+      for (const row of m.rows) {
+        const notice = typeof row === "object" && row !== null
+          ? parseQueueNotice(row as Record<string, unknown>)
+          : null;
+        if (notice !== null) rows.push(notice); // a malformed row alone is skipped
+      }
+      return rows.length === 0 ? null : { kind: "offline-queue-rows", rows };
+    }
     case "frame":
       return text(m.deviceId) && typeof m.frame === "string" && m.frame.length % 4 === 0 &&
           BASE64.test(m.frame)

@@ -69,6 +69,35 @@ Deno.test("parseBusMessage: accepts each kind, drops extra fields, rejects malfo
   ) {
     assert.deepEqual(parseBusMessage(raw), { kind: "offline-queue", deviceId: "d" });
   }
+  // Several rows for one instance, in order; a malformed row alone is skipped.
+  assert.deepEqual(
+    parseBusMessage(JSON.stringify({
+      kind: "offline-queue-rows",
+      rows: [
+        { deviceId: "d", envelopeId: "e1", frame: "AAEC" },
+        { envelopeId: "no-device" },
+        { deviceId: "d2" },
+        { deviceId: "d", envelopeId: "e2", frame: "bad!" },
+      ],
+    })),
+    {
+      kind: "offline-queue-rows",
+      rows: [
+        { deviceId: "d", envelopeId: "e1", frame: "AAEC" },
+        { deviceId: "d2" },
+        { deviceId: "d" },
+      ],
+    },
+  );
+  for (
+    const raw of [
+      '{"kind":"offline-queue-rows","rows":[]}',
+      '{"kind":"offline-queue-rows","rows":"d"}',
+      '{"kind":"offline-queue-rows","rows":[{"x":1}]}',
+    ]
+  ) {
+    assert.equal(parseBusMessage(raw), null, raw);
+  }
   // Revocation: no live connection id spared, and the reason travels.
   assert.deepEqual(
     parseBusMessage('{"kind":"kick","deviceId":"d","connectionId":"","reason":"revoked"}'),

@@ -66,6 +66,19 @@ export class RedisPresence implements Presence {
     return entry;
   }
 
+  async getMany(deviceIds: readonly string[]): Promise<(PresenceEntry | null)[]> {
+    if (deviceIds.length === 0) return [];
+    const values = await this.#connection.client.mget(...deviceIds.map((d) => this.#key(d)));
+    const now = this.#now();
+    return deviceIds.map((deviceId, i) => {
+      const value = values[i];
+      const entry = value === null || value === undefined
+        ? null
+        : parsePresenceValue(deviceId, value);
+      return entry && entry.expiresAt.getTime() > now ? entry : null;
+    });
+  }
+
   async ping(): Promise<void> {
     const reply = await this.#connection.client.ping();
     if (reply !== "PONG") throw new Error(`unexpected PING reply from Redis`);

@@ -47,6 +47,31 @@ redisTest("RedisPresence: set then get returns the entry, stored upstream-style"
   }
 });
 
+redisTest("RedisPresence: getMany reads several entries in one look-up, in order", async () => {
+  const keyPrefix = uniquePrefix("presence-many");
+  const presence = new RedisPresence({ url: redisUrl!, keyPrefix });
+  const raw = new RedisConnection({ url: redisUrl! }, "test");
+  try {
+    await waitFor("presence connected", () => presence.healthy);
+    await waitFor("raw connection", () => raw.ready);
+    assert.deepEqual(await presence.getMany([]), []);
+    await presence.set("m-1", "online", "instance-a", 30);
+    await presence.set("m-3", "online", "instance-b", 30);
+    await raw.client.set(`${keyPrefix}presence:m-4`, "not json");
+    const entries = await presence.getMany(["m-1", "m-2", "m-3", "m-4"]);
+    assert.deepEqual(entries.map((e) => e?.instance ?? null), [
+      "instance-a",
+      null,
+      "instance-b",
+      null,
+    ]);
+    assert.equal(entries[2]?.deviceId, "m-3");
+  } finally {
+    await presence.close();
+    await raw.close();
+  }
+});
+
 redisTest("RedisPresence: an entry expires after its TTL", async () => {
   const presence = new RedisPresence({ url: redisUrl!, keyPrefix: uniquePrefix("presence-ttl") });
   try {

@@ -4,7 +4,7 @@
  * @module
  */
 import { decodeFrame } from "../proto/mod.ts";
-import type { BusMessage, PeerRegistry, Router } from "../router/mod.ts";
+import type { BusMessage, PeerRegistry, QueueNotice, Router } from "../router/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { decodeBase64 } from "../proto/mod.ts";
 
@@ -16,30 +16,37 @@ export function busMessageHandler(parts: {
   log: Logger;
 }): (message: BusMessage) => void {
   const { instanceId, registry, router, log } = parts;
+  /** One new row (or rows) of a device here: delivered as carried, else the queue is read. */
+  const takeNotice = (notice: QueueNotice): void => {
+    const peer = registry.get(notice.deviceId);
+    if (!peer) return;
+    if (notice.envelopeId && notice.frame && peer.takeQueued) {
+      let payload: Uint8Array | null = null;
+      try {
+        payload = decodeBase64(notice.frame);
+      } catch {
+        log.warn("malformed frame on the bus", {});
+      }
+      if (payload) {
+        // Counted: a holder that keeps reading the queue instead pays a
+        // store round trip per notice (the cross-instance budget).
+        if (peer.takeQueued(notice.envelopeId, payload)) router.stats.busCarriedDelivered++;
+        else router.stats.busQueueReads++;
+        return;
+      }
+    }
+    router.stats.busQueueReads++;
+    peer.checkOfflineQueue();
+  };
   return (message) => {
     switch (message.kind) {
-      case "offline-queue": {
-        const peer = registry.get(message.deviceId);
-        if (!peer) break;
-        if (message.envelopeId && message.frame && peer.takeQueued) {
-          let payload: Uint8Array | null = null;
-          try {
-            payload = decodeBase64(message.frame);
-          } catch {
-            log.warn("malformed frame on the bus", {});
-          }
-          if (payload) {
-            // Counted: a holder that keeps reading the queue instead pays a
-            // store round trip per notice (the cross-instance budget).
-            if (peer.takeQueued(message.envelopeId, payload)) router.stats.busCarriedDelivered++;
-            else router.stats.busQueueReads++;
-            break;
-          }
-        }
-        router.stats.busQueueReads++;
-        peer.checkOfflineQueue();
+      case "offline-queue":
+        takeNotice(message);
         break;
-      }
+      case "offline-queue-rows":
+        // In row order: a device's rows stay in queue order.
+        for (const notice of message.rows) takeNotice(notice);
+        break;
       case "reachability":
         router.forgetReachability();
         break;
