@@ -7,14 +7,16 @@
  * RSS figures of `bench load`.
  *
  *   scripts/deno run --allow-all bench/load/heap_profile.ts [--connections 1000]
- *     [--relay] [--by-retainer]
+ *     [--relay] [--direct] [--by-retainer]
  *
  * `--relay` profiles the raw TLS relay (relay_server.ts, the memory floor)
- * instead; `--by-retainer` names each object by what holds it.
+ * instead; `--direct` spawns the server with `server.accept = "direct"`;
+ * `--by-retainer` names each object by what holds it.
  *
  * @module
  */
 import { LoadAgent, type OpenResult } from "./agent.ts";
+import { acceptEnv } from "./accept_modes.ts";
 import { spawnCommuCat, spawnRelay } from "./spawn.ts";
 
 function arg(name: string, fallback: number): number {
@@ -165,7 +167,8 @@ if (import.meta.main) {
   // --relay: the same idle connections on the raw TLS relay (the floor), to subtract.
   const relayMode = Deno.args.includes("--relay");
   const port = 9339;
-  const server = await spawnCommuCat(relayMode ? {} : { inspectPort: port });
+  const env = Deno.args.includes("--direct") ? acceptEnv("direct") : undefined;
+  const server = await spawnCommuCat(relayMode ? { env } : { inspectPort: port, env });
   const relay = relayMode ? await spawnRelay(server.tls, null, port) : null;
   const agent = new LoadAgent();
   try {

@@ -31,20 +31,31 @@ export interface LoopbackEngineOptions {
 }
 
 /**
- * Smallest and largest pump buffer: small while idle (memory), large under
- * load. A pending read holds its buffer for as long as the peer is silent, so
- * the idle size is what every idle connection costs twice (once per
- * direction): 256 B instead of 2 KiB saves ~3.5 KiB per idle connection; a
- * burst grows it back by doubling on every full read.
+ * The pump's buffers. A pending read holds its buffer for as long as the peer
+ * is silent, so a read that may wait (after one that drained the socket) uses
+ * the small buffer: all an idle connection costs, once per direction. A full
+ * read means more is queued: the next reads use a large buffer, which doubles
+ * on every full read up to the largest and is dropped at the next partial
+ * read (the socket drained). Its size is remembered, halved after a read that
+ * left it mostly empty.
  */
-const MIN_CHUNK = 256;
+const SMALL_CHUNK = 256;
+const MIN_CHUNK = 1024;
 const MAX_CHUNK = 64 * 1024;
 /** Wait before restarting the loopback server after it failed (descriptors exhausted). */
 const RESTART_DELAY_MS = 100;
 
 interface Route {
   readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
-  readonly markFirst: () => void;
+  markFirst(): void;
+}
+
+/** The engine's bookkeeping a {@link Piped} connection enters and leaves. */
+interface Registry {
+  /** Open connections by the port of their loopback dial. */
+  readonly routes: Map<number, Route>;
+  readonly served: Set<Piped>;
+  readonly log: Logger;
 }
 
 const ignore = () => {};
@@ -60,27 +71,64 @@ function closeQuietly(resource: { close(): void } | null | undefined): void {
 }
 
 /**
- * Copies `from` to `to` with a buffer that doubles on a full read and, after
- * a read that left it mostly empty, shrinks to twice what that read carried:
- * the socket was drained, and the next read may be the one that waits (and
- * holds its buffer) while the connection idles.
+ * Copies one Deno connection to another, reading into the small buffer while
+ * the connection may idle and into a large one during a burst (see
+ * {@link SMALL_CHUNK}).
+ *
+ * Callbacks, not an `async` loop: every idle connection holds one pending
+ * read per direction, and a suspended `async` function (its generator,
+ * registers, context and promise) per direction was held with it. The two
+ * bound callbacks are made once and reused for every read and write.
  */
-async function pump(
-  read: (buf: Uint8Array) => Promise<number | null>,
-  write: (chunk: Uint8Array) => Promise<void>,
-): Promise<void> {
-  let size = MIN_CHUNK;
-  let buf = new Uint8Array(size);
-  for (;;) {
-    const n = await read(buf);
-    if (n === null) return;
-    await write(buf.subarray(0, n));
-    const next = n === size ? Math.min(size * 2, MAX_CHUNK) : n < size / 4 ? fitting(n) : size;
-    if (next !== size) {
-      size = next;
-      buf = new Uint8Array(size);
-    }
+class Pump {
+  readonly #from: Deno.Conn;
+  readonly #to: Deno.Conn;
+  readonly #end: () => void;
+  readonly #small = new Uint8Array(SMALL_CHUNK);
+  /** The buffer of the read in flight: {@link #small} or a large one. */
+  #buf = this.#small;
+  /** The large buffer's size for the next burst. */
+  #size = MIN_CHUNK;
+  #n = 0;
+  #off = 0;
+
+  constructor(from: Deno.Conn, to: Deno.Conn, end: () => void) {
+    this.#from = from;
+    this.#to = to;
+    this.#end = end;
   }
+
+  start(): void {
+    this.#from.read(this.#buf).then(this.#onRead, this.#end);
+  }
+
+  readonly #onRead = (n: number | null): void => {
+    if (n === null) return this.#end();
+    this.#n = n;
+    this.#off = 0;
+    this.#write();
+  };
+
+  #write(): void {
+    this.#to.write(this.#buf.subarray(this.#off, this.#n)).then(this.#onWritten, this.#end);
+  }
+
+  readonly #onWritten = (written: number): void => {
+    this.#off += written;
+    if (this.#off < this.#n) return this.#write();
+    const buf = this.#buf;
+    const n = this.#n;
+    if (n === buf.length) {
+      // More is queued: a large buffer, doubled when it was the one filled.
+      if (buf === this.#small) this.#buf = new Uint8Array(this.#size);
+      else if (buf.length < MAX_CHUNK) this.#buf = new Uint8Array(this.#size = buf.length * 2);
+    } else if (buf !== this.#small) {
+      // Drained: the next read may wait, so it holds only the small buffer.
+      if (n < buf.length / 4) this.#size = fitting(n);
+      this.#buf = this.#small;
+    }
+    this.#from.read(this.#buf).then(this.#onRead, this.#end);
+  };
 }
 
 /** The smallest power of two ≥ 2n, within the pump's bounds. */
@@ -90,10 +138,103 @@ function fitting(n: number): number {
   return size;
 }
 
-/** Writes all of `chunk` to a Deno connection (writes may be partial). */
-async function writeAll(conn: Deno.Conn, chunk: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < chunk.length) off += await conn.write(chunk.subarray(off));
+/**
+ * One accepted connection pumped to the loopback server: its state in one
+ * object (it is the route, the served entry and the abort listener), no
+ * per-connection `async` function or closures beyond {@link close}.
+ */
+class Piped implements Route, ServedConnection, EventListenerObject {
+  readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
+  readonly firstRequest: Promise<void>;
+  readonly finished: Promise<void>;
+  readonly #source: Deno.Conn | ByteStream;
+  readonly #signal: AbortSignal | undefined;
+  readonly #registry: Registry;
+  #markFirst: (() => void) | null = null;
+  #finish: (() => void) | null = null;
+  #near: Deno.TcpConn | null = null;
+  #port = -1;
+  #ended = false;
+
+  constructor(accepted: AcceptedStream, registry: Registry) {
+    this.remoteAddr = accepted.remoteAddr;
+    this.#source = accepted.stream;
+    this.#signal = accepted.signal;
+    this.#registry = registry;
+    this.firstRequest = new Promise<void>((r) => (this.#markFirst = r));
+    this.finished = new Promise<void>((r) => (this.#finish = r));
+  }
+
+  start(server: Deno.HttpServer<Deno.NetAddr> | null): void {
+    if (!server || this.#signal?.aborted) return this.close();
+    this.#signal?.addEventListener("abort", this);
+    Deno.connect({ hostname: "127.0.0.1", port: server.addr.port }).then(
+      (near) => this.#dialed(near),
+      (error) => {
+        // The loopback dial failed (descriptors exhausted): the connection is dropped.
+        if (!this.#ended) {
+          this.#registry.log.warn("connection dropped: loopback dial failed", {
+            error: String(error),
+          });
+        }
+        this.close();
+      },
+    );
+  }
+
+  #dialed(near: Deno.TcpConn): void {
+    this.#near = near;
+    if (this.#ended) return closeQuietly(near);
+    const source = this.#source;
+    try {
+      this.#port = near.localAddr.port;
+      // Both hops carry small interactive writes (one WebSocket message per
+      // frame): with Nagle's algorithm on, a write waits for the peer's
+      // delayed ACK (up to 40 ms on Linux) and the session stalls.
+      near.setNoDelay(true);
+      if (isDenoConn(source) && "setNoDelay" in source) {
+        (source as Deno.TcpConn).setNoDelay(true);
+      }
+    } catch {
+      return this.close(); // the socket is gone already
+    }
+    this.#registry.routes.set(this.#port, this);
+    // Either direction ending or failing (a reset) ends the connection: nothing to report.
+    if (isDenoConn(source)) {
+      new Pump(source, near, this.close).start();
+      new Pump(near, source, this.close).start();
+    } else {
+      source.readable.pipeTo(near.writable).then(this.close, this.close);
+      near.readable.pipeTo(source.writable).then(this.close, this.close);
+    }
+  }
+
+  /** The first HTTP request arrived (or the connection ended first). */
+  markFirst(): void {
+    const mark = this.#markFirst;
+    this.#markFirst = null;
+    mark?.();
+  }
+
+  /** The abort signal fired: end now. */
+  handleEvent(): void {
+    this.close();
+  }
+
+  /** Ends both sides (idempotent); a field so it can be handed on as it is. */
+  readonly close = (): void => {
+    if (this.#ended) return;
+    this.#ended = true;
+    closeQuietly(this.#near);
+    closeQuietly(this.#source);
+    if (this.#port >= 0) this.#registry.routes.delete(this.#port);
+    this.#registry.served.delete(this);
+    this.#signal?.removeEventListener("abort", this);
+    this.markFirst();
+    const finish = this.#finish;
+    this.#finish = null;
+    finish?.();
+  };
 }
 
 /** The engine: see the module doc. */
@@ -102,13 +243,15 @@ export class LoopbackEngine {
   readonly #options: LoopbackEngineOptions;
   /** Open connections by the port of their loopback dial. */
   readonly #routes = new Map<number, Route>();
-  readonly #served = new Set<{ close(): void }>();
+  readonly #served = new Set<Piped>();
+  readonly #registry: Registry;
   #server: Deno.HttpServer<Deno.NetAddr> | null = null;
   #closed = false;
 
   constructor(handler: RequestHandler, options: LoopbackEngineOptions) {
     this.#handler = handler;
     this.#options = options;
+    this.#registry = { routes: this.#routes, served: this.#served, log: options.log };
     this.#server = this.#startServer();
   }
 
@@ -162,69 +305,10 @@ export class LoopbackEngine {
 
   /** Serves an accepted connection until either side ends it. */
   serve(accepted: AcceptedStream): ServedConnection {
-    let markFirst!: () => void;
-    const firstRequest = new Promise<void>((r) => (markFirst = r));
-    let near: Deno.TcpConn | null = null;
-    let ended = false;
-    const source = accepted.stream;
-    const close = () => {
-      if (ended) return;
-      ended = true;
-      closeQuietly(near);
-      closeQuietly(source);
-    };
-    const entry = { close };
-    this.#served.add(entry);
-    accepted.signal?.addEventListener("abort", close, { once: true });
-    const finished = (async () => {
-      let port = -1;
-      try {
-        const server = this.#server;
-        if (!server || accepted.signal?.aborted) return;
-        near = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
-        if (ended) return;
-        port = near.localAddr.port;
-        // Both hops carry small interactive writes (one WebSocket message per
-        // frame): with Nagle's algorithm on, a write waits for the peer's
-        // delayed ACK (up to 40 ms on Linux) and the session stalls.
-        near.setNoDelay(true);
-        if (isDenoConn(source) && "setNoDelay" in source) {
-          (source as Deno.TcpConn).setNoDelay(true);
-        }
-        this.#routes.set(port, { remoteAddr: accepted.remoteAddr, markFirst });
-        const dial = near;
-        // A Deno connection is read with an adaptive buffer; a ByteStream through its streams.
-        const [up, down] = isDenoConn(source)
-          ? [
-            pump((b) => source.read(b), (c) => writeAll(dial, c)),
-            pump((b) => dial.read(b), (c) => writeAll(source, c)),
-          ]
-          : [
-            source.readable.pipeTo(dial.writable),
-            dial.readable.pipeTo(source.writable),
-          ];
-        // Either direction ending or failing (a reset) ends the connection: nothing to report.
-        // (One promise, not Promise.race over two `catch` promises: held per idle connection.)
-        await new Promise<void>((end) => {
-          up.then(end, end);
-          down.then(end, end);
-        });
-      } catch (error) {
-        // The loopback dial failed (descriptors exhausted): the connection is dropped.
-        if (!ended) {
-          this.#options.log.warn("connection dropped: loopback dial failed", {
-            error: String(error),
-          });
-        }
-      } finally {
-        close();
-        if (port >= 0) this.#routes.delete(port);
-        this.#served.delete(entry);
-        accepted.signal?.removeEventListener("abort", close);
-        markFirst();
-      }
-    })();
-    return { firstRequest, finished };
+    const piped = new Piped(accepted, this.#registry);
+    this.#served.add(piped);
+    piped.start(this.#server);
+    return piped;
   }
 
   /** Graceful end: requests in flight finish (Deno.serve's shutdown), then the rest is cut. */

@@ -33,9 +33,15 @@ export interface WebSocketLinkOptions {
   livenessSeconds: number;
 }
 
-class WebSocketLink implements Link {
+/**
+ * The link is its socket's event listener (`handleEvent`): `onmessage` and
+ * friends each cost a wrapper closure, its context and a per-socket Map of
+ * handlers in Deno, held for every idle connection.
+ */
+class WebSocketLink implements Link, EventListenerObject {
   readonly mode = "websocket" as const;
   #socket: WebSocket;
+  #handlers: WebSocketLinkHandlers;
   #closed = false;
   #aborted = false;
   #livenessMs: number;
@@ -43,30 +49,37 @@ class WebSocketLink implements Link {
 
   constructor(socket: WebSocket, handlers: WebSocketLinkHandlers, options: WebSocketLinkOptions) {
     this.#socket = socket;
+    this.#handlers = handlers;
     this.#livenessMs = options.livenessSeconds * 1000;
     socket.binaryType = "arraybuffer";
-    socket.onmessage = (event) => {
-      if (event.data instanceof ArrayBuffer) {
-        handlers.onData(new Uint8Array(event.data));
-      } else if (typeof event.data === "string") {
-        let bytes: Uint8Array;
-        try {
-          bytes = decodeBase64(event.data);
-        } catch {
-          handlers.onBadText?.();
-          return;
-        }
-        handlers.onData(bytes);
+    socket.addEventListener("message", this);
+    socket.addEventListener("close", this);
+    socket.addEventListener("error", this);
+  }
+
+  handleEvent(event: Event): void {
+    if (event.type === "message") return this.#message((event as MessageEvent).data);
+    // close or error: either ends the link.
+    clearTimeout(this.#fallback);
+    this.#fallback = undefined;
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handlers.onClose();
+  }
+
+  #message(data: unknown): void {
+    if (data instanceof ArrayBuffer) {
+      this.#handlers.onData(new Uint8Array(data));
+    } else if (typeof data === "string") {
+      let bytes: Uint8Array;
+      try {
+        bytes = decodeBase64(data);
+      } catch {
+        this.#handlers.onBadText?.();
+        return;
       }
-    };
-    const finish = () => {
-      clearTimeout(this.#fallback);
-      if (this.#closed) return;
-      this.#closed = true;
-      handlers.onClose();
-    };
-    socket.onclose = finish;
-    socket.onerror = finish;
+      this.#handlers.onData(bytes);
+    }
   }
 
   get backlogBytes(): number {
