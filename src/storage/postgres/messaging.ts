@@ -127,6 +127,16 @@ export async function enqueueOffline(db: PostgresDb, envelopes: OfflineEnvelope[
 
 /** The INSERT of {@link enqueueOffline}, on the pool or inside a transaction. */
 async function insertEnvelopes(q: PostgresClient, envelopes: OfflineEnvelope[]): Promise<void> {
+  const c = envelopeColumns(envelopes);
+  await q`INSERT INTO relay_queue
+      (envelope_id, device_id, payload, deliver_after, expires_at, sender_user)
+    SELECT * FROM unnest(${q.array(c.ids)}::text[], ${q.array(c.devices)}::text[],
+      ${q.array(c.payloads, 17)}::bytea[], ${q.array(c.deliverAfter)}::timestamptz[],
+      ${q.array(c.expiresAt)}::timestamptz[], ${q.array(c.senders)}::text[])`;
+}
+
+/** `envelopes` as the parallel arrays the INSERT over `unnest` takes. */
+function envelopeColumns(envelopes: OfflineEnvelope[]) {
   const n = envelopes.length;
   const ids = new Array<string>(n);
   const devices = new Array<string>(n);
@@ -143,11 +153,7 @@ async function insertEnvelopes(q: PostgresClient, envelopes: OfflineEnvelope[]):
     expiresAt[i] = validDate(e.expiresAt).toISOString();
     senders[i] = e.senderUser ?? "";
   }
-  await q`INSERT INTO relay_queue
-      (envelope_id, device_id, payload, deliver_after, expires_at, sender_user)
-    SELECT * FROM unnest(${q.array(ids)}::text[], ${q.array(devices)}::text[],
-      ${q.array(payloads, 17)}::bytea[], ${q.array(deliverAfter)}::timestamptz[],
-      ${q.array(expiresAt)}::timestamptz[], ${q.array(senders)}::text[])`;
+  return { ids, devices, payloads, deliverAfter, expiresAt, senders };
 }
 
 export async function writeOfflineBatch(
@@ -155,17 +161,46 @@ export async function writeOfflineBatch(
   insert: OfflineEnvelope[],
   remove: { deviceId: string; envelopeId: string }[],
 ): Promise<void> {
-  if (insert.length === 0 && remove.length === 0) return;
   if (remove.length === 0) return await enqueueOffline(db, insert);
+  // A row inserted and removed in the same batch is simply not written
+  // (the statement's DELETE would not see the INSERT's rows).
+  const inserted = new Map(insert.map((e) => [e.envelopeId, e.deviceId]));
+  const gone = new Set(
+    remove.filter((r) => inserted.get(r.envelopeId) === r.deviceId).map((r) => r.envelopeId),
+  );
+  if (gone.size > 0) {
+    insert = insert.filter((e) => !gone.has(e.envelopeId));
+    remove = remove.filter((r) => !gone.has(r.envelopeId));
+    if (remove.length === 0) return await enqueueOffline(db, insert);
+  }
   const devices = remove.map((r) => r.deviceId);
   const ids = remove.map((r) => r.envelopeId);
-  await db.write("envelope id already queued", (sql) =>
-    sql.begin(async (tx) => {
-      // A transaction is the same tagged-template client for our purpose.
-      if (insert.length > 0) await insertEnvelopes(tx as unknown as PostgresClient, insert);
-      await tx`DELETE FROM relay_queue WHERE (device_id, envelope_id) IN
-        (SELECT * FROM unnest(${tx.array(devices)}::text[], ${tx.array(ids)}::text[]))`;
-    }));
+  // One statement (atomic by itself): one round trip instead of BEGIN,
+  // INSERT, DELETE, COMMIT — on a busy instance each round trip also waits
+  // for an event-loop turn.
+  await db.write("envelope id already queued", (sql) => {
+    if (insert.length === 0) {
+      return sql`DELETE FROM relay_queue r
+        USING unnest(${sql.array(devices)}::text[], ${
+        sql.array(ids)
+      }::text[]) AS d(device_id, envelope_id)
+        WHERE r.envelope_id = d.envelope_id AND r.device_id = d.device_id`;
+    }
+    const c = envelopeColumns(insert);
+    return sql`WITH inserted AS (
+        INSERT INTO relay_queue
+          (envelope_id, device_id, payload, deliver_after, expires_at, sender_user)
+        SELECT * FROM unnest(${sql.array(c.ids)}::text[], ${sql.array(c.devices)}::text[],
+          ${sql.array(c.payloads, 17)}::bytea[], ${sql.array(c.deliverAfter)}::timestamptz[],
+          ${sql.array(c.expiresAt)}::timestamptz[], ${sql.array(c.senders)}::text[])
+        RETURNING 1
+      )
+      DELETE FROM relay_queue r
+        USING unnest(${sql.array(devices)}::text[], ${
+      sql.array(ids)
+    }::text[]) AS d(device_id, envelope_id)
+        WHERE r.envelope_id = d.envelope_id AND r.device_id = d.device_id`;
+  });
 }
 
 export async function loadOfflineQueue(
