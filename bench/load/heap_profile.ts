@@ -156,7 +156,11 @@ async function inspectorSnapshot(port: number): Promise<ReturnType<typeof heapBy
   await call("HeapProfiler.collectGarbage");
   await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
   socket.close();
-  const snapshot = JSON.parse(chunks.join("")) as Snapshot;
+  const text = chunks.join("");
+  // HEAP_SNAPSHOT_OUT=path.heapsnapshot keeps the raw snapshot (the last one taken) for DevTools.
+  const out = Deno.env.get("HEAP_SNAPSHOT_OUT");
+  if (out) await Deno.writeTextFile(out, text);
+  const snapshot = JSON.parse(text) as Snapshot;
   return Deno.args.includes("--by-retainer")
     ? heapByRetainer(snapshot)
     : heapByConstructor(snapshot);
