@@ -47,6 +47,12 @@ export interface AdmittedSocket {
   readonly remoteAddr: Deno.NetAddr;
   /** Aborted on the first-request timeout and on close(): end the connection. */
   readonly signal: AbortSignal;
+  /**
+   * Calls `end` (once) on the first-request timeout and on close(), like
+   * {@link signal} but without an AbortController and its listener per
+   * connection (held for the connection's life); at once if already aborted.
+   */
+  onAbort(end: () => void): void;
   /** Call once the first HTTP request arrived: the timeout no longer applies. */
   firstRequest(): void;
 }
@@ -71,7 +77,7 @@ export class GuardedAcceptor {
   readonly engine: LoopbackEngine;
   readonly #options: GuardedAcceptorOptions;
   readonly #listener: Deno.Listener;
-  readonly #open = new Set<AbortController>();
+  readonly #open = new Set<Admitted>();
   readonly #dropLog = new Map<string, { count: number; lastAt: number }>();
   #sink: ConnectionSink | null = null;
   #closed = false;
@@ -137,28 +143,16 @@ export class GuardedAcceptor {
       this.#dropped(name, release, {});
       return;
     }
-    const end = new AbortController();
-    this.#open.add(end);
-    // Dropped once cleared: a cleared Timeout the closures still referenced
-    // kept its callback and bookkeeping (~0.4 KiB) for the connection's life.
-    let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
+    const socket = new Admitted(conn, remoteAddr);
+    this.#open.add(socket);
+    socket.startTimer(this.#options.firstRequestTimeoutMs, () => {
       this.#dropped(name, "timeout", {});
-      end.abort();
-    }, this.#options.firstRequestTimeoutMs);
-    const stopTimer = () => {
-      clearTimeout(timer);
-      timer = undefined;
-    };
+      socket.abort();
+    });
     const done = () => {
-      stopTimer();
-      this.#open.delete(end);
+      socket.firstRequest();
+      this.#open.delete(socket);
       release();
-    };
-    const socket: AdmittedSocket = {
-      conn,
-      remoteAddr,
-      signal: end.signal,
-      firstRequest: stopTimer,
     };
     handler(socket, this.engine).then(done, (error) => {
       this.#options.log.warn("connection failed", { listener: name, error: String(error) });
@@ -203,13 +197,13 @@ export class GuardedAcceptor {
     this.#stopAccepting();
     await this.engine.shutdown();
     // Sockets the engine never saw (a tunnel still in its own handshake).
-    for (const end of this.#open) end.abort();
+    for (const socket of this.#open) socket.abort();
   }
 
   /** Ends every connection now (after the grace period). */
   close(): void {
     this.#stopAccepting();
-    for (const end of this.#open) end.abort();
+    for (const socket of this.#open) socket.abort();
     this.engine.close();
   }
 
@@ -217,6 +211,61 @@ export class GuardedAcceptor {
     if (this.#closed) return;
     this.#closed = true;
     closeQuietly(this.#listener);
+  }
+}
+
+/**
+ * An admitted socket's state. The AbortController behind {@link signal} is
+ * made only for a listener that asks for it (a tunnel); the TLS listener
+ * registers its one callback with {@link onAbort}.
+ */
+class Admitted implements AdmittedSocket {
+  readonly conn: Deno.Conn;
+  readonly remoteAddr: Deno.NetAddr;
+  #controller: AbortController | null = null;
+  #onAbort: (() => void) | null = null;
+  #aborted = false;
+  // Dropped once cleared: a cleared Timeout still referenced kept its
+  // callback and bookkeeping (~0.4 KiB) for the connection's life.
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(conn: Deno.Conn, remoteAddr: Deno.NetAddr) {
+    this.conn = conn;
+    this.remoteAddr = remoteAddr;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  onAbort(end: () => void): void {
+    if (this.#aborted) return end();
+    this.#onAbort = end;
+  }
+
+  startTimer(ms: number, onTimeout: () => void): void {
+    this.#timer = setTimeout(onTimeout, ms);
+  }
+
+  /** Stops the first-request timer (a field: listeners pass it on unbound). */
+  readonly firstRequest = (): void => {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  };
+
+  /** Ends the connection: the signal aborts and the callback runs (once). */
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.firstRequest();
+    this.#controller?.abort();
+    const end = this.#onAbort;
+    this.#onAbort = null;
+    end?.();
   }
 }
 

@@ -45,6 +45,8 @@ export interface ServedConnection {
   readonly firstRequest: Promise<void>;
   /** Resolves when the connection has ended; never rejects. */
   readonly finished: Promise<void>;
+  /** Ends the connection now (idempotent). */
+  readonly close: () => void;
 }
 
 /** Where listeners hand what they accept. */

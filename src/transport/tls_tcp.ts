@@ -78,11 +78,8 @@ export class TcpListener implements Listener {
  * connection's life only to pass `finished` on.
  */
 function serveAsIs(socket: AdmittedSocket, engine: LoopbackEngine): Promise<void> {
-  const served = engine.serve({
-    stream: socket.conn,
-    remoteAddr: socket.remoteAddr,
-    signal: socket.signal,
-  });
+  const served = engine.serve({ stream: socket.conn, remoteAddr: socket.remoteAddr });
+  socket.onAbort(served.close);
   served.firstRequest.then(socket.firstRequest);
   return served.finished;
 }
