@@ -12,8 +12,12 @@ import { fromHex, generateDeviceKeys, sessionPattern } from "../../src/crypto/mo
 import { FrameType } from "../../src/proto/mod.ts";
 import { type RaptorqCodec, raptorqCodec } from "../../src/multipath/mod.ts";
 import type { ConnectMode } from "../../src/transport/mod.ts";
+import { RELAY_ACK_LENGTH } from "./relay_server.ts";
 import { type HistogramJson, LatencyHistogram } from "./stats.ts";
 import { type LoadConn, type PhaseResult, type PhaseSpec, TrafficEngine } from "./traffic.ts";
+
+/** A raw receiver's delivery ack to the relay with acks (any bytes of that length). */
+const DELIVERY_ACK = new Uint8Array(RELAY_ACK_LENGTH);
 
 /** The server under load, as JSON. */
 export interface TargetJson {
@@ -47,7 +51,15 @@ export type AgentCommand =
      */
     targets?: TargetJson[];
   }
-  | { cmd: "openRawGroups"; url: string; caCerts?: string[]; groups: number; groupSize: number }
+  | {
+    cmd: "openRawGroups";
+    url: string;
+    caCerts?: string[];
+    groups: number;
+    groupSize: number;
+    /** Relay with acks (relay_server.ts `?acks=1`): ack each delivery, ignore the relay's acks. */
+    acks?: boolean;
+  }
   | { cmd: "phase"; spec: PhaseSpec }
   | {
     cmd: "handshakeStorm";
@@ -403,7 +415,7 @@ export class LoadAgent {
     for (let g = 0; g < c.groups; g++) {
       const group: LoadConn[] = [];
       for (let m = 0; m < c.groupSize; m++) {
-        const url = `${c.url}/?group=${runId}-${g}`;
+        const url = `${c.url}/?group=${runId}-${g}${c.acks ? "&acks=1" : ""}`;
         const socket = httpClient
           ? new WebSocket(url, { client: httpClient } as unknown as string[])
           : new WebSocket(url);
@@ -413,7 +425,14 @@ export class LoadAgent {
           send: (payload) => socket.send(payload),
           close: () => socket.close(),
         };
-        socket.onmessage = (event) => conn.onMessage?.(new Uint8Array(event.data as ArrayBuffer));
+        socket.onmessage = c.acks
+          ? (event) => {
+            const data = event.data as ArrayBuffer;
+            if (data.byteLength === RELAY_ACK_LENGTH) return; // the relay's Ack of our send
+            socket.send(DELIVERY_ACK);
+            conn.onMessage?.(new Uint8Array(data));
+          }
+          : (event) => conn.onMessage?.(new Uint8Array(event.data as ArrayBuffer));
         await new Promise<void>((resolve, reject) => {
           socket.onopen = () => resolve();
           socket.onerror = () => reject(new Error(`relay connect failed: ${url}`));

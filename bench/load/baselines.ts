@@ -52,11 +52,27 @@ export async function rawRelay(
   }
 }
 
-/** The raw TLS relay (the server's certificate): 1:1 pairs at max. */
+/**
+ * The raw TLS relay (the server's certificate): 1:1 pairs at max, then the
+ * same relay with acks — each message also answered to its sender and acked
+ * by its receiver, so it carries the WebSocket messages of CommuCat's 1:1
+ * path (send, Ack, delivery, delivery ack) with none of its crypto, framing
+ * or storage: the native floor of that path.
+ */
 export async function tlsRelay(
   ctx: RunContext,
   server: TlsBaseline,
-): Promise<{ max: TrafficSummary }> {
+): Promise<{ max: TrafficSummary; acked: TrafficSummary }> {
+  const max = await tlsRelayPairs(ctx, server, false);
+  const acked = await tlsRelayPairs(ctx, server, true);
+  return { max, acked };
+}
+
+async function tlsRelayPairs(
+  ctx: RunContext,
+  server: TlsBaseline,
+  acks: boolean,
+): Promise<TrafficSummary> {
   const o = ctx.o;
   const relay = await spawnRelay(server.tls, serverCpus(ctx));
   try {
@@ -67,8 +83,10 @@ export async function tlsRelay(
         caCerts: [server.certificatePem],
         groups: share,
         groupSize: 2,
+        acks,
       });
-    return { max: await measureTraffic(ctx, "raw TLS relay, max", relay.pid, null, o.pairs * 2) };
+    const label = acks ? "raw TLS relay with acks, max" : "raw TLS relay, max";
+    return await measureTraffic(ctx, label, relay.pid, null, o.pairs * 2);
   } finally {
     await ctx.closeGroups();
     await relay.stop();

@@ -2,14 +2,23 @@
  * The raw baseline: a `Deno.serve` WebSocket relay with no crypto and no
  * framing. A socket joins the group named by `?group=`; every binary message
  * goes unchanged to the group's other sockets (with `?echo=1`, back to its
- * sender instead: the connect-floor storm, connect_floor.ts). Prints `relay listening on
- * <port>` once ready.
+ * sender instead: the connect-floor storm, connect_floor.ts). With `?acks=1` it
+ * also does what CommuCat's 1:1 path does on the wire besides forwarding:
+ * every forwarded message is answered with a {@link RELAY_ACK_LENGTH}-byte ack
+ * to its sender (the server's Ack), and messages of exactly that length are
+ * the receivers' delivery acks, taken and dropped — the same WebSocket
+ * messages per delivery, with no crypto, framing or storage. Prints `relay
+ * listening on <port>` once ready.
  *
  * Run: `deno run --allow-net bench/load/relay_server.ts [cert.pem key.pem]`
  * (with a certificate it serves TLS, to price TLS separately from CommuCat).
  *
  * @module
  */
+
+/** Length of the relay's acks and of the receivers' delivery acks (`?acks=1`); data is longer. */
+export const RELAY_ACK_LENGTH = 24;
+const ACK = new Uint8Array(RELAY_ACK_LENGTH);
 
 const groups = new Map<string, Set<WebSocket>>();
 
@@ -20,6 +29,7 @@ function handler(request: Request): Response {
   const params = new URL(request.url).searchParams;
   const name = params.get("group") ?? "";
   const echo = params.get("echo") === "1";
+  const acks = params.get("acks") === "1";
   const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 0 });
   socket.binaryType = "arraybuffer";
   socket.onopen = () => {
@@ -29,11 +39,13 @@ function handler(request: Request): Response {
   };
   socket.onmessage = (event) => {
     if (echo) return socket.send(event.data);
+    if (acks && (event.data as ArrayBuffer).byteLength === RELAY_ACK_LENGTH) return;
     const group = groups.get(name);
     if (!group) return;
     for (const peer of group) {
       if (peer !== socket && peer.readyState === WebSocket.OPEN) peer.send(event.data);
     }
+    if (acks) socket.send(ACK);
   };
   socket.onclose = () => {
     const group = groups.get(name);

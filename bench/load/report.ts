@@ -109,7 +109,11 @@ export function renderMarkdown(report: LoadReport): string {
     traffic.push(trafficRow("raw relay, pairs, max", report.relay.max));
     if (report.relay.half) traffic.push(trafficRow("raw relay, pairs, 50%", report.relay.half));
   }
-  if (report.relayTls) traffic.push(trafficRow("raw TLS relay, pairs, max", report.relayTls.max));
+  if (report.relayTls) {
+    traffic.push(trafficRow("raw TLS relay, pairs, max", report.relayTls.max));
+    const acked = report.relayTls.acked;
+    if (acked) traffic.push(trafficRow("raw TLS relay with acks, pairs, max", acked));
+  }
   if (report.pairs) {
     traffic.push(trafficRow("CommuCat pairs, max", report.pairs.max));
     if (report.pairs.half) traffic.push(trafficRow("CommuCat pairs, 50%", report.pairs.half));

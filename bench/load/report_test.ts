@@ -132,6 +132,23 @@ Deno.test("targets: each budget is met or not against the same run's baselines",
   assert.equal(byId["p99-at-half"].value, 12);
 });
 
+Deno.test("targets: 1:1 per server CPU-second is also put against the TLS relay with acks", () => {
+  const report = sampleReport();
+  // 0.05 CPU-s per 1,000 = 20,000 msg per CPU-second; pairs 0.02 = 50,000: 250%.
+  report.relayTls = { max: traffic(50_000, 6, 0.01), acked: traffic(25_000, 9, 0.05) };
+  const byId = Object.fromEntries(evaluateTargets(report).map((r) => [r.id, r]));
+  assert.match(
+    byId["pairs-vs-relay"].note!,
+    /250% of the TLS relay with acks \(50,000 vs 20,000\)/,
+  );
+  const markdown = renderMarkdown({ ...report, targets: evaluateTargets(report) });
+  assert.match(markdown, /raw TLS relay with acks, pairs, max/);
+  // Without the acked run there is no such note.
+  report.relayTls = { max: traffic(50_000, 6, 0.01) };
+  const plain = Object.fromEntries(evaluateTargets(report).map((r) => [r.id, r]));
+  assert.equal(plain["pairs-vs-relay"].note, undefined);
+});
+
 Deno.test("targets: thresholds are inclusive", () => {
   const report = sampleReport();
   report.pairs = {

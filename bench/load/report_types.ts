@@ -166,7 +166,8 @@ export interface LoadReport {
   clientSide: string;
   primitives: PrimitiveCosts | null;
   relay: { max: TrafficSummary; half: TrafficSummary | null } | null;
-  relayTls: { max: TrafficSummary } | null;
+  /** `--tls-baseline`: the relay over TLS, and over TLS with CommuCat's acks (`acked`). */
+  relayTls: { max: TrafficSummary; acked?: TrafficSummary } | null;
   pairs: { max: TrafficSummary; half: TrafficSummary | null } | null;
   fanout: { max: TrafficSummary } | null;
   /** The pairs over three paths each (scenario `multipath`). */

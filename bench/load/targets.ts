@@ -104,6 +104,15 @@ export function evaluateTargets(report: Omit<LoadReport, "targets">): TargetResu
   if (clientBound && share !== null) {
     pairsVsRelay.note = "client saturated: one full core each, from CPU time";
   }
+  // The native floor of the 1:1 path: the TLS relay carrying the same acks.
+  const acked = report.relayTls?.acked?.deliveredPerServerCpuSecond ?? null;
+  const perCpuShare = ratio(pairs?.deliveredPerServerCpuSecond, acked);
+  if (perCpuShare !== null) {
+    const floor = `per server CPU-second ${pct(perCpuShare)} of the TLS relay with acks (${
+      fmt(pairs!.deliveredPerServerCpuSecond!)
+    } vs ${fmt(acked!)})`;
+    pairsVsRelay.note = pairsVsRelay.note ? `${pairsVsRelay.note}; ${floor}` : floor;
+  }
   results.push(pairsVsRelay);
 
   const perCpu = pairs?.deliveredPerServerCpuSecond ?? null;
