@@ -29,10 +29,23 @@ export interface ByteStream {
   close(): void;
 }
 
+/**
+ * A duplex byte connection read and written like a `Deno.Conn` (which is
+ * one): the engine copies it with one reused buffer per direction, where a
+ * {@link ByteStream} costs a new chunk per read. `write` is awaited before the
+ * next call and may return fewer bytes than given (the rest is written again).
+ */
+export interface ByteConn {
+  read(buf: Uint8Array): Promise<number | null>;
+  write(chunk: Uint8Array): Promise<number>;
+  /** Ends both directions at once (idempotent). */
+  close(): void;
+}
+
 /** A connection a listener accepted, with whom it is from. */
 export interface AcceptedStream {
-  /** The bytes (HTTP, or TLS carrying HTTP): a Deno connection or a {@link ByteStream}. */
-  readonly stream: Deno.Conn | ByteStream;
+  /** The bytes (HTTP, or TLS carrying HTTP): a Deno connection, a {@link ByteConn} or a {@link ByteStream}. */
+  readonly stream: Deno.Conn | ByteConn | ByteStream;
   /** The client as the listener knows it (after any tunnel or proxy protocol). */
   readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
   /** Aborted when the connection must end now (first-request timeout, shutdown). */

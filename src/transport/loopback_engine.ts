@@ -21,7 +21,13 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import type { AcceptedStream, ByteStream, RequestHandler, ServedConnection } from "./listener.ts";
+import type {
+  AcceptedStream,
+  ByteConn,
+  ByteStream,
+  RequestHandler,
+  ServedConnection,
+} from "./listener.ts";
 
 /** Options of {@link LoopbackEngine}. */
 export interface LoopbackEngineOptions {
@@ -60,7 +66,7 @@ interface Registry {
 
 const ignore = () => {};
 
-function isDenoConn(stream: Deno.Conn | ByteStream): stream is Deno.Conn {
+function isByteConn(stream: Deno.Conn | ByteConn | ByteStream): stream is Deno.Conn | ByteConn {
   return "read" in stream;
 }
 
@@ -71,7 +77,7 @@ function closeQuietly(resource: { close(): void } | null | undefined): void {
 }
 
 /**
- * Copies one Deno connection to another, reading into the small buffer while
+ * Copies one connection (a Deno connection or a {@link ByteConn}) to another, reading into the small buffer while
  * the connection may idle and into a large one during a burst (see
  * {@link SMALL_CHUNK}).
  *
@@ -81,8 +87,8 @@ function closeQuietly(resource: { close(): void } | null | undefined): void {
  * bound callbacks are made once and reused for every read and write.
  */
 class Pump {
-  readonly #from: Deno.Conn;
-  readonly #to: Deno.Conn;
+  readonly #from: ByteConn;
+  readonly #to: ByteConn;
   readonly #end: () => void;
   readonly #small = new Uint8Array(SMALL_CHUNK);
   /** The buffer of the read in flight: {@link #small} or a large one. */
@@ -92,7 +98,7 @@ class Pump {
   #n = 0;
   #off = 0;
 
-  constructor(from: Deno.Conn, to: Deno.Conn, end: () => void) {
+  constructor(from: ByteConn, to: ByteConn, end: () => void) {
     this.#from = from;
     this.#to = to;
     this.#end = end;
@@ -147,7 +153,7 @@ class Piped implements Route, ServedConnection, EventListenerObject {
   readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
   readonly firstRequest: Promise<void>;
   readonly finished: Promise<void>;
-  readonly #source: Deno.Conn | ByteStream;
+  readonly #source: Deno.Conn | ByteConn | ByteStream;
   readonly #signal: AbortSignal | undefined;
   readonly #registry: Registry;
   #markFirst: (() => void) | null = null;
@@ -192,7 +198,7 @@ class Piped implements Route, ServedConnection, EventListenerObject {
       // frame): with Nagle's algorithm on, a write waits for the peer's
       // delayed ACK (up to 40 ms on Linux) and the session stalls.
       near.setNoDelay(true);
-      if (isDenoConn(source) && "setNoDelay" in source) {
+      if (isByteConn(source) && "setNoDelay" in source) {
         (source as Deno.TcpConn).setNoDelay(true);
       }
     } catch {
@@ -200,7 +206,7 @@ class Piped implements Route, ServedConnection, EventListenerObject {
     }
     this.#registry.routes.set(this.#port, this);
     // Either direction ending or failing (a reset) ends the connection: nothing to report.
-    if (isDenoConn(source)) {
+    if (isByteConn(source)) {
       new Pump(source, near, this.close).start();
       new Pump(near, source, this.close).start();
     } else {

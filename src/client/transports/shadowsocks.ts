@@ -72,6 +72,16 @@ function joined(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** `parts` copied one after another into `out` (large enough): a view of it. */
+function joinedInto(out: Uint8Array, parts: Uint8Array[]): Uint8Array {
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out.subarray(0, off);
+}
+
 function closeQuietly(conn: Deno.Conn): void {
   try {
     conn.close();
@@ -172,11 +182,12 @@ export class ShadowsocksBridge {
       if (n === null) return;
       first = buf.subarray(0, n);
     }
-    await writeAll(upstream, joined([sealer.salt, ...sealer.seal(joined([address, first]))]));
+    // sealWire puts the salt before the first chunk; its buffer is reused, so each write is awaited.
+    await writeAll(upstream, sealer.sealWire(joined([address, first])));
     for (;;) {
       const n = await local.read(buf).catch(() => null);
       if (n === null) return;
-      await writeAll(upstream, joined(sealer.seal(buf.subarray(0, n))));
+      await writeAll(upstream, sealer.sealWire(buf.subarray(0, n)));
     }
   }
 
@@ -184,6 +195,9 @@ export class ShadowsocksBridge {
   async #open(upstream: Deno.Conn, local: Deno.Conn) {
     const opener = new ChunkOpener(this.#key);
     const buf = new Uint8Array(READ_BUFFER);
+    // One push opens fewer plaintext bytes than it was fed plus the unit it
+    // had buffered (< 16.4 KiB): they fit.
+    const out = new Uint8Array(2 * READ_BUFFER);
     for (;;) {
       const n = await upstream.read(buf).catch((error) => {
         this.#lastFailure = error;
@@ -200,7 +214,8 @@ export class ShadowsocksBridge {
         );
         return;
       }
-      if (payloads.length > 0) await writeAll(local, joined(payloads));
+      if (payloads.length === 1) await writeAll(local, payloads[0]);
+      else if (payloads.length > 1) await writeAll(local, joinedInto(out, payloads));
     }
   }
 

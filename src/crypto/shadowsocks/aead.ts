@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import {
   type CipherGCM,
   createCipheriv,
@@ -71,16 +70,22 @@ export function subkey(key: ShadowsocksKey, salt: Uint8Array): Uint8Array {
   return new Uint8Array(hkdfSync("sha1", key.key, salt, "ss-subkey", KEY_LENGTH));
 }
 
-/** A 12-byte nonce counter, incremented little-endian after each seal/open. */
+/**
+ * A 12-byte nonce counter: `bytes` is the current nonce (the cipher copies it
+ * when it is created), `advance` counts on, little-endian, after each seal/open.
+ */
 class Nonce {
   readonly bytes = new Uint8Array(NONCE_LENGTH);
-  next(): Uint8Array {
-    const current = this.bytes.slice();
+  advance(): void {
     for (let i = 0; i < NONCE_LENGTH; i++) {
       if (++this.bytes[i] !== 0) break;
     }
-    return current;
   }
+}
+
+/** Size of a sealed chunk carrying `n` payload bytes. */
+function sealedSize(n: number): number {
+  return 2 + TAG_LENGTH + n + TAG_LENGTH;
 }
 
 /** Seals a direction's chunks. */
@@ -97,20 +102,71 @@ export class ChunkSealer {
     this.#subkey = subkey(key, salt);
   }
 
-  #seal(plain: Uint8Array): Uint8Array {
-    // Both ciphers default to a 16-byte tag (TAG_LENGTH).
-    // The AEAD interface of both ciphers is GCM's (getAuthTag/setAuthTag).
-    const c = createCipheriv(this.#cipher, this.#subkey, this.#nonce.next()) as CipherGCM;
-    return new Uint8Array(Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]));
+  /** The wire buffer {@link sealWire} reuses (grown on demand). */
+  #wire = new Uint8Array(0);
+  #saltSent = false;
+  readonly #length = new Uint8Array(2);
+
+  /** Seals `plain` into `out` at `off`; returns the offset after its tag. */
+  #sealAt(plain: Uint8Array, out: Uint8Array, off: number): number {
+    // Both ciphers default to a 16-byte tag (TAG_LENGTH); their AEAD
+    // interface is GCM's (getAuthTag). The output is copied straight into
+    // the wire buffer: no concatenation, no second copy.
+    const c = createCipheriv(this.#cipher, this.#subkey, this.#nonce.bytes) as CipherGCM;
+    this.#nonce.advance();
+    const body = c.update(plain);
+    out.set(body, off);
+    off += body.length;
+    const rest = c.final();
+    if (rest.length > 0) out.set(rest, off), off += rest.length;
+    out.set(c.getAuthTag(), off);
+    return off + TAG_LENGTH;
   }
 
-  /** Seals `data` as one or more chunks (each ≤ {@link MAX_PAYLOAD} bytes of payload). */
+  /**
+   * Seals `data` as the next bytes of the direction: the salt before the
+   * first chunk, then one chunk per {@link MAX_PAYLOAD} bytes, all in one
+   * buffer so the caller makes one write. The result is a view of a buffer
+   * this sealer reuses: write it before the next call.
+   */
+  sealWire(data: Uint8Array): Uint8Array {
+    const chunks = Math.ceil(data.length / MAX_PAYLOAD);
+    const salt = this.#saltSent ? 0 : this.salt.length;
+    const size = salt + chunks * sealedSize(0) + data.length;
+    if (this.#wire.length < size) {
+      this.#wire = new Uint8Array(Math.max(size, 2 * this.#wire.length));
+    }
+    const out = this.#wire;
+    let off = 0;
+    if (!this.#saltSent) {
+      out.set(this.salt);
+      off = salt;
+      this.#saltSent = true;
+    }
+    for (let from = 0; from < data.length; from += MAX_PAYLOAD) {
+      const payload = data.subarray(from, Math.min(from + MAX_PAYLOAD, data.length));
+      this.#length[0] = payload.length >> 8;
+      this.#length[1] = payload.length & 0xff;
+      off = this.#sealAt(this.#length, out, off);
+      off = this.#sealAt(payload, out, off);
+    }
+    return out.subarray(0, off);
+  }
+
+  /**
+   * Seals `data` as one or more chunks (each ≤ {@link MAX_PAYLOAD} bytes of
+   * payload), each sealed length and payload its own array, without the salt.
+   */
   seal(data: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
-    for (let off = 0; off < data.length; off += MAX_PAYLOAD) {
-      const payload = data.subarray(off, Math.min(off + MAX_PAYLOAD, data.length));
-      out.push(this.#seal(new Uint8Array([payload.length >> 8, payload.length & 0xff])));
-      out.push(this.#seal(payload));
+    for (let from = 0; from < data.length; from += MAX_PAYLOAD) {
+      const payload = data.subarray(from, Math.min(from + MAX_PAYLOAD, data.length));
+      const length = new Uint8Array([payload.length >> 8, payload.length & 0xff]);
+      const sealedLength = new Uint8Array(2 + TAG_LENGTH);
+      this.#sealAt(length, sealedLength, 0);
+      const sealedPayload = new Uint8Array(payload.length + TAG_LENGTH);
+      this.#sealAt(payload, sealedPayload, 0);
+      out.push(sealedLength, sealedPayload);
     }
     return out;
   }
@@ -124,17 +180,26 @@ export class ShadowsocksAuthError extends Error {
   }
 }
 
+/** Largest unit the opener reads: a sealed payload of {@link MAX_PAYLOAD} bytes. */
+const MAX_UNIT = MAX_PAYLOAD + TAG_LENGTH;
+
 /**
  * Opens a direction's chunks from bytes as they arrive: feed it, then take
  * payloads. A chunk that fails to authenticate throws
  * {@link ShadowsocksAuthError}; after that the opener is unusable.
+ *
+ * Complete units (salt, sealed length, sealed payload) are opened where they
+ * lie in the bytes fed; only a unit split across two reads is copied, into
+ * one buffer the opener keeps.
  */
 export class ChunkOpener {
   readonly #key: ShadowsocksKey;
   readonly #cipher: "chacha20-poly1305" | "aes-256-gcm";
   readonly #nonce = new Nonce();
   #subkey: Uint8Array | null = null;
-  #buffer = new Uint8Array(0);
+  /** The start of a unit split across reads, and how many of its bytes arrived. */
+  #partial: Uint8Array | null = null;
+  #partialLength = 0;
   /** Payload length of the chunk whose length was opened, or -1. */
   #pending = -1;
   /** The peer's salt, once read. */
@@ -147,51 +212,68 @@ export class ChunkOpener {
 
   /** Bytes received but not yet opened (bounded by one chunk). */
   get buffered(): number {
-    return this.#buffer.length;
+    return this.#partialLength;
   }
 
   #open(sealed: Uint8Array): Uint8Array {
-    const d = createDecipheriv(this.#cipher, this.#subkey!, this.#nonce.next()) as DecipherGCM;
+    const d = createDecipheriv(this.#cipher, this.#subkey!, this.#nonce.bytes) as DecipherGCM;
+    this.#nonce.advance();
     d.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
+    const body = d.update(sealed.subarray(0, sealed.length - TAG_LENGTH));
     try {
-      return new Uint8Array(
-        Buffer.concat([d.update(sealed.subarray(0, sealed.length - TAG_LENGTH)), d.final()]),
-      );
+      d.final(); // a stream cipher: nothing more comes out
     } catch {
+      body.fill(0); // never hand out unauthenticated plaintext
       throw new ShadowsocksAuthError("shadowsocks chunk failed to authenticate");
+    }
+    return new Uint8Array(body.buffer, body.byteOffset, body.length);
+  }
+
+  /** Bytes of the next unit. */
+  #need(): number {
+    if (!this.#subkey) return this.#key.saltLength;
+    return this.#pending < 0 ? 2 + TAG_LENGTH : this.#pending + TAG_LENGTH;
+  }
+
+  /** Consumes one complete unit; a payload goes to `out`. */
+  #unit(unit: Uint8Array, out: Uint8Array[]): void {
+    if (!this.#subkey) {
+      this.salt = unit.slice();
+      this.#subkey = subkey(this.#key, this.salt);
+    } else if (this.#pending < 0) {
+      const len = this.#open(unit);
+      const n = ((len[0] << 8) | len[1]) & MAX_PAYLOAD;
+      if (n === 0 || n !== ((len[0] << 8) | len[1])) {
+        throw new ShadowsocksAuthError("shadowsocks chunk length out of range");
+      }
+      this.#pending = n;
+    } else {
+      out.push(this.#open(unit));
+      this.#pending = -1;
     }
   }
 
   /** Adds received bytes and returns the payloads now complete (possibly none). */
   push(bytes: Uint8Array): Uint8Array[] {
-    const joined = new Uint8Array(this.#buffer.length + bytes.length);
-    joined.set(this.#buffer);
-    joined.set(bytes, this.#buffer.length);
-    let off = 0;
     const out: Uint8Array[] = [];
-    for (;;) {
-      if (!this.#subkey) {
-        if (joined.length - off < this.#key.saltLength) break;
-        this.salt = joined.slice(off, off + this.#key.saltLength);
-        this.#subkey = subkey(this.#key, this.salt);
-        off += this.#key.saltLength;
-      } else if (this.#pending < 0) {
-        if (joined.length - off < 2 + TAG_LENGTH) break;
-        const len = this.#open(joined.subarray(off, off + 2 + TAG_LENGTH));
-        const n = ((len[0] << 8) | len[1]) & MAX_PAYLOAD;
-        if (n === 0 || n !== ((len[0] << 8) | len[1])) {
-          throw new ShadowsocksAuthError("shadowsocks chunk length out of range");
-        }
-        this.#pending = n;
-        off += 2 + TAG_LENGTH;
+    let off = 0;
+    while (off < bytes.length) {
+      const need = this.#need();
+      if (this.#partialLength > 0 || bytes.length - off < need) {
+        // A split unit: gather it in the partial buffer.
+        this.#partial ??= new Uint8Array(MAX_UNIT);
+        const take = Math.min(need - this.#partialLength, bytes.length - off);
+        this.#partial.set(bytes.subarray(off, off + take), this.#partialLength);
+        this.#partialLength += take;
+        off += take;
+        if (this.#partialLength < need) break;
+        this.#partialLength = 0;
+        this.#unit(this.#partial.subarray(0, need), out);
       } else {
-        if (joined.length - off < this.#pending + TAG_LENGTH) break;
-        out.push(this.#open(joined.subarray(off, off + this.#pending + TAG_LENGTH)));
-        off += this.#pending + TAG_LENGTH;
-        this.#pending = -1;
+        this.#unit(bytes.subarray(off, off + need), out);
+        off += need;
       }
     }
-    this.#buffer = joined.slice(off);
     return out;
   }
 }

@@ -80,3 +80,19 @@ Deno.test("the nonce counts per seal, so chunks cannot be reordered", () => {
     ShadowsocksAuthError,
   );
 });
+
+Deno.test("sealWire: the salt once, then the same chunks as seal, in one reused buffer", () => {
+  const key = shadowsocksKey("chacha20-ietf-poly1305", "pw123456");
+  const salt = crypto.getRandomValues(new Uint8Array(key.saltLength));
+  const wireSealer = new ChunkSealer(key, salt);
+  const arraySealer = new ChunkSealer(key, salt);
+  const first = crypto.getRandomValues(new Uint8Array(MAX_PAYLOAD + 5));
+  const second = new TextEncoder().encode("second");
+  const wire1 = wireSealer.sealWire(first).slice();
+  const wire2 = wireSealer.sealWire(second);
+  assert.equal(hex(wire1), hex(concat([salt, ...arraySealer.seal(first)])));
+  assert.equal(hex(wire2), hex(concat(arraySealer.seal(second))));
+  const opener = new ChunkOpener(key);
+  const opened = [...opener.push(wire1), ...opener.push(wire2)];
+  assert.equal(hex(concat(opened)), hex(concat([first, second])));
+});

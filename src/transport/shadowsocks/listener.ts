@@ -25,7 +25,7 @@ import {
 import { CONNECT_MODES, parseSocksAddress } from "../../proto/mod.ts";
 import type {
   AcceptedStream,
-  ByteStream,
+  ByteConn,
   ConnectionSink,
   Listener,
   TransportDescriptor,
@@ -34,7 +34,6 @@ import type { LoopbackEngine } from "../loopback_engine.ts";
 import {
   ChunkOpener,
   ChunkSealer,
-  ShadowsocksAuthError,
   type ShadowsocksKey,
   shadowsocksKey,
   type ShadowsocksMethod,
@@ -84,6 +83,69 @@ function concat(a: Uint8Array, parts: Uint8Array[]): Uint8Array {
     off += p.length;
   }
   return out;
+}
+
+/**
+ * An authenticated connection as the engine reads and writes it: reads open
+ * the peer's chunks into the caller's buffer, writes seal into one reused
+ * wire buffer and go out in one socket write (salt first, then one chunk per
+ * 16 KiB); nothing is allocated per read or write but the ciphers' output.
+ */
+class Tunnel implements ByteConn {
+  readonly #conn: Deno.Conn;
+  readonly #opener: ChunkOpener;
+  readonly #sealer: ChunkSealer;
+  /** Opened payloads not yet read, the first possibly in part. */
+  #opened: Uint8Array[];
+  /** The socket's read buffer (the one the handshake read with). */
+  readonly #buf: Uint8Array;
+
+  constructor(
+    conn: Deno.Conn,
+    buf: Uint8Array,
+    opener: ChunkOpener,
+    sealer: ChunkSealer,
+    first: Uint8Array,
+  ) {
+    this.#conn = conn;
+    this.#buf = buf;
+    this.#opener = opener;
+    this.#sealer = sealer;
+    this.#opened = first.length > 0 ? [first] : [];
+  }
+
+  async read(into: Uint8Array): Promise<number | null> {
+    while (this.#opened.length === 0) {
+      const n = await this.#conn.read(this.#buf).catch(() => null);
+      if (n === null) return null;
+      try {
+        this.#opened = this.#opener.push(this.#buf.subarray(0, n));
+      } catch (error) {
+        // Tampering mid-stream: end the connection (no byte is sent about it).
+        closeQuietly(this.#conn);
+        throw error;
+      }
+    }
+    let n = 0;
+    while (this.#opened.length > 0 && n < into.length) {
+      const head = this.#opened[0];
+      const take = Math.min(head.length, into.length - n);
+      into.set(head.subarray(0, take), n);
+      n += take;
+      if (take === head.length) this.#opened.shift();
+      else this.#opened[0] = head.subarray(take);
+    }
+    return n;
+  }
+
+  async write(chunk: Uint8Array): Promise<number> {
+    await writeAll(this.#conn, this.#sealer.sealWire(chunk));
+    return chunk.length;
+  }
+
+  close(): void {
+    closeQuietly(this.#conn);
+  }
 }
 
 /** The listener: see the module doc. */
@@ -155,7 +217,7 @@ export class ShadowsocksListener implements Listener {
         return await this.#silence(conn, String((error as Error).message));
       }
     }
-    const stream = this.#tunnel(conn, opener, plain.subarray(start));
+    const stream = this.#tunnel(conn, buf, opener, plain.subarray(start));
     const accepted: AcceptedStream = { stream, remoteAddr, signal };
     const served = engine.serve(accepted);
     served.firstRequest.then(socket.firstRequest);
@@ -174,44 +236,9 @@ export class ShadowsocksListener implements Listener {
     closeQuietly(conn);
   }
 
-  /** The decrypted duplex stream of an authenticated connection. */
-  #tunnel(conn: Deno.Conn, opener: ChunkOpener, first: Uint8Array): ByteStream {
-    const sealer = new ChunkSealer(this.#key);
-    let saltSent = false;
-    const buf = new Uint8Array(READ_BUFFER);
-    const readable = new ReadableStream<Uint8Array>({
-      start(controller) {
-        if (first.length > 0) controller.enqueue(first.slice());
-      },
-      async pull(controller) {
-        for (;;) {
-          const n = await conn.read(buf).catch(() => null);
-          if (n === null) return controller.close();
-          let payloads: Uint8Array[];
-          try {
-            payloads = opener.push(buf.subarray(0, n));
-          } catch (error) {
-            // Tampering mid-stream: end the connection (no byte is sent about it).
-            if (!(error instanceof ShadowsocksAuthError)) throw error;
-            closeQuietly(conn);
-            return controller.error(error);
-          }
-          for (const p of payloads) controller.enqueue(p);
-          if (payloads.length > 0) return;
-        }
-      },
-    });
-    const writable = new WritableStream<Uint8Array>({
-      async write(chunk) {
-        const sealed = sealer.seal(chunk);
-        if (!saltSent) {
-          saltSent = true;
-          sealed.unshift(sealer.salt);
-        }
-        await writeAll(conn, concat(new Uint8Array(0), sealed));
-      },
-    });
-    return { readable, writable, close: () => closeQuietly(conn) };
+  /** The decrypted connection of an authenticated socket. */
+  #tunnel(conn: Deno.Conn, buf: Uint8Array, opener: ChunkOpener, first: Uint8Array): ByteConn {
+    return new Tunnel(conn, buf, opener, new ChunkSealer(this.#key), first.slice());
   }
 
   /** Stops accepting; HTTP requests in flight finish, then the connections are closed. */
