@@ -12,6 +12,7 @@ import {
   isWebSocketUpgrade,
   selectConnectMode,
   streamHeaders,
+  type WebSocketLinkHandlers,
   webSocketLivenessSeconds,
 } from "../transport/mod.ts";
 import { tooManyHandshakes } from "../security/ratelimit/mod.ts";
@@ -57,14 +58,9 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
     }
     holdSlotWhileOpen(request, upgraded.socket);
     // The link's callbacks need the connection, which needs the link.
-    const ref: { connection?: ServerConnection } = {};
-    const link = createWebSocketLink(upgraded.socket, {
-      onData: (chunk) => void ref.connection?.receive(chunk),
-      onClose: () => ref.connection?.linkClosed(),
-      onBadText: () =>
-        ref.connection?.close("protocol_error", "websocket text message is not base64"),
-    }, { livenessSeconds });
-    const connection = ref.connection = new ServerConnection(link, options.deps, id);
+    const handlers = new WebSocketToConnection();
+    const link = createWebSocketLink(upgraded.socket, handlers, { livenessSeconds });
+    const connection = handlers.connection = new ServerConnection(link, options.deps, id);
     options.track(connection);
     upgraded.response.headers.set("x-commucat-connect-mode", "websocket");
     return upgraded.response;
@@ -90,6 +86,26 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
   options.track(connection);
   if (upstream) void pumpBody(upstream, connection);
   return new Response(link.body, { status: 200, headers: streamHeaders(mode) });
+}
+
+/**
+ * A WebSocket link's callbacks into its connection, as methods: three arrow
+ * functions and their context were held per idle connection.
+ */
+class WebSocketToConnection implements WebSocketLinkHandlers {
+  connection: ServerConnection | undefined;
+
+  onData(chunk: Uint8Array): void {
+    void this.connection?.receive(chunk);
+  }
+
+  onClose(): void {
+    this.connection?.linkClosed();
+  }
+
+  onBadText(): void {
+    this.connection?.close("protocol_error", "websocket text message is not base64");
+  }
 }
 
 async function pumpBody(
