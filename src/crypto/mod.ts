@@ -39,4 +39,10 @@ export {
   type SessionPattern,
   sessionPattern,
 } from "./noise/mod.ts";
-export { describeNoiseKey, type NoiseKey, type NoiseKeyring, StaticKeyring } from "./noise/mod.ts";
+export {
+  describeNoiseKey,
+  describeNoiseKeyForAck,
+  type NoiseKey,
+  type NoiseKeyring,
+  StaticKeyring,
+} from "./noise/mod.ts";

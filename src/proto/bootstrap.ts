@@ -103,6 +103,8 @@ export interface AnnouncedNoiseKey {
   valid_after: string;
   rotates_at: string;
   expires_at: string;
+  /** Hex SHA-256 of the version's ML-DSA-65 public key, when it has one. */
+  pq_signing_sha256?: string;
 }
 
 /** What the server's established Ack (first transport message) says. */

@@ -40,7 +40,7 @@ import type { HelloPayload } from "../proto/mod.ts";
 import type { HandshakeCommitted, UserRecord } from "../storage/mod.ts";
 import { HandshakeError } from "./errors.ts";
 import { type HandshakeStore, type IdentityPlan, resolveIdentity } from "./identity.ts";
-import { describeNoiseKey, type NoiseKeyring } from "../crypto/mod.ts";
+import { describeNoiseKeyForAck, type NoiseKeyring } from "../crypto/mod.ts";
 import { helloPattern, NoiseExchange } from "./noise_exchange.ts";
 import type { ReplayCache } from "./replay.ts";
 
@@ -307,7 +307,7 @@ export class ServerHandshake {
         rotatesAt: plan.exchange.key.rotatesAt,
         expiresAt: plan.exchange.key.expiresAt,
       },
-      noiseKeys: d.keyring.active().map((k) => describeNoiseKey(k, toHex)),
+      noiseKeys: d.keyring.active().map((k) => describeNoiseKeyForAck(k, toHex)),
       keepaliveIntervalSeconds: d.keepaliveIntervalSeconds,
       certificate: {
         json: certificateToJson(certificate),

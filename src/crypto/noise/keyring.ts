@@ -5,6 +5,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { SignatureKeyPair } from "../pq/mod.ts";
 
 /** One version of the server's Noise static key pair. */
@@ -76,6 +77,48 @@ export function describeNoiseKey(
       ...(key.pqSigning ? { pq_signing_public: toHex(key.pqSigning.publicKey) } : {}),
     });
     descriptions.set(key, description);
+  }
+  return description;
+}
+
+/** What {@link describeNoiseKeyForAck} returns: the key's ML-DSA key by digest. */
+export interface AckNoiseKeyDescription {
+  readonly version: number;
+  readonly public: string;
+  readonly valid_after: string;
+  readonly rotates_at: string;
+  readonly expires_at: string;
+  /** Hex SHA-256 of the version's ML-DSA-65 public key (absent without one). */
+  readonly pq_signing_sha256?: string;
+}
+
+const ackDescriptions = new WeakMap<NoiseKey, AckNoiseKeyDescription>();
+
+/**
+ * The description of a key in the handshake Ack: as {@link describeNoiseKey}
+ * but the 1,952-byte ML-DSA-65 public key replaced by its SHA-256 (64 hex
+ * characters instead of 3,904 per key in every Ack, classical handshakes
+ * included). A client compares it with the key it pinned and fetches the key
+ * itself from `/api/server-info` when it differs. Made once per key object.
+ */
+export function describeNoiseKeyForAck(
+  key: NoiseKey,
+  toHex: (b: Uint8Array) => string,
+): AckNoiseKeyDescription {
+  let description = ackDescriptions.get(key);
+  if (description === undefined) {
+    const full = describeNoiseKey(key, toHex);
+    description = Object.freeze({
+      version: full.version,
+      public: full.public,
+      valid_after: full.valid_after,
+      rotates_at: full.rotates_at,
+      expires_at: full.expires_at,
+      ...(key.pqSigning
+        ? { pq_signing_sha256: createHash("sha256").update(key.pqSigning.publicKey).digest("hex") }
+        : {}),
+    });
+    ackDescriptions.set(key, description);
   }
   return description;
 }

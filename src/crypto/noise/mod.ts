@@ -77,4 +77,10 @@ export {
   type VectorStatus,
   type VectorSummary,
 } from "./vectors.ts";
-export { describeNoiseKey, type NoiseKey, type NoiseKeyring, StaticKeyring } from "./keyring.ts";
+export {
+  describeNoiseKey,
+  describeNoiseKeyForAck,
+  type NoiseKey,
+  type NoiseKeyring,
+  StaticKeyring,
+} from "./keyring.ts";
