@@ -102,7 +102,7 @@ export async function spawnCommuCat(options: {
     // PostgreSQL client PG*: a Redis backend needs it all (as tests/helpers/process.ts).
     options.allowAllEnv
       ? "--allow-env"
-      : "--allow-env=COMMUCAT_*,CLICOLOR_FORCE,FORCE_COLOR,NO_COLOR,NODE_DISABLE_COLORS,TERM",
+      : "--allow-env=COMMUCAT_*,PG*,DEBUG,CLICOLOR_FORCE,FORCE_COLOR,NO_COLOR,NODE_DISABLE_COLORS,TERM",
     ...(options.allowAllEnv ? ["--allow-sys"] : []),
   ];
   if (options.v8Flags?.length) args.push(`--v8-flags=${options.v8Flags.join(",")}`);

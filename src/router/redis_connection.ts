@@ -7,13 +7,42 @@
  *
  * @module
  */
+import process from "node:process";
 import type { Redis } from "ioredis";
 import { type Logger, silentLogger } from "../log/mod.ts";
 
-// Loaded on first use, not at import: ioredis's `debug` dependency reads the
-// whole environment when it loads (it needs an unrestricted --allow-env), and
-// a deployment without Redis must not pay for that.
+// Loaded on first use, not at import: a deployment without Redis must not pay for it.
 let ioredis: Promise<{ Redis: typeof Redis }> | null = null;
+
+/**
+ * Imports ioredis so that it works under `--allow-env=COMMUCAT_*,…`: its
+ * `debug` dependency lists the whole environment once when it loads
+ * (`Object.keys(process.env)`, for its DEBUG_* options), which Deno allows only
+ * with an unrestricted --allow-env. During the import `process.env` is a view
+ * that lists no names but still reads each named variable (permission-checked
+ * as usual), so nothing else that reads it meanwhile sees a difference.
+ */
+async function importIoredis(): Promise<{ Redis: typeof Redis }> {
+  const descriptor = Object.getOwnPropertyDescriptor(process, "env");
+  if (!descriptor || !descriptor.configurable) return await import("ioredis");
+  const env = process.env;
+  // A plain target: the proxy invariants never consult the real environment's keys.
+  const unlisted = new Proxy({} as Record<string, string | undefined>, {
+    get: (_target, name) => typeof name === "string" ? env[name] : undefined,
+    has: (_target, name) => typeof name === "string" && env[name] !== undefined,
+    set: (_target, name, value) => {
+      if (typeof name === "string") env[name] = value;
+      return true;
+    },
+    ownKeys: () => [],
+  });
+  Object.defineProperty(process, "env", { ...descriptor, value: unlisted });
+  try {
+    return await import("ioredis");
+  } finally {
+    Object.defineProperty(process, "env", descriptor);
+  }
+}
 
 /** Options shared by {@link RedisPresence} and {@link RedisBus}. */
 export interface RedisBackendOptions {
@@ -93,7 +122,7 @@ export class RedisConnection {
     checkRedisUrl(options.url);
     this.#log = options.logger ?? silentLogger;
     this.#context = { redis: describeRedisUrl(options.url), role };
-    this.#created = (ioredis ??= import("ioredis")).then(
+    this.#created = (ioredis ??= importIoredis()).then(
       ({ Redis }) => {
         if (this.#closed) return;
         this.#client = this.#open(Redis, options, role, hooks);
@@ -102,7 +131,7 @@ export class RedisConnection {
         this.#loadError = new Error(
           `the Redis client (ioredis) could not load: ${describeRedisError(error)}`,
         );
-        this.#log.error("redis client could not load (it needs an unrestricted --allow-env)", {
+        this.#log.error("redis client could not load", {
           ...this.#context,
           reason: describeRedisError(error),
         });

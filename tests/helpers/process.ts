@@ -8,6 +8,17 @@ import type { ServerHandle } from "./devices.ts";
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const REPO = new URL("../../", import.meta.url).pathname;
 
+/**
+ * The `--allow-env=…` flag of `deno task serve`, read from deno.json so the
+ * tests run the server with exactly the operators' environment permission.
+ */
+export const SERVE_ALLOW_ENV: string = (() => {
+  const config = JSON.parse(Deno.readTextFileSync(`${REPO}deno.json`));
+  const flag = String(config.tasks.serve).match(/--allow-env=\S+/)?.[0];
+  if (!flag) throw new Error("deno.json: the serve task has no --allow-env=… flag");
+  return flag;
+})();
+
 /** A running server process. */
 export interface ServerProcess extends ServerHandle {
   child: Deno.ChildProcess;
@@ -26,7 +37,7 @@ export async function spawnServer(options: {
   dataDir?: string;
   port?: number;
   env?: Record<string, string>;
-  /** PostgreSQL and Redis clients read more of the environment than COMMUCAT_*. */
+  /** Unrestricted --allow-env and --allow-sys instead of the serve task's flag. */
   allowAllEnv?: boolean;
   /** Runs the server under `ulimit -n <fdLimit>` (through bash). */
   fdLimit?: number;
@@ -37,9 +48,7 @@ export async function spawnServer(options: {
     `--allow-net`,
     `--allow-read=${dataDir},${REPO}`,
     `--allow-write=${dataDir}`,
-    options.allowAllEnv
-      ? "--allow-env"
-      : "--allow-env=COMMUCAT_*,CLICOLOR_FORCE,FORCE_COLOR,NO_COLOR,NODE_DISABLE_COLORS,TERM",
+    options.allowAllEnv ? "--allow-env" : SERVE_ALLOW_ENV,
     ...(options.allowAllEnv ? ["--allow-sys"] : []),
     MAIN,
     "serve",
