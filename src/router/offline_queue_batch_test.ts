@@ -42,19 +42,56 @@ const msg = (n: number) => ({
   payload: new TextEncoder().encode(`m${n}`),
 });
 
+type RouterWorld = Awaited<ReturnType<typeof openRouterWorld>>;
+type QueueOptions = ConstructorParameters<typeof OfflineQueue>[0];
+
+/** An offline queue on the world's store, registry, presence and bus; `options` replaces any. */
+function worldQueue(world: RouterWorld, options: Partial<QueueOptions> = {}): OfflineQueue {
+  return new OfflineQueue({
+    store: world.store,
+    registry: world.registry,
+    presence: world.presence,
+    bus: world.bus,
+    instanceId: "i1",
+    ttlSeconds: 60,
+    newId: (c) => `${c}:${crypto.randomUUID()}`,
+    ...options,
+  });
+}
+
+/** Quotas high enough never to refuse: the tests watch how the usage figures are read. */
+const ROOMY_QUOTA = {
+  recipientFrames: 100,
+  recipientBytes: 1 << 20,
+  senderFrames: 100,
+  senderBytes: 1 << 20,
+};
+
+/** The world's store with its quota-usage read wrapped by `read` (which may call the real one). */
+function usageReadBy(
+  store: RouterWorld["store"],
+  read: (
+    real: RouterWorld["store"]["offlineQueueUsage"],
+    ...args: Parameters<RouterWorld["store"]["offlineQueueUsage"]>
+  ) => ReturnType<RouterWorld["store"]["offlineQueueUsage"]>,
+): RouterWorld["store"] {
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === "offlineQueueUsage") {
+        return (...args: Parameters<typeof target.offlineQueueUsage>) =>
+          read(target.offlineQueueUsage.bind(target), ...args);
+      }
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 Deno.test("offline queue: frames enqueued while a write is in line share one write, in order", async () => {
   const world = await openRouterWorld({ prefix: "commucat-enqueue-batch-" });
   try {
     const counting = countingStore(world.store);
-    const queue = new OfflineQueue({
-      store: counting.store,
-      registry: world.registry,
-      presence: world.presence,
-      bus: world.bus,
-      instanceId: "i1",
-      ttlSeconds: 60,
-      newId: (c) => `${c}:${crypto.randomUUID()}`,
-    });
+    const queue = worldQueue(world, { store: counting.store });
     // Three senders' frames in one turn: one write of three rows.
     await Promise.all([1, 2, 3].map((n) => queue.enqueue([`dev-${n % 2}`], msg(n))));
     assert.deepEqual(counting.writes, [3]);
@@ -92,35 +129,13 @@ Deno.test("offline queue: a quota check that reads the store does not let a late
   const world = await openRouterWorld({ prefix: "commucat-enqueue-order-" });
   try {
     let reads = 0;
-    const store = new Proxy(world.store, {
-      get(target, key) {
-        if (key === "offlineQueueUsage") {
-          // The first count is slow, the next one quick: answered out of order.
-          return async (...args: Parameters<typeof target.offlineQueueUsage>) => {
-            const delay = reads++ === 0 ? 30 : 0;
-            await new Promise((resolve) => setTimeout(resolve, delay));
-            return await target.offlineQueueUsage(...args);
-          };
-        }
-        const value = Reflect.get(target, key);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    // The first count is slow, the next one quick: answered out of order.
+    const store = usageReadBy(world.store, async (real, ...args) => {
+      const delay = reads++ === 0 ? 30 : 0;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      return await real(...args);
     });
-    const queue = new OfflineQueue({
-      store,
-      registry: world.registry,
-      presence: world.presence,
-      bus: world.bus,
-      instanceId: "i1",
-      ttlSeconds: 60,
-      newId: (c) => `${c}:${crypto.randomUUID()}`,
-      quota: {
-        recipientFrames: 100,
-        recipientBytes: 1 << 20,
-        senderFrames: 100,
-        senderBytes: 1 << 20,
-      },
-    });
+    const queue = worldQueue(world, { store, quota: ROOMY_QUOTA });
     // Different senders: each enqueue misses the usage cache and reads the store.
     await Promise.all([
       queue.enqueue(["dev-q"], msg(1), "user-a"),
@@ -141,35 +156,13 @@ Deno.test("offline queue: quota figures asked for while a read is out share the 
   try {
     const reads: { devices: string[]; sender: string }[] = [];
     let failNext = false;
-    const store = new Proxy(world.store, {
-      get(target, key) {
-        if (key === "offlineQueueUsage") {
-          return async (...args: Parameters<typeof target.offlineQueueUsage>) => {
-            reads.push({ devices: [...args[0]], sender: args[1] });
-            await new Promise((resolve) => setTimeout(resolve, 20));
-            if (failNext) throw new Error("store down");
-            return await target.offlineQueueUsage(...args);
-          };
-        }
-        const value = Reflect.get(target, key);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const store = usageReadBy(world.store, async (real, ...args) => {
+      reads.push({ devices: [...args[0]], sender: args[1] });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (failNext) throw new Error("store down");
+      return await real(...args);
     });
-    const queue = new OfflineQueue({
-      store,
-      registry: world.registry,
-      presence: world.presence,
-      bus: world.bus,
-      instanceId: "i1",
-      ttlSeconds: 60,
-      newId: (c) => `${c}:${crypto.randomUUID()}`,
-      quota: {
-        recipientFrames: 100,
-        recipientBytes: 1 << 20,
-        senderFrames: 100,
-        senderBytes: 1 << 20,
-      },
-    });
+    const queue = worldQueue(world, { store, quota: ROOMY_QUOTA });
     // Frames of one turn share one read. The first frame's read starts at
     // once; the four sent in a later turn, while it is out, share the next.
     const first = queue.enqueue(["dev-1", "dev-all"], msg(1), "user-1");
@@ -213,15 +206,7 @@ Deno.test("offline queue: rows for a device on an instance that died stay for th
       },
     });
     await world.presence.set("dev-x", "online", "inst-dead", 60);
-    const queue = new OfflineQueue({
-      store: world.store,
-      registry: world.registry,
-      presence: world.presence,
-      bus,
-      instanceId: "i1",
-      ttlSeconds: 60,
-      newId: (c) => `${c}:${crypto.randomUUID()}`,
-    });
+    const queue = worldQueue(world, { bus });
     await Promise.all([1, 2].map((n) => queue.enqueue(["dev-x"], msg(n))));
     assert.deepEqual(sent, ["inst-dead"], "one notice for the batch");
     // The device reconnects (here or elsewhere): its drain reads both rows, in order.
