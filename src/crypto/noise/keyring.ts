@@ -5,7 +5,9 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+// noble, not node:crypto: the web client bundles this module (src/web/browser has no createHash).
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import type { SignatureKeyPair } from "../pq/mod.ts";
 
 /** One version of the server's Noise static key pair. */
@@ -114,9 +116,7 @@ export function describeNoiseKeyForAck(
       valid_after: full.valid_after,
       rotates_at: full.rotates_at,
       expires_at: full.expires_at,
-      ...(key.pqSigning
-        ? { pq_signing_sha256: createHash("sha256").update(key.pqSigning.publicKey).digest("hex") }
-        : {}),
+      ...(key.pqSigning ? { pq_signing_sha256: bytesToHex(sha256(key.pqSigning.publicKey)) } : {}),
     });
     ackDescriptions.set(key, description);
   }
