@@ -66,6 +66,15 @@ export class RunContext {
     return clientCores >= 0.9 * this.clientCapacity;
   }
 
+  /** Notes a phase whose client saturated: `what` (its figures) measured the load generator. */
+  noteIfSaturated(label: string, clientCores: number, what: string): void {
+    if (!this.saturated(clientCores)) return;
+    this.notes.push(
+      `"${label}": the client used ${clientCores.toFixed(2)} of its ${this.clientCapacity} ` +
+        `core(s) (saturated): ${what} measure the load generator, not the server.`,
+    );
+  }
+
   /** Reserves `count` + 1 fresh channel numbers; returns the first. */
   channels(count: number): number {
     const base = this.#channelBase;

@@ -41,14 +41,7 @@ export async function storm(
   const merged = mergeOpen(results);
   const serverCpuSeconds = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
   const clientCores = (ctx.clientCpu() - client0) / wall;
-  if (ctx.saturated(clientCores)) {
-    ctx.notes.push(
-      `"${label}": the client used ${
-        clientCores.toFixed(2)
-      } of its ${ctx.clientCapacity} core(s) ` +
-        "(saturated): its handshakes/s measure the load generator, not the server.",
-    );
-  }
+  ctx.noteIfSaturated(label, clientCores, "its handshakes/s");
   return {
     count,
     ok: merged.ok,

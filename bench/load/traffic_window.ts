@@ -91,14 +91,7 @@ export async function measureTraffic(
   const serverCpuSeconds = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
   const fanoutGuess = results.reduce((s, r) => s + r.sent, 0);
   const clientCores = results.reduce((s, r) => s + r.clientCpuSeconds, 0) / seconds;
-  if (ctx.saturated(clientCores)) {
-    ctx.notes.push(
-      `"${label}": the client used ${
-        clientCores.toFixed(2)
-      } of its ${ctx.clientCapacity} core(s) ` +
-        "(saturated): its rate and latency measure the load generator, not the server.",
-    );
-  }
+  ctx.noteIfSaturated(label, clientCores, "its rate and latency");
   return {
     connections,
     fanout: fanoutGuess > 0 ? Math.round(delivered / fanoutGuess) : 0,
