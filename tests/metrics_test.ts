@@ -217,6 +217,46 @@ Deno.test("exposition has every name, and counters move honestly with real traff
   }
 });
 
+for (const accept of ["guarded", "direct"] as const) {
+  Deno.test(`refusals at server.max_connections are counted (${accept} accept)`, async () => {
+    const srv = await startTestServer({
+      adminToken: ADMIN_TOKEN,
+      accept,
+      connections: { firstRequestTimeoutMs: 10_000, maxTotal: 1, maxPerIp: 100 },
+    });
+    // Every scrape past the cap is itself refused (guarded: the socket is closed at once and the
+    // fetch fails; direct: 503), so count them: the counter must equal exactly that many.
+    let refused = 0;
+    const tryScrape = async (): Promise<string | null> => {
+      const response = await get(srv, "/metrics", `Bearer ${ADMIN_TOKEN}`).catch(() => null);
+      if (response?.status === 200) return await response.text();
+      refused++;
+      return null;
+    };
+    try {
+      // A WebSocket session holds the one slot (one socket; one live request in direct mode).
+      const a = await CommuCatClient.connect(
+        connectOptions(srv, newDevice(), { mode: "websocket" }),
+      );
+      assert.equal(await tryScrape(), null, "past the cap the scrape is refused");
+      a.close();
+      let text: string | null = null;
+      for (let i = 0; i < 100 && text === null; i++) {
+        text = await tryScrape();
+        if (text === null) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(text, "the slot came back once the session closed");
+      assert.equal(
+        sample(text, "commucat_connections_refused_total", { reason: "total" }),
+        refused,
+      );
+      assert.equal(sample(text, "commucat_connections_refused_total", { reason: "per_client" }), 0);
+    } finally {
+      await srv.stop();
+    }
+  });
+}
+
 const promtool = (() => {
   try {
     const out = new Deno.Command("promtool", {

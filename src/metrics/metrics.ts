@@ -20,6 +20,14 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 /** Rate-limit scopes (reference §15.1). */
 export type RateLimitScope = "http" | "connect" | "pairing_claim";
 
+/**
+ * Why an HTTP listener did not serve a connection (guarded accept) or a request (direct accept):
+ * a connection cap (`total`, `per_client`), no first request in time (`timeout`), a failed accept
+ * (`accept_error`). The listeners' `onDrop` reasons, spelled out here so metrics imports nothing
+ * of transport; anything else is counted as `other`.
+ */
+const REFUSAL_REASONS = ["total", "per_client", "timeout", "accept_error"] as const;
+
 /** The multipath hub's figures the upstream metrics mirror (src/multipath `MultipathStats`). */
 export interface MultipathFigures {
   readonly sessionsStarted: number;
@@ -77,6 +85,8 @@ export class Metrics {
   readonly rateLimitDenials: Counter<"scope">;
   /** Federation outbox delivery attempts (successful or not). */
   readonly federationOutboxAttempts: Counter;
+  /** Connections or requests the HTTP listeners refused, by reason (see {@link connectionRefused}). */
+  readonly connectionRefusals: Counter<"reason">;
   /** The `/p2p` relay and `/api/p2p/assist` metrics. */
   readonly p2p: P2pMetrics;
   /** The pluggable-transport listener's metrics. */
@@ -186,6 +196,15 @@ export class Metrics {
       help: "Federation outbox delivery attempts, successful or not.",
       registers,
     });
+    this.connectionRefusals = new Counter({
+      name: "commucat_connections_refused_total",
+      help: "Connections (guarded accept) or requests (direct accept) the HTTP listeners " +
+        "refused, by reason: total / per_client (server.max_connections / " +
+        "server.max_connections_per_ip reached), timeout (no first request in time), " +
+        "accept_error (accept failed, e.g. out of descriptors).",
+      labelNames: ["reason"] as const,
+      registers,
+    });
     new Gauge({
       name: "commucat_build_info",
       help: "Always 1; the label carries the server version.",
@@ -201,6 +220,7 @@ export class Metrics {
     for (const scope of ["http", "connect", "pairing_claim"]) {
       this.rateLimitDenials.inc({ scope }, 0);
     }
+    for (const reason of REFUSAL_REASONS) this.connectionRefusals.inc({ reason }, 0);
   }
 
   /** Mirrors the multipath hub's figures in the upstream multipath and FEC metrics. */
@@ -231,6 +251,12 @@ export class Metrics {
   rateLimitDenied(scope: RateLimitScope): void {
     this.rateLimitDenials.inc({ scope });
     this.upstreamCounter(scope === "connect" ? "rateLimitConnect" : "rateLimitHttp").inc();
+  }
+
+  /** Counts one connection or request an HTTP listener refused (its `onDrop` hook). */
+  connectionRefused(reason: string): void {
+    const known = (REFUSAL_REASONS as readonly string[]).includes(reason);
+    this.connectionRefusals.inc({ reason: known ? reason : "other" });
   }
 
   /** A connection observer that feeds these metrics. */

@@ -335,7 +335,10 @@ export async function startServer(
   const sink: ConnectionSink = { handle: (request, info) => app.fetch(request, info) };
   try {
     // Binding throws a ListenError naming the address and its config key.
-    built = await buildListeners(settings, { cert, key }, log, { pt: metrics.pt });
+    built = await buildListeners(settings, { cert, key }, log, {
+      pt: metrics.pt,
+      refused: (reason) => metrics.connectionRefused(reason),
+    });
     started.push(...built.all);
   } catch (error) {
     await shutdown();

@@ -37,7 +37,11 @@ export async function buildListeners(
   settings: ServerSettings,
   tls: { cert: string; key: string },
   log: Logger,
-  hooks: { pt?: PtObserver } = {},
+  hooks: {
+    pt?: PtObserver;
+    /** Each connection (guarded) or request (direct) the HTTP listeners refuse, with why (metrics). */
+    refused?: (reason: string) => void;
+  } = {},
 ): Promise<BuiltListeners> {
   const limits = settings.connections;
   const caps = new ConnectionCaps({ maxTotal: limits.maxTotal, maxPerClient: limits.maxPerIp });
@@ -50,8 +54,8 @@ export async function buildListeners(
   // `server.accept`: the HTTP listeners guarded (own accept + loopback pump) or served directly.
   const http = (options: { configKey: string; hostname: string; port: number; tls?: typeof tls }) =>
     settings.accept === "direct"
-      ? new DirectListener({ ...options, admit, log })
-      : new TcpListener({ ...common, ...options });
+      ? new DirectListener({ ...options, admit, log, onDrop: hooks.refused })
+      : new TcpListener({ ...common, ...options, onDrop: hooks.refused });
   const main = http({
     configKey: "server.bind",
     hostname: settings.hostname,
