@@ -42,8 +42,8 @@ async function startCluster(): Promise<Cluster> {
     COMMUCAT_PRESENCE_TTL: "4",
   };
   // Same data dir: one deployment, one Noise key, one device CA, one TLS cert.
-  const a = await spawnServer({ dataDir, env, allowAllEnv: true });
-  const b = await spawnServer({ dataDir, env, allowAllEnv: true });
+  const a = await spawnServer({ dataDir, env });
+  const b = await spawnServer({ dataDir, env });
   return {
     pg,
     redis,

@@ -129,8 +129,8 @@ const results: Result[] = [];
     COMMUCAT_PRESENCE_BACKEND: "redis",
     COMMUCAT_REDIS_URL: redis.url,
   };
-  const a = await spawnServer({ dataDir, env, allowAllEnv: true });
-  const b = await spawnServer({ dataDir, env, allowAllEnv: true });
+  const a = await spawnServer({ dataDir, env });
+  const b = await spawnServer({ dataDir, env });
   results.push(await run("1 instance, PostgreSQL + Redis", a, a, dataDir));
   results.push(await run("2 instances, PostgreSQL + Redis, cross-instance", a, b, dataDir));
   await Promise.all([a.stop(), b.stop()]);

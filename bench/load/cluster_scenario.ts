@@ -150,8 +150,8 @@ export async function measureCluster(parts: ClusterRunParts): Promise<ClusterSum
   try {
     parts.progress("cluster: starting two instances (PostgreSQL + Redis)");
     // One deployment: the same data directory (Noise key, device CA, TLS certificate).
-    servers.push(await spawnCommuCat({ dataDir, env, cpus: parts.serverCpus, allowAllEnv: true }));
-    servers.push(await spawnCommuCat({ dataDir, env, cpus: parts.serverCpus, allowAllEnv: true }));
+    servers.push(await spawnCommuCat({ dataDir, env, cpus: parts.serverCpus }));
+    servers.push(await spawnCommuCat({ dataDir, env, cpus: parts.serverCpus }));
     const [a, b] = servers;
 
     // Both instances warm first (a fresh process spends its first seconds in

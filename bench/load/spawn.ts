@@ -7,6 +7,7 @@
  * @module
  */
 import { fromHex, toHex } from "../../src/crypto/mod.ts";
+import { SERVE_ALLOW_ENV } from "../../tests/helpers/serve_flags.ts";
 import type { TargetJson } from "./agent.ts";
 import { pinnedArgv } from "./pin.ts";
 
@@ -88,8 +89,6 @@ export async function spawnCommuCat(options: {
   cpus?: string | null;
   /** Open the V8 inspector on this loopback port (heap snapshots). */
   inspectPort?: number;
-  /** Unrestricted `--allow-env` and `--allow-sys` (the PostgreSQL and Redis backends). */
-  allowAllEnv?: boolean;
 } = {}): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-load-" });
   const adminToken = `load-${toHex(crypto.getRandomValues(new Uint8Array(24)))}`;
@@ -98,12 +97,9 @@ export async function spawnCommuCat(options: {
     "--allow-net",
     `--allow-read=${dataDir},${REPO}`,
     `--allow-write=${dataDir}`,
-    // The Redis client's `debug` dependency reads the whole environment, the
-    // PostgreSQL client PG*: a Redis backend needs it all (as tests/helpers/process.ts).
-    options.allowAllEnv
-      ? "--allow-env"
-      : "--allow-env=COMMUCAT_*,PG*,DEBUG,CLICOLOR_FORCE,FORCE_COLOR,NO_COLOR,NODE_DISABLE_COLORS,TERM",
-    ...(options.allowAllEnv ? ["--allow-sys"] : []),
+    // `deno task serve`'s own flag (read from deno.json): the operators' permission, PostgreSQL
+    // and Redis backends included.
+    SERVE_ALLOW_ENV,
   ];
   if (options.v8Flags?.length) args.push(`--v8-flags=${options.v8Flags.join(",")}`);
   if (options.inspectPort) args.push(`--inspect=127.0.0.1:${options.inspectPort}`);

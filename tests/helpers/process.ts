@@ -4,20 +4,12 @@
  */
 import { fromHex } from "../../src/crypto/mod.ts";
 import type { ServerHandle } from "./devices.ts";
+import { SERVE_ALLOW_ENV } from "./serve_flags.ts";
+
+export { SERVE_ALLOW_ENV };
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const REPO = new URL("../../", import.meta.url).pathname;
-
-/**
- * The `--allow-env=…` flag of `deno task serve`, read from deno.json so the
- * tests run the server with exactly the operators' environment permission.
- */
-export const SERVE_ALLOW_ENV: string = (() => {
-  const config = JSON.parse(Deno.readTextFileSync(`${REPO}deno.json`));
-  const flag = String(config.tasks.serve).match(/--allow-env=\S+/)?.[0];
-  if (!flag) throw new Error("deno.json: the serve task has no --allow-env=… flag");
-  return flag;
-})();
 
 /** A running server process. */
 export interface ServerProcess extends ServerHandle {
@@ -37,8 +29,6 @@ export async function spawnServer(options: {
   dataDir?: string;
   port?: number;
   env?: Record<string, string>;
-  /** Unrestricted --allow-env and --allow-sys instead of the serve task's flag. */
-  allowAllEnv?: boolean;
   /** Runs the server under `ulimit -n <fdLimit>` (through bash). */
   fdLimit?: number;
 } = {}): Promise<ServerProcess> {
@@ -48,8 +38,8 @@ export async function spawnServer(options: {
     `--allow-net`,
     `--allow-read=${dataDir},${REPO}`,
     `--allow-write=${dataDir}`,
-    options.allowAllEnv ? "--allow-env" : SERVE_ALLOW_ENV,
-    ...(options.allowAllEnv ? ["--allow-sys"] : []),
+    // The operators' environment permission, PostgreSQL and Redis backends included.
+    SERVE_ALLOW_ENV,
     MAIN,
     "serve",
   ];
