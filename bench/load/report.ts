@@ -8,6 +8,7 @@
 import { renderAcceptModes } from "./accept_modes.ts";
 import type { IdleSummary, LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
 import { ms, num, table } from "./format.ts";
+import { keptCopiesNote } from "./kept_copies.ts";
 
 export { ms, num, table } from "./format.ts";
 export { type ChartSeries, renderLatencySvg } from "./latency_chart.ts";
@@ -162,6 +163,13 @@ export function renderMarkdown(report: LoadReport): string {
       ["CommuCat pairs, 50%", report.pairs?.half],
     ]);
     if (waits) out.push("", waits);
+    const kept = keptCopiesNote([
+      ["CommuCat pairs, max", report.pairs?.max],
+      ["CommuCat pairs, 50%", report.pairs?.half],
+      ["direct accept, pairs, max", report.acceptModes?.pairs?.max],
+      ["direct accept, pairs, 50%", report.acceptModes?.pairs?.half],
+    ]);
+    if (kept) out.push("", kept);
     if (report.multipath && report.pairs) {
       const ratio = report.multipath.max.deliveredPerSecond / report.pairs.max.deliveredPerSecond;
       out.push(

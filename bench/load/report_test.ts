@@ -418,3 +418,11 @@ Deno.test("report: --accept both puts guarded and direct side by side with their
     "no section without --accept both",
   );
 });
+
+Deno.test("report: the 1:1 phases state the share of copies the server wrote", () => {
+  const report = sampleReport();
+  report.pairs!.max.keptCopies = { written: 250, acknowledgedInWindow: 750, writtenShare: 0.25 };
+  const md = renderMarkdown({ ...report, targets: evaluateTargets(report) });
+  assert.match(md, /Durable-copy window .*CommuCat pairs, max: 25\.0% written \(250 written/);
+  assert.doesNotMatch(md, /CommuCat pairs, 50%: .* written/, "no figure, no claim");
+});

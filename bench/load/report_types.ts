@@ -54,6 +54,18 @@ export interface TrafficSummary {
   serverRunQueueWait?: number;
   /** The same for the load client's event loop(s), summed over agents. */
   clientRunQueueWait?: number;
+  /** 1:1 pairs: what became of the copies kept for live deliveries (kept_copies.ts). */
+  keptCopies?: KeptCopiesSummary;
+}
+
+/** The durable-copy window over one phase, from `/healthz` (bench/load/kept_copies.ts). */
+export interface KeptCopiesSummary {
+  /** Copies written to the offline queue: not acknowledged within the window. */
+  written: number;
+  /** Copies acknowledged within the window, never written. */
+  acknowledgedInWindow: number;
+  /** written ÷ (written + acknowledgedInWindow); null when no copy was settled. */
+  writtenShare: number | null;
 }
 
 /**

@@ -153,7 +153,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
 
     if (has("pairs") || has("reconnect")) {
       await openPairs(ctx, "pairs", { target });
-      if (has("pairs")) report.pairs = await pairsMaxHalf(ctx, pid, "");
+      if (has("pairs")) report.pairs = await pairsMaxHalf(ctx, target, pid, "");
       if (has("reconnect")) report.reconnect = await reconnectStorm(ctx, pid);
       await ctx.closeGroups();
     }
@@ -172,7 +172,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         pairs: async (t, p, suffix) => {
           await openPairs(ctx, `pairs${suffix}`, { target: t });
           try {
-            return await pairsMaxHalf(ctx, p, suffix);
+            return await pairsMaxHalf(ctx, t, p, suffix);
           } finally {
             await ctx.closeGroups();
           }

@@ -7,6 +7,7 @@
  * @module
  */
 import type { AgentCommand, OpenResult, TargetJson } from "./agent.ts";
+import { bothHooks, keptCopiesHooks } from "./kept_copies.ts";
 import type { TrafficSummary } from "./report_types.ts";
 import { mergeOpen, type RunContext } from "./run_context.ts";
 import { perfRecord } from "./spawn.ts";
@@ -63,34 +64,40 @@ async function profiled(
 }
 
 /**
- * 1:1 max, then 50% of it, on pairs already open (`--profile`: each
- * measured window); `suffix` tells a second server's phases apart.
+ * 1:1 max, then 50% of it, on pairs already open at `target` (`--profile`:
+ * each measured window; the durable-copy window's counters of `/healthz` are
+ * read around each); `suffix` tells a second server's phases apart.
  */
 export async function pairsMaxHalf(
   ctx: RunContext,
+  target: TargetJson,
   pid: number | undefined,
   suffix: string,
 ): Promise<{ max: TrafficSummary; half: TrafficSummary }> {
   const connections = ctx.o.pairs * 2;
   const maxProfile = await profiled(ctx, pid, `pairs-max${suffix}`);
+  const maxKept = keptCopiesHooks(target);
   const max = await measureTraffic(
     ctx,
     `pairs${suffix}, max`,
     pid,
     null,
     connections,
-    maxProfile.hooks,
+    bothHooks(maxProfile.hooks, maxKept.hooks),
   );
+  max.keptCopies = maxKept.result();
   ctx.keepProfile(`pairs${suffix}, max`, `pairs-max${suffix}`, maxProfile.text());
   const halfProfile = await profiled(ctx, pid, `pairs-half${suffix}`);
+  const halfKept = keptCopiesHooks(target);
   const half = await measureTraffic(
     ctx,
     `pairs${suffix}, 50%`,
     pid,
     max.deliveredPerSecond / 2,
     connections,
-    halfProfile.hooks,
+    bothHooks(halfProfile.hooks, halfKept.hooks),
   );
+  half.keptCopies = halfKept.result();
   ctx.keepProfile(`pairs${suffix}, 50%`, `pairs-half${suffix}`, halfProfile.text());
   return { max, half };
 }
