@@ -66,15 +66,73 @@ export interface KeptCopiesStats {
   released: number;
 }
 
+/**
+ * Told synchronously when the copies it waits for are settled (see
+ * {@link Durability.whenSettled}). Must not throw: it runs inside whatever
+ * settled the last copy (another session's Ack, a write's completion).
+ */
+export interface DurabilityListener {
+  /** Every copy is acknowledged by its device or written. */
+  durable(): void;
+  /** A write failed: the sender must get an Error, not the Ack. */
+  failed(error: unknown): void;
+}
+
 /** The copies of one frame (or of every frame kept since the last {@link KeptCopies.durable}). */
 interface CopyGroup {
   /** Copies neither acknowledged nor written yet. */
   remaining: number;
-  /** Set once someone waits ({@link KeptCopies.durable}). */
-  done: { resolve(): void; reject(error: unknown): void } | null;
+  /** Who waits (set once someone does); told once, when the group settles. */
+  listeners: DurabilityListener[] | null;
   promise: Promise<void> | null;
   failed: boolean;
   error?: unknown;
+}
+
+/**
+ * The settlement of the copies one {@link KeptCopies.durable} call answers
+ * for: awaitable, and {@link whenSettled} tells a listener synchronously, in
+ * the call that settled the last copy (not a real promise: an `instanceof
+ * Durability` check finds the synchronous way). A session's Ack released by its
+ * recipient's Ack is then owed within that recipient's turn, ahead of the
+ * turn's outbound flush, so it rides with the turn's deliveries instead of
+ * leaving as a write of its own after a few promise hops.
+ */
+export class Durability implements Promise<void> {
+  readonly [Symbol.toStringTag] = "Durability";
+  readonly #group: CopyGroup;
+
+  constructor(group: CopyGroup) {
+    this.#group = group;
+  }
+
+  /** Tells `listener` once the copies are settled (at once if they are). */
+  whenSettled(listener: DurabilityListener): void {
+    const group = this.#group;
+    if (group.failed) listener.failed(group.error);
+    else if (group.remaining === 0) listener.durable();
+    else (group.listeners ??= []).push(listener);
+  }
+
+  /** Resolves when every copy is settled; rejects with a failed write's error. */
+  then<A = void, B = never>(
+    onFulfilled?: ((value: void) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return waitFor(this.#group).then(onFulfilled, onRejected);
+  }
+
+  /** The promise's `catch` (a thenable that also has it passes for a promise). */
+  catch<B = never>(
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<void | B> {
+    return waitFor(this.#group).catch(onRejected);
+  }
+
+  /** The promise's `finally`. */
+  finally(onFinally?: (() => void) | null): Promise<void> {
+    return waitFor(this.#group).finally(onFinally);
+  }
 }
 
 interface Held {
@@ -171,11 +229,11 @@ export class KeptCopies {
    * its device or written; rejects with the write's error (the sender must
    * get an Error, not the Ack). Null when there is nothing to wait for.
    */
-  durable(): Promise<void> | null {
+  durable(): Durability | null {
     const group = this.#group;
     if (group.remaining === 0 && !group.failed) return null;
     this.#group = newGroup();
-    return waitFor(group);
+    return new Durability(group);
   }
 
   /**
@@ -274,22 +332,25 @@ export class KeptCopies {
 }
 
 function newGroup(): CopyGroup {
-  return { remaining: 0, done: null, promise: null, failed: false };
+  return { remaining: 0, listeners: null, promise: null, failed: false };
 }
 
 function waitFor(group: CopyGroup): Promise<void> {
-  group.promise ??= new Promise<void>((resolve, reject) => {
-    group.done = { resolve, reject };
-  });
-  // Handled here: whoever awaits it still sees the rejection.
-  group.promise.catch(() => {});
-  if (group.failed) group.done!.reject(group.error);
-  else if (group.remaining === 0) group.done!.resolve();
+  if (group.promise === null) {
+    group.promise = new Promise<void>((resolve, reject) => {
+      new Durability(group).whenSettled({ durable: resolve, failed: reject });
+    });
+    // Handled here: whoever awaits it still sees the rejection.
+    group.promise.catch(() => {});
+  }
   return group.promise;
 }
 
 function copySettled(group: CopyGroup): void {
-  if (--group.remaining === 0 && !group.failed) group.done?.resolve();
+  if (--group.remaining !== 0 || group.failed) return;
+  const listeners = group.listeners;
+  group.listeners = null;
+  if (listeners !== null) { for (const listener of listeners) listener.durable(); }
 }
 
 function groupFailed(group: CopyGroup, error: unknown): void {
@@ -297,5 +358,7 @@ function groupFailed(group: CopyGroup, error: unknown): void {
   if (group.failed) return;
   group.failed = true;
   group.error = error;
-  group.done?.reject(error);
+  const listeners = group.listeners;
+  group.listeners = null;
+  if (listeners !== null) { for (const listener of listeners) listener.failed(error); }
 }

@@ -22,6 +22,7 @@ import type { OfflineEnvelope, Store, StoredEnvelope } from "../storage/mod.ts";
 import type { Bus } from "./bus.ts";
 import { RouteError } from "./errors.ts";
 import {
+  type Durability,
   KeptCopies,
   type KeptCopiesLimits,
   type KeptCopiesStats,
@@ -293,7 +294,7 @@ export class OfflineQueue {
    * its own); rejects with {@link RouteError} `unavailable` when a write
    * failed. Null when nothing is waiting (a turn without queued-type frames).
    */
-  written(): Promise<void> | null {
+  written(): Durability | null {
     return this.#window.durable();
   }
 

@@ -30,6 +30,7 @@ import type { ConnectionObserver } from "./observer.ts";
 import type { Outbound } from "./outbound.ts";
 import type { OwedAckScheduler } from "./owed_acks.ts";
 import { type RekeyPolicy, SessionRekey } from "./rekey.ts";
+import { ReplyQueue } from "./reply_queue.ts";
 
 /** Largest encoded frame one Noise message can carry (65535 − 16-byte tag). */
 export const MAX_DELIVERABLE_FRAME = 65519;
@@ -96,12 +97,22 @@ export class EstablishedPhase {
   #errorRefill = performance.now();
   #partialTimer: ReturnType<typeof setTimeout> | undefined;
   /**
-   * Set while a reply waits for its frame's copies to be durable
-   * ({@link AckWhenDurable}): later replies queue behind it, so Acks (and
-   * a cumulative Ack above all) never get ahead of a frame not yet stored.
-   * Never rejects.
+   * Replies waiting for their frame's copies to be durable
+   * ({@link AckWhenDurable}), and the later replies queued behind them.
    */
-  #ackBarrier: Promise<void> | null = null;
+  readonly #replies = new ReplyQueue(
+    {
+      reply: (frame, reply) => this.#reply(frame, reply),
+      failed: (frame, error) => this.#routeFailed(frame, error),
+      // Late replies: no chunk end follows to schedule their owed Ack.
+      released: () => this.#flushOwedAckSoon(),
+    },
+    (error) =>
+      this.#deps.log.error("reply failed", {
+        connection: this.#connectionId,
+        error: String(error),
+      }),
+  );
   /** Sends the owed cumulative Ack; one closure per connection for the shared flush timer. */
   readonly #sendOwedAckLater = () => {
     if (!this.#side.isOpen()) return;
@@ -324,13 +335,7 @@ export class EstablishedPhase {
     if (reply instanceof AckWhenDurable) {
       // Routed: the next frames go on now, only this reply waits.
       this.#observeRouted(frame, started);
-      const own = reply;
-      this.#replyAfter(
-        Promise.all([this.#ackBarrier, own.durable]).then(
-          () => this.#reply(frame, own.reply),
-          (error) => this.#routeFailed(frame, error),
-        ),
-      );
+      this.#replies.afterDurable(frame, reply.reply, reply.durable);
       return;
     }
     if (reply instanceof Promise) {
@@ -344,8 +349,8 @@ export class EstablishedPhase {
 
   #routed(frame: DecodedFrame, started: number, reply: Frame | null): void {
     this.#observeRouted(frame, started);
-    if (this.#ackBarrier === null) this.#reply(frame, reply);
-    else this.#replyAfter(this.#ackBarrier.then(() => this.#reply(frame, reply)));
+    if (this.#replies.empty) this.#reply(frame, reply);
+    else this.#replies.ready(frame, reply);
   }
 
   #observeRouted(frame: DecodedFrame, started: number): void {
@@ -359,21 +364,7 @@ export class EstablishedPhase {
   #reply(frame: DecodedFrame, reply: Frame | null): void {
     if (!this.#side.isOpen()) return;
     if (reply) this.#send(reply);
-    else if (this.#routeOptions !== undefined) {
-      this.#out.oweAck(frame.sequence);
-      if (this.#ackBarrier !== null) this.#flushOwedAckSoon(); // a late one: no chunk end follows
-    }
-  }
-
-  /** Makes `sent` (a reply being sent later) the barrier the next replies wait for. */
-  #replyAfter(sent: Promise<void>): void {
-    const barrier: Promise<void> = sent.catch((error) =>
-      this.#deps.log.error("reply failed", { connection: this.#connectionId, error: String(error) })
-    );
-    this.#ackBarrier = barrier;
-    barrier.then(() => {
-      if (this.#ackBarrier === barrier) this.#ackBarrier = null;
-    });
+    else if (this.#routeOptions !== undefined) this.#out.oweAck(frame.sequence);
   }
 
   #routeFailed(frame: DecodedFrame, error: unknown): void {

@@ -1,0 +1,104 @@
+/**
+ * The replies that wait for durable copies: released in frame order, and
+ * synchronously in the call that settles the last copy (a recipient's Ack),
+ * so the released Ack joins that turn's outbound batch.
+ */
+import assert from "node:assert/strict";
+import { type DecodedFrame, type Frame, FrameType } from "../proto/mod.ts";
+import { KeptCopies } from "../router/kept_copies.ts";
+import { FakeClock } from "../router/testing.ts";
+import { ReplyQueue } from "./reply_queue.ts";
+
+const frame = (sequence: number): DecodedFrame => ({
+  type: FrameType.Msg,
+  channel: 1,
+  sequence,
+  payload: new Uint8Array(0),
+  control: undefined,
+});
+
+/** A queue whose sink records what it is given, in order. */
+function recorder() {
+  const events: string[] = [];
+  const reported: unknown[] = [];
+  const queue = new ReplyQueue({
+    reply: (f: DecodedFrame, reply: Frame | null) => {
+      if (f.sequence === 99) throw new Error("boom");
+      events.push(`reply ${f.sequence}${reply === null ? " (owed)" : ""}`);
+    },
+    failed: (f: DecodedFrame, error: unknown) =>
+      events.push(`failed ${f.sequence}: ${(error as Error).message}`),
+    released: () => events.push("released"),
+  }, (error) => reported.push(error));
+  return { queue, events, reported };
+}
+
+function window(write: () => Promise<void> = () => Promise.resolve()) {
+  const kept = new KeptCopies({ delayMs: 200, clock: new FakeClock(), write });
+  let n = 0;
+  /** Keeps one copy (envelope `e<n>`) and returns its Durability. */
+  const keep = () => {
+    const envelopeId = `e${++n}`;
+    kept.keep({
+      envelopeId,
+      deviceId: "bob",
+      payload: new Uint8Array(4),
+      keptAt: 0,
+      connectionId: "bob-c1",
+    });
+    return { envelopeId, durable: kept.durable()! };
+  };
+  return { kept, keep };
+}
+
+Deno.test("reply queue: the recipient's Ack releases the sender's Ack within the same call", () => {
+  const { kept, keep } = window();
+  const { queue, events } = recorder();
+  const copy = keep();
+  queue.afterDurable(frame(1), null, copy.durable);
+  assert.deepEqual(events, []);
+  assert.equal(queue.empty, false);
+  assert.ok(kept.acknowledge(copy.envelopeId));
+  // No microtask ran: the reply is already owed, ahead of the turn's outbound flush.
+  assert.deepEqual(events, ["reply 1 (owed)", "released"]);
+  assert.equal(queue.empty, true);
+});
+
+Deno.test("reply queue: replies keep frame order; a failed write answers its frame with the Error", async () => {
+  const { kept, keep } = window(() => Promise.reject(new Error("disk full")));
+  const { queue, events } = recorder();
+  const first = keep();
+  const second = keep();
+  queue.afterDurable(frame(1), null, first.durable);
+  queue.afterDurable(frame(2), null, second.durable);
+  queue.ready(frame(3), null);
+  kept.acknowledge(second.envelopeId);
+  assert.deepEqual(events, [], "2 and 3 wait behind 1");
+  kept.undelivered(first.envelopeId); // written at once: the write fails
+  await first.durable.catch(() => {});
+  assert.deepEqual(events, ["failed 1: disk full", "reply 2 (owed)", "reply 3 (owed)", "released"]);
+});
+
+Deno.test("reply queue: a plain promise works too; a reply that throws is reported and the next goes", async () => {
+  const { queue, events, reported } = recorder();
+  let resolve!: () => void;
+  const stored = new Promise<void>((r) => (resolve = r));
+  queue.afterDurable(frame(99), null, stored);
+  queue.ready(frame(4), null);
+  assert.deepEqual(events, []);
+  resolve();
+  await stored;
+  assert.deepEqual(events, ["reply 4 (owed)", "released"]);
+  assert.equal(reported.length, 1);
+  assert.equal((reported[0] as Error).message, "boom");
+});
+
+Deno.test("durability: awaitable, and a listener added after it settled is told at once", async () => {
+  const { kept, keep } = window();
+  const copy = keep();
+  kept.acknowledge(copy.envelopeId);
+  await copy.durable; // resolves like a promise
+  let told = false;
+  copy.durable.whenSettled({ durable: () => (told = true), failed: () => {} });
+  assert.ok(told);
+});
