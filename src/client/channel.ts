@@ -29,10 +29,66 @@ export interface ChannelOptions {
   mode: ConnectMode;
   /** Extra trusted CA certificates (PEM), e.g. the server's self-signed one. */
   caCerts?: string[];
-  /** Reuse an HTTP client (closed by the caller). */
+  /**
+   * Reuse an HTTP client (closed by the caller). Over HTTPS its binary, SSE and long-poll
+   * channels share one HTTP/2 connection: at most {@link MAX_STREAMS_PER_HTTP_CLIENT} of them
+   * at once, else {@link HttpClientFullError}.
+   */
   httpClient?: Deno.HttpClient;
   /** Opens a path of a multipath session (`/connect?attach`) instead of a new session. */
   attach?: boolean;
+}
+
+/**
+ * Long-lived `/connect` streams (binary, SSE, long-poll) one shared HTTP client may carry at
+ * once over HTTPS. They are HTTP/2 streams of the client's one connection, and the server's
+ * HTTP stack (hyper, under `Deno.serve`) allows 200 concurrent streams per connection: past
+ * that a new stream waits, without error, until one ends, so a session opened then would hang
+ * until its handshake timeout (and a multipath path would never attach). This leaves room for
+ * the REST requests made on the same client.
+ */
+export const MAX_STREAMS_PER_HTTP_CLIENT = 128;
+
+/**
+ * A channel was asked of a shared HTTP client that already carries
+ * {@link MAX_STREAMS_PER_HTTP_CLIENT} long-lived streams. Spread the sessions over more
+ * clients (or pass `caCerts` and no `httpClient`: each session then has its own).
+ */
+export class HttpClientFullError extends Error {
+  override name = "HttpClientFullError";
+  constructor(readonly streams: number) {
+    super(
+      `this Deno.HttpClient already carries ${streams} long-lived /connect streams (binary, SSE, ` +
+        `long-poll), the most one HTTP/2 connection safely takes (the server allows 200 at once ` +
+        `and holds further ones back): spread the sessions over more HTTP clients`,
+    );
+  }
+}
+
+/** Long-lived streams open on each caller-supplied HTTP client (HTTPS only: HTTP/2). */
+const streamsOn = new WeakMap<Deno.HttpClient, number>();
+
+/** How many long-lived `/connect` streams the SDK has open on `client` now. */
+export function openStreamsOn(client: Deno.HttpClient): number {
+  return streamsOn.get(client) ?? 0;
+}
+
+/**
+ * Takes a stream slot of a shared client for `url` (a no-op off HTTPS, where each stream gets
+ * its own HTTP/1.1 connection); returns its release, idempotent. Synchronous, so sessions
+ * opened at once cannot all pass the check before any counts.
+ */
+function takeStreamSlot(client: Deno.HttpClient, url: string): () => void {
+  if (!url.startsWith("https:")) return () => {};
+  const open = openStreamsOn(client);
+  if (open >= MAX_STREAMS_PER_HTTP_CLIENT) throw new HttpClientFullError(open);
+  streamsOn.set(client, open + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    streamsOn.set(client, openStreamsOn(client) - 1);
+  };
 }
 
 /** Opens a channel to `/connect` in the requested mode. */
@@ -63,6 +119,8 @@ async function openStream(
   httpClient: Deno.HttpClient | undefined,
   ownClient: boolean,
 ): Promise<ClientChannel> {
+  // A client of our own carries this stream only; a shared one is counted.
+  const release = httpClient && !ownClient ? takeStreamSlot(httpClient, url) : () => {};
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   const upstream = new ReadableStream<Uint8Array>({ start: (c) => (controller = c) });
   const abort = new AbortController();
@@ -78,11 +136,13 @@ async function openStream(
   try {
     response = await fetch(url, init);
   } catch (error) {
+    release();
     if (ownClient) httpClient?.close();
     throw error;
   }
   if (!response.ok || !response.body) {
     const text = await response.text().catch(() => "");
+    release();
     if (ownClient) httpClient?.close();
     throw new Error(`connect failed: HTTP ${response.status} ${text}`);
   }
@@ -110,6 +170,7 @@ async function openStream(
         } catch {
           // Reset or aborted: the iteration simply ends.
         } finally {
+          release();
           if (ownClient) httpClient?.close();
         }
       },
@@ -118,6 +179,7 @@ async function openStream(
     close() {
       endUpstream();
       abort.abort();
+      release();
     },
   };
 }

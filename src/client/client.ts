@@ -112,6 +112,12 @@ export interface ClientOptions {
   certificate?: DeviceCertificate | Record<string, unknown> | string;
   prologue?: string;
   caCerts?: string[];
+  /**
+   * An HTTP client to reuse (closed by the caller). Binary, SSE and long-poll sessions over HTTPS
+   * share its one HTTP/2 connection: past `MAX_STREAMS_PER_HTTP_CLIENT` open at once the connect
+   * fails with `HttpClientFullError` (./channel.ts) instead of waiting behind the server's stream
+   * cap. Without it, `caCerts` gives each session a client of its own.
+   */
   httpClient?: Deno.HttpClient;
   /** Fails the connect after this long (default 15 s). */
   timeoutMs?: number;
