@@ -1,7 +1,9 @@
 /**
  * `commucat serve` with exactly the environment permission of `deno task
  * serve` against PostgreSQL and Redis: the npm clients (postgres.js, ioredis)
- * must load and connect, so storage, presence and bus are all up.
+ * must load and connect, so storage, presence and bus are all up. And every
+ * copy of that flag (compile task, systemd unit, the operations guide's
+ * commands) is the same.
  */
 import assert from "node:assert/strict";
 import { SERVE_ALLOW_ENV, spawnServer } from "./helpers/process.ts";
@@ -47,4 +49,19 @@ Deno.test({
       assert.equal(await server.stop(), 0);
     }
   },
+});
+
+Deno.test("the compile task, the systemd unit and the guide grant the serve task's --allow-env", async () => {
+  const root = new URL("../", import.meta.url);
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("deno.json", root))).tasks;
+  const unit = await Deno.readTextFile(new URL("deploy/commucat.service", root));
+  // Copies of the flag drift (the unit lacked PG* and DEBUG: PostgreSQL and Redis failed there).
+  const flags = (text: string) => text.match(/--allow-env=\S+/g) ?? [];
+  assert.deepEqual(flags(String(tasks.compile)), [SERVE_ALLOW_ENV], "deno.json compile task");
+  assert.deepEqual(flags(unit), [SERVE_ALLOW_ENV], "deploy/commucat.service");
+  const guide = await Deno.readTextFile(new URL("docs/OPERATIONS.md", root));
+  // The guide's commands spell it out; its table abbreviates it ("…").
+  const spelled = flags(guide).filter((f) => !f.includes("…"));
+  assert.ok(spelled.length > 0, "the guide's commands name the flag");
+  for (const flag of spelled) assert.equal(flag, SERVE_ALLOW_ENV, "docs/OPERATIONS.md");
 });
