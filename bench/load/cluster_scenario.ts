@@ -15,8 +15,10 @@
  */
 import postgres from "postgres";
 import type { TargetJson } from "./agent.ts";
+import { CLK_TCK, parseProcStat } from "./procfs.ts";
 import type { ClusterSummary, TrafficSummary } from "./report_types.ts";
 import { spawnCommuCat, type SpawnedServer } from "./spawn.ts";
+import type { MeasureHooks } from "./traffic_window.ts";
 
 /** Where the shared services are (flags, else the test environment variables). */
 export interface ClusterServices {
@@ -35,9 +37,80 @@ export interface ClusterRunParts {
   /** Opens the pairs, member m of each on `targets[m % length]`; resolves when routed. */
   openPairs(label: string, targets: TargetJson[]): Promise<void>;
   closePairs(): Promise<void>;
-  /** One max-rate traffic phase, server CPU summed over `pids`. */
-  phase(label: string, pids: number[]): Promise<TrafficSummary>;
+  /** One max-rate traffic phase, server CPU summed over `pids`; `hooks` around its window. */
+  phase(label: string, pids: number[], hooks?: MeasureHooks): Promise<TrafficSummary>;
+  /** A perf recording of `pid` as profile `name` of phase `label`; null without `--profile`. */
+  profile(pid: number, name: string, label: string): Promise<MeasureHooks | null>;
+  /** V8 flags of the instances (`--perf-basic-prof` with `--profile`). */
+  v8Flags: string[];
   progress(line: string): void;
+}
+
+/**
+ * CPU clock ticks of every PostgreSQL and Redis process of the machine, by
+ * pid (`/proc/<pid>/stat`, read through `cat`: Deno needs `--allow-all` to
+ * read `/proc` itself). The services are shared: other tenants' work counts.
+ */
+function serviceTicks(): Map<number, number> {
+  const ticks = new Map<number, number>();
+  try {
+    const out = new Deno.Command("sh", {
+      args: ["-c", "cat /proc/[0-9]*/stat 2>/dev/null"],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+      const match = line.match(/^(\d+) \((postgres|redis-server)\) /);
+      if (!match) continue;
+      const { user, system } = parseProcStat(line);
+      ticks.set(Number(match[1]), user + system);
+    }
+  } catch {
+    // No /proc or no sh: the figure is left out.
+  }
+  return ticks;
+}
+
+/**
+ * Hooks sampling the services' CPU over the measured window, and the perf
+ * recordings of `recordings` (each instance with `--profile`).
+ */
+function windowHooks(
+  recordings: (MeasureHooks | null)[],
+): { hooks: MeasureHooks; cpuSeconds: () => number | null } {
+  let before: Map<number, number> | null = null;
+  let seconds: number | null = null;
+  return {
+    hooks: {
+      start() {
+        before = serviceTicks();
+        for (const r of recordings) r?.start();
+      },
+      end() {
+        if (before === null || before.size === 0) return;
+        let ticks = 0;
+        // A process started in the window counts whole; one that ended is lost (both rare).
+        for (const [pid, now] of serviceTicks()) ticks += now - (before.get(pid) ?? 0);
+        seconds = ticks / CLK_TCK;
+      },
+      async stop() {
+        for (const r of recordings) await r?.stop();
+      },
+    },
+    cpuSeconds: () => seconds,
+  };
+}
+
+/** One measured phase with its services' CPU (and the instances' profiles with `--profile`). */
+async function measured(
+  parts: ClusterRunParts,
+  label: string,
+  servers: { pid: number; name: string }[],
+): Promise<TrafficSummary & { servicesCpuSeconds: number | null }> {
+  const recordings = await Promise.all(servers.map((s) => parts.profile(s.pid, s.name, label)));
+  const { hooks, cpuSeconds } = windowHooks(recordings);
+  const summary = await parts.phase(label, servers.map((s) => s.pid), hooks);
+  return { ...summary, servicesCpuSeconds: cpuSeconds() };
 }
 
 /** `services` with the environment filled in. */
@@ -150,8 +223,10 @@ export async function measureCluster(parts: ClusterRunParts): Promise<ClusterSum
   try {
     parts.progress("cluster: starting two instances (PostgreSQL + Redis)");
     // One deployment: the same data directory (Noise key, device CA, TLS certificate).
-    servers.push(await spawnCommuCat({ dataDir, env, cpus: parts.serverCpus }));
-    servers.push(await spawnCommuCat({ dataDir, env, cpus: parts.serverCpus }));
+    const spawn = () =>
+      spawnCommuCat({ dataDir, env, cpus: parts.serverCpus, v8Flags: parts.v8Flags });
+    servers.push(await spawn());
+    servers.push(await spawn());
     const [a, b] = servers;
 
     // Both instances warm first (a fresh process spends its first seconds in
@@ -162,12 +237,17 @@ export async function measureCluster(parts: ClusterRunParts): Promise<ClusterSum
     await parts.closePairs();
 
     await parts.openPairs("cluster: 1 instance", [a.target]);
-    const single = await parts.phase("cluster: 1 instance (PostgreSQL + Redis), max", [a.pid]);
+    const single = await measured(parts, "cluster: 1 instance (PostgreSQL + Redis), max", [
+      { pid: a.pid, name: "cluster-single" },
+    ]);
     await parts.closePairs();
 
     await parts.openPairs("cluster: cross-instance", [a.target, b.target]);
     const before = await Promise.all(servers.map(busCounters));
-    const cross = await parts.phase("cluster: 2 instances, cross-instance, max", [a.pid, b.pid]);
+    const cross = await measured(parts, "cluster: 2 instances, cross-instance, max", [
+      { pid: a.pid, name: "cluster-cross-a" },
+      { pid: b.pid, name: "cluster-cross-b" },
+    ]);
     const after = await Promise.all(servers.map(busCounters));
     await parts.closePairs();
     const delta = (k: "carried" | "reads") => after.reduce((s, x, i) => s + x[k] - before[i][k], 0);

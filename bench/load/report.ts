@@ -180,11 +180,24 @@ export function renderMarkdown(report: LoadReport): string {
     }
   }
   if (cluster) {
+    const perThousand = (t: typeof cluster.single) =>
+      t.servicesCpuSeconds == null || t.deliveredPerSecond === 0
+        ? "–"
+        : (t.servicesCpuSeconds / (t.deliveredPerSecond * report.config.durationSeconds) * 1e6)
+          .toFixed(1);
+    const cores = (t: typeof cluster.single) => t.serverCores?.toFixed(2) ?? "–";
     out.push(
       "",
-      `Cross-instance (both instances on the server cores; server CPU summed): offline-queue ` +
-        `notices delivered as carried on the bus ${num(cluster.busCarriedDelivered)}, ` +
-        `read from the queue instead ${num(cluster.busQueueReads)}.`,
+      `Cross-instance (both instances on the server cores, as the one instance is; server CPU ` +
+        `summed): offline-queue notices delivered as carried on the bus ` +
+        `${num(cluster.busCarriedDelivered)}, read from the queue instead ` +
+        `${num(cluster.busQueueReads)}. Server cores used: one instance ${
+          cores(cluster.single)
+        }, ` +
+        `two ${cores(cluster.cross)} (near 1.0 the core caps the rate, and the rate ratio is the ` +
+        `CPU-per-message ratio; below it the window of unacknowledged sends does). PostgreSQL + ` +
+        `Redis CPU-ms per 1,000 (their processes machine-wide, unpinned, other tenants included): ` +
+        `${perThousand(cluster.single)} vs ${perThousand(cluster.cross)}.`,
     );
   } else if (report.cluster && "skipped" in report.cluster) {
     out.push("", `Scenario cluster skipped: ${report.cluster.skipped}.`);

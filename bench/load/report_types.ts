@@ -75,14 +75,23 @@ export interface KeptCopiesSummary {
  */
 export type ClusterSummary =
   | {
-    single: TrafficSummary;
-    cross: TrafficSummary;
+    single: ClusterPhase;
+    cross: ClusterPhase;
     /** Offline-queue notices (both instances) delivered as carried on the bus, in the cross phase. */
     busCarriedDelivered: number;
     /** Notices that made the holder read the queue instead (the fallback drain). */
     busQueueReads: number;
   }
   | { skipped: string };
+
+/** One phase of scenario `cluster`, with the shared services' CPU over its window. */
+export type ClusterPhase = TrafficSummary & {
+  /**
+   * CPU seconds of every PostgreSQL and Redis process of the machine over
+   * the window (other tenants' included); null when unreadable.
+   */
+  servicesCpuSeconds?: number | null;
+};
 
 /** A handshake or reconnect storm. */
 export interface StormSummary {

@@ -28,6 +28,7 @@ import {
   multipathPairs,
   openPairs,
   pairsMaxHalf,
+  profiled,
   sfuPairs,
 } from "./traffic_phases.ts";
 import { measureTraffic } from "./traffic_window.ts";
@@ -187,9 +188,22 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       report.cluster = await measureCluster({
         services: clusterServices(o.cluster ?? {}),
         serverCpus: pin?.server ?? null,
+        v8Flags: o.profileDir ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : [],
         openPairs: (label, targets) => openPairs(ctx, label, { target: targets[0], targets }),
         closePairs: () => ctx.closeGroups(),
-        phase: (label, pids) => measureTraffic(ctx, label, pids, null, o.pairs * 2),
+        phase: (label, pids, hooks) => measureTraffic(ctx, label, pids, null, o.pairs * 2, hooks),
+        profile: async (pid, name, label) => {
+          const recording = await profiled(ctx, pid, name);
+          if (!recording.hooks) return null;
+          const hooks = recording.hooks;
+          return {
+            start: hooks.start,
+            stop: async () => {
+              await hooks.stop();
+              ctx.keepProfile(label, name, recording.text());
+            },
+          };
+        },
         progress: o.progress,
       });
     }

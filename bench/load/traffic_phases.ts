@@ -43,7 +43,7 @@ export async function openPairs(ctx: RunContext, label: string, how: PairsHow): 
 }
 
 /** perf hooks recording `pid` as profile `name` over a measured window (none without `--profile`). */
-async function profiled(
+export async function profiled(
   ctx: RunContext,
   pid: number | undefined,
   name: string,

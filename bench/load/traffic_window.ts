@@ -16,7 +16,11 @@ import { LatencyHistogram } from "./stats.ts";
 
 /** Starts and stops something (a perf recording) around the measured window. */
 export interface MeasureHooks {
+  /** At the window's start. */
   start(): void;
+  /** At the window's end (before the drain), when given. */
+  end?(): void;
+  /** After the phase (the agents are done). */
   stop(): Promise<void>;
 }
 
@@ -69,6 +73,7 @@ export async function measureTraffic(
   const t1 = setTimeout(() => {
     cpu1 = ctx.cpuOf(serverPid);
     wait1 = waitOf();
+    onMeasure?.end?.();
   }, o.warmupMs + o.durationMs);
   const shares = ratePerSecond === null
     ? null
