@@ -5,7 +5,10 @@
  * and its envelope id when it is small ({@link MAX_CARRIED_FRAME}), so that
  * instance delivers it without reading the queue back and deletes the row
  * when the device acknowledges it. Losing a bus message therefore delays a
- * delivery (until the next look at the queue) but never loses it. Live-only
+ * delivery (until the next look at the queue) but never loses it. With the
+ * durable-copy window, a frame for a device connected elsewhere is not
+ * written first: its copy is held by the sending instance for the window
+ * like a local live delivery's (remote_copies.ts). Live-only
  * frames (typing, media) ride the bus on their own: they are never queued.
  *
  * @module
@@ -20,6 +23,19 @@ export interface QueueNotice {
   deviceId: string;
   envelopeId?: string;
   frame?: string;
+  /**
+   * Set on a copy held in the durable-copy window of the instance named
+   * (remote_copies.ts): no row is written yet. The holder delivers it and
+   * tells that instance when the device acknowledges it, or stores it
+   * itself when it cannot deliver it now.
+   */
+  origin?: string;
+}
+
+/** One copy held by its origin instance, named by the holder of its device. */
+export interface KeptCopyRef {
+  deviceId: string;
+  envelopeId: string;
 }
 
 /** What instances tell each other. */
@@ -37,6 +53,14 @@ export type BusMessage =
    * next look at the queue).
    */
   | { kind: "offline-queue-rows"; rows: QueueNotice[] }
+  /**
+   * To the origin of held copies (notices with `origin`): `acked`, the
+   * device acknowledged them or the holder stored them itself (the origin
+   * drops or deletes its copy); `released`, the device's connection ended
+   * without acknowledging them (the origin writes them now and tells the
+   * device's holder).
+   */
+  | { kind: "kept-copies"; acked: KeptCopyRef[]; released: KeptCopyRef[] }
   /** A live-only frame (Typing, media…) for a device on another instance; base64 of the encoded frame. */
   | { kind: "frame"; deviceId: string; frame: string }
   | { kind: "route"; channel: number; from: string }

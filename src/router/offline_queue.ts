@@ -10,31 +10,39 @@
  * (kept_copies.ts) and written only if the device has not acknowledged it by
  * then, with the queue's next group-committed write (offline_writes.ts); the
  * sender's Ack waits for the acknowledgement or the write, so an
- * acknowledged frame survives a crash of the server (PROTOCOL.md §4).
+ * acknowledged frame survives a crash of the server (PROTOCOL.md §4). A
+ * frame for a device connected to another instance is held the same way and
+ * carried to that instance on the bus (remote_copies.ts) when the window
+ * applies to it (`crossInstanceWindow`).
+ *
+ * This file decides what happens to each copy; offline_admission.ts orders
+ * the decisions that read something (quota figures, presence), and
+ * offline_rows.ts writes rows and tells their devices' holders.
  *
  * (Older code called it "inbox" or "relay"; the storage table keeps
  * its name `relay_queue`, the metrics their upstream `commucat_relay_*` names.)
  *
  * @module
  */
-import { encodeFrame, type Frame, isQueuedFrameType } from "../proto/mod.ts";
+import { encodeBase64, encodeFrame, type Frame, isQueuedFrameType } from "../proto/mod.ts";
 import type { OfflineEnvelope, Store, StoredEnvelope } from "../storage/mod.ts";
-import type { Bus } from "./bus.ts";
+import { type Bus, type KeptCopyRef, MAX_CARRIED_FRAME } from "./bus.ts";
 import { RouteError } from "./errors.ts";
 import {
   type Durability,
   KeptCopies,
   type KeptCopiesLimits,
   type KeptCopiesStats,
-  type PendingCopy,
   SYSTEM_CLOCK,
   type WindowClock,
 } from "./kept_copies.ts";
 import type { Presence } from "./presence.ts";
+import type { Peer } from "./peer.ts";
+import { OfflineAdmission } from "./offline_admission.ts";
 import { type OfflineQueueQuota, QuotaGate } from "./offline_quota.ts";
 import type { PeerRegistry } from "./registry.ts";
-import { notifyHolders } from "./offline_notices.ts";
-import { OfflineWrites, type WrittenBatch } from "./offline_writes.ts";
+import { OfflineRows } from "./offline_rows.ts";
+import { REMOTE_CONNECTION_PREFIX, RemoteCopies, type RemoteCopiesStats } from "./remote_copies.ts";
 
 export type { OfflineQueueQuota };
 
@@ -71,6 +79,12 @@ export interface OfflineQueueOptions {
    * default here) = written with the batch of the turn it was kept in.
    */
   durableCopyDelayMs?: number;
+  /**
+   * Hold the copies of frames for devices connected to other instances in
+   * the window too, carried on the bus without a row (remote_copies.ts;
+   * several instances). False: such frames are written first.
+   */
+  crossInstanceWindow?: boolean;
   /** Bounds of the copies held in the window. */
   keptLimits?: KeptCopiesLimits;
   /** The window's clock and timer (tests); its `now` is the queue's unless `now` is given. */
@@ -95,12 +109,13 @@ export class OfflineQueue {
   readonly #quota: QuotaGate | null;
   /** Copies of live deliveries held for the durable-copy window. */
   readonly #window: KeptCopies;
-  /** Every write of the queue: enqueued rows, kept copies and removals, group-committed. */
-  readonly #writes: OfflineWrites;
-  /** The notices of the latest write (sent one write after another, so in row order). */
-  #notifying: Promise<void> = Promise.resolve();
-  /** The quota check of the latest enqueue (see {@link #admit}), null once settled. */
-  #admitting: Promise<unknown> | null = null;
+  /** Every write of the queue and the notices after each. */
+  readonly #rows: OfflineRows;
+  /** Quota and presence decisions of enqueues, in call order. */
+  readonly #admission: OfflineAdmission;
+  /** Copies held across instances (both sides); carried only when the window applies to them. */
+  readonly #remote: RemoteCopies;
+  readonly #carry: boolean;
   readonly #keptIdPrefix = `kept-${crypto.randomUUID()}-`;
   #keptIds = 0;
 
@@ -109,19 +124,21 @@ export class OfflineQueue {
     const clock = options.clock ?? SYSTEM_CLOCK;
     this.#now = options.now ?? clock.now;
     this.#quota = options.quota ? new QuotaGate(options.quota, options.store, this.#now) : null;
+    this.#remote = new RemoteCopies({
+      presence: options.presence,
+      bus: options.bus,
+      instanceId: options.instanceId,
+      now: this.#now,
+    });
+    this.#carry = (options.crossInstanceWindow ?? false) && (options.durableCopyDelayMs ?? 0) > 0;
+    this.#admission = new OfflineAdmission(this.#quota, this.#carry ? this.#remote : null);
     this.#window = new KeptCopies({
       delayMs: options.durableCopyDelayMs ?? 0,
       ...options.keptLimits,
       clock: options.now ? { ...clock, now: options.now } : clock,
-      write: (copies) => this.#writeKept(copies),
+      write: (copies) => this.#rows.writeKept(copies),
     });
-    this.#writes = new OfflineWrites(
-      options.store,
-      (batch) => this.#written(batch),
-      (keptCopies) => {
-        if (keptCopies > 0) this.stats.keepFailures++;
-      },
-    );
+    this.#rows = new OfflineRows({ ...options, now: this.#now, quota: this.#quota }, this.stats);
   }
 
   /** Counters of the durable-copy window. */
@@ -148,47 +165,63 @@ export class OfflineQueue {
   async enqueue(devices: string[], frame: Frame, senderUser = ""): Promise<void> {
     if (devices.length === 0) return;
     const payload = encodeFrame(frame);
-    const full = this.#quota ? await this.#admit(this.#quota, devices, payload, senderUser) : [];
-    const admitted = full.length === 0 ? devices : devices.filter((d) => !full.includes(d));
-    await this.#store(admitted, payload, senderUser);
+    const carry = this.#carry && payload.length <= MAX_CARRIED_FRAME;
+    const placed = await this.#admission.admit(
+      devices,
+      payload.length,
+      senderUser,
+      carry,
+      (full, holders) => this.#place(devices, full, holders, payload, senderUser),
+    );
+    await placed.stored;
+    await placed.held;
+    const full = placed.full;
     if (full.length > 0) {
       const named = full.slice(0, 5).map((d) => JSON.stringify(d)).join(", ");
       throw new RouteError(
         "queue_full",
         `the offline queue of ${full.length} recipient(s) is full (${named}${
           full.length > 5 ? ", …" : ""
-        }): not queued for them` + (admitted.length > 0 ? "; queued for the others" : ""),
+        }): not queued for them` + (full.length < devices.length ? "; queued for the others" : ""),
       );
     }
   }
 
   /**
-   * The quota check of one enqueue, after the checks of the enqueues called
-   * before it: a sender's session does not wait for its frame to be stored
-   * before routing the next (Router), so a check that reads the store must
-   * not let a later frame be stored first.
+   * Places one enqueue (synchronously, so in call order): a held copy
+   * carried to the holder of each device in `holders`, a row for the others
+   * but those `full`.
    */
-  #admit(
-    quota: QuotaGate,
+  #place(
     devices: string[],
+    full: string[],
+    holders: Map<string, string> | null,
     payload: Uint8Array,
     senderUser: string,
-  ): Promise<string[]> {
-    const previous = this.#admitting;
-    // The figures are read now, alongside those of the checks before it
-    // (QuotaGate.prepare); only the decision waits for the earlier checks.
-    const figures = quota.prepare(devices, senderUser);
-    figures.catch(() => {}); // awaited below, maybe after `previous`
-    const check = (async () => {
-      await previous?.catch(() => {}); // its failure went to its own caller
-      await figures;
-      return await quota.overBound(devices, payload.length, senderUser);
-    })();
-    this.#admitting = check;
-    check.finally(() => {
-      if (this.#admitting === check) this.#admitting = null;
-    }).catch(() => {}); // the caller awaits the failure; this chain only clears the slot
-    return check;
+  ): { full: string[]; stored: Promise<void>; held: Promise<void> | null } {
+    let rows = full.length === 0 ? devices : devices.filter((d) => !full.includes(d));
+    let held: Promise<void> | null = null;
+    if (holders !== null && holders.size > 0) {
+      const frame = encodeBase64(payload);
+      const keptAt = this.#now();
+      rows = [];
+      for (const deviceId of devices) {
+        const holder = holders.get(deviceId);
+        if (holder === undefined) {
+          if (!full.includes(deviceId)) rows.push(deviceId);
+          continue;
+        }
+        const envelopeId = this.#nextKeptId();
+        const connectionId = REMOTE_CONNECTION_PREFIX + holder;
+        this.#window.keep({ envelopeId, deviceId, payload, keptAt, connectionId });
+        this.#remote.send(holder, deviceId, envelopeId, frame);
+      }
+      // The router took the group of its live copies before calling enqueue.
+      held = this.#window.durable();
+    }
+    const stored = this.#rows.store(rows, payload, senderUser);
+    stored.catch(() => {}); // awaited first by enqueue; marked so a rejected `held` cannot orphan it
+    return { full, stored, held };
   }
 
   /**
@@ -197,57 +230,7 @@ export class OfflineQueue {
    * applies. Live-only types (typing, media…) are dropped.
    */
   async requeue(deviceId: string, frame: Frame): Promise<void> {
-    if (isQueuedFrameType(frame.type)) await this.#store([deviceId], encodeFrame(frame), "");
-  }
-
-  async #store(devices: string[], payload: Uint8Array, senderUser: string): Promise<void> {
-    if (devices.length === 0) return;
-    const now = this.#now();
-    const envelopes: OfflineEnvelope[] = devices.map((deviceId) => ({
-      envelopeId: this.#o.newId(`envelope:${deviceId}`),
-      deviceId,
-      payload,
-      deliverAfter: new Date(now),
-      expiresAt: new Date(now + this.#o.ttlSeconds * 1000),
-      senderUser,
-    }));
-    // In the open write batch, behind the copies kept earlier: the queue's
-    // order is the order of calls. Resolves once written and its holders told.
-    try {
-      await this.#writes.insert(envelopes);
-    } catch (error) {
-      throw new RouteError(
-        "unavailable",
-        `could not store the frame for offline members: ${errorText(error)}`,
-      );
-    }
-    await this.#notifying;
-  }
-
-  /**
-   * After each write: counts, then tells the holders of the enqueued rows
-   * (another instance gets the rows themselves) and of kept copies whose
-   * device could not take them, or whose connection is gone (they are now
-   * ordinary queued frames) — one notice round per write.
-   */
-  #written(batch: WrittenBatch): void {
-    this.stats.enqueued += batch.enqueued.length;
-    this.stats.kept += batch.kept.length;
-    for (const row of batch.enqueued) {
-      this.#quota?.counted([row.deviceId], row.payload.length, row.senderUser ?? "");
-    }
-    const devices = batch.enqueued.map((row) => row.deviceId);
-    for (const c of batch.kept) {
-      const holder = this.#o.registry.get(c.envelope.deviceId);
-      if (holder === undefined || holder.connectionId !== c.connectionId) {
-        devices.push(c.envelope.deviceId);
-      }
-    }
-    if (devices.length === 0) return;
-    const rows = batch.enqueued;
-    const previous = this.#notifying;
-    // Never rejects (notify does not throw; the guard keeps it so).
-    this.#notifying = previous.then(() => this.notify(devices, rows)).catch(() => {});
+    if (isQueuedFrameType(frame.type)) await this.#rows.store([deviceId], encodeFrame(frame), "");
   }
 
   /**
@@ -276,15 +259,19 @@ export class OfflineQueue {
   keep(deviceId: string, payload: Uint8Array, connectionId: string | null): string {
     // Cheaper than newId (a hash per frame): unique per process, and the
     // random prefix keeps processes apart.
-    const envelopeId = this.#keptIdPrefix + (++this.#keptIds).toString(36);
+    const envelopeId = this.#nextKeptId();
     this.#window.keep({ envelopeId, deviceId, payload, keptAt: this.#now(), connectionId });
     return envelopeId;
+  }
+
+  #nextKeptId(): string {
+    return this.#keptIdPrefix + (++this.#keptIds).toString(36);
   }
 
   /** The device could not take the kept copy `envelopeId` live: it is told once the copy is written. */
   undelivered(envelopeId: string): void {
     if (this.#window.undelivered(envelopeId)) return;
-    const copy = this.#writes.unwritten(envelopeId);
+    const copy = this.#rows.writes.unwritten(envelopeId);
     if (copy) copy.connectionId = null;
   }
 
@@ -305,30 +292,9 @@ export class OfflineQueue {
    * for the device afterwards.
    */
   releaseKept(envelopeIds: Iterable<string>): void {
-    this.#window.releaseNow(envelopeIds);
-  }
-
-  /** Puts `copies` (their window ended) into the next write; settles when it is written. */
-  #writeKept(copies: PendingCopy[]): Promise<void> {
-    const ttlMs = this.#o.ttlSeconds * 1000;
-    for (const c of copies) {
-      this.#writes.keep({
-        envelope: {
-          envelopeId: c.envelopeId,
-          deviceId: c.deviceId,
-          payload: c.payload,
-          deliverAfter: new Date(c.keptAt),
-          expiresAt: new Date(c.keptAt + ttlMs),
-        },
-        connectionId: c.connectionId,
-      });
-    }
-    const written = this.#writes.written() ?? Promise.resolve();
-    const checked = written.catch((error: unknown) => {
-      throw new RouteError("unavailable", `could not store the frame durably: ${errorText(error)}`);
-    });
-    checked.catch(() => {}); // handled: awaiters still see the rejection
-    return checked;
+    const ids = [...envelopeIds];
+    this.#window.releaseNow(ids);
+    this.#remote.released(ids);
   }
 
   /**
@@ -337,7 +303,7 @@ export class OfflineQueue {
    */
   flush(): Promise<void> {
     this.#window.releaseAll();
-    return this.#writes.flush();
+    return this.#rows.writes.flush();
   }
 
   /**
@@ -350,10 +316,75 @@ export class OfflineQueue {
   settle(deviceId: string, envelopeIds: string[]): Promise<void> {
     let removal: Promise<void> | null = null;
     for (const envelopeId of envelopeIds) {
-      if (this.#window.acknowledge(envelopeId) || this.#writes.forget(envelopeId)) continue;
-      removal = this.#writes.remove(deviceId, envelopeId);
+      if (this.#remote.acknowledged(envelopeId)) continue; // its origin holds the copy
+      if (this.#window.acknowledge(envelopeId) || this.#rows.writes.forget(envelopeId)) continue;
+      removal = this.#rows.writes.remove(deviceId, envelopeId);
     }
     return removal ?? Promise.resolve();
+  }
+
+  /** Counters of the copies carried across instances. */
+  get remoteStats(): Readonly<RemoteCopiesStats> {
+    return this.#remote.stats;
+  }
+
+  /**
+   * A copy held by `origin` was carried here for `deviceId` (no row yet):
+   * `peer` delivers it when it can take it now (its origin is told when the
+   * device acknowledges it); otherwise it is stored here as a row of this
+   * device's queue, read as any other, and the origin drops its copy. True
+   * when delivered live.
+   */
+  takeCarried(
+    peer: Pick<Peer, "takeQueued"> | undefined,
+    origin: string,
+    ref: KeptCopyRef,
+    payload: Uint8Array,
+  ): boolean {
+    const remote = this.#remote;
+    const { deviceId, envelopeId } = ref;
+    if (peer?.takeQueued && !remote.storing(deviceId) && peer.takeQueued(envelopeId, payload)) {
+      remote.taken(origin, deviceId, envelopeId);
+      return true;
+    }
+    // Until stored (and the device's drain started), this device's next
+    // carried frames come the same way: none may overtake this one.
+    remote.storeStarted(deviceId);
+    this.#rows.store([deviceId], payload, "").then(
+      () => remote.stored(origin, ref, true),
+      () => remote.stored(origin, ref, false), // the origin writes it itself
+    );
+    return false;
+  }
+
+  /** True while a carried copy for `deviceId` is being stored: its rows are read from the queue. */
+  storingCarried(deviceId: string): boolean {
+    return this.#remote.storing(deviceId);
+  }
+
+  /**
+   * The holders of copies carried from here answered: `acked` copies are
+   * acknowledged (or stored there), so they are dropped (or their rows
+   * removed, when their window ended first); `released` ones are written now
+   * and their devices' holders told.
+   */
+  copiesSettled(acked: readonly KeptCopyRef[], released: readonly KeptCopyRef[]): void {
+    for (const ref of acked) {
+      // A failed removal leaves the row: delivered again later (at least once).
+      this.settle(ref.deviceId, [ref.envelopeId]).catch(() => {});
+    }
+    for (const { deviceId, envelopeId } of released) {
+      this.#remote.forgetHolder(deviceId);
+      if (this.#window.undelivered(envelopeId)) continue; // its holder is told after the write
+      const copy = this.#rows.writes.unwritten(envelopeId);
+      if (copy) {
+        copy.connectionId = null;
+        continue;
+      }
+      // Written (its window ended) or being written: told after that write.
+      const writing = this.#rows.writes.written() ?? Promise.resolve();
+      writing.catch(() => {}).then(() => this.notify([deviceId]));
+    }
   }
 
   /** Removes expired rows of every device; returns how many went. */
@@ -367,18 +398,10 @@ export class OfflineQueue {
   }
 
   /**
-   * Tells whoever holds each device's connection to look at its queue: the
-   * local peer directly, another instance through the bus, `written` (rows
-   * just written, in order) riding along (see offline_notices.ts: one
-   * presence look-up for all, one bus message per holding instance). Never
-   * throws: a lost notice only delays delivery until the next look
-   * (reconnect, the periodic look while the bus is down).
+   * Tells whoever holds each device's connection to look at its queue (see
+   * {@link OfflineRows.notify}). Never throws.
    */
   notify(devices: string[], written?: readonly OfflineEnvelope[]): Promise<void> {
-    return notifyHolders(this.#o, devices, written);
+    return this.#rows.notify(devices, written);
   }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -12,7 +12,7 @@
  * @module
  */
 import { type Logger, silentLogger } from "../log/mod.ts";
-import type { Bus, BusMessage, QueueNotice } from "./bus.ts";
+import type { Bus, BusMessage, KeptCopyRef, QueueNotice } from "./bus.ts";
 import { RedisPresence } from "./redis_presence.ts";
 import {
   describeRedisError,
@@ -257,9 +257,28 @@ function parseQueueNotice(m: Record<string, unknown>): QueueNotice | null {
     text(m.envelopeId) && typeof m.frame === "string" && m.frame.length % 4 === 0 &&
     BASE64.test(m.frame)
   ) {
-    return { deviceId: m.deviceId, envelopeId: m.envelopeId, frame: m.frame };
+    return text(m.origin)
+      ? { deviceId: m.deviceId, envelopeId: m.envelopeId, frame: m.frame, origin: m.origin }
+      : { deviceId: m.deviceId, envelopeId: m.envelopeId, frame: m.frame };
   }
+  // A held copy without its frame cannot be delivered: its origin writes it at the window's end.
   return { deviceId: m.deviceId };
+}
+
+/** The copy references of a `kept-copies` list; null when malformed. */
+function parseCopyRefs(list: unknown): KeptCopyRef[] | null {
+  if (list === undefined) return [];
+  if (!Array.isArray(list) || list.length > MAX_PARSED_ROWS) return null;
+  const refs: KeptCopyRef[] = [];
+  for (const item of list) {
+    const r = item as Record<string, unknown> | null;
+    if (
+      typeof r !== "object" || r === null || typeof r.deviceId !== "string" ||
+      typeof r.envelopeId !== "string" || r.deviceId === "" || r.envelopeId === ""
+    ) return null;
+    refs.push({ deviceId: r.deviceId, envelopeId: r.envelopeId });
+  }
+  return refs;
 }
 
 /** Validates a received bus message; null for anything malformed. Unknown fields are dropped. */
@@ -291,6 +310,12 @@ export function parseBusMessage(raw: string): BusMessage | null {
         if (notice !== null) rows.push(notice); // a malformed row alone is skipped
       }
       return rows.length === 0 ? null : { kind: "offline-queue-rows", rows };
+    }
+    case "kept-copies": {
+      const acked = parseCopyRefs(m.acked);
+      const released = parseCopyRefs(m.released);
+      if (acked === null || released === null || acked.length + released.length === 0) return null;
+      return { kind: "kept-copies", acked, released };
     }
     case "frame":
       return text(m.deviceId) && typeof m.frame === "string" && m.frame.length % 4 === 0 &&

@@ -154,6 +154,8 @@ export async function startServer(
     ttlSeconds: settings.relayTtlSeconds,
     quota: settings.offlineQueueQuota,
     durableCopyDelayMs: settings.durableCopyDelayMs,
+    // Several instances: copies for devices on the others are held in the window too.
+    crossInstanceWindow: settings.presence.backend === "redis",
     newId,
   });
   const router = new Router({

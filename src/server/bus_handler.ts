@@ -19,7 +19,29 @@ export function busMessageHandler(parts: {
   /** One new row (or rows) of a device here: delivered as carried, else the queue is read. */
   const takeNotice = (notice: QueueNotice): void => {
     const peer = registry.get(notice.deviceId);
+    const { deviceId, envelopeId, frame, origin } = notice;
+    if (origin && envelopeId && frame) {
+      // A copy its origin holds in the durable-copy window (no row yet):
+      // delivered here, or stored here when the device cannot take it now.
+      let payload: Uint8Array;
+      try {
+        payload = decodeBase64(frame);
+      } catch {
+        log.warn("malformed frame on the bus", {}); // its origin writes it when its window ends
+        return;
+      }
+      if (router.offlineQueue.takeCarried(peer, origin, { deviceId, envelopeId }, payload)) {
+        router.stats.busCarriedDelivered++;
+      } else router.stats.busQueueReads++;
+      return;
+    }
     if (!peer) return;
+    if (router.offlineQueue.storingCarried(deviceId)) {
+      // A carried copy of this device is being stored here: this row waits its turn.
+      router.stats.busQueueReads++;
+      peer.checkOfflineQueue();
+      return;
+    }
     if (notice.envelopeId && notice.frame && peer.takeQueued) {
       let payload: Uint8Array | null = null;
       try {
@@ -46,6 +68,9 @@ export function busMessageHandler(parts: {
       case "offline-queue-rows":
         // In row order: a device's rows stay in queue order.
         for (const notice of message.rows) takeNotice(notice);
+        break;
+      case "kept-copies":
+        router.offlineQueue.copiesSettled(message.acked, message.released);
         break;
       case "reachability":
         router.forgetReachability();

@@ -21,7 +21,10 @@ Deno.test("bus handler: offline-queue-rows delivers carried rows in order, else 
       return true;
     },
   } as unknown as Peer);
-  const router = { stats: { busCarriedDelivered: 0, busQueueReads: 0 } } as unknown as Router;
+  const router = {
+    stats: { busCarriedDelivered: 0, busQueueReads: 0 },
+    offlineQueue: { storingCarried: () => false },
+  } as unknown as Router;
   const handle = busMessageHandler({ instanceId: "i", registry, router, log: silentLogger });
   handle({
     kind: "offline-queue-rows",

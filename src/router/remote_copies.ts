@@ -1,0 +1,225 @@
+/**
+ * The durable-copy window across instances (PROTOCOL.md §4 "Several
+ * instances"). A queued-type frame for a device connected to another
+ * instance is handled like a live delivery here: its copy is held in this
+ * (the origin) instance's window (kept_copies.ts) and carried on the bus to
+ * the device's holder with its envelope id and `origin`, without a row. The
+ * holder delivers it and, when the device acknowledges it, tells the origin
+ * (`kept-copies` `acked`), which drops the copy — so a message acknowledged
+ * within the window costs no PostgreSQL write at all, where a written row
+ * cost an insert and a delete. The sender's Ack waits, as for a local live
+ * delivery, until the copy is acknowledged or written.
+ *
+ * The holder stores a copy itself (a row of its own, then `acked`) when it
+ * cannot deliver it now: the device is gone, over its bound, or its queue is
+ * being read (a row must not overtake the queue), and then delivers that
+ * device's next carried rows through the queue until its row is written, so
+ * one sender's frames keep their order. A connection that ends before the
+ * device acknowledged a copy `released`s it: the origin writes it at once
+ * and tells the device's holder, as for a local connection's held copies.
+ * A lost bus message delays delivery at most: an unacknowledged copy is
+ * written when its window ends.
+ *
+ * This module keeps the bookkeeping of both sides (presence answers of the
+ * origin, copies delivered and stored by the holder, the messages of each
+ * turn); offline_queue.ts does the keeping and writing.
+ *
+ * @module
+ */
+import type { Bus, KeptCopyRef, QueueNotice } from "./bus.ts";
+import { noticeChunks } from "./offline_notices.ts";
+import type { Presence } from "./presence.ts";
+
+/** Connection id of a held copy delivered through the bus: `bus:<holder instance>`. */
+export const REMOTE_CONNECTION_PREFIX = "bus:";
+
+/** How long a presence answer is reused (ms); a stale one costs a detour, never a frame. */
+export const PRESENCE_CACHE_MS = 1_000;
+const MAX_CACHED_PRESENCE = 65_536;
+
+/** Dependencies of {@link RemoteCopies}. */
+export interface RemoteCopiesOptions {
+  presence: Presence;
+  bus: Bus;
+  instanceId: string;
+  now: () => number;
+}
+
+/** Counters for metrics and the load tool. */
+export interface RemoteCopiesStats {
+  /** Copies this instance held and carried to another instance's device. */
+  sent: number;
+  /** Copies carried here that a device of this instance took live. */
+  taken: number;
+  /** Copies carried here that this instance stored itself (could not deliver them now). */
+  stored: number;
+}
+
+interface Outgoing {
+  acked: KeptCopyRef[];
+  released: KeptCopyRef[];
+}
+
+/** Both sides' bookkeeping of held copies crossing instances; see the module doc. */
+export class RemoteCopies {
+  readonly stats: RemoteCopiesStats = { sent: 0, taken: 0, stored: 0 };
+  readonly #o: RemoteCopiesOptions;
+  /** Device → holding instance ("" = not connected elsewhere) and until when the answer holds. */
+  readonly #presence = new Map<string, { instance: string; until: number }>();
+  /** Origin side: notices of this turn by holder. */
+  #notices = new Map<string, QueueNotice[]>();
+  /** Holder side: copies delivered here and not yet acknowledged, by envelope id. */
+  readonly #taken = new Map<string, { origin: string; deviceId: string }>();
+  /** Holder side: devices whose carried copies are being stored here (count). */
+  readonly #storing = new Map<string, number>();
+  /** Holder side: messages of this turn by origin. */
+  #outgoing = new Map<string, Outgoing>();
+  #flushScheduled = false;
+
+  constructor(options: RemoteCopiesOptions) {
+    this.#o = options;
+  }
+
+  // ---- origin side ----
+
+  /**
+   * The instances other than this one holding `devices` (absent: offline or
+   * here); null when the bus is down (the frames are then written first, as
+   * without the window). Synchronous when every answer is cached.
+   */
+  holders(devices: readonly string[]): Map<string, string> | Promise<Map<string, string>> | null {
+    if (!this.#o.bus.healthy) return null;
+    const now = this.#o.now();
+    const found = new Map<string, string>();
+    let missing: string[] | null = null;
+    for (const deviceId of devices) {
+      const cached = this.#presence.get(deviceId);
+      if (cached === undefined || cached.until <= now) (missing ??= []).push(deviceId);
+      else if (cached.instance !== "") found.set(deviceId, cached.instance);
+    }
+    if (missing === null) return found;
+    const asked = missing;
+    return this.#o.presence.getMany(asked).then((entries) => {
+      if (this.#presence.size >= MAX_CACHED_PRESENCE) this.#presence.clear();
+      const until = this.#o.now() + PRESENCE_CACHE_MS;
+      asked.forEach((deviceId, i) => {
+        const entry = entries[i];
+        const instance = entry && entry.instance !== this.#o.instanceId ? entry.instance : "";
+        this.#presence.set(deviceId, { instance, until });
+        if (instance !== "") found.set(deviceId, instance);
+      });
+      return found;
+    });
+  }
+
+  /** Carries the held copy `envelopeId` (the encoded frame in base64) to `holder`, with this turn's. */
+  send(holder: string, deviceId: string, envelopeId: string, frame: string): void {
+    this.stats.sent++;
+    const notice: QueueNotice = { deviceId, envelopeId, frame, origin: this.#o.instanceId };
+    const list = this.#notices.get(holder);
+    if (list) list.push(notice);
+    else this.#notices.set(holder, [notice]);
+    this.#scheduleFlush();
+  }
+
+  /** Forgets the presence answer of `deviceId` (its holder could not take a copy). */
+  forgetHolder(deviceId: string): void {
+    this.#presence.delete(deviceId);
+  }
+
+  // ---- holder side ----
+
+  /** True while a copy carried for `deviceId` is being stored here: its next ones go the same way. */
+  storing(deviceId: string): boolean {
+    return this.#storing.has(deviceId);
+  }
+
+  /** The device took the copy `envelopeId` from `origin` live. */
+  taken(origin: string, deviceId: string, envelopeId: string): void {
+    this.stats.taken++;
+    this.#taken.set(envelopeId, { origin, deviceId });
+  }
+
+  /** A carried copy for `deviceId` is being stored here; {@link stored} when that ended. */
+  storeStarted(deviceId: string): void {
+    this.stats.stored++;
+    this.#storing.set(deviceId, (this.#storing.get(deviceId) ?? 0) + 1);
+  }
+
+  /** The store of a carried copy ended: `ok`, it is durable here (its origin drops its copy). */
+  stored(origin: string, ref: KeptCopyRef, ok: boolean): void {
+    const left = (this.#storing.get(ref.deviceId) ?? 1) - 1;
+    if (left > 0) this.#storing.set(ref.deviceId, left);
+    else this.#storing.delete(ref.deviceId);
+    this.#reply(origin, ref, ok ? "acked" : "released");
+  }
+
+  /** The device acknowledged `envelopeId`: true when it was a carried copy (its origin is told). */
+  acknowledged(envelopeId: string): boolean {
+    const taken = this.#taken.get(envelopeId);
+    if (taken === undefined) return false;
+    this.#taken.delete(envelopeId);
+    this.#reply(taken.origin, { deviceId: taken.deviceId, envelopeId }, "acked");
+    return true;
+  }
+
+  /** The connection holding `envelopeIds` ends: the carried ones go back to their origins. */
+  released(envelopeIds: Iterable<string>): void {
+    if (this.#taken.size === 0) return;
+    for (const envelopeId of envelopeIds) {
+      const taken = this.#taken.get(envelopeId);
+      if (taken === undefined) continue;
+      this.#taken.delete(envelopeId);
+      this.#reply(taken.origin, { deviceId: taken.deviceId, envelopeId }, "released");
+    }
+  }
+
+  #reply(origin: string, ref: KeptCopyRef, kind: keyof Outgoing): void {
+    let out = this.#outgoing.get(origin);
+    if (out === undefined) {
+      out = { acked: [], released: [] };
+      this.#outgoing.set(origin, out);
+    }
+    out[kind].push(ref);
+    this.#scheduleFlush();
+  }
+
+  // ---- both ----
+
+  /** One bus message per instance and kind per turn (the copies of every frame of the turn). */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setTimeout(this.#flush, 0);
+  }
+
+  #flush = (): void => {
+    this.#flushScheduled = false;
+    const notices = this.#notices;
+    const outgoing = this.#outgoing;
+    this.#notices = new Map();
+    this.#outgoing = new Map();
+    const bus = this.#o.bus;
+    // A lost message delays at most: an unacknowledged copy is written when its window ends.
+    for (const [holder, list] of notices) {
+      for (const chunk of noticeChunks(list)) {
+        const message = chunk.length === 1
+          ? { kind: "offline-queue" as const, ...chunk[0] }
+          : { kind: "offline-queue-rows" as const, rows: chunk };
+        bus.send(holder, message).catch(() => {});
+      }
+    }
+    for (const [origin, { acked, released }] of outgoing) {
+      for (let i = 0; i < Math.max(acked.length, released.length); i += MAX_REFS) {
+        bus.send(origin, {
+          kind: "kept-copies",
+          acked: acked.slice(i, i + MAX_REFS),
+          released: released.slice(i, i + MAX_REFS),
+        }).catch(() => {});
+      }
+    }
+  };
+}
+
+/** Copy references per `kept-copies` message and list (receivers accept up to 4096). */
+const MAX_REFS = 1024;
