@@ -98,6 +98,32 @@ Deno.test("parseBusMessage: accepts each kind, drops extra fields, rejects malfo
   ) {
     assert.equal(parseBusMessage(raw), null, raw);
   }
+  // A copy held by its origin (no row yet) names the origin; the answers name copies.
+  assert.deepEqual(
+    parseBusMessage(
+      '{"kind":"offline-queue","deviceId":"d","envelopeId":"e","frame":"AAEC","origin":"a"}',
+    ),
+    { kind: "offline-queue", deviceId: "d", envelopeId: "e", frame: "AAEC", origin: "a" },
+  );
+  assert.deepEqual(
+    parseBusMessage(
+      '{"kind":"kept-copies","acked":[{"deviceId":"d","envelopeId":"e","x":1}],"released":[]}',
+    ),
+    { kind: "kept-copies", acked: [{ deviceId: "d", envelopeId: "e" }], released: [] },
+  );
+  assert.deepEqual(
+    parseBusMessage('{"kind":"kept-copies","released":[{"deviceId":"d","envelopeId":"e"}]}'),
+    { kind: "kept-copies", acked: [], released: [{ deviceId: "d", envelopeId: "e" }] },
+  );
+  for (
+    const raw of [
+      '{"kind":"kept-copies","acked":[],"released":[]}',
+      '{"kind":"kept-copies","acked":[{"deviceId":"d"}]}',
+      '{"kind":"kept-copies","acked":"e"}',
+    ]
+  ) {
+    assert.equal(parseBusMessage(raw), null, raw);
+  }
   // Revocation: no live connection id spared, and the reason travels.
   assert.deepEqual(
     parseBusMessage('{"kind":"kick","deviceId":"d","connectionId":"","reason":"revoked"}'),
