@@ -49,9 +49,11 @@ export class OfflineAdmission {
     const previous = this.#deciding;
     // The figures are read now, alongside those of the decisions before it
     // (QuotaGate.prepare); only the decision waits for the earlier ones.
-    const early = holders instanceof Promise || quota === null
+    const rows = holders instanceof Promise ? null : stored(devices, holders);
+    // Nothing to store (every copy carried): no figure to read, not even the sender's.
+    const early = rows === null || rows.length === 0 || quota === null
       ? null
-      : quota.prepare(stored(devices, holders), senderUser);
+      : quota.prepare(rows, senderUser);
     early?.catch(() => {}); // awaited below, maybe after `previous`
     if (holders instanceof Promise) holders.catch(() => {}); // the same
     const decision = (async () => {
