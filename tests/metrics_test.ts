@@ -246,16 +246,66 @@ for (const accept of ["guarded", "direct"] as const) {
         if (text === null) await new Promise((r) => setTimeout(r, 50));
       }
       assert.ok(text, "the slot came back once the session closed");
+      const http = { listener: "http" };
       assert.equal(
-        sample(text, "commucat_connections_refused_total", { reason: "total" }),
+        sample(text, "commucat_connections_refused_total", { ...http, reason: "total" }),
         refused,
       );
-      assert.equal(sample(text, "commucat_connections_refused_total", { reason: "per_client" }), 0);
+      assert.equal(
+        sample(text, "commucat_connections_refused_total", { ...http, reason: "per_client" }),
+        0,
+      );
     } finally {
       await srv.stop();
     }
   });
 }
+
+Deno.test("the Shadowsocks listener's refusals are counted under listener=shadowsocks", async () => {
+  const srv = await startTestServer({
+    adminToken: ADMIN_TOKEN,
+    shadowsocks: { hostname: "127.0.0.1", port: 0, method: "aes-256-gcm", password: "ss-pass" },
+    connections: { firstRequestTimeoutMs: 10_000, maxTotal: 100, maxPerIp: 1 },
+  });
+  const ss = { hostname: "127.0.0.1", port: srv.server.shadowsocksAddr!.port };
+  const readToEnd = async (conn: Deno.Conn) => {
+    const buf = new Uint8Array(1024);
+    while ((await conn.read(buf).catch(() => null)) !== null) { /* drained */ }
+  };
+  try {
+    // A probe takes 127.0.0.1's one slot; its garbage does not authenticate (silence).
+    const probe = await Deno.connect(ss);
+    await probe.write(crypto.getRandomValues(new Uint8Array(600)));
+    // A second socket from the same address is over server.max_connections_per_ip: closed at
+    // once, after it was counted (the listener counts, then the client sees the end).
+    const over = await Deno.connect(ss);
+    await readToEnd(over);
+    over.close();
+    // Closing the probe frees the slot once its garbage has been read and counted.
+    probe.close();
+    let refusedScrapes = 0;
+    let text: string | null = null;
+    for (let i = 0; i < 100 && text === null; i++) {
+      const response = await get(srv, "/metrics", `Bearer ${ADMIN_TOKEN}`).catch(() => null);
+      if (response?.status === 200) text = await response.text();
+      else {
+        refusedScrapes++;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    assert.ok(text, "the slot came back once the probe closed");
+    const count = (listener: string, reason: string) =>
+      sample(text!, "commucat_connections_refused_total", { listener, reason });
+    assert.equal(count("shadowsocks", "per_client"), 1);
+    assert.equal(count("shadowsocks", "unauthenticated"), 1);
+    assert.equal(count("shadowsocks", "total"), 0);
+    assert.equal(count("shadowsocks", "timeout"), 0);
+    // Scrapes refused while the slot was held are the TLS listener's, not the tunnel's.
+    assert.equal(count("http", "per_client"), refusedScrapes);
+  } finally {
+    await srv.stop();
+  }
+});
 
 const promtool = (() => {
   try {

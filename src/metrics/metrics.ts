@@ -21,12 +21,19 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 export type RateLimitScope = "http" | "connect" | "pairing_claim";
 
 /**
- * Why an HTTP listener did not serve a connection (guarded accept) or a request (direct accept):
- * a connection cap (`total`, `per_client`), no first request in time (`timeout`), a failed accept
- * (`accept_error`). The listeners' `onDrop` reasons, spelled out here so metrics imports nothing
- * of transport; anything else is counted as `other`.
+ * Why a listener did not serve a connection (guarded accept) or a request (direct accept), by
+ * listener: a connection cap (`total`, `per_client`), no first request in time (`timeout`), a
+ * failed accept (`accept_error`), and on the Shadowsocks port a first chunk that did not
+ * authenticate (`unauthenticated`: a probe, a wrong key, a replayed salt). The listeners' `onDrop`
+ * reasons, spelled out here so metrics imports nothing of transport; anything else is `other`.
  */
-const REFUSAL_REASONS = ["total", "per_client", "timeout", "accept_error"] as const;
+const REFUSAL_REASONS = {
+  http: ["total", "per_client", "timeout", "accept_error"],
+  shadowsocks: ["total", "per_client", "timeout", "accept_error", "unauthenticated"],
+} as const;
+
+/** The listeners counted in `commucat_connections_refused_total`: TLS and h2c are `http`. */
+export type RefusingListener = keyof typeof REFUSAL_REASONS;
 
 /** The multipath hub's figures the upstream metrics mirror (src/multipath `MultipathStats`). */
 export interface MultipathFigures {
@@ -85,8 +92,8 @@ export class Metrics {
   readonly rateLimitDenials: Counter<"scope">;
   /** Federation outbox delivery attempts (successful or not). */
   readonly federationOutboxAttempts: Counter;
-  /** Connections or requests the HTTP listeners refused, by reason (see {@link connectionRefused}). */
-  readonly connectionRefusals: Counter<"reason">;
+  /** Connections or requests the listeners refused, by listener and reason ({@link connectionRefused}). */
+  readonly connectionRefusals: Counter<"listener" | "reason">;
   /** The `/p2p` relay and `/api/p2p/assist` metrics. */
   readonly p2p: P2pMetrics;
   /** The pluggable-transport listener's metrics. */
@@ -198,11 +205,12 @@ export class Metrics {
     });
     this.connectionRefusals = new Counter({
       name: "commucat_connections_refused_total",
-      help: "Connections (guarded accept) or requests (direct accept) the HTTP listeners " +
-        "refused, by reason: total / per_client (server.max_connections / " +
-        "server.max_connections_per_ip reached), timeout (no first request in time), " +
-        "accept_error (accept failed, e.g. out of descriptors).",
-      labelNames: ["reason"] as const,
+      help: "Connections (guarded accept) or requests (direct accept) the listeners refused, " +
+        "by listener (http: TLS and h2c; shadowsocks) and reason: total / per_client " +
+        "(server.max_connections / server.max_connections_per_ip reached), timeout (no first " +
+        "request in time), accept_error (accept failed, e.g. out of descriptors), " +
+        "unauthenticated (shadowsocks: the first chunk did not authenticate).",
+      labelNames: ["listener", "reason"] as const,
       registers,
     });
     new Gauge({
@@ -220,7 +228,9 @@ export class Metrics {
     for (const scope of ["http", "connect", "pairing_claim"]) {
       this.rateLimitDenials.inc({ scope }, 0);
     }
-    for (const reason of REFUSAL_REASONS) this.connectionRefusals.inc({ reason }, 0);
+    for (const [listener, reasons] of Object.entries(REFUSAL_REASONS)) {
+      for (const reason of reasons) this.connectionRefusals.inc({ listener, reason }, 0);
+    }
   }
 
   /** Mirrors the multipath hub's figures in the upstream multipath and FEC metrics. */
@@ -253,10 +263,10 @@ export class Metrics {
     this.upstreamCounter(scope === "connect" ? "rateLimitConnect" : "rateLimitHttp").inc();
   }
 
-  /** Counts one connection or request an HTTP listener refused (its `onDrop` hook). */
-  connectionRefused(reason: string): void {
-    const known = (REFUSAL_REASONS as readonly string[]).includes(reason);
-    this.connectionRefusals.inc({ reason: known ? reason : "other" });
+  /** Counts one connection or request a listener refused (its `onDrop` hook). */
+  connectionRefused(listener: RefusingListener, reason: string): void {
+    const known = (REFUSAL_REASONS[listener] as readonly string[]).includes(reason);
+    this.connectionRefusals.inc({ listener, reason: known ? reason : "other" });
   }
 
   /** A connection observer that feeds these metrics. */

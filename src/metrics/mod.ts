@@ -24,6 +24,7 @@ export {
   METRICS_CONTENT_TYPE,
   type MetricsOptions,
   type RateLimitScope,
+  type RefusingListener,
 } from "./metrics.ts";
 export type { P2pMetrics } from "./p2p.ts";
 export type { PtMetrics } from "./pt.ts";

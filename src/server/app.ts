@@ -339,7 +339,7 @@ export async function startServer(
     // Binding throws a ListenError naming the address and its config key.
     built = await buildListeners(settings, { cert, key }, log, {
       pt: metrics.pt,
-      refused: (reason) => metrics.connectionRefused(reason),
+      refused: (listener, reason) => metrics.connectionRefused(listener, reason),
     });
     started.push(...built.all);
   } catch (error) {

@@ -12,6 +12,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
+import type { RefusingListener } from "../metrics/mod.ts";
 import { ConnectionCaps, normalizeIp, rateLimitKey } from "../security/ratelimit/mod.ts";
 import type { Listener } from "../transport/listener.ts";
 import { PtListener, type PtObserver } from "../transport/pt/mod.ts";
@@ -39,8 +40,8 @@ export async function buildListeners(
   log: Logger,
   hooks: {
     pt?: PtObserver;
-    /** Each connection (guarded) or request (direct) the HTTP listeners refuse, with why (metrics). */
-    refused?: (reason: string) => void;
+    /** Each connection (guarded) or request (direct) a listener refuses, with why (metrics). */
+    refused?: (listener: RefusingListener, reason: string) => void;
   } = {},
 ): Promise<BuiltListeners> {
   const limits = settings.connections;
@@ -51,11 +52,13 @@ export async function buildListeners(
     return caps.open(rateLimitKey(normalizeIp(ip) ?? ip));
   };
   const common = { firstRequestTimeoutMs: limits.firstRequestTimeoutMs, admit, log };
+  const onDrop = (listener: RefusingListener) =>
+    hooks.refused && ((reason: string) => hooks.refused!(listener, reason));
   // `server.accept`: the HTTP listeners guarded (own accept + loopback pump) or served directly.
   const http = (options: { configKey: string; hostname: string; port: number; tls?: typeof tls }) =>
     settings.accept === "direct"
-      ? new DirectListener({ ...options, admit, log, onDrop: hooks.refused })
-      : new TcpListener({ ...common, ...options, onDrop: hooks.refused });
+      ? new DirectListener({ ...options, admit, log, onDrop: onDrop("http") })
+      : new TcpListener({ ...common, ...options, onDrop: onDrop("http") });
   const main = http({
     configKey: "server.bind",
     hostname: settings.hostname,
@@ -82,6 +85,7 @@ export async function buildListeners(
         method: ss.method,
         password: ss.password,
         tls,
+        onDrop: onDrop("shadowsocks"),
       })
       : null;
     if (shadowsocks) all.push(shadowsocks);
