@@ -29,7 +29,7 @@ import { codecText } from "./handshake_phase.ts";
 import type { ConnectionObserver } from "./observer.ts";
 import type { Outbound } from "./outbound.ts";
 import type { OwedAckScheduler } from "./owed_acks.ts";
-import { type RekeyPolicy, SessionRekey } from "./rekey.ts";
+import { type RekeyPolicy, type RekeySide, SessionRekey } from "./rekey.ts";
 import { ReplyQueue } from "./reply_queue.ts";
 
 /** Largest encoded frame one Noise message can carry (65535 − 16-byte tag). */
@@ -80,7 +80,7 @@ export interface EstablishedDeps {
 }
 
 /** Upstream processing of an established session. */
-export class EstablishedPhase {
+export class EstablishedPhase implements RekeySide {
   readonly #side: EstablishedSide;
   readonly #deps: EstablishedDeps;
   readonly #out: Outbound;
@@ -143,19 +143,27 @@ export class EstablishedPhase {
     this.#padded = session.padded ?? false;
     const policy = deps.rekey;
     if (session.rekey && policy && (policy.afterMessages > 0 || policy.afterMs > 0)) {
-      this.#rekey = new SessionRekey(session.transport as EpochTransport, policy, {
-        send: (frame) => {
-          this.#send(frame);
-          // A rekey frame ends its Noise message: `done` is the last one under the old key.
-          this.#out.seal();
-        },
-        refuse: (detail, about) => this.sendError("rekey", detail, about),
-        fail: (detail, about) => {
-          this.sendError("rekey", detail, about);
-          this.#side.close("protocol_error", "rekey failed");
-        },
-      });
+      this.#rekey = new SessionRekey(session.transport as EpochTransport, policy, this);
     }
+  }
+
+  // ---- the rekey's side (RekeySide) ----
+
+  /** Sends a rekey frame; it ends its Noise message (`done` is the last one under the old key). */
+  sendRekey(frame: Frame): void {
+    this.#send(frame);
+    this.#out.seal();
+  }
+
+  /** The client's rekey message was refused: an Error frame, the session goes on. */
+  refuseRekey(detail: string, about?: Frame): void {
+    this.sendError("rekey", detail, about);
+  }
+
+  /** The rekey broke after the client switched keys: the session ends. */
+  failRekey(detail: string, about?: Frame): void {
+    this.sendError("rekey", detail, about);
+    this.#side.close("protocol_error", "rekey failed");
   }
 
   /** Completed rekeys of this session (0 without rekeying). */

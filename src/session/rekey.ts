@@ -27,14 +27,17 @@ export interface RekeyPolicy {
   afterMs: number;
 }
 
-/** What a rekey needs from its session. */
+/**
+ * What a rekey needs from its session (the established phase implements it
+ * with methods: three closures per session were held for its life).
+ */
 export interface RekeySide {
-  /** Sends a frame under the current sending key. */
-  send(frame: Frame): void;
+  /** Sends a frame under the current sending key; it ends its Noise message. */
+  sendRekey(frame: Frame): void;
   /** The client's rekey message `about` was refused; the session goes on (an Error frame). */
-  refuse(detail: string, about?: Frame): void;
+  refuseRekey(detail: string, about?: Frame): void;
   /** The exchange broke after the client switched keys: the session must end. */
-  fail(detail: string, about?: Frame): void;
+  failRekey(detail: string, about?: Frame): void;
 }
 
 /** Rekeys one established session (server = initiator). */
@@ -77,8 +80,10 @@ export class SessionRekey {
     RekeyInitiator.start(this.#transport, this.#backend).then(({ rekey, init }) => {
       if (this.#stopped) return;
       this.#exchange = rekey;
-      this.#side.send(controlFrame(FrameType.KeyUpdate, REKEY_CHANNEL, 0, rekeyBody("init", init)));
-    }, (error) => this.#side.fail(`rekey could not start: ${String(error)}`));
+      this.#side.sendRekey(
+        controlFrame(FrameType.KeyUpdate, REKEY_CHANNEL, 0, rekeyBody("init", init)),
+      );
+    }, (error) => this.#side.failRekey(`rekey could not start: ${String(error)}`));
   }
 
   /**
@@ -99,23 +104,23 @@ export class SessionRekey {
       }
       reply = message.noise;
     } catch (error) {
-      this.#side.refuse((error as Error).message, frame);
+      this.#side.refuseRekey((error as Error).message, frame);
       return;
     }
     const exchange = this.#exchange;
     if (!(exchange instanceof RekeyInitiator)) {
-      this.#side.refuse("no rekey is waiting for a reply (replayed or unsolicited)", frame);
+      this.#side.refuseRekey("no rekey is waiting for a reply (replayed or unsolicited)", frame);
       return;
     }
     this.#exchange = "finishing"; // a replayed reply is refused, no new exchange starts meanwhile
     return exchange.onReply(reply).then((switchSend) => {
       if (this.#stopped) return;
-      this.#side.send(controlFrame(FrameType.KeyUpdate, REKEY_CHANNEL, 0, rekeyBody("done")));
+      this.#side.sendRekey(controlFrame(FrameType.KeyUpdate, REKEY_CHANNEL, 0, rekeyBody("done")));
       switchSend();
       this.#exchange = null;
       this.#timeDue = false;
       this.#arm();
-    }, (error) => this.#side.fail(`rekey reply rejected: ${(error as Error).message}`, frame));
+    }, (error) => this.#side.failRekey(`rekey reply rejected: ${(error as Error).message}`, frame));
   }
 
   /** Ends the timer (the session closed). */

@@ -34,9 +34,9 @@ function serverRekey(transport: EpochTransport) {
   const refused: string[] = [];
   const failed: string[] = [];
   const rekey = new SessionRekey(transport, { afterMessages: 2, afterMs: 0 }, {
-    send: (frame) => sent.push(frame),
-    refuse: (detail) => refused.push(detail),
-    fail: (detail) => failed.push(detail),
+    sendRekey: (frame) => sent.push(frame),
+    refuseRekey: (detail) => refused.push(detail),
+    failRekey: (detail) => failed.push(detail),
   });
   return { rekey, sent, refused, failed };
 }
@@ -123,9 +123,9 @@ Deno.test("session rekey: the time trigger starts an exchange with no traffic at
   const { server } = session();
   const sent: Frame[] = [];
   const rekey = new SessionRekey(server, { afterMessages: 0, afterMs: 5 }, {
-    send: (frame) => sent.push(frame),
-    refuse: () => {},
-    fail: () => {},
+    sendRekey: (frame) => sent.push(frame),
+    refuseRekey: () => {},
+    failRekey: () => {},
   });
   try {
     await until(() => sent.length === 1);
