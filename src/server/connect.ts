@@ -17,7 +17,7 @@ import {
 } from "../transport/mod.ts";
 import { tooManyHandshakes } from "../security/ratelimit/mod.ts";
 import { problem } from "../http/mod.ts";
-import { holdSlotWhileOpen } from "../transport/listener.ts";
+import { holdSlotUntil } from "../transport/listener.ts";
 import { handleAttach } from "./attach.ts";
 
 /** Options of the `/connect` handler. */
@@ -56,12 +56,13 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
       options.leave?.(id);
       return problem(400, `websocket upgrade failed: ${(error as Error).message}`);
     }
-    holdSlotWhileOpen(request, upgraded.socket);
     // The link's callbacks need the connection, which needs the link.
     const handlers = new WebSocketToConnection();
     const link = createWebSocketLink(upgraded.socket, handlers, { livenessSeconds });
     const connection = handlers.connection = new ServerConnection(link, options.deps, id);
     options.track(connection);
+    // (Direct accept) the slot is held until the session ends: its socket's close ends it.
+    holdSlotUntil(request, connection.done);
     upgraded.response.headers.set("x-commucat-connect-mode", "websocket");
     return upgraded.response;
   }

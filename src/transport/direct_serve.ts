@@ -161,13 +161,17 @@ export class DirectListener implements Listener {
       held = true;
       until.then(release, release);
     };
-    Object.defineProperty(request, HOLD_CONNECTION_SLOT, { value: holder });
+    // Configurable so it can go again: Deno keeps an upgraded WebSocket's
+    // request alive (its liveness close listener), and with it this holder.
+    Object.defineProperty(request, HOLD_CONNECTION_SLOT, { value: holder, configurable: true });
     let response: Response;
     try {
       response = await sink.handle(request, info);
     } catch (error) {
       release();
       throw error;
+    } finally {
+      delete (request as Request & { [HOLD_CONNECTION_SLOT]?: SlotHolder })[HOLD_CONNECTION_SLOT];
     }
     if (!held) info.completed.then(release, release);
     return response;

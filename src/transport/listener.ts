@@ -132,10 +132,21 @@ export const HOLD_CONNECTION_SLOT: unique symbol = Symbol("commucat.holdConnecti
  * (the guarded mode) and for requests no listener handed over.
  */
 export function holdSlotWhileOpen(request: Request, socket: WebSocket): void {
-  const hold = (request as Request & { [HOLD_CONNECTION_SLOT]?: SlotHolder })[
-    HOLD_CONNECTION_SLOT
-  ];
+  const hold = slotHolderOf(request);
   if (!hold) return;
   if (socket.readyState === WebSocket.CLOSED) return hold(Promise.resolve());
   hold(new Promise((resolve) => socket.addEventListener("close", () => resolve())));
+}
+
+/**
+ * Keeps the connection slot of `request` until `until` settles (a session's
+ * own end, e.g. `ServerConnection.done`): like {@link holdSlotWhileOpen}
+ * without a close listener, a promise and two closures per idle WebSocket.
+ */
+export function holdSlotUntil(request: Request, until: Promise<void>): void {
+  slotHolderOf(request)?.(until);
+}
+
+function slotHolderOf(request: Request): SlotHolder | undefined {
+  return (request as Request & { [HOLD_CONNECTION_SLOT]?: SlotHolder })[HOLD_CONNECTION_SLOT];
 }
