@@ -71,7 +71,17 @@ export type AgentCommand =
   }
   | { cmd: "reconnectStorm"; concurrency: number }
   | { cmd: "openIdle"; target: TargetJson; mode: ConnectMode; count: number; concurrency: number }
-  | { cmd: "openRawIdle"; url: string; caCerts?: string[]; count: number; concurrency: number }
+  | {
+    cmd: "openRawIdle";
+    url: string;
+    caCerts?: string[];
+    count: number;
+    concurrency: number;
+    /** After the upgrade, send each `send` bytes and wait for the relay's answer (the floor's handshake). */
+    exchange?: readonly { send: number; reply: number }[];
+    /** The relay's `idleTimeout` for these sockets, seconds (the server's liveness; 0 = off). */
+    idleSeconds?: number;
+  }
   | { cmd: "closeIdle" }
   | { cmd: "closeGroups" };
 
@@ -463,8 +473,10 @@ export class LoadAgent {
     let ok = 0;
     let failed = 0;
     let firstError: string | undefined;
+    const exchange = c.exchange ?? [];
+    const like = `&idle=${c.idleSeconds ?? 0}&replies=${exchange.map((e) => e.reply).join(",")}`;
     await boundedAll(c.count, c.concurrency, async (i) => {
-      const url = `${c.url}/?group=${runId}-idle-${i}`;
+      const url = `${c.url}/?group=${runId}-idle-${i}${like}`;
       const socket = httpClient
         ? new WebSocket(url, { client: httpClient } as unknown as string[])
         : new WebSocket(url);
@@ -473,6 +485,16 @@ export class LoadAgent {
           socket.onopen = () => resolve();
           socket.onerror = () => reject(new Error(`relay connect failed: ${url}`));
         });
+        for (const step of exchange) {
+          const answered = new Promise<void>((resolve, reject) => {
+            socket.onmessage = () => resolve();
+            socket.onclose = () => reject(new Error(`relay closed during the exchange: ${url}`));
+          });
+          socket.send(new Uint8Array(step.send));
+          await answered;
+        }
+        socket.onmessage = null;
+        socket.onclose = null;
         this.#raw.push(socket);
         ok++;
       } catch (error) {

@@ -8,10 +8,13 @@
  *
  * @module
  */
+import { defaultSettings } from "../../src/server/settings.ts";
+import { webSocketLivenessSeconds } from "../../src/transport/mod.ts";
 import type { OpenResult } from "./agent.ts";
 import { type ConnectFloorSummary, relayConnectStorm } from "./connect_floor.ts";
 import { measureIdle, type OpenIdle } from "./idle_memory.ts";
 import type { IdleSummary, TrafficSummary } from "./report_types.ts";
+import { IDLE_EXCHANGE } from "./relay_server.ts";
 import type { RunContext } from "./run_context.ts";
 import { type SpawnedServer, spawnRelay } from "./spawn.ts";
 import { measureTraffic } from "./traffic_window.ts";
@@ -115,7 +118,19 @@ export async function relayConnectFloor(
   }
 }
 
-/** The memory floor: the same idle connections on Deno's own WebSocket + TLS (a fresh relay). */
+/** The spawned server's WebSocket liveness (default `server.handshake_timeout_ms`), seconds. */
+export const SERVER_LIVENESS_SECONDS = webSocketLivenessSeconds(
+  defaultSettings().handshakeTimeoutMs,
+);
+
+/**
+ * The memory floor: the same idle connections on Deno's own WebSocket + TLS
+ * (a fresh relay), like for like — each socket carries the handshake's
+ * message sizes first ({@link IDLE_EXCHANGE}) and is upgraded with the
+ * server's ping/pong liveness (`idleTimeout`): Deno's liveness timer and
+ * what it keeps alive, and the buffers the first traffic grows, are Deno's
+ * cost of such a connection, not ours.
+ */
 export async function relayIdleFloor(ctx: RunContext, server: TlsBaseline): Promise<IdleSummary> {
   const relay = await spawnRelay(server.tls, serverCpus(ctx));
   try {
@@ -127,6 +142,8 @@ export async function relayIdleFloor(ctx: RunContext, server: TlsBaseline): Prom
           caCerts: [server.certificatePem],
           count: share,
           concurrency: ctx.o.concurrency,
+          exchange: IDLE_EXCHANGE,
+          idleSeconds: SERVER_LIVENESS_SECONDS,
         }, progress);
     return await measureIdle(ctx, relay.pid, open, "raw TLS relay idle");
   } finally {

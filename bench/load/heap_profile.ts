@@ -9,7 +9,8 @@
  *   scripts/deno run --allow-all bench/load/heap_profile.ts [--connections 1000]
  *     [--relay] [--direct] [--by-retainer]
  *
- * `--relay` profiles the raw TLS relay (relay_server.ts, the memory floor)
+ * `--relay` profiles the raw TLS relay (relay_server.ts, the memory floor:
+ * the handshake's message sizes and the server's liveness, like for like)
  * instead; `--direct` spawns the server with `server.accept = "direct"`;
  * `--by-retainer` names each object by what holds it.
  *
@@ -17,6 +18,8 @@
  */
 import { LoadAgent, type OpenResult } from "./agent.ts";
 import { acceptEnv } from "./accept_modes.ts";
+import { SERVER_LIVENESS_SECONDS } from "./baselines.ts";
+import { IDLE_EXCHANGE } from "./relay_server.ts";
 import { spawnCommuCat, spawnRelay } from "./spawn.ts";
 
 function arg(name: string, fallback: number): number {
@@ -185,6 +188,8 @@ if (import.meta.main) {
             caCerts: [server.target.certificatePem],
             count,
             concurrency: 32,
+            exchange: IDLE_EXCHANGE,
+            idleSeconds: SERVER_LIVENESS_SECONDS,
           }
           : {
             cmd: "openIdle",

@@ -7,8 +7,11 @@
  * every forwarded message is answered with a {@link RELAY_ACK_LENGTH}-byte ack
  * to its sender (the server's Ack), and messages of exactly that length are
  * the receivers' delivery acks, taken and dropped — the same WebSocket
- * messages per delivery, with no crypto, framing or storage. Prints `relay
- * listening on <port>` once ready.
+ * messages per delivery, with no crypto, framing or storage. For the idle
+ * memory floor, `?idle=<s>` upgrades with that `idleTimeout` (CommuCat's
+ * ping/pong liveness; default 0, off) and `?replies=<n>,<n>…` answers the
+ * socket's first messages with messages of those sizes (the handshake's,
+ * {@link IDLE_EXCHANGE}). Prints `relay listening on <port>` once ready.
  *
  * Run: `deno run --allow-net bench/load/relay_server.ts [cert.pem key.pem]`
  * (with a certificate it serves TLS, to price TLS separately from CommuCat).
@@ -20,6 +23,19 @@
 export const RELAY_ACK_LENGTH = 24;
 const ACK = new Uint8Array(RELAY_ACK_LENGTH);
 
+/**
+ * What an idle CommuCat client exchanges after its upgrade, in WebSocket
+ * message sizes: the XK handshake of the load tool's idle phase (measured on
+ * the wire, PQ "prefer": Hello 606 B, answer 1,204 B, Auth 151 B, Ack 2,066
+ * B). The memory floor's idle sockets send and receive the same, so TLS and
+ * WebSocket buffers that grow with the first traffic count in the floor, not
+ * as ours.
+ */
+export const IDLE_EXCHANGE: readonly { send: number; reply: number }[] = [
+  { send: 606, reply: 1204 },
+  { send: 151, reply: 2066 },
+];
+
 const groups = new Map<string, Set<WebSocket>>();
 
 function handler(request: Request): Response {
@@ -30,7 +46,10 @@ function handler(request: Request): Response {
   const name = params.get("group") ?? "";
   const echo = params.get("echo") === "1";
   const acks = params.get("acks") === "1";
-  const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 0 });
+  const replies = params.get("replies")?.split(",").map(Number) ?? [];
+  let answered = 0;
+  const idleTimeout = Number(params.get("idle") ?? 0);
+  const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout });
   socket.binaryType = "arraybuffer";
   socket.onopen = () => {
     let group = groups.get(name);
@@ -38,6 +57,7 @@ function handler(request: Request): Response {
     group.add(socket);
   };
   socket.onmessage = (event) => {
+    if (answered < replies.length) return socket.send(new Uint8Array(replies[answered++]));
     if (echo) return socket.send(event.data);
     if (acks && (event.data as ArrayBuffer).byteLength === RELAY_ACK_LENGTH) return;
     const group = groups.get(name);
