@@ -10,7 +10,7 @@
 import type { OpenResult, TargetJson } from "./agent.ts";
 import type { IdleSummary } from "./report_types.ts";
 import { mergeOpen, type RunContext, sleep } from "./run_context.ts";
-import { readServerHeap, type SpawnedServer } from "./spawn.ts";
+import { type HeapSample, readServerHeap, type SpawnedServer } from "./spawn.ts";
 import { readRssBytes } from "./procfs.ts";
 
 /** Opens `count` idle connections across the agents. */
@@ -29,7 +29,7 @@ export async function measureIdle(
   pid: number,
   open: OpenIdle,
   label: string,
-  heap?: () => Promise<{ heapUsedBytes: number; externalBytes: number } | null>,
+  heap?: () => Promise<HeapSample | null>,
 ): Promise<IdleSummary> {
   const count = ctx.o.idleConnections;
   await open(Math.min(200, count));
@@ -55,6 +55,7 @@ export async function measureIdle(
       ? {
         heapUsedBytesPerConnection: per(heap0.heapUsedBytes, heap1.heapUsedBytes),
         externalBytesPerConnection: per(heap0.externalBytes, heap1.externalBytes),
+        heapTotalBytesPerConnection: per(heap0.heapTotalBytes, heap1.heapTotalBytes),
       }
       : {}),
     connections: opened.ok,

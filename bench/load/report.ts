@@ -303,7 +303,7 @@ export function renderMarkdown(report: LoadReport): string {
         ? "–"
         : `${num(i.heapUsedBytesPerConnection / 1024, 1)} / ${
           num(i.externalBytesPerConnection! / 1024, 1)
-        } KiB`,
+        } KiB (V8 holds ${num((i.heapTotalBytesPerConnection ?? NaN) / 1024, 1)})`,
       `${num(i.openSeconds, 1)} s`,
     ];
     const rows: string[][] = [];

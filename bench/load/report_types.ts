@@ -131,6 +131,12 @@ export interface IdleSummary {
    */
   heapUsedBytesPerConnection?: number;
   externalBytesPerConnection?: number;
+  /**
+   * The V8 heap V8 holds (`heapTotal`: used, garbage not yet collected and
+   * room it keeps, the young generation grown by the handshakes' allocations
+   * included) per connection: what of RSS is V8's pages.
+   */
+  heapTotalBytesPerConnection?: number;
 }
 
 /** One target's verdict. */

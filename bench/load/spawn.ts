@@ -154,6 +154,8 @@ export async function spawnCommuCat(options: {
 export interface HeapSample {
   heapUsedBytes: number;
   externalBytes: number;
+  /** `deno_heap_total_bytes`: what V8 holds in pages (NaN when absent). */
+  heapTotalBytes: number;
 }
 
 /** Reads the V8 heap figures of a spawned server from its `/metrics`; null if unavailable. */
@@ -170,7 +172,7 @@ export async function readServerHeap(server: SpawnedServer): Promise<HeapSample 
     const heapUsedBytes = value("deno_heap_used_bytes");
     const externalBytes = value("deno_external_memory_bytes");
     return Number.isFinite(heapUsedBytes) && Number.isFinite(externalBytes)
-      ? { heapUsedBytes, externalBytes }
+      ? { heapUsedBytes, externalBytes, heapTotalBytes: value("deno_heap_total_bytes") }
       : null;
   } catch {
     return null;
