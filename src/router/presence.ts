@@ -29,9 +29,32 @@ export interface Presence {
   close(): Promise<void>;
 }
 
+/**
+ * A stored entry: the expiry as a number, its `Date` made only when read
+ * (nothing on the routing path reads it) — a `Date` per online device was
+ * held for as long as it stayed connected.
+ */
+class StoredPresence implements PresenceEntry {
+  readonly deviceId: string;
+  readonly state: string;
+  readonly instance: string;
+  readonly expiresAtMs: number;
+
+  constructor(deviceId: string, state: string, instance: string, expiresAtMs: number) {
+    this.deviceId = deviceId;
+    this.state = state;
+    this.instance = instance;
+    this.expiresAtMs = expiresAtMs;
+  }
+
+  get expiresAt(): Date {
+    return new Date(this.expiresAtMs);
+  }
+}
+
 /** Presence kept in this process's memory; entries expire lazily and by sweep. */
 export class MemoryPresence implements Presence {
-  #entries = new Map<string, PresenceEntry>();
+  #entries = new Map<string, StoredPresence>();
   #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -39,8 +62,8 @@ export class MemoryPresence implements Presence {
   }
 
   set(deviceId: string, state: string, instance: string, ttlSeconds: number): Promise<void> {
-    const expiresAt = new Date(this.#now() + Math.max(1, ttlSeconds) * 1000);
-    this.#entries.set(deviceId, { deviceId, state, instance, expiresAt });
+    const expiresAtMs = this.#now() + Math.max(1, ttlSeconds) * 1000;
+    this.#entries.set(deviceId, new StoredPresence(deviceId, state, instance, expiresAtMs));
     return Promise.resolve();
   }
 
@@ -52,7 +75,7 @@ export class MemoryPresence implements Presence {
   get(deviceId: string): Promise<PresenceEntry | null> {
     const entry = this.#entries.get(deviceId);
     if (!entry) return Promise.resolve(null);
-    if (entry.expiresAt.getTime() <= this.#now()) {
+    if (entry.expiresAtMs <= this.#now()) {
       this.#entries.delete(deviceId);
       return Promise.resolve(null);
     }
@@ -70,7 +93,7 @@ export class MemoryPresence implements Presence {
     const now = this.#now();
     let removed = 0;
     for (const [id, entry] of this.#entries) {
-      if (entry.expiresAt.getTime() <= now) {
+      if (entry.expiresAtMs <= now) {
         this.#entries.delete(id);
         removed++;
       }
