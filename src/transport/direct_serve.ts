@@ -15,6 +15,14 @@
  *   ends); this listener binds it again after a back-off, and clients are
  *   refused meanwhile (see docs/OPERATIONS.md, "Accept modes").
  *
+ * Shutdown: `Deno.serve`'s own graceful shutdown waits for every response to
+ * end and cannot be cut short afterwards (its server handle is gone), so a
+ * stream whose client stopped reading kept it open for ever. This listener
+ * drains instead: new requests get 503, open WebSockets are closed (1001),
+ * and once nothing is in flight — or at the grace end, on close() — it
+ * aborts the server (`Deno.serve`'s `signal`), which closes the port and cuts
+ * every connection left.
+ *
  * Meant for a deployment behind a load balancer that enforces those, or for
  * maximum throughput. The Shadowsocks and pluggable-transport listeners stay
  * guarded whatever this mode is.
@@ -60,15 +68,30 @@ const MAX_REBIND_BACKOFF_MS = 1_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** One `Deno.serve` instance (there is a new one after each accept error). */
+interface Served {
+  readonly server: Deno.HttpServer<Deno.NetAddr>;
+  /** Its `signal`: aborting it closes the port and cuts every connection at once. */
+  readonly abort: AbortController;
+  /** False once it finished: aborting a finished server throws (its handle is closed). */
+  live: boolean;
+}
+
 /** A TLS (or plaintext) listener served by `Deno.serve` directly; see the module doc. */
 export class DirectListener implements Listener {
   readonly name: string;
   readonly #options: DirectListenerOptions;
-  #server: Deno.HttpServer<Deno.NetAddr>;
+  #served: Served;
   /** The bound port (resolved when 0 was asked), bound again after an accept error. */
   readonly #port: number;
   readonly #refusals = new Map<DirectRefusal, { count: number; lastAt: number }>();
   #sink: ConnectionSink | null = null;
+  /** Requests whose response is not yet sent and WebSocket sessions still open. */
+  #inFlight = 0;
+  /** The open WebSocket sessions, closed (1001) when the shutdown begins. */
+  readonly #sockets = new Set<WebSocket>();
+  /** Resolves the drain once {@link #inFlight} is back to 0. */
+  #drained: (() => void) | null = null;
   #stopping: Promise<void> | null = null;
 
   /** Binds at once (so a busy address fails here, naming the config key). */
@@ -78,19 +101,21 @@ export class DirectListener implements Listener {
     const address = `${host}:${options.port}`;
     this.name = `${options.tls ? "tls" : "plaintext"} direct ${address} (${options.configKey})`;
     try {
-      this.#server = this.#serve(options.port);
+      this.#served = this.#serve(options.port);
     } catch (error) {
       throw new ListenError(options.configKey, address, error);
     }
-    this.#port = this.#server.addr.port;
+    this.#port = this.#served.server.addr.port;
   }
 
   /** Binds `port` and serves it; watches for the accept loop dying. */
-  #serve(port: number): Deno.HttpServer<Deno.NetAddr> {
+  #serve(port: number): Served {
     const options = this.#options;
+    const abort = new AbortController();
     const server = Deno.serve({
       hostname: options.hostname,
       port,
+      signal: abort.signal,
       ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
       onListen: () => {},
       // The app answers its own errors; this is the last resort.
@@ -99,8 +124,14 @@ export class DirectListener implements Listener {
         return problem(500, "internal server error");
       },
     }, (request, info) => this.#handle(request, info)) as Deno.HttpServer<Deno.NetAddr>;
-    server.finished.catch((error) => this.#rebind(error));
-    return server;
+    const served: Served = { server, abort, live: true };
+    server.finished.then(() => {
+      served.live = false;
+    }, (error) => {
+      served.live = false;
+      return this.#rebind(error);
+    });
+    return served;
   }
 
   /**
@@ -120,7 +151,7 @@ export class DirectListener implements Listener {
       await sleep(backoff);
       if (this.#stopping) return;
       try {
-        this.#server = this.#serve(this.#port);
+        this.#served = this.#serve(this.#port);
         this.#options.log.info("listening again", { listener: this.name });
         return;
       } catch (again) {
@@ -136,7 +167,7 @@ export class DirectListener implements Listener {
 
   /** The bound address (the resolved port when 0 was asked). */
   get addr(): Deno.NetAddr {
-    return this.#server.addr;
+    return this.#served.server.addr;
   }
 
   /** Same offer as the guarded TCP listener: the way in is the same to a client. */
@@ -152,14 +183,30 @@ export class DirectListener implements Listener {
     const sink = this.#sink;
     // Bound in the constructor, served from start(): nothing to hand a request to yet.
     if (!sink) return problem(503, "server is starting");
+    if (this.#stopping) {
+      return problem(503, "server is shutting down", {
+        headers: { "retry-after": String(RETRY_AFTER_SECONDS) },
+      });
+    }
     const release = this.#options.admit(info.remoteAddr);
     if (typeof release === "string") return this.#refuse(release);
+    this.#inFlight++;
+    const done = () => {
+      release();
+      if (--this.#inFlight === 0) this.#drained?.();
+    };
     // A WebSocket session keeps its slot past the 101 (`completed` resolves at
     // the 101); anything else gives it back once the response is sent.
     let held = false;
-    const holder: SlotHolder = (until) => {
+    const holder: SlotHolder = (until, socket) => {
       held = true;
-      until.then(release, release);
+      if (!socket) return void until.then(done, done);
+      this.#sockets.add(socket);
+      const closed = () => {
+        this.#sockets.delete(socket);
+        done();
+      };
+      until.then(closed, closed);
     };
     // Configurable so it can go again: Deno keeps an upgraded WebSocket's
     // request alive (its liveness close listener), and with it this holder.
@@ -168,12 +215,12 @@ export class DirectListener implements Listener {
     try {
       response = await sink.handle(request, info);
     } catch (error) {
-      release();
+      done();
       throw error;
     } finally {
       delete (request as Request & { [HOLD_CONNECTION_SLOT]?: SlotHolder })[HOLD_CONNECTION_SLOT];
     }
-    if (!held) info.completed.then(release, release);
+    if (!held) info.completed.then(done, done);
     return response;
   }
 
@@ -198,19 +245,30 @@ export class DirectListener implements Listener {
       : problem(429, "server.max_connections_per_ip reached", { headers });
   }
 
-  /** Stops accepting; requests in flight finish (Deno.serve's graceful shutdown). */
+  /**
+   * Drains: new requests get 503, WebSocket sessions are closed (1001), and
+   * once the requests in flight are answered the port closes and idle
+   * connections are cut. Resolves then; close() cuts what is left.
+   */
   shutdown(): Promise<void> {
-    return this.#stopping ??= this.#server.shutdown().catch(() => {
-      // An accept loop that died on an error has nothing left to stop.
-    });
+    return this.#stopping ??= (async () => {
+      for (const socket of this.#sockets) socket.close(1001, "server is shutting down");
+      if (this.#inFlight > 0) await new Promise<void>((resolve) => this.#drained = resolve);
+      this.#cut();
+    })();
   }
 
-  /**
-   * After the grace period: `Deno.serve` cannot cut its connections, so the
-   * shutdown keeps going and the server no longer holds the process open.
-   */
+  /** Ends every connection now (after the grace period), the port included. */
   close(): void {
     void this.shutdown();
-    this.#server.unref();
+    this.#cut();
+  }
+
+  #cut(): void {
+    const served = this.#served;
+    // A server that died on an accept error has no handle left (and is not bound again now).
+    if (!served.live) return;
+    served.live = false;
+    served.abort.abort();
   }
 }

@@ -116,8 +116,11 @@ export interface Listener {
   close(): void;
 }
 
-/** Keeps a request's connection slot until `until` settles (set by a listener counting requests). */
-export type SlotHolder = (until: Promise<void>) => void;
+/**
+ * Keeps a request's connection slot until `until` settles (set by a listener counting requests);
+ * `socket`, the WebSocket the request became, is the listener's to close when it shuts down.
+ */
+export type SlotHolder = (until: Promise<void>, socket?: WebSocket) => void;
 
 /**
  * Where a listener that counts requests rather than sockets (the direct
@@ -135,7 +138,7 @@ export function holdSlotWhileOpen(request: Request, socket: WebSocket): void {
   const hold = slotHolderOf(request);
   if (!hold) return;
   if (socket.readyState === WebSocket.CLOSED) return hold(Promise.resolve());
-  hold(new Promise((resolve) => socket.addEventListener("close", () => resolve())));
+  hold(new Promise((resolve) => socket.addEventListener("close", () => resolve())), socket);
 }
 
 /**
