@@ -13,6 +13,7 @@ import { FrameType } from "../src/proto/mod.ts";
 import { befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
+import { spawnServer } from "./helpers/process.ts";
 
 async function get(srv: TestServer, path: string) {
   const client = Deno.createHttpClient({ caCerts: [srv.certificatePem] });
@@ -118,6 +119,65 @@ Deno.test("direct accept: past server.max_connections requests get 503 problem+j
   } finally {
     await srv.stop();
   }
+});
+
+/** Sets the soft and hard descriptor limit of process `pid` (util-linux `prlimit`). */
+async function setFdLimit(pid: number, soft: number, hard: number): Promise<void> {
+  const out = await new Deno.Command("prlimit", {
+    args: [`--pid=${pid}`, `--nofile=${soft}:${hard}`],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`prlimit: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+const prlimit = await new Deno.Command("prlimit", { args: ["--version"], stdout: "null" })
+  .output().then((o) => o.success, () => false);
+
+Deno.test({
+  name: `direct accept: out of descriptors the port closes, is bound again and serves${
+    prlimit ? "" : " (SKIPPED: prlimit missing)"
+  }`,
+  ignore: !prlimit,
+  async fn() {
+    const srv = await spawnServer({
+      env: { COMMUCAT_SERVER_ACCEPT: "direct", COMMUCAT_LOG_LEVEL: "info" },
+    });
+    const conns: Deno.Conn[] = [];
+    try {
+      const pid = srv.child.pid;
+      const [soft, hard] = (await Deno.readTextFile(`/proc/${pid}/limits`))
+        .match(/Max open files\s+(\d+)\s+(\d+)/)!.slice(1).map(Number);
+      // A few descriptors above what the idle server holds: the accepts soon fail with EMFILE.
+      const open = [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+      await setFdLimit(pid, open + 8, hard);
+      // Silent sockets hold their descriptors (direct mode has no first-request timeout); once
+      // an accept fails, Deno.serve's accept loop ends and closes the port: a connect is refused.
+      let refused = false;
+      for (let i = 0; i < 500 && !refused; i++) {
+        try {
+          conns.push(await Deno.connect({ hostname: "127.0.0.1", port: srv.port }));
+          await new Promise((r) => setTimeout(r, 10)); // pace the dials, the server accepts
+        } catch (error) {
+          assert.ok(error instanceof Deno.errors.ConnectionRefused, String(error));
+          refused = true;
+        }
+      }
+      assert.ok(refused, "the port closed once the descriptors ran out");
+      assert.match(srv.stderr(), /accept failed; port closed, binding again/);
+      // Descriptors free up: the port is bound again (after its back-off) and serves.
+      for (const conn of conns.splice(0)) conn.close();
+      await setFdLimit(pid, soft, hard);
+      await eventually(async () => {
+        const r = await get(srv as unknown as TestServer, "/healthz");
+        if (r.status !== 200) throw new Error(`still ${r.status}`);
+      });
+      assert.match(srv.stderr(), /listening again/);
+    } finally {
+      for (const conn of conns) conn.close();
+      assert.equal(await srv.stop(), 0, "stops cleanly on SIGTERM");
+    }
+  },
 });
 
 Deno.test("server.accept: default guarded, env and file set it, a bad value names the key", async () => {

@@ -18,6 +18,8 @@ export interface ServerProcess extends ServerHandle {
   port: number;
   /** Everything the process printed on stdout so far. */
   stdout(): string;
+  /** Everything the process printed on stderr (its log) so far. */
+  stderr(): string;
   /** SIGKILL (no cleanup at all). */
   kill(): Promise<void>;
   /** SIGTERM and wait; returns the exit code. */
@@ -100,6 +102,7 @@ export async function spawnServer(options: {
     noisePublic: fromHex(found.noise, 32),
     certificatePem: await Deno.readTextFile(certPath),
     stdout: () => out,
+    stderr: () => err,
     async kill() {
       child.kill("SIGKILL");
       await child.status;
