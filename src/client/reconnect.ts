@@ -106,7 +106,12 @@ export class ReconnectingClient {
     return null;
   }
 
-  /** Sends a message once connected (see {@link CommuCatClient.send}). */
+  /**
+   * Sends a message once connected (see {@link CommuCatClient.send}). Not resent by itself: if
+   * the connection ends before the server's Ack, this rejects (`connection closed`) and the frame
+   * may or may not have been routed — the server does not deduplicate sends, so resending (the
+   * next call reconnects) is the caller's choice and may deliver it twice (PROTOCOL.md §4).
+   */
   async send(channel: number, message: Uint8Array | string) {
     return (await this.client()).send(channel, message);
   }
