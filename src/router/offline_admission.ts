@@ -43,14 +43,19 @@ export class OfflineAdmission {
   ): R | Promise<R> {
     const quota = this.#quota;
     const holders = carry && this.#remote !== null ? this.#remote.holders(devices) : null;
-    if (this.#deciding === null && quota === null && !(holders instanceof Promise)) {
-      return place([], holders);
+    let rows: string[] | null = null;
+    if (!(holders instanceof Promise)) {
+      rows = stored(devices, holders);
+      // Nothing earlier undecided and nothing to read (no quota, or no row
+      // to count against it — every copy carried, not even the sender's
+      // figure): decided now.
+      if (this.#deciding === null && (quota === null || rows.length === 0)) {
+        return place([], holders);
+      }
     }
     const previous = this.#deciding;
     // The figures are read now, alongside those of the decisions before it
     // (QuotaGate.prepare); only the decision waits for the earlier ones.
-    const rows = holders instanceof Promise ? null : stored(devices, holders);
-    // Nothing to store (every copy carried): no figure to read, not even the sender's.
     const early = rows === null || rows.length === 0 || quota === null
       ? null
       : quota.prepare(rows, senderUser);

@@ -37,12 +37,11 @@ import {
   type WindowClock,
 } from "./kept_copies.ts";
 import type { Presence } from "./presence.ts";
-import type { Peer } from "./peer.ts";
 import { OfflineAdmission } from "./offline_admission.ts";
 import { type OfflineQueueQuota, QuotaGate } from "./offline_quota.ts";
 import type { PeerRegistry } from "./registry.ts";
 import { OfflineRows } from "./offline_rows.ts";
-import { REMOTE_CONNECTION_PREFIX, RemoteCopies, type RemoteCopiesStats } from "./remote_copies.ts";
+import { REMOTE_CONNECTION_PREFIX, RemoteCopies } from "./remote_copies.ts";
 
 export type { OfflineQueueQuota };
 
@@ -101,6 +100,16 @@ export interface OfflineQueueStats {
   keepFailures: number;
 }
 
+/** Where one enqueue's copies went ({@link OfflineQueue.enqueue}). */
+interface Placed {
+  /** Recipients over their bound: not queued. */
+  full: string[];
+  /** The rows' write and notices; null when no row was due. */
+  stored: Promise<void> | null;
+  /** The carried copies' acknowledgement or write; null when none was carried. */
+  held: Durability | null;
+}
+
 /** The durable per-device queue of frames not yet acknowledged. */
 export class OfflineQueue {
   readonly stats: OfflineQueueStats = { enqueued: 0, kept: 0, keepFailures: 0 };
@@ -113,8 +122,12 @@ export class OfflineQueue {
   readonly #rows: OfflineRows;
   /** Quota and presence decisions of enqueues, in call order. */
   readonly #admission: OfflineAdmission;
-  /** Copies held across instances (both sides); carried only when the window applies to them. */
-  readonly #remote: RemoteCopies;
+  /**
+   * Copies held across instances: this instance's carried to others (when
+   * the window applies to them), and others' carried here — which the bus
+   * handler gives to {@link RemoteCopies.receive}.
+   */
+  readonly carried: RemoteCopies;
   readonly #carry: boolean;
   readonly #keptIdPrefix = `kept-${crypto.randomUUID()}-`;
   #keptIds = 0;
@@ -124,14 +137,15 @@ export class OfflineQueue {
     const clock = options.clock ?? SYSTEM_CLOCK;
     this.#now = options.now ?? clock.now;
     this.#quota = options.quota ? new QuotaGate(options.quota, options.store, this.#now) : null;
-    this.#remote = new RemoteCopies({
+    this.carried = new RemoteCopies({
       presence: options.presence,
       bus: options.bus,
       instanceId: options.instanceId,
       now: this.#now,
+      storeHere: (deviceId, payload) => this.#rows.store([deviceId], payload, ""),
     });
     this.#carry = (options.crossInstanceWindow ?? false) && (options.durableCopyDelayMs ?? 0) > 0;
-    this.#admission = new OfflineAdmission(this.#quota, this.#carry ? this.#remote : null);
+    this.#admission = new OfflineAdmission(this.#quota, this.#carry ? this.carried : null);
     this.#window = new KeptCopies({
       delayMs: options.durableCopyDelayMs ?? 0,
       ...options.keptLimits,
@@ -162,17 +176,28 @@ export class OfflineQueue {
    * sender is over its bound (nothing stored) or some recipients are over
    * theirs (stored for the others, not for those, which the error names).
    */
-  async enqueue(devices: string[], frame: Frame, senderUser = ""): Promise<void> {
-    if (devices.length === 0) return;
+  enqueue(devices: string[], frame: Frame, senderUser = ""): Promise<void> {
+    if (devices.length === 0) return Promise.resolve();
     const payload = encodeFrame(frame);
     const carry = this.#carry && payload.length <= MAX_CARRIED_FRAME;
-    const placed = await this.#admission.admit(
+    const placed = this.#admission.admit(
       devices,
       payload.length,
       senderUser,
       carry,
       (full, holders) => this.#place(devices, full, holders, payload, senderUser),
     );
+    // Every copy carried to another instance, decided at once: the caller
+    // gets the window's Durability itself, so a session's Ack is released
+    // synchronously by the holder's answer (as for a local live delivery).
+    if (!(placed instanceof Promise) && placed.stored === null && placed.held !== null) {
+      return placed.held;
+    }
+    return this.#settled(devices.length, placed);
+  }
+
+  async #settled(count: number, placing: Placed | Promise<Placed>): Promise<void> {
+    const placed = await placing;
     await placed.stored;
     await placed.held;
     const full = placed.full;
@@ -182,7 +207,7 @@ export class OfflineQueue {
         "queue_full",
         `the offline queue of ${full.length} recipient(s) is full (${named}${
           full.length > 5 ? ", …" : ""
-        }): not queued for them` + (full.length < devices.length ? "; queued for the others" : ""),
+        }): not queued for them` + (full.length < count ? "; queued for the others" : ""),
       );
     }
   }
@@ -198,9 +223,9 @@ export class OfflineQueue {
     holders: Map<string, string> | null,
     payload: Uint8Array,
     senderUser: string,
-  ): { full: string[]; stored: Promise<void>; held: Promise<void> | null } {
+  ): Placed {
     let rows = full.length === 0 ? devices : devices.filter((d) => !full.includes(d));
-    let held: Promise<void> | null = null;
+    let held: Durability | null = null;
     if (holders !== null && holders.size > 0) {
       const frame = encodeBase64(payload);
       const keptAt = this.#now();
@@ -214,11 +239,12 @@ export class OfflineQueue {
         const envelopeId = this.#nextKeptId();
         const connectionId = REMOTE_CONNECTION_PREFIX + holder;
         this.#window.keep({ envelopeId, deviceId, payload, keptAt, connectionId });
-        this.#remote.send(holder, deviceId, envelopeId, frame);
+        this.carried.send(holder, deviceId, envelopeId, frame);
       }
       // The router took the group of its live copies before calling enqueue.
       held = this.#window.durable();
     }
+    if (rows.length === 0) return { full, stored: null, held };
     const stored = this.#rows.store(rows, payload, senderUser);
     stored.catch(() => {}); // awaited first by enqueue; marked so a rejected `held` cannot orphan it
     return { full, stored, held };
@@ -268,11 +294,15 @@ export class OfflineQueue {
     return this.#keptIdPrefix + (++this.#keptIds).toString(36);
   }
 
-  /** The device could not take the kept copy `envelopeId` live: it is told once the copy is written. */
-  undelivered(envelopeId: string): void {
-    if (this.#window.undelivered(envelopeId)) return;
+  /**
+   * The device could not take the kept copy `envelopeId` live: it is told
+   * once the copy is written. False when it is written or being written.
+   */
+  undelivered(envelopeId: string): boolean {
+    if (this.#window.undelivered(envelopeId)) return true;
     const copy = this.#rows.writes.unwritten(envelopeId);
     if (copy) copy.connectionId = null;
+    return copy !== undefined;
   }
 
   /**
@@ -294,7 +324,7 @@ export class OfflineQueue {
   releaseKept(envelopeIds: Iterable<string>): void {
     const ids = [...envelopeIds];
     this.#window.releaseNow(ids);
-    this.#remote.released(ids);
+    this.carried.released(ids);
   }
 
   /**
@@ -316,50 +346,11 @@ export class OfflineQueue {
   settle(deviceId: string, envelopeIds: string[]): Promise<void> {
     let removal: Promise<void> | null = null;
     for (const envelopeId of envelopeIds) {
-      if (this.#remote.acknowledged(envelopeId)) continue; // its origin holds the copy
+      if (this.carried.acknowledged(envelopeId)) continue; // its origin holds the copy
       if (this.#window.acknowledge(envelopeId) || this.#rows.writes.forget(envelopeId)) continue;
       removal = this.#rows.writes.remove(deviceId, envelopeId);
     }
     return removal ?? Promise.resolve();
-  }
-
-  /** Counters of the copies carried across instances. */
-  get remoteStats(): Readonly<RemoteCopiesStats> {
-    return this.#remote.stats;
-  }
-
-  /**
-   * A copy held by `origin` was carried here for `deviceId` (no row yet):
-   * `peer` delivers it when it can take it now (its origin is told when the
-   * device acknowledges it); otherwise it is stored here as a row of this
-   * device's queue, read as any other, and the origin drops its copy. True
-   * when delivered live.
-   */
-  takeCarried(
-    peer: Pick<Peer, "takeQueued"> | undefined,
-    origin: string,
-    ref: KeptCopyRef,
-    payload: Uint8Array,
-  ): boolean {
-    const remote = this.#remote;
-    const { deviceId, envelopeId } = ref;
-    if (peer?.takeQueued && !remote.storing(deviceId) && peer.takeQueued(envelopeId, payload)) {
-      remote.taken(origin, deviceId, envelopeId);
-      return true;
-    }
-    // Until stored (and the device's drain started), this device's next
-    // carried frames come the same way: none may overtake this one.
-    remote.storeStarted(deviceId);
-    this.#rows.store([deviceId], payload, "").then(
-      () => remote.stored(origin, ref, true),
-      () => remote.stored(origin, ref, false), // the origin writes it itself
-    );
-    return false;
-  }
-
-  /** True while a carried copy for `deviceId` is being stored: its rows are read from the queue. */
-  storingCarried(deviceId: string): boolean {
-    return this.#remote.storing(deviceId);
   }
 
   /**
@@ -374,13 +365,8 @@ export class OfflineQueue {
       this.settle(ref.deviceId, [ref.envelopeId]).catch(() => {});
     }
     for (const { deviceId, envelopeId } of released) {
-      this.#remote.forgetHolder(deviceId);
-      if (this.#window.undelivered(envelopeId)) continue; // its holder is told after the write
-      const copy = this.#rows.writes.unwritten(envelopeId);
-      if (copy) {
-        copy.connectionId = null;
-        continue;
-      }
+      this.carried.forgetHolder(deviceId);
+      if (this.undelivered(envelopeId)) continue; // its holder is told after the write
       // Written (its window ended) or being written: told after that write.
       const writing = this.#rows.writes.written() ?? Promise.resolve();
       writing.catch(() => {}).then(() => this.notify([deviceId]));

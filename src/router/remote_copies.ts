@@ -28,6 +28,7 @@
  */
 import type { Bus, KeptCopyRef, QueueNotice } from "./bus.ts";
 import { noticeChunks } from "./offline_notices.ts";
+import type { Peer } from "./peer.ts";
 import type { Presence } from "./presence.ts";
 
 /** Connection id of a held copy delivered through the bus: `bus:<holder instance>`. */
@@ -43,6 +44,8 @@ export interface RemoteCopiesOptions {
   bus: Bus;
   instanceId: string;
   now: () => number;
+  /** Stores a carried copy as a row of this instance's device queue; resolves once its holder was told. */
+  storeHere(deviceId: string, payload: Uint8Array): Promise<void>;
 }
 
 /** Counters for metrics and the load tool. */
@@ -134,24 +137,38 @@ export class RemoteCopies {
     return this.#storing.has(deviceId);
   }
 
-  /** The device took the copy `envelopeId` from `origin` live. */
-  taken(origin: string, deviceId: string, envelopeId: string): void {
-    this.stats.taken++;
-    this.#taken.set(envelopeId, { origin, deviceId });
-  }
-
-  /** A carried copy for `deviceId` is being stored here; {@link stored} when that ended. */
-  storeStarted(deviceId: string): void {
+  /**
+   * A copy held by `origin` was carried here (no row yet): `peer` delivers
+   * it when it can take it now (its origin is told when the device
+   * acknowledges it); otherwise it is stored here as a row of the device's
+   * queue, read as any other, and then acked to its origin. True when
+   * delivered live.
+   */
+  receive(
+    peer: Pick<Peer, "takeQueued"> | undefined,
+    origin: string,
+    ref: KeptCopyRef,
+    payload: Uint8Array,
+  ): boolean {
+    const { deviceId, envelopeId } = ref;
+    if (peer?.takeQueued && !this.#storing.has(deviceId) && peer.takeQueued(envelopeId, payload)) {
+      this.stats.taken++;
+      this.#taken.set(envelopeId, { origin, deviceId });
+      return true;
+    }
+    // Until stored (and the device's drain started), this device's next
+    // carried frames come the same way: none may overtake this one.
     this.stats.stored++;
     this.#storing.set(deviceId, (this.#storing.get(deviceId) ?? 0) + 1);
-  }
-
-  /** The store of a carried copy ended: `ok`, it is durable here (its origin drops its copy). */
-  stored(origin: string, ref: KeptCopyRef, ok: boolean): void {
-    const left = (this.#storing.get(ref.deviceId) ?? 1) - 1;
-    if (left > 0) this.#storing.set(ref.deviceId, left);
-    else this.#storing.delete(ref.deviceId);
-    this.#reply(origin, ref, ok ? "acked" : "released");
+    const ended = (ok: boolean) => {
+      const left = (this.#storing.get(deviceId) ?? 1) - 1;
+      if (left > 0) this.#storing.set(deviceId, left);
+      else this.#storing.delete(deviceId);
+      // Not stored: the origin writes it itself (released).
+      this.#reply(origin, ref, ok ? "acked" : "released");
+    };
+    this.#o.storeHere(deviceId, payload).then(() => ended(true), () => ended(false));
+    return false;
   }
 
   /** The device acknowledged `envelopeId`: true when it was a carried copy (its origin is told). */

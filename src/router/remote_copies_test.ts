@@ -154,8 +154,8 @@ Deno.test("remote copies: acknowledged within the window, a cross-instance frame
     await sent;
     assert.deepEqual(await rows(), []);
     assert.equal(a.windowStats.acknowledgedInWindow, 1);
-    assert.deepEqual(a.remoteStats, { sent: 1, taken: 0, stored: 0 });
-    assert.deepEqual(b.remoteStats, { sent: 0, taken: 1, stored: 0 });
+    assert.deepEqual(a.carried.stats, { sent: 1, taken: 0, stored: 0 });
+    assert.deepEqual(b.carried.stats, { sent: 0, taken: 1, stored: 0 });
   });
 });
 
@@ -165,7 +165,7 @@ Deno.test("remote copies: a holder that cannot deliver now stores the frame; the
     await a.enqueue(["d"], msg, "alice");
     const stored = await rows();
     assert.equal(stored.length, 1); // B's own row, read through the queue
-    assert.equal(b.remoteStats.stored, 1);
+    assert.equal(b.carried.stats.stored, 1);
     assert.equal(a.windowStats.acknowledgedInWindow, 1);
     assert.ok(peer.looks >= 1);
   });

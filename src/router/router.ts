@@ -25,6 +25,7 @@ import type { AccessPolicy } from "./access.ts";
 import type { Bus } from "./bus.ts";
 import { RouteError } from "./errors.ts";
 import { builtInHandlers } from "./handlers.ts";
+import { Durability } from "./kept_copies.ts";
 import type { OfflineQueue } from "./offline_queue.ts";
 import type { Peer } from "./peer.ts";
 import type { Presence } from "./presence.ts";
@@ -357,7 +358,10 @@ export class Router {
       // write batch instead of one round trip of store and bus per frame.
       // The offline queue stores enqueues in call order.
       const stored = this.offlineQueue.enqueue(notLocal!, frame, senderUser);
-      stored.catch(() => {}); // handled: whoever waits for `durable` sees the failure
+      // Handled: whoever waits for `durable` sees the failure. (A Durability
+      // — every copy carried to another instance — needs no handler, and a
+      // promise made here would cost one per frame.)
+      if (!(stored instanceof Durability)) stored.catch(() => {});
       return {
         pending: null,
         durable: durable === null ? stored : Promise.all([durable, stored]).then(() => {}),

@@ -30,13 +30,13 @@ export function busMessageHandler(parts: {
         log.warn("malformed frame on the bus", {}); // its origin writes it when its window ends
         return;
       }
-      if (router.offlineQueue.takeCarried(peer, origin, { deviceId, envelopeId }, payload)) {
+      if (router.offlineQueue.carried.receive(peer, origin, { deviceId, envelopeId }, payload)) {
         router.stats.busCarriedDelivered++;
       } else router.stats.busQueueReads++;
       return;
     }
     if (!peer) return;
-    if (router.offlineQueue.storingCarried(deviceId)) {
+    if (router.offlineQueue.carried.storing(deviceId)) {
       // A carried copy of this device is being stored here: this row waits its turn.
       router.stats.busQueueReads++;
       peer.checkOfflineQueue();

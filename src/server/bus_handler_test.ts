@@ -23,7 +23,7 @@ Deno.test("bus handler: offline-queue-rows delivers carried rows in order, else 
   } as unknown as Peer);
   const router = {
     stats: { busCarriedDelivered: 0, busQueueReads: 0 },
-    offlineQueue: { storingCarried: () => false },
+    offlineQueue: { carried: { storing: () => false } },
   } as unknown as Router;
   const handle = busMessageHandler({ instanceId: "i", registry, router, log: silentLogger });
   handle({
