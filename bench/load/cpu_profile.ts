@@ -11,6 +11,7 @@
  * absolute figure.
  *
  *   scripts/deno run --allow-all bench/load/cpu_profile.ts [--handshakes 1000] [--pattern XK]
+ *     [--accept guarded|direct] [--out PREFIX]
  *
  * @module
  */
@@ -139,10 +140,15 @@ if (import.meta.main) {
   const count = Number(arg("handshakes", "1000"));
   const pattern = arg("pattern", "XK");
   const out = arg("out", "");
+  const accept = arg("accept", "guarded");
   const plan = await defaultCpuPlan();
   if (plan) await pinProcess(plan.client);
   const port = 9340;
-  const server = await spawnCommuCat({ inspectPort: port, cpus: plan?.server ?? null });
+  const server = await spawnCommuCat({
+    inspectPort: port,
+    cpus: plan?.server ?? null,
+    env: { COMMUCAT_SERVER_ACCEPT: accept },
+  });
   const agent = new LoadAgent();
   const cdp = await inspector(port);
   try {

@@ -21,6 +21,7 @@ export {
   answerRekey,
   type Backend,
   createHandshake,
+  cryptoSuite,
   EpochTransport,
   findSessionPattern,
   generateKeyPair,

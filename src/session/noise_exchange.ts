@@ -14,6 +14,7 @@ import { pqSuite, type Signer } from "../crypto/pq/mod.ts";
 import {
   constantTimeEqual,
   createHandshake,
+  cryptoSuite,
   findSessionPattern,
   fromUtf8,
   type Handshake,
@@ -24,7 +25,24 @@ import {
   toHex,
 } from "../crypto/mod.ts";
 import { HandshakeError } from "./errors.ts";
-import type { NoiseKey, NoiseKeyring } from "../crypto/mod.ts";
+import type { KeyPair, NoiseKey, NoiseKeyring } from "../crypto/mod.ts";
+
+/**
+ * Each server key's imported X25519 pair, made on its first handshake: the
+ * import (a native key object and its public key) cost every handshake ~10 µs
+ * again. Keyed by the key object, checked against its private key bytes'
+ * identity (a reloaded keyring makes new objects).
+ */
+const staticPairs = new WeakMap<NoiseKey, { privateKey: Uint8Array; pair: KeyPair }>();
+
+function staticPair(key: NoiseKey): KeyPair {
+  const hit = staticPairs.get(key);
+  if (hit !== undefined && hit.privateKey === key.privateKey) return hit.pair;
+  // Every classical suite shares the one X25519 (cryptoSuite's hash only picks the hash).
+  const pair = cryptoSuite("BLAKE2s").dh.keyPairFromPrivate(key.privateKey);
+  staticPairs.set(key, { privateKey: key.privateKey, pair });
+  return pair;
+}
 
 /** What the Noise exchange needs from the server. */
 export interface NoiseExchangeDeps {
@@ -88,7 +106,7 @@ export class NoiseExchange {
         protocolName: pattern.protocolName,
         initiator: false,
         prologue: deps.prologue,
-        staticPrivate: key.privateKey,
+        staticKeyPair: staticPair(key),
       });
       let payload: Uint8Array;
       try {

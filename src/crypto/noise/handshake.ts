@@ -30,6 +30,13 @@ export interface HandshakeOptions {
   prologue?: Uint8Array;
   /** Local static private key, for patterns that have one. */
   staticPrivate?: Uint8Array;
+  /**
+   * The local static key pair already made by this backend's
+   * {@linkcode cryptoSuite}`(…).dh.keyPairFromPrivate`, instead of `staticPrivate`:
+   * a server answering many handshakes with one key keeps it, so each handshake
+   * skips the import (not copied; the pair is immutable).
+   */
+  staticKeyPair?: KeyPair;
   /** Peer's static public key, for patterns where it is known in advance (XK, IK initiator). */
   remoteStatic?: Uint8Array;
   /** Local ephemeral private key; only for test vectors and tests. Generated when absent. */
@@ -121,9 +128,10 @@ export function createHandshake(options: HandshakeOptions): Handshake {
     protocol,
     initiator: options.initiator === true,
     prologue: options.prologue ?? new Uint8Array(0),
-    s: options.staticPrivate === undefined
-      ? undefined
-      : dh.keyPairFromPrivate(options.staticPrivate),
+    s: options.staticKeyPair ??
+      (options.staticPrivate === undefined
+        ? undefined
+        : dh.keyPairFromPrivate(options.staticPrivate)),
     e: options.ephemeralPrivate === undefined
       ? undefined
       : dh.keyPairFromPrivate(options.ephemeralPrivate),
