@@ -50,6 +50,11 @@ export interface SqliteStoreOptions {
   onMigrationProgress?: (event: MigrationProgress) => void;
   /** `"normal"` (default; see module doc) or `"full"` (fsync per commit). */
   synchronous?: "normal" | "full";
+  /**
+   * Pages the write-ahead log may hold before a commit copies them into the
+   * database (`PRAGMA wal_autocheckpoint`; default {@link WAL_AUTOCHECKPOINT_PAGES}).
+   */
+  walAutocheckpointPages?: number;
   /** How long a write waits for another connection's lock, in ms (default 5000). */
   busyTimeoutMs?: number;
   /** Migrations to check against (default: `migrations/sqlite/` of this tree). */
@@ -150,10 +155,29 @@ function configure(db: DatabaseSync, path: string, options: SqliteStoreOptions):
   const busy = options.busyTimeoutMs ?? 5000;
   if (!Number.isSafeInteger(busy) || busy < 0) throw new RangeError("busyTimeoutMs: bad value");
   db.exec(`PRAGMA busy_timeout = ${busy}`);
-  if (path !== ":memory:") db.exec("PRAGMA journal_mode = WAL");
+  const checkpointPages = options.walAutocheckpointPages ?? WAL_AUTOCHECKPOINT_PAGES;
+  if (!Number.isSafeInteger(checkpointPages) || checkpointPages < 0) {
+    throw new RangeError("walAutocheckpointPages: bad value");
+  }
+  if (path !== ":memory:") {
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(`PRAGMA wal_autocheckpoint = ${checkpointPages}`);
+  }
   db.exec(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
   db.exec("PRAGMA foreign_keys = ON");
 }
+
+/**
+ * The default checkpoint threshold: 8,000 pages (32 MiB of WAL at 4 KiB pages)
+ * instead of SQLite's 1,000. A checkpoint runs inside the commit that crosses
+ * the threshold and fsyncs the log and the file; a registration dirties ~20
+ * pages, so at 1,000 every ~50th handshake paid one, and the pages written
+ * again and again (the rightmost leaves of the tables and time indexes) were
+ * copied back each time. At 8,000 a new-device commit cost ~25% less CPU
+ * (docs/PERFORMANCE.md); the price is a larger `-wal` file (reused, not
+ * regrown) and a longer replay after a crash.
+ */
+export const WAL_AUTOCHECKPOINT_PAGES = 8000;
 
 /** The SQLite functions behind the domain methods. */
 const SQLITE_OPS: DomainOps<SqliteDb> = {

@@ -67,6 +67,39 @@ Deno.test("sqlite file store keeps data across reopen", async () => {
   }
 });
 
+Deno.test("sqlite file store checkpoints its WAL at walAutocheckpointPages, by default far later", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "commucat-store-" });
+  // How much the -wal file grew over 600 one-user commits (each appends a frame per B-tree
+  // touched: the table and its four indexes; 3,000 frames in all without a checkpoint).
+  const walGrowth = async (name: string, pages?: number) => {
+    const path = `${dir}/${name}.db`;
+    const store = await openSqliteStore(path, { migrate: true, walAutocheckpointPages: pages });
+    const before = (await Deno.stat(`${path}-wal`)).size;
+    for (let i = 0; i < 600; i++) {
+      await store.createUser({
+        userId: `u${i}`,
+        handle: `user${i}`,
+        displayName: null,
+        avatarUrl: null,
+        domain: "local",
+        createdAt: T0,
+        updatedAt: T0,
+      });
+    }
+    const after = (await Deno.stat(`${path}-wal`)).size;
+    await store.close();
+    return after - before;
+  };
+  try {
+    // After a checkpoint the log starts over from its beginning: the file stops growing.
+    assert.ok(await walGrowth("small", 20) < 600 * 4096);
+    // SQLite's own 1,000 would have held it near 1,000 frames.
+    assert.ok(await walGrowth("default") > 2000 * 4096);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("migrations: fresh database gets every migration, second run is a no-op", async () => {
   const db = new DatabaseSync(":memory:");
   const runner = sqliteMigrationRunner(db);
