@@ -113,7 +113,16 @@ export async function multipathPairs(
   pid: number | undefined,
 ): Promise<{ paths: string; max: TrafficSummary }> {
   await openPairs(ctx, "multipath pairs", { target, mode: "websocket", paths: ["binary", "sse"] });
-  const max = await measureTraffic(ctx, "multipath pairs, max", pid, null, ctx.o.pairs * 2);
+  const profile = await profiled(ctx, pid, "multipath-max");
+  const max = await measureTraffic(
+    ctx,
+    "multipath pairs, max",
+    pid,
+    null,
+    ctx.o.pairs * 2,
+    profile.hooks,
+  );
+  ctx.keepProfile("multipath pairs, max", "multipath-max", profile.text());
   await ctx.closeGroups();
   return { paths: "websocket+binary+sse", max };
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { type ConnectMode, decodeBase64 } from "../proto/mod.ts";
+import { readChunks } from "../transport/chunk_reader.ts";
 
 /** A bidirectional byte carrier to the server. */
 export interface ClientChannel {
@@ -155,9 +156,8 @@ async function openStream(
     } catch { /* already closed */ }
   };
   const body = response.body;
-  const chunks = mode === "binary"
-    ? body
-    : body.pipeThrough(mode === "sse" ? sseDecoder() : ndjsonDecoder());
+  // Text modes decode their records as they come; binary chunks are the units' bytes.
+  const decode = mode === "binary" ? null : mode === "sse" ? sseDecoder() : ndjsonDecoder();
   return {
     mode,
     write(bytes) {
@@ -166,7 +166,11 @@ async function openStream(
     chunks: {
       async *[Symbol.asyncIterator]() {
         try {
-          for await (const chunk of chunks) yield chunk;
+          // Exact-size chunks from one reused buffer (chunk_reader.ts: not 64 KiB per chunk).
+          for await (const chunk of readChunks(body)) {
+            if (decode === null) yield chunk;
+            else for (const bytes of decode(chunk)) yield bytes;
+          }
         } catch {
           // Reset or aborted: the iteration simply ends.
         } finally {
@@ -186,29 +190,30 @@ async function openStream(
 
 /**
  * Splits a text stream into records ending in `separator` and turns each into
- * base64 data (or nothing) with `dataOf`; emits the decoded bytes.
+ * base64 data (or nothing) with `dataOf`: a function from each chunk to the
+ * decoded bytes it completes.
  */
 function base64Records(
   separator: string,
   dataOf: (record: string) => string | undefined,
-): TransformStream<Uint8Array, Uint8Array> {
+): (chunk: Uint8Array) => Uint8Array[] {
   const text = new TextDecoder();
   let buffer = "";
-  return new TransformStream({
-    transform(chunk, controller) {
-      buffer += text.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf(separator)) >= 0) {
-        const data = dataOf(buffer.slice(0, end));
-        buffer = buffer.slice(end + separator.length);
-        if (data) controller.enqueue(decodeBase64(data));
-      }
-    },
-  });
+  return (chunk) => {
+    const out: Uint8Array[] = [];
+    buffer += text.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf(separator)) >= 0) {
+      const data = dataOf(buffer.slice(0, end));
+      buffer = buffer.slice(end + separator.length);
+      if (data) out.push(decodeBase64(data));
+    }
+    return out;
+  };
 }
 
 /** `text/event-stream`: the `data:` lines of each event (comments and keepalives have none). */
-function sseDecoder(): TransformStream<Uint8Array, Uint8Array> {
+function sseDecoder(): (chunk: Uint8Array) => Uint8Array[] {
   return base64Records(
     "\n\n",
     (event) =>
@@ -217,7 +222,7 @@ function sseDecoder(): TransformStream<Uint8Array, Uint8Array> {
 }
 
 /** NDJSON lines: `data` of each, skipping `{"keepalive":true}`. */
-function ndjsonDecoder(): TransformStream<Uint8Array, Uint8Array> {
+function ndjsonDecoder(): (chunk: Uint8Array) => Uint8Array[] {
   return base64Records("\n", (line) => {
     if (!line.trim()) return undefined;
     const item = JSON.parse(line) as { data?: unknown };

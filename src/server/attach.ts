@@ -20,6 +20,7 @@ import {
 import { tooManyHandshakes } from "../security/ratelimit/mod.ts";
 import { problem } from "../http/mod.ts";
 import { holdSlotWhileOpen } from "../transport/listener.ts";
+import { ChunkReader } from "../transport/chunk_reader.ts";
 import type { ConnectHandlerOptions } from "./connect.ts";
 
 /** Handles one attach request. */
@@ -70,13 +71,14 @@ export function handleAttach(
     return problem(405, "/connect accepts GET or POST");
   }
   if (options.admit && !options.admit(id)) return tooManyHandshakes();
-  const upstream = request.body?.getReader();
+  // Exact-size chunks from one reused buffer (not a fresh 64 KiB one per unit: chunk_reader.ts).
+  const upstream = request.body ? new ChunkReader(request.body) : undefined;
   const link = createStreamLink({
     mode,
     keepaliveMs: options.keepaliveMs,
     onClose: () => {
       ref.path?.closed();
-      upstream?.cancel().catch(() => {/* the body already failed */});
+      void upstream?.cancel();
     },
   });
   const path = start(link);
@@ -85,7 +87,7 @@ export function handleAttach(
 }
 
 async function pump(
-  upstream: ReadableStreamDefaultReader<Uint8Array>,
+  upstream: ChunkReader,
   path: AttachingPath,
 ): Promise<void> {
   try {

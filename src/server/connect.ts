@@ -18,6 +18,7 @@ import {
 import { tooManyHandshakes } from "../security/ratelimit/mod.ts";
 import { problem } from "../http/mod.ts";
 import { holdSlotUntil } from "../transport/listener.ts";
+import { ChunkReader } from "../transport/chunk_reader.ts";
 import { handleAttach } from "./attach.ts";
 
 /** Options of the `/connect` handler. */
@@ -74,13 +75,13 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
   // Whoever ends the session, the request body is cancelled: an upstream left
   // unread keeps the HTTP connection (and its socket) alive after the client
   // is gone, in CLOSE-WAIT for ever (issue 19).
-  const upstream = request.body?.getReader();
+  const upstream = request.body ? new ChunkReader(request.body) : undefined;
   const link = createStreamLink({
     mode,
     keepaliveMs: options.keepaliveMs,
     onClose: () => {
       ref.connection?.linkClosed("client went away");
-      upstream?.cancel().catch(() => {/* the body already failed: nothing left to release */});
+      void upstream?.cancel(); // never throws: the body may have failed already
     },
   });
   const connection = ref.connection = new ServerConnection(link, options.deps, id);
@@ -110,7 +111,7 @@ class WebSocketToConnection implements WebSocketLinkHandlers {
 }
 
 async function pumpBody(
-  upstream: ReadableStreamDefaultReader<Uint8Array>,
+  upstream: ChunkReader,
   connection: ServerConnection,
 ): Promise<void> {
   try {
