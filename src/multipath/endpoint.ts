@@ -109,6 +109,8 @@ export class MultipathEndpoint {
   #rr = 0;
   #ackRr = 0;
   #writeQueued = false;
+  /** This turn's live paths (null: not listed yet in this turn, or the paths changed). */
+  #live: Path[] | null = null;
   #closed = false;
   #rtoTimer: ReturnType<typeof setTimeout> | undefined;
   #rtoAt = 0;
@@ -204,6 +206,7 @@ export class MultipathEndpoint {
       return -1;
     }
     const id = this.#nextPathId++;
+    this.#live = null;
     this.#paths.set(id, {
       id,
       mode,
@@ -228,6 +231,7 @@ export class MultipathEndpoint {
     const path = this.#paths.get(id);
     if (!path) return;
     this.#paths.delete(id);
+    this.#live = null;
     this.#write(path);
     path.link.close();
     this.#o.onPathEnd?.(id, "closed", detail);
@@ -297,6 +301,7 @@ export class MultipathEndpoint {
     const path = this.#paths.get(id);
     if (!path) return;
     this.#paths.delete(id);
+    this.#live = null;
     try {
       path.link.send(encodeFrame(controlFrame(FrameType.Error, 0, 1, { error: "path", detail })));
     } catch { /* the link is gone already */ }
@@ -442,6 +447,18 @@ export class MultipathEndpoint {
   // ---- sending ----
 
   #livePaths(): Path[] {
+    // Once per turn: every unit of a turn would otherwise list the paths and read each backlog.
+    if (this.#live !== null) return this.#live;
+    this.#live = this.#computeLivePaths();
+    queueMicrotask(this.#forgetLive);
+    return this.#live;
+  }
+
+  readonly #forgetLive = (): void => {
+    this.#live = null;
+  };
+
+  #computeLivePaths(): Path[] {
     const all = [...this.#paths.values()];
     const open = all.filter((p) => p.link.backlogBytes < this.#pathBacklog);
     // Every path stalled: still use the least backed-up one rather than none.

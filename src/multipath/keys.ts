@@ -13,7 +13,7 @@
  * @module
  */
 import { hkdf } from "@noble/hashes/hkdf.js";
-import { hmac } from "@noble/hashes/hmac.js";
+import { type _HMAC, hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { constantTimeEqual } from "../crypto/mod.ts";
 
@@ -40,10 +40,46 @@ function u32be(n: number): Uint8Array {
   return out;
 }
 
-function u64be(n: number): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt(n));
+function u64be(n: number, out = new Uint8Array(8)): Uint8Array {
+  // n ≤ 2^53 − 1: two u32 halves, no BigInt.
+  const high = Math.floor(n / 0x1_0000_0000);
+  const low = n >>> 0;
+  out[0] = high >>> 24;
+  out[1] = (high >>> 16) & 0xff;
+  out[2] = (high >>> 8) & 0xff;
+  out[3] = high & 0xff;
+  out[4] = low >>> 24;
+  out[5] = (low >>> 16) & 0xff;
+  out[6] = (low >>> 8) & 0xff;
+  out[7] = low & 0xff;
   return out;
+}
+
+/**
+ * HMAC-SHA256 under one key with the key's two padded blocks hashed once:
+ * each MAC clones that state into a scratch instance, so it costs two
+ * SHA-256 compressions instead of four (an ACK goes each way about every
+ * 25 ms per session, and each is made and checked).
+ */
+class KeyedMac {
+  readonly #base: _HMAC<ReturnType<typeof sha256.create>>;
+  #scratch: _HMAC<ReturnType<typeof sha256.create>> | undefined;
+  readonly #word = new Uint8Array(8);
+
+  constructor(key: Uint8Array) {
+    this.#base = hmac.create(sha256, key);
+  }
+
+  /** The first {@link MAC_BYTES} of HMAC(key, u64be(n)). */
+  ofU64(n: number): Uint8Array {
+    return this.of(u64be(n, this.#word));
+  }
+
+  /** The first {@link MAC_BYTES} of HMAC(key, message). */
+  of(message: Uint8Array): Uint8Array {
+    const mac = this.#scratch = this.#base._cloneInto(this.#scratch);
+    return mac.update(message).digest().subarray(0, MAC_BYTES);
+  }
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {
@@ -63,12 +99,15 @@ export class PathKeys {
   /** Names the session on an attach; not secret on its own (the token is). */
   readonly setId: Uint8Array;
   readonly #attach: Uint8Array;
-  readonly #ack: Record<Side, Uint8Array>;
+  readonly #ack: Record<Side, KeyedMac>;
 
   private constructor(okm: Uint8Array) {
     this.setId = okm.slice(0, SET_ID_BYTES);
     this.#attach = okm.slice(32, 64);
-    this.#ack = { client: okm.slice(64, 96), server: okm.slice(96, 128) };
+    this.#ack = {
+      client: new KeyedMac(okm.slice(64, 96)),
+      server: new KeyedMac(okm.slice(96, 128)),
+    };
     okm.fill(0);
   }
 
@@ -104,12 +143,12 @@ export class PathKeys {
 
   /** The MAC of an ACK sent by `from` covering units up to `cumulative`. */
   ackMac(from: Side, cumulative: number): Uint8Array {
-    return hmac(sha256, this.#ack[from], u64be(cumulative)).subarray(0, MAC_BYTES);
+    return this.#ack[from].ofU64(cumulative);
   }
 
   /** The MAC of `from`'s END: it sent nothing after unit `last`. */
   endMac(from: Side, last: number): Uint8Array {
-    return hmac(sha256, this.#ack[from], concat(label("end"), u64be(last))).subarray(0, MAC_BYTES);
+    return this.#ack[from].of(concat(label("end"), u64be(last)));
   }
 
   /** True when `mac` is `from`'s END after `last` (constant time). */
