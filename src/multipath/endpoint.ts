@@ -67,7 +67,11 @@ export interface EndpointOptions {
    * fixed price per object for a few bytes saved.
    */
   minFecBytes?: number;
-  /** Delay before an ACK goes out, ms (coalesces a burst; default 25). */
+  /**
+   * Delay before an ACK goes out, ms (coalesces a burst; default 25). An ACK
+   * waiting for it rides on data this end writes meanwhile (at most one per
+   * half delay).
+   */
   ackDelayMs?: number;
   /** A path ended (closed, or refused for `detail`). */
   onPathEnd?(id: number, end: PathEnd, detail: string): void;
@@ -116,6 +120,9 @@ export class MultipathEndpoint {
   #rtoAt = 0;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   #ackDue = false;
+  readonly #ackDelayMs: number;
+  /** When the last ACK went out (ms, `now`). */
+  #lastAckAt = -Infinity;
   readonly #batcher: FecBatcher | null;
   /** The END we sent (resent on every new path), or null. */
   #endUnit: Uint8Array | null = null;
@@ -128,6 +135,7 @@ export class MultipathEndpoint {
     this.#o = options;
     this.#now = options.now ?? (() => performance.now());
     this.#pathBacklog = options.pathBacklogBytes ?? 1024 * 1024;
+    this.#ackDelayMs = options.ackDelayMs ?? 25;
     this.#batcher = options.fec
       ? new FecBatcher(options.fec, options.minFecBytes ?? MIN_FEC_BYTES, {
         // Two copies on two different paths, in turn: like RaptorQ at 1/(n−1), the loss of
@@ -428,16 +436,24 @@ export class MultipathEndpoint {
     this.#ackTimer = setTimeout(() => {
       this.#ackTimer = undefined;
       this.#sendAck();
-    }, this.#o.ackDelayMs ?? 25);
+    }, this.#ackDelayMs);
   }
 
-  #sendAck(): void {
+  /** Sends the ACK now: on `riding` (a path this turn writes anyway), else on the next path. */
+  #sendAck(riding?: Path): void {
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
     if (this.#closed || !this.#ackDue) return;
     this.#ackDue = false;
+    this.#lastAckAt = this.#now();
     const cumulative = this.#in.delivered;
     const unit = ackUnit(cumulative, this.#o.keys.ackMac(this.#o.side, cumulative));
+    if (riding !== undefined) {
+      riding.unitsOut++;
+      riding.pending.push(unit);
+      riding.pendingBytes += unit.length;
+      return;
+    }
     // One path per ACK, in turn: a lost one shows as a retransmitted unit, which
     // is acknowledged again (on the next path).
     const paths = this.#livePaths();
@@ -487,6 +503,18 @@ export class MultipathEndpoint {
 
   readonly #writeAll = (): void => {
     this.#writeQueued = false;
+    // A waiting ACK rides on this turn's data rather than costing a write (and, at the peer, a
+    // read) of its own when its timer fires; at most one per half ACK delay, so a busy session
+    // does not ACK every turn.
+    if (
+      this.#ackTimer !== undefined && this.#now() - this.#lastAckAt >= this.#ackDelayMs / 2
+    ) {
+      for (const path of this.#paths.values()) {
+        if (path.pending.length === 0) continue;
+        this.#sendAck(path);
+        break;
+      }
+    }
     for (const path of this.#paths.values()) this.#write(path);
   };
 
