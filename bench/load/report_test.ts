@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   hybridCpuRatios,
   ms,
+  multipathNote,
   num,
   pacingNote,
   renderLatencySvg,
@@ -425,4 +426,20 @@ Deno.test("report: the 1:1 phases state the share of copies the server wrote", (
   const md = renderMarkdown({ ...report, targets: evaluateTargets(report) });
   assert.match(md, /Durable-copy window .*CommuCat pairs, max: 25\.0% written \(250 written/);
   assert.doesNotMatch(md, /CommuCat pairs, 50%: .* written/, "no figure, no claim");
+});
+
+Deno.test("multipathNote gives the rate and the per-CPU-second ratios and names a saturated client", () => {
+  const single = traffic(10_000, 50, 80);
+  const note = multipathNote(
+    { paths: "websocket+binary+sse", max: traffic(5_000, 50, 100) },
+    single,
+  );
+  assert.match(note, /delivered 50% of the single-path pairs' rate/);
+  assert.match(note, /per server CPU-second 80%/);
+  assert.match(note, /Client cores: 0\.80 multipath, 0\.80 single/);
+  const saturated = { ...traffic(5_000, 50, 100), clientSaturated: true };
+  assert.match(
+    multipathNote({ paths: "websocket+binary+sse", max: saturated }, single),
+    /client was saturated in the multipath phase/,
+  );
 });
