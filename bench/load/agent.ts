@@ -105,6 +105,29 @@ interface Device {
   handle: string;
 }
 
+/** Endpoint counters summed over an agent's multipath sessions (client side). */
+export interface MultipathCounters {
+  sessions: number;
+  /** Units sent, and of them sent again after a timeout or a path change. */
+  sent: number;
+  retransmitted: number;
+  /** Units that arrived more than once (the second copy, a resent unit). */
+  duplicates: number;
+}
+
+function multipathCounters(sessions: Session[]): MultipathCounters | null {
+  const sum: MultipathCounters = { sessions: 0, sent: 0, retransmitted: 0, duplicates: 0 };
+  for (const session of sessions) {
+    const stats = session.client?.multipath?.stats;
+    if (!stats) continue;
+    sum.sessions++;
+    sum.sent += stats.sent;
+    sum.retransmitted += stats.retransmitted;
+    sum.duplicates += stats.duplicates;
+  }
+  return sum.sessions > 0 ? sum : null;
+}
+
 interface Session {
   device: Device;
   channel: number;
@@ -208,11 +231,13 @@ export class LoadAgent {
       case "closeIdle":
         for (const client of this.#idle.splice(0)) client.close();
         return null;
-      case "closeGroups":
+      case "closeGroups": {
+        const paths = multipathCounters(this.#sessions);
         for (const session of this.#sessions.splice(0)) session.conn.close();
         for (const socket of this.#raw.splice(0)) socket.close();
         this.#engine = null;
-        return null;
+        return paths;
+      }
     }
   }
 

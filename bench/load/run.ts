@@ -190,7 +190,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         serverCpus: pin?.server ?? null,
         v8Flags: o.profileDir ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : [],
         openPairs: (label, targets) => openPairs(ctx, label, { target: targets[0], targets }),
-        closePairs: () => ctx.closeGroups(),
+        closePairs: async () => void await ctx.closeGroups(),
         phase: (label, pids, hooks) => measureTraffic(ctx, label, pids, null, o.pairs * 2, hooks),
         profile: async (pid, name, label) => {
           const recording = await profiled(ctx, pid, name);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { AgentCommand, OpenResult } from "./agent.ts";
+import type { AgentCommand, MultipathCounters, OpenResult } from "./agent.ts";
 import { type AgentHandle, combinedProgress, split } from "./fleet.ts";
 import type { LoadOptions } from "./options.ts";
 import { canReadProc, readCpuSeconds } from "./procfs.ts";
@@ -99,8 +99,16 @@ export class RunContext {
   }
 
   /** Closes the sessions (pairs, groups, raw connections) every agent holds. */
-  async closeGroups(): Promise<void> {
-    await this.onAll(0, () => ({ cmd: "closeGroups" }));
+  async closeGroups(): Promise<MultipathCounters | null> {
+    const counters = (await this.onAll<MultipathCounters | null>(0, () => ({ cmd: "closeGroups" })))
+      .filter((c): c is MultipathCounters => c !== null);
+    if (counters.length === 0) return null;
+    return counters.reduce((a, b) => ({
+      sessions: a.sessions + b.sessions,
+      sent: a.sent + b.sent,
+      retransmitted: a.retransmitted + b.retransmitted,
+      duplicates: a.duplicates + b.duplicates,
+    }));
   }
 
   /** CPU seconds of `pid` (summed over several: the instances of scenario `cluster`). */

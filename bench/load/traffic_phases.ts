@@ -133,7 +133,16 @@ export async function multipathPairs(
         "the durable-copy window), counted over warm-up and window.",
     );
   }
-  await ctx.closeGroups();
+  const counters = await ctx.closeGroups();
+  if (counters && counters.sent > 0) {
+    // Spurious timeouts resend on every path: work the single-path phase never does.
+    ctx.notes.push(
+      `multipath pairs: the clients' ${counters.sessions} sessions sent ${counters.sent} units, ` +
+        `${counters.retransmitted} of them again (${
+          (100 * counters.retransmitted / counters.sent).toFixed(1)
+        }%: timeouts and path changes), and took ${counters.duplicates} duplicates.`,
+    );
+  }
   return { paths: "websocket+binary+sse", max };
 }
 
