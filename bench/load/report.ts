@@ -197,6 +197,7 @@ export function renderMarkdown(report: LoadReport): string {
       ["CommuCat pairs, 50%", report.pairs?.half],
       ["direct accept, pairs, max", report.acceptModes?.pairs?.max],
       ["direct accept, pairs, 50%", report.acceptModes?.pairs?.half],
+      ["multipath pairs, max", report.multipath?.max],
     ]);
     if (kept) out.push("", kept);
     if (report.multipath && report.pairs) {

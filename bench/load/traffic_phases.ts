@@ -114,25 +114,18 @@ export async function multipathPairs(
 ): Promise<{ paths: string; max: TrafficSummary }> {
   await openPairs(ctx, "multipath pairs", { target, mode: "websocket", paths: ["binary", "sse"] });
   const profile = await profiled(ctx, pid, "multipath-max");
-  const keptBefore = await keptWritten(target);
+  // A phase whose latency crosses the durable-copy window pays store writes a faster one does not.
+  const kept = keptCopiesHooks(target);
   const max = await measureTraffic(
     ctx,
     "multipath pairs, max",
     pid,
     null,
     ctx.o.pairs * 2,
-    profile.hooks,
+    bothHooks(profile.hooks, kept.hooks),
   );
+  max.keptCopies = kept.result();
   ctx.keepProfile("multipath pairs, max", "multipath-max", profile.text());
-  const kept = await keptWritten(target) - keptBefore;
-  if (kept > 0) {
-    // Deliveries acknowledged after the durable-copy window cost a store write each: a phase
-    // whose latency crosses the window pays work a faster phase does not.
-    ctx.notes.push(
-      `multipath pairs, max: ${kept} durable copies written (deliveries acknowledged after ` +
-        "the durable-copy window), counted over warm-up and window.",
-    );
-  }
   const counters = await ctx.closeGroups();
   if (counters && counters.sent > 0) {
     // Spurious timeouts resend on every path: work the single-path phase never does.
@@ -144,20 +137,6 @@ export async function multipathPairs(
     );
   }
   return { paths: "websocket+binary+sse", max };
-}
-
-/** The server's `/healthz` count of durable copies written (NaN when unreadable). */
-async function keptWritten(target: TargetJson): Promise<number> {
-  const client = Deno.createHttpClient({ caCerts: [target.certificatePem] });
-  try {
-    const response = await fetch(`${target.url}/healthz`, { client });
-    const body = await response.json() as { relay?: { kept_written?: number } };
-    return body.relay?.kept_written ?? NaN;
-  } catch {
-    return NaN;
-  } finally {
-    client.close();
-  }
 }
 
 /**
