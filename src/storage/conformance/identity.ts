@@ -289,4 +289,32 @@ export const identityCases: ConformanceCase[] = [
       assert.equal(ok.activeDevices, 1);
     },
   },
+  {
+    name: "handshake commit: concurrent commits are independent (one conflict fails alone)",
+    fn: async (store) => {
+      // Started together, as a storm of registrations does (SQLite shares one transaction).
+      const register = (n: number, eventId: string) =>
+        store.commitHandshake({
+          createUser: user(`u${n}`, { handle: `h${n}` }),
+          insertDevice: device(`d${n}`, `u${n}`),
+          keyEvent: { eventId, deviceId: `d${n}`, publicKey: bytes(n), recordedAt: T0 },
+          session: session(`s${n}`, `d${n}`, { userId: `u${n}` }),
+        });
+      const [first, taken, third] = await Promise.allSettled([
+        register(1, "e1"),
+        // Its last write conflicts (the first's key event id): its user and device go too.
+        register(2, "e1"),
+        register(3, "e3"),
+      ]);
+      assert.equal(first.status, "fulfilled");
+      assert.equal(third.status, "fulfilled");
+      assert.ok(taken.status === "rejected" && taken.reason instanceof StoreConflictError);
+      assert.notEqual(await store.getDevice("d1"), null);
+      assert.notEqual(await store.getSession("s3"), null);
+      assert.equal(await store.getUser("u2"), null);
+      assert.equal(await store.getDevice("d2"), null);
+      assert.equal(await store.latestDeviceKeyEvent("d2"), null);
+      assert.equal(await store.getSession("s2"), null);
+    },
+  },
 ];
