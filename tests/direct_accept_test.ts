@@ -13,7 +13,7 @@ import { FrameType } from "../src/proto/mod.ts";
 import { befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
-import { spawnServer } from "./helpers/process.ts";
+import { fdUsage, havePrlimit, setFdLimit, spawnServer } from "./helpers/process.ts";
 
 async function get(srv: TestServer, path: string) {
   const client = Deno.createHttpClient({ caCerts: [srv.certificatePem] });
@@ -121,24 +121,11 @@ Deno.test("direct accept: past server.max_connections requests get 503 problem+j
   }
 });
 
-/** Sets the soft and hard descriptor limit of process `pid` (util-linux `prlimit`). */
-async function setFdLimit(pid: number, soft: number, hard: number): Promise<void> {
-  const out = await new Deno.Command("prlimit", {
-    args: [`--pid=${pid}`, `--nofile=${soft}:${hard}`],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(`prlimit: ${new TextDecoder().decode(out.stderr)}`);
-}
-
-const prlimit = await new Deno.Command("prlimit", { args: ["--version"], stdout: "null" })
-  .output().then((o) => o.success, () => false);
-
 Deno.test({
   name: `direct accept: out of descriptors the port closes, is bound again and serves${
-    prlimit ? "" : " (SKIPPED: prlimit missing)"
+    havePrlimit ? "" : " (SKIPPED: prlimit missing)"
   }`,
-  ignore: !prlimit,
+  ignore: !havePrlimit,
   async fn() {
     const srv = await spawnServer({
       env: { COMMUCAT_SERVER_ACCEPT: "direct", COMMUCAT_LOG_LEVEL: "info" },
@@ -146,10 +133,8 @@ Deno.test({
     const conns: Deno.Conn[] = [];
     try {
       const pid = srv.child.pid;
-      const [soft, hard] = (await Deno.readTextFile(`/proc/${pid}/limits`))
-        .match(/Max open files\s+(\d+)\s+(\d+)/)!.slice(1).map(Number);
+      const { soft, hard, open } = await fdUsage(pid);
       // A few descriptors above what the idle server holds: the accepts soon fail with EMFILE.
-      const open = [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
       await setFdLimit(pid, open + 8, hard);
       // Silent sockets hold their descriptors (direct mode has no first-request timeout); once
       // an accept fails, Deno.serve's accept loop ends and closes the port: a connect is refused.

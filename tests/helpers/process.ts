@@ -116,3 +116,44 @@ export async function spawnServer(options: {
     },
   };
 }
+
+/** Whether util-linux `prlimit` is there (tests that lower a process's descriptor limit need it). */
+export const havePrlimit: boolean = await new Deno.Command("prlimit", {
+  args: ["--version"],
+  stdout: "null",
+  stderr: "null",
+}).output().then((o) => o.success, () => false);
+
+/** Sets the soft and hard descriptor limit of process `pid` (util-linux `prlimit`). */
+export async function setFdLimit(pid: number, soft: number, hard: number): Promise<void> {
+  const out = await new Deno.Command("prlimit", {
+    args: [`--pid=${pid}`, `--nofile=${soft}:${hard}`],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`prlimit: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+/**
+ * The soft and hard descriptor limits of process `pid`, and how many it has open now. Read
+ * through `prlimit` and `ls`: Deno lets a test read `/proc/<pid>/...` only with --allow-all.
+ */
+export async function fdUsage(pid: number): Promise<{ soft: number; hard: number; open: number }> {
+  const run = async (command: string, args: string[]) => {
+    const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
+      .output();
+    const text = new TextDecoder().decode(out.success ? out.stdout : out.stderr);
+    if (!out.success) throw new Error(`${command}: ${text}`);
+    return text;
+  };
+  const limits = await run("prlimit", [
+    `--pid=${pid}`,
+    "--nofile",
+    "--raw",
+    "--noheadings",
+    "--output=SOFT,HARD",
+  ]);
+  const [soft, hard] = limits.trim().split(/\s+/).map(Number);
+  const open = (await run("ls", [`/proc/${pid}/fd`])).split("\n").filter(Boolean).length;
+  return { soft, hard, open };
+}
