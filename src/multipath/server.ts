@@ -7,7 +7,15 @@
  *
  * @module
  */
-import { controlFrame, decodeVarint, encodeFrame, FrameType, UnitDecoder } from "../proto/mod.ts";
+import {
+  controlFrame,
+  decodeVarint,
+  encodeFrame,
+  FrameType,
+  UnitDecoder,
+  varintLength,
+  writeVarint,
+} from "../proto/mod.ts";
 import type { Link, UnitHeader } from "../transport/mod.ts";
 import { MultipathEndpoint, type PathLink, type PathStatus } from "./endpoint.ts";
 import type { FecCodec } from "./fec.ts";
@@ -189,6 +197,8 @@ export class ServerPaths implements Link {
   readonly #used = new Set<number>();
   #closed = false;
   #linger: ReturnType<typeof setTimeout> | undefined;
+  /** Units delivered while a chunk is taken: they go to the session as one chunk. */
+  #arrived: Uint8Array[] | null = null;
 
   constructor(
     hub: MultipathHub,
@@ -208,9 +218,15 @@ export class ServerPaths implements Link {
       policy: settings.policy,
       // RaptorQ only toward a client that decodes it (Hello capability "raptorq").
       fec: raptorq ? settings.fec : undefined,
-      deliver: (ciphertext) => side.deliver(unitOf(ciphertext)),
+      deliver: (ciphertext) => {
+        if (this.#arrived !== null) this.#arrived.push(ciphertext);
+        else side.deliver(unitOf(ciphertext)); // rebuilt by FEC, after the chunk's call
+      },
       onFatal: (detail) => side.close(detail),
-      onPeerEnd: () => side.end(),
+      onPeerEnd: () => {
+        this.#passArrived(); // what came before the END first: the session ends after it
+        side.end();
+      },
       onPathEnd: () => this.#checkEmpty(),
     });
     this.#primary = this.#endpoint.addPath(pathOf(primary), primary.mode);
@@ -259,14 +275,36 @@ export class ServerPaths implements Link {
     const id = this.#endpoint.addPath(link, link.mode);
     // The attaching connection now feeds this path.
     (link as AttachedLink).bind?.(
-      (chunk) => this.#endpoint.receive(id, chunk),
+      (chunk) => this.#receive(id, chunk),
       () => this.#endpoint.removePath(id),
     );
   }
 
   /** Upstream bytes of the first path. */
   receivePrimary(chunk: Uint8Array): void {
-    this.#endpoint.receive(this.#primary, chunk);
+    this.#receive(this.#primary, chunk);
+  }
+
+  /**
+   * Upstream bytes of path `id`. The in-order units they release reach the
+   * session as one chunk (one pass through its receive path, not one per unit).
+   */
+  #receive(id: number, chunk: Uint8Array): void {
+    this.#arrived = [];
+    try {
+      this.#endpoint.receive(id, chunk);
+    } finally {
+      this.#passArrived();
+      this.#arrived = null;
+    }
+  }
+
+  /** Hands the units gathered so far to the session. */
+  #passArrived(): void {
+    const arrived = this.#arrived;
+    if (arrived === null || arrived.length === 0) return;
+    this.#arrived = [];
+    this.#side.deliver(unitsOf(arrived));
   }
 
   /** The first path's link closed (the session lives on over the others). */
@@ -336,17 +374,20 @@ function pathOf(link: Link): PathLink {
 }
 
 function unitOf(ciphertext: Uint8Array): Uint8Array {
-  const prefix = new Uint8Array(3);
-  let n = ciphertext.length;
-  let i = 0;
-  while (n >= 0x80) {
-    prefix[i++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 0x80);
+  return unitsOf([ciphertext]);
+}
+
+/** `varint(len) || ciphertext` of each, joined. */
+function unitsOf(ciphertexts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const c of ciphertexts) length += varintLength(c.length) + c.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const c of ciphertexts) {
+    at = writeVarint(c.length, out, at);
+    out.set(c, at);
+    at += c.length;
   }
-  prefix[i++] = n;
-  const out = new Uint8Array(i + ciphertext.length);
-  out.set(prefix.subarray(0, i));
-  out.set(ciphertext, i);
   return out;
 }
 
