@@ -286,7 +286,12 @@ Deno.test({
         inline.textContent = "window.__pwned = true";
         document.head.append(inline);
         const result = await loaded;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        // Violation events are queued tasks: wait for both (bounded) rather than a fixed 100 ms.
+        const reported = () =>
+          violations.some((v) => v.includes("127.0.0.1:9")) && violations.includes("inline");
+        for (let i = 0; i < 500 && !reported(); i++) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         return {
           result,
           violations,
