@@ -140,12 +140,7 @@ export class MultipathEndpoint {
       ? new FecBatcher(options.fec, options.minFecBytes ?? MIN_FEC_BYTES, {
         // Two copies on two different paths, in turn: like RaptorQ at 1/(n−1), the loss of
         // any one path loses nothing, at a fraction of the codec's cost for a small batch.
-        copies: (units) => {
-          const paths = this.#livePaths();
-          if (paths.length === 0) return; // retransmission covers it once a path is back
-          const first = this.#rr++ % paths.length;
-          this.#resend(units, [paths[first], paths[(first + 1) % paths.length]]);
-        },
+        copies: (units) => this.#resend(units, this.#twoPaths()),
         packets: (packets) => {
           const paths = this.#livePaths();
           if (paths.length === 0) return; // retransmission covers it once a path is back
@@ -484,6 +479,18 @@ export class MultipathEndpoint {
     return open;
   }
 
+  /**
+   * Two live paths, the next pair in turn (fewer when fewer are up; none:
+   * retransmission covers it once a path is back): a unit on both survives
+   * the loss of either, as RaptorQ's overhead does.
+   */
+  #twoPaths(): Path[] {
+    const paths = this.#livePaths();
+    if (paths.length <= 2) return paths;
+    const first = this.#rr++ % paths.length;
+    return [paths[first], paths[(first + 1) % paths.length]];
+  }
+
   #schedule(frameClass: string, paths: number): Schedule {
     const policy = this.#o.policy?.[frameClass] ?? this.#o.policy?.default ?? DEFAULT_POLICY;
     return scheduleFor(policy, paths, this.#o.fec !== undefined);
@@ -561,8 +568,9 @@ export class MultipathEndpoint {
     this.#rtoTimer = setTimeout(() => {
       this.#rtoTimer = undefined;
       if (this.#closed) return;
-      // A bounded burst from the head: a busy peer is not buried under copies.
-      this.#resend(this.#out.takeDue(this.#now(), false, RTO_BURST), this.#livePaths());
+      // A bounded burst from the head, on two paths like the first copies (any one may be
+      // lost): a busy peer is not buried under copies.
+      this.#resend(this.#out.takeDue(this.#now(), false, RTO_BURST), this.#twoPaths());
       this.#armRto();
     }, Math.max(0, due - this.#now()));
   }
