@@ -317,6 +317,9 @@ const router = z.strictObject({
       "written to the recipient's offline queue only if the recipient has not acknowledged it " +
       "within this time; the sender's Ack waits for that acknowledgement or the write, so it " +
       "still means durable (docs/PROTOCOL.md §4). 0 = every copy is written before the Ack. " +
+      'With several instances (`presence.backend = "redis"`) it covers recipients connected to ' +
+      "another instance too: the copy is held by the sending instance and carried on the bus, " +
+      'and written only if not acknowledged in time (PROTOCOL.md §4 "Several instances"). ' +
       "Default 200: above the SDK's 20 ms delivery-ack delay plus a round trip of up to ~180 ms, " +
       "so most copies are never written; it is also the longest an Ack waits on a recipient " +
       "that does not acknowledge.",
