@@ -189,6 +189,11 @@ export function registerBenchCommand(program: Command): void {
       "--profile <dir>",
       "perf-record the spawned server during the handshake storm and the 1:1 max phase",
     )
+    .option(
+      "--timeline <dir>",
+      "write every traffic phase's deliveries over time (receipt time, latency) and the client's " +
+        "pacing stalls to <dir>/<phase>.json (read them with bench/load/timeline.ts)",
+    )
     .option("--pg-dsn <dsn>", "PostgreSQL of scenario cluster (default: COMMUCAT_TEST_PG_DSN)")
     .option("--redis-url <url>", "Redis of scenario cluster (default: COMMUCAT_TEST_REDIS_URL)")
     .option("--fail-on-miss", "exit with status 1 when a target is not met")
@@ -221,6 +226,7 @@ export function registerBenchCommand(program: Command): void {
         };
       }
       if (options.profile) await Deno.mkdir(options.profile, { recursive: true });
+      if (options.timeline) await Deno.mkdir(options.timeline, { recursive: true });
       let pin = null;
       if (options.pin) {
         const plan = await defaultCpuPlan();
@@ -256,6 +262,7 @@ export function registerBenchCommand(program: Command): void {
         tlsBaseline: options.tlsBaseline ?? false,
         external,
         profileDir: options.profile,
+        timelineDir: options.timeline,
         accept: options.accept as AcceptChoice,
         cluster: { pgDsn: options.pgDsn, redisUrl: options.redisUrl },
         pin,

@@ -52,6 +52,8 @@ export interface LoadOptions {
   tlsBaseline: boolean;
   /** A server that is already running (no spawn); `pid` enables CPU/memory sampling. */
   external?: { target: TargetJson; pid?: number };
+  /** Write each traffic phase's deliveries over time here (`<phase>.json`, bench/load/timeline.ts). */
+  timelineDir?: string;
   /** Record the server with `perf` during the storms and the 1:1 max phase, into this directory. */
   profileDir?: string;
   /**

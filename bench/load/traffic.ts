@@ -9,6 +9,7 @@
  */
 import { type HistogramJson, LatencyHistogram } from "./stats.ts";
 import { selfCpuSeconds } from "./procfs.ts";
+import { type PhaseTimeline, TimelineRecorder } from "./timeline.ts";
 
 /** Size of every message payload. */
 export const PAYLOAD_BYTES = 100;
@@ -67,6 +68,8 @@ export interface PhaseSpec {
   durationMs: number;
   /** After the measured window, how long to wait for messages still in flight. */
   drainMs: number;
+  /** Also return every measured delivery with its time (`--timeline`). */
+  timeline?: boolean;
 }
 
 /** What one phase measured (on one agent). */
@@ -89,6 +92,8 @@ export interface PhaseResult {
    * Latency counts from the actual send, so this is the part it leaves out.
    */
   sendLateness?: HistogramJson;
+  /** With `spec.timeline`: the deliveries over time and the pacing tick's gaps. */
+  timeline?: PhaseTimeline;
 }
 
 interface Sender {
@@ -152,6 +157,7 @@ export class TrafficEngine {
     const payload = new Uint8Array(PAYLOAD_BYTES);
     const view = new DataView(payload.buffer);
     const errorsBefore = this.#sendErrors;
+    const timeline = spec.timeline ? new TimelineRecorder() : null;
 
     const sendOne = (sender: Sender, now: number) => {
       view.setFloat64(0, now, true);
@@ -180,7 +186,9 @@ export class TrafficEngine {
         sender.outstanding--;
         if (now >= measureStart && now < measureEnd) {
           delivered++;
-          histogram.record(now - data.getFloat64(0, true));
+          const latency = now - data.getFloat64(0, true);
+          histogram.record(latency);
+          timeline?.delivery(now, latency);
         }
         if (running) {
           if (spec.ratePerSecond === null) pump(sender);
@@ -205,6 +213,7 @@ export class TrafficEngine {
         sender.nextDue = start + schedule.firstDueMs[sender.index];
       }
       const tick = () => {
+        timeline?.tick(performance.now());
         for (const sender of this.#senders) {
           while (sender.outstanding + this.#fanout <= budget) {
             const now = performance.now();
@@ -242,6 +251,7 @@ export class TrafficEngine {
       sendErrors: this.#sendErrors - errorsBefore,
       clientCpuSeconds,
       sendLateness: spec.ratePerSecond === null ? undefined : lateness.toJSON(),
+      timeline: timeline?.toJSON(),
     };
   }
 }

@@ -13,6 +13,7 @@ import { readRunQueueWaitSeconds } from "./procfs.ts";
 import type { TrafficSummary } from "./report_types.ts";
 import { pidList, type RunContext } from "./run_context.ts";
 import { LatencyHistogram } from "./stats.ts";
+import { mergeTimelines, timelineName } from "./timeline.ts";
 
 /** Starts and stops something (a perf recording) around the measured window. */
 export interface MeasureHooks {
@@ -43,6 +44,7 @@ export async function measureTraffic(
     warmupMs: o.warmupMs,
     durationMs: o.durationMs,
     drainMs: 3_000,
+    timeline: o.timelineDir !== undefined,
   });
   let cpu0: number | null = null;
   let cpu1: number | null = null;
@@ -91,6 +93,13 @@ export async function measureTraffic(
   for (const r of results) latency.merge(r.latency);
   const lateness = new LatencyHistogram();
   for (const r of results) if (r.sendLateness) lateness.merge(r.sendLateness);
+  if (o.timelineDir !== undefined) {
+    const merged = mergeTimelines(results.flatMap((r) => r.timeline ? [r.timeline] : []));
+    await Deno.writeTextFile(
+      `${o.timelineDir}/${timelineName(label)}.json`,
+      JSON.stringify(merged),
+    );
+  }
   const seconds = o.durationMs / 1000;
   const delivered = results.reduce((s, r) => s + r.delivered, 0);
   const serverCpuSeconds = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
