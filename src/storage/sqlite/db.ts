@@ -24,14 +24,6 @@ function asConflict(error: unknown, what: string): unknown {
   return error;
 }
 
-/** A write waiting for its group's transaction ({@link SqliteDb.groupedWrite}). */
-interface GroupedWrite {
-  what: string;
-  fn: () => unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
-
 /** An open database with its statement cache. */
 export class SqliteDb {
   /** The database itself (for the federation statements). */
@@ -86,61 +78,6 @@ export class SqliteDb {
       if (this.raw.isTransaction) this.sql("ROLLBACK").run();
       throw error;
     }
-  }
-
-  /**
-   * Runs `fn` in a write transaction shared with the other grouped writes
-   * requested in the same event-loop turn, each under its own savepoint: a
-   * write that throws is rolled back alone (conflicts become
-   * {@link StoreConflictError}), the others commit together, and every
-   * promise settles after the COMMIT. A commit's cost is mostly its pages
-   * (one WAL frame per B-tree page touched) and the pages near the end of a
-   * table or time index are shared: eight registrations per transaction
-   * cost ~30% less CPU than eight transactions (docs/PERFORMANCE.md).
-   */
-  groupedWrite<T>(what: string, fn: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#group.push({ what, fn, resolve: resolve as (value: unknown) => void, reject });
-      // A timer, not a microtask: the writes of one turn come from several sockets'
-      // events, and a microtask would run between them.
-      if (this.#group.length === 1) setTimeout(() => this.#flushGroup(), 0);
-    });
-  }
-
-  #group: GroupedWrite[] = [];
-
-  #flushGroup(): void {
-    const group = this.#group;
-    this.#group = [];
-    if (group.length === 1) {
-      const only = group[0];
-      this.write(only.what, () => this.transaction(only.fn)).then(only.resolve, only.reject);
-      return;
-    }
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    try {
-      this.transaction(() => {
-        for (const write of group) {
-          this.sql("SAVEPOINT grouped").run();
-          try {
-            outcomes.push({ ok: true, value: write.fn() });
-          } catch (error) {
-            this.sql("ROLLBACK TO grouped").run();
-            outcomes.push({ ok: false, error: asConflict(error, write.what) });
-          }
-          this.sql("RELEASE grouped").run();
-        }
-      });
-    } catch (error) {
-      // BEGIN or COMMIT failed (disk full, I/O): nothing of the group was written.
-      for (const write of group) write.reject(error);
-      return;
-    }
-    group.forEach((write, i) => {
-      const outcome = outcomes[i];
-      if (outcome.ok) write.resolve(outcome.value);
-      else write.reject(outcome.error);
-    });
   }
 
   /** Runs `fn` turning constraint conflicts into {@link StoreConflictError}. */
