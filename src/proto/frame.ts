@@ -56,11 +56,31 @@ export interface DecodeOptions {
    * A larger length prefix is rejected with `FrameTooLarge` as soon as it is read.
    */
   maxFrameLength?: number;
+  /**
+   * The payload may be a view of the input instead of a copy (the caller
+   * hands the input over and never changes it): taken when that keeps little
+   * more than the payload alive (see {@linkcode mayViewPayload}).
+   */
+  viewPayload?: boolean;
+}
+
+/** Input buffers up to this size may always be viewed by a payload. */
+const VIEW_SMALL_BUFFER = 2048;
+
+/**
+ * Whether a payload of `length` bytes may be a view of `buf` rather than a
+ * copy: a view keeps `buf`'s whole ArrayBuffer alive as long as the frame
+ * (queued for a slow device, held in the durable-copy window), so only when
+ * that buffer is small or at most four times the payload.
+ */
+export function mayViewPayload(buf: Uint8Array, length: number): boolean {
+  const whole = buf.buffer.byteLength;
+  return whole <= VIEW_SMALL_BUFFER || whole <= 4 * length;
 }
 
 /** A frame decoded from the start of a buffer and the bytes it occupied. */
 export interface DecodeResult {
-  /** The decoded frame; its payload is a copy, independent of the input buffer. */
+  /** The decoded frame; its payload is a copy, independent of the input buffer (unless `viewPayload`). */
   frame: DecodedFrame;
   /** Length prefix + body length; bytes after this belong to the next frame. */
   consumed: number;
@@ -93,7 +113,18 @@ function checkU32(value: number, what: "channel" | "sequence"): void {
  * fractional channel/sequence. The payload is not checked to be JSON.
  */
 export function encodeFrame(frame: Frame): Uint8Array {
-  const { type, channel, sequence, payload } = frame;
+  const out = new Uint8Array(encodedFrameLength(frame, frame.sequence));
+  writeFrame(frame, frame.sequence, out, 0);
+  return out;
+}
+
+/**
+ * The encoded length of `frame` sent with sequence `sequence` (in place of
+ * its own), after the checks of {@linkcode encodeFrame} (same errors): a
+ * frame that passes can be written by {@linkcode writeFrame} without fail.
+ */
+export function encodedFrameLength(frame: Frame, sequence: number): number {
+  const { type, channel, payload } = frame;
   if (!isFrameType(type)) throw new CodecError("InvalidFrameType");
   checkU32(channel, "channel");
   checkU32(sequence, "sequence");
@@ -104,15 +135,26 @@ export function encodeFrame(frame: Frame): Uint8Array {
   const bodyLength = 1 + varintLength(channel) + varintLength(sequence) +
     varintLength(payload.length) + payload.length;
   if (bodyLength > MAX_FRAME_LEN) throw new CodecError("FrameTooLarge");
+  return varintLength(bodyLength) + bodyLength;
+}
 
-  const out = new Uint8Array(varintLength(bodyLength) + bodyLength);
-  let offset = writeVarint(bodyLength, out, 0);
-  out[offset++] = type;
+/**
+ * Writes `frame` with sequence `sequence` into `out` at `at` (checked by
+ * {@linkcode encodedFrameLength} first; `out` has room); returns the offset
+ * just past it. Lets a sender encode frames straight into the buffer it
+ * seals and writes, instead of one array per frame.
+ */
+export function writeFrame(frame: Frame, sequence: number, out: Uint8Array, at: number): number {
+  const { channel, payload } = frame;
+  const bodyLength = 1 + varintLength(channel) + varintLength(sequence) +
+    varintLength(payload.length) + payload.length;
+  let offset = writeVarint(bodyLength, out, at);
+  out[offset++] = frame.type;
   offset = writeVarint(channel, out, offset);
   offset = writeVarint(sequence, out, offset);
   offset = writeVarint(payload.length, out, offset);
   out.set(payload, offset);
-  return out;
+  return offset + payload.length;
 }
 
 /**
@@ -195,7 +237,9 @@ export function decodeFrame(buf: Uint8Array, options?: DecodeOptions): DecodeRes
     type,
     channel: channel.value,
     sequence: sequence.value,
-    payload: buf.slice(offset, payloadEnd),
+    payload: options?.viewPayload && mayViewPayload(buf, payloadEnd - offset)
+      ? buf.subarray(offset, payloadEnd)
+      : buf.slice(offset, payloadEnd),
   };
   if (isControlType(type)) {
     if (payloadLength.value > MAX_CONTROL_JSON_LEN) throw new CodecError("ControlTooLarge");

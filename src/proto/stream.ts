@@ -5,7 +5,12 @@
  */
 
 import { CodecError } from "./errors.ts";
-import { type DecodedFrame, decodeFrame, resolveMaxFrameLength } from "./frame.ts";
+import {
+  type DecodedFrame,
+  decodeFrame,
+  type DecodeOptions,
+  resolveMaxFrameLength,
+} from "./frame.ts";
 
 const INITIAL_CAPACITY = 4096;
 const EMPTY = new Uint8Array(0);
@@ -16,6 +21,13 @@ const RETAIN_CAPACITY = 1 << 20;
 export interface FrameDecoderOptions {
   /** Largest accepted body length; defaults to `MAX_FRAME_LEN` (16 MiB). */
   maxFrameLength?: number;
+  /**
+   * Frames decoded straight from a pushed chunk may have payloads that are
+   * views of it (`DecodeOptions.viewPayload`): the caller hands each chunk
+   * over and never changes it. Frames from the decoder's own buffer (a frame
+   * split across chunks) are always copies.
+   */
+  viewPayloads?: boolean;
 }
 
 /**
@@ -41,21 +53,27 @@ export class FrameDecoder {
   #buffer: Uint8Array = EMPTY;
   #read = 0;
   #write = 0;
-  #maxFrameLength: number;
+  /** Decoding straight from a chunk, and from the buffer (payloads always copied). */
+  #direct: DecodeOptions;
+  #buffered: DecodeOptions;
   #failure: CodecError | undefined;
 
   /** Creates a decoder; see {@linkcode FrameDecoderOptions}. */
   constructor(options: FrameDecoderOptions = {}) {
-    this.#maxFrameLength = resolveMaxFrameLength(options.maxFrameLength);
+    const maxFrameLength = resolveMaxFrameLength(options.maxFrameLength);
+    this.#direct = { maxFrameLength, viewPayload: options.viewPayloads ?? false };
+    this.#buffered = { maxFrameLength };
   }
 
   /** Largest accepted body length. May be changed between chunks (e.g. after the handshake). */
   get maxFrameLength(): number {
-    return this.#maxFrameLength;
+    return this.#buffered.maxFrameLength!;
   }
 
   set maxFrameLength(value: number) {
-    this.#maxFrameLength = resolveMaxFrameLength(value);
+    const maxFrameLength = resolveMaxFrameLength(value);
+    this.#direct = { ...this.#direct, maxFrameLength };
+    this.#buffered = { maxFrameLength };
   }
 
   /** Bytes received but not yet returned as frames. */
@@ -75,9 +93,9 @@ export class FrameDecoder {
     const frames: DecodedFrame[] = [];
     let offset = 0;
     if (this.#read === this.#write) {
-      // Nothing buffered: decode straight from the chunk (payloads are copies).
+      // Nothing buffered: decode straight from the chunk (payloads are copies unless viewPayloads).
       while (offset < chunk.length) {
-        const result = this.#decode(offset === 0 ? chunk : chunk.subarray(offset));
+        const result = this.#decode(offset === 0 ? chunk : chunk.subarray(offset), this.#direct);
         if (result === null) break;
         offset += result.consumed;
         frames.push(result.frame);
@@ -105,7 +123,7 @@ export class FrameDecoder {
   next(): DecodedFrame | null {
     if (this.#failure) throw this.#failure;
     if (this.#read === this.#write) return null;
-    const result = this.#decode(this.#buffer.subarray(this.#read, this.#write));
+    const result = this.#decode(this.#buffer.subarray(this.#read, this.#write), this.#buffered);
     if (result === null) return null;
     this.#read += result.consumed;
     if (this.#read === this.#write) this.#release();
@@ -121,9 +139,9 @@ export class FrameDecoder {
   }
 
   /** decodeFrame, remembering a codec error. */
-  #decode(bytes: Uint8Array) {
+  #decode(bytes: Uint8Array, options: DecodeOptions) {
     try {
-      return decodeFrame(bytes, this); // the decoder is its own DecodeOptions
+      return decodeFrame(bytes, options);
     } catch (error) {
       if (error instanceof CodecError) this.#failure = error;
       throw error;

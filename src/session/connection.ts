@@ -203,7 +203,8 @@ export class ServerConnection implements Peer, EstablishedSide {
   /**
    * Queues upstream bytes; processing is strictly in order. The returned
    * promise settles when this chunk has been processed (HTTP modes await it
-   * for backpressure; WebSocket relies on the inbound bound).
+   * for backpressure; WebSocket relies on the inbound bound). The chunk is
+   * handed over: it is decrypted in place and frames may keep views of it.
    */
   receive(chunk: Uint8Array): Promise<void> {
     if (this.#paths !== null) {

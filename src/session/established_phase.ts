@@ -91,7 +91,8 @@ export class EstablishedPhase implements RekeySide {
   /** The client negotiated `pad1`: every plaintext is whole frames, then padding. */
   readonly #padded: boolean;
   #units = new UnitDecoder();
-  #frames = new FrameDecoder({ maxFrameLength: MAX_ESTABLISHED_FRAME });
+  /** Payloads may be views of the decrypted units (the link hands each chunk over). */
+  #frames = new FrameDecoder({ maxFrameLength: MAX_ESTABLISHED_FRAME, viewPayloads: true });
   #lastClientSequence = 0;
   #errorTokens = ERROR_BURST;
   #errorRefill = performance.now();
@@ -171,7 +172,11 @@ export class EstablishedPhase implements RekeySide {
     return this.#rekey?.epoch ?? 0;
   }
 
-  /** Handles upstream bytes; synchronous unless routing has to wait. */
+  /**
+   * Handles upstream bytes; synchronous unless routing has to wait. Takes
+   * `chunk` over: its units are decrypted in place, and frames may keep
+   * views of it, so the caller must never change or reuse it.
+   */
   receive(chunk: Uint8Array): void | Promise<void> {
     let units: Uint8Array[];
     try {
@@ -278,7 +283,8 @@ export class EstablishedPhase implements RekeySide {
       if (unit >= units.length) return;
       let plaintext: Uint8Array;
       try {
-        plaintext = this.#transport.decrypt(units[unit++]);
+        // In place: the chunk is ours (see receive), and its ciphertext is not needed after.
+        plaintext = this.#transport.decryptInPlace(units[unit++]);
       } catch {
         // Without a valid tag nothing from this peer can be trusted.
         this.#side.close("protocol_error", "decrypt failure");

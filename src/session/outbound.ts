@@ -14,20 +14,38 @@
  * {@link MAX_BATCH_WRITE} bytes. Nothing waits for a timer, so batching adds
  * no latency: a frame goes out at the end of the callback that made it.
  *
+ * **No buffer per frame.** Frames are kept as they are (checked, with their
+ * sequence) until their Noise message is sealed; then they are encoded
+ * straight into the buffer that is written, behind the unit's length prefix,
+ * and encrypted there in place. On a link that copies what it is given (a
+ * WebSocket) that buffer is one scratch shared by every connection, so a
+ * turn's write allocates nothing; otherwise one buffer per write.
+ *
  * @module
  */
 import type { NoiseTransport } from "../crypto/mod.ts";
 import {
+  encodedFrameLength,
   encodeFrame,
-  encodeUnit,
   type Frame,
   FrameType,
   frameTypeLabel,
+  paddedLength,
   type PaddingPolicy,
-  padPlaintext,
+  varintLength,
+  writeFrame,
+  writeVarint,
 } from "../proto/mod.ts";
 import type { Link } from "../transport/mod.ts";
-import { encodeCumulativeAck } from "./owed_acks.ts";
+import { cumulativeAckFrame } from "./owed_acks.ts";
+
+/** The Noise tag every sealed message carries. */
+const TAG_LENGTH = 16;
+/**
+ * The write buffer of links that copy on send, shared by all connections:
+ * a write is built and handed over synchronously, so no two overlap.
+ */
+let scratch = new Uint8Array(0);
 
 /** Largest plaintext of one server Noise message (65535 − the 16-byte tag). */
 export const MAX_BATCH_PLAINTEXT = 65519;
@@ -56,8 +74,13 @@ export class Outbound {
   #sequence = 0;
   /** Highest client sequence routed but not acknowledged yet (cumulative mode), else 0. */
   #owedAck = 0;
-  /** Encoded frames of the open Noise message, in order, and their total length. */
-  #frames: Uint8Array[] = [];
+  /**
+   * Frames of the open Noise message, in order, with their sequences (a
+   * frame object may be shared by several connections), and their encoded
+   * length.
+   */
+  #frames: Frame[] = [];
+  #sequences: number[] = [];
   #frameBytes = 0;
   /** The open message carries a VoiceFrame: padded to the voice class if it fits (PROTOCOL.md §2 "Padding"). */
   #voice = false;
@@ -107,7 +130,7 @@ export class Outbound {
   /** Sends the owed cumulative Ack now (with this turn's batch), if any. */
   flushOwedAck(): void {
     const owed = this.#takeOwedAck();
-    if (owed !== null) this.#add(owed);
+    if (owed !== null) this.#add(owed, owed.sequence);
   }
 
   /** Sends a handshake-phase frame in the clear (its header visible to long-poll lines). */
@@ -128,9 +151,9 @@ export class Outbound {
    */
   sendEncrypted(frame: Frame): number {
     const owed = this.#takeOwedAck();
-    if (owed !== null) this.#add(owed);
+    if (owed !== null) this.#add(owed, owed.sequence);
     const sequence = this.#nextSequence();
-    this.#add(encodeFrame({ ...frame, sequence }), frame.type === FrameType.VoiceFrame);
+    this.#add(frame, sequence);
     this.#hooks.frameOut?.(frame.type);
     return sequence;
   }
@@ -141,15 +164,8 @@ export class Outbound {
    */
   seal(): void {
     if (this.#frames.length === 0) return;
-    const plaintext = this.#frames.length === 1
-      ? this.#frames[0]
-      : join(this.#frames, this.#frameBytes);
-    const voice = this.#voice;
-    this.#frames = [];
-    this.#frameBytes = 0;
-    this.#voice = false;
-    const padded = this.#padding ? padPlaintext(plaintext, this.#padding, voice) : plaintext;
-    const unit = encodeUnit(this.#transport!.encrypt(padded));
+    const unit = new Uint8Array(this.#sealedLength());
+    this.#sealInto(unit, 0);
     this.#units.push(unit);
     this.#unitBytes += unit.length;
   }
@@ -159,6 +175,13 @@ export class Outbound {
     if (this.#owedAck !== 0 && (this.#frames.length > 0 || this.#units.length > 0)) {
       // The owed Ack rides along instead of costing a message of its own later.
       this.flushOwedAck();
+    }
+    if (this.#joinUnits && this.#frames.length > 0) {
+      const total = this.#unitBytes + this.#sealedLength();
+      if (total <= MAX_BATCH_WRITE) {
+        this.#writeJoined(total);
+        return;
+      }
     }
     this.seal();
     const units = this.#units;
@@ -181,12 +204,76 @@ export class Outbound {
     }
   }
 
-  /** Adds an encoded frame to the open Noise message (a full one is sealed first). */
-  #add(encoded: Uint8Array, voice = false): void {
-    if (this.#frameBytes + encoded.length > MAX_BATCH_PLAINTEXT) this.seal();
-    this.#voice ||= voice;
-    this.#frames.push(encoded);
-    this.#frameBytes += encoded.length;
+  /**
+   * The turn's one write: the units sealed earlier, then the open message
+   * sealed in place behind them, in one buffer of `total` bytes.
+   */
+  #writeJoined(total: number): void {
+    let out: Uint8Array;
+    if (this.#link.copiesOnSend) {
+      if (scratch.length < total) {
+        scratch = new Uint8Array(Math.max(total, 2 * scratch.length, 4096));
+      }
+      out = scratch;
+    } else {
+      out = new Uint8Array(total);
+    }
+    let at = 0;
+    for (const unit of this.#units) {
+      out.set(unit, at);
+      at += unit.length;
+    }
+    this.#units = [];
+    this.#unitBytes = 0;
+    at = this.#sealInto(out, at);
+    this.#link.send(out.length === at ? out : out.subarray(0, at), null);
+  }
+
+  /** Bytes the open message takes sealed as a unit: length prefix, padded plaintext, tag. */
+  #sealedLength(): number {
+    const sealed = this.#paddedLength() + TAG_LENGTH;
+    return varintLength(sealed) + sealed;
+  }
+
+  #paddedLength(): number {
+    return this.#padding
+      ? paddedLength(this.#frameBytes, this.#padding, this.#voice)
+      : this.#frameBytes;
+  }
+
+  /**
+   * Seals the open message as a unit into `out` at `at`: the length prefix,
+   * the frames encoded in place, zero padding, then encryption in place and
+   * the tag. Returns the offset just past the unit; the open message is empty.
+   */
+  #sealInto(out: Uint8Array, at: number): number {
+    const padded = this.#paddedLength();
+    const start = writeVarint(padded + TAG_LENGTH, out, at);
+    let offset = start;
+    const frames = this.#frames, sequences = this.#sequences;
+    for (let i = 0; i < frames.length; i++) {
+      offset = writeFrame(frames[i], sequences[i], out, offset);
+    }
+    // The scratch holds earlier bytes: padding must be written as zeros.
+    if (offset < start + padded) out.fill(0, offset, start + padded);
+    this.#frames = [];
+    this.#sequences = [];
+    this.#frameBytes = 0;
+    this.#voice = false;
+    return start + this.#transport!.encryptInPlace(out, start, padded);
+  }
+
+  /**
+   * Adds a frame (checked now, encoded when sealed) to the open Noise
+   * message; a full one is sealed first.
+   */
+  #add(frame: Frame, sequence: number): void {
+    const length = encodedFrameLength(frame, sequence);
+    if (this.#frameBytes + length > MAX_BATCH_PLAINTEXT) this.seal();
+    this.#voice ||= frame.type === FrameType.VoiceFrame;
+    this.#frames.push(frame);
+    this.#sequences.push(sequence);
+    this.#frameBytes += length;
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(this.#flushNow);
@@ -198,11 +285,13 @@ export class Outbound {
     this.flush();
   };
 
-  #takeOwedAck(): Uint8Array | null {
+  /** The owed cumulative Ack with its sequence (taken: no longer owed), or null. */
+  #takeOwedAck(): Frame | null {
     if (this.#owedAck === 0) return null;
-    const upTo = this.#owedAck;
+    const frame = cumulativeAckFrame(this.#owedAck);
     this.#owedAck = 0;
-    return encodeCumulativeAck(upTo, this.#nextSequence());
+    frame.sequence = this.#nextSequence();
+    return frame;
   }
 
   #nextSequence(): number {

@@ -5,9 +5,7 @@
  *
  * @module
  */
-import { encodeFrame, FrameType } from "../proto/mod.ts";
-
-const utf8Encoder = new TextEncoder();
+import { type Frame, FrameType } from "../proto/mod.ts";
 
 /** The one flush timer of the connections a server runs (see {@link SessionRuntime}). */
 export class OwedAckScheduler {
@@ -36,13 +34,14 @@ export class OwedAckScheduler {
   };
 }
 
-/** The encoded cumulative Ack `{"ack": upTo, "upto": true}` with server sequence `sequence`. */
-export function encodeCumulativeAck(upTo: number, sequence: number): Uint8Array {
+/**
+ * The cumulative Ack `{"ack": upTo, "upto": true}` (its sequence is set when
+ * it is sent). The JSON is ASCII, written byte by byte: a payload this small
+ * lives on the JS heap, where TextEncoder would make a native buffer.
+ */
+export function cumulativeAckFrame(upTo: number): Frame {
   const body = `{"ack":${upTo},"upto":true}`;
-  return encodeFrame({
-    type: FrameType.Ack,
-    channel: 0,
-    sequence,
-    payload: utf8Encoder.encode(body),
-  });
+  const payload = new Uint8Array(body.length);
+  for (let i = 0; i < body.length; i++) payload[i] = body.charCodeAt(i);
+  return { type: FrameType.Ack, channel: 0, sequence: 0, payload };
 }

@@ -21,6 +21,12 @@ export interface Link {
    * header) or `varint(len) || ciphertext` afterwards (header null).
    */
   send(unit: Uint8Array, header: UnitHeader | null): void;
+  /**
+   * True when {@link send} copies the bytes before it returns (a WebSocket
+   * message): the caller may then reuse the buffer it passed, e.g. one
+   * scratch buffer for every write. Absent: the link keeps what it was given.
+   */
+  readonly copiesOnSend?: boolean;
   /** Bytes handed to the link that the peer has not taken yet. */
   readonly backlogBytes: number;
   /** True once the peer or the server closed the link. */

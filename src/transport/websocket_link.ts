@@ -40,6 +40,10 @@ export interface WebSocketLinkOptions {
  */
 class WebSocketLink implements Link, EventListenerObject {
   readonly mode = "websocket" as const;
+  /** `WebSocket.send` copies a binary message before returning (Deno's op, browsers per spec). */
+  get copiesOnSend(): boolean {
+    return true;
+  }
   #socket: WebSocket;
   #handlers: WebSocketLinkHandlers;
   #closed = false;

@@ -94,19 +94,25 @@ function chachaBlock(counter: number, lo: number, hi: number): void {
   }
 }
 
-/** XORs `input[0..length)` with the key stream from block 1 on into `output[0..)`. */
+/**
+ * XORs `input[inAt..inAt+length)` with the key stream from block 1 on into
+ * `output[outAt..)`. In place when both are the same bytes (each byte is read
+ * before it is written).
+ */
 function chachaXor(
   lo: number,
   hi: number,
   input: Uint8Array,
+  inAt: number,
   output: Uint8Array,
+  outAt: number,
   length: number,
 ): void {
   const bytes = streamBytes;
   for (let pos = 0, counter = 1; pos < length; counter++) {
     chachaBlock(counter, lo, hi);
     const end = Math.min(length, pos + 64);
-    for (let j = 0; pos < end; pos++, j++) output[pos] = input[pos] ^ bytes[j];
+    for (let j = 0; pos < end; pos++, j++) output[outAt + pos] = input[inAt + pos] ^ bytes[j];
   }
 }
 
@@ -135,15 +141,15 @@ function polyInit(): void {
 }
 
 /**
- * Absorbs `data[0..length)` as 16-byte blocks, the last one zero-padded
+ * Absorbs `data[at..at+length)` as 16-byte blocks, the last one zero-padded
  * (the AEAD's pad16: every block counts as full, high bit set).
  */
-function polyUpdate(data: Uint8Array, length: number): void {
+function polyUpdate(data: Uint8Array, at: number, length: number): void {
   const full = length & ~15;
-  if (full > 0) polyBlocks(data, 0, full);
+  if (full > 0) polyBlocks(data, at, at + full);
   if (full < length) {
     lastBlock.fill(0);
-    lastBlock.set(data.subarray(full, length));
+    for (let i = full; i < length; i++) lastBlock[i - full] = data[at + i];
     polyBlocks(lastBlock, 0, 16);
   }
 }
@@ -354,19 +360,38 @@ export function sealChaChaPoly(
   ad: Uint8Array,
   plaintext: Uint8Array,
 ): Uint8Array {
-  const length = plaintext.length;
-  const out = new Uint8Array(length + TAG_LENGTH);
+  const out = new Uint8Array(plaintext.length + TAG_LENGTH);
+  out.set(plaintext);
+  sealChaChaPolyInPlace(key, nonce, ad, out, 0, plaintext.length);
+  return out;
+}
+
+/**
+ * ENCRYPT in place: `buf[at..at+length)` (the plaintext) becomes the
+ * ciphertext and the tag is written to `buf[at+length..+16)`. No allocation:
+ * the caller seals straight into the buffer it writes out.
+ */
+export function sealChaChaPolyInPlace(
+  key: Uint8Array,
+  nonce: bigint,
+  ad: Uint8Array,
+  buf: Uint8Array,
+  at: number,
+  length: number,
+): void {
+  if (at < 0 || at + length + TAG_LENGTH > buf.length) {
+    throw new RangeError("no room for the ciphertext and its tag");
+  }
   try {
     begin(key, nonce);
     const lo = nonceView.getUint32(0, true), hi = nonceView.getUint32(4, true);
-    chachaXor(lo, hi, plaintext, out, length);
-    if (ad.length > 0) polyUpdate(ad, ad.length);
-    polyUpdate(out, length);
-    polyFinish(ad.length, length, out, length);
+    chachaXor(lo, hi, buf, at, buf, at, length);
+    if (ad.length > 0) polyUpdate(ad, 0, ad.length);
+    polyUpdate(buf, at, length);
+    polyFinish(ad.length, length, buf, at + length);
   } finally {
     wipe();
   }
-  return out;
 }
 
 /**
@@ -379,18 +404,51 @@ export function openChaChaPoly(
   ad: Uint8Array,
   ciphertext: Uint8Array,
 ): Uint8Array {
+  return openChaChaPolyInto(key, nonce, ad, ciphertext, new Uint8Array(ciphertextBody(ciphertext)));
+}
+
+/**
+ * DECRYPT in place: the plaintext overwrites the start of `ciphertext` and
+ * is returned as a view of it. On authentication failure it throws
+ * `NoiseError("decrypt-failed")` and `ciphertext` is left as it was (the
+ * tag is checked before anything is decrypted).
+ */
+export function openChaChaPolyInPlace(
+  key: Uint8Array,
+  nonce: bigint,
+  ad: Uint8Array,
+  ciphertext: Uint8Array,
+): Uint8Array {
+  const length = ciphertextBody(ciphertext);
+  openChaChaPolyInto(key, nonce, ad, ciphertext, ciphertext);
+  return ciphertext.subarray(0, length);
+}
+
+function ciphertextBody(ciphertext: Uint8Array): number {
   const length = ciphertext.length - TAG_LENGTH;
   if (length < 0) throw new NoiseError("decrypt-failed", "ciphertext shorter than its tag");
+  return length;
+}
+
+/** Checks the tag of `ciphertext`, then decrypts its body into `out[0..)`; returns `out`. */
+function openChaChaPolyInto(
+  key: Uint8Array,
+  nonce: bigint,
+  ad: Uint8Array,
+  ciphertext: Uint8Array,
+  out: Uint8Array,
+): Uint8Array {
+  const length = ciphertext.length - TAG_LENGTH;
   try {
     begin(key, nonce);
-    if (ad.length > 0) polyUpdate(ad, ad.length);
-    polyUpdate(ciphertext, length);
+    if (ad.length > 0) polyUpdate(ad, 0, ad.length);
+    polyUpdate(ciphertext, 0, length);
     polyFinish(ad.length, length, tagScratch, 0);
     let diff = 0;
     for (let i = 0; i < TAG_LENGTH; i++) diff |= tagScratch[i] ^ ciphertext[length + i];
     if (diff !== 0) throw new NoiseError("decrypt-failed", "authentication failed");
-    const out = new Uint8Array(length);
-    chachaXor(nonceView.getUint32(0, true), nonceView.getUint32(4, true), ciphertext, out, length);
+    const lo = nonceView.getUint32(0, true), hi = nonceView.getUint32(4, true);
+    chachaXor(lo, hi, ciphertext, 0, out, 0, length);
     return out;
   } finally {
     wipe();

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { fromHex, toHex, utf8 } from "../bytes.ts";
-import { openChaChaPoly, sealChaChaPoly } from "./chacha_poly.ts";
+import {
+  openChaChaPoly,
+  openChaChaPolyInPlace,
+  sealChaChaPoly,
+  sealChaChaPolyInPlace,
+} from "./chacha_poly.ts";
 import { NoiseError } from "./errors.ts";
 import { nativeChaChaPoly, opensslChaChaPoly } from "./native.ts";
 import { nobleChaChaPoly } from "./noble.ts";
@@ -85,4 +90,38 @@ Deno.test("sealChaChaPoly agrees with OpenSSL (node:crypto) on both sides of the
     assert.deepEqual(opensslChaChaPoly.decrypt(key, 42n, ad, ours), plaintext);
     assert.deepEqual(nativeChaChaPoly.decrypt(key, 42n, ad, ours), plaintext);
   }
+});
+
+Deno.test("in place: seal and open at an offset give the same bytes as the copying forms", () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  for (const cipher of [nativeChaChaPoly]) {
+    for (const length of [0, 1, 15, 16, 63, 64, 65, 100, 512, 513, 2000]) {
+      const plaintext = crypto.getRandomValues(new Uint8Array(length));
+      const ad = length % 2 ? utf8("ad") : new Uint8Array(0);
+      const expected = cipher.encrypt(key, 7n, ad, plaintext);
+      // Sealed straight into a larger buffer, 3 bytes in (where a unit's length prefix goes).
+      const buf = new Uint8Array(3 + length + 16 + 5).fill(0xee);
+      buf.set(plaintext, 3);
+      cipher.encryptInPlace!(key, 7n, ad, buf, 3, length);
+      assert.equal(toHex(buf.subarray(3, 3 + length + 16)), toHex(expected), `length ${length}`);
+      assert.deepEqual(
+        [...buf.subarray(0, 3), ...buf.subarray(3 + length + 16)],
+        Array(8).fill(0xee),
+      );
+      const sealed = expected.slice();
+      const opened = cipher.decryptInPlace!(key, 7n, ad, sealed);
+      assert.deepEqual(opened, plaintext);
+      if (length <= 512) assert.equal(opened.buffer, sealed.buffer, "a view of the ciphertext");
+    }
+  }
+});
+
+Deno.test("in place: a forged message throws and leaves the ciphertext as it was", () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const sealed = sealChaChaPoly(key, 1n, new Uint8Array(0), utf8("hello, in place"));
+  sealed[sealed.length - 1] ^= 1;
+  const before = sealed.slice();
+  assert.throws(() => openChaChaPolyInPlace(key, 1n, new Uint8Array(0), sealed), isDecryptFailed);
+  assert.deepEqual(sealed, before);
+  assert.throws(() => sealChaChaPolyInPlace(key, 1n, new Uint8Array(0), new Uint8Array(20), 0, 5));
 });

@@ -5,7 +5,7 @@
  */
 
 import { NoiseError } from "./errors.ts";
-import { type Cipher, expectLength, MAX_NONCE } from "./primitives.ts";
+import { type Cipher, expectLength, MAX_NONCE, TAG_LENGTH } from "./primitives.ts";
 
 const ZEROS_32 = new Uint8Array(32);
 const EMPTY = new Uint8Array(0);
@@ -68,6 +68,44 @@ export class CipherState {
     if (this.#key === null) return ciphertext;
     this.#checkNonce();
     const out = this.#cipher.decrypt(this.#key, this.#nonce, ad, ciphertext);
+    this.#nonce++;
+    return out;
+  }
+
+  /**
+   * EncryptWithAd in place: `buf[at..at+length)` becomes the ciphertext and
+   * the tag is written after it (`buf` needs 16 bytes of room there). Returns
+   * the sealed length (`length` + 16; `length` while no key is set).
+   */
+  encryptInPlace(ad: Uint8Array, buf: Uint8Array, at: number, length: number): number {
+    if (this.#key === null) return length;
+    this.#checkNonce();
+    if (this.#cipher.encryptInPlace) {
+      this.#cipher.encryptInPlace(this.#key, this.#nonce, ad, buf, at, length);
+    } else {
+      const sealed = this.#cipher.encrypt(
+        this.#key,
+        this.#nonce,
+        ad,
+        buf.subarray(at, at + length),
+      );
+      buf.set(sealed, at);
+    }
+    this.#nonce++;
+    return length + TAG_LENGTH;
+  }
+
+  /**
+   * DecryptWithAd that may write the plaintext over `ciphertext` (returned
+   * as a view of it, or as new bytes). On failure the nonce and `ciphertext`
+   * are unchanged.
+   */
+  decryptInPlace(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+    if (this.#key === null) return ciphertext;
+    this.#checkNonce();
+    const out = this.#cipher.decryptInPlace
+      ? this.#cipher.decryptInPlace(this.#key, this.#nonce, ad, ciphertext)
+      : this.#cipher.decrypt(this.#key, this.#nonce, ad, ciphertext);
     this.#nonce++;
     return out;
   }

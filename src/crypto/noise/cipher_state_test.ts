@@ -81,3 +81,19 @@ Deno.test("initializeKey copies the key and insists on 32 bytes", () => {
   assert.deepEqual(b.decryptWithAd(AD, a.encryptWithAd(AD, utf8("z"))), utf8("z"));
   assert.throws(() => a.initializeKey(new Uint8Array(16)), withCode("invalid-argument"));
 });
+
+Deno.test("in place: both backends (noble without in-place forms) interoperate with the copying forms", () => {
+  const [a, b] = pair();
+  const buf = new Uint8Array(2 + 5 + 16);
+  buf.set(utf8("hello"), 2);
+  assert.equal(b.encryptInPlace(AD, buf, 2, 5), 21, "noble: sealed by copy, same layout");
+  assert.deepEqual(a.decryptWithAd(AD, buf.subarray(2)), utf8("hello"));
+  const sealed = a.encryptWithAd(AD, utf8("back"));
+  const forged = sealed.slice();
+  forged[0] ^= 1;
+  assert.throws(() => b.decryptInPlace(AD, forged), withCode("decrypt-failed"));
+  assert.equal(b.nonce, 1n, "a failed decrypt does not consume a nonce");
+  assert.deepEqual(b.decryptInPlace(AD, sealed), utf8("back"));
+  const clear = new CipherState(nativeChaChaPoly);
+  assert.equal(clear.encryptInPlace(AD, buf, 0, 4), 4, "without a key: passed through");
+});

@@ -18,7 +18,12 @@ import {
 } from "node:crypto";
 import { fromHex } from "../bytes.ts";
 import { blake2s } from "./blake2s.ts";
-import { openChaChaPoly, sealChaChaPoly } from "./chacha_poly.ts";
+import {
+  openChaChaPoly,
+  openChaChaPolyInPlace,
+  sealChaChaPoly,
+  sealChaChaPolyInPlace,
+} from "./chacha_poly.ts";
 import { NoiseError } from "./errors.ts";
 import { hmacFromDigest } from "./hmac.ts";
 import {
@@ -193,6 +198,19 @@ export const nativeChaChaPoly: Cipher = {
   decrypt(key: Uint8Array, n: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
     if (ciphertext.length <= SMALL_MESSAGE_LIMIT + TAG_LENGTH) {
       return openChaChaPoly(key, n, ad, ciphertext);
+    }
+    return opensslChaChaPoly.decrypt(key, n, ad, ciphertext);
+  },
+  encryptInPlace(key, n, ad, buf, at, length): void {
+    if (length <= SMALL_MESSAGE_LIMIT) {
+      sealChaChaPolyInPlace(key, n, ad, buf, at, length);
+    } else {
+      buf.set(opensslChaChaPoly.encrypt(key, n, ad, buf.subarray(at, at + length)), at);
+    }
+  },
+  decryptInPlace(key, n, ad, ciphertext): Uint8Array {
+    if (ciphertext.length <= SMALL_MESSAGE_LIMIT + TAG_LENGTH) {
+      return openChaChaPolyInPlace(key, n, ad, ciphertext);
     }
     return opensslChaChaPoly.decrypt(key, n, ad, ciphertext);
   },

@@ -44,6 +44,29 @@ export interface Cipher {
    * authentication failure, in which case nothing is returned.
    */
   decrypt(key: Uint8Array, nonce: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
+  /**
+   * ENCRYPT in place (optional; CipherState copies without it): the
+   * plaintext `buf[at..at+length)` becomes the ciphertext, the tag follows it.
+   */
+  encryptInPlace?(
+    key: Uint8Array,
+    nonce: bigint,
+    ad: Uint8Array,
+    buf: Uint8Array,
+    at: number,
+    length: number,
+  ): void;
+  /**
+   * DECRYPT that may write the plaintext over `ciphertext` (optional): returns
+   * the plaintext, a view of `ciphertext` or new bytes. On authentication
+   * failure it throws and `ciphertext` is unchanged.
+   */
+  decryptInPlace?(
+    key: Uint8Array,
+    nonce: bigint,
+    ad: Uint8Array,
+    ciphertext: Uint8Array,
+  ): Uint8Array;
 }
 
 /** Noise hash functions (§4.3) with the HMAC built on them. */

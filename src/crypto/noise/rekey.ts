@@ -79,6 +79,14 @@ export class EpochTransport implements NoiseTransport {
     return this.#recv.decrypt(ciphertext);
   }
 
+  encryptInPlace(buf: Uint8Array, at: number, length: number): number {
+    return this.#send.encryptInPlace(buf, at, length);
+  }
+
+  decryptInPlace(ciphertext: Uint8Array): Uint8Array {
+    return this.#recv.decryptInPlace(ciphertext);
+  }
+
   rekeySend(): void {
     this.#send.rekeySend();
   }

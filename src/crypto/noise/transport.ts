@@ -23,6 +23,17 @@ export interface NoiseTransport {
    * (nonce unchanged, so a forged message does not desynchronise the session).
    */
   decrypt(ciphertext: Uint8Array): Uint8Array;
+  /**
+   * {@link encrypt} in place: `buf[at..at+length)` becomes the ciphertext and
+   * the 16-byte tag is written after it. Returns the sealed length.
+   */
+  encryptInPlace(buf: Uint8Array, at: number, length: number): number;
+  /**
+   * {@link decrypt} that may write the plaintext over `ciphertext` (the
+   * caller hands it over): returns the plaintext, usually a view of it. On
+   * failure it throws and `ciphertext` is unchanged.
+   */
+  decryptInPlace(ciphertext: Uint8Array): Uint8Array;
   /** Rekeys the sending direction; the peer must call `rekeyRecv` at the same point. */
   rekeySend(): void;
   /** Rekeys the receiving direction, mirroring the peer's `rekeySend`. */
@@ -50,28 +61,23 @@ export class CipherStatePair implements NoiseTransport {
   }
 
   encrypt(plaintext: Uint8Array): Uint8Array {
-    if (plaintext.length > MAX_TRANSPORT_PLAINTEXT) {
-      throw new NoiseError(
-        "message-too-long",
-        `transport plaintext of ${plaintext.length} bytes exceeds ${MAX_TRANSPORT_PLAINTEXT}`,
-      );
-    }
-    this.#requireKey(this.#send);
+    this.#checkPlaintext(plaintext.length);
     return this.#send.encryptWithAd(EMPTY, plaintext);
   }
 
+  encryptInPlace(buf: Uint8Array, at: number, length: number): number {
+    this.#checkPlaintext(length);
+    return this.#send.encryptInPlace(EMPTY, buf, at, length);
+  }
+
   decrypt(ciphertext: Uint8Array): Uint8Array {
-    if (ciphertext.length > MAX_MESSAGE_LENGTH) {
-      throw new NoiseError(
-        "message-too-long",
-        `transport message of ${ciphertext.length} bytes exceeds ${MAX_MESSAGE_LENGTH}`,
-      );
-    }
-    if (ciphertext.length < TAG_LENGTH) {
-      throw new NoiseError("message-too-short", "transport message shorter than its tag");
-    }
-    this.#requireKey(this.#recv);
+    this.#checkCiphertext(ciphertext.length);
     return this.#recv.decryptWithAd(EMPTY, ciphertext);
+  }
+
+  decryptInPlace(ciphertext: Uint8Array): Uint8Array {
+    this.#checkCiphertext(ciphertext.length);
+    return this.#recv.decryptInPlace(EMPTY, ciphertext);
   }
 
   rekeySend(): void {
@@ -99,6 +105,29 @@ export class CipherStatePair implements NoiseTransport {
   destroy(): void {
     this.#send.destroy();
     this.#recv.destroy();
+  }
+
+  #checkPlaintext(length: number): void {
+    if (length > MAX_TRANSPORT_PLAINTEXT) {
+      throw new NoiseError(
+        "message-too-long",
+        `transport plaintext of ${length} bytes exceeds ${MAX_TRANSPORT_PLAINTEXT}`,
+      );
+    }
+    this.#requireKey(this.#send);
+  }
+
+  #checkCiphertext(length: number): void {
+    if (length > MAX_MESSAGE_LENGTH) {
+      throw new NoiseError(
+        "message-too-long",
+        `transport message of ${length} bytes exceeds ${MAX_MESSAGE_LENGTH}`,
+      );
+    }
+    if (length < TAG_LENGTH) {
+      throw new NoiseError("message-too-short", "transport message shorter than its tag");
+    }
+    this.#requireKey(this.#recv);
   }
 
   #requireKey(cs: CipherState): void {
