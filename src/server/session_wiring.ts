@@ -120,6 +120,8 @@ export function buildSessions(p: SessionParts): Sessions {
     },
   };
   const open = new Set<ServerConnection>();
+  // One callback for every connection (a closure per connection was held while it was open).
+  const untrack = (c: ServerConnection) => open.delete(c);
   return {
     open,
     connect: {
@@ -129,7 +131,7 @@ export function buildSessions(p: SessionParts): Sessions {
       leave: (id: string) => p.gate.leave(id),
       track: (c: ServerConnection) => {
         open.add(c);
-        c.done.then(() => open.delete(c));
+        c.onDone(untrack);
       },
     },
   };

@@ -123,8 +123,6 @@ export class ServerConnection implements Peer, EstablishedSide {
   deviceId = "";
   userId = "";
   sessionId = "";
-  /** Resolves when the connection has closed and cleaned up. */
-  readonly done: Promise<void>;
 
   readonly #deps: ConnectionDeps;
   readonly #link: Link;
@@ -138,7 +136,14 @@ export class ServerConnection implements Peer, EstablishedSide {
   #tail: Promise<void> | null = null;
   #inboundQueued = 0;
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
-  #resolveDone!: () => void;
+  /**
+   * `done`, made when first asked for (shutdown, a direct-mode slot): a
+   * promise, its resolver and a reaction per idle connection otherwise.
+   */
+  #done: Promise<void> | null = null;
+  #resolveDone: (() => void) | null = null;
+  #finished = false;
+  #onDone: ((connection: ServerConnection) => void) | null = null;
   /** The session's paths once it runs multipath (the outbound writes there). */
   #paths: ServerPaths | null = null;
 
@@ -158,7 +163,6 @@ export class ServerConnection implements Peer, EstablishedSide {
       frameIn: (type) => deps.observer.frameIn?.(type),
     });
     this.#delivery = new Delivery(this, deps);
-    this.done = new Promise((resolve) => (this.#resolveDone = resolve));
     // Whatever is half-received, the timeout closes the link (and frees what it holds).
     this.#handshakeTimer = setTimeout(() => {
       if (this.#state === "handshake") {
@@ -176,6 +180,25 @@ export class ServerConnection implements Peer, EstablishedSide {
   /** Path status of a multipath session (null otherwise). */
   get paths(): ServerPaths | null {
     return this.#paths;
+  }
+
+  /** Resolves when the connection has closed and cleaned up. */
+  get done(): Promise<void> {
+    if (this.#done === null) {
+      this.#done = this.#finished
+        ? RESOLVED
+        : new Promise((resolve) => (this.#resolveDone = resolve));
+    }
+    return this.#done;
+  }
+
+  /**
+   * Calls `then` with this connection once it is done (like {@link done},
+   * without a promise): one callback, e.g. one shared by every connection.
+   */
+  onDone(then: (connection: ServerConnection) => void): void {
+    if (this.#finished) then(this);
+    else this.#onDone = then;
   }
 
   /** True once established and not closed. */
@@ -534,7 +557,12 @@ export class ServerConnection implements Peer, EstablishedSide {
         error: String(error),
       });
     } finally {
-      this.#resolveDone();
+      this.#finished = true;
+      this.#resolveDone?.();
+      this.#resolveDone = null;
+      const then = this.#onDone;
+      this.#onDone = null;
+      then?.(this);
     }
   }
 }
