@@ -18,7 +18,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { ListenError } from "./errors.ts";
-import type { ConnectionSink } from "./listener.ts";
+import type { ConnectionSink, ServedEvents } from "./listener.ts";
 import { LoopbackEngine } from "./loopback_engine.ts";
 
 /** Why the acceptor did not serve a socket. */
@@ -42,7 +42,7 @@ export interface GuardedAcceptorOptions {
 }
 
 /** One admitted socket, as its listener sees it. */
-export interface AdmittedSocket {
+export interface AdmittedSocket extends ServedEvents {
   readonly conn: Deno.Conn;
   readonly remoteAddr: Deno.NetAddr;
   /** Aborted on the first-request timeout and on close(): end the connection. */
@@ -55,13 +55,20 @@ export interface AdmittedSocket {
   onAbort(end: () => void): void;
   /** Call once the first HTTP request arrived: the timeout no longer applies. */
   firstRequest(): void;
+  /** The connection is over (its slot is given back); once. */
+  ended(): void;
 }
 
-/** Serves one admitted socket; resolves when the connection is over. */
+/**
+ * Serves one admitted socket: either resolves when the connection is over,
+ * or returns nothing and calls `socket.ended()` itself (e.g. by handing the
+ * socket to the engine as its {@link ServedEvents}: no promise and reaction
+ * closures per connection).
+ */
 export type AdmittedHandler = (
   socket: AdmittedSocket,
   engine: LoopbackEngine,
-) => Promise<void>;
+) => Promise<void> | void;
 
 /** Most time between two accept attempts after errors, ms. */
 const MAX_ACCEPT_BACKOFF_MS = 1_000;
@@ -143,21 +150,16 @@ export class GuardedAcceptor {
       this.#dropped(name, release, {});
       return;
     }
-    const socket = new Admitted(conn, remoteAddr);
+    const socket = new Admitted(conn, remoteAddr, release, this.#open);
     this.#open.add(socket);
     socket.startTimer(this.#options.firstRequestTimeoutMs, () => {
       this.#dropped(name, "timeout", {});
       socket.abort();
     });
-    const done = () => {
-      socket.firstRequest();
-      this.#open.delete(socket);
-      release();
-    };
-    handler(socket, this.engine).then(done, (error) => {
+    handler(socket, this.engine)?.then(() => socket.ended(), (error) => {
       this.#options.log.warn("connection failed", { listener: name, error: String(error) });
       closeQuietly(conn);
-      done();
+      socket.ended();
     });
   }
 
@@ -222,6 +224,8 @@ export class GuardedAcceptor {
 class Admitted implements AdmittedSocket {
   readonly conn: Deno.Conn;
   readonly remoteAddr: Deno.NetAddr;
+  readonly #open: Set<Admitted>;
+  #release: (() => void) | null;
   #controller: AbortController | null = null;
   #onAbort: (() => void) | null = null;
   #aborted = false;
@@ -229,9 +233,16 @@ class Admitted implements AdmittedSocket {
   // callback and bookkeeping (~0.4 KiB) for the connection's life.
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(conn: Deno.Conn, remoteAddr: Deno.NetAddr) {
+  constructor(
+    conn: Deno.Conn,
+    remoteAddr: Deno.NetAddr,
+    release: () => void,
+    open: Set<Admitted>,
+  ) {
     this.conn = conn;
     this.remoteAddr = remoteAddr;
+    this.#release = release;
+    this.#open = open;
   }
 
   get signal(): AbortSignal {
@@ -251,11 +262,20 @@ class Admitted implements AdmittedSocket {
     this.#timer = setTimeout(onTimeout, ms);
   }
 
-  /** Stops the first-request timer (a field: listeners pass it on unbound). */
-  readonly firstRequest = (): void => {
+  /** Stops the first-request timer. */
+  firstRequest(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-  };
+  }
+
+  /** Gives the slot back and leaves the open set (once). */
+  ended(): void {
+    this.firstRequest();
+    this.#open.delete(this);
+    const release = this.#release;
+    this.#release = null;
+    release?.();
+  }
 
   /** Ends the connection: the signal aborts and the callback runs (once). */
   abort(): void {

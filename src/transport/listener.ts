@@ -50,6 +50,20 @@ export interface AcceptedStream {
   readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
   /** Aborted when the connection must end now (first-request timeout, shutdown). */
   readonly signal?: AbortSignal;
+  /**
+   * Told of the first request and of the end, like {@link ServedConnection}'s
+   * promises, which are then made only if asked for (an idle guarded TLS
+   * connection held two promises, a resolver and the reactions on them).
+   */
+  readonly events?: ServedEvents;
+}
+
+/** What {@link AcceptedStream.events} is told (each at most once). */
+export interface ServedEvents {
+  /** The first HTTP request arrived (or the connection ended first). */
+  firstRequest(): void;
+  /** The connection has ended. */
+  ended(): void;
 }
 
 /** One connection being served by an engine. */

@@ -27,6 +27,7 @@ import type {
   ByteStream,
   RequestHandler,
   ServedConnection,
+  ServedEvents,
 } from "./listener.ts";
 
 /** Options of {@link LoopbackEngine}. */
@@ -65,6 +66,7 @@ interface Registry {
 }
 
 const ignore = () => {};
+const RESOLVED: Promise<void> = Promise.resolve();
 
 function isByteConn(stream: Deno.Conn | ByteConn | ByteStream): stream is Deno.Conn | ByteConn {
   return "read" in stream;
@@ -151,11 +153,14 @@ function fitting(n: number): number {
  */
 class Piped implements Route, ServedConnection, EventListenerObject {
   readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
-  readonly firstRequest: Promise<void>;
-  readonly finished: Promise<void>;
   readonly #source: Deno.Conn | ByteConn | ByteStream;
   readonly #signal: AbortSignal | undefined;
   readonly #registry: Registry;
+  readonly #events: ServedEvents | undefined;
+  // The promises of ServedConnection, made when first asked for.
+  #first: Promise<void> | null = null;
+  #finished: Promise<void> | null = null;
+  #firstSeen = false;
   #markFirst: (() => void) | null = null;
   #finish: (() => void) | null = null;
   #near: Deno.TcpConn | null = null;
@@ -167,8 +172,17 @@ class Piped implements Route, ServedConnection, EventListenerObject {
     this.#source = accepted.stream;
     this.#signal = accepted.signal;
     this.#registry = registry;
-    this.firstRequest = new Promise<void>((r) => (this.#markFirst = r));
-    this.finished = new Promise<void>((r) => (this.#finish = r));
+    this.#events = accepted.events;
+  }
+
+  get firstRequest(): Promise<void> {
+    return this.#first ??= this.#firstSeen
+      ? RESOLVED
+      : new Promise<void>((r) => (this.#markFirst = r));
+  }
+
+  get finished(): Promise<void> {
+    return this.#finished ??= this.#ended ? RESOLVED : new Promise<void>((r) => (this.#finish = r));
   }
 
   start(server: Deno.HttpServer<Deno.NetAddr> | null): void {
@@ -217,9 +231,12 @@ class Piped implements Route, ServedConnection, EventListenerObject {
 
   /** The first HTTP request arrived (or the connection ended first). */
   markFirst(): void {
+    if (this.#firstSeen) return;
+    this.#firstSeen = true;
     const mark = this.#markFirst;
     this.#markFirst = null;
     mark?.();
+    this.#events?.firstRequest();
   }
 
   /** The abort signal fired: end now. */
@@ -240,6 +257,7 @@ class Piped implements Route, ServedConnection, EventListenerObject {
     const finish = this.#finish;
     this.#finish = null;
     finish?.();
+    this.#events?.ended();
   };
 }
 

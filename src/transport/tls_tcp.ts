@@ -73,15 +73,17 @@ export class TcpListener implements Listener {
 }
 
 /**
- * The socket's bytes go to the engine unchanged. Not an `async` function: a
- * suspended one (its generator, registers and promise) would be held for the
- * connection's life only to pass `finished` on.
+ * The socket's bytes go to the engine unchanged, the socket told of the
+ * first request and the end directly (its events): no `async` function, promise
+ * or reaction is held for the connection's life.
  */
-function serveAsIs(socket: AdmittedSocket, engine: LoopbackEngine): Promise<void> {
-  const served = engine.serve({ stream: socket.conn, remoteAddr: socket.remoteAddr });
+function serveAsIs(socket: AdmittedSocket, engine: LoopbackEngine): void {
+  const served = engine.serve({
+    stream: socket.conn,
+    remoteAddr: socket.remoteAddr,
+    events: socket,
+  });
   socket.onAbort(served.close);
-  served.firstRequest.then(socket.firstRequest);
-  return served.finished;
 }
 
 /**

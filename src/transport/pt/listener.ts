@@ -239,7 +239,7 @@ export class PtListener implements Listener {
         : conn;
       const accepted: AcceptedStream = { stream, remoteAddr, signal };
       const served = engine.serve(accepted);
-      served.firstRequest.then(socket.firstRequest);
+      served.firstRequest.then(() => socket.firstRequest());
       await served.finished;
     } finally {
       release();

@@ -220,7 +220,7 @@ export class ShadowsocksListener implements Listener {
     const stream = this.#tunnel(conn, buf, opener, plain.subarray(start));
     const accepted: AcceptedStream = { stream, remoteAddr, signal };
     const served = engine.serve(accepted);
-    served.firstRequest.then(socket.firstRequest);
+    served.firstRequest.then(() => socket.firstRequest());
     await served.finished;
   }
 
