@@ -253,7 +253,11 @@ export function perfRecord(pid: number, dir: string, name: string): PerfRecordin
   }).spawn();
   return {
     async stop() {
-      child.kill("SIGINT");
+      try {
+        child.kill("SIGINT");
+      } catch {
+        // perf ended on its own (it could not attach, or the process exited): its status says how.
+      }
       const status = await child.status;
       await child.stderr.cancel().catch(() => {});
       if (!status.success && status.signal !== "SIGINT") return null;
