@@ -14,12 +14,46 @@
  * @module
  */
 
+import { encodedFrameLength, encodeFrame, type Frame } from "../proto/mod.ts";
+
+/**
+ * A frame encoded only when first needed: most copies of live deliveries
+ * are acknowledged inside the window and never written, so they are never
+ * encoded (a native buffer per message saved). Shared by the copies of one
+ * frame; the frame must not change meanwhile.
+ */
+export class LazyEncodedFrame {
+  /** The encoded length. */
+  readonly length: number;
+  #frame: Frame | null;
+  #bytes: Uint8Array | null = null;
+
+  constructor(frame: Frame) {
+    this.length = encodedFrameLength(frame, frame.sequence);
+    this.#frame = frame;
+  }
+
+  /** The encoded frame (made on the first call). */
+  get bytes(): Uint8Array {
+    if (this.#bytes === null) {
+      this.#bytes = encodeFrame(this.#frame!);
+      this.#frame = null;
+    }
+    return this.#bytes;
+  }
+}
+
+/** The bytes of a copy's payload, encoding it if it is not yet. */
+export function copyBytes(payload: Uint8Array | LazyEncodedFrame): Uint8Array {
+  return payload instanceof LazyEncodedFrame ? payload.bytes : payload;
+}
+
 /** A copy of a live-delivered frame on its way to the offline queue. */
 export interface PendingCopy {
   readonly envelopeId: string;
   readonly deviceId: string;
-  /** The encoded frame (shared by the copies of one frame). */
-  readonly payload: Uint8Array;
+  /** The encoded frame, or the frame to encode when written (shared by the copies of one frame). */
+  readonly payload: Uint8Array | LazyEncodedFrame;
   /** When it was kept (the clock's milliseconds): its row's delivery and expiry times. */
   readonly keptAt: number;
   /** The connection it was delivered to; null when the device could not take it. */

@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { decodeFrame, type Frame, FrameType } from "../proto/mod.ts";
+import { decodeFrame, encodeFrame, type Frame, FrameType } from "../proto/mod.ts";
 import { openPostgresStore, type Store } from "../storage/mod.ts";
 import { Delivery } from "../session/delivery.ts";
 import { RouteError } from "./errors.ts";
-import { KeptCopies, sweepTick } from "./kept_copies.ts";
+import { copyBytes, KeptCopies, LazyEncodedFrame, sweepTick } from "./kept_copies.ts";
 import type { DeliveryOrigin, Peer, PeerCloseReason } from "./peer.ts";
 import { AckWhenDurable, replyWhenDone } from "./router.ts";
 import { FakeClock, openRouterWorld, type RouterWorld } from "./testing.ts";
@@ -369,4 +369,14 @@ Deno.test("durable-copy window: a frame's Ack waits for every copy of it (group 
   await realTurns(1);
   assert.equal(ack.settled, "resolved");
   assert.equal(kept.acknowledge("c"), false, "already written: the queue removes its row");
+});
+
+Deno.test("durable-copy window: a kept frame is encoded once, when first written, as encodeFrame would", () => {
+  const frame = { type: FrameType.Msg, channel: 3, sequence: 300, payload: new Uint8Array(200) };
+  const lazy = new LazyEncodedFrame(frame);
+  const expected = encodeFrame(frame);
+  assert.equal(lazy.length, expected.length, "its length is known without encoding");
+  assert.deepEqual(copyBytes(lazy), expected);
+  assert.equal(copyBytes(lazy), copyBytes(lazy), "the copies of one frame share one encoding");
+  assert.equal(copyBytes(expected), expected);
 });

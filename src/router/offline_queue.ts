@@ -33,6 +33,7 @@ import {
   KeptCopies,
   type KeptCopiesLimits,
   type KeptCopiesStats,
+  type LazyEncodedFrame,
   SYSTEM_CLOCK,
   type WindowClock,
 } from "./kept_copies.ts";
@@ -282,7 +283,11 @@ export class OfflineQueue {
    * sender: a connection takes at most its outbound bound live (then it is
    * closed as a slow consumer, and further frames meet the quota).
    */
-  keep(deviceId: string, payload: Uint8Array, connectionId: string | null): string {
+  keep(
+    deviceId: string,
+    payload: Uint8Array | LazyEncodedFrame,
+    connectionId: string | null,
+  ): string {
     // Cheaper than newId (a hash per frame): unique per process, and the
     // random prefix keeps processes apart.
     const envelopeId = this.#nextKeptId();

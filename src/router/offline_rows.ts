@@ -10,7 +10,7 @@
 import type { OfflineEnvelope, Store } from "../storage/mod.ts";
 import type { Bus } from "./bus.ts";
 import { RouteError } from "./errors.ts";
-import type { PendingCopy } from "./kept_copies.ts";
+import { copyBytes, type PendingCopy } from "./kept_copies.ts";
 import { notifyHolders } from "./offline_notices.ts";
 import type { QuotaGate } from "./offline_quota.ts";
 import { OfflineWrites, type WrittenBatch } from "./offline_writes.ts";
@@ -127,7 +127,7 @@ export class OfflineRows {
         envelope: {
           envelopeId: c.envelopeId,
           deviceId: c.deviceId,
-          payload: c.payload,
+          payload: copyBytes(c.payload),
           deliverAfter: new Date(c.keptAt),
           expiresAt: new Date(c.keptAt + ttlMs),
         },

@@ -25,7 +25,7 @@ import type { AccessPolicy } from "./access.ts";
 import type { Bus } from "./bus.ts";
 import { RouteError } from "./errors.ts";
 import { builtInHandlers } from "./handlers.ts";
-import { Durability } from "./kept_copies.ts";
+import { Durability, LazyEncodedFrame } from "./kept_copies.ts";
 import type { OfflineQueue } from "./offline_queue.ts";
 import type { Peer } from "./peer.ts";
 import type { Presence } from "./presence.ts";
@@ -324,7 +324,7 @@ export class Router {
     let notLocal: string[] | null = null;
     let liveOnly: string[] | null = null;
     let remote: string[] | null = null;
-    let kept: Uint8Array | null = null;
+    let kept: LazyEncodedFrame | null = null;
     for (const member of members) {
       if (member === fromDevice) continue;
       if (from !== null && this.isRemote(member)) {
@@ -338,7 +338,7 @@ export class Router {
       } else if (queued) {
         // Live, and kept in the offline queue until the device acknowledges
         // it: the sender's Ack waits for that copy to be written.
-        kept ??= encodeFrame(frame);
+        kept ??= new LazyEncodedFrame(frame); // encoded only if it is written
         const envelopeId = this.offlineQueue.keep(member, kept, peer.connectionId);
         if (peer.deliver(frame, { envelopeId })) this.stats.deliveredLive++;
         // Else the kept copy is its queued copy: the device is told once it is written.
