@@ -159,9 +159,10 @@ export function holdSlotWhileOpen(request: Request, socket: WebSocket): void {
  * Keeps the connection slot of `request` until `until` settles (a session's
  * own end, e.g. `ServerConnection.done`): like {@link holdSlotWhileOpen}
  * without a close listener, a promise and two closures per idle WebSocket.
+ * `socket` is the session's WebSocket, if any (the listener cuts it at shutdown).
  */
-export function holdSlotUntil(request: Request, until: Promise<void>): void {
-  slotHolderOf(request)?.(until);
+export function holdSlotUntil(request: Request, until: Promise<void>, socket?: WebSocket): void {
+  slotHolderOf(request)?.(until, socket);
 }
 
 function slotHolderOf(request: Request): SlotHolder | undefined {
