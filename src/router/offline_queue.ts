@@ -346,16 +346,18 @@ export class OfflineQueue {
    * them. They go with the next write (one transaction for every device);
    * a kept copy acknowledged inside its window, or before its write, is
    * never written at all. Rejects when that batch fails (the rows stay: the
-   * device gets them again after a reconnect — at least once).
+   * device gets them again after a reconnect — at least once). Null when
+   * there is nothing to wait for (every copy was dropped in its window, by
+   * its origin or before its write): an Ack costs no promise then.
    */
-  settle(deviceId: string, envelopeIds: string[]): Promise<void> {
+  settle(deviceId: string, envelopeIds: string[]): Promise<void> | null {
     let removal: Promise<void> | null = null;
     for (const envelopeId of envelopeIds) {
       if (this.carried.acknowledged(envelopeId)) continue; // its origin holds the copy
       if (this.#window.acknowledge(envelopeId) || this.#rows.writes.forget(envelopeId)) continue;
       removal = this.#rows.writes.remove(deviceId, envelopeId);
     }
-    return removal ?? Promise.resolve();
+    return removal;
   }
 
   /**
@@ -367,7 +369,7 @@ export class OfflineQueue {
   copiesSettled(acked: readonly KeptCopyRef[], released: readonly KeptCopyRef[]): void {
     for (const ref of acked) {
       // A failed removal leaves the row: delivered again later (at least once).
-      this.settle(ref.deviceId, [ref.envelopeId]).catch(() => {});
+      this.settle(ref.deviceId, [ref.envelopeId])?.catch(() => {});
     }
     for (const { deviceId, envelopeId } of released) {
       this.carried.forgetHolder(deviceId);

@@ -93,16 +93,25 @@ export class Delivery {
     if (settled === 0) return;
     this.#pending.splice(0, settled);
     if (envelopeIds.length > 0) {
-      this.#deps.router.offlineQueue.settle(this.#target.deviceId, envelopeIds).catch(
-        // The rows stay: the device sees them again after a reconnect (at least once).
-        (error: unknown) =>
-          this.#deps.log.warn("offline queue settle failed", { error: String(error) }),
-      );
+      this.#removeRows(this.#target.deviceId, envelopeIds);
     }
     if (this.#drainPaused) {
       this.#drainPaused = false;
       void this.drain();
     }
+  }
+
+  /**
+   * Removes the queued rows `envelopeIds` of `deviceId`. Copies acknowledged
+   * before their write leave nothing to wait for (no promise), so only a real
+   * removal gets a handler.
+   */
+  #removeRows(deviceId: string, envelopeIds: string[]): void {
+    this.#deps.router.offlineQueue.settle(deviceId, envelopeIds)?.catch(
+      // The rows stay: the device sees them again after a reconnect (at least once).
+      (error: unknown) =>
+        this.#deps.log.warn("offline queue settle failed", { error: String(error) }),
+    );
   }
 
   /** Delivers the offline queue while there is room; one drain at a time. */
@@ -139,10 +148,7 @@ export class Delivery {
               frame = decodeFrame(envelope.payload)!.frame;
             } catch {
               // Undecodable (written by a broken version?): drop it, or it blocks the queue.
-              this.#deps.router.offlineQueue.settle(target.deviceId, [envelope.envelopeId]).catch(
-                (error: unknown) =>
-                  this.#deps.log.warn("offline queue settle failed", { error: String(error) }),
-              );
+              this.#removeRows(target.deviceId, [envelope.envelopeId]);
               this.#queuePosition = envelope.position;
               continue;
             }
