@@ -16,7 +16,7 @@
  */
 import { encodeBase64 } from "../proto/mod.ts";
 import type { OfflineEnvelope } from "../storage/mod.ts";
-import { type Bus, MAX_CARRIED_FRAME, type QueueNotice } from "./bus.ts";
+import { type Bus, type BusMessage, MAX_CARRIED_FRAME, type QueueNotice } from "./bus.ts";
 import type { Presence } from "./presence.ts";
 import type { PeerRegistry } from "./registry.ts";
 
@@ -79,10 +79,7 @@ export async function notifyHolders(
   }
   const sends: Promise<void>[] = [];
   for (const [holder, notices] of byHolder) {
-    for (const chunk of noticeChunks(notices)) {
-      const message = chunk.length === 1
-        ? { kind: "offline-queue" as const, ...chunk[0] }
-        : { kind: "offline-queue-rows" as const, rows: chunk };
+    for (const message of noticeMessages(notices)) {
       // Same as above: the holder looks again on its own when its bus recovers.
       sends.push(parts.bus.send(holder, message).catch(() => {}));
     }
@@ -94,6 +91,18 @@ function pushTo(map: Map<string, QueueNotice[]>, key: string, notice: QueueNotic
   const list = map.get(key);
   if (list) list.push(notice);
   else map.set(key, [notice]);
+}
+
+/**
+ * The bus messages that carry `notices`: one a chunk of {@link noticeChunks},
+ * a lone notice as `offline-queue`.
+ */
+export function noticeMessages(notices: readonly QueueNotice[]): BusMessage[] {
+  return noticeChunks(notices).map((chunk): BusMessage =>
+    chunk.length === 1
+      ? { kind: "offline-queue", ...chunk[0] }
+      : { kind: "offline-queue-rows", rows: chunk }
+  );
 }
 
 /** `notices` cut into bus messages of at most {@link MAX_NOTICE_ROWS} rows and {@link MAX_NOTICE_FRAME_BYTES}. */

@@ -10,6 +10,7 @@ import {
   MAX_NOTICE_FRAME_BYTES,
   MAX_NOTICE_ROWS,
   noticeChunks,
+  noticeMessages,
   notifyHolders,
 } from "./offline_notices.ts";
 import { MemoryPresence } from "./presence.ts";
@@ -93,6 +94,14 @@ Deno.test("notices: big frames and devices without rows get plain notices; the b
     deviceId: `d${i}`,
   }));
   assert.deepEqual(noticeChunks(many).map((c) => c.length), [MAX_NOTICE_ROWS, 1]);
+  assert.deepEqual(noticeMessages(many).map((m) => m.kind), [
+    "offline-queue-rows",
+    "offline-queue",
+  ]);
+  assert.deepEqual(noticeMessages(many)[1], {
+    kind: "offline-queue",
+    deviceId: `d${MAX_NOTICE_ROWS}`,
+  });
   const frame = "A".repeat(Math.ceil((MAX_NOTICE_FRAME_BYTES / 2) * 4 / 3 / 4) * 4);
   const heavy = [1, 2, 3].map((i) => ({ deviceId: "d", envelopeId: `e${i}`, frame }));
   const chunks = noticeChunks(heavy);

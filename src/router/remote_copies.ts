@@ -27,7 +27,7 @@
  * @module
  */
 import type { Bus, KeptCopyRef, QueueNotice } from "./bus.ts";
-import { noticeChunks } from "./offline_notices.ts";
+import { noticeMessages } from "./offline_notices.ts";
 import type { Peer } from "./peer.ts";
 import type { Presence } from "./presence.ts";
 
@@ -219,12 +219,7 @@ export class RemoteCopies {
     const bus = this.#o.bus;
     // A lost message delays at most: an unacknowledged copy is written when its window ends.
     for (const [holder, list] of notices) {
-      for (const chunk of noticeChunks(list)) {
-        const message = chunk.length === 1
-          ? { kind: "offline-queue" as const, ...chunk[0] }
-          : { kind: "offline-queue-rows" as const, rows: chunk };
-        bus.send(holder, message).catch(() => {});
-      }
+      for (const message of noticeMessages(list)) bus.send(holder, message).catch(() => {});
     }
     for (const [origin, { acked, released }] of outgoing) {
       for (let i = 0; i < Math.max(acked.length, released.length); i += MAX_REFS) {
