@@ -11,6 +11,22 @@ import { within } from "./helpers/raw.ts";
 
 const encoder = new TextEncoder();
 
+/**
+ * Starts a server in `accept` mode with a 300 ms grace period and opens a TLS
+ * connection to it offering `alpn`.
+ */
+async function serveAndConnect(accept: "guarded" | "direct", alpn: string) {
+  const srv = await startTestServer({ accept, shutdownGraceMs: 300 });
+  const port = srv.server.addr.port;
+  const conn = await Deno.connectTls({
+    hostname: "localhost",
+    port,
+    caCerts: [srv.certificatePem],
+    alpnProtocols: [alpn],
+  });
+  return { srv, port, conn };
+}
+
 /** Reads until the peer ends the connection (EOF or a reset): what it sent. */
 async function readToEnd(conn: Deno.Conn): Promise<string> {
   const chunks: Uint8Array[] = [];
@@ -37,14 +53,7 @@ async function readHead(conn: Deno.Conn): Promise<string> {
 
 for (const accept of ["guarded", "direct"] as const) {
   Deno.test(`shutdown ends a WebSocket that outlives the grace period (${accept} accept)`, async () => {
-    const srv = await startTestServer({ accept, shutdownGraceMs: 300 });
-    const port = srv.server.addr.port;
-    const conn = await Deno.connectTls({
-      hostname: "localhost",
-      port,
-      caCerts: [srv.certificatePem],
-      alpnProtocols: ["http/1.1"],
-    });
+    const { srv, port, conn } = await serveAndConnect(accept, "http/1.1");
     try {
       await conn.write(encoder.encode(
         "GET /connect HTTP/1.1\r\nhost: localhost\r\nupgrade: websocket\r\n" +
@@ -83,14 +92,7 @@ function hpack(fields: [string, string][]): Uint8Array {
 
 for (const accept of ["guarded", "direct"] as const) {
   Deno.test(`shutdown ends an HTTP/2 stream that cannot finish (${accept} accept)`, async () => {
-    const srv = await startTestServer({ accept, shutdownGraceMs: 300 });
-    const port = srv.server.addr.port;
-    const conn = await Deno.connectTls({
-      hostname: "localhost",
-      port,
-      caCerts: [srv.certificatePem],
-      alpnProtocols: ["h2"],
-    });
+    const { srv, conn } = await serveAndConnect(accept, "h2");
     try {
       // A stream window of 0: the server may send headers but no byte of the SSE body, so the
       // response (":ready", then the end at shutdown) can never finish; graceful shutdown alone
