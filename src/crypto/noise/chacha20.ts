@@ -1,21 +1,24 @@
 /**
  * The ChaCha20 core (RFC 8439 §2.3–2.4) for `chacha_poly.ts`: the key and
- * one 64-byte key-stream block live in module scratch buffers, so a call
- * creates no object. The caller loads a key with {@link loadChaChaKey} and
- * clears it with {@link wipeChaCha} when the message is done.
+ * one 64-byte key-stream block live in one module scratch buffer, so a call
+ * creates no object and one fill wipes both. The caller loads a key with
+ * {@link loadChaChaKey} and clears it with {@link wipeChaCha} when the
+ * message is done. Key-stream words are numbers, taken apart into bytes with
+ * shifts, so the code does not depend on the platform's byte order.
  *
  * The arithmetic is add/rotate/xor only: branch-free on secret data.
  *
  * @module
  */
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/** ChaCha20 key words, loaded per call. */
-const keyWords = new Uint32Array(8);
-/** One 64-byte key-stream block. */
-const stream = new Uint32Array(16);
-const streamBytes = new Uint8Array(stream.buffer);
+/** ChaCha20 key words (0..8) and one key-stream block (8..24): one buffer, one wipe. */
+const scratch = new Uint32Array(24);
+const keyWords = scratch.subarray(0, 8);
+/**
+ * The last key-stream block as 16 words (byte 4i+j is `(w[i] >>> 8j) & 0xff`);
+ * overwritten by every {@link chachaBlock} and by {@link wipeChaCha}.
+ */
+export const chachaStream: Uint32Array = scratch.subarray(8, 24);
 
 /** Loads the 32-byte `key` as the ChaCha20 key words. */
 export function loadChaChaKey(key: Uint8Array): void {
@@ -26,16 +29,14 @@ export function loadChaChaKey(key: Uint8Array): void {
 
 /** Wipes the key words and the key-stream block. */
 export function wipeChaCha(): void {
-  keyWords.fill(0);
-  stream.fill(0);
+  scratch.fill(0);
 }
 
 /**
  * Computes ChaCha20 block `counter` for the loaded key and nonce (0, lo, hi)
- * and returns it: the module's one scratch block, overwritten by the next call
- * and by {@link wipeChaCha}.
+ * into {@link chachaStream} (the caller reads the words there).
  */
-export function chachaBlock(counter: number, lo: number, hi: number): Uint8Array {
+export function chachaBlock(counter: number, lo: number, hi: number): void {
   const k = keyWords;
   let x0 = 0x61707865, x1 = 0x3320646e, x2 = 0x79622d32, x3 = 0x6b206574;
   let x4 = k[0] | 0, x5 = k[1] | 0, x6 = k[2] | 0, x7 = k[3] | 0;
@@ -77,24 +78,18 @@ export function chachaBlock(counter: number, lo: number, hi: number): Uint8Array
     x3 = (x3 + x4) | 0, x14 ^= x3, x14 = (x14 << 8) | (x14 >>> 24);
     x9 = (x9 + x14) | 0, x4 ^= x9, x4 = (x4 << 7) | (x4 >>> 25);
   }
-  const s = stream;
+  const s = chachaStream;
   s[0] = x0 + 0x61707865, s[1] = x1 + 0x3320646e, s[2] = x2 + 0x79622d32, s[3] = x3 + 0x6b206574;
   s[4] = x4 + k[0], s[5] = x5 + k[1], s[6] = x6 + k[2], s[7] = x7 + k[3];
   s[8] = x8 + k[4], s[9] = x9 + k[5], s[10] = x10 + k[6], s[11] = x11 + k[7];
   s[12] = x12 + counter, s[13] = x13, s[14] = x14 + lo, s[15] = x15 + hi;
-  if (!LITTLE_ENDIAN) {
-    for (let i = 0; i < 16; i++) {
-      const w = s[i];
-      s[i] = (w >>> 24) | ((w >>> 8) & 0xff00) | ((w << 8) & 0xff0000) | (w << 24);
-    }
-  }
-  return streamBytes;
 }
 
 /**
  * XORs `input[inAt..inAt+length)` with the key stream from block 1 on into
  * `output[outAt..)`. In place when both are the same bytes (each byte is read
- * before it is written).
+ * before it is written). Whole blocks go four bytes per key-stream word; only
+ * the tail of the last block goes byte by byte (positions are public).
  */
 export function chachaXor(
   lo: number,
@@ -105,9 +100,22 @@ export function chachaXor(
   outAt: number,
   length: number,
 ): void {
-  for (let pos = 0, counter = 1; pos < length; counter++) {
-    const bytes = chachaBlock(counter, lo, hi);
-    const end = Math.min(length, pos + 64);
-    for (let j = 0; pos < end; pos++, j++) output[outAt + pos] = input[inAt + pos] ^ bytes[j];
+  const s = chachaStream;
+  let i = inAt, o = outAt, counter = 1;
+  const fullEnd = inAt + (length & ~63);
+  for (; i < fullEnd; counter++) {
+    chachaBlock(counter, lo, hi);
+    for (let w = 0; w < 16; w++, i += 4, o += 4) {
+      const k = s[w];
+      output[o] = input[i] ^ k;
+      output[o + 1] = input[i + 1] ^ (k >>> 8);
+      output[o + 2] = input[i + 2] ^ (k >>> 16);
+      output[o + 3] = input[i + 3] ^ (k >>> 24);
+    }
+  }
+  const rest = length & 63;
+  if (rest > 0) {
+    chachaBlock(counter, lo, hi);
+    for (let j = 0; j < rest; j++, i++, o++) output[o] = input[i] ^ (s[j >>> 2] >>> ((j & 3) << 3));
   }
 }

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { chachaBlock, chachaXor, loadChaChaKey, wipeChaCha } from "./chacha20.ts";
+import { chachaBlock, chachaStream, chachaXor, loadChaChaKey, wipeChaCha } from "./chacha20.ts";
 import { NoiseError } from "./errors.ts";
 import { polyFinish, polyInit, polyUpdate, wipePoly } from "./poly1305.ts";
 import { TAG_LENGTH } from "./primitives.ts";
@@ -31,11 +31,16 @@ const nonceView = new DataView(nonceBytes.buffer);
 /** The computed tag on open, compared with the received one. */
 const tagScratch = new Uint8Array(16);
 
+/** The nonce's low and high words, set by {@link begin}. */
+let nonceLo = 0, nonceHi = 0;
+
 /** Loads the key words and the nonce; sets up Poly1305 with the key from block 0. */
 function begin(key: Uint8Array, nonce: bigint): void {
   loadChaChaKey(key);
   nonceView.setBigUint64(0, nonce, true);
-  polyInit(chachaBlock(0, nonceView.getUint32(0, true), nonceView.getUint32(4, true)));
+  nonceLo = nonceView.getUint32(0, true), nonceHi = nonceView.getUint32(4, true);
+  chachaBlock(0, nonceLo, nonceHi);
+  polyInit(chachaStream);
 }
 
 /** Wipes every scratch buffer that held key material. */
@@ -79,8 +84,7 @@ export function sealChaChaPolyInPlace(
   }
   try {
     begin(key, nonce);
-    const lo = nonceView.getUint32(0, true), hi = nonceView.getUint32(4, true);
-    chachaXor(lo, hi, buf, at, buf, at, length);
+    chachaXor(nonceLo, nonceHi, buf, at, buf, at, length);
     if (ad.length > 0) polyUpdate(ad, 0, ad.length);
     polyUpdate(buf, at, length);
     polyFinish(ad.length, length, buf, at + length);
@@ -142,8 +146,7 @@ function openChaChaPolyInto(
     let diff = 0;
     for (let i = 0; i < TAG_LENGTH; i++) diff |= tagScratch[i] ^ ciphertext[length + i];
     if (diff !== 0) throw new NoiseError("decrypt-failed", "authentication failed");
-    const lo = nonceView.getUint32(0, true), hi = nonceView.getUint32(4, true);
-    chachaXor(lo, hi, ciphertext, 0, out, 0, length);
+    chachaXor(nonceLo, nonceHi, ciphertext, 0, out, 0, length);
     return out;
   } finally {
     wipe();

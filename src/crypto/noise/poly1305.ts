@@ -12,29 +12,34 @@
  * @module
  */
 
-/** Poly1305 state: r (clamped, 13-bit limbs), h (accumulator), pad (s, 16-bit words). */
-const polyR = new Uint16Array(10);
-const polyH = new Uint16Array(10);
-const polyPad = new Uint16Array(8);
-/** A zero-padded final block of the AD or the ciphertext, and the lengths block. */
-const lastBlock = new Uint8Array(16);
+/**
+ * Poly1305 state in one buffer, so one fill wipes it: r (clamped, 13-bit
+ * limbs), h (accumulator), pad (s, 16-bit words), and a 16-byte block (a
+ * zero-padded final block of the AD or the ciphertext, or the lengths block).
+ */
+const state = new ArrayBuffer(72);
+const polyR = new Uint16Array(state, 0, 10);
+const polyH = new Uint16Array(state, 20, 10);
+const polyPad = new Uint16Array(state, 40, 8);
+const lastBlock = new Uint8Array(state, 56, 16);
+const stateBytes = new Uint8Array(state);
 
 /** Wipes the Poly1305 state. */
 export function wipePoly(): void {
-  polyR.fill(0);
-  polyH.fill(0);
-  polyPad.fill(0);
-  lastBlock.fill(0);
+  stateBytes.fill(0);
 }
 
 function u16(data: Uint8Array, i: number): number {
   return data[i] | (data[i + 1] << 8);
 }
 
-/** Sets up Poly1305 with the one-time key in `key[0..32)`. */
-export function polyInit(key: Uint8Array): void {
-  const t0 = u16(key, 0), t1 = u16(key, 2), t2 = u16(key, 4), t3 = u16(key, 6);
-  const t4 = u16(key, 8), t5 = u16(key, 10), t6 = u16(key, 12), t7 = u16(key, 14);
+/**
+ * Sets up Poly1305 with the one-time key given as 8 little-endian words
+ * `key[0..8)` (the first half of ChaCha20 block 0, read where it was made).
+ */
+export function polyInit(key: Uint32Array): void {
+  const t0 = key[0] & 0xffff, t1 = key[0] >>> 16, t2 = key[1] & 0xffff, t3 = key[1] >>> 16;
+  const t4 = key[2] & 0xffff, t5 = key[2] >>> 16, t6 = key[3] & 0xffff, t7 = key[3] >>> 16;
   const r = polyR;
   r[0] = t0 & 0x1fff;
   r[1] = ((t0 >>> 13) | (t1 << 3)) & 0x1fff;
@@ -46,7 +51,9 @@ export function polyInit(key: Uint8Array): void {
   r[7] = ((t5 >>> 11) | (t6 << 5)) & 0x1f81;
   r[8] = ((t6 >>> 8) | (t7 << 8)) & 0x1fff;
   r[9] = (t7 >>> 5) & 0x007f;
-  for (let i = 0; i < 8; i++) polyPad[i] = u16(key, 16 + 2 * i);
+  for (let i = 0; i < 4; i++) {
+    polyPad[2 * i] = key[4 + i] & 0xffff, polyPad[2 * i + 1] = key[4 + i] >>> 16;
+  }
   polyH.fill(0);
 }
 
@@ -69,6 +76,9 @@ function polyBlocks(data: Uint8Array, offset: number, end: number): void {
   const r = polyR, h = polyH;
   const r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r4 = r[4];
   const r5 = r[5], r6 = r[6], r7 = r[7], r8 = r[8], r9 = r[9];
+  // 2^130 = 5 mod p: the products that wrap past limb 9 use 5r, computed once.
+  const s1 = 5 * r1, s2 = 5 * r2, s3 = 5 * r3, s4 = 5 * r4, s5 = 5 * r5;
+  const s6 = 5 * r6, s7 = 5 * r7, s8 = 5 * r8, s9 = 5 * r9;
   let h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3], h4 = h[4];
   let h5 = h[5], h6 = h[6], h7 = h[7], h8 = h[8], h9 = h[9];
   for (; offset < end; offset += 16) {
@@ -88,58 +98,58 @@ function polyBlocks(data: Uint8Array, offset: number, end: number): void {
     h9 += (t7 >>> 5) | (1 << 11);
 
     let c = 0;
-    let d0 = c + h0 * r0 + h1 * (5 * r9) + h2 * (5 * r8) + h3 * (5 * r7) + h4 * (5 * r6);
+    let d0 = c + h0 * r0 + h1 * s9 + h2 * s8 + h3 * s7 + h4 * s6;
     c = d0 >>> 13;
     d0 &= 0x1fff;
-    d0 += h5 * (5 * r5) + h6 * (5 * r4) + h7 * (5 * r3) + h8 * (5 * r2) + h9 * (5 * r1);
+    d0 += h5 * s5 + h6 * s4 + h7 * s3 + h8 * s2 + h9 * s1;
     c += d0 >>> 13;
     d0 &= 0x1fff;
-    let d1 = c + h0 * r1 + h1 * r0 + h2 * (5 * r9) + h3 * (5 * r8) + h4 * (5 * r7);
+    let d1 = c + h0 * r1 + h1 * r0 + h2 * s9 + h3 * s8 + h4 * s7;
     c = d1 >>> 13;
     d1 &= 0x1fff;
-    d1 += h5 * (5 * r6) + h6 * (5 * r5) + h7 * (5 * r4) + h8 * (5 * r3) + h9 * (5 * r2);
+    d1 += h5 * s6 + h6 * s5 + h7 * s4 + h8 * s3 + h9 * s2;
     c += d1 >>> 13;
     d1 &= 0x1fff;
-    let d2 = c + h0 * r2 + h1 * r1 + h2 * r0 + h3 * (5 * r9) + h4 * (5 * r8);
+    let d2 = c + h0 * r2 + h1 * r1 + h2 * r0 + h3 * s9 + h4 * s8;
     c = d2 >>> 13;
     d2 &= 0x1fff;
-    d2 += h5 * (5 * r7) + h6 * (5 * r6) + h7 * (5 * r5) + h8 * (5 * r4) + h9 * (5 * r3);
+    d2 += h5 * s7 + h6 * s6 + h7 * s5 + h8 * s4 + h9 * s3;
     c += d2 >>> 13;
     d2 &= 0x1fff;
-    let d3 = c + h0 * r3 + h1 * r2 + h2 * r1 + h3 * r0 + h4 * (5 * r9);
+    let d3 = c + h0 * r3 + h1 * r2 + h2 * r1 + h3 * r0 + h4 * s9;
     c = d3 >>> 13;
     d3 &= 0x1fff;
-    d3 += h5 * (5 * r8) + h6 * (5 * r7) + h7 * (5 * r6) + h8 * (5 * r5) + h9 * (5 * r4);
+    d3 += h5 * s8 + h6 * s7 + h7 * s6 + h8 * s5 + h9 * s4;
     c += d3 >>> 13;
     d3 &= 0x1fff;
     let d4 = c + h0 * r4 + h1 * r3 + h2 * r2 + h3 * r1 + h4 * r0;
     c = d4 >>> 13;
     d4 &= 0x1fff;
-    d4 += h5 * (5 * r9) + h6 * (5 * r8) + h7 * (5 * r7) + h8 * (5 * r6) + h9 * (5 * r5);
+    d4 += h5 * s9 + h6 * s8 + h7 * s7 + h8 * s6 + h9 * s5;
     c += d4 >>> 13;
     d4 &= 0x1fff;
     let d5 = c + h0 * r5 + h1 * r4 + h2 * r3 + h3 * r2 + h4 * r1;
     c = d5 >>> 13;
     d5 &= 0x1fff;
-    d5 += h5 * r0 + h6 * (5 * r9) + h7 * (5 * r8) + h8 * (5 * r7) + h9 * (5 * r6);
+    d5 += h5 * r0 + h6 * s9 + h7 * s8 + h8 * s7 + h9 * s6;
     c += d5 >>> 13;
     d5 &= 0x1fff;
     let d6 = c + h0 * r6 + h1 * r5 + h2 * r4 + h3 * r3 + h4 * r2;
     c = d6 >>> 13;
     d6 &= 0x1fff;
-    d6 += h5 * r1 + h6 * r0 + h7 * (5 * r9) + h8 * (5 * r8) + h9 * (5 * r7);
+    d6 += h5 * r1 + h6 * r0 + h7 * s9 + h8 * s8 + h9 * s7;
     c += d6 >>> 13;
     d6 &= 0x1fff;
     let d7 = c + h0 * r7 + h1 * r6 + h2 * r5 + h3 * r4 + h4 * r3;
     c = d7 >>> 13;
     d7 &= 0x1fff;
-    d7 += h5 * r2 + h6 * r1 + h7 * r0 + h8 * (5 * r9) + h9 * (5 * r8);
+    d7 += h5 * r2 + h6 * r1 + h7 * r0 + h8 * s9 + h9 * s8;
     c += d7 >>> 13;
     d7 &= 0x1fff;
     let d8 = c + h0 * r8 + h1 * r7 + h2 * r6 + h3 * r5 + h4 * r4;
     c = d8 >>> 13;
     d8 &= 0x1fff;
-    d8 += h5 * r3 + h6 * r2 + h7 * r1 + h8 * r0 + h9 * (5 * r9);
+    d8 += h5 * r3 + h6 * r2 + h7 * r1 + h8 * r0 + h9 * s9;
     c += d8 >>> 13;
     d8 &= 0x1fff;
     let d9 = c + h0 * r9 + h1 * r8 + h2 * r7 + h3 * r6 + h4 * r5;
