@@ -239,6 +239,11 @@ Deno.test("targets: SFU CPU per voice frame is judged against the 1:1 message's"
   assert.equal(evaluateTargets(report).find((r) => r.id === "sfu-cpu-vs-pairs")!.met, false);
   const md = renderMarkdown({ ...report, targets: evaluateTargets(report) });
   assert.match(md, /\| CommuCat SFU voice pairs, max \|/);
+  // serverCpuPer1000 is in CPU-seconds: the verdict shows CPU-milliseconds, as the 1:1 one does.
+  report.pairs = { max: traffic(60_000, 20, 0.040), half: null };
+  report.sfu = { max: traffic(50_000, 20, 0.030) };
+  const shown = evaluateTargets(report).find((r) => r.id === "sfu-cpu-vs-pairs")!.measured;
+  assert.equal(shown, "0.75× (30.0 vs 40.0 CPU-ms per 1,000)");
 });
 
 Deno.test("targets: cross-instance msg/s is judged against one instance of the same run", () => {

@@ -230,8 +230,8 @@ export function evaluateTargets(report: Omit<LoadReport, "targets">): TargetResu
     sfuShare,
     sfuShare === null
       ? ""
-      : `${fmt(sfuShare, 2)}× (${fmt(sfu!.serverCpuPer1000!, 1)} vs ${
-        fmt(pairs!.serverCpuPer1000!, 1)
+      : `${fmt(sfuShare, 2)}× (${fmt(sfu!.serverCpuPer1000! * 1000, 1)} vs ${
+        fmt(pairs!.serverCpuPer1000! * 1000, 1)
       } CPU-ms per 1,000)`,
     true,
   ));
