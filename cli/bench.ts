@@ -194,6 +194,15 @@ export function registerBenchCommand(program: Command): void {
       "write every traffic phase's deliveries over time (receipt time, latency) and the client's " +
         "pacing stalls to <dir>/<phase>.json (read them with bench/load/timeline.ts)",
     )
+    .option(
+      "--server-v8-flags <flags>",
+      "extra V8 flags of the spawned servers, comma-separated (e.g. --trace-gc,--max-semi-space-size=32)",
+      (value: string) => value.split(",").map((f) => f.trim()).filter((f) => f !== ""),
+    )
+    .option(
+      "--server-log <path>",
+      "append the spawned servers' output (stderr, and stdout once started) to <path>",
+    )
     .option("--pg-dsn <dsn>", "PostgreSQL of scenario cluster (default: COMMUCAT_TEST_PG_DSN)")
     .option("--redis-url <url>", "Redis of scenario cluster (default: COMMUCAT_TEST_REDIS_URL)")
     .option("--fail-on-miss", "exit with status 1 when a target is not met")
@@ -263,6 +272,8 @@ export function registerBenchCommand(program: Command): void {
         external,
         profileDir: options.profile,
         timelineDir: options.timeline,
+        serverV8Flags: options.serverV8Flags,
+        serverLog: options.serverLog,
         accept: options.accept as AcceptChoice,
         cluster: { pgDsn: options.pgDsn, redisUrl: options.redisUrl },
         pin,

@@ -56,6 +56,10 @@ export interface LoadOptions {
   timelineDir?: string;
   /** Record the server with `perf` during the storms and the 1:1 max phase, into this directory. */
   profileDir?: string;
+  /** Extra V8 flags of every spawned server (`--server-v8-flags`), e.g. `--trace-gc`. */
+  serverV8Flags?: string[];
+  /** Append every spawned server's output (stderr; stdout after start-up) here (`--server-log`). */
+  serverLog?: string;
   /**
    * Server (and relay) on `server` cores, this process and the workers on
    * `client` cores (`taskset`); null = not pinned.

@@ -122,7 +122,8 @@ export function renderMarkdown(report: LoadReport): string {
     `Machine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.kernel}, ` +
       `Deno ${report.machine.deno}, load average ${report.machine.loadAverage}. ` +
       `Target: ${c.target}. Mode ${c.mode}, ${c.pattern}. Client: ${report.clientSide}. ` +
-      `Warm-up ${c.warmupSeconds} s, measured ${c.durationSeconds} s per phase, window ${c.window}.`,
+      `Warm-up ${c.warmupSeconds} s, measured ${c.durationSeconds} s per phase, window ${c.window}.` +
+      (c.serverV8Flags?.length ? ` Server V8 flags: ${c.serverV8Flags.join(",")}.` : ""),
   );
   out.push(
     "",

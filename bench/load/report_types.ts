@@ -188,6 +188,8 @@ export interface LoadReport {
     stormWarmup?: number;
     /** `--accept`: the server's accept mode(s) (`server.accept`). */
     accept?: string;
+    /** `--server-v8-flags`: extra V8 flags of the spawned servers. */
+    serverV8Flags?: string[];
   };
   /** How the client load ran, in words. */
   clientSide: string;

@@ -65,6 +65,7 @@ function reportConfig(o: LoadOptions, clientCapacity: number): LoadReport["confi
       ? Math.min(STORM_WARMUP, o.handshakes)
       : undefined,
     accept: o.external ? undefined : o.accept ?? "guarded",
+    serverV8Flags: o.serverV8Flags?.length ? o.serverV8Flags : undefined,
   };
 }
 

@@ -15,8 +15,12 @@ import { spawnCommuCat, type SpawnedServer } from "./spawn.ts";
 /** Spawns a CommuCat server as the run's options ask (cores, profiling flags), with `env`. */
 export function spawnServer(o: LoadOptions, env: Record<string, string>): Promise<SpawnedServer> {
   return spawnCommuCat({
-    v8Flags: o.profileDir ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : [],
+    v8Flags: [
+      ...(o.profileDir ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : []),
+      ...(o.serverV8Flags ?? []),
+    ],
     cpus: o.pin?.server ?? null,
+    logPath: o.serverLog,
     env,
   });
 }

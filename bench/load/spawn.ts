@@ -47,18 +47,29 @@ function stopper(child: Deno.ChildProcess): () => Promise<void> {
   };
 }
 
-/** Reads a child's stdout until `pattern` has all it needs; rejects if it exits first. */
+/**
+ * Reads a child's stdout until `pattern` has all it needs; rejects if it exits
+ * first. Its stderr is kept for that error; with `logPath`, its stderr and the
+ * rest of its stdout (V8's `--trace-gc` prints there) are appended to that file.
+ */
 async function awaitLines(
   child: Deno.ChildProcess,
   done: (out: string) => boolean,
   what: string,
+  logPath?: string,
 ): Promise<string> {
   let out = "";
   let err = "";
   const decoder = new TextDecoder();
-  void (async () => {
-    for await (const chunk of child.stderr) err += decoder.decode(chunk, { stream: true });
-  })();
+  const log = logPath ? await Deno.open(logPath, { create: true, append: true }) : null;
+  if (log) {
+    void child.stderr.pipeTo(log.writable, { preventClose: true }).catch(() => {});
+    err = `(stderr in ${logPath})`;
+  } else {
+    void (async () => {
+      for await (const chunk of child.stderr) err += decoder.decode(chunk, { stream: true });
+    })();
+  }
   const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   try {
     const reader = child.stdout.getReader();
@@ -69,8 +80,12 @@ async function awaitLines(
       if (done(out)) {
         // Keep draining so the child never blocks on a full pipe.
         void (async () => {
-          while (!(await reader.read()).done) { /* discard */ }
-        })();
+          while (true) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            if (log) await log.write(value);
+          }
+        })().catch(() => {});
         return out;
       }
     }
@@ -89,6 +104,8 @@ export async function spawnCommuCat(options: {
   cpus?: string | null;
   /** Open the V8 inspector on this loopback port (heap snapshots). */
   inspectPort?: number;
+  /** Append the server's stderr and its stdout after start-up to this file (e.g. `--trace-gc`). */
+  logPath?: string;
 } = {}): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-load-" });
   const adminToken = `load-${toHex(crypto.getRandomValues(new Uint8Array(24)))}`;
@@ -129,7 +146,7 @@ export async function spawnCommuCat(options: {
   const ready = (out: string) =>
     /listening on https:\/\/[^\s]+:\d+/.test(out) && /tls certificate: \S+/.test(out) &&
     /noise public key: [0-9a-f]{64}/.test(out) && /domain: \S+/.test(out);
-  const out = await awaitLines(child, ready, "commucat serve");
+  const out = await awaitLines(child, ready, "commucat serve", options.logPath);
   const port = Number(out.match(/listening on https:\/\/[^\s]+:(\d+)/)![1]);
   const noise = out.match(/noise public key: ([0-9a-f]{64})/)![1];
   const domain = out.match(/domain: (\S+)/)![1];
