@@ -68,7 +68,9 @@ export interface EndpointOptions {
    */
   minFecBytes?: number;
   /**
-   * Delay before an ACK goes out, ms (coalesces a burst; default 25). An ACK
+   * Delay before an ACK goes out, ms (coalesces a burst; default 50, longer
+   * than the SDK's 20 ms delivery-ack delay, so under two-way traffic the
+   * ACK rides on the answer instead of costing a write of its own). An ACK
    * waiting for it rides on data this end writes meanwhile (at most one per
    * half delay).
    */
@@ -121,8 +123,9 @@ export class MultipathEndpoint {
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   #ackDue = false;
   readonly #ackDelayMs: number;
-  /** When the last ACK went out (ms, `now`). */
+  /** When the last ACK went out (ms, `now`), and what it covered. */
   #lastAckAt = -Infinity;
+  #lastAckCumulative = 0;
   readonly #batcher: FecBatcher | null;
   /** The END we sent (resent on every new path), or null. */
   #endUnit: Uint8Array | null = null;
@@ -135,18 +138,27 @@ export class MultipathEndpoint {
     this.#o = options;
     this.#now = options.now ?? (() => performance.now());
     this.#pathBacklog = options.pathBacklogBytes ?? 1024 * 1024;
-    this.#ackDelayMs = options.ackDelayMs ?? 25;
+    this.#ackDelayMs = options.ackDelayMs ?? 50;
     this.#batcher = options.fec
       ? new FecBatcher(options.fec, options.minFecBytes ?? MIN_FEC_BYTES, {
         // Two copies on two different paths, in turn: like RaptorQ at 1/(n−1), the loss of
         // any one path loses nothing, at a fraction of the codec's cost for a small batch.
-        copies: (units) => this.#resend(units, this.#twoPaths()),
-        packets: (packets) => {
-          const paths = this.#livePaths();
-          if (paths.length === 0) return; // retransmission covers it once a path is back
-          for (const p of packets) this.#sendOn(paths[this.#rr++ % paths.length], fecUnit(p));
+        copies: (units) => {
+          this.#sentNow(units);
+          this.#resend(units, this.#twoPaths());
         },
-        failed: (units) => this.#resend(units, this.#livePaths()),
+        packets: (packets, units) => {
+          // The units' timeout starts now, not when they were queued for a (maybe cold) encoder.
+          this.#sentNow(units);
+          const paths = this.#livePaths();
+          if (paths.length > 0) {
+            for (const p of packets) this.#sendOn(paths[this.#rr++ % paths.length], fecUnit(p));
+          } // else retransmission covers it once a path is back
+        },
+        failed: (units) => {
+          this.#sentNow(units);
+          this.#resend(units, this.#livePaths());
+        },
       })
       : null;
     this.#out = new RetransmitQueue({
@@ -250,6 +262,7 @@ export class MultipathEndpoint {
     const paths = this.#livePaths();
     const schedule = this.#schedule(frameClass, paths.length);
     if (schedule.kind === "raptorq") {
+      unit.held = true; // no timeout while it waits for the encoder
       this.#batcher!.add(unit, schedule.overhead);
     } else {
       this.#batcher?.flush();
@@ -379,9 +392,15 @@ export class MultipathEndpoint {
   }
 
   #accept(seq: number, ciphertext: Uint8Array): void {
-    if (this.#in.accept(seq, ciphertext) === "delivered") this.#checkPeerEnd();
-    // Duplicates too: the sender resent because an ACK was lost.
-    this.#ackDue = true;
+    const taken = this.#in.accept(seq, ciphertext);
+    if (taken === "delivered") this.#checkPeerEnd();
+    // Duplicates too (the sender resent because an ACK was lost), except the planned second
+    // copy of a unit an ACK covered just now: a resend comes at least the smallest timeout
+    // (150 ms) after the first copy, i.e. well after twice the ACK delay.
+    if (
+      taken !== "duplicate" || seq > this.#lastAckCumulative ||
+      this.#now() - this.#lastAckAt >= 2 * this.#ackDelayMs
+    ) this.#ackDue = true;
   }
 
   #checkPeerEnd(): void {
@@ -441,7 +460,7 @@ export class MultipathEndpoint {
     if (this.#closed || !this.#ackDue) return;
     this.#ackDue = false;
     this.#lastAckAt = this.#now();
-    const cumulative = this.#in.delivered;
+    const cumulative = this.#lastAckCumulative = this.#in.delivered;
     const unit = ackUnit(cumulative, this.#o.keys.ackMac(this.#o.side, cumulative));
     if (riding !== undefined) {
       riding.unitsOut++;
@@ -552,6 +571,12 @@ export class MultipathEndpoint {
       const bytes = dataUnit(unit.seq, unit.ciphertext);
       for (const path of paths) this.#sendOn(path, bytes);
     }
+  }
+
+  /** Units the batcher let go of: their timeout runs from now. */
+  #sentNow(units: Outstanding[]): void {
+    this.#out.sent(units, this.#now());
+    this.#armRto();
   }
 
   #armRto(): void {

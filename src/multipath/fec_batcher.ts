@@ -22,8 +22,8 @@ export const MIN_FEC_BYTES = 2048;
 export interface BatchOutput {
   /** A batch under the smallest FEC object: plain copies. */
   copies(units: Outstanding[]): void;
-  /** An encoded object's packets. */
-  packets(packets: Uint8Array[]): void;
+  /** An encoded object's packets (and the units they carry). */
+  packets(packets: Uint8Array[], units: Outstanding[]): void;
   /** Encoding failed (the Worker died): plain copies instead, nothing is lost. */
   failed(units: Outstanding[]): void;
 }
@@ -80,7 +80,7 @@ export class FecBatcher {
     this.#encoding++;
     this.#codec.encode(objectId, object, this.#overhead).then(
       (packets) => {
-        if (!this.#closed) this.#out.packets(packets);
+        if (!this.#closed) this.#out.packets(packets, batch);
       },
       () => {
         if (!this.#closed) this.#out.failed(batch);

@@ -15,6 +15,12 @@ export interface Outstanding {
   readonly ciphertext: Uint8Array;
   sentAt: number;
   tries: number;
+  /**
+   * Waiting for the FEC encoder, not on any path yet: no timeout runs for
+   * it (a cold encoder's start-up is not a lost unit) until {@link
+   * RetransmitQueue.sent} says it left.
+   */
+  held: boolean;
 }
 
 /** Timing bounds of retransmission. */
@@ -45,7 +51,13 @@ export class RetransmitQueue {
 
   /** The next sequence number to use (the last one handed out + 1). */
   next(ciphertext: Uint8Array, now: number): Outstanding {
-    const unit: Outstanding = { seq: ++this.#last, ciphertext, sentAt: now, tries: 0 };
+    const unit: Outstanding = {
+      seq: ++this.#last,
+      ciphertext,
+      sentAt: now,
+      tries: 0,
+      held: false,
+    };
     this.#units.set(unit.seq, unit);
     this.#bytes += ciphertext.length;
     return unit;
@@ -112,9 +124,23 @@ export class RetransmitQueue {
     return true;
   }
 
-  /** When the oldest unit times out (ms timestamp), or null when nothing is outstanding. */
+  /**
+   * `units` (held for the encoder) left now: their timeout and round-trip
+   * sample count from here.
+   */
+  sent(units: readonly Outstanding[], now: number): void {
+    for (const unit of units) {
+      unit.held = false;
+      unit.sentAt = now;
+    }
+  }
+
+  /**
+   * When the oldest unit on a path times out (ms timestamp), or null when
+   * nothing is outstanding there (units held for the encoder have no timeout).
+   */
   dueAt(): number | null {
-    for (const unit of this.#units.values()) return unit.sentAt + this.rtoMs;
+    for (const unit of this.#units.values()) if (!unit.held) return unit.sentAt + this.rtoMs;
     return null;
   }
 
@@ -122,12 +148,14 @@ export class RetransmitQueue {
    * The units whose timeout passed, oldest first, at most `limit` of them
    * (what the peer is missing first: its ACK is cumulative), or every
    * outstanding unit when `all` (a path was lost with what it carried).
-   * They count as sent again now; a timeout backs the next one off.
+   * They count as sent again now; a timeout backs the next one off. Units
+   * held for the encoder are never taken: their packets are still to come.
    */
   takeDue(now: number, all = false, limit = Infinity): Outstanding[] {
     const rto = this.rtoMs;
     const due: Outstanding[] = [];
     for (const unit of this.#units.values()) {
+      if (unit.held) continue;
       if (!all && (unit.sentAt + rto > now || due.length >= limit)) break;
       unit.sentAt = now;
       unit.tries++;

@@ -120,11 +120,14 @@ export function decodePathUnit(body: Uint8Array): PathUnit {
 
 /** `varint(len) || 0xA1 || varint(seq) || ciphertext`, ready for a link. */
 export function dataUnit(seq: number, ciphertext: Uint8Array): Uint8Array {
-  const body = new Uint8Array(1 + varintLength(seq) + ciphertext.length);
-  body[0] = PathKind.Data;
-  const at = writeVarint(seq, body, 1);
-  body.set(ciphertext, at);
-  return encodeUnit(body);
+  // One buffer, written once (not a body, then the body again behind its length).
+  const length = 1 + varintLength(seq) + ciphertext.length;
+  const out = new Uint8Array(varintLength(length) + length);
+  let at = writeVarint(length, out, 0);
+  out[at] = PathKind.Data;
+  at = writeVarint(seq, out, at + 1);
+  out.set(ciphertext, at);
+  return out;
 }
 
 /** A FEC packet as a path unit. */
@@ -141,11 +144,13 @@ export function ackUnit(
   mac: Uint8Array,
   kind: number = PathKind.Ack,
 ): Uint8Array {
-  const body = new Uint8Array(1 + varintLength(cumulative) + MAC_BYTES);
-  body[0] = kind;
-  const at = writeVarint(cumulative, body, 1);
-  body.set(mac.subarray(0, MAC_BYTES), at);
-  return encodeUnit(body);
+  const length = 1 + varintLength(cumulative) + MAC_BYTES;
+  const out = new Uint8Array(varintLength(length) + length);
+  let at = writeVarint(length, out, 0);
+  out[at] = kind;
+  at = writeVarint(cumulative, out, at + 1);
+  out.set(mac.subarray(0, MAC_BYTES), at);
+  return out;
 }
 
 /** The ATTACH unit a new path starts with. */
