@@ -80,14 +80,13 @@ function pair(wires: FakeWire[], fec?: FecCodec, minRtoMs = 20) {
   const ids: Array<{ c: number; s: number }> = [];
   for (const wire of wires) {
     const ref = { c: -1, s: -1 };
-    ref.c = client.addPath(
-      wire.link(() => (u) => server.receive(ref.s, u), () => {
-        client.removePath(ref.c);
-        server.removePath(ref.s);
-      }),
-      "fake",
-    );
-    ref.s = server.addPath(wire.link(() => (u) => client.receive(ref.c, u), () => {}), "fake");
+    // A cut ends the path at both ends, whichever end's unit found it.
+    const cut = () => {
+      client.removePath(ref.c);
+      server.removePath(ref.s);
+    };
+    ref.c = client.addPath(wire.link(() => (u) => server.receive(ref.s, u), cut), "fake");
+    ref.s = server.addPath(wire.link(() => (u) => client.receive(ref.c, u), cut), "fake");
     ids.push(ref);
   }
   return { client, server, got, fatal, ids };
