@@ -149,7 +149,16 @@ export async function sfuPairs(
   pid: number | undefined,
 ): Promise<{ max: TrafficSummary }> {
   await openPairs(ctx, "sfu", { target, media: true });
-  const max = await measureTraffic(ctx, "sfu voice pairs, max", pid, null, ctx.o.pairs * 2);
+  const profile = await profiled(ctx, pid, "sfu-max");
+  const max = await measureTraffic(
+    ctx,
+    "sfu voice pairs, max",
+    pid,
+    null,
+    ctx.o.pairs * 2,
+    profile.hooks,
+  );
+  ctx.keepProfile("sfu voice pairs, max", "sfu-max", profile.text());
   await ctx.closeGroups();
   return { max };
 }
