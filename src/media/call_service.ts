@@ -28,8 +28,15 @@ import {
 } from "../router/mod.ts";
 import type { Call, CallLimits } from "./call_table.ts";
 import { CallTable } from "./call_table.ts";
-import { isKeyFrame, type MediaPayload, parseMediaPayload } from "./header.ts";
-import type { MediaItem, Sfu } from "./sfu.ts";
+import {
+  isKeyFrame,
+  isKeyFramePayload,
+  mediaHeaderError,
+  type MediaPayload,
+  MediaSource,
+  parseMediaPayload,
+} from "./header.ts";
+import type { Sfu } from "./sfu.ts";
 import type { IceServer } from "./turn.ts";
 
 /** Counters the call service reports (the composition root maps them to metrics). */
@@ -237,25 +244,37 @@ export class CallService {
     return ack(frame, { call_id: call.id, update: body.update });
   }
 
+  /**
+   * A VoiceFrame/VideoFrame: checked (an accepted participant of the call on
+   * its channel, a known media header) and forwarded as it is, or RAW media
+   * transcoded first. The encoded path allocates only the SFU's item.
+   */
   #media(
     kind: "audio" | "video",
     { sender, frame, options }: FrameRequest,
   ): Frame | null | Promise<Frame | null> {
     const call = this.calls.onChannel(frame.channel);
-    if (!call) throw new RouteError("no_route", `no call on channel ${frame.channel}`);
-    if (!call.accepted.has(sender.deviceId)) {
+    if (call === undefined) throw new RouteError("no_route", `no call on channel ${frame.channel}`);
+    const device = sender.deviceId;
+    if (!call.accepted.has(device)) {
       throw new RouteError(
         "not_member",
         `device is not an accepted participant of call ${JSON.stringify(call.id)}`,
       );
     }
-    const media = parseMediaPayload(kind, frame.payload);
-    if (typeof media === "string") throw new RouteError("invalid_payload", media);
-    this.#d.metrics?.mediaIn?.(kind, frame.payload.length);
+    const payload = frame.payload;
+    const bad = mediaHeaderError(kind, payload);
+    if (bad !== null) throw new RouteError("invalid_payload", bad);
+    this.#d.metrics?.mediaIn?.(kind, payload.length);
     // Like any broadcast: a plain Ack, or none when the client acks cumulatively.
     const reply = options?.deferPlainAck ? null : ack(frame);
-    if (media.source === 0) {
-      this.#d.sfu.forward(call.accepted, this.#item(kind, sender, frame, media));
+    if (payload[1] === MediaSource.encoded) {
+      this.#d.sfu.forward(call.accepted, {
+        frame,
+        kind,
+        sender: device,
+        keyFrame: kind === "video" && isKeyFramePayload(payload),
+      });
       return reply;
     }
     const transcoder = this.#d.transcoder;
@@ -265,13 +284,18 @@ export class CallService {
         `call ${JSON.stringify(call.id)} was not offered with RAW ${kind}`,
       );
     }
-    return transcoder.transcode(call, sender.deviceId, kind, media).then(
-      (payload) => {
+    const media = parseMediaPayload(kind, payload) as MediaPayload;
+    return transcoder.transcode(call, device, kind, media).then(
+      (encoded) => {
         // The call may have ended while the Worker encoded.
         if (this.calls.get(call.id) !== call) return reply;
-        const encoded = { ...frame, payload };
-        const parsed = parseMediaPayload(kind, payload) as MediaPayload;
-        this.#d.sfu.forward(call.accepted, this.#item(kind, sender, encoded, parsed));
+        const parsed = parseMediaPayload(kind, encoded) as MediaPayload;
+        this.#d.sfu.forward(call.accepted, {
+          frame: { ...frame, payload: encoded },
+          kind,
+          sender: device,
+          keyFrame: kind === "video" && isKeyFrame(parsed),
+        });
         return reply;
       },
       (error: unknown) => {
@@ -291,15 +315,6 @@ export class CallService {
     const ufrag = transport?.ice_credentials?.username_fragment ?? null;
     const servers = this.#d.iceServers?.(sender.deviceId, ufrag) ?? [];
     return servers.length === 0 ? {} : { ice_servers: servers };
-  }
-
-  #item(kind: "audio" | "video", sender: Sender, frame: Frame, media: MediaPayload): MediaItem {
-    return {
-      frame,
-      kind,
-      sender: sender.deviceId,
-      keyFrame: kind === "video" && isKeyFrame(media),
-    };
   }
 
   /** The call `callId` on the frame's channel, with `sender` among its participants. */

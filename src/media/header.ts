@@ -39,6 +39,24 @@ export interface MediaPayload {
 }
 
 /**
+ * Why `payload` is not a media payload of `kind` (a one-line reason), or null
+ * when its header is version 1 with a known source and a codec known for
+ * `kind`. Reads the three header bytes only: nothing is allocated for a good
+ * payload (the SFU's per-frame check).
+ */
+export function mediaHeaderError(kind: "audio" | "video", payload: Uint8Array): string | null {
+  if (payload.length < MEDIA_HEADER_BYTES) return "media payload shorter than its 3-byte header";
+  const version = payload[0];
+  if (version !== MEDIA_HEADER_VERSION) return `media header version ${version} is not 1`;
+  const source = payload[1];
+  if (source > 2) return `media source id ${source} is unknown`;
+  const codec = payload[2];
+  const codecs = kind === "audio" ? 1 : 6;
+  if (codec > codecs) return `${kind} codec id ${codec} is unknown`;
+  return null;
+}
+
+/**
  * Parses a media payload; returns a one-line reason instead when the header
  * is not version 1 with a known source and a codec known for `kind`.
  */
@@ -46,13 +64,13 @@ export function parseMediaPayload(
   kind: "audio" | "video",
   payload: Uint8Array,
 ): MediaPayload | string {
-  if (payload.length < MEDIA_HEADER_BYTES) return "media payload shorter than its 3-byte header";
-  const [version, source, codec] = payload;
-  if (version !== MEDIA_HEADER_VERSION) return `media header version ${version} is not 1`;
-  if (source > 2) return `media source id ${source} is unknown`;
-  const codecs = kind === "audio" ? 1 : 6;
-  if (codec > codecs) return `${kind} codec id ${codec} is unknown`;
-  return { source: source as MediaSourceId, codec, data: payload.subarray(MEDIA_HEADER_BYTES) };
+  const error = mediaHeaderError(kind, payload);
+  if (error !== null) return error;
+  return {
+    source: payload[1] as MediaSourceId,
+    codec: payload[2],
+    data: payload.subarray(MEDIA_HEADER_BYTES),
+  };
 }
 
 /** A media payload: header then `data`. */
@@ -72,16 +90,28 @@ export function mediaPayload(source: MediaSourceId, codec: number, data: Uint8Ar
  * as key frames (the SFU cannot tell, so it never holds them back).
  */
 export function isKeyFrame(video: MediaPayload): boolean {
-  const d = video.data;
-  switch (video.codec) {
+  return keyFrameAt(video.codec, video.data, 0);
+}
+
+/**
+ * {@link isKeyFrame} of a whole video payload whose header
+ * {@link mediaHeaderError} accepted (no view of its data is made).
+ */
+export function isKeyFramePayload(payload: Uint8Array): boolean {
+  return keyFrameAt(payload[2], payload, MEDIA_HEADER_BYTES);
+}
+
+/** {@link isKeyFrame} of `codec` data that starts at `d[at]`. */
+function keyFrameAt(codec: number, d: Uint8Array, at: number): boolean {
+  switch (codec) {
     case VideoCodecId.raw_i420:
       return true;
     case VideoCodecId.vp8:
-      return d.length > 0 && (d[0] & 0x01) === 0;
+      return d.length > at && (d[at] & 0x01) === 0;
     case VideoCodecId.vp9: {
-      if (d.length === 0) return false;
+      if (d.length <= at) return false;
       // frame_marker(2) profile_low(1) profile_high(1) [reserved(1) if profile 3] show_existing(1) frame_type(1)
-      const b = d[0];
+      const b = d[at];
       const profile = ((b >> 5) & 1) | (((b >> 4) & 1) << 1);
       let bit = 3; // bit index from the MSB, after marker and profile bits
       if (profile === 3) bit++;

@@ -79,11 +79,15 @@ export class Sfu {
     return this.#recipients.get(deviceId)?.queue.length ?? 0;
   }
 
-  /** Sends `item` to each device of `recipients` except its sender. */
+  /**
+   * Sends `item` to each device of `recipients` except its sender. The one
+   * frame object goes to every recipient: each connection encodes it behind
+   * its own sequence and seals it in its own write.
+   */
   forward(recipients: Iterable<string>, item: MediaItem): void {
+    const sender = item.sender;
     for (const device of recipients) {
-      if (device === item.sender) continue;
-      this.#forwardTo(device, item);
+      if (device !== sender) this.#forwardTo(device, item);
     }
   }
 
@@ -118,32 +122,36 @@ export class Sfu {
 
   #recipient(device: string): Recipient | undefined {
     const peer = this.#o.registry.get(device);
-    let r = this.#recipients.get(device);
-    if (r && r.peer !== peer) {
+    const r = this.#recipients.get(device);
+    if (r !== undefined) {
+      if (r.peer === peer) return r;
       // The device reconnected (or left): what was queued was for the old connection.
       this.forget(device);
-      r = undefined;
     }
-    if (!peer) return undefined;
-    if (!r) {
-      r = { peer, queue: [], audio: 0, video: 0, waitKey: new Set(), timer: undefined };
-      this.#recipients.set(device, r);
-    }
-    return r;
+    if (peer === undefined) return undefined;
+    const fresh: Recipient = {
+      peer,
+      queue: [],
+      audio: 0,
+      video: 0,
+      waitKey: new Set(),
+      timer: undefined,
+    };
+    this.#recipients.set(device, fresh);
+    return fresh;
   }
 
   #forwardTo(device: string, item: MediaItem): void {
-    const hooks = this.#o.hooks;
     const r = this.#recipient(device);
-    if (!r) {
-      hooks.dropped?.(item.kind, "offline", 1);
+    if (r === undefined) {
+      this.#o.hooks.dropped?.(item.kind, "offline", 1);
       return;
     }
-    if (item.kind === "video") {
+    if (item.kind === "video" && r.waitKey.size > 0) {
       const key = `${item.frame.channel}:${item.sender}`;
       if (r.waitKey.has(key)) {
         if (!item.keyFrame) {
-          hooks.dropped?.("video", "video_skipped", 1);
+          this.#o.hooks.dropped?.("video", "video_skipped", 1);
           return;
         }
         r.waitKey.delete(key);
