@@ -43,6 +43,15 @@ export class FakePeer implements Peer {
   }
 }
 
+/** A peer that takes call media in one step ({@link Peer.deliverMedia}), like a session does. */
+export class OneStepMediaPeer extends FakePeer {
+  deliverMedia(frame: Frame): boolean {
+    if (!this.room) return false;
+    this.received.push(frame);
+    return true;
+  }
+}
+
 /** The world of one test. */
 export interface CallHarness {
   router: Router;
@@ -70,11 +79,15 @@ let sequence = 0;
 /** Runs `test` in a fresh world; `options` overrides the call service's deps. */
 export async function withCalls(
   test: (h: CallHarness) => Promise<void>,
-  options: Partial<Omit<CallServiceDeps, "sfu">> & { sfuOptions?: Partial<SfuOptions> } = {},
+  options: Partial<Omit<CallServiceDeps, "sfu">> & {
+    sfuOptions?: Partial<SfuOptions>;
+    /** Connected devices are {@link OneStepMediaPeer}s. */
+    oneStepMedia?: boolean;
+  } = {},
 ): Promise<void> {
   const world = await openRouterWorld({ prefix: "commucat-calls-" });
   const { router, registry, offlineQueue } = world;
-  const { sfuOptions, ...deps } = options;
+  const { sfuOptions, oneStepMedia, ...deps } = options;
   const sfu = new Sfu({
     registry,
     hooks: { requestKeyFrame: (channel, sender) => calls.requestKeyFrame(channel, sender) },
@@ -99,7 +112,7 @@ export async function withCalls(
     sfu,
     ledger,
     connect(deviceId) {
-      const peer = new FakePeer(deviceId);
+      const peer = oneStepMedia ? new OneStepMediaPeer(deviceId) : new FakePeer(deviceId);
       registry.add(peer);
       return peer;
     },

@@ -161,32 +161,43 @@ Deno.test("calls: media is never queued for a participant who is not connected",
   });
 });
 
-Deno.test("calls: a slow recipient loses the oldest audio, and video up to the next key frame", async () => {
-  await withCalls(async (h) => {
-    const { alice, bob } = await threeParty(h, 4, "c4");
-    await h.send(bob, FrameType.CallAnswer, 4, { call_id: "c4", accept: true });
-    const keyRequests = () =>
-      alice.of(FrameType.CallStats).filter((f) =>
-        (parseControlJson(f.payload) as { keyframe_request?: boolean }).keyframe_request
-      ).length;
-    assert.equal(keyRequests(), 1, "bob joining asks alice for a key frame");
-    await h.media(alice, FrameType.VideoFrame, 4, VP8_DELTA(0));
-    assert.equal(bob.of(FrameType.VideoFrame).length, 0, "a joiner's video starts at a key frame");
-    bob.room = false;
-    for (let i = 1; i <= 20; i++) await h.media(alice, FrameType.VoiceFrame, 4, OPUS(i));
-    assert.equal(h.sfu.queued("bob"), 4, "4 audio frames queued (test bound)");
-    await h.media(alice, FrameType.VideoFrame, 4, VP8_KEY(30));
-    await h.media(alice, FrameType.VideoFrame, 4, VP8_DELTA(31));
-    await h.media(alice, FrameType.VideoFrame, 4, VP8_DELTA(32)); // over the video bound: all of alice's video goes
-    assert.equal(keyRequests(), 2, "skipping video asks for a key frame");
-    await h.media(alice, FrameType.VideoFrame, 4, VP8_DELTA(33)); // still skipped: no key frame yet
-    await h.media(alice, FrameType.VideoFrame, 4, VP8_KEY(34));
-    bob.room = true;
-    await new Promise((r) => setTimeout(r, 30)); // the retry timer delivers the queue
-    assert.deepEqual(payloads(bob, FrameType.VoiceFrame), [17, 18, 19, 20]);
-    assert.deepEqual(payloads(bob, FrameType.VideoFrame), [34]);
-  }, { sfuOptions: { maxQueuedAudio: 4, maxQueuedVideo: 2, retryMs: 5 } });
-});
+for (const oneStepMedia of [false, true]) {
+  Deno.test(
+    `calls: a slow recipient loses the oldest audio, and video up to the next key frame (${
+      oneStepMedia ? "deliverMedia" : "hasRoomForMedia, then deliver"
+    })`,
+    async () => {
+      await withCalls(async (h) => {
+        const { alice, bob } = await threeParty(h, 4, "c4");
+        await h.send(bob, FrameType.CallAnswer, 4, { call_id: "c4", accept: true });
+        const keyRequests = () =>
+          alice.of(FrameType.CallStats).filter((f) =>
+            (parseControlJson(f.payload) as { keyframe_request?: boolean }).keyframe_request
+          ).length;
+        assert.equal(keyRequests(), 1, "bob joining asks alice for a key frame");
+        await h.media(alice, FrameType.VideoFrame, 4, VP8_DELTA(0));
+        assert.equal(
+          bob.of(FrameType.VideoFrame).length,
+          0,
+          "a joiner's video starts at a key frame",
+        );
+        bob.room = false;
+        for (let i = 1; i <= 20; i++) await h.media(alice, FrameType.VoiceFrame, 4, OPUS(i));
+        assert.equal(h.sfu.queued("bob"), 4, "4 audio frames queued (test bound)");
+        await h.media(alice, FrameType.VideoFrame, 4, VP8_KEY(30));
+        await h.media(alice, FrameType.VideoFrame, 4, VP8_DELTA(31));
+        await h.media(alice, FrameType.VideoFrame, 4, VP8_DELTA(32)); // over the video bound: all of alice's video goes
+        assert.equal(keyRequests(), 2, "skipping video asks for a key frame");
+        await h.media(alice, FrameType.VideoFrame, 4, VP8_DELTA(33)); // still skipped: no key frame yet
+        await h.media(alice, FrameType.VideoFrame, 4, VP8_KEY(34));
+        bob.room = true;
+        await new Promise((r) => setTimeout(r, 30)); // the retry timer delivers the queue
+        assert.deepEqual(payloads(bob, FrameType.VoiceFrame), [17, 18, 19, 20]);
+        assert.deepEqual(payloads(bob, FrameType.VideoFrame), [34]);
+      }, { sfuOptions: { maxQueuedAudio: 4, maxQueuedVideo: 2, retryMs: 5 }, oneStepMedia });
+    },
+  );
+}
 
 Deno.test("calls: a participant's disconnect ends a 2-party call with a system CallEnd", async () => {
   await withCalls(async (h) => {

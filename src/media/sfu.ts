@@ -157,10 +157,7 @@ export class Sfu {
         r.waitKey.delete(key);
       }
     }
-    if (r.queue.length === 0 && this.#hasRoom(r.peer)) {
-      this.#deliver(r, item);
-      return;
-    }
+    if (r.queue.length === 0 && this.#deliverNow(r, item)) return;
     this.#enqueue(r, item);
     this.#schedule(device, r);
   }
@@ -214,25 +211,30 @@ export class Sfu {
       this.forget(device);
       return;
     }
-    while (r.queue.length > 0 && this.#hasRoom(r.peer)) {
-      const item = r.queue.shift()!;
-      if (item.kind === "audio") r.audio--;
+    while (r.queue.length > 0 && this.#deliverNow(r, r.queue[0])) {
+      if (r.queue.shift()!.kind === "audio") r.audio--;
       else r.video--;
-      this.#deliver(r, item);
     }
     if (r.queue.length > 0) this.#schedule(device, r);
   }
 
-  #deliver(r: Recipient, item: MediaItem): void {
-    if (r.peer.deliver(item.frame)) {
-      this.#o.hooks.forwarded?.(item.kind, item.frame.payload.length);
-    } else {
-      this.#o.hooks.dropped?.(item.kind, "closed", 1);
+  /**
+   * Delivers `item` if the recipient's connection has room for media now:
+   * false when it must wait in the queue. A frame the connection refuses
+   * although it had room is dropped ("closed").
+   */
+  #deliverNow(r: Recipient, item: MediaItem): boolean {
+    const peer = r.peer;
+    const hooks = this.#o.hooks;
+    if (peer.deliverMedia !== undefined) {
+      if (!peer.deliverMedia(item.frame)) return false;
+      hooks.forwarded?.(item.kind, item.frame.payload.length);
+      return true;
     }
-  }
-
-  #hasRoom(peer: Peer): boolean {
-    return peer.hasRoomForMedia?.() ?? true;
+    if (peer.hasRoomForMedia !== undefined && !peer.hasRoomForMedia()) return false;
+    if (peer.deliver(item.frame)) hooks.forwarded?.(item.kind, item.frame.payload.length);
+    else hooks.dropped?.(item.kind, "closed", 1);
+    return true;
   }
 
   #dropAll(r: Recipient, reason: MediaDropReason): void {

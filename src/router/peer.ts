@@ -48,6 +48,13 @@ export interface Peer {
    * instead of getting a slow reader closed). Absent: always true.
    */
   hasRoomForMedia?(): boolean;
+  /**
+   * {@link hasRoomForMedia} and {@link deliver} of a live-only media frame in
+   * one step (the bounds are looked at once): true when it was queued to the
+   * device, false when it has to wait (no room now, or the connection is no
+   * longer established). Absent: the SFU asks hasRoomForMedia, then delivers.
+   */
+  deliverMedia?(frame: Frame): boolean;
   /** Asks the peer to look at its offline queue again (new rows may exist). */
   checkOfflineQueue(): void;
   /**
