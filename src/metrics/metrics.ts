@@ -13,6 +13,7 @@ import { UPSTREAM_METRICS, type UpstreamKey } from "./catalog.ts";
 import { type P2pMetrics, registerP2pMetrics } from "./p2p.ts";
 import { type PtMetrics, registerPtMetrics } from "./pt.ts";
 import { registerProcessMetrics } from "./process.ts";
+import { RunningHistogram } from "./running_histogram.ts";
 
 /** Content type of {@linkcode Metrics.renderMetrics} (Prometheus text format 0.0.4). */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -83,7 +84,7 @@ export class Metrics {
   /** Handshakes, labels `result` and `reason` (`none` on success). */
   readonly handshakes: Counter<"result" | "reason">;
   /** Time from a frame's arrival to its delivery or queueing for all recipients. */
-  readonly routingLatency: Histogram;
+  readonly routingLatency: RunningHistogram;
   /** Open connections (any phase) by transport mode. */
   readonly connections: Gauge<"mode">;
   /** Frames waiting in offline queues (read from storage on scrape). */
@@ -156,7 +157,8 @@ export class Metrics {
       labelNames: ["result", "reason"] as const,
       registers,
     });
-    this.routingLatency = new Histogram({
+    // Observed once per routed frame: prom-client's observe was ~0.5 µs of it.
+    this.routingLatency = new RunningHistogram({
       name: "commucat_routing_latency_seconds",
       help: "Time from a frame's arrival to its delivery or queueing for every recipient.",
       buckets: ROUTING_BUCKETS,
@@ -310,14 +312,30 @@ export class Metrics {
   }
 }
 
-/** One observer that forwards every event to each of `observers` in order. */
+/**
+ * One observer that forwards every event to each of `observers` in order.
+ * Loops, not `forEach`: frameIn, frameOut and routed run per frame, and a
+ * `forEach` callback is a closure made per call.
+ */
 export function combineObservers(...observers: ConnectionObserver[]): ConnectionObserver {
   return {
-    opened: (info) => observers.forEach((o) => o.opened?.(info)),
-    handshake: (info) => observers.forEach((o) => o.handshake?.(info)),
-    frameIn: (type) => observers.forEach((o) => o.frameIn?.(type)),
-    frameOut: (type) => observers.forEach((o) => o.frameOut?.(type)),
-    closed: (info) => observers.forEach((o) => o.closed?.(info)),
-    routed: (info) => observers.forEach((o) => o.routed?.(info)),
+    opened: (info) => {
+      for (const o of observers) o.opened?.(info);
+    },
+    handshake: (info) => {
+      for (const o of observers) o.handshake?.(info);
+    },
+    frameIn: (type) => {
+      for (const o of observers) o.frameIn?.(type);
+    },
+    frameOut: (type) => {
+      for (const o of observers) o.frameOut?.(type);
+    },
+    closed: (info) => {
+      for (const o of observers) o.closed?.(info);
+    },
+    routed: (info) => {
+      for (const o of observers) o.routed?.(info);
+    },
   };
 }

@@ -27,5 +27,11 @@ export {
   type RefusingListener,
 } from "./metrics.ts";
 export type { P2pMetrics } from "./p2p.ts";
+export {
+  type ExportedHistogram,
+  type HistogramValue,
+  RunningHistogram,
+  type RunningHistogramOptions,
+} from "./running_histogram.ts";
 export type { PtMetrics } from "./pt.ts";
 export { adminTokenVerifier, bearerToken, serveMetrics, type VerifyAdminToken } from "./http.ts";
