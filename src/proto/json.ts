@@ -65,6 +65,29 @@ function nestsDeeperThan(bytes: Uint8Array, max: number): boolean {
   return false;
 }
 
+/** Payloads up to this length that are all ASCII skip TextDecoder (see {@link controlText}). */
+const SHORT_ASCII = 256;
+
+/**
+ * The text of a control payload. A short ASCII one (every Ack, most control
+ * frames) is read byte by byte: TextDecoder is a call into the runtime that
+ * costs more than the JSON.parse after it at these sizes. ASCII is valid
+ * UTF-8 and has no BOM, so the text is the decoder's.
+ */
+function controlText(bytes: Uint8Array): string {
+  if (bytes.length <= SHORT_ASCII) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  return decoder.decode(bytes);
+}
+
 /**
  * Parses a control payload: strict UTF-8, any JSON value, nesting at most
  * {@linkcode MAX_CONTROL_JSON_DEPTH}. Throws {@linkcode CodecError}
@@ -75,7 +98,7 @@ export function parseControlJson(bytes: Uint8Array): unknown {
     throw new CodecError("InvalidControlJson");
   }
   try {
-    const text = decoder.decode(bytes);
+    const text = controlText(bytes);
     return LONG_DIGITS.test(text)
       ? JSON.parse(text, keepLargeIntegers as (key: string, value: unknown) => unknown)
       : JSON.parse(text);

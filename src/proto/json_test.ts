@@ -58,3 +58,23 @@ Deno.test("json: values JSON cannot represent are a TypeError", () => {
   cyclic.self = cyclic;
   assert.throws(() => stringifyControlJson(cyclic), TypeError);
 });
+
+Deno.test("json: short ASCII payloads (read byte by byte) and the rest (TextDecoder) parse alike", () => {
+  // Every ASCII byte inside a string, escaped where JSON needs it; at, under and over 256 bytes.
+  const printable = Array.from({ length: 0x80 }, (_, c) => String.fromCharCode(c)).join("");
+  const texts = [printable.slice(0, 32), printable.slice(32), printable.repeat(2)];
+  const payloads = texts.map((text) => enc(JSON.stringify({ ack: 7, upto: true, text })));
+  assert.deepEqual(payloads.map((p) => p.length <= 256), [true, true, false]);
+  payloads.forEach((payload, i) =>
+    assert.deepEqual(parseControlJson(payload), { ack: 7, upto: true, text: texts[i] })
+  );
+  assert.deepEqual(parseControlJson(enc('{"ack":4294967295,"upto":true}')), {
+    ack: 4294967295,
+    upto: true,
+  });
+  // Non-ASCII goes through the strict decoder, short or not: é is accepted, a lone 0xff is not.
+  assert.deepEqual(parseControlJson(enc('["é"]')), ["é"]);
+  assert.throws(() => parseControlJson(new Uint8Array([0x5b, 0x22, 0xff, 0x22, 0x5d])), CodecError);
+  const bomThenAscii = new Uint8Array([0xef, 0xbb, 0xbf, 0x31]);
+  assert.throws(() => parseControlJson(bomThenAscii), CodecError);
+});
