@@ -18,12 +18,6 @@ import {
 } from "node:crypto";
 import { fromHex } from "../bytes.ts";
 import { blake2s } from "./blake2s.ts";
-import {
-  openChaChaPoly,
-  openChaChaPolyInPlace,
-  sealChaChaPoly,
-  sealChaChaPolyInPlace,
-} from "./chacha_poly.ts";
 import { NoiseError } from "./errors.ts";
 import { hmacFromDigest } from "./hmac.ts";
 import {
@@ -35,6 +29,7 @@ import {
   type KeyPair,
   TAG_LENGTH,
 } from "./primitives.ts";
+import { wasmChaChaPoly } from "./wasm_chacha_poly.ts";
 
 /** DER prefix that turns a raw X25519 private key into PKCS#8. */
 const PKCS8_X25519_PREFIX = fromHex("302e020100300506032b656e04220420");
@@ -175,42 +170,44 @@ function nonce(n: bigint): Uint8Array {
 }
 
 /**
- * Messages up to this many bytes are sealed and opened by the allocation-free
- * TypeScript AEAD (`chacha_poly.ts`): node:crypto builds a `Cipheriv` stream
- * object and a native cipher resource per call, which costs more than the
- * cipher below about 0.5–1 KiB and churns malloc and the GC under load
- * (docs/PERFORMANCE.md). Larger messages go to OpenSSL, which is 3–7× faster
- * per byte.
+ * Messages up to this many bytes are sealed and opened by the WebAssembly
+ * AEAD (`wasm_chacha_poly.ts`): node:crypto builds a `Cipheriv` stream object
+ * and a native cipher resource per call, which costs more than the cipher
+ * for small messages and churns malloc and the GC under load
+ * (docs/PERFORMANCE.md). The two break even at 2–4 KiB; above, OpenSSL's
+ * wider SIMD wins (about 1.8× at 64 KiB).
  */
-export const SMALL_MESSAGE_LIMIT = 512;
+export const SMALL_MESSAGE_LIMIT = 4096;
 
 /**
- * ChaCha20-Poly1305 (RFC 8439): node:crypto for large messages, the
- * TypeScript AEAD for small ones (same output; both are checked against
- * noble and the Noise vectors).
+ * ChaCha20-Poly1305 (RFC 8439): the WebAssembly AEAD for messages up to
+ * {@link SMALL_MESSAGE_LIMIT}, node:crypto above (same output; both are
+ * checked against noble and the Noise vectors).
  */
 export const nativeChaChaPoly: Cipher = {
   name: "ChaChaPoly",
   encrypt(key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    if (plaintext.length <= SMALL_MESSAGE_LIMIT) return sealChaChaPoly(key, n, ad, plaintext);
+    if (plaintext.length <= SMALL_MESSAGE_LIMIT) {
+      return wasmChaChaPoly.encrypt(key, n, ad, plaintext);
+    }
     return opensslChaChaPoly.encrypt(key, n, ad, plaintext);
   },
   decrypt(key: Uint8Array, n: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
     if (ciphertext.length <= SMALL_MESSAGE_LIMIT + TAG_LENGTH) {
-      return openChaChaPoly(key, n, ad, ciphertext);
+      return wasmChaChaPoly.decrypt(key, n, ad, ciphertext);
     }
     return opensslChaChaPoly.decrypt(key, n, ad, ciphertext);
   },
   encryptInPlace(key, n, ad, buf, at, length): void {
     if (length <= SMALL_MESSAGE_LIMIT) {
-      sealChaChaPolyInPlace(key, n, ad, buf, at, length);
+      wasmChaChaPoly.encryptInPlace!(key, n, ad, buf, at, length);
     } else {
       buf.set(opensslChaChaPoly.encrypt(key, n, ad, buf.subarray(at, at + length)), at);
     }
   },
   decryptInPlace(key, n, ad, ciphertext): Uint8Array {
     if (ciphertext.length <= SMALL_MESSAGE_LIMIT + TAG_LENGTH) {
-      return openChaChaPolyInPlace(key, n, ad, ciphertext);
+      return wasmChaChaPoly.decryptInPlace!(key, n, ad, ciphertext);
     }
     return opensslChaChaPoly.decrypt(key, n, ad, ciphertext);
   },

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { fromHex, toHex, utf8 } from "../bytes.ts";
-import {
-  openChaChaPoly,
-  openChaChaPolyInPlace,
-  sealChaChaPoly,
-  sealChaChaPolyInPlace,
-} from "./chacha_poly.ts";
+import { assemble, render, TARGETS } from "../../../wasm/build.ts";
 import { NoiseError } from "./errors.ts";
-import { nativeChaChaPoly, opensslChaChaPoly } from "./native.ts";
+import { nativeChaChaPoly, opensslChaChaPoly, SMALL_MESSAGE_LIMIT } from "./native.ts";
 import { nobleChaChaPoly } from "./noble.ts";
 import { MAX_NONCE } from "./primitives.ts";
+import { sealWasm, wasmChaChaPoly } from "./wasm_chacha_poly.ts";
+
+const sealChaChaPoly = wasmChaChaPoly.encrypt;
+const openChaChaPoly = wasmChaChaPoly.decrypt;
+const openChaChaPolyInPlace = wasmChaChaPoly.decryptInPlace!;
 
 const isDecryptFailed = (err: unknown) =>
   err instanceof NoiseError && err.code === "decrypt-failed";
@@ -30,7 +30,7 @@ Deno.test("ChaCha20-Poly1305 matches RFC 8439 §A.5 (nonce with a zero first wor
   assert.equal(toHex(sealChaChaPoly(key, nonce, ad, plaintext)), toHex(sealedInput));
 });
 
-Deno.test("sealChaChaPoly/openChaChaPoly agree with noble at every small length", () => {
+Deno.test("the WebAssembly AEAD agrees with noble at every small length, both directions", () => {
   const key = crypto.getRandomValues(new Uint8Array(32));
   const lengths = [...Array(300).keys(), 1000, 1023, 4096, 65519];
   for (const length of lengths) {
@@ -41,11 +41,12 @@ Deno.test("sealChaChaPoly/openChaChaPoly agree with noble at every small length"
       const theirs = nobleChaChaPoly.encrypt(key, nonce, ad, plaintext);
       assert.equal(toHex(ours), toHex(theirs), `length ${length}`);
       assert.deepEqual(openChaChaPoly(key, nonce, ad, theirs), plaintext);
+      assert.deepEqual(nobleChaChaPoly.decrypt(key, nonce, ad, ours), plaintext);
     }
   }
 });
 
-Deno.test("openChaChaPoly rejects any flipped bit, a wrong nonce, ad or key, and short input", () => {
+Deno.test("the WebAssembly AEAD rejects any flipped bit, a wrong nonce, ad or key, and short input", () => {
   const key = crypto.getRandomValues(new Uint8Array(32));
   const ad = utf8("ad");
   const ct = sealChaChaPoly(key, 9n, ad, utf8("a message of some length, over one block long."));
@@ -80,9 +81,9 @@ Deno.test("the Poly1305 final reduction is right for accumulators at and above p
   }
 });
 
-Deno.test("sealChaChaPoly agrees with OpenSSL (node:crypto) on both sides of the size split", () => {
+Deno.test("the WebAssembly AEAD agrees with OpenSSL (node:crypto) on both sides of the size split", () => {
   const key = crypto.getRandomValues(new Uint8Array(32));
-  for (const length of [0, 15, 16, 17, 100, 511, 512, 513, 600, 2000]) {
+  for (const length of [0, 15, 16, 17, 100, 511, 512, 513, 600, 2000, 4096, 4097, 9000]) {
     const plaintext = crypto.getRandomValues(new Uint8Array(length));
     const ad = crypto.getRandomValues(new Uint8Array(length % 33));
     const ours = sealChaChaPoly(key, 42n, ad, plaintext);
@@ -95,7 +96,7 @@ Deno.test("sealChaChaPoly agrees with OpenSSL (node:crypto) on both sides of the
 Deno.test("in place: seal and open at an offset give the same bytes as the copying forms", () => {
   const key = crypto.getRandomValues(new Uint8Array(32));
   for (const cipher of [nativeChaChaPoly]) {
-    for (const length of [0, 1, 15, 16, 63, 64, 65, 100, 512, 513, 2000]) {
+    for (const length of [0, 1, 15, 16, 63, 64, 65, 100, 127, 128, 129, 256, 4096, 4097, 9000]) {
       const plaintext = crypto.getRandomValues(new Uint8Array(length));
       const ad = length % 2 ? utf8("ad") : new Uint8Array(0);
       const expected = cipher.encrypt(key, 7n, ad, plaintext);
@@ -111,7 +112,9 @@ Deno.test("in place: seal and open at an offset give the same bytes as the copyi
       const sealed = expected.slice();
       const opened = cipher.decryptInPlace!(key, 7n, ad, sealed);
       assert.deepEqual(opened, plaintext);
-      if (length <= 512) assert.equal(opened.buffer, sealed.buffer, "a view of the ciphertext");
+      if (length <= SMALL_MESSAGE_LIMIT) {
+        assert.equal(opened.buffer, sealed.buffer, "a view of the ciphertext");
+      }
     }
   }
 });
@@ -123,5 +126,22 @@ Deno.test("in place: a forged message throws and leaves the ciphertext as it was
   const before = sealed.slice();
   assert.throws(() => openChaChaPolyInPlace(key, 1n, new Uint8Array(0), sealed), isDecryptFailed);
   assert.deepEqual(sealed, before);
-  assert.throws(() => sealChaChaPolyInPlace(key, 1n, new Uint8Array(0), new Uint8Array(20), 0, 5));
+  assert.throws(() => sealWasm(key, 1n, new Uint8Array(0), new Uint8Array(20), 0, 5));
+});
+
+Deno.test("the committed module is the build of wasm/chacha_poly.wat", async () => {
+  for (const target of TARGETS) {
+    const wat = await Deno.readTextFile(new URL(`../../../${target.source}`, import.meta.url));
+    const current = await Deno.readTextFile(new URL(`../../../${target.output}`, import.meta.url));
+    assert.equal(current, await render(target, await assemble(target.source, wat)));
+  }
+});
+
+Deno.test("an ad larger than the module's memory grows it and still agrees with noble", () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const ad = new Uint8Array(200_000).map((_, i) => (i * 131 + 7) & 0xff);
+  const plaintext = crypto.getRandomValues(new Uint8Array(100));
+  const sealed = sealChaChaPoly(key, 5n, ad, plaintext);
+  assert.equal(toHex(sealed), toHex(nobleChaChaPoly.encrypt(key, 5n, ad, plaintext)));
+  assert.deepEqual(openChaChaPoly(key, 5n, ad, sealed), plaintext);
 });
