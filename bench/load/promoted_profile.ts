@@ -1,0 +1,169 @@
+/**
+ * What the server allocates per 1:1 message that outlives the young
+ * generation: a spawned `commucat serve` (with `--inspect`) under paced pairs
+ * traffic, with V8's sampling heap profiler told to drop the samples of
+ * objects a scavenge collected (`includeObjectsCollectedByMinorGC: false`).
+ * The window starts right after a full GC and is short enough (4 s) that no
+ * mark-compact runs in it; at its end two scavenges (`--expose-gc`) clear the
+ * young generation's garbage. What is left is what the messages promoted to
+ * the old generation (plus the few in flight at the end): the bytes that make
+ * the old generation grow between mark-compacts and the scavenges long
+ * (docs/PERFORMANCE.md "p99 at 50%"). The server's `--trace-gc` goes to
+ * stdout of this tool's child: run with `--server-log FILE` to check that no
+ * mark-compact fell in the window.
+ *
+ *   scripts/deno run --allow-all bench/load/promoted_profile.ts [--rate 4000]
+ *     [--seconds 4] [--pairs 50] [--guarded] [--interval 4096] [--server-log FILE]
+ *
+ * Prints promoted bytes per delivered message by allocation site and by the
+ * first of CommuCat's own frames (src/) on the allocating stack.
+ *
+ * @module
+ */
+import { type AgentCommand, LoadAgent, type OpenResult } from "./agent.ts";
+import { acceptEnv } from "./accept_modes.ts";
+import { spawnCommuCat } from "./spawn.ts";
+import type { PhaseResult } from "./traffic.ts";
+
+function arg(name: string, fallback: number): number {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
+}
+
+/** A node of V8's sampling heap profile (`HeapProfiler.getSamplingProfile`). */
+export interface SamplingNode {
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  selfSize: number;
+  id: number;
+  children: SamplingNode[];
+}
+
+/** Bytes per site: the allocating frame, and the first frame whose URL matches `ours`. */
+export function promotedBySite(
+  head: SamplingNode,
+  ours: RegExp,
+): { byFrame: Map<string, number>; byOwnFrame: Map<string, number>; total: number } {
+  const byFrame = new Map<string, number>();
+  const byOwnFrame = new Map<string, number>();
+  let total = 0;
+  const name = (n: SamplingNode) => {
+    const f = n.callFrame;
+    const file = f.url.replace(/^.*\/(src|bench|node_modules)\//, "$1/");
+    return `${f.functionName || "(anonymous)"} ${file}:${f.lineNumber + 1}`;
+  };
+  const walk = (node: SamplingNode, own: string | null) => {
+    const here = ours.test(node.callFrame.url) ? name(node) : own;
+    if (node.selfSize > 0) {
+      total += node.selfSize;
+      const frame = name(node);
+      byFrame.set(frame, (byFrame.get(frame) ?? 0) + node.selfSize);
+      const key = here ?? "(no frame of ours)";
+      byOwnFrame.set(key, (byOwnFrame.get(key) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children) walk(child, here);
+  };
+  walk(head, null);
+  return { byFrame, byOwnFrame, total };
+}
+
+async function inspector(port: number) {
+  const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const socket = new WebSocket(list[0].webSocketDebuggerUrl);
+  await new Promise((resolve) => socket.addEventListener("open", resolve, { once: true }));
+  let next = 0;
+  const pending = new Map<number, (value: unknown) => void>();
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(event.data);
+    if (message.id !== undefined) pending.get(message.id)?.(message.result ?? message.error);
+  });
+  return {
+    call: (method: string, params: Record<string, unknown> = {}): Promise<unknown> => {
+      const id = ++next;
+      socket.send(JSON.stringify({ id, method, params }));
+      return new Promise((resolve) => pending.set(id, resolve));
+    },
+    close: () => socket.close(),
+  };
+}
+
+if (import.meta.main) {
+  const rate = arg("rate", 4000);
+  const seconds = arg("seconds", 4);
+  const pairs = arg("pairs", 50);
+  const interval = arg("interval", 4096);
+  const port = 9340;
+  const env = Deno.args.includes("--guarded") ? acceptEnv("guarded") : acceptEnv("direct");
+  const logAt = Deno.args.indexOf("--server-log");
+  const server = await spawnCommuCat({
+    inspectPort: port,
+    env,
+    v8Flags: ["--expose-gc", ...(logAt >= 0 ? ["--trace-gc"] : [])],
+    logPath: logAt >= 0 ? Deno.args[logAt + 1] : undefined,
+  });
+  const agent = new LoadAgent();
+  const debug = await inspector(port);
+  try {
+    const open: AgentCommand = {
+      cmd: "openGroups",
+      target: server.target,
+      mode: "websocket",
+      pattern: "XK",
+      groups: pairs,
+      groupSize: 2,
+      channelBase: 1,
+      concurrency: 16,
+    };
+    const opened = await agent.run(open) as OpenResult;
+    if (opened.failed > 0) {
+      throw new Error(`${opened.failed} sessions failed: ${opened.firstError}`);
+    }
+    const phase = (durationMs: number) =>
+      agent.run({
+        cmd: "phase",
+        spec: { ratePerSecond: rate, window: 8, warmupMs: 0, durationMs, drainMs: 500 },
+      }) as Promise<PhaseResult>;
+    await phase(2_000); // JIT warm-up, unsampled
+    await debug.call("HeapProfiler.enable");
+    await debug.call("HeapProfiler.collectGarbage");
+    await debug.call("HeapProfiler.startSampling", {
+      samplingInterval: interval,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: false,
+    });
+    const result = await phase(seconds * 1000);
+    await debug.call("Runtime.evaluate", {
+      expression: "gc({ type: 'minor' }); gc({ type: 'minor' })",
+    });
+    const { profile } = await debug.call("HeapProfiler.stopSampling") as {
+      profile: { head: SamplingNode };
+    };
+    const { byFrame, byOwnFrame, total } = promotedBySite(profile.head, /\/src\//);
+    const delivered = result.delivered;
+    const per = (bytes: number) => (bytes / delivered).toFixed(1);
+    console.log(
+      `${delivered} deliveries at ${rate}/s over ${seconds} s (${
+        Deno.args.includes("--guarded") ? "guarded" : "direct"
+      }): ${
+        per(total)
+      } bytes per delivery outlived the young generation (sampled every ${interval} B)`,
+    );
+    const table = (title: string, rows: Map<string, number>) => {
+      console.log(`\n| ${title} | bytes per delivery | share |\n| --- | --- | --- |`);
+      for (const [site, bytes] of [...rows].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+        console.log(
+          `| ${site.replaceAll("|", "\\|")} | ${per(bytes)} | ${
+            (100 * bytes / total).toFixed(1)
+          }% |`,
+        );
+      }
+    };
+    table("first frame of ours (src/) on the allocating stack", byOwnFrame);
+    table("allocating frame", byFrame);
+  } finally {
+    debug.close();
+    agent.close();
+    await server.stop();
+    await Deno.remove(server.dataDir, { recursive: true }).catch(() => {});
+  }
+  Deno.exit(0);
+}
