@@ -66,7 +66,8 @@ export function listUsers(db: SqliteDb, limit: number, offset: number): Promise<
   return db.read(() => {
     if (!(limit >= 1)) return []; // also NaN
     return db.all(
-      "SELECT * FROM app_user ORDER BY created_at, user_id LIMIT ? OFFSET ?",
+      // `CAST`: a bare `LIMIT ?` makes SQLite recompile the statement at every run (db.ts).
+      "SELECT * FROM app_user ORDER BY created_at, user_id LIMIT CAST(? AS INTEGER) OFFSET ?",
       Math.trunc(limit),
       Math.max(0, Math.trunc(offset)),
     ).map(toUser);
