@@ -22,6 +22,7 @@
  */
 import { type AgentCommand, LoadAgent, type OpenResult } from "./agent.ts";
 import { acceptEnv } from "./accept_modes.ts";
+import { keptBetween, readKeptCounts } from "./kept_copies.ts";
 import { spawnCommuCat } from "./spawn.ts";
 import type { PhaseResult } from "./traffic.ts";
 
@@ -130,7 +131,9 @@ if (import.meta.main) {
       includeObjectsCollectedByMajorGC: true,
       includeObjectsCollectedByMinorGC: false,
     });
+    const keptBefore = await readKeptCounts(server.target);
     const result = await phase(seconds * 1000);
+    const kept = keptBetween(keptBefore, await readKeptCounts(server.target));
     await debug.call("Runtime.evaluate", {
       expression: "gc({ type: 'minor' }); gc({ type: 'minor' })",
     });
@@ -145,7 +148,10 @@ if (import.meta.main) {
         Deno.args.includes("--guarded") ? "guarded" : "direct"
       }): ${
         per(total)
-      } bytes per delivery outlived the young generation (sampled every ${interval} B)`,
+      } bytes per delivery outlived the young generation (sampled every ${interval} B); ` +
+        `durable copies written ${kept?.written ?? "?"}, acknowledged in the window ${
+          kept?.acknowledgedInWindow ?? "?"
+        }`,
     );
     const table = (title: string, rows: Map<string, number>) => {
       console.log(`\n| ${title} | bytes per delivery | share |\n| --- | --- | --- |`);
