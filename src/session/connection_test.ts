@@ -17,7 +17,9 @@ import {
   FrameType,
   UnitDecoder,
 } from "../proto/mod.ts";
-import { MemoryPresence, PeerRegistry, type Router } from "../router/mod.ts";
+import { AckWhenDurable, MemoryPresence, PeerRegistry, type Router } from "../router/mod.ts";
+import { KeptCopies } from "../router/kept_copies.ts";
+import { FakeClock } from "../router/testing.ts";
 import type { Store } from "../storage/mod.ts";
 import type { Link, UnitHeader } from "../transport/mod.ts";
 import { silentLogger } from "../log/mod.ts";
@@ -528,6 +530,42 @@ Deno.test("batching: the owed cumulative Ack rides with a delivery of the same t
   const frames = decryptSent(h, before);
   assert.deepEqual(frames.map((f) => f.type), [FrameType.Ack, FrameType.Msg]);
   assert.deepEqual(frames[0].control, { ack: 3, upto: true });
+  h.connection.close("shutdown");
+  await h.connection.done;
+  h.runtime.stop();
+});
+
+Deno.test("batching: an Ack released outside the sender's turn goes out without waiting for the sender's next frame", async () => {
+  const h = harness();
+  // The durable-copy window: the sender's Ack waits for the recipient's delivery ack.
+  const kept = new KeptCopies({
+    delayMs: 200,
+    clock: new FakeClock(),
+    write: () => Promise.resolve(),
+  });
+  kept.keep({
+    envelopeId: "e1",
+    deviceId: "bob",
+    payload: new Uint8Array(4),
+    keptAt: 0,
+    connectionId: "bob-c1",
+  });
+  const durable = kept.durable()!;
+  h.router.reply = () => new AckWhenDurable(null, durable) as unknown as Frame;
+  await h.connection.receive(encodeFrame(
+    controlFrame(FrameType.Hello, 0, 1, { capabilities: ["ack-upto"] }),
+  ));
+  const before = h.link.sent.length;
+  await h.connection.receive(unitOf(h, msg(2)));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(h.link.sent.length, before, "the Ack waits for the copy to be settled");
+  // The recipient's delivery ack, in the recipient's turn: this connection receives nothing more.
+  assert.ok(kept.acknowledge("e1"));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  await Promise.resolve();
+  assert.equal(h.link.sent.length, before + 1, "written within the next timer turn");
+  const frames = decryptSent(h, before);
+  assert.deepEqual(frames.map((f) => f.control), [{ ack: 2, upto: true }]);
   h.connection.close("shutdown");
   await h.connection.done;
   h.runtime.stop();
