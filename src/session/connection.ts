@@ -612,6 +612,16 @@ class Carrier implements Link {
     this.#to().send(unit, header);
   }
 
+  /**
+   * Forwarded from the link written to now: without it the outbound took
+   * every Carrier as keeping its bytes and allocated a fresh buffer per write
+   * (two per 1:1 message) instead of reusing its scratch. Read per write, so
+   * it follows the switch to the paths (which keep units for resend: false).
+   */
+  get copiesOnSend(): boolean {
+    return this.#to().copiesOnSend === true;
+  }
+
   get backlogBytes(): number {
     return this.#to().backlogBytes;
   }

@@ -19,6 +19,7 @@ import {
 } from "../proto/mod.ts";
 import { AckWhenDurable, MemoryPresence, PeerRegistry, type Router } from "../router/mod.ts";
 import { KeptCopies } from "../router/kept_copies.ts";
+import { MultipathHub } from "../multipath/mod.ts";
 import { FakeClock } from "../router/testing.ts";
 import type { Store } from "../storage/mod.ts";
 import type { Link, UnitHeader } from "../transport/mod.ts";
@@ -143,9 +144,8 @@ interface Harness {
   decryptedItems: number;
 }
 
-function harness(overrides: Partial<ConnectionDeps> = {}): Harness {
+function harness(overrides: Partial<ConnectionDeps> = {}, link = new FakeLink()): Harness {
   const pair = transportPair();
-  const link = new FakeLink();
   const router = new FakeRouter();
   const handshake = new FakeHandshake(pair.server);
   const registry = new PeerRegistry();
@@ -592,4 +592,34 @@ Deno.test("takeQueued: a row carried on the bus is delivered as it is and settle
   h.connection.close("shutdown");
   await h.connection.done;
   h.runtime.stop();
+});
+
+/** A link that copies on send, as a WebSocket does; it notes which buffer each write came in. */
+class CopyingLink extends FakeLink {
+  readonly copiesOnSend = true;
+  readonly buffers: ArrayBufferLike[] = [];
+  override send(unit: Uint8Array, header: UnitHeader | null): void {
+    this.buffers.push(unit.buffer);
+    super.send(unit.slice(), header);
+  }
+}
+
+Deno.test("carrier: a multipath-capable session's writes reuse the outbound scratch on a copying link", async () => {
+  const link = new CopyingLink();
+  const hub = new MultipathHub({ maxPaths: 2, maxAttaches: 4, lingerMs: 1_000, policy: {} });
+  const h = harness({ multipath: hub }, link);
+  await establish(h);
+  const before = link.buffers.length;
+  for (let turn = 0; turn < 2; turn++) {
+    assert.ok(h.connection.deliver(msg(0, `d${turn}`)));
+    await Promise.resolve();
+  }
+  assert.equal(link.buffers.length, before + 2, "one write per turn");
+  assert.equal(link.buffers[before], link.buffers[before + 1], "both writes came from one buffer");
+  const frames = decryptSent(h, before);
+  assert.deepEqual(frames.map((f) => new TextDecoder().decode(f.payload)), ["d0", "d1"]);
+  h.connection.close("shutdown");
+  await h.connection.done;
+  h.runtime.stop();
+  hub.close();
 });
