@@ -78,3 +78,52 @@ Deno.test("json: short ASCII payloads (read byte by byte) and the rest (TextDeco
   const bomThenAscii = new Uint8Array([0xef, 0xbb, 0xbf, 0x31]);
   assert.throws(() => parseControlJson(bomThenAscii), CodecError);
 });
+
+Deno.test("json: the plain Ack fast path accepts and refuses exactly what the full parser does", () => {
+  const cases: [string, unknown][] = [
+    ['{"ack":0}', { ack: 0 }],
+    ['{"ack":7}', { ack: 7 }],
+    ['{"ack":123456789012345}', { ack: 123456789012345 }], // 15 digits: the fast path's last
+    ['{"ack":9007199254740991}', { ack: 9007199254740991 }], // 16 digits: the full parser
+    ['{"ack":9007199254740993}', { ack: 9007199254740993n }], // past 2^53: bigint, as before
+    ['{"ack":123456789012345678901234567890}', { ack: 123456789012345678901234567890n }],
+    ['{ "ack" : 5 }', { ack: 5 }],
+    ['{"ack":5 }', { ack: 5 }],
+    [' {"ack":5}', { ack: 5 }],
+    ['{"ack":5}\n', { ack: 5 }],
+    ['{"ack":-5}', { ack: -5 }],
+    ['{"ack":-0}', { ack: -0 }],
+    ['{"ack":5.5}', { ack: 5.5 }],
+    ['{"ack":5e2}', { ack: 500 }],
+    ['{"ack":5,"upto":true}', { ack: 5, upto: true }],
+    ['{"ack":5,"ack":6}', { ack: 6 }],
+    ['{"upto":true,"ack":5}', { upto: true, ack: 5 }],
+    ['{"ack":"5"}', { ack: "5" }],
+    ['{"ACK":5}', { ACK: 5 }],
+    ['{"ack":007}', "throws"],
+    ['{"ack":00}', "throws"],
+    ['{"ack":}', "throws"],
+    ['{"ack":5', "throws"],
+    ['{"ack":5}}', "throws"],
+    ['{"ack":5x}', "throws"],
+    ['{"ack":+5}', "throws"],
+    ['{"ack":0x5}', "throws"],
+    ['{"ack":1234567890123456789}', { ack: 1234567890123456789n }],
+  ];
+  for (const [text, expected] of cases) {
+    const bytes = new TextEncoder().encode(text);
+    if (expected === "throws") {
+      assert.throws(() => parseControlJson(bytes), CodecError, text);
+    } else {
+      assert.deepEqual(parseControlJson(bytes), expected, text);
+      // Each call gives a fresh object: a caller may change it.
+      assert.notEqual(parseControlJson(bytes), parseControlJson(bytes));
+    }
+  }
+  // Every 1–15 digit value the fast path takes is the number JSON.parse reads.
+  for (let digits = 1; digits <= 15; digits++) {
+    const n = Number("9".repeat(digits)) - digits;
+    const text = `{"ack":${n}}`;
+    assert.deepEqual(parseControlJson(new TextEncoder().encode(text)), JSON.parse(text), text);
+  }
+});
