@@ -9,9 +9,16 @@
  * @module
  */
 
-/** Bounded, expiring set of (sender user, target device) pairs known reachable. */
+/**
+ * Bounded, expiring set of (sender user, target device) pairs known reachable.
+ * Two levels (user → device → expiry), not one Map keyed by the joined pair:
+ * a joined key is a new string per lookup that the Map must flatten and hash
+ * (~3× the lookup), on every routed frame.
+ */
 export class ReachCache {
-  readonly #expiry = new Map<string, number>();
+  /** Users in the order of their latest {@link add}; each user's devices likewise. */
+  readonly #expiry = new Map<string, Map<string, number>>();
+  #size = 0;
   readonly #ttlMs: number;
   readonly #max: number;
   readonly #now: () => number;
@@ -22,31 +29,49 @@ export class ReachCache {
     this.#now = options.now ?? Date.now;
   }
 
+  /** Pairs held now (expired ones included until they are looked up or evicted). */
+  get size(): number {
+    return this.#size;
+  }
+
   /** True when `userId` is known, recently, to reach `device`. */
   has(userId: string, device: string): boolean {
-    const key = keyOf(userId, device);
-    const until = this.#expiry.get(key);
+    const devices = this.#expiry.get(userId);
+    if (devices === undefined) return false;
+    const until = devices.get(device);
     if (until === undefined) return false;
     if (until > this.#now()) return true;
-    this.#expiry.delete(key);
+    this.#forget(userId, devices, device);
     return false;
   }
 
   /** Records that `userId` reaches `device`. */
   add(userId: string, device: string): void {
-    const key = keyOf(userId, device);
-    this.#expiry.delete(key);
-    this.#expiry.set(key, this.#now() + this.#ttlMs);
-    // Map keeps insertion order: the first key is the oldest entry.
-    if (this.#expiry.size > this.#max) this.#expiry.delete(this.#expiry.keys().next().value!);
+    let devices = this.#expiry.get(userId);
+    if (devices === undefined) devices = new Map();
+    else this.#expiry.delete(userId); // re-set below: the user becomes the newest
+    this.#expiry.set(userId, devices);
+    if (devices.delete(device)) this.#size--;
+    devices.set(device, this.#now() + this.#ttlMs);
+    this.#size++;
+    if (this.#size > this.#max) {
+      // Maps keep insertion order: the oldest device of the user added to
+      // longest ago goes (not strictly the oldest pair: a hit is only a store
+      // read saved, and the bound is what matters).
+      const [oldUser, oldDevices] = this.#expiry.entries().next().value!;
+      this.#forget(oldUser, oldDevices, oldDevices.keys().next().value!);
+    }
   }
 
   /** Forgets everything (a friendship ended somewhere). */
   clear(): void {
     this.#expiry.clear();
+    this.#size = 0;
   }
-}
 
-function keyOf(userId: string, device: string): string {
-  return `${userId}\u0000${device}`;
+  #forget(userId: string, devices: Map<string, number>, device: string): void {
+    if (!devices.delete(device)) return;
+    this.#size--;
+    if (devices.size === 0) this.#expiry.delete(userId);
+  }
 }
