@@ -34,14 +34,49 @@ export class OwedAckScheduler {
   };
 }
 
+/** `{"ack":` and `,"upto":true}`: the cumulative Ack around its digits. */
+const ACK_HEAD = ascii('{"ack":');
+const ACK_TAIL = ascii(',"upto":true}');
+/** Bytes of one payload slab: ~170 Acks of 10-digit sequences. */
+const SLAB_BYTES = 4096;
+
+/**
+ * Where cumulative Ack payloads are written: each Ack takes the next bytes of
+ * the slab and a full slab is replaced by a new one, never reused, so a
+ * payload stays intact however long its frame is held (an Ack's frame is
+ * encoded at the end of its turn). A native buffer per Ack, its text built
+ * as a string first, cost ~4× this. Module-level like the outbound's write
+ * scratch: a cache of bytes, not state anyone reads.
+ */
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
 /**
  * The cumulative Ack `{"ack": upTo, "upto": true}` (its sequence is set when
- * it is sent). The JSON is ASCII, written byte by byte: a payload this small
- * lives on the JS heap, where TextEncoder would make a native buffer.
+ * it is sent). `upTo` is a frame sequence: a positive safe integer.
  */
 export function cumulativeAckFrame(upTo: number): Frame {
-  const body = `{"ack":${upTo},"upto":true}`;
-  const payload = new Uint8Array(body.length);
-  for (let i = 0; i < body.length; i++) payload[i] = body.charCodeAt(i);
-  return { type: FrameType.Ack, channel: 0, sequence: 0, payload };
+  let digits = 1;
+  for (let rest = upTo; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  const length = ACK_HEAD.length + digits + ACK_TAIL.length;
+  if (slabUsed + length > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const start = slabUsed;
+  slabUsed += length;
+  const out = slab;
+  out.set(ACK_HEAD, start);
+  let at = start + ACK_HEAD.length + digits;
+  for (let rest = upTo; at > start + ACK_HEAD.length; rest = Math.floor(rest / 10)) {
+    out[--at] = 0x30 + rest % 10;
+  }
+  out.set(ACK_TAIL, start + ACK_HEAD.length + digits);
+  return { type: FrameType.Ack, channel: 0, sequence: 0, payload: out.subarray(start, slabUsed) };
+}
+
+function ascii(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
 }
