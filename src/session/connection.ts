@@ -107,6 +107,7 @@ function establishedDeps(d: ConnectionDeps): EstablishedDeps {
       acks: d.runtime.acks,
       partialFrameTimeoutMs: d.partialFrameTimeoutMs,
       rekey: d.rekey,
+      rekeySchedule: d.runtime.rekeys,
     };
     establishedDepsOf.set(d, deps);
   }

@@ -28,6 +28,7 @@ import type { CloseReason } from "./close_reason.ts";
 import { codecText } from "./handshake_phase.ts";
 import type { ConnectionObserver } from "./observer.ts";
 import type { Outbound } from "./outbound.ts";
+import type { CoarseSchedule } from "./coarse_schedule.ts";
 import type { OwedAckScheduler } from "./owed_acks.ts";
 import { type RekeyPolicy, type RekeySide, SessionRekey } from "./rekey.ts";
 import { ReplyQueue } from "./reply_queue.ts";
@@ -77,6 +78,8 @@ export interface EstablishedDeps {
   partialFrameTimeoutMs: number;
   /** When to rekey sessions whose client answers rekeys (Hello capability "rekey"). */
   rekey?: RekeyPolicy;
+  /** The server's shared schedule of the rekeys' time triggers. */
+  rekeySchedule: CoarseSchedule;
 }
 
 /** Upstream processing of an established session. */
@@ -144,7 +147,12 @@ export class EstablishedPhase implements RekeySide {
     this.#padded = session.padded ?? false;
     const policy = deps.rekey;
     if (session.rekey && policy && (policy.afterMessages > 0 || policy.afterMs > 0)) {
-      this.#rekey = new SessionRekey(session.transport as EpochTransport, policy, this);
+      this.#rekey = new SessionRekey(
+        session.transport as EpochTransport,
+        policy,
+        this,
+        deps.rekeySchedule,
+      );
     }
   }
 

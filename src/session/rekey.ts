@@ -9,6 +9,7 @@
  * @module
  */
 import { type Backend, type EpochTransport, RekeyInitiator } from "../crypto/mod.ts";
+import type { CoarseSchedule, DueItem } from "./coarse_schedule.ts";
 import {
   controlFrame,
   type DecodedFrame,
@@ -40,15 +41,22 @@ export interface RekeySide {
   failRekey(detail: string, about?: Frame): void;
 }
 
-/** Rekeys one established session (server = initiator). */
-export class SessionRekey {
+/**
+ * Rekeys one established session (server = initiator). The time trigger is
+ * an entry in the server's shared {@link CoarseSchedule}, not a timer per
+ * session: it fires at most the schedule's granularity (1 s on the server)
+ * after the keys are `afterMs` old.
+ */
+export class SessionRekey implements DueItem {
   readonly #transport: EpochTransport;
   readonly #policy: RekeyPolicy;
   readonly #side: RekeySide;
   readonly #backend: Backend;
+  readonly #schedule: CoarseSchedule;
   /** The running exchange: starting, waiting for the reply, or finishing; null when idle. */
   #exchange: RekeyInitiator | "starting" | "finishing" | null = null;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The schedule slot of the time trigger; -1 when not scheduled (a small integer field, no boxed NaN). */
+  #slot = -1;
   #timeDue = false;
   #stopped = false;
 
@@ -56,11 +64,13 @@ export class SessionRekey {
     transport: EpochTransport,
     policy: RekeyPolicy,
     side: RekeySide,
+    schedule: CoarseSchedule,
     backend: Backend = "native",
   ) {
     this.#transport = transport;
     this.#policy = policy;
     this.#side = side;
+    this.#schedule = schedule;
     this.#backend = backend;
     this.#arm();
   }
@@ -73,8 +83,8 @@ export class SessionRekey {
   /** Starts a rekey if one is due and none is running. */
   check(): void {
     if (this.#stopped || this.#exchange !== null) return;
-    const n = BigInt(this.#policy.afterMessages);
-    const byCount = n > 0n && (this.#transport.sendNonce >= n || this.#transport.recvNonce >= n);
+    const n = this.#policy.afterMessages;
+    const byCount = n > 0 && (this.#transport.sendNonce >= n || this.#transport.recvNonce >= n);
     if (!byCount && !this.#timeDue) return;
     this.#exchange = "starting";
     RekeyInitiator.start(this.#transport, this.#backend).then(({ rekey, init }) => {
@@ -123,19 +133,28 @@ export class SessionRekey {
     }, (error) => this.#side.failRekey(`rekey reply rejected: ${(error as Error).message}`, frame));
   }
 
-  /** Ends the timer (the session closed). */
+  /** The keys are `afterMs` old (called by the schedule). */
+  due(): void {
+    this.#disarm(); // a no-op when the schedule called (it already let go)
+    this.#timeDue = true;
+    this.check();
+  }
+
+  /** Leaves the schedule (the session closed). */
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    this.#disarm();
   }
 
   #arm(): void {
-    clearTimeout(this.#timer);
+    this.#disarm();
     if (this.#policy.afterMs <= 0 || this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#timeDue = true;
-      this.check();
-    }, this.#policy.afterMs);
-    Deno.unrefTimer(this.#timer);
+    this.#slot = this.#schedule.add(this, this.#policy.afterMs);
+  }
+
+  #disarm(): void {
+    if (this.#slot < 0) return;
+    this.#schedule.remove(this, this.#slot);
+    this.#slot = -1;
   }
 }

@@ -9,6 +9,7 @@ import {
   parseRekeyBody,
   rekeyBody,
 } from "../proto/mod.ts";
+import { CoarseSchedule } from "./coarse_schedule.ts";
 import { SessionRekey } from "./rekey.ts";
 
 /** Two ends of an established XK session (server, client). */
@@ -37,7 +38,7 @@ function serverRekey(transport: EpochTransport) {
     sendRekey: (frame) => sent.push(frame),
     refuseRekey: (detail) => refused.push(detail),
     failRekey: (detail) => failed.push(detail),
-  });
+  }, new CoarseSchedule(1));
   return { rekey, sent, refused, failed };
 }
 
@@ -122,15 +123,66 @@ Deno.test("session rekey: malformed messages are refused; a bad reply to a runni
 Deno.test("session rekey: the time trigger starts an exchange with no traffic at all", async () => {
   const { server } = session();
   const sent: Frame[] = [];
+  const schedule = new CoarseSchedule(1);
   const rekey = new SessionRekey(server, { afterMessages: 0, afterMs: 5 }, {
     sendRekey: (frame) => sent.push(frame),
     refuseRekey: () => {},
     failRekey: () => {},
-  });
+  }, schedule);
   try {
+    assert.equal(schedule.size, 1, "the time trigger is an entry of the shared schedule");
     await until(() => sent.length === 1);
     assert.equal(parseRekeyBody(bodyOf(sent[0])).step, "init");
+    assert.equal(schedule.size, 0, "a fired trigger leaves the schedule");
   } finally {
     rekey.stop();
+    schedule.stop();
+  }
+});
+
+Deno.test("session rekey: a stopped session leaves the shared schedule and is never started", async () => {
+  const schedule = new CoarseSchedule(1);
+  const sent: Frame[] = [];
+  const side = {
+    sendRekey: (frame: Frame) => sent.push(frame),
+    refuseRekey: () => {},
+    failRekey: () => {},
+  };
+  const a = new SessionRekey(session().server, { afterMessages: 0, afterMs: 5 }, side, schedule);
+  const b = new SessionRekey(session().server, { afterMessages: 0, afterMs: 5 }, side, schedule);
+  assert.equal(schedule.size, 2, "both sessions share the one schedule");
+  a.stop();
+  assert.equal(schedule.size, 1, "stop() removes the entry (a closed session is not retained)");
+  try {
+    await until(() => sent.length === 1);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(sent.length, 1, "only the session still open rekeyed");
+  } finally {
+    b.stop();
+    schedule.stop();
+  }
+});
+
+Deno.test("session rekey: a completed exchange re-arms the time trigger in the schedule", async () => {
+  const { server, client } = session();
+  const schedule = new CoarseSchedule(1);
+  const sent: Frame[] = [];
+  const rekey = new SessionRekey(server, { afterMessages: 0, afterMs: 60_000 }, {
+    sendRekey: (frame) => sent.push(frame),
+    refuseRekey: () => {},
+    failRekey: () => {},
+  }, schedule);
+  try {
+    rekey.due(); // as the schedule would after 60 s (it leaves the schedule)
+    assert.equal(schedule.size, 0);
+    await until(() => sent.length === 1);
+    const answer = await answerRekey(client, parseRekeyBody(bodyOf(sent[0])).noise);
+    await rekey.receive(clientFrame(rekeyBody("reply", answer.reply)));
+    assert.equal(rekey.epoch, 1);
+    assert.equal(schedule.size, 1, "the new keys' age is scheduled again");
+  } finally {
+    rekey.stop();
+    assert.equal(schedule.size, 0);
+    schedule.stop();
   }
 });
