@@ -14,28 +14,47 @@
  * @module
  */
 
-import { encodedFrameLength, encodeFrame, type Frame } from "../proto/mod.ts";
+import { encodedFrameLength, encodeFrame, type Frame, writeFrame } from "../proto/mod.ts";
+import type { FrameArena } from "./frame_arena.ts";
 
 /**
  * A frame encoded only when first needed: most copies of live deliveries
  * are acknowledged inside the window and never written, so they are never
- * encoded (a native buffer per message saved). Shared by the copies of one
- * frame; the frame must not change meanwhile.
+ * encoded into bytes of their own (a native buffer per message saved). With
+ * a {@link FrameArena}, a small frame is encoded at once into the arena's
+ * chunk and the frame let go (see frame_arena.ts: the copy then keeps no
+ * decoded frame or received buffer alive); a larger one, or one without an
+ * arena, is kept as the frame, which must not change meanwhile. Shared by the
+ * copies of one frame.
  */
 export class LazyEncodedFrame {
   /** The encoded length. */
   readonly length: number;
   #frame: Frame | null;
+  /** The encoded frame, or (when {@link #at} ≥ 0) the arena chunk holding it. */
   #bytes: Uint8Array | null = null;
+  #at = -1;
 
-  constructor(frame: Frame) {
+  constructor(frame: Frame, arena?: FrameArena) {
     this.length = encodedFrameLength(frame, frame.sequence);
-    this.#frame = frame;
+    const at = arena === undefined ? -1 : arena.reserve(this.length);
+    if (at < 0) {
+      this.#frame = frame;
+    } else {
+      this.#frame = null;
+      this.#bytes = arena!.chunk;
+      this.#at = at;
+      writeFrame(frame, frame.sequence, this.#bytes, at);
+    }
   }
 
-  /** The encoded frame (made on the first call). */
+  /** The encoded frame (made on the first call; never a view of an arena chunk). */
   get bytes(): Uint8Array {
-    if (this.#bytes === null) {
+    if (this.#at >= 0) {
+      // A copy of its own: whoever takes the bytes (the store) must not pin the chunk.
+      this.#bytes = this.#bytes!.slice(this.#at, this.#at + this.length);
+      this.#at = -1;
+    } else if (this.#bytes === null) {
       this.#bytes = encodeFrame(this.#frame!);
       this.#frame = null;
     }

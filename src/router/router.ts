@@ -24,6 +24,7 @@ import type { RouteRecord, Store } from "../storage/mod.ts";
 import type { AccessPolicy } from "./access.ts";
 import type { Bus } from "./bus.ts";
 import { RouteError } from "./errors.ts";
+import { FrameArena } from "./frame_arena.ts";
 import { builtInHandlers } from "./handlers.ts";
 import { Durability, LazyEncodedFrame } from "./kept_copies.ts";
 import type { OfflineQueue } from "./offline_queue.ts";
@@ -149,6 +150,8 @@ export class Router {
   readonly #o: RouterOptions;
   readonly #handlers = new Map<number, FrameHandler>();
   readonly #reach: ReachCache;
+  /** Chunks for the kept copies of small frames (frame_arena.ts). */
+  readonly #keptArena = new FrameArena();
 
   constructor(options: RouterOptions) {
     this.#o = options;
@@ -338,7 +341,9 @@ export class Router {
       } else if (queued) {
         // Live, and kept in the offline queue until the device acknowledges
         // it: the sender's Ack waits for that copy to be written.
-        kept ??= new LazyEncodedFrame(frame); // encoded only if it is written
+        // Small: encoded into the arena now, so the copy holds no decoded
+        // frame or received buffer; larger: encoded only if it is written.
+        kept ??= new LazyEncodedFrame(frame, this.#keptArena);
         const envelopeId = this.offlineQueue.keep(member, kept, peer.connectionId);
         if (peer.deliver(frame, { envelopeId })) this.stats.deliveredLive++;
         // Else the kept copy is its queued copy: the device is told once it is written.

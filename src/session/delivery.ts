@@ -33,7 +33,14 @@ export interface DeliveryTarget {
 
 interface PendingDelivery {
   sequence: number;
-  frame: Frame;
+  /**
+   * The frame, for {@link Delivery.requeueUnacked}; null when it has a kept
+   * copy (`envelopeId`), which is what gets written then: the copy holds the
+   * frame already, and this reference would keep it (and the received buffer
+   * its payload views) alive until the device's Ack instead of the window's
+   * copy's release — past a scavenge, so promoted.
+   */
+  frame: Frame | null;
   envelopeId?: string;
 }
 
@@ -78,7 +85,7 @@ export class Delivery {
 
   /** Records a sent frame as awaiting the client's Ack. */
   track(sequence: number, frame: Frame, envelopeId: string | undefined): void {
-    this.#pending.push({ sequence, frame, envelopeId });
+    this.#pending.push({ sequence, frame: envelopeId ? null : frame, envelopeId });
   }
 
   /** Settles every frame up to sequence `upTo`; their stored copies are deleted. */
@@ -206,7 +213,7 @@ export class Delivery {
     if (kept.length > 0) this.#deps.router.offlineQueue.releaseKept(kept);
     const unacked = this.#pending.filter((p) => !p.envelopeId);
     this.#pending = [];
-    return unacked.map((item) => requeueDurably(this.#deps, this.#target.deviceId, item.frame));
+    return unacked.map((item) => requeueDurably(this.#deps, this.#target.deviceId, item.frame!));
   }
 }
 
