@@ -3,7 +3,12 @@ import { utf8 } from "../src/crypto/bytes.ts";
 import { issueCertificate, verifyCertificate } from "../src/crypto/certificate.ts";
 import { deviceKeysFromSeed } from "../src/crypto/device_keys.ts";
 import { createSigner, nativeEd25519, nobleEd25519 } from "../src/crypto/ed25519.ts";
-import { proveDeviceKey, verifyDeviceKeyProof, zkpContext } from "../src/crypto/zkp.ts";
+import {
+  proveDeviceKey,
+  verifyDeviceKeyProof,
+  verifyDeviceKeyProofReference,
+  zkpContext,
+} from "../src/crypto/zkp.ts";
 
 const keys = deviceKeysFromSeed(utf8("seed-seed-seed-seed-seed-seed-seed-seed"));
 const ca = deviceKeysFromSeed(new Uint8Array(32).fill(0x20));
@@ -17,8 +22,12 @@ const now = 1_760_000_000;
 Deno.bench("zkp prove", { group: "zkp" }, () => {
   proveDeviceKey({ privateSeed: keys.privateKey, publicKey: keys.publicKey, context });
 });
-Deno.bench("zkp verify", { group: "zkp" }, () => {
+Deno.bench("zkp verify (WebAssembly)", { group: "zkp" }, () => {
   if (!verifyDeviceKeyProof({ publicKey: keys.publicKey, context, ...proof })) throw new Error();
+});
+Deno.bench("zkp verify (noble reference)", { group: "zkp" }, () => {
+  const input = { publicKey: keys.publicKey, context, ...proof };
+  if (!verifyDeviceKeyProofReference(input)) throw new Error();
 });
 
 Deno.bench("ed25519 sign native", { group: "sign", baseline: true }, () => {

@@ -4,7 +4,7 @@
  * each binary as a base64 TypeScript module next to the code that loads it,
  * so the server and `deno compile` need no build step and no file access.
  *
- * Run: `scripts/deno run --allow-read=wasm --allow-write=src/crypto/noise wasm/build.ts`
+ * Run: `scripts/deno run --allow-read=wasm --allow-write=src/crypto wasm/build.ts`
  * (`--check` compares instead of writing: exit 1 when a module is stale).
  *
  * @module
@@ -27,6 +27,10 @@ export const TARGETS: readonly WasmTarget[] = [{
   source: "wasm/chacha_poly.wat",
   output: "src/crypto/noise/chacha_poly_wasm.ts",
   constant: "CHACHA_POLY_WASM",
+}, {
+  source: "wasm/ed25519_verify.wat",
+  output: "src/crypto/zkp_wasm_module.ts",
+  constant: "ED25519_VERIFY_WASM",
 }];
 
 const ROOT = new URL("../", import.meta.url);

@@ -42,7 +42,7 @@ function ourFile(url: string): string | null {
 /** The component a frame of ours belongs to. */
 export function componentOf(file: string): string {
   const rules: [RegExp, string][] = [
-    [/^src\/crypto\/zkp\.ts$/, "ZKP verify"],
+    [/^src\/crypto\/zkp(_\w+)?\.ts$/, "ZKP verify"],
     [/^src\/crypto\/(certificate|ed25519)\.ts$/, "certificate issue"],
     [/^src\/crypto\/noise\/|^src\/session\/noise_exchange\.ts$/, "Noise"],
     [/^src\/crypto\/pq\//, "post-quantum"],

@@ -9,6 +9,9 @@
  *   produces either, and accepting them lets proofs verify without knowledge of any secret
  *   (e.g. `A = R = identity`, `s = 0`).
  *
+ * Verification runs the curve arithmetic in WebAssembly (`zkp_wasm.ts`, ~3× faster than noble's
+ * BigInt); the noble path stays as {@link verifyDeviceKeyProofReference}, the tests' reference.
+ *
  * @module
  */
 
@@ -16,6 +19,12 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE, numberToBytesLE } from "@noble/curves/utils.js";
 import { blake3Xof64 } from "./blake3.ts";
 import { concatBytes, constantTimeEqual, fromHex, toHex, u32le, u64le, utf8 } from "./bytes.ts";
+import { ED25519_ORDER } from "./zkp_scalars.ts";
+import { halvedEquationHolds, plainEquationHolds } from "./zkp_reference.ts";
+import { wasmEquationHolds } from "./zkp_wasm.ts";
+
+export { ED25519_ORDER, halfScalars } from "./zkp_scalars.ts";
+export { type EdPoint, halvedEquationHolds, plainEquationHolds } from "./zkp_reference.ts";
 
 /** Domain tag that opens both the context and the challenge transcript. */
 export const ZKP_DOMAIN_TAG = "commucat:zkp:handshake:v1";
@@ -23,8 +32,6 @@ export const ZKP_DOMAIN_TAG = "commucat:zkp:handshake:v1";
 const TAG = utf8(ZKP_DOMAIN_TAG);
 const Point = ed25519.Point;
 const Fn = Point.Fn;
-/** The prime order ℓ of the edwards25519 base point. */
-export const ED25519_ORDER: bigint = Fn.ORDER;
 
 /** Error for malformed proof inputs or encodings. */
 export class ZkpError extends Error {
@@ -135,16 +142,22 @@ export interface VerifyInput {
 
 /**
  * `true` iff `s·B == R + c·A` exactly (no cofactor), with `s < ℓ`, canonical decodable A and R,
- * and neither of small order. Never throws; any malformed input yields `false`.
+ * and neither of small order. Never throws; any malformed input yields `false`. The curve work
+ * runs in WebAssembly (`zkp_wasm.ts`); {@link verifyDeviceKeyProofReference} is the same check
+ * on noble, kept as the reference the tests compare it with.
  */
 export function verifyDeviceKeyProof(input: VerifyInput): boolean {
-  const { publicKey, context, commitment, response } = input;
-  for (const b of [publicKey, commitment, response]) {
-    if (!(b instanceof Uint8Array) || b.length !== 32) return false;
-  }
-  if (!(context instanceof Uint8Array)) return false;
-  const s = bytesToNumberLE(response);
-  if (s >= ED25519_ORDER) return false;
+  const s = checkedResponse(input);
+  if (s === null) return false;
+  const { publicKey, context, commitment } = input;
+  return wasmEquationHolds(publicKey, commitment, s, challenge(context, publicKey, commitment));
+}
+
+/** {@link verifyDeviceKeyProof} on noble's BigInt arithmetic (the reference; several times slower). */
+export function verifyDeviceKeyProofReference(input: VerifyInput): boolean {
+  const s = checkedResponse(input);
+  if (s === null) return false;
+  const { publicKey, context, commitment } = input;
   let A, R;
   try {
     A = Point.fromBytes(publicKey, false);
@@ -157,152 +170,15 @@ export function verifyDeviceKeyProof(input: VerifyInput): boolean {
   return halvedEquationHolds(s, c, A, R) ?? plainEquationHolds(s, c, A, R);
 }
 
-/** An edwards25519 point (noble). */
-export type EdPoint = InstanceType<typeof Point>;
-
-/** `s·B == R + c·A`, directly: the reference the halved form must agree with (exported for tests). */
-export function plainEquationHolds(s: bigint, c: bigint, A: EdPoint, R: EdPoint): boolean {
-  // Verification handles public data only, so variable-time multiplication is fine.
-  return Point.BASE.multiplyUnsafe(s).equals(R.add(A.multiplyUnsafe(c)));
-}
-
-/**
- * Every point of edwards25519 (order 8ℓ, any torsion included) is killed by N = 8ℓ, so
- * scalars acting on A and R may be taken mod N; B has order ℓ.
- */
-const GROUP_EXPONENT: bigint = 8n * ED25519_ORDER;
-/** Half-size scalars stop here (√N ≈ 2^127.5); anything much larger falls back. */
-const HALF_BITS = 128n;
-const HALF_LIMIT = 1n << HALF_BITS;
-const FALLBACK_LIMIT = 1n << 136n;
-
-/**
- * The same equation with half-length scalars (Antipa et al., Pornin 2020): with
- * u ≡ v·c (mod N), v odd and 0 < |v| < ℓ, multiplication by v is a bijection of
- * the curve group, so `X = s·B − R − c·A` is zero exactly when
- * `v·X = (v·s mod ℓ)·B − v·R − u·A` is. That sum is one interleaved walk of
- * ~128 doublings (`halfWalk`): v·s is split in 128-bit halves on B and on
- * 2^128·B (fixed tables), |v| and u act on ±R and −A. Exact, cofactor and
- * torsion included. `null` when no suitable (u, v) was found (then the caller
- * uses {@link plainEquationHolds}). Exported for tests.
- */
-export function halvedEquationHolds(s: bigint, c: bigint, A: EdPoint, R: EdPoint): boolean | null {
-  const pair = halfScalars(c);
-  if (pair === null) return null;
-  const [u, v] = pair;
-  const vs = ((v * s) % ED25519_ORDER + ED25519_ORDER) % ED25519_ORDER;
-  // −v·R = |v|·R when v < 0, else |v|·(−R).
-  return halfWalk(vs, v < 0n ? -v : v, v < 0n ? R : R.negate(), u, A.negate()).is0();
-}
-
-/** Width of the signed digits on the fixed points B and 2^128·B (tables of 64 points each). */
-const FIXED_WIDTH = 8;
-/** Width on the proof's own points R and A (tables of 4: built per proof). */
-const POINT_WIDTH = 4;
-let fixedTables: [EdPoint[], EdPoint[]] | null = null;
-
-/** [1P, 3P, …, (2^(w−1) − 1)P]. */
-function oddMultiples(p: EdPoint, width: number): EdPoint[] {
-  const twice = p.double();
-  const table = [p];
-  for (let j = 1; j < 1 << (width - 2); j++) table.push(table[j - 1].add(twice));
-  return table;
-}
-
-/**
- * Width-w NAF digits of `n ≥ 0`, least significant first (0 or odd, |d| < 2^(w−1)),
- * recoded on the bits in numbers: one BigInt operation per scalar, not one per bit.
- */
-function nafDigits(n: bigint, width: number): Int16Array {
-  const binary = n.toString(2);
-  const length = binary.length;
-  const bits = new Uint8Array(length + width + 1);
-  for (let j = 0; j < length; j++) bits[j] = binary.charCodeAt(length - 1 - j) - 48;
-  const digits = new Int16Array(length + 1);
-  const size = 1 << width;
-  for (let i = 0; i <= length;) {
-    if (bits[i] === 0) {
-      i++;
-      continue;
-    }
-    let d = 0;
-    for (let k = 0; k < width; k++) {
-      d |= bits[i + k] << k;
-      bits[i + k] = 0;
-    }
-    if (d >= size >> 1) {
-      // n − d with d < 0 adds 2^w at bit i: carry it up.
-      d -= size;
-      let j = i + width;
-      while (bits[j] === 1) bits[j++] = 0;
-      bits[j] = 1;
-    }
-    digits[i] = d;
-    i += width;
+/** s from a well-formed input with `s < ℓ`, else `null`. */
+function checkedResponse(input: VerifyInput): bigint | null {
+  const { publicKey, context, commitment, response } = input;
+  for (const b of [publicKey, commitment, response]) {
+    if (!(b instanceof Uint8Array) || b.length !== 32) return null;
   }
-  return digits;
-}
-
-/**
- * `vs·B + a·P + b·Q` with `vs < 2^256`, `a, b < 2^136`: one shared doubling
- * chain over the wNAF digits of vs's two 128-bit halves (on B and 2^128·B,
- * tables built once) and of a and b (variable time: public data only).
- */
-function halfWalk(vs: bigint, a: bigint, P: EdPoint, b: bigint, Q: EdPoint): EdPoint {
-  fixedTables ??= [
-    oddMultiples(Point.BASE, FIXED_WIDTH),
-    oddMultiples(Point.BASE.multiplyUnsafe(HALF_LIMIT), FIXED_WIDTH),
-  ];
-  const tables = [
-    fixedTables[0],
-    fixedTables[1],
-    oddMultiples(P, POINT_WIDTH),
-    oddMultiples(Q, POINT_WIDTH),
-  ];
-  const digits = [
-    nafDigits(vs & (HALF_LIMIT - 1n), FIXED_WIDTH),
-    nafDigits(vs >> HALF_BITS, FIXED_WIDTH),
-    nafDigits(a, POINT_WIDTH),
-    nafDigits(b, POINT_WIDTH),
-  ];
-  let top = 0;
-  for (const d of digits) top = Math.max(top, d.length);
-  let acc = Point.ZERO;
-  for (let bit = top - 1; bit >= 0; bit--) {
-    acc = acc.double();
-    for (let i = 0; i < 4; i++) {
-      const d = bit < digits[i].length ? digits[i][bit] : 0;
-      if (d === 0) continue;
-      const item = tables[i][(Math.abs(d) - 1) >> 1];
-      acc = acc.add(d < 0 ? item.negate() : item);
-    }
-  }
-  return acc;
-}
-
-/**
- * (u, v) with u ≡ v·c (mod N), u > 0, v odd, both below 2^136 (typically 2^128),
- * by the half extended Euclidean algorithm on (N, c); `null` if none. Exported for tests.
- */
-export function halfScalars(c: bigint): [bigint, bigint] | null {
-  // Invariant: r_i ≡ t_i·c (mod N). Stop at the first remainder below 2^128.
-  let r0 = GROUP_EXPONENT, r1 = c % GROUP_EXPONENT;
-  let t0 = 0n, t1 = 1n;
-  while (r1 >= HALF_LIMIT) {
-    const q = r0 / r1;
-    [r0, r1] = [r1, r0 - q * r1];
-    [t0, t1] = [t1, t0 - q * t1];
-  }
-  // Consecutive t are coprime, so t1 or the next one is odd.
-  if (r1 === 0n) return null;
-  const candidates: [bigint, bigint][] = [[r1, t1]];
-  const q = r0 / r1;
-  candidates.push([r0 - q * r1, t0 - q * t1]);
-  for (const [u, v] of candidates) {
-    const size = v < 0n ? -v : v;
-    if ((v & 1n) === 1n && u > 0n && u < FALLBACK_LIMIT && size < FALLBACK_LIMIT) return [u, v];
-  }
-  return null;
+  if (!(context instanceof Uint8Array)) return null;
+  const s = bytesToNumberLE(response);
+  return s < ED25519_ORDER ? s : null;
 }
 
 /** JSON form `{commitment, response}` with lower-case hex. */
