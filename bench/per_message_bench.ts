@@ -7,6 +7,8 @@
 import { parseControlJson } from "../src/proto/json.ts";
 import { ReachCache } from "../src/router/reach_cache.ts";
 import { cumulativeAckFrame } from "../src/session/owed_acks.ts";
+import { KeptCopies } from "../src/router/kept_copies.ts";
+import { KeptIds } from "../src/router/kept_ids.ts";
 
 const ackBytes = new TextEncoder().encode('{"ack":123456}');
 let sink = 0;
@@ -30,6 +32,30 @@ let upTo = 1_000_000;
 Deno.bench("cumulative Ack frame", () => {
   sink += cumulativeAckFrame(upTo++).payload.length;
 });
+
+// The durable-copy window: a copy kept per live delivery, acknowledged ~200 copies later.
+function keptCopies(numericKeys: boolean): () => void {
+  const ids = new KeptIds();
+  const window = new KeptCopies({
+    delayMs: 3_600_000,
+    write: () => Promise.resolve(),
+    keyOf: numericKeys ? (id) => ids.keyOf(id) : undefined,
+  });
+  const payload = new Uint8Array(64);
+  const lag: string[] = [];
+  return () => {
+    const envelopeId = ids.next();
+    window.keep({ envelopeId, deviceId: "d1", payload, keptAt: 0, connectionId: "c1" });
+    lag.push(envelopeId);
+    if (lag.length > 200 && window.acknowledge(lag.shift()!)) sink++;
+  };
+}
+Deno.bench(
+  "kept copy: keep, acknowledge (string keys)",
+  { group: "kept", baseline: true },
+  keptCopies(false),
+);
+Deno.bench("kept copy: keep, acknowledge (numeric keys)", { group: "kept" }, keptCopies(true));
 
 globalThis.addEventListener("unload", () => {
   if (sink === -1) console.log(sink);

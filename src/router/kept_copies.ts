@@ -109,6 +109,12 @@ export interface KeptCopiesOptions extends KeptCopiesLimits {
   /** Writes copies durably (the offline queue's batch); rejects when the write failed. */
   write(copies: PendingCopy[]): Promise<void>;
   clock?: WindowClock;
+  /**
+   * The held-copies Map key of an envelope id (the same for the same id, and
+   * different for different ids); absent: the id itself. See
+   * `KeptIds.keyOf`.
+   */
+  keyOf?(envelopeId: string): number | string;
 }
 
 /** Counters for metrics. */
@@ -214,8 +220,9 @@ export class KeptCopies {
   readonly #maxBytes: number;
   readonly #write: (copies: PendingCopy[]) => Promise<void>;
   readonly #clock: WindowClock;
-  /** In the order kept, so in the order their windows end. */
-  #held = new Map<string, Held>();
+  /** In the order kept, so in the order their windows end; keyed by {@link #keyOf}. */
+  #held = new Map<number | string, Held>();
+  readonly #keyOf: (envelopeId: string) => number | string;
   #heldBytes = 0;
   /** The copies kept since the last {@link durable} call. */
   #group: CopyGroup = newGroup();
@@ -231,6 +238,7 @@ export class KeptCopies {
     this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.#write = options.write;
     this.#clock = options.clock ?? SYSTEM_CLOCK;
+    this.#keyOf = options.keyOf ?? ((id) => id);
   }
 
   /** The clock's time now (ms): when a copy kept now is kept. */
@@ -272,7 +280,7 @@ export class KeptCopies {
       if (out.length > 0) this.#release(out);
       if (bytes > this.#maxBytes) return;
     }
-    this.#held.set(copy.envelopeId, held);
+    this.#held.set(this.#keyOf(copy.envelopeId), held);
     this.#heldBytes += copy.payload.length;
     this.#arm();
   }
@@ -337,9 +345,11 @@ export class KeptCopies {
   }
 
   #take(envelopeId: string): Held | undefined {
-    const held = this.#held.get(envelopeId);
+    if (this.#held.size === 0) return undefined;
+    const key = this.#keyOf(envelopeId);
+    const held = this.#held.get(key);
     if (held === undefined) return undefined;
-    this.#held.delete(envelopeId);
+    this.#held.delete(key);
     this.#heldBytes -= held.copy.payload.length;
     return held;
   }

@@ -42,6 +42,7 @@ import { OfflineAdmission } from "./offline_admission.ts";
 import { type OfflineQueueQuota, QuotaGate } from "./offline_quota.ts";
 import type { PeerRegistry } from "./registry.ts";
 import { OfflineRows } from "./offline_rows.ts";
+import { KeptIds } from "./kept_ids.ts";
 import { REMOTE_CONNECTION_PREFIX, RemoteCopies } from "./remote_copies.ts";
 
 export type { OfflineQueueQuota };
@@ -130,8 +131,7 @@ export class OfflineQueue {
    */
   readonly carried: RemoteCopies;
   readonly #carry: boolean;
-  readonly #keptIdPrefix = `kept-${crypto.randomUUID()}-`;
-  #keptIds = 0;
+  readonly #keptIds = new KeptIds();
 
   constructor(options: OfflineQueueOptions) {
     this.#o = options;
@@ -152,6 +152,7 @@ export class OfflineQueue {
       ...options.keptLimits,
       clock: options.now ? { ...clock, now: options.now } : clock,
       write: (copies) => this.#rows.writeKept(copies),
+      keyOf: (id) => this.#keptIds.keyOf(id),
     });
     this.#rows = new OfflineRows({ ...options, now: this.#now, quota: this.#quota }, this.stats);
   }
@@ -296,7 +297,7 @@ export class OfflineQueue {
   }
 
   #nextKeptId(): string {
-    return this.#keptIdPrefix + (++this.#keptIds).toString(36);
+    return this.#keptIds.next();
   }
 
   /**

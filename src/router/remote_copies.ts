@@ -173,6 +173,8 @@ export class RemoteCopies {
 
   /** The device acknowledged `envelopeId`: true when it was a carried copy (its origin is told). */
   acknowledged(envelopeId: string): boolean {
+    // Nothing carried here (one instance): no lookup, which would hash the id.
+    if (this.#taken.size === 0) return false;
     const taken = this.#taken.get(envelopeId);
     if (taken === undefined) return false;
     this.#taken.delete(envelopeId);
