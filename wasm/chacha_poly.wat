@@ -1,5 +1,7 @@
 ;; ChaCha20-Poly1305 (RFC 8439) with the Noise nonce layout (4 zero bytes,
 ;; then a 64-bit counter, little-endian), for CommuCat's transport messages.
+;; The counter comes as two i32 words ($nlo, $nhi): JavaScript passes plain
+;; numbers (an i64 parameter would take a BigInt, one allocation per message).
 ;;
 ;; Built by wasm/build.ts (wabt) into src/crypto/noise/chacha_poly_wasm.ts;
 ;; used by src/crypto/noise/wasm_chacha_poly.ts. See wasm/README.md.
@@ -362,11 +364,9 @@
 
   ;; Seals the message at $msgAt(adLen) in place and writes the tag after it.
   ;; The key is at KEY, the ad at DATA. Wipes KEY and the scratch after.
-  (func (export "seal") (param $adLen i32) (param $msgLen i32) (param $nonce i64)
-    (local $msg i32) (local $nlo i32) (local $nhi i32)
+  (func (export "seal") (param $adLen i32) (param $msgLen i32) (param $nlo i32) (param $nhi i32)
+    (local $msg i32)
     (local.set $msg (call $msgAt (local.get $adLen)))
-    (local.set $nlo (i32.wrap_i64 (local.get $nonce)))
-    (local.set $nhi (i32.wrap_i64 (i64.shr_u (local.get $nonce) (i64.const 32))))
     (call $prepare (local.get $adLen) (local.get $msg) (local.get $msgLen)
       (local.get $nlo) (local.get $nhi))
     (call $crypt (local.get $msg) (local.get $msgLen) (local.get $nlo) (local.get $nhi))
@@ -380,12 +380,10 @@
   ;; Checks the tag that follows the message at $msgAt(adLen); if it is
   ;; right, decrypts the message in place and returns 1, else returns 0 and
   ;; leaves the message as it was. Wipes KEY and the scratch after.
-  (func (export "open") (param $adLen i32) (param $msgLen i32) (param $nonce i64)
+  (func (export "open") (param $adLen i32) (param $msgLen i32) (param $nlo i32) (param $nhi i32)
     (result i32)
-    (local $msg i32) (local $nlo i32) (local $nhi i32) (local $ok i32)
+    (local $msg i32) (local $ok i32)
     (local.set $msg (call $msgAt (local.get $adLen)))
-    (local.set $nlo (i32.wrap_i64 (local.get $nonce)))
-    (local.set $nhi (i32.wrap_i64 (i64.shr_u (local.get $nonce) (i64.const 32))))
     (v128.store offset=32 (i32.const 0)
       (v128.load (i32.add (local.get $msg) (local.get $msgLen))))
     (call $prepare (local.get $adLen) (local.get $msg) (local.get $msgLen)

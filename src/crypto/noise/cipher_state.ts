@@ -1,11 +1,24 @@
 /**
  * CipherState (Noise §5.1): a key and a 64-bit nonce, encrypting in order.
  *
+ * The nonce is a JavaScript number, not a bigint: a bigint counter
+ * allocated a new heap object per message. Numbers count exactly up to
+ * 2^53, so a CipherState stops at {@link MAX_COUNTER_NONCE} (2^53 - 1) with
+ * `nonce-exhausted`, long before Noise's reserved 2^64-1 (sessions rekey
+ * every `rekey_after_messages`, and 2^53 messages are centuries of traffic).
+ *
  * @module
  */
 
 import { NoiseError } from "./errors.ts";
-import { type Cipher, expectLength, MAX_NONCE, TAG_LENGTH } from "./primitives.ts";
+import {
+  type Cipher,
+  expectLength,
+  MAX_COUNTER_NONCE,
+  MAX_NONCE,
+  type Nonce,
+  TAG_LENGTH,
+} from "./primitives.ts";
 
 const ZEROS_32 = new Uint8Array(32);
 const EMPTY = new Uint8Array(0);
@@ -14,23 +27,36 @@ const EMPTY = new Uint8Array(0);
 export class CipherState {
   readonly #cipher: Cipher;
   #key: Uint8Array | null = null;
-  #nonce = 0n;
+  /** The next nonce: a safe integer (a small integer field, no allocation per message). */
+  #nonce = 0;
 
   /** A CipherState with no key (InitializeKey(empty)). */
   constructor(cipher: Cipher) {
     this.#cipher = cipher;
   }
 
-  /** InitializeKey(key): sets k (copied) and resets n to 0; `null` clears the key. */
-  initializeKey(key: Uint8Array | null): void {
+  /**
+   * InitializeKey(key): sets k (copied) and resets n to 0; `null` clears the
+   * key. `into`, 32 bytes, is where the copy goes (a view of a buffer the
+   * caller shares between CipherStates: Split() puts both keys of a session
+   * in one buffer, one ArrayBuffer and backing store instead of two); by
+   * default a fresh array.
+   */
+  initializeKey(key: Uint8Array | null, into?: Uint8Array): void {
     this.#key?.fill(0);
     if (key === null) {
       this.#key = null;
     } else {
       expectLength(key, 32, "cipher key");
-      this.#key = key.slice();
+      if (into === undefined) {
+        this.#key = key.slice();
+      } else {
+        expectLength(into, 32, "cipher key storage");
+        into.set(key);
+        this.#key = into;
+      }
     }
-    this.#nonce = 0n;
+    this.#nonce = 0;
   }
 
   /** HasKey(): whether k is set. */
@@ -38,16 +64,23 @@ export class CipherState {
     return this.#key !== null;
   }
 
-  /** SetNonce(n): for out-of-order transports; 2^64-1 is accepted but then unusable. */
-  setNonce(nonce: bigint): void {
-    if (typeof nonce !== "bigint" || nonce < 0n || nonce > MAX_NONCE) {
-      throw new NoiseError("invalid-argument", "nonce must be a bigint in [0, 2^64-1]");
+  /**
+   * SetNonce(n): for out-of-order transports. Takes an integer in
+   * [0, 2^53-1] (a number or a bigint); {@link MAX_COUNTER_NONCE} is accepted
+   * but then unusable, as Noise's 2^64-1 would be.
+   */
+  setNonce(nonce: Nonce): void {
+    const n = typeof nonce === "bigint" && nonce >= 0n && nonce <= BigInt(MAX_COUNTER_NONCE)
+      ? Number(nonce)
+      : nonce;
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
+      throw new NoiseError("invalid-argument", "nonce must be an integer in [0, 2^53-1]");
     }
-    this.#nonce = nonce;
+    this.#nonce = n;
   }
 
   /** The nonce the next EncryptWithAd/DecryptWithAd will use. */
-  get nonce(): bigint {
+  get nonce(): number {
     return this.#nonce;
   }
 
@@ -125,10 +158,10 @@ export class CipherState {
   }
 
   #checkNonce(): void {
-    if (this.#nonce >= MAX_NONCE) {
+    if (this.#nonce >= MAX_COUNTER_NONCE) {
       throw new NoiseError(
         "nonce-exhausted",
-        "nonce space exhausted; rekey cannot help, re-handshake",
+        "nonce space exhausted (2^53-1); rekey cannot help, re-handshake",
       );
     }
   }

@@ -4,12 +4,19 @@ import { CipherState } from "./cipher_state.ts";
 import { NoiseError, type NoiseErrorCode } from "./errors.ts";
 import { nativeChaChaPoly } from "./native.ts";
 import { nobleChaChaPoly } from "./noble.ts";
-import { MAX_NONCE } from "./primitives.ts";
+import { MAX_COUNTER_NONCE, MAX_NONCE, nonceHigh, nonceLow } from "./primitives.ts";
 
 const AD = utf8("ad");
 
 function withCode(code: NoiseErrorCode) {
   return (err: unknown) => err instanceof NoiseError && err.code === code;
+}
+
+const KEYS = new WeakMap<CipherState, Uint8Array>();
+
+/** The key a test CipherState was given. */
+function keyOf(cs: CipherState): Uint8Array {
+  return KEYS.get(cs)!;
 }
 
 function pair(): [CipherState, CipherState] {
@@ -18,6 +25,8 @@ function pair(): [CipherState, CipherState] {
   const b = new CipherState(nobleChaChaPoly);
   a.initializeKey(key);
   b.initializeKey(key);
+  KEYS.set(a, key);
+  KEYS.set(b, key);
   return [a, b];
 }
 
@@ -27,7 +36,7 @@ Deno.test("without a key, CipherState passes data through", () => {
   const data = utf8("clear");
   assert.deepEqual(cs.encryptWithAd(AD, data), data);
   assert.deepEqual(cs.decryptWithAd(AD, data), data);
-  assert.equal(cs.nonce, 0n);
+  assert.equal(cs.nonce, 0);
   assert.throws(() => cs.rekey(), withCode("invalid-state"));
 });
 
@@ -35,39 +44,73 @@ Deno.test("nonces advance in step and a failed decrypt does not consume one", ()
   const [a, b] = pair();
   const c1 = a.encryptWithAd(AD, utf8("one"));
   const c2 = a.encryptWithAd(AD, utf8("two"));
-  assert.equal(a.nonce, 2n);
+  assert.equal(a.nonce, 2);
+  assert.equal(typeof a.nonce, "number", "a number counter: no bigint allocated per message");
   const forged = c1.slice();
   forged[0] ^= 1;
   assert.throws(() => b.decryptWithAd(AD, forged), withCode("decrypt-failed"));
-  assert.equal(b.nonce, 0n);
+  assert.equal(b.nonce, 0);
   assert.deepEqual(b.decryptWithAd(AD, c1), utf8("one"));
   assert.deepEqual(b.decryptWithAd(AD, c2), utf8("two"));
 });
 
-Deno.test("nonce 2^64-1 is reserved: the CipherState errors once it gets there", () => {
+Deno.test("the number counter stops at 2^53-1, long before Noise's reserved 2^64-1", () => {
   const [a, b] = pair();
-  a.setNonce(MAX_NONCE - 1n);
-  b.setNonce(MAX_NONCE - 1n);
+  a.setNonce(MAX_COUNTER_NONCE - 1);
+  b.setNonce(BigInt(MAX_COUNTER_NONCE - 1)); // a bigint in range is taken as well
   const last = a.encryptWithAd(AD, utf8("last"));
-  assert.equal(a.nonce, MAX_NONCE);
+  assert.equal(a.nonce, MAX_COUNTER_NONCE);
   assert.throws(() => a.encryptWithAd(AD, utf8("one too many")), withCode("nonce-exhausted"));
   assert.deepEqual(b.decryptWithAd(AD, last), utf8("last"));
   assert.throws(() => b.decryptWithAd(AD, last), withCode("nonce-exhausted"));
-  assert.throws(() => a.setNonce(MAX_NONCE + 1n), withCode("invalid-argument"));
+  assert.throws(() => a.setNonce(MAX_COUNTER_NONCE + 1), withCode("invalid-argument"));
+  assert.throws(() => a.setNonce(MAX_NONCE), withCode("invalid-argument"));
   assert.throws(() => a.setNonce(-1n), withCode("invalid-argument"));
+  assert.throws(() => a.setNonce(-1), withCode("invalid-argument"));
+  assert.throws(() => a.setNonce(1.5), withCode("invalid-argument"));
+});
+
+Deno.test("a number nonce above 2^32 seals exactly as the same bigint nonce (both backends)", () => {
+  const [a, b] = pair();
+  const n = 2 ** 52 + 2 ** 32 + 7;
+  assert.equal(nonceLow(n), 7);
+  assert.equal(nonceHigh(n), 2 ** 20 + 1);
+  assert.equal(nonceLow(MAX_NONCE), 0xffff_ffff);
+  assert.equal(nonceHigh(MAX_NONCE), 0xffff_ffff);
+  a.setNonce(n);
+  const sealed = a.encryptWithAd(AD, utf8("high"));
+  assert.deepEqual(sealed, nobleChaChaPoly.encrypt(keyOf(b), BigInt(n), AD, utf8("high")));
+  b.setNonce(n);
+  assert.deepEqual(b.decryptWithAd(AD, sealed), utf8("high"));
+});
+
+Deno.test("initializeKey into shared storage: the key is copied there and wiped by destroy", () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const shared = new Uint8Array(64);
+  const a = new CipherState(nativeChaChaPoly);
+  const b = new CipherState(nativeChaChaPoly);
+  a.initializeKey(key, shared.subarray(0, 32));
+  b.initializeKey(key, shared.subarray(32));
+  assert.deepEqual(shared.subarray(0, 32), key);
+  assert.deepEqual(shared.subarray(32), key);
+  assert.deepEqual(b.decryptWithAd(AD, a.encryptWithAd(AD, utf8("z"))), utf8("z"));
+  a.destroy();
+  assert.deepEqual(shared.subarray(0, 32), new Uint8Array(32));
+  assert.deepEqual(shared.subarray(32), key, "the other key is untouched");
+  assert.throws(() => b.initializeKey(key, shared.subarray(0, 16)), withCode("invalid-argument"));
 });
 
 Deno.test("rekey changes the key identically on both backends and keeps the nonce", () => {
   const [a, b] = pair();
   a.encryptWithAd(AD, utf8("x"));
-  b.setNonce(1n);
+  b.setNonce(1);
   a.rekey();
   b.rekey();
-  assert.equal(a.nonce, 1n);
+  assert.equal(a.nonce, 1);
   const ct = a.encryptWithAd(AD, utf8("after rekey"));
   assert.deepEqual(b.decryptWithAd(AD, ct), utf8("after rekey"));
   const [c] = pair();
-  c.setNonce(2n);
+  c.setNonce(2);
   assert.throws(() => c.decryptWithAd(AD, a.encryptWithAd(AD, utf8("y"))), NoiseError);
 });
 
@@ -92,7 +135,7 @@ Deno.test("in place: both backends (noble without in-place forms) interoperate w
   const forged = sealed.slice();
   forged[0] ^= 1;
   assert.throws(() => b.decryptInPlace(AD, forged), withCode("decrypt-failed"));
-  assert.equal(b.nonce, 1n, "a failed decrypt does not consume a nonce");
+  assert.equal(b.nonce, 1, "a failed decrypt does not consume a nonce");
   assert.deepEqual(b.decryptInPlace(AD, sealed), utf8("back"));
   const clear = new CipherState(nativeChaChaPoly);
   assert.equal(clear.encryptInPlace(AD, buf, 0, 4), 4, "without a key: passed through");

@@ -21,12 +21,14 @@ import { blake2s } from "./blake2s.ts";
 import { NoiseError } from "./errors.ts";
 import { hmacFromDigest } from "./hmac.ts";
 import {
+  chachaNonce,
   type Cipher,
   type Dh,
   expectLength,
   type Hash,
   isAllZero,
   type KeyPair,
+  type Nonce,
   TAG_LENGTH,
 } from "./primitives.ts";
 import { wasmChaChaPoly } from "./wasm_chacha_poly.ts";
@@ -164,8 +166,8 @@ export const nativeX25519: Dh = {
 const nonceBytes = new Uint8Array(12);
 const nonceView = new DataView(nonceBytes.buffer);
 
-function nonce(n: bigint): Uint8Array {
-  nonceView.setBigUint64(4, n, true);
+function nonce(n: Nonce): Uint8Array {
+  chachaNonce(n, nonceView);
   return nonceBytes;
 }
 
@@ -186,13 +188,13 @@ export const SMALL_MESSAGE_LIMIT = 4096;
  */
 export const nativeChaChaPoly: Cipher = {
   name: "ChaChaPoly",
-  encrypt(key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  encrypt(key: Uint8Array, n: Nonce, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     if (plaintext.length <= SMALL_MESSAGE_LIMIT) {
       return wasmChaChaPoly.encrypt(key, n, ad, plaintext);
     }
     return opensslChaChaPoly.encrypt(key, n, ad, plaintext);
   },
-  decrypt(key: Uint8Array, n: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  decrypt(key: Uint8Array, n: Nonce, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
     if (ciphertext.length <= SMALL_MESSAGE_LIMIT + TAG_LENGTH) {
       return wasmChaChaPoly.decrypt(key, n, ad, ciphertext);
     }
@@ -216,7 +218,7 @@ export const nativeChaChaPoly: Cipher = {
 /** ChaCha20-Poly1305 on node:crypto alone, one `Cipheriv`/`Decipheriv` per message. */
 export const opensslChaChaPoly: Cipher = {
   name: "ChaChaPoly",
-  encrypt(key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  encrypt(key: Uint8Array, n: Nonce, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     const cipher = createCipheriv("chacha20-poly1305", key, nonce(n), {
       authTagLength: TAG_LENGTH,
     });
@@ -228,7 +230,7 @@ export const opensslChaChaPoly: Cipher = {
     out.set(cipher.getAuthTag(), plaintext.length);
     return out;
   },
-  decrypt(key: Uint8Array, n: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  decrypt(key: Uint8Array, n: Nonce, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
     const bodyLength = ciphertext.length - TAG_LENGTH;
     if (bodyLength < 0) throw new NoiseError("decrypt-failed", "ciphertext shorter than its tag");
     const decipher = createDecipheriv("chacha20-poly1305", key, nonce(n), {

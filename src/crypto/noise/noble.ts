@@ -12,12 +12,14 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { NoiseError } from "./errors.ts";
 import {
+  chachaNonce,
   type Cipher,
   type Dh,
   expectLength,
   type Hash,
   isAllZero,
   type KeyPair,
+  type Nonce,
   TAG_LENGTH,
 } from "./primitives.ts";
 
@@ -63,8 +65,8 @@ export const nobleX25519: Dh = {
 const nonceBytes = new Uint8Array(12);
 const nonceView = new DataView(nonceBytes.buffer);
 
-function nonce(n: bigint): Uint8Array {
-  nonceView.setBigUint64(4, n, true);
+function nonce(n: Nonce): Uint8Array {
+  chachaNonce(n, nonceView);
   return nonceBytes;
 }
 
@@ -73,10 +75,10 @@ const NO_AD = new Uint8Array(0);
 /** ChaCha20-Poly1305 (RFC 8439) from @noble/ciphers. */
 export const nobleChaChaPoly: Cipher = {
   name: "ChaChaPoly",
-  encrypt(key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  encrypt(key: Uint8Array, n: Nonce, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     return chacha20poly1305(key, nonce(n), ad.length > 0 ? ad : NO_AD).encrypt(plaintext);
   },
-  decrypt(key: Uint8Array, n: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  decrypt(key: Uint8Array, n: Nonce, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
     if (ciphertext.length < TAG_LENGTH) {
       throw new NoiseError("decrypt-failed", "ciphertext shorter than its tag");
     }

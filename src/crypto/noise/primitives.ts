@@ -33,24 +33,50 @@ export interface Dh {
   dh(keyPair: KeyPair, publicKey: Uint8Array): Uint8Array;
 }
 
+/**
+ * A Noise nonce (a 64-bit counter): a `number` on the transport path (a
+ * safe integer, no allocation per message; {@link CipherState} counts with
+ * one) or a `bigint` where the whole 64-bit range matters (REKEY's 2^64-1,
+ * test vectors).
+ */
+export type Nonce = number | bigint;
+
+/** The nonce's low 32 bits, as an unsigned number. */
+export function nonceLow(n: Nonce): number {
+  return typeof n === "number" ? n >>> 0 : Number(BigInt.asUintN(32, n));
+}
+
+/** The nonce's high 32 bits, as an unsigned number (`n` below 2^64). */
+export function nonceHigh(n: Nonce): number {
+  // A safe integer divided by 2^32 is below 2^21: `>>> 0` truncates it exactly.
+  return typeof n === "number" ? (n / 0x1_0000_0000) >>> 0 : Number(BigInt.asUintN(32, n >> 32n));
+}
+
+/** Writes the 12-byte ChaCha20-Poly1305 nonce of `n` (4 zero bytes, then n as u64 LE) into `out`. */
+export function chachaNonce(n: Nonce, out: DataView): void {
+  out.setUint32(0, 0, true);
+  out.setUint32(4, nonceLow(n), true);
+  out.setUint32(8, nonceHigh(n), true);
+}
+
 /** Noise cipher functions (§4.2): an AEAD keyed with 32 bytes and a 64-bit nonce. */
 export interface Cipher {
   /** Name as it appears in a protocol name, e.g. `ChaChaPoly`. */
   readonly name: string;
   /** ENCRYPT(k, n, ad, plaintext): ciphertext followed by a 16-byte tag. */
-  encrypt(key: Uint8Array, nonce: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  encrypt(key: Uint8Array, nonce: Nonce, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /**
    * DECRYPT(k, n, ad, ciphertext). Throws `NoiseError("decrypt-failed")` on
    * authentication failure, in which case nothing is returned.
    */
-  decrypt(key: Uint8Array, nonce: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
+  decrypt(key: Uint8Array, nonce: Nonce, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
   /**
    * ENCRYPT in place (optional; CipherState copies without it): the
    * plaintext `buf[at..at+length)` becomes the ciphertext, the tag follows it.
    */
   encryptInPlace?(
     key: Uint8Array,
-    nonce: bigint,
+    nonce: Nonce,
     ad: Uint8Array,
     buf: Uint8Array,
     at: number,
@@ -63,7 +89,7 @@ export interface Cipher {
    */
   decryptInPlace?(
     key: Uint8Array,
-    nonce: bigint,
+    nonce: Nonce,
     ad: Uint8Array,
     ciphertext: Uint8Array,
   ): Uint8Array;
@@ -104,6 +130,15 @@ export const TAG_LENGTH = 16;
 
 /** 2^64 - 1: reserved by Noise, used only by REKEY. */
 export const MAX_NONCE = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * The nonce at which a {@link CipherState} stops: 2^53 - 1, the largest
+ * counter a JavaScript number holds exactly. Noise only forbids 2^64-1; a
+ * CipherState refuses to encrypt or decrypt at this one, long before, with
+ * `nonce-exhausted` (sessions rekey after `rekey_after_messages`, 10^6 by
+ * default, and 2^53 messages would take 285 years at a million a second).
+ */
+export const MAX_COUNTER_NONCE = Number.MAX_SAFE_INTEGER;
 
 /** Fails unless `bytes` is exactly `length` long (message names the field, not its value). */
 export function expectLength(bytes: Uint8Array, length: number, what: string): void {

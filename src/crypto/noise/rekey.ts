@@ -95,11 +95,11 @@ export class EpochTransport implements NoiseTransport {
     this.#recv.rekeyRecv();
   }
 
-  get sendNonce(): bigint {
+  get sendNonce(): number {
     return this.#send.sendNonce;
   }
 
-  get recvNonce(): bigint {
+  get recvNonce(): number {
     return this.#recv.recvNonce;
   }
 

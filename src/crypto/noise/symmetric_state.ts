@@ -115,8 +115,10 @@ export class SymmetricState {
     const [k1, k2] = hkdf(this.#suite.hash, this.#ck, EMPTY, 2);
     const c1 = new CipherState(this.#suite.cipher);
     const c2 = new CipherState(this.#suite.cipher);
-    c1.initializeKey(cipherKey(k1));
-    c2.initializeKey(cipherKey(k2));
+    // Both keys in one buffer: a session holds one ArrayBuffer for them, not two.
+    const keys = new Uint8Array(64);
+    c1.initializeKey(cipherKey(k1), keys.subarray(0, 32));
+    c2.initializeKey(cipherKey(k2), keys.subarray(32, 64));
     k1.fill(0);
     k2.fill(0);
     this.#ck.fill(0);

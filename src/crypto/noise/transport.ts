@@ -39,9 +39,9 @@ export interface NoiseTransport {
   /** Rekeys the receiving direction, mirroring the peer's `rekeySend`. */
   rekeyRecv(): void;
   /** Nonce of the next outgoing message. */
-  readonly sendNonce: bigint;
+  readonly sendNonce: number;
   /** Nonce of the next incoming message. */
-  readonly recvNonce: bigint;
+  readonly recvNonce: number;
   /** The final handshake hash, for channel binding. */
   readonly handshakeHash: Uint8Array;
   /** Forgets both keys; later calls fail. */
@@ -90,11 +90,11 @@ export class CipherStatePair implements NoiseTransport {
     this.#recv.rekey();
   }
 
-  get sendNonce(): bigint {
+  get sendNonce(): number {
     return this.#send.nonce;
   }
 
-  get recvNonce(): bigint {
+  get recvNonce(): number {
     return this.#recv.nonce;
   }
 

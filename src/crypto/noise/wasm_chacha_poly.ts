@@ -17,12 +17,12 @@
 
 import { CHACHA_POLY_WASM } from "./chacha_poly_wasm.ts";
 import { NoiseError } from "./errors.ts";
-import { type Cipher, TAG_LENGTH } from "./primitives.ts";
+import { type Cipher, type Nonce, nonceHigh, nonceLow, TAG_LENGTH } from "./primitives.ts";
 
 interface AeadExports {
   readonly memory: WebAssembly.Memory;
-  seal(adLength: number, length: number, nonce: bigint): void;
-  open(adLength: number, length: number, nonce: bigint): number;
+  seal(adLength: number, length: number, nonceLow: number, nonceHigh: number): void;
+  open(adLength: number, length: number, nonceLow: number, nonceHigh: number): number;
 }
 
 /** Where the key goes (module layout, see the .wat). */
@@ -71,7 +71,7 @@ function load(key: Uint8Array, ad: Uint8Array, length: number): number {
  */
 export function sealWasm(
   key: Uint8Array,
-  nonce: bigint,
+  nonce: Nonce,
   ad: Uint8Array,
   buf: Uint8Array,
   at: number,
@@ -82,7 +82,7 @@ export function sealWasm(
   }
   const m = load(key, ad, length);
   memory.set(at === 0 && length === buf.length ? buf : buf.subarray(at, at + length), m);
-  aead.seal(ad.length, length, nonce);
+  aead.seal(ad.length, length, nonceLow(nonce), nonceHigh(nonce));
   buf.set(memory.subarray(m, m + length + TAG_LENGTH), at);
 }
 
@@ -92,7 +92,7 @@ export function sealWasm(
  */
 export function openWasm(
   key: Uint8Array,
-  nonce: bigint,
+  nonce: Nonce,
   ad: Uint8Array,
   ciphertext: Uint8Array,
   out: Uint8Array,
@@ -101,7 +101,7 @@ export function openWasm(
   if (length < 0) throw new NoiseError("decrypt-failed", "ciphertext shorter than its tag");
   const m = load(key, ad, length);
   memory.set(ciphertext, m);
-  if (aead.open(ad.length, length, nonce) !== 1) {
+  if (aead.open(ad.length, length, nonceLow(nonce), nonceHigh(nonce)) !== 1) {
     throw new NoiseError("decrypt-failed", "authentication failed");
   }
   out.set(memory.subarray(m, m + length));
@@ -110,13 +110,13 @@ export function openWasm(
 /** ChaCha20-Poly1305 on the WebAssembly module, at every message size. */
 export const wasmChaChaPoly: Cipher = {
   name: "ChaChaPoly",
-  encrypt(key: Uint8Array, nonce: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  encrypt(key: Uint8Array, nonce: Nonce, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     const out = new Uint8Array(plaintext.length + TAG_LENGTH);
     out.set(plaintext);
     sealWasm(key, nonce, ad, out, 0, plaintext.length);
     return out;
   },
-  decrypt(key: Uint8Array, nonce: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  decrypt(key: Uint8Array, nonce: Nonce, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
     const out = new Uint8Array(Math.max(0, ciphertext.length - TAG_LENGTH));
     openWasm(key, nonce, ad, ciphertext, out);
     return out;
