@@ -171,6 +171,30 @@ pgTest(
 );
 
 pgTest(
+  "postgres migrations: app_user keeps the indexes its queries use, not idx_app_user_domain",
+  async (s) => {
+    const schema = await s.create();
+    const sql = createPostgresClient(DSN!, { schema, poolSize: 1 });
+    try {
+      await postgresMigrationRunner(sql).migrate();
+      const indexes = await sql`SELECT indexname FROM pg_indexes
+        WHERE schemaname = ${schema} AND tablename = 'app_user' ORDER BY indexname`;
+      assert.deepEqual(indexes.map((r) => r.indexname), [
+        "app_user_pkey",
+        "idx_app_user_created",
+        "idx_app_user_handle_domain",
+      ]);
+      // The handle lookup (src/storage/postgres/accounts.ts) still has its index.
+      await sql`SET enable_seqscan = off`;
+      const plan = await sql`EXPLAIN SELECT * FROM app_user WHERE handle = 'a' AND domain = 'b'`;
+      assert.match(plan.map((r) => r["QUERY PLAN"]).join("\n"), /idx_app_user_handle_domain/);
+    } finally {
+      await sql.end();
+    }
+  },
+);
+
+pgTest(
   "postgres migrations: a changed migration is refused, naming version and file",
   async (s) => {
     const schema = await s.create();

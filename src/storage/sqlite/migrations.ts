@@ -30,6 +30,7 @@ export const SQLITE_MIGRATION_FILES: readonly string[] = [
   "0004_offline_queue_sender.sql",
   "0005_device_pq_keys.sql",
   "0006_mls_key_packages.sql",
+  "0007_drop_app_user_domain_index.sql",
 ];
 
 const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

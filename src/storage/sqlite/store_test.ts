@@ -141,6 +141,31 @@ Deno.test("migrations: fresh database gets every migration, second run is a no-o
   db.close();
 });
 
+Deno.test("migrations: app_user keeps the indexes its queries use, not idx_app_user_domain", async () => {
+  const db = new DatabaseSync(":memory:");
+  await sqliteMigrationRunner(db).migrate();
+  const indexes = db.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'app_user' AND sql IS NOT NULL ORDER BY name",
+  ).all().map((r) => r.name);
+  assert.deepEqual(indexes, ["idx_app_user_created", "idx_app_user_handle_domain"]);
+  // The account queries (src/storage/sqlite/accounts.ts) each use an index still there.
+  const plan = (query: string) =>
+    db.prepare(`EXPLAIN QUERY PLAN ${query}`).all().map((r) => String(r.detail)).join("; ");
+  assert.match(
+    plan("SELECT * FROM app_user WHERE handle = 'a' AND domain = 'b'"),
+    /USING INDEX idx_app_user_handle_domain/,
+  );
+  assert.match(
+    plan("SELECT * FROM app_user WHERE user_id = 'u'"),
+    /USING INDEX sqlite_autoindex_app_user_1/,
+  );
+  assert.match(
+    plan("SELECT * FROM app_user ORDER BY created_at, user_id LIMIT 10 OFFSET 0"),
+    /SCAN app_user USING INDEX idx_app_user_created/,
+  );
+  db.close();
+});
+
 Deno.test("migrations: a changed migration is refused, naming version and file", async () => {
   const db = new DatabaseSync(":memory:");
   await sqliteMigrationRunner(db).migrate();
