@@ -38,7 +38,16 @@ export interface ChannelOptions {
   httpClient?: Deno.HttpClient;
   /** Opens a path of a multipath session (`/connect?attach`) instead of a new session. */
   attach?: boolean;
+  /**
+   * Opens the `websocket` mode's channel to this `ws:`/`wss:` URL instead of the platform's
+   * `WebSocket` (e.g. the load tool's client with `TCP_NODELAY` on: Deno's leaves Nagle's
+   * algorithm on, denoland/deno#35581).
+   */
+  webSocketChannel?: WebSocketChannelOpener;
 }
+
+/** Opens a `websocket`-mode channel to a `ws:`/`wss:` URL another way (see `ChannelOptions`). */
+export type WebSocketChannelOpener = (url: string) => Promise<ClientChannel>;
 
 /**
  * Long-lived `/connect` streams (binary, SSE, long-poll) one shared HTTP client may carry at
@@ -100,11 +109,12 @@ export async function openChannel(options: ChannelOptions): Promise<ClientChanne
   const httpClient = options.httpClient ??
     (options.caCerts ? Deno.createHttpClient({ caCerts: options.caCerts }) : undefined);
   if (options.mode === "websocket") {
-    return await openWebSocket(
-      `${base.replace(/^http/, "ws")}${path}${options.attach ? "?attach" : ""}`,
-      httpClient,
-      ownClient,
-    );
+    const url = `${base.replace(/^http/, "ws")}${path}${options.attach ? "?attach" : ""}`;
+    if (options.webSocketChannel) {
+      if (ownClient) httpClient?.close();
+      return await options.webSocketChannel(url);
+    }
+    return await openWebSocket(url, httpClient, ownClient);
   }
   return await openStream(
     `${base}${path}?mode=${options.mode}${options.attach ? "&attach" : ""}`,

@@ -58,7 +58,7 @@ import {
   UnitDecoder,
 } from "../proto/mod.ts";
 import { ML_DSA_65, pqSuite } from "../crypto/pq/mod.ts";
-import { type ClientChannel, openChannel } from "./channel.ts";
+import { type ClientChannel, openChannel, type WebSocketChannelOpener } from "./channel.ts";
 import {
   type ClientTransport,
   connectThroughTransports,
@@ -119,6 +119,8 @@ export interface ClientOptions {
    * cap. Without it, `caCerts` gives each session a client of its own.
    */
   httpClient?: Deno.HttpClient;
+  /** Opens `websocket`-mode channels instead of the platform's `WebSocket` (./channel.ts). */
+  webSocketChannel?: WebSocketChannelOpener;
   /** Fails the connect after this long (default 15 s). */
   timeoutMs?: number;
   /**
@@ -264,6 +266,7 @@ export class CommuCatClient {
       mode: options.mode ?? "binary",
       caCerts: options.caCerts,
       httpClient: options.httpClient,
+      webSocketChannel: options.webSocketChannel,
     });
     const timeoutMs = options.timeoutMs ?? 15_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -825,6 +828,7 @@ function multipathChannel(
     url: options.url,
     caCerts: options.caCerts,
     httpClient: options.httpClient,
+    webSocketChannel: options.webSocketChannel,
     extraPaths: options.paths!.slice(0, Math.max(0, maxExtra)),
     policy: { default: policy },
     fec: options.fec,

@@ -23,7 +23,7 @@ import {
   encodeUnit,
   UnitDecoder,
 } from "../proto/mod.ts";
-import { type ClientChannel, openChannel } from "./channel.ts";
+import { type ClientChannel, openChannel, type WebSocketChannelOpener } from "./channel.ts";
 
 /** How to reach the server for more paths, and what to run over them. */
 export interface MultipathChannelOptions {
@@ -31,6 +31,8 @@ export interface MultipathChannelOptions {
   connectPath?: string;
   caCerts?: string[];
   httpClient?: Deno.HttpClient;
+  /** Opens `websocket` paths instead of the platform's `WebSocket` (./channel.ts). */
+  webSocketChannel?: WebSocketChannelOpener;
   /** The paths to attach besides the first one: a mode, or a mode and a URL of its own. */
   extraPaths: PathTarget[];
   /** Per frame class (`default` for all). */
@@ -293,6 +295,7 @@ export class MultipathChannel implements ClientChannel {
         mode: slot.mode,
         caCerts: this.#options.caCerts,
         httpClient: this.#options.httpClient,
+        webSocketChannel: this.#options.webSocketChannel,
         attach: true,
       });
       channel.write(attachUnit(this.#keys.setId, counter, this.#keys.attachToken(counter)));
