@@ -194,6 +194,14 @@ export function registerBenchCommand(program: Command): void {
       "write every traffic phase's deliveries over time (receipt time, latency) and the client's " +
         "pacing stalls to <dir>/<phase>.json (read them with bench/load/timeline.ts)",
     )
+    .addOption(
+      new Option(
+        "--client-websocket <kind>",
+        "the load clients' WebSocket: nodelay (TCP_NODELAY on, RFC 6455 over Deno.connect) or " +
+          "deno (the platform's WebSocket, which leaves Nagle's algorithm on: client-side waits " +
+          "in the measured latency)",
+      ).choices(["nodelay", "deno"]).default("nodelay"),
+    )
     .option(
       "--server-v8-flags <flags>",
       "extra V8 flags of the spawned servers, comma-separated (e.g. --trace-gc,--max-semi-space-size=32)",
@@ -273,6 +281,7 @@ export function registerBenchCommand(program: Command): void {
         profileDir: options.profile,
         timelineDir: options.timeline,
         serverV8Flags: options.serverV8Flags,
+        clientWebSocket: options.clientWebsocket as "nodelay" | "deno",
         serverLog: options.serverLog,
         accept: options.accept as AcceptChoice,
         cluster: { pgDsn: options.pgDsn, redisUrl: options.redisUrl },

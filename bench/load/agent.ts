@@ -15,6 +15,15 @@ import type { ConnectMode } from "../../src/transport/mod.ts";
 import { RELAY_ACK_LENGTH } from "./relay_server.ts";
 import { type HistogramJson, LatencyHistogram } from "./stats.ts";
 import { type LoadConn, type PhaseResult, type PhaseSpec, TrafficEngine } from "./traffic.ts";
+import { noDelayChannelOpener } from "./ws_channel.ts";
+import { connectNoDelayWebSocket } from "./ws_client.ts";
+
+/**
+ * The client's WebSocket: `nodelay` (ws_client.ts, TCP_NODELAY on: the
+ * default, so a delivery's latency has no client-side Nagle wait in it) or
+ * `deno` (the platform's `WebSocket`, Nagle on: denoland/deno#35581).
+ */
+export type ClientWebSocket = "nodelay" | "deno";
 
 /** A raw receiver's delivery ack to the relay with acks (any bytes of that length). */
 const DELIVERY_ACK = new Uint8Array(RELAY_ACK_LENGTH);
@@ -204,11 +213,18 @@ export class LoadAgent {
   #httpClients = new Map<string, Deno.HttpClient>();
   #sessions: Session[] = [];
   #idle: CommuCatClient[] = [];
-  #raw: WebSocket[] = [];
+  #raw: { close(): void }[] = [];
   #engine: TrafficEngine | null = null;
   #target: TargetJson | null = null;
   #mode: ConnectMode = "websocket";
   #pattern: string = "XK";
+  readonly #webSocket: ClientWebSocket;
+  /** One opener per server certificate (the `nodelay` client's `webSocketChannel`). */
+  #openers = new Map<string, ReturnType<typeof noDelayChannelOpener>>();
+
+  constructor(options: { webSocket?: ClientWebSocket } = {}) {
+    this.#webSocket = options.webSocket ?? "nodelay";
+  }
 
   /** Runs one command; `progress` hears about sessions opened. */
   async run(command: AgentCommand, progress: Progress = () => {}): Promise<unknown> {
@@ -247,6 +263,13 @@ export class LoadAgent {
     for (const client of this.#idle) client.close();
     for (const socket of this.#raw) socket.close();
     for (const client of this.#httpClients.values()) client.close();
+  }
+
+  #opener(pem: string) {
+    if (this.#webSocket !== "nodelay") return undefined;
+    let opener = this.#openers.get(pem);
+    if (!opener) this.#openers.set(pem, opener = noDelayChannelOpener([pem]));
+    return opener;
   }
 
   #httpClient(pem: string, streams = 0): Deno.HttpClient {
@@ -295,6 +318,7 @@ export class LoadAgent {
         target.certificatePem,
         [mode, ...(paths ?? [])].filter((m) => m !== "websocket").length,
       ),
+      webSocketChannel: this.#opener(target.certificatePem),
       timeoutMs: 60_000,
     });
     // Measured with every path up.
@@ -451,6 +475,10 @@ export class LoadAgent {
       const group: LoadConn[] = [];
       for (let m = 0; m < c.groupSize; m++) {
         const url = `${c.url}/?group=${runId}-${g}${c.acks ? "&acks=1" : ""}`;
+        if (this.#webSocket === "nodelay") {
+          group.push(await this.#openRawNoDelay(url, c.caCerts, c.acks));
+          continue;
+        }
         const socket = httpClient
           ? new WebSocket(url, { client: httpClient } as unknown as string[])
           : new WebSocket(url);
@@ -488,7 +516,29 @@ export class LoadAgent {
     };
   }
 
-  /** Idle raw WebSockets to the relay (the memory floor); closed by `closeGroups`. */
+  /** A relay member over the TCP_NODELAY client: the same behaviour as the `WebSocket` one. */
+  async #openRawNoDelay(url: string, caCerts?: string[], acks?: boolean): Promise<LoadConn> {
+    const socket = await connectNoDelayWebSocket(url, { caCerts });
+    const conn: LoadConn = {
+      onMessage: null,
+      send: (payload) => socket.send(payload),
+      close: () => socket.close(),
+    };
+    socket.onmessage = acks
+      ? (data) => {
+        if (data.byteLength === RELAY_ACK_LENGTH) return; // the relay's Ack of our send
+        socket.send(DELIVERY_ACK);
+        conn.onMessage?.(data);
+      }
+      : (data) => conn.onMessage?.(data);
+    this.#raw.push(socket);
+    return conn;
+  }
+
+  /**
+   * Idle raw WebSockets to the relay (the memory floor); closed by `closeGroups`.
+   * Always the platform's `WebSocket`: only the server's memory is measured here.
+   */
   async #openRawIdle(
     c: Extract<AgentCommand, { cmd: "openRawIdle" }>,
     progress: Progress,

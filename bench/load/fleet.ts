@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type AgentCommand, LoadAgent, type Progress } from "./agent.ts";
+import { type AgentCommand, type ClientWebSocket, LoadAgent, type Progress } from "./agent.ts";
 import { pinnedArgv } from "./pin.ts";
 
 /** One agent, local or remote. */
@@ -15,9 +15,9 @@ export interface AgentHandle {
   close(): Promise<void>;
 }
 
-/** The agent inside this process. */
-export function localAgent(): AgentHandle {
-  const agent = new LoadAgent();
+/** The agent inside this process, its clients on `webSocket` (default `nodelay`). */
+export function localAgent(webSocket?: ClientWebSocket): AgentHandle {
+  const agent = new LoadAgent({ webSocket });
   return {
     pid: Deno.pid,
     run: async <T>(command: AgentCommand, progress?: Progress) =>
@@ -32,7 +32,10 @@ export function localAgent(): AgentHandle {
 const WORKER = new URL("./worker.ts", import.meta.url).pathname;
 
 /** An agent in a new worker process (on `cpus` only, when given: `taskset -c`). */
-export function spawnAgent(cpus: string | null = null): AgentHandle {
+export function spawnAgent(
+  cpus: string | null = null,
+  webSocket: ClientWebSocket = "nodelay",
+): AgentHandle {
   const argv = pinnedArgv(cpus, Deno.execPath(), [
     "run",
     "--allow-net",
@@ -40,6 +43,7 @@ export function spawnAgent(cpus: string | null = null): AgentHandle {
     "--allow-env",
     "--allow-sys",
     WORKER,
+    `--websocket=${webSocket}`,
   ]);
   const child = new Deno.Command(argv.command, {
     args: argv.args,

@@ -7,7 +7,7 @@
  */
 import type { ConnectMode } from "../../src/transport/mod.ts";
 import type { AcceptChoice } from "./accept_modes.ts";
-import type { TargetJson } from "./agent.ts";
+import type { ClientWebSocket, TargetJson } from "./agent.ts";
 import type { ClusterServices } from "./cluster_scenario.ts";
 import type { CpuPlan } from "./pin.ts";
 
@@ -56,6 +56,8 @@ export interface LoadOptions {
   timelineDir?: string;
   /** Record the server with `perf` during the storms and the 1:1 max phase, into this directory. */
   profileDir?: string;
+  /** The load clients' WebSocket (`--client-websocket`; default `nodelay`, agent.ts). */
+  clientWebSocket?: ClientWebSocket;
   /** Extra V8 flags of every spawned server (`--server-v8-flags`), e.g. `--trace-gc`. */
   serverV8Flags?: string[];
   /** Append every spawned server's output (stderr; stdout after start-up) here (`--server-log`). */

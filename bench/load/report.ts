@@ -123,6 +123,7 @@ export function renderMarkdown(report: LoadReport): string {
       `Deno ${report.machine.deno}, load average ${report.machine.loadAverage}. ` +
       `Target: ${c.target}. Mode ${c.mode}, ${c.pattern}. Client: ${report.clientSide}. ` +
       `Warm-up ${c.warmupSeconds} s, measured ${c.durationSeconds} s per phase, window ${c.window}.` +
+      (c.clientWebSocket ? ` Client WebSocket: ${c.clientWebSocket}.` : "") +
       (c.serverV8Flags?.length ? ` Server V8 flags: ${c.serverV8Flags.join(",")}.` : ""),
   );
   out.push(

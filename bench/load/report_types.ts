@@ -190,6 +190,8 @@ export interface LoadReport {
     accept?: string;
     /** `--server-v8-flags`: extra V8 flags of the spawned servers. */
     serverV8Flags?: string[];
+    /** `--client-websocket`: the clients' WebSocket (`nodelay`: TCP_NODELAY on; `deno`: Nagle on). */
+    clientWebSocket?: string;
   };
   /** How the client load ran, in words. */
   clientSide: string;

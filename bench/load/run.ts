@@ -66,6 +66,7 @@ function reportConfig(o: LoadOptions, clientCapacity: number): LoadReport["confi
       : undefined,
     accept: o.external ? undefined : o.accept ?? "guarded",
     serverV8Flags: o.serverV8Flags?.length ? o.serverV8Flags : undefined,
+    clientWebSocket: o.clientWebSocket ?? "nodelay",
   };
 }
 
@@ -79,8 +80,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   if (pin) await pinProcess(pin.client);
   const clientCapacity = pin ? cpuCount(pin.client) : machine.cores;
   const agents: AgentHandle[] = o.workers > 0
-    ? Array.from({ length: o.workers }, () => spawnAgent(pin?.client ?? null))
-    : [localAgent()];
+    ? Array.from({ length: o.workers }, () => spawnAgent(pin?.client ?? null, o.clientWebSocket))
+    : [localAgent(o.clientWebSocket)];
   const clientSide = o.workers > 0
     ? `${o.workers} worker process${
       o.workers > 1 ? "es" : ""

@@ -18,7 +18,9 @@ function reply(message: unknown): void {
 }
 
 if (import.meta.main) {
-  const agent = new LoadAgent();
+  const agent = new LoadAgent({
+    webSocket: Deno.args.includes("--websocket=deno") ? "deno" : "nodelay",
+  });
   let buffer = "";
   const decoder = new TextDecoder();
   for await (const chunk of Deno.stdin.readable) {
