@@ -103,26 +103,15 @@ export class EstablishedPhase implements RekeySide {
   /**
    * Replies waiting for their frame's copies to be durable
    * ({@link AckWhenDurable}), and the later replies queued behind them.
+   * Made at the first such reply: an idle session never needs one (the
+   * queue, its sink and four closures were ~0.35 KiB per idle session).
    */
-  readonly #replies = new ReplyQueue(
-    {
-      reply: (frame, reply) => this.#reply(frame, reply),
-      failed: (frame, error) => this.#routeFailed(frame, error),
-      // Late replies: no chunk end follows to schedule their owed Ack.
-      released: () => this.#flushOwedAckSoon(),
-    },
-    (error) =>
-      this.#deps.log.error("reply failed", {
-        connection: this.#connectionId,
-        error: String(error),
-      }),
-  );
-  /** Sends the owed cumulative Ack; one closure per connection for the shared flush timer. */
-  readonly #sendOwedAckLater = () => {
-    if (!this.#side.isOpen()) return;
-    if (this.#out.overBound) this.#side.close("slow", "outbound bound exceeded by replies");
-    else this.#out.flushOwedAck();
-  };
+  #replies: ReplyQueue | null = null;
+  /**
+   * Sends the owed cumulative Ack (one closure per connection for the shared
+   * flush timer), made the first time the session owes one.
+   */
+  #sendOwedAckLater: (() => void) | null = null;
 
   constructor(
     side: EstablishedSide,
@@ -357,7 +346,7 @@ export class EstablishedPhase implements RekeySide {
     if (reply instanceof AckWhenDurable) {
       // Routed: the next frames go on now, only this reply waits.
       this.#observeRouted(frame, started);
-      this.#replies.afterDurable(frame, reply.reply, reply.durable);
+      this.#replyQueue().afterDurable(frame, reply.reply, reply.durable);
       return;
     }
     if (reply instanceof Promise) {
@@ -371,8 +360,24 @@ export class EstablishedPhase implements RekeySide {
 
   #routed(frame: DecodedFrame, started: number, reply: Frame | null): void {
     this.#observeRouted(frame, started);
-    if (this.#replies.empty) this.#reply(frame, reply);
+    if (this.#replies === null || this.#replies.empty) this.#reply(frame, reply);
     else this.#replies.ready(frame, reply);
+  }
+
+  #replyQueue(): ReplyQueue {
+    return this.#replies ??= new ReplyQueue(
+      {
+        reply: (frame, reply) => this.#reply(frame, reply),
+        failed: (frame, error) => this.#routeFailed(frame, error),
+        // Late replies: no chunk end follows to schedule their owed Ack.
+        released: () => this.#flushOwedAckSoon(),
+      },
+      (error) =>
+        this.#deps.log.error("reply failed", {
+          connection: this.#connectionId,
+          error: String(error),
+        }),
+    );
   }
 
   #observeRouted(frame: DecodedFrame, started: number): void {
@@ -418,6 +423,12 @@ export class EstablishedPhase implements RekeySide {
    */
   #flushOwedAckSoon(): void {
     if (!this.#out.owesAck || !this.#side.isOpen()) return;
-    this.#deps.acks.sendAfterThisTurn(this.#sendOwedAckLater);
+    this.#deps.acks.sendAfterThisTurn(
+      this.#sendOwedAckLater ??= () => {
+        if (!this.#side.isOpen()) return;
+        if (this.#out.overBound) this.#side.close("slow", "outbound bound exceeded by replies");
+        else this.#out.flushOwedAck();
+      },
+    );
   }
 }

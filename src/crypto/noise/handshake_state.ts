@@ -476,8 +476,8 @@ export class HandshakeState {
   #endMessage(): void {
     this.#messageIndex++;
     if (!this.isFinished) return;
-    this.#handshakeHash = this.#ss.getHandshakeHash();
-    const [c1, c2] = this.#ss.split();
+    const [c1, c2, h] = this.#ss.split();
+    this.#handshakeHash = h;
     this.#transport = this.#initiator
       ? new CipherStatePair(c1, c2, this.#handshakeHash)
       : new CipherStatePair(c2, c1, this.#handshakeHash);

@@ -90,6 +90,13 @@ for (const protocolName of [XK, IK, "Noise_XK_25519_ChaChaPoly_SHA256"]) {
     assert.equal(a.sendNonce, 3);
     assert.equal(b.recvNonce, 3);
     assert.throws(() => initiator.split(), withCode("invalid-state"));
+    // The hash shares a buffer with the keys: reads are copies, and wiping the keys spares it.
+    const hash = initiator.handshakeHash;
+    a.handshakeHash.fill(0);
+    a.destroy();
+    assert.deepEqual(a.handshakeHash, hash);
+    assert.deepEqual(initiator.handshakeHash, hash);
+    assert.throws(() => a.encrypt(new Uint8Array(1)), withCode("invalid-state"));
   });
 }
 
