@@ -14,7 +14,7 @@ import {
   zkpContext,
 } from "./zkp.ts";
 import { halfScalars } from "./zkp_scalars.ts";
-import { wasmEquationHolds } from "./zkp_wasm.ts";
+import { BASE_POINT_2_128_HEX, BASE_POINT_HEX, wasmEquationHolds } from "./zkp_wasm.ts";
 
 const Point = ed25519.Point;
 const P = 2n ** 255n - 19n;
@@ -170,4 +170,9 @@ Deno.test("zkp wasm: the equation agrees with noble, torsion in A and the fallba
   assert.ok(checked > 150);
   // With torsion in A the exact equation can still hold (s·B = R + c·A): both accept it.
   assert.ok(torsionAccepted > 10, `${torsionAccepted} torsion-A cases accepted`);
+});
+
+Deno.test("zkp wasm: the module's fixed points are B and 2^128·B", () => {
+  assert.equal(BASE_POINT_HEX, toHex(Point.BASE.toBytes()));
+  assert.equal(BASE_POINT_2_128_HEX, toHex(Point.BASE.multiplyUnsafe(2n ** 128n).toBytes()));
 });
