@@ -31,24 +31,20 @@ export interface DeliveryTarget {
   checkOfflineQueue(): void;
 }
 
-interface PendingDelivery {
-  sequence: number;
-  /**
-   * The frame, for {@link Delivery.requeueUnacked}; null when it has a kept
-   * copy (`envelopeId`), which is what gets written then: the copy holds the
-   * frame already, and this reference would keep it (and the received buffer
-   * its payload views) alive until the device's Ack instead of the window's
-   * copy's release — past a scavenge, so promoted.
-   */
-  frame: Frame | null;
-  envelopeId?: string;
-}
-
 /** Unacknowledged frames and the offline-queue drain of one connection. */
 export class Delivery {
   readonly #target: DeliveryTarget;
   readonly #deps: DeliveryDeps;
-  #pending: PendingDelivery[] = [];
+  /** Sequences of the frames sent and not yet acknowledged, in order. */
+  #sequences: number[] = [];
+  /**
+   * Per entry of {@link #sequences}: its kept copy's envelope id, or the frame
+   * itself when it has none (for {@link requeueUnacked}; a frame with a copy
+   * is written from the copy, so it is not held here). Two parallel arrays,
+   * not an object per frame: an entry lives until the device's Ack, past a
+   * scavenge, so whatever it allocates is copied and promoted.
+   */
+  #items: (string | Frame)[] = [];
   /** Position of the last offline-queue row handed to the device. */
   #queuePosition: bigint | undefined;
   #draining = false;
@@ -65,12 +61,12 @@ export class Delivery {
 
   /** True when the outbound frame bound is reached. */
   get full(): boolean {
-    return this.#pending.length >= this.#deps.outboundQueueFrames;
+    return this.#sequences.length >= this.#deps.outboundQueueFrames;
   }
 
   /** True while less than half the outbound frame bound is awaiting Acks (room for call media). */
   get underHalfFull(): boolean {
-    return this.#pending.length < this.#deps.outboundQueueFrames / 2;
+    return this.#sequences.length < this.#deps.outboundQueueFrames / 2;
   }
 
   /**
@@ -85,20 +81,23 @@ export class Delivery {
 
   /** Records a sent frame as awaiting the client's Ack. */
   track(sequence: number, frame: Frame, envelopeId: string | undefined): void {
-    this.#pending.push({ sequence, frame: envelopeId ? null : frame, envelopeId });
+    this.#sequences.push(sequence);
+    this.#items.push(envelopeId ? envelopeId : frame);
   }
 
   /** Settles every frame up to sequence `upTo`; their stored copies are deleted. */
   settle(upTo: number): void {
     let settled = 0;
     const envelopeIds: string[] = [];
-    while (settled < this.#pending.length && this.#pending[settled].sequence <= upTo) {
-      const id = this.#pending[settled].envelopeId;
-      if (id) envelopeIds.push(id);
+    const sequences = this.#sequences;
+    while (settled < sequences.length && sequences[settled] <= upTo) {
+      const item = this.#items[settled];
+      if (typeof item === "string") envelopeIds.push(item);
       settled++;
     }
     if (settled === 0) return;
-    this.#pending.splice(0, settled);
+    sequences.splice(0, settled);
+    this.#items.splice(0, settled);
     if (envelopeIds.length > 0) {
       this.#removeRows(this.#target.deviceId, envelopeIds);
     }
@@ -133,7 +132,10 @@ export class Delivery {
       do {
         this.#drainAgain = false;
         while (target.established) {
-          const room = Math.min(QUEUE_BATCH, this.#deps.outboundQueueFrames - this.#pending.length);
+          const room = Math.min(
+            QUEUE_BATCH,
+            this.#deps.outboundQueueFrames - this.#sequences.length,
+          );
           if (room <= 0) {
             this.#drainPaused = true;
             return;
@@ -189,7 +191,7 @@ export class Delivery {
   /** Envelope ids of the frames sent and not yet acknowledged; null when none. */
   #heldEnvelopes(): Set<string> | null {
     let held: Set<string> | null = null;
-    for (const p of this.#pending) if (p.envelopeId) (held ??= new Set()).add(p.envelopeId);
+    for (const item of this.#items) if (typeof item === "string") (held ??= new Set()).add(item);
     return held;
   }
 
@@ -209,11 +211,15 @@ export class Delivery {
    */
   requeueUnacked(): Promise<void>[] {
     const kept: string[] = [];
-    for (const p of this.#pending) if (p.envelopeId) kept.push(p.envelopeId);
+    const unacked: Frame[] = [];
+    for (const item of this.#items) {
+      if (typeof item === "string") kept.push(item);
+      else unacked.push(item);
+    }
     if (kept.length > 0) this.#deps.router.offlineQueue.releaseKept(kept);
-    const unacked = this.#pending.filter((p) => !p.envelopeId);
-    this.#pending = [];
-    return unacked.map((item) => requeueDurably(this.#deps, this.#target.deviceId, item.frame!));
+    this.#sequences = [];
+    this.#items = [];
+    return unacked.map((frame) => requeueDurably(this.#deps, this.#target.deviceId, frame));
   }
 }
 

@@ -31,7 +31,7 @@ import type { Outbound } from "./outbound.ts";
 import type { CoarseSchedule } from "./coarse_schedule.ts";
 import type { OwedAckScheduler } from "./owed_acks.ts";
 import { type RekeyPolicy, type RekeySide, SessionRekey } from "./rekey.ts";
-import { ReplyQueue } from "./reply_queue.ts";
+import { type FrameRef, ReplyQueue } from "./reply_queue.ts";
 
 /** Largest encoded frame one Noise message can carry (65535 − 16-byte tag). */
 export const MAX_DELIVERABLE_FRAME = 65519;
@@ -203,7 +203,7 @@ export class EstablishedPhase implements RekeySide {
    * Sends an Error frame, counted against the outbound bound and — unless the
    * server is at fault (`unavailable`) — against the client's error budget.
    */
-  sendError(code: string, detail: string, about?: Frame): void {
+  sendError(code: string, detail: string, about?: FrameRef): void {
     if (!this.#side.isOpen()) return;
     if (code !== SERVER_FAULT && !this.#takeErrorToken()) {
       this.#side.close("too_many_errors");
@@ -388,13 +388,13 @@ export class EstablishedPhase implements RekeySide {
   }
 
   /** Sends the reply to `frame`: its Ack, or (cumulative mode) owes it. */
-  #reply(frame: DecodedFrame, reply: Frame | null): void {
+  #reply(frame: FrameRef, reply: Frame | null): void {
     if (!this.#side.isOpen()) return;
     if (reply) this.#send(reply);
     else if (this.#routeOptions !== undefined) this.#out.oweAck(frame.sequence);
   }
 
-  #routeFailed(frame: DecodedFrame, error: unknown): void {
+  #routeFailed(frame: FrameRef, error: unknown): void {
     if (error instanceof RouteError) {
       this.sendError(error.code, error.message, frame);
     } else {

@@ -13,30 +13,46 @@
  *
  * @module
  */
-import type { DecodedFrame, Frame } from "../proto/mod.ts";
+import type { Frame } from "../proto/mod.ts";
 import { type AckWhenDurable, Durability, type DurabilityListener } from "../router/mod.ts";
+
+/**
+ * Which frame a reply answers: all a reply (an owed Ack, an Error) needs of
+ * it. A queued reply keeps only this, not the frame: it waits for the
+ * recipient's Ack, past a scavenge, and the frame's payload is a view of
+ * the whole received message.
+ */
+export interface FrameRef {
+  readonly channel: number;
+  readonly sequence: number;
+}
 
 /** What the queue releases its replies to. None of these may throw. */
 export interface ReplySink {
-  /** Sends the reply to `frame` (or owes its cumulative Ack). */
-  reply(frame: DecodedFrame, reply: Frame | null): void;
-  /** `frame`'s copies could not be stored: the sender gets an Error instead. */
-  failed(frame: DecodedFrame, error: unknown): void;
+  /** Sends the reply to the frame `about` (or owes its cumulative Ack). */
+  reply(about: FrameRef, reply: Frame | null): void;
+  /** The copies of the frame `about` could not be stored: the sender gets an Error instead. */
+  failed(about: FrameRef, error: unknown): void;
   /** Replies went out after their frames' turn: schedule the owed Ack. */
   released(): void;
 }
 
 /** One reply in the queue; told by its frame's {@link Durability}. */
-class PendingReply implements DurabilityListener {
+class PendingReply implements DurabilityListener, FrameRef {
   done = false;
   error: unknown = undefined;
   failedWrite = false;
+  readonly channel: number;
+  readonly sequence: number;
 
   constructor(
     readonly queue: ReplyQueue,
-    readonly frame: DecodedFrame,
+    frame: FrameRef,
     readonly reply: Frame | null,
-  ) {}
+  ) {
+    this.channel = frame.channel;
+    this.sequence = frame.sequence;
+  }
 
   durable(): void {
     this.done = true;
@@ -71,7 +87,7 @@ export class ReplyQueue {
 
   /** Queues `frame`'s reply until `durable` settles and every earlier reply went. */
   afterDurable(
-    frame: DecodedFrame,
+    frame: FrameRef,
     reply: AckWhenDurable["reply"],
     durable: Promise<void>,
   ): void {
@@ -82,7 +98,7 @@ export class ReplyQueue {
   }
 
   /** Queues a reply that is ready, behind the earlier ones that are not. */
-  ready(frame: DecodedFrame, reply: Frame | null): void {
+  ready(frame: FrameRef, reply: Frame | null): void {
     const pending = new PendingReply(this, frame, reply);
     pending.done = true;
     this.#items.push(pending);
@@ -99,8 +115,8 @@ export class ReplyQueue {
         const next = this.#items.shift()!;
         sent = true;
         try {
-          if (next.failedWrite) this.#sink.failed(next.frame, next.error);
-          else this.#sink.reply(next.frame, next.reply);
+          if (next.failedWrite) this.#sink.failed(next, next.error);
+          else this.#sink.reply(next, next.reply);
         } catch (error) {
           this.#report(error);
         }

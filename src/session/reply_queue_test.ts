@@ -102,3 +102,24 @@ Deno.test("durability: awaitable, and a listener added after it settled is told 
   copy.durable.whenSettled({ durable: () => (told = true), failed: () => {} });
   assert.ok(told);
 });
+
+Deno.test("reply queue: a waiting reply keeps which frame it answers, not the frame (nor its payload)", async () => {
+  const { kept, keep } = window();
+  const given: unknown[] = [];
+  const queue = new ReplyQueue({
+    reply: (about, reply) => given.push({ about, reply }),
+    failed: (about) => given.push({ failed: about }),
+    released: () => {},
+  }, () => {});
+  const sent = { ...frame(7), channel: 9, payload: new Uint8Array(64) };
+  const copy = keep();
+  queue.afterDurable(sent, null, copy.durable);
+  kept.acknowledge(copy.envelopeId);
+  await Promise.resolve();
+  assert.equal(given.length, 1);
+  const { about } = given[0] as { about: Record<string, unknown> };
+  assert.notEqual(about, sent, "not the frame itself");
+  assert.equal(about.channel, 9);
+  assert.equal(about.sequence, 7);
+  assert.equal("payload" in about, false, "no payload held");
+});
