@@ -4,7 +4,7 @@
  * each binary as a base64 TypeScript module next to the code that loads it,
  * so the server and `deno compile` need no build step and no file access.
  *
- * Run: `scripts/deno run --allow-read=wasm --allow-write=src/crypto wasm/build.ts`
+ * Run: `scripts/deno run --allow-read=wasm,src/crypto --allow-write=src/crypto wasm/build.ts`
  * (`--check` compares instead of writing: exit 1 when a module is stale).
  *
  * @module
