@@ -194,10 +194,26 @@ export class Durability implements Promise<void> {
   }
 }
 
-interface Held {
-  copy: PendingCopy;
-  group: CopyGroup;
+/**
+ * A copy as the window holds it, with the group it settles: one object per
+ * copy, which lives until its device's Ack (past a scavenge, so promoted).
+ * The offline queue makes its copies as these; a plain {@link PendingCopy}
+ * given to {@link KeptCopies.keep} is wrapped in one.
+ */
+export class KeptCopy implements PendingCopy {
+  /** Set by {@link KeptCopies.keep}. */
+  group: CopyGroup = NO_GROUP;
+
+  constructor(
+    readonly envelopeId: string,
+    readonly deviceId: string,
+    readonly payload: Uint8Array | LazyEncodedFrame,
+    readonly keptAt: number,
+    public connectionId: string | null,
+  ) {}
 }
+
+type Held = KeptCopy;
 
 const DEFAULT_MAX_COPIES = 65_536;
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
@@ -259,7 +275,10 @@ export class KeptCopies {
   keep(copy: PendingCopy): void {
     const group = this.#group;
     group.remaining++;
-    const held: Held = { copy, group };
+    const held = copy instanceof KeptCopy
+      ? copy
+      : new KeptCopy(copy.envelopeId, copy.deviceId, copy.payload, copy.keptAt, copy.connectionId);
+    held.group = group;
     if (this.#delayMs === 0 || copy.connectionId === null) {
       this.#release([held]);
       return;
@@ -273,7 +292,7 @@ export class KeptCopies {
       for (const [id, old] of this.#held) {
         if (this.#held.size < this.#maxCopies && this.#heldBytes + bytes <= this.#maxBytes) break;
         this.#held.delete(id);
-        this.#heldBytes -= old.copy.payload.length;
+        this.#heldBytes -= old.payload.length;
         out.push(old);
       }
       if (bytes > this.#maxBytes) out.push(held);
@@ -313,7 +332,7 @@ export class KeptCopies {
   undelivered(envelopeId: string): boolean {
     const held = this.#take(envelopeId);
     if (held === undefined) return false;
-    held.copy.connectionId = null;
+    held.connectionId = null;
     this.#release([held]);
     return true;
   }
@@ -350,14 +369,14 @@ export class KeptCopies {
     const held = this.#held.get(key);
     if (held === undefined) return undefined;
     this.#held.delete(key);
-    this.#heldBytes -= held.copy.payload.length;
+    this.#heldBytes -= held.payload.length;
     return held;
   }
 
   /** Sends `out` to the write; each group settles (or fails) with it. */
   #release(out: Held[]): void {
     this.stats.released += out.length;
-    const written = this.#write(out.map((h) => h.copy));
+    const written = this.#write(out);
     written.then(
       () => {
         for (const h of out) copySettled(h.group);
@@ -374,7 +393,7 @@ export class KeptCopies {
     const oldest = this.#held.values().next().value;
     if (oldest === undefined) return;
     const now = this.#clock.now();
-    const due = Math.max(oldest.copy.keptAt + this.#delayMs, this.#lastSweep + this.#tick);
+    const due = Math.max(oldest.keptAt + this.#delayMs, this.#lastSweep + this.#tick);
     this.#timer = this.#clock.setTimeout(this.#sweep, Math.max(0, due - now));
   }
 
@@ -384,15 +403,18 @@ export class KeptCopies {
     this.#lastSweep = now;
     const out: Held[] = [];
     for (const [id, held] of this.#held) {
-      if (held.copy.keptAt + this.#delayMs > now) break;
+      if (held.keptAt + this.#delayMs > now) break;
       this.#held.delete(id);
-      this.#heldBytes -= held.copy.payload.length;
+      this.#heldBytes -= held.payload.length;
       out.push(held);
     }
     if (out.length > 0) this.#release(out);
     this.#arm();
   };
 }
+
+/** The group of a {@link KeptCopy} not kept yet (never settled). */
+const NO_GROUP: CopyGroup = { remaining: 0, listeners: null, promise: null, failed: false };
 
 function newGroup(): CopyGroup {
   return { remaining: 0, listeners: null, promise: null, failed: false };

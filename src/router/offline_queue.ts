@@ -33,6 +33,7 @@ import {
   KeptCopies,
   type KeptCopiesLimits,
   type KeptCopiesStats,
+  KeptCopy,
   type LazyEncodedFrame,
   SYSTEM_CLOCK,
   type WindowClock,
@@ -240,7 +241,7 @@ export class OfflineQueue {
         }
         const envelopeId = this.#nextKeptId();
         const connectionId = REMOTE_CONNECTION_PREFIX + holder;
-        this.#window.keep({ envelopeId, deviceId, payload, keptAt, connectionId });
+        this.#window.keep(new KeptCopy(envelopeId, deviceId, payload, keptAt, connectionId));
         this.carried.send(holder, deviceId, envelopeId, frame);
       }
       // The router took the group of its live copies before calling enqueue.
@@ -292,7 +293,7 @@ export class OfflineQueue {
     // Cheaper than newId (a hash per frame): unique per process, and the
     // random prefix keeps processes apart.
     const envelopeId = this.#nextKeptId();
-    this.#window.keep({ envelopeId, deviceId, payload, keptAt: this.#now(), connectionId });
+    this.#window.keep(new KeptCopy(envelopeId, deviceId, payload, this.#now(), connectionId));
     return envelopeId;
   }
 
