@@ -141,8 +141,13 @@ export interface DurabilityListener {
 interface CopyGroup {
   /** Copies neither acknowledged nor written yet. */
   remaining: number;
-  /** Who waits (set once someone does); told once, when the group settles. */
-  listeners: DurabilityListener[] | null;
+  /**
+   * Who waits (set once someone does), told once, when the group settles:
+   * the one listener itself, an array only for several — a 1:1 frame's group
+   * has one (its sender's reply) and lives until the recipient's Ack, so an
+   * array per frame would be promoted.
+   */
+  listeners: DurabilityListener | DurabilityListener[] | null;
   promise: Promise<void> | null;
   failed: boolean;
   error?: unknown;
@@ -170,7 +175,9 @@ export class Durability implements Promise<void> {
     const group = this.#group;
     if (group.failed) listener.failed(group.error);
     else if (group.remaining === 0) listener.durable();
-    else (group.listeners ??= []).push(listener);
+    else if (group.listeners === null) group.listeners = listener;
+    else if (Array.isArray(group.listeners)) group.listeners.push(listener);
+    else group.listeners = [group.listeners, listener];
   }
 
   /** Resolves when every copy is settled; rejects with a failed write's error. */
@@ -435,7 +442,9 @@ function copySettled(group: CopyGroup): void {
   if (--group.remaining !== 0 || group.failed) return;
   const listeners = group.listeners;
   group.listeners = null;
-  if (listeners !== null) { for (const listener of listeners) listener.durable(); }
+  if (listeners === null) return;
+  if (!Array.isArray(listeners)) listeners.durable();
+  else for (const listener of listeners) listener.durable();
 }
 
 function groupFailed(group: CopyGroup, error: unknown): void {
@@ -445,5 +454,7 @@ function groupFailed(group: CopyGroup, error: unknown): void {
   group.error = error;
   const listeners = group.listeners;
   group.listeners = null;
-  if (listeners !== null) { for (const listener of listeners) listener.failed(error); }
+  if (listeners === null) return;
+  if (!Array.isArray(listeners)) listeners.failed(error);
+  else for (const listener of listeners) listener.failed(error);
 }

@@ -39,3 +39,38 @@ Deno.test("kept copy: held and written as the object given (no wrapper per copy)
   await durable;
   assert.equal(settled, true, "both copies settle the group");
 });
+
+for (const count of [1, 2, 3]) {
+  for (const outcome of ["acknowledged", "failed write"] as const) {
+    Deno.test(`kept copy: ${count} listener(s) of a group each told once (${outcome})`, async () => {
+      const clock = new FakeClock();
+      const kept = new KeptCopies({
+        delayMs: 100,
+        clock,
+        write: () =>
+          outcome === "failed write" ? Promise.reject(new Error("down")) : Promise.resolve(),
+      });
+      kept.keep(new KeptCopy("e1", "bob", new Uint8Array(3), clock.now(), "c1"));
+      const durable = kept.durable()!;
+      const told: string[] = [];
+      for (let i = 0; i < count; i++) {
+        durable.whenSettled({
+          durable: () => told.push(`durable ${i}`),
+          failed: (error) => told.push(`failed ${i}: ${(error as Error).message}`),
+        });
+      }
+      assert.deepEqual(told, []);
+      if (outcome === "acknowledged") kept.acknowledge("e1");
+      else kept.undelivered("e1");
+      await Promise.resolve();
+      await Promise.resolve();
+      const expected = Array.from(
+        { length: count },
+        (_, i) => outcome === "acknowledged" ? `durable ${i}` : `failed ${i}: down`,
+      );
+      assert.deepEqual(told, expected);
+      kept.acknowledge("e1");
+      assert.deepEqual(told, expected, "told once");
+    });
+  }
+}
