@@ -63,7 +63,7 @@ export function handleConnect(request: Request, options: ConnectHandlerOptions):
     const connection = handlers.connection = new ServerConnection(link, options.deps, id);
     options.track(connection);
     // (Direct accept) the slot is held until the session ends: its socket's close ends it.
-    holdSlotUntil(request, connection.done, upgraded.socket);
+    holdSlotUntil(request, (end) => connection.onDone(end), upgraded.socket);
     upgraded.response.headers.set("x-commucat-connect-mode", "websocket");
     return upgraded.response;
   }

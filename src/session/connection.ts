@@ -90,6 +90,9 @@ export interface ConnectionDeps {
 
 type State = "handshake" | "established" | "closed";
 
+/** Told that a connection is done (see {@link ServerConnection.onDone}). */
+type DoneCallback = (connection: ServerConnection) => void;
+
 /**
  * The established phase's collaborators, made once per {@link ConnectionDeps}
  * (i.e. per server) instead of once per connection: every field comes from
@@ -144,7 +147,8 @@ export class ServerConnection implements Peer, EstablishedSide {
   #done: Promise<void> | null = null;
   #resolveDone: (() => void) | null = null;
   #finished = false;
-  #onDone: ((connection: ServerConnection) => void) | null = null;
+  /** What {@link onDone} registered: one callback (the usual case), several, or none. */
+  #onDone: DoneCallback | DoneCallback[] | null = null;
   /** The session's paths once it runs multipath (the outbound writes there). */
   #paths: ServerPaths | null = null;
 
@@ -195,11 +199,15 @@ export class ServerConnection implements Peer, EstablishedSide {
 
   /**
    * Calls `then` with this connection once it is done (like {@link done},
-   * without a promise): one callback, e.g. one shared by every connection.
+   * without a promise, its resolver and a reaction per connection): e.g. the
+   * open-set's callback shared by every connection, and a direct-mode slot's
+   * end. Callbacks run in the order registered; none may throw.
    */
-  onDone(then: (connection: ServerConnection) => void): void {
+  onDone(then: DoneCallback): void {
     if (this.#finished) then(this);
-    else this.#onDone = then;
+    else if (this.#onDone === null) this.#onDone = then;
+    else if (Array.isArray(this.#onDone)) this.#onDone.push(then);
+    else this.#onDone = [this.#onDone, then];
   }
 
   /** True once established and not closed. */
@@ -574,7 +582,8 @@ export class ServerConnection implements Peer, EstablishedSide {
       this.#resolveDone = null;
       const then = this.#onDone;
       this.#onDone = null;
-      then?.(this);
+      if (Array.isArray(then)) { for (const one of then) one(this); }
+      else then?.(this);
     }
   }
 }

@@ -302,6 +302,21 @@ Deno.test("connection: a refused Hello gets a plaintext Error and the link close
   await h.connection.done;
 });
 
+Deno.test("connection: onDone tells every registered callback once, in order, without a promise", async () => {
+  const h = harness();
+  const told: string[] = [];
+  h.connection.onDone((c) => told.push(`open set ${c === h.connection}`));
+  h.connection.onDone(() => told.push("direct slot"));
+  h.connection.onDone(() => told.push("third"));
+  h.handshake.refuse = new HandshakeError("zkp", "device key proof did not verify");
+  await h.connection.receive(hello());
+  await h.connection.done;
+  assert.deepEqual(told, ["open set true", "direct slot", "third"]);
+  h.connection.onDone(() => told.push("late")); // already done: told at once
+  assert.deepEqual(told.at(-1), "late");
+  assert.equal(told.length, 4);
+});
+
 Deno.test("connection: a replaced session tells the client before it closes", async () => {
   const h = harness();
   await establish(h);

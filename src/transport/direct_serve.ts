@@ -200,13 +200,16 @@ export class DirectListener implements Listener {
     let held = false;
     const holder: SlotHolder = (until, socket) => {
       held = true;
-      if (!socket) return void until.then(done, done);
-      this.#sockets.add(socket);
-      const closed = () => {
-        this.#sockets.delete(socket);
-        done();
-      };
-      until.then(closed, closed);
+      let end = done;
+      if (socket) {
+        this.#sockets.add(socket);
+        end = () => {
+          this.#sockets.delete(socket);
+          done();
+        };
+      }
+      if (typeof until === "function") until(end);
+      else until.then(end, end);
     };
     // Writable so it can be dropped again: Deno keeps an upgraded WebSocket's
     // request alive (its liveness close listener), and with it this holder.

@@ -131,10 +131,17 @@ export interface Listener {
 }
 
 /**
- * Keeps a request's connection slot until `until` settles (set by a listener counting requests);
+ * When a held slot is given back: a promise that settles then, or a
+ * registration that calls its callback once then (no promise, resolver and
+ * reaction per idle connection: e.g. `(end) => connection.onDone(end)`).
+ */
+export type SlotUntil = Promise<void> | ((end: () => void) => void);
+
+/**
+ * Keeps a request's connection slot until `until` (set by a listener counting requests);
  * `socket`, the WebSocket the request became, is the listener's to close when it shuts down.
  */
-export type SlotHolder = (until: Promise<void>, socket?: WebSocket) => void;
+export type SlotHolder = (until: SlotUntil, socket?: WebSocket) => void;
 
 /**
  * Where a listener that counts requests rather than sockets (the direct
@@ -156,12 +163,12 @@ export function holdSlotWhileOpen(request: Request, socket: WebSocket): void {
 }
 
 /**
- * Keeps the connection slot of `request` until `until` settles (a session's
- * own end, e.g. `ServerConnection.done`): like {@link holdSlotWhileOpen}
+ * Keeps the connection slot of `request` until `until` (a session's own end,
+ * e.g. `(end) => connection.onDone(end)`): like {@link holdSlotWhileOpen}
  * without a close listener, a promise and two closures per idle WebSocket.
  * `socket` is the session's WebSocket, if any (the listener cuts it at shutdown).
  */
-export function holdSlotUntil(request: Request, until: Promise<void>, socket?: WebSocket): void {
+export function holdSlotUntil(request: Request, until: SlotUntil, socket?: WebSocket): void {
   slotHolderOf(request)?.(until, socket);
 }
 
