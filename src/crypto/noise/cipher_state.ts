@@ -26,7 +26,9 @@ const EMPTY = new Uint8Array(0);
 /** An optional cipher key plus the nonce of the next message. */
 export class CipherState {
   readonly #cipher: Cipher;
+  /** The key is `#key[#keyAt..#keyAt+32)` (`#key` may hold other keys too). */
   #key: Uint8Array | null = null;
+  #keyAt = 0;
   /** The next nonce: a safe integer (a small integer field, no allocation per message). */
   #nonce = 0;
 
@@ -37,23 +39,33 @@ export class CipherState {
 
   /**
    * InitializeKey(key): sets k (copied) and resets n to 0; `null` clears the
-   * key. `into`, 32 bytes, is where the copy goes (a view of a buffer the
-   * caller shares between CipherStates: Split() puts both keys of a session
-   * in one buffer, one ArrayBuffer and backing store instead of two); by
-   * default a fresh array.
+   * key. With `into`, the copy goes to `into[at..at+32)`, a buffer the caller
+   * shares between CipherStates (Split() puts both keys of a session and its
+   * handshake hash in one: one ArrayBuffer, backing store and array instead
+   * of a view per key); by default to a fresh array.
    */
-  initializeKey(key: Uint8Array | null, into?: Uint8Array): void {
-    this.#key?.fill(0);
+  initializeKey(key: Uint8Array | null, into?: Uint8Array, at = 0): void {
+    this.#wipe();
     if (key === null) {
       this.#key = null;
+      this.#keyAt = 0;
     } else {
       expectLength(key, 32, "cipher key");
       if (into === undefined) {
         this.#key = key.slice();
+        this.#keyAt = 0;
       } else {
-        expectLength(into, 32, "cipher key storage");
-        into.set(key);
+        if (
+          !(into instanceof Uint8Array) || !Number.isInteger(at) || at < 0 || at + 32 > into.length
+        ) {
+          throw new NoiseError(
+            "invalid-argument",
+            "cipher key storage must hold 32 bytes at its offset",
+          );
+        }
+        into.set(key, at);
         this.#key = into;
+        this.#keyAt = at;
       }
     }
     this.#nonce = 0;
@@ -88,7 +100,7 @@ export class CipherState {
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     if (this.#key === null) return plaintext;
     this.#checkNonce();
-    const out = this.#cipher.encrypt(this.#key, this.#nonce, ad, plaintext);
+    const out = this.#cipher.encrypt(this.#key, this.#nonce, ad, plaintext, this.#keyAt);
     this.#nonce++;
     return out;
   }
@@ -100,7 +112,7 @@ export class CipherState {
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
     if (this.#key === null) return ciphertext;
     this.#checkNonce();
-    const out = this.#cipher.decrypt(this.#key, this.#nonce, ad, ciphertext);
+    const out = this.#cipher.decrypt(this.#key, this.#nonce, ad, ciphertext, this.#keyAt);
     this.#nonce++;
     return out;
   }
@@ -114,13 +126,14 @@ export class CipherState {
     if (this.#key === null) return length;
     this.#checkNonce();
     if (this.#cipher.encryptInPlace) {
-      this.#cipher.encryptInPlace(this.#key, this.#nonce, ad, buf, at, length);
+      this.#cipher.encryptInPlace(this.#key, this.#nonce, ad, buf, at, length, this.#keyAt);
     } else {
       const sealed = this.#cipher.encrypt(
         this.#key,
         this.#nonce,
         ad,
         buf.subarray(at, at + length),
+        this.#keyAt,
       );
       buf.set(sealed, at);
     }
@@ -137,8 +150,8 @@ export class CipherState {
     if (this.#key === null) return ciphertext;
     this.#checkNonce();
     const out = this.#cipher.decryptInPlace
-      ? this.#cipher.decryptInPlace(this.#key, this.#nonce, ad, ciphertext)
-      : this.#cipher.decrypt(this.#key, this.#nonce, ad, ciphertext);
+      ? this.#cipher.decryptInPlace(this.#key, this.#nonce, ad, ciphertext, this.#keyAt)
+      : this.#cipher.decrypt(this.#key, this.#nonce, ad, ciphertext, this.#keyAt);
     this.#nonce++;
     return out;
   }
@@ -146,15 +159,20 @@ export class CipherState {
   /** Rekey(): k = first 32 bytes of ENCRYPT(k, 2^64-1, empty, 32 zeros); n unchanged. */
   rekey(): void {
     if (this.#key === null) throw new NoiseError("invalid-state", "rekey without a key");
-    const next = this.#cipher.encrypt(this.#key, MAX_NONCE, EMPTY, ZEROS_32).subarray(0, 32);
-    this.#key.set(next);
-    next.fill(0);
+    const out = this.#cipher.encrypt(this.#key, MAX_NONCE, EMPTY, ZEROS_32, this.#keyAt);
+    this.#key.set(out.subarray(0, 32), this.#keyAt);
+    out.fill(0);
   }
 
   /** Forgets the key (best effort: the engine may hold copies). */
   destroy(): void {
-    this.#key?.fill(0);
+    this.#wipe();
     this.#key = null;
+  }
+
+  /** Zeroes this state's own 32 key bytes (not the rest of a shared buffer). */
+  #wipe(): void {
+    this.#key?.fill(0, this.#keyAt, this.#keyAt + 32);
   }
 
   #checkNonce(): void {

@@ -84,19 +84,35 @@ Deno.test("a number nonce above 2^32 seals exactly as the same bigint nonce (bot
   assert.deepEqual(b.decryptWithAd(AD, sealed), utf8("high"));
 });
 
-Deno.test("initializeKey into shared storage: the key is copied there and wiped by destroy", () => {
+Deno.test("initializeKey into shared storage: each key at its offset, rekeyed and wiped alone", () => {
   const key = crypto.getRandomValues(new Uint8Array(32));
-  const shared = new Uint8Array(64);
+  const other = crypto.getRandomValues(new Uint8Array(32));
+  const shared = new Uint8Array(96).fill(7);
   const a = new CipherState(nativeChaChaPoly);
-  const b = new CipherState(nativeChaChaPoly);
-  a.initializeKey(key, shared.subarray(0, 32));
-  b.initializeKey(key, shared.subarray(32));
-  assert.deepEqual(shared.subarray(0, 32), key);
-  assert.deepEqual(shared.subarray(32), key);
-  assert.deepEqual(b.decryptWithAd(AD, a.encryptWithAd(AD, utf8("z"))), utf8("z"));
+  const b = new CipherState(nobleChaChaPoly);
+  const plain = new CipherState(nativeChaChaPoly);
+  a.initializeKey(key, shared, 32);
+  b.initializeKey(other, shared, 0);
+  plain.initializeKey(key);
+  assert.deepEqual(shared.subarray(32, 64), key);
+  assert.deepEqual(shared.subarray(0, 32), other);
+  assert.deepEqual(shared.subarray(64), new Uint8Array(32).fill(7), "the rest is untouched");
+  // The key at an offset seals exactly as the same key on its own (WebAssembly and OpenSSL sizes).
+  for (const size of [5, 5000]) {
+    const msg = crypto.getRandomValues(new Uint8Array(size));
+    assert.deepEqual(a.encryptWithAd(AD, msg), plain.encryptWithAd(AD, msg));
+  }
+  a.rekey();
+  plain.rekey();
+  assert.deepEqual(a.encryptWithAd(AD, utf8("r")), plain.encryptWithAd(AD, utf8("r")));
+  assert.deepEqual(shared.subarray(0, 32), other, "rekey changes only its own key");
+  const noble = new CipherState(nobleChaChaPoly);
+  noble.initializeKey(other);
+  assert.deepEqual(b.encryptWithAd(AD, utf8("n")), noble.encryptWithAd(AD, utf8("n")));
   a.destroy();
-  assert.deepEqual(shared.subarray(0, 32), new Uint8Array(32));
-  assert.deepEqual(shared.subarray(32), key, "the other key is untouched");
+  assert.deepEqual(shared.subarray(32, 64), new Uint8Array(32));
+  assert.deepEqual(shared.subarray(0, 32), other, "the other key is untouched");
+  assert.throws(() => b.initializeKey(key, shared, 80), withCode("invalid-argument"));
   assert.throws(() => b.initializeKey(key, shared.subarray(0, 16)), withCode("invalid-argument"));
 });
 

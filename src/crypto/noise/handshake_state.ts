@@ -476,11 +476,11 @@ export class HandshakeState {
   #endMessage(): void {
     this.#messageIndex++;
     if (!this.isFinished) return;
-    const [c1, c2, h] = this.#ss.split();
-    this.#handshakeHash = h;
+    const [c1, c2, shared] = this.#ss.split();
+    this.#handshakeHash = shared.subarray(64);
     this.#transport = this.#initiator
-      ? new CipherStatePair(c1, c2, this.#handshakeHash)
-      : new CipherStatePair(c2, c1, this.#handshakeHash);
+      ? new CipherStatePair(c1, c2, shared, 64)
+      : new CipherStatePair(c2, c1, shared, 64);
     // The ephemeral private key has done its job.
     this.#e?.privateKey.fill(0);
     this.#e = null;

@@ -27,6 +27,7 @@ import {
   expectLength,
   type Hash,
   isAllZero,
+  keyBytes,
   type KeyPair,
   type Nonce,
   TAG_LENGTH,
@@ -188,38 +189,38 @@ export const SMALL_MESSAGE_LIMIT = 4096;
  */
 export const nativeChaChaPoly: Cipher = {
   name: "ChaChaPoly",
-  encrypt(key: Uint8Array, n: Nonce, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  encrypt(key, n, ad, plaintext, keyAt = 0): Uint8Array {
     if (plaintext.length <= SMALL_MESSAGE_LIMIT) {
-      return wasmChaChaPoly.encrypt(key, n, ad, plaintext);
+      return wasmChaChaPoly.encrypt(key, n, ad, plaintext, keyAt);
     }
-    return opensslChaChaPoly.encrypt(key, n, ad, plaintext);
+    return opensslChaChaPoly.encrypt(key, n, ad, plaintext, keyAt);
   },
-  decrypt(key: Uint8Array, n: Nonce, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  decrypt(key, n, ad, ciphertext, keyAt = 0): Uint8Array {
     if (ciphertext.length <= SMALL_MESSAGE_LIMIT + TAG_LENGTH) {
-      return wasmChaChaPoly.decrypt(key, n, ad, ciphertext);
+      return wasmChaChaPoly.decrypt(key, n, ad, ciphertext, keyAt);
     }
-    return opensslChaChaPoly.decrypt(key, n, ad, ciphertext);
+    return opensslChaChaPoly.decrypt(key, n, ad, ciphertext, keyAt);
   },
-  encryptInPlace(key, n, ad, buf, at, length): void {
+  encryptInPlace(key, n, ad, buf, at, length, keyAt = 0): void {
     if (length <= SMALL_MESSAGE_LIMIT) {
-      wasmChaChaPoly.encryptInPlace!(key, n, ad, buf, at, length);
+      wasmChaChaPoly.encryptInPlace!(key, n, ad, buf, at, length, keyAt);
     } else {
-      buf.set(opensslChaChaPoly.encrypt(key, n, ad, buf.subarray(at, at + length)), at);
+      buf.set(opensslChaChaPoly.encrypt(key, n, ad, buf.subarray(at, at + length), keyAt), at);
     }
   },
-  decryptInPlace(key, n, ad, ciphertext): Uint8Array {
+  decryptInPlace(key, n, ad, ciphertext, keyAt = 0): Uint8Array {
     if (ciphertext.length <= SMALL_MESSAGE_LIMIT + TAG_LENGTH) {
-      return wasmChaChaPoly.decryptInPlace!(key, n, ad, ciphertext);
+      return wasmChaChaPoly.decryptInPlace!(key, n, ad, ciphertext, keyAt);
     }
-    return opensslChaChaPoly.decrypt(key, n, ad, ciphertext);
+    return opensslChaChaPoly.decrypt(key, n, ad, ciphertext, keyAt);
   },
 };
 
 /** ChaCha20-Poly1305 on node:crypto alone, one `Cipheriv`/`Decipheriv` per message. */
 export const opensslChaChaPoly: Cipher = {
   name: "ChaChaPoly",
-  encrypt(key: Uint8Array, n: Nonce, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    const cipher = createCipheriv("chacha20-poly1305", key, nonce(n), {
+  encrypt(key, n, ad, plaintext, keyAt = 0): Uint8Array {
+    const cipher = createCipheriv("chacha20-poly1305", keyBytes(key, keyAt), nonce(n), {
       authTagLength: TAG_LENGTH,
     });
     if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length });
@@ -230,10 +231,10 @@ export const opensslChaChaPoly: Cipher = {
     out.set(cipher.getAuthTag(), plaintext.length);
     return out;
   },
-  decrypt(key: Uint8Array, n: Nonce, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  decrypt(key, n, ad, ciphertext, keyAt = 0): Uint8Array {
     const bodyLength = ciphertext.length - TAG_LENGTH;
     if (bodyLength < 0) throw new NoiseError("decrypt-failed", "ciphertext shorter than its tag");
-    const decipher = createDecipheriv("chacha20-poly1305", key, nonce(n), {
+    const decipher = createDecipheriv("chacha20-poly1305", keyBytes(key, keyAt), nonce(n), {
       authTagLength: TAG_LENGTH,
     });
     decipher.setAuthTag(ciphertext.subarray(bodyLength));

@@ -18,6 +18,7 @@ import {
   expectLength,
   type Hash,
   isAllZero,
+  keyBytes,
   type KeyPair,
   type Nonce,
   TAG_LENGTH,
@@ -75,15 +76,19 @@ const NO_AD = new Uint8Array(0);
 /** ChaCha20-Poly1305 (RFC 8439) from @noble/ciphers. */
 export const nobleChaChaPoly: Cipher = {
   name: "ChaChaPoly",
-  encrypt(key: Uint8Array, n: Nonce, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    return chacha20poly1305(key, nonce(n), ad.length > 0 ? ad : NO_AD).encrypt(plaintext);
+  encrypt(key, n, ad, plaintext, keyAt = 0): Uint8Array {
+    return chacha20poly1305(keyBytes(key, keyAt), nonce(n), ad.length > 0 ? ad : NO_AD).encrypt(
+      plaintext,
+    );
   },
-  decrypt(key: Uint8Array, n: Nonce, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  decrypt(key, n, ad, ciphertext, keyAt = 0): Uint8Array {
     if (ciphertext.length < TAG_LENGTH) {
       throw new NoiseError("decrypt-failed", "ciphertext shorter than its tag");
     }
     try {
-      return chacha20poly1305(key, nonce(n), ad.length > 0 ? ad : NO_AD).decrypt(ciphertext);
+      return chacha20poly1305(keyBytes(key, keyAt), nonce(n), ad.length > 0 ? ad : NO_AD).decrypt(
+        ciphertext,
+      );
     } catch {
       throw new NoiseError("decrypt-failed", "authentication failed");
     }

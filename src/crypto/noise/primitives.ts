@@ -59,17 +59,34 @@ export function chachaNonce(n: Nonce, out: DataView): void {
   out.setUint32(8, nonceHigh(n), true);
 }
 
-/** Noise cipher functions (§4.2): an AEAD keyed with 32 bytes and a 64-bit nonce. */
+/**
+ * Noise cipher functions (§4.2): an AEAD keyed with 32 bytes and a 64-bit
+ * nonce. The key is `key[keyAt..keyAt+32)` (`keyAt` defaults to 0): a
+ * session keeps both its keys in one buffer, and a view per key was a
+ * 0.1 KiB object held per key for the session's life.
+ */
 export interface Cipher {
   /** Name as it appears in a protocol name, e.g. `ChaChaPoly`. */
   readonly name: string;
   /** ENCRYPT(k, n, ad, plaintext): ciphertext followed by a 16-byte tag. */
-  encrypt(key: Uint8Array, nonce: Nonce, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  encrypt(
+    key: Uint8Array,
+    nonce: Nonce,
+    ad: Uint8Array,
+    plaintext: Uint8Array,
+    keyAt?: number,
+  ): Uint8Array;
   /**
    * DECRYPT(k, n, ad, ciphertext). Throws `NoiseError("decrypt-failed")` on
    * authentication failure, in which case nothing is returned.
    */
-  decrypt(key: Uint8Array, nonce: Nonce, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
+  decrypt(
+    key: Uint8Array,
+    nonce: Nonce,
+    ad: Uint8Array,
+    ciphertext: Uint8Array,
+    keyAt?: number,
+  ): Uint8Array;
   /**
    * ENCRYPT in place (optional; CipherState copies without it): the
    * plaintext `buf[at..at+length)` becomes the ciphertext, the tag follows it.
@@ -81,6 +98,7 @@ export interface Cipher {
     buf: Uint8Array,
     at: number,
     length: number,
+    keyAt?: number,
   ): void;
   /**
    * DECRYPT that may write the plaintext over `ciphertext` (optional): returns
@@ -92,7 +110,13 @@ export interface Cipher {
     nonce: Nonce,
     ad: Uint8Array,
     ciphertext: Uint8Array,
+    keyAt?: number,
   ): Uint8Array;
+}
+
+/** The 32 key bytes at `keyAt` as their own view (for APIs that take a whole key; allocates unless it is one). */
+export function keyBytes(key: Uint8Array, keyAt = 0): Uint8Array {
+  return keyAt === 0 && key.length === 32 ? key : key.subarray(keyAt, keyAt + 32);
 }
 
 /** Noise hash functions (§4.3) with the HMAC built on them. */

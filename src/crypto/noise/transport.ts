@@ -52,12 +52,16 @@ export interface NoiseTransport {
 export class CipherStatePair implements NoiseTransport {
   readonly #send: CipherState;
   readonly #recv: CipherState;
-  readonly #handshakeHash: Uint8Array;
+  /** The hash is `#hashIn[#hashAt..]` (Split() keeps it after the keys, in one buffer). */
+  readonly #hashIn: Uint8Array;
+  readonly #hashAt: number;
 
-  constructor(send: CipherState, recv: CipherState, handshakeHash: Uint8Array) {
+  /** `handshakeHash[hashAt..]` is the final handshake hash (kept, not copied). */
+  constructor(send: CipherState, recv: CipherState, handshakeHash: Uint8Array, hashAt = 0) {
     this.#send = send;
     this.#recv = recv;
-    this.#handshakeHash = handshakeHash;
+    this.#hashIn = handshakeHash;
+    this.#hashAt = hashAt;
   }
 
   encrypt(plaintext: Uint8Array): Uint8Array {
@@ -99,7 +103,7 @@ export class CipherStatePair implements NoiseTransport {
   }
 
   get handshakeHash(): Uint8Array {
-    return this.#handshakeHash.slice();
+    return this.#hashIn.slice(this.#hashAt);
   }
 
   destroy(): void {

@@ -53,14 +53,15 @@ function messageAt(adLength: number): number {
  * `length` bytes plus its padding and tag (rare: two pages hold any Noise
  * message). Returns the message's offset.
  */
-function load(key: Uint8Array, ad: Uint8Array, length: number): number {
+function load(key: Uint8Array, keyAt: number, ad: Uint8Array, length: number): number {
   const at = messageAt(ad.length);
   const end = at + ((length + 15) & ~15) + TAG_LENGTH;
   if (end > memory.length) {
     aead.memory.grow(Math.ceil((end - memory.length) / PAGE));
     memory = new Uint8Array(aead.memory.buffer);
   }
-  memory.set(key, KEY_AT);
+  if (keyAt === 0 && key.length === 32) memory.set(key, KEY_AT);
+  else for (let i = 0; i < 32; i++) memory[KEY_AT + i] = key[keyAt + i]; // no view to allocate
   if (ad.length > 0) memory.set(ad, DATA_AT);
   return at;
 }
@@ -76,11 +77,12 @@ export function sealWasm(
   buf: Uint8Array,
   at: number,
   length: number,
+  keyAt = 0,
 ): void {
   if (at < 0 || at + length + TAG_LENGTH > buf.length) {
     throw new RangeError("no room for the ciphertext and its tag");
   }
-  const m = load(key, ad, length);
+  const m = load(key, keyAt, ad, length);
   memory.set(at === 0 && length === buf.length ? buf : buf.subarray(at, at + length), m);
   aead.seal(ad.length, length, nonceLow(nonce), nonceHigh(nonce));
   buf.set(memory.subarray(m, m + length + TAG_LENGTH), at);
@@ -96,10 +98,11 @@ export function openWasm(
   ad: Uint8Array,
   ciphertext: Uint8Array,
   out: Uint8Array,
+  keyAt = 0,
 ): void {
   const length = ciphertext.length - TAG_LENGTH;
   if (length < 0) throw new NoiseError("decrypt-failed", "ciphertext shorter than its tag");
-  const m = load(key, ad, length);
+  const m = load(key, keyAt, ad, length);
   memory.set(ciphertext, m);
   if (aead.open(ad.length, length, nonceLow(nonce), nonceHigh(nonce)) !== 1) {
     throw new NoiseError("decrypt-failed", "authentication failed");
@@ -110,20 +113,20 @@ export function openWasm(
 /** ChaCha20-Poly1305 on the WebAssembly module, at every message size. */
 export const wasmChaChaPoly: Cipher = {
   name: "ChaChaPoly",
-  encrypt(key: Uint8Array, nonce: Nonce, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  encrypt(key, nonce, ad, plaintext, keyAt = 0): Uint8Array {
     const out = new Uint8Array(plaintext.length + TAG_LENGTH);
     out.set(plaintext);
-    sealWasm(key, nonce, ad, out, 0, plaintext.length);
+    sealWasm(key, nonce, ad, out, 0, plaintext.length, keyAt);
     return out;
   },
-  decrypt(key: Uint8Array, nonce: Nonce, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  decrypt(key, nonce, ad, ciphertext, keyAt = 0): Uint8Array {
     const out = new Uint8Array(Math.max(0, ciphertext.length - TAG_LENGTH));
-    openWasm(key, nonce, ad, ciphertext, out);
+    openWasm(key, nonce, ad, ciphertext, out, keyAt);
     return out;
   },
   encryptInPlace: sealWasm,
-  decryptInPlace(key, nonce, ad, ciphertext): Uint8Array {
-    openWasm(key, nonce, ad, ciphertext, ciphertext);
+  decryptInPlace(key, nonce, ad, ciphertext, keyAt = 0): Uint8Array {
+    openWasm(key, nonce, ad, ciphertext, ciphertext, keyAt);
     return ciphertext.subarray(0, ciphertext.length - TAG_LENGTH);
   },
 };
