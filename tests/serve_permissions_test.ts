@@ -23,6 +23,9 @@ Deno.test({
   ignore: !available,
   async fn() {
     const server = await spawnServer({
+      // The shared database may be a migration behind (a CI machine keeps it between runs; this
+      // test may run before any test that migrates): the operator's own way to start on it.
+      args: ["--migrate"],
       env: {
         COMMUCAT_STORAGE_BACKEND: "postgres",
         COMMUCAT_PG_DSN: pgDsn!,

@@ -33,6 +33,8 @@ export async function spawnServer(options: {
   env?: Record<string, string>;
   /** Runs the server under `ulimit -n <fdLimit>` (through bash). */
   fdLimit?: number;
+  /** More arguments after `serve` (e.g. `--migrate`). */
+  args?: string[];
 } = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "commucat-proc-" });
   const denoArgs = [
@@ -44,6 +46,7 @@ export async function spawnServer(options: {
     SERVE_ALLOW_ENV,
     MAIN,
     "serve",
+    ...options.args ?? [],
   ];
   const [command, args] = options.fdLimit === undefined ? [Deno.execPath(), denoArgs] : ["bash", [
     "-c",
