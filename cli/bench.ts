@@ -197,10 +197,10 @@ export function registerBenchCommand(program: Command): void {
     .addOption(
       new Option(
         "--client-websocket <kind>",
-        "the load clients' WebSocket: nodelay (TCP_NODELAY on, RFC 6455 over Deno.connect) or " +
-          "deno (the platform's WebSocket, which leaves Nagle's algorithm on: client-side waits " +
-          "in the measured latency)",
-      ).choices(["nodelay", "deno"]).default("nodelay"),
+        "the load clients' WebSocket: deno (the platform's WebSocket; Nagle's algorithm on) or " +
+          "nodelay (TCP_NODELAY on, RFC 6455 in TypeScript over Deno.connect: its client-side " +
+          "event-loop stalls measured worse, PERFORMANCE.md round 7)",
+      ).choices(["deno", "nodelay"]).default("deno"),
     )
     .option(
       "--server-v8-flags <flags>",

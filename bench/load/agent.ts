@@ -223,7 +223,7 @@ export class LoadAgent {
   #openers = new Map<string, ReturnType<typeof noDelayChannelOpener>>();
 
   constructor(options: { webSocket?: ClientWebSocket } = {}) {
-    this.#webSocket = options.webSocket ?? "nodelay";
+    this.#webSocket = options.webSocket ?? "deno";
   }
 
   /** Runs one command; `progress` hears about sessions opened. */

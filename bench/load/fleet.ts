@@ -34,7 +34,7 @@ const WORKER = new URL("./worker.ts", import.meta.url).pathname;
 /** An agent in a new worker process (on `cpus` only, when given: `taskset -c`). */
 export function spawnAgent(
   cpus: string | null = null,
-  webSocket: ClientWebSocket = "nodelay",
+  webSocket: ClientWebSocket = "deno",
 ): AgentHandle {
   const argv = pinnedArgv(cpus, Deno.execPath(), [
     "run",

@@ -66,7 +66,7 @@ function reportConfig(o: LoadOptions, clientCapacity: number): LoadReport["confi
       : undefined,
     accept: o.external ? undefined : o.accept ?? "guarded",
     serverV8Flags: o.serverV8Flags?.length ? o.serverV8Flags : undefined,
-    clientWebSocket: o.clientWebSocket ?? "nodelay",
+    clientWebSocket: o.clientWebSocket ?? "deno",
   };
 }
 

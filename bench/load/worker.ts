@@ -19,7 +19,7 @@ function reply(message: unknown): void {
 
 if (import.meta.main) {
   const agent = new LoadAgent({
-    webSocket: Deno.args.includes("--websocket=deno") ? "deno" : "nodelay",
+    webSocket: Deno.args.includes("--websocket=nodelay") ? "nodelay" : "deno",
   });
   let buffer = "";
   const decoder = new TextDecoder();
