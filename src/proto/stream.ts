@@ -17,6 +17,27 @@ const EMPTY = new Uint8Array(0);
 /** An idle buffer above this size is released, so one big frame does not pin memory. */
 const RETAIN_CAPACITY = 1 << 20;
 
+/**
+ * The decode options a decoder passes, shared by every decoder with the same
+ * settings (frozen: decodeFrame only reads them). Two option objects per
+ * decoder were held for each idle session (~72 B); a server's sessions use
+ * one or two maximum lengths, so the table stays tiny (bounded all the same).
+ */
+const SHARED_OPTIONS = new Map<string, Readonly<DecodeOptions>>();
+const MAX_SHARED_OPTIONS = 64;
+
+function sharedOptions(maxFrameLength: number, viewPayload?: boolean): Readonly<DecodeOptions> {
+  const key = `${maxFrameLength}:${viewPayload ?? "-"}`;
+  let options = SHARED_OPTIONS.get(key);
+  if (options === undefined) {
+    options = Object.freeze(
+      viewPayload === undefined ? { maxFrameLength } : { maxFrameLength, viewPayload },
+    );
+    if (SHARED_OPTIONS.size < MAX_SHARED_OPTIONS) SHARED_OPTIONS.set(key, options);
+  }
+  return options;
+}
+
 /** Options for {@linkcode FrameDecoder}. */
 export interface FrameDecoderOptions {
   /** Largest accepted body length; defaults to `MAX_FRAME_LEN` (16 MiB). */
@@ -54,15 +75,15 @@ export class FrameDecoder {
   #read = 0;
   #write = 0;
   /** Decoding straight from a chunk, and from the buffer (payloads always copied). */
-  #direct: DecodeOptions;
-  #buffered: DecodeOptions;
+  #direct: Readonly<DecodeOptions>;
+  #buffered: Readonly<DecodeOptions>;
   #failure: CodecError | undefined;
 
   /** Creates a decoder; see {@linkcode FrameDecoderOptions}. */
   constructor(options: FrameDecoderOptions = {}) {
     const maxFrameLength = resolveMaxFrameLength(options.maxFrameLength);
-    this.#direct = { maxFrameLength, viewPayload: options.viewPayloads ?? false };
-    this.#buffered = { maxFrameLength };
+    this.#direct = sharedOptions(maxFrameLength, options.viewPayloads ?? false);
+    this.#buffered = sharedOptions(maxFrameLength);
   }
 
   /** Largest accepted body length. May be changed between chunks (e.g. after the handshake). */
@@ -72,8 +93,8 @@ export class FrameDecoder {
 
   set maxFrameLength(value: number) {
     const maxFrameLength = resolveMaxFrameLength(value);
-    this.#direct = { ...this.#direct, maxFrameLength };
-    this.#buffered = { maxFrameLength };
+    this.#direct = sharedOptions(maxFrameLength, this.#direct.viewPayload ?? false);
+    this.#buffered = sharedOptions(maxFrameLength);
   }
 
   /** Bytes received but not yet returned as frames. */

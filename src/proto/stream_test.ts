@@ -104,6 +104,34 @@ Deno.test("FrameDecoder: maxFrameLength can be lowered between chunks", () => {
   assert.throws(() => (decoder.maxFrameLength = 0), RangeError);
 });
 
+Deno.test("FrameDecoder: decoders with the same settings share options, and one decoder's change leaves the others alone", () => {
+  const big = encodeFrame(msg(1, 2000));
+  const lowered = new FrameDecoder({ viewPayloads: true });
+  const other = new FrameDecoder({ viewPayloads: true });
+  const copying = new FrameDecoder();
+  lowered.maxFrameLength = 1024;
+  assert.equal(lowered.maxFrameLength, 1024);
+  assert.equal(other.maxFrameLength, 16 * 1024 * 1024);
+  assert.throws(() => lowered.push(big), CodecError);
+  // The other decoders still take the frame, each with its own payload mode.
+  const viewed = other.push(big)[0];
+  assert.equal(viewed.payload.buffer, big.buffer);
+  const copied = copying.push(big)[0];
+  assert.notEqual(copied.payload.buffer, big.buffer);
+  assert.deepEqual(copied.payload, viewed.payload);
+  // A decoder lowered to the same length behaves like one made with it.
+  other.maxFrameLength = 1024;
+  assert.throws(() => other.push(big), CodecError);
+  // More distinct lengths than the shared table holds: each decoder still enforces its own.
+  const body = big.length - 2; // a two-byte length prefix
+  for (let max = body - 60; max <= body + 60; max++) {
+    const decoder = new FrameDecoder({ maxFrameLength: max });
+    assert.equal(decoder.maxFrameLength, max);
+    if (max >= body) assert.equal(decoder.push(big).length, 1);
+    else assert.throws(() => decoder.push(big), CodecError);
+  }
+});
+
 Deno.test("FrameDecoder: a lone 0x00 fails fast with EmptyFrame", () => {
   const decoder = new FrameDecoder();
   assert.throws(
