@@ -31,12 +31,19 @@ export interface DeliveryTarget {
   checkOfflineQueue(): void;
 }
 
+/**
+ * The empty window, shared (frozen: a push would throw). An idle session held
+ * two arrays of its own, and once it had been sent anything, their grown
+ * backing stores (~0.3 KiB) for the rest of its life.
+ */
+const NONE: never[] = Object.freeze([]) as never[];
+
 /** Unacknowledged frames and the offline-queue drain of one connection. */
 export class Delivery {
   readonly #target: DeliveryTarget;
   readonly #deps: DeliveryDeps;
   /** Sequences of the frames sent and not yet acknowledged, in order. */
-  #sequences: number[] = [];
+  #sequences: number[] = NONE;
   /**
    * Per entry of {@link #sequences}: its kept copy's envelope id, or the frame
    * itself when it has none (for {@link requeueUnacked}; a frame with a copy
@@ -44,7 +51,7 @@ export class Delivery {
    * not an object per frame: an entry lives until the device's Ack, past a
    * scavenge, so whatever it allocates is copied and promoted.
    */
-  #items: (string | Frame)[] = [];
+  #items: (string | Frame)[] = NONE;
   /** Position of the last offline-queue row handed to the device. */
   #queuePosition: bigint | undefined;
   #draining = false;
@@ -81,6 +88,10 @@ export class Delivery {
 
   /** Records a sent frame as awaiting the client's Ack. */
   track(sequence: number, frame: Frame, envelopeId: string | undefined): void {
+    if (this.#sequences === NONE) {
+      this.#sequences = [];
+      this.#items = [];
+    }
     this.#sequences.push(sequence);
     this.#items.push(envelopeId ? envelopeId : frame);
   }
@@ -96,8 +107,14 @@ export class Delivery {
       settled++;
     }
     if (settled === 0) return;
-    sequences.splice(0, settled);
-    this.#items.splice(0, settled);
+    if (settled === sequences.length) {
+      // All acknowledged (the usual case): the arrays go, backing stores and all.
+      this.#sequences = NONE;
+      this.#items = NONE;
+    } else {
+      sequences.splice(0, settled);
+      this.#items.splice(0, settled);
+    }
     if (envelopeIds.length > 0) {
       this.#removeRows(this.#target.deviceId, envelopeIds);
     }
@@ -217,8 +234,8 @@ export class Delivery {
       else unacked.push(item);
     }
     if (kept.length > 0) this.#deps.router.offlineQueue.releaseKept(kept);
-    this.#sequences = [];
-    this.#items = [];
+    this.#sequences = NONE;
+    this.#items = NONE;
     return unacked.map((frame) => requeueDurably(this.#deps, this.#target.deviceId, frame));
   }
 }

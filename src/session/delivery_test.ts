@@ -76,3 +76,30 @@ Deno.test("delivery: on close, kept copies are released and only frames without 
   assert.equal(delivery.underHalfFull, true, "nothing tracked after");
   assert.deepEqual(delivery.requeueUnacked(), []);
 });
+
+Deno.test("delivery: frames tracked after everything was acknowledged are tracked again (the window empties and refills)", async () => {
+  const { delivery, calls } = tracked(4);
+  assert.equal(delivery.full, false);
+  delivery.settle(9); // nothing tracked yet: nothing to settle
+  assert.deepEqual(calls.settled, []);
+  delivery.track(1, msg(1), "e1");
+  delivery.track(2, msg(2), "e2");
+  delivery.settle(2); // all acknowledged: the window is empty again
+  assert.deepEqual(calls.settled, [["e1", "e2"]]);
+  assert.equal(delivery.underHalfFull, true);
+  for (let sequence = 3; sequence <= 6; sequence++) {
+    delivery.track(sequence, msg(sequence), `e${sequence}`);
+  }
+  assert.equal(delivery.full, true, "the refilled window counts its frames");
+  delivery.settle(4); // part of it
+  assert.deepEqual(calls.settled, [["e1", "e2"], ["e3", "e4"]]);
+  assert.equal(delivery.full, false);
+  delivery.track(7, msg(7, FrameType.Typing), undefined);
+  await Promise.all(delivery.requeueUnacked());
+  assert.deepEqual(calls.released, [["e5", "e6"]]);
+  assert.deepEqual(calls.requeued, [7]);
+  // After the close's requeue nothing is held: a later track starts a new window.
+  delivery.track(8, msg(8), "e8");
+  delivery.settle(8);
+  assert.deepEqual(calls.settled.at(-1), ["e8"]);
+});

@@ -61,6 +61,12 @@ export interface OutboundHooks {
   frameOut?(type: number): void;
 }
 
+/**
+ * The empty batch, shared (frozen: a push would throw): an idle session held
+ * three empty arrays of its own, replaced after every write anyway.
+ */
+const NONE: never[] = Object.freeze([]) as never[];
+
 /** Sequencing and encryption of everything the server sends on one link. */
 export class Outbound {
   readonly #link: Link;
@@ -79,15 +85,17 @@ export class Outbound {
    * frame object may be shared by several connections), and their encoded
    * length.
    */
-  #frames: Frame[] = [];
-  #sequences: number[] = [];
+  #frames: Frame[] = NONE;
+  #sequences: number[] = NONE;
   #frameBytes = 0;
   /** The open message carries a VoiceFrame: padded to the voice class if it fits (PROTOCOL.md §2 "Padding"). */
   #voice = false;
   /** Sealed units waiting for the end of the turn, and their total length. */
-  #units: Uint8Array[] = [];
+  #units: Uint8Array[] = NONE;
   #unitBytes = 0;
   #flushQueued = false;
+  /** {@link flush} for queueMicrotask, bound at the first batch (not per idle session). */
+  #flushNow: (() => void) | null = null;
 
   constructor(link: Link, maxBacklogBytes: number, hooks: OutboundHooks) {
     this.#link = link;
@@ -166,6 +174,7 @@ export class Outbound {
     if (this.#frames.length === 0) return;
     const unit = new Uint8Array(this.#sealedLength());
     this.#sealInto(unit, 0);
+    if (this.#units === NONE) this.#units = [];
     this.#units.push(unit);
     this.#unitBytes += unit.length;
   }
@@ -186,7 +195,7 @@ export class Outbound {
     this.seal();
     const units = this.#units;
     if (units.length === 0) return;
-    this.#units = [];
+    this.#units = NONE;
     this.#unitBytes = 0;
     if (!this.#joinUnits) {
       for (const unit of units) this.#link.send(unit, null);
@@ -223,7 +232,7 @@ export class Outbound {
       out.set(unit, at);
       at += unit.length;
     }
-    this.#units = [];
+    this.#units = NONE;
     this.#unitBytes = 0;
     at = this.#sealInto(out, at);
     this.#link.send(out.length === at ? out : out.subarray(0, at), null);
@@ -256,8 +265,8 @@ export class Outbound {
     }
     // The scratch holds earlier bytes: padding must be written as zeros.
     if (offset < start + padded) out.fill(0, offset, start + padded);
-    this.#frames = [];
-    this.#sequences = [];
+    this.#frames = NONE;
+    this.#sequences = NONE;
     this.#frameBytes = 0;
     this.#voice = false;
     return start + this.#transport!.encryptInPlace(out, start, padded);
@@ -271,19 +280,23 @@ export class Outbound {
     const length = encodedFrameLength(frame, sequence);
     if (this.#frameBytes + length > MAX_BATCH_PLAINTEXT) this.seal();
     this.#voice ||= frame.type === FrameType.VoiceFrame;
+    if (this.#frames === NONE) {
+      this.#frames = [];
+      this.#sequences = [];
+    }
     this.#frames.push(frame);
     this.#sequences.push(sequence);
     this.#frameBytes += length;
     if (!this.#flushQueued) {
       this.#flushQueued = true;
-      queueMicrotask(this.#flushNow);
+      queueMicrotask(this.#flushNow ??= this.#flushQueuedBatch.bind(this));
     }
   }
 
-  readonly #flushNow = (): void => {
+  #flushQueuedBatch(): void {
     this.#flushQueued = false;
     this.flush();
-  };
+  }
 
   /** The owed cumulative Ack with its sequence (taken: no longer owed), or null. */
   #takeOwedAck(): Frame | null {

@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import type { NoiseTransport } from "../crypto/mod.ts";
+import { decodeFrame, decodeVarint, type Frame, FrameType } from "../proto/mod.ts";
+import type { Link } from "../transport/mod.ts";
+import { Outbound } from "./outbound.ts";
+
+/** Seals without encrypting: the plaintext stays readable, a zero tag behind it. */
+const clearTransport = {
+  encryptInPlace(buf: Uint8Array, at: number, length: number): number {
+    buf.fill(0, at + length, at + length + 16);
+    return length + 16;
+  },
+} as unknown as NoiseTransport;
+
+/** A WebSocket-like link (copies on send) that records each write's copy. */
+function recordingLink(): Link & { writes: Uint8Array[] } {
+  const writes: Uint8Array[] = [];
+  return {
+    mode: "websocket",
+    copiesOnSend: true,
+    backlogBytes: 0,
+    closed: false,
+    writes,
+    send(unit) {
+      writes.push(unit.slice());
+    },
+    close() {},
+  };
+}
+
+/** The payload lengths of every frame in one write, per sealed unit. */
+function unitsOf(write: Uint8Array): number[][] {
+  const units: number[][] = [];
+  let at = 0;
+  while (at < write.length) {
+    const prefix = decodeVarint(write, at)!;
+    const start = at + prefix.length;
+    const end = start + prefix.value - 16; // the tag
+    const frames: number[] = [];
+    for (let offset = start; offset < end;) {
+      const decoded = decodeFrame(write.subarray(offset, end))!;
+      frames.push(decoded.frame.payload.length);
+      offset += decoded.consumed;
+    }
+    units.push(frames);
+    at = start + prefix.value;
+  }
+  return units;
+}
+
+const msg = (size: number): Frame => ({
+  type: FrameType.Msg,
+  channel: 1,
+  sequence: 0,
+  payload: new Uint8Array(size),
+});
+
+const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+function outbound() {
+  const link = recordingLink();
+  const out = new Outbound(link, 1 << 20, {});
+  out.encryptWith(clearTransport);
+  return { out, link };
+}
+
+Deno.test("outbound: each session's turn is one write of its own frames; the next turn starts a new batch", async () => {
+  const a = outbound();
+  const b = outbound();
+  a.out.sendEncrypted(msg(1));
+  b.out.sendEncrypted(msg(2));
+  a.out.sendEncrypted(msg(3));
+  await turn();
+  assert.deepEqual(a.link.writes.map(unitsOf), [[[1, 3]]]);
+  assert.deepEqual(b.link.writes.map(unitsOf), [[[2]]]);
+  // After a write the batch is empty again and shared by nobody: new frames, new write.
+  b.out.sendEncrypted(msg(4));
+  await turn();
+  assert.deepEqual(a.link.writes.length, 1);
+  assert.deepEqual(b.link.writes.map(unitsOf), [[[2]], [[4]]]);
+  a.out.sendEncrypted(msg(5));
+  a.out.sendEncrypted(msg(6));
+  await turn();
+  assert.deepEqual(a.link.writes.map(unitsOf), [[[1, 3]], [[5, 6]]]);
+});
+
+Deno.test("outbound: a sealed message and the open one go out in the turn's one write, in order; an idle session writes nothing", async () => {
+  const { out, link } = outbound();
+  const idle = outbound();
+  out.sendEncrypted(msg(7));
+  out.seal(); // a key switch: later frames in a new Noise message
+  out.sendEncrypted(msg(8));
+  out.sendEncrypted(msg(9));
+  await turn();
+  assert.deepEqual(link.writes.map(unitsOf), [[[7], [8, 9]]]);
+  // Sealing or flushing with nothing batched writes nothing.
+  out.seal();
+  out.flush();
+  idle.out.flush();
+  await turn();
+  assert.equal(link.writes.length, 1);
+  assert.equal(idle.link.writes.length, 0);
+  // An explicit flush writes at once; the queued end-of-turn flush then has nothing left.
+  out.sendEncrypted(msg(10));
+  out.flush();
+  assert.deepEqual(link.writes.map(unitsOf).at(-1), [[10]]);
+  await turn();
+  assert.equal(link.writes.length, 2);
+});
