@@ -16,7 +16,7 @@ import {
   nativeX25519,
 } from "./native.ts";
 import { nobleBlake2b, nobleBlake2s, nobleChaChaPoly, nobleSha256, nobleX25519 } from "./noble.ts";
-import { type HashName, parseProtocolName } from "./patterns.ts";
+import { type HashName, parseProtocolName, type ProtocolSpec } from "./patterns.ts";
 import type { Backend, CryptoSuite, KeyPair } from "./primitives.ts";
 import type { NoiseTransport } from "./transport.ts";
 
@@ -115,9 +115,25 @@ export function cryptoSuite(hash: HashName, backend: Backend = "native"): Crypto
   return SUITES[checkBackend(backend)][hash];
 }
 
+/** Parsed protocol names: a server parses the same two or three on every handshake. */
+const parsedNames = new Map<string, ProtocolSpec>();
+/** Bound on {@link parsedNames}: names come from code, but a caller could pass many. */
+const PARSED_NAMES_LIMIT = 32;
+
+/** {@link parseProtocolName}, remembered per name (a spec is never changed once made). */
+function protocolSpec(name: string): ProtocolSpec {
+  let spec = parsedNames.get(name);
+  if (spec === undefined) {
+    spec = parseProtocolName(name);
+    if (parsedNames.size >= PARSED_NAMES_LIMIT) parsedNames.clear();
+    parsedNames.set(name, spec);
+  }
+  return spec;
+}
+
 /** Starts a handshake. Throws `NoiseError` for unsupported names or missing/ill-sized keys. */
 export function createHandshake(options: HandshakeOptions): Handshake {
-  const protocol = parseProtocolName(options.protocolName);
+  const protocol = protocolSpec(options.protocolName);
   const backend = checkBackend(options.backend ?? "native");
   const suite = cryptoSuite(protocol.hash, backend);
   const kem = options.kem ??

@@ -142,6 +142,35 @@ Deno.test("native and noble produce identical transcripts for the same injected 
   assert.deepEqual(transcripts.slice(0, 3), transcripts.slice(3));
 });
 
+Deno.test("a handshake leaves nothing behind for the next one with the same name", () => {
+  // createHandshake remembers parsed names and the initial hash per name, and
+  // HMAC and X25519 reuse scratch buffers: the same keys give the same transcript
+  // again, and a handshake in between with other keys and peers does not change it.
+  const keys = [random(32), random(32), random(32), random(32)];
+  const transcript = (k: Uint8Array[]) => {
+    const initiator = createHandshake({
+      protocolName: XK,
+      initiator: true,
+      staticPrivate: k[0],
+      remoteStatic: x25519PublicFromPrivate(k[1]),
+      ephemeralPrivate: k[2],
+    });
+    const responder = createHandshake({
+      protocolName: XK,
+      initiator: false,
+      staticPrivate: k[1],
+      ephemeralPrivate: k[3],
+    });
+    const messages = complete(initiator, responder);
+    return [toHex(initiator.handshakeHash), toHex(responder.handshakeHash), ...messages.map(toHex)];
+  };
+  const first = transcript(keys);
+  assert.equal(first[0], first[1]);
+  const other = transcript([random(32), random(32), random(32), random(32)]);
+  assert.notEqual(other[0], first[0]);
+  assert.deepEqual(transcript(keys), first);
+});
+
 Deno.test("a native initiator interoperates with a noble responder", () => {
   const { initiator, responder } = parties(IK, {}, { backend: "noble" });
   complete(initiator, responder);

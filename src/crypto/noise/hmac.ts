@@ -16,17 +16,34 @@ export function hmacFromDigest(
   parts: readonly Uint8Array[],
 ): Uint8Array {
   const k = key.length > blockLen ? digest(key) : key;
-  const ipad = new Uint8Array(blockLen).fill(0x36);
-  const opad = new Uint8Array(blockLen).fill(0x5c);
+  // Scratch pads per block size: `digest` is synchronous and never calls back
+  // in here, and they are wiped before returning (12 HMACs per handshake).
+  const { ipad, opad } = padsFor(blockLen);
+  ipad.fill(0x36);
+  opad.fill(0x5c);
   for (let i = 0; i < k.length; i++) {
     ipad[i] ^= k[i];
     opad[i] ^= k[i];
   }
-  const inner = digest(ipad, ...parts);
-  const out = digest(opad, inner);
-  // The pads are the key in disguise.
-  ipad.fill(0);
-  opad.fill(0);
-  inner.fill(0);
-  return out;
+  try {
+    const inner = digest(ipad, ...parts);
+    const out = digest(opad, inner);
+    inner.fill(0);
+    return out;
+  } finally {
+    // The pads are the key in disguise.
+    ipad.fill(0);
+    opad.fill(0);
+  }
+}
+
+const pads = new Map<number, { ipad: Uint8Array; opad: Uint8Array }>();
+
+function padsFor(blockLen: number): { ipad: Uint8Array; opad: Uint8Array } {
+  let p = pads.get(blockLen);
+  if (p === undefined) {
+    p = { ipad: new Uint8Array(blockLen), opad: new Uint8Array(blockLen) };
+    pads.set(blockLen, p);
+  }
+  return p;
 }

@@ -59,6 +59,9 @@ function rawKey(der: Uint8Array, prefix: Uint8Array): Uint8Array {
   return der.subarray(prefix.length);
 }
 
+/** The SPKI encoding of a peer's public key for {@link nativeX25519}'s DH, rewritten per call. */
+const peerSpki = der(SPKI_X25519_PREFIX, new Uint8Array(32));
+
 /** Private KeyObjects of key pairs made here, so each scalar is imported once. */
 const privateKeyObjects = new WeakMap<KeyPair, KeyObject>();
 
@@ -146,11 +149,9 @@ export const nativeX25519: Dh = {
     }
     let shared: Uint8Array;
     try {
-      const peer = createPublicKey({
-        key: der(SPKI_X25519_PREFIX, publicKey),
-        format: "der",
-        type: "spki",
-      });
+      // The peer's key is public and parsed at once: one SPKI scratch, not a Buffer per DH.
+      peerSpki.set(publicKey, SPKI_X25519_PREFIX.length);
+      const peer = createPublicKey({ key: peerSpki, format: "der", type: "spki" });
       shared = plain(diffieHellman({ privateKey, publicKey: peer }));
     } catch {
       // OpenSSL refuses an all-zero shared secret itself; report it our way.

@@ -36,6 +36,36 @@ export function hkdf(
   return [out1, out2, out3];
 }
 
+/**
+ * The `h` InitializeSymmetric starts from, per hash and protocol name: a
+ * name longer than HASHLEN (`Noise_XK_25519_ChaChaPoly_BLAKE2s` is 33
+ * bytes) is hashed, once per handshake before this. Public data; callers copy it.
+ */
+const initialHashes = new WeakMap<Hash, Map<string, Uint8Array>>();
+/** Names remembered per hash (protocol names come from code; this only bounds misuse). */
+const INITIAL_HASH_LIMIT = 32;
+
+function initialHash(hash: Hash, protocolName: string): Uint8Array {
+  let byName = initialHashes.get(hash);
+  if (byName === undefined) {
+    byName = new Map();
+    initialHashes.set(hash, byName);
+  }
+  let h = byName.get(protocolName);
+  if (h === undefined) {
+    const name = utf8(protocolName);
+    if (name.length <= hash.hashLen) {
+      h = new Uint8Array(hash.hashLen);
+      h.set(name);
+    } else {
+      h = hash.digest(name);
+    }
+    if (byName.size >= INITIAL_HASH_LIMIT) byName.clear();
+    byName.set(protocolName, h);
+  }
+  return h;
+}
+
 /** Cipher keys are 32 bytes; a 64-byte hash output is truncated (§5.2). */
 function cipherKey(output: Uint8Array): Uint8Array {
   return output.length === 32 ? output : output.subarray(0, 32);
@@ -52,14 +82,8 @@ export class SymmetricState {
   /** InitializeSymmetric(protocol_name). */
   constructor(suite: CryptoSuite, protocolName: string) {
     this.#suite = suite;
-    const name = utf8(protocolName);
-    const hashLen = suite.hash.hashLen;
-    if (name.length <= hashLen) {
-      this.#h = new Uint8Array(hashLen);
-      this.#h.set(name);
-    } else {
-      this.#h = suite.hash.digest(name);
-    }
+    // Shared, never written in place: MixHash replaces h, Split copies it.
+    this.#h = initialHash(suite.hash, protocolName);
     this.#ck = this.#h.slice();
     this.cipherState = new CipherState(suite.cipher);
   }
