@@ -156,11 +156,7 @@ export class ServerConnection implements Peer, EstablishedSide {
     this.#link = link;
     this.#deps = deps;
     this.connectionId = connectionId;
-    this.#out = new Outbound(
-      deps.multipath ? this.#carrier(link) : link,
-      deps.outboundQueueBytes,
-      deps.observer,
-    );
+    this.#out = new Outbound(link, deps.outboundQueueBytes, deps.observer);
     const driver = (deps.newHandshake ?? ((d) => new ServerHandshake(d)))(deps.handshake);
     this.#handshake = new HandshakePhase(driver, {
       isClosed: () => this.#state === "closed",
@@ -175,11 +171,6 @@ export class ServerConnection implements Peer, EstablishedSide {
       }
     }, deps.handshakeTimeoutMs);
     deps.observer.opened?.({ connectionId, mode: link.mode });
-  }
-
-  /** The link the outbound uses: this connection's own, or the session's paths once multipath. */
-  #carrier(link: Link): Link {
-    return new Carrier(link, this);
   }
 
   /** Path status of a multipath session (null otherwise). */
@@ -401,6 +392,8 @@ export class ServerConnection implements Peer, EstablishedSide {
         close: (detail) => this.close("protocol_error", detail),
         end: () => this.#endSession(),
       });
+      // Everything after the Ack goes out on the paths (no forwarding Link per session).
+      this.#out.relink(this.#paths);
     } else {
       this.#out.sendEncrypted(acked);
       // The handshake Ack is alone in the first transport message: clients
@@ -595,52 +588,4 @@ function usedCapabilities(outcome: HandshakeOutcome, padding: PaddingPolicy | nu
   if (outcome.rekey) used.push(REKEY_CAPABILITY);
   if (padding !== null) used.push(PAD1_CAPABILITY);
   return used;
-}
-
-/**
- * A multipath-capable session's outbound link: the connection's own until
- * the session's paths open, then the paths. A class, not an object literal
- * with accessors and arrow methods: that one went to dictionary mode and
- * cost ~0.7 KiB per connection (properties array and four closures).
- */
-class Carrier implements Link {
-  readonly mode: Link["mode"];
-  readonly #link: Link;
-  readonly #owner: { readonly paths: Link | null };
-
-  constructor(link: Link, owner: { readonly paths: Link | null }) {
-    this.mode = link.mode;
-    this.#link = link;
-    this.#owner = owner;
-  }
-
-  #to(): Link {
-    return this.#owner.paths ?? this.#link;
-  }
-
-  send(unit: Uint8Array, header: Parameters<Link["send"]>[1]): void {
-    this.#to().send(unit, header);
-  }
-
-  /**
-   * Forwarded from the link written to now: without it the outbound took
-   * every Carrier as keeping its bytes and allocated a fresh buffer per write
-   * (two per 1:1 message) instead of reusing its scratch. Read per write, so
-   * it follows the switch to the paths (which keep units for resend: false).
-   */
-  get copiesOnSend(): boolean {
-    return this.#to().copiesOnSend === true;
-  }
-
-  get backlogBytes(): number {
-    return this.#to().backlogBytes;
-  }
-
-  get closed(): boolean {
-    return this.#to().closed;
-  }
-
-  close(): void {
-    this.#to().close();
-  }
 }

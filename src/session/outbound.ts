@@ -69,7 +69,8 @@ const NONE: never[] = Object.freeze([]) as never[];
 
 /** Sequencing and encryption of everything the server sends on one link. */
 export class Outbound {
-  readonly #link: Link;
+  /** The connection's link, or its multipath session's paths once they open ({@link relink}). */
+  #link: Link;
   readonly #maxBacklogBytes: number;
   readonly #hooks: OutboundHooks;
   /** Links whose write may carry several units (one WebSocket message, a byte stream). */
@@ -102,6 +103,17 @@ export class Outbound {
     this.#maxBacklogBytes = maxBacklogBytes;
     this.#hooks = hooks;
     this.#joinUnits = link.mode === "websocket" || link.mode === "binary";
+  }
+
+  /**
+   * Writes go to `link` from now on (a session's multipath paths, after the
+   * Ack that opened them went out on the connection's own link). Whether
+   * units are joined per write stays as the first link's mode set it, as
+   * with the forwarding link this replaces; the scratch and the backlog
+   * follow the new link.
+   */
+  relink(link: Link): void {
+    this.#link = link;
   }
 
   /** From now on frames are Noise transport messages, padded under `padding` if given. */

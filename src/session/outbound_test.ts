@@ -107,3 +107,16 @@ Deno.test("outbound: a sealed message and the open one go out in the turn's one 
   await turn();
   assert.equal(link.writes.length, 2);
 });
+
+Deno.test("outbound: after relink (a session's multipath paths open) writes go to the new link only", async () => {
+  const { out, link } = outbound();
+  const paths = recordingLink();
+  out.sendEncrypted(msg(11));
+  out.flush(); // the Ack that opens the paths goes out alone on the connection's link
+  out.relink(paths);
+  out.sendEncrypted(msg(12));
+  out.sendEncrypted(msg(13));
+  await turn();
+  assert.deepEqual(link.writes.map(unitsOf), [[[11]]]);
+  assert.deepEqual(paths.writes.map(unitsOf), [[[12, 13]]]);
+});
