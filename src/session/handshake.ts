@@ -32,7 +32,6 @@ import {
   FrameType,
   isSupportedProtocolVersion,
   negotiateProtocolVersion,
-  parseControl,
   SUPPORTED_PROTOCOL_VERSIONS,
   userSnapshot,
 } from "../proto/mod.ts";
@@ -41,6 +40,7 @@ import type { HandshakeCommitted, UserRecord } from "../storage/mod.ts";
 import { HandshakeError } from "./errors.ts";
 import { type HandshakeStore, type IdentityPlan, resolveIdentity } from "./identity.ts";
 import { describeNoiseKeyForAck, type NoiseKeyring } from "../crypto/mod.ts";
+import { readAuthHandshake, readHello } from "./hello_check.ts";
 import { helloPattern, NoiseExchange } from "./noise_exchange.ts";
 import type { ReplayCache } from "./replay.ts";
 
@@ -125,9 +125,7 @@ export class ServerHandshake {
   /** Processes the Hello; returns the Auth frame to send (plaintext). */
   async hello(frame: DecodedFrame): Promise<Frame> {
     const d = this.#deps;
-    const parsed = parseControl(FrameType.Hello, frame.control);
-    if (!parsed.ok) throw new HandshakeError("invalid_hello", `invalid hello: ${parsed.error}`);
-    const hello = parsed.value as HelloPayload;
+    const hello = readHello(frame.control);
     const pattern = helloPattern(hello.pattern);
     const pq = d.pq ?? { mode: "prefer" };
     requirePqPolicy(pattern, pq.mode);
@@ -216,9 +214,7 @@ export class ServerHandshake {
     if (!plan || !plan.exchange.awaitingClient) {
       throw new HandshakeError("unexpected_auth", "auth frame was not expected now");
     }
-    const parsed = parseControl(FrameType.Auth, frame.control);
-    if (!parsed.ok) throw new HandshakeError("invalid_auth", `invalid auth: ${parsed.error}`);
-    plan.exchange.readFinal(fromHex((parsed.value as { handshake: string }).handshake));
+    plan.exchange.readFinal(fromHex(readAuthHandshake(frame.control)));
   }
 
   /** Applies the planned writes and returns the established session. */
