@@ -13,6 +13,7 @@ import { FrameType } from "../src/proto/mod.ts";
 import { befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
+import { httpRefusals, scrapeMetrics } from "./helpers/metrics.ts";
 import { fdUsage, havePrlimit, setFdLimit, spawnServer } from "./helpers/process.ts";
 
 async function get(srv: TestServer, path: string) {
@@ -122,19 +123,28 @@ Deno.test("direct accept: past server.max_connections requests get 503 problem+j
 });
 
 Deno.test({
-  name: `direct accept: out of descriptors the port closes, is bound again and serves${
+  name: `direct accept: out of descriptors the port closes, is counted, is bound again and serves${
     havePrlimit ? "" : " (SKIPPED: prlimit missing)"
   }`,
   ignore: !havePrlimit,
   async fn() {
+    const token = "adm-" + crypto.randomUUID();
     const srv = await spawnServer({
-      env: { COMMUCAT_SERVER_ACCEPT: "direct", COMMUCAT_LOG_LEVEL: "info" },
+      env: {
+        COMMUCAT_SERVER_ACCEPT: "direct",
+        COMMUCAT_LOG_LEVEL: "info",
+        COMMUCAT_ADMIN_TOKEN: token,
+      },
     });
     const conns: Deno.Conn[] = [];
+    let exited = false;
+    srv.child.status.then(() => (exited = true));
     try {
       const pid = srv.child.pid;
+      // The limit is lowered on the running process (as `ulimit -n` would at its start) to a few
+      // descriptors above what the idle server holds: the accepts soon fail with EMFILE. Lowered
+      // after start-up, not through spawnServer's fdLimit, since start-up needs more than idle.
       const { soft, hard, open } = await fdUsage(pid);
-      // A few descriptors above what the idle server holds: the accepts soon fail with EMFILE.
       await setFdLimit(pid, open + 8, hard);
       // Silent sockets hold their descriptors (direct mode has no first-request timeout); once
       // an accept fails, Deno.serve's accept loop ends and closes the port: a connect is refused.
@@ -150,14 +160,23 @@ Deno.test({
       }
       assert.ok(refused, "the port closed once the descriptors ran out");
       assert.match(srv.stderr(), /accept failed; port closed, binding again/);
-      // Descriptors free up: the port is bound again (after its back-off) and serves.
+      assert.equal(exited, false, "the server process is still running");
+      // Descriptors free up (the limit stays lowered): the port is bound again after its
+      // back-off and serves.
       for (const conn of conns.splice(0)) conn.close();
-      await setFdLimit(pid, soft, hard);
-      await eventually(async () => {
-        const r = await get(srv as unknown as TestServer, "/healthz");
+      const metrics = await eventually(async () => {
+        const r = await scrapeMetrics(srv, token);
         if (r.status !== 200) throw new Error(`still ${r.status}`);
+        return r.text;
       });
       assert.match(srv.stderr(), /listening again/);
+      assert.equal(exited, false);
+      // Each failed accept closed the port once and is counted once (its log line is not
+      // rate-limited); the caps refused nothing.
+      const failures = srv.stderr().match(/accept failed; port closed, binding again/g)!.length;
+      assert.equal(httpRefusals(metrics, "accept_error"), failures);
+      assert.equal(httpRefusals(metrics, "total") + httpRefusals(metrics, "per_client"), 0);
+      await setFdLimit(pid, soft, hard);
     } finally {
       for (const conn of conns) conn.close();
       assert.equal(await srv.stop(), 0, "stops cleanly on SIGTERM");

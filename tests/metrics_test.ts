@@ -13,6 +13,7 @@ import { createLogger, defaultSettings, startServer } from "../src/server/mod.ts
 import { befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice, type ServerHandle } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
+import { httpRefusals, sample } from "./helpers/metrics.ts";
 import { within } from "./helpers/raw.ts";
 
 const ADMIN_TOKEN = "adm-" + toHex(crypto.getRandomValues(new Uint8Array(24)));
@@ -40,19 +41,6 @@ async function scrape(server: ServerHandle): Promise<string> {
   const response = await get(server, "/metrics", `Bearer ${ADMIN_TOKEN}`);
   assert.equal(response.status, 200);
   return await response.text();
-}
-
-/** The value of the sample `name` whose labels include every pair of `labels`. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = m[2] ?? "";
-    if (Object.entries(labels).every(([k, v]) => have.includes(`${k}="${v}"`))) {
-      return Number(m[3]);
-    }
-  }
-  throw new Error(`no sample ${name} ${JSON.stringify(labels)} in exposition`);
 }
 
 /** Connects with a wrong server static key: the server's handshake fails. */
@@ -217,48 +205,58 @@ Deno.test("exposition has every name, and counters move honestly with real traff
   }
 });
 
+/** The caps a refusal is counted under, with the settings that make one slot the whole cap. */
+const CAPS = {
+  total: { key: "server.max_connections", connections: { maxTotal: 1, maxPerIp: 100 } },
+  per_client: { key: "server.max_connections_per_ip", connections: { maxTotal: 100, maxPerIp: 1 } },
+} as const;
+
 for (const accept of ["guarded", "direct"] as const) {
-  Deno.test(`refusals at server.max_connections are counted (${accept} accept)`, async () => {
-    const srv = await startTestServer({
-      adminToken: ADMIN_TOKEN,
-      accept,
-      connections: { firstRequestTimeoutMs: 10_000, maxTotal: 1, maxPerIp: 100 },
-    });
-    // Every scrape past the cap is itself refused (guarded: the socket is closed at once and the
-    // fetch fails; direct: 503), so count them: the counter must equal exactly that many.
-    let refused = 0;
-    const tryScrape = async (): Promise<string | null> => {
-      const response = await get(srv, "/metrics", `Bearer ${ADMIN_TOKEN}`).catch(() => null);
-      if (response?.status === 200) return await response.text();
-      refused++;
-      return null;
-    };
-    try {
-      // A WebSocket session holds the one slot (one socket; one live request in direct mode).
-      const a = await CommuCatClient.connect(
-        connectOptions(srv, newDevice(), { mode: "websocket" }),
-      );
-      assert.equal(await tryScrape(), null, "past the cap the scrape is refused");
-      a.close();
-      let text: string | null = null;
-      for (let i = 0; i < 100 && text === null; i++) {
-        text = await tryScrape();
-        if (text === null) await new Promise((r) => setTimeout(r, 50));
+  for (const [reason, cap] of Object.entries(CAPS)) {
+    Deno.test(`refusals at ${cap.key} are counted (${accept} accept)`, async () => {
+      const srv = await startTestServer({
+        adminToken: ADMIN_TOKEN,
+        accept,
+        connections: { firstRequestTimeoutMs: 10_000, ...cap.connections },
+      });
+      // Every scrape past the cap is itself refused (guarded: the socket is closed at once and
+      // the fetch fails; direct: 503 for the global cap, 429 per client), so count them: the
+      // counter must equal exactly that many.
+      let refused = 0;
+      const tryScrape = async (): Promise<string | null> => {
+        const response = await get(srv, "/metrics", `Bearer ${ADMIN_TOKEN}`).catch(() => null);
+        if (response?.status === 200) return await response.text();
+        if (accept === "direct") assert.equal(response?.status, reason === "total" ? 503 : 429);
+        else assert.equal(response, null, "guarded: the socket is closed before any HTTP");
+        refused++;
+        return null;
+      };
+      try {
+        // A WebSocket session holds the one slot (one socket; one live request in direct mode).
+        const a = await CommuCatClient.connect(
+          connectOptions(srv, newDevice(), { mode: "websocket" }),
+        );
+        for (let i = 0; i < 3; i++) {
+          assert.equal(await tryScrape(), null, "past the cap the scrape is refused");
+        }
+        a.close();
+        let text: string | null = null;
+        for (let i = 0; i < 100 && text === null; i++) {
+          text = await tryScrape();
+          if (text === null) await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.ok(text, "the slot came back once the session closed");
+        assert.ok(refused >= 3);
+        const count = (why: string) => httpRefusals(text!, why);
+        assert.equal(count(reason), refused);
+        for (const other of ["total", "per_client", "timeout", "accept_error"]) {
+          if (other !== reason) assert.equal(count(other), 0, `nothing counted as ${other}`);
+        }
+      } finally {
+        await srv.stop();
       }
-      assert.ok(text, "the slot came back once the session closed");
-      const http = { listener: "http" };
-      assert.equal(
-        sample(text, "commucat_connections_refused_total", { ...http, reason: "total" }),
-        refused,
-      );
-      assert.equal(
-        sample(text, "commucat_connections_refused_total", { ...http, reason: "per_client" }),
-        0,
-      );
-    } finally {
-      await srv.stop();
-    }
-  });
+    });
+  }
 }
 
 Deno.test("the Shadowsocks listener's refusals are counted under listener=shadowsocks", async () => {

@@ -8,6 +8,7 @@ import { CommuCatClient } from "../src/client/mod.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
 import { RawConnection, within } from "./helpers/raw.ts";
+import { httpRefusals, scrapeMetrics } from "./helpers/metrics.ts";
 import { fdUsage, havePrlimit, setFdLimit, spawnServer } from "./helpers/process.ts";
 import { until } from "./helpers/wait.ts";
 
@@ -208,7 +209,10 @@ Deno.test({
   // Spawns a real server process; its child pipes are closed by stop().
   async fn() {
     // Silent sockets keep their descriptors until the test closes them (no first-request timeout).
-    const srv = await spawnServer({ env: { COMMUCAT_FIRST_REQUEST_TIMEOUT_MS: "600000" } });
+    const token = "adm-" + crypto.randomUUID();
+    const srv = await spawnServer({
+      env: { COMMUCAT_FIRST_REQUEST_TIMEOUT_MS: "600000", COMMUCAT_ADMIN_TOKEN: token },
+    });
     const conns: Deno.Conn[] = [];
     let exited = false;
     srv.child.status.then(() => (exited = true));
@@ -238,6 +242,10 @@ Deno.test({
         "a normal client to be served again",
       );
       assert.equal(exited, false);
+      // Counted in /metrics (the log line is rate-limited; the counter is not).
+      const { text } = await scrapeMetrics(srv, token);
+      assert.ok(httpRefusals(text, "accept_error") >= 1, "the failed accepts are counted");
+      assert.equal(httpRefusals(text, "total") + httpRefusals(text, "per_client"), 0);
       await setFdLimit(srv.child.pid, soft, hard);
     } finally {
       closeAll(conns);

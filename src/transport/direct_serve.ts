@@ -55,8 +55,8 @@ export interface DirectListenerOptions {
   /** Takes a connection slot for a client address: a release function, or why not. */
   admit: (remote: Deno.NetAddr) => (() => void) | DirectRefusal;
   log: Logger;
-  /** Called for every request refused by the caps (metrics). */
-  onDrop?: (reason: DirectRefusal) => void;
+  /** Called for every request refused by the caps, and for each accept error (metrics). */
+  onDrop?: (reason: DirectRefusal | "accept_error") => void;
 }
 
 /** Refusals of one kind are logged at most once per this many ms (with a count). */
@@ -148,6 +148,7 @@ export class DirectListener implements Listener {
    */
   async #rebind(error: unknown): Promise<void> {
     if (this.#stopping) return;
+    this.#options.onDrop?.("accept_error");
     this.#options.log.error("accept failed; port closed, binding again (descriptors exhausted?)", {
       listener: this.name,
       error: String(error),
