@@ -30,19 +30,28 @@ export interface ShutdownParts {
 /** Resolves after `ms` (at once when not positive). */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
-/** Runs the sequence once; later calls return the same promise. */
+/**
+ * Runs the sequence once; later calls return the same promise. One grace
+ * period, counted from the call, bounds the workers' stop, the drain and the
+ * listeners' shutdown together: at its end what is left is cut, so the
+ * process stops within the grace (plus the bounded backends' close) whatever
+ * a client or a stuck worker does.
+ */
 export function shutdownSequence(p: ShutdownParts): () => Promise<void> {
   let stopped: Promise<void> | null = null;
   return () =>
     stopped ??= (async () => {
       p.state.stopping = true;
-      for (const stop of p.workers) await stop();
+      const deadline = Date.now() + p.graceMs;
+      const graceLeft = () => sleep(deadline - Date.now());
+      // A worker waiting on a backend that is down (the federation outbox's last tick on a
+      // PostgreSQL that does not answer) must not hold the rest; it is told to stop all the same.
+      const workers = p.workers.map((stop) => Promise.resolve().then(stop).catch(() => undefined));
+      await Promise.race([Promise.all(workers), graceLeft()]);
       // Unacknowledged frames of each closed session are requeued.
       const connections = [...p.connections];
       for (const connection of connections) connection.close("shutdown");
-      // Draining connections and finishing HTTP requests share one grace period.
-      const deadline = Date.now() + p.graceMs;
-      const graceLeft = () => sleep(deadline - Date.now());
+      // Draining connections and finishing HTTP requests share the rest of the grace period.
       await Promise.race([Promise.all(connections.map((c) => c.done)), graceLeft()]);
       p.afterDrain?.();
       await Promise.race([Promise.all(p.listeners.map((l) => l.shutdown())), graceLeft()]);
