@@ -158,34 +158,34 @@ export function commitHandshake(
   db: SqliteDb,
   writes: HandshakeWrites,
 ): Promise<HandshakeCommitted> {
-  return db.write(
+  // Group commit (db.ts): the handshakes of one event-loop turn share a transaction.
+  return db.groupedWrite(
     "handshake writes (user, device, key event or session) conflict",
-    () =>
-      db.transaction((): HandshakeCommitted => {
-        if (writes.createUser) insertUser(db, writes.createUser);
-        if (writes.insertDevice) insertDeviceRow(db, writes.insertDevice);
-        if (writes.updateDeviceKey) {
-          setDeviceKey(db, writes.updateDeviceKey.deviceId, writes.updateDeviceKey.publicKey);
-        }
-        if (writes.updateProfile) {
-          const { userId, patch, now } = writes.updateProfile;
-          patchProfile(db, userId, patch, now);
-        }
-        if (writes.keyEvent) insertKeyEvent(db, writes.keyEvent);
-        upsertSession(db, writes.session);
-        const known = committedNewUser(writes);
-        if (known !== null) return known;
-        const userId = writes.session.userId;
-        const row = db.get("SELECT * FROM app_user WHERE user_id = ?", userId);
-        const count = db.get(
-          "SELECT COUNT(*) AS n FROM user_device WHERE user_id = ? AND status = 'active'",
-          userId,
-        );
-        return {
-          user: row === undefined ? null : toUser(row),
-          activeDevices: count === undefined ? 0 : int(count, "n"),
-        };
-      }),
+    (): HandshakeCommitted => {
+      if (writes.createUser) insertUser(db, writes.createUser);
+      if (writes.insertDevice) insertDeviceRow(db, writes.insertDevice);
+      if (writes.updateDeviceKey) {
+        setDeviceKey(db, writes.updateDeviceKey.deviceId, writes.updateDeviceKey.publicKey);
+      }
+      if (writes.updateProfile) {
+        const { userId, patch, now } = writes.updateProfile;
+        patchProfile(db, userId, patch, now);
+      }
+      if (writes.keyEvent) insertKeyEvent(db, writes.keyEvent);
+      upsertSession(db, writes.session);
+      const known = committedNewUser(writes);
+      if (known !== null) return known;
+      const userId = writes.session.userId;
+      const row = db.get("SELECT * FROM app_user WHERE user_id = ?", userId);
+      const count = db.get(
+        "SELECT COUNT(*) AS n FROM user_device WHERE user_id = ? AND status = 'active'",
+        userId,
+      );
+      return {
+        user: row === undefined ? null : toUser(row),
+        activeDevices: count === undefined ? 0 : int(count, "n"),
+      };
+    },
   );
 }
 
