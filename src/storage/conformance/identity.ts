@@ -249,6 +249,80 @@ export const identityCases: ConformanceCase[] = [
     },
   },
   {
+    name: "handshake commit: a new device of an existing user is counted with the others",
+    fn: async (store) => {
+      await seedDevices(store, "alice", ["d1", "d2"]);
+      // A certificate handshake: the device, its key event and the session, no user.
+      const result = await store.commitHandshake({
+        insertDevice: device("d3", "alice", { publicKey: bytes(3) }),
+        keyEvent: { eventId: "e3", deviceId: "d3", publicKey: bytes(3), recordedAt: at(3) },
+        session: session("s3", "d3"),
+      });
+      assert.equal(result.user?.userId, "alice");
+      assert.equal(result.activeDevices, 3);
+      // A device that is not active is not counted.
+      const diagnostic = await store.commitHandshake({
+        insertDevice: device("d4", "alice", { status: "diagnostic" }),
+        session: session("s4", "d4"),
+      });
+      assert.equal(diagnostic.activeDevices, 3);
+      assert.equal(await store.countActiveDevices("alice"), 3);
+      assert.notEqual(await store.getSession("s4"), null);
+    },
+  },
+  {
+    name: "handshake commit: concurrent commits each read back their own user and count",
+    fn: async (store) => {
+      await seedDevices(store, "alice", ["d1"]);
+      // Started together (SQLite commits them in one transaction).
+      const [renamed, added, returning] = await Promise.all([
+        store.commitHandshake({
+          updateProfile: { userId: "alice", patch: { displayName: "Al" }, now: at(20) },
+          session: session("s1", "d1"),
+        }),
+        store.commitHandshake({
+          insertDevice: device("d2", "alice"),
+          session: session("s2", "d2"),
+        }),
+        store.commitHandshake({ session: session("s3", "d1") }),
+      ]);
+      assert.equal(renamed.user?.displayName, "Al");
+      assert.equal(added.activeDevices, 2);
+      assert.equal(returning.user?.userId, "alice");
+      for (const id of ["s1", "s2", "s3"]) assert.notEqual(await store.getSession(id), null);
+      assert.equal(await store.countActiveDevices("alice"), 2);
+    },
+  },
+  {
+    name: "handshake commit: many concurrent registrations, conflicts fail alone",
+    fn: async (store) => {
+      // Twelve registrations at once; every third takes the handle of the one before it.
+      const results = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, n) =>
+          store.commitHandshake({
+            createUser: user(`u${n}`, { handle: `h${n % 3 === 2 ? n - 1 : n}` }),
+            insertDevice: device(`d${n}`, `u${n}`),
+            session: session(`s${n}`, `d${n}`, { userId: `u${n}` }),
+          })),
+      );
+      // Of two registrations of one handle, one wins (which one is the backend's
+      // business: PostgreSQL runs them at once), the other conflicts.
+      const won = results.map((result) => result.status === "fulfilled");
+      results.forEach((result, n) => {
+        if (result.status === "rejected") {
+          assert.ok(result.reason instanceof StoreConflictError, `registration ${n}`);
+        }
+        if (n % 3 === 0) assert.ok(won[n], `registration ${n}`);
+        if (n % 3 === 2) assert.equal(won[n - 1] !== won[n], true, `handle h${n - 1}`);
+      });
+      for (let n = 0; n < 12; n++) {
+        assert.equal((await store.getUser(`u${n}`)) !== null, won[n], `user ${n}`);
+        assert.equal((await store.getDevice(`d${n}`)) !== null, won[n], `device ${n}`);
+        assert.equal((await store.getSession(`s${n}`)) !== null, won[n], `session ${n}`);
+      }
+    },
+  },
+  {
     name: "handshake commit: a conflict writes nothing (all or none)",
     fn: async (store) => {
       await store.createUser(user("taken", { handle: "alice" }));

@@ -134,37 +134,65 @@ export async function latestDeviceKeyEvent(
 
 // handshake
 
+/**
+ * One statement, so one round trip and one commit (implicit transaction):
+ * each write is a data-modifying CTE, all or nothing, and foreign keys are
+ * checked at the end of the statement, so a row may reference one inserted
+ * beside it. Was a `BEGIN` … `COMMIT` of one round trip per statement (six
+ * for a registration, four for a returning device).
+ *
+ * The final SELECT sees the snapshot from before the statement: a profile
+ * patch comes from its own `RETURNING`, and a device inserted for the
+ * session's user is added to the count here.
+ */
 export async function commitHandshake(
   db: PostgresDb,
   writes: HandshakeWrites,
 ): Promise<HandshakeCommitted> {
   return await db.write(
     "handshake writes (user, device, key event or session) conflict",
-    (sql) =>
-      sql.begin(async (tx): Promise<HandshakeCommitted> => {
-        if (writes.createUser) await insertUser(tx, writes.createUser);
-        if (writes.insertDevice) await insertDeviceRow(tx, writes.insertDevice);
-        if (writes.updateDeviceKey) {
-          const { deviceId, publicKey } = writes.updateDeviceKey;
-          await setDeviceKey(tx, deviceId, publicKey);
-        }
-        if (writes.updateProfile) {
-          const { userId, patch, now } = writes.updateProfile;
-          await patchProfile(tx, userId, patch, now);
-        }
-        if (writes.keyEvent) await insertKeyEvent(tx, writes.keyEvent);
-        await upsertSession(tx, writes.session);
-        const known = committedNewUser(writes);
-        if (known !== null) return known;
-        const userId = writes.session.userId;
-        const [row] = await tx`SELECT u.*, (SELECT COUNT(*) FROM user_device d
+    async (sql): Promise<HandshakeCommitted> => {
+      const ctes: postgres.PendingQuery<postgres.Row[]>[] = [];
+      if (writes.createUser) ctes.push(sql`w_user AS (${insertUser(sql, writes.createUser)})`);
+      if (writes.insertDevice) {
+        ctes.push(sql`w_device AS (${insertDeviceRow(sql, writes.insertDevice)})`);
+      }
+      if (writes.updateDeviceKey) {
+        const { deviceId, publicKey } = writes.updateDeviceKey;
+        ctes.push(sql`w_key AS (${setDeviceKey(sql, deviceId, publicKey)})`);
+      }
+      const userId = writes.session.userId;
+      const patch = writes.updateProfile;
+      if (patch) {
+        ctes.push(
+          sql`w_profile AS (${
+            patchProfile(sql, patch.userId, patch.patch, patch.now)
+          } RETURNING *)`,
+        );
+      }
+      if (writes.keyEvent) ctes.push(sql`w_event AS (${insertKeyEvent(sql, writes.keyEvent)})`);
+      ctes.push(sql`w_session AS (${upsertSession(sql, writes.session)})`);
+      const withClause = ctes.reduce((list, cte) => sql`${list}, ${cte}`);
+      const known = committedNewUser(writes);
+      if (known !== null) {
+        await sql`WITH ${withClause} SELECT 1`;
+        return known;
+      }
+      const users = patch?.userId === userId
+        ? sql`(SELECT * FROM w_profile UNION ALL SELECT * FROM app_user
+            WHERE user_id = ${userId} AND NOT EXISTS (SELECT 1 FROM w_profile))`
+        : sql`app_user`;
+      const [row] = await sql`WITH ${withClause}
+        SELECT u.*, (SELECT COUNT(*) FROM user_device d
           WHERE d.user_id = u.user_id AND d.status = 'active') AS active_devices
-          FROM app_user u WHERE u.user_id = ${userId}`;
-        return {
-          user: row === undefined ? null : pgUser(row),
-          activeDevices: row === undefined ? 0 : pgInt(row, "active_devices"),
-        };
-      }),
+        FROM ${users} u WHERE u.user_id = ${userId}`;
+      const device = writes.insertDevice;
+      const inserted = device?.userId === userId && device.status === "active" ? 1 : 0;
+      return {
+        user: row === undefined ? null : pgUser(row),
+        activeDevices: row === undefined ? 0 : pgInt(row, "active_devices") + inserted,
+      };
+    },
   );
 }
 
