@@ -6,7 +6,9 @@
  * panic): the WAL is in the OS page cache and is replayed on next open. Only
  * losing the machine (power cut, kernel crash) can drop the last few commits,
  * never corrupt the file. `synchronous: "full"` fsyncs every commit and closes
- * that window at a cost in write latency.
+ * that window at a cost in write latency. Handshake writes of one
+ * event-loop turn share a commit (`SqliteDb.groupedWrite`); each caller is
+ * answered only after that commit, so the guarantee is the same.
  *
  * `node:sqlite` is synchronous, so every method runs to completion before it
  * returns its promise; a multi-statement transaction can never interleave
