@@ -16,6 +16,16 @@
 
 import { encodedFrameLength, encodeFrame, type Frame, writeFrame } from "../proto/mod.ts";
 import type { FrameArena } from "./frame_arena.ts";
+import {
+  type CopyGroup,
+  copySettled,
+  Durability,
+  groupFailed,
+  newGroup,
+  NO_GROUP,
+} from "./durability.ts";
+
+export { Durability, type DurabilityListener } from "./durability.ts";
 
 /**
  * A frame encoded only when first needed: most copies of live deliveries
@@ -67,6 +77,18 @@ export function copyBytes(payload: Uint8Array | LazyEncodedFrame): Uint8Array {
   return payload instanceof LazyEncodedFrame ? payload.bytes : payload;
 }
 
+/**
+ * How a kept copy is named while it is held: its envelope id, or (for a copy
+ * this instance kept, see `KeptIds`) the id's counter, a small integer that
+ * costs no string while the copy waits for its device's Ack.
+ */
+export type EnvelopeRef = string | number;
+
+/** Names the envelope id of a counter (`KeptIds.idOf`). */
+export interface EnvelopeNames {
+  idOf(counter: number): string;
+}
+
 /** A copy of a live-delivered frame on its way to the offline queue. */
 export interface PendingCopy {
   readonly envelopeId: string;
@@ -111,10 +133,11 @@ export interface KeptCopiesOptions extends KeptCopiesLimits {
   clock?: WindowClock;
   /**
    * The held-copies Map key of an envelope id (the same for the same id, and
-   * different for different ids); absent: the id itself. See
+   * different for different ids; a counter for an id whose counter a
+   * {@link KeptCopy} holds instead): absent, the id itself. See
    * `KeptIds.keyOf`.
    */
-  keyOf?(envelopeId: string): number | string;
+  keyOf?(envelopeId: string): EnvelopeRef;
 }
 
 /** Counters for metrics. */
@@ -126,98 +149,38 @@ export interface KeptCopiesStats {
 }
 
 /**
- * Told synchronously when the copies it waits for are settled (see
- * {@link Durability.whenSettled}). Must not throw: it runs inside whatever
- * settled the last copy (another session's Ack, a write's completion).
- */
-export interface DurabilityListener {
-  /** Every copy is acknowledged by its device or written. */
-  durable(): void;
-  /** A write failed: the sender must get an Error, not the Ack. */
-  failed(error: unknown): void;
-}
-
-/** The copies of one frame (or of every frame kept since the last {@link KeptCopies.durable}). */
-interface CopyGroup {
-  /** Copies neither acknowledged nor written yet. */
-  remaining: number;
-  /**
-   * Who waits (set once someone does), told once, when the group settles:
-   * the one listener itself, an array only for several — a 1:1 frame's group
-   * has one (its sender's reply) and lives until the recipient's Ack, so an
-   * array per frame would be promoted.
-   */
-  listeners: DurabilityListener | DurabilityListener[] | null;
-  promise: Promise<void> | null;
-  failed: boolean;
-  error?: unknown;
-}
-
-/**
- * The settlement of the copies one {@link KeptCopies.durable} call answers
- * for: awaitable, and {@link whenSettled} tells a listener synchronously, in
- * the call that settled the last copy (not a real promise: an `instanceof
- * Durability` check finds the synchronous way). A session's Ack released by its
- * recipient's Ack is then owed within that recipient's turn, ahead of the
- * turn's outbound flush, so it rides with the turn's deliveries instead of
- * leaving as a write of its own after a few promise hops.
- */
-export class Durability implements Promise<void> {
-  readonly [Symbol.toStringTag] = "Durability";
-  readonly #group: CopyGroup;
-
-  constructor(group: CopyGroup) {
-    this.#group = group;
-  }
-
-  /** Tells `listener` once the copies are settled (at once if they are). */
-  whenSettled(listener: DurabilityListener): void {
-    const group = this.#group;
-    if (group.failed) listener.failed(group.error);
-    else if (group.remaining === 0) listener.durable();
-    else if (group.listeners === null) group.listeners = listener;
-    else if (Array.isArray(group.listeners)) group.listeners.push(listener);
-    else group.listeners = [group.listeners, listener];
-  }
-
-  /** Resolves when every copy is settled; rejects with a failed write's error. */
-  then<A = void, B = never>(
-    onFulfilled?: ((value: void) => A | PromiseLike<A>) | null,
-    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
-  ): Promise<A | B> {
-    return waitFor(this.#group).then(onFulfilled, onRejected);
-  }
-
-  /** The promise's `catch` (a thenable that also has it passes for a promise). */
-  catch<B = never>(
-    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
-  ): Promise<void | B> {
-    return waitFor(this.#group).catch(onRejected);
-  }
-
-  /** The promise's `finally`. */
-  finally(onFinally?: (() => void) | null): Promise<void> {
-    return waitFor(this.#group).finally(onFinally);
-  }
-}
-
-/**
  * A copy as the window holds it, with the group it settles: one object per
  * copy, which lives until its device's Ack (past a scavenge, so promoted).
  * The offline queue makes its copies as these; a plain {@link PendingCopy}
  * given to {@link KeptCopies.keep} is wrapped in one.
+ *
+ * A copy this instance names by a counter (`ref` a number) holds no id
+ * string: the 40+ character id (a concatenation, flattened when hashed) cost
+ * ~100 B per delivery promoted; it is made from `names` only when the copy
+ * is written or carried.
  */
 export class KeptCopy implements PendingCopy {
   /** Set by {@link KeptCopies.keep}. */
   group: CopyGroup = NO_GROUP;
 
   constructor(
-    readonly envelopeId: string,
+    readonly ref: EnvelopeRef,
+    readonly names: EnvelopeNames | null,
     readonly deviceId: string,
     readonly payload: Uint8Array | LazyEncodedFrame,
     readonly keptAt: number,
     public connectionId: string | null,
-  ) {}
+  ) {
+    if (typeof ref === "number" && names === null) {
+      throw new TypeError("a kept copy named by a counter needs the names of counters");
+    }
+  }
+
+  /** The copy's envelope id (made from its counter when it has one). */
+  get envelopeId(): string {
+    const ref = this.ref;
+    return typeof ref === "string" ? ref : this.names!.idOf(ref);
+  }
 }
 
 type Held = KeptCopy;
@@ -244,8 +207,8 @@ export class KeptCopies {
   readonly #write: (copies: PendingCopy[]) => Promise<void>;
   readonly #clock: WindowClock;
   /** In the order kept, so in the order their windows end; keyed by {@link #keyOf}. */
-  #held = new Map<number | string, Held>();
-  readonly #keyOf: (envelopeId: string) => number | string;
+  #held = new Map<EnvelopeRef, Held>();
+  readonly #keyOf: (envelopeId: string) => EnvelopeRef;
   #heldBytes = 0;
   /** The copies kept since the last {@link durable} call. */
   #group: CopyGroup = newGroup();
@@ -282,9 +245,14 @@ export class KeptCopies {
   keep(copy: PendingCopy): void {
     const group = this.#group;
     group.remaining++;
-    const held = copy instanceof KeptCopy
-      ? copy
-      : new KeptCopy(copy.envelopeId, copy.deviceId, copy.payload, copy.keptAt, copy.connectionId);
+    const held = copy instanceof KeptCopy ? copy : new KeptCopy(
+      copy.envelopeId,
+      null,
+      copy.deviceId,
+      copy.payload,
+      copy.keptAt,
+      copy.connectionId,
+    );
     held.group = group;
     if (this.#delayMs === 0 || copy.connectionId === null) {
       this.#release([held]);
@@ -306,7 +274,7 @@ export class KeptCopies {
       if (out.length > 0) this.#release(out);
       if (bytes > this.#maxBytes) return;
     }
-    this.#held.set(this.#keyOf(copy.envelopeId), held);
+    this.#held.set(this.#key(held.ref), held);
     this.#heldBytes += copy.payload.length;
     this.#arm();
   }
@@ -324,10 +292,11 @@ export class KeptCopies {
   }
 
   /**
-   * The device acknowledged the copy `envelopeId` (or it is otherwise
-   * settled): true when it was still held, so no row exists or ever will.
+   * The device acknowledged the copy `envelopeId` (its id, or its counter:
+   * {@link EnvelopeRef}; or it is otherwise settled): true when it was still
+   * held, so no row exists or ever will.
    */
-  acknowledge(envelopeId: string): boolean {
+  acknowledge(envelopeId: EnvelopeRef): boolean {
     const held = this.#take(envelopeId);
     if (held === undefined) return false;
     this.stats.acknowledgedInWindow++;
@@ -336,7 +305,7 @@ export class KeptCopies {
   }
 
   /** The device could not take the copy `envelopeId` live: written at once (true when held). */
-  undelivered(envelopeId: string): boolean {
+  undelivered(envelopeId: EnvelopeRef): boolean {
     const held = this.#take(envelopeId);
     if (held === undefined) return false;
     held.connectionId = null;
@@ -349,7 +318,7 @@ export class KeptCopies {
    * closing: its device will not acknowledge them). Synchronous: the write
    * is in line before anything queued after this call.
    */
-  releaseNow(envelopeIds: Iterable<string>): void {
+  releaseNow(envelopeIds: Iterable<EnvelopeRef>): void {
     if (this.#held.size === 0) return;
     const out: Held[] = [];
     for (const id of envelopeIds) {
@@ -370,9 +339,14 @@ export class KeptCopies {
     this.#release(out);
   }
 
-  #take(envelopeId: string): Held | undefined {
+  /** The Map key of a copy's id or counter. */
+  #key(ref: EnvelopeRef): EnvelopeRef {
+    return typeof ref === "number" ? ref : this.#keyOf(ref);
+  }
+
+  #take(envelopeId: EnvelopeRef): Held | undefined {
     if (this.#held.size === 0) return undefined;
-    const key = this.#keyOf(envelopeId);
+    const key = this.#key(envelopeId);
     const held = this.#held.get(key);
     if (held === undefined) return undefined;
     this.#held.delete(key);
@@ -418,43 +392,4 @@ export class KeptCopies {
     if (out.length > 0) this.#release(out);
     this.#arm();
   };
-}
-
-/** The group of a {@link KeptCopy} not kept yet (never settled). */
-const NO_GROUP: CopyGroup = { remaining: 0, listeners: null, promise: null, failed: false };
-
-function newGroup(): CopyGroup {
-  return { remaining: 0, listeners: null, promise: null, failed: false };
-}
-
-function waitFor(group: CopyGroup): Promise<void> {
-  if (group.promise === null) {
-    group.promise = new Promise<void>((resolve, reject) => {
-      new Durability(group).whenSettled({ durable: resolve, failed: reject });
-    });
-    // Handled here: whoever awaits it still sees the rejection.
-    group.promise.catch(() => {});
-  }
-  return group.promise;
-}
-
-function copySettled(group: CopyGroup): void {
-  if (--group.remaining !== 0 || group.failed) return;
-  const listeners = group.listeners;
-  group.listeners = null;
-  if (listeners === null) return;
-  if (!Array.isArray(listeners)) listeners.durable();
-  else for (const listener of listeners) listener.durable();
-}
-
-function groupFailed(group: CopyGroup, error: unknown): void {
-  group.remaining--;
-  if (group.failed) return;
-  group.failed = true;
-  group.error = error;
-  const listeners = group.listeners;
-  group.listeners = null;
-  if (listeners === null) return;
-  if (!Array.isArray(listeners)) listeners.failed(error);
-  else for (const listener of listeners) listener.failed(error);
 }

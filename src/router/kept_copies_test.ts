@@ -11,7 +11,13 @@ import { decodeFrame, encodeFrame, type Frame, FrameType } from "../proto/mod.ts
 import { openPostgresStore, type Store } from "../storage/mod.ts";
 import { Delivery } from "../session/delivery.ts";
 import { RouteError } from "./errors.ts";
-import { copyBytes, KeptCopies, LazyEncodedFrame, sweepTick } from "./kept_copies.ts";
+import {
+  copyBytes,
+  type EnvelopeRef,
+  KeptCopies,
+  LazyEncodedFrame,
+  sweepTick,
+} from "./kept_copies.ts";
 import type { DeliveryOrigin, Peer, PeerCloseReason } from "./peer.ts";
 import { AckWhenDurable, replyWhenDone } from "./router.ts";
 import { FakeClock, openRouterWorld, type RouterWorld } from "./testing.ts";
@@ -23,7 +29,8 @@ const PG_DSN = Deno.env.get("COMMUCAT_TEST_PG_DSN") || undefined;
 /** A connected device that records what it is given (and the envelope ids of the copies). */
 class FakePeer implements Peer {
   readonly received: Frame[] = [];
-  readonly envelopeIds: string[] = [];
+  /** A live copy's counter (OfflineQueue.keep), or a queued row's envelope id. */
+  readonly envelopeIds: EnvelopeRef[] = [];
   accepting = true;
   constructor(readonly deviceId: string, readonly connectionId = `${deviceId}-c1`) {}
   get userId(): string {

@@ -13,7 +13,7 @@ Deno.test("kept copy: held and written as the object given (no wrapper per copy)
       return Promise.resolve();
     },
   });
-  const own = new KeptCopy("e1", "bob", new Uint8Array(3), clock.now(), "c1");
+  const own = new KeptCopy("e1", null, "bob", new Uint8Array(3), clock.now(), "c1");
   kept.keep(own);
   kept.keep({
     envelopeId: "e2",
@@ -50,7 +50,7 @@ for (const count of [1, 2, 3]) {
         write: () =>
           outcome === "failed write" ? Promise.reject(new Error("down")) : Promise.resolve(),
       });
-      kept.keep(new KeptCopy("e1", "bob", new Uint8Array(3), clock.now(), "c1"));
+      kept.keep(new KeptCopy("e1", null, "bob", new Uint8Array(3), clock.now(), "c1"));
       const durable = kept.durable()!;
       const told: string[] = [];
       for (let i = 0; i < count; i++) {

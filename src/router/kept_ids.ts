@@ -15,7 +15,20 @@ export class KeptIds {
 
   /** A new id. */
   next(): string {
-    return this.prefix + (++this.#count).toString(36);
+    return this.idOf(this.nextCounter());
+  }
+
+  /**
+   * A new id's counter (a positive integer, never repeated): held instead of
+   * the id while a copy waits for its Ack; {@link idOf} makes the id.
+   */
+  nextCounter(): number {
+    return ++this.#count;
+  }
+
+  /** The id of a counter {@link nextCounter} gave ({@link keyOf} reads it back). */
+  idOf(counter: number): string {
+    return this.prefix + counter.toString(36);
   }
 
   /**

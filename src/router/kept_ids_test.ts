@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { KeptCopies, type PendingCopy } from "./kept_copies.ts";
+import { KeptCopies, KeptCopy, type PendingCopy } from "./kept_copies.ts";
 import { KeptIds } from "./kept_ids.ts";
 
 Deno.test("kept ids: each id is new; its key is its counter, one key per id", () => {
@@ -62,4 +62,33 @@ Deno.test("kept copies: with numeric keys a copy is still taken by its id, a for
   await Promise.resolve();
   assert.deepEqual(written, ["foreign-1"]);
   window.releaseAll();
+});
+
+Deno.test("kept copies: a copy named by its counter is taken by the counter or its id, written under its id", async () => {
+  const ids = new KeptIds();
+  const written: string[] = [];
+  const window = new KeptCopies({
+    delayMs: 60_000,
+    write: (copies) => {
+      written.push(...copies.map((c) => c.envelopeId));
+      return Promise.resolve();
+    },
+    keyOf: (id) => ids.keyOf(id),
+  });
+  const copy = (counter: number) => new KeptCopy(counter, ids, "d1", new Uint8Array(4), 0, "c1");
+  const [a, b, c] = [ids.nextCounter(), ids.nextCounter(), ids.nextCounter()];
+  for (const counter of [a, b, c]) window.keep(copy(counter));
+  assert.equal(copy(b).envelopeId, ids.idOf(b));
+  assert.equal(ids.keyOf(ids.idOf(b)), b, "the id reads back as its counter");
+  assert.equal(window.acknowledge(a), true, "by its counter");
+  assert.equal(
+    window.acknowledge(ids.idOf(b)),
+    true,
+    "by its id (an Ack carried back as a string)",
+  );
+  assert.equal(window.acknowledge(b), false, "once");
+  assert.equal(window.undelivered(c), true);
+  await Promise.resolve();
+  assert.deepEqual(written, [ids.idOf(c)], "the row is written under the id, not the counter");
+  assert.throws(() => new KeptCopy(1, null, "d1", new Uint8Array(4), 0, "c1"), TypeError);
 });

@@ -8,7 +8,7 @@ export * from "./access.ts";
 export * from "./bus.ts";
 export * from "./errors.ts";
 export { ack, type HandlerDeps } from "./handlers.ts";
-export { Durability, type DurabilityListener } from "./kept_copies.ts";
+export { Durability, type DurabilityListener, type EnvelopeRef } from "./kept_copies.ts";
 export * from "./offline_queue.ts";
 export * from "./peer.ts";
 export * from "./presence.ts";

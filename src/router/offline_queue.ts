@@ -15,21 +15,23 @@
  * carried to that instance on the bus (remote_copies.ts) when the window
  * applies to it (`crossInstanceWindow`).
  *
- * This file decides what happens to each copy; offline_admission.ts orders
- * the decisions that read something (quota figures, presence), and
- * offline_rows.ts writes rows and tells their devices' holders.
+ * This file decides what happens to each copy; offline_placement.ts places
+ * frames for devices not reached live (rows, or copies carried to other
+ * instances), offline_admission.ts orders the decisions that read something
+ * (quota figures, presence), and offline_rows.ts writes rows and tells their
+ * devices' holders.
  *
  * (Older code called it "inbox" or "relay"; the storage table keeps
  * its name `relay_queue`, the metrics their upstream `commucat_relay_*` names.)
  *
  * @module
  */
-import { encodeBase64, encodeFrame, type Frame, isQueuedFrameType } from "../proto/mod.ts";
+import { encodeFrame, type Frame, isQueuedFrameType } from "../proto/mod.ts";
 import type { OfflineEnvelope, Store, StoredEnvelope } from "../storage/mod.ts";
-import { type Bus, type KeptCopyRef, MAX_CARRIED_FRAME } from "./bus.ts";
-import { RouteError } from "./errors.ts";
+import type { Bus, KeptCopyRef } from "./bus.ts";
 import {
   type Durability,
+  type EnvelopeRef,
   KeptCopies,
   type KeptCopiesLimits,
   type KeptCopiesStats,
@@ -44,7 +46,8 @@ import { type OfflineQueueQuota, QuotaGate } from "./offline_quota.ts";
 import type { PeerRegistry } from "./registry.ts";
 import { OfflineRows } from "./offline_rows.ts";
 import { KeptIds } from "./kept_ids.ts";
-import { REMOTE_CONNECTION_PREFIX, RemoteCopies } from "./remote_copies.ts";
+import { RemoteCopies } from "./remote_copies.ts";
+import { OfflinePlacement } from "./offline_placement.ts";
 
 export type { OfflineQueueQuota };
 
@@ -103,16 +106,6 @@ export interface OfflineQueueStats {
   keepFailures: number;
 }
 
-/** Where one enqueue's copies went ({@link OfflineQueue.enqueue}). */
-interface Placed {
-  /** Recipients over their bound: not queued. */
-  full: string[];
-  /** The rows' write and notices; null when no row was due. */
-  stored: Promise<void> | null;
-  /** The carried copies' acknowledgement or write; null when none was carried. */
-  held: Durability | null;
-}
-
 /** The durable per-device queue of frames not yet acknowledged. */
 export class OfflineQueue {
   readonly stats: OfflineQueueStats = { enqueued: 0, kept: 0, keepFailures: 0 };
@@ -133,6 +126,8 @@ export class OfflineQueue {
   readonly carried: RemoteCopies;
   readonly #carry: boolean;
   readonly #keptIds = new KeptIds();
+  /** Where {@link enqueue} puts frames: rows, or copies carried to other instances. */
+  readonly #placement: OfflinePlacement;
 
   constructor(options: OfflineQueueOptions) {
     this.#o = options;
@@ -156,6 +151,15 @@ export class OfflineQueue {
       keyOf: (id) => this.#keptIds.keyOf(id),
     });
     this.#rows = new OfflineRows({ ...options, now: this.#now, quota: this.#quota }, this.stats);
+    this.#placement = new OfflinePlacement({
+      admission: this.#admission,
+      carry: this.#carry,
+      carried: this.carried,
+      window: this.#window,
+      keptIds: this.#keptIds,
+      rows: this.#rows,
+      now: this.#now,
+    });
   }
 
   /** Counters of the durable-copy window. */
@@ -174,83 +178,13 @@ export class OfflineQueue {
    * the server's own); the quota applies to every recipient, and to the
    * sender when named.
    *
-   * Throws {@link RouteError}: `unavailable` when the store fails (nothing
+   * Throws `RouteError` (offline_placement.ts): `unavailable` when the store fails (nothing
    * stored; the sender must not be acknowledged); `queue_full` when the
    * sender is over its bound (nothing stored) or some recipients are over
    * theirs (stored for the others, not for those, which the error names).
    */
   enqueue(devices: string[], frame: Frame, senderUser = ""): Promise<void> {
-    if (devices.length === 0) return Promise.resolve();
-    const payload = encodeFrame(frame);
-    const carry = this.#carry && payload.length <= MAX_CARRIED_FRAME;
-    const placed = this.#admission.admit(
-      devices,
-      payload.length,
-      senderUser,
-      carry,
-      (full, holders) => this.#place(devices, full, holders, payload, senderUser),
-    );
-    // Every copy carried to another instance, decided at once: the caller
-    // gets the window's Durability itself, so a session's Ack is released
-    // synchronously by the holder's answer (as for a local live delivery).
-    if (!(placed instanceof Promise) && placed.stored === null && placed.held !== null) {
-      return placed.held;
-    }
-    return this.#settled(devices.length, placed);
-  }
-
-  async #settled(count: number, placing: Placed | Promise<Placed>): Promise<void> {
-    const placed = await placing;
-    await placed.stored;
-    await placed.held;
-    const full = placed.full;
-    if (full.length > 0) {
-      const named = full.slice(0, 5).map((d) => JSON.stringify(d)).join(", ");
-      throw new RouteError(
-        "queue_full",
-        `the offline queue of ${full.length} recipient(s) is full (${named}${
-          full.length > 5 ? ", …" : ""
-        }): not queued for them` + (full.length < count ? "; queued for the others" : ""),
-      );
-    }
-  }
-
-  /**
-   * Places one enqueue (synchronously, so in call order): a held copy
-   * carried to the holder of each device in `holders`, a row for the others
-   * but those `full`.
-   */
-  #place(
-    devices: string[],
-    full: string[],
-    holders: Map<string, string> | null,
-    payload: Uint8Array,
-    senderUser: string,
-  ): Placed {
-    let rows = full.length === 0 ? devices : devices.filter((d) => !full.includes(d));
-    let held: Durability | null = null;
-    if (holders !== null && holders.size > 0) {
-      const frame = encodeBase64(payload);
-      const keptAt = this.#now();
-      rows = [];
-      for (const deviceId of devices) {
-        const holder = holders.get(deviceId);
-        if (holder === undefined) {
-          if (!full.includes(deviceId)) rows.push(deviceId);
-          continue;
-        }
-        const envelopeId = this.#nextKeptId();
-        const connectionId = REMOTE_CONNECTION_PREFIX + holder;
-        this.#window.keep(new KeptCopy(envelopeId, deviceId, payload, keptAt, connectionId));
-        this.carried.send(holder, deviceId, envelopeId, frame);
-      }
-      // The router took the group of its live copies before calling enqueue.
-      held = this.#window.durable();
-    }
-    if (rows.length === 0) return { full, stored: null, held };
-    const stored = this.#rows.store(rows, payload, senderUser);
-    stored.catch(() => {}); // awaited first by enqueue; marked so a rejected `held` cannot orphan it
-    return { full, stored, held };
+    return this.#placement.enqueue(devices, frame, senderUser);
   }
 
   /**
@@ -276,7 +210,9 @@ export class OfflineQueue {
   /**
    * Keeps a durable copy of `payload` (an encoded frame) for `deviceId`, to
    * which it is being delivered live on connection `connectionId` (null: the
-   * device could not take it now). Returns the copy's envelope id. The copy
+   * device could not take it now). Returns the copy's counter, which names
+   * it while it waits for the device's Ack (no id string per delivery;
+   * {@link envelopeIdOf} makes the id). The copy
    * is held for the durable-copy window and written (with the queue's next
    * write) only if the device has not acknowledged it by then;
    * {@link written} says when it is one or the other. If the device does not
@@ -289,25 +225,27 @@ export class OfflineQueue {
     deviceId: string,
     payload: Uint8Array | LazyEncodedFrame,
     connectionId: string | null,
-  ): string {
+  ): number {
     // Cheaper than newId (a hash per frame): unique per process, and the
     // random prefix keeps processes apart.
-    const envelopeId = this.#nextKeptId();
-    this.#window.keep(new KeptCopy(envelopeId, deviceId, payload, this.#now(), connectionId));
-    return envelopeId;
+    const counter = this.#keptIds.nextCounter();
+    const copy = new KeptCopy(counter, this.#keptIds, deviceId, payload, this.#now(), connectionId);
+    this.#window.keep(copy);
+    return counter;
   }
 
-  #nextKeptId(): string {
-    return this.#keptIds.next();
+  /** The envelope id of a copy named by its counter ({@link keep}), or the id itself. */
+  envelopeIdOf(ref: EnvelopeRef): string {
+    return typeof ref === "string" ? ref : this.#keptIds.idOf(ref);
   }
 
   /**
    * The device could not take the kept copy `envelopeId` live: it is told
    * once the copy is written. False when it is written or being written.
    */
-  undelivered(envelopeId: string): boolean {
+  undelivered(envelopeId: EnvelopeRef): boolean {
     if (this.#window.undelivered(envelopeId)) return true;
-    const copy = this.#rows.writes.unwritten(envelopeId);
+    const copy = this.#rows.writes.unwritten(this.envelopeIdOf(envelopeId));
     if (copy) copy.connectionId = null;
     return copy !== undefined;
   }
@@ -315,7 +253,7 @@ export class OfflineQueue {
   /**
    * Resolves once every copy {@link keep} was given since the previous call
    * is acknowledged by its device or written (each earlier call answers for
-   * its own); rejects with {@link RouteError} `unavailable` when a write
+   * its own); rejects with `RouteError` `unavailable` when a write
    * failed. Null when nothing is waiting (a turn without queued-type frames).
    */
   written(): Durability | null {
@@ -328,10 +266,11 @@ export class OfflineQueue {
    * there. Synchronous, so the write is in line before any frame queued
    * for the device afterwards.
    */
-  releaseKept(envelopeIds: Iterable<string>): void {
+  releaseKept(envelopeIds: Iterable<EnvelopeRef>): void {
     const ids = [...envelopeIds];
     this.#window.releaseNow(ids);
-    this.carried.released(ids);
+    // Copies carried here from other instances are named by their id.
+    this.carried.released(ids.filter((id): id is string => typeof id === "string"));
   }
 
   /**
@@ -352,11 +291,14 @@ export class OfflineQueue {
    * there is nothing to wait for (every copy was dropped in its window, by
    * its origin or before its write): an Ack costs no promise then.
    */
-  settle(deviceId: string, envelopeIds: string[]): Promise<void> | null {
+  settle(deviceId: string, envelopeIds: readonly EnvelopeRef[]): Promise<void> | null {
     let removal: Promise<void> | null = null;
-    for (const envelopeId of envelopeIds) {
-      if (this.carried.acknowledged(envelopeId)) continue; // its origin holds the copy
-      if (this.#window.acknowledge(envelopeId) || this.#rows.writes.forget(envelopeId)) continue;
+    for (const ref of envelopeIds) {
+      // A counter names a copy this instance kept: never one carried here.
+      if (typeof ref === "string" && this.carried.acknowledged(ref)) continue; // its origin holds it
+      if (this.#window.acknowledge(ref)) continue;
+      const envelopeId = this.envelopeIdOf(ref);
+      if (this.#rows.writes.forget(envelopeId)) continue;
       removal = this.#rows.writes.remove(deviceId, envelopeId);
     }
     return removal;

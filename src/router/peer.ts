@@ -4,11 +4,16 @@
  * @module
  */
 import type { Frame } from "../proto/mod.ts";
+import type { EnvelopeRef } from "./kept_copies.ts";
 
 /** Where a delivered frame came from, so an ack can settle it. */
 export interface DeliveryOrigin {
-  /** The frame's durable copy in the offline queue, deleted when the device acknowledges it. */
-  envelopeId?: string;
+  /**
+   * The frame's durable copy in the offline queue, deleted when the device
+   * acknowledges it: its envelope id, or the counter of a copy this instance
+   * kept (`OfflineQueue.keep`; no string per delivery).
+   */
+  envelopeId?: EnvelopeRef;
   /**
    * Set when the device's own drain read the frame from its offline queue: a
    * peer over its bound refuses it (it stays queued, read again later)

@@ -6,7 +6,7 @@
  * @module
  */
 import { decodeFrame, type Frame } from "../proto/mod.ts";
-import type { DeliveryOrigin, OfflineQueue } from "../router/mod.ts";
+import type { DeliveryOrigin, EnvelopeRef, OfflineQueue } from "../router/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** Offline-queue rows read per batch. */
@@ -45,13 +45,14 @@ export class Delivery {
   /** Sequences of the frames sent and not yet acknowledged, in order. */
   #sequences: number[] = NONE;
   /**
-   * Per entry of {@link #sequences}: its kept copy's envelope id, or the frame
-   * itself when it has none (for {@link requeueUnacked}; a frame with a copy
-   * is written from the copy, so it is not held here). Two parallel arrays,
-   * not an object per frame: an entry lives until the device's Ack, past a
-   * scavenge, so whatever it allocates is copied and promoted.
+   * Per entry of {@link #sequences}: its kept copy's envelope id (a live
+   * copy's counter: a small integer, no string), or the frame itself when it
+   * has none (for {@link requeueUnacked}; a frame with a copy is written from
+   * the copy, so it is not held here). Two parallel arrays, not an object per
+   * frame: an entry lives until the device's Ack, past a scavenge, so
+   * whatever it allocates is copied and promoted.
    */
-  #items: (string | Frame)[] = NONE;
+  #items: (EnvelopeRef | Frame)[] = NONE;
   /** Position of the last offline-queue row handed to the device. */
   #queuePosition: bigint | undefined;
   #draining = false;
@@ -87,7 +88,7 @@ export class Delivery {
   }
 
   /** Records a sent frame as awaiting the client's Ack. */
-  track(sequence: number, frame: Frame, envelopeId: string | undefined): void {
+  track(sequence: number, frame: Frame, envelopeId: EnvelopeRef | undefined): void {
     if (this.#sequences === NONE) {
       this.#sequences = [];
       this.#items = [];
@@ -99,11 +100,11 @@ export class Delivery {
   /** Settles every frame up to sequence `upTo`; their stored copies are deleted. */
   settle(upTo: number): void {
     let settled = 0;
-    const envelopeIds: string[] = [];
+    const envelopeIds: EnvelopeRef[] = [];
     const sequences = this.#sequences;
     while (settled < sequences.length && sequences[settled] <= upTo) {
       const item = this.#items[settled];
-      if (typeof item === "string") envelopeIds.push(item);
+      if (typeof item !== "object") envelopeIds.push(item);
       settled++;
     }
     if (settled === 0) return;
@@ -129,7 +130,7 @@ export class Delivery {
    * before their write leave nothing to wait for (no promise), so only a real
    * removal gets a handler.
    */
-  #removeRows(deviceId: string, envelopeIds: string[]): void {
+  #removeRows(deviceId: string, envelopeIds: EnvelopeRef[]): void {
     this.#deps.router.offlineQueue.settle(deviceId, envelopeIds)?.catch(
       // The rows stay: the device sees them again after a reconnect (at least once).
       (error: unknown) =>
@@ -208,7 +209,10 @@ export class Delivery {
   /** Envelope ids of the frames sent and not yet acknowledged; null when none. */
   #heldEnvelopes(): Set<string> | null {
     let held: Set<string> | null = null;
-    for (const item of this.#items) if (typeof item === "string") (held ??= new Set()).add(item);
+    const queue = this.#deps.router.offlineQueue;
+    for (const item of this.#items) {
+      if (typeof item !== "object") (held ??= new Set()).add(queue.envelopeIdOf(item));
+    }
     return held;
   }
 
@@ -227,10 +231,10 @@ export class Delivery {
    * that hands over a queued-type frame without its copy.
    */
   requeueUnacked(): Promise<void>[] {
-    const kept: string[] = [];
+    const kept: EnvelopeRef[] = [];
     const unacked: Frame[] = [];
     for (const item of this.#items) {
-      if (typeof item === "string") kept.push(item);
+      if (typeof item !== "object") kept.push(item);
       else unacked.push(item);
     }
     if (kept.length > 0) this.#deps.router.offlineQueue.releaseKept(kept);

@@ -1,0 +1,124 @@
+/**
+ * The settlement of a group of kept copies (the copies of one frame, or of
+ * every frame kept since the last `KeptCopies.durable` call): a count of
+ * copies neither acknowledged nor written, and who waits for it. Told
+ * synchronously by whatever settles the last copy (another session's Ack,
+ * a write's completion).
+ *
+ * @module
+ */
+
+/**
+ * Told synchronously when the copies it waits for are settled (see
+ * {@link Durability.whenSettled}). Must not throw: it runs inside whatever
+ * settled the last copy (another session's Ack, a write's completion).
+ */
+export interface DurabilityListener {
+  /** Every copy is acknowledged by its device or written. */
+  durable(): void;
+  /** A write failed: the sender must get an Error, not the Ack. */
+  failed(error: unknown): void;
+}
+
+/** The copies of one frame (or of every frame kept since the last `KeptCopies.durable`). */
+export interface CopyGroup {
+  /** Copies neither acknowledged nor written yet. */
+  remaining: number;
+  /**
+   * Who waits (set once someone does), told once, when the group settles:
+   * the one listener itself, an array only for several — a 1:1 frame's group
+   * has one (its sender's reply) and lives until the recipient's Ack, so an
+   * array per frame would be promoted.
+   */
+  listeners: DurabilityListener | DurabilityListener[] | null;
+  promise: Promise<void> | null;
+  failed: boolean;
+  error?: unknown;
+}
+
+/**
+ * The settlement of the copies one `KeptCopies.durable` call answers
+ * for: awaitable, and {@link whenSettled} tells a listener synchronously, in
+ * the call that settled the last copy (not a real promise: an `instanceof
+ * Durability` check finds the synchronous way). A session's Ack released by its
+ * recipient's Ack is then owed within that recipient's turn, ahead of the
+ * turn's outbound flush, so it rides with the turn's deliveries instead of
+ * leaving as a write of its own after a few promise hops.
+ */
+export class Durability implements Promise<void> {
+  readonly [Symbol.toStringTag] = "Durability";
+  readonly #group: CopyGroup;
+
+  constructor(group: CopyGroup) {
+    this.#group = group;
+  }
+
+  /** Tells `listener` once the copies are settled (at once if they are). */
+  whenSettled(listener: DurabilityListener): void {
+    const group = this.#group;
+    if (group.failed) listener.failed(group.error);
+    else if (group.remaining === 0) listener.durable();
+    else if (group.listeners === null) group.listeners = listener;
+    else if (Array.isArray(group.listeners)) group.listeners.push(listener);
+    else group.listeners = [group.listeners, listener];
+  }
+
+  /** Resolves when every copy is settled; rejects with a failed write's error. */
+  then<A = void, B = never>(
+    onFulfilled?: ((value: void) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return waitFor(this.#group).then(onFulfilled, onRejected);
+  }
+
+  /** The promise's `catch` (a thenable that also has it passes for a promise). */
+  catch<B = never>(
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<void | B> {
+    return waitFor(this.#group).catch(onRejected);
+  }
+
+  /** The promise's `finally`. */
+  finally(onFinally?: (() => void) | null): Promise<void> {
+    return waitFor(this.#group).finally(onFinally);
+  }
+}
+
+/** The group of a `KeptCopy` not kept yet (never settled). */
+export const NO_GROUP: CopyGroup = { remaining: 0, listeners: null, promise: null, failed: false };
+
+export function newGroup(): CopyGroup {
+  return { remaining: 0, listeners: null, promise: null, failed: false };
+}
+
+function waitFor(group: CopyGroup): Promise<void> {
+  if (group.promise === null) {
+    group.promise = new Promise<void>((resolve, reject) => {
+      new Durability(group).whenSettled({ durable: resolve, failed: reject });
+    });
+    // Handled here: whoever awaits it still sees the rejection.
+    group.promise.catch(() => {});
+  }
+  return group.promise;
+}
+
+export function copySettled(group: CopyGroup): void {
+  if (--group.remaining !== 0 || group.failed) return;
+  const listeners = group.listeners;
+  group.listeners = null;
+  if (listeners === null) return;
+  if (!Array.isArray(listeners)) listeners.durable();
+  else for (const listener of listeners) listener.durable();
+}
+
+export function groupFailed(group: CopyGroup, error: unknown): void {
+  group.remaining--;
+  if (group.failed) return;
+  group.failed = true;
+  group.error = error;
+  const listeners = group.listeners;
+  group.listeners = null;
+  if (listeners === null) return;
+  if (!Array.isArray(listeners)) listeners.failed(error);
+  else for (const listener of listeners) listener.failed(error);
+}
