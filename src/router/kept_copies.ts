@@ -16,6 +16,7 @@
 
 import { encodedFrameLength, encodeFrame, type Frame, writeFrame } from "../proto/mod.ts";
 import type { FrameArena } from "./frame_arena.ts";
+import { HeldCopies } from "./held_copies.ts";
 import {
   type CopyGroup,
   copySettled,
@@ -207,7 +208,7 @@ export class KeptCopies {
   readonly #write: (copies: PendingCopy[]) => Promise<void>;
   readonly #clock: WindowClock;
   /** In the order kept, so in the order their windows end; keyed by {@link #keyOf}. */
-  #held = new Map<EnvelopeRef, Held>();
+  #held = new HeldCopies<Held>();
   readonly #keyOf: (envelopeId: string) => EnvelopeRef;
   #heldBytes = 0;
   /** The copies kept since the last {@link durable} call. */
@@ -264,9 +265,9 @@ export class KeptCopies {
       // order their frames were delivered (a reconnecting device is given
       // them again in that order).
       const out: Held[] = [];
-      for (const [id, old] of this.#held) {
-        if (this.#held.size < this.#maxCopies && this.#heldBytes + bytes <= this.#maxBytes) break;
-        this.#held.delete(id);
+      while (this.#held.size >= this.#maxCopies || this.#heldBytes + bytes > this.#maxBytes) {
+        const old = this.#held.shift();
+        if (old === undefined) break;
         this.#heldBytes -= old.payload.length;
         out.push(old);
       }
@@ -274,7 +275,7 @@ export class KeptCopies {
       if (out.length > 0) this.#release(out);
       if (bytes > this.#maxBytes) return;
     }
-    this.#held.set(this.#key(held.ref), held);
+    this.#held.push(this.#key(held.ref), held);
     this.#heldBytes += copy.payload.length;
     this.#arm();
   }
@@ -331,8 +332,7 @@ export class KeptCopies {
   /** Writes every held copy at once (shutdown, or before a frame only stored). */
   releaseAll(): void {
     if (this.#held.size === 0) return;
-    const out = [...this.#held.values()];
-    this.#held = new Map();
+    const out = this.#held.takeAll();
     this.#heldBytes = 0;
     this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -346,10 +346,8 @@ export class KeptCopies {
 
   #take(envelopeId: EnvelopeRef): Held | undefined {
     if (this.#held.size === 0) return undefined;
-    const key = this.#key(envelopeId);
-    const held = this.#held.get(key);
+    const held = this.#held.take(this.#key(envelopeId));
     if (held === undefined) return undefined;
-    this.#held.delete(key);
     this.#heldBytes -= held.payload.length;
     return held;
   }
@@ -371,7 +369,7 @@ export class KeptCopies {
   /** Makes sure the sweep runs when the oldest held copy's window ends. */
   #arm(): void {
     if (this.#timer !== undefined) return;
-    const oldest = this.#held.values().next().value;
+    const oldest = this.#held.oldest();
     if (oldest === undefined) return;
     const now = this.#clock.now();
     const due = Math.max(oldest.keptAt + this.#delayMs, this.#lastSweep + this.#tick);
@@ -383,9 +381,9 @@ export class KeptCopies {
     const now = this.#clock.now();
     this.#lastSweep = now;
     const out: Held[] = [];
-    for (const [id, held] of this.#held) {
+    for (let held = this.#held.oldest(); held !== undefined; held = this.#held.oldest()) {
       if (held.keptAt + this.#delayMs > now) break;
-      this.#held.delete(id);
+      this.#held.shift();
       this.#heldBytes -= held.payload.length;
       out.push(held);
     }
