@@ -14,10 +14,16 @@
  * settled the last copy (another session's Ack, a write's completion).
  */
 export interface DurabilityListener {
-  /** Every copy is acknowledged by its device or written. */
-  durable(): void;
+  /** Every copy is acknowledged by its device or written (`token`: as given to `whenSettled`). */
+  durable(token: number): void;
   /** A write failed: the sender must get an Error, not the Ack. */
-  failed(error: unknown): void;
+  failed(error: unknown, token: number): void;
+}
+
+/** A listener and its token, when a group has several. */
+interface Waiter {
+  readonly listener: DurabilityListener;
+  readonly token: number;
 }
 
 /** The copies of one frame (or of every frame kept since the last `KeptCopies.durable`). */
@@ -26,11 +32,17 @@ export interface CopyGroup {
   remaining: number;
   /**
    * Who waits (set once someone does), told once, when the group settles:
-   * the one listener itself, an array only for several — a 1:1 frame's group
-   * has one (its sender's reply) and lives until the recipient's Ack, so an
-   * array per frame would be promoted.
+   * the one listener itself (with {@link token}), an array only for several —
+   * a 1:1 frame's group has one (its sender's reply queue) and lives until
+   * the recipient's Ack, so an array per frame would be promoted.
    */
-  listeners: DurabilityListener | DurabilityListener[] | null;
+  listeners: DurabilityListener | Waiter[] | null;
+  /**
+   * The one listener's token: which of its waits this is (a reply queue
+   * listens for all its replies, each by its frame's sequence, so no
+   * listener object per reply lives until the Ack).
+   */
+  token: number;
   promise: Promise<void> | null;
   failed: boolean;
   error?: unknown;
@@ -53,14 +65,19 @@ export class Durability implements Promise<void> {
     this.#group = group;
   }
 
-  /** Tells `listener` once the copies are settled (at once if they are). */
-  whenSettled(listener: DurabilityListener): void {
+  /**
+   * Tells `listener` once the copies are settled (at once if they are),
+   * with `token` (default 0).
+   */
+  whenSettled(listener: DurabilityListener, token = 0): void {
     const group = this.#group;
-    if (group.failed) listener.failed(group.error);
-    else if (group.remaining === 0) listener.durable();
-    else if (group.listeners === null) group.listeners = listener;
-    else if (Array.isArray(group.listeners)) group.listeners.push(listener);
-    else group.listeners = [group.listeners, listener];
+    if (group.failed) listener.failed(group.error, token);
+    else if (group.remaining === 0) listener.durable(token);
+    else if (group.listeners === null) {
+      group.listeners = listener;
+      group.token = token;
+    } else if (Array.isArray(group.listeners)) group.listeners.push({ listener, token });
+    else group.listeners = [{ listener: group.listeners, token: group.token }, { listener, token }];
   }
 
   /** Resolves when every copy is settled; rejects with a failed write's error. */
@@ -85,16 +102,17 @@ export class Durability implements Promise<void> {
 }
 
 /** The group of a `KeptCopy` not kept yet (never settled). */
-export const NO_GROUP: CopyGroup = { remaining: 0, listeners: null, promise: null, failed: false };
+export const NO_GROUP: CopyGroup = newGroup();
 
+/** A group with no copy yet. */
 export function newGroup(): CopyGroup {
-  return { remaining: 0, listeners: null, promise: null, failed: false };
+  return { remaining: 0, listeners: null, token: 0, promise: null, failed: false };
 }
 
 function waitFor(group: CopyGroup): Promise<void> {
   if (group.promise === null) {
     group.promise = new Promise<void>((resolve, reject) => {
-      new Durability(group).whenSettled({ durable: resolve, failed: reject });
+      new Durability(group).whenSettled({ durable: () => resolve(), failed: reject });
     });
     // Handled here: whoever awaits it still sees the rejection.
     group.promise.catch(() => {});
@@ -102,15 +120,17 @@ function waitFor(group: CopyGroup): Promise<void> {
   return group.promise;
 }
 
+/** One copy of `group` is acknowledged or written; the last one tells the listeners. */
 export function copySettled(group: CopyGroup): void {
   if (--group.remaining !== 0 || group.failed) return;
   const listeners = group.listeners;
   group.listeners = null;
   if (listeners === null) return;
-  if (!Array.isArray(listeners)) listeners.durable();
-  else for (const listener of listeners) listener.durable();
+  if (!Array.isArray(listeners)) listeners.durable(group.token);
+  else for (const { listener, token } of listeners) listener.durable(token);
 }
 
+/** The write of one copy of `group` failed: the listeners are told (once). */
 export function groupFailed(group: CopyGroup, error: unknown): void {
   group.remaining--;
   if (group.failed) return;
@@ -119,6 +139,6 @@ export function groupFailed(group: CopyGroup, error: unknown): void {
   const listeners = group.listeners;
   group.listeners = null;
   if (listeners === null) return;
-  if (!Array.isArray(listeners)) listeners.failed(error);
-  else for (const listener of listeners) listener.failed(error);
+  if (!Array.isArray(listeners)) listeners.failed(error, group.token);
+  else for (const { listener, token } of listeners) listener.failed(error, token);
 }

@@ -53,12 +53,13 @@ for (const count of [1, 2, 3]) {
       kept.keep(new KeptCopy("e1", null, "bob", new Uint8Array(3), clock.now(), "c1"));
       const durable = kept.durable()!;
       const told: string[] = [];
-      for (let i = 0; i < count; i++) {
-        durable.whenSettled({
-          durable: () => told.push(`durable ${i}`),
-          failed: (error) => told.push(`failed ${i}: ${(error as Error).message}`),
-        });
-      }
+      // One listener object for every wait, told apart by the token (a reply queue's way).
+      const listener = {
+        durable: (token: number) => told.push(`durable ${token}`),
+        failed: (error: unknown, token: number) =>
+          told.push(`failed ${token}: ${(error as Error).message}`),
+      };
+      for (let i = 0; i < count; i++) durable.whenSettled(listener, i);
       assert.deepEqual(told, []);
       if (outcome === "acknowledged") kept.acknowledge("e1");
       else kept.undelivered("e1");

@@ -37,41 +37,26 @@ export interface ReplySink {
   released(): void;
 }
 
-/** One reply in the queue; told by its frame's {@link Durability}. */
-class PendingReply implements DurabilityListener, FrameRef {
-  done = false;
-  error: unknown = undefined;
-  failedWrite = false;
-  readonly channel: number;
-  readonly sequence: number;
+/** A reply's state in the queue. */
+const WAITING = 0, DONE = 1, FAILED = 2;
 
-  constructor(
-    readonly queue: ReplyQueue,
-    frame: FrameRef,
-    readonly reply: Frame | null,
-  ) {
-    this.channel = frame.channel;
-    this.sequence = frame.sequence;
-  }
-
-  durable(): void {
-    this.done = true;
-    this.queue.drain();
-  }
-
-  failed(error: unknown): void {
-    this.done = true;
-    this.failedWrite = true;
-    this.error = error;
-    this.queue.drain();
-  }
-}
-
-/** The session's replies waiting for durable copies, in frame order. */
-export class ReplyQueue {
+/**
+ * The session's replies waiting for durable copies, in frame order. The
+ * queue itself is the listener of every frame's {@link Durability}, told
+ * with the frame's sequence as the token; the replies are parallel arrays,
+ * not an object each: a reply waits for the recipient's Ack, past a
+ * scavenge, so an object per reply was copied and promoted.
+ */
+export class ReplyQueue implements DurabilityListener {
   readonly #sink: ReplySink;
   readonly #report: (error: unknown) => void;
-  #items: PendingReply[] = [];
+  /** Per waiting reply, in frame order (strictly increasing sequences). */
+  #sequences: number[] = [];
+  #channels: number[] = [];
+  #replies: (Frame | null)[] = [];
+  #states: number[] = [];
+  /** The errors of replies whose copies failed, by sequence (rare). */
+  #errors: Map<number, unknown> | null = null;
   #draining = false;
 
   /** `report` hears a reply that threw (a bug: the next replies still go). */
@@ -82,7 +67,7 @@ export class ReplyQueue {
 
   /** True when no reply waits: a ready one may go out at once. */
   get empty(): boolean {
-    return this.#items.length === 0;
+    return this.#sequences.length === 0;
   }
 
   /** Queues `frame`'s reply until `durable` settles and every earlier reply went. */
@@ -91,18 +76,53 @@ export class ReplyQueue {
     reply: AckWhenDurable["reply"],
     durable: Promise<void>,
   ): void {
-    const pending = new PendingReply(this, frame, reply);
-    this.#items.push(pending);
-    if (durable instanceof Durability) durable.whenSettled(pending);
-    else durable.then(() => pending.durable(), (error: unknown) => pending.failed(error));
+    const sequence = frame.sequence;
+    this.#push(frame, reply, WAITING);
+    if (durable instanceof Durability) durable.whenSettled(this, sequence);
+    else {
+      durable.then(
+        () => this.durable(sequence),
+        (error: unknown) => this.failed(error, sequence),
+      );
+    }
   }
 
   /** Queues a reply that is ready, behind the earlier ones that are not. */
   ready(frame: FrameRef, reply: Frame | null): void {
-    const pending = new PendingReply(this, frame, reply);
-    pending.done = true;
-    this.#items.push(pending);
+    this.#push(frame, reply, DONE);
     this.drain();
+  }
+
+  /** The copies of the frame `sequence` are settled (its {@link Durability} tells). */
+  durable(sequence: number): void {
+    this.#mark(sequence, DONE);
+  }
+
+  /** The copies of the frame `sequence` could not be stored. */
+  failed(error: unknown, sequence: number): void {
+    if (this.#mark(sequence, FAILED)) (this.#errors ??= new Map()).set(sequence, error);
+    this.drain();
+  }
+
+  #push(frame: FrameRef, reply: Frame | null, state: number): void {
+    this.#sequences.push(frame.sequence);
+    this.#channels.push(frame.channel);
+    this.#replies.push(reply);
+    this.#states.push(state);
+  }
+
+  /** Marks the waiting reply `sequence` (true when it was waiting) and drains unless failed. */
+  #mark(sequence: number, state: number): boolean {
+    const sequences = this.#sequences;
+    // Usually the front: Acks come back in about the order frames went.
+    let at = 0;
+    while (at < sequences.length && sequences[at] < sequence) at++;
+    if (at === sequences.length || sequences[at] !== sequence || this.#states[at] !== WAITING) {
+      return false;
+    }
+    this.#states[at] = state;
+    if (state === DONE) this.drain();
+    return true;
   }
 
   /** Sends the replies at the front whose copies are settled. */
@@ -111,12 +131,20 @@ export class ReplyQueue {
     this.#draining = true;
     let sent = false;
     try {
-      while (this.#items.length > 0 && this.#items[0].done) {
-        const next = this.#items.shift()!;
+      while (this.#states.length > 0 && this.#states[0] !== WAITING) {
+        const state = this.#states.shift()!;
+        const about: FrameRef = {
+          sequence: this.#sequences.shift()!,
+          channel: this.#channels.shift()!,
+        };
+        const reply = this.#replies.shift()!;
         sent = true;
         try {
-          if (next.failedWrite) this.#sink.failed(next, next.error);
-          else this.#sink.reply(next, next.reply);
+          if (state === FAILED) {
+            const error = this.#errors?.get(about.sequence);
+            this.#errors!.delete(about.sequence);
+            this.#sink.failed(about, error);
+          } else this.#sink.reply(about, reply);
         } catch (error) {
           this.#report(error);
         }

@@ -123,3 +123,30 @@ Deno.test("reply queue: a waiting reply keeps which frame it answers, not the fr
   assert.equal(about.sequence, 7);
   assert.equal("payload" in about, false, "no payload held");
 });
+
+Deno.test("reply queue: copies settled in any order release the replies in frame order, each once", () => {
+  const { kept, keep } = window();
+  const { queue, events } = recorder();
+  const copies = [1, 2, 3, 4, 5].map((sequence) => {
+    const copy = keep();
+    queue.afterDurable(frame(sequence), null, copy.durable);
+    return copy;
+  });
+  for (const i of [3, 1, 4]) kept.acknowledge(copies[i].envelopeId);
+  assert.deepEqual(events, [], "all wait behind the first");
+  kept.acknowledge(copies[0].envelopeId);
+  assert.deepEqual(events, ["reply 1 (owed)", "reply 2 (owed)", "released"]);
+  kept.acknowledge(copies[0].envelopeId); // a second Ack of the same copy changes nothing
+  kept.acknowledge(copies[2].envelopeId);
+  assert.deepEqual(events.slice(3), [
+    "reply 3 (owed)",
+    "reply 4 (owed)",
+    "reply 5 (owed)",
+    "released",
+  ]);
+  assert.equal(queue.empty, true);
+  // A late word about a frame already answered is ignored.
+  queue.durable(2);
+  queue.failed(new Error("late"), 3);
+  assert.equal(events.length, 7);
+});
