@@ -96,8 +96,9 @@ export class SqliteDb {
   }
 
   /**
-   * Group commit: runs `fn` in one write transaction with every other
-   * grouped write requested in the same event-loop turn. Every promise
+   * Group commit: the first grouped write of an event-loop turn commits at
+   * once; the others of that turn wait for its end and then run in one write
+   * transaction. Every promise
    * settles only after the shared COMMIT returned, so a caller acting on the
    * result (the handshake's Ack) acts on committed rows, with the durability
    * of {@link transaction} (see the module doc of `store.ts`). When anything
@@ -119,13 +120,25 @@ export class SqliteDb {
    * `fn` must have no effect but its statements: it may run twice.
    */
   groupedWrite<T>(what: string, fn: () => T): Promise<T> {
+    if (!this.#turnWritten) {
+      // The turn's first write commits at once, as a plain transaction: a lone
+      // handshake pays nothing for the grouping. Later ones in this turn wait.
+      this.#turnWritten = true;
+      setImmediate(this.#endTurn);
+      return this.write(what, () => this.transaction(fn));
+    }
     return new Promise<T>((resolve, reject) => {
       this.#group.push({ what, fn, resolve: resolve as (value: unknown) => void, reject });
-      if (this.#group.length === 1) setImmediate(() => this.#flushGroup());
     });
   }
 
   #group: GroupedWrite[] = [];
+  /** True from a turn's first grouped write until its `setImmediate`. */
+  #turnWritten = false;
+  readonly #endTurn = (): void => {
+    this.#turnWritten = false;
+    if (this.#group.length > 0) this.#flushGroup();
+  };
 
   #flushGroup(): void {
     const group = this.#group;
