@@ -66,15 +66,30 @@ export async function tlsRelay(
   ctx: RunContext,
   server: TlsBaseline,
 ): Promise<{ max: TrafficSummary; acked: TrafficSummary }> {
-  const max = await tlsRelayPairs(ctx, server, false);
-  const acked = await tlsRelayPairs(ctx, server, true);
+  const max = await tlsRelayPairs(ctx, server, false, null);
+  const acked = await tlsRelayPairs(ctx, server, true, null);
   return { max, acked };
+}
+
+/**
+ * The p99 floor: the TLS relay with acks paced at `perSecond`, the rate of
+ * CommuCat's 1:1 50% phase, by the same client and pacing (measureTraffic):
+ * at the same absolute rate the relay does the same work per second as the
+ * server did, where 50% of its own (higher) max would load it more.
+ */
+export function tlsRelayAckedAt(
+  ctx: RunContext,
+  server: TlsBaseline,
+  perSecond: number,
+): Promise<TrafficSummary> {
+  return tlsRelayPairs(ctx, server, true, perSecond);
 }
 
 async function tlsRelayPairs(
   ctx: RunContext,
   server: TlsBaseline,
   acks: boolean,
+  perSecond: number | null,
 ): Promise<TrafficSummary> {
   const o = ctx.o;
   const relay = await spawnRelay(server.tls, serverCpus(ctx));
@@ -88,8 +103,8 @@ async function tlsRelayPairs(
         groupSize: 2,
         acks,
       });
-    const label = acks ? "raw TLS relay with acks, max" : "raw TLS relay, max";
-    return await measureTraffic(ctx, label, relay.pid, null, o.pairs * 2);
+    const label = `raw TLS relay${acks ? " with acks" : ""}, ${perSecond === null ? "max" : "50%"}`;
+    return await measureTraffic(ctx, label, relay.pid, perSecond, o.pairs * 2);
   } finally {
     await ctx.closeGroups();
     await relay.stop();

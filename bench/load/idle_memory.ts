@@ -11,7 +11,7 @@ import type { OpenResult, TargetJson } from "./agent.ts";
 import type { IdleSummary } from "./report_types.ts";
 import { mergeOpen, type RunContext, sleep } from "./run_context.ts";
 import { type HeapSample, readServerHeap, type SpawnedServer } from "./spawn.ts";
-import { readRssBytes } from "./procfs.ts";
+import { readOpenFilesLimit, readRssBytes } from "./procfs.ts";
 
 /** Opens `count` idle connections across the agents. */
 export type OpenIdle = (
@@ -94,5 +94,7 @@ export async function serverIdle(
   );
   await ctx.onAll(0, () => ({ cmd: "closeIdle" }));
   await sleep(1_000);
-  return idle;
+  // Whether --idle-connections fits under the server's `ulimit -n` (verdicts.ts says when not).
+  const limit = readOpenFilesLimit(pid);
+  return limit === null ? idle : { ...idle, openFilesLimit: limit };
 }

@@ -45,7 +45,10 @@ export function parseVmRss(text: string): number {
  * Reads `/proc/<pid>/<name>`. Deno asks for `--allow-all` to read `/proc/<pid>`
  * directly, so without it the file is read through `cat` (`--allow-run`).
  */
-export function readProcFile(pid: number, name: "stat" | "status" | "schedstat"): string {
+export function readProcFile(
+  pid: number,
+  name: "stat" | "status" | "schedstat" | "limits",
+): string {
   const path = `/proc/${pid}/${name}`;
   try {
     return Deno.readTextFileSync(path);
@@ -95,6 +98,21 @@ export function parseSchedstatWait(text: string): number {
 export function readRunQueueWaitSeconds(pid: number): number | null {
   try {
     return parseSchedstatWait(readProcFile(pid, "schedstat"));
+  } catch {
+    return null;
+  }
+}
+
+/** Parses the soft "Max open files" of `/proc/<pid>/limits`; null when absent or unlimited. */
+export function parseOpenFilesLimit(text: string): number | null {
+  const match = text.match(/^Max open files\s+(\d+)\s/m);
+  return match ? Number(match[1]) : null;
+}
+
+/** The soft open-files limit of `pid`; null when unreadable. */
+export function readOpenFilesLimit(pid: number): number | null {
+  try {
+    return parseOpenFilesLimit(readProcFile(pid, "limits"));
   } catch {
     return null;
   }

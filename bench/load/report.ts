@@ -9,6 +9,7 @@ import { renderAcceptModes } from "./accept_modes.ts";
 import type { IdleSummary, LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
 import { ms, num, table } from "./format.ts";
 import { keptCopiesNote } from "./kept_copies.ts";
+import { renderVerdicts } from "./verdict_table.ts";
 
 export { ms, num, table } from "./format.ts";
 export { type ChartSeries, renderLatencySvg } from "./latency_chart.ts";
@@ -144,6 +145,8 @@ export function renderMarkdown(report: LoadReport): string {
     traffic.push(trafficRow("raw TLS relay, pairs, max", report.relayTls.max));
     const acked = report.relayTls.acked;
     if (acked) traffic.push(trafficRow("raw TLS relay with acks, pairs, max", acked));
+    const ackedHalf = report.relayTls.ackedHalf;
+    if (ackedHalf) traffic.push(trafficRow("raw TLS relay with acks, pairs, 50%", ackedHalf));
   }
   if (report.pairs) {
     traffic.push(trafficRow("CommuCat pairs, max", report.pairs.max));
@@ -182,13 +185,14 @@ export function renderMarkdown(report: LoadReport): string {
         "missing/errors",
       ], traffic),
     );
-    const paced = [report.relay?.half, report.pairs?.half].filter((t): t is TrafficSummary =>
-      t != null
-    );
+    const paced = [report.relay?.half, report.relayTls?.ackedHalf, report.pairs?.half].filter((
+      t,
+    ): t is TrafficSummary => t != null);
     if (paced.length > 0) out.push("", pacingNote(paced));
     const waits = runQueueNote([
       ["raw relay, pairs, max", report.relay?.max],
       ["raw relay, pairs, 50%", report.relay?.half],
+      ["raw TLS relay with acks, 50%", report.relayTls?.ackedHalf],
       ["CommuCat pairs, max", report.pairs?.max],
       ["CommuCat pairs, 50%", report.pairs?.half],
       ["multipath pairs, max", report.multipath?.max],
@@ -354,18 +358,7 @@ export function renderMarkdown(report: LoadReport): string {
     );
   }
   out.push(...renderAcceptModes(report));
-  out.push("", "### Targets");
-  out.push(
-    "",
-    table(
-      ["target", "measured", "verdict"],
-      report.targets.map((t) => [
-        t.target,
-        t.measured + (t.note ? ` (${t.note})` : ""),
-        t.met === null ? "not measured" : t.met ? "met" : "NOT met",
-      ]),
-    ),
-  );
+  out.push(...renderVerdicts(report.verdicts ?? [], report.targets));
   for (const profile of report.profiles) {
     out.push("", `### Server profile (${profile.phase}; full report: ${profile.file})`);
     out.push(

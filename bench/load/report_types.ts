@@ -9,6 +9,7 @@ import type { ConnectFloorSummary } from "./connect_floor.ts";
 import type { PrimitiveCosts } from "./primitives.ts";
 import type { TransportsSummary } from "./transports.ts";
 import type { CdfPoint, LatencySummary } from "./stats.ts";
+import type { VerdictRow } from "./verdicts.ts";
 
 /** One traffic phase, summed over agents. */
 export interface TrafficSummary {
@@ -137,6 +138,8 @@ export interface IdleSummary {
    * included) per connection: what of RSS is V8's pages.
    */
   heapTotalBytesPerConnection?: number;
+  /** The server's soft open-files limit (`/proc/<pid>/limits`), when readable. */
+  openFilesLimit?: number;
 }
 
 /** One target's verdict. */
@@ -197,8 +200,12 @@ export interface LoadReport {
   clientSide: string;
   primitives: PrimitiveCosts | null;
   relay: { max: TrafficSummary; half: TrafficSummary | null } | null;
-  /** `--tls-baseline`: the relay over TLS, and over TLS with CommuCat's acks (`acked`). */
-  relayTls: { max: TrafficSummary; acked?: TrafficSummary } | null;
+  /**
+   * `--tls-baseline`: the relay over TLS, and over TLS with CommuCat's acks
+   * (`acked`), the latter also paced at the rate of CommuCat's 1:1 50% phase
+   * (`ackedHalf`: the p99 floor).
+   */
+  relayTls: { max: TrafficSummary; acked?: TrafficSummary; ackedHalf?: TrafficSummary } | null;
   pairs: { max: TrafficSummary; half: TrafficSummary | null } | null;
   fanout: { max: TrafficSummary } | null;
   /** The pairs over three paths each (scenario `multipath`). */
@@ -221,6 +228,8 @@ export interface LoadReport {
   /** `--accept both`: the idle, handshake and pairs phases against a direct-mode server. */
   acceptModes?: AcceptModeSummary | null;
   targets: TargetResult[];
+  /** Each budget against its native floor (verdicts.ts); absent in reports of older runs. */
+  verdicts?: VerdictRow[];
   /** perf profiles of the server, one per recorded phase (handshake storm, 1:1 max). */
   profiles: { phase: string; file: string; top: ProfileRow[] }[];
   notes: string[];

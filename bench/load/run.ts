@@ -11,7 +11,13 @@
 import { measureDirectMode } from "./accept_modes.ts";
 import { type AgentHandle, localAgent, spawnAgent } from "./fleet.ts";
 import { clusterServices, measureCluster } from "./cluster_scenario.ts";
-import { rawRelay, relayConnectFloor, relayIdleFloor, tlsRelay } from "./baselines.ts";
+import {
+  rawRelay,
+  relayConnectFloor,
+  relayIdleFloor,
+  tlsRelay,
+  tlsRelayAckedAt,
+} from "./baselines.ts";
 import { serverIdle } from "./idle_memory.ts";
 import { gitCommit, machineInfo } from "./machine.ts";
 import type { LoadOptions, Scenario } from "./options.ts";
@@ -23,6 +29,7 @@ import { spawnServer, startServer, withPqPin } from "./server_under_test.ts";
 import type { SpawnedServer } from "./spawn.ts";
 import { handshakeStorms, reconnectStorm, STORM_WARMUP } from "./storms.ts";
 import { evaluateTargets } from "./targets.ts";
+import { judgeBudgets } from "./verdicts.ts";
 import {
   fanoutGroups,
   multipathPairs,
@@ -160,6 +167,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       if (has("reconnect")) report.reconnect = await reconnectStorm(ctx, pid);
       await ctx.closeGroups();
     }
+    const halfRate = report.pairs?.half?.targetPerSecond;
+    if (report.relayTls && tls && halfRate) {
+      report.relayTls.ackedHalf = await tlsRelayAckedAt(ctx, tls, halfRate);
+    }
 
     if (o.accept === "both" && server) {
       report.acceptModes = await measureDirectMode({
@@ -236,5 +247,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     await server?.stop();
     if (server) await Deno.remove(server.dataDir, { recursive: true }).catch(() => {});
   }
-  return { ...report, targets: evaluateTargets(report) };
+  const targets = evaluateTargets(report);
+  return { ...report, targets, verdicts: judgeBudgets(report, targets) };
 }

@@ -33,6 +33,8 @@ export const TARGETS = {
   crossVsSingle: 0.8,
   /** Bulk bytes/s through the Shadowsocks listener as a share of direct TLS. */
   shadowsocksVsTls: 0.5,
+  /** Multipath pairs' delivered msg/s as a share of the single-path pairs'. */
+  multipathVsPairs: 0.7,
 } as const;
 
 /**

@@ -1,0 +1,364 @@
+import assert from "node:assert/strict";
+import type { LoadReport, TrafficSummary } from "./report_types.ts";
+import { parseOpenFilesLimit } from "./procfs.ts";
+import { LatencyHistogram } from "./stats.ts";
+import { evaluateTargets } from "./targets.ts";
+import { formatFigure, renderVerdicts } from "./verdict_table.ts";
+import {
+  handshakeCeiling,
+  idleConnectionCap,
+  judge,
+  judgeBudgets,
+  perCpuWithoutFloor,
+  relayShareWithoutFloor,
+  type VerdictRow,
+} from "./verdicts.ts";
+
+type Report = Omit<LoadReport, "targets">;
+
+/** A phase delivering `perCpu` msg per server CPU-second with the given p99 (ms). */
+function phase(perCpu: number | null, p99 = 5, targetPerSecond: number | null = null) {
+  const latency = new LatencyHistogram();
+  latency.record(p99);
+  return {
+    connections: 100,
+    fanout: 1,
+    targetPerSecond,
+    deliveredPerSecond: 20_000,
+    sentPerSecond: 20_000,
+    latency: { ...latency.summary(), p99 },
+    cdf: [],
+    missing: 0,
+    sendErrors: 0,
+    serverCpuSeconds: perCpu === null ? null : 100_000 / perCpu,
+    serverCpuPer1000: perCpu === null ? null : 1000 / perCpu,
+    deliveredPerServerCpuSecond: perCpu,
+    clientCores: 0.5,
+  } satisfies TrafficSummary;
+}
+
+const idle = (kib: number, connections = 10_000) => ({
+  connections,
+  baselineRssBytes: 0,
+  loadedRssBytes: kib * 1024 * connections,
+  bytesPerConnection: kib * 1024,
+  openSeconds: 1,
+});
+
+/** Nothing measured: every phase null. */
+function emptyReport(): Report {
+  return {
+    date: "2026-12-05",
+    commit: null,
+    machine: { cpu: "x", cores: 2, kernel: "linux", deno: "2", loadAverage: "0" },
+    config: {
+      scenarios: [],
+      mode: "websocket",
+      pattern: "XK",
+      workers: 0,
+      pairs: 50,
+      groups: 1,
+      groupSize: 2,
+      handshakes: 0,
+      concurrency: 1,
+      idleConnections: 0,
+      warmupSeconds: 1,
+      durationSeconds: 1,
+      window: 8,
+      target: "spawned",
+      accept: "direct",
+    },
+    clientSide: "one process",
+    primitives: null,
+    relay: null,
+    relayTls: null,
+    pairs: null,
+    fanout: null,
+    handshake: null,
+    reconnect: null,
+    idle: null,
+    profiles: [],
+    notes: [],
+  };
+}
+
+/**
+ * Relay 100,000 msg/CPU-s; the TLS relay with acks `floor`; ours `ours`
+ * (p99s `oursP99`, `floorP99` at 50%); bound 1,000 handshakes/s; connect
+ * floor `connectMs`; ours `hsMs` per handshake; idle KiB ours vs 14 floor.
+ */
+function report(o: {
+  ours: number;
+  floor: number;
+  oursP99: number;
+  floorP99: number;
+  hsMs: number;
+  connectMs: number;
+  idleKiB: number;
+}): Report {
+  return {
+    ...emptyReport(),
+    primitives: {
+      x25519DhUs: 100,
+      zkpVerifyUs: 500,
+      certificateIssueUs: 200,
+      handshakeUs: 1000,
+      handshakesPerCoreSecond: 1000,
+    },
+    relay: { max: phase(100_000), half: null },
+    relayTls: {
+      max: phase(80_000),
+      acked: phase(o.floor),
+      ackedHalf: phase(o.floor, o.floorP99, 5_000),
+    },
+    pairs: { max: phase(o.ours), half: phase(o.ours, o.oursP99, 5_000) },
+    handshake: {
+      count: 100,
+      ok: 100,
+      failed: 0,
+      concurrency: 8,
+      seconds: 1,
+      perSecond: 100,
+      latency: new LatencyHistogram().summary(),
+      serverCpuSeconds: o.hsMs / 10,
+      serverCpuMsPerHandshake: o.hsMs,
+      clientCores: 0.5,
+    },
+    relayConnect: {
+      count: 100,
+      ok: 100,
+      failed: 0,
+      seconds: 1,
+      perSecond: 100,
+      latency: new LatencyHistogram().summary(),
+      relayCpuSeconds: o.connectMs / 10,
+      relayCpuMsPerConnection: o.connectMs,
+    },
+    idle: { ...idle(o.idleKiB), openFilesLimit: 65_536 },
+    relayIdle: idle(14),
+  };
+}
+
+const verdicts = (r: Report) => {
+  const rows = judgeBudgets(r, evaluateTargets(r));
+  return Object.fromEntries(rows.map((row) => [row.id, row])) as Record<string, VerdictRow>;
+};
+const close = (a: number | undefined, b: number) =>
+  assert.ok(a !== undefined && Math.abs(a - b) < 1e-9, `${a} ≠ ${b}`);
+
+Deno.test("verdicts: judge tells each category apart", () => {
+  const atLeastHalf = (v: number) => v >= 0.5;
+  assert.equal(judge(null, 0.9, atLeastHalf), "not measured");
+  assert.equal(judge(0.5, 0.4, atLeastHalf), "met");
+  assert.equal(judge(0.3, 0.45, atLeastHalf), "stopped by floor");
+  assert.equal(judge(0.3, 0.7, atLeastHalf), "not met: ours");
+  // No floor measured: nothing to blame but ours.
+  assert.equal(judge(0.3, null, atLeastHalf), "not met: ours");
+});
+
+Deno.test("verdicts: the formulas", () => {
+  // Ours 40 µs/msg, floor 20: 20 µs of ours = 50,000 per CPU-s.
+  close(perCpuWithoutFloor(25_000, 50_000)!, 50_000);
+  assert.equal(perCpuWithoutFloor(50_000, 40_000), null);
+  // Relay 10 µs, ours 40, floor 20: 10 / (10 + 20).
+  close(relayShareWithoutFloor(25_000, 50_000, 100_000), 1 / 3);
+  assert.equal(relayShareWithoutFloor(60_000, 50_000, 100_000), 1);
+  // Bound 1 ms per handshake, floor 0.5 ms: 1 / 1.5.
+  close(handshakeCeiling(1000, 0.5), 2 / 3);
+  assert.equal(idleConnectionCap(20_000, "guarded"), 6_333);
+  assert.equal(idleConnectionCap(20_000, undefined), 6_333);
+  assert.equal(idleConnectionCap(20_000, "direct"), 19_000);
+  assert.equal(idleConnectionCap(500, "guarded"), 0);
+});
+
+Deno.test("verdicts: floors too low for the budget stop it", () => {
+  const byId = verdicts(
+    report({
+      ours: 30_000,
+      floor: 35_000,
+      oursP99: 30,
+      floorP99: 12,
+      hsMs: 4,
+      connectMs: 1,
+      idleKiB: 20,
+    }),
+  );
+  const pairs = byId["pairs-vs-relay"];
+  assert.equal(pairs.verdict, "stopped by floor");
+  close(pairs.ours?.value, 0.3);
+  close(pairs.ceiling?.value, 0.35);
+  assert.deepEqual(pairs.floor, { value: 35_000, unit: "msg/CPU-s" });
+  // Relay 10 µs, ours 33.3, floor 28.6: 10 / (10 + 4.76).
+  close(pairs.withoutFloor?.value, 10 / (10 + 1e6 / 30_000 - 1e6 / 35_000));
+  const perCpu = byId["delivered-per-cpu-second"];
+  assert.equal(perCpu.verdict, "stopped by floor");
+  close(perCpu.withoutFloor?.value, 1e6 / (1e6 / 30_000 - 1e6 / 35_000));
+  assert.match(perCpu.note!, /the floor itself is below 40,000/);
+  assert.match(perCpu.note!, /ours 86% of the floor/);
+  // Bound 1 ms + floor 1 ms: ceiling 50% < 60%; ours 1/4; without floor 1/3.
+  const hs = byId["handshakes-vs-bound"];
+  assert.equal(hs.verdict, "stopped by floor");
+  close(hs.ours?.value, 0.25);
+  close(hs.ceiling?.value, 0.5);
+  close(hs.withoutFloor?.value, 1 / 3);
+  const p99 = byId["p99-at-half"];
+  assert.equal(p99.verdict, "stopped by floor");
+  assert.deepEqual([p99.ours?.value, p99.floor?.value], [30, 12]);
+  assert.equal(p99.withoutFloor, null);
+  assert.match(p99.note!, /percentiles do not subtract/);
+  // The memory budget is relative to its floor: never stopped by it.
+  const memory = byId["idle-memory"];
+  assert.equal(memory.verdict, "not met: ours");
+  assert.equal(memory.withoutFloor?.value, 6 * 1024);
+});
+
+Deno.test("verdicts: floors with room leave the miss to ours, or the budget is met", () => {
+  const missed = verdicts(
+    report({
+      ours: 30_000,
+      floor: 70_000,
+      oursP99: 30,
+      floorP99: 4,
+      hsMs: 4,
+      connectMs: 0.3,
+      idleKiB: 18.5,
+    }),
+  );
+  for (const id of ["pairs-vs-relay", "delivered-per-cpu-second", "handshakes-vs-bound"]) {
+    assert.equal(missed[id].verdict, "not met: ours", id);
+  }
+  assert.equal(missed["p99-at-half"].verdict, "not met: ours");
+  assert.equal(missed["idle-memory"].verdict, "not met: ours");
+  const met = verdicts(
+    report({
+      ours: 50_000,
+      floor: 70_000,
+      oursP99: 10,
+      floorP99: 4,
+      hsMs: 1.6,
+      connectMs: 0.3,
+      idleKiB: 18,
+    }),
+  );
+  for (
+    const id of [
+      "pairs-vs-relay",
+      "delivered-per-cpu-second",
+      "handshakes-vs-bound",
+      "p99-at-half",
+      "idle-memory",
+    ]
+  ) assert.equal(met[id].verdict, "met", id);
+});
+
+Deno.test("verdicts: a phase or floor not measured is said so", () => {
+  const none = judgeBudgets(emptyReport(), evaluateTargets(emptyReport()));
+  assert.ok(none.length > 0);
+  assert.ok(none.every((r) => r.verdict === "not measured"), JSON.stringify(none));
+  assert.ok(none.every((r) => r.ours === null && r.withoutFloor === null));
+  // Ours without floors (no --tls-baseline, --no-baseline idle floor).
+  const r = report({
+    ours: 30_000,
+    floor: 70_000,
+    oursP99: 30,
+    floorP99: 4,
+    hsMs: 4,
+    connectMs: 0.3,
+    idleKiB: 18,
+  });
+  r.relayTls = null;
+  r.relayIdle = null;
+  r.pairs!.half = { ...r.pairs!.half!, clientSaturated: true };
+  const byId = verdicts(r);
+  assert.equal(byId["pairs-vs-relay"].verdict, "not met: ours");
+  assert.equal(byId["pairs-vs-relay"].ceiling, null);
+  assert.match(byId["pairs-vs-relay"].note!, /no floor measured/);
+  assert.equal(byId["delivered-per-cpu-second"].withoutFloor, null);
+  assert.equal(byId["idle-memory"].verdict, "not measured");
+  assert.match(byId["idle-memory"].note!, /no floor measured/);
+  assert.equal(byId["p99-at-half"].verdict, "not measured");
+  assert.match(byId["p99-at-half"].note!, /client saturated/);
+});
+
+Deno.test("verdicts: an open-files limit below 10,000 guarded connections is said", () => {
+  const r = report({
+    ours: 30_000,
+    floor: 70_000,
+    oursP99: 30,
+    floorP99: 4,
+    hsMs: 4,
+    connectMs: 0.3,
+    idleKiB: 18,
+  });
+  r.config.accept = "guarded";
+  r.idle = { ...idle(18, 6_000), openFilesLimit: 20_000 };
+  const note = verdicts(r)["idle-memory"].note!;
+  assert.match(note, /at 6,000 connections \(budget: 10,000\)/);
+  assert.match(note, /open-files limit 20,000 holds at most 6,333 guarded/);
+  // Direct mode: one file each, 19,000 fit.
+  r.config.accept = "direct";
+  assert.doesNotMatch(verdicts(r)["idle-memory"].note!, /open-files/);
+  assert.equal(
+    parseOpenFilesLimit(
+      "Max processes             1024     1024     processes\n" +
+        "Max open files            20000                20000                files     \n",
+    ),
+    20_000,
+  );
+  assert.equal(parseOpenFilesLimit("Max open files  unlimited  unlimited  files\n"), null);
+});
+
+Deno.test("verdicts: --accept both judges both servers; budgets without floors are met or not", () => {
+  const r = report({
+    ours: 30_000,
+    floor: 70_000,
+    oursP99: 30,
+    floorP99: 4,
+    hsMs: 4,
+    connectMs: 0.3,
+    idleKiB: 18,
+  });
+  r.config.accept = "both";
+  r.acceptModes = {
+    accept: "direct",
+    pairs: { max: phase(45_000), half: phase(45_000, 8, 7_000) },
+    handshake: null,
+    idle: null,
+  };
+  r.multipath = {
+    paths: "websocket+binary+sse",
+    max: { ...phase(20_000), deliveredPerSecond: 13_000 },
+  };
+  const rows = judgeBudgets(r, evaluateTargets(r));
+  const perCpu = rows.filter((row) => row.id === "delivered-per-cpu-second");
+  assert.deepEqual(perCpu.map((row) => [row.budget.endsWith("(guarded)"), row.verdict]), [
+    [true, "not met: ours"],
+    [false, "met"],
+  ]);
+  assert.match(perCpu[1].budget, /\(direct\)$/);
+  const multipath = rows.find((row) => row.id === "multipath-vs-pairs")!;
+  close(multipath.ours?.value, 0.65);
+  assert.equal(multipath.verdict, "not met: ours");
+  assert.equal(rows.find((row) => row.id === "cross-vs-single-instance")!.verdict, "not measured");
+});
+
+Deno.test("verdicts: the markdown table has one row per budget, figures in their units", () => {
+  const r = report({
+    ours: 30_000,
+    floor: 35_000,
+    oursP99: 30,
+    floorP99: 12,
+    hsMs: 4,
+    connectMs: 1,
+    idleKiB: 20,
+  });
+  const targets = evaluateTargets(r);
+  const rows = judgeBudgets(r, targets);
+  const md = renderVerdicts(rows, targets).join("\n");
+  assert.match(md, /\| budget \| ours \| floor \| ceiling \| without floor \| verdict \|/);
+  assert.match(md, /\| 30\.0% \| 35,000 msg\/CPU-s \| 35\.0% \| .* \| stopped by floor \|/);
+  assert.match(md, /### Targets/);
+  assert.equal(formatFigure({ value: 6144, unit: "bytes" }), "6.0 KiB");
+  assert.equal(formatFigure({ value: 1.5, unit: "ratio" }), "1.50×");
+  assert.equal(formatFigure(null), "–");
+});
