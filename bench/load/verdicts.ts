@@ -226,7 +226,7 @@ function idleMemory(report: Omit<LoadReport, "targets">, o: Ours): VerdictRow {
     notes.push(
       `at ${num(idle.connections)} connections${
         idle.connections < wanted ? ` (budget: ${num(wanted)})` : ""
-      }; floor at ${num(relay?.connections)}`,
+      }${relay ? `; floor at ${num(relay.connections)}` : ""}`,
     );
   }
   const limit = o.idle?.openFilesLimit;
