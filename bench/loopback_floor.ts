@@ -153,6 +153,15 @@ function rssSplit(pid: number): number[] {
   return ["RssAnon", "RssFile", "RssShmem"].map((k) => statusKiB(pid, k));
 }
 
+/** Prints the RSS split's growth per connection (stderr). */
+function logSplit(mode: Mode, a: number[], b: number[], count: number): void {
+  console.error(
+    `${mode}: RssAnon/RssFile/RssShmem KiB per connection: ${
+      b.map((x, i) => ((x - a[i]) / count).toFixed(2)).join(" / ")
+    }`,
+  );
+}
+
 interface Memory {
   rss: number;
   /** V8 heap used after a full GC (the live heap). */
@@ -203,6 +212,7 @@ async function spawnServer(mode: Mode, certPath: string, keyPath: string) {
   const stdin = child.stdin.getWriter();
   return {
     port,
+    pid: child.pid,
     async memory(): Promise<Memory> {
       await stdin.write(new TextEncoder().encode("\n"));
       const rss = rssBytes(child.pid);
@@ -266,10 +276,12 @@ async function measure(mode: Mode, count: number, cert: string, certPath: string
     await open(200);
     await new Promise((r) => setTimeout(r, 2_000));
     const a = await server.memory();
+    const splitA = rssSplit(server.pid);
     const heapA = INSPECT ? await snapshot(INSPECT_PORT, BY_RETAINER) : null;
     await open(count);
     await new Promise((r) => setTimeout(r, 3_000));
     const b = await server.memory();
+    logSplit(mode, splitA, rssSplit(server.pid), count);
     if (heapA) heapRows(heapA, await snapshot(INSPECT_PORT, BY_RETAINER), count, mode);
     const per = (k: keyof Memory) => (b[k] - a[k]) / count / 1024;
     return {
@@ -306,12 +318,7 @@ async function measureCommuCat(mode: "direct" | "commucat", count: number) {
     await open(count);
     await new Promise((r) => setTimeout(r, 3_000));
     const b = await server.memory();
-    const splitB = rssSplit(server.pid);
-    console.error(
-      `${mode}: RssAnon/RssFile/RssShmem KiB per connection: ${
-        splitB.map((x, i) => ((x - splitA[i]) / count).toFixed(2)).join(" / ")
-      }`,
-    );
+    logSplit(mode, splitA, rssSplit(server.pid), count);
     const per = (k: keyof Memory) => (b[k] - a[k]) / count / 1024;
     return {
       rss: per("rss"),
