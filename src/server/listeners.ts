@@ -47,17 +47,20 @@ export async function buildListeners(
   const limits = settings.connections;
   const caps = new ConnectionCaps({ maxTotal: limits.maxTotal, maxPerClient: limits.maxPerIp });
   // The socket peer, keyed as the rate limits key a client (IPv6 by its /64).
-  const admit = (remote: Deno.NetAddr) => {
+  const clientKey = (remote: Deno.NetAddr) => {
     const ip = remote.hostname.replace(/%.*$/, "");
-    return caps.open(rateLimitKey(normalizeIp(ip) ?? ip));
+    return rateLimitKey(normalizeIp(ip) ?? ip);
   };
+  const admit = (remote: Deno.NetAddr) => caps.open(clientKey(remote));
+  // Direct mode holds a slot per idle WebSocket session: a ticket object, not a closure.
+  const admitTicket = (remote: Deno.NetAddr) => caps.admit(clientKey(remote));
   const common = { firstRequestTimeoutMs: limits.firstRequestTimeoutMs, admit, log };
   const onDrop = (listener: RefusingListener) =>
     hooks.refused && ((reason: string) => hooks.refused!(listener, reason));
   // `server.accept`: the HTTP listeners guarded (own accept + loopback pump) or served directly.
   const http = (options: { configKey: string; hostname: string; port: number; tls?: typeof tls }) =>
     settings.accept === "direct"
-      ? new DirectListener({ ...options, admit, log, onDrop: onDrop("http") })
+      ? new DirectListener({ ...options, admit: admitTicket, log, onDrop: onDrop("http") })
       : new TcpListener({ ...common, ...options, onDrop: onDrop("http") });
   const main = http({
     configKey: "server.bind",

@@ -90,8 +90,18 @@ export interface ConnectionDeps {
 
 type State = "handshake" | "established" | "closed";
 
+/** Told that a connection is done, as a method (e.g. a direct-mode slot: no closure of its own). */
+export interface DoneListener {
+  connectionDone(connection: ServerConnection): void;
+}
+
 /** Told that a connection is done (see {@link ServerConnection.onDone}). */
-type DoneCallback = (connection: ServerConnection) => void;
+export type DoneCallback = ((connection: ServerConnection) => void) | DoneListener;
+
+function tell(then: DoneCallback, connection: ServerConnection): void {
+  if (typeof then === "function") then(connection);
+  else then.connectionDone(connection);
+}
 
 /**
  * The established phase's collaborators, made once per {@link ConnectionDeps}
@@ -135,7 +145,6 @@ export class ServerConnection implements Peer, EstablishedSide {
   #state: State = "handshake";
   #handshake: HandshakePhase | null;
   #session: EstablishedPhase | null = null;
-  #startedAt = Date.now();
   /** The last queued piece of inbound work, or null when the inbound side is idle. */
   #tail: Promise<void> | null = null;
   #inboundQueued = 0;
@@ -147,8 +156,14 @@ export class ServerConnection implements Peer, EstablishedSide {
   #done: Promise<void> | null = null;
   #resolveDone: (() => void) | null = null;
   #finished = false;
-  /** What {@link onDone} registered: one callback (the usual case), several, or none. */
-  #onDone: DoneCallback | DoneCallback[] | null = null;
+  /**
+   * What {@link onDone} registered: the first callback in a field of its own,
+   * the second too (the open set's and, in direct mode, the slot's: an
+   * array of two and its backing store were ~64 B per idle session), any
+   * later ones in an array.
+   */
+  #onDone: DoneCallback | null = null;
+  #onDoneSecond: DoneCallback | DoneCallback[] | null = null;
   /** The session's paths once it runs multipath (the outbound writes there). */
   #paths: ServerPaths | null = null;
 
@@ -189,16 +204,18 @@ export class ServerConnection implements Peer, EstablishedSide {
   }
 
   /**
-   * Calls `then` with this connection once it is done (like {@link done},
-   * without a promise, its resolver and a reaction per connection): e.g. the
-   * open-set's callback shared by every connection, and a direct-mode slot's
-   * end. Callbacks run in the order registered; none may throw.
+   * Calls `then` (or its `connectionDone`) with this connection once it is
+   * done (like {@link done}, without a promise, its resolver and a reaction
+   * per connection): e.g. the open-set's callback shared by every
+   * connection, and a direct-mode slot. Callbacks run in the order
+   * registered; none may throw.
    */
   onDone(then: DoneCallback): void {
-    if (this.#finished) then(this);
+    if (this.#finished) tell(then, this);
     else if (this.#onDone === null) this.#onDone = then;
-    else if (Array.isArray(this.#onDone)) this.#onDone.push(then);
-    else this.#onDone = [this.#onDone, then];
+    else if (this.#onDoneSecond === null) this.#onDoneSecond = then;
+    else if (Array.isArray(this.#onDoneSecond)) this.#onDoneSecond.push(then);
+    else this.#onDoneSecond = [this.#onDoneSecond, then];
   }
 
   /** True once established and not closed. */
@@ -347,6 +364,7 @@ export class ServerConnection implements Peer, EstablishedSide {
     this.deviceId = established.deviceId;
     this.userId = established.userId;
     this.sessionId = established.sessionId;
+    const startedAt = this.#handshake?.startedAt ?? Date.now();
     this.#handshake = null;
     // A client that answers rekeys gets a transport whose keys can switch (PROTOCOL.md §3).
     const transport = outcome.rekey
@@ -371,7 +389,7 @@ export class ServerConnection implements Peer, EstablishedSide {
     d.observer.handshake?.({
       connectionId: this.connectionId,
       ok: true,
-      durationMs: Date.now() - this.#startedAt,
+      durationMs: Date.now() - startedAt,
       deviceId: this.deviceId,
       userId: this.userId,
       sessionId: this.sessionId,
@@ -500,7 +518,7 @@ export class ServerConnection implements Peer, EstablishedSide {
       connectionId: this.connectionId,
       ok: false,
       reason: error.reason,
-      durationMs: Date.now() - this.#startedAt,
+      durationMs: Date.now() - (this.#handshake?.startedAt ?? Date.now()),
     });
     this.#out.sendPlain(controlFrame(FrameType.Error, 0, 0, {
       // Bytes that are no frame are a decode error; everything else a refused handshake.
@@ -573,10 +591,13 @@ export class ServerConnection implements Peer, EstablishedSide {
       this.#finished = true;
       this.#resolveDone?.();
       this.#resolveDone = null;
-      const then = this.#onDone;
+      const first = this.#onDone;
+      const more = this.#onDoneSecond;
       this.#onDone = null;
-      if (Array.isArray(then)) { for (const one of then) one(this); }
-      else then?.(this);
+      this.#onDoneSecond = null;
+      if (first !== null) tell(first, this);
+      if (Array.isArray(more)) { for (const one of more) tell(one, this); }
+      else if (more !== null) tell(more, this);
     }
   }
 }

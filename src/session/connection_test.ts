@@ -308,13 +308,29 @@ Deno.test("connection: onDone tells every registered callback once, in order, wi
   h.connection.onDone((c) => told.push(`open set ${c === h.connection}`));
   h.connection.onDone(() => told.push("direct slot"));
   h.connection.onDone(() => told.push("third"));
+  h.connection.onDone(() => told.push("fourth"));
   h.handshake.refuse = new HandshakeError("zkp", "device key proof did not verify");
   await h.connection.receive(hello());
   await h.connection.done;
-  assert.deepEqual(told, ["open set true", "direct slot", "third"]);
+  assert.deepEqual(told, ["open set true", "direct slot", "third", "fourth"]);
   h.connection.onDone(() => told.push("late")); // already done: told at once
   assert.deepEqual(told.at(-1), "late");
-  assert.equal(told.length, 4);
+  assert.equal(told.length, 5);
+});
+
+Deno.test("connection: the handshake's duration runs from the connection's start, established or failed", async () => {
+  const seen: { ok: boolean; durationMs: number }[] = [];
+  const observer = { handshake: (e: { ok: boolean; durationMs: number }) => void seen.push(e) };
+  const before = Date.now();
+  const ok = harness({ observer });
+  await establish(ok);
+  const failed = harness({ observer });
+  failed.handshake.refuse = new HandshakeError("zkp", "device key proof did not verify");
+  await failed.connection.receive(hello());
+  await failed.connection.done;
+  const elapsed = Date.now() - before;
+  assert.deepEqual(seen.map((e) => e.ok), [true, false]);
+  for (const e of seen) assert.ok(e.durationMs >= 0 && e.durationMs <= elapsed, `${e.durationMs}`);
 });
 
 Deno.test("connection: a replaced session tells the client before it closes", async () => {

@@ -98,7 +98,12 @@ export class EstablishedPhase implements RekeySide {
   #frames = new FrameDecoder({ maxFrameLength: MAX_ESTABLISHED_FRAME, viewPayloads: true });
   #lastClientSequence = 0;
   #errorTokens = ERROR_BURST;
-  #errorRefill = performance.now();
+  /**
+   * When the error budget was last refilled; null until the first Error (the
+   * budget is full until then): a `performance.now()` stored at the start was
+   * a boxed number (16 B) held for every idle session's life.
+   */
+  #errorRefill: number | null = null;
   #partialTimer: ReturnType<typeof setTimeout> | undefined;
   /**
    * Replies waiting for their frame's copies to be durable
@@ -225,7 +230,9 @@ export class EstablishedPhase implements RekeySide {
 
   #takeErrorToken(): boolean {
     const now = performance.now();
-    const earned = ((now - this.#errorRefill) / 1000) * ERRORS_PER_SECOND;
+    const earned = this.#errorRefill === null
+      ? ERROR_BURST
+      : ((now - this.#errorRefill) / 1000) * ERRORS_PER_SECOND;
     if (earned >= 1) {
       this.#errorTokens = Math.min(ERROR_BURST, this.#errorTokens + Math.floor(earned));
       this.#errorRefill = now;

@@ -73,6 +73,12 @@ const NO_BYTES = new Uint8Array(0);
  * throw is a failed dependency (e.g. the store).
  */
 export class HandshakePhase {
+  /**
+   * When the connection began (`Date.now()`), for the handshake's duration:
+   * kept here, not on the connection, so it goes with the phase (a boxed
+   * number, 16 B, was held for every idle session's life).
+   */
+  readonly startedAt: number = Date.now();
   readonly #driver: HandshakeDriver;
   readonly #side: HandshakeSide;
   #buffer: Uint8Array = NO_BYTES;

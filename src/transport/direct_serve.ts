@@ -37,6 +37,7 @@ import {
   type ConnectionSink,
   HOLD_CONNECTION_SLOT,
   type Listener,
+  type SlotEnd,
   type SlotHolder,
   type TransportDescriptor,
 } from "./listener.ts";
@@ -52,8 +53,11 @@ export interface DirectListenerOptions {
   port: number;
   /** PEM certificate and key, terminated by `Deno.serve`; absent → plaintext (HTTP/1.1, h2c). */
   tls?: { cert: string; key: string };
-  /** Takes a connection slot for a client address: a release function, or why not. */
-  admit: (remote: Deno.NetAddr) => (() => void) | DirectRefusal;
+  /**
+   * Takes a connection slot for a client address: a ticket to release it
+   * with (idempotent: e.g. a `ConnectionCaps.admit` ticket), or why not.
+   */
+  admit: (remote: Deno.NetAddr) => SlotTicket | DirectRefusal;
   log: Logger;
   /** Called for every request refused by the caps, and for each accept error (metrics). */
   onDrop?: (reason: DirectRefusal | "accept_error") => void;
@@ -68,10 +72,35 @@ const MAX_REBIND_BACKOFF_MS = 1_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A request's connection slot while it is held: its release and, for a session, its WebSocket. */
-interface HeldSlot {
-  readonly release: () => void;
-  socket: WebSocket | null;
+/** A connection slot taken by {@link DirectListenerOptions.admit}. */
+export interface SlotTicket {
+  /** Gives the slot back (idempotent). */
+  release(): void;
+}
+
+/** What a held slot tells when it is given back (the listener, once per listener). */
+interface SlotOwner {
+  slotDone(slot: HeldSlot): void;
+}
+
+/**
+ * A request's connection slot while it is held: its ticket and, for a
+ * session, its WebSocket. It is its session's {@link SlotEnd} itself: the
+ * record and a bound callback with its arguments were held per idle session.
+ */
+class HeldSlot implements SlotEnd {
+  readonly #owner: SlotOwner;
+  readonly ticket: SlotTicket;
+  socket: WebSocket | null = null;
+
+  constructor(owner: SlotOwner, ticket: SlotTicket) {
+    this.#owner = owner;
+    this.ticket = ticket;
+  }
+
+  connectionDone(): void {
+    this.#owner.slotDone(this);
+  }
 }
 
 /** One `Deno.serve` instance (there is a new one after each accept error). */
@@ -99,6 +128,8 @@ export class DirectListener implements Listener {
   /** Resolves the drain once {@link #inFlight} is back to 0. */
   #drained: (() => void) | null = null;
   #stopping: Promise<void> | null = null;
+  /** Told by every slot of this listener when it is given back. */
+  readonly #slots: SlotOwner = { slotDone: (slot) => this.#slotDone(slot) };
 
   /** Binds at once (so a busy address fails here, naming the config key). */
   constructor(options: DirectListenerOptions) {
@@ -195,14 +226,13 @@ export class DirectListener implements Listener {
         headers: { "retry-after": String(RETRY_AFTER_SECONDS) },
       });
     }
-    const release = this.#options.admit(info.remoteAddr);
-    if (typeof release === "string") return this.#refuse(release);
+    const ticket = this.#options.admit(info.remoteAddr);
+    if (typeof ticket === "string") return this.#refuse(ticket);
     this.#inFlight++;
-    // What an idle WebSocket session holds of its slot: this record and one
-    // bound function (the closures `done` and `end` with their contexts held
-    // the request handler's whole scope, ~0.2 KiB per idle connection).
-    const slot: HeldSlot = { release, socket: null };
-    const done = this.#slotDone.bind(this, slot);
+    // What an idle WebSocket session holds of its slot: this record and its
+    // ticket (closures with their contexts held the request handler's whole
+    // scope, ~0.2 KiB per idle connection).
+    const slot = new HeldSlot(this.#slots, ticket);
     // A WebSocket session keeps its slot past the 101 (`completed` resolves at
     // the 101); anything else gives it back once the response is sent.
     let held = false;
@@ -212,8 +242,8 @@ export class DirectListener implements Listener {
         slot.socket = socket;
         this.#sockets.add(socket);
       }
-      if (typeof until === "function") until(done);
-      else until.then(done, done);
+      if (typeof until === "function") until(slot);
+      else until.then(() => slot.connectionDone(), () => slot.connectionDone());
     };
     // Writable so it can be dropped again: Deno keeps an upgraded WebSocket's
     // request alive (its liveness close listener), and with it this holder.
@@ -224,13 +254,16 @@ export class DirectListener implements Listener {
     try {
       response = await sink.handle(request, info);
     } catch (error) {
-      done();
+      slot.connectionDone();
       throw error;
     } finally {
       (request as Request & { [HOLD_CONNECTION_SLOT]?: SlotHolder })[HOLD_CONNECTION_SLOT] =
         undefined;
     }
-    if (!held) info.completed.then(done, done);
+    if (!held) {
+      const done = () => slot.connectionDone();
+      info.completed.then(done, done);
+    }
     return response;
   }
 
@@ -238,7 +271,7 @@ export class DirectListener implements Listener {
   #slotDone(slot: HeldSlot): void {
     if (slot.socket) this.#sockets.delete(slot.socket);
     slot.socket = null;
-    slot.release();
+    slot.ticket.release();
     if (--this.#inFlight === 0) this.#drained?.();
   }
 

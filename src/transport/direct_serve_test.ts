@@ -14,11 +14,13 @@ function listener() {
     admit: () => {
       slots.taken++;
       let released = false;
-      return () => {
-        // Given back once per slot: a second release would be a bookkeeping bug.
-        assert.equal(released, false, "slot released twice");
-        released = true;
-        slots.released++;
+      return {
+        release() {
+          // Given back once per slot: a second release would be a bookkeeping bug.
+          assert.equal(released, false, "slot released twice");
+          released = true;
+          slots.released++;
+        },
       };
     },
     log: silentLogger,
@@ -28,7 +30,7 @@ function listener() {
       if (new URL(request.url).pathname !== "/ws") return new Response("plain");
       const { socket, response } = Deno.upgradeWebSocket(request);
       // The session ends when the test says (a connection's onDone), not at the socket's close.
-      holdSlotUntil(request, (end) => ends.push(end), socket);
+      holdSlotUntil(request, (end) => ends.push(() => end.connectionDone()), socket);
       return response;
     },
   });

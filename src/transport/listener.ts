@@ -131,11 +131,20 @@ export interface Listener {
 }
 
 /**
- * When a held slot is given back: a promise that settles then, or a
- * registration that calls its callback once then (no promise, resolver and
- * reaction per idle connection: e.g. `(end) => connection.onDone(end)`).
+ * What a held slot is given back through: told once the session that holds
+ * it is done. A method, not a callback, so a held slot is one object (a
+ * bound callback per idle WebSocket session cost ~70 B).
  */
-export type SlotUntil = Promise<void> | ((end: () => void) => void);
+export interface SlotEnd {
+  connectionDone(): void;
+}
+
+/**
+ * When a held slot is given back: a promise that settles then, or a
+ * registration that tells its {@link SlotEnd} once then (no promise, resolver
+ * and reaction per idle connection: e.g. `(end) => connection.onDone(end)`).
+ */
+export type SlotUntil = Promise<void> | ((end: SlotEnd) => void);
 
 /**
  * Keeps a request's connection slot until `until` (set by a listener counting requests);

@@ -18,6 +18,9 @@ export interface ConnectionCapsStats {
   readonly refusedPerClient: number;
 }
 
+/** Gives a ticket's slot back to its caps (module-private: only a ticket's release does it). */
+let closeTicket: (caps: ConnectionCaps, client: string) => void;
+
 /**
  * Counts open connections in all and per client key.
  *
@@ -49,6 +52,17 @@ export class ConnectionCaps {
 
   /** Opens a connection for `client`: a release function (idempotent), or why it is refused. */
   open(client: string): (() => void) | ConnectionRefusal {
+    const ticket = this.admit(client);
+    return typeof ticket === "string" ? ticket : () => ticket.release();
+  }
+
+  /**
+   * Opens a connection for `client` like {@link open}, as a
+   * {@link ConnectionTicket} instead of a release function: one small object
+   * where a closure and its context were held per open connection (the
+   * direct accept mode holds one per idle WebSocket session).
+   */
+  admit(client: string): ConnectionTicket | ConnectionRefusal {
     if (this.#open >= this.maxTotal) {
       this.#refusedTotal++;
       return "total";
@@ -60,15 +74,19 @@ export class ConnectionCaps {
     }
     this.#open++;
     this.#perClient.set(client, mine + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#open--;
-      const left = (this.#perClient.get(client) ?? 1) - 1;
-      if (left === 0) this.#perClient.delete(client);
-      else this.#perClient.set(client, left);
-    };
+    return new ConnectionTicket(this, client);
+  }
+
+  /** A ticket of `client` was released (once). */
+  #close(client: string): void {
+    this.#open--;
+    const left = (this.#perClient.get(client) ?? 1) - 1;
+    if (left === 0) this.#perClient.delete(client);
+    else this.#perClient.set(client, left);
+  }
+
+  static {
+    closeTicket = (caps, client) => caps.#close(client);
   }
 
   /** Counters now. */
@@ -79,5 +97,24 @@ export class ConnectionCaps {
       refusedTotal: this.#refusedTotal,
       refusedPerClient: this.#refusedPerClient,
     };
+  }
+}
+
+/** One open connection of {@link ConnectionCaps.admit}: its slot until {@link release}. */
+export class ConnectionTicket {
+  #caps: ConnectionCaps | null;
+  readonly #client: string;
+
+  constructor(caps: ConnectionCaps, client: string) {
+    this.#caps = caps;
+    this.#client = client;
+  }
+
+  /** Gives the slot back (idempotent). */
+  release(): void {
+    const caps = this.#caps;
+    if (caps === null) return;
+    this.#caps = null;
+    closeTicket(caps, this.#client);
   }
 }

@@ -24,3 +24,19 @@ Deno.test("connection caps refuse nonsense limits", () => {
   assert.throws(() => new ConnectionCaps({ maxTotal: 0, maxPerClient: 1 }), /maxTotal/);
   assert.throws(() => new ConnectionCaps({ maxTotal: 1, maxPerClient: 1.5 }), /maxPerClient/);
 });
+
+Deno.test("connection caps: a ticket holds a slot like open()'s release function, released once", () => {
+  const caps = new ConnectionCaps({ maxTotal: 2, maxPerClient: 1 });
+  const a = caps.admit("a");
+  assert.ok(typeof a !== "string");
+  assert.equal(caps.admit("a"), "per_client");
+  const b = caps.open("b");
+  assert.equal(typeof b, "function");
+  assert.equal(caps.admit("c"), "total");
+  a.release();
+  a.release(); // idempotent
+  assert.deepEqual(caps.stats(), { open: 1, clients: 1, refusedTotal: 1, refusedPerClient: 1 });
+  const c = caps.admit("c");
+  assert.ok(typeof c !== "string");
+  assert.equal(caps.stats().open, 2);
+});

@@ -53,4 +53,5 @@ export {
   ConnectionCaps,
   type ConnectionCapsStats,
   type ConnectionRefusal,
+  ConnectionTicket,
 } from "./connection_caps.ts";
