@@ -15,6 +15,13 @@
  *   scripts/deno run --allow-all bench/load/promoted_profile.ts [--rate 4000]
  *     [--seconds 4] [--pairs 50] [--guarded] [--interval 4096] [--server-log FILE]
  *
+ * With `--client` it profiles the load client instead (this process, through
+ * `node:inspector`; run it with `--v8-flags=--expose-gc`): what the SDK and the
+ * traffic engine keep per delivery past a scavenge, the client's share of the
+ * p99 at 50% (`--websocket nodelay` for the TCP_NODELAY client). `--allocated`
+ * counts every sampled allocation instead (the allocation rate, which sets how
+ * often the scavenges come).
+ *
  * Prints promoted bytes per delivered message by allocation site and by the
  * first of CommuCat's own frames (src/) on the allocating stack.
  *
@@ -67,6 +74,24 @@ export function promotedBySite(
   return { byFrame, byOwnFrame, total };
 }
 
+/** The inspector of this process (`--client`). */
+async function selfInspector() {
+  const { Session } = await import("node:inspector");
+  const session = new Session();
+  session.connect();
+  return {
+    call: (method: string, params: Record<string, unknown> = {}): Promise<unknown> =>
+      new Promise((resolve, reject) =>
+        session.post(
+          method,
+          params,
+          (error: unknown, result: unknown) => error ? reject(error) : resolve(result),
+        )
+      ),
+    close: () => session.disconnect(),
+  };
+}
+
 async function inspector(port: number) {
   const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
   const socket = new WebSocket(list[0].webSocketDebuggerUrl);
@@ -95,14 +120,29 @@ if (import.meta.main) {
   const port = 9340;
   const env = Deno.args.includes("--guarded") ? acceptEnv("guarded") : acceptEnv("direct");
   const logAt = Deno.args.indexOf("--server-log");
+  const client = Deno.args.includes("--client");
+  const allocated = Deno.args.includes("--allocated");
   const server = await spawnCommuCat({
-    inspectPort: port,
+    inspectPort: client ? undefined : port,
     env,
     v8Flags: ["--expose-gc", ...(logAt >= 0 ? ["--trace-gc"] : [])],
     logPath: logAt >= 0 ? Deno.args[logAt + 1] : undefined,
   });
-  const agent = new LoadAgent();
-  const debug = await inspector(port);
+  const agent = new LoadAgent({
+    webSocket: Deno.args.includes("--websocket") &&
+        Deno.args[Deno.args.indexOf("--websocket") + 1] === "nodelay"
+      ? "nodelay"
+      : "deno",
+  });
+  const debug = client ? await selfInspector() : await inspector(port);
+  // The client's own young generation, cleared the same way (needs --expose-gc here).
+  const minorGcs = () =>
+    client
+      ? Promise.resolve((globalThis as unknown as { gc(o: unknown): void }).gc({ type: "minor" }))
+        .then(() => (globalThis as unknown as { gc(o: unknown): void }).gc({ type: "minor" }))
+      : debug.call("Runtime.evaluate", {
+        expression: "gc({ type: 'minor' }); gc({ type: 'minor' })",
+      });
   try {
     const open: AgentCommand = {
       cmd: "openGroups",
@@ -129,24 +169,26 @@ if (import.meta.main) {
     await debug.call("HeapProfiler.startSampling", {
       samplingInterval: interval,
       includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: false,
+      // `--allocated`: every sampled allocation, not only what outlived the scavenges.
+      includeObjectsCollectedByMinorGC: allocated,
     });
     const keptBefore = await readKeptCounts(server.target);
     const result = await phase(seconds * 1000);
     const kept = keptBetween(keptBefore, await readKeptCounts(server.target));
-    await debug.call("Runtime.evaluate", {
-      expression: "gc({ type: 'minor' }); gc({ type: 'minor' })",
-    });
+    await minorGcs();
     const { profile } = await debug.call("HeapProfiler.stopSampling") as {
       profile: { head: SamplingNode };
     };
-    const { byFrame, byOwnFrame, total } = promotedBySite(profile.head, /\/src\//);
+    const { byFrame, byOwnFrame, total } = promotedBySite(
+      profile.head,
+      client ? /\/(src|bench)\// : /\/src\//,
+    );
     const delivered = result.delivered;
     const per = (bytes: number) => (bytes / delivered).toFixed(1);
     console.log(
       `${delivered} deliveries at ${rate}/s over ${seconds} s (${
         Deno.args.includes("--guarded") ? "guarded" : "direct"
-      }): ${
+      }${client ? ", the load client's heap" : ""}): ${
         per(total)
       } bytes per delivery outlived the young generation (sampled every ${interval} B); ` +
         `durable copies written ${kept?.written ?? "?"}, acknowledged in the window ${
@@ -163,7 +205,10 @@ if (import.meta.main) {
         );
       }
     };
-    table("first frame of ours (src/) on the allocating stack", byOwnFrame);
+    table(
+      `first frame of ours (${client ? "src/, bench/" : "src/"}) on the allocating stack`,
+      byOwnFrame,
+    );
     table("allocating frame", byFrame);
   } finally {
     debug.close();

@@ -73,11 +73,17 @@ import {
   RAPTORQ_CAPABILITY,
 } from "../multipath/mod.ts";
 import { MultipathChannel, type PathSlotStatus, type PathTarget } from "./multipath.ts";
+import { AckClock } from "./ack_clock.ts";
+import { RequestWaiters } from "./request_waiters.ts";
 
 /** A delivery ack goes out this long after the first unacknowledged delivery, if nothing carried it. */
 const ACK_DELAY_MS = 20;
 /** ...or at once when this many deliveries are unacknowledged (bounds the server's resend list). */
 const ACK_EVERY_FRAMES = 64;
+/** The delivery-ack delay of every client in this process, on one timer. */
+const deliveryAckClock = new AckClock(ACK_DELAY_MS);
+/** The control body of a frame that has none (read only). */
+const NO_CONTROL: Record<string, unknown> = Object.freeze({});
 
 /** Everything needed to connect one device. */
 export interface ClientOptions {
@@ -187,11 +193,6 @@ export class ServerError extends Error {
   }
 }
 
-interface Waiter {
-  resolve: (ack: Record<string, unknown>) => void;
-  reject: (error: Error) => void;
-}
-
 /** A connected device. */
 export class CommuCatClient {
   readonly session: SessionInfo;
@@ -205,7 +206,7 @@ export class CommuCatClient {
   #units: UnitDecoder;
   #frames = new FrameDecoder();
   #sequence: number;
-  #waiters = new Map<number, Waiter>();
+  #waiters = new RequestWaiters();
   #inbox: DecodedFrame[] = [];
   #inboxWake: (() => void) | null = null;
   #closed = false;
@@ -218,7 +219,13 @@ export class CommuCatClient {
    * that only hears replies sends no delivery acks at all.
    */
   #unackedDeliveries = 0;
-  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** True while this client waits on {@link deliveryAckClock}. */
+  #ackScheduled = false;
+  /** Its callback there: one function for the client's life, not one per delay. */
+  readonly #ackDue = (): void => {
+    this.#ackScheduled = false;
+    this.#flushAck();
+  };
   #acknowledgeDeliveries: boolean;
   #closedPromise: Promise<void>;
   /** Set when the server's Ack accepted `pad1`: what we send is padded, what we read stripped. */
@@ -398,9 +405,7 @@ export class CommuCatClient {
       ? payload
       : controlFrame(type, channel, 0, payload).payload;
     const sequence = this.sendFrame(type, channel, bytes);
-    return new Promise((resolve, reject) =>
-      this.#waiters.set(sequence, { resolve: (ack) => resolve({ ...ack, sequence }), reject })
-    );
+    return new Promise((resolve, reject) => this.#waiters.add(sequence, resolve, reject));
   }
 
   /** Joins (or creates) the route of `channel` with `members`. */
@@ -447,7 +452,7 @@ export class CommuCatClient {
   async closeGracefully(timeoutMs = 2_000): Promise<void> {
     if (this.#closed) return;
     this.#flushAck();
-    clearTimeout(this.#ackTimer);
+    this.#cancelAck();
     this.#channel.end();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -462,7 +467,7 @@ export class CommuCatClient {
   close(): void {
     if (this.#closed) return;
     this.#flushAck();
-    clearTimeout(this.#ackTimer);
+    this.#cancelAck();
     this.#closed = true;
     this.#channel.close();
     this.#wake();
@@ -486,9 +491,8 @@ export class CommuCatClient {
       // Decrypt or decode failure: the session is unusable.
     } finally {
       this.#closed = true;
-      clearTimeout(this.#ackTimer);
-      for (const waiter of this.#waiters.values()) waiter.reject(new Error("connection closed"));
-      this.#waiters.clear();
+      this.#cancelAck();
+      this.#waiters.rejectAll(new Error("connection closed"));
       this.#channel.close();
       this.#wake();
     }
@@ -496,7 +500,7 @@ export class CommuCatClient {
 
   #onFrame(frame: DecodedFrame): void {
     this.#lastServerSequence = frame.sequence;
-    const control = (frame.control ?? {}) as Record<string, unknown>;
+    const control = (frame.control ?? NO_CONTROL) as Record<string, unknown>;
     if (frame.type === FrameType.KeyUpdate && isRekeyBody(frame.channel, control)) {
       this.#onRekey(control);
       return;
@@ -504,28 +508,13 @@ export class CommuCatClient {
     if (frame.type === FrameType.Ack && typeof control.ack === "number") {
       if (control.upto === true) {
         // Cumulative: every request up to `ack` without an answer of its own was routed.
-        // Sequences only grow, so the waiters are in order.
-        for (const [sequence, waiter] of this.#waiters) {
-          if (sequence > control.ack) break;
-          this.#waiters.delete(sequence);
-          waiter.resolve(control);
-        }
+        this.#waiters.resolveUpTo(control.ack, control);
         return;
       }
-      const waiter = this.#waiters.get(control.ack);
-      if (waiter) {
-        this.#waiters.delete(control.ack);
-        waiter.resolve(control);
-        return;
-      }
+      if (this.#waiters.resolve(control.ack, control)) return;
     }
     if (frame.type === FrameType.Error && typeof control.sequence === "number") {
-      const waiter = this.#waiters.get(control.sequence);
-      if (waiter) {
-        this.#waiters.delete(control.sequence);
-        waiter.reject(new ServerError(control));
-        return;
-      }
+      if (this.#waiters.reject(control.sequence, new ServerError(control))) return;
     }
     this.#unackedDeliveries++;
     this.#scheduleAck();
@@ -578,8 +567,7 @@ export class CommuCatClient {
 
   /** Ends the connection because of `error`; pending requests reject with it. */
   #fail(error: Error): void {
-    for (const waiter of this.#waiters.values()) waiter.reject(error);
-    this.#waiters.clear();
+    this.#waiters.rejectAll(error);
     this.close();
   }
 
@@ -589,11 +577,15 @@ export class CommuCatClient {
       this.#flushAck();
       return;
     }
-    if (this.#ackTimer !== undefined) return;
-    this.#ackTimer = setTimeout(() => {
-      this.#ackTimer = undefined;
-      this.#flushAck();
-    }, ACK_DELAY_MS);
+    if (this.#ackScheduled) return;
+    this.#ackScheduled = true;
+    deliveryAckClock.schedule(this.#ackDue);
+  }
+
+  #cancelAck(): void {
+    if (!this.#ackScheduled) return;
+    this.#ackScheduled = false;
+    deliveryAckClock.cancel(this.#ackDue);
   }
 
   /** Sends the delivery ack now, unless one is not due (or it already rode along with a frame). */
