@@ -21,9 +21,17 @@ export interface KeptCounts {
   acknowledgedInWindow: number;
 }
 
-/** Reads the counters from `/healthz`; null when it cannot be read or lacks them. */
-export async function readKeptCounts(target: TargetJson): Promise<KeptCounts | null> {
-  const client = Deno.createHttpClient({ caCerts: [target.certificatePem] });
+/**
+ * Reads the counters from `/healthz`; null when it cannot be read or lacks
+ * them. With `client` (kept open by the caller) the reading reuses its
+ * connection; without, it opens and closes a client of its own.
+ */
+export async function readKeptCounts(
+  target: TargetJson,
+  client?: Deno.HttpClient,
+): Promise<KeptCounts | null> {
+  const own = client === undefined;
+  client ??= Deno.createHttpClient({ caCerts: [target.certificatePem] });
   try {
     const response = await fetch(`${target.url}/healthz`, { client });
     const body = await response.json() as {
@@ -36,7 +44,7 @@ export async function readKeptCounts(target: TargetJson): Promise<KeptCounts | n
   } catch {
     return null;
   } finally {
-    client.close();
+    if (own) client.close();
   }
 }
 
@@ -55,19 +63,31 @@ export function keptBetween(
 /**
  * Hooks for a measured window that read the counters at its start and at its
  * end (after the drain); `result()` is the difference once the window ran.
+ * The hooks' HTTP client connects at once (made before the warm-up), so the
+ * reading at the window's start reuses that connection: a fresh client there
+ * put a TLS handshake on the server's and the client's cores in the window's
+ * first milliseconds, and its deliveries were the slowest of the window
+ * (perf-p99 notes, round 8).
  */
 export function keptCopiesHooks(
   target: TargetJson,
 ): { hooks: MeasureHooks; result: () => KeptCopiesSummary | undefined } {
+  const client = Deno.createHttpClient({ caCerts: [target.certificatePem] });
+  const warm = readKeptCounts(target, client);
   let before: Promise<KeptCounts | null> = Promise.resolve(null);
   let summary: KeptCopiesSummary | undefined;
   return {
     hooks: {
       start: () => {
-        before = readKeptCounts(target);
+        before = warm.then(() => readKeptCounts(target, client));
       },
       stop: async () => {
-        summary = keptBetween(await before, await readKeptCounts(target));
+        try {
+          summary = keptBetween(await before, await readKeptCounts(target, client));
+        } finally {
+          await warm;
+          client.close();
+        }
       },
     },
     result: () => summary,

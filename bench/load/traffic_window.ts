@@ -9,7 +9,7 @@
  */
 import type { PhaseResult, PhaseSpec } from "./traffic.ts";
 import { split } from "./fleet.ts";
-import { readRunQueueWaitSeconds } from "./procfs.ts";
+import { ProcReader } from "./procfs.ts";
 import type { TrafficSummary } from "./report_types.ts";
 import { pidList, type RunContext } from "./run_context.ts";
 import { LatencyHistogram } from "./stats.ts";
@@ -46,21 +46,26 @@ export async function measureTraffic(
     drainMs: 3_000,
     timeline: o.timelineDir !== undefined,
   });
-  let cpu0: number | null = null;
-  let cpu1: number | null = null;
-  // Run-queue wait of the server's and the clients' event loops: time another task held their core.
-  // Summed over the processes (cluster: several instances; --workers: several agents).
-  const waitSum = (pids: number[]) =>
-    pids.length === 0 ? null : pids.reduce<number | null>((sum, pid) => {
-      const w = readRunQueueWaitSeconds(pid);
-      return sum === null || w === null ? null : sum + w;
-    }, 0);
-  const waitOf = () => ({
-    server: waitSum(pidList(serverPid)),
-    client: waitSum(ctx.agents.map((a) => a.pid)),
+  // The window's edges are sampled without blocking this event loop (it may be the agent's):
+  // ProcReader answers from a shell started before the warm-up (procfs.ts).
+  const proc = ProcReader.open();
+  // Summed over the processes (cluster: several instances; --workers: several agents); null
+  // when any is unreadable.
+  const sumOf = async (pids: number[], read: (pid: number) => Promise<number | null>) => {
+    if (pids.length === 0) return null;
+    const values = await Promise.all(pids.map(read));
+    return values.some((v) => v === null) ? null : values.reduce((a, b) => a! + b!, 0);
+  };
+  // CPU of the server, and run-queue wait of the server's and the clients' event loops (time
+  // another task held their core).
+  const sample = async () => ({
+    cpu: await sumOf(pidList(serverPid), (pid) => proc.cpuSeconds(pid)),
+    wait: {
+      server: await sumOf(pidList(serverPid), (pid) => proc.runQueueWaitSeconds(pid)),
+      client: await sumOf(ctx.agents.map((a) => a.pid), (pid) => proc.runQueueWaitSeconds(pid)),
+    },
   });
-  let wait0: ReturnType<typeof waitOf> | null = null;
-  let wait1: ReturnType<typeof waitOf> | null = null;
+  const edges: { start?: ReturnType<typeof sample>; end?: ReturnType<typeof sample> } = {};
   const started = performance.now();
   const ticker = setInterval(() => {
     const t = (performance.now() - started) / 1000;
@@ -68,13 +73,11 @@ export async function measureTraffic(
     ctx.progress(`${label}: ${stage} ${t.toFixed(1)} s of ${(o.warmupMs + o.durationMs) / 1000} s`);
   }, 250);
   const t0 = setTimeout(() => {
-    cpu0 = ctx.cpuOf(serverPid);
-    wait0 = waitOf();
+    edges.start = sample();
     onMeasure?.start();
   }, o.warmupMs);
   const t1 = setTimeout(() => {
-    cpu1 = ctx.cpuOf(serverPid);
-    wait1 = waitOf();
+    edges.end = sample();
     onMeasure?.end?.();
   }, o.warmupMs + o.durationMs);
   const shares = ratePerSecond === null
@@ -88,6 +91,10 @@ export async function measureTraffic(
   clearInterval(ticker);
   clearTimeout(t0);
   clearTimeout(t1);
+  const [at0, at1] = [await edges.start, await edges.end];
+  await proc.close();
+  const cpu0 = at0?.cpu ?? null;
+  const cpu1 = at1?.cpu ?? null;
   await onMeasure?.stop();
   const latency = new LatencyHistogram();
   for (const r of results) latency.merge(r.latency);
@@ -125,7 +132,7 @@ export async function measureTraffic(
     serverCores: serverCpuSeconds !== null ? serverCpuSeconds / seconds : null,
     clientSaturated: ctx.saturated(clientCores),
     sendLateness: ratePerSecond === null ? undefined : lateness.summary(),
-    ...runQueueWait(wait0, wait1, seconds),
+    ...runQueueWait(at0?.wait ?? null, at1?.wait ?? null, seconds),
   };
 }
 
