@@ -154,14 +154,12 @@ class SessionConn implements LoadConn {
 
   attach(client: CommuCatClient): void {
     this.client = client;
-    void (async () => {
-      while (true) {
-        const frame = await client.next();
-        if (!frame) return;
-        if (frame.type === FrameType.Msg) this.onMessage?.(frame.payload);
-        else if (frame.type === FrameType.VoiceFrame) this.onMessage?.(frame.payload.subarray(3));
-      }
-    })();
+    // Each delivery in the turn that read it (no promise per frame through `next()`): the
+    // receipt time is taken there, as with the raw relay's sockets.
+    client.setDeliveryHandler((frame) => {
+      if (frame.type === FrameType.Msg) this.onMessage?.(frame.payload);
+      else if (frame.type === FrameType.VoiceFrame) this.onMessage?.(frame.payload.subarray(3));
+    });
   }
 
   send(payload: Uint8Array): void {

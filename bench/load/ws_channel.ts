@@ -14,13 +14,20 @@ export function noDelayChannelOpener(caCerts?: string[]): WebSocketChannelOpener
     const queue: Uint8Array[] = [];
     let wake: (() => void) | null = null;
     let ended = false;
+    // Push mode (`listen`): where chunks and the end go instead of the queue.
+    let push: ((bytes: Uint8Array) => void) | null = null;
+    let pushEnd: (() => void) | null = null;
     socket.onmessage = (data) => {
+      if (push !== null) return push(data);
       queue.push(data);
       wake?.();
     };
     void socket.closed.then(() => {
       ended = true;
       wake?.();
+      const end = pushEnd;
+      pushEnd = null;
+      end?.();
     });
     const channel: ClientChannel = {
       mode: "websocket",
@@ -37,6 +44,12 @@ export function noDelayChannelOpener(caCerts?: string[]): WebSocketChannelOpener
             wake = null;
           }
         },
+      },
+      listen(onChunk, onEnd) {
+        while (queue.length > 0) onChunk(queue.shift()!);
+        push = onChunk;
+        if (ended) onEnd();
+        else pushEnd = onEnd;
       },
       // A close frame goes after what was sent, as with the platform's WebSocket.
       end: () => socket.close(),

@@ -15,6 +15,14 @@ export interface ClientChannel {
   write(bytes: Uint8Array): void;
   /** Downstream chunks, in order; ends when the server closes. */
   readonly chunks: AsyncIterable<Uint8Array>;
+  /**
+   * Push mode, where the carrier has one (WebSocket): from this call on, every
+   * downstream chunk goes to `onChunk` synchronously as it arrives, chunks
+   * queued before the call first, and `onEnd` is called once when the
+   * channel ends; `chunks` is not read after it. It saves the per-chunk
+   * promises of the iterator (a load client reads thousands a second).
+   */
+  listen?(onChunk: (bytes: Uint8Array) => void, onEnd: () => void): void;
   /** Ends the upstream only; what was written still reaches the server, which then closes. */
   end(): void;
   /** Closes both directions at once (unsent upstream bytes may be lost). */
@@ -252,15 +260,24 @@ async function openWebSocket(
   const queue: Uint8Array[] = [];
   let wake: (() => void) | null = null;
   let ended = false;
+  // Push mode (`listen`): where chunks and the end go instead of the queue.
+  let push: ((bytes: Uint8Array) => void) | null = null;
+  let pushEnd: (() => void) | null = null;
   const finish = () => {
     // onerror and onclose both land here; close the HTTP client once.
     if (ended) return;
     ended = true;
     wake?.();
     if (ownClient) httpClient?.close();
+    const end = pushEnd;
+    pushEnd = null;
+    end?.();
   };
   socket.onmessage = (event) => {
-    if (event.data instanceof ArrayBuffer) queue.push(new Uint8Array(event.data));
+    if (!(event.data instanceof ArrayBuffer)) return;
+    const bytes = new Uint8Array(event.data);
+    if (push !== null) return push(bytes);
+    queue.push(bytes);
     wake?.();
   };
   socket.onclose = finish;
@@ -294,6 +311,12 @@ async function openWebSocket(
           wake = null;
         }
       },
+    },
+    listen(onChunk, onEnd) {
+      while (queue.length > 0) onChunk(queue.shift()!);
+      push = onChunk;
+      if (ended) onEnd();
+      else pushEnd = onEnd;
     },
     // A WebSocket close is already graceful: queued messages go out first.
     end: closeSocket,

@@ -193,6 +193,11 @@ export class ServerError extends Error {
   }
 }
 
+/** Push-mode reading (the channel has `listen`): what the handshake read past its last message. */
+interface PushSource {
+  first: Uint8Array | null;
+}
+
 /** A connected device. */
 export class CommuCatClient {
   readonly session: SessionInfo;
@@ -238,7 +243,7 @@ export class CommuCatClient {
     channel: ClientChannel,
     transport: EpochTransport,
     units: UnitDecoder,
-    iterator: AsyncIterator<Uint8Array>,
+    source: AsyncIterator<Uint8Array> | PushSource,
     session: SessionInfo,
     nextSequence: number,
     lastServerSequence: number,
@@ -258,7 +263,7 @@ export class CommuCatClient {
     this.mode = channel.mode;
     this.#sequence = nextSequence;
     this.#lastServerSequence = lastServerSequence;
-    this.#closedPromise = this.#readLoop(iterator);
+    this.#closedPromise = "next" in source ? this.#readLoop(source) : this.#listen(source.first);
   }
 
   /** Connects and completes the handshake. Rejects with the server's Error on refusal. */
@@ -433,6 +438,29 @@ export class CommuCatClient {
     );
   }
 
+  #deliveryHandler: ((frame: DecodedFrame) => void) | null = null;
+
+  /**
+   * Hands every delivered frame (what {@link next} returns) to `handler` as
+   * it is read, instead of queuing it for `next()` (frames already queued go
+   * to it first); `null` queues them again. Synchronous, in the reading
+   * turn: no promise per frame. A handler that throws does not end the
+   * connection (its error is reported with `reportError`).
+   */
+  setDeliveryHandler(handler: ((frame: DecodedFrame) => void) | null): void {
+    this.#deliveryHandler = handler;
+    if (handler === null) return;
+    // One at a time: the handler may set another handler (or null) meanwhile.
+    while (this.#deliveryHandler === handler && this.#inbox.length > 0) {
+      const frame = this.#inbox.shift()!;
+      try {
+        handler(frame);
+      } catch (error) {
+        reportError(error);
+      }
+    }
+  }
+
   /** The next frame the server delivered (not an Ack/Error answering us); null once closed. */
   async next(): Promise<DecodedFrame | null> {
     while (true) {
@@ -478,24 +506,62 @@ export class CommuCatClient {
       while (true) {
         const { value, done } = await iterator.next();
         if (done) break;
-        for (const unit of this.#units.push(value)) {
-          this.#onUnit?.("in", unit.length);
-          const plaintext = this.#transport.decrypt(unit);
-          const frames = this.#padding ? stripPadding(plaintext) : plaintext;
-          for (const frame of this.#frames.push(frames)) {
-            this.#onFrame(frame);
-          }
-        }
+        this.#read(value);
       }
     } catch {
       // Decrypt or decode failure: the session is unusable.
     } finally {
-      this.#closed = true;
-      this.#cancelAck();
-      this.#waiters.rejectAll(new Error("connection closed"));
-      this.#channel.close();
-      this.#wake();
+      this.#endReading();
     }
+  }
+
+  /**
+   * Push mode (a channel with `listen`): each chunk is read in the channel's
+   * own callback, with no promise per chunk; `first` is what the handshake
+   * read past its last message.
+   */
+  #listen(first: Uint8Array | null): Promise<void> {
+    return new Promise((resolve) => {
+      const end = () => {
+        this.#endReading();
+        resolve();
+      };
+      const onChunk = (chunk: Uint8Array) => {
+        if (this.#readingDone) return;
+        try {
+          this.#read(chunk);
+        } catch {
+          end(); // Decrypt or decode failure: the session is unusable.
+        }
+      };
+      if (first !== null) onChunk(first);
+      if (!this.#readingDone) this.#channel.listen!(onChunk, end);
+    });
+  }
+
+  /** Reads one downstream chunk: its units, their frames. Throws on a decrypt or decode failure. */
+  #read(chunk: Uint8Array): void {
+    for (const unit of this.#units.push(chunk)) {
+      this.#onUnit?.("in", unit.length);
+      const plaintext = this.#transport.decrypt(unit);
+      const frames = this.#padding ? stripPadding(plaintext) : plaintext;
+      for (const frame of this.#frames.push(frames)) {
+        this.#onFrame(frame);
+      }
+    }
+  }
+
+  #readingDone = false;
+
+  /** The downstream ended (or failed): the connection is over. */
+  #endReading(): void {
+    if (this.#readingDone) return;
+    this.#readingDone = true;
+    this.#closed = true;
+    this.#cancelAck();
+    this.#waiters.rejectAll(new Error("connection closed"));
+    this.#channel.close();
+    this.#wake();
   }
 
   #onFrame(frame: DecodedFrame): void {
@@ -518,8 +584,18 @@ export class CommuCatClient {
     }
     this.#unackedDeliveries++;
     this.#scheduleAck();
-    this.#inbox.push(frame);
-    this.#wake();
+    const handler = this.#deliveryHandler;
+    if (handler === null) {
+      this.#inbox.push(frame);
+      this.#wake();
+      return;
+    }
+    try {
+      handler(frame);
+    } catch (error) {
+      // The application's error, not the connection's.
+      reportError(error);
+    }
   }
 
   /**
@@ -782,12 +858,15 @@ async function handshake(channel: ClientChannel, options: ClientOptions): Promis
     multipath ?? channel,
     transport,
     multipath ? new UnitDecoder() : units,
-    multipath ? multipath.chunks[Symbol.asyncIterator]() : {
-      next: () =>
-        pending.length > 0
-          ? Promise.resolve({ value: concatAll(pending.splice(0)), done: false })
-          : iterator.next(),
-    },
+    multipath ? multipath.chunks[Symbol.asyncIterator]() : channel.listen
+      // Push mode: the iterator is not read again (it waits at a yield, holding nothing).
+      ? { first: pending.length > 0 ? concatAll(pending.splice(0)) : null }
+      : {
+        next: () =>
+          pending.length > 0
+            ? Promise.resolve({ value: concatAll(pending.splice(0)), done: false })
+            : iterator.next(),
+      },
     session,
     sequence,
     ackFrame.sequence,

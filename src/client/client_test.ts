@@ -99,3 +99,61 @@ Deno.test("client: replies need no delivery ack; a delivered frame gets one", as
     await srv.stop();
   }
 });
+
+Deno.test("client: a delivery handler gets the queued frames, then each as it is read; its throw keeps the connection", async () => {
+  const srv = await startTestServer();
+  const uncaught: unknown[] = [];
+  const onError = (event: ErrorEvent) => {
+    event.preventDefault();
+    uncaught.push(event.error);
+  };
+  globalThis.addEventListener("error", onError);
+  try {
+    const device = newDevice("alice");
+    const first = await CommuCatClient.connect(connectOptions(srv, device));
+    const code = (await api(srv, "POST", "/api/pair", { as: first })).body!.pair_code;
+    const claim = (await api(srv, "POST", "/api/pair/claim", { json: { pair_code: code } })).body!;
+    const key = fromHex(String(claim.private_key), 32);
+    const second: TestDevice = {
+      deviceId: String(claim.device_id),
+      privateKey: key,
+      publicKey: publicFromSeed(key),
+      handle: device.handle,
+    };
+    await first.join(7, [second.deviceId]);
+    // WebSocket mode: the channel pushes its chunks (listen), no iterator.
+    const receiver = await CommuCatClient.connect(
+      connectOptions(srv, second, { mode: "websocket" }),
+    );
+    // Acked once the receiver acknowledged it: it waits in the receiver's queue by then.
+    await first.send(7, "queued");
+    const got: string[] = [];
+    let heard!: () => void;
+    let later = new Promise<void>((resolve) => (heard = resolve));
+    receiver.setDeliveryHandler((frame) => {
+      const text = fromUtf8(frame.payload);
+      got.push(text);
+      heard();
+      if (text === "throws") throw new Error("the application's bug");
+    });
+    assert.deepEqual(got, ["queued"], "the queued frame, at once");
+    await first.send(7, "pushed");
+    await within(later, "the next delivery");
+    assert.deepEqual(got, ["queued", "pushed"]);
+    later = new Promise<void>((resolve) => (heard = resolve));
+    await first.send(7, "throws");
+    await within(later, "the throwing delivery");
+    later = new Promise<void>((resolve) => (heard = resolve));
+    await first.send(7, "still open");
+    await within(later, "a delivery after the throw");
+    assert.deepEqual(got, ["queued", "pushed", "throws", "still open"]);
+    assert.equal(receiver.closed, false);
+    assert.equal((uncaught[0] as Error).message, "the application's bug");
+    receiver.close();
+    await within(receiver.finished, "the end of the connection");
+    first.close();
+  } finally {
+    globalThis.removeEventListener("error", onError);
+    await srv.stop();
+  }
+});
