@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { LOG_READ_TIME_HEADER } from "./timeline.ts";
 import { fromHex, toHex } from "../../src/crypto/mod.ts";
 import { SERVE_ALLOW_ENV } from "../../tests/helpers/serve_flags.ts";
 import type { TargetJson } from "./agent.ts";
@@ -61,9 +62,12 @@ async function awaitLines(
   let out = "";
   let err = "";
   const decoder = new TextDecoder();
-  const log = logPath ? await Deno.open(logPath, { create: true, append: true }) : null;
+  const log = logPath ? await timestampedLog(logPath) : null;
   if (log) {
-    void child.stderr.pipeTo(log.writable, { preventClose: true }).catch(() => {});
+    const write = log.stream();
+    void (async () => {
+      for await (const chunk of child.stderr) await write(chunk);
+    })().catch(() => {});
     err = `(stderr in ${logPath})`;
   } else {
     void (async () => {
@@ -79,11 +83,12 @@ async function awaitLines(
       out += decoder.decode(value, { stream: true });
       if (done(out)) {
         // Keep draining so the child never blocks on a full pipe.
+        const write = log?.stream();
         void (async () => {
           while (true) {
             const { value, done } = await reader.read();
             if (done) break;
-            if (log) await log.write(value);
+            if (write) await write(value);
           }
         })().catch(() => {});
         return out;
@@ -92,6 +97,33 @@ async function awaitLines(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Appends to `path` (a `--server-log`), each line prefixed with the
+ * wall-clock ms it was read from the child, under {@link LOG_READ_TIME_HEADER}
+ * (timeline.ts places V8's `--trace-gc` lines among the deliveries by it); `stream()` gives each of the child's streams its own
+ * writer (a line split across reads stays whole).
+ */
+async function timestampedLog(
+  path: string,
+): Promise<{ stream(): (chunk: Uint8Array) => Promise<void> }> {
+  const file = await Deno.open(path, { create: true, append: true });
+  const encoder = new TextEncoder();
+  await file.write(encoder.encode(`${LOG_READ_TIME_HEADER}\n`));
+  return {
+    stream() {
+      const decoder = new TextDecoder();
+      let partial = "";
+      return async (chunk) => {
+        const now = (performance.timeOrigin + performance.now()).toFixed(1);
+        const lines = (partial + decoder.decode(chunk, { stream: true })).split("\n");
+        partial = lines.pop()!;
+        if (lines.length === 0) return;
+        await file.write(encoder.encode(lines.map((l) => `${now} ${l}\n`).join("")));
+      };
+    },
+  };
 }
 
 /** Starts `main.ts serve` on an ephemeral port with a fresh data directory. */

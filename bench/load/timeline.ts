@@ -5,11 +5,13 @@
  * split into steady latency and stalls, and the stalls matched with what
  * happened then (a V8 GC of the server, another task on its core).
  *
- * Run as a script it prints the stall episodes of a timeline file, and the
- * server's GCs inside each when given a `--trace-gc` log whose lines are
- * prefixed with their wall-clock ms (PERFORMANCE.md "p99 at 50%: where the
- * time goes" shows how such a log is made):
- * `deno run -A bench/load/timeline.ts DIR/pairs-50.json [server-gc.log]`.
+ * Run as a script it prints the stall episodes of a timeline file, the
+ * client's pacing-tick gaps inside each, and the server's GCs inside each
+ * when given its `--trace-gc` log (`bench load --server-v8-flags=--trace-gc
+ * --server-log FILE` prefixes each line with the time it was read; a log
+ * prefixed with wall-clock ms by other means works too), and the client's
+ * with `--client-gc` (the CLI's own `--v8-flags=--trace-gc` output, one agent):
+ * `deno run -A bench/load/timeline.ts DIR/pairs-50pct.json [server.log] [--client-gc client.log]`.
  *
  * @module
  */
@@ -20,7 +22,19 @@ export interface PhaseTimeline {
   deliveries: number[];
   /** Pairs of (wall-clock ms, gap ms): pacing ticks that came more than {@link TICK_GAP_MS} late. */
   tickGaps: number[];
+  /**
+   * `performance.timeOrigin` of each agent process that recorded: where the
+   * `ms` of its own `--v8-flags=--trace-gc` lines count from.
+   */
+  origins?: number[];
 }
+
+/**
+ * The first line of a `--server-log` (spawn.ts): its lines start with the
+ * wall-clock ms the load tool read them, a little after V8 wrote them.
+ */
+export const LOG_READ_TIME_HEADER =
+  "# commucat load: each line prefixed with the wall-clock ms it was read";
 
 /** A pacing tick this much later than the last one counts as a client stall. */
 export const TICK_GAP_MS = 3;
@@ -46,7 +60,11 @@ export class TimelineRecorder {
   }
 
   toJSON(): PhaseTimeline {
-    return { deliveries: this.#deliveries, tickGaps: this.#tickGaps };
+    return {
+      deliveries: this.#deliveries,
+      tickGaps: this.#tickGaps,
+      origins: [performance.timeOrigin],
+    };
   }
 }
 
@@ -60,6 +78,7 @@ export function mergeTimelines(parts: PhaseTimeline[]): PhaseTimeline {
   return {
     deliveries: parts.flatMap((p) => p.deliveries),
     tickGaps: parts.flatMap((p) => p.tickGaps),
+    origins: parts.flatMap((p) => p.origins ?? []),
   };
 }
 
@@ -121,16 +140,41 @@ export interface GcEvent {
 }
 
 /**
- * The GCs of a `--trace-gc` log whose lines start with their wall-clock ms
- * (`1796419751785.6 [3825:0x…]  3248 ms: Scavenge 62.9 (92.2) -> 37.5 … 28.77 / 0.00 ms …`).
+ * The GCs of a `--trace-gc` log. Lines that start with their wall-clock ms
+ * (`1796419751785.6 [3825:0x…]  3248 ms: Scavenge 62.9 (92.2) -> 37.5 … 28.77 / 0.00 ms …`)
+ * are placed there; in a log that starts with {@link LOG_READ_TIME_HEADER}
+ * that prefix is when the line was read, so the lines are placed by V8's
+ * own `ms` (since the process started) plus the smallest prefix − ms of the
+ * log (the line read soonest after it was written). Lines without a prefix
+ * (the CLI's own `--v8-flags=--trace-gc`) need `origin`, the process's
+ * `performance.timeOrigin` (a timeline's `origins`); without it they are skipped.
  */
-export function parseGcLog(text: string): GcEvent[] {
-  const events: GcEvent[] = [];
+export function parseGcLog(text: string, origin?: number): GcEvent[] {
+  const parsed: { prefix: number | null; sinceStart: number; kind: string; pauseMs: number }[] = [];
   const line =
-    /^(\d+(?:\.\d+)?) \[\d+:0x[0-9a-f]+\]\s+\d+ ms: ([A-Za-z -]+?)(?: \(during sweeping\))? [\d.]+ \([\d.]+\) -> .*?MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ /;
+    /^(?:(\d+(?:\.\d+)?) )?\[\d+:0x[0-9a-f]+\]\s+(\d+) ms: ([A-Za-z -]+?)(?: \(during sweeping\))? [\d.]+ \([\d.]+\) -> .*?MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ /;
   for (const l of text.split("\n")) {
     const m = l.match(line);
-    if (m) events.push({ atMs: Number(m[1]), kind: m[2], pauseMs: Number(m[3]) });
+    if (!m) continue;
+    parsed.push({
+      prefix: m[1] === undefined ? null : Number(m[1]),
+      sinceStart: Number(m[2]),
+      kind: m[3],
+      pauseMs: Number(m[4]),
+    });
+  }
+  let offset: number | null = null;
+  if (text.startsWith(LOG_READ_TIME_HEADER)) {
+    for (const p of parsed) {
+      if (p.prefix !== null) offset = Math.min(offset ?? Infinity, p.prefix - p.sinceStart);
+    }
+  }
+  const events: GcEvent[] = [];
+  for (const p of parsed) {
+    const atMs = offset !== null
+      ? p.sinceStart + offset
+      : p.prefix ?? (origin === undefined ? null : origin + p.sinceStart);
+    if (atMs !== null) events.push({ atMs, kind: p.kind, pauseMs: p.pauseMs });
   }
   return events;
 }
@@ -142,14 +186,32 @@ export function gcsDuring(episode: SlowEpisode, gcs: GcEvent[]): GcEvent[] {
   );
 }
 
+/** The client's pacing-tick gaps (ms) that ended while `episode`'s slowest deliveries were in flight. */
+export function tickGapsDuring(episode: SlowEpisode, timeline: PhaseTimeline): number[] {
+  const gaps: number[] = [];
+  const t = timeline.tickGaps;
+  for (let i = 0; i + 1 < t.length; i += 2) {
+    if (t[i] >= episode.startMs - episode.maxLatencyMs && t[i] <= episode.endMs) {
+      gaps.push(t[i + 1]);
+    }
+  }
+  return gaps;
+}
+
 if (import.meta.main) {
-  const [file, gcLog] = Deno.args;
+  const at = Deno.args.indexOf("--client-gc");
+  const clientLog = at >= 0 ? Deno.args[at + 1] : undefined;
+  const [file, gcLog] = at >= 0 ? Deno.args.filter((_, i) => i !== at && i !== at + 1) : Deno.args;
   if (!file) {
-    console.error("usage: timeline.ts TIMELINE.json [GC-LOG]");
+    console.error("usage: timeline.ts TIMELINE.json [SERVER-GC-LOG] [--client-gc CLIENT-GC-LOG]");
     Deno.exit(2);
   }
   const timeline = JSON.parse(await Deno.readTextFile(file)) as PhaseTimeline;
   const gcs = gcLog ? parseGcLog(await Deno.readTextFile(gcLog)) : [];
+  // The client's own log has no prefix: placed from the agent's time origin (one agent).
+  const clientGcs = clientLog && timeline.origins?.length === 1
+    ? parseGcLog(await Deno.readTextFile(clientLog), timeline.origins[0])
+    : [];
   const p99 = latencyQuantile(timeline, 0.99);
   const first = timeline.deliveries[0] ?? 0;
   const episodes = slowEpisodes(timeline, p99);
@@ -164,9 +226,13 @@ if (import.meta.main) {
     const during = gcsDuring(e, gcs);
     if (during.length > 0) withGc++;
     const gcText = during.map((g) => `${g.kind} ${g.pauseMs} ms`).join(", ");
+    const clientText = gcsDuring(e, clientGcs).map((g) => `${g.kind} ${g.pauseMs} ms`).join(", ");
+    const gaps = tickGapsDuring(e, timeline).map((g) => g.toFixed(0)).join(", ");
     console.log(
       `  +${(e.startMs - first).toFixed(0)} ms: ${e.deliveries} deliveries, max ` +
-        `${e.maxLatencyMs.toFixed(0)} ms${gcs.length ? `; GCs: ${gcText || "none"}` : ""}`,
+        `${e.maxLatencyMs.toFixed(0)} ms${gcs.length ? `; GCs: ${gcText || "none"}` : ""}` +
+        `${clientGcs.length ? `; client GCs: ${clientText || "none"}` : ""}` +
+        `; client tick gaps: ${gaps || "none"} ms`,
     );
   }
   if (gcs.length) console.log(`${withGc} of ${episodes.length} episodes had a server GC`);

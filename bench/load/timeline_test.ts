@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import {
   gcsDuring,
   latencyQuantile,
+  LOG_READ_TIME_HEADER,
   mergeTimelines,
   parseGcLog,
   type PhaseTimeline,
   slowEpisodes,
+  tickGapsDuring,
   timelineName,
 } from "./timeline.ts";
 
@@ -55,7 +57,36 @@ Deno.test("timeline: agents' parts merge, and phase labels make file names", () 
     { deliveries: [1, 2], tickGaps: [5, 4] },
     { deliveries: [3, 4], tickGaps: [] },
   ]);
-  assert.deepEqual(merged, { deliveries: [1, 2, 3, 4], tickGaps: [5, 4] });
+  assert.deepEqual(merged, { deliveries: [1, 2, 3, 4], tickGaps: [5, 4], origins: [] });
   assert.equal(timelineName("pairs (direct), 50%"), "pairs-direct-50pct");
   assert.equal(timelineName("raw relay, max"), "raw-relay-max");
+});
+
+Deno.test("timeline: a log prefixed when read is placed by V8's own ms, from its soonest-read line", () => {
+  const scavenge = (ms: number, pause: string) =>
+    `[3825:0x560392ae0000]     ${ms} ms: Scavenge 62.9 (92.2) -> 37.5 (93.2) MB, ${pause} / 0.00 ms `;
+  // Written at 999,000 + ms; the second line was read 30 ms late (the reader was busy).
+  const log = [
+    LOG_READ_TIME_HEADER,
+    `1000500.0 ${scavenge(1500, "3.10")}`,
+    `1000530.0 ${scavenge(1500, "2.00")}`,
+    `1000901.0 ${scavenge(1900, "5.00")}`,
+  ].join("\n");
+  assert.deepEqual(parseGcLog(log).map((g) => [g.atMs, g.pauseMs]), [
+    [1000500, 3.1],
+    [1000500, 2],
+    [1000900, 5],
+  ]);
+  // The CLI's own log has no prefix: placed from its process's time origin.
+  const own = [scavenge(500, "1.50"), "### Delivery"].join("\n");
+  assert.deepEqual(parseGcLog(own, 999_950).map((g) => [g.atMs, g.pauseMs]), [[1000450, 1.5]]);
+  assert.deepEqual(parseGcLog(own), [], "no origin: not placed");
+});
+
+Deno.test("timeline: the client's tick gaps during an episode", () => {
+  const timeline = stalledTimeline();
+  timeline.tickGaps = [1_000_480, 12, 1_000_700, 30, 1_000_901, 4];
+  const [first, second] = slowEpisodes(timeline, 40);
+  assert.deepEqual(tickGapsDuring(first, timeline), [12]);
+  assert.deepEqual(tickGapsDuring(second, timeline), [4]);
 });
