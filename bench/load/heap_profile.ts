@@ -216,7 +216,7 @@ if (import.meta.main) {
       };
     }).sort((x, y) => y.bytes - x.bytes);
     const total = rows.reduce((s, r) => s + r.bytes, 0);
-    console.log(`V8 heap per idle connection after a full GC: ${(total / 1024).toFixed(1)} KiB`);
+    console.log(`V8 heap per idle connection after a full GC: ${(total / 1024).toFixed(2)} KiB`);
     console.log("| constructor | objects per connection | bytes per connection |");
     console.log("| --- | --- | --- |");
     for (const r of rows.slice(0, Number(Deno.env.get("HEAP_ROWS") ?? 30))) {
