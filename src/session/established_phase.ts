@@ -15,11 +15,11 @@ import {
   controlFrame,
   type DecodedFrame,
   type Frame,
-  FrameDecoder,
+  type FrameDecoder,
   FrameType,
   isRekeyBody,
   stripPadding,
-  UnitDecoder,
+  type UnitDecoder,
 } from "../proto/mod.ts";
 import type { Peer, RouteOptions, Router, RouteReply } from "../router/mod.ts";
 import { AckWhenDurable, RouteError } from "../router/mod.ts";
@@ -32,19 +32,14 @@ import type { CoarseSchedule } from "./coarse_schedule.ts";
 import type { OwedAckScheduler } from "./owed_acks.ts";
 import { type RekeyPolicy, type RekeySide, SessionRekey } from "./rekey.ts";
 import { type FrameRef, ReplyQueue } from "./reply_queue.ts";
+import { MAX_ROUTABLE_PAYLOAD } from "./frame_limits.ts";
+import { frameDecoder, keptFrameDecoder, keptUnitDecoder, unitDecoder } from "./shared_decoders.ts";
 
-/** Largest encoded frame one Noise message can carry (65535 − 16-byte tag). */
-export const MAX_DELIVERABLE_FRAME = 65519;
-/** Room the re-sequenced header may need beyond the payload. */
-const HEADER_ALLOWANCE = 32;
-/** Largest routable payload: it must fit one Noise message after re-sequencing. */
-export const MAX_ROUTABLE_PAYLOAD = MAX_DELIVERABLE_FRAME - HEADER_ALLOWANCE;
-/**
- * Largest frame (declared body length) accepted after the handshake. A longer
- * length prefix is refused at once, before its bytes arrive: no such frame
- * could ever be delivered in one Noise message.
- */
-export const MAX_ESTABLISHED_FRAME = MAX_DELIVERABLE_FRAME;
+export {
+  MAX_DELIVERABLE_FRAME,
+  MAX_ESTABLISHED_FRAME,
+  MAX_ROUTABLE_PAYLOAD,
+} from "./frame_limits.ts";
 /** Errors a client may provoke in a burst before it is closed… */
 export const ERROR_BURST = 64;
 /** …and how many per second it earns back. */
@@ -93,9 +88,14 @@ export class EstablishedPhase implements RekeySide {
   readonly #rekey: SessionRekey | null = null;
   /** The client negotiated `pad1`: every plaintext is whole frames, then padding. */
   readonly #padded: boolean;
-  #units = new UnitDecoder();
-  /** Payloads may be views of the decrypted units (the link hands each chunk over). */
-  #frames = new FrameDecoder({ maxFrameLength: MAX_ESTABLISHED_FRAME, viewPayloads: true });
+  /** This session's own unit decoder while it holds part of a unit, else null (the shared one). */
+  #units: UnitDecoder | null = null;
+  /**
+   * This session's own frame decoder while it holds part of a frame, else
+   * null (the shared one). Payloads may be views of the decrypted units (the
+   * link hands each chunk over).
+   */
+  #frames: FrameDecoder | null = null;
   #lastClientSequence = 0;
   #errorTokens = ERROR_BURST;
   /**
@@ -182,7 +182,7 @@ export class EstablishedPhase implements RekeySide {
   receive(chunk: Uint8Array): void | Promise<void> {
     let units: Uint8Array[];
     try {
-      units = this.#units.push(chunk);
+      units = this.#pushUnits(chunk);
     } catch (error) {
       this.sendError("decode", codecText(error));
       this.#side.close("protocol_error", "bad unit framing");
@@ -191,6 +191,32 @@ export class EstablishedPhase implements RekeySide {
     const result = this.#runUnits(units, 0, EMPTY_FRAMES, 0);
     this.#afterChunk();
     return result;
+  }
+
+  /** Units completed by `chunk`, through this session's unit decoder or the shared one. */
+  #pushUnits(chunk: Uint8Array): Uint8Array[] {
+    const decoder = unitDecoder(this.#units);
+    let ok = false;
+    try {
+      const units = decoder.push(chunk);
+      ok = true;
+      return units;
+    } finally {
+      this.#units = keptUnitDecoder(decoder, ok);
+    }
+  }
+
+  /** Frames completed by `plaintext`, through this session's frame decoder or the shared one. */
+  #pushFrames(plaintext: Uint8Array): DecodedFrame[] {
+    const decoder = frameDecoder(this.#frames);
+    let ok = false;
+    try {
+      const frames = decoder.push(plaintext);
+      ok = true;
+      return frames;
+    } finally {
+      this.#frames = keptFrameDecoder(decoder, ok);
+    }
   }
 
   /** Stops the phase's timers (the connection closed). */
@@ -246,7 +272,8 @@ export class EstablishedPhase implements RekeySide {
   #afterChunk(): void {
     this.#flushOwedAckSoon();
     if (this.#side.isOpen()) this.#rekey?.check();
-    const partial = this.#units.buffered > 0 || this.#frames.buffered > 0;
+    // A session holds a decoder of its own exactly while it holds part of a unit or frame.
+    const partial = this.#units !== null || this.#frames !== null;
     if (!partial || !this.#side.isOpen()) {
       this.#stopPartialTimer();
       return;
@@ -295,7 +322,7 @@ export class EstablishedPhase implements RekeySide {
         return;
       }
       try {
-        frames = this.#frames.push(this.#padded ? stripPadding(plaintext) : plaintext);
+        frames = this.#pushFrames(this.#padded ? stripPadding(plaintext) : plaintext);
       } catch (error) {
         this.sendError("decode", codecText(error));
         this.#side.close("protocol_error", "frame decode error");
