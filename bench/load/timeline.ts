@@ -144,34 +144,44 @@ export interface GcEvent {
  * (`1796419751785.6 [3825:0x…]  3248 ms: Scavenge 62.9 (92.2) -> 37.5 … 28.77 / 0.00 ms …`)
  * are placed there; in a log that starts with {@link LOG_READ_TIME_HEADER}
  * that prefix is when the line was read, so the lines are placed by V8's
- * own `ms` (since the process started) plus the smallest prefix − ms of the
- * log (the line read soonest after it was written). Lines without a prefix
+ * own `ms` (since the process started) plus the smallest prefix − ms of that
+ * process's lines (the line read soonest after it was written). Lines without a prefix
  * (the CLI's own `--v8-flags=--trace-gc`) need `origin`, the process's
  * `performance.timeOrigin` (a timeline's `origins`); without it they are skipped.
  */
 export function parseGcLog(text: string, origin?: number): GcEvent[] {
-  const parsed: { prefix: number | null; sinceStart: number; kind: string; pauseMs: number }[] = [];
+  const parsed: {
+    prefix: number | null;
+    pid: string;
+    sinceStart: number;
+    kind: string;
+    pauseMs: number;
+  }[] = [];
   const line =
-    /^(?:(\d+(?:\.\d+)?) )?\[\d+:0x[0-9a-f]+\]\s+(\d+) ms: ([A-Za-z -]+?)(?: \(during sweeping\))? [\d.]+ \([\d.]+\) -> .*?MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ /;
+    /^(?:(\d+(?:\.\d+)?) )?\[(\d+):0x[0-9a-f]+\]\s+(\d+) ms: ([A-Za-z -]+?)(?: \(during sweeping\))? [\d.]+ \([\d.]+\) -> .*?MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ /;
   for (const l of text.split("\n")) {
     const m = l.match(line);
     if (!m) continue;
     parsed.push({
       prefix: m[1] === undefined ? null : Number(m[1]),
-      sinceStart: Number(m[2]),
-      kind: m[3],
-      pauseMs: Number(m[4]),
+      pid: m[2],
+      sinceStart: Number(m[3]),
+      kind: m[4],
+      pauseMs: Number(m[5]),
     });
   }
-  let offset: number | null = null;
+  // Read-time prefixes: one offset per process (a log may hold several servers' lines).
+  const offsets = new Map<string, number>();
   if (text.startsWith(LOG_READ_TIME_HEADER)) {
     for (const p of parsed) {
-      if (p.prefix !== null) offset = Math.min(offset ?? Infinity, p.prefix - p.sinceStart);
+      if (p.prefix === null) continue;
+      offsets.set(p.pid, Math.min(offsets.get(p.pid) ?? Infinity, p.prefix - p.sinceStart));
     }
   }
   const events: GcEvent[] = [];
   for (const p of parsed) {
-    const atMs = offset !== null
+    const offset = offsets.get(p.pid);
+    const atMs = offset !== undefined
       ? p.sinceStart + offset
       : p.prefix ?? (origin === undefined ? null : origin + p.sinceStart);
     if (atMs !== null) events.push({ atMs, kind: p.kind, pauseMs: p.pauseMs });

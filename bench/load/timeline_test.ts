@@ -71,11 +71,14 @@ Deno.test("timeline: a log prefixed when read is placed by V8's own ms, from its
     `1000500.0 ${scavenge(1500, "3.10")}`,
     `1000530.0 ${scavenge(1500, "2.00")}`,
     `1000901.0 ${scavenge(1900, "5.00")}`,
+    // Another server in the same log: placed by its own offset.
+    `1000200.0 ${scavenge(1900, "7.00").replace("3825", "4000")}`,
   ].join("\n");
   assert.deepEqual(parseGcLog(log).map((g) => [g.atMs, g.pauseMs]), [
     [1000500, 3.1],
     [1000500, 2],
     [1000900, 5],
+    [1000200, 7],
   ]);
   // The CLI's own log has no prefix: placed from its process's time origin.
   const own = [scavenge(500, "1.50"), "### Delivery"].join("\n");
