@@ -32,7 +32,7 @@ import {
   zkpContext,
   zkpToJson,
 } from "../crypto/mod.ts";
-import { x25519PublicFromPrivate } from "../crypto/noise/mod.ts";
+import { TAG_LENGTH, x25519PublicFromPrivate } from "../crypto/noise/mod.ts";
 import {
   ACK_UPTO_CAPABILITY,
   authFrame as authMessage,
@@ -42,20 +42,25 @@ import {
   decodeFrame,
   DEFAULT_PADDING,
   DEFAULT_PROLOGUE,
+  encodedFrameLength,
   encodeFrame,
   encodeUnit,
+  type Frame,
   FrameDecoder,
   FrameType,
   helloFrame,
   isRekeyBody,
   PAD1_CAPABILITY,
+  paddedLength,
   type PaddingPolicy,
-  padPlaintext,
   parseRekeyBody,
   REKEY_CAPABILITY,
   rekeyBody,
   stripPadding,
   UnitDecoder,
+  varintLength,
+  writeFrame,
+  writeVarint,
 } from "../proto/mod.ts";
 import { ML_DSA_65, pqSuite } from "../crypto/pq/mod.ts";
 import { type ClientChannel, openChannel, type WebSocketChannelOpener } from "./channel.ts";
@@ -346,17 +351,27 @@ export class CommuCatClient {
    */
   sendFrame(type: FrameType, channel: number, payload: Uint8Array): number {
     if (this.#closed) throw new Error("connection closed");
-    let ack: Uint8Array | null = null;
-    if (this.#acknowledgeDeliveries && type !== FrameType.Ack && this.#unackedDeliveries > 0) {
-      ack = this.#deliveryAck();
+    const frame: Frame = { type, channel, sequence: 0, payload };
+    const ackDue = this.#acknowledgeDeliveries && type !== FrameType.Ack &&
+      this.#unackedDeliveries > 0;
+    // Checked before anything is sent or counted (encodeFrame's errors).
+    const length = encodedFrameLength(frame, this.#sequence + (ackDue ? 1 : 0));
+    const voice = type === FrameType.VoiceFrame;
+    if (!ackDue) {
+      const sequence = this.#sequence++;
+      this.#seal(frame, sequence, length, null, 0, 0, voice);
+      return sequence;
     }
+    const ack = this.#deliveryAck();
+    const ackSequence = this.#sequence++;
+    const ackLength = encodedFrameLength(ack, ackSequence);
     const sequence = this.#sequence++;
-    const encoded = encodeFrame({ type, channel, sequence, payload });
-    const plaintext = ack !== null && ack.length + encoded.length <= MAX_TRANSPORT_PLAINTEXT
-      ? concatBytes(ack, encoded)
-      : encoded;
-    if (ack !== null && plaintext === encoded) this.#write(ack);
-    this.#write(plaintext, type === FrameType.VoiceFrame);
+    if (ackLength + length <= MAX_TRANSPORT_PLAINTEXT) {
+      this.#seal(ack, ackSequence, ackLength, frame, sequence, length, voice);
+    } else {
+      this.#seal(ack, ackSequence, ackLength, null, 0, 0, false);
+      this.#seal(frame, sequence, length, null, 0, 0, voice);
+    }
     return sequence;
   }
 
@@ -368,7 +383,7 @@ export class CommuCatClient {
   sendCover(): void {
     if (this.#closed) throw new Error("connection closed");
     if (this.#padding === null) throw new Error("cover traffic needs pad1 (padding is off)");
-    this.#write(new Uint8Array(0), true);
+    this.#seal(null, 0, 0, null, 0, 0, true);
   }
 
   /** `performance.now()` of the last transport message sent (cover traffic fills the gaps). */
@@ -376,24 +391,48 @@ export class CommuCatClient {
     return this.#lastSentAt;
   }
 
-  /** Seals one transport message (padded when `pad1` is on; `voice` picks the voice class). */
-  #write(plaintext: Uint8Array, voice = false): void {
-    const padded = this.#padding ? padPlaintext(plaintext, this.#padding, voice) : plaintext;
-    const sealed = this.#transport.encrypt(padded);
+  /**
+   * Seals one transport message of up to two frames (with their sequences and
+   * encoded lengths) and writes it: the unit's length, the frames, the zero
+   * padding when `pad1` is on (`voice` picks the voice class) and the tag,
+   * all in one buffer sealed in place (no array per frame, per padding, per
+   * ciphertext and per unit).
+   */
+  #seal(
+    first: Frame | null,
+    firstSequence: number,
+    firstLength: number,
+    second: Frame | null,
+    secondSequence: number,
+    secondLength: number,
+    voice: boolean,
+  ): void {
+    const plain = firstLength + secondLength;
+    const padded = this.#padding ? paddedLength(plain, this.#padding, voice) : plain;
+    const sealedLength = padded + TAG_LENGTH;
+    const unit = new Uint8Array(varintLength(sealedLength) + sealedLength);
+    const start = writeVarint(sealedLength, unit, 0);
+    let at = start;
+    if (first !== null) at = writeFrame(first, firstSequence, unit, at);
+    if (second !== null) writeFrame(second, secondSequence, unit, at);
+    // The padding is the buffer's zeros (the end marker included).
+    if (this.#transport.encryptInPlace(unit, start, padded) !== sealedLength) {
+      throw new Error("the session has no sending key");
+    }
     this.#lastSentAt = performance.now();
-    this.#onUnit?.("out", sealed.length);
-    this.#channel.write(encodeUnit(sealed));
+    this.#onUnit?.("out", sealedLength);
+    this.#channel.write(unit);
   }
 
-  /** The encoded cumulative delivery Ack for everything received so far. */
-  #deliveryAck(): Uint8Array {
+  /** The cumulative delivery Ack for everything received so far (its sequence given when sealed). */
+  #deliveryAck(): Frame {
     this.#unackedDeliveries = 0;
-    return encodeFrame({
+    return {
       type: FrameType.Ack,
       channel: 0,
-      sequence: this.#sequence++,
+      sequence: 0,
       payload: utf8(`{"ack":${this.#lastServerSequence}}`),
-    });
+    };
   }
 
   /**
@@ -669,7 +708,9 @@ export class CommuCatClient {
     if (!this.#acknowledgeDeliveries) return;
     if (this.#closed || this.#unackedDeliveries === 0) return;
     try {
-      this.#write(this.#deliveryAck());
+      const ack = this.#deliveryAck();
+      const sequence = this.#sequence++;
+      this.#seal(ack, sequence, encodedFrameLength(ack, sequence), null, 0, 0, false);
     } catch { /* closed meanwhile */ }
   }
 
