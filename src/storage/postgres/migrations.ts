@@ -41,6 +41,7 @@ export const POSTGRES_MIGRATION_FILES: readonly string[] = [
   "0005_device_pq_keys.sql",
   "0006_mls_key_packages.sql",
   "0007_drop_app_user_domain_index.sql",
+  "0008_drop_session_user_index.sql",
 ];
 
 /** First key of the advisory lock ("cmct"); the second is a hash of the schema name. */

@@ -195,6 +195,39 @@ pgTest(
 );
 
 pgTest(
+  "postgres migrations: session keeps the indexes its queries use, not idx_session_user",
+  async (s) => {
+    const schema = await s.create();
+    const sql = createPostgresClient(DSN!, { schema, poolSize: 1 });
+    try {
+      await postgresMigrationRunner(sql).migrate();
+      const indexes = await sql`SELECT indexname FROM pg_indexes
+        WHERE schemaname = ${schema} AND tablename = 'session' ORDER BY indexname`;
+      assert.deepEqual(indexes.map((r) => r.indexname), [
+        "idx_session_device",
+        "idx_session_expires",
+        "session_pkey",
+      ]);
+      // The session queries (src/storage/postgres/accounts.ts) still have their indexes.
+      await sql`SET enable_seqscan = off`;
+      const plan = async (query: string) =>
+        (await sql.unsafe(`EXPLAIN ${query}`)).map((r) => r["QUERY PLAN"]).join("\n");
+      assert.match(await plan("SELECT * FROM session WHERE session_id = 's'"), /session_pkey/);
+      assert.match(
+        await plan("DELETE FROM session WHERE device_id = 'd'"),
+        /idx_session_device/,
+      );
+      assert.match(
+        await plan("DELETE FROM session WHERE expires_at <= now()"),
+        /idx_session_expires/,
+      );
+    } finally {
+      await sql.end();
+    }
+  },
+);
+
+pgTest(
   "postgres migrations: a changed migration is refused, naming version and file",
   async (s) => {
     const schema = await s.create();

@@ -31,6 +31,7 @@ export const SQLITE_MIGRATION_FILES: readonly string[] = [
   "0005_device_pq_keys.sql",
   "0006_mls_key_packages.sql",
   "0007_drop_app_user_domain_index.sql",
+  "0008_drop_session_user_index.sql",
 ];
 
 const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

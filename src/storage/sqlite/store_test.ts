@@ -166,6 +166,31 @@ Deno.test("migrations: app_user keeps the indexes its queries use, not idx_app_u
   db.close();
 });
 
+Deno.test("migrations: session keeps the indexes its queries use, not idx_session_user", async () => {
+  const db = new DatabaseSync(":memory:");
+  await sqliteMigrationRunner(db).migrate();
+  const indexes = db.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'session' AND sql IS NOT NULL ORDER BY name",
+  ).all().map((r) => r.name);
+  assert.deepEqual(indexes, ["idx_session_device", "idx_session_expires"]);
+  // The session queries (src/storage/sqlite/accounts.ts) each use an index still there.
+  const plan = (query: string) =>
+    db.prepare(`EXPLAIN QUERY PLAN ${query}`).all().map((r) => String(r.detail)).join("; ");
+  assert.match(
+    plan("SELECT * FROM session WHERE session_id = 's'"),
+    /USING INDEX sqlite_autoindex_session_1/,
+  );
+  assert.match(
+    plan("DELETE FROM session WHERE device_id = 'd'"),
+    /USING (COVERING )?INDEX idx_session_device/,
+  );
+  assert.match(
+    plan("DELETE FROM session WHERE expires_at <= 5"),
+    /USING (COVERING )?INDEX idx_session_expires/,
+  );
+  db.close();
+});
+
 Deno.test("migrations: a changed migration is refused, naming version and file", async () => {
   const db = new DatabaseSync(":memory:");
   await sqliteMigrationRunner(db).migrate();
