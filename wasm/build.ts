@@ -31,6 +31,10 @@ export const TARGETS: readonly WasmTarget[] = [{
   source: "wasm/ed25519_verify.wat",
   output: "src/crypto/zkp_wasm_module.ts",
   constant: "ED25519_VERIFY_WASM",
+}, {
+  source: "wasm/blake2s.wat",
+  output: "src/crypto/noise/blake2s_wasm.ts",
+  constant: "BLAKE2S_WASM",
 }];
 
 const ROOT = new URL("../", import.meta.url);

@@ -1,10 +1,8 @@
 /**
- * BLAKE2s-256 (RFC 7693, unkeyed) in TypeScript, for the short inputs of a
- * Noise handshake (MixHash, HMAC, HKDF: tens to a few hundred bytes). Each
- * `node:crypto` `createHash` builds a hash object and a native resource per
- * call, which costs several times the hashing itself at these sizes (about
- * 30 calls per server handshake). Larger inputs go to OpenSSL (`native.ts`).
- * Checked against `node:crypto` and the RFC vector in blake2s_test.ts.
+ * BLAKE2s-256 (RFC 7693, unkeyed) in TypeScript: the reference the
+ * WebAssembly BLAKE2s of the server's handshakes (`wasm_blake2s.ts`, which
+ * replaced this on that path) is checked against in wasm_blake2s_test.ts.
+ * Checked itself against `node:crypto` and the RFC vector in blake2s_test.ts.
  *
  * @module
  */

@@ -1,9 +1,38 @@
 /**
  * HMAC (RFC 2104) over any Noise hash, as Noise §4.3 defines it: the key is
- * padded with zeros to the hash's block size (hashed first if longer).
+ * padded with zeros to the hash's block size (hashed first if longer); and
+ * the HKDF of §4.3 over an HMAC.
  *
  * @module
  */
+
+import type { Hash } from "./primitives.ts";
+
+const ONE = new Uint8Array([1]);
+const TWO = new Uint8Array([2]);
+const THREE = new Uint8Array([3]);
+
+/**
+ * HKDF(chaining_key, input_key_material, num_outputs) from Noise §4.3 on
+ * `hash.hmac`: two or three HASHLEN-byte outputs.
+ */
+export function hkdfFromHmac(
+  hash: Pick<Hash, "hmac">,
+  chainingKey: Uint8Array,
+  inputKeyMaterial: Uint8Array,
+  numOutputs: 2 | 3,
+): Uint8Array[] {
+  const tempKey = hash.hmac(chainingKey, inputKeyMaterial);
+  const out1 = hash.hmac(tempKey, ONE);
+  const out2 = hash.hmac(tempKey, out1, TWO);
+  if (numOutputs === 2) {
+    tempKey.fill(0);
+    return [out1, out2];
+  }
+  const out3 = hash.hmac(tempKey, out2, THREE);
+  tempKey.fill(0);
+  return [out1, out2, out3];
+}
 
 /**
  * HMAC-HASH(key, parts[0] || parts[1] || ...) built only from `digest`.

@@ -17,9 +17,8 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { fromHex } from "../bytes.ts";
-import { blake2s } from "./blake2s.ts";
 import { NoiseError } from "./errors.ts";
-import { hmacFromDigest } from "./hmac.ts";
+import { hkdfFromHmac, hmacFromDigest } from "./hmac.ts";
 import {
   chachaNonce,
   type Cipher,
@@ -32,6 +31,7 @@ import {
   type Nonce,
   TAG_LENGTH,
 } from "./primitives.ts";
+import { blake2sWasm, hkdfBlake2sWasm, hmacBlake2sWasm, WASM_HASH_LIMIT } from "./wasm_blake2s.ts";
 import { wasmChaChaPoly } from "./wasm_chacha_poly.ts";
 
 /** DER prefix that turns a raw X25519 private key into PKCS#8. */
@@ -251,26 +251,8 @@ export const opensslChaChaPoly: Cipher = {
   },
 };
 
-/**
- * Inputs up to this many bytes (all parts) are hashed by the TypeScript
- * BLAKE2s (`blake2s.ts`): a `createHash` object per call costs more than the
- * hashing below about 1 KiB, and a handshake makes some 30 such calls.
- */
-export const SMALL_HASH_LIMIT = 768;
-
-function nativeHash(
-  name: string,
-  algorithm: string,
-  hashLen: number,
-  blockLen: number,
-  small?: (...parts: Uint8Array[]) => Uint8Array,
-): Hash {
+function nativeHash(name: string, algorithm: string, hashLen: number, blockLen: number): Hash {
   const digest = (...parts: Uint8Array[]): Uint8Array => {
-    if (small !== undefined) {
-      let length = 0;
-      for (const part of parts) length += part.length;
-      if (length <= SMALL_HASH_LIMIT) return small(...parts);
-    }
     const h = createHash(algorithm);
     for (const part of parts) h.update(part);
     return plain(h.digest());
@@ -284,8 +266,46 @@ function nativeHash(
   };
 }
 
-/** BLAKE2s-256: TypeScript for short inputs, node:crypto for long ones (same output). */
-export const nativeBlake2s: Hash = nativeHash("BLAKE2s", "blake2s256", 32, 64, blake2s);
+function totalLength(parts: readonly Uint8Array[]): number {
+  let length = 0;
+  for (let i = 0; i < parts.length; i++) length += parts[i].length;
+  return length;
+}
+
+/** BLAKE2s-256 on node:crypto alone (inputs too long for the WebAssembly module). */
+const opensslBlake2s = nativeHash("BLAKE2s", "blake2s256", 32, 64);
+
+/**
+ * BLAKE2s-256, its HMAC and the Noise HKDF in WebAssembly (`wasm_blake2s.ts`)
+ * up to {@link WASM_HASH_LIMIT} input bytes, node:crypto beyond (same output):
+ * a `createHash` object per call costs more than the hashing at handshake
+ * sizes, and an HKDF is one call into the module instead of six to nine
+ * digests.
+ */
+export const nativeBlake2s: Hash = {
+  name: "BLAKE2s",
+  hashLen: 32,
+  blockLen: 64,
+  digest: blake2sDigest,
+  hmac: blake2sHmac,
+  hkdf: (chainingKey, inputKeyMaterial, numOutputs) =>
+    chainingKey.length === 32 && inputKeyMaterial.length <= WASM_HASH_LIMIT
+      ? hkdfBlake2sWasm(chainingKey, inputKeyMaterial, numOutputs)
+      : hkdfFromHmac({ hmac: blake2sHmac }, chainingKey, inputKeyMaterial, numOutputs),
+};
+
+function blake2sDigest(...parts: Uint8Array[]): Uint8Array {
+  return totalLength(parts) <= WASM_HASH_LIMIT
+    ? blake2sWasm(parts)
+    : opensslBlake2s.digest(...parts);
+}
+
+function blake2sHmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+  const k = key.length > 64 ? blake2sDigest(key) : key; // RFC 2104: a long key is hashed first
+  return totalLength(parts) <= WASM_HASH_LIMIT
+    ? hmacBlake2sWasm(k, parts)
+    : hmacFromDigest(blake2sDigest, 64, k, parts);
+}
 
 /** BLAKE2b-512 on node:crypto (HASHLEN 64, BLOCKLEN 128). */
 export const nativeBlake2b: Hash = nativeHash("BLAKE2b", "blake2b512", 64, 128);

@@ -131,6 +131,11 @@ export interface Hash {
   digest(...parts: Uint8Array[]): Uint8Array;
   /** HMAC-HASH(key, parts[0] || parts[1] || ...) per RFC 2104. */
   hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array;
+  /**
+   * HKDF(chaining_key, input_key_material, num_outputs) of §4.3, when the
+   * hash has a faster way than its {@link hmac} three times (absent: that).
+   */
+  hkdf?(chainingKey: Uint8Array, inputKeyMaterial: Uint8Array, numOutputs: 2 | 3): Uint8Array[];
 }
 
 /** One DH, cipher and hash: everything a concrete protocol needs. */

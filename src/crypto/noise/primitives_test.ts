@@ -7,10 +7,10 @@ import {
   nativeChaChaPoly,
   nativeSha256,
   nativeX25519,
-  SMALL_HASH_LIMIT,
 } from "./native.ts";
 import { nobleBlake2b, nobleBlake2s, nobleChaChaPoly, nobleSha256, nobleX25519 } from "./noble.ts";
 import { hkdf } from "./symmetric_state.ts";
+import { WASM_HASH_LIMIT } from "./wasm_blake2s.ts";
 import { MAX_NONCE } from "./primitives.ts";
 
 const DHS = [nativeX25519, nobleX25519];
@@ -150,10 +150,16 @@ Deno.test("hashes match known answers and agree across backends, HMAC and HKDF i
         noble.hmac(key, data),
       );
     }
-    // Both sides of the short-input (TypeScript BLAKE2s) limit of the native backend.
-    for (const length of [SMALL_HASH_LIMIT, SMALL_HASH_LIMIT + 1, 3000]) {
+    // Both sides of the WebAssembly BLAKE2s limit of the native backend.
+    for (const length of [100, WASM_HASH_LIMIT, WASM_HASH_LIMIT + 1]) {
       const data = crypto.getRandomValues(new Uint8Array(length));
       assert.deepEqual(native.digest(data.subarray(0, 5), data.subarray(5)), noble.digest(data));
+      const key = data.subarray(0, 32);
+      assert.deepEqual(native.hmac(key, data.subarray(5)), noble.hmac(key, data.subarray(5)));
+      assert.deepEqual(
+        hkdf(native, key, data.subarray(1), 3),
+        hkdf(noble, key, data.subarray(1), 3),
+      );
     }
     const ck = crypto.getRandomValues(new Uint8Array(native.hashLen));
     const ikm = crypto.getRandomValues(new Uint8Array(32));

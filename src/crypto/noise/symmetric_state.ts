@@ -7,16 +7,13 @@
 
 import { utf8 } from "../bytes.ts";
 import { CipherState } from "./cipher_state.ts";
+import { hkdfFromHmac } from "./hmac.ts";
 import type { CryptoSuite, Hash } from "./primitives.ts";
 
 const EMPTY = new Uint8Array(0);
-const ONE = new Uint8Array([1]);
-const TWO = new Uint8Array([2]);
-const THREE = new Uint8Array([3]);
-
 /**
  * HKDF(chaining_key, input_key_material, num_outputs) from Noise §4.3:
- * two or three HASHLEN-byte outputs.
+ * two or three HASHLEN-byte outputs (the hash's own when it has one).
  */
 export function hkdf(
   hash: Hash,
@@ -24,16 +21,9 @@ export function hkdf(
   inputKeyMaterial: Uint8Array,
   numOutputs: 2 | 3,
 ): Uint8Array[] {
-  const tempKey = hash.hmac(chainingKey, inputKeyMaterial);
-  const out1 = hash.hmac(tempKey, ONE);
-  const out2 = hash.hmac(tempKey, out1, TWO);
-  if (numOutputs === 2) {
-    tempKey.fill(0);
-    return [out1, out2];
-  }
-  const out3 = hash.hmac(tempKey, out2, THREE);
-  tempKey.fill(0);
-  return [out1, out2, out3];
+  return hash.hkdf !== undefined
+    ? hash.hkdf(chainingKey, inputKeyMaterial, numOutputs)
+    : hkdfFromHmac(hash, chainingKey, inputKeyMaterial, numOutputs);
 }
 
 /**
