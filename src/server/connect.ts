@@ -34,9 +34,12 @@ export interface ConnectHandlerOptions {
   leave?: (id: string) => void;
 }
 
-/** Handles one `/connect` request. */
-export function handleConnect(request: Request, options: ConnectHandlerOptions): Response {
-  const url = new URL(request.url);
+/** Handles one `/connect` request (`url`: its URL, when already parsed). */
+export function handleConnect(
+  request: Request,
+  options: ConnectHandlerOptions,
+  url: URL = new URL(request.url),
+): Response {
   const mode = selectConnectMode(url, request.headers);
   // A new path of a multipath session (PROTOCOL.md "Multipath").
   if (url.searchParams.has("attach")) return handleAttach(request, mode, options);

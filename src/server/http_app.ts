@@ -20,6 +20,7 @@ import {
 } from "../security/ratelimit/mod.ts";
 import type { Store } from "../storage/mod.ts";
 import { type ConnectHandlerOptions, handleConnect } from "./connect.ts";
+import { connectRoute } from "./connect_route.ts";
 import { requestFailed } from "./log.ts";
 import type { ServerCounters } from "./observers.ts";
 import { readiness } from "./readiness.ts";
@@ -29,8 +30,10 @@ import { SERVER_VERSION } from "./version.ts";
 /** What a request carries besides itself: the connection it came on. */
 export type ServerEnv = RateLimitEnv;
 
-/** The server's HTTP app. */
-export type ServerApp = Hono<ServerEnv>;
+/** The server's HTTP app: `/connect` in front ({@link connectRoute}), the Hono app behind. */
+export interface ServerApp {
+  fetch(request: Request, info: Deno.ServeHandlerInfo): Response | Promise<Response>;
+}
 
 /** Whether the server is shutting down (shared by the app and the shutdown sequence). */
 export interface ServerState {
@@ -106,10 +109,22 @@ export function healthReport(p: HttpParts): Record<string, unknown> {
 
 /** Builds the app. */
 export function createHttpApp(p: HttpParts): ServerApp {
+  const connectPaths = p.connectAlias ? ["/connect", p.connectAlias] : ["/connect"];
+  const app = honoApp(p, connectPaths);
+  const connect = connectRoute(p, new Set(connectPaths));
+  return {
+    fetch: (request, info) => connect(request, info) ?? app.fetch(request, info),
+  };
+}
+
+/**
+ * Every endpoint as a Hono app, `/connect` included (what {@link connectRoute}
+ * answers in front of it, kept so the app stays whole on its own).
+ */
+export function honoApp(p: HttpParts, connectPaths: readonly string[]): Hono<ServerEnv> {
   // Routes and limits see the raw (percent-encoded) path, as the REST API does.
   const app = new Hono<ServerEnv>({ getPath: (request) => new URL(request.url).pathname });
   app.onError((error, c) => requestFailed(error, c.req.raw, p.log));
-  const connectPaths = p.connectAlias ? ["/connect", p.connectAlias] : ["/connect"];
   for (const path of connectPaths) app.use(path, stoppingMiddleware(p.state));
   app.use("*", rateLimitMiddleware(p.limits, p.trusted, new Set(connectPaths)));
   for (const path of connectPaths) app.all(path, (c) => handleConnect(c.req.raw, p.connect));

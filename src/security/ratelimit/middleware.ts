@@ -23,6 +23,30 @@ export const PAIRING_CLAIM_PATHS: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Counts `request` (raw path `pathname`) against its client's budgets: the
+ * 429 problem+json refusal (with `Retry-After`) once one is spent, else null.
+ * What {@link rateLimitMiddleware} runs, and the `/connect` route in front of
+ * the app (`server/connect_route.ts`) too.
+ */
+export function limitRequest(
+  limits: RateLimits,
+  trusted: TrustedProxies,
+  request: Request,
+  info: Deno.ServeHandlerInfo,
+  pathname: string,
+  connect: boolean,
+): Response | null {
+  const key = rateLimitKey(clientIp(request, info, trusted));
+  const decision = limits.check(connect ? "connect" : "http", key);
+  if (!decision.allowed) return tooManyRequests(decision.retryAfterMs);
+  if (PAIRING_CLAIM_PATHS.has(pathname)) {
+    const claim = limits.check("pairing", key);
+    if (!claim.allowed) return tooManyRequests(claim.retryAfterMs);
+  }
+  return null;
+}
+
+/**
  * A middleware answering 429 problem+json (with `Retry-After`) once a
  * client's budget is spent. Paths are compared raw (percent-encoded), the way
  * the app routes them, so an encoded path cannot slip past a scope.
@@ -35,13 +59,15 @@ export function rateLimitMiddleware(
 ): MiddlewareHandler<RateLimitEnv> {
   return async (c, next) => {
     const pathname = new URL(c.req.url).pathname;
-    const key = rateLimitKey(clientIp(c.req.raw, c.env, trusted));
-    const decision = limits.check(connectPaths.has(pathname) ? "connect" : "http", key);
-    if (!decision.allowed) return tooManyRequests(decision.retryAfterMs);
-    if (PAIRING_CLAIM_PATHS.has(pathname)) {
-      const claim = limits.check("pairing", key);
-      if (!claim.allowed) return tooManyRequests(claim.retryAfterMs);
-    }
+    const refused = limitRequest(
+      limits,
+      trusted,
+      c.req.raw,
+      c.env,
+      pathname,
+      connectPaths.has(pathname),
+    );
+    if (refused) return refused;
     await next();
     return undefined;
   };

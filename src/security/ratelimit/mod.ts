@@ -48,7 +48,12 @@ export {
   TrustedProxies,
   TrustedProxyError,
 } from "../client_ip.ts";
-export { PAIRING_CLAIM_PATHS, type RateLimitEnv, rateLimitMiddleware } from "./middleware.ts";
+export {
+  limitRequest,
+  PAIRING_CLAIM_PATHS,
+  type RateLimitEnv,
+  rateLimitMiddleware,
+} from "./middleware.ts";
 export {
   ConnectionCaps,
   type ConnectionCapsStats,
