@@ -45,6 +45,7 @@ import { buildListeners, type BuiltListeners } from "./listeners.ts";
 import { formatPtArgs } from "../transport/pt/mod.ts";
 import { newServerCounters, type ServerCounters, serverObserver } from "./observers.ts";
 import { wireP2p } from "./p2p_wiring.ts";
+import type { ConnectHandlerOptions } from "./connect.ts";
 import { buildSessions, keepaliveIntervalSeconds } from "./session_wiring.ts";
 import { type ServerSettings, storeSettingsOf } from "./settings.ts";
 import { shutdownSequence } from "./shutdown.ts";
@@ -78,6 +79,11 @@ export interface RunningServer {
   /** Where the newest generated or rotated admin token is written (mode 0600). */
   readonly adminTokenPath: string;
   readonly ledger: Ledger;
+  /**
+   * What `/connect` builds its sessions with: an embedder (the in-process
+   * bench, bench/inprocess_pairs.ts) can open sessions over its own links.
+   */
+  readonly connect: ConnectHandlerOptions;
   /** Stops accepting, tells clients, closes connections and storage. */
   stop(): Promise<void>;
   /** Resolves when the server has stopped. */
@@ -371,6 +377,7 @@ export async function startServer(
     generatedAdminToken,
     adminTokenPath,
     ledger,
+    connect: sessions.connect,
     stop,
     finished,
   };
