@@ -124,6 +124,13 @@ const server = z.strictObject({
       "timeout: for use behind a load balancer, see OPERATIONS.md). Shadowsocks and PT " +
       "listeners are always guarded.",
   }),
+  idle_reclaim: key(boolean(), true, {
+    env: "COMMUCAT_SERVER_IDLE_RECLAIM",
+    description: "New. After a burst of handshakes (256 or more), the first second with no " +
+      "handshake and no frame runs one memory-reducing full collection: the burst's garbage " +
+      "goes back instead of staying in RSS (one pause on a quiet server, logged; see " +
+      'OPERATIONS.md, "Idle reclaim").',
+  }),
   max_connections: key(positiveInt(), 16_384, {
     env: "COMMUCAT_MAX_CONNECTIONS",
     description: "New. Open client connections (TLS and h2c together) before new ones are " +

@@ -40,6 +40,7 @@ import { buildFederation } from "./federation_wiring.ts";
 import { createHttpApp, type ServerState } from "./http_app.ts";
 import { measureHybridReplyMs } from "./pq_cost.ts";
 import { startBackgroundJobs } from "./jobs.ts";
+import { startIdleReclaim } from "./idle_reclaim.ts";
 import { loadServerKeys, type ServerKeys } from "./keys.ts";
 import { buildListeners, type BuiltListeners } from "./listeners.ts";
 import { formatPtArgs } from "../transport/pt/mod.ts";
@@ -302,6 +303,8 @@ export async function startServer(
     await ensureSelfSignedCertificate(settings.dataDir, { domain: settings.domain });
   const cert = await Deno.readTextFile(tls.certPath);
   const key = await Deno.readTextFile(tls.keyPath);
+  // After a handshake burst, the first quiet second gives its garbage back (idle_reclaim.ts).
+  const reclaim = settings.idleReclaim === false ? { stop() {} } : startIdleReclaim(counters, log);
   const jobs = startBackgroundJobs({
     store,
     offlineQueue,
@@ -318,6 +321,7 @@ export async function startServer(
   const shutdown = shutdownSequence({
     state,
     workers: [
+      () => reclaim.stop(),
       () => jobs.stop(),
       () => rotationJob.stop(),
       () => federation.stop(),

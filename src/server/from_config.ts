@@ -108,6 +108,7 @@ export function settingsFromConfig(
       maxPerIp: s.maxConnectionsPerIp,
     },
     accept: s.accept,
+    idleReclaim: s.idleReclaim,
     pq: config.crypto.pq,
     padding: parsePaddingPolicy(config.crypto.padding),
     pqHandshakeCpuPercent: s.pqHandshakeCpuPercent,

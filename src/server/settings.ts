@@ -108,6 +108,11 @@ export interface ServerSettings {
    * sockets guarded then pumped over loopback; `direct`: `Deno.serve` on the port).
    */
   accept?: "guarded" | "direct";
+  /**
+   * `server.idle_reclaim`: one memory-reducing collection at the first quiet
+   * second after a handshake burst (default on; src/server/idle_reclaim.ts).
+   */
+  idleReclaim?: boolean;
   /** `calls.*`; absent → the defaults of `DEFAULT_CALL_SETTINGS`. */
   calls?: CallSettings;
   /** `crypto.pq`: post-quantum handshake policy (default `prefer`). */
