@@ -62,6 +62,36 @@ function rawKey(der: Uint8Array, prefix: Uint8Array): Uint8Array {
 /** The SPKI encoding of a peer's public key for {@link nativeX25519}'s DH, rewritten per call. */
 const peerSpki = der(SPKI_X25519_PREFIX, new Uint8Array(32));
 
+/** The peer key of the last DH, and its KeyObject (see {@link peerKeyObject}). */
+const lastPeer = new Uint8Array(32);
+let lastPeerKey: KeyObject | null = null;
+
+/**
+ * The KeyObject of a peer's public key. A handshake's DHs come in pairs on
+ * one peer key (XK responder: es and ee both on the initiator's ephemeral;
+ * initiator: ee and se on the responder's): the last key is kept, so the
+ * second of a pair skips an import (~8 µs). Public data only.
+ */
+function peerKeyObject(publicKey: Uint8Array): KeyObject {
+  if (lastPeerKey !== null) {
+    let same = true;
+    for (let i = 0; i < 32; i++) {
+      if (lastPeer[i] !== publicKey[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastPeerKey;
+  }
+  // The peer's key is public and parsed at once: one SPKI scratch, not a Buffer per DH.
+  peerSpki.set(publicKey, SPKI_X25519_PREFIX.length);
+  lastPeerKey = null; // a refused key leaves nothing behind
+  const key = createPublicKey({ key: peerSpki, format: "der", type: "spki" });
+  lastPeer.set(publicKey);
+  lastPeerKey = key;
+  return key;
+}
+
 /** Private KeyObjects of key pairs made here, so each scalar is imported once. */
 const privateKeyObjects = new WeakMap<KeyPair, KeyObject>();
 
@@ -149,10 +179,7 @@ export const nativeX25519: Dh = {
     }
     let shared: Uint8Array;
     try {
-      // The peer's key is public and parsed at once: one SPKI scratch, not a Buffer per DH.
-      peerSpki.set(publicKey, SPKI_X25519_PREFIX.length);
-      const peer = createPublicKey({ key: peerSpki, format: "der", type: "spki" });
-      shared = plain(diffieHellman({ privateKey, publicKey: peer }));
+      shared = plain(diffieHellman({ privateKey, publicKey: peerKeyObject(publicKey) }));
     } catch {
       // OpenSSL refuses an all-zero shared secret itself; report it our way.
       throw new NoiseError("invalid-public-key", "X25519 with a low-order public key");

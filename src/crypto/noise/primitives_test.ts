@@ -68,6 +68,26 @@ Deno.test("X25519 rejects low-order public keys on both backends", () => {
   }
 });
 
+Deno.test("native X25519: a peer key used again (kept imported) gives what noble gives", () => {
+  const ours = [nativeX25519.generateKeyPair(), nativeX25519.generateKeyPair()];
+  const peers = [nobleX25519.generateKeyPair().publicKey, nobleX25519.generateKeyPair().publicKey];
+  // Pairs on one peer key (as a handshake's DHs come), changes, a peer key edited in place.
+  const steps: [number, number][] = [[0, 0], [1, 0], [1, 1], [0, 1], [0, 0], [0, 0], [1, 1]];
+  for (const [mine, peer] of steps) {
+    assert.deepEqual(
+      nativeX25519.dh(ours[mine], peers[peer]),
+      nobleX25519.dh(ours[mine], peers[peer]),
+      `ours ${mine}, peer ${peer}`,
+    );
+  }
+  const edited = peers[1];
+  edited[5] ^= 1;
+  assert.deepEqual(nativeX25519.dh(ours[0], edited), nobleX25519.dh(ours[0], edited));
+  // A refused key between two uses of the same good one changes nothing.
+  assert.throws(() => nativeX25519.dh(ours[0], new Uint8Array(32)), NoiseError);
+  assert.deepEqual(nativeX25519.dh(ours[1], edited), nobleX25519.dh(ours[1], edited));
+});
+
 Deno.test("X25519 rejects keys of the wrong length", () => {
   for (const dh of DHS) {
     assert.throws(() => dh.keyPairFromPrivate(new Uint8Array(31)), NoiseError);
