@@ -126,7 +126,7 @@ const server = z.strictObject({
   }),
   idle_reclaim: key(boolean(), true, {
     env: "COMMUCAT_SERVER_IDLE_RECLAIM",
-    description: "New. After a burst of handshakes (256 or more), the first second with no " +
+    description: "New. After a burst of handshakes (256 or more), the first half second with no " +
       "handshake and no frame runs one memory-reducing full collection: the burst's garbage " +
       "goes back instead of staying in RSS (one pause on a quiet server, logged; see " +
       'OPERATIONS.md, "Idle reclaim").',

@@ -303,7 +303,7 @@ export async function startServer(
     await ensureSelfSignedCertificate(settings.dataDir, { domain: settings.domain });
   const cert = await Deno.readTextFile(tls.certPath);
   const key = await Deno.readTextFile(tls.keyPath);
-  // After a handshake burst, the first quiet second gives its garbage back (idle_reclaim.ts).
+  // After a handshake burst, the first quiet half second gives its garbage back (idle_reclaim.ts).
   const reclaim = settings.idleReclaim === false ? { stop() {} } : startIdleReclaim(counters, log);
   const jobs = startBackgroundJobs({
     store,
