@@ -64,8 +64,9 @@ for (const fec of [false, true]) {
         // encoding and the retransmission timer resends them as plain copies, so none would
         // come out of RaptorQ. One object first, then wait until the server has encoded one.
         const warm = `warm ${"x".repeat(2500)}`;
-        void bob.send(7, warm);
+        const warmAck = bob.send(7, warm);
         assert.deepEqual(await within(receive(alice, 1), "the warm-up message"), [warm]);
+        await within(warmAck, "the warm-up message's ack");
         await until(
           async () => {
             const s = await api(srv, "GET", "/api/security-stats", { as: "mp-admin-token" });
@@ -78,8 +79,11 @@ for (const fec of [false, true]) {
       const recoveredBefore = alice.multipath!.stats.fecRecovered;
       // Larger messages this way: batches over the smallest FEC object (2 KiB) use RaptorQ.
       const back = Array.from({ length: 300 }, (_, i) => `b${i} ${"x".repeat(2500)}`);
-      for (const t of back) void bob.send(7, t);
+      // Awaited before the close: a send still unacknowledged when bob closes rejects
+      // ("connection closed"), and a send nobody awaits would fail the test as uncaught.
+      const backAcks = back.map((t) => bob!.send(7, t));
       assert.deepEqual(await within(receive(alice, back.length), "alice receives"), back);
+      await within(Promise.all(backAcks), "bob's acks");
       // Units are duplicated or spread as RaptorQ packets: each path carried some.
       for (const p of alice.paths!) assert.ok(p.path!.unitsIn > 0, `${p.mode} carried units`);
       if (fec) {
