@@ -1,0 +1,29 @@
+/*
+ * LD_PRELOAD shim for latency measurements: every TCP socket the process
+ * connects gets TCP_NODELAY. Deno's client WebSocket leaves Nagle's algorithm
+ * on (denoland/deno#35581), so a client's small messages (24-byte acks) can wait
+ * for the peer's delayed ACK; a real device's client may not. Used to price that
+ * wait in the p99 budget, never by the server itself.
+ *
+ *   gcc -shared -fPIC -O2 -o /tmp/nodelay.so bench/load/nodelay_preload.c -ldl
+ *   LD_PRELOAD=/tmp/nodelay.so scripts/deno task load ...
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len) {
+  static int (*real_connect)(int, const struct sockaddr *, socklen_t);
+  if (!real_connect) real_connect = dlsym(RTLD_NEXT, "connect");
+  if (addr && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) {
+    int type = 0;
+    socklen_t size = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type == SOCK_STREAM) {
+      int on = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    }
+  }
+  return real_connect(fd, addr, len);
+}
