@@ -14,6 +14,7 @@
 import { fromHex } from "./bytes.ts";
 import { ED25519_ORDER, HALF_BITS, HALF_LIMIT, halfScalars, nafDigits } from "./zkp_scalars.ts";
 import { ED25519_VERIFY_WASM } from "./zkp_wasm_module.ts";
+import { instantiateEmbedded } from "./wasm_instance.ts";
 
 interface VerifyExports {
   readonly memory: WebAssembly.Memory;
@@ -38,13 +39,6 @@ export const BASE_POINT_2_128_HEX =
 const FIXED_WIDTH = 8;
 const POINT_WIDTH = 4;
 
-function decode(base64: string): Uint8Array<ArrayBuffer> {
-  const text = atob(base64);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
-}
-
 /** One instance with its fixed tables, built on first use (~5 ms: compile and 128 additions). */
 class Engine {
   readonly #exports: VerifyExports;
@@ -52,8 +46,7 @@ class Engine {
   readonly #digits: Int8Array;
 
   constructor() {
-    this.#exports = new WebAssembly.Instance(new WebAssembly.Module(decode(ED25519_VERIFY_WASM)))
-      .exports as unknown as VerifyExports;
+    this.#exports = instantiateEmbedded<VerifyExports>(ED25519_VERIFY_WASM);
     this.#bytes = new Uint8Array(this.#exports.memory.buffer);
     this.#digits = new Int8Array(this.#exports.memory.buffer, DIGITS, 4 * DIGIT_SLOT);
     this.#bytes.set(fromHex(BASE_POINT_HEX, 32), IN_B);

@@ -16,6 +16,7 @@
  */
 
 import { BLAKE2S_WASM } from "./blake2s_wasm.ts";
+import { instantiateEmbedded } from "../wasm_instance.ts";
 
 interface Blake2sExports {
   readonly memory: WebAssembly.Memory;
@@ -33,16 +34,7 @@ const PAGE = 65536;
 /** The most input bytes (all parts) one call takes: the module's one page past DATA. */
 export const WASM_HASH_LIMIT = PAGE - DATA_AT;
 
-function decode(base64: string): Uint8Array {
-  const text = atob(base64);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
-}
-
-const module = new WebAssembly.Instance(
-  new WebAssembly.Module(decode(BLAKE2S_WASM) as Uint8Array<ArrayBuffer>),
-).exports as unknown as Blake2sExports;
+const module = instantiateEmbedded<Blake2sExports>(BLAKE2S_WASM);
 // The module never grows its memory, so this view stays attached.
 const memory = new Uint8Array(module.memory.buffer);
 

@@ -18,6 +18,7 @@
 import { CHACHA_POLY_WASM } from "./chacha_poly_wasm.ts";
 import { NoiseError } from "./errors.ts";
 import { type Cipher, type Nonce, nonceHigh, nonceLow, TAG_LENGTH } from "./primitives.ts";
+import { instantiateEmbedded } from "../wasm_instance.ts";
 
 interface AeadExports {
   readonly memory: WebAssembly.Memory;
@@ -31,16 +32,7 @@ const KEY_AT = 0;
 const DATA_AT = 512;
 const PAGE = 65536;
 
-function decode(base64: string): Uint8Array {
-  const text = atob(base64);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
-}
-
-const aead = new WebAssembly.Instance(
-  new WebAssembly.Module(decode(CHACHA_POLY_WASM) as Uint8Array<ArrayBuffer>),
-).exports as unknown as AeadExports;
+const aead = instantiateEmbedded<AeadExports>(CHACHA_POLY_WASM);
 let memory = new Uint8Array(aead.memory.buffer);
 
 /** Offset of the message for `adLength` bytes of ad. */
