@@ -13,7 +13,9 @@
  * {@link IDLE_RECLAIM_MIN_HANDSHAKES} handshakes since the last reclaim,
  * the first half second with no handshake and no frame in or out runs one full
  * collection. It never runs under traffic (a pause there would be a
- * latency spike); it costs one pause of a few tens of ms on a quiet server.
+ * latency spike); it costs one pause on a quiet server, growing with the
+ * heap (744 ms for a 189 MB heap with 10,200 sessions, measured once on a
+ * loaded 2-core machine).
  *
  * @module
  */
@@ -25,8 +27,7 @@ import type { Logger } from "../log/mod.ts";
 export const IDLE_RECLAIM_MIN_HANDSHAKES = 256;
 /**
  * How often the totals are compared, ms (a quiet interval is one of these):
- * short, so the reclaim ends soon after a burst (the load tool reads RSS 3 s
- * after its last connection).
+ * short, so the garbage of a burst is given back soon after it ends.
  */
 export const IDLE_RECLAIM_INTERVAL_MS = 500;
 
