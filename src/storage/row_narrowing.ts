@@ -1,8 +1,9 @@
 /**
  * Narrowing shared by both stores' row mappers: the corruption error and the
  * column readers whose rule is the same in SQLite and PostgreSQL. Readers
- * whose types differ per dialect (integers, bytes, dates) stay in
- * `sqlite_rows.ts` and `postgres_rows.ts`.
+ * whose types differ per dialect (integers, bytes, dates, JSON) stay in
+ * `sqlite/rows.ts` and `postgres/rows.ts`; the record mappers over them are
+ * `row_records.ts`.
  *
  * @module
  */

@@ -7,7 +7,7 @@
 import type postgres from "postgres";
 import type { PostgresClient } from "./client.ts";
 import type { PostgresDb } from "./db.ts";
-import { pgDevice, pgInt, pgKeyEvent, pgRotation, pgSession, pgUser, validDate } from "./rows.ts";
+import { pgInt, pgRecords, validDate } from "./rows.ts";
 import {
   committedNewUser,
   type DeviceKeyEvent,
@@ -29,7 +29,7 @@ export async function createUser(db: PostgresDb, user: UserRecord): Promise<void
 
 export async function getUser(db: PostgresDb, userId: string): Promise<UserRecord | null> {
   const [row] = await db.rows((sql) => sql`SELECT * FROM app_user WHERE user_id = ${userId}`);
-  return row === undefined ? null : pgUser(row);
+  return row === undefined ? null : pgRecords.user(row);
 }
 
 export async function getUserByHandle(
@@ -40,7 +40,7 @@ export async function getUserByHandle(
   const [row] = await db.rows((sql) =>
     sql`SELECT * FROM app_user WHERE handle = ${handle} AND domain = ${domain}`
   );
-  return row === undefined ? null : pgUser(row);
+  return row === undefined ? null : pgRecords.user(row);
 }
 
 /** Leaves `undefined` fields alone; a missing user is a no-op. */
@@ -64,7 +64,7 @@ export async function listUsers(
     sql`SELECT * FROM app_user ORDER BY created_at, user_id
       LIMIT ${Math.trunc(limit)} OFFSET ${Math.max(0, Math.trunc(offset) || 0)}`
   );
-  return rows.map(pgUser);
+  return rows.map(pgRecords.user);
 }
 
 // devices
@@ -73,7 +73,7 @@ export async function getDevice(db: PostgresDb, deviceId: string): Promise<Devic
   const [row] = await db.rows((sql) =>
     sql`SELECT * FROM user_device WHERE device_id = ${deviceId}`
   );
-  return row === undefined ? null : pgDevice(row);
+  return row === undefined ? null : pgRecords.device(row);
 }
 
 export async function insertDevice(db: PostgresDb, device: DeviceRecord): Promise<void> {
@@ -106,7 +106,7 @@ export async function listDevicesForUser(db: PostgresDb, userId: string): Promis
   const rows = await db.rows((sql) =>
     sql`SELECT * FROM user_device WHERE user_id = ${userId} ORDER BY created_at, device_id`
   );
-  return rows.map(pgDevice);
+  return rows.map(pgRecords.device);
 }
 
 export async function countActiveDevices(db: PostgresDb, userId: string): Promise<number> {
@@ -129,7 +129,7 @@ export async function latestDeviceKeyEvent(
     sql`SELECT * FROM device_key_event WHERE device_id = ${deviceId}
       ORDER BY recorded_at DESC, ctid DESC LIMIT 1`
   );
-  return row === undefined ? null : pgKeyEvent(row);
+  return row === undefined ? null : pgRecords.keyEvent(row);
 }
 
 // handshake
@@ -189,7 +189,7 @@ export async function commitHandshake(
       const device = writes.insertDevice;
       const inserted = device?.userId === userId && device.status === "active" ? 1 : 0;
       return {
-        user: row === undefined ? null : pgUser(row),
+        user: row === undefined ? null : pgRecords.user(row),
         activeDevices: row === undefined ? 0 : pgInt(row, "active_devices") + inserted,
       };
     },
@@ -205,7 +205,7 @@ export async function putSession(db: PostgresDb, session: SessionRecord): Promis
 /** Returns the session even when expired; callers check `createdAt + ttlSeconds`. */
 export async function getSession(db: PostgresDb, sessionId: string): Promise<SessionRecord | null> {
   const [row] = await db.rows((sql) => sql`SELECT * FROM session WHERE session_id = ${sessionId}`);
-  return row === undefined ? null : pgSession(row);
+  return row === undefined ? null : pgRecords.session(row);
 }
 
 export async function deleteSessionsForDevice(db: PostgresDb, deviceId: string): Promise<void> {
@@ -254,7 +254,7 @@ export async function listDeviceRotations(
     sql`SELECT * FROM device_rotation_audit WHERE device_id = ${deviceId}
       ORDER BY applied_at DESC, ctid DESC`
   );
-  return rows.map(pgRotation);
+  return rows.map(pgRecords.rotation);
 }
 
 /** A query tag: the pool or a transaction. */

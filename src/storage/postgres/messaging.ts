@@ -6,7 +6,7 @@
  */
 import type { PostgresClient } from "./client.ts";
 import type { PostgresDb } from "./db.ts";
-import { pgEnvelope, pgGroup, pgInt, pgMember, pgRoute, pgText, validDate } from "./rows.ts";
+import { pgEnvelope, pgInt, pgRecords, pgText, validDate } from "./rows.ts";
 import type {
   GroupMemberRecord,
   GroupRecord,
@@ -21,7 +21,7 @@ import type {
 
 export async function getRoute(db: PostgresDb, channel: number): Promise<RouteRecord | null> {
   const [row] = await db.rows((sql) => sql`SELECT * FROM channel_route WHERE channel = ${channel}`);
-  return row === undefined ? null : pgRoute(row);
+  return row === undefined ? null : pgRecords.route(row);
 }
 
 export async function putRoute(db: PostgresDb, route: RouteRecord): Promise<void> {
@@ -76,7 +76,7 @@ export async function createGroup(
 
 export async function getGroup(db: PostgresDb, groupId: string): Promise<GroupRecord | null> {
   const [row] = await db.rows((sql) => sql`SELECT * FROM chat_group WHERE group_id = ${groupId}`);
-  return row === undefined ? null : pgGroup(row);
+  return row === undefined ? null : pgRecords.group(row);
 }
 
 /** In join order (ties: see module doc). */
@@ -87,7 +87,7 @@ export async function listGroupMembers(
   const rows = await db.rows((sql) =>
     sql`SELECT * FROM group_member WHERE group_id = ${groupId} ORDER BY joined_at, ctid`
   );
-  return rows.map(pgMember);
+  return rows.map(pgRecords.member);
 }
 
 /** Inserts the membership, or changes the role of an existing one (keeping `joinedAt`). */

@@ -7,7 +7,7 @@
 import { decodeFriends, encodeFriends, FRIENDS_BLOB_KEY } from "../friends_blob.ts";
 import { PAIRING_REDEEMED_RETENTION_MS, pairingUnusable } from "../pairing_rules.ts";
 import type { PostgresDb } from "./db.ts";
-import { pgFriendRequest, pgPairing, pgSecret, pgText, validDate } from "./rows.ts";
+import { pgRecords, pgText, validDate } from "./rows.ts";
 import {
   type DeviceKeyEvent,
   type DeviceRecord,
@@ -28,7 +28,7 @@ export async function listSecrets(db: PostgresDb, name: string): Promise<ServerS
   const rows = await db.rows((sql) =>
     sql`SELECT * FROM server_secret WHERE name = ${name} ORDER BY version DESC`
   );
-  return rows.map(pgSecret);
+  return rows.map(pgRecords.secret);
 }
 
 /** The mark's row lock (FOR UPDATE) serializes inserts of one name. */
@@ -109,7 +109,7 @@ export async function getPairing(db: PostgresDb, pairCode: string): Promise<Pair
   const [row] = await db.rows((sql) =>
     sql`SELECT * FROM device_pairing WHERE pair_code = ${pairCode}`
   );
-  return row === undefined ? null : pgPairing(row);
+  return row === undefined ? null : pgRecords.pairing(row);
 }
 
 /** The row lock (FOR UPDATE) serializes concurrent claims of one code. */
@@ -128,7 +128,7 @@ export async function claimPairing(
         const [row] = await tx`SELECT * FROM device_pairing WHERE pair_code = ${pairCode}
         FOR UPDATE`;
         if (row === undefined) return { ok: false, reason: "not_found" };
-        const pairing = pgPairing(row);
+        const pairing = pgRecords.pairing(row);
         const reason = pairingUnusable(pairing, now);
         if (reason !== null) {
           await tx`UPDATE device_pairing SET attempts = attempts + 1
@@ -146,7 +146,7 @@ export async function claimPairing(
           redeemed_device_id = ${inserted.deviceId}, public_key = ${inserted.publicKey},
           attempts = attempts + 1
         WHERE pair_code = ${pairCode} RETURNING *`;
-        return { ok: true, pairing: pgPairing(updated), device: inserted };
+        return { ok: true, pairing: pgRecords.pairing(updated), device: inserted };
       }),
   );
 }
@@ -203,7 +203,7 @@ export async function upsertFriendRequest(
         message = excluded.message, updated_at = excluded.updated_at
       RETURNING *`,
   );
-  return pgFriendRequest(row);
+  return pgRecords.friendRequest(row);
 }
 
 export async function getFriendRequest(
@@ -215,7 +215,7 @@ export async function getFriendRequest(
     sql`SELECT * FROM friend_requests
       WHERE from_user_id = ${fromUserId} AND to_user_id = ${toUserId}`
   );
-  return row === undefined ? null : pgFriendRequest(row);
+  return row === undefined ? null : pgRecords.friendRequest(row);
 }
 
 export async function getFriendRequestById(
@@ -223,7 +223,7 @@ export async function getFriendRequestById(
   id: string,
 ): Promise<FriendRequestRecord | null> {
   const [row] = await db.rows((sql) => sql`SELECT * FROM friend_requests WHERE id = ${id}`);
-  return row === undefined ? null : pgFriendRequest(row);
+  return row === undefined ? null : pgRecords.friendRequest(row);
 }
 
 export async function listIncomingFriendRequests(
@@ -234,7 +234,7 @@ export async function listIncomingFriendRequests(
     sql`SELECT * FROM friend_requests WHERE to_user_id = ${userId} AND status = 'pending'
       ORDER BY created_at, ctid`
   );
-  return rows.map(pgFriendRequest);
+  return rows.map(pgRecords.friendRequest);
 }
 
 export async function listOutgoingFriendRequests(
@@ -245,7 +245,7 @@ export async function listOutgoingFriendRequests(
     sql`SELECT * FROM friend_requests WHERE from_user_id = ${userId}
       ORDER BY created_at, ctid`
   );
-  return rows.map(pgFriendRequest);
+  return rows.map(pgRecords.friendRequest);
 }
 
 export async function setFriendRequestStatus(

@@ -5,7 +5,7 @@
  * @module
  */
 import type { SqliteDb } from "./db.ts";
-import { int, ms, toDevice, toKeyEvent, toRotation, toSession, toUser } from "./rows.ts";
+import { int, ms, sqliteRecords } from "./rows.ts";
 import {
   committedNewUser,
   type DeviceKeyEvent,
@@ -30,7 +30,7 @@ export function createUser(db: SqliteDb, user: UserRecord): Promise<void> {
 export function getUser(db: SqliteDb, userId: string): Promise<UserRecord | null> {
   return db.read(() => {
     const row = db.get("SELECT * FROM app_user WHERE user_id = ?", userId);
-    return row === undefined ? null : toUser(row);
+    return row === undefined ? null : sqliteRecords.user(row);
   });
 }
 
@@ -45,7 +45,7 @@ export function getUserByHandle(
       handle,
       domain,
     );
-    return row === undefined ? null : toUser(row);
+    return row === undefined ? null : sqliteRecords.user(row);
   });
 }
 
@@ -70,7 +70,7 @@ export function listUsers(db: SqliteDb, limit: number, offset: number): Promise<
       "SELECT * FROM app_user ORDER BY created_at, user_id LIMIT CAST(? AS INTEGER) OFFSET ?",
       Math.trunc(limit),
       Math.max(0, Math.trunc(offset)),
-    ).map(toUser);
+    ).map(sqliteRecords.user);
   });
 }
 
@@ -79,7 +79,7 @@ export function listUsers(db: SqliteDb, limit: number, offset: number): Promise<
 export function getDevice(db: SqliteDb, deviceId: string): Promise<DeviceRecord | null> {
   return db.read(() => {
     const row = db.get("SELECT * FROM user_device WHERE device_id = ?", deviceId);
-    return row === undefined ? null : toDevice(row);
+    return row === undefined ? null : sqliteRecords.device(row);
   });
 }
 
@@ -117,7 +117,7 @@ export function listDevicesForUser(db: SqliteDb, userId: string): Promise<Device
     db.all(
       "SELECT * FROM user_device WHERE user_id = ? ORDER BY created_at, device_id",
       userId,
-    ).map(toDevice)
+    ).map(sqliteRecords.device)
   );
 }
 
@@ -148,7 +148,7 @@ export function latestDeviceKeyEvent(
        ORDER BY recorded_at DESC, rowid DESC LIMIT 1`,
       deviceId,
     );
-    return row === undefined ? null : toKeyEvent(row);
+    return row === undefined ? null : sqliteRecords.keyEvent(row);
   });
 }
 
@@ -182,7 +182,7 @@ export function commitHandshake(
         userId,
       );
       return {
-        user: row === undefined ? null : toUser(row),
+        user: row === undefined ? null : sqliteRecords.user(row),
         activeDevices: count === undefined ? 0 : int(count, "n"),
       };
     },
@@ -279,7 +279,7 @@ export function putSession(db: SqliteDb, session: SessionRecord): Promise<void> 
 export function getSession(db: SqliteDb, sessionId: string): Promise<SessionRecord | null> {
   return db.read(() => {
     const row = db.get("SELECT * FROM session WHERE session_id = ?", sessionId);
-    return row === undefined ? null : toSession(row);
+    return row === undefined ? null : sqliteRecords.session(row);
   });
 }
 
@@ -344,6 +344,6 @@ export function listDeviceRotations(
       `SELECT * FROM device_rotation_audit WHERE device_id = ?
        ORDER BY applied_at DESC, rowid DESC`,
       deviceId,
-    ).map(toRotation)
+    ).map(sqliteRecords.rotation)
   );
 }

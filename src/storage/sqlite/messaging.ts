@@ -5,7 +5,7 @@
  * @module
  */
 import type { SqliteDb } from "./db.ts";
-import { blob, int, ms, text, toGroup, toMember, toRoute } from "./rows.ts";
+import { blob, int, ms, sqliteRecords, text } from "./rows.ts";
 import type {
   GroupMemberRecord,
   GroupRecord,
@@ -19,7 +19,7 @@ import type {
 export function getRoute(db: SqliteDb, channel: number): Promise<RouteRecord | null> {
   return db.read(() => {
     const row = db.get("SELECT * FROM channel_route WHERE channel = ?", channel);
-    return row === undefined ? null : toRoute(row);
+    return row === undefined ? null : sqliteRecords.route(row);
   });
 }
 
@@ -81,7 +81,7 @@ export function createGroup(
 export function getGroup(db: SqliteDb, groupId: string): Promise<GroupRecord | null> {
   return db.read(() => {
     const row = db.get("SELECT * FROM chat_group WHERE group_id = ?", groupId);
-    return row === undefined ? null : toGroup(row);
+    return row === undefined ? null : sqliteRecords.group(row);
   });
 }
 
@@ -91,7 +91,7 @@ export function listGroupMembers(db: SqliteDb, groupId: string): Promise<GroupMe
     db.all(
       "SELECT * FROM group_member WHERE group_id = ? ORDER BY joined_at, rowid",
       groupId,
-    ).map(toMember)
+    ).map(sqliteRecords.member)
   );
 }
 

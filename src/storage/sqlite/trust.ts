@@ -7,7 +7,7 @@
 import { decodeFriends, encodeFriends, FRIENDS_BLOB_KEY } from "../friends_blob.ts";
 import { PAIRING_REDEEMED_RETENTION_MS, pairingUnusable } from "../pairing_rules.ts";
 import type { SqliteDb } from "./db.ts";
-import { ms, text, toFriendRequest, toPairing, toSecret } from "./rows.ts";
+import { ms, sqliteRecords, text } from "./rows.ts";
 import {
   type DeviceKeyEvent,
   type DeviceRecord,
@@ -25,7 +25,7 @@ import {
 export function listSecrets(db: SqliteDb, name: string): Promise<ServerSecretRecord[]> {
   return db.read(() =>
     db.all("SELECT * FROM server_secret WHERE name = ? ORDER BY version DESC", name).map(
-      toSecret,
+      sqliteRecords.secret,
     )
   );
 }
@@ -122,7 +122,7 @@ export function createPairing(
 export function getPairing(db: SqliteDb, pairCode: string): Promise<PairingRecord | null> {
   return db.read(() => {
     const row = db.get("SELECT * FROM device_pairing WHERE pair_code = ?", pairCode);
-    return row === undefined ? null : toPairing(row);
+    return row === undefined ? null : sqliteRecords.pairing(row);
   });
 }
 
@@ -137,7 +137,7 @@ export function claimPairing(
     db.transaction((): PairingClaimResult => {
       const row = db.get("SELECT * FROM device_pairing WHERE pair_code = ?", pairCode);
       if (row === undefined) return { ok: false, reason: "not_found" };
-      const pairing = toPairing(row);
+      const pairing = sqliteRecords.pairing(row);
       const reason = pairingUnusable(pairing, now);
       if (reason !== null) {
         db.run(
@@ -173,7 +173,7 @@ export function claimPairing(
         pairCode,
       );
       const updated = db.get("SELECT * FROM device_pairing WHERE pair_code = ?", pairCode);
-      return { ok: true, pairing: toPairing(updated!), device: inserted };
+      return { ok: true, pairing: sqliteRecords.pairing(updated!), device: inserted };
     }));
 }
 
@@ -242,7 +242,7 @@ export function upsertFriendRequest(
       request.fromUserId,
       request.toUserId,
     );
-    return toFriendRequest(row!);
+    return sqliteRecords.friendRequest(row!);
   });
 }
 
@@ -257,7 +257,7 @@ export function getFriendRequest(
       fromUserId,
       toUserId,
     );
-    return row === undefined ? null : toFriendRequest(row);
+    return row === undefined ? null : sqliteRecords.friendRequest(row);
   });
 }
 
@@ -267,7 +267,7 @@ export function getFriendRequestById(
 ): Promise<FriendRequestRecord | null> {
   return db.read(() => {
     const row = db.get("SELECT * FROM friend_requests WHERE id = ?", id);
-    return row === undefined ? null : toFriendRequest(row);
+    return row === undefined ? null : sqliteRecords.friendRequest(row);
   });
 }
 
@@ -280,7 +280,7 @@ export function listIncomingFriendRequests(
       `SELECT * FROM friend_requests WHERE to_user_id = ? AND status = 'pending'
        ORDER BY created_at, rowid`,
       userId,
-    ).map(toFriendRequest)
+    ).map(sqliteRecords.friendRequest)
   );
 }
 
@@ -292,7 +292,7 @@ export function listOutgoingFriendRequests(
     db.all(
       "SELECT * FROM friend_requests WHERE from_user_id = ? ORDER BY created_at, rowid",
       userId,
-    ).map(toFriendRequest)
+    ).map(sqliteRecords.friendRequest)
   );
 }
 
