@@ -7,6 +7,7 @@
  * @module
  */
 import { ACCEPT_CHOICES, type AcceptChoice } from "../bench/load/accept_modes.ts";
+import { CLIENT_WEBSOCKETS, type ClientWebSocket } from "../bench/load/agent.ts";
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { fromHex, SESSION_PATTERN_NAMES, toHex } from "../src/crypto/mod.ts";
 import { renderLatencySvg, renderMarkdown } from "../bench/load/report.ts";
@@ -156,7 +157,7 @@ export function registerBenchCommand(program: Command): void {
     .option("--window <n>", "messages a sender may have in flight", positive("window"), 8)
     .option(
       "--workers <n>",
-      "client load in N worker processes (0 = in this process)",
+      "client load in N worker processes (0 = in this process; deno-nodelay uses at least 1)",
       positive("workers", true),
       0,
     )
@@ -197,10 +198,13 @@ export function registerBenchCommand(program: Command): void {
     .addOption(
       new Option(
         "--client-websocket <kind>",
-        "the load clients' WebSocket: deno (the platform's WebSocket; Nagle's algorithm on) or " +
-          "nodelay (TCP_NODELAY on, RFC 6455 in TypeScript over Deno.connect: its client-side " +
-          "event-loop stalls measured worse, PERFORMANCE.md round 7)",
-      ).choices(["deno", "nodelay"]).default("deno"),
+        "the load clients' WebSocket: deno-nodelay (the platform's WebSocket in ≥ 1 worker " +
+          "process with an LD_PRELOAD shim, bench/load/nodelay_preload.c built with cc, turning " +
+          "TCP_NODELAY on; falls back to deno, said in the report, without cc), deno (the " +
+          "platform's WebSocket; Nagle's algorithm on: the client's small acks wait for delayed " +
+          "ACKs) or nodelay (TCP_NODELAY on, RFC 6455 in TypeScript over Deno.connect: its " +
+          "client-side event-loop stalls measured worse, PERFORMANCE.md round 7)",
+      ).choices([...CLIENT_WEBSOCKETS]).default("deno-nodelay"),
     )
     .option(
       "--server-v8-flags <flags>",
@@ -281,7 +285,7 @@ export function registerBenchCommand(program: Command): void {
         profileDir: options.profile,
         timelineDir: options.timeline,
         serverV8Flags: options.serverV8Flags,
-        clientWebSocket: options.clientWebsocket as "nodelay" | "deno",
+        clientWebSocket: options.clientWebsocket as ClientWebSocket,
         serverLog: options.serverLog,
         accept: options.accept as AcceptChoice,
         cluster: { pgDsn: options.pgDsn, redisUrl: options.redisUrl },

@@ -19,11 +19,17 @@ import { noDelayChannelOpener } from "./ws_channel.ts";
 import { connectNoDelayWebSocket } from "./ws_client.ts";
 
 /**
- * The client's WebSocket: `nodelay` (ws_client.ts, TCP_NODELAY on: the
- * default, so a delivery's latency has no client-side Nagle wait in it) or
- * `deno` (the platform's `WebSocket`, Nagle on: denoland/deno#35581).
+ * The client's WebSocket: `deno-nodelay` (the platform's `WebSocket` in a
+ * worker process whose TCP_NODELAY requests nodelay_shim.ts turns on: the
+ * default, so a delivery's latency has no client-side Nagle wait in it; to
+ * the agent it is `deno`), `deno` (the platform's `WebSocket`, Nagle on:
+ * denoland/deno#35581) or `nodelay` (ws_client.ts, RFC 6455 in TypeScript
+ * over `Deno.connect` with TCP_NODELAY on; slower on the client).
  */
-export type ClientWebSocket = "nodelay" | "deno";
+export type ClientWebSocket = "deno-nodelay" | "nodelay" | "deno";
+
+/** The client WebSocket kinds (`--client-websocket`). */
+export const CLIENT_WEBSOCKETS: readonly ClientWebSocket[] = ["deno-nodelay", "deno", "nodelay"];
 
 /** A raw receiver's delivery ack to the relay with acks (any bytes of that length). */
 const DELIVERY_ACK = new Uint8Array(RELAY_ACK_LENGTH);

@@ -72,17 +72,19 @@ export async function tlsRelay(
 }
 
 /**
- * The p99 floor: the TLS relay with acks paced at `perSecond`, the rate of
- * CommuCat's 1:1 50% phase, by the same client and pacing (measureTraffic):
- * at the same absolute rate the relay does the same work per second as the
- * server did, where 50% of its own (higher) max would load it more.
+ * The p99 floor of one accept mode (`accept`, for the phase's label): the TLS
+ * relay with acks paced at `perSecond`, the rate of that mode's 1:1 50%
+ * phase, by the same client and pacing (measureTraffic): at the same
+ * absolute rate the relay does the same work per second as the server did,
+ * where 50% of its own (higher) max would load it more.
  */
 export function tlsRelayAckedAt(
   ctx: RunContext,
   server: TlsBaseline,
   perSecond: number,
+  accept = "",
 ): Promise<TrafficSummary> {
-  return tlsRelayPairs(ctx, server, true, perSecond);
+  return tlsRelayPairs(ctx, server, true, perSecond, accept ? ` of ${accept}` : "");
 }
 
 async function tlsRelayPairs(
@@ -90,6 +92,7 @@ async function tlsRelayPairs(
   server: TlsBaseline,
   acks: boolean,
   perSecond: number | null,
+  suffix = "",
 ): Promise<TrafficSummary> {
   const o = ctx.o;
   const relay = await spawnRelay(server.tls, serverCpus(ctx));
@@ -103,7 +106,9 @@ async function tlsRelayPairs(
         groupSize: 2,
         acks,
       });
-    const label = `raw TLS relay${acks ? " with acks" : ""}, ${perSecond === null ? "max" : "50%"}`;
+    const label = `raw TLS relay${acks ? " with acks" : ""}, ${
+      perSecond === null ? "max" : "50%"
+    }${suffix}`;
     return await measureTraffic(ctx, label, relay.pid, perSecond, o.pairs * 2);
   } finally {
     await ctx.closeGroups();

@@ -15,7 +15,7 @@ export interface AgentHandle {
   close(): Promise<void>;
 }
 
-/** The agent inside this process, its clients on `webSocket` (default `nodelay`). */
+/** The agent inside this process, its clients on `webSocket` (default `deno`). */
 export function localAgent(webSocket?: ClientWebSocket): AgentHandle {
   const agent = new LoadAgent({ webSocket });
   return {
@@ -31,10 +31,15 @@ export function localAgent(webSocket?: ClientWebSocket): AgentHandle {
 
 const WORKER = new URL("./worker.ts", import.meta.url).pathname;
 
-/** An agent in a new worker process (on `cpus` only, when given: `taskset -c`). */
+/**
+ * An agent in a new worker process (on `cpus` only, when given: `taskset -c`),
+ * with `env` added to the inherited environment (`LD_PRELOAD` of the
+ * `deno-nodelay` client: nodelay_shim.ts).
+ */
 export function spawnAgent(
   cpus: string | null = null,
   webSocket: ClientWebSocket = "deno",
+  env: Record<string, string> = {},
 ): AgentHandle {
   const argv = pinnedArgv(cpus, Deno.execPath(), [
     "run",
@@ -50,6 +55,7 @@ export function spawnAgent(
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
+    env,
   }).spawn();
   const writer = child.stdin.getWriter();
   const encoder = new TextEncoder();

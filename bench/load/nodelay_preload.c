@@ -4,10 +4,13 @@
  * into "on". Deno's client WebSocket sets TCP_NODELAY to 0 right after connect
  * (denoland/deno#35581, seen with strace), so a client's small messages (24-byte
  * acks) can wait for the peer's delayed ACK; a real device's client may not.
- * Used to price that wait in the p99 budget, never by the server itself.
+ * The load tool's default client (`--client-websocket deno-nodelay`) builds it
+ * with `cc` at run time (nodelay_shim.ts) and preloads it in its client worker
+ * processes only; every server-side process it spawns gets an empty LD_PRELOAD.
+ * By hand, for a client of your own:
  *
- *   gcc -shared -fPIC -O2 -o /tmp/nodelay.so bench/load/nodelay_preload.c -ldl
- *   LD_PRELOAD=/tmp/nodelay.so scripts/deno task load ...
+ *   cc -shared -fPIC -O2 -o /tmp/nodelay.so bench/load/nodelay_preload.c -ldl
+ *   LD_PRELOAD=/tmp/nodelay.so deno run ... (the client only, never the server)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -56,7 +56,10 @@ export interface LoadOptions {
   timelineDir?: string;
   /** Record the server with `perf` during the storms and the 1:1 max phase, into this directory. */
   profileDir?: string;
-  /** The load clients' WebSocket (`--client-websocket`; default `deno`, agent.ts). */
+  /**
+   * The load clients' WebSocket (`--client-websocket`; default `deno-nodelay`, agent.ts): with
+   * `deno-nodelay` the agents run in ≥ 1 worker process preloading the TCP_NODELAY shim.
+   */
   clientWebSocket?: ClientWebSocket;
   /** Extra V8 flags of every spawned server (`--server-v8-flags`), e.g. `--trace-gc`. */
   serverV8Flags?: string[];

@@ -47,7 +47,7 @@ export function parseVmRss(text: string): number {
  */
 export function readProcFile(
   pid: number,
-  name: "stat" | "status" | "schedstat" | "limits",
+  name: "stat" | "status" | "schedstat" | "limits" | "maps",
 ): string {
   const path = `/proc/${pid}/${name}`;
   try {

@@ -9,6 +9,7 @@ import { renderAcceptModes } from "./accept_modes.ts";
 import type { IdleSummary, LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
 import { ms, num, table } from "./format.ts";
 import { keptCopiesNote } from "./kept_copies.ts";
+import { pacedFloorLabel, pacedFloors } from "./paced_floor.ts";
 import { renderVerdicts } from "./verdict_table.ts";
 
 export { ms, num, table } from "./format.ts";
@@ -145,8 +146,9 @@ export function renderMarkdown(report: LoadReport): string {
     traffic.push(trafficRow("raw TLS relay, pairs, max", report.relayTls.max));
     const acked = report.relayTls.acked;
     if (acked) traffic.push(trafficRow("raw TLS relay with acks, pairs, max", acked));
-    const ackedHalf = report.relayTls.ackedHalf;
-    if (ackedHalf) traffic.push(trafficRow("raw TLS relay with acks, pairs, 50%", ackedHalf));
+    for (const floor of pacedFloors(report.relayTls)) {
+      traffic.push(trafficRow(pacedFloorLabel(floor), floor.phase));
+    }
   }
   if (report.pairs) {
     traffic.push(trafficRow("CommuCat pairs, max", report.pairs.max));
@@ -185,16 +187,24 @@ export function renderMarkdown(report: LoadReport): string {
         "missing/errors",
       ], traffic),
     );
-    const paced = [report.relay?.half, report.relayTls?.ackedHalf, report.pairs?.half].filter((
-      t,
-    ): t is TrafficSummary => t != null);
+    const floors = pacedFloors(report.relayTls);
+    const paced = [
+      report.relay?.half,
+      ...floors.map((f) => f.phase),
+      report.pairs?.half,
+      report.acceptModes?.pairs?.half,
+    ].filter((t): t is TrafficSummary => t != null);
     if (paced.length > 0) out.push("", pacingNote(paced));
     const waits = runQueueNote([
       ["raw relay, pairs, max", report.relay?.max],
       ["raw relay, pairs, 50%", report.relay?.half],
-      ["raw TLS relay with acks, 50%", report.relayTls?.ackedHalf],
+      ...floors.map((f): [string, TrafficSummary] => [
+        pacedFloorLabel(f).replace(", pairs", ""),
+        f.phase,
+      ]),
       ["CommuCat pairs, max", report.pairs?.max],
       ["CommuCat pairs, 50%", report.pairs?.half],
+      ["direct accept, pairs, 50%", report.acceptModes?.pairs?.half],
       ["multipath pairs, max", report.multipath?.max],
     ]);
     if (waits) out.push("", waits);

@@ -14,6 +14,7 @@ import type { LoadReport, StormSummary, TrafficSummary } from "./report_types.ts
 import { parsePerfReport } from "./spawn.ts";
 import { LatencyHistogram } from "./stats.ts";
 import { evaluateTargets, TARGETS } from "./targets.ts";
+import { judgeBudgets } from "./verdicts.ts";
 
 function traffic(
   deliveredPerSecond: number,
@@ -148,6 +149,38 @@ Deno.test("targets: 1:1 per server CPU-second is also put against the TLS relay 
   report.relayTls = { max: traffic(50_000, 6, 0.01) };
   const plain = Object.fromEntries(evaluateTargets(report).map((r) => [r.id, r]));
   assert.equal(plain["pairs-vs-relay"].note, undefined);
+});
+
+Deno.test("report: one paced TLS-relay floor row per accept mode's 50% rate; the client kind", () => {
+  const report = sampleReport();
+  report.config.clientWebSocket = "deno-nodelay";
+  report.config.accept = "both";
+  const paced = (rate: number) => ({ ...traffic(rate, 6, 0.05), targetPerSecond: rate });
+  report.pairs!.half = { ...report.pairs!.half!, targetPerSecond: 30_000 };
+  report.acceptModes = {
+    accept: "direct",
+    pairs: { max: traffic(80_000, 15, 0.01), half: paced(40_000) },
+    handshake: null,
+    idle: null,
+  };
+  report.relayTls = {
+    max: traffic(50_000, 6, 0.01),
+    acked: traffic(25_000, 9, 0.05),
+    ackedPaced: [
+      { accept: ["guarded"], phase: paced(30_000) },
+      { accept: ["direct"], phase: paced(40_000) },
+    ],
+  };
+  const targets = evaluateTargets(report);
+  const markdown = renderMarkdown({
+    ...report,
+    targets,
+    verdicts: judgeBudgets(report, targets),
+  });
+  assert.match(markdown, /\| raw TLS relay with acks, pairs, 50% of guarded \| 100 \| 30,000 \|/);
+  assert.match(markdown, /\| raw TLS relay with acks, pairs, 50% of direct \| 100 \| 40,000 \|/);
+  assert.match(markdown, /Client WebSocket: deno-nodelay\./);
+  assert.match(markdown, /both at 40,000\/s/);
 });
 
 Deno.test("targets: thresholds are inclusive", () => {

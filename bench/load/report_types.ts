@@ -6,6 +6,7 @@
  */
 import type { AcceptModeSummary } from "./accept_modes.ts";
 import type { ConnectFloorSummary } from "./connect_floor.ts";
+import type { PacedFloor } from "./paced_floor.ts";
 import type { PrimitiveCosts } from "./primitives.ts";
 import type { TransportsSummary } from "./transports.ts";
 import type { CdfPoint, LatencySummary } from "./stats.ts";
@@ -193,7 +194,10 @@ export interface LoadReport {
     accept?: string;
     /** `--server-v8-flags`: extra V8 flags of the spawned servers. */
     serverV8Flags?: string[];
-    /** `--client-websocket`: the clients' WebSocket (`nodelay`: TCP_NODELAY on; `deno`: Nagle on). */
+    /**
+     * The clients' WebSocket as used (`--client-websocket`, or `deno` when `deno-nodelay`'s shim
+     * could not be built): `deno-nodelay` and `nodelay` TCP_NODELAY on; `deno`: Nagle on.
+     */
     clientWebSocket?: string;
   };
   /** How the client load ran, in words. */
@@ -202,10 +206,16 @@ export interface LoadReport {
   relay: { max: TrafficSummary; half: TrafficSummary | null } | null;
   /**
    * `--tls-baseline`: the relay over TLS, and over TLS with CommuCat's acks
-   * (`acked`), the latter also paced at the rate of CommuCat's 1:1 50% phase
-   * (`ackedHalf`: the p99 floor).
+   * (`acked`), the latter also paced at the rate of each accept mode's 1:1
+   * 50% phase (`ackedPaced`: the p99 floors, paced_floor.ts). `ackedHalf`:
+   * older reports' one floor, paced at the first mode's rate only.
    */
-  relayTls: { max: TrafficSummary; acked?: TrafficSummary; ackedHalf?: TrafficSummary } | null;
+  relayTls: {
+    max: TrafficSummary;
+    acked?: TrafficSummary;
+    ackedPaced?: PacedFloor[];
+    ackedHalf?: TrafficSummary;
+  } | null;
   pairs: { max: TrafficSummary; half: TrafficSummary | null } | null;
   fanout: { max: TrafficSummary } | null;
   /** The pairs over three paths each (scenario `multipath`). */

@@ -9,7 +9,8 @@
  * @module
  */
 import { measureDirectMode } from "./accept_modes.ts";
-import { type AgentHandle, localAgent, spawnAgent } from "./fleet.ts";
+import type { ClientWebSocket } from "./agent.ts";
+import { startClientSide } from "./client_side.ts";
 import { clusterServices, measureCluster } from "./cluster_scenario.ts";
 import {
   rawRelay,
@@ -20,6 +21,7 @@ import {
 } from "./baselines.ts";
 import { serverIdle } from "./idle_memory.ts";
 import { gitCommit, machineInfo } from "./machine.ts";
+import { addPacedFloor } from "./paced_floor.ts";
 import type { LoadOptions, Scenario } from "./options.ts";
 import { cpuCount, pinProcess } from "./pin.ts";
 import { measureHandshakePrimitives } from "./primitives.ts";
@@ -50,7 +52,11 @@ import {
 export { type LoadOptions, type Scenario, SCENARIOS } from "./options.ts";
 
 /** The report's `config`: what the run was told, in the report's words. */
-function reportConfig(o: LoadOptions, clientCapacity: number): LoadReport["config"] {
+function reportConfig(
+  o: LoadOptions,
+  clientCapacity: number,
+  clientWebSocket: ClientWebSocket,
+): LoadReport["config"] {
   return {
     scenarios: o.scenarios,
     mode: o.mode,
@@ -73,7 +79,7 @@ function reportConfig(o: LoadOptions, clientCapacity: number): LoadReport["confi
       : undefined,
     accept: o.external ? undefined : o.accept ?? "guarded",
     serverV8Flags: o.serverV8Flags?.length ? o.serverV8Flags : undefined,
-    clientWebSocket: o.clientWebSocket ?? "deno",
+    clientWebSocket,
   };
 }
 
@@ -86,23 +92,22 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   // The client side (this process: the local agent, or the workers' conductor) on its cores.
   if (pin) await pinProcess(pin.client);
   const clientCapacity = pin ? cpuCount(pin.client) : machine.cores;
-  const agents: AgentHandle[] = o.workers > 0
-    ? Array.from({ length: o.workers }, () => spawnAgent(pin?.client ?? null, o.clientWebSocket))
-    : [localAgent(o.clientWebSocket)];
-  const clientSide = o.workers > 0
-    ? `${o.workers} worker process${
-      o.workers > 1 ? "es" : ""
-    } (Deno.Command of bench/load/worker.ts)`
-    : "one process (the CLI itself)";
+  const client = await startClientSide(
+    o.clientWebSocket ?? "deno-nodelay",
+    o.workers,
+    pin?.client ?? null,
+  );
+  const agents = client.agents;
   const ctx = new RunContext(o, agents, clientCapacity);
   const notes = ctx.notes;
+  notes.push(...client.notes);
 
   const report: Omit<LoadReport, "targets"> = {
     date,
     commit,
     machine,
-    config: reportConfig(o, clientCapacity),
-    clientSide,
+    config: reportConfig(o, clientCapacity, client.webSocket),
+    clientSide: client.words,
     primitives: null,
     relay: null,
     relayTls: null,
@@ -167,10 +172,20 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       if (has("reconnect")) report.reconnect = await reconnectStorm(ctx, pid);
       await ctx.closeGroups();
     }
-    const halfRate = report.pairs?.half?.targetPerSecond;
-    if (report.relayTls && tls && halfRate) {
-      report.relayTls.ackedHalf = await tlsRelayAckedAt(ctx, tls, halfRate);
-    }
+    // The p99 floor of each accept mode, paced at that mode's own 50% rate (paced_floor.ts).
+    const pacedFloor = async (accept: string, rate: number | null | undefined) => {
+      if (!report.relayTls || !tls || !rate) return;
+      await addPacedFloor(
+        report.relayTls.ackedPaced ??= [],
+        accept,
+        rate,
+        (r) => tlsRelayAckedAt(ctx, tls, r, accept),
+      );
+    };
+    await pacedFloor(
+      o.accept === "both" ? "guarded" : o.accept ?? "guarded",
+      report.pairs?.half?.targetPerSecond,
+    );
 
     if (o.accept === "both" && server) {
       report.acceptModes = await measureDirectMode({
@@ -193,6 +208,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         },
         progress: o.progress,
       });
+      await pacedFloor("direct", report.acceptModes.pairs?.half?.targetPerSecond);
     }
 
     if (has("multipath")) report.multipath = await multipathPairs(ctx, target, pid);

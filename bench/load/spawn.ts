@@ -8,6 +8,7 @@
  */
 import { LOG_READ_TIME_HEADER } from "./timeline.ts";
 import { fromHex, toHex } from "../../src/crypto/mod.ts";
+import { NO_PRELOAD } from "./nodelay_shim.ts";
 import { SERVE_ALLOW_ENV } from "../../tests/helpers/serve_flags.ts";
 import type { TargetJson } from "./agent.ts";
 import { pinnedArgv } from "./pin.ts";
@@ -169,6 +170,8 @@ export async function spawnCommuCat(options: {
       COMMUCAT_MAX_CONNECTIONS: "1000000",
       COMMUCAT_ADMIN_TOKEN: adminToken,
       NO_COLOR: "1",
+      // Never the load clients' TCP_NODELAY shim, whatever this process's environment holds.
+      ...NO_PRELOAD,
       ...options.env,
     },
     stdin: "null",
@@ -254,6 +257,7 @@ export async function spawnRelay(
   const argv = pinnedArgv(cpus, Deno.execPath(), args);
   const child = new Deno.Command(argv.command, {
     args: argv.args,
+    env: { ...NO_PRELOAD },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -11,6 +11,7 @@
  */
 import { shareWithoutFloor } from "./connect_floor.ts";
 import { num } from "./format.ts";
+import { pacedFloorAt, pacedFloors } from "./paced_floor.ts";
 import type {
   IdleSummary,
   LoadReport,
@@ -265,24 +266,32 @@ const pacedP99 = (t: TrafficSummary | null | undefined) =>
   t && t.latency.count > 0 && !t.clientSaturated ? t.latency.p99 : null;
 
 /**
- * p99 at 50%: ours beside the TLS relay with acks paced at the same rate by
- * the same client (`relayTls.ackedHalf`). Percentiles do not subtract, so
- * there is no "without floor" figure.
+ * p99 at 50%: ours beside the TLS relay with acks paced at this mode's own
+ * rate by the same client (`relayTls.ackedPaced`, paced_floor.ts).
+ * Percentiles do not subtract, so there is no "without floor" figure.
  */
 function p99AtHalf(report: Omit<LoadReport, "targets">, o: Ours): VerdictRow {
   const half = o.pairs?.half ?? null;
-  const floorPhase = report.relayTls?.ackedHalf ?? null;
+  const floorPhase = pacedFloorAt(report.relayTls, half?.targetPerSecond);
   const ours = pacedP99(half);
   const floor = pacedP99(floorPhase);
   const notes: string[] = [];
   if (ours !== null) {
     notes.push(
-      floor === null
-        ? "no floor measured (--tls-baseline)"
-        : `ours at ${num(half!.targetPerSecond)}/s, floor (TLS relay with acks) at ${
-          num(floorPhase!.targetPerSecond)
-        }/s, same client and pacing; percentiles do not subtract: side by side`,
+      floorPhase !== null
+        ? `ours and the floor (TLS relay with acks) both at ${
+          num(half!.targetPerSecond)
+        }/s, same client and pacing; percentiles do not subtract: side by side`
+        : pacedFloors(report.relayTls).length > 0
+        ? `no floor measured at this mode's rate (${num(half!.targetPerSecond)}/s)`
+        : "no floor measured (--tls-baseline)",
     );
+    if (report.config.clientWebSocket === "deno") {
+      notes.push(
+        "client WebSocket deno (Nagle on): both tails include the client's Nagle " +
+          "(its acks wait for delayed ACKs)",
+      );
+    }
   }
   if (half?.clientSaturated) notes.push("client saturated in our 50% phase");
   if (floorPhase?.clientSaturated) notes.push("client saturated in the floor's 50% phase");

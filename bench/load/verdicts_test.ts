@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { LoadReport, TrafficSummary } from "./report_types.ts";
 import { parseOpenFilesLimit } from "./procfs.ts";
+import { pacedFloorAt } from "./paced_floor.ts";
 import { LatencyHistogram } from "./stats.ts";
 import { evaluateTargets } from "./targets.ts";
 import { formatFigure, renderVerdicts } from "./verdict_table.ts";
@@ -109,7 +110,7 @@ function report(o: {
     relayTls: {
       max: phase(80_000),
       acked: phase(o.floor),
-      ackedHalf: phase(o.floor, o.floorP99, 5_000),
+      ackedPaced: [{ accept: ["guarded"], phase: phase(o.floor, o.floorP99, 5_000) }],
     },
     pairs: { max: phase(o.ours), half: phase(o.ours, o.oursP99, 5_000) },
     handshake: {
@@ -361,4 +362,57 @@ Deno.test("verdicts: the markdown table has one row per budget, figures in their
   assert.equal(formatFigure({ value: 6144, unit: "bytes" }), "6.0 KiB");
   assert.equal(formatFigure({ value: 1.5, unit: "ratio" }), "1.50×");
   assert.equal(formatFigure(null), "–");
+});
+
+Deno.test("verdicts: each accept mode's p99 is put against the floor paced at its own rate", () => {
+  const r = report({
+    ours: 30_000,
+    floor: 70_000,
+    oursP99: 30,
+    floorP99: 12,
+    hsMs: 4,
+    connectMs: 0.3,
+    idleKiB: 18,
+  });
+  r.config.accept = "both";
+  r.acceptModes = {
+    accept: "direct",
+    pairs: { max: phase(45_000), half: phase(45_000, 8, 7_000) },
+    handshake: null,
+    idle: null,
+  };
+  // Only the guarded rate's floor: direct has none at its rate (not the guarded one's).
+  let p99 = judgeBudgets(r, evaluateTargets(r)).filter((row) => row.id === "p99-at-half");
+  assert.deepEqual(p99.map((row) => row.floor?.value ?? null), [12, null]);
+  assert.match(p99[0].note!, /ours and the floor \(TLS relay with acks\) both at 5,000\/s/);
+  assert.match(p99[1].note!, /no floor measured at this mode's rate \(7,000\/s\)/);
+  assert.equal(p99[1].verdict, "met");
+  // With the direct rate's floor each row has its own.
+  r.relayTls!.ackedPaced!.push({ accept: ["direct"], phase: phase(70_000, 6, 7_000) });
+  r.acceptModes.pairs!.half = phase(45_000, 15, 7_000);
+  p99 = judgeBudgets(r, evaluateTargets(r)).filter((row) => row.id === "p99-at-half");
+  assert.deepEqual(p99.map((row) => [row.ours?.value, row.floor?.value, row.verdict]), [
+    [30, 12, "stopped by floor"],
+    [15, 6, "not met: ours"],
+  ]);
+  assert.match(p99[1].note!, /both at 7,000\/s/);
+  assert.doesNotMatch(p99[1].note!, /Nagle/);
+  // A Nagle client: the note says both tails have it.
+  r.config.clientWebSocket = "deno";
+  assert.match(verdicts(r)["p99-at-half"].note!, /client's Nagle/);
+});
+
+Deno.test("verdicts: an older report's single paced floor (ackedHalf) is read at its rate", () => {
+  const r = report({
+    ours: 30_000,
+    floor: 70_000,
+    oursP99: 30,
+    floorP99: 12,
+    hsMs: 4,
+    connectMs: 0.3,
+    idleKiB: 18,
+  });
+  r.relayTls = { ...r.relayTls!, ackedPaced: undefined, ackedHalf: phase(70_000, 12, 5_000) };
+  assert.equal(verdicts(r)["p99-at-half"].floor?.value, 12);
+  assert.equal(pacedFloorAt(r.relayTls, 6_000), null);
 });

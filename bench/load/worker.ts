@@ -18,6 +18,7 @@ function reply(message: unknown): void {
 }
 
 if (import.meta.main) {
+  // `deno-nodelay` is `deno` here: the TCP_NODELAY shim is in this process's LD_PRELOAD.
   const agent = new LoadAgent({
     webSocket: Deno.args.includes("--websocket=nodelay") ? "nodelay" : "deno",
   });
