@@ -20,8 +20,11 @@ import {
 } from "../proto/mod.ts";
 import {
   ack,
+  type AckWhenDurable,
+  type FanOut,
   type FrameRequest,
   type PeerRegistry,
+  replyOnceRouted,
   RouteError,
   type Router,
   type Sender,
@@ -141,7 +144,7 @@ export class CallService {
     }
   }
 
-  async #offer({ sender, frame, control }: FrameRequest): Promise<Frame> {
+  async #offer({ sender, frame, control }: FrameRequest): Promise<Frame | AckWhenDurable> {
     const body = validate<CallOfferPayload>(frame.type, control);
     const route = await this.#d.router.memberRoute(sender, frame.channel);
     const call: Call = {
@@ -177,8 +180,10 @@ export class CallService {
       mode: call.media.mode,
       video: call.media.video != null,
     });
-    await this.#d.router.broadcast(sender, route, frame);
-    return ack(frame, { call_id: call.id, ...this.#ice(sender, body.transport) });
+    return await replyOnceRouted(
+      this.#d.router.broadcastNow(sender, route, frame),
+      ack(frame, { call_id: call.id, ...this.#ice(sender, body.transport) }),
+    );
   }
 
   #admitTranscoding(call: Call): string | null {
@@ -187,7 +192,7 @@ export class CallService {
     return transcoder ? transcoder.admit(call) : "this server does not transcode RAW media";
   }
 
-  async #answer({ sender, frame, control }: FrameRequest): Promise<Frame> {
+  async #answer({ sender, frame, control }: FrameRequest): Promise<Frame | AckWhenDurable> {
     const body = validate<CallAnswerPayload>(frame.type, control);
     const call = this.#participantCall(sender, frame, body.call_id);
     if (body.accept) {
@@ -207,14 +212,14 @@ export class CallService {
       accept: body.accept,
       reason: body.reason ?? null,
     });
-    await this.#broadcast(sender, frame);
+    const out = await this.#broadcast(sender, frame);
     const extra: Record<string, unknown> = { call_id: call.id, accept: body.accept };
     if (body.reason != null) extra.reason = body.reason;
     if (body.accept) Object.assign(extra, this.#ice(sender, body.transport));
-    return ack(frame, extra);
+    return await replyOnceRouted(out, ack(frame, extra));
   }
 
-  async #end({ sender, frame, control }: FrameRequest): Promise<Frame> {
+  async #end({ sender, frame, control }: FrameRequest): Promise<Frame | AckWhenDurable> {
     const body = validate<CallEndPayload>(frame.type, control);
     const call = this.#participantCall(sender, frame, body.call_id);
     this.#remove(call);
@@ -222,26 +227,34 @@ export class CallService {
       reason: body.reason,
       duration_secs: Math.floor((this.#now() - call.startedAt) / 1000),
     });
-    await this.#broadcast(sender, frame);
-    return ack(frame, { call_id: call.id, reason: body.reason });
+    return await replyOnceRouted(
+      await this.#broadcast(sender, frame),
+      ack(frame, { call_id: call.id, reason: body.reason }),
+    );
   }
 
-  async #stats({ sender, frame, control }: FrameRequest): Promise<Frame> {
+  async #stats({ sender, frame, control }: FrameRequest): Promise<Frame | AckWhenDurable> {
     const body = validate<CallStatsPayload>(frame.type, control);
     this.#participantCall(sender, frame, body.call_id);
-    await this.#broadcast(sender, frame);
-    return ack(frame, { call_id: body.call_id, direction: body.direction });
+    return await replyOnceRouted(
+      await this.#broadcast(sender, frame),
+      ack(frame, { call_id: body.call_id, direction: body.direction }),
+    );
   }
 
-  async #transportUpdate({ sender, frame, control }: FrameRequest): Promise<Frame> {
+  async #transportUpdate(
+    { sender, frame, control }: FrameRequest,
+  ): Promise<Frame | AckWhenDurable> {
     const body = validate<TransportUpdatePayload>(frame.type, control);
     const call = this.#participantCall(sender, frame, body.call_id);
     this.#d.metrics?.transport?.(body.update);
     if (body.update === "consent_keepalive" && body.interval_secs != null) {
       call.consentIntervalSecs = body.interval_secs;
     }
-    await this.#broadcast(sender, frame);
-    return ack(frame, { call_id: call.id, update: body.update });
+    return await replyOnceRouted(
+      await this.#broadcast(sender, frame),
+      ack(frame, { call_id: call.id, update: body.update }),
+    );
   }
 
   /**
@@ -336,9 +349,14 @@ export class CallService {
     return call;
   }
 
-  async #broadcast(sender: Sender, frame: Frame): Promise<void> {
+  /**
+   * Sends `frame` on its route; what is left to wait for ({@link replyOnceRouted}
+   * makes the reply: the session's next frames wait only for the routing,
+   * the Ack for the live copies too).
+   */
+  async #broadcast(sender: Sender, frame: Frame): Promise<FanOut> {
     const route = await this.#d.router.memberRoute(sender, frame.channel);
-    await this.#d.router.broadcast(sender, route, frame);
+    return this.#d.router.broadcastNow(sender, route, frame);
   }
 
   #ringTimeout(call: Call): void {

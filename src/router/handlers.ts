@@ -21,6 +21,7 @@ import {
   AckWhenDurable,
   type FrameHandler,
   type FrameRequest,
+  replyOnceRouted,
   type Router,
   type RouteReply,
   type Sender,
@@ -71,15 +72,14 @@ class BuiltIn {
     if (cached) {
       checkMember(sender, frame.channel, cached);
       const out = this.#router.broadcastNow(sender, cached, frame);
-      if (out.pending !== null) {
-        const durable = out.durable;
-        return out.pending.then(() => durable).then(() => reply);
+      if (out.pending === null) {
+        return out.durable === null ? reply : new AckWhenDurable(reply, out.durable);
       }
-      return out.durable === null ? reply : new AckWhenDurable(reply, out.durable);
+      return replyOnceRouted(out, reply);
     }
+    // The route is read first; then, as above, only the Ack waits for live copies.
     return this.#router.memberRoute(sender, frame.channel)
-      .then((route) => this.#router.broadcast(sender, route, frame))
-      .then(() => reply);
+      .then((route) => replyOnceRouted(this.#router.broadcastNow(sender, route, frame), reply));
   }
 
   async #authorize(sender: Sender, devices: Iterable<string>): Promise<void> {
@@ -147,7 +147,7 @@ class BuiltIn {
     return ack(frame);
   }
 
-  async groupCreate({ sender, frame, control }: FrameRequest): Promise<Frame> {
+  async groupCreate({ sender, frame, control }: FrameRequest): Promise<Frame | AckWhenDurable> {
     const body = validate(frame.type, control) as {
       group_id?: string;
       members?: string[];
@@ -188,11 +188,13 @@ class BuiltIn {
       groupId,
     };
     await this.#router.routes.put(route);
-    await this.#router.broadcast(sender, route, frame);
-    return ack(frame, { group_id: groupId });
+    return await replyOnceRouted(
+      this.#router.broadcastNow(sender, route, frame),
+      ack(frame, { group_id: groupId }),
+    );
   }
 
-  async groupInvite({ sender, frame, control }: FrameRequest): Promise<Frame> {
+  async groupInvite({ sender, frame, control }: FrameRequest): Promise<Frame | AckWhenDurable> {
     const body = validate(frame.type, control) as {
       group_id: string;
       device: string;
@@ -233,8 +235,10 @@ class BuiltIn {
         groupId: body.group_id,
       };
     await this.#router.routes.put(route);
-    await this.#router.broadcast(sender, route, frame);
-    return ack(frame, { group_id: body.group_id, device: body.device });
+    return await replyOnceRouted(
+      this.#router.broadcastNow(sender, route, frame),
+      ack(frame, { group_id: body.group_id, device: body.device }),
+    );
   }
 }
 

@@ -105,16 +105,42 @@ export class AckWhenDurable {
   constructor(readonly reply: Frame | null, readonly durable: Promise<void>) {}
 }
 
-/** What {@link Router.route} and a {@link FrameHandler} answer. */
-export type RouteReply = Frame | null | AckWhenDurable | Promise<Frame | null>;
+/**
+ * What {@link Router.route} and a {@link FrameHandler} answer. A promise
+ * holds the session's next frames back until it settles, so it must settle
+ * once the frame is routed, never on the durability of live copies: those
+ * it answers with an {@link AckWhenDurable}. (Holding the session on them
+ * held its delivery Acks too: two members whose first frames crossed each
+ * waited for the other's Ack until the durable-copy sweep wrote both copies.)
+ */
+export type RouteReply =
+  | Frame
+  | null
+  | AckWhenDurable
+  | Promise<Frame | null | AckWhenDurable>;
 
 /** The reply once everything it waits for is done, durable copies included (tests, tools). */
 export async function replyWhenDone(reply: RouteReply): Promise<Frame | null> {
-  if (reply instanceof AckWhenDurable) {
-    await reply.durable;
-    return reply.reply;
+  const answer = await reply;
+  if (answer instanceof AckWhenDurable) {
+    await answer.durable;
+    return answer.reply;
   }
-  return await reply;
+  return answer;
+}
+
+/**
+ * The reply to a frame once `out`'s stores and relays are done: the plain
+ * `reply`, or (when live copies are still held) an {@link AckWhenDurable}
+ * — so nobody holds the session's next frames on those copies.
+ */
+export function replyOnceRouted<R extends Frame | null>(
+  out: FanOut,
+  reply: R,
+): R | AckWhenDurable | Promise<R | AckWhenDurable> {
+  const durable = out.durable;
+  const answer = durable === null ? reply : new AckWhenDurable(reply, durable);
+  return out.pending === null ? answer : out.pending.then(() => answer);
 }
 
 /**
@@ -127,9 +153,15 @@ export type FrameHandler = (request: FrameRequest) => RouteReply;
 
 /** What a fan-out left to do. */
 export interface FanOut {
-  /** Stores and relays for members not reached live (wait before the next frame). */
+  /**
+   * Reachability reads, stores and relays for members not reached live
+   * (wait before the next frame). Never the copies of live deliveries.
+   */
   pending: Promise<void> | null;
-  /** The write of the copies kept for members reached live (only the Ack waits). */
+  /**
+   * The copies kept for members reached live, acknowledged or written (only
+   * the Ack waits). Rejects after `pending` did, when it did.
+   */
   durable: Promise<void> | null;
 }
 
@@ -253,12 +285,16 @@ export class Router {
     // each other: an unfriending stops delivery between the two at once.
     const members = this.#reachable(from, route.members);
     if (!(members instanceof Promise)) return this.#fanOut(from, members, frame, from.userId);
-    const pending = members.then(async (reachable) => {
-      const out = this.#fanOut(from, reachable, frame, from.userId);
-      await out.pending;
-      await out.durable;
-    });
-    return { pending, durable: null };
+    // Reachability read first (a new route, or the decision expired): only
+    // the fan-out is pending; its live copies' durability is the Ack's
+    // alone, as on the synchronous path.
+    const later = members.then((reachable) => this.#fanOut(from, reachable, frame, from.userId));
+    const pending = later.then((out) => out.pending) as Promise<void>;
+    const durable = later.then((out) => out.durable) as Promise<void>;
+    // Handled here: whoever awaits it still sees the rejection (after
+    // `pending`'s, which a caller awaits first and may then stop).
+    durable.catch(() => {});
+    return { pending, durable };
   }
 
   /**

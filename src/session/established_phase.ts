@@ -377,13 +377,10 @@ export class EstablishedPhase implements RekeySide {
     } catch (error) {
       return this.#routeFailed(frame, error);
     }
-    if (reply instanceof AckWhenDurable) {
-      // Routed: the next frames go on now, only this reply waits.
-      this.#observeRouted(frame, started);
-      this.#replyQueue().afterDurable(frame, reply.reply, reply.durable);
-      return;
-    }
     if (reply instanceof Promise) {
+      // Held until routed (a route or reachability read, a store): the next
+      // frames — this client's delivery Acks among them — wait for that
+      // only, never for live copies (those come as an AckWhenDurable).
       return reply.then(
         (answer) => this.#routed(frame, started, answer),
         (error) => this.#routeFailed(frame, error),
@@ -392,9 +389,12 @@ export class EstablishedPhase implements RekeySide {
     this.#routed(frame, started, reply);
   }
 
-  #routed(frame: DecodedFrame, started: number, reply: Frame | null): void {
+  #routed(frame: DecodedFrame, started: number, reply: Frame | null | AckWhenDurable): void {
     this.#observeRouted(frame, started);
-    if (this.#replies === null || this.#replies.empty) this.#reply(frame, reply);
+    if (reply instanceof AckWhenDurable) {
+      // Routed: the next frames go on now, only this reply waits.
+      this.#replyQueue().afterDurable(frame, reply.reply, reply.durable);
+    } else if (this.#replies === null || this.#replies.empty) this.#reply(frame, reply);
     else this.#replies.ready(frame, reply);
   }
 
