@@ -22,10 +22,14 @@ import {
   remoteUserId,
   splitAddress,
 } from "./context.ts";
-import { encodeSignedEvent, signEvent } from "./event.ts";
-import { nowRfc3339 } from "./friends.ts";
-import { verifiedEvent } from "./verified_event.ts";
-import { FederationProblem, readFederationBody } from "./problem.ts";
+import { FederationProblem } from "./problem.ts";
+import {
+  askPeer,
+  readAnswer,
+  receiveDirectoryRequest,
+  refused,
+  signedAnswer,
+} from "./directory_exchange.ts";
 
 /** Outcome of {@link fetchRemoteDevices}. */
 export type RemoteDevicesResult =
@@ -42,21 +46,20 @@ export async function receiveDevicesRequest(
   ctx: FederationContext,
   request: Request,
 ): Promise<Response> {
-  const { origin, eventId, body } = await verifiedEvent(ctx, await readFederationBody(request));
-  if (body.type !== "e2e_devices_request" || typeof body.user !== "string") {
-    throw new FederationProblem(400, "InvalidPayload", "expected an e2e_devices_request");
-  }
-  const from = typeof body.from === "string" ? splitAddress(body.from.trim()) : null;
-  if (from === null || from.domain !== origin || from.local === "") {
-    throw new FederationProblem(403, "NotFriends", "from must be a user of the origin");
-  }
+  const { origin, eventId, from, subject } = await receiveDirectoryRequest(
+    ctx,
+    request,
+    "e2e_devices_request",
+    "user",
+    "an e2e_devices_request",
+  );
   const none = new FederationProblem(404, "UnknownUser", "user not found");
   const user = await findByHandle(
-    body.user.trim(),
+    subject.trim(),
     (form) => ctx.store.getUserByHandle(form, ctx.domain),
   );
   if (user === null) throw none;
-  if (!(await areFederatedFriends(ctx.store, user.userId, `${from.local}@${from.domain}`))) {
+  if (!(await areFederatedFriends(ctx.store, user.userId, from))) {
     throw none;
   }
   const active = (await ctx.store.listDevicesForUser(user.userId)).filter((d) =>
@@ -76,22 +79,11 @@ export async function receiveDevicesRequest(
       key_packages: { one_time: s.oneTime, last_resort: s.lastResort },
     };
   });
-  ctx.metrics.inboundProcessed();
-  const answer = signEvent({
-    event_id: ctx.newId("federation-e2e-devices"),
-    origin: ctx.domain,
-    scope: origin,
-    created_at: nowRfc3339(ctx),
-    payload: {
-      type: "e2e_devices",
-      request_id: eventId,
-      user: remoteUserId(user.handle, ctx.domain),
-      devices,
-    },
-  }, ctx.seed);
-  return new Response(encodeSignedEvent(answer), {
-    status: 200,
-    headers: { "content-type": "application/json", "cache-control": "no-store" },
+  return signedAnswer(ctx, "federation-e2e-devices", origin, {
+    type: "e2e_devices",
+    request_id: eventId,
+    user: remoteUserId(user.handle, ctx.domain),
+    devices,
   });
 }
 
@@ -107,42 +99,19 @@ export async function fetchRemoteDevices(
   domain: string,
   timeoutMs = 10_000,
 ): Promise<RemoteDevicesResult> {
-  const peer = await ctx.peers.get(domain);
-  if (peer === null) return { ok: false, status: 400, detail: `unknown domain: ${domain}` };
-  const eventId = ctx.newId("federation-e2e-devices-request");
-  const request = signEvent({
-    event_id: eventId,
-    origin: ctx.domain,
-    scope: domain,
-    created_at: nowRfc3339(ctx),
-    payload: {
-      type: "e2e_devices_request",
-      from: remoteUserId(caller.handle, ctx.domain),
-      user: handle,
-    },
-  }, ctx.seed);
-  let response: Response;
-  try {
-    response = await fetch(`${peer.endpoint.replace(/\/+$/, "")}/federation/e2e-devices`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: encodeSignedEvent(request),
-      signal: AbortSignal.timeout(timeoutMs),
-      client,
-    });
-  } catch (error) {
-    ctx.log.warn("federation: device list request failed", { domain, error: String(error) });
-    return { ok: false, status: 502, detail: `${domain} did not answer` };
-  }
-  const text = await response.text();
-  if (response.status === 404) return { ok: false, status: 404, detail: "user not found" };
-  if (response.status !== 200) {
-    return { ok: false, status: 502, detail: `${domain} refused the request (${response.status})` };
-  }
-  try {
-    const { body } = await verifiedEvent(ctx, text, domain);
+  const asked = await askPeer(ctx, client, caller, domain, {
+    idPrefix: "federation-e2e-devices-request",
+    path: "/federation/e2e-devices",
+    payload: { type: "e2e_devices_request", user: handle },
+    what: "device list",
+    timeoutMs,
+  });
+  if (!asked.ok) return asked;
+  if (asked.status === 404) return { ok: false, status: 404, detail: "user not found" };
+  if (asked.status !== 200) return refused(domain, asked.status);
+  return await readAnswer(ctx, domain, asked.text, "device list", (body) => {
     const user = typeof body.user === "string" ? splitAddress(body.user) : null;
-    if (body.type !== "e2e_devices" || body.request_id !== eventId || user === null) {
+    if (body.type !== "e2e_devices" || body.request_id !== asked.eventId || user === null) {
       throw new Error("not the answer to this request");
     }
     if (user.domain !== domain || !Array.isArray(body.devices)) throw new Error("bad answer");
@@ -167,9 +136,6 @@ export async function fetchRemoteDevices(
         },
       };
     });
-    return { ok: true, devices: { user_id: body.user, handle: body.user, devices } };
-  } catch (error) {
-    ctx.log.warn("federation: bad device list answer", { domain, error: String(error) });
-    return { ok: false, status: 502, detail: `${domain} sent an invalid answer` };
-  }
+    return { ok: true, devices: { user_id: body.user, handle: body.user, devices } } as const;
+  });
 }

@@ -19,16 +19,20 @@ import { toHex, verifyDeviceKeyPackage } from "../crypto/mod.ts";
 import { encodeBase64 } from "../proto/mod.ts";
 import type { UserRecord } from "../storage/mod.ts";
 import { JsonNumber } from "./canonical.ts";
-import { verifiedEvent } from "./verified_event.ts";
 import {
   areFederatedFriends,
   type FederationContext,
   remoteUserId,
   splitAddress,
 } from "./context.ts";
-import { encodeSignedEvent, signEvent } from "./event.ts";
-import { nowRfc3339 } from "./friends.ts";
-import { FederationProblem, readFederationBody } from "./problem.ts";
+import { FederationProblem } from "./problem.ts";
+import {
+  askPeer,
+  readAnswer,
+  receiveDirectoryRequest,
+  refused,
+  signedAnswer,
+} from "./directory_exchange.ts";
 
 /** Idempotency scope of inbound key-package requests (a request is answered once). */
 export const KEY_PACKAGE_REQUEST_SCOPE = "federation-key-package";
@@ -56,15 +60,14 @@ export async function receiveKeyPackageRequest(
   ctx: FederationContext,
   request: Request,
 ): Promise<Response> {
-  const { origin, eventId, body } = await verifiedEvent(ctx, await readFederationBody(request));
-  if (body.type !== "key_package_request" || typeof body.device !== "string") {
-    throw new FederationProblem(400, "InvalidPayload", "expected a key_package_request");
-  }
-  const from = typeof body.from === "string" ? splitAddress(body.from.trim()) : null;
-  if (from === null || from.domain !== origin || from.local === "") {
-    throw new FederationProblem(403, "NotFriends", "from must be a user of the origin");
-  }
-  const limit = ctx.keyPackageTakes?.check(`${from.local}@${from.domain}`);
+  const { origin, eventId, from, subject } = await receiveDirectoryRequest(
+    ctx,
+    request,
+    "key_package_request",
+    "device",
+    "a key_package_request",
+  );
+  const limit = ctx.keyPackageTakes?.check(from);
   if (limit !== undefined && !limit.allowed) {
     throw new FederationProblem(429, "TooManyRequests", "too many key package requests");
   }
@@ -74,12 +77,12 @@ export async function receiveKeyPackageRequest(
     new Date(ctx.now()),
   );
   if (!fresh) throw new FederationProblem(409, "Replay", "this request was answered already");
-  const deviceId = body.device.trim();
+  const deviceId = subject.trim();
   const device = await ctx.store.getDevice(deviceId);
   // Unknown device, not a friend's, or nothing left: one answer, so nothing can be probed.
   const none = new FederationProblem(404, "NoKeyPackage", NONE);
   if (device === null || device.status !== "active") throw none;
-  if (!(await areFederatedFriends(ctx.store, device.userId, `${from.local}@${from.domain}`))) {
+  if (!(await areFederatedFriends(ctx.store, device.userId, from))) {
     throw none;
   }
   const owner = await ctx.store.getUser(device.userId);
@@ -89,27 +92,16 @@ export async function receiveKeyPackageRequest(
     await ctx.store.deleteKeyPackages(deviceId); // signed by a device key rotated away since
     throw none;
   }
-  ctx.metrics.inboundProcessed();
-  const answer = signEvent({
-    event_id: ctx.newId("federation-key-package"),
-    origin: ctx.domain,
-    scope: origin,
-    created_at: nowRfc3339(ctx),
-    payload: {
-      type: "key_package",
-      request_id: eventId,
-      device: deviceId,
-      user: remoteUserId(owner.handle, ctx.domain),
-      key_package: encodeBase64(taken.data),
-      signature: encodeBase64(taken.deviceSignature),
-      last_resort: taken.lastResort,
-      cipher_suite: taken.cipherSuite,
-      device_public: toHex(device.publicKey),
-    },
-  }, ctx.seed);
-  return new Response(encodeSignedEvent(answer), {
-    status: 200,
-    headers: { "content-type": "application/json", "cache-control": "no-store" },
+  return signedAnswer(ctx, "federation-key-package", origin, {
+    type: "key_package",
+    request_id: eventId,
+    device: deviceId,
+    user: remoteUserId(owner.handle, ctx.domain),
+    key_package: encodeBase64(taken.data),
+    signature: encodeBase64(taken.deviceSignature),
+    last_resort: taken.lastResort,
+    cipher_suite: taken.cipherSuite,
+    device_public: toHex(device.publicKey),
   });
 }
 
@@ -126,48 +118,28 @@ export async function fetchRemoteKeyPackage(
   domain: string,
   timeoutMs = 10_000,
 ): Promise<RemoteKeyPackageResult> {
-  const peer = await ctx.peers.get(domain);
-  if (peer === null) return { ok: false, status: 400, detail: `unknown domain: ${domain}` };
-  const eventId = ctx.newId("federation-key-package-request");
-  const request = signEvent({
-    event_id: eventId,
-    origin: ctx.domain,
-    scope: domain,
-    created_at: nowRfc3339(ctx),
-    payload: {
-      type: "key_package_request",
-      from: remoteUserId(caller.handle, ctx.domain),
-      device: deviceId,
-    },
-  }, ctx.seed);
-  let response: Response;
-  try {
-    response = await fetch(`${peer.endpoint.replace(/\/+$/, "")}/federation/key-package`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: encodeSignedEvent(request),
-      signal: AbortSignal.timeout(timeoutMs),
-      client,
-    });
-  } catch (error) {
-    ctx.log.warn("federation: key package request failed", { domain, error: String(error) });
-    return { ok: false, status: 502, detail: `${domain} did not answer` };
+  const asked = await askPeer(ctx, client, caller, domain, {
+    idPrefix: "federation-key-package-request",
+    path: "/federation/key-package",
+    payload: { type: "key_package_request", device: deviceId },
+    what: "key package",
+    timeoutMs,
+  });
+  if (!asked.ok) return asked;
+  if (asked.status === 404) return { ok: false, status: 404, detail: NONE };
+  if (asked.status !== 200) {
+    ctx.log.warn("federation: key package request refused", { domain, status: asked.status });
+    return refused(domain, asked.status);
   }
-  const text = await response.text();
-  if (response.status === 404) return { ok: false, status: 404, detail: NONE };
-  if (response.status !== 200) {
-    ctx.log.warn("federation: key package request refused", { domain, status: response.status });
-    return { ok: false, status: 502, detail: `${domain} refused the request (${response.status})` };
-  }
-  try {
-    const { body } = await verifiedEvent(ctx, text, domain);
+  return await readAnswer(ctx, domain, asked.text, "key package", (body) => {
     const str = (key: string) => {
       const value = body[key];
       if (typeof value !== "string") throw new Error(`${key} missing`);
       return value;
     };
     if (
-      body.type !== "key_package" || str("request_id") !== eventId || str("device") !== deviceId
+      body.type !== "key_package" || str("request_id") !== asked.eventId ||
+      str("device") !== deviceId
     ) {
       throw new Error("not the answer to this request");
     }
@@ -185,9 +157,6 @@ export async function fetchRemoteKeyPackage(
         cipher_suite: Number(suite instanceof JsonNumber ? suite.source : suite),
         device_public: str("device_public"),
       },
-    };
-  } catch (error) {
-    ctx.log.warn("federation: bad key package answer", { domain, error: String(error) });
-    return { ok: false, status: 502, detail: `${domain} sent an invalid answer` };
-  }
+    } as const;
+  });
 }
