@@ -42,7 +42,8 @@ const blockView = new DataView(block.buffer);
 /**
  * Compresses `block` into `h`; `count` bytes hashed so far (the 64-bit
  * counter), `last` the final block. The working vector lives in locals (the
- * G function written out): several times faster than a typed array.
+ * G function written out): several times faster than a typed array. The
+ * same rounds stand in `../blake3_chunk.ts`, not shared: see there why.
  */
 function compress(count: number, last: boolean): void {
   for (let i = 0; i < 16; i++) m[i] = blockView.getUint32(i * 4, true);
