@@ -155,6 +155,32 @@ class AttemptTimeout extends Error {
 }
 
 /**
+ * Records how the attempt of `transport` begun at `started` went (a success,
+ * or a failure with its `cause`'s censorship signal) and tells `onAttempt`.
+ */
+function recordAttempt(
+  attempts: TransportAttempt[],
+  onAttempt: FallbackOptions["onAttempt"],
+  transport: ClientTransport,
+  started: number,
+  failure?: { cause: unknown },
+): void {
+  const elapsedMs = Math.round(performance.now() - started);
+  const attempt: TransportAttempt = failure === undefined
+    ? { transport: transport.label, kind: transport.kind, ok: true, elapsedMs }
+    : {
+      transport: transport.label,
+      kind: transport.kind,
+      ok: false,
+      signal: failure.cause instanceof AttemptTimeout ? "timeout" : censorshipSignal(failure.cause),
+      error: messageOf(failure.cause),
+      elapsedMs,
+    };
+  attempts.push(attempt);
+  onAttempt?.(attempt);
+}
+
+/**
  * Connects through the first transport that works, in order (the preferred
  * one first). A refusal by the server itself (an Error frame) is not a
  * blocked path: it is thrown at once, as retrying elsewhere cannot help.
@@ -198,14 +224,7 @@ export async function connectThroughTransports(
       const client = await Promise.race([connecting, expired]);
       const done = route!;
       client.finished.finally(() => done.close());
-      const attempt = {
-        transport: transport.label,
-        kind: transport.kind,
-        ok: true,
-        elapsedMs: Math.round(performance.now() - started),
-      };
-      attempts.push(attempt);
-      fallback.onAttempt?.(attempt);
+      recordAttempt(attempts, fallback.onAttempt, transport, started);
       return { client, transport, route: done, attempts };
     } catch (error) {
       // A client or route that completes after the deadline is closed too.
@@ -213,16 +232,7 @@ export async function connectThroughTransports(
       opening.then((r) => r.close(), () => {});
       if (error instanceof ServerError) throw error;
       const cause = route?.failure?.() ?? error;
-      const attempt: TransportAttempt = {
-        transport: transport.label,
-        kind: transport.kind,
-        ok: false,
-        signal: cause instanceof AttemptTimeout ? "timeout" : censorshipSignal(cause),
-        error: messageOf(cause),
-        elapsedMs: Math.round(performance.now() - started),
-      };
-      attempts.push(attempt);
-      fallback.onAttempt?.(attempt);
+      recordAttempt(attempts, fallback.onAttempt, transport, started, { cause });
     } finally {
       clearTimeout(timer);
     }
@@ -266,27 +276,11 @@ export async function fetchThroughTransports(
         ...(route.httpClient ? { client: route.httpClient } : {}),
       } as RequestInit);
       const text = await response.text();
-      const attempt = {
-        transport: transport.label,
-        kind: transport.kind,
-        ok: true,
-        elapsedMs: Math.round(performance.now() - started),
-      };
-      attempts.push(attempt);
-      options.onAttempt?.(attempt);
+      recordAttempt(attempts, options.onAttempt, transport, started);
       return { status: response.status, text, transport, attempts };
     } catch (error) {
       const cause = route?.failure?.() ?? (abort.signal.aborted ? abort.signal.reason : error);
-      const attempt: TransportAttempt = {
-        transport: transport.label,
-        kind: transport.kind,
-        ok: false,
-        signal: cause instanceof AttemptTimeout ? "timeout" : censorshipSignal(cause),
-        error: messageOf(cause),
-        elapsedMs: Math.round(performance.now() - started),
-      };
-      attempts.push(attempt);
-      options.onAttempt?.(attempt);
+      recordAttempt(attempts, options.onAttempt, transport, started, { cause });
     } finally {
       clearTimeout(timer);
       await route?.close();
