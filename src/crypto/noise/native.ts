@@ -21,14 +21,13 @@ import { NoiseError } from "./errors.ts";
 import { hkdfFromHmac, hmacFromDigest } from "./hmac.ts";
 import {
   chachaNonce,
+  checkedDh,
   type Cipher,
   type Dh,
   expectLength,
   type Hash,
-  isAllZero,
   keyBytes,
   type KeyPair,
-  type Nonce,
   TAG_LENGTH,
 } from "./primitives.ts";
 import { blake2sWasm, hkdfBlake2sWasm, hmacBlake2sWasm, WASM_HASH_LIMIT } from "./wasm_blake2s.ts";
@@ -177,28 +176,12 @@ export const nativeX25519: Dh = {
       expectLength(keyPair.privateKey, 32, "X25519 private key");
       privateKey = importPrivate(keyPair.privateKey);
     }
-    let shared: Uint8Array;
-    try {
-      shared = plain(diffieHellman({ privateKey, publicKey: peerKeyObject(publicKey) }));
-    } catch {
-      // OpenSSL refuses an all-zero shared secret itself; report it our way.
-      throw new NoiseError("invalid-public-key", "X25519 with a low-order public key");
-    }
-    if (isAllZero(shared)) {
-      throw new NoiseError("invalid-public-key", "X25519 with a low-order public key");
-    }
-    return shared;
+    const key = privateKey;
+    return checkedDh(() =>
+      plain(diffieHellman({ privateKey: key, publicKey: peerKeyObject(publicKey) }))
+    );
   },
 };
-
-/** The 12-byte ChaCha20-Poly1305 nonce: 4 zero bytes, then the counter as u64 LE. */
-const nonceBytes = new Uint8Array(12);
-const nonceView = new DataView(nonceBytes.buffer);
-
-function nonce(n: Nonce): Uint8Array {
-  chachaNonce(n, nonceView);
-  return nonceBytes;
-}
 
 /**
  * Messages up to this many bytes are sealed and opened by the WebAssembly
@@ -248,7 +231,7 @@ export const nativeChaChaPoly: Cipher = {
 export const opensslChaChaPoly: Cipher = {
   name: "ChaChaPoly",
   encrypt(key, n, ad, plaintext, keyAt = 0): Uint8Array {
-    const cipher = createCipheriv("chacha20-poly1305", keyBytes(key, keyAt), nonce(n), {
+    const cipher = createCipheriv("chacha20-poly1305", keyBytes(key, keyAt), chachaNonce(n), {
       authTagLength: TAG_LENGTH,
     });
     if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length });
@@ -262,7 +245,7 @@ export const opensslChaChaPoly: Cipher = {
   decrypt(key, n, ad, ciphertext, keyAt = 0): Uint8Array {
     const bodyLength = ciphertext.length - TAG_LENGTH;
     if (bodyLength < 0) throw new NoiseError("decrypt-failed", "ciphertext shorter than its tag");
-    const decipher = createDecipheriv("chacha20-poly1305", keyBytes(key, keyAt), nonce(n), {
+    const decipher = createDecipheriv("chacha20-poly1305", keyBytes(key, keyAt), chachaNonce(n), {
       authTagLength: TAG_LENGTH,
     });
     decipher.setAuthTag(ciphertext.subarray(bodyLength));

@@ -13,14 +13,13 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { NoiseError } from "./errors.ts";
 import {
   chachaNonce,
+  checkedDh,
   type Cipher,
   type Dh,
   expectLength,
   type Hash,
-  isAllZero,
   keyBytes,
   type KeyPair,
-  type Nonce,
   TAG_LENGTH,
 } from "./primitives.ts";
 
@@ -48,28 +47,9 @@ export const nobleX25519: Dh = {
   dh(keyPair: KeyPair, publicKey: Uint8Array): Uint8Array {
     expectLength(publicKey, 32, "X25519 public key");
     expectLength(keyPair.privateKey, 32, "X25519 private key");
-    let shared: Uint8Array;
-    try {
-      shared = x25519.getSharedSecret(keyPair.privateKey, publicKey);
-    } catch {
-      // noble refuses an all-zero shared secret itself; report it our way.
-      throw new NoiseError("invalid-public-key", "X25519 with a low-order public key");
-    }
-    if (isAllZero(shared)) {
-      throw new NoiseError("invalid-public-key", "X25519 with a low-order public key");
-    }
-    return shared;
+    return checkedDh(() => x25519.getSharedSecret(keyPair.privateKey, publicKey));
   },
 };
-
-/** The 12-byte ChaCha20-Poly1305 nonce: 4 zero bytes, then the counter as u64 LE. */
-const nonceBytes = new Uint8Array(12);
-const nonceView = new DataView(nonceBytes.buffer);
-
-function nonce(n: Nonce): Uint8Array {
-  chachaNonce(n, nonceView);
-  return nonceBytes;
-}
 
 const NO_AD = new Uint8Array(0);
 
@@ -77,18 +57,20 @@ const NO_AD = new Uint8Array(0);
 export const nobleChaChaPoly: Cipher = {
   name: "ChaChaPoly",
   encrypt(key, n, ad, plaintext, keyAt = 0): Uint8Array {
-    return chacha20poly1305(keyBytes(key, keyAt), nonce(n), ad.length > 0 ? ad : NO_AD).encrypt(
-      plaintext,
-    );
+    return chacha20poly1305(keyBytes(key, keyAt), chachaNonce(n), ad.length > 0 ? ad : NO_AD)
+      .encrypt(
+        plaintext,
+      );
   },
   decrypt(key, n, ad, ciphertext, keyAt = 0): Uint8Array {
     if (ciphertext.length < TAG_LENGTH) {
       throw new NoiseError("decrypt-failed", "ciphertext shorter than its tag");
     }
     try {
-      return chacha20poly1305(keyBytes(key, keyAt), nonce(n), ad.length > 0 ? ad : NO_AD).decrypt(
-        ciphertext,
-      );
+      return chacha20poly1305(keyBytes(key, keyAt), chachaNonce(n), ad.length > 0 ? ad : NO_AD)
+        .decrypt(
+          ciphertext,
+        );
     } catch {
       throw new NoiseError("decrypt-failed", "authentication failed");
     }

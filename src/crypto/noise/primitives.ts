@@ -52,11 +52,19 @@ export function nonceHigh(n: Nonce): number {
   return typeof n === "number" ? (n / 0x1_0000_0000) >>> 0 : Number(BigInt.asUintN(32, n >> 32n));
 }
 
-/** Writes the 12-byte ChaCha20-Poly1305 nonce of `n` (4 zero bytes, then n as u64 LE) into `out`. */
-export function chachaNonce(n: Nonce, out: DataView): void {
-  out.setUint32(0, 0, true);
-  out.setUint32(4, nonceLow(n), true);
-  out.setUint32(8, nonceHigh(n), true);
+const nonceBytes = new Uint8Array(12);
+const nonceView = new DataView(nonceBytes.buffer);
+
+/**
+ * The 12-byte ChaCha20-Poly1305 nonce of `n` (4 zero bytes, then n as u64
+ * LE) in a scratch buffer that the next call overwrites: for a cipher call
+ * that reads it at once (no allocation per message).
+ */
+export function chachaNonce(n: Nonce): Uint8Array {
+  nonceView.setUint32(0, 0, true);
+  nonceView.setUint32(4, nonceLow(n), true);
+  nonceView.setUint32(8, nonceHigh(n), true);
+  return nonceBytes;
 }
 
 /**
@@ -174,6 +182,25 @@ export function expectLength(bytes: Uint8Array, length: number, what: string): v
   if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
     throw new NoiseError("invalid-argument", `${what} must be ${length} bytes`);
   }
+}
+
+/**
+ * The X25519 output `compute` returns, or `NoiseError("invalid-public-key")`
+ * for a low-order public key: when the backend refuses it itself (OpenSSL
+ * and noble both throw on an all-zero secret) and when the output is all
+ * zeros.
+ */
+export function checkedDh(compute: () => Uint8Array): Uint8Array {
+  let shared: Uint8Array;
+  try {
+    shared = compute();
+  } catch {
+    throw new NoiseError("invalid-public-key", "X25519 with a low-order public key");
+  }
+  if (isAllZero(shared)) {
+    throw new NoiseError("invalid-public-key", "X25519 with a low-order public key");
+  }
+  return shared;
 }
 
 /**
