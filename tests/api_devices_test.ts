@@ -6,16 +6,15 @@
 import assert from "node:assert/strict";
 import { CommuCatClient, ServerError } from "../src/client/mod.ts";
 import {
-  fromHex,
   generateDeviceKeys,
   parseCertificate,
-  publicFromSeed,
   signRotationProof,
   toHex,
   verifyCertificate,
 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import type { ServerSettings } from "../src/server/mod.ts";
+import { pairDevice } from "./helpers/pairing.ts";
 import { api, assertProblem } from "./helpers/api.ts";
 import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
@@ -36,15 +35,7 @@ async function withServer(
 /** Connects `device`, then pairs a second device of the same user; returns both clients. */
 async function twoDevices(srv: TestServer, device: TestDevice) {
   const first = await CommuCatClient.connect(connectOptions(srv, device));
-  const code = (await api(srv, "POST", "/api/pair", { as: first })).body!.pair_code;
-  const claim = (await api(srv, "POST", "/api/pair/claim", { json: { pair_code: code } })).body!;
-  const key = fromHex(String(claim.private_key), 32);
-  const secondDevice: TestDevice = {
-    deviceId: String(claim.device_id),
-    privateKey: key,
-    publicKey: publicFromSeed(key),
-    handle: device.handle,
-  };
+  const { device: secondDevice } = await pairDevice(srv, first);
   const second = await CommuCatClient.connect(connectOptions(srv, secondDevice));
   return { first, second, secondDevice };
 }

@@ -5,8 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
-import { deviceKeyFingerprint, fromHex, publicFromSeed, toHex } from "../src/crypto/mod.ts";
+import { deviceKeyFingerprint, toHex } from "../src/crypto/mod.ts";
 import { decodeBase64, encodeBase64 } from "../src/proto/mod.ts";
+import { pairDevice } from "./helpers/pairing.ts";
 import { api, assertProblem, befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
@@ -224,15 +225,7 @@ Deno.test("key packages: the own user's other device takes one; revoking a devic
   const srv = await startTestServer();
   const device = newDevice("own");
   const first = await CommuCatClient.connect(connectOptions(srv, device));
-  const code = (await api(srv, "POST", "/api/pair", { as: first })).body!.pair_code;
-  const claim = (await api(srv, "POST", "/api/pair/claim", { json: { pair_code: code } })).body!;
-  const key = fromHex(String(claim.private_key), 32);
-  const secondDevice = {
-    deviceId: String(claim.device_id),
-    privateKey: key,
-    publicKey: publicFromSeed(key),
-    handle: device.handle,
-  };
+  const { device: secondDevice } = await pairDevice(srv, first);
   const second = await CommuCatClient.connect(connectOptions(srv, secondDevice));
   try {
     const cs = await suite();

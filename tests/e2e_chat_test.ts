@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { CommuCatClient, E2EClient, type E2EDelivery } from "../src/client/mod.ts";
 import { type E2EEvent, MemoryE2EStore } from "../src/e2e/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
-import { fromHex, publicFromSeed } from "../src/crypto/mod.ts";
+import { pairDevice } from "./helpers/pairing.ts";
 import { api, befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
 import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
@@ -49,27 +49,6 @@ async function until(e2e: E2EClient, kind: E2EEvent["kind"]): Promise<E2EEvent[]
   }
 }
 
-/** Pairs a new device to `owner`'s user (pair code, claim): its identity and certificate. */
-async function pair(srv: TestServer, owner: CommuCatClient) {
-  const issued = await api(srv, "POST", "/api/pair", { as: owner });
-  assert.equal(issued.status, 200, issued.text);
-  const claim = await api(srv, "POST", "/api/pair/claim", {
-    json: { pair_code: issued.body!.pair_code },
-  });
-  assert.equal(claim.status, 200, claim.text);
-  const c = claim.body!;
-  const match = /"device_certificate":(\{[^{}]*\})/.exec(claim.text);
-  assert.ok(match, "claim response carries device_certificate");
-  const privateKey = fromHex(String(c.private_key), 32);
-  const device: TestDevice = {
-    deviceId: String(c.device_id),
-    privateKey,
-    publicKey: publicFromSeed(privateKey),
-    handle: String((c.user as Record<string, unknown>).handle),
-  };
-  return { device, certificate: match[1] };
-}
-
 function texts(events: E2EEvent[]): string[] {
   return events.flatMap((e) =>
     e.kind === "message" ? [`${e.sender}:${new TextDecoder().decode(e.data)}`] : []
@@ -102,7 +81,7 @@ Deno.test("e2e through a server: chat, a paired device added, a revoked device r
     );
 
     // bob pairs a second device (same user): alice, the committer, adds it on sync.
-    const { device: bob2, certificate } = await pair(srv, b.client);
+    const { device: bob2, certificate } = await pairDevice(srv, b.client);
     const b2 = await attach(srv, bob2, certificate);
     open.push(b2.client);
     assert.equal(b2.client.session.userId, b.client.session.userId);

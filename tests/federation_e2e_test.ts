@@ -8,10 +8,12 @@
 import assert from "node:assert/strict";
 import { CommuCatClient, E2EClient, type E2EDelivery } from "../src/client/mod.ts";
 import { type E2EEvent, MemoryE2EStore } from "../src/e2e/mod.ts";
-import { fromHex, fromUtf8, publicFromSeed, toHex } from "../src/crypto/mod.ts";
-import { encodeBase64, FrameType } from "../src/proto/mod.ts";
+import { fromUtf8 } from "../src/crypto/mod.ts";
+import { FrameType } from "../src/proto/mod.ts";
 import { usersOfDevices } from "../cli/client_e2e.ts";
 import type { ClientProfile } from "../cli/client_profile.ts";
+import { assertNoText } from "./helpers/plaintext.ts";
+import { pairDevice } from "./helpers/pairing.ts";
 import { api } from "./helpers/api.ts";
 import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
 import type { ServerProcess } from "./helpers/process.ts";
@@ -33,26 +35,6 @@ async function attach(
     rest: { url: server.url, caCerts: [server.certificatePem] },
   });
   return { client, e2e, store };
-}
-
-/** Pairs a new device to `owner`'s user (pair code, claim): its identity and certificate. */
-async function pair(server: ServerProcess, owner: CommuCatClient) {
-  const issued = await api(server, "POST", "/api/pair", { as: owner });
-  assert.equal(issued.status, 200, issued.text);
-  const claim = await api(server, "POST", "/api/pair/claim", {
-    json: { pair_code: issued.body!.pair_code },
-  });
-  assert.equal(claim.status, 200, claim.text);
-  const match = /"device_certificate":(\{[^{}]*\})/.exec(claim.text);
-  assert.ok(match, "claim response carries device_certificate");
-  const privateKey = fromHex(String(claim.body!.private_key), 32);
-  const device: TestDevice = {
-    deviceId: String(claim.body!.device_id),
-    privateKey,
-    publicKey: publicFromSeed(privateKey),
-    handle: String((claim.body!.user as Record<string, unknown>).handle),
-  };
-  return { device, certificate: match[1] };
 }
 
 /** Reads deliveries until one has an event of `kind` (a safety cap turns a hang into a failure). */
@@ -82,21 +64,6 @@ function texts(events: E2EEvent[]): string[] {
   return events.flatMap((e) =>
     e.kind === "message" ? [`${e.sender}:${new TextDecoder().decode(e.data)}`] : []
   );
-}
-
-/** Fails when `haystack` holds `text` raw, as hex, or as base64 at any alignment. */
-function assertNoText(where: string, haystack: string, text: string): void {
-  const raw = new TextEncoder().encode(text);
-  const forms = [text, toHex(raw)];
-  for (let shift = 0; shift < 3; shift++) {
-    const padded = new Uint8Array(shift + raw.length);
-    padded.set(raw, shift);
-    const b64 = encodeBase64(padded);
-    forms.push(b64.slice(Math.ceil(shift / 3) * 4, Math.floor((shift + raw.length) / 3) * 4));
-  }
-  for (const form of forms) {
-    assert.equal(haystack.includes(form), false, `${where} holds "${text}"`);
-  }
 }
 
 async function nextOfType(client: CommuCatClient, type: FrameType) {
@@ -169,7 +136,7 @@ Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end 
 
     // bob pairs a second device on b.test: alice (the committer) adds it as dev@b.test; bob's
     // device sees a local device added and puts it into b.test's route of the channel.
-    const { device: bob2Device, certificate } = await pair(serverB, bob.client);
+    const { device: bob2Device, certificate } = await pairDevice(serverB, bob.client);
     const bob2 = await attach(serverB, bob2Device, new MemoryE2EStore(), certificate);
     clients.push(bob2.client);
     const bob2Address = `${bob2Device.deviceId}@b.test`;

@@ -12,6 +12,7 @@ import { CommuCatClient } from "../src/client/mod.ts";
 import { deviceKeyFingerprint, fromUtf8, toHex } from "../src/crypto/mod.ts";
 import { encodeSignedEvent, formatRfc3339Nanos, signEvent } from "../src/federation/mod.ts";
 import { decodeBase64, encodeBase64, FrameType } from "../src/proto/mod.ts";
+import { assertNoText } from "./helpers/plaintext.ts";
 import { api, assertProblem } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import type { ServerProcess } from "./helpers/process.ts";
@@ -313,18 +314,3 @@ Deno.test("federation e2e: the events a.test queues for b.test and both database
     for (const s of [a, b]) await Deno.remove(s.dataDir, { recursive: true }).catch(() => {});
   }
 });
-
-/** Fails when `haystack` holds `text` raw, as hex, or as base64 at any alignment. */
-function assertNoText(where: string, haystack: string, text: string): void {
-  const raw = new TextEncoder().encode(text);
-  const forms = [text, toHex(raw)];
-  for (let shift = 0; shift < 3; shift++) {
-    const padded = new Uint8Array(shift + raw.length);
-    padded.set(raw, shift);
-    const b64 = encodeBase64(padded);
-    forms.push(b64.slice(Math.ceil(shift / 3) * 4, Math.floor((shift + raw.length) / 3) * 4));
-  }
-  for (const form of forms) {
-    assert.equal(haystack.includes(form), false, `${where} holds "${text}"`);
-  }
-}

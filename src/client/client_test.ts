@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { api } from "../../tests/helpers/api.ts";
-import { connectOptions, newDevice, type TestDevice } from "../../tests/helpers/devices.ts";
+import { pairDevice } from "../../tests/helpers/pairing.ts";
+import { connectOptions, newDevice } from "../../tests/helpers/devices.ts";
 import { startTestServer } from "../../tests/helpers/inprocess.ts";
 import { within } from "../../tests/helpers/raw.ts";
-import { fromHex, fromUtf8, publicFromSeed } from "../crypto/mod.ts";
+import { fromUtf8 } from "../crypto/mod.ts";
 import { FrameType } from "../proto/mod.ts";
 import { CommuCatClient } from "./mod.ts";
 
@@ -13,15 +13,7 @@ Deno.test("client: a connection that does not acknowledge deliveries leaves them
     const device = newDevice("alice");
     const first = await CommuCatClient.connect(connectOptions(srv, device));
     // A second device of the same user (reachable without friendship), offline for now.
-    const code = (await api(srv, "POST", "/api/pair", { as: first })).body!.pair_code;
-    const claim = (await api(srv, "POST", "/api/pair/claim", { json: { pair_code: code } })).body!;
-    const key = fromHex(String(claim.private_key), 32);
-    const second: TestDevice = {
-      deviceId: String(claim.device_id),
-      privateKey: key,
-      publicKey: publicFromSeed(key),
-      handle: device.handle,
-    };
+    const { device: second } = await pairDevice(srv, first);
     await first.join(7, [second.deviceId]);
     const ack = await first.send(7, "queued while offline");
     assert.equal(typeof ack.sequence, "number", "send resolves with the message's own sequence");
@@ -57,15 +49,7 @@ Deno.test("client: replies need no delivery ack; a delivered frame gets one", as
     const first = await CommuCatClient.connect(
       connectOptions(srv, device, { onUnit: (direction) => direction === "out" && firstOut++ }),
     );
-    const code = (await api(srv, "POST", "/api/pair", { as: first })).body!.pair_code;
-    const claim = (await api(srv, "POST", "/api/pair/claim", { json: { pair_code: code } })).body!;
-    const key = fromHex(String(claim.private_key), 32);
-    const second: TestDevice = {
-      deviceId: String(claim.device_id),
-      privateKey: key,
-      publicKey: publicFromSeed(key),
-      handle: device.handle,
-    };
+    const { device: second } = await pairDevice(srv, first);
     await first.join(7, [second.deviceId]);
     await first.send(7, "for the second device");
     // `first` heard only replies (handshake, Acks): the server tracks none of them, so no
@@ -111,15 +95,7 @@ Deno.test("client: a delivery handler gets the queued frames, then each as it is
   try {
     const device = newDevice("alice");
     const first = await CommuCatClient.connect(connectOptions(srv, device));
-    const code = (await api(srv, "POST", "/api/pair", { as: first })).body!.pair_code;
-    const claim = (await api(srv, "POST", "/api/pair/claim", { json: { pair_code: code } })).body!;
-    const key = fromHex(String(claim.private_key), 32);
-    const second: TestDevice = {
-      deviceId: String(claim.device_id),
-      privateKey: key,
-      publicKey: publicFromSeed(key),
-      handle: device.handle,
-    };
+    const { device: second } = await pairDevice(srv, first);
     await first.join(7, [second.deviceId]);
     // WebSocket mode: the channel pushes its chunks (listen), no iterator.
     const receiver = await CommuCatClient.connect(
