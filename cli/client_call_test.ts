@@ -6,12 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestServer } from "../tests/helpers/inprocess.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-function clientEnv(home: string): Record<string, string> {
-  return { XDG_CONFIG_HOME: `${home}/config`, HOME: home, COMMUCAT_CLIENT_HOME: "", NO_COLOR: "1" };
-}
+import { clientEnv, clientOk, initProfiles, MAIN } from "../tests/helpers/cli_client.ts";
 
 /** A one-second 48 kHz mono 16-bit WAV of a 440 Hz tone. */
 function wav(): Uint8Array {
@@ -50,33 +45,10 @@ if (!hasOpusdec) console.warn("SKIPPED (the opusdec check only): opus-tools is n
 Deno.test("client call/answer: a WAV file goes through the server's Opus encoder to the listener", async () => {
   const srv = await startTestServer();
   const home = await Deno.makeTempDir({ prefix: "commucat-client-call-" });
-  const run = async (who: string, command: string, ...args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--allow-all", MAIN, "client", command, "--profile", who, ...args],
-      env: clientEnv(home),
-      stdin: "null",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 0, `client ${command} ${args.join(" ")}:\n${text}`);
-    return text;
-  };
+  const run = (who: string, command: string, ...args: string[]) =>
+    clientOk(home, who, command, ...args);
   try {
-    const ca = `${home}/cert.pem`;
-    await Deno.writeTextFile(ca, srv.certificatePem);
-    for (const who of ["alice", "bob"]) {
-      await run(
-        who,
-        "init",
-        "--server",
-        srv.url,
-        "--username",
-        who,
-        "--tls-ca",
-        ca,
-        "--device-id",
-        `${who}-1`,
-      );
-    }
+    await initProfiles(home, srv, "alice", "bob");
     await run("bob", "listen", "--count", "0");
     await run("alice", "friend", "bob");
     await run("bob", "friend", "alice");

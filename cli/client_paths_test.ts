@@ -4,31 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { startTestServer } from "../tests/helpers/inprocess.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-function env(home: string): Record<string, string> {
-  return { XDG_CONFIG_HOME: `${home}/config`, HOME: home, COMMUCAT_CLIENT_HOME: "", NO_COLOR: "1" };
-}
-
-async function run(home: string, ...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-all", MAIN, "client", ...args],
-    env: env(home),
-    stdin: "null",
-  }).output();
-  return {
-    code: out.code,
-    text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
-  };
-}
+import { clientEnv, MAIN, runClient } from "../tests/helpers/cli_client.ts";
 
 Deno.test("client connect --paths: three paths come up and the chat works over them", async () => {
   const srv = await startTestServer();
   const home = await Deno.makeTempDir({ prefix: "commucat-paths-" });
   try {
     await Deno.writeTextFile(`${home}/cert.pem`, srv.certificatePem);
-    const init = await run(
+    const init = await runClient(
       home,
       "init",
       "--profile",
@@ -57,7 +40,7 @@ Deno.test("client connect --paths: three paths come up and the chat works over t
         "--paths",
         "ws,binary,sse",
       ],
-      env: env(home),
+      env: clientEnv(home),
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -92,10 +75,10 @@ Deno.test("client connect --paths: three paths come up and the chat works over t
 Deno.test("client connect: a bad --paths or --fec is a one-line usage error", async () => {
   const home = await Deno.makeTempDir({ prefix: "commucat-paths-" });
   try {
-    const paths = await run(home, "connect", "--paths", "ws,pigeon");
+    const paths = await runClient(home, "connect", "--paths", "ws,pigeon");
     assert.equal(paths.code, 1);
     assert.match(paths.text, /unknown mode "pigeon"/);
-    const fec = await run(home, "connect", "--paths", "ws,sse", "--fec", "raptorq:9");
+    const fec = await runClient(home, "connect", "--paths", "ws,sse", "--fec", "raptorq:9");
     assert.equal(fec.code, 1);
     assert.match(fec.text, /fec overhead must be a number in 0\.\.4/);
   } finally {

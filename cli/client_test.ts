@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../tests/helpers/inprocess.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+import { clientEnv, clientOk, initProfiles, MAIN } from "../tests/helpers/cli_client.ts";
 
 /** Collects a stream's text and waits for a pattern in it. */
 class Transcript {
@@ -39,14 +38,6 @@ class Transcript {
   }
 }
 
-/**
- * The environment of a client command: profiles under `<home>/config` (as
- * `~/.config` would be), and none of the test runner's own client settings.
- */
-function clientEnv(home: string): Record<string, string> {
-  return { XDG_CONFIG_HOME: `${home}/config`, HOME: home, COMMUCAT_CLIENT_HOME: "", NO_COLOR: "1" };
-}
-
 /** An interactive `client connect --profile who` fed through a pipe, as a person types. */
 function chat(home: string, who: string, ...args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
@@ -77,33 +68,10 @@ function chat(home: string, who: string, ...args: string[]) {
 Deno.test("client: the README's two-terminal chat works as written", async () => {
   const srv = await startTestServer();
   const home = await Deno.makeTempDir({ prefix: "commucat-readme-chat-" });
-  const run = async (who: string, command: string, ...args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--allow-all", MAIN, "client", command, "--profile", who, ...args],
-      env: clientEnv(home),
-      stdin: "null",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 0, `client ${args.join(" ")}:\n${text}`);
-    return text;
-  };
+  const run = (who: string, command: string, ...args: string[]) =>
+    clientOk(home, who, command, ...args);
   try {
-    const ca = `${home}/cert.pem`;
-    await Deno.writeTextFile(ca, srv.certificatePem);
-    for (const who of ["alice", "bob"]) {
-      await run(
-        who,
-        "init",
-        "--server",
-        srv.url,
-        "--username",
-        who,
-        "--tls-ca",
-        ca,
-        "--device-id",
-        `${who}-1`,
-      );
-    }
+    await initProfiles(home, srv, "alice", "bob");
     // Profiles live in the user's config directory, private: never in the working directory.
     for (const who of ["alice", "bob"]) {
       const profile = await Deno.stat(`${home}/config/commucat/${who}/client.json`);
