@@ -13,7 +13,18 @@
  *
  * The engine is called once the object holds K symbols (never before: RaptorQ
  * cannot decode from fewer), and not at all when all K source symbols came:
- * the object is then their concatenation (RaptorQ is systematic).
+ * the object is then their concatenation (RaptorQ is systematic). With
+ * `sourceGraceMs`, an object that holds K symbols but not all its sources
+ * waits that long for the missing sources before the engine is called:
+ * packets spread over several paths arrive path by path, and K symbols are
+ * usually held (repair symbols included) before the last path's sources
+ * come, so without the wait nearly every object would be RaptorQ-decoded
+ * although nothing was lost (the multipath receiver: src/multipath/raptorq.ts).
+ * After a wait that ended without the sources (a path really is missing), the
+ * objects of the next `sourceGraceMs` × 50 are decoded without waiting.
+ *
+ * Only the engine call is asynchronous: {@link FecDecoder.offer} parses,
+ * stores and concatenates synchronously (no promise per packet).
  *
  * @module
  */
@@ -40,6 +51,11 @@ export interface FecDecoderLimits {
   rememberedObjects?: number;
   /** An unfinished object is dropped this long after its first packet (default 30 s). */
   objectTimeoutMs?: number;
+  /**
+   * How long an object holding K symbols but not all K sources waits for the
+   * rest before RaptorQ decoding, ms (default 0: decode at once).
+   */
+  sourceGraceMs?: number;
   /** Clock (ms), for tests. */
   now?: () => number;
 }
@@ -71,6 +87,14 @@ interface PendingObject {
   readonly symbols: Map<number, Uint8Array>;
   /** Source symbols (ESI < K) held. */
   sourceHeld: number;
+  /** An engine call is in flight. */
+  decoding: boolean;
+  /** The source grace ended (or was skipped): K symbols are decoded at once. */
+  graceOver: boolean;
+  /** The grace timer, while one runs. */
+  graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Settles the promise of the packet that started the grace (once). */
+  settle: ((out: Uint8Array | null, error?: unknown) => void) | null;
 }
 
 /** Reassembles objects from FEC packets; see the module doc. */
@@ -82,11 +106,13 @@ export class FecDecoder {
   readonly #maxExtraSymbols: number;
   readonly #remembered: number;
   readonly #timeoutMs: number;
+  readonly #graceMs: number;
   readonly #now: () => number;
+  /** No grace for objects started before this (a grace ended without the sources lately). */
+  #noGraceUntil = -Infinity;
   readonly #pending = new Map<number, PendingObject>();
   readonly #finished = new Set<number>();
   #bufferedBytes = 0;
-  #tail: Promise<unknown> = Promise.resolve();
   readonly #stats = { completed: 0, decoded: 0, duplicates: 0, evicted: 0, abandoned: 0 };
 
   constructor(engine: RaptorqEngine, limits: FecDecoderLimits = {}) {
@@ -97,6 +123,7 @@ export class FecDecoder {
     this.#maxExtraSymbols = limits.maxExtraSymbols ?? 32;
     this.#remembered = limits.rememberedObjects ?? 4096;
     this.#timeoutMs = limits.objectTimeoutMs ?? 30_000;
+    this.#graceMs = limits.sourceGraceMs ?? 0;
     this.#now = limits.now ?? (() => performance.now());
   }
 
@@ -109,26 +136,25 @@ export class FecDecoder {
    * Takes one packet: the object's bytes when this packet completed it, else
    * null (more needed, or a duplicate). Rejects with a typed `FecError` for a
    * malformed packet, an object over the size limit, a budget that cannot
-   * hold it, or an object abandoned as undecodable. Calls are processed in
-   * order (each waits for the previous one).
+   * hold it, or an object abandoned as undecodable. See {@link offer}.
    */
   push(packet: Uint8Array): Promise<Uint8Array | null> {
-    const run = this.#tail.then(() => this.#push(packet));
-    this.#tail = run.catch(() => {});
-    return run;
+    try {
+      return Promise.resolve(this.offer(packet));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  /** Drops every unfinished object (their bytes are released). */
-  clear(): void {
-    for (const id of [...this.#pending.keys()]) this.#drop(id, false);
-  }
-
-  /** Frees what is held (the `FecReceiver` port of multipath sessions). */
-  close(): void {
-    this.clear();
-  }
-
-  async #push(bytes: Uint8Array): Promise<Uint8Array | null> {
+  /**
+   * {@link push} without a promise where none is needed: the object (its
+   * sources all came: concatenation) or null at once, or a promise when the
+   * engine is called or the source grace runs (it settles with the object,
+   * or null when the object completed otherwise meanwhile); throws (not
+   * rejects) for a malformed packet, an object over the limit or a full
+   * budget. Each object comes out exactly once, from one call.
+   */
+  offer(bytes: Uint8Array): Uint8Array | null | Promise<Uint8Array | null> {
     const p = parseFecPacket(bytes);
     this.#expire();
     if (this.#finished.has(p.objectId)) {
@@ -149,13 +175,18 @@ export class FecDecoder {
         throw new FecObjectTooLargeError(p.transferLength, this.#maxTransferLength);
       }
       while (this.#pending.size >= this.#maxObjects) this.#evictOldest();
+      const now = this.#now();
       object = {
         transferLength: p.transferLength,
         symbolSize: p.symbolSize,
         k: sourceSymbolCount(p.transferLength, p.symbolSize),
-        createdAt: this.#now(),
+        createdAt: now,
         symbols: new Map(),
         sourceHeld: 0,
+        decoding: false,
+        graceOver: this.#graceMs <= 0 || now < this.#noGraceUntil,
+        graceTimer: undefined,
+        settle: null,
       };
       this.#pending.set(p.objectId, object);
     }
@@ -173,22 +204,60 @@ export class FecDecoder {
     this.#bufferedBytes += cost;
     if (p.esi < object.k) object.sourceHeld++;
     if (object.symbols.size < object.k) return null;
-    return await this.#complete(p.objectId, object);
+    if (object.sourceHeld === object.k) {
+      // Systematic: the sources are the object (a decode in flight, or a grace, gives way).
+      const out = concatSource(object);
+      this.#stats.completed++;
+      this.#drop(p.objectId, true);
+      return out;
+    }
+    if (object.decoding) return null; // its result, or the next packet, decides
+    if (object.graceOver) return this.#decode(p.objectId, object);
+    if (object.graceTimer !== undefined) return null;
+    const id = p.objectId;
+    const held = object;
+    return new Promise<Uint8Array | null>((resolve, reject) => {
+      held.settle = (out, error) => (error === undefined ? resolve(out) : reject(error));
+      held.graceTimer = setTimeout(() => {
+        held.graceTimer = undefined;
+        held.graceOver = true;
+        if (this.#pending.get(id) !== held) return; // settled when it was dropped
+        this.#noGraceUntil = this.#now() + 50 * this.#graceMs;
+        const settle = held.settle!;
+        held.settle = null;
+        this.#decode(id, held).then((out) => settle(out), (error) => settle(null, error));
+      }, this.#graceMs);
+    });
   }
 
-  async #complete(objectId: number, object: PendingObject): Promise<Uint8Array | null> {
+  /** Drops every unfinished object (their bytes are released). */
+  clear(): void {
+    for (const id of [...this.#pending.keys()]) this.#drop(id, false);
+  }
+
+  /** Frees what is held (the `FecReceiver` port of multipath sessions). */
+  close(): void {
+    this.clear();
+  }
+
+  /** RaptorQ-decodes `object` from what it holds now. */
+  async #decode(objectId: number, object: PendingObject): Promise<Uint8Array | null> {
+    object.decoding = true;
+    const held = object.symbols.size;
     let out: Uint8Array | null;
-    if (object.sourceHeld === object.k) {
-      out = concatSource(object);
-    } else {
+    try {
       out = await this.#engine.decode(
         object.transferLength,
         object.symbolSize,
         [...object.symbols.values()],
       );
-      if (out) this.#stats.decoded++;
+    } finally {
+      object.decoding = false;
     }
+    // Completed by its sources, evicted or timed out meanwhile: nothing more to give.
+    if (this.#pending.get(objectId) !== object) return null;
     if (out) {
+      this.#stats.decoded++;
       this.#stats.completed++;
       this.#drop(objectId, true);
       return out;
@@ -198,7 +267,8 @@ export class FecDecoder {
       this.#drop(objectId, true);
       throw new FecUndecodableError(objectId, object.symbols.size);
     }
-    return null;
+    // Symbols that came during the call were not tried: try them now.
+    return object.symbols.size > held ? this.#decode(objectId, object) : null;
   }
 
   /** Drops objects past their timeout (oldest first: the map is in creation order). */
@@ -227,6 +297,11 @@ export class FecDecoder {
     if (object) {
       for (const s of object.symbols.values()) this.#bufferedBytes -= s.length;
       this.#pending.delete(objectId);
+      clearTimeout(object.graceTimer);
+      object.graceTimer = undefined;
+      const settle = object.settle;
+      object.settle = null;
+      settle?.(null); // completed by a later packet (which returned it), or dropped
     }
     if (!remember) return;
     this.#finished.add(objectId);

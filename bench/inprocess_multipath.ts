@@ -1,0 +1,318 @@
+/**
+ * Multipath pairs in one process, without sockets (issue 18): like
+ * `bench/inprocess_pairs.ts` (the real server, SDK clients over in-memory
+ * pipes), but every session runs over `--paths` paths (default 3: the load
+ * tool's multipath phase has three), each an in-memory pipe into the
+ * server's `/connect` (the first) or `/connect?attach` handling, and each
+ * client sends `--window` messages per round (the load tool's window: 8,
+ * so a client's turn is one RaptorQ object as there). `--paths 1` is the
+ * single-path reference with the same rounds. Clients and server use the
+ * RaptorQ Worker, as the load tool and the server do.
+ *
+ * What it is for: instruction counts (`valgrind --tool=callgrind`) of the
+ * multipath path against one path, where socket runs on this shared
+ * machine measure the neighbours. What it leaves out: the transports
+ * themselves (Deno's WebSocket, HTTP/2 and SSE framing, TLS, the kernel),
+ * which every copy pays in a real run; and time: timers of 10 ms or more
+ * never fire (no ACK timer, retransmission timeout or FEC source grace; an
+ * ACK rides on data at most every 25 ms of wall time, so a slow run rides
+ * more of them than a fast one).
+ *
+ *   scripts/deno run -A bench/inprocess_multipath.ts [--paths 3] [--window 8]
+ *     [--rounds 300] [--pairs 4] [--warm 100] [--profile out.cpuprofile]
+ *   bench/callgrind_pairs.sh-style: BENCH=bench/inprocess_multipath.ts ARGS="--paths 3"
+ *     bench/callgrind_multipath.sh ROUNDS
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import process from "node:process";
+import { Session } from "node:inspector";
+import { CommuCatClient } from "../src/client/mod.ts";
+import type { ClientChannel } from "../src/client/channel.ts";
+import { generateDeviceKeys } from "../src/crypto/mod.ts";
+import { silentLogger } from "../src/log/mod.ts";
+import { FrameType } from "../src/proto/mod.ts";
+import { defaultSettings, type RunningServer, startServer } from "../src/server/mod.ts";
+import { ServerConnection } from "../src/session/mod.ts";
+import { AttachingPath, raptorqCodec } from "../src/multipath/mod.ts";
+import type { Link, UnitHeader } from "../src/transport/mod.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    rounds: { type: "string", default: "300" },
+    warm: { type: "string", default: "100" },
+    paths: { type: "string", default: "3" },
+    window: { type: "string", default: "8" },
+    pairs: { type: "string", default: "4" },
+    profile: { type: "string" },
+    gate: { type: "string" },
+  },
+});
+const ROUNDS = Number(args.values.rounds);
+const WARM = Number(args.values.warm);
+const PAIRS = Number(args.values.pairs);
+const PATHS = Number(args.values.paths);
+const WINDOW = Number(args.values.window);
+const PAYLOAD_BYTES = 100;
+const PROFILE = args.values.profile;
+const GATE = args.values.gate;
+
+// Long timers never fire while we run (see the module doc); short ones (the turn-end flushes) do.
+// (×1000 was not enough: a 600-round callgrind run, longer than the 200 s the window's sweep was
+// stretched to, stalled, likely once that sweep fired.)
+const realSetTimeout = globalThis.setTimeout;
+const armTimer = realSetTimeout as (...args: unknown[]) => ReturnType<typeof setTimeout>;
+globalThis.setTimeout = ((callback: unknown, ms?: number, ...rest: unknown[]) =>
+  armTimer(
+    callback,
+    (ms ?? 0) >= 10 ? 2 ** 31 - 1 : ms,
+    ...rest,
+  )) as typeof setTimeout;
+
+/** Downstream bytes for one client, in order. */
+class Downstream implements AsyncIterator<Uint8Array> {
+  #queue: Uint8Array[] = [];
+  #waiting: ((result: IteratorResult<Uint8Array>) => void) | null = null;
+  #ended = false;
+
+  push(bytes: Uint8Array): void {
+    const waiting = this.#waiting;
+    if (waiting !== null) {
+      this.#waiting = null;
+      waiting({ value: bytes, done: false });
+    } else this.#queue.push(bytes);
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#waiting?.({ value: undefined, done: true });
+    this.#waiting = null;
+  }
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.#queue.length > 0) {
+      return Promise.resolve({ value: this.#queue.shift()!, done: false });
+    }
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.#waiting = resolve));
+  }
+}
+
+/** The server's side of the pipe: a WebSocket-like link (copies what it sends). */
+class PipeLink implements Link {
+  readonly mode = "websocket" as const;
+  readonly copiesOnSend = true;
+  readonly backlogBytes = 0;
+  closed = false;
+  constructor(readonly down: Downstream) {}
+  send(unit: Uint8Array, _header: UnitHeader | null): void {
+    if (!this.closed) this.down.push(unit.slice());
+  }
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.down.end();
+  }
+}
+
+/** The client's side: each write reaches the server as its own message, a microtask later. */
+function pipeChannel(server: RunningServer): ClientChannel {
+  const down = new Downstream();
+  const link = new PipeLink(down);
+  const connection = new ServerConnection(link, server.connect.deps, crypto.randomUUID());
+  server.connect.track(connection);
+  return {
+    mode: "websocket",
+    write(bytes) {
+      const copy = bytes.slice();
+      queueMicrotask(() => void connection.receive(copy));
+    },
+    chunks: { [Symbol.asyncIterator]: () => down },
+    end: () => connection.end(),
+    close: () => connection.linkClosed(),
+  };
+}
+
+/** An attaching connection's pipe (`/connect?attach`): its first unit names the session. */
+function attachChannel(server: RunningServer): ClientChannel {
+  const down = new Downstream();
+  const link = new PipeLink(down);
+  const path = new AttachingPath(link, server.connect.deps.multipath!, () => {});
+  return {
+    mode: "websocket",
+    write(bytes) {
+      const copy = bytes.slice();
+      queueMicrotask(() => path.receive(copy));
+    },
+    chunks: { [Symbol.asyncIterator]: () => down },
+    end: () => path.closed(),
+    close: () => path.closed(),
+  };
+}
+
+async function api(
+  server: RunningServer,
+  http: Deno.HttpClient,
+  path: string,
+  token: string,
+): Promise<void> {
+  const response = await fetch(`https://localhost:${server.addr.port}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+    client: http,
+  });
+  await response.body?.cancel();
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+}
+
+/**
+ * `--gate DIR`: writes DIR/`mark`, then waits for DIR/`until` (bench/callgrind_pairs.sh
+ * turns callgrind's instrumentation on and off around the measured rounds).
+ */
+async function gate(mark: string, until: string): Promise<void> {
+  await Deno.writeTextFile(`${GATE}/${mark}`, "");
+  while (true) {
+    try {
+      await Deno.stat(`${GATE}/${until}`);
+      return;
+    } catch {
+      await new Promise((resolve) => realSetTimeout(resolve, 5));
+    }
+  }
+}
+
+/** Starts the V8 CPU profiler (`--profile`); the returned function stops it with the profile. */
+async function startProfiler(): Promise<() => Promise<unknown>> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(
+        method,
+        params ?? {},
+        (error: unknown, result: unknown) => error ? reject(error) : resolve(result),
+      )
+    );
+  await post("Profiler.enable");
+  await post("Profiler.setSamplingInterval", { interval: 100 });
+  await post("Profiler.start");
+  return async () => ((await post("Profiler.stop")) as { profile: unknown }).profile;
+}
+
+async function main(): Promise<void> {
+  const dataDir = await Deno.makeTempDir({ prefix: "commucat-inprocess-" });
+  const server = await startServer(
+    defaultSettings({
+      hostname: "127.0.0.1",
+      port: 0,
+      dataDir,
+      sqlitePath: `${dataDir}/commucat.db`,
+      // Classical sessions only (as the pairs scenario): no hybrid-cost measurement at start.
+      pq: "off",
+      webClient: false,
+    }),
+    // Warnings and errors would mean the run is not the path it claims to measure.
+    { ...silentLogger, warn: (m, f) => console.error(m, f), error: (m, f) => console.error(m, f) },
+  );
+  const http = Deno.createHttpClient({ caCerts: [server.certificatePem] });
+  const clients: CommuCatClient[] = [];
+  const fec = raptorqCodec("worker");
+  try {
+    for (let i = 0; i < 2 * PAIRS; i++) {
+      const keys = generateDeviceKeys();
+      clients.push(
+        await CommuCatClient.connect({
+          url: `https://localhost:${server.addr.port}`,
+          mode: "websocket",
+          domain: server.domain,
+          serverStatic: server.noiseKey().publicKey,
+          deviceId: `bench-${i}`,
+          devicePrivateKey: keys.privateKey,
+          user: { handle: `bench_${i}` },
+          pq: "off",
+          webSocketChannel: (url) =>
+            Promise.resolve(url.includes("attach") ? attachChannel(server) : pipeChannel(server)),
+          paths: PATHS > 1 ? Array(PATHS - 1).fill("websocket") : undefined,
+          fec: PATHS > 1 ? fec : undefined,
+        }),
+      );
+      // (waitForPaths polls with a 10 ms timer, which never fires here.)
+      while ((clients[i].paths ?? []).filter((p) => p.state === "up").length < PATHS) {
+        if (PATHS === 1) break;
+        await new Promise((resolve) => realSetTimeout(resolve, 1));
+      }
+    }
+    const channelOf = (i: number) => 100 + (i >> 1);
+    for (let p = 0; p < PAIRS; p++) {
+      const [a, b] = [clients[2 * p], clients[2 * p + 1]];
+      await api(server, http, `/api/friends/requests/${b.session.userId}`, a.session.sessionId);
+      await api(
+        server,
+        http,
+        `/api/friends/requests/${a.session.userId}/accept`,
+        b.session.sessionId,
+      );
+      await a.join(channelOf(2 * p), [`bench-${2 * p + 1}`]);
+
+      // The first message each way checks reachability (then cached) and holds its sender's
+      // next frames until the copy is acknowledged: one way at a time, or the two wait on
+      // each other until the window's sweep (which never fires here).
+      const payload = new Uint8Array(PAYLOAD_BYTES);
+      a.send(channelOf(2 * p), payload).catch(() => {});
+      await b.next();
+      b.send(channelOf(2 * p), payload).catch(() => {});
+      await a.next();
+    }
+    const payload = new Uint8Array(PAYLOAD_BYTES);
+    let delivered = 0;
+    const round = async () => {
+      for (let i = 0; i < clients.length; i++) {
+        // As the load tool: send() waits for the server's Ack (not awaited here).
+        for (let w = 0; w < WINDOW; w++) clients[i].send(channelOf(i), payload).catch(() => {});
+      }
+      for (const client of clients) {
+        for (let w = 0; w < WINDOW; w++) {
+          const frame = await client.next();
+          if (frame?.type !== FrameType.Msg) throw new Error(`expected a Msg, got ${frame?.type}`);
+          delivered++;
+        }
+      }
+      await new Promise((resolve) => realSetTimeout(resolve, 0));
+    };
+    for (let r = 0; r < WARM; r++) await round();
+    delivered = 0;
+    if (GATE) await gate("ready", "go");
+    const profiler = PROFILE ? await startProfiler() : null;
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    for (let r = 0; r < ROUNDS; r++) await round();
+    const ms = performance.now() - started;
+    const used = process.cpuUsage(cpu);
+    if (profiler) await Deno.writeTextFile(PROFILE!, JSON.stringify(await profiler()));
+    if (GATE) await gate("done", "end");
+    console.log(JSON.stringify({
+      pairs: PAIRS,
+      paths: PATHS,
+      window: WINDOW,
+      rounds: ROUNDS,
+      delivered,
+      ms: Math.round(ms),
+      cpuUsPerDelivery: Number(((used.user + used.system) / delivered).toFixed(2)),
+      heldCopies: server.router.offlineQueue.heldCopies,
+      kept: server.router.offlineQueue.stats.kept,
+    }));
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+    for (const client of clients) client.close();
+    fec.close();
+    http.close();
+    await server.stop();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+}
+
+await main();
+// Timers armed while stretched would hold the process open.
+Deno.exit(0);
