@@ -7,6 +7,9 @@
  * the other on B, so every message crosses the bus. Needs a reachable
  * PostgreSQL and Redis (`--pg-dsn`/`--redis-url`, or `COMMUCAT_TEST_PG_DSN`/
  * `COMMUCAT_TEST_REDIS_URL`); otherwise it reports why it was skipped.
+ * Both phases are measured the same way: the run's client and window at
+ * max rate, both instances in the run's (first) accept mode; the verdict
+ * (targets.ts) compares rates only when both phases were server-bound.
  *
  * bench/load/cluster.ts is the older standalone driver (private servers,
  * unpinned, one process) over the same setup.
@@ -16,7 +19,14 @@
 import postgres from "postgres";
 import type { TargetJson } from "./agent.ts";
 import { CLK_TCK, parseProcStat } from "./procfs.ts";
-import type { ClusterSummary, TrafficSummary } from "./report_types.ts";
+import { acceptEnv } from "./accept_modes.ts";
+import { keptCopiesHooks } from "./kept_copies.ts";
+import type {
+  ClusterPhase,
+  ClusterSummary,
+  KeptCopiesSummary,
+  TrafficSummary,
+} from "./report_types.ts";
 import { spawnCommuCat, type SpawnedServer } from "./spawn.ts";
 import type { MeasureHooks } from "./traffic_window.ts";
 
@@ -43,6 +53,11 @@ export interface ClusterRunParts {
   profile(pid: number, name: string, label: string): Promise<MeasureHooks | null>;
   /** V8 flags of the instances (`--perf-basic-prof` with `--profile`). */
   v8Flags: string[];
+  /**
+   * `server.accept` of both instances: the run's (first) mode, so the one
+   * instance and the two are the same server as the pairs phase's.
+   */
+  accept: "guarded" | "direct";
   progress(line: string): void;
 }
 
@@ -101,16 +116,46 @@ function windowHooks(
   };
 }
 
-/** One measured phase with its services' CPU (and the instances' profiles with `--profile`). */
+/**
+ * One measured phase with its services' CPU, the durable-copy window summed
+ * over the instances (kept_copies.ts), and the instances' profiles with
+ * `--profile`.
+ */
 async function measured(
   parts: ClusterRunParts,
   label: string,
-  servers: { pid: number; name: string }[],
-): Promise<TrafficSummary & { servicesCpuSeconds: number | null }> {
-  const recordings = await Promise.all(servers.map((s) => parts.profile(s.pid, s.name, label)));
+  servers: { server: SpawnedServer; name: string }[],
+): Promise<ClusterPhase> {
+  const recordings = await Promise.all(
+    servers.map((s) => parts.profile(s.server.pid, s.name, label)),
+  );
   const { hooks, cpuSeconds } = windowHooks(recordings);
-  const summary = await parts.phase(label, servers.map((s) => s.pid), hooks);
-  return { ...summary, servicesCpuSeconds: cpuSeconds() };
+  const kept = servers.map((s) => keptCopiesHooks(s.server.target));
+  const summary = await parts.phase(label, servers.map((s) => s.server.pid), {
+    start() {
+      hooks.start();
+      for (const k of kept) k.hooks.start();
+    },
+    end: () => hooks.end?.(),
+    async stop() {
+      await hooks.stop();
+      for (const k of kept) await k.hooks.stop();
+    },
+  });
+  return {
+    ...summary,
+    servicesCpuSeconds: cpuSeconds(),
+    keptCopies: sumKept(kept.map((k) => k.result())),
+  };
+}
+
+/** The durable-copy windows of several instances as one; undefined if any is missing. */
+export function sumKept(parts: (KeptCopiesSummary | undefined)[]): KeptCopiesSummary | undefined {
+  if (parts.length === 0 || parts.some((p) => p === undefined)) return undefined;
+  const written = parts.reduce((s, p) => s + p!.written, 0);
+  const acknowledgedInWindow = parts.reduce((s, p) => s + p!.acknowledgedInWindow, 0);
+  const settled = written + acknowledgedInWindow;
+  return { written, acknowledgedInWindow, writtenShare: settled > 0 ? written / settled : null };
 }
 
 /** `services` with the environment filled in. */
@@ -217,6 +262,7 @@ export async function measureCluster(parts: ClusterRunParts): Promise<ClusterSum
     COMMUCAT_PG_DSN: database.dsn,
     COMMUCAT_PRESENCE_BACKEND: "redis",
     COMMUCAT_REDIS_URL: redis.toString(),
+    ...acceptEnv(parts.accept),
   };
   const dataDir = await Deno.makeTempDir({ prefix: "commucat-load-cluster-" });
   const servers: SpawnedServer[] = [];
@@ -238,20 +284,21 @@ export async function measureCluster(parts: ClusterRunParts): Promise<ClusterSum
 
     await parts.openPairs("cluster: 1 instance", [a.target]);
     const single = await measured(parts, "cluster: 1 instance (PostgreSQL + Redis), max", [
-      { pid: a.pid, name: "cluster-single" },
+      { server: a, name: "cluster-single" },
     ]);
     await parts.closePairs();
 
     await parts.openPairs("cluster: cross-instance", [a.target, b.target]);
     const before = await Promise.all(servers.map(busCounters));
     const cross = await measured(parts, "cluster: 2 instances, cross-instance, max", [
-      { pid: a.pid, name: "cluster-cross-a" },
-      { pid: b.pid, name: "cluster-cross-b" },
+      { server: a, name: "cluster-cross-a" },
+      { server: b, name: "cluster-cross-b" },
     ]);
     const after = await Promise.all(servers.map(busCounters));
     await parts.closePairs();
     const delta = (k: "carried" | "reads") => after.reduce((s, x, i) => s + x[k] - before[i][k], 0);
     return {
+      accept: parts.accept,
       single,
       cross,
       busCarriedDelivered: delta("carried"),

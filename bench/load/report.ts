@@ -206,6 +206,8 @@ export function renderMarkdown(report: LoadReport): string {
       ["CommuCat pairs, 50%", report.pairs?.half],
       ["direct accept, pairs, 50%", report.acceptModes?.pairs?.half],
       ["multipath pairs, max", report.multipath?.max],
+      ["cluster, 1 instance", cluster?.single],
+      ["cluster, cross-instance", cluster?.cross],
     ]);
     if (waits) out.push("", waits);
     const kept = keptCopiesNote([
@@ -214,6 +216,8 @@ export function renderMarkdown(report: LoadReport): string {
       ["direct accept, pairs, max", report.acceptModes?.pairs?.max],
       ["direct accept, pairs, 50%", report.acceptModes?.pairs?.half],
       ["multipath pairs, max", report.multipath?.max],
+      ["cluster, 1 instance", cluster?.single],
+      ["cluster, cross-instance", cluster?.cross],
     ]);
     if (kept) out.push("", kept);
     if (report.multipath && report.pairs) {
@@ -230,7 +234,9 @@ export function renderMarkdown(report: LoadReport): string {
     out.push(
       "",
       `Cross-instance (both instances on the server cores, as the one instance is; server CPU ` +
-        `summed): offline-queue notices delivered as carried on the bus ` +
+        `summed${
+          cluster.accept ? `; server.accept = ${cluster.accept} in both` : ""
+        }; same client, window and max rate): offline-queue notices delivered as carried on the bus ` +
         `${num(cluster.busCarriedDelivered)}, read from the queue instead ` +
         `${num(cluster.busQueueReads)}. Server cores used: one instance ${
           cores(cluster.single)

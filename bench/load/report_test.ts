@@ -304,6 +304,17 @@ Deno.test("targets: cross-instance msg/s is judged against one instance of the s
   report.cluster.cross = { ...traffic(9_000, 12, 0.08), clientSaturated: true };
   assert.equal(find().value, 0.625);
   assert.match(find().note!, /client saturated/);
+  // Pinned: rates only when both phases were server-bound, else per server CPU-second.
+  report.config.pinning = { server: "0", client: "1" };
+  report.cluster.single = { ...traffic(10_000, 8, 0.05), serverCores: 0.62 };
+  report.cluster.cross = { ...traffic(13_000, 12, 0.08), serverCores: 0.96 };
+  assert.equal(find().value, 0.625);
+  assert.match(find().measured, /^63% per server CPU-second \(13,000 vs 10,000 msg\/s;/);
+  assert.match(find().note!, /not server-bound: one instance 0\.62 of 1 server core/);
+  assert.match(find().note!, /rates 130%/);
+  report.cluster.single = { ...report.cluster.single, serverCores: 0.95 };
+  assert.equal(find().value, 1.3);
+  assert.equal(find().note, undefined);
   const md = renderMarkdown({ ...report, targets: evaluateTargets(report) });
   assert.match(md, /\| pairs, 2 instances, cross-instance, max \|/);
   assert.match(md, /carried on the bus 40,000, read from the queue instead 3/);

@@ -77,6 +77,8 @@ export interface KeptCopiesSummary {
  */
 export type ClusterSummary =
   | {
+    /** `server.accept` of both instances (the run's first mode); absent in older reports. */
+    accept?: string;
     single: ClusterPhase;
     cross: ClusterPhase;
     /** Offline-queue notices (both instances) delivered as carried on the bus, in the cross phase. */

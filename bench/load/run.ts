@@ -217,6 +217,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       report.cluster = await measureCluster({
         services: clusterServices(o.cluster ?? {}),
         serverCpus: pin?.server ?? null,
+        accept: o.accept === "direct" ? "direct" : "guarded",
         v8Flags: o.profileDir ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : [],
         openPairs: (label, targets) => openPairs(ctx, label, { target: targets[0], targets }),
         closePairs: async () => void await ctx.closeGroups(),
