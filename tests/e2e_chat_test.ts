@@ -5,55 +5,13 @@
  * the server stores holds no plaintext.
  */
 import assert from "node:assert/strict";
-import { CommuCatClient, E2EClient, type E2EDelivery } from "../src/client/mod.ts";
-import { type E2EEvent, MemoryE2EStore } from "../src/e2e/mod.ts";
+import type { CommuCatClient } from "../src/client/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import { pairDevice } from "./helpers/pairing.ts";
+import { attach, texts, until } from "./helpers/e2e.ts";
 import { api, befriend } from "./helpers/api.ts";
-import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
-import { startTestServer, type TestServer } from "./helpers/inprocess.ts";
-
-async function attach(srv: TestServer, device: TestDevice, certificate?: string) {
-  const client = await CommuCatClient.connect(
-    connectOptions(srv, device, certificate ? { certificate } : {}),
-  );
-  const store = new MemoryE2EStore();
-  const e2e = await E2EClient.attach(client, {
-    store,
-    deviceId: device.deviceId,
-    devicePrivateKey: device.privateKey,
-    rest: { url: srv.url, caCerts: [srv.certificatePem] },
-  });
-  return { client, e2e, store };
-}
-
-/**
- * Reads deliveries until one has an event of `kind`; returns every event read on the way. A
- * safety cap (not a speed check) turns a hang into a failure.
- */
-async function until(e2e: E2EClient, kind: E2EEvent["kind"]): Promise<E2EEvent[]> {
-  const seen: E2EEvent[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const cap = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${kind} event within 60 s`)), 60_000);
-  });
-  try {
-    while (true) {
-      const delivery: E2EDelivery | null = await Promise.race([e2e.next(), cap]);
-      assert.ok(delivery, `connection closed while waiting for ${kind}`);
-      seen.push(...delivery.events);
-      if (delivery.events.some((e) => e.kind === kind)) return seen;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function texts(events: E2EEvent[]): string[] {
-  return events.flatMap((e) =>
-    e.kind === "message" ? [`${e.sender}:${new TextDecoder().decode(e.data)}`] : []
-  );
-}
+import { newDevice } from "./helpers/devices.ts";
+import { startTestServer } from "./helpers/inprocess.ts";
 
 Deno.test("e2e through a server: chat, a paired device added, a revoked device removed, no plaintext stored", async () => {
   const srv = await startTestServer();
@@ -82,7 +40,7 @@ Deno.test("e2e through a server: chat, a paired device added, a revoked device r
 
     // bob pairs a second device (same user): alice, the committer, adds it on sync.
     const { device: bob2, certificate } = await pairDevice(srv, b.client);
-    const b2 = await attach(srv, bob2, certificate);
+    const b2 = await attach(srv, bob2, { certificate });
     open.push(b2.client);
     assert.equal(b2.client.session.userId, b.client.session.userId);
     await a.e2e.sync(CHANNEL, [b.client.session.userId]);

@@ -6,73 +6,22 @@
  * servers store or queue for each other holds ciphertext, never the text.
  */
 import assert from "node:assert/strict";
-import { CommuCatClient, E2EClient, type E2EDelivery } from "../src/client/mod.ts";
-import { type E2EEvent, MemoryE2EStore } from "../src/e2e/mod.ts";
+import type { CommuCatClient, E2EClient } from "../src/client/mod.ts";
+import type { E2EEvent } from "../src/e2e/mod.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import { usersOfDevices } from "../cli/client_e2e.ts";
 import type { ClientProfile } from "../cli/client_profile.ts";
 import { assertNoText } from "./helpers/plaintext.ts";
 import { pairDevice } from "./helpers/pairing.ts";
+import { attach, texts, until } from "./helpers/e2e.ts";
+import { nextOfType } from "./helpers/frames.ts";
 import { api } from "./helpers/api.ts";
-import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
-import type { ServerProcess } from "./helpers/process.ts";
+import { newDevice } from "./helpers/devices.ts";
 import { federationSite, sqliteRows, startFederated } from "./helpers/federation.ts";
 
-async function attach(
-  server: ServerProcess,
-  device: TestDevice,
-  store = new MemoryE2EStore(),
-  certificate?: string,
-) {
-  const client = await CommuCatClient.connect(
-    connectOptions(server, device, certificate ? { certificate } : {}),
-  );
-  const e2e = await E2EClient.attach(client, {
-    store,
-    deviceId: device.deviceId,
-    devicePrivateKey: device.privateKey,
-    rest: { url: server.url, caCerts: [server.certificatePem] },
-  });
-  return { client, e2e, store };
-}
-
-/** Reads deliveries until one has an event of `kind` (a safety cap turns a hang into a failure). */
-async function until(e2e: E2EClient, kind: E2EEvent["kind"]): Promise<E2EEvent[]> {
-  const seen: E2EEvent[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const cap = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${kind} event within 60 s`)), 60_000);
-  });
-  try {
-    while (true) {
-      const delivery: E2EDelivery | null = await Promise.race([e2e.next(), cap]);
-      assert.ok(delivery, `connection closed while waiting for ${kind}`);
-      seen.push(...delivery.events);
-      assert.ok(
-        !delivery.events.some((e) => e.kind === "refused"),
-        `refused: ${JSON.stringify(delivery.events, (_, v) => typeof v === "bigint" ? `${v}` : v)}`,
-      );
-      if (delivery.events.some((e) => e.kind === kind)) return seen;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function texts(events: E2EEvent[]): string[] {
-  return events.flatMap((e) =>
-    e.kind === "message" ? [`${e.sender}:${new TextDecoder().decode(e.data)}`] : []
-  );
-}
-
-async function nextOfType(client: CommuCatClient, type: FrameType) {
-  while (true) {
-    const frame = await client.next();
-    assert.ok(frame, `connection closed waiting for frame type ${type}`);
-    if (frame.type === type) return frame;
-  }
-}
+/** {@link until}, failing on a `refused` event: federation must not refuse any. */
+const untilOk = (e2e: E2EClient, kind: E2EEvent["kind"]) => until(e2e, kind, true);
 
 Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end to end both ways; neither server holds the text", async () => {
   const a = await federationSite("a.test", "fede2e");
@@ -107,7 +56,7 @@ Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end 
     const bobAddress = `${bobDevice.deviceId}@b.test`;
     const aliceAddress = `${aliceDevice.deviceId}@a.test`;
     await alice.e2e.open(CHANNEL, [`${bobDevice.handle}@b.test`]);
-    const joined = (await until(bob.e2e, "joined")).find((e) => e.kind === "joined");
+    const joined = (await untilOk(bob.e2e, "joined")).find((e) => e.kind === "joined");
     assert.ok(joined?.kind === "joined");
     assert.deepEqual(joined.members.sort(), [aliceAddress, bobDevice.deviceId].sort());
     assert.deepEqual(
@@ -119,9 +68,9 @@ Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end 
     const marker = crypto.randomUUID().slice(0, 8);
     const said = [`across domains hello ${marker}`, `across domains reply ${marker}`];
     await alice.e2e.send(CHANNEL, said[0]);
-    assert.deepEqual(texts(await until(bob.e2e, "message")), [`${aliceAddress}:${said[0]}`]);
+    assert.deepEqual(texts(await untilOk(bob.e2e, "message")), [`${aliceAddress}:${said[0]}`]);
     await bob.e2e.send(CHANNEL, said[1]);
-    assert.deepEqual(texts(await until(alice.e2e, "message")), [`${bobAddress}:${said[1]}`]);
+    assert.deepEqual(texts(await untilOk(alice.e2e, "message")), [`${bobAddress}:${said[1]}`]);
     assert.deepEqual(
       alice.e2e.device.epochAuthenticator(CHANNEL),
       bob.e2e.device
@@ -137,15 +86,15 @@ Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end 
     // bob pairs a second device on b.test: alice (the committer) adds it as dev@b.test; bob's
     // device sees a local device added and puts it into b.test's route of the channel.
     const { device: bob2Device, certificate } = await pairDevice(serverB, bob.client);
-    const bob2 = await attach(serverB, bob2Device, new MemoryE2EStore(), certificate);
+    const bob2 = await attach(serverB, bob2Device, { certificate });
     clients.push(bob2.client);
     const bob2Address = `${bob2Device.deviceId}@b.test`;
     await alice.e2e.sync(CHANNEL, [`${bobDevice.handle}@b.test`]);
-    const added = (await until(bob.e2e, "membership")).find((e) => e.kind === "membership");
+    const added = (await untilOk(bob.e2e, "membership")).find((e) => e.kind === "membership");
     assert.ok(added?.kind === "membership");
     assert.deepEqual(added.added, [bob2Device.deviceId]);
     assert.equal(added.by, aliceAddress);
-    const joined2 = (await until(bob2.e2e, "joined")).find((e) => e.kind === "joined");
+    const joined2 = (await untilOk(bob2.e2e, "joined")).find((e) => e.kind === "joined");
     assert.ok(joined2?.kind === "joined");
     assert.deepEqual(
       joined2.members.sort(),
@@ -157,12 +106,12 @@ Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end 
     );
     said.push(`to both bobs ${marker}`);
     await alice.e2e.send(CHANNEL, said.at(-1)!);
-    assert.deepEqual(texts(await until(bob2.e2e, "message")), [`${aliceAddress}:${said.at(-1)}`]);
-    assert.deepEqual(texts(await until(bob.e2e, "message")), [`${aliceAddress}:${said.at(-1)}`]);
+    assert.deepEqual(texts(await untilOk(bob2.e2e, "message")), [`${aliceAddress}:${said.at(-1)}`]);
+    assert.deepEqual(texts(await untilOk(bob.e2e, "message")), [`${aliceAddress}:${said.at(-1)}`]);
     said.push(`from bob two ${marker}`);
     await bob2.e2e.send(CHANNEL, said.at(-1)!);
-    assert.deepEqual(texts(await until(alice.e2e, "message")), [`${bob2Address}:${said.at(-1)}`]);
-    assert.deepEqual(texts(await until(bob.e2e, "message")), [
+    assert.deepEqual(texts(await untilOk(alice.e2e, "message")), [`${bob2Address}:${said.at(-1)}`]);
+    assert.deepEqual(texts(await untilOk(bob.e2e, "message")), [
       `${bob2Device.deviceId}:${said.at(-1)}`,
     ]);
     bob2.client.close();
@@ -174,7 +123,7 @@ Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end 
     });
     assert.ok(revoked.status < 300, `revoke: ${revoked.status} ${revoked.text}`);
     await alice.e2e.sync(CHANNEL, [`${bobDevice.handle}@b.test`]);
-    const gone = (await until(bob.e2e, "membership")).find((e) => e.kind === "membership");
+    const gone = (await untilOk(bob.e2e, "membership")).find((e) => e.kind === "membership");
     assert.ok(gone?.kind === "membership");
     assert.deepEqual(gone.removed, [bob2Device.deviceId]);
     assert.deepEqual(
@@ -203,14 +152,14 @@ Deno.test("federation e2e through the SDK: alice@a.test and bob@b.test chat end 
 
     serverB = await startFederated(b, a);
     // bob's device comes back with its stored E2E state (pins and group by address).
-    const bobAgain = await attach(serverB, bobDevice, bob.store);
+    const bobAgain = await attach(serverB, bobDevice, { store: bob.store });
     clients.push(bobAgain.client);
-    assert.deepEqual(texts(await until(bobAgain.e2e, "message")), [
+    assert.deepEqual(texts(await untilOk(bobAgain.e2e, "message")), [
       `${aliceAddress}:${said.at(-1)}`,
     ]);
     said.push(`after the restart ${marker}`);
     await bobAgain.e2e.send(CHANNEL, said.at(-1)!);
-    assert.deepEqual(texts(await until(alice.e2e, "message")), [`${bobAddress}:${said.at(-1)}`]);
+    assert.deepEqual(texts(await untilOk(alice.e2e, "message")), [`${bobAddress}:${said.at(-1)}`]);
 
     for (const [name, s] of [["a.test", a], ["b.test", b]] as const) {
       const rows = sqliteRows(s.dataDir).join("\n");

@@ -13,6 +13,7 @@ import { deviceKeyFingerprint, fromUtf8, toHex } from "../src/crypto/mod.ts";
 import { encodeSignedEvent, formatRfc3339Nanos, signEvent } from "../src/federation/mod.ts";
 import { decodeBase64, encodeBase64, FrameType } from "../src/proto/mod.ts";
 import { assertNoText } from "./helpers/plaintext.ts";
+import { nextOfType } from "./helpers/frames.ts";
 import { api, assertProblem } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import type { ServerProcess } from "./helpers/process.ts";
@@ -32,19 +33,6 @@ import {
   suite,
   uploadEntry,
 } from "./helpers/mls.ts";
-
-async function nextOfType(client: CommuCatClient, type: FrameType) {
-  const deadline = setTimeout(() => client.close(), 30_000);
-  try {
-    while (true) {
-      const frame = await client.next();
-      assert.ok(frame, `connection closed waiting for frame type ${type}`);
-      if (frame.type === type) return frame;
-    }
-  } finally {
-    clearTimeout(deadline);
-  }
-}
 
 /** POSTs a hand-made signed key-package request (as a.test) straight to b.test. */
 async function rawRequest(

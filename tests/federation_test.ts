@@ -15,6 +15,7 @@ import {
   signFriendRequest,
 } from "../src/federation/mod.ts";
 import { encodeFrame, FrameType } from "../src/proto/mod.ts";
+import { nextOfType } from "./helpers/frames.ts";
 import { api } from "./helpers/api.ts";
 import { connectOptions, newDevice, type TestDevice } from "./helpers/devices.ts";
 import type { ServerProcess } from "./helpers/process.ts";
@@ -38,20 +39,6 @@ async function post(server: ServerProcess, path: string, body: string) {
     };
   } finally {
     client.close();
-  }
-}
-
-/** The next frame of `client` that is of `type` (others are skipped), within 30 s. */
-async function nextOfType(client: CommuCatClient, type: FrameType) {
-  const deadline = setTimeout(() => client.close(), 30_000);
-  try {
-    while (true) {
-      const frame = await client.next();
-      assert.ok(frame, `connection closed waiting for frame type ${type}`);
-      if (frame.type === type) return frame;
-    }
-  } finally {
-    clearTimeout(deadline);
   }
 }
 
