@@ -18,7 +18,7 @@ import { DEFAULT_POLICY, type FecPolicy, type Schedule, scheduleFor } from "./po
 import { ReorderBuffer } from "./reorder.ts";
 import { type Outstanding, RetransmitQueue } from "./retransmit.ts";
 import { ackUnit, dataUnit, decodeBatch, decodePathUnit, fecUnit, PathKind } from "./wire.ts";
-import { FecBatcher, MAX_BATCH_UNITS, MIN_FEC_BYTES } from "./fec_batcher.ts";
+import { FecBatcher, MAX_BATCH_UNITS } from "./fec_batcher.ts";
 
 /** One path as the endpoint sees it. */
 export interface PathLink {
@@ -63,8 +63,9 @@ export interface EndpointOptions {
   pathBacklogBytes?: number;
   /**
    * Batches smaller than this go out as two copies on two paths (in turn)
-   * instead of RaptorQ (default 2 KiB): a tiny object would cost the codec's
-   * fixed price per object for a few bytes saved.
+   * instead of RaptorQ (default: the schedule's, policy.ts: 2 KiB under
+   * `raptorq`, 32 KiB under `auto`): a small object costs the codec's fixed
+   * price per object for a few bytes saved.
    */
   minFecBytes?: number;
   /**
@@ -144,7 +145,7 @@ export class MultipathEndpoint {
     this.#pathBacklog = options.pathBacklogBytes ?? 1024 * 1024;
     this.#ackDelayMs = options.ackDelayMs ?? 50;
     this.#batcher = options.fec
-      ? new FecBatcher(options.fec, options.minFecBytes ?? MIN_FEC_BYTES, {
+      ? new FecBatcher(options.fec, options.minFecBytes ?? null, {
         // Two copies on two different paths, in turn: like RaptorQ at 1/(n−1), the loss of
         // any one path loses nothing, at a fraction of the codec's cost for a small batch.
         copies: (units) => {
@@ -267,7 +268,7 @@ export class MultipathEndpoint {
     const schedule = this.#schedule(frameClass, paths.length);
     if (schedule.kind === "raptorq") {
       unit.held = true; // no timeout while it waits for the encoder
-      this.#batcher!.add(unit, schedule.overhead);
+      this.#batcher!.add(unit, schedule.overhead, schedule.minBytes);
     } else {
       this.#batcher?.flush();
       if (schedule.kind === "duplicate") this.#resend([unit], paths);

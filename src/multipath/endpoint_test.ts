@@ -121,11 +121,15 @@ Deno.test("policy: overhead that survives one lost path; schedules by path count
   assert.equal(survivingOverhead(4).toFixed(2), "0.38");
   assert.deepEqual(scheduleFor({ mode: "auto" }, 1, true), { kind: "single" });
   assert.deepEqual(scheduleFor({ mode: "auto" }, 2, true), { kind: "duplicate" });
-  assert.equal(scheduleFor({ mode: "auto" }, 3, true).kind, "raptorq");
+  assert.deepEqual(scheduleFor({ mode: "auto" }, 3, true), {
+    kind: "raptorq",
+    overhead: survivingOverhead(3),
+    minBytes: 32 * 1024,
+  });
   assert.deepEqual(scheduleFor({ mode: "auto" }, 3, false), { kind: "duplicate" });
   assert.deepEqual(scheduleFor({ mode: "off" }, 3, true), { kind: "single" });
   const r = scheduleFor({ mode: "raptorq", overhead: 0.2 }, 3, true);
-  assert.ok(r.kind === "raptorq" && r.overhead > 0.54);
+  assert.ok(r.kind === "raptorq" && r.overhead > 0.54 && r.minBytes === 2048);
 });
 
 Deno.test("endpoint: 3 paths, 20% loss on one, another cut mid-stream: all delivered once, in order", async () => {

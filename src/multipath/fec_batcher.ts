@@ -15,8 +15,6 @@ import { encodeBatch } from "./wire.ts";
 /** Largest FEC object (bytes of batched units) and most units in one. */
 export const MAX_BATCH_BYTES = 64 * 1024;
 export const MAX_BATCH_UNITS = 1024;
-/** Default smallest batch worth RaptorQ. */
-export const MIN_FEC_BYTES = 2048;
 
 /** Where a batch goes. */
 export interface BatchOutput {
@@ -31,7 +29,9 @@ export interface BatchOutput {
 /** Batches units into FEC objects. */
 export class FecBatcher {
   readonly #codec: FecCodec;
-  readonly #minBytes: number;
+  /** Overrides the schedule's smallest batch (tests), or null. */
+  readonly #fixedMinBytes: number | null;
+  #minBytes = 0;
   readonly #out: BatchOutput;
   #batch: Outstanding[] = [];
   #bytes = 0;
@@ -41,17 +41,21 @@ export class FecBatcher {
   #objectId = 0;
   #closed = false;
 
-  constructor(codec: FecCodec, minBytes: number, out: BatchOutput) {
+  constructor(codec: FecCodec, minBytes: number | null, out: BatchOutput) {
     this.#codec = codec;
-    this.#minBytes = minBytes;
+    this.#fixedMinBytes = minBytes;
     this.#out = out;
   }
 
-  /** Adds a unit to this turn's batch, to be encoded with `overhead`. */
-  add(unit: Outstanding, overhead: number): void {
+  /**
+   * Adds a unit to this turn's batch, to be encoded with `overhead` if the
+   * batch reaches `minBytes` (else copies).
+   */
+  add(unit: Outstanding, overhead: number, minBytes: number): void {
     this.#batch.push(unit);
     this.#bytes += unit.ciphertext.length + 3;
     this.#overhead = overhead;
+    this.#minBytes = this.#fixedMinBytes ?? minBytes;
     if (this.#bytes >= MAX_BATCH_BYTES || this.#batch.length >= MAX_BATCH_UNITS) {
       this.flush();
     } else if (!this.#queued) {

@@ -16,11 +16,25 @@ export interface FecPolicy {
   overhead?: number;
 }
 
-/** How one unit goes out. */
+/** How one unit goes out (`minBytes`: a smaller batch goes as two copies instead). */
 export type Schedule =
   | { kind: "single" }
   | { kind: "duplicate" }
-  | { kind: "raptorq"; overhead: number };
+  | { kind: "raptorq"; overhead: number; minBytes: number };
+
+/** Smallest batch worth RaptorQ under `raptorq` (its fixed cost per object). */
+export const MIN_FEC_BYTES = 2048;
+/**
+ * Smallest batch worth RaptorQ under `auto`. Below it two copies (on two
+ * paths, in turn) survive the loss of a path as the repair symbols do, for
+ * less CPU at both ends. A chat turn (8 messages, 2.2 KiB: 25 packets of
+ * 144-byte symbols) saved ~7% of the copies' bytes and cost ~4x the CPU per
+ * message of copies (bench/inprocess_multipath.ts: the encode, the Worker
+ * hop, 25 packets to frame, write, parse and join against 2 writes); from 32
+ * KiB (1152-byte symbols) RaptorQ saves ~20% of the bytes, ≥ 6 KiB an
+ * object, where bandwidth may matter more than CPU.
+ */
+export const AUTO_MIN_FEC_BYTES = 32 * 1024;
 
 /** The policy every class gets unless configured otherwise. */
 export const DEFAULT_POLICY: FecPolicy = { mode: "auto" };
@@ -36,7 +50,8 @@ export function survivingOverhead(paths: number): number {
 /**
  * The schedule for `paths` live paths: one path (round-robin) with fewer
  * than two or `off`; every path with `duplicate` or `auto` on two; RaptorQ
- * from three paths up when a codec is available (else duplicate).
+ * from three paths up when a codec is available (else duplicate), for
+ * batches of at least `minBytes`.
  */
 export function scheduleFor(policy: FecPolicy, paths: number, haveFec: boolean): Schedule {
   if (paths < 2 || policy.mode === "off") return { kind: "single" };
@@ -46,6 +61,7 @@ export function scheduleFor(policy: FecPolicy, paths: number, haveFec: boolean):
   return {
     kind: "raptorq",
     overhead: Math.max(policy.overhead ?? 0, survivingOverhead(paths)),
+    minBytes: policy.mode === "auto" ? AUTO_MIN_FEC_BYTES : MIN_FEC_BYTES,
   };
 }
 
