@@ -15,6 +15,7 @@ import { type ConnectFloorSummary, relayConnectStorm } from "./connect_floor.ts"
 import { measureIdle, type OpenIdle } from "./idle_memory.ts";
 import type { IdleSummary, TrafficSummary } from "./report_types.ts";
 import { IDLE_EXCHANGE } from "./relay_server.ts";
+import type { RelayPump } from "./relay_pump.ts";
 import type { RunContext } from "./run_context.ts";
 import { type SpawnedServer, spawnRelay } from "./spawn.ts";
 import { measureTraffic } from "./traffic_window.ts";
@@ -60,15 +61,21 @@ export async function rawRelay(
  * same relay with acks — each message also answered to its sender and acked
  * by its receiver, so it carries the WebSocket messages of CommuCat's 1:1
  * path (send, Ack, delivery, delivery ack) with none of its crypto, framing
- * or storage: the native floor of that path.
+ * or storage: the native floor of that path. When a guarded server is
+ * measured (`--accept guarded` or `both`), also the relay with acks behind
+ * the minimal raw TCP → loopback pump (relay_pump.ts): the guarded path's
+ * floor, its pump's native cost (two more sockets, a read and a write each
+ * way per burst) included.
  */
 export async function tlsRelay(
   ctx: RunContext,
   server: TlsBaseline,
-): Promise<{ max: TrafficSummary; acked: TrafficSummary }> {
+): Promise<{ max: TrafficSummary; acked: TrafficSummary; ackedPumped?: TrafficSummary }> {
   const max = await tlsRelayPairs(ctx, server, false, null);
   const acked = await tlsRelayPairs(ctx, server, true, null);
-  return { max, acked };
+  if (ctx.o.accept === "direct") return { max, acked };
+  const ackedPumped = await tlsRelayPairs(ctx, server, true, null, "minimal");
+  return { max, acked, ackedPumped };
 }
 
 /**
@@ -93,9 +100,10 @@ async function tlsRelayPairs(
   acks: boolean,
   perSecond: number | null,
   suffix = "",
+  pump?: RelayPump,
 ): Promise<TrafficSummary> {
   const o = ctx.o;
-  const relay = await spawnRelay(server.tls, serverCpus(ctx));
+  const relay = await spawnRelay(server.tls, serverCpus(ctx), undefined, pump);
   try {
     await ctx.onAll<OpenResult>(o.pairs, (_, share) =>
       share === 0 ? null : {
@@ -106,9 +114,9 @@ async function tlsRelayPairs(
         groupSize: 2,
         acks,
       });
-    const label = `raw TLS relay${acks ? " with acks" : ""}, ${
-      perSecond === null ? "max" : "50%"
-    }${suffix}`;
+    const label = `raw TLS relay${acks ? " with acks" : ""}${
+      pump ? " behind a loopback pump" : ""
+    }, ${perSecond === null ? "max" : "50%"}${suffix}`;
     return await measureTraffic(ctx, label, relay.pid, perSecond, o.pairs * 2);
   } finally {
     await ctx.closeGroups();

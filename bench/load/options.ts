@@ -74,6 +74,8 @@ export interface LoadOptions {
   accept?: AcceptChoice;
   /** PostgreSQL and Redis of scenario `cluster` (else the COMMUCAT_TEST_* variables). */
   cluster?: ClusterServices;
+  /** Payload bytes of every traffic phase (default 100, traffic.ts; bench/pump_floor.ts sets it). */
+  payloadBytes?: number;
   /** Progress line sink (the CLI rewrites one line on stderr). */
   progress: (line: string) => void;
 }

@@ -13,11 +13,15 @@
  * socket's first messages with messages of those sizes (the handshake's,
  * {@link IDLE_EXCHANGE}). Prints `relay listening on <port>` once ready.
  *
- * Run: `deno run --allow-net bench/load/relay_server.ts [cert.pem key.pem]`
- * (with a certificate it serves TLS, to price TLS separately from CommuCat).
+ * Run: `deno run --allow-net bench/load/relay_server.ts [cert.pem key.pem] [--pump=minimal]`
+ * (with a certificate it serves TLS, to price TLS separately from CommuCat;
+ * with `--pump`, behind a raw TCP → loopback pump: the guarded accept path's
+ * floor, relay_pump.ts).
  *
  * @module
  */
+
+import { RELAY_PUMPS, type RelayPump, servePumped } from "./relay_pump.ts";
 
 /** Length of the relay's acks and of the receivers' delivery acks (`?acks=1`); data is longer. */
 export const RELAY_ACK_LENGTH = 24;
@@ -76,14 +80,21 @@ function handler(request: Request): Response {
 }
 
 if (import.meta.main) {
-  const [certPath, keyPath] = Deno.args;
+  const pumpArg = Deno.args.find((a) => a.startsWith("--pump="));
+  const [certPath, keyPath] = Deno.args.filter((a) => !a.startsWith("--"));
   const tls = certPath && keyPath
     ? { cert: Deno.readTextFileSync(certPath), key: Deno.readTextFileSync(keyPath) }
     : {};
-  Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    ...tls,
-    onListen: ({ port }) => console.log(`relay listening on ${port}`),
-  }, handler);
+  if (pumpArg) {
+    const pump = pumpArg.slice("--pump=".length) as RelayPump;
+    if (!RELAY_PUMPS.includes(pump)) throw new Error(`--pump: one of ${RELAY_PUMPS.join(", ")}`);
+    console.log(`relay listening on ${await servePumped(pump, tls, handler)}`);
+  } else {
+    Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      ...tls,
+      onListen: ({ port }) => console.log(`relay listening on ${port}`),
+    }, handler);
+  }
 }

@@ -149,6 +149,12 @@ export function renderMarkdown(report: LoadReport): string {
     for (const floor of pacedFloors(report.relayTls)) {
       traffic.push(trafficRow(pacedFloorLabel(floor), floor.phase));
     }
+    const pumped = report.relayTls.ackedPumped;
+    if (pumped) {
+      traffic.push(
+        trafficRow("raw TLS relay with acks behind a loopback pump, pairs, max", pumped),
+      );
+    }
   }
   if (report.pairs) {
     traffic.push(trafficRow("CommuCat pairs, max", report.pairs.max));

@@ -143,8 +143,10 @@ Deno.test("targets: 1:1 per server CPU-second is also put against the TLS relay 
     byId["pairs-vs-relay"].note!,
     /250% of the TLS relay with acks \(50,000 vs 20,000\)/,
   );
+  report.relayTls.ackedPumped = traffic(25_000, 9, 0.08);
   const markdown = renderMarkdown({ ...report, targets: evaluateTargets(report) });
   assert.match(markdown, /raw TLS relay with acks, pairs, max/);
+  assert.match(markdown, /raw TLS relay with acks behind a loopback pump, pairs, max/);
   // Without the acked run there is no such note.
   report.relayTls = { max: traffic(50_000, 6, 0.01) };
   const plain = Object.fromEntries(evaluateTargets(report).map((r) => [r.id, r]));

@@ -210,13 +210,17 @@ export interface LoadReport {
    * `--tls-baseline`: the relay over TLS, and over TLS with CommuCat's acks
    * (`acked`), the latter also paced at the rate of each accept mode's 1:1
    * 50% phase (`ackedPaced`: the p99 floors, paced_floor.ts). `ackedHalf`:
-   * older reports' one floor, paced at the first mode's rate only.
+   * older reports' one floor, paced at the first mode's rate only. And the
+   * relay with acks behind a raw TCP → loopback pump (`ackedPumped`,
+   * relay_pump.ts "minimal"): the 1:1 floor of the guarded accept mode,
+   * whose loopback pump is native cost too.
    */
   relayTls: {
     max: TrafficSummary;
     acked?: TrafficSummary;
     ackedPaced?: PacedFloor[];
     ackedHalf?: TrafficSummary;
+    ackedPumped?: TrafficSummary;
   } | null;
   pairs: { max: TrafficSummary; half: TrafficSummary | null } | null;
   fanout: { max: TrafficSummary } | null;

@@ -12,6 +12,7 @@ import { NO_PRELOAD } from "./nodelay_shim.ts";
 import { SERVE_ALLOW_ENV } from "../../tests/helpers/serve_flags.ts";
 import type { TargetJson } from "./agent.ts";
 import { pinnedArgv } from "./pin.ts";
+import type { RelayPump } from "./relay_pump.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const REPO = new URL("../../", import.meta.url).pathname;
@@ -241,12 +242,14 @@ export interface SpawnedRelay extends Spawned {
 
 /**
  * Starts bench/load/relay_server.ts (plain, or TLS with the given
- * certificate), on `cpus` only when given (`taskset -c`).
+ * certificate), on `cpus` only when given (`taskset -c`); with `pump`,
+ * behind that raw TCP → loopback pump (relay_pump.ts).
  */
 export async function spawnRelay(
   tls?: { certPath: string; keyPath: string },
   cpus: string | null = null,
   inspectPort?: number,
+  pump?: RelayPump,
 ): Promise<SpawnedRelay> {
   const args = ["run", "--allow-net"];
   if (tls) args.push(`--allow-read=${tls.certPath},${tls.keyPath}`);
@@ -254,6 +257,7 @@ export async function spawnRelay(
   if (inspectPort) args.push(`--inspect=127.0.0.1:${inspectPort}`);
   args.push(RELAY);
   if (tls) args.push(tls.certPath, tls.keyPath);
+  if (pump) args.push(`--pump=${pump}`);
   const argv = pinnedArgv(cpus, Deno.execPath(), args);
   const child = new Deno.Command(argv.command, {
     args: argv.args,

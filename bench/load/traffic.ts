@@ -70,6 +70,8 @@ export interface PhaseSpec {
   drainMs: number;
   /** Also return every measured delivery with its time (`--timeline`). */
   timeline?: boolean;
+  /** Payload size (default {@link PAYLOAD_BYTES}; raw relay phases: above its 24 B acks). */
+  payloadBytes?: number;
 }
 
 /** What one phase measured (on one agent). */
@@ -154,7 +156,7 @@ export class TrafficEngine {
     let sentInWindow = 0;
     let cpuStart = 0;
     const budget = spec.window * this.#fanout;
-    const payload = new Uint8Array(PAYLOAD_BYTES);
+    const payload = new Uint8Array(spec.payloadBytes ?? PAYLOAD_BYTES);
     const view = new DataView(payload.buffer);
     const errorsBefore = this.#sendErrors;
     const timeline = spec.timeline ? new TimelineRecorder() : null;

@@ -45,6 +45,7 @@ export async function measureTraffic(
     durationMs: o.durationMs,
     drainMs: 3_000,
     timeline: o.timelineDir !== undefined,
+    payloadBytes: o.payloadBytes,
   });
   // The window's edges are sampled without blocking this event loop (it may be the agent's):
   // ProcReader answers from a shell started before the warm-up (procfs.ts).

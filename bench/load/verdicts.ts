@@ -119,11 +119,37 @@ export function idleConnectionCap(limit: number, accept: string | undefined): nu
   return Math.max(0, Math.floor((limit - RESERVED_FILES) / filesEach));
 }
 
-/** 1:1 per server CPU-second as a share of the plain relay's; floor: the TLS relay with acks. */
+/**
+ * The 1:1 floor of a server in its accept mode, per server CPU-second: the
+ * TLS relay with acks, and for a guarded server the same relay behind the
+ * minimal raw TCP → loopback pump (`relayTls.ackedPumped`): the guarded
+ * path's pump is native cost too. `name` says which (and when a guarded
+ * server's pumped floor was not measured).
+ */
+export function pairsFloor(
+  report: Omit<LoadReport, "targets">,
+  accept: string | undefined,
+): { perCpu: number | null; name: string } {
+  const tls = report.relayTls;
+  if (accept !== "direct" && tls?.ackedPumped) {
+    return {
+      perCpu: tls.ackedPumped.deliveredPerServerCpuSecond ?? null,
+      name: "TLS relay with acks behind a loopback pump (guarded's floor)",
+    };
+  }
+  return {
+    perCpu: tls?.acked?.deliveredPerServerCpuSecond ?? null,
+    name: accept !== "direct" && tls?.acked
+      ? "TLS relay with acks (no pumped floor measured: the loopback pump counts as ours)"
+      : "TLS relay with acks",
+  };
+}
+
+/** 1:1 per server CPU-second as a share of the plain relay's; floor: {@link pairsFloor}. */
 function pairsVsRelay(report: Omit<LoadReport, "targets">, o: Ours): VerdictRow {
   const relay = report.relay?.max.deliveredPerServerCpuSecond ?? null;
   const pairs = o.pairs?.max.deliveredPerServerCpuSecond ?? null;
-  const floor = report.relayTls?.acked?.deliveredPerServerCpuSecond ?? null;
+  const { perCpu: floor, name } = pairsFloor(report, o.accept);
   const ours = ratio(pairs, relay);
   const ceiling = ratio(floor, relay);
   const meets = (v: number) => v >= TARGETS.pairsVsRelay;
@@ -142,7 +168,7 @@ function pairsVsRelay(report: Omit<LoadReport, "targets">, o: Ours): VerdictRow 
       ? undefined
       : ceiling === null
       ? "no floor measured (--tls-baseline): ours is not put against one"
-      : `floor = TLS relay with acks; ours ${pct(pairs! / floor!)} of it; ceiling = floor ÷ relay` +
+      : `floor = ${name}; ours ${pct(pairs! / floor!)} of it; ceiling = floor ÷ relay` +
         rateShare(report, o),
   };
 }
@@ -158,16 +184,16 @@ function rateShare(report: Omit<LoadReport, "targets">, o: Ours): string {
   return rates === null ? "" : `; measured rates ${pct(rates)} of the relay's`;
 }
 
-/** Delivered per server CPU-second; floor: the TLS relay with acks per CPU-second. */
+/** Delivered per server CPU-second; floor: {@link pairsFloor} per CPU-second. */
 function perCpuSecond(report: Omit<LoadReport, "targets">, o: Ours): VerdictRow {
   const ours = o.pairs?.max.deliveredPerServerCpuSecond ?? null;
-  const floor = report.relayTls?.acked?.deliveredPerServerCpuSecond ?? null;
+  const { perCpu: floor, name } = pairsFloor(report, o.accept);
   const budget = TARGETS.deliveredPerCpuSecond;
   const without = ours !== null && floor !== null ? perCpuWithoutFloor(ours, floor) : null;
   const notes: string[] = [];
   if (ours !== null && floor !== null) {
     notes.push(
-      `ours ${pct(ours / floor)} of the floor; ${num(1e6 / ours, 1)} vs ${
+      `floor = ${name}; ours ${pct(ours / floor)} of it; ${num(1e6 / ours, 1)} vs ${
         num(1e6 / floor, 1)
       } µs/msg; without floor = 1e6 ÷ (ours − floor µs/msg)`,
     );

@@ -195,7 +195,7 @@ Deno.test("verdicts: floors too low for the budget stop it", () => {
   assert.equal(perCpu.verdict, "stopped by floor");
   close(perCpu.withoutFloor?.value, 1e6 / (1e6 / 30_000 - 1e6 / 35_000));
   assert.match(perCpu.note!, /the floor itself is below 40,000/);
-  assert.match(perCpu.note!, /ours 86% of the floor/);
+  assert.match(perCpu.note!, /floor = TLS relay with acks; ours 86% of it/);
   // Bound 1 ms + floor 1 ms: ceiling 50% < 60%; ours 1/4; without floor 1/3.
   const hs = byId["handshakes-vs-bound"];
   assert.equal(hs.verdict, "stopped by floor");
@@ -415,4 +415,41 @@ Deno.test("verdicts: an older report's single paced floor (ackedHalf) is read at
   r.relayTls = { ...r.relayTls!, ackedPaced: undefined, ackedHalf: phase(70_000, 12, 5_000) };
   assert.equal(verdicts(r)["p99-at-half"].floor?.value, 12);
   assert.equal(pacedFloorAt(r.relayTls, 6_000), null);
+});
+
+Deno.test("verdicts: a guarded server's 1:1 floor is the relay behind the loopback pump", () => {
+  const r = report({
+    ours: 30_000,
+    floor: 70_000,
+    oursP99: 30,
+    floorP99: 4,
+    hsMs: 4,
+    connectMs: 0.3,
+    idleKiB: 18,
+  });
+  r.config.accept = "both";
+  r.relayTls!.ackedPumped = phase(35_000);
+  r.acceptModes = {
+    accept: "direct",
+    pairs: { max: phase(30_000), half: null },
+    handshake: null,
+    idle: null,
+  };
+  const rows = judgeBudgets(r, evaluateTargets(r));
+  for (const id of ["pairs-vs-relay", "delivered-per-cpu-second"]) {
+    const [guarded, direct] = rows.filter((row) => row.id === id);
+    assert.match(guarded.budget, /\(guarded\)$/);
+    assert.match(guarded.note!, /behind a loopback pump \(guarded's floor\)/);
+    assert.equal(guarded.verdict, "stopped by floor", id);
+    // The direct server has no pump: its floor stays the TLS relay with acks.
+    assert.match(direct.note!, /floor = TLS relay with acks;/);
+    assert.equal(direct.verdict, "not met: ours", id);
+  }
+  const [guarded, direct] = rows.filter((row) => row.id === "delivered-per-cpu-second");
+  assert.deepEqual([guarded.floor?.value, direct.floor?.value], [35_000, 70_000]);
+  close(guarded.withoutFloor?.value, 1e6 / (1e6 / 30_000 - 1e6 / 35_000));
+  // Without the pumped floor a guarded row says its pump counts as ours.
+  delete r.relayTls!.ackedPumped;
+  const old = judgeBudgets(r, evaluateTargets(r)).find((row) => row.id === "pairs-vs-relay")!;
+  assert.match(old.note!, /no pumped floor measured: the loopback pump counts as ours/);
 });

@@ -21,6 +21,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
+import { Pump } from "./byte_pump.ts";
 import type {
   AcceptedStream,
   ByteConn,
@@ -37,18 +38,6 @@ export interface LoopbackEngineOptions {
   log: Logger;
 }
 
-/**
- * The pump's buffers. A pending read holds its buffer for as long as the peer
- * is silent, so a read that may wait (after one that drained the socket) uses
- * the small buffer: all an idle connection costs, once per direction. A full
- * read means more is queued: the next reads use a large buffer, which doubles
- * on every full read up to the largest and is dropped at the next partial
- * read (the socket drained). Its size is remembered, halved after a read that
- * left it mostly empty.
- */
-const SMALL_CHUNK = 256;
-const MIN_CHUNK = 1024;
-const MAX_CHUNK = 64 * 1024;
 /** Wait before restarting the loopback server after it failed (descriptors exhausted). */
 const RESTART_DELAY_MS = 100;
 
@@ -76,74 +65,6 @@ function closeQuietly(resource: { close(): void } | null | undefined): void {
   try {
     resource?.close();
   } catch { /* closed already */ }
-}
-
-/**
- * Copies one connection (a Deno connection or a {@link ByteConn}) to another, reading into the small buffer while
- * the connection may idle and into a large one during a burst (see
- * {@link SMALL_CHUNK}).
- *
- * Callbacks, not an `async` loop: every idle connection holds one pending
- * read per direction, and a suspended `async` function (its generator,
- * registers, context and promise) per direction was held with it. The two
- * bound callbacks are made once and reused for every read and write.
- */
-class Pump {
-  readonly #from: ByteConn;
-  readonly #to: ByteConn;
-  readonly #end: () => void;
-  readonly #small = new Uint8Array(SMALL_CHUNK);
-  /** The buffer of the read in flight: {@link #small} or a large one. */
-  #buf = this.#small;
-  /** The large buffer's size for the next burst. */
-  #size = MIN_CHUNK;
-  #n = 0;
-  #off = 0;
-
-  constructor(from: ByteConn, to: ByteConn, end: () => void) {
-    this.#from = from;
-    this.#to = to;
-    this.#end = end;
-  }
-
-  start(): void {
-    this.#from.read(this.#buf).then(this.#onRead, this.#end);
-  }
-
-  readonly #onRead = (n: number | null): void => {
-    if (n === null) return this.#end();
-    this.#n = n;
-    this.#off = 0;
-    this.#write();
-  };
-
-  #write(): void {
-    this.#to.write(this.#buf.subarray(this.#off, this.#n)).then(this.#onWritten, this.#end);
-  }
-
-  readonly #onWritten = (written: number): void => {
-    this.#off += written;
-    if (this.#off < this.#n) return this.#write();
-    const buf = this.#buf;
-    const n = this.#n;
-    if (n === buf.length) {
-      // More is queued: a large buffer, doubled when it was the one filled.
-      if (buf === this.#small) this.#buf = new Uint8Array(this.#size);
-      else if (buf.length < MAX_CHUNK) this.#buf = new Uint8Array(this.#size = buf.length * 2);
-    } else if (buf !== this.#small) {
-      // Drained: the next read may wait, so it holds only the small buffer.
-      if (n < buf.length / 4) this.#size = fitting(n);
-      this.#buf = this.#small;
-    }
-    this.#from.read(this.#buf).then(this.#onRead, this.#end);
-  };
-}
-
-/** The smallest power of two ≥ 2n, within the pump's bounds. */
-function fitting(n: number): number {
-  let size = MIN_CHUNK;
-  while (size < 2 * n && size < MAX_CHUNK) size *= 2;
-  return size;
 }
 
 /**
