@@ -33,13 +33,11 @@ import { parseArgs } from "node:util";
 import process from "node:process";
 import { Session } from "node:inspector";
 import { CommuCatClient } from "../src/client/mod.ts";
-import type { ClientChannel } from "../src/client/channel.ts";
 import { generateDeviceKeys } from "../src/crypto/mod.ts";
 import { silentLogger } from "../src/log/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import { defaultSettings, type RunningServer, startServer } from "../src/server/mod.ts";
-import { ServerConnection } from "../src/session/mod.ts";
-import type { Link, UnitHeader } from "../src/transport/mod.ts";
+import { pipeChannel } from "./inprocess_pipe.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -69,70 +67,6 @@ globalThis.setTimeout = ((callback: unknown, ms?: number, ...rest: unknown[]) =>
     (ms ?? 0) >= 10 ? 2 ** 31 - 1 : ms,
     ...rest,
   )) as typeof setTimeout;
-
-/** Downstream bytes for one client, in order. */
-class Downstream implements AsyncIterator<Uint8Array> {
-  #queue: Uint8Array[] = [];
-  #waiting: ((result: IteratorResult<Uint8Array>) => void) | null = null;
-  #ended = false;
-
-  push(bytes: Uint8Array): void {
-    const waiting = this.#waiting;
-    if (waiting !== null) {
-      this.#waiting = null;
-      waiting({ value: bytes, done: false });
-    } else this.#queue.push(bytes);
-  }
-
-  end(): void {
-    this.#ended = true;
-    this.#waiting?.({ value: undefined, done: true });
-    this.#waiting = null;
-  }
-
-  next(): Promise<IteratorResult<Uint8Array>> {
-    if (this.#queue.length > 0) {
-      return Promise.resolve({ value: this.#queue.shift()!, done: false });
-    }
-    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => (this.#waiting = resolve));
-  }
-}
-
-/** The server's side of the pipe: a WebSocket-like link (copies what it sends). */
-class PipeLink implements Link {
-  readonly mode = "websocket" as const;
-  readonly copiesOnSend = true;
-  readonly backlogBytes = 0;
-  closed = false;
-  constructor(readonly down: Downstream) {}
-  send(unit: Uint8Array, _header: UnitHeader | null): void {
-    if (!this.closed) this.down.push(unit.slice());
-  }
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.down.end();
-  }
-}
-
-/** The client's side: each write reaches the server as its own message, a microtask later. */
-function pipeChannel(server: RunningServer): ClientChannel {
-  const down = new Downstream();
-  const link = new PipeLink(down);
-  const connection = new ServerConnection(link, server.connect.deps, crypto.randomUUID());
-  server.connect.track(connection);
-  return {
-    mode: "websocket",
-    write(bytes) {
-      const copy = bytes.slice();
-      queueMicrotask(() => void connection.receive(copy));
-    },
-    chunks: { [Symbol.asyncIterator]: () => down },
-    end: () => connection.end(),
-    close: () => connection.linkClosed(),
-  };
-}
 
 async function api(
   server: RunningServer,

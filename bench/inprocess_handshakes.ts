@@ -1,0 +1,134 @@
+/**
+ * New-device handshakes in one process, without sockets (issue 18): the real
+ * server (`startServer`: handshake gate, observers with their counters,
+ * metrics and log line, SQLite) and SDK clients whose `websocket` channel is
+ * an in-memory pipe into a real {@link ServerConnection}
+ * (`bench/inprocess_pipe.ts`). Each handshake is one new device's XK
+ * handshake, as `bench load --scenario handshake`; the client then closes and
+ * the next starts once the server connection is done. Device keys are made
+ * before the measured part.
+ *
+ * What it is for: deterministic instruction counts of our per-handshake work
+ * (`bench/callgrind_handshakes.sh`), where a socket run on this shared
+ * machine measures the neighbours too. The client's side (SDK, Noise) is in
+ * the count as well; Deno's TLS and WebSocket set-up and the `/connect` route
+ * (`bench/connect_route.ts`) are not. The server logs as configured by
+ * `--log-level` (default `info`, the server's default, written to a discarding
+ * sink; `warning` is what the load tool runs).
+ *
+ *   scripts/deno run -A bench/inprocess_handshakes.ts [--handshakes 500] [--warm 200]
+ *     [--log-level info|warning]
+ *   bench/callgrind_handshakes.sh 100 > a; bench/callgrind_handshakes.sh 300 > b  # (b − a) / 200
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import process from "node:process";
+import { CommuCatClient } from "../src/client/mod.ts";
+import { generateDeviceKeys } from "../src/crypto/mod.ts";
+import { createLogger, defaultSettings, type LogLevel, startServer } from "../src/server/mod.ts";
+import type { ServerConnection } from "../src/session/mod.ts";
+import { pipeChannel } from "./inprocess_pipe.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    handshakes: { type: "string", default: "500" },
+    warm: { type: "string", default: "200" },
+    "log-level": { type: "string", default: "info" },
+    gate: { type: "string" },
+  },
+});
+const HANDSHAKES = Number(args.values.handshakes);
+const WARM = Number(args.values.warm);
+const LOG_LEVEL = args.values["log-level"] as LogLevel;
+const GATE = args.values.gate;
+
+// Timers of 10 ms or more (the SDK's keepalives, the handshake timeout, the
+// refresher) never fire here, so how slowly the run goes (valgrind) cannot
+// change what is done.
+const realSetTimeout = globalThis.setTimeout;
+const armTimer = realSetTimeout as (...args: unknown[]) => ReturnType<typeof setTimeout>;
+globalThis.setTimeout =
+  ((callback: unknown, ms?: number, ...rest: unknown[]) =>
+    armTimer(callback, (ms ?? 0) >= 10 ? 2 ** 31 - 1 : ms, ...rest)) as typeof setTimeout;
+
+/** `--gate DIR`: writes DIR/`mark`, then waits for DIR/`until` (see bench/callgrind_handshakes.sh). */
+async function gate(mark: string, until: string): Promise<void> {
+  await Deno.writeTextFile(`${GATE}/${mark}`, "");
+  while (true) {
+    try {
+      await Deno.stat(`${GATE}/${until}`);
+      return;
+    } catch {
+      await new Promise((resolve) => realSetTimeout(resolve, 5));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const dataDir = await Deno.makeTempDir({ prefix: "commucat-handshakes-" });
+  let logged = 0;
+  const log = createLogger({
+    level: LOG_LEVEL,
+    format: "json",
+    write: () => void logged++,
+  });
+  const server = await startServer(
+    defaultSettings({
+      hostname: "127.0.0.1",
+      port: 0,
+      dataDir,
+      sqlitePath: `${dataDir}/commucat.db`,
+      pq: "off",
+      webClient: false,
+    }),
+    log,
+  );
+  let serial = 0;
+  const handshake = async (keys: { privateKey: Uint8Array }) => {
+    const n = serial++;
+    let connection: ServerConnection | undefined;
+    const client = await CommuCatClient.connect({
+      url: `https://localhost:${server.addr.port}`,
+      mode: "websocket",
+      domain: server.domain,
+      serverStatic: server.noiseKey().publicKey,
+      deviceId: `hs-${n}`,
+      devicePrivateKey: keys.privateKey,
+      user: { handle: `hs_${n}` },
+      pq: "off",
+      webSocketChannel: () => Promise.resolve(pipeChannel(server, (c) => (connection = c))),
+    });
+    client.close();
+    await connection?.done;
+  };
+  try {
+    const warmKeys = Array.from({ length: WARM }, generateDeviceKeys);
+    for (const keys of warmKeys) await handshake(keys);
+    const keys = Array.from({ length: HANDSHAKES }, generateDeviceKeys);
+    logged = 0;
+    if (GATE) await gate("ready", "go");
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    for (const k of keys) await handshake(k);
+    const ms = performance.now() - started;
+    const used = process.cpuUsage(cpu);
+    if (GATE) await gate("done", "end");
+    console.log(JSON.stringify({
+      handshakes: HANDSHAKES,
+      logLevel: LOG_LEVEL,
+      linesLogged: logged,
+      ms: Math.round(ms),
+      cpuUsPerHandshake: Number(((used.user + used.system) / HANDSHAKES).toFixed(1)),
+    }));
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+    await server.stop();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+}
+
+await main();
+// Timers armed while stretched would hold the process open.
+Deno.exit(0);
