@@ -39,3 +39,40 @@ Deno.test("running histogram: after the registry's reset, as prom-client's: no v
   assert.equal(await ourRegistry.metrics(), await promRegistry.metrics());
   assert.match(await ourRegistry.metrics(), /^x_seconds_count 1$/m);
 });
+
+Deno.test("running histogram: labelled series export as prom-client's label sets (zeroed, observed, reset)", async () => {
+  const promRegistry = new Registry();
+  const ourRegistry = new Registry();
+  const config = { name: "h_seconds", help: "H.", buckets: BUCKETS };
+  const prom = new Histogram({
+    ...config,
+    labelNames: ["result"] as const,
+    registers: [promRegistry],
+  });
+  const ours = new RunningHistogram({ ...config, labelled: true, registers: [ourRegistry] });
+  const same = async () => {
+    assert.equal(await ourRegistry.metrics(), await promRegistry.metrics());
+    assert.deepEqual(await ourRegistry.getMetricsAsJSON(), await promRegistry.getMetricsAsJSON());
+  };
+  await same();
+  prom.zero({ result: "ok" });
+  ours.zero({ result: "ok" });
+  const failed = ours.series({ result: "failed" });
+  const ok = ours.series({ result: "ok" });
+  await same();
+  for (const [i, v] of OBSERVED.entries()) {
+    const result = i % 3 === 0 ? "failed" : "ok";
+    prom.observe({ result }, v);
+    (result === "ok" ? ok : failed).observe(v);
+  }
+  await same();
+  promRegistry.resetMetrics();
+  ourRegistry.resetMetrics();
+  await same();
+  // After a reset, series come back in the order they are observed again.
+  prom.observe({ result: "failed" }, 0.2);
+  failed.observe(0.2);
+  prom.observe({ result: "ok" }, 0.01);
+  ok.observe(0.01);
+  await same();
+});
