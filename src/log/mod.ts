@@ -4,4 +4,4 @@
  *
  * @module
  */
-export { type Logger, silentLogger } from "./logger.ts";
+export { type Logger, type LoggerLevel, logsAt, silentLogger } from "./logger.ts";

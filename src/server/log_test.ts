@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { createLogger, isSensitiveKey, REDACTED_VALUE, requestId, withRequestLog } from "./log.ts";
+import {
+  createLogger,
+  flatJsonLine,
+  isSensitiveKey,
+  jsonLine,
+  REDACTED_VALUE,
+  requestId,
+  withRequestLog,
+} from "./log.ts";
 
 function capture(format: "json" | "pretty" = "json") {
   const lines: string[] = [];
@@ -24,6 +32,16 @@ Deno.test("json logger writes one record per line, filtered by level", () => {
   assert.equal(record.message, "shown");
   assert.equal(record.connection, "c1");
   assert.equal(record.n, "5");
+});
+
+Deno.test("logger says which levels it writes (warn is the `warning` level)", () => {
+  const log = createLogger({ level: "warning", format: "json", write: () => {} });
+  assert.deepEqual(
+    (["debug", "info", "warn", "error"] as const).map((level) => log.enabled?.(level)),
+    [false, false, true, true],
+  );
+  const all = createLogger({ level: "trace", format: "json", write: () => {} });
+  assert.equal(all.enabled?.("debug"), true);
 });
 
 Deno.test("secret-looking properties are redacted, bytes shown by length only", () => {
@@ -96,4 +114,31 @@ Deno.test("requestId keeps a proxy's well-formed id, replaces anything else", ()
   assert.match(requestId(withId("bad id\n")), /^[0-9a-f-]{36}$/);
   assert.match(requestId(withId("x".repeat(65))), /^[0-9a-f-]{36}$/);
   assert.match(requestId(new Request("https://x/")), /^[0-9a-f-]{36}$/);
+});
+
+Deno.test("the flat JSON line is the general path's line, or null where it would differ", () => {
+  const time = new Date(0).toISOString();
+  const cases: Record<string, unknown>[] = [
+    {},
+    { connection: "c1", reason: undefined, device: 'd"1\u2028', duration_ms: 3.5 },
+    { token: "secret", session_id: null, sessionCount: 2, ok: true, nan: NaN, neg: -0 },
+    { "weird key\n": "v", text: "hidden", body: false, password: 12 },
+    { lone: "\ud800", emoji: "\u{1F431}", empty: "" },
+  ];
+  for (const properties of cases) {
+    const record = { time, level: "info", message: 'm "q"', ...properties };
+    assert.equal(flatJsonLine(time, "info", 'm "q"', properties), jsonLine(record));
+  }
+  // What the flat line cannot write the same: left to the general path.
+  for (
+    const properties of [
+      { n: 5n },
+      { bytes: new Uint8Array(2) },
+      { nested: { a: 1 } },
+      { 1: "index" },
+      { message: "again" },
+    ]
+  ) {
+    assert.equal(flatJsonLine(time, "info", "m", properties), null);
+  }
 });

@@ -6,7 +6,7 @@
  */
 import { blake3, utf8 } from "../crypto/mod.ts";
 import type { Ledger } from "../ledger/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { type Logger, logsAt } from "../log/mod.ts";
 import type { HandshakeGate } from "../security/ratelimit/mod.ts";
 import type { ConnectionObserver } from "../session/mod.ts";
 
@@ -50,6 +50,8 @@ export function serverObserver(parts: {
   log: Logger;
 }): ConnectionObserver {
   const { counters, gate, ledger, log } = parts;
+  // Asked once: below `info` no handshake line is built (its properties object), let alone written.
+  const handshakeLines = logsAt(log, "info");
   return {
     opened: ({ mode }) => counters.connectionsByMode[mode]++,
     closed: ({ mode, connectionId, reason }) => {
@@ -68,12 +70,14 @@ export function serverObserver(parts: {
         counters.handshakesOk++;
         if (info.postQuantum) counters.handshakesPq++;
       }
-      log.info(info.ok ? "handshake ok" : "handshake failed", {
-        connection: info.connectionId,
-        reason: info.reason,
-        device: info.deviceId,
-        duration_ms: info.durationMs,
-      });
+      if (handshakeLines) {
+        log.info(info.ok ? "handshake ok" : "handshake failed", {
+          connection: info.connectionId,
+          reason: info.reason,
+          device: info.deviceId,
+          duration_ms: info.durationMs,
+        });
+      }
     },
     frameIn: () => counters.framesIn++,
     frameOut: () => counters.framesOut++,

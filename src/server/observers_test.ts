@@ -59,3 +59,23 @@ Deno.test("server observer: handshakes reach a keeping ledger, a discarding one 
     .handshake!(info);
   assert.equal(recorded.length, 0);
 });
+
+Deno.test("server observer: no handshake line is built when the logger drops info lines", () => {
+  let built = 0;
+  const log: Logger = {
+    debug: () => {},
+    info: () => void built++,
+    warn: () => {},
+    error: () => {},
+    enabled: (level) => level !== "info" && level !== "debug",
+  };
+  const observer = serverObserver({
+    counters: newServerCounters(),
+    gate: new HandshakeGate(4),
+    ledger: new NullLedger(),
+    log,
+  });
+  observer.handshake!({ connectionId: "c1", ok: true, durationMs: 1 });
+  observer.handshake!({ connectionId: "c2", ok: false, reason: "zkp", durationMs: 1 });
+  assert.equal(built, 0);
+});
