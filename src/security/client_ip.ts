@@ -139,14 +139,28 @@ export class TrustedProxies {
   }
 
   #trustsBytes(ip: Uint8Array): boolean {
-    return this.#cidrs.some((c) => covers(c, ip));
+    const cidrs = this.#cidrs;
+    for (let i = 0; i < cidrs.length; i++) if (covers(cidrs[i], ip)) return true;
+    return false;
   }
 
   /** The client address given the socket peer and the `X-Forwarded-For` value (see module doc). */
   resolve(peer: string, forwardedFor: string | null): string {
     const peerBytes = ipBytes(peer.replace(/%.*$/, ""));
     if (!peerBytes) return peer;
-    const peerIp = formatIpAddress(peerBytes);
+    return this.#resolveParsed(peerBytes, formatIpAddress(peerBytes), forwardedFor);
+  }
+
+  /**
+   * {@link resolve} for a peer parsed already ({@link peerAddress}): the
+   * `X-Forwarded-For` header is read only when the peer is a trusted proxy.
+   */
+  resolvePeer(peer: ParsedPeer, request: Request): string {
+    if (!this.#trustsBytes(peer.bytes)) return peer.ip;
+    return this.#resolveParsed(peer.bytes, peer.ip, request.headers.get("x-forwarded-for"));
+  }
+
+  #resolveParsed(peerBytes: Uint8Array, peerIp: string, forwardedFor: string | null): string {
     if (forwardedFor === null || !this.#trustsBytes(peerBytes)) return peerIp;
     const hops = forwardedFor.split(",");
     let leftmost = peerIp;
@@ -196,10 +210,66 @@ export function clientIp(
 ): string {
   const addr = info.remoteAddr;
   if (addr.transport !== "tcp" && addr.transport !== "udp") return "unix";
-  return trustedFrom(trustedProxies).resolve(
-    addr.hostname,
-    request.headers.get("x-forwarded-for"),
-  );
+  const peer = peerAddress(addr);
+  // A hostname that is no IP is the client as it is (as `resolve` answers it).
+  if (peer === null) return addr.hostname;
+  return trustedFrom(trustedProxies).resolvePeer(peer, request);
+}
+
+/**
+ * `rateLimitKey(clientIp(request, info, trustedProxies))`, with the socket
+ * peer's key parsed once per address object ({@link peerAddress}) — the
+ * listener's per-client cap keyed it already.
+ */
+export function clientKey(
+  request: Request,
+  info: Deno.ServeHandlerInfo,
+  trustedProxies: readonly string[] | TrustedProxies,
+): string {
+  const addr = info.remoteAddr;
+  if (addr.transport !== "tcp" && addr.transport !== "udp") return "unix";
+  const peer = peerAddress(addr);
+  if (peer === null) return rateLimitKey(addr.hostname);
+  const ip = trustedFrom(trustedProxies).resolvePeer(peer, request);
+  return ip === peer.ip ? peer.key : rateLimitKey(ip);
+}
+
+/** A socket peer's address, parsed once ({@link peerAddress}). */
+export interface ParsedPeer {
+  /** Its bytes (4 or 16; IPv4-mapped IPv6 folded to IPv4). */
+  readonly bytes: Uint8Array;
+  /** Its canonical text (`normalizeIp` of the hostname without its zone). */
+  readonly ip: string;
+  /** Its rate-limit key (`rateLimitKey(ip)`). */
+  readonly key: string;
+}
+
+/**
+ * What each address object was parsed to: a connection's (guarded mode) or a
+ * request's (direct mode) `remoteAddr` is the same object from the listener's
+ * per-client cap to the `/connect` rate limit, which parsed its text two
+ * times each (parse, format, parse again, format) per connection.
+ */
+const parsedPeers = new WeakMap<Deno.NetAddr, ParsedPeer | null>();
+
+/**
+ * The socket peer `addr` parsed (zone identifier dropped), or null when its
+ * hostname is no IP address; parsed once per address object.
+ */
+export function peerAddress(addr: Deno.NetAddr): ParsedPeer | null {
+  let peer = parsedPeers.get(addr);
+  if (peer === undefined) {
+    const hostname = addr.hostname;
+    const zone = hostname.indexOf("%");
+    const bytes = ipBytes(zone < 0 ? hostname : hostname.slice(0, zone));
+    if (bytes === null) peer = null;
+    else {
+      const ip = formatIpAddress(bytes);
+      peer = { bytes, ip, key: bytes.length === 4 ? ip : keyOf(bytes) };
+    }
+    parsedPeers.set(addr, peer);
+  }
+  return peer;
 }
 
 /**
@@ -210,7 +280,10 @@ export function clientIp(
  */
 export function rateLimitKey(ip: string): string {
   const bytes = ipBytes(ip);
-  if (!bytes) return ip;
+  return bytes ? keyOf(bytes) : ip;
+}
+
+function keyOf(bytes: Uint8Array): string {
   if (bytes.length === 4) return formatIpAddress(bytes);
   return `${formatIpAddress(mask(bytes, 64))}/64`;
 }

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import {
   clientIp,
+  clientKey,
   normalizeIp,
+  peerAddress,
   rateLimitKey,
   TrustedProxies,
   TrustedProxyError,
@@ -156,4 +158,38 @@ Deno.test("normalizeIp: canonical text or null", () => {
   assert.equal(normalizeIp("::ffff:192.0.2.1"), "192.0.2.1");
   assert.equal(normalizeIp("[::1]"), "::1");
   assert.equal(normalizeIp("1.2.3.4:80"), null);
+});
+
+Deno.test("clientKey and peerAddress: the keys the rate limit and the caps computed from the text", () => {
+  const peers = [
+    "203.0.113.7",
+    "2001:db8:1:2:3:4:5:6",
+    "::ffff:198.51.100.9",
+    "fe80::1%eth0",
+    "10.1.2.3",
+    "not-an-ip",
+  ];
+  const lists = [[], ["10.0.0.0/8"], ["10.0.0.0/8", "::/0"], ["0.0.0.0/0", "::/0"]];
+  const forwarded = [null, "192.0.2.44", "garbage, 10.9.9.9", "2001:db8::9, 10.0.0.1"];
+  for (const hostname of peers) {
+    for (const list of lists) {
+      const trusted = TrustedProxies.parse(list);
+      for (const xff of forwarded) {
+        const request = new Request("https://example.test/connect", {
+          headers: xff === null ? {} : { "x-forwarded-for": xff },
+        });
+        // A fresh address object each time, and the same one twice (parsed once, then reused).
+        const addr = { transport: "tcp" as const, hostname, port: 1 };
+        const info = { remoteAddr: addr, completed: Promise.resolve() };
+        const expected = rateLimitKey(trusted.resolve(hostname, xff));
+        assert.equal(clientKey(request, info, trusted), expected, `${hostname} ${list} ${xff}`);
+        assert.equal(clientKey(request, info, trusted), expected);
+        assert.equal(clientIp(request, info, trusted), trusted.resolve(hostname, xff));
+      }
+    }
+    const bare = hostname.replace(/%.*$/, "");
+    const capsKey = rateLimitKey(normalizeIp(bare) ?? bare);
+    const addr = { transport: "tcp" as const, hostname, port: 1 };
+    assert.equal(peerAddress(addr)?.key ?? bare, capsKey);
+  }
 });

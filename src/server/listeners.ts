@@ -13,7 +13,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import type { RefusingListener } from "../metrics/mod.ts";
-import { ConnectionCaps, normalizeIp, rateLimitKey } from "../security/ratelimit/mod.ts";
+import { ConnectionCaps, peerAddress } from "../security/ratelimit/mod.ts";
 import type { Listener } from "../transport/listener.ts";
 import { PtListener, type PtObserver } from "../transport/pt/mod.ts";
 import { ShadowsocksListener } from "../transport/shadowsocks/mod.ts";
@@ -46,11 +46,10 @@ export async function buildListeners(
 ): Promise<BuiltListeners> {
   const limits = settings.connections;
   const caps = new ConnectionCaps({ maxTotal: limits.maxTotal, maxPerClient: limits.maxPerIp });
-  // The socket peer, keyed as the rate limits key a client (IPv6 by its /64).
-  const clientKey = (remote: Deno.NetAddr) => {
-    const ip = remote.hostname.replace(/%.*$/, "");
-    return rateLimitKey(normalizeIp(ip) ?? ip);
-  };
+  // The socket peer, keyed as the rate limits key a client (IPv6 by its /64); parsed once per
+  // address object, which the `/connect` rate limit then finds parsed (`clientKey`).
+  const clientKey = (remote: Deno.NetAddr) =>
+    peerAddress(remote)?.key ?? remote.hostname.replace(/%.*$/, "");
   const admit = (remote: Deno.NetAddr) => caps.open(clientKey(remote));
   // Direct mode holds a slot per idle WebSocket session: a ticket object, not a closure.
   const admitTicket = (remote: Deno.NetAddr) => caps.admit(clientKey(remote));

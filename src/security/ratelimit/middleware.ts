@@ -7,7 +7,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { clientIp, rateLimitKey, type TrustedProxies } from "../client_ip.ts";
+import { clientKey, type TrustedProxies } from "../client_ip.ts";
 import { tooManyRequests } from "./response.ts";
 import type { RateLimits } from "./scopes.ts";
 
@@ -36,7 +36,7 @@ export function limitRequest(
   pathname: string,
   connect: boolean,
 ): Response | null {
-  const key = rateLimitKey(clientIp(request, info, trusted));
+  const key = clientKey(request, info, trusted);
   const decision = limits.check(connect ? "connect" : "http", key);
   if (!decision.allowed) return tooManyRequests(decision.retryAfterMs);
   if (PAIRING_CLAIM_PATHS.has(pathname)) {

@@ -43,7 +43,10 @@ export { HandshakeGate, type HandshakeGateStats } from "./handshake_gate.ts";
 export { retryAfterSeconds, tooManyHandshakes, tooManyRequests } from "./response.ts";
 export {
   clientIp,
+  clientKey,
   normalizeIp,
+  type ParsedPeer,
+  peerAddress,
   rateLimitKey,
   TrustedProxies,
   TrustedProxyError,

@@ -110,7 +110,8 @@ export function isIpAddress(text: string): boolean {
 
 /** Canonical text of 4- or 16-byte addresses (RFC 5952 for IPv6: lower case, longest zero run as "::"). */
 export function formatIpAddress(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join(".");
+  // A template, not Array.from(bytes).join("."): the peer address of every connection comes here.
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   if (bytes.length !== 16) {
     throw new IpAddressError(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
   }
