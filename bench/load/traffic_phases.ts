@@ -9,6 +9,7 @@
 import type { AgentCommand, OpenResult, TargetJson } from "./agent.ts";
 import { bothHooks, keptCopiesHooks } from "./kept_copies.ts";
 import type { TrafficSummary } from "./report_types.ts";
+import { REGROW_MS, settleReclaim } from "./reclaim_settle.ts";
 import { mergeOpen, type RunContext } from "./run_context.ts";
 import { perfRecord } from "./spawn.ts";
 import { type MeasureHooks, measureTraffic } from "./traffic_window.ts";
@@ -18,9 +19,16 @@ export type PairsHow = Partial<Extract<AgentCommand, { cmd: "openGroups" }>> & {
   target: TargetJson;
 };
 
-/** Opens `--pairs` 1:1 pairs across the agents on fresh channels. */
+/**
+ * Opens `--pairs` 1:1 pairs across the agents on fresh channels, after the
+ * servers' pending idle reclaim, then runs {@link REGROW_MS} of unmeasured
+ * traffic on them (the heap the reclaim shrank grows back before any
+ * window: reclaim_settle.ts).
+ */
 export async function openPairs(ctx: RunContext, label: string, how: PairsHow): Promise<void> {
   const o = ctx.o;
+  ctx.progress(`${label}: waiting out the server's idle reclaim`);
+  await settleReclaim(how.targets ?? [how.target]);
   const base = ctx.channels(o.pairs);
   const opened = mergeOpen(
     await ctx.onAll<OpenResult>(
@@ -40,6 +48,18 @@ export async function openPairs(ctx: RunContext, label: string, how: PairsHow): 
     ),
   );
   if (opened.failed > 0) ctx.notes.push(`${label}: ${opened.failed} sessions failed to open`);
+  ctx.progress(`${label}: ${REGROW_MS / 1000} s of unmeasured traffic`);
+  await ctx.onAll(0, () => ({
+    cmd: "phase",
+    spec: {
+      ratePerSecond: null,
+      window: o.window,
+      warmupMs: REGROW_MS,
+      durationMs: 0,
+      drainMs: 3_000,
+      payloadBytes: o.payloadBytes,
+    },
+  }));
 }
 
 /** perf hooks recording `pid` as profile `name` over a measured window (none without `--profile`). */
