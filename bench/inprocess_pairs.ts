@@ -46,6 +46,7 @@ const args = parseArgs({
     warm: { type: "string", default: "500" },
     pairs: { type: "string", default: "4" },
     profile: { type: "string" },
+    "alloc-profile": { type: "string" },
     gate: { type: "string" },
   },
 });
@@ -54,6 +55,7 @@ const WARM = Number(args.values.warm);
 const PAIRS = Number(args.values.pairs);
 const PAYLOAD_BYTES = 100;
 const PROFILE = args.values.profile;
+const ALLOC_PROFILE = args.values["alloc-profile"];
 const GATE = args.values.gate;
 
 // Long timers never fire while we run (see the module doc); short ones (the turn-end flushes) do.
@@ -115,6 +117,31 @@ async function startProfiler(): Promise<() => Promise<unknown>> {
   await post("Profiler.setSamplingInterval", { interval: 100 });
   await post("Profiler.start");
   return async () => ((await post("Profiler.stop")) as { profile: unknown }).profile;
+}
+
+/**
+ * `--alloc-profile FILE`: V8's sampling heap profile of the measured rounds
+ * (every 256 bytes allocated, garbage included: what feeds the scavenges),
+ * for `bench/alloc_summary.ts`.
+ */
+async function startAllocProfiler(): Promise<() => Promise<unknown>> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(
+        method,
+        params ?? {},
+        (error: unknown, result: unknown) => error ? reject(error) : resolve(result),
+      )
+    );
+  await post("HeapProfiler.enable");
+  await post("HeapProfiler.startSampling", {
+    samplingInterval: 256,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  return async () => ((await post("HeapProfiler.stopSampling")) as { profile: unknown }).profile;
 }
 
 async function main(): Promise<void> {
@@ -189,12 +216,16 @@ async function main(): Promise<void> {
     delivered = 0;
     if (GATE) await gate("ready", "go");
     const profiler = PROFILE ? await startProfiler() : null;
+    const allocProfiler = ALLOC_PROFILE ? await startAllocProfiler() : null;
     const started = performance.now();
     const cpu = process.cpuUsage();
     for (let r = 0; r < ROUNDS; r++) await round();
     const ms = performance.now() - started;
     const used = process.cpuUsage(cpu);
     if (profiler) await Deno.writeTextFile(PROFILE!, JSON.stringify(await profiler()));
+    if (allocProfiler) {
+      await Deno.writeTextFile(ALLOC_PROFILE!, JSON.stringify(await allocProfiler()));
+    }
     if (GATE) await gate("done", "end");
     console.log(JSON.stringify({
       pairs: PAIRS,

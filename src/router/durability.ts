@@ -43,7 +43,6 @@ export interface CopyGroup {
    * listener object per reply lives until the Ack).
    */
   token: number;
-  promise: Promise<void> | null;
   failed: boolean;
   error?: unknown;
 }
@@ -58,11 +57,20 @@ export interface CopyGroup {
  * leaving as a write of its own after a few promise hops.
  */
 export class Durability implements Promise<void> {
-  readonly [Symbol.toStringTag] = "Durability";
-  readonly #group: CopyGroup;
+  /** The group it answers for; null: it is that group itself (a `KeptCopy` alone in its group). */
+  readonly #own: CopyGroup | null;
 
-  constructor(group: CopyGroup) {
-    this.#group = group;
+  constructor(group: CopyGroup | null) {
+    this.#own = group;
+  }
+
+  /** On the prototype: a field would cost every kept copy a slot. */
+  get [Symbol.toStringTag](): string {
+    return "Durability";
+  }
+
+  get #group(): CopyGroup {
+    return this.#own ?? (this as unknown as CopyGroup);
   }
 
   /**
@@ -101,23 +109,23 @@ export class Durability implements Promise<void> {
   }
 }
 
-/** The group of a `KeptCopy` not kept yet (never settled). */
-export const NO_GROUP: CopyGroup = newGroup();
-
 /** A group with no copy yet. */
 export function newGroup(): CopyGroup {
-  return { remaining: 0, listeners: null, token: 0, promise: null, failed: false };
+  return { remaining: 0, listeners: null, token: 0, failed: false };
 }
 
+/**
+ * A promise of `group`'s settlement, one per call (awaiting is for tests and
+ * tools; the hot path listens): a field for a promise made once cost every
+ * kept copy a slot.
+ */
 function waitFor(group: CopyGroup): Promise<void> {
-  if (group.promise === null) {
-    group.promise = new Promise<void>((resolve, reject) => {
-      new Durability(group).whenSettled({ durable: () => resolve(), failed: reject });
-    });
-    // Handled here: whoever awaits it still sees the rejection.
-    group.promise.catch(() => {});
-  }
-  return group.promise;
+  const promise = new Promise<void>((resolve, reject) => {
+    new Durability(group).whenSettled({ durable: () => resolve(), failed: reject });
+  });
+  // Handled here: whoever awaits it still sees the rejection.
+  promise.catch(() => {});
+  return promise;
 }
 
 /** One copy of `group` is acknowledged or written; the last one tells the listeners. */

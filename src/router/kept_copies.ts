@@ -14,93 +14,22 @@
  * @module
  */
 
-import { encodedFrameLength, encodeFrame, type Frame, writeFrame } from "../proto/mod.ts";
-import type { FrameArena } from "./frame_arena.ts";
 import { HeldCopies } from "./held_copies.ts";
-import {
-  type CopyGroup,
-  copySettled,
-  Durability,
-  groupFailed,
-  newGroup,
-  NO_GROUP,
-} from "./durability.ts";
+import { type CopyGroup, copySettled, Durability, groupFailed, newGroup } from "./durability.ts";
+import { KeptCopy, type PendingCopy } from "./kept_copy.ts";
 
 export { Durability, type DurabilityListener } from "./durability.ts";
-
-/**
- * A frame encoded only when first needed: most copies of live deliveries
- * are acknowledged inside the window and never written, so they are never
- * encoded into bytes of their own (a native buffer per message saved). With
- * a {@link FrameArena}, a small frame is encoded at once into the arena's
- * chunk and the frame let go (see frame_arena.ts: the copy then keeps no
- * decoded frame or received buffer alive); a larger one, or one without an
- * arena, is kept as the frame, which must not change meanwhile. Shared by the
- * copies of one frame.
- */
-export class LazyEncodedFrame {
-  /** The encoded length. */
-  readonly length: number;
-  #frame: Frame | null;
-  /** The encoded frame, or (when {@link #at} ≥ 0) the arena chunk holding it. */
-  #bytes: Uint8Array | null = null;
-  #at = -1;
-
-  constructor(frame: Frame, arena?: FrameArena) {
-    this.length = encodedFrameLength(frame, frame.sequence);
-    const at = arena === undefined ? -1 : arena.reserve(this.length);
-    if (at < 0) {
-      this.#frame = frame;
-    } else {
-      this.#frame = null;
-      this.#bytes = arena!.chunk;
-      this.#at = at;
-      writeFrame(frame, frame.sequence, this.#bytes, at);
-    }
-  }
-
-  /** The encoded frame (made on the first call; never a view of an arena chunk). */
-  get bytes(): Uint8Array {
-    if (this.#at >= 0) {
-      // A copy of its own: whoever takes the bytes (the store) must not pin the chunk.
-      this.#bytes = this.#bytes!.slice(this.#at, this.#at + this.length);
-      this.#at = -1;
-    } else if (this.#bytes === null) {
-      this.#bytes = encodeFrame(this.#frame!);
-      this.#frame = null;
-    }
-    return this.#bytes;
-  }
-}
-
-/** The bytes of a copy's payload, encoding it if it is not yet. */
-export function copyBytes(payload: Uint8Array | LazyEncodedFrame): Uint8Array {
-  return payload instanceof LazyEncodedFrame ? payload.bytes : payload;
-}
-
-/**
- * How a kept copy is named while it is held: its envelope id, or (for a copy
- * this instance kept, see `KeptIds`) the id's counter, a small integer that
- * costs no string while the copy waits for its device's Ack.
- */
-export type EnvelopeRef = string | number;
-
-/** Names the envelope id of a counter (`KeptIds.idOf`). */
-export interface EnvelopeNames {
-  idOf(counter: number): string;
-}
-
-/** A copy of a live-delivered frame on its way to the offline queue. */
-export interface PendingCopy {
-  readonly envelopeId: string;
-  readonly deviceId: string;
-  /** The encoded frame, or the frame to encode when written (shared by the copies of one frame). */
-  readonly payload: Uint8Array | LazyEncodedFrame;
-  /** When it was kept (the clock's milliseconds): its row's delivery and expiry times. */
-  readonly keptAt: number;
-  /** The connection it was delivered to; null when the device could not take it. */
-  connectionId: string | null;
-}
+export {
+  copyBytes,
+  type EncodedPlace,
+  encodeForCopies,
+  type EnvelopeNames,
+  type EnvelopeRef,
+  KeptCopy,
+  LazyEncodedFrame,
+  type PendingCopy,
+} from "./kept_copy.ts";
+import type { EnvelopeRef } from "./kept_copy.ts";
 
 /** Time and one timer: the real ones, or a fake in tests. */
 export interface WindowClock {
@@ -149,41 +78,6 @@ export interface KeptCopiesStats {
   released: number;
 }
 
-/**
- * A copy as the window holds it, with the group it settles: one object per
- * copy, which lives until its device's Ack (past a scavenge, so promoted).
- * The offline queue makes its copies as these; a plain {@link PendingCopy}
- * given to {@link KeptCopies.keep} is wrapped in one.
- *
- * A copy this instance names by a counter (`ref` a number) holds no id
- * string: the 40+ character id (a concatenation, flattened when hashed) cost
- * ~100 B per delivery promoted; it is made from `names` only when the copy
- * is written or carried.
- */
-export class KeptCopy implements PendingCopy {
-  /** Set by {@link KeptCopies.keep}. */
-  group: CopyGroup = NO_GROUP;
-
-  constructor(
-    readonly ref: EnvelopeRef,
-    readonly names: EnvelopeNames | null,
-    readonly deviceId: string,
-    readonly payload: Uint8Array | LazyEncodedFrame,
-    readonly keptAt: number,
-    public connectionId: string | null,
-  ) {
-    if (typeof ref === "number" && names === null) {
-      throw new TypeError("a kept copy named by a counter needs the names of counters");
-    }
-  }
-
-  /** The copy's envelope id (made from its counter when it has one). */
-  get envelopeId(): string {
-    const ref = this.ref;
-    return typeof ref === "string" ? ref : this.names!.idOf(ref);
-  }
-}
-
 type Held = KeptCopy;
 
 const DEFAULT_MAX_COPIES = 65_536;
@@ -211,8 +105,13 @@ export class KeptCopies {
   #held = new HeldCopies<Held>();
   readonly #keyOf: (envelopeId: string) => EnvelopeRef;
   #heldBytes = 0;
-  /** The copies kept since the last {@link durable} call. */
-  #group: CopyGroup = newGroup();
+  /**
+   * The copies kept since the last {@link durable} call: none (both null),
+   * one (`#single`: the copy is its own group, no group object), or more
+   * (`#group`).
+   */
+  #single: KeptCopy | null = null;
+  #group: CopyGroup | null = null;
   #timer: unknown;
   /** When the last sweep ran (the next one waits at least {@link sweepTick} after it). */
   #lastSweep = -Infinity;
@@ -244,8 +143,6 @@ export class KeptCopies {
    * belongs to the group the next {@link durable} call answers for.
    */
   keep(copy: PendingCopy): void {
-    const group = this.#group;
-    group.remaining++;
     const held = copy instanceof KeptCopy ? copy : new KeptCopy(
       copy.envelopeId,
       null,
@@ -254,12 +151,12 @@ export class KeptCopies {
       copy.keptAt,
       copy.connectionId,
     );
-    held.group = group;
-    if (this.#delayMs === 0 || copy.connectionId === null) {
+    this.#join(held);
+    if (this.#delayMs === 0 || held.connectionId === null) {
       this.#release([held]);
       return;
     }
-    const bytes = copy.payload.length;
+    const bytes = held.length;
     if (this.#held.size >= this.#maxCopies || this.#heldBytes + bytes > this.#maxBytes) {
       // Over a bound: the oldest copies go first, so rows are written in the
       // order their frames were delivered (a reconnecting device is given
@@ -268,7 +165,7 @@ export class KeptCopies {
       while (this.#held.size >= this.#maxCopies || this.#heldBytes + bytes > this.#maxBytes) {
         const old = this.#held.shift();
         if (old === undefined) break;
-        this.#heldBytes -= old.payload.length;
+        this.#heldBytes -= old.length;
         out.push(old);
       }
       if (bytes > this.#maxBytes) out.push(held);
@@ -276,8 +173,36 @@ export class KeptCopies {
       if (bytes > this.#maxBytes) return;
     }
     this.#held.push(this.#key(held.ref), held);
-    this.#heldBytes += copy.payload.length;
+    this.#heldBytes += bytes;
     this.#arm();
+  }
+
+  /** Puts `held` into the group the next {@link durable} call answers for. */
+  #join(held: KeptCopy): void {
+    if (this.#single === null && this.#group === null) {
+      // Alone so far: its own group (the 1:1 case: no group object).
+      held.group = held;
+      held.remaining = 1;
+      this.#single = held;
+      return;
+    }
+    let group = this.#group;
+    if (group === null) {
+      // A second copy: the first one's settlement moves into a group for both.
+      const first = this.#single!;
+      group = newGroup();
+      group.remaining = first.remaining;
+      if (first.failed) {
+        group.failed = true;
+        group.error = first.error;
+      }
+      first.group = group;
+      first.remaining = 0;
+      this.#single = null;
+      this.#group = group;
+    }
+    group.remaining++;
+    held.group = group;
   }
 
   /**
@@ -286,9 +211,14 @@ export class KeptCopies {
    * get an Error, not the Ack). Null when there is nothing to wait for.
    */
   durable(): Durability | null {
+    const single = this.#single;
+    if (single !== null) {
+      this.#single = null;
+      return single;
+    }
     const group = this.#group;
-    if (group.remaining === 0 && !group.failed) return null;
-    this.#group = newGroup();
+    if (group === null) return null;
+    this.#group = null;
     return new Durability(group);
   }
 
@@ -348,7 +278,7 @@ export class KeptCopies {
     if (this.#held.size === 0) return undefined;
     const held = this.#held.take(this.#key(envelopeId));
     if (held === undefined) return undefined;
-    this.#heldBytes -= held.payload.length;
+    this.#heldBytes -= held.length;
     return held;
   }
 
@@ -384,7 +314,7 @@ export class KeptCopies {
     for (let held = this.#held.oldest(); held !== undefined; held = this.#held.oldest()) {
       if (held.keptAt + this.#delayMs > now) break;
       this.#held.shift();
-      this.#heldBytes -= held.payload.length;
+      this.#heldBytes -= held.length;
       out.push(held);
     }
     if (out.length > 0) this.#release(out);

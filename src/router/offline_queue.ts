@@ -208,7 +208,9 @@ export class OfflineQueue {
   }
 
   /**
-   * Keeps a durable copy of `payload` (an encoded frame) for `deviceId`, to
+   * Keeps a durable copy of `payload` (an encoded frame; with `at` ≥ 0 the
+   * arena chunk holding its `length` bytes from `at`, see `encodeForCopies`)
+   * for `deviceId`, to
    * which it is being delivered live on connection `connectionId` (null: the
    * device could not take it now). Returns the copy's counter, which names
    * it while it waits for the device's Ack (no id string per delivery;
@@ -225,11 +227,22 @@ export class OfflineQueue {
     deviceId: string,
     payload: Uint8Array | LazyEncodedFrame,
     connectionId: string | null,
+    at = -1,
+    length = payload.length,
   ): number {
     // Cheaper than newId (a hash per frame): unique per process, and the
     // random prefix keeps processes apart.
     const counter = this.#keptIds.nextCounter();
-    const copy = new KeptCopy(counter, this.#keptIds, deviceId, payload, this.#now(), connectionId);
+    const copy = new KeptCopy(
+      counter,
+      this.#keptIds,
+      deviceId,
+      payload,
+      this.#now(),
+      connectionId,
+      at,
+      length,
+    );
     this.#window.keep(copy);
     return counter;
   }

@@ -26,7 +26,12 @@ import type { Bus } from "./bus.ts";
 import { RouteError } from "./errors.ts";
 import { FrameArena } from "./frame_arena.ts";
 import { builtInHandlers } from "./handlers.ts";
-import { Durability, LazyEncodedFrame } from "./kept_copies.ts";
+import {
+  Durability,
+  type EncodedPlace,
+  encodeForCopies,
+  type LazyEncodedFrame,
+} from "./kept_copies.ts";
 import type { OfflineQueue } from "./offline_queue.ts";
 import type { Peer } from "./peer.ts";
 import type { Presence } from "./presence.ts";
@@ -166,6 +171,7 @@ export interface FanOut {
 }
 
 const DONE: FanOut = Object.freeze({ pending: null, durable: null });
+const EMPTY = new Uint8Array(0);
 
 /** Routes frames of established sessions. */
 export class Router {
@@ -184,6 +190,8 @@ export class Router {
   readonly #reach: ReachCache;
   /** Chunks for the kept copies of small frames (frame_arena.ts). */
   readonly #keptArena = new FrameArena();
+  /** Where the frame being fanned out is encoded for its copies (reused: no object per frame). */
+  readonly #encoded: EncodedPlace = { bytes: EMPTY, at: -1, length: 0 };
 
   constructor(options: RouterOptions) {
     this.#o = options;
@@ -308,7 +316,9 @@ export class Router {
   /** The members `from` may reach now; synchronous when every decision is cached. */
   #reachable(from: Sender, members: readonly string[]): readonly string[] | Promise<string[]> {
     let unknown: string[] | null = null;
-    for (const member of members) {
+    // Indexed: an iterator per routed frame, for a route's two members.
+    for (let i = 0; i < members.length; i++) {
+      const member = members[i];
       if (member !== from.deviceId && !this.#reach.has(from.userId, member)) {
         (unknown ??= []).push(member);
       }
@@ -363,8 +373,12 @@ export class Router {
     let notLocal: string[] | null = null;
     let liveOnly: string[] | null = null;
     let remote: string[] | null = null;
-    let kept: LazyEncodedFrame | null = null;
-    for (const member of members) {
+    let kept = false;
+    // Where the frame is encoded for its copies: locals, as a delivery may
+    // run another fan-out (a close's notices) that reuses the place.
+    let bytes: Uint8Array | LazyEncodedFrame = EMPTY, at = -1, length = 0;
+    for (let i = 0; i < members.length; i++) {
+      const member = members[i];
       if (member === fromDevice) continue;
       if (from !== null && this.isRemote(member)) {
         if (queued) (remote ??= []).push(member); // live-only types stay on this domain
@@ -379,8 +393,15 @@ export class Router {
         // it: the sender's Ack waits for that copy to be written.
         // Small: encoded into the arena now, so the copy holds no decoded
         // frame or received buffer; larger: encoded only if it is written.
-        kept ??= new LazyEncodedFrame(frame, this.#keptArena);
-        const envelopeId = this.offlineQueue.keep(member, kept, peer.connectionId);
+        if (!kept) {
+          const place = this.#encoded;
+          encodeForCopies(frame, this.#keptArena, place);
+          bytes = place.bytes;
+          at = place.at;
+          length = place.length;
+          kept = true;
+        }
+        const envelopeId = this.offlineQueue.keep(member, bytes, peer.connectionId, at, length);
         if (peer.deliver(frame, { envelopeId })) this.stats.deliveredLive++;
         // Else the kept copy is its queued copy: the device is told once it is written.
         else this.offlineQueue.undelivered(envelopeId);
@@ -388,7 +409,7 @@ export class Router {
         this.stats.deliveredLive++;
       } // else a live-only frame for a device that cannot take it: dropped, as nobody read it
     }
-    const durable = kept === null ? null : this.offlineQueue.written();
+    const durable = kept ? this.offlineQueue.written() : null;
     if (notLocal === null && liveOnly === null && remote === null) {
       return durable === null ? DONE : { pending: null, durable };
     }
