@@ -188,26 +188,35 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     );
 
     if (o.accept === "both" && server) {
-      report.acceptModes = await measureDirectMode({
-        idle: o.idleConnections > 0 && pid !== undefined,
-        handshake: has("handshake"),
-        pairs: has("pairs"),
-      }, {
-        spawn: (env) => spawnServer(o, env),
-        pin: withPqPin,
-        idle: (t, spawned) => serverIdle(ctx, t, spawned.pid, spawned),
-        handshake: async (t, p) =>
-          (await handshakeStorms(ctx, t, p, [o.pattern], "-direct"))[0].storm,
-        pairs: async (t, p, suffix) => {
-          await openPairs(ctx, `pairs${suffix}`, { target: t });
-          try {
-            return await pairsMaxHalf(ctx, t, p, suffix);
-          } finally {
-            await ctx.closeGroups();
-          }
-        },
-        progress: o.progress,
-      });
+      // The guarded server idles through the direct phases, but V8's memory reducer still ran
+      // its collections on the server cores now and then (0.14–0.41 s each, bench runs b1, t1b
+      // of 2026-12-05): stopped, it cannot land in a direct window, as in a direct-only run.
+      const guarded = server;
+      guarded.pause();
+      try {
+        report.acceptModes = await measureDirectMode({
+          idle: o.idleConnections > 0 && pid !== undefined,
+          handshake: has("handshake"),
+          pairs: has("pairs"),
+        }, {
+          spawn: (env) => spawnServer(o, env),
+          pin: withPqPin,
+          idle: (t, spawned) => serverIdle(ctx, t, spawned.pid, spawned),
+          handshake: async (t, p) =>
+            (await handshakeStorms(ctx, t, p, [o.pattern], "-direct"))[0].storm,
+          pairs: async (t, p, suffix) => {
+            await openPairs(ctx, `pairs${suffix}`, { target: t });
+            try {
+              return await pairsMaxHalf(ctx, t, p, suffix);
+            } finally {
+              await ctx.closeGroups();
+            }
+          },
+          progress: o.progress,
+        });
+      } finally {
+        guarded.resume();
+      }
       await pacedFloor("direct", report.acceptModes.pairs?.half?.targetPerSecond);
     }
 

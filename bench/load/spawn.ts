@@ -27,6 +27,10 @@ export interface Spawned {
 
 /** A spawned CommuCat server. */
 export interface SpawnedServer extends Spawned {
+  /** SIGSTOP: it uses no CPU until {@link resume} (nothing may be connected to it meanwhile). */
+  pause(): void;
+  /** SIGCONT. */
+  resume(): void;
   target: TargetJson;
   dataDir: string;
   /** TLS certificate and key paths (for a TLS relay baseline on the same certificate). */
@@ -200,7 +204,15 @@ export async function spawnCommuCat(options: {
       certificatePem: await Deno.readTextFile(certPath),
     },
     stop: stopper(child),
+    pause: () => signal(child, "SIGSTOP"),
+    resume: () => signal(child, "SIGCONT"),
   };
+}
+
+function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
+  try {
+    child.kill(name);
+  } catch { /* gone */ }
 }
 
 /** What the V8 heap of a server holds (`/metrics`: `deno_heap_used_bytes`, `deno_external_memory_bytes`). */
