@@ -215,7 +215,7 @@ export async function startServer(
   const runtime = new SessionRuntime({
     presenceTtlSeconds: settings.presenceTtlSeconds,
     sessionTtlSeconds: settings.keepaliveSeconds,
-  });
+  }, settings.handshakeTimeoutMs);
   const sessions = buildSessions({
     runtime,
     settings,

@@ -1,6 +1,6 @@
 /**
- * One timer for many long, rarely-cancelled-early deadlines (the sessions'
- * time-triggered rekeys): deadlines are rounded up to a coarse slot
+ * One timer for many deadlines (the sessions' time-triggered rekeys, the
+ * connections' handshake deadlines): deadlines are rounded up to a coarse slot
  * (`granularityMs`), each slot is a Set of the items due then, and a
  * single timer is armed for the earliest slot. A per-session `setTimeout`
  * was a Node-style `Timeout` object plus its closure, ~0.3–0.4 KiB held for
@@ -22,10 +22,11 @@ export interface DueItem {
 /** The slot an item was added to (an integer ≥ 0); pass it back to {@link CoarseSchedule.remove}. */
 export type SlotKey = number;
 
-/** A coarse timer wheel: one unref'd timer for every scheduled item. */
+/** A coarse timer wheel: one timer for every scheduled item. */
 export class CoarseSchedule {
   readonly #granularityMs: number;
   readonly #now: () => number;
+  readonly #keepAlive: boolean;
   /** Slot number (deadline / granularity, rounded up) → items due in it. */
   #slots = new Map<number, Set<DueItem>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -37,11 +38,18 @@ export class CoarseSchedule {
   /**
    * @param granularityMs slot width: the most an item fires late (> 0).
    * @param now the clock in milliseconds (tests substitute one).
+   * @param keepAlive whether pending items keep the process alive (the timer
+   *   is unref'd otherwise); with it, the timer is dropped once no item is left.
    */
-  constructor(granularityMs = 1000, now: () => number = performance.now.bind(performance)) {
+  constructor(
+    granularityMs = 1000,
+    now: () => number = performance.now.bind(performance),
+    keepAlive = false,
+  ) {
     if (!(granularityMs > 0)) throw new RangeError("granularityMs must be > 0");
     this.#granularityMs = granularityMs;
     this.#now = now;
+    this.#keepAlive = keepAlive;
   }
 
   /** Items currently scheduled (for tests and diagnostics). */
@@ -72,17 +80,25 @@ export class CoarseSchedule {
       return;
     }
     if (!items.delete(item)) return;
-    // The timer stays armed: an empty slot costs one wakeup at most.
-    if (items.size === 0) this.#slots.delete(slot);
+    if (items.size === 0) {
+      this.#slots.delete(slot);
+      // Otherwise the timer stays armed: an empty slot costs one wakeup at most. A timer that
+      // keeps the process alive goes with the last item (as a cleared per-item timer did).
+      if (this.#keepAlive && this.#slots.size === 0) this.#disarm();
+    }
   }
 
   /** Drops every item and the timer (the server is stopping). */
   stop(): void {
+    this.#disarm();
+    this.#slots = new Map();
+    this.#firing?.clear();
+  }
+
+  #disarm(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#armedFor = Infinity;
-    this.#slots = new Map();
-    this.#firing?.clear();
   }
 
   #arm(slot: number): void {
@@ -91,7 +107,7 @@ export class CoarseSchedule {
     const delay = Math.max(0, slot * this.#granularityMs - this.#now());
     this.#timer = setTimeout(this.#fire, delay);
     // Like the per-session timers it replaces: pending rekeys keep no process alive.
-    Deno.unrefTimer(this.#timer);
+    if (!this.#keepAlive) Deno.unrefTimer(this.#timer);
   }
 
   #fire = (): void => {

@@ -95,3 +95,19 @@ Deno.test("coarse schedule: an item may add itself again from due(); stop() drop
 Deno.test("coarse schedule: granularity must be positive", () => {
   assert.throws(() => new CoarseSchedule(0), RangeError);
 });
+
+Deno.test("coarse schedule: a keep-alive schedule drops its timer with its last item", async () => {
+  // The test's timer sanitizer fails the test if a timer is left pending at its end.
+  const schedule = new CoarseSchedule(5, undefined, true);
+  const a = { due: () => {} };
+  const b = { due: () => {} };
+  const slotA = schedule.add(a, 50);
+  const slotB = schedule.add(b, 10_000);
+  schedule.remove(a, slotA);
+  schedule.remove(b, slotB);
+  assert.equal(schedule.size, 0);
+  let fired = 0;
+  schedule.add({ due: () => void fired++ }, 1);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(fired, 1);
+});

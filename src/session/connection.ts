@@ -39,6 +39,7 @@ import {
   HandshakePhase,
   MAX_HANDSHAKE_FRAME,
 } from "./handshake_phase.ts";
+import type { DueItem, SlotKey } from "./coarse_schedule.ts";
 import type { ConnectionObserver } from "./observer.ts";
 import { Outbound } from "./outbound.ts";
 import type { RekeyPolicy } from "./rekey.ts";
@@ -132,7 +133,7 @@ function establishedDeps(d: ConnectionDeps): EstablishedDeps {
  * established phase's {@link EstablishedSide} itself: a side object with
  * four arrow functions and their context cost ~0.35 KiB per idle session.
  */
-export class ServerConnection implements Peer, EstablishedSide {
+export class ServerConnection implements Peer, EstablishedSide, DueItem {
   readonly connectionId: string;
   deviceId = "";
   userId = "";
@@ -148,7 +149,8 @@ export class ServerConnection implements Peer, EstablishedSide {
   /** The last queued piece of inbound work, or null when the inbound side is idle. */
   #tail: Promise<void> | null = null;
   #inboundQueued = 0;
-  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The slot of the handshake deadline in the runtime's schedule (-1: none pending). */
+  #handshakeSlot: SlotKey = -1;
   /**
    * `done`, made when first asked for (shutdown, a direct-mode slot): a
    * promise, its resolver and a reaction per idle connection otherwise.
@@ -179,13 +181,25 @@ export class ServerConnection implements Peer, EstablishedSide {
       frameIn: (type) => deps.observer.frameIn?.(type),
     });
     this.#delivery = new Delivery(this, deps);
-    // Whatever is half-received, the timeout closes the link (and frees what it holds).
-    this.#handshakeTimer = setTimeout(() => {
-      if (this.#state === "handshake") {
-        this.#failHandshake(new HandshakeError("timeout", "handshake timed out"));
-      }
-    }, deps.handshakeTimeoutMs);
+    // Whatever is half-received, the deadline closes the link (and frees what it holds): on
+    // the runtime's shared schedule, no timer and closure per connection.
+    this.#handshakeSlot = deps.runtime.handshakes.add(this, deps.handshakeTimeoutMs);
     deps.observer.opened?.({ connectionId, mode: link.mode });
+  }
+
+  /** The handshake deadline passed (the runtime's schedule calls it; not for other callers). */
+  due(): void {
+    this.#handshakeSlot = -1;
+    if (this.#state === "handshake") {
+      this.#failHandshake(new HandshakeError("timeout", "handshake timed out"));
+    }
+  }
+
+  /** Takes the handshake deadline off the schedule (established or closed first). */
+  #dropDeadline(): void {
+    if (this.#handshakeSlot < 0) return;
+    this.#deps.runtime.handshakes.remove(this, this.#handshakeSlot);
+    this.#handshakeSlot = -1;
   }
 
   /** Path status of a multipath session (null otherwise). */
@@ -421,10 +435,7 @@ export class ServerConnection implements Peer, EstablishedSide {
     const replaced = d.registry.add(this);
     replaced?.close("replaced");
     d.announce?.(this.deviceId, this.connectionId);
-    // Dropped, not only cleared: a cleared Timeout still holds its callback,
-    // arguments and bookkeeping (~0.4 KiB) for as long as it is referenced.
-    clearTimeout(this.#handshakeTimer);
-    this.#handshakeTimer = undefined;
+    this.#dropDeadline();
     this.refreshPresence();
     d.runtime.refresher.add(this);
     void this.#delivery.drain();
@@ -545,8 +556,7 @@ export class ServerConnection implements Peer, EstablishedSide {
       this.#out.flush();
     }
     this.#state = "closed";
-    clearTimeout(this.#handshakeTimer);
-    this.#handshakeTimer = undefined;
+    this.#dropDeadline();
     this.#session?.stop();
     this.#delivery.stop();
     this.#handshake = null;

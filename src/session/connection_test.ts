@@ -150,7 +150,10 @@ function harness(overrides: Partial<ConnectionDeps> = {}, link = new FakeLink())
   const handshake = new FakeHandshake(pair.server);
   const registry = new PeerRegistry();
   const closes: string[] = [];
-  const runtime = new SessionRuntime({ presenceTtlSeconds: 30, sessionTtlSeconds: 60 });
+  const runtime = new SessionRuntime(
+    { presenceTtlSeconds: 30, sessionTtlSeconds: 60 },
+    overrides.handshakeTimeoutMs,
+  );
   const store = {
     loadInbox: () => Promise.resolve([]),
     deleteRelay: () => Promise.resolve(0),
