@@ -685,7 +685,9 @@ const multipath = z.strictObject({
     env: "COMMUCAT_MULTIPATH_POLICY",
     description:
       "New. How units are spread over the paths: `auto` (one path: single; two: a copy " +
-      "on each; three or more: RaptorQ with overhead 1/(n−1)+0.05 toward clients that decode it), " +
+      "on each; three or more: RaptorQ with overhead 1/(n−1)+0.05 toward clients that decode it, " +
+      "for what one event-loop turn sends when it is 32 KiB or more, else a copy on two of the " +
+      "paths), " +
       "`off` (round-robin, no redundancy), `duplicate`, or `raptorq[:<overhead>]` (at least that " +
       "overhead).",
   }),
