@@ -150,3 +150,28 @@ Deno.test("reply queue: copies settled in any order release the replies in frame
   queue.failed(new Error("late"), 3);
   assert.equal(events.length, 7);
 });
+
+Deno.test("reply queue: hundreds waiting, released in frame order across the move of the rest to the front, and again after it emptied", () => {
+  const { kept, keep } = window();
+  const { queue, events } = recorder();
+  const copies = [];
+  for (let i = 1; i <= 600; i++) {
+    const copy = keep();
+    copies.push(copy);
+    queue.afterDurable(frame(1000 + i), null, copy.durable); // (99 is the sink's throw)
+  }
+  // The first 400 settle (in reverse: nothing goes until the first does), then the rest.
+  for (let i = 399; i >= 0; i--) kept.acknowledge(copies[i].envelopeId);
+  const replies = () => events.filter((e) => e.startsWith("reply"));
+  assert.equal(replies().length, 400);
+  for (let i = 400; i < 600; i++) kept.acknowledge(copies[i].envelopeId);
+  assert.deepEqual(replies(), Array.from({ length: 600 }, (_, i) => `reply ${1001 + i} (owed)`));
+  assert.equal(queue.empty, true);
+  // Emptied: the next replies start over at the front.
+  const next = keep();
+  queue.afterDurable(frame(1601), null, next.durable);
+  queue.ready(frame(1602), null);
+  assert.equal(replies().length, 600, "1602 waits behind 1601");
+  kept.acknowledge(next.envelopeId);
+  assert.deepEqual(replies().slice(600), ["reply 1601 (owed)", "reply 1602 (owed)"]);
+});
