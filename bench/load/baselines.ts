@@ -74,7 +74,7 @@ export async function tlsRelay(
   const max = await tlsRelayPairs(ctx, server, false, null);
   const acked = await tlsRelayPairs(ctx, server, true, null);
   if (ctx.o.accept === "direct") return { max, acked };
-  const ackedPumped = await tlsRelayPairs(ctx, server, true, null, "minimal");
+  const ackedPumped = await tlsRelayPairs(ctx, server, true, null, { pump: "minimal" });
   return { max, acked, ackedPumped };
 }
 
@@ -91,7 +91,7 @@ export function tlsRelayAckedAt(
   perSecond: number,
   accept = "",
 ): Promise<TrafficSummary> {
-  return tlsRelayPairs(ctx, server, true, perSecond, accept ? ` of ${accept}` : "");
+  return tlsRelayPairs(ctx, server, true, perSecond, { suffix: accept ? ` of ${accept}` : "" });
 }
 
 async function tlsRelayPairs(
@@ -99,8 +99,7 @@ async function tlsRelayPairs(
   server: TlsBaseline,
   acks: boolean,
   perSecond: number | null,
-  suffix = "",
-  pump?: RelayPump,
+  { suffix = "", pump }: { suffix?: string; pump?: RelayPump } = {},
 ): Promise<TrafficSummary> {
   const o = ctx.o;
   const relay = await spawnRelay(server.tls, serverCpus(ctx), undefined, pump);
