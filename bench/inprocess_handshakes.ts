@@ -29,6 +29,7 @@ import { generateDeviceKeys } from "../src/crypto/mod.ts";
 import { createLogger, defaultSettings, type LogLevel, startServer } from "../src/server/mod.ts";
 import type { ServerConnection } from "../src/session/mod.ts";
 import { pipeChannel } from "./inprocess_pipe.ts";
+import { gate as gateAt, stretchLongTimers } from "./inprocess_harness.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -44,27 +45,7 @@ const WARM = Number(args.values.warm);
 const LOG_LEVEL = args.values["log-level"] as LogLevel;
 const GATE = args.values.gate;
 
-// Timers of 10 ms or more (the SDK's keepalives, the handshake timeout, the
-// refresher) never fire here, so how slowly the run goes (valgrind) cannot
-// change what is done.
-const realSetTimeout = globalThis.setTimeout;
-const armTimer = realSetTimeout as (...args: unknown[]) => ReturnType<typeof setTimeout>;
-globalThis.setTimeout =
-  ((callback: unknown, ms?: number, ...rest: unknown[]) =>
-    armTimer(callback, (ms ?? 0) >= 10 ? 2 ** 31 - 1 : ms, ...rest)) as typeof setTimeout;
-
-/** `--gate DIR`: writes DIR/`mark`, then waits for DIR/`until` (see bench/callgrind_handshakes.sh). */
-async function gate(mark: string, until: string): Promise<void> {
-  await Deno.writeTextFile(`${GATE}/${mark}`, "");
-  while (true) {
-    try {
-      await Deno.stat(`${GATE}/${until}`);
-      return;
-    } catch {
-      await new Promise((resolve) => realSetTimeout(resolve, 5));
-    }
-  }
-}
+const realSetTimeout = stretchLongTimers();
 
 async function main(): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: "commucat-handshakes-" });
@@ -108,13 +89,13 @@ async function main(): Promise<void> {
     for (const keys of warmKeys) await handshake(keys);
     const keys = Array.from({ length: HANDSHAKES }, generateDeviceKeys);
     logged = 0;
-    if (GATE) await gate("ready", "go");
+    if (GATE) await gateAt(GATE, "ready", "go", realSetTimeout);
     const started = performance.now();
     const cpu = process.cpuUsage();
     for (const k of keys) await handshake(k);
     const ms = performance.now() - started;
     const used = process.cpuUsage(cpu);
-    if (GATE) await gate("done", "end");
+    if (GATE) await gateAt(GATE, "done", "end", realSetTimeout);
     console.log(JSON.stringify({
       handshakes: HANDSHAKES,
       logLevel: LOG_LEVEL,

@@ -27,16 +27,15 @@
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
-import { Session } from "node:inspector";
 import { CommuCatClient } from "../src/client/mod.ts";
 import type { ClientChannel } from "../src/client/channel.ts";
 import { generateDeviceKeys } from "../src/crypto/mod.ts";
 import { silentLogger } from "../src/log/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import { defaultSettings, type RunningServer, startServer } from "../src/server/mod.ts";
-import { ServerConnection } from "../src/session/mod.ts";
 import { AttachingPath, raptorqCodec } from "../src/multipath/mod.ts";
-import type { Link, UnitHeader } from "../src/transport/mod.ts";
+import { api, gate as gateAt, startProfiler, stretchLongTimers } from "./inprocess_harness.ts";
+import { Downstream, pipeChannel, PipeLink } from "./inprocess_pipe.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -59,81 +58,7 @@ const PAYLOAD_BYTES = 100;
 const PROFILE = args.values.profile;
 const GATE = args.values.gate;
 
-// Long timers never fire while we run (see the module doc); short ones (the turn-end flushes) do.
-// (×1000 was not enough: a 600-round callgrind run, longer than the 200 s the window's sweep was
-// stretched to, stalled, likely once that sweep fired.)
-const realSetTimeout = globalThis.setTimeout;
-const armTimer = realSetTimeout as (...args: unknown[]) => ReturnType<typeof setTimeout>;
-globalThis.setTimeout = ((callback: unknown, ms?: number, ...rest: unknown[]) =>
-  armTimer(
-    callback,
-    (ms ?? 0) >= 10 ? 2 ** 31 - 1 : ms,
-    ...rest,
-  )) as typeof setTimeout;
-
-/** Downstream bytes for one client, in order. */
-class Downstream implements AsyncIterator<Uint8Array> {
-  #queue: Uint8Array[] = [];
-  #waiting: ((result: IteratorResult<Uint8Array>) => void) | null = null;
-  #ended = false;
-
-  push(bytes: Uint8Array): void {
-    const waiting = this.#waiting;
-    if (waiting !== null) {
-      this.#waiting = null;
-      waiting({ value: bytes, done: false });
-    } else this.#queue.push(bytes);
-  }
-
-  end(): void {
-    this.#ended = true;
-    this.#waiting?.({ value: undefined, done: true });
-    this.#waiting = null;
-  }
-
-  next(): Promise<IteratorResult<Uint8Array>> {
-    if (this.#queue.length > 0) {
-      return Promise.resolve({ value: this.#queue.shift()!, done: false });
-    }
-    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => (this.#waiting = resolve));
-  }
-}
-
-/** The server's side of the pipe: a WebSocket-like link (copies what it sends). */
-class PipeLink implements Link {
-  readonly mode = "websocket" as const;
-  readonly copiesOnSend = true;
-  readonly backlogBytes = 0;
-  closed = false;
-  constructor(readonly down: Downstream) {}
-  send(unit: Uint8Array, _header: UnitHeader | null): void {
-    if (!this.closed) this.down.push(unit.slice());
-  }
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.down.end();
-  }
-}
-
-/** The client's side: each write reaches the server as its own message, a microtask later. */
-function pipeChannel(server: RunningServer): ClientChannel {
-  const down = new Downstream();
-  const link = new PipeLink(down);
-  const connection = new ServerConnection(link, server.connect.deps, crypto.randomUUID());
-  server.connect.track(connection);
-  return {
-    mode: "websocket",
-    write(bytes) {
-      const copy = bytes.slice();
-      queueMicrotask(() => void connection.receive(copy));
-    },
-    chunks: { [Symbol.asyncIterator]: () => down },
-    end: () => connection.end(),
-    close: () => connection.linkClosed(),
-  };
-}
+const realSetTimeout = stretchLongTimers();
 
 /** An attaching connection's pipe (`/connect?attach`): its first unit names the session. */
 function attachChannel(server: RunningServer): ClientChannel {
@@ -150,55 +75,6 @@ function attachChannel(server: RunningServer): ClientChannel {
     end: () => path.closed(),
     close: () => path.closed(),
   };
-}
-
-async function api(
-  server: RunningServer,
-  http: Deno.HttpClient,
-  path: string,
-  token: string,
-): Promise<void> {
-  const response = await fetch(`https://localhost:${server.addr.port}${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}` },
-    client: http,
-  });
-  await response.body?.cancel();
-  if (!response.ok) throw new Error(`${path}: ${response.status}`);
-}
-
-/**
- * `--gate DIR`: writes DIR/`mark`, then waits for DIR/`until` (bench/callgrind_pairs.sh
- * turns callgrind's instrumentation on and off around the measured rounds).
- */
-async function gate(mark: string, until: string): Promise<void> {
-  await Deno.writeTextFile(`${GATE}/${mark}`, "");
-  while (true) {
-    try {
-      await Deno.stat(`${GATE}/${until}`);
-      return;
-    } catch {
-      await new Promise((resolve) => realSetTimeout(resolve, 5));
-    }
-  }
-}
-
-/** Starts the V8 CPU profiler (`--profile`); the returned function stops it with the profile. */
-async function startProfiler(): Promise<() => Promise<unknown>> {
-  const session = new Session();
-  session.connect();
-  const post = (method: string, params?: object) =>
-    new Promise<unknown>((resolve, reject) =>
-      session.post(
-        method,
-        params ?? {},
-        (error: unknown, result: unknown) => error ? reject(error) : resolve(result),
-      )
-    );
-  await post("Profiler.enable");
-  await post("Profiler.setSamplingInterval", { interval: 100 });
-  await post("Profiler.start");
-  return async () => ((await post("Profiler.stop")) as { profile: unknown }).profile;
 }
 
 async function main(): Promise<void> {
@@ -283,7 +159,7 @@ async function main(): Promise<void> {
     };
     for (let r = 0; r < WARM; r++) await round();
     delivered = 0;
-    if (GATE) await gate("ready", "go");
+    if (GATE) await gateAt(GATE, "ready", "go", realSetTimeout);
     const profiler = PROFILE ? await startProfiler() : null;
     const started = performance.now();
     const cpu = process.cpuUsage();
@@ -291,7 +167,7 @@ async function main(): Promise<void> {
     const ms = performance.now() - started;
     const used = process.cpuUsage(cpu);
     if (profiler) await Deno.writeTextFile(PROFILE!, JSON.stringify(await profiler()));
-    if (GATE) await gate("done", "end");
+    if (GATE) await gateAt(GATE, "done", "end", realSetTimeout);
     console.log(JSON.stringify({
       pairs: PAIRS,
       paths: PATHS,

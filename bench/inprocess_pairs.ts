@@ -31,13 +31,19 @@
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
-import { Session } from "node:inspector";
 import { CommuCatClient } from "../src/client/mod.ts";
 import { generateDeviceKeys } from "../src/crypto/mod.ts";
 import { silentLogger } from "../src/log/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
-import { defaultSettings, type RunningServer, startServer } from "../src/server/mod.ts";
+import { defaultSettings, startServer } from "../src/server/mod.ts";
 import { pipeChannel } from "./inprocess_pipe.ts";
+import {
+  api,
+  gate as gateAt,
+  inspectorPost,
+  startProfiler,
+  stretchLongTimers,
+} from "./inprocess_harness.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -58,66 +64,7 @@ const PROFILE = args.values.profile;
 const ALLOC_PROFILE = args.values["alloc-profile"];
 const GATE = args.values.gate;
 
-// Long timers never fire while we run (see the module doc); short ones (the turn-end flushes) do.
-// (×1000 was not enough: a 600-round callgrind run, longer than the 200 s the window's sweep was
-// stretched to, stalled, likely once that sweep fired.)
-const realSetTimeout = globalThis.setTimeout;
-const armTimer = realSetTimeout as (...args: unknown[]) => ReturnType<typeof setTimeout>;
-globalThis.setTimeout = ((callback: unknown, ms?: number, ...rest: unknown[]) =>
-  armTimer(
-    callback,
-    (ms ?? 0) >= 10 ? 2 ** 31 - 1 : ms,
-    ...rest,
-  )) as typeof setTimeout;
-
-async function api(
-  server: RunningServer,
-  http: Deno.HttpClient,
-  path: string,
-  token: string,
-): Promise<void> {
-  const response = await fetch(`https://localhost:${server.addr.port}${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}` },
-    client: http,
-  });
-  await response.body?.cancel();
-  if (!response.ok) throw new Error(`${path}: ${response.status}`);
-}
-
-/**
- * `--gate DIR`: writes DIR/`mark`, then waits for DIR/`until` (bench/callgrind_pairs.sh
- * turns callgrind's instrumentation on and off around the measured rounds).
- */
-async function gate(mark: string, until: string): Promise<void> {
-  await Deno.writeTextFile(`${GATE}/${mark}`, "");
-  while (true) {
-    try {
-      await Deno.stat(`${GATE}/${until}`);
-      return;
-    } catch {
-      await new Promise((resolve) => realSetTimeout(resolve, 5));
-    }
-  }
-}
-
-/** Starts the V8 CPU profiler (`--profile`); the returned function stops it with the profile. */
-async function startProfiler(): Promise<() => Promise<unknown>> {
-  const session = new Session();
-  session.connect();
-  const post = (method: string, params?: object) =>
-    new Promise<unknown>((resolve, reject) =>
-      session.post(
-        method,
-        params ?? {},
-        (error: unknown, result: unknown) => error ? reject(error) : resolve(result),
-      )
-    );
-  await post("Profiler.enable");
-  await post("Profiler.setSamplingInterval", { interval: 100 });
-  await post("Profiler.start");
-  return async () => ((await post("Profiler.stop")) as { profile: unknown }).profile;
-}
+const realSetTimeout = stretchLongTimers();
 
 /**
  * `--alloc-profile FILE`: V8's sampling heap profile of the measured rounds
@@ -125,16 +72,7 @@ async function startProfiler(): Promise<() => Promise<unknown>> {
  * for `bench/alloc_summary.ts`.
  */
 async function startAllocProfiler(): Promise<() => Promise<unknown>> {
-  const session = new Session();
-  session.connect();
-  const post = (method: string, params?: object) =>
-    new Promise<unknown>((resolve, reject) =>
-      session.post(
-        method,
-        params ?? {},
-        (error: unknown, result: unknown) => error ? reject(error) : resolve(result),
-      )
-    );
+  const post = inspectorPost();
   await post("HeapProfiler.enable");
   await post("HeapProfiler.startSampling", {
     samplingInterval: 256,
@@ -214,7 +152,7 @@ async function main(): Promise<void> {
     };
     for (let r = 0; r < WARM; r++) await round();
     delivered = 0;
-    if (GATE) await gate("ready", "go");
+    if (GATE) await gateAt(GATE, "ready", "go", realSetTimeout);
     const profiler = PROFILE ? await startProfiler() : null;
     const allocProfiler = ALLOC_PROFILE ? await startAllocProfiler() : null;
     const started = performance.now();
@@ -226,7 +164,7 @@ async function main(): Promise<void> {
     if (allocProfiler) {
       await Deno.writeTextFile(ALLOC_PROFILE!, JSON.stringify(await allocProfiler()));
     }
-    if (GATE) await gate("done", "end");
+    if (GATE) await gateAt(GATE, "done", "end", realSetTimeout);
     console.log(JSON.stringify({
       pairs: PAIRS,
       rounds: ROUNDS,

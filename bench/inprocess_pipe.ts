@@ -12,7 +12,7 @@ import { ServerConnection } from "../src/session/mod.ts";
 import type { Link, UnitHeader } from "../src/transport/mod.ts";
 
 /** Downstream bytes for one client, in order. */
-class Downstream implements AsyncIterator<Uint8Array> {
+export class Downstream implements AsyncIterator<Uint8Array> {
   #queue: Uint8Array[] = [];
   #waiting: ((result: IteratorResult<Uint8Array>) => void) | null = null;
   #ended = false;
@@ -41,7 +41,7 @@ class Downstream implements AsyncIterator<Uint8Array> {
 }
 
 /** The server's side of the pipe: a WebSocket-like link (copies what it sends). */
-class PipeLink implements Link {
+export class PipeLink implements Link {
   readonly mode = "websocket" as const;
   readonly copiesOnSend = true;
   readonly backlogBytes = 0;
