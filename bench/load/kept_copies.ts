@@ -71,7 +71,12 @@ export function keptBetween(
  */
 export function keptCopiesHooks(
   target: TargetJson,
-): { hooks: MeasureHooks; result: () => KeptCopiesSummary | undefined } {
+): {
+  hooks: MeasureHooks;
+  result: () => KeptCopiesSummary | undefined;
+  /** Resolves once the start reading is in (so what follows is counted after it). */
+  started: () => Promise<unknown>;
+} {
   const client = Deno.createHttpClient({ caCerts: [target.certificatePem] });
   const warm = readKeptCounts(target, client);
   let before: Promise<KeptCounts | null> = Promise.resolve(null);
@@ -91,6 +96,7 @@ export function keptCopiesHooks(
       },
     },
     result: () => summary,
+    started: () => before,
   };
 }
 
