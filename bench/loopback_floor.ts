@@ -32,8 +32,7 @@ import { LoadAgent, type OpenResult } from "./load/agent.ts";
 import { SERVER_LIVENESS_SECONDS } from "./load/baselines.ts";
 import { IDLE_EXCHANGE } from "./load/relay_server.ts";
 import { heapRows, snapshot } from "./inspector_snapshot.ts";
-import { silentLogger } from "../src/log/mod.ts";
-import { TcpListener } from "../src/transport/tls_tcp.ts";
+import { servePumped } from "./load/relay_pump.ts";
 import { acceptEnv } from "./load/accept_modes.ts";
 import { readServerHeap, spawnCommuCat } from "./load/spawn.ts";
 
@@ -86,56 +85,17 @@ function handler(request: Request): Response {
   return response;
 }
 
-/** The least pump: read into 256 B, write it all, until either side ends. */
-async function copy(from: Deno.Conn, to: Deno.Conn): Promise<void> {
-  const buf = new Uint8Array(256);
-  try {
-    for (;;) {
-      const n = await from.read(buf);
-      if (n === null) break;
-      let off = 0;
-      while (off < n) off += await to.write(buf.subarray(off, n));
-    }
-  } catch { /* reset: end both */ }
-  try {
-    from.close();
-  } catch { /* closed */ }
-  try {
-    to.close();
-  } catch { /* closed */ }
-}
-
-function serve(mode: Mode, tls: { cert: string; key: string }): number {
+/**
+ * The server of `mode`: the relay on `Deno.serve`; `plain`: behind the least
+ * pump (relay_pump.ts's minimal pump reading into 256 B, as idle as a pump
+ * gets); `guarded`: behind CommuCat's own listener.
+ */
+async function serve(mode: Mode, tls: { cert: string; key: string }): Promise<number> {
   if (mode === "relay") {
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, ...tls, onListen() {} }, handler);
     return server.addr.port;
   }
-  if (mode === "guarded") {
-    const listener = new TcpListener({
-      configKey: "bench",
-      hostname: "127.0.0.1",
-      port: 0,
-      tls,
-      firstRequestTimeoutMs: 10_000,
-      admit: () => () => {},
-      log: silentLogger,
-    });
-    listener.start({ handle: handler });
-    return listener.addr.port;
-  }
-  const inner = Deno.serve({ hostname: "127.0.0.1", port: 0, ...tls, onListen() {} }, handler);
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  (async () => {
-    for await (const conn of listener) {
-      Deno.connect({ hostname: "127.0.0.1", port: inner.addr.port }).then((near) => {
-        near.setNoDelay(true);
-        conn.setNoDelay(true);
-        copy(conn, near);
-        copy(near, conn);
-      }, () => conn.close());
-    }
-  })();
-  return listener.addr.port;
+  return await servePumped(mode === "guarded" ? "guarded" : "minimal", tls, handler, 256);
 }
 
 function rssBytes(pid: number): number {
@@ -338,7 +298,7 @@ if (import.meta.main) {
   if (at >= 0) {
     const [mode, certPath, keyPath] = Deno.args.slice(at + 1) as [Mode, string, string];
     const tls = { cert: Deno.readTextFileSync(certPath), key: Deno.readTextFileSync(keyPath) };
-    const port = serve(mode, tls);
+    const port = await serve(mode, tls);
     console.log(`listening ${port}`);
     const input = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
     for await (const chunk of input) {

@@ -28,9 +28,9 @@ export const RELAY_PUMPS: readonly RelayPump[] = ["minimal", "guarded"];
 /** The minimal pump's buffer per direction: more than a TLS record (16 KiB + overhead). */
 const MINIMAL_CHUNK = 64 * 1024;
 
-/** Copies `from` to `to` until either ends; then closes both. */
-async function copy(from: Deno.Conn, to: Deno.Conn): Promise<void> {
-  const buf = new Uint8Array(MINIMAL_CHUNK);
+/** Copies `from` to `to` through `chunkBytes` until either ends; then closes both. */
+async function copy(from: Deno.Conn, to: Deno.Conn, chunkBytes: number): Promise<void> {
+  const buf = new Uint8Array(chunkBytes);
   try {
     for (;;) {
       const n = await from.read(buf);
@@ -55,6 +55,7 @@ export async function servePumped(
   pump: RelayPump,
   tls: { cert: string; key: string } | Record<never, never>,
   handler: (request: Request) => Response,
+  chunkBytes = MINIMAL_CHUNK,
 ): Promise<number> {
   if (pump === "guarded") {
     // CommuCat's listener, loaded only for this pump (the minimal floor carries none of it).
@@ -79,8 +80,8 @@ export async function servePumped(
       Deno.connect({ hostname: "127.0.0.1", port: inner.addr.port }).then((near) => {
         near.setNoDelay(true);
         conn.setNoDelay(true);
-        copy(conn, near);
-        copy(near, conn);
+        copy(conn, near, chunkBytes);
+        copy(near, conn, chunkBytes);
       }, () => conn.close());
     }
   })();
