@@ -100,12 +100,16 @@ export function keptCopiesHooks(
   };
 }
 
-/** Both hooks, in order (either may be absent). */
+/** Both hooks, in order (the first may be absent); each one's `end`, when it has one. */
 export function bothHooks(a: MeasureHooks | undefined, b: MeasureHooks): MeasureHooks {
   return {
     start: () => {
       a?.start();
       b.start();
+    },
+    end: () => {
+      a?.end?.();
+      b.end?.();
     },
     stop: async () => {
       await a?.stop();

@@ -5,7 +5,13 @@ import { befriend } from "../../tests/helpers/api.ts";
 import { connectOptions, newDevice } from "../../tests/helpers/devices.ts";
 import { startTestServer } from "../../tests/helpers/inprocess.ts";
 import type { TargetJson } from "./agent.ts";
-import { keptBetween, keptCopiesHooks, keptCopiesNote, readKeptCounts } from "./kept_copies.ts";
+import {
+  bothHooks,
+  keptBetween,
+  keptCopiesHooks,
+  keptCopiesNote,
+  readKeptCounts,
+} from "./kept_copies.ts";
 import type { TrafficSummary } from "./report_types.ts";
 
 Deno.test("kept copies: the difference of two readings and the written share", () => {
@@ -17,6 +23,27 @@ Deno.test("kept copies: the difference of two readings and the written share", (
   });
   assert.equal(keptBetween(before, before)?.writtenShare, null, "nothing settled: no share");
   assert.equal(keptBetween(null, before), undefined, "an unreadable /healthz: no figure");
+});
+
+Deno.test("bothHooks: each hook's start, end and stop, in order; an absent first one skipped", async () => {
+  const calls: string[] = [];
+  const hooks = (name: string, withEnd: boolean) => ({
+    start: () => void calls.push(`${name}.start`),
+    ...(withEnd ? { end: () => void calls.push(`${name}.end`) } : {}),
+    stop: () => Promise.resolve(void calls.push(`${name}.stop`)),
+  });
+  const both = bothHooks(hooks("a", true), hooks("b", true));
+  both.start();
+  both.end?.();
+  await both.stop();
+  // A perf-stat counter (the first hook) ends with the window, not after the drain.
+  assert.deepEqual(calls, ["a.start", "b.start", "a.end", "b.end", "a.stop", "b.stop"]);
+  calls.length = 0;
+  const only = bothHooks(undefined, hooks("b", false));
+  only.start();
+  only.end?.();
+  await only.stop();
+  assert.deepEqual(calls, ["b.start", "b.stop"]);
 });
 
 Deno.test("kept copies: the report's note names each phase that has the figure", () => {

@@ -15,7 +15,7 @@
  *   hops (as ours: small interactive writes);
  * - `guarded`: CommuCat's own `TcpListener` (caps, first-request timer and
  *   `LoopbackEngine`'s pump) in front of the same handler: to compare ours
- *   against `minimal` per byte (bench/load/pump_floor.ts).
+ *   against `minimal` per byte (bench/pump_floor.ts).
  *
  * @module
  */
