@@ -4,7 +4,10 @@
  * server is spawned with `server.accept = "direct"` (no loopback pump) after
  * the guarded one's phases, and the idle-memory, handshake-storm and pairs
  * (1:1 max and 50%) phases run again against it, so one report shows both
- * columns beside the same relay baseline.
+ * columns beside the same relay baseline; and a direct 1:1 phase paced at
+ * the guarded 50% phase's rate, so the two modes' CPU per message is also
+ * read at one rate (it falls as a server's rate rises, and the guarded max
+ * runs at a lower rate than the direct one: PERFORMANCE.md round 10).
  *
  * @module
  */
@@ -23,10 +26,18 @@ export function acceptEnv(accept: "guarded" | "direct"): Record<string, string> 
   return { COMMUCAT_SERVER_ACCEPT: accept };
 }
 
+/** The direct server's 1:1 phases. */
+export interface DirectPairs {
+  max: TrafficSummary;
+  half: TrafficSummary | null;
+  /** Paced at the guarded 50% phase's rate (absent when that phase was not measured). */
+  atGuardedHalf?: TrafficSummary | null;
+}
+
 /** The phases measured again against the direct-mode server. */
 export interface AcceptModeSummary {
   accept: "direct";
-  pairs: { max: TrafficSummary; half: TrafficSummary | null } | null;
+  pairs: DirectPairs | null;
   handshake: StormSummary | null;
   idle: IdleSummary | null;
 }
@@ -38,11 +49,7 @@ export interface AcceptModePhases {
   idle(target: TargetJson, server: SpawnedServer): Promise<IdleSummary>;
   handshake(target: TargetJson, pid: number): Promise<StormSummary>;
   /** `profile`: the name suffix of the perf profiles (`--profile`). */
-  pairs(
-    target: TargetJson,
-    pid: number,
-    profile: string,
-  ): Promise<{ max: TrafficSummary; half: TrafficSummary | null }>;
+  pairs(target: TargetJson, pid: number, profile: string): Promise<DirectPairs>;
   /** Adds the server's ML-DSA pin to `target` (hybrid patterns). */
   pin(target: TargetJson): Promise<TargetJson>;
   progress(line: string): void;
@@ -111,6 +118,14 @@ export function renderAcceptModes(report: LoadReport): string[] {
   };
   traffic("pairs max", report.pairs?.max, direct.pairs?.max);
   traffic("pairs 50%", report.pairs?.half, direct.pairs?.half);
+  const same = direct.pairs?.atGuardedHalf;
+  if (same && report.pairs?.half?.targetPerSecond) {
+    traffic(
+      `pairs at guarded's 50% (${num(report.pairs.half.targetPerSecond)}/s, both)`,
+      report.pairs.half,
+      same,
+    );
+  }
   const g = report.handshake;
   const d = direct.handshake;
   if (g || d) {

@@ -199,6 +199,7 @@ export function renderMarkdown(report: LoadReport): string {
       ...floors.map((f) => f.phase),
       report.pairs?.half,
       report.acceptModes?.pairs?.half,
+      report.acceptModes?.pairs?.atGuardedHalf,
     ].filter((t): t is TrafficSummary => t != null);
     if (paced.length > 0) out.push("", pacingNote(paced));
     const waits = runQueueNote([
@@ -211,6 +212,7 @@ export function renderMarkdown(report: LoadReport): string {
       ["CommuCat pairs, max", report.pairs?.max],
       ["CommuCat pairs, 50%", report.pairs?.half],
       ["direct accept, pairs, 50%", report.acceptModes?.pairs?.half],
+      ["direct accept, pairs, at guarded's 50%", report.acceptModes?.pairs?.atGuardedHalf],
       ["multipath pairs, max", report.multipath?.max],
       ["cluster, 1 instance", cluster?.single],
       ["cluster, cross-instance", cluster?.cross],
@@ -221,6 +223,7 @@ export function renderMarkdown(report: LoadReport): string {
       ["CommuCat pairs, 50%", report.pairs?.half],
       ["direct accept, pairs, max", report.acceptModes?.pairs?.max],
       ["direct accept, pairs, 50%", report.acceptModes?.pairs?.half],
+      ["direct accept, pairs, at guarded's 50%", report.acceptModes?.pairs?.atGuardedHalf],
       ["multipath pairs, max", report.multipath?.max],
       ["cluster, 1 instance", cluster?.single],
       ["cluster, cross-instance", cluster?.cross],

@@ -464,6 +464,26 @@ Deno.test("report: --accept both puts guarded and direct side by side with their
   assert.match(md, /### Accept modes \(server\.accept\): guarded vs direct/);
   assert.match(md, /\| pairs max: delivered msg\/s \| [\d,]+ \| 20,000 \| [\d.]+× \|/);
   assert.match(md, /\| handshakes\/s \| [\d,]+ \| 300 \|/);
+  assert.doesNotMatch(md, /at guarded's 50%/, "no such phase, no row");
+  // The direct server paced at the guarded 50% phase's rate: both columns at one rate.
+  const rate = report.pairs!.half!.deliveredPerSecond;
+  report.pairs!.half = { ...report.pairs!.half!, targetPerSecond: rate };
+  report.acceptModes!.pairs!.atGuardedHalf = {
+    ...traffic(rate, 3, 0.02),
+    targetPerSecond: rate,
+    serverRunQueueWait: 0.1,
+  };
+  const same = renderMarkdown(report);
+  const label = `pairs at guarded's 50% \\(${num(rate)}\\/s, both\\)`;
+  assert.match(
+    same,
+    new RegExp(`\\| ${label}: server CPU-ms per 1,000 \\| [\\d.]+ \\| 20\\.0 \\|`),
+  );
+  assert.match(
+    same,
+    /direct accept, pairs, at guarded's 50%: server 100\.0 ms\/s/,
+    "its wait noted",
+  );
   assert.doesNotMatch(
     renderMarkdown({ ...base, targets: [] }),
     /Accept modes/,

@@ -37,6 +37,7 @@ import {
   multipathPairs,
   openPairs,
   pairsMaxHalf,
+  pairsPaced,
   profiled,
   sfuPairs,
 } from "./traffic_phases.ts";
@@ -207,7 +208,21 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
           pairs: async (t, p, suffix) => {
             await openPairs(ctx, `pairs${suffix}`, { target: t });
             try {
-              return await pairsMaxHalf(ctx, t, p, suffix);
+              const { max, half } = await pairsMaxHalf(ctx, t, p, suffix);
+              // The guarded 50% phase's rate on this server too: the modes' CPU per message at
+              // one rate (it falls as the rate rises; guarded's max is the lower one).
+              const rate = report.pairs?.half?.targetPerSecond;
+              const atGuardedHalf = rate
+                ? await pairsPaced(
+                  ctx,
+                  t,
+                  p,
+                  rate,
+                  `pairs${suffix}, at guarded's 50%`,
+                  `pairs-guarded-rate${suffix}`,
+                )
+                : null;
+              return { max, half, atGuardedHalf };
             } finally {
               await ctx.closeGroups();
             }

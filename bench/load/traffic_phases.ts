@@ -107,19 +107,43 @@ export async function pairsMaxHalf(
   );
   max.keptCopies = maxKept.result();
   ctx.keepProfile(`pairs${suffix}, max`, `pairs-max${suffix}`, maxProfile.text());
-  const halfProfile = await profiled(ctx, pid, `pairs-half${suffix}`);
-  const halfKept = keptCopiesHooks(target);
-  const half = await measureTraffic(
+  const half = await pairsPaced(
     ctx,
-    `pairs${suffix}, 50%`,
+    target,
     pid,
     max.deliveredPerSecond / 2,
-    connections,
-    bothHooks(halfProfile.hooks, halfKept.hooks),
+    `pairs${suffix}, 50%`,
+    `pairs-half${suffix}`,
   );
-  half.keptCopies = halfKept.result();
-  ctx.keepProfile(`pairs${suffix}, 50%`, `pairs-half${suffix}`, halfProfile.text());
   return { max, half };
+}
+
+/**
+ * 1:1 paced at `perSecond` on pairs already open at `target`, labelled
+ * `label` (`--profile`: recorded as `profile`; the durable-copy window's
+ * counters read around it).
+ */
+export async function pairsPaced(
+  ctx: RunContext,
+  target: TargetJson,
+  pid: number | undefined,
+  perSecond: number,
+  label: string,
+  profile: string,
+): Promise<TrafficSummary> {
+  const recording = await profiled(ctx, pid, profile);
+  const kept = keptCopiesHooks(target);
+  const phase = await measureTraffic(
+    ctx,
+    label,
+    pid,
+    perSecond,
+    ctx.o.pairs * 2,
+    bothHooks(recording.hooks, kept.hooks),
+  );
+  phase.keptCopies = kept.result();
+  ctx.keepProfile(label, profile, recording.text());
+  return phase;
 }
 
 /**
