@@ -20,7 +20,7 @@
 import { CodecError } from "./errors.ts";
 import { type FrameType, isControlType, isFrameType } from "./frame_type.ts";
 import { parseControlJson, stringifyControlJson } from "./json.ts";
-import { decodeVarint, varintLength, writeVarint } from "./varint.ts";
+import { decodeVarint, readVarint, readVarintEnd, varintLength, writeVarint } from "./varint.ts";
 
 /** Largest body (everything after the length prefix) and largest payload: 16 MiB. */
 export const MAX_FRAME_LEN = 16_777_216;
@@ -173,12 +173,6 @@ export function controlFrame(
   return { type, channel, sequence, payload };
 }
 
-/** The length prefix at the start of `buf`: body length and prefix size. */
-interface LengthPrefix {
-  bodyLength: number;
-  prefixLength: number;
-}
-
 /**
  * Reads the length prefix; `null` while it is incomplete. Throws
  * `VarintOverflow`, or `FrameTooLarge` when the body would exceed `max`.
@@ -190,11 +184,26 @@ function readLengthPrefix(buf: Uint8Array, max: number): LengthPrefix | null {
   return { bodyLength: prefix.value, prefixLength: prefix.length };
 }
 
-/** Reads a varint that must end inside the body `[offset, end)`. */
-function bodyVarint(buf: Uint8Array, offset: number, end: number) {
-  const read = decodeVarint(buf, offset, end);
-  if (read === null) throw new CodecError("UnexpectedEof");
-  return read;
+/** The length prefix at the start of `buf`: body length and prefix size. */
+interface LengthPrefix {
+  bodyLength: number;
+  prefixLength: number;
+}
+
+/**
+ * Reads a varint that must end inside the body `[offset, end)` (its end:
+ * {@linkcode readVarintEnd}).
+ */
+function bodyVarint(buf: Uint8Array, offset: number, end: number): number {
+  const value = readVarint(buf, offset, end);
+  if (value === -1) throw new CodecError("UnexpectedEof");
+  return value;
+}
+
+/** {@linkcode bodyVarint} as a value and length (for {@linkcode withSequence}). */
+function bodyVarintRead(buf: Uint8Array, offset: number, end: number) {
+  const value = bodyVarint(buf, offset, end);
+  return { value, length: readVarintEnd() - offset };
 }
 
 /**
@@ -210,42 +219,66 @@ function bodyVarint(buf: Uint8Array, offset: number, end: number) {
  * `InvalidControlJson`).
  */
 export function decodeFrame(buf: Uint8Array, options?: DecodeOptions): DecodeResult | null {
-  const max = resolveMaxFrameLength(options?.maxFrameLength);
-  const prefix = readLengthPrefix(buf, max);
-  if (prefix === null) return null;
-  const { bodyLength, prefixLength } = prefix;
+  const frame = decodeFrameAt(
+    buf,
+    0,
+    buf.length,
+    resolveMaxFrameLength(options?.maxFrameLength),
+    options?.viewPayload ?? false,
+  );
+  return frame === null ? null : { frame, consumed: lastFrameEnd };
+}
+
+/** Where the frame the last {@linkcode decodeFrameAt} returned ended. */
+let lastFrameEnd = 0;
+
+/**
+ * {@linkcode decodeFrame} of the frame at `buf[start..end)` (same checks,
+ * same errors; `maxFrameLength` already resolved) for stream decoders: the
+ * frame alone, with no result object, no view of the rest of the input and
+ * no object per varint; {@linkcode decodedFrameEnd} then gives the offset
+ * just past it (read it before the next call).
+ */
+export function decodeFrameAt(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  maxFrameLength: number,
+  viewPayload: boolean,
+): DecodedFrame | null {
+  const bodyLength = readVarint(buf, start, end);
+  if (bodyLength === -1) return null;
+  if (bodyLength > maxFrameLength) throw new CodecError("FrameTooLarge");
   if (bodyLength === 0) throw new CodecError("EmptyFrame");
-  const end = prefixLength + bodyLength;
-  if (buf.length < end) return null;
+  const bodyStart = readVarintEnd();
+  const bodyEnd = bodyStart + bodyLength;
+  if (end < bodyEnd) return null;
 
-  const type = buf[prefixLength];
+  const type = buf[bodyStart];
   if (!isFrameType(type)) throw new CodecError("InvalidFrameType");
-  let offset = prefixLength + 1;
-  const channel = bodyVarint(buf, offset, end);
-  if (channel.value > MAX_CHANNEL_ID) throw new CodecError("ChannelIdTooLarge");
-  offset += channel.length;
-  const sequence = bodyVarint(buf, offset, end);
-  if (sequence.value > MAX_SEQUENCE) throw new CodecError("SequenceTooLarge");
-  offset += sequence.length;
-  const payloadLength = bodyVarint(buf, offset, end);
-  if (payloadLength.value > MAX_FRAME_LEN) throw new CodecError("PayloadTooLarge");
-  offset += payloadLength.length;
-  const payloadEnd = offset + payloadLength.value;
-  if (payloadEnd > end) throw new CodecError("UnexpectedEof");
+  const channel = bodyVarint(buf, bodyStart + 1, bodyEnd);
+  if (channel > MAX_CHANNEL_ID) throw new CodecError("ChannelIdTooLarge");
+  const sequence = bodyVarint(buf, readVarintEnd(), bodyEnd);
+  if (sequence > MAX_SEQUENCE) throw new CodecError("SequenceTooLarge");
+  const payloadLength = bodyVarint(buf, readVarintEnd(), bodyEnd);
+  if (payloadLength > MAX_FRAME_LEN) throw new CodecError("PayloadTooLarge");
+  const offset = readVarintEnd();
+  const payloadEnd = offset + payloadLength;
+  if (payloadEnd > bodyEnd) throw new CodecError("UnexpectedEof");
 
-  const frame: DecodedFrame = {
-    type,
-    channel: channel.value,
-    sequence: sequence.value,
-    payload: options?.viewPayload && mayViewPayload(buf, payloadEnd - offset)
-      ? buf.subarray(offset, payloadEnd)
-      : buf.slice(offset, payloadEnd),
-  };
-  if (isControlType(type)) {
-    if (payloadLength.value > MAX_CONTROL_JSON_LEN) throw new CodecError("ControlTooLarge");
-    frame.control = parseControlJson(frame.payload);
-  }
-  return { frame, consumed: end };
+  const payload = viewPayload && mayViewPayload(buf, payloadLength)
+    ? buf.subarray(offset, payloadEnd)
+    : buf.slice(offset, payloadEnd);
+  lastFrameEnd = bodyEnd;
+  if (!isControlType(type)) return { type, channel, sequence, payload };
+  if (payloadLength > MAX_CONTROL_JSON_LEN) throw new CodecError("ControlTooLarge");
+  // Made whole (not `control` added later): one shape, no property store grown per frame.
+  return { type, channel, sequence, payload, control: parseControlJson(payload) };
+}
+
+/** The offset just past the frame the last {@linkcode decodeFrameAt} returned. */
+export function decodedFrameEnd(): number {
+  return lastFrameEnd;
 }
 
 /**
@@ -280,10 +313,10 @@ export function withSequence(
   if (input.length < end) throw new CodecError("UnexpectedEof");
   if (input.length > end) throw new RangeError("withSequence expects exactly one encoded frame");
   if (!isFrameType(input[prefixLength])) throw new CodecError("InvalidFrameType");
-  const channel = bodyVarint(input, prefixLength + 1, end);
+  const channel = bodyVarintRead(input, prefixLength + 1, end);
   if (channel.value > MAX_CHANNEL_ID) throw new CodecError("ChannelIdTooLarge");
   const sequenceStart = prefixLength + 1 + channel.length;
-  const old = bodyVarint(input, sequenceStart, end);
+  const old = bodyVarintRead(input, sequenceStart, end);
   if (old.value > MAX_SEQUENCE) throw new CodecError("SequenceTooLarge");
 
   const newBodyLength = bodyLength - old.length + varintLength(sequence);

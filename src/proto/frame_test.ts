@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { CodecError, type CodecErrorKind } from "./errors.ts";
 import {
   controlFrame,
+  decodedFrameEnd,
   decodeFrame,
+  decodeFrameAt,
   encodeFrame,
   type Frame,
   MAX_CONTROL_JSON_LEN,
@@ -337,4 +339,34 @@ Deno.test("withSequence: malformed encoded input", () => {
   throwsKind(() => withSequence(bytes("02 00 00"), 2), "InvalidFrameType", "invalid frame type");
   throwsKind(() => withSequence(bytes("02 05 00"), 2), "UnexpectedEof", "unexpected end of frame");
   assert.throws(() => withSequence(cat(encoded, [0]), 2), RangeError);
+});
+
+Deno.test("decodeFrameAt: frames at an offset as decodeFrame of the rest, end from decodedFrameEnd", () => {
+  const frames: Frame[] = [
+    { type: FrameType.Msg, channel: 9, sequence: 1, payload: new Uint8Array([1, 2, 3, 4]) },
+    controlFrame(FrameType.Ack, 0, 300, { ack: 7 }),
+    { type: FrameType.Msg, channel: 70000, sequence: 2 ** 32 - 1, payload: new Uint8Array(200) },
+  ];
+  const parts = frames.map(encodeFrame);
+  const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) joined.set(part, (at += part.length) - part.length);
+  let start = 0;
+  for (const view of [false, true]) {
+    start = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const expected = decodeFrame(joined.subarray(start))!;
+      const frame = decodeFrameAt(joined, start, joined.length, MAX_FRAME_LEN, view)!;
+      assert.deepEqual(frame, expected.frame);
+      assert.equal(decodedFrameEnd(), start + expected.consumed);
+      assert.equal("control" in frame, i === 1);
+      start = decodedFrameEnd();
+    }
+  }
+  // Bytes past `end` are not read: a frame cut by `end` needs more.
+  assert.equal(decodeFrameAt(joined, 0, parts[0].length - 1, MAX_FRAME_LEN, false), null);
+  assert.throws(
+    () => decodeFrameAt(joined, 0, joined.length, parts[0].length - 2, false),
+    (e: unknown) => e instanceof CodecError && e.kind === "FrameTooLarge",
+  );
 });

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { decodeVarint } from "./varint.ts";
+import { readVarint, readVarintEnd } from "./varint.ts";
 
 /** Hello capability (and Ack `capabilities` entry) of the padded plaintext layout. */
 export const PAD1_CAPABILITY = "pad1";
@@ -176,11 +176,11 @@ export function stripPadding(plaintext: Uint8Array): Uint8Array {
       }
       return plaintext.subarray(0, pos);
     }
-    const prefix = decodeVarint(plaintext, pos, end);
-    if (prefix === null || end - pos - prefix.length < prefix.value) {
+    const length = readVarint(plaintext, pos, end);
+    if (length === -1 || end - readVarintEnd() < length) {
       throw new PaddingError("FrameCrossesEnd");
     }
-    pos += prefix.length + prefix.value;
+    pos = readVarintEnd() + length;
   }
   return plaintext;
 }

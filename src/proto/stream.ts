@@ -7,7 +7,8 @@
 import { CodecError } from "./errors.ts";
 import {
   type DecodedFrame,
-  decodeFrame,
+  decodedFrameEnd,
+  decodeFrameAt,
   type DecodeOptions,
   resolveMaxFrameLength,
 } from "./frame.ts";
@@ -116,10 +117,10 @@ export class FrameDecoder {
     if (this.#read === this.#write) {
       // Nothing buffered: decode straight from the chunk (payloads are copies unless viewPayloads).
       while (offset < chunk.length) {
-        const result = this.#decode(offset === 0 ? chunk : chunk.subarray(offset), this.#direct);
-        if (result === null) break;
-        offset += result.consumed;
-        frames.push(result.frame);
+        const frame = this.#decode(chunk, offset, chunk.length, this.#direct);
+        if (frame === null) break;
+        offset = decodedFrameEnd();
+        frames.push(frame);
       }
       if (offset === chunk.length) return frames;
     }
@@ -144,11 +145,11 @@ export class FrameDecoder {
   next(): DecodedFrame | null {
     if (this.#failure) throw this.#failure;
     if (this.#read === this.#write) return null;
-    const result = this.#decode(this.#buffer.subarray(this.#read, this.#write), this.#buffered);
-    if (result === null) return null;
-    this.#read += result.consumed;
+    const frame = this.#decode(this.#buffer, this.#read, this.#write, this.#buffered);
+    if (frame === null) return null;
+    this.#read = decodedFrameEnd();
     if (this.#read === this.#write) this.#release();
-    return result.frame;
+    return frame;
   }
 
   /** Drops all buffered bytes and any stored error; keeps `maxFrameLength`. */
@@ -159,10 +160,21 @@ export class FrameDecoder {
     this.#failure = undefined;
   }
 
-  /** decodeFrame, remembering a codec error. */
-  #decode(bytes: Uint8Array, options: DecodeOptions) {
+  /** decodeFrameAt of `bytes[start..end)`, remembering a codec error. */
+  #decode(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    options: Readonly<DecodeOptions>,
+  ): DecodedFrame | null {
     try {
-      return decodeFrame(bytes, options);
+      return decodeFrameAt(
+        bytes,
+        start,
+        end,
+        options.maxFrameLength!,
+        options.viewPayload ?? false,
+      );
     } catch (error) {
       if (error instanceof CodecError) this.#failure = error;
       throw error;

@@ -5,7 +5,7 @@
  * @module
  */
 import { CodecError } from "./errors.ts";
-import { decodeVarint, varintLength, writeVarint } from "./varint.ts";
+import { readVarint, readVarintEnd, varintLength, writeVarint } from "./varint.ts";
 
 /** Largest Noise message (Noise spec §3). */
 export const MAX_UNIT_LEN = 65535;
@@ -42,14 +42,14 @@ export class UnitDecoder {
     this.#append(chunk);
     const units: Uint8Array[] = [];
     while (this.#start < this.#end) {
-      const prefix = decodeVarint(this.#buf, this.#start, this.#end);
-      if (!prefix) break;
-      if (prefix.value === 0) throw new CodecError("EmptyFrame");
-      if (prefix.value > MAX_UNIT_LEN) throw new CodecError("FrameTooLarge");
-      const bodyStart = this.#start + prefix.length;
-      if (this.#end - bodyStart < prefix.value) break;
-      units.push(this.#buf.slice(bodyStart, bodyStart + prefix.value));
-      this.#start = bodyStart + prefix.value;
+      const length = readVarint(this.#buf, this.#start, this.#end);
+      if (length === -1) break;
+      if (length === 0) throw new CodecError("EmptyFrame");
+      if (length > MAX_UNIT_LEN) throw new CodecError("FrameTooLarge");
+      const bodyStart = readVarintEnd();
+      if (this.#end - bodyStart < length) break;
+      units.push(this.#buf.slice(bodyStart, bodyStart + length));
+      this.#start = bodyStart + length;
     }
     if (this.#start === this.#end) this.#release();
     return units;
@@ -59,14 +59,14 @@ export class UnitDecoder {
     const units: Uint8Array[] = [];
     let pos = 0;
     while (pos < chunk.length) {
-      const prefix = decodeVarint(chunk, pos, chunk.length);
-      if (!prefix) break;
-      if (prefix.value === 0) throw new CodecError("EmptyFrame");
-      if (prefix.value > MAX_UNIT_LEN) throw new CodecError("FrameTooLarge");
-      const bodyStart = pos + prefix.length;
-      if (chunk.length - bodyStart < prefix.value) break;
-      units.push(chunk.subarray(bodyStart, bodyStart + prefix.value));
-      pos = bodyStart + prefix.value;
+      const length = readVarint(chunk, pos, chunk.length);
+      if (length === -1) break;
+      if (length === 0) throw new CodecError("EmptyFrame");
+      if (length > MAX_UNIT_LEN) throw new CodecError("FrameTooLarge");
+      const bodyStart = readVarintEnd();
+      if (chunk.length - bodyStart < length) break;
+      units.push(chunk.subarray(bodyStart, bodyStart + length));
+      pos = bodyStart + length;
     }
     if (pos < chunk.length) this.#append(chunk.subarray(pos));
     return units;

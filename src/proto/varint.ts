@@ -87,3 +87,33 @@ export function decodeVarint(
   }
   throw new CodecError("VarintOverflow");
 }
+
+/** Where the last {@linkcode readVarint} that found a whole varint ended. */
+let lastEnd = 0;
+
+/**
+ * {@linkcode decodeVarint} without a result object, for decoders that run
+ * per frame: the value, or -1 when the bytes end before the varint does;
+ * {@linkcode readVarintEnd} then gives the offset just past it (read it
+ * before the next call). Same errors.
+ */
+export function readVarint(buf: Uint8Array, offset: number, end: number): number {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < MAX_VARINT_BYTES; i++) {
+    if (offset + i >= end) return -1;
+    const byte = buf[offset + i];
+    value += (byte & 0x7f) * scale;
+    if ((byte & 0x80) === 0) {
+      lastEnd = offset + i + 1;
+      return value;
+    }
+    scale *= 0x80;
+  }
+  throw new CodecError("VarintOverflow");
+}
+
+/** The offset just past the varint the last successful {@linkcode readVarint} read. */
+export function readVarintEnd(): number {
+  return lastEnd;
+}

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { CodecError } from "./errors.ts";
-import { decodeVarint, encodeVarint, varintLength, writeVarint } from "./varint.ts";
+import {
+  decodeVarint,
+  encodeVarint,
+  readVarint,
+  readVarintEnd,
+  varintLength,
+  writeVarint,
+} from "./varint.ts";
 import { Prng } from "./_test_util.ts";
 
 Deno.test("varint: known encodings", () => {
@@ -71,4 +78,20 @@ Deno.test("varint: property — random safe integers round-trip (1000 seeded cas
     assert.deepEqual(decodeVarint(buf, 1), { value, length: end - 1 });
     assert.equal(decodeVarint(buf, 1, end - 1), null);
   }
+});
+
+Deno.test("varint: readVarint agrees with decodeVarint (value, end, need more, overflow)", () => {
+  const rng = new Prng(18);
+  for (let i = 0; i < 500; i++) {
+    const value = Math.floor((rng.u32() / 0x1_0000_0000) * 2 ** (1 + (i % 53)));
+    const bytes = new Uint8Array([0xaa, ...encodeVarint(value), 0x01]);
+    assert.equal(readVarint(bytes, 1, bytes.length), value);
+    assert.equal(readVarintEnd(), 1 + varintLength(value));
+    for (let end = 1; end < 1 + varintLength(value); end++) {
+      assert.equal(readVarint(bytes, 1, end), -1);
+      assert.equal(decodeVarint(bytes, 1, end), null);
+    }
+  }
+  const overflow = new Uint8Array(11).fill(0x80);
+  assert.throws(() => readVarint(overflow, 0, 11), CodecError);
 });
