@@ -409,28 +409,29 @@ export class Metrics {
 
 /**
  * One observer that forwards every event to each of `observers` in order.
- * Loops, not `forEach`: frameIn, frameOut and routed run per frame, and a
- * `forEach` callback is a closure made per call.
+ * Indexed loops, not `forEach` or `for…of`: frameIn, frameOut and routed
+ * run per frame, and a `forEach` callback is a closure made per call, a
+ * `for…of` an array iterator per call (~170 B per 1:1 delivery).
  */
 export function combineObservers(...observers: ConnectionObserver[]): ConnectionObserver {
   return {
     opened: (info) => {
-      for (const o of observers) o.opened?.(info);
+      for (let i = 0; i < observers.length; i++) observers[i].opened?.(info);
     },
     handshake: (info) => {
-      for (const o of observers) o.handshake?.(info);
+      for (let i = 0; i < observers.length; i++) observers[i].handshake?.(info);
     },
     frameIn: (type) => {
-      for (const o of observers) o.frameIn?.(type);
+      for (let i = 0; i < observers.length; i++) observers[i].frameIn?.(type);
     },
     frameOut: (type) => {
-      for (const o of observers) o.frameOut?.(type);
+      for (let i = 0; i < observers.length; i++) observers[i].frameOut?.(type);
     },
     closed: (info) => {
-      for (const o of observers) o.closed?.(info);
+      for (let i = 0; i < observers.length; i++) observers[i].closed?.(info);
     },
     routed: (info) => {
-      for (const o of observers) o.routed?.(info);
+      for (let i = 0; i < observers.length; i++) observers[i].routed?.(info);
     },
   };
 }

@@ -89,34 +89,58 @@ export class Delivery {
 
   /** Records a sent frame as awaiting the client's Ack. */
   track(sequence: number, frame: Frame, envelopeId: EnvelopeRef | undefined): void {
+    const item = envelopeId ? envelopeId : frame;
     if (this.#sequences === NONE) {
-      this.#sequences = [];
-      this.#items = [];
+      // Sized for one: a device that acknowledges each delivery (the usual
+      // turn) never has more, and an empty array's first push reserves 17.
+      this.#sequences = [sequence];
+      this.#items = [item];
+      return;
     }
     this.#sequences.push(sequence);
-    this.#items.push(envelopeId ? envelopeId : frame);
+    this.#items.push(item);
   }
 
   /** Settles every frame up to sequence `upTo`; their stored copies are deleted. */
   settle(upTo: number): void {
     let settled = 0;
-    const envelopeIds: EnvelopeRef[] = [];
+    let copies = 0;
     const sequences = this.#sequences;
+    const items = this.#items;
     while (settled < sequences.length && sequences[settled] <= upTo) {
-      const item = this.#items[settled];
-      if (typeof item !== "object") envelopeIds.push(item);
+      if (typeof items[settled] !== "object") copies++;
       settled++;
     }
     if (settled === 0) return;
+    let envelopeIds: EnvelopeRef[] | null = null;
     if (settled === sequences.length) {
-      // All acknowledged (the usual case): the arrays go, backing stores and all.
+      // All acknowledged (the usual case): the arrays go, backing stores and all;
+      // when every entry has a copy, the dropped array is the list of their ids.
       this.#sequences = NONE;
       this.#items = NONE;
-    } else {
-      sequences.splice(0, settled);
-      this.#items.splice(0, settled);
+      if (copies === settled) envelopeIds = items as EnvelopeRef[];
     }
-    if (envelopeIds.length > 0) {
+    if (copies > 0 && envelopeIds === null) {
+      // Sized: an empty array's first push reserves 17 slots.
+      envelopeIds = new Array<EnvelopeRef>(copies);
+      for (let i = 0, j = 0; i < settled; i++) {
+        const item = items[i];
+        if (typeof item !== "object") envelopeIds[j++] = item;
+      }
+    }
+    if (settled < sequences.length) {
+      if (settled <= 4) {
+        // Shifted: a splice makes an array of what it removes, every time.
+        for (let i = 0; i < settled; i++) {
+          sequences.shift();
+          items.shift();
+        }
+      } else {
+        sequences.splice(0, settled);
+        items.splice(0, settled);
+      }
+    }
+    if (envelopeIds !== null) {
       this.#removeRows(this.#target.deviceId, envelopeIds);
     }
     if (this.#drainPaused) {

@@ -103,3 +103,17 @@ Deno.test("delivery: frames tracked after everything was acknowledged are tracke
   delivery.settle(8);
   assert.deepEqual(calls.settled.at(-1), ["e8"]);
 });
+
+Deno.test("delivery: a full settle of frames that all have copies removes their rows in order, and later tracking leaves that list alone", () => {
+  const { delivery, calls } = tracked(10);
+  delivery.track(1, msg(1), "e1");
+  delivery.track(2, msg(2), "e2");
+  delivery.track(3, msg(3), "e3");
+  delivery.settle(3);
+  assert.deepEqual(calls.settled, [["e1", "e2", "e3"]]);
+  delivery.track(4, msg(4), "e4");
+  delivery.track(5, msg(5), undefined);
+  assert.deepEqual(calls.settled, [["e1", "e2", "e3"]], "the settled list is not reused");
+  delivery.settle(5);
+  assert.deepEqual(calls.settled, [["e1", "e2", "e3"], ["e4"]]);
+});

@@ -49,6 +49,12 @@ const ERRORS_PER_SECOND = 8;
 const SERVER_FAULT = "unavailable";
 
 const DEFER_PLAIN_ACK: RouteOptions = { deferPlainAck: true };
+/**
+ * The `routed` event's info, filled per routed frame (observers read it
+ * during the call only, see ConnectionObserver.routed): an object per
+ * routed frame was ~30 B of garbage per 1:1 message.
+ */
+const ROUTED = { type: 0, seconds: 0 };
 const EMPTY_FRAMES: DecodedFrame[] = [];
 
 /** What the established phase needs from its connection. */
@@ -386,11 +392,23 @@ export class EstablishedPhase implements RekeySide {
         (error) => this.#routeFailed(frame, error),
       );
     }
-    this.#routed(frame, started, reply);
+    // Observed here, not in #routed: a call taking `started` boxed it (a heap number per frame).
+    const observer = this.#deps.observer;
+    if (observer.routed !== undefined) {
+      ROUTED.type = frame.type;
+      ROUTED.seconds = (performance.now() - started) / 1000;
+      observer.routed(ROUTED);
+    }
+    this.#answer(frame, reply);
   }
 
   #routed(frame: DecodedFrame, started: number, reply: Frame | null | AckWhenDurable): void {
     this.#observeRouted(frame, started);
+    this.#answer(frame, reply);
+  }
+
+  /** Replies to a routed frame, in frame order. */
+  #answer(frame: DecodedFrame, reply: Frame | null | AckWhenDurable): void {
     if (reply instanceof AckWhenDurable) {
       // Routed: the next frames go on now, only this reply waits.
       this.#replyQueue().afterDurable(frame, reply.reply, reply.durable);
@@ -415,10 +433,11 @@ export class EstablishedPhase implements RekeySide {
   }
 
   #observeRouted(frame: DecodedFrame, started: number): void {
-    this.#deps.observer.routed?.({
-      type: frame.type,
-      seconds: (performance.now() - started) / 1000,
-    });
+    const observer = this.#deps.observer;
+    if (observer.routed === undefined) return;
+    ROUTED.type = frame.type;
+    ROUTED.seconds = (performance.now() - started) / 1000;
+    observer.routed(ROUTED);
   }
 
   /** Sends the reply to `frame`: its Ack, or (cumulative mode) owes it. */

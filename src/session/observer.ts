@@ -27,6 +27,9 @@ export interface ConnectionObserver {
   closed?(
     info: { connectionId: string; mode: ConnectMode; established: boolean; reason: string },
   ): void;
-  /** A client frame was routed (delivered live or stored for every recipient). */
+  /**
+   * A client frame was routed (delivered live or stored for every recipient).
+   * `info` is reused for the next frame: read it during the call, never keep it.
+   */
   routed?(info: { type: number; seconds: number }): void;
 }
