@@ -48,8 +48,13 @@ export interface AcceptModePhases {
   spawn(env: Record<string, string>): Promise<SpawnedServer>;
   idle(target: TargetJson, server: SpawnedServer): Promise<IdleSummary>;
   handshake(target: TargetJson, pid: number): Promise<StormSummary>;
-  /** `profile`: the name suffix of the perf profiles (`--profile`). */
-  pairs(target: TargetJson, pid: number, profile: string): Promise<DirectPairs>;
+  /** `profile`: the name suffix of the perf profiles (`--profile`); `adminToken` reads `/metrics`. */
+  pairs(
+    target: TargetJson,
+    pid: number,
+    profile: string,
+    adminToken: string,
+  ): Promise<DirectPairs>;
   /** Adds the server's ML-DSA pin to `target` (hybrid patterns). */
   pin(target: TargetJson): Promise<TargetJson>;
   progress(line: string): void;
@@ -72,7 +77,9 @@ export async function measureDirectMode(
     };
     if (wanted.idle) summary.idle = await p.idle(target, server);
     if (wanted.handshake) summary.handshake = await p.handshake(target, server.pid);
-    if (wanted.pairs) summary.pairs = await p.pairs(target, server.pid, "-direct");
+    if (wanted.pairs) {
+      summary.pairs = await p.pairs(target, server.pid, "-direct", server.adminToken);
+    }
     return summary;
   } finally {
     await server.stop();

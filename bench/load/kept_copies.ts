@@ -100,20 +100,23 @@ export function keptCopiesHooks(
   };
 }
 
-/** Both hooks, in order (the first may be absent); each one's `end`, when it has one. */
-export function bothHooks(a: MeasureHooks | undefined, b: MeasureHooks): MeasureHooks {
+/** Both hooks, in order (either may be absent); each one's `end`, when it has one. */
+export function bothHooks(
+  a: MeasureHooks | undefined,
+  b: MeasureHooks | undefined,
+): MeasureHooks {
   return {
     start: () => {
       a?.start();
-      b.start();
+      b?.start();
     },
     end: () => {
       a?.end?.();
-      b.end?.();
+      b?.end?.();
     },
     stop: async () => {
       await a?.stop();
-      await b.stop();
+      await b?.stop();
     },
   };
 }

@@ -9,6 +9,7 @@ import { renderAcceptModes } from "./accept_modes.ts";
 import type { IdleSummary, LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
 import { ms, num, table } from "./format.ts";
 import { keptCopiesNote } from "./kept_copies.ts";
+import { delaySplitNote } from "./server_delay.ts";
 import { pacedFloorLabel, pacedFloors } from "./paced_floor.ts";
 import { renderVerdicts } from "./verdict_table.ts";
 
@@ -229,6 +230,12 @@ export function renderMarkdown(report: LoadReport): string {
       ["cluster, cross-instance", cluster?.cross],
     ]);
     if (kept) out.push("", kept);
+    const split = delaySplitNote([
+      ["CommuCat pairs, 50%", report.pairs?.half],
+      ["direct accept, pairs, 50%", report.acceptModes?.pairs?.half],
+      ["direct accept, pairs, at guarded's 50%", report.acceptModes?.pairs?.atGuardedHalf],
+    ]);
+    if (split) out.push("", split);
     if (report.multipath && report.pairs) {
       out.push("", multipathNote(report.multipath, report.pairs.max));
     }

@@ -58,6 +58,23 @@ export interface TrafficSummary {
   clientRunQueueWait?: number;
   /** 1:1 pairs: what became of the copies kept for live deliveries (kept_copies.ts). */
   keptCopies?: KeptCopiesSummary;
+  /** 1:1 pairs of a spawned server: the server's own delays over the window (server_delay.ts). */
+  serverDelay?: ServerDelaySummary;
+}
+
+/** p50 and p99 (ms) of a server histogram's observations in one window. */
+export interface DelayQuantiles {
+  count: number;
+  p50: number;
+  p99: number;
+}
+
+/** The server's own delays over one window, from `/metrics` (bench/load/server_delay.ts). */
+export interface ServerDelaySummary {
+  /** Per live delivery: its sender's chunk read → its write (`commucat_route_delay_seconds`). */
+  route: DelayQuantiles | null;
+  /** The event loop's sampled delay (`commucat_event_loop_delay_seconds`). */
+  loop: DelayQuantiles | null;
 }
 
 /** The durable-copy window over one phase, from `/healthz` (bench/load/kept_copies.ts). */

@@ -169,7 +169,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
 
     if (has("pairs") || has("reconnect")) {
       await openPairs(ctx, "pairs", { target });
-      if (has("pairs")) report.pairs = await pairsMaxHalf(ctx, target, pid, "");
+      if (has("pairs")) report.pairs = await pairsMaxHalf(ctx, target, pid, "", server?.adminToken);
       if (has("reconnect")) report.reconnect = await reconnectStorm(ctx, pid);
       await ctx.closeGroups();
     }
@@ -205,10 +205,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
           idle: (t, spawned) => serverIdle(ctx, t, spawned.pid, spawned),
           handshake: async (t, p) =>
             (await handshakeStorms(ctx, t, p, [o.pattern], "-direct"))[0].storm,
-          pairs: async (t, p, suffix) => {
+          pairs: async (t, p, suffix, adminToken) => {
             await openPairs(ctx, `pairs${suffix}`, { target: t });
             try {
-              const { max, half } = await pairsMaxHalf(ctx, t, p, suffix);
+              const { max, half } = await pairsMaxHalf(ctx, t, p, suffix, adminToken);
               // The guarded 50% phase's rate on this server too: the modes' CPU per message at
               // one rate (it falls as the rate rises; guarded's max is the lower one).
               const rate = report.pairs?.half?.targetPerSecond;
@@ -220,6 +220,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
                   rate,
                   `pairs${suffix}, at guarded's 50%`,
                   `pairs-guarded-rate${suffix}`,
+                  adminToken,
                 )
                 : null;
               return { max, half, atGuardedHalf };

@@ -12,6 +12,7 @@ import { NO_PRELOAD } from "./nodelay_shim.ts";
 import { SERVE_ALLOW_ENV } from "../../tests/helpers/serve_flags.ts";
 import type { TargetJson } from "./agent.ts";
 import { pinnedArgv } from "./pin.ts";
+import { LOOP_DELAY_SAMPLE_MS } from "./server_delay.ts";
 import type { RelayPump } from "./relay_pump.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -174,6 +175,8 @@ export async function spawnCommuCat(options: {
       COMMUCAT_MAX_CONNECTIONS_PER_IP: "1000000",
       COMMUCAT_MAX_CONNECTIONS: "1000000",
       COMMUCAT_ADMIN_TOKEN: adminToken,
+      // The event loop's delay, for the report's split of the p99 (server_delay.ts).
+      COMMUCAT_SERVER_LOOP_DELAY_SAMPLE_MS: String(LOOP_DELAY_SAMPLE_MS),
       NO_COLOR: "1",
       // Never the load clients' TCP_NODELAY shim, whatever this process's environment holds.
       ...NO_PRELOAD,

@@ -12,6 +12,7 @@ import type { TrafficSummary } from "./report_types.ts";
 import { REGROW_MS, settleReclaim } from "./reclaim_settle.ts";
 import { mergeOpen, type RunContext } from "./run_context.ts";
 import { perfRecord } from "./spawn.ts";
+import { serverDelayHooks } from "./server_delay.ts";
 import { type MeasureHooks, measureTraffic } from "./traffic_window.ts";
 
 /** How `openPairs` opens the sessions: where (`target`, `targets`), and how (paths, media). */
@@ -93,19 +94,22 @@ export async function pairsMaxHalf(
   target: TargetJson,
   pid: number | undefined,
   suffix: string,
+  adminToken?: string,
 ): Promise<{ max: TrafficSummary; half: TrafficSummary }> {
   const connections = ctx.o.pairs * 2;
   const maxProfile = await profiled(ctx, pid, `pairs-max${suffix}`);
   const maxKept = keptCopiesHooks(target);
+  const maxDelays = adminToken === undefined ? null : serverDelayHooks(target, adminToken);
   const max = await measureTraffic(
     ctx,
     `pairs${suffix}, max`,
     pid,
     null,
     connections,
-    bothHooks(maxProfile.hooks, maxKept.hooks),
+    bothHooks(bothHooks(maxProfile.hooks, maxKept.hooks), maxDelays?.hooks),
   );
   max.keptCopies = maxKept.result();
+  max.serverDelay = maxDelays?.result();
   ctx.keepProfile(`pairs${suffix}, max`, `pairs-max${suffix}`, maxProfile.text());
   const half = await pairsPaced(
     ctx,
@@ -114,6 +118,7 @@ export async function pairsMaxHalf(
     max.deliveredPerSecond / 2,
     `pairs${suffix}, 50%`,
     `pairs-half${suffix}`,
+    adminToken,
   );
   return { max, half };
 }
@@ -121,7 +126,8 @@ export async function pairsMaxHalf(
 /**
  * 1:1 paced at `perSecond` on pairs already open at `target`, labelled
  * `label` (`--profile`: recorded as `profile`; the durable-copy window's
- * counters read around it).
+ * counters read around it, and with `adminToken` the server's own delays
+ * from `/metrics`: server_delay.ts).
  */
 export async function pairsPaced(
   ctx: RunContext,
@@ -130,18 +136,21 @@ export async function pairsPaced(
   perSecond: number,
   label: string,
   profile: string,
+  adminToken?: string,
 ): Promise<TrafficSummary> {
   const recording = await profiled(ctx, pid, profile);
   const kept = keptCopiesHooks(target);
+  const delays = adminToken === undefined ? null : serverDelayHooks(target, adminToken);
   const phase = await measureTraffic(
     ctx,
     label,
     pid,
     perSecond,
     ctx.o.pairs * 2,
-    bothHooks(recording.hooks, kept.hooks),
+    bothHooks(bothHooks(recording.hooks, kept.hooks), delays?.hooks),
   );
   phase.keptCopies = kept.result();
+  phase.serverDelay = delays?.result();
   ctx.keepProfile(label, profile, recording.text());
   return phase;
 }

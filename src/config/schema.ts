@@ -131,6 +131,12 @@ const server = z.strictObject({
       "goes back instead of staying in RSS (one pause on a quiet server, logged; see " +
       'OPERATIONS.md, "Idle reclaim").',
   }),
+  loop_delay_sample_ms: key(intRange(0, 60_000), 0, {
+    env: "COMMUCAT_SERVER_LOOP_DELAY_SAMPLE_MS",
+    description: "New. Samples the event loop's delay every this many ms into " +
+      "`commucat_event_loop_delay_seconds` (a timer wake-up each; 0 = off): the wait of work " +
+      "that arrives while the server is busy (GC, long turns), before it is read.",
+  }),
   max_connections: key(positiveInt(), 16_384, {
     env: "COMMUCAT_MAX_CONNECTIONS",
     description: "New. Open client connections (TLS and h2c together) before new ones are " +

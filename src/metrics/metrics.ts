@@ -87,6 +87,30 @@ const MODES: readonly ConnectMode[] = ["binary", "sse", "long-poll", "websocket"
 const HANDSHAKE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Buckets for routing: sub-millisecond live delivery up to slow storage writes. */
 const ROUTING_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/**
+ * Buckets for the in-server delay of a delivery and the event loop's delay:
+ * finer in the 1–100 ms range, where a p99 budget of 10 ms is judged.
+ */
+export const DELAY_BUCKETS = [
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.002,
+  0.003,
+  0.005,
+  0.0075,
+  0.01,
+  0.015,
+  0.02,
+  0.03,
+  0.05,
+  0.075,
+  0.1,
+  0.25,
+  0.5,
+  1,
+];
 
 /** A handshake failure reason as a bounded label value. */
 function reasonLabel(reason: string | undefined, ok: boolean): string {
@@ -112,6 +136,13 @@ export class Metrics {
   readonly handshakes: Counter<"result" | "reason">;
   /** Time from a frame's arrival to its delivery or queueing for all recipients. */
   readonly routingLatency: RunningHistogram;
+  /**
+   * Time from reading a chunk from a sender's link to handing each live
+   * delivery it made to the recipient's link (docs/OPERATIONS.md, "Metrics").
+   */
+  readonly routeDelay: RunningHistogram;
+  /** How late the event loop ran a timer due at a set time (when sampled: LoopDelayMonitor). */
+  readonly loopDelay: RunningHistogram;
   /** Open connections (any phase) by transport mode: mirrored at scrape time from plain counts. */
   readonly connections: Gauge<"mode">;
   /** Frames waiting in offline queues (read from storage on scrape). */
@@ -236,6 +267,21 @@ export class Metrics {
       name: "commucat_routing_latency_seconds",
       help: "Time from a frame's arrival to its delivery or queueing for every recipient.",
       buckets: ROUTING_BUCKETS,
+      registers,
+    });
+    // Observed once per write that carries live deliveries (times the deliveries).
+    this.routeDelay = new RunningHistogram({
+      name: "commucat_route_delay_seconds",
+      help: "Time from reading a client's frame to writing each live delivery of it " +
+        "(per delivery; deliveries made after a store or route read are not counted).",
+      buckets: DELAY_BUCKETS,
+      registers,
+    });
+    this.loopDelay = new RunningHistogram({
+      name: "commucat_event_loop_delay_seconds",
+      help: "How late the event loop ran a sampling timer (server.loop_delay_sample_ms; " +
+        "empty when 0): the wait of work that arrived while the loop was busy.",
+      buckets: DELAY_BUCKETS,
       registers,
     });
     const open = this.#open;
@@ -398,6 +444,9 @@ export class Metrics {
         frames.framesEgress++;
       },
       routed: ({ seconds }) => this.observeRouting(seconds),
+      routeDelay: (seconds, deliveries) => {
+        if (seconds >= 0) this.routeDelay.observe(seconds, deliveries);
+      },
     };
   }
 
@@ -432,6 +481,9 @@ export function combineObservers(...observers: ConnectionObserver[]): Connection
     },
     routed: (info) => {
       for (let i = 0; i < observers.length; i++) observers[i].routed?.(info);
+    },
+    routeDelay: (seconds, deliveries) => {
+      for (let i = 0; i < observers.length; i++) observers[i].routeDelay?.(seconds, deliveries);
     },
   };
 }

@@ -109,6 +109,21 @@ Deno.test("scrape-time sources: offline queue total mirrored, depth read, NaN wh
   assert.ok(Number.isNaN(value(text, "commucat_relay_queue_depth")));
 });
 
+Deno.test("route delay per delivery and the event loop's delay", async () => {
+  const metrics = new Metrics({ version: "9.9.9" });
+  const observer = metrics.observer();
+  observer.routeDelay!(0.004, 3);
+  observer.routeDelay!(-1, 1);
+  metrics.loopDelay.observe(0.02);
+  const text = await metrics.renderMetrics();
+  assert.equal(value(text, "commucat_route_delay_seconds_count"), 3);
+  assert.equal(value(text, 'commucat_route_delay_seconds_bucket{le="0.003"}'), 0);
+  assert.equal(value(text, 'commucat_route_delay_seconds_bucket{le="0.005"}'), 3);
+  assert.ok(Math.abs(value(text, "commucat_route_delay_seconds_sum") - 0.012) < 1e-9);
+  assert.equal(value(text, 'commucat_event_loop_delay_seconds_bucket{le="0.015"}'), 0);
+  assert.equal(value(text, 'commucat_event_loop_delay_seconds_bucket{le="0.02"}'), 1);
+});
+
 Deno.test("routing, rate limits and the typed accessors", async () => {
   const metrics = new Metrics({ version: "9.9.9" });
   metrics.observeRouting(0.003);

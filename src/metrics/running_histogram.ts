@@ -66,17 +66,17 @@ export class HistogramSeries {
     this.labels = labels;
   }
 
-  /** Counts `value` (a finite number; the caller filters). */
-  observe(value: number): void {
+  /** Counts `value` (a finite number; the caller filters) `times` times. */
+  observe(value: number, times = 1): void {
     const bounds = this.#bounds;
     for (let i = 0; i < bounds.length; i++) {
       if (value <= bounds[i]) {
-        this.counts[i]++;
+        this.counts[i] += times;
         break;
       }
     }
-    this.sum += value;
-    this.count++;
+    this.sum += value * times;
+    this.count += times;
     if (!this.shown) this.#owner.show(this);
   }
 
@@ -116,9 +116,9 @@ export class RunningHistogram {
     }
   }
 
-  /** Counts `value` (a finite number; the caller filters) in a label-less histogram. */
-  observe(value: number): void {
-    this.#unlabelled!.observe(value);
+  /** Counts `value` (a finite number; the caller filters) `times` times in a label-less histogram. */
+  observe(value: number, times = 1): void {
+    this.#unlabelled!.observe(value, times);
   }
 
   /**

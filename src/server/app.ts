@@ -41,6 +41,7 @@ import { createHttpApp, type ServerState } from "./http_app.ts";
 import { measureHybridReplyMs } from "./pq_cost.ts";
 import { startBackgroundJobs } from "./jobs.ts";
 import { startIdleReclaim } from "./idle_reclaim.ts";
+import { LoopDelayMonitor } from "../metrics/loop_delay.ts";
 import { loadServerKeys, type ServerKeys } from "./keys.ts";
 import { buildListeners, type BuiltListeners } from "./listeners.ts";
 import { formatPtArgs } from "../transport/pt/mod.ts";
@@ -305,6 +306,10 @@ export async function startServer(
   const key = await Deno.readTextFile(tls.keyPath);
   // After a handshake burst, the first quiet half second gives its garbage back (idle_reclaim.ts).
   const reclaim = settings.idleReclaim === false ? { stop() {} } : startIdleReclaim(counters, log);
+  const loopDelay = settings.loopDelaySampleMs
+    ? new LoopDelayMonitor(metrics.loopDelay, settings.loopDelaySampleMs)
+    : null;
+  loopDelay?.start();
   const jobs = startBackgroundJobs({
     store,
     offlineQueue,
@@ -322,6 +327,7 @@ export async function startServer(
     state,
     workers: [
       () => reclaim.stop(),
+      () => loopDelay?.stop(),
       () => jobs.stop(),
       () => rotationJob.stop(),
       () => federation.stop(),

@@ -109,6 +109,7 @@ export function settingsFromConfig(
     },
     accept: s.accept,
     idleReclaim: s.idleReclaim,
+    loopDelaySampleMs: s.loopDelaySampleMs,
     pq: config.crypto.pq,
     padding: parsePaddingPolicy(config.crypto.padding),
     pqHandshakeCpuPercent: s.pqHandshakeCpuPercent,

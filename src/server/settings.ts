@@ -113,6 +113,8 @@ export interface ServerSettings {
    * second after a handshake burst (default on; src/server/idle_reclaim.ts).
    */
   idleReclaim?: boolean;
+  /** `server.loop_delay_sample_ms`: event-loop delay sampling interval (0 or absent = off). */
+  loopDelaySampleMs?: number;
   /** `calls.*`; absent → the defaults of `DEFAULT_CALL_SETTINGS`. */
   calls?: CallSettings;
   /** `crypto.pq`: post-quantum handshake policy (default `prefer`). */

@@ -271,14 +271,21 @@ export class ServerConnection implements Peer, EstablishedSide, DueItem {
 
   #receiveBytes(chunk: Uint8Array): Promise<void> {
     if (this.#state === "closed") return RESOLVED;
+    const runtime = this.#deps.runtime;
+    const readAt = performance.now();
     if (this.#tail === null) {
       // Nothing queued: process now; most chunks finish without awaiting anything.
       let pending: void | Promise<void>;
+      // Restored after: an in-process link may hand a write to its reader synchronously.
+      const outer = runtime.readAt;
+      runtime.readAt = readAt;
       try {
         pending = this.#process(chunk);
       } catch (error) {
         this.#internalError(error);
         return RESOLVED;
+      } finally {
+        runtime.readAt = outer;
       }
       if (pending === undefined) return RESOLVED;
       return this.#enqueueWork(pending.catch((error) => this.#internalError(error)));
@@ -295,7 +302,16 @@ export class ServerConnection implements Peer, EstablishedSide, DueItem {
       this.#inboundQueued -= chunk.length;
       if (this.#state === "closed") return;
       try {
-        await this.#process(chunk);
+        // Its route delay counts from its read, the wait behind the earlier chunks included.
+        const outer = runtime.readAt;
+        runtime.readAt = readAt;
+        let pending: void | Promise<void>;
+        try {
+          pending = this.#process(chunk);
+        } finally {
+          runtime.readAt = outer;
+        }
+        await pending;
       } catch (error) {
         this.#internalError(error);
       }
@@ -450,7 +466,11 @@ export class ServerConnection implements Peer, EstablishedSide, DueItem {
       this.close("slow", "outbound bound exceeded");
       return false;
     }
-    const sequence = this.#out.sendEncrypted(frame);
+    // A live delivery made while its sender's chunk is processed carries that chunk's read time.
+    const sequence = this.#out.sendEncrypted(
+      frame,
+      origin?.fromQueue ? undefined : this.#deps.runtime.readAt,
+    );
     this.#delivery.track(sequence, frame, origin?.envelopeId);
     return true;
   }

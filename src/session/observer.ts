@@ -32,4 +32,9 @@ export interface ConnectionObserver {
    * `info` is reused for the next frame: read it during the call, never keep it.
    */
   routed?(info: { type: number; seconds: number }): void;
+  /**
+   * A write carried `deliveries` live deliveries; the oldest was read from
+   * its sender `seconds` ago (positional: called per write, no object).
+   */
+  routeDelay?(seconds: number, deliveries: number): void;
 }

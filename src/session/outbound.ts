@@ -59,6 +59,11 @@ export const MAX_BATCH_WRITE = 256 * 1024;
 export interface OutboundHooks {
   /** A frame went out (metrics). */
   frameOut?(type: number): void;
+  /**
+   * A write carried `deliveries` live deliveries, the oldest read from its
+   * sender `seconds` ago (metrics: `commucat_route_delay_seconds`).
+   */
+  routeDelay?(seconds: number, deliveries: number): void;
 }
 
 /**
@@ -117,6 +122,15 @@ export class Outbound {
   #units: Uint8Array[] = NONE;
   #unitBytes = 0;
   #flushQueued = false;
+  /**
+   * When the oldest live delivery not yet written was read from its sender
+   * (`performance.now()`), and how many such deliveries wait: one write
+   * reports them all at the oldest's delay (an upper bound for the others,
+   * usually read in the same chunk). Null (not a number field) so an idle
+   * session holds no boxed number.
+   */
+  #readAt: number | null = null;
+  #stamped = 0;
   /** {@link flush} for queueMicrotask, bound at the first batch (not per idle session). */
   #flushNow: (() => void) | null = null;
 
@@ -189,15 +203,28 @@ export class Outbound {
   /**
    * Queues `frame` for this turn's batch (an owed Ack ahead of it); returns
    * its sequence. It is written at the end of the current turn, or by
-   * {@link flush}.
+   * {@link flush}. `readAt`: a live delivery's read time from its sender
+   * (`performance.now()`), for the route delay its write reports.
    */
-  sendEncrypted(frame: Frame): number {
+  sendEncrypted(frame: Frame, readAt?: number): number {
     const owed = this.#takeOwedAck();
     if (owed !== null) this.#add(owed, owed.sequence);
     const sequence = this.#nextSequence();
     this.#add(frame, sequence);
     this.#hooks.frameOut?.(frame.type);
+    if (readAt !== undefined && readAt === readAt) {
+      if (this.#readAt === null || readAt < this.#readAt) this.#readAt = readAt;
+      this.#stamped++;
+    }
     return sequence;
+  }
+
+  /** After a write: the live deliveries it carried and their oldest's delay since its read. */
+  #wrote(): void {
+    if (this.#stamped === 0) return;
+    this.#hooks.routeDelay?.((performance.now() - this.#readAt!) / 1000, this.#stamped);
+    this.#readAt = null;
+    this.#stamped = 0;
   }
 
   /**
@@ -223,6 +250,7 @@ export class Outbound {
       const total = this.#unitBytes + this.#sealedLength();
       if (total <= MAX_BATCH_WRITE) {
         this.#writeJoined(total);
+        this.#wrote();
         return;
       }
     }
@@ -233,6 +261,7 @@ export class Outbound {
     this.#unitBytes = 0;
     if (!this.#joinUnits) {
       for (const unit of units) this.#link.send(unit, null);
+      this.#wrote();
       return;
     }
     let from = 0;
@@ -245,6 +274,7 @@ export class Outbound {
       this.#link.send(to === from + 1 ? units[from] : join(units.slice(from, to), bytes), null);
       from = to;
     }
+    this.#wrote();
   }
 
   /**

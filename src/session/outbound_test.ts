@@ -120,3 +120,27 @@ Deno.test("outbound: after relink (a session's multipath paths open) writes go t
   assert.deepEqual(link.writes.map(unitsOf), [[[11]]]);
   assert.deepEqual(paths.writes.map(unitsOf), [[[12, 13]]]);
 });
+
+Deno.test("outbound: a write reports its live deliveries once, at the oldest's read time", async () => {
+  const link = recordingLink();
+  const reports: { seconds: number; deliveries: number }[] = [];
+  const out = new Outbound(link, 1 << 20, {
+    routeDelay: (seconds, deliveries) => reports.push({ seconds, deliveries }),
+  });
+  out.encryptWith(clearTransport);
+  const readAt = performance.now() - 50;
+  out.sendEncrypted(msg(10), readAt + 20);
+  out.sendEncrypted(msg(10), readAt);
+  out.sendEncrypted(msg(10)); // a reply or a queued row: no read time
+  out.sendEncrypted(msg(10), Number.NaN); // read outside a chunk's processing
+  await turn();
+  assert.equal(link.writes.length, 1);
+  assert.equal(reports.length, 1);
+  assert.equal(reports[0].deliveries, 2);
+  assert.ok(reports[0].seconds >= 0.05, `${reports[0].seconds}`);
+  // The next turn starts afresh; a write without deliveries reports nothing.
+  out.sendEncrypted(msg(10));
+  await turn();
+  assert.equal(link.writes.length, 2);
+  assert.equal(reports.length, 1);
+});

@@ -27,6 +27,14 @@ export class SessionRuntime {
   readonly handshakes: CoarseSchedule;
   /** Keeps presence and session rows of established connections fresh. */
   readonly refresher: Refresher;
+  /**
+   * When the chunk being processed right now was read from its link
+   * (`performance.now()`), NaN between chunks: a live delivery made while
+   * it is processed takes it along to its write (`commucat_route_delay_seconds`).
+   * Processing is synchronous up to a store or route read, so one field
+   * serves every connection of the server.
+   */
+  readAt = Number.NaN;
 
   /** @param handshakeTimeoutMs the connections' handshake timeout (sets the deadlines' slot). */
   constructor(ttls: RefreshTtls, handshakeTimeoutMs = 10_000) {
