@@ -30,6 +30,7 @@
  *   flock /work/wt/_notes/bench.lock scripts/deno run --allow-all bench/pump_floor.ts \
  *     [--rounds 2] [--servers relay,relay+minimal,commucat-guarded,commucat-direct]
  *     [--rates max,2000] [--payload 100] [--duration 5] [--pairs 50] [--durable-copy-ms 5000]
+ *     [--perf DIR]   (a perf record of each server over each window: DIR/<server>-<rate>-r<round>)
  *
  * The servers run on core 0, this driver and its worker on core 1 (`taskset`).
  *
@@ -45,10 +46,10 @@ import type { RelayPump } from "./load/relay_pump.ts";
 import type { TrafficSummary } from "./load/report_types.ts";
 import { RunContext } from "./load/run_context.ts";
 import { withPqPin } from "./load/server_under_test.ts";
-import { spawnCommuCat, spawnRelay } from "./load/spawn.ts";
+import { perfRecord, spawnCommuCat, spawnRelay } from "./load/spawn.ts";
 import { SOCKET_SYSCALLS, syscallCounter } from "./load/syscall_count.ts";
 import { openPairs } from "./load/traffic_phases.ts";
-import { measureTraffic } from "./load/traffic_window.ts";
+import { type MeasureHooks, measureTraffic } from "./load/traffic_window.ts";
 
 /** What `--servers` names. */
 const SERVERS = [
@@ -184,6 +185,7 @@ if (import.meta.main) {
   // copy is written in either mode, so a slower phase (latency over the window) does not also pay
   // the offline queue's writes: the accept path's cost alone.
   const durableMs = arg("durable-copy-ms", "");
+  const perfDir = arg("perf", "");
   const commucatEnv: Record<string, string> = durableMs
     ? { COMMUCAT_DURABLE_COPY_DELAY_MS: durableMs }
     : {};
@@ -237,13 +239,22 @@ if (import.meta.main) {
             for (const rate of rates) {
               const perf = syscallCounter(opened.pid);
               const kept = opened.target ? keptCopiesHooks(opened.target) : null;
+              const name = `${server}-${rate ?? "max"}-r${round}`;
+              let recording: ReturnType<typeof perfRecord> | null = null;
+              const profile: MeasureHooks | undefined = perfDir
+                ? {
+                  start: () => void (recording = perfRecord(opened.pid, perfDir, name)),
+                  stop: async () => void await recording?.stop(),
+                }
+                : undefined;
+              const counted = bothHooks(profile, perf.hooks);
               const t = await measureTraffic(
                 ctx,
                 server,
                 opened.pid,
                 rate,
                 options.pairs * 2,
-                kept ? bothHooks(perf.hooks, kept.hooks) : perf.hooks,
+                kept ? bothHooks(counted, kept.hooks) : counted,
               );
               if (kept) t.keptCopies = kept.result();
               const head = [round, payloadBytes, server, rate === null ? "max" : rate];
