@@ -17,7 +17,7 @@
  * sink; `warning` is what the load tool runs).
  *
  *   scripts/deno run -A bench/inprocess_handshakes.ts [--handshakes 500] [--warm 200]
- *     [--log-level info|warning]
+ *     [--log-level info|warning] [--profile out.cpuprofile]
  *   bench/callgrind_handshakes.sh 100 > a; bench/callgrind_handshakes.sh 300 > b  # (b − a) / 200
  *
  * @module
@@ -29,7 +29,7 @@ import { generateDeviceKeys } from "../src/crypto/mod.ts";
 import { createLogger, defaultSettings, type LogLevel, startServer } from "../src/server/mod.ts";
 import type { ServerConnection } from "../src/session/mod.ts";
 import { pipeChannel } from "./inprocess_pipe.ts";
-import { gate as gateAt, stretchLongTimers } from "./inprocess_harness.ts";
+import { gate as gateAt, startProfiler, stretchLongTimers } from "./inprocess_harness.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -38,12 +38,14 @@ const args = parseArgs({
     warm: { type: "string", default: "200" },
     "log-level": { type: "string", default: "info" },
     gate: { type: "string" },
+    profile: { type: "string" },
   },
 });
 const HANDSHAKES = Number(args.values.handshakes);
 const WARM = Number(args.values.warm);
 const LOG_LEVEL = args.values["log-level"] as LogLevel;
 const GATE = args.values.gate;
+const PROFILE = args.values.profile;
 
 const realSetTimeout = stretchLongTimers();
 
@@ -90,11 +92,13 @@ async function main(): Promise<void> {
     const keys = Array.from({ length: HANDSHAKES }, generateDeviceKeys);
     logged = 0;
     if (GATE) await gateAt(GATE, "ready", "go", realSetTimeout);
+    const profiler = PROFILE ? await startProfiler() : null;
     const started = performance.now();
     const cpu = process.cpuUsage();
     for (const k of keys) await handshake(k);
     const ms = performance.now() - started;
     const used = process.cpuUsage(cpu);
+    if (profiler) await Deno.writeTextFile(PROFILE!, JSON.stringify(await profiler()));
     if (GATE) await gateAt(GATE, "done", "end", realSetTimeout);
     console.log(JSON.stringify({
       handshakes: HANDSHAKES,

@@ -123,13 +123,20 @@ async function tlsRelayPairs(
   }
 }
 
-/** The handshake floor: new TLS WebSocket connections to Deno's own relay, same certificate. */
+/**
+ * The handshake floor: new TLS WebSocket connections to Deno's own relay,
+ * same certificate; with `pump` ("minimal"), the relay behind the minimal raw
+ * TCP → loopback pump: the guarded accept mode's floor (a loopback dial per
+ * connection, a read and a write more per flight).
+ */
 export async function relayConnectFloor(
   ctx: RunContext,
   server: TlsBaseline,
+  pump?: RelayPump,
 ): Promise<ConnectFloorSummary> {
   const o = ctx.o;
-  const relay = await spawnRelay(server.tls, serverCpus(ctx));
+  const relay = await spawnRelay(server.tls, serverCpus(ctx), undefined, pump);
+  const label = `relay connect storm${pump ? " behind a loopback pump" : ""}`;
   try {
     return await relayConnectStorm({
       url: relay.url,
@@ -138,7 +145,7 @@ export async function relayConnectFloor(
       concurrency: o.concurrency,
       relayCpu: () => ctx.cpuOf(relay.pid),
       progress: (done, failed) =>
-        ctx.progress(`relay connect storm: ${done}/${o.handshakes} ok, ${failed} failed`),
+        ctx.progress(`${label}: ${done}/${o.handshakes} ok, ${failed} failed`),
     });
   } finally {
     await relay.stop();

@@ -7,6 +7,7 @@
  */
 import { renderAcceptModes } from "./accept_modes.ts";
 import type { IdleSummary, LoadReport, StormSummary, TrafficSummary } from "./report_types.ts";
+import type { ConnectFloorSummary } from "./connect_floor.ts";
 import { ms, num, table } from "./format.ts";
 import { keptCopiesNote } from "./kept_copies.ts";
 import { delaySplitNote } from "./server_delay.ts";
@@ -296,10 +297,17 @@ export function renderMarkdown(report: LoadReport): string {
     storms.push(stormRow("handshake storm (new devices)", report.handshake));
   }
   if (report.reconnect) storms.push(stormRow("reconnect storm (known devices)", report.reconnect));
-  const floor = report.relayConnect;
-  if (floor) {
+  const floors: [string, ConnectFloorSummary | null | undefined][] = [
+    ["raw TLS relay connect storm (floor: Deno TLS + upgrade + WebSocket)", report.relayConnect],
+    [
+      "raw TLS relay connect storm behind a loopback pump (guarded's floor)",
+      report.relayConnectPumped,
+    ],
+  ];
+  for (const [label, floor] of floors) {
+    if (!floor) continue;
     storms.push([
-      "raw TLS relay connect storm (floor: Deno TLS + upgrade + WebSocket)",
+      label,
       `${num(floor.ok)}/${num(floor.count)}`,
       "",
       num(floor.perSecond, 1),

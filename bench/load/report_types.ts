@@ -256,6 +256,13 @@ export interface LoadReport {
   idle: IdleSummary | null;
   /** The handshake floor: new TLS WebSocket connections to the raw relay (connect_floor.ts). */
   relayConnect?: ConnectFloorSummary | null;
+  /**
+   * The guarded accept mode's handshake floor: the same storm to the relay
+   * behind the minimal raw TCP → loopback pump (relay_pump.ts), whose
+   * loopback dial and per-flight read and write are native cost too.
+   * Measured when a guarded server is.
+   */
+  relayConnectPumped?: ConnectFloorSummary | null;
   /** The floor: the same idle connections held by the raw TLS relay (Deno's WebSocket + TLS). */
   relayIdle?: IdleSummary | null;
   /** `--accept both`: the idle, handshake and pairs phases against a direct-mode server. */

@@ -150,6 +150,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }
     if (o.baseline && has("handshake") && tls) {
       report.relayConnect = await relayConnectFloor(ctx, tls);
+      // A guarded server's handshakes cross its loopback pump: their floor does too.
+      if (o.accept !== "direct") {
+        report.relayConnectPumped = await relayConnectFloor(ctx, tls, "minimal");
+      }
     }
     if (o.baseline && o.idleConnections > 0 && tls) {
       report.relayIdle = await relayIdleFloor(ctx, tls);

@@ -211,11 +211,35 @@ function perCpuSecond(report: Omit<LoadReport, "targets">, o: Ours): VerdictRow 
   };
 }
 
-/** Handshakes per server CPU-second vs the primitive bound; floor: the connect floor. */
+/**
+ * The handshake floor of a server in its accept mode, CPU-ms per connection:
+ * the relay connect storm, and for a guarded server the same storm behind
+ * the minimal loopback pump (`relayConnectPumped`), as {@link pairsFloor}.
+ */
+export function connectFloor(
+  report: Omit<LoadReport, "targets">,
+  accept: string | undefined,
+): { ms: number | null; name: string } {
+  const pumped = report.relayConnectPumped?.relayCpuMsPerConnection ?? null;
+  if (accept !== "direct" && pumped !== null) {
+    return {
+      ms: pumped,
+      name: "Deno TLS + WebSocket behind a loopback pump (guarded's floor)",
+    };
+  }
+  return {
+    ms: report.relayConnect?.relayCpuMsPerConnection ?? null,
+    name: accept !== "direct" && report.relayConnect
+      ? "Deno TLS + WebSocket (no pumped floor measured: the loopback pump counts as ours)"
+      : "Deno TLS + WebSocket",
+  };
+}
+
+/** Handshakes per server CPU-second vs the primitive bound; floor: {@link connectFloor}. */
 function handshakes(report: Omit<LoadReport, "targets">, o: Ours): VerdictRow {
   const bound = report.primitives?.handshakesPerCoreSecond ?? null;
   const cpuMs = o.handshake?.serverCpuMsPerHandshake ?? null;
-  const floorMs = report.relayConnect?.relayCpuMsPerConnection ?? null;
+  const { ms: floorMs, name } = connectFloor(report, o.accept);
   const ours = cpuMs && bound ? ratio(1000 / cpuMs, bound) : null;
   const ceiling = bound && floorMs !== null ? handshakeCeiling(bound, floorMs) : null;
   const without = ours !== null && floorMs !== null
@@ -235,7 +259,7 @@ function handshakes(report: Omit<LoadReport, "targets">, o: Ours): VerdictRow {
       ? undefined
       : ceiling === null
       ? "no connect floor measured"
-      : `floor = Deno TLS + WebSocket CPU-ms per connection; ceiling = bound ÷ (bound + floor) in ms per handshake (${
+      : `floor = ${name}, CPU-ms per connection; ceiling = bound ÷ (bound + floor) in ms per handshake (${
         num(1000 / bound!, 3)
       } + ${num(floorMs!, 3)})`,
   };

@@ -453,3 +453,43 @@ Deno.test("verdicts: a guarded server's 1:1 floor is the relay behind the loopba
   const old = judgeBudgets(r, evaluateTargets(r)).find((row) => row.id === "pairs-vs-relay")!;
   assert.match(old.note!, /no pumped floor measured: the loopback pump counts as ours/);
 });
+
+Deno.test("verdicts: a guarded server's handshakes are put against the pumped connect floor", () => {
+  // Bound 1 ms per handshake; ours 2.5 ms; floor 0.5 ms plain, 1.0 ms behind the pump.
+  const r = report({
+    ours: 30_000,
+    floor: 70_000,
+    oursP99: 30,
+    floorP99: 4,
+    hsMs: 2.5,
+    connectMs: 0.5,
+    idleKiB: 18,
+  });
+  r.config.accept = "both";
+  r.relayConnectPumped = { ...r.relayConnect!, relayCpuMsPerConnection: 1 };
+  r.acceptModes = {
+    accept: "direct",
+    pairs: null,
+    handshake: { ...r.handshake!, serverCpuMsPerHandshake: 2.5 },
+    idle: null,
+  };
+  const rows = judgeBudgets(r, evaluateTargets(r)).filter((row) =>
+    row.id === "handshakes-vs-bound"
+  );
+  assert.equal(rows.length, 2);
+  const [guarded, direct] = rows;
+  assert.match(guarded.budget, /\(guarded\)$/);
+  close(guarded.floor?.value, 1);
+  close(guarded.ceiling?.value, 1 / 2);
+  assert.match(guarded.note!, /behind a loopback pump/);
+  close(direct.floor?.value, 0.5);
+  close(direct.ceiling?.value, 1 / 1.5);
+  assert.doesNotMatch(direct.note!, /pump/);
+  // Without a pumped floor, guarded's is the plain one and the note says the pump counts as ours.
+  delete r.relayConnectPumped;
+  const plain = judgeBudgets(r, evaluateTargets(r)).find((row) =>
+    row.id === "handshakes-vs-bound"
+  )!;
+  close(plain.floor?.value, 0.5);
+  assert.match(plain.note!, /the loopback pump counts as ours/);
+});
