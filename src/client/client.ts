@@ -51,6 +51,7 @@ import {
   helloFrame,
   isRekeyBody,
   PAD1_CAPABILITY,
+  paddedFramesEnd,
   paddedLength,
   type PaddingPolicy,
   parseRekeyBody,
@@ -580,13 +581,14 @@ export class CommuCatClient {
 
   /** Reads one downstream chunk: its units, their frames. Throws on a decrypt or decode failure. */
   #read(chunk: Uint8Array): void {
-    for (const unit of this.#units.push(chunk)) {
-      this.#onUnit?.("in", unit.length);
-      const plaintext = this.#transport.decrypt(unit);
-      const frames = this.#padding ? stripPadding(plaintext) : plaintext;
-      for (const frame of this.#frames.push(frames)) {
-        this.#onFrame(frame);
-      }
+    // Indexed loops: an array iterator each per chunk and message otherwise.
+    const units = this.#units.push(chunk);
+    for (let u = 0; u < units.length; u++) {
+      this.#onUnit?.("in", units[u].length);
+      const plaintext = this.#transport.decrypt(units[u]);
+      const end = this.#padding ? paddedFramesEnd(plaintext) : plaintext.length;
+      const frames = this.#frames.push(plaintext, end);
+      for (let f = 0; f < frames.length; f++) this.#onFrame(frames[f]);
     }
   }
 

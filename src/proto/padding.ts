@@ -167,6 +167,16 @@ export class PaddingError extends Error {
  * Frame contents are not checked here: the frame decoder does that.
  */
 export function stripPadding(plaintext: Uint8Array): Uint8Array {
+  const end = paddedFramesEnd(plaintext);
+  return end === plaintext.length ? plaintext : plaintext.subarray(0, end);
+}
+
+/**
+ * Where the frames of a padded plaintext end ({@linkcode stripPadding}'s
+ * length, same checks and errors), for a decoder that takes a range: no
+ * view per message.
+ */
+export function paddedFramesEnd(plaintext: Uint8Array): number {
   const end = plaintext.length;
   let pos = 0;
   while (pos < end) {
@@ -174,7 +184,7 @@ export function stripPadding(plaintext: Uint8Array): Uint8Array {
       for (let i = pos + 1; i < end; i++) {
         if (plaintext[i] !== 0) throw new PaddingError("NonZeroPadding");
       }
-      return plaintext.subarray(0, pos);
+      return pos;
     }
     const length = readVarint(plaintext, pos, end);
     if (length === -1 || end - readVarintEnd() < length) {
@@ -182,5 +192,5 @@ export function stripPadding(plaintext: Uint8Array): Uint8Array {
     }
     pos = readVarintEnd() + length;
   }
-  return plaintext;
+  return end;
 }

@@ -108,23 +108,24 @@ export class FrameDecoder {
    * Throws {@linkcode CodecError} on malformed input; frames that preceded the
    * bad one in the same chunk are then not returned (use
    * {@linkcode FrameDecoder.append} and {@linkcode FrameDecoder.next} to
-   * handle frames up to the exact point of failure).
+   * handle frames up to the exact point of failure). Only `chunk[0..end)`
+   * is read (e.g. the frames of a padded message, without a view of them).
    */
-  push(chunk: Uint8Array): DecodedFrame[] {
+  push(chunk: Uint8Array, end: number = chunk.length): DecodedFrame[] {
     if (this.#failure) throw this.#failure;
     const frames: DecodedFrame[] = [];
     let offset = 0;
     if (this.#read === this.#write) {
       // Nothing buffered: decode straight from the chunk (payloads are copies unless viewPayloads).
-      while (offset < chunk.length) {
-        const frame = this.#decode(chunk, offset, chunk.length, this.#direct);
+      while (offset < end) {
+        const frame = this.#decode(chunk, offset, end, this.#direct);
         if (frame === null) break;
         offset = decodedFrameEnd();
         frames.push(frame);
       }
-      if (offset === chunk.length) return frames;
+      if (offset === end) return frames;
     }
-    this.append(offset === 0 ? chunk : chunk.subarray(offset));
+    this.append(offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end));
     for (let frame = this.next(); frame !== null; frame = this.next()) frames.push(frame);
     return frames;
   }

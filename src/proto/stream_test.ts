@@ -189,3 +189,31 @@ Deno.test("FrameDecoder: an error on the direct path also sticks until reset()",
   decoder.reset();
   assert.equal(decoder.push(encodeFrame(msg(3, 2))).length, 1);
 });
+
+Deno.test("FrameDecoder: push(chunk, end) reads only chunk[0..end), directly and with a partial frame kept", () => {
+  const a = encodeFrame({
+    type: FrameType.Msg,
+    channel: 1,
+    sequence: 1,
+    payload: new Uint8Array([1, 2]),
+  });
+  const b = encodeFrame({
+    type: FrameType.Msg,
+    channel: 1,
+    sequence: 2,
+    payload: new Uint8Array([3]),
+  });
+  const padded = new Uint8Array(a.length + b.length + 5);
+  padded.set(a);
+  padded.set(b, a.length);
+  padded.fill(0xff, a.length + b.length); // past `end`: never read
+  const decoder = new FrameDecoder();
+  assert.deepEqual(
+    decoder.push(padded, a.length + b.length).map((f) => f.sequence),
+    [1, 2],
+  );
+  assert.equal(decoder.buffered, 0);
+  assert.deepEqual(decoder.push(padded, a.length + 1).map((f) => f.sequence), [1]);
+  assert.equal(decoder.buffered, 1, "only the byte before `end` is kept");
+  assert.deepEqual(decoder.push(b.subarray(1)).map((f) => f.sequence), [2]);
+});

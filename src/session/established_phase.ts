@@ -18,7 +18,7 @@ import {
   type FrameDecoder,
   FrameType,
   isRekeyBody,
-  stripPadding,
+  paddedFramesEnd,
   type UnitDecoder,
 } from "../proto/mod.ts";
 import type { Peer, RouteOptions, Router, RouteReply } from "../router/mod.ts";
@@ -213,11 +213,11 @@ export class EstablishedPhase implements RekeySide {
   }
 
   /** Frames completed by `plaintext`, through this session's frame decoder or the shared one. */
-  #pushFrames(plaintext: Uint8Array): DecodedFrame[] {
+  #pushFrames(plaintext: Uint8Array, end: number): DecodedFrame[] {
     const decoder = frameDecoder(this.#frames);
     let ok = false;
     try {
-      const frames = decoder.push(plaintext);
+      const frames = decoder.push(plaintext, end);
       ok = true;
       return frames;
     } finally {
@@ -328,7 +328,10 @@ export class EstablishedPhase implements RekeySide {
         return;
       }
       try {
-        frames = this.#pushFrames(this.#padded ? stripPadding(plaintext) : plaintext);
+        frames = this.#pushFrames(
+          plaintext,
+          this.#padded ? paddedFramesEnd(plaintext) : plaintext.length,
+        );
       } catch (error) {
         this.sendError("decode", codecText(error));
         this.#side.close("protocol_error", "frame decode error");

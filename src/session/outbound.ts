@@ -37,7 +37,7 @@ import {
   writeVarint,
 } from "../proto/mod.ts";
 import type { Link } from "../transport/mod.ts";
-import { cumulativeAckFrame } from "./owed_acks.ts";
+import { cumulativeAckLength, writeCumulativeAck } from "./owed_acks.ts";
 
 /** The Noise tag every sealed message carries. */
 const TAG_LENGTH = 16;
@@ -94,6 +94,14 @@ function spare<T>(spares: T[][], array: T[]): void {
   spares.push(array);
 }
 
+/** Stands for an owed cumulative Ack in a batch's frames (never encoded as itself). */
+const OWED_ACK: Frame = Object.freeze({
+  type: FrameType.Ack,
+  channel: 0,
+  sequence: 0,
+  payload: new Uint8Array(0),
+});
+
 /** Sequencing and encryption of everything the server sends on one link. */
 export class Outbound {
   /** The connection's link, or its multipath session's paths once they open ({@link relink}). */
@@ -110,8 +118,9 @@ export class Outbound {
   #owedAck = 0;
   /**
    * Frames of the open Noise message, in order, with their sequences (a
-   * frame object may be shared by several connections), and their encoded
-   * length.
+   * frame object may be shared by several connections; an owed Ack's
+   * sequence is followed by its `upTo`, see {@link #addOwedAck}), and their
+   * encoded length.
    */
   #frames: Frame[] = NONE;
   #sequences: number[] = NONE;
@@ -185,8 +194,7 @@ export class Outbound {
 
   /** Sends the owed cumulative Ack now (with this turn's batch), if any. */
   flushOwedAck(): void {
-    const owed = this.#takeOwedAck();
-    if (owed !== null) this.#add(owed, owed.sequence);
+    if (this.#owedAck !== 0) this.#addOwedAck();
   }
 
   /** Sends a handshake-phase frame in the clear (its header visible to long-poll lines). */
@@ -207,8 +215,7 @@ export class Outbound {
    * (`performance.now()`), for the route delay its write reports.
    */
   sendEncrypted(frame: Frame, readAt?: number): number {
-    const owed = this.#takeOwedAck();
-    if (owed !== null) this.#add(owed, owed.sequence);
+    if (this.#owedAck !== 0) this.#addOwedAck();
     const sequence = this.#nextSequence();
     this.#add(frame, sequence);
     this.#hooks.frameOut?.(frame.type);
@@ -326,8 +333,11 @@ export class Outbound {
     const start = writeVarint(padded + TAG_LENGTH, out, at);
     let offset = start;
     const frames = this.#frames, sequences = this.#sequences;
-    for (let i = 0; i < frames.length; i++) {
-      offset = writeFrame(frames[i], sequences[i], out, offset);
+    for (let i = 0, j = 0; i < frames.length; i++) {
+      const frame = frames[i], sequence = sequences[j++];
+      offset = frame === OWED_ACK
+        ? writeCumulativeAck(sequences[j++], sequence, out, offset)
+        : writeFrame(frame, sequence, out, offset);
     }
     // The scratch holds earlier bytes: padding must be written as zeros.
     if (offset < start + padded) out.fill(0, offset, start + padded);
@@ -345,7 +355,11 @@ export class Outbound {
    * message; a full one is sealed first.
    */
   #add(frame: Frame, sequence: number): void {
-    const length = encodedFrameLength(frame, sequence);
+    this.#push(frame, sequence, encodedFrameLength(frame, sequence));
+  }
+
+  /** {@link #add} of a frame checked and measured (`length` encoded bytes). */
+  #push(frame: Frame, sequence: number, length: number): void {
     if (this.#frameBytes + length > MAX_BATCH_PLAINTEXT) this.seal();
     this.#voice ||= frame.type === FrameType.VoiceFrame;
     if (this.#frames === NONE) {
@@ -366,13 +380,17 @@ export class Outbound {
     this.flush();
   }
 
-  /** The owed cumulative Ack with its sequence (taken: no longer owed), or null. */
-  #takeOwedAck(): Frame | null {
-    if (this.#owedAck === 0) return null;
-    const frame = cumulativeAckFrame(this.#owedAck);
+  /**
+   * Adds the owed cumulative Ack (no longer owed) with the next sequence:
+   * {@link OWED_ACK} in the frames, its `upTo` after its sequence in the
+   * sequences; written by {@link #sealInto} (no frame or payload per Ack).
+   */
+  #addOwedAck(): void {
+    const upTo = this.#owedAck;
     this.#owedAck = 0;
-    frame.sequence = this.#nextSequence();
-    return frame;
+    const sequence = this.#nextSequence();
+    this.#push(OWED_ACK, sequence, cumulativeAckLength(upTo, sequence));
+    this.#sequences.push(upTo);
   }
 
   #nextSequence(): number {

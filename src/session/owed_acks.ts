@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Frame, FrameType } from "../proto/mod.ts";
+import { type Frame, FrameType, varintLength, writeVarint } from "../proto/mod.ts";
 
 /** The one flush timer of the connections a server runs (see {@link SessionRuntime}). */
 export class OwedAckScheduler {
@@ -30,8 +30,13 @@ export class OwedAckScheduler {
     this.#timer = undefined;
     const due = this.#owing;
     this.#owing = new Set();
-    for (const send of due) send();
+    // forEach with a shared callback: `for…of` made a Set iterator per flush.
+    due.forEach(callSend);
   };
+}
+
+function callSend(send: () => void): void {
+  send();
 }
 
 /** `{"ack":` and `,"upto":true}`: the cumulative Ack around its digits. */
@@ -56,23 +61,65 @@ let slabUsed = 0;
  * it is sent). `upTo` is a frame sequence: a positive safe integer.
  */
 export function cumulativeAckFrame(upTo: number): Frame {
-  let digits = 1;
-  for (let rest = upTo; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  const length = ACK_HEAD.length + digits + ACK_TAIL.length;
+  const length = ackPayloadLength(upTo);
   if (slabUsed + length > slab.length) {
     slab = new Uint8Array(SLAB_BYTES);
     slabUsed = 0;
   }
   const start = slabUsed;
-  slabUsed += length;
-  const out = slab;
+  slabUsed = writeAckPayload(upTo, slab, start);
+  return { type: FrameType.Ack, channel: 0, sequence: 0, payload: slab.subarray(start, slabUsed) };
+}
+
+/**
+ * The encoded length of the cumulative Ack for `upTo` sent with `sequence`
+ * (as `encodedFrameLength` of its {@link cumulativeAckFrame}).
+ */
+export function cumulativeAckLength(upTo: number, sequence: number): number {
+  const payload = ackPayloadLength(upTo);
+  const body = 2 + varintLength(sequence) + varintLength(payload) + payload;
+  return varintLength(body) + body;
+}
+
+/**
+ * Writes the cumulative Ack for `upTo` with `sequence` into `out` at `at`
+ * (room for {@link cumulativeAckLength}), the bytes `writeFrame` writes for
+ * its {@link cumulativeAckFrame}; returns the offset just past it. A
+ * sender that encodes frames into the buffer it seals needs no frame
+ * object and no payload bytes of its own per Ack.
+ */
+export function writeCumulativeAck(
+  upTo: number,
+  sequence: number,
+  out: Uint8Array,
+  at: number,
+): number {
+  const payload = ackPayloadLength(upTo);
+  let offset = writeVarint(2 + varintLength(sequence) + varintLength(payload) + payload, out, at);
+  out[offset++] = FrameType.Ack;
+  out[offset++] = 0; // channel 0
+  offset = writeVarint(sequence, out, offset);
+  offset = writeVarint(payload, out, offset);
+  return writeAckPayload(upTo, out, offset);
+}
+
+function ackPayloadLength(upTo: number): number {
+  let digits = 1;
+  for (let rest = upTo; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  return ACK_HEAD.length + digits + ACK_TAIL.length;
+}
+
+/** Writes the payload for `upTo` at `start`; returns the offset just past it. */
+function writeAckPayload(upTo: number, out: Uint8Array, start: number): number {
+  const end = start + ackPayloadLength(upTo);
   out.set(ACK_HEAD, start);
-  let at = start + ACK_HEAD.length + digits;
+  const digitsEnd = end - ACK_TAIL.length;
+  let at = digitsEnd;
   for (let rest = upTo; at > start + ACK_HEAD.length; rest = Math.floor(rest / 10)) {
     out[--at] = 0x30 + rest % 10;
   }
-  out.set(ACK_TAIL, start + ACK_HEAD.length + digits);
-  return { type: FrameType.Ack, channel: 0, sequence: 0, payload: out.subarray(start, slabUsed) };
+  out.set(ACK_TAIL, digitsEnd);
+  return end;
 }
 
 function ascii(text: string): Uint8Array {
