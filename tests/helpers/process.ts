@@ -92,7 +92,8 @@ export async function spawnServer(options: {
       for await (const chunk of child.stderr) err += decoder.decode(chunk, { stream: true });
     })();
   });
-  const timeout = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  // A bound, not a speed check: a cold start under load took 19 s (module graph, WASM, TLS).
+  const timeout = setTimeout(() => child.kill("SIGKILL"), 90_000);
   const found = await info.finally(() => clearTimeout(timeout));
   const certPath = found.cert.startsWith("/") ? found.cert : `${dataDir}/${found.cert}`;
   const port = Number(found.port);
