@@ -6,7 +6,9 @@
  *   client) and is closed at once when over;
  * - it must reach its first HTTP request within the first-request timeout
  *   (whatever the listener does first: a TLS handshake, a tunnel's own
- *   handshake), or it is closed (silent and half-sent sockets);
+ *   handshake), or it is closed (silent and half-sent sockets): up to 5% of
+ *   the timeout late (at most 250 ms), the sockets' deadlines sharing one
+ *   timer ({@link CoarseSchedule}) instead of a timer and a closure each;
  * - an accept error (EMFILE when descriptors run out) pauses accepting with a
  *   growing back-off instead of ending the process, so connections waiting in
  *   the kernel's backlog get their turn once descriptors free up.
@@ -20,6 +22,7 @@ import type { Logger } from "../log/mod.ts";
 import { ListenError } from "./errors.ts";
 import type { ConnectionSink, ServedEvents } from "./listener.ts";
 import { LoopbackEngine } from "./loopback_engine.ts";
+import { CoarseSchedule, type DueItem, type SlotKey } from "../session/coarse_schedule.ts";
 
 /** Why the acceptor did not serve a socket. */
 export type AcceptDrop = "total" | "per_client" | "timeout" | "accept_error";
@@ -77,6 +80,11 @@ const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Slot width of the first-request deadlines: 5% of the timeout, 1–250 ms. */
+export function firstRequestGranularityMs(timeoutMs: number): number {
+  return Math.min(250, Math.max(1, Math.floor(timeoutMs / 20)));
+}
+
 /** A bound TCP socket with its guarded accept loop; see the module doc. */
 export class GuardedAcceptor {
   /** `host:port` as bound (for names and logs). */
@@ -86,6 +94,13 @@ export class GuardedAcceptor {
   readonly #listener: Deno.Listener;
   readonly #open = new Set<Admitted>();
   readonly #dropLog = new Map<string, { count: number; lastAt: number }>();
+  /**
+   * The admitted sockets' first-request deadlines. Its timer is unref'd and
+   * stays armed when the last socket leaves its slot (the listener keeps
+   * the process alive): sockets one after another would otherwise arm and
+   * clear a timer each, as before.
+   */
+  readonly #deadlines: Deadlines;
   #sink: ConnectionSink | null = null;
   #closed = false;
   #loop: Promise<void> | null = null;
@@ -93,6 +108,10 @@ export class GuardedAcceptor {
   /** Binds at once (so a busy address fails here, naming the config key). */
   constructor(options: GuardedAcceptorOptions) {
     this.#options = options;
+    this.#deadlines = {
+      schedule: new CoarseSchedule(firstRequestGranularityMs(options.firstRequestTimeoutMs)),
+      expired: () => {},
+    };
     const host = options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname;
     this.address = `${host}:${options.port}`;
     try {
@@ -121,6 +140,10 @@ export class GuardedAcceptor {
   start(sink: ConnectionSink, name: string, handler: AdmittedHandler): void {
     if (this.#loop) return;
     this.#sink = sink;
+    this.#deadlines.expired = (socket) => {
+      this.#dropped(name, "timeout", {});
+      socket.abort();
+    };
     this.#loop = this.#acceptLoop(name, handler);
   }
 
@@ -150,12 +173,9 @@ export class GuardedAcceptor {
       this.#dropped(name, release, {});
       return;
     }
-    const socket = new Admitted(conn, remoteAddr, release, this.#open);
+    const socket = new Admitted(conn, remoteAddr, release, this.#open, this.#deadlines);
     this.#open.add(socket);
-    socket.startTimer(this.#options.firstRequestTimeoutMs, () => {
-      this.#dropped(name, "timeout", {});
-      socket.abort();
-    });
+    socket.startTimer(this.#options.firstRequestTimeoutMs);
     handler(socket, this.engine)?.then(() => socket.ended(), (error) => {
       this.#options.log.warn("connection failed", { listener: name, error: String(error) });
       closeQuietly(conn);
@@ -200,6 +220,7 @@ export class GuardedAcceptor {
     await this.engine.shutdown();
     // Sockets the engine never saw (a tunnel still in its own handshake).
     for (const socket of this.#open) socket.abort();
+    this.#deadlines.schedule.stop();
   }
 
   /** Ends every connection now (after the grace period). */
@@ -207,6 +228,7 @@ export class GuardedAcceptor {
     this.#stopAccepting();
     for (const socket of this.#open) socket.abort();
     this.engine.close();
+    this.#deadlines.schedule.stop();
   }
 
   #stopAccepting(): void {
@@ -216,33 +238,43 @@ export class GuardedAcceptor {
   }
 }
 
+/** The first-request deadlines of an acceptor's sockets, shared by them (one field each). */
+interface Deadlines {
+  readonly schedule: CoarseSchedule;
+  /** Closes a socket whose first request did not come in time (one closure for all). */
+  expired: (socket: Admitted) => void;
+}
+
 /**
  * An admitted socket's state. The AbortController behind {@link signal} is
  * made only for a listener that asks for it (a tunnel); the TLS listener
- * registers its one callback with {@link onAbort}.
+ * registers its one callback with {@link onAbort}. It is its own first-request
+ * deadline ({@link DueItem}).
  */
-class Admitted implements AdmittedSocket {
+class Admitted implements AdmittedSocket, DueItem {
   readonly conn: Deno.Conn;
   readonly remoteAddr: Deno.NetAddr;
   readonly #open: Set<Admitted>;
+  readonly #deadlines: Deadlines;
   #release: (() => void) | null;
   #controller: AbortController | null = null;
   #onAbort: (() => void) | null = null;
   #aborted = false;
-  // Dropped once cleared: a cleared Timeout still referenced kept its
-  // callback and bookkeeping (~0.4 KiB) for the connection's life.
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The deadline's slot while scheduled, else -1 (a small integer: nothing held). */
+  #slot: SlotKey = -1;
 
   constructor(
     conn: Deno.Conn,
     remoteAddr: Deno.NetAddr,
     release: () => void,
     open: Set<Admitted>,
+    deadlines: Deadlines,
   ) {
     this.conn = conn;
     this.remoteAddr = remoteAddr;
     this.#release = release;
     this.#open = open;
+    this.#deadlines = deadlines;
   }
 
   get signal(): AbortSignal {
@@ -258,14 +290,22 @@ class Admitted implements AdmittedSocket {
     this.#onAbort = end;
   }
 
-  startTimer(ms: number, onTimeout: () => void): void {
-    this.#timer = setTimeout(onTimeout, ms);
+  /** Schedules the first-request deadline `ms` from now. */
+  startTimer(ms: number): void {
+    this.#slot = this.#deadlines.schedule.add(this, ms);
   }
 
-  /** Stops the first-request timer. */
+  /** The first-request deadline passed (CoarseSchedule). */
+  due(): void {
+    this.#slot = -1;
+    this.#deadlines.expired(this);
+  }
+
+  /** Stops the first-request deadline. */
   firstRequest(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (this.#slot < 0) return;
+    this.#deadlines.schedule.remove(this, this.#slot);
+    this.#slot = -1;
   }
 
   /** Gives the slot back and leaves the open set (once). */
