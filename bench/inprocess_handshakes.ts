@@ -26,10 +26,16 @@ import { parseArgs } from "node:util";
 import process from "node:process";
 import { CommuCatClient } from "../src/client/mod.ts";
 import { generateDeviceKeys } from "../src/crypto/mod.ts";
-import { createLogger, defaultSettings, type LogLevel, startServer } from "../src/server/mod.ts";
+import { createLogger, type LogLevel } from "../src/server/mod.ts";
 import type { ServerConnection } from "../src/session/mod.ts";
 import { pipeChannel } from "./inprocess_pipe.ts";
-import { gate as gateAt, startProfiler, stretchLongTimers } from "./inprocess_harness.ts";
+import {
+  clientOptions,
+  gate as gateAt,
+  startBenchServer,
+  startProfiler,
+  stretchLongTimers,
+} from "./inprocess_harness.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -50,39 +56,22 @@ const PROFILE = args.values.profile;
 const realSetTimeout = stretchLongTimers();
 
 async function main(): Promise<void> {
-  const dataDir = await Deno.makeTempDir({ prefix: "commucat-handshakes-" });
   let logged = 0;
   const log = createLogger({
     level: LOG_LEVEL,
     format: "json",
     write: () => void logged++,
   });
-  const server = await startServer(
-    defaultSettings({
-      hostname: "127.0.0.1",
-      port: 0,
-      dataDir,
-      sqlitePath: `${dataDir}/commucat.db`,
-      pq: "off",
-      webClient: false,
-    }),
-    log,
-  );
+  const bench = await startBenchServer(log, "commucat-handshakes-");
+  const { server } = bench;
   let serial = 0;
   const handshake = async (keys: { privateKey: Uint8Array }) => {
     const n = serial++;
     let connection: ServerConnection | undefined;
-    const client = await CommuCatClient.connect({
-      url: `https://localhost:${server.addr.port}`,
-      mode: "websocket",
-      domain: server.domain,
-      serverStatic: server.noiseKey().publicKey,
-      deviceId: `hs-${n}`,
-      devicePrivateKey: keys.privateKey,
-      user: { handle: `hs_${n}` },
-      pq: "off",
-      webSocketChannel: () => Promise.resolve(pipeChannel(server, (c) => (connection = c))),
-    });
+    const channel = () => Promise.resolve(pipeChannel(server, (c) => (connection = c)));
+    const client = await CommuCatClient.connect(
+      clientOptions(server, "hs", n, keys.privateKey, channel),
+    );
     client.close();
     await connection?.done;
   };
@@ -109,8 +98,7 @@ async function main(): Promise<void> {
     }));
   } finally {
     globalThis.setTimeout = realSetTimeout;
-    await server.stop();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await bench.close();
   }
 }
 

@@ -1,12 +1,16 @@
 /**
  * What the in-process benches (inprocess_pairs.ts, inprocess_multipath.ts,
  * inprocess_handshakes.ts) share: long timers that never fire, the callgrind
- * gate, a POST to the server's API, and the V8 inspector's profilers.
+ * gate, the server they start and its clients' options, a POST to the
+ * server's API and befriending a pair through it, and the V8 inspector's
+ * profilers.
  *
  * @module
  */
 import { Session } from "node:inspector";
-import type { RunningServer } from "../src/server/mod.ts";
+import type { ClientOptions, CommuCatClient } from "../src/client/mod.ts";
+import { type Logger, silentLogger } from "../src/log/mod.ts";
+import { defaultSettings, type RunningServer, startServer } from "../src/server/mod.ts";
 
 /**
  * Makes every timer of 10 ms or more (keepalives, handshake timeouts, the
@@ -44,6 +48,105 @@ export async function gate(
       await new Promise((resolve) => sleep(resolve, 5));
     }
   }
+}
+
+/** Warnings and errors on stderr: either would mean the run is not the path it claims to measure. */
+export const warningsToStderr: Logger = {
+  ...silentLogger,
+  warn: (m, f) => console.error(m, f),
+  error: (m, f) => console.error(m, f),
+};
+
+/** The server a bench measures, with an HTTPS client for its API. */
+export interface BenchServer {
+  readonly server: RunningServer;
+  readonly http: Deno.HttpClient;
+  /** Stops the server and removes its data directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the real server on an ephemeral port with its own data directory:
+ * classical sessions only (as the pairs scenario: no hybrid-cost measurement
+ * at start) and no web client.
+ */
+export async function startBenchServer(
+  log: Logger = warningsToStderr,
+  prefix = "commucat-inprocess-",
+): Promise<BenchServer> {
+  const dataDir = await Deno.makeTempDir({ prefix });
+  const server = await startServer(
+    defaultSettings({
+      hostname: "127.0.0.1",
+      port: 0,
+      dataDir,
+      sqlitePath: `${dataDir}/commucat.db`,
+      pq: "off",
+      webClient: false,
+    }),
+    log,
+  );
+  const http = Deno.createHttpClient({ caCerts: [server.certificatePem] });
+  return {
+    server,
+    http,
+    async close() {
+      http.close();
+      await server.stop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/**
+ * A bench client's options: device `${prefix}-${n}` (handle `${prefix}_${n}`),
+ * classical, `websocket` mode over the channel `channel` makes (an in-memory pipe).
+ */
+export function clientOptions(
+  server: RunningServer,
+  prefix: string,
+  n: number,
+  privateKey: Uint8Array,
+  channel: ClientOptions["webSocketChannel"],
+): ClientOptions {
+  return {
+    url: `https://localhost:${server.addr.port}`,
+    mode: "websocket",
+    domain: server.domain,
+    serverStatic: server.noiseKey().publicKey,
+    deviceId: `${prefix}-${n}`,
+    devicePrivateKey: privateKey,
+    user: { handle: `${prefix}_${n}` },
+    pq: "off",
+    webSocketChannel: channel,
+  };
+}
+
+/**
+ * Makes `a` and `b` friends over the API, has `a` open `channel` with device
+ * `bDevice`, then sends one `payloadBytes` message each way. The first message
+ * each way checks reachability (then cached) and holds its sender's next
+ * frames until the copy is acknowledged: one way at a time, or the two wait on
+ * each other until the window's sweep (which never fires here); it also keeps
+ * the set-up, and so the measured rounds, as in older counts (issue 18).
+ */
+export async function befriend(
+  bench: BenchServer,
+  a: CommuCatClient,
+  b: CommuCatClient,
+  channel: number,
+  bDevice: string,
+  payloadBytes: number,
+): Promise<void> {
+  const { server, http } = bench;
+  await api(server, http, `/api/friends/requests/${b.session.userId}`, a.session.sessionId);
+  await api(server, http, `/api/friends/requests/${a.session.userId}/accept`, b.session.sessionId);
+  await a.join(channel, [bDevice]);
+  const payload = new Uint8Array(payloadBytes);
+  a.send(channel, payload).catch(() => {});
+  await b.next();
+  b.send(channel, payload).catch(() => {});
+  await a.next();
 }
 
 /** POSTs `path` on the server's API with a bearer token; throws unless 2xx. */

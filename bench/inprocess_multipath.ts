@@ -30,11 +30,17 @@ import process from "node:process";
 import { CommuCatClient } from "../src/client/mod.ts";
 import type { ClientChannel } from "../src/client/channel.ts";
 import { generateDeviceKeys } from "../src/crypto/mod.ts";
-import { silentLogger } from "../src/log/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
-import { defaultSettings, type RunningServer, startServer } from "../src/server/mod.ts";
+import type { RunningServer } from "../src/server/mod.ts";
 import { AttachingPath, raptorqCodec } from "../src/multipath/mod.ts";
-import { api, gate as gateAt, startProfiler, stretchLongTimers } from "./inprocess_harness.ts";
+import {
+  befriend,
+  clientOptions,
+  gate as gateAt,
+  startBenchServer,
+  startProfiler,
+  stretchLongTimers,
+} from "./inprocess_harness.ts";
 import { Downstream, pipeChannel, PipeLink } from "./inprocess_pipe.ts";
 
 const args = parseArgs({
@@ -78,38 +84,18 @@ function attachChannel(server: RunningServer): ClientChannel {
 }
 
 async function main(): Promise<void> {
-  const dataDir = await Deno.makeTempDir({ prefix: "commucat-inprocess-" });
-  const server = await startServer(
-    defaultSettings({
-      hostname: "127.0.0.1",
-      port: 0,
-      dataDir,
-      sqlitePath: `${dataDir}/commucat.db`,
-      // Classical sessions only (as the pairs scenario): no hybrid-cost measurement at start.
-      pq: "off",
-      webClient: false,
-    }),
-    // Warnings and errors would mean the run is not the path it claims to measure.
-    { ...silentLogger, warn: (m, f) => console.error(m, f), error: (m, f) => console.error(m, f) },
-  );
-  const http = Deno.createHttpClient({ caCerts: [server.certificatePem] });
+  const bench = await startBenchServer();
+  const { server } = bench;
   const clients: CommuCatClient[] = [];
   const fec = raptorqCodec("worker");
   try {
     for (let i = 0; i < 2 * PAIRS; i++) {
-      const keys = generateDeviceKeys();
+      const { privateKey } = generateDeviceKeys();
+      const channel = (url: string) =>
+        Promise.resolve(url.includes("attach") ? attachChannel(server) : pipeChannel(server));
       clients.push(
         await CommuCatClient.connect({
-          url: `https://localhost:${server.addr.port}`,
-          mode: "websocket",
-          domain: server.domain,
-          serverStatic: server.noiseKey().publicKey,
-          deviceId: `bench-${i}`,
-          devicePrivateKey: keys.privateKey,
-          user: { handle: `bench_${i}` },
-          pq: "off",
-          webSocketChannel: (url) =>
-            Promise.resolve(url.includes("attach") ? attachChannel(server) : pipeChannel(server)),
+          ...clientOptions(server, "bench", i, privateKey, channel),
           paths: PATHS > 1 ? Array(PATHS - 1).fill("websocket") : undefined,
           fec: PATHS > 1 ? fec : undefined,
         }),
@@ -123,23 +109,7 @@ async function main(): Promise<void> {
     const channelOf = (i: number) => 100 + (i >> 1);
     for (let p = 0; p < PAIRS; p++) {
       const [a, b] = [clients[2 * p], clients[2 * p + 1]];
-      await api(server, http, `/api/friends/requests/${b.session.userId}`, a.session.sessionId);
-      await api(
-        server,
-        http,
-        `/api/friends/requests/${a.session.userId}/accept`,
-        b.session.sessionId,
-      );
-      await a.join(channelOf(2 * p), [`bench-${2 * p + 1}`]);
-
-      // The first message each way checks reachability (then cached) and holds its sender's
-      // next frames until the copy is acknowledged: one way at a time, or the two wait on
-      // each other until the window's sweep (which never fires here).
-      const payload = new Uint8Array(PAYLOAD_BYTES);
-      a.send(channelOf(2 * p), payload).catch(() => {});
-      await b.next();
-      b.send(channelOf(2 * p), payload).catch(() => {});
-      await a.next();
+      await befriend(bench, a, b, channelOf(2 * p), `bench-${2 * p + 1}`, PAYLOAD_BYTES);
     }
     const payload = new Uint8Array(PAYLOAD_BYTES);
     let delivered = 0;
@@ -183,9 +153,7 @@ async function main(): Promise<void> {
     globalThis.setTimeout = realSetTimeout;
     for (const client of clients) client.close();
     fec.close();
-    http.close();
-    await server.stop();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await bench.close();
   }
 }
 

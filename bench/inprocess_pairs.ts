@@ -33,14 +33,14 @@ import { parseArgs } from "node:util";
 import process from "node:process";
 import { CommuCatClient } from "../src/client/mod.ts";
 import { generateDeviceKeys } from "../src/crypto/mod.ts";
-import { silentLogger } from "../src/log/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
-import { defaultSettings, startServer } from "../src/server/mod.ts";
 import { pipeChannel } from "./inprocess_pipe.ts";
 import {
-  api,
+  befriend,
+  clientOptions,
   gate as gateAt,
   inspectorPost,
+  startBenchServer,
   startProfiler,
   stretchLongTimers,
 } from "./inprocess_harness.ts";
@@ -83,58 +83,21 @@ async function startAllocProfiler(): Promise<() => Promise<unknown>> {
 }
 
 async function main(): Promise<void> {
-  const dataDir = await Deno.makeTempDir({ prefix: "commucat-inprocess-" });
-  const server = await startServer(
-    defaultSettings({
-      hostname: "127.0.0.1",
-      port: 0,
-      dataDir,
-      sqlitePath: `${dataDir}/commucat.db`,
-      // Classical sessions only (as the pairs scenario): no hybrid-cost measurement at start.
-      pq: "off",
-      webClient: false,
-    }),
-    // Warnings and errors would mean the run is not the path it claims to measure.
-    { ...silentLogger, warn: (m, f) => console.error(m, f), error: (m, f) => console.error(m, f) },
-  );
-  const http = Deno.createHttpClient({ caCerts: [server.certificatePem] });
+  const bench = await startBenchServer();
+  const { server } = bench;
   const clients: CommuCatClient[] = [];
   try {
     for (let i = 0; i < 2 * PAIRS; i++) {
-      const keys = generateDeviceKeys();
+      const { privateKey } = generateDeviceKeys();
+      const channel = () => Promise.resolve(pipeChannel(server));
       clients.push(
-        await CommuCatClient.connect({
-          url: `https://localhost:${server.addr.port}`,
-          mode: "websocket",
-          domain: server.domain,
-          serverStatic: server.noiseKey().publicKey,
-          deviceId: `bench-${i}`,
-          devicePrivateKey: keys.privateKey,
-          user: { handle: `bench_${i}` },
-          pq: "off",
-          webSocketChannel: () => Promise.resolve(pipeChannel(server)),
-        }),
+        await CommuCatClient.connect(clientOptions(server, "bench", i, privateKey, channel)),
       );
     }
     const channelOf = (i: number) => 100 + (i >> 1);
     for (let p = 0; p < PAIRS; p++) {
       const [a, b] = [clients[2 * p], clients[2 * p + 1]];
-      await api(server, http, `/api/friends/requests/${b.session.userId}`, a.session.sessionId);
-      await api(
-        server,
-        http,
-        `/api/friends/requests/${a.session.userId}/accept`,
-        b.session.sessionId,
-      );
-      await a.join(channelOf(2 * p), [`bench-${2 * p + 1}`]);
-      // The first message each way checks reachability (then cached). One way at a time, as
-      // before the crossing first messages stopped waiting on each other (issue 18): the set-up,
-      // and so the measured rounds, stay the same for comparisons with older counts.
-      const payload = new Uint8Array(PAYLOAD_BYTES);
-      a.send(channelOf(2 * p), payload).catch(() => {});
-      await b.next();
-      b.send(channelOf(2 * p), payload).catch(() => {});
-      await a.next();
+      await befriend(bench, a, b, channelOf(2 * p), `bench-${2 * p + 1}`, PAYLOAD_BYTES);
     }
     const payload = new Uint8Array(PAYLOAD_BYTES);
     let delivered = 0;
@@ -177,9 +140,7 @@ async function main(): Promise<void> {
   } finally {
     globalThis.setTimeout = realSetTimeout;
     for (const client of clients) client.close();
-    http.close();
-    await server.stop();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await bench.close();
   }
 }
 
