@@ -208,12 +208,7 @@ export function clientIp(
   info: Deno.ServeHandlerInfo,
   trustedProxies: readonly string[] | TrustedProxies,
 ): string {
-  const addr = info.remoteAddr;
-  if (addr.transport !== "tcp" && addr.transport !== "udp") return "unix";
-  const peer = peerAddress(addr);
-  // A hostname that is no IP is the client as it is (as `resolve` answers it).
-  if (peer === null) return addr.hostname;
-  return trustedFrom(trustedProxies).resolvePeer(peer, request);
+  return resolveClient(request, info, trustedProxies, false);
 }
 
 /**
@@ -226,11 +221,23 @@ export function clientKey(
   info: Deno.ServeHandlerInfo,
   trustedProxies: readonly string[] | TrustedProxies,
 ): string {
+  return resolveClient(request, info, trustedProxies, true);
+}
+
+/** {@link clientIp}, or its rate-limit key when `asKey` (a flag: no result object per request). */
+function resolveClient(
+  request: Request,
+  info: Deno.ServeHandlerInfo,
+  trustedProxies: readonly string[] | TrustedProxies,
+  asKey: boolean,
+): string {
   const addr = info.remoteAddr;
   if (addr.transport !== "tcp" && addr.transport !== "udp") return "unix";
   const peer = peerAddress(addr);
-  if (peer === null) return rateLimitKey(addr.hostname);
+  // A hostname that is no IP is the client as it is (as `resolve` answers it).
+  if (peer === null) return asKey ? rateLimitKey(addr.hostname) : addr.hostname;
   const ip = trustedFrom(trustedProxies).resolvePeer(peer, request);
+  if (!asKey) return ip;
   return ip === peer.ip ? peer.key : rateLimitKey(ip);
 }
 
