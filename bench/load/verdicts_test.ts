@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { AcceptModeSummary } from "./accept_modes.ts";
 import type { LoadReport, TrafficSummary } from "./report_types.ts";
 import { parseOpenFilesLimit } from "./procfs.ts";
 import { pacedFloorAt } from "./paced_floor.ts";
@@ -83,12 +84,8 @@ function emptyReport(): Report {
   };
 }
 
-/**
- * Relay 100,000 msg/CPU-s; the TLS relay with acks `floor`; ours `ours`
- * (p99s `oursP99`, `floorP99` at 50%); bound 1,000 handshakes/s; connect
- * floor `connectMs`; ours `hsMs` per handshake; idle KiB ours vs 14 floor.
- */
-function report(o: {
+/** The figures {@link report} is made of. */
+interface Figures {
   ours: number;
   floor: number;
   oursP99: number;
@@ -96,7 +93,27 @@ function report(o: {
   hsMs: number;
   connectMs: number;
   idleKiB: number;
-}): Report {
+}
+
+/** Floors with room, ours missing every budget (most tests start from it and change one thing). */
+const ROOMY: Figures = {
+  ours: 30_000,
+  floor: 70_000,
+  oursP99: 30,
+  floorP99: 4,
+  hsMs: 4,
+  connectMs: 0.3,
+  idleKiB: 18,
+};
+
+/**
+ * Relay 100,000 msg/CPU-s; the TLS relay with acks `floor`; ours `ours`
+ * (p99s `oursP99`, `floorP99` at 50%); bound 1,000 handshakes/s; connect
+ * floor `connectMs`; ours `hsMs` per handshake; idle KiB ours vs 14 floor.
+ * Figures not given are {@link ROOMY}'s.
+ */
+function report(figures: Partial<Figures> = {}): Report {
+  const o = { ...ROOMY, ...figures };
   return {
     ...emptyReport(),
     primitives: {
@@ -140,6 +157,12 @@ function report(o: {
   };
 }
 
+/** `r` as `--accept both` reports it: guarded in the main phases, direct's `modes` beside them. */
+function alsoDirect(r: Report, modes: Partial<AcceptModeSummary>): void {
+  r.config.accept = "both";
+  r.acceptModes = { accept: "direct", pairs: null, handshake: null, idle: null, ...modes };
+}
+
 const verdicts = (r: Report) => {
   const rows = judgeBudgets(r, evaluateTargets(r));
   return Object.fromEntries(rows.map((row) => [row.id, row])) as Record<string, VerdictRow>;
@@ -174,15 +197,7 @@ Deno.test("verdicts: the formulas", () => {
 
 Deno.test("verdicts: floors too low for the budget stop it", () => {
   const byId = verdicts(
-    report({
-      ours: 30_000,
-      floor: 35_000,
-      oursP99: 30,
-      floorP99: 12,
-      hsMs: 4,
-      connectMs: 1,
-      idleKiB: 20,
-    }),
+    report({ floor: 35_000, floorP99: 12, connectMs: 1, idleKiB: 20 }),
   );
   const pairs = byId["pairs-vs-relay"];
   assert.equal(pairs.verdict, "stopped by floor");
@@ -215,15 +230,7 @@ Deno.test("verdicts: floors too low for the budget stop it", () => {
 
 Deno.test("verdicts: floors with room leave the miss to ours, or the budget is met", () => {
   const missed = verdicts(
-    report({
-      ours: 30_000,
-      floor: 70_000,
-      oursP99: 30,
-      floorP99: 4,
-      hsMs: 4,
-      connectMs: 0.3,
-      idleKiB: 18.5,
-    }),
+    report({ idleKiB: 18.5 }),
   );
   for (const id of ["pairs-vs-relay", "delivered-per-cpu-second", "handshakes-vs-bound"]) {
     assert.equal(missed[id].verdict, "not met: ours", id);
@@ -231,15 +238,7 @@ Deno.test("verdicts: floors with room leave the miss to ours, or the budget is m
   assert.equal(missed["p99-at-half"].verdict, "not met: ours");
   assert.equal(missed["idle-memory"].verdict, "not met: ours");
   const met = verdicts(
-    report({
-      ours: 50_000,
-      floor: 70_000,
-      oursP99: 10,
-      floorP99: 4,
-      hsMs: 1.6,
-      connectMs: 0.3,
-      idleKiB: 18,
-    }),
+    report({ ours: 50_000, oursP99: 10, hsMs: 1.6 }),
   );
   for (
     const id of [
@@ -258,15 +257,7 @@ Deno.test("verdicts: a phase or floor not measured is said so", () => {
   assert.ok(none.every((r) => r.verdict === "not measured"), JSON.stringify(none));
   assert.ok(none.every((r) => r.ours === null && r.withoutFloor === null));
   // Ours without floors (no --tls-baseline, --no-baseline idle floor).
-  const r = report({
-    ours: 30_000,
-    floor: 70_000,
-    oursP99: 30,
-    floorP99: 4,
-    hsMs: 4,
-    connectMs: 0.3,
-    idleKiB: 18,
-  });
+  const r = report();
   r.relayTls = null;
   r.relayIdle = null;
   r.pairs!.half = { ...r.pairs!.half!, clientSaturated: true };
@@ -282,15 +273,7 @@ Deno.test("verdicts: a phase or floor not measured is said so", () => {
 });
 
 Deno.test("verdicts: an open-files limit below 10,000 guarded connections is said", () => {
-  const r = report({
-    ours: 30_000,
-    floor: 70_000,
-    oursP99: 30,
-    floorP99: 4,
-    hsMs: 4,
-    connectMs: 0.3,
-    idleKiB: 18,
-  });
+  const r = report();
   r.config.accept = "guarded";
   r.idle = { ...idle(18, 6_000), openFilesLimit: 20_000 };
   const note = verdicts(r)["idle-memory"].note!;
@@ -310,22 +293,8 @@ Deno.test("verdicts: an open-files limit below 10,000 guarded connections is sai
 });
 
 Deno.test("verdicts: --accept both judges both servers; budgets without floors are met or not", () => {
-  const r = report({
-    ours: 30_000,
-    floor: 70_000,
-    oursP99: 30,
-    floorP99: 4,
-    hsMs: 4,
-    connectMs: 0.3,
-    idleKiB: 18,
-  });
-  r.config.accept = "both";
-  r.acceptModes = {
-    accept: "direct",
-    pairs: { max: phase(45_000), half: phase(45_000, 8, 7_000) },
-    handshake: null,
-    idle: null,
-  };
+  const r = report();
+  alsoDirect(r, { pairs: { max: phase(45_000), half: phase(45_000, 8, 7_000) } });
   r.multipath = {
     paths: "websocket+binary+sse",
     max: { ...phase(20_000), deliveredPerSecond: 13_000 },
@@ -344,15 +313,7 @@ Deno.test("verdicts: --accept both judges both servers; budgets without floors a
 });
 
 Deno.test("verdicts: the markdown table has one row per budget, figures in their units", () => {
-  const r = report({
-    ours: 30_000,
-    floor: 35_000,
-    oursP99: 30,
-    floorP99: 12,
-    hsMs: 4,
-    connectMs: 1,
-    idleKiB: 20,
-  });
+  const r = report({ floor: 35_000, floorP99: 12, connectMs: 1, idleKiB: 20 });
   const targets = evaluateTargets(r);
   const rows = judgeBudgets(r, targets);
   const md = renderVerdicts(rows, targets).join("\n");
@@ -365,22 +326,8 @@ Deno.test("verdicts: the markdown table has one row per budget, figures in their
 });
 
 Deno.test("verdicts: each accept mode's p99 is put against the floor paced at its own rate", () => {
-  const r = report({
-    ours: 30_000,
-    floor: 70_000,
-    oursP99: 30,
-    floorP99: 12,
-    hsMs: 4,
-    connectMs: 0.3,
-    idleKiB: 18,
-  });
-  r.config.accept = "both";
-  r.acceptModes = {
-    accept: "direct",
-    pairs: { max: phase(45_000), half: phase(45_000, 8, 7_000) },
-    handshake: null,
-    idle: null,
-  };
+  const r = report({ floorP99: 12 });
+  alsoDirect(r, { pairs: { max: phase(45_000), half: phase(45_000, 8, 7_000) } });
   // Only the guarded rate's floor: direct has none at its rate (not the guarded one's).
   let p99 = judgeBudgets(r, evaluateTargets(r)).filter((row) => row.id === "p99-at-half");
   assert.deepEqual(p99.map((row) => row.floor?.value ?? null), [12, null]);
@@ -389,7 +336,7 @@ Deno.test("verdicts: each accept mode's p99 is put against the floor paced at it
   assert.equal(p99[1].verdict, "met");
   // With the direct rate's floor each row has its own.
   r.relayTls!.ackedPaced!.push({ accept: ["direct"], phase: phase(70_000, 6, 7_000) });
-  r.acceptModes.pairs!.half = phase(45_000, 15, 7_000);
+  r.acceptModes!.pairs!.half = phase(45_000, 15, 7_000);
   p99 = judgeBudgets(r, evaluateTargets(r)).filter((row) => row.id === "p99-at-half");
   assert.deepEqual(p99.map((row) => [row.ours?.value, row.floor?.value, row.verdict]), [
     [30, 12, "stopped by floor"],
@@ -403,38 +350,16 @@ Deno.test("verdicts: each accept mode's p99 is put against the floor paced at it
 });
 
 Deno.test("verdicts: an older report's single paced floor (ackedHalf) is read at its rate", () => {
-  const r = report({
-    ours: 30_000,
-    floor: 70_000,
-    oursP99: 30,
-    floorP99: 12,
-    hsMs: 4,
-    connectMs: 0.3,
-    idleKiB: 18,
-  });
+  const r = report({ floorP99: 12 });
   r.relayTls = { ...r.relayTls!, ackedPaced: undefined, ackedHalf: phase(70_000, 12, 5_000) };
   assert.equal(verdicts(r)["p99-at-half"].floor?.value, 12);
   assert.equal(pacedFloorAt(r.relayTls, 6_000), null);
 });
 
 Deno.test("verdicts: a guarded server's 1:1 floor is the relay behind the loopback pump", () => {
-  const r = report({
-    ours: 30_000,
-    floor: 70_000,
-    oursP99: 30,
-    floorP99: 4,
-    hsMs: 4,
-    connectMs: 0.3,
-    idleKiB: 18,
-  });
-  r.config.accept = "both";
+  const r = report();
   r.relayTls!.ackedPumped = phase(35_000);
-  r.acceptModes = {
-    accept: "direct",
-    pairs: { max: phase(30_000), half: null },
-    handshake: null,
-    idle: null,
-  };
+  alsoDirect(r, { pairs: { max: phase(30_000), half: null } });
   const rows = judgeBudgets(r, evaluateTargets(r));
   for (const id of ["pairs-vs-relay", "delivered-per-cpu-second"]) {
     const [guarded, direct] = rows.filter((row) => row.id === id);
@@ -456,23 +381,9 @@ Deno.test("verdicts: a guarded server's 1:1 floor is the relay behind the loopba
 
 Deno.test("verdicts: a guarded server's handshakes are put against the pumped connect floor", () => {
   // Bound 1 ms per handshake; ours 2.5 ms; floor 0.5 ms plain, 1.0 ms behind the pump.
-  const r = report({
-    ours: 30_000,
-    floor: 70_000,
-    oursP99: 30,
-    floorP99: 4,
-    hsMs: 2.5,
-    connectMs: 0.5,
-    idleKiB: 18,
-  });
-  r.config.accept = "both";
+  const r = report({ hsMs: 2.5, connectMs: 0.5 });
   r.relayConnectPumped = { ...r.relayConnect!, relayCpuMsPerConnection: 1 };
-  r.acceptModes = {
-    accept: "direct",
-    pairs: null,
-    handshake: { ...r.handshake!, serverCpuMsPerHandshake: 2.5 },
-    idle: null,
-  };
+  alsoDirect(r, { handshake: { ...r.handshake!, serverCpuMsPerHandshake: 2.5 } });
   const rows = judgeBudgets(r, evaluateTargets(r)).filter((row) =>
     row.id === "handshakes-vs-bound"
   );
