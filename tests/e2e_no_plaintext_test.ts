@@ -227,9 +227,11 @@ Deno.test({
       }
       assert.ok(controlSeen, "the plaintext-mode control is found in the rows");
       const ours = captured.filter((m) => m.channel.includes("commucat:bus"));
+      // Live copies ride as binary held-copies (first byte 0xC1, PROTOCOL.md "Several
+      // instances"): searched raw (latin1) as well as hex and base64 below.
       assert.ok(
-        ours.some((m) => m.message.includes("offline-queue")),
-        "the bus carried the delivery notices of the conversation",
+        ours.some((m) => m.message.charCodeAt(0) === 0xc1),
+        "the bus carried the copies of the conversation",
       );
       for (const m of captured) assertNoPlaintext(`bus ${m.channel}`, m.message, texts);
     } finally {

@@ -192,8 +192,10 @@ async function redisUnreachable(url: string): Promise<string | null> {
   }
 }
 
-/** A fresh database on the PostgreSQL of `dsn`; `drop` removes it. */
-async function privateDatabase(dsn: string): Promise<{ dsn: string; drop(): Promise<void> }> {
+/** A fresh database on the PostgreSQL of `dsn`; `drop` removes it (also bench/inprocess_cluster.ts). */
+export async function privateDatabase(
+  dsn: string,
+): Promise<{ dsn: string; drop(): Promise<void> }> {
   const name = `commucat_load_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   const admin = postgres(dsn, { max: 1, connect_timeout: 3, onnotice: () => {} });
   try {

@@ -38,8 +38,25 @@ export interface KeptCopyRef {
   envelopeId: string;
 }
 
+/**
+ * What one instance (`from`) tells another about held copies in one
+ * event-loop turn (remote_copies.ts): `copies` are held by `from` in its
+ * durable-copy window (no row), for the receiver — their devices' holder —
+ * to deliver or store, as `offline-queue` notices with `origin`; `acked`
+ * and `released` answer for copies the receiver carried to `from`, as
+ * `kept-copies`. Carried as bytes over Redis (bus_binary.ts), not JSON.
+ */
+export interface HeldCopiesMessage {
+  kind: "held-copies";
+  from: string;
+  copies: { deviceId: string; envelopeId: string; frame: Uint8Array }[];
+  acked: KeptCopyRef[];
+  released: KeptCopyRef[];
+}
+
 /** What instances tell each other. */
 export type BusMessage =
+  | HeldCopiesMessage
   /**
    * New rows in the device's offline queue (`"inbox"` from older instances).
    * With `envelopeId` and `frame` (base64 of the encoded frame): the row just

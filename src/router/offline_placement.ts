@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { encodeBase64, encodeFrame, type Frame } from "../proto/mod.ts";
+import { encodeFrame, type Frame } from "../proto/mod.ts";
 import { MAX_CARRIED_FRAME } from "./bus.ts";
 import { RouteError } from "./errors.ts";
 import { type Durability, type KeptCopies, KeptCopy } from "./kept_copies.ts";
@@ -109,7 +109,6 @@ export class OfflinePlacement {
     let rows = full.length === 0 ? devices : devices.filter((d) => !full.includes(d));
     let held: Durability | null = null;
     if (holders !== null && holders.size > 0) {
-      const frame = encodeBase64(payload);
       const keptAt = this.#d.now();
       rows = [];
       for (const deviceId of devices) {
@@ -123,7 +122,7 @@ export class OfflinePlacement {
         this.#d.window.keep(
           new KeptCopy(counter, this.#d.keptIds, deviceId, payload, keptAt, connectionId),
         );
-        this.#d.carried.send(holder, deviceId, this.#d.keptIds.idOf(counter), frame);
+        this.#d.carried.send(holder, deviceId, this.#d.keptIds.idOf(counter), payload);
       }
       // The router took the group of its live copies before calling enqueue.
       held = this.#d.window.durable();

@@ -11,8 +11,10 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import type { Bus, BusMessage, KeptCopyRef, QueueNotice } from "./bus.ts";
+import { BINARY_BUS_MESSAGE, decodeHeldCopies, encodeHeldCopies } from "./bus_binary.ts";
 import { RedisPresence } from "./redis_presence.ts";
 import {
   describeRedisError,
@@ -37,6 +39,7 @@ export interface RedisBusStats {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** {@link Bus} over Redis pub/sub; see the module doc. */
 export class RedisBus implements Bus {
@@ -157,8 +160,16 @@ export class RedisBus implements Bus {
 
   async #publish(channel: string, message: BusMessage): Promise<void> {
     if (this.#closed) return;
-    const body = JSON.stringify(message);
-    if (body.length > this.#maxBytes / 3 && encoder.encode(body).length > this.#maxBytes) {
+    let body: string | Buffer;
+    if (message.kind === "held-copies") {
+      // Bytes, not JSON (bus_binary.ts): a Buffer over the same memory, no copy.
+      const bytes = encodeHeldCopies(message);
+      body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } else body = JSON.stringify(message);
+    if (
+      body.length > this.#maxBytes / 3 &&
+      (typeof body === "string" ? encoder.encode(body) : body).length > this.#maxBytes
+    ) {
       this.stats.dropped++;
       this.#log.warn("redis bus message too large; dropped", { kind: message.kind });
       return;
@@ -187,10 +198,16 @@ export class RedisBus implements Bus {
     this.#log.warn(message, error === undefined ? {} : { error: describeRedisError(error) });
   }
 
-  #receive(channel: string, raw: string): void {
+  #receive(channel: string, raw: Uint8Array): void {
     const handler = this.#handler;
     if (!handler || !this.#wantedChannels().includes(channel)) return;
-    const message = raw.length > this.#maxBytes ? null : parseBusMessage(raw);
+    let message: BusMessage | null = null;
+    if (raw.length > this.#maxBytes) message = null;
+    else if (raw[0] === BINARY_BUS_MESSAGE) {
+      // Copied once: the frames are views that outlive this turn, and the
+      // client's read buffer is not ours to keep.
+      message = decodeHeldCopies(new Uint8Array(raw)); // (a Buffer's slice() would be a view)
+    } else message = parseBusMessage(decoder.decode(raw));
     if (!message) {
       this.stats.malformed++;
       this.#log.debug("ignored a malformed redis bus message", { bytes: raw.length });

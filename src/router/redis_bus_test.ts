@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import type { BusMessage } from "./bus.ts";
 import { connectRedis, parseBusMessage, RedisBus } from "./redis_bus.ts";
 import { RedisConnection } from "./redis_connection.ts";
@@ -191,6 +192,55 @@ redisTest("RedisBus: two instances exchange direct messages and broadcasts", asy
     await b.close();
   }
 });
+
+redisTest(
+  "RedisBus: held-copies travel as bytes; malformed bytes are ignored and counted",
+  async () => {
+    const keyPrefix = uniquePrefix("bus-held");
+    const a = new RedisBus({ url: redisUrl!, keyPrefix });
+    const b = new RedisBus({ url: redisUrl!, keyPrefix });
+    const raw = new RedisConnection({ url: redisUrl! }, "test");
+    let spy: RedisConnection | null = null;
+    const atB = collector();
+    try {
+      await a.subscribe("instance-a", () => {});
+      await b.subscribe("instance-b", atB.handler);
+      await waitFor("buses healthy", () => a.healthy && b.healthy && raw.ready);
+      const held: BusMessage = {
+        kind: "held-copies",
+        from: "instance-a",
+        copies: [{ deviceId: "dev-b", envelopeId: "k-1", frame: new Uint8Array([0, 255, 7]) }],
+        acked: [{ deviceId: "dev-a", envelopeId: "k-2" }],
+        released: [],
+      };
+      // Not JSON on the wire: the bytes start with the binary marker.
+      let wire: Uint8Array | null = null;
+      let listening = false;
+      spy = new RedisConnection({ url: redisUrl! }, "spy", {
+        onReady: () => {
+          spy!.client.subscribe(b.channelOf("instance-b")).then(() => (listening = true));
+        },
+        onMessage: (_channel, message) => {
+          wire ??= new Uint8Array(message);
+        },
+      });
+      await waitFor("the spy listening", () => listening);
+      await a.send("instance-b", held);
+      await waitFor("the bytes on the wire", () => wire !== null);
+      assert.equal(wire![0], 0xc1);
+      await raw.client.publish(b.channelOf("instance-b"), Buffer.from([0xc1, 0, 1])); // truncated
+      await a.send("instance-b", { kind: "offline-queue", deviceId: "last" });
+      await waitFor("messages", () => atB.messages.length === 2);
+      assert.deepEqual(atB.messages, [held, { kind: "offline-queue", deviceId: "last" }]);
+      assert.equal(b.stats.malformed, 1);
+    } finally {
+      await a.close();
+      await b.close();
+      await raw.close();
+      await spy?.close();
+    }
+  },
+);
 
 redisTest("RedisBus: buses with different key prefixes do not hear each other", async () => {
   const a = new RedisBus({ url: redisUrl!, keyPrefix: uniquePrefix("bus-iso-a") });

@@ -101,8 +101,11 @@ export interface RedisConnectionHooks {
   onReady?(): void;
   /** The connection was lost (or could not be made). */
   onDown?(): void;
-  /** A pub/sub message arrived (subscriber connections). */
-  onMessage?(channel: string, message: string): void;
+  /**
+   * A pub/sub message arrived (subscriber connections), as the bytes Redis
+   * sent: binary messages are never turned into a string.
+   */
+  onMessage?(channel: string, message: Uint8Array): void;
 }
 
 /** A self-healing ioredis client; see the module doc. */
@@ -176,7 +179,13 @@ export class RedisConnection {
       this.#markDown(null);
       hooks.onDown?.();
     });
-    if (hooks.onMessage) client.on("message", hooks.onMessage);
+    const onMessage = hooks.onMessage;
+    if (onMessage) {
+      client.on(
+        "messageBuffer",
+        (channel: Uint8Array, message: Uint8Array) => onMessage(channelText(channel), message),
+      );
+    }
     return client;
   }
 
@@ -226,6 +235,13 @@ export class RedisConnection {
     await ended;
     clearTimeout(timer);
   }
+}
+
+const utf8 = new TextDecoder();
+
+/** A channel name as Redis sent it, as a string (one per bus message, not per frame). */
+function channelText(channel: Uint8Array | string): string {
+  return typeof channel === "string" ? channel : utf8.decode(channel);
 }
 
 /** Message of an error, for logs. */

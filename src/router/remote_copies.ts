@@ -26,8 +26,8 @@
  *
  * @module
  */
-import type { Bus, KeptCopyRef, QueueNotice } from "./bus.ts";
-import { noticeMessages } from "./offline_notices.ts";
+import type { Bus, HeldCopiesMessage, KeptCopyRef } from "./bus.ts";
+import { MAX_NOTICE_FRAME_BYTES, MAX_NOTICE_ROWS } from "./offline_notices.ts";
 import type { Peer } from "./peer.ts";
 import type { Presence } from "./presence.ts";
 
@@ -58,7 +58,9 @@ export interface RemoteCopiesStats {
   stored: number;
 }
 
-interface Outgoing {
+/** What this instance tells one other instance this turn. */
+export interface Outgoing {
+  copies: HeldCopiesMessage["copies"];
   acked: KeptCopyRef[];
   released: KeptCopyRef[];
 }
@@ -69,13 +71,11 @@ export class RemoteCopies {
   readonly #o: RemoteCopiesOptions;
   /** Device → holding instance ("" = not connected elsewhere) and until when the answer holds. */
   readonly #presence = new Map<string, { instance: string; until: number }>();
-  /** Origin side: notices of this turn by holder. */
-  #notices = new Map<string, QueueNotice[]>();
   /** Holder side: copies delivered here and not yet acknowledged, by envelope id. */
   readonly #taken = new Map<string, { origin: string; deviceId: string }>();
   /** Holder side: devices whose carried copies are being stored here (count). */
   readonly #storing = new Map<string, number>();
-  /** Holder side: messages of this turn by origin. */
+  /** Both sides: what each other instance is told this turn (one message, bus.ts `held-copies`). */
   #outgoing = new Map<string, Outgoing>();
   #flushScheduled = false;
 
@@ -115,14 +115,10 @@ export class RemoteCopies {
     });
   }
 
-  /** Carries the held copy `envelopeId` (the encoded frame in base64) to `holder`, with this turn's. */
-  send(holder: string, deviceId: string, envelopeId: string, frame: string): void {
+  /** Carries the held copy `envelopeId` (`frame`: the encoded frame) to `holder`, with this turn's. */
+  send(holder: string, deviceId: string, envelopeId: string, frame: Uint8Array): void {
     this.stats.sent++;
-    const notice: QueueNotice = { deviceId, envelopeId, frame, origin: this.#o.instanceId };
-    const list = this.#notices.get(holder);
-    if (list) list.push(notice);
-    else this.#notices.set(holder, [notice]);
-    this.#scheduleFlush();
+    this.#to(holder).copies.push({ deviceId, envelopeId, frame });
   }
 
   /** Forgets the presence answer of `deviceId` (its holder could not take a copy). */
@@ -193,47 +189,77 @@ export class RemoteCopies {
     }
   }
 
-  #reply(origin: string, ref: KeptCopyRef, kind: keyof Outgoing): void {
-    let out = this.#outgoing.get(origin);
-    if (out === undefined) {
-      out = { acked: [], released: [] };
-      this.#outgoing.set(origin, out);
-    }
-    out[kind].push(ref);
-    this.#scheduleFlush();
+  #reply(origin: string, ref: KeptCopyRef, kind: "acked" | "released"): void {
+    this.#to(origin)[kind].push(ref);
   }
 
   // ---- both ----
 
-  /** One bus message per instance and kind per turn (the copies of every frame of the turn). */
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setTimeout(this.#flush, 0);
+  /** What `instance` is told this turn; the turn's flush is scheduled. */
+  #to(instance: string): Outgoing {
+    let out = this.#outgoing.get(instance);
+    if (out === undefined) {
+      out = { copies: [], acked: [], released: [] };
+      this.#outgoing.set(instance, out);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setTimeout(this.#flush, 0);
+      }
+    }
+    return out;
   }
 
+  /**
+   * One bus message per other instance per turn: the copies carried to it
+   * and the answers about its copies together (bus.ts `held-copies`).
+   */
   #flush = (): void => {
     this.#flushScheduled = false;
-    const notices = this.#notices;
     const outgoing = this.#outgoing;
-    this.#notices = new Map();
     this.#outgoing = new Map();
-    const bus = this.#o.bus;
+    const from = this.#o.instanceId;
     // A lost message delays at most: an unacknowledged copy is written when its window ends.
-    for (const [holder, list] of notices) {
-      for (const message of noticeMessages(list)) bus.send(holder, message).catch(() => {});
-    }
-    for (const [origin, { acked, released }] of outgoing) {
-      for (let i = 0; i < Math.max(acked.length, released.length); i += MAX_REFS) {
-        bus.send(origin, {
-          kind: "kept-copies",
-          acked: acked.slice(i, i + MAX_REFS),
-          released: released.slice(i, i + MAX_REFS),
-        }).catch(() => {});
+    for (const [instance, out] of outgoing) {
+      for (const part of heldCopiesMessages(from, out)) {
+        this.#o.bus.send(instance, part).catch(() => {});
       }
     }
   };
 }
 
-/** Copy references per `kept-copies` message and list (receivers accept up to 4096). */
+/** Copy references per message and list (receivers accept up to 4096). */
 const MAX_REFS = 1024;
+
+/**
+ * `out` as `held-copies` messages: one unless it holds more than
+ * {@link MAX_NOTICE_ROWS} copies, {@link MAX_NOTICE_FRAME_BYTES} of frames
+ * or {@link MAX_REFS} references of a kind (copies in order).
+ */
+export function heldCopiesMessages(from: string, out: Outgoing): HeldCopiesMessage[] {
+  const messages: HeldCopiesMessage[] = [];
+  let copies: Outgoing["copies"] = [];
+  let bytes = 0;
+  for (const copy of out.copies) {
+    if (
+      copies.length > 0 &&
+      (copies.length >= MAX_NOTICE_ROWS || bytes + copy.frame.length > MAX_NOTICE_FRAME_BYTES)
+    ) {
+      messages.push({ kind: "held-copies", from, copies, acked: [], released: [] });
+      copies = [];
+      bytes = 0;
+    }
+    copies.push(copy);
+    bytes += copy.frame.length;
+  }
+  const refs = Math.max(out.acked.length, out.released.length);
+  for (let i = 0; i < refs || (i === 0 && copies.length > 0); i += MAX_REFS) {
+    messages.push({
+      kind: "held-copies",
+      from,
+      copies: i === 0 ? copies : [],
+      acked: refs <= MAX_REFS ? out.acked : out.acked.slice(i, i + MAX_REFS),
+      released: refs <= MAX_REFS ? out.released : out.released.slice(i, i + MAX_REFS),
+    });
+  }
+  return messages;
+}

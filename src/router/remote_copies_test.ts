@@ -9,6 +9,7 @@ import { FrameType } from "../proto/mod.ts";
 import { busMessageHandler } from "../server/bus_handler.ts";
 import { silentLogger } from "../log/mod.ts";
 import type { Bus, BusMessage } from "./bus.ts";
+import { decodeHeldCopies, encodeHeldCopies } from "./bus_binary.ts";
 import { OfflineQueue } from "./offline_queue.ts";
 import type { Peer } from "./peer.ts";
 import { PeerRegistry } from "./registry.ts";
@@ -22,8 +23,10 @@ class InProcessBus implements Bus {
   readonly healthy = true;
   readonly #handlers = new Map<string, (message: BusMessage) => void>();
   send(instance: string, message: BusMessage): Promise<void> {
-    // Through JSON, as over Redis.
-    const copy = JSON.parse(JSON.stringify(message)) as BusMessage;
+    // Through the bytes or the JSON, as over Redis.
+    const copy = message.kind === "held-copies"
+      ? decodeHeldCopies(encodeHeldCopies(message))!
+      : JSON.parse(JSON.stringify(message)) as BusMessage;
     return Promise.resolve().then(() => this.#handlers.get(instance)?.(copy));
   }
   broadcast(message: BusMessage): Promise<void> {

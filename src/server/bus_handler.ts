@@ -62,6 +62,22 @@ export function busMessageHandler(parts: {
   };
   return (message) => {
     switch (message.kind) {
+      case "held-copies": {
+        // Copies `from` holds for devices here, delivered as they came (or
+        // stored here); then its answers about the copies this instance
+        // carried to it.
+        const carried = router.offlineQueue.carried;
+        for (const { deviceId, envelopeId, frame } of message.copies) {
+          const peer = registry.get(deviceId);
+          if (carried.receive(peer, message.from, { deviceId, envelopeId }, frame)) {
+            router.stats.busCarriedDelivered++;
+          } else router.stats.busQueueReads++;
+        }
+        if (message.acked.length + message.released.length > 0) {
+          router.offlineQueue.copiesSettled(message.acked, message.released);
+        }
+        break;
+      }
       case "offline-queue":
         takeNotice(message);
         break;
