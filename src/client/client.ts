@@ -215,7 +215,13 @@ export class CommuCatClient {
   #rekeyDone: (() => void) | null = null;
   #rekeyAnswering = false;
   #units: UnitDecoder;
-  #frames = new FrameDecoder();
+  /**
+   * Payloads are views of the unit's plaintext (not a copy per frame: ~0.4 KiB
+   * of a load client's garbage per delivery). Safe: `decrypt` returns a fresh
+   * buffer per unit that nothing else writes; frames split across units come
+   * from the decoder's own buffer and are copies.
+   */
+  #frames = new FrameDecoder({ viewPayloads: true });
   #sequence: number;
   #waiters = new RequestWaiters();
   #inbox: DecodedFrame[] = [];
@@ -485,7 +491,9 @@ export class CommuCatClient {
    * it is read, instead of queuing it for `next()` (frames already queued go
    * to it first); `null` queues them again. Synchronous, in the reading
    * turn: no promise per frame. A handler that throws does not end the
-   * connection (its error is reported with `reportError`).
+   * connection (its error is reported with `reportError`). A frame's payload
+   * may be a view of the transport message it came in (`slice()` it to keep
+   * a small payload without the rest of that message).
    */
   setDeliveryHandler(handler: ((frame: DecodedFrame) => void) | null): void {
     this.#deliveryHandler = handler;
@@ -501,7 +509,11 @@ export class CommuCatClient {
     }
   }
 
-  /** The next frame the server delivered (not an Ack/Error answering us); null once closed. */
+  /**
+   * The next frame the server delivered (not an Ack/Error answering us); null
+   * once closed. Its payload may be a view of its transport message (see
+   * {@link setDeliveryHandler}).
+   */
   async next(): Promise<DecodedFrame | null> {
     while (true) {
       const frame = this.#inbox.shift();
