@@ -5,40 +5,14 @@
  *
  * @module
  */
-import { heapByConstructor, heapByRetainer } from "./load/heap_profile.ts";
+import { heapByConstructor, heapByRetainer, takeHeapSnapshot } from "./load/heap_profile.ts";
 
 /** Self size and count per group name. */
 export type HeapTable = Map<string, { count: number; bytes: number }>;
 
 /** A snapshot (after the inspector's full GC) of the process listening for the inspector on `port`. */
 export async function snapshot(port: number, byRetainer: boolean): Promise<HeapTable> {
-  const list = await (await fetch(`http://127.0.0.1:${port}/json`)).json() as {
-    webSocketDebuggerUrl: string;
-  }[];
-  const socket = new WebSocket(list[0].webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => {
-    socket.onopen = resolve;
-    socket.onerror = reject;
-  });
-  let id = 0;
-  const chunks: string[] = [];
-  const pending = new Map<number, () => void>();
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data as string);
-    if (message.method === "HeapProfiler.addHeapSnapshotChunk") chunks.push(message.params.chunk);
-    else if (message.id !== undefined) pending.get(message.id)?.();
-  };
-  const call = (method: string, params: unknown = {}) =>
-    new Promise<void>((resolve) => {
-      const n = ++id;
-      pending.set(n, resolve);
-      socket.send(JSON.stringify({ id: n, method, params }));
-    });
-  await call("HeapProfiler.enable");
-  await call("HeapProfiler.collectGarbage");
-  await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
-  socket.close();
-  const parsed = JSON.parse(chunks.join(""));
+  const parsed = JSON.parse(await takeHeapSnapshot(port));
   return byRetainer ? heapByRetainer(parsed) : heapByConstructor(parsed);
 }
 

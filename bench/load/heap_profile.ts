@@ -132,7 +132,11 @@ export function heapByRetainer(snapshot: Snapshot): Map<string, { count: number;
   return out;
 }
 
-async function inspectorSnapshot(port: number): Promise<ReturnType<typeof heapByConstructor>> {
+/**
+ * The raw heap snapshot (after the inspector's full GC) of the process listening for the
+ * V8 inspector on `port` (`--inspect=127.0.0.1:PORT`), as JSON text.
+ */
+export async function takeHeapSnapshot(port: number): Promise<string> {
   const list = await (await fetch(`http://127.0.0.1:${port}/json`)).json() as {
     webSocketDebuggerUrl: string;
   }[];
@@ -159,7 +163,11 @@ async function inspectorSnapshot(port: number): Promise<ReturnType<typeof heapBy
   await call("HeapProfiler.collectGarbage");
   await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
   socket.close();
-  const text = chunks.join("");
+  return chunks.join("");
+}
+
+async function inspectorSnapshot(port: number): Promise<ReturnType<typeof heapByConstructor>> {
+  const text = await takeHeapSnapshot(port);
   // HEAP_SNAPSHOT_OUT=path.heapsnapshot keeps the raw snapshot (the last one taken) for DevTools.
   const out = Deno.env.get("HEAP_SNAPSHOT_OUT");
   if (out) await Deno.writeTextFile(out, text);
