@@ -20,7 +20,11 @@
  * on `Date.now`, so a slow (valgrind) run needs `--slow-clock` or it looks
  * presence up (and takes the admission's asynchronous path) every few rounds.
  * Take two round counts and use the difference, and compare modes at the same
- * round counts.
+ * round counts. Even so, identical callgrind runs differed by up to ~40% on a
+ * loaded machine (round 10): the Redis and PostgreSQL round trips set how much
+ * each event-loop turn carries, so the count is not deterministic here as it
+ * is for inprocess_pairs.ts; `--promoted-profile`, `--count-bus` and CPU
+ * profiles of the two modes in one sitting are the steadier figures.
  *
  * @module
  */
