@@ -32,6 +32,7 @@ import { LoadAgent, type OpenResult } from "./load/agent.ts";
 import { SERVER_LIVENESS_SECONDS } from "./load/baselines.ts";
 import { IDLE_EXCHANGE } from "./load/relay_server.ts";
 import { heapRows, snapshot } from "./inspector_snapshot.ts";
+import { makeCertificate } from "./localhost_cert.ts";
 import { servePumped } from "./load/relay_pump.ts";
 import { acceptEnv } from "./load/accept_modes.ts";
 import { readServerHeap, spawnCommuCat } from "./load/spawn.ts";
@@ -318,36 +319,7 @@ if (import.meta.main) {
     const count = Number(arg("connections", "5000"));
     const rounds = Number(arg("rounds", "3"));
     const modes = arg("modes", "relay,plain,guarded").split(",") as Mode[];
-    const dir = await Deno.makeTempDir();
-    const certPath = `${dir}/cert.pem`;
-    const keyPath = `${dir}/key.pem`;
-    const made = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        keyPath,
-        "-out",
-        certPath,
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost",
-        "-addext",
-        "basicConstraints=critical,CA:FALSE",
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    if (!made.success) throw new Error("openssl could not make a certificate");
-    const cert = await Deno.readTextFile(certPath);
+    const { dir, certPath, keyPath, pem: cert } = await makeCertificate();
     console.log(`| round | mode | RSS KiB/conn | live heap | heapUsed | heapTotal | external |`);
     console.log(`| --- | --- | --- | --- | --- | --- | --- |`);
     for (let round = 1; round <= rounds; round++) {

@@ -37,6 +37,7 @@
  * @module
  */
 import { acceptEnv } from "./load/accept_modes.ts";
+import { type LocalhostCertificate, makeCertificate } from "./localhost_cert.ts";
 import type { OpenResult, TargetJson } from "./load/agent.ts";
 import { startClientSide } from "./load/client_side.ts";
 import { bothHooks, keptCopiesHooks } from "./load/kept_copies.ts";
@@ -69,40 +70,6 @@ const arg = (name: string, fallback: string) => {
   return i >= 0 ? Deno.args[i + 1] : fallback;
 };
 
-/** A throwaway self-signed certificate for localhost (openssl). */
-async function makeCertificate(): Promise<{ certPath: string; keyPath: string; pem: string }> {
-  const dir = await Deno.makeTempDir();
-  const certPath = `${dir}/cert.pem`;
-  const keyPath = `${dir}/key.pem`;
-  const made = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      keyPath,
-      "-out",
-      certPath,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  if (!made.success) throw new Error("openssl could not make a certificate");
-  return { certPath, keyPath, pem: await Deno.readTextFile(certPath) };
-}
-
 /** A server of one row, its pairs open on the client: measure, then stop. */
 interface Opened {
   pid: number;
@@ -114,7 +81,7 @@ interface Opened {
 async function openRelay(
   ctx: RunContext,
   pump: RelayPump | undefined,
-  cert: Awaited<ReturnType<typeof makeCertificate>>,
+  cert: LocalhostCertificate,
 ): Promise<Opened> {
   const relay = await spawnRelay(cert, SERVER_CORE, undefined, pump);
   await ctx.onAll<OpenResult>(ctx.o.pairs, (_, share) =>
