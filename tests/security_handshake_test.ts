@@ -15,14 +15,7 @@ import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
 
 Deno.test("security: an old certificate cannot roll a device back to a key it rotated away from", async () => {
-  const srv = await startTestServer({
-    deviceRotation: {
-      enabled: true,
-      minIntervalSeconds: 0,
-      proofTtlSeconds: 600,
-      notifyChannel: 0,
-    },
-  });
+  const srv = await startTestServer({ deviceRotation: ROTATION });
   try {
     const device = newDevice("alice");
     const a = await CommuCatClient.connect(connectOptions(srv, device));
@@ -35,22 +28,7 @@ Deno.test("security: an old certificate cannot roll a device back to a key it ro
       now: Math.floor(Date.now() / 1000) - 60,
     }));
     // The owner rotates away from the (say, leaked) old key.
-    const next = generateDeviceKeys();
-    const expiresAt = Math.floor(Date.now() / 1000) + 300;
-    const signature = signRotationProof(device.privateKey, {
-      deviceId: device.deviceId,
-      newPublicKey: next.publicKey,
-      expiresAt,
-    });
-    const rotated = await api(srv, "POST", "/api/device/csr", {
-      as: a,
-      json: {
-        public_key: toHex(next.publicKey),
-        signature: toHex(signature),
-        expires_at: new Date(expiresAt * 1000).toISOString(),
-      },
-    });
-    assert.equal(rotated.status, 200, rotated.text);
+    const next = await rotateOverRest(srv, a, device);
     a.close();
     await a.finished;
     // Whoever holds the old key and its old certificate must not get the device back.
