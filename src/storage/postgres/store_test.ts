@@ -170,48 +170,54 @@ pgTest(
   },
 );
 
+/**
+ * Migrates a fresh schema, then gives `check` the index names of `table` and
+ * the plan of a query with sequential scans off (so the plan names the index
+ * the query can use, whatever the table's size).
+ */
+async function migratedIndexes(
+  s: Schemas,
+  table: string,
+  check: (indexes: string[], plan: (query: string) => Promise<string>) => Promise<void>,
+): Promise<void> {
+  const schema = await s.create();
+  const sql = createPostgresClient(DSN!, { schema, poolSize: 1 });
+  try {
+    await postgresMigrationRunner(sql).migrate();
+    const rows = await sql`SELECT indexname FROM pg_indexes
+      WHERE schemaname = ${schema} AND tablename = ${table} ORDER BY indexname`;
+    await sql`SET enable_seqscan = off`;
+    const plan = async (query: string) =>
+      (await sql.unsafe(`EXPLAIN ${query}`)).map((r) => r["QUERY PLAN"]).join("\n");
+    await check(rows.map((r) => String(r.indexname)), plan);
+  } finally {
+    await sql.end();
+  }
+}
+
 pgTest(
   "postgres migrations: app_user keeps the indexes its queries use, not idx_app_user_domain",
-  async (s) => {
-    const schema = await s.create();
-    const sql = createPostgresClient(DSN!, { schema, poolSize: 1 });
-    try {
-      await postgresMigrationRunner(sql).migrate();
-      const indexes = await sql`SELECT indexname FROM pg_indexes
-        WHERE schemaname = ${schema} AND tablename = 'app_user' ORDER BY indexname`;
-      assert.deepEqual(indexes.map((r) => r.indexname), [
+  (s) =>
+    migratedIndexes(s, "app_user", async (indexes, plan) => {
+      assert.deepEqual(indexes, [
         "app_user_pkey",
         "idx_app_user_created",
         "idx_app_user_handle_domain",
       ]);
       // The handle lookup (src/storage/postgres/accounts.ts) still has its index.
-      await sql`SET enable_seqscan = off`;
-      const plan = await sql`EXPLAIN SELECT * FROM app_user WHERE handle = 'a' AND domain = 'b'`;
-      assert.match(plan.map((r) => r["QUERY PLAN"]).join("\n"), /idx_app_user_handle_domain/);
-    } finally {
-      await sql.end();
-    }
-  },
+      assert.match(
+        await plan("SELECT * FROM app_user WHERE handle = 'a' AND domain = 'b'"),
+        /idx_app_user_handle_domain/,
+      );
+    }),
 );
 
 pgTest(
   "postgres migrations: session keeps the indexes its queries use, not idx_session_user",
-  async (s) => {
-    const schema = await s.create();
-    const sql = createPostgresClient(DSN!, { schema, poolSize: 1 });
-    try {
-      await postgresMigrationRunner(sql).migrate();
-      const indexes = await sql`SELECT indexname FROM pg_indexes
-        WHERE schemaname = ${schema} AND tablename = 'session' ORDER BY indexname`;
-      assert.deepEqual(indexes.map((r) => r.indexname), [
-        "idx_session_device",
-        "idx_session_expires",
-        "session_pkey",
-      ]);
+  (s) =>
+    migratedIndexes(s, "session", async (indexes, plan) => {
+      assert.deepEqual(indexes, ["idx_session_device", "idx_session_expires", "session_pkey"]);
       // The session queries (src/storage/postgres/accounts.ts) still have their indexes.
-      await sql`SET enable_seqscan = off`;
-      const plan = async (query: string) =>
-        (await sql.unsafe(`EXPLAIN ${query}`)).map((r) => r["QUERY PLAN"]).join("\n");
       assert.match(await plan("SELECT * FROM session WHERE session_id = 's'"), /session_pkey/);
       assert.match(
         await plan("DELETE FROM session WHERE device_id = 'd'"),
@@ -221,10 +227,7 @@ pgTest(
         await plan("DELETE FROM session WHERE expires_at <= now()"),
         /idx_session_expires/,
       );
-    } finally {
-      await sql.end();
-    }
-  },
+    }),
 );
 
 pgTest(
