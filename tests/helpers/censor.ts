@@ -23,9 +23,12 @@ export interface Censor {
   stop(): void;
 }
 
-function censor(handle: (conn: Deno.Conn) => Promise<void>): Censor {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
+/** Runs `handle` on every socket `listener` accepts. */
+function censor<C extends Deno.Conn>(
+  listener: Deno.Listener<C>,
+  handle: (conn: C) => Promise<void>,
+): Censor {
+  const conns = new Set<C>();
   let seen = 0;
   (async () => {
     for await (const conn of listener) {
@@ -41,11 +44,7 @@ function censor(handle: (conn: Deno.Conn) => Promise<void>): Censor {
     },
     stop() {
       listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
+      for (const c of conns) closeQuietly(c);
     },
   };
 }
@@ -80,7 +79,7 @@ export async function resetProxy(): Promise<Censor> {
 
 /** Accepts and stays silent, reading and dropping what arrives. */
 export function blackHole(): Censor {
-  return censor(async (conn) => {
+  return censor(Deno.listen({ hostname: "127.0.0.1", port: 0 }), async (conn) => {
     const buf = new Uint8Array(4096);
     while ((await conn.read(buf).catch(() => null)) !== null) { /* dropped */ }
   });
@@ -103,32 +102,15 @@ export async function tlsInterceptor(): Promise<Censor> {
     cert: cert.certPem,
     key: cert.keyPem,
   });
-  const conns = new Set<Deno.Conn>();
-  let seen = 0;
-  (async () => {
-    for await (const conn of listener) {
-      seen++;
-      conns.add(conn);
-      conn.handshake().catch(() => {}).finally(() => {
-        conns.delete(conn);
-        try {
-          conn.close();
-        } catch { /* closed */ }
-      });
-    }
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    get seen() {
-      return seen;
-    },
-    stop() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-    },
-  };
+  // It only completes the handshake, then closes: the client has refused by then.
+  return censor(listener, async (conn) => {
+    await conn.handshake().catch(() => {});
+    closeQuietly(conn);
+  });
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch { /* closed */ }
 }
