@@ -64,6 +64,7 @@ import {
   writeVarint,
 } from "../proto/mod.ts";
 import { ML_DSA_65, pqSuite } from "../crypto/pq/mod.ts";
+import { DELIVERY_ACK, deliveryAckLength, writeDeliveryAck } from "./delivery_ack.ts";
 import { type ClientChannel, openChannel, type WebSocketChannelOpener } from "./channel.ts";
 import {
   type ClientTransport,
@@ -236,6 +237,8 @@ export class CommuCatClient {
    * that only hears replies sends no delivery acks at all.
    */
   #unackedDeliveries = 0;
+  /** The `upTo` of the delivery Ack being sealed ({@link #takeDeliveryAck}). */
+  #ackUpTo = 0;
   /** True while this client waits on {@link deliveryAckClock}. */
   #ackScheduled = false;
   /** Its callback there: one function for the client's life, not one per delay. */
@@ -369,14 +372,14 @@ export class CommuCatClient {
       this.#seal(frame, sequence, length, null, 0, 0, voice);
       return sequence;
     }
-    const ack = this.#deliveryAck();
+    this.#takeDeliveryAck();
     const ackSequence = this.#sequence++;
-    const ackLength = encodedFrameLength(ack, ackSequence);
+    const ackLength = deliveryAckLength(this.#ackUpTo, ackSequence);
     const sequence = this.#sequence++;
     if (ackLength + length <= MAX_TRANSPORT_PLAINTEXT) {
-      this.#seal(ack, ackSequence, ackLength, frame, sequence, length, voice);
+      this.#seal(DELIVERY_ACK, ackSequence, ackLength, frame, sequence, length, voice);
     } else {
-      this.#seal(ack, ackSequence, ackLength, null, 0, 0, false);
+      this.#seal(DELIVERY_ACK, ackSequence, ackLength, null, 0, 0, false);
       this.#seal(frame, sequence, length, null, 0, 0, voice);
     }
     return sequence;
@@ -420,7 +423,8 @@ export class CommuCatClient {
     const unit = new Uint8Array(varintLength(sealedLength) + sealedLength);
     const start = writeVarint(sealedLength, unit, 0);
     let at = start;
-    if (first !== null) at = writeFrame(first, firstSequence, unit, at);
+    if (first === DELIVERY_ACK) at = writeDeliveryAck(this.#ackUpTo, firstSequence, unit, at);
+    else if (first !== null) at = writeFrame(first, firstSequence, unit, at);
     if (second !== null) writeFrame(second, secondSequence, unit, at);
     // The padding is the buffer's zeros (the end marker included).
     if (this.#transport.encryptInPlace(unit, start, padded) !== sealedLength) {
@@ -431,15 +435,14 @@ export class CommuCatClient {
     this.#channel.write(unit);
   }
 
-  /** The cumulative delivery Ack for everything received so far (its sequence given when sealed). */
-  #deliveryAck(): Frame {
+  /**
+   * Takes the cumulative delivery Ack for everything received so far: its
+   * `upTo` in {@link #ackUpTo}, sealed as {@link DELIVERY_ACK} (written in
+   * place, see ./delivery_ack.ts).
+   */
+  #takeDeliveryAck(): void {
     this.#unackedDeliveries = 0;
-    return {
-      type: FrameType.Ack,
-      channel: 0,
-      sequence: 0,
-      payload: utf8(`{"ack":${this.#lastServerSequence}}`),
-    };
+    this.#ackUpTo = this.#lastServerSequence;
   }
 
   /**
@@ -722,9 +725,10 @@ export class CommuCatClient {
     if (!this.#acknowledgeDeliveries) return;
     if (this.#closed || this.#unackedDeliveries === 0) return;
     try {
-      const ack = this.#deliveryAck();
+      this.#takeDeliveryAck();
       const sequence = this.#sequence++;
-      this.#seal(ack, sequence, encodedFrameLength(ack, sequence), null, 0, 0, false);
+      const length = deliveryAckLength(this.#ackUpTo, sequence);
+      this.#seal(DELIVERY_ACK, sequence, length, null, 0, 0, false);
     } catch { /* closed meanwhile */ }
   }
 

@@ -93,29 +93,40 @@ const ACK_PREFIX = [0x7b, 0x22, 0x61, 0x63, 0x6b, 0x22, 0x3a];
 /** Digits the fast path reads: 15 stay below 2^53 and below {@link LONG_DIGITS}' 16. */
 const ACK_MAX_DIGITS = 15;
 
+/** `,"upto":true}`: the tail of the cumulative Ack (server → client, one per turn). */
+const UPTO_TAIL = [0x2c, 0x22, 0x75, 0x70, 0x74, 0x6f, 0x22, 0x3a, 0x74, 0x72, 0x75, 0x65, 0x7d];
+
 /**
- * `{ack: n}` when `bytes` are exactly `{"ack":<digits>}` (no whitespace, no
+ * `{ack: n}` when `bytes` are exactly `{"ack":<digits>}`, `{ack: n, upto:
+ * true}` when exactly `{"ack":<digits>,"upto":true}` (no whitespace, no
  * sign, no leading zero, at most {@link ACK_MAX_DIGITS} digits), else null.
- * JSON.parse gives the same value for that form; anything else (including
- * what it rejects) goes to it. One plain Ack per delivered 1:1 message:
- * decoding its text and JSON.parse cost ~10× this byte check.
+ * JSON.parse gives the same value for those forms; anything else (including
+ * what it rejects) goes to it. One plain Ack per delivered 1:1 message, one
+ * cumulative Ack per turn back: decoding the text and JSON.parse cost ~10×
+ * this byte check.
  */
-function plainAck(bytes: Uint8Array): { ack: number } | null {
-  const end = bytes.length - 1;
-  const digits = end - ACK_PREFIX.length;
-  if (digits < 1 || digits > ACK_MAX_DIGITS || bytes[end] !== 0x7d) return null;
-  for (let i = 0; i < ACK_PREFIX.length; i++) {
+function plainAck(bytes: Uint8Array): { ack: number; upto?: true } | null {
+  const first = ACK_PREFIX.length;
+  if (bytes.length < first + 2 || bytes[bytes.length - 1] !== 0x7d) return null;
+  for (let i = 0; i < first; i++) {
     if (bytes[i] !== ACK_PREFIX[i]) return null;
   }
-  const first = ACK_PREFIX.length;
-  if (bytes[first] === 0x30 && digits > 1) return null; // a leading zero: JSON refuses it
   let value = 0;
-  for (let i = first; i < end; i++) {
-    const digit = bytes[i] - 0x30;
-    if (digit < 0 || digit > 9) return null;
+  let end = first;
+  for (; end < bytes.length && end - first <= ACK_MAX_DIGITS; end++) {
+    const digit = bytes[end] - 0x30;
+    if (digit < 0 || digit > 9) break;
     value = value * 10 + digit;
   }
-  return { ack: value };
+  const digits = end - first;
+  if (digits < 1 || digits > ACK_MAX_DIGITS) return null;
+  if (bytes[first] === 0x30 && digits > 1) return null; // a leading zero: JSON refuses it
+  if (end === bytes.length - 1) return { ack: value };
+  if (bytes.length - end !== UPTO_TAIL.length) return null;
+  for (let i = 0; i < UPTO_TAIL.length; i++) {
+    if (bytes[end + i] !== UPTO_TAIL[i]) return null;
+  }
+  return { ack: value, upto: true };
 }
 
 /**

@@ -96,6 +96,15 @@ Deno.test("json: the plain Ack fast path accepts and refuses exactly what the fu
     ['{"ack":5.5}', { ack: 5.5 }],
     ['{"ack":5e2}', { ack: 500 }],
     ['{"ack":5,"upto":true}', { ack: 5, upto: true }],
+    ['{"ack":0,"upto":true}', { ack: 0, upto: true }],
+    ['{"ack":123456789012345,"upto":true}', { ack: 123456789012345, upto: true }],
+    ['{"ack":9007199254740993,"upto":true}', { ack: 9007199254740993n, upto: true }],
+    ['{"ack":5,"upto":false}', { ack: 5, upto: false }],
+    ['{"ack":5,"upto":true }', { ack: 5, upto: true }],
+    ['{"ack":5,"upto":truex}', "throws"],
+    ['{"ack":5,"uptoo":true}', { ack: 5, uptoo: true }],
+    ['{"ack":05,"upto":true}', "throws"],
+    ['{"ack":5,"upto":true}}', "throws"],
     ['{"ack":5,"ack":6}', { ack: 6 }],
     ['{"upto":true,"ack":5}', { upto: true, ack: 5 }],
     ['{"ack":"5"}', { ack: "5" }],
@@ -123,7 +132,8 @@ Deno.test("json: the plain Ack fast path accepts and refuses exactly what the fu
   // Every 1–15 digit value the fast path takes is the number JSON.parse reads.
   for (let digits = 1; digits <= 15; digits++) {
     const n = Number("9".repeat(digits)) - digits;
-    const text = `{"ack":${n}}`;
-    assert.deepEqual(parseControlJson(new TextEncoder().encode(text)), JSON.parse(text), text);
+    for (const text of [`{"ack":${n}}`, `{"ack":${n},"upto":true}`]) {
+      assert.deepEqual(parseControlJson(new TextEncoder().encode(text)), JSON.parse(text), text);
+    }
   }
 });

@@ -113,7 +113,7 @@ export class FrameDecoder {
    */
   push(chunk: Uint8Array, end: number = chunk.length): DecodedFrame[] {
     if (this.#failure) throw this.#failure;
-    const frames: DecodedFrame[] = [];
+    let frames: DecodedFrame[] | null = null;
     let offset = 0;
     if (this.#read === this.#write) {
       // Nothing buffered: decode straight from the chunk (payloads are copies unless viewPayloads).
@@ -121,10 +121,14 @@ export class FrameDecoder {
         const frame = this.#decode(chunk, offset, end, this.#direct);
         if (frame === null) break;
         offset = decodedFrameEnd();
-        frames.push(frame);
+        // A literal for the first: the usual chunk holds one frame, and an
+        // empty array's first push reserves 17 slots.
+        if (frames === null) frames = [frame];
+        else frames.push(frame);
       }
-      if (offset === end) return frames;
+      if (offset === end) return frames ?? [];
     }
+    frames ??= [];
     this.append(offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end));
     for (let frame = this.next(); frame !== null; frame = this.next()) frames.push(frame);
     return frames;

@@ -56,7 +56,7 @@ export class UnitDecoder {
   }
 
   #pushDirect(chunk: Uint8Array): Uint8Array[] {
-    const units: Uint8Array[] = [];
+    let units: Uint8Array[] | null = null;
     let pos = 0;
     while (pos < chunk.length) {
       const length = readVarint(chunk, pos, chunk.length);
@@ -65,11 +65,15 @@ export class UnitDecoder {
       if (length > MAX_UNIT_LEN) throw new CodecError("FrameTooLarge");
       const bodyStart = readVarintEnd();
       if (chunk.length - bodyStart < length) break;
-      units.push(chunk.subarray(bodyStart, bodyStart + length));
+      const unit = chunk.subarray(bodyStart, bodyStart + length);
+      // A literal for the first: the usual chunk holds one unit, and an
+      // empty array's first push reserves 17 slots.
+      if (units === null) units = [unit];
+      else units.push(unit);
       pos = bodyStart + length;
     }
     if (pos < chunk.length) this.#append(chunk.subarray(pos));
-    return units;
+    return units ?? [];
   }
 
   /** Drops the buffer once drained; the next partial unit allocates again. */
