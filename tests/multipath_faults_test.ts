@@ -6,14 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { CommuCatClient, type PathTarget } from "../src/client/mod.ts";
-import { fromUtf8 } from "../src/crypto/mod.ts";
 import { raptorqCodec } from "../src/multipath/mod.ts";
-import { FrameType } from "../src/proto/mod.ts";
 import { befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
 import { type LossyProxy, startLossyProxy } from "./helpers/lossy_proxy.ts";
 import { within } from "./helpers/raw.ts";
+import { receiveTexts } from "./helpers/frames.ts";
 
 const MESSAGES = 10_000;
 
@@ -21,16 +20,6 @@ const MESSAGES = 10_000;
 function quiet<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => {});
   return promise;
-}
-
-async function receive(client: CommuCatClient, n: number): Promise<string[]> {
-  const texts: string[] = [];
-  while (texts.length < n) {
-    const frame = await client.next();
-    if (!frame) throw new Error(`connection closed after ${texts.length} of ${n}`);
-    if (frame.type === FrameType.Msg) texts.push(fromUtf8(frame.payload));
-  }
-  return texts;
 }
 
 /**
@@ -64,8 +53,8 @@ async function scenario(
     await within(alice.join(9, [bobDevice.deviceId]), "join");
     const sent = Array.from({ length: MESSAGES }, (_, i) => `a${i}`);
     const back = Array.from({ length: MESSAGES }, (_, i) => `b${i}`);
-    const gotByBob = receive(bob, MESSAGES);
-    const gotByAlice = receive(alice, MESSAGES);
+    const gotByBob = receiveTexts(bob, MESSAGES);
+    const gotByAlice = receiveTexts(alice, MESSAGES);
     // Both directions at once, in bursts of 250 (each waits for the previous burst's Acks,
     // as an application keeping a window would), so the cut lands mid-stream.
     const acks: Promise<unknown>[] = [];

@@ -5,25 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { CommuCatClient } from "../src/client/mod.ts";
-import { fromUtf8 } from "../src/crypto/mod.ts";
-import { FrameType } from "../src/proto/mod.ts";
 import { raptorqCodec } from "../src/multipath/mod.ts";
 import { api, befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
 import { within } from "./helpers/raw.ts";
 import { until } from "./helpers/wait.ts";
-
-/** Receives `n` Msg frames on `client`; returns their texts. */
-async function receive(client: CommuCatClient, n: number): Promise<string[]> {
-  const texts: string[] = [];
-  while (texts.length < n) {
-    const frame = await client.next();
-    if (!frame) throw new Error(`connection closed after ${texts.length} of ${n}`);
-    if (frame.type === FrameType.Msg) texts.push(fromUtf8(frame.payload));
-  }
-  return texts;
-}
+import { receiveTexts } from "./helpers/frames.ts";
 
 for (const fec of [false, true]) {
   Deno.test(`multipath: three paths (binary + websocket + sse)${fec ? " with RaptorQ" : ""}, both directions, in order, once`, async () => {
@@ -60,7 +48,7 @@ for (const fec of [false, true]) {
       await within(alice.join(7, [bobDevice.deviceId]), "join");
       const sent = Array.from({ length: 300 }, (_, i) => `a${i}`);
       const acks = sent.map((t) => alice!.send(7, t));
-      assert.deepEqual(await within(receive(bob, sent.length), "bob receives"), sent);
+      assert.deepEqual(await within(receiveTexts(bob, sent.length), "bob receives"), sent);
       await within(Promise.all(acks), "acks");
       if (fec) {
         // The server starts its RaptorQ Worker on its first FEC object; a cold start (the
@@ -69,7 +57,7 @@ for (const fec of [false, true]) {
         // come out of RaptorQ. One object first, then wait until the server has encoded one.
         const warm = `warm ${"x".repeat(2500)}`;
         const warmAck = bob.send(7, warm);
-        assert.deepEqual(await within(receive(alice, 1), "the warm-up message"), [warm]);
+        assert.deepEqual(await within(receiveTexts(alice, 1), "the warm-up message"), [warm]);
         await within(warmAck, "the warm-up message's ack");
         await until(
           async () => {
@@ -86,7 +74,7 @@ for (const fec of [false, true]) {
       // Awaited before the close: a send still unacknowledged when bob closes rejects
       // ("connection closed"), and a send nobody awaits would fail the test as uncaught.
       const backAcks = back.map((t) => bob!.send(7, t));
-      assert.deepEqual(await within(receive(alice, back.length), "alice receives"), back);
+      assert.deepEqual(await within(receiveTexts(alice, back.length), "alice receives"), back);
       await within(Promise.all(backAcks), "bob's acks");
       // Units are duplicated or spread as RaptorQ packets: each path carried some.
       for (const p of alice.paths!) assert.ok(p.path!.unitsIn > 0, `${p.mode} carried units`);

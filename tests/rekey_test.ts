@@ -7,26 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { CommuCatClient, ServerError } from "../src/client/mod.ts";
-import { fromUtf8 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import { befriend } from "./helpers/api.ts";
 import { connectOptions, newDevice } from "./helpers/devices.ts";
 import { startTestServer } from "./helpers/inprocess.ts";
 import { openRawSession } from "./helpers/raw.ts";
+import { receiveTexts } from "./helpers/frames.ts";
 
 const MESSAGES = 60;
 const BATCH = 5;
-
-/** Reads `count` Msg frames from `client` and returns their texts in arrival order. */
-async function receive(client: CommuCatClient, count: number): Promise<string[]> {
-  const texts: string[] = [];
-  while (texts.length < count) {
-    const frame = await client.next();
-    if (frame === null) throw new Error(`connection closed after ${texts.length} messages`);
-    if (frame.type === FrameType.Msg) texts.push(fromUtf8(frame.payload));
-  }
-  return texts;
-}
 
 for (const hybrid of [false, true]) {
   const kind = hybrid ? "hybrid (XKhfs)" : "classical (XK)";
@@ -40,8 +29,8 @@ for (const hybrid of [false, true]) {
       const bob = await CommuCatClient.connect(connectOptions(srv, bobDevice, pin));
       await befriend(srv, alice, bob);
       await alice.join(12, [bobDevice.deviceId]);
-      const atBob = receive(bob, MESSAGES);
-      const atAlice = receive(alice, MESSAGES);
+      const atBob = receiveTexts(bob, MESSAGES);
+      const atAlice = receiveTexts(alice, MESSAGES);
       // Batches sent without waiting: frames are in flight while the keys switch.
       for (let i = 0; i < MESSAGES; i += BATCH) {
         const sends = [];
@@ -57,7 +46,7 @@ for (const hybrid of [false, true]) {
       assert.ok(bob.rekeys >= 3, `bob rekeyed ${bob.rekeys} times`);
       // Still usable after the last switch.
       await alice.send(12, "after");
-      assert.deepEqual(await receive(bob, 1), ["after"]);
+      assert.deepEqual(await receiveTexts(bob, 1), ["after"]);
       await alice.closeGracefully();
       await bob.closeGracefully();
     } finally {
