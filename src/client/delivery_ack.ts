@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Frame, FrameType, varintLength, writeVarint } from "../proto/mod.ts";
+import { ackFrameLength, type Frame, FrameType, writeAckFrame } from "../proto/mod.ts";
 
 /** Stands for the delivery Ack among the frames a message is sealed from (never encoded as itself). */
 export const DELIVERY_ACK: Frame = Object.freeze({
@@ -15,14 +15,8 @@ export const DELIVERY_ACK: Frame = Object.freeze({
   payload: new Uint8Array(0),
 });
 
-/** `{"ack":` */
-const HEAD = [0x7b, 0x22, 0x61, 0x63, 0x6b, 0x22, 0x3a];
-
-function payloadLength(upTo: number): number {
-  let digits = 1;
-  for (let rest = upTo; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  return HEAD.length + digits + 1;
-}
+/** `}`: the delivery Ack's payload ends right after its digits. */
+const TAIL = new Uint8Array([0x7d]);
 
 /**
  * The encoded length of the delivery Ack for `upTo` (a server sequence: a
@@ -30,9 +24,7 @@ function payloadLength(upTo: number): number {
  * its frame.
  */
 export function deliveryAckLength(upTo: number, sequence: number): number {
-  const payload = payloadLength(upTo);
-  const body = 2 + varintLength(sequence) + varintLength(payload) + payload;
-  return varintLength(body) + body;
+  return ackFrameLength(upTo, sequence, TAIL);
 }
 
 /**
@@ -46,18 +38,5 @@ export function writeDeliveryAck(
   out: Uint8Array,
   at: number,
 ): number {
-  const payload = payloadLength(upTo);
-  let offset = writeVarint(2 + varintLength(sequence) + varintLength(payload) + payload, out, at);
-  out[offset++] = FrameType.Ack;
-  out[offset++] = 0; // channel 0
-  offset = writeVarint(sequence, out, offset);
-  offset = writeVarint(payload, out, offset);
-  for (let i = 0; i < HEAD.length; i++) out[offset++] = HEAD[i];
-  const end = offset + payload - HEAD.length;
-  out[end - 1] = 0x7d; // }
-  let digit = end - 1;
-  for (let rest = upTo; digit > offset; rest = Math.floor(rest / 10)) {
-    out[--digit] = 0x30 + rest % 10;
-  }
-  return end;
+  return writeAckFrame(upTo, sequence, TAIL, out, at);
 }

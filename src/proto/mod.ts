@@ -32,3 +32,4 @@ export * from "./connect_mode.ts";
 export * from "./rekey.ts";
 export * from "./socks_address.ts";
 export * from "./padding.ts";
+export * from "./ack_frame.ts";

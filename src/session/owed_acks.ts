@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Frame, FrameType, varintLength, writeVarint } from "../proto/mod.ts";
+import { ackFrameLength, type Frame, FrameType, writeAckFrame } from "../proto/mod.ts";
 
 /** The one flush timer of the connections a server runs (see {@link SessionRuntime}). */
 export class OwedAckScheduler {
@@ -76,9 +76,7 @@ export function cumulativeAckFrame(upTo: number): Frame {
  * (as `encodedFrameLength` of its {@link cumulativeAckFrame}).
  */
 export function cumulativeAckLength(upTo: number, sequence: number): number {
-  const payload = ackPayloadLength(upTo);
-  const body = 2 + varintLength(sequence) + varintLength(payload) + payload;
-  return varintLength(body) + body;
+  return ackFrameLength(upTo, sequence, ACK_TAIL);
 }
 
 /**
@@ -94,13 +92,7 @@ export function writeCumulativeAck(
   out: Uint8Array,
   at: number,
 ): number {
-  const payload = ackPayloadLength(upTo);
-  let offset = writeVarint(2 + varintLength(sequence) + varintLength(payload) + payload, out, at);
-  out[offset++] = FrameType.Ack;
-  out[offset++] = 0; // channel 0
-  offset = writeVarint(sequence, out, offset);
-  offset = writeVarint(payload, out, offset);
-  return writeAckPayload(upTo, out, offset);
+  return writeAckFrame(upTo, sequence, ACK_TAIL, out, at);
 }
 
 function ackPayloadLength(upTo: number): number {
