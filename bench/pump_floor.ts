@@ -156,7 +156,6 @@ if (import.meta.main) {
   const commucatEnv: Record<string, string> = durableMs
     ? { COMMUCAT_DURABLE_COPY_DELAY_MS: durableMs }
     : {};
-  const cert = await makeCertificate();
   const options: LoadOptions = {
     scenarios: ["pairs"],
     mode: "websocket",
@@ -184,6 +183,8 @@ if (import.meta.main) {
     } |`,
   );
   console.log(`|${" --- |".repeat(10 + SOCKET_SYSCALLS.length)}`);
+  // Made last before the try so that its finally always removes the directory.
+  const cert = await makeCertificate();
   try {
     for (let round = 1; round <= rounds; round++) {
       // Alternate the order so neither server always runs first (or after the other's heat).
@@ -235,6 +236,7 @@ if (import.meta.main) {
       }
     }
   } finally {
+    await Deno.remove(cert.dir, { recursive: true });
     await Promise.all(client.agents.map((a) => a.close()));
   }
 }
