@@ -51,3 +51,11 @@ export function utf8(text: string): Uint8Array {
 export function fromUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
+
+/** Lexicographic order of two byte strings (negative, zero or positive). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return a.length - b.length;
+}

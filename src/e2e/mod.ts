@@ -12,5 +12,7 @@ export * from "./key_package.ts";
 export * from "./envelope.ts";
 export * from "./fingerprint.ts";
 export * from "./store.ts";
+export * from "./events.ts";
 export * from "./device.ts";
+export { MAX_HELD } from "./replay.ts";
 export { fromBase64, toBase64 } from "./bytes.ts";
