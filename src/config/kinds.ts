@@ -8,6 +8,9 @@
 import { z } from "zod";
 import { checkBind } from "./address.ts";
 
+/** Bytes in a mebibyte: byte defaults are written as `n * MiB`. */
+export const MiB = 1024 * 1024;
+
 /** How a string from the environment becomes a value of the key's type. */
 export type EnvKind = "string" | "integer" | "boolean";
 
