@@ -7,7 +7,8 @@
  * @module
  */
 import type { DecodedFrame } from "../proto/mod.ts";
-import { type ClientOptions, CommuCatClient, ServerError } from "./client.ts";
+import { CommuCatClient } from "./client.ts";
+import { type ClientOptions, ServerError } from "./options.ts";
 
 /** Backoff schedule. */
 export interface BackoffOptions {

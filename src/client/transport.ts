@@ -16,7 +16,8 @@
  * @module
  */
 import type { ConnectMode } from "../proto/mod.ts";
-import { type ClientOptions, CommuCatClient, ServerError } from "./client.ts";
+import { CommuCatClient } from "./client.ts";
+import { type ClientOptions, ServerError } from "./options.ts";
 
 /** What an opened transport gives the SDK to reach `/connect`. */
 export interface TransportRoute {
