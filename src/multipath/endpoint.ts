@@ -9,99 +9,24 @@
  * A path that sends something malformed is refused (an Error frame on it,
  * then closed); the session goes on over the others.
  *
+ * The paths themselves (their per-turn joined writes, which take new units)
+ * are path.ts and path_set.ts; the options and link types endpoint_options.ts.
+ *
  * @module
  */
 import { controlFrame, encodeFrame, FrameType, UnitDecoder } from "../proto/mod.ts";
-import type { FecCodec, FecReceiver } from "./fec.ts";
-import type { PathKeys, Side } from "./keys.ts";
-import { DEFAULT_POLICY, type FecPolicy, type Schedule, scheduleFor } from "./policy.ts";
+import type { FecReceiver } from "./fec.ts";
+import type { Side } from "./keys.ts";
+import { DEFAULT_POLICY, type Schedule, scheduleFor } from "./policy.ts";
 import { ReorderBuffer } from "./reorder.ts";
 import { type Outstanding, RetransmitQueue } from "./retransmit.ts";
 import { ackUnit, dataUnit, decodeBatch, decodePathUnit, fecUnit, PathKind } from "./wire.ts";
 import { FecBatcher, MAX_BATCH_UNITS } from "./fec_batcher.ts";
+import type { EndpointOptions, PathLink, PathStatus } from "./endpoint_options.ts";
+import type { Path } from "./path.ts";
+import { PathSet } from "./path_set.ts";
 
-/** One path as the endpoint sees it. */
-export interface PathLink {
-  /** Sends one unit (`varint(len) || body`). */
-  send(unit: Uint8Array): void;
-  /** Bytes handed over that the peer has not taken yet (0 where unknown). */
-  readonly backlogBytes: number;
-  /** Closes the path. */
-  close(): void;
-}
-
-/** What a path did so far (status lines, metrics). */
-export interface PathStatus {
-  id: number;
-  mode: string;
-  unitsOut: number;
-  unitsIn: number;
-  backlogBytes: number;
-}
-
-/** Why a path left. */
-export type PathEnd = "closed" | "refused";
-
-/** Settings and callbacks of an endpoint. */
-export interface EndpointOptions {
-  side: Side;
-  keys: PathKeys;
-  /** The next transport message, in order, exactly once. */
-  deliver(ciphertext: Uint8Array): void;
-  /** Per frame class; `default` for everything unnamed. */
-  policy?: Record<string, FecPolicy>;
-  /** RaptorQ; without it, `raptorq` falls back to duplicate. */
-  fec?: FecCodec;
-  /** Smallest / largest retransmission timeout, ms (default 150 / 2000). */
-  minRtoMs?: number;
-  maxRtoMs?: number;
-  /** Units accepted ahead of the next expected one (default 16384). */
-  receiveWindow?: number;
-  /** Bytes held for reordering (default 8 MiB). */
-  maxReorderBytes?: number;
-  /** A path with more unread bytes than this gets no new units (default 1 MiB). */
-  pathBacklogBytes?: number;
-  /**
-   * Batches smaller than this go out as two copies on two paths (in turn)
-   * instead of RaptorQ (default: the schedule's, policy.ts: 2 KiB under
-   * `raptorq`, 32 KiB under `auto`): a small object costs the codec's fixed
-   * price per object for a few bytes saved.
-   */
-  minFecBytes?: number;
-  /**
-   * Delay before an ACK goes out, ms (coalesces a burst; default 50, longer
-   * than the SDK's 20 ms delivery-ack delay, so under two-way traffic the
-   * ACK rides on the answer instead of costing a write of its own). An ACK
-   * waiting for it rides on data this end writes meanwhile (at most one per
-   * half delay).
-   */
-  ackDelayMs?: number;
-  /** A path ended (closed, or refused for `detail`). */
-  onPathEnd?(id: number, end: PathEnd, detail: string): void;
-  /** The peer sent END and everything before it arrived: the session is over. */
-  onPeerEnd?(): void;
-  /** The peer broke the protocol with valid keys: the session must end. */
-  onFatal(detail: string): void;
-  now?: () => number;
-}
-
-interface Path {
-  readonly id: number;
-  readonly mode: string;
-  readonly link: PathLink;
-  readonly units: UnitDecoder;
-  unitsOut: number;
-  unitsIn: number;
-  /** Units written in this turn, joined into one write at its end. */
-  pending: Uint8Array[];
-  pendingBytes: number;
-}
-
-/** Largest joined write on a path. */
-const MAX_WRITE = 256 * 1024;
-
-/** How long a listing of the live paths (and their backlogs) is reused, ms. */
-const LIVE_PATHS_MS = 5;
+export type { EndpointOptions, PathEnd, PathLink, PathStatus } from "./endpoint_options.ts";
 
 /** Units resent per retransmission timeout (oldest first). */
 const RTO_BURST = 64;
@@ -110,18 +35,12 @@ const RTO_BURST = 64;
 export class MultipathEndpoint {
   readonly #o: EndpointOptions;
   readonly #now: () => number;
-  readonly #paths = new Map<number, Path>();
+  readonly #paths: PathSet;
   readonly #out: RetransmitQueue;
   readonly #in: ReorderBuffer;
   readonly #fecIn: FecReceiver | null;
-  readonly #pathBacklog: number;
-  #nextPathId = 0;
-  #rr = 0;
   #ackRr = 0;
   #writeQueued = false;
-  /** The live paths as listed at `#liveAt` (null: the paths changed since). */
-  #live: Path[] | null = null;
-  #liveAt = 0;
   #closed = false;
   #rtoTimer: ReturnType<typeof setTimeout> | undefined;
   #rtoAt = 0;
@@ -142,7 +61,7 @@ export class MultipathEndpoint {
   constructor(options: EndpointOptions) {
     this.#o = options;
     this.#now = options.now ?? (() => performance.now());
-    this.#pathBacklog = options.pathBacklogBytes ?? 1024 * 1024;
+    this.#paths = new PathSet(this.#now, options.pathBacklogBytes ?? 1024 * 1024);
     this.#ackDelayMs = options.ackDelayMs ?? 50;
     this.#batcher = options.fec
       ? new FecBatcher(options.fec, options.minFecBytes ?? null, {
@@ -150,19 +69,19 @@ export class MultipathEndpoint {
         // any one path loses nothing, at a fraction of the codec's cost for a small batch.
         copies: (units) => {
           this.#sentNow(units);
-          this.#resend(units, this.#twoPaths());
+          this.#resend(units, this.#paths.two());
         },
         packets: (packets, units) => {
           // The units' timeout starts now, not when they were queued for a (maybe cold) encoder.
           this.#sentNow(units);
-          const paths = this.#livePaths();
+          const paths = this.#paths.live();
           if (paths.length > 0) {
-            for (const p of packets) this.#sendOn(paths[this.#rr++ % paths.length], fecUnit(p));
+            for (const p of packets) this.#sendOn(this.#paths.next(paths), fecUnit(p));
           } // else retransmission covers it once a path is back
         },
         failed: (units) => {
           this.#sentNow(units);
-          this.#resend(units, this.#livePaths());
+          this.#resend(units, this.#paths.live());
         },
       })
       : null;
@@ -210,13 +129,7 @@ export class MultipathEndpoint {
 
   /** Per-path status. */
   paths(): PathStatus[] {
-    return [...this.#paths.values()].map((p) => ({
-      id: p.id,
-      mode: p.mode,
-      unitsOut: p.unitsOut,
-      unitsIn: p.unitsIn,
-      backlogBytes: p.link.backlogBytes,
-    }));
+    return [...this.#paths.values()].map((p) => p.status());
   }
 
   /** Adds a path; what was not acknowledged yet is sent on it at once. Returns its id. */
@@ -225,38 +138,25 @@ export class MultipathEndpoint {
       link.close();
       return -1;
     }
-    const id = this.#nextPathId++;
-    this.#live = null;
-    this.#paths.set(id, {
-      id,
-      mode,
-      link,
-      units,
-      unitsOut: 0,
-      unitsIn: 0,
-      pending: [],
-      pendingBytes: 0,
-    });
+    const path = this.#paths.add(link, mode, units);
     // The new path may be the only one left: nothing outstanding waits for a timeout.
-    this.#resend(this.#out.takeDue(this.#now(), true), [this.#paths.get(id)!]);
-    if (this.#endUnit) this.#sendOn(this.#paths.get(id)!, this.#endUnit);
+    this.#resend(this.#out.takeDue(this.#now(), true), [path]);
+    if (this.#endUnit) this.#sendOn(path, this.#endUnit);
     this.#ackDue = this.#in.delivered > 0;
     this.#scheduleAck();
     this.#armRto();
-    return id;
+    return path.id;
   }
 
   /** The path's link closed: forget it and resend what it may have lost. */
   removePath(id: number, detail = "closed"): void {
-    const path = this.#paths.get(id);
+    const path = this.#paths.delete(id);
     if (!path) return;
-    this.#paths.delete(id);
-    this.#live = null;
-    this.#write(path);
+    path.write();
     path.link.close();
     this.#o.onPathEnd?.(id, "closed", detail);
     if (this.#closed) return;
-    this.#resend(this.#out.takeDue(this.#now(), true), this.#livePaths());
+    this.#resend(this.#out.takeDue(this.#now(), true), this.#paths.live());
     this.#armRto();
   }
 
@@ -264,7 +164,7 @@ export class MultipathEndpoint {
   send(ciphertext: Uint8Array, frameClass = "default"): void {
     if (this.#closed) return;
     const unit = this.#out.next(ciphertext, this.#now());
-    const paths = this.#livePaths();
+    const paths = this.#paths.live();
     const schedule = this.#schedule(frameClass, paths.length);
     if (schedule.kind === "raptorq") {
       unit.held = true; // no timeout while it waits for the encoder
@@ -273,7 +173,7 @@ export class MultipathEndpoint {
       this.#batcher?.flush();
       if (schedule.kind === "duplicate") this.#resend([unit], paths);
       else if (paths.length > 0) {
-        this.#sendOn(paths[this.#rr++ % paths.length], dataUnit(unit.seq, ciphertext));
+        this.#sendOn(this.#paths.next(paths), dataUnit(unit.seq, ciphertext));
       }
     }
     this.#armRto();
@@ -319,17 +219,15 @@ export class MultipathEndpoint {
 
   /** Refuses path `id`: an Error frame on it, then it is closed. */
   refuse(id: number, detail: string): void {
-    const path = this.#paths.get(id);
+    const path = this.#paths.delete(id);
     if (!path) return;
-    this.#paths.delete(id);
-    this.#live = null;
     try {
       path.link.send(encodeFrame(controlFrame(FrameType.Error, 0, 1, { error: "path", detail })));
     } catch { /* the link is gone already */ }
     path.link.close();
     this.#o.onPathEnd?.(id, "refused", detail);
     if (!this.#closed) {
-      this.#resend(this.#out.takeDue(this.#now(), true), this.#livePaths());
+      this.#resend(this.#out.takeDue(this.#now(), true), this.#paths.live());
       this.#armRto();
     }
   }
@@ -345,7 +243,7 @@ export class MultipathEndpoint {
     this.#fecIn?.close();
     this.#batcher?.close();
     for (const path of this.#paths.values()) {
-      this.#write(path);
+      path.write();
       path.link.close();
     }
     this.#paths.clear();
@@ -468,50 +366,16 @@ export class MultipathEndpoint {
     const cumulative = this.#lastAckCumulative = this.#in.delivered;
     const unit = ackUnit(cumulative, this.#o.keys.ackMac(this.#o.side, cumulative));
     if (riding !== undefined) {
-      riding.unitsOut++;
-      riding.pending.push(unit);
-      riding.pendingBytes += unit.length;
+      riding.ride(unit);
       return;
     }
     // One path per ACK, in turn: a lost one shows as a retransmitted unit, which
     // is acknowledged again (on the next path).
-    const paths = this.#livePaths();
+    const paths = this.#paths.live();
     if (paths.length > 0) this.#sendOn(paths[this.#ackRr++ % paths.length], unit);
   }
 
   // ---- sending ----
-
-  #livePaths(): Path[] {
-    // At most once per LIVE_PATHS_MS (and when the paths change): listing the paths and reading
-    // each backlog (a WebSocket's is an op call) per unit cost ~2% of a busy server, and a
-    // backlog a few ms old is good enough for a 1 MiB threshold.
-    const now = this.#now();
-    if (this.#live !== null && now - this.#liveAt < LIVE_PATHS_MS) return this.#live;
-    this.#liveAt = now;
-    return this.#live = this.#computeLivePaths();
-  }
-
-  #computeLivePaths(): Path[] {
-    const all = [...this.#paths.values()];
-    const open = all.filter((p) => p.link.backlogBytes < this.#pathBacklog);
-    // Every path stalled: still use the least backed-up one rather than none.
-    if (open.length === 0 && all.length > 0) {
-      return [all.reduce((a, b) => (a.link.backlogBytes <= b.link.backlogBytes ? a : b))];
-    }
-    return open;
-  }
-
-  /**
-   * Two live paths, the next pair in turn (fewer when fewer are up; none:
-   * retransmission covers it once a path is back): a unit on both survives
-   * the loss of either, as RaptorQ's overhead does.
-   */
-  #twoPaths(): Path[] {
-    const paths = this.#livePaths();
-    if (paths.length <= 2) return paths;
-    const first = this.#rr++ % paths.length;
-    return [paths[first], paths[(first + 1) % paths.length]];
-  }
 
   #schedule(frameClass: string, paths: number): Schedule {
     const policy = this.#o.policy?.[frameClass] ?? this.#o.policy?.default ?? DEFAULT_POLICY;
@@ -520,10 +384,7 @@ export class MultipathEndpoint {
 
   /** Queues `unit` on `path`; the turn's units leave in one write (fewer messages and syscalls). */
   #sendOn(path: Path, unit: Uint8Array): void {
-    path.unitsOut++;
-    if (path.pendingBytes + unit.length > MAX_WRITE) this.#write(path);
-    path.pending.push(unit);
-    path.pendingBytes += unit.length;
+    path.queue(unit);
     if (!this.#writeQueued) {
       this.#writeQueued = true;
       queueMicrotask(this.#writeAll);
@@ -539,33 +400,13 @@ export class MultipathEndpoint {
       this.#ackTimer !== undefined && this.#now() - this.#lastAckAt >= this.#ackDelayMs / 2
     ) {
       for (const path of this.#paths.values()) {
-        if (path.pending.length === 0) continue;
+        if (!path.hasPending) continue;
         this.#sendAck(path);
         break;
       }
     }
-    for (const path of this.#paths.values()) this.#write(path);
+    for (const path of this.#paths.values()) path.write();
   };
-
-  #write(path: Path): void {
-    const units = path.pending;
-    if (units.length === 0) return;
-    const bytes = path.pendingBytes;
-    path.pending = [];
-    path.pendingBytes = 0;
-    let joined = units[0];
-    if (units.length > 1) {
-      joined = new Uint8Array(bytes);
-      let at = 0;
-      for (const u of units) {
-        joined.set(u, at);
-        at += u.length;
-      }
-    }
-    try {
-      path.link.send(joined);
-    } catch { /* closed under us: its close handler removes it */ }
-  }
 
   /** Sends `units` as DATA on each of `paths`. */
   #resend(units: Outstanding[], paths: Path[]): void {
@@ -596,7 +437,7 @@ export class MultipathEndpoint {
       if (this.#closed) return;
       // A bounded burst from the head, on two paths like the first copies (any one may be
       // lost): a busy peer is not buried under copies.
-      this.#resend(this.#out.takeDue(this.#now(), false, RTO_BURST), this.#twoPaths());
+      this.#resend(this.#out.takeDue(this.#now(), false, RTO_BURST), this.#paths.two());
       this.#armRto();
     }, Math.max(0, due - this.#now()));
   }
