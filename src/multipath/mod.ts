@@ -18,7 +18,14 @@ export {
   type PathStatus,
 } from "./endpoint.ts";
 export { ReorderBuffer } from "./reorder.ts";
-export * from "./server.ts";
+export {
+  AttachError,
+  type MultipathSettings,
+  ServerPaths,
+  type ServerPathsSide,
+} from "./server.ts";
+export { MultipathHub, type MultipathStats, newPathSecret } from "./hub.ts";
+export { type AttachedLink, AttachingPath, MAX_ATTACH_UNIT } from "./attaching.ts";
 export * from "./raptorq.ts";
 export { RetransmitQueue } from "./retransmit.ts";
 

@@ -1,27 +1,21 @@
 /**
- * The server's side of multipath sessions: the hub (one per server, never a
- * module global) that knows every multipath session by its path-set id and
- * checks attach tokens, and {@link ServerPaths}, the `Link` a session's
- * outbound writes to once multipath started: each unit goes to the
- * endpoint, which schedules it over the session's paths.
+ * The server's side of one multipath session: {@link ServerPaths}, the `Link`
+ * a session's outbound writes to once multipath started: each unit goes to
+ * the endpoint, which schedules it over the session's paths. The hub that
+ * knows every session is hub.ts; a connection that comes to attach is
+ * attaching.ts.
  *
  * @module
  */
-import {
-  controlFrame,
-  decodeVarint,
-  encodeFrame,
-  FrameType,
-  UnitDecoder,
-  varintLength,
-  writeVarint,
-} from "../proto/mod.ts";
+import { decodeVarint, varintLength, writeVarint } from "../proto/mod.ts";
 import type { Link, UnitHeader } from "../transport/mod.ts";
+import type { AttachedLink } from "./attaching.ts";
 import { MultipathEndpoint, type PathLink, type PathStatus } from "./endpoint.ts";
 import type { FecCodec } from "./fec.ts";
-import { PATH_SECRET_BYTES, PathKeys } from "./keys.ts";
+import type { MultipathHub } from "./hub.ts";
+import type { PathKeys } from "./keys.ts";
 import type { FecPolicy } from "./policy.ts";
-import { attachedUnit, decodePathUnit } from "./wire.ts";
+import { attachedUnit } from "./wire.ts";
 
 /** Server settings of multipath sessions. */
 export interface MultipathSettings {
@@ -54,135 +48,6 @@ export class AttachError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "AttachError";
-  }
-}
-
-const toKey = (setId: Uint8Array) =>
-  Array.from(setId, (b) => b.toString(16).padStart(2, "0")).join("");
-
-/** What a hub has done, for `/metrics` and `/api/security-stats`. */
-export interface MultipathStats {
-  /** Sessions that attached a second path, since start (each counted once). */
-  readonly sessionsStarted: number;
-  /** Live sessions that have attached a second path. */
-  readonly liveSessions: number;
-  /** Paths of those live sessions, together. */
-  readonly livePaths: number;
-  /** FEC packets the sessions' codec produced, since start. */
-  readonly fecPackets: number;
-}
-
-/** Every multipath session of one server. */
-export class MultipathHub {
-  readonly settings: MultipathSettings;
-  readonly #sessions = new Map<string, ServerPaths>();
-  #sessionsStarted = 0;
-  #fecPackets = 0;
-
-  constructor(settings: MultipathSettings) {
-    const fec = settings.fec;
-    // The sessions encode through this wrapper so every packet is counted.
-    this.settings = fec
-      ? {
-        ...settings,
-        fec: {
-          encode: async (objectId, object, overhead) => {
-            const packets = await fec.encode(objectId, object, overhead);
-            this.#fecPackets += packets.length;
-            return packets;
-          },
-          receiver: () => fec.receiver(),
-          close: () => fec.close?.(),
-        },
-      }
-      : settings;
-  }
-
-  /** Counters and live figures (see {@link MultipathStats}). */
-  stats(): MultipathStats {
-    let liveSessions = 0;
-    let livePaths = 0;
-    for (const paths of this.#sessions.values()) {
-      if (!paths.attachedAny) continue;
-      liveSessions++;
-      livePaths += paths.pathCount;
-    }
-    return {
-      sessionsStarted: this.#sessionsStarted,
-      liveSessions,
-      livePaths,
-      fecPackets: this.#fecPackets,
-    };
-  }
-
-  /** @internal A session attached its first extra path. */
-  noteMultipath(): void {
-    this.#sessionsStarted++;
-  }
-
-  /** Stops the FEC codec (the server stops; sessions are closed already). */
-  close(): void {
-    this.settings.fec?.close?.();
-  }
-
-  /** Multipath sessions open now. */
-  get size(): number {
-    return this.#sessions.size;
-  }
-
-  /** The live paths of `deviceId`'s multipath sessions on this server. */
-  pathsOf(deviceId: string): PathStatus[] {
-    const out: PathStatus[] = [];
-    for (const paths of this.#sessions.values()) {
-      if (paths.deviceId === deviceId) out.push(...paths.paths());
-    }
-    return out;
-  }
-
-  /**
-   * Starts a multipath session on its first link, right after the Ack went
-   * out on it. `secret` is what the Ack carried; `raptorq`: the client
-   * decodes RaptorQ.
-   */
-  open(
-    primary: Link,
-    secret: Uint8Array,
-    handshakeHash: Uint8Array,
-    raptorq: boolean,
-    side: ServerPathsSide,
-  ): ServerPaths {
-    const keys = PathKeys.derive(secret, handshakeHash);
-    const paths = new ServerPaths(this, primary, keys, raptorq, side);
-    this.#sessions.set(toKey(keys.setId), paths);
-    return paths;
-  }
-
-  /** @internal The session ended. */
-  forget(paths: ServerPaths): void {
-    const key = toKey(paths.keys.setId);
-    if (this.#sessions.get(key) === paths) this.#sessions.delete(key);
-  }
-
-  /**
-   * Attaches `link` to the session its first unit names. Throws
-   * {@link AttachError} for a malformed unit, an unknown session, a token
-   * that is not this session's, a counter used before, or a full session.
-   */
-  attach(first: Uint8Array, link: PathLink & { mode: string }): ServerPaths {
-    let unit;
-    try {
-      unit = decodePathUnit(first);
-    } catch (error) {
-      throw new AttachError(`not an attach unit: ${(error as Error).message}`);
-    }
-    if (unit.kind !== "attach") throw new AttachError(`expected an attach unit, got ${unit.kind}`);
-    const paths = this.#sessions.get(toKey(unit.setId));
-    // One answer for "no such session" and "not its token": no oracle for live set ids.
-    if (!paths || !paths.keys.verifyAttach(unit.counter, unit.token)) {
-      throw new AttachError("attach token does not match any session");
-    }
-    paths.take(unit.counter, link);
-    return paths;
   }
 }
 
@@ -357,12 +222,6 @@ export class ServerPaths implements Link {
   }
 }
 
-/** A path link the attach handler builds; `bind` routes its upstream once attached. */
-export interface AttachedLink extends PathLink {
-  readonly mode: string;
-  bind?(receive: (chunk: Uint8Array) => void, closed: () => void): void;
-}
-
 function pathOf(link: Link): PathLink {
   return {
     send: (unit) => link.send(unit, null),
@@ -373,12 +232,13 @@ function pathOf(link: Link): PathLink {
   };
 }
 
-function unitOf(ciphertext: Uint8Array): Uint8Array {
+/** `varint(len) || ciphertext`: one session unit. */
+export function unitOf(ciphertext: Uint8Array): Uint8Array {
   return unitsOf([ciphertext]);
 }
 
 /** `varint(len) || ciphertext` of each, joined. */
-function unitsOf(ciphertexts: readonly Uint8Array[]): Uint8Array {
+export function unitsOf(ciphertexts: readonly Uint8Array[]): Uint8Array {
   let length = 0;
   for (const c of ciphertexts) length += varintLength(c.length) + c.length;
   const out = new Uint8Array(length);
@@ -389,105 +249,4 @@ function unitsOf(ciphertexts: readonly Uint8Array[]): Uint8Array {
     at += c.length;
   }
   return out;
-}
-
-/** Largest first unit of an attaching connection (an ATTACH is 53 bytes). */
-export const MAX_ATTACH_UNIT = 128;
-
-/**
- * The upstream of a connection that came to attach: reads its first unit
- * (bounded), asks the hub, and from then on feeds the session's path.
- */
-export class AttachingPath implements AttachedLink {
-  readonly mode: string;
-  readonly #link: Link;
-  readonly #hub: MultipathHub;
-  readonly #onDone: (ok: boolean, detail: string) => void;
-  #units = new UnitDecoder();
-  #state: "waiting" | "attached" | "refused" = "waiting";
-  #receive: ((chunk: Uint8Array) => void) | null = null;
-  #closedHook: (() => void) | null = null;
-  #buffered = 0;
-
-  constructor(link: Link, hub: MultipathHub, onDone: (ok: boolean, detail: string) => void) {
-    this.#link = link;
-    this.mode = link.mode;
-    this.#hub = hub;
-    this.#onDone = onDone;
-  }
-
-  get backlogBytes(): number {
-    return this.#link.backlogBytes;
-  }
-
-  send(unit: Uint8Array): void {
-    this.#link.send(unit, null);
-  }
-
-  close(): void {
-    this.#link.close();
-  }
-
-  bind(receive: (chunk: Uint8Array) => void, closed: () => void): void {
-    this.#receive = receive;
-    this.#closedHook = closed;
-  }
-
-  /** Upstream bytes of this connection. */
-  receive(chunk: Uint8Array): void {
-    if (this.#state === "attached") {
-      this.#receive?.(chunk);
-      return;
-    }
-    if (this.#state === "refused") return;
-    this.#buffered += chunk.length;
-    let bodies: Uint8Array[];
-    try {
-      // The client sends its ATTACH and waits: anything more before the answer is abuse.
-      if (this.#buffered > MAX_ATTACH_UNIT) {
-        throw new Error(`more than ${MAX_ATTACH_UNIT} bytes before the attach completed`);
-      }
-      bodies = this.#units.push(chunk);
-    } catch (error) {
-      this.refuse((error as Error).message);
-      return;
-    }
-    if (bodies.length === 0) return;
-    try {
-      this.#hub.attach(bodies[0], this);
-    } catch (error) {
-      this.refuse(error instanceof AttachError ? error.message : String(error));
-      return;
-    }
-    this.#state = "attached";
-    this.#onDone(true, "attached");
-    // Whatever came behind the ATTACH belongs to the path.
-    const rest = bodies.slice(1);
-    if (rest.length > 0) { for (const body of rest) this.#receive?.(unitOf(body)); }
-  }
-
-  /** Refuses the attach with an Error frame and closes the connection. */
-  refuse(detail: string): void {
-    if (this.#state !== "waiting") return;
-    this.#state = "refused";
-    this.#link.send(
-      encodeFrame(controlFrame(FrameType.Error, 0, 1, { error: "attach", detail })),
-      null,
-    );
-    this.#link.close();
-    this.#onDone(false, detail);
-  }
-
-  /** The connection closed (either side). */
-  closed(): void {
-    if (this.#state === "waiting") {
-      this.#state = "refused";
-      this.#onDone(false, "closed before attaching");
-    } else if (this.#state === "attached") this.#closedHook?.();
-  }
-}
-
-/** 32 random bytes for the Ack's `multipath.secret`. */
-export function newPathSecret(): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(PATH_SECRET_BYTES));
 }
