@@ -2,8 +2,10 @@
  * Calls as router handlers (upstream §6.5, with the differences listed in
  * docs/PROTOCOL.md "Calls"): CallOffer/CallAnswer/CallEnd/CallStats/
  * TransportUpdate keep the server's call state, VoiceFrame/VideoFrame go
- * through the {@link Sfu} to accepted participants only, RAW media is
+ * through the SFU (sfu.ts) to accepted participants only, RAW media is
  * transcoded first when the call's offer asked for it.
+ *
+ * The media path is media_route.ts; the dependencies' types call_deps.ts.
  *
  * @module
  */
@@ -23,74 +25,20 @@ import {
   type AckWhenDurable,
   type FanOut,
   type FrameRequest,
-  type PeerRegistry,
   replyOnceRouted,
   RouteError,
-  type Router,
   type Sender,
 } from "../router/mod.ts";
+import type { CallServiceDeps } from "./call_deps.ts";
 import type { Call, CallLimits } from "./call_table.ts";
 import { CallTable } from "./call_table.ts";
-import {
-  isKeyFrame,
-  isKeyFramePayload,
-  mediaHeaderError,
-  type MediaPayload,
-  MediaSource,
-  parseMediaPayload,
-} from "./header.ts";
-import type { Sfu } from "./sfu.ts";
+import { needsTranscoding, routeMedia } from "./media_route.ts";
 import type { IceServer } from "./turn.ts";
 
-/** Counters the call service reports (the composition root maps them to metrics). */
-export interface CallMetrics {
-  callStarted?(): void;
-  callEnded?(): void;
-  mediaIn?(kind: "audio" | "video", bytes: number): void;
-  transport?(update: "candidate" | "selected_candidate_pair" | "consent_keepalive"): void;
-}
+export type { CallMetrics, CallServiceDeps, MediaTranscoder } from "./call_deps.ts";
+export { needsTranscoding } from "./media_route.ts";
 
-/** Turns a sender's RAW media into the call's codec (see transcode/). */
-export interface MediaTranscoder {
-  /**
-   * Checked at offer time: null when the server can transcode what `call`
-   * asks for, else a one-line reason (the offer is refused with it).
-   */
-  admit(call: Call): string | null;
-  /**
-   * The encoded payload (header included) for a RAW `media` payload of
-   * `sender` in `call`; rejects with a one-line reason for bad input.
-   */
-  transcode(call: Call, sender: string, kind: "audio" | "video", media: MediaPayload): Promise<
-    Uint8Array
-  >;
-  /** The call ended: its encoders go. */
-  release(call: Call): void;
-  /** `sender`'s next video frame the server encodes in `call` is a key frame. */
-  forceKeyFrame?(call: Call, sender: string): void;
-}
-
-/** What the call service needs. */
-export interface CallServiceDeps {
-  router: Router;
-  registry: PeerRegistry;
-  sfu: Sfu;
-  limits: CallLimits;
-  /** An offer nobody accepted ends after this long (ms). */
-  ringTimeoutMs: number;
-  transcoder?: MediaTranscoder;
-  metrics?: CallMetrics;
-  /**
-   * TURN servers with credentials for `device` (its ICE ufrag when it sent
-   * one): returned in the Ack of its offer and of its accepting answer.
-   */
-  iceServers?(device: string, ufrag: string | null): IceServer[];
-  /** Ledger events `{scope:"call", event, call_id, data}`. */
-  record?(event: Record<string, unknown>): void;
-  now?: () => number;
-}
-
-/** Call state and media forwarding, plugged into a {@link Router}. */
+/** Call state and media forwarding, plugged into a `Router`. */
 export class CallService {
   readonly calls: CallTable;
   readonly #d: CallServiceDeps;
@@ -112,8 +60,8 @@ export class CallService {
     r.handle(FrameType.CallEnd, (q) => this.#end(q));
     r.handle(FrameType.CallStats, (q) => this.#stats(q));
     r.handle(FrameType.TransportUpdate, (q) => this.#transportUpdate(q));
-    r.handle(FrameType.VoiceFrame, (q) => this.#media("audio", q));
-    r.handle(FrameType.VideoFrame, (q) => this.#media("video", q));
+    r.handle(FrameType.VoiceFrame, (q) => routeMedia(this.calls, this.#d, "audio", q));
+    r.handle(FrameType.VideoFrame, (q) => routeMedia(this.calls, this.#d, "video", q));
   }
 
   /** Ends every call and stops the timers (server shutdown). */
@@ -257,69 +205,6 @@ export class CallService {
     );
   }
 
-  /**
-   * A VoiceFrame/VideoFrame: checked (an accepted participant of the call on
-   * its channel, a known media header) and forwarded as it is, or RAW media
-   * transcoded first. The encoded path allocates only the SFU's item.
-   */
-  #media(
-    kind: "audio" | "video",
-    { sender, frame, options }: FrameRequest,
-  ): Frame | null | Promise<Frame | null> {
-    const call = this.calls.onChannel(frame.channel);
-    if (call === undefined) throw new RouteError("no_route", `no call on channel ${frame.channel}`);
-    const device = sender.deviceId;
-    if (!call.accepted.has(device)) {
-      throw new RouteError(
-        "not_member",
-        `device is not an accepted participant of call ${JSON.stringify(call.id)}`,
-      );
-    }
-    const payload = frame.payload;
-    const bad = mediaHeaderError(kind, payload);
-    if (bad !== null) throw new RouteError("invalid_payload", bad);
-    this.#d.metrics?.mediaIn?.(kind, payload.length);
-    // Like any broadcast: a plain Ack, or none when the client acks cumulatively.
-    const reply = options?.deferPlainAck ? null : ack(frame);
-    if (payload[1] === MediaSource.encoded) {
-      this.#d.sfu.forward(call.accepted, {
-        frame,
-        kind,
-        sender: device,
-        keyFrame: kind === "video" && isKeyFramePayload(payload),
-      });
-      return reply;
-    }
-    const transcoder = this.#d.transcoder;
-    if (!transcoder || !needsTranscoding(call)) {
-      throw new RouteError(
-        "unsupported",
-        `call ${JSON.stringify(call.id)} was not offered with RAW ${kind}`,
-      );
-    }
-    const media = parseMediaPayload(kind, payload) as MediaPayload;
-    return transcoder.transcode(call, device, kind, media).then(
-      (encoded) => {
-        // The call may have ended while the Worker encoded.
-        if (this.calls.get(call.id) !== call) return reply;
-        const parsed = parseMediaPayload(kind, encoded) as MediaPayload;
-        this.#d.sfu.forward(call.accepted, {
-          frame: { ...frame, payload: encoded },
-          kind,
-          sender: device,
-          keyFrame: kind === "video" && isKeyFrame(parsed),
-        });
-        return reply;
-      },
-      (error: unknown) => {
-        throw new RouteError(
-          "invalid_payload",
-          error instanceof Error ? error.message : String(error),
-        );
-      },
-    );
-  }
-
   /** `{ice_servers}` for `sender`, or nothing when no TURN server is configured. */
   #ice(
     sender: Sender,
@@ -413,14 +298,6 @@ export class CallService {
   #record(event: string, call: Call, data: Record<string, unknown>): void {
     this.#d.record?.({ scope: "call", event, call_id: call.id, data });
   }
-}
-
-/** True when the offer announced RAW (or hybrid) media the server must encode. */
-export function needsTranscoding(call: Call): boolean {
-  const a = call.media.audio;
-  const v = call.media.video;
-  return (a.codec === "opus" && a.source !== "encoded") ||
-    (v != null && v.source !== "encoded" && v.codec !== "raw_i420");
 }
 
 /** Keeps the ICE credentials a participant declared, for the STUN responder. */

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Call } from "../call_table.ts";
-import type { MediaTranscoder } from "../call_service.ts";
+import type { MediaTranscoder } from "../call_deps.ts";
 import {
   AudioCodecId,
   type MediaPayload,
