@@ -4,21 +4,11 @@ import { toHex } from "../src/crypto/mod.ts";
 import { ADMIN_SECRET_NAME, DEFAULT_ROTATION } from "../src/security/rotation/mod.ts";
 import { openStore } from "../src/storage/mod.ts";
 import { registerKeyCommands, type SecretCommandOptions } from "./keys.ts";
-import type { MigrateIo } from "./migrate.ts";
-
-function capture(): MigrateIo & { out: string; err: string[] } {
-  const io = {
-    out: "",
-    err: [] as string[],
-    write: (text: string) => void (io.out += text),
-    error: (line: string) => void io.err.push(line),
-  };
-  return io;
-}
+import { captureIo } from "./_test_io.ts";
 
 /** Runs one command line against the database at `db`; returns its output. */
 async function cli(db: string, ...args: string[]) {
-  const io = capture();
+  const io = captureIo();
   const opened: SecretCommandOptions[] = [];
   const program = new Command().exitOverride();
   registerKeyCommands(program, (options) => {

@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { Command } from "@commander-js/extra-typings";
-import { type MigrateIo, registerMigrateCommand, runMigrate } from "./migrate.ts";
+import { registerMigrateCommand, runMigrate } from "./migrate.ts";
 import { SQLITE_MIGRATION_FILES } from "../src/storage/mod.ts";
-
-function capture(): MigrateIo & { out: string; err: string[] } {
-  const io = {
-    out: "",
-    err: [] as string[],
-    write: (text: string) => void (io.out += text),
-    error: (line: string) => void io.err.push(line),
-  };
-  return io;
-}
+import { captureIo } from "./_test_io.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "commucat-migrate-" });
@@ -26,17 +17,17 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
 Deno.test("migrate applies with progress, then is a no-op", async () => {
   await withTempDir(async (dir) => {
     const db = `${dir}/sub/commucat.db`; // parent directory is created
-    const first = capture();
+    const first = captureIo();
     assert.equal(await runMigrate({ db }, first), 0);
     assert.match(first.out, /^applying 0001_initial \.\.\. ok \(\d+ ms\)\n/);
     assert.match(first.out, new RegExp(`applied ${SQLITE_MIGRATION_FILES.length} migration`));
     assert.deepEqual(first.err, []);
 
-    const second = capture();
+    const second = captureIo();
     assert.equal(await runMigrate({ db }, second), 0);
     assert.equal(second.out, `database ${db} is up to date\n`);
 
-    const status = capture();
+    const status = captureIo();
     assert.equal(await runMigrate({ db, status: true }, status), 0);
     assert.match(status.out, /0001_initial\s+applied\s+\d{4}-/);
     assert.match(status.out, /schema is current/);
@@ -46,7 +37,7 @@ Deno.test("migrate applies with progress, then is a no-op", async () => {
 Deno.test("migrate --status on a missing database creates nothing", async () => {
   await withTempDir(async (dir) => {
     const db = `${dir}/missing.db`;
-    const io = capture();
+    const io = captureIo();
     assert.equal(await runMigrate({ db, status: true }, io), 0);
     assert.match(io.out, /does not exist yet/);
     assert.match(io.out, /0001_initial\s+pending/);
@@ -63,12 +54,12 @@ Deno.test("migrate --status on a missing database creates nothing", async () => 
 Deno.test("migrate fails with one line on a changed migration", async () => {
   await withTempDir(async (dir) => {
     const db = `${dir}/commucat.db`;
-    assert.equal(await runMigrate({ db }, capture()), 0);
+    assert.equal(await runMigrate({ db }, captureIo()), 0);
     const raw = new DatabaseSync(db);
     raw.exec("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1");
     raw.close();
 
-    const io = capture();
+    const io = captureIo();
     assert.equal(await runMigrate({ db }, io), 1);
     assert.equal(io.err.length, 1);
     assert.match(
@@ -77,7 +68,7 @@ Deno.test("migrate fails with one line on a changed migration", async () => {
     );
     assert.equal(io.out, "");
 
-    const status = capture();
+    const status = captureIo();
     assert.equal(await runMigrate({ db, status: true }, status), 1);
     assert.match(status.out, /0001_initial\s+changed/);
     assert.equal(status.err.length, 1);
@@ -87,7 +78,7 @@ Deno.test("migrate fails with one line on a changed migration", async () => {
 Deno.test("registerMigrateCommand wires options into the program", async () => {
   await withTempDir(async (dir) => {
     const db = `${dir}/cli.db`;
-    const io = capture();
+    const io = captureIo();
     const program = registerMigrateCommand(new Command().name("commucat"), io);
     await program.parseAsync(["migrate", "--db", db], { from: "user" });
     assert.match(io.out, /applying 0001_initial \.\.\. ok/);
