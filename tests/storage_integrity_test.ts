@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { diagnose } from "../cli/admin.ts";
+import { diagnose } from "../cli/diagnose.ts";
 import { defaultSettings, type ServerSettings, startServer } from "../src/server/mod.ts";
 import { type Logger, silentLogger } from "../src/log/mod.ts";
 import { DatabaseCorruptError } from "../src/storage/mod.ts";
