@@ -32,8 +32,8 @@ Deno.test("kept ids: an id not in the form this instance makes is its own key", 
   }
 });
 
-Deno.test("kept copies: with numeric keys a copy is still taken by its id, a foreign id by itself", async () => {
-  const ids = new KeptIds();
+/** A window that keeps copies a minute, keyed by `ids`; `written` lists the ids it wrote. */
+function keptWindow(ids: KeptIds): { window: KeptCopies; written: string[] } {
   const written: string[] = [];
   const window = new KeptCopies({
     delayMs: 60_000,
@@ -43,6 +43,12 @@ Deno.test("kept copies: with numeric keys a copy is still taken by its id, a for
     },
     keyOf: (id) => ids.keyOf(id),
   });
+  return { window, written };
+}
+
+Deno.test("kept copies: with numeric keys a copy is still taken by its id, a foreign id by itself", async () => {
+  const ids = new KeptIds();
+  const { window, written } = keptWindow(ids);
   const copy = (envelopeId: string): PendingCopy => ({
     envelopeId,
     deviceId: "d1",
@@ -66,15 +72,7 @@ Deno.test("kept copies: with numeric keys a copy is still taken by its id, a for
 
 Deno.test("kept copies: a copy named by its counter is taken by the counter or its id, written under its id", async () => {
   const ids = new KeptIds();
-  const written: string[] = [];
-  const window = new KeptCopies({
-    delayMs: 60_000,
-    write: (copies) => {
-      written.push(...copies.map((c) => c.envelopeId));
-      return Promise.resolve();
-    },
-    keyOf: (id) => ids.keyOf(id),
-  });
+  const { window, written } = keptWindow(ids);
   const copy = (counter: number) => new KeptCopy(counter, ids, "d1", new Uint8Array(4), 0, "c1");
   const [a, b, c] = [ids.nextCounter(), ids.nextCounter(), ids.nextCounter()];
   for (const counter of [a, b, c]) window.keep(copy(counter));

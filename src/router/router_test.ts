@@ -104,12 +104,23 @@ function control(type: FrameType, channel: number, body: unknown): [Frame, unkno
   return [controlFrame(type, channel, ++sequence, body), body];
 }
 
+/** `sender` joins `channel` with `members` (the route is made). */
+async function join(h: Harness, sender: FakePeer, channel: number, members: string[]) {
+  const [frame, body] = control(FrameType.Join, channel, { members });
+  await done(h.router.route(sender, frame, body));
+}
+
+/** A Typing from `sender` on `channel`: its routing reads the members' reachability, then cached. */
+async function warm(h: Harness, sender: FakePeer, channel: number) {
+  const [frame, body] = control(FrameType.Typing, channel, {});
+  await done(h.router.route(sender, frame, body));
+}
+
 Deno.test("router: a live-only broadcast on a cached route to connected members completes synchronously", async () => {
   await withRouter(async (h) => {
     const alice = h.connect("alice");
     const bob = h.connect("bob");
-    const [join, body] = control(FrameType.Join, 1, { members: ["bob"] });
-    await done(h.router.route(alice, join, body));
+    await join(h, alice, 1, ["bob"]);
     const [typing, typingBody] = control(FrameType.Typing, 1, {});
     // The first frame checks that Bob is still reachable (a store read); then it is known.
     await done(h.router.route(alice, typing, typingBody));
@@ -128,10 +139,8 @@ Deno.test("router: a live Msg is acknowledged once its copy is durable, which th
   await withRouter(async (h) => {
     const alice = h.connect("alice");
     const bob = h.connect("bob");
-    const [join, body] = control(FrameType.Join, 1, { members: ["bob"] });
-    await done(h.router.route(alice, join, body));
-    const [typing, typingBody] = control(FrameType.Typing, 1, {});
-    await done(h.router.route(alice, typing, typingBody)); // Bob's reachability is now known
+    await join(h, alice, 1, ["bob"]);
+    await warm(h, alice, 1); // Bob's reachability is now known
     bob.received.length = 0;
     bob.origins.length = 0;
     const frame = msg(1);
@@ -160,8 +169,7 @@ Deno.test("router: a kept copy and a later offline enqueue land in the queue in 
   await withRouter(async (h) => {
     const alice = h.connect("alice");
     const bob = h.connect("bob");
-    const [join, body] = control(FrameType.Join, 1, { members: ["bob"] });
-    await done(h.router.route(alice, join, body));
+    await join(h, alice, 1, ["bob"]);
     // Bob cannot take the first (it is kept, written after this turn), then leaves:
     // the second goes straight to the queue, and must not overtake the first.
     bob.accepting = false;
@@ -183,10 +191,8 @@ Deno.test("router: a failed durable write refuses the sender's Ack with unavaila
   await withRouter(async (h) => {
     const alice = h.connect("alice");
     h.connect("bob");
-    const [join, body] = control(FrameType.Join, 1, { members: ["bob"] });
-    await done(h.router.route(alice, join, body));
-    const [typing, typingBody] = control(FrameType.Typing, 1, {});
-    await done(h.router.route(alice, typing, typingBody)); // Bob's reachability is now known
+    await join(h, alice, 1, ["bob"]);
+    await warm(h, alice, 1); // Bob's reachability is now known
     const original = h.store.writeOfflineBatch.bind(h.store);
     h.store.writeOfflineBatch = () => Promise.reject(new Error("disk full"));
     try {
@@ -204,8 +210,7 @@ Deno.test("router: a failed durable write refuses the sender's Ack with unavaila
 Deno.test("router: queued types wait in the offline queue, live-only types are dropped", async () => {
   await withRouter(async (h) => {
     const alice = h.connect("alice");
-    const [join, body] = control(FrameType.Join, 2, { members: ["carol"] });
-    await done(h.router.route(alice, join, body));
+    await join(h, alice, 2, ["carol"]);
     await done(h.router.route(alice, msg(2), undefined));
     const [typing, typingBody] = control(FrameType.Typing, 2, {});
     await done(h.router.route(alice, typing, typingBody));
@@ -223,10 +228,8 @@ Deno.test("router: queued types wait in the offline queue, live-only types are d
 Deno.test("router: a frame only stored (member offline or on another instance) does not hold the sender's next frames", async () => {
   await withRouter(async (h) => {
     const alice = h.connect("alice");
-    const [join, body] = control(FrameType.Join, 5, { members: ["dave"] });
-    await done(h.router.route(alice, join, body));
-    const [typing, typingBody] = control(FrameType.Typing, 5, {});
-    await done(h.router.route(alice, typing, typingBody)); // Dave's reachability is now known
+    await join(h, alice, 5, ["dave"]);
+    await warm(h, alice, 5); // Dave's reachability is now known
     // Routed at once: only the Ack waits for the row (AckWhenDurable), so the
     // session routes the next frames meanwhile and they share the write.
     const first = msg(5);
@@ -251,8 +254,7 @@ Deno.test("router: only members send on a route; Leave removes only the sender",
       Promise.resolve().then(() => h.router.route(alice, msg(3), undefined)),
       (e: unknown) => e instanceof RouteError && e.code === "no_route",
     );
-    const [join, body] = control(FrameType.Join, 3, { members: ["bob"] });
-    await done(h.router.route(alice, join, body));
+    await join(h, alice, 3, ["bob"]);
     await assert.rejects(
       Promise.resolve().then(() => h.router.route(mallory, msg(3), undefined)),
       (e: unknown) => e instanceof RouteError && e.code === "not_member",
@@ -302,8 +304,7 @@ Deno.test("router: a local device with a remote-looking id cannot act as a remot
   await withRouter(async (h) => {
     // The victim's channel with a real member on b.example.
     const victim = h.connect("victim", "u-victim");
-    const [join, body] = control(FrameType.Join, 7, { members: ["bob1@b.example"] });
-    await done(h.router.route(victim, join, body));
+    await join(h, victim, 7, ["bob1@b.example"]);
     await done(h.router.route(victim, msg(7), undefined));
     assert.deepEqual(h.relayed, [["victim", ["bob1@b.example"], FrameType.Msg]]);
 
@@ -338,8 +339,7 @@ Deno.test("router: a route not bound to a group delivers only to members still r
   await withRouter(async (h) => {
     const alice = h.connect("alice");
     const bob = h.connect("bob");
-    const [join, body] = control(FrameType.Join, 4, { members: ["bob"] });
-    await done(h.router.route(alice, join, body));
+    await join(h, alice, 4, ["bob"]);
     await done(h.router.route(alice, msg(4), undefined));
     assert.equal(bob.received.length, 1);
     // The friendship ends: once the router is told, Bob gets nothing more on the route.
