@@ -25,14 +25,9 @@ import {
   closeQuietly,
   GuardedAcceptor,
 } from "../guarded_accept.ts";
-import type {
-  AcceptedStream,
-  ByteStream,
-  ConnectionSink,
-  Listener,
-  TransportDescriptor,
-} from "../listener.ts";
+import type { ByteStream, ConnectionSink, Listener, TransportDescriptor } from "../listener.ts";
 import type { LoopbackEngine } from "../loopback_engine.ts";
+import { serveTunnel, startTunnels } from "../tunnel_serve.ts";
 import { acceptExtOrPort, writeAuthCookie } from "./ext_orport.ts";
 import { ManagedTransport, type PtMethod, PtStartError } from "./managed.ts";
 import { formatPtAddress, formatPtArgs, type PtAddress } from "./protocol.ts";
@@ -195,16 +190,12 @@ export class PtListener implements Listener {
   }
 
   start(sink: ConnectionSink): void {
-    this.#acceptor.start(sink, this.name, (socket, engine) => {
-      // Until the handshake is done the socket is ours alone: the timeout closes it.
-      socket.signal.addEventListener("abort", () => closeQuietly(socket.conn), { once: true });
-      return this.#serve(socket, engine);
-    });
+    startTunnels(this.#acceptor, sink, this.name, (socket, engine) => this.#serve(socket, engine));
   }
 
   /** Runs the Extended ORPort handshake, takes a cap slot for the client, then serves HTTP. */
   async #serve(socket: AdmittedSocket, engine: LoopbackEngine): Promise<void> {
-    const { conn, signal } = socket;
+    const { conn } = socket;
     let hello;
     try {
       hello = await acceptExtOrPort(conn, this.#cookie);
@@ -237,10 +228,7 @@ export class PtListener implements Listener {
       const stream: Deno.Conn | ByteStream = hello.leftover.length > 0
         ? withPrefix(conn, hello.leftover)
         : conn;
-      const accepted: AcceptedStream = { stream, remoteAddr, signal };
-      const served = engine.serve(accepted);
-      served.firstRequest.then(() => socket.firstRequest());
-      await served.finished;
+      await serveTunnel(socket, engine, stream, remoteAddr);
     } finally {
       release();
     }

@@ -23,14 +23,9 @@ import {
   GuardedAcceptor,
 } from "../guarded_accept.ts";
 import { CONNECT_MODES, parseSocksAddress } from "../../proto/mod.ts";
-import type {
-  AcceptedStream,
-  ByteConn,
-  ConnectionSink,
-  Listener,
-  TransportDescriptor,
-} from "../listener.ts";
+import type { ByteConn, ConnectionSink, Listener, TransportDescriptor } from "../listener.ts";
 import type { LoopbackEngine } from "../loopback_engine.ts";
+import { serveTunnel, startTunnels } from "../tunnel_serve.ts";
 import {
   ChunkOpener,
   ChunkSealer,
@@ -184,16 +179,12 @@ export class ShadowsocksListener implements Listener {
   }
 
   start(sink: ConnectionSink): void {
-    this.#acceptor.start(sink, this.name, (socket, engine) => {
-      // Until the tunnel opens the socket is ours alone: the timeout closes it.
-      socket.signal.addEventListener("abort", () => closeQuietly(socket.conn), { once: true });
-      return this.#serve(socket, engine);
-    });
+    startTunnels(this.#acceptor, sink, this.name, (socket, engine) => this.#serve(socket, engine));
   }
 
   /** Opens the tunnel, then serves HTTP in it until it ends. */
   async #serve(socket: AdmittedSocket, engine: LoopbackEngine): Promise<void> {
-    const { conn, remoteAddr, signal } = socket;
+    const { conn, remoteAddr } = socket;
     const opener = new ChunkOpener(this.#key);
     const buf = new Uint8Array(READ_BUFFER);
     let plain: Uint8Array = new Uint8Array(0);
@@ -218,10 +209,7 @@ export class ShadowsocksListener implements Listener {
       }
     }
     const stream = this.#tunnel(conn, buf, opener, plain.subarray(start));
-    const accepted: AcceptedStream = { stream, remoteAddr, signal };
-    const served = engine.serve(accepted);
-    served.firstRequest.then(() => socket.firstRequest());
-    await served.finished;
+    await serveTunnel(socket, engine, stream, remoteAddr);
   }
 
   /** Reads and drops the socket's bytes until it ends or the first-request timeout closes it. */
