@@ -32,16 +32,17 @@ import { parseArgs } from "node:util";
 import process from "node:process";
 import { CommuCatClient } from "../src/client/mod.ts";
 import { generateDeviceKeys } from "../src/crypto/mod.ts";
-import { silentLogger } from "../src/log/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import { defaultSettings, type RunningServer, startServer } from "../src/server/mod.ts";
 import { pipeChannel, PipeLink } from "./inprocess_pipe.ts";
 import {
-  api,
+  befriend,
+  clientOptions,
   gate as gateAt,
   inspectorPost,
   startProfiler,
   stretchLongTimers,
+  warningsToStderr,
 } from "./inprocess_harness.ts";
 import { privateDatabase } from "./load/cluster_scenario.ts";
 import { RedisBus } from "../src/router/redis_bus.ts";
@@ -123,12 +124,10 @@ async function instance(dsn: string, dir: string): Promise<RunningServer> {
         pairing: { burst: 5, windowMs: 60_000, penaltyMs: 120_000 },
       },
     }),
+    // Warnings and errors would mean the run is not the path it claims to measure.
     {
-      ...silentLogger,
+      ...warningsToStderr,
       ...(args.values.verbose ? { info: (m, f) => console.error(m, f) } : {}),
-      // Warnings and errors would mean the run is not the path it claims to measure.
-      warn: (m, f) => console.error(m, f),
-      error: (m, f) => console.error(m, f),
     },
   );
 }
@@ -165,44 +164,27 @@ async function main(): Promise<void> {
     // Unique per run: kicks (a device connected again) are broadcast to every
     // instance on the Redis server, this run's or not.
     const run = crypto.randomUUID().slice(0, 8);
-    const deviceOf = (i: number) => `bench-${run}-${i}`;
+    const prefix = `bench-${run}`;
+    const deviceOf = (i: number) => `${prefix}-${i}`;
     for (const s of servers) https.push(Deno.createHttpClient({ caCerts: [s.certificatePem] }));
     for (let i = 0; i < 2 * PAIRS; i++) {
       const server = serverOf(i);
       const keys = generateDeviceKeys();
+      const channel = () => Promise.resolve(pipeChannel(server));
       clients.push(
-        await CommuCatClient.connect({
-          url: `https://localhost:${server.addr.port}`,
-          mode: "websocket",
-          domain: server.domain,
-          serverStatic: server.noiseKey().publicKey,
-          deviceId: deviceOf(i),
-          devicePrivateKey: keys.privateKey,
-          user: { handle: `bench_${i}` },
-          pq: "off",
-          webSocketChannel: () => Promise.resolve(pipeChannel(server)),
-        }),
+        await CommuCatClient.connect(clientOptions(server, prefix, i, keys.privateKey, channel)),
       );
     }
-    const httpOf = (i: number) => https[servers.indexOf(serverOf(i))];
+    const sideOf = (i: number) => ({
+      server: serverOf(i),
+      http: https[servers.indexOf(serverOf(i))],
+    });
     const channelOf = (i: number) => 100 + (i >> 1);
     const payload = new Uint8Array(PAYLOAD_BYTES);
     for (let p = 0; p < PAIRS; p++) {
       const [x, y] = [2 * p, 2 * p + 1];
       const [a, b] = [clients[x], clients[y]];
-      const path = `/api/friends/requests/${b.session.userId}`;
-      await api(serverOf(x), httpOf(x), path, a.session.sessionId);
-      await api(
-        serverOf(y),
-        httpOf(y),
-        `/api/friends/requests/${a.session.userId}/accept`,
-        b.session.sessionId,
-      );
-      await a.join(channelOf(x), [deviceOf(y)]);
-      a.send(channelOf(x), payload).catch(() => {});
-      await b.next();
-      b.send(channelOf(x), payload).catch(() => {});
-      await a.next();
+      await befriend(sideOf(x), a, b, channelOf(x), deviceOf(y), PAYLOAD_BYTES, sideOf(y));
     }
     const slow = Number(args.values["slow-clock"]);
     if (slow !== 1) {

@@ -57,6 +57,9 @@ export const warningsToStderr: Logger = {
   error: (m, f) => console.error(m, f),
 };
 
+/** A server whose API a bench calls, with the HTTPS client for it. */
+export type ApiSide = Pick<BenchServer, "server" | "http">;
+
 /** The server a bench measures, with an HTTPS client for its API. */
 export interface BenchServer {
   readonly server: RunningServer;
@@ -129,18 +132,26 @@ export function clientOptions(
  * frames until the copy is acknowledged: one way at a time, or the two wait on
  * each other until the window's sweep (which never fires here); it also keeps
  * the set-up, and so the measured rounds, as in older counts (issue 18).
+ * `b` accepts on `bBench`'s API when it is connected to another server
+ * (cluster: the instance it is on).
  */
 export async function befriend(
-  bench: BenchServer,
+  bench: ApiSide,
   a: CommuCatClient,
   b: CommuCatClient,
   channel: number,
   bDevice: string,
   payloadBytes: number,
+  bBench: ApiSide = bench,
 ): Promise<void> {
   const { server, http } = bench;
   await api(server, http, `/api/friends/requests/${b.session.userId}`, a.session.sessionId);
-  await api(server, http, `/api/friends/requests/${a.session.userId}/accept`, b.session.sessionId);
+  await api(
+    bBench.server,
+    bBench.http,
+    `/api/friends/requests/${a.session.userId}/accept`,
+    b.session.sessionId,
+  );
   await a.join(channel, [bDevice]);
   const payload = new Uint8Array(payloadBytes);
   a.send(channel, payload).catch(() => {});
