@@ -218,19 +218,26 @@ export async function privateDatabase(
   };
 }
 
-/** `/healthz` counters of one instance (bus notices delivered as carried vs queue reads). */
-async function busCounters(server: SpawnedServer): Promise<{ carried: number; reads: number }> {
+/** `/healthz` counters of one instance (bus notices delivered as carried vs queue reads, messages). */
+async function busCounters(
+  server: SpawnedServer,
+): Promise<{ carried: number; reads: number; messages: number }> {
   const client = Deno.createHttpClient({ caCerts: [server.target.certificatePem] });
   try {
     const body = await (await fetch(`${server.target.url}/healthz`, { client })).json() as {
-      relay?: { bus_carried_delivered?: number; bus_queue_reads?: number };
+      relay?: {
+        bus_carried_delivered?: number;
+        bus_queue_reads?: number;
+        bus_held_copies_messages?: number;
+      };
     };
     return {
       carried: body.relay?.bus_carried_delivered ?? 0,
       reads: body.relay?.bus_queue_reads ?? 0,
+      messages: body.relay?.bus_held_copies_messages ?? NaN,
     };
   } catch {
-    return { carried: NaN, reads: NaN };
+    return { carried: NaN, reads: NaN, messages: NaN };
   } finally {
     client.close();
   }
@@ -298,13 +305,16 @@ export async function measureCluster(parts: ClusterRunParts): Promise<ClusterSum
     ]);
     const after = await Promise.all(servers.map(busCounters));
     await parts.closePairs();
-    const delta = (k: "carried" | "reads") => after.reduce((s, x, i) => s + x[k] - before[i][k], 0);
+    const delta = (k: "carried" | "reads" | "messages") =>
+      after.reduce((s, x, i) => s + x[k] - before[i][k], 0);
+    const messages = delta("messages");
     return {
       accept: parts.accept,
       single,
       cross,
       busCarriedDelivered: delta("carried"),
       busQueueReads: delta("reads"),
+      ...(Number.isFinite(messages) ? { busMessages: messages } : {}),
     };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));

@@ -255,9 +255,13 @@ export function renderMarkdown(report: LoadReport): string {
           cluster.accept ? `; server.accept = ${cluster.accept} in both` : ""
         }; same client, window and max rate): offline-queue notices delivered as carried on the bus ` +
         `${num(cluster.busCarriedDelivered)}, read from the queue instead ` +
-        `${num(cluster.busQueueReads)}. Server cores used: one instance ${
-          cores(cluster.single)
-        }, ` +
+        `${num(cluster.busQueueReads)}${
+          cluster.busMessages === undefined
+            ? ""
+            : `; held-copies bus messages ${num(cluster.busMessages)} (${
+              (cluster.busMessages / Math.max(1, cluster.busCarriedDelivered)).toFixed(3)
+            } per carried delivery)`
+        }. Server cores used: one instance ${cores(cluster.single)}, ` +
         `two ${cores(cluster.cross)} (near 1.0 the core caps the rate, and the rate ratio is the ` +
         `CPU-per-message ratio; below it the window of unacknowledged sends does). PostgreSQL + ` +
         `Redis CPU-ms per 1,000 (their processes machine-wide, unpinned, other tenants included): ` +

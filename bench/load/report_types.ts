@@ -102,6 +102,12 @@ export type ClusterSummary =
     busCarriedDelivered: number;
     /** Notices that made the holder read the queue instead (the fallback drain). */
     busQueueReads: number;
+    /**
+     * `held-copies` bus messages both instances sent in the cross phase (the
+     * copies and their answers; each costs a publish and a receive); absent
+     * in older reports.
+     */
+    busMessages?: number;
   }
   | { skipped: string };
 

@@ -56,6 +56,8 @@ export interface RemoteCopiesStats {
   taken: number;
   /** Copies carried here that this instance stored itself (could not deliver them now). */
   stored: number;
+  /** `held-copies` messages sent (copies and answers together; the bus's cost per delivery). */
+  messages: number;
 }
 
 /** What this instance tells one other instance this turn. */
@@ -67,7 +69,7 @@ export interface Outgoing {
 
 /** Both sides' bookkeeping of held copies crossing instances; see the module doc. */
 export class RemoteCopies {
-  readonly stats: RemoteCopiesStats = { sent: 0, taken: 0, stored: 0 };
+  readonly stats: RemoteCopiesStats = { sent: 0, taken: 0, stored: 0, messages: 0 };
   readonly #o: RemoteCopiesOptions;
   /** Device → holding instance ("" = not connected elsewhere) and until when the answer holds. */
   readonly #presence = new Map<string, { instance: string; until: number }>();
@@ -221,6 +223,7 @@ export class RemoteCopies {
     // A lost message delays at most: an unacknowledged copy is written when its window ends.
     for (const [instance, out] of outgoing) {
       for (const part of heldCopiesMessages(from, out)) {
+        this.stats.messages++;
         this.#o.bus.send(instance, part).catch(() => {});
       }
     }

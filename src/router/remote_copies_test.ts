@@ -157,8 +157,8 @@ Deno.test("remote copies: acknowledged within the window, a cross-instance frame
     await sent;
     assert.deepEqual(await rows(), []);
     assert.equal(a.windowStats.acknowledgedInWindow, 1);
-    assert.deepEqual(a.carried.stats, { sent: 1, taken: 0, stored: 0 });
-    assert.deepEqual(b.carried.stats, { sent: 0, taken: 1, stored: 0 });
+    assert.deepEqual(a.carried.stats, { sent: 1, taken: 0, stored: 0, messages: 1 });
+    assert.deepEqual(b.carried.stats, { sent: 0, taken: 1, stored: 0, messages: 1 }); // the acked answer
   });
 });
 

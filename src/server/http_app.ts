@@ -103,6 +103,7 @@ export function healthReport(p: HttpParts): Record<string, unknown> {
       kept_acknowledged_in_window: p.offlineQueue.windowStats.acknowledgedInWindow,
       bus_carried_delivered: p.router.stats.busCarriedDelivered,
       bus_queue_reads: p.router.stats.busQueueReads,
+      bus_held_copies_messages: p.offlineQueue.carried.stats.messages,
     },
   };
 }
