@@ -11,7 +11,7 @@
  * is not in it: `bench load` reports them apart).
  *
  *   scripts/deno run -A bench/inprocess_cluster.ts --mode cross [--rounds 2000] [--pairs 4]
- *     [--warm 500] [--profile out.cpuprofile]
+ *     [--warm 500] [--window 8] [--profile out.cpuprofile]
  *   bench/callgrind_gated.sh bench/inprocess_cluster.ts --mode cross --pairs 16 --rounds 300 \
  *     --warm 100 --slow-clock 1000
  *
@@ -25,6 +25,9 @@
  * each event-loop turn carries, so the count is not deterministic here as it
  * is for inprocess_pairs.ts; `--promoted-profile`, `--count-bus` and CPU
  * profiles of the two modes in one sitting are the steadier figures.
+ * `--window 8` streams like the load tool's pairs instead of rounds (a whole
+ * round in one turn made one bus message per instance and round, far from
+ * what short turns under load do); `busMessagesPerDelivery` is printed.
  *
  * @module
  */
@@ -61,6 +64,13 @@ const args = parseArgs({
      */
     "promoted-profile": { type: "string" },
     gate: { type: "string" },
+    /**
+     * Streamed instead of rounds: every client keeps this many messages in
+     * flight to its peer and sends the next as each arrives (as the load
+     * tool's pairs do), so deliveries spread over many short turns and the
+     * bus messages carry what a turn gathered, not a whole round. 0: rounds.
+     */
+    window: { type: "string", default: "0" },
     /** Count the bus messages sent, by kind (a wrapper around each send). */
     "count-bus": { type: "boolean", default: false },
     /**
@@ -79,6 +89,7 @@ const ROUNDS = Number(args.values.rounds);
 const WARM = Number(args.values.warm);
 const PAIRS = Number(args.values.pairs);
 const PAYLOAD_BYTES = 100;
+const WINDOW = Number(args.values.window);
 /** The Redis database of the presence keys (pub/sub channels are per instance id). */
 const REDIS_DB = 12;
 
@@ -203,7 +214,25 @@ async function main(): Promise<void> {
       }
       await new Promise((resolve) => realSetTimeout(resolve, 0));
     };
-    for (let r = 0; r < WARM; r++) await round();
+    /** `--window`: `rounds` messages received per client, each answered by the next send. */
+    const stream = async (rounds: number) => {
+      await Promise.all(clients.map(async (client, i) => {
+        for (let w = 0; w < WINDOW; w++) client.send(channelOf(i), payload).catch(() => {});
+        for (let r = 0; r < rounds; r++) {
+          const frame = await client.next();
+          if (frame?.type !== FrameType.Msg) throw new Error(`expected a Msg, got ${frame?.type}`);
+          delivered++;
+          // The last window's worth is not sent: every client ends with nothing in flight.
+          if (r < rounds - WINDOW) client.send(channelOf(i), payload).catch(() => {});
+        }
+      }));
+      await new Promise((resolve) => realSetTimeout(resolve, 0));
+    };
+    const traffic = (rounds: number) =>
+      WINDOW > 0 ? stream(rounds) : (async () => {
+        for (let r = 0; r < rounds; r++) await round();
+      })();
+    await traffic(WARM);
     delivered = 0;
     busSent = {};
     if (args.values.gate) await gateAt(args.values.gate, "ready", "go", realSetTimeout);
@@ -211,7 +240,7 @@ async function main(): Promise<void> {
     const promoted = args.values["promoted-profile"] ? await startPromotedProfiler() : null;
     const started = performance.now();
     const cpu = process.cpuUsage();
-    for (let r = 0; r < ROUNDS; r++) await round();
+    await traffic(ROUNDS);
     const ms = performance.now() - started;
     const used = process.cpuUsage(cpu);
     if (profiler) await Deno.writeTextFile(args.values.profile!, JSON.stringify(await profiler()));
@@ -235,6 +264,11 @@ async function main(): Promise<void> {
       busCarriedDelivered: servers.map((s) => s.router.stats.busCarriedDelivered),
       kept: servers.map((s) => s.router.offlineQueue.stats.kept),
       ...(args.values["count-bus"] ? { busSent } : {}),
+      busMessagesPerDelivery: Number(
+        (servers.reduce((n, s) => n + s.router.offlineQueue.carried.stats.messages, 0) /
+          Math.max(1, servers.reduce((n, s) => n + s.router.offlineQueue.carried.stats.sent, 0)))
+          .toFixed(3),
+      ),
     }));
   } finally {
     globalThis.setTimeout = realSetTimeout;

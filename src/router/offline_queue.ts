@@ -309,12 +309,17 @@ export class OfflineQueue {
     for (const ref of envelopeIds) {
       // A counter names a copy this instance kept: never one carried here.
       if (typeof ref === "string" && this.carried.acknowledged(ref)) continue; // its origin holds it
-      if (this.#window.acknowledge(ref)) continue;
-      const envelopeId = this.envelopeIdOf(ref);
-      if (this.#rows.writes.forget(envelopeId)) continue;
-      removal = this.#rows.writes.remove(deviceId, envelopeId);
+      removal = this.#settleOwn(deviceId, ref) ?? removal;
     }
     return removal;
+  }
+
+  /** A copy of this instance's (kept here or a row) is acknowledged; see {@link settle}. */
+  #settleOwn(deviceId: string, ref: EnvelopeRef): Promise<void> | null {
+    if (this.#window.acknowledge(ref)) return null;
+    const envelopeId = this.envelopeIdOf(ref);
+    if (this.#rows.writes.forget(envelopeId)) return null;
+    return this.#rows.writes.remove(deviceId, envelopeId);
   }
 
   /**
@@ -325,8 +330,10 @@ export class OfflineQueue {
    */
   copiesSettled(acked: readonly KeptCopyRef[], released: readonly KeptCopyRef[]): void {
     for (const ref of acked) {
+      // Copies this instance kept (its answers name no other instance's), so
+      // not looked up among those carried here: no array or hash per answer.
       // A failed removal leaves the row: delivered again later (at least once).
-      this.settle(ref.deviceId, [ref.envelopeId])?.catch(() => {});
+      this.#settleOwn(ref.deviceId, ref.envelopeId)?.catch(() => {});
     }
     for (const { deviceId, envelopeId } of released) {
       this.carried.forgetHolder(deviceId);

@@ -51,6 +51,8 @@ export class RedisBus implements Bus {
   readonly #log: Logger;
   readonly #maxBytes: number;
   #instance: string | null = null;
+  /** The channels of {@link #instance} (direct, broadcast); none before `subscribe`. */
+  #wanted: string[] = [];
   #handler: ((message: BusMessage) => void) | null = null;
   /** Channels confirmed on the current subscriber connection. */
   #subscribed: string[] = [];
@@ -104,6 +106,7 @@ export class RedisBus implements Bus {
   async subscribe(instance: string, handler: (message: BusMessage) => void): Promise<void> {
     const previous = this.#subscribed;
     this.#instance = instance;
+    this.#wanted = [this.channelOf(instance), this.broadcastChannel];
     this.#handler = handler;
     if (!this.#subscriber.ready) return; // subscribes when the connection comes up
     const wanted = this.#wantedChannels();
@@ -128,8 +131,9 @@ export class RedisBus implements Bus {
     await Promise.all([this.#publisher.close(), this.#subscriber.close()]);
   }
 
+  /** Made once per subscribe: checked for every message received. */
   #wantedChannels(): string[] {
-    return this.#instance === null ? [] : [this.channelOf(this.#instance), this.broadcastChannel];
+    return this.#wanted;
   }
 
   #renewSubscription(): void {

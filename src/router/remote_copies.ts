@@ -36,6 +36,11 @@ export const REMOTE_CONNECTION_PREFIX = "bus:";
 
 /** How long a presence answer is reused (ms); a stale one costs a detour, never a frame. */
 export const PRESENCE_CACHE_MS = 1_000;
+/**
+ * An answer used with less than this left is read again in the background,
+ * so a device in steady traffic never meets an expired one (ms).
+ */
+export const PRESENCE_REFRESH_AHEAD_MS = 250;
 const MAX_CACHED_PRESENCE = 65_536;
 
 /** Dependencies of {@link RemoteCopies}. */
@@ -73,12 +78,16 @@ export class RemoteCopies {
   readonly #o: RemoteCopiesOptions;
   /** Device → holding instance ("" = not connected elsewhere) and until when the answer holds. */
   readonly #presence = new Map<string, { instance: string; until: number }>();
+  /** Devices whose presence is being read, and that read (shared by whoever needs it meanwhile). */
+  readonly #looking = new Map<string, Promise<void>>();
   /** Holder side: copies delivered here and not yet acknowledged, by envelope id. */
   readonly #taken = new Map<string, { origin: string; deviceId: string }>();
   /** Holder side: devices whose carried copies are being stored here (count). */
   readonly #storing = new Map<string, number>();
-  /** Both sides: what each other instance is told this turn (one message, bus.ts `held-copies`). */
+  /** Both sides: what each other instance is told next (one message, bus.ts `held-copies`). */
   #outgoing = new Map<string, Outgoing>();
+  /** Instances whose last message is not yet published (Redis has not answered). */
+  readonly #inFlight = new Set<string>();
   #flushScheduled = false;
 
   constructor(options: RemoteCopiesOptions) {
@@ -91,30 +100,72 @@ export class RemoteCopies {
    * The instances other than this one holding `devices` (absent: offline or
    * here); null when the bus is down (the frames are then written first, as
    * without the window). Synchronous when every answer is cached.
+   *
+   * One read per device at a time: a device whose answer is being read
+   * waits for that read instead of sending its own (every frame sent
+   * meanwhile did: a burst of MGETs, each taking the admission's
+   * asynchronous path, at each expiry). An answer close to its expiry is
+   * read again in the background, so steady traffic keeps the synchronous
+   * path; answers are still at most {@link PRESENCE_CACHE_MS} old.
    */
   holders(devices: readonly string[]): Map<string, string> | Promise<Map<string, string>> | null {
     if (!this.#o.bus.healthy) return null;
     const now = this.#o.now();
     const found = new Map<string, string>();
     let missing: string[] | null = null;
+    let waits: Promise<void>[] | null = null;
     for (const deviceId of devices) {
       const cached = this.#presence.get(deviceId);
-      if (cached === undefined || cached.until <= now) (missing ??= []).push(deviceId);
-      else if (cached.instance !== "") found.set(deviceId, cached.instance);
+      if (cached !== undefined && cached.until > now) {
+        if (cached.instance !== "") found.set(deviceId, cached.instance);
+        if (cached.until - now <= PRESENCE_REFRESH_AHEAD_MS && !this.#looking.has(deviceId)) {
+          this.#lookUp([deviceId]).catch(() => {}); // a failure: it expires, and is read when needed
+        }
+        continue;
+      }
+      const reading = this.#looking.get(deviceId);
+      if (reading !== undefined) (waits ??= []).push(reading);
+      else (missing ??= []).push(deviceId);
     }
-    if (missing === null) return found;
-    const asked = missing;
-    return this.#o.presence.getMany(asked).then((entries) => {
-      if (this.#presence.size >= MAX_CACHED_PRESENCE) this.#presence.clear();
-      const until = this.#o.now() + PRESENCE_CACHE_MS;
-      asked.forEach((deviceId, i) => {
-        const entry = entries[i];
-        const instance = entry && entry.instance !== this.#o.instanceId ? entry.instance : "";
-        this.#presence.set(deviceId, { instance, until });
-        if (instance !== "") found.set(deviceId, instance);
-      });
+    if (missing === null && waits === null) return found;
+    if (missing !== null) (waits ??= []).push(this.#lookUp(missing));
+    const read = waits!.length === 1 ? waits![0] : Promise.all(waits!);
+    // A failed read rejects: the caller writes the frames first (presence down).
+    return read.then(() => {
+      for (const deviceId of devices) {
+        // Not cached now (the cache was cleared meanwhile): as if not elsewhere, a row.
+        const instance = this.#presence.get(deviceId)?.instance;
+        if (instance) found.set(deviceId, instance);
+      }
       return found;
     });
+  }
+
+  /** Reads the presence of `devices` into the cache; one read per device at a time. */
+  #lookUp(devices: string[]): Promise<void> {
+    const read = this.#o.presence.getMany(devices).then((entries) => {
+      if (this.#presence.size >= MAX_CACHED_PRESENCE) this.#presence.clear();
+      const until = this.#o.now() + PRESENCE_CACHE_MS;
+      devices.forEach((deviceId, i) => {
+        const entry = entries[i];
+        const instance = entry && entry.instance !== this.#o.instanceId ? entry.instance : "";
+        const cached = this.#presence.get(deviceId);
+        // Renewed in place: no object per read of a device in steady traffic.
+        if (cached === undefined) this.#presence.set(deviceId, { instance, until });
+        else {
+          cached.instance = instance;
+          cached.until = until;
+        }
+      });
+    });
+    for (const deviceId of devices) this.#looking.set(deviceId, read);
+    const done = () => {
+      for (const deviceId of devices) {
+        if (this.#looking.get(deviceId) === read) this.#looking.delete(deviceId);
+      }
+    };
+    read.then(done, done);
+    return read;
   }
 
   /** Carries the held copy `envelopeId` (`frame`: the encoded frame) to `holder`, with this turn's. */
@@ -197,37 +248,61 @@ export class RemoteCopies {
 
   // ---- both ----
 
-  /** What `instance` is told this turn; the turn's flush is scheduled. */
+  /**
+   * What `instance` is told next; the flush is scheduled unless a message
+   * to it is still on its way (then it goes when that one is answered).
+   */
   #to(instance: string): Outgoing {
     let out = this.#outgoing.get(instance);
     if (out === undefined) {
       out = { copies: [], acked: [], released: [] };
       this.#outgoing.set(instance, out);
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setTimeout(this.#flush, 0);
-      }
+      if (!this.#inFlight.has(instance)) this.#scheduleFlush();
     }
     return out;
   }
 
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setTimeout(this.#flush, 0);
+  }
+
   /**
    * One bus message per other instance per turn: the copies carried to it
-   * and the answers about its copies together (bus.ts `held-copies`).
+   * and the answers about its copies together (bus.ts `held-copies`) — and
+   * at most one on its way to each instance. What comes while a message is
+   * being published waits for Redis's answer and goes in the next: a
+   * publish costs a write and a read on each side whatever it carries, and
+   * under load the two instances' turns are short, so one message per turn
+   * carried a few copies each. Waiting adds at most that round trip to
+   * Redis (sub-millisecond on a quiet machine) and only while one is out.
    */
   #flush = (): void => {
     this.#flushScheduled = false;
-    const outgoing = this.#outgoing;
-    this.#outgoing = new Map();
-    const from = this.#o.instanceId;
-    // A lost message delays at most: an unacknowledged copy is written when its window ends.
-    for (const [instance, out] of outgoing) {
-      for (const part of heldCopiesMessages(from, out)) {
-        this.stats.messages++;
-        this.#o.bus.send(instance, part).catch(() => {});
-      }
+    for (const [instance, out] of this.#outgoing) {
+      if (this.#inFlight.has(instance)) continue;
+      this.#outgoing.delete(instance); // (deleting the visited entry keeps the iteration valid)
+      this.#publish(instance, out);
     }
   };
+
+  #publish(instance: string, out: Outgoing): void {
+    const parts = heldCopiesMessages(this.#o.instanceId, out);
+    this.stats.messages += parts.length;
+    // A lost message delays at most: an unacknowledged copy is written when
+    // its window ends. RedisBus resolves (a publish) or rejects (its command
+    // timeout) within a bounded time, and at once while Redis is down.
+    const sent = parts.length === 1
+      ? this.#o.bus.send(instance, parts[0])
+      : Promise.all(parts.map((part) => this.#o.bus.send(instance, part)));
+    this.#inFlight.add(instance);
+    const answered = () => {
+      this.#inFlight.delete(instance);
+      if (this.#outgoing.has(instance)) this.#scheduleFlush();
+    };
+    sent.then(answered, answered);
+  }
 }
 
 /** Copy references per message and list (receivers accept up to 4096). */
