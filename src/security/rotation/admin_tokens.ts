@@ -23,6 +23,7 @@
  */
 import { blake3, concatBytes, constantTimeEqual, toHex, utf8 } from "../../crypto/mod.ts";
 import { type Logger, silentLogger } from "../../log/mod.ts";
+import { RotationListeners } from "./listeners.ts";
 import { type ServerSecretRecord, type Store, StoreConflictError } from "../../storage/mod.ts";
 import { type AdminRotationPolicy, hoursToMs, isActiveAt, SerialQueue } from "./settings.ts";
 
@@ -89,7 +90,7 @@ export class AdminTokenManager {
   readonly #now: () => Date;
   readonly #log: Logger;
   readonly #queue = new SerialQueue();
-  readonly #listeners = new Set<(event: AdminRotationEvent) => void>();
+  readonly #listeners = new RotationListeners<AdminRotationEvent>();
   /** Rows at the last successful load (fallback for `verify` when the store is down). */
   #cache: ServerSecretRecord[] = [];
 
@@ -252,13 +253,7 @@ export class AdminTokenManager {
       await this.#prune(rows, now);
       if (event !== null) {
         this.#log.info("admin token rotated", { version: event.version });
-        for (const listener of this.#listeners) {
-          try {
-            listener(event);
-          } catch (error) {
-            this.#log.warn("rotation listener failed", { error: (error as Error).message });
-          }
-        }
+        this.#listeners.notify(event, this.#log);
       }
       return event;
     });
@@ -266,8 +261,7 @@ export class AdminTokenManager {
 
   /** Calls `listener` after each scheduled rotation this instance makes. */
   onRotation(listener: (event: AdminRotationEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.add(listener);
   }
 
   #handOver(issued: IssuedAdminToken): void {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { toHex, utf8 } from "../../crypto/mod.ts";
-import { openStore, type Store } from "../../storage/mod.ts";
+import { testClock, withStore } from "./_test_utils.ts";
 import {
   ADMIN_SECRET_NAME,
   type AdminRotationPolicy,
@@ -12,20 +12,6 @@ import {
 const HOUR = 3_600_000;
 const ON: AdminRotationPolicy = { enabled: true, intervalHours: 10, graceHours: 5, maxVersions: 2 };
 const OFF: AdminRotationPolicy = { ...ON, enabled: false };
-
-function testClock(start = Date.UTC(2025, 5, 1)) {
-  const clock = { t: start, now: () => new Date(clock.t), advance: (ms: number) => clock.t += ms };
-  return clock;
-}
-
-async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
-  const store = await openStore({ backend: "sqlite", path: ":memory:" }, { migrate: true });
-  try {
-    await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 Deno.test("bootstrap stores the configured token hashed, and only into an empty table", async () => {
   await withStore(async (store) => {

@@ -26,6 +26,7 @@ import {
 } from "../../crypto/mod.ts";
 import { ML_DSA_65, pqSuite, type Signer } from "../../crypto/pq/mod.ts";
 import { type Logger, silentLogger } from "../../log/mod.ts";
+import { RotationListeners } from "./listeners.ts";
 import type { NoiseKey, NoiseKeyring } from "../../crypto/mod.ts";
 import { type ServerSecretRecord, type Store, StoreConflictError } from "../../storage/mod.ts";
 import { hoursToMs, isActiveAt, type RotationPolicy, SerialQueue } from "./settings.ts";
@@ -90,7 +91,7 @@ export class NoiseKeyManager implements NoiseKeyring {
   readonly #log: Logger;
   readonly #generate: () => KeyPair;
   readonly #queue = new SerialQueue();
-  readonly #listeners = new Set<(event: NoiseRotationEvent) => void>();
+  readonly #listeners = new RotationListeners<NoiseRotationEvent>();
   readonly #pqIdentity: boolean;
   readonly #signer: Signer;
   /** ML-DSA key pairs already derived, by version (deriving costs a keygen). */
@@ -183,8 +184,7 @@ export class NoiseKeyManager implements NoiseKeyring {
 
   /** Calls `listener` after each rotation this instance makes; returns an unsubscribe. */
   onRotation(listener: (event: NoiseRotationEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.add(listener);
   }
 
   async #step(
@@ -218,13 +218,7 @@ export class NoiseKeyManager implements NoiseKeyring {
     this.#keys = await this.#toKeys(activeRows(rows, now));
     if (event !== null) {
       this.#log.info("noise key rotated", { version: event.version, forced: event.forced });
-      for (const listener of this.#listeners) {
-        try {
-          listener(event);
-        } catch (error) {
-          this.#log.warn("rotation listener failed", { error: (error as Error).message });
-        }
-      }
+      this.#listeners.notify(event, this.#log);
     }
     return event;
   }

@@ -1,24 +1,10 @@
 import assert from "node:assert/strict";
 import { generateKeyPair, toHex } from "../../crypto/mod.ts";
-import { openStore, type Store } from "../../storage/mod.ts";
+import { testClock, withStore } from "./_test_utils.ts";
 import { NOISE_SECRET_NAME, NoiseKeyManager, type NoiseRotationEvent } from "./mod.ts";
 
 const HOUR = 3_600_000;
 const POLICY = { intervalHours: 10, graceHours: 4, maxVersions: 3 };
-
-function testClock(start = Date.UTC(2025, 5, 1)) {
-  const clock = { t: start, now: () => new Date(clock.t), advance: (ms: number) => clock.t += ms };
-  return clock;
-}
-
-async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
-  const store = await openStore({ backend: "sqlite", path: ":memory:" }, { migrate: true });
-  try {
-    await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 const versions = (manager: NoiseKeyManager) => manager.active().map((k) => k.version);
 
