@@ -8,6 +8,7 @@
  * @module
  */
 import { Session } from "node:inspector";
+import process from "node:process";
 import type { ClientOptions, CommuCatClient } from "../src/client/mod.ts";
 import { type Logger, silentLogger } from "../src/log/mod.ts";
 import { defaultSettings, type RunningServer, startServer } from "../src/server/mod.ts";
@@ -197,4 +198,52 @@ export async function startProfiler(): Promise<() => Promise<unknown>> {
   await post("Profiler.setSamplingInterval", { interval: 100 });
   await post("Profiler.start");
   return async () => ((await post("Profiler.stop")) as { profile: unknown }).profile;
+}
+
+/** A profile of the measured rounds: started just before them, written to `file` after. */
+export interface RoundsProfile {
+  file: string;
+  /** Starts the profiler; the returned function stops it and gives the profile. */
+  start(): Promise<() => Promise<unknown>>;
+}
+
+/** Options of {@link measureRounds}. */
+export interface MeasureRoundsOptions {
+  warm: number;
+  rounds: number;
+  /** `--gate DIR`: "ready"/"go" before the measured rounds, "done"/"end" after (callgrind). */
+  gate?: string;
+  /** The timer {@link stretchLongTimers} returned (the gate polls with it). */
+  realSetTimeout: typeof setTimeout;
+  /** Runs between the warm-up and the measured rounds (reset the counters). */
+  afterWarm?: () => void;
+  /** Profiles taken over the measured rounds, started and written in this order. */
+  profiles?: readonly (RoundsProfile | null)[];
+}
+
+/**
+ * The measured part of an in-process bench: `warm` rounds, `afterWarm`, the
+ * gate, the profiles, `rounds` timed rounds, the profiles written, the gate.
+ * Returns the wall time (ms) and the process CPU (µs) of the timed rounds.
+ */
+export async function measureRounds(
+  round: () => Promise<void>,
+  o: MeasureRoundsOptions,
+): Promise<{ ms: number; cpu: { user: number; system: number } }> {
+  for (let r = 0; r < o.warm; r++) await round();
+  o.afterWarm?.();
+  if (o.gate) await gate(o.gate, "ready", "go", o.realSetTimeout);
+  const profiles = (o.profiles ?? []).filter((p): p is RoundsProfile => p !== null);
+  const stops: (() => Promise<unknown>)[] = [];
+  for (const profile of profiles) stops.push(await profile.start());
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  for (let r = 0; r < o.rounds; r++) await round();
+  const ms = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  for (let i = 0; i < profiles.length; i++) {
+    await Deno.writeTextFile(profiles[i].file, JSON.stringify(await stops[i]()));
+  }
+  if (o.gate) await gate(o.gate, "done", "end", o.realSetTimeout);
+  return { ms, cpu: used };
 }

@@ -26,7 +26,6 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import process from "node:process";
 import { CommuCatClient } from "../src/client/mod.ts";
 import type { ClientChannel } from "../src/client/channel.ts";
 import { generateDeviceKeys } from "../src/crypto/mod.ts";
@@ -36,7 +35,7 @@ import { AttachingPath, raptorqCodec } from "../src/multipath/mod.ts";
 import {
   befriend,
   clientOptions,
-  gate as gateAt,
+  measureRounds,
   startBenchServer,
   startProfiler,
   stretchLongTimers,
@@ -127,17 +126,14 @@ async function main(): Promise<void> {
       }
       await new Promise((resolve) => realSetTimeout(resolve, 0));
     };
-    for (let r = 0; r < WARM; r++) await round();
-    delivered = 0;
-    if (GATE) await gateAt(GATE, "ready", "go", realSetTimeout);
-    const profiler = PROFILE ? await startProfiler() : null;
-    const started = performance.now();
-    const cpu = process.cpuUsage();
-    for (let r = 0; r < ROUNDS; r++) await round();
-    const ms = performance.now() - started;
-    const used = process.cpuUsage(cpu);
-    if (profiler) await Deno.writeTextFile(PROFILE!, JSON.stringify(await profiler()));
-    if (GATE) await gateAt(GATE, "done", "end", realSetTimeout);
+    const { ms, cpu: used } = await measureRounds(round, {
+      warm: WARM,
+      rounds: ROUNDS,
+      gate: GATE,
+      realSetTimeout,
+      afterWarm: () => delivered = 0,
+      profiles: [PROFILE ? { file: PROFILE, start: startProfiler } : null],
+    });
     console.log(JSON.stringify({
       pairs: PAIRS,
       paths: PATHS,

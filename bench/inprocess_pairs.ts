@@ -30,7 +30,6 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import process from "node:process";
 import { CommuCatClient } from "../src/client/mod.ts";
 import { generateDeviceKeys } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
@@ -38,8 +37,8 @@ import { pipeChannel } from "./inprocess_pipe.ts";
 import {
   befriend,
   clientOptions,
-  gate as gateAt,
   inspectorPost,
+  measureRounds,
   startBenchServer,
   startProfiler,
   stretchLongTimers,
@@ -113,21 +112,17 @@ async function main(): Promise<void> {
       }
       await new Promise((resolve) => realSetTimeout(resolve, 0));
     };
-    for (let r = 0; r < WARM; r++) await round();
-    delivered = 0;
-    if (GATE) await gateAt(GATE, "ready", "go", realSetTimeout);
-    const profiler = PROFILE ? await startProfiler() : null;
-    const allocProfiler = ALLOC_PROFILE ? await startAllocProfiler() : null;
-    const started = performance.now();
-    const cpu = process.cpuUsage();
-    for (let r = 0; r < ROUNDS; r++) await round();
-    const ms = performance.now() - started;
-    const used = process.cpuUsage(cpu);
-    if (profiler) await Deno.writeTextFile(PROFILE!, JSON.stringify(await profiler()));
-    if (allocProfiler) {
-      await Deno.writeTextFile(ALLOC_PROFILE!, JSON.stringify(await allocProfiler()));
-    }
-    if (GATE) await gateAt(GATE, "done", "end", realSetTimeout);
+    const { ms, cpu: used } = await measureRounds(round, {
+      warm: WARM,
+      rounds: ROUNDS,
+      gate: GATE,
+      realSetTimeout,
+      afterWarm: () => delivered = 0,
+      profiles: [
+        PROFILE ? { file: PROFILE, start: startProfiler } : null,
+        ALLOC_PROFILE ? { file: ALLOC_PROFILE, start: startAllocProfiler } : null,
+      ],
+    });
     console.log(JSON.stringify({
       pairs: PAIRS,
       rounds: ROUNDS,
