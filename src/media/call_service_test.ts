@@ -10,6 +10,11 @@ const OPUS = (n: number) => mediaPayload(0, 0, new Uint8Array(60).fill(n));
 const VP8_KEY = (n: number) => mediaPayload(0, VideoCodecId.vp8, new Uint8Array([0x10, n]));
 const VP8_DELTA = (n: number) => mediaPayload(0, VideoCodecId.vp8, new Uint8Array([0x11, n]));
 
+/** A CallOffer body: encoded Opus audio only. */
+function audioOffer(callId: string, from: string, to: string[] = []) {
+  return { call_id: callId, from, to, media: { audio: ENCODED_AUDIO } };
+}
+
 async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(promise, (e: unknown) => e instanceof RouteError && e.code === code);
 }
@@ -80,12 +85,7 @@ Deno.test("calls: media and call control from outsiders, wrong channels and bad 
     );
     // An offer on a channel mallory is not in.
     await rejects(
-      h.send(mallory, FrameType.CallOffer, 8, {
-        call_id: "m",
-        from: "mallory",
-        to: [],
-        media: { audio: ENCODED_AUDIO },
-      }),
+      h.send(mallory, FrameType.CallOffer, 8, audioOffer("m", "mallory")),
       "not_member",
     );
     // The right call id on the wrong channel.
@@ -95,21 +95,11 @@ Deno.test("calls: media and call control from outsiders, wrong channels and bad 
       "invalid_payload",
     );
     await rejects(
-      h.send(alice, FrameType.CallOffer, 8, {
-        call_id: "c3",
-        from: "a",
-        to: [],
-        media: { audio: ENCODED_AUDIO },
-      }),
+      h.send(alice, FrameType.CallOffer, 8, audioOffer("c3", "a")),
       "conflict",
     );
     await rejects(
-      h.send(alice, FrameType.CallOffer, 8, {
-        call_id: "",
-        from: "a",
-        to: [],
-        media: { audio: ENCODED_AUDIO },
-      }),
+      h.send(alice, FrameType.CallOffer, 8, audioOffer("", "a")),
       "invalid_payload",
     );
     await h.send(bob, FrameType.CallAnswer, 8, { call_id: "c2", accept: true });
@@ -142,12 +132,7 @@ Deno.test("calls: media is never queued for a participant who is not connected",
     const alice = h.connect("alice");
     const bob = h.connect("bob");
     await h.send(alice, FrameType.Join, 3, { members: ["bob", "dave"] });
-    await h.send(alice, FrameType.CallOffer, 3, {
-      call_id: "c",
-      from: "alice",
-      to: ["bob", "dave"],
-      media: { audio: ENCODED_AUDIO },
-    });
+    await h.send(alice, FrameType.CallOffer, 3, audioOffer("c", "alice", ["bob", "dave"]));
     await h.send(bob, FrameType.CallAnswer, 3, { call_id: "c", accept: true });
     h.registry.remove(bob); // bob disconnects: he leaves, alice and dave remain
     await h.media(alice, FrameType.VoiceFrame, 3, OPUS(1));
@@ -204,12 +189,7 @@ Deno.test("calls: a participant's disconnect ends a 2-party call with a system C
     const alice = h.connect("alice");
     const bob = h.connect("bob");
     await h.send(alice, FrameType.Join, 5, { members: ["bob"] });
-    await h.send(alice, FrameType.CallOffer, 5, {
-      call_id: "d",
-      from: "alice",
-      to: ["bob"],
-      media: { audio: ENCODED_AUDIO },
-    });
+    await h.send(alice, FrameType.CallOffer, 5, audioOffer("d", "alice", ["bob"]));
     await h.send(bob, FrameType.CallAnswer, 5, { call_id: "d", accept: true });
     h.registry.remove(alice);
     await new Promise((r) => setTimeout(r, 0));
@@ -234,12 +214,7 @@ Deno.test("calls: an unanswered offer ends at the ring timeout; hang-up ends it 
     assert.deepEqual(end.map((e) => e.reason), ["timeout"]);
     assert.equal(h.calls.calls.size, 0);
     const { alice } = { alice: h.registry.get("alice")! };
-    await h.send(alice as FakePeer, FrameType.CallOffer, 6, {
-      call_id: "t2",
-      from: "alice",
-      to: [],
-      media: { audio: ENCODED_AUDIO },
-    });
+    await h.send(alice as FakePeer, FrameType.CallOffer, 6, audioOffer("t2", "alice"));
     await h.send(bob, FrameType.CallAnswer, 6, { call_id: "t2", accept: true });
     const reply = await h.send(bob, FrameType.CallEnd, 6, { call_id: "t2", reason: "hangup" });
     assert.equal((parseControlJson(reply!.payload) as { reason: string }).reason, "hangup");
@@ -252,29 +227,14 @@ Deno.test("calls: per-call and per-server caps refuse an offer with a clear Erro
     const alice = h.connect("alice");
     await h.send(alice, FrameType.Join, 1, { members: ["bob", "carol"] });
     await rejects(
-      h.send(alice, FrameType.CallOffer, 1, {
-        call_id: "a",
-        from: "alice",
-        to: [],
-        media: { audio: ENCODED_AUDIO },
-      }),
+      h.send(alice, FrameType.CallOffer, 1, audioOffer("a", "alice")),
       "unavailable",
     );
     await h.send(alice, FrameType.Join, 2, { members: ["bob"] });
     await h.send(alice, FrameType.Join, 3, { members: ["bob"] });
-    await h.send(alice, FrameType.CallOffer, 2, {
-      call_id: "b",
-      from: "alice",
-      to: [],
-      media: { audio: ENCODED_AUDIO },
-    });
+    await h.send(alice, FrameType.CallOffer, 2, audioOffer("b", "alice"));
     await rejects(
-      h.send(alice, FrameType.CallOffer, 3, {
-        call_id: "c",
-        from: "alice",
-        to: [],
-        media: { audio: ENCODED_AUDIO },
-      }),
+      h.send(alice, FrameType.CallOffer, 3, audioOffer("c", "alice")),
       "unavailable",
     );
     // RAW media with no transcoder on this server: refused at offer time.
