@@ -2,7 +2,7 @@
  * A router with calls installed, fake peers and a real SQLite store in a
  * temporary directory: the call tests' world, no server process.
  */
-import { controlFrame, decodeFrame, type Frame, type FrameType } from "../proto/mod.ts";
+import { controlFrame, decodeFrame, type Frame, FrameType } from "../proto/mod.ts";
 import {
   type DeliveryOrigin,
   type Peer,
@@ -137,4 +137,27 @@ export async function withCalls(
     calls.close();
     await world.close();
   }
+}
+
+/**
+ * alice and bob on `channel`; alice offers call `callId` with `media` (the
+ * offer's `media` object) to bob, who accepts.
+ */
+export async function answeredCall(
+  h: CallHarness,
+  channel: number,
+  callId: string,
+  media: Record<string, unknown>,
+): Promise<{ alice: FakePeer; bob: FakePeer }> {
+  const alice = h.connect("alice");
+  const bob = h.connect("bob");
+  await h.send(alice, FrameType.Join, channel, { members: ["bob"] });
+  await h.send(alice, FrameType.CallOffer, channel, {
+    call_id: callId,
+    from: "alice",
+    to: ["bob"],
+    media,
+  });
+  await h.send(bob, FrameType.CallAnswer, channel, { call_id: callId, accept: true });
+  return { alice, bob };
 }

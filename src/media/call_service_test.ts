@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { FrameType, parseControlJson } from "../proto/mod.ts";
 import { RouteError } from "../router/mod.ts";
-import { type CallHarness, type FakePeer, withCalls } from "./_test_harness.ts";
+import { answeredCall, type CallHarness, type FakePeer, withCalls } from "./_test_harness.ts";
 import { mediaPayload, VideoCodecId } from "./header.ts";
 
 const ENCODED_AUDIO = { ...{}, codec: "opus", bitrate: 16000, sample_rate: 48000, channels: 1 };
@@ -186,11 +186,7 @@ for (const oneStepMedia of [false, true]) {
 
 Deno.test("calls: a participant's disconnect ends a 2-party call with a system CallEnd", async () => {
   await withCalls(async (h) => {
-    const alice = h.connect("alice");
-    const bob = h.connect("bob");
-    await h.send(alice, FrameType.Join, 5, { members: ["bob"] });
-    await h.send(alice, FrameType.CallOffer, 5, audioOffer("d", "alice", ["bob"]));
-    await h.send(bob, FrameType.CallAnswer, 5, { call_id: "d", accept: true });
+    const { alice, bob } = await answeredCall(h, 5, "d", { audio: ENCODED_AUDIO });
     h.registry.remove(alice);
     await new Promise((r) => setTimeout(r, 0));
     const end = bob.of(FrameType.CallEnd).map((f) => parseControlJson(f.payload));

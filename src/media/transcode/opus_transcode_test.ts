@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { FrameType } from "../../proto/mod.ts";
 import { RouteError } from "../../router/mod.ts";
-import { withCalls } from "../_test_harness.ts";
+import { answeredCall, withCalls } from "../_test_harness.ts";
 import { mediaPayload } from "../header.ts";
 import { oggOpus } from "./ogg_opus.ts";
 import { WasmTranscoder } from "./transcoder.ts";
@@ -55,18 +55,9 @@ function snr(reference: Int16Array, decoded: Int16Array): number {
 async function encodeThroughCall(transcoder: WasmTranscoder): Promise<Uint8Array> {
   let ogg: Uint8Array | undefined;
   await withCalls(async (h) => {
-    const alice = h.connect("alice");
-    const bob = h.connect("bob");
-    await h.send(alice, FrameType.Join, 1, { members: ["bob"] });
-    await h.send(alice, FrameType.CallOffer, 1, {
-      call_id: "o",
-      from: "alice",
-      to: ["bob"],
-      media: {
-        audio: { codec: "opus", bitrate: 32_000, sample_rate: RATE, channels: 1, source: "raw" },
-      },
+    const { alice, bob } = await answeredCall(h, 1, "o", {
+      audio: { codec: "opus", bitrate: 32_000, sample_rate: RATE, channels: 1, source: "raw" },
     });
-    await h.send(bob, FrameType.CallAnswer, 1, { call_id: "o", accept: true });
     const pcm = input();
     // One frame of silence more: the encoder's lookahead holds back the input's last samples.
     const bytes = new Uint8Array(pcm.byteLength + 1920);

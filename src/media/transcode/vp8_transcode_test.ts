@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { FrameType } from "../../proto/mod.ts";
 import { RouteError } from "../../router/mod.ts";
-import { withCalls } from "../_test_harness.ts";
+import { answeredCall, withCalls } from "../_test_harness.ts";
 import { isKeyFrame, mediaPayload, parseMediaPayload, VideoCodecId } from "../header.ts";
 import { ivf } from "./ivf.ts";
 import { WasmTranscoder } from "./transcoder.ts";
@@ -72,16 +72,7 @@ Deno.test({
     try {
       const packets: Uint8Array[] = [];
       await withCalls(async (h) => {
-        const alice = h.connect("alice");
-        const bob = h.connect("bob");
-        await h.send(alice, FrameType.Join, 1, { members: ["bob"] });
-        await h.send(alice, FrameType.CallOffer, 1, {
-          call_id: "v",
-          from: "alice",
-          to: ["bob"],
-          media: { audio: AUDIO, video: VIDEO },
-        });
-        await h.send(bob, FrameType.CallAnswer, 1, { call_id: "v", accept: true });
+        const { alice, bob } = await answeredCall(h, 1, "v", { audio: AUDIO, video: VIDEO });
         for (let n = 0; n < FRAMES; n++) {
           await h.media(
             alice,
@@ -160,16 +151,7 @@ Deno.test("vp8: wrong I420 sizes are refused; a dead Worker restarts with a key 
   const transcoder = new WasmTranscoder({ maxAudioStreams: 4, maxVideoStreams: 2 });
   try {
     await withCalls(async (h) => {
-      const alice = h.connect("alice");
-      const bob = h.connect("bob");
-      await h.send(alice, FrameType.Join, 1, { members: ["bob"] });
-      await h.send(alice, FrameType.CallOffer, 1, {
-        call_id: "v",
-        from: "a",
-        to: [],
-        media: { audio: AUDIO, video: VIDEO },
-      });
-      await h.send(bob, FrameType.CallAnswer, 1, { call_id: "v", accept: true });
+      const { alice, bob } = await answeredCall(h, 1, "v", { audio: AUDIO, video: VIDEO });
       const refused = (e: unknown) => e instanceof RouteError && e.code === "invalid_payload";
       await assert.rejects(
         h.media(
