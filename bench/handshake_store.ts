@@ -13,6 +13,8 @@
  *
  * `--concurrency N` keeps N handshakes' store calls in flight at once (as a
  * storm does); CPU is this process's (the PostgreSQL server's is not counted).
+ * "writes" are this process's write system calls per handshake (`syscw` of
+ * `/proc/self/io`, Linux only; SQLite's WAL appends are `pwrite64`s).
  *
  * @module
  */
@@ -97,8 +99,18 @@ async function returning(store: Store, userId: string, deviceId: string): Promis
   await store.commitHandshake({ session: session(userId, deviceId, new Date()) });
 }
 
+/** Write system calls of this process so far; NaN where `/proc/self/io` is missing. */
+function writeCalls(): number {
+  try {
+    return Number(/^syscw: (\d+)$/m.exec(Deno.readTextFileSync("/proc/self/io"))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
 async function timed(label: string, work: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
+  const writes = writeCalls();
   const started = performance.now();
   const cpu = cpuMicros();
   const lane = async () => {
@@ -107,9 +119,11 @@ async function timed(label: string, work: (i: number) => Promise<unknown>): Prom
   await Promise.all(Array.from({ length: concurrency }, lane));
   const spent = cpuMicros() - cpu;
   const wall = performance.now() - started;
+  const written = writeCalls() - writes;
   console.log(
     `${label.padEnd(34)} ${(spent / count).toFixed(1).padStart(7)} CPU-µs  ` +
-      `${(wall * 1000 / count).toFixed(1).padStart(7)} wall-µs per handshake`,
+      `${(wall * 1000 / count).toFixed(1).padStart(7)} wall-µs  ` +
+      `${(written / count).toFixed(1).padStart(5)} writes per handshake`,
   );
 }
 

@@ -107,12 +107,18 @@ export interface AnnouncedNoiseKey {
   pq_signing_sha256?: string;
 }
 
-/** What the server's established Ack (first transport message) says. */
-export interface EstablishedAckFields {
+/** The session's part of the server's established Ack. */
+export interface EstablishedAckSession {
   protocolVersion: number;
   sessionId: string;
   user: SnapshotSource;
   pairingRequired: boolean;
+  /** The device certificate: its canonical JSON text and summary (serial is a u64). */
+  certificate: { json: string; serial: bigint; issuedAt: number; expiresAt: number };
+}
+
+/** The server keys' part of the established Ack: the same for every session on one key. */
+export interface EstablishedAckKeys {
   /** Hex of the device CA public key. */
   deviceCaPublic: string;
   /** The Noise key the client used: hex public key, version and its times. */
@@ -120,8 +126,25 @@ export interface EstablishedAckFields {
   /** Every active Noise key, as the server describes them. */
   noiseKeys: readonly AnnouncedNoiseKey[];
   keepaliveIntervalSeconds: number;
-  /** The device certificate: its canonical JSON text and summary (serial is a u64). */
-  certificate: { json: string; serial: bigint; issuedAt: number; expiresAt: number };
+}
+
+/** What the server's established Ack (first transport message) says. */
+export interface EstablishedAckFields extends EstablishedAckSession, EstablishedAckKeys {}
+
+/**
+ * The server keys' members of the established Ack as JSON text (no braces,
+ * no leading or trailing comma), for {@link establishedAckFrameWithKeys}.
+ */
+export function establishedAckKeysText(keys: EstablishedAckKeys): string {
+  return [
+    `"device_ca_public":${JSON.stringify(keys.deviceCaPublic)}`,
+    `"noise_public":${JSON.stringify(keys.noiseKey.publicKey)}`,
+    `"noise_key_version":${keys.noiseKey.version}`,
+    `"noise_rotates_at":"${keys.noiseKey.rotatesAt.toISOString()}"`,
+    `"noise_expires_at":"${keys.noiseKey.expiresAt.toISOString()}"`,
+    `"noise_keys":${JSON.stringify(keys.noiseKeys)}`,
+    `"keepalive_interval":${keys.keepaliveIntervalSeconds}`,
+  ].join(",");
 }
 
 /**
@@ -129,21 +152,28 @@ export interface EstablishedAckFields {
  * text so the certificate's u64 serial survives unchanged.
  */
 export function establishedAckFrame(fields: EstablishedAckFields): Frame {
-  const cert = fields.certificate;
+  return establishedAckFrameWithKeys(fields, establishedAckKeysText(fields));
+}
+
+/**
+ * {@link establishedAckFrame} with the server keys' part already made by
+ * {@link establishedAckKeysText}: a server makes it once per key and keyring
+ * state, not per handshake (two hex keys, two ISO dates and the JSON of
+ * every active key).
+ */
+export function establishedAckFrameWithKeys(
+  session: EstablishedAckSession,
+  keysText: string,
+): Frame {
+  const cert = session.certificate;
   const text = [
     `{"handshake":"ok"`,
-    `"protocol_version":${fields.protocolVersion}`,
-    `"session":${JSON.stringify(fields.sessionId)}`,
-    `"user_id":${JSON.stringify(fields.user.userId)}`,
-    `"user":${JSON.stringify(userSnapshot(fields.user))}`,
-    `"pairing_required":${fields.pairingRequired}`,
-    `"device_ca_public":${JSON.stringify(fields.deviceCaPublic)}`,
-    `"noise_public":${JSON.stringify(fields.noiseKey.publicKey)}`,
-    `"noise_key_version":${fields.noiseKey.version}`,
-    `"noise_rotates_at":"${fields.noiseKey.rotatesAt.toISOString()}"`,
-    `"noise_expires_at":"${fields.noiseKey.expiresAt.toISOString()}"`,
-    `"noise_keys":${JSON.stringify(fields.noiseKeys)}`,
-    `"keepalive_interval":${fields.keepaliveIntervalSeconds}`,
+    `"protocol_version":${session.protocolVersion}`,
+    `"session":${JSON.stringify(session.sessionId)}`,
+    `"user_id":${JSON.stringify(session.user.userId)}`,
+    `"user":${JSON.stringify(userSnapshot(session.user))}`,
+    `"pairing_required":${session.pairingRequired}`,
+    keysText,
     `"certificate":{"serial":${cert.serial},"issued_at":${cert.issuedAt},"expires_at":${cert.expiresAt}}`,
     `"device_certificate":${cert.json}}`,
   ].join(",");

@@ -27,7 +27,7 @@ import {
 } from "../crypto/mod.ts";
 import {
   type DecodedFrame,
-  establishedAckFrame,
+  establishedAckFrameWithKeys,
   type Frame,
   FrameType,
   isSupportedProtocolVersion,
@@ -39,7 +39,8 @@ import type { HelloPayload } from "../proto/mod.ts";
 import type { HandshakeCommitted, UserRecord } from "../storage/mod.ts";
 import { HandshakeError } from "./errors.ts";
 import { type HandshakeStore, type IdentityPlan, resolveIdentity } from "./identity.ts";
-import { describeNoiseKeyForAck, type NoiseKeyring } from "../crypto/mod.ts";
+import type { NoiseKeyring } from "../crypto/mod.ts";
+import { AckKeysCache } from "./ack_keys.ts";
 import { readAuthHandshake, readHello } from "./hello_check.ts";
 import { helloPattern, NoiseExchange } from "./noise_exchange.ts";
 import type { ReplayCache } from "./replay.ts";
@@ -291,27 +292,26 @@ export class ServerHandshake {
     const activeDevices = committed.activeDevices;
     const pairingRequiredFlag = !d.autoApproveDevices ||
       (d.maxAutoDevicesPerUser > 0 && activeDevices >= d.maxAutoDevicesPerUser);
-    const ack = establishedAckFrame({
-      protocolVersion: plan.protocolVersion,
-      sessionId: plan.sessionId,
-      user,
-      pairingRequired: pairingRequiredFlag,
-      deviceCaPublic: toHex(d.ca.publicKey),
-      noiseKey: {
-        publicKey: toHex(plan.exchange.key.publicKey),
-        version: plan.exchange.key.version,
-        rotatesAt: plan.exchange.key.rotatesAt,
-        expiresAt: plan.exchange.key.expiresAt,
+    const ack = establishedAckFrameWithKeys(
+      {
+        protocolVersion: plan.protocolVersion,
+        sessionId: plan.sessionId,
+        user,
+        pairingRequired: pairingRequiredFlag,
+        certificate: {
+          json: certificateToJson(certificate),
+          serial: certificate.serial,
+          issuedAt: certificate.issued_at,
+          expiresAt: certificate.expires_at,
+        },
       },
-      noiseKeys: d.keyring.active().map((k) => describeNoiseKeyForAck(k, toHex)),
-      keepaliveIntervalSeconds: d.keepaliveIntervalSeconds,
-      certificate: {
-        json: certificateToJson(certificate),
-        serial: certificate.serial,
-        issuedAt: certificate.issued_at,
-        expiresAt: certificate.expires_at,
-      },
-    });
+      ackKeysCache(d).text(
+        d.ca.publicKey,
+        plan.exchange.key,
+        d.keyring.active(),
+        d.keepaliveIntervalSeconds,
+      ),
+    );
     return {
       deviceId,
       userId: user.userId,
@@ -324,6 +324,18 @@ export class ServerHandshake {
       postQuantum: plan.exchange.pattern.hybrid,
     };
   }
+}
+
+/** Each server's (each dependency set's) Ack key text, made once per key and keyring state. */
+const ackKeysCaches = new WeakMap<HandshakeDeps, AckKeysCache>();
+
+function ackKeysCache(deps: HandshakeDeps): AckKeysCache {
+  let cache = ackKeysCaches.get(deps);
+  if (cache === undefined) {
+    cache = new AckKeysCache();
+    ackKeysCaches.set(deps, cache);
+  }
+  return cache;
 }
 
 /**
