@@ -9,11 +9,20 @@ import { Counter, Gauge, Registry } from "prom-client";
 import { FrameType } from "../proto/mod.ts";
 import type { ConnectionObserver } from "../session/mod.ts";
 import type { ConnectMode } from "../transport/mod.ts";
-import { UPSTREAM_METRICS, type UpstreamKey } from "./catalog.ts";
+import type { UpstreamKey } from "./catalog.ts";
 import { type P2pMetrics, registerP2pMetrics } from "./p2p.ts";
 import { type PtMetrics, registerPtMetrics } from "./pt.ts";
 import { registerProcessMetrics } from "./process.ts";
 import { RunningHistogram } from "./running_histogram.ts";
+import {
+  type FrameTotals,
+  type MultipathFigures,
+  newFrameTotals,
+  registerUpstreamMetrics,
+} from "./upstream.ts";
+
+export { combineObservers } from "./combine_observers.ts";
+export type { MultipathFigures } from "./upstream.ts";
 
 /** Content type of {@linkcode Metrics.renderMetrics} (Prometheus text format 0.0.4). */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -35,34 +44,6 @@ const REFUSAL_REASONS = {
 
 /** The listeners counted in `commucat_connections_refused_total`: TLS and h2c are `http`. */
 export type RefusingListener = keyof typeof REFUSAL_REASONS;
-
-/** The multipath hub's figures the upstream metrics mirror (src/multipath `MultipathStats`). */
-export interface MultipathFigures {
-  readonly sessionsStarted: number;
-  readonly livePaths: number;
-  readonly fecPackets: number;
-}
-
-/** Which upstream metric mirrors which figure. */
-const MULTIPATH_FIGURE = {
-  securityFecPackets: "fecPackets",
-  multipathSessions: "sessionsStarted",
-  multipathPaths: "livePaths",
-} as const satisfies Partial<Record<UpstreamKey, keyof MultipathFigures>>;
-
-/**
- * The upstream counters counted per frame or per handshake: plain totals the
- * observer adds to, mirrored into their prom-client counters at scrape time (a
- * prom-client `inc` per frame was 60-80 ns).
- */
-interface FrameTotals {
-  framesIngress: number;
-  framesEgress: number;
-  callVoiceFrames: number;
-  callVideoFrames: number;
-  securityNoise: number;
-  securityPq: number;
-}
 
 /** The series of `commucat_handshakes_total`, as plain totals (see {@link Metrics.handshakes}). */
 interface HandshakeSeries {
@@ -157,16 +138,9 @@ export class Metrics {
   readonly p2p: P2pMetrics;
   /** The pluggable-transport listener's metrics. */
   readonly pt: PtMetrics;
-  #upstream = new Map<UpstreamKey, Counter | Gauge>();
+  readonly #upstream: Map<UpstreamKey, Counter | Gauge>;
   #multipath: (() => MultipathFigures) | null = null;
-  #frames: FrameTotals = {
-    framesIngress: 0,
-    framesEgress: 0,
-    callVoiceFrames: 0,
-    callVideoFrames: 0,
-    securityNoise: 0,
-    securityPq: 0,
-  };
+  #frames: FrameTotals = newFrameTotals();
   /** Open connections by mode, and established ones (`commucat_connections_active`). */
   #open: Record<ConnectMode, number> = { binary: 0, sse: 0, "long-poll": 0, websocket: 0 };
   #active = 0;
@@ -179,71 +153,12 @@ export class Metrics {
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
     const queue = options.offlineQueue;
-    for (const m of UPSTREAM_METRICS) {
-      const config = { name: m.name, help: m.help, registers };
-      if (m.key === "relayEnqueued" && queue) {
-        // The offline queue keeps its own running total; mirror it at scrape time.
-        this.#upstream.set(
-          m.key,
-          new Counter({
-            ...config,
-            collect() {
-              this.reset();
-              this.inc(queue.stats.enqueued);
-            },
-          }),
-        );
-      } else if (m.key in MULTIPATH_FIGURE) {
-        // The multipath hub keeps these; mirrored at scrape time once it is watched.
-        const figure = MULTIPATH_FIGURE[m.key as keyof typeof MULTIPATH_FIGURE];
-        const read = () => this.#multipath?.()[figure] ?? 0;
-        this.#upstream.set(
-          m.key,
-          m.type === "counter"
-            ? new Counter({
-              ...config,
-              collect() {
-                this.reset();
-                this.inc(read());
-              },
-            })
-            : new Gauge({
-              ...config,
-              collect() {
-                this.set(read());
-              },
-            }),
-        );
-      } else if (m.key === "connectionsActive") {
-        // Counted per handshake and close by the observer; mirrored at scrape time.
-        const read = () => this.#active;
-        this.#upstream.set(
-          m.key,
-          new Gauge({
-            ...config,
-            collect() {
-              this.set(read());
-            },
-          }),
-        );
-      } else if (m.key in this.#frames) {
-        // Counted per frame by the observer; mirrored at scrape time.
-        const totals = this.#frames;
-        const key = m.key as keyof FrameTotals;
-        this.#upstream.set(
-          m.key,
-          new Counter({
-            ...config,
-            collect() {
-              this.reset();
-              this.inc(totals[key]);
-            },
-          }),
-        );
-      } else {
-        this.#upstream.set(m.key, m.type === "counter" ? new Counter(config) : new Gauge(config));
-      }
-    }
+    this.#upstream = registerUpstreamMetrics(registers, {
+      queue,
+      multipath: () => this.#multipath?.(),
+      active: () => this.#active,
+      frames: this.#frames,
+    });
     this.handshakeDuration = new RunningHistogram({
       name: "commucat_handshake_duration_seconds",
       help: "Time from connection start to handshake success or failure.",
@@ -454,36 +369,4 @@ export class Metrics {
   renderMetrics(): Promise<string> {
     return this.registry.metrics();
   }
-}
-
-/**
- * One observer that forwards every event to each of `observers` in order.
- * Indexed loops, not `forEach` or `for…of`: frameIn, frameOut and routed
- * run per frame, and a `forEach` callback is a closure made per call, a
- * `for…of` an array iterator per call (~170 B per 1:1 delivery).
- */
-export function combineObservers(...observers: ConnectionObserver[]): ConnectionObserver {
-  return {
-    opened: (info) => {
-      for (let i = 0; i < observers.length; i++) observers[i].opened?.(info);
-    },
-    handshake: (info) => {
-      for (let i = 0; i < observers.length; i++) observers[i].handshake?.(info);
-    },
-    frameIn: (type) => {
-      for (let i = 0; i < observers.length; i++) observers[i].frameIn?.(type);
-    },
-    frameOut: (type) => {
-      for (let i = 0; i < observers.length; i++) observers[i].frameOut?.(type);
-    },
-    closed: (info) => {
-      for (let i = 0; i < observers.length; i++) observers[i].closed?.(info);
-    },
-    routed: (info) => {
-      for (let i = 0; i < observers.length; i++) observers[i].routed?.(info);
-    },
-    routeDelay: (seconds, deliveries) => {
-      for (let i = 0; i < observers.length; i++) observers[i].routeDelay?.(seconds, deliveries);
-    },
-  };
 }
