@@ -8,9 +8,10 @@
  *
  * @module
  */
-import { encodeFrame, type Frame } from "../proto/mod.ts";
+import { encodedFrameLength, encodeFrame, type Frame, writeFrame } from "../proto/mod.ts";
 import { MAX_CARRIED_FRAME } from "./bus.ts";
 import { RouteError } from "./errors.ts";
+import { FrameArena } from "./frame_arena.ts";
 import { type Durability, type KeptCopies, KeptCopy } from "./kept_copies.ts";
 import type { KeptIds } from "./kept_ids.ts";
 import type { OfflineAdmission } from "./offline_admission.ts";
@@ -39,9 +40,27 @@ interface Placed {
   held: Durability | null;
 }
 
+/**
+ * Where an enqueue's frame is encoded: an arena chunk and the frame's place
+ * in it (small frames: the copies carried to other instances hold the chunk,
+ * not bytes of their own), or (`at` = -1) bytes of its own.
+ */
+interface Encoded {
+  bytes: Uint8Array;
+  at: number;
+  length: number;
+}
+
 /** Places the frames of enqueues, in call order. */
 export class OfflinePlacement {
   readonly #d: PlacementDeps;
+  /**
+   * Chunks for the frames carried to other instances' devices (as the
+   * router's for its live copies, frame_arena.ts): a carried copy lives in
+   * the window until its holder answers, past a scavenge, and a frame of its
+   * own was an ArrayBuffer with a native store per crossing message.
+   */
+  readonly #arena = new FrameArena();
 
   constructor(deps: PlacementDeps) {
     this.#d = deps;
@@ -60,14 +79,14 @@ export class OfflinePlacement {
    */
   enqueue(devices: string[], frame: Frame, senderUser = ""): Promise<void> {
     if (devices.length === 0) return Promise.resolve();
-    const payload = encodeFrame(frame);
-    const carry = this.#d.carry && payload.length <= MAX_CARRIED_FRAME;
+    const encoded = this.#encode(frame);
+    const carry = this.#d.carry && encoded.length <= MAX_CARRIED_FRAME;
     const placed = this.#d.admission.admit(
       devices,
-      payload.length,
+      encoded.length,
       senderUser,
       carry,
-      (full, holders) => this.#place(devices, full, holders, payload, senderUser),
+      (full, holders) => this.#place(devices, full, holders, encoded, senderUser),
     );
     // Every copy carried to another instance, decided at once: the caller
     // gets the window's Durability itself, so a session's Ack is released
@@ -76,6 +95,21 @@ export class OfflinePlacement {
       return placed.held;
     }
     return this.#settled(devices.length, placed);
+  }
+
+  /** `frame` encoded: into the arena when it is small and may be carried, else bytes of its own. */
+  #encode(frame: Frame): Encoded {
+    if (this.#d.carry) {
+      const length = encodedFrameLength(frame, frame.sequence);
+      const at = this.#arena.reserve(length);
+      if (at >= 0) {
+        const bytes = this.#arena.chunk;
+        writeFrame(frame, frame.sequence, bytes, at);
+        return { bytes, at, length };
+      }
+    }
+    const bytes = encodeFrame(frame);
+    return { bytes, at: -1, length: bytes.length };
   }
 
   async #settled(count: number, placing: Placed | Promise<Placed>): Promise<void> {
@@ -103,9 +137,10 @@ export class OfflinePlacement {
     devices: string[],
     full: string[],
     holders: Map<string, string> | null,
-    payload: Uint8Array,
+    encoded: Encoded,
     senderUser: string,
   ): Placed {
+    const { bytes, at, length } = encoded;
     let rows = full.length === 0 ? devices : devices.filter((d) => !full.includes(d));
     let held: Durability | null = null;
     if (holders !== null && holders.size > 0) {
@@ -120,14 +155,18 @@ export class OfflinePlacement {
         const counter = this.#d.keptIds.nextCounter();
         const connectionId = REMOTE_CONNECTION_PREFIX + holder;
         this.#d.window.keep(
-          new KeptCopy(counter, this.#d.keptIds, deviceId, payload, keptAt, connectionId),
+          new KeptCopy(counter, this.#d.keptIds, deviceId, bytes, keptAt, connectionId, at, length),
         );
-        this.#d.carried.send(holder, deviceId, this.#d.keptIds.idOf(counter), payload);
+        // A view of the chunk: read once, when this turn's bus message is encoded.
+        const frame = at < 0 ? bytes : bytes.subarray(at, at + length);
+        this.#d.carried.send(holder, deviceId, this.#d.keptIds.idOf(counter), frame);
       }
       // The router took the group of its live copies before calling enqueue.
       held = this.#d.window.durable();
     }
     if (rows.length === 0) return { full, stored: null, held };
+    // Rows take bytes of their own: a row must not pin the arena's chunk.
+    const payload = at < 0 ? bytes : bytes.slice(at, at + length);
     const stored = this.#d.rows.store(rows, payload, senderUser);
     stored.catch(() => {}); // awaited first by enqueue; marked so a rejected `held` cannot orphan it
     return { full, stored, held };

@@ -30,6 +30,7 @@ import type { Bus, HeldCopiesMessage, KeptCopyRef } from "./bus.ts";
 import { MAX_NOTICE_FRAME_BYTES, MAX_NOTICE_ROWS } from "./offline_notices.ts";
 import type { Peer } from "./peer.ts";
 import type { Presence } from "./presence.ts";
+import { TakenCopies } from "./taken_copies.ts";
 
 /** Connection id of a held copy delivered through the bus: `bus:<holder instance>`. */
 export const REMOTE_CONNECTION_PREFIX = "bus:";
@@ -81,7 +82,7 @@ export class RemoteCopies {
   /** Devices whose presence is being read, and that read (shared by whoever needs it meanwhile). */
   readonly #looking = new Map<string, Promise<void>>();
   /** Holder side: copies delivered here and not yet acknowledged, by envelope id. */
-  readonly #taken = new Map<string, { origin: string; deviceId: string }>();
+  readonly #taken = new TakenCopies();
   /** Holder side: devices whose carried copies are being stored here (count). */
   readonly #storing = new Map<string, number>();
   /** Both sides: what each other instance is told next (one message, bus.ts `held-copies`). */
@@ -202,7 +203,7 @@ export class RemoteCopies {
     const { deviceId, envelopeId } = ref;
     if (peer?.takeQueued && !this.#storing.has(deviceId) && peer.takeQueued(envelopeId, payload)) {
       this.stats.taken++;
-      this.#taken.set(envelopeId, { origin, deviceId });
+      this.#taken.add(origin, envelopeId, deviceId);
       return true;
     }
     // Until stored (and the device's drain started), this device's next
@@ -222,11 +223,9 @@ export class RemoteCopies {
 
   /** The device acknowledged `envelopeId`: true when it was a carried copy (its origin is told). */
   acknowledged(envelopeId: string): boolean {
-    // Nothing carried here (one instance): no lookup, which would hash the id.
-    if (this.#taken.size === 0) return false;
-    const taken = this.#taken.get(envelopeId);
-    if (taken === undefined) return false;
-    this.#taken.delete(envelopeId);
+    // Nothing carried here (one instance): no lookup.
+    const taken = this.#taken.take(envelopeId);
+    if (taken === null) return false;
     this.#reply(taken.origin, { deviceId: taken.deviceId, envelopeId }, "acked");
     return true;
   }
@@ -235,10 +234,10 @@ export class RemoteCopies {
   released(envelopeIds: Iterable<string>): void {
     if (this.#taken.size === 0) return;
     for (const envelopeId of envelopeIds) {
-      const taken = this.#taken.get(envelopeId);
-      if (taken === undefined) continue;
-      this.#taken.delete(envelopeId);
-      this.#reply(taken.origin, { deviceId: taken.deviceId, envelopeId }, "released");
+      const taken = this.#taken.take(envelopeId);
+      if (taken !== null) {
+        this.#reply(taken.origin, { deviceId: taken.deviceId, envelopeId }, "released");
+      }
     }
   }
 
