@@ -58,6 +58,16 @@ function counterAfter(id: string, cut: number): number {
   return value;
 }
 
+/**
+ * `text` as a string of its own: a slice of a received id is a view of the
+ * whole decoded text block of its bus message, which it would keep alive,
+ * and comparing against such a view cost ~1 µs per id (a flat string: a
+ * fraction of that). A property key is always a flat, internalized string.
+ */
+function ownString(text: string): string {
+  return Object.keys({ [text]: 0 })[0];
+}
+
 /** What a taken copy answers to its origin. */
 export interface TakenCopy {
   origin: string;
@@ -78,18 +88,18 @@ export class TakenCopies {
 
   /** Holds the copy `envelopeId` of `deviceId`, carried from `origin` and taken live. */
   add(origin: string, envelopeId: string, deviceId: string): void {
-    const cut = envelopeId.lastIndexOf("-") + 1;
-    let from = this.#originOf(envelopeId, cut);
+    let from = this.#originOf(envelopeId);
     if (from === null) {
+      const cut = envelopeId.lastIndexOf("-") + 1;
       from = {
-        prefix: envelopeId.slice(0, cut),
+        prefix: ownString(envelopeId.slice(0, cut)),
         instance: origin,
         copies: new HeldCopies(),
         last: 0,
       };
       this.#origins.push(from);
     }
-    const counter = from.instance === origin ? counterAfter(envelopeId, cut) : -1;
+    const counter = from.instance === origin ? counterAfter(envelopeId, from.prefix.length) : -1;
     if (counter > from.last) {
       from.copies.push(counter, deviceId);
       from.last = counter;
@@ -106,10 +116,9 @@ export class TakenCopies {
    */
   take(envelopeId: string): Readonly<TakenCopy> | null {
     if (this.#size === 0) return null;
-    const cut = envelopeId.lastIndexOf("-") + 1;
-    const from = this.#originOf(envelopeId, cut);
+    const from = this.#originOf(envelopeId);
     if (from === null) return null;
-    const counter = counterAfter(envelopeId, cut);
+    const counter = counterAfter(envelopeId, from.prefix.length);
     let deviceId = counter > 0 ? from.copies.take(counter) : undefined;
     deviceId ??= from.copies.take(envelopeId);
     if (deviceId === undefined) return null;
@@ -123,10 +132,19 @@ export class TakenCopies {
     return found;
   }
 
-  /** The origin whose prefix `id` has (its first `cut` characters); a scan: origins are few. */
-  #originOf(id: string, cut: number): Origin | null {
+  /**
+   * The origin whose prefix `id` has, up to its last "-"; a scan: origins
+   * are few. (No search for the last "-" first, and an equality, not
+   * `startsWith`: on the ids, slices of a decoded block, those cost 4–5× as
+   * much, ~0.5 µs each.)
+   */
+  #originOf(id: string): Origin | null {
     for (const from of this.#origins) {
-      if (from.prefix.length === cut && id.startsWith(from.prefix)) return from;
+      const cut = from.prefix.length;
+      if (
+        id.length >= cut && (cut === 0 || id.charCodeAt(cut - 1) === 0x2d) &&
+        id.slice(0, cut) === from.prefix && id.indexOf("-", cut) < 0
+      ) return from;
     }
     return null;
   }
