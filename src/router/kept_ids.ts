@@ -41,7 +41,12 @@ export class KeptIds {
   keyOf(id: string): number | string {
     const prefix = this.prefix;
     const length = id.length;
-    if (length <= prefix.length || length > prefix.length + 10 || !id.startsWith(prefix)) {
+    // An equality, not startsWith: on ids received on the bus (slices of a
+    // decoded text block) startsWith took 3-5x as long.
+    if (
+      length <= prefix.length || length > prefix.length + 10 ||
+      id.slice(0, prefix.length) !== prefix
+    ) {
       return id;
     }
     let value = 0;
