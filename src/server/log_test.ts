@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   createLogger,
   flatJsonLine,
+  isoTime,
   isSensitiveKey,
   jsonLine,
   REDACTED_VALUE,
@@ -141,4 +142,25 @@ Deno.test("the flat JSON line is the general path's line, or null where it would
   ) {
     assert.equal(flatJsonLine(time, "info", "m", properties), null);
   }
+});
+
+Deno.test("isoTime is toISOString, across milliseconds, seconds, days and odd years", () => {
+  const starts = [
+    0,
+    1_764_990_000_000,
+    1_764_979_199_990,
+    -1_500,
+    253_402_300_799_000,
+    -62_198_755_200_500,
+  ];
+  for (const start of starts) {
+    for (let ms = start; ms < start + 2_500; ms += 7) {
+      assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
+    }
+  }
+  // Back and forth between seconds, and a fraction of a millisecond.
+  for (const ms of [1_764_990_000_999, 1_764_990_001_000, 1_764_990_000_005, 1_764_990_000_000.5]) {
+    assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
+  }
+  assert.throws(() => isoTime(Number.NaN), RangeError);
 });
