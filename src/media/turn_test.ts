@@ -88,12 +88,14 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-/** True once a Binding Request to `port` is answered (up to 50 tries, 100 ms apart). */
+/** True once a Binding Request to `port` is answered (tries 100 ms apart, for up to 30 s). */
 async function answersStun(port: number): Promise<boolean> {
   const socket = dgram.createSocket("udp4");
   await new Promise<void>((r) => socket.bind(0, "127.0.0.1", r));
   try {
-    for (let i = 0; i < 50; i++) {
+    // A readiness wait, not a timing claim: coturn's start-up took over 5 s on a loaded machine.
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
       const answered = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), 100);
         socket.once("message", (m) => {
