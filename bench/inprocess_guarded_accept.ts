@@ -42,9 +42,11 @@ const listener = new TcpListener({
   firstRequestTimeoutMs: 10_000,
   admit: () => {
     open++;
-    return () => {
-      open--;
-      ended?.();
+    return {
+      release() {
+        open--;
+        ended?.();
+      },
     };
   },
   log: createLogger({ level: "error", format: "json", write: () => {} }),

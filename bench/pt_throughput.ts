@@ -19,7 +19,7 @@
 import { PtClientTransport } from "../src/client/transports/mod.ts";
 import { silentLogger } from "../src/log/mod.ts";
 import { generateSelfSignedCertificate } from "../src/security/tls/mod.ts";
-import type { ConnectionSink, Listener } from "../src/transport/listener.ts";
+import { type ConnectionSink, type Listener, UNCOUNTED_SLOT } from "../src/transport/listener.ts";
 import {
   acceptExtOrPort,
   formatPtArgs,
@@ -179,7 +179,7 @@ const tls = { cert: cert.certPem, key: cert.keyPem };
 const common = {
   tls,
   firstRequestTimeoutMs: 60_000,
-  admit: () => () => {},
+  admit: () => UNCOUNTED_SLOT,
   log: silentLogger,
 };
 const listeners: Listener[] = [];

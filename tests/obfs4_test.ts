@@ -13,6 +13,7 @@ import { runBridgeLine } from "../cli/pt.ts";
 import { silentLogger } from "../src/log/mod.ts";
 import { generateSelfSignedCertificate } from "../src/security/tls/mod.ts";
 import { formatPtArgs, PtListener, type PtListenerOptions } from "../src/transport/pt/mod.ts";
+import { UNCOUNTED_SLOT } from "../src/transport/listener.ts";
 import { fromUtf8 } from "../src/crypto/mod.ts";
 import { FrameType } from "../src/proto/mod.ts";
 import { api, befriend } from "./helpers/api.ts";
@@ -255,7 +256,7 @@ Deno.test({
     const { listener, caCerts } = await openListener(
       stateDir,
       port,
-      () => () => {},
+      () => UNCOUNTED_SLOT,
       [],
       undefined,
       events,
@@ -385,7 +386,7 @@ Deno.test({
       0,
       (remote) => {
         admitted.push(remote.hostname);
-        return () => {};
+        return UNCOUNTED_SLOT;
       },
       [],
       "iat-mode=1",

@@ -7,12 +7,15 @@
  * RSS figures of `bench load`.
  *
  *   scripts/deno run --allow-all bench/load/heap_profile.ts [--connections 1000]
- *     [--relay] [--direct] [--by-retainer]
+ *     [--relay] [--direct] [--by-retainer] [--rss]
  *
  * `--relay` profiles the raw TLS relay (relay_server.ts, the memory floor:
  * the handshake's message sizes and the server's liveness, like for like)
  * instead; `--direct` spawns the server with `server.accept = "direct"`;
- * `--by-retainer` names each object by what holds it.
+ * `--by-retainer` names each object by what holds it; `--rss` takes no
+ * snapshot but reads the server's RSS after the same full GC at both points
+ * (RSS per idle connection without the garbage a load run's figure depends
+ * on: whether V8 collected the handshakes' before the reading).
  *
  * @module
  */
@@ -21,6 +24,7 @@ import { acceptEnv } from "./accept_modes.ts";
 import { SERVER_LIVENESS_SECONDS } from "./baselines.ts";
 import { IDLE_EXCHANGE } from "./relay_server.ts";
 import { spawnCommuCat, spawnRelay } from "./spawn.ts";
+import { readRssBytes } from "./procfs.ts";
 
 function arg(name: string, fallback: number): number {
   const i = Deno.args.indexOf(`--${name}`);
@@ -132,11 +136,12 @@ export function heapByRetainer(snapshot: Snapshot): Map<string, { count: number;
   return out;
 }
 
-/**
- * The raw heap snapshot (after the inspector's full GC) of the process listening for the
- * V8 inspector on `port` (`--inspect=127.0.0.1:PORT`), as JSON text.
- */
-export async function takeHeapSnapshot(port: number): Promise<string> {
+/** Calls `methods` in order on the V8 inspector listening on `port`; `onChunk` gets snapshot chunks. */
+async function inspectorCalls(
+  port: number,
+  methods: string[],
+  onChunk: (chunk: string) => void = () => {},
+): Promise<void> {
   const list = await (await fetch(`http://127.0.0.1:${port}/json`)).json() as {
     webSocketDebuggerUrl: string;
   }[];
@@ -146,24 +151,41 @@ export async function takeHeapSnapshot(port: number): Promise<string> {
     socket.onerror = reject;
   });
   let id = 0;
-  const chunks: string[] = [];
   const pending = new Map<number, () => void>();
   socket.onmessage = (event) => {
     const message = JSON.parse(event.data as string);
-    if (message.method === "HeapProfiler.addHeapSnapshotChunk") chunks.push(message.params.chunk);
+    if (message.method === "HeapProfiler.addHeapSnapshotChunk") onChunk(message.params.chunk);
     else if (message.id !== undefined) pending.get(message.id)?.();
   };
-  const call = (method: string, params: unknown = {}) =>
-    new Promise<void>((resolve) => {
+  for (const method of methods) {
+    await new Promise<void>((resolve) => {
       const n = ++id;
       pending.set(n, resolve);
+      const params = method === "HeapProfiler.takeHeapSnapshot" ? { reportProgress: false } : {};
       socket.send(JSON.stringify({ id: n, method, params }));
     });
-  await call("HeapProfiler.enable");
-  await call("HeapProfiler.collectGarbage");
-  await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+  }
   socket.close();
+}
+
+/**
+ * The raw heap snapshot (after the inspector's full GC) of the process listening for the
+ * V8 inspector on `port` (`--inspect=127.0.0.1:PORT`), as JSON text.
+ */
+export async function takeHeapSnapshot(port: number): Promise<string> {
+  const chunks: string[] = [];
+  await inspectorCalls(
+    port,
+    ["HeapProfiler.enable", "HeapProfiler.collectGarbage", "HeapProfiler.takeHeapSnapshot"],
+    (chunk) => chunks.push(chunk),
+  );
   return chunks.join("");
+}
+
+/** RSS of `pid` after a full GC of the process inspected on `port`, bytes. */
+async function rssAfterGc(port: number, pid: number): Promise<number> {
+  await inspectorCalls(port, ["HeapProfiler.enable", "HeapProfiler.collectGarbage"]);
+  return readRssBytes(pid);
 }
 
 async function inspectorSnapshot(port: number): Promise<ReturnType<typeof heapByConstructor>> {
@@ -211,28 +233,40 @@ if (import.meta.main) {
     };
     await open(100);
     await new Promise((r) => setTimeout(r, 2_000));
-    const before = await inspectorSnapshot(port);
-    await open(connections);
-    await new Promise((r) => setTimeout(r, 3_000));
-    const after = await inspectorSnapshot(port);
-    const rows = [...after].map(([name, a]) => {
-      const b = before.get(name) ?? { count: 0, bytes: 0 };
-      return {
-        name,
-        count: (a.count - b.count) / connections,
-        bytes: (a.bytes - b.bytes) / connections,
-      };
-    }).sort((x, y) => y.bytes - x.bytes);
-    const total = rows.reduce((s, r) => s + r.bytes, 0);
-    console.log(`V8 heap per idle connection after a full GC: ${(total / 1024).toFixed(2)} KiB`);
-    console.log("| constructor | objects per connection | bytes per connection |");
-    console.log("| --- | --- | --- |");
-    for (const r of rows.slice(0, Number(Deno.env.get("HEAP_ROWS") ?? 30))) {
+    if (Deno.args.includes("--rss") && !relay) {
+      const rss0 = await rssAfterGc(port, server.pid);
+      await open(connections);
+      await new Promise((r) => setTimeout(r, 3_000));
+      const rss1 = await rssAfterGc(port, server.pid);
       console.log(
-        `| ${r.name.slice(0, 110).replaceAll("|", "\\|")} | ${r.count.toFixed(2)} | ${
-          Math.round(r.bytes)
-        } |`,
+        `RSS per idle connection after a full GC: ${
+          ((rss1 - rss0) / connections / 1024).toFixed(2)
+        } KiB`,
       );
+    } else {
+      const before = await inspectorSnapshot(port);
+      await open(connections);
+      await new Promise((r) => setTimeout(r, 3_000));
+      const after = await inspectorSnapshot(port);
+      const rows = [...after].map(([name, a]) => {
+        const b = before.get(name) ?? { count: 0, bytes: 0 };
+        return {
+          name,
+          count: (a.count - b.count) / connections,
+          bytes: (a.bytes - b.bytes) / connections,
+        };
+      }).sort((x, y) => y.bytes - x.bytes);
+      const total = rows.reduce((s, r) => s + r.bytes, 0);
+      console.log(`V8 heap per idle connection after a full GC: ${(total / 1024).toFixed(2)} KiB`);
+      console.log("| constructor | objects per connection | bytes per connection |");
+      console.log("| --- | --- | --- |");
+      for (const r of rows.slice(0, Number(Deno.env.get("HEAP_ROWS") ?? 30))) {
+        console.log(
+          `| ${r.name.slice(0, 110).replaceAll("|", "\\|")} | ${r.count.toFixed(2)} | ${
+            Math.round(r.bytes)
+          } |`,
+        );
+      }
     }
   } finally {
     agent.close();

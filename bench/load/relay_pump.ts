@@ -60,6 +60,7 @@ export async function servePumped(
   if (pump === "guarded") {
     // CommuCat's listener, loaded only for this pump (the minimal floor carries none of it).
     const { TcpListener } = await import("../../src/transport/tls_tcp.ts");
+    const { UNCOUNTED_SLOT } = await import("../../src/transport/listener.ts");
     const { silentLogger } = await import("../../src/log/mod.ts");
     const listener = new TcpListener({
       configKey: "bench",
@@ -67,7 +68,7 @@ export async function servePumped(
       port: 0,
       tls: "cert" in tls ? tls : undefined,
       firstRequestTimeoutMs: 10_000,
-      admit: () => () => {},
+      admit: () => UNCOUNTED_SLOT,
       log: silentLogger,
     });
     listener.start({ handle: handler });

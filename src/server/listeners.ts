@@ -50,16 +50,15 @@ export async function buildListeners(
   // address object, which the `/connect` rate limit then finds parsed (`clientKey`).
   const clientKey = (remote: Deno.NetAddr) =>
     peerAddress(remote)?.key ?? remote.hostname.replace(/%.*$/, "");
-  const admit = (remote: Deno.NetAddr) => caps.open(clientKey(remote));
-  // Direct mode holds a slot per idle WebSocket session: a ticket object, not a closure.
-  const admitTicket = (remote: Deno.NetAddr) => caps.admit(clientKey(remote));
+  // Every listener holds a slot per open connection: a ticket object, not a closure.
+  const admit = (remote: Deno.NetAddr) => caps.admit(clientKey(remote));
   const common = { firstRequestTimeoutMs: limits.firstRequestTimeoutMs, admit, log };
   const onDrop = (listener: RefusingListener) =>
     hooks.refused && ((reason: string) => hooks.refused!(listener, reason));
   // `server.accept`: the HTTP listeners guarded (own accept + loopback pump) or served directly.
   const http = (options: { configKey: string; hostname: string; port: number; tls?: typeof tls }) =>
     settings.accept === "direct"
-      ? new DirectListener({ ...options, admit: admitTicket, log, onDrop: onDrop("http") })
+      ? new DirectListener({ ...options, admit, log, onDrop: onDrop("http") })
       : new TcpListener({ ...common, ...options, onDrop: onDrop("http") });
   const main = http({
     configKey: "server.bind",

@@ -28,6 +28,12 @@
  * connection. Large buffers are reused through a small pool instead of
  * allocated per burst.
  *
+ * What an idle pump holds is kept small (docs/PERFORMANCE.md, idle memory):
+ * its small buffer is a slot of a shared {@link SLAB_SLOTS}-slot slab
+ * rather than an `ArrayBuffer` of its own (an `ArrayBuffer` object, V8's
+ * backing-store records and a `calloc` per pump), and its reads and writes
+ * settle into one bound function (not three closures and their context).
+ *
  * @module
  */
 import type { ByteConn } from "./listener.ts";
@@ -46,6 +52,8 @@ export const QUIET_BURSTS = 8;
 export const BUSY_CHUNK = 16 * 1024;
 /** Free large buffers kept per size. */
 const POOL_PER_SIZE = 16;
+/** Small buffers per slab (16 KiB): few enough that a slab kept by one long-lived pump is cheap. */
+export const SLAB_SLOTS = 64;
 
 const pool = new Map<number, Uint8Array<ArrayBuffer>[]>();
 
@@ -66,6 +74,51 @@ function fitting(n: number): number {
   return size;
 }
 
+/**
+ * {@link SLAB_SLOTS} small buffers in one `ArrayBuffer`. A slot is given back
+ * only when its pump has no read or write in flight (a pending read keeps
+ * writing into its slot), so two pumps never share bytes. Reads into disjoint
+ * views of one `ArrayBuffer` are safe: each op writes only its view's range.
+ */
+class Slab {
+  readonly buffer = new ArrayBuffer(SMALL_CHUNK * SLAB_SLOTS);
+  /** Free slot indices. */
+  readonly free: number[] = [];
+
+  constructor() {
+    for (let i = SLAB_SLOTS - 1; i >= 0; i--) this.free.push(i);
+  }
+}
+
+/** Slabs with a free slot, the one to take from last; a slab all free is dropped when another has room. */
+const openSlabs: Slab[] = [];
+/** Slots held by pumps now. */
+let slotsInUse = 0;
+
+function takeSlot(): { slab: Slab; view: Uint8Array<ArrayBuffer> } {
+  let slab = openSlabs.at(-1);
+  if (!slab) openSlabs.push(slab = new Slab());
+  const i = slab.free.pop()!;
+  if (slab.free.length === 0) openSlabs.pop();
+  slotsInUse++;
+  return { slab, view: new Uint8Array(slab.buffer, i * SMALL_CHUNK, SMALL_CHUNK) };
+}
+
+function giveSlot(slab: Slab, view: Uint8Array): void {
+  slotsInUse--;
+  slab.free.push(view.byteOffset / SMALL_CHUNK);
+  if (slab.free.length === 1) openSlabs.push(slab);
+  else if (slab.free.length === SLAB_SLOTS && openSlabs.length > 1) {
+    // All free and another slab has room: let this one go (memory after a peak of connections).
+    openSlabs.splice(openSlabs.indexOf(slab), 1);
+  }
+}
+
+/** Small-buffer slots held by pumps now, and slabs with a free slot (tests). */
+export function slabStats(): { inUse: number; open: number } {
+  return { inUse: slotsInUse, open: openSlabs.length };
+}
+
 let busyPumps = 0;
 
 /** Busy pumps now (tests). */
@@ -78,9 +131,11 @@ export class Pump {
   readonly #from: ByteConn;
   readonly #to: ByteConn;
   readonly #end: () => void;
-  readonly #small = new Uint8Array(SMALL_CHUNK);
+  /** The small buffer (a slot of {@link #slab}), null once given back. */
+  #small: Uint8Array<ArrayBuffer> | null;
+  readonly #slab: Slab;
   /** The buffer of the read or write in flight: {@link #small} or a large one. */
-  #buf = this.#small;
+  #buf: Uint8Array<ArrayBuffer>;
   /** The large buffer's size for the next burst. */
   #size = MIN_CHUNK;
   #busy = false;
@@ -89,41 +144,64 @@ export class Pump {
   /** Bursts in a row that the small buffer would have held, while busy. */
   #quiet = 0;
   #n = 0;
-  #off = 0;
+  /** Bytes of {@link #buf} written so far; -1 while a read is in flight. */
+  #off = -1;
+  /**
+   * Every read and write settles here, fulfilled or rejected: one bound
+   * function per pump instead of a closure per outcome (a rejection's reason
+   * is never a number, a read's end is null: either ends the pump).
+   */
+  readonly #settled: (value: unknown) => void = this.#onSettled.bind(this);
 
   constructor(from: ByteConn, to: ByteConn, end: () => void) {
     this.#from = from;
     this.#to = to;
     this.#end = end;
+    const { slab, view } = takeSlot();
+    this.#slab = slab;
+    this.#buf = this.#small = view;
   }
 
   start(): void {
-    this.#from.read(this.#buf).then(this.#onRead, this.#stop);
+    this.#read();
   }
 
-  readonly #stop = (): void => {
+  #read(): void {
+    this.#off = -1;
+    this.#from.read(this.#buf).then(this.#settled, this.#settled);
+  }
+
+  #onSettled(value: unknown): void {
+    if (typeof value !== "number") return this.#stop();
+    if (this.#off < 0) {
+      this.#n = value;
+      this.#burst += value;
+      this.#off = 0;
+    } else {
+      this.#off += value;
+    }
+    if (this.#off < this.#n) {
+      this.#to.write(this.#buf.subarray(this.#off, this.#n)).then(this.#settled, this.#settled);
+      return;
+    }
+    this.#written();
+  }
+
+  /** Nothing is in flight (the read ended or failed, or a write failed): give the slot back, end. */
+  #stop(): void {
     if (this.#busy) {
       this.#busy = false;
       busyPumps--;
     }
+    const small = this.#small;
+    if (small === null) return;
+    this.#small = null;
+    giveSlot(this.#slab, small);
     this.#end();
-  };
-
-  readonly #onRead = (n: number | null): void => {
-    if (n === null) return this.#stop();
-    this.#n = n;
-    this.#burst += n;
-    this.#off = 0;
-    this.#write();
-  };
-
-  #write(): void {
-    this.#to.write(this.#buf.subarray(this.#off, this.#n)).then(this.#onWritten, this.#stop);
   }
 
-  readonly #onWritten = (written: number): void => {
-    this.#off += written;
-    if (this.#off < this.#n) return this.#write();
+  /** All of the last read was written: choose the next read's buffer and read. */
+  #written(): void {
     const buf = this.#buf;
     const n = this.#n;
     if (n < buf.length) {
@@ -144,8 +222,8 @@ export class Pump {
         busyPumps++;
       }
     }
-    this.#from.read(this.#buf).then(this.#onRead, this.#stop);
-  };
+    this.#read();
+  }
 
   /** The large buffer `buf` was drained after `burst` bytes: keep it (busy) or wait on the small one. */
   #drained(buf: Uint8Array<ArrayBuffer>, burst: number): void {
@@ -167,6 +245,6 @@ export class Pump {
     // Not busy (a quiet stream, or no busy slot left): the next read may wait, on the small buffer.
     if (burst < buf.length / 4) this.#size = fitting(burst);
     giveBuffer(buf);
-    this.#buf = this.#small;
+    this.#buf = this.#small!;
   }
 }

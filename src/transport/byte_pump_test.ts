@@ -5,6 +5,8 @@ import {
   MIN_CHUNK,
   Pump,
   QUIET_BURSTS,
+  SLAB_SLOTS,
+  slabStats,
   SMALL_CHUNK,
 } from "./byte_pump.ts";
 import type { ByteConn } from "./listener.ts";
@@ -165,4 +167,45 @@ Deno.test("byte pump: bursts the small buffer holds wait on it; large buffers gr
   await settle();
   assert.ok(ended);
   assert.equal(busyPumpCount(), 0);
+});
+
+Deno.test("byte pump: small buffers are disjoint slots of shared slabs, given back when a pump ends", async () => {
+  const before = slabStats();
+  // More pumps than one slab has slots, each idle on its small buffer.
+  const count = SLAB_SLOTS + 3;
+  const sources = Array.from({ length: count }, () => new Source());
+  const sinks = Array.from({ length: count }, () => new Sink());
+  let ended = 0;
+  sources.forEach((source, i) => new Pump(source, sinks[i], () => ended++).start());
+  // Every pump's bytes arrive intact although their buffers share ArrayBuffers (one burst each,
+  // all read before any is written: a shared slot would have mixed them).
+  sources.forEach((source, i) => source.push(bytes(200, i)));
+  await settle();
+  sinks.forEach((sink, i) => assert.deepEqual(sink.bytes, [...bytes(200, i)]));
+  const waiting = sources.map((source) => source.readSizes.at(-1));
+  assert.ok(waiting.every((size) => size === SMALL_CHUNK), `${waiting}`);
+  assert.equal(slabStats().inUse, before.inUse + count);
+  for (const source of sources) source.end();
+  await settle();
+  assert.equal(ended, count);
+  // Every slot is free again; slabs left all free beyond one are dropped.
+  const after = slabStats();
+  assert.equal(after.inUse, before.inUse);
+  assert.ok(after.open <= Math.max(1, before.open), `${after.open} slabs kept`);
+});
+
+Deno.test("byte pump: a failed write ends the pump once and gives its slot back", async () => {
+  const before = slabStats();
+  const source = new Source();
+  const sink: ByteConn = {
+    read: () => new Promise(() => {}),
+    write: () => Promise.reject(new Error("reset")),
+    close() {},
+  };
+  let ended = 0;
+  new Pump(source, sink, () => ended++).start();
+  source.push(bytes(10, 0));
+  await settle();
+  assert.equal(ended, 1);
+  assert.deepEqual(slabStats(), before);
 });

@@ -39,6 +39,7 @@ import {
   type Listener,
   type SlotEnd,
   type SlotHolder,
+  type SlotTicket,
   type TransportDescriptor,
 } from "./listener.ts";
 
@@ -71,12 +72,6 @@ const RETRY_AFTER_SECONDS = 1;
 const MAX_REBIND_BACKOFF_MS = 1_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A connection slot taken by {@link DirectListenerOptions.admit}. */
-export interface SlotTicket {
-  /** Gives the slot back (idempotent). */
-  release(): void;
-}
 
 /** What a held slot tells when it is given back (the listener, once per listener). */
 interface SlotOwner {

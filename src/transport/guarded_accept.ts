@@ -20,7 +20,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { ListenError } from "./errors.ts";
-import type { ConnectionSink, ServedEvents } from "./listener.ts";
+import type { ConnectionSink, ServedEvents, SlotTicket } from "./listener.ts";
 import { LoopbackEngine } from "./loopback_engine.ts";
 import { CoarseSchedule, type DueItem, type SlotKey } from "../session/coarse_schedule.ts";
 
@@ -37,8 +37,8 @@ export interface GuardedAcceptorOptions {
   tls?: { cert: string; key: string };
   /** Time from accept to the first HTTP request, ms. */
   firstRequestTimeoutMs: number;
-  /** Takes a connection slot for a client address: a release function, or why not. */
-  admit: (remote: Deno.NetAddr) => (() => void) | "total" | "per_client";
+  /** Takes a connection slot for a client address: its ticket, or why not. */
+  admit: (remote: Deno.NetAddr) => SlotTicket | "total" | "per_client";
   log: Logger;
   /** Called for every socket not served (metrics). */
   onDrop?: (reason: AcceptDrop) => void;
@@ -167,13 +167,13 @@ export class GuardedAcceptor {
 
   #admit(name: string, conn: Deno.Conn, handler: AdmittedHandler): void {
     const remoteAddr = conn.remoteAddr as Deno.NetAddr;
-    const release = this.#options.admit(remoteAddr);
-    if (typeof release === "string") {
+    const ticket = this.#options.admit(remoteAddr);
+    if (typeof ticket === "string") {
       closeQuietly(conn);
-      this.#dropped(name, release, {});
+      this.#dropped(name, ticket, {});
       return;
     }
-    const socket = new Admitted(conn, remoteAddr, release, this.#open, this.#deadlines);
+    const socket = new Admitted(conn, remoteAddr, ticket, this.#open, this.#deadlines);
     this.#open.add(socket);
     socket.startTimer(this.#options.firstRequestTimeoutMs);
     handler(socket, this.engine)?.then(() => socket.ended(), (error) => {
@@ -256,7 +256,7 @@ class Admitted implements AdmittedSocket, DueItem {
   readonly remoteAddr: Deno.NetAddr;
   readonly #open: Set<Admitted>;
   readonly #deadlines: Deadlines;
-  #release: (() => void) | null;
+  #ticket: SlotTicket | null;
   #controller: AbortController | null = null;
   #onAbort: (() => void) | null = null;
   #aborted = false;
@@ -266,13 +266,13 @@ class Admitted implements AdmittedSocket, DueItem {
   constructor(
     conn: Deno.Conn,
     remoteAddr: Deno.NetAddr,
-    release: () => void,
+    ticket: SlotTicket,
     open: Set<Admitted>,
     deadlines: Deadlines,
   ) {
     this.conn = conn;
     this.remoteAddr = remoteAddr;
-    this.#release = release;
+    this.#ticket = ticket;
     this.#open = open;
     this.#deadlines = deadlines;
   }
@@ -312,9 +312,9 @@ class Admitted implements AdmittedSocket, DueItem {
   ended(): void {
     this.firstRequest();
     this.#open.delete(this);
-    const release = this.#release;
-    this.#release = null;
-    release?.();
+    const ticket = this.#ticket;
+    this.#ticket = null;
+    ticket?.release();
   }
 
   /** Ends the connection: the signal aborts and the callback runs (once). */

@@ -3,6 +3,7 @@ import { createLogger } from "../server/mod.ts";
 import { firstRequestGranularityMs, GuardedAcceptor } from "./guarded_accept.ts";
 import type { AdmittedSocket } from "./guarded_accept.ts";
 import type { LoopbackEngine } from "./loopback_engine.ts";
+import { UNCOUNTED_SLOT } from "./listener.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
 
@@ -20,7 +21,7 @@ Deno.test("first-request deadlines: a silent socket is closed, one that asked in
     hostname: "127.0.0.1",
     port: 0,
     firstRequestTimeoutMs: 200,
-    admit: () => () => {},
+    admit: () => UNCOUNTED_SLOT,
     log: quiet,
     onDrop: (reason) => drops.push(reason),
   });

@@ -42,6 +42,19 @@ export interface ByteConn {
   close(): void;
 }
 
+/**
+ * A connection slot taken by a listener's `admit` (e.g. a `ConnectionCaps`
+ * ticket): an object with a method rather than a release closure and its
+ * context, as it is held for as long as the connection is open.
+ */
+export interface SlotTicket {
+  /** Gives the slot back (idempotent). */
+  release(): void;
+}
+
+/** The ticket of an `admit` that counts no slots (a listener admitting every socket). */
+export const UNCOUNTED_SLOT: SlotTicket = { release() {} };
+
 /** A connection a listener accepted, with whom it is from. */
 export interface AcceptedStream {
   /** The bytes (HTTP, or TLS carrying HTTP): a Deno connection, a {@link ByteConn} or a {@link ByteStream}. */

@@ -49,7 +49,8 @@ interface Route {
 /** The engine's bookkeeping a {@link Piped} connection enters and leaves. */
 interface Registry {
   /** Open connections by the port of their loopback dial. */
-  readonly routes: Map<number, Route>;
+  readonly routes: Map<number, Piped>;
+  /** Open connections not dialled yet (a connection is in one of the two: one entry each). */
   readonly served: Set<Piped>;
   readonly log: Logger;
 }
@@ -67,10 +68,20 @@ function closeQuietly(resource: { close(): void } | null | undefined): void {
   } catch { /* closed already */ }
 }
 
+/** The promises of a {@link ServedConnection}, made only for a caller that asks for them (a tunnel). */
+interface Waiters {
+  first: Promise<void> | null;
+  finished: Promise<void> | null;
+  markFirst: (() => void) | null;
+  finish: (() => void) | null;
+}
+
 /**
  * One accepted connection pumped to the loopback server: its state in one
  * object (it is the route, the served entry and the abort listener), no
- * per-connection `async` function or closures beyond {@link close}.
+ * per-connection `async` function or closures; its {@link close} is a bound
+ * function (no closure context), the promises of {@link ServedConnection}
+ * live in a {@link Waiters} made when first asked for.
  */
 class Piped implements Route, ServedConnection, EventListenerObject {
   readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
@@ -78,15 +89,13 @@ class Piped implements Route, ServedConnection, EventListenerObject {
   readonly #signal: AbortSignal | undefined;
   readonly #registry: Registry;
   readonly #events: ServedEvents | undefined;
-  // The promises of ServedConnection, made when first asked for.
-  #first: Promise<void> | null = null;
-  #finished: Promise<void> | null = null;
+  #waiters: Waiters | null = null;
   #firstSeen = false;
-  #markFirst: (() => void) | null = null;
-  #finish: (() => void) | null = null;
   #near: Deno.TcpConn | null = null;
   #port = -1;
   #ended = false;
+  /** Ends both sides (idempotent); a field so it can be handed on as it is. */
+  readonly close: () => void = this.#close.bind(this);
 
   constructor(accepted: AcceptedStream, registry: Registry) {
     this.remoteAddr = accepted.remoteAddr;
@@ -96,14 +105,18 @@ class Piped implements Route, ServedConnection, EventListenerObject {
     this.#events = accepted.events;
   }
 
+  get #w(): Waiters {
+    return this.#waiters ??= { first: null, finished: null, markFirst: null, finish: null };
+  }
+
   get firstRequest(): Promise<void> {
-    return this.#first ??= this.#firstSeen
-      ? RESOLVED
-      : new Promise<void>((r) => (this.#markFirst = r));
+    const w = this.#w;
+    return w.first ??= this.#firstSeen ? RESOLVED : new Promise<void>((r) => (w.markFirst = r));
   }
 
   get finished(): Promise<void> {
-    return this.#finished ??= this.#ended ? RESOLVED : new Promise<void>((r) => (this.#finish = r));
+    const w = this.#w;
+    return w.finished ??= this.#ended ? RESOLVED : new Promise<void>((r) => (w.finish = r));
   }
 
   start(server: Deno.HttpServer<Deno.NetAddr> | null): void {
@@ -140,6 +153,7 @@ class Piped implements Route, ServedConnection, EventListenerObject {
       return this.close(); // the socket is gone already
     }
     this.#registry.routes.set(this.#port, this);
+    this.#registry.served.delete(this);
     // Either direction ending or failing (a reset) ends the connection: nothing to report.
     if (isByteConn(source)) {
       new Pump(source, near, this.close).start();
@@ -154,8 +168,9 @@ class Piped implements Route, ServedConnection, EventListenerObject {
   markFirst(): void {
     if (this.#firstSeen) return;
     this.#firstSeen = true;
-    const mark = this.#markFirst;
-    this.#markFirst = null;
+    const w = this.#waiters;
+    const mark = w?.markFirst;
+    if (w) w.markFirst = null;
     mark?.();
     this.#events?.firstRequest();
   }
@@ -165,8 +180,7 @@ class Piped implements Route, ServedConnection, EventListenerObject {
     this.close();
   }
 
-  /** Ends both sides (idempotent); a field so it can be handed on as it is. */
-  readonly close = (): void => {
+  #close(): void {
     if (this.#ended) return;
     this.#ended = true;
     closeQuietly(this.#near);
@@ -175,11 +189,12 @@ class Piped implements Route, ServedConnection, EventListenerObject {
     this.#registry.served.delete(this);
     this.#signal?.removeEventListener("abort", this);
     this.markFirst();
-    const finish = this.#finish;
-    this.#finish = null;
+    const w = this.#waiters;
+    const finish = w?.finish;
+    if (w) w.finish = null;
     finish?.();
     this.#events?.ended();
-  };
+  }
 }
 
 /** The engine: see the module doc. */
@@ -187,7 +202,8 @@ export class LoopbackEngine {
   readonly #handler: RequestHandler;
   readonly #options: LoopbackEngineOptions;
   /** Open connections by the port of their loopback dial. */
-  readonly #routes = new Map<number, Route>();
+  readonly #routes = new Map<number, Piped>();
+  /** Open connections not dialled yet (then only in {@link #routes}: one entry per connection). */
   readonly #served = new Set<Piped>();
   readonly #registry: Registry;
   #server: Deno.HttpServer<Deno.NetAddr> | null = null;
@@ -202,7 +218,7 @@ export class LoopbackEngine {
 
   /** Connections being served now. */
   get open(): number {
-    return this.#served.size;
+    return this.#served.size + this.#routes.size;
   }
 
   #startServer(): Deno.HttpServer<Deno.NetAddr> {
@@ -267,7 +283,7 @@ export class LoopbackEngine {
   /** Ends every connection and the loopback server now. */
   close(): void {
     this.#closed = true;
-    for (const s of [...this.#served]) s.close();
+    for (const s of [...this.#served, ...this.#routes.values()]) s.close();
     const server = this.#server;
     this.#server = null;
     // Its connections are all cut, so this resolves at once; a failed server has nothing to end.

@@ -11,7 +11,7 @@
 import type { Logger } from "../log/mod.ts";
 import { type AcceptDrop, type AdmittedSocket, GuardedAcceptor } from "./guarded_accept.ts";
 import { CONNECT_MODES } from "../proto/mod.ts";
-import type { ConnectionSink, Listener, TransportDescriptor } from "./listener.ts";
+import type { ConnectionSink, Listener, SlotTicket, TransportDescriptor } from "./listener.ts";
 import type { LoopbackEngine } from "./loopback_engine.ts";
 
 /** Why a socket was not served. */
@@ -27,8 +27,8 @@ export interface TcpListenerOptions {
   tls?: { cert: string; key: string };
   /** Time from accept to the first HTTP request, TLS handshake included, ms. */
   firstRequestTimeoutMs: number;
-  /** Takes a connection slot for a client address: a release function, or why not. */
-  admit: (remote: Deno.NetAddr) => (() => void) | "total" | "per_client";
+  /** Takes a connection slot for a client address: its ticket, or why not. */
+  admit: (remote: Deno.NetAddr) => SlotTicket | "total" | "per_client";
   log: Logger;
   /** Called for every socket not served (metrics). */
   onDrop?: (reason: ConnectionDrop) => void;

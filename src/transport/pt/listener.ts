@@ -25,7 +25,14 @@ import {
   closeQuietly,
   GuardedAcceptor,
 } from "../guarded_accept.ts";
-import type { ByteStream, ConnectionSink, Listener, TransportDescriptor } from "../listener.ts";
+import {
+  type ByteStream,
+  type ConnectionSink,
+  type Listener,
+  type SlotTicket,
+  type TransportDescriptor,
+  UNCOUNTED_SLOT,
+} from "../listener.ts";
 import type { LoopbackEngine } from "../loopback_engine.ts";
 import { serveTunnel, startTunnels } from "../tunnel_serve.ts";
 import { acceptExtOrPort, writeAuthCookie } from "./ext_orport.ts";
@@ -55,8 +62,8 @@ export interface PtListenerOptions {
   tls: { cert: string; key: string };
   /** Time from the PT's loopback connection to the first HTTP request, ms. */
   firstRequestTimeoutMs: number;
-  /** Takes a connection slot for a client address: a release function, or why not. */
-  admit: (remote: Deno.NetAddr) => (() => void) | "total" | "per_client";
+  /** Takes a connection slot for a client address: its ticket, or why not. */
+  admit: (remote: Deno.NetAddr) => SlotTicket | "total" | "per_client";
   log: Logger;
   /** Called for every connection not served (metrics, tests). */
   onDrop?: (reason: PtDrop) => void;
@@ -132,7 +139,7 @@ export class PtListener implements Listener {
       tls: options.tls,
       firstRequestTimeoutMs: options.firstRequestTimeoutMs,
       // The loopback hop is the PT, not a client: caps apply once it names the client.
-      admit: () => () => {},
+      admit: () => UNCOUNTED_SLOT,
       log: options.log,
       onDrop: options.onDrop,
     });
@@ -209,12 +216,12 @@ export class PtListener implements Listener {
       return closeQuietly(conn);
     }
     const remoteAddr = hello.userAddr ?? socket.remoteAddr;
-    const release = this.#options.admit(remoteAddr);
-    if (typeof release === "string") {
-      this.#options.onDrop?.(release);
-      this.#options.observer?.connection(release);
+    const ticket = this.#options.admit(remoteAddr);
+    if (typeof ticket === "string") {
+      this.#options.onDrop?.(ticket);
+      this.#options.observer?.connection(ticket);
       this.#options.log.warn(
-        release === "total"
+        ticket === "total"
           ? "connection refused: server.max_connections reached"
           : "connection refused: server.max_connections_per_ip reached",
         { listener: this.name },
@@ -230,7 +237,7 @@ export class PtListener implements Listener {
         : conn;
       await serveTunnel(socket, engine, stream, remoteAddr);
     } finally {
-      release();
+      ticket.release();
     }
   }
 

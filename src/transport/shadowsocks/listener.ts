@@ -23,7 +23,13 @@ import {
   GuardedAcceptor,
 } from "../guarded_accept.ts";
 import { CONNECT_MODES, parseSocksAddress } from "../../proto/mod.ts";
-import type { ByteConn, ConnectionSink, Listener, TransportDescriptor } from "../listener.ts";
+import type {
+  ByteConn,
+  ConnectionSink,
+  Listener,
+  SlotTicket,
+  TransportDescriptor,
+} from "../listener.ts";
 import type { LoopbackEngine } from "../loopback_engine.ts";
 import { serveTunnel, startTunnels } from "../tunnel_serve.ts";
 import {
@@ -51,8 +57,8 @@ export interface ShadowsocksListenerOptions {
   tls: { cert: string; key: string };
   /** Time from accept to the first HTTP request (tunnel and TLS handshakes included), ms. */
   firstRequestTimeoutMs: number;
-  /** Takes a connection slot for a client address: a release function, or why not. */
-  admit: (remote: Deno.NetAddr) => (() => void) | "total" | "per_client";
+  /** Takes a connection slot for a client address: its ticket, or why not. */
+  admit: (remote: Deno.NetAddr) => SlotTicket | "total" | "per_client";
   log: Logger;
   /** Salts remembered against replays (default 65536). */
   replayCapacity?: number;
