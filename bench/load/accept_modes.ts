@@ -156,15 +156,29 @@ export function renderAcceptModes(report: LoadReport): string[] {
   if (gi || di) {
     const kib = (i?: IdleSummary | null) => i ? i.bytesPerConnection / 1024 : null;
     const floor = kib(report.relayIdle);
+    const pumped = kib(report.relayIdlePumped);
     rows.push([
       "KiB per idle connection",
       num(kib(gi), 1),
       num(kib(di), 1),
       ratio(kib(gi), kib(di)),
     ]);
+    const over = (i: IdleSummary | null | undefined, f: number) => {
+      if (!i) return "–";
+      const above = kib(i)! - f;
+      return `${above < 0 ? "−" : "+"}${num(Math.abs(above), 1)}`;
+    };
     if (floor !== null) {
-      const over = (i?: IdleSummary | null) => i ? `+${num(kib(i)! - floor, 1)}` : "–";
-      rows.push([`… over the floor (${num(floor, 1)} KiB)`, over(gi), over(di), ""]);
+      rows.push([`… over the floor (${num(floor, 1)} KiB)`, over(gi, floor), over(di, floor), ""]);
+    }
+    // Guarded's own floor: the relay behind the loopback pump (direct has no pump: –).
+    if (pumped !== null) {
+      rows.push([
+        `… over the pumped floor (${num(pumped, 1)} KiB)`,
+        over(gi, pumped),
+        "–",
+        "",
+      ]);
     }
   }
   return [

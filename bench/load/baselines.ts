@@ -3,7 +3,8 @@
  * on the server cores) with no CommuCat code: the raw WebSocket relay's 1:1
  * rate (max and 50%), the raw TLS relay's (same certificate as the server),
  * the handshake floor (a storm of new TLS WebSocket connections) and the
- * memory floor (the same idle connections on Deno's WebSocket + TLS). The
+ * memory floor (the same idle connections on Deno's WebSocket + TLS; for a
+ * guarded server also behind the minimal loopback pump). The
  * handshake primitives are measured in-process (primitives.ts).
  *
  * @module
@@ -13,11 +14,14 @@ import { webSocketLivenessSeconds } from "../../src/transport/mod.ts";
 import type { OpenResult } from "./agent.ts";
 import { type ConnectFloorSummary, relayConnectStorm } from "./connect_floor.ts";
 import { measureIdle, type OpenIdle } from "./idle_memory.ts";
+import { idleFilesFit } from "./open_files.ts";
+import { SMALL_CHUNK } from "../../src/transport/byte_pump.ts";
 import type { IdleSummary, TrafficSummary } from "./report_types.ts";
 import { IDLE_EXCHANGE } from "./relay_server.ts";
 import type { RelayPump } from "./relay_pump.ts";
 import type { RunContext } from "./run_context.ts";
 import { type SpawnedServer, spawnRelay } from "./spawn.ts";
+import { readOpenFilesLimit } from "./procfs.ts";
 import { measureTraffic } from "./traffic_window.ts";
 
 /** Where the TLS baselines connect: the server's certificate and key, and its PEM to trust. */
@@ -163,11 +167,31 @@ export const SERVER_LIVENESS_SECONDS = webSocketLivenessSeconds(
  * message sizes first ({@link IDLE_EXCHANGE}) and is upgraded with the
  * server's ping/pong liveness (`idleTimeout`): Deno's liveness timer and
  * what it keeps alive, and the buffers the first traffic grows, are Deno's
- * cost of such a connection, not ours.
+ * cost of such a connection, not ours. With `pump` ("minimal"), the relay
+ * behind the minimal raw TCP → loopback pump: the guarded accept mode's
+ * floor (two more sockets per connection, their Deno wrappers and a pending
+ * read each way), its buffer per direction the size a guarded pump's idle
+ * read waits on ({@link SMALL_CHUNK}), not the 64 KiB the 1:1 floor's pump
+ * reads into (128 KiB per connection: a floor no idle server would pay). Null when the pumped relay's open files (three per
+ * connection) would not fit its `ulimit -n`: the notes say so (an accept past
+ * it would end the minimal pump's relay).
  */
-export async function relayIdleFloor(ctx: RunContext, server: TlsBaseline): Promise<IdleSummary> {
-  const relay = await spawnRelay(server.tls, serverCpus(ctx));
+export async function relayIdleFloor(
+  ctx: RunContext,
+  server: TlsBaseline,
+  pump?: RelayPump,
+): Promise<IdleSummary | null> {
+  const relay = await spawnRelay(server.tls, serverCpus(ctx), undefined, pump, SMALL_CHUNK);
+  const label = `raw TLS relay idle${pump ? " behind a loopback pump" : ""}`;
   try {
+    const limit = readOpenFilesLimit(relay.pid);
+    if (limit !== null && !idleFilesFit(limit, ctx.o.idleConnections, pump !== undefined)) {
+      ctx.notes.push(
+        `${label}: not measured: ${ctx.o.idleConnections} connections (3 files each) do not ` +
+          `fit the open-files limit ${limit} (ulimit -n)`,
+      );
+      return null;
+    }
     const open: OpenIdle = (count, progress) =>
       ctx.onAll<OpenResult>(count, (_, share) =>
         share === 0 ? null : {
@@ -179,7 +203,8 @@ export async function relayIdleFloor(ctx: RunContext, server: TlsBaseline): Prom
           exchange: IDLE_EXCHANGE,
           idleSeconds: SERVER_LIVENESS_SECONDS,
         }, progress);
-    return await measureIdle(ctx, relay.pid, open, "raw TLS relay idle");
+    const idle = await measureIdle(ctx, relay.pid, open, label);
+    return limit === null ? idle : { ...idle, openFilesLimit: limit };
   } finally {
     await ctx.closeGroups();
     await relay.stop();

@@ -12,6 +12,7 @@ import type { IdleSummary } from "./report_types.ts";
 import { mergeOpen, type RunContext, sleep } from "./run_context.ts";
 import { type HeapSample, readServerHeap, type SpawnedServer } from "./spawn.ts";
 import { readOpenFilesLimit, readRssBytes } from "./procfs.ts";
+import { WARM_IDLE_CONNECTIONS } from "./open_files.ts";
 
 /** Opens `count` idle connections across the agents. */
 export type OpenIdle = (
@@ -32,7 +33,7 @@ export async function measureIdle(
   heap?: () => Promise<HeapSample | null>,
 ): Promise<IdleSummary> {
   const count = ctx.o.idleConnections;
-  await open(Math.min(200, count));
+  await open(Math.min(WARM_IDLE_CONNECTIONS, count));
   await sleep(2_000);
   const baseline = readRssBytes(pid);
   const heap0 = await heap?.() ?? null;

@@ -12,7 +12,10 @@
  * - `minimal`: the cheapest correct pump in Deno — per direction one `async`
  *   loop over one 64 KiB buffer (a TLS record of up to 16 KiB and whatever
  *   queued behind it in one read), writing all it read, Nagle off on both
- *   hops (as ours: small interactive writes);
+ *   hops (as ours: small interactive writes); the idle-memory floor runs it
+ *   with the buffer a guarded pump's idle read waits on instead
+ *   (`relay_server.ts --pump-chunk=256`: 64 KiB each way would be 128 KiB
+ *   per idle connection);
  * - `guarded`: CommuCat's own `TcpListener` (caps, first-request timer and
  *   `LoopbackEngine`'s pump) in front of the same handler: to compare ours
  *   against `minimal` per byte (bench/pump_floor.ts).

@@ -81,6 +81,9 @@ function handler(request: Request): Response {
 
 if (import.meta.main) {
   const pumpArg = Deno.args.find((a) => a.startsWith("--pump="));
+  // --pump-chunk=<bytes>: the minimal pump's buffer per direction (default: relay_pump.ts's).
+  const chunkArg = Deno.args.find((a) => a.startsWith("--pump-chunk="));
+  const chunk = chunkArg ? Number(chunkArg.slice("--pump-chunk=".length)) : undefined;
   const [certPath, keyPath] = Deno.args.filter((a) => !a.startsWith("--"));
   const tls = certPath && keyPath
     ? { cert: Deno.readTextFileSync(certPath), key: Deno.readTextFileSync(keyPath) }
@@ -88,7 +91,7 @@ if (import.meta.main) {
   if (pumpArg) {
     const pump = pumpArg.slice("--pump=".length) as RelayPump;
     if (!RELAY_PUMPS.includes(pump)) throw new Error(`--pump: one of ${RELAY_PUMPS.join(", ")}`);
-    console.log(`relay listening on ${await servePumped(pump, tls, handler)}`);
+    console.log(`relay listening on ${await servePumped(pump, tls, handler, chunk)}`);
   } else {
     Deno.serve({
       hostname: "127.0.0.1",

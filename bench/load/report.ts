@@ -383,6 +383,11 @@ export function renderMarkdown(report: LoadReport): string {
     ];
     const rows: string[][] = [];
     if (report.relayIdle) rows.push(row("raw TLS relay (floor)", report.relayIdle));
+    if (report.relayIdlePumped) {
+      rows.push(
+        row("raw TLS relay behind a loopback pump (guarded's floor)", report.relayIdlePumped),
+      );
+    }
     if (report.idle) rows.push(row("CommuCat", report.idle));
     out.push("", "### Idle connections");
     out.push(

@@ -514,3 +514,36 @@ Deno.test("multipathNote gives the rate and the per-CPU-second ratios and names 
     /client was saturated in the multipath phase/,
   );
 });
+
+Deno.test("report: the pumped idle floor has its row, and guarded's excess over both floors is shown", () => {
+  const report = sampleReport();
+  report.config.accept = "both";
+  report.relayIdlePumped = {
+    connections: 2000,
+    baselineRssBytes: 60 << 20,
+    loadedRssBytes: (60 << 20) + 2000 * 18 * 1024,
+    bytesPerConnection: 18 * 1024,
+    openSeconds: 3,
+  };
+  report.acceptModes = {
+    accept: "direct",
+    pairs: null,
+    handshake: null,
+    idle: { ...report.idle!, bytesPerConnection: 12 * 1024 },
+  };
+  const targets = evaluateTargets(report);
+  const markdown = renderMarkdown({ ...report, targets, verdicts: judgeBudgets(report, targets) });
+  assert.match(
+    markdown,
+    /\| raw TLS relay behind a loopback pump \(guarded's floor\) \| 2,000 \| 60\.0 MiB \| [\d.]+ MiB \| 18\.0 KiB \|/,
+  );
+  // Accept modes: guarded over the plain floor (14) and over the pumped one (18); direct below.
+  assert.match(markdown, /\| … over the floor \(14\.0 KiB\) \| \+6\.0 \| −2\.0 \| +\|/);
+  assert.match(markdown, /\| … over the pumped floor \(18\.0 KiB\) \| \+2\.0 \| – \| +\|/);
+  // The targets row (the words) stays on the plain floor and names the pumped one beside it.
+  const idleTarget = targets.find((t) => t.id === "idle-memory")!;
+  assert.match(
+    idleTarget.measured,
+    /floor 14\.0 KiB: \+6\.0 KiB; behind a loopback pump \(guarded's floor\) 18\.0 KiB: \+2\.0 KiB/,
+  );
+});

@@ -271,6 +271,15 @@ export interface LoadReport {
   relayConnectPumped?: ConnectFloorSummary | null;
   /** The floor: the same idle connections held by the raw TLS relay (Deno's WebSocket + TLS). */
   relayIdle?: IdleSummary | null;
+  /**
+   * The guarded accept mode's memory floor: the same idle connections held
+   * by the relay behind the minimal raw TCP → loopback pump (relay_pump.ts,
+   * its buffer per direction the 256 B a guarded pump's idle read waits on):
+   * two more sockets, their Deno wrappers and a pending read each way per
+   * connection. Measured when a guarded server is; null when its open files
+   * would not fit the relay's `ulimit -n` (the run's notes say so).
+   */
+  relayIdlePumped?: IdleSummary | null;
   /** `--accept both`: the idle, handshake and pairs phases against a direct-mode server. */
   acceptModes?: AcceptModeSummary | null;
   targets: TargetResult[];

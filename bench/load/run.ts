@@ -157,6 +157,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }
     if (o.baseline && o.idleConnections > 0 && tls) {
       report.relayIdle = await relayIdleFloor(ctx, tls);
+      // A guarded server's idle connections hold its loopback pump's sockets: so does their floor.
+      if (o.accept !== "direct") report.relayIdlePumped = await relayIdleFloor(ctx, tls, "minimal");
     }
 
     // Idle memory first, while the server's heap has not yet been grown by traffic.

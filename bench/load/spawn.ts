@@ -265,6 +265,7 @@ export async function spawnRelay(
   cpus: string | null = null,
   inspectPort?: number,
   pump?: RelayPump,
+  pumpChunk?: number,
 ): Promise<SpawnedRelay> {
   const args = ["run", "--allow-net"];
   if (tls) args.push(`--allow-read=${tls.certPath},${tls.keyPath}`);
@@ -273,6 +274,7 @@ export async function spawnRelay(
   args.push(RELAY);
   if (tls) args.push(tls.certPath, tls.keyPath);
   if (pump) args.push(`--pump=${pump}`);
+  if (pump && pumpChunk) args.push(`--pump-chunk=${pumpChunk}`);
   const argv = pinnedArgv(cpus, Deno.execPath(), args);
   const child = new Deno.Command(argv.command, {
     args: argv.args,

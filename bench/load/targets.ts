@@ -186,10 +186,20 @@ export function evaluateTargets(report: Omit<LoadReport, "targets">): TargetResu
     idle && floor !== null
       ? `${fmt(idle.bytesPerConnection / 1024, 1)} KiB at ${fmt(idle.connections)}, floor ${
         fmt(floor / 1024, 1)
-      } KiB: +${fmt(above! / 1024, 1)} KiB`
+      } KiB: ${above! < 0 ? "−" : "+"}${fmt(Math.abs(above!) / 1024, 1)} KiB`
       : "",
     true,
   );
+  const pumped = report.relayIdlePumped && report.relayIdlePumped.connections > 0
+    ? report.relayIdlePumped.bytesPerConnection
+    : null;
+  if (above !== null && pumped !== null && report.config.accept !== "direct") {
+    // The verdict table (verdicts.ts) judges a guarded server against this floor.
+    const over = idle!.bytesPerConnection - pumped;
+    memory.measured += `; behind a loopback pump (guarded's floor) ${fmt(pumped / 1024, 1)} KiB: ${
+      over < 0 ? "−" : "+"
+    }${fmt(Math.abs(over) / 1024, 1)} KiB`;
+  }
   if (idle && floor === null) memory.note = "no floor measured in this run (--no-baseline)";
   else if (idle && idle.connections < TARGETS.idleConnections) {
     memory.note = `measured at ${fmt(idle.connections)} connections, not ${

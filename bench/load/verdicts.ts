@@ -11,6 +11,7 @@
  */
 import { shareWithoutFloor } from "./connect_floor.ts";
 import { num } from "./format.ts";
+import { idleConnectionCap as idleConnectionCapOf, RESERVED_FILES } from "./open_files.ts";
 import { pacedFloorAt, pacedFloors } from "./paced_floor.ts";
 import type {
   IdleSummary,
@@ -62,9 +63,6 @@ interface Ours {
   idle: IdleSummary | null;
 }
 
-/** Open files the server keeps for itself (store, listeners, stdio, V8) under `ulimit -n`. */
-export const RESERVED_FILES = 1000;
-
 const fig = (value: number | null | undefined, unit: Unit): Figure | null =>
   value == null || !Number.isFinite(value) ? null : { value, unit };
 const pct = (v: number) => `${num(v * 100)}%`;
@@ -115,8 +113,7 @@ export function handshakeCeiling(boundPerSecond: number, floorCpuMs: number): nu
 
 /** Largest idle connection count the open-files `limit` holds (3 files each guarded, 1 direct). */
 export function idleConnectionCap(limit: number, accept: string | undefined): number {
-  const filesEach = accept === "direct" ? 1 : 3;
-  return Math.max(0, Math.floor((limit - RESERVED_FILES) / filesEach));
+  return idleConnectionCapOf(limit, accept !== "direct");
 }
 
 /**
@@ -265,10 +262,36 @@ function handshakes(report: Omit<LoadReport, "targets">, o: Ours): VerdictRow {
   };
 }
 
-/** Bytes per idle connection ≤ the raw TLS relay's + 4 KiB, with the count and the file limit. */
+/**
+ * The memory floor of a server in its accept mode, bytes per idle
+ * connection: the raw TLS relay's idle connections, and for a guarded server
+ * the same behind the minimal loopback pump (`relayIdlePumped`), as
+ * {@link pairsFloor}; `plain`: the relay's without the pump (shown beside a
+ * pumped floor, so the pump's share is not hidden).
+ */
+export function idleFloor(
+  report: Omit<LoadReport, "targets">,
+  accept: string | undefined,
+): { floor: IdleSummary | null; plain: IdleSummary | null; name: string } {
+  const measured = (i: IdleSummary | null | undefined) => i && i.connections > 0 ? i : null;
+  const plain = measured(report.relayIdle);
+  const pumped = measured(report.relayIdlePumped);
+  if (accept !== "direct" && pumped) {
+    return { floor: pumped, plain, name: "raw TLS relay behind a loopback pump (guarded's floor)" };
+  }
+  return {
+    floor: plain,
+    plain,
+    name: accept !== "direct" && plain
+      ? "raw TLS relay (no pumped floor measured: the loopback pump counts as ours)"
+      : "raw TLS relay",
+  };
+}
+
+/** Bytes per idle connection ≤ the floor's + 4 KiB ({@link idleFloor}), with the count and the file limit. */
 function idleMemory(report: Omit<LoadReport, "targets">, o: Ours): VerdictRow {
   const idle = o.idle && o.idle.connections > 0 ? o.idle : null;
-  const relay = report.relayIdle && report.relayIdle.connections > 0 ? report.relayIdle : null;
+  const { floor: relay, plain, name } = idleFloor(report, o.accept);
   const ours = idle?.bytesPerConnection ?? null;
   const floor = relay?.bytesPerConnection ?? null;
   const notes: string[] = [];
@@ -277,8 +300,16 @@ function idleMemory(report: Omit<LoadReport, "targets">, o: Ours): VerdictRow {
     notes.push(
       `at ${num(idle.connections)} connections${
         idle.connections < wanted ? ` (budget: ${num(wanted)})` : ""
-      }${relay ? `; floor at ${num(relay.connections)}` : ""}`,
+      }${relay ? `; floor = ${name} at ${num(relay.connections)}` : ""}`,
     );
+    if (relay && plain && plain !== relay) {
+      const p = plain.bytesPerConnection;
+      notes.push(
+        `against the relay without the pump (${num(p / 1024, 1)} KiB): ${
+          signedKiB(ours! - p)
+        } (the pump adds ${signedKiB(floor! - p)} to the floor)`,
+      );
+    }
   }
   const limit = o.idle?.openFilesLimit;
   if (limit !== undefined) {
@@ -310,6 +341,10 @@ function idleMemory(report: Omit<LoadReport, "targets">, o: Ours): VerdictRow {
     note: notes.length > 0 ? notes.join("; ") : undefined,
   };
 }
+
+/** `bytes` as signed KiB with one decimal: "+1.8 KiB", "−0.4 KiB". */
+const signedKiB = (bytes: number) =>
+  `${bytes < 0 ? "−" : "+"}${num(Math.abs(bytes) / 1024, 1)} KiB`;
 
 /** A paced phase's p99 when it measured the server (not a saturated client). */
 const pacedP99 = (t: TrafficSummary | null | undefined) =>

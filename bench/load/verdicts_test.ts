@@ -404,3 +404,30 @@ Deno.test("verdicts: a guarded server's handshakes are put against the pumped co
   close(plain.floor?.value, 0.5);
   assert.match(plain.note!, /the loopback pump counts as ours/);
 });
+
+Deno.test("verdicts: a guarded server's idle memory is put against the pumped floor, the plain one beside it", () => {
+  // Ours 20 KiB guarded, 15 KiB direct; the relay holds 14 KiB, 17 KiB behind the pump.
+  const r = report({ idleKiB: 20 });
+  r.relayIdlePumped = idle(17);
+  alsoDirect(r, { idle: idle(15) });
+  const rows = judgeBudgets(r, evaluateTargets(r)).filter((row) => row.id === "idle-memory");
+  assert.equal(rows.length, 2);
+  const [guarded, direct] = rows;
+  assert.match(guarded.budget, /\(guarded\)$/);
+  close(guarded.floor?.value, 17 * 1024);
+  close(guarded.withoutFloor?.value, 3 * 1024);
+  assert.equal(guarded.verdict, "met");
+  assert.match(guarded.note!, /floor = raw TLS relay behind a loopback pump \(guarded's floor\)/);
+  // The difference against the relay without the pump is printed, not hidden.
+  assert.match(guarded.note!, /without the pump \(14\.0 KiB\): \+6\.0 KiB/);
+  assert.match(guarded.note!, /the pump adds \+3\.0 KiB to the floor/);
+  // The direct server has no pump: the plain relay is its floor.
+  close(direct.floor?.value, 14 * 1024);
+  assert.doesNotMatch(direct.note!, /pump/);
+  // Without the pumped floor, guarded's is the plain one and the pump counts as ours.
+  delete r.relayIdlePumped;
+  const plain = judgeBudgets(r, evaluateTargets(r)).find((row) => row.id === "idle-memory")!;
+  close(plain.floor?.value, 14 * 1024);
+  assert.equal(plain.verdict, "not met: ours");
+  assert.match(plain.note!, /the loopback pump counts as ours/);
+});
