@@ -4,6 +4,7 @@
 # `done`, waits for `end`), and prints the instruction count (Ir) of that part.
 # FAIR_SCHED=yes: valgrind's --fair-sched (needed when the bench starts Worker threads).
 # KEEP_CALLGRIND=FILE: keep the callgrind output.
+# EXTRA_V8_FLAGS=a,b: more V8 flags (e.g. --predictable-gc-schedule).
 # Usage: bench/callgrind_gated.sh BENCH.ts [bench options...]
 set -euo pipefail
 bench="$1"
@@ -15,7 +16,7 @@ cd "$root"
 valgrind --tool=callgrind --fair-sched="${FAIR_SCHED:-no}" --instr-atstart=no \
   --callgrind-out-file="$out" \
   .tools/node_modules/.bin/deno run -A \
-  --v8-flags=--single-threaded,--hash-seed=1,--random-seed=1 \
+  --v8-flags=--single-threaded,--hash-seed=1,--random-seed=1${EXTRA_V8_FLAGS:+,$EXTRA_V8_FLAGS} \
   "$bench" "$@" --gate "$gate" \
   >"$gate/stdout" 2>"$gate/stderr" &
 vg=$!

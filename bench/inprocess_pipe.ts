@@ -72,6 +72,8 @@ export function pipeChannel(
   onConnection?.(connection);
   return {
     mode: "websocket",
+    // As a WebSocket's send(): the bytes are copied before write returns.
+    copiesWrites: true,
     write(bytes) {
       const copy = bytes.slice();
       queueMicrotask(() => void connection.receive(copy));

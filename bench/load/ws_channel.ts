@@ -31,6 +31,8 @@ export function noDelayChannelOpener(caCerts?: string[]): WebSocketChannelOpener
     });
     const channel: ClientChannel = {
       mode: "websocket",
+      // send() encodes the bytes into a masked frame of their own before it returns.
+      copiesWrites: true,
       write: (bytes) => socket.send(bytes),
       chunks: {
         async *[Symbol.asyncIterator]() {

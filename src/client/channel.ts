@@ -13,12 +13,24 @@ export interface ClientChannel {
   readonly mode: ConnectMode;
   /** Sends upstream bytes. */
   write(bytes: Uint8Array): void;
-  /** Downstream chunks, in order; ends when the server closes. */
+  /**
+   * True when `write` is done with `bytes` once it returns (it copied them,
+   * as a WebSocket's `send` does): the client then seals every message in
+   * one reused buffer. Absent or false: each write gets bytes of its own,
+   * which the channel may keep (a request body's stream does).
+   */
+  readonly copiesWrites?: boolean;
+  /**
+   * Downstream chunks, in order; ends when the server closes. Each chunk is
+   * handed over: the channel never writes or reuses its bytes afterwards (the
+   * client decrypts in place and its frames' payloads are views of them).
+   */
   readonly chunks: AsyncIterable<Uint8Array>;
   /**
    * Push mode, where the carrier has one (WebSocket): from this call on, every
-   * downstream chunk goes to `onChunk` synchronously as it arrives, chunks
-   * queued before the call first, and `onEnd` is called once when the
+   * downstream chunk (handed over, as with `chunks`) goes to `onChunk`
+   * synchronously as it arrives, chunks queued before the call first, and
+   * `onEnd` is called once when the
    * channel ends; `chunks` is not read after it. It saves the per-chunk
    * promises of the iterator (a load client reads thousands a second).
    */
@@ -295,6 +307,8 @@ async function openWebSocket(
   };
   return {
     mode: "websocket",
+    // send() copies the bytes into the message it queues (WebSocket standard, and Deno's).
+    copiesWrites: true,
     write(bytes) {
       // Never a SharedArrayBuffer view here; the DOM typing (web bundle) wants that said.
       if (socket.readyState === WebSocket.OPEN) socket.send(bytes as Uint8Array<ArrayBuffer>);

@@ -58,9 +58,11 @@ export class CommuCatClient {
   #units: UnitDecoder;
   /**
    * Payloads are views of the unit's plaintext (not a copy per frame: ~0.4 KiB
-   * of a load client's garbage per delivery). Safe: `decrypt` returns a fresh
-   * buffer per unit that nothing else writes; frames split across units come
-   * from the decoder's own buffer and are copies.
+   * of a load client's garbage per delivery). Safe: each unit is decrypted in
+   * place in the chunk it came in, which is ours (`ClientChannel.chunks`: the
+   * channel never writes or reuses a chunk it handed out) or the unit
+   * decoder's copy; frames split across units come from the frame decoder's
+   * own buffer and are copies.
    */
   #frames = new FrameDecoder({ viewPayloads: true });
   #sequence: number;
@@ -403,18 +405,26 @@ export class CommuCatClient {
     });
   }
 
-  /** Reads one downstream chunk: its units, their frames. Throws on a decrypt or decode failure. */
+  /**
+   * Reads one downstream chunk: its units, their frames, each handed on as it
+   * is found (no array of units per chunk nor of frames per unit). Throws on
+   * a decrypt or decode failure.
+   */
   #read(chunk: Uint8Array): void {
-    // Indexed loops: an array iterator each per chunk and message otherwise.
-    const units = this.#units.push(chunk);
-    for (let u = 0; u < units.length; u++) {
-      this.#onUnit?.("in", units[u].length);
-      const plaintext = this.#transport.decrypt(units[u]);
-      const end = this.#padding ? paddedFramesEnd(plaintext) : plaintext.length;
-      const frames = this.#frames.push(plaintext, end);
-      for (let f = 0; f < frames.length; f++) this.#onFrame(frames[f]);
-    }
+    this.#units.pushEach(chunk, this.#readUnit);
   }
+
+  /** One transport message: decrypted, unpadded, its frames handled in order. */
+  readonly #readUnit = (unit: Uint8Array): void => {
+    this.#onUnit?.("in", unit.length);
+    // In place: a fresh plaintext buffer per unit was ~0.4 KiB of garbage per delivery (two
+    // units: the Msg and the Ack of ours) and an allocation on the native heap each.
+    const plaintext = this.#transport.decryptInPlace(unit);
+    const end = this.#padding ? paddedFramesEnd(plaintext) : plaintext.length;
+    this.#frames.pushEach(plaintext, end, this.#readFrame);
+  };
+
+  readonly #readFrame = (frame: DecodedFrame): void => this.#onFrame(frame);
 
   #readingDone = false;
 

@@ -14,6 +14,14 @@ export type RequestAck = Record<string, unknown> & { sequence: number };
 
 /** Compact the arrays once this many settled slots lead them. */
 const COMPACT_AT = 64;
+/**
+ * Slots kept (not freed) when every request is answered: a client with a
+ * few requests in flight writes over the same slots instead of dropping the
+ * arrays' storage and growing it again (three arrays of 17 slots, ~0.4 KiB,
+ * per answered burst: the load client's largest garbage per message). A
+ * burst larger than this frees its storage once answered.
+ */
+const KEEP_SLOTS = 256;
 
 /** Waiting requests, in the order (and so the sequence order) they were sent. */
 export class RequestWaiters {
@@ -22,6 +30,8 @@ export class RequestWaiters {
   #rejects: (((error: Error) => void) | null)[] = [];
   /** The first slot still waiting (or settled out of order: resolves[i] null). */
   #head = 0;
+  /** Slots in use: [#head, #tail) (the arrays may be longer: kept storage, all settled). */
+  #tail = 0;
   #waiting = 0;
 
   /** Requests still waiting. */
@@ -35,13 +45,20 @@ export class RequestWaiters {
     resolve: (ack: RequestAck) => void,
     reject: (error: Error) => void,
   ): void {
-    const last = this.#sequences.length - 1;
-    if (last >= this.#head && this.#sequences[last] >= sequence) {
+    const tail = this.#tail;
+    if (tail > this.#head && this.#sequences[tail - 1] >= sequence) {
       throw new Error("request sequences must grow");
     }
-    this.#sequences.push(sequence);
-    this.#resolves.push(resolve);
-    this.#rejects.push(reject);
+    if (tail < this.#sequences.length) {
+      this.#sequences[tail] = sequence;
+      this.#resolves[tail] = resolve;
+      this.#rejects[tail] = reject;
+    } else {
+      this.#sequences.push(sequence);
+      this.#resolves.push(resolve);
+      this.#rejects.push(reject);
+    }
+    this.#tail = tail + 1;
     this.#waiting++;
   }
 
@@ -67,7 +84,7 @@ export class RequestWaiters {
 
   /** A cumulative Ack: resolves every waiting request up to `upTo`, in order. */
   resolveUpTo(upTo: number, body: Record<string, unknown>): void {
-    while (this.#head < this.#sequences.length && this.#sequences[this.#head] <= upTo) {
+    while (this.#head < this.#tail && this.#sequences[this.#head] <= upTo) {
       const i = this.#head;
       const resolve = this.#resolves[i]!;
       const sequence = this.#sequences[i];
@@ -80,18 +97,20 @@ export class RequestWaiters {
   rejectAll(error: Error): void {
     const rejects = this.#rejects;
     const from = this.#head;
+    const to = this.#tail;
     this.#sequences = [];
     this.#resolves = [];
     this.#rejects = [];
     this.#head = 0;
+    this.#tail = 0;
     this.#waiting = 0;
-    for (let i = from; i < rejects.length; i++) rejects[i]?.(error);
+    for (let i = from; i < to; i++) rejects[i]?.(error);
   }
 
   /** The slot of a waiting `sequence`, or -1. */
   #find(sequence: number): number {
     let lo = this.#head;
-    let hi = this.#sequences.length - 1;
+    let hi = this.#tail - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const at = this.#sequences[mid];
@@ -107,23 +126,28 @@ export class RequestWaiters {
     this.#rejects[i] = null;
     this.#waiting--;
     // The head moves past every settled slot it reaches.
-    while (this.#head < this.#sequences.length && this.#resolves[this.#head] === null) {
+    while (this.#head < this.#tail && this.#resolves[this.#head] === null) {
       this.#head++;
     }
     this.#compact();
   }
 
   #compact(): void {
-    if (this.#head === this.#sequences.length) {
-      // All settled: start over in place (no new arrays).
-      this.#sequences.length = 0;
-      this.#resolves.length = 0;
-      this.#rejects.length = 0;
+    if (this.#head === this.#tail) {
+      // All settled: start over in place (the slots are null already), keeping
+      // the storage unless a large burst grew it.
+      if (this.#sequences.length > KEEP_SLOTS) {
+        this.#sequences.length = 0;
+        this.#resolves.length = 0;
+        this.#rejects.length = 0;
+      }
       this.#head = 0;
-    } else if (this.#head >= COMPACT_AT && this.#head * 2 >= this.#sequences.length) {
+      this.#tail = 0;
+    } else if (this.#head >= COMPACT_AT && this.#head * 2 >= this.#tail) {
       this.#sequences.splice(0, this.#head);
       this.#resolves.splice(0, this.#head);
       this.#rejects.splice(0, this.#head);
+      this.#tail -= this.#head;
       this.#head = 0;
     }
   }

@@ -66,3 +66,23 @@ Deno.test("request waiters: thousands in flight, answered out of order and cumul
   assert.equal(answered.size, next - 1);
   assert.equal(waiters.size, 0);
 });
+
+Deno.test("request waiters: slots reused after every answer, a stale one never matches", () => {
+  const waiters = new RequestWaiters();
+  const { log, add } = recorder();
+  for (let round = 0; round < 3; round++) {
+    // Around the kept storage's size: the large burst frees it, the small ones reuse it.
+    const count = round === 1 ? 300 : 2;
+    const first = 1000 * (round + 1);
+    for (let i = 0; i < count; i++) add(waiters, first + i);
+    assert.equal(waiters.resolve(first - 1000, { ack: 0 }), false, "a sequence of a past round");
+    waiters.resolveUpTo(first + count - 1, { ack: first + count - 1, upto: true });
+    assert.equal(waiters.size, 0);
+    assert.equal(waiters.resolve(first, { ack: first }), false, "answered already");
+  }
+  // The order check sees the live slots only, not what the kept storage still holds.
+  add(waiters, 10);
+  assert.throws(() => add(waiters, 9), /grow/);
+  assert.equal(log.length, 2 + 300 + 2);
+  assert.equal(log.at(-1), "ok 3001 3001");
+});

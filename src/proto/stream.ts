@@ -134,6 +134,33 @@ export class FrameDecoder {
     return frames;
   }
 
+  /**
+   * {@link push} without an array per chunk: calls `onFrame` with each frame
+   * `chunk[0..end)` completes, in order, as it is decoded. Malformed input
+   * throws after the frames before it were handled (as with
+   * {@linkcode FrameDecoder.next}); a throw from `onFrame` leaves the rest
+   * of the chunk undecoded and the decoder not to be used again.
+   */
+  pushEach(
+    chunk: Uint8Array,
+    end: number,
+    onFrame: (frame: DecodedFrame) => void,
+  ): void {
+    if (this.#failure) throw this.#failure;
+    let offset = 0;
+    if (this.#read === this.#write) {
+      while (offset < end) {
+        const frame = this.#decode(chunk, offset, end, this.#direct);
+        if (frame === null) break;
+        offset = decodedFrameEnd(); // before onFrame, which may decode too
+        onFrame(frame);
+      }
+      if (offset === end) return;
+    }
+    this.append(offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end));
+    for (let frame = this.next(); frame !== null; frame = this.next()) onFrame(frame);
+  }
+
   /** Appends `chunk` without decoding. The chunk is copied; the caller may reuse it. */
   append(chunk: Uint8Array): void {
     if (this.#failure) throw this.#failure;

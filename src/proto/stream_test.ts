@@ -217,3 +217,37 @@ Deno.test("FrameDecoder: push(chunk, end) reads only chunk[0..end), directly and
   assert.equal(decoder.buffered, 1, "only the byte before `end` is kept");
   assert.deepEqual(decoder.push(b.subarray(1)).map((f) => f.sequence), [2]);
 });
+
+Deno.test("FrameDecoder.pushEach hands out what push returns, directly and across chunks", () => {
+  const frames = [msg(1, 3), controlFrame(FrameType.Ack, 0, 2, { ack: 1 }), msg(3, 0), msg(4, 300)];
+  const stream = concat(frames.map(encodeFrame));
+  const expected = decodeAll(stream);
+  for (const size of [1, 5, 64, stream.length]) {
+    const decoder = new FrameDecoder({ viewPayloads: true });
+    const got: DecodedFrame[] = [];
+    for (let i = 0; i < stream.length; i += size) {
+      const chunk = stream.slice(i, i + size);
+      decoder.pushEach(chunk, chunk.length, (frame) => got.push(frame));
+    }
+    assert.deepEqual(got, expected, `chunks of ${size}`);
+    assert.equal(decoder.buffered, 0);
+  }
+  // `end`: only chunk[0..end) is read.
+  const padded = concat([stream, new Uint8Array([0xff, 0xff])]);
+  const got: number[] = [];
+  new FrameDecoder().pushEach(padded, stream.length, (frame) => got.push(frame.sequence));
+  assert.deepEqual(got, [1, 2, 3, 4]);
+});
+
+Deno.test("FrameDecoder.pushEach: frames before malformed input are handled, then it throws", () => {
+  const good = encodeFrame(msg(1, 2));
+  const decoder = new FrameDecoder();
+  const got: number[] = [];
+  const chunk = concat([good, new Uint8Array([0])]);
+  assert.throws(
+    () => decoder.pushEach(chunk, chunk.length, (f) => got.push(f.sequence)),
+    CodecError,
+  );
+  assert.deepEqual(got, [1]);
+  assert.throws(() => decoder.pushEach(good, good.length, () => {}), CodecError, "stays failed");
+});

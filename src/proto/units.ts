@@ -55,6 +55,33 @@ export class UnitDecoder {
     return units;
   }
 
+  /**
+   * {@link push} without an array per chunk: calls `onUnit` with each
+   * complete unit, in order, as it is found (views into `chunk` when nothing
+   * is buffered, as with `push`). A bad length throws after the units before
+   * it were handled; once `onUnit` or a bad length throws, the decoder is
+   * not to be used again (the rest of the chunk is dropped).
+   */
+  pushEach(chunk: Uint8Array, onUnit: (unit: Uint8Array) => void): void {
+    if (this.#start !== this.#end) {
+      const units = this.push(chunk);
+      for (let u = 0; u < units.length; u++) onUnit(units[u]);
+      return;
+    }
+    let pos = 0;
+    while (pos < chunk.length) {
+      const length = readVarint(chunk, pos, chunk.length);
+      if (length === -1) break;
+      if (length === 0) throw new CodecError("EmptyFrame");
+      if (length > MAX_UNIT_LEN) throw new CodecError("FrameTooLarge");
+      const bodyStart = readVarintEnd();
+      if (chunk.length - bodyStart < length) break;
+      pos = bodyStart + length;
+      onUnit(chunk.subarray(bodyStart, pos));
+    }
+    if (pos < chunk.length) this.#append(chunk.subarray(pos));
+  }
+
   #pushDirect(chunk: Uint8Array): Uint8Array[] {
     let units: Uint8Array[] | null = null;
     let pos = 0;

@@ -46,3 +46,27 @@ Deno.test("UnitDecoder buffers only a trailing partial unit and rejects bad leng
     { kind: "FrameTooLarge" },
   );
 });
+
+Deno.test("UnitDecoder.pushEach hands out what push returns, whatever the chunking", () => {
+  const bodies = units(40);
+  const stream = concatAll(bodies.map(encodeUnit));
+  for (const size of [1, 3, 64, 1000, stream.length]) {
+    const decoder = new UnitDecoder();
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < stream.length; i += size) {
+      decoder.pushEach(stream.slice(i, i + size), (unit) => out.push(unit));
+    }
+    assert.deepEqual(out, bodies, `chunks of ${size}`);
+    assert.equal(decoder.buffered, 0);
+  }
+});
+
+Deno.test("UnitDecoder.pushEach: units before a bad length are handled, then it throws", () => {
+  const [a] = units(1).map(encodeUnit);
+  const out: Uint8Array[] = [];
+  assert.throws(
+    () => new UnitDecoder().pushEach(concatAll([a, new Uint8Array([0])]), (u) => out.push(u)),
+    { kind: "EmptyFrame" },
+  );
+  assert.deepEqual(out, [a.subarray(1)]);
+});
