@@ -11,7 +11,12 @@
  *   timer ({@link CoarseSchedule}) instead of a timer and a closure each;
  * - an accept error (EMFILE when descriptors run out) pauses accepting with a
  *   growing back-off instead of ending the process, so connections waiting in
- *   the kernel's backlog get their turn once descriptors free up.
+ *   the kernel's backlog get their turn once descriptors free up;
+ * - so does the engine running short first (its loopback server's accept or
+ *   a loopback dial failing: each connection needs two descriptors more than
+ *   the public accept): accepting waits while it holds connections for a
+ *   dial ({@link LoopbackEngine.whenReady}), rather than accepting sockets
+ *   it could not serve.
  *
  * What a listener does with an admitted socket is its {@link AdmittedHandler};
  * the acceptor owns the socket's slot, timer and shutdown.
@@ -42,6 +47,8 @@ export interface GuardedAcceptorOptions {
   log: Logger;
   /** Called for every socket not served (metrics). */
   onDrop?: (reason: AcceptDrop) => void;
+  /** The engine's loopback dial (tests: one that fails as descriptors run out). */
+  dial?: (port: number) => Promise<Deno.TcpConn>;
 }
 
 /** One admitted socket, as its listener sees it. */
@@ -124,6 +131,7 @@ export class GuardedAcceptor {
       this.engine = new LoopbackEngine((request, info) => this.#sink!.handle(request, info), {
         tls: options.tls,
         log: options.log,
+        dial: options.dial,
       });
     } catch (error) {
       closeQuietly(this.#listener);
@@ -150,6 +158,12 @@ export class GuardedAcceptor {
   async #acceptLoop(name: string, handler: AdmittedHandler): Promise<void> {
     let backoff = 0;
     while (!this.#closed) {
+      // The engine short of descriptors: leave new clients in the kernel's backlog meanwhile.
+      const ready = this.engine.whenReady();
+      if (ready) {
+        await ready;
+        continue;
+      }
       let conn: Deno.Conn;
       try {
         conn = await this.#listener.accept();

@@ -21,186 +21,45 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { Pump } from "./byte_pump.ts";
-import type {
-  AcceptedStream,
-  ByteConn,
-  ByteStream,
-  RequestHandler,
-  ServedConnection,
-  ServedEvents,
-} from "./listener.ts";
+import type { AcceptedStream, RequestHandler, ServedConnection } from "./listener.ts";
+import { Piped, type Registry } from "./piped.ts";
 
 /** Options of {@link LoopbackEngine}. */
 export interface LoopbackEngineOptions {
   /** TLS terminated by the engine (PEM); absent → plaintext HTTP/1.1 and h2c. */
   tls?: { cert: string; key: string };
   log: Logger;
+  /** Dials the loopback server's port (tests: a dial that fails as descriptors run out). */
+  dial?: (port: number) => Promise<Deno.TcpConn>;
 }
 
 /** Wait before restarting the loopback server after it failed (descriptors exhausted). */
 const RESTART_DELAY_MS = 100;
+/** First wait before the held connections' dials are tried again (doubling, up to the most). */
+const HOLD_RETRY_MS = 10;
+/** Most time between two tries of the held connections' dials, ms. */
+const MAX_HOLD_RETRY_MS = 1_000;
 
-interface Route {
-  readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
-  markFirst(): void;
-}
-
-/** The engine's bookkeeping a {@link Piped} connection enters and leaves. */
-interface Registry {
-  /** Open connections by the port of their loopback dial. */
-  readonly routes: Map<number, Piped>;
-  /** Open connections not dialled yet (a connection is in one of the two: one entry each). */
-  readonly served: Set<Piped>;
-  readonly log: Logger;
-}
+const dialLoopback = (port: number) => Deno.connect({ hostname: "127.0.0.1", port });
 
 const ignore = () => {};
-const RESOLVED: Promise<void> = Promise.resolve();
-
-function isByteConn(stream: Deno.Conn | ByteConn | ByteStream): stream is Deno.Conn | ByteConn {
-  return "read" in stream;
-}
-
-function closeQuietly(resource: { close(): void } | null | undefined): void {
-  try {
-    resource?.close();
-  } catch { /* closed already */ }
-}
-
-/** The promises of a {@link ServedConnection}, made only for a caller that asks for them (a tunnel). */
-interface Waiters {
-  first: Promise<void> | null;
-  finished: Promise<void> | null;
-  markFirst: (() => void) | null;
-  finish: (() => void) | null;
-}
 
 /**
- * One accepted connection pumped to the loopback server: its state in one
- * object (it is the route, the served entry and the abort listener), no
- * per-connection `async` function or closures; its {@link close} is a bound
- * function (no closure context), the promises of {@link ServedConnection}
- * live in a {@link Waiters} made when first asked for.
+ * The engine: see the module doc.
+ *
+ * Descriptors running out: the loopback server's accept can fail (its
+ * `Deno.serve` then ends and is restarted) and so can a loopback dial, each
+ * needing a descriptor the public accept did not. A connection that meets
+ * either is *held* (its public socket kept open, its first-request deadline
+ * still running) and dialled again with a growing back-off instead of being
+ * dropped; while any is held, or the server is down, {@link whenReady} tells
+ * the acceptor to stop accepting, so clients wait in the kernel's backlog
+ * rather than being accepted only to be cut.
  */
-class Piped implements Route, ServedConnection, EventListenerObject {
-  readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
-  readonly #source: Deno.Conn | ByteConn | ByteStream;
-  readonly #signal: AbortSignal | undefined;
-  readonly #registry: Registry;
-  readonly #events: ServedEvents | undefined;
-  #waiters: Waiters | null = null;
-  #firstSeen = false;
-  #near: Deno.TcpConn | null = null;
-  #port = -1;
-  #ended = false;
-  /** Ends both sides (idempotent); a field so it can be handed on as it is. */
-  readonly close: () => void = this.#close.bind(this);
-
-  constructor(accepted: AcceptedStream, registry: Registry) {
-    this.remoteAddr = accepted.remoteAddr;
-    this.#source = accepted.stream;
-    this.#signal = accepted.signal;
-    this.#registry = registry;
-    this.#events = accepted.events;
-  }
-
-  get #w(): Waiters {
-    return this.#waiters ??= { first: null, finished: null, markFirst: null, finish: null };
-  }
-
-  get firstRequest(): Promise<void> {
-    const w = this.#w;
-    return w.first ??= this.#firstSeen ? RESOLVED : new Promise<void>((r) => (w.markFirst = r));
-  }
-
-  get finished(): Promise<void> {
-    const w = this.#w;
-    return w.finished ??= this.#ended ? RESOLVED : new Promise<void>((r) => (w.finish = r));
-  }
-
-  start(server: Deno.HttpServer<Deno.NetAddr> | null): void {
-    if (!server || this.#signal?.aborted) return this.close();
-    this.#signal?.addEventListener("abort", this);
-    Deno.connect({ hostname: "127.0.0.1", port: server.addr.port }).then(
-      (near) => this.#dialed(near),
-      (error) => {
-        // The loopback dial failed (descriptors exhausted): the connection is dropped.
-        if (!this.#ended) {
-          this.#registry.log.warn("connection dropped: loopback dial failed", {
-            error: String(error),
-          });
-        }
-        this.close();
-      },
-    );
-  }
-
-  #dialed(near: Deno.TcpConn): void {
-    this.#near = near;
-    if (this.#ended) return closeQuietly(near);
-    const source = this.#source;
-    try {
-      this.#port = near.localAddr.port;
-      // Both hops carry small interactive writes (one WebSocket message per
-      // frame): with Nagle's algorithm on, a write waits for the peer's
-      // delayed ACK (up to 40 ms on Linux) and the session stalls.
-      near.setNoDelay(true);
-      if (isByteConn(source) && "setNoDelay" in source) {
-        (source as Deno.TcpConn).setNoDelay(true);
-      }
-    } catch {
-      return this.close(); // the socket is gone already
-    }
-    this.#registry.routes.set(this.#port, this);
-    this.#registry.served.delete(this);
-    // Either direction ending or failing (a reset) ends the connection: nothing to report.
-    if (isByteConn(source)) {
-      new Pump(source, near, this.close).start();
-      new Pump(near, source, this.close).start();
-    } else {
-      source.readable.pipeTo(near.writable).then(this.close, this.close);
-      near.readable.pipeTo(source.writable).then(this.close, this.close);
-    }
-  }
-
-  /** The first HTTP request arrived (or the connection ended first). */
-  markFirst(): void {
-    if (this.#firstSeen) return;
-    this.#firstSeen = true;
-    const w = this.#waiters;
-    const mark = w?.markFirst;
-    if (w) w.markFirst = null;
-    mark?.();
-    this.#events?.firstRequest();
-  }
-
-  /** The abort signal fired: end now. */
-  handleEvent(): void {
-    this.close();
-  }
-
-  #close(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    closeQuietly(this.#near);
-    closeQuietly(this.#source);
-    if (this.#port >= 0) this.#registry.routes.delete(this.#port);
-    this.#registry.served.delete(this);
-    this.#signal?.removeEventListener("abort", this);
-    this.markFirst();
-    const w = this.#waiters;
-    const finish = w?.finish;
-    if (w) w.finish = null;
-    finish?.();
-    this.#events?.ended();
-  }
-}
-
-/** The engine: see the module doc. */
 export class LoopbackEngine {
   readonly #handler: RequestHandler;
   readonly #options: LoopbackEngineOptions;
+  readonly #dial: (port: number) => Promise<Deno.TcpConn>;
   /** Open connections by the port of their loopback dial. */
   readonly #routes = new Map<number, Piped>();
   /** Open connections not dialled yet (then only in {@link #routes}: one entry per connection). */
@@ -208,17 +67,54 @@ export class LoopbackEngine {
   readonly #registry: Registry;
   #server: Deno.HttpServer<Deno.NetAddr> | null = null;
   #closed = false;
+  /** Connections waiting for a dial (the server was down or their dial failed), in order. */
+  #held: Piped[] = [];
+  /** Held connections whose dial is being tried again now. */
+  #retrying = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | null = null;
+  #retryMs = HOLD_RETRY_MS;
+  /** Resolved when the engine is no longer starved ({@link whenReady}). */
+  #ready: PromiseWithResolvers<void> | null = null;
 
   constructor(handler: RequestHandler, options: LoopbackEngineOptions) {
     this.#handler = handler;
     this.#options = options;
-    this.#registry = { routes: this.#routes, served: this.#served, log: options.log };
+    this.#dial = options.dial ?? dialLoopback;
+    this.#registry = { routes: this.#routes, served: this.#served };
     this.#server = this.#startServer();
   }
 
   /** Connections being served now. */
   get open(): number {
     return this.#served.size + this.#routes.size;
+  }
+
+  /** Connections held for a dial now (descriptors exhausted). */
+  get held(): number {
+    return this.#held.length + this.#retrying;
+  }
+
+  /**
+   * Null when a new connection can be served at once; else (the loopback
+   * server down, connections held for a dial) a promise resolved when it can
+   * again or the engine ends: the acceptor awaits it before its next accept.
+   */
+  whenReady(): Promise<void> | null {
+    if (!this.#starved || this.#closed) return null;
+    return (this.#ready ??= Promise.withResolvers<void>()).promise;
+  }
+
+  get #starved(): boolean {
+    return this.#server === null || this.#held.length > 0 || this.#retrying > 0;
+  }
+
+  /** Resolves {@link whenReady}'s promise once nothing is held and the server is up (or ended). */
+  #settle(): void {
+    if (this.#starved && !this.#closed) return;
+    this.#retryMs = HOLD_RETRY_MS;
+    const ready = this.#ready;
+    this.#ready = null;
+    ready?.resolve();
   }
 
   #startServer(): Deno.HttpServer<Deno.NetAddr> {
@@ -254,6 +150,7 @@ export class LoopbackEngine {
         if (this.#closed) return;
         try {
           this.#server = this.#startServer();
+          this.#settle();
         } catch (e) {
           this.#options.log.error("loopback HTTP server restart failed", { error: String(e) });
           setTimeout(retry, RESTART_DELAY_MS);
@@ -264,17 +161,69 @@ export class LoopbackEngine {
     return server;
   }
 
-  /** Serves an accepted connection until either side ends it. */
+  /** Serves an accepted connection until either side ends it (held first when starved). */
   serve(accepted: AcceptedStream): ServedConnection {
     const piped = new Piped(accepted, this.#registry);
     this.#served.add(piped);
-    piped.start(this.#server);
+    if (!piped.begin()) return piped;
+    const server = this.#server;
+    // In order: while some are held, a new one waits behind them.
+    if (server === null || this.#held.length > 0) this.#hold(piped, null);
+    else this.#connect(piped, server, false);
     return piped;
   }
+
+  /** Dials the loopback server for `piped`; a failed dial holds it (`retry`: it was held). */
+  #connect(piped: Piped, server: Deno.HttpServer<Deno.NetAddr>, retry: boolean): void {
+    this.#dial(server.addr.port).then((near) => {
+      piped.dialed(near);
+      if (!retry) return;
+      this.#retrying--;
+      this.#settle();
+    }, (error) => {
+      if (retry) this.#retrying--;
+      this.#hold(piped, error);
+    });
+  }
+
+  /** Holds `piped` until a dial can succeed (`error`: why its dial failed; null: server down). */
+  #hold(piped: Piped, error: unknown): void {
+    if (piped.ended) return this.#settle();
+    if (this.#closed) return piped.close();
+    if (this.#held.length === 0 && this.#retrying === 0 && error !== null) {
+      // Once per episode: the retries of the same connections say nothing new.
+      this.#options.log.warn("loopback dial failed; holding accepted connections", {
+        error: String(error),
+      });
+    }
+    this.#held.push(piped);
+    if (this.#retryTimer !== null) return;
+    this.#retryTimer = setTimeout(this.#retryHeld, this.#retryMs);
+    this.#retryMs = Math.min(this.#retryMs * 2, MAX_HOLD_RETRY_MS);
+  }
+
+  /** Dials the held connections again, in order (the server must be up: else later). */
+  readonly #retryHeld = (): void => {
+    this.#retryTimer = null;
+    const held = this.#held;
+    this.#held = [];
+    const server = this.#server;
+    for (const piped of held) {
+      if (piped.ended) continue;
+      if (server === null || this.#closed) {
+        this.#hold(piped, null);
+        continue;
+      }
+      this.#retrying++;
+      this.#connect(piped, server, true);
+    }
+    this.#settle();
+  };
 
   /** Graceful end: requests in flight finish (Deno.serve's shutdown), then the rest is cut. */
   async shutdown(): Promise<void> {
     this.#closed = true;
+    this.#settle();
     // A server that already failed (and was being restarted) has nothing left to drain.
     await this.#server?.shutdown().catch(ignore);
     this.close();
@@ -283,7 +232,12 @@ export class LoopbackEngine {
   /** Ends every connection and the loopback server now. */
   close(): void {
     this.#closed = true;
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+    // Held connections are in #served too: they end here.
+    this.#held = [];
     for (const s of [...this.#served, ...this.#routes.values()]) s.close();
+    this.#settle();
     const server = this.#server;
     this.#server = null;
     // Its connections are all cut, so this resolves at once; a failed server has nothing to end.
