@@ -7,7 +7,26 @@
  */
 import { ackFrameLength, type Frame, FrameType, writeAckFrame } from "../proto/mod.ts";
 
-/** The one flush timer of the connections a server runs (see {@link SessionRuntime}). */
+/**
+ * The one flush timer of the connections a server runs (see {@link SessionRuntime}).
+ *
+ * Why a 0 ms timer and not a microtask at the end of the turn: an owed Ack
+ * that waits for the timer (≥ 1 ms, the next turn or later) rides along with
+ * any frame sent to its client meanwhile (`Outbound.sendEncrypted` adds it
+ * first) and covers the requests of every turn in between. At the 1:1 max
+ * rate both partners receive continuously, so nearly every Ack rides along
+ * with a delivery; a microtask flush would write it alone whenever the
+ * partner's message was not read in the same turn — a seal and a write
+ * more per turn and connection. What the timer costs (a Node-compat
+ * `Timeout` set and fired per turn that owes, ~4 µs) is paid at the paced
+ * rates, where Acks rarely meet a delivery within the delay. An alternated
+ * A/B at the p99-at-50% phase (`bench load --scenario pairs --accept
+ * direct --tls-baseline`, 4 runs each, 2026-12-06) did not separate the
+ * two: p99 47–113 ms with the timer, 56–159 ms with a microtask, the floor's
+ * own p99 56–174 ms, every run contended (run-queue wait 500–790 ms/s); so
+ * the flush keeps the timer, which is not worse at 50% and writes fewer
+ * messages at max.
+ */
 export class OwedAckScheduler {
   /** The senders of owed Acks, one per connection, due after this turn. */
   #owing = new Set<() => void>();
