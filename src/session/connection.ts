@@ -122,6 +122,7 @@ function establishedDeps(d: ConnectionDeps): EstablishedDeps {
       partialFrameTimeoutMs: d.partialFrameTimeoutMs,
       rekey: d.rekey,
       rekeySchedule: d.runtime.rekeys,
+      reads: d.runtime,
     };
     establishedDepsOf.set(d, deps);
   }

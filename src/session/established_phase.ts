@@ -81,6 +81,12 @@ export interface EstablishedDeps {
   rekey?: RekeyPolicy;
   /** The server's shared schedule of the rekeys' time triggers. */
   rekeySchedule: CoarseSchedule;
+  /**
+   * When the chunk being received was read from its link
+   * (`performance.now()`, NaN when not read from one; `SessionRuntime.readAt`):
+   * a frame's routing latency counts from it.
+   */
+  reads: { readonly readAt: number };
 }
 
 /** Upstream processing of an established session. */
@@ -186,6 +192,8 @@ export class EstablishedPhase implements RekeySide {
    * views of it, so the caller must never change or reuse it.
    */
   receive(chunk: Uint8Array): void | Promise<void> {
+    // Read now: the field is the chunk's only while this call is synchronous.
+    const readAt = this.#deps.reads.readAt;
     let units: Uint8Array[];
     try {
       units = this.#pushUnits(chunk);
@@ -194,7 +202,7 @@ export class EstablishedPhase implements RekeySide {
       this.#side.close("protocol_error", "bad unit framing");
       return;
     }
-    const result = this.#runUnits(units, 0, EMPTY_FRAMES, 0);
+    const result = this.#runUnits(units, 0, EMPTY_FRAMES, 0, readAt);
     this.#afterChunk();
     return result;
   }
@@ -295,22 +303,24 @@ export class EstablishedPhase implements RekeySide {
 
   /**
    * Decrypts `units[unit..]` and handles their frames in order, from frame
-   * `next` of `frames` (the already-decoded rest of the previous unit).
-   * Synchronous until a frame's routing has to wait; then continues on a promise.
+   * `next` of `frames` (the already-decoded rest of the previous unit), read
+   * from the link at `readAt`. Synchronous until a frame's routing has to
+   * wait; then continues on a promise.
    */
   #runUnits(
     units: Uint8Array[],
     unit: number,
     frames: DecodedFrame[],
     next: number,
+    readAt: number,
   ): void | Promise<void> {
     while (true) {
       if (!this.#side.isOpen()) return;
       if (next < frames.length) {
-        const pending = this.#sessionFrame(frames[next++]);
+        const pending = this.#sessionFrame(frames[next++], readAt);
         if (pending !== undefined) {
           return pending.then(() => {
-            const more = this.#runUnits(units, unit, frames, next);
+            const more = this.#runUnits(units, unit, frames, next, readAt);
             this.#afterChunk();
             return more;
           });
@@ -341,7 +351,8 @@ export class EstablishedPhase implements RekeySide {
     }
   }
 
-  #sessionFrame(frame: DecodedFrame): void | Promise<void> {
+  /** Checks and routes one client frame that arrived in a chunk read at `readAt`. */
+  #sessionFrame(frame: DecodedFrame, readAt: number): void | Promise<void> {
     this.#deps.observer.frameIn?.(frame.type);
     if (frame.sequence <= this.#lastClientSequence) {
       this.sendError(
@@ -379,7 +390,10 @@ export class EstablishedPhase implements RekeySide {
       );
       return;
     }
-    const started = performance.now();
+    // The routing latency counts from the frame's arrival (its chunk's read): one
+    // clock read per frame (~1k instructions each), not a second one here.
+    // A frame not read from a link (NaN) counts from now.
+    const started = readAt === readAt ? readAt : performance.now();
     let reply: RouteReply;
     try {
       reply = this.#deps.router.route(this.#side.peer, frame, frame.control, this.#routeOptions);
