@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { NoiseTransport } from "../crypto/mod.ts";
+import { createHandshake, type NoiseTransport } from "../crypto/mod.ts";
 import { decodeFrame, decodeVarint, type Frame, FrameType } from "../proto/mod.ts";
 import type { Link } from "../transport/mod.ts";
 import { Outbound } from "./outbound.ts";
@@ -143,4 +143,60 @@ Deno.test("outbound: a write reports its live deliveries once, at the oldest's r
   await turn();
   assert.equal(link.writes.length, 2);
   assert.equal(reports.length, 1);
+});
+
+/** Both ends of an NN session: what the server seals, the client opens. */
+function noisePair(): { server: NoiseTransport; client: NoiseTransport } {
+  const protocolName = "Noise_NN_25519_ChaChaPoly_BLAKE2s";
+  const i = createHandshake({ protocolName, initiator: true });
+  const r = createHandshake({ protocolName, initiator: false });
+  r.readMessage(i.writeMessage());
+  i.readMessage(r.writeMessage());
+  return { server: r.split(), client: i.split() };
+}
+
+/** The payload lengths of every frame in one write, each unit opened by `client`. */
+function openedUnitsOf(write: Uint8Array, client: NoiseTransport): number[][] {
+  const units: number[][] = [];
+  for (let at = 0; at < write.length;) {
+    const prefix = decodeVarint(write, at)!;
+    const start = at + prefix.length;
+    const plaintext = client.decrypt(write.subarray(start, start + prefix.value));
+    const frames: number[] = [];
+    for (let offset = 0; offset < plaintext.length;) {
+      const decoded = decodeFrame(plaintext.subarray(offset))!;
+      frames.push(decoded.frame.payload.length);
+      offset += decoded.consumed;
+    }
+    units.push(frames);
+    at = start + prefix.value;
+  }
+  return units;
+}
+
+Deno.test("outbound: writes sealed by a real transport open on the peer's, whichever buffer they were built in", async () => {
+  const { server, client } = noisePair();
+  const link = recordingLink();
+  const out = new Outbound(link, 1 << 20, {});
+  out.encryptWith(server);
+  // The open message alone (built in the AEAD's memory), at sizes whose prefix is 1 and 2 bytes.
+  out.sendEncrypted(msg(100));
+  await turn();
+  out.sendEncrypted(msg(3000));
+  out.sendEncrypted(msg(1));
+  await turn();
+  // A unit sealed earlier ahead of the open message (built in the shared scratch).
+  out.sendEncrypted(msg(5));
+  out.seal();
+  out.sendEncrypted(msg(6));
+  await turn();
+  // Above the AEAD's small-message range (sealed by node:crypto in the same buffer).
+  out.sendEncrypted(msg(6000));
+  await turn();
+  assert.deepEqual(link.writes.map((write) => openedUnitsOf(write, client)), [
+    [[100]],
+    [[3000, 1]],
+    [[5], [6]],
+    [[6000]],
+  ]);
 });

@@ -4,7 +4,9 @@
  * into `chacha_poly_wasm.ts`) is compiled and instantiated once per isolate
  * when this file is imported; a call costs the copy of the key, the ad and
  * the message into its memory and of the result back, and one call into
- * WebAssembly: no object is created except the output of the copying API.
+ * WebAssembly: no object is created except the output of the copying API
+ * and, for the copy in, a view of the caller's message (none for a message
+ * already in place, see {@link aeadArea}).
  *
  * ChaCha20 runs four blocks per pass in SIMD lanes, so a message up to
  * 192 bytes takes one pass for its Poly1305 key and its key stream;
@@ -35,6 +37,52 @@ const PAGE = 65536;
 const aead = instantiateEmbedded<AeadExports>(CHACHA_POLY_WASM);
 let memory = new Uint8Array(aead.memory.buffer);
 
+/**
+ * Views of the message area of a transport message (empty ad, so at
+ * {@link DATA_AT}) by their length, each made on first use: the copy of a
+ * result out needs a view of exactly its length, and a new view per call was
+ * ~0.5k instructions and ~0.1 KiB of garbage (two per sealed message, one
+ * per opened one). Lengths are bounded by the module's message range, so
+ * at most ~4k views (~0.3 MiB) per isolate, a handful in practice; dropped
+ * when the memory grows (its old views are detached).
+ */
+let areaViews: (Uint8Array | undefined)[] = [];
+/** Longest view kept in {@link areaViews}: the messages the module is used for, and their tag. */
+const AREA_VIEW_LIMIT = 4096 + TAG_LENGTH;
+
+/** `memory[at..at+length)`: a kept view for the message area, else a new one. */
+function memoryView(at: number, length: number): Uint8Array {
+  if (at !== DATA_AT || length > AREA_VIEW_LIMIT) return memory.subarray(at, at + length);
+  return areaViews[length] ??= memory.subarray(at, at + length);
+}
+
+/**
+ * The module's memory, with room for a transport message (empty ad) of
+ * `length` bytes at {@link AEAD_AREA_AT}: a message written there is sealed
+ * by {@link sealWasm} (`buf` this array, `at` {@link AEAD_AREA_AT}) without
+ * a copy in or out. Valid until the next call that may grow the memory (any
+ * seal or open): write, seal and hand the result over (to something that
+ * copies it) synchronously, and never keep the array. Bytes before
+ * {@link AEAD_AREA_AT} are the module's scratch (a call zeroes them), so
+ * anything written there must be written after the seal.
+ */
+export function aeadArea(length: number): Uint8Array {
+  reserve(DATA_AT + ((length + 15) & ~15) + TAG_LENGTH);
+  return memory;
+}
+
+/** Where {@link aeadArea}'s message goes (after an empty ad). */
+export const AEAD_AREA_AT = DATA_AT;
+
+/** Grows the memory to at least `end` bytes (rare: two pages hold any Noise message). */
+function reserve(end: number): void {
+  if (end > memory.length) {
+    aead.memory.grow(Math.ceil((end - memory.length) / PAGE));
+    memory = new Uint8Array(aead.memory.buffer);
+    areaViews = [];
+  }
+}
+
 /** Offset of the message for `adLength` bytes of ad. */
 function messageAt(adLength: number): number {
   return DATA_AT + ((adLength + 15) & ~15);
@@ -47,11 +95,7 @@ function messageAt(adLength: number): number {
  */
 function load(key: Uint8Array, keyAt: number, ad: Uint8Array, length: number): number {
   const at = messageAt(ad.length);
-  const end = at + ((length + 15) & ~15) + TAG_LENGTH;
-  if (end > memory.length) {
-    aead.memory.grow(Math.ceil((end - memory.length) / PAGE));
-    memory = new Uint8Array(aead.memory.buffer);
-  }
+  reserve(at + ((length + 15) & ~15) + TAG_LENGTH);
   if (keyAt === 0 && key.length === 32) memory.set(key, KEY_AT);
   else for (let i = 0; i < 32; i++) memory[KEY_AT + i] = key[keyAt + i]; // no view to allocate
   if (ad.length > 0) memory.set(ad, DATA_AT);
@@ -74,10 +118,14 @@ export function sealWasm(
   if (at < 0 || at + length + TAG_LENGTH > buf.length) {
     throw new RangeError("no room for the ciphertext and its tag");
   }
+  // (The memory may grow in load: compare with the array `buf` was given as.)
+  const inPlace = buf === memory && at === messageAt(ad.length);
   const m = load(key, keyAt, ad, length);
-  memory.set(at === 0 && length === buf.length ? buf : buf.subarray(at, at + length), m);
+  if (!inPlace) {
+    memory.set(at === 0 && length === buf.length ? buf : buf.subarray(at, at + length), m);
+  }
   aead.seal(ad.length, length, nonceLow(nonce), nonceHigh(nonce));
-  buf.set(memory.subarray(m, m + length + TAG_LENGTH), at);
+  if (!inPlace) buf.set(memoryView(m, length + TAG_LENGTH), at);
 }
 
 /**
@@ -99,7 +147,7 @@ export function openWasm(
   if (aead.open(ad.length, length, nonceLow(nonce), nonceHigh(nonce)) !== 1) {
     throw new NoiseError("decrypt-failed", "authentication failed");
   }
-  out.set(memory.subarray(m, m + length));
+  out.set(memoryView(m, length));
 }
 
 /** ChaCha20-Poly1305 on the WebAssembly module, at every message size. */

@@ -5,7 +5,7 @@ import { NoiseError } from "./errors.ts";
 import { nativeChaChaPoly, opensslChaChaPoly, SMALL_MESSAGE_LIMIT } from "./native.ts";
 import { nobleChaChaPoly } from "./noble.ts";
 import { MAX_NONCE } from "./primitives.ts";
-import { sealWasm, wasmChaChaPoly } from "./wasm_chacha_poly.ts";
+import { AEAD_AREA_AT, aeadArea, sealWasm, wasmChaChaPoly } from "./wasm_chacha_poly.ts";
 
 const sealChaChaPoly = wasmChaChaPoly.encrypt;
 const openChaChaPoly = wasmChaChaPoly.decrypt;
@@ -144,4 +144,35 @@ Deno.test("an ad larger than the module's memory grows it and still agrees with 
   const sealed = sealChaChaPoly(key, 5n, ad, plaintext);
   assert.equal(toHex(sealed), toHex(nobleChaChaPoly.encrypt(key, 5n, ad, plaintext)));
   assert.deepEqual(openChaChaPoly(key, 5n, ad, sealed), plaintext);
+});
+
+Deno.test("a message built in the AEAD's area seals in place to what the copying call makes", () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const empty = new Uint8Array(0);
+  for (const length of [0, 1, 15, 16, 100, 1000, 4096]) {
+    const plaintext = crypto.getRandomValues(new Uint8Array(length));
+    const area = aeadArea(length);
+    area.set(plaintext, AEAD_AREA_AT);
+    sealWasm(key, 7, empty, area, AEAD_AREA_AT, length);
+    const sealed = area.slice(AEAD_AREA_AT, AEAD_AREA_AT + length + 16);
+    assert.equal(toHex(sealed), toHex(wasmChaChaPoly.encrypt(key, 7, empty, plaintext)));
+    assert.deepEqual(openChaChaPoly(key, 7, empty, sealed), plaintext);
+  }
+});
+
+Deno.test("results come out right at every length before and after the AEAD's memory grows", () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const empty = new Uint8Array(0);
+  const roundTrip = (length: number) => {
+    const plaintext = new Uint8Array(length).map((_, i) => (i * 131 + length) & 0xff);
+    const sealed = sealChaChaPoly(key, 3, empty, plaintext);
+    assert.equal(toHex(sealed), toHex(nobleChaChaPoly.encrypt(key, 3, empty, plaintext)));
+    assert.deepEqual(openChaChaPolyInPlace(key, 3, empty, sealed), plaintext);
+  };
+  // Lengths seen before the growth keep their copy-out views: they must not outlive it.
+  for (const length of [150, 151, 4096]) roundTrip(length);
+  const size = aeadArea(0).length;
+  roundTrip(size); // a message as long as the memory was: it grows
+  assert.ok(aeadArea(0).length > size);
+  for (const length of [150, 151, 4096]) roundTrip(length);
 });
