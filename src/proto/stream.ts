@@ -114,6 +114,7 @@ export class FrameDecoder {
   push(chunk: Uint8Array, end: number = chunk.length): DecodedFrame[] {
     if (this.#failure) throw this.#failure;
     let frames: DecodedFrame[] | null = null;
+    let first: DecodedFrame | null = null;
     let offset = 0;
     if (this.#read === this.#write) {
       // Nothing buffered: decode straight from the chunk (payloads are copies unless viewPayloads).
@@ -121,11 +122,14 @@ export class FrameDecoder {
         const frame = this.#decode(chunk, offset, end, this.#direct);
         if (frame === null) break;
         offset = decodedFrameEnd();
-        // A literal for the first: the usual chunk holds one frame, and an
-        // empty array's first push reserves 17 slots.
-        if (frames === null) frames = [frame];
+        // Literals for the first two: the usual chunk holds one frame or two
+        // (a message and a delivery Ack), and a push past a literal's length
+        // reserves 17 slots more (an empty array's first push as well).
+        if (first === null) first = frame;
+        else if (frames === null) frames = [first, frame];
         else frames.push(frame);
       }
+      frames ??= first === null ? null : [first];
       if (offset === end) return frames ?? [];
     }
     frames ??= [];
