@@ -174,10 +174,11 @@ export function stripPadding(plaintext: Uint8Array): Uint8Array {
 /**
  * Where the frames of a padded plaintext end ({@linkcode stripPadding}'s
  * length, same checks and errors), for a decoder that takes a range: no
- * view per message.
+ * view per message. The plaintext is `plaintext[0..length)` (e.g. one
+ * decrypted in place, its tag still behind it).
  */
-export function paddedFramesEnd(plaintext: Uint8Array): number {
-  const end = plaintext.length;
+export function paddedFramesEnd(plaintext: Uint8Array, length = plaintext.length): number {
+  const end = length;
   let pos = 0;
   while (pos < end) {
     if (plaintext[pos] === 0) {

@@ -5,6 +5,7 @@ import { controlFrame, decodeFrame, FrameDecoder } from "./mod.ts";
 import {
   isPaddedSize,
   MAX_PADDED_PLAINTEXT,
+  paddedFramesEnd,
   paddedLength,
   PaddingError,
   type PaddingPolicy,
@@ -107,6 +108,11 @@ Deno.test("padding: the receiver strips padding and reads every frame before the
   // Padding only: no frame at all (cover traffic).
   assert.deepEqual(stripPadding(padPlaintext(new Uint8Array(0), CLASSES, true)).length, 0);
   assert.deepEqual(stripPadding(new Uint8Array(0)).length, 0);
+  // A plaintext decrypted in place, its tag still behind it: only its length is read.
+  const withTag = new Uint8Array(padded.length + 16).fill(7);
+  withTag.set(padded);
+  assert.equal(paddedFramesEnd(withTag, padded.length), plain.length);
+  assert.equal(paddingError(() => paddedFramesEnd(withTag)).kind, "NonZeroPadding");
   // An upstream single-frame message is unchanged by stripping.
   const one = frame(FrameType.Msg, 40);
   assert.deepEqual(decodeFrame(stripPadding(one))?.consumed, one.length);

@@ -328,10 +328,12 @@ export class EstablishedPhase implements RekeySide {
         continue;
       }
       if (unit >= units.length) return;
-      let plaintext: Uint8Array;
+      const plaintext = units[unit++];
+      let length: number;
       try {
         // In place: the chunk is ours (see receive), and its ciphertext is not needed after.
-        plaintext = this.#transport.decryptInPlace(units[unit++]);
+        // The plaintext is plaintext[0..length): no view of it.
+        length = this.#transport.openInPlace(plaintext);
       } catch {
         // Without a valid tag nothing from this peer can be trusted.
         this.#side.close("protocol_error", "decrypt failure");
@@ -340,7 +342,7 @@ export class EstablishedPhase implements RekeySide {
       try {
         frames = this.#pushFrames(
           plaintext,
-          this.#padded ? paddedFramesEnd(plaintext) : plaintext.length,
+          this.#padded ? paddedFramesEnd(plaintext, length) : length,
         );
       } catch (error) {
         this.sendError("decode", codecText(error));

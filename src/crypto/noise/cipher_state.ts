@@ -156,6 +156,32 @@ export class CipherState {
     return out;
   }
 
+  /**
+   * DecryptWithAd in place: the plaintext is written over the start of
+   * `ciphertext` and its length returned (no view of it is made; the length
+   * itself while no key is set). On failure the nonce and `ciphertext` are
+   * unchanged.
+   */
+  openInPlace(ad: Uint8Array, ciphertext: Uint8Array): number {
+    if (this.#key === null) return ciphertext.length;
+    this.#checkNonce();
+    let length: number;
+    if (this.#cipher.openInPlace) {
+      length = this.#cipher.openInPlace(this.#key, this.#nonce, ad, ciphertext, this.#keyAt);
+    } else {
+      const out = this.#cipher.decryptInPlace
+        ? this.#cipher.decryptInPlace(this.#key, this.#nonce, ad, ciphertext, this.#keyAt)
+        : this.#cipher.decrypt(this.#key, this.#nonce, ad, ciphertext, this.#keyAt);
+      // (Bytes of its own, or a view of `ciphertext` elsewhere than at its start.)
+      if (out.buffer !== ciphertext.buffer || out.byteOffset !== ciphertext.byteOffset) {
+        ciphertext.set(out);
+      }
+      length = out.length;
+    }
+    this.#nonce++;
+    return length;
+  }
+
   /** Rekey(): k = first 32 bytes of ENCRYPT(k, 2^64-1, empty, 32 zeros); n unchanged. */
   rekey(): void {
     if (this.#key === null) throw new NoiseError("invalid-state", "rekey without a key");

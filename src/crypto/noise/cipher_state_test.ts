@@ -156,3 +156,27 @@ Deno.test("in place: both backends (noble without in-place forms) interoperate w
   const clear = new CipherState(nativeChaChaPoly);
   assert.equal(clear.encryptInPlace(AD, buf, 0, 4), 4, "without a key: passed through");
 });
+
+Deno.test("openInPlace: the plaintext over the ciphertext's start, its length returned, on every backend and size", () => {
+  for (const size of [0, 5, 200, 4096, 5000]) {
+    const [a, b] = pair();
+    const plain = new CipherState(nativeChaChaPoly);
+    plain.initializeKey(keyOf(a));
+    const msg = crypto.getRandomValues(new Uint8Array(size));
+    // native (WebAssembly up to 4 KiB, OpenSSL above) and noble (no in-place form: copied back).
+    for (const receiver of [a, b]) {
+      const sealed = plain.encryptWithAd(AD, msg);
+      plain.setNonce(plain.nonce - 1);
+      const forged = sealed.slice();
+      forged[sealed.length - 1] ^= 1;
+      assert.throws(() => receiver.openInPlace(AD, forged), withCode("decrypt-failed"));
+      assert.equal(receiver.nonce, 0, "a failed open does not consume a nonce");
+      assert.deepEqual(forged.subarray(0, size), sealed.subarray(0, size), "nor changes the bytes");
+      assert.equal(receiver.openInPlace(AD, sealed), size);
+      assert.deepEqual(sealed.subarray(0, size), msg, `size ${size}`);
+      assert.equal(receiver.nonce, 1);
+    }
+  }
+  const clear = new CipherState(nativeChaChaPoly);
+  assert.equal(clear.openInPlace(AD, new Uint8Array(7)), 7, "without a key: passed through");
+});

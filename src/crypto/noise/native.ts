@@ -225,6 +225,14 @@ export const nativeChaChaPoly: Cipher = {
     }
     return opensslChaChaPoly.decrypt(key, n, ad, ciphertext, keyAt);
   },
+  openInPlace(key, n, ad, ciphertext, keyAt = 0): number {
+    if (ciphertext.length <= SMALL_MESSAGE_LIMIT + TAG_LENGTH) {
+      return wasmChaChaPoly.openInPlace!(key, n, ad, ciphertext, keyAt);
+    }
+    const plaintext = opensslChaChaPoly.decrypt(key, n, ad, ciphertext, keyAt);
+    ciphertext.set(plaintext);
+    return plaintext.length;
+  },
 };
 
 /** ChaCha20-Poly1305 on node:crypto alone, one `Cipheriv`/`Decipheriv` per message. */

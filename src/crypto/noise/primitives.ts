@@ -120,6 +120,19 @@ export interface Cipher {
     ciphertext: Uint8Array,
     keyAt?: number,
   ): Uint8Array;
+  /**
+   * DECRYPT in place (optional): the plaintext is written over the start of
+   * `ciphertext` and its length (the ciphertext's less the tag) returned, so
+   * no view of it is made. On authentication failure it throws and
+   * `ciphertext` is unchanged.
+   */
+  openInPlace?(
+    key: Uint8Array,
+    nonce: Nonce,
+    ad: Uint8Array,
+    ciphertext: Uint8Array,
+    keyAt?: number,
+  ): number;
 }
 
 /** The 32 key bytes at `keyAt` as their own view (for APIs that take a whole key; allocates unless it is one). */

@@ -87,6 +87,10 @@ export class EpochTransport implements NoiseTransport {
     return this.#recv.decryptInPlace(ciphertext);
   }
 
+  openInPlace(ciphertext: Uint8Array): number {
+    return this.#recv.openInPlace(ciphertext);
+  }
+
   rekeySend(): void {
     this.#send.rekeySend();
   }

@@ -34,6 +34,12 @@ export interface NoiseTransport {
    * failure it throws and `ciphertext` is unchanged.
    */
   decryptInPlace(ciphertext: Uint8Array): Uint8Array;
+  /**
+   * {@link decrypt} in place, without a view: the plaintext is written over
+   * the start of `ciphertext` (the caller hands it over) and its length
+   * returned. On failure it throws and `ciphertext` is unchanged.
+   */
+  openInPlace(ciphertext: Uint8Array): number;
   /** Rekeys the sending direction; the peer must call `rekeyRecv` at the same point. */
   rekeySend(): void;
   /** Rekeys the receiving direction, mirroring the peer's `rekeySend`. */
@@ -82,6 +88,11 @@ export class CipherStatePair implements NoiseTransport {
   decryptInPlace(ciphertext: Uint8Array): Uint8Array {
     this.#checkCiphertext(ciphertext.length);
     return this.#recv.decryptInPlace(EMPTY, ciphertext);
+  }
+
+  openInPlace(ciphertext: Uint8Array): number {
+    this.#checkCiphertext(ciphertext.length);
+    return this.#recv.openInPlace(EMPTY, ciphertext);
   }
 
   rekeySend(): void {

@@ -169,4 +169,8 @@ export const wasmChaChaPoly: Cipher = {
     openWasm(key, nonce, ad, ciphertext, ciphertext, keyAt);
     return ciphertext.subarray(0, ciphertext.length - TAG_LENGTH);
   },
+  openInPlace(key, nonce, ad, ciphertext, keyAt = 0): number {
+    openWasm(key, nonce, ad, ciphertext, ciphertext, keyAt);
+    return ciphertext.length - TAG_LENGTH;
+  },
 };
