@@ -10,4 +10,4 @@
  *
  * @module
  */
-export { AEAD_AREA_AT, aeadArea } from "./noise/wasm_chacha_poly.ts";
+export { AEAD_AREA_AT, aeadArea, aeadAreaView } from "./noise/wasm_chacha_poly.ts";

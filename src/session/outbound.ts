@@ -24,7 +24,7 @@
  * @module
  */
 import type { NoiseTransport } from "../crypto/mod.ts";
-import { AEAD_AREA_AT, aeadArea } from "../crypto/aead_area.ts";
+import { AEAD_AREA_AT, aeadArea, aeadAreaView } from "../crypto/aead_area.ts";
 import {
   encodedFrameLength,
   encodeFrame,
@@ -321,7 +321,8 @@ export class Outbound {
    * built and sealed in the AEAD's own memory ({@link aeadArea}), so it is
    * neither copied into the AEAD nor back out (two copies and two views per
    * write, ~1k instructions), and the length prefix is written in front of
-   * it once sealed (the AEAD's call wipes the bytes before its message).
+   * it once sealed (the AEAD's call wipes the bytes before its message); the
+   * view handed to the link is one the AEAD keeps for that length.
    */
   #writeInArea(): void {
     const padded = this.#paddedLength();
@@ -329,7 +330,7 @@ export class Outbound {
     const end = this.#sealBody(area, AEAD_AREA_AT, padded);
     const start = AEAD_AREA_AT - varintLength(end - AEAD_AREA_AT);
     writeVarint(end - AEAD_AREA_AT, area, start);
-    this.#link.send(area.subarray(start, end), null);
+    this.#link.send(aeadAreaView(start, end), null);
   }
 
   /** Bytes the open message takes sealed as a unit: length prefix, padded plaintext, tag. */

@@ -39,21 +39,34 @@ let memory = new Uint8Array(aead.memory.buffer);
 
 /**
  * Views of the message area of a transport message (empty ad, so at
- * {@link DATA_AT}) by their length, each made on first use: the copy of a
- * result out needs a view of exactly its length, and a new view per call was
- * ~0.5k instructions and ~0.1 KiB of garbage (two per sealed message, one
- * per opened one). Lengths are bounded by the module's message range, so
- * at most ~4k views (~0.3 MiB) per isolate, a handful in practice; dropped
- * when the memory grows (its old views are detached).
+ * {@link DATA_AT}), or of a unit written there (its length prefix up to 3
+ * bytes before it), by their start and length, each made on first use: the
+ * copy of a result out needs a view of exactly its length, and a new view per
+ * call was ~0.5k instructions and ~0.1 KiB of garbage (two per sealed
+ * message, one per opened one, one per unit written from the area). Lengths
+ * are bounded by the module's message range: at most ~4k views per start
+ * (~0.3 MiB), a handful in practice; dropped when the memory grows (its old
+ * views are detached).
  */
-let areaViews: (Uint8Array | undefined)[] = [];
+let areaViews: (Uint8Array | undefined)[][] = [[], [], [], []];
 /** Longest view kept in {@link areaViews}: the messages the module is used for, and their tag. */
 const AREA_VIEW_LIMIT = 4096 + TAG_LENGTH;
 
 /** `memory[at..at+length)`: a kept view for the message area, else a new one. */
 function memoryView(at: number, length: number): Uint8Array {
-  if (at !== DATA_AT || length > AREA_VIEW_LIMIT) return memory.subarray(at, at + length);
-  return areaViews[length] ??= memory.subarray(at, at + length);
+  const before = DATA_AT - at;
+  if (before < 0 || before > 3 || length > AREA_VIEW_LIMIT + before) {
+    return memory.subarray(at, at + length);
+  }
+  return areaViews[before][length] ??= memory.subarray(at, at + length);
+}
+
+/**
+ * `area[from..to)` of the array {@link aeadArea} returned (kept views near
+ * {@link AEAD_AREA_AT}, see {@link areaViews}); the same validity as the area's.
+ */
+export function aeadAreaView(from: number, to: number): Uint8Array {
+  return memoryView(from, to - from);
 }
 
 /**
@@ -79,7 +92,7 @@ function reserve(end: number): void {
   if (end > memory.length) {
     aead.memory.grow(Math.ceil((end - memory.length) / PAGE));
     memory = new Uint8Array(aead.memory.buffer);
-    areaViews = [];
+    areaViews = [[], [], [], []];
   }
 }
 

@@ -5,7 +5,13 @@ import { NoiseError } from "./errors.ts";
 import { nativeChaChaPoly, opensslChaChaPoly, SMALL_MESSAGE_LIMIT } from "./native.ts";
 import { nobleChaChaPoly } from "./noble.ts";
 import { MAX_NONCE } from "./primitives.ts";
-import { AEAD_AREA_AT, aeadArea, sealWasm, wasmChaChaPoly } from "./wasm_chacha_poly.ts";
+import {
+  AEAD_AREA_AT,
+  aeadArea,
+  aeadAreaView,
+  sealWasm,
+  wasmChaChaPoly,
+} from "./wasm_chacha_poly.ts";
 
 const sealChaChaPoly = wasmChaChaPoly.encrypt;
 const openChaChaPoly = wasmChaChaPoly.decrypt;
@@ -156,6 +162,12 @@ Deno.test("a message built in the AEAD's area seals in place to what the copying
     sealWasm(key, 7, empty, area, AEAD_AREA_AT, length);
     const sealed = area.slice(AEAD_AREA_AT, AEAD_AREA_AT + length + 16);
     assert.equal(toHex(sealed), toHex(wasmChaChaPoly.encrypt(key, 7, empty, plaintext)));
+    // A view of the sealed unit with a prefix in front, kept per length: the bytes as they are now.
+    area[AEAD_AREA_AT - 2] = 0xab;
+    const unit = aeadAreaView(AEAD_AREA_AT - 2, AEAD_AREA_AT + length + 16);
+    assert.equal(unit.length, length + 18);
+    assert.equal(unit[0], 0xab);
+    assert.equal(toHex(unit.subarray(2)), toHex(sealed));
     assert.deepEqual(openChaChaPoly(key, 7, empty, sealed), plaintext);
   }
 });
