@@ -291,6 +291,17 @@ export class ServerConnection implements Peer, EstablishedSide, DueItem {
       if (pending === undefined) return RESOLVED;
       return this.#enqueueWork(pending.catch((error) => this.#internalError(error)));
     }
+    return this.#enqueueChunk(chunk, readAt);
+  }
+
+  /**
+   * Queues `chunk` (read at `readAt`) behind the chunks still being processed.
+   * A method of its own: the closure it makes held `chunk` and `readAt` in a
+   * context allocated on every call of {@link #receiveBytes}, the usual chunk
+   * (processed at once) included.
+   */
+  #enqueueChunk(chunk: Uint8Array, readAt: number): Promise<void> {
+    const runtime = this.#deps.runtime;
     this.#inboundQueued += chunk.length;
     const bound = this.#state === "established"
       ? this.#deps.inboundQueueBytes
@@ -299,7 +310,7 @@ export class ServerConnection implements Peer, EstablishedSide, DueItem {
       this.close("inbound_backlog");
       return RESOLVED;
     }
-    return this.#enqueueWork(this.#tail.then(async () => {
+    return this.#enqueueWork(this.#tail!.then(async () => {
       this.#inboundQueued -= chunk.length;
       if (this.#state === "closed") return;
       try {

@@ -82,9 +82,9 @@ export interface EstablishedDeps {
   /** The server's shared schedule of the rekeys' time triggers. */
   rekeySchedule: CoarseSchedule;
   /**
-   * When the chunk being received was read from its link
-   * (`performance.now()`, NaN when not read from one; `SessionRuntime.readAt`):
-   * a frame's routing latency counts from it.
+   * When the chunk being processed right now was read from its link
+   * (`performance.now()`; NaN when not read from one, and between chunks:
+   * `SessionRuntime.readAt`): a frame's routing latency counts from it.
    */
   reads: { readonly readAt: number };
 }
@@ -192,8 +192,6 @@ export class EstablishedPhase implements RekeySide {
    * views of it, so the caller must never change or reuse it.
    */
   receive(chunk: Uint8Array): void | Promise<void> {
-    // Read now: the field is the chunk's only while this call is synchronous.
-    const readAt = this.#deps.reads.readAt;
     let units: Uint8Array[];
     try {
       units = this.#pushUnits(chunk);
@@ -202,7 +200,7 @@ export class EstablishedPhase implements RekeySide {
       this.#side.close("protocol_error", "bad unit framing");
       return;
     }
-    const result = this.#runUnits(units, 0, EMPTY_FRAMES, 0, readAt);
+    const result = this.#runUnits(units, 0, EMPTY_FRAMES, 0);
     this.#afterChunk();
     return result;
   }
@@ -303,28 +301,20 @@ export class EstablishedPhase implements RekeySide {
 
   /**
    * Decrypts `units[unit..]` and handles their frames in order, from frame
-   * `next` of `frames` (the already-decoded rest of the previous unit), read
-   * from the link at `readAt`. Synchronous until a frame's routing has to
-   * wait; then continues on a promise.
+   * `next` of `frames` (the already-decoded rest of the previous unit).
+   * Synchronous until a frame's routing has to wait; then continues on a promise.
    */
   #runUnits(
     units: Uint8Array[],
     unit: number,
     frames: DecodedFrame[],
     next: number,
-    readAt: number,
   ): void | Promise<void> {
     while (true) {
       if (!this.#side.isOpen()) return;
       if (next < frames.length) {
-        const pending = this.#sessionFrame(frames[next++], readAt);
-        if (pending !== undefined) {
-          return pending.then(() => {
-            const more = this.#runUnits(units, unit, frames, next, readAt);
-            this.#afterChunk();
-            return more;
-          });
-        }
+        const pending = this.#sessionFrame(frames[next++]);
+        if (pending !== undefined) return this.#runUnitsAfter(pending, units, unit, frames, next);
         continue;
       }
       if (unit >= units.length) return;
@@ -353,8 +343,27 @@ export class EstablishedPhase implements RekeySide {
     }
   }
 
-  /** Checks and routes one client frame that arrived in a chunk read at `readAt`. */
-  #sessionFrame(frame: DecodedFrame, readAt: number): void | Promise<void> {
+  /**
+   * {@link #runUnits} from where it stopped, once `pending` (a frame's
+   * routing) settled. A method of its own: its closure's context (the units,
+   * frames and both positions) was allocated on every call of #runUnits, and
+   * the loop's variables lived in it.
+   */
+  #runUnitsAfter(
+    pending: Promise<void>,
+    units: Uint8Array[],
+    unit: number,
+    frames: DecodedFrame[],
+    next: number,
+  ): Promise<void> {
+    return pending.then(() => {
+      const more = this.#runUnits(units, unit, frames, next);
+      this.#afterChunk();
+      return more;
+    });
+  }
+
+  #sessionFrame(frame: DecodedFrame): void | Promise<void> {
     this.#deps.observer.frameIn?.(frame.type);
     if (frame.sequence <= this.#lastClientSequence) {
       this.sendError(
@@ -393,8 +402,10 @@ export class EstablishedPhase implements RekeySide {
       return;
     }
     // The routing latency counts from the frame's arrival (its chunk's read): one
-    // clock read per frame (~1k instructions each), not a second one here.
-    // A frame not read from a link (NaN) counts from now.
+    // clock read per frame (~1k instructions each), not a second one here. Read
+    // here, not passed along (a number argument is boxed): a frame routed after
+    // an earlier one's wait, or not read from a link, finds NaN and counts from now.
+    const readAt = this.#deps.reads.readAt;
     const started = readAt === readAt ? readAt : performance.now();
     let reply: RouteReply;
     try {
@@ -402,15 +413,7 @@ export class EstablishedPhase implements RekeySide {
     } catch (error) {
       return this.#routeFailed(frame, error);
     }
-    if (reply instanceof Promise) {
-      // Held until routed (a route or reachability read, a store): the next
-      // frames — this client's delivery Acks among them — wait for that
-      // only, never for live copies (those come as an AckWhenDurable).
-      return reply.then(
-        (answer) => this.#routed(frame, started, answer),
-        (error) => this.#routeFailed(frame, error),
-      );
-    }
+    if (reply instanceof Promise) return this.#routedLater(frame, started, reply);
     // Observed here, not in #routed: a call taking `started` boxed it (a heap number per frame).
     const observer = this.#deps.observer;
     if (observer.routed !== undefined) {
@@ -419,6 +422,24 @@ export class EstablishedPhase implements RekeySide {
       observer.routed(ROUTED);
     }
     this.#answer(frame, reply);
+  }
+
+  /**
+   * A frame held until routed (a route or reachability read, a store): the
+   * next frames — this client's delivery Acks among them — wait for that
+   * only, never for live copies (those come as an AckWhenDurable). A method
+   * of its own: its closures' context (the frame and `started`, boxed) was
+   * allocated on every call of {@link #sessionFrame}, routed at once or not.
+   */
+  #routedLater(
+    frame: DecodedFrame,
+    started: number,
+    reply: Promise<Frame | null | AckWhenDurable>,
+  ): Promise<void> {
+    return reply.then(
+      (answer) => this.#routed(frame, started, answer),
+      (error) => this.#routeFailed(frame, error),
+    );
   }
 
   #routed(frame: DecodedFrame, started: number, reply: Frame | null | AckWhenDurable): void {
