@@ -77,7 +77,20 @@ class BuiltIn {
       }
       return replyOnceRouted(out, reply);
     }
-    // The route is read first; then, as above, only the Ack waits for live copies.
+    return this.#broadcastOnRead(sender, frame, reply);
+  }
+
+  /**
+   * {@link broadcast} once the route is read; then, as on a cached route,
+   * only the Ack waits for live copies. A method of its own: the closure's
+   * captured sender, frame and reply were allocated in a context on every
+   * broadcast, cached routes included.
+   */
+  #broadcastOnRead(
+    sender: Sender,
+    frame: Frame,
+    reply: Frame | null,
+  ): Promise<Frame | null | AckWhenDurable> {
     return this.#router.memberRoute(sender, frame.channel)
       .then((route) => replyOnceRouted(this.#router.broadcastNow(sender, route, frame), reply));
   }

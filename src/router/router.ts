@@ -293,9 +293,17 @@ export class Router {
     // each other: an unfriending stops delivery between the two at once.
     const members = this.#reachable(from, route.members);
     if (!(members instanceof Promise)) return this.#fanOut(from, members, frame, from.userId);
-    // Reachability read first (a new route, or the decision expired): only
-    // the fan-out is pending; its live copies' durability is the Ack's
-    // alone, as on the synchronous path.
+    return this.#fanOutLater(from, members, frame);
+  }
+
+  /**
+   * {@link broadcastNow} after a reachability read (a new route, or the
+   * decision expired): only the fan-out is pending; its live copies'
+   * durability is the Ack's alone, as on the synchronous path. A method of
+   * its own, as are the other waits below: a closure's captured variables
+   * were allocated in a context on every call, the synchronous ones included.
+   */
+  #fanOutLater(from: Sender, members: Promise<string[]>, frame: Frame): FanOut {
     const later = members.then((reachable) => this.#fanOut(from, reachable, frame, from.userId));
     const pending = later.then((out) => out.pending) as Promise<void>;
     const durable = later.then((out) => out.durable) as Promise<void>;
@@ -324,20 +332,27 @@ export class Router {
       }
     }
     if (unknown === null) return members;
-    return (async () => {
-      const refused = new Set<string>();
-      for (const member of unknown) {
-        let ok = false;
-        try {
-          ok = await this.#o.access.mayReach(from, member);
-        } catch (error) {
-          throw new RouteError("unavailable", `could not check reachability: ${errorText(error)}`);
-        }
-        if (ok) this.#reach.add(from.userId, member);
-        else refused.add(member);
+    return this.#readReachability(from, members, unknown);
+  }
+
+  /** {@link #reachable} of the `unknown` members: read, and kept when they may be reached. */
+  async #readReachability(
+    from: Sender,
+    members: readonly string[],
+    unknown: string[],
+  ): Promise<string[]> {
+    const refused = new Set<string>();
+    for (const member of unknown) {
+      let ok = false;
+      try {
+        ok = await this.#o.access.mayReach(from, member);
+      } catch (error) {
+        throw new RouteError("unavailable", `could not check reachability: ${errorText(error)}`);
       }
-      return members.filter((m) => !refused.has(m));
-    })();
+      if (ok) this.#reach.add(from.userId, member);
+      else refused.add(member);
+    }
+    return members.filter((m) => !refused.has(m));
   }
 
   /**
@@ -432,10 +447,18 @@ export class Router {
     const rest = notLocal === null && liveOnly === null
       ? Promise.resolve()
       : this.#fanOutRest(notLocal, liveOnly, frame, senderUser);
-    const pending = remote === null
-      ? rest
-      : rest.then(() => this.#relayRemote(fromDevice!, remote!, frame));
+    const pending = remote === null ? rest : this.#relayAfter(rest, fromDevice!, remote, frame);
     return { pending, durable };
+  }
+
+  /** {@link #relayRemote} once `rest` is done (a method: see {@link #fanOutLater}). */
+  #relayAfter(
+    rest: Promise<void>,
+    fromDevice: string,
+    members: string[],
+    frame: Frame,
+  ): Promise<void> {
+    return rest.then(() => this.#relayRemote(fromDevice, members, frame));
   }
 
   /** Frames for members on other domains go to federation, durably. */
