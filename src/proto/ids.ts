@@ -81,25 +81,41 @@ export function handleKey(handle: string): string {
   return handle.normalize("NFKC").toLowerCase().normalize("NFKC");
 }
 
+/** A handle's normal form when it follows the rules, else why it does not. */
+export type CheckedHandle = { key: string; problem: null } | { key: null; problem: string };
+
+/**
+ * {@linkcode handleProblem} and {@linkcode handleKey} with one normalisation:
+ * a registering Hello needs both (and the key again for the lookup).
+ */
+export function checkHandle(handle: string): CheckedHandle {
+  if (typeof handle !== "string" || handle.length === 0) {
+    return { key: null, problem: "must not be empty" };
+  }
+  // Bound the work before normalising: NFKC can expand a character up to 18-fold.
+  if (handle.length > MAX_HANDLE_LENGTH * 4) {
+    return { key: null, problem: `must be at most ${MAX_HANDLE_LENGTH} characters` };
+  }
+  const key = handleKey(handle);
+  if (FORBIDDEN_IN_HANDLE.test(handle) || FORBIDDEN_IN_HANDLE.test(key)) {
+    return {
+      key: null,
+      problem: "must not contain spaces, invisible or control characters, '@' or '/'",
+    };
+  }
+  if ([...key].length > MAX_HANDLE_LENGTH) {
+    return { key: null, problem: `must be at most ${MAX_HANDLE_LENGTH} characters` };
+  }
+  return { key, problem: null };
+}
+
 /**
  * Why `handle` is not a valid handle, or null when it is. Checked on the raw
  * text and on its normal form (NFKC can produce a space or `/` from
  * compatibility characters).
  */
 export function handleProblem(handle: string): string | null {
-  if (typeof handle !== "string" || handle.length === 0) return "must not be empty";
-  // Bound the work before normalising: NFKC can expand a character up to 18-fold.
-  if (handle.length > MAX_HANDLE_LENGTH * 4) {
-    return `must be at most ${MAX_HANDLE_LENGTH} characters`;
-  }
-  const key = handleKey(handle);
-  if (FORBIDDEN_IN_HANDLE.test(handle) || FORBIDDEN_IN_HANDLE.test(key)) {
-    return "must not contain spaces, invisible or control characters, '@' or '/'";
-  }
-  if ([...key].length > MAX_HANDLE_LENGTH) {
-    return `must be at most ${MAX_HANDLE_LENGTH} characters`;
-  }
-  return null;
+  return checkHandle(handle).problem;
 }
 
 /**
@@ -107,32 +123,35 @@ export function handleProblem(handle: string): string | null {
  * new user); throws {@linkcode InvalidNameError} otherwise.
  */
 export function normalizeHandle(handle: string): string {
-  const problem = handleProblem(handle);
-  if (problem !== null) throw new InvalidNameError("handle", `handle ${problem}`);
-  return handleKey(handle);
+  const checked = checkHandle(handle);
+  if (checked.problem !== null) {
+    throw new InvalidNameError("handle", `handle ${checked.problem}`);
+  }
+  return checked.key;
 }
 
 /**
  * The forms to look a handle up by, in order: its normal form, then the text
  * as given when that differs. Handles stored before normalisation are kept as
  * they were, so an old `Bob` is still found as `Bob`; new ones are stored
- * normalised.
+ * normalised. `key`: the normal form, when the caller already has it.
  */
-export function handleLookupForms(handle: string): string[] {
-  const key = handleKey(handle);
+export function handleLookupForms(handle: string, key: string = handleKey(handle)): string[] {
   return key === handle ? [key] : [key, handle];
 }
 
 /**
  * Looks a handle up by each of its {@linkcode handleLookupForms} until one is
- * found. Text longer than any valid handle is not looked up at all.
+ * found. Text longer than any valid handle is not looked up at all. `key`:
+ * the normal form, when the caller already has it.
  */
 export async function findByHandle<T>(
   handle: string,
   lookup: (form: string) => Promise<T | null>,
+  key?: string,
 ): Promise<T | null> {
   if (handle.length === 0 || handle.length > MAX_HANDLE_LENGTH * 4) return null;
-  for (const form of handleLookupForms(handle)) {
+  for (const form of handleLookupForms(handle, key)) {
     const found = await lookup(form);
     if (found !== null) return found;
   }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   checkDeviceId,
+  checkHandle,
   deviceIdProblem,
   handleKey,
   handleLookupForms,
@@ -89,4 +90,17 @@ Deno.test("handles: length is bounded after normalisation and before the work", 
 Deno.test("handles: lookups try the normal form, then the text as stored before", () => {
   assert.deepEqual(handleLookupForms("bob"), ["bob"]);
   assert.deepEqual(handleLookupForms("Bob"), ["bob", "Bob"]);
+  // With the normal form the caller already made: the same forms.
+  for (const handle of ["bob", "Bob", "ＢＯＢ", "e\u0301"]) {
+    assert.deepEqual(handleLookupForms(handle, handleKey(handle)), handleLookupForms(handle));
+  }
+});
+
+Deno.test("handles: checkHandle is handleProblem, with handleKey when there is none", () => {
+  const handles = ["bob", "Bob", "ＢＯＢ", "ﬁona", "e\u0301", "a".repeat(64), "a".repeat(65)];
+  for (const handle of [...handles, "bob\u200b", "a/b", "", "\ufdfa".repeat(4), "x".repeat(300)]) {
+    const checked = checkHandle(handle);
+    assert.equal(checked.problem, handleProblem(handle), JSON.stringify(handle));
+    assert.equal(checked.key, checked.problem === null ? handleKey(handle) : null);
+  }
 });

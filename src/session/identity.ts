@@ -15,7 +15,7 @@ import {
   parseCertificate,
   verifyCertificate,
 } from "../crypto/mod.ts";
-import { findByHandle, handleKey, handleProblem, type HelloPayload } from "../proto/mod.ts";
+import { checkHandle, findByHandle, handleKey, type HelloPayload } from "../proto/mod.ts";
 import type { DeviceRecord, Store, UserRecord } from "../storage/mod.ts";
 import { HandshakeError, keyMismatch, pairingRequired } from "./errors.ts";
 
@@ -130,8 +130,9 @@ export async function resolveIdentity(
   if (hintHandle === null || hintHandle.trim() === "") {
     throw new HandshakeError("invalid_hello", "a new device must name a user handle to register");
   }
-  const handle = registrableHandle(hintHandle.trim());
-  const existing = await findHandleHolder(store, hintHandle.trim(), deps.domain);
+  const raw = hintHandle.trim();
+  const handle = registrableHandle(raw);
+  const existing = await findHandleHolder(store, raw, handle, deps.domain);
   if (existing) {
     throw pairingRequired("this handle is taken: pair the new device or present a certificate");
   }
@@ -158,23 +159,25 @@ export async function resolveIdentity(
 
 /** The normal form a new user's handle is stored in; a broken rule is an invalid Hello. */
 function registrableHandle(raw: string): string {
-  const problem = handleProblem(raw);
-  if (problem !== null) {
-    throw new HandshakeError("invalid_hello", `invalid hello: user.handle: ${problem}`);
+  // One normalisation for the check, the stored form and the lookup (three before).
+  const checked = checkHandle(raw);
+  if (checked.problem !== null) {
+    throw new HandshakeError("invalid_hello", `invalid hello: user.handle: ${checked.problem}`);
   }
-  return handleKey(raw);
+  return checked.key;
 }
 
 /**
  * The user holding `raw` in normal form, or as stored before handles were
- * normalised (ids.ts `handleLookupForms`).
+ * normalised (ids.ts `handleLookupForms`); `key` is `raw`'s normal form.
  */
 function findHandleHolder(
   store: HandshakeStore,
   raw: string,
+  key: string,
   domain: string,
 ): Promise<UserRecord | null> {
-  return findByHandle(raw, (form) => storage(() => store.getUserByHandle(form, domain)));
+  return findByHandle(raw, (form) => storage(() => store.getUserByHandle(form, domain)), key);
 }
 
 function checkCertificate(
