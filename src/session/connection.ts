@@ -289,7 +289,7 @@ export class ServerConnection implements Peer, EstablishedSide, DueItem {
         runtime.readAt = outer;
       }
       if (pending === undefined) return RESOLVED;
-      return this.#enqueueWork(pending.catch((error) => this.#internalError(error)));
+      return this.#enqueueFailing(pending);
     }
     return this.#enqueueChunk(chunk, readAt);
   }
@@ -328,6 +328,15 @@ export class ServerConnection implements Peer, EstablishedSide, DueItem {
         this.#internalError(error);
       }
     }));
+  }
+
+  /**
+   * Makes a chunk's unfinished processing the tail of the inbound queue (its
+   * failure an internal error). A method of its own: the arrow's `this` made
+   * a context on every call of {@link #receiveBytes}.
+   */
+  #enqueueFailing(pending: Promise<void>): Promise<void> {
+    return this.#enqueueWork(pending.catch((error) => this.#internalError(error)));
   }
 
   /** Makes `work` the tail of the inbound queue; the queue is idle again once it settles last. */

@@ -291,12 +291,19 @@ export class EstablishedPhase implements RekeySide {
       return;
     }
     const ms = this.#deps.partialFrameTimeoutMs;
-    if (ms > 0 && this.#partialTimer === undefined) {
-      this.#partialTimer = setTimeout(() => {
-        this.#partialTimer = undefined;
-        this.#side.close("frame_timeout", `no complete frame within ${ms} ms`);
-      }, ms);
-    }
+    if (ms > 0 && this.#partialTimer === undefined) this.#armPartialTimer(ms);
+  }
+
+  /**
+   * Closes the connection unless the frame begun completes within `ms`. A
+   * method of its own: its closure (`this` and `ms`) made a context on every
+   * chunk's {@link #afterChunk}, the whole ones included.
+   */
+  #armPartialTimer(ms: number): void {
+    this.#partialTimer = setTimeout(() => {
+      this.#partialTimer = undefined;
+      this.#side.close("frame_timeout", `no complete frame within ${ms} ms`);
+    }, ms);
   }
 
   /**
@@ -516,12 +523,18 @@ export class EstablishedPhase implements RekeySide {
    */
   #flushOwedAckSoon(): void {
     if (!this.#out.owesAck || !this.#side.isOpen()) return;
-    this.#deps.acks.sendAfterThisTurn(
-      this.#sendOwedAckLater ??= () => {
-        if (!this.#side.isOpen()) return;
-        if (this.#out.overBound) this.#side.close("slow", "outbound bound exceeded by replies");
-        else this.#out.flushOwedAck();
-      },
-    );
+    this.#deps.acks.sendAfterThisTurn(this.#sendOwedAckLater ?? this.#owedAckSender());
+  }
+
+  /**
+   * Makes the session's sender of its owed Ack (once). A method of its own:
+   * the arrow's `this` made a context on every call of {@link #flushOwedAckSoon}.
+   */
+  #owedAckSender(): () => void {
+    return this.#sendOwedAckLater = () => {
+      if (!this.#side.isOpen()) return;
+      if (this.#out.overBound) this.#side.close("slow", "outbound bound exceeded by replies");
+      else this.#out.flushOwedAck();
+    };
   }
 }
