@@ -306,7 +306,9 @@ export class OfflineQueue {
    */
   settle(deviceId: string, envelopeIds: readonly EnvelopeRef[]): Promise<void> | null {
     let removal: Promise<void> | null = null;
-    for (const ref of envelopeIds) {
+    // Indexed: an iterator per Ack otherwise.
+    for (let i = 0; i < envelopeIds.length; i++) {
+      const ref = envelopeIds[i];
       // A counter names a copy this instance kept: never one carried here.
       if (typeof ref === "string" && this.carried.acknowledged(ref)) continue; // its origin holds it
       removal = this.#settleOwn(deviceId, ref) ?? removal;

@@ -155,10 +155,18 @@ export class Delivery {
    * removal gets a handler.
    */
   #removeRows(deviceId: string, envelopeIds: EnvelopeRef[]): void {
-    this.#deps.router.offlineQueue.settle(deviceId, envelopeIds)?.catch(
-      // The rows stay: the device sees them again after a reconnect (at least once).
-      (error: unknown) =>
-        this.#deps.log.warn("offline queue settle failed", { error: String(error) }),
+    const removal = this.#deps.router.offlineQueue.settle(deviceId, envelopeIds);
+    if (removal !== null) this.#warnIfRemovalFails(removal);
+  }
+
+  /**
+   * Logs a failed removal: the rows stay, the device sees them again after a
+   * reconnect (at least once). A method of its own: the handler's `this` made
+   * a context on every {@link #removeRows}, i.e. on every Ack.
+   */
+  #warnIfRemovalFails(removal: Promise<void>): void {
+    removal.catch((error: unknown) =>
+      this.#deps.log.warn("offline queue settle failed", { error: String(error) })
     );
   }
 

@@ -86,6 +86,14 @@ export class SessionRekey implements DueItem {
     const n = this.#policy.afterMessages;
     const byCount = n > 0 && (this.#transport.sendNonce >= n || this.#transport.recvNonce >= n);
     if (!byCount && !this.#timeDue) return;
+    this.#start();
+  }
+
+  /**
+   * Starts an exchange. A method of its own: its closures' `this` made a
+   * context on every {@link check}, i.e. on every chunk of every session.
+   */
+  #start(): void {
     this.#exchange = "starting";
     RekeyInitiator.start(this.#transport, this.#backend).then(({ rekey, init }) => {
       if (this.#stopped) return;
