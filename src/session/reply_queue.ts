@@ -96,12 +96,19 @@ export class ReplyQueue implements DurabilityListener {
     const sequence = frame.sequence;
     this.#push(frame, reply, WAITING);
     if (durable instanceof Durability) durable.whenSettled(this, sequence);
-    else {
-      durable.then(
-        () => this.durable(sequence),
-        (error: unknown) => this.failed(error, sequence),
-      );
-    }
+    else this.#afterPromise(durable, sequence);
+  }
+
+  /**
+   * {@link afterDurable} of a plain promise. A method of its own: its
+   * handlers' `this` and `sequence` made a context on every afterDurable,
+   * the usual {@link Durability} included.
+   */
+  #afterPromise(durable: Promise<void>, sequence: number): void {
+    durable.then(
+      () => this.durable(sequence),
+      (error: unknown) => this.failed(error, sequence),
+    );
   }
 
   /** Queues a reply that is ready, behind the earlier ones that are not. */
