@@ -5,6 +5,9 @@
 # FAIR_SCHED=yes: valgrind's --fair-sched (needed when the bench starts Worker threads).
 # KEEP_CALLGRIND=FILE: keep the callgrind output.
 # EXTRA_V8_FLAGS=a,b: more V8 flags (e.g. --predictable-gc-schedule).
+#   A full GC inside or outside the window swings a count by up to 50%; for A/B comparisons of
+#   the pairs bench, --initial-old-space-size=1024,--min-semi-space-size=16 keeps identical trees
+#   within ~0.1% (session 12).
 # Usage: bench/callgrind_gated.sh BENCH.ts [bench options...]
 set -euo pipefail
 bench="$1"
@@ -22,7 +25,7 @@ valgrind --tool=callgrind --fair-sched="${FAIR_SCHED:-no}" --instr-atstart=no \
 vg=$!
 wait_for() { while [ ! -e "$gate/$1" ]; do
   if ! kill -0 "$vg" 2>/dev/null; then cat "$gate/stderr" >&2; exit 1; fi
-  sleep 0.5
+  sleep 0.2
 done; }
 wait_for ready
 callgrind_control -i on "$vg" >/dev/null
